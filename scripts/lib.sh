@@ -1,0 +1,39 @@
+# Shared by scripts/*: paths, tool versions, and the environment for the wasm build.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_CACHE="${TRIPLINE_TOOLS_CACHE:-$HOME/.cache/tripline/tools}"
+WORKER_BUILD_VERSION="0.8.7"
+export WRANGLER_SEND_METRICS=false
+export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The wasm-bindgen version pinned in Cargo.lock: wasm-bindgen-cli must match it exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+worker_build_bin() { echo "$TOOLS_CACHE/worker-build-$WORKER_BUILD_VERSION/bin/worker-build"; }
+wasm_bindgen_bin() { echo "$TOOLS_CACHE/wasm-bindgen-cli-$(wasm_bindgen_version)/bin/wasm-bindgen"; }
+
+# How wasm32 is built here: "rustup" when rustup has the target, else "debian" (rustc-web + build-std).
+wasm_mode_file() { echo "$TOOLS_CACHE/wasm-mode"; }
+
+# Exports what worker-build needs to compile for wasm32 on this machine.
+wasm_build_env() {
+  export WASM_BINDGEN_BIN; WASM_BINDGEN_BIN="$(wasm_bindgen_bin)"
+  export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
+  export ESBUILD_BIN="$ROOT/node_modules/.bin/esbuild"
+  if [ "$(cat "$(wasm_mode_file)" 2>/dev/null)" = "debian" ]; then
+    export PATH="/usr/bin:$PATH"
+    export RUSTC_BOOTSTRAP=1
+    export CARGO_UNSTABLE_BUILD_STD="std,panic_abort"
+    # A separate target dir: build-std artefacts must not mix with the native (rustup) ones.
+    export CARGO_TARGET_DIR="$ROOT/target/wasm-debian"
+  fi
+}
+
+# A free TCP port on loopback.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }

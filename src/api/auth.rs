@@ -1,0 +1,44 @@
+//! The management API's bearer token, compared in constant time.
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use worker::{Env, Request};
+
+use super::problem::ApiError;
+use crate::platform::env_string;
+
+/// Checks `Authorization: Bearer <ADMIN_TOKEN>`: 503 when the secret is not configured,
+/// 401 with `WWW-Authenticate` when missing or wrong.
+pub fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
+    let Some(expected) = env_string(env, "ADMIN_TOKEN") else {
+        return Err(ApiError::new(
+            503,
+            "Admin token not configured",
+            "set the ADMIN_TOKEN secret: `wrangler secret put ADMIN_TOKEN` (locally: put ADMIN_TOKEN=… in .dev.vars)",
+        ));
+    };
+    let given = req
+        .headers()
+        .get("authorization")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let token = given
+        .strip_prefix("Bearer ")
+        .or_else(|| given.strip_prefix("bearer "))
+        .unwrap_or("")
+        .trim();
+    // Hash both sides so the comparison takes the same time whatever the lengths.
+    let a = Sha256::digest(token.as_bytes());
+    let b = Sha256::digest(expected.as_bytes());
+    if !token.is_empty() && bool::from(a.ct_eq(&b)) {
+        return Ok(());
+    }
+    let detail = if given.is_empty() {
+        "send Authorization: Bearer <ADMIN_TOKEN>"
+    } else {
+        "the bearer token is not valid"
+    };
+    Err(ApiError::new(401, "Unauthorized", detail)
+        .with_header("www-authenticate", "Bearer realm=\"tripline\""))
+}

@@ -1,0 +1,107 @@
+//! Small HTTP helpers shared by the handlers: JSON answers, bounded JSON bodies, query strings.
+
+use serde::Serialize;
+use serde_json::Value;
+use worker::{Headers, Request, Response};
+
+use super::problem::{ApiError, ApiResult};
+
+/// Management API bodies are capped at 1 MiB.
+pub const MAX_API_BODY: usize = 1024 * 1024;
+
+/// A JSON answer with `status`.
+pub fn json_response<T: Serialize>(status: u16, value: &T) -> ApiResult {
+    let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(e.to_string()))?;
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    Ok(Response::from_bytes(body)?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+/// Reads the raw body, refusing more than `max` bytes with 413 (by Content-Length first).
+pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
+    let too_large = || {
+        ApiError::new(
+            413,
+            "Payload too large",
+            format!("the body must be at most {max} bytes"),
+        )
+    };
+    if let Some(len) = req.headers().get("content-length")? {
+        if len
+            .trim()
+            .parse::<u64>()
+            .map(|n| n > max as u64)
+            .unwrap_or(false)
+        {
+            return Err(too_large());
+        }
+    }
+    let bytes = req.bytes().await.unwrap_or_default();
+    if bytes.len() > max {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Reads a JSON body: 415 for another content type, 413 when too large, 400 with the
+/// parser's line and column when malformed.
+pub async fn read_json(req: &mut Request) -> ApiResult<Value> {
+    if let Some(ct) = req.headers().get("content-type")? {
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime != "application/json" && !mime.ends_with("+json") {
+            return Err(ApiError::new(
+                415,
+                "Unsupported media type",
+                format!("send the body as application/json (got {mime})"),
+            ));
+        }
+    }
+    let bytes = read_body(req, MAX_API_BODY).await?;
+    if bytes.is_empty() {
+        return Err(ApiError::field("body", "is required: send a JSON object"));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::field(
+            "body",
+            format!(
+                "is not valid JSON: {} (line {}, column {})",
+                e,
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+/// The decoded query string as ordered pairs.
+pub fn query_pairs(req: &Request) -> Vec<(String, String)> {
+    req.url()
+        .map(|u| {
+            u.query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first value of a query parameter.
+pub fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `scheme://host[:port]` of the request, for building absolute URLs.
+pub fn origin(req: &Request) -> String {
+    req.url()
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default()
+}

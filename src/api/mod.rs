@@ -1,0 +1,62 @@
+//! The HTTP surface: route, authenticate, dispatch, and turn every error into problem+json.
+
+pub mod auth;
+pub mod http;
+pub mod problem;
+pub mod runs;
+pub mod workflows;
+
+use worker::{Context, Env, Method, Request, Response};
+
+use crate::domain::routes::{match_route, Op, RouteMatch};
+use problem::{ApiError, ApiResult};
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// Serves one request. Never fails: errors become problem+json answers.
+pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
+    match route(req, &env, &ctx).await {
+        Ok(resp) => resp,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn route(req: Request, env: &Env, _ctx: &Context) -> ApiResult {
+    let method = req.method().to_string();
+    let path = req.path();
+    let (route, params) = match match_route(&method, &path) {
+        RouteMatch::Found { route, params } => (
+            route,
+            params.into_iter().map(String::from).collect::<Vec<_>>(),
+        ),
+        RouteMatch::MethodNotAllowed { allow } => return Err(ApiError::method_not_allowed(&allow)),
+        RouteMatch::NotFound => return Err(ApiError::not_found(format!("no route for {path}"))),
+    };
+    if route.admin {
+        auth::require_admin(&req, env)?;
+    }
+    let p = |i: usize| params.get(i).map(String::as_str).unwrap_or("");
+    let resp = match route.op {
+        Op::Healthz => http::json_response(200, &serde_json::json!({"ok": true}))?,
+        Op::OpenApi => {
+            let mut r = Response::ok(OPENAPI)?;
+            r.headers_mut().set("content-type", "application/json")?;
+            r
+        }
+        Op::ListWorkflows => workflows::list(req, env).await?,
+        Op::CreateWorkflow => workflows::create(req, env).await?,
+        Op::GetWorkflow => workflows::get(req, env, p(0)).await?,
+        Op::ReplaceWorkflow => workflows::replace(req, env, p(0)).await?,
+        Op::DeleteWorkflow => workflows::delete(env, p(0)).await?,
+        Op::Deploy => workflows::deploy(req, env, p(0)).await?,
+        Op::Undeploy => workflows::undeploy(req, env, p(0)).await?,
+        Op::ListRuns => runs::list(req, env, p(0)).await?,
+        Op::GetRun => runs::get(env, p(0)).await?,
+    };
+    if method == Method::Head.to_string() {
+        return Ok(Response::empty()?
+            .with_status(resp.status_code())
+            .with_headers(resp.headers().clone()));
+    }
+    Ok(resp)
+}

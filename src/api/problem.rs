@@ -1,0 +1,113 @@
+//! Every error answer is `application/problem+json` (RFC 9457) with the fields at fault.
+
+use serde_json::json;
+use worker::{Headers, Response};
+
+use crate::domain::problem::Errors;
+
+/// An error a handler answers with.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: u16,
+    pub title: &'static str,
+    pub detail: String,
+    pub errors: Errors,
+    pub headers: Vec<(&'static str, String)>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, title: &'static str, detail: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            title,
+            detail: detail.into(),
+            errors: Errors::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn with_errors(mut self, errors: Errors) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// 400 with every validation error.
+    pub fn validation(detail: impl Into<String>, errors: Errors) -> Self {
+        ApiError::new(400, "Invalid request", detail).with_errors(errors)
+    }
+
+    /// 400 about one field.
+    pub fn field(location: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut errors = Errors::new();
+        errors.push(location, message.clone());
+        ApiError::new(400, "Invalid request", format!("{location} {message}")).with_errors(errors)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        ApiError::new(404, "Not found", detail)
+    }
+
+    pub fn method_not_allowed(allow: &[&str]) -> Self {
+        let allow = allow.join(", ");
+        ApiError::new(
+            405,
+            "Method not allowed",
+            format!("this URL accepts: {allow}"),
+        )
+        .with_header("allow", allow)
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        ApiError::new(500, "Internal error", detail)
+    }
+
+    fn type_uri(&self) -> String {
+        let slug = match self.status {
+            400 if !self.errors.is_empty() => "validation",
+            400 => "bad-request",
+            401 => "unauthorized",
+            404 => "not-found",
+            405 => "method-not-allowed",
+            409 => "conflict",
+            413 => "payload-too-large",
+            415 => "unsupported-media-type",
+            503 => "not-configured",
+            _ => "error",
+        };
+        format!("urn:tripline:problem:{slug}")
+    }
+
+    pub fn into_response(self) -> Response {
+        let body = json!({
+            "type": self.type_uri(),
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+            "errors": self.errors,
+        });
+        let headers = Headers::new();
+        let _ = headers.set("content-type", "application/problem+json");
+        for (k, v) in &self.headers {
+            let _ = headers.set(k, v);
+        }
+        Response::from_bytes(body.to_string().into_bytes())
+            .unwrap_or_else(|_| Response::empty().expect("empty response"))
+            .with_status(self.status)
+            .with_headers(headers)
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(e: worker::Error) -> Self {
+        worker::console_error!("internal error: {e}");
+        ApiError::internal("the request could not be completed; it is safe to retry")
+    }
+}
+
+pub type ApiResult<T = Response> = Result<T, ApiError>;

@@ -1,0 +1,186 @@
+//! Management API for workflows: create, list, read, replace, delete, deploy, undeploy.
+
+use serde_json::{json, Value};
+use worker::{Env, Request, Response};
+
+use super::http::{json_response, origin, query_pairs, query_param, read_json};
+use super::problem::{ApiError, ApiResult};
+use crate::domain::definition::Definition;
+use crate::domain::ids::{is_workflow_id, new_workflow_id};
+use crate::domain::paging::{decode_cursor, encode_cursor, parse_limit};
+use crate::domain::time::iso_millis;
+use crate::platform::{now_ms, random_bytes};
+use crate::store::{self, workflows::WorkflowRow};
+
+/// The API shape of a workflow, with its absolute trigger URLs.
+pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
+    let draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
+    let base = format!("{origin}/hooks/{}", row.id);
+    let urls = match row.trigger_type.as_str() {
+        "endpoint" => json!({ "endpoint": base, "test": format!("{base}/test") }),
+        "oauth" => json!({
+            "signin": format!("{origin}/oauth/{}/signin", row.id),
+            "redirect": format!("{origin}/oauth/{}/callback", row.id),
+        }),
+        _ => json!({}),
+    };
+    json!({
+        "id": row.id,
+        "name": row.name,
+        "trigger_type": row.trigger_type,
+        "draft": draft,
+        "status": row.status,
+        "deployed_version": row.deployed_version,
+        "latest_version": row.latest_version,
+        "deployed_at": row.deployed_at,
+        "urls": urls,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    })
+}
+
+/// Parses and validates a definition body: 400 with every error.
+fn validated(body: &Value) -> ApiResult<Definition> {
+    Definition::parse(body).map_err(|errors| {
+        let n = errors.len();
+        ApiError::validation(
+            format!(
+                "the workflow definition has {n} error{}",
+                if n == 1 { "" } else { "s" }
+            ),
+            errors,
+        )
+    })
+}
+
+/// Loads a workflow or answers 404.
+pub async fn load(env: &Env, id: &str) -> ApiResult<WorkflowRow> {
+    let not_found = || ApiError::not_found(format!("no workflow with id {id}"));
+    if !is_workflow_id(id) {
+        return Err(not_found());
+    }
+    store::workflows::get(&store::db(env)?, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+pub async fn create(mut req: Request, env: &Env) -> ApiResult {
+    let body = read_json(&mut req).await?;
+    let def = validated(&body)?;
+    let now = iso_millis(now_ms());
+    let row = WorkflowRow {
+        id: new_workflow_id(&random_bytes::<15>()),
+        name: def.name.clone(),
+        trigger_type: def.trigger.kind().to_string(),
+        draft: body.to_string(),
+        status: "draft".into(),
+        deployed_version: None,
+        latest_version: 0,
+        deployed_at: None,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    store::workflows::insert(&store::db(env)?, &row).await?;
+    let mut resp = json_response(201, &resource(&row, &origin(&req)))?;
+    resp.headers_mut()
+        .set("location", &format!("/api/workflows/{}", row.id))?;
+    Ok(resp)
+}
+
+pub async fn list(req: Request, env: &Env) -> ApiResult {
+    let q = query_pairs(&req);
+    let limit = parse_limit(query_param(&q, "limit"), 20, 100)
+        .map_err(|m| ApiError::field("query.limit", m))?;
+    let after = match query_param(&q, "cursor") {
+        None => None,
+        Some(c) => {
+            let pos = decode_cursor(c)
+                .ok_or_else(|| ApiError::field("query.cursor", "is not a cursor from this API"))?;
+            let (created, id) = pos
+                .split_once('|')
+                .ok_or_else(|| ApiError::field("query.cursor", "is not a cursor from this API"))?;
+            Some((created.to_string(), id.to_string()))
+        }
+    };
+    let rows = store::workflows::list(
+        &store::db(env)?,
+        limit + 1,
+        after.as_ref().map(|(c, i)| (c.as_str(), i.as_str())),
+    )
+    .await?;
+    let more = rows.len() > limit as usize;
+    let page = &rows[..rows.len().min(limit as usize)];
+    let next = more
+        .then(|| page.last())
+        .flatten()
+        .map(|r| encode_cursor(&format!("{}|{}", r.created_at, r.id)));
+    let o = origin(&req);
+    json_response(
+        200,
+        &json!({
+            "workflows": page.iter().map(|r| resource(r, &o)).collect::<Vec<_>>(),
+            "next_cursor": next,
+        }),
+    )
+}
+
+pub async fn get(req: Request, env: &Env, id: &str) -> ApiResult {
+    let row = load(env, id).await?;
+    json_response(200, &resource(&row, &origin(&req)))
+}
+
+pub async fn replace(mut req: Request, env: &Env, id: &str) -> ApiResult {
+    load(env, id).await?;
+    let body = read_json(&mut req).await?;
+    let def = validated(&body)?;
+    let db = store::db(env)?;
+    let now = iso_millis(now_ms());
+    if !store::workflows::update_draft(
+        &db,
+        id,
+        &def.name,
+        def.trigger.kind(),
+        &body.to_string(),
+        &now,
+    )
+    .await?
+    {
+        return Err(ApiError::not_found(format!("no workflow with id {id}")));
+    }
+    let row = load(env, id).await?;
+    json_response(200, &resource(&row, &origin(&req)))
+}
+
+pub async fn delete(env: &Env, id: &str) -> ApiResult {
+    let row = load(env, id).await?;
+    let db = store::db(env)?;
+    if row.status == "deployed" {
+        store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
+        crate::objects::notify(env, id, "undeploy").await?;
+    }
+    store::workflows::delete(&db, id).await?;
+    Ok(Response::empty()?.with_status(204))
+}
+
+pub async fn deploy(req: Request, env: &Env, id: &str) -> ApiResult {
+    let row = load(env, id).await?;
+    // The draft was validated when saved; validate again in case the rules grew since.
+    let draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
+    validated(&draft)?;
+    let db = store::db(env)?;
+    store::workflows::deploy(&db, id, &iso_millis(now_ms()))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no workflow with id {id}")))?;
+    crate::objects::notify(env, id, "deploy").await?;
+    let row = load(env, id).await?;
+    json_response(200, &resource(&row, &origin(&req)))
+}
+
+pub async fn undeploy(req: Request, env: &Env, id: &str) -> ApiResult {
+    load(env, id).await?;
+    let db = store::db(env)?;
+    store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
+    crate::objects::notify(env, id, "undeploy").await?;
+    let row = load(env, id).await?;
+    json_response(200, &resource(&row, &origin(&req)))
+}

@@ -1,0 +1,1166 @@
+//! Request bodies of the endpoint trigger, read by their Content-Type into JSON so that
+//! steps can reach into them (`{{request.body.email}}`) whatever the sender posted.
+//!
+//! | Content-Type | becomes |
+//! |---|---|
+//! | `application/json`, `application/*+json` | the JSON value |
+//! | `application/x-www-form-urlencoded` | object of strings; a repeated key → array of strings |
+//! | `multipart/form-data` | object of text fields (strings, repeated → array); a file part → `{filename, content_type, size}` (content not kept) |
+//! | `text/*` | a JSON string |
+//! | none | JSON if it parses, else text if UTF-8 |
+//! | anything else | [`BodyError::Unsupported`] (the caller answers 415) |
+//!
+//! An empty body is always [`BodyKind::Empty`] with `null`, whatever the Content-Type.
+//! Text is read as UTF-8 (a `charset` parameter is not converted); a UTF-8 byte-order mark
+//! before JSON is skipped. Every function here is total: any bytes give `Ok` or `Err`.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The media types a body can have, for the 415 answer (`Accept`-like list).
+pub const SUPPORTED_CONTENT_TYPES: [&str; 5] = [
+    "application/json",
+    "application/*+json",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "text/*",
+];
+
+/// The longest boundary RFC 2046 allows.
+const MAX_BOUNDARY_LEN: usize = 70;
+
+/// Which reading produced the value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyKind {
+    Json,
+    Form,
+    Multipart,
+    Text,
+    Empty,
+}
+
+impl BodyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BodyKind::Json => "json",
+            BodyKind::Form => "form",
+            BodyKind::Multipart => "multipart",
+            BodyKind::Text => "text",
+            BodyKind::Empty => "empty",
+        }
+    }
+}
+
+/// A request body as JSON, with how it was read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedBody {
+    pub kind: BodyKind,
+    pub value: Value,
+}
+
+/// Why a body could not be read. All but `Unsupported` are the sender's malformed body
+/// (400 at location `body`); `Unsupported` is a Content-Type we do not read (415).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// Not valid JSON; `line` and `column` are 1-based, as serde_json counts them.
+    InvalidJson {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// A urlencoded form that does not decode to UTF-8.
+    InvalidForm { message: String },
+    /// A multipart body that does not follow RFC 7578 (or its Content-Type lacks a boundary).
+    InvalidMultipart { message: String },
+    /// A text body that is not UTF-8.
+    InvalidText { message: String },
+    /// A Content-Type we do not read; `None` when there was none and the bytes are neither
+    /// JSON nor UTF-8 text.
+    Unsupported { content_type: Option<String> },
+}
+
+impl BodyError {
+    /// Whether this is a 415 (unsupported media type) rather than a 400.
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self, BodyError::Unsupported { .. })
+    }
+
+    /// The problem+json location: `header.content-type` for a 415, `body` otherwise.
+    pub fn location(&self) -> &'static str {
+        if self.is_unsupported() {
+            "header.content-type"
+        } else {
+            "body"
+        }
+    }
+}
+
+impl fmt::Display for BodyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyError::InvalidJson {
+                line,
+                column,
+                message,
+            } => write!(f, "invalid JSON at line {line}, column {column}: {message}"),
+            BodyError::InvalidForm { message }
+            | BodyError::InvalidMultipart { message }
+            | BodyError::InvalidText { message } => f.write_str(message),
+            BodyError::Unsupported {
+                content_type: Some(ct),
+            } => write!(
+                f,
+                "Content-Type `{ct}` is not supported; send one of: {}",
+                SUPPORTED_CONTENT_TYPES.join(", ")
+            ),
+            BodyError::Unsupported { content_type: None } => write!(
+                f,
+                "the body has no Content-Type and is neither JSON nor UTF-8 text; \
+                 send a Content-Type, one of: {}",
+                SUPPORTED_CONTENT_TYPES.join(", ")
+            ),
+        }
+    }
+}
+
+impl std::error::Error for BodyError {}
+
+/// Reads `raw` according to `content_type` (the request's Content-Type header, if any).
+pub fn parse_body(content_type: Option<&str>, raw: &[u8]) -> Result<ParsedBody, BodyError> {
+    if raw.is_empty() {
+        return Ok(ParsedBody {
+            kind: BodyKind::Empty,
+            value: Value::Null,
+        });
+    }
+    let content_type = content_type.map(str::trim).filter(|ct| !ct.is_empty());
+    let Some(header) = content_type else {
+        return sniff(raw);
+    };
+    let unsupported = || BodyError::Unsupported {
+        content_type: Some(header.to_string()),
+    };
+    let media = MediaType::parse(header).ok_or_else(unsupported)?;
+    let essence = media.essence.as_str();
+    if essence == "application/json" || essence.ends_with("+json") {
+        return Ok(ParsedBody {
+            kind: BodyKind::Json,
+            value: parse_json(raw)?,
+        });
+    }
+    match essence {
+        "application/x-www-form-urlencoded" => Ok(ParsedBody {
+            kind: BodyKind::Form,
+            value: parse_form(raw)?,
+        }),
+        "multipart/form-data" => {
+            let boundary = media
+                .param("boundary")
+                .ok_or_else(|| BodyError::InvalidMultipart {
+                    message: "Content-Type multipart/form-data has no `boundary` parameter"
+                        .to_string(),
+                })?;
+            Ok(ParsedBody {
+                kind: BodyKind::Multipart,
+                value: parse_multipart(raw, boundary)?,
+            })
+        }
+        _ if essence.starts_with("text/") => Ok(ParsedBody {
+            kind: BodyKind::Text,
+            value: Value::String(utf8_text(raw)?),
+        }),
+        _ => Err(unsupported()),
+    }
+}
+
+/// No Content-Type: JSON if it parses, else UTF-8 text, else unsupported.
+fn sniff(raw: &[u8]) -> Result<ParsedBody, BodyError> {
+    if let Ok(value) = parse_json(raw) {
+        return Ok(ParsedBody {
+            kind: BodyKind::Json,
+            value,
+        });
+    }
+    match std::str::from_utf8(raw) {
+        Ok(text) => Ok(ParsedBody {
+            kind: BodyKind::Text,
+            value: Value::String(text.to_string()),
+        }),
+        Err(_) => Err(BodyError::Unsupported { content_type: None }),
+    }
+}
+
+fn parse_json(raw: &[u8]) -> Result<Value, BodyError> {
+    let bytes = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+    serde_json::from_slice(bytes).map_err(|e| {
+        let (line, column) = (e.line(), e.column());
+        let full = e.to_string();
+        let suffix = format!(" at line {line} column {column}");
+        let message = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+        BodyError::InvalidJson {
+            line,
+            column,
+            message,
+        }
+    })
+}
+
+fn utf8_text(raw: &[u8]) -> Result<String, BodyError> {
+    std::str::from_utf8(raw)
+        .map(str::to_string)
+        .map_err(|e| BodyError::InvalidText {
+            message: format!(
+                "text body is not valid UTF-8 (first invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        })
+}
+
+// ---------------------------------------------------------------------------------------
+// Media types and header parameters
+// ---------------------------------------------------------------------------------------
+
+/// A parsed Content-Type: lowercase `type/subtype` and its parameters (names lowercase).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct MediaType {
+    essence: String,
+    params: Vec<(String, String)>,
+}
+
+impl MediaType {
+    /// `None` when the value is not `type/subtype` made of token characters.
+    fn parse(header: &str) -> Option<MediaType> {
+        let (first, params) = split_header_value(header);
+        let (ty, sub) = first.split_once('/')?;
+        if !is_token(ty) || !is_token(sub) {
+            return None;
+        }
+        Some(MediaType {
+            essence: first.to_ascii_lowercase(),
+            params,
+        })
+    }
+
+    fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// RFC 9110 token characters.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Splits `first; a=b; c="d;e"` into `first` (trimmed) and its parameters, names lowercased.
+/// Quoted values may contain `;`; inside them `\"` and `\\` are escapes and any other
+/// backslash is kept (browsers send Windows paths unescaped). Never fails: junk is skipped.
+fn split_header_value(value: &str) -> (String, Vec<(String, String)>) {
+    let mut chars = value.chars().peekable();
+    let mut first = String::new();
+    while let Some(&c) = chars.peek() {
+        if c == ';' {
+            break;
+        }
+        first.push(c);
+        chars.next();
+    }
+    let mut params = Vec::new();
+    loop {
+        // Skip separators and whitespace before a name.
+        while matches!(chars.peek(), Some(';' | ' ' | '\t')) {
+            chars.next();
+        }
+        if chars.peek().is_none() {
+            break;
+        }
+        let mut name = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' || c == ';' {
+                break;
+            }
+            name.push(c);
+            chars.next();
+        }
+        let name = name.trim().to_ascii_lowercase();
+        let mut val = String::new();
+        if chars.peek() == Some(&'=') {
+            chars.next();
+            while matches!(chars.peek(), Some(' ' | '\t')) {
+                chars.next();
+            }
+            if chars.peek() == Some(&'"') {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' if matches!(chars.peek(), Some('"' | '\\')) => {
+                            if let Some(escaped) = chars.next() {
+                                val.push(escaped);
+                            }
+                        }
+                        other => val.push(other),
+                    }
+                }
+                // Anything between the closing quote and the next `;` is ignored.
+                while let Some(&c) = chars.peek() {
+                    if c == ';' {
+                        break;
+                    }
+                    chars.next();
+                }
+            } else {
+                while let Some(&c) = chars.peek() {
+                    if c == ';' {
+                        break;
+                    }
+                    val.push(c);
+                    chars.next();
+                }
+                val = val.trim().to_string();
+            }
+        }
+        if !name.is_empty() {
+            params.push((name, val));
+        }
+    }
+    (first.trim().to_string(), params)
+}
+
+// ---------------------------------------------------------------------------------------
+// application/x-www-form-urlencoded
+// ---------------------------------------------------------------------------------------
+
+/// WHATWG urlencoded parsing: `&`-separated pairs, `+` is a space, `%XX` a byte; a `%` not
+/// followed by two hex digits stays literal (as browsers and servers do). Keys are kept as
+/// sent (`tags[]` stays `tags[]`). The decoded bytes must be UTF-8.
+fn parse_form(raw: &[u8]) -> Result<Value, BodyError> {
+    let mut fields = Map::new();
+    for (i, pair) in raw.split(|b| *b == b'&').enumerate() {
+        if pair.is_empty() {
+            continue;
+        }
+        let (key, value) = match pair.iter().position(|b| *b == b'=') {
+            Some(eq) => (
+                pair.get(..eq).unwrap_or_default(),
+                pair.get(eq + 1..).unwrap_or_default(),
+            ),
+            None => (pair, &[][..]),
+        };
+        let key =
+            String::from_utf8(percent_decode_form(key)).map_err(|_| BodyError::InvalidForm {
+                message: format!(
+                    "form field #{} has a name that is not valid UTF-8 after percent-decoding",
+                    i + 1
+                ),
+            })?;
+        let value =
+            String::from_utf8(percent_decode_form(value)).map_err(|_| BodyError::InvalidForm {
+                message: format!(
+                    "form field `{key}` has a value that is not valid UTF-8 after percent-decoding"
+                ),
+            })?;
+        insert_repeated(&mut fields, key, Value::String(value));
+    }
+    Ok(Value::Object(fields))
+}
+
+fn percent_decode_form(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = input.get(i + 1).and_then(|h| hex_value(*h));
+                let lo = input.get(i + 2).and_then(|l| hex_value(*l));
+                if let (Some(hi), Some(lo)) = (hi, lo) {
+                    out.push(hi << 4 | lo);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Adds a field; a second value for the same name turns it into an array of all values.
+fn insert_repeated(fields: &mut Map<String, Value>, key: String, value: Value) {
+    match fields.get_mut(&key) {
+        None => {
+            fields.insert(key, value);
+        }
+        Some(Value::Array(items)) => items.push(value),
+        Some(existing) => {
+            let first = existing.take();
+            *existing = Value::Array(vec![first, value]);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// multipart/form-data
+// ---------------------------------------------------------------------------------------
+
+fn multipart_error(message: impl Into<String>) -> BodyError {
+    BodyError::InvalidMultipart {
+        message: message.into(),
+    }
+}
+
+/// First index of `needle` in `haystack` at or after `from`.
+fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    if needle.is_empty() {
+        return None;
+    }
+    haystack
+        .get(from..)?
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + from)
+}
+
+/// RFC 7578 / RFC 2046. Delimiter lines are `--boundary` at the start of the body or of a
+/// line; lines may end in CRLF or (leniently) bare LF; preamble and epilogue are ignored.
+fn parse_multipart(raw: &[u8], boundary: &str) -> Result<Value, BodyError> {
+    if boundary.is_empty() || boundary.len() > MAX_BOUNDARY_LEN {
+        return Err(multipart_error(format!(
+            "the multipart boundary must be 1 to {MAX_BOUNDARY_LEN} characters, got {}",
+            boundary.len()
+        )));
+    }
+    let delimiter = [b"--", boundary.as_bytes()].concat();
+    let line_delimiter = [b"\n", delimiter.as_slice()].concat();
+    let first = if raw.starts_with(&delimiter) {
+        0
+    } else {
+        find(raw, &line_delimiter, 0)
+            .map(|nl| nl + 1)
+            .ok_or_else(|| {
+                multipart_error(format!(
+                    "the multipart body has no boundary line `--{boundary}`"
+                ))
+            })?
+    };
+    let mut cursor = first + delimiter.len();
+    let mut fields = Map::new();
+    let mut number = 0usize;
+    loop {
+        let rest = raw.get(cursor..).unwrap_or_default();
+        if rest.starts_with(b"--") {
+            return Ok(Value::Object(fields));
+        }
+        let padding = rest
+            .iter()
+            .take_while(|b| **b == b' ' || **b == b'\t')
+            .count();
+        let after_padding = rest.get(padding..).unwrap_or_default();
+        let eol = if after_padding.starts_with(b"\r\n") {
+            2
+        } else if after_padding.starts_with(b"\n") {
+            1
+        } else if after_padding.is_empty() {
+            return Err(multipart_error(format!(
+                "the multipart body ends without the closing boundary `--{boundary}--`"
+            )));
+        } else {
+            return Err(multipart_error(format!(
+                "boundary line `--{boundary}` must be followed by a line break or `--`"
+            )));
+        };
+        number += 1;
+        let part_start = cursor + padding + eol;
+        if raw
+            .get(part_start..)
+            .is_some_and(|r| r.starts_with(&delimiter))
+        {
+            return Err(multipart_error(format!(
+                "part {number} is empty; each part needs `Content-Disposition: form-data; name=\"…\"`"
+            )));
+        }
+        let nl = find(raw, &line_delimiter, part_start).ok_or_else(|| {
+            multipart_error(format!(
+                "part {number} is not followed by a boundary line; the body must end with `--{boundary}--`"
+            ))
+        })?;
+        let mut part_end = nl;
+        if part_end > part_start && raw.get(part_end - 1) == Some(&b'\r') {
+            part_end -= 1;
+        }
+        let part = raw.get(part_start..part_end).unwrap_or_default();
+        let (name, value) = parse_part(part, number)?;
+        insert_repeated(&mut fields, name, value);
+        cursor = nl + line_delimiter.len();
+    }
+}
+
+/// Splits a part into its header block and content at the first empty line. A part that
+/// has no empty line is all headers with empty content.
+fn split_part(part: &[u8]) -> (&[u8], &[u8]) {
+    if let Some(rest) = part.strip_prefix(b"\r\n") {
+        return (&[], rest);
+    }
+    if let Some(rest) = part.strip_prefix(b"\n") {
+        return (&[], rest);
+    }
+    let crlf = find(part, b"\r\n\r\n", 0).map(|i| (i, i + 4));
+    let lf = find(part, b"\n\n", 0).map(|i| (i, i + 2));
+    let split = match (crlf, lf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    };
+    match split {
+        Some((head_end, body_start)) => (
+            part.get(..head_end).unwrap_or_default(),
+            part.get(body_start..).unwrap_or_default(),
+        ),
+        None => (part, &[]),
+    }
+}
+
+/// One part → (field name, value). Text fields become strings; a part with a `filename`
+/// becomes `{filename, content_type, size}` and its content is dropped.
+fn parse_part(part: &[u8], number: usize) -> Result<(String, Value), BodyError> {
+    let (head, content) = split_part(part);
+    let head = String::from_utf8_lossy(head);
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in head.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            // Obsolete line folding: continue the previous header's value.
+            if let Some((_, value)) = headers.last_mut() {
+                value.push(' ');
+                value.push_str(line.trim());
+                continue;
+            }
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(multipart_error(format!(
+                "part {number} has a header line without `:`: `{}`",
+                truncate(line, 60)
+            )));
+        };
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let disposition = header("content-disposition").ok_or_else(|| {
+        multipart_error(format!(
+            "part {number} has no Content-Disposition header; each part needs \
+             `Content-Disposition: form-data; name=\"…\"`"
+        ))
+    })?;
+    let (kind, params) = split_header_value(disposition);
+    if !kind.eq_ignore_ascii_case("form-data") {
+        return Err(multipart_error(format!(
+            "part {number} has Content-Disposition `{}`; expected `form-data`",
+            truncate(&kind, 60)
+        )));
+    }
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let name = param("name").ok_or_else(|| {
+        multipart_error(format!(
+            "part {number} has no `name` in its Content-Disposition"
+        ))
+    })?;
+    let filename = param("filename*")
+        .and_then(decode_ext_value)
+        .or_else(|| param("filename").map(str::to_string));
+    let value = match filename {
+        Some(filename) => {
+            let content_type = header("content-type").unwrap_or("application/octet-stream");
+            let mut file = Map::new();
+            file.insert("filename".into(), Value::String(filename));
+            file.insert(
+                "content_type".into(),
+                Value::String(content_type.to_string()),
+            );
+            file.insert("size".into(), Value::from(content.len() as u64));
+            Value::Object(file)
+        }
+        None => {
+            let text = std::str::from_utf8(content).map_err(|e| {
+                multipart_error(format!(
+                    "field `{name}` (part {number}) is not valid UTF-8 (first invalid byte at offset {}); \
+                     send binary content as a file part with a filename",
+                    e.valid_up_to()
+                ))
+            })?;
+            Value::String(text.to_string())
+        }
+    };
+    Ok((name.to_string(), value))
+}
+
+/// RFC 8187 extended value `charset'lang'pct-encoded` (as in `filename*=UTF-8''%E2%82%AC.txt`).
+/// UTF-8 and ISO-8859-1 are understood; anything else is ignored (the plain `filename` wins).
+fn decode_ext_value(value: &str) -> Option<String> {
+    let (charset, rest) = value.split_once('\'')?;
+    let (_lang, encoded) = rest.split_once('\'')?;
+    let bytes = percent_decode_strict(encoded.as_bytes());
+    if charset.eq_ignore_ascii_case("utf-8") {
+        String::from_utf8(bytes).ok()
+    } else if charset.eq_ignore_ascii_case("iso-8859-1") {
+        Some(bytes.into_iter().map(char::from).collect())
+    } else {
+        None
+    }
+}
+
+/// Percent-decoding without the form rule that `+` is a space.
+fn percent_decode_strict(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        if b == b'%' {
+            let hi = input.get(i + 1).and_then(|h| hex_value(*h));
+            let lo = input.get(i + 2).and_then(|l| hex_value(*l));
+            if let (Some(hi), Some(lo)) = (hi, lo) {
+                out.push(hi << 4 | lo);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
+/// At most `max` characters of `s`, for quoting sender input in messages.
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", s.get(..at).unwrap_or(s)),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn ok(ct: Option<&str>, raw: &[u8]) -> ParsedBody {
+        match parse_body(ct, raw) {
+            Ok(p) => p,
+            Err(e) => panic!("expected Ok for {ct:?}, got {e}"),
+        }
+    }
+
+    fn err(ct: Option<&str>, raw: &[u8]) -> BodyError {
+        match parse_body(ct, raw) {
+            Ok(p) => panic!("expected an error for {ct:?}, got {p:?}"),
+            Err(e) => e,
+        }
+    }
+
+    // --- JSON -----------------------------------------------------------------------
+
+    #[test]
+    fn json_and_plus_json_with_parameters() {
+        let p = ok(Some("application/json"), br#"{"email":"a@b.c","n":[1,2]}"#);
+        assert_eq!(p.kind, BodyKind::Json);
+        assert_eq!(p.value, json!({"email": "a@b.c", "n": [1, 2]}));
+
+        let p = ok(
+            Some("Application/Vnd.Api+JSON; charset=UTF-8"),
+            br#"{"data":null}"#,
+        );
+        assert_eq!((p.kind, p.value), (BodyKind::Json, json!({"data": null})));
+
+        let p = ok(Some("application/cloudevents+json"), b"[1]");
+        assert_eq!(p.value, json!([1]));
+    }
+
+    #[test]
+    fn json_skips_byte_order_mark() {
+        let p = ok(Some("application/json"), b"\xEF\xBB\xBF{\"a\":1}");
+        assert_eq!(p.value, json!({"a": 1}));
+    }
+
+    #[test]
+    fn json_error_names_line_and_column() {
+        let e = err(Some("application/json"), b"{\n  \"a\": 1,\n  \"b\": }");
+        match &e {
+            BodyError::InvalidJson { line, column, .. } => assert_eq!((*line, *column), (3, 8)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(e.location(), "body");
+        assert!(!e.is_unsupported());
+        assert_eq!(
+            e.to_string(),
+            "invalid JSON at line 3, column 8: expected value"
+        );
+    }
+
+    #[test]
+    fn json_trailing_garbage_is_an_error() {
+        let e = err(Some("application/json"), b"{} x");
+        assert!(
+            e.to_string()
+                .starts_with("invalid JSON at line 1, column 4"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn json_deeply_nested_is_an_error_not_a_stack_overflow() {
+        let deep = "[".repeat(100_000);
+        let e = err(Some("application/json"), deep.as_bytes());
+        assert!(matches!(e, BodyError::InvalidJson { .. }), "{e:?}");
+    }
+
+    // --- urlencoded -----------------------------------------------------------------
+
+    #[test]
+    fn form_decodes_plus_percent_and_repeats() {
+        let p = ok(
+            Some("application/x-www-form-urlencoded; charset=utf-8"),
+            b"name=Ada+Lovelace&city=Z%C3%BCrich&tag=a&tag=b&tag=c&empty=&flag&&x%5B%5D=1",
+        );
+        assert_eq!(p.kind, BodyKind::Form);
+        assert_eq!(
+            p.value,
+            json!({
+                "name": "Ada Lovelace",
+                "city": "Zürich",
+                "tag": ["a", "b", "c"],
+                "empty": "",
+                "flag": "",
+                "x[]": "1"
+            })
+        );
+    }
+
+    #[test]
+    fn form_keeps_bad_percent_sequences_literally() {
+        let p = ok(
+            Some("application/x-www-form-urlencoded"),
+            b"a=100%&b=%zz&c=%4&d=a=b",
+        );
+        assert_eq!(
+            p.value,
+            json!({"a": "100%", "b": "%zz", "c": "%4", "d": "a=b"})
+        );
+    }
+
+    #[test]
+    fn form_rejects_invalid_utf8() {
+        let e = err(Some("application/x-www-form-urlencoded"), b"name=%FF%FE");
+        assert_eq!(
+            e.to_string(),
+            "form field `name` has a value that is not valid UTF-8 after percent-decoding"
+        );
+        let e = err(Some("application/x-www-form-urlencoded"), b"ok=1&%C3=x");
+        assert_eq!(
+            e.to_string(),
+            "form field #2 has a name that is not valid UTF-8 after percent-decoding"
+        );
+    }
+
+    // --- multipart ------------------------------------------------------------------
+
+    const MP: &str = "multipart/form-data; boundary=XyZ";
+
+    #[test]
+    fn multipart_text_fields_files_and_repeats() {
+        let body = b"preamble to ignore\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"email\"\r\n\
+\r\n\
+ada@example.com\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"tag\"\r\n\
+\r\n\
+a\r\n\
+--XyZ\r\n\
+content-disposition: form-data; name=\"tag\"\r\n\
+\r\n\
+b\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"doc\"; filename=\"report.pdf\"\r\n\
+Content-Type: application/pdf\r\n\
+\r\n\
+%PDF-\x00\xFF\xFE\r\n--Xy not a boundary\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"note\"\r\n\
+\r\n\
+line 1\r\nline 2\r\n\
+--XyZ--\r\n\
+epilogue";
+        let p = ok(Some(MP), body);
+        assert_eq!(p.kind, BodyKind::Multipart);
+        assert_eq!(
+            p.value,
+            json!({
+                "email": "ada@example.com",
+                "tag": ["a", "b"],
+                "doc": {"filename": "report.pdf", "content_type": "application/pdf", "size": 29},
+                "note": "line 1\r\nline 2"
+            })
+        );
+    }
+
+    #[test]
+    fn multipart_quoted_boundary_and_lf_only_lines() {
+        let ct = "multipart/form-data; charset=utf-8; boundary=\"----=_Part 7\"";
+        let body = b"------=_Part 7\n\
+Content-Disposition: form-data; name=a\n\
+\n\
+1\n\
+------=_Part 7\n\
+Content-Disposition: form-data; name=\"up\"; filename=\"C:\\dir\\x.txt\"\n\
+\n\
+hello\n\
+------=_Part 7--";
+        let p = ok(Some(ct), body);
+        assert_eq!(
+            p.value,
+            json!({
+                "a": "1",
+                "up": {"filename": "C:\\dir\\x.txt", "content_type": "application/octet-stream", "size": 5}
+            })
+        );
+    }
+
+    #[test]
+    fn multipart_empty_values_and_extended_filename() {
+        let body = b"--XyZ\r\n\
+Content-Disposition: form-data; name=\"empty\"\r\n\
+\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"nofile\"; filename=\"\"\r\n\
+Content-Type: application/octet-stream\r\n\
+\r\n\
+\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"euro\"; filename=\"e.txt\"; filename*=UTF-8''%E2%82%AC%20rates.txt\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+1.08\r\n\
+--XyZ--";
+        let p = ok(Some(MP), body);
+        assert_eq!(
+            p.value,
+            json!({
+                "empty": "",
+                "nofile": {"filename": "", "content_type": "application/octet-stream", "size": 0},
+                "euro": {"filename": "€ rates.txt", "content_type": "text/plain", "size": 4}
+            })
+        );
+    }
+
+    #[test]
+    fn multipart_with_no_parts_is_an_empty_object() {
+        let p = ok(Some(MP), b"--XyZ--\r\n");
+        assert_eq!(p.value, json!({}));
+    }
+
+    #[test]
+    fn multipart_errors_are_specific() {
+        let cases: [(&str, &[u8], &str); 8] = [
+            (
+                "multipart/form-data",
+                b"--x\r\n\r\n--x--",
+                "Content-Type multipart/form-data has no `boundary` parameter",
+            ),
+            (
+                MP,
+                b"no boundary anywhere",
+                "the multipart body has no boundary line `--XyZ`",
+            ),
+            (
+                MP,
+                b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n",
+                "part 1 is not followed by a boundary line; the body must end with `--XyZ--`",
+            ),
+            (
+                MP,
+                b"--XyZ",
+                "the multipart body ends without the closing boundary `--XyZ--`",
+            ),
+            (
+                MP,
+                b"--XyZjunk\r\n",
+                "boundary line `--XyZ` must be followed by a line break or `--`",
+            ),
+            (
+                MP,
+                b"--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ--",
+                "part 1 has no Content-Disposition header; each part needs `Content-Disposition: form-data; name=\"…\"`",
+            ),
+            (
+                MP,
+                b"--XyZ\r\nContent-Disposition: form-data; filename=\"a\"\r\n\r\nx\r\n--XyZ--",
+                "part 1 has no `name` in its Content-Disposition",
+            ),
+            (
+                MP,
+                b"--XyZ\r\nContent-Disposition: form-data; name=\"bin\"\r\n\r\n\xFF\r\n--XyZ--",
+                "field `bin` (part 1) is not valid UTF-8 (first invalid byte at offset 0); send binary content as a file part with a filename",
+            ),
+        ];
+        for (ct, body, message) in cases {
+            let e = err(Some(ct), body);
+            assert!(matches!(e, BodyError::InvalidMultipart { .. }), "{e:?}");
+            assert_eq!(e.to_string(), message);
+            assert_eq!(e.location(), "body");
+        }
+    }
+
+    #[test]
+    fn multipart_rejects_overlong_boundary_and_bad_header_lines() {
+        let long = format!("multipart/form-data; boundary={}", "b".repeat(71));
+        let e = err(Some(&long), b"x");
+        assert_eq!(
+            e.to_string(),
+            "the multipart boundary must be 1 to 70 characters, got 71"
+        );
+        let e = err(Some(MP), b"--XyZ\r\nattachment\r\n\r\nx\r\n--XyZ--");
+        assert_eq!(
+            e.to_string(),
+            "part 1 has a header line without `:`: `attachment`"
+        );
+        let e = err(
+            Some(MP),
+            b"--XyZ\r\nContent-Disposition: attachment; name=a\r\n\r\nx\r\n--XyZ--",
+        );
+        assert_eq!(
+            e.to_string(),
+            "part 1 has Content-Disposition `attachment`; expected `form-data`"
+        );
+    }
+
+    // --- text, empty, sniffing, unsupported -------------------------------------------
+
+    #[test]
+    fn text_types_become_strings() {
+        let p = ok(Some("text/plain; charset=utf-8"), "héllo\n".as_bytes());
+        assert_eq!((p.kind, p.value), (BodyKind::Text, json!("héllo\n")));
+        let p = ok(Some("text/csv"), b"a,b\n1,2");
+        assert_eq!(p.value, json!("a,b\n1,2"));
+        let e = err(Some("text/plain"), b"ok\xC3(");
+        assert_eq!(
+            e.to_string(),
+            "text body is not valid UTF-8 (first invalid byte at offset 2)"
+        );
+    }
+
+    #[test]
+    fn empty_body_is_empty_whatever_the_type() {
+        for ct in [
+            None,
+            Some("application/json"),
+            Some("multipart/form-data"),
+            Some("application/octet-stream"),
+        ] {
+            let p = ok(ct, b"");
+            assert_eq!((p.kind, p.value), (BodyKind::Empty, Value::Null));
+        }
+    }
+
+    #[test]
+    fn no_content_type_sniffs_json_then_text() {
+        let p = ok(None, br#"{"a":true}"#);
+        assert_eq!((p.kind, p.value), (BodyKind::Json, json!({"a": true})));
+        let p = ok(Some("  "), b"plain words");
+        assert_eq!((p.kind, p.value), (BodyKind::Text, json!("plain words")));
+        let e = err(None, b"\x00\xFF\xFE");
+        assert_eq!(e, BodyError::Unsupported { content_type: None });
+        assert_eq!(e.location(), "header.content-type");
+        assert!(e.to_string().contains("multipart/form-data"));
+    }
+
+    #[test]
+    fn other_types_are_unsupported_with_the_list() {
+        for ct in [
+            "application/octet-stream",
+            "application/xml",
+            "multipart/mixed; boundary=x",
+            "image/png",
+            "garbage",
+            "/json",
+            "application/",
+            "application/json x",
+        ] {
+            let e = err(Some(ct), b"<x/>");
+            assert!(e.is_unsupported(), "{ct}: {e:?}");
+        }
+        let e = err(Some("application/xml"), b"<x/>");
+        assert_eq!(
+            e.to_string(),
+            "Content-Type `application/xml` is not supported; send one of: application/json, \
+             application/*+json, application/x-www-form-urlencoded, multipart/form-data, text/*"
+        );
+    }
+
+    #[test]
+    fn header_parameters_parse_quotes_and_escapes() {
+        let (first, params) =
+            split_header_value(r#"form-data; name="a\"b;c"; filename=x.txt ; FLAG; q="\\""#);
+        assert_eq!(first, "form-data");
+        assert_eq!(
+            params,
+            vec![
+                ("name".to_string(), "a\"b;c".to_string()),
+                ("filename".to_string(), "x.txt".to_string()),
+                ("flag".to_string(), String::new()),
+                ("q".to_string(), "\\".to_string()),
+            ]
+        );
+        let (_, params) = split_header_value("a; b=\"unterminated");
+        assert_eq!(params, vec![("b".to_string(), "unterminated".to_string())]);
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("ééé", 2), "éé…");
+        assert_eq!(truncate("ab", 5), "ab");
+    }
+
+    // --- never panic ----------------------------------------------------------------
+
+    const CONTENT_TYPES: [Option<&str>; 10] = [
+        None,
+        Some("application/json"),
+        Some("application/ld+json"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=XyZ"),
+        Some("multipart/form-data; boundary=\"a b\""),
+        Some("multipart/form-data"),
+        Some("text/plain"),
+        Some("application/octet-stream"),
+        Some("garbage;;;=\"\\"),
+    ];
+
+    proptest! {
+        #[test]
+        fn never_panics_on_random_bytes(raw in proptest::collection::vec(any::<u8>(), 0..512)) {
+            for ct in CONTENT_TYPES {
+                let _ = parse_body(ct, &raw);
+            }
+        }
+
+        #[test]
+        fn never_panics_on_random_content_types(ct in ".{0,80}", raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = parse_body(Some(&ct), &raw);
+        }
+
+        #[test]
+        fn never_panics_on_multipart_like_input(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    Just(b"--XyZ".to_vec()),
+                    Just(b"--XyZ--".to_vec()),
+                    Just(b"\r\n".to_vec()),
+                    Just(b"\n".to_vec()),
+                    Just(b"Content-Disposition: form-data; name=\"f\"".to_vec()),
+                    Just(b"; filename=\"x\"".to_vec()),
+                    Just(b"Content-Type: text/plain".to_vec()),
+                    Just(b"\r\n\r\n".to_vec()),
+                    proptest::collection::vec(any::<u8>(), 0..8),
+                ],
+                0..24,
+            )
+        ) {
+            let raw = pieces.concat();
+            let _ = parse_body(Some("multipart/form-data; boundary=XyZ"), &raw);
+        }
+
+        #[test]
+        fn form_values_round_trip(values in proptest::collection::vec("[^\u{0}]{0,12}", 1..5)) {
+            let raw: String = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("k{i}={}", encode_form(v)))
+                .collect::<Vec<_>>()
+                .join("&");
+            let p = parse_body(Some("application/x-www-form-urlencoded"), raw.as_bytes()).unwrap();
+            for (i, v) in values.iter().enumerate() {
+                prop_assert_eq!(&p.value[format!("k{i}")], &json!(v));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn multipart_fields_round_trip(
+            values in proptest::collection::vec("[a-zA-Z0-9 \r\n:;=\"é]{0,30}", 0..6),
+            lf_only in any::<bool>(),
+        ) {
+            // With bare-LF line ends a value ending in CR is ambiguous (read as CRLF).
+            let values: Vec<String> = values
+                .into_iter()
+                .map(|v| if lf_only && v.ends_with('\r') { v + "." } else { v })
+                .collect();
+            let nl = if lf_only { "\n" } else { "\r\n" };
+            let mut raw = String::new();
+            for (i, v) in values.iter().enumerate() {
+                raw.push_str(&format!(
+                    "--XyZ{nl}Content-Disposition: form-data; name=\"f{i}\"{nl}{nl}{v}{nl}"
+                ));
+            }
+            raw.push_str("--XyZ--");
+            let p = parse_body(Some(MP), raw.as_bytes()).unwrap();
+            prop_assert_eq!(p.value.as_object().map(|o| o.len()), Some(values.len()));
+            for (i, v) in values.iter().enumerate() {
+                prop_assert_eq!(&p.value[format!("f{i}")], &json!(v));
+            }
+        }
+    }
+
+    #[test]
+    fn multipart_part_without_anything_is_an_error() {
+        let e = err(Some(MP), b"--XyZ\r\n--XyZ--");
+        assert_eq!(
+            e.to_string(),
+            "part 1 is empty; each part needs `Content-Disposition: form-data; name=\"…\"`"
+        );
+    }
+
+    /// Independent urlencoder for the round-trip property.
+    fn encode_form(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    }
+}

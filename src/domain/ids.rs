@@ -1,0 +1,77 @@
+//! Identifiers. Workflow ids go into public trigger URLs, so they carry 120 random bits;
+//! run ids start with the creation time so that sorting by id is sorting by age.
+
+const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
+
+fn base32(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
+    let mut buffer: u32 = 0;
+    let mut bits = 0;
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(ALPHABET[((buffer >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(ALPHABET[((buffer << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// `wf_` + 24 base32 characters from 15 random bytes (120 bits): not guessable.
+pub fn new_workflow_id(random: &[u8; 15]) -> String {
+    format!("wf_{}", base32(random))
+}
+
+/// `run_` + 10 characters of creation time (ms, big-endian base32) + 16 random characters.
+pub fn new_run_id(now_ms: u64, random: &[u8; 10]) -> String {
+    let mut time = String::with_capacity(10);
+    for i in (0..10).rev() {
+        time.push(ALPHABET[((now_ms >> (i * 5)) & 31) as usize] as char);
+    }
+    format!("run_{time}{}", base32(random))
+}
+
+/// Whether `s` has the shape of a workflow id (cheap check before touching storage).
+pub fn is_workflow_id(s: &str) -> bool {
+    s.len() == 27 && s.starts_with("wf_") && s[3..].bytes().all(|b| ALPHABET.contains(&b))
+}
+
+/// Whether `s` has the shape of a run id.
+pub fn is_run_id(s: &str) -> bool {
+    s.len() == 30 && s.starts_with("run_") && s[4..].bytes().all(|b| ALPHABET.contains(&b))
+}
+
+/// A random token (state, secrets) of `bytes.len() * 8` bits, URL-safe.
+pub fn token(bytes: &[u8]) -> String {
+    base32(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_ids_have_shape_and_entropy() {
+        let a = new_workflow_id(&[0u8; 15]);
+        let b = new_workflow_id(&[255u8; 15]);
+        assert_eq!(a, "wf_000000000000000000000000");
+        assert_eq!(b, "wf_zzzzzzzzzzzzzzzzzzzzzzzz");
+        assert!(is_workflow_id(&a) && is_workflow_id(&b));
+        assert!(!is_workflow_id("wf_../../etc"));
+        assert!(!is_workflow_id("wf_"));
+    }
+
+    #[test]
+    fn run_ids_sort_by_time() {
+        let r = [7u8; 10];
+        let earlier = new_run_id(1_700_000_000_000, &r);
+        let later = new_run_id(1_700_000_000_001, &[0u8; 10]);
+        assert!(earlier < later);
+        assert!(is_run_id(&earlier), "{earlier}");
+        assert_eq!(earlier.len(), 30);
+    }
+}

@@ -1,0 +1,50 @@
+//! Opaque page cursors: the position after the last item of a page, base64url-encoded so
+//! callers treat it as a token rather than build it themselves.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+/// Encodes a position (e.g. a run id, or `created_at|id`).
+pub fn encode_cursor(position: &str) -> String {
+    URL_SAFE_NO_PAD.encode(position.as_bytes())
+}
+
+/// Decodes a cursor made by [`encode_cursor`]; `None` if it was not one.
+pub fn decode_cursor(cursor: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).ok()?;
+    let s = String::from_utf8(bytes).ok()?;
+    (!s.is_empty() && s.len() <= 200).then_some(s)
+}
+
+/// Reads `limit` from a query string value: 1..=max, default `default`.
+pub fn parse_limit(raw: Option<&str>, default: u32, max: u32) -> Result<u32, String> {
+    match raw {
+        None => Ok(default),
+        Some(s) => match s.parse::<u32>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(format!("must be an integer between 1 and {max}, got {s:?}")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trip_and_rejects_junk() {
+        let c = encode_cursor("run_abc|x");
+        assert_eq!(decode_cursor(&c).as_deref(), Some("run_abc|x"));
+        assert_eq!(decode_cursor("%%%"), None);
+        assert_eq!(decode_cursor(""), None);
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(parse_limit(None, 20, 100), Ok(20));
+        assert_eq!(parse_limit(Some("5"), 20, 100), Ok(5));
+        assert!(parse_limit(Some("0"), 20, 100).is_err());
+        assert!(parse_limit(Some("101"), 20, 100).is_err());
+        assert!(parse_limit(Some("x"), 20, 100).is_err());
+    }
+}

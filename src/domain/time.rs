@@ -1,0 +1,35 @@
+//! Instants as they appear in the API: RFC 3339 in UTC with milliseconds.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// `2026-11-27T08:34:00.123Z` for an epoch-millisecond instant.
+pub fn iso_millis(ms: i64) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// The instant of an epoch-millisecond count.
+pub fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+/// Parses an RFC 3339 instant to epoch milliseconds.
+pub fn parse_millis(s: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc).timestamp_millis())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        assert_eq!(iso_millis(0), "1970-01-01T00:00:00.000Z");
+        let s = iso_millis(1_795_000_000_123);
+        assert_eq!(parse_millis(&s), Some(1_795_000_000_123));
+        assert_eq!(parse_millis("nope"), None);
+    }
+}

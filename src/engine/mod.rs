@@ -1,0 +1,281 @@
+//! Running a workflow: create the run (once per cause), then execute its steps in order,
+//! recording each step's result. Execution is at least once: a run whose executor died is
+//! taken over by the reconciler when its lease expires, and resumes after its last
+//! recorded step.
+
+pub mod http_call;
+pub mod reconcile;
+
+use futures_channel::oneshot;
+use serde_json::{json, Map, Value};
+use worker::{Env, Result};
+
+use crate::domain::definition::Definition;
+use crate::domain::ids::new_run_id;
+use crate::domain::redact::{redact, truncate_output, OUTPUT_CAP_BYTES};
+use crate::domain::steps::response::PreparedResponse;
+use crate::domain::steps::Step;
+use crate::domain::time::iso_millis;
+use crate::platform::{env_string, now_ms, random_bytes};
+use crate::store::{self, runs::NewRun};
+
+/// How long an executor owns a run before the reconciler may take it over (plus the
+/// running step's own timeout). `RUN_LEASE_SECONDS` overrides it (tests use a short one).
+const DEFAULT_LEASE_MS: i64 = 60_000;
+
+pub fn lease_ms(env: &Env) -> i64 {
+    env_string(env, "RUN_LEASE_SECONDS")
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|s| (1..=3600).contains(s))
+        .map(|s| s * 1000)
+        .unwrap_or(DEFAULT_LEASE_MS)
+}
+
+/// A run that was created, or found already there for the same cause.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub run_id: String,
+    pub created: bool,
+}
+
+/// Creates a run `queued` with its input, unless the workflow already has a run with this
+/// dedup key: then that run is returned and nothing is written.
+pub async fn start_run(
+    env: &Env,
+    workflow_id: &str,
+    version: i64,
+    trigger_kind: &str,
+    dedup_key: &str,
+    input: &Value,
+) -> Result<Started> {
+    let now = now_ms();
+    let id = new_run_id(now as u64, &random_bytes::<10>());
+    let input = input.to_string();
+    let (run_id, created) = store::runs::insert_dedup(
+        &store::db(env)?,
+        &NewRun {
+            id: &id,
+            workflow_id,
+            version,
+            trigger: trigger_kind,
+            dedup_key,
+            input: &input,
+            created_at: &iso_millis(now),
+            lease_until: now + lease_ms(env),
+        },
+    )
+    .await?;
+    Ok(Started { run_id, created })
+}
+
+/// Where a Response step's reply goes while the endpoint request is still waiting for it.
+pub type ResponseSink = oneshot::Sender<PreparedResponse>;
+
+/// Which runs `execute` may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// A run just created by the caller (status `queued`).
+    Fresh,
+    /// A run whose lease has expired (reconciler).
+    Expired,
+}
+
+/// Executes a run to its end. Returns `false` when the run was not claimable (someone else
+/// runs it, or it is finished). Never fails on a step's error: that fails the run.
+pub async fn execute(
+    env: &Env,
+    run_id: &str,
+    claim: Claim,
+    mut sink: Option<ResponseSink>,
+) -> Result<bool> {
+    let db = store::db(env)?;
+    let lease = lease_ms(env);
+    let now = now_ms();
+    let Some(run) = store::runs::claim(
+        &db,
+        run_id,
+        now,
+        lease,
+        &iso_millis(now),
+        claim == Claim::Fresh,
+    )
+    .await?
+    else {
+        return Ok(false);
+    };
+    let fail = |reason: String, steps: &[Value]| {
+        let steps = Value::Array(steps.to_vec()).to_string();
+        let run_id = run_id.to_string();
+        async move {
+            let db = store::db(env)?;
+            let error = json!({ "message": reason }).to_string();
+            store::runs::finish(
+                &db,
+                &run_id,
+                "failed",
+                &steps,
+                Some(&error),
+                &iso_millis(now_ms()),
+            )
+            .await
+        }
+    };
+    let definition =
+        match store::runs::version_definition(&db, &run.workflow_id, run.version).await? {
+            Some(d) => d,
+            None => {
+                fail(
+                    format!("version {} of the workflow no longer exists", run.version),
+                    &[],
+                )
+                .await?;
+                return Ok(true);
+            }
+        };
+    let definition = match serde_json::from_str::<Value>(&definition)
+        .ok()
+        .and_then(|v| Definition::parse(&v).ok())
+    {
+        Some(d) => d,
+        None => {
+            fail("the deployed definition no longer validates".into(), &[]).await?;
+            return Ok(true);
+        }
+    };
+
+    // The context templates read: the trigger's input, plus workflow, run and step results.
+    let mut context = match serde_json::from_str::<Value>(&run.input) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    context.insert(
+        "workflow".into(),
+        json!({ "id": run.workflow_id, "version": run.version }),
+    );
+    context.insert("run".into(), json!({ "id": run.id }));
+    let mut step_results = Map::new();
+
+    // Resume: steps that already succeeded in an earlier attempt are not run again.
+    let mut records: Vec<Value> = serde_json::from_str::<Vec<Value>>(&run.steps)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r["status"] == "succeeded")
+        .collect();
+    for r in &records {
+        if let Some(name) = r["name"].as_str() {
+            step_results.insert(name.to_string(), r["output"].clone());
+        }
+    }
+
+    let secrets = |name: &str| env_string(env, name);
+    for step in &definition.steps {
+        if records.iter().any(|r| r["name"] == step.name()) {
+            continue;
+        }
+        context.insert("steps".into(), Value::Object(step_results.clone()));
+        let ctx = Value::Object(context.clone());
+        let started = now_ms();
+        let timeout = match step {
+            Step::Http(h) => i64::from(h.timeout_ms) * (i64::from(h.retries) + 1) + 60_000,
+            _ => 0,
+        };
+        store::runs::save_progress(
+            &db,
+            run_id,
+            &Value::Array(records.clone()).to_string(),
+            started + lease + timeout,
+            None,
+        )
+        .await?;
+        let mut record = json!({
+            "name": step.name(),
+            "type": step.kind(),
+            "started_at": iso_millis(started),
+            "attempts": 1,
+        });
+        let outcome: std::result::Result<Value, String> = match step {
+            Step::Http(h) => match h.prepare(&ctx, &secrets) {
+                Err(e) => Err(e.to_string()),
+                Ok(req) => {
+                    let result = http_call::perform(&req, h.retries, h.allow_error).await;
+                    record["attempts"] = json!(result.attempts);
+                    record["request"] = req.to_record();
+                    match result.outcome {
+                        Ok(mut out) => {
+                            step_results.insert(step.name().to_string(), out.clone());
+                            redact(&mut out, &req.secrets_used);
+                            Ok(out)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            },
+            Step::Log(l) => l
+                .prepare(&ctx, &secrets)
+                .map_err(|e| e.to_string())
+                .map(|m| {
+                    let out = json!({ "message": m });
+                    step_results.insert(step.name().to_string(), out.clone());
+                    out
+                }),
+            Step::Response(r) => match r.prepare(&ctx, &secrets) {
+                Err(e) => Err(e.to_string()),
+                Ok(resp) => {
+                    let headers: Map<String, Value> = resp
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                        .collect();
+                    let body = resp.body.as_deref().map(|b| {
+                        serde_json::from_str::<Value>(b).unwrap_or_else(|_| Value::String(b.into()))
+                    });
+                    let out = json!({ "status": resp.status, "headers": headers, "body": body });
+                    step_results.insert(step.name().to_string(), out.clone());
+                    let mut stored = out.clone();
+                    redact(&mut stored, &resp.secrets_used);
+                    if let Some(s) = sink.take() {
+                        let _ = s.send(resp);
+                    }
+                    // Kept so that a repeated (idempotent) request gets the same reply.
+                    store::runs::save_progress(
+                        &db,
+                        run_id,
+                        &Value::Array(records.clone()).to_string(),
+                        now_ms() + lease,
+                        Some(&stored.to_string()),
+                    )
+                    .await?;
+                    Ok(stored)
+                }
+            },
+        };
+        record["finished_at"] = json!(iso_millis(now_ms()));
+        match outcome {
+            Ok(out) => {
+                record["status"] = json!("succeeded");
+                record["output"] = truncate_output(out, OUTPUT_CAP_BYTES);
+                record["error"] = Value::Null;
+                records.push(record);
+            }
+            Err(reason) => {
+                record["status"] = json!("failed");
+                record["output"] = Value::Null;
+                record["error"] = json!(reason);
+                records.push(record);
+                let reason = format!("step `{}` failed: {reason}", step.name());
+                fail(reason, &records).await?;
+                return Ok(true);
+            }
+        }
+    }
+    store::runs::finish(
+        &db,
+        run_id,
+        "succeeded",
+        &Value::Array(records).to_string(),
+        None,
+        &iso_millis(now_ms()),
+    )
+    .await?;
+    Ok(true)
+}

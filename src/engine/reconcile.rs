@@ -1,0 +1,57 @@
+//! The Cron Trigger's once-a-minute pass. It works by exception: it looks only at rows that
+//! are overdue (an index range), in bounded batches, never at every workflow.
+
+use futures_util::future::join_all;
+use worker::{Env, Result};
+
+use super::{execute, Claim};
+use crate::domain::time::iso_millis;
+use crate::platform::{env_string, now_ms};
+use crate::store;
+
+/// Runs taken over per pass; the rest wait for the next minute.
+const STALE_BATCH: u32 = 50;
+/// Old runs deleted per statement, and statements per pass.
+const RETENTION_BATCH: u32 = 500;
+const RETENTION_ROUNDS: u32 = 10;
+
+/// What one pass did (logged, and returned by `/__scheduled` callers in tests via the log).
+#[derive(Debug, Default)]
+pub struct Report {
+    pub resumed: usize,
+    pub deleted: usize,
+}
+
+/// Resumes runs whose executor died and deletes runs past retention.
+pub async fn reconcile_runs(env: &Env) -> Result<Report> {
+    let db = store::db(env)?;
+    let now = now_ms();
+    let stale = store::runs::stale(&db, now, STALE_BATCH).await?;
+    let results = join_all(
+        stale
+            .iter()
+            .map(|id| execute(env, id, Claim::Expired, None)),
+    )
+    .await;
+    let mut report = Report::default();
+    for r in results {
+        match r {
+            Ok(true) => report.resumed += 1,
+            Ok(false) => {}
+            Err(e) => worker::console_error!("reconcile: resuming a run failed: {e}"),
+        }
+    }
+    let days = env_string(env, "RUN_RETENTION_DAYS")
+        .and_then(|s| s.parse::<i64>().ok())
+        .filter(|d| *d >= 1)
+        .unwrap_or(30);
+    let cutoff = iso_millis(now - days * 86_400_000);
+    for _ in 0..RETENTION_ROUNDS {
+        let n = store::runs::delete_older_than(&db, &cutoff, RETENTION_BATCH).await?;
+        report.deleted += n;
+        if n < RETENTION_BATCH as usize {
+            break;
+        }
+    }
+    Ok(report)
+}

@@ -1,0 +1,30 @@
+//! Tripline: workflow triggers at the edge. Entry points only; see `api`, `engine`, `objects`.
+
+pub mod api;
+pub mod domain;
+pub mod engine;
+pub mod objects;
+pub mod platform;
+pub mod store;
+
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+
+pub use objects::WorkflowObject;
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    Ok(api::handle(req, env, ctx).await)
+}
+
+/// The Cron Trigger (every minute): the reconciler.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    match engine::reconcile::reconcile_runs(&env).await {
+        Ok(r) => worker::console_log!(
+            "reconcile: resumed {} runs, deleted {} old runs",
+            r.resumed,
+            r.deleted
+        ),
+        Err(e) => worker::console_error!("reconcile failed: {e}"),
+    }
+}

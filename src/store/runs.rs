@@ -1,0 +1,267 @@
+//! The `runs` table: one row per run, unique per (workflow, dedup key).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{D1Database, Result};
+
+use super::{num, text};
+
+/// One row of `runs`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RunRow {
+    pub id: String,
+    pub workflow_id: String,
+    pub version: i64,
+    pub trigger: String,
+    pub dedup_key: String,
+    pub status: String,
+    pub input: String,
+    pub steps: String,
+    pub error: Option<String>,
+    pub response: Option<String>,
+    pub attempts: i64,
+    pub lease_until: i64,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+}
+
+const COLUMNS: &str = "id, workflow_id, version, trigger, dedup_key, status, input, steps, error, response, attempts, lease_until, created_at, started_at, finished_at";
+
+/// Run statuses, as stored and as filtered on.
+pub const STATUSES: &[&str] = &["queued", "running", "succeeded", "failed"];
+
+impl RunRow {
+    /// The API shape of a run.
+    pub fn to_json(&self) -> Value {
+        let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+        json!({
+            "id": self.id,
+            "workflow_id": self.workflow_id,
+            "version": self.version,
+            "trigger": self.trigger,
+            "dedup_key": self.dedup_key,
+            "status": self.status,
+            "input": parse(&self.input),
+            "steps": parse(&self.steps),
+            "error": self.error.as_deref().map(parse),
+            "response": self.response.as_deref().map(parse),
+            "attempts": self.attempts,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+        })
+    }
+}
+
+/// A run to insert.
+pub struct NewRun<'a> {
+    pub id: &'a str,
+    pub workflow_id: &'a str,
+    pub version: i64,
+    pub trigger: &'a str,
+    pub dedup_key: &'a str,
+    pub input: &'a str,
+    pub created_at: &'a str,
+    /// Until when the creator owns execution; the reconciler takes over after that.
+    pub lease_until: i64,
+}
+
+/// Inserts a run unless one with the same dedup key exists for the workflow.
+/// Returns `(run id, created)`: on a duplicate, the existing run's id and `false`.
+pub async fn insert_dedup(db: &D1Database, run: &NewRun<'_>) -> Result<(String, bool)> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let inserted = db
+        .prepare(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, created_at, lease_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8)
+             ON CONFLICT (workflow_id, dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(&[
+            text(run.id),
+            text(run.workflow_id),
+            num(run.version),
+            text(run.trigger),
+            text(run.dedup_key),
+            text(run.input),
+            text(run.created_at),
+            num(run.lease_until),
+        ])?
+        .first::<Id>(None)
+        .await?;
+    if let Some(row) = inserted {
+        return Ok((row.id, true));
+    }
+    let existing = db
+        .prepare("SELECT id FROM runs WHERE workflow_id = ?1 AND dedup_key = ?2")
+        .bind(&[text(run.workflow_id), text(run.dedup_key)])?
+        .first::<Id>(None)
+        .await?;
+    match existing {
+        Some(row) => Ok((row.id, false)),
+        None => Err(worker::Error::RustError(
+            "run insert conflicted but no existing run was found".into(),
+        )),
+    }
+}
+
+pub async fn get(db: &D1Database, id: &str) -> Result<Option<RunRow>> {
+    db.prepare(format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))
+        .bind(&[text(id)])?
+        .first::<RunRow>(None)
+        .await
+}
+
+/// Newest first, `limit` rows after the run id `before` (exclusive), optionally of one status.
+pub async fn list(
+    db: &D1Database,
+    workflow_id: &str,
+    status: Option<&str>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<RunRow>> {
+    // Built per shape so each query can walk an index in id order.
+    let mut sql = format!("SELECT {COLUMNS} FROM runs WHERE workflow_id = ?1");
+    let mut params = vec![text(workflow_id)];
+    if let Some(status) = status {
+        params.push(text(status));
+        sql.push_str(&format!(" AND status = ?{}", params.len()));
+    }
+    if let Some(before) = before {
+        params.push(text(before));
+        sql.push_str(&format!(" AND id < ?{}", params.len()));
+    }
+    params.push(num(limit as i64));
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ?{}", params.len()));
+    db.prepare(sql)
+        .bind(&params)?
+        .all()
+        .await?
+        .results::<RunRow>()
+}
+
+/// Takes a run for execution: a queued run (`only_queued`), or any unfinished run whose lease
+/// has expired (the reconciler). Returns the claimed row, or `None` if someone else has it.
+pub async fn claim(
+    db: &D1Database,
+    id: &str,
+    now_ms: i64,
+    lease_ms: i64,
+    now_iso: &str,
+    only_queued: bool,
+) -> Result<Option<RunRow>> {
+    let condition = if only_queued {
+        "status = 'queued'"
+    } else {
+        "status IN ('queued', 'running') AND lease_until < ?2"
+    };
+    db.prepare(format!(
+        "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?2 + ?3,
+           started_at = COALESCE(started_at, ?4)
+         WHERE id = ?1 AND {condition} RETURNING {COLUMNS}"
+    ))
+    .bind(&[text(id), num(now_ms), num(lease_ms), text(now_iso)])?
+    .first::<RunRow>(None)
+    .await
+}
+
+/// Records the steps so far and extends the lease while the run goes on.
+pub async fn save_progress(
+    db: &D1Database,
+    id: &str,
+    steps: &str,
+    lease_until: i64,
+    response: Option<&str>,
+) -> Result<()> {
+    db.prepare(
+        "UPDATE runs SET steps = ?2, lease_until = ?3, response = COALESCE(?4, response)
+         WHERE id = ?1 AND status = 'running'",
+    )
+    .bind(&[
+        text(id),
+        text(steps),
+        num(lease_until),
+        super::opt_text(response),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Marks a run finished (`succeeded` or `failed`).
+pub async fn finish(
+    db: &D1Database,
+    id: &str,
+    status: &str,
+    steps: &str,
+    error: Option<&str>,
+    now_iso: &str,
+) -> Result<()> {
+    db.prepare(
+        "UPDATE runs SET status = ?2, steps = ?3, error = ?4, finished_at = ?5, lease_until = 0
+         WHERE id = ?1",
+    )
+    .bind(&[
+        text(id),
+        text(status),
+        text(steps),
+        super::opt_text(error),
+        text(now_iso),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Unfinished runs whose lease has expired, oldest first, at most `limit`.
+pub async fn stale(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let rows = db
+        .prepare(
+            "SELECT id FROM runs WHERE status IN ('queued', 'running') AND lease_until < ?1
+             ORDER BY lease_until LIMIT ?2",
+        )
+        .bind(&[num(now_ms), num(limit as i64)])?
+        .all()
+        .await?
+        .results::<Id>()?;
+    Ok(rows.into_iter().map(|r| r.id).collect())
+}
+
+/// Deletes up to `limit` finished runs created before `before_iso`; returns how many.
+pub async fn delete_older_than(db: &D1Database, before_iso: &str, limit: u32) -> Result<usize> {
+    let res = db
+        .prepare(
+            "DELETE FROM runs WHERE id IN (
+               SELECT id FROM runs WHERE created_at < ?1 AND status IN ('succeeded', 'failed')
+               ORDER BY created_at LIMIT ?2)",
+        )
+        .bind(&[text(before_iso), num(limit as i64)])?
+        .run()
+        .await?;
+    Ok(super::workflows::changes(&res))
+}
+
+/// The definition JSON of one deployed version.
+pub async fn version_definition(
+    db: &D1Database,
+    workflow_id: &str,
+    version: i64,
+) -> Result<Option<String>> {
+    #[derive(Deserialize)]
+    struct D {
+        definition: String,
+    }
+    Ok(db
+        .prepare("SELECT definition FROM workflow_versions WHERE workflow_id = ?1 AND version = ?2")
+        .bind(&[text(workflow_id), num(version)])?
+        .first::<D>(None)
+        .await?
+        .map(|d| d.definition))
+}

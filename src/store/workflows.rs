@@ -1,0 +1,177 @@
+//! The `workflows` and `workflow_versions` tables.
+
+use serde::Deserialize;
+use worker::{D1Database, Result};
+
+use super::{num, text};
+
+/// One row of `workflows`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkflowRow {
+    pub id: String,
+    pub name: String,
+    pub trigger_type: String,
+    pub draft: String,
+    pub status: String,
+    pub deployed_version: Option<i64>,
+    pub latest_version: i64,
+    pub deployed_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const COLUMNS: &str = "id, name, trigger_type, draft, status, deployed_version, latest_version, deployed_at, created_at, updated_at";
+
+pub async fn insert(db: &D1Database, row: &WorkflowRow) -> Result<()> {
+    db.prepare(
+        "INSERT INTO workflows (id, name, trigger_type, draft, status, latest_version, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, 'draft', 0, ?5, ?5)",
+    )
+    .bind(&[
+        text(&row.id),
+        text(&row.name),
+        text(&row.trigger_type),
+        text(&row.draft),
+        text(&row.created_at),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+pub async fn get(db: &D1Database, id: &str) -> Result<Option<WorkflowRow>> {
+    db.prepare(format!("SELECT {COLUMNS} FROM workflows WHERE id = ?1"))
+        .bind(&[text(id)])?
+        .first::<WorkflowRow>(None)
+        .await
+}
+
+/// Newest first; `after` is the `created_at|id` of the last row of the previous page.
+pub async fn list(
+    db: &D1Database,
+    limit: u32,
+    after: Option<(&str, &str)>,
+) -> Result<Vec<WorkflowRow>> {
+    let stmt = match after {
+        None => db
+            .prepare(format!(
+                "SELECT {COLUMNS} FROM workflows ORDER BY created_at DESC, id DESC LIMIT ?1"
+            ))
+            .bind(&[num(limit as i64)])?,
+        Some((created_at, id)) => db
+            .prepare(format!(
+                "SELECT {COLUMNS} FROM workflows WHERE (created_at, id) < (?1, ?2)
+                 ORDER BY created_at DESC, id DESC LIMIT ?3"
+            ))
+            .bind(&[text(created_at), text(id), num(limit as i64)])?,
+    };
+    stmt.all().await?.results::<WorkflowRow>()
+}
+
+/// Replaces the draft; `false` when there is no such workflow.
+pub async fn update_draft(
+    db: &D1Database,
+    id: &str,
+    name: &str,
+    trigger_type: &str,
+    draft: &str,
+    now: &str,
+) -> Result<bool> {
+    let res = db
+        .prepare(
+            "UPDATE workflows SET name = ?2, trigger_type = ?3, draft = ?4, updated_at = ?5 WHERE id = ?1",
+        )
+        .bind(&[text(id), text(name), text(trigger_type), text(draft), text(now)])?
+        .run()
+        .await?;
+    Ok(changes(&res) > 0)
+}
+
+/// Freezes the draft as the next version and makes it live, in one transaction.
+/// Returns the new version number, or `None` when there is no such workflow.
+pub async fn deploy(db: &D1Database, id: &str, now: &str) -> Result<Option<i64>> {
+    let results = db
+        .batch(vec![
+            db.prepare(
+                "INSERT INTO workflow_versions (workflow_id, version, definition, created_at)
+                 SELECT id, latest_version + 1, draft, ?2 FROM workflows WHERE id = ?1",
+            )
+            .bind(&[text(id), text(now)])?,
+            db.prepare(
+                "UPDATE workflows SET latest_version = latest_version + 1,
+                   deployed_version = latest_version + 1, status = 'deployed', deployed_at = ?2
+                 WHERE id = ?1 RETURNING deployed_version",
+            )
+            .bind(&[text(id), text(now)])?,
+        ])
+        .await?;
+    #[derive(Deserialize)]
+    struct V {
+        deployed_version: i64,
+    }
+    let version = results
+        .get(1)
+        .map(|r| r.results::<V>())
+        .transpose()?
+        .and_then(|v| v.into_iter().next())
+        .map(|v| v.deployed_version);
+    Ok(version)
+}
+
+/// Stops the live version; `false` when there is no such workflow.
+pub async fn undeploy(db: &D1Database, id: &str, now: &str) -> Result<bool> {
+    let res = db
+        .prepare(
+            "UPDATE workflows SET status = 'draft', deployed_version = NULL, deployed_at = NULL, updated_at = ?2
+             WHERE id = ?1",
+        )
+        .bind(&[text(id), text(now)])?
+        .run()
+        .await?;
+    Ok(changes(&res) > 0)
+}
+
+/// Deletes the workflow, its versions and its runs.
+pub async fn delete(db: &D1Database, id: &str) -> Result<bool> {
+    let results = db
+        .batch(vec![
+            db.prepare("DELETE FROM runs WHERE workflow_id = ?1")
+                .bind(&[text(id)])?,
+            db.prepare("DELETE FROM workflow_versions WHERE workflow_id = ?1")
+                .bind(&[text(id)])?,
+            db.prepare("DELETE FROM workflows WHERE id = ?1")
+                .bind(&[text(id)])?,
+        ])
+        .await?;
+    Ok(results.get(2).map(changes).unwrap_or(0) > 0)
+}
+
+/// What a trigger needs: the live definition of a deployed workflow, in one read.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LiveVersion {
+    pub status: String,
+    pub version: Option<i64>,
+    pub definition: Option<String>,
+}
+
+/// `None` when the workflow does not exist; `status` says whether it is deployed.
+pub async fn live_version(db: &D1Database, id: &str) -> Result<Option<LiveVersion>> {
+    db.prepare(
+        "SELECT w.status AS status, w.deployed_version AS version, v.definition AS definition
+         FROM workflows w LEFT JOIN workflow_versions v
+           ON v.workflow_id = w.id AND v.version = w.deployed_version
+         WHERE w.id = ?1",
+    )
+    .bind(&[text(id)])?
+    .first::<LiveVersion>(None)
+    .await
+}
+
+/// The rows a statement changed.
+pub fn changes(res: &worker::D1Result) -> usize {
+    res.meta()
+        .ok()
+        .flatten()
+        .and_then(|m| m.changes)
+        .unwrap_or(0)
+}

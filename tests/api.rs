@@ -1,0 +1,399 @@
+//! Foundation: the management API end to end against `wrangler dev`.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use tripline::domain::routes::ROUTES;
+
+fn endpoint_def(name: &str) -> Value {
+    json!({"name": name, "trigger": {"type": "endpoint"}, "steps": [{"type": "log", "name": "hello", "message": "hi"}]})
+}
+
+#[test]
+fn healthz_needs_no_token() {
+    let dev = shared();
+    let r = send("GET", &dev.url("/healthz"), &[], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["ok"], true);
+}
+
+#[test]
+fn crud_round_trip() {
+    let dev = shared();
+    let def = serde_json::from_str::<Value>(include_str!("../examples/endpoint.json")).unwrap();
+    let r = api(dev, "POST", "/api/workflows", Some(&def));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let created = r.json();
+    let id = created["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("wf_") && id.len() == 27, "{id}");
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/api/workflows/{id}").as_str())
+    );
+    assert_eq!(created["status"], "draft");
+    assert_eq!(created["draft"], def);
+    assert_eq!(created["deployed_version"], Value::Null);
+    assert_eq!(
+        created["urls"]["endpoint"],
+        dev.url(&format!("/hooks/{id}"))
+    );
+    assert_eq!(
+        created["urls"]["test"],
+        dev.url(&format!("/hooks/{id}/test"))
+    );
+
+    let got = api(dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(got.status, 200);
+    assert_eq!(got.json()["name"], "Lead created");
+
+    let mut changed = def.clone();
+    changed["name"] = json!("Lead created v2");
+    let put = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&changed));
+    assert_eq!(put.status, 200, "{}", put.text);
+    assert_eq!(put.json()["name"], "Lead created v2");
+    assert_eq!(put.json()["draft"]["name"], "Lead created v2");
+
+    let del = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
+    assert_eq!(del.status, 204);
+    let gone = api(dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(gone.status, 404);
+    assert_eq!(
+        gone.header("content-type"),
+        Some("application/problem+json")
+    );
+    let again = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
+    assert_eq!(again.status, 404);
+}
+
+#[test]
+fn list_pages_with_a_cursor() {
+    let dev = Dev::start("paging", &[]);
+    let mut ids: Vec<String> = (0..5)
+        .map(|i| create(&dev, &endpoint_def(&format!("p{i}"))))
+        .collect();
+    ids.reverse(); // newest first
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            None => "/api/workflows?limit=2".to_string(),
+            Some(c) => format!("/api/workflows?limit=2&cursor={c}"),
+        };
+        let r = api(&dev, "GET", &path, None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v = r.json();
+        let page = v["workflows"].as_array().unwrap();
+        assert!(page.len() <= 2);
+        seen.extend(page.iter().map(|w| w["id"].as_str().unwrap().to_string()));
+        pages += 1;
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ids);
+
+    let bad = api(&dev, "GET", "/api/workflows?cursor=!!!", None);
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.locations(), ["query.cursor"]);
+    let bad = api(&dev, "GET", "/api/workflows?limit=1000", None);
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.locations(), ["query.limit"]);
+}
+
+#[test]
+fn every_api_route_rejects_missing_and_wrong_tokens() {
+    let dev = shared();
+    let mut checked = 0;
+    for route in ROUTES.iter().filter(|r| r.admin) {
+        let path = route
+            .path
+            .replace("{id}", "wf_000000000000000000000000")
+            .replace("{run_id}", "run_00000000000000000000000000")
+            .replace("{user_id}", "u1");
+        let method = if route.method == "*" {
+            "GET"
+        } else {
+            route.method
+        };
+        let missing = send(method, &dev.url(&path), &[], Some(b"{}"));
+        assert_eq!(
+            missing.status, 401,
+            "{method} {path} without a token: {}",
+            missing.text
+        );
+        assert!(missing
+            .header("www-authenticate")
+            .unwrap_or("")
+            .starts_with("Bearer"));
+        assert_eq!(
+            missing.header("content-type"),
+            Some("application/problem+json")
+        );
+        let wrong = send(
+            method,
+            &dev.url(&path),
+            &[("authorization", "Bearer nope")],
+            Some(b"{}"),
+        );
+        assert_eq!(wrong.status, 401, "{method} {path} with a wrong token");
+        let almost = format!("Bearer {}x", ADMIN_TOKEN);
+        let wrong = send(
+            method,
+            &dev.url(&path),
+            &[("authorization", &almost)],
+            Some(b"{}"),
+        );
+        assert_eq!(wrong.status, 401, "{method} {path} with a longer token");
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} admin routes");
+}
+
+#[test]
+fn invalid_definitions_list_every_error_with_its_location() {
+    let dev = shared();
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"trigger": {"type": "endpoint"}}), "name"),
+        (json!({"name": "x"}), "trigger"),
+        (
+            json!({"name": "x", "trigger": {"type": "webhook"}}),
+            "trigger.type",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint", "method": "FETCH"}}),
+            "trigger.method",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint", "mehtod": "POST"}}),
+            "trigger.mehtod",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint"}, "stepz": []}),
+            "stepz",
+        ),
+        (json!({"name": 5, "trigger": {"type": "endpoint"}}), "name"),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint", "request": {"body": [{"name": "a", "type": "strin"}]}}}),
+            "trigger.request.body[0].type",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint"}, "steps": [{"type": "log", "name": "a", "message": "m"}, {"type": "log", "name": "a", "message": "m"}]}),
+            "steps[1].name",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint"}, "steps": [{"type": "log", "name": "a", "message": "{{nope.x}}"}]}),
+            "steps[0].message",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint"}, "steps": [{"type": "teleport", "name": "a"}]}),
+            "steps[0].type",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint"}, "steps": [{"type": "http", "name": "a", "url": "ftp://x"}]}),
+            "steps[0].url",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint"}, "steps": [{"type": "http", "name": "a", "url": "https://a.example", "timeout_ms": 99999999}]}),
+            "steps[0].timeout_ms",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "schedule", "schedule": {"kind": "daily", "at": "25:00"}}}),
+            "trigger.schedule.at",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "schedule", "schedule": {"kind": "cron", "expression": "61 * * * *"}}}),
+            "trigger.schedule.expression",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "schedule", "schedule": {"kind": "seconds", "every": 5}, "timezone": "Mars/Olympus"}}),
+            "trigger.timezone",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "poll", "source": {"kind": "postgres", "connection_env": "PG", "table": "users; DROP TABLE users", "cursor": "id"}}}),
+            "trigger.source.table",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "oauth", "authorize_url": "https://p.example/a", "token_url": "https://p.example/t", "client_id": "c", "client_secret_env": "lower case", "success_url": "https://app.example/"}}),
+            "trigger.client_secret_env",
+        ),
+    ];
+    for (def, location) in &cases {
+        let r = api(dev, "POST", "/api/workflows", Some(def));
+        assert_eq!(r.status, 400, "{def}: {}", r.text);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        let v = r.json();
+        assert_eq!(v["status"], 400);
+        assert!(v["title"].is_string() && v["detail"].is_string() && v["type"].is_string());
+        let locs = r.locations();
+        assert!(
+            locs.iter().any(|l| l == location),
+            "{def}: wanted {location}, got {locs:?}"
+        );
+    }
+    // Several mistakes at once are all listed.
+    let r = api(
+        dev,
+        "POST",
+        "/api/workflows",
+        Some(
+            &json!({"name": "", "trigger": {"type": "endpoint", "method": "NOPE", "typo": 1}, "extra": true}),
+        ),
+    );
+    assert_eq!(r.status, 400);
+    let locs = r.locations();
+    for l in ["name", "trigger.method", "trigger.typo", "extra"] {
+        assert!(locs.iter().any(|x| x == l), "{l} missing in {locs:?}");
+    }
+    // PUT validates the same way and keeps the old draft.
+    let id = create(dev, &endpoint_def("keep me"));
+    let r = api(
+        dev,
+        "PUT",
+        &format!("/api/workflows/{id}"),
+        Some(&json!({"name": "x"})),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        api(dev, "GET", &format!("/api/workflows/{id}"), None).json()["name"],
+        "keep me"
+    );
+}
+
+#[test]
+fn http_errors_are_problem_json() {
+    let dev = shared();
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let h = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let r = send("GET", &dev.url("/nope"), &[], None);
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let r = send("PATCH", &dev.url("/api/workflows"), &h, Some(b"{}"));
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("GET, POST"));
+    let r = send(
+        "POST",
+        &dev.url("/api/workflows"),
+        &h,
+        Some(b"{\"name\": \"x\",\n \"trigger\": }"),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.locations(), ["body"]);
+    assert!(
+        r.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("line 2"),
+        "{}",
+        r.text
+    );
+    let r = send(
+        "POST",
+        &dev.url("/api/workflows"),
+        &[("authorization", &auth), ("content-type", "text/plain")],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 415);
+    let big = vec![b' '; 1024 * 1024 + 10];
+    let r = send("POST", &dev.url("/api/workflows"), &h, Some(&big));
+    assert_eq!(r.status, 413);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let r = api(dev, "GET", "/api/runs/run_nope", None);
+    assert_eq!(r.status, 404);
+    let r = api(
+        dev,
+        "GET",
+        "/api/workflows/wf_000000000000000000000000/runs",
+        None,
+    );
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn deploy_freezes_versions() {
+    let dev = shared();
+    let id = create(dev, &endpoint_def("v1 name"));
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let w = r.json();
+    assert_eq!(w["status"], "deployed");
+    assert_eq!(w["deployed_version"], 1);
+    assert!(w["deployed_at"].is_string());
+
+    let put = api(
+        dev,
+        "PUT",
+        &format!("/api/workflows/{id}"),
+        Some(&endpoint_def("v2 name")),
+    );
+    assert_eq!(put.status, 200);
+    let w = put.json();
+    assert_eq!(
+        w["deployed_version"], 1,
+        "editing the draft changes nothing live"
+    );
+    assert_eq!(w["draft"]["name"], "v2 name");
+    let rows = dev.d1(&format!("SELECT version, json_extract(definition, '$.name') AS name FROM workflow_versions WHERE workflow_id = '{id}' ORDER BY version"));
+    assert_eq!(rows, vec![json!({"version": 1, "name": "v1 name"})]);
+
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.json()["deployed_version"], 2);
+    let rows = dev.d1(&format!("SELECT version, json_extract(definition, '$.name') AS name FROM workflow_versions WHERE workflow_id = '{id}' ORDER BY version"));
+    assert_eq!(
+        rows,
+        vec![
+            json!({"version": 1, "name": "v1 name"}),
+            json!({"version": 2, "name": "v2 name"})
+        ]
+    );
+
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "draft");
+    assert_eq!(r.json()["deployed_version"], Value::Null);
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.json()["deployed_version"], 3);
+}
+
+#[test]
+fn openapi_document_is_served_and_lists_the_routes() {
+    let dev = shared();
+    let r = api(dev, "GET", "/api/openapi.json", None);
+    assert_eq!(r.status, 200);
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+    for route in ROUTES {
+        let item = paths
+            .get(route.path)
+            .unwrap_or_else(|| panic!("{} missing", route.path));
+        if route.method != "*" {
+            assert!(
+                item.get(route.method.to_lowercase()).is_some(),
+                "{} {}",
+                route.method,
+                route.path
+            );
+        }
+    }
+}
+
+#[test]
+fn without_an_admin_secret_the_api_says_how_to_set_it() {
+    let dev = Dev::start("no-token", &[("ADMIN_TOKEN", "")]);
+    let r = send(
+        "GET",
+        &dev.url("/api/workflows"),
+        &[("authorization", "Bearer x")],
+        None,
+    );
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(r.json()["detail"].as_str().unwrap().contains("ADMIN_TOKEN"));
+    assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
+}

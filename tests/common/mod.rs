@@ -1,0 +1,373 @@
+//! End-to-end harness: starts the real Worker under `wrangler dev` (workerd, local D1 and
+//! Durable Objects) on a free port with a fresh state directory, and talks to it over HTTP.
+#![allow(dead_code)]
+
+pub mod upstream;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const ENCRYPTION_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // base64 of 32 bytes
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A running `wrangler dev`.
+pub struct Dev {
+    pub base: String,
+    pub state_dir: PathBuf,
+    pub port: u16,
+    child: Option<Child>,
+    vars: Vec<(String, String)>,
+}
+
+fn wrangler() -> PathBuf {
+    root().join("node_modules/.bin/wrangler")
+}
+
+/// Applies the D1 migrations to a state directory.
+pub fn migrate(state_dir: &Path) {
+    let out = Command::new(wrangler())
+        .args(["d1", "migrations", "apply", "DB", "--local", "--persist-to"])
+        .arg(state_dir)
+        .current_dir(root())
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CI", "true")
+        .output()
+        .expect("run wrangler d1 migrations apply");
+    assert!(
+        out.status.success(),
+        "migrations failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Dev {
+    /// Starts a fresh instance with its own state directory.
+    pub fn start(name: &str, vars: &[(&str, &str)]) -> Dev {
+        let dir = root()
+            .join("target/e2e")
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("state dir");
+        migrate(&dir);
+        let vars = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut dev = Dev {
+            base: String::new(),
+            state_dir: dir,
+            port: 0,
+            child: None,
+            vars,
+        };
+        dev.spawn();
+        dev
+    }
+
+    /// Starts `wrangler dev` on the current state directory and waits for `/healthz`.
+    pub fn spawn(&mut self) {
+        let port = free_port();
+        let log = std::fs::File::create(self.state_dir.join(format!("wrangler-{port}.log")))
+            .expect("log file");
+        let mut cmd = Command::new(wrangler());
+        cmd.args([
+            "dev",
+            "--ip",
+            "127.0.0.1",
+            "--test-scheduled",
+            "--show-interactive-dev-session=false",
+        ])
+        .args(["--port", &port.to_string()])
+        .args(["--inspector-port", &free_port().to_string()])
+        .arg("--persist-to")
+        .arg(&self.state_dir)
+        .args(["--var", &format!("ADMIN_TOKEN:{ADMIN_TOKEN}")])
+        .args([
+            "--var",
+            &format!("TRIPLINE_ENCRYPTION_KEY:{ENCRYPTION_KEY}"),
+        ]);
+        for (k, v) in &self.vars {
+            cmd.args(["--var", &format!("{k}:{v}")]);
+        }
+        cmd.current_dir(root())
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("TRIPLINE_SKIP_BUILD", "1")
+            .env("CI", "true")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .process_group(0);
+        let child = cmd.spawn().expect("spawn wrangler dev");
+        // A watchdog that kills the server group when this test process goes away, even on
+        // a panic or abort (statics are never dropped).
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; kill -s KILL -- -{pg} 2>/dev/null",
+                me = std::process::id(),
+                pg = child.id()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        self.port = port;
+        self.base = format!("http://127.0.0.1:{port}");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Ok(r) = ureq::get(&format!("{}/healthz", self.base))
+                .timeout(Duration::from_secs(10))
+                .call()
+            {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    panic!(
+                        "wrangler dev exited early ({status}); see {}",
+                        self.state_dir.display()
+                    );
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "wrangler dev did not become healthy; see {}",
+                self.state_dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// SIGKILLs the whole process group (wrangler and workerd), as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-s", "KILL", "--", &format!("-{}", c.id())])
+                .status();
+            let _ = c.wait();
+        }
+    }
+
+    /// Kills and starts again on the same state directory (a new port).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Fires the Cron Trigger once, as the platform would every minute.
+    pub fn fire_cron(&self) {
+        let r = ureq::get(&format!("{}/__scheduled?cron=*+*+*+*+*", self.base))
+            .timeout(Duration::from_secs(120))
+            .call()
+            .expect("/__scheduled");
+        assert_eq!(r.status(), 200);
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Runs SQL against the local D1 database (through wrangler, as an operator would).
+    pub fn d1(&self, sql: &str) -> Vec<Value> {
+        let out = Command::new(wrangler())
+            .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
+            .arg(&self.state_dir)
+            .args(["--command", sql])
+            .current_dir(root())
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "true")
+            .output()
+            .expect("wrangler d1 execute");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!(
+                "d1 output is not JSON ({e}): {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        v[0]["results"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The instance shared by the tests of one test binary.
+pub fn shared() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| Dev::start("shared", &[("RUN_LEASE_SECONDS", "3")]))
+}
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {} {}", self.status, self.text))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    /// The problem+json `errors[].location`s.
+    pub fn locations(&self) -> Vec<String> {
+        self.json()["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["location"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Sends a request; `headers` are added as given; never fails on an HTTP status.
+pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(90))
+        .build();
+    let mut req = agent.request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let result = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let status = resp.status();
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            let v = resp.header(&n).unwrap_or("").to_string();
+            (n, v)
+        })
+        .collect();
+    let mut text = String::new();
+    let _ = resp
+        .into_reader()
+        .take(50_000_000)
+        .read_to_string(&mut text);
+    Resp {
+        status,
+        headers,
+        text,
+    }
+}
+
+/// A management API call with the admin token; `body` is sent as JSON.
+pub fn api(dev: &Dev, method: &str, path: &str, body: Option<&Value>) -> Resp {
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let bytes = body.map(|b| b.to_string().into_bytes());
+    send(
+        method,
+        &dev.url(path),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        bytes.as_deref(),
+    )
+}
+
+/// Creates a workflow and returns its id (asserting 201).
+pub fn create(dev: &Dev, def: &Value) -> String {
+    let r = api(dev, "POST", "/api/workflows", Some(def));
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.json()["id"].as_str().expect("id").to_string()
+}
+
+/// Creates and deploys a workflow; returns its id.
+pub fn create_deployed(dev: &Dev, def: &Value) -> String {
+    let id = create(dev, def);
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    id
+}
+
+/// Every run of a workflow (all pages), newest first.
+pub fn runs(dev: &Dev, workflow_id: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = format!("/api/workflows/{workflow_id}/runs?limit=100");
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let r = api(dev, "GET", &path, None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v = r.json();
+        out.extend(v["runs"].as_array().cloned().unwrap_or_default());
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return out,
+        }
+    }
+}
+
+/// Polls `GET /api/runs/{id}` until the run is finished (or panics after `secs`).
+pub fn wait_run(dev: &Dev, run_id: &str, secs: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        let v = r.json();
+        if v["status"] == "succeeded" || v["status"] == "failed" {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {run_id} did not finish: {v}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Waits until `f` is true, checking every 200 ms, for at most `secs`.
+pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
