@@ -19,6 +19,10 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 /// The Cron Trigger (every minute): the reconciler.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    match engine::reconcile::reconcile_timers(&env).await {
+        Ok(n) => worker::console_log!("reconcile: re-armed {n} timers"),
+        Err(e) => worker::console_error!("reconcile timers failed: {e}"),
+    }
     match engine::reconcile::reconcile_runs(&env).await {
         Ok(r) => worker::console_log!(
             "reconcile: resumed {} runs, deleted {} old runs",

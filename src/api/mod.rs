@@ -1,6 +1,7 @@
 //! The HTTP surface: route, authenticate, dispatch, and turn every error into problem+json.
 
 pub mod auth;
+pub mod hooks;
 pub mod http;
 pub mod problem;
 pub mod runs;
@@ -21,7 +22,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     }
 }
 
-async fn route(req: Request, env: &Env, _ctx: &Context) -> ApiResult {
+async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
     let method = req.method().to_string();
     let path = req.path();
     let (route, params) = match match_route(&method, &path) {
@@ -52,6 +53,8 @@ async fn route(req: Request, env: &Env, _ctx: &Context) -> ApiResult {
         Op::Undeploy => workflows::undeploy(req, env, p(0)).await?,
         Op::ListRuns => runs::list(req, env, p(0)).await?,
         Op::GetRun => runs::get(env, p(0)).await?,
+        Op::ReplayRun => runs::replay(env, ctx, p(0)).await?,
+        Op::EndpointTrigger => hooks::trigger(req, env, ctx, p(0)).await?,
     };
     if method == Method::Head.to_string() {
         return Ok(Response::empty()?

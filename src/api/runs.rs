@@ -64,3 +64,42 @@ pub async fn get(env: &Env, run_id: &str) -> ApiResult {
         .ok_or_else(not_found)?;
     json_response(200, &row.to_json())
 }
+
+/// `POST /api/runs/{run_id}/replay`: a new run with the same input on the deployed version.
+pub async fn replay(env: &Env, ctx: &worker::Context, run_id: &str) -> ApiResult {
+    let not_found = || ApiError::not_found(format!("no run with id {run_id}"));
+    if !is_run_id(run_id) {
+        return Err(not_found());
+    }
+    let db = store::db(env)?;
+    let original = store::runs::get(&db, run_id).await?.ok_or_else(not_found)?;
+    let workflow = super::workflows::load(env, &original.workflow_id).await?;
+    let Some(version) = workflow.deployed_version else {
+        return Err(ApiError::new(
+            409,
+            "Not deployed",
+            format!(
+                "workflow {} is not deployed: deploy it to replay runs",
+                workflow.id
+            ),
+        ));
+    };
+    let input: serde_json::Value =
+        serde_json::from_str(&original.input).unwrap_or(serde_json::Value::Null);
+    let dedup = format!(
+        "replay:{}:{}",
+        original.id,
+        crate::domain::ids::token(&crate::platform::random_bytes::<10>())
+    );
+    let started =
+        crate::engine::start_run(env, &workflow.id, version, "replay", &dedup, &input).await?;
+    let env2 = env.clone();
+    let id = started.run_id.clone();
+    ctx.wait_until(async move {
+        if let Err(e) = crate::engine::execute(&env2, &id, crate::engine::Claim::Fresh, None).await
+        {
+            worker::console_error!("replay {id}: {e}");
+        }
+    });
+    super::hooks::accepted(&started.run_id, false)
+}

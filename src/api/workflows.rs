@@ -171,6 +171,7 @@ pub async fn deploy(req: Request, env: &Env, id: &str) -> ApiResult {
     store::workflows::deploy(&db, id, &iso_millis(now_ms()))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no workflow with id {id}")))?;
+    super::hooks::forget(id);
     crate::objects::notify(env, id, "deploy").await?;
     let row = load(env, id).await?;
     json_response(200, &resource(&row, &origin(&req)))
@@ -180,6 +181,7 @@ pub async fn undeploy(req: Request, env: &Env, id: &str) -> ApiResult {
     load(env, id).await?;
     let db = store::db(env)?;
     store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
+    super::hooks::forget(id);
     crate::objects::notify(env, id, "undeploy").await?;
     let row = load(env, id).await?;
     json_response(200, &resource(&row, &origin(&req)))

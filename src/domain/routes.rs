@@ -15,6 +15,8 @@ pub enum Op {
     Undeploy,
     ListRuns,
     GetRun,
+    ReplayRun,
+    EndpointTrigger,
 }
 
 /// One route: a method (`*` = any), a path pattern with `{param}` segments, and whether the
@@ -49,6 +51,8 @@ pub const ROUTES: &[Route] = &[
     r("POST", "/api/workflows/{id}/undeploy", Op::Undeploy, true),
     r("GET", "/api/workflows/{id}/runs", Op::ListRuns, true),
     r("GET", "/api/runs/{run_id}", Op::GetRun, true),
+    r("POST", "/api/runs/{run_id}/replay", Op::ReplayRun, true),
+    r("*", "/hooks/{id}", Op::EndpointTrigger, false),
 ];
 
 /// The result of matching a request against [`ROUTES`].

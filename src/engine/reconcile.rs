@@ -55,3 +55,27 @@ pub async fn reconcile_runs(env: &Env) -> Result<Report> {
     }
     Ok(report)
 }
+
+/// Objects whose timers look lost are told to re-arm, at most this many per pass.
+const REARM_BATCH: u32 = 100;
+/// An alarm this late is considered lost (alarms are normally milliseconds late).
+const REARM_GRACE_MS: i64 = 30_000;
+
+/// Re-arms schedule and poll objects whose alarm is overdue, missing or for an older version.
+pub async fn reconcile_timers(env: &Env) -> Result<usize> {
+    let db = store::db(env)?;
+    let ids = store::timers::needing_rearm(&db, now_ms(), REARM_GRACE_MS, REARM_BATCH).await?;
+    let results = join_all(
+        ids.iter()
+            .map(|id| crate::objects::notify(env, id, "reconcile")),
+    )
+    .await;
+    let mut n = 0;
+    for r in results {
+        match r {
+            Ok(()) => n += 1,
+            Err(e) => worker::console_error!("reconcile: re-arming failed: {e}"),
+        }
+    }
+    Ok(n)
+}

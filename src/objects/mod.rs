@@ -1,7 +1,24 @@
 //! The per-workflow Durable Object: owns a workflow's timers (schedule alarms, polls) and
-//! cursors, so they scale out with the number of workflows.
+//! cursors, so they scale out with the number of workflows. One alarm per object; what it
+//! does depends on the deployed trigger (`schedule` or `poll`).
+//!
+//! Internal protocol (Worker → object), `POST https://workflow/<action>?workflow=<id>`:
+//! `deploy` (arm from the deployed version), `undeploy` (clear at once), `reconcile` (re-arm
+//! if missing, overdue or for an older version), plus trigger-specific actions.
+
+pub mod poll;
+pub mod schedule;
 
 use worker::*;
+
+use crate::domain::time::iso_millis;
+use crate::platform::now_ms;
+use crate::store;
+
+/// Storage key: the workflow id this object belongs to.
+pub const KEY_WORKFLOW: &str = "workflow_id";
+/// Storage key: the trigger kind armed (`schedule` | `poll`), absent when disarmed.
+pub const KEY_KIND: &str = "kind";
 
 /// One object per workflow, addressed by the workflow id.
 #[durable_object]
@@ -10,34 +27,168 @@ pub struct WorkflowObject {
     env: Env,
 }
 
+/// The deployed version as the object sees it.
+pub struct Deployed {
+    pub workflow_id: String,
+    pub version: i64,
+    pub definition: crate::domain::definition::Definition,
+    pub deployed_at_ms: i64,
+}
+
+impl WorkflowObject {
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn env(&self) -> &Env {
+        &self.env
+    }
+
+    /// The workflow's deployed version from D1, `None` when not deployed.
+    pub async fn deployed(&self, workflow_id: &str) -> Result<Option<Deployed>> {
+        let db = store::db(&self.env)?;
+        let Some(row) = store::workflows::get(&db, workflow_id).await? else {
+            return Ok(None);
+        };
+        let (Some(version), "deployed") = (row.deployed_version, row.status.as_str()) else {
+            return Ok(None);
+        };
+        let Some(def) = store::runs::version_definition(&db, workflow_id, version).await? else {
+            return Ok(None);
+        };
+        let Some(definition) = serde_json::from_str(&def)
+            .ok()
+            .and_then(|v| crate::domain::definition::Definition::parse(&v).ok())
+        else {
+            return Ok(None);
+        };
+        let deployed_at_ms = row
+            .deployed_at
+            .as_deref()
+            .and_then(crate::domain::time::parse_millis)
+            .unwrap_or_else(now_ms);
+        Ok(Some(Deployed {
+            workflow_id: workflow_id.to_string(),
+            version,
+            definition,
+            deployed_at_ms,
+        }))
+    }
+
+    /// The workflow id this object serves (remembered on first contact).
+    pub async fn workflow_id(&self) -> Option<String> {
+        self.state
+            .storage()
+            .get::<String>(KEY_WORKFLOW)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Records the armed alarm in D1 for the reconciler.
+    pub async fn record_timer(&self, kind: &str, version: i64, next_at: i64) -> Result<()> {
+        let Some(id) = self.workflow_id().await else {
+            return Ok(());
+        };
+        store::timers::upsert(
+            &store::db(&self.env)?,
+            &id,
+            kind,
+            version,
+            next_at,
+            &iso_millis(now_ms()),
+        )
+        .await
+    }
+
+    /// Clears the alarm and the timer row; the trigger's own state (cursors) is kept.
+    pub async fn disarm(&self) -> Result<()> {
+        self.state.storage().delete_alarm().await?;
+        self.state.storage().delete(KEY_KIND).await?;
+        if let Some(id) = self.workflow_id().await {
+            store::timers::delete(&store::db(&self.env)?, &id).await?;
+        }
+        Ok(())
+    }
+
+    /// Arms from the deployed version (deploy and reconcile share this).
+    async fn arm(&self, workflow_id: &str, reconcile: bool) -> Result<Response> {
+        self.state
+            .storage()
+            .put(KEY_WORKFLOW, workflow_id.to_string())
+            .await?;
+        let Some(deployed) = self.deployed(workflow_id).await? else {
+            self.disarm().await?;
+            return Response::ok("not deployed");
+        };
+        match deployed.definition.trigger.kind() {
+            "schedule" => {
+                self.state.storage().put(KEY_KIND, "schedule").await?;
+                schedule::arm(self, &deployed, reconcile).await?;
+            }
+            "poll" => {
+                self.state.storage().put(KEY_KIND, "poll").await?;
+                poll::arm(self, &deployed, reconcile).await?;
+            }
+            _ => self.disarm().await?,
+        }
+        Response::ok("armed")
+    }
+}
+
 impl DurableObject for WorkflowObject {
     fn new(state: State, env: Env) -> Self {
         Self { state, env }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
-        let _ = (&self.state, &self.env);
-        match req.path().as_str() {
-            "/deploy" | "/undeploy" => Response::ok("ok"),
-            _ => Response::error("unknown object route", 404),
+        let url = req.url()?;
+        let workflow_id = url
+            .query_pairs()
+            .find(|(k, _)| k == "workflow")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        match url.path() {
+            "/deploy" => self.arm(&workflow_id, false).await,
+            "/reconcile" => self.arm(&workflow_id, true).await,
+            "/undeploy" => {
+                self.state
+                    .storage()
+                    .put(KEY_WORKFLOW, workflow_id.clone())
+                    .await?;
+                self.disarm().await?;
+                Response::ok("disarmed")
+            }
+            path if path.starts_with("/poll/") => poll::handle(self, req).await,
+            path if path.starts_with("/schedule/") => schedule::handle(self, req).await,
+            _ => Response::error("unknown object action", 404),
         }
     }
 
     async fn alarm(&self) -> Result<Response> {
+        let kind = self.state.storage().get::<String>(KEY_KIND).await?;
+        match kind.as_deref() {
+            Some("schedule") => schedule::on_alarm(self).await?,
+            Some("poll") => poll::on_alarm(self).await?,
+            _ => {}
+        }
         Response::ok("ok")
     }
 }
 
-/// Tells a workflow's object that it was deployed or undeployed, so it arms or clears its timers.
-pub async fn notify(env: &Env, workflow_id: &str, what: &str) -> Result<()> {
+/// Sends an action to a workflow's object (`deploy`, `undeploy`, `reconcile`, …).
+pub async fn notify(env: &Env, workflow_id: &str, action: &str) -> Result<()> {
     let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
-    let mut resp = stub
-        .fetch_with_str(&format!("https://workflow/{what}"))
-        .await?;
+    let mut req = Request::new(
+        &format!("https://workflow/{action}?workflow={workflow_id}"),
+        Method::Post,
+    )?;
+    let _ = req.headers_mut();
+    let mut resp = stub.fetch_with_request(req).await?;
     if resp.status_code() >= 400 {
         let body = resp.text().await.unwrap_or_default();
         return Err(Error::RustError(format!(
-            "{what} failed in the workflow object: {body}"
+            "{action} failed in the workflow object: {body}"
         )));
     }
     Ok(())
