@@ -154,7 +154,7 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> Ap
             "method": incoming.method,
             "path": incoming.path,
             "query": incoming.query,
-            "headers": redacted_headers(&incoming.headers),
+            "headers": incoming.headers,
             "body": body,
         }
     });
@@ -213,11 +213,4 @@ pub fn validate(
         ),
         errors,
     ))
-}
-
-/// Headers as stored in a run: credentials and secret-looking values redacted.
-pub fn redacted_headers(headers: &Map<String, Value>) -> Value {
-    let mut v = Value::Object(headers.clone());
-    crate::domain::redact::redact(&mut v, &[]);
-    v
 }

@@ -13,6 +13,7 @@ use worker::{Env, Result};
 use crate::domain::definition::Definition;
 use crate::domain::ids::new_run_id;
 use crate::domain::redact::{redact, truncate_output, OUTPUT_CAP_BYTES};
+use crate::domain::retry::MAX_RETRY_AFTER_MS;
 use crate::domain::steps::response::PreparedResponse;
 use crate::domain::steps::Step;
 use crate::domain::time::iso_millis;
@@ -38,7 +39,7 @@ pub struct Started {
     pub created: bool,
 }
 
-/// Creates a run `queued` with its input, unless the workflow already has a run with this
+/// Creates a run `queued` with its input (redacted), unless the workflow already has a run with this
 /// dedup key: then that run is returned and nothing is written.
 pub async fn start_run(
     env: &Env,
@@ -50,6 +51,10 @@ pub async fn start_run(
 ) -> Result<Started> {
     let now = now_ms();
     let id = new_run_id(now as u64, &random_bytes::<10>());
+    // Credentials never reach storage: headers like `authorization` and fields named like
+    // *token*, *secret*, *password* are stored (and so seen by steps) as "[redacted]".
+    let mut input = input.clone();
+    redact(&mut input, &[]);
     let input = input.to_string();
     let (run_id, created) = store::runs::insert_dedup(
         &store::db(env)?,
@@ -175,8 +180,13 @@ pub async fn execute(
         context.insert("steps".into(), Value::Object(step_results.clone()));
         let ctx = Value::Object(context.clone());
         let started = now_ms();
+        // The lease covers the step's worst case: every attempt timing out, every wait as
+        // long as a capped Retry-After. Past it, the reconciler may take the run over.
         let timeout = match step {
-            Step::Http(h) => i64::from(h.timeout_ms) * (i64::from(h.retries) + 1) + 60_000,
+            Step::Http(h) => {
+                i64::from(h.timeout_ms) * (i64::from(h.retries) + 1)
+                    + i64::from(h.retries) * MAX_RETRY_AFTER_MS as i64
+            }
             _ => 0,
         };
         store::runs::save_progress(

@@ -1,0 +1,398 @@
+//! Run engine end to end: steps call a real HTTP server on loopback; retries, timeouts,
+//! redaction, replay, and runs surviving a SIGKILL of the runtime.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::upstream::Upstream;
+use common::*;
+use serde_json::{json, Value};
+
+const SECRET: &str = "sk_live_very_secret_value_42";
+
+fn dev() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| {
+        Dev::start(
+            "engine",
+            &[("RUN_LEASE_SECONDS", "3"), ("API_TOKEN", SECRET)],
+        )
+    })
+}
+
+fn upstream() -> &'static Upstream {
+    static UP: OnceLock<Upstream> = OnceLock::new();
+    UP.get_or_init(Upstream::start)
+}
+
+fn hook(dev: &Dev, id: &str, body: &Value) -> String {
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}")),
+        &[
+            ("content-type", "application/json"),
+            ("authorization", "Bearer caller-credential"),
+        ],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    r.json()["run_id"].as_str().unwrap().to_string()
+}
+
+fn unique(tag: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{tag}{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+#[test]
+fn templated_request_arrives_and_types_are_kept() {
+    let (dev, up) = (dev(), upstream());
+    let path = format!("/echo/{}", unique("tpl"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "templated",
+            "trigger": {"type": "endpoint"},
+            "steps": [
+                {"type": "http", "name": "call", "method": "POST", "url": up.url(&path),
+                 "headers": {"x-run": "{{run.id}}", "x-workflow": "{{workflow.id}}"},
+                 "query": {"source": "{{request.body.source}}"},
+                 "json": {"email": "{{request.body.email}}", "n": "{{request.body.n}}", "tags": "{{request.body.tags}}",
+                          "text": "n={{request.body.n}}"}},
+                {"type": "log", "name": "after", "message": "upstream said {{steps.call.body.id}} with {{steps.call.status}}"}
+            ]
+        }),
+    );
+    let run_id = hook(
+        dev,
+        &id,
+        &json!({"email": "a@b.example", "n": 5, "tags": ["x", "y"], "source": "web"}),
+    );
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let got = up.received(&path);
+    assert_eq!(got.len(), 1);
+    let body: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({"email": "a@b.example", "n": 5, "tags": ["x", "y"], "text": "n=5"})
+    );
+    assert_eq!(got[0].headers["x-run"], run_id);
+    assert_eq!(got[0].headers["x-workflow"], id);
+    assert!(got[0].path.ends_with("?source=web"), "{}", got[0].path);
+    let steps = run["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0]["status"], "succeeded");
+    assert_eq!(steps[0]["attempts"], 1);
+    assert_eq!(steps[0]["output"]["status"], 200);
+    assert!(steps[0]["started_at"].is_string() && steps[0]["finished_at"].is_string());
+    let upstream_id = steps[0]["output"]["body"]["id"].as_i64().unwrap();
+    assert_eq!(
+        steps[1]["output"]["message"],
+        format!("upstream said {upstream_id} with 200")
+    );
+    assert_eq!(run["input"]["request"]["body"]["n"], 5);
+    assert_eq!(run["version"], 1);
+    assert_eq!(run["trigger"], "endpoint");
+}
+
+#[test]
+fn a_step_that_fails_twice_with_503_succeeds_on_the_third_attempt() {
+    let (dev, up) = (dev(), upstream());
+    let path = format!("/fail/{}/2", unique("flaky"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "flaky", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "call", "url": up.url(&path)}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["attempts"], 3);
+    assert_eq!(up.received(&path).len(), 3);
+}
+
+#[test]
+fn retries_exhausted_fail_the_run_with_the_step_and_reason() {
+    let (dev, up) = (dev(), upstream());
+    let path = format!("/fail/{}/10", unique("down"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "down", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "call", "url": up.url(&path), "retries": 2},
+                      {"type": "log", "name": "never", "message": "unreachable"}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(up.received(&path).len(), 3);
+    let steps = run["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "the step after the failure does not run");
+    assert_eq!(steps[0]["status"], "failed");
+    assert_eq!(steps[0]["attempts"], 3);
+    assert!(steps[0]["error"].as_str().unwrap().contains("503"), "{run}");
+    let message = run["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("call") && message.contains("503"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_non_2xx_fails_unless_allowed_and_4xx_is_not_retried() {
+    let (dev, up) = (dev(), upstream());
+    let tag = unique("status");
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "status", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "allowed", "url": up.url(&format!("/status/404/{tag}a")), "allow_error": true},
+                      {"type": "http", "name": "strict", "url": up.url(&format!("/status/404/{tag}b"))}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["steps"][0]["status"], "succeeded");
+    assert_eq!(run["steps"][0]["output"]["status"], 404);
+    assert_eq!(run["steps"][1]["status"], "failed");
+    assert_eq!(run["steps"][1]["attempts"], 1);
+    assert_eq!(up.received(&format!("/status/404/{tag}b")).len(), 1);
+}
+
+#[test]
+fn a_timeout_is_recorded_as_such() {
+    let (dev, up) = (dev(), upstream());
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "slow", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "call", "url": up.url(&format!("/slow/3000/{}", unique("t"))), "timeout_ms": 300, "retries": 0}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "failed", "{run}");
+    let err = run["steps"][0]["error"].as_str().unwrap();
+    assert!(err.contains("timed out after 300 ms"), "{err}");
+}
+
+#[test]
+fn secrets_and_credentials_are_redacted_in_the_stored_run() {
+    let (dev, up) = (dev(), upstream());
+    let path = format!("/echo/{}", unique("redact"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "redact", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "call", "method": "POST", "url": up.url(&path),
+                       "headers": {"authorization": "Bearer {{secrets.API_TOKEN}}"},
+                       "json": {"note": "key={{secrets.API_TOKEN}}", "password": "hunter2"}},
+                      {"type": "log", "name": "say", "message": "using {{secrets.API_TOKEN}}"}]
+        }),
+    );
+    let run_id = hook(
+        dev,
+        &id,
+        &json!({"user": "u1", "api_token": "caller-secret-123", "nested": {"password": "p4ss"}}),
+    );
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    // The upstream got the real values…
+    let got = &up.received(&path)[0];
+    assert_eq!(got.headers["authorization"], format!("Bearer {SECRET}"));
+    assert!(got.body.contains(SECRET));
+    // …the stored run has none of them.
+    let stored = api(dev, "GET", &format!("/api/runs/{run_id}"), None).text;
+    for needle in [
+        SECRET,
+        "caller-credential",
+        "caller-secret-123",
+        "p4ss",
+        "hunter2",
+    ] {
+        assert!(
+            !stored.contains(needle),
+            "{needle} leaked into the run: {stored}"
+        );
+    }
+    assert_eq!(
+        run["input"]["request"]["headers"]["authorization"],
+        "[redacted]"
+    );
+    assert_eq!(run["input"]["request"]["body"]["api_token"], "[redacted]");
+    assert_eq!(run["input"]["request"]["body"]["user"], "u1");
+    assert!(stored.contains("[redacted]"));
+    // And in D1 itself.
+    let rows = dev.d1(&format!(
+        "SELECT input || steps AS everything FROM runs WHERE id = '{run_id}'"
+    ));
+    let everything = rows[0]["everything"].as_str().unwrap();
+    assert!(!everything.contains(SECRET) && !everything.contains("caller-credential"));
+}
+
+#[test]
+fn replay_creates_a_new_run_with_the_same_input() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "replay", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "log", "name": "say", "message": "hello {{request.body.who}}"}]
+        }),
+    );
+    let first = wait_run(dev, &hook(dev, &id, &json!({"who": "ada"})), 60);
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/runs/{}/replay", first["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let second_id = r.json()["run_id"].as_str().unwrap().to_string();
+    assert_ne!(second_id, first["id"].as_str().unwrap());
+    let second = wait_run(dev, &second_id, 60);
+    assert_eq!(second["status"], "succeeded");
+    assert_eq!(second["input"], first["input"]);
+    assert_eq!(second["trigger"], "replay");
+    assert!(second["dedup_key"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("replay:{}", first["id"].as_str().unwrap())));
+    assert_eq!(second["steps"][0]["output"]["message"], "hello ada");
+    assert_eq!(runs(dev, &id).len(), 2);
+    assert_eq!(
+        api(
+            dev,
+            "POST",
+            "/api/runs/run_00000000000000000000000000/replay",
+            None
+        )
+        .status,
+        404
+    );
+}
+
+#[test]
+fn runs_in_flight_when_the_runtime_is_killed_finish_after_a_restart() {
+    let up = upstream();
+    let mut dev = Dev::start("engine-kill", &[("RUN_LEASE_SECONDS", "2")]);
+    let tag = unique("kill");
+    let id = create_deployed(
+        &dev,
+        &json!({
+            "name": "kill", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "slow", "url": up.url(&format!("/slow/1500/{tag}")), "timeout_ms": 5000, "retries": 0},
+                      {"type": "log", "name": "done", "message": "done"}]
+        }),
+    );
+    let ids: Vec<String> = (0..12).map(|i| hook(&dev, &id, &json!({"i": i}))).collect();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    dev.restart();
+    let unfinished = dev.d1(&format!(
+        "SELECT count(*) AS n FROM runs WHERE workflow_id = '{id}' AND status IN ('queued', 'running')"
+    ))[0]["n"].as_i64().unwrap();
+    assert!(unfinished > 0, "the kill should have left runs unfinished");
+    // The lease (2 s + the step's timeout) must expire before the reconciler takes over.
+    eventually(120, "every run reaches a final status", || {
+        dev.fire_cron();
+        let rows = dev.d1(&format!(
+            "SELECT count(*) AS n FROM runs WHERE workflow_id = '{id}' AND status = 'succeeded'"
+        ));
+        rows[0]["n"].as_i64() == Some(ids.len() as i64)
+    });
+    for run_id in &ids {
+        let run = wait_run(&dev, run_id, 5);
+        assert_eq!(run["status"], "succeeded");
+        let names: Vec<&str> = run["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["slow", "done"], "each step recorded once: {run}");
+    }
+}
+
+#[test]
+fn restarting_keeps_workflows_and_runs() {
+    let mut dev = Dev::start("engine-restart", &[]);
+    let id = create_deployed(
+        &dev,
+        &json!({"name": "keep", "trigger": {"type": "endpoint"},
+        "steps": [{"type": "log", "name": "l", "message": "m"}]}),
+    );
+    let run_id = hook(&dev, &id, &json!({}));
+    wait_run(&dev, &run_id, 60);
+    dev.restart();
+    let w = api(&dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(w.status, 200);
+    assert_eq!(w.json()["status"], "deployed");
+    let runs = runs(&dev, &id);
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["id"], run_id.as_str());
+    assert_eq!(runs[0]["status"], "succeeded");
+}
+
+#[test]
+fn run_history_pages_and_filters_by_status() {
+    let (dev, up) = (dev(), upstream());
+    let id = create_deployed(
+        dev,
+        &json!({"name": "hist", "trigger": {"type": "endpoint"},
+        "steps": [{"type": "http", "name": "c", "url": up.url(&format!("/status/{{{{request.body.code}}}}/{}", unique("h"))), "retries": 0}]}),
+    );
+    let mut ids = Vec::new();
+    for code in [200, 500, 200, 200, 500] {
+        let run_id = hook(dev, &id, &json!({"code": code}));
+        wait_run(dev, &run_id, 60);
+        ids.push(run_id);
+    }
+    ids.reverse();
+    let all = runs(dev, &id);
+    let got: Vec<&str> = all.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        got,
+        ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        "newest first"
+    );
+    let page = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/runs?limit=2"),
+        None,
+    )
+    .json();
+    assert_eq!(page["runs"].as_array().unwrap().len(), 2);
+    let next = page["next_cursor"].as_str().unwrap();
+    let page2 = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/runs?limit=2&cursor={next}"),
+        None,
+    )
+    .json();
+    assert_eq!(page2["runs"][0]["id"], ids[2].as_str());
+    let failed = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/runs?status=failed"),
+        None,
+    )
+    .json();
+    assert_eq!(failed["runs"].as_array().unwrap().len(), 2);
+    let bad = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/runs?status=done"),
+        None,
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.locations(), ["query.status"]);
+}
