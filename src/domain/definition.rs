@@ -238,3 +238,28 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    /// Every file in examples/ is a valid definition (the README and tests use them).
+    #[test]
+    fn examples_are_valid() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).expect("examples/") {
+            let path = entry.expect("entry").path();
+            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("read");
+            let v: Value = serde_json::from_str(&text).expect("JSON");
+            if let Err(e) = Definition::parse(&v) {
+                panic!("{}: {:?}", path.display(), e);
+            }
+            n += 1;
+        }
+        assert!(n >= 4, "only {n} examples");
+    }
+}
