@@ -16,7 +16,9 @@ use tripline::domain::crypto;
 
 const SECRET_ENV: &str = "TEST_OAUTH_CLIENT_SECRET";
 
-/// The Worker shared by the tests in this file.
+/// The Worker shared by the tests that only talk HTTP. Tests that read D1 directly
+/// (`Dev::d1`, a second process on the same SQLite file) get their own instance and read it
+/// only while the Worker is idle, so the two never contend for the database lock.
 fn dev() -> &'static Dev {
     static DEV: OnceLock<Dev> = OnceLock::new();
     DEV.get_or_init(|| {
@@ -148,9 +150,16 @@ fn assert_problem(r: &Resp, status: u16, location: Option<&str>, needle: &str) {
     );
 }
 
+fn own_dev(name: &str) -> Dev {
+    Dev::start(
+        name,
+        &[(SECRET_ENV, CLIENT_SECRET), ("RUN_LEASE_SECONDS", "3")],
+    )
+}
+
 #[test]
 fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
-    let dev = dev();
+    let dev = &own_dev("oauth-flow");
     let provider = Provider::start(&dev.base, 3600);
     let def = definition(
         &provider,
@@ -215,6 +224,10 @@ fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
     assert_eq!(token_requests[0].error, None);
     let issued = provider.issued_tokens();
     let (access, refresh) = (&issued[0], &issued[1]);
+    // The run finishes before D1 is read directly (see `dev`).
+    let runs_now = runs(dev, &wf);
+    assert_eq!(runs_now.len(), 1);
+    let run = wait_run(dev, runs_now[0]["id"].as_str().unwrap(), 60);
 
     // The connection: tokens only as AES-GCM envelopes that open with the key.
     assert_eq!(
@@ -282,9 +295,6 @@ fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
 
     // One run, with the right variables; the token is redacted in the record but the
     // steps used the real one (the provider's userinfo accepted it).
-    let runs_now = runs(dev, &wf);
-    assert_eq!(runs_now.len(), 1);
-    let run = wait_run(dev, runs_now[0]["id"].as_str().unwrap(), 60);
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["trigger"], "oauth");
     let input = &run["input"]["oauth"];
@@ -484,6 +494,57 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
         Some("query.code"),
         "required",
     );
+    let r = cb(&wf, &format!("?state={state}&code=late"));
+    assert_problem(&r, 400, Some("query.state"), "already used");
+
+    // Two simultaneous submissions of one callback: exactly one wins.
+    let callback = authorize(dev, &provider, &wf, "racer", "kim");
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let url = callback.clone();
+            std::thread::spawn(move || send("GET", &url, &[], None).status)
+        })
+        .collect();
+    let mut statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [302, 400]);
+    assert_eq!(runs(dev, &wf).len(), runs_before + 1);
+    assert_eq!(
+        provider.pkce_checks().iter().filter(|c| c.matched).count(),
+        2
+    );
+    api(
+        dev,
+        "DELETE",
+        &format!("/api/workflows/{wf}/connections/racer"),
+        None,
+    );
+    let runs_before = runs_before + 1;
+
+    // A `redirect` on success_url's origin replaces success_url for that sign-in.
+    let after = format!("{}/app/after?tab=2", provider.base);
+    let r = send(
+        "GET",
+        &dev.url(&format!(
+            "/oauth/{wf}/signin?user_id=u7&redirect={}",
+            enc(&after)
+        )),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 302, "{}", r.text);
+    let back = provider_login(&provider, r.header("location").unwrap(), "lee", "allow");
+    let r = send("GET", &back, &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(r.header("location"), Some(after.as_str()));
+    assert_eq!(runs(dev, &wf).len(), runs_before + 1);
+    api(
+        dev,
+        "DELETE",
+        &format!("/api/workflows/{wf}/connections/u7"),
+        None,
+    );
+    let runs_before = runs_before + 1;
 
     // The provider's error (the user clicked Deny) → failure_url with the error.
     let to_provider = signin(dev, &wf, "u3");
@@ -537,19 +598,13 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
     assert_eq!(runs(dev, &no_failure_url).len(), 0);
     assert_eq!(runs(dev, &other).len(), 0);
     for id in [&wf, &other, &no_failure_url] {
-        assert_eq!(
-            d1_count(
-                dev,
-                &format!("SELECT COUNT(*) AS n FROM oauth_connections WHERE workflow_id = '{id}'")
-            ),
-            0
-        );
+        assert!(connections(dev, id).is_empty());
     }
 }
 
 #[test]
 fn refresh_by_cron_rotates_tokens_and_a_revoked_grant_needs_reauth() {
-    let dev = dev();
+    let dev = &own_dev("oauth-refresh");
     // Access tokens live 2 minutes: inside the 10-minute window, so due at once.
     let provider = Provider::start(&dev.base, 120);
     let def = definition(
@@ -562,6 +617,12 @@ fn refresh_by_cron_rotates_tokens_and_a_revoked_grant_needs_reauth() {
     for (user, username) in [("a", "alice"), ("b", "bob")] {
         let callback = authorize(dev, &provider, &wf, user, username);
         assert_eq!(send("GET", &callback, &[], None).status, 302);
+    }
+    for r in runs(dev, &wf) {
+        assert_eq!(
+            wait_run(dev, r["id"].as_str().unwrap(), 60)["status"],
+            "succeeded"
+        );
     }
     let sealed = |user: &str| {
         dev.d1(&format!(

@@ -181,6 +181,7 @@ mod tests {
         .unwrap();
         assert!(e.is_empty());
         assert!(t.pkce);
+        assert_eq!(t.token_auth_method, "client_secret_basic");
         assert_eq!(t.scopes, ["read", "write"]);
         assert_eq!(
             t.extra_authorize_params,
@@ -193,7 +194,8 @@ mod tests {
         let mut e = Errors::new();
         let t = OAuthTrigger::parse(
             &json!({"type":"oauth","authorize_url":"ftp://x","client_id":"abc","client_secret_env":"lower",
-                    "success_url":"https://a","extra_authorize_params":{"state":"x"},"scopes":["a b"]}),
+                    "success_url":"https://a","extra_authorize_params":{"state":"x"},"scopes":["a b"],
+                    "token_auth_method":"private_key_jwt"}),
             "trigger",
             &mut e,
         );
@@ -206,7 +208,8 @@ mod tests {
                 "trigger.token_url",
                 "trigger.client_secret_env",
                 "trigger.scopes[0]",
-                "trigger.extra_authorize_params.state"
+                "trigger.extra_authorize_params.state",
+                "trigger.token_auth_method"
             ]
         );
     }
