@@ -338,6 +338,28 @@ fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
 }
 
 #[test]
+fn the_example_definition_validates_and_shows_its_urls() {
+    let dev = dev();
+    let def: Value = serde_json::from_str(include_str!("../examples/oauth.json")).unwrap();
+    let r = api(dev, "POST", "/api/workflows", Some(&def));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        r.json()["urls"]["redirect"],
+        dev.url(&format!("/oauth/{id}/callback"))
+    );
+    let mut bad = def.clone();
+    bad["trigger"]["token_auth_method"] = json!("none");
+    bad["trigger"]["success_url"] = json!("/relative");
+    let r = api(dev, "POST", "/api/workflows", Some(&bad));
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(
+        r.locations(),
+        ["trigger.success_url", "trigger.token_auth_method"]
+    );
+}
+
+#[test]
 fn headless_chromium_signs_in_and_lands_on_success_url() {
     let dev = dev();
     let provider = Provider::start(&dev.base, 3600);
