@@ -31,4 +31,14 @@ async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
         ),
         Err(e) => worker::console_error!("reconcile failed: {e}"),
     }
+    match engine::reconcile::reconcile_connections(&env).await {
+        Ok(r) => worker::console_log!(
+            "reconcile: refreshed {} OAuth connections, {} need re-auth, {} failed, {} expired states dropped",
+            r.refreshed,
+            r.needs_reauth,
+            r.failed,
+            r.states_deleted
+        ),
+        Err(e) => worker::console_error!("reconcile connections failed: {e}"),
+    }
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod hooks;
 pub mod http;
+pub mod oauth;
 pub mod problem;
 pub mod runs;
 pub mod workflows;
@@ -55,6 +56,10 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::GetRun => runs::get(env, p(0)).await?,
         Op::ReplayRun => runs::replay(env, ctx, p(0)).await?,
         Op::EndpointTrigger => hooks::trigger(req, env, ctx, p(0)).await?,
+        Op::OAuthSignin => oauth::signin(req, env, p(0)).await?,
+        Op::OAuthCallback => oauth::callback(req, env, ctx, p(0)).await?,
+        Op::ListConnections => oauth::list(req, env, p(0)).await?,
+        Op::DeleteConnection => oauth::delete(env, p(0), p(1)).await?,
     };
     if method == Method::Head.to_string() {
         return Ok(Response::empty()?

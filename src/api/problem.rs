@@ -77,6 +77,7 @@ impl ApiError {
             409 => "conflict",
             413 => "payload-too-large",
             415 => "unsupported-media-type",
+            502 => "bad-gateway",
             503 => "not-configured",
             _ => "error",
         };

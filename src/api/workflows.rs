@@ -158,6 +158,7 @@ pub async fn delete(env: &Env, id: &str) -> ApiResult {
         store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
         crate::objects::notify(env, id, "undeploy").await?;
     }
+    store::connections::delete_for_workflow(&db, id).await?;
     store::workflows::delete(&db, id).await?;
     Ok(Response::empty()?.with_status(204))
 }

@@ -2,11 +2,13 @@
 //! Nothing in here imports `worker`; time, randomness and I/O are passed in.
 
 pub mod body;
+pub mod crypto;
 pub mod cursor;
 pub mod definition;
 pub mod endpoint;
 pub mod ids;
 pub mod oauth;
+pub mod oauth_flow;
 pub mod paging;
 pub mod poll;
 pub mod problem;

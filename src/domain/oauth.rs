@@ -20,7 +20,14 @@ pub struct OAuthTrigger {
     pub success_url: String,
     pub failure_url: Option<String>,
     pub userinfo_url: Option<String>,
+    /// How the client authenticates at the token endpoint: `client_secret_basic` (HTTP Basic,
+    /// the default, which RFC 6749 requires servers to support) or `client_secret_post`
+    /// (`client_id`/`client_secret` in the form body).
+    pub token_auth_method: String,
 }
+
+/// The accepted `token_auth_method` values.
+pub const TOKEN_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
 /// Whether `s` looks like an environment variable name.
 pub fn is_env_name(s: &str) -> bool {
@@ -127,6 +134,15 @@ impl OAuthTrigger {
         let success_url = url(&mut r, "success_url", true, errors);
         let failure_url = url(&mut r, "failure_url", false, errors);
         let userinfo_url = url(&mut r, "userinfo_url", false, errors);
+        let token_auth_method = r
+            .opt_str("token_auth_method", errors)
+            .unwrap_or_else(|| TOKEN_AUTH_METHODS[0].to_string());
+        if !TOKEN_AUTH_METHODS.contains(&token_auth_method.as_str()) {
+            errors.push(
+                r.loc("token_auth_method"),
+                format!("must be one of: {}", TOKEN_AUTH_METHODS.join(", ")),
+            );
+        }
         r.finish(errors);
         if errors.len() > before {
             return None;
@@ -142,6 +158,7 @@ impl OAuthTrigger {
             success_url: success_url?,
             failure_url,
             userinfo_url,
+            token_auth_method,
         })
     }
 }
@@ -164,6 +181,7 @@ mod tests {
         .unwrap();
         assert!(e.is_empty());
         assert!(t.pkce);
+        assert_eq!(t.token_auth_method, "client_secret_basic");
         assert_eq!(t.scopes, ["read", "write"]);
         assert_eq!(
             t.extra_authorize_params,
@@ -176,7 +194,8 @@ mod tests {
         let mut e = Errors::new();
         let t = OAuthTrigger::parse(
             &json!({"type":"oauth","authorize_url":"ftp://x","client_id":"abc","client_secret_env":"lower",
-                    "success_url":"https://a","extra_authorize_params":{"state":"x"},"scopes":["a b"]}),
+                    "success_url":"https://a","extra_authorize_params":{"state":"x"},"scopes":["a b"],
+                    "token_auth_method":"private_key_jwt"}),
             "trigger",
             &mut e,
         );
@@ -189,7 +208,8 @@ mod tests {
                 "trigger.token_url",
                 "trigger.client_secret_env",
                 "trigger.scopes[0]",
-                "trigger.extra_authorize_params.state"
+                "trigger.extra_authorize_params.state",
+                "trigger.token_auth_method"
             ]
         );
     }

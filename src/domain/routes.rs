@@ -17,6 +17,10 @@ pub enum Op {
     GetRun,
     ReplayRun,
     EndpointTrigger,
+    OAuthSignin,
+    OAuthCallback,
+    ListConnections,
+    DeleteConnection,
 }
 
 /// One route: a method (`*` = any), a path pattern with `{param}` segments, and whether the
@@ -53,6 +57,20 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/runs/{run_id}", Op::GetRun, true),
     r("POST", "/api/runs/{run_id}/replay", Op::ReplayRun, true),
     r("*", "/hooks/{id}", Op::EndpointTrigger, false),
+    r("GET", "/oauth/{id}/signin", Op::OAuthSignin, false),
+    r("GET", "/oauth/{id}/callback", Op::OAuthCallback, false),
+    r(
+        "GET",
+        "/api/workflows/{id}/connections",
+        Op::ListConnections,
+        true,
+    ),
+    r(
+        "DELETE",
+        "/api/workflows/{id}/connections/{user_id}",
+        Op::DeleteConnection,
+        true,
+    ),
 ];
 
 /// The result of matching a request against [`ROUTES`].

@@ -44,7 +44,13 @@ fn root_fields(root: &str) -> Option<&'static [&'static str]> {
     Some(match root {
         "request" => &["method", "path", "query", "headers", "body"],
         "schedule" => &["scheduled_at", "fired_at"],
-        "oauth" => &["user_id", "scopes", "expires_at", "access_token"],
+        "oauth" => &[
+            "user_id",
+            "scopes",
+            "expires_at",
+            "access_token",
+            "userinfo",
+        ],
         "event" => &["record"],
         "workflow" => &["id", "version"],
         "run" => &["id"],

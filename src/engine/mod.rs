@@ -4,6 +4,7 @@
 //! recorded step.
 
 pub mod http_call;
+pub mod oauth;
 pub mod reconcile;
 
 use futures_channel::oneshot;
@@ -169,6 +170,13 @@ pub async fn execute(
     for r in &records {
         if let Some(name) = r["name"].as_str() {
             step_results.insert(name.to_string(), r["output"].clone());
+        }
+    }
+    // OAuth runs: the real access token comes from the connection, never from the stored input.
+    if let Some(oauth) = context.get_mut("oauth") {
+        if let Err(reason) = oauth::hydrate(env, &run.workflow_id, oauth).await {
+            fail(reason, &records).await?;
+            return Ok(true);
         }
     }
 

@@ -79,3 +79,8 @@ pub async fn reconcile_timers(env: &Env) -> Result<usize> {
     }
     Ok(n)
 }
+
+/// Refreshes OAuth connections that expire within 10 minutes and drops expired sign-in states.
+pub async fn reconcile_connections(env: &Env) -> Result<super::oauth::RefreshReport> {
+    super::oauth::refresh_due(env).await
+}

@@ -1,0 +1,394 @@
+//! The OAuth trigger's public URLs and the connections API:
+//! - `GET /oauth/{id}/signin?user_id=…[&redirect=…]` (the Sign-in URL): records a single-use
+//!   state with its PKCE verifier and sends the end user to the provider;
+//! - `GET /oauth/{id}/callback` (the Redirect URL): consumes the state, exchanges the code,
+//!   stores the connection (tokens encrypted), starts a run, sends the end user on;
+//! - `GET /api/workflows/{id}/connections`, `DELETE /api/workflows/{id}/connections/{user_id}`.
+
+use serde_json::{json, Value};
+use worker::{Context, Env, Request, Response};
+
+use super::http::{json_response, origin, query_pairs, query_param};
+use super::problem::{ApiError, ApiResult};
+use crate::domain::crypto::{self, KeyError, SealKey};
+use crate::domain::definition::{Definition, Trigger};
+use crate::domain::ids::is_workflow_id;
+use crate::domain::oauth::OAuthTrigger;
+use crate::domain::oauth_flow::{
+    authorize_url, check_redirect, check_user_id, is_state_shaped, new_state, percent_decode,
+    pkce_pair, sanitize_error, state_hash, state_ttl_ms, with_query,
+};
+use crate::domain::paging::{decode_cursor, encode_cursor, parse_limit};
+use crate::domain::redact::REDACTED;
+use crate::domain::time::iso_millis;
+use crate::engine::{self, oauth as flow, Claim};
+use crate::platform::{env_string, now_ms, random_bytes};
+use crate::store::{self, connections};
+
+/// The deployed OAuth trigger of a workflow: 404 when unknown, not deployed, or not OAuth.
+async fn live(env: &Env, id: &str) -> ApiResult<(i64, OAuthTrigger)> {
+    let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
+    if !is_workflow_id(id) {
+        return Err(unknown());
+    }
+    let row = store::workflows::live_version(&store::db(env)?, id)
+        .await?
+        .ok_or_else(unknown)?;
+    let (Some(version), Some(def)) = (row.version, row.definition) else {
+        return Err(ApiError::not_found(format!(
+            "workflow {id} is not deployed: deploy it before sending end users to its Sign-in URL"
+        )));
+    };
+    let def = parse_definition(&def)?;
+    match def.trigger {
+        Trigger::OAuth(t) => Ok((version, *t)),
+        other => Err(ApiError::not_found(format!(
+            "workflow {id} is not started by OAuth sign-ins (its trigger is `{}`)",
+            other.kind()
+        ))),
+    }
+}
+
+fn parse_definition(def: &str) -> ApiResult<Definition> {
+    serde_json::from_str::<Value>(def)
+        .ok()
+        .and_then(|v| Definition::parse(&v).ok())
+        .ok_or_else(|| ApiError::internal("the deployed definition no longer validates"))
+}
+
+/// The encryption key, or 503 saying how to set it.
+fn key(env: &Env) -> ApiResult<SealKey> {
+    flow::seal_key(env).map_err(|e| {
+        let why = match e {
+            KeyError::Missing => "the TRIPLINE_ENCRYPTION_KEY secret is not set".to_string(),
+            KeyError::Invalid(m) => format!("the TRIPLINE_ENCRYPTION_KEY secret {m}"),
+        };
+        ApiError::new(
+            503,
+            "Encryption key not configured",
+            format!(
+                "{why}. OAuth tokens are stored encrypted: set it to the base64 of 32 random bytes, \
+                 e.g. `openssl rand -base64 32 | wrangler secret put TRIPLINE_ENCRYPTION_KEY` \
+                 (locally: a TRIPLINE_ENCRYPTION_KEY=… line in .dev.vars)"
+            ),
+        )
+    })
+}
+
+/// The client secret named by `client_secret_env`, or 503 saying how to set it.
+fn client_secret(env: &Env, trigger: &OAuthTrigger) -> ApiResult<String> {
+    let name = &trigger.client_secret_env;
+    env_string(env, name).ok_or_else(|| {
+        ApiError::new(
+            503,
+            "Client secret not configured",
+            format!(
+                "the workflow's client_secret_env names the Worker secret {name}, which is not set: \
+                 `wrangler secret put {name}` (locally: a {name}=… line in .dev.vars)"
+            ),
+        )
+    })
+}
+
+/// A 302 that is never cached and leaks nothing through the Referer.
+fn redirect(location: &str) -> ApiResult {
+    let mut resp = Response::empty()?.with_status(302);
+    let h = resp.headers_mut();
+    h.set("location", location)?;
+    h.set("cache-control", "no-store")?;
+    h.set("referrer-policy", "no-referrer")?;
+    Ok(resp)
+}
+
+/// `GET /oauth/{id}/signin?user_id=…[&redirect=…]`.
+pub async fn signin(req: Request, env: &Env, id: &str) -> ApiResult {
+    let (version, trigger) = live(env, id).await?;
+    let q = query_pairs(&req);
+    let user_id = check_user_id(query_param(&q, "user_id"))
+        .map_err(|m| ApiError::field("query.user_id", m))?;
+    let return_to = match query_param(&q, "redirect") {
+        Some(r) => {
+            check_redirect(r, &trigger.success_url)
+                .map_err(|m| ApiError::field("query.redirect", m))?;
+            Some(r.to_string())
+        }
+        None => None,
+    };
+    // Checked now so that a missing secret is found before the end user signs in.
+    let key = key(env)?;
+    client_secret(env, &trigger)?;
+
+    let state = new_state(&random_bytes::<32>());
+    let hash = state_hash(&state);
+    let verifier = trigger.pkce.then(|| pkce_pair(&random_bytes::<32>()).0);
+    let redirect_uri = format!("{}/oauth/{id}/callback", origin(&req));
+    let url = authorize_url(&trigger, &redirect_uri, &state, verifier.as_deref())
+        .map_err(ApiError::internal)?;
+    let sealed = verifier
+        .as_deref()
+        .map(|v| flow::seal(&key, &format!("state:{hash}"), v));
+    let now = now_ms();
+    connections::insert_state(
+        &store::db(env)?,
+        &connections::NewState {
+            state_hash: &hash,
+            workflow_id: id,
+            version,
+            user_id: &user_id,
+            verifier: sealed.as_deref(),
+            redirect_uri: &redirect_uri,
+            return_to: return_to.as_deref(),
+            expires_at: now + state_ttl_ms(env_string(env, "OAUTH_STATE_TTL_SECONDS").as_deref()),
+            created_at: &iso_millis(now),
+        },
+    )
+    .await?;
+    redirect(&url)
+}
+
+/// Where a failed sign-in goes: a 302 to `failure_url` with `error` and
+/// `error_description`, or (without a failure_url) a problem with `status`.
+fn failed(
+    trigger: &OAuthTrigger,
+    user_id: &str,
+    error: &str,
+    description: &str,
+    status: u16,
+    title: &'static str,
+) -> ApiResult {
+    match &trigger.failure_url {
+        Some(url) => redirect(&with_query(
+            url,
+            &[
+                ("error", error),
+                ("error_description", description),
+                ("user_id", user_id),
+            ],
+        )),
+        None => Err(ApiError::new(
+            status,
+            title,
+            format!("{error}: {description}"),
+        )),
+    }
+}
+
+/// `GET /oauth/{id}/callback?state=…&code=…` (or `?state=…&error=…`).
+pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &str) -> ApiResult {
+    live(env, id).await?;
+    let q = query_pairs(&req);
+    let state = query_param(&q, "state").ok_or_else(|| {
+        ApiError::field(
+            "query.state",
+            "is required: the provider sends it back; start at the workflow's Sign-in URL",
+        )
+    })?;
+    if !is_state_shaped(state) {
+        return Err(ApiError::field(
+            "query.state",
+            "is not a state issued by this workflow's Sign-in URL",
+        ));
+    }
+    let db = store::db(env)?;
+    let hash = state_hash(state);
+    let Some(pending) = connections::take_state(&db, &hash, id).await? else {
+        let message = if connections::state_exists(&db, &hash).await? {
+            "belongs to a sign-in of another workflow"
+        } else {
+            "is unknown or was already used: start again at the workflow's Sign-in URL"
+        };
+        return Err(ApiError::field("query.state", message));
+    };
+    if pending.expires_at < now_ms() {
+        return Err(ApiError::field(
+            "query.state",
+            "has expired (sign-ins must finish within the state TTL): start again at the Sign-in URL",
+        ));
+    }
+    // The sign-in finishes on the version it started on.
+    let def = store::runs::version_definition(&db, id, pending.version)
+        .await?
+        .ok_or_else(|| ApiError::internal("the sign-in's workflow version is gone"))?;
+    let Trigger::OAuth(trigger) = parse_definition(&def)?.trigger else {
+        return Err(ApiError::internal(
+            "the sign-in's workflow version is not OAuth",
+        ));
+    };
+    let user_id = pending.user_id.clone();
+
+    if let Some(error) = query_param(&q, "error") {
+        let error = sanitize_error(error);
+        let description = query_param(&q, "error_description")
+            .map(sanitize_error)
+            .unwrap_or_else(|| "the provider gave no description".into());
+        if trigger.failure_url.is_some() {
+            return failed(
+                &trigger,
+                &user_id,
+                &error,
+                &description,
+                400,
+                "Sign-in refused",
+            );
+        }
+        let mut errors = crate::domain::problem::Errors::new();
+        errors.push("query.error", format!("{error}: {description}"));
+        return Err(ApiError::new(
+            400,
+            "Sign-in refused",
+            format!("the provider refused the sign-in ({error}: {description}); no failure_url is configured"),
+        )
+        .with_errors(errors));
+    }
+    let code = query_param(&q, "code")
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| {
+            ApiError::field(
+                "query.code",
+                "is required: the provider must send back an authorization code (or an error)",
+            )
+        })?;
+
+    let key = key(env)?;
+    let secret = client_secret(env, &trigger)?;
+    let verifier = match pending.verifier.as_deref() {
+        Some(v) => Some(
+            crypto::open(&key, &format!("state:{hash}"), v)
+                .map_err(|e| ApiError::new(503, "Encryption key changed", e))?,
+        ),
+        None => None,
+    };
+    let tokens =
+        match flow::exchange_code(&trigger, &secret, &pending.redirect_uri, code, verifier).await {
+            Ok(t) => t,
+            Err(f) => {
+                worker::console_error!("oauth {id}: code exchange failed: {}", f.message);
+                return failed(
+                    &trigger,
+                    &user_id,
+                    "token_exchange_failed",
+                    &f.message,
+                    502,
+                    "Token exchange failed",
+                );
+            }
+        };
+    let userinfo = match &trigger.userinfo_url {
+        Some(url) => match flow::userinfo(url, &tokens).await {
+            Ok(v) => Some(v),
+            Err(m) => {
+                return failed(
+                    &trigger,
+                    &user_id,
+                    "userinfo_failed",
+                    &m,
+                    502,
+                    "Userinfo failed",
+                )
+            }
+        },
+        None => None,
+    };
+
+    let now = iso_millis(now_ms());
+    let scopes = json!(tokens.scopes).to_string();
+    let userinfo_text = userinfo.as_ref().map(Value::to_string);
+    let access = flow::seal(
+        &key,
+        &flow::token_aad("access", id, &user_id),
+        &tokens.access_token,
+    );
+    let refresh = tokens
+        .refresh_token
+        .as_deref()
+        .map(|r| flow::seal(&key, &flow::token_aad("refresh", id, &user_id), r));
+    connections::upsert(
+        &db,
+        &connections::NewConnection {
+            workflow_id: id,
+            user_id: &user_id,
+            version: pending.version,
+            scopes: &scopes,
+            token_type: &tokens.token_type,
+            access_token: &access,
+            refresh_token: refresh.as_deref(),
+            expires_at: tokens.expires_at_ms,
+            userinfo: userinfo_text.as_deref(),
+            now_iso: &now,
+        },
+    )
+    .await?;
+
+    // The stored input never holds the token: the engine reads it from the connection
+    // when the run executes (engine::oauth::hydrate).
+    let input = json!({
+        "oauth": {
+            "user_id": user_id,
+            "scopes": tokens.scopes,
+            "expires_at": tokens.expires_at_ms.map(iso_millis),
+            "access_token": REDACTED,
+            "userinfo": userinfo,
+        }
+    });
+    let started = engine::start_run(
+        env,
+        id,
+        pending.version,
+        "oauth",
+        &format!("oauth:{hash}"),
+        &input,
+    )
+    .await?;
+    if started.created {
+        let env2 = env.clone();
+        let run_id = started.run_id.clone();
+        ctx.wait_until(async move {
+            if let Err(e) = engine::execute(&env2, &run_id, Claim::Fresh, None).await {
+                worker::console_error!("run {run_id}: {e}");
+            }
+        });
+    }
+    redirect(pending.return_to.as_deref().unwrap_or(&trigger.success_url))
+}
+
+/// `GET /api/workflows/{id}/connections?limit=&cursor=`: by user id, without tokens.
+pub async fn list(req: Request, env: &Env, id: &str) -> ApiResult {
+    super::workflows::load(env, id).await?;
+    let q = query_pairs(&req);
+    let limit = parse_limit(query_param(&q, "limit"), 50, 100)
+        .map_err(|m| ApiError::field("query.limit", m))?;
+    let after = match query_param(&q, "cursor") {
+        None => None,
+        Some(c) => Some(
+            decode_cursor(c)
+                .ok_or_else(|| ApiError::field("query.cursor", "is not a cursor from this API"))?,
+        ),
+    };
+    let rows = connections::list(&store::db(env)?, id, after.as_deref(), limit + 1).await?;
+    let more = rows.len() > limit as usize;
+    let page = &rows[..rows.len().min(limit as usize)];
+    let next = more
+        .then(|| page.last())
+        .flatten()
+        .map(|r| encode_cursor(&r.user_id));
+    json_response(
+        200,
+        &json!({
+            "connections": page.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
+            "next_cursor": next,
+        }),
+    )
+}
+
+/// `DELETE /api/workflows/{id}/connections/{user_id}` (user id percent-encoded): 204 or 404.
+pub async fn delete(env: &Env, id: &str, user_id: &str) -> ApiResult {
+    super::workflows::load(env, id).await?;
+    let user_id = percent_decode(user_id)
+        .ok_or_else(|| ApiError::field("path.user_id", "is not valid percent-encoded UTF-8"))?;
+    if !connections::delete(&store::db(env)?, id, &user_id).await? {
+        return Err(ApiError::not_found(format!(
+            "workflow {id} has no connection for user `{user_id}`"
+        )));
+    }
+    Ok(Response::empty()?.with_status(204))
+}

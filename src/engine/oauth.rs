@@ -1,0 +1,425 @@
+//! The OAuth trigger at run time: the `oauth2` crate's token requests sent with
+//! `worker::Fetch`, the userinfo call, supplying the real access token to a run's steps,
+//! and the Cron pass that refreshes connections before they expire.
+
+use std::cell::Cell;
+use std::time::Duration;
+
+use futures_util::future::{join_all, select, Either};
+use oauth2::{AuthorizationCode, PkceCodeVerifier, RefreshToken};
+use serde_json::{json, Value};
+use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+
+use crate::domain::crypto::{self, KeyError, SealKey};
+use crate::domain::definition::{Definition, Trigger};
+use crate::domain::oauth::OAuthTrigger;
+use crate::domain::oauth_flow::{
+    classify, client, cut, token_set, TokenFailure, TokenSet, REFRESH_WINDOW_MS,
+};
+use crate::domain::time::iso_millis;
+use crate::platform::{env_string, now_ms, random_bytes};
+use crate::store::{self, connections};
+
+/// Each call to the provider gives up after this long.
+const PROVIDER_TIMEOUT_MS: u64 = 15_000;
+/// A refresh holds its connection for at most this long.
+const REFRESH_LEASE_MS: i64 = 60_000;
+/// After a failed refresh (not `invalid_grant`), the next try waits this long.
+const REFRESH_RETRY_MS: i64 = 60_000;
+/// Connections refreshed per Cron pass.
+const REFRESH_BATCH: u32 = 50;
+/// Expired states deleted per Cron pass.
+const STATE_CLEANUP_BATCH: u32 = 500;
+
+/// The `TRIPLINE_ENCRYPTION_KEY` secret, parsed.
+pub fn seal_key(env: &Env) -> Result<SealKey, KeyError> {
+    crypto::parse_key(env_string(env, "TRIPLINE_ENCRYPTION_KEY").as_deref())
+}
+
+/// Associated data for a connection's tokens (`which` = `access` | `refresh`).
+pub fn token_aad(which: &str, workflow_id: &str, user_id: &str) -> String {
+    format!("conn:{which}:{workflow_id}:{user_id}")
+}
+
+/// Encrypts with a fresh random nonce.
+pub fn seal(key: &SealKey, aad: &str, plaintext: &str) -> String {
+    crypto::seal(key, random_bytes::<12>(), aad, plaintext)
+}
+
+/// Why the HTTP call to the provider failed.
+#[derive(Debug)]
+pub struct FetchError(String);
+
+impl std::fmt::Display for FetchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FetchError {}
+
+/// Sends one request with a timeout; the body is read in full.
+async fn send(request: Request, timeout_ms: u64) -> Result<(u16, Headers, Vec<u8>), FetchError> {
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(request);
+    let call = async {
+        let mut resp = fetch.send_with_signal(&signal).await?;
+        let bytes = resp.bytes().await?;
+        Ok::<_, worker::Error>((resp.status_code(), resp.headers().clone(), bytes))
+    };
+    let timeout = Delay::from(Duration::from_millis(timeout_ms));
+    futures_util::pin_mut!(call);
+    match select(call, timeout).await {
+        Either::Left((Ok(r), _)) => Ok(r),
+        Either::Left((Err(e), _)) => Err(FetchError(format!("network error: {e}"))),
+        Either::Right(_) => {
+            controller.abort();
+            Err(FetchError(format!("no answer within {timeout_ms} ms")))
+        }
+    }
+}
+
+/// The `oauth2` crate's async HTTP client, on `worker::Fetch`.
+pub async fn fetch_http(req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, FetchError> {
+    let (parts, body) = req.into_parts();
+    let headers = Headers::new();
+    for (k, v) in &parts.headers {
+        let v = v
+            .to_str()
+            .map_err(|_| FetchError(format!("header {k} is not text")))?;
+        headers
+            .append(k.as_str(), v)
+            .map_err(|e| FetchError(e.to_string()))?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::from(parts.method.as_str().to_string()))
+        .with_headers(headers);
+    if !body.is_empty() {
+        init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
+    }
+    let request = Request::new_with_init(&parts.uri.to_string(), &init)
+        .map_err(|e| FetchError(format!("the request could not be built: {e}")))?;
+    let (status, resp_headers, bytes) = send(request, PROVIDER_TIMEOUT_MS).await?;
+    let mut builder = oauth2::http::Response::builder().status(status);
+    for (k, v) in resp_headers.entries() {
+        builder = builder.header(k, v);
+    }
+    builder.body(bytes).map_err(|e| FetchError(e.to_string()))
+}
+
+/// [`fetch_http`], remembering the HTTP status (for error messages).
+async fn recording(
+    req: oauth2::HttpRequest,
+    status: &Cell<Option<u16>>,
+) -> Result<oauth2::HttpResponse, FetchError> {
+    let resp = fetch_http(req).await?;
+    status.set(Some(resp.status().as_u16()));
+    Ok(resp)
+}
+
+/// Exchanges an authorization code (with the PKCE verifier when there is one).
+pub async fn exchange_code(
+    trigger: &OAuthTrigger,
+    secret: &str,
+    redirect_uri: &str,
+    code: &str,
+    verifier: Option<String>,
+) -> Result<TokenSet, TokenFailure> {
+    let client = client(trigger, secret, Some(redirect_uri)).map_err(config_failure)?;
+    let mut req = client.exchange_code(AuthorizationCode::new(code.to_string()));
+    if let Some(v) = verifier {
+        req = req.set_pkce_verifier(PkceCodeVerifier::new(v));
+    }
+    let status = Cell::new(None);
+    let http = |r| recording(r, &status);
+    match req.request_async(&http).await {
+        Ok(resp) => Ok(token_set(&resp, &trigger.scopes, now_ms())),
+        Err(e) => Err(classify(&e, status.get())),
+    }
+}
+
+fn config_failure(message: String) -> TokenFailure {
+    TokenFailure {
+        invalid_grant: false,
+        code: None,
+        message,
+    }
+}
+
+/// Calls `userinfo_url` with the access token; the answer must be a JSON object.
+pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
+    let headers = Headers::new();
+    let auth = format!("Bearer {}", tokens.access_token);
+    headers
+        .set("authorization", &auth)
+        .and_then(|_| headers.set("accept", "application/json"))
+        .map_err(|e| e.to_string())?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    let request = Request::new_with_init(url, &init)
+        .map_err(|e| format!("the userinfo request could not be built: {e}"))?;
+    let (status, _, body) = send(request, PROVIDER_TIMEOUT_MS)
+        .await
+        .map_err(|e| format!("the userinfo endpoint could not be reached: {e}"))?;
+    let text = String::from_utf8_lossy(&body);
+    if !(200..300).contains(&status) {
+        return Err(format!(
+            "the userinfo endpoint answered {status}: {}",
+            cut(
+                &crate::domain::redact::scrub_secrets(
+                    &text,
+                    std::slice::from_ref(&tokens.access_token)
+                ),
+                200
+            )
+        ));
+    }
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(v @ Value::Object(_)) => Ok(v),
+        _ => Err(format!(
+            "the userinfo endpoint's answer is not a JSON object: {}",
+            cut(&text, 200)
+        )),
+    }
+}
+
+/// Gives a run's steps the real access token. The stored run input holds `oauth` with
+/// `access_token: "[redacted]"`; here the token (and its current expiry) is read from the
+/// end user's connection and decrypted, so steps use the freshest token and the run record
+/// never holds it. Fails when the connection is gone or cannot be decrypted.
+pub async fn hydrate(env: &Env, workflow_id: &str, oauth: &mut Value) -> Result<(), String> {
+    let Some(user_id) = oauth
+        .get("user_id")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Ok(());
+    };
+    let db = store::db(env).map_err(|e| e.to_string())?;
+    let conn = connections::get(&db, workflow_id, &user_id)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| {
+            format!("the OAuth connection of user `{user_id}` no longer exists (it was deleted); the end user must sign in again")
+        })?;
+    let key = seal_key(env).map_err(|e| format!("cannot read the access token: {e}"))?;
+    let token = crypto::open(
+        &key,
+        &token_aad("access", workflow_id, &user_id),
+        &conn.access_token,
+    )
+    .map_err(|e| format!("cannot read the access token: {e}"))?;
+    oauth["access_token"] = Value::String(token);
+    oauth["expires_at"] = json!(conn.expires_at.map(iso_millis));
+    Ok(())
+}
+
+/// What one refresh pass did.
+#[derive(Debug, Default)]
+pub struct RefreshReport {
+    pub refreshed: usize,
+    pub needs_reauth: usize,
+    pub failed: usize,
+    pub states_deleted: usize,
+}
+
+/// The Cron pass: refreshes connections expiring within 10 minutes (bounded batch, soonest
+/// first) and deletes expired sign-in states.
+pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
+    let db = store::db(env)?;
+    let now = now_ms();
+    let mut report = RefreshReport {
+        states_deleted: connections::delete_expired_states(&db, now, STATE_CLEANUP_BATCH).await?,
+        ..Default::default()
+    };
+    let due = connections::due(&db, now, now + REFRESH_WINDOW_MS, REFRESH_BATCH).await?;
+    if due.is_empty() {
+        return Ok(report);
+    }
+    let key = match seal_key(env) {
+        Ok(k) => k,
+        Err(e) => {
+            worker::console_error!("oauth refresh skipped: {e}");
+            return Ok(report);
+        }
+    };
+    let results = join_all(
+        due.iter()
+            .map(|(wf, user)| refresh_one(env, &key, wf, user)),
+    )
+    .await;
+    for r in results {
+        match r {
+            Ok(Outcome::Refreshed) => report.refreshed += 1,
+            Ok(Outcome::NeedsReauth) => report.needs_reauth += 1,
+            Ok(Outcome::Failed) => report.failed += 1,
+            Ok(Outcome::Skipped) => {}
+            Err(e) => {
+                report.failed += 1;
+                worker::console_error!("oauth refresh: {e}");
+            }
+        }
+    }
+    Ok(report)
+}
+
+enum Outcome {
+    Refreshed,
+    NeedsReauth,
+    Failed,
+    Skipped,
+}
+
+/// The trigger config a connection refreshes with: the deployed version's when it is still
+/// an OAuth trigger, else the version the connection was made with.
+async fn trigger_for(
+    db: &worker::D1Database,
+    workflow_id: &str,
+    version: i64,
+) -> worker::Result<Option<OAuthTrigger>> {
+    let parse = |def: &str| {
+        serde_json::from_str::<Value>(def)
+            .ok()
+            .and_then(|v| Definition::parse(&v).ok())
+            .and_then(|d| match d.trigger {
+                Trigger::OAuth(t) => Some(*t),
+                _ => None,
+            })
+    };
+    if let Some(live) = store::workflows::live_version(db, workflow_id).await? {
+        if let Some(t) = live.definition.as_deref().and_then(parse) {
+            return Ok(Some(t));
+        }
+    }
+    Ok(store::runs::version_definition(db, workflow_id, version)
+        .await?
+        .as_deref()
+        .and_then(parse))
+}
+
+async fn refresh_one(
+    env: &Env,
+    key: &SealKey,
+    workflow_id: &str,
+    user_id: &str,
+) -> worker::Result<Outcome> {
+    let db = store::db(env)?;
+    let now = now_ms();
+    // The lease value fences the writes below: a refresher whose lease was taken over
+    // (it ran longer than the lease) writes nothing.
+    let lease = now + REFRESH_LEASE_MS + (random_bytes::<2>()[0] as i64);
+    let Some(conn) = connections::claim_refresh(
+        &db,
+        workflow_id,
+        user_id,
+        now,
+        now + REFRESH_WINDOW_MS,
+        lease,
+    )
+    .await?
+    else {
+        return Ok(Outcome::Skipped);
+    };
+    let failed = |message: String| {
+        let db = store::db(env);
+        async move {
+            worker::console_error!("oauth refresh {workflow_id}/{user_id}: {message}");
+            connections::refresh_failed(
+                &db?,
+                workflow_id,
+                user_id,
+                lease,
+                &message,
+                now_ms() + REFRESH_RETRY_MS,
+                &iso_millis(now_ms()),
+            )
+            .await
+            .map(|_| Outcome::Failed)
+        }
+    };
+    let Some(trigger) = trigger_for(&db, workflow_id, conn.version).await? else {
+        return failed("the workflow's OAuth configuration could not be read".into()).await;
+    };
+    let Some(secret) = env_string(env, &trigger.client_secret_env) else {
+        return failed(format!(
+            "the Worker secret {} (client_secret_env) is not set",
+            trigger.client_secret_env
+        ))
+        .await;
+    };
+    let refresh_token = match conn
+        .refresh_token
+        .as_deref()
+        .map(|rt| crypto::open(key, &token_aad("refresh", workflow_id, user_id), rt))
+    {
+        Some(Ok(rt)) => rt,
+        Some(Err(e)) => return failed(format!("cannot read the refresh token: {e}")).await,
+        None => return Ok(Outcome::Skipped),
+    };
+    let client = match client(&trigger, &secret, None) {
+        Ok(c) => c,
+        Err(e) => return failed(e).await,
+    };
+    let rt = RefreshToken::new(refresh_token);
+    let status = Cell::new(None);
+    let http = |r| recording(r, &status);
+    let result = client
+        .exchange_refresh_token(&rt)
+        .request_async(&http)
+        .await;
+    let now_iso = iso_millis(now_ms());
+    match result {
+        Ok(resp) => {
+            let current: Vec<String> = serde_json::from_str(&conn.scopes).unwrap_or_default();
+            let set = token_set(&resp, &current, now_ms());
+            let access = seal(
+                key,
+                &token_aad("access", workflow_id, user_id),
+                &set.access_token,
+            );
+            let refresh = set
+                .refresh_token
+                .as_deref()
+                .map(|r| seal(key, &token_aad("refresh", workflow_id, user_id), r));
+            let scopes = json!(set.scopes).to_string();
+            let saved = connections::save_refresh(
+                &db,
+                workflow_id,
+                user_id,
+                lease,
+                &connections::Refreshed {
+                    access_token: &access,
+                    refresh_token: refresh.as_deref(),
+                    expires_at: set.expires_at_ms,
+                    scopes: &scopes,
+                    token_type: &set.token_type,
+                },
+                &now_iso,
+            )
+            .await?;
+            Ok(if saved {
+                Outcome::Refreshed
+            } else {
+                Outcome::Skipped
+            })
+        }
+        Err(e) => {
+            let f = classify(&e, status.get());
+            if f.invalid_grant {
+                connections::mark_needs_reauth(
+                    &db,
+                    workflow_id,
+                    user_id,
+                    lease,
+                    &f.message,
+                    &now_iso,
+                )
+                .await?;
+                Ok(Outcome::NeedsReauth)
+            } else {
+                failed(f.message).await
+            }
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! The OAuth tables: `oauth_states` (pending sign-ins, single use) and `oauth_connections`
+//! (one per workflow and end user; tokens are stored only as encrypted envelopes).
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{D1Database, Result};
+
+use super::{num, opt_text, text};
+use crate::domain::time::iso_millis;
+
+/// A pending sign-in to record.
+pub struct NewState<'a> {
+    pub state_hash: &'a str,
+    pub workflow_id: &'a str,
+    pub version: i64,
+    pub user_id: &'a str,
+    pub verifier: Option<&'a str>,
+    pub redirect_uri: &'a str,
+    pub return_to: Option<&'a str>,
+    pub expires_at: i64,
+    pub created_at: &'a str,
+}
+
+/// A pending sign-in, as taken back at the callback.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StateRow {
+    pub workflow_id: String,
+    pub version: i64,
+    pub user_id: String,
+    pub verifier: Option<String>,
+    pub redirect_uri: String,
+    pub return_to: Option<String>,
+    pub expires_at: i64,
+}
+
+pub async fn insert_state(db: &D1Database, s: &NewState<'_>) -> Result<()> {
+    db.prepare(
+        "INSERT INTO oauth_states (state_hash, workflow_id, version, user_id, verifier, redirect_uri, return_to, expires_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .bind(&[
+        text(s.state_hash),
+        text(s.workflow_id),
+        num(s.version),
+        text(s.user_id),
+        opt_text(s.verifier),
+        text(s.redirect_uri),
+        opt_text(s.return_to),
+        num(s.expires_at),
+        text(s.created_at),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// Consumes a state of this workflow in one statement: the row is deleted and returned, so a
+/// second callback with the same state finds nothing. Expiry is checked by the caller (an
+/// expired state is consumed too).
+pub async fn take_state(
+    db: &D1Database,
+    state_hash: &str,
+    workflow_id: &str,
+) -> Result<Option<StateRow>> {
+    db.prepare(
+        "DELETE FROM oauth_states WHERE state_hash = ?1 AND workflow_id = ?2
+         RETURNING workflow_id, version, user_id, verifier, redirect_uri, return_to, expires_at",
+    )
+    .bind(&[text(state_hash), text(workflow_id)])?
+    .first::<StateRow>(None)
+    .await
+}
+
+/// Whether a state exists at all (for another workflow): only to word the error.
+pub async fn state_exists(db: &D1Database, state_hash: &str) -> Result<bool> {
+    #[derive(Deserialize)]
+    struct One {
+        #[allow(dead_code)]
+        n: i64,
+    }
+    Ok(db
+        .prepare("SELECT 1 AS n FROM oauth_states WHERE state_hash = ?1")
+        .bind(&[text(state_hash)])?
+        .first::<One>(None)
+        .await?
+        .is_some())
+}
+
+/// Deletes up to `limit` expired states; returns how many.
+pub async fn delete_expired_states(db: &D1Database, now_ms: i64, limit: u32) -> Result<usize> {
+    let res = db
+        .prepare(
+            "DELETE FROM oauth_states WHERE state_hash IN (
+               SELECT state_hash FROM oauth_states WHERE expires_at < ?1 LIMIT ?2)",
+        )
+        .bind(&[num(now_ms), num(limit as i64)])?
+        .run()
+        .await?;
+    Ok(super::workflows::changes(&res))
+}
+
+/// One row of `oauth_connections`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ConnectionRow {
+    pub workflow_id: String,
+    pub user_id: String,
+    pub version: i64,
+    pub scopes: String,
+    pub token_type: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_at: Option<i64>,
+    pub userinfo: Option<String>,
+    pub status: String,
+    pub needs_reauth_at: Option<String>,
+    pub needs_reauth_reason: Option<String>,
+    pub refresh_lease_until: i64,
+    pub refreshed_at: Option<String>,
+    pub last_refresh_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const COLUMNS: &str = "workflow_id, user_id, version, scopes, token_type, access_token, refresh_token, expires_at, userinfo, status, needs_reauth_at, needs_reauth_reason, refresh_lease_until, refreshed_at, last_refresh_error, created_at, updated_at";
+
+impl ConnectionRow {
+    /// The API shape: everything but the tokens (only whether a refresh token is held).
+    pub fn to_json(&self) -> Value {
+        let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+        json!({
+            "workflow_id": self.workflow_id,
+            "user_id": self.user_id,
+            "version": self.version,
+            "status": self.status,
+            "scopes": parse(&self.scopes),
+            "token_type": self.token_type,
+            "expires_at": self.expires_at.map(iso_millis),
+            "has_refresh_token": self.refresh_token.is_some(),
+            "userinfo": self.userinfo.as_deref().map(parse),
+            "needs_reauth": self.needs_reauth_at.as_ref().map(|at| json!({
+                "at": at,
+                "reason": self.needs_reauth_reason,
+            })),
+            "refreshed_at": self.refreshed_at,
+            "last_refresh_error": self.last_refresh_error,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        })
+    }
+}
+
+/// A connection to store after a sign-in (tokens already sealed).
+pub struct NewConnection<'a> {
+    pub workflow_id: &'a str,
+    pub user_id: &'a str,
+    pub version: i64,
+    pub scopes: &'a str,
+    pub token_type: &'a str,
+    pub access_token: &'a str,
+    pub refresh_token: Option<&'a str>,
+    pub expires_at: Option<i64>,
+    pub userinfo: Option<&'a str>,
+    pub now_iso: &'a str,
+}
+
+fn opt_num(n: Option<i64>) -> wasm_bindgen::JsValue {
+    n.map(num).unwrap_or(wasm_bindgen::JsValue::NULL)
+}
+
+/// Stores a connection; signing in again replaces the tokens and clears `needs_reauth`.
+pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
+    db.prepare(
+        "INSERT INTO oauth_connections (workflow_id, user_id, version, scopes, token_type, access_token,
+           refresh_token, expires_at, userinfo, status, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active', ?10, ?10)
+         ON CONFLICT (workflow_id, user_id) DO UPDATE SET version = ?3, scopes = ?4, token_type = ?5,
+           access_token = ?6, refresh_token = ?7, expires_at = ?8, userinfo = ?9, status = 'active',
+           needs_reauth_at = NULL, needs_reauth_reason = NULL, refresh_lease_until = 0,
+           last_refresh_error = NULL, updated_at = ?10",
+    )
+    .bind(&[
+        text(c.workflow_id),
+        text(c.user_id),
+        num(c.version),
+        text(c.scopes),
+        text(c.token_type),
+        text(c.access_token),
+        opt_text(c.refresh_token),
+        opt_num(c.expires_at),
+        opt_text(c.userinfo),
+        text(c.now_iso),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+pub async fn get(
+    db: &D1Database,
+    workflow_id: &str,
+    user_id: &str,
+) -> Result<Option<ConnectionRow>> {
+    db.prepare(format!(
+        "SELECT {COLUMNS} FROM oauth_connections WHERE workflow_id = ?1 AND user_id = ?2"
+    ))
+    .bind(&[text(workflow_id), text(user_id)])?
+    .first::<ConnectionRow>(None)
+    .await
+}
+
+/// A workflow's connections by user id, `limit` after `after` (exclusive).
+pub async fn list(
+    db: &D1Database,
+    workflow_id: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<ConnectionRow>> {
+    db.prepare(format!(
+        "SELECT {COLUMNS} FROM oauth_connections WHERE workflow_id = ?1 AND user_id > ?2
+         ORDER BY user_id LIMIT ?3"
+    ))
+    .bind(&[
+        text(workflow_id),
+        text(after.unwrap_or("")),
+        num(limit as i64),
+    ])?
+    .all()
+    .await?
+    .results::<ConnectionRow>()
+}
+
+pub async fn delete(db: &D1Database, workflow_id: &str, user_id: &str) -> Result<bool> {
+    let res = db
+        .prepare("DELETE FROM oauth_connections WHERE workflow_id = ?1 AND user_id = ?2")
+        .bind(&[text(workflow_id), text(user_id)])?
+        .run()
+        .await?;
+    Ok(super::workflows::changes(&res) > 0)
+}
+
+/// Deletes every connection and pending sign-in of a workflow (the workflow is deleted).
+pub async fn delete_for_workflow(db: &D1Database, workflow_id: &str) -> Result<()> {
+    db.batch(vec![
+        db.prepare("DELETE FROM oauth_connections WHERE workflow_id = ?1")
+            .bind(&[text(workflow_id)])?,
+        db.prepare("DELETE FROM oauth_states WHERE workflow_id = ?1")
+            .bind(&[text(workflow_id)])?,
+    ])
+    .await?;
+    Ok(())
+}
+
+/// Connections that expire before `until` and can be refreshed now (no refresh in
+/// progress), soonest first, at most `limit`.
+pub async fn due(
+    db: &D1Database,
+    now_ms: i64,
+    until: i64,
+    limit: u32,
+) -> Result<Vec<(String, String)>> {
+    #[derive(Deserialize)]
+    struct Key {
+        workflow_id: String,
+        user_id: String,
+    }
+    let rows = db
+        .prepare(
+            "SELECT workflow_id, user_id FROM oauth_connections
+             WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at < ?1
+               AND refresh_lease_until < ?2
+             ORDER BY expires_at LIMIT ?3",
+        )
+        .bind(&[num(until), num(now_ms), num(limit as i64)])?
+        .all()
+        .await?
+        .results::<Key>()?;
+    Ok(rows
+        .into_iter()
+        .map(|k| (k.workflow_id, k.user_id))
+        .collect())
+}
+
+/// Takes the refresh lease of one connection (only one refresh at a time): succeeds only
+/// when the connection is still active, still due and nobody holds an unexpired lease.
+/// `lease_until` then fences the writes that follow.
+pub async fn claim_refresh(
+    db: &D1Database,
+    workflow_id: &str,
+    user_id: &str,
+    now_ms: i64,
+    due_before: i64,
+    lease_until: i64,
+) -> Result<Option<ConnectionRow>> {
+    db.prepare(format!(
+        "UPDATE oauth_connections SET refresh_lease_until = ?5
+         WHERE workflow_id = ?1 AND user_id = ?2 AND status = 'active' AND refresh_token IS NOT NULL
+           AND expires_at < ?4 AND refresh_lease_until < ?3
+         RETURNING {COLUMNS}"
+    ))
+    .bind(&[
+        text(workflow_id),
+        text(user_id),
+        num(now_ms),
+        num(due_before),
+        num(lease_until),
+    ])?
+    .first::<ConnectionRow>(None)
+    .await
+}
+
+/// New tokens after a refresh (sealed).
+pub struct Refreshed<'a> {
+    pub access_token: &'a str,
+    /// `None`: keep the current refresh token (the provider did not rotate it).
+    pub refresh_token: Option<&'a str>,
+    pub expires_at: Option<i64>,
+    pub scopes: &'a str,
+    pub token_type: &'a str,
+}
+
+/// Stores refreshed tokens and releases the lease, if the lease is still ours.
+pub async fn save_refresh(
+    db: &D1Database,
+    workflow_id: &str,
+    user_id: &str,
+    lease_until: i64,
+    r: &Refreshed<'_>,
+    now_iso: &str,
+) -> Result<bool> {
+    let res = db
+        .prepare(
+            "UPDATE oauth_connections SET access_token = ?4, refresh_token = COALESCE(?5, refresh_token),
+               expires_at = ?6, scopes = ?7, token_type = ?8, refreshed_at = ?9, updated_at = ?9,
+               last_refresh_error = NULL, refresh_lease_until = 0
+             WHERE workflow_id = ?1 AND user_id = ?2 AND refresh_lease_until = ?3",
+        )
+        .bind(&[
+            text(workflow_id),
+            text(user_id),
+            num(lease_until),
+            text(r.access_token),
+            opt_text(r.refresh_token),
+            opt_num(r.expires_at),
+            text(r.scopes),
+            text(r.token_type),
+            text(now_iso),
+        ])?
+        .run()
+        .await?;
+    Ok(super::workflows::changes(&res) > 0)
+}
+
+/// The provider refused the refresh token (`invalid_grant`): the end user must sign in again.
+pub async fn mark_needs_reauth(
+    db: &D1Database,
+    workflow_id: &str,
+    user_id: &str,
+    lease_until: i64,
+    reason: &str,
+    now_iso: &str,
+) -> Result<()> {
+    db.prepare(
+        "UPDATE oauth_connections SET status = 'needs_reauth', needs_reauth_at = ?4,
+           needs_reauth_reason = ?5, last_refresh_error = ?5, refresh_lease_until = 0, updated_at = ?4
+         WHERE workflow_id = ?1 AND user_id = ?2 AND refresh_lease_until = ?3",
+    )
+    .bind(&[
+        text(workflow_id),
+        text(user_id),
+        num(lease_until),
+        text(now_iso),
+        text(reason),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// A refresh failed for a passing reason: record it and keep the lease until `retry_at`,
+/// so the next attempt waits for a later Cron pass.
+pub async fn refresh_failed(
+    db: &D1Database,
+    workflow_id: &str,
+    user_id: &str,
+    lease_until: i64,
+    error: &str,
+    retry_at: i64,
+    now_iso: &str,
+) -> Result<()> {
+    db.prepare(
+        "UPDATE oauth_connections SET last_refresh_error = ?4, refresh_lease_until = ?5, updated_at = ?6
+         WHERE workflow_id = ?1 AND user_id = ?2 AND refresh_lease_until = ?3",
+    )
+    .bind(&[
+        text(workflow_id),
+        text(user_id),
+        num(lease_until),
+        text(error),
+        num(retry_at),
+        text(now_iso),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}

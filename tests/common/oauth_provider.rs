@@ -1,0 +1,559 @@
+//! A small but real OAuth 2.0 authorization server on loopback (RFC 6749 authorization code
+//! grant with refresh tokens, RFC 7636 PKCE with S256, RFC 7009 revocation, a userinfo
+//! endpoint), with an HTML login page a person (or headless Chromium) fills in.
+//!
+//! It is strict where a client could get things wrong: codes are single use and expire after
+//! 60 s, the redirect_uri must repeat the authorize request's, a code issued with a PKCE
+//! challenge needs the matching verifier, the client must authenticate (HTTP Basic or form
+//! body), refresh tokens rotate (the old one dies at each use) and can be revoked.
+//!
+//! Test controls: [`Provider::fail_token_endpoint`] (500 or a non-JSON answer),
+//! [`Provider::revoke_user`], and what it saw: [`Provider::authorize_requests`],
+//! [`Provider::pkce_checks`], [`Provider::token_requests`], [`Provider::issued_tokens`],
+//! [`Provider::app_hits`] (its `/app/…` pages stand in for the app's success/failure pages).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use oauth2::url::form_urlencoded;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+pub const CLIENT_ID: &str = "tripline-test-client";
+pub const CLIENT_SECRET: &str = "test/client+secret with spaces";
+/// Every username signs in with this password.
+pub const PASSWORD: &str = "correct horse";
+
+/// How the token endpoint misbehaves when told to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenFailure {
+    /// 500 with a plain-text body.
+    Status500,
+    /// 200 with an HTML body.
+    Garbage,
+}
+
+/// One PKCE verification at the token endpoint.
+#[derive(Debug, Clone)]
+pub struct PkceCheck {
+    pub challenge: String,
+    pub method: String,
+    pub verifier: Option<String>,
+    pub matched: bool,
+}
+
+/// One token endpoint request.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub grant_type: String,
+    pub client_auth: &'static str,
+    /// The error answered, `None` on success.
+    pub error: Option<String>,
+}
+
+struct Code {
+    redirect_uri: String,
+    challenge: Option<(String, String)>,
+    username: String,
+    scope: String,
+    issued: Instant,
+}
+
+struct Grant {
+    username: String,
+    scope: String,
+}
+
+struct AccessToken {
+    username: String,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    access_ttl: u64,
+    redirect_prefix: String,
+    codes: HashMap<String, Code>,
+    refresh: HashMap<String, Grant>,
+    access: HashMap<String, AccessToken>,
+    failure: Option<TokenFailure>,
+    authorize_requests: Vec<HashMap<String, String>>,
+    pkce: Vec<PkceCheck>,
+    token_requests: Vec<TokenRequest>,
+    issued: Vec<String>,
+    app_hits: Vec<String>,
+}
+
+pub struct Provider {
+    pub base: String,
+    state: Arc<Mutex<State>>,
+}
+
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    location: Option<String>,
+    body: String,
+}
+
+impl Reply {
+    fn json(status: u16, v: Value) -> Reply {
+        Reply {
+            status,
+            content_type: "application/json",
+            location: None,
+            body: v.to_string(),
+        }
+    }
+    fn html(status: u16, body: String) -> Reply {
+        Reply {
+            status,
+            content_type: "text/html; charset=utf-8",
+            location: None,
+            body,
+        }
+    }
+    fn redirect(to: String) -> Reply {
+        Reply {
+            status: 302,
+            content_type: "text/plain",
+            location: Some(to),
+            body: String::new(),
+        }
+    }
+    fn oauth_error(status: u16, error: &str, description: &str) -> Reply {
+        Reply::json(
+            status,
+            json!({"error": error, "error_description": description}),
+        )
+    }
+}
+
+fn random_token(prefix: &str) -> String {
+    let mut b = [0u8; 24];
+    getrandom::getrandom(&mut b).expect("random");
+    format!("{prefix}{}", URL_SAFE_NO_PAD.encode(b))
+}
+
+fn parse_form(s: &str) -> HashMap<String, String> {
+    form_urlencoded::parse(s.as_bytes()).into_owned().collect()
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn with_params(url: &str, pairs: &[(&str, &str)]) -> String {
+    let q = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{q}")
+}
+
+impl Provider {
+    /// Starts the server. Redirect URIs must start with `redirect_prefix` (the Worker's base),
+    /// access tokens live `access_ttl` seconds.
+    pub fn start(redirect_prefix: &str, access_ttl: u64) -> Provider {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind provider"));
+        let port = server.server_addr().to_ip().expect("ip").port();
+        let state = Arc::new(Mutex::new(State {
+            access_ttl,
+            redirect_prefix: redirect_prefix.to_string(),
+            ..Default::default()
+        }));
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for mut request in server.incoming_requests() {
+                let st = st.clone();
+                std::thread::spawn(move || {
+                    let mut body = String::new();
+                    let _ = request.as_reader().read_to_string(&mut body);
+                    let auth = request
+                        .headers()
+                        .iter()
+                        .find(|h| h.field.equiv("authorization"))
+                        .map(|h| h.value.as_str().to_string());
+                    let url = request.url().to_string();
+                    let method = request.method().as_str().to_string();
+                    let reply = handle(&st, &method, &url, auth.as_deref(), &body);
+                    let mut resp = tiny_http::Response::from_string(reply.body)
+                        .with_status_code(reply.status)
+                        .with_header(
+                            tiny_http::Header::from_bytes("content-type", reply.content_type)
+                                .unwrap(),
+                        )
+                        .with_header(
+                            tiny_http::Header::from_bytes("cache-control", "no-store").unwrap(),
+                        );
+                    if let Some(l) = reply.location {
+                        resp =
+                            resp.with_header(tiny_http::Header::from_bytes("location", l).unwrap());
+                    }
+                    let _ = request.respond(resp);
+                });
+            }
+        });
+        Provider {
+            base: format!("http://127.0.0.1:{port}"),
+            state,
+        }
+    }
+
+    /// The trigger fields pointing at this provider.
+    pub fn trigger(&self, secret_env: &str, scopes: &[&str]) -> Value {
+        json!({
+            "type": "oauth",
+            "authorize_url": format!("{}/authorize", self.base),
+            "token_url": format!("{}/token", self.base),
+            "client_id": CLIENT_ID,
+            "client_secret_env": secret_env,
+            "scopes": scopes,
+            "success_url": format!("{}/app/done", self.base),
+            "failure_url": format!("{}/app/failed", self.base),
+            "userinfo_url": format!("{}/userinfo", self.base),
+        })
+    }
+
+    pub fn fail_token_endpoint(&self, f: Option<TokenFailure>) {
+        self.state.lock().unwrap().failure = f;
+    }
+
+    /// Revokes every refresh token of a user (as the user would from the provider's
+    /// "connected apps" page).
+    pub fn revoke_user(&self, username: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .refresh
+            .retain(|_, g| g.username != username);
+    }
+
+    pub fn authorize_requests(&self) -> Vec<HashMap<String, String>> {
+        self.state.lock().unwrap().authorize_requests.clone()
+    }
+    pub fn pkce_checks(&self) -> Vec<PkceCheck> {
+        self.state.lock().unwrap().pkce.clone()
+    }
+    pub fn token_requests(&self) -> Vec<TokenRequest> {
+        self.state.lock().unwrap().token_requests.clone()
+    }
+    /// Every access and refresh token ever issued.
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state.lock().unwrap().issued.clone()
+    }
+    pub fn app_hits(&self) -> Vec<String> {
+        self.state.lock().unwrap().app_hits.clone()
+    }
+}
+
+fn handle(st: &Mutex<State>, method: &str, url: &str, auth: Option<&str>, body: &str) -> Reply {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let q = parse_form(query);
+    match (method, path) {
+        ("GET", "/authorize") => authorize_page(st, &q),
+        ("POST", "/authorize") => authorize_submit(st, &parse_form(body)),
+        ("POST", "/token") => token(st, auth, &parse_form(body)),
+        ("POST", "/revoke") => {
+            let form = parse_form(body);
+            if client_auth(auth, &form).is_none() {
+                return Reply::oauth_error(401, "invalid_client", "client authentication failed");
+            }
+            if let Some(t) = form.get("token") {
+                st.lock().unwrap().refresh.remove(t);
+            }
+            Reply::json(200, json!({}))
+        }
+        ("GET", "/userinfo") => {
+            let token = auth.and_then(|a| a.strip_prefix("Bearer ")).unwrap_or("");
+            let s = st.lock().unwrap();
+            match s.access.get(token) {
+                Some(a) if a.expires > Instant::now() => Reply::json(
+                    200,
+                    json!({"sub": a.username, "name": format!("User {}", a.username),
+                           "email": format!("{}@example.test", a.username)}),
+                ),
+                _ => Reply::oauth_error(401, "invalid_token", "unknown or expired access token"),
+            }
+        }
+        ("GET", p) if p.starts_with("/app/") => {
+            st.lock().unwrap().app_hits.push(url.to_string());
+            let title = if p == "/app/done" {
+                "Connected"
+            } else {
+                "Connection failed"
+            };
+            Reply::html(
+                200,
+                format!("<!doctype html><title>{title}</title><h1 id=\"result\">{title}</h1>"),
+            )
+        }
+        _ => Reply::html(404, "not found".into()),
+    }
+}
+
+/// Checks an authorize request. `Err` is either a page (no redirect: the client or its
+/// redirect_uri cannot be trusted) or an error redirect to the client.
+fn check_authorize(st: &Mutex<State>, q: &HashMap<String, String>) -> Result<(), Reply> {
+    if q.get("client_id").map(String::as_str) != Some(CLIENT_ID) {
+        return Err(Reply::html(400, "<h1>Unknown client</h1>".into()));
+    }
+    let redirect = q.get("redirect_uri").cloned().unwrap_or_default();
+    if !redirect.starts_with(&st.lock().unwrap().redirect_prefix) {
+        return Err(Reply::html(
+            400,
+            "<h1>redirect_uri not registered</h1>".into(),
+        ));
+    }
+    let state = q.get("state").cloned().unwrap_or_default();
+    let error = |e: &str, d: &str| {
+        Reply::redirect(with_params(
+            &redirect,
+            &[("error", e), ("error_description", d), ("state", &state)],
+        ))
+    };
+    if q.get("response_type").map(String::as_str) != Some("code") {
+        return Err(error("unsupported_response_type", "only code is supported"));
+    }
+    match (q.get("code_challenge"), q.get("code_challenge_method")) {
+        (Some(_), Some(m)) if m == "S256" => {}
+        (Some(_), _) => {
+            return Err(error(
+                "invalid_request",
+                "only S256 challenges are accepted",
+            ))
+        }
+        (None, Some(_)) => return Err(error("invalid_request", "method without challenge")),
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+fn authorize_page(st: &Mutex<State>, q: &HashMap<String, String>) -> Reply {
+    st.lock().unwrap().authorize_requests.push(q.clone());
+    if let Err(r) = check_authorize(st, q) {
+        return r;
+    }
+    login_form(q, None)
+}
+
+fn login_form(q: &HashMap<String, String>, error: Option<&str>) -> Reply {
+    let mut hidden = String::new();
+    let mut keys: Vec<_> = q.keys().collect();
+    keys.sort();
+    for k in keys {
+        if ["username", "password", "decision"].contains(&k.as_str()) {
+            continue;
+        }
+        hidden.push_str(&format!(
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
+            html_escape(k),
+            html_escape(&q[k])
+        ));
+    }
+    let scope = q.get("scope").cloned().unwrap_or_default();
+    let error = error
+        .map(|e| format!("<p id=\"error\" role=\"alert\">{}</p>", html_escape(e)))
+        .unwrap_or_default();
+    Reply::html(
+        200,
+        format!(
+            "<!doctype html><html><head><title>Sign in to Test Provider</title></head><body>
+<h1>Sign in to Test Provider</h1>
+<p>An app asks for access to: <b>{}</b></p>{error}
+<form method=\"post\" action=\"/authorize\">
+{hidden}<label>Username <input id=\"username\" name=\"username\" autocomplete=\"username\"></label>
+<label>Password <input id=\"password\" name=\"password\" type=\"password\"></label>
+<button id=\"allow\" type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>
+<button id=\"deny\" type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>
+</form></body></html>",
+            html_escape(&scope)
+        ),
+    )
+}
+
+fn authorize_submit(st: &Mutex<State>, form: &HashMap<String, String>) -> Reply {
+    if let Err(r) = check_authorize(st, form) {
+        return r;
+    }
+    let redirect = form["redirect_uri"].clone();
+    let state = form.get("state").cloned().unwrap_or_default();
+    if form.get("decision").map(String::as_str) == Some("deny") {
+        return Reply::redirect(with_params(
+            &redirect,
+            &[
+                ("error", "access_denied"),
+                ("error_description", "The user denied access"),
+                ("state", &state),
+            ],
+        ));
+    }
+    let username = form.get("username").cloned().unwrap_or_default();
+    if username.is_empty() || form.get("password").map(String::as_str) != Some(PASSWORD) {
+        return login_form(form, Some("Wrong username or password"));
+    }
+    let code = random_token("code_");
+    let challenge = form.get("code_challenge").map(|c| {
+        (
+            c.clone(),
+            form.get("code_challenge_method")
+                .cloned()
+                .unwrap_or_default(),
+        )
+    });
+    st.lock().unwrap().codes.insert(
+        code.clone(),
+        Code {
+            redirect_uri: redirect.clone(),
+            challenge,
+            username,
+            scope: form.get("scope").cloned().unwrap_or_default(),
+            issued: Instant::now(),
+        },
+    );
+    Reply::redirect(with_params(
+        &redirect,
+        &[("code", &code), ("state", &state)],
+    ))
+}
+
+/// The authenticated client: HTTP Basic (id and secret form-urlencoded, RFC 6749 §2.3.1)
+/// or `client_id` + `client_secret` in the body.
+fn client_auth(auth: Option<&str>, form: &HashMap<String, String>) -> Option<&'static str> {
+    if let Some(b) = auth.and_then(|a| a.strip_prefix("Basic ")) {
+        let decoded = String::from_utf8(STANDARD.decode(b.trim()).ok()?).ok()?;
+        let (id, secret) = decoded.split_once(':')?;
+        let dec = |s: &str| {
+            form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        return (dec(id)?.as_str() == CLIENT_ID && dec(secret)?.as_str() == CLIENT_SECRET)
+            .then_some("client_secret_basic");
+    }
+    (form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+        && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET))
+    .then_some("client_secret_post")
+}
+
+fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) -> Reply {
+    let grant_type = form.get("grant_type").cloned().unwrap_or_default();
+    let failure = st.lock().unwrap().failure;
+    let record = |client_auth: &'static str, error: Option<&str>| {
+        st.lock().unwrap().token_requests.push(TokenRequest {
+            grant_type: grant_type.clone(),
+            client_auth,
+            error: error.map(str::to_string),
+        });
+    };
+    match failure {
+        Some(TokenFailure::Status500) => {
+            record("", Some("http_500"));
+            return Reply {
+                status: 500,
+                content_type: "text/plain",
+                location: None,
+                body: "internal server error".into(),
+            };
+        }
+        Some(TokenFailure::Garbage) => {
+            record("", Some("garbage"));
+            return Reply::html(200, "<html><body>Maintenance</body></html>".into());
+        }
+        None => {}
+    }
+    let Some(client) = client_auth(auth, form) else {
+        record("", Some("invalid_client"));
+        return Reply::oauth_error(401, "invalid_client", "client authentication failed");
+    };
+    let fail = |e: &str, d: &str| {
+        record(client, Some(e));
+        Reply::oauth_error(400, e, d)
+    };
+    let (username, scope) = match grant_type.as_str() {
+        "authorization_code" => {
+            let Some(code) = form
+                .get("code")
+                .and_then(|c| st.lock().unwrap().codes.remove(c))
+            else {
+                return fail("invalid_grant", "unknown or already used code");
+            };
+            if code.issued.elapsed() > Duration::from_secs(60) {
+                return fail("invalid_grant", "the code has expired");
+            }
+            if form.get("redirect_uri") != Some(&code.redirect_uri) {
+                return fail("invalid_grant", "redirect_uri does not match");
+            }
+            if let Some((challenge, method)) = &code.challenge {
+                let verifier = form.get("code_verifier").cloned();
+                let matched = verifier.as_ref().is_some_and(|v| {
+                    (43..=128).contains(&v.len())
+                        && URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())) == *challenge
+                });
+                st.lock().unwrap().pkce.push(PkceCheck {
+                    challenge: challenge.clone(),
+                    method: method.clone(),
+                    verifier,
+                    matched,
+                });
+                if !matched {
+                    return fail("invalid_grant", "PKCE verification failed");
+                }
+            }
+            (code.username, code.scope)
+        }
+        "refresh_token" => {
+            // Rotation: the presented refresh token dies now, a new one is issued.
+            let Some(grant) = form
+                .get("refresh_token")
+                .and_then(|t| st.lock().unwrap().refresh.remove(t))
+            else {
+                return fail("invalid_grant", "the refresh token is invalid or revoked");
+            };
+            (grant.username, grant.scope)
+        }
+        _ => {
+            return fail(
+                "unsupported_grant_type",
+                "use authorization_code or refresh_token",
+            )
+        }
+    };
+    let access = random_token("at_");
+    let refresh = random_token("rt_");
+    let mut s = st.lock().unwrap();
+    let ttl = s.access_ttl;
+    s.access.insert(
+        access.clone(),
+        AccessToken {
+            username: username.clone(),
+            expires: Instant::now() + Duration::from_secs(ttl),
+        },
+    );
+    s.refresh.insert(
+        refresh.clone(),
+        Grant {
+            username,
+            scope: scope.clone(),
+        },
+    );
+    s.issued.push(access.clone());
+    s.issued.push(refresh.clone());
+    s.token_requests.push(TokenRequest {
+        grant_type: grant_type.clone(),
+        client_auth: client,
+        error: None,
+    });
+    Reply::json(
+        200,
+        json!({"access_token": access, "token_type": "Bearer", "expires_in": ttl,
+               "refresh_token": refresh, "scope": scope}),
+    )
+}

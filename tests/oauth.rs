@@ -1,0 +1,785 @@
+//! OAuth trigger, end to end: the real Worker under `wrangler dev` against a real OAuth 2.0
+//! authorization server on loopback (tests/common/oauth_provider.rs), driven over HTTP as a
+//! browser would, and once by headless Chromium.
+
+mod common;
+
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::oauth_provider::{Provider, TokenFailure, CLIENT_SECRET, PASSWORD};
+use common::*;
+use oauth2::url::{form_urlencoded, Url};
+use serde_json::{json, Value};
+use tripline::domain::crypto;
+
+const SECRET_ENV: &str = "TEST_OAUTH_CLIENT_SECRET";
+
+/// The Worker shared by the tests that only talk HTTP. Tests that read D1 directly
+/// (`Dev::d1`, a second process on the same SQLite file) get their own instance and read it
+/// only while the Worker is idle, so the two never contend for the database lock.
+fn dev() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| {
+        Dev::start(
+            "oauth",
+            &[(SECRET_ENV, CLIENT_SECRET), ("RUN_LEASE_SECONDS", "3")],
+        )
+    })
+}
+
+fn query(url: &str) -> HashMap<String, String> {
+    Url::parse(url)
+        .expect("absolute URL")
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+fn enc(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn definition(provider: &Provider, name: &str, trigger: Value, steps: Value) -> Value {
+    let mut t = provider.trigger(SECRET_ENV, &["read", "profile"]);
+    for (k, v) in trigger.as_object().expect("object") {
+        if v.is_null() {
+            t.as_object_mut().unwrap().remove(k);
+        } else {
+            t[k] = v.clone();
+        }
+    }
+    json!({ "name": name, "trigger": t, "steps": steps })
+}
+
+fn log_steps() -> Value {
+    json!([{ "type": "log", "name": "hello", "message": "connected {{oauth.user_id}}" }])
+}
+
+/// `GET /oauth/{wf}/signin?user_id=…`: asserts the 302 and returns the provider URL.
+fn signin(dev: &Dev, wf: &str, user_id: &str) -> String {
+    let r = send(
+        "GET",
+        &dev.url(&format!("/oauth/{wf}/signin?user_id={}", enc(user_id))),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    r.header("location").expect("location").to_string()
+}
+
+/// What a person does on the provider's page: loads it, fills it in, submits.
+/// Returns where the provider sends the browser (the Worker's callback, normally).
+fn provider_login(
+    provider: &Provider,
+    authorize_url: &str,
+    username: &str,
+    decision: &str,
+) -> String {
+    assert!(
+        authorize_url.starts_with(&format!("{}/authorize?", provider.base)),
+        "{authorize_url}"
+    );
+    let page = send("GET", authorize_url, &[], None);
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(page.text.contains("<form"), "{}", page.text);
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in query(authorize_url) {
+        form.append_pair(&k, &v);
+    }
+    form.append_pair("username", username)
+        .append_pair("password", PASSWORD)
+        .append_pair("decision", decision);
+    let body = form.finish();
+    let r = send(
+        "POST",
+        &format!("{}/authorize", provider.base),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 302, "{}", r.text);
+    r.header("location").expect("location").to_string()
+}
+
+/// A whole sign-in up to the provider's redirect back; returns the callback URL.
+fn authorize(dev: &Dev, provider: &Provider, wf: &str, user_id: &str, username: &str) -> String {
+    let to_provider = signin(dev, wf, user_id);
+    let callback = provider_login(provider, &to_provider, username, "allow");
+    assert!(
+        callback.starts_with(&dev.url(&format!("/oauth/{wf}/callback?"))),
+        "{callback}"
+    );
+    callback
+}
+
+fn connections(dev: &Dev, wf: &str) -> Vec<Value> {
+    let r = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{wf}/connections"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["connections"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn d1_count(dev: &Dev, sql: &str) -> i64 {
+    dev.d1(sql)[0]["n"].as_i64().expect("count")
+}
+
+fn key() -> crypto::SealKey {
+    crypto::parse_key(Some(ENCRYPTION_KEY)).expect("test key")
+}
+
+/// Asserts a problem+json answer with `status` and an error located at `location`.
+fn assert_problem(r: &Resp, status: u16, location: Option<&str>, needle: &str) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    if let Some(l) = location {
+        assert_eq!(r.locations(), [l], "{}", r.text);
+    }
+    assert!(
+        r.text.to_lowercase().contains(&needle.to_lowercase()),
+        "wanted `{needle}` in {}",
+        r.text
+    );
+}
+
+fn own_dev(name: &str) -> Dev {
+    Dev::start(
+        name,
+        &[(SECRET_ENV, CLIENT_SECRET), ("RUN_LEASE_SECONDS", "3")],
+    )
+}
+
+#[test]
+fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
+    let dev = &own_dev("oauth-flow");
+    let provider = Provider::start(&dev.base, 3600);
+    let def = definition(
+        &provider,
+        "Connected",
+        json!({}),
+        json!([
+            { "type": "log", "name": "hello",
+              "message": "user={{oauth.user_id}} scopes={{oauth.scopes}} sub={{oauth.userinfo.sub}} expires={{oauth.expires_at}} token={{oauth.access_token}}" },
+            { "type": "http", "name": "me", "method": "GET", "url": format!("{}/userinfo", provider.base),
+              "headers": { "authorization": "Bearer {{oauth.access_token}}" }, "retries": 0 }
+        ]),
+    );
+    let wf = create_deployed(dev, &def);
+    let got = api(dev, "GET", &format!("/api/workflows/{wf}"), None).json();
+    assert_eq!(
+        got["urls"]["signin"],
+        dev.url(&format!("/oauth/{wf}/signin"))
+    );
+    assert_eq!(
+        got["urls"]["redirect"],
+        dev.url(&format!("/oauth/{wf}/callback"))
+    );
+
+    // Sign-in URL → the provider, with state and an S256 challenge.
+    let to_provider = signin(dev, &wf, "user 42@acme");
+    let q = query(&to_provider);
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["client_id"], common::oauth_provider::CLIENT_ID);
+    assert_eq!(q["redirect_uri"], dev.url(&format!("/oauth/{wf}/callback")));
+    assert_eq!(q["scope"], "read profile");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["code_challenge"].len(), 43);
+    assert!(q["state"].len() >= 22, "state must carry ≥ 128 bits");
+    // The state is stored hashed, with the verifier encrypted.
+    let pending = dev.d1(&format!(
+        "SELECT * FROM oauth_states WHERE workflow_id = '{wf}'"
+    ));
+    assert_eq!(pending.len(), 1);
+    assert_ne!(pending[0]["state_hash"], q["state"]);
+    assert!(pending[0]["verifier"].as_str().unwrap().starts_with("v1."));
+    assert_eq!(pending[0]["user_id"], "user 42@acme");
+
+    // The provider's login page → back to the Redirect URL → success_url.
+    let callback = provider_login(&provider, &to_provider, "alice", "allow");
+    let cb = send("GET", &callback, &[], None);
+    assert_eq!(cb.status, 302, "{}", cb.text);
+    assert_eq!(
+        cb.header("location"),
+        Some(format!("{}/app/done", provider.base).as_str())
+    );
+
+    // PKCE: the provider saw an S256 challenge and the verifier matched it.
+    let checks = provider.pkce_checks();
+    assert_eq!(checks.len(), 1, "{checks:?}");
+    assert_eq!(checks[0].method, "S256");
+    assert_eq!(checks[0].challenge, q["code_challenge"]);
+    assert!(checks[0].matched && checks[0].verifier.is_some());
+    let token_requests = provider.token_requests();
+    assert_eq!(token_requests.len(), 1);
+    assert_eq!(token_requests[0].grant_type, "authorization_code");
+    assert_eq!(token_requests[0].client_auth, "client_secret_basic");
+    assert_eq!(token_requests[0].error, None);
+    let issued = provider.issued_tokens();
+    let (access, refresh) = (&issued[0], &issued[1]);
+    // The run finishes before D1 is read directly (see `dev`).
+    let runs_now = runs(dev, &wf);
+    assert_eq!(runs_now.len(), 1);
+    let run = wait_run(dev, runs_now[0]["id"].as_str().unwrap(), 60);
+
+    // The connection: tokens only as AES-GCM envelopes that open with the key.
+    assert_eq!(
+        d1_count(
+            dev,
+            &format!("SELECT COUNT(*) AS n FROM oauth_states WHERE workflow_id = '{wf}'")
+        ),
+        0,
+        "the state is consumed"
+    );
+    let rows = dev.d1(&format!(
+        "SELECT * FROM oauth_connections WHERE workflow_id = '{wf}'"
+    ));
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    let row_text = row.to_string();
+    for t in &issued {
+        assert!(
+            !row_text.contains(t.as_str()),
+            "a token is readable in D1: {row_text}"
+        );
+    }
+    let sealed_access = row["access_token"].as_str().unwrap();
+    assert!(sealed_access.starts_with("v1."));
+    assert_eq!(
+        crypto::open(
+            &key(),
+            &format!("conn:access:{wf}:user 42@acme"),
+            sealed_access
+        )
+        .unwrap(),
+        *access
+    );
+    assert_eq!(
+        crypto::open(
+            &key(),
+            &format!("conn:refresh:{wf}:user 42@acme"),
+            row["refresh_token"].as_str().unwrap()
+        )
+        .unwrap(),
+        *refresh
+    );
+    assert_eq!(row["status"], "active");
+
+    // The API lists it without tokens.
+    let listed = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{wf}/connections"),
+        None,
+    );
+    assert_eq!(listed.status, 200);
+    for t in &issued {
+        assert!(!listed.text.contains(t.as_str()));
+    }
+    assert!(!listed.text.contains("v1."));
+    let c = &listed.json()["connections"][0];
+    assert_eq!(c["user_id"], "user 42@acme");
+    assert_eq!(c["status"], "active");
+    assert_eq!(c["scopes"], json!(["read", "profile"]));
+    assert_eq!(c["has_refresh_token"], true);
+    assert_eq!(c["userinfo"]["sub"], "alice");
+    assert_eq!(c["needs_reauth"], Value::Null);
+    assert!(c["expires_at"].as_str().unwrap().ends_with('Z'));
+
+    // One run, with the right variables; the token is redacted in the record but the
+    // steps used the real one (the provider's userinfo accepted it).
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["trigger"], "oauth");
+    let input = &run["input"]["oauth"];
+    assert_eq!(input["user_id"], "user 42@acme");
+    assert_eq!(input["access_token"], "[redacted]");
+    assert_eq!(input["scopes"], json!(["read", "profile"]));
+    assert_eq!(input["userinfo"]["email"], "alice@example.test");
+    let message = run["steps"][0]["output"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("user=user 42@acme scopes=[\"read\",\"profile\"] sub=alice expires=20"),
+        "{message}"
+    );
+    assert!(message.ends_with("token=[redacted]"), "{message}");
+    assert_eq!(run["steps"][1]["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][1]["output"]["status"], 200);
+    assert_eq!(run["steps"][1]["output"]["body"]["sub"], "alice");
+    let run_text = run.to_string();
+    for t in &issued {
+        assert!(
+            !run_text.contains(t.as_str()),
+            "the run record holds a token: {run_text}"
+        );
+    }
+
+    // A replayed (double-submitted) callback: no second run, no second exchange.
+    let again = send("GET", &callback, &[], None);
+    assert_problem(&again, 400, Some("query.state"), "already used");
+    assert_eq!(runs(dev, &wf).len(), 1);
+    assert_eq!(provider.token_requests().len(), 1);
+
+    // Removing the connection.
+    let user_path = format!(
+        "/api/workflows/{wf}/connections/{}",
+        enc("user 42@acme").replace('+', "%20")
+    );
+    let del = api(dev, "DELETE", &user_path, None);
+    assert_eq!(del.status, 204, "{}", del.text);
+    assert!(connections(dev, &wf).is_empty());
+    let del = api(dev, "DELETE", &user_path, None);
+    assert_problem(&del, 404, None, "no connection");
+}
+
+#[test]
+fn the_example_definition_validates_and_shows_its_urls() {
+    let dev = dev();
+    let def: Value = serde_json::from_str(include_str!("../examples/oauth.json")).unwrap();
+    let r = api(dev, "POST", "/api/workflows", Some(&def));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        r.json()["urls"]["redirect"],
+        dev.url(&format!("/oauth/{id}/callback"))
+    );
+    let mut bad = def.clone();
+    bad["trigger"]["token_auth_method"] = json!("none");
+    bad["trigger"]["success_url"] = json!("/relative");
+    let r = api(dev, "POST", "/api/workflows", Some(&bad));
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(
+        r.locations(),
+        ["trigger.success_url", "trigger.token_auth_method"]
+    );
+}
+
+#[test]
+fn headless_chromium_signs_in_and_lands_on_success_url() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Browser", json!({}), log_steps()),
+    );
+    let signin_url = dev.url(&format!("/oauth/{wf}/signin?user_id=browser-user"));
+    let success = format!("{}/app/done", provider.base);
+    let out = Command::new("node")
+        .arg(root().join("tests/browser/oauth_signin.mjs"))
+        .args([&signin_url, &success, "carol", PASSWORD])
+        .current_dir(root())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browser sign-in failed: {stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).expect("JSON line");
+    assert_eq!(result["login_page_title"], "Sign in to Test Provider");
+    assert_eq!(result["url"], success);
+    assert_eq!(result["heading"], "Connected");
+    assert_eq!(provider.app_hits(), ["/app/done"]);
+    assert_eq!(provider.pkce_checks().len(), 1);
+    assert!(provider.pkce_checks()[0].matched);
+
+    let c = connections(dev, &wf);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0]["user_id"], "browser-user");
+    assert_eq!(c[0]["userinfo"]["sub"], "carol");
+    let r = runs(dev, &wf);
+    assert_eq!(r.len(), 1);
+    let run = wait_run(dev, r[0]["id"].as_str().unwrap(), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        run["steps"][0]["output"]["message"],
+        "connected browser-user"
+    );
+}
+
+#[test]
+fn bad_callbacks_start_no_run_and_store_no_connection() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Strict", json!({}), log_steps()),
+    );
+    let other = create_deployed(dev, &definition(&provider, "Other", json!({}), log_steps()));
+    let no_failure_url = create_deployed(
+        dev,
+        &definition(
+            &provider,
+            "No failure URL",
+            json!({ "failure_url": null }),
+            log_steps(),
+        ),
+    );
+    let cb = |wf: &str, qs: &str| {
+        send(
+            "GET",
+            &dev.url(&format!("/oauth/{wf}/callback{qs}")),
+            &[],
+            None,
+        )
+    };
+
+    // Sign-in URL input checks.
+    let r = send("GET", &dev.url(&format!("/oauth/{wf}/signin")), &[], None);
+    assert_problem(&r, 400, Some("query.user_id"), "required");
+    let r = send(
+        "GET",
+        &dev.url(&format!(
+            "/oauth/{wf}/signin?user_id=u&redirect={}",
+            enc("https://evil.example/x")
+        )),
+        &[],
+        None,
+    );
+    assert_problem(&r, 400, Some("query.redirect"), "same origin");
+    let r = send(
+        "GET",
+        &dev.url("/oauth/wf_000000000000000000000000/signin?user_id=u"),
+        &[],
+        None,
+    );
+    assert_problem(&r, 404, None, "no workflow");
+    let draft = create(dev, &definition(&provider, "Draft", json!({}), log_steps()));
+    let r = send(
+        "GET",
+        &dev.url(&format!("/oauth/{draft}/signin?user_id=u")),
+        &[],
+        None,
+    );
+    assert_problem(&r, 404, None, "not deployed");
+    let unset = create_deployed(
+        dev,
+        &definition(
+            &provider,
+            "No secret",
+            json!({ "client_secret_env": "NOT_SET_ANYWHERE" }),
+            log_steps(),
+        ),
+    );
+    let r = send(
+        "GET",
+        &dev.url(&format!("/oauth/{unset}/signin?user_id=u")),
+        &[],
+        None,
+    );
+    assert_problem(&r, 503, None, "wrangler secret put NOT_SET_ANYWHERE");
+
+    // Missing, malformed and tampered states.
+    assert_problem(&cb(&wf, "?code=x"), 400, Some("query.state"), "required");
+    assert_problem(
+        &cb(&wf, "?code=x&state=short"),
+        400,
+        Some("query.state"),
+        "not a state",
+    );
+    let callback = authorize(dev, &provider, &wf, "u1", "dave");
+    let q = query(&callback);
+    let state = &q["state"];
+    let mut tampered: Vec<char> = state.chars().collect();
+    tampered[10] = if tampered[10] == 'A' { 'B' } else { 'A' };
+    let tampered: String = tampered.into_iter().collect();
+    let r = cb(&wf, &format!("?code={}&state={tampered}", q["code"]));
+    assert_problem(&r, 400, Some("query.state"), "unknown");
+
+    // Another workflow's state is refused there, and still works where it belongs.
+    let r = cb(&other, &format!("?code={}&state={state}", q["code"]));
+    assert_problem(&r, 400, Some("query.state"), "another workflow");
+    let ok = send("GET", &callback, &[], None);
+    assert_eq!(ok.status, 302, "{}", ok.text);
+    assert_eq!(runs(dev, &wf).len(), 1);
+    assert_eq!(runs(dev, &other).len(), 0);
+    api(
+        dev,
+        "DELETE",
+        &format!("/api/workflows/{wf}/connections/u1"),
+        None,
+    );
+    let runs_before = runs(dev, &wf).len();
+
+    // Missing code: the state is consumed, nothing else happens.
+    let callback = authorize(dev, &provider, &wf, "u2", "erin");
+    let state = query(&callback)["state"].clone();
+    assert_problem(
+        &cb(&wf, &format!("?state={state}")),
+        400,
+        Some("query.code"),
+        "required",
+    );
+    let r = cb(&wf, &format!("?state={state}&code=late"));
+    assert_problem(&r, 400, Some("query.state"), "already used");
+
+    // Two simultaneous submissions of one callback: exactly one wins.
+    let callback = authorize(dev, &provider, &wf, "racer", "kim");
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let url = callback.clone();
+            std::thread::spawn(move || send("GET", &url, &[], None).status)
+        })
+        .collect();
+    let mut statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    statuses.sort();
+    assert_eq!(statuses, [302, 400]);
+    assert_eq!(runs(dev, &wf).len(), runs_before + 1);
+    assert_eq!(
+        provider.pkce_checks().iter().filter(|c| c.matched).count(),
+        2
+    );
+    api(
+        dev,
+        "DELETE",
+        &format!("/api/workflows/{wf}/connections/racer"),
+        None,
+    );
+    let runs_before = runs_before + 1;
+
+    // A `redirect` on success_url's origin replaces success_url for that sign-in.
+    let after = format!("{}/app/after?tab=2", provider.base);
+    let r = send(
+        "GET",
+        &dev.url(&format!(
+            "/oauth/{wf}/signin?user_id=u7&redirect={}",
+            enc(&after)
+        )),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 302, "{}", r.text);
+    let back = provider_login(&provider, r.header("location").unwrap(), "lee", "allow");
+    let r = send("GET", &back, &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(r.header("location"), Some(after.as_str()));
+    assert_eq!(runs(dev, &wf).len(), runs_before + 1);
+    api(
+        dev,
+        "DELETE",
+        &format!("/api/workflows/{wf}/connections/u7"),
+        None,
+    );
+    let runs_before = runs_before + 1;
+
+    // The provider's error (the user clicked Deny) → failure_url with the error.
+    let to_provider = signin(dev, &wf, "u3");
+    let back = provider_login(&provider, &to_provider, "frank", "deny");
+    let r = send("GET", &back, &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    let loc = r.header("location").unwrap();
+    assert!(
+        loc.starts_with(&format!("{}/app/failed?", provider.base)),
+        "{loc}"
+    );
+    let fq = query(loc);
+    assert_eq!(fq["error"], "access_denied");
+    assert_eq!(fq["error_description"], "The user denied access");
+    assert_eq!(fq["user_id"], "u3");
+    // … and without a failure_url, a problem.
+    let to_provider = signin(dev, &no_failure_url, "u4");
+    let back = provider_login(&provider, &to_provider, "gina", "deny");
+    assert_problem(
+        &send("GET", &back, &[], None),
+        400,
+        Some("query.error"),
+        "access_denied",
+    );
+
+    // The token endpoint answering 500, then garbage.
+    for (failure, needle) in [
+        (TokenFailure::Status500, "500"),
+        (TokenFailure::Garbage, "content-type"),
+    ] {
+        let callback = authorize(dev, &provider, &wf, "u5", "hank");
+        provider.fail_token_endpoint(Some(failure));
+        let r = send("GET", &callback, &[], None);
+        provider.fail_token_endpoint(None);
+        assert_eq!(r.status, 302, "{}", r.text);
+        let fq = query(r.header("location").unwrap());
+        assert_eq!(fq["error"], "token_exchange_failed");
+        assert!(
+            fq["error_description"].to_lowercase().contains(needle),
+            "{fq:?}"
+        );
+        let callback = authorize(dev, &provider, &no_failure_url, "u6", "ivy");
+        provider.fail_token_endpoint(Some(failure));
+        let r = send("GET", &callback, &[], None);
+        provider.fail_token_endpoint(None);
+        assert_problem(&r, 502, None, "token_exchange_failed");
+    }
+
+    // None of that made a run or a connection.
+    assert_eq!(runs(dev, &wf).len(), runs_before);
+    assert_eq!(runs(dev, &no_failure_url).len(), 0);
+    assert_eq!(runs(dev, &other).len(), 0);
+    for id in [&wf, &other, &no_failure_url] {
+        assert!(connections(dev, id).is_empty());
+    }
+}
+
+#[test]
+fn refresh_by_cron_rotates_tokens_and_a_revoked_grant_needs_reauth() {
+    let dev = &own_dev("oauth-refresh");
+    // Access tokens live 2 minutes: inside the 10-minute window, so due at once.
+    let provider = Provider::start(&dev.base, 120);
+    let def = definition(
+        &provider,
+        "Refresh",
+        json!({ "token_auth_method": "client_secret_post" }),
+        log_steps(),
+    );
+    let wf = create_deployed(dev, &def);
+    for (user, username) in [("a", "alice"), ("b", "bob")] {
+        let callback = authorize(dev, &provider, &wf, user, username);
+        assert_eq!(send("GET", &callback, &[], None).status, 302);
+    }
+    for r in runs(dev, &wf) {
+        assert_eq!(
+            wait_run(dev, r["id"].as_str().unwrap(), 60)["status"],
+            "succeeded"
+        );
+    }
+    let sealed = |user: &str| {
+        dev.d1(&format!(
+            "SELECT access_token, refresh_token, expires_at FROM oauth_connections WHERE workflow_id = '{wf}' AND user_id = '{user}'"
+        ))[0]
+            .clone()
+    };
+    let first = sealed("a");
+    let conn = |user: &str| {
+        connections(dev, &wf)
+            .into_iter()
+            .find(|c| c["user_id"] == user)
+            .expect("connection")
+    };
+    assert_eq!(conn("a")["refreshed_at"], Value::Null);
+
+    dev.fire_cron();
+    let refreshes = |p: &Provider| {
+        p.token_requests()
+            .iter()
+            .filter(|r| r.grant_type == "refresh_token" && r.error.is_none())
+            .count()
+    };
+    assert_eq!(refreshes(&provider), 2, "{:?}", provider.token_requests());
+    assert!(provider
+        .token_requests()
+        .iter()
+        .all(|r| r.client_auth == "client_secret_post"));
+    let second = sealed("a");
+    assert_ne!(first["access_token"], second["access_token"]);
+    assert_ne!(
+        first["refresh_token"], second["refresh_token"],
+        "the rotated refresh token is stored"
+    );
+    let issued = provider.issued_tokens();
+    let now_access = crypto::open(
+        &key(),
+        &format!("conn:access:{wf}:a"),
+        second["access_token"].as_str().unwrap(),
+    )
+    .unwrap();
+    assert!(
+        issued[4..].contains(&now_access),
+        "a refreshed access token is stored"
+    );
+    assert!(conn("a")["refreshed_at"].is_string());
+    assert_eq!(conn("a")["status"], "active");
+
+    // Bob revokes the app at the provider; Alice's rotated token keeps working.
+    provider.revoke_user("bob");
+    dev.fire_cron();
+    assert_eq!(refreshes(&provider), 3, "{:?}", provider.token_requests());
+    let b = conn("b");
+    assert_eq!(b["status"], "needs_reauth", "{b}");
+    assert!(b["needs_reauth"]["at"].as_str().unwrap().ends_with('Z'));
+    assert!(
+        b["needs_reauth"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant"),
+        "{b}"
+    );
+    assert_eq!(conn("a")["status"], "active");
+
+    // A connection that needs re-auth is not tried again; a failing token endpoint leaves
+    // the connection active with the error recorded.
+    provider.fail_token_endpoint(Some(TokenFailure::Status500));
+    dev.fire_cron();
+    provider.fail_token_endpoint(None);
+    let failed: Vec<_> = provider
+        .token_requests()
+        .into_iter()
+        .filter(|r| r.error.as_deref() == Some("http_500"))
+        .collect();
+    assert_eq!(failed.len(), 1, "only a is tried");
+    let a = conn("a");
+    assert_eq!(a["status"], "active");
+    assert!(
+        a["last_refresh_error"].as_str().unwrap().contains("500"),
+        "{a}"
+    );
+
+    // Signing in again clears needs_reauth.
+    let callback = authorize(dev, &provider, &wf, "b", "bob");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let b = conn("b");
+    assert_eq!(b["status"], "active");
+    assert_eq!(b["needs_reauth"], Value::Null);
+}
+
+#[test]
+fn expired_state_is_rejected() {
+    let dev = Dev::start(
+        "oauth-ttl",
+        &[
+            (SECRET_ENV, CLIENT_SECRET),
+            ("OAUTH_STATE_TTL_SECONDS", "1"),
+        ],
+    );
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        &dev,
+        &definition(&provider, "Short TTL", json!({}), log_steps()),
+    );
+    let callback = authorize(&dev, &provider, &wf, "slow-user", "jane");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let r = send("GET", &callback, &[], None);
+    assert_problem(&r, 400, Some("query.state"), "expired");
+    assert!(provider.token_requests().is_empty(), "no code exchange");
+    assert!(runs(&dev, &wf).is_empty());
+    assert!(connections(&dev, &wf).is_empty());
+    // The Cron pass deletes expired states that were never used.
+    let _ = signin(&dev, &wf, "never-finished");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    dev.fire_cron();
+    assert_eq!(d1_count(&dev, "SELECT COUNT(*) AS n FROM oauth_states"), 0);
+}
+
+#[test]
+fn missing_encryption_key_is_a_503_that_says_how_to_set_it() {
+    let dev = Dev::start(
+        "oauth-nokey",
+        &[(SECRET_ENV, CLIENT_SECRET), ("TRIPLINE_ENCRYPTION_KEY", "")],
+    );
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        &dev,
+        &definition(&provider, "No key", json!({}), log_steps()),
+    );
+    let r = send(
+        "GET",
+        &dev.url(&format!("/oauth/{wf}/signin?user_id=u")),
+        &[],
+        None,
+    );
+    assert_problem(&r, 503, None, "wrangler secret put TRIPLINE_ENCRYPTION_KEY");
+    assert!(provider.authorize_requests().is_empty());
+}
