@@ -288,7 +288,7 @@ fn runs_in_flight_when_the_runtime_is_killed_finish_after_a_restart() {
         &dev,
         &json!({
             "name": "kill", "trigger": {"type": "endpoint"},
-            "steps": [{"type": "http", "name": "slow", "url": up.url(&format!("/slow/1500/{tag}")), "timeout_ms": 5000, "retries": 0},
+            "steps": [{"type": "http", "name": "slow", "url": up.url(&format!("/slow/1500/{tag}")), "timeout_ms": 10000, "retries": 0},
                       {"type": "log", "name": "done", "message": "done"}]
         }),
     );

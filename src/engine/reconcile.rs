@@ -4,7 +4,6 @@
 use futures_util::future::join_all;
 use worker::{Env, Result};
 
-use super::{execute, Claim};
 use crate::domain::time::iso_millis;
 use crate::platform::{env_string, now_ms};
 use crate::store;
@@ -27,10 +26,12 @@ pub async fn reconcile_runs(env: &Env) -> Result<Report> {
     let db = store::db(env)?;
     let now = now_ms();
     let stale = store::runs::stale(&db, now, STALE_BATCH).await?;
+    // Each run resumes in its workflow's object: its own invocation, so one pass is not
+    // bound by one invocation's limits (concurrent connections, wall time).
     let results = join_all(
         stale
             .iter()
-            .map(|id| execute(env, id, Claim::Expired, None)),
+            .map(|(run_id, workflow_id)| crate::objects::resume_run(env, workflow_id, run_id)),
     )
     .await;
     let mut report = Report::default();

@@ -159,6 +159,17 @@ impl DurableObject for WorkflowObject {
                 self.disarm().await?;
                 Response::ok("disarmed")
             }
+            "/run/resume" => {
+                let run_id = url
+                    .query_pairs()
+                    .find(|(k, _)| k == "run")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+                let resumed =
+                    crate::engine::execute(&self.env, &run_id, crate::engine::Claim::Expired, None)
+                        .await?;
+                Response::ok(if resumed { "resumed" } else { "skipped" })
+            }
             path if path.starts_with("/poll/") => poll::handle(self, req).await,
             path if path.starts_with("/schedule/") => schedule::handle(self, req).await,
             _ => Response::error("unknown object action", 404),
@@ -179,11 +190,10 @@ impl DurableObject for WorkflowObject {
 /// Sends an action to a workflow's object (`deploy`, `undeploy`, `reconcile`, …).
 pub async fn notify(env: &Env, workflow_id: &str, action: &str) -> Result<()> {
     let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
-    let mut req = Request::new(
+    let req = Request::new(
         &format!("https://workflow/{action}?workflow={workflow_id}"),
         Method::Post,
     )?;
-    let _ = req.headers_mut();
     let mut resp = stub.fetch_with_request(req).await?;
     if resp.status_code() >= 400 {
         let body = resp.text().await.unwrap_or_default();
@@ -192,4 +202,21 @@ pub async fn notify(env: &Env, workflow_id: &str, action: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Resumes an abandoned run in its workflow's object; `true` when this call ran it.
+pub async fn resume_run(env: &Env, workflow_id: &str, run_id: &str) -> Result<bool> {
+    let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
+    let req = Request::new(
+        &format!("https://workflow/run/resume?workflow={workflow_id}&run={run_id}"),
+        Method::Post,
+    )?;
+    let mut resp = stub.fetch_with_request(req).await?;
+    let text = resp.text().await.unwrap_or_default();
+    if resp.status_code() >= 400 {
+        return Err(Error::RustError(format!(
+            "resuming {run_id} failed: {text}"
+        )));
+    }
+    Ok(text == "resumed")
 }

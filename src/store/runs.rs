@@ -217,21 +217,23 @@ pub async fn finish(
 }
 
 /// Unfinished runs whose lease has expired, oldest first, at most `limit`.
-pub async fn stale(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<String>> {
+/// Returns `(run id, workflow id)` pairs.
+pub async fn stale(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>> {
     #[derive(Deserialize)]
     struct Id {
         id: String,
+        workflow_id: String,
     }
     let rows = db
         .prepare(
-            "SELECT id FROM runs WHERE status IN ('queued', 'running') AND lease_until < ?1
+            "SELECT id, workflow_id FROM runs WHERE status IN ('queued', 'running') AND lease_until < ?1
              ORDER BY lease_until LIMIT ?2",
         )
         .bind(&[num(now_ms), num(limit as i64)])?
         .all()
         .await?
         .results::<Id>()?;
-    Ok(rows.into_iter().map(|r| r.id).collect())
+    Ok(rows.into_iter().map(|r| (r.id, r.workflow_id)).collect())
 }
 
 /// Deletes up to `limit` finished runs created before `before_iso`; returns how many.

@@ -190,25 +190,36 @@ impl Dev {
         format!("{}{}", self.base, path)
     }
 
-    /// Runs SQL against the local D1 database (through wrangler, as an operator would).
+    /// Reads the local D1 database directly (SQLite in WAL mode, so reading never blocks
+    /// the Worker's writes — `wrangler d1 execute` would take locks and cause SQLITE_BUSY).
     pub fn d1(&self, sql: &str) -> Vec<Value> {
-        let out = Command::new(wrangler())
-            .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
-            .arg(&self.state_dir)
-            .args(["--command", sql])
-            .current_dir(root())
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CI", "true")
+        let dir = self.state_dir.join("v3/d1/miniflare-D1DatabaseObject");
+        let file = std::fs::read_dir(&dir)
+            .expect("local D1 directory")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.extension().is_some_and(|x| x == "sqlite")
+                    && p.file_name().is_some_and(|n| n != "metadata.sqlite")
+            })
+            .expect("local D1 database file");
+        let script = r#"
+import json, sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=10)
+c.row_factory = sqlite3.Row
+print(json.dumps([dict(r) for r in c.execute(sys.argv[2]).fetchall()]))
+"#;
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .arg(&file)
+            .arg(sql)
             .output()
-            .expect("wrangler d1 execute");
-        let text = String::from_utf8_lossy(&out.stdout);
-        let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-            panic!(
-                "d1 output is not JSON ({e}): {text} {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        v[0]["results"].as_array().cloned().unwrap_or_default()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "d1 query failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("rows as JSON")
     }
 }
 
