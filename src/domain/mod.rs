@@ -7,6 +7,7 @@ pub mod cursor;
 pub mod definition;
 pub mod endpoint;
 pub mod ids;
+pub mod names;
 pub mod oauth;
 pub mod oauth_flow;
 pub mod paging;

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+pub use super::names::is_env_name;
 use super::problem::Errors;
 use super::reader::ObjectReader;
 
@@ -28,14 +29,6 @@ pub struct OAuthTrigger {
 
 /// The accepted `token_auth_method` values.
 pub const TOKEN_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
-
-/// Whether `s` looks like an environment variable name.
-pub fn is_env_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_uppercase() || c == '_')
-        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        && s.len() <= 128
-}
 
 /// Checks an absolute http(s) URL with a host; returns an error message otherwise.
 pub fn check_url(s: &str) -> Result<(), String> {
@@ -87,7 +80,7 @@ impl OAuthTrigger {
             if !is_env_name(name) {
                 errors.push(
                     r.loc("client_secret_env"),
-                    "must name a Worker secret, like GITHUB_CLIENT_SECRET (A-Z, 0-9, _)",
+                    "must name a Worker secret, like GITHUB_CLIENT_SECRET (letters, digits and _)",
                 );
             }
         }
@@ -193,7 +186,7 @@ mod tests {
     fn every_error_located() {
         let mut e = Errors::new();
         let t = OAuthTrigger::parse(
-            &json!({"type":"oauth","authorize_url":"ftp://x","client_id":"abc","client_secret_env":"lower",
+            &json!({"type":"oauth","authorize_url":"ftp://x","client_id":"abc","client_secret_env":"lower case",
                     "success_url":"https://a","extra_authorize_params":{"state":"x"},"scopes":["a b"],
                     "token_auth_method":"private_key_jwt"}),
             "trigger",

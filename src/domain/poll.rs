@@ -31,6 +31,7 @@ use std::fmt;
 use serde_json::Value;
 
 use super::cursor::{dedup_key, NewRecord, PgCursor};
+pub use super::names::is_env_name;
 use super::problem::{join, Errors};
 use super::reader::{type_name, ObjectReader};
 
@@ -456,14 +457,6 @@ pub fn check_json_pointer(pointer: &str) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Whether `name` looks like an environment/secret/binding name: `[A-Za-z_][A-Za-z0-9_]*`, ≤ 128.
-pub fn is_env_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && name.len() <= 128
 }
 
 fn check_env_name(name: &str, loc: &str, errors: &mut Errors) -> bool {

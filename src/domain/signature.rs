@@ -38,6 +38,7 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
+use super::names::is_env_name;
 use super::problem::Errors;
 use super::reader::ObjectReader;
 
@@ -234,14 +235,6 @@ fn fixed_signature_header(scheme: Scheme) -> &'static str {
         Scheme::Slack => "x-slack-signature",
         Scheme::HmacSha256 => DEFAULT_HMAC_HEADER,
     }
-}
-
-/// `[A-Z_][A-Z0-9_]*`, at most 128 characters.
-fn is_env_name(name: &str) -> bool {
-    let mut bytes = name.bytes();
-    matches!(bytes.next(), Some(b'A'..=b'Z' | b'_'))
-        && bytes.all(|b| matches!(b, b'A'..=b'Z' | b'0'..=b'9' | b'_'))
-        && name.len() <= 128
 }
 
 /// RFC 9110 token (a valid header name).
@@ -1739,7 +1732,7 @@ mod tests {
                 "must be an object, got string".to_string()
             )
         );
-        for bad in ["1ABC", "", "lower", "A-B", "ÄB"] {
+        for bad in ["1ABC", "", "lower case", "A-B", "ÄB"] {
             let (c, errs) = parse(json!({"scheme": "github", "secret_env": bad}));
             assert!(c.is_none(), "{bad}");
             assert_eq!(errs[0].0, "trigger.verify.secret_env");

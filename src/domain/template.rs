@@ -23,6 +23,7 @@
 
 use serde_json::Value;
 
+pub use super::names::is_env_name;
 use super::problem::{index, join, Errors};
 use super::reader::type_name;
 use super::redact::is_sensitive_key;
@@ -238,15 +239,6 @@ pub fn validate(
             }
         }
     });
-}
-
-/// Whether `name` can name a Worker secret / environment variable: `[A-Za-z_][A-Za-z0-9_]*`,
-/// at most 128 characters.
-pub fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && name.len() <= 128
 }
 
 // ---------------------------------------------------------------------------------------------
