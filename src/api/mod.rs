@@ -5,6 +5,7 @@ pub mod hooks;
 pub mod http;
 pub mod problem;
 pub mod runs;
+pub mod test_shelf;
 pub mod workflows;
 
 use worker::{Context, Env, Method, Request, Response};
@@ -55,6 +56,9 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::GetRun => runs::get(env, p(0)).await?,
         Op::ReplayRun => runs::replay(env, ctx, p(0)).await?,
         Op::EndpointTrigger => hooks::trigger(req, env, ctx, p(0)).await?,
+        Op::EndpointTest => test_shelf::capture(req, env, p(0)).await?,
+        Op::ListTestRequests => test_shelf::list(env, p(0)).await?,
+        Op::DetectSchema => test_shelf::detect(req, env, p(0)).await?,
     };
     if method == Method::Head.to_string() {
         return Ok(Response::empty()?

@@ -5,6 +5,7 @@ pub mod body;
 pub mod cursor;
 pub mod definition;
 pub mod endpoint;
+pub mod hooks;
 pub mod ids;
 pub mod oauth;
 pub mod paging;

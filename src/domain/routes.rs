@@ -17,6 +17,9 @@ pub enum Op {
     GetRun,
     ReplayRun,
     EndpointTrigger,
+    EndpointTest,
+    ListTestRequests,
+    DetectSchema,
 }
 
 /// One route: a method (`*` = any), a path pattern with `{param}` segments, and whether the
@@ -53,6 +56,19 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/runs/{run_id}", Op::GetRun, true),
     r("POST", "/api/runs/{run_id}/replay", Op::ReplayRun, true),
     r("*", "/hooks/{id}", Op::EndpointTrigger, false),
+    r(
+        "GET",
+        "/api/workflows/{id}/test-requests",
+        Op::ListTestRequests,
+        true,
+    ),
+    r(
+        "POST",
+        "/api/workflows/{id}/detect-schema",
+        Op::DetectSchema,
+        true,
+    ),
+    r("*", "/hooks/{id}/test", Op::EndpointTest, false),
 ];
 
 /// The result of matching a request against [`ROUTES`].

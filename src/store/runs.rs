@@ -265,3 +265,81 @@ pub async fn version_definition(
         .await?
         .map(|d| d.definition))
 }
+
+/// What a repeated trigger needs to know about the run its key already created.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PriorRun {
+    pub id: String,
+    pub status: String,
+    pub fingerprint: Option<String>,
+    pub response: Option<String>,
+    pub steps: String,
+    pub error: Option<String>,
+}
+
+const PRIOR_COLUMNS: &str = "id, status, fingerprint, response, steps, error";
+
+/// Inserts an endpoint run in one statement: `queued`, or already `succeeded` when `finished`
+/// (a workflow with no steps has nothing to execute). With `fingerprint` kept for idempotent
+/// repeats. `None` when created; on a duplicate dedup key, the run that is already there.
+pub async fn insert_endpoint(
+    db: &D1Database,
+    run: &NewRun<'_>,
+    fingerprint: Option<&str>,
+    finished: bool,
+) -> Result<Option<PriorRun>> {
+    #[derive(Deserialize)]
+    struct Id {
+        #[allow(dead_code)]
+        id: String,
+    }
+    let (status, attempts, lease, done) = if finished {
+        ("succeeded", 1, 0, Some(run.created_at))
+    } else {
+        ("queued", 0, run.lease_until, None)
+    };
+    let inserted = db
+        .prepare(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, created_at,
+               lease_until, fingerprint, attempts, started_at, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
+             ON CONFLICT (workflow_id, dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(&[
+            text(run.id),
+            text(run.workflow_id),
+            num(run.version),
+            text(run.trigger),
+            text(run.dedup_key),
+            text(status),
+            text(run.input),
+            text(run.created_at),
+            num(lease),
+            super::opt_text(fingerprint),
+            num(attempts),
+            super::opt_text(done),
+        ])?
+        .first::<Id>(None)
+        .await?;
+    if inserted.is_some() {
+        return Ok(None);
+    }
+    let existing = db
+        .prepare(format!(
+            "SELECT {PRIOR_COLUMNS} FROM runs WHERE workflow_id = ?1 AND dedup_key = ?2"
+        ))
+        .bind(&[text(run.workflow_id), text(run.dedup_key)])?
+        .first::<PriorRun>(None)
+        .await?;
+    existing.map(Some).ok_or_else(|| {
+        worker::Error::RustError("run insert conflicted but no existing run was found".into())
+    })
+}
+
+/// The parts of a run an idempotent repeat answers from.
+pub async fn prior(db: &D1Database, id: &str) -> Result<Option<PriorRun>> {
+    db.prepare(format!("SELECT {PRIOR_COLUMNS} FROM runs WHERE id = ?1"))
+        .bind(&[text(id)])?
+        .first::<PriorRun>(None)
+        .await
+}
