@@ -31,3 +31,17 @@ CREATE TABLE endpoint_stats (
 
 -- SHA-256 of what an idempotency key promised (method, path, query, body); NULL without a key.
 ALTER TABLE runs ADD COLUMN fingerprint TEXT;
+
+-- Request bodies too large for one D1 row (Cloudflare caps a row at 2 MB; an endpoint may
+-- accept up to 10 MiB), stored as ordered pieces of the body's JSON text. The run's input then
+-- says `"body_pieces": n` instead of holding the body; readers put it back together.
+CREATE TABLE run_payloads (
+  run_id TEXT NOT NULL,
+  seq    INTEGER NOT NULL,
+  data   TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+CREATE TRIGGER runs_delete_payloads AFTER DELETE ON runs
+BEGIN
+  DELETE FROM run_payloads WHERE run_id = OLD.id;
+END;

@@ -637,6 +637,35 @@ fn bodies_over_the_cap_are_413() {
     assert_eq!(run_count(&id) + run_count(&small) + run_count(&large), 3);
 }
 
+#[test]
+fn large_bodies_are_kept_out_of_the_run_row_and_put_back() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"max_body_bytes": 5 * 1024 * 1024}),
+            json!([{"type": "log", "name": "peek", "message": "k={{request.body.k}}"}]),
+        ),
+    );
+    let pad = "é".repeat(1024 * 1024); // 2 MiB of UTF-8: 3 pieces of at most 1 MB
+    let body = json!({"k": "v", "pad": pad});
+    let r = post_json(&hook(&id), &body, &[("idempotency-key", "big-1")]);
+    let run_id = run_of(&r);
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["output"]["message"], "k=v");
+    assert_eq!(run["input"]["request"]["body"], body);
+    assert_eq!(run["input"]["request"].get("body_pieces"), None);
+    // The history list shows where the body went instead of carrying megabytes per run.
+    let listed = runs(dev, &id);
+    assert_eq!(listed[0]["input"]["request"]["body_pieces"], 3);
+    // A repeat writes nothing.
+    let again = post_json(&hook(&id), &body, &[("idempotency-key", "big-1")]);
+    assert_eq!(run_of(&again), run_id);
+    assert_eq!(run_count(&id), 1);
+    assert_eq!(get_run(&run_id)["input"]["request"]["body"], body);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Signatures
 

@@ -207,6 +207,30 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> Ap
         Some(k) => k.key.clone(),
         None => format!("run:{run_id}"),
     };
+    // A large body stays out of the run row (D1 caps a row at 2 MB), in pieces written in the
+    // same transaction.
+    let body_text;
+    let (input, pieces) = if input.len() > hooks::INLINE_INPUT_MAX {
+        body_text = body.to_string();
+        let pieces = hooks::split_pieces(&body_text, hooks::PIECE_BYTES);
+        let mut small = serde_json::to_value(Input {
+            request: RequestRecord {
+                method: &incoming.method,
+                path: &incoming.path,
+                query: &incoming.query,
+                headers: &headers,
+                body: &Value::Null,
+            },
+        })
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        if let Some(r) = small.get_mut("request").and_then(Value::as_object_mut) {
+            r.remove("body");
+            r.insert(hooks::BODY_PIECES_KEY.into(), json!(pieces.len()));
+        }
+        (small.to_string(), pieces)
+    } else {
+        (input, Vec::new())
+    };
     let steps = &live.definition.steps;
     // A workflow without steps has nothing to execute: its run is recorded finished, in the
     // same single write.
@@ -225,6 +249,7 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> Ap
         },
         fingerprint.as_deref(),
         finished,
+        &pieces,
     )
     .await?;
     if let Some(prior) = prior {

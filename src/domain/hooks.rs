@@ -18,6 +18,39 @@ pub const SHELF_MAX_RAW_BYTES: usize = 256 * 1024;
 /// Largest parsed body (compact JSON) the test shelf keeps.
 pub const SHELF_MAX_BODY_JSON: usize = 1024 * 1024;
 
+/// A run input longer than this (bytes of JSON) keeps its request body out of the run row, in
+/// pieces: Cloudflare D1 caps a row at 2 MB, and the row also gets the steps' results.
+pub const INLINE_INPUT_MAX: usize = 1_000_000;
+/// Largest piece of a body kept out of the run row.
+pub const PIECE_BYTES: usize = 1_000_000;
+/// The key that replaces `request.body` in a run input whose body is kept in pieces.
+pub const BODY_PIECES_KEY: &str = "body_pieces";
+
+/// Cuts `text` into pieces of at most `max` bytes (at least one character each), at character
+/// boundaries; concatenated they give `text` back. An empty text is one empty piece.
+pub fn split_pieces(text: &str, max: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    loop {
+        if rest.len() <= max {
+            if !rest.is_empty() || pieces.is_empty() {
+                pieces.push(rest);
+            }
+            return pieces;
+        }
+        let mut cut = max.max(1);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        if cut == 0 {
+            cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
+        }
+        let (head, tail) = rest.split_at(cut);
+        pieces.push(head);
+        rest = tail;
+    }
+}
+
 /// Where a run's dedup key came from: the header a problem about it points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DedupKey {
@@ -382,6 +415,20 @@ mod tests {
             json!({"authorization": REDACTED, "x-api-key": REDACTED, "x-custom": REDACTED, "x-list": REDACTED,
                    "content-type": "application/json", "x-count": "3"})
         );
+    }
+
+    #[test]
+    fn pieces_rejoin_at_char_boundaries() {
+        assert_eq!(split_pieces("", 3), [""]);
+        assert_eq!(split_pieces("abcdefg", 3), ["abc", "def", "g"]);
+        assert_eq!(split_pieces("abc", 3), ["abc"]);
+        let text = "aé€😀".repeat(50);
+        for max in 1..12 {
+            let pieces = split_pieces(&text, max);
+            assert_eq!(pieces.concat(), text, "{max}");
+            assert!(pieces.iter().all(|p| !p.is_empty()));
+            assert!(pieces.iter().all(|p| p.len() <= max.max(4)), "{max}");
+        }
     }
 
     #[test]
