@@ -624,6 +624,25 @@ fn bodies_over_the_cap_are_413() {
     assert!(r.json()["detail"].as_str().unwrap().contains("100"));
     run_of(&send("POST", &hook(&small), &ct, Some(&[b'a'; 100])));
 
+    // Without a Content-Length (chunked), the cap holds while reading.
+    let chunked = |url: &str, len: usize| -> u16 {
+        let body = vec![b'a'; len];
+        // A fresh connection each time: after an early 413 the connection is not reused.
+        match ureq::AgentBuilder::new()
+            .build()
+            .post(url)
+            .set("content-type", "text/plain")
+            .send(std::io::Cursor::new(body))
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(chunked(&hook(&small), 101), 413);
+    assert_eq!(chunked(&hook(&small), 100), 202);
+    assert_eq!(chunked(&hook(&id), 1024 * 1024 + 1), 413);
+
     let large = create_deployed(
         dev,
         &endpoint(json!({"max_body_bytes": 3 * 1024 * 1024}), json!([])),
@@ -634,7 +653,7 @@ fn bodies_over_the_cap_are_413() {
         &ct,
         Some(&vec![b'a'; 2 * 1024 * 1024]),
     ));
-    assert_eq!(run_count(&id) + run_count(&small) + run_count(&large), 3);
+    assert_eq!(run_count(&id) + run_count(&small) + run_count(&large), 4);
 }
 
 #[test]
