@@ -5,19 +5,29 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use futures_util::future::{select, Either};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
-use worker::{Context, Env, Request};
+use worker::{Context, Delay, Env, Headers, Request, Response};
 
 use super::http::{json_response, origin, read_body};
 use super::problem::{ApiError, ApiResult};
 use crate::domain::body::{parse_body, BodyKind};
 use crate::domain::definition::Definition;
 use crate::domain::endpoint::EndpointTrigger;
-use crate::domain::ids::is_workflow_id;
+use crate::domain::hooks;
+use crate::domain::ids::{is_workflow_id, new_run_id};
 use crate::domain::problem::Errors;
+use crate::domain::signature::{self, SignatureError, Verified, VerifyConfig};
+use crate::domain::steps::response::PreparedResponse;
+use crate::domain::steps::Step;
+use crate::domain::time::iso_millis;
 use crate::engine::{self, Claim};
-use crate::platform::now_ms;
-use crate::store;
+use crate::platform::{env_string, now_ms, random_bytes};
+use crate::store::{self, runs::NewRun, runs::PriorRun};
 
 /// How long an isolate may reuse a deployed version it read.
 const CACHE_MS: i64 = 2_000;
@@ -77,6 +87,8 @@ pub async fn live(env: &Env, id: &str, origin: &str) -> ApiResult<Rc<Live>> {
 pub struct Incoming {
     pub method: String,
     pub path: String,
+    /// The raw query string, without `?` (empty when there is none).
+    pub raw_query: String,
     pub query: Map<String, Value>,
     pub headers: Map<String, Value>,
     pub raw_body: Vec<u8>,
@@ -86,7 +98,9 @@ impl Incoming {
     /// Reads a request (body capped at `max_body` bytes → 413).
     pub async fn read(req: &mut Request, max_body: usize) -> ApiResult<Incoming> {
         let mut query = Map::new();
+        let mut raw_query = String::new();
         if let Ok(url) = req.url() {
+            raw_query = url.query().unwrap_or("").to_string();
             for (k, v) in url.query_pairs() {
                 let v = Value::String(v.into_owned());
                 match query.get_mut(k.as_ref()) {
@@ -106,10 +120,20 @@ impl Incoming {
         Ok(Incoming {
             method: req.method().to_string(),
             path: req.path(),
+            raw_query,
             query,
             headers,
             raw_body,
         })
+    }
+
+    /// The path with its query string, as the request had it.
+    pub fn path_and_query(&self) -> String {
+        if self.raw_query.is_empty() {
+            self.path.clone()
+        } else {
+            format!("{}?{}", self.path, self.raw_query)
+        }
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -121,7 +145,9 @@ impl Incoming {
 pub fn parsed_body(incoming: &Incoming) -> ApiResult<(BodyKind, Value)> {
     let parsed = parse_body(incoming.header("content-type"), &incoming.raw_body).map_err(|e| {
         if e.is_unsupported() {
-            ApiError::new(415, "Unsupported media type", e.to_string())
+            let mut errors = Errors::new();
+            errors.push(e.location(), e.to_string());
+            ApiError::new(415, "Unsupported media type", e.to_string()).with_errors(errors)
         } else {
             ApiError::field(e.location(), e.to_string())
         }
@@ -129,7 +155,8 @@ pub fn parsed_body(incoming: &Incoming) -> ApiResult<(BodyKind, Value)> {
     Ok((parsed.kind, parsed.value))
 }
 
-/// `POST /hooks/{id}` (or the workflow's methods): validate, record the run, answer 202.
+/// `POST /hooks/{id}` (or the workflow's methods): check the method, the size, the signature
+/// and the schema; record the run (once per dedup key); answer 202, or the Response step's reply.
 pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> ApiResult {
     let origin = origin(&req);
     let live = live(env, id, &origin).await?;
@@ -145,37 +172,312 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> Ap
         return Err(ApiError::method_not_allowed(&allow));
     }
     let incoming = Incoming::read(&mut req, endpoint.max_body_bytes as usize).await?;
-    let (kind, body) = parsed_body(&incoming)?;
-    validate(endpoint, &incoming, &body, kind)?;
-
-    let idempotency_key = incoming.header("idempotency-key").map(str::to_string);
-    let input = json!({
-        "request": {
-            "method": incoming.method,
-            "path": incoming.path,
-            "query": incoming.query,
-            "headers": incoming.headers,
-            "body": body,
-        }
-    });
-    let dedup_key = match &idempotency_key {
-        Some(k) => format!("idempotency:{k}"),
-        None => format!(
-            "request:{}",
-            crate::domain::ids::token(&crate::platform::random_bytes::<16>())
-        ),
+    // The signature comes before the schema: an unsigned sender learns nothing about it.
+    let verified = match &endpoint.verify {
+        None => None,
+        Some(config) => Some(check_signature(env, id, config, &incoming).await?),
     };
-    let started = engine::start_run(env, id, live.version, "endpoint", &dedup_key, &input).await?;
-    if started.created {
+    let (kind, mut body) = parsed_body(&incoming)?;
+    validate(endpoint, &incoming, &body, kind)?;
+    // As for every run input (engine::start_run): credentials never reach storage.
+    crate::domain::redact::redact(&mut body, &[]);
+
+    let key = hooks::dedup_key(&incoming.headers, verified.as_ref())
+        .map_err(|m| ApiError::field("header.idempotency-key", m))?;
+    let fingerprint = key.as_ref().map(|_| {
+        hooks::fingerprint(
+            &incoming.method,
+            &incoming.path_and_query(),
+            &incoming.raw_body,
+        )
+    });
+    let headers = redacted_headers(&incoming.headers);
+    let input = serde_json::to_string(&Input {
+        request: RequestRecord {
+            method: &incoming.method,
+            path: &incoming.path,
+            query: &incoming.query,
+            headers: &headers,
+            body: &body,
+        },
+    })
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+
+    let now = now_ms();
+    let run_id = new_run_id(now as u64, &random_bytes::<10>());
+    let dedup_key = match &key {
+        Some(k) => k.key.clone(),
+        None => format!("run:{run_id}"),
+    };
+    // A large body stays out of the run row (D1 caps a row at 2 MB), in pieces written in the
+    // same transaction.
+    let body_text;
+    let (input, pieces) = if input.len() > hooks::INLINE_INPUT_MAX {
+        body_text = body.to_string();
+        let pieces = hooks::split_pieces(&body_text, hooks::PIECE_BYTES);
+        let mut small = serde_json::to_value(Input {
+            request: RequestRecord {
+                method: &incoming.method,
+                path: &incoming.path,
+                query: &incoming.query,
+                headers: &headers,
+                body: &Value::Null,
+            },
+        })
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        if let Some(r) = small.get_mut("request").and_then(Value::as_object_mut) {
+            r.remove("body");
+            r.insert(hooks::BODY_PIECES_KEY.into(), json!(pieces.len()));
+        }
+        (small.to_string(), pieces)
+    } else {
+        (input, Vec::new())
+    };
+    let steps = &live.definition.steps;
+    // A workflow without steps has nothing to execute: its run is recorded finished, in the
+    // same single write.
+    let finished = steps.is_empty();
+    let prior = store::runs::insert_endpoint(
+        &store::db(env)?,
+        &NewRun {
+            id: &run_id,
+            workflow_id: id,
+            version: live.version,
+            trigger: "endpoint",
+            dedup_key: &dedup_key,
+            input: &input,
+            created_at: &iso_millis(now),
+            lease_until: now + engine::lease_ms(env),
+        },
+        fingerprint.as_deref(),
+        finished,
+        &pieces,
+    )
+    .await?;
+    if let Some(prior) = prior {
+        let location = key.map(|k| k.location).unwrap_or_default();
+        return repeat(env, &live, prior, fingerprint.as_deref(), &location).await;
+    }
+    if finished {
+        return accepted(&run_id, false);
+    }
+    if !has_response_step(&live) {
         let env2 = env.clone();
-        let run_id = started.run_id.clone();
+        let run = run_id.clone();
         ctx.wait_until(async move {
-            if let Err(e) = engine::execute(&env2, &run_id, Claim::Fresh, None).await {
-                worker::console_error!("run {run_id}: {e}");
+            if let Err(e) = engine::execute(&env2, &run, Claim::Fresh, None).await {
+                worker::console_error!("run {run}: {e}");
             }
         });
+        return accepted(&run_id, false);
     }
-    accepted(&started.run_id, !started.created)
+
+    // A Response step: run inline up to it and answer with its reply, or 202 after the timeout
+    // (the run goes on either way).
+    let (sink, reply) = oneshot::channel();
+    let env2 = env.clone();
+    let run = run_id.clone();
+    ctx.wait_until(async move {
+        if let Err(e) = engine::execute(&env2, &run, Claim::Fresh, Some(sink)).await {
+            worker::console_error!("run {run}: {e}");
+        }
+    });
+    let timeout = Delay::from(Duration::from_millis(u64::from(
+        endpoint.response_timeout_ms,
+    )));
+    match select(reply, timeout).await {
+        Either::Left((Ok(prepared), _)) => prepared_response(&prepared),
+        // The run ended without reaching its Response step.
+        Either::Left((Err(_), _)) => match store::runs::prior(&store::db(env)?, &run_id).await? {
+            Some(p) if p.status == "failed" => Err(run_failed(&p)),
+            _ => accepted(&run_id, false),
+        },
+        Either::Right(_) => accepted(&run_id, false),
+    }
+}
+
+/// The run's input as stored: `{"request": {method, path, query, headers, body}}`.
+#[derive(Serialize)]
+struct Input<'a> {
+    request: RequestRecord<'a>,
+}
+
+#[derive(Serialize)]
+struct RequestRecord<'a> {
+    method: &'a str,
+    path: &'a str,
+    query: &'a Map<String, Value>,
+    headers: &'a Value,
+    body: &'a Value,
+}
+
+fn has_response_step(live: &Live) -> bool {
+    live.definition
+        .steps
+        .iter()
+        .any(|s| matches!(s, Step::Response(_)))
+}
+
+/// Checks the request's signature: 503 when the secret is not set, 401 (counted) when the
+/// signature does not hold.
+async fn check_signature(
+    env: &Env,
+    workflow_id: &str,
+    config: &VerifyConfig,
+    incoming: &Incoming,
+) -> ApiResult<Verified> {
+    let not_configured = || {
+        ApiError::new(
+            503,
+            "Signing secret not configured",
+            format!(
+                "this endpoint verifies `{}` signatures but the Worker secret `{}` is not set; set it with `wrangler secret put {}`",
+                config.scheme.as_str(),
+                config.secret_env,
+                config.secret_env
+            ),
+        )
+        .with_field("secret_env", config.secret_env.clone())
+    };
+    let Some(secret) = env_string(env, &config.secret_env) else {
+        return Err(not_configured());
+    };
+    match signature::verify(
+        config,
+        &secret,
+        &incoming.headers,
+        &incoming.raw_body,
+        now_ms().div_euclid(1000),
+    ) {
+        Ok(v) => Ok(v),
+        Err(SignatureError::NoSecret) => Err(not_configured()),
+        Err(e) => {
+            let db = store::db(env)?;
+            if let Err(err) = store::test_requests::count_signature_failure(
+                &db,
+                workflow_id,
+                &iso_millis(now_ms()),
+            )
+            .await
+            {
+                worker::console_error!("counting a signature failure: {err}");
+            }
+            let mut errors = Errors::new();
+            errors.push(e.location(), e.to_string());
+            Err(ApiError::new(401, "Invalid signature", e.to_string())
+                .with_errors(errors)
+                .with_header(
+                    "www-authenticate",
+                    format!("Signature scheme=\"{}\"", config.scheme.as_str()),
+                ))
+        }
+    }
+}
+
+/// The answer to a request whose dedup key already made a run: that run's answer again, with
+/// `Idempotent-Replayed: true`. For a Response-step workflow that is the stored reply (waiting
+/// for it, up to the response timeout, while the first request is still running); a reused key
+/// with a different request is 422.
+async fn repeat(
+    env: &Env,
+    live: &Live,
+    mut prior: PriorRun,
+    fingerprint: Option<&str>,
+    location: &str,
+) -> ApiResult {
+    if let (Some(was), Some(now)) = (prior.fingerprint.as_deref(), fingerprint) {
+        if was != now {
+            let name = location.strip_prefix("header.").unwrap_or(location);
+            let mut errors = Errors::new();
+            errors.push(
+                location,
+                format!("was already used for a different request (run {}); use a new key for a new request", prior.id),
+            );
+            return Err(ApiError::new(
+                422,
+                "Idempotency key reused",
+                format!("`{name}` was already used with a different method, URL or body"),
+            )
+            .with_errors(errors)
+            .with_field("run_id", prior.id.clone()));
+        }
+    }
+    let sync = has_response_step(live);
+    let timeout_ms = live
+        .definition
+        .endpoint()
+        .map(|e| i64::from(e.response_timeout_ms))
+        .unwrap_or(0);
+    let deadline = now_ms() + timeout_ms;
+    loop {
+        if let Some(reply) = prior
+            .response
+            .as_deref()
+            .and_then(|r| serde_json::from_str::<Value>(r).ok())
+            .as_ref()
+            .and_then(hooks::stored_reply)
+        {
+            let mut resp = reply_response(reply.status, &reply.headers, reply.body)?;
+            resp.headers_mut().set("idempotent-replayed", "true")?;
+            return Ok(resp);
+        }
+        if sync && prior.status == "failed" {
+            let e = run_failed(&prior).with_header("idempotent-replayed", "true");
+            return Err(e);
+        }
+        if !sync || prior.status == "succeeded" || now_ms() >= deadline {
+            return accepted(&prior.id, true);
+        }
+        Delay::from(Duration::from_millis(150)).await;
+        match store::runs::prior(&store::db(env)?, &prior.id).await? {
+            Some(p) => prior = p,
+            None => return accepted(&prior.id, true),
+        }
+    }
+}
+
+/// 502 for a Response-step workflow whose run failed before replying: names the step.
+fn run_failed(run: &PriorRun) -> ApiError {
+    let step = hooks::failed_step(&run.steps);
+    let detail = match &step {
+        Some(s) => format!(
+            "run {} failed at step `{s}` before reaching its response step; the run's record has the error",
+            run.id
+        ),
+        None => format!(
+            "run {} failed before reaching its response step; the run's record has the error",
+            run.id
+        ),
+    };
+    let mut e = ApiError::new(502, "Run failed", detail)
+        .with_field("run_id", run.id.clone())
+        .with_field("failed_step", step.clone())
+        .with_header("location", format!("/api/runs/{}", run.id));
+    if let Some(s) = step {
+        let mut errors = Errors::new();
+        errors.push(format!("steps.{s}"), "failed");
+        e = e.with_errors(errors);
+    }
+    e
+}
+
+/// The Response step's reply.
+fn prepared_response(p: &PreparedResponse) -> ApiResult {
+    reply_response(p.status, &p.headers, p.body.clone())
+}
+
+fn reply_response(status: u16, headers: &[(String, String)], body: Option<String>) -> ApiResult {
+    let h = Headers::new();
+    for (k, v) in headers {
+        if let Err(e) = h.append(k, v) {
+            worker::console_error!("response header {k} skipped: {e}");
+        }
+    }
+    let resp = match body {
+        Some(b) => Response::from_bytes(b.into_bytes())?,
+        None => Response::empty()?,
+    };
+    Ok(resp.with_status(status).with_headers(h))
 }
 
 /// 202 with the run id and where to read it.
@@ -213,4 +515,11 @@ pub fn validate(
         ),
         errors,
     ))
+}
+
+/// Headers as stored in a run: credentials and secret-looking values redacted.
+pub fn redacted_headers(headers: &Map<String, Value>) -> Value {
+    let mut v = Value::Object(headers.clone());
+    crate::domain::redact::redact(&mut v, &[]);
+    v
 }

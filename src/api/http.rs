@@ -9,6 +9,9 @@ use super::problem::{ApiError, ApiResult};
 /// Management API bodies are capped at 1 MiB.
 pub const MAX_API_BODY: usize = 1024 * 1024;
 
+/// Past a body's cap, how much more of a chunked body is read (and dropped) before answering.
+const MAX_DRAIN: usize = 16 * 1024 * 1024;
+
 /// A JSON answer with `status`.
 pub fn json_response<T: Serialize>(status: u16, value: &T) -> ApiResult {
     let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -28,7 +31,8 @@ pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
             format!("the body must be at most {max} bytes"),
         )
     };
-    if let Some(len) = req.headers().get("content-length")? {
+    let declared = req.headers().get("content-length")?;
+    if let Some(len) = &declared {
         if len
             .trim()
             .parse::<u64>()
@@ -37,6 +41,32 @@ pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
         {
             return Err(too_large());
         }
+    }
+    if declared.is_none() {
+        // No length given (chunked): read piece by piece and stop at the cap, rather than
+        // buffering whatever the sender streams.
+        use futures_util::StreamExt;
+        let Ok(mut stream) = req.stream() else {
+            return Ok(Vec::new()); // no body at all
+        };
+        let mut bytes = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            if bytes.len() + chunk.len() > max {
+                // Let the sender finish (up to a bound) so that it reads the 413: a stream
+                // cancelled halfway makes some proxies answer 503 instead.
+                let mut drained = 0usize;
+                while let Some(Ok(rest)) = stream.next().await {
+                    drained += rest.len();
+                    if drained > MAX_DRAIN {
+                        break;
+                    }
+                }
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        return Ok(bytes);
     }
     let bytes = req.bytes().await.unwrap_or_default();
     if bytes.len() > max {

@@ -6,6 +6,7 @@ pub mod http;
 pub mod oauth;
 pub mod problem;
 pub mod runs;
+pub mod test_shelf;
 pub mod workflows;
 
 use worker::{Context, Env, Method, Request, Response};
@@ -60,6 +61,9 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::OAuthCallback => oauth::callback(req, env, ctx, p(0)).await?,
         Op::ListConnections => oauth::list(req, env, p(0)).await?,
         Op::DeleteConnection => oauth::delete(env, p(0), p(1)).await?,
+        Op::EndpointTest => test_shelf::capture(req, env, p(0)).await?,
+        Op::ListTestRequests => test_shelf::list(env, p(0)).await?,
+        Op::DetectSchema => test_shelf::detect(req, env, p(0)).await?,
     };
     if method == Method::Head.to_string() {
         return Ok(Response::empty()?

@@ -13,6 +13,8 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Errors,
     pub headers: Vec<(&'static str, String)>,
+    /// Extension members of the problem object (RFC 9457 §3.2), e.g. `run_id`.
+    pub extra: Vec<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -23,7 +25,14 @@ impl ApiError {
             detail: detail.into(),
             errors: Errors::new(),
             headers: Vec::new(),
+            extra: Vec::new(),
         }
+    }
+
+    /// Adds an extension member to the problem object.
+    pub fn with_field(mut self, name: &'static str, value: impl Into<serde_json::Value>) -> Self {
+        self.extra.push((name, value.into()));
+        self
     }
 
     pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
@@ -77,6 +86,7 @@ impl ApiError {
             409 => "conflict",
             413 => "payload-too-large",
             415 => "unsupported-media-type",
+            422 => "unprocessable",
             502 => "bad-gateway",
             503 => "not-configured",
             _ => "error",
@@ -85,13 +95,16 @@ impl ApiError {
     }
 
     pub fn into_response(self) -> Response {
-        let body = json!({
+        let mut body = json!({
             "type": self.type_uri(),
             "title": self.title,
             "status": self.status,
             "detail": self.detail,
             "errors": self.errors,
         });
+        for (k, v) in self.extra {
+            body[k] = v;
+        }
         let headers = Headers::new();
         let _ = headers.set("content-type", "application/problem+json");
         for (k, v) in &self.headers {

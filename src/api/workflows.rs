@@ -126,7 +126,11 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
 
 pub async fn get(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = load(env, id).await?;
-    json_response(200, &resource(&row, &origin(&req)))
+    let mut v = resource(&row, &origin(&req));
+    if row.trigger_type == "endpoint" {
+        v["endpoint"] = super::test_shelf::stats(env, id).await?;
+    }
+    json_response(200, &v)
 }
 
 pub async fn replace(mut req: Request, env: &Env, id: &str) -> ApiResult {

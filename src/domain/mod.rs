@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod cursor;
 pub mod definition;
 pub mod endpoint;
+pub mod hooks;
 pub mod ids;
 pub mod names;
 pub mod oauth;

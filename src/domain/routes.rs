@@ -21,6 +21,9 @@ pub enum Op {
     OAuthCallback,
     ListConnections,
     DeleteConnection,
+    EndpointTest,
+    ListTestRequests,
+    DetectSchema,
 }
 
 /// One route: a method (`*` = any), a path pattern with `{param}` segments, and whether the
@@ -71,6 +74,19 @@ pub const ROUTES: &[Route] = &[
         Op::DeleteConnection,
         true,
     ),
+    r(
+        "GET",
+        "/api/workflows/{id}/test-requests",
+        Op::ListTestRequests,
+        true,
+    ),
+    r(
+        "POST",
+        "/api/workflows/{id}/detect-schema",
+        Op::DetectSchema,
+        true,
+    ),
+    r("*", "/hooks/{id}/test", Op::EndpointTest, false),
 ];
 
 /// The result of matching a request against [`ROUTES`].

@@ -3,6 +3,7 @@
 
 pub mod connections;
 pub mod runs;
+pub mod test_requests;
 pub mod timers;
 pub mod workflows;
 

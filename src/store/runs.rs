@@ -109,10 +109,12 @@ pub async fn insert_dedup(db: &D1Database, run: &NewRun<'_>) -> Result<(String, 
 }
 
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<RunRow>> {
-    db.prepare(format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))
+    let row = db
+        .prepare(format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))
         .bind(&[text(id)])?
         .first::<RunRow>(None)
-        .await
+        .await?;
+    inflate(db, row).await
 }
 
 /// Newest first, `limit` rows after the run id `before` (exclusive), optionally of one status.
@@ -158,14 +160,16 @@ pub async fn claim(
     } else {
         "status IN ('queued', 'running') AND lease_until < ?2"
     };
-    db.prepare(format!(
-        "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?2 + ?3,
+    let row = db
+        .prepare(format!(
+            "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?2 + ?3,
            started_at = COALESCE(started_at, ?4)
          WHERE id = ?1 AND {condition} RETURNING {COLUMNS}"
-    ))
-    .bind(&[text(id), num(now_ms), num(lease_ms), text(now_iso)])?
-    .first::<RunRow>(None)
-    .await
+        ))
+        .bind(&[text(id), num(now_ms), num(lease_ms), text(now_iso)])?
+        .first::<RunRow>(None)
+        .await?;
+    inflate(db, row).await
 }
 
 /// Records the steps so far and extends the lease while the run goes on.
@@ -266,4 +270,142 @@ pub async fn version_definition(
         .first::<D>(None)
         .await?
         .map(|d| d.definition))
+}
+
+/// What a repeated trigger needs to know about the run its key already created.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PriorRun {
+    pub id: String,
+    pub status: String,
+    pub fingerprint: Option<String>,
+    pub response: Option<String>,
+    pub steps: String,
+    pub error: Option<String>,
+}
+
+const PRIOR_COLUMNS: &str = "id, status, fingerprint, response, steps, error";
+
+/// Inserts an endpoint run in one statement: `queued`, or already `succeeded` when `finished`
+/// (a workflow with no steps has nothing to execute). With `fingerprint` kept for idempotent
+/// repeats. `None` when created; on a duplicate dedup key, the run that is already there.
+/// `body_pieces` (when the input's request body is kept out of the row, see
+/// `domain::hooks::INLINE_INPUT_MAX`) are written in the same transaction, only if the run is.
+pub async fn insert_endpoint(
+    db: &D1Database,
+    run: &NewRun<'_>,
+    fingerprint: Option<&str>,
+    finished: bool,
+    body_pieces: &[&str],
+) -> Result<Option<PriorRun>> {
+    #[derive(Deserialize)]
+    struct Id {
+        #[allow(dead_code)]
+        id: String,
+    }
+    let (status, attempts, lease, done) = if finished {
+        ("succeeded", 1, 0, Some(run.created_at))
+    } else {
+        ("queued", 0, run.lease_until, None)
+    };
+    let insert = db
+        .prepare(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, created_at,
+               lease_until, fingerprint, attempts, started_at, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
+             ON CONFLICT (workflow_id, dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(&[
+            text(run.id),
+            text(run.workflow_id),
+            num(run.version),
+            text(run.trigger),
+            text(run.dedup_key),
+            text(status),
+            text(run.input),
+            text(run.created_at),
+            num(lease),
+            super::opt_text(fingerprint),
+            num(attempts),
+            super::opt_text(done),
+        ])?;
+    let created = if body_pieces.is_empty() {
+        insert.first::<Id>(None).await?.is_some()
+    } else {
+        let mut statements = vec![insert];
+        for (seq, piece) in body_pieces.iter().enumerate() {
+            statements.push(
+                db.prepare(
+                    "INSERT INTO run_payloads (run_id, seq, data)
+                     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM runs WHERE id = ?1)",
+                )
+                .bind(&[text(run.id), num(seq as i64), text(piece)])?,
+            );
+        }
+        let results = db.batch(statements).await?;
+        match results.first() {
+            Some(r) => !r.results::<Id>()?.is_empty(),
+            None => false,
+        }
+    };
+    if created {
+        return Ok(None);
+    }
+    let existing = db
+        .prepare(format!(
+            "SELECT {PRIOR_COLUMNS} FROM runs WHERE workflow_id = ?1 AND dedup_key = ?2"
+        ))
+        .bind(&[text(run.workflow_id), text(run.dedup_key)])?
+        .first::<PriorRun>(None)
+        .await?;
+    existing.map(Some).ok_or_else(|| {
+        worker::Error::RustError("run insert conflicted but no existing run was found".into())
+    })
+}
+
+/// The parts of a run an idempotent repeat answers from.
+pub async fn prior(db: &D1Database, id: &str) -> Result<Option<PriorRun>> {
+    db.prepare(format!("SELECT {PRIOR_COLUMNS} FROM runs WHERE id = ?1"))
+        .bind(&[text(id)])?
+        .first::<PriorRun>(None)
+        .await
+}
+
+/// Puts a request body kept in pieces (`run_payloads`) back into a run's input.
+async fn inflate(db: &D1Database, row: Option<RunRow>) -> Result<Option<RunRow>> {
+    use crate::domain::hooks::BODY_PIECES_KEY;
+    let Some(mut row) = row else {
+        return Ok(None);
+    };
+    if !row.input.contains(BODY_PIECES_KEY) {
+        return Ok(Some(row));
+    }
+    let Ok(mut input) = serde_json::from_str::<Value>(&row.input) else {
+        return Ok(Some(row));
+    };
+    let Some(request) = input.get_mut("request").and_then(Value::as_object_mut) else {
+        return Ok(Some(row));
+    };
+    if !request.get(BODY_PIECES_KEY).is_some_and(Value::is_u64) {
+        return Ok(Some(row));
+    }
+    #[derive(Deserialize)]
+    struct Piece {
+        data: String,
+    }
+    let text: String = db
+        .prepare("SELECT data FROM run_payloads WHERE run_id = ?1 ORDER BY seq")
+        .bind(&[super::text(&row.id)])?
+        .all()
+        .await?
+        .results::<Piece>()?
+        .into_iter()
+        .map(|p| p.data)
+        .collect();
+    request.remove(BODY_PIECES_KEY);
+    request.insert(
+        "body".into(),
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    );
+    row.input = input.to_string();
+    Ok(Some(row))
 }

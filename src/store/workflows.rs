@@ -141,6 +141,10 @@ pub async fn delete(db: &D1Database, id: &str) -> Result<bool> {
                 .bind(&[text(id)])?,
             db.prepare("DELETE FROM workflows WHERE id = ?1")
                 .bind(&[text(id)])?,
+            db.prepare("DELETE FROM test_requests WHERE workflow_id = ?1")
+                .bind(&[text(id)])?,
+            db.prepare("DELETE FROM endpoint_stats WHERE workflow_id = ?1")
+                .bind(&[text(id)])?,
         ])
         .await?;
     Ok(results.get(2).map(changes).unwrap_or(0) > 0)

@@ -1,0 +1,250 @@
+//! The endpoint trigger's test URL (`<ANY> /hooks/{id}/test`), the test shelf it fills
+//! (`GET /api/workflows/{id}/test-requests`) and schema detection from it
+//! (`POST /api/workflows/{id}/detect-schema`).
+
+use serde_json::{json, Map, Value};
+use worker::{Env, Request};
+
+use super::hooks::{parsed_body, Incoming};
+use super::http::{json_response, origin, read_body, MAX_API_BODY};
+use super::problem::{ApiError, ApiResult};
+use crate::domain::definition::Definition;
+use crate::domain::endpoint::DEFAULT_MAX_BODY_BYTES;
+use crate::domain::hooks::{
+    raw_body_record, redact_for_shelf, SHELF_MAX_BODY_JSON, SHELF_MAX_RAW_BYTES,
+};
+use crate::domain::ids::{is_workflow_id, new_run_id};
+use crate::domain::problem::Errors;
+use crate::domain::reader::ObjectReader;
+use crate::domain::schema_detect;
+use crate::domain::signature;
+use crate::domain::time::iso_millis;
+use crate::platform::{env_string, now_ms, random_bytes};
+use crate::store::{self, test_requests::TestRequestRow};
+
+/// `<ANY> /hooks/{id}/test`: records the request on the workflow's test shelf (drafts and
+/// deployed workflows alike) and runs nothing. A body that cannot be read is still recorded,
+/// with the reason.
+pub async fn capture(mut req: Request, env: &Env, id: &str) -> ApiResult {
+    let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
+    if !is_workflow_id(id) {
+        return Err(unknown());
+    }
+    let db = store::db(env)?;
+    let row = store::workflows::get(&db, id).await?.ok_or_else(unknown)?;
+    if row.trigger_type != "endpoint" {
+        return Err(ApiError::not_found(format!(
+            "workflow {id} is not started by HTTP requests (its trigger is `{}`), so it has no test URL",
+            row.trigger_type
+        )));
+    }
+    // The draft's settings: the test URL is where a draft is tried out.
+    let draft = serde_json::from_str::<Value>(&row.draft)
+        .ok()
+        .and_then(|v| Definition::parse(&v).ok());
+    let endpoint = draft.as_ref().and_then(|d| d.endpoint());
+    let max_body = endpoint
+        .map(|e| e.max_body_bytes)
+        .unwrap_or(DEFAULT_MAX_BODY_BYTES) as usize;
+    let incoming = Incoming::read(&mut req, max_body).await?;
+
+    let (body_kind, body, body_error) = match parsed_body(&incoming) {
+        Ok((kind, value)) => {
+            let text = value.to_string();
+            if text.len() > SHELF_MAX_BODY_JSON {
+                (
+                    Some(kind.as_str().to_string()),
+                    None,
+                    Some(format!(
+                        "the parsed body is {} bytes as JSON; the test shelf keeps at most {SHELF_MAX_BODY_JSON}",
+                        text.len()
+                    )),
+                )
+            } else {
+                (Some(kind.as_str().to_string()), Some(text), None)
+            }
+        }
+        Err(e) => (None, None, Some(e.detail)),
+    };
+    // Whether the request would pass the draft's `verify`, to debug a sender's signing.
+    let signature = endpoint.and_then(|e| e.verify.as_ref()).map(|config| {
+        let result = match env_string(env, &config.secret_env) {
+            None => Err((
+                "trigger.verify.secret_env".to_string(),
+                format!("the Worker secret `{}` is not set", config.secret_env),
+            )),
+            Some(secret) => signature::verify(
+                config,
+                &secret,
+                &incoming.headers,
+                &incoming.raw_body,
+                now_ms().div_euclid(1000),
+            )
+            .map_err(|e| (e.location(), e.to_string())),
+        };
+        match result {
+            Ok(v) => {
+                json!({"scheme": config.scheme.as_str(), "valid": true, "message_id": v.message_id})
+            }
+            Err((location, message)) => json!({
+                "scheme": config.scheme.as_str(), "valid": false,
+                "error": {"location": location, "message": message}
+            }),
+        }
+    });
+
+    let now = now_ms();
+    let (raw_body, encoding, truncated) = raw_body_record(&incoming.raw_body, SHELF_MAX_RAW_BYTES);
+    let test_id = format!("tr_{}", &new_run_id(now as u64, &random_bytes::<10>())[4..]);
+    let record = TestRequestRow {
+        id: test_id.clone(),
+        workflow_id: id.to_string(),
+        received_at: iso_millis(now),
+        method: incoming.method.clone(),
+        path: incoming.path.clone(),
+        query: Value::Object(redact_for_shelf(&incoming.query)).to_string(),
+        headers: Value::Object(redact_for_shelf(&incoming.headers)).to_string(),
+        content_type: incoming.header("content-type").map(str::to_string),
+        body_kind,
+        body,
+        body_error,
+        raw_body,
+        raw_body_encoding: encoding.to_string(),
+        raw_body_bytes: incoming.raw_body.len() as i64,
+        raw_body_truncated: i64::from(truncated),
+        signature: signature.map(|s| s.to_string()),
+    };
+    store::test_requests::insert(&db, &record).await?;
+    json_response(
+        200,
+        &json!({
+            "captured": true,
+            "id": test_id,
+            "test_requests": format!("{}/api/workflows/{id}/test-requests", origin(&req)),
+        }),
+    )
+}
+
+/// `GET /api/workflows/{id}/test-requests`: the shelf, newest first.
+pub async fn list(env: &Env, id: &str) -> ApiResult {
+    super::workflows::load(env, id).await?;
+    let rows = store::test_requests::list(&store::db(env)?, id).await?;
+    json_response(
+        200,
+        &json!({
+            "test_requests": rows.iter().map(TestRequestRow::to_json).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+/// `POST /api/workflows/{id}/detect-schema` with an optional body
+/// `{"test_request_id": "tr_…", "apply": false}`: the request schema the captured request
+/// (by default the newest) suggests; with `apply`, also written into the draft as
+/// `trigger.request`.
+pub async fn detect(mut req: Request, env: &Env, id: &str) -> ApiResult {
+    let row = super::workflows::load(env, id).await?;
+    let raw = read_body(&mut req, MAX_API_BODY).await?;
+    let options = if raw.iter().all(u8::is_ascii_whitespace) {
+        Value::Object(Map::new())
+    } else {
+        serde_json::from_slice::<Value>(&raw).map_err(|e| {
+            ApiError::field(
+                "body",
+                format!(
+                    "is not valid JSON: {e}; send {{\"test_request_id\": …, \"apply\": true}} or nothing"
+                ),
+            )
+        })?
+    };
+    let mut errors = Errors::new();
+    let mut r = ObjectReader::new(&options, "body", &mut errors);
+    let test_request_id = r.opt_str("test_request_id", &mut errors);
+    let apply = r.opt_bool("apply", &mut errors).unwrap_or(false);
+    r.finish(&mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation("the options are invalid", errors));
+    }
+
+    let db = store::db(env)?;
+    let Some(captured) = store::test_requests::get(&db, id, test_request_id.as_deref()).await?
+    else {
+        return Err(match test_request_id {
+            Some(t) => {
+                let message =
+                    format!("no test request {t} on this workflow's shelf (it keeps the newest 20)");
+                let mut errors = Errors::new();
+                errors.push("body.test_request_id", message.clone());
+                ApiError::not_found(message).with_errors(errors)
+            }
+            None => ApiError::new(
+                409,
+                "Nothing captured yet",
+                format!(
+                    "no request has been sent to the test URL yet; send a sample request to {}/hooks/{id}/test, then detect again",
+                    origin(&req)
+                ),
+            ),
+        });
+    };
+    let object = |s: &str| match serde_json::from_str::<Value>(s) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    let body = captured
+        .body
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+        .unwrap_or(Value::Null);
+    let schema = schema_detect::detect(&object(&captured.query), &object(&captured.headers), &body)
+        .to_json();
+
+    if !apply {
+        return json_response(
+            200,
+            &json!({"schema": schema, "test_request_id": captured.id, "applied": false}),
+        );
+    }
+    let mut draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
+    if draft["trigger"]["type"] != "endpoint" {
+        return Err(ApiError::new(
+            409,
+            "Not an endpoint workflow",
+            "the draft's trigger is not `endpoint`, so it has no request schema to write",
+        ));
+    }
+    draft["trigger"]["request"] = schema.clone();
+    let def = Definition::parse(&draft).map_err(|errors| {
+        ApiError::validation(
+            "the draft with the detected schema does not validate; fix the draft first",
+            errors,
+        )
+    })?;
+    store::workflows::update_draft(
+        &db,
+        id,
+        &def.name,
+        def.trigger.kind(),
+        &draft.to_string(),
+        &iso_millis(now_ms()),
+    )
+    .await?;
+    let row = super::workflows::load(env, id).await?;
+    json_response(
+        200,
+        &json!({
+            "schema": schema,
+            "test_request_id": captured.id,
+            "applied": true,
+            "workflow": super::workflows::resource(&row, &origin(&req)),
+        }),
+    )
+}
+
+/// The endpoint counters shown on `GET /api/workflows/{id}`.
+pub async fn stats(env: &Env, id: &str) -> ApiResult<Value> {
+    let s = store::test_requests::stats(&store::db(env)?, id).await?;
+    Ok(json!({
+        "signature_failures": s.signature_failures,
+        "last_signature_failure_at": s.last_signature_failure_at,
+    }))
+}

@@ -1,0 +1,1617 @@
+//! The API Endpoint trigger end to end against `wrangler dev`: production URL (methods, 404s,
+//! schema validation, content types, limits), signatures, idempotency, Response steps, the test
+//! URL with schema detection, and crash safety under load.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use common::upstream::Upstream;
+use common::*;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+const GH_SECRET: &str = "It's a Secret to Everybody";
+const SW_KEY: &[u8] = b"standard-webhooks-key-0123456789";
+const STRIPE_SECRET: &str = "whsec_stripe_test_secret";
+const SLACK_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const HMAC_SECRET: &str = "plain-hmac-secret";
+
+fn sw_secret() -> String {
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(SW_KEY)
+    )
+}
+
+/// One `wrangler dev` for this file, with the signing secrets set (as vars, which the Worker
+/// reads like secrets). The rotated ones hold two secrets, old and new.
+fn dev() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| {
+        let sw = sw_secret();
+        let sw_rotated = format!(
+            "whsec_{} {}",
+            base64::engine::general_purpose::STANDARD.encode(b"the-old-standard-webhooks-key"),
+            sw
+        );
+        Dev::start(
+            "endpoint",
+            &[
+                ("RUN_LEASE_SECONDS", "3"),
+                ("GH_SECRET", GH_SECRET),
+                ("SW_SECRET", &sw),
+                ("SW_ROTATED", &sw_rotated),
+                ("STRIPE_SECRET", STRIPE_SECRET),
+                ("SLACK_SECRET", SLACK_SECRET),
+                ("HMAC_SECRET", HMAC_SECRET),
+                ("HMAC_ROTATED", "old-hmac-secret new-hmac-secret"),
+            ],
+        )
+    })
+}
+
+fn hook(id: &str) -> String {
+    dev().url(&format!("/hooks/{id}"))
+}
+
+fn endpoint(trigger: Value, steps: Value) -> Value {
+    let mut t = json!({"type": "endpoint"});
+    for (k, v) in trigger.as_object().unwrap() {
+        t[k] = v.clone();
+    }
+    json!({"name": "endpoint test", "trigger": t, "steps": steps})
+}
+
+fn log_step() -> Value {
+    json!([{"type": "log", "name": "note", "message": "got {{request.body}}"}])
+}
+
+fn post_json(url: &str, body: &Value, headers: &[(&str, &str)]) -> Resp {
+    let mut h = vec![("content-type", "application/json")];
+    h.extend_from_slice(headers);
+    send("POST", url, &h, Some(body.to_string().as_bytes()))
+}
+
+fn run_of(r: &Resp) -> String {
+    assert_eq!(r.status, 202, "{}", r.text);
+    let id = r.json()["run_id"].as_str().expect("run_id").to_string();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/api/runs/{id}").as_str())
+    );
+    id
+}
+
+/// Runs SQL against a dev's local D1 through wrangler, retrying while the database is busy
+/// (wrangler dev writes to the same SQLite file).
+fn d1(dev: &Dev, sql: &str) -> Vec<Value> {
+    let mut last = String::new();
+    for _ in 0..20 {
+        let out = std::process::Command::new(root().join("node_modules/.bin/wrangler"))
+            .args(["d1", "execute", "DB", "--local", "--json", "--persist-to"])
+            .arg(&dev.state_dir)
+            .args(["--command", sql])
+            .current_dir(root())
+            .env("WRANGLER_SEND_METRICS", "false")
+            .env("CI", "true")
+            .output()
+            .expect("wrangler d1 execute");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if let Ok(v) = serde_json::from_str::<Value>(&text) {
+            if let Some(rows) = v[0]["results"].as_array() {
+                return rows.clone();
+            }
+        }
+        last = format!("{text} {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    panic!("d1 query failed: {sql}: {last}");
+}
+
+/// How many runs a workflow has (every page of its run history). The shared instance is never
+/// read with `wrangler d1 execute` while tests run: a second process on the SQLite file makes
+/// the Worker's own writes fail with SQLITE_BUSY.
+fn run_count(workflow_id: &str) -> usize {
+    runs(dev(), workflow_id).len()
+}
+
+fn get_run(run_id: &str) -> Value {
+    let r = api(dev(), "GET", &format!("/api/runs/{run_id}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn assert_problem(r: &Resp, status: u16) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        r.text
+    );
+    let v = r.json();
+    assert_eq!(v["status"], status);
+    assert!(v["detail"].as_str().is_some_and(|d| !d.is_empty()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Production URL: methods and 404s
+
+#[test]
+fn unknown_undeployed_and_other_workflows_are_404() {
+    let dev = dev();
+    let r = send("POST", &hook("wf_000000000000000000000000"), &[], None);
+    assert_problem(&r, 404);
+    let r = send("POST", &hook("nope"), &[], None);
+    assert_problem(&r, 404);
+
+    let id = create(dev, &endpoint(json!({}), log_step()));
+    let r = send("POST", &hook(&id), &[], None);
+    assert_problem(&r, 404);
+    let detail = r.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("not deployed"), "{detail}");
+    assert!(
+        detail.contains(&format!("/hooks/{id}/test")),
+        "names the test URL: {detail}"
+    );
+
+    // Deployed: accepted. Undeployed again: 404 (at most the 2 s cache later).
+    api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    run_of(&send("POST", &hook(&id), &[], None));
+    api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    eventually(10, "undeploy reaches the endpoint", || {
+        send("POST", &hook(&id), &[], None).status == 404
+    });
+
+    let sched = create_deployed(
+        dev,
+        &json!({"name": "s", "trigger": {"type": "schedule", "schedule": {"kind": "minutes", "every": 60}}}),
+    );
+    let r = send("POST", &hook(&sched), &[], None);
+    assert_problem(&r, 404);
+    assert!(r.json()["detail"].as_str().unwrap().contains("schedule"));
+    assert_eq!(run_count(&sched), 0);
+}
+
+#[test]
+fn methods_default_to_post_and_others_get_405_with_allow() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), json!([])));
+    for m in ["GET", "PUT", "PATCH", "DELETE"] {
+        let r = send(m, &hook(&id), &[], None);
+        assert_problem(&r, 405);
+        assert_eq!(r.header("allow"), Some("POST"), "{m}");
+    }
+    run_of(&send("POST", &hook(&id), &[], None));
+
+    let id = create_deployed(dev, &endpoint(json!({"method": ["get", "PUT"]}), json!([])));
+    let r = send("POST", &hook(&id), &[], None);
+    assert_problem(&r, 405);
+    assert_eq!(r.header("allow"), Some("GET, PUT"));
+    let a = run_of(&send("GET", &hook(&id), &[], None));
+    let b = run_of(&send("PUT", &hook(&id), &[], Some(b"x")));
+    assert_eq!(get_run(&a)["input"]["request"]["method"], "GET");
+    assert_eq!(get_run(&b)["input"]["request"]["method"], "PUT");
+    assert_eq!(run_count(&id), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accepted runs
+
+#[test]
+fn a_valid_request_is_recorded_and_executed() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), log_step()));
+    let r = post_json(
+        &format!("{}?source=web&tag=a&tag=b", hook(&id)),
+        &json!({"email": "a@b.c"}),
+        &[("authorization", "Bearer top-secret"), ("x-tenant", "acme")],
+    );
+    let run_id = run_of(&r);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    // The run is there as soon as the 202 is.
+    let listed = runs(dev, &id);
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], run_id.as_str());
+    assert_eq!(listed[0]["version"], 1);
+    assert_eq!(listed[0]["trigger"], "endpoint");
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let req = &run["input"]["request"];
+    assert_eq!(req["method"], "POST");
+    assert_eq!(req["path"], format!("/hooks/{id}"));
+    assert_eq!(req["query"], json!({"source": "web", "tag": ["a", "b"]}));
+    assert_eq!(req["headers"]["x-tenant"], "acme");
+    assert_eq!(req["headers"]["authorization"], "[redacted]");
+    assert_eq!(req["body"], json!({"email": "a@b.c"}));
+    assert_eq!(run["steps"][0]["name"], "note");
+    assert_eq!(run["steps"][0]["status"], "succeeded");
+}
+
+#[test]
+fn a_workflow_without_steps_is_recorded_finished() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), json!([])));
+    let run_id = run_of(&post_json(&hook(&id), &json!({"a": 1}), &[]));
+    let run = get_run(&run_id);
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["steps"], json!([]));
+    assert!(run["finished_at"].is_string());
+    assert_eq!(run["input"]["request"]["body"], json!({"a": 1}));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation: every rule, all violations at once
+
+#[test]
+fn query_rules() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"request": {"query": [
+                {"name": "source", "required": true, "enum": ["web", "partner"]},
+                {"name": "count", "type": "integer"},
+                {"name": "ratio", "type": "number"},
+                {"name": "dry", "type": "boolean"},
+                {"name": "token", "equals": "q-secret-value"}
+            ]}}),
+            json!([]),
+        ),
+    );
+    let ok = send(
+        "POST",
+        &format!(
+            "{}?source=web&count=3&ratio=-1.5&dry=true&token=q-secret-value",
+            hook(&id)
+        ),
+        &[],
+        None,
+    );
+    run_of(&ok);
+    let bad = send(
+        "POST",
+        &format!(
+            "{}?source=mail&count=3.5&ratio=x&dry=maybe&token=wrong",
+            hook(&id)
+        ),
+        &[],
+        None,
+    );
+    assert_problem(&bad, 400);
+    assert_eq!(
+        sorted(bad.locations()),
+        sorted(vec![
+            "query.source".into(),
+            "query.count".into(),
+            "query.ratio".into(),
+            "query.dry".into(),
+            "query.token".into()
+        ])
+    );
+    assert!(
+        !bad.text.contains("q-secret-value"),
+        "equals values are never echoed"
+    );
+    assert_eq!(bad.json()["type"], "urn:tripline:problem:validation");
+    let missing = send("POST", &hook(&id), &[], None);
+    assert_problem(&missing, 400);
+    assert_eq!(missing.locations(), ["query.source"]);
+    assert_eq!(run_count(&id), 1, "rejected requests create no run");
+}
+
+#[test]
+fn header_rules_ignore_case() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"request": {"headers": [
+                {"name": "X-Api-Key", "equals": "h-secret-value"},
+                {"name": "x-tenant", "required": true}
+            ]}}),
+            json!([]),
+        ),
+    );
+    run_of(&send(
+        "POST",
+        &hook(&id),
+        &[("x-api-key", "h-secret-value"), ("X-TENANT", "acme")],
+        None,
+    ));
+    // An optional header with `equals` may be absent.
+    run_of(&send("POST", &hook(&id), &[("x-tenant", "acme")], None));
+    let bad = send("POST", &hook(&id), &[("X-API-KEY", "nope")], None);
+    assert_problem(&bad, 400);
+    assert_eq!(
+        sorted(bad.locations()),
+        vec![
+            "header.x-api-key".to_string(),
+            "header.x-tenant".to_string()
+        ]
+    );
+    assert!(!bad.text.contains("h-secret-value"));
+}
+
+#[test]
+fn body_rules_with_paths_and_arrays() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"request": {"body": [
+                {"name": "email", "type": "string", "required": true},
+                {"name": "age", "type": "integer"},
+                {"name": "kind", "enum": ["lead", "customer"]},
+                {"name": "vip", "type": "boolean"},
+                {"name": "address.city", "type": "string", "required": true},
+                {"name": "items", "type": "array", "required": true},
+                {"name": "items[].sku", "type": "string", "required": true},
+                {"name": "items[].qty", "type": "integer"},
+                {"name": "meta", "type": "object"}
+            ]}}),
+            json!([]),
+        ),
+    );
+    let good = json!({"email": "a@b.c", "age": 30, "kind": "lead", "vip": false,
+        "address": {"city": "Paris"}, "items": [{"sku": "A", "qty": 1}, {"sku": "B"}], "meta": {}});
+    run_of(&post_json(&hook(&id), &good, &[]));
+    let bad = json!({"age": "thirty", "kind": "other", "vip": "yes", "address": {},
+        "items": [{"sku": "A", "qty": 1}, {"qty": 1.5}, {"sku": 3}], "meta": []});
+    let r = post_json(&hook(&id), &bad, &[]);
+    assert_problem(&r, 400);
+    assert_eq!(
+        sorted(r.locations()),
+        sorted(
+            [
+                "body.email",
+                "body.age",
+                "body.kind",
+                "body.vip",
+                "body.address.city",
+                "body.items[1].sku",
+                "body.items[1].qty",
+                "body.items[2].sku",
+                "body.meta"
+            ]
+            .map(String::from)
+            .to_vec()
+        ),
+        "{}",
+        r.text
+    );
+    for e in r.json()["errors"].as_array().unwrap() {
+        assert!(!e["message"].as_str().unwrap().is_empty());
+    }
+    // A body that is not an object fails the required fields.
+    let r = post_json(&hook(&id), &json!([1, 2]), &[]);
+    assert_problem(&r, 400);
+    assert!(r.locations().iter().all(|l| l.starts_with("body")));
+    assert_eq!(run_count(&id), 1);
+}
+
+#[test]
+fn random_bodies_are_accepted_or_rejected_with_locations() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"request": {"body": [
+                {"name": "a", "type": "integer", "required": true},
+                {"name": "b.c", "type": "string"},
+                {"name": "items[].x", "enum": [1, "one", true]},
+                {"name": "m[][]", "type": "number"}
+            ]}}),
+            json!([]),
+        ),
+    );
+    // A small deterministic generator: no dependency, same cases every run.
+    let mut seed: u64 = 0x9e3779b97f4a7c15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    fn value(next: &mut dyn FnMut() -> u64, depth: u32) -> Value {
+        let keys = ["a", "b", "c", "items", "m", "x"];
+        match next() % if depth > 3 { 5 } else { 7 } {
+            0 => Value::Null,
+            1 => json!(next().is_multiple_of(2)),
+            2 => json!((next() % 200) as i64 - 100),
+            3 => json!((next() % 1000) as f64 / 7.0),
+            4 => json!(["one", "x", "1"][(next() % 3) as usize]),
+            5 => Value::Array((0..next() % 4).map(|_| value(next, depth + 1)).collect()),
+            _ => Value::Object(
+                (0..next() % 5)
+                    .map(|_| {
+                        (
+                            keys[(next() % keys.len() as u64) as usize].to_string(),
+                            value(next, depth + 1),
+                        )
+                    })
+                    .collect(),
+            ),
+        }
+    }
+    let (mut accepted, mut rejected) = (0, 0);
+    for _ in 0..60 {
+        let body = value(&mut next, 0);
+        let r = post_json(&hook(&id), &body, &[]);
+        match r.status {
+            202 => accepted += 1,
+            400 => {
+                rejected += 1;
+                let locs = r.locations();
+                assert!(!locs.is_empty(), "{body} → {}", r.text);
+                assert!(
+                    locs.iter().all(|l| l.starts_with("body")),
+                    "{body} → {locs:?}"
+                );
+            }
+            other => panic!("{body} → {other} {}", r.text),
+        }
+    }
+    assert!(rejected > 0, "the generator should produce invalid bodies");
+    assert_eq!(run_count(&id), accepted);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Content types and limits
+
+#[test]
+fn urlencoded_bodies() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"request": {"body": [
+                {"name": "email", "type": "string", "required": true},
+                {"name": "age", "type": "integer"}
+            ]}}),
+            json!([]),
+        ),
+    );
+    let ct = [("content-type", "application/x-www-form-urlencoded")];
+    let r = send(
+        "POST",
+        &hook(&id),
+        &ct,
+        Some(b"email=a%40b.c&age=42&tag=x&tag=y&name=J+D"),
+    );
+    let run = get_run(&run_of(&r));
+    assert_eq!(
+        run["input"]["request"]["body"],
+        json!({"email": "a@b.c", "age": "42", "tag": ["x", "y"], "name": "J D"})
+    );
+    let r = send("POST", &hook(&id), &ct, Some(b"age=old"));
+    assert_problem(&r, 400);
+    assert_eq!(
+        sorted(r.locations()),
+        vec!["body.age".to_string(), "body.email".to_string()]
+    );
+}
+
+#[test]
+fn multipart_bodies_record_files_without_content() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"request": {"body": [
+                {"name": "title", "type": "string", "required": true},
+                {"name": "count", "type": "integer", "required": true},
+                {"name": "upload", "type": "object", "required": true}
+            ]}}),
+            json!([]),
+        ),
+    );
+    let file = "FILE-CONTENT-MUST-NOT-BE-STORED ".repeat(10);
+    let body = format!(
+        "--XyZ\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nReport\r\n\
+         --XyZ\r\nContent-Disposition: form-data; name=\"count\"\r\n\r\n7\r\n\
+         --XyZ\r\nContent-Disposition: form-data; name=\"upload\"; filename=\"r.csv\"\r\nContent-Type: text/csv\r\n\r\n{file}\r\n\
+         --XyZ--\r\n"
+    );
+    let ct = [("content-type", "multipart/form-data; boundary=XyZ")];
+    let r = send("POST", &hook(&id), &ct, Some(body.as_bytes()));
+    let run_id = run_of(&r);
+    let run = get_run(&run_id);
+    let b = &run["input"]["request"]["body"];
+    assert_eq!(b["title"], "Report");
+    assert_eq!(b["count"], "7");
+    assert_eq!(b["upload"]["filename"], "r.csv");
+    assert_eq!(b["upload"]["content_type"], "text/csv");
+    assert_eq!(b["upload"]["size"], file.len());
+    let stored = api(dev, "GET", &format!("/api/runs/{run_id}"), None);
+    assert!(!stored.text.contains("FILE-CONTENT"));
+
+    let missing =
+        "--XyZ\r\nContent-Disposition: form-data; name=\"count\"\r\n\r\nseven\r\n--XyZ--\r\n";
+    let r = send("POST", &hook(&id), &ct, Some(missing.as_bytes()));
+    assert_problem(&r, 400);
+    assert_eq!(
+        sorted(r.locations()),
+        sorted(vec![
+            "body.title".into(),
+            "body.count".into(),
+            "body.upload".into()
+        ])
+    );
+    let r = send(
+        "POST",
+        &hook(&id),
+        &[("content-type", "multipart/form-data")],
+        Some(b"x"),
+    );
+    assert_problem(&r, 400);
+    assert_eq!(r.locations(), ["body"]);
+}
+
+#[test]
+fn text_json_and_unsupported_bodies() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), json!([])));
+    let r = send(
+        "POST",
+        &hook(&id),
+        &[("content-type", "text/plain; charset=utf-8")],
+        Some("héllo".as_bytes()),
+    );
+    assert_eq!(
+        get_run(&run_of(&r))["input"]["request"]["body"],
+        json!("héllo")
+    );
+    let r = send(
+        "POST",
+        &hook(&id),
+        &[("content-type", "application/vnd.api+json")],
+        Some(br#"{"data": {"id": "1"}}"#),
+    );
+    assert_eq!(
+        get_run(&run_of(&r))["input"]["request"]["body"],
+        json!({"data": {"id": "1"}})
+    );
+    let r = send(
+        "POST",
+        &hook(&id),
+        &[("content-type", "application/json")],
+        Some(b"{\"a\": \n  nope}"),
+    );
+    assert_problem(&r, 400);
+    assert_eq!(r.locations(), ["body"]);
+    assert!(r.text.contains("line 2"), "{}", r.text);
+    let r = send(
+        "POST",
+        &hook(&id),
+        &[("content-type", "application/octet-stream")],
+        Some(&[0, 1, 2]),
+    );
+    assert_problem(&r, 415);
+    assert_eq!(r.locations(), ["header.content-type"]);
+    let r = send(
+        "POST",
+        &hook(&id),
+        &[("content-type", "text/plain")],
+        Some(&[0xff, 0xfe]),
+    );
+    assert_problem(&r, 400);
+    assert_eq!(run_count(&id), 2);
+}
+
+#[test]
+fn bodies_over_the_cap_are_413() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), json!([])));
+    let ct = [("content-type", "text/plain")];
+    let big = vec![b'a'; 1024 * 1024 + 1];
+    assert_problem(&send("POST", &hook(&id), &ct, Some(&big)), 413);
+    run_of(&send("POST", &hook(&id), &ct, Some(&big[..1024 * 1024])));
+
+    let small = create_deployed(dev, &endpoint(json!({"max_body_bytes": 100}), json!([])));
+    let r = send("POST", &hook(&small), &ct, Some(&[b'a'; 101]));
+    assert_problem(&r, 413);
+    assert!(r.json()["detail"].as_str().unwrap().contains("100"));
+    run_of(&send("POST", &hook(&small), &ct, Some(&[b'a'; 100])));
+
+    // Without a Content-Length (chunked), the cap holds while reading.
+    let chunked = |url: &str, len: usize| -> u16 {
+        let body = vec![b'a'; len];
+        // A fresh connection each time: after an early 413 the connection is not reused.
+        match ureq::AgentBuilder::new()
+            .build()
+            .post(url)
+            .set("content-type", "text/plain")
+            .send(std::io::Cursor::new(body))
+        {
+            Ok(r) => r.status(),
+            Err(ureq::Error::Status(code, _)) => code,
+            Err(e) => panic!("{e}"),
+        }
+    };
+    assert_eq!(chunked(&hook(&small), 101), 413);
+    assert_eq!(chunked(&hook(&small), 100), 202);
+    assert_eq!(chunked(&hook(&id), 1024 * 1024 + 1), 413);
+
+    let large = create_deployed(
+        dev,
+        &endpoint(json!({"max_body_bytes": 3 * 1024 * 1024}), json!([])),
+    );
+    run_of(&send(
+        "POST",
+        &hook(&large),
+        &ct,
+        Some(&vec![b'a'; 2 * 1024 * 1024]),
+    ));
+    assert_eq!(run_count(&id) + run_count(&small) + run_count(&large), 4);
+}
+
+#[test]
+fn large_bodies_are_kept_out_of_the_run_row_and_put_back() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"max_body_bytes": 5 * 1024 * 1024}),
+            json!([{"type": "log", "name": "peek", "message": "k={{request.body.k}}"}]),
+        ),
+    );
+    let pad = "é".repeat(1024 * 1024); // 2 MiB of UTF-8: 3 pieces of at most 1 MB
+    let body = json!({"k": "v", "pad": pad});
+    let r = post_json(&hook(&id), &body, &[("idempotency-key", "big-1")]);
+    let run_id = run_of(&r);
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["output"]["message"], "k=v");
+    assert_eq!(run["input"]["request"]["body"], body);
+    assert_eq!(run["input"]["request"].get("body_pieces"), None);
+    // The history list shows where the body went instead of carrying megabytes per run.
+    let listed = runs(dev, &id);
+    assert_eq!(listed[0]["input"]["request"]["body_pieces"], 3);
+    // A repeat writes nothing.
+    let again = post_json(&hook(&id), &body, &[("idempotency-key", "big-1")]);
+    assert_eq!(run_of(&again), run_id);
+    assert_eq!(run_count(&id), 1);
+    assert_eq!(get_run(&run_id)["input"]["request"]["body"], body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signatures
+
+fn hmac_bytes(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().to_vec()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn signature_failures(id: &str) -> u64 {
+    let r = api(dev(), "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["endpoint"]["signature_failures"].as_u64().unwrap()
+}
+
+/// Signs `body` the way `scheme`'s senders do; returns the headers to send.
+fn sign(scheme: &str, key: &[u8], body: &[u8], ts: i64, msg_id: &str) -> Vec<(String, String)> {
+    let t = ts.to_string();
+    let h = |k: &str, v: String| (k.to_string(), v);
+    match scheme {
+        "standard-webhooks" => {
+            let mac = hmac_bytes(key, &[msg_id.as_bytes(), b".", t.as_bytes(), b".", body]);
+            vec![
+                h("webhook-id", msg_id.to_string()),
+                h("webhook-timestamp", t),
+                h(
+                    "webhook-signature",
+                    format!(
+                        "v1,{}",
+                        base64::engine::general_purpose::STANDARD.encode(mac)
+                    ),
+                ),
+            ]
+        }
+        "github" => vec![
+            h(
+                "x-hub-signature-256",
+                format!("sha256={}", hex(&hmac_bytes(key, &[body]))),
+            ),
+            h("x-github-delivery", msg_id.to_string()),
+        ],
+        "stripe" => vec![h(
+            "stripe-signature",
+            format!(
+                "t={t},v1={}",
+                hex(&hmac_bytes(key, &[t.as_bytes(), b".", body]))
+            ),
+        )],
+        "slack" => vec![
+            h("x-slack-request-timestamp", t.clone()),
+            h(
+                "x-slack-signature",
+                format!(
+                    "v0={}",
+                    hex(&hmac_bytes(key, &[b"v0:", t.as_bytes(), b":", body]))
+                ),
+            ),
+        ],
+        "hmac-sha256" => vec![h("x-signature", hex(&hmac_bytes(key, &[body])))],
+        other => panic!("{other}"),
+    }
+}
+
+fn send_signed(url: &str, headers: &[(String, String)], body: &[u8]) -> Resp {
+    let mut h: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    h.push(("content-type", "application/json"));
+    send("POST", url, &h, Some(body))
+}
+
+#[test]
+fn every_signature_scheme_accepts_valid_and_rejects_the_rest() {
+    let dev = dev();
+    let cases: Vec<(&str, &str, Vec<u8>, &str)> = vec![
+        (
+            "standard-webhooks",
+            "SW_SECRET",
+            SW_KEY.to_vec(),
+            "header.webhook-signature",
+        ),
+        (
+            "github",
+            "GH_SECRET",
+            GH_SECRET.as_bytes().to_vec(),
+            "header.x-hub-signature-256",
+        ),
+        (
+            "stripe",
+            "STRIPE_SECRET",
+            STRIPE_SECRET.as_bytes().to_vec(),
+            "header.stripe-signature",
+        ),
+        (
+            "slack",
+            "SLACK_SECRET",
+            SLACK_SECRET.as_bytes().to_vec(),
+            "header.x-slack-signature",
+        ),
+        (
+            "hmac-sha256",
+            "HMAC_SECRET",
+            HMAC_SECRET.as_bytes().to_vec(),
+            "header.x-signature",
+        ),
+    ];
+    for (scheme, env, key, sig_location) in cases {
+        let id = create_deployed(
+            dev,
+            &endpoint(
+                json!({"verify": {"scheme": scheme, "secret_env": env},
+                       "request": {"body": [{"name": "amount", "type": "integer", "required": true}]}}),
+                json!([]),
+            ),
+        );
+        let url = hook(&id);
+        let mut n = 0;
+        let mut body_for = |amount: i64| {
+            n += 1;
+            json!({"id": format!("evt_{scheme}_{n}"), "amount": amount})
+                .to_string()
+                .into_bytes()
+        };
+
+        // Valid.
+        let body = body_for(5);
+        let ok = send_signed(
+            &url,
+            &sign(scheme, &key, &body, now_unix(), &format!("msg_{scheme}_1")),
+            &body,
+        );
+        let run_id = run_of(&ok);
+        // The signature is checked before the schema, and a signed request still must fit it.
+        let body = body_for(-1);
+        let unfit = json!({"id": "evt_unfit", "amount": "x"})
+            .to_string()
+            .into_bytes();
+        let r = send_signed(
+            &url,
+            &sign(scheme, &key, &unfit, now_unix(), "msg_unfit"),
+            &unfit,
+        );
+        assert_problem(&r, 400);
+        assert_eq!(r.locations(), ["body.amount"], "{scheme}");
+
+        // Tampered body: signed one thing, sent another.
+        let tampered = body_for(500);
+        let r = send_signed(
+            &url,
+            &sign(scheme, &key, &body, now_unix(), "msg_t"),
+            &tampered,
+        );
+        assert_problem(&r, 401);
+        assert_eq!(r.locations(), [sig_location], "{scheme}: {}", r.text);
+        assert!(r.header("www-authenticate").is_some());
+
+        // Wrong secret.
+        let body = body_for(6);
+        let r = send_signed(
+            &url,
+            &sign(scheme, b"not-the-secret", &body, now_unix(), "msg_w"),
+            &body,
+        );
+        assert_problem(&r, 401);
+        assert_eq!(r.locations(), [sig_location], "{scheme}");
+
+        // Missing signature.
+        let r = send_signed(&url, &[], &body);
+        assert_problem(&r, 401);
+
+        // Stale (and future) timestamps, for the schemes that sign one.
+        let mut failures = 3;
+        if ["standard-webhooks", "stripe", "slack"].contains(&scheme) {
+            for ts in [now_unix() - 3600, now_unix() + 3600] {
+                let r = send_signed(&url, &sign(scheme, &key, &body, ts, "msg_s"), &body);
+                assert_problem(&r, 401);
+                assert!(
+                    r.json()["detail"].as_str().unwrap().contains("seconds"),
+                    "{scheme}: {}",
+                    r.text
+                );
+                failures += 1;
+            }
+        }
+        assert_eq!(
+            run_count(&id),
+            1,
+            "{scheme}: only the valid request made a run"
+        );
+        assert_eq!(signature_failures(&id), failures, "{scheme}");
+        assert_eq!(get_run(&run_id)["status"], "succeeded");
+    }
+}
+
+#[test]
+fn rotated_secrets_accept_old_and_new_keys() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "hmac-sha256", "secret_env": "HMAC_ROTATED"}}),
+            json!([]),
+        ),
+    );
+    for (i, key) in ["old-hmac-secret", "new-hmac-secret"].iter().enumerate() {
+        let body = format!("{{\"n\": {i}}}").into_bytes();
+        run_of(&send_signed(
+            &hook(&id),
+            &sign("hmac-sha256", key.as_bytes(), &body, 0, ""),
+            &body,
+        ));
+    }
+    let body = b"{}".to_vec();
+    let r = send_signed(
+        &hook(&id),
+        &sign("hmac-sha256", b"older-hmac-secret", &body, 0, ""),
+        &body,
+    );
+    assert_problem(&r, 401);
+
+    // Standard Webhooks: our two secrets, and a sender sending two signatures while rotating.
+    let sw = create_deployed(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "standard-webhooks", "secret_env": "SW_ROTATED"}}),
+            json!([]),
+        ),
+    );
+    let body = b"{\"k\": 1}".to_vec();
+    let old = sign(
+        "standard-webhooks",
+        b"the-old-standard-webhooks-key",
+        &body,
+        now_unix(),
+        "msg_old",
+    );
+    run_of(&send_signed(&hook(&sw), &old, &body));
+    let new = sign("standard-webhooks", SW_KEY, &body, now_unix(), "msg_new");
+    run_of(&send_signed(&hook(&sw), &new, &body));
+    let mut both = sign(
+        "standard-webhooks",
+        b"unknown-key",
+        &body,
+        now_unix(),
+        "msg_both",
+    );
+    let good = sign("standard-webhooks", SW_KEY, &body, now_unix(), "msg_both");
+    both[2].1 = format!("{} {}", both[2].1, good[2].1);
+    run_of(&send_signed(&hook(&sw), &both, &body));
+    assert_eq!(run_count(&id), 2);
+    assert_eq!(run_count(&sw), 3);
+}
+
+#[test]
+fn a_missing_signing_secret_is_503_naming_it() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "github", "secret_env": "NOT_SET_ANYWHERE"}}),
+            json!([]),
+        ),
+    );
+    let body = b"{}".to_vec();
+    let r = send_signed(&hook(&id), &sign("github", b"x", &body, 0, "d"), &body);
+    assert_problem(&r, 503);
+    assert!(r.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("NOT_SET_ANYWHERE"));
+    assert_eq!(r.json()["secret_env"], "NOT_SET_ANYWHERE");
+    assert_eq!(run_count(&id), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency
+
+#[test]
+fn a_repeated_idempotency_key_returns_the_original_run() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), log_step()));
+    let body = json!({"order": 1});
+    let first = post_json(&hook(&id), &body, &[("idempotency-key", "order-1")]);
+    let run_id = run_of(&first);
+    assert_eq!(first.header("idempotent-replayed"), None);
+    let again = post_json(&hook(&id), &body, &[("Idempotency-Key", "order-1")]);
+    assert_eq!(run_of(&again), run_id);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let other = post_json(&hook(&id), &body, &[("idempotency-key", "order-2")]);
+    assert_ne!(run_of(&other), run_id);
+    assert_eq!(run_count(&id), 2);
+    assert_eq!(get_run(&run_id)["dedup_key"], "idempotency:order-1");
+
+    // The same key with a different request: 422, no run.
+    let r = post_json(
+        &hook(&id),
+        &json!({"order": 2}),
+        &[("idempotency-key", "order-1")],
+    );
+    assert_problem(&r, 422);
+    assert_eq!(r.locations(), ["header.idempotency-key"]);
+    assert_eq!(r.json()["run_id"], run_id);
+    // A malformed key: 400.
+    let long = "k".repeat(300);
+    let r = post_json(&hook(&id), &body, &[("idempotency-key", &long)]);
+    assert_problem(&r, 400);
+    assert_eq!(r.locations(), ["header.idempotency-key"]);
+    assert_eq!(run_count(&id), 2);
+}
+
+#[test]
+fn concurrent_duplicates_make_one_run() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), log_step()));
+    for round in 0..3 {
+        let key = format!("concurrent-{round}");
+        let url = hook(&id);
+        let handles: Vec<_> = (0..12)
+            .map(|_| {
+                let (url, key) = (url.clone(), key.clone());
+                std::thread::spawn(move || {
+                    let r = post_json(&url, &json!({"round": 1}), &[("idempotency-key", &key)]);
+                    (
+                        r.status,
+                        r.json()["run_id"].as_str().map(String::from),
+                        r.header("idempotent-replayed").is_some(),
+                    )
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert!(results.iter().all(|(s, _, _)| *s == 202), "{results:?}");
+        let first = results[0].1.clone();
+        assert!(results.iter().all(|(_, r, _)| *r == first), "{results:?}");
+        assert_eq!(
+            results.iter().filter(|(_, _, replayed)| !replayed).count(),
+            1,
+            "exactly one request created the run: {results:?}"
+        );
+    }
+    assert_eq!(run_count(&id), 3);
+}
+
+#[test]
+fn standard_webhooks_ids_deduplicate() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "standard-webhooks", "secret_env": "SW_SECRET"}}),
+            json!([]),
+        ),
+    );
+    let body = b"{\"type\": \"invoice.paid\"}".to_vec();
+    let first = sign("standard-webhooks", SW_KEY, &body, now_unix(), "msg_dup_1");
+    let run_id = run_of(&send_signed(&hook(&id), &first, &body));
+    // The sender retries later: new timestamp and signature, same message id.
+    let retry = sign(
+        "standard-webhooks",
+        SW_KEY,
+        &body,
+        now_unix() + 1,
+        "msg_dup_1",
+    );
+    let r = send_signed(&hook(&id), &retry, &body);
+    assert_eq!(run_of(&r), run_id);
+    assert_eq!(r.header("idempotent-replayed"), Some("true"));
+    assert_eq!(get_run(&run_id)["dedup_key"], "webhook:msg_dup_1");
+    let other = sign("standard-webhooks", SW_KEY, &body, now_unix(), "msg_dup_2");
+    assert_ne!(run_of(&send_signed(&hook(&id), &other, &body)), run_id);
+    assert_eq!(run_count(&id), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Response step
+
+fn upstream() -> &'static Upstream {
+    static UP: OnceLock<Upstream> = OnceLock::new();
+    UP.get_or_init(Upstream::start)
+}
+
+#[test]
+fn a_response_step_replies_with_its_status_headers_and_body() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([
+                {"type": "http", "name": "lookup", "method": "POST", "url": upstream().url("/echo/lookup"),
+                 "json": {"email": "{{request.body.email}}"}, "retries": 0},
+                {"type": "response", "status": 201, "headers": {"x-run": "{{run.id}}"},
+                 "json": {"ok": true, "email": "{{request.body.email}}", "upstream": "{{steps.lookup.body.method}}"}},
+                {"type": "log", "name": "after", "message": "done"}
+            ]),
+        ),
+    );
+    let body = json!({"email": "x@y.z"});
+    let r = post_json(&hook(&id), &body, &[("idempotency-key", "sync-1")]);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.json(),
+        json!({"ok": true, "email": "x@y.z", "upstream": "POST"})
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let run_id = r.header("x-run").expect("x-run").to_string();
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["response"]["status"], 201);
+    assert_eq!(run["steps"].as_array().unwrap().len(), 3);
+
+    // A repeat gets the stored reply, not a second run.
+    let again = post_json(&hook(&id), &body, &[("idempotency-key", "sync-1")]);
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.json(), r.json());
+    assert_eq!(again.header("x-run"), Some(run_id.as_str()));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(run_count(&id), 1);
+    assert_eq!(upstream().received("/echo/lookup").len(), 1);
+
+    // A text reply.
+    let text = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([{"type": "response", "status": 200, "body": "hello {{request.query.name}}"}]),
+        ),
+    );
+    let r = send("POST", &format!("{}?name=ann", hook(&text)), &[], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text, "hello ann");
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+}
+
+#[test]
+fn a_slow_run_falls_back_to_202_and_goes_on() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"response_timeout_ms": 1000}),
+            json!([
+                {"type": "http", "name": "slow", "url": upstream().url("/slow/4000"), "timeout_ms": 20000, "retries": 0},
+                {"type": "response", "status": 200, "json": {"late": true}}
+            ]),
+        ),
+    );
+    let r = post_json(&hook(&id), &json!({}), &[("idempotency-key", "slow-1")]);
+    let run_id = run_of(&r);
+    let run = wait_run(dev, &run_id, 90);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["response"]["body"], json!({"late": true}));
+    // Once the reply exists, a repeat gets it.
+    let again = post_json(&hook(&id), &json!({}), &[("idempotency-key", "slow-1")]);
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.json(), json!({"late": true}));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(run_count(&id), 1);
+}
+
+#[test]
+fn a_run_failing_before_its_response_step_is_502_naming_the_step() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([
+                {"type": "http", "name": "charge", "url": upstream().url("/status/500"), "retries": 0},
+                {"type": "response", "status": 200, "json": {"ok": true}}
+            ]),
+        ),
+    );
+    let r = post_json(&hook(&id), &json!({}), &[("idempotency-key", "fail-1")]);
+    assert_problem(&r, 502);
+    let v = r.json();
+    assert_eq!(v["failed_step"], "charge");
+    assert_eq!(r.locations(), ["steps.charge"]);
+    assert!(v["detail"].as_str().unwrap().contains("`charge`"));
+    let run_id = v["run_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/api/runs/{run_id}").as_str())
+    );
+    assert_eq!(get_run(&run_id)["status"], "failed");
+    let again = post_json(&hook(&id), &json!({}), &[("idempotency-key", "fail-1")]);
+    assert_problem(&again, 502);
+    assert_eq!(again.json()["run_id"], run_id.as_str());
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(run_count(&id), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test URL and schema detection
+
+#[test]
+fn test_url_detect_schema_deploy_then_validate() {
+    let dev = dev();
+    let id = create(dev, &endpoint(json!({}), log_step()));
+    let test_url = dev.url(&format!("/hooks/{id}/test"));
+
+    // Nothing captured yet.
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{id}/detect-schema"),
+        None,
+    );
+    assert_problem(&r, 409);
+    assert!(r.json()["detail"].as_str().unwrap().contains("/test"));
+
+    let sample = json!({"email": "a@b.c", "age": 30, "address": {"city": "Paris"},
+                        "items": [{"sku": "A", "qty": 1}], "tags": ["x"]});
+    let r = post_json(
+        &format!("{test_url}?source=web"),
+        &sample,
+        &[
+            ("x-tenant", "acme"),
+            ("authorization", "Bearer very-secret-token"),
+            ("x-custom-auth", "sk_live_0123456789abcdef"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["captured"], true);
+    let captured_id = r.json()["id"].as_str().unwrap().to_string();
+    assert_eq!(run_count(&id), 0, "the test URL runs nothing");
+    // The production URL still says "not deployed".
+    assert_problem(&post_json(&hook(&id), &sample, &[]), 404);
+
+    let shelf = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    );
+    assert_eq!(shelf.status, 200, "{}", shelf.text);
+    let list = shelf.json()["test_requests"].as_array().unwrap().clone();
+    assert_eq!(list.len(), 1);
+    let t = &list[0];
+    assert_eq!(t["id"], captured_id.as_str());
+    assert_eq!(t["method"], "POST");
+    assert_eq!(t["path"], format!("/hooks/{id}/test"));
+    assert_eq!(t["query"], json!({"source": "web"}));
+    assert_eq!(t["headers"]["x-tenant"], "acme");
+    assert_eq!(t["headers"]["authorization"], "[redacted]");
+    assert_eq!(t["headers"]["x-custom-auth"], "[redacted]");
+    assert!(!shelf.text.contains("very-secret-token") && !shelf.text.contains("sk_live_0123"));
+    assert_eq!(t["body"], sample);
+    assert_eq!(t["body_kind"], "json");
+    assert_eq!(
+        serde_json::from_str::<Value>(t["raw_body"].as_str().unwrap()).unwrap(),
+        sample
+    );
+    assert!(t["received_at"].is_string());
+
+    // Detect without applying: the draft is unchanged.
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{id}/detect-schema"),
+        Some(&json!({})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let schema = r.json()["schema"].clone();
+    assert_eq!(r.json()["applied"], false);
+    assert_eq!(r.json()["test_request_id"], captured_id.as_str());
+    assert_eq!(
+        schema["query"],
+        json!([{"name": "source", "type": "string", "required": true}])
+    );
+    let header_names: Vec<&str> = schema["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["name"].as_str().unwrap())
+        .collect();
+    assert!(header_names.contains(&"x-tenant"), "{header_names:?}");
+    let body_names: Vec<&str> = schema["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    for n in [
+        "email",
+        "age",
+        "address",
+        "address.city",
+        "items",
+        "items[].sku",
+        "items[].qty",
+        "tags",
+    ] {
+        assert!(body_names.contains(&n), "{n} missing from {body_names:?}");
+    }
+    let draft = api(dev, "GET", &format!("/api/workflows/{id}"), None).json()["draft"].clone();
+    assert_eq!(draft["trigger"].get("request"), None);
+
+    // Apply (choosing the request explicitly), deploy, and the schema is live.
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{id}/detect-schema"),
+        Some(&json!({"test_request_id": captured_id, "apply": true})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["applied"], true);
+    assert_eq!(r.json()["workflow"]["draft"]["trigger"]["request"], schema);
+    api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+
+    let fits = json!({"email": "z@y.x", "age": 41, "address": {"city": "Oslo"},
+                      "items": [{"sku": "B", "qty": 2}, {"sku": "C", "qty": 3}], "tags": ["y", "z"]});
+    let ok = post_json(
+        &format!("{}?source=partner", hook(&id)),
+        &fits,
+        &[
+            ("x-tenant", "other"),
+            ("authorization", "Bearer x"),
+            ("x-custom-auth", "y"),
+        ],
+    );
+    let run_id = run_of(&ok);
+    let unfit = json!({"email": 5, "address": {}, "items": [{"qty": "many"}], "tags": ["y"]});
+    let r = post_json(
+        &hook(&id),
+        &unfit,
+        &[("authorization", "Bearer x"), ("x-custom-auth", "y")],
+    );
+    assert_problem(&r, 400);
+    let locs = r.locations();
+    for l in [
+        "query.source",
+        "header.x-tenant",
+        "body.email",
+        "body.age",
+        "body.address.city",
+        "body.items[0].sku",
+        "body.items[0].qty",
+    ] {
+        assert!(locs.iter().any(|x| x == l), "{l} missing from {locs:?}");
+    }
+    assert_eq!(run_count(&id), 1);
+    assert_eq!(wait_run(dev, &run_id, 60)["status"], "succeeded");
+
+    // Unknown test request id.
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{id}/detect-schema"),
+        Some(&json!({"test_request_id": "tr_nope"})),
+    );
+    assert_problem(&r, 404);
+    assert_eq!(r.locations(), ["body.test_request_id"]);
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{id}/detect-schema"),
+        Some(&json!({"apply": "yes", "extra": 1})),
+    );
+    assert_problem(&r, 400);
+    assert_eq!(
+        sorted(r.locations()),
+        vec!["body.apply".to_string(), "body.extra".to_string()]
+    );
+}
+
+#[test]
+fn the_test_shelf_takes_any_method_any_body_and_keeps_20() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "github", "secret_env": "GH_SECRET"}, "request": {"query": [{"name": "q", "required": true}]}}),
+            json!([]),
+        ),
+    );
+    let test_url = dev.url(&format!("/hooks/{id}/test"));
+    // Works on a deployed workflow, for any method, whatever the schema and signature say.
+    for m in ["GET", "PUT", "PATCH", "DELETE"] {
+        let r = send(m, &test_url, &[], None);
+        assert_eq!(r.status, 200, "{m}: {}", r.text);
+    }
+    let r = send(
+        "POST",
+        &test_url,
+        &[("content-type", "application/json")],
+        Some(b"{broken"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(
+        "POST",
+        &test_url,
+        &[("content-type", "application/octet-stream")],
+        Some(&[0xff, 0, 1]),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let body = b"{\"signed\": true}".to_vec();
+    let r = send_signed(
+        &test_url,
+        &sign("github", GH_SECRET.as_bytes(), &body, 0, "d1"),
+        &body,
+    );
+    assert_eq!(r.status, 200);
+    let shelf = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    )
+    .json();
+    let list = shelf["test_requests"].as_array().unwrap();
+    assert_eq!(list.len(), 7);
+    assert_eq!(list[0]["signature"]["valid"], true, "{}", list[0]);
+    assert_eq!(list[1]["raw_body_encoding"], "base64");
+    assert_eq!(list[1]["raw_body"], "/wAB");
+    assert_eq!(list[1]["signature"]["valid"], false);
+    assert!(list[1]["body_error"].is_string());
+    assert_eq!(list[2]["body"], Value::Null);
+    assert!(
+        list[2]["body_error"].as_str().unwrap().contains("JSON"),
+        "{}",
+        list[2]
+    );
+    assert_eq!(list[2]["raw_body"], "{broken");
+    assert_eq!(list[6]["method"], "GET");
+    assert_eq!(run_count(&id), 0);
+
+    for i in 0..18 {
+        let r = send("POST", &format!("{test_url}?i={i}"), &[], None);
+        assert_eq!(r.status, 200);
+    }
+    let shelf = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    )
+    .json();
+    let list = shelf["test_requests"].as_array().unwrap();
+    assert_eq!(list.len(), 20);
+    assert_eq!(list[0]["query"], json!({"i": "17"}));
+
+    // Too large for the workflow's cap: 413, nothing captured.
+    let big = vec![b'a'; 1024 * 1024 + 1];
+    assert_problem(
+        &send(
+            "POST",
+            &test_url,
+            &[("content-type", "text/plain")],
+            Some(&big),
+        ),
+        413,
+    );
+    // Unknown workflows have no test URL; deleting a workflow empties its shelf.
+    assert_problem(
+        &send(
+            "POST",
+            &dev.url("/hooks/wf_000000000000000000000000/test"),
+            &[],
+            None,
+        ),
+        404,
+    );
+    assert_eq!(
+        api(dev, "DELETE", &format!("/api/workflows/{id}"), None).status,
+        204
+    );
+    assert_problem(
+        &api(
+            dev,
+            "GET",
+            &format!("/api/workflows/{id}/test-requests"),
+            None,
+        ),
+        404,
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crash safety
+
+/// A sender that retries on network errors (as webhook senders do), against whatever port the
+/// restarted server listens on.
+fn post_until_answered(
+    base: &RwLock<String>,
+    path: &str,
+    key: &str,
+    body: &str,
+    errors: &AtomicUsize,
+) -> (u16, Value) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build();
+    loop {
+        let url = format!("{}{}", base.read().unwrap(), path);
+        let result = agent
+            .post(&url)
+            .set("content-type", "application/json")
+            .set("idempotency-key", key)
+            .send_string(body);
+        match result {
+            Ok(r) => {
+                let status = r.status();
+                return (status, r.into_json().unwrap_or(Value::Null));
+            }
+            Err(ureq::Error::Status(code, r)) if code < 500 => {
+                return (code, r.into_json().unwrap_or(Value::Null));
+            }
+            Err(_) => {
+                errors.fetch_add(1, Ordering::Relaxed);
+                assert!(Instant::now() < deadline, "no answer for {key}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_accepted_request_has_exactly_one_run_across_a_crash() {
+    const TOTAL: usize = 2000;
+    const CLIENTS: usize = 16;
+    let mut dev = Dev::start("endpoint-crash", &[("RUN_LEASE_SECONDS", "3")]);
+    let id = create_deployed(
+        &dev,
+        &endpoint(
+            json!({"request": {"body": [{"name": "n", "type": "integer", "required": true}]}}),
+            log_step(),
+        ),
+    );
+    let base = Arc::new(RwLock::new(dev.base.clone()));
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let results: Arc<Mutex<Vec<(usize, u16, Value)>>> = Arc::default();
+    let path = format!("/hooks/{id}");
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (base, next, done, errors, results, path) = (
+                base.clone(),
+                next.clone(),
+                done.clone(),
+                errors.clone(),
+                results.clone(),
+                path.clone(),
+            );
+            std::thread::spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= TOTAL {
+                    return;
+                }
+                let (status, body) = post_until_answered(
+                    &base,
+                    &path,
+                    &format!("crash-{i}"),
+                    &json!({"n": i}).to_string(),
+                    &errors,
+                );
+                results.lock().unwrap().push((i, status, body));
+                done.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+
+    // Kill wrangler dev (SIGKILL, the whole process group) midway, restart on the same state.
+    eventually(600, "a third of the requests answered", || {
+        done.load(Ordering::SeqCst) >= TOTAL / 3
+    });
+    let answered_before = done.load(Ordering::SeqCst);
+    dev.restart();
+    *base.write().unwrap() = dev.base.clone();
+    for c in clients {
+        c.join().unwrap();
+    }
+    assert!(answered_before < TOTAL, "the crash happened midway");
+    assert!(
+        errors.load(Ordering::Relaxed) > 0,
+        "some requests saw the crash"
+    );
+
+    let results = results.lock().unwrap().clone();
+    assert_eq!(results.len(), TOTAL);
+    let mut by_key = std::collections::HashMap::new();
+    for (i, status, body) in &results {
+        assert_eq!(*status, 202, "request {i}: {body}");
+        by_key.insert(
+            format!("idempotency:crash-{i}"),
+            body["run_id"].as_str().unwrap().to_string(),
+        );
+    }
+    // Runs cut off by the crash are picked up by the reconciler.
+    eventually(600, "every run finished", || {
+        dev.fire_cron();
+        runs(&dev, &id).iter().all(|r| r["status"] == "succeeded")
+    });
+
+    // Every 2xx has exactly one run, by run id and by counting rows.
+    let rows = d1(&dev, &format!("SELECT id, dedup_key, json_extract(input, '$.request.body.n') AS n FROM runs WHERE workflow_id = '{id}'"));
+    assert_eq!(rows.len(), TOTAL, "one row per request, no duplicates");
+    let mut seen = std::collections::HashSet::new();
+    for row in &rows {
+        let key = row["dedup_key"].as_str().unwrap();
+        let run_id = row["id"].as_str().unwrap();
+        assert_eq!(by_key.get(key).map(String::as_str), Some(run_id), "{row}");
+        assert_eq!(format!("idempotency:crash-{}", row["n"]), key);
+        assert!(seen.insert(run_id.to_string()));
+    }
+    let count = d1(
+        &dev,
+        &format!(
+        "SELECT COUNT(*) AS n, COUNT(DISTINCT dedup_key) AS k FROM runs WHERE workflow_id = '{id}'"
+    ),
+    );
+    assert_eq!(count[0]["n"], TOTAL);
+    assert_eq!(count[0]["k"], TOTAL);
+}
