@@ -5,6 +5,7 @@ pub mod hooks;
 pub mod http;
 pub mod problem;
 pub mod runs;
+pub mod schedule;
 pub mod workflows;
 
 use worker::{Context, Env, Method, Request, Response};
@@ -55,6 +56,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::GetRun => runs::get(env, p(0)).await?,
         Op::ReplayRun => runs::replay(env, ctx, p(0)).await?,
         Op::EndpointTrigger => hooks::trigger(req, env, ctx, p(0)).await?,
+        Op::SchedulePreview => schedule::preview(req, env, p(0)).await?,
     };
     if method == Method::Head.to_string() {
         return Ok(Response::empty()?

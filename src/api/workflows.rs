@@ -126,7 +126,11 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
 
 pub async fn get(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = load(env, id).await?;
-    json_response(200, &resource(&row, &origin(&req)))
+    let mut body = resource(&row, &origin(&req));
+    if row.trigger_type == "schedule" {
+        super::schedule::add_status(env, &row, &mut body).await?;
+    }
+    json_response(200, &body)
 }
 
 pub async fn replace(mut req: Request, env: &Env, id: &str) -> ApiResult {

@@ -17,6 +17,7 @@ pub enum Op {
     GetRun,
     ReplayRun,
     EndpointTrigger,
+    SchedulePreview,
 }
 
 /// One route: a method (`*` = any), a path pattern with `{param}` segments, and whether the
@@ -53,6 +54,12 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/runs/{run_id}", Op::GetRun, true),
     r("POST", "/api/runs/{run_id}/replay", Op::ReplayRun, true),
     r("*", "/hooks/{id}", Op::EndpointTrigger, false),
+    r(
+        "GET",
+        "/api/workflows/{id}/schedule/preview",
+        Op::SchedulePreview,
+        true,
+    ),
 ];
 
 /// The result of matching a request against [`ROUTES`].

@@ -68,6 +68,37 @@ pub async fn start_run(
     Ok(Started { run_id, created })
 }
 
+/// `start_run` for timers: creates the run only while the workflow is deployed at `version`
+/// (checked in the insert itself), so an alarm in flight during an undeploy or redeploy cannot
+/// start a run. `None` when it is not live at that version.
+pub async fn start_run_if_live(
+    env: &Env,
+    workflow_id: &str,
+    version: i64,
+    trigger_kind: &str,
+    dedup_key: &str,
+    input: &Value,
+) -> Result<Option<Started>> {
+    let now = now_ms();
+    let id = new_run_id(now as u64, &random_bytes::<10>());
+    let input = input.to_string();
+    let started = store::runs::insert_dedup_if_live(
+        &store::db(env)?,
+        &NewRun {
+            id: &id,
+            workflow_id,
+            version,
+            trigger: trigger_kind,
+            dedup_key,
+            input: &input,
+            created_at: &iso_millis(now),
+            lease_until: now + lease_ms(env),
+        },
+    )
+    .await?;
+    Ok(started.map(|(run_id, created)| Started { run_id, created }))
+}
+
 /// Where a Response step's reply goes while the endpoint request is still waiting for it.
 pub type ResponseSink = oneshot::Sender<PreparedResponse>;
 

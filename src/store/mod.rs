@@ -2,6 +2,7 @@
 //! below 2^53 so they travel as doubles without loss.
 
 pub mod runs;
+pub mod schedules;
 pub mod timers;
 pub mod workflows;
 

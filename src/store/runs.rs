@@ -108,6 +108,48 @@ pub async fn insert_dedup(db: &D1Database, run: &NewRun<'_>) -> Result<(String, 
     }
 }
 
+/// Like `insert_dedup`, but only while the workflow is deployed at `run.version`, checked in
+/// the same statement: a timer that fires while (or after) the workflow is undeployed or
+/// redeployed creates nothing. `None` when the workflow is not live at that version (and no
+/// run with this dedup key exists).
+pub async fn insert_dedup_if_live(
+    db: &D1Database,
+    run: &NewRun<'_>,
+) -> Result<Option<(String, bool)>> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let inserted = db
+        .prepare(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, created_at, lease_until)
+             SELECT ?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8 FROM workflows
+             WHERE id = ?2 AND status = 'deployed' AND deployed_version = ?3
+             ON CONFLICT (workflow_id, dedup_key) DO NOTHING RETURNING id",
+        )
+        .bind(&[
+            text(run.id),
+            text(run.workflow_id),
+            num(run.version),
+            text(run.trigger),
+            text(run.dedup_key),
+            text(run.input),
+            text(run.created_at),
+            num(run.lease_until),
+        ])?
+        .first::<Id>(None)
+        .await?;
+    if let Some(row) = inserted {
+        return Ok(Some((row.id, true)));
+    }
+    let existing = db
+        .prepare("SELECT id FROM runs WHERE workflow_id = ?1 AND dedup_key = ?2")
+        .bind(&[text(run.workflow_id), text(run.dedup_key)])?
+        .first::<Id>(None)
+        .await?;
+    Ok(existing.map(|row| (row.id, false)))
+}
+
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<RunRow>> {
     db.prepare(format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))
         .bind(&[text(id)])?
