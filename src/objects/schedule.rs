@@ -28,9 +28,10 @@ use crate::domain::schedule_timer::{
     dedup_key, grace_from_config, interval_ms, run_input, timer_row_due,
 };
 use crate::domain::time::{from_millis, iso_millis};
-use crate::engine::{self, Claim};
+use crate::engine;
 use crate::platform::{env_string, now_ms};
 use crate::store;
+use crate::store::runs::Inserted;
 
 /// Storage key of [`Armed`] (a JSON string).
 pub const KEY_SCHEDULE: &str = "schedule";
@@ -448,7 +449,7 @@ impl Followup {
     async fn create_run(&self, p: &Pending) {
         let slot = from_millis(p.slot_ms);
         let input = run_input(slot, from_millis(p.fired_ms), p.late);
-        let started = engine::start_run_if_live(
+        let started = engine::start_claimed_run_if_live(
             &self.env,
             &self.workflow_id,
             p.version,
@@ -459,17 +460,19 @@ impl Followup {
         .await;
         match started {
             Ok(started) => {
-                // Recorded, or refused because the workflow was undeployed or redeployed.
+                // Recorded (now or by an earlier try), or refused because the workflow was
+                // undeployed or redeployed meanwhile: either way no longer pending.
                 if self.defer_drop {
                     defer_recorded(&self.workflow_id, pending_key(p.slot_ms));
                 } else if let Err(e) = self.storage.delete(&pending_key(p.slot_ms)).await {
                     worker::console_error!("schedule {}: {e}", self.workflow_id);
                 }
-                if let Some(s) = started.filter(|s| s.created) {
+                if let Inserted::Created(run) = started {
                     let env = self.env.clone();
                     wasm_bindgen_futures::spawn_local(async move {
-                        if let Err(e) = engine::execute(&env, &s.run_id, Claim::Fresh, None).await {
-                            worker::console_error!("schedule run {}: {e}", s.run_id);
+                        let run_id = run.id.clone();
+                        if let Err(e) = engine::execute_claimed(&env, *run, None).await {
+                            worker::console_error!("schedule run {run_id}: {e}");
                         }
                     });
                 }

@@ -108,25 +108,33 @@ pub async fn insert_dedup(db: &D1Database, run: &NewRun<'_>) -> Result<(String, 
     }
 }
 
-/// Like `insert_dedup`, but only while the workflow is deployed at `run.version`, checked in
-/// the same statement: a timer that fires while (or after) the workflow is undeployed or
-/// redeployed creates nothing. `None` when the workflow is not live at that version (and no
-/// run with this dedup key exists).
-pub async fn insert_dedup_if_live(
-    db: &D1Database,
-    run: &NewRun<'_>,
-) -> Result<Option<(String, bool)>> {
+/// What `insert_claimed_if_live` did.
+#[derive(Debug)]
+pub enum Inserted {
+    /// Created, claimed by the caller: execute it with `engine::execute_claimed`.
+    Created(Box<RunRow>),
+    /// A run with this dedup key exists (its id); nothing was written.
+    Exists(String),
+    /// The workflow is not deployed at this version (undeployed or redeployed meanwhile).
+    NotLive,
+}
+
+/// Inserts a run already claimed (`running`, attempt 1, started now, leased until
+/// `run.lease_until`) unless the workflow has a run with the same dedup key, and only while
+/// the workflow is deployed at `run.version` — all checked in the one statement.
+pub async fn insert_claimed_if_live(db: &D1Database, run: &NewRun<'_>) -> Result<Inserted> {
     #[derive(Deserialize)]
     struct Id {
         id: String,
     }
     let inserted = db
-        .prepare(
-            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, created_at, lease_until)
-             SELECT ?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7, ?8 FROM workflows
+        .prepare(format!(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, created_at,
+                               started_at, attempts, lease_until)
+             SELECT ?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?7, 1, ?8 FROM workflows
              WHERE id = ?2 AND status = 'deployed' AND deployed_version = ?3
-             ON CONFLICT (workflow_id, dedup_key) DO NOTHING RETURNING id",
-        )
+             ON CONFLICT (workflow_id, dedup_key) DO NOTHING RETURNING {COLUMNS}"
+        ))
         .bind(&[
             text(run.id),
             text(run.workflow_id),
@@ -137,17 +145,17 @@ pub async fn insert_dedup_if_live(
             text(run.created_at),
             num(run.lease_until),
         ])?
-        .first::<Id>(None)
+        .first::<RunRow>(None)
         .await?;
     if let Some(row) = inserted {
-        return Ok(Some((row.id, true)));
+        return Ok(Inserted::Created(Box::new(row)));
     }
     let existing = db
         .prepare("SELECT id FROM runs WHERE workflow_id = ?1 AND dedup_key = ?2")
         .bind(&[text(run.workflow_id), text(run.dedup_key)])?
         .first::<Id>(None)
         .await?;
-    Ok(existing.map(|row| (row.id, false)))
+    Ok(existing.map_or(Inserted::NotLive, |row| Inserted::Exists(row.id)))
 }
 
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<RunRow>> {
