@@ -10,3 +10,9 @@ CREATE TABLE schedules (
   last_misfire   TEXT,                         -- JSON {at, policy, skipped, ran_slot} of the last wake that skipped or ran late
   updated_at     TEXT NOT NULL
 );
+
+-- A deleted workflow takes its row with it.
+CREATE TRIGGER schedules_follow_workflow_delete AFTER DELETE ON workflows
+BEGIN
+  DELETE FROM schedules WHERE workflow_id = OLD.id;
+END;

@@ -229,6 +229,29 @@ fn redeploy_with_a_new_interval_changes_the_spacing() {
 }
 
 #[test]
+fn deleting_a_scheduled_workflow_stops_it_and_removes_its_rows() {
+    let dev = shared();
+    let id = create_deployed(
+        dev,
+        &schedule_def("deleted while running", every(1), "skip"),
+    );
+    eventually(60, "a run", || !slots(dev, &id).is_empty());
+    let r = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    std::thread::sleep(Duration::from_secs(3));
+    let q = |table: &str| {
+        dev.d1(&format!(
+            "SELECT count(*) AS n FROM {table} WHERE workflow_id = '{id}'"
+        ))[0]["n"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(q("runs"), 0, "a run was created after the delete");
+    assert_eq!(q("timers"), 0);
+    assert_eq!(q("schedules"), 0);
+}
+
+#[test]
 fn reconcile_passes_racing_the_alarm_create_no_duplicates() {
     let dev = shared();
     let id = create_deployed(dev, &schedule_def("every 1 s, raced", every(1), "run_once"));
