@@ -7,6 +7,7 @@ pub mod oauth;
 pub mod problem;
 pub mod runs;
 pub mod test_shelf;
+pub mod schedule;
 pub mod workflows;
 
 use worker::{Context, Env, Method, Request, Response};
@@ -64,6 +65,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::EndpointTest => test_shelf::capture(req, env, p(0)).await?,
         Op::ListTestRequests => test_shelf::list(env, p(0)).await?,
         Op::DetectSchema => test_shelf::detect(req, env, p(0)).await?,
+        Op::SchedulePreview => schedule::preview(req, env, p(0)).await?,
     };
     if method == Method::Head.to_string() {
         return Ok(Response::empty()?

@@ -127,8 +127,10 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
 pub async fn get(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = load(env, id).await?;
     let mut v = resource(&row, &origin(&req));
-    if row.trigger_type == "endpoint" {
-        v["endpoint"] = super::test_shelf::stats(env, id).await?;
+    match row.trigger_type.as_str() {
+        "endpoint" => v["endpoint"] = super::test_shelf::stats(env, id).await?,
+        "schedule" => super::schedule::add_status(env, &row, &mut v).await?,
+        _ => {}
     }
     json_response(200, &v)
 }

@@ -24,6 +24,7 @@ pub mod schedule_catch_up;
 pub mod schedule_cron;
 pub mod schedule_preview;
 pub mod schedule_properties;
+pub mod schedule_timer;
 pub mod schedule_wall_clock;
 pub mod schedule_zone;
 pub mod schema_detect;

@@ -24,6 +24,7 @@ pub enum Op {
     EndpointTest,
     ListTestRequests,
     DetectSchema,
+    SchedulePreview,
 }
 
 /// One route: a method (`*` = any), a path pattern with `{param}` segments, and whether the
@@ -87,6 +88,12 @@ pub const ROUTES: &[Route] = &[
         true,
     ),
     r("*", "/hooks/{id}/test", Op::EndpointTest, false),
+    r(
+        "GET",
+        "/api/workflows/{id}/schedule/preview",
+        Op::SchedulePreview,
+        true,
+    ),
 ];
 
 /// The result of matching a request against [`ROUTES`].

@@ -62,6 +62,48 @@ impl ScheduleTrigger {
     }
 }
 
+/// The most fire times `GET …/schedule/preview` returns, and how many without `count`.
+pub const API_PREVIEW_MAX: usize = 100;
+pub const API_PREVIEW_DEFAULT: usize = 10;
+
+/// A preview's parsed query: how many fire times, and after which instant (`None`: now).
+pub type PreviewQuery = (usize, Option<DateTime<Utc>>);
+
+/// The preview's query: `count` (1–100, default 10) and `after` (an RFC 3339 instant, default
+/// now). `Err((location, message))` names the parameter at fault.
+pub fn parse_preview_query(
+    count: Option<&str>,
+    after: Option<&str>,
+) -> Result<PreviewQuery, (&'static str, String)> {
+    let count = match count {
+        None => API_PREVIEW_DEFAULT,
+        Some(text) => match text.trim().parse::<i64>() {
+            Ok(n) if (1..=API_PREVIEW_MAX as i64).contains(&n) => n as usize,
+            _ => {
+                return Err((
+                    "query.count",
+                    format!("must be a whole number from 1 to {API_PREVIEW_MAX}, got `{text}`"),
+                ))
+            }
+        },
+    };
+    let after = match after {
+        None => None,
+        Some(text) => match DateTime::parse_from_rfc3339(text.trim()) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(_) => {
+                return Err((
+                    "query.after",
+                    format!(
+                        "must be an RFC 3339 instant such as `2027-03-01T00:00:00Z`, got `{text}`"
+                    ),
+                ))
+            }
+        },
+    };
+    Ok((count, after))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +206,41 @@ mod tests {
         let after = utc("2026-01-01T00:00:00Z");
         assert!(t.preview(after, after, 0).is_empty());
         assert_eq!(t.preview(after, after, usize::MAX).len(), PREVIEW_MAX);
+    }
+
+    #[test]
+    fn preview_query_is_checked() {
+        assert_eq!(parse_preview_query(None, None), Ok((10, None)));
+        assert_eq!(parse_preview_query(Some("100"), None), Ok((100, None)));
+        assert_eq!(
+            parse_preview_query(Some("1"), Some("2027-03-01T00:00:00-05:00")),
+            Ok((1, Some(utc("2027-03-01T05:00:00Z"))))
+        );
+        for bad in ["0", "101", "-3", "ten", "", "1.5"] {
+            let err = parse_preview_query(Some(bad), None).expect_err(bad);
+            assert_eq!(err.0, "query.count");
+            assert!(err.1.contains("1 to 100"), "{}", err.1);
+        }
+        let err = parse_preview_query(None, Some("yesterday")).expect_err("bad after");
+        assert_eq!(err.0, "query.after");
+    }
+
+    #[test]
+    fn new_york_spring_forward_daily_0230() {
+        // 2027-03-14: 02:00 EST → 03:00 EDT; 02:30 does not exist and runs at 03:00.
+        let t = trigger(json!({"type": "schedule", "timezone": "America/New_York",
+            "schedule": {"kind": "daily", "at": "02:30"}}));
+        let after = utc("2027-03-12T12:00:00Z");
+        let p = t.preview(after, after, 4);
+        assert_eq!(
+            rows(&p),
+            [
+                ("2027-03-13T02:30:00-05:00", "2027-03-13T07:30:00Z", false),
+                ("2027-03-14T03:00:00-04:00", "2027-03-14T07:00:00Z", true),
+                ("2027-03-15T02:30:00-04:00", "2027-03-15T06:30:00Z", false),
+                ("2027-03-16T02:30:00-04:00", "2027-03-16T06:30:00Z", false),
+            ]
+        );
     }
 
     #[test]

@@ -74,6 +74,37 @@ pub async fn start_run(
     Ok(Started { run_id, created })
 }
 
+/// `start_run` for timers, in one statement: creates the run only while the workflow is
+/// deployed at `version` (checked in the insert itself, so an alarm in flight during an
+/// undeploy or redeploy cannot start a run), already claimed (`running`, first attempt) so
+/// that the caller executes it with `execute_claimed` without a second write.
+pub async fn start_claimed_run_if_live(
+    env: &Env,
+    workflow_id: &str,
+    version: i64,
+    trigger_kind: &str,
+    dedup_key: &str,
+    input: &Value,
+) -> Result<store::runs::Inserted> {
+    let now = now_ms();
+    let id = new_run_id(now as u64, &random_bytes::<10>());
+    let input = input.to_string();
+    store::runs::insert_claimed_if_live(
+        &store::db(env)?,
+        &NewRun {
+            id: &id,
+            workflow_id,
+            version,
+            trigger: trigger_kind,
+            dedup_key,
+            input: &input,
+            created_at: &iso_millis(now),
+            lease_until: now + lease_ms(env),
+        },
+    )
+    .await
+}
+
 /// Where a Response step's reply goes while the endpoint request is still waiting for it.
 pub type ResponseSink = oneshot::Sender<PreparedResponse>;
 
@@ -92,7 +123,7 @@ pub async fn execute(
     env: &Env,
     run_id: &str,
     claim: Claim,
-    mut sink: Option<ResponseSink>,
+    sink: Option<ResponseSink>,
 ) -> Result<bool> {
     let db = store::db(env)?;
     let lease = lease_ms(env);
@@ -109,6 +140,19 @@ pub async fn execute(
     else {
         return Ok(false);
     };
+    execute_claimed(env, run, sink).await
+}
+
+/// Executes a run this caller has claimed (`execute` after its claim, or a run created
+/// claimed by `start_claimed_run_if_live`).
+pub async fn execute_claimed(
+    env: &Env,
+    run: store::runs::RunRow,
+    mut sink: Option<ResponseSink>,
+) -> Result<bool> {
+    let db = store::db(env)?;
+    let lease = lease_ms(env);
+    let run_id = run.id.as_str();
     let fail = |reason: String, steps: &[Value]| {
         let steps = Value::Array(steps.to_vec()).to_string();
         let run_id = run_id.to_string();

@@ -4,6 +4,7 @@
 pub mod connections;
 pub mod runs;
 pub mod test_requests;
+pub mod schedules;
 pub mod timers;
 pub mod workflows;
 

@@ -108,6 +108,56 @@ pub async fn insert_dedup(db: &D1Database, run: &NewRun<'_>) -> Result<(String, 
     }
 }
 
+/// What `insert_claimed_if_live` did.
+#[derive(Debug)]
+pub enum Inserted {
+    /// Created, claimed by the caller: execute it with `engine::execute_claimed`.
+    Created(Box<RunRow>),
+    /// A run with this dedup key exists (its id); nothing was written.
+    Exists(String),
+    /// The workflow is not deployed at this version (undeployed or redeployed meanwhile).
+    NotLive,
+}
+
+/// Inserts a run already claimed (`running`, attempt 1, started now, leased until
+/// `run.lease_until`) unless the workflow has a run with the same dedup key, and only while
+/// the workflow is deployed at `run.version` — all checked in the one statement.
+pub async fn insert_claimed_if_live(db: &D1Database, run: &NewRun<'_>) -> Result<Inserted> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let inserted = db
+        .prepare(format!(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, created_at,
+                               started_at, attempts, lease_until)
+             SELECT ?1, ?2, ?3, ?4, ?5, 'running', ?6, ?7, ?7, 1, ?8 FROM workflows
+             WHERE id = ?2 AND status = 'deployed' AND deployed_version = ?3
+             ON CONFLICT (workflow_id, dedup_key) DO NOTHING RETURNING {COLUMNS}"
+        ))
+        .bind(&[
+            text(run.id),
+            text(run.workflow_id),
+            num(run.version),
+            text(run.trigger),
+            text(run.dedup_key),
+            text(run.input),
+            text(run.created_at),
+            num(run.lease_until),
+        ])?
+        .first::<RunRow>(None)
+        .await?;
+    if let Some(row) = inserted {
+        return Ok(Inserted::Created(Box::new(row)));
+    }
+    let existing = db
+        .prepare("SELECT id FROM runs WHERE workflow_id = ?1 AND dedup_key = ?2")
+        .bind(&[text(run.workflow_id), text(run.dedup_key)])?
+        .first::<Id>(None)
+        .await?;
+    Ok(existing.map_or(Inserted::NotLive, |row| Inserted::Exists(row.id)))
+}
+
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<RunRow>> {
     let row = db
         .prepare(format!("SELECT {COLUMNS} FROM runs WHERE id = ?1"))

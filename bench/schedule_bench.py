@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Scheduler lateness benchmark (`scripts/bench schedule`).
+
+Lateness = fired_at - scheduled_at of each slot. Scenarios: (a) one workflow every 1 s for
+DURATION seconds, (b) FLEET workflows every 1 s for DURATION seconds. Each runs against
+Tripline (the built Worker under `wrangler dev`, runs read back over the API) and against a
+baseline: a minimal JavaScript Durable Object (bench/baseline) that re-arms its own alarm every
+second, also under `wrangler dev`. Both instances are started and stopped here, one at a time,
+each with a fresh state directory.
+
+Missed slots: whole seconds in the measured window (from the first slot after everything was
+armed to the last slot before it was stopped) with no run. Duplicates: runs beyond the first for
+a slot. Environment: BENCH_DURATION (default 60), BENCH_FLEET (default 50).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WRANGLER = os.path.join(ROOT, "node_modules", ".bin", "wrangler")
+TOKEN = "bench-admin-token-0123456789"
+DURATION = int(os.environ.get("BENCH_DURATION", "60"))
+FLEET = int(os.environ.get("BENCH_FLEET", "50"))
+STATE = os.path.join(ROOT, "target", "bench", f"schedule-{os.getpid()}")
+# How wrangler dev is started: "cli" (`wrangler dev`, as the tests do) or "api" (wrangler's
+# `unstable_startWorker` with the devtools inspector off; see bench/start_dev.mjs).
+MODE = os.environ.get("BENCH_DEV", "cli")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def env():
+    e = dict(os.environ)
+    e.update({"WRANGLER_SEND_METRICS": "false", "CI": "true", "TRIPLINE_SKIP_BUILD": "1"})
+    return e
+
+
+class Server:
+    """A `wrangler dev` in its own process group, killed on exit."""
+
+    def __init__(self, name, config, vars_, migrate):
+        self.dir = os.path.join(STATE, name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        if migrate:
+            subprocess.run(
+                [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", self.dir],
+                cwd=ROOT, env=env(), check=True, capture_output=True,
+            )
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(self.dir, "wrangler.log"), "w")
+        if MODE == "api":
+            cmd = ["node", os.path.join(ROOT, "bench", "start_dev.mjs"), config, str(self.port),
+                   self.dir, json.dumps(vars_)]
+        else:
+            cmd = [WRANGLER, "dev", "--config", config, "--ip", "127.0.0.1", "--port", str(self.port),
+                   "--inspector-port", str(free_port()), "--persist-to", self.dir,
+                   "--show-interactive-dev-session=false"]
+            for k, v in vars_.items():
+                cmd += ["--var", f"{k}:{v}"]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env(), stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            start_new_session=True,
+        )
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(self.base + "/healthz", timeout=10) as r:
+                    if r.status == 200:
+                        break
+            except Exception:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                sys.exit(f"{name}: wrangler dev did not start; see {self.log.name}")
+            time.sleep(0.25)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except Exception:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+    def call(self, method, path, body=None, admin=True):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("content-type", "application/json")
+        if admin:
+            req.add_header("authorization", f"Bearer {TOKEN}")
+        with urllib.request.urlopen(req, timeout=120) as r:
+            text = r.read().decode()
+            return json.loads(text) if text.strip().startswith(("{", "[")) else text
+
+
+def pmap(f, items, workers=10):
+    with ThreadPoolExecutor(workers) as ex:
+        return list(ex.map(f, items))
+
+
+def tripline(n):
+    """Deploys n workflows every 1 s for DURATION s; returns ({id: [(slot, fired)]}, window)."""
+    srv = Server(f"tripline-{n}", os.path.join(ROOT, "wrangler.toml"), {"ADMIN_TOKEN": TOKEN},
+                 migrate=True)
+    try:
+        definition = {
+            "name": "bench every second",
+            "trigger": {"type": "schedule", "schedule": {"kind": "seconds", "every": 1}},
+            "steps": [{"type": "log", "name": "tick", "message": "{{schedule.scheduled_at}}"}],
+        }
+        # Warm up (the first request compiles the wasm).
+        srv.call("GET", "/api/workflows")
+        ids = pmap(lambda _: srv.call("POST", "/api/workflows", definition)["id"], range(n))
+        pmap(lambda i: srv.call("POST", f"/api/workflows/{i}/deploy"), ids)
+        start = now_ms()
+        time.sleep(DURATION)
+        stop = now_ms()
+        pmap(lambda i: srv.call("POST", f"/api/workflows/{i}/undeploy"), ids)
+        time.sleep(1)
+        out = {}
+        for i in ids:
+            page = srv.call("GET", f"/api/workflows/{i}/runs?limit=100")
+            fires = []
+            cursor = True
+            while cursor:
+                for run in page["runs"]:
+                    s = run["input"]["schedule"]
+                    fires.append((iso_ms(s["scheduled_at"]), iso_ms(s["fired_at"])))
+                cursor = page.get("next_cursor")
+                if cursor:
+                    page = srv.call("GET", f"/api/workflows/{i}/runs?limit=100&cursor={cursor}")
+            out[i] = fires
+        return out, (start, stop)
+    finally:
+        srv.stop()
+
+
+def baseline(n):
+    """Starts n baseline objects for DURATION s; returns ({name: [(slot, fired)]}, window)."""
+    srv = Server(f"baseline-{n}", os.path.join(ROOT, "bench", "baseline", "wrangler.toml"), {},
+                 migrate=False)
+    try:
+        srv.call("GET", "/results?n=1", admin=False)  # warm up
+        srv.call("GET", f"/start?n={n}", admin=False)
+        start = now_ms()
+        time.sleep(DURATION)
+        stop = now_ms()
+        srv.call("GET", f"/stop?n={n}", admin=False)
+        results = srv.call("GET", f"/results?n={n}", admin=False)
+        return {k: [tuple(x) for x in v] for k, v in results.items()}, (start, stop)
+    finally:
+        srv.stop()
+
+
+def iso_ms(s):
+    from datetime import datetime
+    return int(datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def percentile(values, p):
+    if not values:
+        return float("nan")
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(-(-p * len(v) // 100)) - 1))  # nearest rank
+    return v[k]
+
+
+def summarize(per_timer, window):
+    start, stop = window
+    # Slots everyone should have run: after all were armed (+1 s), before the stop (-1 s).
+    first = (start // 1000 + 2) * 1000
+    last = (stop // 1000 - 1) * 1000
+    lateness, missed, duplicates = [], 0, 0
+    for fires in per_timer.values():
+        slots = [s for s, _ in fires]
+        duplicates += len(slots) - len(set(slots))
+        have = set(slots)
+        missed += sum(1 for s in range(first, last + 1, 1000) if s not in have)
+        lateness += [f - s for s, f in fires if first <= s <= last]
+    return {
+        "fires": len(lateness),
+        "p50": percentile(lateness, 50),
+        "p99": percentile(lateness, 99),
+        "max": max(lateness) if lateness else float("nan"),
+        "missed": missed,
+        "duplicates": duplicates,
+    }
+
+
+def main():
+    os.makedirs(STATE, exist_ok=True)
+    rows = []
+    try:
+        for label, n in (("(a) 1 × every 1 s", 1), (f"(b) {FLEET} × every 1 s", FLEET)):
+            print(f"… {label}: Tripline, {DURATION} s", file=sys.stderr, flush=True)
+            t = summarize(*tripline(n))
+            print(f"… {label}: baseline, {DURATION} s", file=sys.stderr, flush=True)
+            b = summarize(*baseline(n))
+            rows.append((label, t, b))
+    finally:
+        shutil.rmtree(STATE, ignore_errors=True)
+    print(f"\nLateness (fired_at − scheduled_at, ms) over {DURATION} s; wrangler dev on this machine.\n")
+    print("| scenario | implementation | fires | p50 | p99 | max | missed | duplicates |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for label, t, b in rows:
+        for name, r in (("Tripline", t), ("baseline JS DO", b)):
+            print(f"| {label} | {name} | {r['fires']} | {r['p50']} | {r['p99']} | {r['max']} "
+                  f"| {r['missed']} | {r['duplicates']} |")
+    print("\n| scenario | Tripline p99 | baseline p99 | ratio | target (≤ 2×, 0 missed, 0 dup) |")
+    print("|---|---:|---:|---:|---|")
+    ok = True
+    for label, t, b in rows:
+        ratio = t["p99"] / max(b["p99"], 1)
+        met = ratio <= 2 and t["missed"] == 0 and t["duplicates"] == 0
+        ok &= met
+        print(f"| {label} | {t['p99']} | {b['p99']} | {ratio:.2f} | {'met' if met else 'NOT met'} |")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
