@@ -6,8 +6,8 @@ pub mod http;
 pub mod oauth;
 pub mod problem;
 pub mod runs;
-pub mod test_shelf;
 pub mod schedule;
+pub mod test_shelf;
 pub mod workflows;
 
 use worker::{Context, Env, Method, Request, Response};

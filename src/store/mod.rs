@@ -3,8 +3,8 @@
 
 pub mod connections;
 pub mod runs;
-pub mod test_requests;
 pub mod schedules;
+pub mod test_requests;
 pub mod timers;
 pub mod workflows;
 
