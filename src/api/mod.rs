@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod hooks;
 pub mod http;
+pub mod poll;
 pub mod problem;
 pub mod runs;
 pub mod workflows;
@@ -54,6 +55,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::ListRuns => runs::list(req, env, p(0)).await?,
         Op::GetRun => runs::get(env, p(0)).await?,
         Op::ReplayRun => runs::replay(env, ctx, p(0)).await?,
+        Op::PollReset => poll::reset(req, env, p(0)).await?,
         Op::EndpointTrigger => hooks::trigger(req, env, ctx, p(0)).await?,
     };
     if method == Method::Head.to_string() {

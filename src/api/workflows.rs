@@ -126,7 +126,11 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
 
 pub async fn get(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = load(env, id).await?;
-    json_response(200, &resource(&row, &origin(&req)))
+    let mut v = resource(&row, &origin(&req));
+    if row.trigger_type == "poll" {
+        v["poll"] = super::poll::status_json(env, id).await?;
+    }
+    json_response(200, &v)
 }
 
 pub async fn replace(mut req: Request, env: &Env, id: &str) -> ApiResult {
@@ -157,6 +161,11 @@ pub async fn delete(env: &Env, id: &str) -> ApiResult {
     if row.status == "deployed" {
         store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
         crate::objects::notify(env, id, "undeploy").await?;
+    }
+    if row.trigger_type == "poll" {
+        // The poll's cursor outlives undeploy on purpose; a deleted workflow's does not.
+        crate::objects::notify(env, id, "poll/forget").await?;
+        store::poll::delete(&db, id).await?;
     }
     store::workflows::delete(&db, id).await?;
     Ok(Response::empty()?.with_status(204))

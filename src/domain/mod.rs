@@ -9,6 +9,7 @@ pub mod ids;
 pub mod oauth;
 pub mod paging;
 pub mod poll;
+pub mod poll_state;
 pub mod problem;
 pub mod reader;
 pub mod redact;

@@ -1,6 +1,7 @@
 //! D1 access, one file per table family. Values are bound as JS values; epoch-ms numbers stay
 //! below 2^53 so they travel as doubles without loss.
 
+pub mod poll;
 pub mod runs;
 pub mod timers;
 pub mod workflows;

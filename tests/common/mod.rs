@@ -2,6 +2,7 @@
 //! Durable Objects) on a free port with a fresh state directory, and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod upstream;
 
 use std::io::Read;
