@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::{Method, Request, Response, Result, SqlStorage, SqlStorageValue};
+use worker::{Delay, Method, Request, Response, Result, SqlStorage, SqlStorageValue};
 
 use super::{Deployed, WorkflowObject, KEY_KIND};
 use crate::domain::cursor::{HttpCursor, NewRecord, PgCursor};
@@ -34,7 +34,7 @@ use crate::domain::poll_state::{
     source_fingerprint, split_http,
 };
 use crate::domain::time::iso_millis;
-use crate::engine::{self, Claim};
+use crate::engine;
 use crate::platform::{now_ms, random_bytes};
 use crate::sources::postgres::PgSession;
 use crate::sources::{http as http_source, postgres, SourceError};
@@ -42,8 +42,16 @@ use crate::store;
 
 /// How long one alarm keeps polling while batches come back full; then it re-arms at once.
 const LOOP_BUDGET_MS: i64 = 25_000;
-/// Runs of one workflow executed at the same time by its object.
-const MAX_EXECUTORS: usize = 32;
+/// Executor tasks per workflow, and runs each executes at once (see `execute_in_background`).
+const EXECUTORS: usize = 4;
+const EXECUTE_BATCH: usize = 25;
+/// How often a paused executor checks whether the poll it yields to has ended.
+const POLL_PRIORITY_WAIT: Duration = Duration::from_millis(20);
+/// The pause of an executor between two batches. Under `wrangler dev`, D1 runs in the same workerd
+/// process, and workerd only reads sockets (PostgreSQL, incoming HTTP) when it has no other work
+/// queued: without a timer turn, a stream of runs kept the poll's PostgreSQL reads and the API
+/// waiting for seconds. In production D1 is remote and the pause is lost in the noise.
+const EXECUTOR_YIELD: Duration = Duration::from_millis(1);
 /// A reconcile leaves an alarm this late alone (alarms are normally milliseconds late).
 const ALARM_GRACE_MS: i64 = 30_000;
 /// When a poll could not even read its deployed version (D1 unavailable), try again after this.
@@ -94,7 +102,9 @@ struct RunQueue {
     workers: usize,
 }
 
-/// Executes `run_ids` in the background, at most [`MAX_EXECUTORS`] at a time per workflow.
+/// Executes `run_ids` in the background: [`EXECUTORS`] tasks per workflow, each taking up to
+/// [`EXECUTE_BATCH`] runs at a time (`engine::batch`: one claim and one finish statement per
+/// batch, the steps of its runs concurrently).
 fn execute_in_background(obj: &WorkflowObject, workflow_id: &str, run_ids: Vec<String>) {
     if run_ids.is_empty() {
         return;
@@ -103,7 +113,7 @@ fn execute_in_background(obj: &WorkflowObject, workflow_id: &str, run_ids: Vec<S
         let mut q = q.borrow_mut();
         let queue = q.entry(workflow_id.to_string()).or_default();
         queue.pending.extend(run_ids);
-        let want = queue.pending.len().min(MAX_EXECUTORS);
+        let want = queue.pending.len().div_ceil(EXECUTE_BATCH).min(EXECUTORS);
         let n = want.saturating_sub(queue.workers);
         queue.workers += n;
         n
@@ -112,28 +122,43 @@ fn execute_in_background(obj: &WorkflowObject, workflow_id: &str, run_ids: Vec<S
         let env = obj.env().clone();
         let wf = workflow_id.to_string();
         obj.state().wait_until(async move {
-            while let Some(run_id) = next_queued(&wf) {
-                // A run that fails to start here is picked up by the reconciler when its lease ends.
-                if let Err(e) = engine::execute(&env, &run_id, Claim::Fresh, None).await {
-                    worker::console_error!("poll run {run_id}: {e}");
+            loop {
+                // Polling goes first: recording runs and moving the cursor never wait behind
+                // executing runs (they share the object's event loop and D1).
+                while PollLock::held(&wf) {
+                    Delay::from(POLL_PRIORITY_WAIT).await;
                 }
+                let batch = next_queued(&wf);
+                if batch.is_empty() {
+                    break;
+                }
+                // Runs that fail to start here are picked up by the reconciler when their lease ends.
+                if let Err(e) = engine::batch::execute_fresh(&env, &batch).await {
+                    worker::console_error!("poll {wf}: executing {} runs: {e}", batch.len());
+                }
+                // A timer turn between batches lets network I/O in (see EXECUTOR_YIELD).
+                Delay::from(EXECUTOR_YIELD).await;
             }
         });
     }
 }
 
-fn next_queued(workflow_id: &str) -> Option<String> {
+/// The next runs to execute (none: this executor stops).
+fn next_queued(workflow_id: &str) -> Vec<String> {
     QUEUES.with(|q| {
         let mut q = q.borrow_mut();
-        let queue = q.get_mut(workflow_id)?;
-        if let Some(id) = queue.pending.pop_front() {
-            return Some(id);
+        let Some(queue) = q.get_mut(workflow_id) else {
+            return Vec::new();
+        };
+        if !queue.pending.is_empty() {
+            let n = queue.pending.len().min(EXECUTE_BATCH);
+            return queue.pending.drain(..n).collect();
         }
         queue.workers = queue.workers.saturating_sub(1);
         if queue.workers == 0 {
             q.remove(workflow_id);
         }
-        None
+        Vec::new()
     })
 }
 
