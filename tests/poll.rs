@@ -262,8 +262,7 @@ fn rows_inserted_while_polling_with_cron_and_alarms_racing_run_once() {
         ),
     );
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // The Cron reconciler, told the poll's timer is overdue, re-arms the alarm while polls run;
-    // redeploys arm it too.
+    // The Cron Trigger fires and redeploys arm the poll at once, while alarms poll.
     let racer = {
         let stop = stop.clone();
         let id = id.clone();
@@ -271,14 +270,12 @@ fn rows_inserted_while_polling_with_cron_and_alarms_racing_run_once() {
             let dev = &env().dev;
             let mut fired = 0;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                dev.d1(&format!(
-                    "UPDATE timers SET next_at = 0 WHERE workflow_id = '{id}'"
-                ));
                 dev.fire_cron();
                 // A redeploy arms a poll at once, whether or not one is running.
                 let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
                 assert_eq!(r.status, 200, "{}", r.text);
                 fired += 1;
+                std::thread::sleep(Duration::from_millis(300));
             }
             fired
         })
@@ -530,11 +527,31 @@ fn cursor_survives_a_worker_restart() {
     dev.kill();
     insert(&pg, "t_restart", 5, 9);
     dev.spawn();
-    // The alarm survives the restart; the reconciler would re-arm it otherwise.
-    dev.fire_cron();
+    // The alarm survives the restart.
     let runs = wait_runs(&dev, &id, 9, 120);
     assert_eq!(record_ids(&runs), (1..=9).collect::<Vec<i64>>());
     assert_unique_keys(&runs);
+
+    // A timer that looks lost (overdue in D1) is re-armed by the Cron reconciler.
+    dev.d1(&format!(
+        "UPDATE timers SET next_at = 0 WHERE workflow_id = '{id}'"
+    ));
+    dev.fire_cron();
+    let timer = dev.d1(&format!(
+        "SELECT kind, next_at FROM timers WHERE workflow_id = '{id}'"
+    ));
+    assert_eq!(timer[0]["kind"], "poll");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64;
+    assert!(
+        timer[0]["next_at"].as_f64().unwrap() > now - 30_000.0,
+        "{timer:?}"
+    );
+    insert(&pg, "t_restart", 10, 11);
+    let runs = wait_runs(&dev, &id, 11, 120);
+    assert_eq!(record_ids(&runs), (1..=11).collect::<Vec<i64>>());
     pg.stop_server();
 }
 
