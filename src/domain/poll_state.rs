@@ -265,6 +265,19 @@ mod tests {
     }
 
     #[test]
+    fn examples_are_valid_poll_workflows() {
+        use crate::domain::definition::{Definition, Trigger};
+        for text in [
+            include_str!("../../examples/poll.json"),
+            include_str!("../../examples/poll-http.json"),
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            let def = Definition::parse(&v).unwrap_or_else(|e| panic!("{e:?}"));
+            assert!(matches!(def.trigger, Trigger::Poll(_)));
+        }
+    }
+
+    #[test]
     fn reset_body() {
         assert_eq!(parse_reset(&json!({"start": "now"})), Ok(PollStart::Now));
         assert_eq!(

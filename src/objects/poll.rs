@@ -54,6 +54,8 @@ const POLL_PRIORITY_WAIT: Duration = Duration::from_millis(20);
 const EXECUTOR_YIELD: Duration = Duration::from_millis(1);
 /// A reconcile leaves an alarm this late alone (alarms are normally milliseconds late).
 const ALARM_GRACE_MS: i64 = 30_000;
+/// How long a reset waits for a poll in progress to end.
+const RESET_WAIT_MS: i64 = 30_000;
 /// When a poll could not even read its deployed version (D1 unavailable), try again after this.
 const RETRY_MS: u64 = 30_000;
 
@@ -819,6 +821,19 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
         return Response::from_json(&json!({"error": "the deployed trigger is not a poll"}))
             .map(|r| r.with_status(409));
     };
+    // Wait for a poll in progress to end, so that the reset does not overlap it.
+    let mut lock = PollLock::try_take(&wf);
+    let deadline = now_ms() + RESET_WAIT_MS;
+    while lock.is_none() && now_ms() < deadline {
+        Delay::from(POLL_PRIORITY_WAIT).await;
+        lock = PollLock::try_take(&wf);
+    }
+    if lock.is_none() {
+        return Response::from_json(&json!({
+            "error": "a poll of this workflow is in progress; try again in a minute"
+        }))
+        .map(|r| r.with_status(409));
+    }
     let store = PollStore::open(obj)?;
     let fingerprint = source_fingerprint(&trigger.source);
     let summary = match start {
@@ -837,7 +852,7 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
             }
         }
         PollStart::Now => {
-            // Positioned with a fresh generation: a poll in flight will not overwrite it.
+            // A fresh generation: should a poll still write its cursor, it would not win.
             store.bump_generation()?;
             let ctx = PollCtx {
                 obj,
@@ -872,7 +887,8 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     {
         worker::console_error!("poll {wf}: recording the reset failed: {e}");
     }
-    if start == PollStart::Beginning && !PollLock::held(&wf) {
+    drop(lock);
+    if start == PollStart::Beginning {
         obj.state().storage().set_alarm(Duration::ZERO).await?;
         obj.record_timer("poll", deployed.version, now_ms()).await?;
     }
