@@ -5,6 +5,7 @@ pub mod domain;
 pub mod engine;
 pub mod objects;
 pub mod platform;
+pub mod sources;
 pub mod store;
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod hooks;
 pub mod http;
 pub mod oauth;
+pub mod poll;
 pub mod problem;
 pub mod runs;
 pub mod schedule;
@@ -57,6 +58,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::ListRuns => runs::list(req, env, p(0)).await?,
         Op::GetRun => runs::get(env, p(0)).await?,
         Op::ReplayRun => runs::replay(env, ctx, p(0)).await?,
+        Op::PollReset => poll::reset(req, env, p(0)).await?,
         Op::EndpointTrigger => hooks::trigger(req, env, ctx, p(0)).await?,
         Op::OAuthSignin => oauth::signin(req, env, p(0)).await?,
         Op::OAuthCallback => oauth::callback(req, env, ctx, p(0)).await?,

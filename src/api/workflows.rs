@@ -130,6 +130,7 @@ pub async fn get(req: Request, env: &Env, id: &str) -> ApiResult {
     match row.trigger_type.as_str() {
         "endpoint" => v["endpoint"] = super::test_shelf::stats(env, id).await?,
         "schedule" => super::schedule::add_status(env, &row, &mut v).await?,
+        "poll" => v["poll"] = super::poll::status_json(env, id).await?,
         _ => {}
     }
     json_response(200, &v)
@@ -165,6 +166,11 @@ pub async fn delete(env: &Env, id: &str) -> ApiResult {
         crate::objects::notify(env, id, "undeploy").await?;
     }
     store::connections::delete_for_workflow(&db, id).await?;
+    if row.trigger_type == "poll" {
+        // The poll's cursor outlives undeploy on purpose; a deleted workflow's does not.
+        crate::objects::notify(env, id, "poll/forget").await?;
+        store::poll::delete(&db, id).await?;
+    }
     store::workflows::delete(&db, id).await?;
     Ok(Response::empty()?.with_status(204))
 }

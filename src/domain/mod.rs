@@ -13,6 +13,7 @@ pub mod oauth;
 pub mod oauth_flow;
 pub mod paging;
 pub mod poll;
+pub mod poll_state;
 pub mod problem;
 pub mod reader;
 pub mod redact;

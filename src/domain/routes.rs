@@ -25,6 +25,7 @@ pub enum Op {
     ListTestRequests,
     DetectSchema,
     SchedulePreview,
+    PollReset,
 }
 
 /// One route: a method (`*` = any), a path pattern with `{param}` segments, and whether the
@@ -60,6 +61,12 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/workflows/{id}/runs", Op::ListRuns, true),
     r("GET", "/api/runs/{run_id}", Op::GetRun, true),
     r("POST", "/api/runs/{run_id}/replay", Op::ReplayRun, true),
+    r(
+        "POST",
+        "/api/workflows/{id}/poll/reset",
+        Op::PollReset,
+        true,
+    ),
     r("*", "/hooks/{id}", Op::EndpointTrigger, false),
     r("GET", "/oauth/{id}/signin", Op::OAuthSignin, false),
     r("GET", "/oauth/{id}/callback", Op::OAuthCallback, false),

@@ -3,6 +3,7 @@
 //! taken over by the reconciler when its lease expires, and resumes after its last
 //! recorded step.
 
+pub mod batch;
 pub mod http_call;
 pub mod oauth;
 pub mod reconcile;

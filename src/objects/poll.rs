@@ -1,22 +1,899 @@
-//! Poll triggers in the workflow's object (filled in by the event-based trigger issue).
+//! Poll triggers in the workflow's object. The object's alarm fires every `interval_seconds`;
+//! each poll reads what is new since the cursor, records one run per new record (a single D1
+//! statement per batch, deduplicated by the record's id), and only then moves the cursor. The
+//! runs are executed in the background (bounded concurrency) so that slow steps never hold the
+//! cursor back. A failing source creates no runs, leaves the cursor alone, and backs off.
+//!
+//! State, in the object's SQLite storage (it survives undeploy/redeploy and restarts):
+//! - `poll_state(key, value)`: `fingerprint` (which source the cursor belongs to), `cursor`
+//!   (a PostgreSQL cursor, or an HTTP cursor's header), `generation` (bumped by a reset, so that
+//!   a poll in flight does not write over it), `failures`, `armed_version`.
+//! - `poll_ids(seq, id)`: an HTTP cursor's remembered ids, one row each (the `unique` set can
+//!   hold 100 000 ids: more than one 128 KiB value).
+//!
+//! Polls of one workflow never overlap: a poll holds an in-memory lock for the workflow (one
+//! object instance per workflow exists at a time, so memory is the right place: a lock in
+//! storage would outlive a crashed instance). Whoever holds the lock re-arms the alarm when
+//! done; an alarm or reconcile that finds it held leaves the alarm to the holder.
 
-use worker::{Request, Response, Result};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Duration;
 
-use super::{Deployed, WorkflowObject};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Delay, Method, Request, Response, Result, SqlStorage, SqlStorageValue};
 
-/// Arms the alarm at the next poll.
-pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, _reconcile: bool) -> Result<()> {
-    let _ = (obj, deployed);
+use super::{Deployed, WorkflowObject, KEY_KIND};
+use crate::domain::cursor::{HttpCursor, NewRecord, PgCursor};
+use crate::domain::definition::Trigger;
+use crate::domain::ids::new_run_id;
+use crate::domain::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
+use crate::domain::poll_state::{
+    batch_run_random, empty_http, http_summary, join_http, parse_reset, pg_summary, run_input,
+    source_fingerprint, split_http,
+};
+use crate::domain::time::iso_millis;
+use crate::engine;
+use crate::platform::{now_ms, random_bytes};
+use crate::sources::postgres::PgSession;
+use crate::sources::{http as http_source, postgres, SourceError};
+use crate::store;
+
+/// How long one alarm keeps polling while batches come back full; then it re-arms at once.
+const LOOP_BUDGET_MS: i64 = 25_000;
+/// Executor tasks per workflow, and runs each executes at once (see `execute_in_background`).
+const EXECUTORS: usize = 4;
+const EXECUTE_BATCH: usize = 25;
+/// How often a paused executor checks whether the poll it yields to has ended.
+const POLL_PRIORITY_WAIT: Duration = Duration::from_millis(20);
+/// The pause of an executor between two batches. Under `wrangler dev`, D1 runs in the same workerd
+/// process, and workerd only reads sockets (PostgreSQL, incoming HTTP) when it has no other work
+/// queued: without a timer turn, a stream of runs kept the poll's PostgreSQL reads and the API
+/// waiting for seconds. In production D1 is remote and the pause is lost in the noise.
+const EXECUTOR_YIELD: Duration = Duration::from_millis(1);
+/// A reconcile leaves an alarm this late alone (alarms are normally milliseconds late).
+const ALARM_GRACE_MS: i64 = 30_000;
+/// How long a reset waits for a poll in progress to end.
+const RESET_WAIT_MS: i64 = 30_000;
+/// When a poll could not even read its deployed version (D1 unavailable), try again after this.
+const RETRY_MS: u64 = 30_000;
+
+const KEY_FINGERPRINT: &str = "fingerprint";
+const KEY_CURSOR: &str = "cursor";
+const KEY_GENERATION: &str = "generation";
+const KEY_FAILURES: &str = "failures";
+const KEY_ARMED_VERSION: &str = "armed_version";
+
+// ---------------------------------------------------------------------------------------------
+// In-memory state of this isolate: which workflows are polling, and the runs waiting to execute.
+
+thread_local! {
+    static POLLING: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
+    static QUEUES: RefCell<HashMap<String, RunQueue>> = RefCell::new(HashMap::new());
+    static LAST_RUN_MS: Cell<i64> = const { Cell::new(0) };
+}
+
+/// Held while a workflow polls (or positions its cursor); released on drop.
+struct PollLock(String);
+
+impl PollLock {
+    /// Takes the lock unless a poll of the workflow is in progress. No await between the check
+    /// and the take, so two tasks of the object cannot both get it.
+    fn try_take(workflow_id: &str) -> Option<PollLock> {
+        POLLING.with(|p| {
+            p.borrow_mut()
+                .insert(workflow_id.to_string())
+                .then(|| PollLock(workflow_id.to_string()))
+        })
+    }
+    fn held(workflow_id: &str) -> bool {
+        POLLING.with(|p| p.borrow().contains(workflow_id))
+    }
+}
+
+impl Drop for PollLock {
+    fn drop(&mut self) {
+        POLLING.with(|p| p.borrow_mut().remove(&self.0));
+    }
+}
+
+#[derive(Default)]
+struct RunQueue {
+    pending: VecDeque<String>,
+    workers: usize,
+}
+
+/// Executes `run_ids` in the background: [`EXECUTORS`] tasks per workflow, each taking up to
+/// [`EXECUTE_BATCH`] runs at a time (`engine::batch`: one claim and one finish statement per
+/// batch, the steps of its runs concurrently).
+fn execute_in_background(obj: &WorkflowObject, workflow_id: &str, run_ids: Vec<String>) {
+    if run_ids.is_empty() {
+        return;
+    }
+    let spawn = QUEUES.with(|q| {
+        let mut q = q.borrow_mut();
+        let queue = q.entry(workflow_id.to_string()).or_default();
+        queue.pending.extend(run_ids);
+        let want = queue.pending.len().div_ceil(EXECUTE_BATCH).min(EXECUTORS);
+        let n = want.saturating_sub(queue.workers);
+        queue.workers += n;
+        n
+    });
+    for _ in 0..spawn {
+        let env = obj.env().clone();
+        let wf = workflow_id.to_string();
+        obj.state().wait_until(async move {
+            loop {
+                // Polling goes first: recording runs and moving the cursor never wait behind
+                // executing runs (they share the object's event loop and D1).
+                while PollLock::held(&wf) {
+                    Delay::from(POLL_PRIORITY_WAIT).await;
+                }
+                let batch = next_queued(&wf);
+                if batch.is_empty() {
+                    break;
+                }
+                // Runs that fail to start here are picked up by the reconciler when their lease ends.
+                if let Err(e) = engine::batch::execute_fresh(&env, &batch).await {
+                    worker::console_error!("poll {wf}: executing {} runs: {e}", batch.len());
+                }
+                // A timer turn between batches lets network I/O in (see EXECUTOR_YIELD).
+                Delay::from(EXECUTOR_YIELD).await;
+            }
+        });
+    }
+}
+
+/// The next runs to execute (none: this executor stops).
+fn next_queued(workflow_id: &str) -> Vec<String> {
+    QUEUES.with(|q| {
+        let mut q = q.borrow_mut();
+        let Some(queue) = q.get_mut(workflow_id) else {
+            return Vec::new();
+        };
+        if !queue.pending.is_empty() {
+            let n = queue.pending.len().min(EXECUTE_BATCH);
+            return queue.pending.drain(..n).collect();
+        }
+        queue.workers = queue.workers.saturating_sub(1);
+        if queue.workers == 0 {
+            q.remove(workflow_id);
+        }
+        Vec::new()
+    })
+}
+
+/// A creation time for a batch of runs, strictly after the previous batch's (so run ids, which
+/// start with it, sort batches in order).
+fn batch_time() -> i64 {
+    LAST_RUN_MS.with(|last| {
+        let t = now_ms().max(last.get() + 1);
+        last.set(t);
+        t
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The object's storage.
+
+struct PollStore {
+    sql: SqlStorage,
+}
+
+#[derive(Deserialize)]
+struct ValueRow {
+    value: String,
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    id: String,
+}
+
+impl PollStore {
+    fn open(obj: &WorkflowObject) -> Result<PollStore> {
+        let sql = obj.state().storage().sql();
+        sql.exec(
+            "CREATE TABLE IF NOT EXISTS poll_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            None,
+        )?;
+        sql.exec(
+            "CREATE TABLE IF NOT EXISTS poll_ids (seq INTEGER PRIMARY KEY, id TEXT NOT NULL)",
+            None,
+        )?;
+        Ok(PollStore { sql })
+    }
+
+    fn get(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .sql
+            .exec(
+                "SELECT value FROM poll_state WHERE key = ?",
+                vec![SqlStorageValue::from(key)],
+            )?
+            .to_array::<ValueRow>()?
+            .into_iter()
+            .next()
+            .map(|r| r.value))
+    }
+
+    fn put(&self, key: &str, value: &str) -> Result<()> {
+        self.sql.exec(
+            "INSERT INTO poll_state (key, value) VALUES (?, ?)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            vec![SqlStorageValue::from(key), SqlStorageValue::from(value)],
+        )?;
+        Ok(())
+    }
+
+    fn int(&self, key: &str) -> Result<i64> {
+        Ok(self
+            .get(key)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_default())
+    }
+
+    fn generation(&self) -> Result<i64> {
+        self.int(KEY_GENERATION)
+    }
+
+    fn bump_generation(&self) -> Result<i64> {
+        let g = self.generation()? + 1;
+        self.put(KEY_GENERATION, &g.to_string())?;
+        Ok(g)
+    }
+
+    /// The stored cursor text, if it belongs to `fingerprint`.
+    fn cursor_for(&self, fingerprint: &str) -> Result<Option<String>> {
+        if self.get(KEY_FINGERPRINT)?.as_deref() != Some(fingerprint) {
+            return Ok(None);
+        }
+        self.get(KEY_CURSOR)
+    }
+
+    fn ids(&self) -> Result<Vec<String>> {
+        Ok(self
+            .sql
+            .exec("SELECT id FROM poll_ids ORDER BY seq", None)?
+            .to_array::<IdRow>()?
+            .into_iter()
+            .map(|r| r.id)
+            .collect())
+    }
+
+    fn clear_ids(&self) -> Result<()> {
+        self.sql.exec("DELETE FROM poll_ids", None)?;
+        Ok(())
+    }
+
+    fn append_ids(&self, ids: &[String]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        self.sql.exec(
+            "INSERT INTO poll_ids (id) SELECT value FROM json_each(?) ORDER BY key",
+            vec![SqlStorageValue::from(list)],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps only the newest `capacity` ids.
+    fn trim_ids(&self, capacity: usize) -> Result<()> {
+        self.sql.exec(
+            "DELETE FROM poll_ids WHERE seq <= (SELECT MAX(seq) FROM poll_ids) - ?",
+            vec![SqlStorageValue::from(capacity as i64)],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets everything (the workflow was deleted).
+    fn forget(&self) -> Result<()> {
+        self.sql.exec("DELETE FROM poll_state", None)?;
+        self.clear_ids()
+    }
+}
+
+/// A loaded HTTP cursor and whether it is a first poll (nothing stored for this source).
+struct LoadedHttp {
+    cursor: HttpCursor,
+    first: bool,
+    /// The ids must be rewritten rather than appended (new cursor, or another mode).
+    rewrite: bool,
+}
+
+fn load_pg(store: &PollStore, fingerprint: &str) -> Result<Option<PgCursor>> {
+    Ok(store
+        .cursor_for(fingerprint)?
+        .and_then(|t| serde_json::from_str::<PgCursor>(&t).ok()))
+}
+
+fn load_http(
+    store: &PollStore,
+    fingerprint: &str,
+    source: &crate::domain::poll::HttpSource,
+) -> Result<LoadedHttp> {
+    let stored = match store.cursor_for(fingerprint)? {
+        Some(header) => match serde_json::from_str::<Value>(&header) {
+            Ok(h) => join_http(&h, store.ids()?),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    let had = stored.is_some();
+    let (cursor, fresh) = HttpCursor::resume(stored, source);
+    Ok(LoadedHttp {
+        cursor,
+        first: fresh && !had,
+        rewrite: fresh,
+    })
+}
+
+/// Stores a PostgreSQL cursor unless a reset happened since `generation` was read.
+fn save_pg(
+    store: &PollStore,
+    generation: i64,
+    fingerprint: &str,
+    cursor: &PgCursor,
+) -> Result<bool> {
+    if store.generation()? != generation {
+        return Ok(false);
+    }
+    store.put(KEY_FINGERPRINT, fingerprint)?;
+    store.put(
+        KEY_CURSOR,
+        &serde_json::to_string(cursor).unwrap_or_default(),
+    )?;
+    Ok(true)
+}
+
+/// Stores an HTTP cursor after `taken` were advanced over, unless a reset happened since
+/// `generation` was read. `unique` cursors append the taken ids and trim; others rewrite.
+fn save_http(
+    store: &PollStore,
+    generation: i64,
+    fingerprint: &str,
+    cursor: &HttpCursor,
+    rewrite: bool,
+    taken: &[NewRecord],
+) -> Result<bool> {
+    if store.generation()? != generation {
+        return Ok(false);
+    }
+    let (header, ids) = split_http(cursor);
+    store.put(KEY_FINGERPRINT, fingerprint)?;
+    store.put(KEY_CURSOR, &header.to_string())?;
+    match cursor {
+        HttpCursor::Unique(recent) if !rewrite => {
+            let new: Vec<String> = taken.iter().map(|r| r.dedup_key.clone()).collect();
+            store.append_ids(&new)?;
+            store.trim_ids(recent.capacity())?;
+        }
+        _ => {
+            store.clear_ids()?;
+            store.append_ids(&ids)?;
+        }
+    }
+    Ok(true)
+}
+
+// ---------------------------------------------------------------------------------------------
+// One poll.
+
+/// What one poll did.
+enum Polled {
+    /// First poll with `start: now`: the cursor now points at the end of the source.
+    Positioned { summary: Value },
+    /// New records were taken (possibly none). `full`: the batch limit was reached.
+    Taken {
+        created: usize,
+        full: bool,
+        summary: Option<Value>,
+    },
+}
+
+struct PollCtx<'a> {
+    obj: &'a WorkflowObject,
+    workflow_id: &'a str,
+    version: i64,
+    trigger: &'a PollTrigger,
+    store: &'a PollStore,
+    fingerprint: String,
+}
+
+fn storage_err(e: worker::Error) -> SourceError {
+    SourceError(format!("the poll's own storage failed: {e}"))
+}
+
+/// Records one run per record (one statement), returning the created run ids.
+async fn record_runs(
+    ctx: &PollCtx<'_>,
+    records: &[&NewRecord],
+) -> std::result::Result<Vec<String>, SourceError> {
+    let now = batch_time();
+    let ids: Vec<String> = (0..records.len())
+        .map(|i| new_run_id(now as u64, &batch_run_random(i as u32, random_bytes::<7>())))
+        .collect();
+    let inputs: Vec<String> = records.iter().map(|r| run_input(r).to_string()).collect();
+    let batch: Vec<store::runs::BatchRun<'_>> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| store::runs::BatchRun {
+            id: &ids[i],
+            dedup_key: &r.dedup_key,
+            input: &inputs[i],
+        })
+        .collect();
+    let db = store::db(ctx.obj.env()).map_err(storage_err)?;
+    store::runs::insert_dedup_many(
+        &db,
+        ctx.workflow_id,
+        ctx.version,
+        "poll",
+        &iso_millis(now),
+        now + engine::lease_ms(ctx.obj.env()),
+        &batch,
+    )
+    .await
+    .map_err(|e| SourceError(format!("recording the runs failed: {e}")))
+}
+
+/// One poll of a PostgreSQL source (one batch).
+async fn poll_pg(
+    ctx: &PollCtx<'_>,
+    source: &crate::domain::poll::PgSource,
+    session: &mut Option<PgSession>,
+    force_now: bool,
+) -> std::result::Result<Polled, SourceError> {
+    let store = ctx.store;
+    let generation = store.generation().map_err(storage_err)?;
+    if session.is_none() {
+        *session = Some(postgres::connect(ctx.obj.env(), source).await?);
+    }
+    let Some(pg) = session.as_mut() else {
+        return Err(SourceError("no connection".into()));
+    };
+    let stored = if force_now {
+        None
+    } else {
+        load_pg(store, &ctx.fingerprint).map_err(storage_err)?
+    };
+    let cursor = match (&stored, ctx.trigger.start, force_now) {
+        (Some(c), _, _) => c.clone(),
+        (None, PollStart::Now, _) | (None, _, true) => {
+            let latest = pg.latest(source).await?;
+            save_pg(store, generation, &ctx.fingerprint, &latest).map_err(storage_err)?;
+            return Ok(Polled::Positioned {
+                summary: pg_summary(&latest),
+            });
+        }
+        (None, PollStart::Beginning, false) => PgCursor::Beginning,
+    };
+    let rows = pg.batch(source, &cursor).await?;
+    if rows.is_empty() {
+        if stored.is_none() {
+            save_pg(store, generation, &ctx.fingerprint, &cursor).map_err(storage_err)?;
+        }
+        return Ok(Polled::Taken {
+            created: 0,
+            full: false,
+            summary: stored.is_none().then(|| pg_summary(&cursor)),
+        });
+    }
+    let full = rows.len() >= source.batch_size as usize;
+    let records: Vec<&NewRecord> = rows.iter().map(|r| &r.new).collect();
+    let created = record_runs(ctx, &records).await?;
+    let last = &rows[rows.len() - 1].position;
+    save_pg(store, generation, &ctx.fingerprint, last).map_err(storage_err)?;
+    let n = created.len();
+    execute_in_background(ctx.obj, ctx.workflow_id, created);
+    Ok(Polled::Taken {
+        created: n,
+        full,
+        summary: Some(pg_summary(last)),
+    })
+}
+
+/// One poll of an HTTP source.
+async fn poll_http(
+    ctx: &PollCtx<'_>,
+    source: &crate::domain::poll::HttpSource,
+    force_now: bool,
+) -> std::result::Result<Polled, SourceError> {
+    let store = ctx.store;
+    let generation = store.generation().map_err(storage_err)?;
+    let body = http_source::fetch(ctx.obj.env(), source).await?;
+    let loaded = if force_now {
+        LoadedHttp {
+            cursor: HttpCursor::for_source(source),
+            first: true,
+            rewrite: true,
+        }
+    } else {
+        load_http(store, &ctx.fingerprint, source).map_err(storage_err)?
+    };
+    let mut cursor = loaded.cursor;
+    let new = source.select_new(&cursor, &body)?;
+    if loaded.first && (force_now || ctx.trigger.start == PollStart::Now) {
+        cursor.advance(&new);
+        save_http(store, generation, &ctx.fingerprint, &cursor, true, &new).map_err(storage_err)?;
+        return Ok(Polled::Positioned {
+            summary: http_summary(&cursor),
+        });
+    }
+    if new.is_empty() {
+        if loaded.rewrite {
+            save_http(store, generation, &ctx.fingerprint, &cursor, true, &[])
+                .map_err(storage_err)?;
+        }
+        return Ok(Polled::Taken {
+            created: 0,
+            full: false,
+            summary: loaded.rewrite.then(|| http_summary(&cursor)),
+        });
+    }
+    let records: Vec<&NewRecord> = new.iter().collect();
+    let created = record_runs(ctx, &records).await?;
+    cursor.advance(&new);
+    save_http(
+        store,
+        generation,
+        &ctx.fingerprint,
+        &cursor,
+        loaded.rewrite,
+        &new,
+    )
+    .map_err(storage_err)?;
+    let n = created.len();
+    execute_in_background(ctx.obj, ctx.workflow_id, created);
+    Ok(Polled::Taken {
+        created: n,
+        full: false,
+        summary: Some(http_summary(&cursor)),
+    })
+}
+
+async fn poll_once(
+    ctx: &PollCtx<'_>,
+    session: &mut Option<PgSession>,
+    force_now: bool,
+) -> std::result::Result<Polled, SourceError> {
+    match &ctx.trigger.source {
+        PollSource::Postgres(s) => poll_pg(ctx, s, session, force_now).await,
+        PollSource::Http(s) => poll_http(ctx, s, force_now).await,
+    }
+}
+
+/// Polls (again at once while batches come back full, within a time budget), then records the
+/// outcome in D1 and arms the next alarm. The caller holds the poll lock.
+async fn poll_and_rearm(
+    obj: &WorkflowObject,
+    deployed: &Deployed,
+    trigger: &PollTrigger,
+    store: &PollStore,
+) -> Result<()> {
+    let ctx = PollCtx {
+        obj,
+        workflow_id: &deployed.workflow_id,
+        version: deployed.version,
+        trigger,
+        store,
+        fingerprint: source_fingerprint(&trigger.source),
+    };
+    let started = now_ms();
+    let mut session: Option<PgSession> = None;
+    let mut created = 0usize;
+    let mut summary: Option<Value> = None;
+    let outcome = loop {
+        match poll_once(&ctx, &mut session, false).await {
+            Ok(Polled::Positioned { summary: s }) => {
+                summary = Some(s);
+                break Ok(false);
+            }
+            Ok(Polled::Taken {
+                created: n,
+                full,
+                summary: s,
+            }) => {
+                created += n;
+                if s.is_some() {
+                    summary = s;
+                }
+                if full && now_ms() - started < LOOP_BUDGET_MS {
+                    continue;
+                }
+                break Ok(full);
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    drop(session);
+    finish_poll(obj, deployed, trigger, store, outcome, created, summary).await
+}
+
+/// Records a poll's outcome (D1 `poll_status` + the timer row) and arms the next alarm:
+/// at once after a full batch, after the interval after a success, backed off after a failure.
+async fn finish_poll(
+    obj: &WorkflowObject,
+    deployed: &Deployed,
+    trigger: &PollTrigger,
+    store: &PollStore,
+    outcome: std::result::Result<bool, SourceError>,
+    created: usize,
+    summary: Option<Value>,
+) -> Result<()> {
+    let interval = trigger.interval_seconds;
+    let failures = u32::try_from(store.int(KEY_FAILURES)?).unwrap_or(0);
+    let (delay_ms, failures, error) = match &outcome {
+        Ok(true) => (0, 0, None),
+        Ok(false) => (u64::from(interval) * 1000, 0, None),
+        Err(e) => {
+            let f = failures.saturating_add(1);
+            (
+                u64::from(next_poll_delay_seconds(interval, f)) * 1000,
+                f,
+                Some(e.0.clone()),
+            )
+        }
+    };
+    if let Some(e) = &error {
+        worker::console_log!("poll {}: {e}", deployed.workflow_id);
+    }
+    store.put(KEY_FAILURES, &failures.to_string())?;
+    let now = now_ms();
+    let next_at = now + delay_ms as i64;
+    // Undeployed meanwhile: leave the alarm off.
+    let still_armed = obj
+        .state()
+        .storage()
+        .get::<String>(KEY_KIND)
+        .await?
+        .as_deref()
+        == Some("poll");
+    if still_armed {
+        obj.state()
+            .storage()
+            .set_alarm(Duration::from_millis(delay_ms))
+            .await?;
+    }
+    let db = store::db(obj.env())?;
+    let summary_text = summary.map(|s| s.to_string());
+    let report = store::poll::PollReport {
+        workflow_id: &deployed.workflow_id,
+        at: &iso_millis(now),
+        error: error.as_deref(),
+        consecutive_failures: failures,
+        next_poll_at: &iso_millis(next_at),
+        runs_created: created,
+        cursor: summary_text.as_deref(),
+    };
+    let status = async {
+        store::poll::report_statement(&db, &report)?.run().await?;
+        Ok::<_, worker::Error>(())
+    };
+    let timer = async {
+        if still_armed {
+            obj.record_timer("poll", deployed.version, next_at).await
+        } else {
+            Ok(())
+        }
+    };
+    let (a, b) = futures_util::future::join(status, timer).await;
+    if let Err(e) = a.and(b) {
+        worker::console_error!(
+            "poll {}: recording the status failed: {e}",
+            deployed.workflow_id
+        );
+    }
     Ok(())
+}
+
+fn poll_trigger(deployed: &Deployed) -> Option<&PollTrigger> {
+    match &deployed.definition.trigger {
+        Trigger::Poll(t) => Some(t),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry points (see `objects/mod.rs`).
+
+/// Arms the poll. On deploy (`reconcile == false`) a `start: now` source without a cursor is
+/// read at once so that every record from this moment on starts a run; otherwise the first poll
+/// is due at once. A reconcile only re-arms an alarm that is missing or overdue.
+pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> Result<()> {
+    let Some(trigger) = poll_trigger(deployed) else {
+        return Ok(());
+    };
+    let store = PollStore::open(obj)?;
+    let now = now_ms();
+    let armed = store
+        .get(KEY_ARMED_VERSION)?
+        .and_then(|v| v.parse::<i64>().ok());
+    let wf = &deployed.workflow_id;
+    if reconcile && armed == Some(deployed.version) {
+        if PollLock::held(wf) {
+            // A poll is running; it re-arms when done. Keep the reconciler off it meanwhile.
+            let next = now + i64::from(trigger.interval_seconds) * 1000;
+            return obj.record_timer("poll", deployed.version, next).await;
+        }
+        return match obj.state().storage().get_alarm().await? {
+            Some(at) if at >= now - ALARM_GRACE_MS => {
+                obj.record_timer("poll", deployed.version, at).await
+            }
+            _ => {
+                obj.state().storage().set_alarm(Duration::ZERO).await?;
+                obj.record_timer("poll", deployed.version, now).await
+            }
+        };
+    }
+    store.put(KEY_ARMED_VERSION, &deployed.version.to_string())?;
+    let Some(_lock) = PollLock::try_take(wf) else {
+        // A poll (of the previous version) is running; it re-arms when done and the next poll
+        // reads the new version.
+        return obj.record_timer("poll", deployed.version, now).await;
+    };
+    let fingerprint = source_fingerprint(&trigger.source);
+    let has_cursor = store.cursor_for(&fingerprint)?.is_some();
+    if trigger.start == PollStart::Now && !has_cursor {
+        // Record where the source is now, before the deploy answers.
+        return poll_and_rearm(obj, deployed, trigger, &store).await;
+    }
+    obj.state().storage().set_alarm(Duration::ZERO).await?;
+    obj.record_timer("poll", deployed.version, now).await
 }
 
 /// The alarm fired: poll, create runs, re-arm.
 pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
-    let _ = obj;
+    let Some(wf) = obj.workflow_id().await else {
+        return Ok(());
+    };
+    let deployed = match obj.deployed(&wf).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return obj.disarm().await,
+        Err(e) => {
+            worker::console_error!("poll {wf}: reading the deployed version failed: {e}");
+            obj.state()
+                .storage()
+                .set_alarm(Duration::from_millis(RETRY_MS))
+                .await?;
+            return Ok(());
+        }
+    };
+    let Some(trigger) = poll_trigger(&deployed) else {
+        return Ok(());
+    };
+    let Some(_lock) = PollLock::try_take(&wf) else {
+        return Ok(());
+    };
+    let store = PollStore::open(obj)?;
+    if let Err(e) = poll_and_rearm(obj, &deployed, trigger, &store).await {
+        // Storage trouble: try again later rather than let the alarm die.
+        worker::console_error!("poll {wf}: {e}");
+        obj.state()
+            .storage()
+            .set_alarm(Duration::from_millis(RETRY_MS))
+            .await?;
+    }
     Ok(())
 }
 
-/// Poll-specific actions.
-pub async fn handle(_obj: &WorkflowObject, _req: Request) -> Result<Response> {
-    Response::error("unknown poll action", 404)
+/// Poll-specific actions: `POST /poll/reset` (body `{"start": …}`) and `POST /poll/forget`.
+pub async fn handle(obj: &WorkflowObject, mut req: Request) -> Result<Response> {
+    let path = req.path();
+    if req.method() != Method::Post {
+        return Response::error("use POST", 405);
+    }
+    match path.as_str() {
+        "/poll/reset" => {
+            let body: Value = req.json().await.unwrap_or(Value::Null);
+            let start = match parse_reset(&body) {
+                Ok(s) => s,
+                Err(errors) => {
+                    return Response::from_json(&json!({ "errors": errors }))
+                        .map(|r| r.with_status(400))
+                }
+            };
+            reset(obj, start).await
+        }
+        "/poll/forget" => {
+            PollStore::open(obj)?.forget()?;
+            Response::ok("forgotten")
+        }
+        _ => Response::error("unknown poll action", 404),
+    }
+}
+
+/// Resets the cursor: to the source's current end (`now`, read at once) or to the beginning.
+/// Answers `{"start", "cursor"}`, or 502 with `{"error"}` when the source cannot be read (the
+/// cursor is then left as it was), or 409 when the workflow is not a deployed poll.
+async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
+    let Some(wf) = obj.workflow_id().await else {
+        return Response::from_json(&json!({"error": "the workflow is not deployed"}))
+            .map(|r| r.with_status(409));
+    };
+    let Some(deployed) = obj.deployed(&wf).await? else {
+        return Response::from_json(&json!({"error": "the workflow is not deployed"}))
+            .map(|r| r.with_status(409));
+    };
+    let Some(trigger) = poll_trigger(&deployed) else {
+        return Response::from_json(&json!({"error": "the deployed trigger is not a poll"}))
+            .map(|r| r.with_status(409));
+    };
+    // Wait for a poll in progress to end, so that the reset does not overlap it.
+    let mut lock = PollLock::try_take(&wf);
+    let deadline = now_ms() + RESET_WAIT_MS;
+    while lock.is_none() && now_ms() < deadline {
+        Delay::from(POLL_PRIORITY_WAIT).await;
+        lock = PollLock::try_take(&wf);
+    }
+    if lock.is_none() {
+        return Response::from_json(&json!({
+            "error": "a poll of this workflow is in progress; try again in a minute"
+        }))
+        .map(|r| r.with_status(409));
+    }
+    let store = PollStore::open(obj)?;
+    let fingerprint = source_fingerprint(&trigger.source);
+    let summary = match start {
+        PollStart::Beginning => {
+            let generation = store.bump_generation()?;
+            match &trigger.source {
+                PollSource::Postgres(_) => {
+                    save_pg(&store, generation, &fingerprint, &PgCursor::Beginning)?;
+                    pg_summary(&PgCursor::Beginning)
+                }
+                PollSource::Http(s) => {
+                    let empty = empty_http(s.dedupe);
+                    save_http(&store, generation, &fingerprint, &empty, true, &[])?;
+                    http_summary(&empty)
+                }
+            }
+        }
+        PollStart::Now => {
+            // A fresh generation: should a poll still write its cursor, it would not win.
+            store.bump_generation()?;
+            let ctx = PollCtx {
+                obj,
+                workflow_id: &wf,
+                version: deployed.version,
+                trigger,
+                store: &store,
+                fingerprint: fingerprint.clone(),
+            };
+            let mut session = None;
+            match poll_once(&ctx, &mut session, true).await {
+                Ok(Polled::Positioned { summary })
+                | Ok(Polled::Taken {
+                    summary: Some(summary),
+                    ..
+                }) => summary,
+                Ok(Polled::Taken { summary: None, .. }) => Value::Null,
+                Err(e) => {
+                    return Response::from_json(&json!({ "error": e.0 }))
+                        .map(|r| r.with_status(502));
+                }
+            }
+        }
+    };
+    if let Err(e) = store::poll::set_cursor(
+        &store::db(obj.env())?,
+        &wf,
+        &summary.to_string(),
+        &iso_millis(now_ms()),
+    )
+    .await
+    {
+        worker::console_error!("poll {wf}: recording the reset failed: {e}");
+    }
+    drop(lock);
+    if start == PollStart::Beginning {
+        obj.state().storage().set_alarm(Duration::ZERO).await?;
+        obj.record_timer("poll", deployed.version, now_ms()).await?;
+    }
+    Response::from_json(&json!({
+        "start": match start { PollStart::Now => "now", PollStart::Beginning => "beginning" },
+        "cursor": summary,
+    }))
 }

@@ -2,6 +2,7 @@
 //! below 2^53 so they travel as doubles without loss.
 
 pub mod connections;
+pub mod poll;
 pub mod runs;
 pub mod schedules;
 pub mod test_requests;

@@ -459,3 +459,78 @@ async fn inflate(db: &D1Database, row: Option<RunRow>) -> Result<Option<RunRow>>
     row.input = input.to_string();
     Ok(Some(row))
 }
+
+/// One run of a batch to insert (the rest is shared, see [`insert_dedup_many`]).
+#[derive(serde::Serialize)]
+pub struct BatchRun<'a> {
+    pub id: &'a str,
+    pub dedup_key: &'a str,
+    /// The input JSON, as text.
+    pub input: &'a str,
+}
+
+/// Largest total input size sent in one statement (D1 caps a bound value at 2 MB).
+const BATCH_BYTES: usize = 1_000_000;
+
+/// Inserts many runs of one workflow and trigger, skipping those whose dedup key exists.
+/// The rows travel as one JSON parameter (`json_each`), so a statement has 6 bound values
+/// whatever the batch size (D1 allows 100); batches larger than ~1 MB of input are split into
+/// several statements sent in one `batch` call (one round trip, one transaction).
+/// Returns the ids of the runs created (duplicates are left out).
+pub async fn insert_dedup_many(
+    db: &D1Database,
+    workflow_id: &str,
+    version: i64,
+    trigger: &str,
+    created_at: &str,
+    lease_until: i64,
+    runs: &[BatchRun<'_>],
+) -> Result<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut chunks: Vec<Vec<&BatchRun<'_>>> = vec![Vec::new()];
+    let mut size = 0;
+    for r in runs {
+        let len = r.input.len() + r.dedup_key.len() + 64;
+        if size + len > BATCH_BYTES && !chunks.last().is_none_or(Vec::is_empty) {
+            chunks.push(Vec::new());
+            size = 0;
+        }
+        size += len;
+        if let Some(last) = chunks.last_mut() {
+            last.push(r);
+        }
+    }
+    let mut statements = Vec::with_capacity(chunks.len());
+    for chunk in &chunks {
+        let rows = serde_json::to_string(chunk)
+            .map_err(|e| worker::Error::RustError(format!("encoding runs: {e}")))?;
+        statements.push(
+            db.prepare(
+                "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, created_at, lease_until)
+                 SELECT json_extract(value, '$.id'), ?1, ?2, ?3, json_extract(value, '$.dedup_key'), 'queued',
+                        json_extract(value, '$.input'), ?4, ?5
+                 FROM json_each(?6) WHERE true
+                 ON CONFLICT (workflow_id, dedup_key) DO NOTHING RETURNING id",
+            )
+            .bind(&[
+                text(workflow_id),
+                num(version),
+                text(trigger),
+                text(created_at),
+                num(lease_until),
+                text(&rows),
+            ])?,
+        );
+    }
+    let mut created = Vec::new();
+    for result in db.batch(statements).await? {
+        created.extend(result.results::<Id>()?.into_iter().map(|r| r.id));
+    }
+    Ok(created)
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod oauth_provider;
+pub mod postgres;
 pub mod upstream;
 
 use std::io::Read;

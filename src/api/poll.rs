@@ -1,0 +1,73 @@
+//! Poll trigger management: `POST /api/workflows/{id}/poll/reset`, and the `poll` status block
+//! of `GET /api/workflows/{id}` (read from D1, written by the workflow's object after each poll).
+
+use serde_json::{json, Value};
+use worker::{Env, Method, Request, RequestInit};
+
+use super::http::{json_response, read_json};
+use super::problem::{ApiError, ApiResult};
+use crate::domain::poll_state::parse_reset;
+use crate::store;
+
+/// The `poll` block of a workflow resource.
+pub async fn status_json(env: &Env, workflow_id: &str) -> ApiResult<Value> {
+    Ok(store::poll::get(&store::db(env)?, workflow_id)
+        .await?
+        .map(|r| r.to_json())
+        .unwrap_or_else(store::poll::PollStatusRow::empty_json))
+}
+
+/// `POST /api/workflows/{id}/poll/reset` with `{"start": "now" | "beginning"}`.
+pub async fn reset(mut req: Request, env: &Env, id: &str) -> ApiResult {
+    let row = super::workflows::load(env, id).await?;
+    let body = read_json(&mut req).await?;
+    parse_reset(&body)
+        .map_err(|errors| ApiError::validation("the reset request is not valid", errors))?;
+    if row.trigger_type != "poll" {
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "workflow {id} is not started by polling (its trigger is `{}`)",
+                row.trigger_type
+            ),
+        ));
+    }
+    if row.status != "deployed" {
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            format!("workflow {id} is not deployed; deploy it, then reset its poll (its cursor is kept while undeployed)"),
+        ));
+    }
+    let stub = env.durable_object("WORKFLOW")?.get_by_name(id)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(body.to_string().into()));
+    let object_req =
+        Request::new_with_init(&format!("https://workflow/poll/reset?workflow={id}"), &init)?;
+    let mut resp = stub.fetch_with_request(object_req).await?;
+    let status = resp.status_code();
+    let answer: Value = resp.json().await.unwrap_or(Value::Null);
+    let message = answer["error"].as_str().unwrap_or("").to_string();
+    match status {
+        200 => json_response(
+            200,
+            &json!({
+                "workflow_id": id,
+                "start": answer["start"],
+                "cursor": answer["cursor"],
+                "poll": status_json(env, id).await?,
+            }),
+        ),
+        502 => Err(ApiError::new(
+            502,
+            "Source unavailable",
+            format!("the source could not be read, so the cursor was left as it was: {message}"),
+        )),
+        409 => Err(ApiError::new(409, "Conflict", message)),
+        _ => Err(ApiError::internal(format!(
+            "the workflow object could not reset the poll ({status})"
+        ))),
+    }
+}

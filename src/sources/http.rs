@@ -1,0 +1,77 @@
+//! An HTTP source: one GET per poll (secrets filled into the URL and headers), the JSON body
+//! parsed; picking the new items is `domain::cursor`'s job.
+
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use serde_json::Value;
+use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+
+use super::SourceError;
+use crate::domain::poll::HttpSource;
+use crate::platform::env_string;
+
+/// Longest wait for the response, body included.
+const TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest body read (a poll keeps the whole response in memory).
+const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// GETs the source and returns its JSON body. A non-2xx status, a body that is not JSON, a
+/// network error or a timeout is an error (and the poll creates no runs).
+pub async fn fetch(env: &Env, source: &HttpSource) -> Result<Value, SourceError> {
+    let prepared = source.request(|name| env_string(env, name))?;
+    let headers = Headers::new();
+    headers.set("accept", "application/json")?;
+    headers.set("user-agent", "tripline-poll")?;
+    for (k, v) in &prepared.headers {
+        headers
+            .set(k, v)
+            .map_err(|_| SourceError(format!("header `{k}` is not a valid HTTP header")))?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_headers(headers);
+    // The URL may hold a secret: errors name only the URL template.
+    let shown = &source.url;
+    let request = Request::new_with_init(&prepared.url, &init)
+        .map_err(|e| SourceError(format!("the URL {shown} is not usable: {e}")))?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let call = async {
+        let mut resp = Fetch::Request(request)
+            .send_with_signal(&signal)
+            .await
+            .map_err(|e| SourceError(format!("GET {shown} failed: {e}")))?;
+        let status = resp.status_code();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| SourceError(format!("GET {shown}: the body could not be read ({e})")))?;
+        Ok::<_, SourceError>((status, bytes))
+    };
+    let timeout = Delay::from(TIMEOUT);
+    futures_util::pin_mut!(call);
+    let (status, bytes) = match select(call, timeout).await {
+        Either::Left((r, _)) => r?,
+        Either::Right(_) => {
+            controller.abort();
+            return Err(SourceError(format!(
+                "GET {shown} timed out after {} s",
+                TIMEOUT.as_secs()
+            )));
+        }
+    };
+    if !(200..300).contains(&status) {
+        let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+        return Err(SourceError(format!(
+            "GET {shown} answered HTTP {status}: {snippet}"
+        )));
+    }
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(SourceError(format!(
+            "GET {shown}: the response is larger than {} MiB",
+            MAX_BODY_BYTES / 1024 / 1024
+        )));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| SourceError(format!("GET {shown}: the response is not JSON ({e})")))
+}

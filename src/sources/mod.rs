@@ -1,0 +1,51 @@
+//! Polled sources: the I/O around the pure poll logic in `domain::poll` and `domain::cursor`.
+//! `postgres` reads a table over the Worker's TCP socket (or Hyperdrive); `http` fetches a JSON
+//! API. Both report failures as a message a person can act on ([`SourceError`]).
+
+pub mod http;
+pub mod postgres;
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+
+/// Why a source could not be read: shown as `last_poll_error`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError(pub String);
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<crate::domain::poll::PollError> for SourceError {
+    fn from(e: crate::domain::poll::PollError) -> Self {
+        SourceError(e.to_string())
+    }
+}
+
+impl From<worker::Error> for SourceError {
+    fn from(e: worker::Error) -> Self {
+        SourceError(e.to_string())
+    }
+}
+
+/// Runs `fut`, or fails with "`what` timed out after N s".
+pub async fn with_timeout<T>(
+    what: &str,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, SourceError>>,
+) -> Result<T, SourceError> {
+    let fut = std::pin::pin!(fut);
+    let delay = std::pin::pin!(worker::Delay::from(limit));
+    match select(fut, delay).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => Err(SourceError(format!(
+            "{what} timed out after {} s",
+            limit.as_secs()
+        ))),
+    }
+}

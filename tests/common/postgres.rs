@@ -1,0 +1,189 @@
+//! A real, throwaway PostgreSQL 15 cluster for the poll tests: `initdb` into a fresh directory
+//! owned by the `postgres` OS user (tests run as root, and PostgreSQL refuses to run as root),
+//! `pg_ctl start` on a free port, stopped on drop and by a watchdog when the test process ends.
+//! SQL is run with `psql` over TCP (trust authentication, so any password is accepted).
+#![allow(dead_code)]
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub const BIN: &str = "/usr/lib/postgresql/15/bin";
+const OS_USER: &str = "postgres";
+
+pub struct Postgres {
+    pub port: u16,
+    pub dir: PathBuf,
+    running: bool,
+}
+
+fn bin(name: &str) -> String {
+    format!("{BIN}/{name}")
+}
+
+/// Runs a PostgreSQL server binary as the `postgres` OS user (directly when not root).
+fn as_postgres(program: &str) -> Command {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if is_root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", OS_USER, "--", program]);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(cmd: &mut Command, what: &str) -> String {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+impl Postgres {
+    /// Creates a cluster in a fresh directory and starts it on a free port.
+    pub fn start(name: &str) -> Postgres {
+        let dir = std::env::temp_dir().join(format!("tripline-pg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("pg dir");
+        let _ = Command::new("chown")
+            .args([&format!("{OS_USER}:{OS_USER}"), &dir.display().to_string()])
+            .status();
+        let data = dir.join("data");
+        run(
+            as_postgres(&bin("initdb")).arg("-D").arg(&data).args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ]),
+            "initdb",
+        );
+        let mut pg = Postgres {
+            port: super::free_port(),
+            dir,
+            running: false,
+        };
+        pg.watchdog();
+        pg.start_server();
+        pg
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    /// Stops the server (and removes its directory) when this test process goes away, even on
+    /// a panic or an abort.
+    fn watchdog(&self) {
+        let script = format!(
+            "while kill -0 {me} 2>/dev/null; do sleep 0.5; done; \
+             runuser -u {OS_USER} -- {ctl} -D {data} stop -m immediate >/dev/null 2>&1 || \
+             {ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {dir}",
+            me = std::process::id(),
+            ctl = bin("pg_ctl"),
+            data = self.data().display(),
+            dir = self.dir.display(),
+        );
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn();
+    }
+
+    /// Starts (or restarts) the server on its port and waits until it accepts connections.
+    pub fn start_server(&mut self) {
+        let opts = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=200",
+            self.port,
+            self.dir.display()
+        );
+        run(
+            as_postgres(&bin("pg_ctl"))
+                .arg("-D")
+                .arg(self.data())
+                .args(["-o", &opts, "-l"])
+                .arg(self.dir.join("server.log"))
+                .args(["-w", "-t", "60", "start"]),
+            "pg_ctl start",
+        );
+        self.running = true;
+    }
+
+    /// Stops the server (fast shutdown: open connections are closed).
+    pub fn stop_server(&mut self) {
+        if !self.running {
+            return;
+        }
+        run(
+            as_postgres(&bin("pg_ctl"))
+                .arg("-D")
+                .arg(self.data())
+                .args(["-m", "fast", "-w", "-t", "60", "stop"]),
+            "pg_ctl stop",
+        );
+        self.running = false;
+    }
+
+    /// A connection URL for `user` (the password is not checked: trust authentication).
+    pub fn url(&self, user: &str) -> String {
+        format!("postgres://{user}:pw@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Runs SQL as the superuser; returns the output rows (unaligned, `|`-separated).
+    pub fn sql(&self, sql: &str) -> String {
+        run(
+            Command::new(bin("psql"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+                .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+                .args(["-q", "-A", "-t", "-c", sql]),
+            "psql",
+        )
+    }
+
+    /// Creates a login role that may only read (SELECT) the given tables.
+    pub fn reader(&self, role: &str, tables: &[&str]) {
+        self.sql(&format!("CREATE ROLE {role} LOGIN PASSWORD 'pw'"));
+        for t in tables {
+            self.sql(&format!("GRANT SELECT ON {t} TO {role}"));
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        if self.running {
+            let _ = as_postgres(&bin("pg_ctl"))
+                .arg("-D")
+                .arg(self.data())
+                .args(["-m", "immediate", "-w", "stop"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

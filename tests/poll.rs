@@ -1,0 +1,1061 @@
+//! The event-based (poll) trigger end to end: a real `wrangler dev`, a real PostgreSQL 15 cluster
+//! started by the harness, and a real HTTP API served by the test.
+
+mod common;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use common::postgres::Postgres;
+use common::*;
+use serde_json::{json, Value};
+
+const API_TOKEN: &str = "poll-api-token-42";
+
+/// The shared fixtures: one cluster for most tests, a second one that a test stops and
+/// restarts, an HTTP API, and one `wrangler dev` that knows all their URLs.
+struct Env {
+    dev: Dev,
+    pg: Postgres,
+    outage: Mutex<Postgres>,
+    api: FeedServer,
+}
+
+fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let pg = Postgres::start("shared");
+        pg.sql("CREATE ROLE reader LOGIN PASSWORD 'pw'");
+        let outage = Postgres::start("outage");
+        outage.sql("CREATE ROLE reader LOGIN PASSWORD 'pw'");
+        let api = FeedServer::start();
+        let dev = Dev::start(
+            "poll",
+            &[
+                ("RUN_LEASE_SECONDS", "10"),
+                ("PG_URL", &pg.url("reader")),
+                ("PG_OUTAGE_URL", &outage.url("reader")),
+                ("PG_BAD_ROLE_URL", &pg.url("nobody_here")),
+                ("API_TOKEN", API_TOKEN),
+            ],
+        );
+        Env {
+            dev,
+            pg,
+            outage: Mutex::new(outage),
+            api,
+        }
+    })
+}
+
+/// A poll workflow definition over a PostgreSQL table, with one log step.
+fn pg_def(name: &str, source: Value, start: &str, interval: u32) -> Value {
+    let mut src = json!({"kind": "postgres", "connection_env": "PG_URL", "cursor": "id"});
+    for (k, v) in source.as_object().unwrap() {
+        src[k] = v.clone();
+    }
+    json!({
+        "name": name,
+        "trigger": {"type": "poll", "interval_seconds": interval, "start": start, "source": src},
+        "steps": [{"type": "log", "name": "seen", "message": "record {{event.record.id}}"}]
+    })
+}
+
+/// A table `name (id serial, name text, n int)` that `reader` may only SELECT.
+fn table(pg: &Postgres, name: &str) {
+    pg.sql(&format!(
+        "CREATE TABLE {name} (id serial PRIMARY KEY, name text NOT NULL, n int NOT NULL)"
+    ));
+    pg.sql(&format!("GRANT SELECT ON {name} TO reader"));
+}
+
+fn insert(pg: &Postgres, table: &str, from: u32, to: u32) {
+    pg.sql(&format!(
+        "INSERT INTO {table} (name, n) SELECT 'row ' || g, g FROM generate_series({from}, {to}) g"
+    ));
+}
+
+/// The poll block of a workflow.
+fn poll_status(dev: &Dev, id: &str) -> Value {
+    let r = api(dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["poll"].clone()
+}
+
+/// Waits until the workflow has exactly `n` runs, all finished; returns them oldest first.
+fn wait_runs(dev: &Dev, id: &str, n: usize, secs: u64) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut next_cron = Instant::now() + Duration::from_secs(15);
+    loop {
+        let mut all = runs(dev, id);
+        let done = all
+            .iter()
+            .filter(|r| r["status"] == "succeeded" || r["status"] == "failed")
+            .count();
+        assert!(
+            all.len() <= n,
+            "expected {n} runs, got {} (status: {})",
+            all.len(),
+            poll_status(dev, id)
+        );
+        if all.len() == n && done == n {
+            all.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+            return all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {n} finished runs: have {} ({done} finished); poll: {}",
+            all.len(),
+            poll_status(dev, id)
+        );
+        // Once every ~15 s, as the platform's Cron Trigger would (once a minute): it resumes runs
+        // whose executor died (e.g. a D1 "database is locked" while the test's own `d1()`
+        // calls hold the local SQLite file).
+        if Instant::now() >= next_cron {
+            dev.fire_cron();
+            next_cron = Instant::now() + Duration::from_secs(15);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Waits until `polls` more polls have ended (by `last_poll_at`), so that anything they would
+/// have started is visible.
+fn wait_polls(dev: &Dev, id: &str, polls: usize, secs: u64) {
+    let mut last = poll_status(dev, id)["last_poll_at"].clone();
+    let mut seen = 0;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while seen < polls {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {polls} polls of {id}: {}",
+            poll_status(dev, id)
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let now = poll_status(dev, id)["last_poll_at"].clone();
+        if now != last {
+            seen += 1;
+            last = now;
+        }
+    }
+}
+
+fn record_ids(runs: &[Value]) -> Vec<i64> {
+    runs.iter()
+        .map(|r| {
+            r["input"]["event"]["record"]["id"]
+                .as_i64()
+                .expect("record id")
+        })
+        .collect()
+}
+
+fn assert_unique_keys(runs: &[Value]) {
+    let keys: BTreeSet<&str> = runs
+        .iter()
+        .map(|r| r["dedup_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), runs.len(), "duplicate dedup keys");
+}
+
+#[test]
+fn start_now_runs_each_row_inserted_after_deploy_once() {
+    let e = env();
+    table(&e.pg, "t_now");
+    insert(&e.pg, "t_now", 1, 10);
+    // The role the Worker uses can read but not write.
+    let denied = std::process::Command::new(format!("{}/psql", common::postgres::BIN))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &e.pg.port.to_string(),
+            "-U",
+            "reader",
+            "-d",
+            "postgres",
+        ])
+        .args(["-c", "INSERT INTO t_now (name, n) VALUES ('x', 0)"])
+        .output()
+        .unwrap();
+    assert!(!denied.status.success());
+    assert!(String::from_utf8_lossy(&denied.stderr).contains("permission denied"));
+
+    let id = create_deployed(&e.dev, &pg_def("now", json!({"table": "t_now"}), "now", 5));
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(
+        status["cursor"],
+        json!({"position": "at", "cursor": "10", "tiebreak": null})
+    );
+    assert_eq!(status["consecutive_failures"], 0);
+
+    // Values that look like SQL are only data.
+    e.pg.sql("INSERT INTO t_now (name, n) VALUES ('x''); DROP TABLE t_now; --', 0)");
+    insert(&e.pg, "t_now", 2, 50);
+    let runs = wait_runs(&e.dev, &id, 50, 120);
+    assert_eq!(record_ids(&runs), (11..=60).collect::<Vec<i64>>());
+    assert_unique_keys(&runs);
+    for r in &runs {
+        let rec = &r["input"]["event"]["record"];
+        assert_eq!(r["trigger"], "poll");
+        assert_eq!(r["status"], "succeeded", "{r}");
+        assert_eq!(r["dedup_key"], rec["id"].to_string());
+        assert_eq!(
+            r["steps"][0]["output"]["message"],
+            format!("record {}", rec["id"])
+        );
+        let n = rec["n"].as_i64().unwrap();
+        if rec["id"] == 11 {
+            assert_eq!(rec["name"], "x'); DROP TABLE t_now; --");
+        } else {
+            assert_eq!(rec["name"], format!("row {n}"));
+        }
+    }
+    wait_polls(&e.dev, &id, 2, 60);
+    assert_eq!(runs_of(&e.dev, &id), 50);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["runs_created"], 50);
+    assert_eq!(status["last_poll_error"], Value::Null);
+    assert_eq!(status["cursor"]["cursor"], "60");
+}
+
+fn runs_of(dev: &Dev, id: &str) -> usize {
+    runs(dev, id).len()
+}
+
+#[test]
+fn start_beginning_runs_every_existing_row_in_cursor_order() {
+    let e = env();
+    table(&e.pg, "t_begin");
+    insert(&e.pg, "t_begin", 1, 1200);
+    let id = create_deployed(
+        &e.dev,
+        &pg_def(
+            "beginning",
+            json!({"table": "public.t_begin"}),
+            "beginning",
+            5,
+        ),
+    );
+    let runs = wait_runs(&e.dev, &id, 1200, 240);
+    // Run ids sort by creation: the runs were created in cursor order, across 3 batches.
+    assert_eq!(record_ids(&runs), (1..=1200).collect::<Vec<i64>>());
+    assert_unique_keys(&runs);
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"));
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 1200);
+    assert_eq!(poll_status(&e.dev, &id)["runs_created"], 1200);
+}
+
+#[test]
+fn rows_inserted_while_polling_with_cron_and_alarms_racing_run_once() {
+    let e = env();
+    table(&e.pg, "t_race");
+    let id = create_deployed(
+        &e.dev,
+        &pg_def(
+            "race",
+            json!({"table": "t_race", "batch_size": 7}),
+            "now",
+            5,
+        ),
+    );
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The Cron Trigger fires and redeploys arm the poll at once, while alarms poll.
+    let racer = {
+        let stop = stop.clone();
+        let id = id.clone();
+        std::thread::spawn(move || {
+            let dev = &env().dev;
+            let mut fired = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                dev.fire_cron();
+                // A redeploy arms a poll at once, whether or not one is running.
+                let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+                assert_eq!(r.status, 200, "{}", r.text);
+                fired += 1;
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            fired
+        })
+    };
+    // One writer, many small transactions, while polls (batches of 7) run.
+    let mut inserted = 0;
+    for round in 0..40 {
+        let n = 1 + round % 5;
+        insert(&e.pg, "t_race", inserted + 1, inserted + n);
+        inserted += n;
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let fired = racer.join().unwrap();
+    assert!(fired >= 3, "the cron fired {fired} times");
+    let runs = wait_runs(&e.dev, &id, inserted as usize, 180);
+    assert_eq!(
+        record_ids(&runs),
+        (1..=inserted as i64).collect::<Vec<i64>>()
+    );
+    assert_unique_keys(&runs);
+    wait_polls(&e.dev, &id, 2, 60);
+    assert_eq!(runs_of(&e.dev, &id), inserted as usize);
+    // The reconciler's re-arms left a timer row for the poll.
+    let timers = e.dev.d1(&format!(
+        "SELECT kind FROM timers WHERE workflow_id = '{id}'"
+    ));
+    assert_eq!(timers.len(), 1);
+    assert_eq!(timers[0]["kind"], "poll");
+}
+
+#[test]
+fn timestamp_cursor_with_shared_timestamps_misses_nothing() {
+    let e = env();
+    e.pg.sql(
+        "CREATE TABLE t_ts (id bigint PRIMARY KEY, created_at timestamptz NOT NULL, label text)",
+    );
+    e.pg.sql("GRANT SELECT ON t_ts TO reader");
+    // 50 rows before deploy (skipped: start now), then 350 rows sharing one timestamp and 30
+    // more at a later one, read in batches of 100: the tie spans four batches.
+    e.pg.sql(
+        "INSERT INTO t_ts SELECT g, '2024-05-01 10:00:00+00', 'old' FROM generate_series(1, 50) g",
+    );
+    let def = pg_def(
+        "ts",
+        json!({"table": "t_ts", "cursor": "created_at", "tiebreak": "id", "batch_size": 100,
+               "columns": ["id", "label"]}),
+        "now",
+        5,
+    );
+    let id = create_deployed(&e.dev, &def);
+    assert_eq!(
+        poll_status(&e.dev, &id)["cursor"],
+        json!({"position": "at", "cursor": "2024-05-01 10:00:00+00", "tiebreak": "50"})
+    );
+    // Out of id order on purpose: the tiebreak orders them.
+    e.pg.sql(
+        "INSERT INTO t_ts SELECT g, '2024-05-02 00:00:00+00', 'same' FROM generate_series(400, 51, -1) g",
+    );
+    e.pg.sql(
+        "INSERT INTO t_ts SELECT g, '2024-05-03 00:00:00+00', 'later' FROM generate_series(401, 430) g",
+    );
+    let runs = wait_runs(&e.dev, &id, 380, 180);
+    assert_eq!(record_ids(&runs), (51..=430).collect::<Vec<i64>>());
+    assert_unique_keys(&runs);
+    for r in &runs {
+        let rec = &r["input"]["event"]["record"];
+        assert_eq!(
+            r["dedup_key"],
+            rec["id"].to_string(),
+            "the tiebreak is the dedup key"
+        );
+        // The listed columns, plus the cursor column.
+        let keys: Vec<&str> = rec
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["id", "label", "created_at"]);
+    }
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 380);
+}
+
+#[test]
+fn database_outage_creates_no_runs_backs_off_and_recovers() {
+    let e = env();
+    let mut pg = e.outage.lock().unwrap();
+    table(&pg, "t_out");
+    insert(&pg, "t_out", 1, 3);
+    let mut def = pg_def("outage", json!({"table": "t_out"}), "now", 5);
+    def["trigger"]["source"]["connection_env"] = json!("PG_OUTAGE_URL");
+    let id = create_deployed(&e.dev, &def);
+    insert(&pg, "t_out", 4, 5);
+    let before = wait_runs(&e.dev, &id, 2, 60);
+    assert_eq!(record_ids(&before), [4, 5]);
+
+    // Rows the poll has not seen yet, then the database goes away.
+    insert(&pg, "t_out", 6, 8);
+    pg.stop_server();
+    let mut status = Value::Null;
+    eventually(90, "two failed polls", || {
+        status = poll_status(&e.dev, &id);
+        status["consecutive_failures"].as_i64().unwrap_or(0) >= 2
+    });
+    let error = status["last_poll_error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        error.contains("PostgreSQL") || error.contains("connect"),
+        "{error}"
+    );
+    // Backing off: the next poll is 5 s doubled per failure away (capped at an hour).
+    let failures = status["consecutive_failures"].as_u64().unwrap() as u32;
+    let gap = millis(&status["next_poll_at"]) - millis(&status["last_poll_at"]);
+    let expected = (5_000i64 << failures).min(3_600_000);
+    assert!(
+        (gap - expected).abs() < 1_000,
+        "gap {gap} ms after {failures} failures: {status}"
+    );
+    // The cursor did not move and no run started while it was down (rows 6..8 may have run
+    // if a poll saw them before the stop).
+    let during = runs(&e.dev, &id).len();
+    assert!(during <= 5, "{during}");
+
+    pg.start_server();
+    insert(&pg, "t_out", 9, 10);
+    let after = wait_runs(&e.dev, &id, 7, 180);
+    assert_eq!(record_ids(&after), (4..=10).collect::<Vec<i64>>());
+    assert_unique_keys(&after);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["consecutive_failures"], 0);
+    assert_eq!(status["last_poll_error"], Value::Null);
+}
+
+fn millis(v: &Value) -> i64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+    tripline::domain::time::parse_millis(s).unwrap_or_else(|| panic!("not a time: {s}"))
+}
+
+#[test]
+fn failing_sources_show_their_error_and_start_nothing() {
+    let e = env();
+    table(&e.pg, "t_fail");
+    let missing_table = create_deployed(
+        &e.dev,
+        &pg_def("no table", json!({"table": "t_nope"}), "beginning", 5),
+    );
+    let missing_column = create_deployed(
+        &e.dev,
+        &pg_def(
+            "no column",
+            json!({"table": "t_fail", "cursor": "nope"}),
+            "beginning",
+            5,
+        ),
+    );
+    let mut bad_role = pg_def("bad role", json!({"table": "t_fail"}), "beginning", 5);
+    bad_role["trigger"]["source"]["connection_env"] = json!("PG_BAD_ROLE_URL");
+    let bad_role = create_deployed(&e.dev, &bad_role);
+    let mut no_secret = pg_def("no secret", json!({"table": "t_fail"}), "beginning", 5);
+    no_secret["trigger"]["source"]["connection_env"] = json!("NOT_SET_ANYWHERE");
+    let no_secret = create_deployed(&e.dev, &no_secret);
+    // Not granted to the reader: permission denied.
+    e.pg.sql("CREATE TABLE t_private (id serial PRIMARY KEY)");
+    e.pg.sql("INSERT INTO t_private DEFAULT VALUES");
+    let private = create_deployed(
+        &e.dev,
+        &pg_def("private", json!({"table": "t_private"}), "beginning", 5),
+    );
+    insert(&e.pg, "t_fail", 1, 3);
+
+    for (id, needle) in [
+        (&missing_table, "\"t_nope\" does not exist"),
+        (&missing_column, "column \"nope\" does not exist"),
+        (&bad_role, "nobody_here"),
+        (&no_secret, "NOT_SET_ANYWHERE"),
+        (&private, "permission denied"),
+    ] {
+        let mut status = Value::Null;
+        eventually(60, &format!("an error for {needle}"), || {
+            status = poll_status(&e.dev, id);
+            status["consecutive_failures"].as_i64().unwrap_or(0) >= 1
+        });
+        let error = status["last_poll_error"].as_str().unwrap_or_default();
+        assert!(error.contains(needle), "wanted …{needle}…, got {status}");
+        assert!(status["last_success_at"].is_null(), "{status}");
+        assert_eq!(runs_of(&e.dev, id), 0, "{needle}");
+    }
+
+    // Granting access makes the private one recover: every row (start: beginning) runs once.
+    e.pg.sql("GRANT SELECT ON t_private TO reader");
+    let runs = wait_runs(&e.dev, &private, 1, 120);
+    assert_eq!(record_ids(&runs), [1]);
+}
+
+#[test]
+fn cursor_survives_undeploy_and_redeploy() {
+    let e = env();
+    table(&e.pg, "t_redeploy");
+    let def = pg_def("redeploy", json!({"table": "t_redeploy"}), "now", 5);
+    let id = create_deployed(&e.dev, &def);
+    insert(&e.pg, "t_redeploy", 1, 3);
+    wait_runs(&e.dev, &id, 3, 60);
+
+    let r = api(
+        &e.dev,
+        "POST",
+        &format!("/api/workflows/{id}/undeploy"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    insert(&e.pg, "t_redeploy", 4, 8);
+    // Undeployed: no poll, no run.
+    std::thread::sleep(Duration::from_secs(8));
+    assert_eq!(runs_of(&e.dev, &id), 3);
+    let timers = e
+        .dev
+        .d1(&format!("SELECT 1 FROM timers WHERE workflow_id = '{id}'"));
+    assert!(timers.is_empty(), "{timers:?}");
+
+    let r = api(&e.dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let runs = wait_runs(&e.dev, &id, 8, 60);
+    assert_eq!(record_ids(&runs), (1..=8).collect::<Vec<i64>>());
+    assert_unique_keys(&runs);
+    assert!(runs
+        .iter()
+        .all(|r| r["version"] == 2 || r["input"]["event"]["record"]["id"].as_i64() < Some(4)));
+}
+
+#[test]
+fn cursor_survives_a_worker_restart() {
+    let mut pg = Postgres::start("restart");
+    pg.sql("CREATE ROLE reader LOGIN PASSWORD 'pw'");
+    table(&pg, "t_restart");
+    let mut dev = Dev::start(
+        "poll-restart",
+        &[("PG_URL", &pg.url("reader")), ("RUN_LEASE_SECONDS", "5")],
+    );
+    let id = create_deployed(
+        &dev,
+        &pg_def("restart", json!({"table": "t_restart"}), "now", 5),
+    );
+    insert(&pg, "t_restart", 1, 4);
+    wait_runs(&dev, &id, 4, 60);
+    dev.kill();
+    insert(&pg, "t_restart", 5, 9);
+    dev.spawn();
+    // The alarm survives the restart.
+    let runs = wait_runs(&dev, &id, 9, 120);
+    assert_eq!(record_ids(&runs), (1..=9).collect::<Vec<i64>>());
+    assert_unique_keys(&runs);
+
+    // A timer that looks lost (overdue in D1) is re-armed by the Cron reconciler.
+    dev.d1(&format!(
+        "UPDATE timers SET next_at = 0 WHERE workflow_id = '{id}'"
+    ));
+    dev.fire_cron();
+    let timer = dev.d1(&format!(
+        "SELECT kind, next_at FROM timers WHERE workflow_id = '{id}'"
+    ));
+    assert_eq!(timer[0]["kind"], "poll");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as f64;
+    assert!(
+        timer[0]["next_at"].as_f64().unwrap() > now - 30_000.0,
+        "{timer:?}"
+    );
+    insert(&pg, "t_restart", 10, 11);
+    let runs = wait_runs(&dev, &id, 11, 120);
+    assert_eq!(record_ids(&runs), (1..=11).collect::<Vec<i64>>());
+    pg.stop_server();
+}
+
+#[test]
+fn reset_to_now_skips_and_reset_to_beginning_backfills_without_repeats() {
+    let e = env();
+    table(&e.pg, "t_reset");
+    insert(&e.pg, "t_reset", 1, 4);
+    // An hourly poll: it polls at deploy, then only when reset says so.
+    let id = create_deployed(
+        &e.dev,
+        &pg_def("reset", json!({"table": "t_reset"}), "now", 3600),
+    );
+    insert(&e.pg, "t_reset", 5, 7);
+    let path = format!("/api/workflows/{id}/poll/reset");
+
+    let r = api(&e.dev, "POST", &path, Some(&json!({"start": "now"})));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["start"], "now");
+    assert_eq!(r.json()["cursor"]["cursor"], "7");
+    assert_eq!(poll_status(&e.dev, &id)["cursor"]["cursor"], "7");
+    assert_eq!(runs_of(&e.dev, &id), 0);
+
+    let r = api(&e.dev, "POST", &path, Some(&json!({"start": "beginning"})));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["cursor"], json!({"position": "beginning"}));
+    let runs = wait_runs(&e.dev, &id, 7, 60);
+    assert_eq!(record_ids(&runs), (1..=7).collect::<Vec<i64>>());
+
+    // Again from the beginning: every row already has its run, so nothing runs twice.
+    let r = api(&e.dev, "POST", &path, Some(&json!({"start": "beginning"})));
+    assert_eq!(r.status, 200, "{}", r.text);
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 7);
+    assert_eq!(poll_status(&e.dev, &id)["cursor"]["cursor"], "7");
+
+    // Bad requests.
+    for (body, loc) in [
+        (json!({"start": "later"}), "body.start"),
+        (json!({}), "body.start"),
+        (json!({"start": "now", "extra": 1}), "body.extra"),
+    ] {
+        let r = api(&e.dev, "POST", &path, Some(&body));
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.locations(), [loc]);
+    }
+    let endpoint = create(
+        &e.dev,
+        &json!({"name": "e", "trigger": {"type": "endpoint"}, "steps": []}),
+    );
+    let r = api(
+        &e.dev,
+        "POST",
+        &format!("/api/workflows/{endpoint}/poll/reset"),
+        Some(&json!({"start": "now"})),
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    let r = api(
+        &e.dev,
+        "POST",
+        &format!("/api/workflows/{id}/undeploy"),
+        None,
+    );
+    assert_eq!(r.status, 200);
+    let r = api(&e.dev, "POST", &path, Some(&json!({"start": "now"})));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not deployed"));
+    let r = api(
+        &e.dev,
+        "POST",
+        "/api/workflows/wf_000000000000000000000000/poll/reset",
+        Some(&json!({"start": "now"})),
+    );
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn injection_attempts_in_names_are_rejected_at_validation() {
+    let e = env();
+    let cases = [
+        (
+            json!({"table": "users; DROP TABLE t_now"}),
+            "trigger.source.table",
+        ),
+        (
+            json!({"table": "t\"; DROP TABLE t_now; --"}),
+            "trigger.source.table",
+        ),
+        (json!({"table": "a.b.c"}), "trigger.source.table"),
+        (
+            json!({"table": "t_now", "cursor": "id) OR 1=1 --"}),
+            "trigger.source.cursor",
+        ),
+        (
+            json!({"table": "t_now", "tiebreak": "id'--"}),
+            "trigger.source.tiebreak",
+        ),
+        (
+            json!({"table": "t_now", "columns": ["name", "(SELECT 1)"]}),
+            "trigger.source.columns[1]",
+        ),
+        (
+            json!({"table": "t_now", "connection_env": "PG URL"}),
+            "trigger.source.connection_env",
+        ),
+    ];
+    for (source, location) in cases {
+        let def = pg_def("bad", source.clone(), "now", 5);
+        let r = api(&e.dev, "POST", "/api/workflows", Some(&def));
+        assert_eq!(r.status, 400, "{source}: {}", r.text);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert!(
+            r.locations().contains(&location.to_string()),
+            "{source}: {:?}",
+            r.locations()
+        );
+    }
+    let def = pg_def("bad interval", json!({"table": "t_now"}), "now", 1);
+    let r = api(&e.dev, "POST", "/api/workflows", Some(&def));
+    assert_eq!(r.status, 400);
+    assert_eq!(r.locations(), ["trigger.interval_seconds"]);
+}
+
+fn http_def(name: &str, source: Value, start: &str) -> Value {
+    let mut src = json!({"kind": "http", "items": "/data", "id": "/id",
+        "headers": {"authorization": "Bearer {{secrets.API_TOKEN}}"}});
+    for (k, v) in source.as_object().unwrap() {
+        src[k] = v.clone();
+    }
+    json!({
+        "name": name,
+        "trigger": {"type": "poll", "interval_seconds": 5, "start": start, "source": src},
+        "steps": [{"type": "log", "name": "seen", "message": "item {{event.record.id}}"}]
+    })
+}
+
+fn item(id: u32) -> Value {
+    json!({"id": format!("it-{id:03}"), "seq": id, "created_at": format!("2024-05-01T10:{:02}:{:02}Z", id / 60, id % 60)})
+}
+
+fn item_seqs(runs: &[Value]) -> Vec<u64> {
+    runs.iter()
+        .map(|r| r["input"]["event"]["record"]["seq"].as_u64().expect("seq"))
+        .collect()
+}
+
+#[test]
+fn http_unique_source_runs_new_items_once() {
+    let e = env();
+    let feed = "unique";
+    e.api
+        .update(feed, |f| f.items = (1..=3).map(item).collect());
+    let id = create_deployed(
+        &e.dev,
+        &http_def("unique", json!({"url": e.api.url(feed)}), "now"),
+    );
+    assert_eq!(poll_status(&e.dev, &id)["cursor"]["remembered_ids"], 3);
+    // New items arrive; old ones scroll off the API's window.
+    e.api
+        .update(feed, |f| f.items = (2..=6).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 3, 60);
+    assert_eq!(item_seqs(&runs), [4, 5, 6]);
+    assert_eq!(runs[0]["dedup_key"], "it-004");
+    e.api
+        .update(feed, |f| f.items = (5..=8).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 5, 60);
+    assert_eq!(item_seqs(&runs), [4, 5, 6, 7, 8]);
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 5);
+}
+
+#[test]
+fn http_greatest_source_with_a_newest_first_api_runs_in_order() {
+    let e = env();
+    let feed = "greatest";
+    e.api.update(feed, |f| {
+        f.items = (1..=4).map(item).collect();
+        f.newest_first = true;
+    });
+    let def = http_def(
+        "greatest",
+        json!({"url": e.api.url(feed), "dedupe": "greatest", "greatest": "/created_at"}),
+        "beginning",
+    );
+    let id = create_deployed(&e.dev, &def);
+    let runs = wait_runs(&e.dev, &id, 4, 60);
+    // Oldest first, although the API lists newest first.
+    assert_eq!(item_seqs(&runs), [1, 2, 3, 4]);
+    assert_eq!(
+        poll_status(&e.dev, &id)["cursor"]["mark"],
+        "2024-05-01T10:00:04Z"
+    );
+    e.api
+        .update(feed, |f| f.items = (3..=7).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 7, 60);
+    assert_eq!(item_seqs(&runs), (1..=7).collect::<Vec<u64>>());
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 7);
+}
+
+#[test]
+fn http_unique_source_with_newest_first_api_sorted_by_a_pointer() {
+    let e = env();
+    let feed = "unique-newest";
+    e.api.update(feed, |f| {
+        f.items = vec![item(1)];
+        f.newest_first = true;
+    });
+    let def = http_def(
+        "unique newest first",
+        json!({"url": e.api.url(feed), "dedupe": "unique", "greatest": "/seq", "unique_capacity": 50}),
+        "now",
+    );
+    let id = create_deployed(&e.dev, &def);
+    e.api
+        .update(feed, |f| f.items = (1..=5).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 4, 60);
+    assert_eq!(item_seqs(&runs), [2, 3, 4, 5]);
+}
+
+#[test]
+fn http_source_errors_start_nothing_and_recover() {
+    let e = env();
+    let feed = "broken";
+    e.api.update(feed, |f| f.items = vec![item(1)]);
+    let id = create_deployed(
+        &e.dev,
+        &http_def("broken", json!({"url": e.api.url(feed)}), "now"),
+    );
+    e.api.update(feed, |f| {
+        f.items = (1..=3).map(item).collect();
+        f.broken = Some("json");
+    });
+    let mut status = Value::Null;
+    eventually(60, "a bad JSON error", || {
+        status = poll_status(&e.dev, &id);
+        status["consecutive_failures"].as_i64().unwrap_or(0) >= 1
+    });
+    assert!(
+        status["last_poll_error"]
+            .as_str()
+            .unwrap()
+            .contains("not JSON"),
+        "{status}"
+    );
+    e.api.update(feed, |f| f.broken = Some("500"));
+    eventually(90, "an HTTP 500 error", || {
+        status = poll_status(&e.dev, &id);
+        status["last_poll_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("HTTP 500")
+    });
+    assert_eq!(runs_of(&e.dev, &id), 0);
+    e.api.update(feed, |f| f.broken = None);
+    let runs = wait_runs(&e.dev, &id, 2, 120);
+    assert_eq!(item_seqs(&runs), [2, 3]);
+
+    // A wrong token is an auth error; items pointer at nothing is explained.
+    let mut def = http_def("no token", json!({"url": e.api.url(feed)}), "beginning");
+    def["trigger"]["source"]["headers"]["authorization"] = json!("Bearer wrong");
+    let wrong = create_deployed(&e.dev, &def);
+    let def = http_def(
+        "bad pointer",
+        json!({"url": e.api.url(feed), "items": "/items"}),
+        "beginning",
+    );
+    let pointer = create_deployed(&e.dev, &def);
+    for (id, needle) in [
+        (&wrong, "HTTP 401"),
+        (&pointer, "no array at items pointer \"/items\""),
+    ] {
+        eventually(60, needle, || {
+            status = poll_status(&e.dev, id);
+            status["last_poll_error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(needle)
+        });
+        assert_eq!(runs_of(&e.dev, id), 0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A small JSON API for the http source: `/feed/{name}` answers `{"data": [items…]}` for that
+// feed (newest first when the feed is marked so), 401 without the right token, 500 or
+// invalid JSON when told to.
+
+#[derive(Default, Clone)]
+struct Feed {
+    items: Vec<Value>,
+    newest_first: bool,
+    broken: Option<&'static str>,
+}
+
+struct FeedServer {
+    base: String,
+    feeds: Arc<Mutex<HashMap<String, Feed>>>,
+}
+
+impl FeedServer {
+    fn start() -> FeedServer {
+        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind feed server");
+        let port = server.server_addr().to_ip().unwrap().port();
+        let feeds: Arc<Mutex<HashMap<String, Feed>>> = Arc::default();
+        let f = feeds.clone();
+        std::thread::spawn(move || {
+            for req in server.incoming_requests() {
+                let auth = req
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("authorization"))
+                    .map(|h| h.value.as_str().to_string());
+                let name = req.url().trim_start_matches("/feed/").to_string();
+                let feed = f.lock().unwrap().get(&name).cloned();
+                let (status, body) = match feed {
+                    _ if auth.as_deref() != Some(&format!("Bearer {API_TOKEN}")) => {
+                        (401, json!({"error": "bad token"}).to_string())
+                    }
+                    None => (404, "{}".to_string()),
+                    Some(Feed {
+                        broken: Some("json"),
+                        ..
+                    }) => (200, "{\"data\": [".to_string()),
+                    Some(Feed {
+                        broken: Some(_), ..
+                    }) => (500, "{\"error\": \"down\"}".to_string()),
+                    Some(feed) => {
+                        let mut items = feed.items.clone();
+                        if feed.newest_first {
+                            items.reverse();
+                        }
+                        (200, json!({"data": items}).to_string())
+                    }
+                };
+                let resp = tiny_http::Response::from_string(body)
+                    .with_status_code(status)
+                    .with_header(
+                        "content-type: application/json"
+                            .parse::<tiny_http::Header>()
+                            .unwrap(),
+                    );
+                let _ = req.respond(resp);
+            }
+        });
+        FeedServer {
+            base: format!("http://127.0.0.1:{port}"),
+            feeds,
+        }
+    }
+
+    fn update(&self, name: &str, f: impl FnOnce(&mut Feed)) {
+        f(self
+            .feeds
+            .lock()
+            .unwrap()
+            .entry(name.to_string())
+            .or_default());
+    }
+
+    fn url(&self, name: &str) -> String {
+        format!("{}/feed/{name}", self.base)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Benchmark (`scripts/bench poll`): not part of the test suite.
+
+/// Inserts 10 000 rows at once into a polled table (`start: now`, interval 5 s) and measures
+/// the time from the insert to the 10 000th run created and finished, with duplicates and
+/// missed rows counted from the stored runs.
+#[test]
+#[ignore = "benchmark: run with scripts/bench poll"]
+fn bench_poll_10k_rows() {
+    let rows: u32 = std::env::var("BENCH_ROWS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
+    // `wrangler dev` runs an inspector proxy that reports every subrequest of the Worker (each D1
+    // query) to wrangler's Node process as four HTTP posts on fresh loopback connections. Under
+    // the load of thousands of runs that costs more than D1 itself and can exhaust file
+    // descriptors; production has no such proxy. Wrangler skips it inside a VS Code debug
+    // terminal, which it detects by this variable (wrangler 4.86, `inspectorEnabled`).
+    if std::env::var_os("BENCH_KEEP_INSPECTOR").is_none() {
+        std::env::set_var("VSCODE_INSPECTOR_OPTIONS", "{}");
+    }
+    let pg = Postgres::start("bench");
+    pg.sql("CREATE ROLE reader LOGIN PASSWORD 'pw'");
+    table(&pg, "t_bench");
+    let dev = Dev::start("poll-bench", &[("PG_URL", &pg.url("reader"))]);
+    let id = create_deployed(
+        &dev,
+        &pg_def("bench", json!({"table": "t_bench"}), "now", 5),
+    );
+    // Warm up: a few polls, so the wasm is compiled and the object is running.
+    wait_polls(&dev, &id, 2, 60);
+
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let started = Instant::now();
+    insert(&pg, "t_bench", 1, rows);
+    let insert_ms = started.elapsed().as_millis();
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let mut created_at = None;
+    let finished_at;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "timed out: {}",
+            poll_status(&dev, &id)
+        );
+        if created_at.is_none()
+            && poll_status(&dev, &id)["runs_created"].as_u64().unwrap_or(0) >= u64::from(rows)
+        {
+            created_at = Some(started.elapsed());
+        }
+        if created_at.is_some() {
+            let open = ["queued", "running"].iter().any(|s| {
+                let r = api(
+                    &dev,
+                    "GET",
+                    &format!("/api/workflows/{id}/runs?status={s}&limit=1"),
+                    None,
+                );
+                !r.json()["runs"].as_array().unwrap().is_empty()
+            });
+            if !open {
+                finished_at = started.elapsed();
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let created_at = created_at.unwrap();
+
+    let all = runs(&dev, &id);
+    let mut seen = std::collections::HashMap::<i64, usize>::new();
+    for r in &all {
+        *seen
+            .entry(r["input"]["event"]["record"]["id"].as_i64().unwrap())
+            .or_default() += 1;
+    }
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    let missed = (1..=i64::from(rows))
+        .filter(|i| !seen.contains_key(i))
+        .count();
+    let failed = all.iter().filter(|r| r["status"] != "succeeded").count();
+    let stamp = |field: &str, max: bool| -> i64 {
+        let it = all
+            .iter()
+            .filter_map(|r| r[field].as_str())
+            .map(|s| tripline::domain::time::parse_millis(s).unwrap());
+        if max {
+            it.max().unwrap()
+        } else {
+            it.min().unwrap()
+        }
+    };
+    let first_created = stamp("created_at", false) - t0;
+    let last_created = stamp("created_at", true) - t0;
+    let last_finished = stamp("finished_at", true) - t0;
+    let secs = |ms: i64| ms as f64 / 1000.0;
+    let rate = |ms: i64| f64::from(rows) / secs(ms.max(1));
+    println!();
+    println!("| poll benchmark: {rows} rows inserted at once (`start: now`, interval 5 s, batch 500) | |");
+    println!("|---|---|");
+    println!("| INSERT of {rows} rows (psql) | {insert_ms} ms |");
+    println!(
+        "| insert → first run created (waiting for the next poll) | {:.2} s |",
+        secs(first_created)
+    );
+    println!(
+        "| insert → {rows}th run created | {:.2} s |",
+        secs(last_created)
+    );
+    println!(
+        "| rows/s, insert → last run created | {:.0} |",
+        rate(last_created)
+    );
+    println!(
+        "| rows/s, first → last run created (polling itself) | {:.0} |",
+        rate(last_created - first_created)
+    );
+    println!(
+        "| insert → {rows}th run finished (executed) | {:.2} s |",
+        secs(last_finished)
+    );
+    println!(
+        "| rows/s, insert → last run finished | {:.0} |",
+        rate(last_finished)
+    );
+    println!(
+        "| observed by the API: all created / all finished | {:.1} s / {:.1} s |",
+        created_at.as_secs_f64(),
+        finished_at.as_secs_f64()
+    );
+    println!("| runs | {} ({failed} not succeeded) |", all.len());
+    println!("| duplicates | {duplicates} |");
+    println!("| missed | {missed} |");
+    assert_eq!(duplicates, 0);
+    assert_eq!(missed, 0);
+}
