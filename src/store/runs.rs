@@ -534,3 +534,103 @@ pub async fn insert_dedup_many(
     }
     Ok(created)
 }
+
+/// A run taken by [`claim_many`].
+#[derive(Debug, Clone, Deserialize)]
+pub struct ClaimedRun {
+    pub id: String,
+    pub workflow_id: String,
+    pub version: i64,
+    pub input: String,
+}
+
+/// Takes the `queued` runs among `ids` for execution in one statement (see `claim`).
+pub async fn claim_many(
+    db: &D1Database,
+    ids: &[String],
+    lease_until: i64,
+    now_iso: &str,
+) -> Result<Vec<ClaimedRun>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    db.prepare(
+        "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?2,
+           started_at = COALESCE(started_at, ?3)
+         WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'queued'
+         RETURNING id, workflow_id, version, input",
+    )
+    .bind(&[text(&list), num(lease_until), text(now_iso)])?
+    .all()
+    .await?
+    .results::<ClaimedRun>()
+}
+
+/// Moves the lease of running runs (their steps may take long).
+pub async fn extend_leases(db: &D1Database, ids: &[String], lease_until: i64) -> Result<()> {
+    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+    db.prepare(
+        "UPDATE runs SET lease_until = ?2
+         WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'running'",
+    )
+    .bind(&[text(&list), num(lease_until)])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// The result of one run, for [`finish_many`].
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FinishedRun {
+    pub id: String,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    /// The step records, JSON text.
+    pub steps: String,
+    /// `{"message": …}` JSON text.
+    pub error: Option<String>,
+    pub finished_at: String,
+}
+
+/// Marks many runs finished (see `finish`): one statement per ~1 MB of results, all sent in
+/// one `batch` call.
+pub async fn finish_many(db: &D1Database, runs: &[FinishedRun]) -> Result<()> {
+    if runs.is_empty() {
+        return Ok(());
+    }
+    let mut chunks: Vec<Vec<&FinishedRun>> = vec![Vec::new()];
+    let mut size = 0;
+    for r in runs {
+        let len = r.steps.len() + r.error.as_ref().map_or(0, String::len) + 128;
+        if size + len > BATCH_BYTES && !chunks.last().is_none_or(Vec::is_empty) {
+            chunks.push(Vec::new());
+            size = 0;
+        }
+        size += len;
+        if let Some(last) = chunks.last_mut() {
+            last.push(r);
+        }
+    }
+    let mut statements = Vec::with_capacity(chunks.len());
+    for chunk in &chunks {
+        let rows = serde_json::to_string(chunk)
+            .map_err(|e| worker::Error::RustError(format!("encoding results: {e}")))?;
+        statements.push(
+            db.prepare(
+                "UPDATE runs SET status = u.status, steps = u.steps, error = u.error,
+                   finished_at = u.finished_at, lease_until = 0
+                 FROM (SELECT json_extract(value, '$.id') AS id,
+                              json_extract(value, '$.status') AS status,
+                              json_extract(value, '$.steps') AS steps,
+                              json_extract(value, '$.error') AS error,
+                              json_extract(value, '$.finished_at') AS finished_at
+                       FROM json_each(?1)) AS u
+                 WHERE runs.id = u.id",
+            )
+            .bind(&[text(&rows)])?,
+        );
+    }
+    db.batch(statements).await?;
+    Ok(())
+}

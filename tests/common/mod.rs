@@ -87,9 +87,25 @@ impl Dev {
 
     /// Starts `wrangler dev` on the current state directory and waits for `/healthz`.
     pub fn spawn(&mut self) {
+        // A free port can be taken by another process between our probe and wrangler's
+        // bind (tests run in parallel): try again on a new port.
+        for attempt in 1..=4 {
+            match self.try_spawn() {
+                Ok(()) => return,
+                Err(log) if attempt < 4 && log.contains("already in use") => continue,
+                Err(log) => panic!(
+                    "wrangler dev exited early; see {}:\n{}",
+                    self.state_dir.display(),
+                    log.lines().rev().take(15).collect::<Vec<_>>().join("\n")
+                ),
+            }
+        }
+    }
+
+    fn try_spawn(&mut self) -> Result<(), String> {
         let port = free_port();
-        let log = std::fs::File::create(self.state_dir.join(format!("wrangler-{port}.log")))
-            .expect("log file");
+        let log_path = self.state_dir.join(format!("wrangler-{port}.log"));
+        let log = std::fs::File::create(&log_path).expect("log file");
         let mut cmd = Command::new(wrangler());
         cmd.args([
             "dev",
@@ -146,11 +162,9 @@ impl Dev {
                 }
             }
             if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
-                    panic!(
-                        "wrangler dev exited early ({status}); see {}",
-                        self.state_dir.display()
-                    );
+                if let Ok(Some(_)) = c.try_wait() {
+                    self.kill();
+                    return Err(std::fs::read_to_string(&log_path).unwrap_or_default());
                 }
             }
             assert!(
@@ -160,6 +174,7 @@ impl Dev {
             );
             std::thread::sleep(Duration::from_millis(250));
         }
+        Ok(())
     }
 
     /// SIGKILLs the whole process group (wrangler and workerd), as a crash would.
