@@ -150,8 +150,23 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
         return Ok(());
     };
     let storage = obj.state().storage();
-    let old = load(&storage).await?;
-    let armed = match old {
+    let new_version = load(&storage)
+        .await?
+        .is_none_or(|a| a.version != deployed.version || a.timer_row_ms.is_none());
+    if new_version {
+        store::schedules::upsert_armed(
+            &store::db(obj.env())?,
+            &deployed.workflow_id,
+            deployed.version,
+            interval_ms(trigger),
+            trigger.misfire.as_str(),
+            &iso_millis(now_ms()),
+        )
+        .await?;
+    }
+    // Read again after the D1 call (an alarm may have moved the marks meanwhile); from here
+    // on only storage calls until the plan is written.
+    let armed = match load(&storage).await? {
         Some(a) if a.version == deployed.version => Armed {
             trigger: trigger.to_json(),
             ..a
@@ -166,17 +181,6 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
             timer_row_ms: None,
         },
     };
-    if armed.timer_row_ms.is_none() {
-        store::schedules::upsert_armed(
-            &store::db(obj.env())?,
-            &deployed.workflow_id,
-            deployed.version,
-            interval_ms(trigger),
-            trigger.misfire.as_str(),
-            &iso_millis(now_ms()),
-        )
-        .await?;
-    }
     let cause = if reconcile {
         Cause::Reconcile
     } else {
