@@ -323,11 +323,11 @@ fn load_http(
         },
         None => None,
     };
-    let had = stored.is_some();
+    // No cursor for this source, or one of the other dedupe mode: a first poll.
     let (cursor, fresh) = HttpCursor::resume(stored, source);
     Ok(LoadedHttp {
         cursor,
-        first: fresh && !had,
+        first: fresh,
         rewrite: fresh,
     })
 }
