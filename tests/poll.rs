@@ -507,6 +507,11 @@ fn cursor_survives_undeploy_and_redeploy() {
     assert!(runs
         .iter()
         .all(|r| r["version"] == 2 || r["input"]["event"]["record"]["id"].as_i64() < Some(4)));
+    // Deleting the workflow deletes its poll state with it.
+    let r = api(&e.dev, "DELETE", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = api(&e.dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 404);
 }
 
 #[test]

@@ -7,7 +7,9 @@
 //! If the executor dies mid-batch, the claimed runs stay `running` until their lease ends and
 //! the reconciler executes them again from their first step: at least once, as everywhere.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use futures_util::future::join_all;
 use serde_json::{json, Map, Value};
@@ -34,6 +36,40 @@ fn steps_budget_ms(definition: &Definition) -> i64 {
         .sum()
 }
 
+thread_local! {
+    /// Parsed definitions of deployed versions. A version never changes once frozen, so this
+    /// needs no expiry; it is emptied when it grows past a bound.
+    static DEFINITIONS: RefCell<HashMap<(String, i64), Rc<Definition>>> = RefCell::new(HashMap::new());
+}
+const DEFINITION_CACHE_MAX: usize = 256;
+
+/// The parsed definition of a version (`None` when it is gone or no longer validates).
+async fn definition(
+    db: &worker::D1Database,
+    workflow_id: &str,
+    version: i64,
+) -> Result<Option<Rc<Definition>>> {
+    let key = (workflow_id.to_string(), version);
+    if let Some(hit) = DEFINITIONS.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(Some(hit));
+    }
+    let parsed = store::runs::version_definition(db, workflow_id, version)
+        .await?
+        .and_then(|d| serde_json::from_str::<Value>(&d).ok())
+        .and_then(|v| Definition::parse(&v).ok())
+        .map(Rc::new);
+    if let Some(def) = &parsed {
+        DEFINITIONS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= DEFINITION_CACHE_MAX {
+                c.clear();
+            }
+            c.insert(key, def.clone());
+        });
+    }
+    Ok(parsed)
+}
+
 /// Claims the `queued` runs among `run_ids`, executes them concurrently and records the
 /// results. Returns how many it executed (runs someone else had taken are skipped).
 pub async fn execute_fresh(env: &Env, run_ids: &[String]) -> Result<usize> {
@@ -44,22 +80,19 @@ pub async fn execute_fresh(env: &Env, run_ids: &[String]) -> Result<usize> {
     if claimed.is_empty() {
         return Ok(0);
     }
-    let mut definitions: HashMap<(String, i64), Option<Definition>> = HashMap::new();
+    let mut definitions: HashMap<(String, i64), Option<Rc<Definition>>> = HashMap::new();
     for run in &claimed {
         let key = (run.workflow_id.clone(), run.version);
         if definitions.contains_key(&key) {
             continue;
         }
-        let def = store::runs::version_definition(&db, &run.workflow_id, run.version)
-            .await?
-            .and_then(|d| serde_json::from_str::<Value>(&d).ok())
-            .and_then(|v| Definition::parse(&v).ok());
+        let def = definition(&db, &run.workflow_id, run.version).await?;
         definitions.insert(key, def);
     }
     let budget = definitions
         .values()
         .flatten()
-        .map(steps_budget_ms)
+        .map(|d| steps_budget_ms(d))
         .max()
         .unwrap_or(0);
     if budget > 0 {
@@ -69,7 +102,7 @@ pub async fn execute_fresh(env: &Env, run_ids: &[String]) -> Result<usize> {
     let finished = join_all(claimed.iter().map(|run| {
         let def = definitions
             .get(&(run.workflow_id.clone(), run.version))
-            .and_then(Option::as_ref);
+            .and_then(|d| d.as_deref());
         run_steps(env, run, def)
     }))
     .await;

@@ -54,6 +54,8 @@ const POLL_PRIORITY_WAIT: Duration = Duration::from_millis(20);
 const EXECUTOR_YIELD: Duration = Duration::from_millis(1);
 /// A reconcile leaves an alarm this late alone (alarms are normally milliseconds late).
 const ALARM_GRACE_MS: i64 = 30_000;
+/// An alarm that finds the poll lock taken fires again after this.
+const BUSY_RETRY_MS: u64 = 5_000;
 /// How long a reset waits for a poll in progress to end.
 const RESET_WAIT_MS: i64 = 30_000;
 /// When a poll could not even read its deployed version (D1 unavailable), try again after this.
@@ -321,11 +323,11 @@ fn load_http(
         },
         None => None,
     };
-    let had = stored.is_some();
+    // No cursor for this source, or one of the other dedupe mode: a first poll.
     let (cursor, fresh) = HttpCursor::resume(stored, source);
     Ok(LoadedHttp {
         cursor,
-        first: fresh && !had,
+        first: fresh,
         rewrite: fresh,
     })
 }
@@ -765,6 +767,11 @@ pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
         return Ok(());
     };
     let Some(_lock) = PollLock::try_take(&wf) else {
+        // A poll re-arms when it ends (replacing this); a reset does not, hence the retry.
+        obj.state()
+            .storage()
+            .set_alarm(Duration::from_millis(BUSY_RETRY_MS))
+            .await?;
         return Ok(());
     };
     let store = PollStore::open(obj)?;
