@@ -49,7 +49,8 @@ pub fn forget(workflow_id: &str) {
 
 /// The deployed version of an endpoint workflow: 404 when unknown, 404 naming the test URL
 /// when not deployed. Only positive answers are cached, so a fresh deploy is never a 404.
-pub async fn live(env: &Env, id: &str, origin: &str) -> ApiResult<Rc<Live>> {
+/// `origin` (for the test URL in that message) is only computed on that path.
+pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiResult<Rc<Live>> {
     let now = now_ms();
     if let Some(hit) = CACHE.with(|c| {
         c.borrow()
@@ -67,6 +68,7 @@ pub async fn live(env: &Env, id: &str, origin: &str) -> ApiResult<Rc<Live>> {
         .await?
         .ok_or_else(unknown)?;
     let (Some(version), Some(def)) = (row.version, row.definition) else {
+        let origin = origin();
         return Err(ApiError::not_found(format!(
             "workflow {id} is not deployed; deploy it, or send requests to its test URL {origin}/hooks/{id}/test"
         )));
@@ -158,8 +160,7 @@ pub fn parsed_body(incoming: &Incoming) -> ApiResult<(BodyKind, Value)> {
 /// `POST /hooks/{id}` (or the workflow's methods): check the method, the size, the signature
 /// and the schema; record the run (once per dedup key); answer 202, or the Response step's reply.
 pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> ApiResult {
-    let origin = origin(&req);
-    let live = live(env, id, &origin).await?;
+    let live = live(env, id, || origin(&req)).await?;
     let Some(endpoint) = live.definition.endpoint() else {
         return Err(ApiError::not_found(format!(
             "workflow {id} is not started by HTTP requests (its trigger is `{}`)",
@@ -247,7 +248,12 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> Ap
             dedup_key: &dedup_key,
             input: &input,
             created_at: &iso_millis(now),
-            lease_until: now + engine::lease_ms(env),
+            // Nothing executes a finished run: no lease (and no config read) needed.
+            lease_until: if finished {
+                0
+            } else {
+                now + engine::lease_ms(env)
+            },
         },
         fingerprint.as_deref(),
         finished,
