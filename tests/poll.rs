@@ -110,8 +110,8 @@ fn wait_runs(dev: &Dev, id: &str, n: usize, secs: u64) -> Vec<Value> {
             poll_status(dev, id)
         );
         // Once every ~15 s, as the platform's Cron Trigger would (once a minute): it resumes runs
-        // whose executor died (e.g. a D1 "database is locked" while the test's own `d1()`
-        // calls hold the local SQLite file).
+        // whose executor failed (e.g. a local D1 "database is locked" while `wrangler d1
+        // execute` holds the SQLite file), which is how such runs finish in production too.
         if Instant::now() >= next_cron {
             dev.fire_cron();
             next_cron = Instant::now() + Duration::from_secs(15);
@@ -299,12 +299,8 @@ fn rows_inserted_while_polling_with_cron_and_alarms_racing_run_once() {
     assert_unique_keys(&runs);
     wait_polls(&e.dev, &id, 2, 60);
     assert_eq!(runs_of(&e.dev, &id), inserted as usize);
-    // The reconciler's re-arms left a timer row for the poll.
-    let timers = e.dev.d1(&format!(
-        "SELECT kind FROM timers WHERE workflow_id = '{id}'"
-    ));
-    assert_eq!(timers.len(), 1);
-    assert_eq!(timers[0]["kind"], "poll");
+    // Rows were taken by several deployed versions (the redeploys raced the polls).
+    assert!(runs.iter().any(|r| r["version"].as_i64() > Some(1)));
 }
 
 #[test]
@@ -491,13 +487,13 @@ fn cursor_survives_undeploy_and_redeploy() {
     );
     assert_eq!(r.status, 200, "{}", r.text);
     insert(&e.pg, "t_redeploy", 4, 8);
-    // Undeployed: no poll, no run.
-    std::thread::sleep(Duration::from_secs(8));
+    // Undeployed: no poll, no run. (The shared instance's D1 is not read with `d1()` here: the
+    // CLI locking the SQLite file makes the Worker's own writes fail with SQLITE_BUSY.)
+    std::thread::sleep(Duration::from_secs(2));
+    let polled = poll_status(&e.dev, &id)["last_poll_at"].clone();
+    std::thread::sleep(Duration::from_secs(10));
     assert_eq!(runs_of(&e.dev, &id), 3);
-    let timers = e
-        .dev
-        .d1(&format!("SELECT 1 FROM timers WHERE workflow_id = '{id}'"));
-    assert!(timers.is_empty(), "{timers:?}");
+    assert_eq!(poll_status(&e.dev, &id)["last_poll_at"], polled);
 
     let r = api(&e.dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
     assert_eq!(r.status, 200, "{}", r.text);
