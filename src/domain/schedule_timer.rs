@@ -96,25 +96,36 @@ fn weekday_name(d: Weekday) -> &'static str {
     }
 }
 
-/// How stale the `timers` row may get (ms) before the object rewrites it. It must stay well
+/// How stale the `timers` row may get (ms) before the object rewrites it, at least; each
+/// workflow adds its own share of `TIMER_ROW_SPREAD_MS` ([`timer_row_spread`]) so that
+/// workflows deployed together do not all write in the same second. The sum must stay well
 /// under the reconciler's grace (`engine::reconcile`, 30 s) so a healthy object is never
 /// re-armed; schedules that fire less often than this rewrite it on every fire.
 pub const TIMER_ROW_REFRESH_MS: i64 = 10_000;
+pub const TIMER_ROW_SPREAD_MS: i64 = 10_000;
+
+/// A workflow's fixed share of `TIMER_ROW_SPREAD_MS` (FNV-1a of its id).
+pub fn timer_row_spread(workflow_id: &str) -> i64 {
+    let hash = workflow_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % TIMER_ROW_SPREAD_MS as u64) as i64
+}
 
 /// Whether the `timers` row (which says `recorded`) must be rewritten now that the alarm is
 /// armed for `next`: when there is none yet, when it lags `next` by more than
-/// `TIMER_ROW_REFRESH_MS`, or when it is later than `next` (a redeploy to a sooner slot).
-/// A schedule every second thus writes the row once every ten seconds, not every second.
-pub fn timer_row_due(recorded: Option<i64>, next: i64) -> bool {
+/// `TIMER_ROW_REFRESH_MS + spread`, or when it is later than `next` (a redeploy to a sooner
+/// slot). A schedule every second thus writes the row every 10–20 s, not every second.
+pub fn timer_row_due(recorded: Option<i64>, next: i64, spread: i64) -> bool {
     match recorded {
         None => true,
-        Some(r) => next > r + TIMER_ROW_REFRESH_MS || next < r,
+        Some(r) => next > r + TIMER_ROW_REFRESH_MS + spread || next < r,
     }
 }
 
 /// The `next_run_at` shown for a deployed schedule, from the `timers` row (`timer_next`) and,
 /// for interval kinds, their spacing: the row may lag the alarm by up to
-/// `TIMER_ROW_REFRESH_MS`, so a past value is moved forward by whole intervals to the first
+/// `TIMER_ROW_REFRESH_MS + TIMER_ROW_SPREAD_MS`, so a past value is moved forward by whole intervals to the first
 /// one after `now`. A wall-clock row is exact (rewritten on every fire); if it is in the past
 /// the alarm is overdue and the past instant is shown as it is.
 pub fn projected_next(timer_next: i64, interval_ms: Option<i64>, now: i64) -> i64 {
@@ -307,15 +318,29 @@ mod tests {
 
     #[test]
     fn the_timer_row_is_rewritten_only_when_it_would_go_stale() {
-        assert!(timer_row_due(None, 1_000));
-        // Every second: rewritten once the armed slot is more than 10 s past the row.
-        assert!(!timer_row_due(Some(1_000), 2_000));
-        assert!(!timer_row_due(Some(1_000), 11_000));
-        assert!(timer_row_due(Some(1_000), 11_001));
-        // Every minute: every fire.
-        assert!(timer_row_due(Some(60_000), 120_000));
+        assert!(timer_row_due(None, 1_000, 0));
+        // Every second: rewritten once the armed slot is more than 10 s (+ spread) past the row.
+        assert!(!timer_row_due(Some(1_000), 2_000, 0));
+        assert!(!timer_row_due(Some(1_000), 11_000, 0));
+        assert!(timer_row_due(Some(1_000), 11_001, 0));
+        assert!(!timer_row_due(Some(1_000), 11_001, 2_000));
+        assert!(timer_row_due(Some(1_000), 13_001, 2_000));
+        // Every minute: every fire, whatever the spread.
+        assert!(timer_row_due(
+            Some(60_000),
+            120_000,
+            TIMER_ROW_SPREAD_MS - 1
+        ));
         // A redeploy to a sooner slot.
-        assert!(timer_row_due(Some(60_000), 30_000));
+        assert!(timer_row_due(Some(60_000), 30_000, 0));
+        // Spreads are fixed per workflow, within bounds, and differ between workflows.
+        let a = timer_row_spread("wf_aaaaaaaaaaaaaaaaaaaaaaaa");
+        assert_eq!(a, timer_row_spread("wf_aaaaaaaaaaaaaaaaaaaaaaaa"));
+        let spreads: std::collections::BTreeSet<i64> = (0..50)
+            .map(|i| timer_row_spread(&format!("wf_{i:024}")))
+            .collect();
+        assert!(spreads.iter().all(|s| (0..TIMER_ROW_SPREAD_MS).contains(s)));
+        assert!(spreads.len() > 40, "{spreads:?}");
     }
 
     #[test]

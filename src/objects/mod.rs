@@ -177,9 +177,11 @@ impl DurableObject for WorkflowObject {
     }
 
     async fn alarm(&self) -> Result<Response> {
+        // When the alarm started, before any await (a schedule run's `fired_at`).
+        let started = now_ms();
         let kind = self.state.storage().get::<String>(KEY_KIND).await?;
         match kind.as_deref() {
-            Some("schedule") => schedule::on_alarm(self).await?,
+            Some("schedule") => schedule::on_alarm(self, started).await?,
             Some("poll") => poll::on_alarm(self).await?,
             _ => {}
         }

@@ -3,29 +3,33 @@
 //! reconciler) follows one plan (`ScheduleTrigger::wake`): run the due slot (dedup key = the
 //! slot's UTC instant, so a slot never runs twice), count misfired slots, re-arm.
 //!
-//! A wake touches only the object's own storage until it has re-armed: the deployed trigger,
-//! version, anchor and the newest slot dealt with live there (`schedule`), and the due slot is
-//! written next to them as a *pending run* (`schedule-pending:<slot>`) in the same atomic write
-//! as the new marks. The D1 work follows (in the background for an alarm, so that the next
-//! alarm never waits on D1): insert the run (the insert itself checks that the workflow is
-//! still deployed at this version), drop the pending entry, execute the run; record skipped
-//! slots; refresh the `timers` row when it would go stale. A pending run whose insert failed
-//! or was cut off (a crash) is retried by the next wake; the dedup key makes retries safe.
+//! A wake touches only the object's own storage until it has re-armed. The marks live there
+//! (`schedule`: version, anchor, the newest slot dealt with, the armed slot), and so does the
+//! due slot, as a *pending run* inside the same record, written in the same storage write as
+//! the alarm. The D1 work follows, in the background for an alarm so that the next alarm never
+//! waits on D1: insert the run (one statement that also checks the workflow is still deployed
+//! at this version), execute it, record skipped slots, refresh the `timers` row when it would
+//! go stale. A pending run stays in the record until a later wake learns it was recorded; one
+//! whose insert failed or was cut off (a crash) is tried again by a later wake, and the dedup
+//! key makes that safe.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
+use std::time::Duration;
 
-use futures_util::future::join3;
+use chrono::TimeDelta;
+use futures_util::future::join;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use wasm_bindgen::JsValue;
-use worker::{Env, ListOptions, Request, Response, Result, Storage};
+use worker::{Env, Request, Response, Result, Storage};
 
 use super::{Deployed, WorkflowObject, KEY_KIND, KEY_WORKFLOW};
 use crate::domain::definition::Trigger;
 use crate::domain::schedule::ScheduleTrigger;
 use crate::domain::schedule_timer::{
-    dedup_key, grace_from_config, interval_ms, run_input, timer_row_due,
+    dedup_key, grace_from_config, interval_ms, run_input, timer_row_due, timer_row_spread,
 };
 use crate::domain::time::{from_millis, iso_millis};
 use crate::engine;
@@ -35,15 +39,18 @@ use crate::store::runs::Inserted;
 
 /// Storage key of [`Armed`] (a JSON string).
 pub const KEY_SCHEDULE: &str = "schedule";
-/// Storage key prefix of [`Pending`] runs (JSON strings), followed by the slot's epoch ms.
-pub const PENDING_PREFIX: &str = "schedule-pending:";
-/// A pending run older than this (ms) is assumed lost (its task died) and is tried again.
+/// Storage key of the armed version's trigger ([`StoredTrigger`], JSON), read only when the
+/// isolate has not parsed it yet.
+pub const KEY_TRIGGER: &str = "schedule-trigger";
+/// A pending run older than this (ms) that no wake has seen recorded is tried again.
 const PENDING_STALE_MS: i64 = 5_000;
-/// When D1 fails, the object wakes again this soon (ms) to retry (after the pending run has
-/// become stale).
+/// When D1 fails, the object wakes again this soon (ms) to retry (once the run is stale).
 const RETRY_MS: i64 = PENDING_STALE_MS + 1_000;
-/// A recorded pending run is dropped by the next wake's write if that comes this soon (ms).
-const DEFER_DROP_WITHIN_MS: i64 = 10_000;
+/// An alarm's D1 work starts this long after it re-armed (ms), so that the alarms of other
+/// workflows due at the same instant in this isolate re-arm first.
+const FOLLOWUP_DELAY_MS: u64 = 50;
+/// At most this many pending runs are kept (the oldest are dropped, with an error logged).
+const PENDING_MAX: usize = 100;
 
 /// The armed schedule, in the object's storage.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -52,18 +59,19 @@ pub struct Armed {
     pub version: i64,
     /// The deploy instant (epoch ms): slots at or before it never run; `daily` counts from it.
     pub anchor_ms: i64,
-    /// The deployed trigger (`ScheduleTrigger::to_json`).
-    pub trigger: Value,
     /// Every slot at or before this (epoch ms) was run or skipped.
     pub handled_ms: Option<i64>,
     /// The slot the alarm is armed for.
     pub next_ms: Option<i64>,
     /// The `next_at` the `timers` row holds for this version (`None`: not written yet).
     pub timer_row_ms: Option<i64>,
+    /// Runs decided but not yet known to be recorded in D1.
+    #[serde(default)]
+    pub pending: Vec<Pending>,
 }
 
-/// A slot whose run is decided but not yet recorded in D1.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A slot whose run is decided but not yet known to be recorded in D1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     pub version: i64,
     pub slot_ms: i64,
@@ -71,46 +79,78 @@ pub struct Pending {
     pub late: bool,
 }
 
-thread_local! {
-    /// Objects (by workflow id) in this isolate with no pending run left behind: their alarms
-    /// skip listing the pending entries. Empty after a restart, so each object looks once.
-    static CLEAN: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
-    /// Pending entries (storage keys, by workflow id) whose runs are recorded in D1, to drop
-    /// with the next wake's write. Lost on a restart: the next wake then finds them, finds
-    /// their runs (dedup key) and drops them.
-    static RECORDED: RefCell<HashMap<String, Vec<String>>> = RefCell::new(HashMap::new());
+/// The armed version's trigger, as stored with it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredTrigger {
+    pub version: i64,
+    pub trigger: Value,
 }
 
-fn defer_recorded(workflow_id: &str, key: String) {
+thread_local! {
+    /// Parsed triggers by (workflow id, version): a version never changes, so an alarm parses
+    /// its trigger once per isolate.
+    static TRIGGERS: RefCell<HashMap<(String, i64), Rc<ScheduleTrigger>>> =
+        RefCell::new(HashMap::new());
+    /// Pending runs (slot ms, by workflow id) known to be in D1 (or refused), for the next
+    /// wake to drop from the record. Lost on a restart: the next wake then tries them again,
+    /// finds them by their dedup key and drops them.
+    static RECORDED: RefCell<HashMap<String, HashSet<i64>>> = RefCell::new(HashMap::new());
+    /// `SCHEDULE_MISFIRE_GRACE_SECONDS` (vars are fixed for an isolate's life).
+    static GRACE: Cell<Option<TimeDelta>> = const { Cell::new(None) };
+}
+
+fn remember_trigger(
+    workflow_id: &str,
+    version: i64,
+    trigger: ScheduleTrigger,
+) -> Rc<ScheduleTrigger> {
+    let trigger = Rc::new(trigger);
+    TRIGGERS.with(|c| {
+        c.borrow_mut()
+            .insert((workflow_id.to_string(), version), trigger.clone())
+    });
+    trigger
+}
+
+/// The trigger of `version`: parsed once per isolate, from storage.
+async fn armed_trigger(
+    storage: &Storage,
+    workflow_id: &str,
+    version: i64,
+) -> Result<Option<Rc<ScheduleTrigger>>> {
+    let key = (workflow_id.to_string(), version);
+    if let Some(t) = TRIGGERS.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(Some(t));
+    }
+    let stored = storage
+        .get::<String>(KEY_TRIGGER)
+        .await?
+        .and_then(|s| serde_json::from_str::<StoredTrigger>(&s).ok())
+        .filter(|s| s.version == version)
+        .and_then(|s| ScheduleTrigger::from_json(&s.trigger));
+    Ok(stored.map(|t| remember_trigger(workflow_id, version, t)))
+}
+
+fn misfire_grace(env: &Env) -> TimeDelta {
+    if let Some(grace) = GRACE.with(Cell::get) {
+        return grace;
+    }
+    let grace = grace_from_config(env_string(env, "SCHEDULE_MISFIRE_GRACE_SECONDS").as_deref());
+    GRACE.with(|g| g.set(Some(grace)));
+    grace
+}
+
+fn mark_recorded(workflow_id: &str, slot_ms: i64) {
     RECORDED.with(|r| {
         r.borrow_mut()
             .entry(workflow_id.to_string())
             .or_default()
-            .push(key)
+            .insert(slot_ms)
     });
 }
 
-fn take_recorded(workflow_id: &str) -> Vec<String> {
+fn take_recorded(workflow_id: &str) -> HashSet<i64> {
     RECORDED.with(|r| r.borrow_mut().remove(workflow_id).unwrap_or_default())
-}
-
-fn is_clean(workflow_id: &str) -> bool {
-    CLEAN.with(|c| c.borrow().contains(workflow_id))
-}
-
-fn mark_clean(workflow_id: &str, clean: bool) {
-    CLEAN.with(|c| {
-        let mut c = c.borrow_mut();
-        if clean {
-            c.insert(workflow_id.to_string());
-        } else {
-            c.remove(workflow_id);
-        }
-    });
-}
-
-fn pending_key(slot_ms: i64) -> String {
-    format!("{PENDING_PREFIX}{slot_ms:016}")
 }
 
 /// Why the object woke.
@@ -167,20 +207,28 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
     // Read again after the D1 call (an alarm may have moved the marks meanwhile); from here
     // on only storage calls until the plan is written.
     let armed = match load(&storage).await? {
-        Some(a) if a.version == deployed.version => Armed {
-            trigger: trigger.to_json(),
-            ..a
-        },
-        old => Armed {
-            version: deployed.version,
-            anchor_ms: deployed.deployed_at_ms,
-            trigger: trigger.to_json(),
-            // Kept across versions: slots already run are never due again.
-            handled_ms: old.and_then(|a| a.handled_ms),
-            next_ms: None,
-            timer_row_ms: None,
-        },
+        Some(a) if a.version == deployed.version => a,
+        old => {
+            let (handled_ms, pending) =
+                old.map_or((None, Vec::new()), |a| (a.handled_ms, a.pending));
+            Armed {
+                version: deployed.version,
+                anchor_ms: deployed.deployed_at_ms,
+                // Kept across versions: slots already run are never due again, and runs of
+                // the old version still pending are tried (and refused, as not live).
+                handled_ms,
+                next_ms: None,
+                timer_row_ms: None,
+                pending,
+            }
+        }
     };
+    let stored = StoredTrigger {
+        version: deployed.version,
+        trigger: trigger.to_json(),
+    };
+    storage.put(KEY_TRIGGER, json_string(&stored)?).await?;
+    remember_trigger(&deployed.workflow_id, deployed.version, (**trigger).clone());
     let cause = if reconcile {
         Cause::Reconcile
     } else {
@@ -193,10 +241,9 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
     }
 }
 
-/// The alarm fired: re-arm at once, then record and execute the slot's run in the background.
-pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
-    // The fire instant, before anything else (`fired_at`).
-    let now = now_ms();
+/// The alarm fired at `now`: re-arm at once, then record and execute the slot's run in the
+/// background.
+pub async fn on_alarm(obj: &WorkflowObject, now: i64) -> Result<()> {
     let stored = obj
         .state()
         .storage()
@@ -211,6 +258,8 @@ pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
     };
     if let Some(followup) = wake(obj, &workflow_id, armed, Cause::Alarm, now).await? {
         wasm_bindgen_futures::spawn_local(async move {
+            // Timer work first (see FOLLOWUP_DELAY_MS).
+            worker::Delay::from(Duration::from_millis(FOLLOWUP_DELAY_MS)).await;
             if let Err(e) = followup.run().await {
                 worker::console_error!("schedule {workflow_id}: {e}");
             }
@@ -226,32 +275,17 @@ pub async fn handle(obj: &WorkflowObject, req: Request) -> Result<Response> {
             let storage = obj.state().storage();
             let kind = storage.get::<String>(KEY_KIND).await?;
             let armed = load(&storage).await?;
+            let trigger = storage
+                .get::<String>(KEY_TRIGGER)
+                .await?
+                .and_then(|s| serde_json::from_str::<StoredTrigger>(&s).ok());
             let alarm = storage.get_alarm().await?;
-            let pending: Vec<Pending> = list_pending(&storage).await?;
             Response::from_json(&json!({
-                "kind": kind, "armed": armed, "alarm_ms": alarm, "pending": pending,
+                "kind": kind, "armed": armed, "trigger": trigger, "alarm_ms": alarm,
             }))
         }
         _ => Response::error("unknown schedule action", 404),
     }
-}
-
-/// The pending runs in storage, oldest slot first.
-async fn list_pending(storage: &Storage) -> Result<Vec<Pending>> {
-    let map = storage
-        .list_with_options(ListOptions::new().prefix(PENDING_PREFIX))
-        .await?;
-    let mut out = Vec::new();
-    map.for_each(&mut |value, _key| {
-        if let Some(p) = value
-            .as_string()
-            .and_then(|s| serde_json::from_str::<Pending>(&s).ok())
-        {
-            out.push(p);
-        }
-    });
-    out.sort_by_key(|p| p.slot_ms);
-    Ok(out)
 }
 
 /// One wake-up at `now`, up to re-arming: plan from the stored marks (`armed`, just read from
@@ -266,81 +300,66 @@ async fn wake(
     now: i64,
 ) -> Result<Option<Followup>> {
     let storage = obj.state().storage();
-    let Some(trigger) = ScheduleTrigger::from_json(&armed.trigger) else {
+    let Some(trigger) = armed_trigger(&storage, workflow_id, armed.version).await? else {
         worker::console_error!("schedule {workflow_id}: the stored trigger no longer parses");
         return Ok(None);
     };
-    let grace =
-        grace_from_config(env_string(obj.env(), "SCHEDULE_MISFIRE_GRACE_SECONDS").as_deref());
     let plan = trigger.wake(
         armed.handled_ms.map(from_millis),
         from_millis(now),
         from_millis(armed.anchor_ms),
-        grace,
+        misfire_grace(obj.env()),
     );
     armed.handled_ms = plan.handled_through.map(|t| t.timestamp_millis());
     armed.next_ms = plan.next.map(|t| t.timestamp_millis());
     // The timers row: always after a deploy or reconcile, else only when it would go stale.
-    let timer_next = armed
-        .next_ms
-        .filter(|n| cause != Cause::Alarm || timer_row_due(armed.timer_row_ms, *n));
+    let timer_next = armed.next_ms.filter(|n| {
+        cause != Cause::Alarm
+            || timer_row_due(armed.timer_row_ms, *n, timer_row_spread(workflow_id))
+    });
     if timer_next.is_some() {
         armed.timer_row_ms = timer_next;
     }
-    let pending = plan.run.map(|slot| Pending {
-        version: armed.version,
-        slot_ms: slot.timestamp_millis(),
-        fired_ms: now,
-        late: plan.late,
-    });
 
-    // One atomic write: the new marks and the pending run, and the alarm.
-    let entries = js_sys::Object::new();
-    js_sys::Reflect::set(
-        &entries,
-        &JsValue::from_str(KEY_SCHEDULE),
-        &JsValue::from_str(&json_string(&armed)?),
-    )?;
-    if let Some(p) = &pending {
-        js_sys::Reflect::set(
-            &entries,
-            &JsValue::from_str(&pending_key(p.slot_ms)),
-            &JsValue::from_str(&json_string(p)?),
-        )?;
+    // Pending runs: drop those known recorded, try again those left behind, add the new one.
+    let recorded = take_recorded(workflow_id);
+    armed.pending.retain(|p| !recorded.contains(&p.slot_ms));
+    let mut runs: Vec<Pending> = armed
+        .pending
+        .iter()
+        .filter(|p| p.fired_ms < now - PENDING_STALE_MS)
+        .cloned()
+        .collect();
+    if let Some(slot) = plan.run {
+        let p = Pending {
+            version: armed.version,
+            slot_ms: slot.timestamp_millis(),
+            fired_ms: now,
+            late: plan.late,
+        };
+        armed.pending.push(p.clone());
+        runs.push(p);
     }
+    if armed.pending.len() > PENDING_MAX {
+        let dropped = armed.pending.len() - PENDING_MAX;
+        worker::console_error!(
+            "schedule {workflow_id}: dropping {dropped} runs D1 never recorded (kept {PENDING_MAX})"
+        );
+        armed.pending.drain(..dropped);
+        runs.retain(|r| armed.pending.contains(r));
+    }
+
+    // One storage write: the alarm and the record (marks and pending runs).
     let rearm = async {
         match plan.next {
             Some(next) => storage.set_alarm(next).await,
             None => storage.delete_alarm().await,
         }
     };
-    // Pending runs recorded since the last wake are dropped in the same write.
-    let recorded = take_recorded(workflow_id);
-    let drop_recorded = async {
-        if recorded.is_empty() {
-            Ok(0)
-        } else {
-            storage.delete_multiple(recorded).await
-        }
-    };
-    let (rearmed, written, dropped) =
-        join3(rearm, storage.put_multiple_raw(entries), drop_recorded).await;
+    let record = json_string(&armed)?;
+    let (rearmed, written) = join(rearm, storage.put(KEY_SCHEDULE, record)).await;
     rearmed?;
     written?;
-    dropped?;
-
-    // Runs left pending by an earlier wake whose D1 work failed or was cut off: looked for
-    // once per isolate, and again after a failure (not on every alarm).
-    let mut runs: Vec<Pending> = Vec::new();
-    if cause != Cause::Alarm || !is_clean(workflow_id) {
-        mark_clean(workflow_id, true);
-        runs = list_pending(&storage)
-            .await?
-            .into_iter()
-            .filter(|p| p.fired_ms < now - PENDING_STALE_MS)
-            .collect();
-    }
-    runs.extend(pending);
 
     let misfire = (plan.skipped > 0 || plan.late).then(|| {
         let record = json!({
@@ -367,12 +386,6 @@ async fn wake(
         misfire,
         timer_next,
         now,
-        // On the alarm path a recorded pending run is dropped by the next wake's write when
-        // that is soon (one storage transaction per fire instead of two).
-        defer_drop: cause == Cause::Alarm
-            && armed
-                .next_ms
-                .is_some_and(|n| n - now <= DEFER_DROP_WITHIN_MS),
     }))
 }
 
@@ -388,7 +401,6 @@ struct Followup {
     /// The `next_at` to write to the `timers` row.
     timer_next: Option<i64>,
     now: i64,
-    defer_drop: bool,
 }
 
 impl Followup {
@@ -448,8 +460,8 @@ impl Followup {
         Ok(kind.as_deref() == Some("schedule") && armed.is_some_and(|a| a.version == self.version))
     }
 
-    /// Records a pending run in D1 (unless the workflow is no longer deployed at its version),
-    /// drops it from storage, and executes it.
+    /// Records a pending run in D1 (unless the workflow is no longer deployed at its version)
+    /// and executes it.
     async fn create_run(&self, p: &Pending) {
         let slot = from_millis(p.slot_ms);
         let input = run_input(slot, from_millis(p.fired_ms), p.late);
@@ -466,11 +478,7 @@ impl Followup {
             Ok(started) => {
                 // Recorded (now or by an earlier try), or refused because the workflow was
                 // undeployed or redeployed meanwhile: either way no longer pending.
-                if self.defer_drop {
-                    defer_recorded(&self.workflow_id, pending_key(p.slot_ms));
-                } else if let Err(e) = self.storage.delete(&pending_key(p.slot_ms)).await {
-                    worker::console_error!("schedule {}: {e}", self.workflow_id);
-                }
+                mark_recorded(&self.workflow_id, p.slot_ms);
                 if let Inserted::Created(run) = started {
                     let env = self.env.clone();
                     wasm_bindgen_futures::spawn_local(async move {
@@ -482,7 +490,6 @@ impl Followup {
                 }
             }
             Err(e) => {
-                mark_clean(&self.workflow_id, false);
                 worker::console_error!(
                     "schedule {}: recording the run of {} failed, retrying: {e}",
                     self.workflow_id,
