@@ -242,14 +242,16 @@ pub async fn execute_claimed(
             }
             _ => 0,
         };
-        store::runs::save_progress(
-            &db,
-            run_id,
-            &Value::Array(records.clone()).to_string(),
-            started + lease + timeout,
-            None,
-        )
-        .await?;
+        if step.reaches_out() {
+            store::runs::save_progress(
+                &db,
+                run_id,
+                &Value::Array(records.clone()).to_string(),
+                started + lease + timeout,
+                None,
+            )
+            .await?;
+        }
         let mut record = json!({
             "name": step.name(),
             "type": step.kind(),

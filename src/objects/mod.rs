@@ -9,6 +9,7 @@
 pub mod poll;
 pub mod schedule;
 
+use wasm_bindgen::JsValue;
 use worker::*;
 
 use crate::domain::time::iso_millis;
@@ -179,9 +180,23 @@ impl DurableObject for WorkflowObject {
     async fn alarm(&self) -> Result<Response> {
         // When the alarm started, before any await (a schedule run's `fired_at`).
         let started = now_ms();
-        let kind = self.state.storage().get::<String>(KEY_KIND).await?;
-        match kind.as_deref() {
-            Some("schedule") => schedule::on_alarm(self, started).await?,
+        // One read for what either trigger's alarm needs first (a schedule needs nothing else).
+        let stored = self
+            .state
+            .storage()
+            .get_multiple(vec![KEY_KIND, KEY_WORKFLOW, schedule::KEY_SCHEDULE])
+            .await?;
+        let text = |key: &str| stored.get(&JsValue::from_str(key)).as_string();
+        match text(KEY_KIND).as_deref() {
+            Some("schedule") => {
+                schedule::on_alarm(
+                    self,
+                    started,
+                    text(KEY_WORKFLOW),
+                    text(schedule::KEY_SCHEDULE),
+                )
+                .await?
+            }
             Some("poll") => poll::on_alarm(self).await?,
             _ => {}
         }

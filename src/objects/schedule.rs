@@ -22,10 +22,9 @@ use chrono::TimeDelta;
 use futures_util::future::join;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use wasm_bindgen::JsValue;
 use worker::{Env, Request, Response, Result, Storage};
 
-use super::{Deployed, WorkflowObject, KEY_KIND, KEY_WORKFLOW};
+use super::{Deployed, WorkflowObject, KEY_KIND};
 use crate::domain::definition::Trigger;
 use crate::domain::schedule::ScheduleTrigger;
 use crate::domain::schedule_timer::{
@@ -243,16 +242,16 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
 
 /// The alarm fired at `now`: re-arm at once, then record and execute the slot's run in the
 /// background.
-pub async fn on_alarm(obj: &WorkflowObject, now: i64) -> Result<()> {
-    let stored = obj
-        .state()
-        .storage()
-        .get_multiple(vec![KEY_WORKFLOW, KEY_SCHEDULE])
-        .await?;
-    let text = |key: &str| stored.get(&JsValue::from_str(key)).as_string();
+/// `workflow_id` and `record` are what storage holds under `KEY_WORKFLOW` and `KEY_SCHEDULE`.
+pub async fn on_alarm(
+    obj: &WorkflowObject,
+    now: i64,
+    workflow_id: Option<String>,
+    record: Option<String>,
+) -> Result<()> {
     let (Some(workflow_id), Some(armed)) = (
-        text(KEY_WORKFLOW),
-        text(KEY_SCHEDULE).and_then(|s| serde_json::from_str::<Armed>(&s).ok()),
+        workflow_id,
+        record.and_then(|s| serde_json::from_str::<Armed>(&s).ok()),
     ) else {
         return Ok(());
     };

@@ -120,6 +120,13 @@ impl Step {
         }
     }
 
+    /// Whether running the step reaches outside the run (an HTTP call): the executor saves the
+    /// progress and extends the lease before such a step. A `log` or `response` step only
+    /// computes; redoing it after a crash changes nothing, so it costs no write of its own.
+    pub fn reaches_out(&self) -> bool {
+        matches!(self, Step::Http(_))
+    }
+
     /// The step's name (explicit or default).
     pub fn name(&self) -> &str {
         match self {
@@ -293,6 +300,9 @@ mod tests {
         assert_eq!(errors, vec![]);
         assert_eq!(steps.len(), 3);
         assert!(matches!(&steps[2], Step::Log(l) if l.name == "log_2"));
+        // Only the HTTP call reaches outside the run (progress is saved before it).
+        let reach: Vec<bool> = steps.iter().map(Step::reaches_out).collect();
+        assert_eq!(reach, [false, true, false]);
     }
 
     #[test]
