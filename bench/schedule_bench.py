@@ -6,11 +6,15 @@ DURATION seconds, (b) FLEET workflows every 1 s for DURATION seconds. Each runs 
 Tripline (the built Worker under `wrangler dev`, runs read back over the API) and against a
 baseline: a minimal JavaScript Durable Object (bench/baseline) that re-arms its own alarm every
 second, also under `wrangler dev`. Both instances are started and stopped here, one at a time,
-each with a fresh state directory.
+each with a fresh state directory, in BENCH_ROUNDS alternating rounds (default 3) whose fires
+are pooled per side.
 
 Missed slots: whole seconds in the measured window (from the first slot after everything was
 armed to the last slot before it was stopped) with no run. Duplicates: runs beyond the first for
-a slot. Environment: BENCH_DURATION (default 60), BENCH_FLEET (default 50).
+a slot. Environment: BENCH_DURATION (default 60, per round), BENCH_FLEET (default 50),
+BENCH_ROUNDS, BENCH_SCENARIOS ("a,b"), BENCH_IMPLS ("tripline,baseline"), BENCH_VARS (JSON vars
+for Tripline), BENCH_DUMP (a path prefix for the raw fires), BENCH_DEV and BENCH_STATE (see
+docs/schedule.md).
 """
 
 import json
@@ -29,7 +33,7 @@ WRANGLER = os.path.join(ROOT, "node_modules", ".bin", "wrangler")
 TOKEN = "bench-admin-token-0123456789"
 DURATION = int(os.environ.get("BENCH_DURATION", "60"))
 FLEET = int(os.environ.get("BENCH_FLEET", "50"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "1"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 # State directories (D1 and Durable Object SQLite files). By default in memory (/dev/shm) when
 # there is one: every local SQLite commit fsyncs on workerd's only JS thread, so on disk the
 # numbers mostly measure the disk (shared on CI machines), for both sides. BENCH_STATE=disk

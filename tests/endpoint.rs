@@ -1503,7 +1503,14 @@ fn post_until_answered(
         match result {
             Ok(r) => {
                 let status = r.status();
-                return (status, r.into_json().unwrap_or(Value::Null));
+                // A reply cut off by the crash after its status line is no answer: the
+                // client retries with the same key, as a real sender would.
+                match r.into_json::<Value>() {
+                    Ok(body) => return (status, body),
+                    Err(_) => errors.fetch_add(1, Ordering::Relaxed),
+                };
+                assert!(Instant::now() < deadline, "no answer for {key}");
+                std::thread::sleep(Duration::from_millis(200));
             }
             Err(ureq::Error::Status(code, r)) if code < 500 => {
                 return (code, r.into_json().unwrap_or(Value::Null));

@@ -2,12 +2,12 @@
 //! statement claims them, their steps run concurrently in memory, one statement records their
 //! results: two writes per batch instead of three or more per run (`execute`).
 //!
-//! The steps run exactly as in [`super::execute`] (same preparation, HTTP calls, retries,
-//! redaction and output caps); what differs is that progress is not saved after each step.
+//! The steps run exactly as in [`super::execute`] (the same [`super::run_step`]: preparation,
+//! HTTP calls, retries, redaction and output caps); what differs is that progress is not saved
+//! before each step.
 //! If the executor dies mid-batch, the claimed runs stay `running` until their lease ends and
 //! the reconciler executes them again from their first step: at least once, as everywhere.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -15,12 +15,10 @@ use futures_util::future::join_all;
 use serde_json::{json, Map, Value};
 use worker::{Env, Result};
 
-use super::http_call;
 use crate::domain::definition::Definition;
-use crate::domain::redact::{redact, truncate_output, OUTPUT_CAP_BYTES};
 use crate::domain::steps::Step;
 use crate::domain::time::iso_millis;
-use crate::platform::{env_string, now_ms};
+use crate::platform::now_ms;
 use crate::store::{self, runs::ClaimedRun, runs::FinishedRun};
 
 /// How long the steps of one run may take beyond the lease: the HTTP steps' timeouts and
@@ -34,40 +32,6 @@ fn steps_budget_ms(definition: &Definition) -> i64 {
             _ => 0,
         })
         .sum()
-}
-
-thread_local! {
-    /// Parsed definitions of deployed versions. A version never changes once frozen, so this
-    /// needs no expiry; it is emptied when it grows past a bound.
-    static DEFINITIONS: RefCell<HashMap<(String, i64), Rc<Definition>>> = RefCell::new(HashMap::new());
-}
-const DEFINITION_CACHE_MAX: usize = 256;
-
-/// The parsed definition of a version (`None` when it is gone or no longer validates).
-async fn definition(
-    db: &worker::D1Database,
-    workflow_id: &str,
-    version: i64,
-) -> Result<Option<Rc<Definition>>> {
-    let key = (workflow_id.to_string(), version);
-    if let Some(hit) = DEFINITIONS.with(|c| c.borrow().get(&key).cloned()) {
-        return Ok(Some(hit));
-    }
-    let parsed = store::runs::version_definition(db, workflow_id, version)
-        .await?
-        .and_then(|d| serde_json::from_str::<Value>(&d).ok())
-        .and_then(|v| Definition::parse(&v).ok())
-        .map(Rc::new);
-    if let Some(def) = &parsed {
-        DEFINITIONS.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.len() >= DEFINITION_CACHE_MAX {
-                c.clear();
-            }
-            c.insert(key, def.clone());
-        });
-    }
-    Ok(parsed)
 }
 
 /// Claims the `queued` runs among `run_ids`, executes them concurrently and records the
@@ -86,8 +50,8 @@ pub async fn execute_fresh(env: &Env, run_ids: &[String]) -> Result<usize> {
         if definitions.contains_key(&key) {
             continue;
         }
-        let def = definition(&db, &run.workflow_id, run.version).await?;
-        definitions.insert(key, def);
+        let def = super::version(&db, &run.workflow_id, run.version).await?;
+        definitions.insert(key, def.ok());
     }
     let budget = definitions
         .values()
@@ -129,69 +93,22 @@ async fn run_steps(env: &Env, run: &ClaimedRun, definition: Option<&Definition>)
             )),
         );
     };
-    let mut context = match serde_json::from_str::<Value>(&run.input) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    context.insert(
-        "workflow".into(),
-        json!({ "id": run.workflow_id, "version": run.version }),
-    );
-    context.insert("run".into(), json!({ "id": run.id }));
+    let mut context = super::run_context(&run.input, &run.workflow_id, run.version, &run.id);
     let mut step_results = Map::new();
     let mut records: Vec<Value> = Vec::new();
-    let secrets = |name: &str| env_string(env, name);
     for step in &definition.steps {
         context.insert("steps".into(), Value::Object(step_results.clone()));
         let ctx = Value::Object(context.clone());
-        let mut record = json!({
-            "name": step.name(),
-            "type": step.kind(),
-            "started_at": iso_millis(now_ms()),
-            "attempts": 1,
-        });
-        let outcome: std::result::Result<Value, String> = match step {
-            Step::Http(h) => match h.prepare(&ctx, &secrets) {
-                Err(e) => Err(e.to_string()),
-                Ok(req) => {
-                    let result = http_call::perform(&req, h.retries, h.allow_error).await;
-                    record["attempts"] = json!(result.attempts);
-                    record["request"] = req.to_record();
-                    result.outcome.map(|mut out| {
-                        step_results.insert(step.name().to_string(), out.clone());
-                        redact(&mut out, &req.secrets_used);
-                        out
-                    })
-                }
-            },
-            Step::Log(l) => l
-                .prepare(&ctx, &secrets)
-                .map_err(|e| e.to_string())
-                .map(|m| {
-                    let out = json!({ "message": m });
-                    step_results.insert(step.name().to_string(), out.clone());
-                    out
-                }),
-            Step::Response(_) => {
+        let mut record = super::step_record(step, now_ms());
+        let outcome = super::run_step(env, step, &ctx, &mut step_results, &mut record)
+            .await
+            .unwrap_or_else(|| {
                 Err("a response step only answers HTTP requests (endpoint triggers)".into())
-            }
-        };
-        record["finished_at"] = json!(iso_millis(now_ms()));
-        match outcome {
-            Ok(out) => {
-                record["status"] = json!("succeeded");
-                record["output"] = truncate_output(out, OUTPUT_CAP_BYTES);
-                record["error"] = Value::Null;
-                records.push(record);
-            }
-            Err(reason) => {
-                record["status"] = json!("failed");
-                record["output"] = Value::Null;
-                record["error"] = json!(reason);
-                records.push(record);
-                let reason = format!("step `{}` failed: {reason}", step.name());
-                return finished("failed", records, Some(reason));
-            }
+            });
+        let (record, result) = super::close_record(step, record, outcome);
+        records.push(record);
+        if let Err(reason) = result {
+            return finished("failed", records, Some(reason));
         }
     }
     finished("succeeded", records, None)

@@ -8,6 +8,10 @@ pub mod http_call;
 pub mod oauth;
 pub mod reconcile;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use futures_channel::oneshot;
 use serde_json::{json, Map, Value};
 use worker::{Env, Result};
@@ -106,6 +110,138 @@ pub async fn start_claimed_run_if_live(
     .await
 }
 
+thread_local! {
+    /// Parsed definitions of deployed versions. A version never changes once frozen, so this
+    /// needs no expiry; it is emptied when it grows past a bound.
+    static DEFINITIONS: RefCell<HashMap<(String, i64), Rc<Definition>>> = RefCell::new(HashMap::new());
+}
+const DEFINITION_CACHE_MAX: usize = 256;
+
+/// The parsed definition of a version, parsed once per isolate; `Err` says why there is none
+/// (the run fails with it).
+pub(crate) async fn version(
+    db: &worker::D1Database,
+    workflow_id: &str,
+    version: i64,
+) -> Result<std::result::Result<Rc<Definition>, String>> {
+    let key = (workflow_id.to_string(), version);
+    if let Some(hit) = DEFINITIONS.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(Ok(hit));
+    }
+    let Some(text) = store::runs::version_definition(db, workflow_id, version).await? else {
+        return Ok(Err(format!(
+            "version {version} of the workflow no longer exists"
+        )));
+    };
+    let Some(parsed) = serde_json::from_str::<Value>(&text)
+        .ok()
+        .and_then(|v| Definition::parse(&v).ok())
+        .map(Rc::new)
+    else {
+        return Ok(Err("the deployed definition no longer validates".into()));
+    };
+    DEFINITIONS.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= DEFINITION_CACHE_MAX {
+            c.clear();
+        }
+        c.insert(key, parsed.clone());
+    });
+    Ok(Ok(parsed))
+}
+
+/// What a run's templates read before its first step: the trigger's input (stored JSON),
+/// plus `workflow` and `run`.
+pub(crate) fn run_context(
+    input: &str,
+    workflow_id: &str,
+    version: i64,
+    run_id: &str,
+) -> Map<String, Value> {
+    let mut context = match serde_json::from_str::<Value>(input) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    context.insert(
+        "workflow".into(),
+        json!({ "id": workflow_id, "version": version }),
+    );
+    context.insert("run".into(), json!({ "id": run_id }));
+    context
+}
+
+/// The start of a step's record (`name`, `type`, `started_at`, `attempts`).
+pub(crate) fn step_record(step: &Step, started: i64) -> Value {
+    json!({
+        "name": step.name(),
+        "type": step.kind(),
+        "started_at": iso_millis(started),
+        "attempts": 1,
+    })
+}
+
+/// Runs an `http` or `log` step against the template context `ctx`: its output as stored
+/// (redacted) or why it failed. The raw output goes into `step_results` for later steps; the
+/// attempts and the (redacted) request go into `record`. `None` for a `response` step, which
+/// each executor handles itself.
+pub(crate) async fn run_step(
+    env: &Env,
+    step: &Step,
+    ctx: &Value,
+    step_results: &mut Map<String, Value>,
+    record: &mut Value,
+) -> Option<std::result::Result<Value, String>> {
+    let secrets = |name: &str| env_string(env, name);
+    Some(match step {
+        Step::Http(h) => match h.prepare(ctx, &secrets) {
+            Err(e) => Err(e.to_string()),
+            Ok(req) => {
+                let result = http_call::perform(&req, h.retries, h.allow_error).await;
+                record["attempts"] = json!(result.attempts);
+                record["request"] = req.to_record();
+                result.outcome.map(|mut out| {
+                    step_results.insert(step.name().to_string(), out.clone());
+                    redact(&mut out, &req.secrets_used);
+                    out
+                })
+            }
+        },
+        Step::Log(l) => l
+            .prepare(ctx, &secrets)
+            .map_err(|e| e.to_string())
+            .map(|m| {
+                let out = json!({ "message": m });
+                step_results.insert(step.name().to_string(), out.clone());
+                out
+            }),
+        Step::Response(_) => return None,
+    })
+}
+
+/// Completes a step's record with its outcome; `Err` carries the run's failure reason.
+pub(crate) fn close_record(
+    step: &Step,
+    mut record: Value,
+    outcome: std::result::Result<Value, String>,
+) -> (Value, std::result::Result<(), String>) {
+    record["finished_at"] = json!(iso_millis(now_ms()));
+    match outcome {
+        Ok(out) => {
+            record["status"] = json!("succeeded");
+            record["output"] = truncate_output(out, OUTPUT_CAP_BYTES);
+            record["error"] = Value::Null;
+            (record, Ok(()))
+        }
+        Err(reason) => {
+            record["status"] = json!("failed");
+            record["output"] = Value::Null;
+            record["error"] = json!(reason);
+            let reason = format!("step `{}` failed: {reason}", step.name());
+            (record, Err(reason))
+        }
+    }
+}
+
 /// Where a Response step's reply goes while the endpoint request is still waiting for it.
 pub type ResponseSink = oneshot::Sender<PreparedResponse>;
 
@@ -171,39 +307,14 @@ pub async fn execute_claimed(
             .await
         }
     };
-    let definition =
-        match store::runs::version_definition(&db, &run.workflow_id, run.version).await? {
-            Some(d) => d,
-            None => {
-                fail(
-                    format!("version {} of the workflow no longer exists", run.version),
-                    &[],
-                )
-                .await?;
-                return Ok(true);
-            }
-        };
-    let definition = match serde_json::from_str::<Value>(&definition)
-        .ok()
-        .and_then(|v| Definition::parse(&v).ok())
-    {
-        Some(d) => d,
-        None => {
-            fail("the deployed definition no longer validates".into(), &[]).await?;
+    let definition = match version(&db, &run.workflow_id, run.version).await? {
+        Ok(d) => d,
+        Err(reason) => {
+            fail(reason, &[]).await?;
             return Ok(true);
         }
     };
-
-    // The context templates read: the trigger's input, plus workflow, run and step results.
-    let mut context = match serde_json::from_str::<Value>(&run.input) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    context.insert(
-        "workflow".into(),
-        json!({ "id": run.workflow_id, "version": run.version }),
-    );
-    context.insert("run".into(), json!({ "id": run.id }));
+    let mut context = run_context(&run.input, &run.workflow_id, run.version, &run.id);
     let mut step_results = Map::new();
 
     // Resume: steps that already succeeded in an earlier attempt are not run again.
@@ -233,16 +344,16 @@ pub async fn execute_claimed(
         context.insert("steps".into(), Value::Object(step_results.clone()));
         let ctx = Value::Object(context.clone());
         let started = now_ms();
-        // The lease covers the step's worst case: every attempt timing out, every wait as
-        // long as a capped Retry-After. Past it, the reconciler may take the run over.
-        let timeout = match step {
-            Step::Http(h) => {
-                i64::from(h.timeout_ms) * (i64::from(h.retries) + 1)
-                    + i64::from(h.retries) * MAX_RETRY_AFTER_MS as i64
-            }
-            _ => 0,
-        };
         if step.reaches_out() {
+            // The lease covers the step's worst case: every attempt timing out, every wait as
+            // long as a capped Retry-After. Past it, the reconciler may take the run over.
+            let timeout = match step {
+                Step::Http(h) => {
+                    i64::from(h.timeout_ms) * (i64::from(h.retries) + 1)
+                        + i64::from(h.retries) * MAX_RETRY_AFTER_MS as i64
+                }
+                _ => 0,
+            };
             store::runs::save_progress(
                 &db,
                 run_id,
@@ -252,85 +363,52 @@ pub async fn execute_claimed(
             )
             .await?;
         }
-        let mut record = json!({
-            "name": step.name(),
-            "type": step.kind(),
-            "started_at": iso_millis(started),
-            "attempts": 1,
-        });
-        let outcome: std::result::Result<Value, String> = match step {
-            Step::Http(h) => match h.prepare(&ctx, &secrets) {
-                Err(e) => Err(e.to_string()),
-                Ok(req) => {
-                    let result = http_call::perform(&req, h.retries, h.allow_error).await;
-                    record["attempts"] = json!(result.attempts);
-                    record["request"] = req.to_record();
-                    match result.outcome {
-                        Ok(mut out) => {
-                            step_results.insert(step.name().to_string(), out.clone());
-                            redact(&mut out, &req.secrets_used);
-                            Ok(out)
+        let mut record = step_record(step, started);
+        let outcome = match run_step(env, step, &ctx, &mut step_results, &mut record).await {
+            Some(outcome) => outcome,
+            None => {
+                let Step::Response(r) = step else {
+                    unreachable!("run_step handles every other kind")
+                };
+                match r.prepare(&ctx, &secrets) {
+                    Err(e) => Err(e.to_string()),
+                    Ok(resp) => {
+                        let headers: Map<String, Value> = resp
+                            .headers
+                            .iter()
+                            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                            .collect();
+                        let body = resp.body.as_deref().map(|b| {
+                            serde_json::from_str::<Value>(b)
+                                .unwrap_or_else(|_| Value::String(b.into()))
+                        });
+                        let out =
+                            json!({ "status": resp.status, "headers": headers, "body": body });
+                        step_results.insert(step.name().to_string(), out.clone());
+                        let mut stored = out.clone();
+                        redact(&mut stored, &resp.secrets_used);
+                        if let Some(s) = sink.take() {
+                            let _ = s.send(resp);
                         }
-                        Err(e) => Err(e),
+                        // Kept so that a repeated (idempotent) request gets the same reply.
+                        store::runs::save_progress(
+                            &db,
+                            run_id,
+                            &Value::Array(records.clone()).to_string(),
+                            now_ms() + lease,
+                            Some(&stored.to_string()),
+                        )
+                        .await?;
+                        Ok(stored)
                     }
                 }
-            },
-            Step::Log(l) => l
-                .prepare(&ctx, &secrets)
-                .map_err(|e| e.to_string())
-                .map(|m| {
-                    let out = json!({ "message": m });
-                    step_results.insert(step.name().to_string(), out.clone());
-                    out
-                }),
-            Step::Response(r) => match r.prepare(&ctx, &secrets) {
-                Err(e) => Err(e.to_string()),
-                Ok(resp) => {
-                    let headers: Map<String, Value> = resp
-                        .headers
-                        .iter()
-                        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                        .collect();
-                    let body = resp.body.as_deref().map(|b| {
-                        serde_json::from_str::<Value>(b).unwrap_or_else(|_| Value::String(b.into()))
-                    });
-                    let out = json!({ "status": resp.status, "headers": headers, "body": body });
-                    step_results.insert(step.name().to_string(), out.clone());
-                    let mut stored = out.clone();
-                    redact(&mut stored, &resp.secrets_used);
-                    if let Some(s) = sink.take() {
-                        let _ = s.send(resp);
-                    }
-                    // Kept so that a repeated (idempotent) request gets the same reply.
-                    store::runs::save_progress(
-                        &db,
-                        run_id,
-                        &Value::Array(records.clone()).to_string(),
-                        now_ms() + lease,
-                        Some(&stored.to_string()),
-                    )
-                    .await?;
-                    Ok(stored)
-                }
-            },
+            }
         };
-        record["finished_at"] = json!(iso_millis(now_ms()));
-        match outcome {
-            Ok(out) => {
-                record["status"] = json!("succeeded");
-                record["output"] = truncate_output(out, OUTPUT_CAP_BYTES);
-                record["error"] = Value::Null;
-                records.push(record);
-            }
-            Err(reason) => {
-                record["status"] = json!("failed");
-                record["output"] = Value::Null;
-                record["error"] = json!(reason);
-                records.push(record);
-                let reason = format!("step `{}` failed: {reason}", step.name());
-                fail(reason, &records).await?;
-                return Ok(true);
-            }
+        let (record, result) = close_record(step, record, outcome);
+        records.push(record);
+        if let Err(reason) = result {
+            fail(reason, &records).await?;
+            return Ok(true);
         }
     }
     store::runs::finish(

@@ -8,8 +8,10 @@
 
 pub mod poll;
 pub mod schedule;
+pub mod sync_kv;
 
-use wasm_bindgen::JsValue;
+use std::cell::RefCell;
+
 use worker::*;
 
 use crate::domain::time::iso_millis;
@@ -26,6 +28,14 @@ pub const KEY_KIND: &str = "kind";
 pub struct WorkflowObject {
     state: State,
     env: Env,
+    /// What storage holds under `KEY_KIND` (`None`: not read yet). Every write of the kind goes
+    /// through [`WorkflowObject::set_kind`], so this instance's copy stays exact; an alarm then
+    /// reads only its trigger's own record.
+    kind: RefCell<Option<Option<String>>>,
+    /// `KEY_WORKFLOW` once known (the object is named by it, so it never changes).
+    workflow: RefCell<Option<String>>,
+    /// The schedule record as this instance last wrote it (see `schedule::on_alarm`).
+    schedule: RefCell<Option<schedule::Armed>>,
 }
 
 /// The deployed version as the object sees it.
@@ -43,6 +53,11 @@ impl WorkflowObject {
 
     pub fn env(&self) -> &Env {
         &self.env
+    }
+
+    /// This instance's copy of the schedule record (`None`: read it from storage).
+    pub fn schedule_record(&self) -> &RefCell<Option<schedule::Armed>> {
+        &self.schedule
     }
 
     /// The workflow's deployed version from D1, `None` when not deployed.
@@ -86,6 +101,38 @@ impl WorkflowObject {
             .flatten()
     }
 
+    /// Writes the armed trigger kind (`None`: disarmed), in storage and in this instance.
+    async fn set_kind(&self, kind: Option<&str>) -> Result<()> {
+        // Unknown while the write is in flight (a failed write leaves it to be read again).
+        self.kind.replace(None);
+        match kind {
+            Some(k) => self.state.storage().put(KEY_KIND, k).await?,
+            None => self.state.storage().delete(KEY_KIND).await.map(|_| ())?,
+        }
+        self.kind.replace(Some(kind.map(str::to_string)));
+        Ok(())
+    }
+
+    /// The armed trigger kind, read synchronously (from this instance once known).
+    fn kind_now(&self, kv: &sync_kv::SyncKv) -> Result<Option<String>> {
+        if let Some(kind) = self.kind.borrow().clone() {
+            return Ok(kind);
+        }
+        let kind = kv.get_string(KEY_KIND)?;
+        self.kind.replace(Some(kind.clone()));
+        Ok(kind)
+    }
+
+    /// The workflow id, read synchronously (from this instance once known).
+    fn workflow_id_now(&self, kv: &sync_kv::SyncKv) -> Result<Option<String>> {
+        if let Some(id) = self.workflow.borrow().clone() {
+            return Ok(Some(id));
+        }
+        let id = kv.get_string(KEY_WORKFLOW)?;
+        self.workflow.replace(id.clone());
+        Ok(id)
+    }
+
     /// Records the armed alarm in D1 for the reconciler.
     pub async fn record_timer(&self, kind: &str, version: i64, next_at: i64) -> Result<()> {
         let Some(id) = self.workflow_id().await else {
@@ -105,7 +152,7 @@ impl WorkflowObject {
     /// Clears the alarm and the timer row; the trigger's own state (cursors) is kept.
     pub async fn disarm(&self) -> Result<()> {
         self.state.storage().delete_alarm().await?;
-        self.state.storage().delete(KEY_KIND).await?;
+        self.set_kind(None).await?;
         if let Some(id) = self.workflow_id().await {
             store::timers::delete(&store::db(&self.env)?, &id).await?;
         }
@@ -124,11 +171,11 @@ impl WorkflowObject {
         };
         match deployed.definition.trigger.kind() {
             "schedule" => {
-                self.state.storage().put(KEY_KIND, "schedule").await?;
+                self.set_kind(Some("schedule")).await?;
                 schedule::arm(self, &deployed, reconcile).await?;
             }
             "poll" => {
-                self.state.storage().put(KEY_KIND, "poll").await?;
+                self.set_kind(Some("poll")).await?;
                 poll::arm(self, &deployed, reconcile).await?;
             }
             _ => self.disarm().await?,
@@ -139,7 +186,13 @@ impl WorkflowObject {
 
 impl DurableObject for WorkflowObject {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env }
+        Self {
+            state,
+            env,
+            kind: RefCell::new(None),
+            workflow: RefCell::new(None),
+            schedule: RefCell::new(None),
+        }
     }
 
     async fn fetch(&self, req: Request) -> Result<Response> {
@@ -180,22 +233,11 @@ impl DurableObject for WorkflowObject {
     async fn alarm(&self) -> Result<Response> {
         // When the alarm started, before any await (a schedule run's `fired_at`).
         let started = now_ms();
-        // One read for what either trigger's alarm needs first (a schedule needs nothing else).
-        let stored = self
-            .state
-            .storage()
-            .get_multiple(vec![KEY_KIND, KEY_WORKFLOW, schedule::KEY_SCHEDULE])
-            .await?;
-        let text = |key: &str| stored.get(&JsValue::from_str(key)).as_string();
-        match text(KEY_KIND).as_deref() {
+        let kv = sync_kv::SyncKv::new(&self.state.storage())?;
+        match self.kind_now(&kv)?.as_deref() {
             Some("schedule") => {
-                schedule::on_alarm(
-                    self,
-                    started,
-                    text(KEY_WORKFLOW),
-                    text(schedule::KEY_SCHEDULE),
-                )
-                .await?
+                let workflow_id = self.workflow_id_now(&kv)?;
+                schedule::on_alarm(self, &kv, started, workflow_id).await?
             }
             Some("poll") => poll::on_alarm(self).await?,
             _ => {}

@@ -19,11 +19,11 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use futures_util::future::join;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{Env, Request, Response, Result, Storage};
 
+use super::sync_kv::SyncKv;
 use super::{Deployed, WorkflowObject, KEY_KIND};
 use crate::domain::definition::Trigger;
 use crate::domain::schedule::ScheduleTrigger;
@@ -94,6 +94,8 @@ thread_local! {
     /// wake to drop from the record. Lost on a restart: the next wake then tries them again,
     /// finds them by their dedup key and drops them.
     static RECORDED: RefCell<HashMap<String, HashSet<i64>>> = RefCell::new(HashMap::new());
+    /// Workflows whose record a background task rewrote (see `mark_rewritten`).
+    static REWRITTEN: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
     /// `SCHEDULE_MISFIRE_GRACE_SECONDS` (vars are fixed for an isolate's life).
     static GRACE: Cell<Option<TimeDelta>> = const { Cell::new(None) };
 }
@@ -137,6 +139,16 @@ fn misfire_grace(env: &Env) -> TimeDelta {
     let grace = grace_from_config(env_string(env, "SCHEDULE_MISFIRE_GRACE_SECONDS").as_deref());
     GRACE.with(|g| g.set(Some(grace)));
     grace
+}
+
+/// Notes that a background task rewrote a workflow's record in storage: the object's next
+/// alarm reads it from there instead of using its own copy.
+fn mark_rewritten(workflow_id: &str) {
+    REWRITTEN.with(|r| r.borrow_mut().insert(workflow_id.to_string()));
+}
+
+fn take_rewritten(workflow_id: &str) -> bool {
+    REWRITTEN.with(|r| r.borrow_mut().remove(workflow_id))
 }
 
 fn mark_recorded(workflow_id: &str, slot_ms: i64) {
@@ -234,7 +246,8 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
         Cause::Deploy
     };
     // A deploy or reconcile waits for its D1 work: its caller learns about failures.
-    match wake(obj, &deployed.workflow_id, armed, cause, now_ms()).await? {
+    let kv = SyncKv::new(&storage)?;
+    match wake(obj, &kv, &deployed.workflow_id, armed, cause, now_ms()).await? {
         Some(followup) => followup.run().await,
         None => Ok(()),
     }
@@ -242,20 +255,32 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
 
 /// The alarm fired at `now`: re-arm at once, then record and execute the slot's run in the
 /// background.
-/// `workflow_id` and `record` are what storage holds under `KEY_WORKFLOW` and `KEY_SCHEDULE`.
 pub async fn on_alarm(
     obj: &WorkflowObject,
+    kv: &SyncKv,
     now: i64,
     workflow_id: Option<String>,
-    record: Option<String>,
 ) -> Result<()> {
-    let (Some(workflow_id), Some(armed)) = (
-        workflow_id,
-        record.and_then(|s| serde_json::from_str::<Armed>(&s).ok()),
-    ) else {
+    let Some(workflow_id) = workflow_id else {
         return Ok(());
     };
-    if let Some(followup) = wake(obj, &workflow_id, armed, Cause::Alarm, now).await? {
+    // The record as this instance wrote it last, unless a background task rewrote it since.
+    let cached = if take_rewritten(&workflow_id) {
+        None
+    } else {
+        obj.schedule_record().borrow().clone()
+    };
+    let armed = match cached {
+        Some(armed) => armed,
+        None => match kv
+            .get_string(KEY_SCHEDULE)?
+            .and_then(|s| serde_json::from_str::<Armed>(&s).ok())
+        {
+            Some(armed) => armed,
+            None => return Ok(()),
+        },
+    };
+    if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
         wasm_bindgen_futures::spawn_local(async move {
             // Timer work first (see FOLLOWUP_DELAY_MS).
             worker::Delay::from(Duration::from_millis(FOLLOWUP_DELAY_MS)).await;
@@ -293,6 +318,7 @@ pub async fn handle(obj: &WorkflowObject, req: Request) -> Result<Response> {
 /// checked that the object is armed for a schedule (`kind`). Returns the D1 work left to do.
 async fn wake(
     obj: &WorkflowObject,
+    kv: &SyncKv,
     workflow_id: &str,
     mut armed: Armed,
     cause: Cause,
@@ -348,17 +374,15 @@ async fn wake(
         runs.retain(|r| armed.pending.contains(r));
     }
 
-    // One storage write: the alarm and the record (marks and pending runs).
-    let rearm = async {
-        match plan.next {
-            Some(next) => storage.set_alarm(next).await,
-            None => storage.delete_alarm().await,
-        }
-    };
-    let record = json_string(&armed)?;
-    let (rearmed, written) = join(rearm, storage.put(KEY_SCHEDULE, record)).await;
-    rearmed?;
-    written?;
+    // One storage transaction: the record (marks and pending runs), written synchronously,
+    // and the alarm.
+    obj.schedule_record().replace(None);
+    kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
+    obj.schedule_record().replace(Some(armed.clone()));
+    match plan.next {
+        Some(next) => storage.set_alarm(next).await?,
+        None => storage.delete_alarm().await?,
+    }
 
     let misfire = (plan.skipped > 0 || plan.late).then(|| {
         let record = json!({
@@ -447,6 +471,7 @@ impl Followup {
                 .filter(|a| a.version == self.version)
             {
                 a.timer_row_ms = None;
+                mark_rewritten(&self.workflow_id);
                 self.storage.put(KEY_SCHEDULE, json_string(&a)?).await?;
             }
         }

@@ -219,10 +219,13 @@ impl Dev {
             })
             .expect("local D1 database file");
         let script = r#"
-import json, sqlite3, sys
+import json, os, sqlite3, sys
 c = sqlite3.connect(sys.argv[1], timeout=10)
 c.row_factory = sqlite3.Row
-print(json.dumps([dict(r) for r in c.execute(sys.argv[2]).fetchall()]))
+print(json.dumps([dict(r) for r in c.execute(sys.argv[2]).fetchall()]), flush=True)
+# Exit without closing: the last close of a connection checkpoints the WAL under an exclusive
+# lock, which the Worker's D1 calls would meet as SQLITE_BUSY.
+os._exit(0)
 "#;
         let out = Command::new("python3")
             .args(["-c", script])
