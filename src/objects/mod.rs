@@ -42,7 +42,7 @@ pub struct WorkflowObject {
 pub struct Deployed {
     pub workflow_id: String,
     pub version: i64,
-    pub definition: crate::domain::definition::Definition,
+    pub definition: std::rc::Rc<crate::domain::definition::Definition>,
     pub deployed_at_ms: i64,
 }
 
@@ -69,13 +69,7 @@ impl WorkflowObject {
         let (Some(version), "deployed") = (row.deployed_version, row.status.as_str()) else {
             return Ok(None);
         };
-        let Some(def) = store::runs::version_definition(&db, workflow_id, version).await? else {
-            return Ok(None);
-        };
-        let Some(definition) = serde_json::from_str(&def)
-            .ok()
-            .and_then(|v| crate::domain::definition::Definition::parse(&v).ok())
-        else {
+        let Ok(definition) = crate::engine::version(&db, workflow_id, version).await? else {
             return Ok(None);
         };
         let deployed_at_ms = row

@@ -304,17 +304,7 @@ pub async fn delete_older_than(db: &D1Database, before_iso: &str, limit: u32) ->
     Ok(super::workflows::changes(&res))
 }
 
-/// Versions kept in each isolate's cache of `version_definition`, and the largest cached.
-const VERSION_CACHE_ENTRIES: usize = 256;
-const VERSION_CACHE_MAX_BYTES: usize = 64 * 1024;
-
-thread_local! {
-    /// `workflow_versions` rows never change, so a definition read once is kept (bounded).
-    static VERSIONS: std::cell::RefCell<std::collections::HashMap<(String, i64), std::rc::Rc<str>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
-}
-
-/// The definition JSON of one deployed version (cached per isolate: versions are immutable).
+/// The definition JSON of one deployed version (`engine::version` keeps the parsed form).
 pub async fn version_definition(
     db: &D1Database,
     workflow_id: &str,
@@ -324,29 +314,12 @@ pub async fn version_definition(
     struct D {
         definition: String,
     }
-    let key = (workflow_id.to_string(), version);
-    if let Some(d) = VERSIONS.with(|c| c.borrow().get(&key).cloned()) {
-        return Ok(Some(d.to_string()));
-    }
-    let definition = db
+    Ok(db
         .prepare("SELECT definition FROM workflow_versions WHERE workflow_id = ?1 AND version = ?2")
         .bind(&[text(workflow_id), num(version)])?
         .first::<D>(None)
         .await?
-        .map(|d| d.definition);
-    if let Some(d) = definition
-        .as_deref()
-        .filter(|d| d.len() <= VERSION_CACHE_MAX_BYTES)
-    {
-        VERSIONS.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.len() >= VERSION_CACHE_ENTRIES {
-                c.clear();
-            }
-            c.insert(key, d.into());
-        });
-    }
-    Ok(definition)
+        .map(|d| d.definition))
 }
 
 /// What a repeated trigger needs to know about the run its key already created.
