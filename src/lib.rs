@@ -1,7 +1,6 @@
 //! Tripline: workflow triggers at the edge. Entry points only; see `api`, `engine`, `objects`.
 
 pub mod api;
-pub mod domain;
 pub mod engine;
 pub mod objects;
 pub mod platform;

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use tripline::domain::routes::ROUTES;
+use tripline::api::routes::ROUTES;
 
 fn endpoint_def(name: &str) -> Value {
     json!({"name": name, "trigger": {"type": "endpoint"}, "steps": [{"type": "log", "name": "hello", "message": "hi"}]})

@@ -12,7 +12,7 @@ use common::oauth_provider::{Provider, TokenFailure, CLIENT_SECRET, PASSWORD};
 use common::*;
 use oauth2::url::{form_urlencoded, Url};
 use serde_json::{json, Value};
-use tripline::domain::crypto;
+use tripline_core::kernel::crypto;
 
 const SECRET_ENV: &str = "TEST_OAUTH_CLIENT_SECRET";
 

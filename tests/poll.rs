@@ -411,7 +411,7 @@ fn database_outage_creates_no_runs_backs_off_and_recovers() {
 
 fn millis(v: &Value) -> i64 {
     let s = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
-    tripline::domain::time::parse_millis(s).unwrap_or_else(|| panic!("not a time: {s}"))
+    tripline_core::kernel::time::parse_millis(s).unwrap_or_else(|| panic!("not a time: {s}"))
 }
 
 #[test]
@@ -1009,7 +1009,7 @@ fn bench_poll_10k_rows() {
         let it = all
             .iter()
             .filter_map(|r| r[field].as_str())
-            .map(|s| tripline::domain::time::parse_millis(s).unwrap());
+            .map(|s| tripline_core::kernel::time::parse_millis(s).unwrap());
         if max {
             it.max().unwrap()
         } else {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use serde_json::{json, Value};
-use tripline::domain::time::parse_millis;
+use tripline_core::kernel::time::parse_millis;
 
 fn schedule_def(name: &str, schedule: Value, misfire: &str) -> Value {
     json!({

@@ -15,19 +15,19 @@ use worker::{Context, Delay, Env, Headers, Request, Response};
 
 use super::http::{json_response, origin, read_body};
 use super::problem::{ApiError, ApiResult};
-use crate::domain::body::{parse_body, BodyKind};
-use crate::domain::definition::Definition;
-use crate::domain::endpoint::EndpointTrigger;
-use crate::domain::hooks;
-use crate::domain::ids::{is_workflow_id, new_run_id};
-use crate::domain::problem::Errors;
-use crate::domain::signature::{self, SignatureError, Verified, VerifyConfig};
-use crate::domain::steps::response::PreparedResponse;
-use crate::domain::steps::Step;
-use crate::domain::time::iso_millis;
 use crate::engine::{self, Claim};
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, runs::NewRun, runs::PriorRun};
+use tripline_core::definition::Definition;
+use tripline_core::endpoint::body::{parse_body, BodyKind};
+use tripline_core::endpoint::runtime;
+use tripline_core::endpoint::signature::{self, SignatureError, Verified, VerifyConfig};
+use tripline_core::endpoint::EndpointTrigger;
+use tripline_core::kernel::ids::{is_workflow_id, new_run_id};
+use tripline_core::kernel::problem::Errors;
+use tripline_core::kernel::time::iso_millis;
+use tripline_core::steps::response::PreparedResponse;
+use tripline_core::steps::Step;
 
 /// How long an isolate may reuse a deployed version it read.
 const CACHE_MS: i64 = 2_000;
@@ -181,12 +181,12 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> Ap
     let (kind, mut body) = parsed_body(&incoming)?;
     validate(endpoint, &incoming, &body, kind)?;
     // As for every run input (engine::start_run): credentials never reach storage.
-    crate::domain::redact::redact(&mut body, &[]);
+    tripline_core::kernel::redact::redact(&mut body, &[]);
 
-    let key = hooks::dedup_key(&incoming.headers, verified.as_ref())
+    let key = runtime::dedup_key(&incoming.headers, verified.as_ref())
         .map_err(|m| ApiError::field("header.idempotency-key", m))?;
     let fingerprint = key.as_ref().map(|_| {
-        hooks::fingerprint(
+        runtime::fingerprint(
             &incoming.method,
             &incoming.path_and_query(),
             &incoming.raw_body,
@@ -213,9 +213,9 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> Ap
     // A large body stays out of the run row (D1 caps a row at 2 MB), in pieces written in the
     // same transaction.
     let body_text;
-    let (input, pieces) = if input.len() > hooks::INLINE_INPUT_MAX {
+    let (input, pieces) = if input.len() > runtime::INLINE_INPUT_MAX {
         body_text = body.to_string();
-        let pieces = hooks::split_pieces(&body_text, hooks::PIECE_BYTES);
+        let pieces = runtime::split_pieces(&body_text, runtime::PIECE_BYTES);
         let mut small = serde_json::to_value(Input {
             request: RequestRecord {
                 method: &incoming.method,
@@ -228,7 +228,7 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> Ap
         .map_err(|e| ApiError::internal(e.to_string()))?;
         if let Some(r) = small.get_mut("request").and_then(Value::as_object_mut) {
             r.remove("body");
-            r.insert(hooks::BODY_PIECES_KEY.into(), json!(pieces.len()));
+            r.insert(runtime::BODY_PIECES_KEY.into(), json!(pieces.len()));
         }
         (small.to_string(), pieces)
     } else {
@@ -421,7 +421,7 @@ async fn repeat(
             .as_deref()
             .and_then(|r| serde_json::from_str::<Value>(r).ok())
             .as_ref()
-            .and_then(hooks::stored_reply)
+            .and_then(runtime::stored_reply)
         {
             let mut resp = reply_response(reply.status, &reply.headers, reply.body)?;
             resp.headers_mut().set("idempotent-replayed", "true")?;
@@ -444,7 +444,7 @@ async fn repeat(
 
 /// 502 for a Response-step workflow whose run failed before replying: names the step.
 fn run_failed(run: &PriorRun) -> ApiError {
-    let step = hooks::failed_step(&run.steps);
+    let step = runtime::failed_step(&run.steps);
     let detail = match &step {
         Some(s) => format!(
             "run {} failed at step `{s}` before reaching its response step; the run's record has the error",
@@ -526,6 +526,6 @@ pub fn validate(
 /// Headers as stored in a run: credentials and secret-looking values redacted.
 pub fn redacted_headers(headers: &Map<String, Value>) -> Value {
     let mut v = Value::Object(headers.clone());
-    crate::domain::redact::redact(&mut v, &[]);
+    tripline_core::kernel::redact::redact(&mut v, &[]);
     v
 }

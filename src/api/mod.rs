@@ -4,8 +4,10 @@ pub mod auth;
 pub mod hooks;
 pub mod http;
 pub mod oauth;
+pub mod paging;
 pub mod poll;
 pub mod problem;
+pub mod routes;
 pub mod runs;
 pub mod schedule;
 pub mod test_shelf;
@@ -13,7 +15,7 @@ pub mod workflows;
 
 use worker::{Context, Env, Method, Request, Response};
 
-use crate::domain::routes::{match_route, Op, RouteMatch};
+use crate::api::routes::{match_route, Op, RouteMatch};
 use problem::{ApiError, ApiResult};
 
 const OPENAPI: &str = include_str!("openapi.json");

@@ -10,20 +10,20 @@ use worker::{Context, Env, Request, Response};
 
 use super::http::{json_response, origin, query_pairs, query_param};
 use super::problem::{ApiError, ApiResult};
-use crate::domain::crypto::{self, KeyError, SealKey};
-use crate::domain::definition::{Definition, Trigger};
-use crate::domain::ids::is_workflow_id;
-use crate::domain::oauth::OAuthTrigger;
-use crate::domain::oauth_flow::{
-    authorize_url, check_redirect, check_user_id, is_state_shaped, new_state, percent_decode,
-    pkce_pair, sanitize_error, state_hash, state_ttl_ms, with_query,
-};
-use crate::domain::paging::{decode_cursor, encode_cursor, parse_limit};
-use crate::domain::redact::REDACTED;
-use crate::domain::time::iso_millis;
+use crate::api::paging::{decode_cursor, encode_cursor, parse_limit};
 use crate::engine::{self, oauth as flow, Claim};
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
+use tripline_core::definition::{Definition, Trigger};
+use tripline_core::kernel::crypto::{self, KeyError, SealKey};
+use tripline_core::kernel::ids::is_workflow_id;
+use tripline_core::kernel::redact::REDACTED;
+use tripline_core::kernel::time::iso_millis;
+use tripline_core::oauth::flow::{
+    authorize_url, check_redirect, check_user_id, is_state_shaped, new_state, percent_decode,
+    pkce_pair, sanitize_error, state_hash, state_ttl_ms, with_query,
+};
+use tripline_core::oauth::OAuthTrigger;
 
 /// The deployed OAuth trigger of a workflow: 404 when unknown, not deployed, or not OAuth.
 async fn live(env: &Env, id: &str) -> ApiResult<(i64, OAuthTrigger)> {
@@ -231,7 +231,7 @@ pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &str) -> ApiRe
                 "Sign-in refused",
             );
         }
-        let mut errors = crate::domain::problem::Errors::new();
+        let mut errors = tripline_core::kernel::problem::Errors::new();
         errors.push("query.error", format!("{error}: {description}"));
         return Err(ApiError::new(
             400,

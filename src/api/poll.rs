@@ -6,8 +6,8 @@ use worker::{Env, Method, Request, RequestInit};
 
 use super::http::{json_response, read_json};
 use super::problem::{ApiError, ApiResult};
-use crate::domain::poll_state::parse_reset;
 use crate::store;
+use tripline_core::poll::state::parse_reset;
 
 /// The `poll` block of a workflow resource.
 pub async fn status_json(env: &Env, workflow_id: &str) -> ApiResult<Value> {

@@ -3,7 +3,7 @@
 use serde_json::json;
 use worker::{Headers, Response};
 
-use crate::domain::problem::Errors;
+use tripline_core::kernel::problem::Errors;
 
 /// An error a handler answers with.
 #[derive(Debug)]

@@ -5,9 +5,9 @@ use worker::{Env, Request};
 
 use super::http::{json_response, query_pairs, query_param};
 use super::problem::{ApiError, ApiResult};
-use crate::domain::ids::is_run_id;
-use crate::domain::paging::{decode_cursor, encode_cursor, parse_limit};
+use crate::api::paging::{decode_cursor, encode_cursor, parse_limit};
 use crate::store::{self, runs::STATUSES};
+use tripline_core::kernel::ids::is_run_id;
 
 pub async fn list(req: Request, env: &Env, workflow_id: &str) -> ApiResult {
     super::workflows::load(env, workflow_id).await?;
@@ -89,7 +89,7 @@ pub async fn replay(env: &Env, ctx: &worker::Context, run_id: &str) -> ApiResult
     let dedup = format!(
         "replay:{}:{}",
         original.id,
-        crate::domain::ids::token(&crate::platform::random_bytes::<10>())
+        tripline_core::kernel::ids::token(&crate::platform::random_bytes::<10>())
     );
     let started =
         crate::engine::start_run(env, &workflow.id, version, "replay", &dedup, &input).await?;

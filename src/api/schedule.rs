@@ -7,12 +7,12 @@ use worker::{Env, Request};
 use super::http::{json_response, query_pairs, query_param};
 use super::problem::{ApiError, ApiResult};
 use super::workflows::load;
-use crate::domain::definition::{Definition, Trigger};
-use crate::domain::schedule_preview::parse_preview_query;
-use crate::domain::schedule_timer::projected_next;
-use crate::domain::time::{from_millis, iso_millis, parse_millis};
 use crate::platform::now_ms;
 use crate::store::{self, workflows::WorkflowRow};
+use tripline_core::definition::{Definition, Trigger};
+use tripline_core::kernel::time::{from_millis, iso_millis, parse_millis};
+use tripline_core::schedule::preview::parse_preview_query;
+use tripline_core::schedule::timer::projected_next;
 
 /// `GET /api/workflows/{id}/schedule/preview?count=N[&after=…]`: the next N fire times of the
 /// draft's schedule (the draft, so a change can be checked before it is deployed).

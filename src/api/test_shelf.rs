@@ -8,19 +8,19 @@ use worker::{Env, Request};
 use super::hooks::{parsed_body, Incoming};
 use super::http::{json_response, origin, read_body, MAX_API_BODY};
 use super::problem::{ApiError, ApiResult};
-use crate::domain::definition::Definition;
-use crate::domain::endpoint::DEFAULT_MAX_BODY_BYTES;
-use crate::domain::hooks::{
-    raw_body_record, redact_for_shelf, SHELF_MAX_BODY_JSON, SHELF_MAX_RAW_BYTES,
-};
-use crate::domain::ids::{is_workflow_id, new_run_id};
-use crate::domain::problem::Errors;
-use crate::domain::reader::ObjectReader;
-use crate::domain::schema_detect;
-use crate::domain::signature;
-use crate::domain::time::iso_millis;
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, test_requests::TestRequestRow};
+use tripline_core::definition::Definition;
+use tripline_core::endpoint::detect;
+use tripline_core::endpoint::runtime::{
+    raw_body_record, redact_for_shelf, SHELF_MAX_BODY_JSON, SHELF_MAX_RAW_BYTES,
+};
+use tripline_core::endpoint::signature;
+use tripline_core::endpoint::DEFAULT_MAX_BODY_BYTES;
+use tripline_core::kernel::ids::{is_workflow_id, new_run_id};
+use tripline_core::kernel::problem::Errors;
+use tripline_core::kernel::reader::ObjectReader;
+use tripline_core::kernel::time::iso_millis;
 
 /// `<ANY> /hooks/{id}/test`: records the request on the workflow's test shelf (drafts and
 /// deployed workflows alike) and runs nothing. A body that cannot be read is still recorded,
@@ -195,8 +195,8 @@ pub async fn detect(mut req: Request, env: &Env, id: &str) -> ApiResult {
         .as_deref()
         .and_then(|b| serde_json::from_str::<Value>(b).ok())
         .unwrap_or(Value::Null);
-    let schema = schema_detect::detect(&object(&captured.query), &object(&captured.headers), &body)
-        .to_json();
+    let schema =
+        detect::detect(&object(&captured.query), &object(&captured.headers), &body).to_json();
 
     if !apply {
         return json_response(

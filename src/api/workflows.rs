@@ -5,12 +5,12 @@ use worker::{Env, Request, Response};
 
 use super::http::{json_response, origin, query_pairs, query_param, read_json};
 use super::problem::{ApiError, ApiResult};
-use crate::domain::definition::Definition;
-use crate::domain::ids::{is_workflow_id, new_workflow_id};
-use crate::domain::paging::{decode_cursor, encode_cursor, parse_limit};
-use crate::domain::time::iso_millis;
+use crate::api::paging::{decode_cursor, encode_cursor, parse_limit};
 use crate::platform::{now_ms, random_bytes};
 use crate::store::{self, workflows::WorkflowRow};
+use tripline_core::definition::Definition;
+use tripline_core::kernel::ids::{is_workflow_id, new_workflow_id};
+use tripline_core::kernel::time::iso_millis;
 
 /// The API shape of a workflow, with its absolute trigger URLs.
 pub fn resource(row: &WorkflowRow, origin: &str) -> Value {

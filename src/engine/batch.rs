@@ -15,11 +15,11 @@ use futures_util::future::join_all;
 use serde_json::{json, Map, Value};
 use worker::{Env, Result};
 
-use crate::domain::definition::Definition;
-use crate::domain::steps::Step;
-use crate::domain::time::iso_millis;
 use crate::platform::now_ms;
 use crate::store::{self, runs::ClaimedRun, runs::FinishedRun};
+use tripline_core::definition::Definition;
+use tripline_core::kernel::time::iso_millis;
+use tripline_core::steps::Step;
 
 /// How long the steps of one run may take beyond the lease: the HTTP steps' timeouts and
 /// retries (as `execute` budgets them, but for all steps at once).

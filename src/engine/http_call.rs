@@ -7,9 +7,9 @@ use futures_util::future::{select, Either};
 use serde_json::{json, Map, Value};
 use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
 
-use crate::domain::retry::{backoff_ms, is_retryable_status};
-use crate::domain::steps::http::PreparedRequest;
 use crate::platform::{now_ms, random_unit};
+use tripline_core::steps::http::PreparedRequest;
+use tripline_core::steps::retry::{backoff_ms, is_retryable_status};
 
 /// What happened: the attempts made and the response (`{status, headers, body}`) or why not.
 pub struct CallResult {

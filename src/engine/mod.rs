@@ -16,15 +16,15 @@ use futures_channel::oneshot;
 use serde_json::{json, Map, Value};
 use worker::{Env, Result};
 
-use crate::domain::definition::Definition;
-use crate::domain::ids::new_run_id;
-use crate::domain::redact::{redact, truncate_output, OUTPUT_CAP_BYTES};
-use crate::domain::retry::MAX_RETRY_AFTER_MS;
-use crate::domain::steps::response::PreparedResponse;
-use crate::domain::steps::Step;
-use crate::domain::time::iso_millis;
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, runs::NewRun};
+use tripline_core::definition::Definition;
+use tripline_core::kernel::ids::new_run_id;
+use tripline_core::kernel::redact::{redact, truncate_output, OUTPUT_CAP_BYTES};
+use tripline_core::kernel::time::iso_millis;
+use tripline_core::steps::response::PreparedResponse;
+use tripline_core::steps::retry::MAX_RETRY_AFTER_MS;
+use tripline_core::steps::Step;
 
 /// How long an executor owns a run before the reconciler may take it over (plus the
 /// running step's own timeout). `RUN_LEASE_SECONDS` overrides it (tests use a short one).

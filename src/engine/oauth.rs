@@ -10,15 +10,15 @@ use oauth2::{AuthorizationCode, PkceCodeVerifier, RefreshToken};
 use serde_json::{json, Value};
 use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 
-use crate::domain::crypto::{self, KeyError, SealKey};
-use crate::domain::definition::{Definition, Trigger};
-use crate::domain::oauth::OAuthTrigger;
-use crate::domain::oauth_flow::{
-    classify, client, cut, token_set, TokenFailure, TokenSet, REFRESH_WINDOW_MS,
-};
-use crate::domain::time::iso_millis;
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
+use tripline_core::definition::{Definition, Trigger};
+use tripline_core::kernel::crypto::{self, KeyError, SealKey};
+use tripline_core::kernel::time::iso_millis;
+use tripline_core::oauth::flow::{
+    classify, client, cut, token_set, TokenFailure, TokenSet, REFRESH_WINDOW_MS,
+};
+use tripline_core::oauth::OAuthTrigger;
 
 /// Each call to the provider gives up after this long.
 const PROVIDER_TIMEOUT_MS: u64 = 15_000;
@@ -167,7 +167,7 @@ pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
         return Err(format!(
             "the userinfo endpoint answered {status}: {}",
             cut(
-                &crate::domain::redact::scrub_secrets(
+                &tripline_core::kernel::redact::scrub_secrets(
                     &text,
                     std::slice::from_ref(&tokens.access_token)
                 ),

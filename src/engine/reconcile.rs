@@ -4,9 +4,9 @@
 use futures_util::future::join_all;
 use worker::{Env, Result};
 
-use crate::domain::time::iso_millis;
 use crate::platform::{env_string, now_ms};
 use crate::store;
+use tripline_core::kernel::time::iso_millis;
 
 /// Runs taken over per pass; the rest wait for the next minute.
 const STALE_BATCH: u32 = 50;

@@ -14,9 +14,9 @@ use std::cell::RefCell;
 
 use worker::*;
 
-use crate::domain::time::iso_millis;
 use crate::platform::now_ms;
 use crate::store;
+use tripline_core::kernel::time::iso_millis;
 
 /// Storage key: the workflow id this object belongs to.
 pub const KEY_WORKFLOW: &str = "workflow_id";
@@ -42,7 +42,7 @@ pub struct WorkflowObject {
 pub struct Deployed {
     pub workflow_id: String,
     pub version: i64,
-    pub definition: std::rc::Rc<crate::domain::definition::Definition>,
+    pub definition: std::rc::Rc<tripline_core::definition::Definition>,
     pub deployed_at_ms: i64,
 }
 
@@ -75,7 +75,7 @@ impl WorkflowObject {
         let deployed_at_ms = row
             .deployed_at
             .as_deref()
-            .and_then(crate::domain::time::parse_millis)
+            .and_then(tripline_core::kernel::time::parse_millis)
             .unwrap_or_else(now_ms);
         Ok(Some(Deployed {
             workflow_id: workflow_id.to_string(),

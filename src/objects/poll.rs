@@ -25,20 +25,20 @@ use serde_json::{json, Value};
 use worker::{Delay, Method, Request, Response, Result, SqlStorage, SqlStorageValue};
 
 use super::{Deployed, WorkflowObject, KEY_KIND};
-use crate::domain::cursor::{HttpCursor, NewRecord, PgCursor};
-use crate::domain::definition::Trigger;
-use crate::domain::ids::new_run_id;
-use crate::domain::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
-use crate::domain::poll_state::{
-    batch_run_random, empty_http, http_summary, join_http, parse_reset, pg_summary, run_input,
-    source_fingerprint, split_http,
-};
-use crate::domain::time::iso_millis;
 use crate::engine;
 use crate::platform::{now_ms, random_bytes};
 use crate::sources::postgres::PgSession;
 use crate::sources::{http as http_source, postgres, SourceError};
 use crate::store;
+use tripline_core::definition::Trigger;
+use tripline_core::kernel::ids::new_run_id;
+use tripline_core::kernel::time::iso_millis;
+use tripline_core::poll::cursor::{HttpCursor, NewRecord, PgCursor};
+use tripline_core::poll::state::{
+    batch_run_random, empty_http, http_summary, join_http, parse_reset, pg_summary, run_input,
+    source_fingerprint, split_http,
+};
+use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
 
 /// How long one alarm keeps polling while batches come back full; then it re-arms at once.
 const LOOP_BUDGET_MS: i64 = 25_000;
@@ -314,7 +314,7 @@ fn load_pg(store: &PollStore, fingerprint: &str) -> Result<Option<PgCursor>> {
 fn load_http(
     store: &PollStore,
     fingerprint: &str,
-    source: &crate::domain::poll::HttpSource,
+    source: &tripline_core::poll::HttpSource,
 ) -> Result<LoadedHttp> {
     let stored = match store.cursor_for(fingerprint)? {
         Some(header) => match serde_json::from_str::<Value>(&header) {
@@ -444,7 +444,7 @@ async fn record_runs(
 /// One poll of a PostgreSQL source (one batch).
 async fn poll_pg(
     ctx: &PollCtx<'_>,
-    source: &crate::domain::poll::PgSource,
+    source: &tripline_core::poll::PgSource,
     session: &mut Option<PgSession>,
     force_now: bool,
 ) -> std::result::Result<Polled, SourceError> {
@@ -500,7 +500,7 @@ async fn poll_pg(
 /// One poll of an HTTP source.
 async fn poll_http(
     ctx: &PollCtx<'_>,
-    source: &crate::domain::poll::HttpSource,
+    source: &tripline_core::poll::HttpSource,
     force_now: bool,
 ) -> std::result::Result<Polled, SourceError> {
     let store = ctx.store;

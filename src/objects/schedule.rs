@@ -25,16 +25,16 @@ use worker::{Env, Request, Response, Result, Storage};
 
 use super::sync_kv::SyncKv;
 use super::{Deployed, WorkflowObject, KEY_KIND};
-use crate::domain::definition::Trigger;
-use crate::domain::schedule::ScheduleTrigger;
-use crate::domain::schedule_timer::{
-    dedup_key, grace_from_config, interval_ms, run_input, timer_row_due, timer_row_spread,
-};
-use crate::domain::time::{from_millis, iso_millis};
 use crate::engine;
 use crate::platform::{env_string, now_ms};
 use crate::store;
 use crate::store::runs::Inserted;
+use tripline_core::definition::Trigger;
+use tripline_core::kernel::time::{from_millis, iso_millis};
+use tripline_core::schedule::timer::{
+    dedup_key, grace_from_config, interval_ms, run_input, timer_row_due, timer_row_spread,
+};
+use tripline_core::schedule::ScheduleTrigger;
 
 /// Storage key of [`Armed`] (a JSON string).
 pub const KEY_SCHEDULE: &str = "schedule";

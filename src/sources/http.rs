@@ -8,8 +8,8 @@ use serde_json::Value;
 use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
 
 use super::SourceError;
-use crate::domain::poll::HttpSource;
 use crate::platform::env_string;
+use tripline_core::poll::HttpSource;
 
 /// Longest wait for the response, body included.
 const TIMEOUT: Duration = Duration::from_secs(30);

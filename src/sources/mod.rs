@@ -21,8 +21,8 @@ impl fmt::Display for SourceError {
     }
 }
 
-impl From<crate::domain::poll::PollError> for SourceError {
-    fn from(e: crate::domain::poll::PollError) -> Self {
+impl From<tripline_core::poll::PollError> for SourceError {
+    fn from(e: tripline_core::poll::PollError) -> Self {
         SourceError(e.to_string())
     }
 }

@@ -10,9 +10,9 @@ use tokio_postgres::{Client, Config};
 use worker::{postgres_tls::PassthroughTls, Env, SecureTransport, Socket};
 
 use super::{with_timeout, SourceError};
-use crate::domain::cursor::PgCursor;
-use crate::domain::poll::{PgColumnTypes, PgConnection, PgRecord, PgSource};
 use crate::platform::env_string;
+use tripline_core::poll::cursor::PgCursor;
+use tripline_core::poll::{PgColumnTypes, PgConnection, PgRecord, PgSource};
 
 /// Longest wait for the connection (TCP + startup + authentication).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use worker::{D1Database, Result};
 
 use super::{num, opt_text, text};
-use crate::domain::time::iso_millis;
+use tripline_core::kernel::time::iso_millis;
 
 /// A pending sign-in to record.
 pub struct NewState<'a> {

@@ -339,7 +339,7 @@ const PRIOR_COLUMNS: &str = "id, status, fingerprint, response, steps, error";
 /// (a workflow with no steps has nothing to execute). With `fingerprint` kept for idempotent
 /// repeats. `None` when created; on a duplicate dedup key, the run that is already there.
 /// `body_pieces` (when the input's request body is kept out of the row, see
-/// `domain::hooks::INLINE_INPUT_MAX`) are written in the same transaction, only if the run is.
+/// `tripline_core::endpoint::runtime::INLINE_INPUT_MAX`) are written in the same transaction, only if the run is.
 pub async fn insert_endpoint(
     db: &D1Database,
     run: &NewRun<'_>,
@@ -422,7 +422,7 @@ pub async fn prior(db: &D1Database, id: &str) -> Result<Option<PriorRun>> {
 
 /// Puts a request body kept in pieces (`run_payloads`) back into a run's input.
 async fn inflate(db: &D1Database, row: Option<RunRow>) -> Result<Option<RunRow>> {
-    use crate::domain::hooks::BODY_PIECES_KEY;
+    use tripline_core::endpoint::runtime::BODY_PIECES_KEY;
     let Some(mut row) = row else {
         return Ok(None);
     };

@@ -1,0 +1,10 @@
+//! What every trigger shares: validation problems and the JSON reader that collects them, names of
+//! Worker configuration, ids, API time stamps, redaction of stored records, and encryption at rest.
+
+pub mod crypto;
+pub mod ids;
+pub mod names;
+pub mod problem;
+pub mod reader;
+pub mod redact;
+pub mod time;

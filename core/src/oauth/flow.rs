@@ -1,0 +1,482 @@
+//! The pure parts of the OAuth trigger's flow: state and PKCE values, the authorize URL, the
+//! client used for the token endpoint, turning a token response into what a connection
+//! stores, classifying token endpoint failures, and the small URL helpers the routes need.
+//! Randomness and the clock are passed in; the HTTP exchange itself is in `engine::oauth`.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType, BasicTokenResponse};
+use oauth2::{
+    AuthType, AuthUrl, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
+    TokenUrl,
+};
+use sha2::{Digest, Sha256};
+
+use crate::oauth::{url_origin, OAuthTrigger};
+
+/// Default lifetime of a sign-in state: 10 minutes.
+pub const DEFAULT_STATE_TTL_SECONDS: i64 = 600;
+
+/// Connections expiring within this window are refreshed by the Cron pass.
+pub const REFRESH_WINDOW_MS: i64 = 10 * 60_000;
+
+/// The state TTL from the `OAUTH_STATE_TTL_SECONDS` var (1..=3600), else the default; in ms.
+pub fn state_ttl_ms(var: Option<&str>) -> i64 {
+    var.and_then(|s| s.trim().parse::<i64>().ok())
+        .filter(|s| (1..=3600).contains(s))
+        .unwrap_or(DEFAULT_STATE_TTL_SECONDS)
+        * 1000
+}
+
+/// A state value: 256 random bits, base64url without padding (43 characters).
+pub fn new_state(random: &[u8; 32]) -> String {
+    URL_SAFE_NO_PAD.encode(random)
+}
+
+/// Whether `s` could be a state we issued (43 base64url characters); anything else is
+/// rejected before touching storage.
+pub fn is_state_shaped(s: &str) -> bool {
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What D1 stores for a state: its SHA-256 (hex), so a database reader cannot complete a
+/// sign-in with a pending state.
+pub fn state_hash(state: &str) -> String {
+    hex(&Sha256::digest(state.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A PKCE pair from 32 random bytes: the verifier (43 characters) and its S256 challenge.
+pub fn pkce_pair(random: &[u8; 32]) -> (String, String) {
+    let verifier = URL_SAFE_NO_PAD.encode(random);
+    let challenge =
+        PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.clone()));
+    (verifier, challenge.as_str().to_string())
+}
+
+/// Checks the `user_id` given to the Sign-in URL: 1 to 256 characters, no control characters.
+pub fn check_user_id(user_id: Option<&str>) -> Result<String, String> {
+    let Some(u) = user_id else {
+        return Err("is required: the id of the end user in your app, e.g. ?user_id=42".into());
+    };
+    if u.is_empty() || u.chars().count() > 256 {
+        return Err("must be 1 to 256 characters".into());
+    }
+    if u.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(u.to_string())
+}
+
+/// Checks the optional `redirect` of the Sign-in URL: an absolute URL on the same origin as
+/// the workflow's `success_url` (so the Worker cannot be used as an open redirector).
+pub fn check_redirect(redirect: &str, success_url: &str) -> Result<(), String> {
+    crate::oauth::check_url(redirect)?;
+    let want = url_origin(success_url);
+    if url_origin(redirect) != want || want.is_none() {
+        return Err(format!(
+            "must be on the same origin as the workflow's success_url ({})",
+            want.unwrap_or_default()
+        ));
+    }
+    Ok(())
+}
+
+/// The client for the token endpoint.
+pub type Client =
+    BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// Builds the oauth2 client for a trigger: its endpoints, credentials, how it authenticates
+/// at the token endpoint, and the Redirect URL (sent with the authorize and code requests,
+/// not with refreshes).
+pub fn client(
+    trigger: &OAuthTrigger,
+    secret: &str,
+    redirect_uri: Option<&str>,
+) -> Result<Client, String> {
+    let auth =
+        AuthUrl::new(trigger.authorize_url.clone()).map_err(|e| format!("authorize_url: {e}"))?;
+    let token = TokenUrl::new(trigger.token_url.clone()).map_err(|e| format!("token_url: {e}"))?;
+    let mut c = BasicClient::new(ClientId::new(trigger.client_id.clone()))
+        .set_client_secret(ClientSecret::new(secret.to_string()))
+        .set_auth_uri(auth)
+        .set_token_uri(token)
+        .set_auth_type(if trigger.token_auth_method == "client_secret_post" {
+            AuthType::RequestBody
+        } else {
+            AuthType::BasicAuth
+        });
+    if let Some(r) = redirect_uri {
+        let redirect = RedirectUrl::new(r.to_string()).map_err(|e| format!("redirect URL: {e}"))?;
+        c = c.set_redirect_uri(redirect);
+    }
+    Ok(c)
+}
+
+/// The provider's authorize URL for one sign-in: `response_type=code`, the client id, the
+/// Redirect URL, the scopes, the state, the S256 challenge of `verifier` (when PKCE is on)
+/// and the trigger's `extra_authorize_params`.
+pub fn authorize_url(
+    trigger: &OAuthTrigger,
+    redirect_uri: &str,
+    state: &str,
+    verifier: Option<&str>,
+) -> Result<String, String> {
+    // The secret is not sent to the authorize endpoint; a placeholder keeps one builder.
+    let client = client(trigger, "", Some(redirect_uri))?;
+    let state = state.to_string();
+    let mut req = client
+        .authorize_url(move || CsrfToken::new(state))
+        .add_scopes(trigger.scopes.iter().cloned().map(Scope::new));
+    for (k, v) in &trigger.extra_authorize_params {
+        req = req.add_extra_param(k.clone(), v.clone());
+    }
+    if let Some(v) = verifier {
+        if !(43..=128).contains(&v.len()) {
+            return Err("a PKCE verifier must be 43 to 128 characters".into());
+        }
+        let challenge =
+            PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(v.to_string()));
+        req = req.set_pkce_challenge(challenge);
+    }
+    Ok(req.url().0.to_string())
+}
+
+/// What a token response gives a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSet {
+    pub access_token: String,
+    pub token_type: String,
+    /// `None` when the provider did not return one (then keep any earlier refresh token).
+    pub refresh_token: Option<String>,
+    /// Epoch ms; `None` when the provider gave no `expires_in` (the token does not expire as
+    /// far as we know, and is never refreshed ahead of time).
+    pub expires_at_ms: Option<i64>,
+    pub scopes: Vec<String>,
+}
+
+/// Reads a token response: the granted scopes are the response's `scope` when present,
+/// else the ones requested (RFC 6749 §5.1); `expires_at = now + expires_in`.
+pub fn token_set(resp: &BasicTokenResponse, requested: &[String], now_ms: i64) -> TokenSet {
+    let scopes = match resp.scopes() {
+        Some(s) if !s.is_empty() => s.iter().map(|s| s.to_string()).collect(),
+        _ => requested.to_vec(),
+    };
+    TokenSet {
+        access_token: resp.access_token().secret().clone(),
+        token_type: resp.token_type().as_ref().to_string(),
+        refresh_token: resp.refresh_token().map(|r| r.secret().clone()),
+        expires_at_ms: resp
+            .expires_in()
+            .map(|d| now_ms.saturating_add(d.as_millis().min(i64::MAX as u128) as i64)),
+        scopes,
+    }
+}
+
+/// Parses a token endpoint's JSON body (for tests and for callers with raw bytes).
+pub fn parse_token_response(body: &[u8]) -> Result<BasicTokenResponse, String> {
+    serde_json::from_slice(body).map_err(|e| format!("not a token response: {e}"))
+}
+
+/// Why a token request failed, for a person; `invalid_grant` is singled out because it
+/// means the grant (code or refresh token) is dead and the end user must sign in again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenFailure {
+    pub invalid_grant: bool,
+    /// The provider's error code when it sent one (`invalid_grant`, `invalid_client`, …).
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// Classifies an oauth2 token request error; `status` is the HTTP status the token
+/// endpoint answered, when it answered. Provider text is cut to 300 characters.
+pub fn classify<RE: std::error::Error + 'static>(
+    err: &RequestTokenError<RE, BasicErrorResponse>,
+    status: Option<u16>,
+) -> TokenFailure {
+    let http = match status {
+        Some(s) if s != 200 => format!(" (HTTP {s})"),
+        _ => String::new(),
+    };
+    let plain = |message: String| TokenFailure {
+        invalid_grant: false,
+        code: None,
+        message,
+    };
+    match err {
+        RequestTokenError::ServerResponse(e) => {
+            let code = e.error().as_ref().to_string();
+            let mut message = format!("the token endpoint answered `{code}`{http}");
+            if let Some(d) = e.error_description() {
+                message.push_str(&format!(": {}", cut(d, 300)));
+            }
+            TokenFailure {
+                invalid_grant: *e.error() == BasicErrorResponseType::InvalidGrant,
+                code: Some(code),
+                message,
+            }
+        }
+        RequestTokenError::Request(e) => plain(format!(
+            "the token endpoint could not be reached: {}",
+            cut(&e.to_string(), 300)
+        )),
+        RequestTokenError::Parse(_, body) if !http.is_empty() => plain(format!(
+            "the token endpoint failed{http}: {}",
+            cut(&String::from_utf8_lossy(body), 200)
+        )),
+        RequestTokenError::Parse(e, body) => plain(format!(
+            "the token endpoint's answer is not a valid token response ({}): {}",
+            cut(&e.to_string(), 200),
+            cut(&String::from_utf8_lossy(body), 200)
+        )),
+        RequestTokenError::Other(m) => plain(format!(
+            "the token endpoint's answer is unusable{http}: {}",
+            cut(m, 300)
+        )),
+    }
+}
+
+/// At most `n` characters of `s`.
+pub fn cut(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// Keeps an OAuth error code or description within RFC 6749's allowed characters
+/// (printable ASCII without `"` and `\`) and 300 characters.
+pub fn sanitize_error(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\')
+        .collect();
+    cut(&clean, 300)
+}
+
+/// `url` with `pairs` appended to its query (before any `#fragment`), form-encoded.
+pub fn with_query(url: &str, pairs: &[(&str, &str)]) -> String {
+    if pairs.is_empty() {
+        return url.to_string();
+    }
+    let (base, fragment) = match url.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (url, None),
+    };
+    let extra = oauth2::url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    let sep = if !base.contains('?') {
+        "?"
+    } else if base.ends_with('?') || base.ends_with('&') {
+        ""
+    } else {
+        "&"
+    };
+    let mut out = format!("{base}{sep}{extra}");
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// Decodes `%XX` escapes of a path segment; `None` when malformed or not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::problem::Errors;
+    use serde_json::json;
+
+    fn trigger(extra: serde_json::Value) -> OAuthTrigger {
+        let mut v = json!({"type":"oauth","authorize_url":"https://p.example/authorize?tenant=x",
+            "token_url":"https://p.example/token","client_id":"cid","client_secret_env":"P_SECRET",
+            "scopes":["read","write"],"success_url":"https://app.example/done",
+            "extra_authorize_params":{"access_type":"offline"}});
+        for (k, val) in extra.as_object().unwrap() {
+            v[k] = val.clone();
+        }
+        let mut e = Errors::new();
+        let t = OAuthTrigger::parse(&v, "trigger", &mut e);
+        assert!(e.is_empty(), "{e:?}");
+        t.unwrap()
+    }
+
+    #[test]
+    fn pkce_matches_rfc7636_appendix_b() {
+        let bytes: [u8; 32] = [
+            116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212,
+            37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
+        ];
+        let (verifier, challenge) = pkce_pair(&bytes);
+        assert_eq!(verifier, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        assert_eq!(challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+    }
+
+    #[test]
+    fn states_are_long_and_hashed() {
+        let s = new_state(&[0xab; 32]);
+        assert_eq!(s.len(), 43);
+        assert!(is_state_shaped(&s));
+        assert!(!is_state_shaped("short"));
+        assert!(!is_state_shaped(&format!("{}!", &s[..42])));
+        let h = state_hash(&s);
+        assert_eq!(h.len(), 64);
+        assert_ne!(h, state_hash(&new_state(&[0xac; 32])));
+    }
+
+    #[test]
+    fn authorize_url_has_everything() {
+        let t = trigger(json!({}));
+        let url = authorize_url(
+            &t,
+            "https://tripline.example/oauth/wf_1/callback",
+            "STATE123",
+            Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        )
+        .unwrap();
+        let parsed = oauth2::url::Url::parse(&url).unwrap();
+        let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
+        assert_eq!(parsed.path(), "/authorize");
+        assert_eq!(q["tenant"], "x");
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "cid");
+        assert_eq!(
+            q["redirect_uri"],
+            "https://tripline.example/oauth/wf_1/callback"
+        );
+        assert_eq!(q["scope"], "read write");
+        assert_eq!(q["state"], "STATE123");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(
+            q["code_challenge"],
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+        assert_eq!(q["access_type"], "offline");
+        let no_pkce = authorize_url(&t, "https://t.example/cb", "S", None).unwrap();
+        assert!(!no_pkce.contains("code_challenge"));
+    }
+
+    #[test]
+    fn token_responses_become_token_sets() {
+        let r = parse_token_response(
+            br#"{"access_token":"at","token_type":"Bearer","expires_in":3600,"refresh_token":"rt","scope":"read"}"#,
+        )
+        .unwrap();
+        let t = token_set(&r, &["read".into(), "write".into()], 1_000);
+        assert_eq!(t.access_token, "at");
+        assert_eq!(t.refresh_token.as_deref(), Some("rt"));
+        assert_eq!(t.expires_at_ms, Some(3_601_000));
+        assert_eq!(t.scopes, ["read"]);
+        let r = parse_token_response(br#"{"access_token":"at","token_type":"bearer"}"#).unwrap();
+        let t = token_set(&r, &["a".into()], 0);
+        assert_eq!(t.expires_at_ms, None);
+        assert_eq!(t.refresh_token, None);
+        assert_eq!(t.scopes, ["a"]);
+        assert!(parse_token_response(b"<html>").is_err());
+        assert!(parse_token_response(br#"{"token_type":"Bearer"}"#).is_err());
+    }
+
+    #[test]
+    fn failures_are_classified() {
+        type E = RequestTokenError<std::io::Error, BasicErrorResponse>;
+        let invalid: BasicErrorResponse =
+            serde_json::from_str(r#"{"error":"invalid_grant","error_description":"revoked"}"#)
+                .unwrap();
+        let f = classify(&E::ServerResponse(invalid), Some(400));
+        assert!(f.invalid_grant);
+        assert!(f.message.contains("HTTP 400"), "{}", f.message);
+        assert_eq!(f.code.as_deref(), Some("invalid_grant"));
+        assert!(f.message.contains("revoked"));
+        let other: BasicErrorResponse =
+            serde_json::from_str(r#"{"error":"invalid_client"}"#).unwrap();
+        assert!(!classify(&E::ServerResponse(other), Some(401)).invalid_grant);
+        let f = classify(
+            &E::Other("server returned empty error response".into()),
+            None,
+        );
+        assert!(!f.invalid_grant && f.message.contains("empty"));
+        let parse_err = serde_path_to_error::deserialize::<_, BasicTokenResponse>(
+            &mut serde_json::Deserializer::from_slice(b"oops"),
+        )
+        .unwrap_err();
+        let f = classify(
+            &E::Parse(parse_err, b"internal server error".to_vec()),
+            Some(500),
+        );
+        assert_eq!(
+            f.message,
+            "the token endpoint failed (HTTP 500): internal server error"
+        );
+        let f = classify(
+            &E::Request(std::io::Error::other("connection refused")),
+            None,
+        );
+        assert!(f.message.contains("connection refused"));
+    }
+
+    #[test]
+    fn redirects_and_user_ids() {
+        assert!(
+            check_redirect("https://app.example/after?x=1", "https://app.example/done").is_ok()
+        );
+        assert!(check_redirect("https://APP.example/x", "https://app.example/done").is_ok());
+        assert!(check_redirect("https://evil.example/x", "https://app.example/done").is_err());
+        assert!(
+            check_redirect("https://app.example.evil.example/", "https://app.example/").is_err()
+        );
+        assert!(check_redirect("http://app.example/x", "https://app.example/done").is_err());
+        assert!(check_redirect("/relative", "https://app.example/done").is_err());
+        assert_eq!(check_user_id(Some("u-42")).unwrap(), "u-42");
+        assert!(check_user_id(None).is_err());
+        assert!(check_user_id(Some("")).is_err());
+        assert!(check_user_id(Some("a\nb")).is_err());
+        assert!(check_user_id(Some(&"x".repeat(257))).is_err());
+    }
+
+    #[test]
+    fn query_helpers() {
+        assert_eq!(
+            with_query("https://a.example/f", &[("error", "access_denied")]),
+            "https://a.example/f?error=access_denied"
+        );
+        assert_eq!(
+            with_query("https://a.example/f?x=1#top", &[("error", "a b&c")]),
+            "https://a.example/f?x=1&error=a+b%26c#top"
+        );
+        assert_eq!(
+            with_query("https://a.example/f", &[]),
+            "https://a.example/f"
+        );
+        assert_eq!(percent_decode("a%40b%20c").as_deref(), Some("a@b c"));
+        assert_eq!(percent_decode("%zz"), None);
+        assert_eq!(percent_decode("%4"), None);
+        assert_eq!(sanitize_error("bad\"\\\nerror"), "baderror");
+        assert_eq!(state_ttl_ms(None), 600_000);
+        assert_eq!(state_ttl_ms(Some("2")), 2_000);
+        assert_eq!(state_ttl_ms(Some("0")), 600_000);
+    }
+}

@@ -1,0 +1,220 @@
+//! The OAuth trigger's configuration: the provider's endpoints, the client, scopes, PKCE and
+//! where to send the end user afterwards.
+
+pub mod flow;
+
+use serde_json::Value;
+
+pub use crate::kernel::names::is_env_name;
+use crate::kernel::problem::Errors;
+use crate::kernel::reader::ObjectReader;
+
+/// A parsed `{"type": "oauth", …}` trigger.
+#[derive(Debug, Clone)]
+pub struct OAuthTrigger {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    /// The Worker secret holding the client secret (secrets never live in D1).
+    pub client_secret_env: String,
+    pub scopes: Vec<String>,
+    pub pkce: bool,
+    pub extra_authorize_params: Vec<(String, String)>,
+    pub success_url: String,
+    pub failure_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    /// How the client authenticates at the token endpoint: `client_secret_basic` (HTTP Basic,
+    /// the default, which RFC 6749 requires servers to support) or `client_secret_post`
+    /// (`client_id`/`client_secret` in the form body).
+    pub token_auth_method: String,
+}
+
+/// The accepted `token_auth_method` values.
+pub const TOKEN_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
+
+/// Checks an absolute http(s) URL with a host; returns an error message otherwise.
+pub fn check_url(s: &str) -> Result<(), String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .ok_or_else(|| "must be an absolute http:// or https:// URL".to_string())?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if host.is_empty() || host.contains(char::is_whitespace) || s.contains(char::is_whitespace) {
+        return Err("must be an absolute URL with a host and no spaces".into());
+    }
+    Ok(())
+}
+
+/// The `scheme://host[:port]` of an absolute URL.
+pub fn url_origin(s: &str) -> Option<String> {
+    let (scheme, rest) = s.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty()).then(|| {
+        format!(
+            "{}://{}",
+            scheme.to_ascii_lowercase(),
+            host.to_ascii_lowercase()
+        )
+    })
+}
+
+impl OAuthTrigger {
+    pub fn parse(value: &Value, location: &str, errors: &mut Errors) -> Option<OAuthTrigger> {
+        let before = errors.len();
+        let mut r = ObjectReader::new(value, location, errors);
+        r.raw("type");
+        let url = |r: &mut ObjectReader, key: &'static str, required: bool, errors: &mut Errors| {
+            let v = if required {
+                r.req_str(key, errors)
+            } else {
+                r.opt_str(key, errors)
+            }?;
+            if let Err(m) = check_url(&v) {
+                errors.push(r.loc(key), m);
+            }
+            Some(v)
+        };
+        let authorize_url = url(&mut r, "authorize_url", true, errors);
+        let token_url = url(&mut r, "token_url", true, errors);
+        let client_id = r.req_str("client_id", errors);
+        let client_secret_env = r.req_str("client_secret_env", errors);
+        if let Some(name) = &client_secret_env {
+            if !is_env_name(name) {
+                errors.push(
+                    r.loc("client_secret_env"),
+                    "must name a Worker secret, like GITHUB_CLIENT_SECRET (letters, digits and _)",
+                );
+            }
+        }
+        let scopes = r.opt_str_list("scopes", errors).unwrap_or_default();
+        for (i, s) in scopes.iter().enumerate() {
+            if s.is_empty() || s.contains(char::is_whitespace) {
+                errors.push(
+                    format!("{}[{i}]", r.loc("scopes")),
+                    "a scope must be non-empty without spaces",
+                );
+            }
+        }
+        let pkce = r.opt_bool("pkce", errors).unwrap_or(true);
+        let mut extra = Vec::new();
+        if let Some(v) = r.raw("extra_authorize_params") {
+            let loc = r.loc("extra_authorize_params");
+            match v {
+                Value::Object(map) => {
+                    for (k, v) in map {
+                        const RESERVED: &[&str] = &[
+                            "state",
+                            "code_challenge",
+                            "code_challenge_method",
+                            "redirect_uri",
+                            "client_id",
+                            "response_type",
+                            "scope",
+                        ];
+                        if RESERVED.contains(&k.as_str()) {
+                            errors.push(
+                                format!("{loc}.{k}"),
+                                "is set by Tripline and cannot be overridden",
+                            );
+                        } else if let Some(s) = v.as_str() {
+                            extra.push((k.clone(), s.to_string()));
+                        } else {
+                            errors.push(format!("{loc}.{k}"), "must be a string");
+                        }
+                    }
+                }
+                _ => errors.push(loc, "must be an object of string values"),
+            }
+        }
+        let success_url = url(&mut r, "success_url", true, errors);
+        let failure_url = url(&mut r, "failure_url", false, errors);
+        let userinfo_url = url(&mut r, "userinfo_url", false, errors);
+        let token_auth_method = r
+            .opt_str("token_auth_method", errors)
+            .unwrap_or_else(|| TOKEN_AUTH_METHODS[0].to_string());
+        if !TOKEN_AUTH_METHODS.contains(&token_auth_method.as_str()) {
+            errors.push(
+                r.loc("token_auth_method"),
+                format!("must be one of: {}", TOKEN_AUTH_METHODS.join(", ")),
+            );
+        }
+        r.finish(errors);
+        if errors.len() > before {
+            return None;
+        }
+        Some(OAuthTrigger {
+            authorize_url: authorize_url?,
+            token_url: token_url?,
+            client_id: client_id?,
+            client_secret_env: client_secret_env?,
+            scopes,
+            pkce,
+            extra_authorize_params: extra,
+            success_url: success_url?,
+            failure_url,
+            userinfo_url,
+            token_auth_method,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_and_defaults() {
+        let mut e = Errors::new();
+        let t = OAuthTrigger::parse(
+            &json!({"type":"oauth","authorize_url":"https://p.example/auth","token_url":"https://p.example/token",
+                    "client_id":"abc","client_secret_env":"P_SECRET","scopes":["read","write"],
+                    "success_url":"https://app.example/done","extra_authorize_params":{"access_type":"offline"}}),
+            "trigger",
+            &mut e,
+        )
+        .unwrap();
+        assert!(e.is_empty());
+        assert!(t.pkce);
+        assert_eq!(t.token_auth_method, "client_secret_basic");
+        assert_eq!(t.scopes, ["read", "write"]);
+        assert_eq!(
+            t.extra_authorize_params,
+            [("access_type".into(), "offline".into())]
+        );
+    }
+
+    #[test]
+    fn every_error_located() {
+        let mut e = Errors::new();
+        let t = OAuthTrigger::parse(
+            &json!({"type":"oauth","authorize_url":"ftp://x","client_id":"abc","client_secret_env":"lower case",
+                    "success_url":"https://a","extra_authorize_params":{"state":"x"},"scopes":["a b"],
+                    "token_auth_method":"private_key_jwt"}),
+            "trigger",
+            &mut e,
+        );
+        assert!(t.is_none());
+        let locs: Vec<_> = e.0.iter().map(|e| e.location.as_str()).collect();
+        assert_eq!(
+            locs,
+            [
+                "trigger.authorize_url",
+                "trigger.token_url",
+                "trigger.client_secret_env",
+                "trigger.scopes[0]",
+                "trigger.extra_authorize_params.state",
+                "trigger.token_auth_method"
+            ]
+        );
+    }
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            url_origin("https://App.example:8443/x?y").as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(url_origin("nope"), None);
+    }
+}

@@ -1,0 +1,301 @@
+//! What the poll runtime keeps between polls, and small pure helpers around it: which source a
+//! stored cursor belongs to (its fingerprint), how an HTTP cursor is split into a small header
+//! and a list of ids (stored one row per id, because the set can outgrow a 128 KiB value), the
+//! run input of a record, run-id randomness that keeps a batch in cursor order, what the API
+//! shows as the cursor, and the body of `POST /api/workflows/{id}/poll/reset`.
+
+use serde_json::{json, Value};
+
+use crate::kernel::problem::Errors;
+use crate::poll::cursor::{HttpCursor, NewRecord, PgCursor};
+use crate::poll::{Dedupe, PollSource, PollStart, DEFAULT_UNIQUE_CAPACITY};
+
+/// Identifies the source a cursor was read from. A redeploy with the same fingerprint keeps
+/// the cursor; a different one (another table, cursor column, URL, items or id pointer) starts
+/// over as `start` says. Connection names, headers, columns, tiebreak, batch size and interval
+/// are not part of it: changing them keeps the cursor.
+pub fn source_fingerprint(source: &PollSource) -> String {
+    match source {
+        PollSource::Postgres(s) => json!(["postgres", s.relation(), s.cursor]).to_string(),
+        PollSource::Http(s) => json!(["http", s.url, s.items, s.id]).to_string(),
+    }
+}
+
+/// An HTTP cursor as stored: a header (mode, capacity or mark) and the remembered ids, oldest
+/// first (the recent ids for `unique`, the ids at the mark for `greatest`).
+pub fn split_http(cursor: &HttpCursor) -> (Value, Vec<String>) {
+    let v = serde_json::to_value(cursor).unwrap_or(Value::Null);
+    let ids_of = |v: &Value| -> Vec<String> {
+        v["ids"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|i| i.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    match cursor {
+        HttpCursor::Unique(ids) => (
+            json!({"mode": "unique", "capacity": ids.capacity()}),
+            ids_of(&v),
+        ),
+        HttpCursor::Greatest { mark, .. } => (
+            json!({"mode": "greatest", "mark": mark}),
+            ids_of(&v["at_mark"]),
+        ),
+    }
+}
+
+/// The inverse of [`split_http`]; `None` when the header is not one it wrote.
+pub fn join_http(header: &Value, ids: Vec<String>) -> Option<HttpCursor> {
+    let full = match header["mode"].as_str()? {
+        "unique" => json!({"mode": "unique", "capacity": header["capacity"], "ids": ids}),
+        "greatest" => json!({"mode": "greatest", "mark": header["mark"],
+            "at_mark": {"capacity": DEFAULT_UNIQUE_CAPACITY, "ids": ids}}),
+        _ => return None,
+    };
+    serde_json::from_value(full).ok()
+}
+
+/// A cursor with nothing seen that is *not* a first poll: every record the source has is new
+/// (`start: beginning`, or a reset to the beginning).
+pub fn empty_http(source_dedupe: Dedupe) -> HttpCursor {
+    let header = match source_dedupe {
+        Dedupe::Unique { capacity } => json!({"mode": "unique", "capacity": capacity}),
+        Dedupe::Greatest => json!({"mode": "greatest", "mark": null}),
+    };
+    join_http(&header, Vec::new()).expect("a header join_http reads")
+}
+
+/// What the API shows as a PostgreSQL cursor.
+pub fn pg_summary(cursor: &PgCursor) -> Value {
+    serde_json::to_value(cursor).unwrap_or(Value::Null)
+}
+
+/// What the API shows as an HTTP cursor (counts, not the ids themselves).
+pub fn http_summary(cursor: &HttpCursor) -> Value {
+    let (header, ids) = split_http(cursor);
+    match cursor {
+        HttpCursor::Unique(_) => json!({"mode": "unique", "capacity": header["capacity"],
+            "remembered_ids": ids.len()}),
+        HttpCursor::Greatest { mark, .. } => {
+            json!({"mode": "greatest", "mark": mark, "ids_at_mark": ids.len()})
+        }
+    }
+}
+
+/// The input of the run a record starts: `{"event": {"record": …}}`.
+pub fn run_input(record: &NewRecord) -> Value {
+    json!({"event": {"record": record.record}})
+}
+
+/// The 10 random bytes of a run id for the `seq`-th record of a batch: `seq` (3 bytes,
+/// big-endian) then 7 random bytes. Run ids start with their creation time in ms, so the runs
+/// of one batch, created in the same millisecond, still sort in cursor order.
+pub fn batch_run_random(seq: u32, random: [u8; 7]) -> [u8; 10] {
+    let s = seq.min(0x00ff_ffff).to_be_bytes();
+    let mut out = [0u8; 10];
+    out[..3].copy_from_slice(&s[1..]);
+    out[3..].copy_from_slice(&random);
+    out
+}
+
+/// Parses the body of `POST /api/workflows/{id}/poll/reset`: `{"start": "now" | "beginning"}`.
+pub fn parse_reset(body: &Value) -> Result<PollStart, Errors> {
+    let mut errors = Errors::new();
+    let Some(obj) = body.as_object() else {
+        errors.push("body", "must be a JSON object like {\"start\": \"now\"}");
+        return Err(errors);
+    };
+    for key in obj.keys() {
+        if key != "start" {
+            errors.push(
+                format!("body.{key}"),
+                format!("unknown field `{key}`; the only field is `start`"),
+            );
+        }
+    }
+    let start = match obj.get("start") {
+        Some(Value::String(s)) if s == "now" => Some(PollStart::Now),
+        Some(Value::String(s)) if s == "beginning" => Some(PollStart::Beginning),
+        None => {
+            errors.push(
+                "body.start",
+                "is required: \"now\" (skip what the source has now) or \"beginning\" \
+                 (start a run for every record that has none yet)",
+            );
+            None
+        }
+        Some(other) => {
+            errors.push(
+                "body.start",
+                format!("must be \"now\" or \"beginning\", got {other}"),
+            );
+            None
+        }
+    };
+    match start {
+        Some(s) if errors.is_empty() => Ok(s),
+        _ => Err(errors),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::poll::PollTrigger;
+
+    fn source(v: Value) -> PollSource {
+        let mut errors = Errors::new();
+        PollTrigger::parse(
+            &json!({"type": "poll", "source": v}),
+            "trigger",
+            &mut errors,
+        )
+        .unwrap_or_else(|| panic!("{errors:?}"))
+        .source
+    }
+
+    fn rec(id: &str, greatest: Option<Value>) -> NewRecord {
+        NewRecord {
+            dedup_key: id.to_string(),
+            record: json!({"id": id}),
+            greatest,
+        }
+    }
+
+    #[test]
+    fn fingerprint_follows_the_source_not_the_tuning() {
+        let a = source(
+            json!({"kind": "postgres", "connection_env": "PG", "table": "t", "cursor": "id"}),
+        );
+        let b = source(
+            json!({"kind": "postgres", "connection_env": "OTHER", "table": "t", "cursor": "id",
+            "batch_size": 10, "columns": ["x"], "tiebreak": "y"}),
+        );
+        let c = source(
+            json!({"kind": "postgres", "connection_env": "PG", "table": "public.t", "cursor": "id"}),
+        );
+        let d = source(
+            json!({"kind": "postgres", "connection_env": "PG", "table": "t", "cursor": "ts"}),
+        );
+        assert_eq!(source_fingerprint(&a), source_fingerprint(&b));
+        assert_ne!(source_fingerprint(&a), source_fingerprint(&c));
+        assert_ne!(source_fingerprint(&a), source_fingerprint(&d));
+        let h1 = source(json!({"kind": "http", "url": "https://x/a", "items": "/data"}));
+        let h2 = source(
+            json!({"kind": "http", "url": "https://x/a", "items": "/data",
+            "headers": {"x-k": "v"}, "dedupe": "greatest"}),
+        );
+        let h3 = source(json!({"kind": "http", "url": "https://x/b", "items": "/data"}));
+        assert_eq!(source_fingerprint(&h1), source_fingerprint(&h2));
+        assert_ne!(source_fingerprint(&h1), source_fingerprint(&h3));
+    }
+
+    #[test]
+    fn http_cursor_splits_and_joins() {
+        let mut c = empty_http(Dedupe::Unique { capacity: 3 });
+        c.advance(&[
+            rec("a", None),
+            rec("b", None),
+            rec("c", None),
+            rec("d", None),
+        ]);
+        let (header, ids) = split_http(&c);
+        assert_eq!(header, json!({"mode": "unique", "capacity": 3}));
+        assert_eq!(ids, ["b", "c", "d"]);
+        assert_eq!(join_http(&header, ids).unwrap(), c);
+        assert_eq!(
+            http_summary(&c),
+            json!({"mode": "unique", "capacity": 3, "remembered_ids": 3})
+        );
+
+        let mut g = empty_http(Dedupe::Greatest);
+        g.advance(&[
+            rec("1", Some(json!(5))),
+            rec("2", Some(json!(7))),
+            rec("3", Some(json!(7))),
+        ]);
+        let (header, ids) = split_http(&g);
+        assert_eq!(header, json!({"mode": "greatest", "mark": 7}));
+        assert_eq!(ids, ["2", "3"]);
+        assert_eq!(join_http(&header, ids).unwrap(), g);
+        assert_eq!(
+            http_summary(&g),
+            json!({"mode": "greatest", "mark": 7, "ids_at_mark": 2})
+        );
+        assert!(join_http(&json!({"mode": "other"}), vec![]).is_none());
+        assert!(join_http(&json!(null), vec![]).is_none());
+    }
+
+    #[test]
+    fn empty_cursor_takes_everything() {
+        let items = vec![json!({"id": 1}), json!({"id": 2})];
+        let c = empty_http(Dedupe::Unique { capacity: 10 });
+        assert_eq!(c.select_new(&items, "/id", None).unwrap().len(), 2);
+        let g = empty_http(Dedupe::Greatest);
+        assert_eq!(g.select_new(&items, "/id", None).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn batch_run_ids_sort_in_sequence() {
+        use crate::kernel::ids::new_run_id;
+        let ids: Vec<String> = [0u32, 1, 2, 255, 256, 4999, 70_000]
+            .iter()
+            .map(|&s| {
+                new_run_id(
+                    1_700_000_000_000,
+                    &batch_run_random(s, [0xff - (s % 7) as u8; 7]),
+                )
+            })
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        assert_eq!(ids, sorted);
+        assert!(ids.iter().all(|i| crate::kernel::ids::is_run_id(i)));
+    }
+
+    #[test]
+    fn run_input_wraps_the_record() {
+        assert_eq!(
+            run_input(&rec("7", None)),
+            json!({"event": {"record": {"id": "7"}}})
+        );
+    }
+
+    #[test]
+    fn examples_are_valid_poll_workflows() {
+        use crate::definition::{Definition, Trigger};
+        for text in [
+            include_str!("../../../examples/poll.json"),
+            include_str!("../../../examples/poll-http.json"),
+        ] {
+            let v: Value = serde_json::from_str(text).unwrap();
+            let def = Definition::parse(&v).unwrap_or_else(|e| panic!("{e:?}"));
+            assert!(matches!(def.trigger, Trigger::Poll(_)));
+        }
+    }
+
+    #[test]
+    fn reset_body() {
+        assert_eq!(parse_reset(&json!({"start": "now"})), Ok(PollStart::Now));
+        assert_eq!(
+            parse_reset(&json!({"start": "beginning"})),
+            Ok(PollStart::Beginning)
+        );
+        let locs = |v: Value| -> Vec<String> {
+            parse_reset(&v)
+                .unwrap_err()
+                .0
+                .into_iter()
+                .map(|e| e.location)
+                .collect()
+        };
+        assert_eq!(locs(json!({})), ["body.start"]);
+        assert_eq!(locs(json!({"start": "later"})), ["body.start"]);
+        assert_eq!(locs(json!({"start": 1})), ["body.start"]);
+        assert_eq!(locs(json!({"start": "now", "x": 1})), ["body.x"]);
+        assert_eq!(locs(json!([])), ["body"]);
+    }
+}

@@ -1,0 +1,552 @@
+//! The `http` step: calls an HTTP API. Its result (`steps.<name>.status|headers|body`) is what
+//! later steps read.
+//!
+//! ```json
+//! { "type": "http", "name": "notify", "method": "POST", "url": "https://example.com/hook",
+//!   "headers": { "authorization": "Bearer {{secrets.HOOK_TOKEN}}" },
+//!   "query": { "source": "{{request.query.source}}" },
+//!   "json": { "email": "{{request.body.email}}" },
+//!   "timeout_ms": 10000, "retries": 3, "allow_error": false }
+//! ```
+//!
+//! - `method` defaults to `POST` when there is a `json`/`body`, else `GET`; `GET` and `HEAD`
+//!   cannot have a body (the Fetch API refuses one). Any letter case is accepted.
+//! - `url` must be `http://` or `https://`; a templated URL is checked once filled in. Templates
+//!   inside the URL are inserted as they are (not percent-encoded): put values in `query` to
+//!   have them encoded.
+//! - `query` values may be strings (templates), numbers, booleans, or arrays of those (the
+//!   parameter is repeated). A value that renders to `null` is left out; objects are sent as
+//!   compact JSON.
+//! - `retries` counts retries after the first attempt (on network errors, 408, 429 and 5xx; see
+//!   `retry`). `allow_error: true` lets the run go on after a final 4xx/5xx instead of failing.
+
+use serde_json::{Map, Value};
+
+use super::fields::{header, merge, read_body, read_headers, render_headers, Body};
+use super::Scope;
+use crate::kernel::problem::{index, join, Errors};
+use crate::kernel::reader::{type_name, ObjectReader};
+use crate::kernel::redact::{redact, redact_url};
+use crate::template::{is_templated, literal_prefix, render_string, render_tracked, TemplateError};
+
+/// Methods an `http` step may use.
+pub const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
+pub const MIN_TIMEOUT_MS: u32 = 100;
+/// Below the 60 s a Worker may wait on a subrequest, leaving time to record the result.
+pub const MAX_TIMEOUT_MS: u32 = 55_000;
+pub const DEFAULT_RETRIES: u32 = 3;
+pub const MAX_RETRIES: u32 = 10;
+
+/// A parsed `http` step; string fields are templates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpStep {
+    pub name: String,
+    /// Upper case, one of [`METHODS`].
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// Parameter name → template (string, number, boolean, or array of those).
+    pub query: Vec<(String, Value)>,
+    pub body: Body,
+    pub timeout_ms: u32,
+    /// Retries after the first attempt.
+    pub retries: u32,
+    /// Go on with the run when the final response is a 4xx/5xx.
+    pub allow_error: bool,
+}
+
+/// A request ready to send: every template filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedRequest {
+    pub method: String,
+    /// With the query parameters appended, percent-encoded.
+    pub url: String,
+    /// In the order written; `content-type` added when there is a body and none was set.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    pub timeout_ms: u32,
+    /// Sensitive values that went into the request (see `template::RenderOutput`).
+    pub secrets_used: Vec<String>,
+}
+
+impl PreparedRequest {
+    /// What may be stored about this request in a run record: method, URL, headers (as an
+    /// object) and body (parsed back when it is JSON), with credentials and secrets redacted.
+    pub fn to_record(&self) -> Value {
+        let mut headers = Map::new();
+        for (name, value) in &self.headers {
+            headers.insert(name.clone(), Value::String(value.clone()));
+        }
+        let body = self.body.as_ref().map(|b| {
+            let is_json = header(&self.headers, "content-type")
+                .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+            match serde_json::from_str::<Value>(b) {
+                Ok(v) if is_json => v,
+                _ => Value::String(b.clone()),
+            }
+        });
+        let mut record = serde_json::json!({
+            "method": self.method,
+            "url": redact_url(&self.url, &self.secrets_used),
+            "headers": headers,
+            "body": body,
+        });
+        redact(&mut record, &self.secrets_used);
+        record
+    }
+}
+
+impl HttpStep {
+    /// Reads the fields of an `http` step from `r` (`type` and `name` are already read).
+    pub fn parse(
+        name: String,
+        r: &mut ObjectReader<'_>,
+        scope: &Scope<'_>,
+        errors: &mut Errors,
+    ) -> Option<HttpStep> {
+        let method = r.opt_str("method", errors);
+        let method_loc = r.loc("method");
+        let url = r.req_str("url", errors);
+        if let Some(url) = &url {
+            let loc = r.loc("url");
+            scope.validate(&Value::String(url.clone()), &loc, errors);
+            if let Some(problem) = literal_url_problem(url) {
+                errors.push(loc, problem);
+            }
+        }
+        let headers = read_headers(r, scope, errors);
+        let query = read_query(r, scope, errors);
+        let body = read_body(r, scope, errors);
+        let method = match method {
+            Some(m) => {
+                let upper = m.to_ascii_uppercase();
+                if !METHODS.contains(&upper.as_str()) {
+                    errors.push(
+                        &method_loc,
+                        format!(
+                            "unknown method `{m}`; expected one of: {}",
+                            METHODS.join(", ")
+                        ),
+                    );
+                }
+                upper
+            }
+            None if body.is_none() => "GET".to_string(),
+            None => "POST".to_string(),
+        };
+        if (method == "GET" || method == "HEAD") && !body.is_none() {
+            errors.push(
+                &method_loc,
+                format!("a {method} request cannot have a body; use POST, PUT or PATCH, or remove `json`/`body`"),
+            );
+        }
+        let timeout_ms = r
+            .opt_int(
+                "timeout_ms",
+                MIN_TIMEOUT_MS.into(),
+                MAX_TIMEOUT_MS.into(),
+                errors,
+            )
+            .map_or(DEFAULT_TIMEOUT_MS, |n| n as u32);
+        let retries = r
+            .opt_int("retries", 0, MAX_RETRIES.into(), errors)
+            .map_or(DEFAULT_RETRIES, |n| n as u32);
+        let allow_error = r.opt_bool("allow_error", errors).unwrap_or(false);
+        Some(HttpStep {
+            name,
+            method,
+            url: url?,
+            headers,
+            query,
+            body,
+            timeout_ms,
+            retries,
+            allow_error,
+        })
+    }
+
+    /// Fills in every template from `context` (and `secrets`): the request to send.
+    /// Errors are located by field: `url`, `query.page`, `headers.authorization`, `json.email`.
+    pub fn prepare(
+        &self,
+        context: &Value,
+        secrets: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PreparedRequest, TemplateError> {
+        let mut used = Vec::new();
+        let url =
+            render_string(&self.url, context, secrets, &mut used).map_err(|e| e.under("url"))?;
+        let url = url.trim();
+        if let Some(problem) = rendered_url_problem(url) {
+            return Err(TemplateError {
+                location: "url".to_string(),
+                path: None,
+                message: problem,
+            });
+        }
+        let mut pairs = Vec::new();
+        for (name, template) in &self.query {
+            let loc = join("query", name);
+            let out = render_tracked(template, context, secrets).map_err(|e| e.under(&loc))?;
+            merge(&mut used, out.secrets_used);
+            push_query_values(&mut pairs, name, &out.value);
+        }
+        let url = append_query(url, &pairs);
+        let mut headers = render_headers(&self.headers, context, secrets, &mut used)?;
+        let body = match self.body.render(context, secrets, &mut used)? {
+            Some((text, content_type)) => {
+                if header(&headers, "content-type").is_none() {
+                    headers.push(("content-type".to_string(), content_type.to_string()));
+                }
+                Some(text)
+            }
+            None => None,
+        };
+        Ok(PreparedRequest {
+            method: self.method.clone(),
+            url,
+            headers,
+            body,
+            timeout_ms: self.timeout_ms,
+            secrets_used: used,
+        })
+    }
+}
+
+/// Reads `query`: parameter name → string template, number, boolean, or an array of those.
+fn read_query(
+    r: &mut ObjectReader<'_>,
+    scope: &Scope<'_>,
+    errors: &mut Errors,
+) -> Vec<(String, Value)> {
+    let Some(value) = r.raw("query") else {
+        return Vec::new();
+    };
+    let location = r.loc("query");
+    let Value::Object(map) = value else {
+        errors.push(
+            location,
+            format!(
+                "must be an object of parameter names to values, got {}",
+                type_name(value)
+            ),
+        );
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (name, v) in map {
+        let loc = join(&location, name);
+        let ok = match v {
+            Value::Array(items) => items.iter().enumerate().all(|(i, item)| {
+                let scalar = is_query_scalar(item);
+                if !scalar {
+                    errors.push(
+                        index(&loc, i),
+                        format!(
+                            "must be a string, number or boolean, got {}",
+                            type_name(item)
+                        ),
+                    );
+                }
+                scalar
+            }),
+            other if is_query_scalar(other) || other.is_null() => true,
+            other => {
+                errors.push(
+                    &loc,
+                    format!(
+                        "must be a string, number, boolean or an array of those, got {}",
+                        type_name(other)
+                    ),
+                );
+                false
+            }
+        };
+        if ok {
+            scope.validate(v, &loc, errors);
+            out.push((name.clone(), v.clone()));
+        }
+    }
+    out
+}
+
+fn is_query_scalar(v: &Value) -> bool {
+    matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))
+}
+
+/// Adds the parameters a rendered query value stands for: none for `null`, one per element of an
+/// array, else one (strings as they are, other values as compact JSON).
+fn push_query_values(pairs: &mut Vec<(String, String)>, name: &str, value: &Value) {
+    match value {
+        Value::Null => {}
+        Value::Array(items) => {
+            for item in items {
+                match item {
+                    Value::Null => {}
+                    Value::String(s) => pairs.push((name.to_string(), s.clone())),
+                    other => pairs.push((name.to_string(), other.to_string())),
+                }
+            }
+        }
+        Value::String(s) => pairs.push((name.to_string(), s.clone())),
+        other => pairs.push((name.to_string(), other.to_string())),
+    }
+}
+
+/// Appends `pairs` to `url`'s query (before any `#fragment`), percent-encoded.
+pub fn append_query(url: &str, pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return url.to_string();
+    }
+    let (base, fragment) = match url.find('#') {
+        Some(i) => (&url[..i], &url[i..]),
+        None => (url, ""),
+    };
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+        .collect();
+    let separator = if !base.contains('?') {
+        "?"
+    } else if base.ends_with('?') || base.ends_with('&') {
+        ""
+    } else {
+        "&"
+    };
+    format!("{base}{separator}{}{fragment}", encoded.join("&"))
+}
+
+/// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - . _ ~` (UTF-8 bytes).
+pub fn percent_encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0x0f) as usize] as char);
+        }
+    }
+    out
+}
+
+/// At parse time: a literal URL must be a full http(s) URL; a templated one is checked on what
+/// is known — a scheme written before the first template must be http or https.
+fn literal_url_problem(url: &str) -> Option<String> {
+    if !is_templated(url) {
+        return rendered_url_problem(url.trim())
+            .map(|_| format!("must be an http:// or https:// URL with a host, got `{url}`"));
+    }
+    let prefix = literal_prefix(url);
+    let (scheme, _) = prefix.split_once(':')?;
+    if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
+        None
+    } else {
+        Some(format!(
+            "must be an http:// or https:// URL, not `{scheme}:`"
+        ))
+    }
+}
+
+/// A rendered URL must start with `http://` or `https://` followed by a host. The message does
+/// not repeat the URL (it may hold a secret).
+fn rendered_url_problem(url: &str) -> Option<String> {
+    let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        &url[8..]
+    } else if lower.starts_with("http://") {
+        &url[7..]
+    } else {
+        return Some(
+            "must be an http:// or https:// URL once its templates are filled in".to_string(),
+        );
+    };
+    let host_ok = rest
+        .chars()
+        .next()
+        .is_some_and(|c| !matches!(c, '/' | '?' | '#') && !c.is_whitespace());
+    if !host_ok {
+        return Some("must have a host after `://`".to_string());
+    }
+    if url.contains(|c: char| c.is_ascii_control()) {
+        return Some("must not contain control characters such as line breaks".to_string());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::Step;
+    use serde_json::json;
+
+    fn parse_http(v: Value) -> (Option<HttpStep>, Errors) {
+        let mut errors = Errors::new();
+        let earlier = vec!["a".to_string()];
+        let scope = Scope {
+            allowed_roots: &["request", "steps", "workflow", "run"],
+            earlier_steps: &earlier,
+        };
+        let step = match Step::parse(&v, "steps[1]", 1, &scope, &mut errors) {
+            Some(Step::Http(s)) => Some(s),
+            _ => None,
+        };
+        (step, errors)
+    }
+
+    fn secrets(name: &str) -> Option<String> {
+        (name == "TOKEN").then(|| "tok_secret_value".to_string())
+    }
+
+    fn context() -> Value {
+        json!({
+            "request": {"body": {"email": "a b@c.d", "tags": ["x", "y&z"], "n": 5, "none": null,
+                                 "host": "api.example.com"}},
+            "steps": {"a": {"status": 200, "body": {"id": 7}}},
+            "run": {"id": "run_1"}
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        let (step, errors) = parse_http(json!({"type": "http", "url": "https://x.test/a"}));
+        assert!(errors.is_empty(), "{errors:?}");
+        let step = step.unwrap();
+        assert_eq!(step.name, "http_1");
+        assert_eq!(step.method, "GET");
+        assert_eq!(step.timeout_ms, DEFAULT_TIMEOUT_MS);
+        assert_eq!(step.retries, DEFAULT_RETRIES);
+        assert!(!step.allow_error);
+
+        let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test", "json": {}}));
+        assert_eq!(step.unwrap().method, "POST");
+        let (step, _) = parse_http(
+            json!({"type": "http", "url": "https://x.test", "method": "patch", "body": "x"}),
+        );
+        assert_eq!(step.unwrap().method, "PATCH");
+    }
+
+    #[test]
+    fn prepares_a_full_request() {
+        let (step, errors) = parse_http(json!({
+            "type": "http", "name": "call", "method": "POST",
+            "url": "https://{{request.body.host}}/v1/items/{{steps.a.body.id}}?fixed=1#top",
+            "headers": {"Authorization": "Bearer {{secrets.TOKEN}}", "X-Run": "{{run.id}}",
+                        "X-Status": "{{steps.a.status}}"},
+            "query": {"email": "{{request.body.email}}", "tag": "{{request.body.tags}}",
+                      "n": 3, "flag": true, "gone": "{{request.body.none}}", "list": ["a", 1]},
+            "json": {"id": "{{steps.a.body.id}}", "email": "{{request.body.email}}"},
+            "timeout_ms": 5000, "retries": 0, "allow_error": true
+        }));
+        assert!(errors.is_empty(), "{errors:?}");
+        let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+        assert_eq!(req.method, "POST");
+        assert_eq!(
+            req.url,
+            "https://api.example.com/v1/items/7?fixed=1&email=a%20b%40c.d&tag=x&tag=y%26z&n=3&flag=true&list=a&list=1#top"
+        );
+        assert_eq!(
+            req.headers,
+            vec![
+                (
+                    "Authorization".to_string(),
+                    "Bearer tok_secret_value".to_string()
+                ),
+                ("X-Run".to_string(), "run_1".to_string()),
+                ("X-Status".to_string(), "200".to_string()),
+                ("content-type".to_string(), "application/json".to_string()),
+            ]
+        );
+        assert_eq!(req.body.as_deref(), Some(r#"{"id":7,"email":"a b@c.d"}"#));
+        assert_eq!(req.timeout_ms, 5000);
+        assert_eq!(req.secrets_used, vec!["tok_secret_value"]);
+        let record = req.to_record();
+        assert_eq!(record["headers"]["Authorization"], json!("[redacted]"));
+        assert_eq!(record["body"], json!({"id": 7, "email": "a b@c.d"}));
+    }
+
+    #[test]
+    fn text_body_and_explicit_content_type() {
+        let (step, _) = parse_http(json!({
+            "type": "http", "method": "PUT", "url": "https://x.test/",
+            "headers": {"Content-Type": "text/csv"}, "body": "id\n{{steps.a.body.id}}"
+        }));
+        let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+        assert_eq!(req.body.as_deref(), Some("id\n7"));
+        assert_eq!(
+            req.headers,
+            vec![("Content-Type".to_string(), "text/csv".to_string())]
+        );
+        let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test/", "body": "hi"}));
+        let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+        assert_eq!(
+            header(&req.headers, "Content-Type"),
+            Some("text/plain; charset=utf-8")
+        );
+    }
+
+    #[test]
+    fn prepare_errors_are_located_by_field() {
+        let (step, _) = parse_http(json!({"type": "http", "url": "{{request.body.email}}"}));
+        let e = step.unwrap().prepare(&context(), &secrets).unwrap_err();
+        assert_eq!(e.location, "url");
+        assert!(e.message.contains("http:// or https://"));
+
+        let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test",
+            "json": {"items": [{"id": "{{steps.a.body.missing}}"}]}}));
+        let e = step.unwrap().prepare(&context(), &secrets).unwrap_err();
+        assert_eq!(e.location, "json.items[0].id");
+        assert!(e.message.contains("`steps.a.body` has no field `missing`"));
+
+        let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test",
+            "headers": {"X-Key": "{{secrets.NOPE}}"}}));
+        let e = step.unwrap().prepare(&context(), &secrets).unwrap_err();
+        assert_eq!(e.location, "headers.X-Key");
+
+        let ctx = json!({"request": {"body": {"evil": "a\r\nX-Injected: 1"}}});
+        let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test",
+            "headers": {"X-V": "{{request.body.evil}}"}}));
+        let e = step.unwrap().prepare(&ctx, &secrets).unwrap_err();
+        assert!(e.message.contains("line break"));
+    }
+
+    #[test]
+    fn query_helpers() {
+        assert_eq!(percent_encode("a b/é~"), "a%20b%2F%C3%A9~");
+        let pairs = vec![("q".to_string(), "1".to_string())];
+        assert_eq!(append_query("https://x.test", &pairs), "https://x.test?q=1");
+        assert_eq!(
+            append_query("https://x.test/?", &pairs),
+            "https://x.test/?q=1"
+        );
+        assert_eq!(
+            append_query("https://x.test/?a=b", &pairs),
+            "https://x.test/?a=b&q=1"
+        );
+        assert_eq!(
+            append_query("https://x.test/#f", &pairs),
+            "https://x.test/?q=1#f"
+        );
+        assert_eq!(append_query("https://x.test/#f", &[]), "https://x.test/#f");
+    }
+
+    #[test]
+    fn url_checks() {
+        assert_eq!(literal_url_problem("https://x.test"), None);
+        assert_eq!(literal_url_problem("HTTP://x.test"), None);
+        assert!(literal_url_problem("ftp://x.test").is_some());
+        assert!(literal_url_problem("https:///path").is_some());
+        assert!(literal_url_problem("x.test/a").is_some());
+        assert_eq!(literal_url_problem("{{steps.a.body.url}}"), None);
+        assert_eq!(literal_url_problem("https://{{request.body.host}}"), None);
+        assert_eq!(
+            literal_url_problem("ftp://{{request.body.host}}"),
+            Some("must be an http:// or https:// URL, not `ftp:`".to_string())
+        );
+        assert!(rendered_url_problem("https://ok.test/é").is_none());
+        assert!(rendered_url_problem("https://ok.test/\n").is_some());
+        assert!(rendered_url_problem("é").is_some());
+    }
+}

@@ -1,0 +1,73 @@
+//! The `log` step: writes a message into the run record.
+//!
+//! ```json
+//! { "type": "log", "message": "new lead {{request.body.email}}" }
+//! ```
+//!
+//! The message only ever goes to the run record, so `prepare` returns it with the secret values
+//! it used already replaced by `[redacted]`.
+
+use serde_json::Value;
+
+use super::Scope;
+use crate::kernel::problem::Errors;
+use crate::kernel::reader::ObjectReader;
+use crate::kernel::redact::scrub_secrets;
+use crate::template::{render_string, TemplateError};
+
+/// A parsed `log` step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogStep {
+    pub name: String,
+    /// A string template.
+    pub message: String,
+}
+
+impl LogStep {
+    /// Reads the fields of a `log` step from `r` (`type` and `name` are already read).
+    pub fn parse(
+        name: String,
+        r: &mut ObjectReader<'_>,
+        scope: &Scope<'_>,
+        errors: &mut Errors,
+    ) -> Option<LogStep> {
+        let message = r.req_str("message", errors)?;
+        scope.validate(&Value::String(message.clone()), &r.loc("message"), errors);
+        Some(LogStep { name, message })
+    }
+
+    /// The message with its templates filled in and the secrets it used redacted. Values that are
+    /// not strings are written as compact JSON.
+    pub fn prepare(
+        &self,
+        context: &Value,
+        secrets: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<String, TemplateError> {
+        let mut used = Vec::new();
+        let message = render_string(&self.message, context, secrets, &mut used)
+            .map_err(|e| e.under("message"))?;
+        Ok(scrub_secrets(&message, &used))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn renders_and_scrubs() {
+        let step = LogStep {
+            name: "log_0".to_string(),
+            message: "{{request.body}} key={{secrets.KEY}} tok={{oauth.access_token}}".to_string(),
+        };
+        let ctx = json!({"request": {"body": {"a": 1}}, "oauth": {"access_token": "ya29.abcdef"}});
+        let secrets = |n: &str| (n == "KEY").then(|| "sk_123456".to_string());
+        assert_eq!(
+            step.prepare(&ctx, &secrets),
+            Ok(r#"{"a":1} key=[redacted] tok=[redacted]"#.to_string())
+        );
+        let e = step.prepare(&json!({}), &secrets).unwrap_err();
+        assert_eq!(e.location, "message");
+    }
+}

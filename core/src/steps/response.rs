@@ -1,0 +1,279 @@
+//! The `response` step: the reply to the HTTP request that started an endpoint run (instead of
+//! the default `202 {"run_id": …}`).
+//!
+//! ```json
+//! { "type": "response", "status": 200, "headers": { "x-run": "{{run.id}}" },
+//!   "json": { "ok": true, "id": "{{steps.notify.body.id}}" } }
+//! ```
+//!
+//! - `status` is an integer from 200 to 599 (default 200) or a template that renders to one
+//!   (`"{{steps.call.status}}"`, to pass an upstream status through). 1xx codes are refused: a
+//!   Worker cannot answer with them (the `Response` constructor throws). 204, 205 and 304 cannot
+//!   have a body.
+//! - `json` (rendered, sent as `application/json`) or `body` (a string, sent as
+//!   `text/plain; charset=utf-8`), unless `headers` sets `content-type`.
+
+use serde_json::Value;
+
+use super::fields::{header, read_body, read_headers, render_headers, Body};
+use super::Scope;
+use crate::kernel::problem::Errors;
+use crate::kernel::reader::{type_name, ObjectReader};
+use crate::template::{is_templated, render_tracked, TemplateError};
+
+pub const DEFAULT_STATUS: u16 = 200;
+pub const MIN_STATUS: u16 = 200;
+pub const MAX_STATUS: u16 = 599;
+/// Statuses whose responses have no body.
+pub const NULL_BODY_STATUSES: [u16; 3] = [204, 205, 304];
+
+/// The response status: fixed, or a template filled in when the step runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StatusTemplate {
+    Fixed(u16),
+    Template(String),
+}
+
+/// A parsed `response` step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResponseStep {
+    pub name: String,
+    pub status: StatusTemplate,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+}
+
+/// A reply ready to send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedResponse {
+    pub status: u16,
+    /// In the order written; `content-type` added when there is a body and none was set.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+    /// The `content-type` header's value, when there is one.
+    pub content_type: Option<String>,
+    /// Sensitive values that went into the reply (see `template::RenderOutput`).
+    pub secrets_used: Vec<String>,
+}
+
+impl ResponseStep {
+    /// Reads the fields of a `response` step from `r` (`type` and `name` are already read).
+    pub fn parse(
+        name: String,
+        r: &mut ObjectReader<'_>,
+        scope: &Scope<'_>,
+        errors: &mut Errors,
+    ) -> Option<ResponseStep> {
+        let status_loc = r.loc("status");
+        let status = match r.raw("status") {
+            None => Some(StatusTemplate::Fixed(DEFAULT_STATUS)),
+            Some(Value::String(s)) if is_templated(s) => {
+                scope.validate(&Value::String(s.clone()), &status_loc, errors);
+                Some(StatusTemplate::Template(s.clone()))
+            }
+            Some(v) => match status_from(v) {
+                Ok(code) => Some(StatusTemplate::Fixed(code)),
+                Err(message) => {
+                    errors.push(&status_loc, message);
+                    None
+                }
+            },
+        };
+        let headers = read_headers(r, scope, errors);
+        let body = read_body(r, scope, errors);
+        if let (Some(StatusTemplate::Fixed(code)), false) = (&status, body.is_none()) {
+            if NULL_BODY_STATUSES.contains(code) {
+                let field = if matches!(body, Body::Json(_)) {
+                    "json"
+                } else {
+                    "body"
+                };
+                errors.push(
+                    r.loc(field),
+                    format!("a {code} response cannot have a body; remove `{field}` or use another status"),
+                );
+            }
+        }
+        Some(ResponseStep {
+            name,
+            status: status?,
+            headers,
+            body,
+        })
+    }
+
+    /// Fills in every template: the reply to send. Errors are located by field (`status`,
+    /// `headers.x-run`, `json.id`).
+    pub fn prepare(
+        &self,
+        context: &Value,
+        secrets: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<PreparedResponse, TemplateError> {
+        let mut used = Vec::new();
+        let status = match &self.status {
+            StatusTemplate::Fixed(code) => *code,
+            StatusTemplate::Template(t) => {
+                let out = render_tracked(&Value::String(t.clone()), context, secrets)
+                    .map_err(|e| e.under("status"))?;
+                status_from(&out.value).map_err(|message| TemplateError {
+                    location: "status".to_string(),
+                    path: None,
+                    message: format!("once filled in, {message}"),
+                })?
+            }
+        };
+        let mut headers = render_headers(&self.headers, context, secrets, &mut used)?;
+        let body = match self.body.render(context, secrets, &mut used)? {
+            Some(_) if NULL_BODY_STATUSES.contains(&status) => {
+                return Err(TemplateError {
+                    location: "status".to_string(),
+                    path: None,
+                    message: format!("a {status} response cannot have a body"),
+                })
+            }
+            Some((text, content_type)) => {
+                if header(&headers, "content-type").is_none() {
+                    headers.push(("content-type".to_string(), content_type.to_string()));
+                }
+                Some(text)
+            }
+            None => None,
+        };
+        let content_type = header(&headers, "content-type").map(str::to_string);
+        Ok(PreparedResponse {
+            status,
+            headers,
+            body,
+            content_type,
+            secrets_used: used,
+        })
+    }
+}
+
+/// A status code from an integer or a string of digits, in `200..=599`.
+fn status_from(v: &Value) -> Result<u16, String> {
+    let n = match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    match n {
+        Some(n) if (i64::from(MIN_STATUS)..=i64::from(MAX_STATUS)).contains(&n) => {
+            u16::try_from(n).map_err(|_| String::new())
+        }
+        Some(n) => Err(format!(
+            "status must be between {MIN_STATUS} and {MAX_STATUS}, got {n}"
+        )),
+        None => Err(format!(
+            "status must be an integer between {MIN_STATUS} and {MAX_STATUS} or a template, got {}",
+            match v {
+                Value::String(s) => format!("`{s}`"),
+                other => type_name(other).to_string(),
+            }
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::Step;
+    use serde_json::json;
+
+    fn parse_response(v: Value) -> (Option<ResponseStep>, Errors) {
+        let mut errors = Errors::new();
+        let earlier = vec!["call".to_string()];
+        let scope = Scope {
+            allowed_roots: &["request", "steps", "run"],
+            earlier_steps: &earlier,
+        };
+        let step = match Step::parse(&v, "steps[1]", 1, &scope, &mut errors) {
+            Some(Step::Response(s)) => Some(s),
+            _ => None,
+        };
+        (step, errors)
+    }
+
+    fn no_secrets(_: &str) -> Option<String> {
+        None
+    }
+
+    fn context() -> Value {
+        json!({"steps": {"call": {"status": 201, "body": {"id": "x1"}}}, "run": {"id": "run_1"}})
+    }
+
+    #[test]
+    fn defaults_to_200_without_body() {
+        let (step, errors) = parse_response(json!({"type": "response"}));
+        assert!(errors.is_empty());
+        let resp = step.unwrap().prepare(&context(), &no_secrets).unwrap();
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.body, None);
+        assert_eq!(resp.content_type, None);
+        assert!(resp.headers.is_empty());
+    }
+
+    #[test]
+    fn json_reply_with_templated_status() {
+        let (step, errors) = parse_response(json!({
+            "type": "response", "status": "{{steps.call.status}}",
+            "headers": {"X-Run": "{{run.id}}"},
+            "json": {"ok": true, "id": "{{steps.call.body.id}}"}
+        }));
+        assert!(errors.is_empty(), "{errors:?}");
+        let resp = step.unwrap().prepare(&context(), &no_secrets).unwrap();
+        assert_eq!(resp.status, 201);
+        assert_eq!(resp.body.as_deref(), Some(r#"{"ok":true,"id":"x1"}"#));
+        assert_eq!(resp.content_type.as_deref(), Some("application/json"));
+        assert_eq!(
+            resp.headers,
+            vec![
+                ("X-Run".to_string(), "run_1".to_string()),
+                ("content-type".to_string(), "application/json".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn text_body_and_own_content_type() {
+        let (step, _) = parse_response(json!({
+            "type": "response", "status": 202, "headers": {"Content-Type": "text/html"},
+            "body": "<p>{{run.id}}</p>"
+        }));
+        let resp = step.unwrap().prepare(&context(), &no_secrets).unwrap();
+        assert_eq!(resp.status, 202);
+        assert_eq!(resp.body.as_deref(), Some("<p>run_1</p>"));
+        assert_eq!(resp.content_type.as_deref(), Some("text/html"));
+    }
+
+    #[test]
+    fn status_problems() {
+        let (_, errors) = parse_response(json!({"type": "response", "status": 100}));
+        assert_eq!(errors.0[0].location, "steps[1].status");
+        assert_eq!(
+            errors.0[0].message,
+            "status must be between 200 and 599, got 100"
+        );
+        let (_, errors) = parse_response(json!({"type": "response", "status": "ok"}));
+        assert!(errors.0[0].message.contains("got `ok`"));
+        let (step, errors) = parse_response(json!({"type": "response", "status": "201"}));
+        assert!(errors.is_empty());
+        assert_eq!(step.unwrap().status, StatusTemplate::Fixed(201));
+        let (_, errors) = parse_response(json!({"type": "response", "status": 204, "json": {}}));
+        assert_eq!(errors.0[0].location, "steps[1].json");
+
+        let ctx = json!({"steps": {"call": {"status": "nope"}}});
+        let (step, _) =
+            parse_response(json!({"type": "response", "status": "{{steps.call.status}}"}));
+        let e = step.unwrap().prepare(&ctx, &no_secrets).unwrap_err();
+        assert_eq!(e.location, "status");
+        assert!(e.message.starts_with("once filled in, status must be"));
+
+        let ctx = json!({"steps": {"call": {"status": 304}}});
+        let (step, _) = parse_response(
+            json!({"type": "response", "status": "{{steps.call.status}}", "body": "x"}),
+        );
+        let e = step.unwrap().prepare(&ctx, &no_secrets).unwrap_err();
+        assert_eq!(e.message, "a 304 response cannot have a body");
+    }
+}

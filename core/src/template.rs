@@ -1,0 +1,1026 @@
+//! Templating: `{{path.to.value}}` placeholders in step fields, filled from the run context.
+//!
+//! The run context is a JSON object whose roots are `request`, `schedule`, `oauth`, `event`,
+//! `steps`, `workflow` and `run` (see DESIGN "Variables available to steps"). `{{secrets.NAME}}`
+//! is not in the context: it is read through a callback (a Worker secret), and every secret value
+//! used by a render is reported back so the engine can scrub it from what it stores.
+//!
+//! Syntax:
+//! - `{{ path }}` — whitespace inside the braces is allowed. A path is a name followed by
+//!   `.key` or `[index]` segments: `steps.fetch.body.items[0].sku` and
+//!   `steps.fetch.body.items.0.sku` are the same. A key is any run of characters other than
+//!   whitespace, `.`, `[`, `]`, `{`, `}`, quotes and `\` (so `request.headers.x-api-key` works).
+//! - A string that is exactly one placeholder (`"{{steps.a.body.id}}"`) becomes the value itself,
+//!   with its JSON type (number, object, …). Placeholders inside a longer string are written as
+//!   text: strings as they are, anything else as compact JSON (`null` → `null`).
+//! - `\{{` is a literal `{{` (the backslash is dropped); no other escapes exist and a backslash
+//!   anywhere else is an ordinary character (so a backslash directly before a placeholder cannot
+//!   be written). A `{{` without a closing `}}` is an error; a lone `}}` is ordinary text.
+//! - Only strings are templated; object keys never are. Values read from the context are not
+//!   templated again, so data cannot inject placeholders.
+//! - A path that does not exist is an error naming the path and the part that is missing;
+//!   an existing `null` is a value.
+
+use serde_json::Value;
+
+pub use crate::kernel::names::is_env_name;
+use crate::kernel::problem::{index, join, Errors};
+use crate::kernel::reader::type_name;
+use crate::kernel::redact::is_sensitive_key;
+
+/// The root under which secrets are read: `{{secrets.NAME}}`. Always allowed.
+pub const SECRETS_ROOT: &str = "secrets";
+
+/// Every root the run context can have.
+pub const ALL_ROOTS: [&str; 7] = [
+    "request", "schedule", "oauth", "event", "steps", "workflow", "run",
+];
+
+/// The fields of a step's result: `steps.<name>.status|headers|body`.
+pub const STEP_RESULT_FIELDS: [&str; 3] = ["status", "headers", "body"];
+
+/// The fields the engine puts under each fixed root (DESIGN "Variables available to steps").
+/// `steps` is not here: its fields are step names.
+fn root_fields(root: &str) -> Option<&'static [&'static str]> {
+    Some(match root {
+        "request" => &["method", "path", "query", "headers", "body"],
+        "schedule" => &["scheduled_at", "fired_at"],
+        "oauth" => &[
+            "user_id",
+            "scopes",
+            "expires_at",
+            "access_token",
+            "userinfo",
+        ],
+        "event" => &["record"],
+        "workflow" => &["id", "version"],
+        "run" => &["id"],
+        _ => return None,
+    })
+}
+
+/// The roots a workflow's steps may use for a trigger type (`endpoint`, `schedule`, `oauth`,
+/// `poll`): the trigger's own root plus `steps`, `workflow` and `run`. (`secrets` is always allowed.)
+pub fn roots_for_trigger(trigger_type: &str) -> Vec<&'static str> {
+    let own = match trigger_type {
+        "endpoint" => Some("request"),
+        "schedule" => Some("schedule"),
+        "oauth" => Some("oauth"),
+        "poll" => Some("event"),
+        _ => None,
+    };
+    own.into_iter()
+        .chain(["steps", "workflow", "run"])
+        .collect()
+}
+
+/// Why a template could not be rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    /// Where in the templated value, relative to what was rendered: `""` (the value itself),
+    /// `email`, `items[0]`; callers prefix it (`json.email`).
+    pub location: String,
+    /// The placeholder path concerned, as written (`steps.a.body.id`), when there is one.
+    pub path: Option<String>,
+    /// What is wrong, for a person. Never contains a secret value.
+    pub message: String,
+}
+
+impl TemplateError {
+    fn new(location: &str, path: Option<&str>, message: impl Into<String>) -> Self {
+        TemplateError {
+            location: location.to_string(),
+            path: path.map(str::to_string),
+            message: message.into(),
+        }
+    }
+
+    /// The same error, located under `parent` (`json` + `email` → `json.email`).
+    pub fn under(mut self, parent: &str) -> Self {
+        self.location = if self.location.is_empty() {
+            parent.to_string()
+        } else if self.location.starts_with('[') {
+            format!("{parent}{}", self.location)
+        } else {
+            join(parent, &self.location)
+        };
+        self
+    }
+}
+
+impl std::fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.location.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.location, self.message)
+        }
+    }
+}
+
+impl std::error::Error for TemplateError {}
+
+/// A rendered value and the sensitive values that went into it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderOutput {
+    pub value: Value,
+    /// Every secret value used (from `{{secrets.…}}`), plus string values read from sensitive
+    /// places of the context (`oauth.access_token`, `request.headers.authorization`, anything under
+    /// a key like `*token*`, `*secret*`, …), without duplicates. Pass it to `redact::redact`.
+    pub secrets_used: Vec<String>,
+}
+
+/// Renders `template` against `context`; see the module docs for the rules.
+/// Use [`render_tracked`] when the result may be stored: it also returns the secrets used.
+pub fn render(
+    template: &Value,
+    context: &Value,
+    secrets: &dyn Fn(&str) -> Option<String>,
+) -> Result<Value, TemplateError> {
+    render_tracked(template, context, secrets).map(|out| out.value)
+}
+
+/// Renders `template` against `context` and reports the sensitive values used.
+pub fn render_tracked(
+    template: &Value,
+    context: &Value,
+    secrets: &dyn Fn(&str) -> Option<String>,
+) -> Result<RenderOutput, TemplateError> {
+    let mut renderer = Renderer {
+        context,
+        secrets,
+        used: Vec::new(),
+    };
+    let value = renderer.value(template, "")?;
+    Ok(RenderOutput {
+        value,
+        secrets_used: renderer.used,
+    })
+}
+
+/// Renders a string template to a string: an exactly-one placeholder that yields a non-string is
+/// written as compact JSON (so `"{{steps.a.status}}"` → `"200"`).
+pub fn render_string(
+    template: &str,
+    context: &Value,
+    secrets: &dyn Fn(&str) -> Option<String>,
+    used: &mut Vec<String>,
+) -> Result<String, TemplateError> {
+    let mut renderer = Renderer {
+        context,
+        secrets,
+        used: std::mem::take(used),
+    };
+    let result = renderer
+        .string(template, "")
+        .map(|v| stringify(&v).into_owned());
+    *used = renderer.used;
+    result
+}
+
+/// Every placeholder path in `template` (strings anywhere inside it), as written, in order,
+/// without duplicates. Strings that do not parse contribute nothing.
+pub fn referenced_paths(template: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for_each_string(template, "", &mut |s, _| {
+        if let Ok(pieces) = parse(s) {
+            for piece in pieces {
+                if let Piece::Placeholder(path) = piece {
+                    if !out.contains(&path.text) {
+                        out.push(path.text);
+                    }
+                }
+            }
+        }
+    });
+    out
+}
+
+/// Whether the string contains at least one placeholder (an escaped `\{{` is not one).
+pub fn is_templated(s: &str) -> bool {
+    match parse(s) {
+        Ok(pieces) => pieces.iter().any(|p| matches!(p, Piece::Placeholder(_))),
+        Err(_) => true,
+    }
+}
+
+/// The text before the first placeholder, with escapes applied (`"https://{{x}}/a"` → `"https://"`).
+pub fn literal_prefix(s: &str) -> String {
+    match parse(s) {
+        Ok(pieces) => match pieces.first() {
+            Some(Piece::Text(t)) => t.clone(),
+            _ => String::new(),
+        },
+        Err(_) => String::new(),
+    }
+}
+
+/// Checks every string in `template` (at `location`, e.g. `steps[1].json`): placeholders are
+/// closed and well formed, their root is one of `allowed_roots` or `secrets`, known roots use
+/// known fields, `steps.X` names one of `earlier_steps` and reads `status`, `headers` or `body`,
+/// and `secrets.NAME` has an environment-variable-like NAME. Errors point at the string's
+/// location (`steps[1].json.email`).
+pub fn validate(
+    template: &Value,
+    location: &str,
+    allowed_roots: &[&str],
+    earlier_steps: &[String],
+    errors: &mut Errors,
+) {
+    for_each_string(template, location, &mut |s, loc| match parse(s) {
+        Err(message) => errors.push(loc, message),
+        Ok(pieces) => {
+            for piece in pieces {
+                if let Piece::Placeholder(path) = piece {
+                    if let Err(message) = check_path(&path, allowed_roots, earlier_steps) {
+                        errors.push(loc, message);
+                    }
+                }
+            }
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+/// One segment of a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    /// `.key` (also the first name). A key of digits also indexes arrays.
+    Key(String),
+    /// `[n]`. On an object it reads the key `"n"`.
+    Index(usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Path {
+    /// As written, without the surrounding whitespace.
+    text: String,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Placeholder(Path),
+}
+
+/// Splits a string into text and placeholders; the error is a message for a person.
+fn parse(s: &str) -> Result<Vec<Piece>, String> {
+    let bytes = s.as_bytes();
+    let mut pieces = Vec::new();
+    let mut text = String::new();
+    let mut literal_start = 0;
+    let mut i = 0;
+    // Every position where we slice holds an ASCII byte (`\`, `{`, `}`), so it is a char boundary.
+    while i < bytes.len() {
+        if bytes[i] == b'\\' && bytes[i + 1..].starts_with(b"{{") {
+            text.push_str(&s[literal_start..i]);
+            text.push_str("{{");
+            i += 3;
+            literal_start = i;
+        } else if bytes[i..].starts_with(b"{{") {
+            text.push_str(&s[literal_start..i]);
+            let inner_start = i + 2;
+            let Some(len) = find(&bytes[inner_start..], b"}}") else {
+                let at = s[..i].chars().count();
+                return Err(format!(
+                    "unclosed `{{{{` at character {at}; close it with `}}}}`, or write `\\{{{{` for a literal `{{{{`"
+                ));
+            };
+            let path = parse_path(&s[inner_start..inner_start + len])?;
+            if !text.is_empty() {
+                pieces.push(Piece::Text(std::mem::take(&mut text)));
+            }
+            pieces.push(Piece::Placeholder(path));
+            i = inner_start + len + 2;
+            literal_start = i;
+        } else {
+            i += 1;
+        }
+    }
+    text.push_str(&s[literal_start..]);
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    Ok(pieces)
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn is_key_char(c: char) -> bool {
+    !c.is_whitespace() && !matches!(c, '.' | '[' | ']' | '{' | '}' | '"' | '\'' | '\\')
+}
+
+const PATH_EXAMPLE: &str = "paths look like `steps.fetch.body.items[0].id`";
+
+fn parse_path(inner: &str) -> Result<Path, String> {
+    let text = inner.trim();
+    if text.is_empty() {
+        return Err(
+            "empty placeholder `{{}}`; write a path such as `{{request.body.email}}`".to_string(),
+        );
+    }
+    let mut segments = Vec::new();
+    let mut chars = text.chars().peekable();
+    let first = take_key(&mut chars);
+    if first.is_empty() {
+        return Err(format!(
+            "`{{{{{text}}}}}` must start with a name such as `request` or `steps`; {PATH_EXAMPLE}"
+        ));
+    }
+    segments.push(Segment::Key(first));
+    while let Some(c) = chars.next() {
+        match c {
+            '.' => {
+                let key = take_key(&mut chars);
+                if key.is_empty() {
+                    return Err(format!(
+                        "`{{{{{text}}}}}` has an empty segment after a `.`; {PATH_EXAMPLE}"
+                    ));
+                }
+                segments.push(Segment::Key(key));
+            }
+            '[' => {
+                let mut digits = String::new();
+                let mut closed = false;
+                for d in chars.by_ref() {
+                    if d == ']' {
+                        closed = true;
+                        break;
+                    }
+                    digits.push(d);
+                }
+                let index = digits.trim().parse::<usize>().ok();
+                match (closed, index) {
+                    (true, Some(n)) if !digits.trim().starts_with('+') => {
+                        segments.push(Segment::Index(n))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "`{{{{{text}}}}}`: `[` must hold an index and be closed, as in `[0]`; {PATH_EXAMPLE}"
+                        ))
+                    }
+                }
+            }
+            other => {
+                return Err(format!(
+                    "`{{{{{text}}}}}` has an unexpected `{other}`; {PATH_EXAMPLE}"
+                ))
+            }
+        }
+    }
+    Ok(Path {
+        text: text.to_string(),
+        segments,
+    })
+}
+
+fn take_key(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
+    let mut key = String::new();
+    while let Some(&c) = chars.peek() {
+        if !is_key_char(c) {
+            break;
+        }
+        key.push(c);
+        chars.next();
+    }
+    key
+}
+
+fn segment_text(seg: &Segment) -> String {
+    match seg {
+        Segment::Key(k) => k.clone(),
+        Segment::Index(n) => n.to_string(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+fn check_path(path: &Path, allowed_roots: &[&str], earlier_steps: &[String]) -> Result<(), String> {
+    let text = &path.text;
+    let root = match path.segments.first() {
+        Some(Segment::Key(k)) => k.as_str(),
+        _ => return Err(format!("`{{{{{text}}}}}` must start with a name")),
+    };
+    let second = path.segments.get(1);
+    let third = path.segments.get(2);
+    if root == SECRETS_ROOT {
+        return match (path.segments.len(), second) {
+            (2, Some(Segment::Key(name))) if is_env_name(name) => Ok(()),
+            _ => Err(format!(
+                "`{{{{{text}}}}}`: secrets are read as `{{{{secrets.NAME}}}}`, where NAME is letters, digits and `_`, not starting with a digit"
+            )),
+        };
+    }
+    if !allowed_roots.contains(&root) {
+        let mut available: Vec<&str> = allowed_roots.to_vec();
+        available.push(SECRETS_ROOT);
+        let available = available.join(", ");
+        return Err(if ALL_ROOTS.contains(&root) {
+            format!("`{{{{{text}}}}}`: `{root}` is not available to this workflow's trigger; available here: {available}")
+        } else {
+            format!("`{{{{{text}}}}}`: unknown variable `{root}`; available here: {available}")
+        });
+    }
+    if root == "steps" {
+        let Some(step) = second else { return Ok(()) };
+        let Segment::Key(step) = step else {
+            return Err(format!(
+                "`{{{{{text}}}}}`: steps are read by name, as in `steps.<name>.body`"
+            ));
+        };
+        if !earlier_steps.iter().any(|s| s == step) {
+            let earlier = if earlier_steps.is_empty() {
+                "there are none before this one".to_string()
+            } else {
+                format!("earlier steps: {}", earlier_steps.join(", "))
+            };
+            return Err(format!(
+                "`{{{{{text}}}}}`: `{step}` is not an earlier step; a step can only read the results of steps before it ({earlier})"
+            ));
+        }
+        if let Some(field) = third {
+            let field = segment_text(field);
+            if !STEP_RESULT_FIELDS.contains(&field.as_str()) {
+                return Err(format!(
+                    "`{{{{{text}}}}}`: a step's result has {}; not `{field}`",
+                    STEP_RESULT_FIELDS.join(", ")
+                ));
+            }
+        }
+        return Ok(());
+    }
+    if let (Some(fields), Some(field)) = (root_fields(root), second) {
+        let field = segment_text(field);
+        if !fields.contains(&field.as_str()) {
+            return Err(format!(
+                "`{{{{{text}}}}}`: `{root}` has {}; not `{field}`",
+                fields.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Calls `f` with every string inside `value` and its location.
+fn for_each_string(value: &Value, location: &str, f: &mut dyn FnMut(&str, &str)) {
+    match value {
+        Value::String(s) => f(s, location),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                for_each_string(item, &index(location, i), f);
+            }
+        }
+        Value::Object(map) => {
+            for (key, v) in map {
+                for_each_string(v, &join(location, key), f);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+struct Renderer<'a> {
+    context: &'a Value,
+    secrets: &'a dyn Fn(&str) -> Option<String>,
+    used: Vec<String>,
+}
+
+impl Renderer<'_> {
+    fn value(&mut self, template: &Value, location: &str) -> Result<Value, TemplateError> {
+        Ok(match template {
+            Value::String(s) => self.string(s, location)?,
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, item)| self.value(item, &index(location, i)))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.value(v, &join(location, k))?)))
+                    .collect::<Result<_, TemplateError>>()?,
+            ),
+            other => other.clone(),
+        })
+    }
+
+    fn string(&mut self, s: &str, location: &str) -> Result<Value, TemplateError> {
+        let pieces = parse(s).map_err(|m| TemplateError::new(location, None, m))?;
+        if let [Piece::Placeholder(path)] = pieces.as_slice() {
+            return self.lookup(path, location);
+        }
+        let mut out = String::new();
+        for piece in &pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Placeholder(path) => {
+                    let v = self.lookup(path, location)?;
+                    out.push_str(&stringify(&v));
+                }
+            }
+        }
+        Ok(Value::String(out))
+    }
+
+    fn lookup(&mut self, path: &Path, location: &str) -> Result<Value, TemplateError> {
+        let err = |m: String| TemplateError::new(location, Some(&path.text), m);
+        if let Some(Segment::Key(root)) = path.segments.first() {
+            if root == SECRETS_ROOT {
+                let name = match path.segments.as_slice() {
+                    [_, Segment::Key(name)] => name,
+                    _ => {
+                        return Err(err(format!(
+                            "`{{{{{}}}}}`: secrets are read as `{{{{secrets.NAME}}}}`",
+                            path.text
+                        )))
+                    }
+                };
+                let Some(secret) = (self.secrets)(name) else {
+                    return Err(err(format!(
+                        "secret `{name}` is not set; add it with `wrangler secret put {name}`"
+                    )));
+                };
+                self.note(&secret);
+                return Ok(Value::String(secret));
+            }
+        }
+        let value = resolve(path, self.context).map_err(err)?;
+        let sensitive_path = path
+            .segments
+            .iter()
+            .any(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)));
+        let mut found = Vec::new();
+        collect_sensitive(value, sensitive_path, &mut found);
+        for s in found {
+            self.note(&s);
+        }
+        Ok(value.clone())
+    }
+
+    fn note(&mut self, secret: &str) {
+        if !secret.is_empty() && !self.used.iter().any(|u| u == secret) {
+            self.used.push(secret.to_string());
+        }
+    }
+}
+
+/// Strings as they are, everything else as compact JSON.
+fn stringify(v: &Value) -> std::borrow::Cow<'_, str> {
+    match v {
+        Value::String(s) => std::borrow::Cow::Borrowed(s),
+        other => std::borrow::Cow::Owned(other.to_string()),
+    }
+}
+
+/// String values that are credentials: all strings when `sensitive`, else those under sensitive keys.
+fn collect_sensitive(value: &Value, sensitive: bool, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) if sensitive => out.push(s.clone()),
+        Value::Array(items) => {
+            for item in items {
+                collect_sensitive(item, sensitive, out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                collect_sensitive(v, sensitive || is_sensitive_key(k), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Follows `path` in `context`; the error says which part is missing.
+fn resolve<'v>(path: &Path, context: &'v Value) -> Result<&'v Value, String> {
+    let mut current = context;
+    let mut walked = String::new();
+    for (i, segment) in path.segments.iter().enumerate() {
+        let next = match (current, segment) {
+            (Value::Object(map), seg) => map.get(&segment_text(seg)).ok_or_else(|| {
+                let key = segment_text(seg);
+                if i == 0 {
+                    let roots: Vec<&str> = map.keys().map(String::as_str).collect();
+                    format!(
+                        "cannot resolve `{}`: `{key}` is not available in this run (available: {})",
+                        path.text,
+                        roots.join(", ")
+                    )
+                } else {
+                    format!(
+                        "cannot resolve `{}`: `{walked}` has no field `{key}`{}",
+                        path.text,
+                        field_hint(map)
+                    )
+                }
+            })?,
+            (Value::Array(items), seg) => {
+                let n = match seg {
+                    Segment::Index(n) => Some(*n),
+                    Segment::Key(k) => k.parse::<usize>().ok(),
+                };
+                let Some(n) = n else {
+                    return Err(format!(
+                        "cannot resolve `{}`: `{walked}` is an array, so `{}` must be an index such as `{walked}[0]`",
+                        path.text,
+                        segment_text(segment)
+                    ));
+                };
+                items.get(n).ok_or_else(|| {
+                    format!(
+                        "cannot resolve `{}`: `{walked}` has {} item{}, so there is no index {n}",
+                        path.text,
+                        items.len(),
+                        if items.len() == 1 { "" } else { "s" }
+                    )
+                })?
+            }
+            (other, seg) => {
+                let what = if walked.is_empty() {
+                    "the run context".to_string()
+                } else {
+                    format!("`{walked}`")
+                };
+                return Err(format!(
+                    "cannot resolve `{}`: {what} is {}, so it has no `{}`",
+                    path.text,
+                    match other {
+                        Value::Null => "null".to_string(),
+                        v => with_article(type_name(v)),
+                    },
+                    segment_text(seg)
+                ));
+            }
+        };
+        match (current, segment) {
+            (Value::Array(_), seg) => walked.push_str(&format!("[{}]", segment_text(seg))),
+            (_, seg) if walked.is_empty() => walked.push_str(&segment_text(seg)),
+            (_, seg) => {
+                walked.push('.');
+                walked.push_str(&segment_text(seg));
+            }
+        }
+        current = next;
+    }
+    Ok(current)
+}
+
+/// `a string`, `an integer`.
+fn with_article(name: &str) -> String {
+    if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        format!("an {name}")
+    } else {
+        format!("a {name}")
+    }
+}
+
+/// ` (it has: a, b, c)` — up to 10 field names — or ` (it is empty)`.
+fn field_hint(map: &serde_json::Map<String, Value>) -> String {
+    if map.is_empty() {
+        return " (it is empty)".to_string();
+    }
+    let mut names: Vec<&str> = map.keys().take(10).map(String::as_str).collect();
+    if map.len() > 10 {
+        names.push("…");
+    }
+    format!(" (it has: {})", names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn context() -> Value {
+        json!({
+            "request": {
+                "method": "POST",
+                "headers": {"authorization": "Bearer tok_abcdef", "x-api-key": "k_123456"},
+                "body": {"email": "a@b.c", "age": 42, "vip": true, "nothing": null,
+                         "items": [{"sku": "A1", "qty": 2}, {"sku": "B2", "qty": 1}],
+                         "matrix": [[1, 2], [3, 4]], "obj": {"x": 1}}
+            },
+            "oauth": {"access_token": "ya29.secret-token", "scopes": ["a", "b"]},
+            "steps": {"fetch": {"status": 200, "body": {"id": 7, "tags": ["x"]}}},
+            "workflow": {"id": "wf_1", "version": 3},
+            "run": {"id": "run_9"}
+        })
+    }
+
+    fn no_secrets(_: &str) -> Option<String> {
+        None
+    }
+
+    fn secrets(name: &str) -> Option<String> {
+        (name == "API_KEY").then(|| "sk_live_abcdef".to_string())
+    }
+
+    fn r(t: Value) -> Result<Value, TemplateError> {
+        render(&t, &context(), &secrets)
+    }
+
+    #[test]
+    fn exact_placeholder_keeps_type() {
+        assert_eq!(r(json!("{{request.body.age}}")), Ok(json!(42)));
+        assert_eq!(r(json!("{{ request.body.vip }}")), Ok(json!(true)));
+        assert_eq!(r(json!("{{request.body.nothing}}")), Ok(Value::Null));
+        assert_eq!(r(json!("{{request.body.obj}}")), Ok(json!({"x": 1})));
+        assert_eq!(r(json!("{{steps.fetch.body.tags}}")), Ok(json!(["x"])));
+        assert_eq!(r(json!("{{workflow.version}}")), Ok(json!(3)));
+    }
+
+    #[test]
+    fn placeholders_inside_text_are_stringified() {
+        assert_eq!(
+            r(json!("v{{workflow.version}} {{request.body.email}} {{request.body.obj}} {{request.body.nothing}} {{request.body.vip}}")),
+            Ok(json!("v3 a@b.c {\"x\":1} null true"))
+        );
+        // whitespace outside the braces makes it text
+        assert_eq!(r(json!(" {{workflow.version}}")), Ok(json!(" 3")));
+    }
+
+    #[test]
+    fn renders_recursively_but_not_keys() {
+        assert_eq!(
+            r(json!({"{{run.id}}": ["{{run.id}}", {"n": "{{steps.fetch.body.id}}"}, 5, null]})),
+            Ok(json!({"{{run.id}}": ["run_9", {"n": 7}, 5, null]}))
+        );
+    }
+
+    #[test]
+    fn indexes_in_both_notations_and_nested_arrays() {
+        assert_eq!(r(json!("{{request.body.items.0.sku}}")), Ok(json!("A1")));
+        assert_eq!(r(json!("{{request.body.items[1].sku}}")), Ok(json!("B2")));
+        assert_eq!(r(json!("{{request.body.matrix[1][0]}}")), Ok(json!(3)));
+        assert_eq!(r(json!("{{request.body.matrix.0.1}}")), Ok(json!(2)));
+        assert_eq!(r(json!("{{ request.body.items[ 1 ].qty }}")), Ok(json!(1)));
+    }
+
+    #[test]
+    fn missing_paths_name_the_missing_part() {
+        let e = r(json!({"a": ["x", "{{steps.fetch.body.name}}"]})).unwrap_err();
+        assert_eq!(e.location, "a[1]");
+        assert_eq!(e.path.as_deref(), Some("steps.fetch.body.name"));
+        assert_eq!(
+            e.message,
+            "cannot resolve `steps.fetch.body.name`: `steps.fetch.body` has no field `name` (it has: id, tags)"
+        );
+        assert_eq!(e.to_string(), format!("a[1]: {}", e.message));
+
+        let e = r(json!("{{request.body.items[5].sku}}")).unwrap_err();
+        assert_eq!(
+            e.message,
+            "cannot resolve `request.body.items[5].sku`: `request.body.items` has 2 items, so there is no index 5"
+        );
+        let e = r(json!("{{request.body.items.first}}")).unwrap_err();
+        assert!(
+            e.message.contains("`request.body.items` is an array"),
+            "{}",
+            e.message
+        );
+        let e = r(json!("{{request.body.age.x}}")).unwrap_err();
+        assert!(e
+            .message
+            .contains("`request.body.age` is an integer, so it has no `x`"));
+        let e = r(json!("{{request.body.nothing.x}}")).unwrap_err();
+        assert!(e.message.contains("`request.body.nothing` is null"));
+        let e = r(json!("{{schedule.fired_at}}")).unwrap_err();
+        assert!(e
+            .message
+            .contains("`schedule` is not available in this run"));
+        let e = r(json!("{{request.body.matrix[0][9]}}")).unwrap_err();
+        assert!(
+            e.message.contains("`request.body.matrix[0]` has 2 items"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn escaping_and_unclosed() {
+        assert_eq!(
+            r(json!("literal \\{{run.id}} and {{run.id}}")),
+            Ok(json!("literal {{run.id}} and run_9"))
+        );
+        assert_eq!(r(json!("\\{{")), Ok(json!("{{")));
+        assert_eq!(r(json!("a \\ b }} c")), Ok(json!("a \\ b }} c")));
+        let e = r(json!({"x": "é {{run.id"})).unwrap_err();
+        assert_eq!(e.location, "x");
+        assert!(
+            e.message.starts_with("unclosed `{{` at character 2"),
+            "{}",
+            e.message
+        );
+        assert!(r(json!("{{}}"))
+            .unwrap_err()
+            .message
+            .contains("empty placeholder"));
+        assert!(r(json!("{{a b}}"))
+            .unwrap_err()
+            .message
+            .contains("unexpected ` `"));
+        assert!(r(json!("{{a..b}}"))
+            .unwrap_err()
+            .message
+            .contains("empty segment"));
+        assert!(r(json!("{{a[x]}}"))
+            .unwrap_err()
+            .message
+            .contains("must hold an index"));
+        assert!(r(json!("{{a[1}}"))
+            .unwrap_err()
+            .message
+            .contains("must hold an index"));
+    }
+
+    #[test]
+    fn secrets_and_sensitive_values_are_tracked() {
+        let out = render_tracked(
+            &json!({"h": "Bearer {{secrets.API_KEY}}", "t": "{{oauth.access_token}}",
+                    "all": "{{request.headers}}", "e": "{{request.body.email}}"}),
+            &context(),
+            &secrets,
+        )
+        .unwrap();
+        assert_eq!(out.value["h"], json!("Bearer sk_live_abcdef"));
+        assert_eq!(
+            out.secrets_used,
+            vec![
+                "sk_live_abcdef",
+                "ya29.secret-token",
+                "Bearer tok_abcdef",
+                "k_123456"
+            ]
+        );
+        let e = render(&json!("{{secrets.MISSING}}"), &context(), &no_secrets).unwrap_err();
+        assert_eq!(
+            e.message,
+            "secret `MISSING` is not set; add it with `wrangler secret put MISSING`"
+        );
+        let e = render(&json!("{{secrets.A.B}}"), &context(), &secrets).unwrap_err();
+        assert!(e.message.contains("secrets are read as"));
+    }
+
+    #[test]
+    fn context_values_are_not_templated_again() {
+        let ctx = json!({"request": {"body": {"x": "{{secrets.API_KEY}}"}}});
+        assert_eq!(
+            render(&json!("{{request.body.x}}!"), &ctx, &secrets),
+            Ok(json!("{{secrets.API_KEY}}!"))
+        );
+    }
+
+    #[test]
+    fn render_string_stringifies() {
+        let mut used = Vec::new();
+        let s = render_string("{{steps.fetch.status}}", &context(), &secrets, &mut used);
+        assert_eq!(s, Ok("200".to_string()));
+        let s = render_string("{{secrets.API_KEY}}", &context(), &secrets, &mut used);
+        assert_eq!(s, Ok("sk_live_abcdef".to_string()));
+        assert_eq!(used, vec!["sk_live_abcdef"]);
+    }
+
+    #[test]
+    fn lists_referenced_paths() {
+        let t = json!({"a": "{{ request.body.email }} {{steps.x.body}}", "b": ["{{request.body.email}}", "\\{{no}}", "{{bad"]});
+        assert_eq!(
+            referenced_paths(&t),
+            vec!["request.body.email", "steps.x.body"]
+        );
+        assert!(is_templated("https://{{x.y}}"));
+        assert!(!is_templated("https://\\{{x.y}}"));
+        assert_eq!(literal_prefix("https://{{x.y}}/a"), "https://");
+        assert_eq!(literal_prefix("{{x.y}}/a"), "");
+    }
+
+    fn check(t: Value, earlier: &[&str]) -> Vec<(String, String)> {
+        let earlier: Vec<String> = earlier.iter().map(|s| s.to_string()).collect();
+        let mut errors = Errors::new();
+        validate(
+            &t,
+            "steps[1].json",
+            &roots_for_trigger("endpoint"),
+            &earlier,
+            &mut errors,
+        );
+        errors
+            .0
+            .into_iter()
+            .map(|e| (e.location, e.message))
+            .collect()
+    }
+
+    #[test]
+    fn validation_accepts_good_templates() {
+        let t = json!({"email": "{{request.body.email}}", "id": "{{steps.a.body.items[0].id}}",
+                       "k": "{{secrets.API_KEY}}", "all": "{{steps.a}}", "r": "{{run.id}} {{workflow.version}}"});
+        assert_eq!(check(t, &["a"]), vec![]);
+    }
+
+    #[test]
+    fn validation_reports_each_problem_where_it_is() {
+        let t = json!({
+            "email": "{{reqest.body.email}}",
+            "list": ["ok", "{{schedule.fired_at}}"],
+            "later": "{{steps.b.body}}",
+            "field": "{{steps.a.json.id}}",
+            "typo": "{{request.bdy}}",
+            "secret": "{{secrets.1BAD}}",
+            "open": "{{request.body",
+            "idx": "{{steps[0].body}}"
+        });
+        let errors = check(t, &["a"]);
+        let locations: Vec<&str> = errors.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            locations,
+            [
+                "steps[1].json.email",
+                "steps[1].json.list[1]",
+                "steps[1].json.later",
+                "steps[1].json.field",
+                "steps[1].json.typo",
+                "steps[1].json.secret",
+                "steps[1].json.open",
+                "steps[1].json.idx",
+            ]
+        );
+        assert_eq!(
+            errors[0].1,
+            "`{{reqest.body.email}}`: unknown variable `reqest`; available here: request, steps, workflow, run, secrets"
+        );
+        assert!(errors[1]
+            .1
+            .contains("`schedule` is not available to this workflow's trigger"));
+        assert_eq!(
+            errors[2].1,
+            "`{{steps.b.body}}`: `b` is not an earlier step; a step can only read the results of steps before it (earlier steps: a)"
+        );
+        assert!(errors[3]
+            .1
+            .contains("a step's result has status, headers, body; not `json`"));
+        assert!(errors[4]
+            .1
+            .contains("`request` has method, path, query, headers, body; not `bdy`"));
+        assert!(errors[5].1.contains("secrets are read as"));
+        assert!(errors[6].1.starts_with("unclosed `{{`"));
+        assert!(errors[7].1.contains("steps are read by name"));
+    }
+
+    #[test]
+    fn no_earlier_steps_message() {
+        let errors = check(json!("{{steps.a.body}}"), &[]);
+        assert!(errors[0].1.contains("there are none before this one"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rendering_and_validating_never_panic(s in "[{}\\\\a-z.\\[\\]0-9 é😀_-]{0,40}") {
+            let t = Value::String(s);
+            let _ = render(&t, &context(), &secrets);
+            let _ = referenced_paths(&t);
+            let mut errors = Errors::new();
+            validate(&t, "x", &ALL_ROOTS, &[], &mut errors);
+        }
+
+        #[test]
+        fn text_without_braces_renders_to_itself(s in "[^{\\\\]{0,40}") {
+            proptest::prop_assert_eq!(render(&Value::String(s.clone()), &context(), &secrets), Ok(Value::String(s)));
+        }
+    }
+
+    #[test]
+    fn non_object_context() {
+        let e = render(&json!("{{run.id}}"), &Value::Null, &secrets).unwrap_err();
+        assert_eq!(
+            e.message,
+            "cannot resolve `run.id`: the run context is null, so it has no `run`"
+        );
+    }
+
+    #[test]
+    fn env_names() {
+        assert!(is_env_name("API_KEY"));
+        assert!(is_env_name("_x1"));
+        assert!(!is_env_name("1X"));
+        assert!(!is_env_name("A-B"));
+        assert!(!is_env_name(""));
+    }
+
+    #[test]
+    fn roots_per_trigger() {
+        assert_eq!(
+            roots_for_trigger("poll"),
+            ["event", "steps", "workflow", "run"]
+        );
+        assert_eq!(roots_for_trigger("unknown"), ["steps", "workflow", "run"]);
+    }
+}

@@ -1,0 +1,239 @@
+//! The route table: every URL Tripline serves. The router matches against it and the
+//! OpenAPI document is checked against it, so the two cannot drift apart.
+
+/// What a request is asking for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Healthz,
+    OpenApi,
+    ListWorkflows,
+    CreateWorkflow,
+    GetWorkflow,
+    ReplaceWorkflow,
+    DeleteWorkflow,
+    Deploy,
+    Undeploy,
+    ListRuns,
+    GetRun,
+    ReplayRun,
+    EndpointTrigger,
+    OAuthSignin,
+    OAuthCallback,
+    ListConnections,
+    DeleteConnection,
+    EndpointTest,
+    ListTestRequests,
+    DetectSchema,
+    SchedulePreview,
+    PollReset,
+}
+
+/// One route: a method (`*` = any), a path pattern with `{param}` segments, and whether the
+/// management token is required.
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub op: Op,
+    pub admin: bool,
+}
+
+const fn r(method: &'static str, path: &'static str, op: Op, admin: bool) -> Route {
+    Route {
+        method,
+        path,
+        op,
+        admin,
+    }
+}
+
+/// Every route, in matching order.
+pub const ROUTES: &[Route] = &[
+    r("GET", "/healthz", Op::Healthz, false),
+    r("GET", "/api/openapi.json", Op::OpenApi, true),
+    r("GET", "/api/workflows", Op::ListWorkflows, true),
+    r("POST", "/api/workflows", Op::CreateWorkflow, true),
+    r("GET", "/api/workflows/{id}", Op::GetWorkflow, true),
+    r("PUT", "/api/workflows/{id}", Op::ReplaceWorkflow, true),
+    r("DELETE", "/api/workflows/{id}", Op::DeleteWorkflow, true),
+    r("POST", "/api/workflows/{id}/deploy", Op::Deploy, true),
+    r("POST", "/api/workflows/{id}/undeploy", Op::Undeploy, true),
+    r("GET", "/api/workflows/{id}/runs", Op::ListRuns, true),
+    r("GET", "/api/runs/{run_id}", Op::GetRun, true),
+    r("POST", "/api/runs/{run_id}/replay", Op::ReplayRun, true),
+    r(
+        "POST",
+        "/api/workflows/{id}/poll/reset",
+        Op::PollReset,
+        true,
+    ),
+    r("*", "/hooks/{id}", Op::EndpointTrigger, false),
+    r("GET", "/oauth/{id}/signin", Op::OAuthSignin, false),
+    r("GET", "/oauth/{id}/callback", Op::OAuthCallback, false),
+    r(
+        "GET",
+        "/api/workflows/{id}/connections",
+        Op::ListConnections,
+        true,
+    ),
+    r(
+        "DELETE",
+        "/api/workflows/{id}/connections/{user_id}",
+        Op::DeleteConnection,
+        true,
+    ),
+    r(
+        "GET",
+        "/api/workflows/{id}/test-requests",
+        Op::ListTestRequests,
+        true,
+    ),
+    r(
+        "POST",
+        "/api/workflows/{id}/detect-schema",
+        Op::DetectSchema,
+        true,
+    ),
+    r("*", "/hooks/{id}/test", Op::EndpointTest, false),
+    r(
+        "GET",
+        "/api/workflows/{id}/schedule/preview",
+        Op::SchedulePreview,
+        true,
+    ),
+];
+
+/// The result of matching a request against [`ROUTES`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteMatch<'a> {
+    Found {
+        route: Route,
+        params: Vec<&'a str>,
+    },
+    /// The path exists but not for this method; `allow` lists the methods that do.
+    MethodNotAllowed {
+        allow: Vec<&'static str>,
+    },
+    NotFound,
+}
+
+impl PartialEq for Route {
+    fn eq(&self, other: &Self) -> bool {
+        self.method == other.method && self.path == other.path
+    }
+}
+impl Eq for Route {}
+
+/// Matches `path` segment by segment; `{name}` captures one non-empty segment.
+fn path_params<'a>(pattern: &str, path: &'a str) -> Option<Vec<&'a str>> {
+    let mut params = Vec::new();
+    let mut pat = pattern.split('/');
+    let mut got = path.split('/');
+    loop {
+        match (pat.next(), got.next()) {
+            (None, None) => return Some(params),
+            (Some(p), Some(g)) if p.starts_with('{') => {
+                if g.is_empty() {
+                    return None;
+                }
+                params.push(g);
+            }
+            (Some(p), Some(g)) if p == g => {}
+            _ => return None,
+        }
+    }
+}
+
+/// Finds the route for `method` and `path` (`HEAD` is served by `GET` routes).
+pub fn match_route<'a>(method: &str, path: &'a str) -> RouteMatch<'a> {
+    let path = if path.len() > 1 {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    };
+    let mut allow: Vec<&'static str> = Vec::new();
+    for route in ROUTES {
+        if let Some(params) = path_params(route.path, path) {
+            let method_fits = route.method == "*"
+                || route.method == method
+                || (method == "HEAD" && route.method == "GET");
+            if method_fits {
+                return RouteMatch::Found {
+                    route: *route,
+                    params,
+                };
+            }
+            if !allow.contains(&route.method) {
+                allow.push(route.method);
+            }
+        }
+    }
+    if allow.is_empty() {
+        RouteMatch::NotFound
+    } else {
+        RouteMatch::MethodNotAllowed { allow }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_params_and_methods() {
+        match match_route("GET", "/api/workflows/wf_1/runs") {
+            RouteMatch::Found { route, params } => {
+                assert_eq!(route.op, Op::ListRuns);
+                assert_eq!(params, ["wf_1"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            match_route("PATCH", "/api/workflows/wf_1"),
+            RouteMatch::MethodNotAllowed {
+                allow: vec!["GET", "PUT", "DELETE"]
+            }
+        );
+        assert_eq!(match_route("GET", "/api/nope"), RouteMatch::NotFound);
+        assert_eq!(
+            match_route("GET", "/api/workflows//runs"),
+            RouteMatch::NotFound
+        );
+        assert!(matches!(
+            match_route("GET", "/api/workflows/"),
+            RouteMatch::Found { .. }
+        ));
+    }
+
+    #[test]
+    fn openapi_lists_exactly_the_routes() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("openapi.json parses");
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut documented = Vec::new();
+        for (path, item) in paths {
+            for method in item.as_object().expect("path item").keys() {
+                if ["get", "post", "put", "delete", "patch", "head", "options"]
+                    .contains(&method.as_str())
+                {
+                    documented.push(format!("{} {path}", method.to_uppercase()));
+                }
+            }
+        }
+        documented.sort();
+        let mut served: Vec<String> = ROUTES
+            .iter()
+            .flat_map(|r| {
+                let methods: Vec<&str> = if r.method == "*" {
+                    vec!["GET", "POST", "PUT", "PATCH", "DELETE"]
+                } else {
+                    vec![r.method]
+                };
+                methods.into_iter().map(move |m| format!("{m} {}", r.path))
+            })
+            .collect();
+        served.sort();
+        served.dedup();
+        assert_eq!(documented, served);
+    }
+}
