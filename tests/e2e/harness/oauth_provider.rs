@@ -11,7 +11,6 @@
 //! [`Provider::revoke_user`], and what it saw: [`Provider::authorize_requests`],
 //! [`Provider::pkce_checks`], [`Provider::token_requests`], [`Provider::issued_tokens`],
 //! [`Provider::app_hits`] (its `/app/…` pages stand in for the app's success/failure pages).
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -1,12 +1,10 @@
 //! Run engine end to end: steps call a real HTTP server on loopback; retries, timeouts,
 //! redaction, replay, and runs surviving a SIGKILL of the runtime.
 
-mod common;
-
 use std::sync::OnceLock;
 
-use common::upstream::Upstream;
-use common::*;
+use crate::harness::upstream::Upstream;
+use crate::harness::*;
 use serde_json::{json, Value};
 
 const SECRET: &str = "sk_live_very_secret_value_42";

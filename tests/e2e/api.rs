@@ -1,8 +1,6 @@
 //! Foundation: the management API end to end against `wrangler dev`.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use serde_json::{json, Value};
 use tripline::api::routes::ROUTES;
 
@@ -21,7 +19,7 @@ fn healthz_needs_no_token() {
 #[test]
 fn crud_round_trip() {
     let dev = shared();
-    let def = serde_json::from_str::<Value>(include_str!("../examples/endpoint.json")).unwrap();
+    let def = serde_json::from_str::<Value>(include_str!("../../examples/endpoint.json")).unwrap();
     let r = api(dev, "POST", "/api/workflows", Some(&def));
     assert_eq!(r.status, 201, "{}", r.text);
     let created = r.json();

@@ -4,7 +4,6 @@
 //! - `/fail/{key}/{n}` answers 503 the first `n` times for `key`, then like `/echo`,
 //! - `/slow/{ms}` waits `ms` milliseconds, then answers like `/echo`,
 //! - `/status/{code}` answers with that status.
-#![allow(dead_code)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,7 +14,6 @@ use serde_json::{json, Value};
 /// One request the server received.
 #[derive(Debug, Clone)]
 pub struct Received {
-    pub method: String,
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body: String,
@@ -54,7 +52,6 @@ impl Upstream {
                     let n = {
                         let mut r = rec.lock().unwrap();
                         r.push(Received {
-                            method: request.method().as_str().to_string(),
                             path: path.clone(),
                             headers: headers.clone(),
                             body: body.clone(),

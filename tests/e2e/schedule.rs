@@ -1,12 +1,10 @@
 //! Scheduler trigger end to end: Durable Object alarms under a real `wrangler dev`, the Cron
 //! reconciler (`/__scheduled`), restarts on the same state, and the fire-time preview.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::*;
+use crate::harness::*;
 use serde_json::{json, Value};
 use tripline_core::kernel::time::parse_millis;
 

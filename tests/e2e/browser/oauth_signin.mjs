@@ -1,6 +1,6 @@
 // Headless Chromium signs in as an end user would: opens the Sign-in URL, fills in the
 // provider's login page, clicks Allow, and waits to land on the success URL.
-// Usage: node tests/browser/oauth_signin.mjs SIGNIN_URL SUCCESS_URL USERNAME PASSWORD
+// Usage: node tests/e2e/browser/oauth_signin.mjs SIGNIN_URL SUCCESS_URL USERNAME PASSWORD
 // Prints one JSON line: {"ok", "url", "heading", "login_page_title", "error"}.
 import { chromium } from 'playwright-core';
 

@@ -2,10 +2,9 @@
 //! owned by the `postgres` OS user (tests run as root, and PostgreSQL refuses to run as root),
 //! `pg_ctl start` on a free port, stopped on drop and by a watchdog when the test process ends.
 //! SQL is run with `psql` over TCP (trust authentication, so any password is accepted).
-#![allow(dead_code)]
 
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 pub const BIN: &str = "/usr/lib/postgresql/15/bin";
@@ -158,18 +157,6 @@ impl Postgres {
                 .args(["-q", "-A", "-t", "-c", sql]),
             "psql",
         )
-    }
-
-    /// Creates a login role that may only read (SELECT) the given tables.
-    pub fn reader(&self, role: &str, tables: &[&str]) {
-        self.sql(&format!("CREATE ROLE {role} LOGIN PASSWORD 'pw'"));
-        for t in tables {
-            self.sql(&format!("GRANT SELECT ON {t} TO {role}"));
-        }
-    }
-
-    pub fn data_dir(&self) -> &Path {
-        &self.dir
     }
 }
 

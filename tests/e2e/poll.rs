@@ -1,14 +1,12 @@
 //! The event-based (poll) trigger end to end: a real `wrangler dev`, a real PostgreSQL 15 cluster
 //! started by the harness, and a real HTTP API served by the test.
 
-mod common;
-
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::postgres::Postgres;
-use common::*;
+use crate::harness::postgres::Postgres;
+use crate::harness::*;
 use serde_json::{json, Value};
 
 const API_TOKEN: &str = "poll-api-token-42";
@@ -165,7 +163,7 @@ fn start_now_runs_each_row_inserted_after_deploy_once() {
     table(&e.pg, "t_now");
     insert(&e.pg, "t_now", 1, 10);
     // The role the Worker uses can read but not write.
-    let denied = std::process::Command::new(format!("{}/psql", common::postgres::BIN))
+    let denied = std::process::Command::new(format!("{}/psql", crate::harness::postgres::BIN))
         .args([
             "-h",
             "127.0.0.1",

@@ -2,15 +2,13 @@
 //! schema validation, content types, limits), signatures, idempotency, Response steps, the test
 //! URL with schema detection, and crash safety under load.
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::harness::upstream::Upstream;
+use crate::harness::*;
 use base64::Engine;
-use common::upstream::Upstream;
-use common::*;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;

@@ -1,14 +1,12 @@
 //! The README's five-minute tour, step by step, so the documentation cannot rot.
 
-mod common;
-
-use common::*;
+use crate::harness::*;
 use serde_json::{json, Value};
 
 #[test]
 fn the_readme_tour_works() {
     let dev = shared();
-    let def: Value = serde_json::from_str(include_str!("../examples/endpoint.json")).unwrap();
+    let def: Value = serde_json::from_str(include_str!("../../examples/endpoint.json")).unwrap();
     let id = create(dev, &def);
 
     let deployed = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);

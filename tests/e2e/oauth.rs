@@ -1,15 +1,13 @@
 //! OAuth trigger, end to end: the real Worker under `wrangler dev` against a real OAuth 2.0
-//! authorization server on loopback (tests/common/oauth_provider.rs), driven over HTTP as a
+//! authorization server on loopback (tests/e2e/harness/oauth_provider.rs), driven over HTTP as a
 //! browser would, and once by headless Chromium.
-
-mod common;
 
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::oauth_provider::{Provider, TokenFailure, CLIENT_SECRET, PASSWORD};
-use common::*;
+use crate::harness::oauth_provider::{Provider, TokenFailure, CLIENT_SECRET, PASSWORD};
+use crate::harness::*;
 use oauth2::url::{form_urlencoded, Url};
 use serde_json::{json, Value};
 use tripline_core::kernel::crypto;
@@ -187,7 +185,7 @@ fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
     let to_provider = signin(dev, &wf, "user 42@acme");
     let q = query(&to_provider);
     assert_eq!(q["response_type"], "code");
-    assert_eq!(q["client_id"], common::oauth_provider::CLIENT_ID);
+    assert_eq!(q["client_id"], crate::harness::oauth_provider::CLIENT_ID);
     assert_eq!(q["redirect_uri"], dev.url(&format!("/oauth/{wf}/callback")));
     assert_eq!(q["scope"], "read profile");
     assert_eq!(q["code_challenge_method"], "S256");
@@ -340,7 +338,7 @@ fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
 #[test]
 fn the_example_definition_validates_and_shows_its_urls() {
     let dev = dev();
-    let def: Value = serde_json::from_str(include_str!("../examples/oauth.json")).unwrap();
+    let def: Value = serde_json::from_str(include_str!("../../examples/oauth.json")).unwrap();
     let r = api(dev, "POST", "/api/workflows", Some(&def));
     assert_eq!(r.status, 201, "{}", r.text);
     let id = r.json()["id"].as_str().unwrap().to_string();
@@ -370,7 +368,7 @@ fn headless_chromium_signs_in_and_lands_on_success_url() {
     let signin_url = dev.url(&format!("/oauth/{wf}/signin?user_id=browser-user"));
     let success = format!("{}/app/done", provider.base);
     let out = Command::new("node")
-        .arg(root().join("tests/browser/oauth_signin.mjs"))
+        .arg(root().join("tests/e2e/browser/oauth_signin.mjs"))
         .args([&signin_url, &success, "carol", PASSWORD])
         .current_dir(root())
         .output()

@@ -1,6 +1,5 @@
 //! End-to-end harness: starts the real Worker under `wrangler dev` (workerd, local D1 and
 //! Durable Objects) on a free port with a fresh state directory, and talks to it over HTTP.
-#![allow(dead_code)]
 
 pub mod oauth_provider;
 pub mod postgres;
