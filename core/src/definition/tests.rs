@@ -1,0 +1,103 @@
+use super::*;
+use serde_json::json;
+
+fn locations(v: Value) -> Vec<String> {
+    match Definition::parse(&v) {
+        Ok(_) => vec![],
+        Err(e) => e.0.into_iter().map(|e| e.location).collect(),
+    }
+}
+
+#[test]
+fn the_design_example_parses() {
+    let v = json!({
+      "name": "Lead created",
+      "trigger": { "type": "endpoint", "method": "POST",
+        "request": {
+          "query":   [{ "name": "source", "required": true }],
+          "headers": [{ "name": "x-api-key", "equals": "s3cret" }],
+          "body":    [{ "name": "email", "type": "string", "required": true },
+                      { "name": "address.city", "type": "string" }] } },
+      "steps": [
+        { "type": "http", "name": "notify", "method": "POST", "url": "https://example.com/hook",
+          "json": { "email": "{{request.body.email}}" } },
+        { "type": "response", "status": 200, "json": { "ok": true, "id": "{{steps.notify.body.id}}" } }
+      ]
+    });
+    let d = Definition::parse(&v).unwrap();
+    assert_eq!(d.name, "Lead created");
+    assert_eq!(d.trigger.kind(), "endpoint");
+    assert_eq!(d.steps.len(), 2);
+}
+
+#[test]
+fn invalid_definitions_name_their_locations() {
+    let cases: Vec<(Value, &str)> = vec![
+        (json!([]), "$"),
+        (json!({"trigger": {"type": "endpoint"}}), "name"),
+        (json!({"name": "x"}), "trigger"),
+        (
+            json!({"name": "x", "trigger": {"type": "webhook"}}),
+            "trigger.type",
+        ),
+        (json!({"name": "x", "trigger": {}}), "trigger.type"),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint"}, "stepz": []}),
+            "stepz",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint", "method": "FETCH"}}),
+            "trigger.method",
+        ),
+        (json!({"name": "", "trigger": {"type": "endpoint"}}), "name"),
+        (
+            json!({"name": "x", "trigger": {"type": "endpoint"}, "steps": [{"type": "log", "name": "a", "message": "{{nope.x}}"}]}),
+            "steps[0].message",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "poll", "source": {"kind": "postgres", "connection_env": "PG", "table": "users; drop", "cursor": "id"}}}),
+            "trigger.source.table",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "poll", "source": {"kind": "postgres", "connection_env": "PG", "table": "t", "cursor": "id"}},
+                "steps": [{"type": "log", "name": "a", "message": "{{request.body}}"}]}),
+            "steps[0].message",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "poll", "source": {"kind": "http", "url": "https://a.example", "items": "/x"}},
+                "steps": [{"type": "response", "status": 200}]}),
+            "steps[0].type",
+        ),
+        (
+            json!({"name": "x", "trigger": {"type": "oauth", "authorize_url": "https://a/x", "token_url": "https://a/t", "client_id": "c", "client_secret_env": "S"}}),
+            "trigger.success_url",
+        ),
+    ];
+    for (v, loc) in cases {
+        let locs = locations(v.clone());
+        assert!(
+            locs.iter().any(|l| l == loc),
+            "{v} → {locs:?}, wanted {loc}"
+        );
+    }
+}
+
+/// Every file in examples/ is a valid definition (the README and tests use them).
+#[test]
+fn examples_are_valid() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("examples/") {
+        let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        let v: Value = serde_json::from_str(&text).expect("JSON");
+        if let Err(e) = Definition::parse(&v) {
+            panic!("{}: {:?}", path.display(), e);
+        }
+        n += 1;
+    }
+    assert!(n >= 4, "only {n} examples");
+}

@@ -1,0 +1,494 @@
+use super::*;
+use proptest::prelude::*;
+use serde_json::json;
+
+fn ok(ct: Option<&str>, raw: &[u8]) -> ParsedBody {
+    match parse_body(ct, raw) {
+        Ok(p) => p,
+        Err(e) => panic!("expected Ok for {ct:?}, got {e}"),
+    }
+}
+
+fn err(ct: Option<&str>, raw: &[u8]) -> BodyError {
+    match parse_body(ct, raw) {
+        Ok(p) => panic!("expected an error for {ct:?}, got {p:?}"),
+        Err(e) => e,
+    }
+}
+
+// --- JSON -----------------------------------------------------------------------
+
+#[test]
+fn json_and_plus_json_with_parameters() {
+    let p = ok(Some("application/json"), br#"{"email":"a@b.c","n":[1,2]}"#);
+    assert_eq!(p.kind, BodyKind::Json);
+    assert_eq!(p.value, json!({"email": "a@b.c", "n": [1, 2]}));
+
+    let p = ok(
+        Some("Application/Vnd.Api+JSON; charset=UTF-8"),
+        br#"{"data":null}"#,
+    );
+    assert_eq!((p.kind, p.value), (BodyKind::Json, json!({"data": null})));
+
+    let p = ok(Some("application/cloudevents+json"), b"[1]");
+    assert_eq!(p.value, json!([1]));
+}
+
+#[test]
+fn json_skips_byte_order_mark() {
+    let p = ok(Some("application/json"), b"\xEF\xBB\xBF{\"a\":1}");
+    assert_eq!(p.value, json!({"a": 1}));
+}
+
+#[test]
+fn json_error_names_line_and_column() {
+    let e = err(Some("application/json"), b"{\n  \"a\": 1,\n  \"b\": }");
+    match &e {
+        BodyError::InvalidJson { line, column, .. } => assert_eq!((*line, *column), (3, 8)),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(e.location(), "body");
+    assert!(!e.is_unsupported());
+    assert_eq!(
+        e.to_string(),
+        "invalid JSON at line 3, column 8: expected value"
+    );
+}
+
+#[test]
+fn json_trailing_garbage_is_an_error() {
+    let e = err(Some("application/json"), b"{} x");
+    assert!(
+        e.to_string()
+            .starts_with("invalid JSON at line 1, column 4"),
+        "{e}"
+    );
+}
+
+#[test]
+fn json_deeply_nested_is_an_error_not_a_stack_overflow() {
+    let deep = "[".repeat(100_000);
+    let e = err(Some("application/json"), deep.as_bytes());
+    assert!(matches!(e, BodyError::InvalidJson { .. }), "{e:?}");
+}
+
+// --- urlencoded -----------------------------------------------------------------
+
+#[test]
+fn form_decodes_plus_percent_and_repeats() {
+    let p = ok(
+        Some("application/x-www-form-urlencoded; charset=utf-8"),
+        b"name=Ada+Lovelace&city=Z%C3%BCrich&tag=a&tag=b&tag=c&empty=&flag&&x%5B%5D=1",
+    );
+    assert_eq!(p.kind, BodyKind::Form);
+    assert_eq!(
+        p.value,
+        json!({
+            "name": "Ada Lovelace",
+            "city": "Zürich",
+            "tag": ["a", "b", "c"],
+            "empty": "",
+            "flag": "",
+            "x[]": "1"
+        })
+    );
+}
+
+#[test]
+fn form_keeps_bad_percent_sequences_literally() {
+    let p = ok(
+        Some("application/x-www-form-urlencoded"),
+        b"a=100%&b=%zz&c=%4&d=a=b",
+    );
+    assert_eq!(
+        p.value,
+        json!({"a": "100%", "b": "%zz", "c": "%4", "d": "a=b"})
+    );
+}
+
+#[test]
+fn form_rejects_invalid_utf8() {
+    let e = err(Some("application/x-www-form-urlencoded"), b"name=%FF%FE");
+    assert_eq!(
+        e.to_string(),
+        "form field `name` has a value that is not valid UTF-8 after percent-decoding"
+    );
+    let e = err(Some("application/x-www-form-urlencoded"), b"ok=1&%C3=x");
+    assert_eq!(
+        e.to_string(),
+        "form field #2 has a name that is not valid UTF-8 after percent-decoding"
+    );
+}
+
+// --- multipart ------------------------------------------------------------------
+
+const MP: &str = "multipart/form-data; boundary=XyZ";
+
+#[test]
+fn multipart_text_fields_files_and_repeats() {
+    let body = b"preamble to ignore\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"email\"\r\n\
+\r\n\
+ada@example.com\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"tag\"\r\n\
+\r\n\
+a\r\n\
+--XyZ\r\n\
+content-disposition: form-data; name=\"tag\"\r\n\
+\r\n\
+b\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"doc\"; filename=\"report.pdf\"\r\n\
+Content-Type: application/pdf\r\n\
+\r\n\
+%PDF-\x00\xFF\xFE\r\n--Xy not a boundary\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"note\"\r\n\
+\r\n\
+line 1\r\nline 2\r\n\
+--XyZ--\r\n\
+epilogue";
+    let p = ok(Some(MP), body);
+    assert_eq!(p.kind, BodyKind::Multipart);
+    assert_eq!(
+        p.value,
+        json!({
+            "email": "ada@example.com",
+            "tag": ["a", "b"],
+            "doc": {"filename": "report.pdf", "content_type": "application/pdf", "size": 29},
+            "note": "line 1\r\nline 2"
+        })
+    );
+}
+
+#[test]
+fn multipart_quoted_boundary_and_lf_only_lines() {
+    let ct = "multipart/form-data; charset=utf-8; boundary=\"----=_Part 7\"";
+    let body = b"------=_Part 7\n\
+Content-Disposition: form-data; name=a\n\
+\n\
+1\n\
+------=_Part 7\n\
+Content-Disposition: form-data; name=\"up\"; filename=\"C:\\dir\\x.txt\"\n\
+\n\
+hello\n\
+------=_Part 7--";
+    let p = ok(Some(ct), body);
+    assert_eq!(
+        p.value,
+        json!({
+            "a": "1",
+            "up": {"filename": "C:\\dir\\x.txt", "content_type": "application/octet-stream", "size": 5}
+        })
+    );
+}
+
+#[test]
+fn multipart_empty_values_and_extended_filename() {
+    let body = b"--XyZ\r\n\
+Content-Disposition: form-data; name=\"empty\"\r\n\
+\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"nofile\"; filename=\"\"\r\n\
+Content-Type: application/octet-stream\r\n\
+\r\n\
+\r\n\
+--XyZ\r\n\
+Content-Disposition: form-data; name=\"euro\"; filename=\"e.txt\"; filename*=UTF-8''%E2%82%AC%20rates.txt\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+1.08\r\n\
+--XyZ--";
+    let p = ok(Some(MP), body);
+    assert_eq!(
+        p.value,
+        json!({
+            "empty": "",
+            "nofile": {"filename": "", "content_type": "application/octet-stream", "size": 0},
+            "euro": {"filename": "€ rates.txt", "content_type": "text/plain", "size": 4}
+        })
+    );
+}
+
+#[test]
+fn multipart_with_no_parts_is_an_empty_object() {
+    let p = ok(Some(MP), b"--XyZ--\r\n");
+    assert_eq!(p.value, json!({}));
+}
+
+#[test]
+fn multipart_errors_are_specific() {
+    let cases: [(&str, &[u8], &str); 8] = [
+        (
+            "multipart/form-data",
+            b"--x\r\n\r\n--x--",
+            "Content-Type multipart/form-data has no `boundary` parameter",
+        ),
+        (
+            MP,
+            b"no boundary anywhere",
+            "the multipart body has no boundary line `--XyZ`",
+        ),
+        (
+            MP,
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n",
+            "part 1 is not followed by a boundary line; the body must end with `--XyZ--`",
+        ),
+        (
+            MP,
+            b"--XyZ",
+            "the multipart body ends without the closing boundary `--XyZ--`",
+        ),
+        (
+            MP,
+            b"--XyZjunk\r\n",
+            "boundary line `--XyZ` must be followed by a line break or `--`",
+        ),
+        (
+            MP,
+            b"--XyZ\r\nContent-Type: text/plain\r\n\r\nx\r\n--XyZ--",
+            "part 1 has no Content-Disposition header; each part needs `Content-Disposition: form-data; name=\"…\"`",
+        ),
+        (
+            MP,
+            b"--XyZ\r\nContent-Disposition: form-data; filename=\"a\"\r\n\r\nx\r\n--XyZ--",
+            "part 1 has no `name` in its Content-Disposition",
+        ),
+        (
+            MP,
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"bin\"\r\n\r\n\xFF\r\n--XyZ--",
+            "field `bin` (part 1) is not valid UTF-8 (first invalid byte at offset 0); send binary content as a file part with a filename",
+        ),
+    ];
+    for (ct, body, message) in cases {
+        let e = err(Some(ct), body);
+        assert!(matches!(e, BodyError::InvalidMultipart { .. }), "{e:?}");
+        assert_eq!(e.to_string(), message);
+        assert_eq!(e.location(), "body");
+    }
+}
+
+#[test]
+fn multipart_rejects_overlong_boundary_and_bad_header_lines() {
+    let long = format!("multipart/form-data; boundary={}", "b".repeat(71));
+    let e = err(Some(&long), b"x");
+    assert_eq!(
+        e.to_string(),
+        "the multipart boundary must be 1 to 70 characters, got 71"
+    );
+    let e = err(Some(MP), b"--XyZ\r\nattachment\r\n\r\nx\r\n--XyZ--");
+    assert_eq!(
+        e.to_string(),
+        "part 1 has a header line without `:`: `attachment`"
+    );
+    let e = err(
+        Some(MP),
+        b"--XyZ\r\nContent-Disposition: attachment; name=a\r\n\r\nx\r\n--XyZ--",
+    );
+    assert_eq!(
+        e.to_string(),
+        "part 1 has Content-Disposition `attachment`; expected `form-data`"
+    );
+}
+
+// --- text, empty, sniffing, unsupported -------------------------------------------
+
+#[test]
+fn text_types_become_strings() {
+    let p = ok(Some("text/plain; charset=utf-8"), "héllo\n".as_bytes());
+    assert_eq!((p.kind, p.value), (BodyKind::Text, json!("héllo\n")));
+    let p = ok(Some("text/csv"), b"a,b\n1,2");
+    assert_eq!(p.value, json!("a,b\n1,2"));
+    let e = err(Some("text/plain"), b"ok\xC3(");
+    assert_eq!(
+        e.to_string(),
+        "text body is not valid UTF-8 (first invalid byte at offset 2)"
+    );
+}
+
+#[test]
+fn empty_body_is_empty_whatever_the_type() {
+    for ct in [
+        None,
+        Some("application/json"),
+        Some("multipart/form-data"),
+        Some("application/octet-stream"),
+    ] {
+        let p = ok(ct, b"");
+        assert_eq!((p.kind, p.value), (BodyKind::Empty, Value::Null));
+    }
+}
+
+#[test]
+fn no_content_type_sniffs_json_then_text() {
+    let p = ok(None, br#"{"a":true}"#);
+    assert_eq!((p.kind, p.value), (BodyKind::Json, json!({"a": true})));
+    let p = ok(Some("  "), b"plain words");
+    assert_eq!((p.kind, p.value), (BodyKind::Text, json!("plain words")));
+    let e = err(None, b"\x00\xFF\xFE");
+    assert_eq!(e, BodyError::Unsupported { content_type: None });
+    assert_eq!(e.location(), "header.content-type");
+    assert!(e.to_string().contains("multipart/form-data"));
+}
+
+#[test]
+fn other_types_are_unsupported_with_the_list() {
+    for ct in [
+        "application/octet-stream",
+        "application/xml",
+        "multipart/mixed; boundary=x",
+        "image/png",
+        "garbage",
+        "/json",
+        "application/",
+        "application/json x",
+    ] {
+        let e = err(Some(ct), b"<x/>");
+        assert!(e.is_unsupported(), "{ct}: {e:?}");
+    }
+    let e = err(Some("application/xml"), b"<x/>");
+    assert_eq!(
+        e.to_string(),
+        "Content-Type `application/xml` is not supported; send one of: application/json, \
+         application/*+json, application/x-www-form-urlencoded, multipart/form-data, text/*"
+    );
+}
+
+#[test]
+fn header_parameters_parse_quotes_and_escapes() {
+    let (first, params) =
+        split_header_value(r#"form-data; name="a\"b;c"; filename=x.txt ; FLAG; q="\\""#);
+    assert_eq!(first, "form-data");
+    assert_eq!(
+        params,
+        vec![
+            ("name".to_string(), "a\"b;c".to_string()),
+            ("filename".to_string(), "x.txt".to_string()),
+            ("flag".to_string(), String::new()),
+            ("q".to_string(), "\\".to_string()),
+        ]
+    );
+    let (_, params) = split_header_value("a; b=\"unterminated");
+    assert_eq!(params, vec![("b".to_string(), "unterminated".to_string())]);
+}
+
+#[test]
+fn truncate_respects_char_boundaries() {
+    assert_eq!(truncate("ééé", 2), "éé…");
+    assert_eq!(truncate("ab", 5), "ab");
+}
+
+// --- never panic ----------------------------------------------------------------
+
+const CONTENT_TYPES: [Option<&str>; 10] = [
+    None,
+    Some("application/json"),
+    Some("application/ld+json"),
+    Some("application/x-www-form-urlencoded"),
+    Some("multipart/form-data; boundary=XyZ"),
+    Some("multipart/form-data; boundary=\"a b\""),
+    Some("multipart/form-data"),
+    Some("text/plain"),
+    Some("application/octet-stream"),
+    Some("garbage;;;=\"\\"),
+];
+
+proptest! {
+    #[test]
+    fn never_panics_on_random_bytes(raw in proptest::collection::vec(any::<u8>(), 0..512)) {
+        for ct in CONTENT_TYPES {
+            let _ = parse_body(ct, &raw);
+        }
+    }
+
+    #[test]
+    fn never_panics_on_random_content_types(ct in ".{0,80}", raw in proptest::collection::vec(any::<u8>(), 0..64)) {
+        let _ = parse_body(Some(&ct), &raw);
+    }
+
+    #[test]
+    fn never_panics_on_multipart_like_input(
+        pieces in proptest::collection::vec(
+            prop_oneof![
+                Just(b"--XyZ".to_vec()),
+                Just(b"--XyZ--".to_vec()),
+                Just(b"\r\n".to_vec()),
+                Just(b"\n".to_vec()),
+                Just(b"Content-Disposition: form-data; name=\"f\"".to_vec()),
+                Just(b"; filename=\"x\"".to_vec()),
+                Just(b"Content-Type: text/plain".to_vec()),
+                Just(b"\r\n\r\n".to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..8),
+            ],
+            0..24,
+        )
+    ) {
+        let raw = pieces.concat();
+        let _ = parse_body(Some("multipart/form-data; boundary=XyZ"), &raw);
+    }
+
+    #[test]
+    fn form_values_round_trip(values in proptest::collection::vec("[^\u{0}]{0,12}", 1..5)) {
+        let raw: String = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| format!("k{i}={}", encode_form(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let p = parse_body(Some("application/x-www-form-urlencoded"), raw.as_bytes()).unwrap();
+        for (i, v) in values.iter().enumerate() {
+            prop_assert_eq!(&p.value[format!("k{i}")], &json!(v));
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn multipart_fields_round_trip(
+        values in proptest::collection::vec("[a-zA-Z0-9 \r\n:;=\"é]{0,30}", 0..6),
+        lf_only in any::<bool>(),
+    ) {
+        // With bare-LF line ends a value ending in CR is ambiguous (read as CRLF).
+        let values: Vec<String> = values
+            .into_iter()
+            .map(|v| if lf_only && v.ends_with('\r') { v + "." } else { v })
+            .collect();
+        let nl = if lf_only { "\n" } else { "\r\n" };
+        let mut raw = String::new();
+        for (i, v) in values.iter().enumerate() {
+            raw.push_str(&format!(
+                "--XyZ{nl}Content-Disposition: form-data; name=\"f{i}\"{nl}{nl}{v}{nl}"
+            ));
+        }
+        raw.push_str("--XyZ--");
+        let p = parse_body(Some(MP), raw.as_bytes()).unwrap();
+        prop_assert_eq!(p.value.as_object().map(|o| o.len()), Some(values.len()));
+        for (i, v) in values.iter().enumerate() {
+            prop_assert_eq!(&p.value[format!("f{i}")], &json!(v));
+        }
+    }
+}
+
+#[test]
+fn multipart_part_without_anything_is_an_error() {
+    let e = err(Some(MP), b"--XyZ\r\n--XyZ--");
+    assert_eq!(
+        e.to_string(),
+        "part 1 is empty; each part needs `Content-Disposition: form-data; name=\"…\"`"
+    );
+}
+
+/// Independent urlencoder for the round-trip property.
+fn encode_form(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                (b as char).to_string()
+            }
+            b' ' => "+".to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

@@ -1,0 +1,170 @@
+use super::*;
+use serde_json::json;
+
+fn headers(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
+fn verified(scheme: Scheme, id: Option<&str>) -> Verified {
+    Verified {
+        scheme,
+        message_id: id.map(str::to_string),
+        timestamp: None,
+        secret_index: 0,
+    }
+}
+
+#[test]
+fn dedup_key_precedence() {
+    let h = headers(json!({"idempotency-key": " k1 ", "webhook-id": "msg_1"}));
+    assert_eq!(dedup_key(&h, None).unwrap().unwrap().key, "idempotency:k1");
+    let sw = verified(Scheme::StandardWebhooks, Some("msg_1"));
+    assert_eq!(
+        dedup_key(&h, Some(&sw)).unwrap(),
+        Some(DedupKey {
+            key: "webhook:msg_1".into(),
+            location: "header.webhook-id".into()
+        })
+    );
+    let svix = headers(json!({"svix-id": "msg_2"}));
+    let sv = verified(Scheme::StandardWebhooks, Some("msg_2"));
+    assert_eq!(
+        dedup_key(&svix, Some(&sv)).unwrap().unwrap().location,
+        "header.svix-id"
+    );
+    let st = verified(Scheme::Stripe, Some("evt_1"));
+    assert_eq!(
+        dedup_key(&h, Some(&st)).unwrap().unwrap().key,
+        "webhook:evt_1"
+    );
+    // GitHub's delivery id is not signed: an explicit Idempotency-Key wins.
+    let gh = verified(Scheme::Github, Some("d-1"));
+    assert_eq!(
+        dedup_key(&h, Some(&gh)).unwrap().unwrap().key,
+        "idempotency:k1"
+    );
+    assert_eq!(
+        dedup_key(&Map::new(), Some(&gh)).unwrap().unwrap().key,
+        "webhook:d-1"
+    );
+    assert_eq!(
+        dedup_key(&Map::new(), Some(&verified(Scheme::Slack, None))).unwrap(),
+        None
+    );
+    assert_eq!(dedup_key(&Map::new(), None).unwrap(), None);
+}
+
+#[test]
+fn idempotency_key_rules() {
+    assert_eq!(check_idempotency_key(" a b "), Ok("a b"));
+    assert!(check_idempotency_key("  ").is_err());
+    assert!(check_idempotency_key(&"x".repeat(256)).is_err());
+    assert!(check_idempotency_key(&"x".repeat(255)).is_ok());
+    assert!(check_idempotency_key("é").is_err());
+    let h = headers(json!({"idempotency-key": ""}));
+    assert!(dedup_key(&h, None).is_err());
+}
+
+#[test]
+fn fingerprints_differ_by_part() {
+    let a = fingerprint("POST", "/hooks/x?a=1", b"{}");
+    assert_eq!(a.len(), 64);
+    assert_eq!(a, fingerprint("POST", "/hooks/x?a=1", b"{}"));
+    assert_ne!(a, fingerprint("PUT", "/hooks/x?a=1", b"{}"));
+    assert_ne!(a, fingerprint("POST", "/hooks/x?a=2", b"{}"));
+    assert_ne!(a, fingerprint("POST", "/hooks/x?a=1", b"{ }"));
+    // The separators keep parts from running into each other.
+    assert_ne!(
+        fingerprint("POST", "/a", b"b"),
+        fingerprint("POST", "/ab", b"")
+    );
+}
+
+#[test]
+fn stored_replies() {
+    let r = stored_reply(&json!({"status": 201, "headers": {"content-type": "application/json", "x-a": "1"}, "body": {"ok": true}})).unwrap();
+    assert_eq!(r.status, 201);
+    assert_eq!(r.body.as_deref(), Some(r#"{"ok":true}"#));
+    assert_eq!(r.headers.len(), 2);
+    let r = stored_reply(&json!({"status": 200, "headers": {"content-type": "text/plain; charset=utf-8"}, "body": "hi"})).unwrap();
+    assert_eq!(r.body.as_deref(), Some("hi"));
+    let r = stored_reply(
+        &json!({"status": 200, "headers": {"content-type": "application/json"}, "body": "hi"}),
+    )
+    .unwrap();
+    assert_eq!(r.body.as_deref(), Some("\"hi\""));
+    let r = stored_reply(&json!({"status": 204, "headers": {}, "body": null})).unwrap();
+    assert_eq!(r.body, None);
+    assert_eq!(stored_reply(&json!({"status": 99})), None);
+    assert_eq!(stored_reply(&json!("x")), None);
+}
+
+#[test]
+fn failed_step_is_the_last_failure() {
+    let steps = json!([{"name": "a", "status": "succeeded"}, {"name": "b", "status": "failed"}]);
+    assert_eq!(failed_step(&steps.to_string()).as_deref(), Some("b"));
+    assert_eq!(failed_step("[]"), None);
+    assert_eq!(failed_step("nope"), None);
+}
+
+#[test]
+fn secret_looking_values() {
+    for s in [
+        "Bearer abc",
+        "basic dXNlcjpwdw==",
+        "sk_live_0123456789",
+        "ghp_0123456789abcdef",
+        "xoxb-1234-5678-abcd",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig_nature",
+    ] {
+        assert!(looks_like_secret(s), "{s}");
+    }
+    for s in ["application/json", "hello", "1.2.3", "sk_", "eyJ.x"] {
+        assert!(!looks_like_secret(s), "{s}");
+    }
+    let m = redact_for_shelf(&headers(json!({
+        "authorization": "x", "x-api-key": "k", "x-custom": "Bearer t", "x-list": ["a", "ghp_0123456789abcdef"],
+        "content-type": "application/json", "x-count": "3"
+    })));
+    assert_eq!(
+        Value::Object(m),
+        json!({"authorization": REDACTED, "x-api-key": REDACTED, "x-custom": REDACTED, "x-list": REDACTED,
+               "content-type": "application/json", "x-count": "3"})
+    );
+}
+
+#[test]
+fn pieces_rejoin_at_char_boundaries() {
+    assert_eq!(split_pieces("", 3), [""]);
+    assert_eq!(split_pieces("abcdefg", 3), ["abc", "def", "g"]);
+    assert_eq!(split_pieces("abc", 3), ["abc"]);
+    let text = "aé€😀".repeat(50);
+    for max in 1..12 {
+        let pieces = split_pieces(&text, max);
+        assert_eq!(pieces.concat(), text, "{max}");
+        assert!(pieces.iter().all(|p| !p.is_empty()));
+        assert!(pieces.iter().all(|p| p.len() <= max.max(4)), "{max}");
+    }
+}
+
+#[test]
+fn raw_bodies() {
+    assert_eq!(
+        raw_body_record(b"hello", 10),
+        ("hello".to_string(), "utf-8", false)
+    );
+    assert_eq!(
+        raw_body_record(b"hello", 3),
+        ("hel".to_string(), "utf-8", true)
+    );
+    assert_eq!(
+        raw_body_record(&[0xff, 0x00, 0x01], 10),
+        ("/wAB".to_string(), "base64", false)
+    );
+    // Cut inside a multi-byte character: still text, cut before it.
+    let text = "aé".repeat(4);
+    let (kept, enc, cut) = raw_body_record(text.as_bytes(), 5);
+    assert_eq!((kept.as_str(), enc, cut), ("aéa", "utf-8", true));
+    let (kept, enc, cut) = raw_body_record(&[0xff; 10], 4);
+    assert_eq!((kept.as_str(), enc, cut), ("/////w==", "base64", true));
+}

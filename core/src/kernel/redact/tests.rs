@@ -1,0 +1,162 @@
+use super::*;
+
+fn secrets(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn sensitive_keys() {
+    for key in [
+        "Authorization",
+        "COOKIE",
+        "set-cookie",
+        "Proxy-Authorization",
+        "access_token",
+        "refreshToken",
+        "client_secret",
+        "Password",
+        "x-api-key",
+        "api_key",
+        "ApiKey",
+    ] {
+        assert!(is_sensitive_key(key), "{key} should be sensitive");
+    }
+    for key in [
+        "email",
+        "authorized",
+        "cookies_accepted_at",
+        "content-type",
+        "id",
+    ] {
+        assert!(!is_sensitive_key(key), "{key} should not be sensitive");
+    }
+}
+
+#[test]
+fn redacts_by_key_recursively() {
+    let mut v = json!({
+        "headers": {"Authorization": "Bearer abc", "Content-Type": "application/json",
+                    "Set-Cookie": ["a=1", "b=2"]},
+        "body": {"user": {"password": "hunter22", "name": "ann"},
+                 "items": [{"api_key": "k1", "sku": "x"}],
+                 "credentials": {"user": "u", "pass": "p"}},
+        "usage": {"total_tokens": 42, "access_token": 12345},
+        "flags": {"password_set": true, "secret": null, "api_key": 99}
+    });
+    redact(&mut v, &[]);
+    assert_eq!(
+        v,
+        json!({
+            "headers": {"Authorization": "[redacted]", "Content-Type": "application/json",
+                        "Set-Cookie": "[redacted]"},
+            "body": {"user": {"password": "[redacted]", "name": "ann"},
+                     "items": [{"api_key": "[redacted]", "sku": "x"}],
+                     "credentials": "[redacted]"},
+            "usage": {"total_tokens": 42, "access_token": 12345},
+            "flags": {"password_set": true, "secret": null, "api_key": "[redacted]"}
+        })
+    );
+}
+
+#[test]
+fn scrubs_secret_values_in_any_string() {
+    let mut v = json!({
+        "url": "https://api.example.com/?key=sk_live_123456",
+        "list": ["prefix sk_live_123456 suffix", "nothing here"],
+        "short": "abc is too short to scrub",
+        "n": 5
+    });
+    redact(&mut v, &secrets(&["sk_live_123456", "abc", ""]));
+    assert_eq!(
+        v,
+        json!({
+            "url": "https://api.example.com/?key=[redacted]",
+            "list": ["prefix [redacted] suffix", "nothing here"],
+            "short": "abc is too short to scrub",
+            "n": 5
+        })
+    );
+}
+
+#[test]
+fn longest_secret_wins_and_replacements_are_not_rescanned() {
+    let s = scrub_secrets("x-abcdefgh-y", &secrets(&["abcd", "abcdefgh", "dact"]));
+    assert_eq!(s, "x-[redacted]-y");
+    let s = scrub_secrets("é😀secret😀é", &secrets(&["secret"]));
+    assert_eq!(s, "é😀[redacted]😀é");
+}
+
+#[test]
+fn redacts_urls() {
+    assert_eq!(
+        redact_url(
+            "https://u:pw@api.example.com/v1?access_token=abc&page=2&api%5Fkey=z#frag",
+            &[]
+        ),
+        "https://u:[redacted]@api.example.com/v1?access_token=[redacted]&page=2&api%5Fkey=[redacted]#frag"
+    );
+    assert_eq!(
+        redact_url(
+            "https://example.com/hooks/SECRETPATH",
+            &secrets(&["SECRETPATH"])
+        ),
+        "https://example.com/hooks/[redacted]"
+    );
+    assert_eq!(redact_url("not a url %", &[]), "not a url %");
+}
+
+#[test]
+fn truncate_keeps_small_values() {
+    let v = json!({"a": [1, 2, 3]});
+    assert_eq!(truncate_output(v.clone(), 1024), v);
+    // exactly at the cap is kept
+    let s = Value::String("x".repeat(8));
+    assert_eq!(truncate_output(s.clone(), 10), s);
+}
+
+#[test]
+fn truncate_replaces_large_values_at_char_boundaries() {
+    // 3-byte characters: a cut at 128 bytes would fall inside one
+    let text = "€".repeat(1000);
+    let out = truncate_output(Value::String(text.clone()), 1024);
+    assert_eq!(out["truncated"], json!(true));
+    assert_eq!(out["size"], json!(3002));
+    let preview = out["preview"].as_str().unwrap_or_default();
+    assert_eq!(preview, "€".repeat(42)); // 126 bytes ≤ 1024 / 8
+    assert!(serde_json::to_string(&out).unwrap_or_default().len() <= 1024);
+
+    let big = json!({"rows": vec!["\u{0001}😀"; 5000]});
+    let out = truncate_output(big, OUTPUT_CAP_BYTES);
+    assert_eq!(out["truncated"], json!(true));
+    let preview = out["preview"].as_str().unwrap_or_default();
+    assert!(preview.starts_with("{\"rows\":[\""));
+    assert!(preview.len() <= PREVIEW_MAX_BYTES);
+    assert!(serde_json::to_string(&out).unwrap_or_default().len() <= OUTPUT_CAP_BYTES);
+}
+
+proptest::proptest! {
+    #[test]
+    fn truncated_output_fits_the_cap(s in "\\PC{0,3000}", cap in 512usize..4096) {
+        let out = truncate_output(Value::String(s), cap);
+        let len = serde_json::to_string(&out).unwrap_or_default().len();
+        proptest::prop_assert!(len <= cap, "{} > {}", len, cap);
+    }
+
+    #[test]
+    fn scrubbing_removes_every_secret(a in "\\PC{0,20}", b in "\\PC{0,20}", secret in "[0-9A-Z]{4,12}") {
+        let s = format!("{a}{secret}{b}");
+        let out = scrub_secrets(&s, std::slice::from_ref(&secret));
+        proptest::prop_assert!(!out.contains(&secret));
+    }
+}
+
+#[test]
+fn prefix_never_splits_a_character() {
+    let s = "a😀b";
+    assert_eq!(prefix_at_char_boundary(s, 0), "");
+    assert_eq!(prefix_at_char_boundary(s, 1), "a");
+    assert_eq!(prefix_at_char_boundary(s, 2), "a");
+    assert_eq!(prefix_at_char_boundary(s, 4), "a");
+    assert_eq!(prefix_at_char_boundary(s, 5), "a😀");
+    assert_eq!(prefix_at_char_boundary(s, 99), s);
+}

@@ -1,0 +1,166 @@
+use super::*;
+use crate::kernel::problem::Errors;
+use serde_json::json;
+
+fn trigger(extra: serde_json::Value) -> OAuthTrigger {
+    let mut v = json!({"type":"oauth","authorize_url":"https://p.example/authorize?tenant=x",
+        "token_url":"https://p.example/token","client_id":"cid","client_secret_env":"P_SECRET",
+        "scopes":["read","write"],"success_url":"https://app.example/done",
+        "extra_authorize_params":{"access_type":"offline"}});
+    for (k, val) in extra.as_object().unwrap() {
+        v[k] = val.clone();
+    }
+    let mut e = Errors::new();
+    let t = OAuthTrigger::parse(&v, "trigger", &mut e);
+    assert!(e.is_empty(), "{e:?}");
+    t.unwrap()
+}
+
+#[test]
+fn pkce_matches_rfc7636_appendix_b() {
+    let bytes: [u8; 32] = [
+        116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212, 37,
+        77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
+    ];
+    let (verifier, challenge) = pkce_pair(&bytes);
+    assert_eq!(verifier, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+    assert_eq!(challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+}
+
+#[test]
+fn states_are_long_and_hashed() {
+    let s = new_state(&[0xab; 32]);
+    assert_eq!(s.len(), 43);
+    assert!(is_state_shaped(&s));
+    assert!(!is_state_shaped("short"));
+    assert!(!is_state_shaped(&format!("{}!", &s[..42])));
+    let h = state_hash(&s);
+    assert_eq!(h.len(), 64);
+    assert_ne!(h, state_hash(&new_state(&[0xac; 32])));
+}
+
+#[test]
+fn authorize_url_has_everything() {
+    let t = trigger(json!({}));
+    let url = authorize_url(
+        &t,
+        "https://tripline.example/oauth/wf_1/callback",
+        "STATE123",
+        Some("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+    )
+    .unwrap();
+    let parsed = oauth2::url::Url::parse(&url).unwrap();
+    let q: std::collections::HashMap<_, _> = parsed.query_pairs().into_owned().collect();
+    assert_eq!(parsed.path(), "/authorize");
+    assert_eq!(q["tenant"], "x");
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["client_id"], "cid");
+    assert_eq!(
+        q["redirect_uri"],
+        "https://tripline.example/oauth/wf_1/callback"
+    );
+    assert_eq!(q["scope"], "read write");
+    assert_eq!(q["state"], "STATE123");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(
+        q["code_challenge"],
+        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    );
+    assert_eq!(q["access_type"], "offline");
+    let no_pkce = authorize_url(&t, "https://t.example/cb", "S", None).unwrap();
+    assert!(!no_pkce.contains("code_challenge"));
+}
+
+#[test]
+fn token_responses_become_token_sets() {
+    let r = parse_token_response(
+        br#"{"access_token":"at","token_type":"Bearer","expires_in":3600,"refresh_token":"rt","scope":"read"}"#,
+    )
+    .unwrap();
+    let t = token_set(&r, &["read".into(), "write".into()], 1_000);
+    assert_eq!(t.access_token, "at");
+    assert_eq!(t.refresh_token.as_deref(), Some("rt"));
+    assert_eq!(t.expires_at_ms, Some(3_601_000));
+    assert_eq!(t.scopes, ["read"]);
+    let r = parse_token_response(br#"{"access_token":"at","token_type":"bearer"}"#).unwrap();
+    let t = token_set(&r, &["a".into()], 0);
+    assert_eq!(t.expires_at_ms, None);
+    assert_eq!(t.refresh_token, None);
+    assert_eq!(t.scopes, ["a"]);
+    assert!(parse_token_response(b"<html>").is_err());
+    assert!(parse_token_response(br#"{"token_type":"Bearer"}"#).is_err());
+}
+
+#[test]
+fn failures_are_classified() {
+    type E = RequestTokenError<std::io::Error, BasicErrorResponse>;
+    let invalid: BasicErrorResponse =
+        serde_json::from_str(r#"{"error":"invalid_grant","error_description":"revoked"}"#).unwrap();
+    let f = classify(&E::ServerResponse(invalid), Some(400));
+    assert!(f.invalid_grant);
+    assert!(f.message.contains("HTTP 400"), "{}", f.message);
+    assert_eq!(f.code.as_deref(), Some("invalid_grant"));
+    assert!(f.message.contains("revoked"));
+    let other: BasicErrorResponse = serde_json::from_str(r#"{"error":"invalid_client"}"#).unwrap();
+    assert!(!classify(&E::ServerResponse(other), Some(401)).invalid_grant);
+    let f = classify(
+        &E::Other("server returned empty error response".into()),
+        None,
+    );
+    assert!(!f.invalid_grant && f.message.contains("empty"));
+    let parse_err = serde_path_to_error::deserialize::<_, BasicTokenResponse>(
+        &mut serde_json::Deserializer::from_slice(b"oops"),
+    )
+    .unwrap_err();
+    let f = classify(
+        &E::Parse(parse_err, b"internal server error".to_vec()),
+        Some(500),
+    );
+    assert_eq!(
+        f.message,
+        "the token endpoint failed (HTTP 500): internal server error"
+    );
+    let f = classify(
+        &E::Request(std::io::Error::other("connection refused")),
+        None,
+    );
+    assert!(f.message.contains("connection refused"));
+}
+
+#[test]
+fn redirects_and_user_ids() {
+    assert!(check_redirect("https://app.example/after?x=1", "https://app.example/done").is_ok());
+    assert!(check_redirect("https://APP.example/x", "https://app.example/done").is_ok());
+    assert!(check_redirect("https://evil.example/x", "https://app.example/done").is_err());
+    assert!(check_redirect("https://app.example.evil.example/", "https://app.example/").is_err());
+    assert!(check_redirect("http://app.example/x", "https://app.example/done").is_err());
+    assert!(check_redirect("/relative", "https://app.example/done").is_err());
+    assert_eq!(check_user_id(Some("u-42")).unwrap(), "u-42");
+    assert!(check_user_id(None).is_err());
+    assert!(check_user_id(Some("")).is_err());
+    assert!(check_user_id(Some("a\nb")).is_err());
+    assert!(check_user_id(Some(&"x".repeat(257))).is_err());
+}
+
+#[test]
+fn query_helpers() {
+    assert_eq!(
+        with_query("https://a.example/f", &[("error", "access_denied")]),
+        "https://a.example/f?error=access_denied"
+    );
+    assert_eq!(
+        with_query("https://a.example/f?x=1#top", &[("error", "a b&c")]),
+        "https://a.example/f?x=1&error=a+b%26c#top"
+    );
+    assert_eq!(
+        with_query("https://a.example/f", &[]),
+        "https://a.example/f"
+    );
+    assert_eq!(percent_decode("a%40b%20c").as_deref(), Some("a@b c"));
+    assert_eq!(percent_decode("%zz"), None);
+    assert_eq!(percent_decode("%4"), None);
+    assert_eq!(sanitize_error("bad\"\\\nerror"), "baderror");
+    assert_eq!(state_ttl_ms(None), 600_000);
+    assert_eq!(state_ttl_ms(Some("2")), 2_000);
+    assert_eq!(state_ttl_ms(Some("0")), 600_000);
+}

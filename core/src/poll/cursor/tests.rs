@@ -1,0 +1,420 @@
+use super::*;
+use crate::kernel::problem::Errors;
+use crate::poll::PollSource;
+use crate::poll::PollTrigger;
+use serde_json::json;
+
+fn source(extra: Value) -> HttpSource {
+    let mut s = json!({"kind": "http", "url": "https://api.example.com/items"});
+    for (k, v) in extra.as_object().unwrap() {
+        s[k] = v.clone();
+    }
+    let mut errors = Errors::new();
+    match PollTrigger::parse(
+        &json!({"type": "poll", "source": s}),
+        "trigger",
+        &mut errors,
+    ) {
+        Some(PollTrigger {
+            source: PollSource::Http(s),
+            ..
+        }) => s,
+        other => panic!("{other:?} {errors:?}"),
+    }
+}
+
+fn keys(records: &[NewRecord]) -> Vec<&str> {
+    records.iter().map(|r| r.dedup_key.as_str()).collect()
+}
+
+#[test]
+fn pg_cursor_round_trips_through_json() {
+    let at = PgCursor::At {
+        cursor: "2024-05-01 10:00:00+00".into(),
+        tiebreak: Some("7".into()),
+    };
+    let text = serde_json::to_string(&at).unwrap();
+    assert_eq!(
+        text,
+        r#"{"position":"at","cursor":"2024-05-01 10:00:00+00","tiebreak":"7"}"#
+    );
+    assert_eq!(serde_json::from_str::<PgCursor>(&text).unwrap(), at);
+    let b = serde_json::to_string(&PgCursor::Beginning).unwrap();
+    assert_eq!(b, r#"{"position":"beginning"}"#);
+    assert_eq!(
+        serde_json::from_str::<PgCursor>(&b).unwrap(),
+        PgCursor::Beginning
+    );
+    assert_eq!(
+        serde_json::from_str::<PgCursor>(r#"{"position":"at","cursor":"5","tiebreak":null}"#)
+            .unwrap(),
+        PgCursor::At {
+            cursor: "5".into(),
+            tiebreak: None
+        }
+    );
+    assert_eq!(PgCursor::from_latest(None, None), PgCursor::Beginning);
+    assert_eq!(
+        PgCursor::from_latest(Some("9".into()), None),
+        PgCursor::At {
+            cursor: "9".into(),
+            tiebreak: None
+        }
+    );
+}
+
+#[test]
+fn pg_dedup_key_prefers_tiebreak() {
+    assert_eq!(dedup_key("2024-05-01 10:00:00+00", Some("17")), "17");
+    assert_eq!(dedup_key("42", None), "42");
+}
+
+#[test]
+fn recent_ids_evict_oldest() {
+    let mut r = RecentIds::new(3);
+    for id in ["a", "b", "c", "b", "d"] {
+        r.insert(id.to_string());
+    }
+    assert_eq!(r.iter().collect::<Vec<_>>(), ["b", "c", "d"]);
+    assert!(!r.contains("a"));
+    assert!(r.contains("d"));
+    r.set_capacity(1);
+    assert_eq!(r.iter().collect::<Vec<_>>(), ["d"]);
+    assert_eq!(r.len(), 1);
+    assert_eq!(RecentIds::new(0).capacity(), 1);
+}
+
+#[test]
+fn recent_ids_round_trip_and_cap_on_load() {
+    let mut r = RecentIds::new(2);
+    r.insert("x".into());
+    r.insert("y".into());
+    let text = serde_json::to_string(&r).unwrap();
+    assert_eq!(text, r#"{"capacity":2,"ids":["x","y"]}"#);
+    assert_eq!(serde_json::from_str::<RecentIds>(&text).unwrap(), r);
+    let loaded: RecentIds =
+        serde_json::from_str(r#"{"capacity":2,"ids":["a","b","a","c"]}"#).unwrap();
+    assert_eq!(loaded.iter().collect::<Vec<_>>(), ["b", "c"]);
+    assert!(!loaded.contains("a"));
+}
+
+#[test]
+fn unique_selects_unseen_ids_in_api_order() {
+    let src = source(json!({"items": "/data", "unique_capacity": 3}));
+    let (mut cur, first) = HttpCursor::resume(None, &src);
+    assert!(first);
+    let body = json!({"data": [{"id": 1}, {"id": "b"}, {"id": 1}, {"id": 3}]});
+    let new = src.select_new(&cur, &body).unwrap();
+    assert_eq!(keys(&new), ["1", "b", "3"]);
+    assert_eq!(new[1].record, json!({"id": "b"}));
+    cur.advance(&new);
+    assert!(src.select_new(&cur, &body).unwrap().is_empty());
+
+    let body = json!({"data": [{"id": 4}, {"id": 3}, {"id": "b"}]});
+    let new = src.select_new(&cur, &body).unwrap();
+    assert_eq!(keys(&new), ["4"]);
+    cur.advance(&new);
+    // Capacity 3: "1" was evicted, so it is new again if the API shows it.
+    let new = src
+        .select_new(&cur, &json!({"data": [{"id": 1}, {"id": 4}]}))
+        .unwrap();
+    assert_eq!(keys(&new), ["1"]);
+}
+
+#[test]
+fn unique_with_order_pointer_yields_oldest_first() {
+    let src = source(json!({"greatest": "/created"}));
+    let cur = HttpCursor::for_source(&src);
+    let body = json!([
+        {"id": "c", "created": "2024-05-03T00:00:00Z"},
+        {"id": "b", "created": "2024-05-02T00:00:00Z"},
+        {"id": "a", "created": "2024-05-01T00:00:00Z"}
+    ]);
+    assert_eq!(keys(&src.select_new(&cur, &body).unwrap()), ["a", "b", "c"]);
+}
+
+#[test]
+fn unique_cursor_round_trips_through_json() {
+    let src = source(json!({"unique_capacity": 5}));
+    let mut cur = HttpCursor::for_source(&src);
+    let new = cur
+        .select_new(&[json!({"id": 1}), json!({"id": "two"})], "/id", None)
+        .unwrap();
+    cur.advance(&new);
+    let text = serde_json::to_string(&cur).unwrap();
+    assert_eq!(text, r#"{"mode":"unique","capacity":5,"ids":["1","two"]}"#);
+    assert_eq!(serde_json::from_str::<HttpCursor>(&text).unwrap(), cur);
+}
+
+#[test]
+fn greatest_with_numbers() {
+    let src = source(json!({"dedupe": "greatest"}));
+    let (mut cur, _) = HttpCursor::resume(None, &src);
+    let new = src
+        .select_new(&cur, &json!([{"id": 9}, {"id": 10}, {"id": 2}]))
+        .unwrap();
+    assert_eq!(keys(&new), ["2", "9", "10"]);
+    cur.advance(&new);
+    assert_eq!(
+        cur,
+        HttpCursor::Greatest {
+            mark: Some(json!(10)),
+            at_mark: {
+                let mut r = RecentIds::new(AT_MARK_CAPACITY);
+                r.insert("10".into());
+                r
+            }
+        }
+    );
+    // Numeric comparison, not text: 9 < 10 < "11" < 100; string ids of digits count as numbers.
+    let new = src
+        .select_new(
+            &cur,
+            &json!([{"id": 100}, {"id": 9}, {"id": 10}, {"id": "11"}]),
+        )
+        .unwrap();
+    assert_eq!(keys(&new), ["11", "100"]);
+    cur.advance(&new);
+    let text = serde_json::to_string(&cur).unwrap();
+    assert_eq!(
+        text,
+        r#"{"mode":"greatest","mark":100,"at_mark":{"capacity":10000,"ids":["100"]}}"#
+    );
+    assert_eq!(serde_json::from_str::<HttpCursor>(&text).unwrap(), cur);
+}
+
+#[test]
+fn greatest_with_timestamps_newest_first_and_ties() {
+    let src = source(json!({"items": "/events", "dedupe": "greatest", "greatest": "/updated_at"}));
+    let (mut cur, _) = HttpCursor::resume(None, &src);
+    // Newest first, mixed offsets: compared as instants, yielded oldest first.
+    let body = json!({"events": [
+        {"id": "e3", "updated_at": "2024-05-01T12:00:00+02:00"},
+        {"id": "e2", "updated_at": "2024-05-01T09:30:00Z"},
+        {"id": "e1", "updated_at": "2024-05-01T11:00:00+03:00"}
+    ]});
+    let new = src.select_new(&cur, &body).unwrap();
+    assert_eq!(keys(&new), ["e1", "e2", "e3"]);
+    cur.advance(&new);
+    // Another record at exactly the mark (written differently) is new; the one taken is not.
+    let body = json!({"events": [
+        {"id": "e4", "updated_at": "2024-05-01T10:00:00Z"},
+        {"id": "e3", "updated_at": "2024-05-01T10:00:00.000Z"},
+        {"id": "e0", "updated_at": "2024-05-01T08:00:00Z"}
+    ]});
+    let new = src.select_new(&cur, &body).unwrap();
+    assert_eq!(keys(&new), ["e4"]);
+    cur.advance(&new);
+    let HttpCursor::Greatest { mark, at_mark } = &cur else {
+        panic!()
+    };
+    assert_eq!(mark, &Some(json!("2024-05-01T12:00:00+02:00")));
+    assert_eq!(at_mark.iter().collect::<Vec<_>>(), ["e3", "e4"]);
+    // A later record moves the mark and forgets the ties.
+    let new = src
+        .select_new(
+            &cur,
+            &json!({"events": [{"id": "e5", "updated_at": "2024-05-01 10:00:01+00"}]}),
+        )
+        .unwrap();
+    assert_eq!(keys(&new), ["e5"]);
+    cur.advance(&new);
+    let HttpCursor::Greatest { at_mark, .. } = &cur else {
+        panic!()
+    };
+    assert_eq!(at_mark.iter().collect::<Vec<_>>(), ["e5"]);
+}
+
+#[test]
+fn greatest_advances_only_over_what_was_taken() {
+    let src = source(json!({"dedupe": "greatest"}));
+    let mut cur = HttpCursor::for_source(&src);
+    let new = src
+        .select_new(&cur, &json!([{"id": 3}, {"id": 1}, {"id": 2}]))
+        .unwrap();
+    cur.advance(&new[..2]); // only 1 and 2 committed
+    assert_eq!(
+        keys(
+            &src.select_new(&cur, &json!([{"id": 3}, {"id": 2}]))
+                .unwrap()
+        ),
+        ["3"]
+    );
+}
+
+#[test]
+fn items_without_id_fail_with_index_and_pointer() {
+    let src = source(json!({"id": "/meta/id"}));
+    let cur = HttpCursor::for_source(&src);
+    let err = src
+        .select_new(&cur, &json!([{"meta": {"id": 1}}, {"meta": {}}]))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        PollError::BadItem {
+            index: 1,
+            pointer: "/meta/id".into(),
+            problem: "has no id there".into()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "item [1] at pointer \"/meta/id\": has no id there"
+    );
+    let err = src
+        .select_new(&cur, &json!([{"meta": {"id": {"x": 1}}}]))
+        .unwrap_err();
+    assert!(err
+        .to_string()
+        .contains("must be a string or a number, got object"));
+    let err = src
+        .select_new(&cur, &json!([{"meta": {"id": ""}}]))
+        .unwrap_err();
+    assert!(err.to_string().contains("empty string"));
+    let g = source(json!({"dedupe": "greatest", "greatest": "/ts"}));
+    let err = g
+        .select_new(&HttpCursor::for_source(&g), &json!([{"id": 1, "ts": true}]))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "item [0] at pointer \"/ts\": the value to order by must be a string or a number, got boolean"
+    );
+}
+
+#[test]
+fn scalar_items_are_their_own_id() {
+    let src = source(json!({"id": ""}));
+    let cur = HttpCursor::for_source(&src);
+    let new = src.select_new(&cur, &json!(["a", 2, "a"])).unwrap();
+    assert_eq!(keys(&new), ["a", "2"]);
+}
+
+#[test]
+fn start_now_records_without_running() {
+    let src = source(json!({}));
+    let body = json!([{"id": 1}, {"id": 2}]);
+    let (mut cur, first) = HttpCursor::resume(None, &src);
+    assert!(first);
+    let seen = src.select_new(&cur, &body).unwrap();
+    cur.advance(&seen); // start: now → no runs for these
+    let stored: HttpCursor = serde_json::from_str(&serde_json::to_string(&cur).unwrap()).unwrap();
+    let (cur, first) = HttpCursor::resume(Some(stored), &src);
+    assert!(!first);
+    let new = src
+        .select_new(&cur, &json!([{"id": 3}, {"id": 2}, {"id": 1}]))
+        .unwrap();
+    assert_eq!(keys(&new), ["3"]);
+}
+
+#[test]
+fn resume_adapts_to_a_changed_definition() {
+    let unique = source(json!({"unique_capacity": 2}));
+    let greatest = source(json!({"dedupe": "greatest"}));
+    let mut ids = RecentIds::new(10);
+    for id in ["a", "b", "c"] {
+        ids.insert(id.into());
+    }
+    let (cur, first) = HttpCursor::resume(Some(HttpCursor::Unique(ids.clone())), &unique);
+    assert!(!first);
+    let HttpCursor::Unique(r) = &cur else {
+        panic!()
+    };
+    assert_eq!(r.iter().collect::<Vec<_>>(), ["b", "c"]);
+    let (cur, first) = HttpCursor::resume(Some(HttpCursor::Unique(ids)), &greatest);
+    assert!(first);
+    assert_eq!(cur, HttpCursor::for_source(&greatest));
+}
+
+#[test]
+fn compares_values() {
+    use Ordering::*;
+    let cmp = |a: Value, b: Value| compare_values(&a, &b);
+    assert_eq!(cmp(json!(9), json!(10)), Less);
+    assert_eq!(cmp(json!(1.5), json!(1)), Greater);
+    assert_eq!(cmp(json!("9"), json!(10)), Less);
+    assert_eq!(cmp(json!("-3"), json!("-20")), Greater);
+    assert_eq!(cmp(json!("007"), json!(7)), Equal);
+    // Beyond f64 precision, integers still compare exactly.
+    assert_eq!(
+        cmp(json!(9007199254740993u64), json!(9007199254740992u64)),
+        Greater
+    );
+    assert_eq!(
+        cmp(
+            json!("123456789012345678901234567891"),
+            json!("123456789012345678901234567890")
+        ),
+        Greater
+    );
+    assert_eq!(
+        cmp(
+            json!("2024-05-01T10:00:00+02:00"),
+            json!("2024-05-01T09:00:00Z")
+        ),
+        Less
+    );
+    assert_eq!(
+        cmp(json!("2024-05-02"), json!("2024-05-01T23:59:59Z")),
+        Greater
+    );
+    assert_eq!(
+        cmp(
+            json!("2024-05-01 10:00:00.5+00"),
+            json!("2024-05-01T10:00:00Z")
+        ),
+        Greater
+    );
+    // Otherwise as text.
+    assert_eq!(cmp(json!("b"), json!("a")), Greater);
+    assert_eq!(cmp(json!("abc"), json!(5)), Greater);
+    assert_eq!(
+        cmp(json!("2024-05-01T10:00:00Z"), json!(1714557600)),
+        Greater
+    );
+}
+
+#[test]
+fn parses_instants() {
+    let want = DateTime::parse_from_rfc3339("2024-05-01T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    for s in [
+        "2024-05-01T10:00:00Z",
+        "2024-05-01t10:00:00z",
+        "2024-05-01T12:00:00+02:00",
+        "2024-05-01 10:00:00+00",
+        "2024-05-01 12:00:00+0200",
+        "2024-05-01T10:00:00",
+        "2024-05-01 10:00:00.000",
+        "2024-05-01T10:00",
+        "Wed, 01 May 2024 10:00:00 +0000",
+    ] {
+        assert_eq!(parse_instant(s), Some(want), "{s}");
+    }
+    assert_eq!(
+        parse_instant("2024-05-01"),
+        Some(want - chrono::Duration::hours(10))
+    );
+    for s in ["yesterday", "2024-13-01", "10:00", "1714557600", ""] {
+        assert_eq!(parse_instant(s), None, "{s}");
+    }
+}
+
+#[test]
+fn mixed_kinds_sort_without_panicking() {
+    let src = source(json!({"greatest": "/k"}));
+    let cur = HttpCursor::for_source(&src);
+    let items: Vec<Value> = (0..40)
+        .map(|i| match i % 4 {
+            0 => json!({"id": i, "k": i}),
+            1 => json!({"id": i, "k": format!("2024-05-{:02}", i % 28 + 1)}),
+            2 => json!({"id": i, "k": format!("w{i}")}),
+            _ => json!({"id": i, "k": i as f64 / 3.0}),
+        })
+        .collect();
+    let new = cur.select_new(&items, "/id", Some("/k")).unwrap();
+    assert_eq!(new.len(), 40);
+    // Numbers, then times, then text.
+    assert_eq!(new[0].record["k"], json!(0));
+    assert_eq!(new[39].record["k"], json!("w6")); // text order
+}

@@ -1,0 +1,153 @@
+use super::*;
+use crate::poll::PollTrigger;
+
+fn source(v: Value) -> PollSource {
+    let mut errors = Errors::new();
+    PollTrigger::parse(
+        &json!({"type": "poll", "source": v}),
+        "trigger",
+        &mut errors,
+    )
+    .unwrap_or_else(|| panic!("{errors:?}"))
+    .source
+}
+
+fn rec(id: &str, greatest: Option<Value>) -> NewRecord {
+    NewRecord {
+        dedup_key: id.to_string(),
+        record: json!({"id": id}),
+        greatest,
+    }
+}
+
+#[test]
+fn fingerprint_follows_the_source_not_the_tuning() {
+    let a =
+        source(json!({"kind": "postgres", "connection_env": "PG", "table": "t", "cursor": "id"}));
+    let b = source(
+        json!({"kind": "postgres", "connection_env": "OTHER", "table": "t", "cursor": "id",
+        "batch_size": 10, "columns": ["x"], "tiebreak": "y"}),
+    );
+    let c = source(
+        json!({"kind": "postgres", "connection_env": "PG", "table": "public.t", "cursor": "id"}),
+    );
+    let d =
+        source(json!({"kind": "postgres", "connection_env": "PG", "table": "t", "cursor": "ts"}));
+    assert_eq!(source_fingerprint(&a), source_fingerprint(&b));
+    assert_ne!(source_fingerprint(&a), source_fingerprint(&c));
+    assert_ne!(source_fingerprint(&a), source_fingerprint(&d));
+    let h1 = source(json!({"kind": "http", "url": "https://x/a", "items": "/data"}));
+    let h2 = source(
+        json!({"kind": "http", "url": "https://x/a", "items": "/data",
+        "headers": {"x-k": "v"}, "dedupe": "greatest"}),
+    );
+    let h3 = source(json!({"kind": "http", "url": "https://x/b", "items": "/data"}));
+    assert_eq!(source_fingerprint(&h1), source_fingerprint(&h2));
+    assert_ne!(source_fingerprint(&h1), source_fingerprint(&h3));
+}
+
+#[test]
+fn http_cursor_splits_and_joins() {
+    let mut c = empty_http(Dedupe::Unique { capacity: 3 });
+    c.advance(&[
+        rec("a", None),
+        rec("b", None),
+        rec("c", None),
+        rec("d", None),
+    ]);
+    let (header, ids) = split_http(&c);
+    assert_eq!(header, json!({"mode": "unique", "capacity": 3}));
+    assert_eq!(ids, ["b", "c", "d"]);
+    assert_eq!(join_http(&header, ids).unwrap(), c);
+    assert_eq!(
+        http_summary(&c),
+        json!({"mode": "unique", "capacity": 3, "remembered_ids": 3})
+    );
+
+    let mut g = empty_http(Dedupe::Greatest);
+    g.advance(&[
+        rec("1", Some(json!(5))),
+        rec("2", Some(json!(7))),
+        rec("3", Some(json!(7))),
+    ]);
+    let (header, ids) = split_http(&g);
+    assert_eq!(header, json!({"mode": "greatest", "mark": 7}));
+    assert_eq!(ids, ["2", "3"]);
+    assert_eq!(join_http(&header, ids).unwrap(), g);
+    assert_eq!(
+        http_summary(&g),
+        json!({"mode": "greatest", "mark": 7, "ids_at_mark": 2})
+    );
+    assert!(join_http(&json!({"mode": "other"}), vec![]).is_none());
+    assert!(join_http(&json!(null), vec![]).is_none());
+}
+
+#[test]
+fn empty_cursor_takes_everything() {
+    let items = vec![json!({"id": 1}), json!({"id": 2})];
+    let c = empty_http(Dedupe::Unique { capacity: 10 });
+    assert_eq!(c.select_new(&items, "/id", None).unwrap().len(), 2);
+    let g = empty_http(Dedupe::Greatest);
+    assert_eq!(g.select_new(&items, "/id", None).unwrap().len(), 2);
+}
+
+#[test]
+fn batch_run_ids_sort_in_sequence() {
+    use crate::kernel::ids::new_run_id;
+    let ids: Vec<String> = [0u32, 1, 2, 255, 256, 4999, 70_000]
+        .iter()
+        .map(|&s| {
+            new_run_id(
+                1_700_000_000_000,
+                &batch_run_random(s, [0xff - (s % 7) as u8; 7]),
+            )
+        })
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    assert!(ids.iter().all(|i| crate::kernel::ids::is_run_id(i)));
+}
+
+#[test]
+fn run_input_wraps_the_record() {
+    assert_eq!(
+        run_input(&rec("7", None)),
+        json!({"event": {"record": {"id": "7"}}})
+    );
+}
+
+#[test]
+fn examples_are_valid_poll_workflows() {
+    use crate::definition::{Definition, Trigger};
+    for text in [
+        include_str!("../../../../examples/poll.json"),
+        include_str!("../../../../examples/poll-http.json"),
+    ] {
+        let v: Value = serde_json::from_str(text).unwrap();
+        let def = Definition::parse(&v).unwrap_or_else(|e| panic!("{e:?}"));
+        assert!(matches!(def.trigger, Trigger::Poll(_)));
+    }
+}
+
+#[test]
+fn reset_body() {
+    assert_eq!(parse_reset(&json!({"start": "now"})), Ok(PollStart::Now));
+    assert_eq!(
+        parse_reset(&json!({"start": "beginning"})),
+        Ok(PollStart::Beginning)
+    );
+    let locs = |v: Value| -> Vec<String> {
+        parse_reset(&v)
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.location)
+            .collect()
+    };
+    assert_eq!(locs(json!({})), ["body.start"]);
+    assert_eq!(locs(json!({"start": "later"})), ["body.start"]);
+    assert_eq!(locs(json!({"start": 1})), ["body.start"]);
+    assert_eq!(locs(json!({"start": "now", "x": 1})), ["body.x"]);
+    assert_eq!(locs(json!([])), ["body"]);
+}

@@ -1,0 +1,724 @@
+use super::*;
+use serde_json::json;
+
+fn parse(v: Value) -> (Option<PollTrigger>, Errors) {
+    let mut errors = Errors::new();
+    let t = PollTrigger::parse(&v, "trigger", &mut errors);
+    (t, errors)
+}
+
+/// The errors as (location, message) pairs; asserts parsing failed.
+fn errs(v: Value) -> Vec<(String, String)> {
+    let (t, e) = parse(v);
+    assert!(t.is_none(), "expected errors, parsed {t:?}");
+    e.0.into_iter().map(|e| (e.location, e.message)).collect()
+}
+
+fn pg(source: Value) -> Value {
+    let mut s =
+        json!({"kind": "postgres", "connection_env": "PG_URL", "table": "users", "cursor": "id"});
+    for (k, v) in source.as_object().unwrap() {
+        s[k] = v.clone();
+    }
+    json!({"type": "poll", "source": s})
+}
+
+fn pg_source(source: Value) -> PgSource {
+    match parse(pg(source)) {
+        (
+            Some(PollTrigger {
+                source: PollSource::Postgres(s),
+                ..
+            }),
+            _,
+        ) => s,
+        other => panic!("not a postgres source: {other:?}"),
+    }
+}
+
+fn http_source(source: Value) -> HttpSource {
+    let mut s = json!({"kind": "http", "url": "https://api.example.com/items"});
+    for (k, v) in source.as_object().unwrap() {
+        s[k] = v.clone();
+    }
+    match parse(json!({"type": "poll", "source": s})) {
+        (
+            Some(PollTrigger {
+                source: PollSource::Http(s),
+                ..
+            }),
+            _,
+        ) => s,
+        other => panic!("not an http source: {other:?}"),
+    }
+}
+
+fn types(cursor: &str, tiebreak: Option<&str>) -> PgColumnTypes {
+    PgColumnTypes {
+        cursor: PgType::parse(cursor).unwrap(),
+        tiebreak: tiebreak.map(|t| PgType::parse(t).unwrap()),
+    }
+}
+
+#[test]
+fn parses_postgres_with_defaults() {
+    let (t, e) = parse(pg(json!({})));
+    assert!(e.is_empty(), "{e:?}");
+    assert_eq!(
+        t.unwrap(),
+        PollTrigger {
+            interval_seconds: 60,
+            start: PollStart::Now,
+            source: PollSource::Postgres(PgSource {
+                connection: PgConnection::Env("PG_URL".into()),
+                schema: None,
+                table: "users".into(),
+                cursor: "id".into(),
+                tiebreak: None,
+                columns: None,
+                batch_size: 500,
+            }),
+        }
+    );
+}
+
+#[test]
+fn parses_postgres_full() {
+    let v = json!({"type": "poll", "interval_seconds": 5, "start": "beginning",
+        "source": {"kind": "postgres", "hyperdrive": "HYPERDRIVE", "table": "app.Orders",
+                   "cursor": "updated_at", "tiebreak": "id", "columns": ["id", "total$"],
+                   "batch_size": 5000}});
+    let (t, e) = parse(v);
+    assert!(e.is_empty(), "{e:?}");
+    let t = t.unwrap();
+    assert_eq!(t.interval_seconds, 5);
+    assert_eq!(t.start, PollStart::Beginning);
+    let PollSource::Postgres(s) = t.source else {
+        panic!()
+    };
+    assert_eq!(s.connection, PgConnection::Hyperdrive("HYPERDRIVE".into()));
+    assert_eq!(s.schema.as_deref(), Some("app"));
+    assert_eq!(s.table, "Orders");
+    assert_eq!(s.tiebreak.as_deref(), Some("id"));
+    assert_eq!(
+        s.columns,
+        Some(vec!["id".to_string(), "total$".to_string()])
+    );
+    assert_eq!(s.batch_size, 5000);
+    assert_eq!(s.relation(), "\"app\".\"Orders\"");
+}
+
+#[test]
+fn parses_http_with_defaults() {
+    let s = http_source(json!({}));
+    assert_eq!(
+        s,
+        HttpSource {
+            url: "https://api.example.com/items".into(),
+            headers: vec![],
+            items: "".into(),
+            id: "/id".into(),
+            dedupe: Dedupe::Unique { capacity: 10_000 },
+            greatest: None,
+        }
+    );
+    assert_eq!(s.greatest_pointer(), None);
+}
+
+#[test]
+fn parses_http_greatest() {
+    let s = http_source(
+        json!({"items": "/data/items", "id": "/key", "dedupe": "greatest",
+        "headers": {"Authorization": "Bearer {{ secrets.API_TOKEN }}", "accept": "application/json"}}),
+    );
+    assert_eq!(s.dedupe, Dedupe::Greatest);
+    assert_eq!(s.greatest_pointer(), Some("/key"));
+    assert_eq!(s.items, "/data/items");
+    let s = http_source(json!({"dedupe": "greatest", "greatest": "/updated_at"}));
+    assert_eq!(s.greatest_pointer(), Some("/updated_at"));
+    let s = http_source(json!({"unique_capacity": 3, "greatest": "/created"}));
+    assert_eq!(s.dedupe, Dedupe::Unique { capacity: 3 });
+    assert_eq!(s.greatest_pointer(), Some("/created"));
+}
+
+#[test]
+fn rejects_injection_in_identifiers() {
+    let e = errs(pg(json!({"table": "users; DROP TABLE x"})));
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].0, "trigger.source.table");
+    assert!(e[0].1.contains("contains `;`"), "{}", e[0].1);
+
+    let e = errs(pg(json!({"table": "my table"})));
+    assert!(e[0].1.contains("contains a space"), "{}", e[0].1);
+
+    let e = errs(pg(json!({"cursor": "a\"b"})));
+    assert_eq!(e[0].0, "trigger.source.cursor");
+    assert!(e[0].1.contains("contains `\"`"), "{}", e[0].1);
+
+    let e = errs(pg(json!({"tiebreak": "id--"})));
+    assert_eq!(e[0].0, "trigger.source.tiebreak");
+    assert!(e[0].1.contains("contains `-`"), "{}", e[0].1);
+
+    let e = errs(pg(json!({"columns": ["id", "email) FROM x --"]})));
+    assert_eq!(e.len(), 1);
+    assert_eq!(e[0].0, "trigger.source.columns[1]");
+
+    let e = errs(pg(json!({"table": "public.users/*", "cursor": "1id"})));
+    let locs: Vec<_> = e.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(locs, ["trigger.source.table", "trigger.source.cursor"]);
+    assert!(e[1].1.contains("must start with a letter or `_`"));
+
+    let long = "a".repeat(64);
+    let e = errs(pg(json!({ "cursor": long })));
+    assert!(e[0].1.contains("63-byte"), "{}", e[0].1);
+}
+
+#[test]
+fn rejects_bad_postgres_definitions_with_locations() {
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            pg(json!({"hyperdrive": "HD"})),
+            "trigger.source.hyperdrive",
+            "not both",
+        ),
+        (
+            json!({"type": "poll", "source": {"kind": "postgres", "table": "t", "cursor": "id"}}),
+            "trigger.source.connection_env",
+            "is required",
+        ),
+        (
+            pg(json!({"connection_env": "pg-url"})),
+            "trigger.source.connection_env",
+            "not a secret/binding name",
+        ),
+        (
+            pg(json!({"table": "a.b.c"})),
+            "trigger.source.table",
+            "`table` or `schema.table`",
+        ),
+        (
+            pg(json!({"table": ""})),
+            "trigger.source.table",
+            "must not be empty",
+        ),
+        (
+            pg(json!({"tiebreak": "id"})),
+            "trigger.source.tiebreak",
+            "different column",
+        ),
+        (
+            pg(json!({"columns": []})),
+            "trigger.source.columns",
+            "at least one column",
+        ),
+        (
+            pg(json!({"columns": ["id", "id"]})),
+            "trigger.source.columns[1]",
+            "listed twice",
+        ),
+        (
+            pg(json!({"columns": "id,email"})),
+            "trigger.source.columns",
+            "array of strings",
+        ),
+        (
+            pg(json!({"batch_size": 0})),
+            "trigger.source.batch_size",
+            "between 1 and 5000",
+        ),
+        (
+            pg(json!({"batch_size": 5001})),
+            "trigger.source.batch_size",
+            "between 1 and 5000",
+        ),
+        (
+            pg(json!({"tabel": "users"})),
+            "trigger.source.tabel",
+            "unknown field `tabel`",
+        ),
+        (
+            pg(json!({"cursor": 5})),
+            "trigger.source.cursor",
+            "must be a string",
+        ),
+        (
+            pg(json!({"kind": "mysql"})),
+            "trigger.source.kind",
+            "\"postgres\" or \"http\"",
+        ),
+        (json!({"type": "poll"}), "trigger.source", "is required"),
+        (
+            json!({"type": "poll", "source": "users"}),
+            "trigger.source",
+            "must be an object",
+        ),
+        (
+            json!({"type": "poll", "interval_seconds": 4, "source": {}}),
+            "trigger.interval_seconds",
+            "between 5 and 86400",
+        ),
+        (
+            json!({"type": "poll", "interval_seconds": 86401}),
+            "trigger.interval_seconds",
+            "between 5 and 86400",
+        ),
+        (
+            json!({"type": "poll", "start": "later"}),
+            "trigger.start",
+            "\"now\" or \"beginning\"",
+        ),
+        (
+            json!({"type": "poll", "every": 5}),
+            "trigger.every",
+            "unknown field `every`",
+        ),
+    ];
+    for (v, loc, msg) in cases {
+        let e = errs(v.clone());
+        assert!(
+            e.iter().any(|(l, m)| l == loc && m.contains(msg)),
+            "{v}: wanted {loc}: …{msg}…, got {e:?}"
+        );
+    }
+}
+
+#[test]
+fn reports_every_error_at_once() {
+    let e = errs(
+        json!({"type": "poll", "interval_seconds": 1, "start": "soon",
+        "source": {"kind": "postgres", "table": "a b", "cursor": "c;", "batch_size": -1, "x": 1}}),
+    );
+    let locs: Vec<_> = e.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        locs,
+        [
+            "trigger.interval_seconds",
+            "trigger.start",
+            "trigger.source.connection_env",
+            "trigger.source.table",
+            "trigger.source.cursor",
+            "trigger.source.batch_size",
+            "trigger.source.x",
+        ]
+    );
+}
+
+#[test]
+fn rejects_bad_http_definitions_with_locations() {
+    let http = |extra: Value| {
+        let mut s = json!({"kind": "http", "url": "https://api.example.com/x"});
+        for (k, v) in extra.as_object().unwrap() {
+            s[k] = v.clone();
+        }
+        json!({"type": "poll", "source": s})
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            http(json!({"url": "ftp://x"})),
+            "trigger.source.url",
+            "https://",
+        ),
+        (
+            http(json!({"url": "https:///path"})),
+            "trigger.source.url",
+            "host",
+        ),
+        (
+            http(json!({"url": "https://x/a b"})),
+            "trigger.source.url",
+            "spaces",
+        ),
+        (
+            json!({"type": "poll", "source": {"kind": "http"}}),
+            "trigger.source.url",
+            "is required",
+        ),
+        (
+            http(json!({"items": "data"})),
+            "trigger.source.items",
+            "must start with `/`",
+        ),
+        (http(json!({"id": "/a~2b"})), "trigger.source.id", "`~0`"),
+        (
+            http(json!({"greatest": "/t~"})),
+            "trigger.source.greatest",
+            "`~0`",
+        ),
+        (
+            http(json!({"dedupe": "newest"})),
+            "trigger.source.dedupe",
+            "\"unique\" or \"greatest\"",
+        ),
+        (
+            http(json!({"dedupe": "greatest", "unique_capacity": 5})),
+            "trigger.source.unique_capacity",
+            "only applies",
+        ),
+        (
+            http(json!({"unique_capacity": 0})),
+            "trigger.source.unique_capacity",
+            "between 1 and 100000",
+        ),
+        (
+            http(json!({"headers": ["a"]})),
+            "trigger.source.headers",
+            "must be an object",
+        ),
+        (
+            http(json!({"headers": {"x-n": 5}})),
+            "trigger.source.headers.x-n",
+            "must be a string",
+        ),
+        (
+            http(json!({"headers": {"bad name": "v"}})),
+            "trigger.source.headers.bad name",
+            "not a valid header name",
+        ),
+        (
+            http(json!({"headers": {"x": "a\r\nEvil: 1"}})),
+            "trigger.source.headers.x",
+            "line breaks",
+        ),
+        (
+            http(json!({"headers": {"a": "1", "A": "2"}})),
+            "trigger.source.headers.A",
+            "given twice",
+        ),
+        (
+            http(json!({"headers": {"authorization": "Bearer {{secrets.api-token}}"}})),
+            "trigger.source.headers.authorization",
+            "not a secret name",
+        ),
+        (
+            http(json!({"headers": {"authorization": "Bearer {{request.body}}"}})),
+            "trigger.source.headers.authorization",
+            "only use `{{secrets.NAME}}`",
+        ),
+        (
+            http(json!({"url": "https://x/?k={{secrets.K"})),
+            "trigger.source.url",
+            "without a closing",
+        ),
+        (
+            http(json!({"cursor": "id"})),
+            "trigger.source.cursor",
+            "unknown field `cursor`",
+        ),
+    ];
+    for (v, loc, msg) in cases {
+        let e = errs(v.clone());
+        assert!(
+            e.iter().any(|(l, m)| l == loc && m.contains(msg)),
+            "{v}: wanted {loc}: …{msg}…, got {e:?}"
+        );
+    }
+}
+
+#[test]
+fn json_pointer_syntax() {
+    for ok in ["", "/", "/data", "/a~0b/~1c/0", "/with space"] {
+        assert_eq!(check_json_pointer(ok), Ok(()), "{ok}");
+    }
+    for bad in ["data", "~", "/a~", "/a~2", "#/data"] {
+        assert!(check_json_pointer(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn column_type_query() {
+    let s = pg_source(
+        json!({"table": "public.users", "cursor": "created_at", "tiebreak": "id",
+        "columns": ["email", "id"]}),
+    );
+    assert_eq!(
+        PgSource::column_type_sql(),
+        "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) \
+         FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::text::regclass \
+         AND a.attnum > 0 AND NOT a.attisdropped \
+         AND a.attname::text = ANY (pg_catalog.string_to_array($2::text, ','))"
+    );
+    assert_eq!(
+        s.column_type_params(),
+        ["\"public\".\"users\"", "created_at,id,email"]
+    );
+    let rows = vec![
+        ("id".to_string(), "bigint".to_string()),
+        (
+            "created_at".to_string(),
+            "timestamp with time zone".to_string(),
+        ),
+        ("email".to_string(), "text".to_string()),
+    ];
+    assert_eq!(
+        s.column_types(&rows).unwrap(),
+        types("timestamp with time zone", Some("bigint"))
+    );
+    let missing = s.column_types(&rows[..2]).unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "column \"email\" does not exist in \"public\".\"users\""
+    );
+    let unsafe_rows = vec![
+        ("id".to_string(), "bigint".to_string()),
+        ("created_at".to_string(), "int; DROP TABLE x".to_string()),
+        ("email".to_string(), "text".to_string()),
+    ];
+    assert!(matches!(
+        s.column_types(&unsafe_rows),
+        Err(PollError::UnsafeType { .. })
+    ));
+}
+
+#[test]
+fn select_sql_without_tiebreak() {
+    let s = pg_source(json!({"batch_size": 100}));
+    let t = types("integer", None);
+    assert_eq!(
+        s.select_sql(&PgCursor::Beginning, &t),
+        (
+            "SELECT row_to_json(r)::text, r.\"id\"::text FROM (SELECT * FROM \"users\" \
+             WHERE \"id\" IS NOT NULL ORDER BY \"id\" LIMIT 100) r ORDER BY r.\"id\""
+                .to_string(),
+            vec![]
+        )
+    );
+    let at = PgCursor::At {
+        cursor: "41".into(),
+        tiebreak: None,
+    };
+    assert_eq!(
+        s.select_sql(&at, &t),
+        (
+            "SELECT row_to_json(r)::text, r.\"id\"::text FROM (SELECT * FROM \"users\" \
+             WHERE \"id\" > $1::text::integer ORDER BY \"id\" LIMIT 100) r ORDER BY r.\"id\""
+                .to_string(),
+            vec!["41".to_string()]
+        )
+    );
+}
+
+#[test]
+fn select_sql_with_tiebreak_and_columns() {
+    let s = pg_source(
+        json!({"table": "app.events", "cursor": "created_at", "tiebreak": "id",
+        "columns": ["kind", "payload"]}),
+    );
+    let t = types("timestamp(3) with time zone", Some("uuid"));
+    assert_eq!(
+        s.select_sql(&PgCursor::Beginning, &t),
+        (
+            "SELECT row_to_json(r)::text, r.\"created_at\"::text, r.\"id\"::text FROM \
+             (SELECT \"kind\", \"payload\", \"created_at\", \"id\" FROM \"app\".\"events\" \
+             WHERE \"created_at\" IS NOT NULL AND \"id\" IS NOT NULL \
+             ORDER BY \"created_at\", \"id\" LIMIT 500) r ORDER BY r.\"created_at\", r.\"id\""
+                .to_string(),
+            vec![]
+        )
+    );
+    let at = PgCursor::At {
+        cursor: "2024-05-01 10:00:00+00".into(),
+        tiebreak: Some("7d0c5a1e-0000-4000-8000-000000000000".into()),
+    };
+    assert_eq!(
+        s.select_sql(&at, &t),
+        (
+            "SELECT row_to_json(r)::text, r.\"created_at\"::text, r.\"id\"::text FROM \
+             (SELECT \"kind\", \"payload\", \"created_at\", \"id\" FROM \"app\".\"events\" \
+             WHERE (\"created_at\", \"id\") > ($1::text::timestamp(3) with time zone, $2::text::uuid) \
+             AND \"id\" IS NOT NULL \
+             ORDER BY \"created_at\", \"id\" LIMIT 500) r ORDER BY r.\"created_at\", r.\"id\""
+                .to_string(),
+            vec![
+                "2024-05-01 10:00:00+00".to_string(),
+                "7d0c5a1e-0000-4000-8000-000000000000".to_string()
+            ]
+        )
+    );
+    // A cursor stored before the tiebreak was added: re-read the rows at that value.
+    let old = PgCursor::At {
+        cursor: "2024-05-01 10:00:00+00".into(),
+        tiebreak: None,
+    };
+    let (sql, params) = s.select_sql(&old, &t);
+    assert!(sql.contains(
+        "WHERE \"created_at\" >= $1::text::timestamp(3) with time zone AND \"id\" IS NOT NULL ORDER BY"
+    ));
+    assert_eq!(params, ["2024-05-01 10:00:00+00"]);
+}
+
+#[test]
+fn select_sql_keeps_listed_cursor_once() {
+    let s = pg_source(json!({"cursor": "id", "columns": ["email", "id"]}));
+    let (sql, _) = s.select_sql(&PgCursor::Beginning, &types("bigint", None));
+    assert!(
+        sql.contains("(SELECT \"email\", \"id\" FROM \"users\""),
+        "{sql}"
+    );
+}
+
+#[test]
+fn latest_sql_shapes() {
+    let s = pg_source(json!({}));
+    assert_eq!(
+        s.latest_sql(),
+        "SELECT r.\"id\"::text FROM \"users\" r WHERE r.\"id\" IS NOT NULL \
+         ORDER BY r.\"id\" DESC LIMIT 1"
+    );
+    let s = pg_source(json!({"table": "s.t", "cursor": "ts", "tiebreak": "id"}));
+    assert_eq!(
+        s.latest_sql(),
+        "SELECT r.\"ts\"::text, r.\"id\"::text FROM \"s\".\"t\" r \
+         WHERE r.\"ts\" IS NOT NULL AND r.\"id\" IS NOT NULL \
+         ORDER BY r.\"ts\" DESC, r.\"id\" DESC LIMIT 1"
+    );
+}
+
+#[test]
+fn pg_type_names() {
+    for ok in [
+        "integer",
+        "bigint",
+        "text",
+        "uuid",
+        "numeric(10,2)",
+        "character varying(255)",
+        "timestamp with time zone",
+        "timestamp(3) without time zone",
+        "time(6) with time zone",
+        "double precision",
+        "bit varying(8)",
+        "interval day to second(3)",
+        "integer[]",
+        "timestamp with time zone[]",
+        "\"MyType\"",
+        "\"weird \"\" name; DROP\"",
+        "ext.citext",
+        "\"My Schema\".\"My Type\"[]",
+    ] {
+        assert_eq!(validate_pg_type(ok), Ok(ok), "{ok}");
+    }
+    for bad in [
+        "",
+        "int; DROP TABLE x",
+        "int UNION SELECT 1",
+        "int) UNION SELECT (1",
+        "int--",
+        "int/*",
+        "text'",
+        "numeric(10,x)",
+        "numeric(",
+        "int[",
+        "\"unterminated",
+        "\"\"",
+        "a..b",
+        "int.",
+        " int",
+        "int ",
+        "int\n",
+        "timestamp with time zone; select",
+    ] {
+        assert!(validate_pg_type(bad).is_err(), "{bad:?} accepted");
+    }
+    let long = "a".repeat(201);
+    assert!(validate_pg_type(&long).is_err());
+}
+
+#[test]
+fn reads_rows_into_records() {
+    let s = pg_source(json!({"cursor": "created_at", "tiebreak": "id"}));
+    let row = s
+        .read_row(
+            r#"{"id":7,"created_at":"2024-05-01T10:00:00+00:00"}"#,
+            Some("2024-05-01 10:00:00+00"),
+            Some("7"),
+        )
+        .unwrap();
+    assert_eq!(row.new.dedup_key, "7");
+    assert_eq!(
+        row.new.record,
+        json!({"id": 7, "created_at": "2024-05-01T10:00:00+00:00"})
+    );
+    assert_eq!(
+        row.position,
+        PgCursor::At {
+            cursor: "2024-05-01 10:00:00+00".into(),
+            tiebreak: Some("7".into())
+        }
+    );
+    assert!(matches!(
+        s.read_row("{}", Some("x"), None),
+        Err(PollError::BadRow { .. })
+    ));
+    assert!(matches!(
+        s.read_row("not json", Some("x"), Some("1")),
+        Err(PollError::BadRow { .. })
+    ));
+    let plain = pg_source(json!({}));
+    let row = plain.read_row(r#"{"id":42}"#, Some("42"), None).unwrap();
+    assert_eq!(row.new.dedup_key, "42");
+    assert_eq!(
+        row.position,
+        PgCursor::At {
+            cursor: "42".into(),
+            tiebreak: None
+        }
+    );
+    assert!(plain.read_row("{}", None, None).is_err());
+}
+
+#[test]
+fn renders_http_request_with_secrets() {
+    let s = http_source(
+        json!({"url": "https://api.example.com/items?key={{secrets.KEY}}",
+        "headers": {"authorization": "Bearer {{ secrets.API_TOKEN }}", "accept": "application/json"}}),
+    );
+    assert_eq!(s.secret_names(), ["KEY", "API_TOKEN"]);
+    let secret = |n: &str| match n {
+        "KEY" => Some("k1".to_string()),
+        "API_TOKEN" => Some("t0k".to_string()),
+        _ => None,
+    };
+    assert_eq!(
+        s.request(secret).unwrap(),
+        HttpPollRequest {
+            url: "https://api.example.com/items?key=k1".into(),
+            headers: vec![
+                ("authorization".into(), "Bearer t0k".into()),
+                ("accept".into(), "application/json".into())
+            ],
+        }
+    );
+    let err = s.request(|_| None).unwrap_err();
+    assert_eq!(err, PollError::MissingSecret { name: "KEY".into() });
+    assert!(err.to_string().contains("wrangler secret put KEY"));
+}
+
+#[test]
+fn items_pointer() {
+    let s = http_source(json!({"items": "/data"}));
+    let body = json!({"data": [{"id": 1}]});
+    assert_eq!(s.items_of(&body).unwrap(), &[json!({"id": 1})]);
+    let err = s.items_of(&json!({"data": {"id": 1}})).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the response has no array at items pointer \"/data\" (found object)"
+    );
+    assert_eq!(
+        items_at(&json!({}), "/data").unwrap_err().to_string(),
+        "the response has no array at items pointer \"/data\" (found nothing)"
+    );
+    assert_eq!(items_at(&json!([1, 2]), "").unwrap().len(), 2);
+}
+
+#[test]
+fn backoff_doubles_and_caps() {
+    let seq: Vec<u32> = (0..9).map(|n| next_poll_delay_seconds(60, n)).collect();
+    assert_eq!(seq, [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+    assert_eq!(next_poll_delay_seconds(5, 1), 10);
+    assert_eq!(next_poll_delay_seconds(5, 100), 3600);
+    assert_eq!(next_poll_delay_seconds(u32::MAX, 40), u32::MAX);
+    // An interval longer than the cap is never shortened.
+    assert_eq!(next_poll_delay_seconds(7200, 0), 7200);
+    assert_eq!(next_poll_delay_seconds(7200, 3), 7200);
+    assert_eq!(next_poll_delay_seconds(86_400, 5), 86_400);
+}

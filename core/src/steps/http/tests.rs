@@ -1,0 +1,171 @@
+use super::*;
+use crate::steps::Step;
+use serde_json::json;
+
+fn parse_http(v: Value) -> (Option<HttpStep>, Errors) {
+    let mut errors = Errors::new();
+    let earlier = vec!["a".to_string()];
+    let scope = Scope {
+        allowed_roots: &["request", "steps", "workflow", "run"],
+        earlier_steps: &earlier,
+    };
+    let step = match Step::parse(&v, "steps[1]", 1, &scope, &mut errors) {
+        Some(Step::Http(s)) => Some(s),
+        _ => None,
+    };
+    (step, errors)
+}
+
+fn secrets(name: &str) -> Option<String> {
+    (name == "TOKEN").then(|| "tok_secret_value".to_string())
+}
+
+fn context() -> Value {
+    json!({
+        "request": {"body": {"email": "a b@c.d", "tags": ["x", "y&z"], "n": 5, "none": null,
+                             "host": "api.example.com"}},
+        "steps": {"a": {"status": 200, "body": {"id": 7}}},
+        "run": {"id": "run_1"}
+    })
+}
+
+#[test]
+fn defaults() {
+    let (step, errors) = parse_http(json!({"type": "http", "url": "https://x.test/a"}));
+    assert!(errors.is_empty(), "{errors:?}");
+    let step = step.unwrap();
+    assert_eq!(step.name, "http_1");
+    assert_eq!(step.method, "GET");
+    assert_eq!(step.timeout_ms, DEFAULT_TIMEOUT_MS);
+    assert_eq!(step.retries, DEFAULT_RETRIES);
+    assert!(!step.allow_error);
+
+    let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test", "json": {}}));
+    assert_eq!(step.unwrap().method, "POST");
+    let (step, _) = parse_http(
+        json!({"type": "http", "url": "https://x.test", "method": "patch", "body": "x"}),
+    );
+    assert_eq!(step.unwrap().method, "PATCH");
+}
+
+#[test]
+fn prepares_a_full_request() {
+    let (step, errors) = parse_http(json!({
+        "type": "http", "name": "call", "method": "POST",
+        "url": "https://{{request.body.host}}/v1/items/{{steps.a.body.id}}?fixed=1#top",
+        "headers": {"Authorization": "Bearer {{secrets.TOKEN}}", "X-Run": "{{run.id}}",
+                    "X-Status": "{{steps.a.status}}"},
+        "query": {"email": "{{request.body.email}}", "tag": "{{request.body.tags}}",
+                  "n": 3, "flag": true, "gone": "{{request.body.none}}", "list": ["a", 1]},
+        "json": {"id": "{{steps.a.body.id}}", "email": "{{request.body.email}}"},
+        "timeout_ms": 5000, "retries": 0, "allow_error": true
+    }));
+    assert!(errors.is_empty(), "{errors:?}");
+    let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+    assert_eq!(req.method, "POST");
+    assert_eq!(
+        req.url,
+        "https://api.example.com/v1/items/7?fixed=1&email=a%20b%40c.d&tag=x&tag=y%26z&n=3&flag=true&list=a&list=1#top"
+    );
+    assert_eq!(
+        req.headers,
+        vec![
+            (
+                "Authorization".to_string(),
+                "Bearer tok_secret_value".to_string()
+            ),
+            ("X-Run".to_string(), "run_1".to_string()),
+            ("X-Status".to_string(), "200".to_string()),
+            ("content-type".to_string(), "application/json".to_string()),
+        ]
+    );
+    assert_eq!(req.body.as_deref(), Some(r#"{"id":7,"email":"a b@c.d"}"#));
+    assert_eq!(req.timeout_ms, 5000);
+    assert_eq!(req.secrets_used, vec!["tok_secret_value"]);
+    let record = req.to_record();
+    assert_eq!(record["headers"]["Authorization"], json!("[redacted]"));
+    assert_eq!(record["body"], json!({"id": 7, "email": "a b@c.d"}));
+}
+
+#[test]
+fn text_body_and_explicit_content_type() {
+    let (step, _) = parse_http(json!({
+        "type": "http", "method": "PUT", "url": "https://x.test/",
+        "headers": {"Content-Type": "text/csv"}, "body": "id\n{{steps.a.body.id}}"
+    }));
+    let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+    assert_eq!(req.body.as_deref(), Some("id\n7"));
+    assert_eq!(
+        req.headers,
+        vec![("Content-Type".to_string(), "text/csv".to_string())]
+    );
+    let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test/", "body": "hi"}));
+    let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+    assert_eq!(
+        header(&req.headers, "Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
+}
+
+#[test]
+fn prepare_errors_are_located_by_field() {
+    let (step, _) = parse_http(json!({"type": "http", "url": "{{request.body.email}}"}));
+    let e = step.unwrap().prepare(&context(), &secrets).unwrap_err();
+    assert_eq!(e.location, "url");
+    assert!(e.message.contains("http:// or https://"));
+
+    let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test",
+        "json": {"items": [{"id": "{{steps.a.body.missing}}"}]}}));
+    let e = step.unwrap().prepare(&context(), &secrets).unwrap_err();
+    assert_eq!(e.location, "json.items[0].id");
+    assert!(e.message.contains("`steps.a.body` has no field `missing`"));
+
+    let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test",
+        "headers": {"X-Key": "{{secrets.NOPE}}"}}));
+    let e = step.unwrap().prepare(&context(), &secrets).unwrap_err();
+    assert_eq!(e.location, "headers.X-Key");
+
+    let ctx = json!({"request": {"body": {"evil": "a\r\nX-Injected: 1"}}});
+    let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test",
+        "headers": {"X-V": "{{request.body.evil}}"}}));
+    let e = step.unwrap().prepare(&ctx, &secrets).unwrap_err();
+    assert!(e.message.contains("line break"));
+}
+
+#[test]
+fn query_helpers() {
+    assert_eq!(percent_encode("a b/é~"), "a%20b%2F%C3%A9~");
+    let pairs = vec![("q".to_string(), "1".to_string())];
+    assert_eq!(append_query("https://x.test", &pairs), "https://x.test?q=1");
+    assert_eq!(
+        append_query("https://x.test/?", &pairs),
+        "https://x.test/?q=1"
+    );
+    assert_eq!(
+        append_query("https://x.test/?a=b", &pairs),
+        "https://x.test/?a=b&q=1"
+    );
+    assert_eq!(
+        append_query("https://x.test/#f", &pairs),
+        "https://x.test/?q=1#f"
+    );
+    assert_eq!(append_query("https://x.test/#f", &[]), "https://x.test/#f");
+}
+
+#[test]
+fn url_checks() {
+    assert_eq!(literal_url_problem("https://x.test"), None);
+    assert_eq!(literal_url_problem("HTTP://x.test"), None);
+    assert!(literal_url_problem("ftp://x.test").is_some());
+    assert!(literal_url_problem("https:///path").is_some());
+    assert!(literal_url_problem("x.test/a").is_some());
+    assert_eq!(literal_url_problem("{{steps.a.body.url}}"), None);
+    assert_eq!(literal_url_problem("https://{{request.body.host}}"), None);
+    assert_eq!(
+        literal_url_problem("ftp://{{request.body.host}}"),
+        Some("must be an http:// or https:// URL, not `ftp:`".to_string())
+    );
+    assert!(rendered_url_problem("https://ok.test/é").is_none());
+    assert!(rendered_url_problem("https://ok.test/\n").is_some());
+    assert!(rendered_url_problem("é").is_some());
+}

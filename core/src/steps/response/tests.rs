@@ -1,0 +1,98 @@
+use super::*;
+use crate::steps::Step;
+use serde_json::json;
+
+fn parse_response(v: Value) -> (Option<ResponseStep>, Errors) {
+    let mut errors = Errors::new();
+    let earlier = vec!["call".to_string()];
+    let scope = Scope {
+        allowed_roots: &["request", "steps", "run"],
+        earlier_steps: &earlier,
+    };
+    let step = match Step::parse(&v, "steps[1]", 1, &scope, &mut errors) {
+        Some(Step::Response(s)) => Some(s),
+        _ => None,
+    };
+    (step, errors)
+}
+
+fn no_secrets(_: &str) -> Option<String> {
+    None
+}
+
+fn context() -> Value {
+    json!({"steps": {"call": {"status": 201, "body": {"id": "x1"}}}, "run": {"id": "run_1"}})
+}
+
+#[test]
+fn defaults_to_200_without_body() {
+    let (step, errors) = parse_response(json!({"type": "response"}));
+    assert!(errors.is_empty());
+    let resp = step.unwrap().prepare(&context(), &no_secrets).unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.body, None);
+    assert_eq!(resp.content_type, None);
+    assert!(resp.headers.is_empty());
+}
+
+#[test]
+fn json_reply_with_templated_status() {
+    let (step, errors) = parse_response(json!({
+        "type": "response", "status": "{{steps.call.status}}",
+        "headers": {"X-Run": "{{run.id}}"},
+        "json": {"ok": true, "id": "{{steps.call.body.id}}"}
+    }));
+    assert!(errors.is_empty(), "{errors:?}");
+    let resp = step.unwrap().prepare(&context(), &no_secrets).unwrap();
+    assert_eq!(resp.status, 201);
+    assert_eq!(resp.body.as_deref(), Some(r#"{"ok":true,"id":"x1"}"#));
+    assert_eq!(resp.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        resp.headers,
+        vec![
+            ("X-Run".to_string(), "run_1".to_string()),
+            ("content-type".to_string(), "application/json".to_string())
+        ]
+    );
+}
+
+#[test]
+fn text_body_and_own_content_type() {
+    let (step, _) = parse_response(json!({
+        "type": "response", "status": 202, "headers": {"Content-Type": "text/html"},
+        "body": "<p>{{run.id}}</p>"
+    }));
+    let resp = step.unwrap().prepare(&context(), &no_secrets).unwrap();
+    assert_eq!(resp.status, 202);
+    assert_eq!(resp.body.as_deref(), Some("<p>run_1</p>"));
+    assert_eq!(resp.content_type.as_deref(), Some("text/html"));
+}
+
+#[test]
+fn status_problems() {
+    let (_, errors) = parse_response(json!({"type": "response", "status": 100}));
+    assert_eq!(errors.0[0].location, "steps[1].status");
+    assert_eq!(
+        errors.0[0].message,
+        "status must be between 200 and 599, got 100"
+    );
+    let (_, errors) = parse_response(json!({"type": "response", "status": "ok"}));
+    assert!(errors.0[0].message.contains("got `ok`"));
+    let (step, errors) = parse_response(json!({"type": "response", "status": "201"}));
+    assert!(errors.is_empty());
+    assert_eq!(step.unwrap().status, StatusTemplate::Fixed(201));
+    let (_, errors) = parse_response(json!({"type": "response", "status": 204, "json": {}}));
+    assert_eq!(errors.0[0].location, "steps[1].json");
+
+    let ctx = json!({"steps": {"call": {"status": "nope"}}});
+    let (step, _) = parse_response(json!({"type": "response", "status": "{{steps.call.status}}"}));
+    let e = step.unwrap().prepare(&ctx, &no_secrets).unwrap_err();
+    assert_eq!(e.location, "status");
+    assert!(e.message.starts_with("once filled in, status must be"));
+
+    let ctx = json!({"steps": {"call": {"status": 304}}});
+    let (step, _) =
+        parse_response(json!({"type": "response", "status": "{{steps.call.status}}", "body": "x"}));
+    let e = step.unwrap().prepare(&ctx, &no_secrets).unwrap_err();
+    assert_eq!(e.message, "a 304 response cannot have a body");
+}

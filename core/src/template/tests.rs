@@ -1,0 +1,326 @@
+use super::*;
+use serde_json::json;
+
+fn context() -> Value {
+    json!({
+        "request": {
+            "method": "POST",
+            "headers": {"authorization": "Bearer tok_abcdef", "x-api-key": "k_123456"},
+            "body": {"email": "a@b.c", "age": 42, "vip": true, "nothing": null,
+                     "items": [{"sku": "A1", "qty": 2}, {"sku": "B2", "qty": 1}],
+                     "matrix": [[1, 2], [3, 4]], "obj": {"x": 1}}
+        },
+        "oauth": {"access_token": "ya29.secret-token", "scopes": ["a", "b"]},
+        "steps": {"fetch": {"status": 200, "body": {"id": 7, "tags": ["x"]}}},
+        "workflow": {"id": "wf_1", "version": 3},
+        "run": {"id": "run_9"}
+    })
+}
+
+fn no_secrets(_: &str) -> Option<String> {
+    None
+}
+
+fn secrets(name: &str) -> Option<String> {
+    (name == "API_KEY").then(|| "sk_live_abcdef".to_string())
+}
+
+fn r(t: Value) -> Result<Value, TemplateError> {
+    render(&t, &context(), &secrets)
+}
+
+#[test]
+fn exact_placeholder_keeps_type() {
+    assert_eq!(r(json!("{{request.body.age}}")), Ok(json!(42)));
+    assert_eq!(r(json!("{{ request.body.vip }}")), Ok(json!(true)));
+    assert_eq!(r(json!("{{request.body.nothing}}")), Ok(Value::Null));
+    assert_eq!(r(json!("{{request.body.obj}}")), Ok(json!({"x": 1})));
+    assert_eq!(r(json!("{{steps.fetch.body.tags}}")), Ok(json!(["x"])));
+    assert_eq!(r(json!("{{workflow.version}}")), Ok(json!(3)));
+}
+
+#[test]
+fn placeholders_inside_text_are_stringified() {
+    assert_eq!(
+        r(json!("v{{workflow.version}} {{request.body.email}} {{request.body.obj}} {{request.body.nothing}} {{request.body.vip}}")),
+        Ok(json!("v3 a@b.c {\"x\":1} null true"))
+    );
+    // whitespace outside the braces makes it text
+    assert_eq!(r(json!(" {{workflow.version}}")), Ok(json!(" 3")));
+}
+
+#[test]
+fn renders_recursively_but_not_keys() {
+    assert_eq!(
+        r(json!({"{{run.id}}": ["{{run.id}}", {"n": "{{steps.fetch.body.id}}"}, 5, null]})),
+        Ok(json!({"{{run.id}}": ["run_9", {"n": 7}, 5, null]}))
+    );
+}
+
+#[test]
+fn indexes_in_both_notations_and_nested_arrays() {
+    assert_eq!(r(json!("{{request.body.items.0.sku}}")), Ok(json!("A1")));
+    assert_eq!(r(json!("{{request.body.items[1].sku}}")), Ok(json!("B2")));
+    assert_eq!(r(json!("{{request.body.matrix[1][0]}}")), Ok(json!(3)));
+    assert_eq!(r(json!("{{request.body.matrix.0.1}}")), Ok(json!(2)));
+    assert_eq!(r(json!("{{ request.body.items[ 1 ].qty }}")), Ok(json!(1)));
+}
+
+#[test]
+fn missing_paths_name_the_missing_part() {
+    let e = r(json!({"a": ["x", "{{steps.fetch.body.name}}"]})).unwrap_err();
+    assert_eq!(e.location, "a[1]");
+    assert_eq!(e.path.as_deref(), Some("steps.fetch.body.name"));
+    assert_eq!(
+        e.message,
+        "cannot resolve `steps.fetch.body.name`: `steps.fetch.body` has no field `name` (it has: id, tags)"
+    );
+    assert_eq!(e.to_string(), format!("a[1]: {}", e.message));
+
+    let e = r(json!("{{request.body.items[5].sku}}")).unwrap_err();
+    assert_eq!(
+        e.message,
+        "cannot resolve `request.body.items[5].sku`: `request.body.items` has 2 items, so there is no index 5"
+    );
+    let e = r(json!("{{request.body.items.first}}")).unwrap_err();
+    assert!(
+        e.message.contains("`request.body.items` is an array"),
+        "{}",
+        e.message
+    );
+    let e = r(json!("{{request.body.age.x}}")).unwrap_err();
+    assert!(e
+        .message
+        .contains("`request.body.age` is an integer, so it has no `x`"));
+    let e = r(json!("{{request.body.nothing.x}}")).unwrap_err();
+    assert!(e.message.contains("`request.body.nothing` is null"));
+    let e = r(json!("{{schedule.fired_at}}")).unwrap_err();
+    assert!(e
+        .message
+        .contains("`schedule` is not available in this run"));
+    let e = r(json!("{{request.body.matrix[0][9]}}")).unwrap_err();
+    assert!(
+        e.message.contains("`request.body.matrix[0]` has 2 items"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn escaping_and_unclosed() {
+    assert_eq!(
+        r(json!("literal \\{{run.id}} and {{run.id}}")),
+        Ok(json!("literal {{run.id}} and run_9"))
+    );
+    assert_eq!(r(json!("\\{{")), Ok(json!("{{")));
+    assert_eq!(r(json!("a \\ b }} c")), Ok(json!("a \\ b }} c")));
+    let e = r(json!({"x": "é {{run.id"})).unwrap_err();
+    assert_eq!(e.location, "x");
+    assert!(
+        e.message.starts_with("unclosed `{{` at character 2"),
+        "{}",
+        e.message
+    );
+    assert!(r(json!("{{}}"))
+        .unwrap_err()
+        .message
+        .contains("empty placeholder"));
+    assert!(r(json!("{{a b}}"))
+        .unwrap_err()
+        .message
+        .contains("unexpected ` `"));
+    assert!(r(json!("{{a..b}}"))
+        .unwrap_err()
+        .message
+        .contains("empty segment"));
+    assert!(r(json!("{{a[x]}}"))
+        .unwrap_err()
+        .message
+        .contains("must hold an index"));
+    assert!(r(json!("{{a[1}}"))
+        .unwrap_err()
+        .message
+        .contains("must hold an index"));
+}
+
+#[test]
+fn secrets_and_sensitive_values_are_tracked() {
+    let out = render_tracked(
+        &json!({"h": "Bearer {{secrets.API_KEY}}", "t": "{{oauth.access_token}}",
+                "all": "{{request.headers}}", "e": "{{request.body.email}}"}),
+        &context(),
+        &secrets,
+    )
+    .unwrap();
+    assert_eq!(out.value["h"], json!("Bearer sk_live_abcdef"));
+    assert_eq!(
+        out.secrets_used,
+        vec![
+            "sk_live_abcdef",
+            "ya29.secret-token",
+            "Bearer tok_abcdef",
+            "k_123456"
+        ]
+    );
+    let e = render(&json!("{{secrets.MISSING}}"), &context(), &no_secrets).unwrap_err();
+    assert_eq!(
+        e.message,
+        "secret `MISSING` is not set; add it with `wrangler secret put MISSING`"
+    );
+    let e = render(&json!("{{secrets.A.B}}"), &context(), &secrets).unwrap_err();
+    assert!(e.message.contains("secrets are read as"));
+}
+
+#[test]
+fn context_values_are_not_templated_again() {
+    let ctx = json!({"request": {"body": {"x": "{{secrets.API_KEY}}"}}});
+    assert_eq!(
+        render(&json!("{{request.body.x}}!"), &ctx, &secrets),
+        Ok(json!("{{secrets.API_KEY}}!"))
+    );
+}
+
+#[test]
+fn render_string_stringifies() {
+    let mut used = Vec::new();
+    let s = render_string("{{steps.fetch.status}}", &context(), &secrets, &mut used);
+    assert_eq!(s, Ok("200".to_string()));
+    let s = render_string("{{secrets.API_KEY}}", &context(), &secrets, &mut used);
+    assert_eq!(s, Ok("sk_live_abcdef".to_string()));
+    assert_eq!(used, vec!["sk_live_abcdef"]);
+}
+
+#[test]
+fn lists_referenced_paths() {
+    let t = json!({"a": "{{ request.body.email }} {{steps.x.body}}", "b": ["{{request.body.email}}", "\\{{no}}", "{{bad"]});
+    assert_eq!(
+        referenced_paths(&t),
+        vec!["request.body.email", "steps.x.body"]
+    );
+    assert!(is_templated("https://{{x.y}}"));
+    assert!(!is_templated("https://\\{{x.y}}"));
+    assert_eq!(literal_prefix("https://{{x.y}}/a"), "https://");
+    assert_eq!(literal_prefix("{{x.y}}/a"), "");
+}
+
+fn check(t: Value, earlier: &[&str]) -> Vec<(String, String)> {
+    let earlier: Vec<String> = earlier.iter().map(|s| s.to_string()).collect();
+    let mut errors = Errors::new();
+    validate(
+        &t,
+        "steps[1].json",
+        &roots_for_trigger("endpoint"),
+        &earlier,
+        &mut errors,
+    );
+    errors
+        .0
+        .into_iter()
+        .map(|e| (e.location, e.message))
+        .collect()
+}
+
+#[test]
+fn validation_accepts_good_templates() {
+    let t = json!({"email": "{{request.body.email}}", "id": "{{steps.a.body.items[0].id}}",
+                   "k": "{{secrets.API_KEY}}", "all": "{{steps.a}}", "r": "{{run.id}} {{workflow.version}}"});
+    assert_eq!(check(t, &["a"]), vec![]);
+}
+
+#[test]
+fn validation_reports_each_problem_where_it_is() {
+    let t = json!({
+        "email": "{{reqest.body.email}}",
+        "list": ["ok", "{{schedule.fired_at}}"],
+        "later": "{{steps.b.body}}",
+        "field": "{{steps.a.json.id}}",
+        "typo": "{{request.bdy}}",
+        "secret": "{{secrets.1BAD}}",
+        "open": "{{request.body",
+        "idx": "{{steps[0].body}}"
+    });
+    let errors = check(t, &["a"]);
+    let locations: Vec<&str> = errors.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        locations,
+        [
+            "steps[1].json.email",
+            "steps[1].json.list[1]",
+            "steps[1].json.later",
+            "steps[1].json.field",
+            "steps[1].json.typo",
+            "steps[1].json.secret",
+            "steps[1].json.open",
+            "steps[1].json.idx",
+        ]
+    );
+    assert_eq!(
+        errors[0].1,
+        "`{{reqest.body.email}}`: unknown variable `reqest`; available here: request, steps, workflow, run, secrets"
+    );
+    assert!(errors[1]
+        .1
+        .contains("`schedule` is not available to this workflow's trigger"));
+    assert_eq!(
+        errors[2].1,
+        "`{{steps.b.body}}`: `b` is not an earlier step; a step can only read the results of steps before it (earlier steps: a)"
+    );
+    assert!(errors[3]
+        .1
+        .contains("a step's result has status, headers, body; not `json`"));
+    assert!(errors[4]
+        .1
+        .contains("`request` has method, path, query, headers, body; not `bdy`"));
+    assert!(errors[5].1.contains("secrets are read as"));
+    assert!(errors[6].1.starts_with("unclosed `{{`"));
+    assert!(errors[7].1.contains("steps are read by name"));
+}
+
+#[test]
+fn no_earlier_steps_message() {
+    let errors = check(json!("{{steps.a.body}}"), &[]);
+    assert!(errors[0].1.contains("there are none before this one"));
+}
+
+proptest::proptest! {
+    #[test]
+    fn rendering_and_validating_never_panic(s in "[{}\\\\a-z.\\[\\]0-9 é😀_-]{0,40}") {
+        let t = Value::String(s);
+        let _ = render(&t, &context(), &secrets);
+        let _ = referenced_paths(&t);
+        let mut errors = Errors::new();
+        validate(&t, "x", &ALL_ROOTS, &[], &mut errors);
+    }
+
+    #[test]
+    fn text_without_braces_renders_to_itself(s in "[^{\\\\]{0,40}") {
+        proptest::prop_assert_eq!(render(&Value::String(s.clone()), &context(), &secrets), Ok(Value::String(s)));
+    }
+}
+
+#[test]
+fn non_object_context() {
+    let e = render(&json!("{{run.id}}"), &Value::Null, &secrets).unwrap_err();
+    assert_eq!(
+        e.message,
+        "cannot resolve `run.id`: the run context is null, so it has no `run`"
+    );
+}
+
+#[test]
+fn env_names() {
+    assert!(is_env_name("API_KEY"));
+    assert!(is_env_name("_x1"));
+    assert!(!is_env_name("1X"));
+    assert!(!is_env_name("A-B"));
+    assert!(!is_env_name(""));
+}
+
+#[test]
+fn roots_per_trigger() {
+    assert_eq!(
+        roots_for_trigger("poll"),
+        ["event", "steps", "workflow", "run"]
+    );
+    assert_eq!(roots_for_trigger("unknown"), ["steps", "workflow", "run"]);
+}
