@@ -1,0 +1,292 @@
+//! An HTTP JSON API as a polled source: its definition, the request a poll sends (secrets filled
+//! in), and where the items are in the answer.
+
+use super::*;
+
+/// An HTTP JSON API returning a list of items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSource {
+    /// `http(s)://…`, may contain `{{secrets.NAME}}`.
+    pub url: String,
+    /// Header name (as written) and value template, in definition order.
+    pub headers: Vec<(String, String)>,
+    /// JSON pointer to the array of items in the response; `""` = the response itself.
+    pub items: String,
+    /// JSON pointer to the id inside each item; `""` = the item itself.
+    pub id: String,
+    pub dedupe: Dedupe,
+    /// JSON pointer to an ordering value inside each item (`/updated_at`, `/created`). With
+    /// `greatest` it is the high-water mark (default: the id); with `unique` it only sorts.
+    pub greatest: Option<String>,
+}
+
+/// How an HTTP source tells new items from seen ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dedupe {
+    /// Remember the last `capacity` ids; an id not among them is new.
+    Unique { capacity: usize },
+    /// Keep the greatest value seen; items above it (or equal to it with an unseen id) are new.
+    Greatest,
+}
+
+pub(super) fn parse_http(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option<HttpSource> {
+    let before = errors.len();
+    let url_loc = r.loc("url");
+    let url = r.req_str("url", errors);
+    if let Some(u) = &url {
+        check_url(u, &url_loc, errors);
+    }
+    let headers_loc = r.loc("headers");
+    let headers = match r.raw("headers") {
+        None => Vec::new(),
+        Some(Value::Object(map)) => {
+            let mut out = Vec::new();
+            for (name, v) in map {
+                let loc = join(&headers_loc, name);
+                if !is_header_name(name) {
+                    errors.push(
+                        loc.clone(),
+                        format!("`{name}` is not a valid header name (letters, digits and !#$%&'*+-.^_`|~)"),
+                    );
+                }
+                if out
+                    .iter()
+                    .any(|(n, _): &(String, String)| n.eq_ignore_ascii_case(name))
+                {
+                    errors.push(
+                        loc.clone(),
+                        format!("header `{name}` is given twice (names are case-insensitive)"),
+                    );
+                }
+                match v {
+                    Value::String(s) => {
+                        if s.contains(['\r', '\n', '\0']) {
+                            errors.push(loc.clone(), "must not contain line breaks");
+                        }
+                        check_template(s, &loc, errors);
+                        out.push((name.clone(), s.clone()));
+                    }
+                    other => {
+                        errors.push(loc, format!("must be a string, got {}", type_name(other)))
+                    }
+                }
+            }
+            out
+        }
+        Some(other) => {
+            errors.push(
+                headers_loc,
+                format!(
+                    "must be an object of header name to value, got {}",
+                    type_name(other)
+                ),
+            );
+            Vec::new()
+        }
+    };
+    let items = read_pointer(&mut r, "items", "", errors);
+    let id = read_pointer(&mut r, "id", "/id", errors);
+    let dedupe_loc = r.loc("dedupe");
+    let dedupe = r.opt_str("dedupe", errors);
+    let capacity_loc = r.loc("unique_capacity");
+    let capacity = r.opt_int("unique_capacity", 1, MAX_UNIQUE_CAPACITY as i64, errors);
+    let greatest = r
+        .raw("greatest")
+        .is_some()
+        .then(|| read_pointer(&mut r, "greatest", "", errors));
+    let dedupe = match dedupe.as_deref() {
+        None | Some("unique") => Dedupe::Unique {
+            capacity: capacity.map_or(DEFAULT_UNIQUE_CAPACITY, |n| n as usize),
+        },
+        Some("greatest") => {
+            if capacity.is_some() {
+                errors.push(capacity_loc, "only applies when `dedupe` is \"unique\"");
+            }
+            Dedupe::Greatest
+        }
+        Some(other) => {
+            errors.push(
+                dedupe_loc,
+                format!("must be \"unique\" or \"greatest\", got \"{other}\""),
+            );
+            Dedupe::Greatest
+        }
+    };
+    r.finish(errors);
+    if errors.len() > before {
+        return None;
+    }
+    Some(HttpSource {
+        url: url?,
+        headers,
+        items,
+        id,
+        dedupe,
+        greatest,
+    })
+}
+
+fn check_url(url: &str, loc: &str, errors: &mut Errors) {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        None => errors.push(loc, "must start with https:// (or http://)"),
+        Some(rest) if rest.is_empty() || rest.starts_with(['/', '?', '#']) => {
+            errors.push(loc, "must have a host after the scheme")
+        }
+        Some(_) if url.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            errors.push(loc, "must not contain spaces or control characters")
+        }
+        Some(_) => check_template(url, loc, errors),
+    }
+}
+
+/// RFC 9110 token characters.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// A piece of a URL or header template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece<'a> {
+    Text(&'a str),
+    Secret(&'a str),
+}
+
+/// Splits a template into text and `{{secrets.NAME}}` pieces (spaces inside the braces allowed).
+fn pieces(template: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        if open > 0 {
+            out.push(Piece::Text(&rest[..open]));
+        }
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            return Err("has `{{` without a closing `}}`".to_string());
+        };
+        let inner = after[..close].trim();
+        match inner.strip_prefix("secrets.") {
+            Some(name) if is_env_name(name) => out.push(Piece::Secret(name)),
+            Some(name) => {
+                return Err(format!(
+                "`{{{{secrets.{name}}}}}`: `{name}` is not a secret name (letters, digits and `_`)"
+            ))
+            }
+            None => {
+                return Err(format!(
+                    "`{{{{{inner}}}}}` is not available here: a poll source can only use \
+                     `{{{{secrets.NAME}}}}` (a Worker secret)"
+                ))
+            }
+        }
+        rest = &after[close + 2..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    Ok(out)
+}
+
+fn check_template(template: &str, loc: &str, errors: &mut Errors) {
+    if let Err(why) = pieces(template) {
+        errors.push(loc, why);
+    }
+}
+
+/// Fills `{{secrets.NAME}}` in a template validated at parse time.
+fn render(template: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<String, PollError> {
+    let parts = pieces(template).map_err(|problem| PollError::BadTemplate { problem })?;
+    let mut out = String::with_capacity(template.len());
+    for p in parts {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Secret(name) => match secret(name) {
+                Some(v) => out.push_str(&v),
+                None => {
+                    return Err(PollError::MissingSecret {
+                        name: name.to_string(),
+                    })
+                }
+            },
+        }
+    }
+    Ok(out)
+}
+
+/// The request to send for an HTTP source, secrets filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpPollRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl HttpSource {
+    /// The GET request to send, with every `{{secrets.NAME}}` replaced by `secret(NAME)`.
+    pub fn request(
+        &self,
+        secret: impl Fn(&str) -> Option<String>,
+    ) -> Result<HttpPollRequest, PollError> {
+        let url = render(&self.url, &secret)?;
+        let headers = self
+            .headers
+            .iter()
+            .map(|(n, v)| Ok((n.clone(), render(v, &secret)?)))
+            .collect::<Result<_, PollError>>()?;
+        Ok(HttpPollRequest { url, headers })
+    }
+
+    /// Every secret name the URL and headers use, once each, in order of appearance.
+    pub fn secret_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        let templates = std::iter::once(&self.url).chain(self.headers.iter().map(|(_, v)| v));
+        for t in templates {
+            for p in pieces(t).unwrap_or_default() {
+                if let Piece::Secret(n) = p {
+                    if !names.iter().any(|x| x == n) {
+                        names.push(n.to_string());
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    /// The pointer whose value orders items and, with `greatest`, is the high-water mark.
+    pub fn greatest_pointer(&self) -> Option<&str> {
+        match self.dedupe {
+            Dedupe::Greatest => Some(self.greatest.as_deref().unwrap_or(&self.id)),
+            Dedupe::Unique { .. } => self.greatest.as_deref(),
+        }
+    }
+
+    /// The items array of a response body (at the `items` pointer).
+    pub fn items_of<'a>(&self, body: &'a Value) -> Result<&'a [Value], PollError> {
+        items_at(body, &self.items)
+    }
+
+    /// The new items of a response body, oldest first (see `HttpCursor::select_new`).
+    pub fn select_new(
+        &self,
+        cursor: &crate::poll::cursor::HttpCursor,
+        body: &Value,
+    ) -> Result<Vec<NewRecord>, PollError> {
+        cursor.select_new(self.items_of(body)?, &self.id, self.greatest_pointer())
+    }
+}
+
+/// The array at `pointer` in `body`.
+pub fn items_at<'a>(body: &'a Value, pointer: &str) -> Result<&'a [Value], PollError> {
+    match body.pointer(pointer) {
+        Some(Value::Array(items)) => Ok(items),
+        other => Err(PollError::ItemsNotArray {
+            pointer: pointer.to_string(),
+            found: other.map_or("nothing", type_name).to_string(),
+        }),
+    }
+}
+

@@ -1,0 +1,529 @@
+//! A PostgreSQL table as a polled source: its definition, the identifiers and column types it
+//! accepts, and the read-only SQL a poll sends (values always bound, names always quoted).
+
+use super::*;
+
+/// A PostgreSQL table read in cursor order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgSource {
+    pub connection: PgConnection,
+    /// `None` = resolved by the connection's `search_path`.
+    pub schema: Option<String>,
+    pub table: String,
+    /// Column whose value only grows for new rows (serial id, `created_at`, …).
+    pub cursor: String,
+    /// Unique column that orders rows sharing a cursor value (needed for timestamp cursors).
+    pub tiebreak: Option<String>,
+    /// Columns of the record; `None` = all (`*`). The cursor and tiebreak are always included.
+    pub columns: Option<Vec<String>>,
+    pub batch_size: u32,
+}
+
+/// How the runtime reaches the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgConnection {
+    /// Name of a Worker secret/variable holding a `postgres://` URL.
+    Env(String),
+    /// Name of a Hyperdrive binding.
+    Hyperdrive(String),
+}
+
+pub(super) fn parse_pg(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option<PgSource> {
+    let before = errors.len();
+    let env = r.opt_str("connection_env", errors);
+    let hyperdrive = r.opt_str("hyperdrive", errors);
+    let connection = match (env, hyperdrive) {
+        (Some(name), None) => check_env_name(&name, &r.loc("connection_env"), errors)
+            .then_some(PgConnection::Env(name)),
+        (None, Some(name)) => check_env_name(&name, &r.loc("hyperdrive"), errors)
+            .then_some(PgConnection::Hyperdrive(name)),
+        (Some(_), Some(_)) => {
+            errors.push(
+                r.loc("hyperdrive"),
+                "give either `connection_env` or `hyperdrive`, not both",
+            );
+            None
+        }
+        (None, None) => {
+            errors.push(
+                r.loc("connection_env"),
+                "is required: the name of a Worker secret holding a postgres:// URL \
+                 (or give `hyperdrive`: the name of a Hyperdrive binding)",
+            );
+            None
+        }
+    };
+
+    let table_loc = r.loc("table");
+    let relation = r
+        .req_str("table", errors)
+        .and_then(|t| parse_relation(&t, &table_loc, errors));
+    let cursor_loc = r.loc("cursor");
+    let cursor = r
+        .req_str("cursor", errors)
+        .filter(|c| check_identifier(c, &cursor_loc, errors));
+    let tiebreak_loc = r.loc("tiebreak");
+    let tiebreak = r
+        .opt_str("tiebreak", errors)
+        .filter(|t| check_identifier(t, &tiebreak_loc, errors));
+    if let (Some(c), Some(t)) = (&cursor, &tiebreak) {
+        if c == t {
+            errors.push(
+                tiebreak_loc,
+                "must be a different column than `cursor` (or leave it out)",
+            );
+        }
+    }
+    let columns_loc = r.loc("columns");
+    let columns = r.opt_str_list("columns", errors);
+    if let Some(cols) = &columns {
+        if cols.is_empty() {
+            errors.push(
+                columns_loc.clone(),
+                "must name at least one column (leave it out for all columns)",
+            );
+        }
+        for (i, c) in cols.iter().enumerate() {
+            let loc = format!("{columns_loc}[{i}]");
+            if check_identifier(c, &loc, errors) && cols[..i].contains(c) {
+                errors.push(loc, format!("column \"{c}\" is listed twice"));
+            }
+        }
+    }
+    let batch_size = r
+        .opt_int("batch_size", 1, i64::from(MAX_BATCH_SIZE), errors)
+        .map_or(DEFAULT_BATCH_SIZE, |n| n as u32);
+    r.finish(errors);
+    if errors.len() > before {
+        return None;
+    }
+    let (schema, table) = relation?;
+    Some(PgSource {
+        connection: connection?,
+        schema,
+        table,
+        cursor: cursor?,
+        tiebreak,
+        columns,
+        batch_size,
+    })
+}
+
+/// Checks a SQL identifier: `[A-Za-z_][A-Za-z0-9_$]*`, at most 63 bytes.
+pub fn check_sql_identifier(name: &str) -> Result<(), String> {
+    let hint = "use letters, digits, `_` and `$`, starting with a letter or `_`";
+    let Some(first) = name.chars().next() else {
+        return Err(format!("must not be empty; {hint}"));
+    };
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '$'))
+    {
+        let shown = match bad {
+            ' ' => "a space".to_string(),
+            c if c.is_control() => format!("control character U+{:04X}", c as u32),
+            c => format!("`{c}`"),
+        };
+        return Err(format!(
+            "\"{name}\" is not a plain column/table name: it contains {shown}; {hint}"
+        ));
+    }
+    if !(first.is_ascii_alphabetic() || first == '_') {
+        return Err(format!(
+            "\"{name}\" must start with a letter or `_`; {hint}"
+        ));
+    }
+    if name.len() > MAX_IDENTIFIER_BYTES {
+        return Err(format!(
+            "\"{name}\" is longer than PostgreSQL's {MAX_IDENTIFIER_BYTES}-byte limit for names"
+        ));
+    }
+    Ok(())
+}
+
+fn check_identifier(name: &str, loc: &str, errors: &mut Errors) -> bool {
+    match check_sql_identifier(name) {
+        Ok(()) => true,
+        Err(why) => {
+            errors.push(loc, why);
+            false
+        }
+    }
+}
+
+/// `"table"` or `"schema.table"` → (schema, table), each a valid identifier.
+fn parse_relation(text: &str, loc: &str, errors: &mut Errors) -> Option<(Option<String>, String)> {
+    let parts: Vec<&str> = text.split('.').collect();
+    match parts.as_slice() {
+        [table] => check_identifier(table, loc, errors).then(|| (None, table.to_string())),
+        [schema, table] => {
+            let ok_schema = check_identifier(schema, loc, errors);
+            let ok_table = check_identifier(table, loc, errors);
+            (ok_schema && ok_table).then(|| (Some(schema.to_string()), table.to_string()))
+        }
+        _ => {
+            errors.push(loc, format!("\"{text}\" must be `table` or `schema.table`"));
+            None
+        }
+    }
+}
+
+/// A column type name from the catalog, checked safe to write into SQL as a cast target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgType(String);
+
+impl PgType {
+    /// Validates a `format_type(...)` result (see [`validate_pg_type`]).
+    pub fn parse(name: &str) -> Result<PgType, PollError> {
+        validate_pg_type(name).map(|n| PgType(n.to_string()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Words PostgreSQL prints unquoted in multi-word built-in type names.
+const TYPE_WORDS: &[&str] = &[
+    "bit",
+    "character",
+    "day",
+    "double",
+    "hour",
+    "interval",
+    "minute",
+    "month",
+    "precision",
+    "second",
+    "time",
+    "timestamp",
+    "to",
+    "varying",
+    "with",
+    "without",
+    "year",
+    "zone",
+];
+
+/// Accepts only type names as `format_type` prints them: names (plain, or double-quoted with
+/// `""` escapes) joined by `.`, a modifier like `(10,2)` holding only digits and commas, `[]`
+/// suffixes, and multi-word built-ins (`timestamp(3) with time zone`, `character varying(20)[]`).
+/// Anything else (`;`, `'`, `--`, `/*`, stray words such as `int UNION SELECT 1`) is refused, so
+/// the name cannot change the statement it is cast in.
+pub fn validate_pg_type(name: &str) -> Result<&str, PollError> {
+    let fail = |reason: &str| {
+        Err(PollError::UnsafeType {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    if name.is_empty() || name.len() > MAX_TYPE_NAME_BYTES {
+        return fail("must be 1 to 200 bytes");
+    }
+    let chars: Vec<char> = name.chars().collect();
+    let mut words: Vec<String> = Vec::new();
+    let mut has_space = false;
+    let mut i = 0;
+    // What may come next: a name part (at the start, after `.` or a space) or a separator.
+    let mut expect_name = true;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' {
+            if !expect_name {
+                return fail("a quoted name must follow a space or `.`");
+            }
+            let mut j = i + 1;
+            let mut len = 0;
+            loop {
+                match chars.get(j) {
+                    None => return fail("unterminated quoted name"),
+                    Some('"') if chars.get(j + 1) == Some(&'"') => {
+                        j += 2;
+                        len += 1;
+                    }
+                    Some('"') => break,
+                    Some(ch) if ch.is_control() => return fail("control character"),
+                    Some(_) => {
+                        j += 1;
+                        len += 1;
+                    }
+                }
+            }
+            if len == 0 {
+                return fail("empty quoted name");
+            }
+            i = j + 1;
+            expect_name = false;
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            if !expect_name {
+                return fail("unexpected name");
+            }
+            let start = i;
+            while i < chars.len()
+                && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '$')
+            {
+                i += 1;
+            }
+            words.push(
+                chars[start..i]
+                    .iter()
+                    .collect::<String>()
+                    .to_ascii_lowercase(),
+            );
+            expect_name = false;
+        } else if expect_name {
+            return fail("expected a name");
+        } else if c == '.' {
+            expect_name = true;
+            i += 1;
+        } else if c == ' ' {
+            has_space = true;
+            expect_name = true;
+            i += 1;
+        } else if c == '(' {
+            let mut j = i + 1;
+            let mut digits = 0;
+            while let Some(&ch) = chars.get(j) {
+                match ch {
+                    '0'..='9' => digits += 1,
+                    ',' if digits > 0 => digits = 0,
+                    ')' if digits > 0 => break,
+                    _ => return fail("a type modifier may only hold numbers, like (10,2)"),
+                }
+                j += 1;
+            }
+            if chars.get(j) != Some(&')') {
+                return fail("unclosed `(`");
+            }
+            i = j + 1;
+        } else if c == '[' {
+            let mut j = i + 1;
+            while chars.get(j).is_some_and(char::is_ascii_digit) {
+                j += 1;
+            }
+            if chars.get(j) != Some(&']') {
+                return fail("`[` must be closed by `]`");
+            }
+            i = j + 1;
+        } else {
+            return fail("only names, `.`, spaces, (digits) and [] may appear");
+        }
+    }
+    if expect_name {
+        return fail("ends without a name");
+    }
+    if has_space && !words.iter().all(|w| TYPE_WORDS.contains(&w.as_str())) {
+        return fail("only built-in types may have unquoted words separated by spaces");
+    }
+    Ok(name)
+}
+
+/// The cursor and tiebreak column types, learned from the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgColumnTypes {
+    pub cursor: PgType,
+    pub tiebreak: Option<PgType>,
+}
+
+/// `"name"` with inner quotes doubled (validated names have none; this is defence in depth).
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl PgSource {
+    /// The quoted relation: `"schema"."table"` or `"table"`.
+    pub fn relation(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{}.{}", quote(s), quote(&self.table)),
+            None => quote(&self.table),
+        }
+    }
+
+    /// Columns whose types/existence the runtime checks: cursor, tiebreak, then listed columns.
+    fn needed_columns(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = vec![&self.cursor];
+        out.extend(self.tiebreak.as_deref());
+        for c in self.columns.iter().flatten() {
+            if !out.contains(&c.as_str()) {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Catalog query returning `(column name, type name)` rows for the named columns.
+    /// `$1` = the quoted relation as text, `$2` = comma-separated column names (see
+    /// [`Self::column_type_params`]). A missing table fails in PostgreSQL with its own message.
+    pub fn column_type_sql() -> String {
+        "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) \
+         FROM pg_catalog.pg_attribute a \
+         WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+         AND a.attname::text = ANY (pg_catalog.string_to_array($2::text, ','))"
+            .to_string()
+    }
+
+    /// Parameters for [`Self::column_type_sql`].
+    pub fn column_type_params(&self) -> Vec<String> {
+        vec![self.relation(), self.needed_columns().join(",")]
+    }
+
+    /// Turns the rows of [`Self::column_type_sql`] into validated types; every named column must
+    /// exist.
+    pub fn column_types(&self, rows: &[(String, String)]) -> Result<PgColumnTypes, PollError> {
+        let find = |col: &str| -> Result<&str, PollError> {
+            rows.iter()
+                .find(|(n, _)| n == col)
+                .map(|(_, t)| t.as_str())
+                .ok_or_else(|| PollError::MissingColumn {
+                    column: col.to_string(),
+                    relation: self.relation(),
+                })
+        };
+        for col in self.needed_columns() {
+            find(col)?;
+        }
+        Ok(PgColumnTypes {
+            cursor: PgType::parse(find(&self.cursor)?)?,
+            tiebreak: match &self.tiebreak {
+                Some(t) => Some(PgType::parse(find(t)?)?),
+                None => None,
+            },
+        })
+    }
+
+    /// The select list of the inner query: `*`, or the listed columns plus cursor and tiebreak.
+    fn select_list(&self) -> String {
+        match &self.columns {
+            None => "*".to_string(),
+            Some(cols) => {
+                let mut all: Vec<&str> = cols.iter().map(String::as_str).collect();
+                for key in std::iter::once(self.cursor.as_str()).chain(self.tiebreak.as_deref()) {
+                    if !all.contains(&key) {
+                        all.push(key);
+                    }
+                }
+                all.iter().map(|c| quote(c)).collect::<Vec<_>>().join(", ")
+            }
+        }
+    }
+
+    /// The read-only query for the next batch after `cursor`, oldest first, and its text
+    /// parameters. Each row is `(record json, cursor text, tiebreak text)` (the third column only
+    /// with a tiebreak); pass it to [`Self::read_row`]. Rows with a NULL cursor or tiebreak are
+    /// excluded. If the definition has a tiebreak but the stored cursor has none (the definition
+    /// changed), rows with the cursor's value are read again (`>=`); run dedup keys absorb them.
+    pub fn select_sql(&self, cursor: &PgCursor, types: &PgColumnTypes) -> (String, Vec<String>) {
+        let c = quote(&self.cursor);
+        let ct = types.cursor.as_str();
+        let t = self.tiebreak.as_deref().map(quote);
+        let tt = types.tiebreak.as_ref().map(|t| format!("::{}", t.as_str()));
+        let tt = tt.as_deref().unwrap_or("");
+        let (condition, params) = match (cursor, &t) {
+            (PgCursor::Beginning, None) => (format!("{c} IS NOT NULL"), vec![]),
+            (PgCursor::Beginning, Some(t)) => {
+                (format!("{c} IS NOT NULL AND {t} IS NOT NULL"), vec![])
+            }
+            (PgCursor::At { cursor, .. }, None) => {
+                (format!("{c} > $1::text::{ct}"), vec![cursor.clone()])
+            }
+            (
+                PgCursor::At {
+                    cursor,
+                    tiebreak: Some(tv),
+                },
+                Some(t),
+            ) => (
+                format!("({c}, {t}) > ($1::text::{ct}, $2::text{tt}) AND {t} IS NOT NULL"),
+                vec![cursor.clone(), tv.clone()],
+            ),
+            (
+                PgCursor::At {
+                    cursor,
+                    tiebreak: None,
+                },
+                Some(t),
+            ) => (
+                format!("{c} >= $1::text::{ct} AND {t} IS NOT NULL"),
+                vec![cursor.clone()],
+            ),
+        };
+        let (inner_order, outer_cols, outer_order) = match &t {
+            None => (c.clone(), format!("r.{c}::text"), format!("r.{c}")),
+            Some(t) => (
+                format!("{c}, {t}"),
+                format!("r.{c}::text, r.{t}::text"),
+                format!("r.{c}, r.{t}"),
+            ),
+        };
+        let sql = format!(
+            "SELECT row_to_json(r)::text, {outer_cols} FROM (SELECT {} FROM {} WHERE {condition} \
+             ORDER BY {inner_order} LIMIT {}) r ORDER BY {outer_order}",
+            self.select_list(),
+            self.relation(),
+            self.batch_size,
+        );
+        (sql, params)
+    }
+
+    /// For `start: now`: the greatest `(cursor text, tiebreak text)` now in the table, as one row
+    /// (none when no row has a cursor value). Store it with [`PgCursor::from_latest`].
+    pub fn latest_sql(&self) -> String {
+        let c = quote(&self.cursor);
+        match self.tiebreak.as_deref().map(quote) {
+            None => format!(
+                "SELECT r.{c}::text FROM {} r WHERE r.{c} IS NOT NULL ORDER BY r.{c} DESC LIMIT 1",
+                self.relation()
+            ),
+            Some(t) => format!(
+                "SELECT r.{c}::text, r.{t}::text FROM {} r WHERE r.{c} IS NOT NULL AND r.{t} IS NOT NULL \
+                 ORDER BY r.{c} DESC, r.{t} DESC LIMIT 1",
+                self.relation()
+            ),
+        }
+    }
+
+    /// One row of [`Self::select_sql`] → the record to start a run with, and the cursor position
+    /// just after it (store the last row's position once the runs are committed).
+    pub fn read_row(
+        &self,
+        record_json: &str,
+        cursor_text: Option<&str>,
+        tiebreak_text: Option<&str>,
+    ) -> Result<PgRecord, PollError> {
+        let record: Value = serde_json::from_str(record_json).map_err(|e| PollError::BadRow {
+            problem: format!("record is not JSON: {e}"),
+        })?;
+        let Some(cursor) = cursor_text else {
+            return Err(PollError::BadRow {
+                problem: format!("cursor column \"{}\" is NULL", self.cursor),
+            });
+        };
+        let tiebreak = match (&self.tiebreak, tiebreak_text) {
+            (None, _) => None,
+            (Some(_), Some(t)) => Some(t.to_string()),
+            (Some(name), None) => {
+                return Err(PollError::BadRow {
+                    problem: format!("tiebreak column \"{name}\" is NULL"),
+                })
+            }
+        };
+        Ok(PgRecord {
+            new: NewRecord {
+                dedup_key: dedup_key(cursor, tiebreak.as_deref()),
+                record,
+                greatest: None,
+            },
+            position: PgCursor::At {
+                cursor: cursor.to_string(),
+                tiebreak,
+            },
+        })
+    }
+}
+
+/// A row read from PostgreSQL: what starts a run, and where the cursor goes after it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PgRecord {
+    pub new: NewRecord,
+    pub position: PgCursor,
+}
+
