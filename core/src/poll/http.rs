@@ -150,72 +150,22 @@ fn is_header_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// A piece of a URL or header template.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Piece<'a> {
-    Text(&'a str),
-    Secret(&'a str),
-}
-
-/// Splits a template into text and `{{secrets.NAME}}` pieces (spaces inside the braces allowed).
-fn pieces(template: &str) -> Result<Vec<Piece<'_>>, String> {
-    let mut out = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find("{{") {
-        if open > 0 {
-            out.push(Piece::Text(&rest[..open]));
-        }
-        let after = &rest[open + 2..];
-        let Some(close) = after.find("}}") else {
-            return Err("has `{{` without a closing `}}`".to_string());
-        };
-        let inner = after[..close].trim();
-        match inner.strip_prefix("secrets.") {
-            Some(name) if is_env_name(name) => out.push(Piece::Secret(name)),
-            Some(name) => {
-                return Err(format!(
-                "`{{{{secrets.{name}}}}}`: `{name}` is not a secret name (letters, digits and `_`)"
-            ))
-            }
-            None => {
-                return Err(format!(
-                    "`{{{{{inner}}}}}` is not available here: a poll source can only use \
-                     `{{{{secrets.NAME}}}}` (a Worker secret)"
-                ))
-            }
-        }
-        rest = &after[close + 2..];
-    }
-    if !rest.is_empty() {
-        out.push(Piece::Text(rest));
-    }
-    Ok(out)
-}
-
+/// Checks a URL or header template: a poll source may only use `{{secrets.NAME}}`.
 fn check_template(template: &str, loc: &str, errors: &mut Errors) {
-    if let Err(why) = pieces(template) {
-        errors.push(loc, why);
-    }
+    crate::template::validate(&Value::String(template.to_string()), loc, &[], &[], errors);
 }
 
 /// Fills `{{secrets.NAME}}` in a template validated at parse time.
 fn render(template: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<String, PollError> {
-    let parts = pieces(template).map_err(|problem| PollError::BadTemplate { problem })?;
-    let mut out = String::with_capacity(template.len());
-    for p in parts {
-        match p {
-            Piece::Text(t) => out.push_str(t),
-            Piece::Secret(name) => match secret(name) {
-                Some(v) => out.push_str(&v),
-                None => {
-                    return Err(PollError::MissingSecret {
-                        name: name.to_string(),
-                    })
-                }
+    let mut used = Vec::new();
+    crate::template::render_string(template, &Value::Null, secret, &mut used).map_err(|e| {
+        match e.path.as_deref().and_then(|p| p.strip_prefix("secrets.")) {
+            Some(name) => PollError::MissingSecret {
+                name: name.to_string(),
             },
+            None => PollError::BadTemplate { problem: e.message },
         }
-    }
-    Ok(out)
+    })
 }
 
 /// The request to send for an HTTP source, secrets filled in.
@@ -245,10 +195,10 @@ impl HttpSource {
         let mut names: Vec<String> = Vec::new();
         let templates = std::iter::once(&self.url).chain(self.headers.iter().map(|(_, v)| v));
         for t in templates {
-            for p in pieces(t).unwrap_or_default() {
-                if let Piece::Secret(n) = p {
-                    if !names.iter().any(|x| x == n) {
-                        names.push(n.to_string());
+            for path in crate::template::referenced_paths(&Value::String(t.clone())) {
+                if let Some(name) = path.strip_prefix("secrets.") {
+                    if !names.iter().any(|x| x == name) {
+                        names.push(name.to_string());
                     }
                 }
             }

@@ -387,17 +387,17 @@ fn rejects_bad_http_definitions_with_locations() {
         (
             http(json!({"headers": {"authorization": "Bearer {{secrets.api-token}}"}})),
             "trigger.source.headers.authorization",
-            "not a secret name",
+            "secrets are read as `{{secrets.NAME}}`",
         ),
         (
             http(json!({"headers": {"authorization": "Bearer {{request.body}}"}})),
             "trigger.source.headers.authorization",
-            "only use `{{secrets.NAME}}`",
+            "`request` is not available",
         ),
         (
             http(json!({"url": "https://x/?k={{secrets.K"})),
             "trigger.source.url",
-            "without a closing",
+            "unclosed `{{`",
         ),
         (
             http(json!({"cursor": "id"})),
