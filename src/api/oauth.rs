@@ -10,7 +10,7 @@ use worker::{Context, Env, Request, Response};
 
 use super::http::{json_response, origin, query_pairs, query_param};
 use super::problem::{ApiError, ApiResult};
-use crate::api::paging::{decode_cursor, encode_cursor, parse_limit};
+use crate::api::paging::PageRequest;
 use crate::engine::{self, oauth as flow, Claim};
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
@@ -355,22 +355,15 @@ pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &str) -> ApiRe
 pub async fn list(req: Request, env: &Env, id: &str) -> ApiResult {
     super::workflows::load(env, id).await?;
     let q = query_pairs(&req);
-    let limit = parse_limit(query_param(&q, "limit"), 50, 100)
-        .map_err(|m| ApiError::field("query.limit", m))?;
-    let after = match query_param(&q, "cursor") {
-        None => None,
-        Some(c) => Some(
-            decode_cursor(c)
-                .ok_or_else(|| ApiError::field("query.cursor", "is not a cursor from this API"))?,
-        ),
-    };
-    let rows = connections::list(&store::db(env)?, id, after.as_deref(), limit + 1).await?;
-    let more = rows.len() > limit as usize;
-    let page = &rows[..rows.len().min(limit as usize)];
-    let next = more
-        .then(|| page.last())
-        .flatten()
-        .map(|r| encode_cursor(&r.user_id));
+    let paging = PageRequest::from_query(&q, 50, 100, |_| true)?;
+    let rows = connections::list(
+        &store::db(env)?,
+        id,
+        paging.after.as_deref(),
+        paging.rows_to_read(),
+    )
+    .await?;
+    let (page, next) = paging.page(&rows, |r| r.user_id.clone());
     json_response(
         200,
         &json!({

@@ -4,6 +4,58 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
+use super::http::query_param;
+use super::problem::ApiError;
+
+/// A list request's page: how many items, and the position after which to start (keyset paging:
+/// the store reads `limit + 1` rows after it, newest or smallest first).
+pub struct PageRequest {
+    pub limit: u32,
+    pub after: Option<String>,
+}
+
+impl PageRequest {
+    /// Reads `limit` (1..=`max`, default `default`) and `cursor` from a query string. A cursor
+    /// whose position fails `valid` is refused like one that does not decode.
+    pub fn from_query(
+        query: &[(String, String)],
+        default: u32,
+        max: u32,
+        valid: impl Fn(&str) -> bool,
+    ) -> Result<PageRequest, ApiError> {
+        let limit = parse_limit(query_param(query, "limit"), default, max)
+            .map_err(|m| ApiError::field("query.limit", m))?;
+        let after =
+            match query_param(query, "cursor") {
+                None => None,
+                Some(c) => Some(decode_cursor(c).filter(|p| valid(p)).ok_or_else(|| {
+                    ApiError::field("query.cursor", "is not a cursor from this API")
+                })?),
+            };
+        Ok(PageRequest { limit, after })
+    }
+
+    /// How many rows to read: one more than a page tells whether another page follows.
+    pub fn rows_to_read(&self) -> u32 {
+        self.limit + 1
+    }
+
+    /// The page out of the rows read, and the cursor of the next page (`None` on the last).
+    pub fn page<'a, T>(
+        &self,
+        rows: &'a [T],
+        position: impl Fn(&T) -> String,
+    ) -> (&'a [T], Option<String>) {
+        let limit = self.limit as usize;
+        let page = &rows[..rows.len().min(limit)];
+        let next = (rows.len() > limit)
+            .then(|| page.last())
+            .flatten()
+            .map(|r| encode_cursor(&position(r)));
+        (page, next)
+    }
+}
+
 /// Encodes a position (e.g. a run id, or `created_at|id`).
 pub fn encode_cursor(position: &str) -> String {
     URL_SAFE_NO_PAD.encode(position.as_bytes())

@@ -5,15 +5,14 @@ use worker::{Env, Request};
 
 use super::http::{json_response, query_pairs, query_param};
 use super::problem::{ApiError, ApiResult};
-use crate::api::paging::{decode_cursor, encode_cursor, parse_limit};
+use crate::api::paging::PageRequest;
 use crate::store::{self, runs::STATUSES};
 use tripline_core::kernel::ids::is_run_id;
 
 pub async fn list(req: Request, env: &Env, workflow_id: &str) -> ApiResult {
     super::workflows::load(env, workflow_id).await?;
     let q = query_pairs(&req);
-    let limit = parse_limit(query_param(&q, "limit"), 20, 100)
-        .map_err(|m| ApiError::field("query.limit", m))?;
+    let paging = PageRequest::from_query(&q, 20, 100, is_run_id)?;
     let status = query_param(&q, "status");
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
@@ -23,28 +22,15 @@ pub async fn list(req: Request, env: &Env, workflow_id: &str) -> ApiResult {
             ));
         }
     }
-    let before = match query_param(&q, "cursor") {
-        None => None,
-        Some(c) => Some(
-            decode_cursor(c)
-                .filter(|p| is_run_id(p))
-                .ok_or_else(|| ApiError::field("query.cursor", "is not a cursor from this API"))?,
-        ),
-    };
     let rows = store::runs::list(
         &store::db(env)?,
         workflow_id,
         status,
-        before.as_deref(),
-        limit + 1,
+        paging.after.as_deref(),
+        paging.rows_to_read(),
     )
     .await?;
-    let more = rows.len() > limit as usize;
-    let page = &rows[..rows.len().min(limit as usize)];
-    let next = more
-        .then(|| page.last())
-        .flatten()
-        .map(|r| encode_cursor(&r.id));
+    let (page, next) = paging.page(&rows, |r| r.id.clone());
     json_response(
         200,
         &json!({

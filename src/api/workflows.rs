@@ -3,9 +3,9 @@
 use serde_json::{json, Value};
 use worker::{Env, Request, Response};
 
-use super::http::{json_response, origin, query_pairs, query_param, read_json};
+use super::http::{json_response, origin, query_pairs, read_json};
 use super::problem::{ApiError, ApiResult};
-use crate::api::paging::{decode_cursor, encode_cursor, parse_limit};
+use crate::api::paging::PageRequest;
 use crate::platform::{now_ms, random_bytes};
 use crate::store::{self, workflows::WorkflowRow};
 use tripline_core::definition::Definition;
@@ -89,31 +89,10 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
 
 pub async fn list(req: Request, env: &Env) -> ApiResult {
     let q = query_pairs(&req);
-    let limit = parse_limit(query_param(&q, "limit"), 20, 100)
-        .map_err(|m| ApiError::field("query.limit", m))?;
-    let after = match query_param(&q, "cursor") {
-        None => None,
-        Some(c) => {
-            let pos = decode_cursor(c)
-                .ok_or_else(|| ApiError::field("query.cursor", "is not a cursor from this API"))?;
-            let (created, id) = pos
-                .split_once('|')
-                .ok_or_else(|| ApiError::field("query.cursor", "is not a cursor from this API"))?;
-            Some((created.to_string(), id.to_string()))
-        }
-    };
-    let rows = store::workflows::list(
-        &store::db(env)?,
-        limit + 1,
-        after.as_ref().map(|(c, i)| (c.as_str(), i.as_str())),
-    )
-    .await?;
-    let more = rows.len() > limit as usize;
-    let page = &rows[..rows.len().min(limit as usize)];
-    let next = more
-        .then(|| page.last())
-        .flatten()
-        .map(|r| encode_cursor(&format!("{}|{}", r.created_at, r.id)));
+    let paging = PageRequest::from_query(&q, 20, 100, |p| p.contains('|'))?;
+    let after = paging.after.as_deref().and_then(|p| p.split_once('|'));
+    let rows = store::workflows::list(&store::db(env)?, paging.rows_to_read(), after).await?;
+    let (page, next) = paging.page(&rows, |r| format!("{}|{}", r.created_at, r.id));
     let o = origin(&req);
     json_response(
         200,

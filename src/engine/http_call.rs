@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
 use serde_json::{json, Map, Value};
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Delay, Headers, Method, Request, RequestInit};
 
+use crate::platform::fetch::{send, FetchFailure};
 use crate::platform::{now_ms, random_unit};
 use tripline_core::steps::http::PreparedRequest;
 use tripline_core::steps::retry::{backoff_ms, is_retryable_status};
@@ -42,34 +42,27 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
         Ok(r) => r,
         Err(e) => return Attempt::Failed(format!("the request could not be built: {e}")),
     };
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(request);
-    let call = fetch.send_with_signal(&signal);
-    let timeout = Delay::from(Duration::from_millis(u64::from(req.timeout_ms)));
-    futures_util::pin_mut!(call);
-    let mut resp = match select(call, timeout).await {
-        Either::Left((Ok(resp), _)) => resp,
-        Either::Left((Err(e), _)) => return Attempt::Failed(format!("network error: {e}")),
-        Either::Right(_) => {
-            controller.abort();
-            return Attempt::Failed(format!("timed out after {} ms", req.timeout_ms));
+    let resp = match send(request, Duration::from_millis(u64::from(req.timeout_ms))).await {
+        Ok(resp) => resp,
+        Err(FetchFailure::Network(e)) => return Attempt::Failed(format!("network error: {e}")),
+        Err(FetchFailure::TimedOut) => {
+            return Attempt::Failed(format!("timed out after {} ms", req.timeout_ms))
         }
     };
-    let status = resp.status_code();
+    let status = resp.status;
     let mut header_map = Map::new();
-    for (k, v) in resp.headers().entries() {
+    for (k, v) in resp.headers.entries() {
         header_map.insert(k, Value::String(v));
     }
-    let retry_after = resp.headers().get("retry-after").ok().flatten();
+    let retry_after = resp.headers.get("retry-after").ok().flatten();
     let is_json = resp
-        .headers()
+        .headers
         .get("content-type")
         .ok()
         .flatten()
         .map(|ct| ct.contains("json"))
         .unwrap_or(false);
-    let text = resp.text().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&resp.body).into_owned();
     let body = if is_json {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     } else if text.is_empty() {

@@ -5,10 +5,12 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use futures_util::future::{join_all, select, Either};
+use futures_util::future::join_all;
 use oauth2::{AuthorizationCode, PkceCodeVerifier, RefreshToken};
 use serde_json::{json, Value};
-use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Env, Headers, Method, Request, RequestInit};
+
+use crate::platform::fetch::{self, FetchFailure};
 
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
@@ -60,23 +62,10 @@ impl std::error::Error for FetchError {}
 
 /// Sends one request with a timeout; the body is read in full.
 async fn send(request: Request, timeout_ms: u64) -> Result<(u16, Headers, Vec<u8>), FetchError> {
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(request);
-    let call = async {
-        let mut resp = fetch.send_with_signal(&signal).await?;
-        let bytes = resp.bytes().await?;
-        Ok::<_, worker::Error>((resp.status_code(), resp.headers().clone(), bytes))
-    };
-    let timeout = Delay::from(Duration::from_millis(timeout_ms));
-    futures_util::pin_mut!(call);
-    match select(call, timeout).await {
-        Either::Left((Ok(r), _)) => Ok(r),
-        Either::Left((Err(e), _)) => Err(FetchError(format!("network error: {e}"))),
-        Either::Right(_) => {
-            controller.abort();
-            Err(FetchError(format!("no answer within {timeout_ms} ms")))
-        }
+    match fetch::send(request, Duration::from_millis(timeout_ms)).await {
+        Ok(r) => Ok((r.status, r.headers, r.body)),
+        Err(FetchFailure::Network(e)) => Err(FetchError(format!("network error: {e}"))),
+        Err(FetchFailure::TimedOut) => Err(FetchError(format!("no answer within {timeout_ms} ms"))),
     }
 }
 

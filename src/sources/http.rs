@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
 use serde_json::Value;
-use worker::{AbortController, Delay, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Env, Headers, Method, Request, RequestInit};
+
+use crate::platform::fetch::{send, FetchFailure};
 
 use super::SourceError;
 use crate::platform::env_string;
@@ -34,30 +35,16 @@ pub async fn fetch(env: &Env, source: &HttpSource) -> Result<Value, SourceError>
     let shown = &source.url;
     let request = Request::new_with_init(&prepared.url, &init)
         .map_err(|e| SourceError(format!("the URL {shown} is not usable: {e}")))?;
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let call = async {
-        let mut resp = Fetch::Request(request)
-            .send_with_signal(&signal)
-            .await
-            .map_err(|e| SourceError(format!("GET {shown} failed: {e}")))?;
-        let status = resp.status_code();
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| SourceError(format!("GET {shown}: the body could not be read ({e})")))?;
-        Ok::<_, SourceError>((status, bytes))
-    };
-    let timeout = Delay::from(TIMEOUT);
-    futures_util::pin_mut!(call);
-    let (status, bytes) = match select(call, timeout).await {
-        Either::Left((r, _)) => r?,
-        Either::Right(_) => {
-            controller.abort();
+    let (status, bytes) = match send(request, TIMEOUT).await {
+        Ok(r) => (r.status, r.body),
+        Err(FetchFailure::Network(e)) => {
+            return Err(SourceError(format!("GET {shown} failed: {e}")))
+        }
+        Err(FetchFailure::TimedOut) => {
             return Err(SourceError(format!(
                 "GET {shown} timed out after {} s",
                 TIMEOUT.as_secs()
-            )));
+            )))
         }
     };
     if !(200..300).contains(&status) {

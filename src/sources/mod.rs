@@ -1,4 +1,4 @@
-//! Polled sources: the I/O around the pure poll logic in `domain::poll` and `domain::cursor`.
+//! Polled sources: the I/O around the pure poll logic in `tripline_core::poll`.
 //! `postgres` reads a table over the Worker's TCP socket (or Hyperdrive); `http` fetches a JSON
 //! API. Both report failures as a message a person can act on ([`SourceError`]).
 
@@ -9,7 +9,7 @@ use std::fmt;
 use std::future::Future;
 use std::time::Duration;
 
-use futures_util::future::{select, Either};
+use crate::platform::fetch::within;
 
 /// Why a source could not be read: shown as `last_poll_error`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,13 +39,10 @@ pub async fn with_timeout<T>(
     limit: Duration,
     fut: impl Future<Output = Result<T, SourceError>>,
 ) -> Result<T, SourceError> {
-    let fut = std::pin::pin!(fut);
-    let delay = std::pin::pin!(worker::Delay::from(limit));
-    match select(fut, delay).await {
-        Either::Left((r, _)) => r,
-        Either::Right(_) => Err(SourceError(format!(
+    within(limit, fut).await.unwrap_or_else(|| {
+        Err(SourceError(format!(
             "{what} timed out after {} s",
             limit.as_secs()
-        ))),
-    }
+        )))
+    })
 }

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tripline_core::kernel::chunks;
 use worker::{D1Database, Result};
 
 use super::{num, text};
@@ -493,19 +494,9 @@ pub async fn insert_dedup_many(
     if runs.is_empty() {
         return Ok(Vec::new());
     }
-    let mut chunks: Vec<Vec<&BatchRun<'_>>> = vec![Vec::new()];
-    let mut size = 0;
-    for r in runs {
-        let len = r.input.len() + r.dedup_key.len() + 64;
-        if size + len > BATCH_BYTES && !chunks.last().is_none_or(Vec::is_empty) {
-            chunks.push(Vec::new());
-            size = 0;
-        }
-        size += len;
-        if let Some(last) = chunks.last_mut() {
-            last.push(r);
-        }
-    }
+    let chunks = chunks::by_bytes(runs, BATCH_BYTES, |r| {
+        r.input.len() + r.dedup_key.len() + 64
+    });
     let mut statements = Vec::with_capacity(chunks.len());
     for chunk in &chunks {
         let rows = serde_json::to_string(chunk)
@@ -599,19 +590,9 @@ pub async fn finish_many(db: &D1Database, runs: &[FinishedRun]) -> Result<()> {
     if runs.is_empty() {
         return Ok(());
     }
-    let mut chunks: Vec<Vec<&FinishedRun>> = vec![Vec::new()];
-    let mut size = 0;
-    for r in runs {
-        let len = r.steps.len() + r.error.as_ref().map_or(0, String::len) + 128;
-        if size + len > BATCH_BYTES && !chunks.last().is_none_or(Vec::is_empty) {
-            chunks.push(Vec::new());
-            size = 0;
-        }
-        size += len;
-        if let Some(last) = chunks.last_mut() {
-            last.push(r);
-        }
-    }
+    let chunks = chunks::by_bytes(runs, BATCH_BYTES, |r| {
+        r.steps.len() + r.error.as_ref().map_or(0, String::len) + 128
+    });
     let mut statements = Vec::with_capacity(chunks.len());
     for chunk in &chunks {
         let rows = serde_json::to_string(chunk)

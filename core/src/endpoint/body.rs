@@ -14,6 +14,7 @@
 //! Text is read as UTF-8 (a `charset` parameter is not converted); a UTF-8 byte-order mark
 //! before JSON is skipped. Every function here is total: any bytes give `Ok` or `Err`.
 
+use crate::kernel::hex;
 use std::fmt;
 
 use serde::Serialize;
@@ -379,8 +380,8 @@ fn percent_decode_form(input: &[u8]) -> Vec<u8> {
         match b {
             b'+' => out.push(b' '),
             b'%' => {
-                let hi = input.get(i + 1).and_then(|h| hex_value(*h));
-                let lo = input.get(i + 2).and_then(|l| hex_value(*l));
+                let hi = input.get(i + 1).and_then(|h| hex::digit(*h));
+                let lo = input.get(i + 2).and_then(|l| hex::digit(*l));
                 if let (Some(hi), Some(lo)) = (hi, lo) {
                     out.push(hi << 4 | lo);
                     i += 3;
@@ -393,15 +394,6 @@ fn percent_decode_form(input: &[u8]) -> Vec<u8> {
         i += 1;
     }
     out
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Adds a field; a second value for the same name turns it into an array of all values.
@@ -645,8 +637,8 @@ fn percent_decode_strict(input: &[u8]) -> Vec<u8> {
     let mut i = 0;
     while let Some(&b) = input.get(i) {
         if b == b'%' {
-            let hi = input.get(i + 1).and_then(|h| hex_value(*h));
-            let lo = input.get(i + 2).and_then(|l| hex_value(*l));
+            let hi = input.get(i + 1).and_then(|h| hex::digit(*h));
+            let lo = input.get(i + 2).and_then(|l| hex::digit(*l));
             if let (Some(hi), Some(lo)) = (hi, lo) {
                 out.push(hi << 4 | lo);
                 i += 3;

@@ -131,10 +131,7 @@ pub fn fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
     h.update(path_and_query.as_bytes());
     h.update([0]);
     h.update(body);
-    h.finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<String>()
+    crate::kernel::hex::encode(&h.finalize())
 }
 
 /// A reply to send again: status, headers, body.

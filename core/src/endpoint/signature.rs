@@ -26,6 +26,7 @@
 //! the expected signature. The signature is checked before the timestamp, so "outside
 //! tolerance" is only ever said about a genuinely signed (late or replayed) request.
 
+use crate::kernel::hex;
 use std::fmt;
 
 use base64::alphabet;
@@ -718,7 +719,7 @@ fn decode_hex_32(text: &str) -> Option<Vec<u8>> {
     bytes
         .chunks(2)
         .map(|pair| match pair {
-            [hi, lo] => Some(hex_value(*hi)? << 4 | hex_value(*lo)?),
+            [hi, lo] => Some(hex::digit(*hi)? << 4 | hex::digit(*lo)?),
             _ => None,
         })
         .collect()
@@ -730,25 +731,6 @@ fn decode_base64_32(text: &str) -> Option<Vec<u8>> {
         .or_else(|_| BASE64_URL_SAFE.decode(text))
         .ok()
         .filter(|b| b.len() == 32)
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -781,7 +763,7 @@ pub fn sign_standard_webhooks(secret: &str, id: &str, ts: i64, body: &[u8]) -> S
 pub fn sign_github(secret: &str, body: &[u8]) -> String {
     format!(
         "sha256={}",
-        to_hex(&mac_or_zero(first_secret(secret).as_bytes(), &[body]))
+        hex::encode(&mac_or_zero(first_secret(secret).as_bytes(), &[body]))
     )
 }
 
@@ -789,7 +771,7 @@ pub fn sign_github(secret: &str, body: &[u8]) -> String {
 pub fn sign_stripe(secret: &str, ts: i64, body: &[u8]) -> String {
     let t = ts.to_string();
     let mac = mac_or_zero(first_secret(secret).as_bytes(), &[t.as_bytes(), b".", body]);
-    format!("t={t},v1={}", to_hex(&mac))
+    format!("t={t},v1={}", hex::encode(&mac))
 }
 
 /// `x-slack-signature` value `v0=<hex>` (send `ts` as `x-slack-request-timestamp`).
@@ -799,14 +781,14 @@ pub fn sign_slack(secret: &str, ts: i64, body: &[u8]) -> String {
         first_secret(secret).as_bytes(),
         &[b"v0:", t.as_bytes(), b":", body],
     );
-    format!("v0={}", to_hex(&mac))
+    format!("v0={}", hex::encode(&mac))
 }
 
 /// `hmac-sha256` scheme header value `sha256=<hex>`.
 pub fn sign_hmac_sha256(secret: &str, body: &[u8]) -> String {
     format!(
         "sha256={}",
-        to_hex(&mac_or_zero(first_secret(secret).as_bytes(), &[body]))
+        hex::encode(&mac_or_zero(first_secret(secret).as_bytes(), &[body]))
     )
 }
 

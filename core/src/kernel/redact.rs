@@ -215,9 +215,12 @@ fn decode_lossy(s: &str) -> String {
     while i < bytes.len() {
         let b = bytes[i];
         if b == b'%' && i + 2 < bytes.len() {
-            let hex = |c: u8| (c as char).to_digit(16);
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push((h * 16 + l) as u8);
+            let (h, l) = (
+                super::hex::digit(bytes[i + 1]),
+                super::hex::digit(bytes[i + 2]),
+            );
+            if let (Some(h), Some(l)) = (h, l) {
+                out.push(h << 4 | l);
                 i += 3;
                 continue;
             }

@@ -45,11 +45,7 @@ pub fn is_state_shaped(s: &str) -> bool {
 /// What D1 stores for a state: its SHA-256 (hex), so a database reader cannot complete a
 /// sign-in with a pending state.
 pub fn state_hash(state: &str) -> String {
-    hex(&Sha256::digest(state.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::kernel::hex::encode(&Sha256::digest(state.as_bytes()))
 }
 
 /// A PKCE pair from 32 random bytes: the verifier (43 characters) and its S256 challenge.

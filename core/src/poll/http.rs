@@ -239,4 +239,3 @@ pub fn items_at<'a>(body: &'a Value, pointer: &str) -> Result<&'a [Value], PollE
         }),
     }
 }
-

@@ -526,4 +526,3 @@ pub struct PgRecord {
     pub new: NewRecord,
     pub position: PgCursor,
 }
-

@@ -9,10 +9,7 @@ fn mac(key: &[u8], message: &[u8]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 fn mac_hex(key: &[u8], message: &[u8]) -> String {
-    mac(key, message)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::kernel::hex::encode(&mac(key, message))
 }
 fn mac_b64(key: &[u8], message: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(mac(key, message))

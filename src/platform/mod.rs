@@ -30,3 +30,5 @@ pub fn env_string(env: &Env, name: &str) -> Option<String> {
         .ok()?;
     (!s.is_empty()).then_some(s)
 }
+
+pub mod fetch;
