@@ -330,15 +330,14 @@ pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &str) -> ApiRe
             "userinfo": userinfo,
         }
     });
-    let started = engine::start_run(
-        env,
-        id,
-        pending.version,
-        "oauth",
-        &format!("oauth:{hash}"),
-        &input,
-    )
-    .await?;
+    let dedup_key = format!("oauth:{hash}");
+    let cause = engine::RunCause {
+        workflow_id: id,
+        version: pending.version,
+        trigger_kind: "oauth",
+        dedup_key: &dedup_key,
+    };
+    let started = engine::start_run(env, &cause, &input).await?;
     if started.created {
         let env2 = env.clone();
         let run_id = started.run_id.clone();

@@ -77,8 +77,13 @@ pub async fn replay(env: &Env, ctx: &worker::Context, run_id: &str) -> ApiResult
         original.id,
         tripline_core::kernel::ids::token(&crate::platform::random_bytes::<10>())
     );
-    let started =
-        crate::engine::start_run(env, &workflow.id, version, "replay", &dedup, &input).await?;
+    let cause = crate::engine::RunCause {
+        workflow_id: &workflow.id,
+        version,
+        trigger_kind: "replay",
+        dedup_key: &dedup,
+    };
+    let started = crate::engine::start_run(env, &cause, &input).await?;
     let env2 = env.clone();
     let id = started.run_id.clone();
     ctx.wait_until(async move {

@@ -45,37 +45,56 @@ pub struct Started {
     pub created: bool,
 }
 
+/// A new run's own values: a fresh id, the input redacted and serialised, its creation time and
+/// first lease. Credentials never reach storage: headers like `authorization` and fields named
+/// like *token*, *secret*, *password* are stored (and so seen by steps) as "[redacted]".
+struct RunRow {
+    id: String,
+    input: String,
+    created_at: String,
+    lease_until: i64,
+}
+
+impl RunRow {
+    fn new(env: &Env, input: &Value) -> RunRow {
+        let now = now_ms();
+        let mut input = input.clone();
+        redact(&mut input, &[]);
+        RunRow {
+            id: new_run_id(now as u64, &random_bytes::<10>()),
+            input: input.to_string(),
+            created_at: iso_millis(now),
+            lease_until: now + lease_ms(env),
+        }
+    }
+
+    fn with<'a>(&'a self, cause: &RunCause<'a>) -> NewRun<'a> {
+        NewRun {
+            id: &self.id,
+            workflow_id: cause.workflow_id,
+            version: cause.version,
+            trigger: cause.trigger_kind,
+            dedup_key: cause.dedup_key,
+            input: &self.input,
+            created_at: &self.created_at,
+            lease_until: self.lease_until,
+        }
+    }
+}
+
+/// What starts a run: the workflow's deployed version, the trigger kind and the dedup key.
+pub struct RunCause<'a> {
+    pub workflow_id: &'a str,
+    pub version: i64,
+    pub trigger_kind: &'a str,
+    pub dedup_key: &'a str,
+}
+
 /// Creates a run `queued` with its input (redacted), unless the workflow already has a run with this
 /// dedup key: then that run is returned and nothing is written.
-pub async fn start_run(
-    env: &Env,
-    workflow_id: &str,
-    version: i64,
-    trigger_kind: &str,
-    dedup_key: &str,
-    input: &Value,
-) -> Result<Started> {
-    let now = now_ms();
-    let id = new_run_id(now as u64, &random_bytes::<10>());
-    // Credentials never reach storage: headers like `authorization` and fields named like
-    // *token*, *secret*, *password* are stored (and so seen by steps) as "[redacted]".
-    let mut input = input.clone();
-    redact(&mut input, &[]);
-    let input = input.to_string();
-    let (run_id, created) = store::runs::insert_dedup(
-        &store::db(env)?,
-        &NewRun {
-            id: &id,
-            workflow_id,
-            version,
-            trigger: trigger_kind,
-            dedup_key,
-            input: &input,
-            created_at: &iso_millis(now),
-            lease_until: now + lease_ms(env),
-        },
-    )
-    .await?;
+pub async fn start_run(env: &Env, cause: &RunCause<'_>, input: &Value) -> Result<Started> {
+    let row = RunRow::new(env, input);
+    let (run_id, created) = store::runs::insert_dedup(&store::db(env)?, &row.with(cause)).await?;
     Ok(Started { run_id, created })
 }
 
@@ -85,29 +104,11 @@ pub async fn start_run(
 /// that the caller executes it with `execute_claimed` without a second write.
 pub async fn start_claimed_run_if_live(
     env: &Env,
-    workflow_id: &str,
-    version: i64,
-    trigger_kind: &str,
-    dedup_key: &str,
+    cause: &RunCause<'_>,
     input: &Value,
 ) -> Result<store::runs::Inserted> {
-    let now = now_ms();
-    let id = new_run_id(now as u64, &random_bytes::<10>());
-    let input = input.to_string();
-    store::runs::insert_claimed_if_live(
-        &store::db(env)?,
-        &NewRun {
-            id: &id,
-            workflow_id,
-            version,
-            trigger: trigger_kind,
-            dedup_key,
-            input: &input,
-            created_at: &iso_millis(now),
-            lease_until: now + lease_ms(env),
-        },
-    )
-    .await
+    let row = RunRow::new(env, input);
+    store::runs::insert_claimed_if_live(&store::db(env)?, &row.with(cause)).await
 }
 
 thread_local! {

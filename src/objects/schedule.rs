@@ -489,15 +489,14 @@ impl Followup {
     async fn create_run(&self, p: &Pending) {
         let slot = from_millis(p.slot_ms);
         let input = run_input(slot, from_millis(p.fired_ms), p.late);
-        let started = engine::start_claimed_run_if_live(
-            &self.env,
-            &self.workflow_id,
-            p.version,
-            "schedule",
-            &dedup_key(slot),
-            &input,
-        )
-        .await;
+        let key = dedup_key(slot);
+        let cause = engine::RunCause {
+            workflow_id: &self.workflow_id,
+            version: p.version,
+            trigger_kind: "schedule",
+            dedup_key: &key,
+        };
+        let started = engine::start_claimed_run_if_live(&self.env, &cause, &input).await;
         match started {
             Ok(started) => {
                 // Recorded (now or by an earlier try), or refused because the workflow was
