@@ -1,16 +1,17 @@
 //! The HTTP surface: route, authenticate, dispatch, and turn every error into problem+json.
 
 pub mod auth;
-pub mod hooks;
-pub mod http;
+pub mod catalog;
+pub mod endpoint;
 pub mod oauth;
 pub mod paging;
 pub mod poll;
 pub mod problem;
+pub mod reply;
+pub mod request;
 pub mod routes;
 pub mod runs;
 pub mod schedule;
-pub mod test_shelf;
 pub mod workflows;
 
 use worker::{Context, Env, Method, Request, Response};
@@ -44,7 +45,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
     }
     let p = |i: usize| params.get(i).map(String::as_str).unwrap_or("");
     let resp = match route.op {
-        Op::Healthz => http::json_response(200, &serde_json::json!({"ok": true}))?,
+        Op::Healthz => reply::json_response(200, &serde_json::json!({"ok": true}))?,
         Op::OpenApi => {
             let mut r = Response::ok(OPENAPI)?;
             r.headers_mut().set("content-type", "application/json")?;
@@ -61,14 +62,14 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::GetRun => runs::get(env, p(0)).await?,
         Op::ReplayRun => runs::replay(env, ctx, p(0)).await?,
         Op::PollReset => poll::reset(req, env, p(0)).await?,
-        Op::EndpointTrigger => hooks::trigger(req, env, ctx, p(0)).await?,
+        Op::EndpointTrigger => endpoint::trigger(req, env, ctx, p(0)).await?,
         Op::OAuthSignin => oauth::signin(req, env, p(0)).await?,
         Op::OAuthCallback => oauth::callback(req, env, ctx, p(0)).await?,
         Op::ListConnections => oauth::list(req, env, p(0)).await?,
         Op::DeleteConnection => oauth::delete(env, p(0), p(1)).await?,
-        Op::EndpointTest => test_shelf::capture(req, env, p(0)).await?,
-        Op::ListTestRequests => test_shelf::list(env, p(0)).await?,
-        Op::DetectSchema => test_shelf::detect(req, env, p(0)).await?,
+        Op::EndpointTest => endpoint::test_requests::capture(req, env, p(0)).await?,
+        Op::ListTestRequests => endpoint::test_requests::list(env, p(0)).await?,
+        Op::DetectSchema => endpoint::test_requests::detect(req, env, p(0)).await?,
         Op::SchedulePreview => schedule::preview(req, env, p(0)).await?,
     };
     if method == Method::Head.to_string() {

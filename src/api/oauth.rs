@@ -8,8 +8,9 @@
 use serde_json::{json, Value};
 use worker::{Context, Env, Request, Response};
 
-use super::http::{json_response, origin, query_pairs, query_param};
 use super::problem::{ApiError, ApiResult};
+use super::reply::json_response;
+use super::request::{origin, query_pairs, query_param};
 use crate::api::paging::PageRequest;
 use crate::engine::{self, oauth as flow, Claim};
 use crate::platform::{env_string, now_ms, random_bytes};
@@ -352,7 +353,7 @@ pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &str) -> ApiRe
 
 /// `GET /api/workflows/{id}/connections?limit=&cursor=`: by user id, without tokens.
 pub async fn list(req: Request, env: &Env, id: &str) -> ApiResult {
-    super::workflows::load(env, id).await?;
+    crate::api::catalog::load(env, id).await?;
     let q = query_pairs(&req);
     let paging = PageRequest::from_query(&q, 50, 100, |_| true)?;
     let rows = connections::list(
@@ -374,7 +375,7 @@ pub async fn list(req: Request, env: &Env, id: &str) -> ApiResult {
 
 /// `DELETE /api/workflows/{id}/connections/{user_id}` (user id percent-encoded): 204 or 404.
 pub async fn delete(env: &Env, id: &str, user_id: &str) -> ApiResult {
-    super::workflows::load(env, id).await?;
+    crate::api::catalog::load(env, id).await?;
     let user_id = percent_decode(user_id)
         .ok_or_else(|| ApiError::field("path.user_id", "is not valid percent-encoded UTF-8"))?;
     if !connections::delete(&store::db(env)?, id, &user_id).await? {

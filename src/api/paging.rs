@@ -4,8 +4,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use super::http::query_param;
 use super::problem::ApiError;
+use super::request::query_param;
 
 /// A list request's page: how many items, and the position after which to start (keyset paging:
 /// the store reads `limit + 1` rows after it, newest or smallest first).

@@ -4,8 +4,9 @@
 use serde_json::{json, Value};
 use worker::{Env, Method, Request, RequestInit};
 
-use super::http::{json_response, read_json};
 use super::problem::{ApiError, ApiResult};
+use super::reply::json_response;
+use super::request::read_json;
 use crate::store;
 use tripline_core::poll::state::parse_reset;
 
@@ -19,7 +20,7 @@ pub async fn status_json(env: &Env, workflow_id: &str) -> ApiResult<Value> {
 
 /// `POST /api/workflows/{id}/poll/reset` with `{"start": "now" | "beginning"}`.
 pub async fn reset(mut req: Request, env: &Env, id: &str) -> ApiResult {
-    let row = super::workflows::load(env, id).await?;
+    let row = crate::api::catalog::load(env, id).await?;
     let body = read_json(&mut req).await?;
     parse_reset(&body)
         .map_err(|errors| ApiError::validation("the reset request is not valid", errors))?;

@@ -3,14 +3,15 @@
 use serde_json::json;
 use worker::{Env, Request};
 
-use super::http::{json_response, query_pairs, query_param};
 use super::problem::{ApiError, ApiResult};
+use super::reply::json_response;
+use super::request::{query_pairs, query_param};
 use crate::api::paging::PageRequest;
 use crate::store::{self, runs::STATUSES};
 use tripline_core::kernel::ids::is_run_id;
 
 pub async fn list(req: Request, env: &Env, workflow_id: &str) -> ApiResult {
-    super::workflows::load(env, workflow_id).await?;
+    crate::api::catalog::load(env, workflow_id).await?;
     let q = query_pairs(&req);
     let paging = PageRequest::from_query(&q, 20, 100, is_run_id)?;
     let status = query_param(&q, "status");
@@ -59,7 +60,7 @@ pub async fn replay(env: &Env, ctx: &worker::Context, run_id: &str) -> ApiResult
     }
     let db = store::db(env)?;
     let original = store::runs::get(&db, run_id).await?.ok_or_else(not_found)?;
-    let workflow = super::workflows::load(env, &original.workflow_id).await?;
+    let workflow = crate::api::catalog::load(env, &original.workflow_id).await?;
     let Some(version) = workflow.deployed_version else {
         return Err(ApiError::new(
             409,
@@ -92,5 +93,5 @@ pub async fn replay(env: &Env, ctx: &worker::Context, run_id: &str) -> ApiResult
             worker::console_error!("replay {id}: {e}");
         }
     });
-    super::hooks::accepted(&started.run_id, false)
+    super::endpoint::accepted(&started.run_id, false)
 }

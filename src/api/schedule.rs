@@ -4,9 +4,10 @@
 use serde_json::{json, Map, Value};
 use worker::{Env, Request};
 
-use super::http::{json_response, query_pairs, query_param};
+use super::catalog::load;
 use super::problem::{ApiError, ApiResult};
-use super::workflows::load;
+use super::reply::json_response;
+use super::request::{query_pairs, query_param};
 use crate::platform::now_ms;
 use crate::store::{self, workflows::WorkflowRow};
 use tripline_core::definition::{Definition, Trigger};

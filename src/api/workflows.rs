@@ -3,41 +3,16 @@
 use serde_json::{json, Value};
 use worker::{Env, Request, Response};
 
-use super::http::{json_response, origin, query_pairs, read_json};
+use super::catalog::{load, resource};
 use super::problem::{ApiError, ApiResult};
+use super::reply::json_response;
+use super::request::{origin, query_pairs, read_json};
 use crate::api::paging::PageRequest;
 use crate::platform::{now_ms, random_bytes};
 use crate::store::{self, workflows::WorkflowRow};
 use tripline_core::definition::Definition;
-use tripline_core::kernel::ids::{is_workflow_id, new_workflow_id};
+use tripline_core::kernel::ids::new_workflow_id;
 use tripline_core::kernel::time::iso_millis;
-
-/// The API shape of a workflow, with its absolute trigger URLs.
-pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
-    let draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
-    let base = format!("{origin}/hooks/{}", row.id);
-    let urls = match row.trigger_type.as_str() {
-        "endpoint" => json!({ "endpoint": base, "test": format!("{base}/test") }),
-        "oauth" => json!({
-            "signin": format!("{origin}/oauth/{}/signin", row.id),
-            "redirect": format!("{origin}/oauth/{}/callback", row.id),
-        }),
-        _ => json!({}),
-    };
-    json!({
-        "id": row.id,
-        "name": row.name,
-        "trigger_type": row.trigger_type,
-        "draft": draft,
-        "status": row.status,
-        "deployed_version": row.deployed_version,
-        "latest_version": row.latest_version,
-        "deployed_at": row.deployed_at,
-        "urls": urls,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-    })
-}
 
 /// Parses and validates a definition body: 400 with every error.
 fn validated(body: &Value) -> ApiResult<Definition> {
@@ -51,17 +26,6 @@ fn validated(body: &Value) -> ApiResult<Definition> {
             errors,
         )
     })
-}
-
-/// Loads a workflow or answers 404.
-pub async fn load(env: &Env, id: &str) -> ApiResult<WorkflowRow> {
-    let not_found = || ApiError::not_found(format!("no workflow with id {id}"));
-    if !is_workflow_id(id) {
-        return Err(not_found());
-    }
-    store::workflows::get(&store::db(env)?, id)
-        .await?
-        .ok_or_else(not_found)
 }
 
 pub async fn create(mut req: Request, env: &Env) -> ApiResult {
@@ -107,7 +71,7 @@ pub async fn get(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = load(env, id).await?;
     let mut v = resource(&row, &origin(&req));
     match row.trigger_type.as_str() {
-        "endpoint" => v["endpoint"] = super::test_shelf::stats(env, id).await?,
+        "endpoint" => v["endpoint"] = super::endpoint::test_requests::stats(env, id).await?,
         "schedule" => super::schedule::add_status(env, &row, &mut v).await?,
         "poll" => v["poll"] = super::poll::status_json(env, id).await?,
         _ => {}
@@ -163,7 +127,7 @@ pub async fn deploy(req: Request, env: &Env, id: &str) -> ApiResult {
     store::workflows::deploy(&db, id, &iso_millis(now_ms()))
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no workflow with id {id}")))?;
-    super::hooks::forget(id);
+    super::endpoint::forget(id);
     crate::objects::notify(env, id, "deploy").await?;
     let row = load(env, id).await?;
     json_response(200, &resource(&row, &origin(&req)))
@@ -173,7 +137,7 @@ pub async fn undeploy(req: Request, env: &Env, id: &str) -> ApiResult {
     load(env, id).await?;
     let db = store::db(env)?;
     store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
-    super::hooks::forget(id);
+    super::endpoint::forget(id);
     crate::objects::notify(env, id, "undeploy").await?;
     let row = load(env, id).await?;
     json_response(200, &resource(&row, &origin(&req)))

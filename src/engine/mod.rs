@@ -4,9 +4,8 @@
 //! recorded step.
 
 pub mod batch;
-pub mod http_call;
+pub mod http_step;
 pub mod oauth;
-pub mod reconcile;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -197,7 +196,7 @@ pub(crate) async fn run_step(
         Step::Http(h) => match h.prepare(ctx, &secrets) {
             Err(e) => Err(e.to_string()),
             Ok(req) => {
-                let result = http_call::perform(&req, h.retries, h.allow_error).await;
+                let result = http_step::perform(&req, h.retries, h.allow_error).await;
                 record["attempts"] = json!(result.attempts);
                 record["request"] = req.to_record();
                 result.outcome.map(|mut out| {

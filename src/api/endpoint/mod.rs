@@ -1,6 +1,8 @@
 //! The API Endpoint trigger: `<METHOD> /hooks/{workflow_id}`. The hot path: at most one D1
 //! read (the deployed version, cached per isolate for up to 2 s) and one D1 write (the run).
 
+pub mod test_requests;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -13,8 +15,9 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use worker::{Context, Delay, Env, Headers, Request, Response};
 
-use super::http::{json_response, origin, read_body};
-use super::problem::{ApiError, ApiResult};
+use crate::api::problem::{ApiError, ApiResult};
+use crate::api::reply::json_response;
+use crate::api::request::{origin, read_body};
 use crate::engine::{self, Claim};
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, runs::NewRun, runs::PriorRun};

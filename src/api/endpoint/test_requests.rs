@@ -5,9 +5,10 @@
 use serde_json::{json, Map, Value};
 use worker::{Env, Request};
 
-use super::hooks::{parsed_body, Incoming};
-use super::http::{json_response, origin, read_body, MAX_API_BODY};
-use super::problem::{ApiError, ApiResult};
+use super::{parsed_body, Incoming};
+use crate::api::problem::{ApiError, ApiResult};
+use crate::api::reply::json_response;
+use crate::api::request::{origin, read_body, MAX_API_BODY};
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, test_requests::TestRequestRow};
 use tripline_core::definition::Definition;
@@ -127,7 +128,7 @@ pub async fn capture(mut req: Request, env: &Env, id: &str) -> ApiResult {
 
 /// `GET /api/workflows/{id}/test-requests`: the shelf, newest first.
 pub async fn list(env: &Env, id: &str) -> ApiResult {
-    super::workflows::load(env, id).await?;
+    crate::api::catalog::load(env, id).await?;
     let rows = store::test_requests::list(&store::db(env)?, id).await?;
     json_response(
         200,
@@ -142,7 +143,7 @@ pub async fn list(env: &Env, id: &str) -> ApiResult {
 /// (by default the newest) suggests; with `apply`, also written into the draft as
 /// `trigger.request`.
 pub async fn detect(mut req: Request, env: &Env, id: &str) -> ApiResult {
-    let row = super::workflows::load(env, id).await?;
+    let row = crate::api::catalog::load(env, id).await?;
     let raw = read_body(&mut req, MAX_API_BODY).await?;
     let options = if raw.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
@@ -228,14 +229,14 @@ pub async fn detect(mut req: Request, env: &Env, id: &str) -> ApiResult {
         &iso_millis(now_ms()),
     )
     .await?;
-    let row = super::workflows::load(env, id).await?;
+    let row = crate::api::catalog::load(env, id).await?;
     json_response(
         200,
         &json!({
             "schema": schema,
             "test_request_id": captured.id,
             "applied": true,
-            "workflow": super::workflows::resource(&row, &origin(&req)),
+            "workflow": crate::api::catalog::resource(&row, &origin(&req)),
         }),
     )
 }

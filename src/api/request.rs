@@ -1,8 +1,7 @@
-//! Small HTTP helpers shared by the handlers: JSON answers, bounded JSON bodies, query strings.
+//! Reading a request: bounded bodies, JSON bodies, query strings, the origin trigger URLs are built on.
 
-use serde::Serialize;
 use serde_json::Value;
-use worker::{Headers, Request, Response};
+use worker::Request;
 
 use super::problem::{ApiError, ApiResult};
 
@@ -11,16 +10,6 @@ pub const MAX_API_BODY: usize = 1024 * 1024;
 
 /// Past a body's cap, how much more of a chunked body is read (and dropped) before answering.
 const MAX_DRAIN: usize = 16 * 1024 * 1024;
-
-/// A JSON answer with `status`.
-pub fn json_response<T: Serialize>(status: u16, value: &T) -> ApiResult {
-    let body = serde_json::to_vec(value).map_err(|e| ApiError::internal(e.to_string()))?;
-    let headers = Headers::new();
-    headers.set("content-type", "application/json")?;
-    Ok(Response::from_bytes(body)?
-        .with_status(status)
-        .with_headers(headers))
-}
 
 /// Reads the raw body, refusing more than `max` bytes with 413 (by Content-Length first).
 pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {

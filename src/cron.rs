@@ -8,6 +8,33 @@ use crate::platform::{env_string, now_ms};
 use crate::store;
 use tripline_core::kernel::time::iso_millis;
 
+/// One pass of the Cron Trigger: re-arm timers, resume runs whose executor died, delete old runs,
+/// refresh OAuth connections. Each part logs what it did; a failure in one does not stop the next.
+pub async fn run(env: &Env) {
+    match reconcile_timers(env).await {
+        Ok(n) => worker::console_log!("reconcile: re-armed {n} timers"),
+        Err(e) => worker::console_error!("reconcile timers failed: {e}"),
+    }
+    match reconcile_runs(env).await {
+        Ok(r) => worker::console_log!(
+            "reconcile: resumed {} runs, deleted {} old runs",
+            r.resumed,
+            r.deleted
+        ),
+        Err(e) => worker::console_error!("reconcile failed: {e}"),
+    }
+    match reconcile_connections(env).await {
+        Ok(r) => worker::console_log!(
+            "reconcile: refreshed {} OAuth connections, {} need re-auth, {} failed, {} expired states dropped",
+            r.refreshed,
+            r.needs_reauth,
+            r.failed,
+            r.states_deleted
+        ),
+        Err(e) => worker::console_error!("reconcile connections failed: {e}"),
+    }
+}
+
 /// Runs taken over per pass; the rest wait for the next minute.
 const STALE_BATCH: u32 = 50;
 /// Old runs deleted per statement, and statements per pass.
@@ -82,6 +109,6 @@ pub async fn reconcile_timers(env: &Env) -> Result<usize> {
 }
 
 /// Refreshes OAuth connections that expire within 10 minutes and drops expired sign-in states.
-pub async fn reconcile_connections(env: &Env) -> Result<super::oauth::RefreshReport> {
-    super::oauth::refresh_due(env).await
+pub async fn reconcile_connections(env: &Env) -> Result<crate::engine::oauth::RefreshReport> {
+    crate::engine::oauth::refresh_due(env).await
 }

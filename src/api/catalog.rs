@@ -1,0 +1,48 @@
+//! One workflow from the catalog as the management API sees it: loaded by id (404 when there is
+//! none), and its resource JSON with absolute trigger URLs. Every handler that names a workflow
+//! starts here.
+
+use serde_json::{json, Value};
+use worker::Env;
+
+use super::problem::{ApiError, ApiResult};
+use crate::store::{self, workflows::WorkflowRow};
+use tripline_core::kernel::ids::is_workflow_id;
+
+/// Loads a workflow or answers 404.
+pub async fn load(env: &Env, id: &str) -> ApiResult<WorkflowRow> {
+    let not_found = || ApiError::not_found(format!("no workflow with id {id}"));
+    if !is_workflow_id(id) {
+        return Err(not_found());
+    }
+    store::workflows::get(&store::db(env)?, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// The API shape of a workflow, with its absolute trigger URLs.
+pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
+    let draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
+    let base = format!("{origin}/hooks/{}", row.id);
+    let urls = match row.trigger_type.as_str() {
+        "endpoint" => json!({ "endpoint": base, "test": format!("{base}/test") }),
+        "oauth" => json!({
+            "signin": format!("{origin}/oauth/{}/signin", row.id),
+            "redirect": format!("{origin}/oauth/{}/callback", row.id),
+        }),
+        _ => json!({}),
+    };
+    json!({
+        "id": row.id,
+        "name": row.name,
+        "trigger_type": row.trigger_type,
+        "draft": draft,
+        "status": row.status,
+        "deployed_version": row.deployed_version,
+        "latest_version": row.latest_version,
+        "deployed_at": row.deployed_at,
+        "urls": urls,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    })
+}
