@@ -6,14 +6,12 @@ use serde_json::Value;
 use crate::endpoint::EndpointTrigger;
 use crate::kernel::problem::Errors;
 use crate::kernel::reader::ObjectReader;
+pub use crate::kernel::trigger_kind::TriggerKind;
 use crate::oauth::OAuthTrigger;
 use crate::poll::PollTrigger;
 use crate::schedule::ScheduleTrigger;
 use crate::steps::{parse_steps, Step};
 use crate::template::roots_for_trigger;
-
-/// The kinds of trigger, as written in `trigger.type`.
-pub const TRIGGER_TYPES: &[&str] = &["endpoint", "schedule", "oauth", "poll"];
 
 /// A parsed trigger.
 #[derive(Debug, Clone)]
@@ -25,13 +23,13 @@ pub enum Trigger {
 }
 
 impl Trigger {
-    /// The `trigger.type` string.
-    pub fn kind(&self) -> &'static str {
+    /// Which of the four kinds this is.
+    pub fn kind(&self) -> TriggerKind {
         match self {
-            Trigger::Endpoint(_) => "endpoint",
-            Trigger::Schedule(_) => "schedule",
-            Trigger::OAuth(_) => "oauth",
-            Trigger::Poll(_) => "poll",
+            Trigger::Endpoint(_) => TriggerKind::Endpoint,
+            Trigger::Schedule(_) => TriggerKind::Schedule,
+            Trigger::OAuth(_) => TriggerKind::OAuth,
+            Trigger::Poll(_) => TriggerKind::Poll,
         }
     }
 
@@ -41,7 +39,7 @@ impl Trigger {
         value: &Value,
         location: &str,
         errors: &mut Errors,
-    ) -> (Option<&'static str>, Option<Trigger>) {
+    ) -> (Option<TriggerKind>, Option<Trigger>) {
         let type_loc = format!("{location}.type");
         let kind = match value.get("type") {
             Some(Value::String(s)) => s.as_str(),
@@ -52,7 +50,10 @@ impl Trigger {
             None if value.is_object() => {
                 errors.push(
                     type_loc,
-                    format!("is required; one of: {}", TRIGGER_TYPES.join(", ")),
+                    format!(
+                        "is required; one of: {}",
+                        TriggerKind::ALL.map(TriggerKind::as_str).join(", ")
+                    ),
                 );
                 return (None, None);
             }
@@ -63,21 +64,21 @@ impl Trigger {
         };
         match kind {
             "endpoint" => (
-                Some("endpoint"),
+                Some(TriggerKind::Endpoint),
                 EndpointTrigger::parse(value, location, errors)
                     .map(|t| Trigger::Endpoint(Box::new(t))),
             ),
             "schedule" => (
-                Some("schedule"),
+                Some(TriggerKind::Schedule),
                 ScheduleTrigger::parse(value, location, errors)
                     .map(|t| Trigger::Schedule(Box::new(t))),
             ),
             "oauth" => (
-                Some("oauth"),
+                Some(TriggerKind::OAuth),
                 OAuthTrigger::parse(value, location, errors).map(|t| Trigger::OAuth(Box::new(t))),
             ),
             "poll" => (
-                Some("poll"),
+                Some(TriggerKind::Poll),
                 PollTrigger::parse(value, location, errors).map(|t| Trigger::Poll(Box::new(t))),
             ),
             other => {
@@ -85,7 +86,7 @@ impl Trigger {
                     type_loc,
                     format!(
                         "unknown trigger type `{other}`; one of: {}",
-                        TRIGGER_TYPES.join(", ")
+                        TriggerKind::ALL.map(TriggerKind::as_str).join(", ")
                     ),
                 );
                 (None, None)
@@ -117,12 +118,12 @@ impl Definition {
             Some(t) => Trigger::parse(t, "trigger", &mut errors),
             None => (None, None),
         };
-        let roots = roots_for_trigger(kind.unwrap_or(""));
+        let roots = roots_for_trigger(kind);
         let steps = match r.raw("steps") {
             Some(v) => parse_steps(v, "steps", &roots, &mut errors),
             None => Vec::new(),
         };
-        if kind.is_some() && kind != Some("endpoint") {
+        if kind.is_some() && kind != Some(TriggerKind::Endpoint) {
             for (i, s) in steps.iter().enumerate() {
                 if s.kind() == "response" {
                     errors.push(

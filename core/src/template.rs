@@ -21,6 +21,7 @@
 //! - A path that does not exist is an error naming the path and the part that is missing;
 //!   an existing `null` is a value.
 
+use crate::kernel::trigger_kind::TriggerKind;
 use serde_json::Value;
 
 pub use crate::kernel::names::is_env_name;
@@ -59,16 +60,15 @@ fn root_fields(root: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-/// The roots a workflow's steps may use for a trigger type (`endpoint`, `schedule`, `oauth`,
-/// `poll`): the trigger's own root plus `steps`, `workflow` and `run`. (`secrets` is always allowed.)
-pub fn roots_for_trigger(trigger_type: &str) -> Vec<&'static str> {
-    let own = match trigger_type {
-        "endpoint" => Some("request"),
-        "schedule" => Some("schedule"),
-        "oauth" => Some("oauth"),
-        "poll" => Some("event"),
-        _ => None,
-    };
+/// The roots a workflow's steps may use for a trigger kind: the trigger's own root plus `steps`,
+/// `workflow` and `run` (only those three when the kind is unknown). `secrets` is always allowed.
+pub fn roots_for_trigger(kind: Option<TriggerKind>) -> Vec<&'static str> {
+    let own = kind.map(|kind| match kind {
+        TriggerKind::Endpoint => "request",
+        TriggerKind::Schedule => "schedule",
+        TriggerKind::OAuth => "oauth",
+        TriggerKind::Poll => "event",
+    });
     own.into_iter()
         .chain(["steps", "workflow", "run"])
         .collect()

@@ -7,6 +7,7 @@ use worker::Env;
 
 use super::problem::{ApiError, ApiResult};
 use crate::store::{self, workflows::WorkflowRow};
+use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::is_workflow_id;
 
 /// Loads a workflow or answers 404.
@@ -24,13 +25,13 @@ pub async fn load(env: &Env, id: &str) -> ApiResult<WorkflowRow> {
 pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
     let draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
     let base = format!("{origin}/hooks/{}", row.id);
-    let urls = match row.trigger_type.as_str() {
-        "endpoint" => json!({ "endpoint": base, "test": format!("{base}/test") }),
-        "oauth" => json!({
+    let urls = match row.trigger_type {
+        TriggerKind::Endpoint => json!({ "endpoint": base, "test": format!("{base}/test") }),
+        TriggerKind::OAuth => json!({
             "signin": format!("{origin}/oauth/{}/signin", row.id),
             "redirect": format!("{origin}/oauth/{}/callback", row.id),
         }),
-        _ => json!({}),
+        TriggerKind::Schedule | TriggerKind::Poll => json!({}),
     };
     json!({
         "id": row.id,

@@ -15,6 +15,7 @@ use crate::api::paging::PageRequest;
 use crate::engine::{self, oauth as flow, Claim};
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
+use tripline_core::definition::TriggerKind;
 use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::crypto::{self, KeyError, SealKey};
 use tripline_core::kernel::ids::is_workflow_id;
@@ -335,7 +336,7 @@ pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &str) -> ApiRe
     let cause = engine::RunCause {
         workflow_id: id,
         version: pending.version,
-        trigger_kind: "oauth",
+        trigger_kind: TriggerKind::OAuth.as_str(),
         dedup_key: &dedup_key,
     };
     let started = engine::start_run(env, &cause, &input).await?;

@@ -1,7 +1,9 @@
 //! Poll trigger management: `POST /api/workflows/{id}/poll/reset`, and the `poll` status block
 //! of `GET /api/workflows/{id}` (read from D1, written by the workflow's object after each poll).
 
+use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Value};
+use tripline_core::definition::TriggerKind;
 use worker::{Env, Method, Request, RequestInit};
 
 use super::problem::{ApiError, ApiResult};
@@ -24,7 +26,7 @@ pub async fn reset(mut req: Request, env: &Env, id: &str) -> ApiResult {
     let body = read_json(&mut req).await?;
     parse_reset(&body)
         .map_err(|errors| ApiError::validation("the reset request is not valid", errors))?;
-    if row.trigger_type != "poll" {
+    if row.trigger_type != TriggerKind::Poll {
         return Err(ApiError::new(
             409,
             "Conflict",
@@ -34,7 +36,7 @@ pub async fn reset(mut req: Request, env: &Env, id: &str) -> ApiResult {
             ),
         ));
     }
-    if row.status != "deployed" {
+    if row.status != WorkflowStatus::Deployed {
         return Err(ApiError::new(
             409,
             "Conflict",

@@ -1,6 +1,7 @@
 //! Schedule workflows in the management API: the fire-time preview, and the schedule fields of
 //! `GET /api/workflows/{id}` (`next_run_at`, `last_run_at`, `skipped_slots`, `last_misfire`).
 
+use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Map, Value};
 use worker::{Env, Request};
 
@@ -47,7 +48,7 @@ pub async fn preview(req: Request, env: &Env, id: &str) -> ApiResult {
     let anchor = row
         .deployed_at
         .as_deref()
-        .filter(|_| row.status == "deployed")
+        .filter(|_| row.status == WorkflowStatus::Deployed)
         .and_then(parse_millis)
         .unwrap_or(now);
     let after = after.unwrap_or_else(|| from_millis(now));
@@ -68,7 +69,7 @@ pub async fn add_status(env: &Env, row: &WorkflowRow, resource: &mut Value) -> A
     let Some(obj) = resource.as_object_mut() else {
         return Ok(());
     };
-    let deployed = row.status == "deployed";
+    let deployed = row.status == WorkflowStatus::Deployed;
     let mut fields = Map::new();
     let next = status.as_ref().and_then(|s| {
         let next_at = s.next_at? as i64;

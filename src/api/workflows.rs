@@ -1,6 +1,8 @@
 //! Management API for workflows: create, list, read, replace, delete, deploy, undeploy.
 
+use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Value};
+use tripline_core::definition::TriggerKind;
 use worker::{Env, Request, Response};
 
 use super::catalog::{load, resource};
@@ -35,9 +37,9 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
     let row = WorkflowRow {
         id: new_workflow_id(&random_bytes::<15>()),
         name: def.name.clone(),
-        trigger_type: def.trigger.kind().to_string(),
+        trigger_type: def.trigger.kind(),
         draft: body.to_string(),
-        status: "draft".into(),
+        status: WorkflowStatus::Draft,
         deployed_version: None,
         latest_version: 0,
         deployed_at: None,
@@ -70,11 +72,13 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
 pub async fn get(req: Request, env: &Env, id: &str) -> ApiResult {
     let row = load(env, id).await?;
     let mut v = resource(&row, &origin(&req));
-    match row.trigger_type.as_str() {
-        "endpoint" => v["endpoint"] = super::endpoint::test_requests::stats(env, id).await?,
-        "schedule" => super::schedule::add_status(env, &row, &mut v).await?,
-        "poll" => v["poll"] = super::poll::status_json(env, id).await?,
-        _ => {}
+    match row.trigger_type {
+        TriggerKind::Endpoint => {
+            v["endpoint"] = super::endpoint::test_requests::stats(env, id).await?
+        }
+        TriggerKind::Schedule => super::schedule::add_status(env, &row, &mut v).await?,
+        TriggerKind::Poll => v["poll"] = super::poll::status_json(env, id).await?,
+        TriggerKind::OAuth => {}
     }
     json_response(200, &v)
 }
@@ -104,12 +108,12 @@ pub async fn replace(mut req: Request, env: &Env, id: &str) -> ApiResult {
 pub async fn delete(env: &Env, id: &str) -> ApiResult {
     let row = load(env, id).await?;
     let db = store::db(env)?;
-    if row.status == "deployed" {
+    if row.status == WorkflowStatus::Deployed {
         store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
         crate::objects::notify(env, id, "undeploy").await?;
     }
     store::connections::delete_for_workflow(&db, id).await?;
-    if row.trigger_type == "poll" {
+    if row.trigger_type == TriggerKind::Poll {
         // The poll's cursor outlives undeploy on purpose; a deleted workflow's does not.
         crate::objects::notify(env, id, "poll/forget").await?;
         store::poll::delete(&db, id).await?;

@@ -10,7 +10,9 @@ pub mod poll;
 pub mod schedule;
 pub mod sync_kv;
 
+use crate::store::workflows::WorkflowStatus;
 use std::cell::RefCell;
+use tripline_core::definition::TriggerKind;
 
 use worker::*;
 
@@ -31,7 +33,7 @@ pub struct WorkflowObject {
     /// What storage holds under `KEY_KIND` (`None`: not read yet). Every write of the kind goes
     /// through [`WorkflowObject::set_kind`], so this instance's copy stays exact; an alarm then
     /// reads only its trigger's own record.
-    kind: RefCell<Option<Option<String>>>,
+    kind: RefCell<Option<Option<TriggerKind>>>,
     /// `KEY_WORKFLOW` once known (the object is named by it, so it never changes).
     workflow: RefCell<Option<String>>,
     /// The schedule record as this instance last wrote it (see `schedule::on_alarm`).
@@ -66,7 +68,7 @@ impl WorkflowObject {
         let Some(row) = store::workflows::get(&db, workflow_id).await? else {
             return Ok(None);
         };
-        let (Some(version), "deployed") = (row.deployed_version, row.status.as_str()) else {
+        let (Some(version), WorkflowStatus::Deployed) = (row.deployed_version, row.status) else {
             return Ok(None);
         };
         let Ok(definition) = crate::engine::version(&db, workflow_id, version).await? else {
@@ -96,24 +98,27 @@ impl WorkflowObject {
     }
 
     /// Writes the armed trigger kind (`None`: disarmed), in storage and in this instance.
-    async fn set_kind(&self, kind: Option<&str>) -> Result<()> {
+    async fn set_kind(&self, kind: Option<TriggerKind>) -> Result<()> {
         // Unknown while the write is in flight (a failed write leaves it to be read again).
         self.kind.replace(None);
         match kind {
-            Some(k) => self.state.storage().put(KEY_KIND, k).await?,
+            Some(k) => self.state.storage().put(KEY_KIND, k.as_str()).await?,
             None => self.state.storage().delete(KEY_KIND).await.map(|_| ())?,
         }
-        self.kind.replace(Some(kind.map(str::to_string)));
+        self.kind.replace(Some(kind));
         Ok(())
     }
 
     /// The armed trigger kind, read synchronously (from this instance once known).
-    fn kind_now(&self, kv: &sync_kv::SyncKv) -> Result<Option<String>> {
-        if let Some(kind) = self.kind.borrow().clone() {
+    fn kind_now(&self, kv: &sync_kv::SyncKv) -> Result<Option<TriggerKind>> {
+        if let Some(kind) = *self.kind.borrow() {
             return Ok(kind);
         }
-        let kind = kv.get_string(KEY_KIND)?;
-        self.kind.replace(Some(kind.clone()));
+        let kind = kv
+            .get_string(KEY_KIND)?
+            .as_deref()
+            .and_then(TriggerKind::parse);
+        self.kind.replace(Some(kind));
         Ok(kind)
     }
 
@@ -128,14 +133,14 @@ impl WorkflowObject {
     }
 
     /// Records the armed alarm in D1 for the reconciler.
-    pub async fn record_timer(&self, kind: &str, version: i64, next_at: i64) -> Result<()> {
+    pub async fn record_timer(&self, kind: TriggerKind, version: i64, next_at: i64) -> Result<()> {
         let Some(id) = self.workflow_id().await else {
             return Ok(());
         };
         store::timers::upsert(
             &store::db(&self.env)?,
             &id,
-            kind,
+            kind.as_str(),
             version,
             next_at,
             &iso_millis(now_ms()),
@@ -164,12 +169,12 @@ impl WorkflowObject {
             return Response::ok("not deployed");
         };
         match deployed.definition.trigger.kind() {
-            "schedule" => {
-                self.set_kind(Some("schedule")).await?;
+            TriggerKind::Schedule => {
+                self.set_kind(Some(TriggerKind::Schedule)).await?;
                 schedule::arm(self, &deployed, reconcile).await?;
             }
-            "poll" => {
-                self.set_kind(Some("poll")).await?;
+            TriggerKind::Poll => {
+                self.set_kind(Some(TriggerKind::Poll)).await?;
                 poll::arm(self, &deployed, reconcile).await?;
             }
             _ => self.disarm().await?,
@@ -228,12 +233,12 @@ impl DurableObject for WorkflowObject {
         // When the alarm started, before any await (a schedule run's `fired_at`).
         let started = now_ms();
         let kv = sync_kv::SyncKv::new(&self.state.storage())?;
-        match self.kind_now(&kv)?.as_deref() {
-            Some("schedule") => {
+        match self.kind_now(&kv)? {
+            Some(TriggerKind::Schedule) => {
                 let workflow_id = self.workflow_id_now(&kv)?;
                 schedule::on_alarm(self, &kv, started, workflow_id).await?
             }
-            Some("poll") => poll::on_alarm(self).await?,
+            Some(TriggerKind::Poll) => poll::on_alarm(self).await?,
             _ => {}
         }
         Response::ok("ok")

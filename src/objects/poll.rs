@@ -31,6 +31,7 @@ use crate::sources::postgres::PgSession;
 use crate::sources::{http as http_source, postgres, SourceError};
 use crate::store;
 use tripline_core::definition::Trigger;
+use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::new_run_id;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::poll::cursor::{HttpCursor, NewRecord, PgCursor};
@@ -432,7 +433,7 @@ async fn record_runs(
         &db,
         ctx.workflow_id,
         ctx.version,
-        "poll",
+        TriggerKind::Poll.as_str(),
         &iso_millis(now),
         now + engine::lease_ms(ctx.obj.env()),
         &batch,
@@ -652,7 +653,7 @@ async fn finish_poll(
         .get::<String>(KEY_KIND)
         .await?
         .as_deref()
-        == Some("poll");
+        == Some(TriggerKind::Poll.as_str());
     if still_armed {
         obj.state()
             .storage()
@@ -676,7 +677,8 @@ async fn finish_poll(
     };
     let timer = async {
         if still_armed {
-            obj.record_timer("poll", deployed.version, next_at).await
+            obj.record_timer(TriggerKind::Poll, deployed.version, next_at)
+                .await
         } else {
             Ok(())
         }
@@ -718,15 +720,19 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
         if PollLock::held(wf) {
             // A poll is running; it re-arms when done. Keep the reconciler off it meanwhile.
             let next = now + i64::from(trigger.interval_seconds) * 1000;
-            return obj.record_timer("poll", deployed.version, next).await;
+            return obj
+                .record_timer(TriggerKind::Poll, deployed.version, next)
+                .await;
         }
         return match obj.state().storage().get_alarm().await? {
             Some(at) if at >= now - ALARM_GRACE_MS => {
-                obj.record_timer("poll", deployed.version, at).await
+                obj.record_timer(TriggerKind::Poll, deployed.version, at)
+                    .await
             }
             _ => {
                 obj.state().storage().set_alarm(Duration::ZERO).await?;
-                obj.record_timer("poll", deployed.version, now).await
+                obj.record_timer(TriggerKind::Poll, deployed.version, now)
+                    .await
             }
         };
     }
@@ -734,7 +740,9 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
     let Some(_lock) = PollLock::try_take(wf) else {
         // A poll (of the previous version) is running; it re-arms when done and the next poll
         // reads the new version.
-        return obj.record_timer("poll", deployed.version, now).await;
+        return obj
+            .record_timer(TriggerKind::Poll, deployed.version, now)
+            .await;
     };
     let fingerprint = source_fingerprint(&trigger.source);
     let has_cursor = store.cursor_for(&fingerprint)?.is_some();
@@ -743,7 +751,8 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
         return poll_and_rearm(obj, deployed, trigger, &store).await;
     }
     obj.state().storage().set_alarm(Duration::ZERO).await?;
-    obj.record_timer("poll", deployed.version, now).await
+    obj.record_timer(TriggerKind::Poll, deployed.version, now)
+        .await
 }
 
 /// The alarm fired: poll, create runs, re-arm.
@@ -897,7 +906,8 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     drop(lock);
     if start == PollStart::Beginning {
         obj.state().storage().set_alarm(Duration::ZERO).await?;
-        obj.record_timer("poll", deployed.version, now_ms()).await?;
+        obj.record_timer(TriggerKind::Poll, deployed.version, now_ms())
+            .await?;
     }
     Response::from_json(&json!({
         "start": match start { PollStart::Now => "now", PollStart::Beginning => "beginning" },

@@ -30,6 +30,7 @@ use crate::platform::{env_string, now_ms};
 use crate::store;
 use crate::store::runs::Inserted;
 use tripline_core::definition::Trigger;
+use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::time::{from_millis, iso_millis};
 use tripline_core::schedule::timer::{
     dedup_key, grace_from_config, interval_ms, run_input, timer_row_due, timer_row_spread,
@@ -458,7 +459,7 @@ impl Followup {
         let written = store::timers::upsert(
             &db,
             &self.workflow_id,
-            "schedule",
+            TriggerKind::Schedule.as_str(),
             self.version,
             next,
             &iso_millis(now_ms()),
@@ -481,7 +482,8 @@ impl Followup {
     async fn still_armed(&self) -> Result<bool> {
         let kind = self.storage.get::<String>(KEY_KIND).await?;
         let armed = load(&self.storage).await?;
-        Ok(kind.as_deref() == Some("schedule") && armed.is_some_and(|a| a.version == self.version))
+        Ok(kind.as_deref() == Some(TriggerKind::Schedule.as_str())
+            && armed.is_some_and(|a| a.version == self.version))
     }
 
     /// Records a pending run in D1 (unless the workflow is no longer deployed at its version)
@@ -493,7 +495,7 @@ impl Followup {
         let cause = engine::RunCause {
             workflow_id: &self.workflow_id,
             version: p.version,
-            trigger_kind: "schedule",
+            trigger_kind: TriggerKind::Schedule.as_str(),
             dedup_key: &key,
         };
         let started = engine::start_claimed_run_if_live(&self.env, &cause, &input).await;

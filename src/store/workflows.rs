@@ -1,18 +1,29 @@
 //! The `workflows` and `workflow_versions` tables.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use tripline_core::definition::TriggerKind;
 use worker::{D1Database, Result};
 
 use super::{num, text};
 
 /// One row of `workflows`.
+/// Whether a workflow's triggers are live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkflowStatus {
+    /// Never deployed, or undeployed: nothing fires.
+    Draft,
+    /// A frozen version is live.
+    Deployed,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkflowRow {
     pub id: String,
     pub name: String,
-    pub trigger_type: String,
+    pub trigger_type: TriggerKind,
     pub draft: String,
-    pub status: String,
+    pub status: WorkflowStatus,
     pub deployed_version: Option<i64>,
     pub latest_version: i64,
     pub deployed_at: Option<String>,
@@ -30,7 +41,7 @@ pub async fn insert(db: &D1Database, row: &WorkflowRow) -> Result<()> {
     .bind(&[
         text(&row.id),
         text(&row.name),
-        text(&row.trigger_type),
+        text(row.trigger_type.as_str()),
         text(&row.draft),
         text(&row.created_at),
     ])?
@@ -73,7 +84,7 @@ pub async fn update_draft(
     db: &D1Database,
     id: &str,
     name: &str,
-    trigger_type: &str,
+    trigger_type: TriggerKind,
     draft: &str,
     now: &str,
 ) -> Result<bool> {
@@ -81,7 +92,7 @@ pub async fn update_draft(
         .prepare(
             "UPDATE workflows SET name = ?2, trigger_type = ?3, draft = ?4, updated_at = ?5 WHERE id = ?1",
         )
-        .bind(&[text(id), text(name), text(trigger_type), text(draft), text(now)])?
+        .bind(&[text(id), text(name), text(trigger_type.as_str()), text(draft), text(now)])?
         .run()
         .await?;
     Ok(changes(&res) > 0)

@@ -26,7 +26,7 @@ fn the_design_example_parses() {
     });
     let d = Definition::parse(&v).unwrap();
     assert_eq!(d.name, "Lead created");
-    assert_eq!(d.trigger.kind(), "endpoint");
+    assert_eq!(d.trigger.kind(), TriggerKind::Endpoint);
     assert_eq!(d.steps.len(), 2);
 }
 

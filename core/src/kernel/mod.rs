@@ -10,3 +10,4 @@ pub mod problem;
 pub mod reader;
 pub mod redact;
 pub mod time;
+pub mod trigger_kind;

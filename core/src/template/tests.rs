@@ -209,7 +209,7 @@ fn check(t: Value, earlier: &[&str]) -> Vec<(String, String)> {
     validate(
         &t,
         "steps[1].json",
-        &roots_for_trigger("endpoint"),
+        &roots_for_trigger(Some(TriggerKind::Endpoint)),
         &earlier,
         &mut errors,
     );
@@ -319,8 +319,8 @@ fn env_names() {
 #[test]
 fn roots_per_trigger() {
     assert_eq!(
-        roots_for_trigger("poll"),
+        roots_for_trigger(Some(TriggerKind::Poll)),
         ["event", "steps", "workflow", "run"]
     );
-    assert_eq!(roots_for_trigger("unknown"), ["steps", "workflow", "run"]);
+    assert_eq!(roots_for_trigger(None), ["steps", "workflow", "run"]);
 }

@@ -22,6 +22,7 @@ use crate::engine::{self, Claim};
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, runs::NewRun, runs::PriorRun};
 use tripline_core::definition::Definition;
+use tripline_core::definition::TriggerKind;
 use tripline_core::endpoint::body::{parse_body, BodyKind};
 use tripline_core::endpoint::runtime;
 use tripline_core::endpoint::signature::{self, SignatureError, Verified, VerifyConfig};
@@ -247,7 +248,7 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> Ap
             id: &run_id,
             workflow_id: id,
             version: live.version,
-            trigger: "endpoint",
+            trigger: TriggerKind::Endpoint.as_str(),
             dedup_key: &dedup_key,
             input: &input,
             created_at: &iso_millis(now),

@@ -3,6 +3,7 @@
 //! (`POST /api/workflows/{id}/detect-schema`).
 
 use serde_json::{json, Map, Value};
+use tripline_core::definition::TriggerKind;
 use worker::{Env, Request};
 
 use super::{parsed_body, Incoming};
@@ -33,7 +34,7 @@ pub async fn capture(mut req: Request, env: &Env, id: &str) -> ApiResult {
     }
     let db = store::db(env)?;
     let row = store::workflows::get(&db, id).await?.ok_or_else(unknown)?;
-    if row.trigger_type != "endpoint" {
+    if row.trigger_type != TriggerKind::Endpoint {
         return Err(ApiError::not_found(format!(
             "workflow {id} is not started by HTTP requests (its trigger is `{}`), so it has no test URL",
             row.trigger_type
