@@ -1,6 +1,7 @@
 //! The Cron Trigger's once-a-minute pass. It works by exception: it looks only at rows that
 //! are overdue (an index range), in bounded batches, never at every workflow.
 
+use crate::objects::{self, Action};
 use futures_util::future::join_all;
 use worker::{Env, Result};
 
@@ -95,7 +96,7 @@ pub async fn reconcile_timers(env: &Env) -> Result<usize> {
     let ids = store::timers::needing_rearm(&db, now_ms(), REARM_GRACE_MS, REARM_BATCH).await?;
     let results = join_all(
         ids.iter()
-            .map(|id| crate::objects::notify(env, id, "reconcile")),
+            .map(|id| objects::notify(env, id, Action::Reconcile)),
     )
     .await;
     let mut n = 0;

@@ -1,6 +1,7 @@
 //! Poll trigger management: `POST /api/workflows/{id}/poll/reset`, and the `poll` status block
 //! of `GET /api/workflows/{id}` (read from D1, written by the workflow's object after each poll).
 
+use crate::objects::Action;
 use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Value};
 use tripline_core::definition::TriggerKind;
@@ -47,8 +48,7 @@ pub async fn reset(mut req: Request, env: &Env, id: &str) -> ApiResult {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_body(Some(body.to_string().into()));
-    let object_req =
-        Request::new_with_init(&format!("https://workflow/poll/reset?workflow={id}"), &init)?;
+    let object_req = Request::new_with_init(&Action::PollReset.url(id), &init)?;
     let mut resp = stub.fetch_with_request(object_req).await?;
     let status = resp.status_code();
     let answer: Value = resp.json().await.unwrap_or(Value::Null);

@@ -1,5 +1,6 @@
 //! Management API for workflows: create, list, read, replace, delete, deploy, undeploy.
 
+use crate::objects::{self, Action};
 use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Value};
 use tripline_core::definition::TriggerKind;
@@ -110,12 +111,12 @@ pub async fn delete(env: &Env, id: &str) -> ApiResult {
     let db = store::db(env)?;
     if row.status == WorkflowStatus::Deployed {
         store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
-        crate::objects::notify(env, id, "undeploy").await?;
+        objects::notify(env, id, Action::Undeploy).await?;
     }
     store::connections::delete_for_workflow(&db, id).await?;
     if row.trigger_type == TriggerKind::Poll {
         // The poll's cursor outlives undeploy on purpose; a deleted workflow's does not.
-        crate::objects::notify(env, id, "poll/forget").await?;
+        objects::notify(env, id, Action::PollForget).await?;
         store::poll::delete(&db, id).await?;
     }
     store::workflows::delete(&db, id).await?;
@@ -132,7 +133,7 @@ pub async fn deploy(req: Request, env: &Env, id: &str) -> ApiResult {
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no workflow with id {id}")))?;
     super::endpoint::forget(id);
-    crate::objects::notify(env, id, "deploy").await?;
+    objects::notify(env, id, Action::Deploy).await?;
     let row = load(env, id).await?;
     json_response(200, &resource(&row, &origin(&req)))
 }
@@ -142,7 +143,7 @@ pub async fn undeploy(req: Request, env: &Env, id: &str) -> ApiResult {
     let db = store::db(env)?;
     store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
     super::endpoint::forget(id);
-    crate::objects::notify(env, id, "undeploy").await?;
+    objects::notify(env, id, Action::Undeploy).await?;
     let row = load(env, id).await?;
     json_response(200, &resource(&row, &origin(&req)))
 }

@@ -2,22 +2,23 @@
 //! cursors, so they scale out with the number of workflows. One alarm per object; what it
 //! does depends on the deployed trigger (`schedule` or `poll`).
 //!
-//! Internal protocol (Worker → object), `POST https://workflow/<action>?workflow=<id>`:
-//! `deploy` (arm from the deployed version), `undeploy` (clear at once), `reconcile` (re-arm
-//! if missing, overdue or for an older version), plus trigger-specific actions.
+//! The Worker talks to it with [`Action`]s (see `action.rs`).
 
+pub mod action;
 pub mod poll;
 pub mod schedule;
 pub mod sync_kv;
 
-use crate::store::workflows::WorkflowStatus;
 use std::cell::RefCell;
-use tripline_core::definition::TriggerKind;
 
 use worker::*;
 
+pub use action::Action;
+
 use crate::platform::now_ms;
 use crate::store;
+use crate::store::workflows::WorkflowStatus;
+use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::time::iso_millis;
 
 /// Storage key: the workflow id this object belongs to.
@@ -201,10 +202,13 @@ impl DurableObject for WorkflowObject {
             .find(|(k, _)| k == "workflow")
             .map(|(_, v)| v.into_owned())
             .unwrap_or_default();
-        match url.path() {
-            "/deploy" => self.arm(&workflow_id, false).await,
-            "/reconcile" => self.arm(&workflow_id, true).await,
-            "/undeploy" => {
+        let Some(action) = Action::parse(url.path()) else {
+            return Response::error("unknown object action", 404);
+        };
+        match action {
+            Action::Deploy => self.arm(&workflow_id, false).await,
+            Action::Reconcile => self.arm(&workflow_id, true).await,
+            Action::Undeploy => {
                 self.state
                     .storage()
                     .put(KEY_WORKFLOW, workflow_id.clone())
@@ -212,7 +216,7 @@ impl DurableObject for WorkflowObject {
                 self.disarm().await?;
                 Response::ok("disarmed")
             }
-            "/run/resume" => {
+            Action::ResumeRun => {
                 let run_id = url
                     .query_pairs()
                     .find(|(k, _)| k == "run")
@@ -223,9 +227,8 @@ impl DurableObject for WorkflowObject {
                         .await?;
                 Response::ok(if resumed { "resumed" } else { "skipped" })
             }
-            path if path.starts_with("/poll/") => poll::handle(self, req).await,
-            path if path.starts_with("/schedule/") => schedule::handle(self, req).await,
-            _ => Response::error("unknown object action", 404),
+            Action::PollReset | Action::PollForget => poll::handle(self, action, req).await,
+            Action::ScheduleState => schedule::state(self).await,
         }
     }
 
@@ -245,18 +248,16 @@ impl DurableObject for WorkflowObject {
     }
 }
 
-/// Sends an action to a workflow's object (`deploy`, `undeploy`, `reconcile`, …).
-pub async fn notify(env: &Env, workflow_id: &str, action: &str) -> Result<()> {
+/// Sends an action (without a body) to a workflow's object.
+pub async fn notify(env: &Env, workflow_id: &str, action: Action) -> Result<()> {
     let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
-    let req = Request::new(
-        &format!("https://workflow/{action}?workflow={workflow_id}"),
-        Method::Post,
-    )?;
+    let req = Request::new(&action.url(workflow_id), Method::Post)?;
     let mut resp = stub.fetch_with_request(req).await?;
     if resp.status_code() >= 400 {
         let body = resp.text().await.unwrap_or_default();
         return Err(Error::RustError(format!(
-            "{action} failed in the workflow object: {body}"
+            "{} failed in the workflow object: {body}",
+            action.path()
         )));
     }
     Ok(())
@@ -266,7 +267,7 @@ pub async fn notify(env: &Env, workflow_id: &str, action: &str) -> Result<()> {
 pub async fn resume_run(env: &Env, workflow_id: &str, run_id: &str) -> Result<bool> {
     let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
     let req = Request::new(
-        &format!("https://workflow/run/resume?workflow={workflow_id}&run={run_id}"),
+        &format!("{}&run={run_id}", Action::ResumeRun.url(workflow_id)),
         Method::Post,
     )?;
     let mut resp = stub.fetch_with_request(req).await?;

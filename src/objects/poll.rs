@@ -16,6 +16,7 @@
 //! storage would outlive a crashed instance). Whoever holds the lock re-arms the alarm when
 //! done; an alarm or reconcile that finds it held leaves the alarm to the holder.
 
+use super::Action;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
@@ -795,14 +796,13 @@ pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
     Ok(())
 }
 
-/// Poll-specific actions: `POST /poll/reset` (body `{"start": …}`) and `POST /poll/forget`.
-pub async fn handle(obj: &WorkflowObject, mut req: Request) -> Result<Response> {
-    let path = req.path();
+/// Poll-specific actions: [`Action::PollReset`] (body `{"start": …}`) and [`Action::PollForget`].
+pub async fn handle(obj: &WorkflowObject, action: Action, mut req: Request) -> Result<Response> {
     if req.method() != Method::Post {
         return Response::error("use POST", 405);
     }
-    match path.as_str() {
-        "/poll/reset" => {
+    match action {
+        Action::PollReset => {
             let body: Value = req.json().await.unwrap_or(Value::Null);
             let start = match parse_reset(&body) {
                 Ok(s) => s,
@@ -813,11 +813,11 @@ pub async fn handle(obj: &WorkflowObject, mut req: Request) -> Result<Response> 
             };
             reset(obj, start).await
         }
-        "/poll/forget" => {
+        Action::PollForget => {
             PollStore::open(obj)?.forget()?;
             Response::ok("forgotten")
         }
-        _ => Response::error("unknown poll action", 404),
+        _ => Response::error("not a poll action", 404),
     }
 }
 

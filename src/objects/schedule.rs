@@ -21,7 +21,7 @@ use std::time::Duration;
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use worker::{Env, Request, Response, Result, Storage};
+use worker::{Env, Response, Result, Storage};
 
 use super::sync_kv::SyncKv;
 use super::{Deployed, WorkflowObject, KEY_KIND};
@@ -293,24 +293,19 @@ pub async fn on_alarm(
     Ok(())
 }
 
-/// Schedule-specific actions: `/schedule/state` answers the armed state (diagnostics).
-pub async fn handle(obj: &WorkflowObject, req: Request) -> Result<Response> {
-    match req.path().as_str() {
-        "/schedule/state" => {
-            let storage = obj.state().storage();
-            let kind = storage.get::<String>(KEY_KIND).await?;
-            let armed = load(&storage).await?;
-            let trigger = storage
-                .get::<String>(KEY_TRIGGER)
-                .await?
-                .and_then(|s| serde_json::from_str::<StoredTrigger>(&s).ok());
-            let alarm = storage.get_alarm().await?;
-            Response::from_json(&json!({
-                "kind": kind, "armed": armed, "trigger": trigger, "alarm_ms": alarm,
-            }))
-        }
-        _ => Response::error("unknown schedule action", 404),
-    }
+/// The armed state (diagnostics): kind, armed record, stored trigger and alarm time.
+pub async fn state(obj: &WorkflowObject) -> Result<Response> {
+    let storage = obj.state().storage();
+    let kind = storage.get::<String>(KEY_KIND).await?;
+    let armed = load(&storage).await?;
+    let trigger = storage
+        .get::<String>(KEY_TRIGGER)
+        .await?
+        .and_then(|s| serde_json::from_str::<StoredTrigger>(&s).ok());
+    let alarm = storage.get_alarm().await?;
+    Response::from_json(&json!({
+        "kind": kind, "armed": armed, "trigger": trigger, "alarm_ms": alarm,
+    }))
 }
 
 /// One wake-up at `now`, up to re-arming: plan from the stored marks (`armed`, just read from
