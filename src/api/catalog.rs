@@ -3,19 +3,16 @@
 //! starts here.
 
 use serde_json::{json, Value};
+use tripline_core::kernel::ids::WorkflowId;
 use worker::Env;
 
 use super::problem::{ApiError, ApiResult};
 use crate::store::{self, workflows::WorkflowRow};
 use tripline_core::definition::TriggerKind;
-use tripline_core::kernel::ids::is_workflow_id;
 
 /// Loads a workflow or answers 404.
-pub async fn load(env: &Env, id: &str) -> ApiResult<WorkflowRow> {
+pub async fn load(env: &Env, id: &WorkflowId) -> ApiResult<WorkflowRow> {
     let not_found = || ApiError::not_found(format!("no workflow with id {id}"));
-    if !is_workflow_id(id) {
-        return Err(not_found());
-    }
     store::workflows::get(&store::db(env)?, id)
         .await?
         .ok_or_else(not_found)

@@ -18,6 +18,7 @@ use worker::{Context, Env, Method, Request, Response};
 
 use crate::api::routes::{match_route, Op, RouteMatch};
 use problem::{ApiError, ApiResult};
+use tripline_core::kernel::ids::WorkflowId;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -44,6 +45,11 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         auth::require_admin(&req, env)?;
     }
     let p = |i: usize| params.get(i).map(String::as_str).unwrap_or("");
+    // A workflow id in the URL is checked once, here: a malformed one names no workflow.
+    let wf = || {
+        WorkflowId::parse(p(0))
+            .ok_or_else(|| ApiError::not_found(format!("no workflow with id {}", p(0))))
+    };
     let resp = match route.op {
         Op::Healthz => reply::json_response(200, &serde_json::json!({"ok": true}))?,
         Op::OpenApi => {
@@ -53,24 +59,24 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         }
         Op::ListWorkflows => workflows::list(req, env).await?,
         Op::CreateWorkflow => workflows::create(req, env).await?,
-        Op::GetWorkflow => workflows::get(req, env, p(0)).await?,
-        Op::ReplaceWorkflow => workflows::replace(req, env, p(0)).await?,
-        Op::DeleteWorkflow => workflows::delete(env, p(0)).await?,
-        Op::Deploy => workflows::deploy(req, env, p(0)).await?,
-        Op::Undeploy => workflows::undeploy(req, env, p(0)).await?,
-        Op::ListRuns => runs::list(req, env, p(0)).await?,
+        Op::GetWorkflow => workflows::get(req, env, &wf()?).await?,
+        Op::ReplaceWorkflow => workflows::replace(req, env, &wf()?).await?,
+        Op::DeleteWorkflow => workflows::delete(env, &wf()?).await?,
+        Op::Deploy => workflows::deploy(req, env, &wf()?).await?,
+        Op::Undeploy => workflows::undeploy(req, env, &wf()?).await?,
+        Op::ListRuns => runs::list(req, env, &wf()?).await?,
         Op::GetRun => runs::get(env, p(0)).await?,
         Op::ReplayRun => runs::replay(env, ctx, p(0)).await?,
-        Op::PollReset => poll::reset(req, env, p(0)).await?,
-        Op::EndpointTrigger => endpoint::trigger(req, env, ctx, p(0)).await?,
-        Op::OAuthSignin => oauth::signin(req, env, p(0)).await?,
-        Op::OAuthCallback => oauth::callback(req, env, ctx, p(0)).await?,
-        Op::ListConnections => oauth::list(req, env, p(0)).await?,
-        Op::DeleteConnection => oauth::delete(env, p(0), p(1)).await?,
-        Op::EndpointTest => endpoint::test_requests::capture(req, env, p(0)).await?,
-        Op::ListTestRequests => endpoint::test_requests::list(env, p(0)).await?,
-        Op::DetectSchema => endpoint::test_requests::detect(req, env, p(0)).await?,
-        Op::SchedulePreview => schedule::preview(req, env, p(0)).await?,
+        Op::PollReset => poll::reset(req, env, &wf()?).await?,
+        Op::EndpointTrigger => endpoint::trigger(req, env, ctx, &wf()?).await?,
+        Op::OAuthSignin => oauth::signin(req, env, &wf()?).await?,
+        Op::OAuthCallback => oauth::callback(req, env, ctx, &wf()?).await?,
+        Op::ListConnections => oauth::list(req, env, &wf()?).await?,
+        Op::DeleteConnection => oauth::delete(env, &wf()?, p(1)).await?,
+        Op::EndpointTest => endpoint::test_requests::capture(req, env, &wf()?).await?,
+        Op::ListTestRequests => endpoint::test_requests::list(env, &wf()?).await?,
+        Op::DetectSchema => endpoint::test_requests::detect(req, env, &wf()?).await?,
+        Op::SchedulePreview => schedule::preview(req, env, &wf()?).await?,
     };
     if method == Method::Head.to_string() {
         return Ok(Response::empty()?

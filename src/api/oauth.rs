@@ -6,6 +6,7 @@
 //! - `GET /api/workflows/{id}/connections`, `DELETE /api/workflows/{id}/connections/{user_id}`.
 
 use serde_json::{json, Value};
+use tripline_core::kernel::ids::WorkflowId;
 use worker::{Context, Env, Request, Response};
 
 use super::problem::{ApiError, ApiResult};
@@ -18,7 +19,6 @@ use crate::store::{self, connections};
 use tripline_core::definition::TriggerKind;
 use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::crypto::{self, KeyError, SealKey};
-use tripline_core::kernel::ids::is_workflow_id;
 use tripline_core::kernel::redact::REDACTED;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
@@ -28,11 +28,8 @@ use tripline_core::oauth::flow::{
 use tripline_core::oauth::OAuthTrigger;
 
 /// The deployed OAuth trigger of a workflow: 404 when unknown, not deployed, or not OAuth.
-async fn live(env: &Env, id: &str) -> ApiResult<(i64, OAuthTrigger)> {
+async fn live(env: &Env, id: &WorkflowId) -> ApiResult<(i64, OAuthTrigger)> {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
-    if !is_workflow_id(id) {
-        return Err(unknown());
-    }
     let row = store::workflows::live_version(&store::db(env)?, id)
         .await?
         .ok_or_else(unknown)?;
@@ -103,7 +100,7 @@ fn redirect(location: &str) -> ApiResult {
 }
 
 /// `GET /oauth/{id}/signin?user_id=…[&redirect=…]`.
-pub async fn signin(req: Request, env: &Env, id: &str) -> ApiResult {
+pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let (version, trigger) = live(env, id).await?;
     let q = query_pairs(&req);
     let user_id = check_user_id(query_param(&q, "user_id"))
@@ -176,7 +173,7 @@ fn failed(
 }
 
 /// `GET /oauth/{id}/callback?state=…&code=…` (or `?state=…&error=…`).
-pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &str) -> ApiResult {
+pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &WorkflowId) -> ApiResult {
     live(env, id).await?;
     let q = query_pairs(&req);
     let state = query_param(&q, "state").ok_or_else(|| {
@@ -353,7 +350,7 @@ pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &str) -> ApiRe
 }
 
 /// `GET /api/workflows/{id}/connections?limit=&cursor=`: by user id, without tokens.
-pub async fn list(req: Request, env: &Env, id: &str) -> ApiResult {
+pub async fn list(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     crate::api::catalog::load(env, id).await?;
     let q = query_pairs(&req);
     let paging = PageRequest::from_query(&q, 50, 100, |_| true)?;
@@ -375,7 +372,7 @@ pub async fn list(req: Request, env: &Env, id: &str) -> ApiResult {
 }
 
 /// `DELETE /api/workflows/{id}/connections/{user_id}` (user id percent-encoded): 204 or 404.
-pub async fn delete(env: &Env, id: &str, user_id: &str) -> ApiResult {
+pub async fn delete(env: &Env, id: &WorkflowId, user_id: &str) -> ApiResult {
     crate::api::catalog::load(env, id).await?;
     let user_id = percent_decode(user_id)
         .ok_or_else(|| ApiError::field("path.user_id", "is not valid percent-encoded UTF-8"))?;

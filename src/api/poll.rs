@@ -5,6 +5,7 @@ use crate::objects::Action;
 use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Value};
 use tripline_core::definition::TriggerKind;
+use tripline_core::kernel::ids::WorkflowId;
 use worker::{Env, Method, Request, RequestInit};
 
 use super::problem::{ApiError, ApiResult};
@@ -22,7 +23,7 @@ pub async fn status_json(env: &Env, workflow_id: &str) -> ApiResult<Value> {
 }
 
 /// `POST /api/workflows/{id}/poll/reset` with `{"start": "now" | "beginning"}`.
-pub async fn reset(mut req: Request, env: &Env, id: &str) -> ApiResult {
+pub async fn reset(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = crate::api::catalog::load(env, id).await?;
     let body = read_json(&mut req).await?;
     parse_reset(&body)

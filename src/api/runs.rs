@@ -1,6 +1,7 @@
 //! Run history: a workflow's runs (newest first, paged) and one run with its steps.
 
 use serde_json::json;
+use tripline_core::kernel::ids::WorkflowId;
 use worker::{Env, Request};
 
 use super::problem::{ApiError, ApiResult};
@@ -10,7 +11,7 @@ use crate::api::paging::PageRequest;
 use crate::store::{self, runs::STATUSES};
 use tripline_core::kernel::ids::is_run_id;
 
-pub async fn list(req: Request, env: &Env, workflow_id: &str) -> ApiResult {
+pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResult {
     crate::api::catalog::load(env, workflow_id).await?;
     let q = query_pairs(&req);
     let paging = PageRequest::from_query(&q, 20, 100, is_run_id)?;
@@ -60,7 +61,8 @@ pub async fn replay(env: &Env, ctx: &worker::Context, run_id: &str) -> ApiResult
     }
     let db = store::db(env)?;
     let original = store::runs::get(&db, run_id).await?.ok_or_else(not_found)?;
-    let workflow = crate::api::catalog::load(env, &original.workflow_id).await?;
+    let workflow_id = WorkflowId::parse(&original.workflow_id).ok_or_else(not_found)?;
+    let workflow = crate::api::catalog::load(env, &workflow_id).await?;
     let Some(version) = workflow.deployed_version else {
         return Err(ApiError::new(
             409,

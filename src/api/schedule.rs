@@ -3,6 +3,7 @@
 
 use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Map, Value};
+use tripline_core::kernel::ids::WorkflowId;
 use worker::{Env, Request};
 
 use super::catalog::load;
@@ -18,7 +19,7 @@ use tripline_core::schedule::timer::projected_next;
 
 /// `GET /api/workflows/{id}/schedule/preview?count=N[&after=…]`: the next N fire times of the
 /// draft's schedule (the draft, so a change can be checked before it is deployed).
-pub async fn preview(req: Request, env: &Env, id: &str) -> ApiResult {
+pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
     let q = query_pairs(&req);
     let (count, after) = parse_preview_query(query_param(&q, "count"), query_param(&q, "after"))

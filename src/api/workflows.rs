@@ -4,6 +4,7 @@ use crate::objects::{self, Action};
 use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Value};
 use tripline_core::definition::TriggerKind;
+use tripline_core::kernel::ids::WorkflowId;
 use worker::{Env, Request, Response};
 
 use super::catalog::{load, resource};
@@ -70,7 +71,7 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
     )
 }
 
-pub async fn get(req: Request, env: &Env, id: &str) -> ApiResult {
+pub async fn get(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
     let mut v = resource(&row, &origin(&req));
     match row.trigger_type {
@@ -84,7 +85,7 @@ pub async fn get(req: Request, env: &Env, id: &str) -> ApiResult {
     json_response(200, &v)
 }
 
-pub async fn replace(mut req: Request, env: &Env, id: &str) -> ApiResult {
+pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     load(env, id).await?;
     let body = read_json(&mut req).await?;
     let def = validated(&body)?;
@@ -106,7 +107,7 @@ pub async fn replace(mut req: Request, env: &Env, id: &str) -> ApiResult {
     json_response(200, &resource(&row, &origin(&req)))
 }
 
-pub async fn delete(env: &Env, id: &str) -> ApiResult {
+pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
     let db = store::db(env)?;
     if row.status == WorkflowStatus::Deployed {
@@ -123,7 +124,7 @@ pub async fn delete(env: &Env, id: &str) -> ApiResult {
     Ok(Response::empty()?.with_status(204))
 }
 
-pub async fn deploy(req: Request, env: &Env, id: &str) -> ApiResult {
+pub async fn deploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
     // The draft was validated when saved; validate again in case the rules grew since.
     let draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
@@ -138,7 +139,7 @@ pub async fn deploy(req: Request, env: &Env, id: &str) -> ApiResult {
     json_response(200, &resource(&row, &origin(&req)))
 }
 
-pub async fn undeploy(req: Request, env: &Env, id: &str) -> ApiResult {
+pub async fn undeploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     load(env, id).await?;
     let db = store::db(env)?;
     store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;

@@ -40,6 +40,35 @@ pub fn is_workflow_id(s: &str) -> bool {
     s.len() == 27 && s.starts_with("wf_") && s[3..].bytes().all(|b| ALPHABET.contains(&b))
 }
 
+/// A workflow id, checked once where it enters (a URL) and carried as this type after.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct WorkflowId(String);
+
+impl WorkflowId {
+    /// `text` as a workflow id, if it has the shape of one.
+    pub fn parse(text: &str) -> Option<WorkflowId> {
+        is_workflow_id(text).then(|| WorkflowId(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for WorkflowId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for WorkflowId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// Whether `s` has the shape of a run id.
 pub fn is_run_id(s: &str) -> bool {
     s.len() == 30 && s.starts_with("run_") && s[4..].bytes().all(|b| ALPHABET.contains(&b))

@@ -6,6 +6,7 @@ pub mod test_requests;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use tripline_core::kernel::ids::WorkflowId;
 
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ use tripline_core::endpoint::body::{parse_body, BodyKind};
 use tripline_core::endpoint::runtime;
 use tripline_core::endpoint::signature::{self, SignatureError, Verified, VerifyConfig};
 use tripline_core::endpoint::EndpointTrigger;
-use tripline_core::kernel::ids::{is_workflow_id, new_run_id};
+use tripline_core::kernel::ids::new_run_id;
 use tripline_core::kernel::problem::Errors;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::steps::response::PreparedResponse;
@@ -65,9 +66,6 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
         return Ok(hit);
     }
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
-    if !is_workflow_id(id) {
-        return Err(unknown());
-    }
     let row = store::workflows::live_version(&store::db(env)?, id)
         .await?
         .ok_or_else(unknown)?;
@@ -163,7 +161,7 @@ pub fn parsed_body(incoming: &Incoming) -> ApiResult<(BodyKind, Value)> {
 
 /// `POST /hooks/{id}` (or the workflow's methods): check the method, the size, the signature
 /// and the schema; record the run (once per dedup key); answer 202, or the Response step's reply.
-pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &str) -> ApiResult {
+pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId) -> ApiResult {
     let live = live(env, id, || origin(&req)).await?;
     let Some(endpoint) = live.definition.endpoint() else {
         return Err(ApiError::not_found(format!(

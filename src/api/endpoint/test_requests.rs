@@ -4,6 +4,7 @@
 
 use serde_json::{json, Map, Value};
 use tripline_core::definition::TriggerKind;
+use tripline_core::kernel::ids::WorkflowId;
 use worker::{Env, Request};
 
 use super::{parsed_body, Incoming};
@@ -19,7 +20,7 @@ use tripline_core::endpoint::runtime::{
 };
 use tripline_core::endpoint::signature;
 use tripline_core::endpoint::DEFAULT_MAX_BODY_BYTES;
-use tripline_core::kernel::ids::{is_workflow_id, new_run_id};
+use tripline_core::kernel::ids::new_run_id;
 use tripline_core::kernel::problem::Errors;
 use tripline_core::kernel::reader::ObjectReader;
 use tripline_core::kernel::time::iso_millis;
@@ -27,11 +28,8 @@ use tripline_core::kernel::time::iso_millis;
 /// `<ANY> /hooks/{id}/test`: records the request on the workflow's test shelf (drafts and
 /// deployed workflows alike) and runs nothing. A body that cannot be read is still recorded,
 /// with the reason.
-pub async fn capture(mut req: Request, env: &Env, id: &str) -> ApiResult {
+pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
-    if !is_workflow_id(id) {
-        return Err(unknown());
-    }
     let db = store::db(env)?;
     let row = store::workflows::get(&db, id).await?.ok_or_else(unknown)?;
     if row.trigger_type != TriggerKind::Endpoint {
@@ -128,7 +126,7 @@ pub async fn capture(mut req: Request, env: &Env, id: &str) -> ApiResult {
 }
 
 /// `GET /api/workflows/{id}/test-requests`: the shelf, newest first.
-pub async fn list(env: &Env, id: &str) -> ApiResult {
+pub async fn list(env: &Env, id: &WorkflowId) -> ApiResult {
     crate::api::catalog::load(env, id).await?;
     let rows = store::test_requests::list(&store::db(env)?, id).await?;
     json_response(
@@ -143,7 +141,7 @@ pub async fn list(env: &Env, id: &str) -> ApiResult {
 /// `{"test_request_id": "tr_…", "apply": false}`: the request schema the captured request
 /// (by default the newest) suggests; with `apply`, also written into the draft as
 /// `trigger.request`.
-pub async fn detect(mut req: Request, env: &Env, id: &str) -> ApiResult {
+pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = crate::api::catalog::load(env, id).await?;
     let raw = read_body(&mut req, MAX_API_BODY).await?;
     let options = if raw.iter().all(u8::is_ascii_whitespace) {
