@@ -1,7 +1,7 @@
 //! Templating: `{{path.to.value}}` placeholders in step fields, filled from the run context.
 //!
 //! The run context is a JSON object whose roots are `request`, `schedule`, `oauth`, `event`,
-//! `steps`, `workflow` and `run` (see DESIGN "Variables available to steps"). `{{secrets.NAME}}`
+//! `steps`, `workflow` and `run` (docs/definitions.md lists them). `{{secrets.NAME}}`
 //! is not in the context: it is read through a callback (a Worker secret), and every secret value
 //! used by a render is reported back so the engine can scrub it from what it stores.
 //!
@@ -40,7 +40,7 @@ pub const ALL_ROOTS: [&str; 7] = [
 /// The fields of a step's result: `steps.<name>.status|headers|body`.
 pub const STEP_RESULT_FIELDS: [&str; 3] = ["status", "headers", "body"];
 
-/// The fields the engine puts under each fixed root (DESIGN "Variables available to steps").
+/// The fields the engine puts under each fixed root (docs/definitions.md lists them).
 /// `steps` is not here: its fields are step names.
 fn root_fields(root: &str) -> Option<&'static [&'static str]> {
     Some(match root {

@@ -1,5 +1,5 @@
 //! An HTTP source: one GET per poll (secrets filled into the URL and headers), the JSON body
-//! parsed; picking the new items is `domain::cursor`'s job.
+//! parsed; picking the new items is `tripline_core::poll::cursor`'s job.
 
 use std::time::Duration;
 

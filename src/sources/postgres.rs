@@ -1,6 +1,6 @@
 //! A PostgreSQL source: one connection per poll (over the Worker's TCP socket, or through a
 //! Hyperdrive binding), the catalog query for the cursor's column types once per connection,
-//! then read-only SELECTs built by `domain::poll::PgSource`. Values are always bound.
+//! then read-only SELECTs built by `tripline_core::poll::PgSource`. Values are always bound.
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Schedule triggers: `{"type":"schedule","schedule":{…},"timezone":"…","misfire":"…"}`, and the
 //! instants they fire at.
 //!
-//! Time rules (DESIGN.md, "Time"):
+//! Time rules:
 //! - interval kinds (`seconds`, `minutes`) count elapsed time: slots are the multiples of the
 //!   interval since the Unix epoch (every 2 s fires on even seconds, every 15 min at :00/:15/:30/:45
 //!   UTC), whatever the zone;

@@ -1,5 +1,5 @@
 //! Wall-clock time in a time zone, and Tripline's DST rules for turning a local time into an
-//! instant (DESIGN.md, "Time"):
+//! instant:
 //! - a local time that does not exist (spring-forward gap) runs at the first instant after the gap;
 //! - a local time that happens twice (fall-back) runs once, at its first occurrence.
 //!
