@@ -74,6 +74,7 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
 pub async fn get(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
     let mut v = resource(&row, &origin(&req));
+    v["deployed_definition"] = deployed_definition(env, &row).await?;
     match row.trigger_type {
         TriggerKind::Endpoint => {
             v["endpoint"] = super::endpoint::test_requests::stats(env, id).await?
@@ -83,6 +84,18 @@ pub async fn get(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         TriggerKind::OAuth => {}
     }
     json_response(200, &v)
+}
+
+/// The definition of the deployed version (to compare the draft with), or null.
+async fn deployed_definition(env: &Env, row: &WorkflowRow) -> ApiResult<Value> {
+    if row.deployed_version.is_none() {
+        return Ok(Value::Null);
+    }
+    let live = store::workflows::live_version(&store::db(env)?, &row.id).await?;
+    Ok(live
+        .and_then(|l| l.definition)
+        .and_then(|d| serde_json::from_str(&d).ok())
+        .unwrap_or(Value::Null))
 }
 
 pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
