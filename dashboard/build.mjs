@@ -1,0 +1,30 @@
+// Builds the dashboard into dashboard/dist (Workers Static Assets): one ES module bundle, one
+// stylesheet, index.html and the _headers file with the Content-Security-Policy.
+// Usage: node dashboard/build.mjs
+import { build } from 'esbuild';
+import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, 'dist');
+// Files are overwritten in place: a running `wrangler dev` watches this directory.
+mkdirSync(out, { recursive: true });
+
+await build({
+  entryPoints: { app: join(here, 'src/main.jsx'), 'app.css': join(here, 'styles.css') },
+  outdir: out,
+  entryNames: '[name]',
+  bundle: true,
+  format: 'esm',
+  minify: true,
+  target: ['chrome111', 'firefox115', 'safari16.4'],
+  jsx: 'automatic',
+  jsxImportSource: 'preact',
+  loader: { '.json': 'text' },
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+// esbuild names a CSS entry `app.css.css`; keep the plain name.
+renameSync(join(out, 'app.css.css'), join(out, 'app.css'));
+for (const f of ['index.html', '_headers']) copyFileSync(join(here, f), join(out, f));

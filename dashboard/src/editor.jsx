@@ -1,0 +1,93 @@
+// The definition editor: CodeMirror 6 with JSON support, parse errors as you type, and the
+// API's problem+json errors drawn at their location in the text.
+import { useEffect, useRef } from 'preact/hooks';
+import { EditorView, basicSetup } from 'codemirror';
+import { EditorState, StateEffect, StateField } from '@codemirror/state';
+import { json, jsonParseLinter } from '@codemirror/lang-json';
+import { linter, lintGutter, forceLinting } from '@codemirror/lint';
+import { syntaxHighlighting } from '@codemirror/language';
+import { classHighlighter } from '@lezer/highlight';
+import { locate } from './jsonpath.js';
+
+const setServerErrors = StateEffect.define();
+const serverErrors = StateField.define({
+  create: () => [],
+  update(value, tr) {
+    for (const e of tr.effects) if (e.is(setServerErrors)) return e.value;
+    return value;
+  },
+});
+
+const parseLint = jsonParseLinter();
+
+/** Where each API error sits in `state`'s text: [{location, message, from, to, line, exact}]. */
+export function placeErrors(state, errors) {
+  return errors.map((e) => {
+    const r = locate(state, e.location) || { from: 0, to: Math.min(1, state.doc.length), exact: false };
+    return { ...e, from: r.from, to: Math.max(r.to, r.from), exact: r.exact, line: state.doc.lineAt(r.from).number };
+  });
+}
+
+const apiLinter = linter((view) => {
+  const out = parseLint(view).map((d) => ({ ...d, message: `JSON syntax: ${d.message}` }));
+  for (const e of placeErrors(view.state, view.state.field(serverErrors))) {
+    out.push({ from: e.from, to: e.to, severity: 'error', source: e.location, message: `${e.location}: ${e.message}` });
+  }
+  return out;
+}, { delay: 300 });
+
+/** Props: value (initial text), onChange(text), errors ([{location,message}]), apiRef (gets {view, setText, focusAt}). */
+export function Editor({ value, onChange, errors, apiRef, label }) {
+  const host = useRef(null);
+  const view = useRef(null);
+  const changeRef = useRef(onChange);
+  changeRef.current = onChange;
+
+  useEffect(() => {
+    // The editor lives in a shadow root: there CodeMirror's generated styles go into adopted
+    // stylesheets, which the Content-Security-Policy allows without 'unsafe-inline'.
+    const shadow = host.current.shadowRoot || host.current.attachShadow({ mode: 'open' });
+    const sheet = document.createElement('link');
+    sheet.rel = 'stylesheet';
+    sheet.href = '/app.css';
+    const parent = document.createElement('div');
+    parent.className = 'editor-root';
+    shadow.replaceChildren(sheet, parent);
+    const v = new EditorView({
+      parent,
+      root: shadow,
+      state: EditorState.create({
+        doc: value,
+        extensions: [
+          basicSetup,
+          json(),
+          syntaxHighlighting(classHighlighter),
+          serverErrors,
+          apiLinter,
+          lintGutter(),
+          EditorView.contentAttributes.of({ 'aria-label': label || 'Workflow definition (JSON)' }),
+          EditorView.updateListener.of((u) => { if (u.docChanged) changeRef.current?.(u.state.doc.toString()); }),
+        ],
+      }),
+    });
+    view.current = v;
+    if (apiRef) {
+      apiRef.current = {
+        view: v,
+        text: () => v.state.doc.toString(),
+        setText(t) { v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: t } }); },
+        focusAt(pos) { v.dispatch({ selection: { anchor: pos }, scrollIntoView: true }); v.focus(); },
+      };
+    }
+    return () => v.destroy();
+  }, []);
+
+  useEffect(() => {
+    const v = view.current;
+    if (!v) return;
+    v.dispatch({ effects: setServerErrors.of(errors || []) });
+    forceLinting(v);
+  }, [errors]);
+
+  return <div class="editor" ref={host} />;
+}

@@ -1,0 +1,77 @@
+// Tripline dashboard: sign in, then workflows, their editor and triggers, and runs.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, token, setUnauthorizedHandler } from './api.js';
+import { useRoute, go, Problem } from './ui.jsx';
+import { WorkflowList } from './pages/list.jsx';
+import { WorkflowPage } from './pages/workflow.jsx';
+import { RunsPage, RunPage } from './pages/runs.jsx';
+
+function SignIn({ onSignedIn, reason }) {
+  const [value, setValue] = useState('');
+  const [error, setError] = useState(reason || null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (ev) => {
+    ev.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await api('GET', '/api/workflows?limit=1', undefined, value.trim());
+      token.set(value.trim());
+      onSignedIn();
+    } catch (e) {
+      setError(e.status === 401
+        ? { title: 'Wrong admin token', detail: 'Tripline did not accept this token. Use the ADMIN_TOKEN of this deployment (scripts/dev prints the local one).', errors: [] }
+        : e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <main class="signin">
+      <h1>Tripline</h1>
+      <form onSubmit={submit}>
+        <label for="admin-token">Admin token</label>
+        <input id="admin-token" name="admin-token" type="password" autocomplete="current-password"
+          required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
+        <button type="submit" disabled={busy || !value.trim()}>{busy ? 'Signing in…' : 'Sign in'}</button>
+      </form>
+      <Problem error={error && (error.errors ? error : { title: String(error) })} />
+      <p class="hint">The token stays in this tab (sessionStorage) and is sent only to this site.</p>
+    </main>
+  );
+}
+
+function App() {
+  const [signedIn, setSignedIn] = useState(!!token.get());
+  const [reason, setReason] = useState(null);
+  const route = useRoute();
+  useEffect(() => {
+    setUnauthorizedHandler((e) => {
+      token.clear();
+      setReason({ title: 'Signed out', detail: `The admin token was refused (${e.detail || e.title}). Sign in again.`, errors: [] });
+      setSignedIn(false);
+    });
+  }, []);
+  if (!signedIn) return <SignIn reason={reason} onSignedIn={() => { setReason(null); setSignedIn(true); }} />;
+  const signOut = () => { token.clear(); setReason(null); setSignedIn(false); go('/'); };
+  let page;
+  if (route[0] === 'w' && route[1] && route[2] === 'runs') page = <RunsPage id={route[1]} />;
+  else if (route[0] === 'w' && route[1]) page = <WorkflowPage id={route[1]} key={route[1]} />;
+  else if (route[0] === 'runs' && route[1]) page = <RunPage runId={route[1]} key={route[1]} />;
+  else page = <WorkflowList />;
+  return (
+    <>
+      <header class="top">
+        <a class="brand" href="#/">Tripline</a>
+        <nav aria-label="Main"><a href="#/">Workflows</a></nav>
+        <button type="button" class="link" onClick={signOut}>Sign out</button>
+      </header>
+      <main id="main">{page}</main>
+    </>
+  );
+}
+
+const root = document.getElementById('app');
+root.textContent = '';
+render(<App />, root);

@@ -1,0 +1,121 @@
+// Workflows: name, trigger, status, version, last run, next fire, poll health; filter; create.
+import { useEffect, useState } from 'preact/hooks';
+import { api, enc } from '../api.js';
+import { Problem, Loading, Empty, Status, Time, go, usePolling } from '../ui.jsx';
+import { TEMPLATES } from '../templates.js';
+
+/** What the list shows beyond the workflow resource: its last run, next fire, poll health. */
+async function details(w) {
+  const [runs, full] = await Promise.all([
+    api('GET', `/api/workflows/${enc(w.id)}/runs?limit=1`).catch(() => null),
+    (w.trigger_type === 'schedule' || w.trigger_type === 'poll')
+      ? api('GET', `/api/workflows/${enc(w.id)}`).catch(() => null) : null,
+  ]);
+  return { lastRun: runs && runs.runs[0], full };
+}
+
+function pollHealth(poll) {
+  if (!poll) return null;
+  if (poll.last_poll_error) return { ok: false, text: `failing ×${poll.consecutive_failures}: ${poll.last_poll_error}` };
+  if (!poll.last_poll_at) return { ok: null, text: 'not polled yet' };
+  return { ok: true, text: `ok, ${poll.runs_created} runs` };
+}
+
+export function WorkflowList() {
+  const [items, setItems] = useState(null);
+  const [next, setNext] = useState(null);
+  const [extra, setExtra] = useState({});
+  const [error, setError] = useState(null);
+  const [filter, setFilter] = useState('');
+  const [template, setTemplate] = useState(TEMPLATES[0].id);
+  const [creating, setCreating] = useState(false);
+  const [createError, setCreateError] = useState(null);
+
+  const load = async (cursor) => {
+    try {
+      const page = await api('GET', `/api/workflows?limit=50${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+      setItems((old) => (cursor ? [...(old || []), ...page.workflows] : page.workflows));
+      setNext(page.next_cursor);
+      setError(null);
+      const pairs = await Promise.all(page.workflows.map(async (w) => [w.id, await details(w)]));
+      setExtra((old) => ({ ...old, ...Object.fromEntries(pairs) }));
+    } catch (e) {
+      setError(e);
+    }
+  };
+  useEffect(() => { document.title = 'Workflows · Tripline'; }, []);
+  // Last runs and next fires move: refresh the first page now and then.
+  usePolling(() => load(null), 5000, []);
+
+  const create = async () => {
+    setCreating(true);
+    setCreateError(null);
+    try {
+      const t = TEMPLATES.find((x) => x.id === template);
+      const w = await api('POST', '/api/workflows', JSON.parse(t.text));
+      go(`/w/${w.id}`);
+    } catch (e) {
+      setCreateError(e);
+    } finally {
+      setCreating(false);
+    }
+  };
+
+  const f = filter.trim().toLowerCase();
+  const shown = (items || []).filter((w) => !f || [w.name, w.id, w.trigger_type, w.status].some((s) => String(s).toLowerCase().includes(f)));
+
+  return (
+    <section>
+      <div class="page-head">
+        <h1>Workflows</h1>
+        <div class="create">
+          <label for="template">Template</label>
+          <select id="template" value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
+            {TEMPLATES.map((t) => <option value={t.id}>{t.label}</option>)}
+          </select>
+          <button type="button" onClick={create} disabled={creating}>{creating ? 'Creating…' : 'New workflow'}</button>
+        </div>
+      </div>
+      <Problem error={createError} title="The workflow could not be created" />
+      <div class="filter">
+        <label for="filter">Filter</label>
+        <input id="filter" type="search" placeholder="name, id, trigger or status" value={filter}
+          onInput={(e) => setFilter(e.currentTarget.value)} />
+      </div>
+      <Problem error={error} />
+      {items === null && !error ? <Loading what="workflows" /> : null}
+      {items && items.length === 0 ? <Empty>No workflows yet. Pick a template and press “New workflow”.</Empty> : null}
+      {items && items.length > 0 && shown.length === 0 ? <Empty>No workflow matches “{filter}”.</Empty> : null}
+      {shown.length > 0 && (
+        <div class="table-wrap">
+          <table class="workflows">
+            <thead>
+              <tr><th scope="col">Name</th><th scope="col">Trigger</th><th scope="col">Status</th><th scope="col">Version</th>
+                <th scope="col">Last run</th><th scope="col">Next fire</th><th scope="col">Poll</th></tr>
+            </thead>
+            <tbody>
+              {shown.map((w) => {
+                const x = extra[w.id] || {};
+                const health = pollHealth(x.full && x.full.poll);
+                return (
+                  <tr data-id={w.id}>
+                    <td data-label="Name"><a class="wf-name" href={`#/w/${enc(w.id)}`}>{w.name}</a><div class="muted mono">{w.id}</div></td>
+                    <td data-label="Trigger">{w.trigger_type}</td>
+                    <td data-label="Status"><Status status={w.status} /></td>
+                    <td data-label="Version">{w.deployed_version ? `v${w.deployed_version}` : '—'}</td>
+                    <td data-label="Last run" class="last-run">
+                      {x.lastRun ? <a href={`#/runs/${enc(x.lastRun.id)}`}><Status status={x.lastRun.status} /> <Time iso={x.lastRun.created_at} /></a> : (x.lastRun === undefined && !extra[w.id] ? '…' : 'never')}
+                    </td>
+                    <td data-label="Next fire">{w.trigger_type === 'schedule' ? <Time iso={x.full && x.full.next_run_at} /> : '—'}</td>
+                    <td data-label="Poll">{health ? <span class={health.ok === false ? 'bad' : health.ok ? 'good' : 'muted'}>{health.text}</span> : '—'}</td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {next && <button type="button" onClick={() => load(next)}>Load more workflows</button>}
+    </section>
+  );
+}

@@ -1,0 +1,171 @@
+// Runs of a workflow (status filter, paging, new runs appearing live) and one run's timeline.
+import { useEffect, useState } from 'preact/hooks';
+import { api, enc } from '../api.js';
+import { Problem, Loading, Empty, Status, Time, Json, usePolling, duration, go } from '../ui.jsx';
+
+const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
+
+export function RunsPage({ id }) {
+  const [wf, setWf] = useState(null);
+  const [status, setStatus] = useState('');
+  const [runs, setRuns] = useState(null);
+  const [older, setOlder] = useState([]);
+  const [next, setNext] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api('GET', `/api/workflows/${enc(id)}`).then((w) => { setWf(w); document.title = `Runs of ${w.name} · Tripline`; }).catch(setError);
+  }, [id]);
+  useEffect(() => { setRuns(null); setOlder([]); setNext(null); }, [status]);
+  const q = (cursor) => `/api/workflows/${enc(id)}/runs?limit=20${status ? `&status=${status}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`;
+  // The first page is fetched again every 1.5 s: new runs and status changes show up live.
+  usePolling(async () => {
+    try {
+      const r = await api('GET', q(null));
+      setRuns(r.runs);
+      setOlder((o) => (o.length ? o : []));
+      setNext((n) => n ?? r.next_cursor);
+      setError(null);
+    } catch (e) {
+      setError(e);
+    }
+  }, 1500, [id, status]);
+  const more = async () => {
+    try {
+      const r = await api('GET', q(next));
+      setOlder((o) => [...o, ...r.runs]);
+      setNext(r.next_cursor);
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const firstIds = new Set((runs || []).map((r) => r.id));
+  const all = [...(runs || []), ...older.filter((r) => !firstIds.has(r.id))];
+  return (
+    <section>
+      <div class="page-head">
+        <div>
+          <h1>Runs</h1>
+          <p class="muted">of <a href={`#/w/${enc(id)}`} class="wf-name">{wf ? wf.name : id}</a></p>
+        </div>
+        <div class="row">
+          <label for="status-filter">Status</label>
+          <select id="status-filter" value={status} onChange={(e) => setStatus(e.currentTarget.value)}>
+            <option value="">all</option>
+            {STATUSES.map((s) => <option value={s}>{s}</option>)}
+          </select>
+        </div>
+      </div>
+      <Problem error={error} />
+      {runs === null && !error && <Loading what="runs" />}
+      {runs && all.length === 0 && <Empty>{status ? `No ${status} runs.` : 'No runs yet. They appear here as soon as a trigger starts one.'}</Empty>}
+      {all.length > 0 && (
+        <div class="table-wrap">
+          <table class="runs">
+            <thead><tr><th scope="col">Run</th><th scope="col">Status</th><th scope="col">Trigger</th><th scope="col">Version</th><th scope="col">Created</th><th scope="col">Duration</th></tr></thead>
+            <tbody>
+              {all.map((r) => (
+                <tr data-run={r.id}>
+                  <td data-label="Run"><a class="mono" href={`#/runs/${enc(r.id)}`}>{r.id}</a></td>
+                  <td data-label="Status"><Status status={r.status} /></td>
+                  <td data-label="Trigger">{r.trigger}</td>
+                  <td data-label="Version">v{r.version}</td>
+                  <td data-label="Created"><Time iso={r.created_at} /></td>
+                  <td data-label="Duration">{duration(r.started_at, r.finished_at) || '—'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {next && <button type="button" onClick={more}>Older runs</button>}
+    </section>
+  );
+}
+
+function Timeline({ run }) {
+  const steps = run.steps || [];
+  const t0 = Date.parse(run.started_at || run.created_at);
+  const ends = steps.map((s) => Date.parse(s.finished_at || s.started_at)).filter((x) => !Number.isNaN(x));
+  const t1 = Math.max(Date.parse(run.finished_at || '') || 0, ...ends, t0 + 1);
+  const span = Math.max(t1 - t0, 1);
+  if (!steps.length) return <Empty>No steps recorded yet.</Empty>;
+  return (
+    <ol class="timeline">
+      {steps.map((s) => {
+        const a = Date.parse(s.started_at);
+        const b = Date.parse(s.finished_at || s.started_at);
+        const left = Number.isNaN(a) ? 0 : ((a - t0) / span) * 100;
+        const width = Number.isNaN(a) || Number.isNaN(b) ? 0 : Math.max(((b - a) / span) * 100, 0.5);
+        return (
+          <li class="step" data-step={s.name}>
+            <div class="step-head">
+              <strong>{s.name}</strong> <Status status={s.status} />
+              <span class="muted"> · {s.attempts ?? 1} attempt{(s.attempts ?? 1) === 1 ? '' : 's'} · {duration(s.started_at, s.finished_at) || '—'}</span>
+            </div>
+            <div class="bar-track" aria-hidden="true"><div class={`bar s-${s.status}`} style={{ marginLeft: `${left}%`, width: `${width}%` }} /></div>
+            {s.error ? <p class="bad">Error: {typeof s.error === 'string' ? s.error : JSON.stringify(s.error)}</p> : null}
+            {s.output !== undefined && s.output !== null ? <details><summary>Output</summary><Json value={s.output} /></details> : null}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+export function RunPage({ runId }) {
+  const [run, setRun] = useState(null);
+  const [error, setError] = useState(null);
+  const [problem, setProblem] = useState(null);
+  const [busy, setBusy] = useState(false);
+  // A run that is not finished is fetched again until it is.
+  usePolling(async () => {
+    if (run && (run.status === 'succeeded' || run.status === 'failed')) return;
+    try {
+      const r = await api('GET', `/api/runs/${enc(runId)}`);
+      setRun(r);
+      document.title = `Run ${r.id} · Tripline`;
+    } catch (e) {
+      setError(e);
+    }
+  }, 1000, [runId, run && run.status]);
+  const replay = async () => {
+    setBusy(true);
+    setProblem(null);
+    try {
+      const r = await api('POST', `/api/runs/${enc(runId)}/replay`);
+      go(`/runs/${r.run_id}`);
+    } catch (e) {
+      setProblem(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  if (error) return <Problem error={error} title="This run could not be loaded" />;
+  if (!run) return <Loading what="the run" />;
+  return (
+    <section class="run">
+      <div class="page-head">
+        <div>
+          <h1>Run <span class="mono">{run.id}</span></h1>
+          <p class="muted"><a href={`#/w/${enc(run.workflow_id)}/runs`}>all runs of this workflow</a> · v{run.version} · {run.trigger} · <Status status={run.status} /> · created <Time iso={run.created_at} /> · took {duration(run.started_at, run.finished_at) || '—'}</p>
+        </div>
+        <div class="actions">
+          <button type="button" class="primary" onClick={replay} disabled={busy}>{busy ? 'Replaying…' : 'Replay'}</button>
+        </div>
+      </div>
+      <Problem error={problem} title="The run could not be replayed" />
+      {run.error ? <div class="problem"><strong>The run failed</strong><p>{typeof run.error === 'string' ? run.error : JSON.stringify(run.error)}</p></div> : null}
+      <div class="grid">
+        <div>
+          <h2>Steps</h2>
+          <Timeline run={run} />
+        </div>
+        <div>
+          <h2>Input</h2>
+          <Json value={run.input} />
+          {run.dedup_key ? <p class="muted">Dedup key: <code>{run.dedup_key}</code></p> : null}
+        </div>
+      </div>
+    </section>
+  );
+}

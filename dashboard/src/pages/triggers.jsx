@@ -1,0 +1,249 @@
+// The trigger panels of a workflow page: endpoint (URLs, live test shelf, schema detection),
+// schedule (fire times with DST shifts), poll (status and reset), OAuth (URLs, connections).
+import { useEffect, useState } from 'preact/hooks';
+import { api, enc } from '../api.js';
+import { Problem, Loading, Empty, Time, UrlRow, Json, usePolling } from '../ui.jsx';
+
+function Signature({ s }) {
+  if (!s) return <span class="muted sig" data-sig="none">no signature check configured</span>;
+  if (s.valid) return <span class="good sig" data-sig="valid">signature would pass ({s.scheme})</span>;
+  const err = s.error || {};
+  return <span class="bad sig" data-sig="invalid">signature would fail ({s.scheme}): {err.message}{err.location ? ` — ${err.location}` : ''}</span>;
+}
+
+export function EndpointPanel({ wf, onApplied }) {
+  const [shelf, setShelf] = useState(null);
+  const [shelfError, setShelfError] = useState(null);
+  const [proposal, setProposal] = useState(null);
+  const [problem, setProblem] = useState(null);
+  const [busy, setBusy] = useState('');
+  usePolling(async () => {
+    try {
+      const r = await api('GET', `/api/workflows/${enc(wf.id)}/test-requests`);
+      setShelf(r.test_requests);
+      setShelfError(null);
+    } catch (e) {
+      setShelfError(e);
+    }
+  }, 1500, [wf.id]);
+
+  const detect = async () => {
+    setBusy('detect');
+    setProblem(null);
+    try {
+      setProposal(await api('POST', `/api/workflows/${enc(wf.id)}/detect-schema`, {}));
+    } catch (e) {
+      setProblem(e);
+    } finally {
+      setBusy('');
+    }
+  };
+  const apply = async () => {
+    setBusy('apply');
+    setProblem(null);
+    try {
+      const r = await api('POST', `/api/workflows/${enc(wf.id)}/detect-schema`, { test_request_id: proposal.test_request_id, apply: true });
+      onApplied(r.workflow);
+      setProposal(null);
+    } catch (e) {
+      setProblem(e);
+    } finally {
+      setBusy('');
+    }
+  };
+  const stats = wf.endpoint || {};
+  return (
+    <section class="panel" aria-labelledby="endpoint-h">
+      <h2 id="endpoint-h">Endpoint</h2>
+      <UrlRow label="Production URL" url={wf.urls.endpoint} />
+      <UrlRow label="Test URL" url={wf.urls.test} />
+      {wf.status !== 'deployed' && <p class="muted">The production URL answers once the workflow is deployed; the test URL records requests now.</p>}
+      {stats.signature_failures ? <p class="bad">Signature failures on the production URL: {stats.signature_failures} (last <Time iso={stats.last_signature_failure_at} />)</p> : null}
+      <h3>Test shelf</h3>
+      <p class="muted">Requests sent to the test URL appear here by themselves. Nothing runs.</p>
+      <Problem error={shelfError} />
+      {shelf === null && !shelfError && <Loading what="the test shelf" />}
+      {shelf && shelf.length === 0 && <Empty>No test requests yet. Send one, e.g. <code>curl -X POST '{wf.urls.test}' -H 'content-type: application/json' -d '{`{"email":"ada@example.com"}`}'</code></Empty>}
+      {shelf && shelf.length > 0 && (
+        <ol class="shelf" aria-live="polite">
+          {shelf.map((t) => (
+            <li class="test-request" data-id={t.id}>
+              <div><strong>{t.method}</strong> <span class="mono">{t.path}</span> <Time iso={t.received_at} /> <Signature s={t.signature} /></div>
+              {t.body_error ? <p class="bad">Body: {t.body_error}</p> : <Json value={t.body} />}
+              <details><summary>Query and headers</summary><Json value={{ query: t.query, headers: t.headers }} /></details>
+            </li>
+          ))}
+        </ol>
+      )}
+      <div class="row">
+        <button type="button" onClick={detect} disabled={!!busy}>{busy === 'detect' ? 'Detecting…' : 'Detect schema'}</button>
+      </div>
+      <Problem error={problem} />
+      {proposal && (
+        <div class="proposal">
+          <h3>Proposed request schema</h3>
+          <p class="muted">From test request {proposal.test_request_id}. Apply writes it into the draft as <code>trigger.request</code>.</p>
+          <Json value={proposal.schema} />
+          <div class="row">
+            <button type="button" class="primary" onClick={apply} disabled={!!busy}>{busy === 'apply' ? 'Applying…' : 'Apply'}</button>
+            <button type="button" onClick={() => setProposal(null)}>Dismiss</button>
+          </div>
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function SchedulePanel({ wf, dirty }) {
+  const [from, setFrom] = useState('');
+  const [count, setCount] = useState('10');
+  const [preview, setPreview] = useState(null);
+  const [problem, setProblem] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const load = async (ev) => {
+    if (ev) ev.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    try {
+      let q = `count=${enc(count || '10')}`;
+      if (from) q += `&after=${enc(`${from}T00:00:00Z`)}`;
+      setPreview(await api('GET', `/api/workflows/${enc(wf.id)}/schedule/preview?${q}`));
+    } catch (e) {
+      setProblem(e);
+      setPreview(null);
+    } finally {
+      setBusy(false);
+    }
+  };
+  useEffect(() => { load(); }, [wf.id, wf.updated_at]);
+  return (
+    <section class="panel" aria-labelledby="schedule-h">
+      <h2 id="schedule-h">Schedule</h2>
+      <dl class="facts">
+        <dt>Next run</dt><dd><Time iso={wf.next_run_at} />{wf.next_run_at ? <span class="muted"> ({wf.next_run_at})</span> : wf.status !== 'deployed' ? <span class="muted"> (not deployed)</span> : null}</dd>
+        <dt>Last run</dt><dd><Time iso={wf.last_run_at} /></dd>
+        <dt>Skipped slots</dt><dd>{wf.skipped_slots ?? 0}</dd>
+        {wf.last_misfire ? <><dt>Last misfire</dt><dd><Json value={wf.last_misfire} /></dd></> : null}
+      </dl>
+      <h3>Next fire times</h3>
+      <form class="row" onSubmit={load}>
+        <label for="preview-from">From (date, UTC)</label>
+        <input id="preview-from" type="date" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
+        <label for="preview-count">Count</label>
+        <input id="preview-count" type="number" min="1" max="100" value={count} onInput={(e) => setCount(e.currentTarget.value)} />
+        <button type="submit" disabled={busy}>Preview</button>
+      </form>
+      {dirty && <p class="muted">The preview is of the saved draft: save to see your changes.</p>}
+      <Problem error={problem} />
+      {preview && (
+        <div class="table-wrap">
+          <table class="preview">
+            <caption>In {preview.timezone} and in UTC</caption>
+            <thead><tr><th scope="col">Local ({preview.timezone})</th><th scope="col">UTC</th><th scope="col">DST</th></tr></thead>
+            <tbody>
+              {preview.fire_times.map((f) => (
+                <tr class={f.dst_shifted ? 'dst' : ''} data-dst={f.dst_shifted ? 'shifted' : 'no'}>
+                  <td class="mono">{f.at}</td><td class="mono">{f.utc}</td>
+                  <td>{f.dst_shifted ? <span class="badge s-dst" title="This local time does not exist or repeats on this day: the fire time moved with the DST change">DST shift</span> : ''}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
+
+export function PollPanel({ wf, onChanged }) {
+  const [start, setStart] = useState('now');
+  const [problem, setProblem] = useState(null);
+  const [result, setResult] = useState('');
+  const [busy, setBusy] = useState(false);
+  const p = wf.poll || {};
+  const reset = async (ev) => {
+    ev.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    setResult('');
+    try {
+      const r = await api('POST', `/api/workflows/${enc(wf.id)}/poll/reset`, { start });
+      setResult(`Poll reset (start: ${r.start}). New cursor: ${JSON.stringify(r.cursor)}`);
+      await onChanged();
+    } catch (e) {
+      setProblem(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <section class="panel" aria-labelledby="poll-h">
+      <h2 id="poll-h">Poll</h2>
+      <dl class="facts">
+        <dt>Last poll</dt><dd><Time iso={p.last_poll_at} /></dd>
+        <dt>Last success</dt><dd><Time iso={p.last_success_at} /></dd>
+        <dt>Next poll</dt><dd><Time iso={p.next_poll_at} /></dd>
+        <dt>Error</dt><dd class={p.last_poll_error ? 'bad' : ''}>{p.last_poll_error || 'none'}</dd>
+        <dt>Backoff</dt><dd>{p.consecutive_failures ? `${p.consecutive_failures} failure(s) in a row; retrying with backoff` : 'none'}</dd>
+        <dt>Records seen (runs)</dt><dd>{p.runs_created ?? 0}</dd>
+        <dt>Cursor</dt><dd><code class="poll-cursor">{p.cursor === null || p.cursor === undefined ? 'none yet' : JSON.stringify(p.cursor)}</code></dd>
+      </dl>
+      <form class="reset" onSubmit={reset}>
+        <fieldset>
+          <legend>Reset the cursor</legend>
+          <label><input type="radio" name="start" value="now" checked={start === 'now'} onChange={() => setStart('now')} /> From now: skip what the source has now</label>
+          <label><input type="radio" name="start" value="beginning" checked={start === 'beginning'} onChange={() => setStart('beginning')} /> From the beginning: a run for every record that has none yet</label>
+        </fieldset>
+        <button type="submit" disabled={busy}>{busy ? 'Resetting…' : 'Reset poll'}</button>
+      </form>
+      <p class="good" role="status" aria-live="polite" id="poll-reset-result">{result}</p>
+      <Problem error={problem} title="The poll could not be reset" />
+    </section>
+  );
+}
+
+export function OAuthPanel({ wf }) {
+  const [conns, setConns] = useState(null);
+  const [problem, setProblem] = useState(null);
+  const load = async () => {
+    try {
+      const r = await api('GET', `/api/workflows/${enc(wf.id)}/connections`);
+      setConns(r.connections);
+    } catch (e) {
+      setProblem(e);
+    }
+  };
+  usePolling(load, 5000, [wf.id]);
+  const remove = async (userId) => {
+    setProblem(null);
+    try {
+      await api('DELETE', `/api/workflows/${enc(wf.id)}/connections/${enc(userId)}`);
+      await load();
+    } catch (e) {
+      setProblem(e);
+    }
+  };
+  return (
+    <section class="panel" aria-labelledby="oauth-h">
+      <h2 id="oauth-h">OAuth</h2>
+      <UrlRow label="Sign-in URL" url={wf.urls.signin} />
+      <UrlRow label="Redirect URL" url={wf.urls.redirect} />
+      <p class="muted">Register the Redirect URL with the provider. Send users to the Sign-in URL with <code>?user_id=…</code>.</p>
+      <h3>Connections</h3>
+      <Problem error={problem} />
+      {conns === null && !problem && <Loading what="connections" />}
+      {conns && conns.length === 0 && <Empty>No connections yet.</Empty>}
+      {conns && conns.length > 0 && (
+        <ul class="connections">
+          {conns.map((c) => (
+            <li class="connection" data-user={c.user_id}>
+              <strong>{c.user_id}</strong> · {c.status}{c.needs_reauth ? <span class="bad"> · needs re-auth: {c.needs_reauth.reason}</span> : null}
+              <span class="muted"> · connected <Time iso={c.created_at} /></span>
+              <button type="button" class="danger" onClick={() => remove(c.user_id)} aria-label={`Delete connection of ${c.user_id}`}>Delete</button>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}

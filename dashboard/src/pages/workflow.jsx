@@ -1,0 +1,188 @@
+// One workflow: the definition editor (errors at their place), save/deploy/undeploy, the draft's
+// diff against the deployed version, and the panel of its trigger kind.
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { api, enc } from '../api.js';
+import { Editor, placeErrors } from '../editor.jsx';
+import { lineDiff } from '../diff.js';
+import { Problem, Loading, Status, Time, UrlRow, go } from '../ui.jsx';
+import { EndpointPanel, SchedulePanel, PollPanel, OAuthPanel } from './triggers.jsx';
+
+const pretty = (v) => JSON.stringify(v, null, 2);
+
+function Diff({ deployed, draft }) {
+  const lines = useMemo(() => lineDiff(pretty(deployed), pretty(draft)), [deployed, draft]);
+  const changed = lines.filter((l) => l.op !== ' ').length;
+  if (!changed) return <p class="muted" data-diff="same">The saved draft is the deployed version.</p>;
+  return (
+    <pre class="diff" aria-label="Changes from the deployed version to the saved draft">
+      {lines.map((l) => <div class={l.op === '+' ? 'add' : l.op === '-' ? 'del' : 'same'}>{`${l.op} ${l.text}`}</div>)}
+    </pre>
+  );
+}
+
+export function WorkflowPage({ id }) {
+  const [wf, setWf] = useState(null);
+  const [loadError, setLoadError] = useState(null);
+  const [text, setText] = useState(null);
+  const [savedText, setSavedText] = useState(null);
+  const [errors, setErrors] = useState([]);
+  const [problem, setProblem] = useState(null);
+  const [busy, setBusy] = useState('');
+  const [note, setNote] = useState('');
+  const editor = useRef(null);
+
+  const refresh = async () => {
+    const w = await api('GET', `/api/workflows/${enc(id)}`);
+    setWf(w);
+    return w;
+  };
+  useEffect(() => {
+    refresh().then((w) => {
+      const t = pretty(w.draft);
+      setText(t);
+      setSavedText(t);
+      document.title = `${w.name} · Tripline`;
+    }).catch(setLoadError);
+  }, [id]);
+
+  const dirty = text !== null && text !== savedText;
+
+  /** Saves the editor's text as the draft; true when it was accepted. */
+  const save = async () => {
+    setProblem(null);
+    setNote('');
+    let body;
+    try {
+      body = JSON.parse(editor.current.text());
+    } catch (e) {
+      setErrors([]);
+      setProblem({ title: 'The definition is not valid JSON', detail: `${e.message}. The editor marks the place.`, errors: [] });
+      return false;
+    }
+    setBusy('save');
+    try {
+      const w = await api('PUT', `/api/workflows/${enc(id)}`, body);
+      setErrors([]);
+      const current = editor.current.text();
+      setSavedText(current);
+      setWf((old) => ({ ...old, ...w }));
+      setNote('Draft saved.');
+      return true;
+    } catch (e) {
+      setErrors(e.errors || []);
+      setProblem(e);
+      return false;
+    } finally {
+      setBusy('');
+    }
+  };
+
+  const deploy = async () => {
+    if (dirty && !(await save())) return;
+    setBusy('deploy');
+    setProblem(null);
+    try {
+      await api('POST', `/api/workflows/${enc(id)}/deploy`);
+      const w = await refresh();
+      setNote(`Deployed version ${w.deployed_version}.`);
+    } catch (e) {
+      setErrors(e.errors || []);
+      setProblem(e);
+    } finally {
+      setBusy('');
+    }
+  };
+
+  const undeploy = async () => {
+    setBusy('undeploy');
+    setProblem(null);
+    try {
+      await api('POST', `/api/workflows/${enc(id)}/undeploy`);
+      await refresh();
+      setNote('Undeployed: its triggers are stopped.');
+    } catch (e) {
+      setProblem(e);
+    } finally {
+      setBusy('');
+    }
+  };
+
+  const remove = async () => {
+    if (busy !== 'confirm-delete') { setBusy('confirm-delete'); return; }
+    setBusy('delete');
+    try {
+      await api('DELETE', `/api/workflows/${enc(id)}`);
+      go('/');
+    } catch (e) {
+      setProblem(e);
+      setBusy('');
+    }
+  };
+
+  /** A new draft from elsewhere (e.g. a detected schema applied): into the editor, saved. */
+  const adopt = (w) => {
+    const t = pretty(w.draft);
+    editor.current.setText(t);
+    setText(t);
+    setSavedText(t);
+    setErrors([]);
+    setWf((old) => ({ ...old, ...w }));
+  };
+
+  if (loadError) return <Problem error={loadError} title="This workflow could not be loaded" />;
+  if (!wf || text === null) return <Loading what="the workflow" />;
+
+  const placed = editor.current ? placeErrors(editor.current.view.state, errors) : [];
+  const deployedDef = wf.deployed_definition;
+
+  return (
+    <section class="workflow">
+      <div class="page-head">
+        <div>
+          <h1 class="wf-title">{wf.name}</h1>
+          <p class="muted"><span class="mono">{wf.id}</span> · {wf.trigger_type} · <Status status={wf.status} />
+            {wf.deployed_version ? <> · v{wf.deployed_version} deployed <Time iso={wf.deployed_at} /></> : null}</p>
+        </div>
+        <nav class="actions" aria-label="Workflow actions">
+          <a class="button" href={`#/w/${enc(id)}/runs`}>Runs</a>
+          <button type="button" onClick={save} disabled={!!busy}>{busy === 'save' ? 'Saving…' : dirty ? 'Save draft' : 'Save'}</button>
+          <button type="button" class="primary" onClick={deploy} disabled={!!busy && busy !== 'confirm-delete'}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
+          <button type="button" onClick={undeploy} disabled={wf.status !== 'deployed' || !!busy}>Undeploy</button>
+          <button type="button" class="danger" onClick={remove}>{busy === 'confirm-delete' ? 'Really delete?' : 'Delete'}</button>
+        </nav>
+      </div>
+      <p class="note" role="status" aria-live="polite">{note}{dirty ? ' Unsaved changes.' : ''}</p>
+      {problem && (
+        <div class="problem" role="alert" id="save-problem">
+          <strong>{problem.title}</strong>
+          {problem.detail ? <p>{problem.detail}</p> : null}
+          {placed.length > 0 && (
+            <ul class="error-list">
+              {placed.map((e) => (
+                <li><button type="button" class="link" data-line={e.line} onClick={() => editor.current.focusAt(e.from)}>
+                  Line {e.line}</button>: <code>{e.location}</code> {e.message}</li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      <div class="grid">
+        <div class="col-editor">
+          <h2 id="editor-label">Definition</h2>
+          <Editor value={text} onChange={setText} errors={errors} apiRef={editor} label="Workflow definition (JSON)" />
+          <details class="diff-box" open={wf.status === 'deployed' && pretty(deployedDef) !== pretty(wf.draft)}>
+            <summary>Draft vs deployed</summary>
+            {deployedDef ? <Diff deployed={deployedDef} draft={wf.draft} /> : <p class="muted">Not deployed yet: nothing to compare with.</p>}
+          </details>
+        </div>
+        <div class="col-side">
+          {wf.trigger_type === 'endpoint' && <EndpointPanel wf={wf} onApplied={adopt} />}
+          {wf.trigger_type === 'schedule' && <SchedulePanel wf={wf} dirty={dirty} />}
+          {wf.trigger_type === 'poll' && <PollPanel wf={wf} onChanged={refresh} />}
+          {wf.trigger_type === 'oauth' && <OAuthPanel wf={wf} />}
+          {!['endpoint', 'schedule', 'poll', 'oauth'].includes(wf.trigger_type) && <UrlRow label="API" url={`/api/workflows/${wf.id}`} />}
+        </div>
+      </div>
+    </section>
+  );
+}

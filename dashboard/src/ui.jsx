@@ -1,0 +1,124 @@
+// Small shared pieces: routing, polling, errors in words, times, copy buttons.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { ApiError } from './api.js';
+
+/** The current hash route, split: '#/w/wf_1/runs' → ['w', 'wf_1', 'runs']. */
+export function useRoute() {
+  const read = () => (location.hash.replace(/^#\/?/, '').split('?')[0] || '').split('/').filter(Boolean).map(decodeURIComponent);
+  const [route, setRoute] = useState(read);
+  useEffect(() => {
+    const f = () => setRoute(read());
+    addEventListener('hashchange', f);
+    return () => removeEventListener('hashchange', f);
+  }, []);
+  return route;
+}
+
+export function go(path) { location.hash = `#${path}`; }
+
+/** Calls `f` now and then every `ms` while mounted and the tab is visible (no overlap). */
+export function usePolling(f, ms, deps) {
+  const fn = useRef(f);
+  fn.current = f;
+  useEffect(() => {
+    let stop = false;
+    let timer;
+    const tick = async () => {
+      if (stop) return;
+      if (!document.hidden) {
+        try { await fn.current(); } catch { /* the callee shows its own error */ }
+      }
+      if (!stop) timer = setTimeout(tick, ms);
+    };
+    tick();
+    return () => { stop = true; clearTimeout(timer); };
+  }, deps);
+}
+
+/** An error in words, with a list of the problem's individual errors. */
+export function Problem({ error, title }) {
+  if (!error) return null;
+  const e = error instanceof ApiError ? error : { title: String(error.message || error), detail: '', errors: [] };
+  return (
+    <div class="problem" role="alert">
+      <strong>{title || e.title}</strong>
+      {e.detail ? <p>{e.detail}</p> : null}
+      {e.errors.length > 0 && (
+        <ul>{e.errors.map((x) => <li><code>{x.location}</code> {x.message}</li>)}</ul>
+      )}
+    </div>
+  );
+}
+
+export function Loading({ what }) {
+  return <p class="loading" role="status" aria-live="polite">Loading {what}…</p>;
+}
+
+export function Empty({ children }) {
+  return <p class="empty">{children}</p>;
+}
+
+const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+/** '3 min ago' / 'in 2 h' for an ISO time; '—' for none. */
+export function relative(iso, now = Date.now()) {
+  if (!iso) return '—';
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return String(iso);
+  const s = Math.round((t - now) / 1000);
+  const a = Math.abs(s);
+  if (a < 60) return rtf.format(s, 'second');
+  if (a < 3600) return rtf.format(Math.round(s / 60), 'minute');
+  if (a < 86400) return rtf.format(Math.round(s / 3600), 'hour');
+  return rtf.format(Math.round(s / 86400), 'day');
+}
+
+export function Time({ iso }) {
+  if (!iso) return <span>—</span>;
+  return <time datetime={iso} title={iso}>{relative(iso)}</time>;
+}
+
+export function Status({ status }) {
+  return <span class={`badge s-${String(status || 'none').replace(/[^a-z_]/g, '')}`}>{status || 'none'}</span>;
+}
+
+export function CopyButton({ text, label }) {
+  const [done, setDone] = useState('');
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setDone('Copied');
+    } catch {
+      setDone('Copy failed: select the text and copy it');
+    }
+    setTimeout(() => setDone(''), 2000);
+  };
+  return (
+    <span class="copy">
+      <button type="button" onClick={copy} aria-label={label}>Copy</button>
+      <span role="status" aria-live="polite">{done}</span>
+    </span>
+  );
+}
+
+export function UrlRow({ label, url }) {
+  if (!url) return null;
+  return (
+    <div class="url-row">
+      <span class="url-label">{label}</span>
+      <code class="url" data-url={label}>{url}</code>
+      <CopyButton text={url} label={`Copy ${label}`} />
+    </div>
+  );
+}
+
+/** A value as pretty JSON text. */
+export function Json({ value }) {
+  return <pre class="json">{value === undefined ? '' : JSON.stringify(value, null, 2)}</pre>;
+}
+
+export function duration(a, b) {
+  if (!a || !b) return null;
+  const ms = Date.parse(b) - Date.parse(a);
+  if (Number.isNaN(ms)) return null;
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+}
