@@ -36,7 +36,7 @@ function SignIn({ onSignedIn, reason }) {
           required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
         <button type="submit" disabled={busy || !value.trim()}>{busy ? 'Signing in…' : 'Sign in'}</button>
       </form>
-      <Problem error={error && (error.errors ? error : { title: String(error) })} />
+      <Problem error={error} />
       <p class="hint">The token stays in this tab (sessionStorage) and is sent only to this site.</p>
     </main>
   );

@@ -38,7 +38,9 @@ export function usePolling(f, ms, deps) {
 /** An error in words, with a list of the problem's individual errors. */
 export function Problem({ error, title }) {
   if (!error) return null;
-  const e = error instanceof ApiError ? error : { title: String(error.message || error), detail: '', errors: [] };
+  const e = error instanceof ApiError || (error.title && !(error instanceof Error))
+    ? { title: error.title, detail: error.detail || '', errors: error.errors || [] }
+    : { title: String(error.message || error), detail: '', errors: [] };
   return (
     <div class="problem" role="alert">
       <strong>{title || e.title}</strong>

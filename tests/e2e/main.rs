@@ -9,6 +9,7 @@
 mod harness;
 
 mod api;
+mod dashboard;
 mod endpoint;
 mod engine;
 mod oauth;

@@ -1,0 +1,39 @@
+// A workflow named like markup is shown as text and runs nothing; the CSP forbids inline script.
+// Also saves the list at 390 px in dark mode.
+import { args, scenario, signIn, shot } from './dashboard_lib.mjs';
+
+await scenario(async (page, out) => {
+  const resp = await page.goto(`${args.base}/`);
+  out.csp = resp.headers()['content-security-policy'] || null;
+  await signIn(page);
+  const link = page.locator(`tr[data-id="${args.id}"] a.wf-name`);
+  await link.waitFor();
+  out.list_name = await link.textContent();
+  await shot(page, 'workflows');
+  await link.click();
+  await page.locator('.wf-title').waitFor();
+  await page.locator('.cm-content').waitFor();
+  out.title_name = await page.locator('.wf-title').textContent();
+  out.img_elements = await page.evaluate(() => document.querySelectorAll('img').length
+    + document.querySelector('.editor').shadowRoot.querySelectorAll('img').length);
+  out.pwned = await page.evaluate(() => window.__pwned === true);
+  // An inline script added to the page must be refused by the CSP.
+  out.inline_script_ran = await page.evaluate(async () => {
+    const s = document.createElement('script');
+    s.textContent = 'window.__inline_ran = true';
+    document.head.appendChild(s);
+    await new Promise((r) => setTimeout(r, 50));
+    return window.__inline_ran === true;
+  });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(`${args.base}/#/`);
+  await page.locator(`tr[data-id="${args.id}"]`).waitFor();
+  out.narrow_scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
+  out.dark_background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await shot(page, 'workflows-390-dark');
+  await page.goto(`${args.base}/#/w/${args.id}`);
+  await page.locator('.cm-content').waitFor();
+  out.narrow_workflow_scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
+  await shot(page, 'workflow-390-dark');
+});

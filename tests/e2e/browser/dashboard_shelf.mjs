@@ -1,0 +1,35 @@
+// Test shelf: a request to the test URL appears by itself; Detect schema proposes a schema;
+// Apply puts it into the draft (and the editor).
+import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { args, scenario, signIn, editorText, shot } from './dashboard_lib.mjs';
+
+await scenario(async (page, out) => {
+  await signIn(page);
+  await page.goto(`${args.base}/#/w/${args.id}`);
+  await page.getByText('No test requests yet').waitFor();
+  out.test_url_shown = await page.locator('code[data-url="Test URL"]').textContent();
+  // Two requests signed GitHub-style: one with a wrong secret, then one with the right one.
+  const body = JSON.stringify({ email: 'ada@example.com', age: 36, tags: ['a'] });
+  const send = (secret) => {
+    const sig = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+    return JSON.parse(execFileSync('curl', ['-s', '-X', 'POST', `${args.base}/hooks/${args.id}/test?source=shelf`,
+      '-H', 'content-type: application/json', '-H', 'x-sender: dashboard-test',
+      '-H', `x-hub-signature-256: ${sig}`, '-d', body]).toString());
+  };
+  out.capture_replies = [send('not-the-secret')];
+  await page.locator('.test-request').first().waitFor();
+  out.capture_replies.push(send(args.github_secret));
+  await page.locator('.test-request').nth(1).waitFor();
+  const req = page.locator('.test-request').first();
+  out.shelf_text = await req.textContent();
+  out.signatures = await page.locator('.test-request .sig').evaluateAll((els) => els.map((e) => e.dataset.sig));
+  out.signature_texts = await page.locator('.test-request .sig').allTextContents();
+  await shot(page, 'test-shelf');
+  await page.getByRole('button', { name: 'Detect schema' }).click();
+  await page.locator('.proposal').waitFor();
+  out.proposal_text = await page.locator('.proposal pre.json').textContent();
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.locator('.proposal').waitFor({ state: 'detached' });
+  out.editor_text = await editorText(page);
+});

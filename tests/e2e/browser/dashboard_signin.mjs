@@ -1,0 +1,22 @@
+// Sign-in: a wrong token shows a message; the right one shows the workflow list; sign-out forgets it.
+import { args, scenario, shot } from './dashboard_lib.mjs';
+
+await scenario(async (page, out) => {
+  await page.goto(`${args.base}/`);
+  await page.getByLabel('Admin token').fill('not-the-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  out.wrong_message = await page.getByRole('alert').textContent();
+  out.stored_after_wrong = await page.evaluate(() => sessionStorage.getItem('tripline.adminToken'));
+  await shot(page, 'signin');
+  await page.getByLabel('Admin token').fill(args.token);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  // The list replaces the sign-in form: wait for its content, then read the heading.
+  await page.locator('.empty, table.workflows').first().waitFor();
+  out.heading = await page.getByRole('heading', { level: 1 }).textContent();
+  out.list_text = await page.locator('main#main').textContent();
+  out.stored_token = await page.evaluate(() => sessionStorage.getItem('tripline.adminToken'));
+  out.url = page.url();
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByLabel('Admin token').waitFor();
+  out.stored_after_signout = await page.evaluate(() => sessionStorage.getItem('tripline.adminToken'));
+});

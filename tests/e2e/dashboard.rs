@@ -1,0 +1,434 @@
+//! The dashboard, end to end: the static assets served by the real Worker under `wrangler dev`,
+//! driven by headless Chromium (playwright-core, tests/e2e/browser/dashboard_*.mjs) through each
+//! scenario, with every result checked here and against the management API. The scenarios also
+//! save the screenshots in docs/screenshots/.
+
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::harness::oauth_provider::{Provider, CLIENT_SECRET, PASSWORD};
+use crate::harness::*;
+use serde_json::{json, Value};
+
+const OAUTH_SECRET_ENV: &str = "DASH_OAUTH_CLIENT_SECRET";
+const GITHUB_SECRET_ENV: &str = "DASH_GITHUB_SECRET";
+const GITHUB_SECRET: &str = "dashboard webhook secret";
+const HOSTILE: &str = "<img src=x onerror=alert(1)>";
+
+fn dev() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| {
+        Dev::start(
+            "dashboard",
+            &[
+                ("RUN_LEASE_SECONDS", "3"),
+                (OAUTH_SECRET_ENV, CLIENT_SECRET),
+                (GITHUB_SECRET_ENV, GITHUB_SECRET),
+            ],
+        )
+    })
+}
+
+/// One Chromium at a time: the machine is small and each scenario is a whole browser.
+static BROWSER: Mutex<()> = Mutex::new(());
+
+/// Runs `tests/e2e/browser/{script}` with `args` (plus base URL, token and screenshot folder)
+/// and returns its JSON report, failing with the scenario's own error when it did not finish.
+fn browser(script: &str, mut args: Value) -> Value {
+    let dev = dev();
+    args["base"] = json!(dev.base);
+    args["token"] = json!(ADMIN_TOKEN);
+    args["shots"] = json!(root().join("docs/screenshots"));
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new("node")
+        .arg(root().join("tests/e2e/browser").join(script))
+        .arg(args.to_string())
+        .current_dir(root())
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or("");
+    let report: Value = serde_json::from_str(last).unwrap_or_else(|e| {
+        panic!(
+            "{script} printed no JSON report ({e}): {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        out.status.success() && report["ok"] == true,
+        "{script} failed: {}\n{report:#}",
+        report["error"].as_str().unwrap_or("")
+    );
+    assert_eq!(report["page_errors"], json!([]), "{script}: {report:#}");
+    assert_eq!(report["dialogs"], json!([]), "{script}: {report:#}");
+    report
+}
+
+fn text(v: &Value) -> &str {
+    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
+}
+
+fn endpoint_example() -> Value {
+    serde_json::from_str(include_str!("../../examples/endpoint.json")).expect("example")
+}
+
+#[test]
+fn serves_the_dashboard_with_a_strict_csp_and_keeps_the_api() {
+    let dev = dev();
+    let r = send("GET", &dev.url("/"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r
+        .header("content-type")
+        .unwrap_or("")
+        .starts_with("text/html"));
+    assert!(
+        r.text
+            .contains(r#"<script type="module" src="/app.js"></script>"#),
+        "{}",
+        r.text
+    );
+    let csp = r.header("content-security-policy").expect("CSP header");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    let js = send("GET", &dev.url("/app.js"), &[], None);
+    assert_eq!(js.status, 200);
+    assert!(js
+        .header("content-type")
+        .unwrap_or("")
+        .contains("javascript"));
+    assert!(
+        !js.text.contains("https://") || !js.text.contains("import(\"https"),
+        "no remote imports"
+    );
+    // The Worker still owns its paths.
+    let api_r = send("GET", &dev.url("/api/workflows"), &[], None);
+    assert_eq!(api_r.status, 401, "{}", api_r.text);
+    assert_eq!(
+        api_r.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
+    assert_eq!(
+        send("GET", &dev.url("/hooks/wf_nope"), &[], None).status,
+        404
+    );
+}
+
+#[test]
+fn workflow_resource_carries_the_deployed_definition() {
+    let dev = dev();
+    let def = endpoint_example();
+    let id = create(dev, &def);
+    let r = api(dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.json()["deployed_definition"], Value::Null, "{}", r.text);
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut changed = def.clone();
+    changed["name"] = json!("Lead created, edited");
+    let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&changed));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(v["deployed_definition"], def);
+    assert_eq!(v["draft"]["name"], "Lead created, edited");
+}
+
+#[test]
+fn sign_in_rejects_a_wrong_token_and_accepts_the_right_one() {
+    let r = browser("dashboard_signin.mjs", json!({}));
+    let wrong = text(&r["wrong_message"]);
+    assert!(wrong.contains("Wrong admin token"), "{wrong}");
+    assert_eq!(r["stored_after_wrong"], Value::Null);
+    assert_eq!(r["heading"], "Workflows");
+    assert_eq!(r["stored_token"], ADMIN_TOKEN);
+    assert!(!text(&r["url"]).contains(ADMIN_TOKEN), "{}", r["url"]);
+    assert_eq!(r["stored_after_signout"], Value::Null);
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn endpoint_workflow_from_template_to_replayed_run() {
+    let dev = dev();
+    let r = browser("dashboard_endpoint.mjs", json!({}));
+    let id = text(&r["id"]).to_string();
+    // The error is at the line of the broken value, in the editor and in the list.
+    let line = r["expected_line"].as_u64().expect("line");
+    assert!(line > 1, "{r:#}");
+    assert_eq!(r["lint_line"].as_u64(), Some(line), "{r:#}");
+    assert_eq!(r["error_list_line"].as_u64(), Some(line), "{r:#}");
+    assert!(
+        text(&r["lint_text"]).contains("{{nope.value}}"),
+        "{}",
+        r["lint_text"]
+    );
+    let listed = text(&r["error_list_text"]);
+    assert!(listed.contains("steps[0].message"), "{listed}");
+    assert!(listed.contains("nope"), "{listed}");
+    assert_eq!(r["errors_after_fix"], 0);
+    // Deployed version 1, with the fixed definition.
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(wf["status"], "deployed");
+    assert_eq!(wf["deployed_version"], 1);
+    assert_eq!(wf["deployed_definition"], endpoint_example());
+    // The curl run appeared live and was opened; Replay made a second run.
+    assert_eq!(r["live_without_reload"], true);
+    let run_id = text(&r["run_id"]);
+    assert!(run_id.starts_with("run_"), "{run_id}");
+    let step = text(&r["step_text"]);
+    assert!(
+        step.contains("note") && step.contains("succeeded"),
+        "{step}"
+    );
+    assert!(
+        text(&r["input_text"]).contains("ada@example.com"),
+        "{}",
+        r["input_text"]
+    );
+    let replay_id = text(&r["replay_run_id"]);
+    assert_ne!(replay_id, run_id);
+    assert!(text(&r["replay_heading"]).contains(replay_id));
+    let all = runs(dev, &id);
+    let ids: Vec<&str> = all.iter().map(|r| text(&r["id"])).collect();
+    assert_eq!(ids.len(), 2, "{all:?}");
+    assert!(ids.contains(&run_id) && ids.contains(&replay_id), "{ids:?}");
+    let replayed = wait_run(dev, replay_id, 60);
+    assert_eq!(replayed["trigger"], "replay");
+    assert_eq!(replayed["status"], "succeeded", "{replayed}");
+    // The rename shows as a change against the deployed version.
+    assert_eq!(
+        r["diff_added"],
+        json!(["+   \"name\": \"Lead created (v2)\","])
+    );
+    assert_eq!(
+        r["diff_removed"],
+        json!(["-   \"name\": \"Lead created\","])
+    );
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn test_shelf_fills_live_and_detected_schema_is_applied() {
+    let dev = dev();
+    let mut def = endpoint_example();
+    def["name"] = json!("Shelf");
+    def["trigger"]["request"] = json!({});
+    def["trigger"]["verify"] = json!({"scheme": "github", "secret_env": GITHUB_SECRET_ENV});
+    let id = create(dev, &def);
+    let r = browser(
+        "dashboard_shelf.mjs",
+        json!({"id": id, "github_secret": GITHUB_SECRET}),
+    );
+    assert_eq!(
+        text(&r["test_url_shown"]),
+        dev.url(&format!("/hooks/{id}/test"))
+    );
+    let shelf = text(&r["shelf_text"]);
+    assert!(shelf.contains("POST"), "{shelf}");
+    assert!(shelf.contains("ada@example.com"), "{shelf}");
+    // Newest first: the right secret passes, the wrong one is reported as failing.
+    assert_eq!(r["signatures"], json!(["valid", "invalid"]), "{r:#}");
+    assert!(
+        text(&r["signature_texts"][0]).contains("would pass"),
+        "{r:#}"
+    );
+    assert!(
+        text(&r["signature_texts"][1]).contains("would fail"),
+        "{r:#}"
+    );
+    assert!(text(&r["proposal_text"]).contains("age"), "{r:#}");
+    assert!(text(&r["editor_text"]).contains("\"age\""), "{r:#}");
+    // The draft now holds the schema.
+    let draft = api(dev, "GET", &format!("/api/workflows/{id}"), None).json()["draft"].clone();
+    let request = &draft["trigger"]["request"];
+    let names = |part: &str| -> Vec<String> {
+        request[part]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(names("body").contains(&"email".to_string()), "{draft}");
+    assert!(names("body").contains(&"age".to_string()), "{draft}");
+    assert!(names("query").contains(&"source".to_string()), "{draft}");
+    assert_eq!(draft["trigger"]["verify"]["scheme"], "github", "{draft}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn schedule_preview_marks_the_dst_shift() {
+    let dev = dev();
+    let id = create(
+        dev,
+        &json!({
+            "name": "Berlin nightly",
+            "trigger": {"type": "schedule", "schedule": {"kind": "daily", "every": 1, "at": "02:30"},
+                        "timezone": "Europe/Berlin"},
+            "steps": [{"type": "log", "name": "n", "message": "x"}]
+        }),
+    );
+    let r = browser(
+        "dashboard_schedule.mjs",
+        json!({"id": id, "from": "2027-03-25", "count": 5}),
+    );
+    assert!(text(&r["caption"]).contains("Europe/Berlin"), "{r:#}");
+    let rows = r["rows"].as_array().expect("rows");
+    let at: Vec<&str> = rows.iter().map(|x| text(&x["at"])).collect();
+    assert_eq!(
+        at,
+        [
+            "2027-03-25T02:30:00+01:00",
+            "2027-03-26T02:30:00+01:00",
+            "2027-03-27T02:30:00+01:00",
+            "2027-03-28T03:00:00+02:00",
+            "2027-03-29T02:30:00+02:00"
+        ],
+        "{r:#}"
+    );
+    let shifted: Vec<&str> = rows
+        .iter()
+        .filter(|x| x["dst"] == "shifted")
+        .map(|x| text(&x["utc"]))
+        .collect();
+    assert_eq!(shifted, ["2027-03-28T01:00:00Z"], "{r:#}");
+    assert_eq!(rows[3]["mark"], "DST shift");
+    assert_eq!(rows[2]["mark"], "");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+/// A JSON feed for the poll trigger: `{"data": [{"id": 1}, {"id": 2}]}`.
+fn feed_server() -> String {
+    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind feed"));
+    let port = server.server_addr().to_ip().expect("ip").port();
+    std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let body = json!({"data": [{"id": 1, "email": "a@example.com"}, {"id": 2, "email": "b@example.com"}]});
+            let resp = tiny_http::Response::from_string(body.to_string()).with_header(
+                "content-type: application/json"
+                    .parse::<tiny_http::Header>()
+                    .unwrap(),
+            );
+            let _ = req.respond(resp);
+        }
+    });
+    format!("http://127.0.0.1:{port}/feed")
+}
+
+#[test]
+fn poll_reset_and_oauth_connection_delete() {
+    let dev = dev();
+    let poll_id = create_deployed(
+        dev,
+        &json!({
+            "name": "Feed",
+            "trigger": {"type": "poll", "interval_seconds": 3600, "start": "now",
+                        "source": {"kind": "http", "url": feed_server(), "items": "/data", "id": "/id"}},
+            "steps": [{"type": "log", "name": "seen", "message": "item {{event.record.id}}"}]
+        }),
+    );
+    let provider = Provider::start(&dev.base, 3600);
+    let mut trigger = provider.trigger(OAUTH_SECRET_ENV, &["read"]);
+    trigger["pkce"] = json!(true);
+    let oauth_id = create_deployed(
+        dev,
+        &json!({"name": "Connect", "trigger": trigger,
+                "steps": [{"type": "log", "name": "hello", "message": "connected {{oauth.user_id}}"}]}),
+    );
+    // A real sign-in in Chromium makes the connection.
+    let user = "dash-user";
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new("node")
+        .arg(root().join("tests/e2e/browser/oauth_signin.mjs"))
+        .arg(dev.url(&format!("/oauth/{oauth_id}/signin?user_id={user}")))
+        .arg(format!("{}/app/done", provider.base))
+        .args(["carol", PASSWORD])
+        .current_dir(root())
+        .output()
+        .expect("run node");
+    drop(_one);
+    assert!(
+        out.status.success(),
+        "sign-in failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let conns = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{oauth_id}/connections"),
+        None,
+    )
+    .json();
+    assert_eq!(conns["connections"][0]["user_id"], user, "{conns}");
+
+    let r = browser(
+        "dashboard_poll_oauth.mjs",
+        json!({"poll_id": poll_id, "oauth_id": oauth_id, "user": user}),
+    );
+    let result = text(&r["reset_result"]);
+    assert!(result.contains("start: beginning"), "{result}");
+    // Started with `now`, the two records were only remembered; from the beginning, each
+    // gets its run.
+    assert!(
+        text(&r["cursor_before"]).contains("\"remembered_ids\":2"),
+        "{r:#}"
+    );
+    eventually(60, "two runs after the reset", || {
+        runs(dev, &poll_id).len() == 2
+    });
+    assert!(text(&r["connection_text"]).contains(user), "{r:#}");
+    assert_eq!(
+        text(&r["signin_url"]),
+        dev.url(&format!("/oauth/{oauth_id}/signin"))
+    );
+    assert_eq!(
+        text(&r["redirect_url"]),
+        dev.url(&format!("/oauth/{oauth_id}/callback"))
+    );
+    assert_eq!(r["after_delete"], "No connections yet.");
+    let conns = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{oauth_id}/connections"),
+        None,
+    )
+    .json();
+    assert_eq!(conns["connections"], json!([]), "{conns}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn hostile_workflow_name_is_shown_as_text_and_no_script_runs() {
+    let dev = dev();
+    let mut def = endpoint_example();
+    def["name"] = json!(HOSTILE);
+    let id = create(dev, &def);
+    let r = browser("dashboard_hostile.mjs", json!({"id": id}));
+    assert_eq!(r["list_name"], HOSTILE);
+    assert_eq!(r["title_name"], HOSTILE);
+    assert_eq!(r["img_elements"], 0);
+    assert_eq!(r["pwned"], false);
+    assert_eq!(r["inline_script_ran"], false);
+    let csp = text(&r["csp"]);
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
+    // The only violation is the inline script this test tried to add.
+    let violations: Vec<&str> = r["csp_violations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(violations, ["script-src-elem inline"], "{r:#}");
+    // 390 px wide: nothing wider than the screen; dark mode applied.
+    assert_eq!(r["narrow_scroll_width"], 390, "{r:#}");
+    assert_eq!(r["narrow_workflow_scroll_width"], 390, "{r:#}");
+    assert_eq!(r["dark_background"], "rgb(13, 17, 23)");
+}
