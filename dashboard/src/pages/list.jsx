@@ -99,7 +99,7 @@ export function WorkflowList() {
                 const health = pollHealth(x.full && x.full.poll);
                 return (
                   <tr data-id={w.id}>
-                    <td data-label="Name"><a class="wf-name" href={`#/w/${enc(w.id)}`}>{w.name}</a><div class="muted mono">{w.id}</div></td>
+                    <td data-label="Name"><div><a class="wf-name" href={`#/w/${enc(w.id)}`}>{w.name}</a><div class="muted mono">{w.id}</div></div></td>
                     <td data-label="Trigger">{w.trigger_type}</td>
                     <td data-label="Status"><Status status={w.status} /></td>
                     <td data-label="Version">{w.deployed_version ? `v${w.deployed_version}` : '—'}</td>

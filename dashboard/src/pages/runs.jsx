@@ -104,7 +104,7 @@ function Timeline({ run }) {
             </div>
             <div class="bar-track" aria-hidden="true"><div class={`bar s-${s.status}`} style={{ marginLeft: `${left}%`, width: `${width}%` }} /></div>
             {s.error ? <p class="bad">Error: {typeof s.error === 'string' ? s.error : JSON.stringify(s.error)}</p> : null}
-            {s.output !== undefined && s.output !== null ? <details><summary>Output</summary><Json value={s.output} /></details> : null}
+            {s.output !== undefined && s.output !== null ? <details open><summary>Output</summary><Json value={s.output} /></details> : null}
           </li>
         );
       })}
