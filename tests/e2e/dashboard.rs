@@ -176,6 +176,8 @@ fn endpoint_workflow_from_template_to_replayed_run() {
     assert_eq!(wf["deployed_definition"], endpoint_example());
     // The curl run appeared live and was opened; Replay made a second run.
     assert_eq!(r["live_without_reload"], true);
+    assert_eq!(r["failed_filter_text"], "No failed runs.");
+    assert_eq!(r["succeeded_filter_rows"], 1);
     let run_id = text(&r["run_id"]);
     assert!(run_id.starts_with("run_"), "{run_id}");
     let step = text(&r["step_text"]);
@@ -207,6 +209,45 @@ fn endpoint_workflow_from_template_to_replayed_run() {
         r["diff_removed"],
         json!(["-   \"name\": \"Lead created\","])
     );
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn runs_page_pages_older_runs_and_keeps_showing_new_ones() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint_example());
+    let mut sent = Vec::new();
+    for i in 0..23 {
+        let body = json!({ "email": format!("p{i}@example.com") }).to_string();
+        let r = send(
+            "POST",
+            &dev.url(&format!("/hooks/{id}?source=website")),
+            &[("content-type", "application/json")],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(r.status, 202, "{}", r.text);
+        sent.push(r.json()["run_id"].as_str().expect("run_id").to_string());
+    }
+    let r = browser("dashboard_runs_paging.mjs", json!({"id": id}));
+    assert_eq!(r["first_page"], 20, "{r:#}");
+    let shown: Vec<String> = r["after_older"]
+        .as_array()
+        .expect("ids")
+        .iter()
+        .map(|v| text(v).to_string())
+        .collect();
+    // Each run once, all 23, the newest first.
+    assert_eq!(shown.first(), sent.last(), "{r:#}");
+    let mut sorted_shown = shown.clone();
+    sorted_shown.sort();
+    sorted_shown.dedup();
+    let mut sorted_sent = sent.clone();
+    sorted_sent.sort();
+    assert_eq!(sorted_shown, sorted_sent);
+    assert_eq!(r["older_button_left"], 0);
+    let after_new = r["after_new"].as_array().expect("ids");
+    assert_eq!(after_new.len(), 24, "{r:#}");
+    assert_eq!(after_new[0], r["new_run"]);
     assert_eq!(r["csp_violations"], json!([]));
 }
 

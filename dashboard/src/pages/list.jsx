@@ -45,7 +45,7 @@ export function WorkflowList() {
   };
   useEffect(() => { document.title = 'Workflows · Tripline'; }, []);
   // Last runs and next fires move: refresh the first page now and then.
-  usePolling(() => load(null), 5000, []);
+  usePolling(() => load(null), 10000, []);
 
   const create = async () => {
     setCreating(true);

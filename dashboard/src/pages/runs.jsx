@@ -1,5 +1,5 @@
 // Runs of a workflow (status filter, paging, new runs appearing live) and one run's timeline.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { Problem, Loading, Empty, Status, Time, Json, usePolling, duration, go } from '../ui.jsx';
 
@@ -15,15 +15,16 @@ export function RunsPage({ id }) {
   useEffect(() => {
     api('GET', `/api/workflows/${enc(id)}`).then((w) => { setWf(w); document.title = `Runs of ${w.name} · Tripline`; }).catch(setError);
   }, [id]);
-  useEffect(() => { setRuns(null); setOlder([]); setNext(null); }, [status]);
+  // How many older runs were paged in: while none, the paging cursor follows the first page.
+  const olderCount = useRef(0);
+  useEffect(() => { setRuns(null); setOlder([]); setNext(null); olderCount.current = 0; }, [status]);
   const q = (cursor) => `/api/workflows/${enc(id)}/runs?limit=20${status ? `&status=${status}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`;
   // The first page is fetched again every 1.5 s: new runs and status changes show up live.
   usePolling(async () => {
     try {
       const r = await api('GET', q(null));
       setRuns(r.runs);
-      setOlder((o) => (o.length ? o : []));
-      setNext((n) => n ?? r.next_cursor);
+      if (olderCount.current === 0) setNext(r.next_cursor);
       setError(null);
     } catch (e) {
       setError(e);
@@ -32,7 +33,12 @@ export function RunsPage({ id }) {
   const more = async () => {
     try {
       const r = await api('GET', q(next));
-      setOlder((o) => [...o, ...r.runs]);
+      setOlder((o) => {
+        const seen = new Set(o.map((x) => x.id));
+        const all = [...o, ...r.runs.filter((x) => !seen.has(x.id))];
+        olderCount.current = all.length;
+        return all;
+      });
       setNext(r.next_cursor);
     } catch (e) {
       setError(e);

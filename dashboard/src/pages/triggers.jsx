@@ -149,6 +149,10 @@ export function SchedulePanel({ wf, dirty }) {
               ))}
             </tbody>
           </table>
+          {preview.fire_times.some((f) => f.dst_shifted) && (
+            <p class="muted">DST shift: on that day the local time does not exist (clocks go forward) or
+              occurs twice (clocks go back); the run happens at the instant shown, once.</p>
+          )}
         </div>
       )}
     </section>

@@ -54,6 +54,12 @@ await scenario(async (page, out) => {
   out.live_without_reload = await page.evaluate(() => window.__same_document === true);
   await row.locator('.badge.s-succeeded').waitFor();
   await shot(page, 'runs');
+  // The status filter: no failed run; the succeeded one.
+  await page.getByLabel('Status').selectOption('failed');
+  out.failed_filter_text = await page.getByText('No failed runs.').textContent();
+  await page.getByLabel('Status').selectOption('succeeded');
+  await row.waitFor();
+  out.succeeded_filter_rows = await page.locator('tr[data-run]').count();
 
   // Open the run: its steps.
   await row.getByRole('link').click();
