@@ -8,23 +8,29 @@ const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
 export function RunsPage({ id }) {
   const [wf, setWf] = useState(null);
   const [status, setStatus] = useState('');
-  const [runs, setRuns] = useState(null);
-  const [older, setOlder] = useState([]);
+  const [list, setList] = useState(null);
   const [next, setNext] = useState(null);
   const [error, setError] = useState(null);
+  // Whether older pages were loaded: until then the paging cursor follows the first page.
+  const paged = useRef(false);
   useEffect(() => {
     api('GET', `/api/workflows/${enc(id)}`).then((w) => { setWf(w); document.title = `Runs of ${w.name} · Tripline`; }).catch(setError);
   }, [id]);
-  // How many older runs were paged in: while none, the paging cursor follows the first page.
-  const olderCount = useRef(0);
-  useEffect(() => { setRuns(null); setOlder([]); setNext(null); olderCount.current = 0; }, [status]);
+  useEffect(() => { setList(null); setNext(null); paged.current = false; }, [status]);
   const q = (cursor) => `/api/workflows/${enc(id)}/runs?limit=20${status ? `&status=${status}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`;
   // The first page is fetched again every 1.5 s: new runs and status changes show up live.
+  // Run ids sort by creation, as the API pages them: runs older than the fresh first page are
+  // kept below it (pushed down, not lost); newer ones it no longer has (filtered out) go.
   usePolling(async () => {
     try {
       const r = await api('GET', q(null));
-      setRuns(r.runs);
-      if (olderCount.current === 0) setNext(r.next_cursor);
+      setList((prev) => {
+        if (!prev || !r.runs.length) return r.runs;
+        const fresh = new Set(r.runs.map((x) => x.id));
+        const oldest = r.runs[r.runs.length - 1].id;
+        return [...r.runs, ...prev.filter((x) => !fresh.has(x.id) && x.id < oldest)];
+      });
+      if (!paged.current) setNext(r.next_cursor);
       setError(null);
     } catch (e) {
       setError(e);
@@ -33,19 +39,18 @@ export function RunsPage({ id }) {
   const more = async () => {
     try {
       const r = await api('GET', q(next));
-      setOlder((o) => {
-        const seen = new Set(o.map((x) => x.id));
-        const all = [...o, ...r.runs.filter((x) => !seen.has(x.id))];
-        olderCount.current = all.length;
-        return all;
+      paged.current = true;
+      setList((prev) => {
+        const seen = new Set((prev || []).map((x) => x.id));
+        return [...(prev || []), ...r.runs.filter((x) => !seen.has(x.id))];
       });
       setNext(r.next_cursor);
     } catch (e) {
       setError(e);
     }
   };
-  const firstIds = new Set((runs || []).map((r) => r.id));
-  const all = [...(runs || []), ...older.filter((r) => !firstIds.has(r.id))];
+  const runs = list;
+  const all = list || [];
   return (
     <section>
       <div class="page-head">
