@@ -34,8 +34,11 @@ static BROWSER: Mutex<()> = Mutex::new(());
 
 /// Runs `tests/e2e/browser/{script}` with `args` (plus base URL, token and screenshot folder)
 /// and returns its JSON report, failing with the scenario's own error when it did not finish.
-fn browser(script: &str, mut args: Value) -> Value {
-    let dev = dev();
+fn browser(script: &str, args: Value) -> Value {
+    browser_at(dev(), script, args)
+}
+
+fn browser_at(dev: &Dev, script: &str, mut args: Value) -> Value {
     args["base"] = json!(dev.base);
     args["token"] = json!(ADMIN_TOKEN);
     args["shots"] = json!(root().join("docs/screenshots"));
@@ -147,7 +150,22 @@ fn sign_in_rejects_a_wrong_token_and_accepts_the_right_one() {
     assert_eq!(r["stored_token"], ADMIN_TOKEN);
     assert!(!text(&r["url"]).contains(ADMIN_TOKEN), "{}", r["url"]);
     assert_eq!(r["stored_after_signout"], Value::Null);
+    assert_eq!(r["tab_reached_token_field"], true);
     assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn sign_in_explains_an_unset_admin_token() {
+    // An empty ADMIN_TOKEN is an unset one.
+    let unset = Dev::start("dashboard-unset", &[("ADMIN_TOKEN", "")]);
+    let r = browser_at(&unset, "dashboard_signin_unset.mjs", json!({}));
+    let message = text(&r["message"]);
+    assert!(message.contains("Admin token not configured"), "{message}");
+    assert!(
+        message.contains("wrangler secret put ADMIN_TOKEN"),
+        "{message}"
+    );
+    assert_eq!(r["stored"], Value::Null);
 }
 
 #[test]
@@ -453,6 +471,7 @@ fn hostile_workflow_name_is_shown_as_text_and_no_script_runs() {
     assert_eq!(r["list_name"], HOSTILE);
     assert_eq!(r["title_name"], HOSTILE);
     assert_eq!(r["img_elements"], 0);
+    assert_eq!(r["unlabelled"], json!([]), "{r:#}");
     assert_eq!(r["pwned"], false);
     assert_eq!(r["inline_script_ran"], false);
     let csp = text(&r["csp"]);

@@ -17,6 +17,10 @@ await scenario(async (page, out) => {
   out.img_elements = await page.evaluate(() => document.querySelectorAll('img').length
     + document.querySelector('.editor').shadowRoot.querySelectorAll('img').length);
   out.pwned = await page.evaluate(() => window.__pwned === true);
+  // Every form control and button on the page has a name a screen reader can say.
+  out.unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select, textarea, button')]
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+    .map((el) => el.outerHTML));
   // An inline script added to the page must be refused by the CSP.
   out.inline_script_ran = await page.evaluate(async () => {
     const s = document.createElement('script');
