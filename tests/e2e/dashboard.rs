@@ -467,7 +467,34 @@ fn hostile_workflow_name_is_shown_as_text_and_no_script_runs() {
     let mut def = endpoint_example();
     def["name"] = json!(HOSTILE);
     let id = create(dev, &def);
-    let r = browser("dashboard_hostile.mjs", json!({"id": id}));
+    // Beside it, a deployed endpoint with a finished run and a deployed hourly schedule.
+    let with_run = create_deployed(dev, &endpoint_example());
+    let reply = send(
+        "POST",
+        &dev.url(&format!("/hooks/{with_run}?source=website")),
+        &[("content-type", "application/json")],
+        Some(br#"{"email": "listed@example.com"}"#),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let run = wait_run(dev, text(&reply.json()["run_id"]), 60);
+    let schedule = create_deployed(
+        dev,
+        &json!({"name": "Hourly", "trigger": {"type": "schedule",
+                "schedule": {"kind": "minutes", "every": 60}, "timezone": "UTC"},
+                "steps": [{"type": "log", "name": "n", "message": "x"}]}),
+    );
+    let r = browser(
+        "dashboard_hostile.mjs",
+        json!({"id": id, "with_run": with_run, "schedule": schedule}),
+    );
+    // The list: last run status and time, next fire, the text filter.
+    let last = text(&r["with_run_last_run"]);
+    assert!(last.contains("succeeded"), "{last}");
+    assert_eq!(r["with_run_last_run_at"], run["created_at"], "{r:#}");
+    assert_eq!(r["hostile_last_run"], "never");
+    let next = text(&r["schedule_next_fire"]);
+    assert!(next.starts_with("in "), "{next}");
+    assert_eq!(r["filtered_rows"], json!([id]));
     assert_eq!(r["list_name"], HOSTILE);
     assert_eq!(r["title_name"], HOSTILE);
     assert_eq!(r["img_elements"], 0);
