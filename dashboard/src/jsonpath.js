@@ -1,10 +1,14 @@
 // Maps a JSON location from the API (`steps[1].url`, `trigger.schedule.at`, `name`) to a
 // range in the editor's text, using the JSON syntax tree CodeMirror already has.
-import { syntaxTree } from '@codemirror/language';
+import { ensureSyntaxTree, syntaxTree } from '@codemirror/language';
 
-/** `steps[1].url` → ['steps', 1, 'url']. A leading `body.` is kept: it is a real key in
- * definitions too (the API prefixes nothing for a definition). */
+/** `steps[1].url` (or the JSON pointer `/steps/1/url`) → ['steps', 1, 'url']. */
 export function parseLocation(location) {
+  if (typeof location === 'string' && location.startsWith('/')) {
+    return location.slice(1).split('/').filter((s) => s !== '')
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+      .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  }
   const out = [];
   const re = /([^.[\]]+)|\[(\d+)\]/g;
   let m;
@@ -33,7 +37,8 @@ function propertyValue(prop) {
 
 /** The range the location names, or the nearest existing parent's; null without a tree. */
 export function locate(state, location) {
-  const tree = syntaxTree(state);
+  // Definitions are small: make sure the whole text is parsed before walking it.
+  const tree = ensureSyntaxTree(state, state.doc.length, 500) || syntaxTree(state);
   const doc = state.doc;
   let node = tree.topNode.firstChild;
   while (node && node.type.isError) node = node.nextSibling;

@@ -76,6 +76,24 @@ fn endpoint_example() -> Value {
 }
 
 #[test]
+fn error_locations_map_to_the_text_and_diffs_mark_lines() {
+    // The dashboard's pure modules, under node's test runner (dashboard/test/).
+    let out = Command::new("node")
+        .args(["--test", "dashboard/test/"])
+        .current_dir(root())
+        .output()
+        .expect("run node --test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("# pass 5"), "{stdout}");
+    assert!(stdout.contains("# fail 0"), "{stdout}");
+}
+
+#[test]
 fn serves_the_dashboard_with_a_strict_csp_and_keeps_the_api() {
     let dev = dev();
     let r = send("GET", &dev.url("/"), &[], None);
