@@ -34,7 +34,11 @@ const apiLinter = linter((view) => {
     out.push({ from: e.from, to: e.to, severity: 'error', source: e.location, message: `${e.location}: ${e.message}` });
   }
   return out;
-}, { delay: 300 });
+}, {
+  delay: 300,
+  // New errors from the API re-run the linter even when the text did not change.
+  needsRefresh: (update) => update.transactions.some((tr) => tr.effects.some((e) => e.is(setServerErrors))),
+});
 
 /** Props: value (initial text), onChange(text), errors ([{location,message}]), apiRef (gets {view, setText, focusAt}). */
 export function Editor({ value, onChange, errors, apiRef, label }) {

@@ -205,11 +205,15 @@ fn endpoint_workflow_from_template_to_replayed_run() {
     assert!(listed.contains("steps[0].message"), "{listed}");
     assert!(listed.contains("nope"), "{listed}");
     assert_eq!(r["errors_after_fix"], 0);
-    // Deployed version 1, with the fixed definition.
+    // Version 1 was deployed with the fixed definition: the run used it.
     let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
-    assert_eq!(wf["status"], "deployed");
-    assert_eq!(wf["deployed_version"], 1);
-    assert_eq!(wf["deployed_definition"], endpoint_example());
+    assert_eq!(wf["latest_version"], 1, "{wf}");
+    let first = wait_run(dev, text(&r["run_id"]), 60);
+    assert_eq!(first["version"], 1, "{first}");
+    assert_eq!(
+        first["steps"][0]["output"]["message"], "New lead ada@example.com from website",
+        "{first}"
+    );
     // The curl run appeared live and was opened; Replay made a second run.
     assert_eq!(r["live_without_reload"], true);
     assert_eq!(r["failed_filter_text"], "No failed runs.");
@@ -245,6 +249,17 @@ fn endpoint_workflow_from_template_to_replayed_run() {
         r["diff_removed"],
         json!(["-   \"name\": \"Lead created\","])
     );
+    // Undeployed from the page: the production URL stops at once.
+    assert_eq!(r["status_after_undeploy"], "draft");
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(wf["status"], "draft", "{wf}");
+    let after = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}?source=website")),
+        &[("content-type", "application/json")],
+        Some(br#"{"email": "after@example.com"}"#),
+    );
+    assert_eq!(after.status, 404, "{}", after.text);
     assert_eq!(r["csp_violations"], json!([]));
 }
 
@@ -303,6 +318,7 @@ fn test_shelf_fills_live_and_detected_schema_is_applied() {
         text(&r["test_url_shown"]),
         dev.url(&format!("/hooks/{id}/test"))
     );
+    assert_eq!(r["clipboard"], r["test_url_shown"]);
     let shelf = text(&r["shelf_text"]);
     assert!(shelf.contains("POST"), "{shelf}");
     assert!(shelf.contains("ada@example.com"), "{shelf}");

@@ -89,4 +89,9 @@ await scenario(async (page, out) => {
   out.diff_added = await page.locator('pre.diff .add').allTextContents();
   out.diff_removed = await page.locator('pre.diff .del').allTextContents();
   out.editor_text = await editorText(page);
+
+  // Undeploy: the production URL stops at once.
+  await page.getByRole('button', { name: 'Undeploy' }).click();
+  await page.getByText('Undeployed: its triggers are stopped.').waitFor();
+  out.status_after_undeploy = await page.locator('.workflow .page-head .badge').first().textContent();
 });

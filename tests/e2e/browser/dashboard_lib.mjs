@@ -20,6 +20,7 @@ export async function scenario(fn) {
         '--disable-background-networking', '--disable-component-update', '--disable-sync'],
       viewport: { width: 1280, height: 900 },
       colorScheme: 'light',
+      permissions: ['clipboard-read', 'clipboard-write'],
       timeout: 60_000,
     });
     await context.exposeBinding('__tripline_csp', (_src, v) => out.csp_violations.push(v));

@@ -9,6 +9,9 @@ await scenario(async (page, out) => {
   await page.goto(`${args.base}/#/w/${args.id}`);
   await page.getByText('No test requests yet').waitFor();
   out.test_url_shown = await page.locator('code[data-url="Test URL"]').textContent();
+  await page.getByRole('button', { name: 'Copy Test URL' }).click();
+  await page.getByText('Copied').waitFor();
+  out.clipboard = await page.evaluate(() => navigator.clipboard.readText());
   // Two requests signed GitHub-style: one with a wrong secret, then one with the right one.
   const body = JSON.stringify({ email: 'ada@example.com', age: 36, tags: ['a'] });
   const send = (secret) => {
