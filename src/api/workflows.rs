@@ -61,14 +61,22 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
     let after = paging.after.as_deref().and_then(|p| p.split_once('|'));
     let rows = store::workflows::list(&store::db(env)?, paging.rows_to_read(), after).await?;
     let (page, next) = paging.page(&rows, |r| format!("{}|{}", r.created_at, r.id));
+    let ids: Vec<&str> = page.iter().map(|r| r.id.as_str()).collect();
+    let last_runs = store::last_runs::for_workflows(&store::db(env)?, &ids).await?;
     let o = origin(&req);
-    json_response(
-        200,
-        &json!({
-            "workflows": page.iter().map(|r| resource(r, &o)).collect::<Vec<_>>(),
-            "next_cursor": next,
-        }),
-    )
+    let workflows: Vec<Value> = page
+        .iter()
+        .map(|r| {
+            let mut v = resource(r, &o);
+            v["last_run"] = last_runs
+                .iter()
+                .find(|l| l.workflow_id == r.id)
+                .map(|l| l.to_json())
+                .unwrap_or(Value::Null);
+            v
+        })
+        .collect();
+    json_response(200, &json!({ "workflows": workflows, "next_cursor": next }))
 }
 
 pub async fn get(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {

@@ -2,6 +2,7 @@
 //! below 2^53 so they travel as doubles without loss.
 
 pub mod connections;
+pub mod last_runs;
 pub mod poll;
 pub mod runs;
 pub mod schedules;

@@ -159,6 +159,42 @@ fn workflow_resource_carries_the_deployed_definition() {
 }
 
 #[test]
+fn workflow_list_carries_each_last_run() {
+    let dev = dev();
+    let busy = create_deployed(dev, &endpoint_example());
+    let idle = create(dev, &endpoint_example());
+    let mut newest = String::new();
+    for email in ["one@example.com", "two@example.com"] {
+        let body = json!({ "email": email }).to_string();
+        let r = send(
+            "POST",
+            &dev.url(&format!("/hooks/{busy}?source=website")),
+            &[("content-type", "application/json")],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(r.status, 202, "{}", r.text);
+        newest = text(&r.json()["run_id"]).to_string();
+    }
+    let finished = wait_run(dev, &newest, 60);
+    let list = api(dev, "GET", "/api/workflows?limit=100", None).json();
+    let find = |id: &str| -> Value {
+        list["workflows"]
+            .as_array()
+            .expect("workflows")
+            .iter()
+            .find(|w| w["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("{id} not listed: {list}"))
+    };
+    let last = find(&busy)["last_run"].clone();
+    assert_eq!(last["id"], newest, "{last}");
+    assert_eq!(last["status"], "succeeded", "{last}");
+    assert_eq!(last["created_at"], finished["created_at"], "{last}");
+    assert_eq!(last["finished_at"], finished["finished_at"], "{last}");
+    assert_eq!(find(&idle)["last_run"], Value::Null);
+}
+
+#[test]
 fn sign_in_rejects_a_wrong_token_and_accepts_the_right_one() {
     let r = browser("dashboard_signin.mjs", json!({}));
     let wrong = text(&r["wrong_message"]);
