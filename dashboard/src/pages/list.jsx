@@ -4,14 +4,12 @@ import { api, enc } from '../api.js';
 import { Problem, Loading, Empty, Status, Time, go, usePolling } from '../ui.jsx';
 import { TEMPLATES } from '../templates.js';
 
-/** What the list shows beyond the workflow resource: its last run, next fire, poll health. */
+/** What the list shows beyond the list's own fields (which carry the last run): a schedule's
+ * next fire and a poll's health, from the workflow's own resource. */
 async function details(w) {
-  const [runs, full] = await Promise.all([
-    api('GET', `/api/workflows/${enc(w.id)}/runs?limit=1`).catch(() => null),
-    (w.trigger_type === 'schedule' || w.trigger_type === 'poll')
-      ? api('GET', `/api/workflows/${enc(w.id)}`).catch(() => null) : null,
-  ]);
-  return { lastRun: runs && runs.runs[0], full };
+  const full = (w.trigger_type === 'schedule' || w.trigger_type === 'poll')
+    ? await api('GET', `/api/workflows/${enc(w.id)}`).catch(() => null) : null;
+  return { full };
 }
 
 function pollHealth(poll) {
@@ -37,7 +35,7 @@ export function WorkflowList() {
       setItems((old) => (cursor ? [...(old || []), ...page.workflows] : page.workflows));
       setNext(page.next_cursor);
       setError(null);
-      const pairs = await Promise.all(page.workflows.map(async (w) => [w.id, await details(w)]));
+      const pairs = await Promise.all(page.workflows.filter((w) => w.trigger_type === 'schedule' || w.trigger_type === 'poll').map(async (w) => [w.id, await details(w)]));
       setExtra((old) => ({ ...old, ...Object.fromEntries(pairs) }));
     } catch (e) {
       setError(e);
@@ -95,7 +93,7 @@ export function WorkflowList() {
             </thead>
             <tbody>
               {shown.map((w) => {
-                const x = extra[w.id] || {};
+                const x = { ...(extra[w.id] || {}), lastRun: w.last_run };
                 const health = pollHealth(x.full && x.full.poll);
                 return (
                   <tr data-id={w.id}>
@@ -104,10 +102,10 @@ export function WorkflowList() {
                     <td data-label="Status"><Status status={w.status} /></td>
                     <td data-label="Version">{w.deployed_version ? `v${w.deployed_version}` : '—'}</td>
                     <td data-label="Last run" class="last-run">
-                      {x.lastRun ? <a href={`#/runs/${enc(x.lastRun.id)}`}><Status status={x.lastRun.status} /> <Time iso={x.lastRun.created_at} /></a> : (x.lastRun === undefined && !extra[w.id] ? '…' : 'never')}
+                      {x.lastRun ? <a href={`#/runs/${enc(x.lastRun.id)}`}><Status status={x.lastRun.status} /> <Time iso={x.lastRun.created_at} /></a> : 'never'}
                     </td>
-                    <td data-label="Next fire">{w.trigger_type === 'schedule' ? <Time iso={x.full && x.full.next_run_at} /> : '—'}</td>
-                    <td data-label="Poll">{health ? <span class={health.ok === false ? 'bad' : health.ok ? 'good' : 'muted'}>{health.text}</span> : '—'}</td>
+                    <td data-label="Next fire" class="next-fire">{w.trigger_type !== 'schedule' ? '—' : extra[w.id] ? <Time iso={x.full && x.full.next_run_at} /> : '…'}</td>
+                    <td data-label="Poll" class="poll-health">{w.trigger_type === 'poll' && !extra[w.id] ? '…' : health ? <span class={health.ok === false ? 'bad' : health.ok ? 'good' : 'muted'}>{health.text}</span> : '—'}</td>
                   </tr>
                 );
               })}

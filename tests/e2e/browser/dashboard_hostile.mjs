@@ -10,11 +10,11 @@ await scenario(async (page, out) => {
   await link.waitFor();
   out.list_name = await link.textContent();
   // The list's details (last run, next fire) arrive after the rows.
-  await page.waitForFunction(() => [...document.querySelectorAll('td.last-run')].every((td) => td.textContent !== '…'));
+  await page.waitForFunction(() => [...document.querySelectorAll('td.next-fire, td.poll-health')].every((td) => td.textContent !== '…'));
   out.with_run_last_run = await page.locator(`tr[data-id="${args.with_run}"] td.last-run`).textContent();
   out.with_run_last_run_at = await page.locator(`tr[data-id="${args.with_run}"] td.last-run time`).getAttribute('datetime');
   out.hostile_last_run = await page.locator(`tr[data-id="${args.id}"] td.last-run`).textContent();
-  out.schedule_next_fire = await page.locator(`tr[data-id="${args.schedule}"] td[data-label="Next fire"]`).textContent();
+  out.schedule_next_fire = await page.locator(`tr[data-id="${args.schedule}"] td.next-fire`).textContent();
   await page.getByLabel('Filter').fill('onerror');
   out.filtered_rows = await page.locator('tr[data-id]').evaluateAll((rows) => rows.map((r) => r.dataset.id));
   await page.getByLabel('Filter').fill('');
