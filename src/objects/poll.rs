@@ -36,6 +36,8 @@ use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::new_run_id;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::poll::cursor::{HttpCursor, NewRecord, PgCursor};
+use tripline_core::poll::horizon::Horizon;
+use tripline_core::poll::horizon::Waiting;
 use tripline_core::poll::state::{
     batch_run_random, empty_http, http_summary, join_http, parse_reset, pg_summary, run_input,
     source_fingerprint, split_http,
@@ -68,6 +70,11 @@ const KEY_CURSOR: &str = "cursor";
 const KEY_GENERATION: &str = "generation";
 const KEY_FAILURES: &str = "failures";
 const KEY_ARMED_VERSION: &str = "armed_version";
+/// A PostgreSQL source's transaction marks (`tripline_core::poll::horizon`), with the fingerprint
+/// of the source they were read from.
+const KEY_HORIZON: &str = "horizon";
+/// How soon a poll held back by a newly seen transaction polls again.
+const SOON_MS: u64 = 1_000;
 
 // ---------------------------------------------------------------------------------------------
 // In-memory state of this isolate: which workflows are polling, and the runs waiting to execute.
@@ -313,6 +320,25 @@ fn load_pg(store: &PollStore, fingerprint: &str) -> Result<Option<PgCursor>> {
         .and_then(|t| serde_json::from_str::<PgCursor>(&t).ok()))
 }
 
+fn load_horizon(store: &PollStore, fingerprint: &str) -> Result<Horizon> {
+    let stored = store
+        .get(KEY_HORIZON)?
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    Ok(match stored {
+        Some(v) if v["fingerprint"] == fingerprint => {
+            serde_json::from_value(v["marks"].clone()).unwrap_or_default()
+        }
+        _ => Horizon::default(),
+    })
+}
+
+fn save_horizon(store: &PollStore, fingerprint: &str, horizon: &Horizon) -> Result<()> {
+    store.put(
+        KEY_HORIZON,
+        &json!({"fingerprint": fingerprint, "marks": horizon}).to_string(),
+    )
+}
+
 fn load_http(
     store: &PollStore,
     fingerprint: &str,
@@ -397,6 +423,19 @@ enum Polled {
     },
 }
 
+/// What a poll tells besides its runs: the transaction holding rows back, a gap it could not rule
+/// out, and whether to poll again soon (a new mark is all a held-back poll needs to move on).
+#[derive(Default)]
+struct PollNotes {
+    waiting: Option<Waiting>,
+    gap: Option<Value>,
+    soon: bool,
+    /// Runs created by the polls of this wake-up.
+    created: usize,
+    /// The cursor to show (`None`: unchanged).
+    summary: Option<Value>,
+}
+
 struct PollCtx<'a> {
     obj: &'a WorkflowObject,
     workflow_id: &'a str,
@@ -404,6 +443,7 @@ struct PollCtx<'a> {
     trigger: &'a PollTrigger,
     store: &'a PollStore,
     fingerprint: String,
+    notes: RefCell<PollNotes>,
 }
 
 fn storage_err(e: worker::Error) -> SourceError {
@@ -474,7 +514,23 @@ async fn poll_pg(
         }
         (None, PollStart::Beginning, false) => PgCursor::Beginning,
     };
-    let rows = pg.batch(source, &cursor).await?;
+    let mut horizon = load_horizon(store, &ctx.fingerprint).map_err(storage_err)?;
+    let before = horizon.waiting().cloned();
+    let rows = pg
+        .settled_batch(source, &cursor, &mut horizon, now_ms())
+        .await?;
+    save_horizon(store, &ctx.fingerprint, &horizon).map_err(storage_err)?;
+    {
+        let mut notes = ctx.notes.borrow_mut();
+        notes.waiting = horizon.waiting().cloned();
+        // Held back by a transaction not seen before: the next poll's mark may already release
+        // the rows, so poll again soon; the same one still open: the usual interval.
+        notes.soon = match (&notes.waiting, &before) {
+            (Some(now), Some(was)) => now.xid != was.xid,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+    }
     if rows.is_empty() {
         if stored.is_none() {
             save_pg(store, generation, &ctx.fingerprint, &cursor).map_err(storage_err)?;
@@ -584,6 +640,7 @@ async fn poll_and_rearm(
         trigger,
         store,
         fingerprint: source_fingerprint(&trigger.source),
+        notes: RefCell::new(PollNotes::default()),
     };
     let started = now_ms();
     let mut session: Option<PgSession> = None;
@@ -613,7 +670,12 @@ async fn poll_and_rearm(
         }
     };
     drop(session);
-    finish_poll(obj, deployed, trigger, store, outcome, created, summary).await
+    let notes = PollNotes {
+        created,
+        summary,
+        ..ctx.notes.into_inner()
+    };
+    finish_poll(obj, deployed, trigger, store, outcome, notes).await
 }
 
 /// Records a poll's outcome (D1 `poll_status` + the timer row) and arms the next alarm:
@@ -624,13 +686,16 @@ async fn finish_poll(
     trigger: &PollTrigger,
     store: &PollStore,
     outcome: std::result::Result<bool, SourceError>,
-    created: usize,
-    summary: Option<Value>,
+    notes: PollNotes,
 ) -> Result<()> {
+    let PollNotes {
+        created, summary, ..
+    } = notes;
     let interval = trigger.interval_seconds;
     let failures = u32::try_from(store.int(KEY_FAILURES)?).unwrap_or(0);
     let (delay_ms, failures, error) = match &outcome {
         Ok(true) => (0, 0, None),
+        Ok(false) if notes.soon => (SOON_MS.min(u64::from(interval) * 1000), 0, None),
         Ok(false) => (u64::from(interval) * 1000, 0, None),
         Err(e) => {
             let f = failures.saturating_add(1);
@@ -663,6 +728,15 @@ async fn finish_poll(
     }
     let db = store::db(obj.env())?;
     let summary_text = summary.map(|s| s.to_string());
+    let waiting = notes.waiting.as_ref().map(|w| {
+        json!({
+            "transaction": w.xid.to_string(),
+            "since": iso_millis(w.since_ms),
+            "seconds": (now - w.since_ms).max(0) / 1000,
+        })
+        .to_string()
+    });
+    let gap = notes.gap.map(|g| g.to_string());
     let report = store::poll::PollReport {
         workflow_id: &deployed.workflow_id,
         at: &iso_millis(now),
@@ -671,6 +745,8 @@ async fn finish_poll(
         next_poll_at: &iso_millis(next_at),
         runs_created: created,
         cursor: summary_text.as_deref(),
+        waiting: waiting.as_deref(),
+        gap: gap.as_deref(),
     };
     let status = async {
         store::poll::report_statement(&db, &report)?.run().await?;
@@ -877,6 +953,7 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
                 trigger,
                 store: &store,
                 fingerprint: fingerprint.clone(),
+                notes: RefCell::new(PollNotes::default()),
             };
             let mut session = None;
             match poll_once(&ctx, &mut session, true).await {

@@ -6,12 +6,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Client, Config};
+use tokio_postgres::{Client, Config, GenericClient, IsolationLevel};
 use worker::{postgres_tls::PassthroughTls, Env, SecureTransport, Socket};
 
 use super::{with_timeout, SourceError};
 use crate::platform::env_string;
 use tripline_core::poll::cursor::PgCursor;
+use tripline_core::poll::horizon::{Bound, Horizon, TxSnapshot};
 use tripline_core::poll::{PgColumnTypes, PgConnection, PgRecord, PgSource};
 
 /// Longest wait for the connection (TCP + startup + authentication).
@@ -163,59 +164,113 @@ impl PgSession {
     pub async fn latest(&mut self, source: &PgSource) -> Result<PgCursor, SourceError> {
         // Checks the table and columns first, so a bad definition fails here with a clear message.
         self.types(source).await?;
-        let client = &self.client;
-        let row = with_timeout("reading the latest row", QUERY_TIMEOUT, async {
-            client
-                .query_opt(&source.latest_sql(), &[])
+        read_latest(&self.client, source).await
+    }
+
+    /// The next batch after `cursor` (oldest first, at most `batch_size` rows) that no
+    /// transaction in progress can still join below: the snapshot's transaction ids, the greatest
+    /// position and the rows are read in one repeatable-read, read-only transaction, and
+    /// `horizon` (see `tripline_core::poll::horizon`) says how far the rows are final.
+    pub async fn settled_batch(
+        &mut self,
+        source: &PgSource,
+        cursor: &PgCursor,
+        horizon: &mut Horizon,
+        now_ms: i64,
+    ) -> Result<Vec<PgRecord>, SourceError> {
+        let types = self.types(source).await?;
+        let tx = with_timeout("starting a read-only transaction", QUERY_TIMEOUT, async {
+            self.client
+                .build_transaction()
+                .isolation_level(IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()
                 .await
                 .map_err(pg_err)
         })
         .await?;
-        let Some(row) = row else {
-            return Ok(PgCursor::Beginning);
-        };
-        let cursor = row.try_get::<_, Option<String>>(0).map_err(pg_err)?;
-        let tiebreak = if source.tiebreak.is_some() {
-            row.try_get::<_, Option<String>>(1).map_err(pg_err)?
-        } else {
-            None
-        };
-        Ok(PgCursor::from_latest(cursor, tiebreak))
-    }
-
-    /// The next batch after `cursor`, oldest first (at most `batch_size` rows).
-    pub async fn batch(
-        &mut self,
-        source: &PgSource,
-        cursor: &PgCursor,
-    ) -> Result<Vec<PgRecord>, SourceError> {
-        let types = self.types(source).await?;
-        let (sql, params) = source.select_sql(cursor, &types);
-        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-            .iter()
-            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-            .collect();
-        let client = &self.client;
-        let rows = with_timeout("reading new rows", QUERY_TIMEOUT, async {
-            client.query(&sql, &refs).await.map_err(pg_err)
+        let row = with_timeout("reading the transaction snapshot", QUERY_TIMEOUT, async {
+            tx.query_one(PgSource::snapshot_sql(), &[])
+                .await
+                .map_err(pg_err)
         })
         .await?;
-        let with_tiebreak = source.tiebreak.is_some();
-        rows.iter()
-            .map(|r| {
-                let record: Option<String> = r.try_get(0).map_err(pg_err)?;
-                let cursor: Option<String> = r.try_get(1).map_err(pg_err)?;
-                let tiebreak: Option<String> = if with_tiebreak {
-                    r.try_get(2).map_err(pg_err)?
-                } else {
-                    None
-                };
-                Ok(source.read_row(
-                    record.as_deref().unwrap_or("null"),
-                    cursor.as_deref(),
-                    tiebreak.as_deref(),
-                )?)
-            })
-            .collect()
+        let xmin: String = row.try_get(0).map_err(pg_err)?;
+        let xmax: String = row.try_get(1).map_err(pg_err)?;
+        let snapshot = TxSnapshot::parse(&xmin, &xmax).ok_or_else(|| {
+            SourceError(format!(
+                "PostgreSQL answered an unexpected snapshot ({xmin}, {xmax})"
+            ))
+        })?;
+        let latest = read_latest(&tx, source).await?;
+        let up_to = match horizon.settle(snapshot, &latest, now_ms) {
+            Bound::All => None,
+            Bound::UpTo(PgCursor::Beginning) => return Ok(Vec::new()),
+            Bound::UpTo(position) => Some(position),
+        };
+        let rows = read_batch(&tx, source, &types, cursor, up_to.as_ref()).await?;
+        // Read-only: ending it changes nothing; a failure here loses nothing already read.
+        let _ = tx.commit().await;
+        Ok(rows)
     }
+}
+
+/// The greatest cursor (and tiebreak) visible to `client`.
+async fn read_latest(
+    client: &impl GenericClient,
+    source: &PgSource,
+) -> Result<PgCursor, SourceError> {
+    let row = with_timeout("reading the latest row", QUERY_TIMEOUT, async {
+        client
+            .query_opt(&source.latest_sql(), &[])
+            .await
+            .map_err(pg_err)
+    })
+    .await?;
+    let Some(row) = row else {
+        return Ok(PgCursor::Beginning);
+    };
+    let cursor = row.try_get::<_, Option<String>>(0).map_err(pg_err)?;
+    let tiebreak = if source.tiebreak.is_some() {
+        row.try_get::<_, Option<String>>(1).map_err(pg_err)?
+    } else {
+        None
+    };
+    Ok(PgCursor::from_latest(cursor, tiebreak))
+}
+
+/// The batch after `cursor`, up to `up_to` when given.
+async fn read_batch(
+    client: &impl GenericClient,
+    source: &PgSource,
+    types: &PgColumnTypes,
+    cursor: &PgCursor,
+    up_to: Option<&PgCursor>,
+) -> Result<Vec<PgRecord>, SourceError> {
+    let (sql, params) = source.select_sql(cursor, types, up_to);
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+        .iter()
+        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    let rows = with_timeout("reading new rows", QUERY_TIMEOUT, async {
+        client.query(&sql, &refs).await.map_err(pg_err)
+    })
+    .await?;
+    let with_tiebreak = source.tiebreak.is_some();
+    rows.iter()
+        .map(|r| {
+            let record: Option<String> = r.try_get(0).map_err(pg_err)?;
+            let cursor: Option<String> = r.try_get(1).map_err(pg_err)?;
+            let tiebreak: Option<String> = if with_tiebreak {
+                r.try_get(2).map_err(pg_err)?
+            } else {
+                None
+            };
+            Ok(source.read_row(
+                record.as_deref().unwrap_or("null"),
+                cursor.as_deref(),
+                tiebreak.as_deref(),
+            )?)
+        })
+        .collect()
 }

@@ -17,6 +17,8 @@ pub struct PollStatusRow {
     pub next_poll_at: Option<String>,
     pub runs_created: i64,
     pub cursor: Option<String>,
+    pub waiting: Option<String>,
+    pub last_gap: Option<String>,
 }
 
 impl PollStatusRow {
@@ -29,7 +31,9 @@ impl PollStatusRow {
             "consecutive_failures": self.consecutive_failures,
             "next_poll_at": self.next_poll_at,
             "runs_created": self.runs_created,
-            "cursor": self.cursor.as_deref().and_then(|c| serde_json::from_str::<Value>(c).ok()),
+            "cursor": json_text(self.cursor.as_deref()),
+            "waiting": json_text(self.waiting.as_deref()),
+            "last_gap": json_text(self.last_gap.as_deref()),
         })
     }
 
@@ -43,9 +47,16 @@ impl PollStatusRow {
             next_poll_at: None,
             runs_created: 0,
             cursor: None,
+            waiting: None,
+            last_gap: None,
         }
         .to_json()
     }
+}
+
+fn json_text(text: Option<&str>) -> Value {
+    text.and_then(|c| serde_json::from_str::<Value>(c).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// What one poll (or a series of batches polled in one go) reports.
@@ -59,14 +70,19 @@ pub struct PollReport<'a> {
     pub runs_created: usize,
     /// `None` = unchanged.
     pub cursor: Option<&'a str>,
+    /// The transaction holding rows back (JSON), `None` when nothing is held back (a failed
+    /// poll keeps what was shown).
+    pub waiting: Option<&'a str>,
+    /// A gap this poll could not rule out (JSON), `None` = the last one stays shown.
+    pub gap: Option<&'a str>,
 }
 
 /// The upsert for a poll's report (to batch with the timer row).
 pub fn report_statement(db: &D1Database, r: &PollReport<'_>) -> Result<D1PreparedStatement> {
     db.prepare(
         "INSERT INTO poll_status (workflow_id, last_poll_at, last_success_at, last_poll_error,
-           consecutive_failures, next_poll_at, runs_created, cursor, updated_at)
-         VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, ?3, ?4, ?5, ?6, ?7, ?2)
+           consecutive_failures, next_poll_at, runs_created, cursor, waiting, last_gap, updated_at)
+         VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?2)
          ON CONFLICT (workflow_id) DO UPDATE SET
            last_poll_at = ?2,
            last_success_at = CASE WHEN ?3 IS NULL THEN ?2 ELSE last_success_at END,
@@ -75,6 +91,8 @@ pub fn report_statement(db: &D1Database, r: &PollReport<'_>) -> Result<D1Prepare
            next_poll_at = ?5,
            runs_created = runs_created + ?6,
            cursor = COALESCE(?7, cursor),
+           waiting = CASE WHEN ?3 IS NULL THEN ?8 ELSE waiting END,
+           last_gap = COALESCE(?9, last_gap),
            updated_at = ?2",
     )
     .bind(&[
@@ -85,6 +103,8 @@ pub fn report_statement(db: &D1Database, r: &PollReport<'_>) -> Result<D1Prepare
         text(r.next_poll_at),
         num(r.runs_created as i64),
         opt_text(r.cursor),
+        opt_text(r.waiting),
+        opt_text(r.gap),
     ])
 }
 
@@ -103,7 +123,7 @@ pub async fn set_cursor(db: &D1Database, workflow_id: &str, cursor: &str, now: &
 pub async fn get(db: &D1Database, workflow_id: &str) -> Result<Option<PollStatusRow>> {
     db.prepare(
         "SELECT last_poll_at, last_success_at, last_poll_error, consecutive_failures, next_poll_at,
-           runs_created, cursor FROM poll_status WHERE workflow_id = ?1",
+           runs_created, cursor, waiting, last_gap FROM poll_status WHERE workflow_id = ?1",
     )
     .bind(&[text(workflow_id)])?
     .first::<PollStatusRow>(None)

@@ -17,7 +17,16 @@ struct Env {
     dev: Dev,
     pg: Postgres,
     outage: Mutex<Postgres>,
+    /// A cluster of its own for the tests that hold transactions open: an open transaction
+    /// holds back every poll of its database, and the other tests should not wait for it.
+    slow_writers: Postgres,
     api: FeedServer,
+}
+
+/// The tests on `slow_writers` take turns: each asserts which transaction holds its rows back.
+fn slow_writers_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn env() -> &'static Env {
@@ -27,6 +36,8 @@ fn env() -> &'static Env {
         pg.sql("CREATE ROLE reader LOGIN PASSWORD 'pw'");
         let outage = Postgres::start("outage");
         outage.sql("CREATE ROLE reader LOGIN PASSWORD 'pw'");
+        let slow_writers = Postgres::start("slow-writers");
+        slow_writers.sql("CREATE ROLE reader LOGIN PASSWORD 'pw'");
         let api = FeedServer::start();
         let dev = Dev::start(
             "poll",
@@ -34,6 +45,7 @@ fn env() -> &'static Env {
                 ("RUN_LEASE_SECONDS", "10"),
                 ("PG_URL", &pg.url("reader")),
                 ("PG_OUTAGE_URL", &outage.url("reader")),
+                ("PG_SLOW_URL", &slow_writers.url("reader")),
                 ("PG_BAD_ROLE_URL", &pg.url("nobody_here")),
                 ("API_TOKEN", API_TOKEN),
             ],
@@ -42,6 +54,7 @@ fn env() -> &'static Env {
             dev,
             pg,
             outage: Mutex::new(outage),
+            slow_writers,
             api,
         }
     })
@@ -220,6 +233,151 @@ fn start_now_runs_each_row_inserted_after_deploy_once() {
 
 fn runs_of(dev: &Dev, id: &str) -> usize {
     runs(dev, id).len()
+}
+
+#[test]
+fn a_row_committed_after_a_later_row_still_runs_once() {
+    let e = env();
+    let _turn = slow_writers_turn();
+    let pg = &e.slow_writers;
+    table(pg, "t_late");
+    let def = pg_def(
+        "late commit",
+        json!({"table": "t_late", "connection_env": "PG_SLOW_URL"}),
+        "now",
+        5,
+    );
+    let id = create_deployed(&e.dev, &def);
+    // Writer A takes id 1 and keeps its transaction open; writer B inserts id 2 and commits.
+    let mut a = pg.session();
+    let xid =
+        a.exec("BEGIN; INSERT INTO t_late (name, n) VALUES ('a', 1); SELECT pg_current_xact_id();");
+    pg.sql("INSERT INTO t_late (name, n) VALUES ('b', 2)");
+    wait_polls(&e.dev, &id, 2, 60);
+    // Row 2 is visible, but taking it would move the cursor past row 1: it waits, and the
+    // status names the transaction it waits for.
+    assert_eq!(runs_of(&e.dev, &id), 0);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(
+        status["waiting"]["transaction"],
+        xid[0].as_str(),
+        "{status}"
+    );
+    assert!(status["waiting"]["since"].is_string(), "{status}");
+    a.exec("COMMIT;");
+    let runs = wait_runs(&e.dev, &id, 2, 60);
+    assert_eq!(record_ids(&runs), vec![1, 2]);
+    assert_unique_keys(&runs);
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 2);
+    assert_eq!(poll_status(&e.dev, &id)["waiting"], Value::Null);
+}
+
+#[test]
+fn a_transaction_open_across_polls_holds_rows_back_until_it_commits() {
+    let e = env();
+    let _turn = slow_writers_turn();
+    let pg = &e.slow_writers;
+    table(pg, "t_long");
+    insert(pg, "t_long", 1, 5);
+    let def = pg_def(
+        "long transaction",
+        json!({"table": "t_long", "connection_env": "PG_SLOW_URL"}),
+        "beginning",
+        5,
+    );
+    let id = create_deployed(&e.dev, &def);
+    wait_runs(&e.dev, &id, 5, 60);
+    // A slow writer inserts rows 6..8 and stays in its transaction; others commit 9..12.
+    let mut writer = pg.session();
+    let xid = writer.exec(
+        "BEGIN; INSERT INTO t_long (name, n) SELECT 'slow', g FROM generate_series(1, 3) g; \
+         SELECT pg_current_xact_id();",
+    );
+    insert(pg, "t_long", 9, 12);
+    wait_polls(&e.dev, &id, 3, 90);
+    assert_eq!(
+        runs_of(&e.dev, &id),
+        5,
+        "rows after the open transaction must wait"
+    );
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(
+        status["waiting"]["transaction"],
+        xid[0].as_str(),
+        "{status}"
+    );
+    assert_eq!(status["last_poll_error"], Value::Null);
+    writer.exec("COMMIT;");
+    let runs = wait_runs(&e.dev, &id, 12, 60);
+    assert_eq!(record_ids(&runs), (1..=12).collect::<Vec<i64>>());
+    assert_unique_keys(&runs);
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(poll_status(&e.dev, &id)["waiting"], Value::Null);
+}
+
+#[test]
+fn eight_concurrent_writers_with_random_commit_delays_miss_nothing() {
+    const WRITERS: u64 = 8;
+    const ROWS_EACH: u64 = 2_000;
+    let e = env();
+    let _turn = slow_writers_turn();
+    let pg = &e.slow_writers;
+    table(pg, "t_writers");
+    let def = json!({
+        "name": "eight writers",
+        "trigger": {"type": "poll", "interval_seconds": 5, "start": "beginning",
+                    "source": {"kind": "postgres", "connection_env": "PG_SLOW_URL",
+                               "table": "t_writers", "cursor": "id"}},
+        "steps": []
+    });
+    let id = create_deployed(&e.dev, &def);
+    std::thread::scope(|s| {
+        for w in 0..WRITERS {
+            s.spawn(move || {
+                let mut session = pg.session();
+                // xorshift: a different, repeatable sequence per writer.
+                let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ (w + 1);
+                let mut next = move || {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x
+                };
+                let mut written = 0;
+                while written < ROWS_EACH {
+                    let rows = (1 + next() % 20).min(ROWS_EACH - written);
+                    let delay_ms = next() % 40;
+                    session.exec(&format!(
+                        "BEGIN; INSERT INTO t_writers (name, n) \
+                         SELECT 'writer {w}', g FROM generate_series(1, {rows}) g; \
+                         SELECT pg_sleep({delay_ms} / 1000.0); COMMIT;"
+                    ));
+                    written += rows;
+                }
+            });
+        }
+    });
+    let total = WRITERS * ROWS_EACH;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while poll_status(&e.dev, &id)["runs_created"].as_u64() != Some(total) {
+        let status = poll_status(&e.dev, &id);
+        assert!(
+            status["runs_created"].as_u64().unwrap_or(0) <= total,
+            "more runs than rows: {status}"
+        );
+        assert!(Instant::now() < deadline, "timed out: {status}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    wait_polls(&e.dev, &id, 1, 60);
+    let all = runs(&e.dev, &id);
+    assert_eq!(all.len() as u64, total);
+    let ids: BTreeSet<i64> = all
+        .iter()
+        .map(|r| r["input"]["event"]["record"]["id"].as_i64().expect("id"))
+        .collect();
+    assert_eq!(ids, (1..=total as i64).collect::<BTreeSet<i64>>());
+    assert_unique_keys(&all);
 }
 
 #[test]

@@ -27,6 +27,7 @@
 //! Rows whose cursor (or tiebreak) is NULL are never selected: they have no place in the order.
 
 pub mod cursor;
+pub mod horizon;
 pub mod http;
 pub mod postgres;
 pub mod state;

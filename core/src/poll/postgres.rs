@@ -411,7 +411,14 @@ impl PgSource {
     /// with a tiebreak); pass it to [`Self::read_row`]. Rows with a NULL cursor or tiebreak are
     /// excluded. If the definition has a tiebreak but the stored cursor has none (the definition
     /// changed), rows with the cursor's value are read again (`>=`); run dedup keys absorb them.
-    pub fn select_sql(&self, cursor: &PgCursor, types: &PgColumnTypes) -> (String, Vec<String>) {
+    /// `up_to` (see [`crate::poll::horizon`]) stops the batch at a position: rows after it may
+    /// still be joined by rows of transactions in progress, so they wait for a later poll.
+    pub fn select_sql(
+        &self,
+        cursor: &PgCursor,
+        types: &PgColumnTypes,
+        up_to: Option<&PgCursor>,
+    ) -> (String, Vec<String>) {
         let c = quote(&self.cursor);
         let ct = types.cursor.as_str();
         let t = self.tiebreak.as_deref().map(quote);
@@ -446,6 +453,22 @@ impl PgSource {
                 vec![cursor.clone()],
             ),
         };
+        let (condition, params) = match up_to {
+            None | Some(PgCursor::Beginning) => (condition, params),
+            Some(PgCursor::At { cursor, tiebreak }) => {
+                let mut params = params;
+                let n = params.len() + 1;
+                params.push(cursor.clone());
+                let limit = match (&t, tiebreak) {
+                    (Some(t), Some(tv)) => {
+                        params.push(tv.clone());
+                        format!("({c}, {t}) <= (${n}::text::{ct}, ${}::text{tt})", n + 1)
+                    }
+                    _ => format!("{c} <= ${n}::text::{ct}"),
+                };
+                (format!("{condition} AND {limit}"), params)
+            }
+        };
         let (inner_order, outer_cols, outer_order) = match &t {
             None => (c.clone(), format!("r.{c}::text"), format!("r.{c}")),
             Some(t) => (
@@ -462,6 +485,13 @@ impl PgSource {
             self.batch_size,
         );
         (sql, params)
+    }
+
+    /// The transaction ids of the current snapshot, as text: `(xmin, xmax)` (see
+    /// [`crate::poll::horizon`]). Any role may run it; PostgreSQL 13 or later.
+    pub fn snapshot_sql() -> &'static str {
+        "SELECT pg_catalog.pg_snapshot_xmin(s)::text, pg_catalog.pg_snapshot_xmax(s)::text \
+         FROM pg_catalog.pg_current_snapshot() AS s"
     }
 
     /// For `start: now`: the greatest `(cursor text, tiebreak text)` now in the table, as one row

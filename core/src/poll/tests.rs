@@ -470,11 +470,41 @@ fn column_type_query() {
 }
 
 #[test]
+fn select_sql_stops_at_the_final_position() {
+    let s = pg_source(json!({"batch_size": 100}));
+    let at = |c: &str, t: Option<&str>| PgCursor::At {
+        cursor: c.into(),
+        tiebreak: t.map(str::to_string),
+    };
+    let (sql, params) = s.select_sql(
+        &at("41", None),
+        &types("integer", None),
+        Some(&at("90", None)),
+    );
+    assert!(
+        sql.contains("WHERE \"id\" > $1::text::integer AND \"id\" <= $2::text::integer ORDER BY"),
+        "{sql}"
+    );
+    assert_eq!(params, ["41", "90"]);
+    let s = pg_source(json!({"cursor": "created_at", "tiebreak": "id"}));
+    let t = types("timestamp with time zone", Some("bigint"));
+    let (sql, params) = s.select_sql(&PgCursor::Beginning, &t, Some(&at("2026-01-01", Some("7"))));
+    assert!(
+        sql.contains(
+            "AND (\"created_at\", \"id\") <= ($1::text::timestamp with time zone, $2::text::bigint)"
+        ),
+        "{sql}"
+    );
+    assert_eq!(params, ["2026-01-01", "7"]);
+    assert!(PgSource::snapshot_sql().contains("pg_current_snapshot()"));
+}
+
+#[test]
 fn select_sql_without_tiebreak() {
     let s = pg_source(json!({"batch_size": 100}));
     let t = types("integer", None);
     assert_eq!(
-        s.select_sql(&PgCursor::Beginning, &t),
+        s.select_sql(&PgCursor::Beginning, &t, None),
         (
             "SELECT row_to_json(r)::text, r.\"id\"::text FROM (SELECT * FROM \"users\" \
              WHERE \"id\" IS NOT NULL ORDER BY \"id\" LIMIT 100) r ORDER BY r.\"id\""
@@ -487,7 +517,7 @@ fn select_sql_without_tiebreak() {
         tiebreak: None,
     };
     assert_eq!(
-        s.select_sql(&at, &t),
+        s.select_sql(&at, &t, None),
         (
             "SELECT row_to_json(r)::text, r.\"id\"::text FROM (SELECT * FROM \"users\" \
              WHERE \"id\" > $1::text::integer ORDER BY \"id\" LIMIT 100) r ORDER BY r.\"id\""
@@ -505,7 +535,7 @@ fn select_sql_with_tiebreak_and_columns() {
     );
     let t = types("timestamp(3) with time zone", Some("uuid"));
     assert_eq!(
-        s.select_sql(&PgCursor::Beginning, &t),
+        s.select_sql(&PgCursor::Beginning, &t, None),
         (
             "SELECT row_to_json(r)::text, r.\"created_at\"::text, r.\"id\"::text FROM \
              (SELECT \"kind\", \"payload\", \"created_at\", \"id\" FROM \"app\".\"events\" \
@@ -520,7 +550,7 @@ fn select_sql_with_tiebreak_and_columns() {
         tiebreak: Some("7d0c5a1e-0000-4000-8000-000000000000".into()),
     };
     assert_eq!(
-        s.select_sql(&at, &t),
+        s.select_sql(&at, &t, None),
         (
             "SELECT row_to_json(r)::text, r.\"created_at\"::text, r.\"id\"::text FROM \
              (SELECT \"kind\", \"payload\", \"created_at\", \"id\" FROM \"app\".\"events\" \
@@ -539,7 +569,7 @@ fn select_sql_with_tiebreak_and_columns() {
         cursor: "2024-05-01 10:00:00+00".into(),
         tiebreak: None,
     };
-    let (sql, params) = s.select_sql(&old, &t);
+    let (sql, params) = s.select_sql(&old, &t, None);
     assert!(sql.contains(
         "WHERE \"created_at\" >= $1::text::timestamp(3) with time zone AND \"id\" IS NOT NULL ORDER BY"
     ));
@@ -549,7 +579,7 @@ fn select_sql_with_tiebreak_and_columns() {
 #[test]
 fn select_sql_keeps_listed_cursor_once() {
     let s = pg_source(json!({"cursor": "id", "columns": ["email", "id"]}));
-    let (sql, _) = s.select_sql(&PgCursor::Beginning, &types("bigint", None));
+    let (sql, _) = s.select_sql(&PgCursor::Beginning, &types("bigint", None), None);
     assert!(
         sql.contains("(SELECT \"email\", \"id\" FROM \"users\""),
         "{sql}"

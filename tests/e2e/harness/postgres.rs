@@ -3,9 +3,10 @@
 //! `pg_ctl start` on a free port, stopped on drop and by a watchdog when the test process ends.
 //! SQL is run with `psql` over TCP (trust authentication, so any password is accepted).
 
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 pub const BIN: &str = "/usr/lib/postgresql/15/bin";
 const OS_USER: &str = "postgres";
@@ -157,6 +158,65 @@ impl Postgres {
                 .args(["-q", "-A", "-t", "-c", sql]),
             "psql",
         )
+    }
+}
+
+/// A `psql` session that stays connected, so a test can hold a transaction open across polls
+/// (as a slow writer would) and commit it later.
+pub struct Session {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Postgres {
+    /// Opens a session as the superuser.
+    pub fn session(&self) -> Session {
+        let mut child = Command::new(bin("psql"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
+            .args(["-q", "-A", "-t"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("psql session");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        Session {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+}
+
+impl Session {
+    /// Runs `sql` (one or more statements), waits until the server has answered them all, and
+    /// returns the rows printed (unaligned, `|`-separated).
+    pub fn exec(&mut self, sql: &str) -> Vec<String> {
+        writeln!(self.stdin, "{sql}").expect("write to psql");
+        writeln!(self.stdin, "\\echo __done__").expect("write to psql");
+        self.stdin.flush().expect("flush psql");
+        let mut rows = Vec::new();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.stdout.read_line(&mut line).expect("read psql");
+            assert!(n > 0, "psql ended while running: {sql}");
+            match line.trim() {
+                "__done__" => return rows,
+                "" => {}
+                row => rows.push(row.to_string()),
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
