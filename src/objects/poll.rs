@@ -593,6 +593,18 @@ async fn poll_http(
             summary: loaded.rewrite.then(|| http_summary(&cursor)),
         });
     }
+    // Every item of the answer is new: items between the last poll and this one may have been
+    // beyond what the API returned. Nothing proves otherwise, so the status says so.
+    let on_page = source.items_of(&body)?.len();
+    if !loaded.first && new.len() == on_page {
+        ctx.notes.borrow_mut().gap = Some(json!({
+            "at": iso_millis(now_ms()),
+            "pages": 1,
+            "items": on_page,
+            "reason": "every item the source returned was new, so items in between may have been missed; \
+                       poll more often or ask the source for more items per answer",
+        }));
+    }
     let records: Vec<&NewRecord> = new.iter().collect();
     let created = record_runs(ctx, &records).await?;
     cursor.advance(&new);

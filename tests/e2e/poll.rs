@@ -881,6 +881,17 @@ fn http_unique_source_runs_new_items_once() {
     assert_eq!(item_seqs(&runs), [4, 5, 6, 7, 8]);
     wait_polls(&e.dev, &id, 1, 60);
     assert_eq!(runs_of(&e.dev, &id), 5);
+    // Each answer overlapped what was seen: nothing can have been missed.
+    assert_eq!(poll_status(&e.dev, &id)["last_gap"], Value::Null);
+    // An answer with only new items cannot prove that nothing came in between: the status says so.
+    e.api
+        .update(feed, |f| f.items = (20..=22).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 8, 60);
+    assert_eq!(item_seqs(&runs), [4, 5, 6, 7, 8, 20, 21, 22]);
+    let gap = poll_status(&e.dev, &id)["last_gap"].clone();
+    assert_eq!(gap["items"], 3, "{gap}");
+    assert_eq!(gap["pages"], 1, "{gap}");
+    assert!(gap["at"].is_string() && gap["reason"].is_string(), "{gap}");
 }
 
 #[test]
