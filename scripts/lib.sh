@@ -4,6 +4,7 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_CACHE="${TRIPLINE_TOOLS_CACHE:-$HOME/.cache/tripline/tools}"
 WORKER_BUILD_VERSION="0.8.7"
+TWIGGY_VERSION="0.8.0"
 export WRANGLER_SEND_METRICS=false
 export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 
@@ -16,6 +17,7 @@ wasm_bindgen_version() {
 }
 
 worker_build_bin() { echo "$TOOLS_CACHE/worker-build-$WORKER_BUILD_VERSION/bin/worker-build"; }
+twiggy_bin() { echo "$TOOLS_CACHE/twiggy-$TWIGGY_VERSION/bin/twiggy"; }
 wasm_bindgen_bin() { echo "$TOOLS_CACHE/wasm-bindgen-cli-$(wasm_bindgen_version)/bin/wasm-bindgen"; }
 
 # How wasm32 is built here: "rustup" when rustup has the target, else "debian" (rustc-web + build-std).
