@@ -35,6 +35,16 @@ wasm_build_env() {
     # A separate target dir: build-std artefacts must not mix with the native (rustup) ones.
     export CARGO_TARGET_DIR="$ROOT/target/wasm-debian"
   fi
+  # Panics abort at once, without formatting a message (docs/size.md): std is built from source
+  # with `-Cpanic=immediate-abort`, which drops the panic machinery and its strings (~35 KiB
+  # gzip). Needs std's sources (rustup's rust-src, or Debian's rust-web-src).
+  # TRIPLINE_PANIC_MESSAGES=1 builds with the prebuilt std, whose panics log their message.
+  if [ "${TRIPLINE_PANIC_MESSAGES:-}" != 1 ] \
+    && [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
+    export RUSTC_BOOTSTRAP=1
+    export CARGO_UNSTABLE_BUILD_STD="std,panic_abort"
+    export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort"
+  fi
 }
 
 # A free TCP port on loopback.
