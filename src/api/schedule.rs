@@ -106,13 +106,15 @@ pub async fn add_status(env: &Env, row: &WorkflowRow, resource: &mut Value) -> A
     Ok(())
 }
 
-/// The longest window `GET /api/timezones` answers for.
+/// The longest window `GET /api/timezones` answers for one zone, and for every zone (each zone
+/// costs about four `Intl` calls per day of window).
 const TIMEZONES_MAX_DAYS: i64 = 3660;
+const TIMEZONES_ALL_MAX_DAYS: i64 = 31;
 
 /// `GET /api/timezones[?zone=…][&from=…][&to=…]`: the time zones schedules accept and, for each
 /// (or the one named), its UTC offset at `from` (default now) and every change of it up to `to`
-/// (default `from` + 366 days, at most ten years after `from`), from the zone rules the Worker
-/// uses (the platform's `Intl`).
+/// (one zone: default `from` + 366 days, at most 3660; every zone: default and at most 31 days),
+/// from the zone rules the Worker uses (the platform's `Intl`).
 pub async fn timezones(req: Request) -> ApiResult {
     let q = query_pairs(&req);
     let instant = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
@@ -127,19 +129,24 @@ pub async fn timezones(req: Request) -> ApiResult {
             })
             .transpose()
     };
-    let from = instant("from")?.unwrap_or_else(|| from_millis(now_ms()));
-    let to = instant("to")?.unwrap_or(from + TimeDelta::days(366));
-    if to < from || to - from > TimeDelta::days(TIMEZONES_MAX_DAYS) {
-        return Err(ApiError::field(
-            "query.to",
-            format!("must be after `from` and at most {TIMEZONES_MAX_DAYS} days later"),
-        ));
-    }
     let zones: Vec<Tz> = match query_param(&q, "zone") {
         Some(name) => vec![Tz::from_name(name)
             .ok_or_else(|| ApiError::field("query.zone", format!("unknown time zone `{name}`")))?],
         None => Tz::all().collect(),
     };
+    let (default_days, max_days) = if zones.len() == 1 {
+        (366, TIMEZONES_MAX_DAYS)
+    } else {
+        (TIMEZONES_ALL_MAX_DAYS, TIMEZONES_ALL_MAX_DAYS)
+    };
+    let from = instant("from")?.unwrap_or_else(|| from_millis(now_ms()));
+    let to = instant("to")?.unwrap_or(from + TimeDelta::days(default_days));
+    if to < from || to - from > TimeDelta::days(max_days) {
+        return Err(ApiError::field(
+            "query.to",
+            format!("must be after `from` and at most {max_days} days later"),
+        ));
+    }
     let mut out = Vec::with_capacity(zones.len());
     for tz in zones {
         let (offset, changes) = offset_changes(tz, from, to).ok_or_else(|| {

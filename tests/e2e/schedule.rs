@@ -585,7 +585,25 @@ fn platform_zone_rules_agree_with_chrono_tz_for_every_zone() {
         started.elapsed()
     );
 
-    // The route's own checks.
+    // The route's own checks: every zone at once over a month; windows too long; unknown zones.
+    let r = api(
+        dev,
+        "GET",
+        "/api/timezones?from=2026-03-01T00:00:00Z&to=2026-03-31T00:00:00Z",
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let all = r.json();
+    let all = all["zones"].as_array().expect("zones");
+    assert_eq!(all.len(), 597);
+    let london = all
+        .iter()
+        .find(|z| z["name"] == "Europe/London")
+        .expect("London");
+    assert_eq!(
+        london["changes"],
+        json!([{"at": "2026-03-29T01:00:00.000Z", "offset_seconds": 3600}])
+    );
     let r = api(dev, "GET", "/api/timezones?zone=Mars/Olympus", None);
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.locations(), vec!["query.zone"]);
