@@ -4,6 +4,7 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_CACHE="${TRIPLINE_TOOLS_CACHE:-$HOME/.cache/tripline/tools}"
 WORKER_BUILD_VERSION="0.8.7"
+TWIGGY_VERSION="0.8.0"
 export WRANGLER_SEND_METRICS=false
 export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
 
@@ -16,6 +17,7 @@ wasm_bindgen_version() {
 }
 
 worker_build_bin() { echo "$TOOLS_CACHE/worker-build-$WORKER_BUILD_VERSION/bin/worker-build"; }
+twiggy_bin() { echo "$TOOLS_CACHE/twiggy-$TWIGGY_VERSION/bin/twiggy"; }
 wasm_bindgen_bin() { echo "$TOOLS_CACHE/wasm-bindgen-cli-$(wasm_bindgen_version)/bin/wasm-bindgen"; }
 
 # How wasm32 is built here: "rustup" when rustup has the target, else "debian" (rustc-web + build-std).
@@ -32,6 +34,16 @@ wasm_build_env() {
     export CARGO_UNSTABLE_BUILD_STD="std,panic_abort"
     # A separate target dir: build-std artefacts must not mix with the native (rustup) ones.
     export CARGO_TARGET_DIR="$ROOT/target/wasm-debian"
+  fi
+  # Panics abort at once, without formatting a message (docs/size.md): std is built from source
+  # with `-Cpanic=immediate-abort`, which drops the panic machinery and its strings (~35 KiB
+  # gzip). Needs std's sources (rustup's rust-src, or Debian's rust-web-src).
+  # TRIPLINE_PANIC_MESSAGES=1 builds with the prebuilt std, whose panics log their message.
+  if [ "${TRIPLINE_PANIC_MESSAGES:-}" != 1 ] \
+    && [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
+    export RUSTC_BOOTSTRAP=1
+    export CARGO_UNSTABLE_BUILD_STD="std,panic_abort"
+    export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort"
   fi
 }
 

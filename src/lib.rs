@@ -15,11 +15,13 @@ pub use objects::WorkflowObject;
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
+    platform::zone::install();
     Ok(api::handle(req, env, ctx).await)
 }
 
 /// The Cron Trigger (every minute): bounded reconciling work, see `cron`.
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    platform::zone::install();
     cron::run(&env).await;
 }

@@ -77,6 +77,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::ListTestRequests => endpoint::test_requests::list(env, &wf()?).await?,
         Op::DetectSchema => endpoint::test_requests::detect(req, env, &wf()?).await?,
         Op::SchedulePreview => schedule::preview(req, env, &wf()?).await?,
+        Op::TimeZones => schedule::timezones(req).await?,
     };
     if method == Method::Head.to_string() {
         return Ok(Response::empty()?

@@ -25,6 +25,7 @@ pub enum Op {
     ListTestRequests,
     DetectSchema,
     SchedulePreview,
+    TimeZones,
     PollReset,
 }
 
@@ -101,6 +102,7 @@ pub const ROUTES: &[Route] = &[
         Op::SchedulePreview,
         true,
     ),
+    r("GET", "/api/timezones", Op::TimeZones, true),
 ];
 
 /// The result of matching a request against [`ROUTES`].

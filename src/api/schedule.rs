@@ -2,6 +2,7 @@
 //! `GET /api/workflows/{id}` (`next_run_at`, `last_run_at`, `skipped_slots`, `last_misfire`).
 
 use crate::store::workflows::WorkflowStatus;
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 use tripline_core::kernel::ids::WorkflowId;
 use worker::{Env, Request};
@@ -16,6 +17,7 @@ use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::time::{from_millis, iso_millis, parse_millis};
 use tripline_core::schedule::preview::parse_preview_query;
 use tripline_core::schedule::timer::projected_next;
+use tripline_core::schedule::zone::{offset_changes, Tz};
 
 /// `GET /api/workflows/{id}/schedule/preview?count=N[&after=…]`: the next N fire times of the
 /// draft's schedule (the draft, so a change can be checked before it is deployed).
@@ -102,4 +104,66 @@ pub async fn add_status(env: &Env, row: &WorkflowRow, resource: &mut Value) -> A
     );
     obj.extend(fields);
     Ok(())
+}
+
+/// The longest window `GET /api/timezones` answers for one zone, and for every zone (each zone
+/// costs about four `Intl` calls per day of window).
+const TIMEZONES_MAX_DAYS: i64 = 3660;
+const TIMEZONES_ALL_MAX_DAYS: i64 = 31;
+
+/// `GET /api/timezones[?zone=…][&from=…][&to=…]`: the time zones schedules accept and, for each
+/// (or the one named), its UTC offset at `from` (default now) and every change of it up to `to`
+/// (one zone: default `from` + 366 days, at most 3660; every zone: default and at most 31 days),
+/// from the zone rules the Worker uses (the platform's `Intl`).
+pub async fn timezones(req: Request) -> ApiResult {
+    let q = query_pairs(&req);
+    let instant = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        query_param(&q, name)
+            .map(|s| {
+                parse_millis(s).map(from_millis).ok_or_else(|| {
+                    ApiError::field(
+                        &format!("query.{name}"),
+                        format!("`{s}` is not an RFC 3339 instant"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let zones: Vec<Tz> = match query_param(&q, "zone") {
+        Some(name) => vec![Tz::from_name(name)
+            .ok_or_else(|| ApiError::field("query.zone", format!("unknown time zone `{name}`")))?],
+        None => Tz::all().collect(),
+    };
+    let (default_days, max_days) = if zones.len() == 1 {
+        (366, TIMEZONES_MAX_DAYS)
+    } else {
+        (TIMEZONES_ALL_MAX_DAYS, TIMEZONES_ALL_MAX_DAYS)
+    };
+    let from = instant("from")?.unwrap_or_else(|| from_millis(now_ms()));
+    let to = instant("to")?.unwrap_or(from + TimeDelta::days(default_days));
+    if to < from || to - from > TimeDelta::days(max_days) {
+        return Err(ApiError::field(
+            "query.to",
+            format!("must be after `from` and at most {max_days} days later"),
+        ));
+    }
+    let mut out = Vec::with_capacity(zones.len());
+    for tz in zones {
+        let (offset, changes) = offset_changes(tz, from, to).ok_or_else(|| {
+            ApiError::internal(format!("no offset for {} in the window", tz.name()))
+        })?;
+        let changes: Vec<Value> = changes
+            .iter()
+            .map(|c| json!({"at": iso_millis(c.at.timestamp_millis()), "offset_seconds": c.offset}))
+            .collect();
+        out.push(json!({"name": tz.name(), "offset_seconds": offset, "changes": changes}));
+    }
+    json_response(
+        200,
+        &json!({
+            "from": iso_millis(from.timestamp_millis()),
+            "to": iso_millis(to.timestamp_millis()),
+            "zones": out,
+        }),
+    )
 }

@@ -186,6 +186,7 @@ impl WorkflowObject {
 
 impl DurableObject for WorkflowObject {
     fn new(state: State, env: Env) -> Self {
+        crate::platform::zone::install();
         Self {
             state,
             env,

@@ -2,6 +2,8 @@
 
 use worker::Env;
 
+pub mod zone;
+
 /// Milliseconds since the Unix epoch, from the runtime's clock.
 pub fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64

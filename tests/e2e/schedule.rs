@@ -526,3 +526,93 @@ fn preview_rejects_bad_input_with_a_problem() {
     );
     assert_eq!(r.status, 401, "{}", r.text);
 }
+
+/// The Worker runs schedules on the platform's time-zone rules (`Intl`, ICU's tz database); the
+/// native build and the unit tests run on the tz database compiled into chrono-tz. For every zone
+/// a schedule accepts, both give the same UTC offset at the start of the next ten years and the
+/// same offset changes in them, to the second (`GET /api/timezones` samples every 6 hours and
+/// bisects each change; the same code runs natively here on chrono-tz).
+#[test]
+fn platform_zone_rules_agree_with_chrono_tz_for_every_zone() {
+    use tripline_core::kernel::time::from_millis;
+    use tripline_core::schedule::zone::{offset_changes, Tz};
+
+    let dev = shared();
+    let (from, to) = ("2026-01-01T00:00:00Z", "2036-01-01T00:00:00Z");
+    let (from_t, to_t) = (from_millis(ms(&json!(from))), from_millis(ms(&json!(to))));
+    let started = Instant::now();
+    let mut zones = 0;
+    let mut changes_seen = 0;
+    let mut disagree = Vec::new();
+    for tz in Tz::all() {
+        let name = tz.name();
+        let path = format!(
+            "/api/timezones?zone={}&from={from}&to={to}",
+            name.replace('+', "%2B")
+        );
+        let r = api(dev, "GET", &path, None);
+        assert_eq!(r.status, 200, "{name}: {}", r.text);
+        let zone = &r.json()["zones"][0];
+        assert_eq!(zone["name"], name);
+        let (offset, changes) = offset_changes(tz, from_t, to_t).expect("chrono-tz knows the zone");
+        let native = json!({
+            "name": name,
+            "offset_seconds": offset,
+            "changes": changes
+                .iter()
+                .map(|c| json!({
+                    "at": tripline_core::kernel::time::iso_millis(c.at.timestamp_millis()),
+                    "offset_seconds": c.offset
+                }))
+                .collect::<Vec<_>>(),
+        });
+        if *zone != native {
+            disagree.push(format!("{name}:\n  platform {zone}\n  chrono-tz {native}"));
+        }
+        zones += 1;
+        changes_seen += changes.len();
+    }
+    assert_eq!(zones, 597);
+    assert!(changes_seen > 1000, "{changes_seen} offset changes");
+    assert!(
+        disagree.is_empty(),
+        "{} of {zones} zones disagree:\n{}",
+        disagree.len(),
+        disagree.join("\n")
+    );
+    eprintln!(
+        "{zones} zones, {changes_seen} offset changes in {from}..{to} agree ({:?})",
+        started.elapsed()
+    );
+
+    // The route's own checks: every zone at once over a month; windows too long; unknown zones.
+    let r = api(
+        dev,
+        "GET",
+        "/api/timezones?from=2026-03-01T00:00:00Z&to=2026-03-31T00:00:00Z",
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let all = r.json();
+    let all = all["zones"].as_array().expect("zones");
+    assert_eq!(all.len(), 597);
+    let london = all
+        .iter()
+        .find(|z| z["name"] == "Europe/London")
+        .expect("London");
+    assert_eq!(
+        london["changes"],
+        json!([{"at": "2026-03-29T01:00:00.000Z", "offset_seconds": 3600}])
+    );
+    let r = api(dev, "GET", "/api/timezones?zone=Mars/Olympus", None);
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.locations(), vec!["query.zone"]);
+    let r = api(
+        dev,
+        "GET",
+        "/api/timezones?from=2026-01-01T00:00:00Z&to=2040-01-01T00:00:00Z",
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.locations(), vec!["query.to"]);
+}

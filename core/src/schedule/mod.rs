@@ -22,14 +22,15 @@ pub mod zone;
 mod properties;
 
 use chrono::{DateTime, NaiveTime, Utc, Weekday};
-use chrono_tz::Tz;
 use serde_json::Value;
 
 use crate::kernel::problem::{index, Errors};
 use crate::kernel::reader::{type_name, ObjectReader};
 use crate::schedule::cron::CronSchedule;
 use crate::schedule::wall_clock::{Days, TimesOfDay, WallClockPlan};
-use crate::schedule::zone::{first_unreached_local, floor_second, local_time, resolve, Resolved};
+use crate::schedule::zone::{
+    first_unreached_local, floor_second, local_time, resolve, Resolved, Tz,
+};
 
 /// A parsed, valid schedule trigger.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,8 +340,7 @@ fn parse_timezone(name: &str, location: &str, errors: &mut Errors) -> Option<Tz>
     if let Ok(tz) = name.parse::<Tz>() {
         return Some(tz);
     }
-    let hint = chrono_tz::TZ_VARIANTS
-        .iter()
+    let hint = Tz::all()
         .find(|tz| tz.name().eq_ignore_ascii_case(name.trim()))
         .map(|tz| format!("did you mean `{}`?", tz.name()))
         .unwrap_or_else(|| {

@@ -43,15 +43,15 @@ impl ScheduleTrigger {
                 break;
             };
             // Formatting needs the local time; stop at the edge of representable time.
-            if local_time(tz, slot.at).is_none() {
+            let Some(local) = tz
+                .local(slot.at)
+                .filter(|_| local_time(tz, slot.at).is_some())
+            else {
                 break;
-            }
+            };
             let offset = offset_seconds(tz, slot.at);
             out.push(FireTime {
-                at: slot
-                    .at
-                    .with_timezone(&tz)
-                    .to_rfc3339_opts(SecondsFormat::Secs, false),
+                at: local.to_rfc3339_opts(SecondsFormat::Secs, false),
                 utc: slot.at.to_rfc3339_opts(SecondsFormat::Secs, true),
                 dst_shifted: slot.moved_by_gap || offset != previous_offset,
             });

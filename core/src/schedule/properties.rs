@@ -4,30 +4,29 @@
 #![cfg(test)]
 
 use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, Utc, Weekday};
-use chrono_tz::Tz;
 use proptest::prelude::*;
 
 use crate::schedule::catch_up::{CatchUp, CATCH_UP_COUNT_LIMIT};
 use crate::schedule::cron::CronSchedule;
-use crate::schedule::zone::{local_time, offset_seconds, resolve};
+use crate::schedule::zone::{local_time, offset_seconds, resolve, Tz};
 use crate::schedule::{Misfire, Schedule, ScheduleTrigger};
 
 const ZONES: [Tz; 15] = [
     Tz::UTC,
-    chrono_tz::America::New_York,
-    chrono_tz::Europe::London,
-    chrono_tz::Australia::Lord_Howe,
-    chrono_tz::Asia::Kolkata,
-    chrono_tz::America::Sao_Paulo, // DST used to start at midnight
-    chrono_tz::America::Havana,    // DST gap at 00:00
-    chrono_tz::Pacific::Chatham,   // +12:45 / +13:45
-    chrono_tz::America::St_Johns,  // -03:30 / -02:30
-    chrono_tz::Asia::Kathmandu,    // +05:45
-    chrono_tz::Africa::Casablanca, // DST suspended during Ramadan
-    chrono_tz::Europe::Dublin,     // "negative" DST in the tz data
-    chrono_tz::Pacific::Apia,      // skipped 2011-12-30 entirely
-    chrono_tz::America::Santiago,
-    chrono_tz::Asia::Tehran,
+    Tz::of(chrono_tz::America::New_York),
+    Tz::of(chrono_tz::Europe::London),
+    Tz::of(chrono_tz::Australia::Lord_Howe),
+    Tz::of(chrono_tz::Asia::Kolkata),
+    Tz::of(chrono_tz::America::Sao_Paulo), // DST used to start at midnight
+    Tz::of(chrono_tz::America::Havana),    // DST gap at 00:00
+    Tz::of(chrono_tz::Pacific::Chatham),   // +12:45 / +13:45
+    Tz::of(chrono_tz::America::St_Johns),  // -03:30 / -02:30
+    Tz::of(chrono_tz::Asia::Kathmandu),    // +05:45
+    Tz::of(chrono_tz::Africa::Casablanca), // DST suspended during Ramadan
+    Tz::of(chrono_tz::Europe::Dublin),     // "negative" DST in the tz data
+    Tz::of(chrono_tz::Pacific::Apia),      // skipped 2011-12-30 entirely
+    Tz::of(chrono_tz::America::Santiago),
+    Tz::of(chrono_tz::Asia::Tehran),
 ];
 
 const CRONS: [&str; 10] = [
@@ -345,10 +344,10 @@ fn transitions_helper_finds_new_york_2026() {
             .unwrap_or_default()
     };
     assert_eq!(
-        transitions(chrono_tz::America::New_York, 2026),
+        transitions(Tz::of(chrono_tz::America::New_York), 2026),
         [utc("2026-03-08T07:00:00Z"), utc("2026-11-01T06:00:00Z")]
     );
-    assert!(transitions(chrono_tz::Asia::Kolkata, 2026).is_empty());
+    assert!(transitions(Tz::of(chrono_tz::Asia::Kolkata), 2026).is_empty());
 }
 
 #[test]
@@ -360,7 +359,7 @@ fn dst_rules_continue_in_the_far_future() {
             every: 1,
             at: NaiveTime::from_hms_opt(2, 30, 0).unwrap_or(NaiveTime::MIN),
         },
-        timezone: chrono_tz::America::New_York,
+        timezone: Tz::of(chrono_tz::America::New_York),
         misfire: Misfire::Skip,
     };
     let after = DateTime::parse_from_rfc3339("2090-03-11T12:00:00Z")

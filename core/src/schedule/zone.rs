@@ -1,12 +1,135 @@
-//! Wall-clock time in a time zone, and Tripline's DST rules for turning a local time into an
-//! instant:
+//! Time zones, and Tripline's DST rules for turning a local time into an instant:
 //! - a local time that does not exist (spring-forward gap) runs at the first instant after the gap;
 //! - a local time that happens twice (fall-back) runs once, at its first occurrence.
 //!
-//! Everything is checked: instants at the edge of chrono's range give `None`, never a panic.
+//! A zone is one of the IANA names in [`names`]; its rules (the UTC offset at an instant) come
+//! from a [`ZoneSource`]. Natively that is the tz database compiled in by chrono-tz (cargo
+//! feature `chrono-tz`, on by default); the Worker installs one backed by the platform's
+//! `Intl.DateTimeFormat` instead, which keeps ~1 MB of tables out of the wasm (docs/size.md).
+//! Everything here asks the source only for offsets at UTC instants, so the same DST logic runs
+//! on either source, and agreement of the offsets is all that has to be proven between them.
+//!
+//! Everything is checked: instants at the edge of the representable range give `None`, never a
+//! panic.
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
-use chrono_tz::{GapInfo, Tz};
+mod names;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::OnceLock;
+
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeDelta, Utc};
+
+/// An IANA time zone (or link) name Tripline accepts, e.g. `Europe/London`, `US/Eastern`, `UTC`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Tz(u16);
+
+impl Tz {
+    /// `UTC`.
+    pub const UTC: Tz = Tz(592);
+
+    /// The zone's name, as the tz database spells it.
+    pub fn name(self) -> &'static str {
+        names::NAMES
+            .get(usize::from(self.0))
+            .copied()
+            .unwrap_or("UTC")
+    }
+
+    /// The zone named exactly `name` (case matters, as in the tz database).
+    pub fn from_name(name: &str) -> Option<Tz> {
+        let i = names::NAMES.binary_search(&name).ok()?;
+        u16::try_from(i).ok().map(Tz)
+    }
+
+    /// Every zone, in name order.
+    pub fn all() -> impl Iterator<Item = Tz> {
+        (0..names::NAMES.len()).filter_map(|i| u16::try_from(i).ok().map(Tz))
+    }
+
+    /// The zone's offset from UTC at `at`, from the installed [`ZoneSource`].
+    pub fn offset_at(self, at: DateTime<Utc>) -> Option<FixedOffset> {
+        FixedOffset::east_opt(offset_at(self, at.timestamp())?)
+    }
+
+    /// `at` as a local date-time with the zone's offset (for display).
+    pub fn local(self, at: DateTime<Utc>) -> Option<DateTime<FixedOffset>> {
+        Some(at.with_timezone(&self.offset_at(at)?))
+    }
+
+    /// The same zone as chrono-tz's `tz` (both list the zones in name order).
+    #[cfg(any(feature = "chrono-tz", test))]
+    pub const fn of(tz: chrono_tz::Tz) -> Tz {
+        Tz(tz as u16)
+    }
+}
+
+impl fmt::Debug for Tz {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl fmt::Display for Tz {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Tz {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Tz, ()> {
+        Tz::from_name(s).ok_or(())
+    }
+}
+
+/// Where the rules of the zones come from.
+pub trait ZoneSource: Sync {
+    /// The UTC offset of `zone` at the instant `unix_seconds`, in seconds east of UTC; `None`
+    /// when the source cannot tell (unknown zone, instant out of its range).
+    fn offset_at(&self, zone: Tz, unix_seconds: i64) -> Option<i32>;
+}
+
+static SOURCE: OnceLock<&'static dyn ZoneSource> = OnceLock::new();
+
+/// Makes `source` the rules for every zone, for the life of the process. The first call wins;
+/// `false` when a source was already installed. Without one, the compiled-in tz database is
+/// used when the `chrono-tz` feature is on, else every zone lookup gives `None`.
+pub fn install_source(source: &'static dyn ZoneSource) -> bool {
+    SOURCE.set(source).is_ok()
+}
+
+fn offset_at(zone: Tz, unix_seconds: i64) -> Option<i32> {
+    if let Some(source) = SOURCE.get() {
+        return source.offset_at(zone, unix_seconds);
+    }
+    #[cfg(any(feature = "chrono-tz", test))]
+    {
+        Bundled.offset_at(zone, unix_seconds)
+    }
+    #[cfg(not(any(feature = "chrono-tz", test)))]
+    {
+        None
+    }
+}
+
+/// The tz database compiled in by chrono-tz.
+#[cfg(any(feature = "chrono-tz", test))]
+pub struct Bundled;
+
+#[cfg(any(feature = "chrono-tz", test))]
+impl ZoneSource for Bundled {
+    fn offset_at(&self, zone: Tz, unix_seconds: i64) -> Option<i32> {
+        use chrono::{Offset, TimeZone};
+        let tz = *chrono_tz::TZ_VARIANTS.get(usize::from(zone.0))?;
+        let at = DateTime::from_timestamp(unix_seconds, 0)?;
+        Some(
+            tz.offset_from_utc_datetime(&at.naive_utc())
+                .fix()
+                .local_minus_utc(),
+        )
+    }
+}
 
 /// Where a planned local time lands on the timeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,39 +140,113 @@ pub struct Resolved {
     pub moved_by_gap: bool,
 }
 
+const DAY: i64 = 86_400;
+
 /// The instant a local wall-clock time runs at, by the DST rules above.
-/// `None` only outside the range chrono and the zone data can represent.
+/// `None` only outside the range chrono and the zone source can represent.
+///
+/// From offsets alone: a local time `L` happens at `L - o` for each offset `o` the zone has around
+/// it (the offsets a day before and a day after cover every real zone, whose offset changes at
+/// most once in two days) for which the zone really has offset `o` at `L - o`. With no such
+/// instant, `L` is in a gap, which ends at the offset change, found by bisection.
 pub fn resolve(tz: Tz, local: NaiveDateTime) -> Option<Resolved> {
-    match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => Some(Resolved {
-            at: t.with_timezone(&Utc),
-            moved_by_gap: false,
-        }),
-        LocalResult::Ambiguous(a, b) => Some(Resolved {
-            at: a.min(b).with_timezone(&Utc),
-            moved_by_gap: false,
-        }),
-        LocalResult::None => {
-            let end = GapInfo::new(&local, &tz)?.end?;
-            Some(Resolved {
-                at: end.with_timezone(&Utc),
-                moved_by_gap: true,
-            })
+    let wall = local.and_utc();
+    let l = wall.timestamp();
+    let nanos = wall.timestamp_subsec_nanos();
+    let before = offset_at(tz, l.checked_sub(DAY)?)?;
+    let after = offset_at(tz, l.checked_add(DAY)?)?;
+    let mut first: Option<i64> = None;
+    for o in [before, after] {
+        let u = l.checked_sub(i64::from(o))?;
+        if offset_at(tz, u)? == o {
+            first = Some(first.map_or(u, |f| f.min(u)));
         }
     }
+    if let Some(u) = first {
+        return Some(Resolved {
+            at: DateTime::from_timestamp(u, nanos)?,
+            moved_by_gap: false,
+        });
+    }
+    // A gap: the clock jumped from `before` to `after` somewhere in (L - after, L - before].
+    if after <= before {
+        return None;
+    }
+    let (mut lo, mut hi) = (l - i64::from(after), l - i64::from(before));
+    // Invariant: the offset at `lo` is `before`, at `hi` it is not.
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if offset_at(tz, mid)? == before {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(Resolved {
+        at: DateTime::from_timestamp(hi, 0)?,
+        moved_by_gap: true,
+    })
 }
 
-/// The wall-clock time in `tz` at instant `at` (checked; `None` past chrono's range).
+/// The wall-clock time in `tz` at instant `at` (checked; `None` past the representable range).
 pub fn local_time(tz: Tz, at: DateTime<Utc>) -> Option<NaiveDateTime> {
-    let offset = tz.offset_from_utc_datetime(&at.naive_utc()).fix();
-    at.naive_utc().checked_add_offset(offset)
+    at.naive_utc().checked_add_offset(tz.offset_at(at)?)
 }
 
 /// The zone's UTC offset at `at`, in seconds east of UTC.
-pub fn offset_seconds(tz: Tz, at: DateTime<Utc>) -> i32 {
-    tz.offset_from_utc_datetime(&at.naive_utc())
-        .fix()
-        .local_minus_utc()
+pub fn offset_seconds(tz: Tz, at: DateTime<Utc>) -> Option<i32> {
+    offset_at(tz, at.timestamp())
+}
+
+/// A change of a zone's UTC offset: from `at` on, the zone is `offset` seconds east of UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetChange {
+    pub at: DateTime<Utc>,
+    pub offset: i32,
+}
+
+/// How far apart [`offset_changes`] samples the offset: changes less than this apart (none in
+/// the tz database since 2000) would be missed.
+pub const OFFSET_SAMPLE: TimeDelta = TimeDelta::hours(6);
+
+/// The zone's offset at `from`, and every change of it in `(from, to]`, each to the second:
+/// the offset is sampled every [`OFFSET_SAMPLE`] and each change found is bisected.
+/// `None` when the source cannot tell an offset in the window.
+pub fn offset_changes(
+    tz: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<(i32, Vec<OffsetChange>)> {
+    let (from, to) = (from.timestamp(), to.timestamp());
+    let step = OFFSET_SAMPLE.num_seconds();
+    let first = offset_at(tz, from)?;
+    let (mut t, mut offset) = (from, first);
+    let mut changes = Vec::new();
+    while t < to {
+        let next = t.saturating_add(step).min(to);
+        let o = offset_at(tz, next)?;
+        if o != offset {
+            // The first second in (t, next] with an offset other than `offset`.
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset_at(tz, mid)? == offset {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            let now = offset_at(tz, hi)?;
+            changes.push(OffsetChange {
+                at: DateTime::from_timestamp(hi, 0)?,
+                offset: now,
+            });
+            (t, offset) = (hi, now);
+            continue;
+        }
+        t = next;
+    }
+    Some((first, changes))
 }
 
 /// The smallest local time that has not yet been shown by the clock at or before `after`:
