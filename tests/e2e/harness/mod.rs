@@ -329,15 +329,29 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8
 pub fn api(dev: &Dev, method: &str, path: &str, body: Option<&Value>) -> Resp {
     let auth = format!("Bearer {ADMIN_TOKEN}");
     let bytes = body.map(|b| b.to_string().into_bytes());
-    send(
-        method,
-        &dev.url(path),
-        &[
-            ("authorization", &auth),
-            ("content-type", "application/json"),
-        ],
-        bytes.as_deref(),
-    )
+    let call = || {
+        send(
+            method,
+            &dev.url(path),
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            bytes.as_deref(),
+        )
+    };
+    // workerd answers 503 "restarted mid-request" when the local runtime reloads the Worker
+    // while a request is in flight (seen on a loaded machine); it retries only GET and HEAD by
+    // itself. A management client sends the call again, as this one does (twice at most).
+    let mut r = call();
+    for _ in 0..2 {
+        if r.status != 503 || !r.text.contains("restarted mid-request") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        r = call();
+    }
+    r
 }
 
 /// Creates a workflow and returns its id (asserting 201).
