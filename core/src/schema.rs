@@ -345,10 +345,16 @@ pub struct PostgresSourceSchema {
     #[schemars(default, schema_with = "env_name")]
     hyperdrive: Option<String>,
     /// `table` or `schema.table`.
+    #[schemars(regex(
+        pattern = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$"
+    ))]
     table: String,
     /// The column that orders new records.
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$"))]
     cursor: String,
+    #[schemars(default, schema_with = "optional_identifier")]
     tiebreak: Option<String>,
+    #[schemars(default, schema_with = "identifiers")]
     columns: Option<Vec<String>>,
     #[schemars(range(min = 1, max = MAX_BATCH_SIZE))]
     batch_size: Option<u32>,
@@ -536,11 +542,33 @@ fn weekdays(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "anyOf": [day.clone(), { "type": "array", "items": day, "minItems": 1 }] })
 }
 
-/// OAuth endpoints: `http://` or `https://` (lowercase), a host, no whitespace anywhere.
-const URL_PATTERN: &str = r"^https?://[^\s/?#]+([/?#]\S*)?$";
+/// A PostgreSQL identifier as the poll source writes it into SQL: `[A-Za-z_][A-Za-z0-9_$]*`,
+/// at most 63 bytes.
+const IDENTIFIER: &str = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$";
+
+fn optional_identifier(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "string", "pattern": IDENTIFIER }))
+}
+
+fn identifiers(_: &mut SchemaGenerator) -> Schema {
+    nullable(
+        json_schema!({ "type": "array", "items": { "type": "string", "pattern": IDENTIFIER } }),
+    )
+}
+
+/// Characters no URL may hold: whitespace (as Rust's `char::is_whitespace` sees it, which some
+/// regex engines' `\s` misses) and control characters.
+const NOT_IN_URLS: &str =
+    r"\s\x00-\x1f\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// OAuth endpoints: `http://` or `https://` (lowercase), a host, no whitespace or control
+/// characters anywhere.
+fn url_pattern() -> String {
+    format!("^https?://[^{NOT_IN_URLS}/?#]+([/?#][^{NOT_IN_URLS}]*)?$")
+}
 
 fn url(_: &mut SchemaGenerator) -> Schema {
-    json_schema!({ "type": "string", "pattern": URL_PATTERN })
+    json_schema!({ "type": "string", "pattern": url_pattern() })
 }
 
 fn optional_url(g: &mut SchemaGenerator) -> Schema {
