@@ -254,6 +254,13 @@ fn both_reject_the_same_invalid_definitions() {
             ),
         ),
         (
+            "http source URL with a space in a placeholder",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://{{ secrets.A }}"}}),
+            ),
+        ),
+        (
             "poll kind",
             with(
                 "/trigger",
@@ -462,6 +469,14 @@ fn accepted_variants_are_valid_for_both() {
         with(
             "/trigger",
             json!({"type": "poll", "source": {"kind": "postgres", "hyperdrive": "HD", "table": "public.users", "cursor": "id"}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "postgres", "connection_env": "A", "hyperdrive": null, "table": "t", "cursor": "id"}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://{{secrets.HOST}}/x?k={{secrets.K}}"}}),
         ),
         with(
             "/trigger",

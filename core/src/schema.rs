@@ -336,13 +336,16 @@ pub enum PollSourceSchema {
 
 /// A PostgreSQL table; give `connection_env` or `hyperdrive`.
 #[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, extend("oneOf" = [{"required": ["connection_env"]}, {"required": ["hyperdrive"]}]))]
+#[schemars(deny_unknown_fields, extend("oneOf" = [
+    { "required": ["connection_env"], "properties": { "connection_env": { "type": "string" } } },
+    { "required": ["hyperdrive"], "properties": { "hyperdrive": { "type": "string" } } }
+]))]
 pub struct PostgresSourceSchema {
     /// The Worker secret holding a postgres:// URL.
-    #[schemars(default, schema_with = "env_name")]
+    #[schemars(default, schema_with = "optional_env_name")]
     connection_env: Option<String>,
     /// The name of a Hyperdrive binding.
-    #[schemars(default, schema_with = "env_name")]
+    #[schemars(default, schema_with = "optional_env_name")]
     hyperdrive: Option<String>,
     /// `table` or `schema.table`.
     #[schemars(regex(
@@ -522,6 +525,10 @@ fn env_name(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "type": "string", "pattern": ENV_NAME_PATTERN, "maxLength": 128 })
 }
 
+fn optional_env_name(g: &mut SchemaGenerator) -> Schema {
+    nullable(env_name(g))
+}
+
 fn time_zones(_: &mut SchemaGenerator) -> Schema {
     let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
     nullable(enum_of(&names))
@@ -614,7 +621,7 @@ fn url_roots_for(kind: &str, root: &str) -> Value {
 /// A polled HTTP source: lowercase scheme, a host, no whitespace or control characters;
 /// placeholders may only read `secrets`.
 fn poll_url(_: &mut SchemaGenerator) -> Schema {
-    let secret = r"\{\{\s*secrets\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}";
+    let secret = r"\{\{secrets\.[A-Za-z_][A-Za-z0-9_]*\}\}";
     let plain = r"[^\s\x00-\x1f\x7f-\x9f{}]";
     json_schema!({
         "type": "string",

@@ -62,11 +62,11 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
 
 pub async fn list(req: Request, env: &Env) -> ApiResult {
     let q = query_pairs(&req);
+    // Any position is a bound for the keyset: one without `|` sorts by its time alone.
+    let paging = PageRequest::from_query(&q, 20, 100, |_| true)?;
     if let Some(key) = query_param(&q, "key") {
         return by_key(&req, env, key).await;
     }
-    // Any position is a bound for the keyset: one without `|` sorts by its time alone.
-    let paging = PageRequest::from_query(&q, 20, 100, |_| true)?;
     let after = paging
         .after
         .as_deref()
