@@ -261,6 +261,20 @@ fn both_reject_the_same_invalid_definitions() {
             ),
         ),
         (
+            "http step header name with a space",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "headers": {"a b": "c"}}),
+            ),
+        ),
+        (
+            "http source header name with a tab",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "headers": {"\t": "v"}}}),
+            ),
+        ),
+        (
             "poll kind",
             with(
                 "/trigger",

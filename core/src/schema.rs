@@ -369,6 +369,7 @@ pub struct PostgresSourceSchema {
 pub struct HttpSourceSchema {
     #[schemars(schema_with = "poll_url")]
     url: String,
+    #[schemars(default, schema_with = "header_map")]
     headers: Option<BTreeMap<String, String>>,
     /// JSON pointer to the array of items (default: the whole answer).
     #[schemars(default, schema_with = "pointer")]
@@ -420,6 +421,7 @@ pub struct HttpStepSchema {
     /// An http(s) URL; may hold `{{templates}}`.
     #[schemars(schema_with = "step_url")]
     url: String,
+    #[schemars(default, schema_with = "header_map")]
     headers: Option<BTreeMap<String, String>>,
     /// Parameter name → a string, number or boolean, or a list of those (repeated), or null
     /// (left out).
@@ -444,6 +446,7 @@ pub struct ResponseStepSchema {
     /// An HTTP status, or a template that renders to one (default 200).
     #[schemars(default, schema_with = "status")]
     status: Option<Value>,
+    #[schemars(default, schema_with = "header_map")]
     headers: Option<BTreeMap<String, String>>,
     json: Option<Value>,
     body: Option<String>,
@@ -527,6 +530,15 @@ fn env_name(_: &mut SchemaGenerator) -> Schema {
 
 fn optional_env_name(g: &mut SchemaGenerator) -> Schema {
     nullable(env_name(g))
+}
+
+/// Header name → value: names are HTTP tokens (values: text, placeholders allowed in steps).
+fn header_map(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({
+        "type": "object",
+        "propertyNames": { "pattern": r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$" },
+        "additionalProperties": { "type": "string", "pattern": r"^[^\r\n\x00]*$" }
+    }))
 }
 
 fn time_zones(_: &mut SchemaGenerator) -> Schema {
