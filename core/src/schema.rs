@@ -596,7 +596,7 @@ fn optional_url(g: &mut SchemaGenerator) -> Schema {
 
 /// A `{{path}}` placeholder in a URL over one of `roots` (a regex alternation).
 fn template(roots: &str) -> String {
-    format!(r"\{{\{{\s*({roots})(\.[A-Za-z0-9_-]+|\[[0-9]+\])+\s*\}}\}}")
+    format!(r"\{{\{{\s*({roots})(\.[A-Za-z0-9_-]+(\[[0-9]+\])*)+\s*\}}\}}")
 }
 
 /// The roots every trigger provides to URLs. The trigger's own root (`request`, `schedule`,
