@@ -49,3 +49,6 @@ wasm_build_env() {
 
 # A free TCP port on loopback.
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# The native `tripline` CLI built by `cargo build -p tripline-cli` (scripts/setup does it).
+tripline_bin() { echo "${CARGO_TARGET_DIR:-$ROOT/target}/debug/tripline"; }

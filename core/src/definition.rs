@@ -98,6 +98,8 @@ impl Trigger {
 /// A validated workflow definition.
 #[derive(Debug, Clone)]
 pub struct Definition {
+    /// The stable key a workflows-as-code client finds the workflow by (see [`is_workflow_key`]).
+    pub key: Option<String>,
     pub name: String,
     pub trigger: Trigger,
     pub steps: Vec<Step>,
@@ -108,6 +110,14 @@ impl Definition {
     pub fn parse(value: &Value) -> Result<Definition, Errors> {
         let mut errors = Errors::new();
         let mut r = ObjectReader::new(value, "", &mut errors);
+        // `$schema` points editors at the JSON Schema of this format; it means nothing here.
+        r.opt_str("$schema", &mut errors);
+        let key = r.opt_str("key", &mut errors);
+        if let Some(k) = &key {
+            if !is_workflow_key(k) {
+                errors.push("key", key_rule(k));
+            }
+        }
         let name = r.req_str("name", &mut errors);
         if let Some(n) = &name {
             if n.trim().is_empty() || n.chars().count() > 200 {
@@ -136,6 +146,7 @@ impl Definition {
         r.finish(&mut errors);
         match (name, trigger) {
             (Some(name), Some(trigger)) if errors.is_empty() => Ok(Definition {
+                key,
                 name,
                 trigger,
                 steps,
@@ -151,6 +162,25 @@ impl Definition {
             _ => None,
         }
     }
+}
+
+/// Longest workflow key.
+pub const MAX_KEY_LEN: usize = 64;
+
+/// Whether `key` is a valid workflow key: a lowercase letter or digit, then lowercase letters,
+/// digits, `-` or `_`, at most [`MAX_KEY_LEN`] characters (it is usually a file name).
+pub fn is_workflow_key(key: &str) -> bool {
+    let mut bytes = key.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_lowercase() || b.is_ascii_digit())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && key.len() <= MAX_KEY_LEN
+}
+
+/// The message for an invalid key.
+pub fn key_rule(key: &str) -> String {
+    format!(
+        "`{key}` is not a valid key: start with a lowercase letter or digit, then use lowercase letters, digits, `-` or `_` (at most {MAX_KEY_LEN} characters)"
+    )
 }
 
 #[cfg(test)]

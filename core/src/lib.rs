@@ -21,5 +21,7 @@ pub mod kernel;
 pub mod oauth;
 pub mod poll;
 pub mod schedule;
+#[cfg(feature = "schema")]
+pub mod schema;
 pub mod steps;
 pub mod template;

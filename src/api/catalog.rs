@@ -7,7 +7,8 @@ use tripline_core::kernel::ids::WorkflowId;
 use worker::Env;
 
 use super::problem::{ApiError, ApiResult};
-use crate::store::{self, workflows::WorkflowRow};
+use crate::store::workflows::{WorkflowRow, WorkflowStatus};
+use crate::store::{self};
 use tripline_core::definition::TriggerKind;
 
 /// Loads a workflow or answers 404.
@@ -30,8 +31,15 @@ pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
         }),
         TriggerKind::Schedule | TriggerKind::Poll => json!({}),
     };
+    // Whether the draft was edited after the live version was frozen (a deploy would change it).
+    let draft_changed = row.status == WorkflowStatus::Deployed
+        && row
+            .deployed_at
+            .as_deref()
+            .is_some_and(|deployed| row.updated_at.as_str() > deployed);
     json!({
         "id": row.id,
+        "key": row.key,
         "name": row.name,
         "trigger_type": row.trigger_type,
         "draft": draft,
@@ -39,6 +47,7 @@ pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
         "deployed_version": row.deployed_version,
         "latest_version": row.latest_version,
         "deployed_at": row.deployed_at,
+        "draft_changed": draft_changed,
         "urls": urls,
         "created_at": row.created_at,
         "updated_at": row.updated_at,

@@ -21,6 +21,9 @@ use problem::{ApiError, ApiResult};
 use tripline_core::kernel::ids::WorkflowId;
 
 const OPENAPI: &str = include_str!("openapi.json");
+/// The JSON Schema of definitions, generated from `tripline_core::schema` by the CLI's tests
+/// (schemars stays out of the wasm); a test fails when this copy is stale.
+const DEFINITION_SCHEMA: &str = include_str!("definition.schema.json");
 
 /// Serves one request. Never fails: errors become problem+json answers.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
@@ -31,7 +34,8 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
 }
 
 async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
-    let method = req.method().to_string();
+    // The method as sent: `worker::Method` folds ones it does not know (e.g. QUERY) into GET.
+    let method = req.inner().method().to_ascii_uppercase();
     let path = req.path();
     let (route, params) = match match_route(&method, &path) {
         RouteMatch::Found { route, params } => (
@@ -55,6 +59,13 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::OpenApi => {
             let mut r = Response::ok(OPENAPI)?;
             r.headers_mut().set("content-type", "application/json")?;
+            r
+        }
+        Op::DefinitionSchema => {
+            let mut r = Response::ok(DEFINITION_SCHEMA)?;
+            r.headers_mut()
+                .set("content-type", "application/schema+json")?;
+            r.headers_mut().set("access-control-allow-origin", "*")?;
             r
         }
         Op::ListWorkflows => workflows::list(req, env).await?,

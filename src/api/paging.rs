@@ -1,7 +1,9 @@
 //! Opaque page cursors: the position after the last item of a page, base64url-encoded so
 //! callers treat it as a token rather than build it themselves.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::alphabet::URL_SAFE;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
 use super::problem::ApiError;
@@ -27,7 +29,8 @@ impl PageRequest {
             .map_err(|m| ApiError::field("query.limit", m))?;
         let after =
             match query_param(query, "cursor") {
-                None => None,
+                // An empty cursor is the first page, as no cursor is.
+                None | Some("") => None,
                 Some(c) => Some(decode_cursor(c).filter(|p| valid(p)).ok_or_else(|| {
                     ApiError::field("query.cursor", "is not a cursor from this API")
                 })?),
@@ -61,11 +64,21 @@ pub fn encode_cursor(position: &str) -> String {
     URL_SAFE_NO_PAD.encode(position.as_bytes())
 }
 
-/// Decodes a cursor made by [`encode_cursor`]; `None` if it was not one.
+/// Reads any base64url text without padding (the OpenAPI document gives its exact pattern), so
+/// that every cursor the document admits decodes to a position.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Decodes a cursor: the position it holds (a bound the next page starts after). `None` when it
+/// is not base64url text of a position of 1 to 200 bytes.
 pub fn decode_cursor(cursor: &str) -> Option<String> {
-    let bytes = URL_SAFE_NO_PAD.decode(cursor.as_bytes()).ok()?;
-    let s = String::from_utf8(bytes).ok()?;
-    (!s.is_empty() && s.len() <= 200).then_some(s)
+    let bytes = LENIENT.decode(cursor.as_bytes()).ok()?;
+    let s = String::from_utf8_lossy(&bytes).into_owned();
+    (!s.is_empty() && bytes.len() <= 200).then_some(s)
 }
 
 /// Reads `limit` from a query string value: 1..=max, default `default`.
@@ -88,6 +101,15 @@ mod tests {
         let c = encode_cursor("run_abc|x");
         assert_eq!(decode_cursor(&c).as_deref(), Some("run_abc|x"));
         assert_eq!(decode_cursor("%%%"), None);
+        assert_eq!(
+            decode_cursor("A"),
+            None,
+            "no base64 text has 4n+1 characters"
+        );
+        assert!(
+            decode_cursor("wr7DpRoR").is_some(),
+            "any base64url text is a position"
+        );
         assert_eq!(decode_cursor(""), None);
     }
 

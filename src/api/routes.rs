@@ -6,6 +6,7 @@
 pub enum Op {
     Healthz,
     OpenApi,
+    DefinitionSchema,
     ListWorkflows,
     CreateWorkflow,
     GetWorkflow,
@@ -52,6 +53,13 @@ const fn r(method: &'static str, path: &'static str, op: Op, admin: bool) -> Rou
 pub const ROUTES: &[Route] = &[
     r("GET", "/healthz", Op::Healthz, false),
     r("GET", "/api/openapi.json", Op::OpenApi, true),
+    // Public: editors fetch it for a workflow file's "$schema" without a token.
+    r(
+        "GET",
+        "/api/definition.schema.json",
+        Op::DefinitionSchema,
+        false,
+    ),
     r("GET", "/api/workflows", Op::ListWorkflows, true),
     r("POST", "/api/workflows", Op::CreateWorkflow, true),
     r("GET", "/api/workflows/{id}", Op::GetWorkflow, true),
@@ -105,6 +113,9 @@ pub const ROUTES: &[Route] = &[
     r("GET", "/api/timezones", Op::TimeZones, true),
 ];
 
+/// What a `*` route answers (and what the OpenAPI document lists for it); `HEAD` as `GET`.
+pub const ANY_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+
 /// The result of matching a request against [`ROUTES`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum RouteMatch<'a> {
@@ -156,7 +167,8 @@ pub fn match_route<'a>(method: &str, path: &'a str) -> RouteMatch<'a> {
     let mut allow: Vec<&'static str> = Vec::new();
     for route in ROUTES {
         if let Some(params) = path_params(route.path, path) {
-            let method_fits = route.method == "*"
+            let any = route.method == "*";
+            let method_fits = (any && (ANY_METHODS.contains(&method) || method == "HEAD"))
                 || route.method == method
                 || (method == "HEAD" && route.method == "GET");
             if method_fits {
@@ -165,8 +177,15 @@ pub fn match_route<'a>(method: &str, path: &'a str) -> RouteMatch<'a> {
                     params,
                 };
             }
-            if !allow.contains(&route.method) {
-                allow.push(route.method);
+            let methods: &[&'static str] = if any {
+                &ANY_METHODS
+            } else {
+                std::slice::from_ref(&route.method)
+            };
+            for m in methods {
+                if !allow.contains(m) {
+                    allow.push(m);
+                }
             }
         }
     }
@@ -197,6 +216,21 @@ mod tests {
             }
         );
         assert_eq!(match_route("GET", "/api/nope"), RouteMatch::NotFound);
+        // A method no route lists is 405, also where any method is served.
+        assert_eq!(
+            match_route("QUERY", "/healthz"),
+            RouteMatch::MethodNotAllowed { allow: vec!["GET"] }
+        );
+        assert_eq!(
+            match_route("QUERY", "/hooks/wf_1"),
+            RouteMatch::MethodNotAllowed {
+                allow: ANY_METHODS.to_vec()
+            }
+        );
+        assert!(matches!(
+            match_route("PATCH", "/hooks/wf_1"),
+            RouteMatch::Found { .. }
+        ));
         assert_eq!(
             match_route("GET", "/api/workflows//runs"),
             RouteMatch::NotFound
@@ -227,7 +261,7 @@ mod tests {
             .iter()
             .flat_map(|r| {
                 let methods: Vec<&str> = if r.method == "*" {
-                    vec!["GET", "POST", "PUT", "PATCH", "DELETE"]
+                    ANY_METHODS.to_vec()
                 } else {
                     vec![r.method]
                 };
@@ -237,5 +271,20 @@ mod tests {
         served.sort();
         served.dedup();
         assert_eq!(documented, served);
+    }
+
+    #[test]
+    fn openapi_refers_to_the_served_definition_schema() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("openapi.json parses");
+        let path = "/api/definition.schema.json";
+        assert_eq!(doc["components"]["schemas"]["Definition"]["$ref"], path);
+        assert!(ROUTES
+            .iter()
+            .any(|r| r.path == path && r.method == "GET" && !r.admin));
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("definition.schema.json"))
+                .expect("definition.schema.json parses");
+        assert_eq!(schema["title"], "Tripline workflow definition");
     }
 }

@@ -14,7 +14,7 @@ use tripline_core::kernel::ids::is_run_id;
 pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResult {
     crate::api::catalog::load(env, workflow_id).await?;
     let q = query_pairs(&req);
-    let paging = PageRequest::from_query(&q, 20, 100, is_run_id)?;
+    let paging = PageRequest::from_query(&q, 20, 100, |_| true)?;
     let status = query_param(&q, "status");
     if let Some(s) = status {
         if !STATUSES.contains(&s) {

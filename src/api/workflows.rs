@@ -10,11 +10,11 @@ use worker::{Env, Request, Response};
 use super::catalog::{load, resource};
 use super::problem::{ApiError, ApiResult};
 use super::reply::json_response;
-use super::request::{origin, query_pairs, read_json};
+use super::request::{origin, query_pairs, query_param, read_json};
 use crate::api::paging::PageRequest;
 use crate::platform::{now_ms, random_bytes};
 use crate::store::{self, workflows::WorkflowRow};
-use tripline_core::definition::Definition;
+use tripline_core::definition::{is_workflow_key, key_rule, Definition};
 use tripline_core::kernel::ids::new_workflow_id;
 use tripline_core::kernel::time::iso_millis;
 
@@ -36,8 +36,11 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
     let body = read_json(&mut req).await?;
     let def = validated(&body)?;
     let now = iso_millis(now_ms());
+    let db = store::db(env)?;
+    key_is_free(&db, def.key.as_deref(), None).await?;
     let row = WorkflowRow {
         id: new_workflow_id(&random_bytes::<15>()),
+        key: def.key.clone(),
         name: def.name.clone(),
         trigger_type: def.trigger.kind(),
         draft: body.to_string(),
@@ -48,7 +51,9 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
         created_at: now.clone(),
         updated_at: now,
     };
-    store::workflows::insert(&store::db(env)?, &row).await?;
+    store::workflows::insert(&db, &row)
+        .await
+        .map_err(|e| key_conflict(e, def.key.as_deref()))?;
     let mut resp = json_response(201, &resource(&row, &origin(&req)))?;
     resp.headers_mut()
         .set("location", &format!("/api/workflows/{}", row.id))?;
@@ -57,8 +62,15 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
 
 pub async fn list(req: Request, env: &Env) -> ApiResult {
     let q = query_pairs(&req);
-    let paging = PageRequest::from_query(&q, 20, 100, |p| p.contains('|'))?;
-    let after = paging.after.as_deref().and_then(|p| p.split_once('|'));
+    // Any position is a bound for the keyset: one without `|` sorts by its time alone.
+    let paging = PageRequest::from_query(&q, 20, 100, |_| true)?;
+    if let Some(key) = query_param(&q, "key") {
+        return by_key(&req, env, key).await;
+    }
+    let after = paging
+        .after
+        .as_deref()
+        .map(|p| p.split_once('|').unwrap_or((p, "")));
     let rows = store::workflows::list(&store::db(env)?, paging.rows_to_read(), after).await?;
     let (page, next) = paging.page(&rows, |r| format!("{}|{}", r.created_at, r.id));
     let ids: Vec<&str> = page.iter().map(|r| r.id.as_str()).collect();
@@ -77,6 +89,57 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
         })
         .collect();
     json_response(200, &json!({ "workflows": workflows, "next_cursor": next }))
+}
+
+/// `GET /api/workflows?key=K`: the one workflow with that key (or none), as a page.
+async fn by_key(req: &Request, env: &Env, key: &str) -> ApiResult {
+    if !is_workflow_key(key) {
+        return Err(ApiError::field("query.key", key_rule(key)));
+    }
+    let row = store::workflows::get_by_key(&store::db(env)?, key).await?;
+    let o = origin(req);
+    json_response(
+        200,
+        &json!({
+            "workflows": row.iter().map(|r| resource(r, &o)).collect::<Vec<_>>(),
+            "next_cursor": null,
+        }),
+    )
+}
+
+/// 409 when another workflow (not `this`) already has `key`.
+async fn key_is_free(
+    db: &worker::D1Database,
+    key: Option<&str>,
+    this: Option<&str>,
+) -> ApiResult<()> {
+    let Some(key) = key else { return Ok(()) };
+    match store::workflows::get_by_key(db, key).await? {
+        Some(other) if Some(other.id.as_str()) != this => Err(key_taken(key, &other.id)),
+        _ => Ok(()),
+    }
+}
+
+fn key_taken(key: &str, other: &str) -> ApiError {
+    ApiError::new(
+        409,
+        "Conflict",
+        format!("another workflow ({other}) already has key `{key}`"),
+    )
+    .with_errors(tripline_core::kernel::problem::Errors(vec![
+        tripline_core::kernel::problem::FieldError::new(
+            "key",
+            "is already used by another workflow",
+        ),
+    ]))
+}
+
+/// A write that lost a race for a key: 409 instead of a storage error.
+fn key_conflict(e: worker::Error, key: Option<&str>) -> ApiError {
+    match key {
+        Some(key) if e.to_string().contains("UNIQUE") => key_taken(key, "another"),
+        _ => e.into(),
+    }
 }
 
 pub async fn get(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
@@ -111,16 +174,19 @@ pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     let body = read_json(&mut req).await?;
     let def = validated(&body)?;
     let db = store::db(env)?;
+    key_is_free(&db, def.key.as_deref(), Some(id.as_str())).await?;
     let now = iso_millis(now_ms());
     if !store::workflows::update_draft(
         &db,
         id,
+        def.key.as_deref(),
         &def.name,
         def.trigger.kind(),
         &body.to_string(),
         &now,
     )
-    .await?
+    .await
+    .map_err(|e| key_conflict(e, def.key.as_deref()))?
     {
         return Err(ApiError::not_found(format!("no workflow with id {id}")));
     }

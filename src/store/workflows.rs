@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use tripline_core::definition::TriggerKind;
 use worker::{D1Database, Result};
 
-use super::{num, text};
+use super::{num, opt_text, text};
 
 /// One row of `workflows`.
 /// Whether a workflow's triggers are live.
@@ -20,6 +20,9 @@ pub enum WorkflowStatus {
 #[derive(Debug, Clone, Deserialize)]
 pub struct WorkflowRow {
     pub id: String,
+    /// The stable key a workflows-as-code client finds it by (unique when set).
+    #[serde(default)]
+    pub key: Option<String>,
     pub name: String,
     pub trigger_type: TriggerKind,
     pub draft: String,
@@ -31,12 +34,12 @@ pub struct WorkflowRow {
     pub updated_at: String,
 }
 
-const COLUMNS: &str = "id, name, trigger_type, draft, status, deployed_version, latest_version, deployed_at, created_at, updated_at";
+const COLUMNS: &str = "id, key, name, trigger_type, draft, status, deployed_version, latest_version, deployed_at, created_at, updated_at";
 
 pub async fn insert(db: &D1Database, row: &WorkflowRow) -> Result<()> {
     db.prepare(
-        "INSERT INTO workflows (id, name, trigger_type, draft, status, latest_version, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'draft', 0, ?5, ?5)",
+        "INSERT INTO workflows (id, name, trigger_type, draft, status, latest_version, created_at, updated_at, key)
+         VALUES (?1, ?2, ?3, ?4, 'draft', 0, ?5, ?5, ?6)",
     )
     .bind(&[
         text(&row.id),
@@ -44,6 +47,7 @@ pub async fn insert(db: &D1Database, row: &WorkflowRow) -> Result<()> {
         text(row.trigger_type.as_str()),
         text(&row.draft),
         text(&row.created_at),
+        opt_text(row.key.as_deref()),
     ])?
     .run()
     .await?;
@@ -53,6 +57,14 @@ pub async fn insert(db: &D1Database, row: &WorkflowRow) -> Result<()> {
 pub async fn get(db: &D1Database, id: &str) -> Result<Option<WorkflowRow>> {
     db.prepare(format!("SELECT {COLUMNS} FROM workflows WHERE id = ?1"))
         .bind(&[text(id)])?
+        .first::<WorkflowRow>(None)
+        .await
+}
+
+/// The workflow with this key (one unique-index lookup).
+pub async fn get_by_key(db: &D1Database, key: &str) -> Result<Option<WorkflowRow>> {
+    db.prepare(format!("SELECT {COLUMNS} FROM workflows WHERE key = ?1"))
+        .bind(&[text(key)])?
         .first::<WorkflowRow>(None)
         .await
 }
@@ -83,6 +95,7 @@ pub async fn list(
 pub async fn update_draft(
     db: &D1Database,
     id: &str,
+    key: Option<&str>,
     name: &str,
     trigger_type: TriggerKind,
     draft: &str,
@@ -90,9 +103,16 @@ pub async fn update_draft(
 ) -> Result<bool> {
     let res = db
         .prepare(
-            "UPDATE workflows SET name = ?2, trigger_type = ?3, draft = ?4, updated_at = ?5 WHERE id = ?1",
+            "UPDATE workflows SET name = ?2, trigger_type = ?3, draft = ?4, updated_at = ?5, key = ?6 WHERE id = ?1",
         )
-        .bind(&[text(id), text(name), text(trigger_type.as_str()), text(draft), text(now)])?
+        .bind(&[
+            text(id),
+            text(name),
+            text(trigger_type.as_str()),
+            text(draft),
+            text(now),
+            opt_text(key),
+        ])?
         .run()
         .await?;
     Ok(changes(&res) > 0)

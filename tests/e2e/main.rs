@@ -9,6 +9,7 @@
 mod harness;
 
 mod api;
+mod cli;
 mod dashboard;
 mod endpoint;
 mod engine;

@@ -101,3 +101,23 @@ fn examples_are_valid() {
     }
     assert!(n >= 4, "only {n} examples");
 }
+
+#[test]
+fn key_and_schema_reference_are_accepted_and_keys_checked() {
+    let base = json!({"name": "x", "trigger": {"type": "schedule", "schedule": {"kind": "seconds", "every": 5}}, "steps": []});
+    let mut v = base.clone();
+    v["$schema"] = json!("https://tripline.example/api/definition.schema.json");
+    v["key"] = json!("nightly-report_2");
+    let d = Definition::parse(&v).unwrap();
+    assert_eq!(d.key.as_deref(), Some("nightly-report_2"));
+    assert_eq!(Definition::parse(&base).unwrap().key, None);
+    for bad in ["", "Upper", "-lead", "a b", "ä", &"a".repeat(65)] {
+        let mut v = base.clone();
+        v["key"] = json!(bad);
+        assert_eq!(locations(v), ["key"], "{bad}");
+    }
+    let mut v = base.clone();
+    v["key"] = json!(7);
+    assert_eq!(locations(v), ["key"]);
+    assert!(is_workflow_key(&"a".repeat(64)));
+}

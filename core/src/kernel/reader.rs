@@ -207,7 +207,13 @@ pub fn as_str(v: &Value, loc: &str, errors: &mut Errors) -> Option<String> {
 
 /// The value as an integer in `min..=max`, or an error at `loc`.
 pub fn as_int(v: &Value, loc: &str, min: i64, max: i64, errors: &mut Errors) -> Option<i64> {
-    match v.as_i64() {
+    // JSON has one number type: `6.0` is the integer 6 (as JSON Schema's `integer` says).
+    let whole = v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    });
+    match whole {
         Some(n) if (min..=max).contains(&n) => Some(n),
         Some(n) => {
             errors.push(loc, format!("must be between {min} and {max}, got {n}"));
@@ -245,6 +251,15 @@ mod tests {
             ]
         );
         assert!(errors.0[3].message.contains("unknown field `typo`"));
+    }
+
+    #[test]
+    fn whole_floats_are_integers() {
+        let mut errors = Errors::new();
+        assert_eq!(as_int(&json!(6.0), "n", 0, 10, &mut errors), Some(6));
+        assert_eq!(as_int(&json!(6.5), "n", 0, 10, &mut errors), None);
+        assert_eq!(as_int(&json!(60.0), "n", 0, 10, &mut errors), None);
+        assert_eq!(errors.len(), 2);
     }
 
     #[test]

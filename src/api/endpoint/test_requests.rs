@@ -222,6 +222,7 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     store::workflows::update_draft(
         &db,
         id,
+        def.key.as_deref(),
         &def.name,
         def.trigger.kind(),
         &draft.to_string(),

@@ -1,0 +1,126 @@
+//! The management API over HTTP, one blocking call at a time.
+
+use std::io::Read;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::Failure;
+
+pub struct Client {
+    pub base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+/// An answer with any status.
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+}
+
+impl Client {
+    pub fn new(base: &str, token: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            agent: ureq::AgentBuilder::new()
+                .redirects(0)
+                .timeout(Duration::from_secs(60))
+                .build(),
+        }
+    }
+
+    /// Any request; `Err` only when the server could not be reached.
+    pub fn raw(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<&[u8]>,
+    ) -> Result<Answer, Failure> {
+        let mut req = self.agent.request(method, url);
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        let result = match body {
+            Some(b) => req.send_bytes(b),
+            None => req.call(),
+        };
+        let resp = match result {
+            Ok(r) => r,
+            Err(ureq::Error::Status(_, r)) => r,
+            Err(e) => return Err(Failure::Network(format!("cannot reach {}: {e}", self.base))),
+        };
+        let status = resp.status();
+        let content_type = resp.header("content-type").unwrap_or("").to_string();
+        let mut text = String::new();
+        resp.into_reader()
+            .take(64 << 20)
+            .read_to_string(&mut text)
+            .map_err(|e| Failure::Network(format!("reading the answer from {url}: {e}")))?;
+        Ok(Answer {
+            status,
+            content_type,
+            text,
+        })
+    }
+
+    /// A management API call: JSON in, JSON out; a non-2xx answer becomes a [`Failure`].
+    pub fn api(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
+        let url = format!("{}{path}", self.base);
+        let mut headers = vec![(
+            "authorization".to_string(),
+            format!("Bearer {}", self.token),
+        )];
+        let bytes = body.map(|b| b.to_string().into_bytes());
+        if bytes.is_some() {
+            headers.push(("content-type".into(), "application/json".into()));
+        }
+        let answer = self.raw(method, &url, &headers, bytes.as_deref())?;
+        if (200..300).contains(&answer.status) {
+            return Ok(if answer.text.is_empty() {
+                Value::Null
+            } else {
+                answer.json()
+            });
+        }
+        Err(Failure::from_problem(method, path, &answer))
+    }
+
+    /// Every workflow (all pages).
+    pub fn workflows(&self) -> Result<Vec<Value>, Failure> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = "/api/workflows?limit=100".to_string();
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let page = self.api("GET", &path, None)?;
+            out.extend(page["workflows"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// The workflow with `key` (one indexed lookup on the server).
+    pub fn by_key(&self, key: &str) -> Result<Value, Failure> {
+        if !tripline_core::definition::is_workflow_key(key) {
+            return Err(Failure::Invalid(tripline_core::definition::key_rule(key)));
+        }
+        let page = self.api("GET", &format!("/api/workflows?key={key}"), None)?;
+        page["workflows"].get(0).cloned().ok_or_else(|| {
+            Failure::Invalid(format!("no workflow with key `{key}` on {}", self.base))
+        })
+    }
+}

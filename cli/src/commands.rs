@@ -1,0 +1,702 @@
+//! The commands.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tripline_core::definition::{Definition, Trigger};
+use tripline_core::schedule::preview::parse_preview_query;
+
+use crate::client::Client;
+use crate::files::{self, Problem};
+use crate::output::{duration, table, Style};
+use crate::plan::{self, Action, Remote};
+use crate::{Cli, Command, Failure};
+
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let style = Style::detect();
+    let json_out = cli.json;
+    let client = || Client::new(&cli.url, &token(cli.token.as_deref()));
+    match &cli.command {
+        Command::Check { paths } => check(paths, json_out, style),
+        Command::Diff {
+            paths,
+            deploy,
+            prune,
+        } => apply(&client(), paths, *deploy, *prune, false, json_out, style),
+        Command::Apply {
+            paths,
+            deploy,
+            prune,
+        } => apply(&client(), paths, *deploy, *prune, true, json_out, style),
+        Command::Runs {
+            key,
+            status,
+            limit,
+            follow,
+        } => runs(
+            &client(),
+            key,
+            status.as_deref(),
+            *limit,
+            *follow,
+            json_out,
+            style,
+        ),
+        Command::Run { run_id } => show_run(&client(), run_id, json_out, style),
+        Command::Replay { run_id } => replay(&client(), run_id, json_out),
+        Command::Preview {
+            target,
+            count,
+            after,
+        } => preview(&client(), target, *count, after.as_deref(), json_out),
+        Command::Send {
+            key,
+            test,
+            data,
+            headers,
+            query,
+            method,
+        } => send(
+            &client(),
+            key,
+            *test,
+            data.as_deref(),
+            headers,
+            query,
+            method.as_deref(),
+            json_out,
+        ),
+        Command::Schema => {
+            println!("{}", tripline_core::schema::definition_schema_json());
+            Ok(())
+        }
+    }
+}
+
+/// The token: given, else `ADMIN_TOKEN` from a `.dev.vars` here or in a parent folder (where
+/// `scripts/dev` writes it), else empty (the server will say 401).
+fn token(given: Option<&str>) -> String {
+    if let Some(t) = given {
+        return t.to_string();
+    }
+    let mut dir = std::env::current_dir().ok();
+    while let Some(d) = dir {
+        if let Ok(text) = std::fs::read_to_string(d.join(".dev.vars")) {
+            if let Some(t) = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("ADMIN_TOKEN="))
+                .next_back()
+            {
+                return t.trim().to_string();
+            }
+        }
+        dir = d.parent().map(Path::to_path_buf);
+    }
+    String::new()
+}
+
+fn print_problems(problems: &[Problem], json_out: bool, style: Style) {
+    if json_out {
+        println!(
+            "{}",
+            json!({ "ok": problems.is_empty(), "problems": problems })
+        );
+        return;
+    }
+    for p in problems {
+        println!("{}", p.render(style));
+    }
+}
+
+fn check(paths: &[String], json_out: bool, style: Style) -> Result<(), Failure> {
+    let found = files::collect(paths)?;
+    let (locals, problems) = files::load(&found);
+    print_problems(&problems, json_out, style);
+    if !problems.is_empty() {
+        if !json_out {
+            let files: std::collections::BTreeSet<&str> =
+                problems.iter().map(|p| p.file.as_str()).collect();
+            eprintln!(
+                "{} problem{} in {} file{}",
+                problems.len(),
+                plural(problems.len()),
+                files.len(),
+                plural(files.len())
+            );
+        }
+        return Err(Failure::Reported);
+    }
+    if !json_out {
+        println!(
+            "{} {} workflow file{} valid",
+            style.green("ok:"),
+            locals.len(),
+            plural(locals.len())
+        );
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// `diff` (when `!write`) and `apply`.
+fn apply(
+    client: &Client,
+    paths: &[String],
+    deploy: bool,
+    prune: bool,
+    write: bool,
+    json_out: bool,
+    style: Style,
+) -> Result<(), Failure> {
+    let found = files::collect(paths)?;
+    let (locals, problems) = files::load(&found);
+    if !problems.is_empty() {
+        print_problems(&problems, json_out, style);
+        return Err(Failure::Reported);
+    }
+    let remotes: Vec<Remote> = client
+        .workflows()?
+        .iter()
+        .filter_map(Remote::from_resource)
+        .collect();
+    let actions = plan::plan(&locals, &remotes, deploy, prune);
+    let changes = actions.iter().filter(|a| a.changes_something()).count();
+    let mut created: Vec<(String, String)> = Vec::new(); // key → id
+    let mut results = Vec::new();
+    for action in &actions {
+        if !json_out {
+            print_action(action, style, write);
+        }
+        let mut result = json!({ "action": action.verb(), "key": action.key() });
+        if let Action::Create { file, .. }
+        | Action::Update { file, .. }
+        | Action::Deploy { file, .. }
+        | Action::Unchanged { file, .. } = action
+        {
+            result["file"] = json!(file);
+        }
+        if write {
+            let done = perform(client, action, &created).map_err(|f| match f {
+                Failure::Invalid(m) => Failure::Invalid(format!("{}: {m}", where_of(action))),
+                Failure::Server(m) => Failure::Server(format!("{}: {m}", where_of(action))),
+                other => other,
+            })?;
+            if let Action::Create { key, .. } = action {
+                created.push((key.clone(), done["id"].as_str().unwrap_or("").to_string()));
+            }
+            result["id"] = done["id"].clone();
+            if let Action::Deploy { .. } = action {
+                result["version"] = done["deployed_version"].clone();
+                if !json_out {
+                    println!(
+                        "    {}",
+                        style.dim(&format!("live as version {}", done["deployed_version"]))
+                    );
+                }
+            }
+        } else if let Action::Update { diff, .. } = action {
+            result["diff"] = json!(diff);
+        }
+        results.push(result);
+    }
+    if json_out {
+        println!(
+            "{}",
+            json!({ "applied": write, "changes": changes, "actions": results })
+        );
+        return Ok(());
+    }
+    let count = |verb: &str| actions.iter().filter(|a| a.verb() == verb).count();
+    let summary = format!(
+        "{} to create, {} to update, {} to deploy, {} to delete, {} unchanged",
+        count("create"),
+        count("update"),
+        count("deploy"),
+        count("delete"),
+        count("unchanged")
+    );
+    if changes == 0 {
+        println!(
+            "{} {} workflow{} up to date",
+            style.green("nothing to do:"),
+            locals.len(),
+            plural(locals.len())
+        );
+    } else if write {
+        println!(
+            "{} {}",
+            style.green("applied:"),
+            summary
+                .replace(" to create", " created")
+                .replace(" to update", " updated")
+                .replace(" to deploy", " deployed")
+                .replace(" to delete", " deleted")
+        );
+    } else {
+        println!("{} {summary}", style.bold("plan:"));
+    }
+    Ok(())
+}
+
+fn where_of(action: &Action) -> String {
+    match action {
+        Action::Create { file, .. }
+        | Action::Update { file, .. }
+        | Action::Deploy { file, .. }
+        | Action::Unchanged { file, .. } => file.clone(),
+        Action::Delete { key, .. } => format!("key {key}"),
+    }
+}
+
+fn print_action(action: &Action, style: Style, write: bool) {
+    let verb = |v: &str| {
+        if write {
+            v.to_string()
+        } else {
+            format!("would {v}")
+        }
+    };
+    match action {
+        Action::Create { key, file, .. } => println!(
+            "{} {key}  {}",
+            style.green(&format!("+ {}", verb("create"))),
+            style.dim(file)
+        ),
+        Action::Update {
+            key, file, diff, ..
+        } => {
+            println!(
+                "{} {key}  {}",
+                style.yellow(&format!("~ {}", verb("update"))),
+                style.dim(file)
+            );
+            if !write {
+                for line in diff {
+                    let painted = match line.chars().next() {
+                        Some('+') => style.green(line),
+                        Some('-') => style.red(line),
+                        _ => style.dim(line),
+                    };
+                    println!("    {painted}");
+                }
+            }
+        }
+        Action::Deploy { key, .. } => {
+            println!("{} {key}", style.cyan(&format!("^ {}", verb("deploy"))))
+        }
+        Action::Delete { key, id } => println!(
+            "{} {key}  {}",
+            style.red(&format!("- {}", verb("delete"))),
+            style.dim(id)
+        ),
+        Action::Unchanged { key, file } => {
+            println!("{} {key}  {}", style.dim("= unchanged"), style.dim(file))
+        }
+    }
+}
+
+fn perform(
+    client: &Client,
+    action: &Action,
+    created: &[(String, String)],
+) -> Result<Value, Failure> {
+    match action {
+        Action::Create { body, .. } => client.api("POST", "/api/workflows", Some(body)),
+        Action::Update { id, body, .. } => {
+            client.api("PUT", &format!("/api/workflows/{id}"), Some(body))
+        }
+        Action::Deploy { key, id, .. } => {
+            let id = match id {
+                Some(id) => id.clone(),
+                None => created
+                    .iter()
+                    .find(|(k, _)| k == key)
+                    .map(|(_, id)| id.clone())
+                    .ok_or_else(|| Failure::Server(format!("{key} was not created")))?,
+            };
+            client.api("POST", &format!("/api/workflows/{id}/deploy"), None)
+        }
+        Action::Delete { id, .. } => client
+            .api("DELETE", &format!("/api/workflows/{id}"), None)
+            .map(|_| json!({ "id": id })),
+        Action::Unchanged { .. } => Ok(Value::Null),
+    }
+}
+
+fn run_row(r: &Value) -> Vec<String> {
+    let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+    vec![
+        s("id"),
+        s("status"),
+        s("trigger"),
+        r["version"].to_string(),
+        s("created_at"),
+        duration(r["started_at"].as_str(), r["finished_at"].as_str()),
+    ]
+}
+
+const RUN_HEADER: [&str; 6] = ["RUN", "STATUS", "TRIGGER", "VERSION", "CREATED", "TOOK"];
+
+fn runs(
+    client: &Client,
+    key: &str,
+    status: Option<&str>,
+    limit: u32,
+    follow: bool,
+    json_out: bool,
+    style: Style,
+) -> Result<(), Failure> {
+    let wf = client.by_key(key)?;
+    let id = wf["id"].as_str().unwrap_or("").to_string();
+    let mut path = format!("/api/workflows/{id}/runs?limit={limit}");
+    if let Some(s) = status {
+        path.push_str(&format!("&status={s}"));
+    }
+    let page = client.api("GET", &path, None)?;
+    let list = page["runs"].as_array().cloned().unwrap_or_default();
+    if !follow {
+        if json_out {
+            println!("{}", json!({ "workflow_id": id, "runs": list }));
+        } else if list.is_empty() {
+            println!("no runs of {key} yet");
+        } else {
+            let rows: Vec<Vec<String>> = list.iter().map(run_row).collect();
+            println!(
+                "{}",
+                table(&RUN_HEADER, &rows, |i, c| paint_run_cell(style, i, c))
+            );
+        }
+        return Ok(());
+    }
+    // Follow: the current list first (oldest first), then every new run and status change.
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let print = |r: &Value| {
+        if json_out {
+            println!("{r}");
+        } else {
+            let row = run_row(r);
+            println!(
+                "{}  {}  {}  v{}  {}  {}",
+                row[0],
+                style.status(&format!("{:<9}", row[1])),
+                row[2],
+                row[3],
+                row[4],
+                row[5]
+            );
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+    };
+    if !json_out {
+        eprintln!("following runs of {key} ({id}); Ctrl-C to stop");
+    }
+    for r in list.iter().rev() {
+        print(r);
+        seen.push((
+            r["id"].as_str().unwrap_or("").into(),
+            r["status"].as_str().unwrap_or("").into(),
+        ));
+    }
+    let mut failures = 0;
+    loop {
+        std::thread::sleep(Duration::from_millis(1000));
+        let page = match client.api(
+            "GET",
+            &format!(
+                "/api/workflows/{id}/runs?limit=100{}",
+                status.map(|s| format!("&status={s}")).unwrap_or_default()
+            ),
+            None,
+        ) {
+            Ok(p) => {
+                failures = 0;
+                p
+            }
+            // A restart of the server should not end a follow; a long outage does.
+            Err(Failure::Network(m)) if failures < 30 => {
+                failures += 1;
+                if failures == 1 {
+                    eprintln!("warning: {m}; retrying");
+                }
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        for r in page["runs"].as_array().into_iter().flatten().rev() {
+            let rid = r["id"].as_str().unwrap_or("").to_string();
+            let st = r["status"].as_str().unwrap_or("").to_string();
+            match seen.iter_mut().find(|(i, _)| *i == rid) {
+                Some((_, s)) if *s == st => {}
+                Some((_, s)) => {
+                    *s = st;
+                    print(r);
+                }
+                None => {
+                    seen.push((rid, st));
+                    print(r);
+                }
+            }
+        }
+    }
+}
+
+fn paint_run_cell(style: Style, i: usize, c: &str) -> String {
+    if i == 1 {
+        style.status(c)
+    } else {
+        c.to_string()
+    }
+}
+
+fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Result<(), Failure> {
+    let run = client.api("GET", &format!("/api/runs/{run_id}"), None)?;
+    if json_out {
+        println!("{run}");
+        return Ok(());
+    }
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    println!(
+        "{}  {}  workflow {} v{}  trigger {}",
+        style.bold(&s(&run["id"])),
+        style.status(&s(&run["status"])),
+        s(&run["workflow_id"]),
+        run["version"],
+        s(&run["trigger"])
+    );
+    println!(
+        "created {}  took {}",
+        s(&run["created_at"]),
+        duration(run["started_at"].as_str(), run["finished_at"].as_str())
+    );
+    let start = run["started_at"].as_str().or(run["created_at"].as_str());
+    println!("{}", style.bold("steps:"));
+    let steps = run["steps"].as_array().cloned().unwrap_or_default();
+    if steps.is_empty() {
+        println!("  (none recorded yet)");
+    }
+    for step in &steps {
+        let mark = match step["status"].as_str() {
+            Some("succeeded") => style.green("✓"),
+            Some("failed") => style.red("✗"),
+            _ => style.yellow("…"),
+        };
+        println!(
+            "  {mark} +{:<7} {:<20} {:<10} {:>7}  attempts {}",
+            duration(start, step["started_at"].as_str()),
+            s(&step["name"]),
+            s(&step["status"]),
+            duration(step["started_at"].as_str(), step["finished_at"].as_str()),
+            step["attempts"]
+        );
+        if !step["error"].is_null() {
+            println!("      {}", style.red(&format!("error: {}", step["error"])));
+        }
+        if !step["output"].is_null() {
+            let out = step["output"].to_string();
+            let short: String = out.chars().take(200).collect();
+            println!(
+                "      {}",
+                style.dim(&format!(
+                    "output: {short}{}",
+                    if out.chars().count() > 200 { "…" } else { "" }
+                ))
+            );
+        }
+    }
+    if !run["error"].is_null() {
+        println!("{}", style.red(&format!("error: {}", run["error"])));
+    }
+    Ok(())
+}
+
+fn replay(client: &Client, run_id: &str, json_out: bool) -> Result<(), Failure> {
+    let v = client.api("POST", &format!("/api/runs/{run_id}/replay"), None)?;
+    if json_out {
+        println!("{v}");
+    } else {
+        println!(
+            "replayed {run_id} as {}",
+            v["run_id"].as_str().or(v["id"].as_str()).unwrap_or("?")
+        );
+    }
+    Ok(())
+}
+
+fn preview(
+    client: &Client,
+    target: &str,
+    count: u32,
+    after: Option<&str>,
+    json_out: bool,
+) -> Result<(), Failure> {
+    let fire_times: Vec<Value> = if Path::new(target).is_file() {
+        let (locals, problems) = files::load(&[Path::new(target).to_path_buf()]);
+        if !problems.is_empty() {
+            print_problems(&problems, json_out, Style::detect());
+            return Err(Failure::Reported);
+        }
+        let def = Definition::parse(&locals[0].body).map_err(|_| Failure::Reported)?;
+        let Trigger::Schedule(trigger) = &def.trigger else {
+            return Err(Failure::Invalid(format!(
+                "{target} has a `{}` trigger; only schedules have fire times",
+                def.trigger.kind()
+            )));
+        };
+        let count_text = count.to_string();
+        let (count, after) = parse_preview_query(Some(&count_text), after)
+            .map_err(|(loc, m)| Failure::Usage(format!("{}: {m}", loc.replace("query.", "--"))))?;
+        let now = chrono::Utc::now();
+        // Offline there is no deploy date: `daily` with `every > 1` counts days from now.
+        trigger
+            .preview(after.unwrap_or(now), now, count)
+            .into_iter()
+            .map(|f| json!(f))
+            .collect()
+    } else {
+        let wf = client.by_key(target)?;
+        let id = wf["id"].as_str().unwrap_or("");
+        let mut path = format!("/api/workflows/{id}/schedule/preview?count={count}");
+        if let Some(a) = after {
+            path.push_str(&format!(
+                "&after={}",
+                a.replace('+', "%2B").replace(':', "%3A")
+            ));
+        }
+        let v = client.api("GET", &path, None)?;
+        v["fire_times"].as_array().cloned().unwrap_or_default()
+    };
+    if json_out {
+        println!("{}", json!({ "fire_times": fire_times }));
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = fire_times
+        .iter()
+        .map(|f| {
+            vec![
+                f["at"].as_str().unwrap_or("").to_string(),
+                f["utc"].as_str().unwrap_or("").to_string(),
+                if f["dst_shifted"] == true {
+                    "yes".into()
+                } else {
+                    String::new()
+                },
+            ]
+        })
+        .collect();
+    println!(
+        "{}",
+        table(&["LOCAL", "UTC", "DST SHIFT"], &rows, |_, c| c.to_string())
+    );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send(
+    client: &Client,
+    key: &str,
+    test: bool,
+    data: Option<&str>,
+    headers: &[String],
+    query: &[String],
+    method: Option<&str>,
+    json_out: bool,
+) -> Result<(), Failure> {
+    let wf = client.by_key(key)?;
+    let url_field = if test { "test" } else { "endpoint" };
+    let Some(url) = wf["urls"][url_field].as_str() else {
+        return Err(Failure::Invalid(format!(
+            "{key} is not an endpoint workflow (its trigger is `{}`)",
+            wf["trigger_type"].as_str().unwrap_or("?")
+        )));
+    };
+    // The server may know itself by another origin (a proxy); send to the one we talk to.
+    let path = url.find("/hooks/").map(|i| &url[i..]).unwrap_or(url);
+    let mut full = format!("{}{path}", client.base);
+    for (i, q) in query.iter().enumerate() {
+        let (k, v) = q
+            .split_once('=')
+            .ok_or_else(|| Failure::Usage(format!("--query `{q}`: write name=value")))?;
+        full.push(if i == 0 { '?' } else { '&' });
+        full.push_str(&format!("{}={}", encode(k), encode(v)));
+    }
+    let body: Option<Vec<u8>> = match data {
+        None => None,
+        Some("@-") => {
+            let mut b = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut b)
+                .map_err(|e| Failure::Usage(format!("reading standard input: {e}")))?;
+            Some(b)
+        }
+        Some(d) if d.starts_with('@') => {
+            Some(std::fs::read(&d[1..]).map_err(|e| Failure::Usage(format!("--data {d}: {e}")))?)
+        }
+        Some(d) => Some(d.as_bytes().to_vec()),
+    };
+    let mut hs: Vec<(String, String)> = Vec::new();
+    for h in headers {
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| Failure::Usage(format!("-H `{h}`: write `Name: value`")))?;
+        hs.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    if body.is_some()
+        && !hs
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        hs.push(("content-type".into(), "application/json".into()));
+    }
+    let method = match method {
+        Some(m) => m.to_ascii_uppercase(),
+        None => match &wf["draft"]["trigger"]["method"] {
+            Value::String(m) => m.to_ascii_uppercase(),
+            Value::Array(ms) => ms
+                .first()
+                .and_then(Value::as_str)
+                .unwrap_or("POST")
+                .to_ascii_uppercase(),
+            _ => "POST".into(),
+        },
+    };
+    let answer = client.raw(&method, &full, &hs, body.as_deref())?;
+    if json_out {
+        let body: Value =
+            serde_json::from_str(&answer.text).unwrap_or(Value::String(answer.text.clone()));
+        println!("{}", json!({ "status": answer.status, "body": body }));
+    } else {
+        eprintln!("{method} {full} → {}", answer.status);
+        println!("{}", answer.text.trim_end());
+    }
+    match answer.status {
+        200..=299 => Ok(()),
+        400..=499 => Err(Failure::Invalid(format!(
+            "the endpoint answered {}",
+            answer.status
+        ))),
+        s => Err(Failure::Server(format!("the endpoint answered {s}"))),
+    }
+}
+
+/// Percent-encodes a query component.
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

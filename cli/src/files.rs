@@ -1,0 +1,260 @@
+//! Reading a folder of workflow files and checking them with tripline-core's validation.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::Value;
+use tripline_core::definition::{is_workflow_key, key_rule, Definition};
+
+use crate::output::Style;
+use crate::plan::{body_for, Local};
+use crate::source::{self, locate, Document, Pos};
+use crate::Failure;
+
+/// One problem in one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    /// The definition location (`steps[1].url`; `$` for the whole file).
+    pub location: String,
+    pub message: String,
+}
+
+impl Problem {
+    /// `file:line:col: location: message` (position in bold, location in cyan on a terminal).
+    pub fn render(&self, style: Style) -> String {
+        format!(
+            "{}: {}: {}",
+            style.bold(&format!("{}:{}:{}", self.file, self.line, self.col)),
+            style.cyan(&self.location),
+            self.message
+        )
+    }
+}
+
+/// The workflow files named by `paths`: files as given, folders by extension (not recursive),
+/// sorted by name. A path that does not exist is a usage error.
+pub fn collect(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
+    let mut out = Vec::new();
+    for p in paths {
+        let path = Path::new(p);
+        if path.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| Failure::Usage(format!("cannot read folder {p}: {e}")))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file() && source::is_workflow_file(p))
+                .collect();
+            found.sort();
+            out.extend(found);
+        } else if path.is_file() {
+            out.push(path.to_path_buf());
+        } else {
+            return Err(Failure::Usage(format!("no such file or folder: {p}")));
+        }
+    }
+    Ok(out)
+}
+
+/// The key of a file: its `key` field, else its name without the extension.
+fn key_of(doc: &Document) -> Result<String, (String, String)> {
+    match doc.value.get("key") {
+        Some(Value::String(k)) => Ok(k.clone()),
+        Some(_) => Err(("key".into(), "must be a string".into())),
+        None => {
+            let stem = doc
+                .path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("")
+                .to_string();
+            if is_workflow_key(&stem) {
+                Ok(stem)
+            } else {
+                Err((
+                    "$".into(),
+                    format!(
+                        "the file name gives the key `{stem}`, which is not valid; rename the file or set `key`. {}",
+                        key_rule(&stem)
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// Reads and checks every file: the workflows, or every problem found (all files are read).
+pub fn load(paths: &[PathBuf]) -> (Vec<Local>, Vec<Problem>) {
+    let mut locals: Vec<Local> = Vec::new();
+    let mut problems = Vec::new();
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for path in paths {
+        let file = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(Problem {
+                    file,
+                    line: 1,
+                    col: 1,
+                    location: "$".into(),
+                    message: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        let doc = match source::parse(path, &text) {
+            Ok(d) => d,
+            Err(e) => {
+                problems.push(Problem {
+                    file,
+                    line: e.pos.line,
+                    col: e.pos.col,
+                    location: "$".into(),
+                    message: e.message,
+                });
+                continue;
+            }
+        };
+        let mut here = Vec::new();
+        let mut push = |location: &str, message: &str| {
+            let Pos { line, col } = locate(&doc, location);
+            here.push(Problem {
+                file: file.clone(),
+                line,
+                col,
+                location: location.to_string(),
+                message: message.to_string(),
+            });
+        };
+        if let Err(errors) = Definition::parse(&doc.value) {
+            for e in errors.0 {
+                push(&e.location, &e.message);
+            }
+        }
+        let key = match key_of(&doc) {
+            Ok(key) => Some(key),
+            Err((location, message)) => {
+                if doc.value.get("key").is_none() {
+                    push(&location, &message);
+                }
+                None
+            }
+        };
+        if let Some(key) = &key {
+            if let Some((_, other)) = seen.iter().find(|(k, _)| k == key) {
+                push(
+                    if doc.value.get("key").is_some() {
+                        "key"
+                    } else {
+                        "$"
+                    },
+                    &format!("key `{key}` is already used by {other}"),
+                );
+            }
+            seen.push((key.clone(), file.clone()));
+        }
+        if here.is_empty() {
+            if let Some(key) = key {
+                locals.push(Local {
+                    body: body_for(&doc.value, &key),
+                    key,
+                    file,
+                });
+            }
+        }
+        problems.extend(here);
+    }
+    (locals, problems)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tripline-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn every_example_checks_clean() {
+        let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let paths = collect(&[examples.display().to_string()]).unwrap();
+        assert!(paths.len() >= 7, "{paths:?}");
+        let (locals, problems) = load(&paths);
+        assert_eq!(problems, [], "{problems:#?}");
+        assert_eq!(locals.len(), paths.len());
+        assert!(locals.iter().any(|l| l.key == "every-5-seconds"));
+    }
+
+    #[test]
+    fn problems_have_file_line_column_and_location() {
+        let d = temp("problems");
+        write(
+            &d,
+            "bad.yaml",
+            "name: Bad\ntrigger:\n  type: schedule\n  schedule: {kind: seconds, every: 0}\nsteps:\n  - type: log\n    mesage: hi\n",
+        );
+        write(
+            &d,
+            "Bad Name.json",
+            r#"{"name": "x", "trigger": {"type": "endpoint"}, "steps": []}"#,
+        );
+        write(&d, "broken.json", "{\n  \"name\": \"x\",\n}");
+        write(
+            &d,
+            "dup.json",
+            r#"{"key": "bad", "name": "x", "trigger": {"type": "endpoint"}, "steps": []}"#,
+        );
+        write(&d, "notes.txt", "not a workflow");
+        let paths = collect(&[d.display().to_string()]).unwrap();
+        assert_eq!(paths.len(), 4);
+        let (locals, problems) = load(&paths);
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                p.render(Style::plain())
+                    .replace(&format!("{}/", d.display()), "")
+            })
+            .collect();
+        assert_eq!(lines.len(), 6, "{lines:#?}");
+        assert!(
+            lines[0].starts_with("Bad Name.json:1:1: $: the file name gives the key `Bad Name`"),
+            "{lines:#?}"
+        );
+        assert_eq!(
+            lines[1],
+            "bad.yaml:4:29: trigger.schedule.every: must be between 1 and 3600, got 0"
+        );
+        assert_eq!(lines[2], "bad.yaml:6:5: steps[0].message: is required");
+        assert!(
+            lines[3].starts_with("bad.yaml:7:5: steps[0].mesage: unknown field `mesage`"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[4].starts_with("broken.json:3:1: $: not valid JSON"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[5].starts_with("dup.json:1:2: key: key `bad` is already used by"),
+            "{lines:#?}"
+        );
+        assert!(locals.is_empty());
+    }
+
+    #[test]
+    fn missing_paths_are_usage_errors() {
+        let f = collect(&["/nonexistent/tripline".into()]).unwrap_err();
+        assert_eq!(f.code(), 2);
+    }
+}

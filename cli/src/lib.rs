@@ -1,0 +1,283 @@
+//! `tripline`: workflows as code. Checks definition files offline with the Worker's own
+//! validation, shows and applies the difference between a folder and a Tripline by stable key,
+//! and reads runs, previews schedules and sends test requests.
+//!
+//! Exit codes: 0 ok · 1 invalid (a definition problem, an unknown key or run, a request the
+//! server refused as invalid) · 2 usage (bad arguments, unreadable paths) · 3 server or network.
+
+pub mod client;
+pub mod commands;
+pub mod files;
+pub mod output;
+pub mod plan;
+#[cfg(test)]
+mod schema_tests;
+pub mod source;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::client::Answer;
+
+/// Why a command did not succeed; each kind has its exit code.
+#[derive(Debug)]
+pub enum Failure {
+    /// Exit 1: invalid input (already printed when `printed`).
+    Invalid(String),
+    /// Exit 1 after the problems were printed.
+    Reported,
+    /// Exit 2: the command line or a path is wrong.
+    Usage(String),
+    /// Exit 3: the server could not be reached or failed.
+    Network(String),
+    Server(String),
+}
+
+impl Failure {
+    pub fn code(&self) -> u8 {
+        match self {
+            Failure::Invalid(_) | Failure::Reported => 1,
+            Failure::Usage(_) => 2,
+            Failure::Network(_) | Failure::Server(_) => 3,
+        }
+    }
+
+    /// A non-2xx answer of the management API: its problem+json detail and every error location.
+    pub fn from_problem(method: &str, path: &str, answer: &Answer) -> Failure {
+        let v = answer.json();
+        let mut text = format!(
+            "{method} {path}: {} {}",
+            answer.status,
+            v["detail"]
+                .as_str()
+                .or(v["title"].as_str())
+                .unwrap_or(answer.text.trim())
+        );
+        for e in v["errors"].as_array().into_iter().flatten() {
+            text.push_str(&format!(
+                "\n  {}: {}",
+                e["location"].as_str().unwrap_or("?"),
+                e["message"].as_str().unwrap_or("")
+            ));
+        }
+        match answer.status {
+            400 | 404 | 409 | 413 | 415 | 422 => Failure::Invalid(text),
+            _ => Failure::Server(text),
+        }
+    }
+}
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 ok, 1 invalid (definition problems, unknown key or run), 2 usage, 3 server or network.
+The server is --url / TRIPLINE_URL (default http://localhost:8787, where scripts/dev runs), the
+admin token --token / TRIPLINE_TOKEN (default: ADMIN_TOKEN from a .dev.vars in this folder or above).";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tripline",
+    version,
+    about = "Workflows as code for Tripline: check, diff and apply a folder of workflow files; follow runs",
+    after_help = AFTER_HELP,
+    after_long_help = AFTER_HELP,
+)]
+pub struct Cli {
+    /// Base URL of the Tripline Worker.
+    #[arg(
+        long,
+        global = true,
+        env = "TRIPLINE_URL",
+        default_value = "http://localhost:8787"
+    )]
+    pub url: String,
+    /// Admin token of the management API.
+    #[arg(long, global = true, env = "TRIPLINE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print JSON for scripts instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check workflow files offline, with the same validation the server runs.
+    #[command(
+        after_help = "Example:\n  tripline check workflows/\n  tripline check workflows/nightly.yaml workflows/lead.json\n\nEvery problem is printed as file:line:col: location: message; exit 1 if there is any."
+    )]
+    Check {
+        /// Files or folders (a folder means its *.json, *.yaml and *.yml files).
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// Show what `apply` would change, without changing anything.
+    #[command(after_help = "Example:\n  tripline diff workflows/ --deploy --prune")]
+    Diff {
+        /// A folder of workflow files (or single files).
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Include the deploys `apply --deploy` would do.
+        #[arg(long)]
+        deploy: bool,
+        /// Include the deletes `apply --prune` would do.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Create or update drafts by key; deploy and prune when asked. Running it twice changes nothing the second time.
+    #[command(
+        after_help = "Example:\n  tripline apply workflows/ --deploy --prune\n\nA workflow's key is its `key` field, or else its file name without the extension.\nOnly workflows with a key are ever updated or pruned; ones made by hand are left alone."
+    )]
+    Apply {
+        /// A folder of workflow files (or single files).
+        #[arg(required = true)]
+        paths: Vec<String>,
+        /// Deploy each workflow whose draft changed or that is not live.
+        #[arg(long)]
+        deploy: bool,
+        /// Delete keyed workflows that have no file any more.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// List a workflow's runs, newest first; --follow keeps printing new runs and status changes.
+    #[command(
+        after_help = "Example:\n  tripline runs lead-created --status failed\n  tripline runs nightly --follow"
+    )]
+    Runs {
+        /// The workflow's key.
+        key: String,
+        /// Only runs with this status.
+        #[arg(long, value_parser = ["queued", "running", "succeeded", "failed"])]
+        status: Option<String>,
+        /// How many runs to list.
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+        limit: u32,
+        /// Keep watching: print each new run and each status change until interrupted.
+        #[arg(long)]
+        follow: bool,
+    },
+    /// Show one run: its input and its steps as a timeline.
+    #[command(after_help = "Example:\n  tripline run run_01k2v6x7…")]
+    Run { run_id: String },
+    /// Run a finished run again, as a new run of the same version with the same input.
+    #[command(after_help = "Example:\n  tripline replay run_01k2v6x7…")]
+    Replay { run_id: String },
+    /// The next fire times of a schedule: offline for a file, from the server for a key.
+    #[command(
+        after_help = "Example:\n  tripline preview workflows/nightly.yaml --count 5\n  tripline preview nightly --after 2027-03-27T00:00:00Z"
+    )]
+    Preview {
+        /// A workflow file (read offline) or a workflow key.
+        target: String,
+        /// How many fire times.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+        count: u32,
+        /// Start after this RFC 3339 instant (default: now).
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Send a request to an endpoint workflow's live URL (or its test URL with --test).
+    #[command(
+        after_help = "Example:\n  tripline send lead-created --data @lead.json -H 'idempotency-key: lead-42' --query source=website\n  tripline send lead-created --test --data '{\"email\":\"ada@example.com\"}'"
+    )]
+    Send {
+        /// The workflow's key.
+        key: String,
+        /// Send to the test URL (records the request on the test shelf; runs nothing).
+        #[arg(long)]
+        test: bool,
+        /// The body: text, or @FILE to read it from a file (@- for standard input).
+        #[arg(long, short = 'd')]
+        data: Option<String>,
+        /// A header, `Name: value` (repeatable).
+        #[arg(long = "header", short = 'H')]
+        headers: Vec<String>,
+        /// A query parameter, `name=value` (repeatable).
+        #[arg(long = "query", short = 'q')]
+        query: Vec<String>,
+        /// The HTTP method (default: the trigger's first method, else POST).
+        #[arg(long, short = 'X')]
+        method: Option<String>,
+    },
+    /// Print the JSON Schema of the definition format (for editors: "$schema" in a file).
+    #[command(after_help = "Example:\n  tripline schema > definition.schema.json")]
+    Schema,
+}
+
+/// Runs the command line; the exit code follows the table at the top of this file.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match commands::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            match &f {
+                Failure::Reported => {}
+                Failure::Invalid(m)
+                | Failure::Usage(m)
+                | Failure::Network(m)
+                | Failure::Server(m) => {
+                    eprintln!("error: {m}")
+                }
+            }
+            ExitCode::from(f.code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_has_an_example_in_its_help() {
+        Cli::command().debug_assert();
+        for sub in Cli::command().get_subcommands() {
+            let help = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            assert!(
+                help.contains("Example:\n  tripline "),
+                "{}: {help}",
+                sub.get_name()
+            );
+        }
+    }
+
+    #[test]
+    fn problems_map_to_exit_codes() {
+        let answer = |status: u16, text: &str| Answer {
+            status,
+            content_type: "application/problem+json".into(),
+            text: text.into(),
+        };
+        let f = Failure::from_problem(
+            "POST",
+            "/api/workflows",
+            &answer(
+                400,
+                r#"{"detail":"the workflow definition has 1 error","errors":[{"location":"name","message":"is required"}]}"#,
+            ),
+        );
+        assert_eq!(f.code(), 1);
+        assert!(
+            matches!(&f, Failure::Invalid(m) if m.contains("400 the workflow definition has 1 error\n  name: is required"))
+        );
+        assert_eq!(
+            Failure::from_problem("GET", "/x", &answer(503, "down")).code(),
+            3
+        );
+        assert_eq!(
+            Failure::from_problem("GET", "/x", &answer(401, "{}")).code(),
+            3
+        );
+        assert_eq!(Failure::Usage("x".into()).code(), 2);
+    }
+}

@@ -1,0 +1,505 @@
+//! The JSON Schema generated from `tripline_core::schema` and the parser agree; the copy the
+//! Worker serves is the generated one.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use tripline_core::definition::Definition;
+use tripline_core::schema::{definition_schema, definition_schema_json};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn validator() -> jsonschema::Validator {
+    jsonschema::validator_for(&definition_schema()).expect("the schema compiles")
+}
+
+fn schema_ok(v: &Value) -> bool {
+    validator().is_valid(v)
+}
+
+fn parser_ok(v: &Value) -> bool {
+    Definition::parse(v).is_ok()
+}
+
+/// The file the Worker serves at /api/definition.schema.json (include_str!). Regenerate with
+/// `TRIPLINE_BLESS=1 cargo test -p tripline-cli schema`.
+#[test]
+fn the_served_schema_file_is_fresh() {
+    let path = repo().join("src/api/definition.schema.json");
+    let generated = definition_schema_json();
+    if std::env::var_os("TRIPLINE_BLESS").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "{} is stale: run `TRIPLINE_BLESS=1 cargo test -p tripline-cli schema` and commit it",
+        path.display()
+    );
+}
+
+#[test]
+fn has_one_branch_per_trigger_and_step_kind() {
+    let s = definition_schema();
+    let text = s.to_string();
+    let defs = &s["$defs"];
+    let consts = |def: &str, tag: &str| -> Vec<String> {
+        defs[def]["oneOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{def} has a oneOf: {}", defs[def]))
+            .iter()
+            .map(|b| b["properties"][tag]["const"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let kinds: Vec<&str> = tripline_core::definition::TriggerKind::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    assert_eq!(consts("TriggerSchema", "type"), kinds);
+    let mut steps = consts("StepSchema", "type");
+    let mut expected = tripline_core::steps::STEP_TYPES.to_vec();
+    steps.sort();
+    expected.sort();
+    assert_eq!(steps, expected);
+    assert_eq!(
+        consts("ScheduleSchema", "kind"),
+        tripline_core::schedule::SCHEDULE_KINDS
+    );
+    assert_eq!(consts("PollSourceSchema", "kind"), ["postgres", "http"]);
+    // Required fields and enums are there.
+    assert_eq!(s["required"], json!(["name", "trigger"]));
+    assert!(text.contains("\"run_once\""), "misfire enum");
+    assert!(text.contains("\"Europe/Berlin\""), "time zones");
+    assert!(text.contains("\"standard-webhooks\""), "verify schemes");
+}
+
+#[test]
+fn every_example_is_valid_for_both() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(repo().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            assert!(parser_ok(&v), "{}", path.display());
+            let errors: Vec<String> = validator()
+                .iter_errors(&v)
+                .map(|e| format!("{} at {}", e, e.instance_path()))
+                .collect();
+            assert!(errors.is_empty(), "{}: {errors:#?}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 7);
+}
+
+fn base() -> Value {
+    json!({"name": "x", "trigger": {"type": "endpoint"}, "steps": [{"type": "log", "message": "hi"}]})
+}
+
+fn with(pointer: &str, value: Value) -> Value {
+    let mut v = base();
+    let mut parts: Vec<&str> = pointer.split('/').skip(1).collect();
+    let last = parts.pop().unwrap();
+    let mut at = &mut v;
+    for p in parts {
+        at = match p.parse::<usize>() {
+            Ok(i) => &mut at[i],
+            Err(_) => &mut at[p],
+        };
+    }
+    match (at, last.parse::<usize>()) {
+        (Value::Array(a), Ok(i)) => a[i] = value,
+        (at, _) => {
+            at[last] = value;
+        }
+    }
+    v
+}
+
+fn without(pointer_parent: &str, key: &str, v: Value) -> Value {
+    let mut v = v;
+    v.pointer_mut(pointer_parent)
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .remove(key);
+    v
+}
+
+fn schedule(s: Value) -> Value {
+    with("/trigger", json!({"type": "schedule", "schedule": s}))
+}
+
+#[test]
+fn both_reject_the_same_invalid_definitions() {
+    let poll_pg = json!({"kind": "postgres", "connection_env": "PG", "table": "t", "cursor": "id"});
+    let cases: Vec<(&str, Value)> = vec![
+        ("not an object", json!([])),
+        ("no name", without("", "name", base())),
+        ("blank name", with("/name", json!("  "))),
+        ("long name", with("/name", json!("n".repeat(201)))),
+        ("no trigger", without("", "trigger", base())),
+        ("unknown field", with("/extra", json!(1))),
+        ("bad key", with("/key", json!("Not A Key"))),
+        (
+            "unknown trigger",
+            with("/trigger", json!({"type": "webhook"})),
+        ),
+        (
+            "trigger without type",
+            with("/trigger", json!({"method": "POST"})),
+        ),
+        ("unknown trigger field", with("/trigger/typo", json!(true))),
+        ("bad method", with("/trigger/method", json!("FETCH"))),
+        ("empty method list", with("/trigger/method", json!([]))),
+        (
+            "big body limit",
+            with("/trigger/max_body_bytes", json!(100_000_000)),
+        ),
+        (
+            "query type",
+            with(
+                "/trigger/request",
+                json!({"query": [{"name": "a", "type": "object"}]}),
+            ),
+        ),
+        (
+            "header name",
+            with("/trigger/request", json!({"headers": [{"name": "a b"}]})),
+        ),
+        (
+            "body field without name",
+            with("/trigger/request", json!({"body": [{"type": "string"}]})),
+        ),
+        (
+            "verify scheme",
+            with(
+                "/trigger/verify",
+                json!({"scheme": "md5", "secret_env": "S"}),
+            ),
+        ),
+        (
+            "verify secret name",
+            with(
+                "/trigger/verify",
+                json!({"scheme": "github", "secret_env": "no-dash"}),
+            ),
+        ),
+        (
+            "seconds 0",
+            schedule(json!({"kind": "seconds", "every": 0})),
+        ),
+        (
+            "minutes too many",
+            schedule(json!({"kind": "minutes", "every": 1441})),
+        ),
+        (
+            "hourly minute 60",
+            schedule(json!({"kind": "hourly", "minute": 60})),
+        ),
+        (
+            "daily at 24:00",
+            schedule(json!({"kind": "daily", "at": "24:00"})),
+        ),
+        ("daily without at", schedule(json!({"kind": "daily"}))),
+        (
+            "weekly bad day",
+            schedule(json!({"kind": "weekly", "day": "someday", "at": "09:00"})),
+        ),
+        (
+            "weekly no days",
+            schedule(json!({"kind": "weekly", "day": [], "at": "09:00"})),
+        ),
+        ("unknown kind", schedule(json!({"kind": "yearly"}))),
+        (
+            "cron with 3 fields",
+            schedule(json!({"kind": "cron", "expression": "* * *"})),
+        ),
+        (
+            "schedule extra field",
+            schedule(json!({"kind": "seconds", "every": 5, "at": "09:00"})),
+        ),
+        (
+            "bad zone",
+            with(
+                "/trigger",
+                json!({"type": "schedule", "schedule": {"kind": "seconds", "every": 5}, "timezone": "Mars/Olympus"}),
+            ),
+        ),
+        (
+            "bad misfire",
+            with(
+                "/trigger",
+                json!({"type": "schedule", "schedule": {"kind": "seconds", "every": 5}, "misfire": "always"}),
+            ),
+        ),
+        (
+            "poll without source",
+            with("/trigger", json!({"type": "poll"})),
+        ),
+        (
+            "poll interval 1",
+            with(
+                "/trigger",
+                json!({"type": "poll", "interval_seconds": 1, "source": poll_pg}),
+            ),
+        ),
+        (
+            "poll start",
+            with(
+                "/trigger",
+                json!({"type": "poll", "start": "yesterday", "source": poll_pg}),
+            ),
+        ),
+        (
+            "http source URL with a space in a placeholder",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://{{ secrets.A }}"}}),
+            ),
+        ),
+        (
+            "http step header name with a space",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "headers": {"a b": "c"}}),
+            ),
+        ),
+        (
+            "http source header name with a tab",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "headers": {"\t": "v"}}}),
+            ),
+        ),
+        (
+            "poll kind",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "mysql"}}),
+            ),
+        ),
+        (
+            "postgres without connection",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "postgres", "table": "t", "cursor": "id"}}),
+            ),
+        ),
+        (
+            "postgres with both connections",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "postgres", "connection_env": "A", "hyperdrive": "B", "table": "t", "cursor": "id"}}),
+            ),
+        ),
+        (
+            "http source without url",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http"}}),
+            ),
+        ),
+        (
+            "http source ftp url",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "ftp://x"}}),
+            ),
+        ),
+        (
+            "http source dedupe",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "dedupe": "latest"}}),
+            ),
+        ),
+        (
+            "oauth without urls",
+            with(
+                "/trigger",
+                json!({"type": "oauth", "client_id": "c", "client_secret_env": "S"}),
+            ),
+        ),
+        (
+            "oauth reserved param",
+            with(
+                "/trigger",
+                json!({"type": "oauth", "authorize_url": "https://a", "token_url": "https://t", "client_id": "c", "client_secret_env": "S", "success_url": "https://s", "extra_authorize_params": {"state": "x"}}),
+            ),
+        ),
+        (
+            "oauth token auth",
+            with(
+                "/trigger",
+                json!({"type": "oauth", "authorize_url": "https://a", "token_url": "https://t", "client_id": "c", "client_secret_env": "S", "success_url": "https://s", "token_auth_method": "jwt"}),
+            ),
+        ),
+        ("steps not a list", with("/steps", json!({}))),
+        (
+            "too many steps",
+            with(
+                "/steps",
+                json!(vec![json!({"type": "log", "message": "m"}); 26]),
+            ),
+        ),
+        (
+            "step without type",
+            with("/steps/0", json!({"message": "hi"})),
+        ),
+        ("unknown step", with("/steps/0", json!({"type": "email"}))),
+        (
+            "log without message",
+            with("/steps/0", json!({"type": "log"})),
+        ),
+        (
+            "bad step name",
+            with(
+                "/steps/0",
+                json!({"type": "log", "name": "1st", "message": "m"}),
+            ),
+        ),
+        (
+            "http without url",
+            with("/steps/0", json!({"type": "http"})),
+        ),
+        (
+            "http bad method",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "method": "FETCH"}),
+            ),
+        ),
+        (
+            "http timeout",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "timeout_ms": 99}),
+            ),
+        ),
+        (
+            "http retries",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "retries": 11}),
+            ),
+        ),
+        (
+            "http json and body",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "method": "POST", "json": {}, "body": "b"}),
+            ),
+        ),
+        (
+            "http text body not a string",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "method": "POST", "body": 5}),
+            ),
+        ),
+        (
+            "response status",
+            with("/steps/0", json!({"type": "response", "status": 700})),
+        ),
+        (
+            "response status text",
+            with("/steps/0", json!({"type": "response", "status": "ok"})),
+        ),
+    ];
+    let mut disagreements = Vec::new();
+    for (what, v) in &cases {
+        let (schema, parser) = (schema_ok(v), parser_ok(v));
+        if schema || parser {
+            disagreements.push(format!(
+                "{what}: schema valid {schema}, parser valid {parser}"
+            ));
+        }
+    }
+    assert!(disagreements.is_empty(), "{disagreements:#?}");
+}
+
+/// What only the parser can check: the schema admits these, the parser rejects them. Listed
+/// so that the gap is known and does not grow by accident.
+#[test]
+fn rules_only_the_parser_checks() {
+    let cases: Vec<(&str, Value)> = vec![
+        (
+            "template to an unknown root",
+            with("/steps/0/message", json!("{{nope.x}}")),
+        ),
+        (
+            "template to a later step",
+            with(
+                "/steps",
+                json!([{"type": "log", "message": "{{steps.b.body}}"}, {"type": "log", "name": "b", "message": "m"}]),
+            ),
+        ),
+        (
+            "duplicate step names",
+            with(
+                "/steps",
+                json!([{"type": "log", "name": "a", "message": "m"}, {"type": "log", "name": "a", "message": "m"}]),
+            ),
+        ),
+        (
+            "cron expression out of range",
+            schedule(json!({"kind": "cron", "expression": "99 * * * *"})),
+        ),
+    ];
+    for (what, v) in &cases {
+        assert!(schema_ok(v), "{what}: the schema should admit it");
+        assert!(!parser_ok(v), "{what}: the parser should reject it");
+    }
+}
+
+#[test]
+fn accepted_variants_are_valid_for_both() {
+    let cases: Vec<Value> = vec![
+        with("/trigger/method", json!(["get", "Post"])),
+        with(
+            "/$schema",
+            json!("https://example.com/api/definition.schema.json"),
+        ),
+        with("/key", json!("lead-created_2")),
+        with("/steps", json!(null)),
+        schedule(json!({"kind": "weekly", "day": ["Mon", "friday"], "at": "9:05"})),
+        schedule(json!({"kind": "daily", "every": 2, "at": "23:59"})),
+        schedule(json!({"kind": "cron", "expression": "30 2 * * 0"})),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": "https://x/{{request.body.id}}", "method": "put", "json": {"a": 1}, "retries": 0}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "response", "status": "201", "json": {"ok": true}}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "response", "status": "{{request.body.code}}"}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "postgres", "hyperdrive": "HD", "table": "public.users", "cursor": "id"}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "postgres", "connection_env": "A", "hyperdrive": null, "table": "t", "cursor": "id"}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://{{secrets.HOST}}/x?k={{secrets.K}}"}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://api.example.com/items", "items": "/data", "dedupe": "greatest", "greatest": "/n"}}),
+        ),
+    ];
+    for v in &cases {
+        let errors: Vec<String> = validator().iter_errors(v).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{v}: {errors:#?}");
+        assert!(parser_ok(v), "{v}: {:?}", Definition::parse(v).err());
+    }
+}

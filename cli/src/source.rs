@@ -1,0 +1,547 @@
+//! Workflow files: JSON or YAML, read into a JSON value together with where every value sits in
+//! the text, so that a problem at a definition location (`steps[1].url`) is reported as
+//! `file:line:col`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Number, Value};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pos {
+    pub line: usize,
+    pub col: usize,
+}
+
+/// Where each value of a document is, by JSON pointer (`""` is the root, `/steps/1/url`). For an
+/// object member it is the position of its key; for an array element or the root, its value.
+#[derive(Debug, Clone, Default)]
+pub struct Positions(HashMap<String, Pos>);
+
+impl Positions {
+    pub fn get(&self, pointer: &str) -> Option<Pos> {
+        self.0.get(pointer).copied()
+    }
+}
+
+/// The formats a workflow file can be written in, by extension.
+pub const EXTENSIONS: [&str; 3] = ["json", "yaml", "yml"];
+
+/// A workflow file, parsed.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub path: PathBuf,
+    pub value: Value,
+    pub positions: Positions,
+}
+
+/// A file that could not be read or is not well-formed JSON/YAML.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// Parses `text` as JSON or YAML, chosen by the extension of `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Document, SyntaxError> {
+    let (value, positions) = match extension(path).as_deref() {
+        Some("yaml" | "yml") => parse_yaml(text)?,
+        _ => parse_json(text)?,
+    };
+    Ok(Document {
+        path: path.to_path_buf(),
+        value,
+        positions,
+    })
+}
+
+fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+}
+
+/// Whether `path` names a workflow file (by extension).
+pub fn is_workflow_file(path: &Path) -> bool {
+    extension(path).is_some_and(|e| EXTENSIONS.contains(&e.as_str()))
+}
+
+/// Escapes a member name for a JSON pointer (RFC 6901).
+pub fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+
+/// Parses JSON with serde_json (its errors carry line and column), then walks the text once to
+/// record where each value is.
+pub fn parse_json(text: &str) -> Result<(Value, Positions), SyntaxError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| SyntaxError {
+        pos: Pos {
+            line: e.line().max(1),
+            col: e.column().max(1),
+        },
+        message: format!("not valid JSON: {e}"),
+    })?;
+    let mut scan = JsonScan {
+        text: text.as_bytes(),
+        at: 0,
+        line: 1,
+        col: 1,
+        out: HashMap::new(),
+    };
+    scan.value(String::new(), None);
+    Ok((value, Positions(scan.out)))
+}
+
+/// A position-recording walk over JSON text that serde_json has already accepted.
+struct JsonScan<'a> {
+    text: &'a [u8],
+    at: usize,
+    line: usize,
+    col: usize,
+    out: HashMap<String, Pos>,
+}
+
+impl JsonScan<'_> {
+    fn pos(&self) -> Pos {
+        Pos {
+            line: self.line,
+            col: self.col,
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.get(self.at).copied()
+    }
+
+    fn bump(&mut self) {
+        if let Some(b) = self.peek() {
+            self.at += 1;
+            if b == b'\n' {
+                self.line += 1;
+                self.col = 1;
+            } else if b & 0xC0 != 0x80 {
+                // Columns count characters: continuation bytes of UTF-8 do not advance.
+                self.col += 1;
+            }
+        }
+    }
+
+    fn ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
+            self.bump();
+        }
+    }
+
+    /// The raw text of a string token, quotes included; the cursor ends after it.
+    fn string(&mut self) -> String {
+        let start = self.at;
+        self.bump(); // opening quote
+        while let Some(b) = self.peek() {
+            self.bump();
+            match b {
+                b'\\' => self.bump(),
+                b'"' => break,
+                _ => {}
+            }
+        }
+        let raw = String::from_utf8_lossy(&self.text[start..self.at]).into_owned();
+        serde_json::from_str::<String>(&raw).unwrap_or(raw)
+    }
+
+    fn value(&mut self, pointer: String, key_pos: Option<Pos>) {
+        self.ws();
+        self.out
+            .insert(pointer.clone(), key_pos.unwrap_or(self.pos()));
+        match self.peek() {
+            Some(b'{') => {
+                self.bump();
+                loop {
+                    self.ws();
+                    match self.peek() {
+                        Some(b'"') => {
+                            let at = self.pos();
+                            let key = self.string();
+                            self.ws();
+                            self.bump(); // ':'
+                            self.value(format!("{pointer}/{}", escape(&key)), Some(at));
+                            self.ws();
+                            if self.peek() == Some(b',') {
+                                self.bump();
+                            }
+                        }
+                        Some(_) => {
+                            self.bump(); // '}'
+                            return;
+                        }
+                        None => return,
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.bump();
+                let mut i = 0;
+                loop {
+                    self.ws();
+                    match self.peek() {
+                        Some(b']') => {
+                            self.bump();
+                            return;
+                        }
+                        Some(_) => {
+                            self.value(format!("{pointer}/{i}"), None);
+                            i += 1;
+                            self.ws();
+                            if self.peek() == Some(b',') {
+                                self.bump();
+                            }
+                        }
+                        None => return,
+                    }
+                }
+            }
+            Some(b'"') => {
+                self.string();
+            }
+            Some(_) => {
+                while !matches!(
+                    self.peek(),
+                    None | Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\r' | b'\n')
+                ) {
+                    self.bump();
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// YAML
+
+/// Parses the first YAML document into a JSON value (YAML 1.2 core schema for plain scalars:
+/// `null`/`~`, `true`/`false`, integers and floats; everything quoted is a string), recording the
+/// position of each key and value.
+pub fn parse_yaml(text: &str) -> Result<(Value, Positions), SyntaxError> {
+    let mut b = YamlBuilder::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut b, false).map_err(|e| SyntaxError {
+        pos: Pos {
+            line: e.marker().line().max(1),
+            col: e.marker().col() + 1,
+        },
+        message: format!("not valid YAML: {}", e.info()),
+    })?;
+    if let Some(message) = b.error {
+        return Err(SyntaxError {
+            pos: b.error_pos,
+            message,
+        });
+    }
+    Ok((b.root.unwrap_or(Value::Null), Positions(b.positions)))
+}
+
+/// One open collection while building.
+enum Frame {
+    Seq {
+        pointer: String,
+        items: Vec<Value>,
+        anchor: usize,
+    },
+    Map {
+        pointer: String,
+        map: Map<String, Value>,
+        /// The key read, waiting for its value (with where it was).
+        key: Option<(String, Pos)>,
+        anchor: usize,
+    },
+}
+
+#[derive(Default)]
+struct YamlBuilder {
+    stack: Vec<Frame>,
+    root: Option<Value>,
+    anchors: HashMap<usize, Value>,
+    positions: HashMap<String, Pos>,
+    error: Option<String>,
+    error_pos: Pos,
+}
+
+impl Default for Pos {
+    fn default() -> Self {
+        Pos { line: 1, col: 1 }
+    }
+}
+
+fn pos_of(mark: Marker) -> Pos {
+    Pos {
+        line: mark.line().max(1),
+        col: mark.col() + 1,
+    }
+}
+
+impl YamlBuilder {
+    fn fail(&mut self, pos: Pos, message: String) {
+        if self.error.is_none() {
+            self.error = Some(message);
+            self.error_pos = pos;
+        }
+    }
+
+    /// The pointer of the next value and, for a mapping, takes its pending key. `None` when the
+    /// next scalar is a mapping key rather than a value.
+    fn next_pointer(&mut self, pos: Pos) -> Option<String> {
+        match self.stack.last_mut() {
+            None => {
+                self.positions.insert(String::new(), pos);
+                Some(String::new())
+            }
+            Some(Frame::Seq { pointer, items, .. }) => {
+                let p = format!("{pointer}/{}", items.len());
+                self.positions.insert(p.clone(), pos);
+                Some(p)
+            }
+            Some(Frame::Map { pointer, key, .. }) => {
+                let (k, _) = key.as_ref()?;
+                Some(format!("{pointer}/{}", escape(k)))
+            }
+        }
+    }
+
+    /// Adds a finished value to the collection on top (or makes it the root).
+    fn push(&mut self, value: Value) {
+        match self.stack.last_mut() {
+            None => {
+                if self.root.is_none() {
+                    self.root = Some(value);
+                }
+            }
+            Some(Frame::Seq { items, .. }) => items.push(value),
+            Some(Frame::Map { map, key, .. }) => {
+                if let Some((k, _)) = key.take() {
+                    map.insert(k, value);
+                }
+            }
+        }
+    }
+
+    /// Whether the top is a mapping waiting for a key.
+    fn wants_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
+    }
+}
+
+fn scalar(text: &str, style: TScalarStyle) -> Value {
+    if style != TScalarStyle::Plain {
+        return Value::String(text.to_string());
+    }
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "true" | "True" | "TRUE" => Value::Bool(true),
+        "false" | "False" | "FALSE" => Value::Bool(false),
+        _ => {
+            if let Ok(n) = text.parse::<i64>() {
+                return Value::Number(n.into());
+            }
+            let numeric = text
+                .bytes()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+                && text.bytes().any(|b| b.is_ascii_digit());
+            if numeric {
+                if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+                    return Value::Number(n);
+                }
+            }
+            Value::String(text.to_string())
+        }
+    }
+}
+
+impl MarkedEventReceiver for YamlBuilder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        if self.error.is_some() {
+            return;
+        }
+        let pos = pos_of(mark);
+        match ev {
+            Event::Scalar(text, style, anchor, _tag) => {
+                if self.wants_key() {
+                    if let Some(Frame::Map {
+                        pointer, map, key, ..
+                    }) = self.stack.last_mut()
+                    {
+                        if map.contains_key(&text) {
+                            let message = format!("key `{text}` appears twice in this mapping");
+                            self.fail(pos, message);
+                            return;
+                        }
+                        // A block mapping's start is reported late; its first key is where it begins.
+                        if map.is_empty() {
+                            let start = self.positions.entry(pointer.clone()).or_insert(pos);
+                            if (start.line, start.col) > (pos.line, pos.col) {
+                                *start = pos;
+                            }
+                        }
+                        let p = format!("{pointer}/{}", escape(&text));
+                        self.positions.insert(p, pos);
+                        *key = Some((text, pos));
+                    }
+                    return;
+                }
+                let value = scalar(&text, style);
+                if anchor > 0 {
+                    self.anchors.insert(anchor, value.clone());
+                }
+                self.next_pointer(pos);
+                self.push(value);
+            }
+            Event::Alias(id) => {
+                if self.wants_key() {
+                    self.fail(pos, "an alias cannot be a mapping key here".into());
+                    return;
+                }
+                let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                self.next_pointer(pos);
+                self.push(value);
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.wants_key() {
+                    self.fail(
+                        pos,
+                        "a mapping key must be a plain string, not a list or mapping".into(),
+                    );
+                    return;
+                }
+                let pointer = self.next_pointer(pos).unwrap_or_default();
+                let frame = if matches!(ev, Event::SequenceStart(..)) {
+                    Frame::Seq {
+                        pointer,
+                        items: Vec::new(),
+                        anchor,
+                    }
+                } else {
+                    Frame::Map {
+                        pointer,
+                        map: Map::new(),
+                        key: None,
+                        anchor,
+                    }
+                };
+                self.stack.push(frame);
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (value, anchor) = match self.stack.pop() {
+                    Some(Frame::Seq { items, anchor, .. }) => (Value::Array(items), anchor),
+                    Some(Frame::Map { map, anchor, .. }) => (Value::Object(map), anchor),
+                    None => return,
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, value.clone());
+                }
+                self.push(value);
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Definition locations → JSON pointers
+
+/// Turns a definition location (`steps[1].url`, `trigger.request.headers[0].name`, `$`) into the
+/// JSON pointer of the deepest part of `value` it reaches. A location whose last part does not
+/// exist (a required field that is missing) gives its parent, where the field belongs. Member
+/// names with dots (`headers.x.y`) are matched against the actual keys.
+pub fn location_to_pointer(value: &Value, location: &str) -> String {
+    let mut pointer = String::new();
+    if location.is_empty() || location == "$" {
+        return pointer;
+    }
+    let parts = split_location(location);
+    let mut current = value;
+    let mut i = 0;
+    while i < parts.len() {
+        match (&parts[i], current) {
+            (Part::Index(n), Value::Array(items)) => match items.get(*n) {
+                Some(next) => {
+                    pointer.push_str(&format!("/{n}"));
+                    current = next;
+                    i += 1;
+                }
+                None => break,
+            },
+            (Part::Key(_), Value::Object(map)) => {
+                // The longest run of dot-separated names that is a member (names may hold dots).
+                let mut found = None;
+                let mut name = String::new();
+                for (j, part) in parts.iter().enumerate().skip(i) {
+                    let Part::Key(k) = part else { break };
+                    if j > i {
+                        name.push('.');
+                    }
+                    name.push_str(k);
+                    if map.contains_key(&name) {
+                        found = Some((j, name.clone()));
+                    }
+                }
+                match found {
+                    Some((j, name)) => {
+                        pointer.push('/');
+                        pointer.push_str(&escape(&name));
+                        current = &map[&name];
+                        i = j + 1;
+                    }
+                    None => break,
+                }
+            }
+            _ => break,
+        }
+    }
+    pointer
+}
+
+#[derive(Debug, PartialEq)]
+enum Part {
+    Key(String),
+    Index(usize),
+}
+
+fn split_location(location: &str) -> Vec<Part> {
+    let mut parts = Vec::new();
+    for segment in location.split('.') {
+        let mut rest = segment;
+        if let Some(open) = rest.find('[') {
+            if open > 0 {
+                parts.push(Part::Key(rest[..open].to_string()));
+            }
+            rest = &rest[open..];
+            while let Some(stripped) = rest.strip_prefix('[') {
+                let Some(close) = stripped.find(']') else {
+                    break;
+                };
+                match stripped[..close].parse() {
+                    Ok(n) => parts.push(Part::Index(n)),
+                    Err(_) => parts.push(Part::Key(stripped[..close].to_string())),
+                }
+                rest = &stripped[close + 1..];
+            }
+        } else {
+            parts.push(Part::Key(rest.to_string()));
+        }
+    }
+    parts
+}
+
+/// Where a definition location is in a document: the pointer it resolves to and its position.
+pub fn locate(doc: &Document, location: &str) -> Pos {
+    let pointer = location_to_pointer(&doc.value, location);
+    doc.positions.get(&pointer).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests;

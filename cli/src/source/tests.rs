@@ -1,0 +1,131 @@
+use super::*;
+use serde_json::json;
+
+fn at(line: usize, col: usize) -> Option<Pos> {
+    Some(Pos { line, col })
+}
+
+const JSON: &str = r#"{
+  "name": "Lead",
+  "trigger": { "type": "endpoint",
+    "verify": { "headers.x.y": "ü" } },
+  "steps": [
+    { "type": "log", "message": "hi" },
+    {
+      "type": "http", "url": "nope"
+    }
+  ]
+}"#;
+
+#[test]
+fn json_positions_are_keys_and_elements() {
+    let (v, p) = parse_json(JSON).unwrap();
+    assert_eq!(v["steps"][1]["url"], "nope");
+    assert_eq!(p.get(""), at(1, 1));
+    assert_eq!(p.get("/name"), at(2, 3));
+    assert_eq!(p.get("/trigger/type"), at(3, 16));
+    assert_eq!(p.get("/steps/0"), at(6, 5));
+    assert_eq!(p.get("/steps/1"), at(7, 5));
+    assert_eq!(p.get("/steps/1/url"), at(8, 23));
+    assert_eq!(p.get("/trigger/verify/headers.x.y"), at(4, 17));
+}
+
+#[test]
+fn json_columns_count_characters_and_escaped_keys() {
+    let (_, p) = parse_json("{\"ä\": \"ö\", \"a\\\"b\": 1, \"c/d\": 2}").unwrap();
+    assert_eq!(p.get("/ä"), at(1, 2));
+    assert_eq!(p.get("/a\"b"), at(1, 12));
+    assert_eq!(p.get("/c~1d"), at(1, 23));
+}
+
+#[test]
+fn json_syntax_errors_carry_their_line() {
+    let e = parse_json("{\n  \"name\": \"x\",\n  oops\n}").unwrap_err();
+    assert_eq!(e.pos.line, 3);
+    assert!(e.message.contains("not valid JSON"), "{}", e.message);
+}
+
+const YAML: &str = "# a comment
+name: Nightly
+key: nightly
+trigger:
+  type: schedule
+  schedule: { kind: daily, at: \"02:30\" }
+  timezone: Europe/Berlin
+steps:
+  - type: log
+    message: one
+  - type: http
+    url: 'https://example.com'
+    retries: 2
+    allow_error: true
+    json: {ratio: 0.5, none: ~, n: -3, s: '7', list: [a, 1]}
+";
+
+#[test]
+fn yaml_becomes_json_with_types() {
+    let (v, _) = parse_yaml(YAML).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "name": "Nightly", "key": "nightly",
+            "trigger": {"type": "schedule", "schedule": {"kind": "daily", "at": "02:30"}, "timezone": "Europe/Berlin"},
+            "steps": [
+                {"type": "log", "message": "one"},
+                {"type": "http", "url": "https://example.com", "retries": 2, "allow_error": true,
+                 "json": {"ratio": 0.5, "none": null, "n": -3, "s": "7", "list": ["a", 1]}}
+            ]
+        })
+    );
+}
+
+#[test]
+fn yaml_positions() {
+    let (_, p) = parse_yaml(YAML).unwrap();
+    assert_eq!(p.get("/name"), at(2, 1));
+    assert_eq!(p.get("/trigger/schedule/at"), at(6, 28));
+    assert_eq!(p.get("/steps/0"), at(9, 5));
+    assert_eq!(p.get("/steps/1"), at(11, 5));
+    assert_eq!(p.get("/steps/1/url"), at(12, 5));
+}
+
+#[test]
+fn yaml_errors_and_duplicate_keys() {
+    let e = parse_yaml("name: x\n  bad: [\n").unwrap_err();
+    assert!(e.pos.line >= 2, "{e:?}");
+    let e = parse_yaml("name: a\nsteps: []\nname: b\n").unwrap_err();
+    assert_eq!(e.pos, Pos { line: 3, col: 1 });
+    assert!(e.message.contains("twice"));
+}
+
+#[test]
+fn yaml_anchors_are_copied() {
+    let (v, _) = parse_yaml("a: &h {x: 1}\nb: *h\n").unwrap();
+    assert_eq!(v["b"], json!({"x": 1}));
+}
+
+#[test]
+fn locations_become_pointers() {
+    let (v, _) = parse_json(JSON).unwrap();
+    assert_eq!(location_to_pointer(&v, "$"), "");
+    assert_eq!(location_to_pointer(&v, "steps[1].url"), "/steps/1/url");
+    assert_eq!(location_to_pointer(&v, "steps[1]"), "/steps/1");
+    // Missing fields point at the object they belong in.
+    assert_eq!(location_to_pointer(&v, "steps[0].name"), "/steps/0");
+    assert_eq!(location_to_pointer(&v, "trigger.request"), "/trigger");
+    assert_eq!(location_to_pointer(&v, "steps[7].url"), "/steps");
+    // Member names with dots are matched against the real keys.
+    assert_eq!(
+        location_to_pointer(&v, "trigger.verify.headers.x.y"),
+        "/trigger/verify/headers.x.y"
+    );
+}
+
+#[test]
+fn locate_gives_line_and_column_for_both_formats() {
+    let doc = parse(Path::new("w.json"), JSON).unwrap();
+    assert_eq!(locate(&doc, "steps[1].url"), Pos { line: 8, col: 23 });
+    let doc = parse(Path::new("w.yml"), YAML).unwrap();
+    assert_eq!(locate(&doc, "steps[1].retries"), Pos { line: 13, col: 5 });
+    assert_eq!(locate(&doc, "trigger.misfire"), Pos { line: 4, col: 1 });
+}

@@ -1,0 +1,707 @@
+//! The JSON Schema of the definition format, derived with `schemars` from the types below.
+//!
+//! The parser ([`crate::definition::Definition::parse`]) reads definitions field by field so
+//! that it can report every problem at once with its location; these types describe the same
+//! format for other clients: editors (`"$schema"` in a workflow file), the dashboard, the OpenAPI
+//! document. Their enums, ranges and limits are taken from the parser's own constants
+//! (`METHODS`, `SCHEDULE_KINDS`, `MAX_STEPS`, …), and a test feeds every example and a set of
+//! invalid definitions to both and checks that they agree.
+//!
+//! What a JSON Schema cannot say, only the parser checks: template references (`{{steps.x}}`
+//! must name an earlier step), cron expressions, unique step names, at most one `response`
+//! step and only with an endpoint trigger, request-schema paths, and URLs beyond their shape.
+//!
+//! Only native tools build this (feature `schema`); the Worker serves the generated file.
+
+#![allow(dead_code)] // The fields exist to be described, never read.
+
+use std::collections::BTreeMap;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde_json::Value;
+
+use crate::definition::MAX_KEY_LEN;
+use crate::endpoint::request_schema::{FieldType, MAX_ENUM_VALUES, MAX_FIELDS, MAX_NAME_LEN};
+use crate::endpoint::signature::{Scheme, MAX_TOLERANCE_SECONDS};
+use crate::endpoint::{MAX_MAX_BODY_BYTES, MAX_RESPONSE_TIMEOUT_MS};
+use crate::oauth::TOKEN_AUTH_METHODS;
+use crate::poll::{
+    MAX_BATCH_SIZE, MAX_INTERVAL_SECONDS, MAX_UNIQUE_CAPACITY, MIN_INTERVAL_SECONDS,
+};
+use crate::steps::http::{MAX_RETRIES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS};
+use crate::steps::response::{MAX_STATUS, MIN_STATUS};
+use crate::steps::{MAX_NAME_LEN as MAX_STEP_NAME_LEN, MAX_STEPS};
+
+/// Where the Worker serves this schema.
+pub const SCHEMA_PATH: &str = "/api/definition.schema.json";
+
+/// A workflow: a trigger and the steps a run goes through.
+#[derive(JsonSchema)]
+#[schemars(
+    title = "Tripline workflow definition",
+    deny_unknown_fields,
+    extend("$id" = "https://tripline.dev/api/definition.schema.json"),
+    extend("allOf" = [
+        {
+            "$comment": "A response step is the HTTP reply: only endpoint workflows have one.",
+            "if": {
+                "properties": { "trigger": { "properties": { "type": { "const": "endpoint" } }, "required": ["type"] } },
+                "required": ["trigger"]
+            },
+            "else": { "properties": { "steps": { "items": { "not": { "properties": { "type": { "const": "response" } }, "required": ["type"] } } } } }
+        },
+        url_roots_for("endpoint", "request"),
+        url_roots_for("schedule", "schedule"),
+        url_roots_for("oauth", "oauth"),
+        url_roots_for("poll", "event"),
+        {
+            "$comment": "At most one response step.",
+            "properties": { "steps": { "contains": { "properties": { "type": { "const": "response" } }, "required": ["type"] }, "minContains": 0, "maxContains": 1 } }
+        }
+    ])
+)]
+pub struct DefinitionSchema {
+    /// The JSON Schema this file follows (for editors); ignored by Tripline.
+    #[schemars(rename = "$schema")]
+    schema: Option<String>,
+    /// The stable key a workflows-as-code client finds this workflow by (default: the file name).
+    #[schemars(length(min = 1, max = MAX_KEY_LEN), regex(pattern = r"^[a-z0-9][a-z0-9_-]*$"))]
+    key: Option<String>,
+    /// A name for people, 1 to 200 characters, not only spaces.
+    #[schemars(length(min = 1, max = 200), regex(pattern = r"\S"))]
+    name: String,
+    trigger: TriggerSchema,
+    /// The steps, run in order.
+    #[schemars(length(max = MAX_STEPS))]
+    steps: Option<Vec<StepSchema>>,
+}
+
+/// What starts a run; `type` chooses the kind.
+#[derive(JsonSchema)]
+#[schemars(tag = "type")]
+pub enum TriggerSchema {
+    /// An HTTP request to the workflow's URL.
+    #[schemars(rename = "endpoint")]
+    Endpoint(EndpointSchema),
+    /// A schedule, in a time zone.
+    #[schemars(rename = "schedule")]
+    Schedule(ScheduleTriggerSchema),
+    /// An end user finishing an OAuth 2.0 sign-in.
+    #[schemars(rename = "oauth")]
+    OAuth(OAuthSchema),
+    /// A new record in a polled source.
+    #[schemars(rename = "poll")]
+    Poll(PollSchema),
+}
+
+// ---------------------------------------------------------------------------------------------
+// endpoint
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct EndpointSchema {
+    /// The accepted method or methods (any case; default POST).
+    #[schemars(default, schema_with = "endpoint_methods")]
+    method: Option<Value>,
+    /// What a request must carry; anything undeclared passes.
+    request: Option<RequestSchemaSchema>,
+    /// Checks the sender's signature.
+    verify: Option<VerifySchema>,
+    /// How long a request waits for a `response` step, in milliseconds.
+    #[schemars(range(min = 1, max = MAX_RESPONSE_TIMEOUT_MS))]
+    response_timeout_ms: Option<u32>,
+    /// The largest accepted body, in bytes.
+    #[schemars(range(min = 1, max = MAX_MAX_BODY_BYTES))]
+    max_body_bytes: Option<u32>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct RequestSchemaSchema {
+    #[schemars(length(max = MAX_FIELDS))]
+    query: Option<Vec<QueryParamSchema>>,
+    #[schemars(length(max = MAX_FIELDS))]
+    headers: Option<Vec<HeaderRuleSchema>>,
+    #[schemars(length(max = MAX_FIELDS))]
+    body: Option<Vec<BodyFieldSchema>>,
+}
+
+/// A query parameter.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct QueryParamSchema {
+    #[schemars(length(min = 1, max = MAX_NAME_LEN))]
+    name: String,
+    required: Option<bool>,
+    /// The type its text must parse as (default `string`).
+    #[schemars(default, schema_with = "query_types")]
+    r#type: Option<String>,
+    equals: Option<Value>,
+    #[schemars(length(min = 1, max = MAX_ENUM_VALUES))]
+    r#enum: Option<Vec<Value>>,
+}
+
+/// A header (names ignore case).
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct HeaderRuleSchema {
+    #[schemars(length(min = 1, max = MAX_NAME_LEN), regex(pattern = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"))]
+    name: String,
+    required: Option<bool>,
+    equals: Option<String>,
+}
+
+/// A JSON body field; dotted names reach into objects, `[]` into every array element.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct BodyFieldSchema {
+    #[schemars(length(min = 1, max = MAX_NAME_LEN))]
+    name: String,
+    required: Option<bool>,
+    /// Default `any`.
+    #[schemars(default, schema_with = "body_types")]
+    r#type: Option<String>,
+    equals: Option<Value>,
+    #[schemars(length(min = 1, max = MAX_ENUM_VALUES))]
+    r#enum: Option<Vec<Value>>,
+}
+
+/// A signature check.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct VerifySchema {
+    #[schemars(schema_with = "verify_schemes")]
+    scheme: String,
+    /// The Worker secret holding the signing secret.
+    #[schemars(schema_with = "env_name")]
+    secret_env: String,
+    #[schemars(range(min = 1, max = MAX_TOLERANCE_SECONDS))]
+    tolerance_seconds: Option<i64>,
+    /// The signature header (only for `hmac-sha256`).
+    header: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// schedule
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ScheduleTriggerSchema {
+    schedule: ScheduleSchema,
+    /// An IANA time zone (default `UTC`).
+    #[schemars(default, schema_with = "time_zones")]
+    timezone: Option<String>,
+    /// What to do with slots missed while nothing ran (default `skip`).
+    misfire: Option<MisfireSchema>,
+}
+
+#[derive(JsonSchema)]
+pub enum MisfireSchema {
+    #[schemars(rename = "skip")]
+    Skip,
+    #[schemars(rename = "run_once")]
+    RunOnce,
+}
+
+/// When it fires; `kind` chooses how.
+#[derive(JsonSchema)]
+#[schemars(tag = "kind")]
+pub enum ScheduleSchema {
+    #[schemars(rename = "seconds")]
+    Seconds(EverySeconds),
+    #[schemars(rename = "minutes")]
+    Minutes(EveryMinutes),
+    #[schemars(rename = "hourly")]
+    Hourly(Hourly),
+    #[schemars(rename = "daily")]
+    Daily(Daily),
+    #[schemars(rename = "weekly")]
+    Weekly(Weekly),
+    #[schemars(rename = "cron")]
+    Cron(Cron),
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct EverySeconds {
+    #[schemars(range(min = 1, max = 3600))]
+    every: u32,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct EveryMinutes {
+    #[schemars(range(min = 1, max = 1440))]
+    every: u32,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Hourly {
+    #[schemars(range(max = 59))]
+    minute: u32,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Daily {
+    #[schemars(range(min = 1, max = 365))]
+    every: Option<u32>,
+    #[schemars(schema_with = "time_of_day")]
+    at: String,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Weekly {
+    /// A day name (`monday` or `mon`, any case) or a list of them.
+    #[schemars(schema_with = "weekdays")]
+    day: Value,
+    #[schemars(schema_with = "time_of_day")]
+    at: String,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Cron {
+    /// Five fields: minute hour day-of-month month day-of-week, in local time.
+    #[schemars(regex(pattern = r"^\s*\S+(\s+\S+){4}\s*$"))]
+    expression: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// oauth
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct OAuthSchema {
+    #[schemars(schema_with = "url")]
+    authorize_url: String,
+    #[schemars(schema_with = "url")]
+    token_url: String,
+    client_id: String,
+    /// The Worker secret holding the client secret.
+    #[schemars(schema_with = "env_name")]
+    client_secret_env: String,
+    scopes: Option<Vec<Scope>>,
+    /// Default true.
+    pkce: Option<bool>,
+    #[schemars(default, schema_with = "extra_authorize_params")]
+    extra_authorize_params: Option<BTreeMap<String, String>>,
+    #[schemars(schema_with = "url")]
+    success_url: String,
+    #[schemars(default, schema_with = "optional_url")]
+    failure_url: Option<String>,
+    #[schemars(default, schema_with = "optional_url")]
+    userinfo_url: Option<String>,
+    #[schemars(default, schema_with = "token_auth_methods")]
+    token_auth_method: Option<String>,
+}
+
+/// A scope: non-empty, no spaces.
+#[derive(JsonSchema)]
+#[schemars(transparent)]
+pub struct Scope(#[schemars(regex(pattern = r"^\S+$"))] String);
+
+// ---------------------------------------------------------------------------------------------
+// poll
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PollSchema {
+    #[schemars(range(min = MIN_INTERVAL_SECONDS, max = MAX_INTERVAL_SECONDS))]
+    interval_seconds: Option<u32>,
+    /// Where a new poll starts: only records from now on (default) or everything there is.
+    start: Option<PollStartSchema>,
+    source: PollSourceSchema,
+}
+
+#[derive(JsonSchema)]
+pub enum PollStartSchema {
+    #[schemars(rename = "now")]
+    Now,
+    #[schemars(rename = "beginning")]
+    Beginning,
+}
+
+/// The polled source; `kind` chooses it.
+#[derive(JsonSchema)]
+#[schemars(tag = "kind")]
+pub enum PollSourceSchema {
+    #[schemars(rename = "postgres")]
+    Postgres(PostgresSourceSchema),
+    #[schemars(rename = "http")]
+    Http(HttpSourceSchema),
+}
+
+/// A PostgreSQL table; give `connection_env` or `hyperdrive`.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, extend("oneOf" = [
+    { "required": ["connection_env"], "properties": { "connection_env": { "type": "string" } } },
+    { "required": ["hyperdrive"], "properties": { "hyperdrive": { "type": "string" } } }
+]))]
+pub struct PostgresSourceSchema {
+    /// The Worker secret holding a postgres:// URL.
+    #[schemars(default, schema_with = "optional_env_name")]
+    connection_env: Option<String>,
+    /// The name of a Hyperdrive binding.
+    #[schemars(default, schema_with = "optional_env_name")]
+    hyperdrive: Option<String>,
+    /// `table` or `schema.table`.
+    #[schemars(regex(
+        pattern = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$"
+    ))]
+    table: String,
+    /// The column that orders new records.
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$"))]
+    cursor: String,
+    #[schemars(default, schema_with = "optional_identifier")]
+    tiebreak: Option<String>,
+    #[schemars(default, schema_with = "identifiers")]
+    columns: Option<Vec<String>>,
+    #[schemars(range(min = 1, max = MAX_BATCH_SIZE))]
+    batch_size: Option<u32>,
+}
+
+/// An HTTP JSON API.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct HttpSourceSchema {
+    #[schemars(schema_with = "poll_url")]
+    url: String,
+    #[schemars(default, schema_with = "header_map")]
+    headers: Option<BTreeMap<String, String>>,
+    /// JSON pointer to the array of items (default: the whole answer).
+    #[schemars(default, schema_with = "pointer")]
+    items: Option<String>,
+    /// JSON pointer to an item's id (default `/id`).
+    #[schemars(default, schema_with = "pointer")]
+    id: Option<String>,
+    dedupe: Option<DedupeSchema>,
+    #[schemars(range(min = 1, max = MAX_UNIQUE_CAPACITY))]
+    unique_capacity: Option<u32>,
+    #[schemars(default, schema_with = "pointer")]
+    greatest: Option<String>,
+}
+
+#[derive(JsonSchema)]
+pub enum DedupeSchema {
+    #[schemars(rename = "unique")]
+    Unique,
+    #[schemars(rename = "greatest")]
+    Greatest,
+}
+
+// ---------------------------------------------------------------------------------------------
+// steps
+
+/// One step; `type` chooses the kind.
+#[derive(JsonSchema)]
+#[schemars(tag = "type")]
+pub enum StepSchema {
+    /// Calls an HTTP API.
+    #[schemars(rename = "http")]
+    Http(HttpStepSchema),
+    /// The HTTP reply of an endpoint workflow.
+    #[schemars(rename = "response")]
+    Response(ResponseStepSchema),
+    /// Records a message in the run.
+    #[schemars(rename = "log")]
+    Log(LogStepSchema),
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, extend("not" = {"required": ["json", "body"]}))]
+pub struct HttpStepSchema {
+    #[schemars(default, schema_with = "step_name")]
+    name: Option<String>,
+    /// Any case; default GET without a body, POST with one.
+    #[schemars(default, schema_with = "step_methods")]
+    method: Option<String>,
+    /// An http(s) URL; may hold `{{templates}}`.
+    #[schemars(schema_with = "step_url")]
+    url: String,
+    #[schemars(default, schema_with = "header_map")]
+    headers: Option<BTreeMap<String, String>>,
+    /// Parameter name → a string, number or boolean, or a list of those (repeated), or null
+    /// (left out).
+    #[schemars(default, schema_with = "query_values")]
+    query: Option<BTreeMap<String, Value>>,
+    /// A JSON body (templates inside keep their JSON type).
+    json: Option<Value>,
+    /// A text body.
+    body: Option<String>,
+    #[schemars(range(min = MIN_TIMEOUT_MS, max = MAX_TIMEOUT_MS))]
+    timeout_ms: Option<u32>,
+    #[schemars(range(max = MAX_RETRIES))]
+    retries: Option<u32>,
+    allow_error: Option<bool>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, extend("not" = {"required": ["json", "body"]}))]
+pub struct ResponseStepSchema {
+    #[schemars(default, schema_with = "step_name")]
+    name: Option<String>,
+    /// An HTTP status, or a template that renders to one (default 200).
+    #[schemars(default, schema_with = "status")]
+    status: Option<Value>,
+    #[schemars(default, schema_with = "header_map")]
+    headers: Option<BTreeMap<String, String>>,
+    json: Option<Value>,
+    body: Option<String>,
+}
+
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct LogStepSchema {
+    #[schemars(default, schema_with = "step_name")]
+    name: Option<String>,
+    message: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas built from the parser's constants
+
+/// `null` means "absent" to the parser, so every optional field also admits it.
+fn nullable(mut schema: Schema) -> Schema {
+    schema = json_schema!({ "anyOf": [schema, { "type": "null" }] });
+    schema
+}
+
+fn enum_of(values: &[&str]) -> Schema {
+    json_schema!({ "type": "string", "enum": values })
+}
+
+/// A case-insensitive pattern for one of `words`: `GET` → `[Gg][Ee][Tt]`.
+fn any_case(words: &[&str]) -> String {
+    let alts: Vec<String> = words
+        .iter()
+        .map(|w| {
+            w.chars()
+                .map(|c| {
+                    if c.is_ascii_alphabetic() {
+                        format!("[{}{}]", c.to_ascii_uppercase(), c.to_ascii_lowercase())
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    format!("^({})$", alts.join("|"))
+}
+
+fn endpoint_methods(_: &mut SchemaGenerator) -> Schema {
+    let one = json_schema!({ "type": "string", "pattern": any_case(crate::endpoint::METHODS) });
+    nullable(json_schema!({
+        "anyOf": [one.clone(), { "type": "array", "items": one, "minItems": 1 }]
+    }))
+}
+
+fn step_methods(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "string", "pattern": any_case(&crate::steps::http::METHODS) }))
+}
+
+fn query_types(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = FieldType::QUERY.iter().map(|t| t.name()).collect();
+    nullable(enum_of(&names))
+}
+
+fn body_types(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = FieldType::ALL.iter().map(|t| t.name()).collect();
+    nullable(enum_of(&names))
+}
+
+fn verify_schemes(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = Scheme::ALL.iter().map(|s| s.as_str()).collect();
+    enum_of(&names)
+}
+
+fn token_auth_methods(_: &mut SchemaGenerator) -> Schema {
+    nullable(enum_of(TOKEN_AUTH_METHODS))
+}
+
+const ENV_NAME_PATTERN: &str = r"^[A-Za-z_][A-Za-z0-9_]*$";
+
+fn env_name(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": ENV_NAME_PATTERN, "maxLength": 128 })
+}
+
+fn optional_env_name(g: &mut SchemaGenerator) -> Schema {
+    nullable(env_name(g))
+}
+
+/// Header name → value: names are HTTP tokens (values: text, placeholders allowed in steps).
+fn header_map(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({
+        "type": "object",
+        "propertyNames": { "pattern": r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$" },
+        "additionalProperties": { "type": "string", "pattern": r"^[^\r\n\x00]*$" }
+    }))
+}
+
+fn time_zones(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+    nullable(enum_of(&names))
+}
+
+fn time_of_day(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": r"^([01]?[0-9]|2[0-3]):[0-5][0-9]$" })
+}
+
+fn weekdays(_: &mut SchemaGenerator) -> Schema {
+    let day = json_schema!({
+        "type": "string",
+        "pattern": format!(r"^\s*{}\s*$", any_case(&[
+            "monday", "mon", "tuesday", "tue", "tues", "wednesday", "wed", "thursday", "thu",
+            "thur", "thurs", "friday", "fri", "saturday", "sat", "sunday", "sun",
+        ]).trim_start_matches('^').trim_end_matches('$'))
+    });
+    json_schema!({ "anyOf": [day.clone(), { "type": "array", "items": day, "minItems": 1 }] })
+}
+
+/// A PostgreSQL identifier as the poll source writes it into SQL: `[A-Za-z_][A-Za-z0-9_$]*`,
+/// at most 63 bytes.
+const IDENTIFIER: &str = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$";
+
+fn optional_identifier(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "string", "pattern": IDENTIFIER }))
+}
+
+fn identifiers(_: &mut SchemaGenerator) -> Schema {
+    nullable(
+        json_schema!({ "type": "array", "items": { "type": "string", "pattern": IDENTIFIER } }),
+    )
+}
+
+/// Characters no URL may hold: whitespace (as Rust's `char::is_whitespace` sees it, which some
+/// regex engines' `\s` misses) and control characters.
+const NOT_IN_URLS: &str =
+    r"\s\x00-\x1f\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+
+/// OAuth endpoints: `http://` or `https://` (lowercase), a host, no whitespace or control
+/// characters anywhere.
+fn url_pattern() -> String {
+    format!("^https?://[^{NOT_IN_URLS}/?#]+([/?#][^{NOT_IN_URLS}]*)?$")
+}
+
+fn url(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": url_pattern() })
+}
+
+fn optional_url(g: &mut SchemaGenerator) -> Schema {
+    nullable(url(g))
+}
+
+/// A `{{path}}` placeholder in a URL over one of `roots` (a regex alternation).
+fn template(roots: &str) -> String {
+    format!(r"\{{\{{\s*({roots})(\.[A-Za-z0-9_-]+(\[[0-9]+\])*)+\s*\}}\}}")
+}
+
+/// The roots every trigger provides to URLs. The trigger's own root (`request`, `schedule`,
+/// `oauth`, `event`) is added per trigger kind at the top of the schema; placeholders over an
+/// earlier step's result (`steps.NAME…`) are valid for the server but only the parser can
+/// tell which steps come earlier, so the schema leaves them out of URLs.
+const COMMON_ROOTS: &str = "secrets|workflow|run";
+
+/// The pattern of an `http` step's URL whose placeholders may use `roots`: an http(s) URL (any
+/// case) with a host and no control characters; placeholders may stand anywhere, also for the
+/// whole host.
+pub fn step_url_pattern(roots: &str) -> String {
+    let t = template(roots);
+    let plain = r"[^\x00-\x1f\x7f{]";
+    format!(r"^\s*([Hh][Tt][Tt][Pp][Ss]?://({t}|[^\s/?#{{\x00-\x1f\x7f])|{t})({t}|{plain})*$")
+}
+
+/// `if trigger.type == kind then every http step's url may also use root`.
+fn url_roots_for(kind: &str, root: &str) -> Value {
+    serde_json::json!({
+        "if": {
+            "properties": { "trigger": { "properties": { "type": { "const": kind } }, "required": ["type"] } },
+            "required": ["trigger"]
+        },
+        "then": { "properties": { "steps": { "items": {
+            "if": { "properties": { "type": { "const": "http" } }, "required": ["type"] },
+            "then": { "properties": { "url": {
+                "pattern": step_url_pattern(&format!("{COMMON_ROOTS}|{root}"))
+            } } }
+        } } } }
+    })
+}
+
+/// A polled HTTP source: lowercase scheme, a host, no whitespace or control characters;
+/// placeholders may only read `secrets`.
+fn poll_url(_: &mut SchemaGenerator) -> Schema {
+    let secret = r"\{\{secrets\.[A-Za-z_][A-Za-z0-9_]*\}\}";
+    let plain = r"[^\s\x00-\x1f\x7f-\x9f{}]";
+    json_schema!({
+        "type": "string",
+        "pattern": format!("^https?://({secret}|[^\\s\\x00-\\x1f\\x7f-\\x9f/?#{{}}])({secret}|{plain})*$")
+    })
+}
+
+/// An `http` step's URL, over every root a trigger can provide; narrowed per trigger kind at
+/// the top (see [`url_roots_for`]).
+fn step_url(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "string",
+        "pattern": step_url_pattern(&format!("{COMMON_ROOTS}|request|schedule|oauth|event"))
+    })
+}
+
+fn extra_authorize_params(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({
+        "type": "object",
+        "additionalProperties": { "type": "string" },
+        "propertyNames": { "not": { "enum": [
+            "state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id",
+            "response_type", "scope"
+        ] } }
+    }))
+}
+
+fn pointer(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "string", "pattern": "^(/.*)?$" }))
+}
+
+fn step_name(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({
+        "type": "string",
+        "pattern": "^[A-Za-z_][A-Za-z0-9_-]*$",
+        "maxLength": MAX_STEP_NAME_LEN
+    }))
+}
+
+fn query_values(_: &mut SchemaGenerator) -> Schema {
+    let scalar = json_schema!({ "type": ["string", "number", "boolean"] });
+    nullable(json_schema!({
+        "type": "object",
+        "additionalProperties": {
+            "anyOf": [scalar.clone(), { "type": "null" }, { "type": "array", "items": scalar }]
+        }
+    }))
+}
+
+fn status(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({
+        "anyOf": [
+            { "type": "integer", "minimum": MIN_STATUS, "maximum": MAX_STATUS },
+            { "type": "string", "pattern": r"\{\{|^\s*\+?[2-5][0-9][0-9]\s*$" }
+        ]
+    }))
+}
+
+/// The schema, as a JSON value.
+pub fn definition_schema() -> Value {
+    let settings = schemars::generate::SchemaSettings::draft2020_12();
+    let schema = settings
+        .into_generator()
+        .into_root_schema_for::<DefinitionSchema>();
+    schema.to_value()
+}
+
+/// The schema as pretty JSON (what `GET /api/definition.schema.json` serves).
+pub fn definition_schema_json() -> String {
+    serde_json::to_string_pretty(&definition_schema()).unwrap_or_default() + "\n"
+}

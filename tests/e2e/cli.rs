@@ -1,0 +1,509 @@
+//! The `tripline` CLI against a real `wrangler dev`: apply a folder from a fresh checkout,
+//! idempotence, edits, prune, offline check with positions, following runs, exit codes.
+//!
+//! The binary belongs to another workspace package, so it is built here once with
+//! `cargo build -p tripline-cli` and run as a separate process, as a user or CI would.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+/// The CLI binary, built once per test process.
+fn binary() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "tripline-cli"])
+            .current_dir(root())
+            .status()
+            .expect("cargo build -p tripline-cli");
+        assert!(status.success(), "building the CLI failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root().join("target"));
+        target.join("debug/tripline")
+    })
+}
+
+/// This module's own instance: `--prune` deletes every keyed workflow that is not in the folder,
+/// so no other module's workflows may be in the way.
+fn dev() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| Dev::start("cli", &[]))
+}
+
+/// Tests that apply folders take turns (a prune would delete the other test's workflows).
+fn server_lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn finish(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs the CLI in `dir` against the module's instance.
+fn tripline(dir: &Path, args: &[&str]) -> Run {
+    let out = Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .env("TRIPLINE_URL", &dev().base)
+        .env("TRIPLINE_TOKEN", ADMIN_TOKEN)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run tripline");
+    finish(out)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = root()
+        .join("target/e2e")
+        .join(format!("cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+const SIGNUP_YAML: &str = "# Comments are fine in YAML workflow files.
+$schema: ../../api/definition.schema.json
+name: Signup note
+trigger:
+  type: endpoint
+  method: POST
+steps:
+  - type: log
+    name: note
+    message: 'signup {{request.body.email}}'
+";
+
+fn by_key(key: &str) -> Option<Value> {
+    let r = api(dev(), "GET", &format!("/api/workflows?key={key}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["workflows"].get(0).cloned()
+}
+
+/// A repository with a `workflows/` folder: two examples and a YAML file.
+fn repository(name: &str) -> PathBuf {
+    let repo = temp_dir(name);
+    let wf = repo.join("workflows");
+    std::fs::create_dir_all(&wf).unwrap();
+    for example in ["endpoint.json", "schedule.json"] {
+        let text = std::fs::read_to_string(root().join("examples").join(example)).unwrap();
+        // Keys come from the file names: lead-created, nightly-report.
+        let name = match example {
+            "endpoint.json" => "lead-created.json",
+            _ => "nightly-report.json",
+        };
+        std::fs::write(wf.join(name), text).unwrap();
+    }
+    std::fs::write(wf.join("signup.yaml"), SIGNUP_YAML).unwrap();
+    repo
+}
+
+#[test]
+fn apply_from_fresh_clones_is_idempotent_updates_one_and_prunes() {
+    let _turn = server_lock();
+    let dev = dev();
+    // A workflow made by hand (no key) must never be touched by apply or prune.
+    let by_hand = create(
+        dev,
+        &json!({"name": "by hand", "trigger": {"type": "endpoint"}, "steps": []}),
+    );
+
+    // 1. First apply, from one checkout.
+    let repo = repository("first");
+    let r = tripline(&repo, &["apply", "workflows", "--deploy"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    for key in ["lead-created", "nightly-report", "signup"] {
+        assert!(
+            r.stdout.contains(&format!("+ create {key}")),
+            "{key}: {}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains(&format!("^ deploy {key}")),
+            "{}",
+            r.stdout
+        );
+        let wf = by_key(key).unwrap_or_else(|| panic!("{key} exists"));
+        assert_eq!(wf["status"], "deployed", "{wf}");
+        assert_eq!(wf["deployed_version"], 1, "{wf}");
+        assert_eq!(wf["draft"]["key"], key);
+        assert!(wf["draft"].get("$schema").is_none(), "{wf}");
+    }
+    assert!(
+        r.stdout
+            .contains("applied: 3 created, 0 updated, 3 deployed, 0 deleted, 0 unchanged"),
+        "{}",
+        r.stdout
+    );
+    let versions = |id: &str| {
+        dev.d1(&format!(
+            "SELECT COUNT(*) AS n FROM workflow_versions WHERE workflow_id = '{id}'"
+        ))[0]["n"]
+            .as_i64()
+            .unwrap()
+    };
+    let id = |key: &str| by_key(key).unwrap()["id"].as_str().unwrap().to_string();
+    let (lead, nightly, signup) = (id("lead-created"), id("nightly-report"), id("signup"));
+
+    // 2. A second, fresh checkout elsewhere (no local state): nothing changes.
+    let clone = temp_dir("second");
+    copy_folder(&repo.join("workflows"), &clone.join("workflows"));
+    let r = tripline(&clone, &["apply", "workflows", "--deploy", "--prune"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("nothing to do: 3 workflows up to date"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("+ create") && !r.stdout.contains("^ deploy"),
+        "{}",
+        r.stdout
+    );
+    for wf in [&lead, &nightly, &signup] {
+        assert_eq!(versions(wf), 1);
+    }
+    let r = tripline(&clone, &["--json", "diff", "workflows", "--deploy"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["changes"], 0, "{v}");
+
+    // 3. Edit one file: diff shows it, apply updates and redeploys only that one.
+    let file = clone.join("workflows/signup.yaml");
+    std::fs::write(&file, SIGNUP_YAML.replace("Signup note", "Signup noted")).unwrap();
+    let r = tripline(&clone, &["diff", "workflows", "--deploy"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("~ would update signup"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("-   \"name\": \"Signup note\",")
+            && r.stdout.contains("+   \"name\": \"Signup noted\","),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        by_key("signup").unwrap()["name"],
+        "Signup note",
+        "diff changed nothing"
+    );
+    let r = tripline(&clone, &["apply", "workflows", "--deploy"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("applied: 0 created, 1 updated, 1 deployed, 0 deleted, 2 unchanged"),
+        "{}",
+        r.stdout
+    );
+    let wf = by_key("signup").unwrap();
+    assert_eq!(
+        (wf["name"].as_str(), wf["deployed_version"].as_i64()),
+        (Some("Signup noted"), Some(2))
+    );
+    assert_eq!(versions(&signup), 2);
+    assert_eq!(versions(&lead), 1);
+    assert_eq!(versions(&nightly), 1);
+
+    // 4. Delete a file: without --prune it stays, with --prune it goes; the hand-made one stays.
+    std::fs::remove_file(clone.join("workflows/nightly-report.json")).unwrap();
+    let r = tripline(&clone, &["apply", "workflows"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(by_key("nightly-report").is_some());
+    let r = tripline(&clone, &["--json", "apply", "workflows", "--prune"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["changes"], 1, "{v}");
+    assert_eq!(v["actions"][0]["action"], "delete", "{v}");
+    assert_eq!(v["actions"][0]["key"], "nightly-report", "{v}");
+    assert!(by_key("nightly-report").is_none());
+    assert_eq!(
+        api(dev, "GET", &format!("/api/workflows/{nightly}"), None).status,
+        404
+    );
+    assert_eq!(
+        api(dev, "GET", &format!("/api/workflows/{by_hand}"), None).status,
+        200
+    );
+    assert!(by_key("signup").is_some() && by_key("lead-created").is_some());
+}
+
+#[test]
+fn check_reports_file_line_and_location_and_exits_1() {
+    let dir = temp_dir("check");
+    std::fs::write(
+        dir.join("bad.yaml"),
+        "name: Bad\ntrigger:\n  type: schedule\n  schedule: {kind: seconds, every: 0}\nsteps: []\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("typo.json"),
+        "{\n  \"name\": \"x\",\n  \"trigger\": {\"type\": \"endpoint\"},\n  \"steps\": [\n    {\"type\": \"log\", \"mesage\": \"hi\"}\n  ]\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("good.json"),
+        include_str!("../../examples/poll.json"),
+    )
+    .unwrap();
+    let r = tripline(&dir, &["check", "."]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "./bad.yaml:4:29: trigger.schedule.every: must be between 1 and 3600, got 0",
+            "./typo.json:5:5: steps[0].message: is required",
+            "./typo.json:5:21: steps[0].mesage: unknown field `mesage`; expected one of: type, name, message",
+        ],
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("3 problems in 2 files"), "{}", r.stderr);
+
+    let r = tripline(&dir, &["--json", "check", "good.json", "bad.yaml"]);
+    assert_eq!(r.code, 1);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["problems"][0]["line"], 4);
+    assert_eq!(v["problems"][0]["location"], "trigger.schedule.every");
+
+    let r = tripline(&dir, &["check", "good.json"]);
+    assert_eq!((r.code, r.stdout.trim()), (0, "ok: 1 workflow file valid"));
+}
+
+#[test]
+fn exit_codes() {
+    let dir = temp_dir("codes");
+    // 2: usage.
+    assert_eq!(tripline(&dir, &["apply"]).code, 2);
+    assert_eq!(tripline(&dir, &["runs", "x", "--bogus"]).code, 2);
+    let r = tripline(&dir, &["check", "missing-folder"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no such file or folder: missing-folder"),
+        "{}",
+        r.stderr
+    );
+    // 0: help, with an example.
+    let r = tripline(&dir, &["apply", "--help"]);
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout
+            .contains("Example:\n  tripline apply workflows/ --deploy --prune"),
+        "{}",
+        r.stdout
+    );
+    // 1: invalid — an invalid folder is not applied at all; an unknown key or run.
+    std::fs::write(dir.join("half.json"), r#"{"name": "half"}"#).unwrap();
+    let r = tripline(&dir, &["apply", ".", "--deploy"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("./half.json:1:1: trigger: is required"),
+        "{}",
+        r.stdout
+    );
+    assert!(by_key("half").is_none());
+    let r = tripline(&dir, &["runs", "no-such-workflow"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no workflow with key `no-such-workflow`"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tripline(&dir, &["run", "run_nope"]).code, 1);
+    // 3: server or network — nothing listening, or a wrong token.
+    let r = Command::new(binary())
+        .args([
+            "--url",
+            &format!("http://127.0.0.1:{}", free_port()),
+            "runs",
+            "x",
+        ])
+        .env("TRIPLINE_TOKEN", "t")
+        .output()
+        .unwrap();
+    let r = finish(r);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot reach"), "{}", r.stderr);
+    let r = tripline(&dir, &["--token", "wrong", "runs", "x"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+}
+
+#[test]
+fn runs_follow_prints_a_run_triggered_while_it_follows() {
+    let _turn = server_lock();
+    let repo = temp_dir("follow");
+    std::fs::write(
+        repo.join("follow-me.json"),
+        include_str!("../../examples/endpoint.json"),
+    )
+    .unwrap();
+    // The lifecycle test prunes keyed workflows it does not know: give this one its own turn.
+    let r = tripline(&repo, &["apply", "follow-me.json", "--deploy"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let mut child = Command::new(binary())
+        .args(["runs", "follow-me", "--follow"])
+        .env("TRIPLINE_URL", &dev().base)
+        .env("TRIPLINE_TOKEN", ADMIN_TOKEN)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel::<String>();
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let tx2 = tx.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = tx2.send(format!("stderr: {line}"));
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |what: &dyn Fn(&str) -> bool, secs: u64| -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    seen.push(line.clone());
+                    if what(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("timed out; the follower printed: {seen:#?}"),
+            }
+        }
+    };
+    wait_for(&|l| l.contains("following runs of follow-me"), 30);
+
+    // Trigger a run while it follows, with `tripline send`.
+    let r = tripline(
+        &repo,
+        &[
+            "send",
+            "follow-me",
+            "--data",
+            r#"{"email": "ada@example.com"}"#,
+            "-q",
+            "source=website",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let run_id = serde_json::from_str::<Value>(&r.stdout).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let line = wait_for(&|l| l.starts_with(&run_id), 30);
+    assert!(
+        ["queued", "running", "succeeded"]
+            .iter()
+            .any(|s| line.contains(s)),
+        "{line}"
+    );
+    assert!(line.contains("endpoint") && line.contains("v1"), "{line}");
+    // A run seen before it finished is printed again when its status changes.
+    if !line.contains("succeeded") {
+        wait_for(&|l| l.starts_with(&run_id) && l.contains("succeeded"), 60);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // The run as a timeline; a bad request through `send` is exit 1 with the server's problem.
+    let r = tripline(&repo, &["run", &run_id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("succeeded") && r.stdout.contains("✓"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("note"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("New lead ada@example.com from website"),
+        "{}",
+        r.stdout
+    );
+    let r = tripline(&repo, &["send", "follow-me", "--data", "{}"]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("query.source"), "{}", r.stdout);
+    let r = tripline(&repo, &["runs", "follow-me", "--status", "succeeded"]);
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.starts_with("RUN "), "{}", r.stdout);
+    assert!(r.stdout.contains(&run_id), "{}", r.stdout);
+    // Leave no keyed workflow behind for the other test's prune.
+    let id = by_key("follow-me").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        api(dev(), "DELETE", &format!("/api/workflows/{id}"), None).status,
+        204
+    );
+}
+
+#[test]
+fn preview_is_offline_for_a_file() {
+    let dir = temp_dir("preview");
+    std::fs::write(
+        dir.join("nightly.json"),
+        include_str!("../../examples/schedule.json"),
+    )
+    .unwrap();
+    // No server at all: a port nobody listens on.
+    let out = Command::new(binary())
+        .args([
+            "--url",
+            &format!("http://127.0.0.1:{}", free_port()),
+            "--json",
+            "preview",
+            "nightly.json",
+            "--count",
+            "3",
+            "--after",
+            "2027-03-13T12:00:00Z",
+        ])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let r = finish(out);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    // 02:30 New York: EST before the 14 March 2027 change, EDT after (the gap moves it to 03:00).
+    assert_eq!(v["fire_times"][0]["utc"], "2027-03-14T07:00:00Z", "{v}");
+    assert_eq!(v["fire_times"][0]["dst_shifted"], true, "{v}");
+    assert_eq!(v["fire_times"][1]["at"], "2027-03-15T02:30:00-04:00", "{v}");
+}
