@@ -117,15 +117,19 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let key = key(env)?;
     client_secret(env, &trigger)?;
 
-    let state = new_state(&random_bytes::<32>());
+    let state = new_state(&random_bytes::<32>()?);
     let hash = state_hash(&state);
-    let verifier = trigger.pkce.then(|| pkce_pair(&random_bytes::<32>()).0);
+    let verifier = match trigger.pkce {
+        true => Some(pkce_pair(&random_bytes::<32>()?).0),
+        false => None,
+    };
     let redirect_uri = format!("{}/oauth/{id}/callback", origin(&req));
     let url = authorize_url(&trigger, &redirect_uri, &state, verifier.as_deref())
         .map_err(ApiError::internal)?;
     let sealed = verifier
         .as_deref()
-        .map(|v| flow::seal(&key, &format!("state:{hash}"), v));
+        .map(|v| flow::seal(&key, &format!("state:{hash}"), v))
+        .transpose()?;
     let now = now_ms();
     connections::insert_state(
         &store::db(env)?,
@@ -296,11 +300,12 @@ pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &WorkflowId) -
         &key,
         &flow::token_aad("access", id, &user_id),
         &tokens.access_token,
-    );
+    )?;
     let refresh = tokens
         .refresh_token
         .as_deref()
-        .map(|r| flow::seal(&key, &flow::token_aad("refresh", id, &user_id), r));
+        .map(|r| flow::seal(&key, &flow::token_aad("refresh", id, &user_id), r))
+        .transpose()?;
     connections::upsert(
         &db,
         &connections::NewConnection {

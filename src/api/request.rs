@@ -40,7 +40,12 @@ pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
         };
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
+            let chunk = chunk.map_err(|e| {
+                ApiError::field(
+                    "body",
+                    format!("could not be read in full ({e}); send it again"),
+                )
+            })?;
             if bytes.len() + chunk.len() > max {
                 // Let the sender finish (up to a bound) so that it reads the 413: a stream
                 // cancelled halfway makes some proxies answer 503 instead.
@@ -57,7 +62,16 @@ pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
         }
         return Ok(bytes);
     }
-    let bytes = req.bytes().await.unwrap_or_default();
+    // A body that cannot be read in full (the sender stopped before its Content-Length) is
+    // refused: an empty or partial body must never be taken for the request.
+    let bytes = req.bytes().await.map_err(|e| {
+        ApiError::field(
+            "body",
+            format!(
+                "could not be read in full ({e}); send the whole body as its Content-Length says"
+            ),
+        )
+    })?;
     if bytes.len() > max {
         return Err(too_large());
     }

@@ -44,8 +44,8 @@ pub fn token_aad(which: &str, workflow_id: &str, user_id: &str) -> String {
 }
 
 /// Encrypts with a fresh random nonce.
-pub fn seal(key: &SealKey, aad: &str, plaintext: &str) -> String {
-    crypto::seal(key, random_bytes::<12>(), aad, plaintext)
+pub fn seal(key: &SealKey, aad: &str, plaintext: &str) -> worker::Result<String> {
+    Ok(crypto::seal(key, random_bytes::<12>()?, aad, plaintext))
 }
 
 /// Why the HTTP call to the provider failed.
@@ -297,7 +297,7 @@ async fn refresh_one(
     let now = now_ms();
     // The lease value fences the writes below: a refresher whose lease was taken over
     // (it ran longer than the lease) writes nothing.
-    let lease = now + REFRESH_LEASE_MS + (random_bytes::<2>()[0] as i64);
+    let lease = now + REFRESH_LEASE_MS + (random_bytes::<2>()?[0] as i64);
     let Some(conn) = connections::claim_refresh(
         &db,
         workflow_id,
@@ -366,11 +366,12 @@ async fn refresh_one(
                 key,
                 &token_aad("access", workflow_id, user_id),
                 &set.access_token,
-            );
+            )?;
             let refresh = set
                 .refresh_token
                 .as_deref()
-                .map(|r| seal(key, &token_aad("refresh", workflow_id, user_id), r));
+                .map(|r| seal(key, &token_aad("refresh", workflow_id, user_id), r))
+                .transpose()?;
             let scopes = json!(set.scopes).to_string();
             let saved = connections::save_refresh(
                 &db,

@@ -456,8 +456,9 @@ async fn record_runs(
     records: &[&NewRecord],
 ) -> std::result::Result<Vec<String>, SourceError> {
     let now = batch_time();
+    let random = random_bytes::<7>().map_err(|e| SourceError(e.to_string()))?;
     let ids: Vec<String> = (0..records.len())
-        .map(|i| new_run_id(now as u64, &batch_run_random(i as u32, random_bytes::<7>())))
+        .map(|i| new_run_id(now as u64, &batch_run_random(i as u32, random)))
         .collect();
     let inputs: Vec<String> = records.iter().map(|r| run_input(r).to_string()).collect();
     let batch: Vec<store::runs::BatchRun<'_>> = records

@@ -27,15 +27,14 @@ fn sw_secret() -> String {
 }
 
 /// One `wrangler dev` for this file, with the signing secrets set (as vars, which the Worker
-/// reads like secrets). The rotated ones hold two secrets, old and new.
+/// reads like secrets). The rotated ones hold the new secret, and the old one in `…_PREVIOUS`.
 fn dev() -> &'static Dev {
     static DEV: OnceLock<Dev> = OnceLock::new();
     DEV.get_or_init(|| {
         let sw = sw_secret();
-        let sw_rotated = format!(
-            "whsec_{} {}",
-            base64::engine::general_purpose::STANDARD.encode(b"the-old-standard-webhooks-key"),
-            sw
+        let sw_previous = format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(b"the-old-standard-webhooks-key")
         );
         Dev::start(
             "endpoint",
@@ -43,11 +42,15 @@ fn dev() -> &'static Dev {
                 ("RUN_LEASE_SECONDS", "3"),
                 ("GH_SECRET", GH_SECRET),
                 ("SW_SECRET", &sw),
-                ("SW_ROTATED", &sw_rotated),
+                ("SW_ROTATED", &sw),
+                ("SW_ROTATED_PREVIOUS", &sw_previous),
                 ("STRIPE_SECRET", STRIPE_SECRET),
                 ("SLACK_SECRET", SLACK_SECRET),
                 ("HMAC_SECRET", HMAC_SECRET),
-                ("HMAC_ROTATED", "old-hmac-secret new-hmac-secret"),
+                ("HMAC_ROTATED", "new-hmac-secret-0123"),
+                ("HMAC_ROTATED_PREVIOUS", "old-hmac-secret-0123"),
+                ("SHORT_ROTATED", "long-enough-secret-0123"),
+                ("SHORT_ROTATED_PREVIOUS", "short"),
             ],
         )
     })
@@ -901,7 +904,10 @@ fn rotated_secrets_accept_old_and_new_keys() {
             json!([]),
         ),
     );
-    for (i, key) in ["old-hmac-secret", "new-hmac-secret"].iter().enumerate() {
+    for (i, key) in ["old-hmac-secret-0123", "new-hmac-secret-0123"]
+        .iter()
+        .enumerate()
+    {
         let body = format!("{{\"n\": {i}}}").into_bytes();
         run_of(&send_signed(
             &hook(&id),
@@ -912,7 +918,7 @@ fn rotated_secrets_accept_old_and_new_keys() {
     let body = b"{}".to_vec();
     let r = send_signed(
         &hook(&id),
-        &sign("hmac-sha256", b"older-hmac-secret", &body, 0, ""),
+        &sign("hmac-sha256", b"older-hmac-secret-0123", &body, 0, ""),
         &body,
     );
     assert_problem(&r, 401);
@@ -948,6 +954,54 @@ fn rotated_secrets_accept_old_and_new_keys() {
     run_of(&send_signed(&hook(&sw), &both, &body));
     assert_eq!(run_count(&id), 2);
     assert_eq!(run_count(&sw), 3);
+}
+
+/// A secret is used whole: a word of GitHub's example secret is not a key; and a rotation with a
+/// secret under 16 bytes is refused at deploy, naming the secret.
+#[test]
+fn secrets_are_never_split_and_short_rotations_are_refused_at_deploy() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "github", "secret_env": "GH_SECRET"}}),
+            json!([]),
+        ),
+    );
+    let body = b"{\"hello\": 1}".to_vec();
+    for word in ["a", "Secret", "Everybody"] {
+        let r = send_signed(
+            &hook(&id),
+            &sign("github", word.as_bytes(), &body, 0, "d-word"),
+            &body,
+        );
+        assert_problem(&r, 401);
+    }
+    run_of(&send_signed(
+        &hook(&id),
+        &sign("github", GH_SECRET.as_bytes(), &body, 0, "d-whole"),
+        &body,
+    ));
+    assert_eq!(run_count(&id), 1);
+
+    let short = create(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "hmac-sha256", "secret_env": "SHORT_ROTATED"}}),
+            json!([]),
+        ),
+    );
+    let r = api(dev, "POST", &format!("/api/workflows/{short}/deploy"), None);
+    assert_problem(&r, 400);
+    let errors = r.json()["errors"].clone();
+    assert_eq!(
+        errors[0]["location"], "trigger.verify.secret_env",
+        "{errors}"
+    );
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("SHORT_ROTATED"));
 }
 
 #[test]
@@ -1619,4 +1673,39 @@ fn every_accepted_request_has_exactly_one_run_across_a_crash() {
     );
     assert_eq!(count[0]["n"], TOTAL);
     assert_eq!(count[0]["k"], TOTAL);
+}
+
+/// A body that stops before its Content-Length is a 400 (when the sender can still read it)
+/// and never a run with an empty body.
+#[test]
+fn a_body_cut_short_is_400_and_makes_no_run() {
+    use std::io::{Read as _, Write as _};
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), json!([])));
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", dev.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let head = format!(
+        "POST /hooks/{id} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\ncontent-type: text/plain\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n0123456789",
+        dev.port
+    );
+    stream.write_all(head.as_bytes()).expect("write");
+    stream.flush().expect("flush");
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    if let Some(status) = answer.split_whitespace().nth(1) {
+        assert_ne!(status, "202", "a cut body was accepted: {answer}");
+        assert_ne!(status, "500", "{answer}");
+    }
+    // The Worker has seen the request end; nothing was recorded for it.
+    let r = post_json(&hook(&id), &json!({"after": true}), &[]);
+    run_of(&r);
+    let all = runs(dev, &id);
+    assert_eq!(
+        all.len(),
+        1,
+        "only the complete request made a run: {all:?}"
+    );
 }

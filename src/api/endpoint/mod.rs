@@ -20,7 +20,7 @@ use crate::api::problem::{ApiError, ApiResult};
 use crate::api::reply::json_response;
 use crate::api::request::{origin, read_body};
 use crate::engine::{self, Claim};
-use crate::platform::{env_string, now_ms, random_bytes};
+use crate::platform::{now_ms, random_bytes, signing_secret};
 use crate::store::{self, runs::NewRun, runs::PriorRun};
 use tripline_core::definition::Definition;
 use tripline_core::definition::TriggerKind;
@@ -207,7 +207,7 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
     .map_err(|e| ApiError::internal(e.to_string()))?;
 
     let now = now_ms();
-    let run_id = new_run_id(now as u64, &random_bytes::<10>());
+    let run_id = new_run_id(now as u64, &random_bytes::<10>()?);
     let dedup_key = match &key {
         Some(k) => k.key.clone(),
         None => format!("run:{run_id}"),
@@ -347,7 +347,7 @@ async fn check_signature(
         )
         .with_field("secret_env", config.secret_env.clone())
     };
-    let Some(secret) = env_string(env, &config.secret_env) else {
+    let Some(secret) = signing_secret(env, &config.secret_env) else {
         return Err(not_configured());
     };
     match signature::verify(
@@ -359,6 +359,13 @@ async fn check_signature(
     ) {
         Ok(v) => Ok(v),
         Err(SignatureError::NoSecret) => Err(not_configured()),
+        Err(e @ SignatureError::ShortRotationSecret { .. }) => {
+            let mut errors = Errors::new();
+            errors.push(e.location(), e.to_string());
+            Err(ApiError::new(503, "Signing secret unusable", e.to_string())
+                .with_errors(errors)
+                .with_field("secret_env", config.secret_env.clone()))
+        }
         Err(e) => {
             let db = store::db(env)?;
             if let Err(err) = store::test_requests::count_signature_failure(

@@ -11,7 +11,7 @@ use super::{parsed_body, Incoming};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::reply::json_response;
 use crate::api::request::{origin, read_body, MAX_API_BODY};
-use crate::platform::{env_string, now_ms, random_bytes};
+use crate::platform::{now_ms, random_bytes};
 use crate::store::{self, test_requests::TestRequestRow};
 use tripline_core::definition::Definition;
 use tripline_core::endpoint::detect;
@@ -68,7 +68,7 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     };
     // Whether the request would pass the draft's `verify`, to debug a sender's signing.
     let signature = endpoint.and_then(|e| e.verify.as_ref()).map(|config| {
-        let result = match env_string(env, &config.secret_env) {
+        let result = match crate::platform::signing_secret(env, &config.secret_env) {
             None => Err((
                 "trigger.verify.secret_env".to_string(),
                 format!("the Worker secret `{}` is not set", config.secret_env),
@@ -95,7 +95,10 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
 
     let now = now_ms();
     let (raw_body, encoding, truncated) = raw_body_record(&incoming.raw_body, SHELF_MAX_RAW_BYTES);
-    let test_id = format!("tr_{}", &new_run_id(now as u64, &random_bytes::<10>())[4..]);
+    let test_id = format!(
+        "tr_{}",
+        &new_run_id(now as u64, &random_bytes::<10>()?)[4..]
+    );
     let record = TestRequestRow {
         id: test_id.clone(),
         workflow_id: id.to_string(),
