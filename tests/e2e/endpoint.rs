@@ -1004,6 +1004,42 @@ fn secrets_are_never_split_and_short_rotations_are_refused_at_deploy() {
         .contains("SHORT_ROTATED"));
 }
 
+/// For schemes whose signature covers no message id (github, hmac-sha256, slack), an exact
+/// replay of a captured request with a fresh delivery id or Idempotency-Key is the same run.
+#[test]
+fn replays_with_fresh_unsigned_headers_make_no_second_run() {
+    let dev = dev();
+    for (scheme, env, key) in [
+        ("github", "GH_SECRET", GH_SECRET.as_bytes()),
+        ("hmac-sha256", "HMAC_SECRET", HMAC_SECRET.as_bytes()),
+        ("slack", "SLACK_SECRET", SLACK_SECRET.as_bytes()),
+    ] {
+        let id = create_deployed(
+            dev,
+            &endpoint(
+                json!({"verify": {"scheme": scheme, "secret_env": env}}),
+                json!([]),
+            ),
+        );
+        let body = format!("{{\"replay\": \"{scheme}\"}}").into_bytes();
+        let captured = sign(scheme, key, &body, now_unix(), "delivery-1");
+        let first = run_of(&send_signed(&hook(&id), &captured, &body));
+        for fresh in ["delivery-2", "delivery-3"] {
+            let mut replay = captured.clone();
+            for (k, v) in replay.iter_mut() {
+                if k == "x-github-delivery" {
+                    *v = fresh.to_string();
+                }
+            }
+            replay.push(("idempotency-key".to_string(), fresh.to_string()));
+            let r = send_signed(&hook(&id), &replay, &body);
+            assert_eq!(run_of(&r), first, "{scheme}: a replay is the same run");
+            assert_eq!(r.header("idempotent-replayed"), Some("true"), "{scheme}");
+        }
+        assert_eq!(run_count(&id), 1, "{scheme}");
+    }
+}
+
 #[test]
 fn a_missing_signing_secret_is_503_naming_it() {
     let dev = dev();

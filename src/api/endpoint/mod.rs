@@ -185,7 +185,7 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
     // As for every run input (engine::start_run): credentials never reach storage.
     tripline_core::kernel::redact::redact(&mut body, &[]);
 
-    let key = runtime::dedup_key(&incoming.headers, verified.as_ref())
+    let key = runtime::dedup_key(&incoming.headers, verified.as_ref(), &incoming.raw_body)
         .map_err(|m| ApiError::field("header.idempotency-key", m))?;
     let fingerprint = key.as_ref().map(|_| {
         runtime::fingerprint(
