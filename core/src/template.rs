@@ -214,6 +214,30 @@ pub fn is_templated(s: &str) -> bool {
     }
 }
 
+/// Whether any string in `template` reads a credential: `{{secrets.NAME}}`, the OAuth
+/// `{{oauth.access_token}}`, or any path through a credential-looking key
+/// (`steps.login.body.access_token`, `request.headers.authorization`).
+pub fn reads_credentials(template: &Value) -> bool {
+    let mut found = false;
+    for_each_string(template, "", &mut |s, _| {
+        if let Ok(pieces) = parse(s) {
+            for piece in pieces {
+                if let Piece::Placeholder(path) = piece {
+                    let mut keys = path.segments.iter().filter_map(|seg| match seg {
+                        Segment::Key(k) => Some(k.as_str()),
+                        Segment::Index(_) => None,
+                    });
+                    let root = keys.next();
+                    if root == Some(SECRETS_ROOT) || keys.any(is_sensitive_key) {
+                        found = true;
+                    }
+                }
+            }
+        }
+    });
+    found
+}
+
 /// The text before the first placeholder, with escapes applied (`"https://{{x}}/a"` → `"https://"`).
 pub fn literal_prefix(s: &str) -> String {
     match parse(s) {
