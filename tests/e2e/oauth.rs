@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::harness::oauth_provider::{Provider, TokenFailure, CLIENT_SECRET, PASSWORD};
+use crate::harness::oauth_provider::{
+    Provider, TokenFailure, CLIENT_SECRET, PASSWORD, UNTYPED_ACCESS_TOKEN,
+};
 use crate::harness::*;
 use oauth2::url::{form_urlencoded, Url};
 use serde_json::{json, Value};
@@ -612,6 +614,20 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
         provider.fail_token_endpoint(None);
         assert_problem(&r, 502, None, "token_exchange_failed");
     }
+
+    // A 2xx answer that is not a valid token response is never quoted: it may hold tokens.
+    let callback = authorize(dev, &provider, &wf, "u7", "jill");
+    provider.fail_token_endpoint(Some(TokenFailure::UntypedTokens));
+    let r = send("GET", &callback, &[], None);
+    provider.fail_token_endpoint(None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    let location = r.header("location").unwrap().to_string();
+    let fq = query(&location);
+    assert_eq!(fq["error"], "token_exchange_failed");
+    assert!(
+        !location.contains(UNTYPED_ACCESS_TOKEN) && !r.text.contains(UNTYPED_ACCESS_TOKEN),
+        "the token was quoted: {location}"
+    );
 
     // None of that made a run or a connection.
     assert_eq!(runs(dev, &wf).len(), runs_before);
