@@ -1745,3 +1745,34 @@ fn a_body_cut_short_is_400_and_makes_no_run() {
         "only the complete request made a run: {all:?}"
     );
 }
+
+/// A run stores the request's query string and headers redacted, as the test shelf does:
+/// credential names (`?api_key=`, `?token=`) and credential-looking values.
+#[test]
+fn credentials_in_the_query_and_headers_are_never_stored() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), json!([])));
+    let r = post_json(
+        &format!(
+            "{}?api_key=k-live-123456&token=tok-98765&page=2&q=Bearer%20abc123",
+            hook(&id)
+        ),
+        &json!({}),
+        &[
+            ("x-forward", "Bearer caller-credential-xyz"),
+            ("x-plain", "hello"),
+        ],
+    );
+    let run = get_run(&run_of(&r));
+    let request = &run["input"]["request"];
+    assert_eq!(request["query"]["api_key"], "[redacted]", "{request}");
+    assert_eq!(request["query"]["token"], "[redacted]", "{request}");
+    assert_eq!(request["query"]["q"], "[redacted]", "{request}");
+    assert_eq!(request["query"]["page"], "2");
+    assert_eq!(request["headers"]["x-forward"], "[redacted]", "{request}");
+    assert_eq!(request["headers"]["x-plain"], "hello");
+    let text = run.to_string();
+    for leaked in ["k-live-123456", "tok-98765", "caller-credential-xyz"] {
+        assert!(!text.contains(leaked), "{leaked} stored: {text}");
+    }
+}

@@ -211,45 +211,7 @@ pub fn failed_step(steps_json: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Whether a header or query value looks like a credential whatever its name: an HTTP
-/// authentication scheme (`Bearer …`, `Basic …`), a JWT, or a well-known token prefix
-/// (Stripe, GitHub, Slack, AWS, Standard Webhooks secrets).
-pub fn looks_like_secret(value: &str) -> bool {
-    let v = value.trim();
-    let lower = v.to_ascii_lowercase();
-    const SCHEMES: [&str; 5] = ["bearer ", "basic ", "token ", "digest ", "negotiate "];
-    const PREFIXES: [&str; 14] = [
-        "sk_live_",
-        "sk_test_",
-        "rk_live_",
-        "rk_test_",
-        "whsec_",
-        "ghp_",
-        "gho_",
-        "ghs_",
-        "ghu_",
-        "github_pat_",
-        "xoxb-",
-        "xoxp-",
-        "xoxa-",
-        "akia",
-    ];
-    if SCHEMES.iter().any(|s| lower.starts_with(s)) {
-        return true;
-    }
-    if PREFIXES.iter().any(|p| lower.starts_with(p)) && v.len() >= 12 {
-        return true;
-    }
-    // A JWT: three base64url parts, the first a JSON object (`eyJ`).
-    let parts: Vec<&str> = v.split('.').collect();
-    parts.len() == 3
-        && v.starts_with("eyJ")
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
-        })
-}
+pub use crate::kernel::redact::looks_like_secret;
 
 /// Headers or query parameters as the test shelf keeps them: values under credential names
 /// (see `redact::is_sensitive_key`) and values that look like credentials become `[redacted]`.

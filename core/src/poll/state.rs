@@ -85,9 +85,14 @@ pub fn http_summary(cursor: &HttpCursor) -> Value {
     }
 }
 
-/// The input of the run a record starts: `{"event": {"record": …}}`.
+/// The input of the run a record starts: `{"event": {"record": …}}`, redacted like every stored
+/// input: fields under credential names and values that look like credentials become
+/// `[redacted]` (steps see the same).
 pub fn run_input(record: &NewRecord) -> Value {
-    json!({"event": {"record": record.record}})
+    let mut input = json!({"event": {"record": record.record}});
+    crate::kernel::redact::redact(&mut input, &[]);
+    crate::kernel::redact::redact_credential_values(&mut input);
+    input
 }
 
 /// The 10 random bytes of a run id for the `seq`-th record of a batch: `seq` (3 bytes,

@@ -195,11 +195,14 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
         )
     });
     let headers = redacted_headers(&incoming.headers);
+    // The query string is a request field like the headers: `?api_key=…`, `?token=…` and
+    // credential-looking values are never stored.
+    let query = runtime::redact_for_shelf(&incoming.query);
     let input = serde_json::to_string(&Input {
         request: RequestRecord {
             method: &incoming.method,
             path: &incoming.path,
-            query: &incoming.query,
+            query: &query,
             headers: &headers,
             body: &body,
         },
@@ -222,7 +225,7 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
             request: RequestRecord {
                 method: &incoming.method,
                 path: &incoming.path,
-                query: &incoming.query,
+                query: &query,
                 headers: &headers,
                 body: &Value::Null,
             },
@@ -532,9 +535,8 @@ pub fn validate(
     ))
 }
 
-/// Headers as stored in a run: credentials and secret-looking values redacted.
+/// Headers as stored in a run: values under credential names and values that look like
+/// credentials (`Bearer …`, JWTs, `sk_live_…`) redacted, as the test shelf does.
 pub fn redacted_headers(headers: &Map<String, Value>) -> Value {
-    let mut v = Value::Object(headers.clone());
-    tripline_core::kernel::redact::redact(&mut v, &[]);
-    v
+    Value::Object(runtime::redact_for_shelf(headers))
 }

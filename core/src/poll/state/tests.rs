@@ -151,3 +151,19 @@ fn reset_body() {
     assert_eq!(locs(json!({"start": "now", "x": 1})), ["body.x"]);
     assert_eq!(locs(json!([])), ["body"]);
 }
+
+/// A polled record is stored redacted, like a request: credential names and credential-looking
+/// values.
+#[test]
+fn run_input_redacts_credentials_of_the_record() {
+    let mut r = rec("8", None);
+    r.record = json!({"id": "8", "api_key": "k-123456", "password": "hunter22",
+                      "note": "Bearer abc.def", "github": "ghp_0123456789abcdef", "name": "Ann"});
+    let input = run_input(&r);
+    let rec = &input["event"]["record"];
+    for key in ["api_key", "password", "note", "github"] {
+        assert_eq!(rec[key], "[redacted]", "{key}: {input}");
+    }
+    assert_eq!(rec["name"], "Ann");
+    assert_eq!(rec["id"], "8");
+}
