@@ -28,6 +28,9 @@ fn method(m: &str) -> Method {
     Method::from(m.to_string())
 }
 
+/// Largest response body an `http` step reads (its stored output is cut to 32 KiB anyway).
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
 /// Most redirects a credential-carrying step follows (within its own origin).
 const MAX_PINNED_REDIRECTS: u32 = 5;
 
@@ -60,8 +63,19 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
             Ok(r) => r,
             Err(e) => return Attempt::Failed(format!("the request could not be built: {e}")),
         };
-        let resp = match send(request, Duration::from_millis(u64::from(req.timeout_ms))).await {
-            Ok(resp) => resp,
+        let timeout = Duration::from_millis(u64::from(req.timeout_ms));
+        let resp = match send(request, timeout, MAX_RESPONSE_BYTES).await {
+            Ok(resp) => match resp.truncated {
+                // Never buffered past the cap; not retried (it would be as large again).
+                Some(cut) => {
+                    return Attempt::Refused(format!(
+                        "HTTP {}: {}; the step fails rather than use a partial body",
+                        resp.status,
+                        cut.describe()
+                    ))
+                }
+                None => resp,
+            },
             Err(FetchFailure::Network(e)) => return Attempt::Failed(format!("network error: {e}")),
             Err(FetchFailure::TimedOut) => {
                 return Attempt::Failed(format!("timed out after {} ms", req.timeout_ms))

@@ -60,10 +60,25 @@ impl std::fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
-/// Sends one request with a timeout; the body is read in full.
+/// Largest token or userinfo answer read from a provider.
+const MAX_PROVIDER_BODY: usize = 1024 * 1024;
+
+/// Sends one request with a timeout; the body is read up to [`MAX_PROVIDER_BODY`].
 async fn send(request: Request, timeout_ms: u64) -> Result<(u16, Headers, Vec<u8>), FetchError> {
-    match fetch::send(request, Duration::from_millis(timeout_ms)).await {
-        Ok(r) => Ok((r.status, r.headers, r.body)),
+    match fetch::send(
+        request,
+        Duration::from_millis(timeout_ms),
+        MAX_PROVIDER_BODY,
+    )
+    .await
+    {
+        Ok(r) => match r.truncated {
+            Some(cut) => Err(FetchError(format!(
+                "the provider's answer is too large: {}",
+                cut.describe()
+            ))),
+            None => Ok((r.status, r.headers, r.body)),
+        },
         Err(FetchFailure::Network(e)) => Err(FetchError(format!("network error: {e}"))),
         Err(FetchFailure::TimedOut) => Err(FetchError(format!("no answer within {timeout_ms} ms"))),
     }

@@ -453,3 +453,27 @@ fn secrets_only_go_to_the_literal_host() {
     );
     assert_eq!(up.received(&format!("/redirect/{tag}")).len(), 1);
 }
+
+/// A response larger than the cap is never buffered: with a Content-Length it is refused before
+/// reading, without one reading stops at the cap; the step fails saying so, without retrying.
+#[test]
+fn oversized_responses_are_cut_at_the_cap_and_recorded() {
+    let (dev, up) = (dev(), upstream());
+    for path in ["/big/20000000", "/bigchunked/20000000"] {
+        let id = create_deployed(
+            dev,
+            &json!({
+                "name": "big answer",
+                "trigger": {"type": "endpoint"},
+                "steps": [{"type": "http", "name": "big", "url": up.url(path), "retries": 2}]
+            }),
+        );
+        let run = wait_run(dev, &hook(dev, &id, &json!({})), 120);
+        assert_eq!(run["status"], "failed", "{path}: {run}");
+        let step = &run["steps"][0];
+        assert_eq!(step["attempts"], 1, "{path}: not retried: {step}");
+        let error = step["error"].to_string();
+        assert!(error.contains("8388608"), "{path}: {error}");
+    }
+    assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
+}

@@ -166,7 +166,10 @@ fn record_ids(runs: &[Value]) -> Vec<i64> {
 fn record_key(run: &Value) -> String {
     let key = run["dedup_key"].as_str().expect("dedup_key");
     let rest = key.strip_prefix("src:").expect("a source-scoped key");
-    rest.split_once(':').expect("src:<source>:<key>").1.to_string()
+    rest.split_once(':')
+        .expect("src:<source>:<key>")
+        .1
+        .to_string()
 }
 
 fn assert_unique_keys(runs: &[Value]) {
