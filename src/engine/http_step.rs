@@ -131,7 +131,9 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
         .map(|ct| ct.contains("json"))
         .unwrap_or(false);
     let text = String::from_utf8_lossy(&resp.body).into_owned();
-    let body = if is_json {
+    // JSON is parsed within a budget (depth, number of values); past it the text is kept.
+    let within_budget = tripline_core::kernel::json_budget::check(&resp.body).is_ok();
+    let body = if is_json && within_budget {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     } else if text.is_empty() {
         Value::Null

@@ -56,6 +56,10 @@ pub async fn fetch(env: &Env, source: &HttpSource) -> Result<Value, SourceError>
             "GET {shown} answered HTTP {status}: {snippet}"
         )));
     }
+    // Parsed within a budget: a long array of small values would take far more memory as a
+    // parsed document than as text.
+    tripline_core::kernel::json_budget::check(&bytes)
+        .map_err(|e| SourceError(format!("GET {shown}: {e}")))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| SourceError(format!("GET {shown}: the response is not JSON ({e})")))
 }

@@ -1505,8 +1505,12 @@ fn the_test_shelf_takes_any_method_any_body_and_keeps_20() {
     assert_eq!(list[1]["signature"]["valid"], false);
     assert!(list[1]["body_error"].is_string());
     assert_eq!(list[2]["body"], Value::Null);
+    // Unsigned: not parsed at all (the signature is checked first).
     assert!(
-        list[2]["body_error"].as_str().unwrap().contains("JSON"),
+        list[2]["body_error"]
+            .as_str()
+            .unwrap()
+            .contains("signature"),
         "{}",
         list[2]
     );
@@ -1775,4 +1779,66 @@ fn credentials_in_the_query_and_headers_are_never_stored() {
     for leaked in ["k-live-123456", "tok-98765", "caller-credential-xyz"] {
         assert!(!text.contains(leaked), "{leaked} stored: {text}");
     }
+}
+
+/// On the test URL of a workflow with `verify`, the signature is checked first: a request that
+/// fails it is not parsed and only a short raw prefix is kept. A JSON body over the parsing
+/// budget is a 413 on the trigger URL, never parsed.
+#[test]
+fn unsigned_test_requests_are_not_parsed_and_json_has_a_budget() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "github", "secret_env": "GH_SECRET"}, "max_body_bytes": 10485760}),
+            json!([]),
+        ),
+    );
+    let test_url = dev.url(&format!("/hooks/{id}/test"));
+    let unsigned = format!("[{}1]", "1,".repeat(5_000));
+    let r = send(
+        "POST",
+        &test_url,
+        &[("content-type", "application/json")],
+        Some(unsigned.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shelf = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    )
+    .json();
+    let got = &shelf["test_requests"][0];
+    assert_eq!(got["signature"]["valid"], false, "{got}");
+    assert_eq!(got["body"], Value::Null, "{got}");
+    assert_eq!(got["raw_body"].as_str().unwrap().len(), 1024, "{got}");
+    assert_eq!(got["raw_body_truncated"], true, "{got}");
+
+    // 10 MiB of small numbers: refused with 413 before parsing, on a signed request too.
+    let open = create_deployed(
+        dev,
+        &endpoint(json!({"max_body_bytes": 10485760}), json!([])),
+    );
+    let mut big = b"[".to_vec();
+    big.extend(std::iter::repeat_n(&b"1,"[..], 5 * 1024 * 1024 - 2).flatten());
+    big.extend_from_slice(b"1]");
+    let r = send(
+        "POST",
+        &hook(&open),
+        &[("content-type", "application/json")],
+        Some(&big),
+    );
+    assert_problem(&r, 413);
+    assert_eq!(r.locations(), ["body"], "{}", r.text);
+    assert_eq!(run_count(&open), 0);
+    let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    let r = send(
+        "POST",
+        &hook(&open),
+        &[("content-type", "application/json")],
+        Some(deep.as_bytes()),
+    );
+    assert_problem(&r, 400);
 }

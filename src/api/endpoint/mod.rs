@@ -148,10 +148,15 @@ impl Incoming {
 /// Parses the body by its content type: 415 for one we do not read, 400 when malformed.
 pub fn parsed_body(incoming: &Incoming) -> ApiResult<(BodyKind, Value)> {
     let parsed = parse_body(incoming.header("content-type"), &incoming.raw_body).map_err(|e| {
-        if e.is_unsupported() {
+        if e.is_unsupported() || e.status() == 413 {
             let mut errors = Errors::new();
             errors.push(e.location(), e.to_string());
-            ApiError::new(415, "Unsupported media type", e.to_string()).with_errors(errors)
+            let title = if e.is_unsupported() {
+                "Unsupported media type"
+            } else {
+                "Payload too large"
+            };
+            ApiError::new(e.status(), title, e.to_string()).with_errors(errors)
         } else {
             ApiError::field(e.location(), e.to_string())
         }
