@@ -1,6 +1,7 @@
 //! The OAuth trigger's public URLs and the connections API:
-//! - `GET /oauth/{id}/signin?user_id=…[&redirect=…]` (the Sign-in URL): records a single-use
-//!   state with its PKCE verifier and sends the end user to the provider;
+//! - `GET /oauth/{id}/signin?user_id=…&expires=…&signature=…[&redirect=…]` (the Sign-in URL): a
+//!   link the app's backend signed (`oauth::signin_link`); records a single-use state with its
+//!   PKCE verifier (replacing the user's earlier pending one) and sends the end user on;
 //! - `GET /oauth/{id}/callback` (the Redirect URL): consumes the state, exchanges the code,
 //!   stores the connection (tokens encrypted), starts a run, sends the end user on;
 //! - `GET /api/workflows/{id}/connections`, `DELETE /api/workflows/{id}/connections/{user_id}`.
@@ -19,12 +20,14 @@ use crate::store::{self, connections};
 use tripline_core::definition::TriggerKind;
 use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::crypto::{self, KeyError, SealKey};
+use tripline_core::kernel::problem::Errors;
 use tripline_core::kernel::redact::REDACTED;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
     authorize_url, check_redirect, check_user_id, is_state_shaped, new_state, percent_decode,
     pkce_pair, sanitize_error, state_hash, state_ttl_ms, with_query,
 };
+use tripline_core::oauth::signin_link;
 use tripline_core::oauth::OAuthTrigger;
 
 /// The deployed OAuth trigger of a workflow: 404 when unknown, not deployed, or not OAuth.
@@ -99,7 +102,53 @@ fn redirect(location: &str) -> ApiResult {
     Ok(resp)
 }
 
-/// `GET /oauth/{id}/signin?user_id=…[&redirect=…]`.
+/// Checks the link's `expires` and `signature` against `TRIPLINE_SIGNIN_KEY`: 401 located at
+/// the parameter at fault; 503 when the key is not set (or too short).
+fn check_signin_link(
+    env: &Env,
+    id: &WorkflowId,
+    user_id: &str,
+    q: &[(String, String)],
+) -> ApiResult<()> {
+    let name = signin_link::SIGNIN_KEY_ENV;
+    let unusable = |why: String| {
+        ApiError::new(
+            503,
+            "Sign-in links not configured",
+            format!(
+                "{why}. The Sign-in URL only accepts links the app's backend signs with it: \
+                 `openssl rand -hex 32 | wrangler secret put {name}` (locally: a {name}=… line \
+                 in .dev.vars)"
+            ),
+        )
+    };
+    let Some(secret) = env_string(env, name) else {
+        return Err(unusable(format!("the {name} secret is not set")));
+    };
+    if let Some(problem) = signin_link::key_problem(&secret) {
+        return Err(unusable(problem));
+    }
+    signin_link::verify(
+        secret.as_bytes(),
+        id,
+        user_id,
+        query_param(q, "expires"),
+        query_param(q, "signature"),
+        now_ms().div_euclid(1000),
+    )
+    .map_err(|e| {
+        let mut errors = Errors::new();
+        errors.push(e.location, e.message.clone());
+        ApiError::new(
+            401,
+            "Sign-in link required",
+            format!("{} {}", e.location, e.message),
+        )
+        .with_errors(errors)
+    })
+}
+
+/// `GET /oauth/{id}/signin?user_id=…&expires=…&signature=…[&redirect=…]`.
 pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let (version, trigger) = live(env, id).await?;
     let q = query_pairs(&req);
@@ -113,6 +162,9 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         }
         None => None,
     };
+    // Only a link the app's backend signed for this workflow and user starts a sign-in: an
+    // anonymous `?user_id=` is a 401 and creates nothing.
+    check_signin_link(env, id, &user_id, &q)?;
     // Checked now so that a missing secret is found before the end user signs in.
     let key = key(env)?;
     client_secret(env, &trigger)?;

@@ -30,8 +30,6 @@ const REFRESH_LEASE_MS: i64 = 60_000;
 const REFRESH_RETRY_MS: i64 = 60_000;
 /// Connections refreshed per Cron pass.
 const REFRESH_BATCH: u32 = 50;
-/// Expired states deleted per Cron pass.
-const STATE_CLEANUP_BATCH: u32 = 500;
 
 /// The `TRIPLINE_ENCRYPTION_KEY` secret, parsed.
 pub fn seal_key(env: &Env) -> Result<SealKey, KeyError> {
@@ -235,7 +233,7 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
     let db = store::db(env)?;
     let now = now_ms();
     let mut report = RefreshReport {
-        states_deleted: connections::delete_expired_states(&db, now, STATE_CLEANUP_BATCH).await?,
+        states_deleted: connections::delete_expired_states(&db, now).await?,
         ..Default::default()
     };
     let due = connections::due(&db, now, now + REFRESH_WINDOW_MS, REFRESH_BATCH).await?;

@@ -33,8 +33,13 @@ pub struct StateRow {
     pub expires_at: i64,
 }
 
+/// Records a pending sign-in, replacing any earlier pending one of the same (workflow, user):
+/// one user has at most one pending state per workflow. One batch (one transaction).
 pub async fn insert_state(db: &D1Database, s: &NewState<'_>) -> Result<()> {
-    db.prepare(
+    let replace = db
+        .prepare("DELETE FROM oauth_states WHERE workflow_id = ?1 AND user_id = ?2")
+        .bind(&[text(s.workflow_id), text(s.user_id)])?;
+    let insert = db.prepare(
         "INSERT INTO oauth_states (state_hash, workflow_id, version, user_id, verifier, redirect_uri, return_to, expires_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
@@ -48,9 +53,8 @@ pub async fn insert_state(db: &D1Database, s: &NewState<'_>) -> Result<()> {
         opt_text(s.return_to),
         num(s.expires_at),
         text(s.created_at),
-    ])?
-    .run()
-    .await?;
+    ])?;
+    db.batch(vec![replace, insert]).await?;
     Ok(())
 }
 
@@ -86,14 +90,12 @@ pub async fn state_exists(db: &D1Database, state_hash: &str) -> Result<bool> {
         .is_some())
 }
 
-/// Deletes up to `limit` expired states; returns how many.
-pub async fn delete_expired_states(db: &D1Database, now_ms: i64, limit: u32) -> Result<usize> {
+/// Deletes every expired state (one statement over the expiry index, no cap: pending states
+/// exist only for signed links, at most one per workflow and user); returns how many.
+pub async fn delete_expired_states(db: &D1Database, now_ms: i64) -> Result<usize> {
     let res = db
-        .prepare(
-            "DELETE FROM oauth_states WHERE state_hash IN (
-               SELECT state_hash FROM oauth_states WHERE expires_at < ?1 LIMIT ?2)",
-        )
-        .bind(&[num(now_ms), num(limit as i64)])?
+        .prepare("DELETE FROM oauth_states WHERE expires_at < ?1")
+        .bind(&[num(now_ms)])?
         .run()
         .await?;
     Ok(super::workflows::changes(&res))
