@@ -100,6 +100,16 @@ pub async fn read_json(req: &mut Request) -> ApiResult<Value> {
     if bytes.is_empty() {
         return Err(ApiError::field("body", "is required: send a JSON object"));
     }
+    // Parsed within a budget, like every JSON body from outside.
+    if let Err(over) = tripline_core::kernel::json_budget::check(&bytes) {
+        let status = match over {
+            tripline_core::kernel::json_budget::OverBudget::TooManyValues { .. } => 413,
+            tripline_core::kernel::json_budget::OverBudget::TooDeep { .. } => 400,
+        };
+        let mut errors = tripline_core::kernel::problem::Errors::new();
+        errors.push("body", over.to_string());
+        return Err(ApiError::new(status, "JSON over budget", over.to_string()).with_errors(errors));
+    }
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::field(
             "body",
