@@ -4,6 +4,7 @@
 //!   PKCE verifier (replacing the user's earlier pending one) and sends the end user on;
 //! - `GET /oauth/{id}/callback` (the Redirect URL): consumes the state, exchanges the code,
 //!   stores the connection (tokens encrypted), starts a run, sends the end user on;
+//! - `POST /api/workflows/{id}/signin-links`: a one-time Sign-in link (`?link=`) for a user;
 //! - `GET /api/workflows/{id}/connections`, `DELETE /api/workflows/{id}/connections/{user_id}`.
 
 use serde_json::{json, Value};
@@ -102,6 +103,97 @@ fn redirect(location: &str) -> ApiResult {
     Ok(resp)
 }
 
+/// 401 located at `query.link`.
+fn bad_link(message: &str) -> ApiError {
+    let mut errors = Errors::new();
+    errors.push("query.link", message);
+    ApiError::new(
+        401,
+        "Sign-in link required",
+        format!("query.link {message}"),
+    )
+    .with_errors(errors)
+}
+
+/// Consumes a one-time link of this workflow (it works once): the user it was issued for.
+async fn take_one_time_link(env: &Env, id: &WorkflowId, token: &str) -> ApiResult<String> {
+    if !is_state_shaped(token) {
+        return Err(bad_link("is not a Sign-in link token"));
+    }
+    let row = connections::take_link(&store::db(env)?, &state_hash(token), id)
+        .await?
+        .ok_or_else(|| {
+            bad_link("is unknown or was already used; ask the app for a new Sign-in link")
+        })?;
+    if row.expires_at <= now_ms() {
+        return Err(bad_link("has expired; ask the app for a new Sign-in link"));
+    }
+    Ok(row.user_id)
+}
+
+/// Default and longest lifetime of a one-time Sign-in link.
+const LINK_TTL_DEFAULT_SECONDS: i64 = 600;
+
+/// `POST /api/workflows/{id}/signin-links` with `{"user_id": "42", "ttl_seconds": 600}`: a
+/// one-time Sign-in link for that end user (201 `{url, user_id, expires_at}`). Only a SHA-256 of
+/// its token is stored; the link works once, within `ttl_seconds` (60 to 3600).
+pub async fn create_link(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
+    let row = crate::api::catalog::load(env, id).await?;
+    if row.trigger_type != TriggerKind::OAuth {
+        return Err(ApiError::not_found(format!(
+            "workflow {id} is not started by OAuth sign-ins (its trigger is `{}`), so it has no Sign-in links",
+            row.trigger_type
+        )));
+    }
+    let body = crate::api::request::read_json(&mut req).await?;
+    let mut errors = Errors::new();
+    let mut r = tripline_core::kernel::reader::ObjectReader::new(&body, "body", &mut errors);
+    let user_id = r.req_str("user_id", &mut errors);
+    let ttl = r
+        .opt_int(
+            "ttl_seconds",
+            60,
+            signin_link::MAX_LINK_LIFETIME_SECONDS,
+            &mut errors,
+        )
+        .unwrap_or(LINK_TTL_DEFAULT_SECONDS);
+    r.finish(&mut errors);
+    if let Some(u) = &user_id {
+        if let Err(m) = check_user_id(Some(u)) {
+            errors.push("body.user_id", m);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(
+            "the Sign-in link request is invalid".to_string(),
+            errors,
+        ));
+    }
+    let Some(user_id) = user_id else {
+        return Err(ApiError::field("body.user_id", "is required"));
+    };
+    let token = new_state(&random_bytes::<32>()?);
+    let now = now_ms();
+    let expires_at = now + ttl * 1000;
+    connections::insert_link(
+        &store::db(env)?,
+        &state_hash(&token),
+        id,
+        &user_id,
+        expires_at,
+        &iso_millis(now),
+    )
+    .await?;
+    json_response(
+        201,
+        &json!({
+            "url": format!("{}/oauth/{id}/signin?link={token}", origin(&req)),
+            "user_id": user_id,
+            "expires_at": iso_millis(expires_at),
+        }),
+    )
+}
+
 /// Checks the link's `expires` and `signature` against `TRIPLINE_SIGNIN_KEY`: 401 located at
 /// the parameter at fault; 503 when the key is not set (or too short).
 fn check_signin_link(
@@ -152,8 +244,6 @@ fn check_signin_link(
 pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let (version, trigger) = live(env, id).await?;
     let q = query_pairs(&req);
-    let user_id = check_user_id(query_param(&q, "user_id"))
-        .map_err(|m| ApiError::field("query.user_id", m))?;
     let return_to = match query_param(&q, "redirect") {
         Some(r) => {
             check_redirect(r, &trigger.success_url)
@@ -162,12 +252,25 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         }
         None => None,
     };
-    // Only a link the app's backend signed for this workflow and user starts a sign-in: an
-    // anonymous `?user_id=` is a 401 and creates nothing.
-    check_signin_link(env, id, &user_id, &q)?;
-    // Checked now so that a missing secret is found before the end user signs in.
-    let key = key(env)?;
-    client_secret(env, &trigger)?;
+    // Only a link the app minted for this workflow and user starts a sign-in: a one-time
+    // `?link=` from the management API, or a `user_id` the app's backend signed. An anonymous
+    // `?user_id=` is a 401 and creates nothing.
+    let (user_id, key) = match query_param(&q, "link") {
+        Some(token) => {
+            let key = key(env)?;
+            client_secret(env, &trigger)?;
+            (take_one_time_link(env, id, token).await?, key)
+        }
+        None => {
+            let user_id = check_user_id(query_param(&q, "user_id"))
+                .map_err(|m| ApiError::field("query.user_id", m))?;
+            check_signin_link(env, id, &user_id, &q)?;
+            // Checked now so that a missing secret is found before the end user signs in.
+            let key = key(env)?;
+            client_secret(env, &trigger)?;
+            (user_id, key)
+        }
+    };
 
     let state = new_state(&random_bytes::<32>()?);
     let hash = state_hash(&state);

@@ -233,7 +233,8 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
     let db = store::db(env)?;
     let now = now_ms();
     let mut report = RefreshReport {
-        states_deleted: connections::delete_expired_states(&db, now).await?,
+        states_deleted: connections::delete_expired_states(&db, now).await?
+            + connections::delete_expired_links(&db, now).await?,
         ..Default::default()
     };
     let due = connections::due(&db, now, now + REFRESH_WINDOW_MS, REFRESH_BATCH).await?;

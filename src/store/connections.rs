@@ -101,6 +101,64 @@ pub async fn delete_expired_states(db: &D1Database, now_ms: i64) -> Result<usize
     Ok(super::workflows::changes(&res))
 }
 
+/// Records a one-time Sign-in link (only the SHA-256 of its token).
+pub async fn insert_link(
+    db: &D1Database,
+    token_hash: &str,
+    workflow_id: &str,
+    user_id: &str,
+    expires_at: i64,
+    created_at: &str,
+) -> Result<()> {
+    db.prepare(
+        "INSERT INTO oauth_signin_links (token_hash, workflow_id, user_id, expires_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .bind(&[
+        text(token_hash),
+        text(workflow_id),
+        text(user_id),
+        num(expires_at),
+        text(created_at),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// A one-time link taken for use: its user and expiry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LinkRow {
+    pub user_id: String,
+    pub expires_at: i64,
+}
+
+/// Consumes a one-time link of this workflow in one statement (deleted and returned, so it
+/// works once).
+pub async fn take_link(
+    db: &D1Database,
+    token_hash: &str,
+    workflow_id: &str,
+) -> Result<Option<LinkRow>> {
+    db.prepare(
+        "DELETE FROM oauth_signin_links WHERE token_hash = ?1 AND workflow_id = ?2
+         RETURNING user_id, expires_at",
+    )
+    .bind(&[text(token_hash), text(workflow_id)])?
+    .first::<LinkRow>(None)
+    .await
+}
+
+/// Deletes every expired one-time link; returns how many.
+pub async fn delete_expired_links(db: &D1Database, now_ms: i64) -> Result<usize> {
+    let res = db
+        .prepare("DELETE FROM oauth_signin_links WHERE expires_at < ?1")
+        .bind(&[num(now_ms)])?
+        .run()
+        .await?;
+    Ok(super::workflows::changes(&res))
+}
+
 /// One row of `oauth_connections`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct ConnectionRow {
@@ -244,6 +302,8 @@ pub async fn delete(db: &D1Database, workflow_id: &str, user_id: &str) -> Result
 pub async fn delete_for_workflow(db: &D1Database, workflow_id: &str) -> Result<()> {
     db.batch(vec![
         db.prepare("DELETE FROM oauth_connections WHERE workflow_id = ?1")
+            .bind(&[text(workflow_id)])?,
+        db.prepare("DELETE FROM oauth_signin_links WHERE workflow_id = ?1")
             .bind(&[text(workflow_id)])?,
         db.prepare("DELETE FROM oauth_states WHERE workflow_id = ?1")
             .bind(&[text(workflow_id)])?,

@@ -871,3 +871,66 @@ fn sign_in_needs_a_signed_link_and_pending_states_are_bounded() {
         0
     );
 }
+
+/// A one-time Sign-in link from the management API works once, for the user it was issued for.
+#[test]
+fn one_time_links_from_the_api_work_once() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "One-time", json!({}), log_steps()),
+    );
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{wf}/signin-links"),
+        Some(&json!({"user_id": "link-user", "ttl_seconds": 300})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let link = r.json()["url"].as_str().unwrap().to_string();
+    assert!(
+        link.starts_with(&dev.url(&format!("/oauth/{wf}/signin?link="))),
+        "{link}"
+    );
+    assert_eq!(r.json()["user_id"], "link-user");
+
+    let first = send("GET", &link, &[], None);
+    assert_eq!(first.status, 302, "{}", first.text);
+    let back = provider_login(&provider, first.header("location").unwrap(), "lou", "allow");
+    assert_eq!(send("GET", &back, &[], None).status, 302);
+    let conns = connections(dev, &wf);
+    assert!(
+        conns.iter().any(|c| c["user_id"] == "link-user"),
+        "{conns:?}"
+    );
+    // Used: refused, located at the link.
+    assert_problem(
+        &send("GET", &link, &[], None),
+        401,
+        Some("query.link"),
+        "already used",
+    );
+    // Bad requests for a link.
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{wf}/signin-links"),
+        Some(&json!({"ttl_seconds": 99999})),
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    let mut locs = r.locations();
+    locs.sort();
+    assert_eq!(locs, ["body.ttl_seconds", "body.user_id"], "{}", r.text);
+    let hook = create(
+        dev,
+        &json!({"name": "h", "trigger": {"type": "endpoint"}, "steps": []}),
+    );
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{hook}/signin-links"),
+        Some(&json!({"user_id": "u"})),
+    );
+    assert_eq!(r.status, 404, "{}", r.text);
+}
