@@ -38,11 +38,13 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
     let mut url = req.url.clone();
     let mut method_name = req.method.clone();
     let mut body = req.body.clone();
+    // Set when a redirect turned the request into a GET without its body.
+    let mut dropped_body = false;
     let mut hops = 0;
     let resp = loop {
         let headers = Headers::new();
         for (k, v) in &req.headers {
-            if body.is_none() && k.eq_ignore_ascii_case("content-type") {
+            if dropped_body && k.eq_ignore_ascii_case("content-type") {
                 continue;
             }
             if headers.append(k, v).is_err() {
@@ -114,6 +116,7 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
         if resp.status == 303 || (matches!(resp.status, 301 | 302) && method_name == "POST") {
             method_name = "GET".to_string();
             body = None;
+            dropped_body = true;
         }
         url = next.to_string();
     };
