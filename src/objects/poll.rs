@@ -457,10 +457,12 @@ async fn record_runs(
     records: &[&NewRecord],
 ) -> std::result::Result<Vec<String>, SourceError> {
     let now = batch_time();
-    let random = random_bytes::<7>().map_err(|e| SourceError(e.to_string()))?;
     let ids: Vec<String> = (0..records.len())
-        .map(|i| new_run_id(now as u64, &batch_run_random(i as u32, random)))
-        .collect();
+        .map(|i| {
+            let random = random_bytes::<7>().map_err(|e| SourceError(e.to_string()))?;
+            Ok(new_run_id(now as u64, &batch_run_random(i as u32, random)))
+        })
+        .collect::<std::result::Result<_, SourceError>>()?;
     // A record too large to store is recorded as a failed run with its size: it never blocks
     // the poll. Keys are scoped to the source, so another source's ids never collide.
     let stored: Vec<StoredRecord> = records
