@@ -1245,7 +1245,7 @@ fn an_oversized_record_is_a_failed_run_and_the_poll_moves_on() {
     let e = env();
     let feed = "oversized";
     let mut big = item(2);
-    big["blob"] = Value::String("x".repeat(3 * 1024 * 1024));
+    big["blob"] = Value::String("x".repeat(1_500_000));
     e.api
         .update(feed, |f| f.items = vec![item(1), big, item(3)]);
     let id = create_deployed(
@@ -1264,11 +1264,19 @@ fn an_oversized_record_is_a_failed_run_and_the_poll_moves_on() {
     let failed = by_key("it-002");
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(failed["error"]["code"], "record_too_large", "{failed}");
-    assert!(failed["input"]["event"]["record_bytes"].as_u64().unwrap() > 3_000_000);
+    assert!(failed["input"]["event"]["record_bytes"].as_u64().unwrap() > 1_500_000);
     // The poll goes on.
-    e.api.update(feed, |f| f.items.push(item(4)));
+    e.api.update(feed, |f| f.items = vec![item(3), item(4)]);
     let runs = wait_runs(&e.dev, &id, 4, 90);
     assert!(runs.iter().any(|r| record_key(r) == "it-004"));
+    // Stop polling: the other tests share this Worker.
+    let r = api(
+        &e.dev,
+        "POST",
+        &format!("/api/workflows/{id}/undeploy"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
 }
 
 /// After a redeploy onto another URL with `start: beginning`, records whose ids were seen under
@@ -1298,4 +1306,11 @@ fn dedup_keys_are_scoped_to_the_source() {
         .map(|r| r["dedup_key"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(keys.len(), 6, "{keys:?}");
+    let r = api(
+        &e.dev,
+        "POST",
+        &format!("/api/workflows/{id}/undeploy"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
 }
