@@ -25,6 +25,16 @@ use crate::kernel::trigger_kind::TriggerKind;
 use serde_json::Value;
 
 pub use crate::kernel::names::is_env_name;
+use crate::kernel::names::is_platform_secret;
+
+/// Why `{{secrets.NAME}}` cannot read a platform secret.
+fn platform_secret_message(name: &str) -> String {
+    format!(
+        "`{{{{secrets.{name}}}}}`: `{name}` is Tripline's own configuration and is never readable \
+         by templates (`ADMIN_TOKEN` and names starting with `TRIPLINE_` are reserved); store the \
+         value a step needs under another name"
+    )
+}
 use crate::kernel::problem::{index, join, Errors};
 use crate::kernel::reader::type_name;
 use crate::kernel::redact::is_sensitive_key;
@@ -202,6 +212,30 @@ pub fn is_templated(s: &str) -> bool {
         Ok(pieces) => pieces.iter().any(|p| matches!(p, Piece::Placeholder(_))),
         Err(_) => true,
     }
+}
+
+/// Whether any string in `template` reads a credential: `{{secrets.NAME}}`, the OAuth
+/// `{{oauth.access_token}}`, or any path through a credential-looking key
+/// (`steps.login.body.access_token`, `request.headers.authorization`).
+pub fn reads_credentials(template: &Value) -> bool {
+    let mut found = false;
+    for_each_string(template, "", &mut |s, _| {
+        if let Ok(pieces) = parse(s) {
+            for piece in pieces {
+                if let Piece::Placeholder(path) = piece {
+                    let mut keys = path.segments.iter().filter_map(|seg| match seg {
+                        Segment::Key(k) => Some(k.as_str()),
+                        Segment::Index(_) => None,
+                    });
+                    let root = keys.next();
+                    if root == Some(SECRETS_ROOT) || keys.any(is_sensitive_key) {
+                        found = true;
+                    }
+                }
+            }
+        }
+    });
+    found
 }
 
 /// The text before the first placeholder, with escapes applied (`"https://{{x}}/a"` → `"https://"`).
@@ -411,6 +445,9 @@ fn check_path(path: &Path, allowed_roots: &[&str], earlier_steps: &[String]) -> 
     let third = path.segments.get(2);
     if root == SECRETS_ROOT {
         return match (path.segments.len(), second) {
+            (2, Some(Segment::Key(name))) if is_platform_secret(name) => {
+                Err(platform_secret_message(name))
+            }
             (2, Some(Segment::Key(name))) if is_env_name(name) => Ok(()),
             _ => Err(format!(
                 "`{{{{{text}}}}}`: secrets are read as `{{{{secrets.NAME}}}}`, where NAME is letters, digits and `_`, not starting with a digit"
@@ -545,6 +582,9 @@ impl Renderer<'_> {
                         )))
                     }
                 };
+                if is_platform_secret(name) {
+                    return Err(err(platform_secret_message(name)));
+                }
                 let Some(secret) = (self.secrets)(name) else {
                     return Err(err(format!(
                         "secret `{name}` is not set; add it with `wrangler secret put {name}`"

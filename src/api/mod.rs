@@ -82,6 +82,7 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::EndpointTrigger => endpoint::trigger(req, env, ctx, &wf()?).await?,
         Op::OAuthSignin => oauth::signin(req, env, &wf()?).await?,
         Op::OAuthCallback => oauth::callback(req, env, ctx, &wf()?).await?,
+        Op::CreateSigninLink => oauth::create_link(req, env, &wf()?).await?,
         Op::ListConnections => oauth::list(req, env, &wf()?).await?,
         Op::DeleteConnection => oauth::delete(env, &wf()?, p(1)).await?,
         Op::EndpointTest => endpoint::test_requests::capture(req, env, &wf()?).await?,

@@ -1,8 +1,10 @@
 //! The OAuth trigger's public URLs and the connections API:
-//! - `GET /oauth/{id}/signin?user_id=…[&redirect=…]` (the Sign-in URL): records a single-use
-//!   state with its PKCE verifier and sends the end user to the provider;
+//! - `GET /oauth/{id}/signin?user_id=…&expires=…&signature=…[&redirect=…]` (the Sign-in URL): a
+//!   link the app's backend signed (`oauth::signin_link`); records a single-use state with its
+//!   PKCE verifier (replacing the user's earlier pending one) and sends the end user on;
 //! - `GET /oauth/{id}/callback` (the Redirect URL): consumes the state, exchanges the code,
 //!   stores the connection (tokens encrypted), starts a run, sends the end user on;
+//! - `POST /api/workflows/{id}/signin-links`: a one-time Sign-in link (`?link=`) for a user;
 //! - `GET /api/workflows/{id}/connections`, `DELETE /api/workflows/{id}/connections/{user_id}`.
 
 use serde_json::{json, Value};
@@ -19,12 +21,14 @@ use crate::store::{self, connections};
 use tripline_core::definition::TriggerKind;
 use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::crypto::{self, KeyError, SealKey};
+use tripline_core::kernel::problem::Errors;
 use tripline_core::kernel::redact::REDACTED;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
     authorize_url, check_redirect, check_user_id, is_state_shaped, new_state, percent_decode,
     pkce_pair, sanitize_error, state_hash, state_ttl_ms, with_query,
 };
+use tripline_core::oauth::signin_link;
 use tripline_core::oauth::OAuthTrigger;
 
 /// The deployed OAuth trigger of a workflow: 404 when unknown, not deployed, or not OAuth.
@@ -99,12 +103,147 @@ fn redirect(location: &str) -> ApiResult {
     Ok(resp)
 }
 
-/// `GET /oauth/{id}/signin?user_id=…[&redirect=…]`.
+/// 401 located at `query.link`.
+fn bad_link(message: &str) -> ApiError {
+    let mut errors = Errors::new();
+    errors.push("query.link", message);
+    ApiError::new(
+        401,
+        "Sign-in link required",
+        format!("query.link {message}"),
+    )
+    .with_errors(errors)
+}
+
+/// Consumes a one-time link of this workflow (it works once): the user it was issued for.
+async fn take_one_time_link(env: &Env, id: &WorkflowId, token: &str) -> ApiResult<String> {
+    if !is_state_shaped(token) {
+        return Err(bad_link("is not a Sign-in link token"));
+    }
+    let row = connections::take_link(&store::db(env)?, &state_hash(token), id)
+        .await?
+        .ok_or_else(|| {
+            bad_link("is unknown or was already used; ask the app for a new Sign-in link")
+        })?;
+    if row.expires_at <= now_ms() {
+        return Err(bad_link("has expired; ask the app for a new Sign-in link"));
+    }
+    Ok(row.user_id)
+}
+
+/// Default and longest lifetime of a one-time Sign-in link.
+const LINK_TTL_DEFAULT_SECONDS: i64 = 600;
+
+/// `POST /api/workflows/{id}/signin-links` with `{"user_id": "42", "ttl_seconds": 600}`: a
+/// one-time Sign-in link for that end user (201 `{url, user_id, expires_at}`). Only a SHA-256 of
+/// its token is stored; the link works once, within `ttl_seconds` (60 to 3600).
+pub async fn create_link(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
+    let row = crate::api::catalog::load(env, id).await?;
+    if row.trigger_type != TriggerKind::OAuth {
+        return Err(ApiError::not_found(format!(
+            "workflow {id} is not started by OAuth sign-ins (its trigger is `{}`), so it has no Sign-in links",
+            row.trigger_type
+        )));
+    }
+    let body = crate::api::request::read_json(&mut req).await?;
+    let mut errors = Errors::new();
+    let mut r = tripline_core::kernel::reader::ObjectReader::new(&body, "body", &mut errors);
+    let user_id = r.req_str("user_id", &mut errors);
+    let ttl = r
+        .opt_int(
+            "ttl_seconds",
+            60,
+            signin_link::MAX_LINK_LIFETIME_SECONDS,
+            &mut errors,
+        )
+        .unwrap_or(LINK_TTL_DEFAULT_SECONDS);
+    r.finish(&mut errors);
+    if let Some(u) = &user_id {
+        if let Err(m) = check_user_id(Some(u)) {
+            errors.push("body.user_id", m);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(
+            "the Sign-in link request is invalid".to_string(),
+            errors,
+        ));
+    }
+    let Some(user_id) = user_id else {
+        return Err(ApiError::field("body.user_id", "is required"));
+    };
+    let token = new_state(&random_bytes::<32>()?);
+    let now = now_ms();
+    let expires_at = now + ttl * 1000;
+    connections::insert_link(
+        &store::db(env)?,
+        &state_hash(&token),
+        id,
+        &user_id,
+        expires_at,
+        &iso_millis(now),
+    )
+    .await?;
+    json_response(
+        201,
+        &json!({
+            "url": format!("{}/oauth/{id}/signin?link={token}", origin(&req)),
+            "user_id": user_id,
+            "expires_at": iso_millis(expires_at),
+        }),
+    )
+}
+
+/// Checks the link's `expires` and `signature` against `TRIPLINE_SIGNIN_KEY`: 401 located at
+/// the parameter at fault; 503 when the key is not set (or too short).
+fn check_signin_link(
+    env: &Env,
+    id: &WorkflowId,
+    user_id: &str,
+    q: &[(String, String)],
+) -> ApiResult<()> {
+    let name = signin_link::SIGNIN_KEY_ENV;
+    let unusable = |why: String| {
+        ApiError::new(
+            503,
+            "Sign-in links not configured",
+            format!(
+                "{why}. The Sign-in URL only accepts links the app's backend signs with it: \
+                 `openssl rand -hex 32 | wrangler secret put {name}` (locally: a {name}=… line \
+                 in .dev.vars)"
+            ),
+        )
+    };
+    let Some(secret) = env_string(env, name) else {
+        return Err(unusable(format!("the {name} secret is not set")));
+    };
+    if let Some(problem) = signin_link::key_problem(&secret) {
+        return Err(unusable(problem));
+    }
+    signin_link::verify(
+        secret.as_bytes(),
+        id,
+        user_id,
+        query_param(q, "expires"),
+        query_param(q, "signature"),
+        now_ms().div_euclid(1000),
+    )
+    .map_err(|e| {
+        let mut errors = Errors::new();
+        errors.push(e.location, e.message.clone());
+        ApiError::new(
+            401,
+            "Sign-in link required",
+            format!("{} {}", e.location, e.message),
+        )
+        .with_errors(errors)
+    })
+}
+
+/// `GET /oauth/{id}/signin?user_id=…&expires=…&signature=…[&redirect=…]`.
 pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let (version, trigger) = live(env, id).await?;
     let q = query_pairs(&req);
-    let user_id = check_user_id(query_param(&q, "user_id"))
-        .map_err(|m| ApiError::field("query.user_id", m))?;
     let return_to = match query_param(&q, "redirect") {
         Some(r) => {
             check_redirect(r, &trigger.success_url)
@@ -113,19 +252,39 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         }
         None => None,
     };
-    // Checked now so that a missing secret is found before the end user signs in.
-    let key = key(env)?;
-    client_secret(env, &trigger)?;
+    // Only a link the app minted for this workflow and user starts a sign-in: a one-time
+    // `?link=` from the management API, or a `user_id` the app's backend signed. An anonymous
+    // `?user_id=` is a 401 and creates nothing.
+    let (user_id, key) = match query_param(&q, "link") {
+        Some(token) => {
+            let key = key(env)?;
+            client_secret(env, &trigger)?;
+            (take_one_time_link(env, id, token).await?, key)
+        }
+        None => {
+            let user_id = check_user_id(query_param(&q, "user_id"))
+                .map_err(|m| ApiError::field("query.user_id", m))?;
+            check_signin_link(env, id, &user_id, &q)?;
+            // Checked now so that a missing secret is found before the end user signs in.
+            let key = key(env)?;
+            client_secret(env, &trigger)?;
+            (user_id, key)
+        }
+    };
 
-    let state = new_state(&random_bytes::<32>());
+    let state = new_state(&random_bytes::<32>()?);
     let hash = state_hash(&state);
-    let verifier = trigger.pkce.then(|| pkce_pair(&random_bytes::<32>()).0);
+    let verifier = match trigger.pkce {
+        true => Some(pkce_pair(&random_bytes::<32>()?).0),
+        false => None,
+    };
     let redirect_uri = format!("{}/oauth/{id}/callback", origin(&req));
     let url = authorize_url(&trigger, &redirect_uri, &state, verifier.as_deref())
         .map_err(ApiError::internal)?;
     let sealed = verifier
         .as_deref()
-        .map(|v| flow::seal(&key, &format!("state:{hash}"), v));
+        .map(|v| flow::seal(&key, &format!("state:{hash}"), v))
+        .transpose()?;
     let now = now_ms();
     connections::insert_state(
         &store::db(env)?,
@@ -296,11 +455,12 @@ pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &WorkflowId) -
         &key,
         &flow::token_aad("access", id, &user_id),
         &tokens.access_token,
-    );
+    )?;
     let refresh = tokens
         .refresh_token
         .as_deref()
-        .map(|r| flow::seal(&key, &flow::token_aad("refresh", id, &user_id), r));
+        .map(|r| flow::seal(&key, &flow::token_aad("refresh", id, &user_id), r))
+        .transpose()?;
     connections::upsert(
         &db,
         &connections::NewConnection {

@@ -40,7 +40,12 @@ pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
         };
         let mut bytes = Vec::new();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
+            let chunk = chunk.map_err(|e| {
+                ApiError::field(
+                    "body",
+                    format!("could not be read in full ({e}); send it again"),
+                )
+            })?;
             if bytes.len() + chunk.len() > max {
                 // Let the sender finish (up to a bound) so that it reads the 413: a stream
                 // cancelled halfway makes some proxies answer 503 instead.
@@ -57,7 +62,16 @@ pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
         }
         return Ok(bytes);
     }
-    let bytes = req.bytes().await.unwrap_or_default();
+    // A body that cannot be read in full (the sender stopped before its Content-Length) is
+    // refused: an empty or partial body must never be taken for the request.
+    let bytes = req.bytes().await.map_err(|e| {
+        ApiError::field(
+            "body",
+            format!(
+                "could not be read in full ({e}); send the whole body as its Content-Length says"
+            ),
+        )
+    })?;
     if bytes.len() > max {
         return Err(too_large());
     }
@@ -85,6 +99,16 @@ pub async fn read_json(req: &mut Request) -> ApiResult<Value> {
     let bytes = read_body(req, MAX_API_BODY).await?;
     if bytes.is_empty() {
         return Err(ApiError::field("body", "is required: send a JSON object"));
+    }
+    // Parsed within a budget, like every JSON body from outside.
+    if let Err(over) = tripline_core::kernel::json_budget::check(&bytes) {
+        let status = match over {
+            tripline_core::kernel::json_budget::OverBudget::TooManyValues { .. } => 413,
+            tripline_core::kernel::json_budget::OverBudget::TooDeep { .. } => 400,
+        };
+        let mut errors = tripline_core::kernel::problem::Errors::new();
+        errors.push("body", over.to_string());
+        return Err(ApiError::new(status, "JSON over budget", over.to_string()).with_errors(errors));
     }
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::field(

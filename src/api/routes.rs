@@ -20,6 +20,7 @@ pub enum Op {
     EndpointTrigger,
     OAuthSignin,
     OAuthCallback,
+    CreateSigninLink,
     ListConnections,
     DeleteConnection,
     EndpointTest,
@@ -79,6 +80,12 @@ pub const ROUTES: &[Route] = &[
     r("*", "/hooks/{id}", Op::EndpointTrigger, false),
     r("GET", "/oauth/{id}/signin", Op::OAuthSignin, false),
     r("GET", "/oauth/{id}/callback", Op::OAuthCallback, false),
+    r(
+        "POST",
+        "/api/workflows/{id}/signin-links",
+        Op::CreateSigninLink,
+        true,
+    ),
     r(
         "GET",
         "/api/workflows/{id}/connections",

@@ -78,7 +78,7 @@ pub async fn replay(env: &Env, ctx: &worker::Context, run_id: &str) -> ApiResult
     let dedup = format!(
         "replay:{}:{}",
         original.id,
-        tripline_core::kernel::ids::token(&crate::platform::random_bytes::<10>())
+        tripline_core::kernel::ids::token(&crate::platform::random_bytes::<10>()?)
     );
     let cause = crate::engine::RunCause {
         workflow_id: &workflow.id,

@@ -32,6 +32,27 @@ fn validated(body: &Value) -> ApiResult<Definition> {
     })
 }
 
+/// Refuses to deploy an endpoint whose signing secret is a rotation list (one secret per line,
+/// or `NAME` with `NAME_PREVIOUS`) holding a secret shorter than 16 bytes.
+fn check_signing_secret(env: &Env, def: &Definition) -> ApiResult<()> {
+    let Some(config) = def.endpoint().and_then(|e| e.verify.as_ref()) else {
+        return Ok(());
+    };
+    let Some(secret) = crate::platform::signing_secret(env, &config.secret_env) else {
+        return Ok(());
+    };
+    match tripline_core::endpoint::signature::rotation_problem(&secret) {
+        None => Ok(()),
+        Some(problem) => Err(ApiError::field(
+            "trigger.verify.secret_env",
+            format!(
+                "`{}` (with `{}_PREVIOUS`): {problem}",
+                config.secret_env, config.secret_env
+            ),
+        )),
+    }
+}
+
 pub async fn create(mut req: Request, env: &Env) -> ApiResult {
     let body = read_json(&mut req).await?;
     let def = validated(&body)?;
@@ -39,7 +60,7 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
     let db = store::db(env)?;
     key_is_free(&db, def.key.as_deref(), None).await?;
     let row = WorkflowRow {
-        id: new_workflow_id(&random_bytes::<15>()),
+        id: new_workflow_id(&random_bytes::<15>()?),
         key: def.key.clone(),
         name: def.name.clone(),
         trigger_type: def.trigger.kind(),
@@ -215,7 +236,8 @@ pub async fn deploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
     // The draft was validated when saved; validate again in case the rules grew since.
     let draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
-    validated(&draft)?;
+    let def = validated(&draft)?;
+    check_signing_secret(env, &def)?;
     let db = store::db(env)?;
     store::workflows::deploy(&db, id, &iso_millis(now_ms()))
         .await?

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
-use worker::{Delay, Headers, Method, Request, RequestInit};
+use worker::{Delay, Headers, Method, Request, RequestInit, RequestRedirect};
 
 use crate::platform::fetch::{send, FetchFailure};
 use crate::platform::{now_ms, random_unit};
@@ -20,34 +20,105 @@ pub struct CallResult {
 enum Attempt {
     Response(Value, u16, Option<String>),
     Failed(String),
+    /// Not to be tried again (a redirect a credential-carrying step must not follow).
+    Refused(String),
 }
 
 fn method(m: &str) -> Method {
     Method::from(m.to_string())
 }
 
+/// Largest response body an `http` step reads (its stored output is cut to 32 KiB anyway).
+pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Most redirects a credential-carrying step follows (within its own origin).
+const MAX_PINNED_REDIRECTS: u32 = 5;
+
 async fn attempt(req: &PreparedRequest) -> Attempt {
-    let headers = Headers::new();
-    for (k, v) in &req.headers {
-        if headers.append(k, v).is_err() {
-            return Attempt::Failed(format!("header `{k}` is not a valid HTTP header"));
+    let mut url = req.url.clone();
+    let mut method_name = req.method.clone();
+    let mut body = req.body.clone();
+    // Set when a redirect turned the request into a GET without its body.
+    let mut dropped_body = false;
+    let mut hops = 0;
+    let resp = loop {
+        let headers = Headers::new();
+        for (k, v) in &req.headers {
+            if dropped_body && k.eq_ignore_ascii_case("content-type") {
+                continue;
+            }
+            if headers.append(k, v).is_err() {
+                return Attempt::Failed(format!("header `{k}` is not a valid HTTP header"));
+            }
         }
-    }
-    let mut init = RequestInit::new();
-    init.with_method(method(&req.method)).with_headers(headers);
-    if let Some(b) = &req.body {
-        init.with_body(Some(b.as_str().into()));
-    }
-    let request = match Request::new_with_init(&req.url, &init) {
-        Ok(r) => r,
-        Err(e) => return Attempt::Failed(format!("the request could not be built: {e}")),
-    };
-    let resp = match send(request, Duration::from_millis(u64::from(req.timeout_ms))).await {
-        Ok(resp) => resp,
-        Err(FetchFailure::Network(e)) => return Attempt::Failed(format!("network error: {e}")),
-        Err(FetchFailure::TimedOut) => {
-            return Attempt::Failed(format!("timed out after {} ms", req.timeout_ms))
+        let mut init = RequestInit::new();
+        init.with_method(method(&method_name)).with_headers(headers);
+        if req.pinned_origin.is_some() {
+            // A step that carries a secret or token follows redirects itself, and only within
+            // its own origin.
+            init.with_redirect(RequestRedirect::Manual);
         }
+        if let Some(b) = &body {
+            init.with_body(Some(b.as_str().into()));
+        }
+        let request = match Request::new_with_init(&url, &init) {
+            Ok(r) => r,
+            Err(e) => return Attempt::Failed(format!("the request could not be built: {e}")),
+        };
+        let timeout = Duration::from_millis(u64::from(req.timeout_ms));
+        let resp = match send(request, timeout, MAX_RESPONSE_BYTES).await {
+            Ok(resp) => match resp.truncated {
+                // Never buffered past the cap; not retried (it would be as large again).
+                Some(cut) => {
+                    return Attempt::Refused(format!(
+                        "HTTP {}: {}; the step fails rather than use a partial body",
+                        resp.status,
+                        cut.describe()
+                    ))
+                }
+                None => resp,
+            },
+            Err(FetchFailure::Network(e)) => return Attempt::Failed(format!("network error: {e}")),
+            Err(FetchFailure::TimedOut) => {
+                return Attempt::Failed(format!("timed out after {} ms", req.timeout_ms))
+            }
+        };
+        let Some(pinned) = &req.pinned_origin else {
+            break resp;
+        };
+        if !matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
+            break resp;
+        }
+        let Some(next) = resp
+            .headers
+            .get("location")
+            .ok()
+            .flatten()
+            .and_then(|loc| worker::Url::parse(&url).ok()?.join(&loc).ok())
+        else {
+            break resp;
+        };
+        let next_origin = next.origin().ascii_serialization().to_ascii_lowercase();
+        if &next_origin != pinned {
+            return Attempt::Refused(format!(
+                "the server redirected (HTTP {}) to another host, {next_origin}; this step sends \
+                 a secret or token, so it only follows redirects within {pinned}",
+                resp.status
+            ));
+        }
+        hops += 1;
+        if hops > MAX_PINNED_REDIRECTS {
+            return Attempt::Failed(format!(
+                "more than {MAX_PINNED_REDIRECTS} redirects; the last one was HTTP {}",
+                resp.status
+            ));
+        }
+        if resp.status == 303 || (matches!(resp.status, 301 | 302) && method_name == "POST") {
+            method_name = "GET".to_string();
+            body = None;
+            dropped_body = true;
+        }
+        url = next.to_string();
     };
     let status = resp.status;
     let mut header_map = Map::new();
@@ -63,7 +134,9 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
         .map(|ct| ct.contains("json"))
         .unwrap_or(false);
     let text = String::from_utf8_lossy(&resp.body).into_owned();
-    let body = if is_json {
+    // JSON is parsed within a budget (depth, number of values); past it the text is kept.
+    let within_budget = tripline_core::kernel::json_budget::check(&resp.body).is_ok();
+    let body = if is_json && within_budget {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     } else if text.is_empty() {
         Value::Null
@@ -103,6 +176,12 @@ pub async fn perform(req: &PreparedRequest, retries: u32, allow_error: bool) -> 
                 (format!("HTTP {status}"), retry_after, Some(v))
             }
             Attempt::Failed(reason) => (reason, None, None),
+            Attempt::Refused(reason) => {
+                return CallResult {
+                    attempts,
+                    outcome: Err(reason),
+                }
+            }
         };
         if attempts > retries {
             let _ = response;

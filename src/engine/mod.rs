@@ -55,16 +55,16 @@ struct RunRow {
 }
 
 impl RunRow {
-    fn new(env: &Env, input: &Value) -> RunRow {
+    fn new(env: &Env, input: &Value) -> Result<RunRow> {
         let now = now_ms();
         let mut input = input.clone();
         redact(&mut input, &[]);
-        RunRow {
-            id: new_run_id(now as u64, &random_bytes::<10>()),
+        Ok(RunRow {
+            id: new_run_id(now as u64, &random_bytes::<10>()?),
             input: input.to_string(),
             created_at: iso_millis(now),
             lease_until: now + lease_ms(env),
-        }
+        })
     }
 
     fn with<'a>(&'a self, cause: &RunCause<'a>) -> NewRun<'a> {
@@ -92,7 +92,7 @@ pub struct RunCause<'a> {
 /// Creates a run `queued` with its input (redacted), unless the workflow already has a run with this
 /// dedup key: then that run is returned and nothing is written.
 pub async fn start_run(env: &Env, cause: &RunCause<'_>, input: &Value) -> Result<Started> {
-    let row = RunRow::new(env, input);
+    let row = RunRow::new(env, input)?;
     let (run_id, created) = store::runs::insert_dedup(&store::db(env)?, &row.with(cause)).await?;
     Ok(Started { run_id, created })
 }
@@ -106,7 +106,7 @@ pub async fn start_claimed_run_if_live(
     cause: &RunCause<'_>,
     input: &Value,
 ) -> Result<store::runs::Inserted> {
-    let row = RunRow::new(env, input);
+    let row = RunRow::new(env, input)?;
     store::runs::insert_claimed_if_live(&store::db(env)?, &row.with(cause)).await
 }
 

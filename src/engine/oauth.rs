@@ -30,8 +30,6 @@ const REFRESH_LEASE_MS: i64 = 60_000;
 const REFRESH_RETRY_MS: i64 = 60_000;
 /// Connections refreshed per Cron pass.
 const REFRESH_BATCH: u32 = 50;
-/// Expired states deleted per Cron pass.
-const STATE_CLEANUP_BATCH: u32 = 500;
 
 /// The `TRIPLINE_ENCRYPTION_KEY` secret, parsed.
 pub fn seal_key(env: &Env) -> Result<SealKey, KeyError> {
@@ -44,8 +42,8 @@ pub fn token_aad(which: &str, workflow_id: &str, user_id: &str) -> String {
 }
 
 /// Encrypts with a fresh random nonce.
-pub fn seal(key: &SealKey, aad: &str, plaintext: &str) -> String {
-    crypto::seal(key, random_bytes::<12>(), aad, plaintext)
+pub fn seal(key: &SealKey, aad: &str, plaintext: &str) -> worker::Result<String> {
+    Ok(crypto::seal(key, random_bytes::<12>()?, aad, plaintext))
 }
 
 /// Why the HTTP call to the provider failed.
@@ -60,10 +58,25 @@ impl std::fmt::Display for FetchError {
 
 impl std::error::Error for FetchError {}
 
-/// Sends one request with a timeout; the body is read in full.
+/// Largest token or userinfo answer read from a provider.
+const MAX_PROVIDER_BODY: usize = 1024 * 1024;
+
+/// Sends one request with a timeout; the body is read up to [`MAX_PROVIDER_BODY`].
 async fn send(request: Request, timeout_ms: u64) -> Result<(u16, Headers, Vec<u8>), FetchError> {
-    match fetch::send(request, Duration::from_millis(timeout_ms)).await {
-        Ok(r) => Ok((r.status, r.headers, r.body)),
+    match fetch::send(
+        request,
+        Duration::from_millis(timeout_ms),
+        MAX_PROVIDER_BODY,
+    )
+    .await
+    {
+        Ok(r) => match r.truncated {
+            Some(cut) => Err(FetchError(format!(
+                "the provider's answer is too large: {}",
+                cut.describe()
+            ))),
+            None => Ok((r.status, r.headers, r.body)),
+        },
         Err(FetchFailure::Network(e)) => Err(FetchError(format!("network error: {e}"))),
         Err(FetchFailure::TimedOut) => Err(FetchError(format!("no answer within {timeout_ms} ms"))),
     }
@@ -166,9 +179,10 @@ pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(v @ Value::Object(_)) => Ok(v),
+        // Not quoted: a 2xx answer may hold personal data or tokens.
         _ => Err(format!(
-            "the userinfo endpoint's answer is not a JSON object: {}",
-            cut(&text, 200)
+            "the userinfo endpoint's answer is not a JSON object ({} bytes, not shown)",
+            body.len()
         )),
     }
 }
@@ -219,7 +233,8 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
     let db = store::db(env)?;
     let now = now_ms();
     let mut report = RefreshReport {
-        states_deleted: connections::delete_expired_states(&db, now, STATE_CLEANUP_BATCH).await?,
+        states_deleted: connections::delete_expired_states(&db, now).await?
+            + connections::delete_expired_links(&db, now).await?,
         ..Default::default()
     };
     let due = connections::due(&db, now, now + REFRESH_WINDOW_MS, REFRESH_BATCH).await?;
@@ -297,7 +312,7 @@ async fn refresh_one(
     let now = now_ms();
     // The lease value fences the writes below: a refresher whose lease was taken over
     // (it ran longer than the lease) writes nothing.
-    let lease = now + REFRESH_LEASE_MS + (random_bytes::<2>()[0] as i64);
+    let lease = now + REFRESH_LEASE_MS + (random_bytes::<2>()?[0] as i64);
     let Some(conn) = connections::claim_refresh(
         &db,
         workflow_id,
@@ -366,11 +381,12 @@ async fn refresh_one(
                 key,
                 &token_aad("access", workflow_id, user_id),
                 &set.access_token,
-            );
+            )?;
             let refresh = set
                 .refresh_token
                 .as_deref()
-                .map(|r| seal(key, &token_aad("refresh", workflow_id, user_id), r));
+                .map(|r| seal(key, &token_aad("refresh", workflow_id, user_id), r))
+                .transpose()?;
             let scopes = json!(set.scopes).to_string();
             let saved = connections::save_refresh(
                 &db,

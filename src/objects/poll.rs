@@ -39,8 +39,9 @@ use tripline_core::poll::cursor::{HttpCursor, NewRecord, PgCursor};
 use tripline_core::poll::horizon::Horizon;
 use tripline_core::poll::horizon::Waiting;
 use tripline_core::poll::state::{
-    batch_run_random, empty_http, http_summary, join_http, parse_reset, pg_summary, run_input,
-    source_fingerprint, split_http,
+    batch_run_random, empty_http, http_summary, join_http, parse_reset, pg_summary,
+    scoped_dedup_key, source_fingerprint, split_http, stored_record, StoredRecord,
+    MAX_RECORD_INPUT_BYTES,
 };
 use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
 
@@ -457,16 +458,35 @@ async fn record_runs(
 ) -> std::result::Result<Vec<String>, SourceError> {
     let now = batch_time();
     let ids: Vec<String> = (0..records.len())
-        .map(|i| new_run_id(now as u64, &batch_run_random(i as u32, random_bytes::<7>())))
+        .map(|i| {
+            let random = random_bytes::<7>().map_err(|e| SourceError(e.to_string()))?;
+            Ok(new_run_id(now as u64, &batch_run_random(i as u32, random)))
+        })
+        .collect::<std::result::Result<_, SourceError>>()?;
+    // A record too large to store is recorded as a failed run with its size: it never blocks
+    // the poll. Keys are scoped to the source, so another source's ids never collide.
+    let stored: Vec<StoredRecord> = records
+        .iter()
+        .map(|r| stored_record(r, MAX_RECORD_INPUT_BYTES))
         .collect();
-    let inputs: Vec<String> = records.iter().map(|r| run_input(r).to_string()).collect();
-    let batch: Vec<store::runs::BatchRun<'_>> = records
+    let keys: Vec<String> = records
+        .iter()
+        .map(|r| scoped_dedup_key(&ctx.fingerprint, &r.dedup_key))
+        .collect();
+    let batch: Vec<store::runs::BatchRun<'_>> = stored
         .iter()
         .enumerate()
-        .map(|(i, r)| store::runs::BatchRun {
-            id: &ids[i],
-            dedup_key: &r.dedup_key,
-            input: &inputs[i],
+        .map(|(i, s)| {
+            let (input, error) = match s {
+                StoredRecord::Run(input) => (input.as_str(), None),
+                StoredRecord::TooLarge { input, error } => (input.as_str(), Some(error.as_str())),
+            };
+            store::runs::BatchRun {
+                id: &ids[i],
+                dedup_key: &keys[i],
+                input,
+                error,
+            }
         })
         .collect();
     let db = store::db(ctx.obj.env()).map_err(storage_err)?;

@@ -8,11 +8,40 @@ use std::time::Duration;
 use futures_util::future::{select, Either};
 use worker::{AbortController, Delay, Fetch, Headers, Request};
 
-/// An answer read in full.
+/// An answer, its body read up to a cap.
 pub struct Fetched {
     pub status: u16,
     pub headers: Headers,
+    /// At most the cap's bytes of the body.
     pub body: Vec<u8>,
+    /// Set when the body was larger than the cap: reading stopped there (or, when
+    /// `content-length` already said so, never started) and the request was aborted.
+    pub truncated: Option<Truncated>,
+}
+
+/// A body cut at the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Truncated {
+    /// The cap, in bytes.
+    pub limit: usize,
+    /// The length the answer declared (`content-length`), when it did.
+    pub declared: Option<u64>,
+}
+
+impl Truncated {
+    /// For a person: how large the answer was and what was kept.
+    pub fn describe(&self) -> String {
+        match self.declared {
+            Some(n) => format!(
+                "the response is {n} bytes (content-length); at most {} are read",
+                self.limit
+            ),
+            None => format!(
+                "the response is larger than {} bytes; reading stopped there",
+                self.limit
+            ),
+        }
+    }
 }
 
 /// Why no answer came.
@@ -33,21 +62,77 @@ pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<
     }
 }
 
-/// Sends `request` and reads the whole answer, aborting it after `timeout`.
-pub async fn send(request: Request, timeout: Duration) -> Result<Fetched, FetchFailure> {
+/// Sends `request` and reads the answer's body up to `max_body` bytes, aborting the request
+/// after `timeout`. A `content-length` above the cap is refused before any byte is read; a body
+/// without one is streamed and cut at the cap. Either way the request is aborted (the rest is
+/// never buffered) and [`Fetched::truncated`] says so.
+pub async fn send(
+    request: Request,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Fetched, FetchFailure> {
+    use futures_util::StreamExt;
     let controller = AbortController::default();
     let signal = controller.signal();
     let call = async {
         let mut resp = Fetch::Request(request).send_with_signal(&signal).await?;
-        let body = resp.bytes().await?;
-        Ok::<_, worker::Error>(Fetched {
-            status: resp.status_code(),
-            headers: resp.headers().clone(),
-            body,
-        })
+        let status = resp.status_code();
+        let headers = resp.headers().clone();
+        let declared = headers
+            .get("content-length")
+            .ok()
+            .flatten()
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        if declared.is_some_and(|n| n > max_body as u64) {
+            return Ok::<_, worker::Error>((
+                Fetched {
+                    status,
+                    headers,
+                    body: Vec::new(),
+                    truncated: Some(Truncated {
+                        limit: max_body,
+                        declared,
+                    }),
+                },
+                true,
+            ));
+        }
+        let mut body = Vec::new();
+        let mut truncated = None;
+        if let Ok(mut stream) = resp.stream() {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
+                let room = max_body - body.len();
+                if chunk.len() > room {
+                    body.extend_from_slice(&chunk[..room]);
+                    truncated = Some(Truncated {
+                        limit: max_body,
+                        declared,
+                    });
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+        }
+        let cut = truncated.is_some();
+        Ok((
+            Fetched {
+                status,
+                headers,
+                body,
+                truncated,
+            },
+            cut,
+        ))
     };
     match within(timeout, call).await {
-        Some(Ok(fetched)) => Ok(fetched),
+        Some(Ok((fetched, cut))) => {
+            if cut {
+                // Stop the transfer: the rest of the body is never read.
+                controller.abort();
+            }
+            Ok(fetched)
+        }
         Some(Err(e)) => Err(FetchFailure::Network(e.to_string())),
         None => {
             controller.abort();

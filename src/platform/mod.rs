@@ -9,18 +9,19 @@ pub fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64
 }
 
-/// `N` bytes from the platform's CSPRNG.
-pub fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
-    // getrandom on wasm32 uses crypto.getRandomValues, which does not fail in Workers.
-    let _ = getrandom::getrandom(&mut buf);
-    buf
+/// `N` bytes from the platform's CSPRNG; an error (never zeroed bytes) when it fails, so an id,
+/// nonce or state is never made from predictable bytes.
+pub fn random_bytes<const N: usize>() -> worker::Result<[u8; N]> {
+    tripline_core::kernel::ids::random_array::<N, _>(getrandom::getrandom)
+        .map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
-/// A uniformly distributed number in `[0, 1)` (jitter).
+/// A uniformly distributed number in `[0, 1)` (jitter only: the middle when randomness fails).
 pub fn random_unit() -> f64 {
-    let b = random_bytes::<8>();
-    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+    match random_bytes::<8>() {
+        Ok(b) => (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64,
+        Err(_) => 0.5,
+    }
 }
 
 /// A secret or a plain var by name (secrets and `[vars]` are both strings); `None` when unset or empty.
@@ -31,6 +32,17 @@ pub fn env_string(env: &Env, name: &str) -> Option<String> {
         .or_else(|_| env.var(name).map(|v| v.to_string()))
         .ok()?;
     (!s.is_empty()).then_some(s)
+}
+
+/// A webhook signing secret with its rotation: `NAME` (one secret, or one per line) followed by
+/// the lines of `NAME_PREVIOUS` when that is set. Never split on spaces or commas.
+pub fn signing_secret(env: &Env, name: &str) -> Option<String> {
+    let current = env_string(env, name);
+    let previous = env_string(env, &format!("{name}_PREVIOUS"));
+    match (current, previous) {
+        (Some(c), Some(p)) => Some(format!("{c}\n{p}")),
+        (c, p) => c.or(p),
+    }
 }
 
 pub mod fetch;

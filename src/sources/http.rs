@@ -35,8 +35,11 @@ pub async fn fetch(env: &Env, source: &HttpSource) -> Result<Value, SourceError>
     let shown = &source.url;
     let request = Request::new_with_init(&prepared.url, &init)
         .map_err(|e| SourceError(format!("the URL {shown} is not usable: {e}")))?;
-    let (status, bytes) = match send(request, TIMEOUT).await {
-        Ok(r) => (r.status, r.body),
+    let (status, bytes) = match send(request, TIMEOUT, MAX_BODY_BYTES).await {
+        Ok(r) => match r.truncated {
+            Some(cut) => return Err(SourceError(format!("GET {shown}: {}", cut.describe()))),
+            None => (r.status, r.body),
+        },
         Err(FetchFailure::Network(e)) => {
             return Err(SourceError(format!("GET {shown} failed: {e}")))
         }
@@ -53,12 +56,10 @@ pub async fn fetch(env: &Env, source: &HttpSource) -> Result<Value, SourceError>
             "GET {shown} answered HTTP {status}: {snippet}"
         )));
     }
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(SourceError(format!(
-            "GET {shown}: the response is larger than {} MiB",
-            MAX_BODY_BYTES / 1024 / 1024
-        )));
-    }
+    // Parsed within a budget: a long array of small values would take far more memory as a
+    // parsed document than as text.
+    tripline_core::kernel::json_budget::check(&bytes)
+        .map_err(|e| SourceError(format!("GET {shown}: {e}")))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| SourceError(format!("GET {shown}: the response is not JSON ({e})")))
 }

@@ -33,8 +33,13 @@ pub struct StateRow {
     pub expires_at: i64,
 }
 
+/// Records a pending sign-in, replacing any earlier pending one of the same (workflow, user):
+/// one user has at most one pending state per workflow. One batch (one transaction).
 pub async fn insert_state(db: &D1Database, s: &NewState<'_>) -> Result<()> {
-    db.prepare(
+    let replace = db
+        .prepare("DELETE FROM oauth_states WHERE workflow_id = ?1 AND user_id = ?2")
+        .bind(&[text(s.workflow_id), text(s.user_id)])?;
+    let insert = db.prepare(
         "INSERT INTO oauth_states (state_hash, workflow_id, version, user_id, verifier, redirect_uri, return_to, expires_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
@@ -48,9 +53,8 @@ pub async fn insert_state(db: &D1Database, s: &NewState<'_>) -> Result<()> {
         opt_text(s.return_to),
         num(s.expires_at),
         text(s.created_at),
-    ])?
-    .run()
-    .await?;
+    ])?;
+    db.batch(vec![replace, insert]).await?;
     Ok(())
 }
 
@@ -86,14 +90,70 @@ pub async fn state_exists(db: &D1Database, state_hash: &str) -> Result<bool> {
         .is_some())
 }
 
-/// Deletes up to `limit` expired states; returns how many.
-pub async fn delete_expired_states(db: &D1Database, now_ms: i64, limit: u32) -> Result<usize> {
+/// Deletes every expired state (one statement over the expiry index, no cap: pending states
+/// exist only for signed links, at most one per workflow and user); returns how many.
+pub async fn delete_expired_states(db: &D1Database, now_ms: i64) -> Result<usize> {
     let res = db
-        .prepare(
-            "DELETE FROM oauth_states WHERE state_hash IN (
-               SELECT state_hash FROM oauth_states WHERE expires_at < ?1 LIMIT ?2)",
-        )
-        .bind(&[num(now_ms), num(limit as i64)])?
+        .prepare("DELETE FROM oauth_states WHERE expires_at < ?1")
+        .bind(&[num(now_ms)])?
+        .run()
+        .await?;
+    Ok(super::workflows::changes(&res))
+}
+
+/// Records a one-time Sign-in link (only the SHA-256 of its token).
+pub async fn insert_link(
+    db: &D1Database,
+    token_hash: &str,
+    workflow_id: &str,
+    user_id: &str,
+    expires_at: i64,
+    created_at: &str,
+) -> Result<()> {
+    db.prepare(
+        "INSERT INTO oauth_signin_links (token_hash, workflow_id, user_id, expires_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .bind(&[
+        text(token_hash),
+        text(workflow_id),
+        text(user_id),
+        num(expires_at),
+        text(created_at),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// A one-time link taken for use: its user and expiry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LinkRow {
+    pub user_id: String,
+    pub expires_at: i64,
+}
+
+/// Consumes a one-time link of this workflow in one statement (deleted and returned, so it
+/// works once).
+pub async fn take_link(
+    db: &D1Database,
+    token_hash: &str,
+    workflow_id: &str,
+) -> Result<Option<LinkRow>> {
+    db.prepare(
+        "DELETE FROM oauth_signin_links WHERE token_hash = ?1 AND workflow_id = ?2
+         RETURNING user_id, expires_at",
+    )
+    .bind(&[text(token_hash), text(workflow_id)])?
+    .first::<LinkRow>(None)
+    .await
+}
+
+/// Deletes every expired one-time link; returns how many.
+pub async fn delete_expired_links(db: &D1Database, now_ms: i64) -> Result<usize> {
+    let res = db
+        .prepare("DELETE FROM oauth_signin_links WHERE expires_at < ?1")
+        .bind(&[num(now_ms)])?
         .run()
         .await?;
     Ok(super::workflows::changes(&res))
@@ -242,6 +302,8 @@ pub async fn delete(db: &D1Database, workflow_id: &str, user_id: &str) -> Result
 pub async fn delete_for_workflow(db: &D1Database, workflow_id: &str) -> Result<()> {
     db.batch(vec![
         db.prepare("DELETE FROM oauth_connections WHERE workflow_id = ?1")
+            .bind(&[text(workflow_id)])?,
+        db.prepare("DELETE FROM oauth_signin_links WHERE workflow_id = ?1")
             .bind(&[text(workflow_id)])?,
         db.prepare("DELETE FROM oauth_states WHERE workflow_id = ?1")
             .bind(&[text(workflow_id)])?,

@@ -468,6 +468,10 @@ pub struct BatchRun<'a> {
     pub dedup_key: &'a str,
     /// The input JSON, as text.
     pub input: &'a str,
+    /// When set (JSON text), the run is recorded `failed` with this error and is never executed
+    /// (a polled record too large to store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
 }
 
 /// Largest total input size sent in one statement (D1 caps a bound value at 2 MB).
@@ -503,9 +507,12 @@ pub async fn insert_dedup_many(
             .map_err(|e| worker::Error::RustError(format!("encoding runs: {e}")))?;
         statements.push(
             db.prepare(
-                "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, created_at, lease_until)
-                 SELECT json_extract(value, '$.id'), ?1, ?2, ?3, json_extract(value, '$.dedup_key'), 'queued',
-                        json_extract(value, '$.input'), ?4, ?5
+                "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, error, created_at, finished_at, lease_until)
+                 SELECT json_extract(value, '$.id'), ?1, ?2, ?3, json_extract(value, '$.dedup_key'),
+                        CASE WHEN json_extract(value, '$.error') IS NULL THEN 'queued' ELSE 'failed' END,
+                        json_extract(value, '$.input'), json_extract(value, '$.error'), ?4,
+                        CASE WHEN json_extract(value, '$.error') IS NULL THEN NULL ELSE ?4 END,
+                        CASE WHEN json_extract(value, '$.error') IS NULL THEN ?5 ELSE 0 END
                  FROM json_each(?6) WHERE true
                  ON CONFLICT (workflow_id, dedup_key) DO NOTHING RETURNING id",
             )

@@ -474,7 +474,7 @@ fn poll_reset_and_oauth_connection_delete() {
     let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
     let out = Command::new("node")
         .arg(root().join("tests/e2e/browser/oauth_signin.mjs"))
-        .arg(dev.url(&format!("/oauth/{oauth_id}/signin?user_id={user}")))
+        .arg(dev.url(&signin_path(&oauth_id, user)))
         .arg(format!("{}/app/done", provider.base))
         .args(["carol", PASSWORD])
         .current_dir(root())

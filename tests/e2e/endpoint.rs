@@ -27,15 +27,14 @@ fn sw_secret() -> String {
 }
 
 /// One `wrangler dev` for this file, with the signing secrets set (as vars, which the Worker
-/// reads like secrets). The rotated ones hold two secrets, old and new.
+/// reads like secrets). The rotated ones hold the new secret, and the old one in `…_PREVIOUS`.
 fn dev() -> &'static Dev {
     static DEV: OnceLock<Dev> = OnceLock::new();
     DEV.get_or_init(|| {
         let sw = sw_secret();
-        let sw_rotated = format!(
-            "whsec_{} {}",
-            base64::engine::general_purpose::STANDARD.encode(b"the-old-standard-webhooks-key"),
-            sw
+        let sw_previous = format!(
+            "whsec_{}",
+            base64::engine::general_purpose::STANDARD.encode(b"the-old-standard-webhooks-key")
         );
         Dev::start(
             "endpoint",
@@ -43,11 +42,15 @@ fn dev() -> &'static Dev {
                 ("RUN_LEASE_SECONDS", "3"),
                 ("GH_SECRET", GH_SECRET),
                 ("SW_SECRET", &sw),
-                ("SW_ROTATED", &sw_rotated),
+                ("SW_ROTATED", &sw),
+                ("SW_ROTATED_PREVIOUS", &sw_previous),
                 ("STRIPE_SECRET", STRIPE_SECRET),
                 ("SLACK_SECRET", SLACK_SECRET),
                 ("HMAC_SECRET", HMAC_SECRET),
-                ("HMAC_ROTATED", "old-hmac-secret new-hmac-secret"),
+                ("HMAC_ROTATED", "new-hmac-secret-0123"),
+                ("HMAC_ROTATED_PREVIOUS", "old-hmac-secret-0123"),
+                ("SHORT_ROTATED", "long-enough-secret-0123"),
+                ("SHORT_ROTATED_PREVIOUS", "short"),
             ],
         )
     })
@@ -901,7 +904,10 @@ fn rotated_secrets_accept_old_and_new_keys() {
             json!([]),
         ),
     );
-    for (i, key) in ["old-hmac-secret", "new-hmac-secret"].iter().enumerate() {
+    for (i, key) in ["old-hmac-secret-0123", "new-hmac-secret-0123"]
+        .iter()
+        .enumerate()
+    {
         let body = format!("{{\"n\": {i}}}").into_bytes();
         run_of(&send_signed(
             &hook(&id),
@@ -912,7 +918,7 @@ fn rotated_secrets_accept_old_and_new_keys() {
     let body = b"{}".to_vec();
     let r = send_signed(
         &hook(&id),
-        &sign("hmac-sha256", b"older-hmac-secret", &body, 0, ""),
+        &sign("hmac-sha256", b"older-hmac-secret-0123", &body, 0, ""),
         &body,
     );
     assert_problem(&r, 401);
@@ -948,6 +954,90 @@ fn rotated_secrets_accept_old_and_new_keys() {
     run_of(&send_signed(&hook(&sw), &both, &body));
     assert_eq!(run_count(&id), 2);
     assert_eq!(run_count(&sw), 3);
+}
+
+/// A secret is used whole: a word of GitHub's example secret is not a key; and a rotation with a
+/// secret under 16 bytes is refused at deploy, naming the secret.
+#[test]
+fn secrets_are_never_split_and_short_rotations_are_refused_at_deploy() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "github", "secret_env": "GH_SECRET"}}),
+            json!([]),
+        ),
+    );
+    let body = b"{\"hello\": 1}".to_vec();
+    for word in ["a", "Secret", "Everybody"] {
+        let r = send_signed(
+            &hook(&id),
+            &sign("github", word.as_bytes(), &body, 0, "d-word"),
+            &body,
+        );
+        assert_problem(&r, 401);
+    }
+    run_of(&send_signed(
+        &hook(&id),
+        &sign("github", GH_SECRET.as_bytes(), &body, 0, "d-whole"),
+        &body,
+    ));
+    assert_eq!(run_count(&id), 1);
+
+    let short = create(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "hmac-sha256", "secret_env": "SHORT_ROTATED"}}),
+            json!([]),
+        ),
+    );
+    let r = api(dev, "POST", &format!("/api/workflows/{short}/deploy"), None);
+    assert_problem(&r, 400);
+    let errors = r.json()["errors"].clone();
+    assert_eq!(
+        errors[0]["location"], "trigger.verify.secret_env",
+        "{errors}"
+    );
+    assert!(errors[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("SHORT_ROTATED"));
+}
+
+/// For schemes whose signature covers no message id (github, hmac-sha256, slack), an exact
+/// replay of a captured request with a fresh delivery id or Idempotency-Key is the same run.
+#[test]
+fn replays_with_fresh_unsigned_headers_make_no_second_run() {
+    let dev = dev();
+    for (scheme, env, key) in [
+        ("github", "GH_SECRET", GH_SECRET.as_bytes()),
+        ("hmac-sha256", "HMAC_SECRET", HMAC_SECRET.as_bytes()),
+        ("slack", "SLACK_SECRET", SLACK_SECRET.as_bytes()),
+    ] {
+        let id = create_deployed(
+            dev,
+            &endpoint(
+                json!({"verify": {"scheme": scheme, "secret_env": env}}),
+                json!([]),
+            ),
+        );
+        let body = format!("{{\"replay\": \"{scheme}\"}}").into_bytes();
+        let captured = sign(scheme, key, &body, now_unix(), "delivery-1");
+        let first = run_of(&send_signed(&hook(&id), &captured, &body));
+        for fresh in ["delivery-2", "delivery-3"] {
+            let mut replay = captured.clone();
+            for (k, v) in replay.iter_mut() {
+                if k == "x-github-delivery" {
+                    *v = fresh.to_string();
+                }
+            }
+            replay.push(("idempotency-key".to_string(), fresh.to_string()));
+            let r = send_signed(&hook(&id), &replay, &body);
+            assert_eq!(run_of(&r), first, "{scheme}: a replay is the same run");
+            assert_eq!(r.header("idempotent-replayed"), Some("true"), "{scheme}");
+        }
+        assert_eq!(run_count(&id), 1, "{scheme}");
+    }
 }
 
 #[test]
@@ -1415,8 +1505,12 @@ fn the_test_shelf_takes_any_method_any_body_and_keeps_20() {
     assert_eq!(list[1]["signature"]["valid"], false);
     assert!(list[1]["body_error"].is_string());
     assert_eq!(list[2]["body"], Value::Null);
+    // Unsigned: not parsed at all (the signature is checked first).
     assert!(
-        list[2]["body_error"].as_str().unwrap().contains("JSON"),
+        list[2]["body_error"]
+            .as_str()
+            .unwrap()
+            .contains("signature"),
         "{}",
         list[2]
     );
@@ -1619,4 +1713,132 @@ fn every_accepted_request_has_exactly_one_run_across_a_crash() {
     );
     assert_eq!(count[0]["n"], TOTAL);
     assert_eq!(count[0]["k"], TOTAL);
+}
+
+/// A body that stops before its Content-Length is a 400 (when the sender can still read it)
+/// and never a run with an empty body.
+#[test]
+fn a_body_cut_short_is_400_and_makes_no_run() {
+    use std::io::{Read as _, Write as _};
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), json!([])));
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", dev.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let head = format!(
+        "POST /hooks/{id} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\ncontent-type: text/plain\r\ncontent-length: 1000\r\nconnection: close\r\n\r\n0123456789",
+        dev.port
+    );
+    stream.write_all(head.as_bytes()).expect("write");
+    stream.flush().expect("flush");
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    if let Some(status) = answer.split_whitespace().nth(1) {
+        assert_ne!(status, "202", "a cut body was accepted: {answer}");
+        assert_ne!(status, "500", "{answer}");
+    }
+    // The Worker has seen the request end; nothing was recorded for it.
+    let r = post_json(&hook(&id), &json!({"after": true}), &[]);
+    run_of(&r);
+    let all = runs(dev, &id);
+    assert_eq!(
+        all.len(),
+        1,
+        "only the complete request made a run: {all:?}"
+    );
+}
+
+/// A run stores the request's query string and headers redacted, as the test shelf does:
+/// credential names (`?api_key=`, `?token=`) and credential-looking values.
+#[test]
+fn credentials_in_the_query_and_headers_are_never_stored() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), json!([])));
+    let r = post_json(
+        &format!(
+            "{}?api_key=k-live-123456&token=tok-98765&page=2&q=Bearer%20abc123",
+            hook(&id)
+        ),
+        &json!({}),
+        &[
+            ("x-forward", "Bearer caller-credential-xyz"),
+            ("x-plain", "hello"),
+        ],
+    );
+    let run = get_run(&run_of(&r));
+    let request = &run["input"]["request"];
+    assert_eq!(request["query"]["api_key"], "[redacted]", "{request}");
+    assert_eq!(request["query"]["token"], "[redacted]", "{request}");
+    assert_eq!(request["query"]["q"], "[redacted]", "{request}");
+    assert_eq!(request["query"]["page"], "2");
+    assert_eq!(request["headers"]["x-forward"], "[redacted]", "{request}");
+    assert_eq!(request["headers"]["x-plain"], "hello");
+    let text = run.to_string();
+    for leaked in ["k-live-123456", "tok-98765", "caller-credential-xyz"] {
+        assert!(!text.contains(leaked), "{leaked} stored: {text}");
+    }
+}
+
+/// On the test URL of a workflow with `verify`, the signature is checked first: a request that
+/// fails it is not parsed and only a short raw prefix is kept. A JSON body over the parsing
+/// budget is a 413 on the trigger URL, never parsed.
+#[test]
+fn unsigned_test_requests_are_not_parsed_and_json_has_a_budget() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "github", "secret_env": "GH_SECRET"}, "max_body_bytes": 10485760}),
+            json!([]),
+        ),
+    );
+    let test_url = dev.url(&format!("/hooks/{id}/test"));
+    let unsigned = format!("[{}1]", "1,".repeat(5_000));
+    let r = send(
+        "POST",
+        &test_url,
+        &[("content-type", "application/json")],
+        Some(unsigned.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shelf = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    )
+    .json();
+    let got = &shelf["test_requests"][0];
+    assert_eq!(got["signature"]["valid"], false, "{got}");
+    assert_eq!(got["body"], Value::Null, "{got}");
+    assert_eq!(got["raw_body"].as_str().unwrap().len(), 1024, "{got}");
+    assert_eq!(got["raw_body_truncated"], true, "{got}");
+
+    // 10 MiB of small numbers: refused with 413 before parsing, on a signed request too.
+    let open = create_deployed(
+        dev,
+        &endpoint(json!({"max_body_bytes": 10485760}), json!([])),
+    );
+    let mut big = b"[".to_vec();
+    big.extend(std::iter::repeat_n(&b"1,"[..], 5 * 1024 * 1024 - 2).flatten());
+    big.extend_from_slice(b"1]");
+    let r = send(
+        "POST",
+        &hook(&open),
+        &[("content-type", "application/json")],
+        Some(&big),
+    );
+    assert_problem(&r, 413);
+    assert_eq!(r.locations(), ["body"], "{}", r.text);
+    assert_eq!(run_count(&open), 0);
+    let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    let r = send(
+        "POST",
+        &hook(&open),
+        &[("content-type", "application/json")],
+        Some(deep.as_bytes()),
+    );
+    assert_problem(&r, 400);
 }

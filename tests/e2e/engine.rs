@@ -403,3 +403,77 @@ fn run_history_pages_and_filters_by_status() {
     assert_eq!(bad.status, 400);
     assert_eq!(bad.locations(), ["query.status"]);
 }
+
+/// A step that carries a secret must name its host literally (refused at save, with the
+/// location), and it does not follow a redirect to another host: the secret never leaves.
+#[test]
+fn secrets_only_go_to_the_literal_host() {
+    let (dev, up) = (dev(), upstream());
+    let r = api(
+        dev,
+        "POST",
+        "/api/workflows",
+        Some(&json!({
+            "name": "host from the request",
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "leak", "url": "https://api.example.com{{request.query.p}}",
+                       "headers": {"x-api-key": "{{secrets.API_TOKEN}}"}}]
+        })),
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(
+        r.json()["errors"][0]["location"],
+        "steps[0].url",
+        "{}",
+        r.text
+    );
+
+    let elsewhere = Upstream::start();
+    let tag = unique("redir");
+    let target = elsewhere.url(&format!("/echo/{tag}"));
+    let encoded = target.replace(':', "%3A").replace('/', "%2F");
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "redirected",
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "call", "retries": 0,
+                       "url": up.url(&format!("/redirect/{tag}?to={encoded}")),
+                       "headers": {"x-api-key": "{{secrets.API_TOKEN}}"}}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "failed", "{run}");
+    let error = run["steps"][0]["error"].to_string();
+    assert!(error.contains("another host"), "{run}");
+    assert!(
+        elsewhere.received("/").is_empty(),
+        "the other host got the secret: {:?}",
+        elsewhere.received("/")
+    );
+    assert_eq!(up.received(&format!("/redirect/{tag}")).len(), 1);
+}
+
+/// A response larger than the cap is never buffered: with a Content-Length it is refused before
+/// reading, without one reading stops at the cap; the step fails saying so, without retrying.
+#[test]
+fn oversized_responses_are_cut_at_the_cap_and_recorded() {
+    let (dev, up) = (dev(), upstream());
+    for path in ["/big/20000000", "/bigchunked/20000000"] {
+        let id = create_deployed(
+            dev,
+            &json!({
+                "name": "big answer",
+                "trigger": {"type": "endpoint"},
+                "steps": [{"type": "http", "name": "big", "url": up.url(path), "retries": 2}]
+            }),
+        );
+        let run = wait_run(dev, &hook(dev, &id, &json!({})), 120);
+        assert_eq!(run["status"], "failed", "{path}: {run}");
+        let step = &run["steps"][0];
+        assert_eq!(step["attempts"], 1, "{path}: not retried: {step}");
+        let error = step["error"].to_string();
+        assert!(error.contains("8388608"), "{path}: {error}");
+    }
+    assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
+}

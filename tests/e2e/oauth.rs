@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::harness::oauth_provider::{Provider, TokenFailure, CLIENT_SECRET, PASSWORD};
+use crate::harness::oauth_provider::{
+    Provider, TokenFailure, CLIENT_SECRET, PASSWORD, UNTYPED_ACCESS_TOKEN,
+};
 use crate::harness::*;
 use oauth2::url::{form_urlencoded, Url};
 use serde_json::{json, Value};
@@ -55,14 +57,9 @@ fn log_steps() -> Value {
     json!([{ "type": "log", "name": "hello", "message": "connected {{oauth.user_id}}" }])
 }
 
-/// `GET /oauth/{wf}/signin?user_id=…`: asserts the 302 and returns the provider URL.
+/// A signed Sign-in link for `user_id`: asserts the 302 and returns the provider URL.
 fn signin(dev: &Dev, wf: &str, user_id: &str) -> String {
-    let r = send(
-        "GET",
-        &dev.url(&format!("/oauth/{wf}/signin?user_id={}", enc(user_id))),
-        &[],
-        None,
-    );
+    let r = send("GET", &dev.url(&signin_path(wf, user_id)), &[], None);
     assert_eq!(r.status, 302, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     r.header("location").expect("location").to_string()
@@ -365,7 +362,7 @@ fn headless_chromium_signs_in_and_lands_on_success_url() {
         dev,
         &definition(&provider, "Browser", json!({}), log_steps()),
     );
-    let signin_url = dev.url(&format!("/oauth/{wf}/signin?user_id=browser-user"));
+    let signin_url = dev.url(&signin_path(&wf, "browser-user"));
     let success = format!("{}/app/done", provider.base);
     let out = Command::new("node")
         .arg(root().join("tests/e2e/browser/oauth_signin.mjs"))
@@ -465,12 +462,7 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
             log_steps(),
         ),
     );
-    let r = send(
-        "GET",
-        &dev.url(&format!("/oauth/{unset}/signin?user_id=u")),
-        &[],
-        None,
-    );
+    let r = send("GET", &dev.url(&signin_path(&unset, "u")), &[], None);
     assert_problem(&r, 503, None, "wrangler secret put NOT_SET_ANYWHERE");
 
     // Missing, malformed and tampered states.
@@ -546,7 +538,8 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
     let r = send(
         "GET",
         &dev.url(&format!(
-            "/oauth/{wf}/signin?user_id=u7&redirect={}",
+            "{}&redirect={}",
+            signin_path(&wf, "u7"),
             enc(&after)
         )),
         &[],
@@ -612,6 +605,20 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
         provider.fail_token_endpoint(None);
         assert_problem(&r, 502, None, "token_exchange_failed");
     }
+
+    // A 2xx answer that is not a valid token response is never quoted: it may hold tokens.
+    let callback = authorize(dev, &provider, &wf, "u7", "jill");
+    provider.fail_token_endpoint(Some(TokenFailure::UntypedTokens));
+    let r = send("GET", &callback, &[], None);
+    provider.fail_token_endpoint(None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    let location = r.header("location").unwrap().to_string();
+    let fq = query(&location);
+    assert_eq!(fq["error"], "token_exchange_failed");
+    assert!(
+        !location.contains(UNTYPED_ACCESS_TOKEN) && !r.text.contains(UNTYPED_ACCESS_TOKEN),
+        "the token was quoted: {location}"
+    );
 
     // None of that made a run or a connection.
     assert_eq!(runs(dev, &wf).len(), runs_before);
@@ -772,12 +779,158 @@ fn missing_encryption_key_is_a_503_that_says_how_to_set_it() {
         &dev,
         &definition(&provider, "No key", json!({}), log_steps()),
     );
-    let r = send(
+    let r = send("GET", &dev.url(&signin_path(&wf, "u")), &[], None);
+    assert_problem(&r, 503, None, "wrangler secret put TRIPLINE_ENCRYPTION_KEY");
+    assert!(provider.authorize_requests().is_empty());
+}
+
+/// The Sign-in URL only takes a link the app's backend signed for this workflow and user: an
+/// anonymous `?user_id=`, a link for another user, workflow or time is a 401 and creates no
+/// state. A user has at most one pending sign-in per workflow, and the Cron pass deletes every
+/// expired state, however many.
+#[test]
+fn sign_in_needs_a_signed_link_and_pending_states_are_bounded() {
+    let dev = &own_dev("oauth-links");
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(dev, &definition(&provider, "Links", json!({}), log_steps()));
+    let other = create_deployed(dev, &definition(&provider, "Other", json!({}), log_steps()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+
+    let anonymous = send(
         "GET",
-        &dev.url(&format!("/oauth/{wf}/signin?user_id=u")),
+        &dev.url(&format!("/oauth/{wf}/signin?user_id=victim")),
         &[],
         None,
     );
-    assert_problem(&r, 503, None, "wrangler secret put TRIPLINE_ENCRYPTION_KEY");
-    assert!(provider.authorize_requests().is_empty());
+    assert_problem(&anonymous, 401, Some("query.signature"), "must sign");
+    // Another user's link with the user_id swapped, another workflow's link, an expired link.
+    let mine = signin_path(&wf, "attacker");
+    let swapped = mine.replace("user_id=attacker", "user_id=victim");
+    assert_problem(
+        &send("GET", &dev.url(&swapped), &[], None),
+        401,
+        Some("query.signature"),
+        "does not match",
+    );
+    let elsewhere = signin_path(&other, "victim").replace(&other, &wf);
+    assert_problem(
+        &send("GET", &dev.url(&elsewhere), &[], None),
+        401,
+        Some("query.signature"),
+        "does not match",
+    );
+    assert_problem(
+        &send(
+            "GET",
+            &dev.url(&signin_path_at(&wf, "victim", now - 5)),
+            &[],
+            None,
+        ),
+        401,
+        Some("query.expires"),
+        "expired",
+    );
+    assert!(
+        provider.authorize_requests().is_empty(),
+        "nobody was sent on"
+    );
+    assert_eq!(d1_count(dev, "SELECT COUNT(*) AS n FROM oauth_states"), 0);
+
+    // Three sign-ins of one user: one pending state.
+    for _ in 0..3 {
+        let _ = signin(dev, &wf, "victim");
+    }
+    let _ = signin(dev, &other, "victim");
+    assert_eq!(
+        d1_count(
+            dev,
+            &format!("SELECT COUNT(*) AS n FROM oauth_states WHERE workflow_id = '{wf}'")
+        ),
+        1
+    );
+    // The latest link still completes the sign-in.
+    let callback = authorize(dev, &provider, &wf, "victim", "vic");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    assert_eq!(connections(dev, &wf).len(), 1);
+
+    // 700 expired states: one Cron pass deletes them all.
+    dev.d1(&format!(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 700)
+         INSERT INTO oauth_states (state_hash, workflow_id, version, user_id, redirect_uri, expires_at, created_at)
+         SELECT 'old' || i, '{wf}', 1, 'u' || i, 'x', 1, '2026-01-01T00:00:00Z' FROM n"
+    ));
+    dev.fire_cron();
+    assert_eq!(
+        d1_count(
+            dev,
+            "SELECT COUNT(*) AS n FROM oauth_states WHERE expires_at < 1000"
+        ),
+        0
+    );
+}
+
+/// A one-time Sign-in link from the management API works once, for the user it was issued for.
+#[test]
+fn one_time_links_from_the_api_work_once() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "One-time", json!({}), log_steps()),
+    );
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{wf}/signin-links"),
+        Some(&json!({"user_id": "link-user", "ttl_seconds": 300})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let link = r.json()["url"].as_str().unwrap().to_string();
+    assert!(
+        link.starts_with(&dev.url(&format!("/oauth/{wf}/signin?link="))),
+        "{link}"
+    );
+    assert_eq!(r.json()["user_id"], "link-user");
+
+    let first = send("GET", &link, &[], None);
+    assert_eq!(first.status, 302, "{}", first.text);
+    let back = provider_login(&provider, first.header("location").unwrap(), "lou", "allow");
+    assert_eq!(send("GET", &back, &[], None).status, 302);
+    let conns = connections(dev, &wf);
+    assert!(
+        conns.iter().any(|c| c["user_id"] == "link-user"),
+        "{conns:?}"
+    );
+    // Used: refused, located at the link.
+    assert_problem(
+        &send("GET", &link, &[], None),
+        401,
+        Some("query.link"),
+        "already used",
+    );
+    // Bad requests for a link.
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{wf}/signin-links"),
+        Some(&json!({"ttl_seconds": 99999})),
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    let mut locs = r.locations();
+    locs.sort();
+    assert_eq!(locs, ["body.ttl_seconds", "body.user_id"], "{}", r.text);
+    let hook = create(
+        dev,
+        &json!({"name": "h", "trigger": {"type": "endpoint"}, "steps": []}),
+    );
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{hook}/signin-links"),
+        Some(&json!({"user_id": "u"})),
+    );
+    assert_eq!(r.status, 404, "{}", r.text);
 }

@@ -162,6 +162,16 @@ fn record_ids(runs: &[Value]) -> Vec<i64> {
         .collect()
 }
 
+/// The record's own key in a run's dedup key (`src:<source>:<key>`: scoped to the source).
+fn record_key(run: &Value) -> String {
+    let key = run["dedup_key"].as_str().expect("dedup_key");
+    let rest = key.strip_prefix("src:").expect("a source-scoped key");
+    rest.split_once(':')
+        .expect("src:<source>:<key>")
+        .1
+        .to_string()
+}
+
 fn assert_unique_keys(runs: &[Value]) {
     let keys: BTreeSet<&str> = runs
         .iter()
@@ -211,7 +221,7 @@ fn start_now_runs_each_row_inserted_after_deploy_once() {
         let rec = &r["input"]["event"]["record"];
         assert_eq!(r["trigger"], "poll");
         assert_eq!(r["status"], "succeeded", "{r}");
-        assert_eq!(r["dedup_key"], rec["id"].to_string());
+        assert_eq!(record_key(r), rec["id"].to_string());
         assert_eq!(
             r["steps"][0]["output"]["message"],
             format!("record {}", rec["id"])
@@ -496,7 +506,7 @@ fn timestamp_cursor_with_shared_timestamps_misses_nothing() {
     for r in &runs {
         let rec = &r["input"]["event"]["record"];
         assert_eq!(
-            r["dedup_key"],
+            record_key(r),
             rec["id"].to_string(),
             "the tiebreak is the dedup key"
         );
@@ -874,7 +884,7 @@ fn http_unique_source_runs_new_items_once() {
         .update(feed, |f| f.items = (2..=6).map(item).collect());
     let runs = wait_runs(&e.dev, &id, 3, 60);
     assert_eq!(item_seqs(&runs), [4, 5, 6]);
-    assert_eq!(runs[0]["dedup_key"], "it-004");
+    assert_eq!(record_key(&runs[0]), "it-004");
     e.api
         .update(feed, |f| f.items = (5..=8).map(item).collect());
     let runs = wait_runs(&e.dev, &id, 5, 60);
@@ -1226,4 +1236,81 @@ fn bench_poll_10k_rows() {
     println!("| missed | {missed} |");
     assert_eq!(duplicates, 0);
     assert_eq!(missed, 0);
+}
+
+/// One record too large to store never blocks a poll: it is a failed run with its size, the
+/// others run, and the poll goes on.
+#[test]
+fn an_oversized_record_is_a_failed_run_and_the_poll_moves_on() {
+    let e = env();
+    let feed = "oversized";
+    let mut big = item(2);
+    big["blob"] = Value::String("x".repeat(1_500_000));
+    e.api
+        .update(feed, |f| f.items = vec![item(1), big, item(3)]);
+    let id = create_deployed(
+        &e.dev,
+        &http_def("oversized", json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    let runs = wait_runs(&e.dev, &id, 3, 90);
+    let by_key = |k: &str| {
+        runs.iter()
+            .find(|r| record_key(r) == k)
+            .unwrap_or_else(|| panic!("no run for {k}: {runs:?}"))
+            .clone()
+    };
+    assert_eq!(by_key("it-001")["status"], "succeeded");
+    assert_eq!(by_key("it-003")["status"], "succeeded");
+    let failed = by_key("it-002");
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["code"], "record_too_large", "{failed}");
+    assert!(failed["input"]["event"]["record_bytes"].as_u64().unwrap() > 1_500_000);
+    // The poll goes on.
+    e.api.update(feed, |f| f.items = vec![item(3), item(4)]);
+    let runs = wait_runs(&e.dev, &id, 4, 90);
+    assert!(runs.iter().any(|r| record_key(r) == "it-004"));
+    // Stop polling: the other tests share this Worker.
+    let r = api(
+        &e.dev,
+        "POST",
+        &format!("/api/workflows/{id}/undeploy"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// After a redeploy onto another URL with `start: beginning`, records whose ids were seen under
+/// the old source are new records of the new source, not silently dropped.
+#[test]
+fn dedup_keys_are_scoped_to_the_source() {
+    let e = env();
+    e.api
+        .update("scope-a", |f| f.items = (1..=3).map(item).collect());
+    e.api
+        .update("scope-b", |f| f.items = (1..=3).map(item).collect());
+    let def = |feed: &str| http_def("scoped", json!({"url": e.api.url(feed)}), "beginning");
+    let id = create_deployed(&e.dev, &def("scope-a"));
+    wait_runs(&e.dev, &id, 3, 90);
+    let r = api(
+        &e.dev,
+        "PUT",
+        &format!("/api/workflows/{id}"),
+        Some(&def("scope-b")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(&e.dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let runs = wait_runs(&e.dev, &id, 6, 90);
+    let keys: BTreeSet<String> = runs
+        .iter()
+        .map(|r| r["dedup_key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys.len(), 6, "{keys:?}");
+    let r = api(
+        &e.dev,
+        "POST",
+        &format!("/api/workflows/{id}/undeploy"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
 }

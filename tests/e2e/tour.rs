@@ -61,4 +61,25 @@ fn the_readme_tour_works() {
         "the repeated request created no second run"
     );
     assert_eq!(listed[0]["id"], run_id.as_str());
+
+    // OAuth: an unsigned Sign-in link is refused; a link signed with TRIPLINE_SIGNIN_KEY passes
+    // (here it then stops at the unset GITHUB_CLIENT_SECRET, before anyone leaves).
+    let oauth: Value = serde_json::from_str(include_str!("../../examples/oauth.json")).unwrap();
+    let o = create(dev, &oauth);
+    let deployed = api(dev, "POST", &format!("/api/workflows/{o}/deploy"), None);
+    assert_eq!(deployed.status, 200, "{}", deployed.text);
+    let anonymous = send(
+        "GET",
+        &dev.url(&format!("/oauth/{o}/signin?user_id=42")),
+        &[],
+        None,
+    );
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+    let signed = send("GET", &dev.url(&signin_path(&o, "42")), &[], None);
+    assert_ne!(signed.status, 401, "{}", signed.text);
+    assert!(
+        signed.status == 302 || signed.text.contains("GITHUB_CLIENT_SECRET"),
+        "{}",
+        signed.text
+    );
 }

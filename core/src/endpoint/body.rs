@@ -78,6 +78,9 @@ pub enum BodyError {
     InvalidMultipart { message: String },
     /// A text body that is not UTF-8.
     InvalidText { message: String },
+    /// A JSON body over the parsing budget (see `kernel::json_budget`): too many values (413)
+    /// or nested too deep (400). It is never parsed.
+    OverBudget(crate::kernel::json_budget::OverBudget),
     /// A Content-Type we do not read; `None` when there was none and the bytes are neither
     /// JSON nor UTF-8 text.
     Unsupported { content_type: Option<String> },
@@ -87,6 +90,17 @@ impl BodyError {
     /// Whether this is a 415 (unsupported media type) rather than a 400.
     pub fn is_unsupported(&self) -> bool {
         matches!(self, BodyError::Unsupported { .. })
+    }
+
+    /// The HTTP status to answer: 415 unsupported, 413 too many values, else 400.
+    pub fn status(&self) -> u16 {
+        match self {
+            BodyError::Unsupported { .. } => 415,
+            BodyError::OverBudget(crate::kernel::json_budget::OverBudget::TooManyValues {
+                ..
+            }) => 413,
+            _ => 400,
+        }
     }
 
     /// The problem+json location: `header.content-type` for a 415, `body` otherwise.
@@ -107,6 +121,7 @@ impl fmt::Display for BodyError {
                 column,
                 message,
             } => write!(f, "invalid JSON at line {line}, column {column}: {message}"),
+            BodyError::OverBudget(e) => write!(f, "{e}"),
             BodyError::InvalidForm { message }
             | BodyError::InvalidMultipart { message }
             | BodyError::InvalidText { message } => f.write_str(message),
@@ -196,6 +211,7 @@ fn sniff(raw: &[u8]) -> Result<ParsedBody, BodyError> {
 
 fn parse_json(raw: &[u8]) -> Result<Value, BodyError> {
     let bytes = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+    crate::kernel::json_budget::check(bytes).map_err(BodyError::OverBudget)?;
     serde_json::from_slice(bytes).map_err(|e| {
         let (line, column) = (e.line(), e.column());
         let full = e.to_string();

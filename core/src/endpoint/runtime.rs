@@ -63,13 +63,17 @@ pub struct DedupKey {
 /// The run's dedup key, by precedence:
 /// 1. the sender's message id when the signature covers it (`webhook-id`/`svix-id` under
 ///    Standard Webhooks, the event `id` of a Stripe body);
-/// 2. the `Idempotency-Key` header (1 to 255 visible ASCII characters, else `Err` with a message
+/// 2. for schemes without a signed id (`github`, `slack`, `hmac-sha256`): the SHA-256 of the
+///    signed bytes (the body, and Slack's signed timestamp), so an exact replay of a captured
+///    request is an idempotent repeat. No unsigned header (`Idempotency-Key`,
+///    `X-GitHub-Delivery`) overrides it: a replay with a fresh header is still a repeat;
+/// 3. the `Idempotency-Key` header (1 to 255 visible ASCII characters, else `Err` with a message
 ///    for `header.idempotency-key`);
-/// 3. GitHub's `X-GitHub-Delivery` (stable across GitHub's redeliveries);
 /// 4. none: every request is its own run.
 pub fn dedup_key(
     headers: &Map<String, Value>,
     verified: Option<&Verified>,
+    raw_body: &[u8],
 ) -> Result<Option<DedupKey>, String> {
     if let Some(v) = verified {
         if let (Scheme::StandardWebhooks | Scheme::Stripe, Some(id)) = (v.scheme, &v.message_id) {
@@ -85,6 +89,9 @@ pub fn dedup_key(
                 location,
             }));
         }
+        if let Some(key) = signed_content_key(v, raw_body) {
+            return Ok(Some(key));
+        }
     }
     if let Some(raw) = headers.get("idempotency-key").and_then(Value::as_str) {
         let key = check_idempotency_key(raw)?;
@@ -93,15 +100,33 @@ pub fn dedup_key(
             location: "header.idempotency-key".to_string(),
         }));
     }
-    if let Some(v) = verified {
-        if let (Scheme::Github, Some(id)) = (v.scheme, &v.message_id) {
-            return Ok(Some(DedupKey {
-                key: format!("webhook:{id}"),
-                location: "header.x-github-delivery".to_string(),
-            }));
-        }
-    }
     Ok(None)
+}
+
+/// `signed:<scheme>:<SHA-256 of the signed bytes>` for the schemes whose signature covers no
+/// message id; `None` for the others.
+fn signed_content_key(v: &Verified, raw_body: &[u8]) -> Option<DedupKey> {
+    let mut h = Sha256::new();
+    let location = match v.scheme {
+        Scheme::Github => "header.x-hub-signature-256",
+        Scheme::HmacSha256 => "body",
+        Scheme::Slack => {
+            h.update(b"v0:");
+            h.update(v.timestamp.unwrap_or_default().to_string().as_bytes());
+            h.update(b":");
+            "header.x-slack-signature"
+        }
+        Scheme::StandardWebhooks | Scheme::Stripe => return None,
+    };
+    h.update(raw_body);
+    Some(DedupKey {
+        key: format!(
+            "signed:{}:{}",
+            v.scheme.as_str(),
+            crate::kernel::hex::encode(&h.finalize())
+        ),
+        location: location.to_string(),
+    })
 }
 
 /// An `Idempotency-Key` value, trimmed: 1 to 255 visible ASCII characters (spaces inside allowed).
@@ -186,45 +211,7 @@ pub fn failed_step(steps_json: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Whether a header or query value looks like a credential whatever its name: an HTTP
-/// authentication scheme (`Bearer …`, `Basic …`), a JWT, or a well-known token prefix
-/// (Stripe, GitHub, Slack, AWS, Standard Webhooks secrets).
-pub fn looks_like_secret(value: &str) -> bool {
-    let v = value.trim();
-    let lower = v.to_ascii_lowercase();
-    const SCHEMES: [&str; 5] = ["bearer ", "basic ", "token ", "digest ", "negotiate "];
-    const PREFIXES: [&str; 14] = [
-        "sk_live_",
-        "sk_test_",
-        "rk_live_",
-        "rk_test_",
-        "whsec_",
-        "ghp_",
-        "gho_",
-        "ghs_",
-        "ghu_",
-        "github_pat_",
-        "xoxb-",
-        "xoxp-",
-        "xoxa-",
-        "akia",
-    ];
-    if SCHEMES.iter().any(|s| lower.starts_with(s)) {
-        return true;
-    }
-    if PREFIXES.iter().any(|p| lower.starts_with(p)) && v.len() >= 12 {
-        return true;
-    }
-    // A JWT: three base64url parts, the first a JSON object (`eyJ`).
-    let parts: Vec<&str> = v.split('.').collect();
-    parts.len() == 3
-        && v.starts_with("eyJ")
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
-        })
-}
+pub use crate::kernel::redact::looks_like_secret;
 
 /// Headers or query parameters as the test shelf keeps them: values under credential names
 /// (see `redact::is_sensitive_key`) and values that look like credentials become `[redacted]`.

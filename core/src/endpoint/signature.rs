@@ -19,9 +19,11 @@
 //! - no prefix: both the base64 decoding (if it decodes) and the raw bytes are tried, since a
 //!   plain password can also happen to be valid base64 — either matching is accepted.
 //!
-//! The secret may hold several secrets separated by whitespace or commas (our own key
-//! rotation): any one matching is enough. The whole value is also tried as a single secret,
-//! so a secret that itself contains spaces (GitHub allows that) still works. A sender may also send several signatures (its key
+//! A secret is used whole: it is never split on spaces or commas (GitHub's documented example
+//! secret has spaces, and no word of it is a key). Our own key rotation puts one secret per
+//! line — the Worker joins `<secret_env>` and `<secret_env>_PREVIOUS` that way — and any line
+//! matching is enough; in such a list every secret must be at least [`MIN_ROTATION_SECRET_BYTES`]
+//! bytes long, or nothing is accepted. A sender may also send several signatures (its key
 //! rotation): any one matching is enough. Comparisons are constant-time; errors never show
 //! the expected signature. The signature is checked before the timestamp, so "outside
 //! tolerance" is only ever said about a genuinely signed (late or replayed) request.
@@ -49,6 +51,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub const DEFAULT_TOLERANCE_SECONDS: i64 = 300;
 /// Largest `tolerance_seconds` accepted (one day).
 pub const MAX_TOLERANCE_SECONDS: i64 = 86_400;
+/// Shortest secret accepted in a rotation list (one secret per line).
+pub const MIN_ROTATION_SECRET_BYTES: usize = 16;
 /// Default header of the `hmac-sha256` scheme.
 pub const DEFAULT_HMAC_HEADER: &str = "x-signature";
 
@@ -255,8 +259,8 @@ pub struct Verified {
     pub message_id: Option<String>,
     /// The signed timestamp, for schemes that have one.
     pub timestamp: Option<i64>,
-    /// Which of our secrets matched (0-based, in the order given; 0 also when the whole
-    /// value matched as one secret): tells when an old secret can be retired.
+    /// Which of our secrets matched (0-based line of the rotation list): tells when an old
+    /// secret can be retired.
     pub secret_index: usize,
 }
 
@@ -279,6 +283,9 @@ pub enum SignatureError {
     NoSignatureMatched { header: String },
     /// The secret holds no secret at all (empty or only separators).
     NoSecret,
+    /// A rotation list (one secret per line) has a secret shorter than
+    /// [`MIN_ROTATION_SECRET_BYTES`]: our configuration, nothing is accepted.
+    ShortRotationSecret { line: usize, bytes: usize },
 }
 
 impl SignatureError {
@@ -289,7 +296,7 @@ impl SignatureError {
             | SignatureError::MalformedHeader { header, .. }
             | SignatureError::TimestampOutsideTolerance { header, .. }
             | SignatureError::NoSignatureMatched { header } => Some(header),
-            SignatureError::NoSecret => None,
+            SignatureError::NoSecret | SignatureError::ShortRotationSecret { .. } => None,
         }
     }
 
@@ -336,6 +343,11 @@ impl fmt::Display for SignatureError {
             SignatureError::NoSecret => f.write_str(
                 "no signing secret is configured for this endpoint (the secret is empty)",
             ),
+            SignatureError::ShortRotationSecret { line, bytes } => write!(
+                f,
+                "the signing secret holds several secrets (one per line) and secret {line} is \
+                 {bytes} bytes long; each must be at least {MIN_ROTATION_SECRET_BYTES} bytes"
+            ),
         }
     }
 }
@@ -343,7 +355,7 @@ impl fmt::Display for SignatureError {
 impl std::error::Error for SignatureError {}
 
 /// Checks a request against `config`. `secret` is the value of the `secret_env` Worker
-/// secret (one or more secrets separated by whitespace or commas); `headers` has lowercase
+/// secret (one secret, or several one per line while rotating); `headers` has lowercase
 /// names and string values; `raw_body` is the body exactly as received; `now_unix` is the
 /// current time in seconds.
 pub fn verify(
@@ -353,7 +365,7 @@ pub fn verify(
     raw_body: &[u8],
     now_unix: i64,
 ) -> Result<Verified, SignatureError> {
-    let secrets = our_secrets(secret);
+    let secrets = our_secrets(secret)?;
     if secrets.is_empty() {
         return Err(SignatureError::NoSecret);
     }
@@ -368,21 +380,39 @@ pub fn verify(
     }
 }
 
-fn split_secrets(secret: &str) -> impl Iterator<Item = &str> {
+/// The secrets a signing-secret value holds: one per non-empty line, each trimmed of the
+/// whitespace around it (never split inside a line).
+pub fn rotation_secrets(secret: &str) -> Vec<&str> {
     secret
-        .split(|c: char| c.is_whitespace() || c == ',')
+        .lines()
+        .map(str::trim)
         .filter(|s| !s.is_empty())
+        .collect()
 }
 
-/// Our candidate secrets with their index: each whitespace/comma-separated piece, and, when
-/// there are several, also the whole trimmed value as one secret with index 0 (a secret may
-/// itself contain spaces, as in GitHub's documented example).
-fn our_secrets(secret: &str) -> Vec<(usize, &str)> {
-    let mut out: Vec<(usize, &str)> = split_secrets(secret).enumerate().collect();
-    if out.len() > 1 {
-        out.push((0, secret.trim()));
+/// Why a signing-secret value cannot be used: a rotation list (several lines) with a secret
+/// shorter than [`MIN_ROTATION_SECRET_BYTES`]. Checked at deploy and again at each request.
+pub fn rotation_problem(secret: &str) -> Option<SignatureError> {
+    let secrets = rotation_secrets(secret);
+    if secrets.len() < 2 {
+        return None;
     }
-    out
+    secrets
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.len() < MIN_ROTATION_SECRET_BYTES)
+        .map(|(i, s)| SignatureError::ShortRotationSecret {
+            line: i + 1,
+            bytes: s.len(),
+        })
+}
+
+/// Our candidate secrets with their index (0-based line).
+fn our_secrets(secret: &str) -> Result<Vec<(usize, &str)>, SignatureError> {
+    if let Some(problem) = rotation_problem(secret) {
+        return Err(problem);
+    }
+    Ok(rotation_secrets(secret).into_iter().enumerate().collect())
 }
 
 // ---------------------------------------------------------------------------------------

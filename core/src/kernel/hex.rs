@@ -21,6 +21,18 @@ pub fn digit(b: u8) -> Option<u8> {
     }
 }
 
+/// Bytes from hex text (either case); `None` when the length is odd or a digit is not hex.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

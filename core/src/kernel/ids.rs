@@ -104,3 +104,47 @@ mod tests {
         assert_eq!(earlier.len(), 30);
     }
 }
+
+/// The platform's random number generator failed. Nothing that needs randomness (an id, a
+/// nonce, an OAuth state, a sign-in link) may be made with fewer or predictable bytes instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RandomUnavailable(pub String);
+
+impl std::fmt::Display for RandomUnavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the random number generator failed ({}); nothing was created",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for RandomUnavailable {}
+
+/// `N` bytes from `fill` (the platform's CSPRNG), or `Err` when it fails: fails closed, never
+/// hands out the zeroed buffer.
+pub fn random_array<const N: usize, E: std::fmt::Display>(
+    fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+) -> Result<[u8; N], RandomUnavailable> {
+    let mut buf = [0u8; N];
+    fill(&mut buf).map_err(|e| RandomUnavailable(e.to_string()))?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod random_tests {
+    use super::*;
+
+    #[test]
+    fn a_failing_random_source_fails_closed() {
+        let out = random_array::<32, _>(|_| Err("crypto.getRandomValues threw"));
+        let err = out.expect_err("a failed source must not yield bytes");
+        assert!(err.to_string().contains("getRandomValues"), "{err}");
+        let ok = random_array::<4, &str>(|b| {
+            b.copy_from_slice(&[1, 2, 3, 4]);
+            Ok(())
+        });
+        assert_eq!(ok, Ok([1, 2, 3, 4]));
+    }
+}

@@ -5,6 +5,7 @@ pub mod chunks;
 pub mod crypto;
 pub mod hex;
 pub mod ids;
+pub mod json_budget;
 pub mod names;
 pub mod problem;
 pub mod reader;

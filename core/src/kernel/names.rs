@@ -10,6 +10,14 @@ pub fn is_env_name(name: &str) -> bool {
         && name.len() <= 128
 }
 
+/// Whether `name` is the platform's own configuration, which no template may read through
+/// `{{secrets.NAME}}`: `ADMIN_TOKEN` (and `ADMIN_TOKEN_PREVIOUS`) and every name starting with
+/// `TRIPLINE_` (the encryption key, the sign-in link key, settings). Compared ignoring case.
+pub fn is_platform_secret(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    upper == "ADMIN_TOKEN" || upper.starts_with("ADMIN_TOKEN_") || upper.starts_with("TRIPLINE_")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -21,6 +29,23 @@ mod tests {
         }
         for bad in ["", "1X", "A-B", "a b", "ä", &"A".repeat(129)] {
             assert!(!is_env_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn platform_secrets() {
+        for name in [
+            "ADMIN_TOKEN",
+            "admin_token",
+            "ADMIN_TOKEN_PREVIOUS",
+            "TRIPLINE_ENCRYPTION_KEY",
+            "TRIPLINE_SIGNIN_KEY",
+            "tripline_anything",
+        ] {
+            assert!(is_platform_secret(name), "{name}");
+        }
+        for name in ["API_TOKEN", "HOOK_TOKEN", "ADMIN", "MY_TRIPLINE_KEY"] {
+            assert!(!is_platform_secret(name), "{name}");
         }
     }
 }

@@ -110,6 +110,57 @@ fn must_hide(key: &str, v: &Value) -> bool {
     }
 }
 
+/// Replaces every string that looks like a credential whatever its key (see
+/// [`looks_like_secret`]) by `"[redacted]"`, recursively.
+pub fn redact_credential_values(value: &mut Value) {
+    match value {
+        Value::String(s) if looks_like_secret(s) => *s = REDACTED.to_string(),
+        Value::Array(items) => items.iter_mut().for_each(redact_credential_values),
+        Value::Object(map) => map.values_mut().for_each(redact_credential_values),
+        _ => {}
+    }
+}
+
+/// Whether a header or query value looks like a credential whatever its name: an HTTP
+/// authentication scheme (`Bearer …`, `Basic …`), a JWT, or a well-known token prefix
+/// (Stripe, GitHub, Slack, AWS, Standard Webhooks secrets).
+pub fn looks_like_secret(value: &str) -> bool {
+    let v = value.trim();
+    let lower = v.to_ascii_lowercase();
+    const SCHEMES: [&str; 5] = ["bearer ", "basic ", "token ", "digest ", "negotiate "];
+    const PREFIXES: [&str; 14] = [
+        "sk_live_",
+        "sk_test_",
+        "rk_live_",
+        "rk_test_",
+        "whsec_",
+        "ghp_",
+        "gho_",
+        "ghs_",
+        "ghu_",
+        "github_pat_",
+        "xoxb-",
+        "xoxp-",
+        "xoxa-",
+        "akia",
+    ];
+    if SCHEMES.iter().any(|s| lower.starts_with(s)) {
+        return true;
+    }
+    if PREFIXES.iter().any(|p| lower.starts_with(p)) && v.len() >= 12 {
+        return true;
+    }
+    // A JWT: three base64url parts, the first a JSON object (`eyJ`).
+    let parts: Vec<&str> = v.split('.').collect();
+    parts.len() == 3
+        && v.starts_with("eyJ")
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
+        })
+}
+
 /// `s` with every occurrence of a secret value (of at least [`MIN_SECRET_LEN`] bytes) replaced by
 /// `[redacted]`; the longest secret wins where two overlap.
 pub fn scrub_secrets(s: &str, secret_values: &[String]) -> String {

@@ -192,6 +192,10 @@ pub struct TokenFailure {
 
 /// Classifies an oauth2 token request error; `status` is the HTTP status the token
 /// endpoint answered, when it answered. Provider text is cut to 300 characters.
+///
+/// The answer's body is never quoted: a 2xx body may hold tokens, and these messages reach the
+/// browser's URL, logs and the connections API. Only the `error` and `error_description` of an
+/// error response are quoted.
 pub fn classify<RE: std::error::Error + 'static>(
     err: &RequestTokenError<RE, BasicErrorResponse>,
     status: Option<u16>,
@@ -222,19 +226,74 @@ pub fn classify<RE: std::error::Error + 'static>(
             "the token endpoint could not be reached: {}",
             cut(&e.to_string(), 300)
         )),
-        RequestTokenError::Parse(_, body) if !http.is_empty() => plain(format!(
-            "the token endpoint failed{http}: {}",
-            cut(&String::from_utf8_lossy(body), 200)
-        )),
+        RequestTokenError::Parse(_, body) if status.is_some_and(|s| !(200..300).contains(&s)) => {
+            match error_fields(body) {
+                Some((code, description)) => {
+                    let mut message = format!("the token endpoint answered `{code}`{http}");
+                    if let Some(d) = description {
+                        message.push_str(&format!(": {d}"));
+                    }
+                    TokenFailure {
+                        invalid_grant: code == "invalid_grant",
+                        code: Some(code),
+                        message,
+                    }
+                }
+                None => plain(format!(
+                    "the token endpoint failed{http}; its answer ({} bytes) is not an OAuth error \
+                     response and is not shown",
+                    body.len()
+                )),
+            }
+        }
         RequestTokenError::Parse(e, body) => plain(format!(
-            "the token endpoint's answer is not a valid token response ({}): {}",
-            cut(&e.to_string(), 200),
-            cut(&String::from_utf8_lossy(body), 200)
+            "the token endpoint's answer{http} is not a valid token response ({}; {} bytes, not \
+             shown: it may hold tokens)",
+            parse_problem(e),
+            body.len()
         )),
         RequestTokenError::Other(m) => plain(format!(
             "the token endpoint's answer is unusable{http}: {}",
             cut(m, 300)
         )),
+    }
+}
+
+/// `error` and `error_description` of an OAuth error response body (RFC 6749 §5.2), cleaned.
+fn error_fields(body: &[u8]) -> Option<(String, Option<String>)> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = v.get("error")?.as_str()?;
+    let description = v
+        .get("error_description")
+        .and_then(serde_json::Value::as_str)
+        .map(sanitize_error);
+    Some((sanitize_error(code), description))
+}
+
+/// What is wrong with a token response, without any of its values: the JSON path at fault
+/// and the kind of problem (never the parser's message, which can quote a value).
+fn parse_problem<E: std::fmt::Display>(e: &E) -> String {
+    let text = e.to_string();
+    let kind = if text.contains("missing field") {
+        "a required field is missing"
+    } else if text.contains("invalid type") || text.contains("invalid value") {
+        "a field has the wrong type"
+    } else if text.contains("expected") || text.contains("EOF") {
+        "it is not JSON"
+    } else {
+        "it cannot be read"
+    };
+    // Field names are quoted by the parser as `name`; keep the first such name only.
+    match text.split('`').nth(1) {
+        Some(field)
+            if field.len() <= 40
+                && field
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            format!("{kind}: `{field}`")
+        }
+        _ => kind.to_string(),
     }
 }
 

@@ -85,9 +85,61 @@ pub fn http_summary(cursor: &HttpCursor) -> Value {
     }
 }
 
-/// The input of the run a record starts: `{"event": {"record": …}}`.
+/// The input of the run a record starts: `{"event": {"record": …}}`, redacted like every stored
+/// input: fields under credential names and values that look like credentials become
+/// `[redacted]` (steps see the same).
 pub fn run_input(record: &NewRecord) -> Value {
-    json!({"event": {"record": record.record}})
+    let mut input = json!({"event": {"record": record.record}});
+    crate::kernel::redact::redact(&mut input, &[]);
+    crate::kernel::redact::redact_credential_values(&mut input);
+    input
+}
+
+/// Largest run input (compact JSON bytes) a polled record may have: a D1 value holds at most
+/// 2 MB, and the run row also gets the steps' results.
+pub const MAX_RECORD_INPUT_BYTES: usize = 1_000_000;
+
+/// What is stored for a polled record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredRecord {
+    /// A queued run with this input (JSON text).
+    Run(String),
+    /// A record too large to store: a run recorded `failed` at once, with a stub input (its
+    /// size and dedup key) and this error (JSON text), so the poll moves on.
+    TooLarge { input: String, error: String },
+}
+
+/// The stored form of `record`'s run: its (redacted) input, or a failed stub when the input is
+/// larger than `max` bytes.
+pub fn stored_record(record: &NewRecord, max: usize) -> StoredRecord {
+    let input = run_input(record).to_string();
+    if input.len() <= max {
+        return StoredRecord::Run(input);
+    }
+    let message = format!(
+        "the record is {} bytes as JSON; at most {max} bytes are kept, so this record was not run",
+        input.len()
+    );
+    StoredRecord::TooLarge {
+        input: json!({"event": {"record": null, "record_bytes": input.len(),
+                                 "record_key": record.dedup_key}})
+        .to_string(),
+        error: json!({"message": message, "code": "record_too_large", "bytes": input.len(),
+                      "limit": max})
+        .to_string(),
+    }
+}
+
+/// A poll run's dedup key: the record's key scoped to the source it was read from (its
+/// [`source_fingerprint`]), so that a redeploy onto another table, cursor column or URL never
+/// mistakes its records for ones seen under the old source.
+pub fn scoped_dedup_key(fingerprint: &str, record_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(fingerprint.as_bytes());
+    format!(
+        "src:{}:{record_key}",
+        &crate::kernel::hex::encode(&digest)[..16]
+    )
 }
 
 /// The 10 random bytes of a run id for the `seq`-th record of a batch: `seq` (3 bytes,

@@ -27,7 +27,9 @@ use super::Scope;
 use crate::kernel::problem::{index, join, Errors};
 use crate::kernel::reader::{type_name, ObjectReader};
 use crate::kernel::redact::{redact, redact_url};
-use crate::template::{is_templated, literal_prefix, render_string, render_tracked, TemplateError};
+use crate::template::{
+    is_templated, literal_prefix, reads_credentials, render_string, render_tracked, TemplateError,
+};
 
 /// Methods an `http` step may use.
 pub const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
@@ -54,6 +56,9 @@ pub struct HttpStep {
     pub retries: u32,
     /// Go on with the run when the final response is a 4xx/5xx.
     pub allow_error: bool,
+    /// `scheme://host[:port]` (lower case) written literally in `url`, for a step that carries a
+    /// secret or token: the only origin it may send to (or be redirected within).
+    pub pinned_origin: Option<String>,
 }
 
 /// A request ready to send: every template filled in.
@@ -68,6 +73,9 @@ pub struct PreparedRequest {
     pub timeout_ms: u32,
     /// Sensitive values that went into the request (see `template::RenderOutput`).
     pub secrets_used: Vec<String>,
+    /// For a step carrying a secret or token: the one origin it may talk to. Redirects to
+    /// another origin are not followed.
+    pub pinned_origin: Option<String>,
 }
 
 impl PreparedRequest {
@@ -153,6 +161,22 @@ impl HttpStep {
             .opt_int("retries", 0, MAX_RETRIES.into(), errors)
             .map_or(DEFAULT_RETRIES, |n| n as u32);
         let allow_error = r.opt_bool("allow_error", errors).unwrap_or(false);
+        // A step that sends a secret or token must say literally where to: the host can never
+        // come from request data.
+        let carrier = credential_field(url.as_deref(), &headers, &query, &body);
+        let mut pinned_origin = None;
+        if let (Some(field), Some(url)) = (carrier, &url) {
+            match literal_origin(url) {
+                Ok(origin) => pinned_origin = Some(origin),
+                Err(why) => errors.push(
+                    r.loc("url"),
+                    format!(
+                        "this step sends a secret or token (in `{field}`), so its URL must start \
+                         with a literal scheme and host, such as `https://api.example.com/…`: {why}"
+                    ),
+                ),
+            }
+        }
         Some(HttpStep {
             name,
             method,
@@ -163,6 +187,7 @@ impl HttpStep {
             timeout_ms,
             retries,
             allow_error,
+            pinned_origin,
         })
     }
 
@@ -183,6 +208,18 @@ impl HttpStep {
                 path: None,
                 message: problem,
             });
+        }
+        if let Some(pinned) = &self.pinned_origin {
+            if literal_origin(url).ok().as_ref() != Some(pinned) {
+                return Err(TemplateError {
+                    location: "url".to_string(),
+                    path: None,
+                    message: format!(
+                        "once filled in, the URL no longer points at {pinned}; a step that sends \
+                         a secret or token only calls its literal host"
+                    ),
+                });
+            }
         }
         let mut pairs = Vec::new();
         for (name, template) in &self.query {
@@ -209,6 +246,7 @@ impl HttpStep {
             body,
             timeout_ms: self.timeout_ms,
             secrets_used: used,
+            pinned_origin: self.pinned_origin.clone(),
         })
     }
 }
@@ -348,6 +386,73 @@ fn literal_url_problem(url: &str) -> Option<String> {
             "must be an http:// or https:// URL, not `{scheme}:`"
         ))
     }
+}
+
+/// The first field of a step that reads a credential (`url`, `headers.authorization`,
+/// `query.key`, `json`, `body`), if any.
+fn credential_field(
+    url: Option<&str>,
+    headers: &[(String, String)],
+    query: &[(String, Value)],
+    body: &Body,
+) -> Option<String> {
+    if url.is_some_and(|u| reads_credentials(&Value::String(u.to_string()))) {
+        return Some("url".to_string());
+    }
+    for (name, template) in headers {
+        if reads_credentials(&Value::String(template.clone())) {
+            return Some(join("headers", name));
+        }
+    }
+    for (name, template) in query {
+        if reads_credentials(template) {
+            return Some(join("query", name));
+        }
+    }
+    match body {
+        Body::Json(t) if reads_credentials(t) => Some("json".to_string()),
+        Body::Text(t) if reads_credentials(&Value::String(t.clone())) => Some("body".to_string()),
+        _ => None,
+    }
+}
+
+/// `scheme://host[:port]` (lower case) when `url` writes it literally, up to a `/`, `?` or `#`
+/// (or the end of a URL without templates): a template can then only change the path and query.
+/// A user-info part (`user@`) or a backslash in the host is refused.
+pub fn literal_origin(url: &str) -> Result<String, String> {
+    let url = url.trim();
+    let templated = is_templated(url);
+    let text = if templated {
+        literal_prefix(url)
+    } else {
+        url.to_string()
+    };
+    let lower = text.to_ascii_lowercase();
+    let scheme_len = if lower.starts_with("https://") {
+        8
+    } else if lower.starts_with("http://") {
+        7
+    } else {
+        return Err("the scheme (`https://`) is not written literally".to_string());
+    };
+    let rest = &lower[scheme_len..];
+    let end = rest.find(['/', '?', '#']);
+    let authority = match end {
+        Some(i) => &rest[..i],
+        None if !templated => rest,
+        None => {
+            return Err(
+                "the host is not followed by a literal `/` before the first template".to_string(),
+            )
+        }
+    };
+    if authority.is_empty() {
+        return Err("the host is not written literally".to_string());
+    }
+    if authority.contains(['@', '\\']) || authority.contains(|c: char| c.is_whitespace()) {
+        return Err("the host part may not contain `@`, `\\` or spaces".to_string());
+    }
+    Ok(format!("{}{authority}", &lower[..scheme_len]))
 }
 
 /// A rendered URL must start with `http://` or `https://` followed by a host. The message does

@@ -324,3 +324,31 @@ fn roots_per_trigger() {
     );
     assert_eq!(roots_for_trigger(None), ["steps", "workflow", "run"]);
 }
+
+/// `ADMIN_TOKEN`, `TRIPLINE_ENCRYPTION_KEY`, `TRIPLINE_SIGNIN_KEY` (any `TRIPLINE_*`) are never
+/// readable: refused when the definition is saved (with the location) and when rendered.
+#[test]
+fn platform_secrets_are_never_readable() {
+    let every = |_: &str| Some("the-platform-value".to_string());
+    for name in [
+        "ADMIN_TOKEN",
+        "TRIPLINE_ENCRYPTION_KEY",
+        "TRIPLINE_SIGNIN_KEY",
+    ] {
+        let t = json!({"authorization": format!("Bearer {{{{secrets.{name}}}}}")});
+        let mut errors = Errors::new();
+        validate(&t, "steps[0].headers", &["request"], &[], &mut errors);
+        let list = errors.0;
+        assert_eq!(list.len(), 1, "{name}: {list:?}");
+        assert_eq!(list[0].location, "steps[0].headers.authorization");
+        assert!(list[0].message.contains("never readable"), "{:?}", list[0]);
+        let e = render(&t, &context(), &every).expect_err(name);
+        assert!(e.message.contains("never readable"), "{e:?}");
+        assert!(!e.message.contains("the-platform-value"));
+    }
+    // Other names stay readable.
+    assert_eq!(
+        render(&json!("{{secrets.API_KEY}}"), &context(), &secrets).unwrap(),
+        json!("sk_live_abcdef")
+    );
+}

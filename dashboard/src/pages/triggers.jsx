@@ -232,7 +232,7 @@ export function OAuthPanel({ wf }) {
       <h2 id="oauth-h">OAuth</h2>
       <UrlRow label="Sign-in URL" url={wf.urls.signin} />
       <UrlRow label="Redirect URL" url={wf.urls.redirect} />
-      <p class="muted">Register the Redirect URL with the provider. Send users to the Sign-in URL with <code>?user_id=…</code>.</p>
+      <p class="muted">Register the Redirect URL with the provider. Send users to a Sign-in link your backend signs for them (<code>?user_id=…&amp;expires=…&amp;signature=…</code>, see docs/oauth.md), or to a one-time link from <code>POST /api/workflows/{'{'}id{'}'}/signin-links</code>.</p>
       <h3>Connections</h3>
       <Problem error={problem} />
       {conns === null && !problem && <Loading what="connections" />}

@@ -20,7 +20,7 @@ use crate::api::problem::{ApiError, ApiResult};
 use crate::api::reply::json_response;
 use crate::api::request::{origin, read_body};
 use crate::engine::{self, Claim};
-use crate::platform::{env_string, now_ms, random_bytes};
+use crate::platform::{now_ms, random_bytes, signing_secret};
 use crate::store::{self, runs::NewRun, runs::PriorRun};
 use tripline_core::definition::Definition;
 use tripline_core::definition::TriggerKind;
@@ -148,10 +148,15 @@ impl Incoming {
 /// Parses the body by its content type: 415 for one we do not read, 400 when malformed.
 pub fn parsed_body(incoming: &Incoming) -> ApiResult<(BodyKind, Value)> {
     let parsed = parse_body(incoming.header("content-type"), &incoming.raw_body).map_err(|e| {
-        if e.is_unsupported() {
+        if e.is_unsupported() || e.status() == 413 {
             let mut errors = Errors::new();
             errors.push(e.location(), e.to_string());
-            ApiError::new(415, "Unsupported media type", e.to_string()).with_errors(errors)
+            let title = if e.is_unsupported() {
+                "Unsupported media type"
+            } else {
+                "Payload too large"
+            };
+            ApiError::new(e.status(), title, e.to_string()).with_errors(errors)
         } else {
             ApiError::field(e.location(), e.to_string())
         }
@@ -185,7 +190,7 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
     // As for every run input (engine::start_run): credentials never reach storage.
     tripline_core::kernel::redact::redact(&mut body, &[]);
 
-    let key = runtime::dedup_key(&incoming.headers, verified.as_ref())
+    let key = runtime::dedup_key(&incoming.headers, verified.as_ref(), &incoming.raw_body)
         .map_err(|m| ApiError::field("header.idempotency-key", m))?;
     let fingerprint = key.as_ref().map(|_| {
         runtime::fingerprint(
@@ -195,11 +200,14 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
         )
     });
     let headers = redacted_headers(&incoming.headers);
+    // The query string is a request field like the headers: `?api_key=…`, `?token=…` and
+    // credential-looking values are never stored.
+    let query = runtime::redact_for_shelf(&incoming.query);
     let input = serde_json::to_string(&Input {
         request: RequestRecord {
             method: &incoming.method,
             path: &incoming.path,
-            query: &incoming.query,
+            query: &query,
             headers: &headers,
             body: &body,
         },
@@ -207,7 +215,7 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
     .map_err(|e| ApiError::internal(e.to_string()))?;
 
     let now = now_ms();
-    let run_id = new_run_id(now as u64, &random_bytes::<10>());
+    let run_id = new_run_id(now as u64, &random_bytes::<10>()?);
     let dedup_key = match &key {
         Some(k) => k.key.clone(),
         None => format!("run:{run_id}"),
@@ -222,7 +230,7 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
             request: RequestRecord {
                 method: &incoming.method,
                 path: &incoming.path,
-                query: &incoming.query,
+                query: &query,
                 headers: &headers,
                 body: &Value::Null,
             },
@@ -347,7 +355,7 @@ async fn check_signature(
         )
         .with_field("secret_env", config.secret_env.clone())
     };
-    let Some(secret) = env_string(env, &config.secret_env) else {
+    let Some(secret) = signing_secret(env, &config.secret_env) else {
         return Err(not_configured());
     };
     match signature::verify(
@@ -359,6 +367,13 @@ async fn check_signature(
     ) {
         Ok(v) => Ok(v),
         Err(SignatureError::NoSecret) => Err(not_configured()),
+        Err(e @ SignatureError::ShortRotationSecret { .. }) => {
+            let mut errors = Errors::new();
+            errors.push(e.location(), e.to_string());
+            Err(ApiError::new(503, "Signing secret unusable", e.to_string())
+                .with_errors(errors)
+                .with_field("secret_env", config.secret_env.clone()))
+        }
         Err(e) => {
             let db = store::db(env)?;
             if let Err(err) = store::test_requests::count_signature_failure(
@@ -525,9 +540,8 @@ pub fn validate(
     ))
 }
 
-/// Headers as stored in a run: credentials and secret-looking values redacted.
+/// Headers as stored in a run: values under credential names and values that look like
+/// credentials (`Bearer …`, JWTs, `sk_live_…`) redacted, as the test shelf does.
 pub fn redacted_headers(headers: &Map<String, Value>) -> Value {
-    let mut v = Value::Object(headers.clone());
-    tripline_core::kernel::redact::redact(&mut v, &[]);
-    v
+    Value::Object(runtime::redact_for_shelf(headers))
 }

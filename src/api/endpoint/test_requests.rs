@@ -11,7 +11,7 @@ use super::{parsed_body, Incoming};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::reply::json_response;
 use crate::api::request::{origin, read_body, MAX_API_BODY};
-use crate::platform::{env_string, now_ms, random_bytes};
+use crate::platform::{now_ms, random_bytes};
 use crate::store::{self, test_requests::TestRequestRow};
 use tripline_core::definition::Definition;
 use tripline_core::endpoint::detect;
@@ -24,6 +24,9 @@ use tripline_core::kernel::ids::new_run_id;
 use tripline_core::kernel::problem::Errors;
 use tripline_core::kernel::reader::ObjectReader;
 use tripline_core::kernel::time::iso_millis;
+
+/// Raw bytes kept of a test request that fails the draft's signature check.
+const UNSIGNED_RAW_PREFIX: usize = 1024;
 
 /// `<ANY> /hooks/{id}/test`: records the request on the workflow's test shelf (drafts and
 /// deployed workflows alike) and runs nothing. A body that cannot be read is still recorded,
@@ -48,27 +51,9 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         .unwrap_or(DEFAULT_MAX_BODY_BYTES) as usize;
     let incoming = Incoming::read(&mut req, max_body).await?;
 
-    let (body_kind, body, body_error) = match parsed_body(&incoming) {
-        Ok((kind, value)) => {
-            let text = value.to_string();
-            if text.len() > SHELF_MAX_BODY_JSON {
-                (
-                    Some(kind.as_str().to_string()),
-                    None,
-                    Some(format!(
-                        "the parsed body is {} bytes as JSON; the test shelf keeps at most {SHELF_MAX_BODY_JSON}",
-                        text.len()
-                    )),
-                )
-            } else {
-                (Some(kind.as_str().to_string()), Some(text), None)
-            }
-        }
-        Err(e) => (None, None, Some(e.detail)),
-    };
     // Whether the request would pass the draft's `verify`, to debug a sender's signing.
     let signature = endpoint.and_then(|e| e.verify.as_ref()).map(|config| {
-        let result = match env_string(env, &config.secret_env) {
+        let result = match crate::platform::signing_secret(env, &config.secret_env) {
             None => Err((
                 "trigger.verify.secret_env".to_string(),
                 format!("the Worker secret `{}` is not set", config.secret_env),
@@ -93,9 +78,51 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         }
     });
 
+    // A request that fails the draft's `verify` is not parsed, and only a short raw prefix is
+    // kept: an unsigned sender cannot make the Worker parse or store its payload.
+    let unsigned = signature
+        .as_ref()
+        .is_some_and(|s| s["valid"] == Value::Bool(false));
+    let parsed = if unsigned {
+        Err(ApiError::field(
+            "body",
+            format!(
+                "not parsed: the request's signature does not verify (only the first \
+                 {UNSIGNED_RAW_PREFIX} bytes are kept)"
+            ),
+        ))
+    } else {
+        parsed_body(&incoming)
+    };
+    let (body_kind, body, body_error) = match parsed {
+        Ok((kind, value)) => {
+            let text = value.to_string();
+            if text.len() > SHELF_MAX_BODY_JSON {
+                (
+                    Some(kind.as_str().to_string()),
+                    None,
+                    Some(format!(
+                        "the parsed body is {} bytes as JSON; the test shelf keeps at most {SHELF_MAX_BODY_JSON}",
+                        text.len()
+                    )),
+                )
+            } else {
+                (Some(kind.as_str().to_string()), Some(text), None)
+            }
+        }
+        Err(e) => (None, None, Some(e.detail)),
+    };
     let now = now_ms();
-    let (raw_body, encoding, truncated) = raw_body_record(&incoming.raw_body, SHELF_MAX_RAW_BYTES);
-    let test_id = format!("tr_{}", &new_run_id(now as u64, &random_bytes::<10>())[4..]);
+    let raw_cap = if unsigned {
+        UNSIGNED_RAW_PREFIX
+    } else {
+        SHELF_MAX_RAW_BYTES
+    };
+    let (raw_body, encoding, truncated) = raw_body_record(&incoming.raw_body, raw_cap);
+    let test_id = format!(
+        "tr_{}",
+        &new_run_id(now as u64, &random_bytes::<10>()?)[4..]
+    );
     let record = TestRequestRow {
         id: test_id.clone(),
         workflow_id: id.to_string(),

@@ -17,6 +17,45 @@ use serde_json::Value;
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 pub const ENCRYPTION_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // base64 of 32 bytes
+/// `TRIPLINE_SIGNIN_KEY`: what an app's backend signs Sign-in links with.
+pub const SIGNIN_KEY: &str = "test-signin-key-0123456789abcdef0123456789";
+
+/// A Sign-in URL path as an app's backend mints it: `user_id`, `expires` (10 minutes ahead) and
+/// the hex HMAC-SHA256 of `{workflow_id}.{user_id}.{expires}` under [`SIGNIN_KEY`].
+pub fn signin_path(workflow_id: &str, user_id: &str) -> String {
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 600;
+    signin_path_at(workflow_id, user_id, expires as i64)
+}
+
+/// [`signin_path`] with a chosen `expires` (Unix seconds).
+pub fn signin_path_at(workflow_id: &str, user_id: &str, expires: i64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(SIGNIN_KEY.as_bytes()).expect("key");
+    m.update(format!("{workflow_id}.{user_id}.{expires}").as_bytes());
+    let signature: String = m
+        .finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let user: String = url_encode(user_id);
+    format!("/oauth/{workflow_id}/signin?user_id={user}&expires={expires}&signature={signature}")
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -121,7 +160,8 @@ impl Dev {
         .args([
             "--var",
             &format!("TRIPLINE_ENCRYPTION_KEY:{ENCRYPTION_KEY}"),
-        ]);
+        ])
+        .args(["--var", &format!("TRIPLINE_SIGNIN_KEY:{SIGNIN_KEY}")]);
         for (k, v) in &self.vars {
             cmd.args(["--var", &format!("{k}:{v}")]);
         }

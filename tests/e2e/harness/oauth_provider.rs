@@ -34,7 +34,12 @@ pub enum TokenFailure {
     Status500,
     /// 200 with an HTML body.
     Garbage,
+    /// 200 with JSON that holds tokens but is not a valid token response (no `token_type`).
+    UntypedTokens,
 }
+
+/// The tokens [`TokenFailure::UntypedTokens`] answers with: they must never be quoted.
+pub const UNTYPED_ACCESS_TOKEN: &str = "at-must-never-be-quoted-7d1f";
 
 /// One PKCE verification at the token endpoint.
 #[derive(Debug, Clone)]
@@ -465,6 +470,17 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
         Some(TokenFailure::Garbage) => {
             record("", Some("garbage"));
             return Reply::html(200, "<html><body>Maintenance</body></html>".into());
+        }
+        Some(TokenFailure::UntypedTokens) => {
+            record("", Some("untyped"));
+            return Reply {
+                status: 200,
+                content_type: "application/json",
+                location: None,
+                body: format!(
+                    "{{\"access_token\":\"{UNTYPED_ACCESS_TOKEN}\",\"refresh_token\":\"rt-{UNTYPED_ACCESS_TOKEN}\"}}"
+                ),
+            };
         }
         None => {}
     }

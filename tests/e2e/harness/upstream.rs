@@ -3,7 +3,10 @@
 //! - `/echo…` answers 200 with a JSON echo of the request (`{"id": n, "method", "path", "headers", "body"}`),
 //! - `/fail/{key}/{n}` answers 503 the first `n` times for `key`, then like `/echo`,
 //! - `/slow/{ms}` waits `ms` milliseconds, then answers like `/echo`,
-//! - `/status/{code}` answers with that status.
+//! - `/status/{code}` answers with that status,
+//! - `/redirect?to=<url>` answers 302 to `<url>` (percent-encoded),
+//! - `/big/{bytes}` answers that many bytes of JSON with a Content-Length,
+//! - `/bigchunked/{bytes}` the same without a Content-Length (chunked).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -67,6 +70,45 @@ impl Upstream {
                         "headers": headers,
                         "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body.clone())),
                     });
+                    let bytes_of = |i: usize| -> usize {
+                        parts.get(i).and_then(|s| s.parse().ok()).unwrap_or(0)
+                    };
+                    match parts.get(1).copied() {
+                        Some("redirect") => {
+                            let to = path
+                                .split_once("to=")
+                                .map(|(_, t)| percent_decode(t))
+                                .unwrap_or_default();
+                            let resp = tiny_http::Response::from_string("")
+                                .with_status_code(302)
+                                .with_header(
+                                    format!("location: {to}")
+                                        .parse::<tiny_http::Header>()
+                                        .unwrap(),
+                                );
+                            let _ = request.respond(resp);
+                            return;
+                        }
+                        Some(kind @ ("big" | "bigchunked")) => {
+                            let n = bytes_of(2).max(2);
+                            let mut data = vec![b' '; n];
+                            data[0] = b'"';
+                            data[n - 1] = b'"';
+                            let length = (kind == "big").then_some(n);
+                            let resp = tiny_http::Response::new(
+                                tiny_http::StatusCode(200),
+                                vec!["content-type: application/json"
+                                    .parse::<tiny_http::Header>()
+                                    .unwrap()],
+                                std::io::Cursor::new(data),
+                                length,
+                                None,
+                            );
+                            let _ = request.respond(resp);
+                            return;
+                        }
+                        _ => {}
+                    }
                     let (status, payload) = match parts.get(1).copied() {
                         Some("fail") => {
                             let key = parts.get(2).unwrap_or(&"").to_string();
@@ -123,4 +165,26 @@ impl Upstream {
             .cloned()
             .collect()
     }
+}
+
+/// `%XX` decoding for the `to=` parameter.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

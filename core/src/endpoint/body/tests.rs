@@ -69,7 +69,8 @@ fn json_trailing_garbage_is_an_error() {
 fn json_deeply_nested_is_an_error_not_a_stack_overflow() {
     let deep = "[".repeat(100_000);
     let e = err(Some("application/json"), deep.as_bytes());
-    assert!(matches!(e, BodyError::InvalidJson { .. }), "{e:?}");
+    assert!(matches!(e, BodyError::OverBudget(_)), "{e:?}");
+    assert_eq!(e.status(), 400);
 }
 
 // --- urlencoded -----------------------------------------------------------------
@@ -491,4 +492,21 @@ fn encode_form(s: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+/// A JSON body over the parsing budget is refused before it is parsed: 413 for too many values,
+/// 400 for nesting too deep, at `body`.
+#[test]
+fn json_bodies_are_parsed_within_a_budget() {
+    let mut big = b"[".to_vec();
+    big.extend(std::iter::repeat_n(&b"1,"[..], 250_000).flatten());
+    big.extend_from_slice(b"1]");
+    let e = parse_body(Some("application/json"), &big).unwrap_err();
+    assert_eq!(e.status(), 413, "{e}");
+    assert_eq!(e.location(), "body");
+    assert!(e.to_string().contains("200000 values"), "{e}");
+    let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    let e = parse_body(Some("application/json"), deep.as_bytes()).unwrap_err();
+    assert_eq!(e.status(), 400, "{e}");
+    assert!(e.to_string().contains("nested"), "{e}");
 }

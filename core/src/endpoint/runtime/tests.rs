@@ -17,10 +17,13 @@ fn verified(scheme: Scheme, id: Option<&str>) -> Verified {
 #[test]
 fn dedup_key_precedence() {
     let h = headers(json!({"idempotency-key": " k1 ", "webhook-id": "msg_1"}));
-    assert_eq!(dedup_key(&h, None).unwrap().unwrap().key, "idempotency:k1");
+    assert_eq!(
+        dedup_key(&h, None, b"").unwrap().unwrap().key,
+        "idempotency:k1"
+    );
     let sw = verified(Scheme::StandardWebhooks, Some("msg_1"));
     assert_eq!(
-        dedup_key(&h, Some(&sw)).unwrap(),
+        dedup_key(&h, Some(&sw), b"").unwrap(),
         Some(DedupKey {
             key: "webhook:msg_1".into(),
             location: "header.webhook-id".into()
@@ -29,29 +32,26 @@ fn dedup_key_precedence() {
     let svix = headers(json!({"svix-id": "msg_2"}));
     let sv = verified(Scheme::StandardWebhooks, Some("msg_2"));
     assert_eq!(
-        dedup_key(&svix, Some(&sv)).unwrap().unwrap().location,
+        dedup_key(&svix, Some(&sv), b"").unwrap().unwrap().location,
         "header.svix-id"
     );
     let st = verified(Scheme::Stripe, Some("evt_1"));
     assert_eq!(
-        dedup_key(&h, Some(&st)).unwrap().unwrap().key,
+        dedup_key(&h, Some(&st), b"").unwrap().unwrap().key,
         "webhook:evt_1"
     );
-    // GitHub's delivery id is not signed: an explicit Idempotency-Key wins.
+    // GitHub's delivery id is not signed: the signed bytes make the key, whatever the headers.
     let gh = verified(Scheme::Github, Some("d-1"));
+    let key = dedup_key(&h, Some(&gh), b"{}").unwrap().unwrap().key;
+    assert!(key.starts_with("signed:github:"), "{key}");
     assert_eq!(
-        dedup_key(&h, Some(&gh)).unwrap().unwrap().key,
-        "idempotency:k1"
+        dedup_key(&Map::new(), Some(&gh), b"{}")
+            .unwrap()
+            .unwrap()
+            .key,
+        key
     );
-    assert_eq!(
-        dedup_key(&Map::new(), Some(&gh)).unwrap().unwrap().key,
-        "webhook:d-1"
-    );
-    assert_eq!(
-        dedup_key(&Map::new(), Some(&verified(Scheme::Slack, None))).unwrap(),
-        None
-    );
-    assert_eq!(dedup_key(&Map::new(), None).unwrap(), None);
+    assert_eq!(dedup_key(&Map::new(), None, b"").unwrap(), None);
 }
 
 #[test]
@@ -62,7 +62,7 @@ fn idempotency_key_rules() {
     assert!(check_idempotency_key(&"x".repeat(255)).is_ok());
     assert!(check_idempotency_key("é").is_err());
     let h = headers(json!({"idempotency-key": ""}));
-    assert!(dedup_key(&h, None).is_err());
+    assert!(dedup_key(&h, None, b"").is_err());
 }
 
 #[test]
@@ -167,4 +167,42 @@ fn raw_bodies() {
     assert_eq!((kept.as_str(), enc, cut), ("aéa", "utf-8", true));
     let (kept, enc, cut) = raw_body_record(&[0xff; 10], 4);
     assert_eq!((kept.as_str(), enc, cut), ("/////w==", "base64", true));
+}
+
+/// An exact replay of a signed request with a fresh `X-GitHub-Delivery` or `Idempotency-Key`
+/// has the same key (github, hmac-sha256, slack); different signed bytes give another key.
+#[test]
+fn schemes_without_a_signed_id_dedup_on_the_signed_bytes() {
+    for scheme in [Scheme::Github, Scheme::HmacSha256, Scheme::Slack] {
+        let mut v = verified(scheme, Some("delivery-1"));
+        v.timestamp = Some(1_700_000_000);
+        let first = headers(json!({"x-github-delivery": "delivery-1", "idempotency-key": "a"}));
+        let replay = headers(json!({"x-github-delivery": "delivery-2", "idempotency-key": "b"}));
+        let mut v2 = v.clone();
+        v2.message_id = Some("delivery-2".into());
+        let k1 = dedup_key(&first, Some(&v), b"{\"n\":1}").unwrap().unwrap();
+        let k2 = dedup_key(&replay, Some(&v2), b"{\"n\":1}")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            k1, k2,
+            "{scheme:?}: a replay with fresh headers is the same cause"
+        );
+        assert!(k1.key.starts_with(&format!("signed:{}:", scheme.as_str())));
+        let other = dedup_key(&first, Some(&v), b"{\"n\":2}").unwrap().unwrap();
+        assert_ne!(k1, other, "{scheme:?}");
+        let none = dedup_key(&Map::new(), Some(&v), b"{\"n\":1}")
+            .unwrap()
+            .unwrap();
+        assert_eq!(k1, none, "{scheme:?}: headers never change the key");
+    }
+    // Slack signs its timestamp: a new timestamp is a new signed request.
+    let mut a = verified(Scheme::Slack, None);
+    a.timestamp = Some(1);
+    let mut b = a.clone();
+    b.timestamp = Some(2);
+    assert_ne!(
+        dedup_key(&Map::new(), Some(&a), b"x").unwrap(),
+        dedup_key(&Map::new(), Some(&b), b"x").unwrap()
+    );
 }

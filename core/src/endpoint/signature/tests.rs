@@ -218,16 +218,16 @@ fn standard_webhooks_our_rotation_accepts_any_of_our_secrets() {
     let cfg = config(Scheme::StandardWebhooks);
     let h = sw_headers(SW_ID, SW_TS, SW_SIG);
     for secrets in [
-        format!("whsec_b2xkIHNlY3JldA== {SW_SECRET}"),
-        format!("whsec_b2xkIHNlY3JldA==,{SW_SECRET}"),
-        format!("  whsec_b2xkIHNlY3JldA== ,\n {SW_SECRET} "),
+        format!("whsec_b2xkIHNlY3JldA==\n{SW_SECRET}"),
+        format!("whsec_b2xkIHNlY3JldA==\r\n{SW_SECRET}\n"),
+        format!("  whsec_b2xkIHNlY3JldA== \n\n {SW_SECRET} "),
     ] {
         let v = verify(&cfg, &secrets, &h, SW_BODY, SW_TS).unwrap();
         assert_eq!(v.secret_index, 1, "{secrets}");
     }
     let v = verify(
         &cfg,
-        &format!("{SW_SECRET} whsec_b2xkIHNlY3JldA=="),
+        &format!("{SW_SECRET}\nwhsec_b2xkIHNlY3JldA=="),
         &h,
         SW_BODY,
         SW_TS,
@@ -358,23 +358,23 @@ fn github_docs_vector() {
 fn github_valid_tampered_wrong_secret_rotation() {
     let cfg = config(Scheme::Github);
     let body = br#"{"action":"opened"}"#;
-    let sig = format!("sha256={}", mac_hex(b"gh-secret", body));
+    let sig = format!("sha256={}", mac_hex(b"gh-secret-0123456", body));
     let h = headers(&[("x-hub-signature-256", &sig)]);
-    let v = verify(&cfg, "gh-secret", &h, body, i64::MAX).unwrap();
+    let v = verify(&cfg, "gh-secret-0123456", &h, body, i64::MAX).unwrap();
     assert_eq!((v.message_id, v.timestamp), (None, None));
     assert_eq!(
-        verify(&cfg, "gh-secret", &h, br#"{"action":"closed"}"#, 0),
+        verify(&cfg, "gh-secret-0123456", &h, br#"{"action":"closed"}"#, 0),
         Err(no_match("x-hub-signature-256"))
     );
     assert_eq!(
         verify(&cfg, "other", &h, body, 0),
         Err(no_match("x-hub-signature-256"))
     );
-    let v = verify(&cfg, "old-secret, gh-secret", &h, body, 0).unwrap();
+    let v = verify(&cfg, "old-secret-0123456\ngh-secret-0123456", &h, body, 0).unwrap();
     assert_eq!(v.secret_index, 1);
     // Upper-case hex is the same signature.
     let upper = headers(&[("x-hub-signature-256", &sig.to_uppercase())]);
-    assert!(verify(&cfg, "gh-secret", &upper, body, 0).is_ok());
+    assert!(verify(&cfg, "gh-secret-0123456", &upper, body, 0).is_ok());
 }
 
 #[test]
@@ -501,7 +501,7 @@ fn stripe_rotation_both_sides() {
     );
     let v = verify(
         &cfg,
-        &format!("whsec_unused {STRIPE_SECRET}"),
+        &format!("whsec_unused_0123456\n{STRIPE_SECRET}"),
         &h,
         STRIPE_BODY,
         ts,
@@ -590,14 +590,14 @@ fn slack_valid_tampered_wrong_secret_timestamps_rotation() {
     let sig = format!(
         "v0={}",
         mac_hex(
-            b"slack-secret",
+            b"slack-signing-secret",
             &[format!("v0:{ts}:").as_bytes(), body].concat()
         )
     );
     let h = slack_headers(&ts.to_string(), &sig);
-    assert!(verify(&cfg, "slack-secret", &h, body, ts).is_ok());
+    assert!(verify(&cfg, "slack-signing-secret", &h, body, ts).is_ok());
     assert_eq!(
-        verify(&cfg, "slack-secret", &h, b"{}", ts),
+        verify(&cfg, "slack-signing-secret", &h, b"{}", ts),
         Err(no_match("x-slack-signature"))
     );
     assert_eq!(
@@ -605,19 +605,26 @@ fn slack_valid_tampered_wrong_secret_timestamps_rotation() {
         Err(no_match("x-slack-signature"))
     );
     assert_eq!(
-        outside(verify(&cfg, "slack-secret", &h, body, ts + 1_000)),
+        outside(verify(&cfg, "slack-signing-secret", &h, body, ts + 1_000)),
         ("x-slack-request-timestamp".into(), 1_000)
     );
     assert_eq!(
-        outside(verify(&cfg, "slack-secret", &h, body, ts - 301)),
+        outside(verify(&cfg, "slack-signing-secret", &h, body, ts - 301)),
         ("x-slack-request-timestamp".into(), -301)
     );
-    let v = verify(&cfg, "retired\tslack-secret", &h, body, ts).unwrap();
+    let v = verify(
+        &cfg,
+        "retired-signing-secret\nslack-signing-secret",
+        &h,
+        body,
+        ts,
+    )
+    .unwrap();
     assert_eq!(v.secret_index, 1);
     // The timestamp is part of the signed content.
     let moved = slack_headers(&(ts + 1).to_string(), &sig);
     assert_eq!(
-        verify(&cfg, "slack-secret", &moved, body, ts),
+        verify(&cfg, "slack-signing-secret", &moved, body, ts),
         Err(no_match("x-slack-signature"))
     );
 }
@@ -699,8 +706,17 @@ fn hmac_sha256_custom_header_tampered_wrong_secret_rotation() {
         verify(&cfg, "emca", &h, body, 0),
         Err(no_match("x-acme-signature"))
     );
+    let long = headers(&[("x-acme-signature", &mac_hex(b"acme-signing-secret", body))]);
     assert_eq!(
-        verify(&cfg, "old,acme", &h, body, 0).unwrap().secret_index,
+        verify(
+            &cfg,
+            "old-acme-signing-secret\nacme-signing-secret",
+            &long,
+            body,
+            0
+        )
+        .unwrap()
+        .secret_index,
         1
     );
     assert_eq!(
@@ -721,7 +737,7 @@ fn hmac_sha256_custom_header_tampered_wrong_secret_rotation() {
 
 #[test]
 fn empty_secret_is_our_configuration_error() {
-    for secret in ["", "  ", " , ,\n"] {
+    for secret in ["", "  ", " \n \n"] {
         let e = verify(&config(Scheme::Github), secret, &headers(&[]), b"", 0).unwrap_err();
         assert_eq!(e, SignatureError::NoSecret);
         assert_eq!(e.location(), "trigger.verify.secret_env");
@@ -965,4 +981,62 @@ proptest! {
         let hm = headers(&[("x-signature", &sign_hmac_sha256(&secret, &body))]);
         prop_assert!(verify(&config(Scheme::HmacSha256), &secret, &hm, &body, ts).is_ok());
     }
+}
+
+#[test]
+fn a_word_of_a_multi_word_secret_is_not_a_key() {
+    // GitHub's documented example secret has spaces: it is one secret, used whole.
+    let cfg = config(Scheme::Github);
+    let secret = "It's a Secret to Everybody";
+    let body = b"Hello, World!";
+    for word in ["a", "It's", "Secret", "to", "Everybody"] {
+        let sig = format!("sha256={}", mac_hex(word.as_bytes(), body));
+        let h = headers(&[("x-hub-signature-256", &sig)]);
+        assert_eq!(
+            verify(&cfg, secret, &h, body, 0),
+            Err(no_match("x-hub-signature-256")),
+            "`{word}` must not be a key"
+        );
+    }
+    // GitHub's published signature for this secret and body.
+    let h = headers(&[(
+        "x-hub-signature-256",
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+    )]);
+    assert_eq!(verify(&cfg, secret, &h, body, 0).unwrap().secret_index, 0);
+    // Commas do not split either.
+    let hm = config(Scheme::HmacSha256);
+    let h = headers(&[("x-signature", &mac_hex(b"old", body))]);
+    assert_eq!(
+        verify(&hm, "old,new-signing-secret", &h, body, 0),
+        Err(no_match("x-signature"))
+    );
+}
+
+#[test]
+fn a_rotation_list_with_a_short_secret_accepts_nothing() {
+    let cfg = config(Scheme::HmacSha256);
+    let body = b"{}";
+    let h = headers(&[("x-signature", &mac_hex(b"long-enough-secret-1", body))]);
+    let e = verify(&cfg, "short\nlong-enough-secret-1", &h, body, 0).unwrap_err();
+    assert_eq!(e, SignatureError::ShortRotationSecret { line: 1, bytes: 5 });
+    assert_eq!(e.location(), "trigger.verify.secret_env");
+    assert!(rotation_problem("short\nlong-enough-secret-1").is_some());
+    assert!(
+        rotation_problem("short").is_none(),
+        "a single secret is not a rotation list"
+    );
+    assert!(rotation_problem("long-enough-secret-0\nlong-enough-secret-1").is_none());
+    assert_eq!(
+        verify(
+            &cfg,
+            "long-enough-secret-0\nlong-enough-secret-1",
+            &h,
+            body,
+            0
+        )
+        .unwrap()
+        .secret_index,
+        1
+    );
 }

@@ -118,7 +118,8 @@ fn failures_are_classified() {
     );
     assert_eq!(
         f.message,
-        "the token endpoint failed (HTTP 500): internal server error"
+        "the token endpoint failed (HTTP 500); its answer (21 bytes) is not an OAuth error \
+         response and is not shown"
     );
     let f = classify(
         &E::Request(std::io::Error::other("connection refused")),
@@ -163,4 +164,44 @@ fn query_helpers() {
     assert_eq!(state_ttl_ms(None), 600_000);
     assert_eq!(state_ttl_ms(Some("2")), 2_000);
     assert_eq!(state_ttl_ms(Some("0")), 600_000);
+}
+
+/// A 2xx token body is never quoted (it may hold tokens); of an error response only `error`
+/// and `error_description` are.
+#[test]
+fn token_bodies_are_never_quoted() {
+    type E = RequestTokenError<std::io::Error, BasicErrorResponse>;
+    let leaky: [&[u8]; 3] = [
+        br#"{"access_token":"at-SECRET-123","refresh_token":"rt-SECRET-456"}"#,
+        br#"{"access_token":"at-SECRET-123","token_type":"bearer","expires_in":"rt-SECRET-456"}"#,
+        b"access_token=at-SECRET-123&refresh_token=rt-SECRET-456",
+    ];
+    for body in leaky {
+        let parse_err = serde_path_to_error::deserialize::<_, BasicTokenResponse>(
+            &mut serde_json::Deserializer::from_slice(body),
+        )
+        .unwrap_err();
+        for status in [Some(200), None, Some(500)] {
+            let f = classify(&E::Parse(parse_err_clone(body), body.to_vec()), status);
+            assert!(
+                !f.message.contains("SECRET"),
+                "{status:?}: {} quotes the body",
+                f.message
+            );
+        }
+        let _ = parse_err;
+    }
+    let error = br#"{"error":"invalid_grant","error_description":"code expired","access_token":"at-SECRET-1"}"#;
+    let f = classify(&E::Parse(parse_err_clone(error), error.to_vec()), Some(400));
+    assert_eq!(f.code.as_deref(), Some("invalid_grant"));
+    assert!(f.invalid_grant);
+    assert!(f.message.contains("code expired"), "{}", f.message);
+    assert!(!f.message.contains("SECRET"), "{}", f.message);
+}
+
+fn parse_err_clone(body: &[u8]) -> serde_path_to_error::Error<serde_json::Error> {
+    serde_path_to_error::deserialize::<_, BasicTokenResponse>(
+        &mut serde_json::Deserializer::from_slice(body),
+    )
+    .unwrap_err()
 }

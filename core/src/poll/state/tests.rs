@@ -151,3 +151,61 @@ fn reset_body() {
     assert_eq!(locs(json!({"start": "now", "x": 1})), ["body.x"]);
     assert_eq!(locs(json!([])), ["body"]);
 }
+
+/// A polled record is stored redacted, like a request: credential names and credential-looking
+/// values.
+#[test]
+fn run_input_redacts_credentials_of_the_record() {
+    let mut r = rec("8", None);
+    r.record = json!({"id": "8", "api_key": "k-123456", "password": "hunter22",
+                      "note": "Bearer abc.def", "github": "ghp_0123456789abcdef", "name": "Ann"});
+    let input = run_input(&r);
+    let rec = &input["event"]["record"];
+    for key in ["api_key", "password", "note", "github"] {
+        assert_eq!(rec[key], "[redacted]", "{key}: {input}");
+    }
+    assert_eq!(rec["name"], "Ann");
+    assert_eq!(rec["id"], "8");
+}
+
+/// One oversized record becomes a failed stub with its size; the others are stored as runs.
+#[test]
+fn an_oversized_record_is_a_failed_stub_not_a_blocker() {
+    let small = rec("1", None);
+    let mut big = rec("2", None);
+    big.record = json!({"id": "2", "blob": "x".repeat(5_000)});
+    assert!(matches!(stored_record(&small, 1_000), StoredRecord::Run(_)));
+    match stored_record(&big, 1_000) {
+        StoredRecord::TooLarge { input, error } => {
+            assert!(input.len() < 1_000, "{input}");
+            let input: Value = serde_json::from_str(&input).unwrap();
+            assert_eq!(input["event"]["record_key"], "2");
+            assert!(input["event"]["record_bytes"].as_u64().unwrap() > 5_000);
+            let error: Value = serde_json::from_str(&error).unwrap();
+            assert_eq!(error["code"], "record_too_large");
+            assert!(error["message"].as_str().unwrap().contains("bytes"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Dedup keys are scoped to the source: the same record id under another table, cursor column
+/// or URL is a new record.
+#[test]
+fn dedup_keys_are_scoped_to_the_source() {
+    let def = |url: &str| {
+        serde_json::json!({"name": "p", "trigger": {"type": "poll", "interval_seconds": 60,
+            "source": {"kind": "http", "url": url, "items": "/items", "id": "/id"}}, "steps": []})
+    };
+    let fp = |url: &str| {
+        let d = crate::definition::Definition::parse(&def(url)).unwrap();
+        match d.trigger {
+            crate::definition::Trigger::Poll(p) => source_fingerprint(&p.source),
+            _ => unreachable!(),
+        }
+    };
+    let (a, b) = (fp("https://a.example/items"), fp("https://b.example/items"));
+    assert_ne!(scoped_dedup_key(&a, "42"), scoped_dedup_key(&b, "42"));
+    assert_eq!(scoped_dedup_key(&a, "42"), scoped_dedup_key(&a, "42"));
+    assert!(scoped_dedup_key(&a, "42").ends_with(":42"));
+}

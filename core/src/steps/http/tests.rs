@@ -52,7 +52,7 @@ fn defaults() {
 fn prepares_a_full_request() {
     let (step, errors) = parse_http(json!({
         "type": "http", "name": "call", "method": "POST",
-        "url": "https://{{request.body.host}}/v1/items/{{steps.a.body.id}}?fixed=1#top",
+        "url": "https://api.example.com/v1/items/{{steps.a.body.id}}?fixed=1#top",
         "headers": {"Authorization": "Bearer {{secrets.TOKEN}}", "X-Run": "{{run.id}}",
                     "X-Status": "{{steps.a.status}}"},
         "query": {"email": "{{request.body.email}}", "tag": "{{request.body.tags}}",
@@ -168,4 +168,60 @@ fn url_checks() {
     assert!(rendered_url_problem("https://ok.test/é").is_none());
     assert!(rendered_url_problem("https://ok.test/\n").is_some());
     assert!(rendered_url_problem("é").is_some());
+}
+
+/// A step that carries a secret or token must write its scheme and host literally: request
+/// data can never choose where a credential goes. Checked at save, at the step's `url`.
+#[test]
+fn a_credential_carrying_step_has_a_literal_host() {
+    let refused = [
+        json!({"type": "http", "url": "{{request.body.url}}",
+               "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}),
+        json!({"type": "http", "url": "https://api.example.com{{request.query.p}}",
+               "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}),
+        json!({"type": "http", "url": "https://{{request.body.host}}/v1",
+               "query": {"key": "{{secrets.TOKEN}}"}}),
+        json!({"type": "http", "url": "https://{{request.body.user}}@api.example.com/v1",
+               "json": {"token": "{{secrets.TOKEN}}"}}),
+        json!({"type": "http", "url": "https://api.example.com:{{request.body.port}}/",
+               "body": "{{secrets.TOKEN}}"}),
+    ];
+    for def in refused {
+        let (_, errors) = parse_http(def.clone());
+        assert_eq!(errors.len(), 1, "{def}: {errors:?}");
+        assert_eq!(errors.0[0].location, "steps[1].url", "{def}");
+        assert!(
+            errors.0[0].message.contains("literal scheme and host"),
+            "{def}"
+        );
+    }
+    // A literal host with templates after the first `/`, or no credential at all: fine.
+    for def in [
+        json!({"type": "http", "url": "https://api.example.com/v1/{{request.query.p}}",
+               "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}),
+        json!({"type": "http", "url": "{{request.body.url}}", "json": {"a": "{{request.body.email}}"}}),
+    ] {
+        let (step, errors) = parse_http(def.clone());
+        assert!(errors.is_empty(), "{def}: {errors:?}");
+        let step = step.unwrap();
+        assert_eq!(
+            step.pinned_origin.is_some(),
+            def["headers"].is_object(),
+            "{def}"
+        );
+    }
+    // Even `p=@evil.example/` in a later part cannot move the host.
+    let (step, _) = parse_http(json!({"type": "http",
+        "url": "https://api.example.com/{{request.body.email}}",
+        "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}));
+    let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+    assert_eq!(
+        req.pinned_origin.as_deref(),
+        Some("https://api.example.com")
+    );
+    assert_eq!(
+        literal_origin("https://API.example.com:8443/x").unwrap(),
+        "https://api.example.com:8443"
+    );
+    assert!(literal_origin("https://a.example@evil.example/").is_err());
 }
