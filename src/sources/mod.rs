@@ -1,5 +1,5 @@
 //! Polled sources: the I/O around the pure poll logic in `tripline_core::poll`.
-//! `postgres` reads a table over the Worker's TCP socket (or Hyperdrive); `http` fetches a JSON
+//! `postgres` reads a table through the PostgreSQL Worker (`pg/`); `http` fetches a JSON
 //! API. Both report failures as a message a person can act on ([`SourceError`]).
 
 pub mod http;

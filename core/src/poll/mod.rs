@@ -29,6 +29,7 @@
 pub mod cursor;
 pub mod horizon;
 pub mod http;
+pub mod pg_service;
 pub mod postgres;
 pub mod state;
 

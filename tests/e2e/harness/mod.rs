@@ -1,5 +1,6 @@
-//! End-to-end harness: starts the real Worker under `wrangler dev` (workerd, local D1 and
-//! Durable Objects) on a free port with a fresh state directory, and talks to it over HTTP.
+//! End-to-end harness: starts the real Worker and the PostgreSQL Worker it calls under one
+//! `wrangler dev` (workerd, local D1 and Durable Objects) on a free port with a fresh state
+//! directory, and talks to it over HTTP.
 
 pub mod oauth_provider;
 pub mod postgres;
@@ -145,8 +146,14 @@ impl Dev {
         let log_path = self.state_dir.join(format!("wrangler-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut cmd = Command::new(wrangler());
+        // Both Workers in one process: the main one (served on `port`) and the PostgreSQL
+        // Worker it reaches over the service binding `PG`.
         cmd.args([
             "dev",
+            "-c",
+            "wrangler.toml",
+            "-c",
+            "pg/wrangler.toml",
             "--ip",
             "127.0.0.1",
             "--test-scheduled",

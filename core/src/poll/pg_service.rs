@@ -1,0 +1,226 @@
+//! What the Worker and the PostgreSQL Worker (`pg/`, crate `tripline-pg`) say to each other over
+//! the service binding `PG`: one JSON request per PostgreSQL read, one JSON answer.
+//!
+//! The PostgreSQL client lives in its own Worker so that the main Worker does not carry it
+//! (docs/size.md). The poll logic stays where it was: the main Worker keeps the cursor and the
+//! transaction marks ([`Horizon`]) in the workflow's object, sends them with each read, and gets
+//! the marks back with the rows; the PostgreSQL Worker runs exactly the reads of
+//! [`PgSource`] (the catalog query, then `latest` or the transaction-safe `settled_batch`) on one
+//! connection and keeps nothing between calls.
+//!
+//! Both sides check the exchange: the request carries [`PG_SERVICE_VERSION`] and the source in
+//! its definition form, which the PostgreSQL Worker validates again with the definition parser (so
+//! it never builds SQL from names the parser would refuse); the answer carries the version too.
+//! A failure is an answer with the message the user reads in the poll status, unchanged.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::cursor::PgCursor;
+use super::horizon::Horizon;
+use super::{parse_source, PgConnection, PgSource, PollSource};
+use crate::kernel::problem::Errors;
+
+/// The version of this exchange; both Workers must speak the same one (deploy them together).
+pub const PG_SERVICE_VERSION: u32 = 1;
+/// The path the main Worker posts to (the host part of a service binding's URL is ignored).
+pub const PG_SERVICE_URL: &str = "https://tripline-pg/v1/read";
+/// The name of the service binding in the main Worker's `wrangler.toml`.
+pub const PG_BINDING: &str = "PG";
+
+/// One read, as sent over the binding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgServiceRequest {
+    pub version: u32,
+    /// The source as written in the definition (`{"kind":"postgres", …}`).
+    pub source: Value,
+    /// The `postgres://` URL read from the source's `connection_env` secret on the main Worker
+    /// (absent for a `hyperdrive` source: that binding is on the PostgreSQL Worker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub read: PgRead,
+}
+
+/// Which read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PgRead {
+    /// Where the table ends now (`start: now`).
+    Latest,
+    /// The next batch after `cursor` that no transaction in progress can still join below
+    /// (see [`crate::poll::horizon`]); `horizon` is the object's marks, `now_ms` dates a newly
+    /// seen blocking transaction.
+    SettledBatch {
+        cursor: PgCursor,
+        horizon: Horizon,
+        now_ms: i64,
+    },
+}
+
+/// A request checked by the PostgreSQL Worker: what to connect to and what to read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PgCall {
+    pub source: PgSource,
+    pub target: PgTarget,
+    pub read: PgRead,
+}
+
+/// Where the PostgreSQL Worker connects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PgTarget {
+    /// A `postgres://` URL, from the secret named `env` on the main Worker.
+    Url { env: String, url: String },
+    /// A Hyperdrive binding of the PostgreSQL Worker.
+    Hyperdrive(String),
+}
+
+/// One row of a batch as PostgreSQL printed it: `row_to_json(r)::text`, the cursor and the
+/// tiebreak as text. The main Worker turns it into a run with [`PgSource::read_row`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PgRow {
+    pub record: Option<String>,
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub tiebreak: Option<String>,
+}
+
+/// The answer to one read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PgServiceReply {
+    pub version: u32,
+    #[serde(flatten)]
+    pub outcome: PgOutcome,
+}
+
+/// What a read gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum PgOutcome {
+    /// Answer to [`PgRead::Latest`].
+    Latest { latest: PgCursor },
+    /// Answer to [`PgRead::SettledBatch`]: the rows (oldest first) and the updated marks.
+    Batch { rows: Vec<PgRow>, horizon: Horizon },
+    /// The read failed: the message shown as the poll's `last_poll_error`.
+    Failed { error: String },
+}
+
+impl PgServiceReply {
+    pub fn new(outcome: PgOutcome) -> PgServiceReply {
+        PgServiceReply {
+            version: PG_SERVICE_VERSION,
+            outcome,
+        }
+    }
+
+    /// Reads an answer (main Worker side): `Err` with a message for anything but a well-formed
+    /// answer of this version.
+    pub fn parse(status: u16, body: &str) -> Result<PgOutcome, String> {
+        let reply: PgServiceReply = serde_json::from_str(body).map_err(|e| {
+            let start: String = body.chars().take(200).collect();
+            format!(
+                "the PostgreSQL Worker (binding `{PG_BINDING}`) answered HTTP {status} with \
+                 something else than a read's answer ({e}): {start}"
+            )
+        })?;
+        if reply.version != PG_SERVICE_VERSION {
+            return Err(version_mismatch(reply.version));
+        }
+        Ok(reply.outcome)
+    }
+}
+
+fn version_mismatch(theirs: u32) -> String {
+    format!(
+        "the PostgreSQL Worker speaks version {theirs} of the exchange and this Worker version \
+         {PG_SERVICE_VERSION}: deploy both Workers from the same release"
+    )
+}
+
+impl PgServiceRequest {
+    /// A request for `read` of `source`; `url` is the connection URL of a `connection_env`
+    /// source (the caller read the secret).
+    pub fn new(source: &PgSource, url: Option<String>, read: PgRead) -> PgServiceRequest {
+        PgServiceRequest {
+            version: PG_SERVICE_VERSION,
+            source: source_definition(source),
+            url,
+            read,
+        }
+    }
+
+    /// Checks a request (PostgreSQL Worker side): the version, the source as the definition
+    /// parser sees it, and a URL exactly when the source names a secret.
+    pub fn check(body: &str) -> Result<PgCall, String> {
+        let request: PgServiceRequest = serde_json::from_str(body)
+            .map_err(|e| format!("the PostgreSQL Worker could not read the request: {e}"))?;
+        if request.version != PG_SERVICE_VERSION {
+            return Err(version_mismatch(request.version));
+        }
+        let mut errors = Errors::default();
+        let source = match parse_source(&request.source, "source", &mut errors) {
+            Some(PollSource::Postgres(s)) if errors.is_empty() => s,
+            _ => {
+                return Err(format!(
+                    "the PostgreSQL Worker refused the source: {}",
+                    if errors.is_empty() {
+                        "it is not a PostgreSQL source".to_string()
+                    } else {
+                        errors
+                            .0
+                            .iter()
+                            .map(|e| format!("{}: {}", e.location, e.message))
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    }
+                ))
+            }
+        };
+        let target = match (&source.connection, request.url) {
+            (PgConnection::Env(env), Some(url)) => PgTarget::Url {
+                env: env.clone(),
+                url,
+            },
+            (PgConnection::Hyperdrive(name), None) => PgTarget::Hyperdrive(name.clone()),
+            (PgConnection::Env(_), None) => {
+                return Err("the request names a `connection_env` source but has no URL".into())
+            }
+            (PgConnection::Hyperdrive(_), Some(_)) => {
+                return Err("the request names a `hyperdrive` source and also a URL".into())
+            }
+        };
+        Ok(PgCall {
+            source,
+            target,
+            read: request.read,
+        })
+    }
+}
+
+/// `source` as written in a definition: the parser reads it back to the same [`PgSource`].
+pub fn source_definition(source: &PgSource) -> Value {
+    let mut m = Map::new();
+    m.insert("kind".into(), json!("postgres"));
+    match &source.connection {
+        PgConnection::Env(name) => m.insert("connection_env".into(), json!(name)),
+        PgConnection::Hyperdrive(name) => m.insert("hyperdrive".into(), json!(name)),
+    };
+    let table = match &source.schema {
+        Some(schema) => format!("{schema}.{}", source.table),
+        None => source.table.clone(),
+    };
+    m.insert("table".into(), json!(table));
+    m.insert("cursor".into(), json!(source.cursor));
+    if let Some(t) = &source.tiebreak {
+        m.insert("tiebreak".into(), json!(t));
+    }
+    if let Some(c) = &source.columns {
+        m.insert("columns".into(), json!(c));
+    }
+    m.insert("batch_size".into(), json!(source.batch_size));
+    Value::Object(m)
+}
+
+#[cfg(test)]
+mod tests;

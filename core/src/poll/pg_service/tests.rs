@@ -1,0 +1,145 @@
+use super::*;
+
+fn source(def: Value) -> PgSource {
+    let mut errors = Errors::default();
+    match parse_source(&def, "source", &mut errors) {
+        Some(PollSource::Postgres(s)) => s,
+        other => panic!("{other:?} {errors:?}"),
+    }
+}
+
+fn full() -> PgSource {
+    source(
+        json!({"kind": "postgres", "connection_env": "PG_URL", "table": "app.orders",
+        "cursor": "created_at", "tiebreak": "id", "columns": ["id", "total"], "batch_size": 7}),
+    )
+}
+
+#[test]
+fn a_source_survives_the_trip_through_its_definition() {
+    for s in [
+        full(),
+        source(json!({"kind": "postgres", "hyperdrive": "HD", "table": "t", "cursor": "id"})),
+    ] {
+        assert_eq!(source(source_definition(&s)), s);
+    }
+}
+
+#[test]
+fn a_batch_request_is_checked_and_read_back_whole() {
+    let mut horizon = Horizon::default();
+    horizon.settle(
+        super::super::horizon::TxSnapshot { xmin: 5, xmax: 9 },
+        &PgCursor::Beginning,
+        1,
+    );
+    let read = PgRead::SettledBatch {
+        cursor: PgCursor::At {
+            cursor: "2026-01-01 00:00:00+00".into(),
+            tiebreak: Some("4".into()),
+        },
+        horizon,
+        now_ms: 1_700_000_000_000,
+    };
+    let body = serde_json::to_string(&PgServiceRequest::new(
+        &full(),
+        Some("postgres://u:p@h/db".into()),
+        read.clone(),
+    ))
+    .unwrap();
+    let call = PgServiceRequest::check(&body).unwrap();
+    assert_eq!(call.source, full());
+    assert_eq!(
+        call.target,
+        PgTarget::Url {
+            env: "PG_URL".into(),
+            url: "postgres://u:p@h/db".into()
+        }
+    );
+    assert_eq!(call.read, read);
+}
+
+#[test]
+fn a_hyperdrive_source_is_sent_without_a_url() {
+    let s = source(json!({"kind": "postgres", "hyperdrive": "HD", "table": "t", "cursor": "id"}));
+    let body = serde_json::to_string(&PgServiceRequest::new(&s, None, PgRead::Latest)).unwrap();
+    assert!(!body.contains("\"url\""), "{body}");
+    let call = PgServiceRequest::check(&body).unwrap();
+    assert_eq!(call.target, PgTarget::Hyperdrive("HD".into()));
+    assert_eq!(call.read, PgRead::Latest);
+}
+
+#[test]
+fn requests_the_definition_parser_would_refuse_are_refused() {
+    let with = |source: Value, url: Option<&str>| {
+        let mut v =
+            json!({"version": PG_SERVICE_VERSION, "source": source, "read": {"op": "latest"}});
+        if let Some(u) = url {
+            v["url"] = json!(u);
+        }
+        PgServiceRequest::check(&v.to_string()).unwrap_err()
+    };
+    // A name that would not be a plain identifier never reaches the SQL builder.
+    let e = with(
+        json!({"kind": "postgres", "connection_env": "A", "table": "t\"; DROP", "cursor": "id"}),
+        Some("postgres://h/db"),
+    );
+    assert!(e.contains("source.table"), "{e}");
+    let e = with(
+        json!({"kind": "http", "url": "https://example.com", "id": "/id"}),
+        None,
+    );
+    assert!(e.contains("not a PostgreSQL source"), "{e}");
+    let e = with(
+        json!({"kind": "postgres", "connection_env": "A", "table": "t", "cursor": "id"}),
+        None,
+    );
+    assert!(e.contains("no URL"), "{e}");
+    let e = with(
+        json!({"kind": "postgres", "hyperdrive": "HD", "table": "t", "cursor": "id"}),
+        Some("postgres://h/db"),
+    );
+    assert!(e.contains("also a URL"), "{e}");
+}
+
+#[test]
+fn another_version_or_shape_is_refused_with_what_to_do() {
+    let e = PgServiceRequest::check(
+        &json!({"version": 2, "source": {}, "read": {"op": "latest"}}).to_string(),
+    )
+    .unwrap_err();
+    assert!(e.contains("deploy both Workers"), "{e}");
+    let e = PgServiceRequest::check(
+        &json!({"version": 1, "source": {}, "read": {"op": "drop_table"}}).to_string(),
+    )
+    .unwrap_err();
+    assert!(e.contains("could not read the request"), "{e}");
+    let e =
+        PgServiceReply::parse(200, r#"{"version":9,"outcome":"failed","error":"x"}"#).unwrap_err();
+    assert!(e.contains("deploy both Workers"), "{e}");
+    let e = PgServiceReply::parse(502, "Bad Gateway").unwrap_err();
+    assert!(e.contains("HTTP 502") && e.contains("Bad Gateway"), "{e}");
+}
+
+#[test]
+fn answers_read_back_as_sent() {
+    for outcome in [
+        PgOutcome::Latest {
+            latest: PgCursor::Beginning,
+        },
+        PgOutcome::Batch {
+            rows: vec![PgRow {
+                record: Some(r#"{"id":1,"note":"a \"quoted\" word"}"#.into()),
+                cursor: Some("1".into()),
+                tiebreak: None,
+            }],
+            horizon: Horizon::default(),
+        },
+        PgOutcome::Failed {
+            error: "PostgreSQL: relation \"t_nope\" does not exist".into(),
+        },
+    ] {
+        let body = serde_json::to_string(&PgServiceReply::new(outcome.clone())).unwrap();
+        assert_eq!(PgServiceReply::parse(200, &body).unwrap(), outcome);
+    }
+}

@@ -1,0 +1,305 @@
+//! One read of a PostgreSQL source: a connection (over the Worker's TCP socket, or through a
+//! Hyperdrive binding), the catalog query for the cursor's column types, then the read-only
+//! SELECTs built by `tripline_core::poll::PgSource`. Values are always bound. Every failure is a
+//! message a person can act on, shown as the poll's `last_poll_error`.
+
+use std::future::Future;
+use std::str::FromStr;
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::{Client, Config, GenericClient, IsolationLevel};
+use worker::{postgres_tls::PassthroughTls, Delay, Env, SecureTransport, Socket};
+
+use tripline_core::poll::cursor::PgCursor;
+use tripline_core::poll::horizon::{Bound, Horizon, TxSnapshot};
+use tripline_core::poll::pg_service::{PgCall, PgOutcome, PgRead, PgRow, PgTarget};
+use tripline_core::poll::{PgColumnTypes, PgSource};
+
+/// Longest wait for the connection (TCP + startup + authentication).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for one query.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Sent to the server so DBAs can tell these sessions apart (`pg_stat_activity`).
+const APPLICATION_NAME: &str = "tripline-poll";
+
+/// Why a read failed: the text the user sees.
+struct ReadError(String);
+
+impl From<tripline_core::poll::PollError> for ReadError {
+    fn from(e: tripline_core::poll::PollError) -> Self {
+        ReadError(e.to_string())
+    }
+}
+
+/// Runs `call` on a connection of its own and says what it gave.
+pub async fn run(env: &Env, call: PgCall) -> PgOutcome {
+    let result = async {
+        let mut client = connect(env, &call.target).await?;
+        let types = column_types(&client, &call.source).await?;
+        match call.read {
+            PgRead::Latest => Ok(PgOutcome::Latest {
+                latest: read_latest(&client, &call.source).await?,
+            }),
+            PgRead::SettledBatch {
+                cursor,
+                mut horizon,
+                now_ms,
+            } => {
+                let rows = settled_batch(
+                    &mut client,
+                    &call.source,
+                    &types,
+                    &cursor,
+                    &mut horizon,
+                    now_ms,
+                )
+                .await?;
+                Ok(PgOutcome::Batch { rows, horizon })
+            }
+        }
+    }
+    .await;
+    result.unwrap_or_else(|ReadError(error)| PgOutcome::Failed { error })
+}
+
+/// Runs `fut`, or fails with "`what` timed out after N s".
+async fn with_timeout<T>(
+    what: &str,
+    limit: Duration,
+    fut: impl Future<Output = Result<T, ReadError>>,
+) -> Result<T, ReadError> {
+    let fut = std::pin::pin!(fut);
+    let delay = std::pin::pin!(Delay::from(limit));
+    match select(fut, delay).await {
+        Either::Left((r, _)) => r,
+        Either::Right(_) => Err(ReadError(format!(
+            "{what} timed out after {} s",
+            limit.as_secs()
+        ))),
+    }
+}
+
+/// Text of a driver error, with the server's message, detail and hint when there are any.
+fn describe(e: &tokio_postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        let mut s = format!("PostgreSQL: {}", db.message());
+        if let Some(d) = db.detail() {
+            s.push_str(&format!(" ({d})"));
+        }
+        if let Some(h) = db.hint() {
+            s.push_str(&format!("; hint: {h}"));
+        }
+        return s;
+    }
+    let mut s = format!("PostgreSQL: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        s.push_str(&format!(": {inner}"));
+        source = inner.source();
+    }
+    s
+}
+
+fn pg_err(e: tokio_postgres::Error) -> ReadError {
+    ReadError(describe(&e))
+}
+
+/// Opens a connection to `target`.
+async fn connect(env: &Env, target: &PgTarget) -> Result<Client, ReadError> {
+    with_timeout("connecting to PostgreSQL", CONNECT_TIMEOUT, async {
+        let (config, host, port, tls) = match target {
+            PgTarget::Url { env: name, url } => {
+                let config = Config::from_str(url).map_err(|e| {
+                    ReadError(format!(
+                        "secret `{name}` is not a valid PostgreSQL connection URL ({e})"
+                    ))
+                })?;
+                // `Host::Unix` exists only on Unix targets: not on wasm32.
+                #[allow(unreachable_patterns)]
+                let host = match config.get_hosts().first() {
+                    Some(Host::Tcp(h)) => h.clone(),
+                    Some(_) => {
+                        return Err(ReadError(format!(
+                            "the URL in `{name}` names a Unix socket; a Worker can only use TCP (host:port)"
+                        )))
+                    }
+                    None => "localhost".to_string(),
+                };
+                let port = config.get_ports().first().copied().unwrap_or(5432);
+                let tls = config.get_ssl_mode() != SslMode::Disable;
+                (config, host, port, tls)
+            }
+            PgTarget::Hyperdrive(name) => {
+                let hd = env.hyperdrive(name).map_err(|_| {
+                    ReadError(format!(
+                        "Hyperdrive binding `{name}` is not configured on the PostgreSQL Worker \
+                         (pg/wrangler.toml [[hyperdrive]])"
+                    ))
+                })?;
+                let mut config = Config::new();
+                config
+                    .user(hd.user())
+                    .password(hd.password())
+                    .dbname(hd.database())
+                    .ssl_mode(SslMode::Disable);
+                (config, hd.host(), hd.port(), false)
+            }
+        };
+        let mut config = config;
+        if config.get_application_name().is_none() {
+            config.application_name(APPLICATION_NAME);
+        }
+        let socket = Socket::builder()
+            .secure_transport(if tls {
+                SecureTransport::StartTls
+            } else {
+                SecureTransport::Off
+            })
+            .connect(host.clone(), port)
+            .map_err(|e| ReadError(format!("cannot open a connection to {host}:{port}: {e}")))?;
+        let (client, connection) = config
+            .connect_raw(socket, PassthroughTls)
+            .await
+            .map_err(|e| ReadError(format!("{} (connecting to {host}:{port})", describe(&e))))?;
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(e) = connection.await {
+                worker::console_log!("postgres connection ended: {}", describe(&e));
+            }
+        });
+        Ok(client)
+    })
+    .await
+}
+
+/// The cursor's column types, from the catalog. Checks the table and columns first, so a bad
+/// definition fails here with a clear message.
+async fn column_types(client: &Client, source: &PgSource) -> Result<PgColumnTypes, ReadError> {
+    let params = source.column_type_params();
+    let rows = with_timeout("reading the table's columns", QUERY_TIMEOUT, async {
+        client
+            .query(
+                &PgSource::column_type_sql(),
+                &[&params[0].as_str(), &params[1].as_str()],
+            )
+            .await
+            .map_err(pg_err)
+    })
+    .await?;
+    let pairs = rows
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<_, String>(0).map_err(pg_err)?,
+                r.try_get::<_, String>(1).map_err(pg_err)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, ReadError>>()?;
+    Ok(source.column_types(&pairs)?)
+}
+
+/// The next batch after `cursor` (oldest first, at most `batch_size` rows) that no
+/// transaction in progress can still join below: the snapshot's transaction ids, the greatest
+/// position and the rows are read in one repeatable-read, read-only transaction, and
+/// `horizon` (see `tripline_core::poll::horizon`) says how far the rows are final.
+async fn settled_batch(
+    client: &mut Client,
+    source: &PgSource,
+    types: &PgColumnTypes,
+    cursor: &PgCursor,
+    horizon: &mut Horizon,
+    now_ms: i64,
+) -> Result<Vec<PgRow>, ReadError> {
+    let tx = with_timeout("starting a read-only transaction", QUERY_TIMEOUT, async {
+        client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg_err)
+    })
+    .await?;
+    let row = with_timeout("reading the transaction snapshot", QUERY_TIMEOUT, async {
+        tx.query_one(PgSource::snapshot_sql(), &[])
+            .await
+            .map_err(pg_err)
+    })
+    .await?;
+    let xmin: String = row.try_get(0).map_err(pg_err)?;
+    let xmax: String = row.try_get(1).map_err(pg_err)?;
+    let snapshot = TxSnapshot::parse(&xmin, &xmax).ok_or_else(|| {
+        ReadError(format!(
+            "PostgreSQL answered an unexpected snapshot ({xmin}, {xmax})"
+        ))
+    })?;
+    let latest = read_latest(&tx, source).await?;
+    let up_to = match horizon.settle(snapshot, &latest, now_ms) {
+        Bound::All => None,
+        Bound::UpTo(PgCursor::Beginning) => return Ok(Vec::new()),
+        Bound::UpTo(position) => Some(position),
+    };
+    let rows = read_batch(&tx, source, types, cursor, up_to.as_ref()).await?;
+    // Read-only: ending it changes nothing; a failure here loses nothing already read.
+    let _ = tx.commit().await;
+    Ok(rows)
+}
+
+/// The greatest cursor (and tiebreak) visible to `client`.
+async fn read_latest(
+    client: &impl GenericClient,
+    source: &PgSource,
+) -> Result<PgCursor, ReadError> {
+    let row = with_timeout("reading the latest row", QUERY_TIMEOUT, async {
+        client
+            .query_opt(&source.latest_sql(), &[])
+            .await
+            .map_err(pg_err)
+    })
+    .await?;
+    let Some(row) = row else {
+        return Ok(PgCursor::Beginning);
+    };
+    let cursor = row.try_get::<_, Option<String>>(0).map_err(pg_err)?;
+    let tiebreak = if source.tiebreak.is_some() {
+        row.try_get::<_, Option<String>>(1).map_err(pg_err)?
+    } else {
+        None
+    };
+    Ok(PgCursor::from_latest(cursor, tiebreak))
+}
+
+/// The batch after `cursor`, up to `up_to` when given, as PostgreSQL printed it (the main
+/// Worker reads each row with `PgSource::read_row`).
+async fn read_batch(
+    client: &impl GenericClient,
+    source: &PgSource,
+    types: &PgColumnTypes,
+    cursor: &PgCursor,
+    up_to: Option<&PgCursor>,
+) -> Result<Vec<PgRow>, ReadError> {
+    let (sql, params) = source.select_sql(cursor, types, up_to);
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+        .iter()
+        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect();
+    let rows = with_timeout("reading new rows", QUERY_TIMEOUT, async {
+        client.query(&sql, &refs).await.map_err(pg_err)
+    })
+    .await?;
+    let with_tiebreak = source.tiebreak.is_some();
+    rows.iter()
+        .map(|r| {
+            Ok(PgRow {
+                record: r.try_get(0).map_err(pg_err)?,
+                cursor: r.try_get(1).map_err(pg_err)?,
+                tiebreak: if with_tiebreak {
+                    r.try_get(2).map_err(pg_err)?
+                } else {
+                    None
+                },
+            })
+        })
+        .collect()
+}
