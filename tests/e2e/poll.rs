@@ -636,6 +636,35 @@ fn failing_sources_show_their_error_and_start_nothing() {
     assert_eq!(record_ids(&runs), [1]);
 }
 
+/// PostgreSQL is read only through the PostgreSQL Worker: with the main Worker alone (its
+/// binding `PG` leads nowhere, as when `pg/` was not deployed), a readable table with rows starts
+/// nothing, and the poll status says which Worker is missing.
+#[test]
+fn without_the_postgresql_worker_a_poll_fails_saying_so() {
+    let e = env();
+    table(&e.pg, "t_no_pg_worker");
+    insert(&e.pg, "t_no_pg_worker", 1, 3);
+    let dev = Dev::start_without_pg_worker("poll-no-pg", &[("PG_URL", &e.pg.url("reader"))]);
+    let id = create_deployed(
+        &dev,
+        &pg_def(
+            "no pg worker",
+            json!({"table": "t_no_pg_worker"}),
+            "beginning",
+            5,
+        ),
+    );
+    let mut status = Value::Null;
+    eventually(60, "a failed poll", || {
+        status = poll_status(&dev, &id);
+        status["consecutive_failures"].as_i64().unwrap_or(0) >= 1
+    });
+    let error = status["last_poll_error"].as_str().unwrap_or_default();
+    assert!(error.contains("PostgreSQL Worker"), "{status}");
+    assert!(status["last_success_at"].is_null(), "{status}");
+    assert_eq!(runs_of(&dev, &id), 0);
+}
+
 #[test]
 fn cursor_survives_undeploy_and_redeploy() {
     let e = env();

@@ -119,10 +119,15 @@ impl PgServiceReply {
     pub fn parse(status: u16, body: &str) -> Result<PgOutcome, String> {
         let reply: PgServiceReply = serde_json::from_str(body).map_err(|e| {
             let start: String = body.chars().take(200).collect();
-            format!(
-                "the PostgreSQL Worker (binding `{PG_BINDING}`) answered HTTP {status} with \
-                 something else than a read's answer ({e}): {start}"
-            )
+            if (200..300).contains(&status) {
+                format!(
+                    "the PostgreSQL Worker (binding `{PG_BINDING}`) answered something else \
+                     than a read's answer ({e}): {start}"
+                )
+            } else {
+                // E.g. locally, without the PostgreSQL Worker: `Worker "tripline-pg" not found`.
+                format!("the PostgreSQL Worker (binding `{PG_BINDING}`) answered HTTP {status}: {start}")
+            }
         })?;
         if reply.version != PG_SERVICE_VERSION {
             return Err(version_mismatch(reply.version));

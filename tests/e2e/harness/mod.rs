@@ -76,7 +76,13 @@ pub struct Dev {
     pub port: u16,
     child: Option<Child>,
     vars: Vec<(String, String)>,
+    /// The wrangler configurations started together (the main Worker's first).
+    configs: &'static [&'static str],
 }
+
+/// Both Workers: the main one (served on the port) and the PostgreSQL Worker it reaches over
+/// the service binding `PG`.
+const BOTH_WORKERS: &[&str] = &["wrangler.toml", "pg/wrangler.toml"];
 
 fn wrangler() -> PathBuf {
     root().join("node_modules/.bin/wrangler")
@@ -103,6 +109,16 @@ pub fn migrate(state_dir: &Path) {
 impl Dev {
     /// Starts a fresh instance with its own state directory.
     pub fn start(name: &str, vars: &[(&str, &str)]) -> Dev {
+        Dev::start_with(name, vars, BOTH_WORKERS)
+    }
+
+    /// Starts the main Worker alone: its binding `PG` leads nowhere, as when the PostgreSQL
+    /// Worker was not deployed.
+    pub fn start_without_pg_worker(name: &str, vars: &[(&str, &str)]) -> Dev {
+        Dev::start_with(name, vars, &["wrangler.toml"])
+    }
+
+    fn start_with(name: &str, vars: &[(&str, &str)], configs: &'static [&'static str]) -> Dev {
         let dir = root()
             .join("target/e2e")
             .join(format!("{name}-{}", std::process::id()));
@@ -119,6 +135,7 @@ impl Dev {
             port: 0,
             child: None,
             vars,
+            configs,
         };
         dev.spawn();
         dev
@@ -146,14 +163,11 @@ impl Dev {
         let log_path = self.state_dir.join(format!("wrangler-{port}.log"));
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut cmd = Command::new(wrangler());
-        // Both Workers in one process: the main one (served on `port`) and the PostgreSQL
-        // Worker it reaches over the service binding `PG`.
+        cmd.arg("dev");
+        for config in self.configs {
+            cmd.args(["-c", config]);
+        }
         cmd.args([
-            "dev",
-            "-c",
-            "wrangler.toml",
-            "-c",
-            "pg/wrangler.toml",
             "--ip",
             "127.0.0.1",
             "--test-scheduled",
@@ -174,6 +188,10 @@ impl Dev {
         }
         cmd.current_dir(root())
             .env("WRANGLER_SEND_METRICS", "false")
+            // A dev registry of its own: wrangler dev otherwise connects a service binding to
+            // any other `wrangler dev` of the same user that runs a Worker of that name (another
+            // test's, another checkout's). The Workers started together bind to each other.
+            .env("WRANGLER_REGISTRY_PATH", self.state_dir.join("registry"))
             .env("TRIPLINE_SKIP_BUILD", "1")
             .env("CI", "true")
             .stdin(Stdio::null())

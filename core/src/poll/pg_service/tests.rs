@@ -119,6 +119,8 @@ fn another_version_or_shape_is_refused_with_what_to_do() {
     assert!(e.contains("deploy both Workers"), "{e}");
     let e = PgServiceReply::parse(502, "Bad Gateway").unwrap_err();
     assert!(e.contains("HTTP 502") && e.contains("Bad Gateway"), "{e}");
+    let e = PgServiceReply::parse(200, "[]").unwrap_err();
+    assert!(e.contains("something else than a read's answer"), "{e}");
 }
 
 #[test]
