@@ -21,6 +21,8 @@ use tripline_core::poll::{PgColumnTypes, PgSource};
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for one query.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for the server to see the connection closed after a read.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Sent to the server so DBAs can tell these sessions apart (`pg_stat_activity`).
 const APPLICATION_NAME: &str = "tripline-poll";
 
@@ -36,32 +38,54 @@ impl From<tripline_core::poll::PollError> for ReadError {
 /// Runs `call` on a connection of its own and says what it gave.
 pub async fn run(env: &Env, call: PgCall) -> PgOutcome {
     let result = async {
-        let mut client = connect(env, &call.target).await?;
-        let types = column_types(&client, &call.source).await?;
-        match call.read {
-            PgRead::Latest => Ok(PgOutcome::Latest {
-                latest: read_latest(&client, &call.source).await?,
-            }),
-            PgRead::SettledBatch {
-                cursor,
-                mut horizon,
-                now_ms,
-            } => {
-                let rows = settled_batch(
-                    &mut client,
-                    &call.source,
-                    &types,
-                    &cursor,
-                    &mut horizon,
-                    now_ms,
-                )
-                .await?;
-                Ok(PgOutcome::Batch { rows, horizon })
+        let (client, connection) = connect(env, &call.target).await?;
+        let read = std::pin::pin!(read(client, call));
+        let connection = std::pin::pin!(connection);
+        match select(read, connection).await {
+            // The read dropped the client: the connection says goodbye to the server (Terminate,
+            // then a clean close) instead of being cut when this request ends.
+            Either::Left((result, connection)) => {
+                let closing = Delay::from(CLOSE_TIMEOUT);
+                let _ = select(connection, std::pin::pin!(closing)).await;
+                result
+            }
+            // The connection ended first: the read fails at once with the driver's error.
+            Either::Right((ended, read)) => {
+                if let Err(e) = ended {
+                    worker::console_log!("postgres connection ended: {}", describe(&e));
+                }
+                read.await
             }
         }
     }
     .await;
     result.unwrap_or_else(|ReadError(error)| PgOutcome::Failed { error })
+}
+
+/// The read itself; `client` is dropped at the end, which ends the connection.
+async fn read(mut client: Client, call: PgCall) -> Result<PgOutcome, ReadError> {
+    let types = column_types(&client, &call.source).await?;
+    match call.read {
+        PgRead::Latest => Ok(PgOutcome::Latest {
+            latest: read_latest(&client, &call.source).await?,
+        }),
+        PgRead::SettledBatch {
+            cursor,
+            mut horizon,
+            now_ms,
+        } => {
+            let rows = settled_batch(
+                &mut client,
+                &call.source,
+                &types,
+                &cursor,
+                &mut horizon,
+                now_ms,
+            )
+            .await?;
+            Ok(PgOutcome::Batch { rows, horizon })
+        }
+    }
 }
 
 /// Runs `fut`, or fails with "`what` timed out after N s".
@@ -106,8 +130,18 @@ fn pg_err(e: tokio_postgres::Error) -> ReadError {
     ReadError(describe(&e))
 }
 
-/// Opens a connection to `target`.
-async fn connect(env: &Env, target: &PgTarget) -> Result<Client, ReadError> {
+/// Opens a connection to `target`: the client, and the connection's own task (poll it while
+/// the client is used; it ends once the client is dropped).
+async fn connect(
+    env: &Env,
+    target: &PgTarget,
+) -> Result<
+    (
+        Client,
+        impl Future<Output = Result<(), tokio_postgres::Error>>,
+    ),
+    ReadError,
+> {
     with_timeout("connecting to PostgreSQL", CONNECT_TIMEOUT, async {
         let (config, host, port, tls) = match target {
             PgTarget::Url { env: name, url } => {
@@ -163,12 +197,7 @@ async fn connect(env: &Env, target: &PgTarget) -> Result<Client, ReadError> {
             .connect_raw(socket, PassthroughTls)
             .await
             .map_err(|e| ReadError(format!("{} (connecting to {host}:{port})", describe(&e))))?;
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = connection.await {
-                worker::console_log!("postgres connection ended: {}", describe(&e));
-            }
-        });
-        Ok(client)
+        Ok((client, connection))
     })
     .await
 }

@@ -665,6 +665,51 @@ fn without_the_postgresql_worker_a_poll_fails_saying_so() {
     assert_eq!(runs_of(&dev, &id), 0);
 }
 
+/// A `hyperdrive` source uses a Hyperdrive binding of the PostgreSQL Worker (`[[hyperdrive]]` in
+/// `pg/wrangler.toml`; locally with a `localConnectionString`): its rows run once each.
+#[test]
+fn a_hyperdrive_source_is_read_through_the_postgresql_workers_binding() {
+    let e = env();
+    table(&e.pg, "t_hyperdrive");
+    insert(&e.pg, "t_hyperdrive", 1, 3);
+    let dir = root()
+        .join("target/e2e")
+        .join(format!("hyperdrive-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("config dir");
+    let pg_config = std::fs::read_to_string(root().join("pg/wrangler.toml")).expect("pg config");
+    let main = root().join("pg/build/index.js");
+    let pg_config = pg_config.replace(
+        "main = \"build/index.js\"",
+        &format!("main = \"{}\"", main.display()),
+    );
+    assert!(pg_config.contains(&main.display().to_string()));
+    let config = dir.join("wrangler.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{pg_config}\n[[hyperdrive]]\nbinding = \"HD\"\nid = \"0123456789abcdef0123456789abcdef\"\n\
+             localConnectionString = \"{}\"\n",
+            format!("{}?sslmode=disable", e.pg.url("reader"))
+        ),
+    )
+    .expect("write config");
+    let dev = Dev::start_with_pg_config("poll-hyperdrive", &[], &config);
+    let mut def = pg_def(
+        "hyperdrive",
+        json!({"table": "t_hyperdrive"}),
+        "beginning",
+        5,
+    );
+    let source = def["trigger"]["source"].as_object_mut().unwrap();
+    source.remove("connection_env");
+    source.insert("hyperdrive".into(), json!("HD"));
+    let id = create_deployed(&dev, &def);
+    let runs = wait_runs(&dev, &id, 3, 90);
+    assert_eq!(record_ids(&runs), [1, 2, 3]);
+    assert_unique_keys(&runs);
+    assert_eq!(poll_status(&dev, &id)["last_poll_error"], Value::Null);
+}
+
 #[test]
 fn cursor_survives_undeploy_and_redeploy() {
     let e = env();

@@ -77,7 +77,7 @@ pub struct Dev {
     child: Option<Child>,
     vars: Vec<(String, String)>,
     /// The wrangler configurations started together (the main Worker's first).
-    configs: &'static [&'static str],
+    configs: Vec<String>,
 }
 
 /// Both Workers: the main one (served on the port) and the PostgreSQL Worker it reaches over
@@ -112,13 +112,20 @@ impl Dev {
         Dev::start_with(name, vars, BOTH_WORKERS)
     }
 
+    /// Starts the main Worker with the PostgreSQL Worker configured by `pg_config` (a copy of
+    /// `pg/wrangler.toml` with more bindings).
+    pub fn start_with_pg_config(name: &str, vars: &[(&str, &str)], pg_config: &Path) -> Dev {
+        let pg_config = pg_config.to_string_lossy();
+        Dev::start_with(name, vars, &["wrangler.toml", &pg_config])
+    }
+
     /// Starts the main Worker alone: its binding `PG` leads nowhere, as when the PostgreSQL
     /// Worker was not deployed.
     pub fn start_without_pg_worker(name: &str, vars: &[(&str, &str)]) -> Dev {
         Dev::start_with(name, vars, &["wrangler.toml"])
     }
 
-    fn start_with(name: &str, vars: &[(&str, &str)], configs: &'static [&'static str]) -> Dev {
+    fn start_with(name: &str, vars: &[(&str, &str)], configs: &[&str]) -> Dev {
         let dir = root()
             .join("target/e2e")
             .join(format!("{name}-{}", std::process::id()));
@@ -135,7 +142,7 @@ impl Dev {
             port: 0,
             child: None,
             vars,
-            configs,
+            configs: configs.iter().map(|c| c.to_string()).collect(),
         };
         dev.spawn();
         dev
@@ -164,7 +171,7 @@ impl Dev {
         let log = std::fs::File::create(&log_path).expect("log file");
         let mut cmd = Command::new(wrangler());
         cmd.arg("dev");
-        for config in self.configs {
+        for config in &self.configs {
             cmd.args(["-c", config]);
         }
         cmd.args([
