@@ -688,8 +688,8 @@ fn a_hyperdrive_source_is_read_through_the_postgresql_workers_binding() {
         &config,
         format!(
             "{pg_config}\n[[hyperdrive]]\nbinding = \"HD\"\nid = \"0123456789abcdef0123456789abcdef\"\n\
-             localConnectionString = \"{}\"\n",
-            format!("{}?sslmode=disable", e.pg.url("reader"))
+             localConnectionString = \"{}?sslmode=disable\"\n",
+            e.pg.url("reader")
         ),
     )
     .expect("write config");
