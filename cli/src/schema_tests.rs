@@ -317,6 +317,62 @@ fn both_reject_the_same_invalid_definitions() {
             ),
         ),
         (
+            "http source pagination: both next_url and cursor",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "pagination": {"next_url": "/n", "cursor": "/c", "param": "p"}}}),
+            ),
+        ),
+        (
+            "http source pagination: cursor without param",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "pagination": {"cursor": "/c"}}}),
+            ),
+        ),
+        (
+            "http source pagination: param without cursor",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "pagination": {"param": "p"}}}),
+            ),
+        ),
+        (
+            "http source pagination: order",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "pagination": {"order": "random"}}}),
+            ),
+        ),
+        (
+            "http source pagination: max_pages",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "pagination": {"max_pages": 101}}}),
+            ),
+        ),
+        (
+            "http source pagination: whole body as next_url",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "pagination": {"next_url": ""}}}),
+            ),
+        ),
+        (
+            "http source pagination: unknown field",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "pagination": {"follow": true}}}),
+            ),
+        ),
+        (
+            "http source URL reads an unknown cursor field",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x/{{cursor.newest}}", "dedupe": "greatest"}}),
+            ),
+        ),
+        (
             "oauth without urls",
             with(
                 "/trigger",
@@ -445,6 +501,13 @@ fn rules_only_the_parser_checks() {
             ),
         ),
         (
+            "cursor template with a unique cursor",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x/?since={{cursor.greatest}}"}}),
+            ),
+        ),
+        (
             "cron expression out of range",
             schedule(json!({"kind": "cron", "expression": "99 * * * *"})),
         ),
@@ -495,6 +558,21 @@ fn accepted_variants_are_valid_for_both() {
         with(
             "/trigger",
             json!({"type": "poll", "source": {"kind": "http", "url": "https://api.example.com/items", "items": "/data", "dedupe": "greatest", "greatest": "/n"}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://api.example.com/items?since={{cursor.greatest}}", "dedupe": "greatest", "greatest": "/created_at",
+                "pagination": {"order": "newest_first", "max_pages": 100}}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://api.example.com/items",
+                "pagination": {"next_url": "/links/next", "order": "oldest_first"}}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://api.example.com/items",
+                "pagination": {"cursor": "/meta/next", "param": "page[after]", "max_pages": 1}}}),
         ),
     ];
     for v in &cases {

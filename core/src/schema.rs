@@ -25,6 +25,7 @@ use crate::endpoint::request_schema::{FieldType, MAX_ENUM_VALUES, MAX_FIELDS, MA
 use crate::endpoint::signature::{Scheme, MAX_TOLERANCE_SECONDS};
 use crate::endpoint::{MAX_MAX_BODY_BYTES, MAX_RESPONSE_TIMEOUT_MS};
 use crate::oauth::TOKEN_AUTH_METHODS;
+use crate::poll::pages::MAX_MAX_PAGES;
 use crate::poll::{
     MAX_BATCH_SIZE, MAX_INTERVAL_SECONDS, MAX_UNIQUE_CAPACITY, MIN_INTERVAL_SECONDS,
 };
@@ -382,6 +383,40 @@ pub struct HttpSourceSchema {
     unique_capacity: Option<u32>,
     #[schemars(default, schema_with = "pointer")]
     greatest: Option<String>,
+    pagination: Option<PaginationSchema>,
+}
+
+/// How pages are followed: `Link: <…>; rel="next"` headers by default, or a URL (`next_url`) or
+/// a token (`cursor`, sent back as the query parameter `param`) in the body.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields, extend(
+    "not" = { "required": ["next_url", "cursor"] },
+    "dependentRequired" = { "cursor": ["param"], "param": ["cursor"] }
+))]
+pub struct PaginationSchema {
+    /// JSON pointer to the next page's URL in the body.
+    #[schemars(default, schema_with = "inner_pointer")]
+    next_url: Option<String>,
+    /// JSON pointer to the next page's token in the body.
+    #[schemars(default, schema_with = "inner_pointer")]
+    cursor: Option<String>,
+    /// The query parameter that sends the token back.
+    #[schemars(default, schema_with = "query_param")]
+    param: Option<String>,
+    /// `newest_first`: stop at the first page with a seen item; `oldest_first` (default): read
+    /// to the end.
+    order: Option<OrderSchema>,
+    /// Pages read per poll at most (default 10).
+    #[schemars(range(min = 1, max = MAX_MAX_PAGES))]
+    max_pages: Option<u32>,
+}
+
+#[derive(JsonSchema)]
+pub enum OrderSchema {
+    #[schemars(rename = "newest_first")]
+    NewestFirst,
+    #[schemars(rename = "oldest_first")]
+    OldestFirst,
 }
 
 #[derive(JsonSchema)]
@@ -631,9 +666,9 @@ fn url_roots_for(kind: &str, root: &str) -> Value {
 }
 
 /// A polled HTTP source: lowercase scheme, a host, no whitespace or control characters;
-/// placeholders may only read `secrets`.
+/// placeholders may only read `secrets` and `cursor.greatest`.
 fn poll_url(_: &mut SchemaGenerator) -> Schema {
-    let secret = r"\{\{secrets\.[A-Za-z_][A-Za-z0-9_]*\}\}";
+    let secret = r"\{\{(secrets\.[A-Za-z_][A-Za-z0-9_]*|cursor\.greatest)\}\}";
     let plain = r"[^\s\x00-\x1f\x7f-\x9f{}]";
     json_schema!({
         "type": "string",
@@ -663,6 +698,15 @@ fn extra_authorize_params(_: &mut SchemaGenerator) -> Schema {
 
 fn pointer(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({ "type": "string", "pattern": "^(/.*)?$" }))
+}
+
+/// A JSON pointer into the body (not the whole body).
+fn inner_pointer(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "string", "pattern": "^/.*$" }))
+}
+
+fn query_param(_: &mut SchemaGenerator) -> Schema {
+    nullable(json_schema!({ "type": "string", "pattern": r"^[A-Za-z0-9._~\[\]-]{1,100}$" }))
 }
 
 fn step_name(_: &mut SchemaGenerator) -> Schema {

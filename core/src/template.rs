@@ -66,6 +66,8 @@ fn root_fields(root: &str) -> Option<&'static [&'static str]> {
         "event" => &["record"],
         "workflow" => &["id", "version"],
         "run" => &["id"],
+        // A polled HTTP source's own templates (URL and headers), not steps'.
+        "cursor" => &["greatest"],
         _ => return None,
     })
 }

@@ -35,9 +35,10 @@ use tripline_core::definition::Trigger;
 use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::new_run_id;
 use tripline_core::kernel::time::iso_millis;
-use tripline_core::poll::cursor::{HttpCursor, NewRecord, PgCursor};
+use tripline_core::poll::cursor::{sort_oldest_first, HttpCursor, NewRecord, PgCursor};
 use tripline_core::poll::horizon::Horizon;
 use tripline_core::poll::horizon::Waiting;
+use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk};
 use tripline_core::poll::state::{
     batch_run_random, empty_http, http_summary, join_http, parse_reset, pg_summary,
     scoped_dedup_key, source_fingerprint, split_http, stored_record, StoredRecord,
@@ -74,6 +75,9 @@ const KEY_ARMED_VERSION: &str = "armed_version";
 /// A PostgreSQL source's transaction marks (`tripline_core::poll::horizon`), with the fingerprint
 /// of the source they were read from.
 const KEY_HORIZON: &str = "horizon";
+/// Where an HTTP source's walk over its pages stopped (`tripline_core::poll::pages::PageWalk`),
+/// with the fingerprint of the source.
+const KEY_WALK: &str = "walk";
 /// How soon a poll held back by a newly seen transaction polls again.
 const SOON_MS: u64 = 1_000;
 
@@ -361,6 +365,46 @@ fn load_http(
     })
 }
 
+/// The page walk a poll stopped in (page bound reached), if it belongs to `fingerprint`.
+fn load_walk(store: &PollStore, fingerprint: &str) -> Result<Option<PageWalk>> {
+    let stored = store
+        .get(KEY_WALK)?
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    Ok(match stored {
+        Some(v) if v["fingerprint"] == fingerprint => {
+            serde_json::from_value(v["walk"].clone()).ok()
+        }
+        _ => None,
+    })
+}
+
+/// Stores the walk unless a reset happened since `generation` was read.
+fn save_walk(
+    store: &PollStore,
+    generation: i64,
+    fingerprint: &str,
+    walk: &PageWalk,
+) -> Result<bool> {
+    if store.generation()? != generation {
+        return Ok(false);
+    }
+    store.put(
+        KEY_WALK,
+        &json!({"fingerprint": fingerprint, "walk": walk}).to_string(),
+    )?;
+    Ok(true)
+}
+
+fn clear_walk(store: &PollStore) -> Result<()> {
+    store
+        .sql
+        .exec(
+            "DELETE FROM poll_state WHERE key = ?",
+            vec![SqlStorageValue::from(KEY_WALK)],
+        )
+        .map(|_| ())
+}
+
 /// Stores a PostgreSQL cursor unless a reset happened since `generation` was read.
 fn save_pg(
     store: &PollStore,
@@ -387,7 +431,7 @@ fn save_http(
     fingerprint: &str,
     cursor: &HttpCursor,
     rewrite: bool,
-    taken: &[NewRecord],
+    taken: &[String],
 ) -> Result<bool> {
     if store.generation()? != generation {
         return Ok(false);
@@ -397,8 +441,7 @@ fn save_http(
     store.put(KEY_CURSOR, &header.to_string())?;
     match cursor {
         HttpCursor::Unique(recent) if !rewrite => {
-            let new: Vec<String> = taken.iter().map(|r| r.dedup_key.clone()).collect();
-            store.append_ids(&new)?;
+            store.append_ids(taken)?;
             store.trim_ids(recent.capacity())?;
         }
         _ => {
@@ -575,7 +618,10 @@ async fn poll_pg(
     })
 }
 
-/// One poll of an HTTP source.
+/// One poll of an HTTP source: a walk over its pages, at most `max_pages` of them, from where
+/// the previous poll stopped (a [`PageWalk`] kept in the object) or from the first page. Runs
+/// are created for the new records of every page read (oldest first); the cursor moves over
+/// the records of the walk only when the walk reaches its end (see `tripline_core::poll::pages`).
 async fn poll_http(
     ctx: &PollCtx<'_>,
     source: &tripline_core::poll::HttpSource,
@@ -583,7 +629,6 @@ async fn poll_http(
 ) -> std::result::Result<Polled, SourceError> {
     let store = ctx.store;
     let generation = store.generation().map_err(storage_err)?;
-    let body = http_source::fetch(ctx.obj.env(), source).await?;
     let loaded = if force_now {
         LoadedHttp {
             cursor: HttpCursor::for_source(source),
@@ -594,51 +639,132 @@ async fn poll_http(
         load_http(store, &ctx.fingerprint, source).map_err(storage_err)?
     };
     let mut cursor = loaded.cursor;
-    let new = source.select_new(&cursor, &body)?;
-    if loaded.first && (force_now || ctx.trigger.start == PollStart::Now) {
-        cursor.advance(&new);
-        save_http(store, generation, &ctx.fingerprint, &cursor, true, &new).map_err(storage_err)?;
+    let positioning = loaded.first && (force_now || ctx.trigger.start == PollStart::Now);
+    let mut walk = if loaded.first {
+        PageWalk::new(positioning)
+    } else {
+        load_walk(store, &ctx.fingerprint)
+            .map_err(storage_err)?
+            .unwrap_or_default()
+    };
+    let pagination = &source.pagination;
+    let env = ctx.obj.env();
+    let mut pages = 0u32;
+    let mut items_read = 0usize;
+    let mut new: Vec<NewRecord> = Vec::new();
+    let end = loop {
+        let request = source.page_request(walk.next.as_ref(), cursor.mark(), |n| {
+            http_source::secret(env, n)
+        })?;
+        // Errors name the URL template (the URL itself may hold a secret) and the page.
+        let shown = match pages + walk.pages {
+            0 => source.url.clone(),
+            n => format!("{} (page {})", source.url, n + 1),
+        };
+        let page = http_source::fetch(&request, &shown).await?;
+        pages += 1;
+        let items = source.items_of(&page.body)?;
+        items_read += items.len();
+        let (fresh, seen) = cursor.select_page(items, &source.id, source.greatest_pointer())?;
+        let fresh = walk.not_taken(fresh);
+        let next = source.next_request(&request.url, page.link.as_deref(), &page.body)?;
+        let read = Page {
+            items: items.len(),
+            seen,
+            next,
+        };
+        let after = walk.after_page(pagination.order, read, &fresh);
+        new.extend(fresh);
+        match after {
+            AfterPage::Next(_) if pages < pagination.max_pages => continue,
+            AfterPage::Next(_) => break None,
+            AfterPage::End {
+                reached_seen,
+                boundary_all_new,
+            } => break Some((reached_seen, boundary_all_new)),
+        }
+    };
+    // Oldest first: by the ordering value when there is one, else a newest-first list reversed.
+    if source.greatest_pointer().is_some() {
+        sort_oldest_first(&mut new);
+    } else if pagination.order == Order::NewestFirst {
+        new.reverse();
+    }
+    // A gap can only be told against something seen before; an API asked for what is after
+    // the cursor (`{{cursor.greatest}}`) and read to its end has shown everything new.
+    let compared = !walk.positioning && !cursor.is_empty();
+    let asked_only_for_new = source.is_incremental() && cursor.mark().is_some();
+    let gap = match end {
+        None => Some(json!({
+            "at": iso_millis(now_ms()),
+            "kind": "max_pages",
+            "pages": pages,
+            "items": items_read,
+            "new": new.len(),
+            "reason": format!(
+                "the poll read {} pages (max_pages) without reaching the end of the list; \
+                 the next poll goes on from there", pagination.max_pages),
+        })),
+        // Nothing proves that no item came and went between two polls when the page where old
+        // items meet new ones holds only new items (unless the API was asked for what is after
+        // the cursor, and was read to its end).
+        Some((false, true)) if compared && !asked_only_for_new => Some(json!({
+            "at": iso_millis(now_ms()),
+            "kind": "all_new",
+            "pages": pages,
+            "items": items_read,
+            "new": new.len(),
+            "reason": "every item where the list meets what was seen before was new, so items \
+                       in between may have been missed; poll more often or ask the source \
+                       for more items per page",
+        })),
+        _ => None,
+    };
+    let created = if walk.positioning {
+        Vec::new()
+    } else {
+        let records: Vec<&NewRecord> = new.iter().collect();
+        record_runs(ctx, &records).await?
+    };
+    if let Some(g) = gap {
+        ctx.notes.borrow_mut().gap = Some(g);
+    }
+    if end.is_none() {
+        // Go on from here next poll. The cursor stays; a first poll stores it, so that the next
+        // poll is not a first poll again.
+        if save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?
+            && loaded.rewrite
+        {
+            save_http(store, generation, &ctx.fingerprint, &cursor, true, &[])
+                .map_err(storage_err)?;
+        }
+    } else {
+        let keys: Vec<String> = walk.taken.iter().map(|t| t.key.clone()).collect();
+        cursor.advance_over(
+            walk.taken
+                .iter()
+                .map(|t| (t.key.as_str(), t.greatest.as_ref())),
+        );
+        if save_http(
+            store,
+            generation,
+            &ctx.fingerprint,
+            &cursor,
+            loaded.rewrite,
+            &keys,
+        )
+        .map_err(storage_err)?
+        {
+            clear_walk(store).map_err(storage_err)?;
+        }
+    }
+    let n = created.len();
+    execute_in_background(ctx.obj, ctx.workflow_id, created);
+    if walk.positioning && loaded.first {
         return Ok(Polled::Positioned {
             summary: http_summary(&cursor),
         });
     }
-    if new.is_empty() {
-        if loaded.rewrite {
-            save_http(store, generation, &ctx.fingerprint, &cursor, true, &[])
-                .map_err(storage_err)?;
-        }
-        return Ok(Polled::Taken {
-            created: 0,
-            full: false,
-            summary: loaded.rewrite.then(|| http_summary(&cursor)),
-        });
-    }
-    // Every item of the answer is new: items between the last poll and this one may have been
-    // beyond what the API returned. Nothing proves otherwise, so the status says so.
-    let on_page = source.items_of(&body)?.len();
-    if !loaded.first && new.len() == on_page {
-        ctx.notes.borrow_mut().gap = Some(json!({
-            "at": iso_millis(now_ms()),
-            "pages": 1,
-            "items": on_page,
-            "reason": "every item the source returned was new, so items in between may have been missed; \
-                       poll more often or ask the source for more items per answer",
-        }));
-    }
-    let records: Vec<&NewRecord> = new.iter().collect();
-    let created = record_runs(ctx, &records).await?;
-    cursor.advance(&new);
-    save_http(
-        store,
-        generation,
-        &ctx.fingerprint,
-        &cursor,
-        loaded.rewrite,
-        &new,
-    )
-    .map_err(storage_err)?;
-    let n = created.len();
-    execute_in_background(ctx.obj, ctx.workflow_id, created);
     Ok(Polled::Taken {
         created: n,
         full: false,
@@ -960,6 +1086,8 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     }
     let store = PollStore::open(obj)?;
     let fingerprint = source_fingerprint(&trigger.source);
+    // A reset starts a new walk over an HTTP source's pages.
+    clear_walk(&store)?;
     let summary = match start {
         PollStart::Beginning => {
             let generation = store.bump_generation()?;

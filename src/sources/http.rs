@@ -1,5 +1,6 @@
-//! An HTTP source: one GET per poll (secrets filled into the URL and headers), the JSON body
-//! parsed; picking the new items is `tripline_core::poll::cursor`'s job.
+//! An HTTP source: one GET per page (secrets and the cursor filled into the URL and headers by
+//! `tripline_core::poll::HttpSource::page_request`), the JSON body parsed and the `Link` header
+//! kept; picking the new items and the next page is `tripline_core::poll`'s job.
 
 use std::time::Duration;
 
@@ -10,17 +11,28 @@ use crate::platform::fetch::{send, FetchFailure};
 
 use super::SourceError;
 use crate::platform::env_string;
-use tripline_core::poll::HttpSource;
+use tripline_core::poll::HttpPollRequest;
 
 /// Longest wait for the response, body included.
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest body read (a poll keeps the whole response in memory).
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
-/// GETs the source and returns its JSON body. A non-2xx status, a body that is not JSON, a
-/// network error or a timeout is an error (and the poll creates no runs).
-pub async fn fetch(env: &Env, source: &HttpSource) -> Result<Value, SourceError> {
-    let prepared = source.request(|name| env_string(env, name))?;
+/// A page of the source: its JSON body and its `Link` header.
+pub struct FetchedPage {
+    pub body: Value,
+    pub link: Option<String>,
+}
+
+/// The value of a Worker secret or variable, for `{{secrets.NAME}}`.
+pub fn secret(env: &Env, name: &str) -> Option<String> {
+    env_string(env, name)
+}
+
+/// GETs a page and returns its JSON body and `Link` header. A non-2xx status, a body that is not
+/// JSON, a network error or a timeout is an error (and the poll creates no runs). `shown` names
+/// the page in errors (the URL template, never the URL with its secrets).
+pub async fn fetch(prepared: &HttpPollRequest, shown: &str) -> Result<FetchedPage, SourceError> {
     let headers = Headers::new();
     headers.set("accept", "application/json")?;
     headers.set("user-agent", "tripline-poll")?;
@@ -31,14 +43,12 @@ pub async fn fetch(env: &Env, source: &HttpSource) -> Result<Value, SourceError>
     }
     let mut init = RequestInit::new();
     init.with_method(Method::Get).with_headers(headers);
-    // The URL may hold a secret: errors name only the URL template.
-    let shown = &source.url;
     let request = Request::new_with_init(&prepared.url, &init)
         .map_err(|e| SourceError(format!("the URL {shown} is not usable: {e}")))?;
-    let (status, bytes) = match send(request, TIMEOUT, MAX_BODY_BYTES).await {
+    let (status, bytes, link) = match send(request, TIMEOUT, MAX_BODY_BYTES).await {
         Ok(r) => match r.truncated {
             Some(cut) => return Err(SourceError(format!("GET {shown}: {}", cut.describe()))),
-            None => (r.status, r.body),
+            None => (r.status, r.body, r.headers.get("link").ok().flatten()),
         },
         Err(FetchFailure::Network(e)) => {
             return Err(SourceError(format!("GET {shown} failed: {e}")))
@@ -60,6 +70,7 @@ pub async fn fetch(env: &Env, source: &HttpSource) -> Result<Value, SourceError>
     // parsed document than as text.
     tripline_core::kernel::json_budget::check(&bytes)
         .map_err(|e| SourceError(format!("GET {shown}: {e}")))?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| SourceError(format!("GET {shown}: the response is not JSON ({e})")))
+    let body = serde_json::from_slice(&bytes)
+        .map_err(|e| SourceError(format!("GET {shown}: the response is not JSON ({e})")))?;
+    Ok(FetchedPage { body, link })
 }

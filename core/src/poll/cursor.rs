@@ -214,6 +214,19 @@ impl HttpCursor {
         id_ptr: &str,
         greatest_ptr: Option<&str>,
     ) -> Result<Vec<NewRecord>, PollError> {
+        self.select_page(items, id_ptr, greatest_ptr)
+            .map(|(new, _)| new)
+    }
+
+    /// [`HttpCursor::select_new`], and how many items were seen before (not new; a new id
+    /// repeated on the page is not counted).
+    pub fn select_page(
+        &self,
+        items: &[Value],
+        id_ptr: &str,
+        greatest_ptr: Option<&str>,
+    ) -> Result<(Vec<NewRecord>, usize), PollError> {
+        let mut seen_before = 0;
         let order_ptr = match self {
             HttpCursor::Greatest { .. } => Some(greatest_ptr.unwrap_or(id_ptr)),
             HttpCursor::Unique(_) => greatest_ptr,
@@ -237,6 +250,9 @@ impl HttpCursor {
                     },
                 },
             };
+            if !is_new {
+                seen_before += 1;
+            }
             if is_new && seen.insert(key.clone()) {
                 picked.push((
                     value.map(SortKey::of),
@@ -251,33 +267,69 @@ impl HttpCursor {
         if order_ptr.is_some() {
             picked.sort_by(|a, b| a.0.cmp(&b.0)); // stable: ties keep the API's order
         }
-        Ok(picked.into_iter().map(|(_, r)| r).collect())
+        Ok((picked.into_iter().map(|(_, r)| r).collect(), seen_before))
+    }
+
+    /// The greatest ordering value taken (a `greatest` cursor), for `{{cursor.greatest}}`.
+    pub fn mark(&self) -> Option<&Value> {
+        match self {
+            HttpCursor::Greatest { mark, .. } => mark.as_ref(),
+            HttpCursor::Unique(_) => None,
+        }
+    }
+
+    /// Whether nothing was taken yet.
+    pub fn is_empty(&self) -> bool {
+        match self {
+            HttpCursor::Unique(ids) => ids.is_empty(),
+            HttpCursor::Greatest { mark, .. } => mark.is_none(),
+        }
     }
 
     /// Records `taken` (returned by `select_new`, all or an oldest-first prefix) as seen. Call it
     /// only after their runs are committed.
     pub fn advance(&mut self, taken: &[NewRecord]) {
+        self.advance_over(
+            taken
+                .iter()
+                .map(|r| (r.dedup_key.as_str(), r.greatest.as_ref())),
+        );
+    }
+
+    /// [`HttpCursor::advance`] over `(dedup key, ordering value)` pairs.
+    pub fn advance_over<'a>(
+        &mut self,
+        taken: impl IntoIterator<Item = (&'a str, Option<&'a Value>)>,
+    ) {
         match self {
             HttpCursor::Unique(ids) => {
-                for r in taken {
-                    ids.insert(r.dedup_key.clone());
+                for (key, _) in taken {
+                    ids.insert(key.to_string());
                 }
             }
             HttpCursor::Greatest { mark, at_mark } => {
-                for r in taken {
-                    let Some(v) = &r.greatest else { continue };
+                for (key, v) in taken {
+                    let Some(v) = v else { continue };
                     match mark.as_ref().map(|m| compare_values(v, m)) {
                         None | Some(Ordering::Greater) => {
                             *mark = Some(v.clone());
                             at_mark.clear();
-                            at_mark.insert(r.dedup_key.clone());
+                            at_mark.insert(key.to_string());
                         }
-                        Some(Ordering::Equal) => at_mark.insert(r.dedup_key.clone()),
+                        Some(Ordering::Equal) => at_mark.insert(key.to_string()),
                         Some(Ordering::Less) => {}
                     }
                 }
             }
         }
+    }
+}
+
+/// Sorts records oldest first by their ordering value (stable: ties keep their order).
+/// Records without one keep their order.
+pub fn sort_oldest_first(records: &mut [NewRecord]) {
+    if records.iter().all(|r| r.greatest.is_some()) {
+        records.sort_by_cached_key(|r| r.greatest.as_ref().map(SortKey::of));
     }
 }
 

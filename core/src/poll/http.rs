@@ -1,7 +1,21 @@
-//! An HTTP JSON API as a polled source: its definition, the request a poll sends (secrets filled
-//! in), and where the items are in the answer.
+//! An HTTP JSON API as a polled source: its definition, the request a poll sends (secrets and
+//! the cursor filled in), where the items are in the answer, and where the next page is
+//! (see `pages.rs`).
+//!
+//! The URL and header templates may use `{{secrets.NAME}}` and, with `dedupe: "greatest"`,
+//! `{{cursor.greatest}}`: the greatest ordering value taken so far (a string as is, a number as
+//! its JSON text; `""` before anything was taken). In the URL it is percent-encoded (everything
+//! but `A-Z a-z 0-9 - . _ ~`), so it can be a query value; in a header it is written as is.
 
 use super::*;
+use crate::poll::pages::{
+    encode_component, next_value, parse_pagination, resolve_same_origin, with_query_param,
+    NextPage, NextRequest, Pagination,
+};
+
+/// The template root of the cursor, and its one field.
+pub const CURSOR_ROOT: &str = "cursor";
+pub const CURSOR_GREATEST: &str = "cursor.greatest";
 
 /// An HTTP JSON API returning a list of items.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +32,8 @@ pub struct HttpSource {
     /// JSON pointer to an ordering value inside each item (`/updated_at`, `/created`). With
     /// `greatest` it is the high-water mark (default: the id); with `unique` it only sorts.
     pub greatest: Option<String>,
+    /// How pages are followed (by default: `Link` headers, read to the end, 10 pages a poll).
+    pub pagination: Pagination,
 }
 
 /// How an HTTP source tells new items from seen ones.
@@ -75,7 +91,7 @@ pub(super) fn parse_http(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option
         }
         Some(other) => {
             errors.push(
-                headers_loc,
+                headers_loc.clone(),
                 format!(
                     "must be an object of header name to value, got {}",
                     type_name(other)
@@ -84,6 +100,8 @@ pub(super) fn parse_http(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option
             Vec::new()
         }
     };
+    let pagination_loc = r.loc("pagination");
+    let pagination = parse_pagination(r.raw("pagination"), &pagination_loc, errors);
     let items = read_pointer(&mut r, "items", "", errors);
     let id = read_pointer(&mut r, "id", "/id", errors);
     let dedupe_loc = r.loc("dedupe");
@@ -112,6 +130,22 @@ pub(super) fn parse_http(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option
             Dedupe::Greatest
         }
     };
+    // The cursor's greatest value only exists for a `greatest` cursor.
+    if dedupe != Dedupe::Greatest {
+        let templates = url
+            .iter()
+            .map(|u| (url_loc.clone(), u))
+            .chain(headers.iter().map(|(n, v)| (join(&headers_loc, n), v)));
+        for (loc, t) in templates {
+            if uses_cursor(t) {
+                errors.push(
+                    loc,
+                    "`{{cursor.greatest}}` needs `\"dedupe\": \"greatest\"` (with `unique` the \
+                     cursor keeps ids, not a greatest value)",
+                );
+            }
+        }
+    }
     r.finish(errors);
     if errors.len() > before {
         return None;
@@ -123,6 +157,7 @@ pub(super) fn parse_http(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option
         id,
         dedupe,
         greatest,
+        pagination,
     })
 }
 
@@ -150,15 +185,42 @@ fn is_header_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// Checks a URL or header template: a poll source may only use `{{secrets.NAME}}`.
+/// Checks a URL or header template: a poll source may use `{{secrets.NAME}}` and
+/// `{{cursor.greatest}}`.
 fn check_template(template: &str, loc: &str, errors: &mut Errors) {
-    crate::template::validate(&Value::String(template.to_string()), loc, &[], &[], errors);
+    crate::template::validate(
+        &Value::String(template.to_string()),
+        loc,
+        &[CURSOR_ROOT],
+        &[],
+        errors,
+    );
 }
 
-/// Fills `{{secrets.NAME}}` in a template validated at parse time.
-fn render(template: &str, secret: &dyn Fn(&str) -> Option<String>) -> Result<String, PollError> {
+/// Whether a template reads the cursor.
+fn uses_cursor(template: &str) -> bool {
+    crate::template::referenced_paths(&Value::String(template.to_string()))
+        .iter()
+        .any(|p| p.split(['.', '[']).next() == Some(CURSOR_ROOT))
+}
+
+/// The text `{{cursor.greatest}}` stands for: the mark's text, `""` when there is none.
+fn mark_text(mark: Option<&Value>) -> String {
+    match mark {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Fills `{{secrets.NAME}}` and `{{cursor.greatest}}` in a template validated at parse time.
+fn render(
+    template: &str,
+    context: &Value,
+    secret: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, PollError> {
     let mut used = Vec::new();
-    crate::template::render_string(template, &Value::Null, secret, &mut used).map_err(|e| {
+    crate::template::render_string(template, context, secret, &mut used).map_err(|e| {
         match e.path.as_deref().and_then(|p| p.strip_prefix("secrets.")) {
             Some(name) => PollError::MissingSecret {
                 name: name.to_string(),
@@ -176,18 +238,70 @@ pub struct HttpPollRequest {
 }
 
 impl HttpSource {
-    /// The GET request to send, with every `{{secrets.NAME}}` replaced by `secret(NAME)`.
+    /// The GET request for the first page, with every `{{secrets.NAME}}` replaced by
+    /// `secret(NAME)` and no cursor value (see [`HttpSource::page_request`]).
     pub fn request(
         &self,
         secret: impl Fn(&str) -> Option<String>,
     ) -> Result<HttpPollRequest, PollError> {
-        let url = render(&self.url, &secret)?;
+        self.page_request(None, None, secret)
+    }
+
+    /// The GET request for a page: the first one (`next` is `None`: the source's URL), a URL the
+    /// previous page named (on the first page's origin only), or the source's URL with a cursor
+    /// token. `mark` is the cursor's greatest value, for `{{cursor.greatest}}`.
+    pub fn page_request(
+        &self,
+        next: Option<&NextRequest>,
+        mark: Option<&Value>,
+        secret: impl Fn(&str) -> Option<String>,
+    ) -> Result<HttpPollRequest, PollError> {
+        let text = mark_text(mark);
+        let in_url = serde_json::json!({ CURSOR_ROOT: {"greatest": encode_component(&text)} });
+        let in_header = serde_json::json!({ CURSOR_ROOT: {"greatest": text} });
+        let first = render(&self.url, &in_url, &secret)?;
+        let url = match (next, &self.pagination.next) {
+            (None, _) => first,
+            (Some(NextRequest::Url { url }), _) => resolve_same_origin(&first, url)?,
+            (Some(NextRequest::Token { token }), NextPage::Cursor { param, .. }) => {
+                with_query_param(&first, param, token)
+            }
+            (Some(NextRequest::Token { .. }), _) => first,
+        };
         let headers = self
             .headers
             .iter()
-            .map(|(n, v)| Ok((n.clone(), render(v, &secret)?)))
+            .map(|(n, v)| Ok((n.clone(), render(v, &in_header, &secret)?)))
             .collect::<Result<_, PollError>>()?;
         Ok(HttpPollRequest { url, headers })
+    }
+
+    /// The page after the one read from `page_url`, from its `Link` header or body as the
+    /// `pagination` option says; `None` at the end of the list. A URL is resolved against
+    /// `page_url` and must be on its origin.
+    pub fn next_request(
+        &self,
+        page_url: &str,
+        link_header: Option<&str>,
+        body: &Value,
+    ) -> Result<Option<NextRequest>, PollError> {
+        let url = match &self.pagination.next {
+            NextPage::Link => link_header.and_then(crate::poll::link::next_link),
+            NextPage::NextUrl(pointer) => next_value(body, pointer, false)?,
+            NextPage::Cursor { pointer, .. } => {
+                return Ok(
+                    next_value(body, pointer, true)?.map(|token| NextRequest::Token { token })
+                )
+            }
+        };
+        url.map(|u| resolve_same_origin(page_url, &u).map(|url| NextRequest::Url { url }))
+            .transpose()
+    }
+
+    /// Whether the URL or a header reads `{{cursor.greatest}}`: the API is asked only for what
+    /// is after the cursor.
+    pub fn is_incremental(&self) -> bool {
+        uses_cursor(&self.url) || self.headers.iter().any(|(_, v)| uses_cursor(v))
     }
 
     /// Every secret name the URL and headers use, once each, in order of appearance.

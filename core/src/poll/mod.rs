@@ -29,6 +29,8 @@
 pub mod cursor;
 pub mod horizon;
 pub mod http;
+pub mod link;
+pub mod pages;
 pub mod pg_service;
 pub mod postgres;
 pub mod state;
@@ -109,6 +111,10 @@ pub enum PollError {
     MissingSecret { name: String },
     /// A URL or header template that does not parse (only when built without `parse`).
     BadTemplate { problem: String },
+    /// A next page that cannot be read (a bad URL or token in the answer).
+    BadNextPage { problem: String },
+    /// A next page on another origin than the page linking to it: not followed.
+    OtherOrigin { origin: String },
 }
 
 impl fmt::Display for PollError {
@@ -131,6 +137,12 @@ impl fmt::Display for PollError {
             }
             PollError::BadRow { problem } => write!(f, "unexpected row from the source: {problem}"),
             PollError::BadTemplate { problem } => write!(f, "bad template: {problem}"),
+            PollError::BadNextPage { problem } => write!(f, "next page: {problem}"),
+            PollError::OtherOrigin { origin } => write!(
+                f,
+                "the next page is on another origin ({origin}); pages are only followed on the \
+                 source's own origin, so its headers and secrets are never sent elsewhere"
+            ),
             PollError::MissingSecret { name } => write!(
                 f,
                 "secret `{name}` is not set on the Worker (wrangler secret put {name})"

@@ -120,6 +120,7 @@ fn parses_http_with_defaults() {
             id: "/id".into(),
             dedupe: Dedupe::Unique { capacity: 10_000 },
             greatest: None,
+            pagination: crate::poll::pages::Pagination::default(),
         }
     );
     assert_eq!(s.greatest_pointer(), None);

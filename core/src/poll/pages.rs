@@ -1,0 +1,376 @@
+//! Following an HTTP source's pages: the `pagination` option, where the next page is, and when
+//! a poll stops reading.
+//!
+//! ```json
+//! "pagination": {"order": "newest_first", "max_pages": 10}                      (Link headers)
+//! "pagination": {"next_url": "/links/next"}                               (a URL in the body)
+//! "pagination": {"cursor": "/meta/next_cursor", "param": "starting_after"}  (a token in the body)
+//! ```
+//!
+//! - **Where the next page is.** By default an RFC 8288 `Link: <…>; rel="next"` header (resolved
+//!   against the page's URL). `next_url`: a JSON pointer to the next page's URL in the body.
+//!   `cursor` + `param`: a JSON pointer to a token in the body, sent back as the query parameter
+//!   `param` of the source's URL. No next page (no link, a missing/`null`/empty value), or an
+//!   empty page, ends the list.
+//! - **Same origin only.** A next page on another origin (scheme, host, port) than the page
+//!   that links to it is refused: the poll fails, so the source's headers and secrets are never
+//!   sent elsewhere.
+//! - **Order.** `newest_first`: the poll stops at the first page holding an item seen before
+//!   (every later page is older). `oldest_first` (the default, right for either order): it reads
+//!   to the end.
+//! - **Page bound.** At most `max_pages` pages per poll (default 10, 1 to 100; 1 = follow no
+//!   link). A poll that hits it keeps where it stopped ([`PageWalk`]) and the next poll goes on
+//!   from there. The records taken on the way are remembered by the walk, not by the cursor,
+//!   until the walk reaches its end: on a newest-first list the cursor must not move past the
+//!   older pages not read yet, and "seen before" must keep meaning "before this walk began".
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::kernel::problem::Errors;
+use crate::kernel::reader::{type_name, ObjectReader};
+use crate::poll::cursor::NewRecord;
+use crate::poll::{check_json_pointer, PollError};
+
+/// Default and largest number of pages one poll reads.
+pub const DEFAULT_MAX_PAGES: u32 = 10;
+pub const MAX_MAX_PAGES: u32 = 100;
+
+/// How an HTTP source's pages are followed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pagination {
+    pub next: NextPage,
+    pub order: Order,
+    pub max_pages: u32,
+}
+
+impl Default for Pagination {
+    fn default() -> Self {
+        Pagination {
+            next: NextPage::Link,
+            order: Order::OldestFirst,
+            max_pages: DEFAULT_MAX_PAGES,
+        }
+    }
+}
+
+/// Where the next page is found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextPage {
+    /// A `Link: <…>; rel="next"` response header.
+    Link,
+    /// A JSON pointer to the next page's URL in the body.
+    NextUrl(String),
+    /// A JSON pointer to a token in the body, sent back as the query parameter `param`.
+    Cursor { pointer: String, param: String },
+}
+
+/// The order in which the API lists items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Newest items on the first page: stop at the first page that reaches a seen item.
+    NewestFirst,
+    /// Oldest items first (or unknown): read to the end.
+    OldestFirst,
+}
+
+/// Parses `pagination` (absent: Link headers, `oldest_first`, 10 pages).
+pub(super) fn parse_pagination(
+    value: Option<&Value>,
+    location: &str,
+    errors: &mut Errors,
+) -> Pagination {
+    let Some(value) = value else {
+        return Pagination::default();
+    };
+    let mut r = ObjectReader::new(value, location, errors);
+    if !r.is_object() {
+        return Pagination::default();
+    }
+    let pointer = |r: &mut ObjectReader<'_>, key: &'static str, errors: &mut Errors| {
+        let loc = r.loc(key);
+        let p = r.opt_str(key, errors)?;
+        if let Err(why) = check_json_pointer(&p) {
+            errors.push(loc, why);
+        } else if p.is_empty() {
+            errors.push(loc, "must point inside the body, like \"/links/next\"");
+        }
+        Some(p)
+    };
+    let next_url = pointer(&mut r, "next_url", errors);
+    let cursor_loc = r.loc("cursor");
+    let cursor = pointer(&mut r, "cursor", errors);
+    let param_loc = r.loc("param");
+    let param = r.opt_str("param", errors);
+    let order = match r.opt_str("order", errors).as_deref() {
+        None | Some("oldest_first") => Order::OldestFirst,
+        Some("newest_first") => Order::NewestFirst,
+        Some(other) => {
+            errors.push(
+                r.loc("order"),
+                format!("must be \"newest_first\" or \"oldest_first\", got \"{other}\""),
+            );
+            Order::OldestFirst
+        }
+    };
+    let max_pages = r
+        .opt_int("max_pages", 1, i64::from(MAX_MAX_PAGES), errors)
+        .map_or(DEFAULT_MAX_PAGES, |n| n as u32);
+    if let Some(p) = &param {
+        if !is_query_name(p) {
+            errors.push(
+                param_loc.clone(),
+                format!(
+                    "`{p}` is not a query parameter name: use letters, digits and -._~[] \
+                     (like \"starting_after\" or \"page[after]\")"
+                ),
+            );
+        }
+    }
+    let next = match (next_url, cursor, param) {
+        (Some(_), Some(_), _) => {
+            errors.push(
+                cursor_loc,
+                "give `next_url` (a URL in the body) or `cursor` (a token in the body), not both",
+            );
+            NextPage::Link
+        }
+        (Some(_), None, Some(_)) => {
+            errors.push(param_loc, "only applies with `cursor`");
+            NextPage::Link
+        }
+        (Some(url), None, None) => NextPage::NextUrl(url),
+        (None, Some(_), None) => {
+            errors.push(
+                param_loc,
+                "is required with `cursor`: the query parameter that sends the token back, \
+                 like \"starting_after\"",
+            );
+            NextPage::Link
+        }
+        (None, Some(pointer), Some(param)) => NextPage::Cursor { pointer, param },
+        (None, None, Some(_)) => {
+            errors.push(param_loc, "only applies with `cursor`");
+            NextPage::Link
+        }
+        (None, None, None) => NextPage::Link,
+    };
+    r.finish(errors);
+    Pagination {
+        next,
+        order,
+        max_pages,
+    }
+}
+
+fn is_query_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~[]".contains(&b))
+}
+
+/// The page to read next, as kept between polls.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NextRequest {
+    /// GET this absolute URL (from a `Link` header or `next_url`).
+    Url { url: String },
+    /// GET the source's URL with the token as its pagination parameter.
+    Token { token: String },
+}
+
+/// A record taken by a walk: its dedup key and ordering value, all the cursor needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Taken {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greatest: Option<Value>,
+}
+
+/// One walk over the pages, from the first page to the end of the list (or, newest first, to
+/// the first page with a seen item). It may span several polls when the page bound is hit.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct PageWalk {
+    /// The page to read next; `None`: the first page (the source's URL).
+    #[serde(default)]
+    pub next: Option<NextRequest>,
+    /// Pages read since the walk began.
+    #[serde(default)]
+    pub pages: u32,
+    /// Records taken since the walk began; the cursor moves over them when it ends.
+    #[serde(default)]
+    pub taken: Vec<Taken>,
+    /// Whether the walk's first page held only new items (an oldest-first list's boundary).
+    #[serde(default)]
+    pub first_page_all_new: bool,
+    /// Whether a page of the walk held an item seen before the walk began.
+    #[serde(default)]
+    pub reached_seen: bool,
+    /// Positioning (`start: "now"`): records are only remembered as seen, none runs.
+    #[serde(default)]
+    pub positioning: bool,
+}
+
+/// What a walk does after a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterPage {
+    /// Read this page next.
+    Next(NextRequest),
+    /// The walk is over. `reached_seen`: a page held an item seen before the walk began.
+    /// `boundary_all_new`: the page where old items would meet new ones (the last page read of
+    /// a newest-first list, the first of an oldest-first one) had items, all new.
+    End {
+        reached_seen: bool,
+        boundary_all_new: bool,
+    },
+}
+
+/// A page as the walk needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Items on the page.
+    pub items: usize,
+    /// Items seen before the walk began.
+    pub seen: usize,
+    /// The next page, if the page names one.
+    pub next: Option<NextRequest>,
+}
+
+impl PageWalk {
+    pub fn new(positioning: bool) -> PageWalk {
+        PageWalk {
+            positioning,
+            ..PageWalk::default()
+        }
+    }
+
+    /// Of `new` (new to the cursor), the records this walk has not taken yet.
+    pub fn not_taken(&self, new: Vec<NewRecord>) -> Vec<NewRecord> {
+        if self.taken.is_empty() {
+            return new;
+        }
+        let taken: std::collections::HashSet<&str> =
+            self.taken.iter().map(|t| t.key.as_str()).collect();
+        new.into_iter()
+            .filter(|r| !taken.contains(r.dedup_key.as_str()))
+            .collect()
+    }
+
+    /// Records a page: `taken` are its records to remember; returns what to do next.
+    pub fn after_page(&mut self, order: Order, page: Page, taken: &[NewRecord]) -> AfterPage {
+        let first = self.pages == 0;
+        self.pages += 1;
+        self.taken.extend(taken.iter().map(|r| Taken {
+            key: r.dedup_key.clone(),
+            greatest: r.greatest.clone(),
+        }));
+        let all_new = page.items > 0 && page.seen == 0;
+        if first {
+            self.first_page_all_new = all_new;
+        }
+        self.reached_seen |= page.seen > 0;
+        let end = |last_all_new: bool| AfterPage::End {
+            reached_seen: self.reached_seen,
+            boundary_all_new: match order {
+                Order::NewestFirst => last_all_new,
+                Order::OldestFirst => self.first_page_all_new,
+            },
+        };
+        match order {
+            Order::NewestFirst if page.seen > 0 => return end(false),
+            // Positioning a newest-first list: its first page holds the newest items.
+            Order::NewestFirst if self.positioning => return end(all_new),
+            _ => {}
+        }
+        match page.next {
+            Some(next) if page.items > 0 && Some(&next) != self.next.as_ref() => {
+                self.next = Some(next.clone());
+                AfterPage::Next(next)
+            }
+            _ => end(all_new),
+        }
+    }
+}
+
+/// Resolves `target` (absolute or relative) against the URL of the page that named it, and
+/// refuses one on another origin.
+pub fn resolve_same_origin(page_url: &str, target: &str) -> Result<String, PollError> {
+    let base = url::Url::parse(page_url).map_err(|e| PollError::BadNextPage {
+        problem: format!("the page's URL does not parse ({e})"),
+    })?;
+    let next = base.join(target).map_err(|e| PollError::BadNextPage {
+        problem: format!("the next page's URL does not parse ({e})"),
+    })?;
+    if next.origin() != base.origin() {
+        return Err(PollError::OtherOrigin {
+            origin: next.origin().ascii_serialization(),
+        });
+    }
+    Ok(next.to_string())
+}
+
+/// `url` with its query parameter `name` set to `value` (replacing any), the rest as written.
+pub fn with_query_param(url: &str, name: &str, value: &str) -> String {
+    let (rest, fragment) = match url.split_once('#') {
+        Some((r, f)) => (r, Some(f)),
+        None => (url, None),
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    let mut pairs: Vec<&str> = query
+        .map(|q| {
+            q.split('&')
+                .filter(|p| !p.is_empty() && p.split('=').next() != Some(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    let pair = format!("{name}={}", encode_component(value));
+    pairs.push(&pair);
+    let mut out = format!("{path}?{}", pairs.join("&"));
+    if let Some(f) = fragment {
+        out.push('#');
+        out.push_str(f);
+    }
+    out
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
+pub fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The text of a next-page value in a body: a non-empty string (or a number, for tokens);
+/// missing, `null`, `false` or `""` means there is no next page.
+pub fn next_value(body: &Value, pointer: &str, numbers: bool) -> Result<Option<String>, PollError> {
+    match body.pointer(pointer) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) if numbers => Ok(Some(n.to_string())),
+        Some(other) => Err(PollError::BadNextPage {
+            problem: format!(
+                "the value at \"{pointer}\" must be a {}, got {}",
+                if numbers {
+                    "string or number"
+                } else {
+                    "string"
+                },
+                type_name(other)
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

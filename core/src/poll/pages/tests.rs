@@ -1,0 +1,497 @@
+use super::*;
+use crate::poll::cursor::HttpCursor;
+use crate::poll::{HttpSource, PollSource, PollTrigger};
+use serde_json::json;
+
+fn parse(source: Value) -> Result<HttpSource, Vec<(String, String)>> {
+    let mut s = json!({"kind": "http", "url": "https://api.example.com/items"});
+    for (k, v) in source.as_object().unwrap() {
+        s[k] = v.clone();
+    }
+    let mut errors = Errors::new();
+    match PollTrigger::parse(
+        &json!({"type": "poll", "source": s}),
+        "trigger",
+        &mut errors,
+    ) {
+        Some(PollTrigger {
+            source: PollSource::Http(h),
+            ..
+        }) => Ok(h),
+        _ => Err(errors
+            .0
+            .into_iter()
+            .map(|e| (e.location, e.message))
+            .collect()),
+    }
+}
+
+fn source(extra: Value) -> HttpSource {
+    parse(extra).expect("a valid source")
+}
+
+fn locations(extra: Value) -> Vec<String> {
+    parse(extra)
+        .expect_err("errors")
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect()
+}
+
+#[test]
+fn pagination_defaults_to_link_headers_read_to_the_end() {
+    assert_eq!(source(json!({})).pagination, Pagination::default());
+    assert_eq!(
+        Pagination::default(),
+        Pagination {
+            next: NextPage::Link,
+            order: Order::OldestFirst,
+            max_pages: 10
+        }
+    );
+}
+
+#[test]
+fn pagination_options_parse() {
+    let s = source(
+        json!({"pagination": {"next_url": "/links/next", "order": "newest_first", "max_pages": 100}}),
+    );
+    assert_eq!(
+        s.pagination,
+        Pagination {
+            next: NextPage::NextUrl("/links/next".into()),
+            order: Order::NewestFirst,
+            max_pages: 100
+        }
+    );
+    let s = source(json!({"pagination": {"cursor": "/meta/next", "param": "page[after]"}}));
+    assert_eq!(
+        s.pagination.next,
+        NextPage::Cursor {
+            pointer: "/meta/next".into(),
+            param: "page[after]".into()
+        }
+    );
+}
+
+#[test]
+fn bad_pagination_options_are_located() {
+    let at = |l: &str| format!("trigger.source.pagination.{l}");
+    assert_eq!(
+        locations(json!({"pagination": {"next_url": "links"}})),
+        [at("next_url")]
+    );
+    assert_eq!(
+        locations(json!({"pagination": {"next_url": ""}})),
+        [at("next_url")]
+    );
+    assert_eq!(
+        locations(json!({"pagination": {"cursor": "/c"}})),
+        [at("param")]
+    );
+    assert_eq!(
+        locations(json!({"pagination": {"param": "after"}})),
+        [at("param")]
+    );
+    assert_eq!(
+        locations(json!({"pagination": {"next_url": "/n", "cursor": "/c", "param": "a"}})),
+        [at("cursor")]
+    );
+    assert_eq!(
+        locations(json!({"pagination": {"cursor": "/c", "param": "a b"}})),
+        [at("param")]
+    );
+    assert_eq!(
+        locations(json!({"pagination": {"order": "random"}})),
+        [at("order")]
+    );
+    assert_eq!(
+        locations(json!({"pagination": {"max_pages": 0}})),
+        [at("max_pages")]
+    );
+    assert_eq!(
+        locations(json!({"pagination": {"max_pages": 101}})),
+        [at("max_pages")]
+    );
+    assert_eq!(
+        locations(json!({"pagination": {"pages": 3}})),
+        [at("pages")]
+    );
+    assert_eq!(
+        locations(json!({"pagination": "link"})),
+        ["trigger.source.pagination"]
+    );
+    let errs = parse(json!({"pagination": {"cursor": "/c"}})).unwrap_err();
+    assert!(errs[0].1.contains("starting_after"), "{errs:?}");
+}
+
+#[test]
+fn cursor_templates_need_a_greatest_cursor_and_a_known_field() {
+    let s = source(
+        json!({"url": "https://api.example.com/items?since={{cursor.greatest}}",
+        "dedupe": "greatest", "greatest": "/created_at"}),
+    );
+    assert!(s.is_incremental());
+    assert!(!source(json!({})).is_incremental());
+    let errs = parse(json!({"url": "https://x/items?since={{cursor.greatest}}"})).unwrap_err();
+    assert_eq!(errs[0].0, "trigger.source.url");
+    assert!(errs[0].1.contains("\"dedupe\": \"greatest\""), "{errs:?}");
+    assert_eq!(
+        locations(
+            json!({"dedupe": "greatest", "headers": {"x-since": "{{cursor.greatest}}"}, "url": "https://x/{{cursor.newest}}"})
+        ),
+        ["trigger.source.url"]
+    );
+    assert_eq!(
+        locations(json!({"headers": {"x-since": "{{cursor.greatest}}"}})),
+        ["trigger.source.headers.x-since"]
+    );
+    assert_eq!(
+        locations(json!({"url": "https://x/{{event.record.id}}"})),
+        ["trigger.source.url"]
+    );
+}
+
+#[test]
+fn the_cursor_is_encoded_in_the_url_and_written_as_is_in_headers() {
+    let s = source(
+        json!({"url": "https://api.example.com/items?since={{cursor.greatest}}&k={{secrets.K}}",
+        "headers": {"x-since": "{{ cursor.greatest }}"},
+        "dedupe": "greatest", "greatest": "/created_at"}),
+    );
+    let secret = |_: &str| Some("k/1".to_string());
+    let mark = json!("2024-05-01T10:00:00+02:00");
+    let r = s.page_request(None, Some(&mark), secret).unwrap();
+    assert_eq!(
+        r.url,
+        "https://api.example.com/items?since=2024-05-01T10%3A00%3A00%2B02%3A00&k=k/1"
+    );
+    assert_eq!(
+        r.headers,
+        [(
+            "x-since".to_string(),
+            "2024-05-01T10:00:00+02:00".to_string()
+        )]
+    );
+    // Nothing taken yet: an empty value; a number: its JSON text.
+    let r = s.page_request(None, None, secret).unwrap();
+    assert_eq!(r.url, "https://api.example.com/items?since=&k=k/1");
+    assert_eq!(r.headers[0].1, "");
+    let r = s.page_request(None, Some(&json!(1234)), secret).unwrap();
+    assert!(r.url.contains("since=1234&"), "{}", r.url);
+}
+
+#[test]
+fn next_pages_from_link_headers_body_urls_and_tokens() {
+    let page = "https://api.example.com/v1/items?page=1";
+    let link = source(json!({}));
+    assert_eq!(
+        link.next_request(page, Some(r#"<?page=2>; rel="next""#), &json!([]))
+            .unwrap(),
+        Some(NextRequest::Url {
+            url: "https://api.example.com/v1/items?page=2".into()
+        })
+    );
+    assert_eq!(
+        link.next_request(page, Some(r#"</v2/items?p=2>; rel="next""#), &json!([]))
+            .unwrap(),
+        Some(NextRequest::Url {
+            url: "https://api.example.com/v2/items?p=2".into()
+        })
+    );
+    assert_eq!(link.next_request(page, None, &json!([])).unwrap(), None);
+    // Another origin (host, scheme or port) is refused, naming only the origin.
+    for other in [
+        "https://evil.example/items?page=2",
+        "http://api.example.com/v1/items?page=2",
+        "https://api.example.com:8443/v1/items?page=2",
+        "//evil.example/x",
+    ] {
+        let err = link
+            .next_request(page, Some(&format!("<{other}>; rel=next")), &json!([]))
+            .unwrap_err();
+        assert!(matches!(err, PollError::OtherOrigin { .. }), "{other}");
+        assert!(err.to_string().contains("never sent elsewhere"));
+    }
+
+    let body_url = source(json!({"pagination": {"next_url": "/links/next"}}));
+    let body = json!({"links": {"next": "/v1/items?page=2"}});
+    assert_eq!(
+        body_url.next_request(page, None, &body).unwrap(),
+        Some(NextRequest::Url {
+            url: "https://api.example.com/v1/items?page=2".into()
+        })
+    );
+    for end in [
+        json!({}),
+        json!({"links": {"next": null}}),
+        json!({"links": {"next": ""}}),
+    ] {
+        assert_eq!(body_url.next_request(page, None, &end).unwrap(), None);
+    }
+    assert!(body_url
+        .next_request(page, None, &json!({"links": {"next": 2}}))
+        .is_err());
+    // A Link header is not used when the body says where the next page is.
+    assert_eq!(
+        body_url
+            .next_request(page, Some("</x>; rel=next"), &json!({}))
+            .unwrap(),
+        None
+    );
+
+    let token = source(
+        json!({"url": "https://api.example.com/items?limit=10&starting_after=old#f",
+        "pagination": {"cursor": "/meta/next", "param": "starting_after"}}),
+    );
+    let next = token
+        .next_request(page, None, &json!({"meta": {"next": "it 9/&"}}))
+        .unwrap();
+    assert_eq!(
+        next,
+        Some(NextRequest::Token {
+            token: "it 9/&".into()
+        })
+    );
+    let r = token.page_request(next.as_ref(), None, |_| None).unwrap();
+    assert_eq!(
+        r.url,
+        "https://api.example.com/items?limit=10&starting_after=it%209%2F%26#f"
+    );
+    assert_eq!(
+        token
+            .next_request(page, None, &json!({"meta": {"next": 42}}))
+            .unwrap(),
+        Some(NextRequest::Token { token: "42".into() })
+    );
+    assert_eq!(
+        token
+            .next_request(page, None, &json!({"meta": {"next": false}}))
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_stored_next_url_on_another_origin_is_refused_when_requested() {
+    let s = source(json!({}));
+    let next = NextRequest::Url {
+        url: "https://evil.example/items".into(),
+    };
+    assert!(matches!(
+        s.page_request(Some(&next), None, |_| None),
+        Err(PollError::OtherOrigin { .. })
+    ));
+}
+
+#[test]
+fn with_query_param_replaces_or_appends() {
+    assert_eq!(with_query_param("https://x/a", "p", "1"), "https://x/a?p=1");
+    assert_eq!(
+        with_query_param("https://x/a?p=0&q=1&pp=2", "p", "1"),
+        "https://x/a?q=1&pp=2&p=1"
+    );
+    assert_eq!(
+        with_query_param("https://x/a?q=1#frag", "p", "a b"),
+        "https://x/a?q=1&p=a%20b#frag"
+    );
+}
+
+fn rec(key: &str) -> NewRecord {
+    NewRecord {
+        dedup_key: key.into(),
+        record: json!({"id": key}),
+        greatest: None,
+    }
+}
+
+fn url(n: u32) -> Option<NextRequest> {
+    Some(NextRequest::Url {
+        url: format!("https://x/items?page={n}"),
+    })
+}
+
+fn page(items: usize, seen: usize, next: Option<NextRequest>) -> Page {
+    Page { items, seen, next }
+}
+
+#[test]
+fn newest_first_stops_at_the_first_page_with_a_seen_item() {
+    let mut w = PageWalk::new(false);
+    assert_eq!(
+        w.after_page(Order::NewestFirst, page(10, 0, url(2)), &[rec("a")]),
+        AfterPage::Next(url(2).unwrap())
+    );
+    assert_eq!(
+        w.after_page(Order::NewestFirst, page(10, 3, url(3)), &[rec("b")]),
+        AfterPage::End {
+            reached_seen: true,
+            boundary_all_new: false
+        }
+    );
+    assert_eq!(w.pages, 2);
+    assert_eq!(w.taken.len(), 2);
+}
+
+#[test]
+fn newest_first_without_a_seen_item_reads_to_the_end_and_the_last_page_is_the_boundary() {
+    let mut w = PageWalk::new(false);
+    w.after_page(Order::NewestFirst, page(10, 0, url(2)), &[]);
+    assert_eq!(
+        w.after_page(Order::NewestFirst, page(5, 0, None), &[]),
+        AfterPage::End {
+            reached_seen: false,
+            boundary_all_new: true
+        }
+    );
+    // An empty last page proves nothing either way.
+    let mut w = PageWalk::new(false);
+    w.after_page(Order::NewestFirst, page(10, 0, url(2)), &[]);
+    assert_eq!(
+        w.after_page(Order::NewestFirst, page(0, 0, url(3)), &[]),
+        AfterPage::End {
+            reached_seen: false,
+            boundary_all_new: false
+        }
+    );
+}
+
+#[test]
+fn oldest_first_reads_past_seen_items_and_its_first_page_is_the_boundary() {
+    let mut w = PageWalk::new(false);
+    assert_eq!(
+        w.after_page(Order::OldestFirst, page(10, 10, url(2)), &[]),
+        AfterPage::Next(url(2).unwrap())
+    );
+    assert_eq!(
+        w.after_page(Order::OldestFirst, page(10, 0, None), &[]),
+        AfterPage::End {
+            reached_seen: true,
+            boundary_all_new: false
+        }
+    );
+    let mut w = PageWalk::new(false);
+    w.after_page(Order::OldestFirst, page(3, 0, url(2)), &[]);
+    assert_eq!(
+        w.after_page(Order::OldestFirst, page(3, 1, None), &[]),
+        AfterPage::End {
+            reached_seen: true,
+            boundary_all_new: true
+        }
+    );
+}
+
+#[test]
+fn a_page_linking_to_itself_ends_the_walk() {
+    let mut w = PageWalk::new(false);
+    w.after_page(Order::OldestFirst, page(2, 0, url(2)), &[]);
+    assert!(matches!(
+        w.after_page(Order::OldestFirst, page(2, 0, url(2)), &[]),
+        AfterPage::End { .. }
+    ));
+}
+
+#[test]
+fn positioning_a_newest_first_list_reads_only_its_first_page() {
+    let mut w = PageWalk::new(true);
+    assert!(matches!(
+        w.after_page(Order::NewestFirst, page(10, 0, url(2)), &[]),
+        AfterPage::End { .. }
+    ));
+    let mut w = PageWalk::new(true);
+    assert_eq!(
+        w.after_page(Order::OldestFirst, page(10, 0, url(2)), &[]),
+        AfterPage::Next(url(2).unwrap())
+    );
+}
+
+/// A newest-first API of `total` items (ids 1..=total), `per_page` a page, as the cursor sees it.
+fn api_page(total: u32, per_page: u32, page_no: u32) -> (Vec<Value>, Option<NextRequest>) {
+    let newest = total as i64 - ((page_no - 1) * per_page) as i64;
+    let items: Vec<Value> = (0..per_page as i64)
+        .map(|i| newest - i)
+        .filter(|id| *id >= 1)
+        .map(|id| json!({"id": id}))
+        .collect();
+    let more = newest - per_page as i64 >= 1;
+    (items, more.then(|| url(page_no + 1)).flatten())
+}
+
+/// Walks the API as the runtime does, `max_pages` per poll; returns the ids run per poll.
+fn poll(
+    cursor: &mut HttpCursor,
+    walk: &mut Option<PageWalk>,
+    total: u32,
+    max_pages: u32,
+) -> Vec<String> {
+    let mut w = walk.take().unwrap_or_default();
+    let mut run = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page_no = match &w.next {
+            None => 1,
+            Some(NextRequest::Url { url }) => url.rsplit('=').next().unwrap().parse().unwrap(),
+            Some(_) => unreachable!(),
+        };
+        let (items, next) = api_page(total, 10, page_no);
+        let (fresh, seen) = cursor.select_page(&items, "/id", None).unwrap();
+        let fresh = w.not_taken(fresh);
+        let after = w.after_page(
+            Order::NewestFirst,
+            Page {
+                items: items.len(),
+                seen,
+                next,
+            },
+            &fresh,
+        );
+        run.extend(fresh.into_iter().map(|r| r.dedup_key));
+        pages += 1;
+        match after {
+            AfterPage::Next(_) if pages < max_pages => continue,
+            AfterPage::Next(_) => {
+                *walk = Some(w);
+                return run;
+            }
+            AfterPage::End { .. } => {
+                cursor.advance_over(w.taken.iter().map(|t| (t.key.as_str(), None)));
+                return run;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_walk_cut_by_the_page_bound_resumes_without_losing_or_repeating_items() {
+    // 30 items seen; 25 new arrive: 10 a page, newest first, 2 pages a poll.
+    let mut cursor = HttpCursor::Unique(crate::poll::cursor::RecentIds::new(1000));
+    cursor.advance_over(
+        (1..=30)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|k| (k.as_str(), None)),
+    );
+    let mut walk = None;
+    let first = poll(&mut cursor, &mut walk, 55, 2);
+    assert_eq!(first.len(), 20);
+    assert!(walk.is_some(), "the walk goes on next poll");
+    // Nothing of the walk is in the cursor yet: the older pages still look new.
+    assert!(!cursor
+        .select_new(&[json!({"id": 40})], "/id", None)
+        .unwrap()
+        .is_empty());
+    // Meanwhile 5 more arrive on top; the resumed walk reads by its next URL, where the
+    // items have shifted down by 5: those it took are not taken twice.
+    let second = poll(&mut cursor, &mut walk, 60, 2);
+    assert!(walk.is_none(), "the walk reached seen items");
+    let third = poll(&mut cursor, &mut walk, 60, 2);
+    let mut all: Vec<i64> = first
+        .iter()
+        .chain(&second)
+        .chain(&third)
+        .map(|k| k.parse().unwrap())
+        .collect();
+    all.sort();
+    assert_eq!(all, (31..=60).collect::<Vec<i64>>());
+}
