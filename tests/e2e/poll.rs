@@ -1090,21 +1090,381 @@ fn http_source_errors_start_nothing_and_recover() {
     }
 }
 
+/// Undeploys a workflow: the tests share one Worker, and a finished test should stop polling.
+fn stop(dev: &Dev, id: &str) {
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// GitHub's style: newest first, 10 a page, `Link: <…>; rel="next"` (relative here). 25 new items
+/// on 3 pages between two polls: 25 runs, oldest first; the walk stops at the page that reaches
+/// what was seen (page 3), and nothing suggests a gap.
+#[test]
+fn http_link_paginated_newest_first_api_runs_every_new_item_once() {
+    let e = env();
+    let feed = "link-newest";
+    e.api.update(feed, |f| {
+        f.items = (1..=30).map(item).collect();
+        f.newest_first = true;
+        f.page_size = Some(10);
+        f.paging = Paging::LinkRelative;
+    });
+    let def = http_def(
+        "link newest first",
+        json!({"url": e.api.url(feed), "greatest": "/seq",
+               "pagination": {"order": "newest_first"}}),
+        "now",
+    );
+    let id = create_deployed(&e.dev, &def);
+    // Positioning a newest-first list reads its first page only.
+    assert_eq!(poll_status(&e.dev, &id)["cursor"]["remembered_ids"], 10);
+    let before = e.api.seen(feed).len();
+    assert_eq!(before, 1, "{:?}", e.api.seen(feed));
+    e.api
+        .update(feed, |f| f.items = (1..=55).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 25, 90);
+    assert_eq!(item_seqs(&runs), (31..=55).collect::<Vec<u64>>());
+    assert_unique_keys(&runs);
+    // The walk read pages 1, 2 and 3 and stopped there (page 3 holds items seen before).
+    let pages: Vec<String> = e.api.seen(feed)[before..before + 3]
+        .iter()
+        .map(|s| s.query.get("page").cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(pages, ["", "2", "3"]);
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 25);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["last_gap"], Value::Null, "{status}");
+    assert!(
+        e.api
+            .seen(feed)
+            .iter()
+            .all(|s| s.query.get("page").is_none_or(|p| p != "4")),
+        "page 4 is older than what was seen and never read"
+    );
+    stop(&e.dev, &id);
+}
+
+/// Stripe's style: a token in the body (`meta.next_cursor`) sent back as `?after=`; the list is
+/// oldest first, so every poll reads to its end.
+#[test]
+fn http_cursor_token_api_reads_every_page() {
+    let e = env();
+    let feed = "cursor-token";
+    e.api.update(feed, |f| {
+        f.items = (1..=10).map(item).collect();
+        f.page_size = Some(4);
+        f.paging = Paging::Cursor;
+    });
+    let def = http_def(
+        "cursor token",
+        json!({"url": format!("{}?limit=4", e.api.url(feed)),
+               "pagination": {"cursor": "/meta/next_cursor", "param": "after"}}),
+        "beginning",
+    );
+    let id = create_deployed(&e.dev, &def);
+    let runs = wait_runs(&e.dev, &id, 10, 90);
+    assert_eq!(item_seqs(&runs), (1..=10).collect::<Vec<u64>>());
+    let afters: Vec<Option<String>> = e.api.seen(feed)[..3]
+        .iter()
+        .map(|s| s.query.get("after").cloned())
+        .collect();
+    assert_eq!(
+        afters,
+        [None, Some("it-004".to_string()), Some("it-008".to_string())]
+    );
+    assert!(e.api.seen(feed)[1]
+        .query
+        .get("limit")
+        .is_some_and(|l| l == "4"));
+    e.api
+        .update(feed, |f| f.items = (1..=13).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 13, 90);
+    assert_eq!(item_seqs(&runs), (1..=13).collect::<Vec<u64>>());
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 13);
+    assert_eq!(poll_status(&e.dev, &id)["last_gap"], Value::Null);
+    stop(&e.dev, &id);
+}
+
+/// An API filtered by `since`: the request carries the cursor (`{{cursor.greatest}}`,
+/// percent-encoded; empty before anything was taken), and an answer of only new items is no gap
+/// (the API was asked for exactly what is new).
+#[test]
+fn http_since_filtered_api_is_asked_only_for_new_items() {
+    let e = env();
+    let feed = "since";
+    e.api.update(feed, |f| {
+        f.items = (1..=3).map(item).collect();
+        f.since = true;
+    });
+    let def = http_def(
+        "since",
+        json!({"url": format!("{}?since={{{{cursor.greatest}}}}", e.api.url(feed)),
+               "dedupe": "greatest", "greatest": "/created_at"}),
+        "beginning",
+    );
+    let id = create_deployed(&e.dev, &def);
+    let runs = wait_runs(&e.dev, &id, 3, 90);
+    assert_eq!(item_seqs(&runs), [1, 2, 3]);
+    assert_eq!(e.api.seen(feed)[0].query["since"], "");
+    e.api
+        .update(feed, |f| f.items = (1..=6).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 6, 90);
+    assert_eq!(item_seqs(&runs), [1, 2, 3, 4, 5, 6]);
+    let sinces: BTreeSet<String> = e
+        .api
+        .seen(feed)
+        .iter()
+        .map(|s| s.query["since"].clone())
+        .collect();
+    assert!(
+        sinces.contains("2024-05-01T10:00:03Z"),
+        "the API was asked for what is after item 3: {sinces:?}"
+    );
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 6);
+    assert_eq!(
+        e.api.seen(feed).last().unwrap().query["since"],
+        "2024-05-01T10:00:06Z"
+    );
+    assert_eq!(poll_status(&e.dev, &id)["last_gap"], Value::Null);
+    stop(&e.dev, &id);
+}
+
+/// `max_pages: 2` over a newest-first list of 5 a page: 17 new items need 4 pages. The first poll
+/// runs the newest 10 and reports the gap; the next one goes on from page 3 and runs the other
+/// 7: every item exactly once.
+#[test]
+fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
+    let e = env();
+    let feed = "page-bound";
+    e.api.update(feed, |f| {
+        f.items = (1..=3).map(item).collect();
+        f.newest_first = true;
+        f.page_size = Some(5);
+        f.paging = Paging::BodyNext;
+    });
+    let def = http_def(
+        "page bound",
+        json!({"url": e.api.url(feed), "greatest": "/seq",
+               "pagination": {"next_url": "/links/next", "order": "newest_first", "max_pages": 2}}),
+        "now",
+    );
+    let id = create_deployed(&e.dev, &def);
+    e.api
+        .update(feed, |f| f.items = (1..=20).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 17, 120);
+    let seqs = item_seqs(&runs);
+    // One poll per walk step: the newest 10 first (oldest first among them), then the older 7.
+    assert_eq!(&seqs[..10], (11..=20).collect::<Vec<u64>>());
+    assert_eq!(&seqs[10..], (4..=10).collect::<Vec<u64>>());
+    assert_unique_keys(&runs);
+    let gap = poll_status(&e.dev, &id)["last_gap"].clone();
+    assert_eq!(gap["kind"], "max_pages", "{gap}");
+    assert_eq!(gap["pages"], 2, "{gap}");
+    assert_eq!(gap["items"], 10, "{gap}");
+    assert_eq!(gap["new"], 10, "{gap}");
+    assert!(gap["at"].is_string() && gap["reason"].is_string(), "{gap}");
+    // The second poll read pages 3 and 4, by the link it had kept.
+    let pages: Vec<String> = e
+        .api
+        .seen(feed)
+        .iter()
+        .map(|s| s.query.get("page").cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(&pages[1..5], ["", "2", "3", "4"], "{pages:?}");
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 17);
+    stop(&e.dev, &id);
+}
+
+/// A next link on another origin (here `localhost` instead of `127.0.0.1`: the same server) is
+/// not followed: the poll fails with the origin named and starts nothing, and the other origin
+/// never receives a request (nor the token).
+#[test]
+fn http_link_to_another_origin_is_not_followed() {
+    let e = env();
+    let feed = "foreign";
+    e.api.update(feed, |f| {
+        f.items = (1..=3).map(item).collect();
+        f.page_size = Some(2);
+        f.paging = Paging::ForeignLink;
+    });
+    let id = create_deployed(
+        &e.dev,
+        &http_def("foreign", json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    let mut status = Value::Null;
+    eventually(60, "the other-origin error", || {
+        status = poll_status(&e.dev, &id);
+        status["consecutive_failures"].as_i64().unwrap_or(0) >= 1
+    });
+    let error = status["last_poll_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("another origin (http://localhost:"),
+        "{status}"
+    );
+    assert!(!error.contains(API_TOKEN), "{status}");
+    assert_eq!(runs_of(&e.dev, &id), 0);
+    let seen = e.api.seen(feed);
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter().all(|s| s.host.starts_with("127.0.0.1")),
+        "{seen:?}"
+    );
+    stop(&e.dev, &id);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A small JSON API for the http source: `/feed/{name}` answers `{"data": [items…]}` for that
 // feed (newest first when the feed is marked so), 401 without the right token, 500 or
-// invalid JSON when told to.
+// invalid JSON when told to. With a page size it answers one page at a time (`?page=N` with a
+// `Link` header or a `links.next` URL in the body, or `?after=ID` with `meta.next_cursor`);
+// with `since` it only lists items whose `created_at` is after `?since=` (when not empty).
+// Every request is logged with its Host header and URL.
+
+#[derive(Default, Clone, Copy, PartialEq)]
+enum Paging {
+    /// `Link: <http://127.0.0.1:PORT/feed/x?page=2>; rel="next"`.
+    #[default]
+    Link,
+    /// `Link: <?page=2>; rel="next"` (relative to the page).
+    LinkRelative,
+    /// `{"links": {"next": "/feed/x?page=2"}}`.
+    BodyNext,
+    /// `{"meta": {"next_cursor": "<last id>"}}`, sent back as `?after=`.
+    Cursor,
+    /// `Link: <http://localhost:PORT/feed/x?page=2>; rel="next"`: another origin.
+    ForeignLink,
+}
 
 #[derive(Default, Clone)]
 struct Feed {
     items: Vec<Value>,
     newest_first: bool,
     broken: Option<&'static str>,
+    page_size: Option<usize>,
+    paging: Paging,
+    since: bool,
+}
+
+/// A request the API received.
+#[derive(Debug, Clone)]
+struct Seen {
+    host: String,
+    query: HashMap<String, String>,
 }
 
 struct FeedServer {
     base: String,
     feeds: Arc<Mutex<HashMap<String, Feed>>>,
+    log: Arc<Mutex<HashMap<String, Vec<Seen>>>>,
+}
+
+/// `%XX` decoded, `+` left alone (the Worker encodes spaces as `%20`).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).to_string()
+}
+
+fn query_of(url: &str) -> (String, HashMap<String, String>) {
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let pairs = query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect();
+    (path.to_string(), pairs)
+}
+
+/// The answer of a feed: status, body and an optional `Link` header.
+fn answer(
+    feed: &Feed,
+    name: &str,
+    query: &HashMap<String, String>,
+    port: u16,
+) -> (u16, String, Option<String>) {
+    match feed.broken {
+        Some("json") => return (200, "{\"data\": [".to_string(), None),
+        Some(_) => return (500, "{\"error\": \"down\"}".to_string(), None),
+        None => {}
+    }
+    let mut items = feed.items.clone();
+    if feed.newest_first {
+        items.reverse();
+    }
+    if feed.since {
+        if let Some(since) = query.get("since").filter(|s| !s.is_empty()) {
+            items.retain(|i| i["created_at"].as_str().unwrap() > since.as_str());
+        }
+    }
+    let Some(size) = feed.page_size else {
+        return (200, json!({"data": items}).to_string(), None);
+    };
+    let start = match feed.paging {
+        Paging::Cursor => match query.get("after") {
+            Some(after) => items
+                .iter()
+                .position(|i| i["id"] == after.as_str())
+                .map_or(items.len(), |p| p + 1),
+            None => 0,
+        },
+        _ => {
+            (query
+                .get("page")
+                .and_then(|p| p.parse::<usize>().ok())
+                .unwrap_or(1)
+                - 1)
+                * size
+        }
+    };
+    let page: Vec<Value> = items.iter().skip(start).take(size).cloned().collect();
+    let more = start + size < items.len();
+    let page_no = start / size + 1;
+    let path = format!("/feed/{name}");
+    let mut body = json!({"data": page});
+    let mut link = None;
+    if more {
+        let next = page_no + 1;
+        match feed.paging {
+            Paging::Link => {
+                link = Some(format!(
+                    "<http://127.0.0.1:{port}{path}?page={next}>; rel=\"next\", <http://127.0.0.1:{port}{path}?page=1>; rel=\"first\""
+                ))
+            }
+            Paging::LinkRelative => {
+                link = Some(format!("</feed/x?page=1>; rel=\"first\", <?page={next}>; rel=\"next\""))
+            }
+            Paging::ForeignLink => {
+                link = Some(format!("<http://localhost:{port}{path}?page={next}>; rel=\"next\""))
+            }
+            Paging::BodyNext => body["links"] = json!({"next": format!("{path}?page={next}")}),
+            Paging::Cursor => {
+                body["meta"] = json!({"next_cursor": page.last().map(|i| i["id"].clone())})
+            }
+        }
+    }
+    (200, body.to_string(), link)
 }
 
 impl FeedServer {
@@ -1112,49 +1472,54 @@ impl FeedServer {
         let server = tiny_http::Server::http("127.0.0.1:0").expect("bind feed server");
         let port = server.server_addr().to_ip().unwrap().port();
         let feeds: Arc<Mutex<HashMap<String, Feed>>> = Arc::default();
-        let f = feeds.clone();
+        let log: Arc<Mutex<HashMap<String, Vec<Seen>>>> = Arc::default();
+        let (f, l) = (feeds.clone(), log.clone());
         std::thread::spawn(move || {
             for req in server.incoming_requests() {
-                let auth = req
-                    .headers()
-                    .iter()
-                    .find(|h| h.field.equiv("authorization"))
-                    .map(|h| h.value.as_str().to_string());
-                let name = req.url().trim_start_matches("/feed/").to_string();
-                let feed = f.lock().unwrap().get(&name).cloned();
-                let (status, body) = match feed {
-                    _ if auth.as_deref() != Some(&format!("Bearer {API_TOKEN}")) => {
-                        (401, json!({"error": "bad token"}).to_string())
-                    }
-                    None => (404, "{}".to_string()),
-                    Some(Feed {
-                        broken: Some("json"),
-                        ..
-                    }) => (200, "{\"data\": [".to_string()),
-                    Some(Feed {
-                        broken: Some(_), ..
-                    }) => (500, "{\"error\": \"down\"}".to_string()),
-                    Some(feed) => {
-                        let mut items = feed.items.clone();
-                        if feed.newest_first {
-                            items.reverse();
-                        }
-                        (200, json!({"data": items}).to_string())
-                    }
+                let header = |name: &str| {
+                    req.headers()
+                        .iter()
+                        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+                        .map(|h| h.value.as_str().to_string())
                 };
-                let resp = tiny_http::Response::from_string(body)
+                let auth = header("authorization");
+                let (path, query) = query_of(req.url());
+                let name = path.trim_start_matches("/feed/").to_string();
+                l.lock()
+                    .unwrap()
+                    .entry(name.clone())
+                    .or_default()
+                    .push(Seen {
+                        host: header("host").unwrap_or_default(),
+                        query: query.clone(),
+                    });
+                let feed = f.lock().unwrap().get(&name).cloned();
+                let (status, body, link) = match feed {
+                    _ if auth.as_deref() != Some(&format!("Bearer {API_TOKEN}")) => {
+                        (401, json!({"error": "bad token"}).to_string(), None)
+                    }
+                    None => (404, "{}".to_string(), None),
+                    Some(feed) => answer(&feed, &name, &query, port),
+                };
+                let mut resp = tiny_http::Response::from_string(body)
                     .with_status_code(status)
                     .with_header(
                         "content-type: application/json"
                             .parse::<tiny_http::Header>()
                             .unwrap(),
                     );
+                if let Some(link) = link {
+                    resp = resp.with_header(
+                        tiny_http::Header::from_bytes(&b"link"[..], link.as_bytes()).unwrap(),
+                    );
+                }
                 let _ = req.respond(resp);
             }
         });
         FeedServer {
             base: format!("http://127.0.0.1:{port}"),
             feeds,
+            log,
         }
     }
 
@@ -1169,6 +1534,16 @@ impl FeedServer {
 
     fn url(&self, name: &str) -> String {
         format!("{}/feed/{name}", self.base)
+    }
+
+    /// The requests a feed received so far.
+    fn seen(&self, name: &str) -> Vec<Seen> {
+        self.log
+            .lock()
+            .unwrap()
+            .get(name)
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
