@@ -40,7 +40,7 @@ use tripline_core::poll::horizon::Horizon;
 use tripline_core::poll::horizon::Waiting;
 use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk};
 use tripline_core::poll::state::{
-    batch_run_random, empty_http, http_summary, join_http, parse_reset, pg_summary,
+    batch_run_random, empty_http, http_summary, join_http, mark_gap, parse_reset, pg_summary,
     scoped_dedup_key, source_fingerprint, split_http, stored_record, StoredRecord,
     MAX_RECORD_INPUT_BYTES,
 };
@@ -494,10 +494,12 @@ fn storage_err(e: worker::Error) -> SourceError {
     SourceError(format!("the poll's own storage failed: {e}"))
 }
 
-/// Records one run per record (one statement), returning the created run ids.
+/// Records one run per record (one statement), returning the created run ids. After a `gap`,
+/// the first (oldest) run's input says so (`event.gap`).
 async fn record_runs(
     ctx: &PollCtx<'_>,
     records: &[&NewRecord],
+    gap: Option<&Value>,
 ) -> std::result::Result<Vec<String>, SourceError> {
     let now = batch_time();
     let ids: Vec<String> = (0..records.len())
@@ -508,10 +510,13 @@ async fn record_runs(
         .collect::<std::result::Result<_, SourceError>>()?;
     // A record too large to store is recorded as a failed run with its size: it never blocks
     // the poll. Keys are scoped to the source, so another source's ids never collide.
-    let stored: Vec<StoredRecord> = records
+    let mut stored: Vec<StoredRecord> = records
         .iter()
         .map(|r| stored_record(r, MAX_RECORD_INPUT_BYTES))
         .collect();
+    if let (Some(gap), Some(first)) = (gap, stored.first_mut()) {
+        mark_gap(first, gap);
+    }
     let keys: Vec<String> = records
         .iter()
         .map(|r| scoped_dedup_key(&ctx.fingerprint, &r.dedup_key))
@@ -606,7 +611,7 @@ async fn poll_pg(
     }
     let full = rows.len() >= source.batch_size as usize;
     let records: Vec<&NewRecord> = rows.iter().map(|r| &r.new).collect();
-    let created = record_runs(ctx, &records).await?;
+    let created = record_runs(ctx, &records, None).await?;
     let last = &rows[rows.len() - 1].position;
     save_pg(store, generation, &ctx.fingerprint, last).map_err(storage_err)?;
     let n = created.len();
@@ -724,7 +729,7 @@ async fn poll_http(
         Vec::new()
     } else {
         let records: Vec<&NewRecord> = new.iter().collect();
-        record_runs(ctx, &records).await?
+        record_runs(ctx, &records, gap.as_ref()).await?
     };
     if let Some(g) = gap {
         ctx.notes.borrow_mut().gap = Some(g);

@@ -975,7 +975,13 @@ fn http_unique_source_runs_new_items_once() {
     let gap = poll_status(&e.dev, &id)["last_gap"].clone();
     assert_eq!(gap["items"], 3, "{gap}");
     assert_eq!(gap["pages"], 1, "{gap}");
+    assert_eq!(gap["kind"], "all_new", "{gap}");
     assert!(gap["at"].is_string() && gap["reason"].is_string(), "{gap}");
+    // The run history says so too: the oldest run after the gap carries it.
+    assert_eq!(runs[5]["input"]["event"]["gap"], gap, "{}", runs[5]);
+    assert!(runs[..5]
+        .iter()
+        .all(|r| r["input"]["event"].get("gap").is_none()));
 }
 
 #[test]
@@ -1266,6 +1272,12 @@ fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
     assert_eq!(gap["items"], 10, "{gap}");
     assert_eq!(gap["new"], 10, "{gap}");
     assert!(gap["at"].is_string() && gap["reason"].is_string(), "{gap}");
+    // The oldest run of the poll that stopped at the bound carries the gap; the runs of the
+    // poll that caught up do not.
+    assert_eq!(runs[0]["input"]["event"]["gap"], gap, "{}", runs[0]);
+    assert!(runs[1..]
+        .iter()
+        .all(|r| r["input"]["event"].get("gap").is_none()));
     // The second poll read pages 3 and 4, by the link it had kept.
     let pages: Vec<String> = e
         .api

@@ -130,6 +130,18 @@ pub fn stored_record(record: &NewRecord, max: usize) -> StoredRecord {
     }
 }
 
+/// Marks the oldest run of a poll that reported a gap: its input gets `event.gap` (the gap as
+/// the poll status shows it), so the run history itself says where records may be missing.
+pub fn mark_gap(stored: &mut StoredRecord, gap: &Value) {
+    let input = match stored {
+        StoredRecord::Run(input) | StoredRecord::TooLarge { input, .. } => input,
+    };
+    if let Ok(mut v) = serde_json::from_str::<Value>(input) {
+        v["event"]["gap"] = gap.clone();
+        *input = v.to_string();
+    }
+}
+
 /// A poll run's dedup key: the record's key scoped to the source it was read from (its
 /// [`source_fingerprint`]), so that a redeploy onto another table, cursor column or URL never
 /// mistakes its records for ones seen under the old source.

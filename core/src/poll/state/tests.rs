@@ -189,6 +189,20 @@ fn an_oversized_record_is_a_failed_stub_not_a_blocker() {
     }
 }
 
+/// The oldest run after a gap carries it in its input, next to the record.
+#[test]
+fn a_gap_is_marked_on_the_run_that_follows_it() {
+    let gap = json!({"kind": "all_new", "pages": 1});
+    let mut stored = stored_record(&rec("3", None), 1_000);
+    mark_gap(&mut stored, &gap);
+    let StoredRecord::Run(input) = stored else {
+        panic!("a run")
+    };
+    let input: Value = serde_json::from_str(&input).unwrap();
+    assert_eq!(input["event"]["gap"], gap);
+    assert_eq!(input["event"]["record"], rec("3", None).record);
+}
+
 /// Dedup keys are scoped to the source: the same record id under another table, cursor column
 /// or URL is a new record.
 #[test]
