@@ -68,6 +68,41 @@ fn has_one_branch_per_trigger_and_step_kind() {
         tripline_core::schedule::SCHEDULE_KINDS
     );
     assert_eq!(consts("PollSourceSchema", "kind"), ["postgres", "http"]);
+    // A request field rule has one branch per type the parser knows, whose `equals`/`enum`
+    // values have that type.
+    let type_names = |def: &str| -> Vec<String> {
+        defs[def]["anyOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{def} has an anyOf: {}", defs[def]))
+            .iter()
+            .map(|b| {
+                let branch = b["$ref"].as_str().unwrap().trim_start_matches("#/$defs/");
+                let name = &defs[branch]["properties"]["type"];
+                let name = name["$ref"]
+                    .as_str()
+                    .map(|r| &defs[r.trim_start_matches("#/$defs/")])
+                    .or_else(|| {
+                        name["anyOf"].as_array().map(|a| {
+                            let r = a[0]["$ref"].as_str().unwrap();
+                            &defs[r.trim_start_matches("#/$defs/")]
+                        })
+                    })
+                    .unwrap_or_else(|| panic!("{branch}: {name}"));
+                name["enum"][0].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    use tripline_core::endpoint::request_schema::FieldType;
+    let mut query = type_names("QueryParamSchema");
+    let mut expected: Vec<String> = FieldType::QUERY.iter().map(|t| t.name().into()).collect();
+    query.sort();
+    expected.sort();
+    assert_eq!(query, expected);
+    let mut body = type_names("BodyFieldSchema");
+    let mut expected: Vec<String> = FieldType::ALL.iter().map(|t| t.name().into()).collect();
+    body.sort();
+    expected.sort();
+    assert_eq!(body, expected);
     // Required fields and enums are there.
     assert_eq!(s["required"], json!(["name", "trigger"]));
     assert!(text.contains("\"run_once\""), "misfire enum");
@@ -168,6 +203,49 @@ fn both_reject_the_same_invalid_definitions() {
         (
             "header name",
             with("/trigger/request", json!({"headers": [{"name": "a b"}]})),
+        ),
+        (
+            "query equals of another type than the default string",
+            with(
+                "/trigger/request",
+                json!({"query": [{"name": "a", "equals": {}}]}),
+            ),
+        ),
+        (
+            "query boolean with a text equals",
+            with(
+                "/trigger/request",
+                json!({"query": [{"name": "a", "type": "boolean", "equals": "true"}]}),
+            ),
+        ),
+        (
+            "body integer with a text enum value",
+            with(
+                "/trigger/request",
+                json!({"body": [{"name": "a", "type": "integer", "enum": [1, "2"]}]}),
+            ),
+        ),
+        (
+            "body null with a value",
+            with(
+                "/trigger/request",
+                json!({"body": [{"name": "a", "type": "null", "equals": 0}]}),
+            ),
+        ),
+        (
+            "body path with an empty name",
+            with("/trigger/request", json!({"body": [{"name": "a..b"}]})),
+        ),
+        (
+            "body path with an index",
+            with("/trigger/request", json!({"body": [{"name": "a[0]"}]})),
+        ),
+        (
+            "body path too deep",
+            with(
+                "/trigger/request",
+                json!({"body": [{"name": vec!["a"; 33].join(".")}]}),
+            ),
         ),
         (
             "body field without name",
@@ -464,6 +542,28 @@ fn accepted_variants_are_valid_for_both() {
             json!("https://example.com/api/definition.schema.json"),
         ),
         with("/key", json!("lead-created_2")),
+        with(
+            "/trigger/request",
+            json!({"query": [
+                {"name": "a", "equals": "x", "enum": ["x", "y"]},
+                {"name": "b", "type": "integer", "equals": 3.0, "enum": [1, 2]},
+                {"name": "c", "type": "number", "enum": [1.5]},
+                {"name": "d", "type": "boolean", "equals": true, "type": "boolean"},
+                {"name": "\u{1F600}".repeat(256), "type": null, "equals": null}
+            ]}),
+        ),
+        with(
+            "/trigger/request",
+            json!({"body": [
+                {"name": "any", "equals": {"x": [1]}},
+                {"name": "s", "type": "string", "enum": ["a"]},
+                {"name": "o", "type": "object", "equals": {}},
+                {"name": "l[]", "type": "array", "enum": [[1], []]},
+                {"name": "n", "type": "null", "equals": null, "enum": [null]},
+                {"name": "items[][].sku", "type": "any", "enum": [1, "a", null]},
+                {"name": vec!["k"; 32].join("."), "required": true}
+            ]}),
+        ),
         with("/steps", json!(null)),
         schedule(json!({"kind": "weekly", "day": ["Mon", "friday"], "at": "9:05"})),
         schedule(json!({"kind": "daily", "every": 2, "at": "23:59"})),

@@ -21,7 +21,9 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde_json::Value;
 
 use crate::definition::MAX_KEY_LEN;
-use crate::endpoint::request_schema::{FieldType, MAX_ENUM_VALUES, MAX_FIELDS, MAX_NAME_LEN};
+use crate::endpoint::request_schema::{
+    MAX_ENUM_VALUES, MAX_FIELDS, MAX_NAME_LEN, MAX_PATH_SEGMENTS,
+};
 use crate::endpoint::signature::{Scheme, MAX_TOLERANCE_SECONDS};
 use crate::endpoint::{MAX_MAX_BODY_BYTES, MAX_RESPONSE_TIMEOUT_MS};
 use crate::oauth::TOKEN_AUTH_METHODS;
@@ -126,21 +128,6 @@ pub struct RequestSchemaSchema {
     body: Option<Vec<BodyFieldSchema>>,
 }
 
-/// A query parameter.
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct QueryParamSchema {
-    #[schemars(length(min = 1, max = MAX_NAME_LEN))]
-    name: String,
-    required: Option<bool>,
-    /// The type its text must parse as (default `string`).
-    #[schemars(default, schema_with = "query_types")]
-    r#type: Option<String>,
-    equals: Option<Value>,
-    #[schemars(length(min = 1, max = MAX_ENUM_VALUES))]
-    r#enum: Option<Vec<Value>>,
-}
-
 /// A header (names ignore case).
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -151,20 +138,160 @@ pub struct HeaderRuleSchema {
     equals: Option<String>,
 }
 
-/// A JSON body field; dotted names reach into objects, `[]` into every array element.
+/// A query parameter. Its `type` (default `string`) says what its text must parse as, and the
+/// values of `equals` and `enum` have that type: one branch per type.
 #[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct BodyFieldSchema {
-    #[schemars(length(min = 1, max = MAX_NAME_LEN))]
-    name: String,
-    required: Option<bool>,
-    /// Default `any`.
-    #[schemars(default, schema_with = "body_types")]
-    r#type: Option<String>,
-    equals: Option<Value>,
-    #[schemars(length(min = 1, max = MAX_ENUM_VALUES))]
-    r#enum: Option<Vec<Value>>,
+#[schemars(untagged)]
+pub enum QueryParamSchema {
+    String(QueryString),
+    Integer(QueryInteger),
+    Number(QueryNumber),
+    Boolean(QueryBoolean),
 }
+
+/// A JSON body field; dotted names reach into objects, `[]` into every array element. Its
+/// `type` (default `any`) is what the value must be, and the values of `equals` and `enum`
+/// have that type: one branch per type.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+pub enum BodyFieldSchema {
+    Any(BodyAny),
+    String(BodyString),
+    Number(BodyNumber),
+    Integer(BodyInteger),
+    Boolean(BodyBoolean),
+    Object(BodyObject),
+    Array(BodyArray),
+    Null(BodyNull),
+}
+
+/// A type name as a schema of its own: `{"const": NAME}`.
+macro_rules! type_name {
+    ($ty:ident, $name:literal) => {
+        #[derive(JsonSchema)]
+        pub enum $ty {
+            #[schemars(rename = $name)]
+            Name,
+        }
+    };
+}
+
+type_name!(StringName, "string");
+type_name!(NumberName, "number");
+type_name!(IntegerName, "integer");
+type_name!(BooleanName, "boolean");
+type_name!(ObjectName, "object");
+type_name!(ArrayName, "array");
+type_name!(NullName, "null");
+type_name!(AnyName, "any");
+
+/// An integer of any size (`3` and `3.0` alike), as JSON Schema's `integer`.
+pub struct JsonInteger;
+
+impl JsonSchema for JsonInteger {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "JsonInteger".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "integer" })
+    }
+}
+
+/// A field rule named by a `$name` schema, whose `type` is `$type_field` (an `Option` when it
+/// may be left out) and whose `equals`/`enum` values are `$value`s.
+macro_rules! typed_rule {
+    ($rule:ident, $name:literal, $type_field:ty, $value:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(JsonSchema)]
+        #[schemars(deny_unknown_fields)]
+        pub struct $rule {
+            #[schemars(schema_with = $name)]
+            name: String,
+            required: Option<bool>,
+            r#type: $type_field,
+            equals: Option<$value>,
+            #[schemars(length(min = 1, max = MAX_ENUM_VALUES))]
+            r#enum: Option<Vec<$value>>,
+        }
+    };
+}
+
+typed_rule!(
+    QueryString,
+    "field_name",
+    Option<StringName>,
+    String,
+    "A text parameter (the default type)."
+);
+typed_rule!(
+    QueryInteger,
+    "field_name",
+    IntegerName,
+    JsonInteger,
+    "A parameter whose text is an integer."
+);
+typed_rule!(
+    QueryNumber,
+    "field_name",
+    NumberName,
+    f64,
+    "A parameter whose text is a number."
+);
+typed_rule!(
+    QueryBoolean,
+    "field_name",
+    BooleanName,
+    bool,
+    "A parameter whose text is `true` or `false`."
+);
+
+typed_rule!(
+    BodyAny,
+    "body_path",
+    Option<AnyName>,
+    Value,
+    "A field of any type (the default)."
+);
+typed_rule!(
+    BodyString,
+    "body_path",
+    StringName,
+    String,
+    "A string field."
+);
+typed_rule!(BodyNumber, "body_path", NumberName, f64, "A number field.");
+typed_rule!(
+    BodyInteger,
+    "body_path",
+    IntegerName,
+    JsonInteger,
+    "An integer field."
+);
+typed_rule!(
+    BodyBoolean,
+    "body_path",
+    BooleanName,
+    bool,
+    "A boolean field."
+);
+typed_rule!(BodyObject, "body_path", ObjectName, BTreeMap<String, Value>, "An object field.");
+typed_rule!(
+    BodyArray,
+    "body_path",
+    ArrayName,
+    Vec<Value>,
+    "An array field."
+);
+typed_rule!(
+    BodyNull,
+    "body_path",
+    NullName,
+    (),
+    "A field that must be null (`equals`/`enum` can only say null)."
+);
 
 /// A signature check.
 #[derive(JsonSchema)]
@@ -503,14 +630,21 @@ fn step_methods(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({ "type": "string", "pattern": any_case(&crate::steps::http::METHODS) }))
 }
 
-fn query_types(_: &mut SchemaGenerator) -> Schema {
-    let names: Vec<&str> = FieldType::QUERY.iter().map(|t| t.name()).collect();
-    nullable(enum_of(&names))
+/// A query parameter's or header's name: 1 to 256 characters.
+fn field_name(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "minLength": 1, "maxLength": MAX_NAME_LEN })
 }
 
-fn body_types(_: &mut SchemaGenerator) -> Schema {
-    let names: Vec<&str> = FieldType::ALL.iter().map(|t| t.name()).collect();
-    nullable(enum_of(&names))
+/// A body field path: names between dots (no `.`, `[` or `]` in them), each followed by any
+/// number of `[]`; at most `MAX_PATH_SEGMENTS` names and `[]`s in all.
+fn body_path(_: &mut SchemaGenerator) -> Schema {
+    let key = r"[^.\[\]]+";
+    json_schema!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_NAME_LEN,
+        "pattern": format!(r"^{key}(\[\]|\.{key}){{0,{}}}$", MAX_PATH_SEGMENTS - 1)
+    })
 }
 
 fn verify_schemes(_: &mut SchemaGenerator) -> Schema {
