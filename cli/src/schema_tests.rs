@@ -107,7 +107,28 @@ fn has_one_branch_per_trigger_and_step_kind() {
     assert_eq!(s["required"], json!(["name", "trigger"]));
     assert!(text.contains("\"run_once\""), "misfire enum");
     assert!(text.contains("\"Europe/Berlin\""), "time zones");
-    assert!(text.contains("\"standard-webhooks\""), "verify schemes");
+    use tripline_core::endpoint::signature::Scheme;
+    let schemes = consts("VerifySchema", "scheme");
+    let expected: Vec<&str> = Scheme::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(schemes, expected);
+    // `tolerance_seconds` is a number exactly for the schemes that sign a timestamp.
+    for (branch, scheme) in defs["VerifySchema"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(Scheme::ALL)
+    {
+        let def = branch["$ref"]
+            .as_str()
+            .map_or(branch, |r| &defs[r.trim_start_matches("#/$defs/")]);
+        let tolerance = def["properties"]["tolerance_seconds"].to_string();
+        assert_eq!(
+            tolerance.contains("integer"),
+            scheme.has_timestamp(),
+            "{branch}"
+        );
+    }
+    assert!(defs["TimeZone"]["enum"].as_array().unwrap().len() > 400);
 }
 
 #[test]
@@ -245,6 +266,62 @@ fn both_reject_the_same_invalid_definitions() {
             with(
                 "/trigger/request",
                 json!({"body": [{"name": vec!["a"; 33].join(".")}]}),
+            ),
+        ),
+        (
+            "a platform secret in a step URL",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x/{{secrets.admin_token}}"}),
+            ),
+        ),
+        (
+            "a platform secret in a source URL",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x/{{secrets.TRIPLINE_KEY}}"}}),
+            ),
+        ),
+        (
+            "a secret path with more than a name",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x/{{secrets.A.b}}"}),
+            ),
+        ),
+        (
+            "a field the request does not have",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x/{{request.params.id}}"}),
+            ),
+        ),
+        (
+            "an index too large for the Worker",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x/{{request.body[0].a[12345678901]}}"}),
+            ),
+        ),
+        (
+            "a signature header for a scheme with its own",
+            with(
+                "/trigger/verify",
+                json!({"scheme": "slack", "secret_env": "S", "header": "x-sig"}),
+            ),
+        ),
+        (
+            "a tolerance for a scheme without a timestamp",
+            with(
+                "/trigger/verify",
+                json!({"scheme": "hmac-sha256", "secret_env": "S", "tolerance_seconds": 60}),
+            ),
+        ),
+        (
+            "a signature header that is no header name",
+            with(
+                "/trigger/verify",
+                json!({"scheme": "hmac-sha256", "secret_env": "S", "header": ""}),
             ),
         ),
         (
@@ -516,6 +593,13 @@ fn rules_only_the_parser_checks() {
             ),
         ),
         (
+            "a step that sends a secret to a host from a placeholder",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://{{request.body.host}}/x", "headers": {"authorization": "Bearer {{secrets.T}}"}}),
+            ),
+        ),
+        (
             "duplicate step names",
             with(
                 "/steps",
@@ -542,6 +626,22 @@ fn accepted_variants_are_valid_for_both() {
             json!("https://example.com/api/definition.schema.json"),
         ),
         with("/key", json!("lead-created_2")),
+        with(
+            "/trigger/verify",
+            json!({"scheme": "stripe", "secret_env": "S", "tolerance_seconds": 60, "header": null}),
+        ),
+        with(
+            "/trigger/verify",
+            json!({"scheme": "hmac-sha256", "secret_env": "S", "header": "X-Sig", "tolerance_seconds": null}),
+        ),
+        with(
+            "/trigger/verify",
+            json!({"scheme": "github", "secret_env": "S"}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": "https://x/{{\u{2003}request.body.items[0][1].id\t}}?k={{secrets.ADMIN_TOKENS}}&r={{run.id}}"}),
+        ),
         with(
             "/trigger/request",
             json!({"query": [

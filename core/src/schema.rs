@@ -24,7 +24,7 @@ use crate::definition::MAX_KEY_LEN;
 use crate::endpoint::request_schema::{
     MAX_ENUM_VALUES, MAX_FIELDS, MAX_NAME_LEN, MAX_PATH_SEGMENTS,
 };
-use crate::endpoint::signature::{Scheme, MAX_TOLERANCE_SECONDS};
+use crate::endpoint::signature::MAX_TOLERANCE_SECONDS;
 use crate::endpoint::{MAX_MAX_BODY_BYTES, MAX_RESPONSE_TIMEOUT_MS};
 use crate::oauth::TOKEN_AUTH_METHODS;
 use crate::poll::{
@@ -293,18 +293,59 @@ typed_rule!(
     "A field that must be null (`equals`/`enum` can only say null)."
 );
 
-/// A signature check.
+/// A signature check; `scheme` chooses how. Only schemes that sign a timestamp take
+/// `tolerance_seconds`, and only `hmac-sha256` takes `header` (the others read a fixed one).
+#[derive(JsonSchema)]
+#[schemars(tag = "scheme")]
+pub enum VerifySchema {
+    #[schemars(rename = "standard-webhooks")]
+    StandardWebhooks(TimestampedVerify),
+    #[schemars(rename = "github")]
+    Github(PlainVerify),
+    #[schemars(rename = "stripe")]
+    Stripe(TimestampedVerify),
+    #[schemars(rename = "slack")]
+    Slack(TimestampedVerify),
+    #[schemars(rename = "hmac-sha256")]
+    HmacSha256(HmacVerify),
+}
+
+/// A scheme that signs a timestamp.
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct VerifySchema {
-    #[schemars(schema_with = "verify_schemes")]
-    scheme: String,
+pub struct TimestampedVerify {
     /// The Worker secret holding the signing secret.
     #[schemars(schema_with = "env_name")]
     secret_env: String,
+    /// How old a signed timestamp may be, in seconds.
     #[schemars(range(min = 1, max = MAX_TOLERANCE_SECONDS))]
     tolerance_seconds: Option<i64>,
-    /// The signature header (only for `hmac-sha256`).
+    /// Only `null`: the scheme reads its own header.
+    header: Option<()>,
+}
+
+/// A scheme that signs the body only, in its own header.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PlainVerify {
+    #[schemars(schema_with = "env_name")]
+    secret_env: String,
+    /// Only `null`: the scheme signs no timestamp.
+    tolerance_seconds: Option<()>,
+    /// Only `null`: the scheme reads its own header.
+    header: Option<()>,
+}
+
+/// A hex HMAC-SHA256 of the body in a header of your choice.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct HmacVerify {
+    #[schemars(schema_with = "env_name")]
+    secret_env: String,
+    /// Only `null`: the scheme signs no timestamp.
+    tolerance_seconds: Option<()>,
+    /// The signature header (default `x-signature`).
+    #[schemars(regex(pattern = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"))]
     header: Option<String>,
 }
 
@@ -316,8 +357,7 @@ pub struct VerifySchema {
 pub struct ScheduleTriggerSchema {
     schedule: ScheduleSchema,
     /// An IANA time zone (default `UTC`).
-    #[schemars(default, schema_with = "time_zones")]
-    timezone: Option<String>,
+    timezone: Option<TimeZone>,
     /// What to do with slots missed while nothing ran (default `skip`).
     misfire: Option<MisfireSchema>,
 }
@@ -647,11 +687,6 @@ fn body_path(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
-fn verify_schemes(_: &mut SchemaGenerator) -> Schema {
-    let names: Vec<&str> = Scheme::ALL.iter().map(|s| s.as_str()).collect();
-    enum_of(&names)
-}
-
 fn token_auth_methods(_: &mut SchemaGenerator) -> Schema {
     nullable(enum_of(TOKEN_AUTH_METHODS))
 }
@@ -675,9 +710,18 @@ fn header_map(_: &mut SchemaGenerator) -> Schema {
     }))
 }
 
-fn time_zones(_: &mut SchemaGenerator) -> Schema {
-    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
-    nullable(enum_of(&names))
+/// An IANA time zone name (or link), as the tz database spells it: `$defs/TimeZone`, which the
+/// OpenAPI document also refers to (`GET /api/timezones?zone=`).
+pub struct TimeZone;
+
+impl JsonSchema for TimeZone {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TimeZone".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+        enum_of(&names)
+    }
 }
 
 fn time_of_day(_: &mut SchemaGenerator) -> Schema {
@@ -728,21 +772,51 @@ fn optional_url(g: &mut SchemaGenerator) -> Schema {
     nullable(url(g))
 }
 
-/// A `{{path}}` placeholder in a URL over one of `roots` (a regex alternation).
-fn template(roots: &str) -> String {
-    format!(r"\{{\{{\s*({roots})(\.[A-Za-z0-9_-]+(\[[0-9]+\])*)+\s*\}}\}}")
+/// What Rust's `str::trim` removes (Unicode White_Space), which a placeholder may have inside
+/// its braces. Spelled out: regex engines' `\s` differ (Python's also takes `\x1c`–`\x1f`).
+const TRIMMED: &str =
+    r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*";
+
+/// `{{secrets.NAME}}`: a Worker secret's name, never one of the platform's own (`ADMIN_TOKEN`,
+/// `ADMIN_TOKEN_…`, `TRIPLINE_…`, any case; see `kernel::names`).
+fn secret_ref() -> String {
+    let admin = any_case(&["admin_token"]);
+    let admin = admin.trim_start_matches("^(").trim_end_matches(")$");
+    let tripline = any_case(&["tripline_"]);
+    let tripline = tripline.trim_start_matches("^(").trim_end_matches(")$");
+    format!(r"secrets\.(?!{admin}([^A-Za-z0-9]|$)|{tripline})[A-Za-z_][A-Za-z0-9_]{{0,127}}")
+}
+
+/// A `{{path}}` placeholder over one of `roots`: `secrets.NAME`, or a root, one of the fields
+/// the engine puts under it (`request.body`, `run.id`, …), then keys and indexes. An index
+/// has at most 9 digits (it must fit the Worker's 32-bit `usize`).
+fn template(roots: &[&str]) -> String {
+    let alternatives: Vec<String> = roots
+        .iter()
+        .map(|root| match *root {
+            crate::template::SECRETS_ROOT => secret_ref(),
+            root => {
+                let fields = crate::template::root_fields(root).unwrap_or(&[]).join("|");
+                format!(r"{root}\.({fields})(\.[A-Za-z0-9_-]+|\[[0-9]{{1,9}}\])*")
+            }
+        })
+        .collect();
+    format!(
+        r"\{{\{{{TRIMMED}({}){TRIMMED}\}}\}}",
+        alternatives.join("|")
+    )
 }
 
 /// The roots every trigger provides to URLs. The trigger's own root (`request`, `schedule`,
 /// `oauth`, `event`) is added per trigger kind at the top of the schema; placeholders over an
 /// earlier step's result (`steps.NAME…`) are valid for the server but only the parser can
 /// tell which steps come earlier, so the schema leaves them out of URLs.
-const COMMON_ROOTS: &str = "secrets|workflow|run";
+const COMMON_ROOTS: [&str; 3] = ["secrets", "workflow", "run"];
 
 /// The pattern of an `http` step's URL whose placeholders may use `roots`: an http(s) URL (any
 /// case) with a host and no control characters; placeholders may stand anywhere, also for the
 /// whole host.
-pub fn step_url_pattern(roots: &str) -> String {
+pub fn step_url_pattern(roots: &[&str]) -> String {
     let t = template(roots);
     let plain = r"[^\x00-\x1f\x7f{]";
     format!(r"^\s*([Hh][Tt][Tt][Pp][Ss]?://({t}|[^\s/?#{{\x00-\x1f\x7f])|{t})({t}|{plain})*$")
@@ -758,7 +832,7 @@ fn url_roots_for(kind: &str, root: &str) -> Value {
         "then": { "properties": { "steps": { "items": {
             "if": { "properties": { "type": { "const": "http" } }, "required": ["type"] },
             "then": { "properties": { "url": {
-                "pattern": step_url_pattern(&format!("{COMMON_ROOTS}|{root}"))
+                "pattern": step_url_pattern(&[&COMMON_ROOTS[..], &[root]].concat())
             } } }
         } } } }
     })
@@ -767,7 +841,7 @@ fn url_roots_for(kind: &str, root: &str) -> Value {
 /// A polled HTTP source: lowercase scheme, a host, no whitespace or control characters;
 /// placeholders may only read `secrets`.
 fn poll_url(_: &mut SchemaGenerator) -> Schema {
-    let secret = r"\{\{secrets\.[A-Za-z_][A-Za-z0-9_]*\}\}";
+    let secret = format!(r"\{{\{{{}\}}\}}", secret_ref());
     let plain = r"[^\s\x00-\x1f\x7f-\x9f{}]";
     json_schema!({
         "type": "string",
@@ -780,7 +854,7 @@ fn poll_url(_: &mut SchemaGenerator) -> Schema {
 fn step_url(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "string",
-        "pattern": step_url_pattern(&format!("{COMMON_ROOTS}|request|schedule|oauth|event"))
+        "pattern": step_url_pattern(&[&COMMON_ROOTS[..], &["request", "schedule", "oauth", "event"]].concat())
     })
 }
 
