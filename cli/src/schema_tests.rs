@@ -325,6 +325,20 @@ fn both_reject_the_same_invalid_definitions() {
             ),
         ),
         (
+            "an empty column list",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "postgres", "connection_env": "A", "table": "t", "cursor": "id", "columns": []}}),
+            ),
+        ),
+        (
+            "a unique-id capacity with greatest-value dedupe",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "dedupe": "greatest", "unique_capacity": 5}}),
+            ),
+        ),
+        (
             "body field without name",
             with("/trigger/request", json!({"body": [{"type": "string"}]})),
         ),
@@ -626,6 +640,18 @@ fn accepted_variants_are_valid_for_both() {
             json!("https://example.com/api/definition.schema.json"),
         ),
         with("/key", json!("lead-created_2")),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "dedupe": "unique", "unique_capacity": 5}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "unique_capacity": 5, "greatest": "/n"}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "dedupe": "greatest", "unique_capacity": null}}),
+        ),
         with(
             "/trigger/verify",
             json!({"scheme": "stripe", "secret_env": "S", "tolerance_seconds": 60, "header": null}),

@@ -532,7 +532,14 @@ pub struct PostgresSourceSchema {
 
 /// An HTTP JSON API.
 #[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
+#[schemars(
+    deny_unknown_fields,
+    extend(
+        "$comment" = "`unique_capacity` sizes the set of remembered ids: only with `dedupe: unique` (the default).",
+        "if" = { "properties": { "dedupe": { "const": "greatest" } }, "required": ["dedupe"] },
+        "then" = { "properties": { "unique_capacity": { "type": "null" } } }
+    )
+)]
 pub struct HttpSourceSchema {
     #[schemars(schema_with = "poll_url")]
     url: String,
@@ -747,10 +754,13 @@ fn optional_identifier(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({ "type": "string", "pattern": IDENTIFIER }))
 }
 
+/// At least one column (leave the list out for all of them).
 fn identifiers(_: &mut SchemaGenerator) -> Schema {
-    nullable(
-        json_schema!({ "type": "array", "items": { "type": "string", "pattern": IDENTIFIER } }),
-    )
+    nullable(json_schema!({
+        "type": "array",
+        "items": { "type": "string", "pattern": IDENTIFIER },
+        "minItems": 1
+    }))
 }
 
 /// Characters no URL may hold: whitespace (as Rust's `char::is_whitespace` sees it, which some
