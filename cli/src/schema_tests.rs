@@ -339,6 +339,34 @@ fn both_reject_the_same_invalid_definitions() {
             ),
         ),
         (
+            "a secret in a URL whose host is a placeholder",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://{{request.body.host}}/x?k={{secrets.K}}"}),
+            ),
+        ),
+        (
+            "a credential header as a URL's host",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://{{request.headers.Authorization}}/x"}),
+            ),
+        ),
+        (
+            "a token-like key right after the scheme",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "http://{{request.body.my_Token}}"}),
+            ),
+        ),
+        (
+            "a column listed twice",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "postgres", "connection_env": "A", "table": "t", "cursor": "id", "columns": ["a", "a"]}}),
+            ),
+        ),
+        (
             "body field without name",
             with("/trigger/request", json!({"body": [{"type": "string"}]})),
         ),
@@ -640,6 +668,22 @@ fn accepted_variants_are_valid_for_both() {
             json!("https://example.com/api/definition.schema.json"),
         ),
         with("/key", json!("lead-created_2")),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": "https://{{request.body.host}}/x?q={{request.query.cookies}}"}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": " \u{b}hTtPs://api.example.com?k={{secrets.K}}&a={{request.headers.authorization}}"}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": "\t{{request.body.callback_url}}"}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "postgres", "connection_env": "A", "table": "t", "cursor": "id", "tiebreak": "id", "columns": ["id", "b"]}}),
+        ),
         with(
             "/trigger",
             json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "dedupe": "unique", "unique_capacity": 5}}),

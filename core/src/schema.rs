@@ -754,12 +754,13 @@ fn optional_identifier(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({ "type": "string", "pattern": IDENTIFIER }))
 }
 
-/// At least one column (leave the list out for all of them).
+/// At least one column, each once (leave the list out for all of them).
 fn identifiers(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({
         "type": "array",
         "items": { "type": "string", "pattern": IDENTIFIER },
-        "minItems": 1
+        "minItems": 1,
+        "uniqueItems": true
     }))
 }
 
@@ -797,17 +798,41 @@ fn secret_ref() -> String {
     format!(r"secrets\.(?!{admin}([^A-Za-z0-9]|$)|{tripline})[A-Za-z_][A-Za-z0-9_]{{0,127}}")
 }
 
+/// A key in a placeholder path that names no credential (see `kernel::redact::is_sensitive_key`:
+/// `authorization`, `cookie`, … exactly, or containing `token`, `secret`, `password`, …).
+fn safe_key() -> String {
+    let exact = any_case(&crate::kernel::redact::EXACT_KEYS);
+    let exact = exact.trim_start_matches('^').trim_end_matches('$');
+    let mut contained = crate::kernel::redact::CONTAINED_KEYS.to_vec();
+    contained.push("token");
+    let contained = any_case(&contained);
+    let contained = contained.trim_start_matches('^').trim_end_matches('$');
+    format!(r"(?!{exact}([^A-Za-z0-9_-]|$))(?![A-Za-z0-9_-]*{contained})[A-Za-z0-9_-]+")
+}
+
 /// A `{{path}}` placeholder over one of `roots`: `secrets.NAME`, or a root, one of the fields
 /// the engine puts under it (`request.body`, `run.id`, …), then keys and indexes. An index
-/// has at most 9 digits (it must fit the Worker's 32-bit `usize`).
-fn template(roots: &[&str]) -> String {
+/// has at most 9 digits (it must fit the Worker's 32-bit `usize`). With `credentials: false`
+/// only placeholders that read no secret or token (the parser's `reads_credentials`).
+fn template(roots: &[&str], credentials: bool) -> String {
+    let key = if credentials {
+        "[A-Za-z0-9_-]+".to_string()
+    } else {
+        safe_key()
+    };
     let alternatives: Vec<String> = roots
         .iter()
+        .filter(|root| credentials || **root != crate::template::SECRETS_ROOT)
         .map(|root| match *root {
             crate::template::SECRETS_ROOT => secret_ref(),
             root => {
-                let fields = crate::template::root_fields(root).unwrap_or(&[]).join("|");
-                format!(r"{root}\.({fields})(\.[A-Za-z0-9_-]+|\[[0-9]{{1,9}}\])*")
+                let fields: Vec<&str> = crate::template::root_fields(root)
+                    .unwrap_or(&[])
+                    .iter()
+                    .copied()
+                    .filter(|f| credentials || !crate::kernel::redact::is_sensitive_key(f))
+                    .collect();
+                format!(r"{root}\.({})(\.{key}|\[[0-9]{{1,9}}\])*", fields.join("|"))
             }
         })
         .collect();
@@ -824,12 +849,20 @@ fn template(roots: &[&str]) -> String {
 const COMMON_ROOTS: [&str; 3] = ["secrets", "workflow", "run"];
 
 /// The pattern of an `http` step's URL whose placeholders may use `roots`: an http(s) URL (any
-/// case) with a host and no control characters; placeholders may stand anywhere, also for the
-/// whole host.
+/// case) with a host and no control characters. Either its scheme and host are written
+/// literally, followed by `/`, `?` or `#` before any placeholder, and then placeholders may read
+/// anything; or placeholders may stand anywhere, also for the whole host, but read no secret
+/// or token (a step that sends one must name its host literally).
 pub fn step_url_pattern(roots: &[&str]) -> String {
-    let t = template(roots);
     let plain = r"[^\x00-\x1f\x7f{]";
-    format!(r"^\s*([Hh][Tt][Tt][Pp][Ss]?://({t}|[^\s/?#{{\x00-\x1f\x7f])|{t})({t}|{plain})*$")
+    let scheme = r"[Hh][Tt][Tt][Pp][Ss]?://";
+    let any = template(roots, true);
+    let host = format!(r"[^{NOT_IN_URLS}/?#{{@\\]+");
+    let literal = format!(r"^{TRIMMED}{scheme}{host}([/?#]({any}|{plain})*)?$");
+    let t = template(roots, false);
+    let templated =
+        format!(r"^{TRIMMED}({scheme}({t}|[^\s/?#{{\x00-\x1f\x7f])|{t})({t}|{plain})*$");
+    format!("{literal}|{templated}")
 }
 
 /// `if trigger.type == kind then every http step's url may also use root`.

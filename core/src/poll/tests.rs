@@ -202,11 +202,6 @@ fn rejects_bad_postgres_definitions_with_locations() {
             "must not be empty",
         ),
         (
-            pg(json!({"tiebreak": "id"})),
-            "trigger.source.tiebreak",
-            "different column",
-        ),
-        (
             pg(json!({"columns": []})),
             "trigger.source.columns",
             "at least one column",
@@ -787,4 +782,12 @@ fn names_the_missing_configuration_and_its_field() {
         missing.message.contains("Hyperdrive binding `HD`"),
         "{missing:?}"
     );
+}
+
+#[test]
+fn a_tiebreak_that_is_the_cursor_is_taken_as_absent() {
+    let s = pg_source(json!({"cursor": "id", "tiebreak": "id"}));
+    assert_eq!(s.tiebreak, None);
+    let s = pg_source(json!({"cursor": "created_at", "tiebreak": "id"}));
+    assert_eq!(s.tiebreak.as_deref(), Some("id"));
 }
