@@ -367,6 +367,13 @@ fn both_reject_the_same_invalid_definitions() {
             ),
         ),
         (
+            "a step header value with a line break",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "headers": {"a": "b\nc"}}),
+            ),
+        ),
+        (
             "body field without name",
             with("/trigger/request", json!({"body": [{"type": "string"}]})),
         ),
