@@ -374,6 +374,14 @@ fn both_reject_the_same_invalid_definitions() {
             ),
         ),
         (
+            "a cron field with other characters",
+            schedule(json!({"kind": "cron", "expression": "\u{a3}0 * * * *"})),
+        ),
+        (
+            "a cron expression split by a character Rust does not count as space",
+            schedule(json!({"kind": "cron", "expression": "0\u{1c}0 * * * *"})),
+        ),
+        (
             "body field without name",
             with("/trigger/request", json!({"body": [{"type": "string"}]})),
         ),
@@ -675,6 +683,8 @@ fn accepted_variants_are_valid_for_both() {
             json!("https://example.com/api/definition.schema.json"),
         ),
         with("/key", json!("lead-created_2")),
+        schedule(json!({"kind": "cron", "expression": " @Daily "})),
+        schedule(json!({"kind": "cron", "expression": "\t*/5 1-3 1,15 jan-mar MON-fri"})),
         with(
             "/steps/0",
             json!({"type": "http", "url": "https://{{request.body.host}}/x?q={{request.query.cookies}}"}),

@@ -431,8 +431,9 @@ pub struct Weekly {
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Cron {
-    /// Five fields: minute hour day-of-month month day-of-week, in local time.
-    #[schemars(regex(pattern = r"^\s*\S+(\s+\S+){4}\s*$"))]
+    /// Five fields: minute hour day-of-month month day-of-week, in local time (or a macro such
+    /// as `@daily`).
+    #[schemars(schema_with = "cron_expression")]
     expression: String,
 }
 
@@ -744,6 +745,31 @@ fn weekdays(_: &mut SchemaGenerator) -> Schema {
         ]).trim_start_matches('^').trim_end_matches('$'))
     });
     json_schema!({ "anyOf": [day.clone(), { "type": "array", "items": day, "minItems": 1 }] })
+}
+
+/// A cron expression's shape: a macro, or five fields of digits, `*`, `,`, `-` and `/` (names
+/// too in month and day-of-week), between whitespace as Rust sees it. Values out of a field's
+/// range and malformed ranges are the parser's checks only.
+fn cron_expression(_: &mut SchemaGenerator) -> Schema {
+    let ws = TRIMMED.trim_end_matches('*');
+    let macros = any_case(&[
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
+    ]);
+    let macros = macros.trim_start_matches('^').trim_end_matches('$');
+    let num = r"[0-9*,/-]+";
+    let named = r"[0-9A-Za-z*,/-]+";
+    json_schema!({
+        "type": "string",
+        "pattern": format!(
+            "^{ws}*({macros}|{num}{ws}+{num}{ws}+{num}{ws}+{named}{ws}+{named}){ws}*$"
+        )
+    })
 }
 
 /// A PostgreSQL identifier as the poll source writes it into SQL: `[A-Za-z_][A-Za-z0-9_$]*`,
