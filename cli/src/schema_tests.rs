@@ -382,6 +382,13 @@ fn both_reject_the_same_invalid_definitions() {
             schedule(json!({"kind": "cron", "expression": "0\u{1c}0 * * * *"})),
         ),
         (
+            "a GET step with a body",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "method": "get", "json": {}}),
+            ),
+        ),
+        (
             "body field without name",
             with("/trigger/request", json!({"body": [{"type": "string"}]})),
         ),

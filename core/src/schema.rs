@@ -586,7 +586,15 @@ pub enum StepSchema {
 }
 
 #[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, extend("not" = {"required": ["json", "body"]}))]
+#[schemars(
+    deny_unknown_fields,
+    extend("not" = {"required": ["json", "body"]}),
+    extend(
+        "$comment" = "A GET or HEAD request has no body (the Fetch API refuses one).",
+        "if" = { "properties": { "method": { "pattern": any_case(&["GET", "HEAD"]) } }, "required": ["method"] },
+        "then" = { "properties": { "json": { "type": "null" }, "body": { "type": "null" } } }
+    )
+)]
 pub struct HttpStepSchema {
     #[schemars(default, schema_with = "step_name")]
     name: Option<String>,
