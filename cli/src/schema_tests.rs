@@ -68,11 +68,67 @@ fn has_one_branch_per_trigger_and_step_kind() {
         tripline_core::schedule::SCHEDULE_KINDS
     );
     assert_eq!(consts("PollSourceSchema", "kind"), ["postgres", "http"]);
+    // A request field rule has one branch per type the parser knows, whose `equals`/`enum`
+    // values have that type.
+    let type_names = |def: &str| -> Vec<String> {
+        defs[def]["anyOf"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{def} has an anyOf: {}", defs[def]))
+            .iter()
+            .map(|b| {
+                let branch = b["$ref"].as_str().unwrap().trim_start_matches("#/$defs/");
+                let name = &defs[branch]["properties"]["type"];
+                let name = name["$ref"]
+                    .as_str()
+                    .map(|r| &defs[r.trim_start_matches("#/$defs/")])
+                    .or_else(|| {
+                        name["anyOf"].as_array().map(|a| {
+                            let r = a[0]["$ref"].as_str().unwrap();
+                            &defs[r.trim_start_matches("#/$defs/")]
+                        })
+                    })
+                    .unwrap_or_else(|| panic!("{branch}: {name}"));
+                name["enum"][0].as_str().unwrap().to_string()
+            })
+            .collect()
+    };
+    use tripline_core::endpoint::request_schema::FieldType;
+    let mut query = type_names("QueryParamSchema");
+    let mut expected: Vec<String> = FieldType::QUERY.iter().map(|t| t.name().into()).collect();
+    query.sort();
+    expected.sort();
+    assert_eq!(query, expected);
+    let mut body = type_names("BodyFieldSchema");
+    let mut expected: Vec<String> = FieldType::ALL.iter().map(|t| t.name().into()).collect();
+    body.sort();
+    expected.sort();
+    assert_eq!(body, expected);
     // Required fields and enums are there.
     assert_eq!(s["required"], json!(["name", "trigger"]));
     assert!(text.contains("\"run_once\""), "misfire enum");
     assert!(text.contains("\"Europe/Berlin\""), "time zones");
-    assert!(text.contains("\"standard-webhooks\""), "verify schemes");
+    use tripline_core::endpoint::signature::Scheme;
+    let schemes = consts("VerifySchema", "scheme");
+    let expected: Vec<&str> = Scheme::ALL.iter().map(|s| s.as_str()).collect();
+    assert_eq!(schemes, expected);
+    // `tolerance_seconds` is a number exactly for the schemes that sign a timestamp.
+    for (branch, scheme) in defs["VerifySchema"]["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(Scheme::ALL)
+    {
+        let def = branch["$ref"]
+            .as_str()
+            .map_or(branch, |r| &defs[r.trim_start_matches("#/$defs/")]);
+        let tolerance = def["properties"]["tolerance_seconds"].to_string();
+        assert_eq!(
+            tolerance.contains("integer"),
+            scheme.has_timestamp(),
+            "{branch}"
+        );
+    }
+    assert!(defs["TimeZone"]["enum"].as_array().unwrap().len() > 400);
 }
 
 #[test]
@@ -168,6 +224,169 @@ fn both_reject_the_same_invalid_definitions() {
         (
             "header name",
             with("/trigger/request", json!({"headers": [{"name": "a b"}]})),
+        ),
+        (
+            "query equals of another type than the default string",
+            with(
+                "/trigger/request",
+                json!({"query": [{"name": "a", "equals": {}}]}),
+            ),
+        ),
+        (
+            "query boolean with a text equals",
+            with(
+                "/trigger/request",
+                json!({"query": [{"name": "a", "type": "boolean", "equals": "true"}]}),
+            ),
+        ),
+        (
+            "body integer with a text enum value",
+            with(
+                "/trigger/request",
+                json!({"body": [{"name": "a", "type": "integer", "enum": [1, "2"]}]}),
+            ),
+        ),
+        (
+            "body null with a value",
+            with(
+                "/trigger/request",
+                json!({"body": [{"name": "a", "type": "null", "equals": 0}]}),
+            ),
+        ),
+        (
+            "body path with an empty name",
+            with("/trigger/request", json!({"body": [{"name": "a..b"}]})),
+        ),
+        (
+            "body path with an index",
+            with("/trigger/request", json!({"body": [{"name": "a[0]"}]})),
+        ),
+        (
+            "body path too deep",
+            with(
+                "/trigger/request",
+                json!({"body": [{"name": vec!["a"; 33].join(".")}]}),
+            ),
+        ),
+        (
+            "a platform secret in a step URL",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x/{{secrets.admin_token}}"}),
+            ),
+        ),
+        (
+            "a platform secret in a source URL",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x/{{secrets.TRIPLINE_KEY}}"}}),
+            ),
+        ),
+        (
+            "a secret path with more than a name",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x/{{secrets.A.b}}"}),
+            ),
+        ),
+        (
+            "a field the request does not have",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x/{{request.params.id}}"}),
+            ),
+        ),
+        (
+            "an index too large for the Worker",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x/{{request.body[0].a[12345678901]}}"}),
+            ),
+        ),
+        (
+            "a signature header for a scheme with its own",
+            with(
+                "/trigger/verify",
+                json!({"scheme": "slack", "secret_env": "S", "header": "x-sig"}),
+            ),
+        ),
+        (
+            "a tolerance for a scheme without a timestamp",
+            with(
+                "/trigger/verify",
+                json!({"scheme": "hmac-sha256", "secret_env": "S", "tolerance_seconds": 60}),
+            ),
+        ),
+        (
+            "a signature header that is no header name",
+            with(
+                "/trigger/verify",
+                json!({"scheme": "hmac-sha256", "secret_env": "S", "header": ""}),
+            ),
+        ),
+        (
+            "an empty column list",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "postgres", "connection_env": "A", "table": "t", "cursor": "id", "columns": []}}),
+            ),
+        ),
+        (
+            "a unique-id capacity with greatest-value dedupe",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "dedupe": "greatest", "unique_capacity": 5}}),
+            ),
+        ),
+        (
+            "a secret in a URL whose host is a placeholder",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://{{request.body.host}}/x?k={{secrets.K}}"}),
+            ),
+        ),
+        (
+            "a credential header as a URL's host",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://{{request.headers.Authorization}}/x"}),
+            ),
+        ),
+        (
+            "a token-like key right after the scheme",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "http://{{request.body.my_Token}}"}),
+            ),
+        ),
+        (
+            "a column listed twice",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "postgres", "connection_env": "A", "table": "t", "cursor": "id", "columns": ["a", "a"]}}),
+            ),
+        ),
+        (
+            "a step header value with a line break",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "headers": {"a": "b\nc"}}),
+            ),
+        ),
+        (
+            "a cron field with other characters",
+            schedule(json!({"kind": "cron", "expression": "\u{a3}0 * * * *"})),
+        ),
+        (
+            "a cron expression split by a character Rust does not count as space",
+            schedule(json!({"kind": "cron", "expression": "0\u{1c}0 * * * *"})),
+        ),
+        (
+            "a GET step with a body",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x", "method": "get", "json": {}}),
+            ),
         ),
         (
             "body field without name",
@@ -494,6 +713,13 @@ fn rules_only_the_parser_checks() {
             ),
         ),
         (
+            "a step that sends a secret to a host from a placeholder",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://{{request.body.host}}/x", "headers": {"authorization": "Bearer {{secrets.T}}"}}),
+            ),
+        ),
+        (
             "duplicate step names",
             with(
                 "/steps",
@@ -527,6 +753,74 @@ fn accepted_variants_are_valid_for_both() {
             json!("https://example.com/api/definition.schema.json"),
         ),
         with("/key", json!("lead-created_2")),
+        schedule(json!({"kind": "cron", "expression": " @Daily "})),
+        schedule(json!({"kind": "cron", "expression": "\t*/5 1-3 1,15 jan-mar MON-fri"})),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": "https://{{request.body.host}}/x?q={{request.query.cookies}}"}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": " \u{b}hTtPs://api.example.com?k={{secrets.K}}&a={{request.headers.authorization}}"}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": "\t{{request.body.callback_url}}"}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "postgres", "connection_env": "A", "table": "t", "cursor": "id", "tiebreak": "id", "columns": ["id", "b"]}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "dedupe": "unique", "unique_capacity": 5}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "unique_capacity": 5, "greatest": "/n"}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://x", "dedupe": "greatest", "unique_capacity": null}}),
+        ),
+        with(
+            "/trigger/verify",
+            json!({"scheme": "stripe", "secret_env": "S", "tolerance_seconds": 60, "header": null}),
+        ),
+        with(
+            "/trigger/verify",
+            json!({"scheme": "hmac-sha256", "secret_env": "S", "header": "X-Sig", "tolerance_seconds": null}),
+        ),
+        with(
+            "/trigger/verify",
+            json!({"scheme": "github", "secret_env": "S"}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": "https://x/{{\u{2003}request.body.items[0][1].id\t}}?k={{secrets.ADMIN_TOKENS}}&r={{run.id}}"}),
+        ),
+        with(
+            "/trigger/request",
+            json!({"query": [
+                {"name": "a", "equals": "x", "enum": ["x", "y"]},
+                {"name": "b", "type": "integer", "equals": 3.0, "enum": [1, 2]},
+                {"name": "c", "type": "number", "enum": [1.5]},
+                {"name": "d", "type": "boolean", "equals": true, "type": "boolean"},
+                {"name": "\u{1F600}".repeat(256), "type": null, "equals": null}
+            ]}),
+        ),
+        with(
+            "/trigger/request",
+            json!({"body": [
+                {"name": "any", "equals": {"x": [1]}},
+                {"name": "s", "type": "string", "enum": ["a"]},
+                {"name": "o", "type": "object", "equals": {}},
+                {"name": "l[]", "type": "array", "enum": [[1], []]},
+                {"name": "n", "type": "null", "equals": null, "enum": [null]},
+                {"name": "items[][].sku", "type": "any", "enum": [1, "a", null]},
+                {"name": vec!["k"; 32].join("."), "required": true}
+            ]}),
+        ),
         with("/steps", json!(null)),
         schedule(json!({"kind": "weekly", "day": ["Mon", "friday"], "at": "9:05"})),
         schedule(json!({"kind": "daily", "every": 2, "at": "23:59"})),

@@ -21,8 +21,10 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde_json::Value;
 
 use crate::definition::MAX_KEY_LEN;
-use crate::endpoint::request_schema::{FieldType, MAX_ENUM_VALUES, MAX_FIELDS, MAX_NAME_LEN};
-use crate::endpoint::signature::{Scheme, MAX_TOLERANCE_SECONDS};
+use crate::endpoint::request_schema::{
+    MAX_ENUM_VALUES, MAX_FIELDS, MAX_NAME_LEN, MAX_PATH_SEGMENTS,
+};
+use crate::endpoint::signature::MAX_TOLERANCE_SECONDS;
 use crate::endpoint::{MAX_MAX_BODY_BYTES, MAX_RESPONSE_TIMEOUT_MS};
 use crate::oauth::TOKEN_AUTH_METHODS;
 use crate::poll::pages::MAX_MAX_PAGES;
@@ -127,21 +129,6 @@ pub struct RequestSchemaSchema {
     body: Option<Vec<BodyFieldSchema>>,
 }
 
-/// A query parameter.
-#[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct QueryParamSchema {
-    #[schemars(length(min = 1, max = MAX_NAME_LEN))]
-    name: String,
-    required: Option<bool>,
-    /// The type its text must parse as (default `string`).
-    #[schemars(default, schema_with = "query_types")]
-    r#type: Option<String>,
-    equals: Option<Value>,
-    #[schemars(length(min = 1, max = MAX_ENUM_VALUES))]
-    r#enum: Option<Vec<Value>>,
-}
-
 /// A header (names ignore case).
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -152,33 +139,214 @@ pub struct HeaderRuleSchema {
     equals: Option<String>,
 }
 
-/// A JSON body field; dotted names reach into objects, `[]` into every array element.
+/// A query parameter. Its `type` (default `string`) says what its text must parse as, and the
+/// values of `equals` and `enum` have that type: one branch per type.
 #[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct BodyFieldSchema {
-    #[schemars(length(min = 1, max = MAX_NAME_LEN))]
-    name: String,
-    required: Option<bool>,
-    /// Default `any`.
-    #[schemars(default, schema_with = "body_types")]
-    r#type: Option<String>,
-    equals: Option<Value>,
-    #[schemars(length(min = 1, max = MAX_ENUM_VALUES))]
-    r#enum: Option<Vec<Value>>,
+#[schemars(untagged)]
+pub enum QueryParamSchema {
+    String(QueryString),
+    Integer(QueryInteger),
+    Number(QueryNumber),
+    Boolean(QueryBoolean),
 }
 
-/// A signature check.
+/// A JSON body field; dotted names reach into objects, `[]` into every array element. Its
+/// `type` (default `any`) is what the value must be, and the values of `equals` and `enum`
+/// have that type: one branch per type.
+#[derive(JsonSchema)]
+#[schemars(untagged)]
+pub enum BodyFieldSchema {
+    Any(BodyAny),
+    String(BodyString),
+    Number(BodyNumber),
+    Integer(BodyInteger),
+    Boolean(BodyBoolean),
+    Object(BodyObject),
+    Array(BodyArray),
+    Null(BodyNull),
+}
+
+/// A type name as a schema of its own: `{"const": NAME}`.
+macro_rules! type_name {
+    ($ty:ident, $name:literal) => {
+        #[derive(JsonSchema)]
+        pub enum $ty {
+            #[schemars(rename = $name)]
+            Name,
+        }
+    };
+}
+
+type_name!(StringName, "string");
+type_name!(NumberName, "number");
+type_name!(IntegerName, "integer");
+type_name!(BooleanName, "boolean");
+type_name!(ObjectName, "object");
+type_name!(ArrayName, "array");
+type_name!(NullName, "null");
+type_name!(AnyName, "any");
+
+/// An integer of any size (`3` and `3.0` alike), as JSON Schema's `integer`.
+pub struct JsonInteger;
+
+impl JsonSchema for JsonInteger {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "JsonInteger".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "integer" })
+    }
+}
+
+/// A field rule named by a `$name` schema, whose `type` is `$type_field` (an `Option` when it
+/// may be left out) and whose `equals`/`enum` values are `$value`s.
+macro_rules! typed_rule {
+    ($rule:ident, $name:literal, $type_field:ty, $value:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(JsonSchema)]
+        #[schemars(deny_unknown_fields)]
+        pub struct $rule {
+            #[schemars(schema_with = $name)]
+            name: String,
+            required: Option<bool>,
+            r#type: $type_field,
+            equals: Option<$value>,
+            #[schemars(length(min = 1, max = MAX_ENUM_VALUES))]
+            r#enum: Option<Vec<$value>>,
+        }
+    };
+}
+
+typed_rule!(
+    QueryString,
+    "field_name",
+    Option<StringName>,
+    String,
+    "A text parameter (the default type)."
+);
+typed_rule!(
+    QueryInteger,
+    "field_name",
+    IntegerName,
+    JsonInteger,
+    "A parameter whose text is an integer."
+);
+typed_rule!(
+    QueryNumber,
+    "field_name",
+    NumberName,
+    f64,
+    "A parameter whose text is a number."
+);
+typed_rule!(
+    QueryBoolean,
+    "field_name",
+    BooleanName,
+    bool,
+    "A parameter whose text is `true` or `false`."
+);
+
+typed_rule!(
+    BodyAny,
+    "body_path",
+    Option<AnyName>,
+    Value,
+    "A field of any type (the default)."
+);
+typed_rule!(
+    BodyString,
+    "body_path",
+    StringName,
+    String,
+    "A string field."
+);
+typed_rule!(BodyNumber, "body_path", NumberName, f64, "A number field.");
+typed_rule!(
+    BodyInteger,
+    "body_path",
+    IntegerName,
+    JsonInteger,
+    "An integer field."
+);
+typed_rule!(
+    BodyBoolean,
+    "body_path",
+    BooleanName,
+    bool,
+    "A boolean field."
+);
+typed_rule!(BodyObject, "body_path", ObjectName, BTreeMap<String, Value>, "An object field.");
+typed_rule!(
+    BodyArray,
+    "body_path",
+    ArrayName,
+    Vec<Value>,
+    "An array field."
+);
+typed_rule!(
+    BodyNull,
+    "body_path",
+    NullName,
+    (),
+    "A field that must be null (`equals`/`enum` can only say null)."
+);
+
+/// A signature check; `scheme` chooses how. Only schemes that sign a timestamp take
+/// `tolerance_seconds`, and only `hmac-sha256` takes `header` (the others read a fixed one).
+#[derive(JsonSchema)]
+#[schemars(tag = "scheme")]
+pub enum VerifySchema {
+    #[schemars(rename = "standard-webhooks")]
+    StandardWebhooks(TimestampedVerify),
+    #[schemars(rename = "github")]
+    Github(PlainVerify),
+    #[schemars(rename = "stripe")]
+    Stripe(TimestampedVerify),
+    #[schemars(rename = "slack")]
+    Slack(TimestampedVerify),
+    #[schemars(rename = "hmac-sha256")]
+    HmacSha256(HmacVerify),
+}
+
+/// A scheme that signs a timestamp.
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
-pub struct VerifySchema {
-    #[schemars(schema_with = "verify_schemes")]
-    scheme: String,
+pub struct TimestampedVerify {
     /// The Worker secret holding the signing secret.
     #[schemars(schema_with = "env_name")]
     secret_env: String,
+    /// How old a signed timestamp may be, in seconds.
     #[schemars(range(min = 1, max = MAX_TOLERANCE_SECONDS))]
     tolerance_seconds: Option<i64>,
-    /// The signature header (only for `hmac-sha256`).
+    /// Only `null`: the scheme reads its own header.
+    header: Option<()>,
+}
+
+/// A scheme that signs the body only, in its own header.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct PlainVerify {
+    #[schemars(schema_with = "env_name")]
+    secret_env: String,
+    /// Only `null`: the scheme signs no timestamp.
+    tolerance_seconds: Option<()>,
+    /// Only `null`: the scheme reads its own header.
+    header: Option<()>,
+}
+
+/// A hex HMAC-SHA256 of the body in a header of your choice.
+#[derive(JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct HmacVerify {
+    #[schemars(schema_with = "env_name")]
+    secret_env: String,
+    /// Only `null`: the scheme signs no timestamp.
+    tolerance_seconds: Option<()>,
+    /// The signature header (default `x-signature`).
+    #[schemars(regex(pattern = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$"))]
     header: Option<String>,
 }
 
@@ -190,8 +358,7 @@ pub struct VerifySchema {
 pub struct ScheduleTriggerSchema {
     schedule: ScheduleSchema,
     /// An IANA time zone (default `UTC`).
-    #[schemars(default, schema_with = "time_zones")]
-    timezone: Option<String>,
+    timezone: Option<TimeZone>,
     /// What to do with slots missed while nothing ran (default `skip`).
     misfire: Option<MisfireSchema>,
 }
@@ -265,8 +432,9 @@ pub struct Weekly {
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Cron {
-    /// Five fields: minute hour day-of-month month day-of-week, in local time.
-    #[schemars(regex(pattern = r"^\s*\S+(\s+\S+){4}\s*$"))]
+    /// Five fields: minute hour day-of-month month day-of-week, in local time (or a macro such
+    /// as `@daily`).
+    #[schemars(schema_with = "cron_expression")]
     expression: String,
 }
 
@@ -366,7 +534,14 @@ pub struct PostgresSourceSchema {
 
 /// An HTTP JSON API.
 #[derive(JsonSchema)]
-#[schemars(deny_unknown_fields)]
+#[schemars(
+    deny_unknown_fields,
+    extend(
+        "$comment" = "`unique_capacity` sizes the set of remembered ids: only with `dedupe: unique` (the default).",
+        "if" = { "properties": { "dedupe": { "const": "greatest" } }, "required": ["dedupe"] },
+        "then" = { "properties": { "unique_capacity": { "type": "null" } } }
+    )
+)]
 pub struct HttpSourceSchema {
     #[schemars(schema_with = "poll_url")]
     url: String,
@@ -446,7 +621,15 @@ pub enum StepSchema {
 }
 
 #[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, extend("not" = {"required": ["json", "body"]}))]
+#[schemars(
+    deny_unknown_fields,
+    extend("not" = {"required": ["json", "body"]}),
+    extend(
+        "$comment" = "A GET or HEAD request has no body (the Fetch API refuses one).",
+        "if" = { "properties": { "method": { "pattern": any_case(&["GET", "HEAD"]) } }, "required": ["method"] },
+        "then" = { "properties": { "json": { "type": "null" }, "body": { "type": "null" } } }
+    )
+)]
 pub struct HttpStepSchema {
     #[schemars(default, schema_with = "step_name")]
     name: Option<String>,
@@ -538,19 +721,21 @@ fn step_methods(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({ "type": "string", "pattern": any_case(&crate::steps::http::METHODS) }))
 }
 
-fn query_types(_: &mut SchemaGenerator) -> Schema {
-    let names: Vec<&str> = FieldType::QUERY.iter().map(|t| t.name()).collect();
-    nullable(enum_of(&names))
+/// A query parameter's or header's name: 1 to 256 characters.
+fn field_name(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "minLength": 1, "maxLength": MAX_NAME_LEN })
 }
 
-fn body_types(_: &mut SchemaGenerator) -> Schema {
-    let names: Vec<&str> = FieldType::ALL.iter().map(|t| t.name()).collect();
-    nullable(enum_of(&names))
-}
-
-fn verify_schemes(_: &mut SchemaGenerator) -> Schema {
-    let names: Vec<&str> = Scheme::ALL.iter().map(|s| s.as_str()).collect();
-    enum_of(&names)
+/// A body field path: names between dots (no `.`, `[` or `]` in them), each followed by any
+/// number of `[]`; at most `MAX_PATH_SEGMENTS` names and `[]`s in all.
+fn body_path(_: &mut SchemaGenerator) -> Schema {
+    let key = r"[^.\[\]]+";
+    json_schema!({
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_NAME_LEN,
+        "pattern": format!(r"^{key}(\[\]|\.{key}){{0,{}}}$", MAX_PATH_SEGMENTS - 1)
+    })
 }
 
 fn token_auth_methods(_: &mut SchemaGenerator) -> Schema {
@@ -576,9 +761,18 @@ fn header_map(_: &mut SchemaGenerator) -> Schema {
     }))
 }
 
-fn time_zones(_: &mut SchemaGenerator) -> Schema {
-    let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
-    nullable(enum_of(&names))
+/// An IANA time zone name (or link), as the tz database spells it: `$defs/TimeZone`, which the
+/// OpenAPI document also refers to (`GET /api/timezones?zone=`).
+pub struct TimeZone;
+
+impl JsonSchema for TimeZone {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TimeZone".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<&str> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect();
+        enum_of(&names)
+    }
 }
 
 fn time_of_day(_: &mut SchemaGenerator) -> Schema {
@@ -596,6 +790,31 @@ fn weekdays(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "anyOf": [day.clone(), { "type": "array", "items": day, "minItems": 1 }] })
 }
 
+/// A cron expression's shape: a macro, or five fields of digits, `*`, `,`, `-` and `/` (names
+/// too in month and day-of-week), between whitespace as Rust sees it. Values out of a field's
+/// range and malformed ranges are the parser's checks only.
+fn cron_expression(_: &mut SchemaGenerator) -> Schema {
+    let ws = TRIMMED.trim_end_matches('*');
+    let macros = any_case(&[
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
+    ]);
+    let macros = macros.trim_start_matches('^').trim_end_matches('$');
+    let num = r"[0-9*,/-]+";
+    let named = r"[0-9A-Za-z*,/-]+";
+    json_schema!({
+        "type": "string",
+        "pattern": format!(
+            "^{ws}*({macros}|{num}{ws}+{num}{ws}+{num}{ws}+{named}{ws}+{named}){ws}*$"
+        )
+    })
+}
+
 /// A PostgreSQL identifier as the poll source writes it into SQL: `[A-Za-z_][A-Za-z0-9_$]*`,
 /// at most 63 bytes.
 const IDENTIFIER: &str = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$";
@@ -604,10 +823,14 @@ fn optional_identifier(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({ "type": "string", "pattern": IDENTIFIER }))
 }
 
+/// At least one column, each once (leave the list out for all of them).
 fn identifiers(_: &mut SchemaGenerator) -> Schema {
-    nullable(
-        json_schema!({ "type": "array", "items": { "type": "string", "pattern": IDENTIFIER } }),
-    )
+    nullable(json_schema!({
+        "type": "array",
+        "items": { "type": "string", "pattern": IDENTIFIER },
+        "minItems": 1,
+        "uniqueItems": true
+    }))
 }
 
 /// Characters no URL may hold: whitespace (as Rust's `char::is_whitespace` sees it, which some
@@ -629,24 +852,86 @@ fn optional_url(g: &mut SchemaGenerator) -> Schema {
     nullable(url(g))
 }
 
-/// A `{{path}}` placeholder in a URL over one of `roots` (a regex alternation).
-fn template(roots: &str) -> String {
-    format!(r"\{{\{{\s*({roots})(\.[A-Za-z0-9_-]+(\[[0-9]+\])*)+\s*\}}\}}")
+/// What Rust's `str::trim` removes (Unicode White_Space), which a placeholder may have inside
+/// its braces. Spelled out: regex engines' `\s` differ (Python's also takes `\x1c`–`\x1f`).
+const TRIMMED: &str =
+    r"[\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*";
+
+/// `{{secrets.NAME}}`: a Worker secret's name, never one of the platform's own (`ADMIN_TOKEN`,
+/// `ADMIN_TOKEN_…`, `TRIPLINE_…`, any case; see `kernel::names`).
+fn secret_ref() -> String {
+    let admin = any_case(&["admin_token"]);
+    let admin = admin.trim_start_matches("^(").trim_end_matches(")$");
+    let tripline = any_case(&["tripline_"]);
+    let tripline = tripline.trim_start_matches("^(").trim_end_matches(")$");
+    format!(r"secrets\.(?!{admin}([^A-Za-z0-9]|$)|{tripline})[A-Za-z_][A-Za-z0-9_]{{0,127}}")
+}
+
+/// A key in a placeholder path that names no credential (see `kernel::redact::is_sensitive_key`:
+/// `authorization`, `cookie`, … exactly, or containing `token`, `secret`, `password`, …).
+fn safe_key() -> String {
+    let exact = any_case(&crate::kernel::redact::EXACT_KEYS);
+    let exact = exact.trim_start_matches('^').trim_end_matches('$');
+    let mut contained = crate::kernel::redact::CONTAINED_KEYS.to_vec();
+    contained.push("token");
+    let contained = any_case(&contained);
+    let contained = contained.trim_start_matches('^').trim_end_matches('$');
+    format!(r"(?!{exact}([^A-Za-z0-9_-]|$))(?![A-Za-z0-9_-]*{contained})[A-Za-z0-9_-]+")
+}
+
+/// A `{{path}}` placeholder over one of `roots`: `secrets.NAME`, or a root, one of the fields
+/// the engine puts under it (`request.body`, `run.id`, …), then keys and indexes. An index
+/// has at most 9 digits (it must fit the Worker's 32-bit `usize`). With `credentials: false`
+/// only placeholders that read no secret or token (the parser's `reads_credentials`).
+fn template(roots: &[&str], credentials: bool) -> String {
+    let key = if credentials {
+        "[A-Za-z0-9_-]+".to_string()
+    } else {
+        safe_key()
+    };
+    let alternatives: Vec<String> = roots
+        .iter()
+        .filter(|root| credentials || **root != crate::template::SECRETS_ROOT)
+        .map(|root| match *root {
+            crate::template::SECRETS_ROOT => secret_ref(),
+            root => {
+                let fields: Vec<&str> = crate::template::root_fields(root)
+                    .unwrap_or(&[])
+                    .iter()
+                    .copied()
+                    .filter(|f| credentials || !crate::kernel::redact::is_sensitive_key(f))
+                    .collect();
+                format!(r"{root}\.({})(\.{key}|\[[0-9]{{1,9}}\])*", fields.join("|"))
+            }
+        })
+        .collect();
+    format!(
+        r"\{{\{{{TRIMMED}({}){TRIMMED}\}}\}}",
+        alternatives.join("|")
+    )
 }
 
 /// The roots every trigger provides to URLs. The trigger's own root (`request`, `schedule`,
 /// `oauth`, `event`) is added per trigger kind at the top of the schema; placeholders over an
 /// earlier step's result (`steps.NAME…`) are valid for the server but only the parser can
 /// tell which steps come earlier, so the schema leaves them out of URLs.
-const COMMON_ROOTS: &str = "secrets|workflow|run";
+const COMMON_ROOTS: [&str; 3] = ["secrets", "workflow", "run"];
 
 /// The pattern of an `http` step's URL whose placeholders may use `roots`: an http(s) URL (any
-/// case) with a host and no control characters; placeholders may stand anywhere, also for the
-/// whole host.
-pub fn step_url_pattern(roots: &str) -> String {
-    let t = template(roots);
+/// case) with a host and no control characters. Either its scheme and host are written
+/// literally, followed by `/`, `?` or `#` before any placeholder, and then placeholders may read
+/// anything; or placeholders may stand anywhere, also for the whole host, but read no secret
+/// or token (a step that sends one must name its host literally).
+pub fn step_url_pattern(roots: &[&str]) -> String {
     let plain = r"[^\x00-\x1f\x7f{]";
-    format!(r"^\s*([Hh][Tt][Tt][Pp][Ss]?://({t}|[^\s/?#{{\x00-\x1f\x7f])|{t})({t}|{plain})*$")
+    let scheme = r"[Hh][Tt][Tt][Pp][Ss]?://";
+    let any = template(roots, true);
+    let host = format!(r"[^{NOT_IN_URLS}/?#{{@\\]+");
+    let literal = format!(r"^{TRIMMED}{scheme}{host}([/?#]({any}|{plain})*)?$");
+    let t = template(roots, false);
+    let templated =
+        format!(r"^{TRIMMED}({scheme}({t}|[^\s/?#{{\x00-\x1f\x7f])|{t})({t}|{plain})*$");
+    format!("{literal}|{templated}")
 }
 
 /// `if trigger.type == kind then every http step's url may also use root`.
@@ -659,7 +944,7 @@ fn url_roots_for(kind: &str, root: &str) -> Value {
         "then": { "properties": { "steps": { "items": {
             "if": { "properties": { "type": { "const": "http" } }, "required": ["type"] },
             "then": { "properties": { "url": {
-                "pattern": step_url_pattern(&format!("{COMMON_ROOTS}|{root}"))
+                "pattern": step_url_pattern(&[&COMMON_ROOTS[..], &[root]].concat())
             } } }
         } } } }
     })
@@ -668,7 +953,7 @@ fn url_roots_for(kind: &str, root: &str) -> Value {
 /// A polled HTTP source: lowercase scheme, a host, no whitespace or control characters;
 /// placeholders may only read `secrets` and `cursor.greatest`.
 fn poll_url(_: &mut SchemaGenerator) -> Schema {
-    let secret = r"\{\{(secrets\.[A-Za-z_][A-Za-z0-9_]*|cursor\.greatest)\}\}";
+    let secret = format!(r"\{{\{{({}|cursor\.greatest)\}}\}}", secret_ref());
     let plain = r"[^\s\x00-\x1f\x7f-\x9f{}]";
     json_schema!({
         "type": "string",
@@ -681,7 +966,7 @@ fn poll_url(_: &mut SchemaGenerator) -> Schema {
 fn step_url(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
         "type": "string",
-        "pattern": step_url_pattern(&format!("{COMMON_ROOTS}|request|schedule|oauth|event"))
+        "pattern": step_url_pattern(&[&COMMON_ROOTS[..], &["request", "schedule", "oauth", "event"]].concat())
     })
 }
 

@@ -52,7 +52,7 @@ pub const STEP_RESULT_FIELDS: [&str; 3] = ["status", "headers", "body"];
 
 /// The fields the engine puts under each fixed root (docs/definitions.md lists them).
 /// `steps` is not here: its fields are step names.
-fn root_fields(root: &str) -> Option<&'static [&'static str]> {
+pub fn root_fields(root: &str) -> Option<&'static [&'static str]> {
     Some(match root {
         "request" => &["method", "path", "query", "headers", "body"],
         "schedule" => &["scheduled_at", "fired_at"],
@@ -390,7 +390,8 @@ fn parse_path(inner: &str) -> Result<Path, String> {
                     }
                     digits.push(d);
                 }
-                let index = digits.trim().parse::<usize>().ok();
+                // At most u32: the same on the Worker (32-bit `usize`) as in native tools.
+                let index = digits.trim().parse::<u32>().ok().map(|n| n as usize);
                 match (closed, index) {
                     (true, Some(n)) if !digits.trim().starts_with('+') => {
                         segments.push(Segment::Index(n))

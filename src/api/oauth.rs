@@ -140,10 +140,16 @@ const LINK_TTL_DEFAULT_SECONDS: i64 = 600;
 pub async fn create_link(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = crate::api::catalog::load(env, id).await?;
     if row.trigger_type != TriggerKind::OAuth {
-        return Err(ApiError::not_found(format!(
-            "workflow {id} is not started by OAuth sign-ins (its trigger is `{}`), so it has no Sign-in links",
-            row.trigger_type
-        )));
+        // The workflow exists; its trigger kind has no Sign-in links (as a poll reset on a
+        // workflow that does not poll).
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "workflow {id} is not started by OAuth sign-ins (its trigger is `{}`), so it has no Sign-in links",
+                row.trigger_type
+            ),
+        ));
     }
     let body = crate::api::request::read_json(&mut req).await?;
     let mut errors = Errors::new();

@@ -6,6 +6,7 @@ use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Value};
 use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::WorkflowId;
+use tripline_core::kernel::problem::Errors;
 use worker::{Env, Method, Request, RequestInit};
 
 use super::problem::{ApiError, ApiResult};
@@ -69,7 +70,16 @@ pub async fn reset(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             "Source unavailable",
             format!("the source could not be read, so the cursor was left as it was: {message}"),
         )),
-        409 => Err(ApiError::new(409, "Conflict", message)),
+        409 => {
+            let mut conflict = ApiError::new(409, "Conflict", message.clone());
+            // A secret or binding the source names is missing: say which field names it.
+            if let Some(location) = answer["location"].as_str() {
+                let mut errors = Errors::new();
+                errors.push(location, message);
+                conflict = conflict.with_errors(errors);
+            }
+            Err(conflict)
+        }
         _ => Err(ApiError::internal(format!(
             "the workflow object could not reset the poll ({status})"
         ))),

@@ -113,7 +113,8 @@ const TIMEZONES_ALL_MAX_DAYS: i64 = 31;
 
 /// `GET /api/timezones[?zone=…][&from=…][&to=…]`: the time zones schedules accept and, for each
 /// (or the one named), its UTC offset at `from` (default now) and every change of it up to `to`
-/// (one zone: default `from` + 366 days, at most 3660; every zone: default and at most 31 days),
+/// (one zone: default `from` + 366 days, at most 3660; every zone: default and at most 31 days;
+/// a later `to` is cut to that, one before `from` gives an empty window),
 /// from the zone rules the Worker uses (the platform's `Intl`).
 pub async fn timezones(req: Request) -> ApiResult {
     let q = query_pairs(&req);
@@ -140,13 +141,15 @@ pub async fn timezones(req: Request) -> ApiResult {
         (TIMEZONES_ALL_MAX_DAYS, TIMEZONES_ALL_MAX_DAYS)
     };
     let from = instant("from")?.unwrap_or_else(|| from_millis(now_ms()));
-    let to = instant("to")?.unwrap_or(from + TimeDelta::days(default_days));
-    if to < from || to - from > TimeDelta::days(max_days) {
-        return Err(ApiError::field(
-            "query.to",
-            format!("must be after `from` and at most {max_days} days later"),
-        ));
-    }
+    // Any `to` is answered: one past the longest window is cut to it, one before `from` is an
+    // empty window (every date-time the document admits is a valid request).
+    let after = |days: i64| {
+        from.checked_add_signed(TimeDelta::days(days))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    };
+    let to = instant("to")?
+        .unwrap_or_else(|| after(default_days))
+        .clamp(from, after(max_days));
     let mut out = Vec::with_capacity(zones.len());
     for tz in zones {
         let (offset, changes) = offset_changes(tz, from, to).ok_or_else(|| {

@@ -1062,7 +1062,8 @@ pub async fn handle(obj: &WorkflowObject, action: Action, mut req: Request) -> R
 
 /// Resets the cursor: to the source's current end (`now`, read at once) or to the beginning.
 /// Answers `{"start", "cursor"}`, or 502 with `{"error"}` when the source cannot be read (the
-/// cursor is then left as it was), or 409 when the workflow is not a deployed poll.
+/// cursor is then left as it was), or 409 when the workflow is not a deployed poll or the
+/// Worker lacks a secret or binding the source names (`{"error", "location"}`).
 async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     let Some(wf) = obj.workflow_id().await else {
         return Response::from_json(&json!({"error": "the workflow is not deployed"}))
@@ -1076,6 +1077,19 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
         return Response::from_json(&json!({"error": "the deployed trigger is not a poll"}))
             .map(|r| r.with_status(409));
     };
+    // Reading the source needs the secrets and bindings it names: one the Worker lacks is a
+    // configuration to fix (409, naming the field), not an unreachable upstream (502).
+    if start == PollStart::Now {
+        let env = obj.env();
+        let missing = trigger.source.missing_configuration(
+            |name| crate::platform::env_string(env, name).is_some(),
+            |name| env.hyperdrive(name).is_ok(),
+        );
+        if let Some(m) = missing {
+            return Response::from_json(&json!({ "error": m.message, "location": m.location }))
+                .map(|r| r.with_status(409));
+        }
+    }
     // Wait for a poll in progress to end, so that the reset does not overlap it.
     let mut lock = PollLock::try_take(&wf);
     let deadline = now_ms() + RESET_WAIT_MS;

@@ -395,3 +395,48 @@ fn without_an_admin_secret_the_api_says_how_to_set_it() {
     assert!(r.json()["detail"].as_str().unwrap().contains("ADMIN_TOKEN"));
     assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
 }
+
+#[test]
+fn poll_reset_names_a_secret_the_worker_lacks() {
+    let dev = shared();
+    // A source that names a secret this Worker does not have: reading it is a configuration
+    // problem to fix (409 naming the field), not an unreachable upstream (502).
+    let sources = [
+        (
+            json!({"kind": "http", "url": "http://127.0.0.1:9/items?key={{secrets.NO_SUCH_KEY}}"}),
+            "trigger.source.url",
+            "NO_SUCH_KEY",
+        ),
+        (
+            json!({"kind": "postgres", "connection_env": "NO_SUCH_PG", "table": "t", "cursor": "id"}),
+            "trigger.source.connection_env",
+            "NO_SUCH_PG",
+        ),
+    ];
+    for (source, location, secret) in sources {
+        let def = json!({"name": "needs a secret", "trigger": {"type": "poll", "interval_seconds": 3600, "source": source},
+            "steps": [{"type": "log", "message": "{{event.record}}"}]});
+        let id = create(dev, &def);
+        let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        let reset = format!("/api/workflows/{id}/poll/reset");
+        let r = api(dev, "POST", &reset, Some(&json!({"start": "now"})));
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert_eq!(r.header("content-type"), Some("application/problem+json"));
+        assert_eq!(r.json()["type"], "urn:tripline:problem:conflict");
+        assert_eq!(r.locations(), [location]);
+        let message = r.json()["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            message.contains(&format!("secret `{secret}` is not set")),
+            "{message}"
+        );
+        // Starting from the beginning reads nothing now, so it is accepted.
+        let r = api(dev, "POST", &reset, Some(&json!({"start": "beginning"})));
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json()["start"], "beginning");
+        api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    }
+}

@@ -932,5 +932,13 @@ fn one_time_links_from_the_api_work_once() {
         &format!("/api/workflows/{hook}/signin-links"),
         Some(&json!({"user_id": "u"})),
     );
-    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no Sign-in links"),
+        "{}",
+        r.text
+    );
 }

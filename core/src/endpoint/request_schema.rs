@@ -43,7 +43,7 @@ use crate::kernel::reader::{as_str, type_name, ObjectReader};
 pub const MAX_FIELDS: usize = 200;
 /// Most segments (keys and `[]`s) in one body field path.
 pub const MAX_PATH_SEGMENTS: usize = 32;
-/// Longest field, parameter or header name, in bytes.
+/// Longest field, parameter or header name, in characters.
 pub const MAX_NAME_LEN: usize = 256;
 /// Most values in one `enum`.
 pub const MAX_ENUM_VALUES: usize = 500;
@@ -423,12 +423,13 @@ fn check_name_len(name: &str, loc: &str, errors: &mut Errors) -> bool {
     if name.is_empty() {
         errors.push(loc, "must not be empty");
         false
-    } else if name.len() > MAX_NAME_LEN {
+    } else if name.chars().count() > MAX_NAME_LEN {
+        // Characters, as JSON Schema's `maxLength` counts them.
         errors.push(
             loc,
             format!(
-                "is {} bytes long; at most {MAX_NAME_LEN} are allowed",
-                name.len()
+                "is {} characters long; at most {MAX_NAME_LEN} are allowed",
+                name.chars().count()
             ),
         );
         false

@@ -28,7 +28,7 @@ pub const OUTPUT_CAP_BYTES: usize = 32 * 1024;
 pub const PREVIEW_MAX_BYTES: usize = 2 * 1024;
 
 /// Key names that are credentials whatever they hold (compared lower-case).
-const EXACT_KEYS: [&str; 4] = [
+pub const EXACT_KEYS: [&str; 4] = [
     "authorization",
     "cookie",
     "set-cookie",
@@ -36,7 +36,7 @@ const EXACT_KEYS: [&str; 4] = [
 ];
 
 /// Substrings that make a key a credential, whatever its value's type.
-const CONTAINED_KEYS: [&str; 10] = [
+pub const CONTAINED_KEYS: [&str; 10] = [
     "secret",
     "password",
     "passwd",

@@ -153,6 +153,66 @@ impl fmt::Display for PollError {
 
 impl std::error::Error for PollError {}
 
+/// A name the source needs from the Worker's configuration that the Worker does not have: the
+/// definition's field that names it and what to do. A person fixes this by configuring the
+/// Worker (or the definition), so it is no upstream failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MissingConfiguration {
+    /// The definition field, e.g. `trigger.source.connection_env`.
+    pub location: String,
+    pub message: String,
+}
+
+impl PollSource {
+    /// The first secret or binding this source names that the Worker lacks: `has_secret(NAME)`
+    /// tells whether a secret (or var) is set, `has_binding(NAME)` whether a Hyperdrive binding
+    /// is configured.
+    pub fn missing_configuration(
+        &self,
+        has_secret: impl Fn(&str) -> bool,
+        has_binding: impl Fn(&str) -> bool,
+    ) -> Option<MissingConfiguration> {
+        let missing =
+            |location: String, message: String| MissingConfiguration { location, message };
+        let secret_message = |name: &str| {
+            format!("secret `{name}` is not set on the Worker (wrangler secret put {name})")
+        };
+        match self {
+            PollSource::Postgres(pg) => match &pg.connection {
+                postgres::PgConnection::Env(name) if !has_secret(name) => Some(missing(
+                    "trigger.source.connection_env".into(),
+                    format!("{}: it should hold a postgres:// connection URL", secret_message(name)),
+                )),
+                postgres::PgConnection::Hyperdrive(name) if !has_binding(name) => Some(missing(
+                    "trigger.source.hyperdrive".into(),
+                    format!(
+                        "Hyperdrive binding `{name}` is not configured on the Worker (wrangler.toml [[hyperdrive]])"
+                    ),
+                )),
+                _ => None,
+            },
+            PollSource::Http(source) => {
+                let fields = std::iter::once(("trigger.source.url".to_string(), &source.url)).chain(
+                    source
+                        .headers
+                        .iter()
+                        .map(|(name, value)| (join("trigger.source.headers", name), value)),
+                );
+                for (location, template) in fields {
+                    for path in crate::template::referenced_paths(&Value::String(template.clone())) {
+                        if let Some(name) = path.strip_prefix("secrets.") {
+                            if !has_secret(name) {
+                                return Some(missing(location, secret_message(name)));
+                            }
+                        }
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
 impl PollTrigger {
     /// Parses and validates a poll trigger at `location` (usually `"trigger"`), reporting every
     /// problem to `errors`. The caller has already dispatched on `"type"`.

@@ -63,17 +63,12 @@ pub(super) fn parse_pg(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option<P
         .req_str("cursor", errors)
         .filter(|c| check_identifier(c, &cursor_loc, errors));
     let tiebreak_loc = r.loc("tiebreak");
+    // A tiebreak that is the cursor column itself orders nothing more: taken as absent (a
+    // JSON Schema cannot compare two fields, so this is no error a client could be told of).
     let tiebreak = r
         .opt_str("tiebreak", errors)
-        .filter(|t| check_identifier(t, &tiebreak_loc, errors));
-    if let (Some(c), Some(t)) = (&cursor, &tiebreak) {
-        if c == t {
-            errors.push(
-                tiebreak_loc,
-                "must be a different column than `cursor` (or leave it out)",
-            );
-        }
-    }
+        .filter(|t| check_identifier(t, &tiebreak_loc, errors))
+        .filter(|t| cursor.as_ref() != Some(t));
     let columns_loc = r.loc("columns");
     let columns = r.opt_str_list("columns", errors);
     if let Some(cols) = &columns {

@@ -203,11 +203,6 @@ fn rejects_bad_postgres_definitions_with_locations() {
             "must not be empty",
         ),
         (
-            pg(json!({"tiebreak": "id"})),
-            "trigger.source.tiebreak",
-            "different column",
-        ),
-        (
             pg(json!({"columns": []})),
             "trigger.source.columns",
             "at least one column",
@@ -752,4 +747,48 @@ fn backoff_doubles_and_caps() {
     assert_eq!(next_poll_delay_seconds(7200, 0), 7200);
     assert_eq!(next_poll_delay_seconds(7200, 3), 7200);
     assert_eq!(next_poll_delay_seconds(86_400, 5), 86_400);
+}
+
+#[test]
+fn names_the_missing_configuration_and_its_field() {
+    let http = PollSource::Http(http_source(json!({
+        "url": "https://api.example.com/items?key={{secrets.KEY}}",
+        "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}})));
+    let all = |_: &str| true;
+    assert_eq!(http.missing_configuration(all, all), None);
+    let missing = http.missing_configuration(|n| n != "TOKEN", all).unwrap();
+    assert_eq!(missing.location, "trigger.source.headers.authorization");
+    assert!(
+        missing.message.contains("secret `TOKEN` is not set"),
+        "{missing:?}"
+    );
+    let missing = http.missing_configuration(|_| false, all).unwrap();
+    assert_eq!(missing.location, "trigger.source.url");
+
+    let env = PollSource::Postgres(pg_source(json!({"connection_env": "PG_URL"})));
+    let missing = env.missing_configuration(|_| false, all).unwrap();
+    assert_eq!(missing.location, "trigger.source.connection_env");
+    assert!(
+        missing.message.contains("wrangler secret put PG_URL"),
+        "{missing:?}"
+    );
+    assert_eq!(env.missing_configuration(all, |_| false), None);
+
+    let hd = PollSource::Postgres(pg_source(
+        json!({"connection_env": null, "hyperdrive": "HD"}),
+    ));
+    let missing = hd.missing_configuration(all, |_| false).unwrap();
+    assert_eq!(missing.location, "trigger.source.hyperdrive");
+    assert!(
+        missing.message.contains("Hyperdrive binding `HD`"),
+        "{missing:?}"
+    );
+}
+
+#[test]
+fn a_tiebreak_that_is_the_cursor_is_taken_as_absent() {
+    let s = pg_source(json!({"cursor": "id", "tiebreak": "id"}));
+    assert_eq!(s.tiebreak, None);
+    let s = pg_source(json!({"cursor": "created_at", "tiebreak": "id"}));
+    assert_eq!(s.tiebreak.as_deref(), Some("id"));
 }

@@ -126,6 +126,11 @@ pub fn read_headers(
         }
         match v {
             Value::String(s) => {
+                // A line break or NUL would split the header: never sendable, so refused here
+                // already (as the definition schema says), not only once rendered.
+                if s.contains(['\r', '\n', '\0']) {
+                    errors.push(&loc, "must not contain a line break or NUL");
+                }
                 scope.validate(v, &loc, errors);
                 headers.push((name.clone(), s.clone()));
             }

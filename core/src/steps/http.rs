@@ -377,7 +377,8 @@ fn literal_url_problem(url: &str) -> Option<String> {
         return rendered_url_problem(url.trim())
             .map(|_| format!("must be an http:// or https:// URL with a host, got `{url}`"));
     }
-    let prefix = literal_prefix(url);
+    // Leading whitespace is trimmed from the rendered URL, so it is no part of the scheme.
+    let prefix = literal_prefix(url.trim_start());
     let (scheme, _) = prefix.split_once(':')?;
     if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
         None

@@ -141,6 +141,12 @@ fn escaping_and_unclosed() {
         .unwrap_err()
         .message
         .contains("must hold an index"));
+    // An index fits 32 bits everywhere: the Worker's `usize` is 32-bit, a native tool's is not,
+    // and both must judge a definition alike.
+    assert!(r(json!("{{a[4294967296]}}"))
+        .unwrap_err()
+        .message
+        .contains("must hold an index"));
 }
 
 #[test]

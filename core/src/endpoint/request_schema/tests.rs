@@ -234,9 +234,12 @@ fn rejects_bad_field_paths() {
         errs,
         [e(
             "trigger.request.query[0].name",
-            "is 257 bytes long; at most 256 are allowed"
+            "is 257 characters long; at most 256 are allowed"
         )]
     );
+    // Characters, not bytes: 256 four-byte characters are a valid name.
+    let wide = "\u{1F600}".repeat(MAX_NAME_LEN);
+    schema(json!({"query": [{"name": wide}]}));
 }
 
 #[test]
