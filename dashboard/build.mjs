@@ -2,7 +2,7 @@
 // stylesheet, index.html and the _headers file with the Content-Security-Policy.
 // Usage: node dashboard/build.mjs
 import { build } from 'esbuild';
-import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,3 +28,10 @@ await build({
 // esbuild names a CSS entry `app.css.css`; keep the plain name.
 renameSync(join(out, 'app.css.css'), join(out, 'app.css'));
 for (const f of ['index.html', '_headers']) copyFileSync(join(here, f), join(out, f));
+// The API's JSON documents, compacted: the Worker answers /api/openapi.json and
+// /api/definition.schema.json from these copies (src/api/documents.rs), not from its wasm.
+mkdirSync(join(out, 'api'), { recursive: true });
+for (const f of ['openapi.json', 'definition.schema.json']) {
+  const doc = JSON.parse(readFileSync(join(here, '../src/api', f), 'utf8'));
+  writeFileSync(join(out, 'api', f), JSON.stringify(doc));
+}

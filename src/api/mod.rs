@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod catalog;
+mod documents;
 pub mod endpoint;
 pub mod oauth;
 pub mod paging;
@@ -19,11 +20,6 @@ use worker::{Context, Env, Method, Request, Response};
 use crate::api::routes::{match_route, Op, RouteMatch};
 use problem::{ApiError, ApiResult};
 use tripline_core::kernel::ids::WorkflowId;
-
-const OPENAPI: &str = include_str!("openapi.json");
-/// The JSON Schema of definitions, generated from `tripline_core::schema` by the CLI's tests
-/// (schemars stays out of the wasm); a test fails when this copy is stale.
-const DEFINITION_SCHEMA: &str = include_str!("definition.schema.json");
 
 /// Serves one request. Never fails: errors become problem+json answers.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
@@ -56,18 +52,8 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
     };
     let resp = match route.op {
         Op::Healthz => reply::json_response(200, &serde_json::json!({"ok": true}))?,
-        Op::OpenApi => {
-            let mut r = Response::ok(OPENAPI)?;
-            r.headers_mut().set("content-type", "application/json")?;
-            r
-        }
-        Op::DefinitionSchema => {
-            let mut r = Response::ok(DEFINITION_SCHEMA)?;
-            r.headers_mut()
-                .set("content-type", "application/schema+json")?;
-            r.headers_mut().set("access-control-allow-origin", "*")?;
-            r
-        }
+        Op::OpenApi => documents::serve(env, documents::OPENAPI).await?,
+        Op::DefinitionSchema => documents::serve(env, documents::DEFINITION_SCHEMA).await?,
         Op::ListWorkflows => workflows::list(req, env).await?,
         Op::CreateWorkflow => workflows::create(req, env).await?,
         Op::GetWorkflow => workflows::get(req, env, &wf()?).await?,
