@@ -790,9 +790,8 @@ fn weekdays(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "anyOf": [day.clone(), { "type": "array", "items": day, "minItems": 1 }] })
 }
 
-/// A cron expression's shape: a macro, or five fields of digits, `*`, `,`, `-` and `/` (names
-/// too in month and day-of-week), between whitespace as Rust sees it. Values out of a field's
-/// range and malformed ranges are the parser's checks only.
+/// A cron expression: a macro, or five fields between whitespace as Rust sees it, each exactly
+/// as the parser reads it (see `schedule::cron_pattern`).
 fn cron_expression(_: &mut SchemaGenerator) -> Schema {
     let ws = TRIMMED.trim_end_matches('*');
     let macros = any_case(&[
@@ -805,14 +804,8 @@ fn cron_expression(_: &mut SchemaGenerator) -> Schema {
         "@hourly",
     ]);
     let macros = macros.trim_start_matches('^').trim_end_matches('$');
-    let num = r"[0-9*,/-]+";
-    let named = r"[0-9A-Za-z*,/-]+";
-    json_schema!({
-        "type": "string",
-        "pattern": format!(
-            "^{ws}*({macros}|{num}{ws}+{num}{ws}+{num}{ws}+{named}{ws}+{named}){ws}*$"
-        )
-    })
+    let schema = crate::schedule::cron_pattern::cron_expression_schema(ws, macros);
+    Schema::try_from(schema).unwrap_or_default()
 }
 
 /// A PostgreSQL identifier as the poll source writes it into SQL: `[A-Za-z_][A-Za-z0-9_$]*`,
