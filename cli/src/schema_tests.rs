@@ -743,6 +743,14 @@ fn rules_only_the_parser_checks() {
 #[test]
 fn accepted_variants_are_valid_for_both() {
     let cases: Vec<Value> = vec![
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://x/", "pagination": {"cursor": null, "next_url": null, "param": null}}}),
+        ),
+        with(
+            "/trigger",
+            json!({"type": "poll", "source": {"kind": "http", "url": "https://x/", "pagination": {"cursor": "/c", "next_url": null, "param": "after"}}}),
+        ),
         with("/trigger/method", json!(["get", "Post"])),
         with(
             "/$schema",

@@ -562,11 +562,24 @@ pub struct HttpSourceSchema {
 }
 
 /// How pages are followed: `Link: <…>; rel="next"` headers by default, or a URL (`next_url`) or
-/// a token (`cursor`, sent back as the query parameter `param`) in the body.
+/// a token (`cursor`, sent back as the query parameter `param`) in the body. `null` counts as
+/// absent, so the rules between fields look at string values only.
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields, extend(
-    "not" = { "required": ["next_url", "cursor"] },
-    "dependentRequired" = { "cursor": ["param"], "param": ["cursor"] }
+    "not" = {
+        "required": ["next_url", "cursor"],
+        "properties": { "next_url": { "type": "string" }, "cursor": { "type": "string" } }
+    },
+    "allOf" = [
+        {
+            "if": { "required": ["cursor"], "properties": { "cursor": { "type": "string" } } },
+            "then": { "required": ["param"], "properties": { "param": { "type": "string" } } }
+        },
+        {
+            "if": { "required": ["param"], "properties": { "param": { "type": "string" } } },
+            "then": { "required": ["cursor"], "properties": { "cursor": { "type": "string" } } }
+        }
+    ]
 ))]
 pub struct PaginationSchema {
     /// JSON pointer to the next page's URL in the body.
