@@ -744,6 +744,18 @@ fn rules_only_the_parser_checks() {
 fn accepted_variants_are_valid_for_both() {
     let cases: Vec<Value> = vec![
         with(
+            "/steps/0",
+            json!({"type": "http", "url": "https://x.example/", "json": null, "body": null}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": "https://x.example/", "json": null, "body": "x"}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "http", "url": "https://x.example/", "json": 1, "body": null}),
+        ),
+        with(
             "/trigger",
             json!({"type": "poll", "source": {"kind": "http", "url": "https://x/", "pagination": {"cursor": null, "next_url": null, "param": null}}}),
         ),

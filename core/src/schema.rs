@@ -636,7 +636,11 @@ pub enum StepSchema {
 #[derive(JsonSchema)]
 #[schemars(
     deny_unknown_fields,
-    extend("not" = {"required": ["json", "body"]}),
+    // `null` counts as absent: only two values conflict.
+    extend("not" = {
+        "required": ["json", "body"],
+        "properties": { "json": { "not": { "type": "null" } }, "body": { "not": { "type": "null" } } }
+    }),
     extend(
         "$comment" = "A GET or HEAD request has no body (the Fetch API refuses one).",
         "if" = { "properties": { "method": { "pattern": any_case(&["GET", "HEAD"]) } }, "required": ["method"] },
@@ -670,7 +674,10 @@ pub struct HttpStepSchema {
 }
 
 #[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, extend("not" = {"required": ["json", "body"]}))]
+#[schemars(deny_unknown_fields, extend("not" = {
+    "required": ["json", "body"],
+    "properties": { "json": { "not": { "type": "null" } }, "body": { "not": { "type": "null" } } }
+}))]
 pub struct ResponseStepSchema {
     #[schemars(default, schema_with = "step_name")]
     name: Option<String>,
