@@ -197,6 +197,20 @@ fn both_reject_the_same_invalid_definitions() {
         ("blank name", with("/name", json!("  "))),
         ("long name", with("/name", json!("n".repeat(201)))),
         ("no trigger", without("", "trigger", base())),
+        (
+            "cursor template with a unique cursor",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x/?since={{ cursor.greatest }}", "dedupe": null}}),
+            ),
+        ),
+        (
+            "cursor template in a header with a unique cursor",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x/", "dedupe": "unique", "headers": {"x-since": "{{cursor.greatest}}"}}}),
+            ),
+        ),
         ("unknown field", with("/extra", json!(1))),
         ("bad key", with("/key", json!("Not A Key"))),
         (
@@ -724,13 +738,6 @@ fn rules_only_the_parser_checks() {
             with(
                 "/steps",
                 json!([{"type": "log", "name": "a", "message": "m"}, {"type": "log", "name": "a", "message": "m"}]),
-            ),
-        ),
-        (
-            "cursor template with a unique cursor",
-            with(
-                "/trigger",
-                json!({"type": "poll", "source": {"kind": "http", "url": "https://x/?since={{cursor.greatest}}"}}),
             ),
         ),
     ];

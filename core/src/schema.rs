@@ -537,9 +537,15 @@ pub struct PostgresSourceSchema {
 #[schemars(
     deny_unknown_fields,
     extend(
-        "$comment" = "`unique_capacity` sizes the set of remembered ids: only with `dedupe: unique` (the default).",
+        "$comment" = "`unique_capacity` sizes the set of remembered ids: only with `dedupe: unique` (the default). `{{cursor…}}` in the URL or a header: only with `dedupe: greatest` (a unique cursor keeps ids, not a greatest value).",
         "if" = { "properties": { "dedupe": { "const": "greatest" } }, "required": ["dedupe"] },
-        "then" = { "properties": { "unique_capacity": { "type": "null" } } }
+        "then" = { "properties": { "unique_capacity": { "type": "null" } } },
+        "else" = {
+            "properties": {
+                "url": { "not": { "pattern": cursor_placeholder() } },
+                "headers": { "additionalProperties": { "not": { "pattern": cursor_placeholder() } } }
+            }
+        }
     )
 )]
 pub struct HttpSourceSchema {
@@ -826,6 +832,11 @@ fn cron_expression(_: &mut SchemaGenerator) -> Schema {
     let macros = macros.trim_start_matches('^').trim_end_matches('$');
     let schema = crate::schedule::cron_pattern::cron_expression_schema(ws, macros);
     Schema::try_from(schema).unwrap_or_default()
+}
+
+/// A placeholder over the poll cursor (`{{cursor.greatest}}`, `{{ cursor }}`, …) anywhere in a text.
+fn cursor_placeholder() -> String {
+    format!(r"\{{\{{{TRIMMED}cursor(?:[.\[]|{TRIMMED}\}}\}})")
 }
 
 /// A PostgreSQL identifier as the poll source writes it into SQL: `[A-Za-z_][A-Za-z0-9_$]*`,
