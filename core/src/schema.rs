@@ -537,9 +537,15 @@ pub struct PostgresSourceSchema {
 #[schemars(
     deny_unknown_fields,
     extend(
-        "$comment" = "`unique_capacity` sizes the set of remembered ids: only with `dedupe: unique` (the default).",
+        "$comment" = "`unique_capacity` sizes the set of remembered ids: only with `dedupe: unique` (the default). `{{cursor…}}` in the URL or a header: only with `dedupe: greatest` (a unique cursor keeps ids, not a greatest value).",
         "if" = { "properties": { "dedupe": { "const": "greatest" } }, "required": ["dedupe"] },
-        "then" = { "properties": { "unique_capacity": { "type": "null" } } }
+        "then" = { "properties": { "unique_capacity": { "type": "null" } } },
+        "else" = {
+            "properties": {
+                "url": { "not": { "pattern": cursor_placeholder() } },
+                "headers": { "additionalProperties": { "not": { "pattern": cursor_placeholder() } } }
+            }
+        }
     )
 )]
 pub struct HttpSourceSchema {
@@ -562,11 +568,24 @@ pub struct HttpSourceSchema {
 }
 
 /// How pages are followed: `Link: <…>; rel="next"` headers by default, or a URL (`next_url`) or
-/// a token (`cursor`, sent back as the query parameter `param`) in the body.
+/// a token (`cursor`, sent back as the query parameter `param`) in the body. `null` counts as
+/// absent, so the rules between fields look at string values only.
 #[derive(JsonSchema)]
 #[schemars(deny_unknown_fields, extend(
-    "not" = { "required": ["next_url", "cursor"] },
-    "dependentRequired" = { "cursor": ["param"], "param": ["cursor"] }
+    "not" = {
+        "required": ["next_url", "cursor"],
+        "properties": { "next_url": { "type": "string" }, "cursor": { "type": "string" } }
+    },
+    "allOf" = [
+        {
+            "if": { "required": ["cursor"], "properties": { "cursor": { "type": "string" } } },
+            "then": { "required": ["param"], "properties": { "param": { "type": "string" } } }
+        },
+        {
+            "if": { "required": ["param"], "properties": { "param": { "type": "string" } } },
+            "then": { "required": ["cursor"], "properties": { "cursor": { "type": "string" } } }
+        }
+    ]
 ))]
 pub struct PaginationSchema {
     /// JSON pointer to the next page's URL in the body.
@@ -623,7 +642,11 @@ pub enum StepSchema {
 #[derive(JsonSchema)]
 #[schemars(
     deny_unknown_fields,
-    extend("not" = {"required": ["json", "body"]}),
+    // `null` counts as absent: only two values conflict.
+    extend("not" = {
+        "required": ["json", "body"],
+        "properties": { "json": { "not": { "type": "null" } }, "body": { "not": { "type": "null" } } }
+    }),
     extend(
         "$comment" = "A GET or HEAD request has no body (the Fetch API refuses one).",
         "if" = { "properties": { "method": { "pattern": any_case(&["GET", "HEAD"]) } }, "required": ["method"] },
@@ -657,7 +680,10 @@ pub struct HttpStepSchema {
 }
 
 #[derive(JsonSchema)]
-#[schemars(deny_unknown_fields, extend("not" = {"required": ["json", "body"]}))]
+#[schemars(deny_unknown_fields, extend("not" = {
+    "required": ["json", "body"],
+    "properties": { "json": { "not": { "type": "null" } }, "body": { "not": { "type": "null" } } }
+}))]
 pub struct ResponseStepSchema {
     #[schemars(default, schema_with = "step_name")]
     name: Option<String>,
@@ -790,9 +816,8 @@ fn weekdays(_: &mut SchemaGenerator) -> Schema {
     json_schema!({ "anyOf": [day.clone(), { "type": "array", "items": day, "minItems": 1 }] })
 }
 
-/// A cron expression's shape: a macro, or five fields of digits, `*`, `,`, `-` and `/` (names
-/// too in month and day-of-week), between whitespace as Rust sees it. Values out of a field's
-/// range and malformed ranges are the parser's checks only.
+/// A cron expression: a macro, or five fields between whitespace as Rust sees it, each exactly
+/// as the parser reads it (see `schedule::cron_pattern`).
 fn cron_expression(_: &mut SchemaGenerator) -> Schema {
     let ws = TRIMMED.trim_end_matches('*');
     let macros = any_case(&[
@@ -805,14 +830,13 @@ fn cron_expression(_: &mut SchemaGenerator) -> Schema {
         "@hourly",
     ]);
     let macros = macros.trim_start_matches('^').trim_end_matches('$');
-    let num = r"[0-9*,/-]+";
-    let named = r"[0-9A-Za-z*,/-]+";
-    json_schema!({
-        "type": "string",
-        "pattern": format!(
-            "^{ws}*({macros}|{num}{ws}+{num}{ws}+{num}{ws}+{named}{ws}+{named}){ws}*$"
-        )
-    })
+    let schema = crate::schedule::cron_pattern::cron_expression_schema(ws, macros);
+    Schema::try_from(schema).unwrap_or_default()
+}
+
+/// A placeholder over the poll cursor (`{{cursor.greatest}}`, `{{ cursor }}`, …) anywhere in a text.
+fn cursor_placeholder() -> String {
+    format!(r"\{{\{{{TRIMMED}cursor(?:[.\[]|{TRIMMED}\}}\}})")
 }
 
 /// A PostgreSQL identifier as the poll source writes it into SQL: `[A-Za-z_][A-Za-z0-9_$]*`,

@@ -25,8 +25,9 @@ pub struct CronSchedule {
     days: CronDays,
 }
 
+/// One of the five fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Field {
+pub(crate) enum Field {
     Minute,
     Hour,
     DayOfMonth,
@@ -46,7 +47,7 @@ impl Field {
     }
 
     /// Inclusive range accepted in the text (day-of-week 7 is Sunday again).
-    fn range(self) -> (u32, u32) {
+    pub(crate) fn range(self) -> (u32, u32) {
         match self {
             Field::Minute => (0, 59),
             Field::Hour => (0, 23),
@@ -67,12 +68,25 @@ impl Field {
     }
 }
 
-const MONTH_NAMES: [&str; 12] = [
+/// The fields in the order they are written.
+pub(crate) const FIELDS: [Field; 5] = [
+    Field::Minute,
+    Field::Hour,
+    Field::DayOfMonth,
+    Field::Month,
+    Field::DayOfWeek,
+];
+
+/// Month names (any case), `jan` = 1.
+pub(crate) const MONTH_NAMES: [&str; 12] = [
     "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
 ];
 
+/// Day-of-week names (any case) as `cron_parser` reads them, `sun` = 0.
+pub(crate) const DAY_NAMES: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+
 /// Days in each month in a leap year (index 0 = January), to reject dates that never occur.
-const MAX_DAYS: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+pub(crate) const MAX_DAYS: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 impl CronSchedule {
     /// Parses and validates `expression`. On failure returns every problem found, each a
@@ -181,8 +195,14 @@ fn parse_field(field: Field, text: &str) -> Result<u64, String> {
     }) {
         return Err(problem(&format!("has `{bad}`, which is not supported")));
     }
+    // `cron_parser` strips every leading `*/` of an item, so it would read `*/*/5` as `*/5`.
+    if text.split(',').any(|item| item.matches('/').count() > 1) {
+        return Err(problem("has an item with more than one step `/`"));
+    }
     let text_numeric = if field == Field::Month {
-        replace_month_names(text).ok_or_else(|| problem("has an unknown month name"))?
+        replace_month_names(text).ok_or_else(|| {
+            problem("has an unknown month name (a name is a whole value, never a step)")
+        })?
     } else {
         text.to_string()
     };
@@ -212,29 +232,34 @@ fn parse_field(field: Field, text: &str) -> Result<u64, String> {
     Ok(bits)
 }
 
-/// `jan`..`dec` (any case) to `1`..`12`; `None` if another word is left.
+/// `jan`..`dec` (any case) to `1`..`12` where a value is written; `None` for another word, a
+/// name joined to digits (`jan1`) or a name as a step (`*/feb`).
 fn replace_month_names(text: &str) -> Option<String> {
     let mut out = String::with_capacity(text.len());
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| -> Option<()> {
-        if !word.is_empty() {
-            let lower = word.to_ascii_lowercase();
-            let n = MONTH_NAMES.iter().position(|m| *m == lower)?;
+    let mut rest = text;
+    let mut separator = None;
+    loop {
+        let end = rest.find([',', '-', '/']).unwrap_or(rest.len());
+        let (token, tail) = rest.split_at(end);
+        if token.chars().any(|c| c.is_ascii_alphabetic()) {
+            if separator == Some('/') {
+                return None;
+            }
+            let n = MONTH_NAMES
+                .iter()
+                .position(|m| m.eq_ignore_ascii_case(token))?;
             out.push_str(&(n + 1).to_string());
-            word.clear();
-        }
-        Some(())
-    };
-    for c in text.chars() {
-        if c.is_ascii_alphabetic() {
-            word.push(c);
         } else {
-            flush(&mut word, &mut out)?;
-            out.push(c);
+            out.push_str(token);
         }
+        let mut chars = tail.chars();
+        separator = chars.next();
+        match separator {
+            Some(c) => out.push(c),
+            None => return Some(out),
+        }
+        rest = chars.as_str();
     }
-    flush(&mut word, &mut out)?;
-    Some(out)
 }
 
 #[cfg(test)]

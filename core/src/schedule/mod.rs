@@ -14,6 +14,7 @@
 
 pub mod catch_up;
 pub mod cron;
+pub mod cron_pattern;
 pub mod preview;
 pub mod timer;
 pub mod wall_clock;

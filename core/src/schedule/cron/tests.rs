@@ -204,3 +204,27 @@ fn cron_parser_skips_the_gap() {
             .expect("valid")
     );
 }
+
+/// A month name is a whole value: not joined to digits (`jan1` was read as `11`), not a step.
+#[test]
+fn month_names_are_whole_values() {
+    assert!(CronSchedule::parse("0 0 1 jan,Mar-may *").is_ok());
+    assert!(CronSchedule::parse("0 0 1 feb/3 *").is_ok());
+    for bad in ["jan1", "1jan", "*/feb", "1-12/feb", "janfeb"] {
+        let problems = CronSchedule::parse(&format!("0 0 1 {bad} *")).expect_err(bad);
+        assert!(problems[0].contains("month field"), "{bad}: {problems:?}");
+    }
+}
+
+/// `cron_parser` strips every leading `*/`; an item has at most one step.
+#[test]
+fn an_item_has_one_step() {
+    assert!(CronSchedule::parse("*/5 * * * *").is_ok());
+    for bad in ["*/*/5", "1/2/3", "*/5/5"] {
+        let problems = CronSchedule::parse(&format!("{bad} * * * *")).expect_err(bad);
+        assert!(
+            problems[0].contains("more than one step"),
+            "{bad}: {problems:?}"
+        );
+    }
+}
