@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tripline_core::definition::{Definition, Trigger};
+use tripline_core::kernel::percent;
 use tripline_core::schedule::preview::parse_preview_query;
 
 use crate::client::Client;
@@ -627,7 +628,7 @@ fn send(
             .split_once('=')
             .ok_or_else(|| Failure::Usage(format!("--query `{q}`: write name=value")))?;
         full.push(if i == 0 { '?' } else { '&' });
-        full.push_str(&format!("{}={}", encode(k), encode(v)));
+        full.push_str(&format!("{}={}", percent::encode(k), percent::encode(v)));
     }
     let body: Option<Vec<u8>> = match data {
         None => None,
@@ -686,17 +687,4 @@ fn send(
         ))),
         s => Err(Failure::Server(format!("the endpoint answered {s}"))),
     }
-}
-
-/// Percent-encodes a query component.
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

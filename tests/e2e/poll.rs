@@ -1374,28 +1374,6 @@ struct FeedServer {
     log: Arc<Mutex<HashMap<String, Vec<Seen>>>>,
 }
 
-/// `%XX` decoded, `+` left alone (the Worker encodes spaces as `%20`).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).to_string()
-}
-
 fn query_of(url: &str) -> (String, HashMap<String, String>) {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
     let pairs = query
@@ -1403,7 +1381,7 @@ fn query_of(url: &str) -> (String, HashMap<String, String>) {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
+            (upstream::percent_decode(k), upstream::percent_decode(v))
         })
         .collect();
     (path.to_string(), pairs)

@@ -337,18 +337,7 @@ pub fn with_query_param(url: &str, name: &str, value: &str) -> String {
     out
 }
 
-/// Percent-encodes everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - . _ ~`).
-pub fn encode_component(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+pub use crate::kernel::percent::encode as encode_component;
 
 /// The text of a next-page value in a body: a non-empty string (or a number, for tokens);
 /// missing, `null`, `false` or `""` means there is no next page.

@@ -354,21 +354,7 @@ pub fn append_query(url: &str, pairs: &[(String, String)]) -> String {
     format!("{base}{separator}{}{fragment}", encoded.join("&"))
 }
 
-/// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - . _ ~` (UTF-8 bytes).
-pub fn percent_encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 0x0f) as usize] as char);
-        }
-    }
-    out
-}
+pub use crate::kernel::percent::encode as percent_encode;
 
 /// At parse time: a literal URL must be a full http(s) URL; a templated one is checked on what
 /// is known — a scheme written before the first template must be http or https.

@@ -167,13 +167,13 @@ impl Upstream {
     }
 }
 
-/// `%XX` decoding for the `to=` parameter.
-fn percent_decode(s: &str) -> String {
+/// `%XX` decoded, `+` left alone (the Worker encodes spaces as `%20`).
+pub fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
+        if b[i] == b'%' && i + 3 <= b.len() {
             if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
                 .ok()
                 .and_then(|h| u8::from_str_radix(h, 16).ok())

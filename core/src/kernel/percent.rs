@@ -1,0 +1,29 @@
+//! Percent-encoding of URL components (RFC 3986): one encoder for query parameters built by
+//! http steps, poll pages and cursor placeholders, and the CLI.
+
+/// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - . _ ~` (UTF-8 bytes).
+pub fn encode(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0x0f) as usize] as char);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode;
+
+    #[test]
+    fn keeps_unreserved_and_encodes_the_rest_as_utf8() {
+        assert_eq!(encode("a b/é~-._"), "a%20b%2F%C3%A9~-._");
+        assert_eq!(encode(""), "");
+    }
+}
