@@ -188,7 +188,7 @@ proptest! {
         let lower = last_slot.unwrap_or(anchor).max(anchor);
         let c: CatchUp = t.catch_up_with_grace(last_slot, now, anchor, TimeDelta::seconds(grace));
         // Brute force: every slot in (lower, now].
-        let due: Vec<_> = t.upcoming(lower, anchor).take_while(|s| *s <= now).take(70_000).collect();
+        let due: Vec<_> = t.upcoming(lower, anchor).take_while(|s| *s <= now).collect();
         prop_assert!(c.skipped_exact || due.len() as u64 >= CATCH_UP_COUNT_LIMIT);
         if c.skipped_exact {
             prop_assert_eq!(c.skipped + u64::from(c.run.is_some()), due.len() as u64);
