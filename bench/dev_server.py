@@ -1,0 +1,176 @@
+"""A local `wrangler dev` for the benchmarks: started in its own session with a fresh state
+directory, called over HTTP, measured from /proc and from its state directory's SQLite files."""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WRANGLER = os.path.join(ROOT, "node_modules", ".bin", "wrangler")
+TOKEN = "bench-admin-token-0123456789"
+# How wrangler dev is started: "api" (wrangler's `unstable_startWorker` with the devtools
+# inspector off, bench/start_dev.mjs) or "cli" (`wrangler dev`, as the e2e tests do; its
+# inspector proxy adds a dev-only cost per subrequest, which weighs on Tripline's D1 and DO
+# calls and not on a Worker without them).
+MODE = os.environ.get("BENCH_DEV", "api")
+# State directories (D1 and Durable Object SQLite files): in memory (/dev/shm) when there is one,
+# because every local SQLite commit fsyncs on workerd's only JS thread (on disk the numbers
+# mostly measure the disk); BENCH_STATE=disk keeps them under target/bench.
+_SHM = "/dev/shm"
+if os.environ.get("BENCH_STATE", "memory") == "memory" and os.path.isdir(_SHM) and os.access(_SHM, os.W_OK):
+    STATE = os.path.join(_SHM, f"tripline-bench-{os.getpid()}")
+else:
+    STATE = os.path.join(ROOT, "target", "bench", f"run-{os.getpid()}")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def child_env():
+    e = dict(os.environ)
+    e.update({"WRANGLER_SEND_METRICS": "false", "CI": "true", "TRIPLINE_SKIP_BUILD": "1"})
+    return e
+
+
+class HttpError(Exception):
+    def __init__(self, status, body):
+        super().__init__(f"HTTP {status}: {body[:300]}")
+        self.status = status
+        self.body = body
+
+
+class Server:
+    """A `wrangler dev` in its own session (so its processes can be found and killed as one)."""
+
+    def __init__(self, name, config, vars_, migrate, health="/healthz"):
+        self.name = name
+        self.dir = os.path.join(STATE, name)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        os.makedirs(self.dir)
+        if migrate:
+            subprocess.run(
+                [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--config", config,
+                 "--persist-to", self.dir],
+                cwd=ROOT, env=child_env(), check=True, capture_output=True,
+            )
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = open(os.path.join(self.dir, "wrangler.log"), "w")
+        if MODE == "api":
+            cmd = ["node", os.path.join(ROOT, "bench", "start_dev.mjs"), config, str(self.port),
+                   self.dir, json.dumps(vars_)]
+        else:
+            cmd = [WRANGLER, "dev", "--config", config, "--ip", "127.0.0.1", "--port", str(self.port),
+                   "--inspector-port", str(free_port()), "--persist-to", self.dir,
+                   "--show-interactive-dev-session=false"]
+            for k, v in vars_.items():
+                cmd += ["--var", f"{k}:{v}"]
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL, stdout=self.log,
+            stderr=self.log, start_new_session=True,
+        )
+        deadline = time.time() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(self.base + health, timeout=10):
+                    break
+            except urllib.error.HTTPError:
+                break  # it answers
+            except Exception:
+                pass
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                sys.exit(f"{name}: wrangler dev did not start; see {self.log.name}")
+            time.sleep(0.25)
+
+    def workerd_cpu(self):
+        """CPU seconds (user + system) used so far by the workerd processes of this server: every
+        process named `workerd` in its session, read from /proc/PID/stat (utime + stime)."""
+        total = 0
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat[stat.rindex(")") + 2:].split()
+            if name == "workerd" and int(fields[3]) == self.proc.pid:  # session id
+                total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=10)
+            except Exception:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.log.close()
+
+    def call(self, method, path, body=None, admin=True):
+        """One request; the parsed JSON answer (or text). Raises HttpError on a 4xx/5xx."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        req.add_header("content-type", "application/json")
+        if admin:
+            req.add_header("authorization", f"Bearer {TOKEN}")
+        try:
+            with urllib.request.urlopen(req, timeout=120) as r:
+                text = r.read().decode()
+        except urllib.error.HTTPError as e:
+            raise HttpError(e.code, e.read().decode(errors="replace")) from None
+        return json.loads(text) if text.strip().startswith(("{", "[")) else text
+
+    def sqlite_files(self):
+        """Every SQLite database in the state directory: local D1 and Durable Object storage."""
+        out = []
+        for d, _, files in os.walk(self.dir):
+            out += [os.path.join(d, f) for f in files if f.endswith(".sqlite")]
+        return sorted(out)
+
+    def stored_bytes(self):
+        """Bytes in use in every SQLite file of the state (pages minus free pages, × page size,
+        as a reader sees them, write-ahead log included): what the stored data occupies, indexes
+        and page slack included, independent of when the log is checkpointed."""
+        total = 0
+        for path in self.sqlite_files():
+            try:
+                with readonly(path) as db:
+                    pages = db.execute("PRAGMA page_count").fetchone()[0]
+                    free = db.execute("PRAGMA freelist_count").fetchone()[0]
+                    size = db.execute("PRAGMA page_size").fetchone()[0]
+                    total += (pages - free) * size
+            except sqlite3.Error:
+                pass
+        return total
+
+
+class readonly:
+    """A read-only connection to a SQLite file that workerd has open (WAL readers coexist)."""
+
+    def __init__(self, path):
+        self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+
+    def __enter__(self):
+        return self.db
+
+    def __exit__(self, *_):
+        self.db.close()

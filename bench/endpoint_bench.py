@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Endpoint trigger benchmark (`scripts/bench endpoint`).
+
+wrk POSTs a valid 1 KB JSON body to three deployed endpoint workflows with a 5-field request
+schema — no steps, one `log` step, one `http` step to a local upstream (bench/upstream.mjs,
+answering at once) — and to the baseline: a minimal JavaScript Worker that parses the JSON,
+inserts one row into D1 and answers 202 (bench/endpoint-baseline/). Both run under their own
+local `wrangler dev`, started side by side; each workflow is measured next to a baseline
+measurement, in BENCH_ROUNDS rounds that alternate which side goes first.
+
+After each Tripline window the benchmark waits until every run created in the window has
+finished (at most BENCH_DRAIN seconds): the runs are counted in the local state's SQLite files
+(created in the window, finished within it, finished after the wait), and the CPU of the window
+plus the wait is charged to the requests, so work done after the 202 is counted.
+
+CPU per request: user + system time of the `workerd` processes of that side's `wrangler dev`
+(its session), read from /proc/PID/stat, divided by the 2xx answers of the window.
+
+Environment: BENCH_DURATION (wrk duration per window, default 8s), BENCH_ROUNDS (2),
+BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_WARMUP (3s), BENCH_DRAIN (30),
+BENCH_WORKFLOWS ("none,log,http"), BENCH_DEV and BENCH_STATE (bench/dev_server.py).
+"""
+
+import os
+import shutil
+import statistics
+import sys
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dev_server import MODE, ROOT, STATE, TOKEN, Server  # noqa: E402
+from load import BODY, SCHEMA, Upstream, run_wrk  # noqa: E402
+from run_census import wait_finished  # noqa: E402
+
+DURATION = os.environ.get("BENCH_DURATION", "8s")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+WARMUP = os.environ.get("BENCH_WARMUP", "3s")
+DRAIN = float(os.environ.get("BENCH_DRAIN", "30"))
+WORKFLOWS = os.environ.get("BENCH_WORKFLOWS", "none,log,http").split(",")
+
+
+def definition(kind, upstream):
+    steps = {
+        "none": [],
+        "log": [{"type": "log", "name": "note", "message": "lead {{request.body.email}}"}],
+        "http": [{"type": "http", "name": "call", "url": f"{upstream}/lead",
+                  "json": {"email": "{{request.body.email}}", "amount": "{{request.body.amount}}"}}],
+    }[kind]
+    return {"name": f"bench {kind}", "trigger": {"type": "endpoint", "request": SCHEMA}, "steps": steps}
+
+
+LABELS = {"none": "no steps", "log": "one log step", "http": "one http step (local upstream)"}
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def measure_tripline(srv, wid, tag, work, upstream):
+    hits0 = upstream.count()
+    cpu0, t0 = srv.workerd_cpu(), now_ms()
+    r = run_wrk(srv.base, [f"/hooks/{wid}"], DURATION, CONNECTIONS, THREADS, work, tag)
+    t1 = now_ms()
+    runs, waited = wait_finished(srv, [wid], t0, t1, DRAIN)
+    cpu = srv.workerd_cpu() - cpu0
+    ok = r["requests"] - r["non2xx"]
+    r.update(cpu_ms=1000 * cpu / max(ok, 1), runs=runs, waited=waited, upstream=upstream.count() - hits0)
+    return r
+
+
+def measure_baseline(srv, tag, work):
+    cpu0 = srv.workerd_cpu()
+    r = run_wrk(srv.base, ["/"], DURATION, CONNECTIONS, THREADS, work, tag)
+    cpu = srv.workerd_cpu() - cpu0
+    r.update(cpu_ms=1000 * cpu / max(r["requests"] - r["non2xx"], 1))
+    return r
+
+
+def main():
+    if not shutil.which("wrk"):
+        sys.exit("wrk is not installed (scripts/setup installs it)")
+    load = open("/proc/loadavg").read().split()[0]
+    work = os.path.join(ROOT, "target", "bench-endpoint")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    os.makedirs(STATE, exist_ok=True)
+    servers = []
+    upstream = Upstream(work)
+    try:
+        print("… starting Tripline and the baseline (wrangler dev)", file=sys.stderr, flush=True)
+        srv = Server("tripline", os.path.join(ROOT, "wrangler.toml"), {"ADMIN_TOKEN": TOKEN}, migrate=True)
+        servers.append(srv)
+        base = Server("baseline", os.path.join(ROOT, "bench", "endpoint-baseline", "wrangler.toml"), {},
+                      migrate=True, health="/")
+        servers.append(base)
+        ids = {}
+        for kind in WORKFLOWS:
+            wid = srv.call("POST", "/api/workflows", definition(kind, upstream.base))["id"]
+            srv.call("POST", f"/api/workflows/{wid}/deploy")
+            ids[kind] = wid
+        for url in [f"{srv.base}/hooks/{w}" for w in ids.values()] + [base.base + "/"]:
+            req = urllib.request.Request(url, data=BODY.encode(), method="POST",
+                                         headers={"content-type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                if resp.status != 202:
+                    sys.exit(f"the benchmark request is not accepted by {url} ({resp.status})")
+        print(f"… warm-up ({WARMUP} each)", file=sys.stderr, flush=True)
+        for kind, wid in ids.items():
+            run_wrk(srv.base, [f"/hooks/{wid}"], WARMUP, CONNECTIONS, THREADS, work, f"warm-{kind}")
+            wait_finished(srv, [wid], 0, now_ms(), DRAIN)
+        run_wrk(base.base, ["/"], WARMUP, CONNECTIONS, THREADS, work, "warm-baseline")
+
+        rows = []  # (round, kind, tripline result, baseline result)
+        for rnd in range(1, ROUNDS + 1):
+            for i, (kind, wid) in enumerate(ids.items()):
+                tripline_first = (rnd + i) % 2 == 1
+                print(f"… round {rnd}/{ROUNDS}, {LABELS[kind]}: "
+                      f"{'Tripline, then the baseline' if tripline_first else 'the baseline, then Tripline'} "
+                      f"({DURATION} each)", file=sys.stderr, flush=True)
+                if tripline_first:
+                    t = measure_tripline(srv, wid, f"tripline-{kind}-{rnd}", work, upstream)
+                    b = measure_baseline(base, f"baseline-{kind}-{rnd}", work)
+                else:
+                    b = measure_baseline(base, f"baseline-{kind}-{rnd}", work)
+                    t = measure_tripline(srv, wid, f"tripline-{kind}-{rnd}", work, upstream)
+                rows.append((rnd, kind, t, b))
+    finally:
+        for s in servers:
+            s.stop()
+        upstream.stop()
+        shutil.rmtree(STATE, ignore_errors=True)
+    report(rows, load)
+    return 0
+
+
+def report(rows, load):
+    print(f"\nEndpoint: wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION} --latency, body 1024 B JSON, "
+          f"{ROUNDS} alternating round(s); wrangler dev ({MODE}); {os.cpu_count()} cores; "
+          f"load average before: {load}.")
+    print("Baseline: a JavaScript Worker that parses the JSON, inserts one row into D1 and answers 202.")
+    print("CPU: user + system time of the workerd process(es) of each side's wrangler dev "
+          "(/proc/PID/stat), per 2xx answer; Tripline's includes the wait for its runs to finish.\n")
+    print("| round | workflow | side | requests/s | p50 | p99 | non-2xx | workerd CPU / request "
+          "| runs created | finished in window | finished after wait | upstream calls |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for rnd, kind, t, b in rows:
+        rr = t["runs"]
+        print(f"| {rnd} | {LABELS[kind]} | Tripline | {t['rps']:.1f} | {t['p50']:.2f} ms | {t['p99']:.2f} ms "
+              f"| {t['non2xx']} | {t['cpu_ms']:.2f} ms | {rr['created']} | {rr['finished_in_window']} "
+              f"| {rr['succeeded'] + rr['failed']} ({rr['failed']} failed, +{t['waited']:.1f} s) "
+              f"| {t['upstream'] if kind == 'http' else '–'} |")
+        print(f"| {rnd} | {LABELS[kind]} | baseline | {b['rps']:.1f} | {b['p50']:.2f} ms | {b['p99']:.2f} ms "
+              f"| {b['non2xx']} | {b['cpu_ms']:.2f} ms | | | | |")
+    print("\n| workflow | throughput ÷ baseline | p50 ÷ baseline | p99 ÷ baseline | CPU / request (Tripline · baseline) "
+          "| CPU ÷ baseline | target (≥ 0.9× throughput, ≤ 1.2× p99) |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    m = statistics.median
+    for kind in dict.fromkeys(k for _, k, _, _ in rows):
+        sel = [(t, b) for _, k, t, b in rows if k == kind]
+        thr = m([t["rps"] / b["rps"] for t, b in sel])
+        p50 = m([t["p50"] / b["p50"] for t, b in sel])
+        p99 = m([t["p99"] / b["p99"] for t, b in sel])
+        cpu_t, cpu_b = m([t["cpu_ms"] for t, _ in sel]), m([b["cpu_ms"] for _, b in sel])
+        met = "met" if thr >= 0.9 and p99 <= 1.2 else "NOT met"
+        print(f"| {LABELS[kind]} | {thr:.2f}× | {p50:.2f}× | {p99:.2f}× | {cpu_t:.2f} ms · {cpu_b:.2f} ms "
+              f"| {cpu_t / max(cpu_b, 1e-9):.2f}× | {met} |")
+    print("\n(ratios: median over the rounds of each pair's ratio; CPU: median per side)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
