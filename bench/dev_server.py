@@ -3,6 +3,7 @@ directory, called over HTTP, measured from /proc and from its state directory's 
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -29,6 +30,29 @@ if os.environ.get("BENCH_STATE", "memory") == "memory" and os.path.isdir(_SHM) a
     STATE = os.path.join(_SHM, f"tripline-bench-{os.getpid()}")
 else:
     STATE = os.path.join(ROOT, "target", "bench", f"run-{os.getpid()}")
+
+
+def tripline_config(directory=STATE):
+    """The main Worker's wrangler.toml for a benchmark, without the `PG` service binding and the
+    build command: wrangler's `unstable_startWorker` runs one Worker and refuses a binding to a
+    service it does not run (none of these benchmarks reads PostgreSQL), and the benchmarks build
+    once before starting. Paths are made absolute, so the copy can live in `directory`."""
+    os.makedirs(directory, exist_ok=True)
+    out, skip = [], False
+    for line in open(os.path.join(ROOT, "wrangler.toml")):
+        header = line.strip()
+        if header.startswith("["):
+            skip = header in ("[build]", "[[services]]")
+        if skip:
+            continue
+        m = re.match(r'^(\s*(?:main|directory|migrations_dir)\s*=\s*)"([^"]+)"(.*)$', line)
+        if m:
+            line = f'{m.group(1)}"{os.path.join(ROOT, m.group(2))}"{m.group(3)}\n'
+        out.append(line)
+    path = os.path.join(directory, "wrangler.toml")
+    with open(path, "w") as f:
+        f.writelines(out)
+    return path
 
 
 def free_port():
@@ -93,7 +117,8 @@ class Server:
                 pass
             if self.proc.poll() is not None or time.time() > deadline:
                 self.stop()
-                sys.exit(f"{name}: wrangler dev did not start; see {self.log.name}")
+                tail = "".join(open(self.log.name).readlines()[-15:])
+                sys.exit(f"{name}: wrangler dev did not start; the end of its log:\n{tail}")
             time.sleep(0.25)
 
     def workerd_cpu(self):

@@ -10,13 +10,13 @@ measurement, in BENCH_ROUNDS rounds that alternate which side goes first.
 
 After each Tripline window the benchmark waits until every run created in the window has
 finished (at most BENCH_DRAIN seconds): the runs are counted in the local state's SQLite files
-(created in the window, finished within it, finished after the wait), and the CPU of the window
+(created by the window's requests, finished within the window, finished after the wait), and the CPU of the window
 plus the wait is charged to the requests, so work done after the 202 is counted.
 
 CPU per request: user + system time of the `workerd` processes of that side's `wrangler dev`
 (its session), read from /proc/PID/stat, divided by the 2xx answers of the window.
 
-Environment: BENCH_DURATION (wrk duration per window, default 8s), BENCH_ROUNDS (2),
+Environment: BENCH_DURATION (wrk duration per window, default 6s), BENCH_ROUNDS (2),
 BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_WARMUP (3s), BENCH_DRAIN (30),
 BENCH_WORKFLOWS ("none,log,http"), BENCH_DEV and BENCH_STATE (bench/dev_server.py).
 """
@@ -29,11 +29,11 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dev_server import MODE, ROOT, STATE, TOKEN, Server  # noqa: E402
+from dev_server import MODE, ROOT, STATE, TOKEN, Server, tripline_config  # noqa: E402
 from load import BODY, SCHEMA, Upstream, run_wrk  # noqa: E402
 from run_census import wait_finished  # noqa: E402
 
-DURATION = os.environ.get("BENCH_DURATION", "8s")
+DURATION = os.environ.get("BENCH_DURATION", "6s")
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
@@ -91,7 +91,7 @@ def main():
     upstream = Upstream(work)
     try:
         print("… starting Tripline and the baseline (wrangler dev)", file=sys.stderr, flush=True)
-        srv = Server("tripline", os.path.join(ROOT, "wrangler.toml"), {"ADMIN_TOKEN": TOKEN}, migrate=True)
+        srv = Server("tripline", tripline_config(), {"ADMIN_TOKEN": TOKEN}, migrate=True)
         servers.append(srv)
         base = Server("baseline", os.path.join(ROOT, "bench", "endpoint-baseline", "wrangler.toml"), {},
                       migrate=True, health="/")

@@ -33,7 +33,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dev_server import MODE, ROOT, STATE, TOKEN, HttpError, Server  # noqa: E402
+from dev_server import MODE, ROOT, STATE, TOKEN, HttpError, Server, tripline_config  # noqa: E402
 from load import SCHEMA, run_wrk  # noqa: E402
 from run_census import dev_stats, stats_delta, wait_finished  # noqa: E402
 
@@ -103,7 +103,7 @@ def main():
     srv = None
     try:
         print("… starting Tripline (wrangler dev)", file=sys.stderr, flush=True)
-        srv = Server("tripline", os.path.join(ROOT, "wrangler.toml"),
+        srv = Server("tripline", tripline_config(),
                      {"ADMIN_TOKEN": TOKEN, "TRIPLINE_DEV_STATS": "1"}, migrate=True)
         print(f"… creating and deploying {FLEET} workflows", file=sys.stderr, flush=True)
         fleet = pmap(lambda i: create(srv, definition(f"bench fleet {i}")), range(FLEET))

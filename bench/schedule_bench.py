@@ -28,6 +28,9 @@ import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dev_server import tripline_config  # noqa: E402  (wrangler.toml without the PG binding)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WRANGLER = os.path.join(ROOT, "node_modules", ".bin", "wrangler")
 TOKEN = "bench-admin-token-0123456789"
@@ -159,7 +162,7 @@ def pmap(f, items, workers=10):
 
 def tripline(n):
     """Deploys n workflows every 1 s for DURATION s; returns ({id: [(slot, fired)]}, window)."""
-    srv = Server(f"tripline-{n}", os.path.join(ROOT, "wrangler.toml"), {"ADMIN_TOKEN": TOKEN, **EXTRA_VARS},
+    srv = Server(f"tripline-{n}", tripline_config(STATE), {"ADMIN_TOKEN": TOKEN, **EXTRA_VARS},
                  migrate=True)
     try:
         definition = {
