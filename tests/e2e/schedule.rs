@@ -248,25 +248,26 @@ fn outbox_retries_racing_the_alarm_create_no_duplicates() {
     // An outbox entry as a failed deploy call leaves it, retried by the Cron pass again and
     // again while the alarm keeps firing: every retry re-arms the object mid-schedule.
     for _ in 0..4 {
-        dev.d1(&format!(
+        dev.d1_write(&format!(
             "INSERT OR REPLACE INTO arm_outbox (workflow_id, action, attempts, next_try_at, created_at)
              VALUES ('{id}', 'deploy', 0, 0, '2026-01-01T00:00:00.000Z')"
         ));
+        assert_eq!(outbox_rows(dev, &id).len(), 1);
         dev.fire_cron();
         assert!(outbox_rows(dev, &id).is_empty(), "the retried entry stays");
     }
     let before = slots(dev, &id).len();
-    eventually(60, "more runs after the reconciles", || {
-        slots(dev, &id).len() >= before + 3
+    eventually(60, "more runs after the retries", || {
+        slots(dev, &id).len() >= before + 8
     });
     api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
     let got = slots(dev, &id);
     assert_unique(&got);
-    // Nothing was missed: the reconcile re-armed the same schedule.
-    for pair in got.windows(2) {
-        assert_eq!(pair[1].slot - pair[0].slot, 1000, "{got:?}");
-    }
-    assert_eq!(workflow(dev, &id)["skipped_slots"], 0);
+    // Nothing was lost: every slot from the first to the last ran once or, when its alarm came
+    // more than a slot late (a loaded machine), was counted as skipped.
+    let skipped = workflow(dev, &id)["skipped_slots"].as_u64().unwrap() as usize;
+    let span = ((got.last().unwrap().slot - got[0].slot) / 1000 + 1) as usize;
+    assert_eq!(got.len() + skipped, span, "skipped {skipped}: {got:?}");
 }
 
 #[test]
