@@ -333,13 +333,11 @@ impl PollStore {
     }
 
     fn put_status(&self, status: &PollStatus) -> Result<()> {
-        let text = serde_json::to_string(status)
-            .map_err(|e| worker::Error::RustError(format!("poll status: {e}")))?;
-        self.put(KEY_STATUS, &text)
+        self.put(KEY_STATUS, &status.to_json().to_string())
     }
 }
 
-#[derive(serde::Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct StoredDefinition {
     version: i64,
     deployed_at_ms: i64,
@@ -358,14 +356,12 @@ async fn remember_deployed(
     else {
         return Ok(());
     };
-    let stored = StoredDefinition {
-        version: deployed.version,
-        deployed_at_ms: deployed.deployed_at_ms,
-        definition,
-    };
-    let text = serde_json::to_string(&stored)
-        .map_err(|e| worker::Error::RustError(format!("poll definition: {e}")))?;
-    store.put(KEY_DEFINITION, &text)?;
+    let stored = json!({
+        "version": deployed.version,
+        "deployed_at_ms": deployed.deployed_at_ms,
+        "definition": definition,
+    });
+    store.put(KEY_DEFINITION, &stored.to_string())?;
     DEFINITIONS.with(|d| {
         d.borrow_mut().insert(
             (deployed.workflow_id.clone(), deployed.version),

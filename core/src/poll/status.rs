@@ -2,11 +2,12 @@
 //! workflow's object next to its cursor and updated after each poll, so that a poll writes
 //! nothing outside the object.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// The stored status. Cursor, `waiting` and `last_gap` are JSON values.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The stored status (stored as [`PollStatus::to_json`] gives it, read back with serde).
+/// Cursor, `waiting` and `last_gap` are JSON values.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct PollStatus {
     pub last_poll_at: Option<String>,
     pub last_success_at: Option<String>,

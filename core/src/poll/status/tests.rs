@@ -49,6 +49,6 @@ fn reports_add_runs_keep_the_cursor_and_gap_and_clear_waiting_only_on_success() 
     assert_eq!(s.runs_created, 5);
     assert_eq!(s.next_poll_at.as_deref(), Some("t3+next"));
     // Stored and read back unchanged.
-    let back: PollStatus = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    let back: PollStatus = serde_json::from_value(s.to_json()).unwrap();
     assert_eq!(back, s);
 }
