@@ -1,5 +1,6 @@
 //! The Cron Trigger's once-a-minute pass. It works by exception: it looks only at rows that
-//! are overdue (an index range), in bounded batches, never at every workflow.
+//! are overdue (an index range), in bounded batches, never at every workflow. Schedule and
+//! poll alarms are durable and re-arm themselves in their objects: nothing here sweeps them.
 
 use crate::objects::{self, Action};
 use futures_util::future::join_all;
@@ -7,14 +8,20 @@ use worker::{Env, Result};
 
 use crate::platform::{env_string, now_ms};
 use crate::store;
+use tripline_core::kernel::outbox::retry_delay_ms;
 use tripline_core::kernel::time::iso_millis;
 
-/// One pass of the Cron Trigger: re-arm timers, resume runs whose executor died, delete old runs,
-/// refresh OAuth connections. Each part logs what it did; a failure in one does not stop the next.
+/// One pass of the Cron Trigger: retry failed deploy/undeploy calls (the arm outbox), resume
+/// runs whose executor died, delete old runs, refresh OAuth connections. Each part logs what it
+/// did; a failure in one does not stop the next.
 pub async fn run(env: &Env) {
-    match reconcile_timers(env).await {
-        Ok(n) => worker::console_log!("reconcile: re-armed {n} timers"),
-        Err(e) => worker::console_error!("reconcile timers failed: {e}"),
+    match retry_arm_outbox(env).await {
+        Ok(r) => worker::console_log!(
+            "arm outbox: {} objects armed, {} failed again",
+            r.done,
+            r.failed
+        ),
+        Err(e) => worker::console_error!("arm outbox failed: {e}"),
     }
     match reconcile_runs(env).await {
         Ok(r) => worker::console_log!(
@@ -85,28 +92,48 @@ pub async fn reconcile_runs(env: &Env) -> Result<Report> {
     Ok(report)
 }
 
-/// Objects whose timers look lost are told to re-arm, at most this many per pass.
-const REARM_BATCH: u32 = 100;
-/// An alarm this late is considered lost (alarms are normally milliseconds late).
-const REARM_GRACE_MS: i64 = 30_000;
+/// Outbox entries tried per pass; the rest wait for the next minute.
+const OUTBOX_BATCH: u32 = 50;
 
-/// Re-arms schedule and poll objects whose alarm is overdue, missing or for an older version.
-pub async fn reconcile_timers(env: &Env) -> Result<usize> {
+/// What one retry pass over the arm outbox did.
+#[derive(Debug, Default)]
+pub struct OutboxReport {
+    pub done: usize,
+    pub failed: usize,
+}
+
+/// Tries the due entries of the arm outbox again: each object is armed or disarmed to match
+/// the catalog ([`Action::Reconcile`], whichever call failed), its entry deleted on success
+/// and put off with backoff on failure.
+pub async fn retry_arm_outbox(env: &Env) -> Result<OutboxReport> {
     let db = store::db(env)?;
-    let ids = store::timers::needing_rearm(&db, now_ms(), REARM_GRACE_MS, REARM_BATCH).await?;
+    let now = now_ms();
+    let due = store::arm_outbox::due(&db, now, OUTBOX_BATCH).await?;
     let results = join_all(
-        ids.iter()
-            .map(|id| objects::notify(env, id, Action::Reconcile)),
+        due.iter()
+            .map(|e| objects::notify(env, &e.workflow_id, Action::Reconcile)),
     )
     .await;
-    let mut n = 0;
-    for r in results {
-        match r {
-            Ok(()) => n += 1,
-            Err(e) => worker::console_error!("reconcile: re-arming failed: {e}"),
+    let mut report = OutboxReport::default();
+    for (entry, result) in due.iter().zip(results) {
+        match result {
+            Ok(()) => {
+                store::arm_outbox::delete(&db, entry).await?;
+                report.done += 1;
+            }
+            Err(e) => {
+                worker::console_error!(
+                    "arm outbox: {} {} failed again: {e}",
+                    entry.action,
+                    entry.workflow_id
+                );
+                let next = now + retry_delay_ms(entry.attempts.saturating_add(1));
+                store::arm_outbox::retry_later(&db, entry, next, &e.to_string()).await?;
+                report.failed += 1;
+            }
         }
     }
-    Ok(n)
+    Ok(report)
 }
 
 /// Refreshes OAuth connections that expire within 10 minutes and drops expired sign-in states.

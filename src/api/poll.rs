@@ -1,5 +1,5 @@
 //! Poll trigger management: `POST /api/workflows/{id}/poll/reset`, and the `poll` status block
-//! of `GET /api/workflows/{id}` (read from D1, written by the workflow's object after each poll).
+//! of `GET /api/workflows/{id}` (kept by the workflow's object, updated after each poll).
 
 use crate::objects::Action;
 use crate::store::workflows::WorkflowStatus;
@@ -12,15 +12,16 @@ use worker::{Env, Method, Request, RequestInit};
 use super::problem::{ApiError, ApiResult};
 use super::reply::json_response;
 use super::request::read_json;
-use crate::store;
 use tripline_core::poll::state::parse_reset;
+use tripline_core::poll::status::PollStatus;
 
 /// The `poll` block of a workflow resource.
 pub async fn status_json(env: &Env, workflow_id: &str) -> ApiResult<Value> {
-    Ok(store::poll::get(&store::db(env)?, workflow_id)
-        .await?
-        .map(|r| r.to_json())
-        .unwrap_or_else(store::poll::PollStatusRow::empty_json))
+    let status = crate::objects::status(env, workflow_id).await?;
+    Ok(match &status["poll"] {
+        Value::Null => PollStatus::default().to_json(),
+        poll => poll.clone(),
+    })
 }
 
 /// `POST /api/workflows/{id}/poll/reset` with `{"start": "now" | "beginning"}`.

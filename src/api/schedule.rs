@@ -12,7 +12,7 @@ use super::problem::{ApiError, ApiResult};
 use super::reply::json_response;
 use super::request::{query_pairs, query_param};
 use crate::platform::now_ms;
-use crate::store::{self, workflows::WorkflowRow};
+use crate::store::workflows::WorkflowRow;
 use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::time::{from_millis, iso_millis, parse_millis};
 use tripline_core::schedule::preview::parse_preview_query;
@@ -66,42 +66,28 @@ pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     )
 }
 
-/// Adds the schedule fields to a workflow resource (one indexed D1 read).
+/// Adds the schedule fields to a workflow resource, from what the workflow's object keeps
+/// (`objects::status`).
 pub async fn add_status(env: &Env, row: &WorkflowRow, resource: &mut Value) -> ApiResult<()> {
-    let status = store::schedules::status(&store::db(env)?, &row.id).await?;
+    let status = crate::objects::status(env, &row.id).await?;
+    let s = &status["schedule"];
     let Some(obj) = resource.as_object_mut() else {
         return Ok(());
     };
     let deployed = row.status == WorkflowStatus::Deployed;
+    // Only a slot armed for the live version counts.
+    let next = s["next_ms"]
+        .as_i64()
+        .filter(|_| deployed && s["version"].as_i64() == row.deployed_version)
+        .map(|next_ms| iso_millis(projected_next(next_ms, s["interval_ms"].as_i64(), now_ms())));
     let mut fields = Map::new();
-    let next = status.as_ref().and_then(|s| {
-        let next_at = s.next_at? as i64;
-        // Only a timer armed for the live version counts.
-        (deployed && s.timer_version == row.deployed_version).then(|| {
-            iso_millis(projected_next(
-                next_at,
-                s.interval_ms.map(|i| i as i64),
-                now_ms(),
-            ))
-        })
-    });
     fields.insert("next_run_at".into(), json!(next));
-    fields.insert(
-        "last_run_at".into(),
-        json!(status.as_ref().and_then(|s| s.last_run_at.clone())),
-    );
+    fields.insert("last_run_at".into(), s["last_run_at"].clone());
     fields.insert(
         "skipped_slots".into(),
-        json!(status.as_ref().and_then(|s| s.skipped_slots).unwrap_or(0)),
+        json!(s["skipped_slots"].as_i64().unwrap_or(0)),
     );
-    fields.insert(
-        "last_misfire".into(),
-        status
-            .as_ref()
-            .and_then(|s| s.last_misfire.as_deref())
-            .and_then(|m| serde_json::from_str::<Value>(m).ok())
-            .unwrap_or(Value::Null),
-    );
+    fields.insert("last_misfire".into(), s["last_misfire"].clone());
     obj.extend(fields);
     Ok(())
 }

@@ -220,13 +220,12 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
     let db = store::db(env)?;
     if row.status == WorkflowStatus::Deployed {
         store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
-        objects::notify(env, id, Action::Undeploy).await?;
+        tell_object(env, None, id, Action::Undeploy).await?;
     }
     store::connections::delete_for_workflow(&db, id).await?;
     if row.trigger_type == TriggerKind::Poll {
         // The poll's cursor outlives undeploy on purpose; a deleted workflow's does not.
         objects::notify(env, id, Action::PollForget).await?;
-        store::poll::delete(&db, id).await?;
     }
     store::workflows::delete(&db, id).await?;
     Ok(Response::empty()?.with_status(204))
@@ -243,7 +242,7 @@ pub async fn deploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no workflow with id {id}")))?;
     super::endpoint::forget(id);
-    objects::notify(env, id, Action::Deploy).await?;
+    tell_object(env, Some(&req), id, Action::Deploy).await?;
     let row = load(env, id).await?;
     json_response(200, &resource(&row, &origin(&req)))
 }
@@ -253,7 +252,39 @@ pub async fn undeploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let db = store::db(env)?;
     store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
     super::endpoint::forget(id);
-    objects::notify(env, id, Action::Undeploy).await?;
+    tell_object(env, Some(&req), id, Action::Undeploy).await?;
     let row = load(env, id).await?;
     json_response(200, &resource(&row, &origin(&req)))
+}
+
+/// Tells the workflow's object about a deploy or undeploy, already in the catalog. When the
+/// call fails the change stands: the workflow goes to the arm outbox, whose retry by the Cron
+/// pass arms or disarms the object to match the catalog. Only a failure to record that is an
+/// error. `req`: the API request (for the local fault `arm`, see `platform::dev_fault`).
+async fn tell_object(
+    env: &Env,
+    req: Option<&Request>,
+    id: &WorkflowId,
+    action: Action,
+) -> ApiResult<()> {
+    let fault = req.is_some_and(|r| crate::platform::dev_fault::on(env, r, "arm"));
+    let Err(e) = objects::notify_arm(env, id, action, fault).await else {
+        return Ok(());
+    };
+    let name = match action {
+        Action::Undeploy => "undeploy",
+        _ => "deploy",
+    };
+    worker::console_error!("{name} {id}: the workflow object failed, left to the outbox: {e}");
+    let now = now_ms();
+    store::arm_outbox::record(
+        &store::db(env)?,
+        id,
+        name,
+        &e.to_string(),
+        now,
+        &iso_millis(now),
+    )
+    .await?;
+    Ok(())
 }

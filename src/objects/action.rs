@@ -1,13 +1,15 @@
 //! What the Worker asks a workflow's object to do. On the wire an action is
 //! `POST https://workflow/<path>?workflow=<id>` (plus `&run=<id>` to resume a run); in code it is
-//! this enum, so a caller cannot send an action the object does not know.
+//! this enum, so a caller cannot send an action the object does not know. The object's alarm
+//! keeps itself armed: these calls are all it needs from outside.
 
 /// An action of the workflow object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Arm from the deployed version (a new deploy).
     Deploy,
-    /// Re-arm if the alarm is missing, overdue or for an older version.
+    /// Arm or disarm to match the catalog as it is now (the arm outbox's retry of a failed
+    /// deploy or undeploy): re-arms only if the alarm is missing, overdue or for an older version.
     Reconcile,
     /// Clear the timers at once.
     Undeploy,
@@ -19,10 +21,13 @@ pub enum Action {
     PollForget,
     /// The schedule's armed state (diagnostics).
     ScheduleState,
+    /// What `GET /api/workflows/{id}` shows of the trigger (`{"schedule": …, "poll": …}`),
+    /// kept in the object's storage.
+    Status,
 }
 
 impl Action {
-    const ALL: [Action; 7] = [
+    const ALL: [Action; 8] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -30,6 +35,7 @@ impl Action {
         Action::PollReset,
         Action::PollForget,
         Action::ScheduleState,
+        Action::Status,
     ];
 
     /// The URL path the action travels under.
@@ -42,6 +48,7 @@ impl Action {
             Action::PollReset => "/poll/reset",
             Action::PollForget => "/poll/forget",
             Action::ScheduleState => "/schedule/state",
+            Action::Status => "/status",
         }
     }
 

@@ -19,7 +19,6 @@ use crate::platform::now_ms;
 use crate::store;
 use crate::store::workflows::WorkflowStatus;
 use tripline_core::definition::TriggerKind;
-use tripline_core::kernel::time::iso_millis;
 
 /// Storage key: the workflow id this object belongs to.
 pub const KEY_WORKFLOW: &str = "workflow_id";
@@ -133,30 +132,10 @@ impl WorkflowObject {
         Ok(id)
     }
 
-    /// Records the armed alarm in D1 for the reconciler.
-    pub async fn record_timer(&self, kind: TriggerKind, version: i64, next_at: i64) -> Result<()> {
-        let Some(id) = self.workflow_id().await else {
-            return Ok(());
-        };
-        store::timers::upsert(
-            &store::db(&self.env)?,
-            &id,
-            kind.as_str(),
-            version,
-            next_at,
-            &iso_millis(now_ms()),
-        )
-        .await
-    }
-
-    /// Clears the alarm and the timer row; the trigger's own state (cursors) is kept.
+    /// Clears the alarm; the trigger's own state (cursors, status) is kept.
     pub async fn disarm(&self) -> Result<()> {
         self.state.storage().delete_alarm().await?;
-        self.set_kind(None).await?;
-        if let Some(id) = self.workflow_id().await {
-            store::timers::delete(&store::db(&self.env)?, &id).await?;
-        }
-        Ok(())
+        self.set_kind(None).await
     }
 
     /// Arms from the deployed version (deploy and reconcile share this).
@@ -206,6 +185,13 @@ impl DurableObject for WorkflowObject {
         let Some(action) = Action::parse(url.path()) else {
             return Response::error("unknown object action", 404);
         };
+        let fault = url.query_pairs().any(|(k, v)| k == "fault" && v == "arm");
+        if fault
+            && matches!(action, Action::Deploy | Action::Undeploy)
+            && crate::platform::dev_fault::listed(&self.env, "arm")
+        {
+            return Response::error("injected fault `arm` (TRIPLINE_DEV_FAULTS)", 503);
+        }
         match action {
             Action::Deploy => self.arm(&workflow_id, false).await,
             Action::Reconcile => self.arm(&workflow_id, true).await,
@@ -230,6 +216,10 @@ impl DurableObject for WorkflowObject {
             }
             Action::PollReset | Action::PollForget => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
+            Action::Status => Response::from_json(&serde_json::json!({
+                "schedule": schedule::status(self).await?,
+                "poll": poll::status(self)?,
+            })),
         }
     }
 
@@ -251,17 +241,47 @@ impl DurableObject for WorkflowObject {
 
 /// Sends an action (without a body) to a workflow's object.
 pub async fn notify(env: &Env, workflow_id: &str, action: Action) -> Result<()> {
+    send(env, workflow_id, &action.url(workflow_id), action)
+        .await
+        .map(|_| ())
+}
+
+/// Sends a deploy or undeploy; `fault`: with the local fault `arm` on, the object refuses it
+/// (see `platform::dev_fault`).
+pub async fn notify_arm(env: &Env, workflow_id: &str, action: Action, fault: bool) -> Result<()> {
+    let url = match fault {
+        true => format!("{}&fault=arm", action.url(workflow_id)),
+        false => action.url(workflow_id),
+    };
+    send(env, workflow_id, &url, action).await.map(|_| ())
+}
+
+/// What the object keeps of its trigger's status: `{"schedule": …, "poll": …}` (each `null`
+/// when the object never ran that trigger).
+pub async fn status(env: &Env, workflow_id: &str) -> Result<serde_json::Value> {
+    let text = send(
+        env,
+        workflow_id,
+        &Action::Status.url(workflow_id),
+        Action::Status,
+    )
+    .await?;
+    serde_json::from_str(&text).map_err(|e| Error::RustError(format!("object status: {e}")))
+}
+
+/// POSTs `url` to the workflow's object; its answer's body, or an error for a 4xx/5xx.
+async fn send(env: &Env, workflow_id: &str, url: &str, action: Action) -> Result<String> {
     let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
-    let req = Request::new(&action.url(workflow_id), Method::Post)?;
+    let req = Request::new(url, Method::Post)?;
     let mut resp = stub.fetch_with_request(req).await?;
+    let body = resp.text().await.unwrap_or_default();
     if resp.status_code() >= 400 {
-        let body = resp.text().await.unwrap_or_default();
         return Err(Error::RustError(format!(
             "{} failed in the workflow object: {body}",
             action.path()
         )));
     }
-    Ok(())
+    Ok(body)
 }
 
 /// Resumes an abandoned run in its workflow's object; `true` when this call ran it.

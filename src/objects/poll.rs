@@ -2,12 +2,16 @@
 //! each poll reads what is new since the cursor, records one run per new record (a single D1
 //! statement per batch, deduplicated by the record's id), and only then moves the cursor. The
 //! runs are executed in the background (bounded concurrency) so that slow steps never hold the
-//! cursor back. A failing source creates no runs, leaves the cursor alone, and backs off.
+//! cursor back. A failing source creates no runs, leaves the cursor alone, and backs off. A
+//! poll that finds nothing new touches only the object's own storage (the deployed version,
+//! the cursor and the status the API shows all live there): no D1 statement.
 //!
 //! State, in the object's SQLite storage (it survives undeploy/redeploy and restarts):
 //! - `poll_state(key, value)`: `fingerprint` (which source the cursor belongs to), `cursor`
 //!   (a PostgreSQL cursor, or an HTTP cursor's header), `generation` (bumped by a reset, so that
-//!   a poll in flight does not write over it), `failures`, `armed_version`.
+//!   a poll in flight does not write over it), `failures`, `armed_version`, `definition` (the
+//!   armed version's definition, so an alarm never reads D1), `status` (what
+//!   `GET /api/workflows/{id}` shows, [`PollStatus`]).
 //! - `poll_ids(seq, id)`: an HTTP cursor's remembered ids, one row each (the `unique` set can
 //!   hold 100 000 ids: more than one 128 KiB value).
 //!
@@ -19,6 +23,7 @@
 use super::Action;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -31,8 +36,8 @@ use crate::platform::{now_ms, random_bytes};
 use crate::sources::postgres::PgSession;
 use crate::sources::{http as http_source, postgres, SourceError};
 use crate::store;
-use tripline_core::definition::Trigger;
 use tripline_core::definition::TriggerKind;
+use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::ids::new_run_id;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::poll::cursor::{sort_oldest_first, HttpCursor, NewRecord, PgCursor};
@@ -44,6 +49,7 @@ use tripline_core::poll::state::{
     scoped_dedup_key, source_fingerprint, split_http, stored_record, StoredRecord,
     MAX_RECORD_INPUT_BYTES,
 };
+use tripline_core::poll::status::{PollReport, PollStatus};
 use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
 
 /// How long one alarm keeps polling while batches come back full; then it re-arms at once.
@@ -72,6 +78,11 @@ const KEY_CURSOR: &str = "cursor";
 const KEY_GENERATION: &str = "generation";
 const KEY_FAILURES: &str = "failures";
 const KEY_ARMED_VERSION: &str = "armed_version";
+/// The armed version's definition (`{"version", "deployed_at_ms", "definition"}`, the
+/// definition as its JSON text).
+const KEY_DEFINITION: &str = "definition";
+/// What the API shows ([`PollStatus`], JSON).
+const KEY_STATUS: &str = "status";
 /// A PostgreSQL source's transaction marks (`tripline_core::poll::horizon`), with the fingerprint
 /// of the source they were read from.
 const KEY_HORIZON: &str = "horizon";
@@ -88,6 +99,10 @@ thread_local! {
     static POLLING: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
     static QUEUES: RefCell<HashMap<String, RunQueue>> = RefCell::new(HashMap::new());
     static LAST_RUN_MS: Cell<i64> = const { Cell::new(0) };
+    /// Parsed definitions by (workflow id, version): a version never changes, so an alarm
+    /// parses its definition once per isolate.
+    static DEFINITIONS: RefCell<HashMap<(String, i64), Rc<Definition>>> =
+        RefCell::new(HashMap::new());
 }
 
 /// Held while a workflow polls (or positions its cursor); released on drop.
@@ -309,6 +324,121 @@ impl PollStore {
         self.sql.exec("DELETE FROM poll_state", None)?;
         self.clear_ids()
     }
+
+    fn status(&self) -> Result<PollStatus> {
+        Ok(self
+            .get(KEY_STATUS)?
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default())
+    }
+
+    fn put_status(&self, status: &PollStatus) -> Result<()> {
+        self.put(KEY_STATUS, &status.to_json().to_string())
+    }
+}
+
+#[derive(Deserialize)]
+struct StoredDefinition {
+    version: i64,
+    deployed_at_ms: i64,
+    definition: String,
+}
+
+/// Keeps the deployed version in the object (read once from D1, at deploy).
+async fn remember_deployed(
+    obj: &WorkflowObject,
+    store: &PollStore,
+    deployed: &Deployed,
+) -> Result<()> {
+    let db = store::db(obj.env())?;
+    let Some(definition) =
+        store::runs::version_definition(&db, &deployed.workflow_id, deployed.version).await?
+    else {
+        return Ok(());
+    };
+    let stored = json!({
+        "version": deployed.version,
+        "deployed_at_ms": deployed.deployed_at_ms,
+        "definition": definition,
+    });
+    store.put(KEY_DEFINITION, &stored.to_string())?;
+    DEFINITIONS.with(|d| {
+        d.borrow_mut().insert(
+            (deployed.workflow_id.clone(), deployed.version),
+            deployed.definition.clone(),
+        )
+    });
+    Ok(())
+}
+
+/// The deployed version the poll is armed for, from the object's storage (parsed once per
+/// isolate). An object armed before it kept the definition reads it from D1 once.
+async fn armed_deployed(
+    obj: &WorkflowObject,
+    store: &PollStore,
+    workflow_id: &str,
+) -> Result<Option<Deployed>> {
+    let Some(version) = store
+        .get(KEY_ARMED_VERSION)?
+        .and_then(|v| v.parse::<i64>().ok())
+    else {
+        return Ok(None);
+    };
+    let key = (workflow_id.to_string(), version);
+    let cached = DEFINITIONS.with(|d| d.borrow().get(&key).cloned());
+    let stored = store
+        .get(KEY_DEFINITION)?
+        .and_then(|t| serde_json::from_str::<StoredDefinition>(&t).ok())
+        .filter(|s| s.version == version);
+    let Some(stored) = stored else {
+        let deployed = obj.deployed(workflow_id).await?;
+        if let Some(d) = &deployed {
+            remember_deployed(obj, store, d).await?;
+        }
+        return Ok(deployed);
+    };
+    let definition = match cached {
+        Some(d) => d,
+        None => {
+            let parsed = serde_json::from_str::<Value>(&stored.definition)
+                .ok()
+                .and_then(|v| Definition::parse(&v).ok())
+                .map(Rc::new);
+            let Some(parsed) = parsed else {
+                worker::console_error!(
+                    "poll {workflow_id}: the stored definition no longer parses"
+                );
+                return Ok(None);
+            };
+            DEFINITIONS.with(|d| d.borrow_mut().insert(key, parsed.clone()));
+            parsed
+        }
+    };
+    Ok(Some(Deployed {
+        workflow_id: workflow_id.to_string(),
+        version,
+        definition,
+        deployed_at_ms: stored.deployed_at_ms,
+    }))
+}
+
+/// What the API shows of the poll (`null` when the object never polled for this workflow).
+pub fn status(obj: &WorkflowObject) -> Result<Value> {
+    #[derive(Deserialize)]
+    struct N {
+        n: i64,
+    }
+    let sql = obj.state().storage().sql();
+    let tables = sql
+        .exec(
+            "SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'poll_state'",
+            None,
+        )?
+        .to_array::<N>()?;
+    if tables.first().is_none_or(|t| t.n == 0) {
+        return Ok(Value::Null);
+    }
+    Ok(PollStore::open(obj)?.status()?.to_json())
 }
 
 /// A loaded HTTP cursor and whether it is a first poll (nothing stored for this source).
@@ -841,7 +971,7 @@ async fn poll_and_rearm(
     finish_poll(obj, deployed, trigger, store, outcome, notes).await
 }
 
-/// Records a poll's outcome (D1 `poll_status` + the timer row) and arms the next alarm:
+/// Records a poll's outcome (the status, in the object) and arms the next alarm:
 /// at once after a full batch, after the interval after a success, backed off after a failure.
 async fn finish_poll(
     obj: &WorkflowObject,
@@ -889,48 +1019,25 @@ async fn finish_poll(
             .set_alarm(Duration::from_millis(delay_ms))
             .await?;
     }
-    let db = store::db(obj.env())?;
-    let summary_text = summary.map(|s| s.to_string());
     let waiting = notes.waiting.as_ref().map(|w| {
         json!({
             "transaction": w.xid.to_string(),
             "since": iso_millis(w.since_ms),
             "seconds": (now - w.since_ms).max(0) / 1000,
         })
-        .to_string()
     });
-    let gap = notes.gap.map(|g| g.to_string());
-    let report = store::poll::PollReport {
-        workflow_id: &deployed.workflow_id,
-        at: &iso_millis(now),
-        error: error.as_deref(),
+    let mut status = store.status()?;
+    status.apply(PollReport {
+        at: iso_millis(now),
+        error,
         consecutive_failures: failures,
-        next_poll_at: &iso_millis(next_at),
+        next_poll_at: iso_millis(next_at),
         runs_created: created,
-        cursor: summary_text.as_deref(),
-        waiting: waiting.as_deref(),
-        gap: gap.as_deref(),
-    };
-    let status = async {
-        store::poll::report_statement(&db, &report)?.run().await?;
-        Ok::<_, worker::Error>(())
-    };
-    let timer = async {
-        if still_armed {
-            obj.record_timer(TriggerKind::Poll, deployed.version, next_at)
-                .await
-        } else {
-            Ok(())
-        }
-    };
-    let (a, b) = futures_util::future::join(status, timer).await;
-    if let Err(e) = a.and(b) {
-        worker::console_error!(
-            "poll {}: recording the status failed: {e}",
-            deployed.workflow_id
-        );
-    }
-    Ok(())
+        cursor: summary,
+        waiting,
+        gap: notes.gap,
+    });
+    store.put_status(&status)
 }
 
 fn poll_trigger(deployed: &Deployed) -> Option<&PollTrigger> {
@@ -958,31 +1065,20 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
     let wf = &deployed.workflow_id;
     if reconcile && armed == Some(deployed.version) {
         if PollLock::held(wf) {
-            // A poll is running; it re-arms when done. Keep the reconciler off it meanwhile.
-            let next = now + i64::from(trigger.interval_seconds) * 1000;
-            return obj
-                .record_timer(TriggerKind::Poll, deployed.version, next)
-                .await;
+            // A poll is running; it re-arms when done.
+            return Ok(());
         }
         return match obj.state().storage().get_alarm().await? {
-            Some(at) if at >= now - ALARM_GRACE_MS => {
-                obj.record_timer(TriggerKind::Poll, deployed.version, at)
-                    .await
-            }
-            _ => {
-                obj.state().storage().set_alarm(Duration::ZERO).await?;
-                obj.record_timer(TriggerKind::Poll, deployed.version, now)
-                    .await
-            }
+            Some(at) if at >= now - ALARM_GRACE_MS => Ok(()),
+            _ => obj.state().storage().set_alarm(Duration::ZERO).await,
         };
     }
+    remember_deployed(obj, &store, deployed).await?;
     store.put(KEY_ARMED_VERSION, &deployed.version.to_string())?;
     let Some(_lock) = PollLock::try_take(wf) else {
         // A poll (of the previous version) is running; it re-arms when done and the next poll
         // reads the new version.
-        return obj
-            .record_timer(TriggerKind::Poll, deployed.version, now)
-            .await;
+        return Ok(());
     };
     let fingerprint = source_fingerprint(&trigger.source);
     let has_cursor = store.cursor_for(&fingerprint)?.is_some();
@@ -990,17 +1086,17 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
         // Record where the source is now, before the deploy answers.
         return poll_and_rearm(obj, deployed, trigger, &store).await;
     }
-    obj.state().storage().set_alarm(Duration::ZERO).await?;
-    obj.record_timer(TriggerKind::Poll, deployed.version, now)
-        .await
+    obj.state().storage().set_alarm(Duration::ZERO).await
 }
 
-/// The alarm fired: poll, create runs, re-arm.
+/// The alarm fired: poll, create runs, re-arm. An undeploy disarms the object, so the alarm
+/// takes the armed version from the object's storage.
 pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
     let Some(wf) = obj.workflow_id().await else {
         return Ok(());
     };
-    let deployed = match obj.deployed(&wf).await {
+    let store = PollStore::open(obj)?;
+    let deployed = match armed_deployed(obj, &store, &wf).await {
         Ok(Some(d)) => d,
         Ok(None) => return obj.disarm().await,
         Err(e) => {
@@ -1023,7 +1119,6 @@ pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
             .await?;
         return Ok(());
     };
-    let store = PollStore::open(obj)?;
     if let Err(e) = poll_and_rearm(obj, &deployed, trigger, &store).await {
         // Storage trouble: try again later rather than let the alarm die.
         worker::console_error!("poll {wf}: {e}");
@@ -1149,21 +1244,12 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
             }
         }
     };
-    if let Err(e) = store::poll::set_cursor(
-        &store::db(obj.env())?,
-        &wf,
-        &summary.to_string(),
-        &iso_millis(now_ms()),
-    )
-    .await
-    {
-        worker::console_error!("poll {wf}: recording the reset failed: {e}");
-    }
+    let mut status = store.status()?;
+    status.cursor = Some(summary.clone());
+    store.put_status(&status)?;
     drop(lock);
     if start == PollStart::Beginning {
         obj.state().storage().set_alarm(Duration::ZERO).await?;
-        obj.record_timer(TriggerKind::Poll, deployed.version, now_ms())
-            .await?;
     }
     Response::from_json(&json!({
         "start": match start { PollStart::Now => "now", PollStart::Beginning => "beginning" },

@@ -4,14 +4,15 @@
 //! slot's UTC instant, so a slot never runs twice), count misfired slots, re-arm.
 //!
 //! A wake touches only the object's own storage until it has re-armed. The marks live there
-//! (`schedule`: version, anchor, the newest slot dealt with, the armed slot), and so does the
-//! due slot, as a *pending run* inside the same record, written in the same storage write as
-//! the alarm. The D1 work follows, in the background for an alarm so that the next alarm never
-//! waits on D1: insert the run (one statement that also checks the workflow is still deployed
-//! at this version), execute it, record skipped slots, refresh the `timers` row when it would
-//! go stale. A pending run stays in the record until a later wake learns it was recorded; one
-//! whose insert failed or was cut off (a crash) is tried again by a later wake, and the dedup
-//! key makes that safe.
+//! (`schedule`: version, anchor, the newest slot dealt with, the armed slot, and what the API
+//! shows: skipped slots, the last misfire, the last fire), and so does the due slot, as a
+//! *pending run* inside the same record, written in the same storage write as the alarm. The
+//! alarm is durable and re-arms itself, so nothing outside the object watches it. The run
+//! follows, in the background for an alarm so that the next alarm never waits on it: create
+//! the run (checking that the workflow is still deployed at this version), execute it. A
+//! pending run stays in the record until a later wake learns it was recorded; one whose
+//! creation failed or was cut off (a crash) is tried again by a later wake, and the dedup key
+//! makes that safe.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -27,14 +28,11 @@ use super::sync_kv::SyncKv;
 use super::{Deployed, WorkflowObject, KEY_KIND};
 use crate::engine;
 use crate::platform::{env_string, now_ms};
-use crate::store;
 use crate::store::runs::Inserted;
 use tripline_core::definition::Trigger;
 use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::time::{from_millis, iso_millis};
-use tripline_core::schedule::timer::{
-    dedup_key, grace_from_config, interval_ms, run_input, timer_row_due, timer_row_spread,
-};
+use tripline_core::schedule::timer::{dedup_key, grace_from_config, interval_ms, run_input};
 use tripline_core::schedule::ScheduleTrigger;
 
 /// Storage key of [`Armed`] (a JSON string).
@@ -42,6 +40,8 @@ pub const KEY_SCHEDULE: &str = "schedule";
 /// Storage key of the armed version's trigger ([`StoredTrigger`], JSON), read only when the
 /// isolate has not parsed it yet.
 pub const KEY_TRIGGER: &str = "schedule-trigger";
+/// Storage key: when the schedule last created a run (epoch ms, shown as `last_run_at`).
+pub const KEY_LAST_RUN: &str = "schedule-last-run";
 /// A pending run older than this (ms) that no wake has seen recorded is tried again.
 const PENDING_STALE_MS: i64 = 5_000;
 /// When D1 fails, the object wakes again this soon (ms) to retry (once the run is stale).
@@ -63,11 +63,15 @@ pub struct Armed {
     pub handled_ms: Option<i64>,
     /// The slot the alarm is armed for.
     pub next_ms: Option<i64>,
-    /// The `next_at` the `timers` row holds for this version (`None`: not written yet).
-    pub timer_row_ms: Option<i64>,
-    /// Runs decided but not yet known to be recorded in D1.
+    /// Runs decided but not yet known to be recorded.
     #[serde(default)]
     pub pending: Vec<Pending>,
+    /// Slots never run because they misfired (all versions).
+    #[serde(default)]
+    pub skipped_slots: i64,
+    /// The last wake that skipped slots or ran one late: `{at, cause, policy, skipped, ran_slot}`.
+    #[serde(default)]
+    pub last_misfire: Option<Value>,
 }
 
 /// A slot whose run is decided but not yet known to be recorded in D1.
@@ -95,8 +99,6 @@ thread_local! {
     /// wake to drop from the record. Lost on a restart: the next wake then tries them again,
     /// finds them by their dedup key and drops them.
     static RECORDED: RefCell<HashMap<String, HashSet<i64>>> = RefCell::new(HashMap::new());
-    /// Workflows whose record a background task rewrote (see `mark_rewritten`).
-    static REWRITTEN: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
     /// `SCHEDULE_MISFIRE_GRACE_SECONDS` (vars are fixed for an isolate's life).
     static GRACE: Cell<Option<TimeDelta>> = const { Cell::new(None) };
 }
@@ -140,16 +142,6 @@ fn misfire_grace(env: &Env) -> TimeDelta {
     let grace = grace_from_config(env_string(env, "SCHEDULE_MISFIRE_GRACE_SECONDS").as_deref());
     GRACE.with(|g| g.set(Some(grace)));
     grace
-}
-
-/// Notes that a background task rewrote a workflow's record in storage: the object's next
-/// alarm reads it from there instead of using its own copy.
-fn mark_rewritten(workflow_id: &str) {
-    REWRITTEN.with(|r| r.borrow_mut().insert(workflow_id.to_string()));
-}
-
-fn take_rewritten(workflow_id: &str) -> bool {
-    REWRITTEN.with(|r| r.borrow_mut().remove(workflow_id))
 }
 
 fn mark_recorded(workflow_id: &str, slot_ms: i64) {
@@ -202,38 +194,27 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
         return Ok(());
     };
     let storage = obj.state().storage();
-    let new_version = load(&storage)
-        .await?
-        .is_none_or(|a| a.version != deployed.version || a.timer_row_ms.is_none());
-    if new_version {
-        store::schedules::upsert_armed(
-            &store::db(obj.env())?,
-            &deployed.workflow_id,
-            deployed.version,
-            interval_ms(trigger),
-            trigger.misfire.as_str(),
-            &iso_millis(now_ms()),
-        )
-        .await?;
-    }
-    // Read again after the D1 call (an alarm may have moved the marks meanwhile); from here
-    // on only storage calls until the plan is written.
+    // From here on only storage calls until the plan is written.
     let armed = match load(&storage).await? {
         Some(a) if a.version == deployed.version => a,
-        old => {
-            let (handled_ms, pending) =
-                old.map_or((None, Vec::new()), |a| (a.handled_ms, a.pending));
-            Armed {
-                version: deployed.version,
-                anchor_ms: deployed.deployed_at_ms,
-                // Kept across versions: slots already run are never due again, and runs of
-                // the old version still pending are tried (and refused, as not live).
-                handled_ms,
-                next_ms: None,
-                timer_row_ms: None,
-                pending,
-            }
-        }
+        Some(old) => Armed {
+            version: deployed.version,
+            anchor_ms: deployed.deployed_at_ms,
+            next_ms: None,
+            // Kept across versions: slots already run are never due again, runs of the old
+            // version still pending are tried (and refused, as not live), and the status
+            // counts every version.
+            ..old
+        },
+        None => Armed {
+            version: deployed.version,
+            anchor_ms: deployed.deployed_at_ms,
+            handled_ms: None,
+            next_ms: None,
+            pending: Vec::new(),
+            skipped_slots: 0,
+            last_misfire: None,
+        },
     };
     let stored = StoredTrigger {
         version: deployed.version,
@@ -265,12 +246,8 @@ pub async fn on_alarm(
     let Some(workflow_id) = workflow_id else {
         return Ok(());
     };
-    // The record as this instance wrote it last, unless a background task rewrote it since.
-    let cached = if take_rewritten(&workflow_id) {
-        None
-    } else {
-        obj.schedule_record().borrow().clone()
-    };
+    // The record as this instance wrote it last (every write goes through `wake`).
+    let cached = obj.schedule_record().borrow().clone();
     let armed = match cached {
         Some(armed) => armed,
         None => match kv
@@ -308,10 +285,37 @@ pub async fn state(obj: &WorkflowObject) -> Result<Response> {
     }))
 }
 
+/// What the API shows of the schedule (`null` when never armed): the armed version and slot
+/// (`next_ms`, only while armed for a schedule), the spacing of interval kinds, skipped slots,
+/// the last misfire and the last fire.
+pub async fn status(obj: &WorkflowObject) -> Result<Value> {
+    let storage = obj.state().storage();
+    let Some(armed) = load(&storage).await? else {
+        return Ok(Value::Null);
+    };
+    let armed_now =
+        storage.get::<String>(KEY_KIND).await?.as_deref() == Some(TriggerKind::Schedule.as_str());
+    let interval = storage
+        .get::<String>(KEY_TRIGGER)
+        .await?
+        .and_then(|s| serde_json::from_str::<StoredTrigger>(&s).ok())
+        .filter(|s| s.version == armed.version)
+        .and_then(|s| ScheduleTrigger::from_json(&s.trigger))
+        .and_then(|t| interval_ms(&t));
+    Ok(json!({
+        "version": armed.version,
+        "next_ms": armed.next_ms.filter(|_| armed_now),
+        "interval_ms": interval,
+        "skipped_slots": armed.skipped_slots,
+        "last_misfire": armed.last_misfire,
+        "last_run_at": storage.get::<i64>(KEY_LAST_RUN).await?.map(iso_millis),
+    }))
+}
+
 /// One wake-up at `now`, up to re-arming: plan from the stored marks (`armed`, just read from
 /// storage), re-arm, and write the new marks with the due slot's pending run (storage only, so
 /// no other event interleaves and two wakes never plan from the same marks). The caller has
-/// checked that the object is armed for a schedule (`kind`). Returns the D1 work left to do.
+/// checked that the object is armed for a schedule (`kind`). Returns the runs left to create.
 async fn wake(
     obj: &WorkflowObject,
     kv: &SyncKv,
@@ -333,13 +337,18 @@ async fn wake(
     );
     armed.handled_ms = plan.handled_through.map(|t| t.timestamp_millis());
     armed.next_ms = plan.next.map(|t| t.timestamp_millis());
-    // The timers row: always after a deploy or reconcile, else only when it would go stale.
-    let timer_next = armed.next_ms.filter(|n| {
-        cause != Cause::Alarm
-            || timer_row_due(armed.timer_row_ms, *n, timer_row_spread(workflow_id))
-    });
-    if timer_next.is_some() {
-        armed.timer_row_ms = timer_next;
+    // The status the API shows, in the same write as the marks.
+    if plan.skipped > 0 || plan.late {
+        armed.skipped_slots = armed
+            .skipped_slots
+            .saturating_add(i64::try_from(plan.skipped).unwrap_or(i64::MAX));
+        armed.last_misfire = Some(json!({
+            "at": iso_millis(now),
+            "cause": cause.as_str(),
+            "policy": trigger.misfire.as_str(),
+            "skipped": plan.skipped,
+            "ran_slot": plan.run.filter(|_| plan.late).map(dedup_key),
+        }));
     }
 
     // Pending runs: drop those known recorded, try again those left behind, add the new one.
@@ -364,7 +373,7 @@ async fn wake(
     if armed.pending.len() > PENDING_MAX {
         let dropped = armed.pending.len() - PENDING_MAX;
         worker::console_error!(
-            "schedule {workflow_id}: dropping {dropped} runs D1 never recorded (kept {PENDING_MAX})"
+            "schedule {workflow_id}: dropping {dropped} runs never recorded (kept {PENDING_MAX})"
         );
         armed.pending.drain(..dropped);
         runs.retain(|r| armed.pending.contains(r));
@@ -380,20 +389,7 @@ async fn wake(
         None => storage.delete_alarm().await?,
     }
 
-    let misfire = (plan.skipped > 0 || plan.late).then(|| {
-        let record = json!({
-            "at": iso_millis(now),
-            "cause": cause.as_str(),
-            "policy": trigger.misfire.as_str(),
-            "skipped": plan.skipped,
-            "ran_slot": plan.run.filter(|_| plan.late).map(dedup_key),
-        });
-        (
-            i64::try_from(plan.skipped).unwrap_or(i64::MAX),
-            record.to_string(),
-        )
-    });
-    if runs.is_empty() && misfire.is_none() && timer_next.is_none() {
+    if runs.is_empty() {
         return Ok(None);
     }
     Ok(Some(Followup {
@@ -402,76 +398,24 @@ async fn wake(
         workflow_id: workflow_id.to_string(),
         version: armed.version,
         runs,
-        misfire,
-        timer_next,
-        now,
     }))
 }
 
-/// The D1 side of a wake.
+/// The runs a wake decided, to create and execute after it re-armed.
 struct Followup {
     env: Env,
     storage: Storage,
     workflow_id: String,
     version: i64,
     runs: Vec<Pending>,
-    /// Skipped slots to add, and the `last_misfire` record.
-    misfire: Option<(i64, String)>,
-    /// The `next_at` to write to the `timers` row.
-    timer_next: Option<i64>,
-    now: i64,
 }
 
 impl Followup {
     async fn run(self) -> Result<()> {
-        let db = store::db(&self.env)?;
         for p in &self.runs {
             self.create_run(p).await;
         }
-        if let Some((skipped, record)) = &self.misfire {
-            if let Err(e) = store::schedules::record_misfire(
-                &db,
-                &self.workflow_id,
-                *skipped,
-                record,
-                &iso_millis(self.now),
-            )
-            .await
-            {
-                worker::console_error!(
-                    "schedule {}: recording skipped slots failed: {e}",
-                    self.workflow_id
-                );
-            }
-        }
-        let Some(next) = self.timer_next else {
-            return Ok(());
-        };
-        // Storage only: skip the write if an undeploy or redeploy came in meanwhile.
-        if !self.still_armed().await? {
-            return Ok(());
-        }
-        let written = store::timers::upsert(
-            &db,
-            &self.workflow_id,
-            TriggerKind::Schedule.as_str(),
-            self.version,
-            next,
-            &iso_millis(now_ms()),
-        )
-        .await;
-        if written.is_err() {
-            // Written again by the next wake.
-            if let Some(mut a) = load(&self.storage)
-                .await?
-                .filter(|a| a.version == self.version)
-            {
-                a.timer_row_ms = None;
-                mark_rewritten(&self.workflow_id);
-                self.storage.put(KEY_SCHEDULE, json_string(&a)?).await?;
-            }
-        }
-        written
+        Ok(())
     }
 
     async fn still_armed(&self) -> Result<bool> {
@@ -500,6 +444,7 @@ impl Followup {
                 // undeployed or redeployed meanwhile: either way no longer pending.
                 mark_recorded(&self.workflow_id, p.slot_ms);
                 if let Inserted::Created(run) = started {
+                    self.created_run().await;
                     let env = self.env.clone();
                     wasm_bindgen_futures::spawn_local(async move {
                         let run_id = run.id.clone();
@@ -519,6 +464,13 @@ impl Followup {
                     worker::console_error!("schedule {}: {e}", self.workflow_id);
                 }
             }
+        }
+    }
+
+    /// Notes when the schedule last created a run (in the object: the API shows it).
+    async fn created_run(&self) {
+        if let Err(e) = self.storage.put(KEY_LAST_RUN, now_ms()).await {
+            worker::console_error!("schedule {}: {e}", self.workflow_id);
         }
     }
 

@@ -1,13 +1,11 @@
 //! D1 access, one file per table family. Values are bound as JS values; epoch-ms numbers stay
 //! below 2^53 so they travel as doubles without loss.
 
+pub mod arm_outbox;
 pub mod connections;
 pub mod last_runs;
-pub mod poll;
 pub mod runs;
-pub mod schedules;
 pub mod test_requests;
-pub mod timers;
 pub mod workflows;
 
 use wasm_bindgen::JsValue;

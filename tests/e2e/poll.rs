@@ -773,23 +773,7 @@ fn cursor_survives_a_worker_restart() {
     assert_eq!(record_ids(&runs), (1..=9).collect::<Vec<i64>>());
     assert_unique_keys(&runs);
 
-    // A timer that looks lost (overdue in D1) is re-armed by the Cron reconciler.
-    dev.d1(&format!(
-        "UPDATE timers SET next_at = 0 WHERE workflow_id = '{id}'"
-    ));
-    dev.fire_cron();
-    let timer = dev.d1(&format!(
-        "SELECT kind, next_at FROM timers WHERE workflow_id = '{id}'"
-    ));
-    assert_eq!(timer[0]["kind"], "poll");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as f64;
-    assert!(
-        timer[0]["next_at"].as_f64().unwrap() > now - 30_000.0,
-        "{timer:?}"
-    );
+    // The alarm keeps going by itself: nothing outside the object re-arms it.
     insert(&pg, "t_restart", 10, 11);
     let runs = wait_runs(&dev, &id, 11, 120);
     assert_eq!(record_ids(&runs), (1..=11).collect::<Vec<i64>>());
@@ -982,6 +966,70 @@ fn http_unique_source_runs_new_items_once() {
     assert!(runs[..5]
         .iter()
         .all(|r| r["input"]["event"].get("gap").is_none()));
+}
+
+#[test]
+fn an_undeploy_whose_object_call_fails_stops_polling_once_the_cron_retries_it() {
+    // A `wrangler dev` of its own: `arm` makes the object refuse the deploy and undeploy calls
+    // of API requests (local only), so both land in the arm outbox.
+    let feeds = FeedServer::start();
+    let feed = "outbox";
+    feeds.update(feed, |f| f.items = (1..=2).map(item).collect());
+    let dev = Dev::start(
+        "poll-outbox",
+        &[("TRIPLINE_DEV_FAULTS", "arm"), ("API_TOKEN", API_TOKEN)],
+    );
+    let outbox = |id: &str| {
+        dev.d1(&format!(
+            "SELECT action, attempts, last_error FROM arm_outbox WHERE workflow_id = '{id}'"
+        ))
+    };
+    let id = create(
+        &dev,
+        &http_def("outbox", json!({"url": feeds.url(feed)}), "beginning"),
+    );
+    let r = api(&dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "deployed");
+    let rows = outbox(&id);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["action"], "deploy");
+    assert!(
+        rows[0]["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("injected fault")),
+        "{rows:?}"
+    );
+    // Not armed: the source is never read.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(feeds.seen(feed).is_empty());
+    assert_eq!(poll_status(&dev, &id)["last_poll_at"], Value::Null);
+
+    dev.fire_cron();
+    assert!(outbox(&id).is_empty(), "the armed entry stays");
+    let runs = wait_runs(&dev, &id, 2, 60);
+    assert_eq!(item_seqs(&runs), [1, 2]);
+    assert_eq!(poll_status(&dev, &id)["runs_created"], 2);
+
+    // Undeploy: the object call fails, so the object goes on polling until the Cron pass
+    // retries the call.
+    let r = api(&dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "draft");
+    let rows = outbox(&id);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["action"], "undeploy");
+    let polls = feeds.seen(feed).len();
+    eventually(30, "a poll while the undeploy waits in the outbox", || {
+        feeds.seen(feed).len() > polls
+    });
+    dev.fire_cron();
+    assert!(outbox(&id).is_empty(), "the undeploy entry stays");
+    std::thread::sleep(Duration::from_secs(1));
+    let polls = feeds.seen(feed).len();
+    // Two intervals (5 s each) without a poll.
+    std::thread::sleep(Duration::from_secs(11));
+    assert_eq!(feeds.seen(feed).len(), polls, "polled after the disarm");
 }
 
 #[test]

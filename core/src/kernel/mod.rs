@@ -7,6 +7,7 @@ pub mod hex;
 pub mod ids;
 pub mod json_budget;
 pub mod names;
+pub mod outbox;
 pub mod percent;
 pub mod problem;
 pub mod reader;

@@ -34,6 +34,7 @@ pub mod pages;
 pub mod pg_service;
 pub mod postgres;
 pub mod state;
+pub mod status;
 
 pub use http::{items_at, Dedupe, HttpPollRequest, HttpSource};
 pub use postgres::{

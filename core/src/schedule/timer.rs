@@ -1,6 +1,5 @@
 //! What the workflow's Durable Object needs to drive a schedule (pure; `objects::schedule` is
-//! the shell): the plan for one wake-up of its alarm, when to rewrite the `timers` row, the
-//! `next_run_at` shown by the API, and the trigger as JSON (the object keeps the deployed
+//! the shell): the plan for one wake-up of its alarm, the `next_run_at` shown by the API, and the trigger as JSON (the object keeps the deployed
 //! trigger in its own storage so that an alarm never has to read D1 before it re-arms).
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc, Weekday};
@@ -96,38 +95,10 @@ fn weekday_name(d: Weekday) -> &'static str {
     }
 }
 
-/// How stale the `timers` row may get (ms) before the object rewrites it, at least; each
-/// workflow adds its own share of `TIMER_ROW_SPREAD_MS` ([`timer_row_spread`]) so that
-/// workflows deployed together do not all write in the same second. The sum must stay well
-/// under the reconciler's grace (`engine::reconcile`, 30 s) so a healthy object is never
-/// re-armed; schedules that fire less often than this rewrite it on every fire.
-pub const TIMER_ROW_REFRESH_MS: i64 = 10_000;
-pub const TIMER_ROW_SPREAD_MS: i64 = 10_000;
-
-/// A workflow's fixed share of `TIMER_ROW_SPREAD_MS` (FNV-1a of its id).
-pub fn timer_row_spread(workflow_id: &str) -> i64 {
-    let hash = workflow_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    (hash % TIMER_ROW_SPREAD_MS as u64) as i64
-}
-
-/// Whether the `timers` row (which says `recorded`) must be rewritten now that the alarm is
-/// armed for `next`: when there is none yet, when it lags `next` by more than
-/// `TIMER_ROW_REFRESH_MS + spread`, or when it is later than `next` (a redeploy to a sooner
-/// slot). A schedule every second thus writes the row every 10–20 s, not every second.
-pub fn timer_row_due(recorded: Option<i64>, next: i64, spread: i64) -> bool {
-    match recorded {
-        None => true,
-        Some(r) => next > r + TIMER_ROW_REFRESH_MS + spread || next < r,
-    }
-}
-
-/// The `next_run_at` shown for a deployed schedule, from the `timers` row (`timer_next`) and,
-/// for interval kinds, their spacing: the row may lag the alarm by up to
-/// `TIMER_ROW_REFRESH_MS + TIMER_ROW_SPREAD_MS`, so a past value is moved forward by whole intervals to the first
-/// one after `now`. A wall-clock row is exact (rewritten on every fire); if it is in the past
-/// the alarm is overdue and the past instant is shown as it is.
+/// The `next_run_at` shown for a deployed schedule, from the slot its object armed
+/// (`timer_next`) and, for interval kinds, their spacing: an alarm due but not fired yet is
+/// moved forward by whole intervals to the first slot after `now`. A wall-clock slot in the
+/// past (the alarm is overdue) is shown as it is.
 pub fn projected_next(timer_next: i64, interval_ms: Option<i64>, now: i64) -> i64 {
     match interval_ms {
         Some(step) if step > 0 && timer_next <= now => {

@@ -147,34 +147,7 @@ fn trigger_json_round_trips() {
 }
 
 #[test]
-fn the_timer_row_is_rewritten_only_when_it_would_go_stale() {
-    assert!(timer_row_due(None, 1_000, 0));
-    // Every second: rewritten once the armed slot is more than 10 s (+ spread) past the row.
-    assert!(!timer_row_due(Some(1_000), 2_000, 0));
-    assert!(!timer_row_due(Some(1_000), 11_000, 0));
-    assert!(timer_row_due(Some(1_000), 11_001, 0));
-    assert!(!timer_row_due(Some(1_000), 11_001, 2_000));
-    assert!(timer_row_due(Some(1_000), 13_001, 2_000));
-    // Every minute: every fire, whatever the spread.
-    assert!(timer_row_due(
-        Some(60_000),
-        120_000,
-        TIMER_ROW_SPREAD_MS - 1
-    ));
-    // A redeploy to a sooner slot.
-    assert!(timer_row_due(Some(60_000), 30_000, 0));
-    // Spreads are fixed per workflow, within bounds, and differ between workflows.
-    let a = timer_row_spread("wf_aaaaaaaaaaaaaaaaaaaaaaaa");
-    assert_eq!(a, timer_row_spread("wf_aaaaaaaaaaaaaaaaaaaaaaaa"));
-    let spreads: std::collections::BTreeSet<i64> = (0..50)
-        .map(|i| timer_row_spread(&format!("wf_{i:024}")))
-        .collect();
-    assert!(spreads.iter().all(|s| (0..TIMER_ROW_SPREAD_MS).contains(s)));
-    assert!(spreads.len() > 40, "{spreads:?}");
-}
-
-#[test]
-fn next_run_at_is_projected_over_a_lagging_row() {
+fn next_run_at_is_projected_over_an_alarm_not_fired_yet() {
     assert_eq!(projected_next(10_000, Some(1_000), 5_000), 10_000);
     assert_eq!(projected_next(10_000, Some(1_000), 10_000), 11_000);
     assert_eq!(projected_next(10_000, Some(1_000), 14_500), 15_000);

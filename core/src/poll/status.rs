@@ -1,0 +1,84 @@
+//! A poll trigger's health as `GET /api/workflows/{id}` shows it (`poll`): kept in the
+//! workflow's object next to its cursor and updated after each poll, so that a poll writes
+//! nothing outside the object.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// The stored status (stored as [`PollStatus::to_json`] gives it, read back with serde).
+/// Cursor, `waiting` and `last_gap` are JSON values.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct PollStatus {
+    pub last_poll_at: Option<String>,
+    pub last_success_at: Option<String>,
+    pub last_poll_error: Option<String>,
+    #[serde(default)]
+    pub consecutive_failures: u32,
+    pub next_poll_at: Option<String>,
+    /// Runs started by this poll trigger, in total.
+    #[serde(default)]
+    pub runs_created: u64,
+    pub cursor: Option<Value>,
+    pub waiting: Option<Value>,
+    pub last_gap: Option<Value>,
+}
+
+/// What one poll (or a series of batches polled in one go) reports.
+#[derive(Debug, Clone, Default)]
+pub struct PollReport {
+    /// When the poll ended (RFC 3339).
+    pub at: String,
+    /// `None` = success.
+    pub error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_poll_at: String,
+    pub runs_created: usize,
+    /// `None` = unchanged.
+    pub cursor: Option<Value>,
+    /// The transaction holding rows back; on a success `None` clears it, a failed poll keeps
+    /// what was shown.
+    pub waiting: Option<Value>,
+    /// A gap this poll could not rule out; `None` = the last one stays shown.
+    pub gap: Option<Value>,
+}
+
+impl PollStatus {
+    /// The status after `report`.
+    pub fn apply(&mut self, report: PollReport) {
+        let ok = report.error.is_none();
+        self.last_poll_at = Some(report.at.clone());
+        if ok {
+            self.last_success_at = Some(report.at);
+            self.waiting = report.waiting;
+        }
+        self.last_poll_error = report.error;
+        self.consecutive_failures = report.consecutive_failures;
+        self.next_poll_at = Some(report.next_poll_at);
+        self.runs_created = self.runs_created.saturating_add(report.runs_created as u64);
+        if report.cursor.is_some() {
+            self.cursor = report.cursor;
+        }
+        if report.gap.is_some() {
+            self.last_gap = report.gap;
+        }
+    }
+
+    /// The API shape (`poll` in a workflow resource); the default is what a poll workflow
+    /// shows before its first poll.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "last_poll_at": self.last_poll_at,
+            "last_success_at": self.last_success_at,
+            "last_poll_error": self.last_poll_error,
+            "consecutive_failures": self.consecutive_failures,
+            "next_poll_at": self.next_poll_at,
+            "runs_created": self.runs_created,
+            "cursor": self.cursor,
+            "waiting": self.waiting,
+            "last_gap": self.last_gap,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,88 @@
+//! The `arm_outbox` table: workflows whose deploy or undeploy call to their object failed,
+//! for the Cron pass to try again (see `cron::retry_arm_outbox`).
+
+use serde::Deserialize;
+use worker::{D1Database, Result};
+
+use super::{num, text};
+
+/// A failed call to retry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Entry {
+    pub workflow_id: String,
+    pub action: String,
+    pub attempts: u32,
+    /// Fences the delete after a retry: a failure recorded meanwhile moves it.
+    pub next_try_at: f64,
+}
+
+/// Records that `action` (`deploy` | `undeploy`) failed for a workflow, due at once; replaces
+/// an older entry of the workflow (the retry arms the object from the catalog as it is then).
+pub async fn record(
+    db: &D1Database,
+    workflow_id: &str,
+    action: &str,
+    error: &str,
+    now_ms: i64,
+    now_iso: &str,
+) -> Result<()> {
+    db.prepare(
+        "INSERT INTO arm_outbox (workflow_id, action, attempts, next_try_at, last_error, created_at)
+         VALUES (?1, ?2, 0, ?3, ?4, ?5)
+         ON CONFLICT (workflow_id) DO UPDATE SET action = ?2, attempts = 0, next_try_at = ?3,
+           last_error = ?4, created_at = ?5",
+    )
+    .bind(&[
+        text(workflow_id),
+        text(action),
+        num(now_ms),
+        text(error),
+        text(now_iso),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// The entries due at `now_ms`, oldest due first, at most `limit` (an index range).
+pub async fn due(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<Entry>> {
+    db.prepare(
+        "SELECT workflow_id, action, attempts, next_try_at FROM arm_outbox
+         WHERE next_try_at <= ?1 ORDER BY next_try_at LIMIT ?2",
+    )
+    .bind(&[num(now_ms), num(i64::from(limit))])?
+    .all()
+    .await?
+    .results::<Entry>()
+}
+
+/// Deletes an entry the object has now handled, unless a newer failure replaced it.
+pub async fn delete(db: &D1Database, entry: &Entry) -> Result<()> {
+    db.prepare("DELETE FROM arm_outbox WHERE workflow_id = ?1 AND next_try_at = ?2")
+        .bind(&[text(&entry.workflow_id), num(entry.next_try_at as i64)])?
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// Counts a failed retry and puts the next one off until `next_try_at`.
+pub async fn retry_later(
+    db: &D1Database,
+    entry: &Entry,
+    next_try_at: i64,
+    error: &str,
+) -> Result<()> {
+    db.prepare(
+        "UPDATE arm_outbox SET attempts = attempts + 1, next_try_at = ?3, last_error = ?4
+         WHERE workflow_id = ?1 AND next_try_at = ?2",
+    )
+    .bind(&[
+        text(&entry.workflow_id),
+        num(entry.next_try_at as i64),
+        num(next_try_at),
+        text(error),
+    ])?
+    .run()
+    .await?;
+    Ok(())
+}
