@@ -13,6 +13,7 @@
 //! whose insert failed or was cut off (a crash) is tried again by a later wake, and the dedup
 //! key makes that safe.
 
+use crate::platform::d1_stats::{inherit, rescope, Kind};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -282,13 +283,13 @@ pub async fn on_alarm(
         },
     };
     if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
-        wasm_bindgen_futures::spawn_local(async move {
+        wasm_bindgen_futures::spawn_local(inherit(async move {
             // Timer work first (see FOLLOWUP_DELAY_MS).
             worker::Delay::from(Duration::from_millis(FOLLOWUP_DELAY_MS)).await;
             if let Err(e) = followup.run().await {
                 worker::console_error!("schedule {workflow_id}: {e}");
             }
-        });
+        }));
     }
     Ok(())
 }
@@ -501,12 +502,12 @@ impl Followup {
                 mark_recorded(&self.workflow_id, p.slot_ms);
                 if let Inserted::Created(run) = started {
                     let env = self.env.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
+                    wasm_bindgen_futures::spawn_local(rescope(Kind::Execute, async move {
                         let run_id = run.id.clone();
                         if let Err(e) = engine::execute_claimed(&env, *run, None).await {
                             worker::console_error!("schedule run {run_id}: {e}");
                         }
-                    });
+                    }));
                 }
             }
             Err(e) => {

@@ -2,6 +2,7 @@
 
 use worker::Env;
 
+pub mod d1_stats;
 pub mod zone;
 
 /// Milliseconds since the Unix epoch, from the runtime's clock.
