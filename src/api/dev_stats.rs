@@ -8,7 +8,6 @@ use worker::{Env, Request};
 
 use super::auth::require_admin;
 use super::problem::{ApiError, ApiResult};
-use super::reply::json_response;
 use crate::api::routes::{match_route, Op, RouteMatch};
 use crate::platform::d1_stats::{self, Kind};
 
@@ -29,7 +28,10 @@ pub fn serve(req: &Request, env: &Env) -> ApiResult {
     };
     let workflow = param("workflow");
     let writes = param("writes").as_deref() == Some("1");
-    json_response(200, &d1_stats::snapshot(workflow.as_deref(), writes))
+    let json = d1_stats::snapshot(workflow.as_deref().unwrap_or(""), writes);
+    let mut resp = worker::Response::ok(json)?;
+    resp.headers_mut().set("content-type", "application/json")?;
+    Ok(resp)
 }
 
 /// What a request to the Worker is counted as, and for which workflow.

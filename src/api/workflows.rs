@@ -77,7 +77,7 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
         .map_err(|e| key_conflict(e, def.key.as_deref()))?;
     if row.trigger_type == TriggerKind::Endpoint {
         // Its test URL reads the draft from the workflow's object, not from D1.
-        test_shelf::keep_draft(env, &row.id, &test_shelf::Draft::of(&row)).await?;
+        test_shelf::keep_draft(env, &row.id, &row).await?;
     }
     let mut resp = json_response(201, &resource(&row, &origin(&req)))?;
     resp.headers_mut()
@@ -217,7 +217,7 @@ pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     }
     let row = load(env, id).await?;
     // The test URL follows the draft as the workflow's object holds it.
-    test_shelf::keep_draft(env, id, &test_shelf::Draft::of(&row)).await?;
+    test_shelf::keep_draft(env, id, &row).await?;
     json_response(200, &resource(&row, &origin(&req)))
 }
 

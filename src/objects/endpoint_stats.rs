@@ -1,17 +1,10 @@
 //! An endpoint workflow's counters (signature failures), in its object's SQLite: written by
 //! unauthenticated requests, so never in D1.
 
-use serde::{Deserialize, Serialize};
 use worker::{Env, Response, Result, SqlStorage, SqlStorageValue};
 
+use super::test_shelf::RecordRow;
 use super::{call, Action, WorkflowObject};
-
-/// The endpoint counters of a workflow.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct EndpointStats {
-    pub signature_failures: i64,
-    pub last_signature_failure_at: Option<String>,
-}
 
 fn open(obj: &WorkflowObject) -> Result<SqlStorage> {
     let sql = obj.state().storage().sql();
@@ -39,16 +32,22 @@ pub fn handle(obj: &WorkflowObject, action: Action, at: String) -> Result<Respon
             Response::ok("counted")
         }
         _ => {
+            // `{"signature_failures", "last_signature_failure_at"}`, zero before any.
             let stats = sql
                 .exec(
-                    "SELECT signature_failures, last_signature_failure_at FROM endpoint_stats",
+                    "SELECT json_object('signature_failures', IFNULL(MAX(signature_failures), 0),
+                       'last_signature_failure_at', MAX(last_signature_failure_at)) AS record
+                     FROM endpoint_stats",
                     None,
                 )?
-                .to_array::<EndpointStats>()?
-                .into_iter()
-                .next()
-                .unwrap_or_default();
-            Response::from_json(&stats)
+                .to_array::<RecordRow>()?;
+            Response::ok(
+                stats
+                    .into_iter()
+                    .next()
+                    .map(|r| r.record)
+                    .unwrap_or_default(),
+            )
         }
     }
 }
@@ -73,8 +72,8 @@ pub async fn count_signature_failure(env: &Env, workflow_id: &str, at: &str) -> 
     Ok(())
 }
 
-/// The counters of a workflow.
-pub async fn stats(env: &Env, workflow_id: &str) -> Result<EndpointStats> {
+/// The counters of a workflow: `{"signature_failures", "last_signature_failure_at"}`.
+pub async fn stats(env: &Env, workflow_id: &str) -> Result<serde_json::Value> {
     call(env, workflow_id, Action::EndpointStats, None)
         .await?
         .json()

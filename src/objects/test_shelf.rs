@@ -7,8 +7,8 @@
 //! Shelved requests are short-lived samples: captures made before the shelf moved here are not
 //! carried over.
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::Deserialize;
+use serde_json::{json, Value};
 use worker::{Env, Request, Response, Result, SqlStorage, SqlStorageValue, Url};
 
 use super::{call, Action, WorkflowObject};
@@ -17,28 +17,10 @@ use crate::store;
 /// How many captured requests a workflow keeps.
 pub const SHELF_SIZE: u32 = 20;
 
-/// The draft as the object holds it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Draft {
-    pub trigger_type: String,
-    pub draft: String,
-    pub updated_at: String,
-}
-
-impl Draft {
-    /// The draft of a workflow row.
-    pub fn of(row: &store::workflows::WorkflowRow) -> Draft {
-        Draft {
-            trigger_type: row.trigger_type.as_str().to_string(),
-            draft: row.draft.clone(),
-            updated_at: row.updated_at.clone(),
-        }
-    }
-}
-
+/// A row of one JSON text (a shelved request, the draft copy).
 #[derive(Deserialize)]
-struct RecordRow {
-    record: String,
+pub struct RecordRow {
+    pub record: String,
 }
 
 fn open(obj: &WorkflowObject) -> Result<SqlStorage> {
@@ -49,7 +31,7 @@ fn open(obj: &WorkflowObject) -> Result<SqlStorage> {
     )?;
     sql.exec(
         "CREATE TABLE IF NOT EXISTS test_draft (one INTEGER PRIMARY KEY CHECK (one = 1),
-           trigger_type TEXT NOT NULL, draft TEXT NOT NULL, updated_at TEXT NOT NULL)",
+           record TEXT NOT NULL)",
         None,
     )?;
     Ok(sql)
@@ -74,31 +56,36 @@ fn has_tables(obj: &WorkflowObject) -> Result<bool> {
     Ok(!found.is_empty())
 }
 
-fn stored_draft(sql: &SqlStorage) -> Result<Option<Draft>> {
+/// The draft copy: `{"trigger_type", "draft", "updated_at"}` as JSON text.
+fn stored_draft(sql: &SqlStorage) -> Result<Option<String>> {
     Ok(sql
-        .exec(
-            "SELECT trigger_type, draft, updated_at FROM test_draft",
-            None,
-        )?
-        .to_array::<Draft>()?
+        .exec("SELECT record FROM test_draft", None)?
+        .to_array::<RecordRow>()?
         .into_iter()
-        .next())
+        .next()
+        .map(|r| r.record))
 }
 
-fn store_draft(sql: &SqlStorage, d: &Draft) -> Result<()> {
+fn store_draft(sql: &SqlStorage, record: &str) -> Result<()> {
     // Two saves may arrive out of order: the newer draft wins.
     sql.exec(
-        "INSERT INTO test_draft (one, trigger_type, draft, updated_at) VALUES (1, ?, ?, ?)
-         ON CONFLICT (one) DO UPDATE SET trigger_type = excluded.trigger_type,
-           draft = excluded.draft, updated_at = excluded.updated_at
-         WHERE excluded.updated_at >= test_draft.updated_at",
-        vec![
-            SqlStorageValue::from(d.trigger_type.as_str()),
-            SqlStorageValue::from(d.draft.as_str()),
-            SqlStorageValue::from(d.updated_at.as_str()),
-        ],
+        "INSERT INTO test_draft (one, record) VALUES (1, ?)
+         ON CONFLICT (one) DO UPDATE SET record = excluded.record
+         WHERE json_extract(excluded.record, '$.updated_at')
+            >= json_extract(test_draft.record, '$.updated_at')",
+        vec![SqlStorageValue::from(record)],
     )?;
     Ok(())
+}
+
+/// The draft record of a workflow row.
+fn draft_record(row: &store::workflows::WorkflowRow) -> String {
+    json!({
+        "trigger_type": row.trigger_type.as_str(),
+        "draft": row.draft,
+        "updated_at": row.updated_at,
+    })
+    .to_string()
 }
 
 /// Serves the shelf's actions in the object.
@@ -121,8 +108,7 @@ pub async fn handle(
     let sql = open(obj)?;
     match action {
         Action::TestDraft => {
-            let d: Draft = req.json().await?;
-            store_draft(&sql, &d)?;
+            store_draft(&sql, &req.text().await?)?;
             Response::ok("kept")
         }
         Action::TestForget => {
@@ -133,16 +119,16 @@ pub async fn handle(
         }
         Action::TestDraftGet => {
             if let Some(d) = stored_draft(&sql)? {
-                return Response::from_json(&d);
+                return Response::ok(d);
             }
             // An object from before drafts were handed over: read it from D1 once.
             let id = param(url, "workflow");
             let Some(row) = store::workflows::get(&store::db(obj.env())?, &id).await? else {
                 return Response::error("no such workflow", 404);
             };
-            let d = Draft::of(&row);
+            let d = draft_record(&row);
             store_draft(&sql, &d)?;
-            Response::from_json(&d)
+            Response::ok(d)
         }
         Action::TestPut => {
             let id = param(url, "id");
@@ -179,8 +165,9 @@ fn param(url: &Url, name: &str) -> String {
 
 // The Worker's side.
 
-/// The draft the test URL follows; `None` when there is no such workflow.
-pub async fn draft(env: &Env, workflow_id: &str) -> Result<Option<Draft>> {
+/// The draft the test URL follows, `{"trigger_type", "draft", "updated_at"}`; `None` when there
+/// is no such workflow.
+pub async fn draft(env: &Env, workflow_id: &str) -> Result<Option<Value>> {
     let mut resp = call(env, workflow_id, Action::TestDraftGet, None).await?;
     if resp.status_code() == 404 {
         return Ok(None);
@@ -189,14 +176,12 @@ pub async fn draft(env: &Env, workflow_id: &str) -> Result<Option<Draft>> {
 }
 
 /// Hands a saved draft to the workflow's object.
-pub async fn keep_draft(env: &Env, workflow_id: &str, d: &Draft) -> Result<()> {
-    call(
-        env,
-        workflow_id,
-        Action::TestDraft,
-        Some(serde_json::to_string(d)?),
-    )
-    .await?;
+pub async fn keep_draft(
+    env: &Env,
+    workflow_id: &str,
+    row: &store::workflows::WorkflowRow,
+) -> Result<()> {
+    call(env, workflow_id, Action::TestDraft, Some(draft_record(row))).await?;
     Ok(())
 }
 

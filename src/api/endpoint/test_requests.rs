@@ -37,14 +37,15 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
     // The draft as the workflow's object holds it: a capture makes no D1 statement.
     let row = test_shelf::draft(env, id).await?.ok_or_else(unknown)?;
-    if row.trigger_type != TriggerKind::Endpoint.as_str() {
+    let trigger_type = row["trigger_type"].as_str().unwrap_or_default();
+    if trigger_type != TriggerKind::Endpoint.as_str() {
         return Err(ApiError::not_found(format!(
             "workflow {id} is not started by HTTP requests (its trigger is `{}`), so it has no test URL",
-            row.trigger_type
+            trigger_type
         )));
     }
     // The draft's settings: the test URL is where a draft is tried out.
-    let draft = serde_json::from_str::<Value>(&row.draft)
+    let draft = serde_json::from_str::<Value>(row["draft"].as_str().unwrap_or_default())
         .ok()
         .and_then(|v| Definition::parse(&v).ok());
     let endpoint = draft.as_ref().and_then(|d| d.endpoint());
@@ -259,7 +260,7 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     )
     .await?;
     let row = crate::api::catalog::load(env, id).await?;
-    test_shelf::keep_draft(env, id, &test_shelf::Draft::of(&row)).await?;
+    test_shelf::keep_draft(env, id, &row).await?;
     json_response(
         200,
         &json!({
@@ -273,9 +274,5 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
 
 /// The endpoint counters shown on `GET /api/workflows/{id}`.
 pub async fn stats(env: &Env, id: &str) -> ApiResult<Value> {
-    let s = endpoint_stats::stats(env, id).await?;
-    Ok(json!({
-        "signature_failures": s.signature_failures,
-        "last_signature_failure_at": s.last_signature_failure_at,
-    }))
+    Ok(endpoint_stats::stats(env, id).await?)
 }
