@@ -23,5 +23,6 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> Result<Response> {
 #[event(scheduled)]
 async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     platform::zone::install();
-    cron::run(&env).await;
+    platform::d1_stats::enabled(&env);
+    platform::d1_stats::scope(platform::d1_stats::Kind::Cron, None, cron::run(&env)).await;
 }

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod catalog;
+pub mod dev_stats;
 mod documents;
 pub mod endpoint;
 pub mod oauth;
@@ -18,12 +19,23 @@ pub mod workflows;
 use worker::{Context, Env, Method, Request, Response};
 
 use crate::api::routes::{match_route, Op, RouteMatch};
+use crate::platform::d1_stats;
 use problem::{ApiError, ApiResult};
 use tripline_core::kernel::ids::WorkflowId;
 
 /// Serves one request. Never fails: errors become problem+json answers.
 pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
-    match route(req, &env, &ctx).await {
+    let path = req.path();
+    let answer = if path == dev_stats::PATH {
+        dev_stats::serve(&req, &env)
+    } else {
+        // Local mode counts D1 statements per kind of request (`platform::d1_stats`).
+        d1_stats::enabled(&env);
+        let (kind, workflow) =
+            dev_stats::invocation(&req.inner().method().to_ascii_uppercase(), &path);
+        d1_stats::scope(kind, workflow.as_deref(), route(req, &env, &ctx)).await
+    };
+    match answer {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }

@@ -7,6 +7,7 @@
 //! - `POST /api/workflows/{id}/signin-links`: a one-time Sign-in link (`?link=`) for a user;
 //! - `GET /api/workflows/{id}/connections`, `DELETE /api/workflows/{id}/connections/{user_id}`.
 
+use crate::platform::d1_stats::{rescope, Kind};
 use serde_json::{json, Value};
 use tripline_core::kernel::ids::WorkflowId;
 use worker::{Context, Env, Request, Response};
@@ -506,11 +507,11 @@ pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &WorkflowId) -
     if started.created {
         let env2 = env.clone();
         let run_id = started.run_id.clone();
-        ctx.wait_until(async move {
+        ctx.wait_until(rescope(Kind::Execute, async move {
             if let Err(e) = engine::execute(&env2, &run_id, Claim::Fresh, None).await {
                 worker::console_error!("run {run_id}: {e}");
             }
-        });
+        }));
     }
     redirect(pending.return_to.as_deref().unwrap_or(&trigger.success_url))
 }

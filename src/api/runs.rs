@@ -1,5 +1,6 @@
 //! Run history: a workflow's runs (newest first, paged) and one run with its steps.
 
+use crate::platform::d1_stats::{rescope, Kind};
 use serde_json::json;
 use tripline_core::kernel::ids::WorkflowId;
 use worker::{Env, Request};
@@ -89,11 +90,11 @@ pub async fn replay(env: &Env, ctx: &worker::Context, run_id: &str) -> ApiResult
     let started = crate::engine::start_run(env, &cause, &input).await?;
     let env2 = env.clone();
     let id = started.run_id.clone();
-    ctx.wait_until(async move {
+    ctx.wait_until(rescope(Kind::Execute, async move {
         if let Err(e) = crate::engine::execute(&env2, &id, crate::engine::Claim::Fresh, None).await
         {
             worker::console_error!("replay {id}: {e}");
         }
-    });
+    }));
     super::endpoint::accepted(&started.run_id, false)
 }

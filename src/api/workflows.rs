@@ -1,6 +1,6 @@
 //! Management API for workflows: create, list, read, replace, delete, deploy, undeploy.
 
-use crate::objects::{self, Action};
+use crate::objects::{self, test_shelf, Action};
 use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Value};
 use tripline_core::definition::TriggerKind;
@@ -75,6 +75,10 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
     store::workflows::insert(&db, &row)
         .await
         .map_err(|e| key_conflict(e, def.key.as_deref()))?;
+    if row.trigger_type == TriggerKind::Endpoint {
+        // Its test URL reads the draft from the workflow's object, not from D1.
+        test_shelf::keep_draft(env, &row.id, &row).await?;
+    }
     let mut resp = json_response(201, &resource(&row, &origin(&req)))?;
     resp.headers_mut()
         .set("location", &format!("/api/workflows/{}", row.id))?;
@@ -212,6 +216,8 @@ pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         return Err(ApiError::not_found(format!("no workflow with id {id}")));
     }
     let row = load(env, id).await?;
+    // The test URL follows the draft as the workflow's object holds it.
+    test_shelf::keep_draft(env, id, &row).await?;
     json_response(200, &resource(&row, &origin(&req)))
 }
 
@@ -228,6 +234,9 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
         objects::notify(env, id, Action::PollForget).await?;
     }
     store::workflows::delete(&db, id).await?;
+    // The test shelf, its draft copy and the endpoint counters live in the object; after the
+    // row is gone, so that a capture in between cannot bring the draft back.
+    test_shelf::forget(env, id).await?;
     Ok(Response::empty()?.with_status(204))
 }
 

@@ -24,10 +24,24 @@ pub enum Action {
     /// What `GET /api/workflows/{id}` shows of the trigger (`{"schedule": …, "poll": …}`),
     /// kept in the object's storage.
     Status,
+    /// Keep a saved draft for the test URL (body: `test_shelf::Draft`).
+    TestDraft,
+    /// The draft the test URL follows (404: no such workflow).
+    TestDraftGet,
+    /// Put a captured request on the test shelf (body: `test_shelf::TestRequestRow`).
+    TestPut,
+    /// The test shelf, newest first.
+    TestList,
+    /// Drop the test shelf, the draft copy and the endpoint counters (the workflow is deleted).
+    TestForget,
+    /// Count a rejected signature (body: the ISO time).
+    SignatureFailure,
+    /// The endpoint counters.
+    EndpointStats,
 }
 
 impl Action {
-    const ALL: [Action; 8] = [
+    const ALL: [Action; 15] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -36,6 +50,13 @@ impl Action {
         Action::PollForget,
         Action::ScheduleState,
         Action::Status,
+        Action::TestDraft,
+        Action::TestDraftGet,
+        Action::TestPut,
+        Action::TestList,
+        Action::TestForget,
+        Action::SignatureFailure,
+        Action::EndpointStats,
     ];
 
     /// The URL path the action travels under.
@@ -49,6 +70,13 @@ impl Action {
             Action::PollForget => "/poll/forget",
             Action::ScheduleState => "/schedule/state",
             Action::Status => "/status",
+            Action::TestDraft => "/test/draft",
+            Action::TestDraftGet => "/test/draft/get",
+            Action::TestPut => "/test/put",
+            Action::TestList => "/test/list",
+            Action::TestForget => "/test/forget",
+            Action::SignatureFailure => "/endpoint/signature-failure",
+            Action::EndpointStats => "/endpoint/stats",
         }
     }
 

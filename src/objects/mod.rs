@@ -5,9 +5,11 @@
 //! The Worker talks to it with [`Action`]s (see `action.rs`).
 
 pub mod action;
+pub mod endpoint_stats;
 pub mod poll;
 pub mod schedule;
 pub mod sync_kv;
+pub mod test_shelf;
 
 use std::cell::RefCell;
 
@@ -15,6 +17,7 @@ use worker::*;
 
 pub use action::Action;
 
+use crate::platform::d1_stats::{self, Kind};
 use crate::platform::now_ms;
 use crate::store;
 use crate::store::workflows::WorkflowStatus;
@@ -166,6 +169,7 @@ impl WorkflowObject {
 impl DurableObject for WorkflowObject {
     fn new(state: State, env: Env) -> Self {
         crate::platform::zone::install();
+        d1_stats::enabled(&env);
         Self {
             state,
             env,
@@ -192,6 +196,49 @@ impl DurableObject for WorkflowObject {
         {
             return Response::error("injected fault `arm` (TRIPLINE_DEV_FAULTS)", 503);
         }
+        // Local mode counts D1 statements by what asked for the action (`platform::d1_stats`).
+        let kind = match action {
+            Action::ResumeRun => Kind::Execute,
+            Action::Reconcile => Kind::Cron,
+            Action::TestDraftGet | Action::TestPut => Kind::TestIngest,
+            Action::SignatureFailure => Kind::Ingest,
+            _ => Kind::Api,
+        };
+        let act = self.act(action, &workflow_id, &url, req);
+        d1_stats::scope(kind, Some(&workflow_id), act).await
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        // When the alarm started, before any await (a schedule run's `fired_at`).
+        let started = now_ms();
+        let kv = sync_kv::SyncKv::new(&self.state.storage())?;
+        let kind = self.kind_now(&kv)?;
+        let workflow_id = self.workflow_id_now(&kv)?;
+        let wf = workflow_id.clone();
+        match kind {
+            Some(TriggerKind::Schedule) => {
+                let fire = schedule::on_alarm(self, &kv, started, workflow_id);
+                d1_stats::scope(Kind::Fire, wf.as_deref(), fire).await?
+            }
+            Some(TriggerKind::Poll) => {
+                d1_stats::scope(Kind::Poll, wf.as_deref(), poll::on_alarm(self)).await?
+            }
+            _ => {}
+        }
+        Response::ok("ok")
+    }
+}
+
+impl WorkflowObject {
+    /// Does what an action asks.
+    async fn act(
+        &self,
+        action: Action,
+        workflow_id: &str,
+        url: &Url,
+        req: Request,
+    ) -> Result<Response> {
+        let workflow_id = workflow_id.to_string();
         match action {
             Action::Deploy => self.arm(&workflow_id, false).await,
             Action::Reconcile => self.arm(&workflow_id, true).await,
@@ -220,22 +267,16 @@ impl DurableObject for WorkflowObject {
                 "schedule": schedule::status(self).await?,
                 "poll": poll::status(self)?,
             })),
-        }
-    }
-
-    async fn alarm(&self) -> Result<Response> {
-        // When the alarm started, before any await (a schedule run's `fired_at`).
-        let started = now_ms();
-        let kv = sync_kv::SyncKv::new(&self.state.storage())?;
-        match self.kind_now(&kv)? {
-            Some(TriggerKind::Schedule) => {
-                let workflow_id = self.workflow_id_now(&kv)?;
-                schedule::on_alarm(self, &kv, started, workflow_id).await?
+            Action::TestDraft
+            | Action::TestDraftGet
+            | Action::TestPut
+            | Action::TestList
+            | Action::TestForget => test_shelf::handle(self, action, url, req).await,
+            Action::SignatureFailure | Action::EndpointStats => {
+                let mut req = req;
+                endpoint_stats::handle(self, action, req.text().await?)
             }
-            Some(TriggerKind::Poll) => poll::on_alarm(self).await?,
-            _ => {}
         }
-        Response::ok("ok")
     }
 }
 
@@ -282,6 +323,42 @@ async fn send(env: &Env, workflow_id: &str, url: &str, action: Action) -> Result
         )));
     }
     Ok(body)
+}
+
+/// Sends an action (with an optional body) to a workflow's object and returns its answer; an
+/// answer of 400 or more other than 404 is an error.
+pub async fn call(
+    env: &Env,
+    workflow_id: &str,
+    action: Action,
+    body: Option<String>,
+) -> Result<Response> {
+    call_url(env, workflow_id, &action.url(workflow_id), body).await
+}
+
+/// [`call`] with the action's URL given (an action with more parameters).
+pub async fn call_url(
+    env: &Env,
+    workflow_id: &str,
+    url: &str,
+    body: Option<String>,
+) -> Result<Response> {
+    let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post);
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    let req = Request::new_with_init(url, &init)?;
+    let mut resp = stub.fetch_with_request(req).await?;
+    let status = resp.status_code();
+    if status >= 400 && status != 404 {
+        let body = resp.text().await.unwrap_or_default();
+        return Err(Error::RustError(format!(
+            "{url} failed in the workflow object ({status}): {body}"
+        )));
+    }
+    Ok(resp)
 }
 
 /// Resumes an abandoned run in its workflow's object; `true` when this call ran it.

@@ -21,6 +21,7 @@
 //! done; an alarm or reconcile that finds it held leaves the alarm to the holder.
 
 use super::Action;
+use crate::platform::d1_stats::{rescope, Kind};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::Rc;
@@ -154,7 +155,7 @@ fn execute_in_background(obj: &WorkflowObject, workflow_id: &str, run_ids: Vec<S
     for _ in 0..spawn {
         let env = obj.env().clone();
         let wf = workflow_id.to_string();
-        obj.state().wait_until(async move {
+        obj.state().wait_until(rescope(Kind::Execute, async move {
             loop {
                 // Polling goes first: recording runs and moving the cursor never wait behind
                 // executing runs (they share the object's event loop and D1).
@@ -172,7 +173,7 @@ fn execute_in_background(obj: &WorkflowObject, workflow_id: &str, run_ids: Vec<S
                 // A timer turn between batches lets network I/O in (see EXECUTOR_YIELD).
                 Delay::from(EXECUTOR_YIELD).await;
             }
-        });
+        }));
     }
 }
 

@@ -14,6 +14,7 @@
 //! creation failed or was cut off (a crash) is tried again by a later wake, and the dedup key
 //! makes that safe.
 
+use crate::platform::d1_stats::{inherit, rescope, Kind};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -259,13 +260,13 @@ pub async fn on_alarm(
         },
     };
     if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
-        wasm_bindgen_futures::spawn_local(async move {
+        wasm_bindgen_futures::spawn_local(inherit(async move {
             // Timer work first (see FOLLOWUP_DELAY_MS).
             worker::Delay::from(Duration::from_millis(FOLLOWUP_DELAY_MS)).await;
             if let Err(e) = followup.run().await {
                 worker::console_error!("schedule {workflow_id}: {e}");
             }
-        });
+        }));
     }
     Ok(())
 }
@@ -446,12 +447,12 @@ impl Followup {
                 if let Inserted::Created(run) = started {
                     self.created_run().await;
                     let env = self.env.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
+                    wasm_bindgen_futures::spawn_local(rescope(Kind::Execute, async move {
                         let run_id = run.id.clone();
                         if let Err(e) = engine::execute_claimed(&env, *run, None).await {
                             worker::console_error!("schedule run {run_id}: {e}");
                         }
-                    });
+                    }));
                 }
             }
             Err(e) => {

@@ -2,6 +2,7 @@
 
 use worker::Env;
 
+pub mod d1_stats;
 pub mod dev_fault;
 pub mod zone;
 

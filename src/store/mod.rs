@@ -5,15 +5,14 @@ pub mod arm_outbox;
 pub mod connections;
 pub mod last_runs;
 pub mod runs;
-pub mod test_requests;
 pub mod workflows;
 
 use wasm_bindgen::JsValue;
 use worker::{D1Database, Env, Result};
 
-/// The D1 binding.
+/// The D1 binding (counting its statements in local mode, see `platform::d1_stats`).
 pub fn db(env: &Env) -> Result<D1Database> {
-    env.d1("DB")
+    Ok(crate::platform::d1_stats::counted(env, env.d1("DB")?))
 }
 
 /// A text parameter.

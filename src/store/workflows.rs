@@ -172,6 +172,7 @@ pub async fn delete(db: &D1Database, id: &str) -> Result<bool> {
                 .bind(&[text(id)])?,
             db.prepare("DELETE FROM workflows WHERE id = ?1")
                 .bind(&[text(id)])?,
+            // Rows of the test shelf and counters from before they moved into the object.
             db.prepare("DELETE FROM test_requests WHERE workflow_id = ?1")
                 .bind(&[text(id)])?,
             db.prepare("DELETE FROM endpoint_stats WHERE workflow_id = ?1")

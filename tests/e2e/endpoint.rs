@@ -1842,3 +1842,68 @@ fn unsigned_test_requests_are_not_parsed_and_json_has_a_budget() {
     );
     assert_problem(&r, 400);
 }
+
+/// Unauthenticated traffic writes nothing to D1: a capture on the test URL makes no D1
+/// statement at all (the draft and the shelf are in the workflow's object), and a rejected
+/// signature is counted in the object; only the deployed version may be read (cached).
+#[test]
+fn test_captures_and_signature_failures_make_no_d1_writes() {
+    let dev = dev();
+    let id = create(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "hmac-sha256", "secret_env": "HMAC_SECRET"}}),
+            json!([]),
+        ),
+    );
+    let test_url = dev.url(&format!("/hooks/{id}/test"));
+    for i in 0..3 {
+        let r = post_json(&test_url, &json!({"n": i}), &[]);
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let shelf = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    );
+    assert_eq!(shelf.json()["test_requests"].as_array().unwrap().len(), 3);
+    assert_eq!(d1_statements(dev, &id).get("test_ingest"), None);
+
+    // After a redeploy-free draft change, the test URL follows the new draft, still without D1.
+    let r = api(
+        dev,
+        "PUT",
+        &format!("/api/workflows/{id}"),
+        Some(&endpoint(
+            json!({"verify": {"scheme": "hmac-sha256", "secret_env": "HMAC_SECRET"}, "max_body_bytes": 10}),
+            json!([]),
+        )),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = post_json(&test_url, &json!({"a long body": "over ten bytes"}), &[]);
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert_eq!(d1_statements(dev, &id).get("test_ingest"), None);
+
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    for _ in 0..4 {
+        let r = send_signed(
+            &hook(&id),
+            &[("x-signature".into(), "sha256=00".into())],
+            b"{}",
+        );
+        assert_problem(&r, 401);
+    }
+    assert_eq!(signature_failures(&id), 4);
+    assert_eq!(d1_writes(dev, &id).get("ingest"), None);
+    // At most the deployed version read per request (the isolate caches it).
+    let reads = d1_statements(dev, &id).get("ingest").copied().unwrap_or(0);
+    assert!(reads <= 4, "{reads}");
+
+    // A deleted workflow's test URL is gone with it.
+    let r = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = post_json(&test_url, &json!({}), &[]);
+    assert_eq!(r.status, 404, "{}", r.text);
+}

@@ -11,6 +11,7 @@ mod harness;
 mod api;
 mod cli;
 mod dashboard;
+mod dev_stats;
 mod endpoint;
 mod engine;
 mod oauth;

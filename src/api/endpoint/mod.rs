@@ -3,6 +3,7 @@
 
 pub mod test_requests;
 
+use crate::platform::d1_stats::{rescope, Kind};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -280,11 +281,11 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
     if !has_response_step(&live) {
         let env2 = env.clone();
         let run = run_id.clone();
-        ctx.wait_until(async move {
+        ctx.wait_until(rescope(Kind::Execute, async move {
             if let Err(e) = engine::execute(&env2, &run, Claim::Fresh, None).await {
                 worker::console_error!("run {run}: {e}");
             }
-        });
+        }));
         return accepted(&run_id, false);
     }
 
@@ -293,11 +294,11 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
     let (sink, reply) = oneshot::channel();
     let env2 = env.clone();
     let run = run_id.clone();
-    ctx.wait_until(async move {
+    ctx.wait_until(rescope(Kind::Execute, async move {
         if let Err(e) = engine::execute(&env2, &run, Claim::Fresh, Some(sink)).await {
             worker::console_error!("run {run}: {e}");
         }
-    });
+    }));
     let timeout = Delay::from(Duration::from_millis(u64::from(
         endpoint.response_timeout_ms,
     )));
@@ -375,9 +376,9 @@ async fn check_signature(
                 .with_field("secret_env", config.secret_env.clone()))
         }
         Err(e) => {
-            let db = store::db(env)?;
-            if let Err(err) = store::test_requests::count_signature_failure(
-                &db,
+            // Counted in the workflow's object: unauthenticated traffic never writes to D1.
+            if let Err(err) = crate::objects::endpoint_stats::count_signature_failure(
+                env,
                 workflow_id,
                 &iso_millis(now_ms()),
             )

@@ -11,8 +11,10 @@ use super::{parsed_body, Incoming};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::reply::json_response;
 use crate::api::request::{origin, read_body, MAX_API_BODY};
+use crate::objects::endpoint_stats;
+use crate::objects::test_shelf;
 use crate::platform::{now_ms, random_bytes};
-use crate::store::{self, test_requests::TestRequestRow};
+use crate::store;
 use tripline_core::definition::Definition;
 use tripline_core::endpoint::detect;
 use tripline_core::endpoint::runtime::{
@@ -33,16 +35,17 @@ const UNSIGNED_RAW_PREFIX: usize = 1024;
 /// with the reason.
 pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
-    let db = store::db(env)?;
-    let row = store::workflows::get(&db, id).await?.ok_or_else(unknown)?;
-    if row.trigger_type != TriggerKind::Endpoint {
+    // The draft as the workflow's object holds it: a capture makes no D1 statement.
+    let row = test_shelf::draft(env, id).await?.ok_or_else(unknown)?;
+    let trigger_type = row["trigger_type"].as_str().unwrap_or_default();
+    if trigger_type != TriggerKind::Endpoint.as_str() {
         return Err(ApiError::not_found(format!(
             "workflow {id} is not started by HTTP requests (its trigger is `{}`), so it has no test URL",
-            row.trigger_type
+            trigger_type
         )));
     }
     // The draft's settings: the test URL is where a draft is tried out.
-    let draft = serde_json::from_str::<Value>(&row.draft)
+    let draft = serde_json::from_str::<Value>(row["draft"].as_str().unwrap_or_default())
         .ok()
         .and_then(|v| Definition::parse(&v).ok());
     let endpoint = draft.as_ref().and_then(|d| d.endpoint());
@@ -96,21 +99,20 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     };
     let (body_kind, body, body_error) = match parsed {
         Ok((kind, value)) => {
-            let text = value.to_string();
-            if text.len() > SHELF_MAX_BODY_JSON {
+            let len = value.to_string().len();
+            if len > SHELF_MAX_BODY_JSON {
                 (
-                    Some(kind.as_str().to_string()),
-                    None,
+                    Some(kind.as_str()),
+                    Value::Null,
                     Some(format!(
-                        "the parsed body is {} bytes as JSON; the test shelf keeps at most {SHELF_MAX_BODY_JSON}",
-                        text.len()
+                        "the parsed body is {len} bytes as JSON; the test shelf keeps at most {SHELF_MAX_BODY_JSON}",
                     )),
                 )
             } else {
-                (Some(kind.as_str().to_string()), Some(text), None)
+                (Some(kind.as_str()), value, None)
             }
         }
-        Err(e) => (None, None, Some(e.detail)),
+        Err(e) => (None, Value::Null, Some(e.detail)),
     };
     let now = now_ms();
     let raw_cap = if unsigned {
@@ -123,25 +125,25 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         "tr_{}",
         &new_run_id(now as u64, &random_bytes::<10>()?)[4..]
     );
-    let record = TestRequestRow {
-        id: test_id.clone(),
-        workflow_id: id.to_string(),
-        received_at: iso_millis(now),
-        method: incoming.method.clone(),
-        path: incoming.path.clone(),
-        query: Value::Object(redact_for_shelf(&incoming.query)).to_string(),
-        headers: Value::Object(redact_for_shelf(&incoming.headers)).to_string(),
-        content_type: incoming.header("content-type").map(str::to_string),
-        body_kind,
-        body,
-        body_error,
-        raw_body,
-        raw_body_encoding: encoding.to_string(),
-        raw_body_bytes: incoming.raw_body.len() as i64,
-        raw_body_truncated: i64::from(truncated),
-        signature: signature.map(|s| s.to_string()),
-    };
-    store::test_requests::insert(&db, &record).await?;
+    // Stored as the API shows it.
+    let record = json!({
+        "id": test_id,
+        "received_at": iso_millis(now),
+        "method": incoming.method,
+        "path": incoming.path,
+        "query": redact_for_shelf(&incoming.query),
+        "headers": redact_for_shelf(&incoming.headers),
+        "content_type": incoming.header("content-type"),
+        "body_kind": body_kind,
+        "body": body,
+        "body_error": body_error,
+        "raw_body": raw_body,
+        "raw_body_encoding": encoding,
+        "raw_body_bytes": incoming.raw_body.len(),
+        "raw_body_truncated": truncated,
+        "signature": signature,
+    });
+    test_shelf::put(env, id, &test_id, &record).await?;
     json_response(
         200,
         &json!({
@@ -155,11 +157,11 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
 /// `GET /api/workflows/{id}/test-requests`: the shelf, newest first.
 pub async fn list(env: &Env, id: &WorkflowId) -> ApiResult {
     crate::api::catalog::load(env, id).await?;
-    let rows = store::test_requests::list(&store::db(env)?, id).await?;
+    let rows = test_shelf::list(env, id).await?;
     json_response(
         200,
         &json!({
-            "test_requests": rows.iter().map(TestRequestRow::to_json).collect::<Vec<_>>(),
+            "test_requests": rows,
         }),
     )
 }
@@ -192,9 +194,12 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         return Err(ApiError::validation("the options are invalid", errors));
     }
 
-    let db = store::db(env)?;
-    let Some(captured) = store::test_requests::get(&db, id, test_request_id.as_deref()).await?
-    else {
+    let shelf = test_shelf::list(env, id).await?;
+    let captured = match test_request_id.as_deref() {
+        Some(t) => shelf.into_iter().find(|r| r["id"] == t),
+        None => shelf.into_iter().next(),
+    };
+    let Some(captured) = captured else {
         return Err(match test_request_id {
             Some(t) => {
                 let message =
@@ -213,22 +218,18 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             ),
         });
     };
-    let object = |s: &str| match serde_json::from_str::<Value>(s) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    let body = captured
-        .body
-        .as_deref()
-        .and_then(|b| serde_json::from_str::<Value>(b).ok())
-        .unwrap_or(Value::Null);
-    let schema =
-        detect::detect(&object(&captured.query), &object(&captured.headers), &body).to_json();
+    let object = |v: &Value| v.as_object().cloned().unwrap_or_default();
+    let schema = detect::detect(
+        &object(&captured["query"]),
+        &object(&captured["headers"]),
+        &captured["body"],
+    )
+    .to_json();
 
     if !apply {
         return json_response(
             200,
-            &json!({"schema": schema, "test_request_id": captured.id, "applied": false}),
+            &json!({"schema": schema, "test_request_id": captured["id"], "applied": false}),
         );
     }
     let mut draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
@@ -246,6 +247,8 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             errors,
         )
     })?;
+    let db = store::db(env)?;
+    let now = iso_millis(now_ms());
     store::workflows::update_draft(
         &db,
         id,
@@ -253,15 +256,16 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         &def.name,
         def.trigger.kind(),
         &draft.to_string(),
-        &iso_millis(now_ms()),
+        &now,
     )
     .await?;
     let row = crate::api::catalog::load(env, id).await?;
+    test_shelf::keep_draft(env, id, &row).await?;
     json_response(
         200,
         &json!({
             "schema": schema,
-            "test_request_id": captured.id,
+            "test_request_id": captured["id"],
             "applied": true,
             "workflow": crate::api::catalog::resource(&row, &origin(&req)),
         }),
@@ -270,9 +274,5 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
 
 /// The endpoint counters shown on `GET /api/workflows/{id}`.
 pub async fn stats(env: &Env, id: &str) -> ApiResult<Value> {
-    let s = store::test_requests::stats(&store::db(env)?, id).await?;
-    Ok(json!({
-        "signature_failures": s.signature_failures,
-        "last_signature_failure_at": s.last_signature_failure_at,
-    }))
+    Ok(endpoint_stats::stats(env, id).await?)
 }

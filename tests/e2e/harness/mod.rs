@@ -189,7 +189,9 @@ impl Dev {
             "--var",
             &format!("TRIPLINE_ENCRYPTION_KEY:{ENCRYPTION_KEY}"),
         ])
-        .args(["--var", &format!("TRIPLINE_SIGNIN_KEY:{SIGNIN_KEY}")]);
+        .args(["--var", &format!("TRIPLINE_SIGNIN_KEY:{SIGNIN_KEY}")])
+        // The D1 statement counter of local mode (GET /__dev/stats, see `d1_statements`).
+        .args(["--var", "TRIPLINE_DEV_STATS:1"]);
         for (k, v) in &self.vars {
             cmd.args(["--var", &format!("{k}:{v}")]);
         }
@@ -500,4 +502,30 @@ pub fn eventually(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// The D1 statements the Worker and its objects have made for `workflow_id` so far, by
+/// invocation kind (`GET /__dev/stats?workflow=…`, local mode: `TRIPLINE_DEV_STATS=1`, which
+/// every `Dev` sets). Kinds with no statement are absent.
+pub fn d1_statements(dev: &Dev, workflow_id: &str) -> std::collections::BTreeMap<String, u64> {
+    dev_stats(dev, &format!("workflow={workflow_id}"))
+}
+
+/// Of [`d1_statements`], the writes only (every statement but a SELECT).
+pub fn d1_writes(dev: &Dev, workflow_id: &str) -> std::collections::BTreeMap<String, u64> {
+    dev_stats(dev, &format!("workflow={workflow_id}&writes=1"))
+}
+
+fn dev_stats(dev: &Dev, query: &str) -> std::collections::BTreeMap<String, u64> {
+    let r = api(dev, "GET", &format!("/__dev/stats?{query}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    serde_json::from_value(r.json()).expect("{kind: count}")
+}
+
+/// The D1 statements of one kind for `workflow_id` so far (0 when none).
+pub fn d1_statements_of(dev: &Dev, workflow_id: &str, kind: &str) -> u64 {
+    d1_statements(dev, workflow_id)
+        .get(kind)
+        .copied()
+        .unwrap_or(0)
 }

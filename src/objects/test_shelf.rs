@@ -1,0 +1,208 @@
+//! A workflow's test shelf, in its object's SQLite: the newest [`SHELF_SIZE`] requests sent to
+//! its test URL, and a copy of the draft whose settings a capture follows (body limit,
+//! signature check). Unauthenticated traffic writes only here, never to D1; a capture makes no
+//! D1 statement once the object holds the draft (the API hands it over on every create and
+//! replace; an object that predates that reads it from D1 once).
+//!
+//! Shelved requests are short-lived samples: captures made before the shelf moved here are not
+//! carried over.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Env, Request, Response, Result, SqlStorage, SqlStorageValue, Url};
+
+use super::{call, Action, WorkflowObject};
+use crate::store;
+
+/// How many captured requests a workflow keeps.
+pub const SHELF_SIZE: u32 = 20;
+
+/// A row of one JSON text (a shelved request, the draft copy).
+#[derive(Deserialize)]
+pub struct RecordRow {
+    pub record: String,
+}
+
+fn open(obj: &WorkflowObject) -> Result<SqlStorage> {
+    let sql = obj.state().storage().sql();
+    sql.exec(
+        "CREATE TABLE IF NOT EXISTS test_requests (id TEXT PRIMARY KEY, record TEXT NOT NULL)",
+        None,
+    )?;
+    sql.exec(
+        "CREATE TABLE IF NOT EXISTS test_draft (one INTEGER PRIMARY KEY CHECK (one = 1),
+           record TEXT NOT NULL)",
+        None,
+    )?;
+    Ok(sql)
+}
+
+/// Whether this object has made its shelf tables yet.
+fn has_tables(obj: &WorkflowObject) -> Result<bool> {
+    #[derive(Deserialize)]
+    struct Name {
+        #[allow(dead_code)]
+        name: String,
+    }
+    let found = obj
+        .state()
+        .storage()
+        .sql()
+        .exec(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'test_draft'",
+            None,
+        )?
+        .to_array::<Name>()?;
+    Ok(!found.is_empty())
+}
+
+/// The draft copy: `{"trigger_type", "draft", "updated_at"}` as JSON text.
+fn stored_draft(sql: &SqlStorage) -> Result<Option<String>> {
+    Ok(sql
+        .exec("SELECT record FROM test_draft", None)?
+        .to_array::<RecordRow>()?
+        .into_iter()
+        .next()
+        .map(|r| r.record))
+}
+
+fn store_draft(sql: &SqlStorage, record: &str) -> Result<()> {
+    // Two saves may arrive out of order: the newer draft wins.
+    sql.exec(
+        "INSERT INTO test_draft (one, record) VALUES (1, ?)
+         ON CONFLICT (one) DO UPDATE SET record = excluded.record
+         WHERE json_extract(excluded.record, '$.updated_at')
+            >= json_extract(test_draft.record, '$.updated_at')",
+        vec![SqlStorageValue::from(record)],
+    )?;
+    Ok(())
+}
+
+/// The draft record of a workflow row.
+fn draft_record(row: &store::workflows::WorkflowRow) -> String {
+    json!({
+        "trigger_type": row.trigger_type.as_str(),
+        "draft": row.draft,
+        "updated_at": row.updated_at,
+    })
+    .to_string()
+}
+
+/// Serves the shelf's actions in the object.
+pub async fn handle(
+    obj: &WorkflowObject,
+    action: Action,
+    url: &Url,
+    mut req: Request,
+) -> Result<Response> {
+    if action == Action::TestDraftGet && !has_tables(obj)? {
+        // Only reads until the workflow is known: requests to a made-up id store nothing.
+        let id = param(url, "workflow");
+        if store::workflows::get(&store::db(obj.env())?, &id)
+            .await?
+            .is_none()
+        {
+            return Response::error("no such workflow", 404);
+        }
+    }
+    let sql = open(obj)?;
+    match action {
+        Action::TestDraft => {
+            store_draft(&sql, &req.text().await?)?;
+            Response::ok("kept")
+        }
+        Action::TestForget => {
+            sql.exec("DELETE FROM test_draft", None)?;
+            sql.exec("DELETE FROM test_requests", None)?;
+            super::endpoint_stats::forget(obj)?;
+            Response::ok("forgotten")
+        }
+        Action::TestDraftGet => {
+            if let Some(d) = stored_draft(&sql)? {
+                return Response::ok(d);
+            }
+            // An object from before drafts were handed over: read it from D1 once.
+            let id = param(url, "workflow");
+            let Some(row) = store::workflows::get(&store::db(obj.env())?, &id).await? else {
+                return Response::error("no such workflow", 404);
+            };
+            let d = draft_record(&row);
+            store_draft(&sql, &d)?;
+            Response::ok(d)
+        }
+        Action::TestPut => {
+            let id = param(url, "id");
+            let record = req.text().await?;
+            sql.exec(
+                "INSERT INTO test_requests (id, record) VALUES (?, ?)",
+                vec![SqlStorageValue::from(id), SqlStorageValue::from(record)],
+            )?;
+            sql.exec(
+                "DELETE FROM test_requests WHERE id NOT IN (
+                   SELECT id FROM test_requests ORDER BY id DESC LIMIT ?)",
+                vec![SqlStorageValue::from(SHELF_SIZE as i64)],
+            )?;
+            Response::ok("kept")
+        }
+        Action::TestList => {
+            let rows = sql
+                .exec("SELECT record FROM test_requests ORDER BY id DESC", None)?
+                .to_array::<RecordRow>()?;
+            // The records are JSON already: joined, not parsed.
+            let list: Vec<&str> = rows.iter().map(|r| r.record.as_str()).collect();
+            Response::ok(format!("[{}]", list.join(",")))
+        }
+        _ => Response::error("not a test shelf action", 404),
+    }
+}
+
+fn param(url: &Url, name: &str) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+// The Worker's side.
+
+/// The draft the test URL follows, `{"trigger_type", "draft", "updated_at"}`; `None` when there
+/// is no such workflow.
+pub async fn draft(env: &Env, workflow_id: &str) -> Result<Option<Value>> {
+    let mut resp = call(env, workflow_id, Action::TestDraftGet, None).await?;
+    if resp.status_code() == 404 {
+        return Ok(None);
+    }
+    Ok(Some(resp.json().await?))
+}
+
+/// Hands a saved draft to the workflow's object.
+pub async fn keep_draft(
+    env: &Env,
+    workflow_id: &str,
+    row: &store::workflows::WorkflowRow,
+) -> Result<()> {
+    call(env, workflow_id, Action::TestDraft, Some(draft_record(row))).await?;
+    Ok(())
+}
+
+/// Drops the shelf, the draft copy and the endpoint counters (the workflow is deleted).
+pub async fn forget(env: &Env, workflow_id: &str) -> Result<()> {
+    call(env, workflow_id, Action::TestForget, None).await?;
+    Ok(())
+}
+
+/// Puts a captured request (`id`: `tr_…`, sorting by age; `record` in the API's shape) on the
+/// shelf, keeping the newest [`SHELF_SIZE`].
+pub async fn put(env: &Env, workflow_id: &str, id: &str, record: &Value) -> Result<()> {
+    let url = format!("{}&id={id}", Action::TestPut.url(workflow_id));
+    super::call_url(env, workflow_id, &url, Some(record.to_string())).await?;
+    Ok(())
+}
+
+/// The shelf, newest first, in the API's shape.
+pub async fn list(env: &Env, workflow_id: &str) -> Result<Vec<Value>> {
+    call(env, workflow_id, Action::TestList, None)
+        .await?
+        .json()
+        .await
+}
