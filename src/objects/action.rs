@@ -19,10 +19,16 @@ pub enum Action {
     PollForget,
     /// The schedule's armed state (diagnostics).
     ScheduleState,
+    /// Shard object: create a run (body: `runs::handler::CreateRun`).
+    RunCreate,
+    /// Shard object: one run (`run=<id>`).
+    RunGet,
+    /// Shard object: a page of runs (`limit`, optional `status`, `before`).
+    RunList,
 }
 
 impl Action {
-    const ALL: [Action; 7] = [
+    const ALL: [Action; 10] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -30,6 +36,9 @@ impl Action {
         Action::PollReset,
         Action::PollForget,
         Action::ScheduleState,
+        Action::RunCreate,
+        Action::RunGet,
+        Action::RunList,
     ];
 
     /// The URL path the action travels under.
@@ -42,6 +51,9 @@ impl Action {
             Action::PollReset => "/poll/reset",
             Action::PollForget => "/poll/forget",
             Action::ScheduleState => "/schedule/state",
+            Action::RunCreate => "/runs/create",
+            Action::RunGet => "/runs/get",
+            Action::RunList => "/runs/list",
         }
     }
 

@@ -1,11 +1,13 @@
-//! The per-workflow Durable Object: owns a workflow's timers (schedule alarms, polls) and
-//! cursors, so they scale out with the number of workflows. One alarm per object; what it
-//! does depends on the deployed trigger (`schedule` or `poll`).
+//! The per-workflow Durable Object, in two roles told apart by its name: the timer object (named
+//! by the workflow id) owns the workflow's timers (schedule alarms, polls) and cursors; the
+//! shard objects (`{workflow_id}/{k}`, see `runs`) hold and execute its runs. One alarm per
+//! object; what it does depends on the armed trigger, or, in a shard, on its runs.
 //!
 //! The Worker talks to it with [`Action`]s (see `action.rs`).
 
 pub mod action;
 pub mod poll;
+pub mod runs;
 pub mod schedule;
 pub mod sync_kv;
 
@@ -39,7 +41,12 @@ pub struct WorkflowObject {
     workflow: RefCell<Option<String>>,
     /// The schedule record as this instance last wrote it (see `schedule::on_alarm`).
     schedule: RefCell<Option<schedule::Armed>>,
+    /// A shard object's runs in memory (waiters, executor state).
+    runs: runs::instance::RunsInstance,
 }
+
+/// Storage key: set in a shard object once it holds runs (its alarm runs the executor).
+const KEY_RUNS: &str = "runs";
 
 /// The deployed version as the object sees it.
 pub struct Deployed {
@@ -193,6 +200,7 @@ impl DurableObject for WorkflowObject {
             kind: RefCell::new(None),
             workflow: RefCell::new(None),
             schedule: RefCell::new(None),
+            runs: Default::default(),
         }
     }
 
@@ -230,6 +238,31 @@ impl DurableObject for WorkflowObject {
             }
             Action::PollReset | Action::PollForget => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
+            Action::RunCreate => {
+                if !self.runs.ready.get() {
+                    sync_kv::SyncKv::new(&self.state.storage())?.put_string(KEY_RUNS, "1")?;
+                }
+                runs::handler::create(&self.state, &self.env, &self.runs, req).await
+            }
+            Action::RunGet | Action::RunList => {
+                let q = |name: &str| {
+                    url.query_pairs()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.into_owned())
+                };
+                if action == Action::RunGet {
+                    runs::handler::get(&self.state, &self.runs, &q("run").unwrap_or_default())
+                } else {
+                    let limit = q("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
+                    runs::handler::list(
+                        &self.state,
+                        &self.runs,
+                        q("status").as_deref(),
+                        q("before").as_deref(),
+                        limit,
+                    )
+                }
+            }
         }
     }
 
@@ -243,6 +276,16 @@ impl DurableObject for WorkflowObject {
                 schedule::on_alarm(self, &kv, started, workflow_id).await?
             }
             Some(TriggerKind::Poll) => poll::on_alarm(self).await?,
+            _ if kv.get_string(KEY_RUNS)?.is_some() => {
+                let sql = runs::handler::sql(&self.state, &self.runs)?;
+                let next = runs::executor::run(&self.env, &sql, &self.runs).await?;
+                if let Some(at) = next {
+                    self.state
+                        .storage()
+                        .set_alarm((at - now_ms()).max(0))
+                        .await?;
+                }
+            }
             _ => {}
         }
         Response::ok("ok")

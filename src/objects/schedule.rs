@@ -23,14 +23,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{Env, Response, Result, Storage};
 
+use super::runs;
 use super::sync_kv::SyncKv;
 use super::{Deployed, WorkflowObject, KEY_KIND};
-use crate::engine;
 use crate::platform::{env_string, now_ms};
 use crate::store;
-use crate::store::runs::Inserted;
 use tripline_core::definition::Trigger;
 use tripline_core::definition::TriggerKind;
+use tripline_core::kernel::ids::WorkflowId;
 use tripline_core::kernel::time::{from_millis, iso_millis};
 use tripline_core::schedule::timer::{
     dedup_key, grace_from_config, interval_ms, run_input, timer_row_due, timer_row_spread,
@@ -481,35 +481,41 @@ impl Followup {
             && armed.is_some_and(|a| a.version == self.version))
     }
 
-    /// Records a pending run in D1 (unless the workflow is no longer deployed at its version)
-    /// and executes it.
+    /// Creates a pending run in its shard object, unless this object is no longer armed at
+    /// the run's version (an undeploy or redeploy came in meanwhile); the shard executes it.
     async fn create_run(&self, p: &Pending) {
         let slot = from_millis(p.slot_ms);
         let input = run_input(slot, from_millis(p.fired_ms), p.late);
         let key = dedup_key(slot);
-        let cause = engine::RunCause {
-            workflow_id: &self.workflow_id,
-            version: p.version,
-            trigger_kind: TriggerKind::Schedule.as_str(),
-            dedup_key: &key,
-        };
-        let started = engine::start_claimed_run_if_live(&self.env, &cause, &input).await;
-        match started {
-            Ok(started) => {
-                // Recorded (now or by an earlier try), or refused because the workflow was
-                // undeployed or redeployed meanwhile: either way no longer pending.
-                mark_recorded(&self.workflow_id, p.slot_ms);
-                if let Inserted::Created(run) = started {
-                    let env = self.env.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
-                        let run_id = run.id.clone();
-                        if let Err(e) = engine::execute_claimed(&env, *run, None).await {
-                            worker::console_error!("schedule run {run_id}: {e}");
-                        }
-                    });
-                }
-            }
+        let live = match self.armed_at(p.version).await {
+            Ok(live) => live,
             Err(e) => {
+                worker::console_error!("schedule {}: {e}", self.workflow_id);
+                false
+            }
+        };
+        let Some(workflow_id) = WorkflowId::parse(&self.workflow_id).filter(|_| live) else {
+            mark_recorded(&self.workflow_id, p.slot_ms);
+            return;
+        };
+        let started = runs::client::start(
+            &self.env,
+            &workflow_id,
+            runs::DEFAULT_SHARDS,
+            p.version,
+            TriggerKind::Schedule.as_str(),
+            &key,
+            &input,
+        )
+        .await;
+        match started {
+            // Recorded (now or by an earlier try): no longer pending.
+            Ok(_) => mark_recorded(&self.workflow_id, p.slot_ms),
+            Err(e) => {
+                let e = match e {
+                    runs::client::CreateError::Full(d) => d,
+                    runs::client::CreateError::Failed(e) => e.to_string(),
+                };
                 worker::console_error!(
                     "schedule {}: recording the run of {} failed, retrying: {e}",
                     self.workflow_id,
@@ -520,6 +526,14 @@ impl Followup {
                 }
             }
         }
+    }
+
+    /// Whether this object is still armed for the schedule at `version`.
+    async fn armed_at(&self, version: i64) -> Result<bool> {
+        let kind = self.storage.get::<String>(KEY_KIND).await?;
+        let armed = load(&self.storage).await?;
+        Ok(kind.as_deref() == Some(TriggerKind::Schedule.as_str())
+            && armed.is_some_and(|a| a.version == version))
     }
 
     /// Brings the alarm forward so that the pending run is tried again soon.

@@ -90,7 +90,7 @@ impl RunId {
                 let digit = |b: u8| ALPHABET.iter().position(|&a| a == b);
                 let (hi, lo) = (digit(text.as_bytes()[55])?, digit(text.as_bytes()[56])?);
                 let shard = hi * 32 + lo;
-                (shard < 64).then(|| RunRef {
+                (shard < 64).then_some(RunRef {
                     workflow_id: Some(workflow_id),
                     shard: shard as u8,
                 })

@@ -10,7 +10,7 @@ pub mod names;
 pub mod percent;
 pub mod problem;
 pub mod reader;
-pub mod shard;
 pub mod redact;
+pub mod shard;
 pub mod time;
 pub mod trigger_kind;
