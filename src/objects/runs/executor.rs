@@ -134,17 +134,13 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let started = now_ms();
     let lease = engine::lease_ms(env);
     let mut in_flight = FuturesUnordered::new();
-    runs.executing.set(true);
     loop {
         let now = now_ms();
         while in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
             let claimed = match table.claim(now, now + lease, &iso_millis(now)) {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
-                Err(e) => {
-                    runs.executing.set(false);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             };
             in_flight.push(execute_one(env, sql, runs, claimed));
         }
@@ -155,7 +151,6 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         // A finished run frees a slot; a new run may fill one.
         let _ = select(in_flight.next(), wake).await;
     }
-    runs.executing.set(false);
 
     // Retention: finished runs past the window, a bounded batch per wake.
     let now = now_ms();
