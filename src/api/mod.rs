@@ -24,7 +24,7 @@ use problem::{ApiError, ApiResult};
 use tripline_core::kernel::ids::WorkflowId;
 
 /// Serves one request. Never fails: errors become problem+json answers.
-pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
+pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
     let path = req.path();
     let answer = if path == dev_stats::PATH {
         dev_stats::serve(&req, &env)
@@ -33,7 +33,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
         d1_stats::enabled(&env);
         let (kind, workflow) =
             dev_stats::invocation(&req.inner().method().to_ascii_uppercase(), &path);
-        d1_stats::scope(kind, workflow.as_deref(), route(req, &env, &ctx)).await
+        d1_stats::scope(kind, workflow.as_deref(), route(req, &env)).await
     };
     match answer {
         Ok(resp) => resp,
@@ -41,7 +41,7 @@ pub async fn handle(req: Request, env: Env, ctx: Context) -> Response {
     }
 }
 
-async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
+async fn route(req: Request, env: &Env) -> ApiResult {
     // The method as sent: `worker::Method` folds ones it does not know (e.g. QUERY) into GET.
     let method = req.inner().method().to_ascii_uppercase();
     let path = req.path();
@@ -75,11 +75,11 @@ async fn route(req: Request, env: &Env, ctx: &Context) -> ApiResult {
         Op::Undeploy => workflows::undeploy(req, env, &wf()?).await?,
         Op::ListRuns => runs::list(req, env, &wf()?).await?,
         Op::GetRun => runs::get(env, p(0)).await?,
-        Op::ReplayRun => runs::replay(env, ctx, p(0)).await?,
+        Op::ReplayRun => runs::replay(env, p(0)).await?,
         Op::PollReset => poll::reset(req, env, &wf()?).await?,
-        Op::EndpointTrigger => endpoint::trigger(req, env, ctx, &wf()?).await?,
+        Op::EndpointTrigger => endpoint::trigger(req, env, &wf()?).await?,
         Op::OAuthSignin => oauth::signin(req, env, &wf()?).await?,
-        Op::OAuthCallback => oauth::callback(req, env, ctx, &wf()?).await?,
+        Op::OAuthCallback => oauth::callback(req, env, &wf()?).await?,
         Op::CreateSigninLink => oauth::create_link(req, env, &wf()?).await?,
         Op::ListConnections => oauth::list(req, env, &wf()?).await?,
         Op::DeleteConnection => oauth::delete(env, &wf()?, p(1)).await?,

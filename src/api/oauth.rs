@@ -7,16 +7,15 @@
 //! - `POST /api/workflows/{id}/signin-links`: a one-time Sign-in link (`?link=`) for a user;
 //! - `GET /api/workflows/{id}/connections`, `DELETE /api/workflows/{id}/connections/{user_id}`.
 
-use crate::platform::d1_stats::{rescope, Kind};
 use serde_json::{json, Value};
 use tripline_core::kernel::ids::WorkflowId;
-use worker::{Context, Env, Request, Response};
+use worker::{Env, Request, Response};
 
 use super::problem::{ApiError, ApiResult};
 use super::reply::json_response;
 use super::request::{origin, query_pairs, query_param};
 use crate::api::paging::PageRequest;
-use crate::engine::{self, oauth as flow, Claim};
+use crate::engine::oauth as flow;
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
 use tripline_core::definition::TriggerKind;
@@ -339,7 +338,7 @@ fn failed(
 }
 
 /// `GET /oauth/{id}/callback?state=…&code=…` (or `?state=…&error=…`).
-pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &WorkflowId) -> ApiResult {
+pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     live(env, id).await?;
     let q = query_pairs(&req);
     let state = query_param(&q, "state").ok_or_else(|| {
@@ -497,22 +496,16 @@ pub async fn callback(req: Request, env: &Env, ctx: &Context, id: &WorkflowId) -
         }
     });
     let dedup_key = format!("oauth:{hash}");
-    let cause = engine::RunCause {
-        workflow_id: id,
-        version: pending.version,
-        trigger_kind: TriggerKind::OAuth.as_str(),
-        dedup_key: &dedup_key,
-    };
-    let started = engine::start_run(env, &cause, &input).await?;
-    if started.created {
-        let env2 = env.clone();
-        let run_id = started.run_id.clone();
-        ctx.wait_until(rescope(Kind::Execute, async move {
-            if let Err(e) = engine::execute(&env2, &run_id, Claim::Fresh, None).await {
-                worker::console_error!("run {run_id}: {e}");
-            }
-        }));
-    }
+    crate::objects::runs::client::start(
+        env,
+        id,
+        crate::objects::runs::DEFAULT_SHARDS,
+        pending.version,
+        TriggerKind::OAuth.as_str(),
+        &dedup_key,
+        &input,
+    )
+    .await?;
     redirect(pending.return_to.as_deref().unwrap_or(&trigger.success_url))
 }
 

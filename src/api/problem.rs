@@ -117,6 +117,16 @@ impl ApiError {
     }
 }
 
+impl From<crate::objects::runs::client::CreateError> for ApiError {
+    fn from(e: crate::objects::runs::client::CreateError) -> Self {
+        use crate::objects::runs::client::CreateError;
+        match e {
+            CreateError::Full(detail) => ApiError::new(507, "Insufficient storage", detail),
+            CreateError::Failed(e) => e.into(),
+        }
+    }
+}
+
 impl From<worker::Error> for ApiError {
     fn from(e: worker::Error) -> Self {
         worker::console_error!("internal error: {e}");

@@ -1,7 +1,6 @@
 //! Run history: a workflow's runs (newest first, paged) and one run with its steps.
 
-use crate::platform::d1_stats::{rescope, Kind};
-use serde_json::json;
+use serde_json::{json, Value};
 use tripline_core::kernel::ids::WorkflowId;
 use worker::{Env, Request};
 
@@ -9,13 +8,14 @@ use super::problem::{ApiError, ApiResult};
 use super::reply::json_response;
 use super::request::{query_pairs, query_param};
 use crate::api::paging::PageRequest;
+use crate::objects::runs;
 use crate::store::{self, runs::STATUSES};
-use tripline_core::kernel::ids::is_run_id;
+use tripline_core::kernel::ids::{is_run_id, RunId};
 
 pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResult {
-    crate::api::catalog::load(env, workflow_id).await?;
+    let workflow = crate::api::catalog::load(env, workflow_id).await?;
     let q = query_pairs(&req);
-    let paging = PageRequest::from_query(&q, 20, 100, |_| true)?;
+    let paging = PageRequest::from_query(&q, 20, 100, is_run_id)?;
     let status = query_param(&q, "status");
     if let Some(s) = status {
         if !STATUSES.contains(&s) {
@@ -25,44 +25,52 @@ pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResul
             ));
         }
     }
-    let rows = store::runs::list(
-        &store::db(env)?,
-        workflow_id,
-        status,
-        paging.after.as_deref(),
-        paging.rows_to_read(),
-    )
-    .await?;
-    let (page, next) = paging.page(&rows, |r| r.id.clone());
-    json_response(
-        200,
-        &json!({
-            "runs": page.iter().map(|r| r.to_json()).collect::<Vec<_>>(),
-            "next_cursor": next,
-        }),
-    )
+    let db = store::db(env)?;
+    let shards = match workflow.deployed_version {
+        Some(v) => match crate::engine::version(&db, workflow_id, v).await? {
+            Ok(def) => runs::shards_of(&def),
+            Err(_) => runs::DEFAULT_SHARDS,
+        },
+        None => runs::DEFAULT_SHARDS,
+    };
+    let limit = paging.rows_to_read();
+    let before = paging.after.as_deref();
+    let mut rows =
+        runs::client::list(env, workflow_id, shards, status, None, before, limit).await?;
+    // Runs of earlier versions stay in D1 until they expire.
+    let legacy = store::runs::list(&db, workflow_id, status, before, limit).await?;
+    rows.extend(legacy.iter().map(|r| r.to_json()));
+    runs::client::sort_newest_first(&mut rows);
+    rows.truncate(limit as usize);
+    let (page, next) = paging.page(&rows, |r| r["id"].as_str().unwrap_or_default().to_string());
+    json_response(200, &json!({ "runs": page, "next_cursor": next }))
+}
+
+/// A run's whole record: from its shard object, or from D1 for a run of an earlier version.
+async fn record(env: &Env, run_id: &str) -> ApiResult<Value> {
+    let not_found = || ApiError::not_found(format!("no run with id {run_id}"));
+    let place = RunId::parse(run_id).ok_or_else(not_found)?;
+    let found = match place.workflow_id {
+        Some(wf) => runs::client::get(env, &wf, place.shard, run_id).await?,
+        None => store::runs::get(&store::db(env)?, run_id)
+            .await?
+            .map(|r| r.to_json()),
+    };
+    found.ok_or_else(not_found)
 }
 
 pub async fn get(env: &Env, run_id: &str) -> ApiResult {
-    let not_found = || ApiError::not_found(format!("no run with id {run_id}"));
-    if !is_run_id(run_id) {
-        return Err(not_found());
-    }
-    let row = store::runs::get(&store::db(env)?, run_id)
-        .await?
-        .ok_or_else(not_found)?;
-    json_response(200, &row.to_json())
+    json_response(200, &record(env, run_id).await?)
 }
 
 /// `POST /api/runs/{run_id}/replay`: a new run with the same input on the deployed version.
-pub async fn replay(env: &Env, ctx: &worker::Context, run_id: &str) -> ApiResult {
+pub async fn replay(env: &Env, run_id: &str) -> ApiResult {
     let not_found = || ApiError::not_found(format!("no run with id {run_id}"));
-    if !is_run_id(run_id) {
-        return Err(not_found());
-    }
-    let db = store::db(env)?;
-    let original = store::runs::get(&db, run_id).await?.ok_or_else(not_found)?;
-    let workflow_id = WorkflowId::parse(&original.workflow_id).ok_or_else(not_found)?;
+    let original = record(env, run_id).await?;
+    let workflow_id = original["workflow_id"]
+        .as_str()
+        .and_then(WorkflowId::parse)
+        .ok_or_else(not_found)?;
     let workflow = crate::api::catalog::load(env, &workflow_id).await?;
     let Some(version) = workflow.deployed_version else {
         return Err(ApiError::new(
@@ -74,27 +82,19 @@ pub async fn replay(env: &Env, ctx: &worker::Context, run_id: &str) -> ApiResult
             ),
         ));
     };
-    let input: serde_json::Value =
-        serde_json::from_str(&original.input).unwrap_or(serde_json::Value::Null);
     let dedup = format!(
-        "replay:{}:{}",
-        original.id,
+        "replay:{run_id}:{}",
         tripline_core::kernel::ids::token(&crate::platform::random_bytes::<10>()?)
     );
-    let cause = crate::engine::RunCause {
-        workflow_id: &workflow.id,
+    let created = runs::client::start(
+        env,
+        &workflow_id,
+        runs::DEFAULT_SHARDS,
         version,
-        trigger_kind: "replay",
-        dedup_key: &dedup,
-    };
-    let started = crate::engine::start_run(env, &cause, &input).await?;
-    let env2 = env.clone();
-    let id = started.run_id.clone();
-    ctx.wait_until(rescope(Kind::Execute, async move {
-        if let Err(e) = crate::engine::execute(&env2, &id, crate::engine::Claim::Fresh, None).await
-        {
-            worker::console_error!("replay {id}: {e}");
-        }
-    }));
-    super::endpoint::accepted(&started.run_id, false)
+        "replay",
+        &dedup,
+        &original["input"],
+    )
+    .await?;
+    super::endpoint::accepted(&created.run.id, false)
 }

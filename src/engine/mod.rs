@@ -1,7 +1,7 @@
-//! Running a workflow: create the run (once per cause), then execute its steps in order,
-//! recording each step's result. Execution is at least once: a run whose executor died is
-//! taken over by the reconciler when its lease expires, and resumes after its last
-//! recorded step.
+//! Running a workflow's steps in order, recording each step's result through the store that
+//! holds the run (its shard object, or D1 for runs of earlier versions and polls). Execution is
+//! at least once: a run whose executor died is taken over when its lease expires, and resumes
+//! after its last recorded step.
 
 pub mod batch;
 pub mod http_step;
@@ -12,13 +12,13 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
+use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Map, Value};
 use worker::{Env, Result};
 
-use crate::platform::{env_string, now_ms, random_bytes};
-use crate::store::{self, runs::NewRun};
+use crate::platform::{env_string, now_ms};
+use crate::store;
 use tripline_core::definition::Definition;
-use tripline_core::kernel::ids::new_run_id;
 use tripline_core::kernel::redact::{redact, truncate_output, OUTPUT_CAP_BYTES};
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::steps::response::PreparedResponse;
@@ -37,50 +37,6 @@ pub fn lease_ms(env: &Env) -> i64 {
         .unwrap_or(DEFAULT_LEASE_MS)
 }
 
-/// A run that was created, or found already there for the same cause.
-#[derive(Debug, Clone)]
-pub struct Started {
-    pub run_id: String,
-    pub created: bool,
-}
-
-/// A new run's own values: a fresh id, the input redacted and serialised, its creation time and
-/// first lease. Credentials never reach storage: headers like `authorization` and fields named
-/// like *token*, *secret*, *password* are stored (and so seen by steps) as "[redacted]".
-struct RunRow {
-    id: String,
-    input: String,
-    created_at: String,
-    lease_until: i64,
-}
-
-impl RunRow {
-    fn new(env: &Env, input: &Value) -> Result<RunRow> {
-        let now = now_ms();
-        let mut input = input.clone();
-        redact(&mut input, &[]);
-        Ok(RunRow {
-            id: new_run_id(now as u64, &random_bytes::<10>()?),
-            input: input.to_string(),
-            created_at: iso_millis(now),
-            lease_until: now + lease_ms(env),
-        })
-    }
-
-    fn with<'a>(&'a self, cause: &RunCause<'a>) -> NewRun<'a> {
-        NewRun {
-            id: &self.id,
-            workflow_id: cause.workflow_id,
-            version: cause.version,
-            trigger: cause.trigger_kind,
-            dedup_key: cause.dedup_key,
-            input: &self.input,
-            created_at: &self.created_at,
-            lease_until: self.lease_until,
-        }
-    }
-}
-
 /// What starts a run: the workflow's deployed version, the trigger kind and the dedup key.
 pub struct RunCause<'a> {
     pub workflow_id: &'a str,
@@ -89,25 +45,78 @@ pub struct RunCause<'a> {
     pub dedup_key: &'a str,
 }
 
-/// Creates a run `queued` with its input (redacted), unless the workflow already has a run with this
-/// dedup key: then that run is returned and nothing is written.
-pub async fn start_run(env: &Env, cause: &RunCause<'_>, input: &Value) -> Result<Started> {
-    let row = RunRow::new(env, input)?;
-    let (run_id, created) = store::runs::insert_dedup(&store::db(env)?, &row.with(cause)).await?;
-    Ok(Started { run_id, created })
+/// A run's input as stored: credentials never reach storage. Headers like `authorization` and
+/// fields named like *token*, *secret*, *password* are stored (and so seen by steps) as
+/// "[redacted]".
+pub fn stored_input(input: &Value) -> String {
+    let mut input = input.clone();
+    redact(&mut input, &[]);
+    input.to_string()
 }
 
-/// `start_run` for timers, in one statement: creates the run only while the workflow is
-/// deployed at `version` (checked in the insert itself, so an alarm in flight during an
-/// undeploy or redeploy cannot start a run), already claimed (`running`, first attempt) so
-/// that the caller executes it with `execute_claimed` without a second write.
-pub async fn start_claimed_run_if_live(
-    env: &Env,
-    cause: &RunCause<'_>,
-    input: &Value,
-) -> Result<store::runs::Inserted> {
-    let row = RunRow::new(env, input)?;
-    store::runs::insert_claimed_if_live(&store::db(env)?, &row.with(cause)).await
+/// Where an executor records a run it has claimed. Every write is fenced by the claim:
+/// `Ok(false)` means a newer claim owns the run, and the executor stops.
+/// (Boxed futures: one copy of the executor serves every store.)
+pub trait RunWriter {
+    /// The steps so far (and the Response step's stored reply, the raw outputs for a resume);
+    /// the lease moves to `lease_until`.
+    fn progress<'a>(
+        &'a self,
+        steps: &'a str,
+        lease_until: i64,
+        response: Option<&'a str>,
+        raw: &'a Map<String, Value>,
+    ) -> LocalBoxFuture<'a, Result<bool>>;
+    /// The run's end: `succeeded` or `failed` with its error (`{"message": …}` JSON).
+    fn finish<'a>(
+        &'a self,
+        status: &'a str,
+        steps: &'a str,
+        error: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<bool>>;
+    /// The Response step's reply, for a request still waiting for it.
+    fn reply(&self, _reply: &PreparedResponse) {}
+}
+
+/// A legacy run kept in D1 (resumed by the reconciler). Its writes are not fenced.
+struct D1Writer<'a> {
+    db: &'a worker::D1Database,
+    run_id: &'a str,
+    sink: RefCell<Option<ResponseSink>>,
+}
+
+impl RunWriter for D1Writer<'_> {
+    fn progress<'a>(
+        &'a self,
+        steps: &'a str,
+        lease_until: i64,
+        response: Option<&'a str>,
+        _raw: &'a Map<String, Value>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            store::runs::save_progress(self.db, self.run_id, steps, lease_until, response).await?;
+            Ok(true)
+        })
+    }
+
+    fn finish<'a>(
+        &'a self,
+        status: &'a str,
+        steps: &'a str,
+        error: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let now = iso_millis(now_ms());
+            store::runs::finish(self.db, self.run_id, status, steps, error, &now).await?;
+            Ok(true)
+        })
+    }
+
+    fn reply(&self, reply: &PreparedResponse) {
+        if let Some(s) = self.sink.borrow_mut().take() {
+            let _ = s.send(reply.clone());
+        }
+    }
 }
 
 thread_local! {
@@ -254,8 +263,9 @@ pub enum Claim {
     Expired,
 }
 
-/// Executes a run to its end. Returns `false` when the run was not claimable (someone else
-/// runs it, or it is finished). Never fails on a step's error: that fails the run.
+/// Executes a legacy run kept in D1 to its end. Returns `false` when the run was not
+/// claimable (someone else runs it, or it is finished). Never fails on a step's error: that
+/// fails the run.
 pub async fn execute(
     env: &Env,
     run_id: &str,
@@ -277,45 +287,41 @@ pub async fn execute(
     else {
         return Ok(false);
     };
-    execute_claimed(env, run, sink).await
+    let writer = D1Writer {
+        db: &db,
+        run_id,
+        sink: RefCell::new(sink),
+    };
+    execute_claimed(env, &db, &run, Map::new(), &writer).await?;
+    Ok(true)
 }
 
-/// Executes a run this caller has claimed (`execute` after its claim, or a run created
-/// claimed by `start_claimed_run_if_live`).
+/// Executes a run its caller has claimed, recording through `writer`, until it ends or a
+/// newer claim takes it over. `raw` holds the real outputs of steps finished in earlier
+/// attempts (the stored records are redacted); without them the stored outputs are used.
 pub async fn execute_claimed(
     env: &Env,
-    run: store::runs::RunRow,
-    mut sink: Option<ResponseSink>,
-) -> Result<bool> {
-    let db = store::db(env)?;
+    db: &worker::D1Database,
+    run: &store::runs::RunRow,
+    mut step_results: Map<String, Value>,
+    writer: &dyn RunWriter,
+) -> Result<()> {
     let lease = lease_ms(env);
-    let run_id = run.id.as_str();
     let fail = |reason: String, steps: &[Value]| {
         let steps = Value::Array(steps.to_vec()).to_string();
-        let run_id = run_id.to_string();
         async move {
-            let db = store::db(env)?;
             let error = json!({ "message": reason }).to_string();
-            store::runs::finish(
-                &db,
-                &run_id,
-                "failed",
-                &steps,
-                Some(&error),
-                &iso_millis(now_ms()),
-            )
-            .await
+            writer.finish("failed", &steps, Some(&error)).await
         }
     };
-    let definition = match version(&db, &run.workflow_id, run.version).await? {
+    let definition = match version(db, &run.workflow_id, run.version).await? {
         Ok(d) => d,
         Err(reason) => {
             fail(reason, &[]).await?;
-            return Ok(true);
+            return Ok(());
         }
     };
     let mut context = run_context(&run.input, &run.workflow_id, run.version, &run.id);
-    let mut step_results = Map::new();
 
     // Resume: steps that already succeeded in an earlier attempt are not run again.
     let mut records: Vec<Value> = serde_json::from_str::<Vec<Value>>(&run.steps)
@@ -325,14 +331,16 @@ pub async fn execute_claimed(
         .collect();
     for r in &records {
         if let Some(name) = r["name"].as_str() {
-            step_results.insert(name.to_string(), r["output"].clone());
+            if !step_results.contains_key(name) {
+                step_results.insert(name.to_string(), r["output"].clone());
+            }
         }
     }
     // OAuth runs: the real access token comes from the connection, never from the stored input.
     if let Some(oauth) = context.get_mut("oauth") {
         if let Err(reason) = oauth::hydrate(env, &run.workflow_id, oauth).await {
             fail(reason, &records).await?;
-            return Ok(true);
+            return Ok(());
         }
     }
 
@@ -346,7 +354,7 @@ pub async fn execute_claimed(
         let started = now_ms();
         if step.reaches_out() {
             // The lease covers the step's worst case: every attempt timing out, every wait as
-            // long as a capped Retry-After. Past it, the reconciler may take the run over.
+            // long as a capped Retry-After. Past it, the run may be taken over.
             let timeout = match step {
                 Step::Http(h) => {
                     i64::from(h.timeout_ms) * (i64::from(h.retries) + 1)
@@ -354,14 +362,13 @@ pub async fn execute_claimed(
                 }
                 _ => 0,
             };
-            store::runs::save_progress(
-                &db,
-                run_id,
-                &Value::Array(records.clone()).to_string(),
-                started + lease + timeout,
-                None,
-            )
-            .await?;
+            let steps = Value::Array(records.clone()).to_string();
+            if !writer
+                .progress(&steps, started + lease + timeout, None, &step_results)
+                .await?
+            {
+                return Ok(());
+            }
         }
         let mut record = step_record(step, started);
         let outcome = match run_step(env, step, &ctx, &mut step_results, &mut record).await {
@@ -387,18 +394,20 @@ pub async fn execute_claimed(
                         step_results.insert(step.name().to_string(), out.clone());
                         let mut stored = out.clone();
                         redact(&mut stored, &resp.secrets_used);
-                        if let Some(s) = sink.take() {
-                            let _ = s.send(resp);
-                        }
                         // Kept so that a repeated (idempotent) request gets the same reply.
-                        store::runs::save_progress(
-                            &db,
-                            run_id,
-                            &Value::Array(records.clone()).to_string(),
-                            now_ms() + lease,
-                            Some(&stored.to_string()),
-                        )
-                        .await?;
+                        let steps = Value::Array(records.clone()).to_string();
+                        let kept = writer
+                            .progress(
+                                &steps,
+                                now_ms() + lease,
+                                Some(&stored.to_string()),
+                                &step_results,
+                            )
+                            .await?;
+                        writer.reply(&resp);
+                        if !kept {
+                            return Ok(());
+                        }
                         Ok(stored)
                     }
                 }
@@ -408,17 +417,11 @@ pub async fn execute_claimed(
         records.push(record);
         if let Err(reason) = result {
             fail(reason, &records).await?;
-            return Ok(true);
+            return Ok(());
         }
     }
-    store::runs::finish(
-        &db,
-        run_id,
-        "succeeded",
-        &Value::Array(records).to_string(),
-        None,
-        &iso_millis(now_ms()),
-    )
-    .await?;
-    Ok(true)
+    writer
+        .finish("succeeded", &Value::Array(records).to_string(), None)
+        .await?;
+    Ok(())
 }

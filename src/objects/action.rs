@@ -38,10 +38,16 @@ pub enum Action {
     SignatureFailure,
     /// The endpoint counters.
     EndpointStats,
+    /// Shard object: create a run (body: `runs::handler::CreateRun`).
+    RunCreate,
+    /// Shard object: one run (`run=<id>`).
+    RunGet,
+    /// Shard object: a page of runs (`limit`, optional `status`, `before`).
+    RunList,
 }
 
 impl Action {
-    const ALL: [Action; 15] = [
+    const ALL: [Action; 18] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -57,6 +63,9 @@ impl Action {
         Action::TestForget,
         Action::SignatureFailure,
         Action::EndpointStats,
+        Action::RunCreate,
+        Action::RunGet,
+        Action::RunList,
     ];
 
     /// The URL path the action travels under.
@@ -77,6 +86,9 @@ impl Action {
             Action::TestForget => "/test/forget",
             Action::SignatureFailure => "/endpoint/signature-failure",
             Action::EndpointStats => "/endpoint/stats",
+            Action::RunCreate => "/runs/create",
+            Action::RunGet => "/runs/get",
+            Action::RunList => "/runs/list",
         }
     }
 

@@ -1,12 +1,14 @@
-//! The per-workflow Durable Object: owns a workflow's timers (schedule alarms, polls) and
-//! cursors, so they scale out with the number of workflows. One alarm per object; what it
-//! does depends on the deployed trigger (`schedule` or `poll`).
+//! The per-workflow Durable Object, in two roles told apart by its name: the timer object (named
+//! by the workflow id) owns the workflow's timers (schedule alarms, polls) and cursors; the
+//! shard objects (`{workflow_id}/{k}`, see `runs`) hold and execute its runs. One alarm per
+//! object; what it does depends on the armed trigger, or, in a shard, on its runs.
 //!
 //! The Worker talks to it with [`Action`]s (see `action.rs`).
 
 pub mod action;
 pub mod endpoint_stats;
 pub mod poll;
+pub mod runs;
 pub mod schedule;
 pub mod sync_kv;
 pub mod test_shelf;
@@ -41,7 +43,12 @@ pub struct WorkflowObject {
     workflow: RefCell<Option<String>>,
     /// The schedule record as this instance last wrote it (see `schedule::on_alarm`).
     schedule: RefCell<Option<schedule::Armed>>,
+    /// A shard object's runs in memory (waiters, executor state).
+    runs: runs::instance::RunsInstance,
 }
+
+/// Storage key: set in a shard object once it holds runs (its alarm runs the executor).
+const KEY_RUNS: &str = "runs";
 
 /// The deployed version as the object sees it.
 pub struct Deployed {
@@ -176,6 +183,7 @@ impl DurableObject for WorkflowObject {
             kind: RefCell::new(None),
             workflow: RefCell::new(None),
             schedule: RefCell::new(None),
+            runs: Default::default(),
         }
     }
 
@@ -201,7 +209,8 @@ impl DurableObject for WorkflowObject {
             Action::ResumeRun => Kind::Execute,
             Action::Reconcile => Kind::Cron,
             Action::TestDraftGet | Action::TestPut => Kind::TestIngest,
-            Action::SignatureFailure => Kind::Ingest,
+            // Creating a run in a shard object, whatever the trigger: it must cost no D1.
+            Action::SignatureFailure | Action::RunCreate => Kind::Ingest,
             _ => Kind::Api,
         };
         let act = self.act(action, &workflow_id, &url, req);
@@ -223,6 +232,9 @@ impl DurableObject for WorkflowObject {
             Some(TriggerKind::Poll) => {
                 d1_stats::scope(Kind::Poll, wf.as_deref(), poll::on_alarm(self)).await?
             }
+            _ if kv.get_string(KEY_RUNS)?.is_some() => {
+                d1_stats::scope(Kind::Execute, None, self.execute_runs()).await?
+            }
             _ => {}
         }
         Response::ok("ok")
@@ -230,6 +242,22 @@ impl DurableObject for WorkflowObject {
 }
 
 impl WorkflowObject {
+    /// A shard object's alarm: executes its due runs, then re-arms for the next deadline.
+    async fn execute_runs(&self) -> Result<()> {
+        let sql = runs::handler::sql(&self.state, &self.runs)?;
+        let storage = self.state.storage();
+        // A watchdog: if this instance dies while executing, the alarm comes back
+        // once the runs' leases have expired.
+        storage
+            .set_alarm(crate::engine::lease_ms(&self.env))
+            .await?;
+        match runs::executor::run(&self.env, &sql, &self.runs).await? {
+            Some(at) => storage.set_alarm((at - now_ms()).max(0)).await?,
+            None => storage.delete_alarm().await?,
+        }
+        Ok(())
+    }
+
     /// Does what an action asks.
     async fn act(
         &self,
@@ -275,6 +303,33 @@ impl WorkflowObject {
             Action::SignatureFailure | Action::EndpointStats => {
                 let mut req = req;
                 endpoint_stats::handle(self, action, req.text().await?)
+            }
+            Action::RunCreate => {
+                if !self.runs.marked.get() {
+                    sync_kv::SyncKv::new(&self.state.storage())?.put_string(KEY_RUNS, "1")?;
+                    self.runs.marked.set(true);
+                }
+                runs::handler::create(&self.state, &self.env, &self.runs, req).await
+            }
+            Action::RunGet | Action::RunList => {
+                let q = |name: &str| {
+                    url.query_pairs()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.into_owned())
+                };
+                if action == Action::RunGet {
+                    runs::handler::get(&self.state, &self.runs, &q("run").unwrap_or_default())
+                } else {
+                    let limit = q("limit").and_then(|l| l.parse().ok()).unwrap_or(20);
+                    runs::handler::list(
+                        &self.state,
+                        &self.runs,
+                        q("status").as_deref(),
+                        q("trigger").as_deref(),
+                        q("before").as_deref(),
+                        limit,
+                    )
+                }
             }
         }
     }

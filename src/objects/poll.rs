@@ -39,7 +39,7 @@ use crate::sources::{http as http_source, postgres, SourceError};
 use crate::store;
 use tripline_core::definition::TriggerKind;
 use tripline_core::definition::{Definition, Trigger};
-use tripline_core::kernel::ids::new_run_id;
+use tripline_core::kernel::ids::new_legacy_run_id as new_run_id;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::poll::cursor::{sort_oldest_first, HttpCursor, NewRecord, PgCursor};
 use tripline_core::poll::horizon::Horizon;

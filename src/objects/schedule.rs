@@ -7,14 +7,13 @@
 //! (`schedule`: version, anchor, the newest slot dealt with, the armed slot, and what the API
 //! shows: skipped slots, the last misfire, the last fire), and so does the due slot, as a
 //! *pending run* inside the same record, written in the same storage write as the alarm. The
-//! alarm is durable and re-arms itself, so nothing outside the object watches it. The run
-//! follows, in the background for an alarm so that the next alarm never waits on it: create
-//! the run (checking that the workflow is still deployed at this version), execute it. A
-//! pending run stays in the record until a later wake learns it was recorded; one whose
-//! creation failed or was cut off (a crash) is tried again by a later wake, and the dedup key
-//! makes that safe.
+//! alarm is durable and re-arms itself, so nothing outside the object watches it. Then the run
+//! is created in the workflow's shard object (one call, no D1; only while this object is still
+//! armed at the run's version), which executes it. A pending run stays in the record until a
+//! later wake learns it was recorded; one whose create failed or was cut off (a crash) is tried
+//! again by a later wake, and the dedup key makes that safe.
 
-use crate::platform::d1_stats::{inherit, rescope, Kind};
+use crate::platform::d1_stats::inherit;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
@@ -25,13 +24,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{Env, Response, Result, Storage};
 
+use super::runs;
 use super::sync_kv::SyncKv;
 use super::{Deployed, WorkflowObject, KEY_KIND};
-use crate::engine;
 use crate::platform::{env_string, now_ms};
-use crate::store::runs::Inserted;
 use tripline_core::definition::Trigger;
 use tripline_core::definition::TriggerKind;
+use tripline_core::kernel::ids::WorkflowId;
 use tripline_core::kernel::time::{from_millis, iso_millis};
 use tripline_core::schedule::timer::{dedup_key, grace_from_config, interval_ms, run_input};
 use tripline_core::schedule::ScheduleTrigger;
@@ -259,7 +258,10 @@ pub async fn on_alarm(
             None => return Ok(()),
         },
     };
-    if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
+    if let Some(mut followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
+        // The run is created inside the alarm (one call to its shard object): work left to
+        // the background after the event may be cut off with it.
+        followup.create_runs().await;
         wasm_bindgen_futures::spawn_local(inherit(async move {
             // Timer work first (see FOLLOWUP_DELAY_MS).
             worker::Delay::from(Duration::from_millis(FOLLOWUP_DELAY_MS)).await;
@@ -412,10 +414,15 @@ struct Followup {
 }
 
 impl Followup {
-    async fn run(self) -> Result<()> {
-        for p in &self.runs {
-            self.create_run(p).await;
+    /// Creates the pending runs in their shard objects (each is then no longer pending).
+    async fn create_runs(&mut self) {
+        for p in std::mem::take(&mut self.runs) {
+            self.create_run(&p).await;
         }
+    }
+
+    async fn run(mut self) -> Result<()> {
+        self.create_runs().await;
         Ok(())
     }
 
@@ -426,36 +433,46 @@ impl Followup {
             && armed.is_some_and(|a| a.version == self.version))
     }
 
-    /// Records a pending run in D1 (unless the workflow is no longer deployed at its version)
-    /// and executes it.
+    /// Creates a pending run in its shard object, unless this object is no longer armed at
+    /// the run's version (an undeploy or redeploy came in meanwhile); the shard executes it.
     async fn create_run(&self, p: &Pending) {
         let slot = from_millis(p.slot_ms);
         let input = run_input(slot, from_millis(p.fired_ms), p.late);
         let key = dedup_key(slot);
-        let cause = engine::RunCause {
-            workflow_id: &self.workflow_id,
-            version: p.version,
-            trigger_kind: TriggerKind::Schedule.as_str(),
-            dedup_key: &key,
+        let live = match self.armed_at(p.version).await {
+            Ok(live) => live,
+            Err(e) => {
+                worker::console_error!("schedule {}: {e}", self.workflow_id);
+                false
+            }
         };
-        let started = engine::start_claimed_run_if_live(&self.env, &cause, &input).await;
+        let Some(workflow_id) = WorkflowId::parse(&self.workflow_id).filter(|_| live) else {
+            mark_recorded(&self.workflow_id, p.slot_ms);
+            return;
+        };
+        let started = runs::client::start(
+            &self.env,
+            &workflow_id,
+            runs::DEFAULT_SHARDS,
+            p.version,
+            TriggerKind::Schedule.as_str(),
+            &key,
+            &input,
+        )
+        .await;
         match started {
+            // Recorded (now or by an earlier try): no longer pending.
             Ok(started) => {
-                // Recorded (now or by an earlier try), or refused because the workflow was
-                // undeployed or redeployed meanwhile: either way no longer pending.
                 mark_recorded(&self.workflow_id, p.slot_ms);
-                if let Inserted::Created(run) = started {
+                if started.created {
                     self.created_run().await;
-                    let env = self.env.clone();
-                    wasm_bindgen_futures::spawn_local(rescope(Kind::Execute, async move {
-                        let run_id = run.id.clone();
-                        if let Err(e) = engine::execute_claimed(&env, *run, None).await {
-                            worker::console_error!("schedule run {run_id}: {e}");
-                        }
-                    }));
                 }
             }
             Err(e) => {
+                let e = match e {
+                    runs::client::CreateError::Full(d) => d,
+                    runs::client::CreateError::Failed(e) => e.to_string(),
+                };
                 worker::console_error!(
                     "schedule {}: recording the run of {} failed, retrying: {e}",
                     self.workflow_id,
@@ -473,6 +490,14 @@ impl Followup {
         if let Err(e) = self.storage.put(KEY_LAST_RUN, now_ms()).await {
             worker::console_error!("schedule {}: {e}", self.workflow_id);
         }
+    }
+
+    /// Whether this object is still armed for the schedule at `version`.
+    async fn armed_at(&self, version: i64) -> Result<bool> {
+        let kind = self.storage.get::<String>(KEY_KIND).await?;
+        let armed = load(&self.storage).await?;
+        Ok(kind.as_deref() == Some(TriggerKind::Schedule.as_str())
+            && armed.is_some_and(|a| a.version == version))
     }
 
     /// Brings the alarm forward so that the pending run is tried again soon.

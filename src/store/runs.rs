@@ -324,7 +324,7 @@ pub async fn version_definition(
 }
 
 /// What a repeated trigger needs to know about the run its key already created.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 pub struct PriorRun {
     pub id: String,
     pub status: String,

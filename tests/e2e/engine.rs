@@ -227,12 +227,8 @@ fn secrets_and_credentials_are_redacted_in_the_stored_run() {
     assert_eq!(run["input"]["request"]["body"]["api_token"], "[redacted]");
     assert_eq!(run["input"]["request"]["body"]["user"], "u1");
     assert!(stored.contains("[redacted]"));
-    // And in D1 itself.
-    let rows = dev.d1(&format!(
-        "SELECT input || steps AS everything FROM runs WHERE id = '{run_id}'"
-    ));
-    let everything = rows[0]["everything"].as_str().unwrap();
-    assert!(!everything.contains(SECRET) && !everything.contains("caller-credential"));
+    // And in storage itself (D1 and the objects' SQLite).
+    assert!(!state_contains(dev, SECRET) && !state_contains(dev, "caller-credential"));
 }
 
 #[test]
@@ -293,17 +289,19 @@ fn runs_in_flight_when_the_runtime_is_killed_finish_after_a_restart() {
     let ids: Vec<String> = (0..12).map(|i| hook(&dev, &id, &json!({"i": i}))).collect();
     std::thread::sleep(std::time::Duration::from_millis(300));
     dev.restart();
-    let unfinished = dev.d1(&format!(
-        "SELECT count(*) AS n FROM runs WHERE workflow_id = '{id}' AND status IN ('queued', 'running')"
-    ))[0]["n"].as_i64().unwrap();
+    let unfinished = runs(&dev, &id)
+        .iter()
+        .filter(|r| r["status"] == "queued" || r["status"] == "running")
+        .count();
     assert!(unfinished > 0, "the kill should have left runs unfinished");
     // The lease (2 s + the step's timeout) must expire before the reconciler takes over.
     eventually(120, "every run reaches a final status", || {
         dev.fire_cron();
-        let rows = dev.d1(&format!(
-            "SELECT count(*) AS n FROM runs WHERE workflow_id = '{id}' AND status IN ('succeeded', 'failed')"
-        ));
-        rows[0]["n"].as_i64() == Some(ids.len() as i64)
+        let done = runs(&dev, &id)
+            .iter()
+            .filter(|r| r["status"] == "succeeded" || r["status"] == "failed")
+            .count();
+        done == ids.len()
     });
     let mut succeeded = 0;
     for run_id in &ids {
@@ -476,4 +474,79 @@ fn oversized_responses_are_cut_at_the_cap_and_recorded() {
         assert!(error.contains("8388608"), "{path}: {error}");
     }
     assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
+}
+
+#[test]
+fn a_run_whose_http_step_takes_40_seconds_completes() {
+    let (dev, up) = (dev(), upstream());
+    let tag = unique("forty");
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "forty seconds", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "slow", "url": up.url(&format!("/slow/40000/{tag}")),
+                       "timeout_ms": 55000, "retries": 0},
+                      {"type": "log", "name": "after", "message": "got {{steps.slow.status}}"}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 180);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][1]["output"]["message"], "got 200", "{run}");
+    assert_eq!(run["attempts"], 1, "executed once: {run}");
+    let calls = up.received(&format!("/slow/40000/{tag}")).len();
+    assert_eq!(calls, 1, "the slow endpoint was called once");
+}
+
+#[test]
+fn a_step_output_over_the_cap_is_stored_truncated_with_its_size() {
+    let (dev, up) = (dev(), upstream());
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "big output", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "big", "url": up.url("/big/300000"), "retries": 0}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 120);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let output = &run["steps"][0]["output"];
+    assert_eq!(output["truncated"], true, "{output}");
+    let size = output["size"].as_u64().unwrap();
+    assert!(size > 300_000, "the full size is noted: {size}");
+    assert!(output.to_string().len() < 40_000, "stored cut short");
+}
+
+#[test]
+fn a_run_past_its_attempts_fails_saying_so() {
+    let up = upstream();
+    let mut dev = Dev::start(
+        "engine-attempts",
+        &[("RUN_LEASE_SECONDS", "1"), ("RUN_MAX_ATTEMPTS", "1")],
+    );
+    let tag = unique("attempts");
+    let id = create_deployed(
+        &dev,
+        &json!({
+            "name": "attempts", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "slow", "url": up.url(&format!("/slow/20000/{tag}")),
+                       "timeout_ms": 1000, "retries": 0}]
+        }),
+    );
+    let run_id = hook(&dev, &id, &json!({}));
+    // The first attempt is cut off while its step waits; the next claim is past the cap.
+    let path = format!("/slow/20000/{tag}");
+    eventually(60, "the step was dispatched", || {
+        !up.received(&path).is_empty()
+    });
+    dev.restart();
+    let run = wait_run(&dev, &run_id, 120);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["message"], "gave up after 1 attempts", "{run}");
+    assert_eq!(run["attempts"], 2, "{run}");
+    assert_eq!(
+        up.received(&path).len(),
+        1,
+        "not executed again past the cap"
+    );
 }

@@ -26,13 +26,78 @@ pub fn new_workflow_id(random: &[u8; 15]) -> String {
     format!("wf_{}", base32(random))
 }
 
-/// `run_` + 10 characters of creation time (ms, big-endian base32) + 16 random characters.
-pub fn new_run_id(now_ms: u64, random: &[u8; 10]) -> String {
+fn time_prefix(now_ms: u64) -> String {
     let mut time = String::with_capacity(10);
     for i in (0..10).rev() {
         time.push(ALPHABET[((now_ms >> (i * 5)) & 31) as usize] as char);
     }
-    format!("run_{time}{}", base32(random))
+    time
+}
+
+/// A legacy run id (runs kept in D1): `run_` + 10 characters of creation time (ms,
+/// big-endian base32) + 16 random characters.
+pub fn new_legacy_run_id(now_ms: u64, random: &[u8; 10]) -> String {
+    format!("run_{}{}", time_prefix(now_ms), base32(random))
+}
+
+/// A run id that names where the run lives: the legacy form (creation time first, so sorting
+/// by id is sorting by age), `_`, the 24-character body of the workflow id and the shard in
+/// two base32 characters.
+pub fn new_run_id(now_ms: u64, random: &[u8; 10], workflow_id: &WorkflowId, shard: u8) -> String {
+    format!(
+        "{}_{}{}{}",
+        new_legacy_run_id(now_ms, random),
+        &workflow_id.as_str()[3..],
+        ALPHABET[usize::from(shard >> 5) & 31] as char,
+        ALPHABET[usize::from(shard & 31)] as char,
+    )
+}
+
+const LEGACY_RUN_ID_LEN: usize = 30;
+const RUN_ID_LEN: usize = LEGACY_RUN_ID_LEN + 1 + 24 + 2;
+
+/// Where a run lives, read from its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRef {
+    /// The workflow whose shard object holds the run; `None` for a legacy id (a D1 row).
+    pub workflow_id: Option<WorkflowId>,
+    pub shard: u8,
+}
+
+impl RunRef {
+    pub fn is_legacy(&self) -> bool {
+        self.workflow_id.is_none()
+    }
+}
+
+/// A run id, checked for shape.
+pub struct RunId;
+
+impl RunId {
+    /// Where the run with id `text` lives, if `text` has the shape of a run id (either form).
+    pub fn parse(text: &str) -> Option<RunRef> {
+        let base32 = |s: &str| s.bytes().all(|b| ALPHABET.contains(&b));
+        if !text.is_ascii() || !text.starts_with("run_") {
+            return None;
+        }
+        match text.len() {
+            LEGACY_RUN_ID_LEN if base32(&text[4..]) => Some(RunRef {
+                workflow_id: None,
+                shard: 0,
+            }),
+            RUN_ID_LEN if base32(&text[4..30]) && &text[30..31] == "_" => {
+                let workflow_id = WorkflowId::parse(&format!("wf_{}", &text[31..55]))?;
+                let digit = |b: u8| ALPHABET.iter().position(|&a| a == b);
+                let (hi, lo) = (digit(text.as_bytes()[55])?, digit(text.as_bytes()[56])?);
+                let shard = hi * 32 + lo;
+                (shard < 64).then_some(RunRef {
+                    workflow_id: Some(workflow_id),
+                    shard: shard as u8,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Whether `s` has the shape of a workflow id (cheap check before touching storage).
@@ -71,7 +136,7 @@ impl std::fmt::Display for WorkflowId {
 
 /// Whether `s` has the shape of a run id.
 pub fn is_run_id(s: &str) -> bool {
-    s.len() == 30 && s.starts_with("run_") && s[4..].bytes().all(|b| ALPHABET.contains(&b))
+    RunId::parse(s).is_some()
 }
 
 /// A random token (state, secrets) of `bytes.len() * 8` bits, URL-safe.
@@ -95,13 +160,50 @@ mod tests {
     }
 
     #[test]
-    fn run_ids_sort_by_time() {
+    fn legacy_run_ids_sort_by_time() {
         let r = [7u8; 10];
-        let earlier = new_run_id(1_700_000_000_000, &r);
-        let later = new_run_id(1_700_000_000_001, &[0u8; 10]);
+        let earlier = new_legacy_run_id(1_700_000_000_000, &r);
+        let later = new_legacy_run_id(1_700_000_000_001, &[0u8; 10]);
         assert!(earlier < later);
         assert!(is_run_id(&earlier), "{earlier}");
         assert_eq!(earlier.len(), 30);
+        assert_eq!(RunId::parse(&earlier).map(|r| r.is_legacy()), Some(true));
+    }
+
+    #[test]
+    fn run_ids_name_their_workflow_and_shard() {
+        let wf = WorkflowId::parse(&new_workflow_id(&[9u8; 15])).unwrap();
+        for shard in [0u8, 1, 31, 32, 63] {
+            let id = new_run_id(1_700_000_000_000, &[3u8; 10], &wf, shard);
+            assert_eq!(id.len(), 57, "{id}");
+            assert!(is_run_id(&id));
+            let r = RunId::parse(&id).unwrap();
+            assert_eq!(r.workflow_id.as_ref(), Some(&wf));
+            assert_eq!(r.shard, shard);
+            assert!(!r.is_legacy());
+        }
+        let good = new_run_id(1, &[0u8; 10], &wf, 5);
+        // Wrong separator, bad workflow body, shard past 63, non-ASCII, wrong lengths.
+        assert!(RunId::parse(&good.replacen('_', "-", 2)).is_none());
+        assert!(RunId::parse(&format!("{}u5", &good[..55])).is_none());
+        assert!(RunId::parse(&format!("{}20", &good[..55])).is_none());
+        assert!(RunId::parse(&format!("{}é", &good[..55])).is_none());
+        assert!(RunId::parse(&good[..56]).is_none());
+        assert!(RunId::parse("run_").is_none());
+    }
+
+    #[test]
+    fn sorting_by_id_is_sorting_by_age_across_both_forms() {
+        let wf = WorkflowId::parse(&new_workflow_id(&[200u8; 15])).unwrap();
+        let mut ids = [
+            new_run_id(1_700_000_000_003, &[0u8; 10], &wf, 63),
+            new_legacy_run_id(1_700_000_000_002, &[255u8; 10]),
+            new_run_id(1_700_000_000_001, &[255u8; 10], &wf, 0),
+            new_legacy_run_id(1_700_000_000_000, &[1u8; 10]),
+        ];
+        let by_age: Vec<String> = ids.iter().rev().cloned().collect();
+        ids.sort();
+        assert_eq!(ids.to_vec(), by_age);
     }
 }
 

@@ -1,38 +1,33 @@
 //! The API Endpoint trigger: `<METHOD> /hooks/{workflow_id}`. The hot path: at most one D1
-//! read (the deployed version, cached per isolate for up to 2 s) and one D1 write (the run).
+//! read (the deployed version, cached per isolate for up to 2 s) and one call to the run's
+//! shard object, which records the run and executes it.
 
 pub mod test_requests;
 
-use crate::platform::d1_stats::{rescope, Kind};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use tripline_core::kernel::ids::WorkflowId;
 
-use std::time::Duration;
-
-use futures_channel::oneshot;
-use futures_util::future::{select, Either};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
-use worker::{Context, Delay, Env, Headers, Request, Response};
+use worker::{Env, Headers, Request, Response};
 
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::reply::json_response;
 use crate::api::request::{origin, read_body};
-use crate::engine::{self, Claim};
+use crate::objects::runs::{self, handler::CreateRun};
 use crate::platform::{now_ms, random_bytes, signing_secret};
-use crate::store::{self, runs::NewRun, runs::PriorRun};
+use crate::store::{self, runs::PriorRun};
 use tripline_core::definition::Definition;
 use tripline_core::definition::TriggerKind;
 use tripline_core::endpoint::body::{parse_body, BodyKind};
 use tripline_core::endpoint::runtime;
 use tripline_core::endpoint::signature::{self, SignatureError, Verified, VerifyConfig};
 use tripline_core::endpoint::EndpointTrigger;
-use tripline_core::kernel::ids::new_run_id;
+use tripline_core::kernel::ids::token;
 use tripline_core::kernel::problem::Errors;
 use tripline_core::kernel::time::iso_millis;
-use tripline_core::steps::response::PreparedResponse;
 use tripline_core::steps::Step;
 
 /// How long an isolate may reuse a deployed version it read.
@@ -167,7 +162,7 @@ pub fn parsed_body(incoming: &Incoming) -> ApiResult<(BodyKind, Value)> {
 
 /// `POST /hooks/{id}` (or the workflow's methods): check the method, the size, the signature
 /// and the schema; record the run (once per dedup key); answer 202, or the Response step's reply.
-pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId) -> ApiResult {
+pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let live = live(env, id, || origin(&req)).await?;
     let Some(endpoint) = live.definition.endpoint() else {
         return Err(ApiError::not_found(format!(
@@ -215,18 +210,24 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
     })
     .map_err(|e| ApiError::internal(e.to_string()))?;
 
-    let now = now_ms();
-    let run_id = new_run_id(now as u64, &random_bytes::<10>()?);
+    let shards = runs::shards_of(&live.definition);
+    let (run_id, shard) = match &key {
+        Some(k) => runs::client::new_id(id, shards, &k.key)?,
+        // No key: the run's own id is its cause (any shard will do: the id names it).
+        None => runs::client::new_id(id, shards, &token(&random_bytes::<10>()?))?,
+    };
     let dedup_key = match &key {
         Some(k) => k.key.clone(),
         None => format!("run:{run_id}"),
     };
-    // A large body stays out of the run row (D1 caps a row at 2 MB), in pieces written in the
-    // same transaction.
-    let body_text;
+    // A large body stays out of the run row (the platform caps a row at 2 MB), in pieces
+    // written with it.
     let (input, pieces) = if input.len() > runtime::INLINE_INPUT_MAX {
-        body_text = body.to_string();
-        let pieces = runtime::split_pieces(&body_text, runtime::PIECE_BYTES);
+        let body_text = body.to_string();
+        let pieces: Vec<String> = runtime::split_pieces(&body_text, runtime::PIECE_BYTES)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         let mut small = serde_json::to_value(Input {
             request: RequestRecord {
                 method: &incoming.method,
@@ -249,68 +250,67 @@ pub async fn trigger(mut req: Request, env: &Env, ctx: &Context, id: &WorkflowId
     // A workflow without steps has nothing to execute: its run is recorded finished, in the
     // same single write.
     let finished = steps.is_empty();
-    let prior = store::runs::insert_endpoint(
-        &store::db(env)?,
-        &NewRun {
-            id: &run_id,
-            workflow_id: id,
+    let sync = has_response_step(&live);
+    let answer = runs::client::create(
+        env,
+        shard,
+        &CreateRun {
+            id: run_id.clone(),
+            workflow_id: id.to_string(),
             version: live.version,
-            trigger: TriggerKind::Endpoint.as_str(),
-            dedup_key: &dedup_key,
-            input: &input,
-            created_at: &iso_millis(now),
-            // Nothing executes a finished run: no lease (and no config read) needed.
-            lease_until: if finished {
-                0
+            trigger: TriggerKind::Endpoint.as_str().to_string(),
+            dedup_key,
+            input,
+            fingerprint: fingerprint.clone(),
+            finished,
+            pieces,
+            // The object answers when the Response step has replied (or the run ended).
+            wait_ms: if sync {
+                endpoint.response_timeout_ms
             } else {
-                now + engine::lease_ms(env)
+                0
             },
         },
-        fingerprint.as_deref(),
-        finished,
-        &pieces,
     )
     .await?;
-    if let Some(prior) = prior {
+    if !answer.created {
         let location = key.map(|k| k.location).unwrap_or_default();
-        return repeat(env, &live, prior, fingerprint.as_deref(), &location).await;
+        return repeat(&live, answer.run, fingerprint.as_deref(), &location);
     }
-    if finished {
+    if !sync {
         return accepted(&run_id, false);
     }
-    if !has_response_step(&live) {
-        let env2 = env.clone();
-        let run = run_id.clone();
-        ctx.wait_until(rescope(Kind::Execute, async move {
-            if let Err(e) = engine::execute(&env2, &run, Claim::Fresh, None).await {
-                worker::console_error!("run {run}: {e}");
-            }
-        }));
-        return accepted(&run_id, false);
+    if let Some(reply) = raw_reply(&answer.reply) {
+        return reply_response(reply.status, &reply.headers, reply.body);
     }
+    // The run ended without reaching its Response step, or the timeout passed.
+    if answer.run.status == "failed" {
+        return Err(run_failed(&answer.run));
+    }
+    accepted(&run_id, false)
+}
 
-    // A Response step: run inline up to it and answer with its reply, or 202 after the timeout
-    // (the run goes on either way).
-    let (sink, reply) = oneshot::channel();
-    let env2 = env.clone();
-    let run = run_id.clone();
-    ctx.wait_until(rescope(Kind::Execute, async move {
-        if let Err(e) = engine::execute(&env2, &run, Claim::Fresh, Some(sink)).await {
-            worker::console_error!("run {run}: {e}");
-        }
-    }));
-    let timeout = Delay::from(Duration::from_millis(u64::from(
-        endpoint.response_timeout_ms,
-    )));
-    match select(reply, timeout).await {
-        Either::Left((Ok(prepared), _)) => prepared_response(&prepared),
-        // The run ended without reaching its Response step.
-        Either::Left((Err(_), _)) => match store::runs::prior(&store::db(env)?, &run_id).await? {
-            Some(p) if p.status == "failed" => Err(run_failed(&p)),
-            _ => accepted(&run_id, false),
-        },
-        Either::Right(_) => accepted(&run_id, false),
-    }
+/// The raw reply the executor handed over: `{status, headers: [[k, v]], body}`.
+fn raw_reply(reply: &Value) -> Option<runtime::StoredReply> {
+    let status = u16::try_from(reply.get("status")?.as_u64()?).ok()?;
+    let headers = reply
+        .get("headers")
+        .and_then(Value::as_array)
+        .map(|hs| {
+            hs.iter()
+                .filter_map(|h| Some((h[0].as_str()?.to_string(), h[1].as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = reply
+        .get("body")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    Some(runtime::StoredReply {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// The run's input as stored: `{"request": {method, path, query, headers, body}}`.
@@ -399,16 +399,10 @@ async fn check_signature(
 }
 
 /// The answer to a request whose dedup key already made a run: that run's answer again, with
-/// `Idempotent-Replayed: true`. For a Response-step workflow that is the stored reply (waiting
-/// for it, up to the response timeout, while the first request is still running); a reused key
-/// with a different request is 422.
-async fn repeat(
-    env: &Env,
-    live: &Live,
-    mut prior: PriorRun,
-    fingerprint: Option<&str>,
-    location: &str,
-) -> ApiResult {
+/// `Idempotent-Replayed: true`. For a Response-step workflow that is the stored reply (the
+/// shard object waited for it, up to the response timeout, while the first request was still
+/// running); a reused key with a different request is 422.
+fn repeat(live: &Live, prior: PriorRun, fingerprint: Option<&str>, location: &str) -> ApiResult {
     if let (Some(was), Some(now)) = (prior.fingerprint.as_deref(), fingerprint) {
         if was != now {
             let name = location.strip_prefix("header.").unwrap_or(location);
@@ -426,38 +420,21 @@ async fn repeat(
             .with_field("run_id", prior.id.clone()));
         }
     }
-    let sync = has_response_step(live);
-    let timeout_ms = live
-        .definition
-        .endpoint()
-        .map(|e| i64::from(e.response_timeout_ms))
-        .unwrap_or(0);
-    let deadline = now_ms() + timeout_ms;
-    loop {
-        if let Some(reply) = prior
-            .response
-            .as_deref()
-            .and_then(|r| serde_json::from_str::<Value>(r).ok())
-            .as_ref()
-            .and_then(runtime::stored_reply)
-        {
-            let mut resp = reply_response(reply.status, &reply.headers, reply.body)?;
-            resp.headers_mut().set("idempotent-replayed", "true")?;
-            return Ok(resp);
-        }
-        if sync && prior.status == "failed" {
-            let e = run_failed(&prior).with_header("idempotent-replayed", "true");
-            return Err(e);
-        }
-        if !sync || prior.status == "succeeded" || now_ms() >= deadline {
-            return accepted(&prior.id, true);
-        }
-        Delay::from(Duration::from_millis(150)).await;
-        match store::runs::prior(&store::db(env)?, &prior.id).await? {
-            Some(p) => prior = p,
-            None => return accepted(&prior.id, true),
-        }
+    if let Some(reply) = prior
+        .response
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .as_ref()
+        .and_then(runtime::stored_reply)
+    {
+        let mut resp = reply_response(reply.status, &reply.headers, reply.body)?;
+        resp.headers_mut().set("idempotent-replayed", "true")?;
+        return Ok(resp);
     }
+    if has_response_step(live) && prior.status == "failed" {
+        return Err(run_failed(&prior).with_header("idempotent-replayed", "true"));
+    }
+    accepted(&prior.id, true)
 }
 
 /// 502 for a Response-step workflow whose run failed before replying: names the step.
@@ -483,11 +460,6 @@ fn run_failed(run: &PriorRun) -> ApiError {
         e = e.with_errors(errors);
     }
     e
-}
-
-/// The Response step's reply.
-fn prepared_response(p: &PreparedResponse) -> ApiResult {
-    reply_response(p.status, &p.headers, p.body.clone())
 }
 
 fn reply_response(status: u16, headers: &[(String, String)], body: Option<String>) -> ApiResult {

@@ -22,7 +22,7 @@ use tripline_core::endpoint::runtime::{
 };
 use tripline_core::endpoint::signature;
 use tripline_core::endpoint::DEFAULT_MAX_BODY_BYTES;
-use tripline_core::kernel::ids::new_run_id;
+use tripline_core::kernel::ids::new_legacy_run_id as new_run_id;
 use tripline_core::kernel::problem::Errors;
 use tripline_core::kernel::reader::ObjectReader;
 use tripline_core::kernel::time::iso_millis;

@@ -457,6 +457,27 @@ pub fn create_deployed(dev: &Dev, def: &Value) -> String {
     id
 }
 
+/// Whether any file of the instance's state (D1 and every Durable Object's SQLite, with their
+/// journals) holds `needle`: what storage keeps, whatever the layout.
+pub fn state_contains(dev: &Dev, needle: &str) -> bool {
+    fn walk(dir: &Path, needle: &[u8]) -> bool {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return false;
+        };
+        entries.flatten().any(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                walk(&path, needle)
+            } else {
+                std::fs::read(&path)
+                    .map(|b| b.windows(needle.len()).any(|w| w == needle))
+                    .unwrap_or(false)
+            }
+        })
+    }
+    walk(&dev.state_dir, needle.as_bytes())
+}
+
 /// Every run of a workflow (all pages), newest first.
 pub fn runs(dev: &Dev, workflow_id: &str) -> Vec<Value> {
     let mut out = Vec::new();

@@ -93,7 +93,7 @@ fn empty_cursor_takes_everything() {
 
 #[test]
 fn batch_run_ids_sort_in_sequence() {
-    use crate::kernel::ids::new_run_id;
+    use crate::kernel::ids::new_legacy_run_id as new_run_id;
     let ids: Vec<String> = [0u32, 1, 2, 255, 256, 4999, 70_000]
         .iter()
         .map(|&s| {

@@ -1,0 +1,190 @@
+//! The Worker's side of the shard objects: create a run in its shard, read one run, list a
+//! workflow's runs across its shards.
+
+use serde::Deserialize;
+use serde_json::Value;
+use worker::{Env, Method, Request, RequestInit, Result};
+
+use super::handler::CreateRun;
+use super::shard_name;
+use crate::objects::Action;
+use crate::platform::{now_ms, random_bytes};
+use crate::store::runs::PriorRun;
+use tripline_core::kernel::ids::{new_run_id, WorkflowId};
+use tripline_core::kernel::shard::shard_for;
+
+/// What the shard object answered to a create.
+#[derive(Deserialize)]
+pub struct Created {
+    /// `false`: the dedup key had already made `run`.
+    pub created: bool,
+    pub run: PriorRun,
+    /// The Response step's raw reply `{status, headers: [[k, v]], body}`, when waited for.
+    #[serde(default)]
+    pub reply: Value,
+}
+
+/// Why a create did not happen.
+pub enum CreateError {
+    /// The shard object's storage is full (507).
+    Full(String),
+    Failed(worker::Error),
+}
+
+impl From<worker::Error> for CreateError {
+    fn from(e: worker::Error) -> Self {
+        CreateError::Failed(e)
+    }
+}
+
+/// Creates a run for `dedup_key` in its shard (input redacted first, see
+/// `engine::stored_input`); `wait_ms` as in `CreateRun`.
+pub async fn start(
+    env: &Env,
+    workflow_id: &WorkflowId,
+    shards: u8,
+    version: i64,
+    trigger: &str,
+    dedup_key: &str,
+    input: &Value,
+) -> std::result::Result<Created, CreateError> {
+    let (id, shard) = new_id(workflow_id, shards, dedup_key)?;
+    let run = CreateRun {
+        id,
+        workflow_id: workflow_id.to_string(),
+        version,
+        trigger: trigger.to_string(),
+        dedup_key: dedup_key.to_string(),
+        input: crate::engine::stored_input(input),
+        fingerprint: None,
+        finished: false,
+        pieces: Vec::new(),
+        wait_ms: 0,
+    };
+    create(env, shard, &run).await
+}
+
+/// A fresh run id for `dedup_key`, and its shard.
+pub fn new_id(workflow_id: &WorkflowId, shards: u8, dedup_key: &str) -> Result<(String, u8)> {
+    let shard = shard_for(dedup_key, shards);
+    let id = new_run_id(now_ms() as u64, &random_bytes::<10>()?, workflow_id, shard);
+    Ok((id, shard))
+}
+
+async fn call(
+    env: &Env,
+    workflow_id: &str,
+    shard: u8,
+    action: Action,
+    query: &str,
+    body: Option<String>,
+) -> Result<worker::Response> {
+    let stub = env
+        .durable_object("WORKFLOW")?
+        .get_by_name(&shard_name(workflow_id, shard))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post);
+    if let Some(b) = body {
+        init.with_body(Some(b.into()));
+    }
+    let url = format!("{}{query}", action.url(workflow_id));
+    stub.fetch_with_request(Request::new_with_init(&url, &init)?)
+        .await
+}
+
+/// Creates `run` in its shard `shard` (one call to that object).
+pub async fn create(
+    env: &Env,
+    shard: u8,
+    run: &CreateRun,
+) -> std::result::Result<Created, CreateError> {
+    let body = serde_json::to_string(run).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let mut resp = call(
+        env,
+        &run.workflow_id,
+        shard,
+        Action::RunCreate,
+        "",
+        Some(body),
+    )
+    .await?;
+    let status = resp.status_code();
+    if status == 507 {
+        let problem: Value = resp.json().await.unwrap_or(Value::Null);
+        let detail = problem["detail"].as_str().unwrap_or("run storage is full");
+        return Err(CreateError::Full(detail.to_string()));
+    }
+    if status >= 400 {
+        let text = resp.text().await.unwrap_or_default();
+        return Err(worker::Error::RustError(format!("creating a run failed: {text}")).into());
+    }
+    Ok(resp.json::<Created>().await?)
+}
+
+/// The whole record of run `run_id` kept in `workflow_id`'s shard `shard`.
+pub async fn get(env: &Env, workflow_id: &str, shard: u8, run_id: &str) -> Result<Option<Value>> {
+    let mut resp = call(
+        env,
+        workflow_id,
+        shard,
+        Action::RunGet,
+        &format!("&run={run_id}"),
+        None,
+    )
+    .await?;
+    match resp.status_code() {
+        404 => Ok(None),
+        s if s >= 400 => Err(worker::Error::RustError(format!(
+            "reading run {run_id} failed: {}",
+            resp.text().await.unwrap_or_default()
+        ))),
+        _ => Ok(Some(resp.json().await?)),
+    }
+}
+
+/// Up to `limit` runs of the workflow across its `shards`, newest first, ids below `before`,
+/// optionally of one status and one trigger kind (both plain words, checked by the caller).
+pub async fn list(
+    env: &Env,
+    workflow_id: &str,
+    shards: u8,
+    status: Option<&str>,
+    trigger: Option<&str>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Value>> {
+    #[derive(Deserialize)]
+    struct Page {
+        runs: Vec<Value>,
+    }
+    let mut query = format!("&limit={limit}");
+    if let Some(s) = status {
+        query.push_str(&format!("&status={s}"));
+    }
+    if let Some(t) = trigger {
+        query.push_str(&format!("&trigger={t}"));
+    }
+    if let Some(b) = before {
+        query.push_str(&format!("&before={b}"));
+    }
+    let pages = futures_util::future::join_all((0..shards.max(1)).map(|k| {
+        let query = query.clone();
+        async move {
+            let mut resp = call(env, workflow_id, k, Action::RunList, &query, None).await?;
+            resp.json::<Page>().await
+        }
+    }))
+    .await;
+    let mut runs = Vec::new();
+    for page in pages {
+        runs.extend(page?.runs);
+    }
+    sort_newest_first(&mut runs);
+    runs.truncate(limit as usize);
+    Ok(runs)
+}
+
+/// Orders run records newest first (by id: ids start with their creation time).
+pub fn sort_newest_first(runs: &mut [Value]) {
+    runs.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
+}

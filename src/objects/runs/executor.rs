@@ -1,0 +1,194 @@
+//! The shard object's executor, run by its alarm: claims due runs (queued, or whose lease
+//! expired) and executes up to [`IN_FLIGHT`] at a time until none is left or its wall-time
+//! budget is spent, deletes expired runs in bounded batches, then re-arms the alarm for the
+//! earliest deadline.
+
+use futures_util::future::{ready, select, LocalBoxFuture};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde_json::{json, Map, Value};
+use worker::{Env, Result, SqlStorage};
+
+use super::instance::RunsInstance;
+use super::limits::{self, VALUE_CAP_BYTES};
+use super::sealed;
+use super::table::{Claimed, Table};
+use crate::engine::{self, RunWriter};
+use crate::platform::now_ms;
+use tripline_core::kernel::redact::truncate_output;
+use tripline_core::kernel::time::{iso_millis, parse_millis};
+use tripline_core::steps::response::PreparedResponse;
+
+/// Runs executing at once (each has at most one outbound fetch: the platform allows 6).
+pub const IN_FLIGHT: usize = 6;
+/// Wall time after which the executor stops claiming (the alarm has 15 minutes).
+const BUDGET_MS: i64 = 10 * 60_000;
+/// Finished runs deleted per wake.
+const RETENTION_BATCH: u32 = 500;
+/// The largest sealed raw outputs kept for a resume.
+const PRIVATE_CAP_BYTES: usize = 1_000_000;
+
+/// Records one claimed run in the table, fenced by its attempt number.
+struct ObjectWriter<'a> {
+    env: &'a Env,
+    sql: &'a SqlStorage,
+    runs: &'a RunsInstance,
+    id: &'a str,
+    attempts: i64,
+}
+
+/// Step records as stored: each record's request and output cut to fit, the whole under the cap.
+fn fit_steps(steps: &str) -> String {
+    if steps.len() <= VALUE_CAP_BYTES {
+        return steps.to_string();
+    }
+    let Ok(mut records) = serde_json::from_str::<Vec<Value>>(steps) else {
+        return limits::fit_text(steps.to_string(), VALUE_CAP_BYTES);
+    };
+    let share = VALUE_CAP_BYTES / records.len().max(1) / 2;
+    for r in &mut records {
+        for field in ["request", "output"] {
+            if let Some(v) = r.get_mut(field) {
+                *v = truncate_output(v.take(), share.max(512));
+            }
+        }
+    }
+    limits::fit(&Value::Array(records), VALUE_CAP_BYTES)
+}
+
+impl RunWriter for ObjectWriter<'_> {
+    fn progress<'a>(
+        &'a self,
+        steps: &'a str,
+        lease_until: i64,
+        response: Option<&'a str>,
+        raw: &'a Map<String, Value>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        // The object's SQLite answers synchronously.
+        Box::pin(ready(self.save(steps, lease_until, response, raw)))
+    }
+
+    fn finish<'a>(
+        &'a self,
+        status: &'a str,
+        steps: &'a str,
+        error: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        Box::pin(ready(self.end(status, steps, error)))
+    }
+
+    fn reply(&self, reply: &PreparedResponse) {
+        let headers: Vec<Value> = reply.headers.iter().map(|(k, v)| json!([k, v])).collect();
+        self.runs.notify(
+            self.id,
+            Some(json!({ "status": reply.status, "headers": headers, "body": reply.body })),
+        );
+    }
+}
+
+impl ObjectWriter<'_> {
+    fn save(
+        &self,
+        steps: &str,
+        lease_until: i64,
+        response: Option<&str>,
+        raw: &Map<String, Value>,
+    ) -> Result<bool> {
+        let private =
+            sealed::seal_outputs(self.env, self.id, raw).filter(|s| s.len() <= PRIVATE_CAP_BYTES);
+        let response = response.map(|r| limits::fit_text(r.to_string(), VALUE_CAP_BYTES));
+        Table { sql: self.sql }.progress(
+            self.id,
+            self.attempts,
+            &fit_steps(steps),
+            lease_until,
+            response.as_deref(),
+            private.as_deref(),
+        )
+    }
+
+    fn end(&self, status: &str, steps: &str, error: Option<&str>) -> Result<bool> {
+        let error = error.map(|e| limits::fit_text(e.to_string(), VALUE_CAP_BYTES));
+        let done = Table { sql: self.sql }.finish(
+            self.id,
+            self.attempts,
+            status,
+            &fit_steps(steps),
+            error.as_deref(),
+            &iso_millis(now_ms()),
+        )?;
+        self.runs.notify(self.id, None);
+        Ok(done)
+    }
+}
+
+/// Executes one claimed run (or fails it when it has had its attempts); errors are logged.
+async fn execute_one(env: &Env, sql: &SqlStorage, runs: &RunsInstance, claimed: Claimed) {
+    let run = &claimed.row;
+    let writer = ObjectWriter {
+        env,
+        sql,
+        runs,
+        id: &run.id,
+        attempts: run.attempts,
+    };
+    let max = limits::max_attempts(env);
+    let result = if run.attempts > max {
+        let error = json!({ "message": format!("gave up after {max} attempts") }).to_string();
+        writer
+            .finish("failed", &run.steps, Some(&error))
+            .await
+            .map(|_| ())
+    } else {
+        let raw = sealed::open_outputs(env, &run.id, claimed.private.as_deref());
+        match crate::store::db(env) {
+            Ok(db) => engine::execute_claimed(env, &db, run, raw, &writer).await,
+            Err(e) => Err(e),
+        }
+    };
+    if let Err(e) = result {
+        worker::console_error!("run {}: {e}", run.id);
+    }
+}
+
+/// One wake of the executor; returns when the alarm should fire next (`None`: no deadline).
+pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Option<i64>> {
+    let table = Table { sql };
+    let started = now_ms();
+    let lease = engine::lease_ms(env);
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        let now = now_ms();
+        while in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
+            let claimed = match table.claim(now, now + lease, &iso_millis(now)) {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => return Err(e),
+            };
+            in_flight.push(execute_one(env, sql, runs, claimed));
+        }
+        if in_flight.is_empty() {
+            break;
+        }
+        let wake = runs.wake_receiver();
+        // A finished run frees a slot; a new run may fill one.
+        let _ = select(in_flight.next(), wake).await;
+    }
+
+    // Retention: finished runs past the window, a bounded batch per wake.
+    let now = now_ms();
+    let keep = limits::retention_ms(env);
+    let deleted = table.delete_older_than(&iso_millis(now - keep), RETENTION_BATCH)?;
+    let retention_due = if deleted as u32 == RETENTION_BATCH {
+        Some(now)
+    } else {
+        table
+            .oldest_finished()?
+            .and_then(|at| parse_millis(&at))
+            .map(|at| at + keep)
+    };
+    let next = match (table.next_due()?, retention_due) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Ok(next.map(|n| n.max(now)))
+}

@@ -1,0 +1,147 @@
+//! A shard object's run actions: create (insert under the dedup key, wake the executor, wait
+//! for a reply when asked), get one run, list a page of runs.
+
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use worker::{Delay, Env, Request, Response, Result, SqlStorage, State};
+
+use super::instance::RunsInstance;
+use super::limits::{self, VALUE_CAP_BYTES};
+use super::table::{NewRow, Table};
+use crate::platform::now_ms;
+
+/// The body of a create action.
+#[derive(Deserialize, serde::Serialize)]
+pub struct CreateRun {
+    pub id: String,
+    pub workflow_id: String,
+    pub version: i64,
+    pub trigger: String,
+    pub dedup_key: String,
+    /// The input JSON, as text (already redacted).
+    pub input: String,
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    #[serde(default)]
+    pub finished: bool,
+    #[serde(default)]
+    pub pieces: Vec<String>,
+    /// How long to wait for the run's reply (or end) before answering; 0: answer at once.
+    #[serde(default)]
+    pub wait_ms: u32,
+}
+
+/// The object's tables, created once per instance.
+pub fn sql(state: &State, runs: &RunsInstance) -> Result<SqlStorage> {
+    let sql = state.storage().sql();
+    if !runs.ready.get() {
+        super::schema::ensure(&sql)?;
+        runs.ready.set(true);
+    }
+    Ok(sql)
+}
+
+fn json_reply(status: u16, value: &Value) -> Result<Response> {
+    Ok(Response::from_json(value)?.with_status(status))
+}
+
+/// Inserts the run (or finds the one its dedup key made) and answers
+/// `{"created", "run": {id, status, fingerprint, response, steps, error}, "reply"}`.
+pub async fn create(
+    state: &State,
+    env: &Env,
+    runs: &RunsInstance,
+    mut req: Request,
+) -> Result<Response> {
+    let run: CreateRun = req.json().await?;
+    let sql = sql(state, runs)?;
+    let table = Table { sql: &sql };
+    let input = limits::fit_text(run.input, VALUE_CAP_BYTES * 2);
+    let pieces: Vec<&str> = run.pieces.iter().map(String::as_str).collect();
+    let new = NewRow {
+        id: &run.id,
+        workflow_id: &run.workflow_id,
+        version: run.version,
+        trigger: &run.trigger,
+        dedup_key: &run.dedup_key,
+        input: &input,
+        fingerprint: run.fingerprint.as_deref(),
+        created_at: &tripline_core::kernel::time::iso_millis(now_ms()),
+        finished: run.finished,
+        pieces: &pieces,
+    };
+    if limits::database_size(&sql) > limits::storage_limit(env) {
+        // Full: a repeat still gets its run; a new run is refused, nothing accepted is dropped.
+        if table.prior_by_key(&run.dedup_key)?.is_none() {
+            return json_reply(
+                507,
+                &json!({
+                    "type": "about:blank",
+                    "title": "Insufficient storage",
+                    "status": 507,
+                    "detail": "this workflow's run storage is full; no run was created (finished runs are deleted as they expire, or spread the workflow over more shards)",
+                }),
+            );
+        }
+    }
+    let prior = table.insert(&new)?;
+    let created = prior.is_none();
+    // The running executor takes the new run; without one, the alarm starts one now.
+    if created && !run.finished && !runs.wake() {
+        state.storage().set_alarm(Duration::from_millis(0)).await?;
+    }
+    let mut current = match prior {
+        Some(p) => p,
+        None => table
+            .prior(&run.id)?
+            .ok_or_else(|| worker::Error::RustError("a run just created is missing".into()))?,
+    };
+    let mut reply = Value::Null;
+    let done = |p: &crate::store::runs::PriorRun| {
+        p.response.is_some() || p.status == "succeeded" || p.status == "failed"
+    };
+    if run.wait_ms > 0 && !done(&current) {
+        let news = runs.wait_for(&current.id);
+        let timeout = Delay::from(Duration::from_millis(u64::from(run.wait_ms)));
+        if let Either::Left((Ok(Some(r)), _)) = select(news, timeout).await {
+            reply = r;
+        }
+        runs.prune(&current.id);
+        if let Some(p) = table.prior(&current.id)? {
+            current = p;
+        }
+    }
+    json_reply(
+        200,
+        &json!({ "created": created, "run": current, "reply": reply }),
+    )
+}
+
+/// One whole run (`404` when this object has none with that id).
+pub fn get(state: &State, runs: &RunsInstance, id: &str) -> Result<Response> {
+    let sql = sql(state, runs)?;
+    match (Table { sql: &sql }).get(id)? {
+        Some(row) => json_reply(200, &row.to_json()),
+        None => Response::error("no such run", 404),
+    }
+}
+
+/// `{"runs": [...]}`: newest first, after the cursor, optionally of one status and trigger.
+pub fn list(
+    state: &State,
+    runs: &RunsInstance,
+    status: Option<&str>,
+    trigger: Option<&str>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Response> {
+    let sql = sql(state, runs)?;
+    let rows = (Table { sql: &sql }).list(status, trigger, before, limit.clamp(1, 101))?;
+    json_reply(
+        200,
+        &json!({ "runs": rows.iter().map(|r| r.to_json()).collect::<Vec<_>>() }),
+    )
+}

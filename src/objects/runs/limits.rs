@@ -1,0 +1,60 @@
+//! What bounds a shard object's runs: attempts per run, bytes per stored value, days kept and
+//! bytes per object. Each has a Worker variable so tests can make it small.
+
+use serde_json::{json, Value};
+use worker::Env;
+
+use crate::platform::env_string;
+
+/// The largest value (input, step record, reply) stored as is; larger ones are truncated with
+/// their size noted. The platform caps a row at 2 MB; several values share a row.
+pub const VALUE_CAP_BYTES: usize = 400 * 1024;
+
+fn env_number(env: &Env, name: &str) -> Option<f64> {
+    env_string(env, name)
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|n| n.is_finite() && *n > 0.0)
+}
+
+/// `RUN_MAX_ATTEMPTS` (default 10): a claim past it fails the run instead of executing it.
+pub fn max_attempts(env: &Env) -> i64 {
+    env_number(env, "RUN_MAX_ATTEMPTS").map_or(10, |n| n as i64)
+}
+
+/// `RUN_RETENTION_DAYS` (default 30), in ms: finished runs older than this are deleted.
+pub fn retention_ms(env: &Env) -> i64 {
+    (env_number(env, "RUN_RETENTION_DAYS").unwrap_or(30.0) * 86_400_000.0) as i64
+}
+
+/// `RUN_STORAGE_LIMIT_BYTES` (default 9.5 GB): past it, the object refuses new runs (507).
+pub fn storage_limit(env: &Env) -> f64 {
+    env_number(env, "RUN_STORAGE_LIMIT_BYTES").unwrap_or(9.5e9)
+}
+
+/// The size of the object's SQLite in bytes (read as a number: it may pass 4 GiB, which a
+/// wasm `usize` cannot hold).
+pub fn database_size(sql: &worker::SqlStorage) -> f64 {
+    worker::js_sys::Reflect::get(sql.as_ref(), &"databaseSize".into())
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0)
+}
+
+/// `value` as JSON text, or, when that is over `cap` bytes, the JSON of
+/// `{"truncated": true, "size": N, "preview": "…"}`.
+pub fn fit(value: &Value, cap: usize) -> String {
+    let text = value.to_string();
+    if text.len() <= cap {
+        return text;
+    }
+    tripline_core::kernel::redact::truncate_output(value.clone(), cap).to_string()
+}
+
+/// JSON text (already serialised) kept under `cap` bytes the same way.
+pub fn fit_text(text: String, cap: usize) -> String {
+    if text.len() <= cap {
+        return text;
+    }
+    let preview = tripline_core::kernel::redact::prefix_at_char_boundary(&text, 2048);
+    json!({ "truncated": true, "size": text.len(), "preview": preview }).to_string()
+}

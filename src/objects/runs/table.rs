@@ -1,0 +1,338 @@
+//! The `runs` table of one shard object: every statement a run's life needs, synchronous (the
+//! object's SQLite lives in the same thread), each write after a claim fenced by the claim's
+//! attempt number.
+
+use serde::Deserialize;
+use serde_json::Value;
+use worker::{Result, SqlStorage, SqlStorageValue as V};
+
+use crate::store::runs::{PriorRun, RunRow};
+
+const COLUMNS: &str = "id, workflow_id, version, trigger, dedup_key, status, input, steps, error, response, attempts, lease_until, created_at, started_at, finished_at";
+const PRIOR_COLUMNS: &str = "id, status, fingerprint, response, steps, error";
+
+/// A run to insert.
+pub struct NewRow<'a> {
+    pub id: &'a str,
+    pub workflow_id: &'a str,
+    pub version: i64,
+    pub trigger: &'a str,
+    pub dedup_key: &'a str,
+    pub input: &'a str,
+    pub fingerprint: Option<&'a str>,
+    pub created_at: &'a str,
+    /// Recorded `succeeded` at once (a workflow without steps has nothing to execute).
+    pub finished: bool,
+    /// A request body kept out of the row, in pieces (see `endpoint::runtime::BODY_PIECES_KEY`).
+    pub pieces: &'a [&'a str],
+}
+
+/// A run taken for execution by this caller; later writes must name `attempts`.
+pub struct Claimed {
+    pub row: RunRow,
+    /// Sealed raw step outputs of earlier attempts.
+    pub private: Option<String>,
+}
+
+pub struct Table<'a> {
+    pub sql: &'a SqlStorage,
+}
+
+fn text(s: &str) -> V {
+    V::String(s.to_string())
+}
+
+fn opt(s: Option<&str>) -> V {
+    s.map_or(V::Null, text)
+}
+
+impl Table<'_> {
+    fn rows<T: serde::de::DeserializeOwned>(&self, query: &str, args: Vec<V>) -> Result<Vec<T>> {
+        self.sql.exec(query, args)?.to_array::<T>()
+    }
+
+    fn first<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        args: Vec<V>,
+    ) -> Result<Option<T>> {
+        Ok(self.rows::<T>(query, args)?.into_iter().next())
+    }
+
+    /// Inserts a run unless one with its dedup key exists: `None` when created, else the run
+    /// already there.
+    pub fn insert(&self, run: &NewRow<'_>) -> Result<Option<PriorRun>> {
+        #[derive(Deserialize)]
+        struct Id {
+            #[allow(dead_code)]
+            id: String,
+        }
+        let (status, attempts, done) = if run.finished {
+            ("succeeded", 1, Some(run.created_at))
+        } else {
+            ("queued", 0, None)
+        };
+        let bytes = run.input.len() + run.pieces.iter().map(|p| p.len()).sum::<usize>();
+        let created = self
+            .first::<Id>(
+                "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, fingerprint,
+                   attempts, created_at, started_at, finished_at, bytes)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT DO NOTHING RETURNING id",
+                vec![
+                    text(run.id),
+                    text(run.workflow_id),
+                    V::Integer(run.version),
+                    text(run.trigger),
+                    text(run.dedup_key),
+                    text(status),
+                    text(run.input),
+                    opt(run.fingerprint),
+                    V::Integer(attempts),
+                    text(run.created_at),
+                    opt(done),
+                    opt(done),
+                    V::Integer(bytes as i64),
+                ],
+            )?
+            .is_some();
+        if created {
+            for (seq, piece) in run.pieces.iter().enumerate() {
+                self.sql.exec(
+                    "INSERT INTO run_pieces (run_id, seq, data) VALUES (?, ?, ?)",
+                    vec![text(run.id), V::Integer(seq as i64), text(piece)],
+                )?;
+            }
+            return Ok(None);
+        }
+        self.prior_by_key(run.dedup_key)?.map(Some).ok_or_else(|| {
+            worker::Error::RustError("run insert conflicted but no existing run was found".into())
+        })
+    }
+
+    /// The run made by `dedup_key`, if any.
+    pub fn prior_by_key(&self, dedup_key: &str) -> Result<Option<PriorRun>> {
+        self.first(
+            &format!("SELECT {PRIOR_COLUMNS} FROM runs WHERE dedup_key = ?"),
+            vec![text(dedup_key)],
+        )
+    }
+
+    /// The parts of a run an idempotent repeat answers from.
+    pub fn prior(&self, id: &str) -> Result<Option<PriorRun>> {
+        self.first(
+            &format!("SELECT {PRIOR_COLUMNS} FROM runs WHERE id = ?"),
+            vec![text(id)],
+        )
+    }
+
+    /// One whole run, its request body put back together.
+    pub fn get(&self, id: &str) -> Result<Option<RunRow>> {
+        let row = self.first::<RunRow>(
+            &format!("SELECT {COLUMNS} FROM runs WHERE id = ?"),
+            vec![text(id)],
+        )?;
+        row.map(|r| self.inflate(r)).transpose()
+    }
+
+    /// Newest first, `limit` runs with ids below `before`, optionally of one status and trigger.
+    pub fn list(
+        &self,
+        status: Option<&str>,
+        trigger: Option<&str>,
+        before: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<RunRow>> {
+        let mut query = format!("SELECT {COLUMNS} FROM runs WHERE 1");
+        let mut args = Vec::new();
+        if let Some(t) = trigger {
+            query.push_str(" AND trigger = ?");
+            args.push(text(t));
+        }
+        if let Some(s) = status {
+            query.push_str(" AND status = ?");
+            args.push(text(s));
+        }
+        if let Some(b) = before {
+            query.push_str(" AND id < ?");
+            args.push(text(b));
+        }
+        query.push_str(" ORDER BY id DESC LIMIT ?");
+        args.push(V::Integer(i64::from(limit)));
+        self.rows(&query, args)
+    }
+
+    /// Takes the next run due: a queued one, or one whose executor's lease expired. Its
+    /// attempt count goes up by one: that number fences every later write.
+    pub fn claim(&self, now_ms: i64, lease_until: i64, now_iso: &str) -> Result<Option<Claimed>> {
+        let row = self.first::<RunRow>(
+            &format!(
+                "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?,
+                   started_at = COALESCE(started_at, ?)
+                 WHERE id = (SELECT id FROM runs WHERE status IN ('queued', 'running')
+                             AND lease_until <= ? ORDER BY lease_until, id LIMIT 1)
+                 RETURNING {COLUMNS}"
+            ),
+            vec![V::Integer(lease_until), text(now_iso), V::Integer(now_ms)],
+        )?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        #[derive(Deserialize)]
+        struct Private {
+            private: Option<String>,
+        }
+        let private = self
+            .first::<Private>("SELECT private FROM runs WHERE id = ?", vec![text(&row.id)])?
+            .and_then(|p| p.private);
+        Ok(Some(Claimed {
+            row: self.inflate(row)?,
+            private,
+        }))
+    }
+
+    /// Records progress of the claim `attempts`; `false` when a newer claim owns the run.
+    pub fn progress(
+        &self,
+        id: &str,
+        attempts: i64,
+        steps: &str,
+        lease_until: i64,
+        response: Option<&str>,
+        private: Option<&str>,
+    ) -> Result<bool> {
+        let cursor = self.sql.exec(
+            "UPDATE runs SET steps = ?, lease_until = ?, response = COALESCE(?, response),
+               private = COALESCE(?, private),
+               bytes = length(input) + ? + length(COALESCE(?, response, ''))
+             WHERE id = ? AND attempts = ? AND status = 'running'",
+            vec![
+                text(steps),
+                V::Integer(lease_until),
+                opt(response),
+                opt(private),
+                V::Integer(steps.len() as i64),
+                opt(response),
+                text(id),
+                V::Integer(attempts),
+            ],
+        )?;
+        Ok(cursor.rows_written() > 0)
+    }
+
+    /// Ends the claim `attempts` (`succeeded` or `failed`); the private outputs go.
+    pub fn finish(
+        &self,
+        id: &str,
+        attempts: i64,
+        status: &str,
+        steps: &str,
+        error: Option<&str>,
+        now_iso: &str,
+    ) -> Result<bool> {
+        let cursor = self.sql.exec(
+            "UPDATE runs SET status = ?, steps = ?, error = ?, finished_at = ?, lease_until = 0,
+               private = NULL,
+               bytes = length(input) + ? + length(COALESCE(response, ''))
+             WHERE id = ? AND attempts = ? AND status = 'running'",
+            vec![
+                text(status),
+                text(steps),
+                opt(error),
+                text(now_iso),
+                V::Integer((steps.len() + error.map_or(0, str::len)) as i64),
+                text(id),
+                V::Integer(attempts),
+            ],
+        )?;
+        Ok(cursor.rows_written() > 0)
+    }
+
+    /// When the executor must wake next: now for queued runs, else the earliest lease.
+    pub fn next_due(&self) -> Result<Option<i64>> {
+        #[derive(Deserialize)]
+        struct Due {
+            due: Option<f64>,
+        }
+        Ok(self
+            .first::<Due>(
+                "SELECT MIN(lease_until) AS due FROM runs WHERE status IN ('queued', 'running')",
+                vec![],
+            )?
+            .and_then(|d| d.due)
+            .map(|d| d as i64))
+    }
+
+    /// The creation time of the oldest finished run (retention wakes for it).
+    pub fn oldest_finished(&self) -> Result<Option<String>> {
+        #[derive(Deserialize)]
+        struct At {
+            created_at: String,
+        }
+        Ok(self
+            .first::<At>(
+                "SELECT created_at FROM runs WHERE status IN ('succeeded', 'failed')
+                 ORDER BY created_at LIMIT 1",
+                vec![],
+            )?
+            .map(|a| a.created_at))
+    }
+
+    /// Deletes up to `limit` finished runs created before `before_iso`; how many went.
+    pub fn delete_older_than(&self, before_iso: &str, limit: u32) -> Result<usize> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: String,
+        }
+        let gone = self.rows::<Id>(
+            "DELETE FROM runs WHERE id IN (
+               SELECT id FROM runs WHERE created_at < ? AND status IN ('succeeded', 'failed')
+               ORDER BY created_at LIMIT ?) RETURNING id",
+            vec![text(before_iso), V::Integer(i64::from(limit))],
+        )?;
+        if !gone.is_empty() {
+            let ids: Vec<&str> = gone.iter().map(|g| g.id.as_str()).collect();
+            self.sql.exec(
+                "DELETE FROM run_pieces WHERE run_id IN (SELECT value FROM json_each(?))",
+                vec![text(&serde_json::to_string(&ids).unwrap_or_default())],
+            )?;
+        }
+        Ok(gone.len())
+    }
+
+    /// Puts a request body kept in pieces back into a run's input.
+    fn inflate(&self, mut row: RunRow) -> Result<RunRow> {
+        use tripline_core::endpoint::runtime::BODY_PIECES_KEY;
+        if !row.input.contains(BODY_PIECES_KEY) {
+            return Ok(row);
+        }
+        let Ok(mut input) = serde_json::from_str::<Value>(&row.input) else {
+            return Ok(row);
+        };
+        let Some(request) = input.get_mut("request").and_then(Value::as_object_mut) else {
+            return Ok(row);
+        };
+        if !request.get(BODY_PIECES_KEY).is_some_and(Value::is_u64) {
+            return Ok(row);
+        }
+        #[derive(Deserialize)]
+        struct Piece {
+            data: String,
+        }
+        let body: String = self
+            .rows::<Piece>(
+                "SELECT data FROM run_pieces WHERE run_id = ? ORDER BY seq",
+                vec![text(&row.id)],
+            )?
+            .into_iter()
+            .map(|p| p.data)
+            .collect();
+        request.remove(BODY_PIECES_KEY);
+        request.insert(
+            "body".into(),
+            serde_json::from_str(&body).unwrap_or(Value::Null),
+        );
+        row.input = input.to_string();
+        Ok(row)
+    }
+}
