@@ -200,11 +200,19 @@ fn redeploy_with_a_new_interval_changes_the_spacing() {
     assert_unique(&got);
     let v1: Vec<&Slot> = got.iter().filter(|s| s.version == 1).collect();
     let v2: Vec<&Slot> = got.iter().filter(|s| s.version == 2).collect();
+    // Each version's slots lie on its own grid. An alarm that comes late on a loaded machine
+    // runs the newest due slot and counts the others as skipped, so a gap may span several.
     for pair in v1.windows(2) {
-        assert_eq!(pair[1].slot - pair[0].slot, 1000, "{v1:?}");
+        let gap = pair[1].slot - pair[0].slot;
+        assert!(gap > 0 && gap % 1000 == 0, "{v1:?}");
     }
+    assert!(
+        v1.windows(2).any(|p| p[1].slot - p[0].slot == 1000),
+        "never one second apart: {v1:?}"
+    );
     for pair in v2.windows(2) {
-        assert_eq!(pair[1].slot - pair[0].slot, 3000, "{v2:?}");
+        let gap = pair[1].slot - pair[0].slot;
+        assert!(gap > 0 && gap % 3000 == 0, "{v2:?}");
     }
     for s in &v2 {
         assert_eq!(s.slot % 3000, 0, "{s:?}");
