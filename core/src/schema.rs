@@ -866,10 +866,10 @@ fn identifiers(_: &mut SchemaGenerator) -> Schema {
 const NOT_IN_URLS: &str =
     r"\s\x00-\x1f\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 
-/// OAuth endpoints: `http://` or `https://` (lowercase), a host, no whitespace or control
-/// characters anywhere.
+/// OAuth endpoints: `http://` or `https://` (lowercase), a host in ASCII (an international
+/// name in its `xn--` form), no whitespace or control characters anywhere.
 fn url_pattern() -> String {
-    format!("^https?://[^{NOT_IN_URLS}/?#]+([/?#][^{NOT_IN_URLS}]*)?$")
+    format!(r"^https?://[\x21\x22\x24-\x2e\x30-\x3e\x40-\x7e]+([/?#][^{NOT_IN_URLS}]*)?$")
 }
 
 fn url(_: &mut SchemaGenerator) -> Schema {
