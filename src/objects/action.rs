@@ -38,6 +38,8 @@ pub enum Action {
     SignatureFailure,
     /// The endpoint counters.
     EndpointStats,
+    /// The live version and definition the object keeps for the trigger URL (404: unknown).
+    Live,
     /// Shard object: create a run (body: `runs::handler::CreateRun`).
     RunCreate,
     /// Shard object: one run (`run=<id>`).
@@ -47,7 +49,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 18] = [
+    const ALL: [Action; 19] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -63,6 +65,7 @@ impl Action {
         Action::TestForget,
         Action::SignatureFailure,
         Action::EndpointStats,
+        Action::Live,
         Action::RunCreate,
         Action::RunGet,
         Action::RunList,
@@ -86,6 +89,7 @@ impl Action {
             Action::TestForget => "/test/forget",
             Action::SignatureFailure => "/endpoint/signature-failure",
             Action::EndpointStats => "/endpoint/stats",
+            Action::Live => "/live",
             Action::RunCreate => "/runs/create",
             Action::RunGet => "/runs/get",
             Action::RunList => "/runs/list",

@@ -27,6 +27,8 @@ use tripline_core::definition::TriggerKind;
 
 /// Storage key: the workflow id this object belongs to.
 pub const KEY_WORKFLOW: &str = "workflow_id";
+/// Storage key: the live version and definition (see [`WorkflowObject::remember_live`]).
+pub const KEY_LIVE: &str = "live";
 /// Storage key: the trigger kind armed (`schedule` | `poll`), absent when disarmed.
 pub const KEY_KIND: &str = "kind";
 
@@ -154,6 +156,7 @@ impl WorkflowObject {
             .storage()
             .put(KEY_WORKFLOW, workflow_id.to_string())
             .await?;
+        self.remember_live(workflow_id).await?;
         let Some(deployed) = self.deployed(workflow_id).await? else {
             self.disarm().await?;
             return Response::ok("not deployed");
@@ -258,6 +261,22 @@ impl WorkflowObject {
         Ok(())
     }
 
+    /// Keeps the live version and its definition (`{"version", "definition"}`, `version` null
+    /// when not deployed) for the trigger URL: a cache miss there asks this object, not D1.
+    async fn remember_live(&self, workflow_id: &str) -> Result<()> {
+        let storage = self.state.storage();
+        let live = match store::workflows::live_version(&store::db(&self.env)?, workflow_id).await?
+        {
+            // Deleted: D1 answers that it does not exist.
+            None => return storage.delete(KEY_LIVE).await.map(|_| ()),
+            Some(r) if r.version.is_some() && r.definition.is_some() => {
+                serde_json::json!({ "version": r.version, "definition": r.definition })
+            }
+            Some(_) => serde_json::json!({ "version": null }),
+        };
+        storage.put(KEY_LIVE, live.to_string()).await
+    }
+
     /// Does what an action asks.
     async fn act(
         &self,
@@ -276,6 +295,7 @@ impl WorkflowObject {
                     .put(KEY_WORKFLOW, workflow_id.clone())
                     .await?;
                 self.disarm().await?;
+                self.remember_live(&workflow_id).await?;
                 Response::ok("disarmed")
             }
             Action::ResumeRun => {
@@ -291,6 +311,10 @@ impl WorkflowObject {
             }
             Action::PollReset | Action::PollForget => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
+            Action::Live => match self.state.storage().get::<String>(KEY_LIVE).await? {
+                Some(live) => Response::ok(live),
+                None => Response::error("unknown", 404),
+            },
             Action::Status => Response::from_json(&serde_json::json!({
                 "schedule": schedule::status(self).await?,
                 "poll": poll::status(self)?,
@@ -431,4 +455,16 @@ pub async fn resume_run(env: &Env, workflow_id: &str, run_id: &str) -> Result<bo
         )));
     }
     Ok(text == "resumed")
+}
+
+/// The live version as the workflow's object last learnt it at a deploy or undeploy:
+/// `Some({"version": n | null, "definition": text})`, `None` when the object never learnt it
+/// (a workflow never deployed, or deployed before objects kept it): then D1 is the source.
+pub async fn live(env: &Env, workflow_id: &str) -> Result<Option<serde_json::Value>> {
+    let mut resp = call(env, workflow_id, Action::Live, None).await?;
+    if resp.status_code() == 404 {
+        return Ok(None);
+    }
+    let text = resp.text().await?;
+    Ok(serde_json::from_str(&text).ok())
 }

@@ -62,10 +62,20 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
         return Ok(hit);
     }
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
-    let row = store::workflows::live_version(&store::db(env)?, id)
-        .await?
-        .ok_or_else(unknown)?;
-    let (Some(version), Some(def)) = (row.version, row.definition) else {
+    // The workflow's object keeps the live version (no D1 on the hot path); D1 when it does not.
+    let (version, def) = match crate::objects::live(env, id).await? {
+        Some(live) => (
+            live["version"].as_i64(),
+            live["definition"].as_str().map(str::to_string),
+        ),
+        None => {
+            let row = store::workflows::live_version(&store::db(env)?, id)
+                .await?
+                .ok_or_else(unknown)?;
+            (row.version, row.definition)
+        }
+    };
+    let (Some(version), Some(def)) = (version, def) else {
         let origin = origin();
         return Err(ApiError::not_found(format!(
             "workflow {id} is not deployed; deploy it, or send requests to its test URL {origin}/hooks/{id}/test"
