@@ -142,21 +142,32 @@ pub(crate) async fn version(
             "version {version} of the workflow no longer exists"
         )));
     };
-    let Some(parsed) = serde_json::from_str::<Value>(&text)
+    match remember(workflow_id, version, &text) {
+        Some(parsed) => Ok(Ok(parsed)),
+        None => Ok(Err("the deployed definition no longer validates".into())),
+    }
+}
+
+/// Whether the parsed definition of this version is at hand (no read needed).
+pub fn is_cached(workflow_id: &str, version: i64) -> bool {
+    DEFINITIONS.with(|c| c.borrow().contains_key(&(workflow_id.to_string(), version)))
+}
+
+/// Parses a version's definition text and keeps it for [`version`]; `None` if it does not
+/// validate.
+pub fn remember(workflow_id: &str, version: i64, text: &str) -> Option<Rc<Definition>> {
+    let parsed = serde_json::from_str::<Value>(text)
         .ok()
         .and_then(|v| Definition::parse(&v).ok())
-        .map(Rc::new)
-    else {
-        return Ok(Err("the deployed definition no longer validates".into()));
-    };
+        .map(Rc::new)?;
     DEFINITIONS.with(|c| {
         let mut c = c.borrow_mut();
         if c.len() >= DEFINITION_CACHE_MAX {
             c.clear();
         }
-        c.insert(key, parsed.clone());
+        c.insert((workflow_id.to_string(), version), parsed.clone());
     });
-    Ok(Ok(parsed))
+    Some(parsed)
 }
 
 /// What a run's templates read before its first step: the trigger's input (stored JSON),

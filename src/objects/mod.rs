@@ -236,7 +236,7 @@ impl DurableObject for WorkflowObject {
                 d1_stats::scope(Kind::Poll, wf.as_deref(), poll::on_alarm(self)).await?
             }
             _ if kv.get_string(KEY_RUNS)?.is_some() => {
-                d1_stats::scope(Kind::Execute, None, self.execute_runs()).await?
+                d1_stats::scope(Kind::Execute, wf.as_deref(), self.execute_runs()).await?
             }
             _ => {}
         }
@@ -330,7 +330,10 @@ impl WorkflowObject {
             }
             Action::RunCreate => {
                 if !self.runs.marked.get() {
-                    sync_kv::SyncKv::new(&self.state.storage())?.put_string(KEY_RUNS, "1")?;
+                    let kv = sync_kv::SyncKv::new(&self.state.storage())?;
+                    kv.put_string(KEY_RUNS, "1")?;
+                    // The alarm's work is counted for the workflow (`platform::d1_stats`).
+                    kv.put_string(KEY_WORKFLOW, &workflow_id)?;
                     self.runs.marked.set(true);
                 }
                 runs::handler::create(&self.state, &self.env, &self.runs, req).await

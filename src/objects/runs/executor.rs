@@ -140,6 +140,19 @@ async fn execute_one(env: &Env, sql: &SqlStorage, runs: &RunsInstance, claimed: 
             .map(|_| ())
     } else {
         let raw = sealed::open_outputs(env, &run.id, claimed.private.as_deref());
+        // The live version's definition comes from the workflow's object, not D1 (older
+        // versions, still executing after a redeploy, are read from D1 once per isolate).
+        if !engine::is_cached(&run.workflow_id, run.version) {
+            if let Ok(Some(live)) = crate::objects::live(env, &run.workflow_id).await {
+                if let (Some(v), Some(text)) =
+                    (live["version"].as_i64(), live["definition"].as_str())
+                {
+                    if v == run.version {
+                        engine::remember(&run.workflow_id, v, text);
+                    }
+                }
+            }
+        }
         match crate::store::db(env) {
             Ok(db) => engine::execute_claimed(env, &db, run, raw, &writer).await,
             Err(e) => Err(e),
