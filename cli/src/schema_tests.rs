@@ -213,6 +213,10 @@ fn both_reject_the_same_invalid_definitions() {
         ),
         ("unknown field", with("/extra", json!(1))),
         ("bad key", with("/key", json!("Not A Key"))),
+        ("no shards", with("/shards", json!(0))),
+        ("too many shards", with("/shards", json!(65))),
+        ("fractional shards", with("/shards", json!(2.5))),
+        ("shards as text", with("/shards", json!("4"))),
         (
             "unknown trigger",
             with("/trigger", json!({"type": "webhook"})),
@@ -776,6 +780,9 @@ fn accepted_variants_are_valid_for_both() {
             json!("https://example.com/api/definition.schema.json"),
         ),
         with("/key", json!("lead-created_2")),
+        with("/shards", json!(1)),
+        with("/shards", json!(64)),
+        with("/shards", json!(16.0)),
         schedule(json!({"kind": "cron", "expression": " @Daily "})),
         schedule(json!({"kind": "cron", "expression": "\t*/5 1-3 1,15 jan-mar MON-fri"})),
         with(

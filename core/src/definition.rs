@@ -103,6 +103,8 @@ pub struct Definition {
     pub name: String,
     pub trigger: Trigger,
     pub steps: Vec<Step>,
+    /// How many shard objects hold this workflow's runs ([`MIN_SHARDS`]..=[`MAX_SHARDS`]).
+    shards: u8,
 }
 
 impl Definition {
@@ -124,6 +126,9 @@ impl Definition {
                 errors.push("name", "must be 1 to 200 characters");
             }
         }
+        let shards = r
+            .opt_int("shards", MIN_SHARDS as i64, MAX_SHARDS as i64, &mut errors)
+            .map_or(DEFAULT_SHARDS, |n| n as u8);
         let (kind, trigger) = match r.required("trigger", &mut errors) {
             Some(t) => Trigger::parse(t, "trigger", &mut errors),
             None => (None, None),
@@ -150,9 +155,15 @@ impl Definition {
                 name,
                 trigger,
                 steps,
+                shards,
             }),
             _ => Err(errors),
         }
+    }
+
+    /// How many shard objects this workflow's runs are spread over (1 unless `shards` says).
+    pub fn shards(&self) -> u8 {
+        self.shards
     }
 
     /// The endpoint trigger, if this is an endpoint workflow.
@@ -163,6 +174,12 @@ impl Definition {
         }
     }
 }
+
+/// Fewest, default and most shard objects of a workflow (`shards`): each holds the runs
+/// whose dedup key hashes to it, so a busy workflow spreads its writes over several objects.
+pub const MIN_SHARDS: u8 = 1;
+pub const DEFAULT_SHARDS: u8 = 1;
+pub const MAX_SHARDS: u8 = 64;
 
 /// Longest workflow key.
 pub const MAX_KEY_LEN: usize = 64;

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde_json::Value;
 
-use crate::definition::MAX_KEY_LEN;
+use crate::definition::{MAX_KEY_LEN, MAX_SHARDS, MIN_SHARDS};
 use crate::endpoint::request_schema::{
     MAX_ENUM_VALUES, MAX_FIELDS, MAX_NAME_LEN, MAX_PATH_SEGMENTS,
 };
@@ -77,6 +77,10 @@ pub struct DefinitionSchema {
     /// The steps, run in order.
     #[schemars(length(max = MAX_STEPS))]
     steps: Option<Vec<StepSchema>>,
+    /// How many storage objects hold this workflow's runs (default 1): a busy workflow spreads
+    /// its runs over several, chosen by a hash of each run's dedup key.
+    #[schemars(range(min = MIN_SHARDS, max = MAX_SHARDS))]
+    shards: Option<u8>,
 }
 
 /// What starts a run; `type` chooses the kind.

@@ -121,3 +121,42 @@ fn key_and_schema_reference_are_accepted_and_keys_checked() {
     assert_eq!(locations(v), ["key"]);
     assert!(is_workflow_key(&"a".repeat(64)));
 }
+
+#[test]
+fn shards_default_to_one_and_are_checked() {
+    let base = json!({"name": "x", "trigger": {"type": "schedule", "schedule": {"kind": "seconds", "every": 5}}, "steps": []});
+    assert_eq!(Definition::parse(&base).unwrap().shards(), 1);
+    for (n, expected) in [
+        (json!(1), 1),
+        (json!(4), 4),
+        (json!(64), 64),
+        (json!(16.0), 16),
+        (json!(null), 1),
+    ] {
+        let mut v = base.clone();
+        v["shards"] = n.clone();
+        assert_eq!(Definition::parse(&v).unwrap().shards(), expected, "{n}");
+    }
+    for bad in [
+        json!(0),
+        json!(65),
+        json!(-1),
+        json!(2.5),
+        json!("4"),
+        json!(true),
+        json!([4]),
+        json!(1e20),
+    ] {
+        let mut v = base.clone();
+        v["shards"] = bad.clone();
+        assert_eq!(locations(v), ["shards"], "{bad}");
+    }
+    let mut v = base.clone();
+    v["shards"] = json!(0);
+    let message = |v: &Value| Definition::parse(v).unwrap_err().0[0].message.clone();
+    assert_eq!(message(&v), "must be between 1 and 64, got 0");
+    v["shards"] = json!(65);
+    assert_eq!(message(&v), "must be between 1 and 64, got 65");
+    v["shards"] = json!("4");
+    assert_eq!(message(&v), "must be an integer, got string");
+}
