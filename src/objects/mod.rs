@@ -244,6 +244,21 @@ impl DurableObject for WorkflowObject {
                 }
                 runs::handler::create(&self.state, &self.env, &self.runs, req).await
             }
+            Action::RunFind => runs::handler::find(&self.state, &self.runs, req).await,
+            Action::DevStaleWrite if runs::dev::enabled(&self.env) => {
+                let q = |name: &str| {
+                    url.query_pairs()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.into_owned())
+                };
+                runs::dev::stale_write(
+                    &self.state,
+                    &self.runs,
+                    &q("run").unwrap_or_default(),
+                    q("attempts").and_then(|a| a.parse().ok()),
+                )
+            }
+            Action::DevStaleWrite => Response::error("unknown object action", 404),
             Action::RunGet | Action::RunList => {
                 let q = |name: &str| {
                     url.query_pairs()

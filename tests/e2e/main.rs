@@ -15,5 +15,6 @@ mod endpoint;
 mod engine;
 mod oauth;
 mod poll;
+mod scale;
 mod schedule;
 mod tour;
