@@ -429,7 +429,7 @@ fn redeploys_that_change_shards_neither_lose_nor_duplicate_runs() {
         std::thread::sleep(Duration::from_millis(2500));
     };
     let mut runs_by_key: HashMap<String, String> = HashMap::new();
-    let mut create_keys = |prefix: &str, n: usize, runs_by_key: &mut HashMap<String, String>| {
+    let create_keys = |prefix: &str, n: usize, runs_by_key: &mut HashMap<String, String>| {
         for i in 0..n {
             let key = format!("{prefix}-{i}");
             let (status, body, replayed) = post_keyed(dev, &id, &key, &json!({}));
