@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures_channel::oneshot;
+use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Map, Value};
 use worker::{Env, Result};
 
@@ -55,19 +56,24 @@ pub fn stored_input(input: &Value) -> String {
 
 /// Where an executor records a run it has claimed. Every write is fenced by the claim:
 /// `Ok(false)` means a newer claim owns the run, and the executor stops.
-#[allow(async_fn_in_trait)]
+/// (Boxed futures: one copy of the executor serves every store.)
 pub trait RunWriter {
     /// The steps so far (and the Response step's stored reply, the raw outputs for a resume);
     /// the lease moves to `lease_until`.
-    async fn progress(
-        &self,
-        steps: &str,
+    fn progress<'a>(
+        &'a self,
+        steps: &'a str,
         lease_until: i64,
-        response: Option<&str>,
-        raw: &Map<String, Value>,
-    ) -> Result<bool>;
+        response: Option<&'a str>,
+        raw: &'a Map<String, Value>,
+    ) -> LocalBoxFuture<'a, Result<bool>>;
     /// The run's end: `succeeded` or `failed` with its error (`{"message": …}` JSON).
-    async fn finish(&self, status: &str, steps: &str, error: Option<&str>) -> Result<bool>;
+    fn finish<'a>(
+        &'a self,
+        status: &'a str,
+        steps: &'a str,
+        error: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<bool>>;
     /// The Response step's reply, for a request still waiting for it.
     fn reply(&self, _reply: &PreparedResponse) {}
 }
@@ -80,21 +86,30 @@ struct D1Writer<'a> {
 }
 
 impl RunWriter for D1Writer<'_> {
-    async fn progress(
-        &self,
-        steps: &str,
+    fn progress<'a>(
+        &'a self,
+        steps: &'a str,
         lease_until: i64,
-        response: Option<&str>,
-        _raw: &Map<String, Value>,
-    ) -> Result<bool> {
-        store::runs::save_progress(self.db, self.run_id, steps, lease_until, response).await?;
-        Ok(true)
+        response: Option<&'a str>,
+        _raw: &'a Map<String, Value>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            store::runs::save_progress(self.db, self.run_id, steps, lease_until, response).await?;
+            Ok(true)
+        })
     }
 
-    async fn finish(&self, status: &str, steps: &str, error: Option<&str>) -> Result<bool> {
-        let now = iso_millis(now_ms());
-        store::runs::finish(self.db, self.run_id, status, steps, error, &now).await?;
-        Ok(true)
+    fn finish<'a>(
+        &'a self,
+        status: &'a str,
+        steps: &'a str,
+        error: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let now = iso_millis(now_ms());
+            store::runs::finish(self.db, self.run_id, status, steps, error, &now).await?;
+            Ok(true)
+        })
     }
 
     fn reply(&self, reply: &PreparedResponse) {
@@ -284,12 +299,12 @@ pub async fn execute(
 /// Executes a run its caller has claimed, recording through `writer`, until it ends or a
 /// newer claim takes it over. `raw` holds the real outputs of steps finished in earlier
 /// attempts (the stored records are redacted); without them the stored outputs are used.
-pub async fn execute_claimed<W: RunWriter>(
+pub async fn execute_claimed(
     env: &Env,
     db: &worker::D1Database,
     run: &store::runs::RunRow,
     mut step_results: Map<String, Value>,
-    writer: &W,
+    writer: &dyn RunWriter,
 ) -> Result<()> {
     let lease = lease_ms(env);
     let fail = |reason: String, steps: &[Value]| {
