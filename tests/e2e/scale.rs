@@ -158,7 +158,11 @@ fn a_four_shard_workflow_keeps_exactly_one_run_per_key_across_a_crash() {
     });
     let rows = runs(&dev, &id);
     let ids = listed_ids(&rows);
-    assert_eq!(ids.len(), TOTAL, "one run per key, listed across the shards");
+    assert_eq!(
+        ids.len(),
+        TOTAL,
+        "one run per key, listed across the shards"
+    );
     let mut keys = HashSet::new();
     let mut shards = HashSet::new();
     for row in &rows {

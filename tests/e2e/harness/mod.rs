@@ -318,7 +318,10 @@ impl Dev {
     /// stopped instance (see [`Dev::kill`]); returns the rows changed in all of them. Objects
     /// without the statement's table are skipped.
     pub fn objects_exec(&self, sql: &str, params: &[Value]) -> usize {
-        assert!(self.child.is_none(), "stop the instance before writing its objects");
+        assert!(
+            self.child.is_none(),
+            "stop the instance before writing its objects"
+        );
         let script = r#"
 import glob, json, os, sqlite3, sys
 changed = 0
