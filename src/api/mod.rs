@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod catalog;
+mod dev;
 pub mod dev_stats;
 mod documents;
 pub mod endpoint;
@@ -45,6 +46,11 @@ async fn route(req: Request, env: &Env) -> ApiResult {
     // The method as sent: `worker::Method` folds ones it does not know (e.g. QUERY) into GET.
     let method = req.inner().method().to_ascii_uppercase();
     let path = req.path();
+    if method == "POST" {
+        if let Some(answer) = dev::route(&req, env, &path).await {
+            return answer;
+        }
+    }
     let (route, params) = match match_route(&method, &path) {
         RouteMatch::Found { route, params } => (
             route,

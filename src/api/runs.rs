@@ -13,7 +13,7 @@ use crate::store::{self, runs::STATUSES};
 use tripline_core::kernel::ids::{is_run_id, RunId};
 
 pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResult {
-    let workflow = crate::api::catalog::load(env, workflow_id).await?;
+    crate::api::catalog::load(env, workflow_id).await?;
     let q = query_pairs(&req);
     let paging = PageRequest::from_query(&q, 20, 100, is_run_id)?;
     let status = query_param(&q, "status");
@@ -26,13 +26,8 @@ pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResul
         }
     }
     let db = store::db(env)?;
-    let shards = match workflow.deployed_version {
-        Some(v) => match crate::engine::version(&db, workflow_id, v).await? {
-            Ok(def) => runs::shards_of(&def),
-            Err(_) => runs::DEFAULT_SHARDS,
-        },
-        None => runs::DEFAULT_SHARDS,
-    };
+    // Every shard any version used: a redeploy that lowered `shards` leaves runs in the others.
+    let shards = store::workflows::most_shards(&db, workflow_id).await?;
     let limit = paging.rows_to_read();
     let before = paging.after.as_deref();
     let mut rows =

@@ -46,10 +46,14 @@ pub enum Action {
     RunGet,
     /// Shard object: a page of runs (`limit`, optional `status`, `before`).
     RunList,
+    /// Shard object: the run a dedup key made (body: the key).
+    RunFind,
+    /// Shard object, dev only: a stale executor's writes of run `run=<id>` (see `runs::dev`).
+    DevStaleWrite,
 }
 
 impl Action {
-    const ALL: [Action; 19] = [
+    const ALL: [Action; 21] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -69,6 +73,8 @@ impl Action {
         Action::RunCreate,
         Action::RunGet,
         Action::RunList,
+        Action::RunFind,
+        Action::DevStaleWrite,
     ];
 
     /// The URL path the action travels under.
@@ -93,6 +99,8 @@ impl Action {
             Action::RunCreate => "/runs/create",
             Action::RunGet => "/runs/get",
             Action::RunList => "/runs/list",
+            Action::RunFind => "/runs/find",
+            Action::DevStaleWrite => "/runs/dev/stale-write",
         }
     }
 

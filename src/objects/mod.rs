@@ -265,13 +265,21 @@ impl WorkflowObject {
     /// when not deployed) for the trigger URL: a cache miss there asks this object, not D1.
     async fn remember_live(&self, workflow_id: &str) -> Result<()> {
         let storage = self.state.storage();
-        let live = match store::workflows::live_version(&store::db(&self.env)?, workflow_id).await?
+        // Earlier versions' shard counts, while retention keeps their runs (the trigger URL
+        // asks those shards for a repeated key).
+        let runs_since = tripline_core::kernel::time::iso_millis(
+            now_ms() - runs::limits::retention_ms(&self.env),
+        );
+        let db = store::db(&self.env)?;
+        let live = match store::workflows::live_version_since(&db, workflow_id, &runs_since).await?
         {
             // Deleted: D1 answers that it does not exist.
             None => return storage.delete(KEY_LIVE).await.map(|_| ()),
-            Some(r) if r.version.is_some() && r.definition.is_some() => {
-                serde_json::json!({ "version": r.version, "definition": r.definition })
-            }
+            Some(r) if r.version.is_some() && r.definition.is_some() => serde_json::json!({
+                "version": r.version,
+                "definition": r.definition,
+                "earlier_shards": r.earlier_shards,
+            }),
             Some(_) => serde_json::json!({ "version": null }),
         };
         storage.put(KEY_LIVE, live.to_string()).await
@@ -338,6 +346,21 @@ impl WorkflowObject {
                 }
                 runs::handler::create(&self.state, &self.env, &self.runs, req).await
             }
+            Action::RunFind => runs::handler::find(&self.state, &self.runs, req).await,
+            Action::DevStaleWrite if runs::dev::enabled(&self.env) => {
+                let q = |name: &str| {
+                    url.query_pairs()
+                        .find(|(k, _)| k == name)
+                        .map(|(_, v)| v.into_owned())
+                };
+                runs::dev::stale_write(
+                    &self.state,
+                    &self.runs,
+                    &q("run").unwrap_or_default(),
+                    q("attempts").and_then(|a| a.parse().ok()),
+                )
+            }
+            Action::DevStaleWrite => Response::error("unknown object action", 404),
             Action::RunGet | Action::RunList => {
                 let q = |name: &str| {
                     url.query_pairs()

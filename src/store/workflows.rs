@@ -188,19 +188,58 @@ pub struct LiveVersion {
     pub status: String,
     pub version: Option<i64>,
     pub definition: Option<String>,
+    /// JSON array: the `shards` of earlier versions that were live at or after the cutoff
+    /// given to [`live_version`] (their runs may still exist), see `objects::runs::earlier_shards`.
+    #[serde(default)]
+    pub earlier_shards: Option<String>,
 }
+
+/// A version's shard count in SQL (`shards` absent: 1).
+const SHARDS_SQL: &str = "COALESCE(json_extract(p.definition, '$.shards'), 1)";
 
 /// `None` when the workflow does not exist; `status` says whether it is deployed.
 pub async fn live_version(db: &D1Database, id: &str) -> Result<Option<LiveVersion>> {
-    db.prepare(
-        "SELECT w.status AS status, w.deployed_version AS version, v.definition AS definition
+    // No version was replaced after "~" (it sorts after every ISO time).
+    live_version_since(db, id, "~").await
+}
+
+/// [`live_version`], and the shard counts of earlier versions replaced at or after
+/// `runs_since` (ISO time: the oldest run retention keeps), whose runs may still exist.
+pub async fn live_version_since(
+    db: &D1Database,
+    id: &str,
+    runs_since: &str,
+) -> Result<Option<LiveVersion>> {
+    db.prepare(format!(
+        "SELECT w.status AS status, w.deployed_version AS version, v.definition AS definition,
+           (SELECT json_group_array(DISTINCT {SHARDS_SQL}) FROM workflow_versions p
+              JOIN workflow_versions n ON n.workflow_id = p.workflow_id AND n.version = p.version + 1
+             WHERE p.workflow_id = w.id AND n.created_at >= ?2) AS earlier_shards
          FROM workflows w LEFT JOIN workflow_versions v
            ON v.workflow_id = w.id AND v.version = w.deployed_version
-         WHERE w.id = ?1",
-    )
-    .bind(&[text(id)])?
+         WHERE w.id = ?1"
+    ))
+    .bind(&[text(id), text(runs_since)])?
     .first::<LiveVersion>(None)
     .await
+}
+
+/// The most shards any version of the workflow spread its runs over (1 when none says).
+pub async fn most_shards(db: &D1Database, id: &str) -> Result<u8> {
+    #[derive(Deserialize)]
+    struct Most {
+        most: Option<f64>,
+    }
+    let most = db
+        .prepare(format!(
+            "SELECT MAX({SHARDS_SQL}) AS most FROM workflow_versions p WHERE p.workflow_id = ?1"
+        ))
+        .bind(&[text(id)])?
+        .first::<Most>(None)
+        .await?;
+    Ok(most
+        .and_then(|m| m.most)
+        .map_or(1, |m| m.clamp(1.0, 64.0) as u8))
 }
 
 /// The rows a statement changed.

@@ -16,5 +16,6 @@ mod endpoint;
 mod engine;
 mod oauth;
 mod poll;
+mod scale;
 mod schedule;
 mod tour;

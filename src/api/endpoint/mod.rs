@@ -37,6 +37,9 @@ const CACHE_MS: i64 = 2_000;
 pub struct Live {
     pub version: i64,
     pub definition: Definition,
+    /// Shard counts of earlier versions whose runs may still exist (a redeploy changed
+    /// `shards` within the retention window): a repeat asks its shard under them first.
+    pub earlier_shards: Vec<u8>,
 }
 
 thread_local! {
@@ -62,17 +65,19 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
         return Ok(hit);
     }
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
+    let runs_since = iso_millis(now - runs::limits::retention_ms(env));
     // The workflow's object keeps the live version (no D1 on the hot path); D1 when it does not.
-    let (version, def) = match crate::objects::live(env, id).await? {
+    let (version, def, earlier) = match crate::objects::live(env, id).await? {
         Some(live) => (
             live["version"].as_i64(),
             live["definition"].as_str().map(str::to_string),
+            live["earlier_shards"].as_str().map(str::to_string),
         ),
         None => {
-            let row = store::workflows::live_version(&store::db(env)?, id)
+            let row = store::workflows::live_version_since(&store::db(env)?, id, &runs_since)
                 .await?
                 .ok_or_else(unknown)?;
-            (row.version, row.definition)
+            (row.version, row.definition, row.earlier_shards)
         }
     };
     let (Some(version), Some(def)) = (version, def) else {
@@ -85,9 +90,18 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
         .ok()
         .and_then(|v| Definition::parse(&v).ok())
         .ok_or_else(|| ApiError::internal("the deployed definition no longer validates"))?;
+    let shards = runs::shards_of(&definition);
+    let earlier_shards = earlier
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Vec<u8>>(t).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|&n| n != shards)
+        .collect();
     let live = Rc::new(Live {
         version,
         definition,
+        earlier_shards,
     });
     CACHE.with(|c| c.borrow_mut().insert(id.to_string(), (now, live.clone())));
     Ok(live)
@@ -256,6 +270,14 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     } else {
         (input, Vec::new())
     };
+    // After a redeploy changed `shards`, the key's run may be in the shard it had before.
+    if let Some(k) = &key {
+        for earlier in runs::earlier_shards(&k.key, shards, &live.earlier_shards) {
+            if let Some(prior) = runs::client::find(env, id, earlier, &k.key).await? {
+                return repeat(&live, prior, fingerprint.as_deref(), &k.location);
+            }
+        }
+    }
     let steps = &live.definition.steps;
     // A workflow without steps has nothing to execute: its run is recorded finished, in the
     // same single write.

@@ -121,6 +121,48 @@ pub async fn create(
     Ok(resp.json::<Created>().await?)
 }
 
+/// The run `dedup_key` made in `workflow_id`'s shard `shard`, if any.
+pub async fn find(
+    env: &Env,
+    workflow_id: &str,
+    shard: u8,
+    dedup_key: &str,
+) -> Result<Option<PriorRun>> {
+    let mut resp = call(
+        env,
+        workflow_id,
+        shard,
+        Action::RunFind,
+        "",
+        Some(dedup_key.to_string()),
+    )
+    .await?;
+    match resp.status_code() {
+        404 => Ok(None),
+        s if s >= 400 => Err(worker::Error::RustError(format!(
+            "looking up a run by its key failed: {}",
+            resp.text().await.unwrap_or_default()
+        ))),
+        _ => Ok(Some(resp.json().await?)),
+    }
+}
+
+/// Dev only: a stale executor's writes of run `run_id` (see `runs::dev::stale_write`).
+pub async fn dev_stale_write(
+    env: &Env,
+    workflow_id: &str,
+    shard: u8,
+    run_id: &str,
+    attempts: Option<&str>,
+) -> Result<(u16, String)> {
+    let mut query = format!("&run={run_id}");
+    if let Some(a) = attempts {
+        query.push_str(&format!("&attempts={a}"));
+    }
+    let mut resp = call(env, workflow_id, shard, Action::DevStaleWrite, &query, None).await?;
+    Ok((resp.status_code(), resp.text().await?))
+}
+
 /// The whole record of run `run_id` kept in `workflow_id`'s shard `shard`.
 pub async fn get(env: &Env, workflow_id: &str, shard: u8, run_id: &str) -> Result<Option<Value>> {
     let mut resp = call(

@@ -191,6 +191,9 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let now = now_ms();
     let keep = limits::retention_ms(env);
     let deleted = table.delete_older_than(&iso_millis(now - keep), RETENTION_BATCH)?;
+    if deleted > 0 {
+        worker::console_log!("runs retention: deleted {deleted} finished runs in one pass");
+    }
     let retention_due = if deleted as u32 == RETENTION_BATCH {
         Some(now)
     } else {

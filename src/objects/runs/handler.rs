@@ -120,6 +120,16 @@ pub async fn create(
     )
 }
 
+/// The run made by the dedup key in the body (`404` when this object has none).
+pub async fn find(state: &State, runs: &RunsInstance, mut req: Request) -> Result<Response> {
+    let key = req.text().await?;
+    let sql = sql(state, runs)?;
+    match (Table { sql: &sql }).prior_by_key(&key)? {
+        Some(prior) => json_reply(200, &serde_json::to_value(prior)?),
+        None => Response::error("no run with that key", 404),
+    }
+}
+
 /// One whole run (`404` when this object has none with that id).
 pub fn get(state: &State, runs: &RunsInstance, id: &str) -> Result<Response> {
     let sql = sql(state, runs)?;

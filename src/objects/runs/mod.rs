@@ -4,6 +4,7 @@
 //! so deduplication stays inside one object; its id names the workflow and the shard.
 
 pub mod client;
+pub mod dev;
 pub mod executor;
 pub mod handler;
 pub mod instance;
@@ -17,12 +18,74 @@ use tripline_core::definition::Definition;
 /// The shard count of callers that do not hold the definition (a schedule's timer object).
 pub const DEFAULT_SHARDS: u8 = 1;
 
-/// How many shard objects a deployed version spreads its runs over.
-pub fn shards_of(_def: &Definition) -> u8 {
-    1
+/// How many shard objects a deployed version spreads its runs over (its `shards` field).
+pub fn shards_of(def: &Definition) -> u8 {
+    def.shards().max(1)
+}
+
+/// The shards a repeat of `dedup_key` must ask before creating its run in `current` (its
+/// shard under `shards`): the one it had under each earlier shard count whose runs may still
+/// exist (`earlier`), when that is another shard. Empty unless a redeploy changed the count
+/// within the retention window, so ingest then makes one extra object call per such count.
+pub fn earlier_shards(dedup_key: &str, shards: u8, earlier: &[u8]) -> Vec<u8> {
+    use tripline_core::kernel::shard::shard_for;
+    let current = shard_for(dedup_key, shards);
+    let mut out: Vec<u8> = Vec::new();
+    for &n in earlier {
+        let k = shard_for(dedup_key, n.max(1));
+        if k != current && !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    out
 }
 
 /// The name of a workflow's shard object `shard`.
 pub fn shard_name(workflow_id: &str, shard: u8) -> String {
     format!("{workflow_id}/{shard}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tripline_core::kernel::shard::shard_for;
+
+    #[test]
+    fn an_unchanged_count_asks_no_other_shard() {
+        assert!(earlier_shards("key-1", 4, &[]).is_empty());
+        assert!(earlier_shards("key-1", 4, &[4]).is_empty());
+        // Every key lives in shard 0 of a 1-shard workflow, and is asked there after 1 → 4
+        // only when its new shard is another one.
+        for i in 0..64 {
+            let key = format!("key-{i}");
+            let asked = earlier_shards(&key, 4, &[1]);
+            if shard_for(&key, 4) == 0 {
+                assert!(asked.is_empty(), "{key}");
+            } else {
+                assert_eq!(asked, vec![0], "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_earlier_count_is_asked_once_in_the_shard_the_key_had() {
+        for i in 0..64 {
+            let key = format!("k{i}");
+            let asked = earlier_shards(&key, 2, &[1, 4, 4]);
+            let now = shard_for(&key, 2);
+            assert!(
+                !asked.contains(&now),
+                "{key}: its current shard is not asked first"
+            );
+            for n in [1, 4] {
+                let had = shard_for(&key, n);
+                assert!(had == now || asked.contains(&had), "{key} under {n}");
+            }
+            let mut unique = asked.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), asked.len());
+            assert!(asked.len() <= 2);
+        }
+    }
 }

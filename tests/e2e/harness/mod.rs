@@ -329,6 +329,62 @@ os._exit(0)
     }
 }
 
+impl Dev {
+    /// Runs `sql` (with `params` as its `?`s) against every Durable Object's SQLite file of the
+    /// stopped instance (see [`Dev::kill`]); returns the rows changed in all of them. Objects
+    /// without the statement's table are skipped.
+    pub fn objects_exec(&self, sql: &str, params: &[Value]) -> usize {
+        assert!(
+            self.child.is_none(),
+            "stop the instance before writing its objects"
+        );
+        let script = r#"
+import glob, json, os, sqlite3, sys
+changed = 0
+for f in glob.glob(os.path.join(sys.argv[1], "v3", "do", "*", "*.sqlite")):
+    c = sqlite3.connect(f)
+    try:
+        changed += c.execute(sys.argv[2], json.loads(sys.argv[3])).rowcount
+        c.commit()
+    except sqlite3.OperationalError as e:
+        if "no such table" not in str(e):
+            raise
+    c.close()
+print(changed)
+"#;
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .arg(&self.state_dir)
+            .arg(sql)
+            .arg(Value::Array(params.to_vec()).to_string())
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "object SQLite write failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("a count")
+    }
+
+    /// Everything `wrangler dev` printed in this state directory (every start).
+    pub fn logs(&self) -> String {
+        let mut out = String::new();
+        if let Ok(entries) = std::fs::read_dir(&self.state_dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with("wrangler-") && name.ends_with(".log") {
+                    out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+}
+
 impl Drop for Dev {
     fn drop(&mut self) {
         self.kill();

@@ -4,6 +4,7 @@
 //! - `/fail/{key}/{n}` answers 503 the first `n` times for `key`, then like `/echo`,
 //! - `/slow/{ms}` waits `ms` milliseconds, then answers like `/echo`,
 //! - `/status/{code}` answers with that status,
+//! - `/token/{value}` answers 200 `{"access_token": value, "token_type": "bearer"}`,
 //! - `/redirect?to=<url>` answers 302 to `<url>` (percent-encoded),
 //! - `/big/{bytes}` answers that many bytes of JSON with a Content-Length,
 //! - `/bigchunked/{bytes}` the same without a Content-Length (chunked).
@@ -127,6 +128,10 @@ impl Upstream {
                             std::thread::sleep(Duration::from_millis(ms));
                             (200, echo)
                         }
+                        Some("token") => (
+                            200,
+                            json!({"access_token": parts.get(2).copied().unwrap_or(""), "token_type": "bearer"}),
+                        ),
                         Some("status") => {
                             let code: u16 =
                                 parts.get(2).and_then(|s| s.parse().ok()).unwrap_or(500);

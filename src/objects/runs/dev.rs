@@ -1,0 +1,54 @@
+//! Dev-only shard object actions, served only when the Worker variable `TRIPLINE_DEV_ACTIONS`
+//! is `1` (the e2e harness sets it for local `wrangler dev`; a deployment never does): they let
+//! tests play a part the platform plays only on a crash, such as a stale executor.
+
+use serde_json::json;
+use worker::{Env, Response, Result, State};
+
+use super::handler::sql;
+use super::instance::RunsInstance;
+use super::table::Table;
+use crate::platform::{env_string, now_ms};
+use tripline_core::kernel::time::iso_millis;
+
+/// Whether dev-only actions are served.
+pub fn enabled(env: &Env) -> bool {
+    env_string(env, "TRIPLINE_DEV_ACTIONS").as_deref() == Some("1")
+}
+
+/// Plays an executor whose claim `attempts` (default: one before the run's latest claim) is
+/// stale: it tries a progress write and a `failed` finish of run `id`, as a stale executor
+/// would, and reports whether either was written (`{"attempts", "claimed", "progress",
+/// "finish"}`). Fencing must refuse both.
+pub fn stale_write(
+    state: &State,
+    runs: &RunsInstance,
+    id: &str,
+    attempts: Option<i64>,
+) -> Result<Response> {
+    let sql = sql(state, runs)?;
+    let table = Table { sql: &sql };
+    let Some(run) = table.get(id)? else {
+        return Response::error("no such run", 404);
+    };
+    let stale = attempts.unwrap_or(run.attempts - 1);
+    let steps =
+        json!([{ "name": "stale", "status": "succeeded", "output": "from a stale executor" }])
+            .to_string();
+    let progress = table.progress(id, stale, &steps, now_ms() + 60_000, None, None)?;
+    let error = json!({ "message": "written by a stale executor" }).to_string();
+    let finish = table.finish(
+        id,
+        stale,
+        "failed",
+        &steps,
+        Some(&error),
+        &iso_millis(now_ms()),
+    )?;
+    Response::from_json(&json!({
+        "attempts": stale,
+        "claimed": run.attempts,
+        "progress": progress,
+        "finish": finish,
+    }))
+}

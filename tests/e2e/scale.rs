@@ -1,0 +1,481 @@
+//! Runs in shard objects under stress: a 4-shard workflow across a SIGKILL of `wrangler dev`,
+//! a resumed run that sees an earlier step's real output, fencing of a stale executor,
+//! retention in batches, and redeploys that change `shards`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::harness::upstream::Upstream;
+use crate::harness::{api, create, create_deployed, eventually, runs, send, wait_run, Dev};
+
+/// Dev-only actions on: the stale-executor action of the fencing test.
+const DEV_ACTIONS: (&str, &str) = ("TRIPLINE_DEV_ACTIONS", "1");
+
+fn dev() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| Dev::start("scale", &[DEV_ACTIONS, ("RUN_LEASE_SECONDS", "3")]))
+}
+
+fn endpoint(shards: u8, steps: Value) -> Value {
+    json!({"name": "scale test", "shards": shards, "trigger": {"type": "endpoint"}, "steps": steps})
+}
+
+fn log_step() -> Value {
+    json!([{"type": "log", "name": "note", "message": "got {{request.body.n}}"}])
+}
+
+fn post_keyed(dev: &Dev, id: &str, key: &str, body: &Value) -> (u16, Value, bool) {
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}")),
+        &[
+            ("content-type", "application/json"),
+            ("idempotency-key", key),
+        ],
+        Some(body.to_string().as_bytes()),
+    );
+    let replayed = r.header("idempotent-replayed") == Some("true");
+    (r.status, r.json(), replayed)
+}
+
+/// Asserts a listing has no duplicate and is newest first (ids descend), and returns its ids.
+fn listed_ids(rows: &[Value]) -> Vec<String> {
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_string())
+        .collect();
+    for pair in ids.windows(2) {
+        assert!(pair[0] > pair[1], "newest first, no duplicates: {pair:?}");
+    }
+    ids
+}
+
+// ---------------------------------------------------------------------------------------------
+// Crash of the runtime under load
+
+/// One request: `Some((status, body))` when an answer was read whole, `None` when the
+/// connection failed or the answer was cut off (the crash).
+fn post_once(base: &str, path: &str, key: &str, body: &str) -> Option<(u16, Value)> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(60))
+        .build();
+    let result = agent
+        .post(&format!("{base}{path}"))
+        .set("content-type", "application/json")
+        .set("idempotency-key", key)
+        .send_string(body);
+    match result {
+        Ok(r) => {
+            let status = r.status();
+            r.into_json::<Value>().ok().map(|b| (status, b))
+        }
+        Err(ureq::Error::Status(code, r)) if code < 500 => {
+            Some((code, r.into_json().unwrap_or(Value::Null)))
+        }
+        Err(_) => None,
+    }
+}
+
+#[test]
+fn a_four_shard_workflow_keeps_exactly_one_run_per_key_across_a_crash() {
+    const TOTAL: usize = 2000;
+    const CLIENTS: usize = 16;
+    let mut dev = Dev::start("scale-crash", &[("RUN_LEASE_SECONDS", "3")]);
+    let id = create_deployed(&dev, &endpoint(4, log_step()));
+    let path = format!("/hooks/{id}");
+    let base = Arc::new(RwLock::new(dev.base.clone()));
+    let next = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let answers: Arc<Mutex<HashMap<usize, (u16, Value)>>> = Arc::default();
+    let unanswered: Arc<Mutex<Vec<usize>>> = Arc::default();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (base, next, done, answers, unanswered, path) = (
+                base.clone(),
+                next.clone(),
+                done.clone(),
+                answers.clone(),
+                unanswered.clone(),
+                path.clone(),
+            );
+            std::thread::spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= TOTAL {
+                    return;
+                }
+                let url = base.read().unwrap().clone();
+                let body = json!({"n": i}).to_string();
+                match post_once(&url, &path, &format!("scale-{i}"), &body) {
+                    Some(answer) => {
+                        answers.lock().unwrap().insert(i, answer);
+                    }
+                    None => unanswered.lock().unwrap().push(i),
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+
+    // SIGKILL wrangler dev (the whole process group) midway; the clients' requests fail until
+    // it is back (on a new port, the same state directory).
+    eventually(600, "a third of the requests answered", || {
+        done.load(Ordering::SeqCst) >= TOTAL / 3
+    });
+    dev.kill();
+    let answered_before = answers.lock().unwrap().len();
+    dev.spawn();
+    *base.write().unwrap() = dev.base.clone();
+    for c in clients {
+        c.join().unwrap();
+    }
+    assert!(answered_before < TOTAL, "the crash happened midway");
+    let resend: Vec<usize> = unanswered.lock().unwrap().clone();
+    assert!(!resend.is_empty(), "some requests saw the crash");
+
+    // Every request whose answer was not received is sent again with the same key.
+    let mut answers = answers.lock().unwrap().clone();
+    for i in &resend {
+        let (status, body, _) = post_keyed(&dev, &id, &format!("scale-{i}"), &json!({"n": i}));
+        answers.insert(*i, (status, body));
+    }
+    assert_eq!(answers.len(), TOTAL);
+    let mut by_key = HashMap::new();
+    for (i, (status, body)) in &answers {
+        assert_eq!(*status, 202, "request {i}: {body}");
+        by_key.insert(
+            format!("idempotency:scale-{i}"),
+            body["run_id"].as_str().expect("run_id").to_string(),
+        );
+    }
+
+    // Runs cut off by the crash finish in their shard objects, without the cron.
+    eventually(300, "every run finished", || {
+        runs(&dev, &id).iter().all(|r| r["status"] == "succeeded")
+    });
+    let rows = runs(&dev, &id);
+    let ids = listed_ids(&rows);
+    assert_eq!(
+        ids.len(),
+        TOTAL,
+        "one run per key, listed across the shards"
+    );
+    let mut keys = HashSet::new();
+    let mut shards = HashSet::new();
+    for row in &rows {
+        let key = row["dedup_key"].as_str().expect("dedup_key");
+        let run_id = row["id"].as_str().expect("id");
+        assert_eq!(
+            by_key.get(key).map(String::as_str),
+            Some(run_id),
+            "the run its request was answered with: {row}"
+        );
+        assert!(keys.insert(key.to_string()), "one run for {key}");
+        shards.insert(run_id[run_id.len() - 2..].to_string());
+    }
+    assert_eq!(keys.len(), TOTAL);
+    assert_eq!(shards.len(), 4, "runs spread over the 4 shards: {shards:?}");
+    // Each step recorded once (a run resumed after the crash does not repeat its record).
+    let resent = resend
+        .iter()
+        .filter_map(|i| by_key.get(&format!("idempotency:scale-{i}")));
+    for run_id in ids.iter().step_by(40).chain(resent) {
+        let r = api(&dev, "GET", &format!("/api/runs/{run_id}"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        let run = r.json();
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let steps = run["steps"].as_array().expect("steps");
+        assert_eq!(steps.len(), 1, "one record per step: {run}");
+        assert_eq!(steps[0]["name"], "note");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Faithful resume
+
+#[test]
+fn a_resumed_run_sends_the_earlier_steps_real_value_and_shows_it_redacted() {
+    let up = Upstream::start();
+    let mut dev = Dev::start("scale-resume", &[("RUN_LEASE_SECONDS", "2")]);
+    let token = format!("tok-{}-live-secret-value", std::process::id());
+    let id = create_deployed(
+        &dev,
+        &endpoint(
+            1,
+            json!([
+                {"type": "http", "name": "login", "url": up.url(&format!("/token/{token}"))},
+                {"type": "http", "name": "slow", "url": up.url("/slow/6000/resume"),
+                 "timeout_ms": 8000, "retries": 0,
+                 "headers": {"x-session": "{{steps.login.body.access_token}}"}}
+            ]),
+        ),
+    );
+    let (status, body, _) = post_keyed(&dev, &id, "resume-1", &json!({}));
+    assert_eq!(status, 202, "{body}");
+    let run_id = body["run_id"].as_str().expect("run_id").to_string();
+    eventually(60, "the slow step was sent", || {
+        !up.received("/slow/6000/resume").is_empty()
+    });
+    // SIGKILL during step 2, then start again on the same state.
+    dev.restart();
+    let run = wait_run(&dev, &run_id, 120);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["attempts"], 2, "taken over once after the crash: {run}");
+
+    // Step 1 ran once; step 2 ran again after the restart, with the real token.
+    assert_eq!(up.received(&format!("/token/{token}")).len(), 1);
+    let slow = up.received("/slow/6000/resume");
+    assert_eq!(slow.len(), 2, "step 2 before and after the crash");
+    for (n, r) in slow.iter().enumerate() {
+        assert_eq!(
+            r.headers.get("x-session").map(String::as_str),
+            Some(token.as_str()),
+            "request {n} of step 2 carries the login's real token"
+        );
+    }
+    // The displayed record keeps it redacted.
+    let steps = run["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), 2, "{run}");
+    assert_eq!(steps[0]["output"]["body"]["access_token"], "[redacted]");
+    // (The token is part of step 1's URL in this test; what step 1 returned and what step 2
+    // sent are shown without it.)
+    assert!(!steps[0]["output"].to_string().contains(&token), "{run}");
+    assert_eq!(steps[1]["request"]["headers"]["x-session"], "[redacted]");
+    assert!(!steps[1].to_string().contains(&token), "{run}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fencing
+
+#[test]
+fn a_stale_executor_cannot_overwrite_a_newer_result() {
+    let up = Upstream::start();
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            1,
+            json!([{"type": "http", "name": "call", "url": up.url("/slow/3000/fence"), "retries": 0}]),
+        ),
+    );
+    let (status, body, _) = post_keyed(dev, &id, "fence-1", &json!({}));
+    assert_eq!(status, 202, "{body}");
+    let run_id = body["run_id"].as_str().expect("run_id").to_string();
+    eventually(60, "the step was sent", || {
+        !up.received("/slow/3000/fence").is_empty()
+    });
+    let stale = |attempts: Option<i64>| {
+        let mut path = format!("/api/dev/runs/{run_id}/stale-write");
+        if let Some(a) = attempts {
+            path.push_str(&format!("?attempts={a}"));
+        }
+        let r = api(dev, "POST", &path, None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()
+    };
+    // While attempt 1 runs, an executor of an older claim writes nothing.
+    let during = stale(None);
+    assert_eq!(during["claimed"], 1, "{during}");
+    assert_eq!(during["attempts"], 0, "{during}");
+    assert_eq!(during["progress"], false, "{during}");
+    assert_eq!(during["finish"], false, "{during}");
+    let running = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+    assert_eq!(running["status"], "running", "{running}");
+    assert!(running["error"].is_null(), "{running}");
+
+    let finished = wait_run(dev, &run_id, 60);
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    // After the result: neither the older claim nor the finished one can overwrite it.
+    for attempts in [0, 1] {
+        let after = stale(Some(attempts));
+        assert_eq!(after["progress"], false, "{after}");
+        assert_eq!(after["finish"], false, "{after}");
+    }
+    let again = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+    assert_eq!(again, finished, "the stored run is unchanged");
+    assert_eq!(again["steps"][0]["name"], "call");
+
+    // Without the admin token the dev route is refused.
+    let r = send(
+        "POST",
+        &dev.url(&format!("/api/dev/runs/{run_id}/stale-write")),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 401, "{}", r.text);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retention
+
+#[test]
+fn retention_deletes_only_old_finished_runs_in_batches() {
+    const OLD: usize = 1200;
+    let up = Upstream::start();
+    // A day of retention; leases long enough that runs cut off by the stop stay unfinished.
+    let mut dev = Dev::start(
+        "scale-retention",
+        &[("RUN_RETENTION_DAYS", "1"), ("RUN_LEASE_SECONDS", "900")],
+    );
+    // Version 1 has no steps: its runs are recorded finished at once.
+    let def = endpoint(1, json!([]));
+    let id = create_deployed(&dev, &def);
+    let post = |dev: &Dev, key: String| {
+        let (status, body, _) = post_keyed(dev, &id, &key, &json!({}));
+        assert_eq!(status, 202, "{key}: {body}");
+        body["run_id"].as_str().expect("run_id").to_string()
+    };
+    let old_finished: Vec<String> = {
+        let next = AtomicUsize::new(0);
+        let out = Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= OLD {
+                        return;
+                    }
+                    let run = post(&dev, format!("old-{i}"));
+                    out.lock().unwrap().push(run);
+                });
+            }
+        });
+        out.into_inner().unwrap()
+    };
+    let new_finished: Vec<String> = (0..5).map(|i| post(&dev, format!("new-{i}"))).collect();
+
+    // Version 2 calls an upstream that takes its time: its runs are running at the stop.
+    let mut slow = def.clone();
+    slow["steps"] = json!([{"type": "http", "name": "call", "url": up.url("/slow/50000/retention"),
+                            "timeout_ms": 55000, "retries": 0}]);
+    let r = api(&dev, "PUT", &format!("/api/workflows/{id}"), Some(&slow));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(&dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The cached version may serve a request for up to 2 s after a deploy.
+    std::thread::sleep(Duration::from_millis(2500));
+    let old_unfinished: Vec<String> = (0..3).map(|i| post(&dev, format!("stuck-{i}"))).collect();
+    eventually(60, "the slow runs started", || {
+        up.received("/slow/50000/retention").len() >= 3
+    });
+
+    // Stop, and make every run but the new ones two days old.
+    dev.kill();
+    let two_days_ago = "2000-01-01T00:00:00.000Z";
+    let mut backdated = old_finished.clone();
+    backdated.extend(old_unfinished.iter().cloned());
+    let changed = dev.objects_exec(
+        "UPDATE runs SET created_at = ? WHERE id IN (SELECT value FROM json_each(?))",
+        &[json!(two_days_ago), json!(json!(backdated).to_string())],
+    );
+    assert_eq!(changed, OLD + 3);
+    dev.spawn();
+
+    // A new run (version 3, one quick step) wakes the object; its alarm deletes the old runs.
+    let mut quick = def.clone();
+    quick["steps"] = log_step();
+    let r = api(&dev, "PUT", &format!("/api/workflows/{id}"), Some(&quick));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(&dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let waker = post(&dev, "waker".into());
+    let expected: HashSet<String> = new_finished
+        .iter()
+        .chain(old_unfinished.iter())
+        .chain([&waker])
+        .cloned()
+        .collect();
+    eventually(180, "only the new and the unfinished runs are left", || {
+        let left: HashSet<String> = runs(&dev, &id)
+            .iter()
+            .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        left == expected
+    });
+    for run_id in &old_unfinished {
+        let r = api(&dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+        assert_eq!(r["status"], "running", "kept unfinished: {r}");
+        assert_eq!(r["created_at"], two_days_ago);
+    }
+    for run_id in old_finished.iter().step_by(100) {
+        let r = api(&dev, "GET", &format!("/api/runs/{run_id}"), None);
+        assert_eq!(r.status, 404, "{run_id} was deleted: {}", r.text);
+    }
+    // In bounded batches, one per alarm pass.
+    let logs = dev.logs();
+    let passes: Vec<usize> = logs
+        .lines()
+        .filter_map(|l| {
+            let rest = l.split("runs retention: deleted ").nth(1)?;
+            rest.split_whitespace().next()?.parse().ok()
+        })
+        .collect();
+    assert!(passes.len() >= 3, "passes: {passes:?}");
+    assert!(passes.iter().all(|&n| n <= 500), "passes: {passes:?}");
+    assert_eq!(passes.iter().sum::<usize>(), OLD, "passes: {passes:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changing `shards` by a redeploy
+
+#[test]
+fn redeploys_that_change_shards_neither_lose_nor_duplicate_runs() {
+    let dev = dev();
+    let def = endpoint(1, json!([]));
+    let id = create(dev, &def);
+    let deploy = |shards: u8| {
+        let mut d = def.clone();
+        d["shards"] = json!(shards);
+        let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&d));
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        // Another isolate may serve the previous version from its cache for up to 2 s.
+        std::thread::sleep(Duration::from_millis(2500));
+    };
+    let mut runs_by_key: HashMap<String, String> = HashMap::new();
+    let create_keys = |prefix: &str, n: usize, runs_by_key: &mut HashMap<String, String>| {
+        for i in 0..n {
+            let key = format!("{prefix}-{i}");
+            let (status, body, replayed) = post_keyed(dev, &id, &key, &json!({}));
+            assert_eq!(status, 202, "{key}: {body}");
+            assert!(!replayed, "{key} is new");
+            runs_by_key.insert(key, body["run_id"].as_str().unwrap().to_string());
+        }
+    };
+    let repeat_all = |runs_by_key: &HashMap<String, String>| {
+        for (key, run_id) in runs_by_key {
+            let (status, body, replayed) = post_keyed(dev, &id, key, &json!({}));
+            assert_eq!(status, 202, "{key}: {body}");
+            assert!(replayed, "{key} is a repeat: {body}");
+            assert_eq!(body["run_id"].as_str(), Some(run_id.as_str()), "{key}");
+        }
+    };
+
+    deploy(1);
+    create_keys("one", 40, &mut runs_by_key);
+    deploy(4);
+    repeat_all(&runs_by_key);
+    create_keys("four", 40, &mut runs_by_key);
+    deploy(2);
+    repeat_all(&runs_by_key);
+    create_keys("two", 20, &mut runs_by_key);
+
+    let rows = runs(dev, &id);
+    let ids = listed_ids(&rows);
+    assert_eq!(ids.len(), 100, "every run listed once");
+    let listed: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    for (key, run_id) in &runs_by_key {
+        assert!(listed.contains(run_id.as_str()), "{key}'s run {run_id}");
+    }
+    // The 4-shard runs did spread over shards the 2-shard version no longer uses.
+    let shards: HashSet<&str> = runs_by_key
+        .iter()
+        .filter(|(k, _)| k.starts_with("four-"))
+        .map(|(_, r)| &r[r.len() - 2..])
+        .collect();
+    assert!(shards.len() >= 3, "{shards:?}");
+}
