@@ -233,7 +233,10 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
         // The poll's cursor outlives undeploy on purpose; a deleted workflow's does not.
         objects::notify(env, id, Action::PollForget).await?;
     }
+    // Every shard any version used (read before the versions go).
+    let shards = store::workflows::most_shards(&db, id).await?;
     store::workflows::delete(&db, id).await?;
+    crate::objects::runs::client::forget(env, id, shards).await?;
     // The test shelf, its draft copy and the endpoint counters live in the object; after the
     // row is gone, so that a capture in between cannot bring the draft back.
     test_shelf::forget(env, id).await?;

@@ -40,6 +40,8 @@ pub enum Action {
     EndpointStats,
     /// The live version and definition the object keeps for the trigger URL (404: unknown).
     Live,
+    /// Shard object: drop every run (the workflow is deleted).
+    RunForget,
     /// Shard object: create a run (body: `runs::handler::CreateRun`).
     RunCreate,
     /// Shard object: one run (`run=<id>`).
@@ -53,7 +55,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 21] = [
+    const ALL: [Action; 22] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -70,6 +72,7 @@ impl Action {
         Action::SignatureFailure,
         Action::EndpointStats,
         Action::Live,
+        Action::RunForget,
         Action::RunCreate,
         Action::RunGet,
         Action::RunList,
@@ -96,6 +99,7 @@ impl Action {
             Action::SignatureFailure => "/endpoint/signature-failure",
             Action::EndpointStats => "/endpoint/stats",
             Action::Live => "/live",
+            Action::RunForget => "/runs/forget",
             Action::RunCreate => "/runs/create",
             Action::RunGet => "/runs/get",
             Action::RunList => "/runs/list",

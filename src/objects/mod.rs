@@ -319,6 +319,13 @@ impl WorkflowObject {
             }
             Action::PollReset | Action::PollForget => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
+            Action::RunForget => {
+                let storage = self.state.storage();
+                storage.delete_alarm().await?;
+                storage.delete_all().await?;
+                self.runs.marked.set(false);
+                Response::ok("forgotten")
+            }
             Action::Live => match self.state.storage().get::<String>(KEY_LIVE).await? {
                 Some(live) => Response::ok(live),
                 None => Response::error("unknown", 404),
@@ -331,7 +338,13 @@ impl WorkflowObject {
             | Action::TestDraftGet
             | Action::TestPut
             | Action::TestList
-            | Action::TestForget => test_shelf::handle(self, action, url, req).await,
+            | Action::TestForget => {
+                if action == Action::TestForget {
+                    // The workflow is deleted: the trigger URL asks D1 again (no such workflow).
+                    self.state.storage().delete(KEY_LIVE).await?;
+                }
+                test_shelf::handle(self, action, url, req).await
+            }
             Action::SignatureFailure | Action::EndpointStats => {
                 let mut req = req;
                 endpoint_stats::handle(self, action, req.text().await?)

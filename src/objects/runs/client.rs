@@ -230,3 +230,18 @@ pub async fn list(
 pub fn sort_newest_first(runs: &mut [Value]) {
     runs.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
 }
+
+/// Drops every run of a deleted workflow: each shard object any version used empties its
+/// storage (runs, alarm) at once.
+pub async fn forget(env: &Env, workflow_id: &str, shards: u8) -> Result<()> {
+    for shard in 0..shards {
+        let mut resp = call(env, workflow_id, shard, Action::RunForget, "", None).await?;
+        if resp.status_code() >= 400 {
+            return Err(worker::Error::RustError(format!(
+                "dropping the runs of shard {shard} failed: {}",
+                resp.text().await.unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
+}
