@@ -1,5 +1,5 @@
 //! What the Worker asks a workflow's object to do. On the wire an action is
-//! `POST https://workflow/<path>?workflow=<id>` (plus `&run=<id>` to resume a run); in code it is
+//! `POST https://workflow/<path>?workflow=<id>` (plus an action's own parameters); in code it is
 //! this enum, so a caller cannot send an action the object does not know.
 
 /// An action of the workflow object.
@@ -11,8 +11,6 @@ pub enum Action {
     Reconcile,
     /// Clear the timers at once.
     Undeploy,
-    /// Execute an abandoned run (`run=<id>`).
-    ResumeRun,
     /// Move the poll cursor (body `{"start": "now" | "beginning"}`).
     PollReset,
     /// Drop the poll's cursor and seen ids (the workflow is deleted).
@@ -21,6 +19,8 @@ pub enum Action {
     ScheduleState,
     /// Shard object: create a run (body: `runs::handler::CreateRun`).
     RunCreate,
+    /// Shard object: create many runs in one pass (body: `runs::batch`).
+    RunCreateMany,
     /// Shard object: one run (`run=<id>`).
     RunGet,
     /// Shard object: a page of runs (`limit`, optional `status`, `before`).
@@ -32,11 +32,11 @@ impl Action {
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
-        Action::ResumeRun,
         Action::PollReset,
         Action::PollForget,
         Action::ScheduleState,
         Action::RunCreate,
+        Action::RunCreateMany,
         Action::RunGet,
         Action::RunList,
     ];
@@ -47,11 +47,11 @@ impl Action {
             Action::Deploy => "/deploy",
             Action::Reconcile => "/reconcile",
             Action::Undeploy => "/undeploy",
-            Action::ResumeRun => "/run/resume",
             Action::PollReset => "/poll/reset",
             Action::PollForget => "/poll/forget",
             Action::ScheduleState => "/schedule/state",
             Action::RunCreate => "/runs/create",
+            Action::RunCreateMany => "/runs/create-many",
             Action::RunGet => "/runs/get",
             Action::RunList => "/runs/list",
         }

@@ -225,24 +225,17 @@ impl DurableObject for WorkflowObject {
                 self.disarm().await?;
                 Response::ok("disarmed")
             }
-            Action::ResumeRun => {
-                let run_id = url
-                    .query_pairs()
-                    .find(|(k, _)| k == "run")
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default();
-                let resumed =
-                    crate::engine::execute(&self.env, &run_id, crate::engine::Claim::Expired, None)
-                        .await?;
-                Response::ok(if resumed { "resumed" } else { "skipped" })
-            }
             Action::PollReset | Action::PollForget => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
-            Action::RunCreate => {
+            Action::RunCreate | Action::RunCreateMany => {
                 if !self.runs.ready.get() {
                     sync_kv::SyncKv::new(&self.state.storage())?.put_string(KEY_RUNS, "1")?;
                 }
-                runs::handler::create(&self.state, &self.env, &self.runs, req).await
+                if action == Action::RunCreate {
+                    runs::handler::create(&self.state, &self.env, &self.runs, req).await
+                } else {
+                    runs::batch::create_many(&self.state, &self.env, &self.runs, req).await
+                }
             }
             Action::RunGet | Action::RunList => {
                 let q = |name: &str| {
@@ -305,21 +298,4 @@ pub async fn notify(env: &Env, workflow_id: &str, action: Action) -> Result<()> 
         )));
     }
     Ok(())
-}
-
-/// Resumes an abandoned run in its workflow's object; `true` when this call ran it.
-pub async fn resume_run(env: &Env, workflow_id: &str, run_id: &str) -> Result<bool> {
-    let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
-    let req = Request::new(
-        &format!("{}&run={run_id}", Action::ResumeRun.url(workflow_id)),
-        Method::Post,
-    )?;
-    let mut resp = stub.fetch_with_request(req).await?;
-    let text = resp.text().await.unwrap_or_default();
-    if resp.status_code() >= 400 {
-        return Err(Error::RustError(format!(
-            "resuming {run_id} failed: {text}"
-        )));
-    }
-    Ok(text == "resumed")
 }

@@ -280,6 +280,16 @@ impl Dev {
     /// Reads the local D1 database directly (SQLite in WAL mode, so reading never blocks
     /// the Worker's writes — `wrangler d1 execute` would take locks and cause SQLITE_BUSY).
     pub fn d1(&self, sql: &str) -> Vec<Value> {
+        self.d1_run(sql, false)
+    }
+
+    /// Writes to the local D1 database directly (one statement, committed), as an earlier
+    /// version of the Worker would have left it.
+    pub fn d1_write(&self, sql: &str) {
+        self.d1_run(sql, true);
+    }
+
+    fn d1_run(&self, sql: &str, write: bool) -> Vec<Value> {
         let dir = self.state_dir.join("v3/d1/miniflare-D1DatabaseObject");
         let file = std::fs::read_dir(&dir)
             .expect("local D1 directory")
@@ -293,7 +303,10 @@ impl Dev {
 import json, os, sqlite3, sys
 c = sqlite3.connect(sys.argv[1], timeout=10)
 c.row_factory = sqlite3.Row
-print(json.dumps([dict(r) for r in c.execute(sys.argv[2]).fetchall()]), flush=True)
+rows = [dict(r) for r in c.execute(sys.argv[2]).fetchall()]
+if sys.argv[3] == "write":
+    c.commit()
+print(json.dumps(rows), flush=True)
 # Exit without closing: the last close of a connection checkpoints the WAL under an exclusive
 # lock, which the Worker's D1 calls would meet as SQLITE_BUSY.
 os._exit(0)
@@ -302,6 +315,7 @@ os._exit(0)
             .args(["-c", script])
             .arg(&file)
             .arg(sql)
+            .arg(if write { "write" } else { "read" })
             .output()
             .expect("python3");
         assert!(
