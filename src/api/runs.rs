@@ -35,7 +35,8 @@ pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResul
     };
     let limit = paging.rows_to_read();
     let before = paging.after.as_deref();
-    let mut rows = runs::client::list(env, workflow_id, shards, status, before, limit).await?;
+    let mut rows =
+        runs::client::list(env, workflow_id, shards, status, None, before, limit).await?;
     // Runs of earlier versions stay in D1 until they expire.
     let legacy = store::runs::list(&db, workflow_id, status, before, limit).await?;
     rows.extend(legacy.iter().map(|r| r.to_json()));

@@ -86,10 +86,22 @@ pub async fn add_status(env: &Env, row: &WorkflowRow, resource: &mut Value) -> A
         })
     });
     fields.insert("next_run_at".into(), json!(next));
-    fields.insert(
-        "last_run_at".into(),
-        json!(status.as_ref().and_then(|s| s.last_run_at.clone())),
-    );
+    // The newest schedule run: in the shard objects, else (runs of earlier versions) in D1.
+    let newest = crate::objects::runs::client::list(
+        env,
+        &row.id,
+        crate::objects::runs::DEFAULT_SHARDS,
+        None,
+        Some("schedule"),
+        None,
+        1,
+    )
+    .await?;
+    let last_run_at = newest
+        .first()
+        .and_then(|r| r["created_at"].as_str().map(str::to_string))
+        .or_else(|| status.as_ref().and_then(|s| s.last_run_at.clone()));
+    fields.insert("last_run_at".into(), json!(last_run_at));
     fields.insert(
         "skipped_slots".into(),
         json!(status.as_ref().and_then(|s| s.skipped_slots).unwrap_or(0)),

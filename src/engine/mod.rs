@@ -9,6 +9,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Map, Value};
 use worker::{Env, Result};
 
@@ -52,19 +53,24 @@ pub fn stored_input(input: &Value) -> String {
 
 /// Where an executor records a run it has claimed. Every write is fenced by the claim:
 /// `Ok(false)` means a newer claim owns the run, and the executor stops.
-#[allow(async_fn_in_trait)]
+/// (Boxed futures: one copy of the executor serves every store.)
 pub trait RunWriter {
     /// The steps so far (and the Response step's stored reply, the raw outputs for a resume);
     /// the lease moves to `lease_until`.
-    async fn progress(
-        &self,
-        steps: &str,
+    fn progress<'a>(
+        &'a self,
+        steps: &'a str,
         lease_until: i64,
-        response: Option<&str>,
-        raw: &Map<String, Value>,
-    ) -> Result<bool>;
+        response: Option<&'a str>,
+        raw: &'a Map<String, Value>,
+    ) -> LocalBoxFuture<'a, Result<bool>>;
     /// The run's end: `succeeded` or `failed` with its error (`{"message": …}` JSON).
-    async fn finish(&self, status: &str, steps: &str, error: Option<&str>) -> Result<bool>;
+    fn finish<'a>(
+        &'a self,
+        status: &'a str,
+        steps: &'a str,
+        error: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<bool>>;
     /// The Response step's reply, for a request still waiting for it.
     fn reply(&self, _reply: &PreparedResponse) {}
 }
@@ -204,12 +210,12 @@ pub(crate) fn close_record(
 /// Executes a run its caller has claimed, recording through `writer`, until it ends or a
 /// newer claim takes it over. `raw` holds the real outputs of steps finished in earlier
 /// attempts (the stored records are redacted); without them the stored outputs are used.
-pub async fn execute_claimed<W: RunWriter>(
+pub async fn execute_claimed(
     env: &Env,
     db: &worker::D1Database,
     run: &store::runs::RunRow,
     mut step_results: Map<String, Value>,
-    writer: &W,
+    writer: &dyn RunWriter,
 ) -> Result<()> {
     let lease = lease_ms(env);
     let fail = |reason: String, steps: &[Value]| {

@@ -228,8 +228,9 @@ impl DurableObject for WorkflowObject {
             Action::PollReset | Action::PollForget => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
             Action::RunCreate | Action::RunCreateMany => {
-                if !self.runs.ready.get() {
+                if !self.runs.marked.get() {
                     sync_kv::SyncKv::new(&self.state.storage())?.put_string(KEY_RUNS, "1")?;
+                    self.runs.marked.set(true);
                 }
                 if action == Action::RunCreate {
                     runs::handler::create(&self.state, &self.env, &self.runs, req).await
@@ -251,6 +252,7 @@ impl DurableObject for WorkflowObject {
                         &self.state,
                         &self.runs,
                         q("status").as_deref(),
+                        q("trigger").as_deref(),
                         q("before").as_deref(),
                         limit,
                     )
@@ -271,12 +273,15 @@ impl DurableObject for WorkflowObject {
             Some(TriggerKind::Poll) => poll::on_alarm(self).await?,
             _ if kv.get_string(KEY_RUNS)?.is_some() => {
                 let sql = runs::handler::sql(&self.state, &self.runs)?;
-                let next = runs::executor::run(&self.env, &sql, &self.runs).await?;
-                if let Some(at) = next {
-                    self.state
-                        .storage()
-                        .set_alarm((at - now_ms()).max(0))
-                        .await?;
+                let storage = self.state.storage();
+                // A watchdog: if this instance dies while executing, the alarm comes back
+                // once the runs' leases have expired.
+                storage
+                    .set_alarm(crate::engine::lease_ms(&self.env))
+                    .await?;
+                match runs::executor::run(&self.env, &sql, &self.runs).await? {
+                    Some(at) => storage.set_alarm((at - now_ms()).max(0)).await?,
+                    None => storage.delete_alarm().await?,
                 }
             }
             _ => {}

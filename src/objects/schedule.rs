@@ -6,12 +6,12 @@
 //! A wake touches only the object's own storage until it has re-armed. The marks live there
 //! (`schedule`: version, anchor, the newest slot dealt with, the armed slot), and so does the
 //! due slot, as a *pending run* inside the same record, written in the same storage write as
-//! the alarm. The D1 work follows, in the background for an alarm so that the next alarm never
-//! waits on D1: insert the run (one statement that also checks the workflow is still deployed
-//! at this version), execute it, record skipped slots, refresh the `timers` row when it would
-//! go stale. A pending run stays in the record until a later wake learns it was recorded; one
-//! whose insert failed or was cut off (a crash) is tried again by a later wake, and the dedup
-//! key makes that safe.
+//! the alarm. Then the run is created in the workflow's shard object (one call, no D1; only
+//! while this object is still armed at the run's version), which executes it; the D1 work
+//! follows in the background so that the next alarm never waits on D1: record skipped slots,
+//! refresh the `timers` row when it would go stale. A pending run stays in the record until a
+//! later wake learns it was recorded; one whose create failed or was cut off (a crash) is tried
+//! again by a later wake, and the dedup key makes that safe.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -281,7 +281,10 @@ pub async fn on_alarm(
             None => return Ok(()),
         },
     };
-    if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
+    if let Some(mut followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
+        // The run is created inside the alarm (one call to its shard object): work left to
+        // the background after the event may be cut off with it.
+        followup.create_runs().await;
         wasm_bindgen_futures::spawn_local(async move {
             // Timer work first (see FOLLOWUP_DELAY_MS).
             worker::Delay::from(Duration::from_millis(FOLLOWUP_DELAY_MS)).await;
@@ -423,11 +426,16 @@ struct Followup {
 }
 
 impl Followup {
-    async fn run(self) -> Result<()> {
-        let db = store::db(&self.env)?;
-        for p in &self.runs {
-            self.create_run(p).await;
+    /// Creates the pending runs in their shard objects (each is then no longer pending).
+    async fn create_runs(&mut self) {
+        for p in std::mem::take(&mut self.runs) {
+            self.create_run(&p).await;
         }
+    }
+
+    async fn run(mut self) -> Result<()> {
+        self.create_runs().await;
+        let db = store::db(&self.env)?;
         if let Some((skipped, record)) = &self.misfire {
             if let Err(e) = store::schedules::record_misfire(
                 &db,

@@ -596,3 +596,78 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(runs(dev, &id).len(), 2);
 }
+
+#[test]
+fn a_run_whose_http_step_takes_40_seconds_completes() {
+    let (dev, up) = (dev(), upstream());
+    let tag = unique("forty");
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "forty seconds", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "slow", "url": up.url(&format!("/slow/40000/{tag}")),
+                       "timeout_ms": 55000, "retries": 0},
+                      {"type": "log", "name": "after", "message": "got {{steps.slow.status}}"}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 180);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][1]["output"]["message"], "got 200", "{run}");
+    assert_eq!(run["attempts"], 1, "executed once: {run}");
+    let calls = up.received(&format!("/slow/40000/{tag}")).len();
+    assert_eq!(calls, 1, "the slow endpoint was called once");
+}
+
+#[test]
+fn a_step_output_over_the_cap_is_stored_truncated_with_its_size() {
+    let (dev, up) = (dev(), upstream());
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "big output", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "big", "url": up.url("/big/300000"), "retries": 0}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 120);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let output = &run["steps"][0]["output"];
+    assert_eq!(output["truncated"], true, "{output}");
+    let size = output["size"].as_u64().unwrap();
+    assert!(size > 300_000, "the full size is noted: {size}");
+    assert!(output.to_string().len() < 40_000, "stored cut short");
+}
+
+#[test]
+fn a_run_past_its_attempts_fails_saying_so() {
+    let up = upstream();
+    let mut dev = Dev::start(
+        "engine-attempts",
+        &[("RUN_LEASE_SECONDS", "1"), ("RUN_MAX_ATTEMPTS", "1")],
+    );
+    let tag = unique("attempts");
+    let id = create_deployed(
+        &dev,
+        &json!({
+            "name": "attempts", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "slow", "url": up.url(&format!("/slow/20000/{tag}")),
+                       "timeout_ms": 1000, "retries": 0}]
+        }),
+    );
+    let run_id = hook(&dev, &id, &json!({}));
+    // The first attempt is cut off while its step waits; the next claim is past the cap.
+    let path = format!("/slow/20000/{tag}");
+    eventually(60, "the step was dispatched", || {
+        !up.received(&path).is_empty()
+    });
+    dev.restart();
+    let run = wait_run(&dev, &run_id, 120);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["message"], "gave up after 1 attempts", "{run}");
+    assert_eq!(run["attempts"], 2, "{run}");
+    assert_eq!(
+        up.received(&path).len(),
+        1,
+        "not executed again past the cap"
+    );
+}

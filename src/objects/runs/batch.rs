@@ -141,12 +141,9 @@ pub async fn create_many(
             created.push(r.id);
         }
     }
-    if to_execute {
-        if runs.executing.get() {
-            runs.wake();
-        } else {
-            state.storage().set_alarm(Duration::from_millis(0)).await?;
-        }
+    // The running executor takes the new runs; without one, the alarm starts one now.
+    if to_execute && !runs.wake() {
+        state.storage().set_alarm(Duration::from_millis(0)).await?;
     }
     Response::from_json(&BatchCreated { created })
 }

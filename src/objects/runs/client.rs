@@ -143,12 +143,14 @@ pub async fn get(env: &Env, workflow_id: &str, shard: u8, run_id: &str) -> Resul
     }
 }
 
-/// Up to `limit` runs of the workflow across its `shards`, newest first, ids below `before`.
+/// Up to `limit` runs of the workflow across its `shards`, newest first, ids below `before`,
+/// optionally of one status and one trigger kind (both plain words, checked by the caller).
 pub async fn list(
     env: &Env,
     workflow_id: &str,
     shards: u8,
     status: Option<&str>,
+    trigger: Option<&str>,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<Value>> {
@@ -159,6 +161,9 @@ pub async fn list(
     let mut query = format!("&limit={limit}");
     if let Some(s) = status {
         query.push_str(&format!("&status={s}"));
+    }
+    if let Some(t) = trigger {
+        query.push_str(&format!("&trigger={t}"));
     }
     if let Some(b) = before {
         query.push_str(&format!("&before={b}"));

@@ -3,7 +3,7 @@
 //! budget is spent, deletes expired runs in bounded batches, then re-arms the alarm for the
 //! earliest deadline.
 
-use futures_util::future::select;
+use futures_util::future::{ready, select, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
 use worker::{Env, Result, SqlStorage};
@@ -56,7 +56,37 @@ fn fit_steps(steps: &str) -> String {
 }
 
 impl RunWriter for ObjectWriter<'_> {
-    async fn progress(
+    fn progress<'a>(
+        &'a self,
+        steps: &'a str,
+        lease_until: i64,
+        response: Option<&'a str>,
+        raw: &'a Map<String, Value>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        // The object's SQLite answers synchronously.
+        Box::pin(ready(self.save(steps, lease_until, response, raw)))
+    }
+
+    fn finish<'a>(
+        &'a self,
+        status: &'a str,
+        steps: &'a str,
+        error: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        Box::pin(ready(self.end(status, steps, error)))
+    }
+
+    fn reply(&self, reply: &PreparedResponse) {
+        let headers: Vec<Value> = reply.headers.iter().map(|(k, v)| json!([k, v])).collect();
+        self.runs.notify(
+            self.id,
+            Some(json!({ "status": reply.status, "headers": headers, "body": reply.body })),
+        );
+    }
+}
+
+impl ObjectWriter<'_> {
+    fn save(
         &self,
         steps: &str,
         lease_until: i64,
@@ -76,7 +106,7 @@ impl RunWriter for ObjectWriter<'_> {
         )
     }
 
-    async fn finish(&self, status: &str, steps: &str, error: Option<&str>) -> Result<bool> {
+    fn end(&self, status: &str, steps: &str, error: Option<&str>) -> Result<bool> {
         let error = error.map(|e| limits::fit_text(e.to_string(), VALUE_CAP_BYTES));
         let done = Table { sql: self.sql }.finish(
             self.id,
@@ -88,14 +118,6 @@ impl RunWriter for ObjectWriter<'_> {
         )?;
         self.runs.notify(self.id, None);
         Ok(done)
-    }
-
-    fn reply(&self, reply: &PreparedResponse) {
-        let headers: Vec<Value> = reply.headers.iter().map(|(k, v)| json!([k, v])).collect();
-        self.runs.notify(
-            self.id,
-            Some(json!({ "status": reply.status, "headers": headers, "body": reply.body })),
-        );
     }
 }
 
@@ -134,17 +156,13 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let started = now_ms();
     let lease = engine::lease_ms(env);
     let mut in_flight = FuturesUnordered::new();
-    runs.executing.set(true);
     loop {
         let now = now_ms();
         while in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
             let claimed = match table.claim(now, now + lease, &iso_millis(now)) {
                 Ok(Some(c)) => c,
                 Ok(None) => break,
-                Err(e) => {
-                    runs.executing.set(false);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             };
             in_flight.push(execute_one(env, sql, runs, claimed));
         }
@@ -155,7 +173,6 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         // A finished run frees a slot; a new run may fill one.
         let _ = select(in_flight.next(), wake).await;
     }
-    runs.executing.set(false);
 
     // Retention: finished runs past the window, a bounded batch per wake.
     let now = now_ms();

@@ -89,12 +89,9 @@ pub async fn create(
     }
     let prior = table.insert(&new)?;
     let created = prior.is_none();
-    if created && !run.finished {
-        if runs.executing.get() {
-            runs.wake();
-        } else {
-            state.storage().set_alarm(Duration::from_millis(0)).await?;
-        }
+    // The running executor takes the new run; without one, the alarm starts one now.
+    if created && !run.finished && !runs.wake() {
+        state.storage().set_alarm(Duration::from_millis(0)).await?;
     }
     let mut current = match prior {
         Some(p) => p,
@@ -132,16 +129,17 @@ pub fn get(state: &State, runs: &RunsInstance, id: &str) -> Result<Response> {
     }
 }
 
-/// `{"runs": [...]}`: newest first, after the cursor, optionally of one status.
+/// `{"runs": [...]}`: newest first, after the cursor, optionally of one status and trigger.
 pub fn list(
     state: &State,
     runs: &RunsInstance,
     status: Option<&str>,
+    trigger: Option<&str>,
     before: Option<&str>,
     limit: u32,
 ) -> Result<Response> {
     let sql = sql(state, runs)?;
-    let rows = (Table { sql: &sql }).list(status, before, limit.clamp(1, 101))?;
+    let rows = (Table { sql: &sql }).list(status, trigger, before, limit.clamp(1, 101))?;
     json_reply(
         200,
         &json!({ "runs": rows.iter().map(|r| r.to_json()).collect::<Vec<_>>() }),

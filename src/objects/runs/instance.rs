@@ -1,5 +1,5 @@
-//! What a shard object keeps in memory between events: whether its tables exist, whether its
-//! executor is running, and the requests waiting for a run (a Response step's reply, a run's
+//! What a shard object keeps in memory between events: whether its tables exist, how to wake
+//! its running executor, and the requests waiting for a run (a Response step's reply, a run's
 //! end). The executor hands replies over here, never through storage polling.
 
 use std::cell::{Cell, RefCell};
@@ -12,8 +12,8 @@ use serde_json::Value;
 pub struct RunsInstance {
     /// The tables were created by this instance.
     pub ready: Cell<bool>,
-    /// The executor is running in this instance (a new run wakes it instead of the alarm).
-    pub executing: Cell<bool>,
+    /// This instance has marked the object as holding runs (its alarm runs the executor).
+    pub marked: Cell<bool>,
     /// Wakes the running executor: a run was created.
     wake: RefCell<Option<oneshot::Sender<()>>>,
     /// Requests waiting for a run, by run id: sent the raw reply (JSON `{status, headers, body}`)
@@ -29,11 +29,11 @@ impl RunsInstance {
         rx
     }
 
-    /// Wakes the executor if it waits for work.
-    pub fn wake(&self) {
-        if let Some(tx) = self.wake.borrow_mut().take() {
-            let _ = tx.send(());
-        }
+    /// Wakes the executor if it is waiting in this instance; `false` when none heard it (then
+    /// the alarm must start one).
+    pub fn wake(&self) -> bool {
+        let tx = self.wake.borrow_mut().take();
+        tx.is_some_and(|tx| tx.send(()).is_ok())
     }
 
     /// Waits for news of `run_id` (see `notify`).

@@ -135,15 +135,20 @@ impl Table<'_> {
         row.map(|r| self.inflate(r)).transpose()
     }
 
-    /// Newest first, `limit` runs with ids below `before`, optionally of one status.
+    /// Newest first, `limit` runs with ids below `before`, optionally of one status and trigger.
     pub fn list(
         &self,
         status: Option<&str>,
+        trigger: Option<&str>,
         before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<RunRow>> {
         let mut query = format!("SELECT {COLUMNS} FROM runs WHERE 1");
         let mut args = Vec::new();
+        if let Some(t) = trigger {
+            query.push_str(" AND trigger = ?");
+            args.push(text(t));
+        }
         if let Some(s) = status {
             query.push_str(" AND status = ?");
             args.push(text(s));
