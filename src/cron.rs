@@ -11,9 +11,9 @@ use crate::store;
 use tripline_core::kernel::outbox::retry_delay_ms;
 use tripline_core::kernel::time::iso_millis;
 
-/// One pass of the Cron Trigger: retry failed deploy/undeploy calls (the arm outbox), resume
-/// runs whose executor died, delete old runs, refresh OAuth connections. Each part logs what it
-/// did; a failure in one does not stop the next.
+/// One pass of the Cron Trigger: retry failed deploy/undeploy calls (the arm outbox), move
+/// unfinished runs of earlier versions from D1 into their shard objects, delete old ones, refresh
+/// OAuth connections. Each part logs what it did; a failure in one does not stop the next.
 pub async fn run(env: &Env) {
     match retry_arm_outbox(env).await {
         Ok(r) => worker::console_log!(
@@ -25,8 +25,8 @@ pub async fn run(env: &Env) {
     }
     match reconcile_runs(env).await {
         Ok(r) => worker::console_log!(
-            "reconcile: resumed {} runs, deleted {} old runs",
-            r.resumed,
+            "reconcile: moved {} runs of earlier versions into their objects, deleted {} old ones",
+            r.moved,
             r.deleted
         ),
         Err(e) => worker::console_error!("reconcile failed: {e}"),
@@ -43,40 +43,27 @@ pub async fn run(env: &Env) {
     }
 }
 
-/// Runs taken over per pass; the rest wait for the next minute.
-const STALE_BATCH: u32 = 50;
 /// Old runs deleted per statement, and statements per pass.
 const RETENTION_BATCH: u32 = 500;
 const RETENTION_ROUNDS: u32 = 10;
 
-/// What one pass did (logged, and returned by `/__scheduled` callers in tests via the log).
+/// What one pass did with the runs of earlier versions (logged).
 #[derive(Debug, Default)]
 pub struct Report {
-    pub resumed: usize,
+    pub moved: usize,
     pub deleted: usize,
 }
 
-/// Resumes runs whose executor died and deletes runs past retention.
+/// Runs of earlier versions still in D1: moves the unfinished ones whose executor is gone into
+/// their shard objects (a bounded batch, see `objects::runs::legacy`) and deletes finished ones
+/// past retention (bounded batches). Runs in shard objects expire there.
 pub async fn reconcile_runs(env: &Env) -> Result<Report> {
     let db = store::db(env)?;
     let now = now_ms();
-    let stale = store::runs::stale(&db, now, STALE_BATCH).await?;
-    // Each run resumes in its workflow's object: its own invocation, so one pass is not
-    // bound by one invocation's limits (concurrent connections, wall time).
-    let results = join_all(
-        stale
-            .iter()
-            .map(|(run_id, workflow_id)| crate::objects::resume_run(env, workflow_id, run_id)),
-    )
-    .await;
-    let mut report = Report::default();
-    for r in results {
-        match r {
-            Ok(true) => report.resumed += 1,
-            Ok(false) => {}
-            Err(e) => worker::console_error!("reconcile: resuming a run failed: {e}"),
-        }
-    }
+    let mut report = Report {
+        moved: objects::runs::legacy::move_unfinished(env).await?,
+        ..Report::default()
+    };
     let days = env_string(env, "RUN_RETENTION_DAYS")
         .and_then(|s| s.parse::<i64>().ok())
         .filter(|d| *d >= 1)
@@ -89,6 +76,7 @@ pub async fn reconcile_runs(env: &Env) -> Result<Report> {
             break;
         }
     }
+    store::runs::delete_moves_older_than(&db, &cutoff, RETENTION_BATCH).await?;
     Ok(report)
 }
 

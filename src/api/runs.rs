@@ -47,9 +47,17 @@ async fn record(env: &Env, run_id: &str) -> ApiResult<Value> {
     let place = RunId::parse(run_id).ok_or_else(not_found)?;
     let found = match place.workflow_id {
         Some(wf) => runs::client::get(env, &wf, place.shard, run_id).await?,
-        None => store::runs::get(&store::db(env)?, run_id)
-            .await?
-            .map(|r| r.to_json()),
+        None => {
+            // A run of an earlier version: in D1, or moved into its shard object since.
+            let db = store::db(env)?;
+            match store::runs::get(&db, run_id).await? {
+                Some(r) => Some(r.to_json()),
+                None => match store::runs::moved_to(&db, run_id).await? {
+                    Some((wf, shard)) => runs::client::get(env, &wf, shard, run_id).await?,
+                    None => None,
+                },
+            }
+        }
     };
     found.ok_or_else(not_found)
 }

@@ -1,9 +1,7 @@
 //! Running a workflow's steps in order, recording each step's result through the store that
-//! holds the run (its shard object, or D1 for runs of earlier versions and polls). Execution is
-//! at least once: a run whose executor died is taken over when its lease expires, and resumes
-//! after its last recorded step.
+//! holds the run (its shard object). Execution is at least once: a run whose executor died is
+//! taken over when its lease expires, and resumes after its last recorded step.
 
-pub mod batch;
 pub mod http_step;
 pub mod oauth;
 
@@ -11,7 +9,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-use futures_channel::oneshot;
 use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Map, Value};
 use worker::{Env, Result};
@@ -25,7 +22,7 @@ use tripline_core::steps::response::PreparedResponse;
 use tripline_core::steps::retry::MAX_RETRY_AFTER_MS;
 use tripline_core::steps::Step;
 
-/// How long an executor owns a run before the reconciler may take it over (plus the
+/// How long an executor owns a run before another claim may take it over (plus the
 /// running step's own timeout). `RUN_LEASE_SECONDS` overrides it (tests use a short one).
 const DEFAULT_LEASE_MS: i64 = 60_000;
 
@@ -76,47 +73,6 @@ pub trait RunWriter {
     ) -> LocalBoxFuture<'a, Result<bool>>;
     /// The Response step's reply, for a request still waiting for it.
     fn reply(&self, _reply: &PreparedResponse) {}
-}
-
-/// A legacy run kept in D1 (resumed by the reconciler). Its writes are not fenced.
-struct D1Writer<'a> {
-    db: &'a worker::D1Database,
-    run_id: &'a str,
-    sink: RefCell<Option<ResponseSink>>,
-}
-
-impl RunWriter for D1Writer<'_> {
-    fn progress<'a>(
-        &'a self,
-        steps: &'a str,
-        lease_until: i64,
-        response: Option<&'a str>,
-        _raw: &'a Map<String, Value>,
-    ) -> LocalBoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            store::runs::save_progress(self.db, self.run_id, steps, lease_until, response).await?;
-            Ok(true)
-        })
-    }
-
-    fn finish<'a>(
-        &'a self,
-        status: &'a str,
-        steps: &'a str,
-        error: Option<&'a str>,
-    ) -> LocalBoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            let now = iso_millis(now_ms());
-            store::runs::finish(self.db, self.run_id, status, steps, error, &now).await?;
-            Ok(true)
-        })
-    }
-
-    fn reply(&self, reply: &PreparedResponse) {
-        if let Some(s) = self.sink.borrow_mut().take() {
-            let _ = s.send(reply.clone());
-        }
-    }
 }
 
 thread_local! {
@@ -260,51 +216,6 @@ pub(crate) fn close_record(
             (record, Err(reason))
         }
     }
-}
-
-/// Where a Response step's reply goes while the endpoint request is still waiting for it.
-pub type ResponseSink = oneshot::Sender<PreparedResponse>;
-
-/// Which runs `execute` may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// A run just created by the caller (status `queued`).
-    Fresh,
-    /// A run whose lease has expired (reconciler).
-    Expired,
-}
-
-/// Executes a legacy run kept in D1 to its end. Returns `false` when the run was not
-/// claimable (someone else runs it, or it is finished). Never fails on a step's error: that
-/// fails the run.
-pub async fn execute(
-    env: &Env,
-    run_id: &str,
-    claim: Claim,
-    sink: Option<ResponseSink>,
-) -> Result<bool> {
-    let db = store::db(env)?;
-    let lease = lease_ms(env);
-    let now = now_ms();
-    let Some(run) = store::runs::claim(
-        &db,
-        run_id,
-        now,
-        lease,
-        &iso_millis(now),
-        claim == Claim::Fresh,
-    )
-    .await?
-    else {
-        return Ok(false);
-    };
-    let writer = D1Writer {
-        db: &db,
-        run_id,
-        sink: RefCell::new(sink),
-    };
-    execute_claimed(env, &db, &run, Map::new(), &writer).await?;
-    Ok(true)
 }
 
 /// Executes a run its caller has claimed, recording through `writer`, until it ends or a

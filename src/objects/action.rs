@@ -13,8 +13,6 @@ pub enum Action {
     Reconcile,
     /// Clear the timers at once.
     Undeploy,
-    /// Execute an abandoned run (`run=<id>`).
-    ResumeRun,
     /// Move the poll cursor (body `{"start": "now" | "beginning"}`).
     PollReset,
     /// Drop the poll's cursor and seen ids (the workflow is deleted).
@@ -44,6 +42,8 @@ pub enum Action {
     RunForget,
     /// Shard object: create a run (body: `runs::handler::CreateRun`).
     RunCreate,
+    /// Shard object: create many runs in one pass (body: `runs::batch`).
+    RunCreateMany,
     /// Shard object: one run (`run=<id>`).
     RunGet,
     /// Shard object: a page of runs (`limit`, optional `status`, `before`).
@@ -59,7 +59,6 @@ impl Action {
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
-        Action::ResumeRun,
         Action::PollReset,
         Action::PollForget,
         Action::ScheduleState,
@@ -74,6 +73,7 @@ impl Action {
         Action::Live,
         Action::RunForget,
         Action::RunCreate,
+        Action::RunCreateMany,
         Action::RunGet,
         Action::RunList,
         Action::RunFind,
@@ -86,7 +86,6 @@ impl Action {
             Action::Deploy => "/deploy",
             Action::Reconcile => "/reconcile",
             Action::Undeploy => "/undeploy",
-            Action::ResumeRun => "/run/resume",
             Action::PollReset => "/poll/reset",
             Action::PollForget => "/poll/forget",
             Action::ScheduleState => "/schedule/state",
@@ -101,6 +100,7 @@ impl Action {
             Action::Live => "/live",
             Action::RunForget => "/runs/forget",
             Action::RunCreate => "/runs/create",
+            Action::RunCreateMany => "/runs/create-many",
             Action::RunGet => "/runs/get",
             Action::RunList => "/runs/list",
             Action::RunFind => "/runs/find",

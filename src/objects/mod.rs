@@ -209,7 +209,6 @@ impl DurableObject for WorkflowObject {
         }
         // Local mode counts D1 statements by what asked for the action (`platform::d1_stats`).
         let kind = match action {
-            Action::ResumeRun => Kind::Execute,
             Action::Reconcile => Kind::Cron,
             Action::TestDraftGet | Action::TestPut => Kind::TestIngest,
             // Creating a run in a shard object, whatever the trigger: it must cost no D1.
@@ -306,17 +305,6 @@ impl WorkflowObject {
                 self.remember_live(&workflow_id).await?;
                 Response::ok("disarmed")
             }
-            Action::ResumeRun => {
-                let run_id = url
-                    .query_pairs()
-                    .find(|(k, _)| k == "run")
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default();
-                let resumed =
-                    crate::engine::execute(&self.env, &run_id, crate::engine::Claim::Expired, None)
-                        .await?;
-                Response::ok(if resumed { "resumed" } else { "skipped" })
-            }
             Action::PollReset | Action::PollForget => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
             Action::RunForget => {
@@ -349,7 +337,7 @@ impl WorkflowObject {
                 let mut req = req;
                 endpoint_stats::handle(self, action, req.text().await?)
             }
-            Action::RunCreate => {
+            Action::RunCreate | Action::RunCreateMany => {
                 if !self.runs.marked.get() {
                     let kv = sync_kv::SyncKv::new(&self.state.storage())?;
                     kv.put_string(KEY_RUNS, "1")?;
@@ -357,7 +345,11 @@ impl WorkflowObject {
                     kv.put_string(KEY_WORKFLOW, &workflow_id)?;
                     self.runs.marked.set(true);
                 }
-                runs::handler::create(&self.state, &self.env, &self.runs, req).await
+                if action == Action::RunCreate {
+                    runs::handler::create(&self.state, &self.env, &self.runs, req).await
+                } else {
+                    runs::batch::create_many(&self.state, &self.env, &self.runs, req).await
+                }
             }
             Action::RunFind => runs::handler::find(&self.state, &self.runs, req).await,
             Action::DevStaleWrite if runs::dev::enabled(&self.env) => {
@@ -477,23 +469,6 @@ pub async fn call_url(
         )));
     }
     Ok(resp)
-}
-
-/// Resumes an abandoned run in its workflow's object; `true` when this call ran it.
-pub async fn resume_run(env: &Env, workflow_id: &str, run_id: &str) -> Result<bool> {
-    let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
-    let req = Request::new(
-        &format!("{}&run={run_id}", Action::ResumeRun.url(workflow_id)),
-        Method::Post,
-    )?;
-    let mut resp = stub.fetch_with_request(req).await?;
-    let text = resp.text().await.unwrap_or_default();
-    if resp.status_code() >= 400 {
-        return Err(Error::RustError(format!(
-            "resuming {run_id} failed: {text}"
-        )));
-    }
-    Ok(text == "resumed")
 }
 
 /// The live version as the workflow's object last learnt it at a deploy or undeploy:

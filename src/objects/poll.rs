@@ -1,9 +1,10 @@
 //! Poll triggers in the workflow's object. The object's alarm fires every `interval_seconds`;
-//! each poll reads what is new since the cursor, records one run per new record (a single D1
-//! statement per batch, deduplicated by the record's id), and only then moves the cursor. The
-//! runs are executed in the background (bounded concurrency) so that slow steps never hold the
-//! cursor back. A failing source creates no runs, leaves the cursor alone, and backs off. A
-//! poll that finds nothing new touches only the object's own storage (the deployed version,
+//! each poll reads what is new since the cursor, sends the new records' runs to the workflow's
+//! shard objects (one call per shard per batch, deduplicated there by the record's key), and
+//! only then moves the cursor. The shards execute the runs with their own alarms, so slow steps
+//! never hold the cursor back. A failing source (or a shard that cannot take the runs) creates
+//! no runs, leaves the cursor alone, and backs off.
+//! A poll that finds nothing new touches only the object's own storage (the deployed version,
 //! the cursor and the status the API shows all live there): no D1 statement.
 //!
 //! State, in the object's SQLite storage (it survives undeploy/redeploy and restarts):
@@ -21,9 +22,8 @@
 //! done; an alarm or reconcile that finds it held leaves the alarm to the holder.
 
 use super::Action;
-use crate::platform::d1_stats::{rescope, Kind};
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -31,15 +31,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Delay, Method, Request, Response, Result, SqlStorage, SqlStorageValue};
 
+use super::runs::batch::{self, BatchRun};
 use super::{Deployed, WorkflowObject, KEY_KIND};
-use crate::engine;
 use crate::platform::{now_ms, random_bytes};
 use crate::sources::postgres::PgSession;
 use crate::sources::{http as http_source, postgres, SourceError};
 use crate::store;
+use futures_util::future::join_all;
 use tripline_core::definition::TriggerKind;
 use tripline_core::definition::{Definition, Trigger};
-use tripline_core::kernel::ids::new_legacy_run_id as new_run_id;
+use tripline_core::kernel::ids::{new_run_id, WorkflowId};
+use tripline_core::kernel::shard::shard_for;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::poll::cursor::{sort_oldest_first, HttpCursor, NewRecord, PgCursor};
 use tripline_core::poll::horizon::Horizon;
@@ -55,16 +57,8 @@ use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTr
 
 /// How long one alarm keeps polling while batches come back full; then it re-arms at once.
 const LOOP_BUDGET_MS: i64 = 25_000;
-/// Executor tasks per workflow, and runs each executes at once (see `execute_in_background`).
-const EXECUTORS: usize = 4;
-const EXECUTE_BATCH: usize = 25;
-/// How often a paused executor checks whether the poll it yields to has ended.
+/// How often a reset checks whether the poll it waits for has ended.
 const POLL_PRIORITY_WAIT: Duration = Duration::from_millis(20);
-/// The pause of an executor between two batches. Under `wrangler dev`, D1 runs in the same workerd
-/// process, and workerd only reads sockets (PostgreSQL, incoming HTTP) when it has no other work
-/// queued: without a timer turn, a stream of runs kept the poll's PostgreSQL reads and the API
-/// waiting for seconds. In production D1 is remote and the pause is lost in the noise.
-const EXECUTOR_YIELD: Duration = Duration::from_millis(1);
 /// A reconcile leaves an alarm this late alone (alarms are normally milliseconds late).
 const ALARM_GRACE_MS: i64 = 30_000;
 /// An alarm that finds the poll lock taken fires again after this.
@@ -94,11 +88,10 @@ const KEY_WALK: &str = "walk";
 const SOON_MS: u64 = 1_000;
 
 // ---------------------------------------------------------------------------------------------
-// In-memory state of this isolate: which workflows are polling, and the runs waiting to execute.
+// In-memory state of this isolate: which workflows are polling.
 
 thread_local! {
     static POLLING: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
-    static QUEUES: RefCell<HashMap<String, RunQueue>> = RefCell::new(HashMap::new());
     static LAST_RUN_MS: Cell<i64> = const { Cell::new(0) };
     /// Parsed definitions by (workflow id, version): a version never changes, so an alarm
     /// parses its definition once per isolate.
@@ -128,72 +121,6 @@ impl Drop for PollLock {
     fn drop(&mut self) {
         POLLING.with(|p| p.borrow_mut().remove(&self.0));
     }
-}
-
-#[derive(Default)]
-struct RunQueue {
-    pending: VecDeque<String>,
-    workers: usize,
-}
-
-/// Executes `run_ids` in the background: [`EXECUTORS`] tasks per workflow, each taking up to
-/// [`EXECUTE_BATCH`] runs at a time (`engine::batch`: one claim and one finish statement per
-/// batch, the steps of its runs concurrently).
-fn execute_in_background(obj: &WorkflowObject, workflow_id: &str, run_ids: Vec<String>) {
-    if run_ids.is_empty() {
-        return;
-    }
-    let spawn = QUEUES.with(|q| {
-        let mut q = q.borrow_mut();
-        let queue = q.entry(workflow_id.to_string()).or_default();
-        queue.pending.extend(run_ids);
-        let want = queue.pending.len().div_ceil(EXECUTE_BATCH).min(EXECUTORS);
-        let n = want.saturating_sub(queue.workers);
-        queue.workers += n;
-        n
-    });
-    for _ in 0..spawn {
-        let env = obj.env().clone();
-        let wf = workflow_id.to_string();
-        obj.state().wait_until(rescope(Kind::Execute, async move {
-            loop {
-                // Polling goes first: recording runs and moving the cursor never wait behind
-                // executing runs (they share the object's event loop and D1).
-                while PollLock::held(&wf) {
-                    Delay::from(POLL_PRIORITY_WAIT).await;
-                }
-                let batch = next_queued(&wf);
-                if batch.is_empty() {
-                    break;
-                }
-                // Runs that fail to start here are picked up by the reconciler when their lease ends.
-                if let Err(e) = engine::batch::execute_fresh(&env, &batch).await {
-                    worker::console_error!("poll {wf}: executing {} runs: {e}", batch.len());
-                }
-                // A timer turn between batches lets network I/O in (see EXECUTOR_YIELD).
-                Delay::from(EXECUTOR_YIELD).await;
-            }
-        }));
-    }
-}
-
-/// The next runs to execute (none: this executor stops).
-fn next_queued(workflow_id: &str) -> Vec<String> {
-    QUEUES.with(|q| {
-        let mut q = q.borrow_mut();
-        let Some(queue) = q.get_mut(workflow_id) else {
-            return Vec::new();
-        };
-        if !queue.pending.is_empty() {
-            let n = queue.pending.len().min(EXECUTE_BATCH);
-            return queue.pending.drain(..n).collect();
-        }
-        queue.workers = queue.workers.saturating_sub(1);
-        if queue.workers == 0 {
-            q.remove(workflow_id);
-        }
-        Vec::new()
-    })
 }
 
 /// A creation time for a batch of runs, strictly after the previous batch's (so run ids, which
@@ -615,6 +542,8 @@ struct PollCtx<'a> {
     obj: &'a WorkflowObject,
     workflow_id: &'a str,
     version: i64,
+    /// How many shard objects the deployed version spreads its runs over.
+    shards: u8,
     trigger: &'a PollTrigger,
     store: &'a PollStore,
     fingerprint: String,
@@ -625,20 +554,22 @@ fn storage_err(e: worker::Error) -> SourceError {
     SourceError(format!("the poll's own storage failed: {e}"))
 }
 
-/// Records one run per record (one statement), returning the created run ids. After a `gap`,
-/// the first (oldest) run's input says so (`event.gap`).
+/// Creates one run per record in the workflow's shard objects (one call per shard, all at
+/// once), returning how many were created (records seen before are left out by their dedup
+/// key). After a `gap`, the first (oldest) run's input says so (`event.gap`). Fails unless
+/// every shard took its runs: the caller then leaves the cursor where it was.
 async fn record_runs(
     ctx: &PollCtx<'_>,
     records: &[&NewRecord],
     gap: Option<&Value>,
-) -> std::result::Result<Vec<String>, SourceError> {
+) -> std::result::Result<usize, SourceError> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let workflow = WorkflowId::parse(ctx.workflow_id)
+        .ok_or_else(|| SourceError(format!("not a workflow id: {}", ctx.workflow_id)))?;
     let now = batch_time();
-    let ids: Vec<String> = (0..records.len())
-        .map(|i| {
-            let random = random_bytes::<7>().map_err(|e| SourceError(e.to_string()))?;
-            Ok(new_run_id(now as u64, &batch_run_random(i as u32, random)))
-        })
-        .collect::<std::result::Result<_, SourceError>>()?;
+    let created_at = iso_millis(now);
     // A record too large to store is recorded as a failed run with its size: it never blocks
     // the poll. Keys are scoped to the source, so another source's ids never collide.
     let mut stored: Vec<StoredRecord> = records
@@ -648,38 +579,49 @@ async fn record_runs(
     if let (Some(gap), Some(first)) = (gap, stored.first_mut()) {
         mark_gap(first, gap);
     }
-    let keys: Vec<String> = records
-        .iter()
-        .map(|r| scoped_dedup_key(&ctx.fingerprint, &r.dedup_key))
-        .collect();
-    let batch: Vec<store::runs::BatchRun<'_>> = stored
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let (input, error) = match s {
-                StoredRecord::Run(input) => (input.as_str(), None),
-                StoredRecord::TooLarge { input, error } => (input.as_str(), Some(error.as_str())),
-            };
-            store::runs::BatchRun {
-                id: &ids[i],
-                dedup_key: &keys[i],
-                input,
-                error,
-            }
-        })
-        .collect();
-    let db = store::db(ctx.obj.env()).map_err(storage_err)?;
-    store::runs::insert_dedup_many(
-        &db,
-        ctx.workflow_id,
-        ctx.version,
-        TriggerKind::Poll.as_str(),
-        &iso_millis(now),
-        now + engine::lease_ms(ctx.obj.env()),
-        &batch,
+    let mut by_shard: BTreeMap<u8, Vec<BatchRun>> = BTreeMap::new();
+    for (i, (record, stored)) in records.iter().zip(stored).enumerate() {
+        let dedup_key = scoped_dedup_key(&ctx.fingerprint, &record.dedup_key);
+        let shard = shard_for(&dedup_key, ctx.shards);
+        let random = random_bytes::<7>().map_err(|e| SourceError(e.to_string()))?;
+        // Ids start with the batch's time, then the record's place in it: cursor order.
+        let id = new_run_id(
+            now as u64,
+            &batch_run_random(i as u32, random),
+            &workflow,
+            shard,
+        );
+        let (input, error) = match stored {
+            StoredRecord::Run(input) => (input, None),
+            StoredRecord::TooLarge { input, error } => (input, Some(error)),
+        };
+        by_shard.entry(shard).or_default().push(BatchRun {
+            id,
+            workflow_id: ctx.workflow_id.to_string(),
+            version: ctx.version,
+            trigger: TriggerKind::Poll.as_str().to_string(),
+            dedup_key,
+            input,
+            created_at: created_at.clone(),
+            error,
+            moved: None,
+        });
+    }
+    let env = ctx.obj.env();
+    let answers = join_all(
+        by_shard
+            .into_iter()
+            .map(|(shard, runs)| batch::create(env, ctx.workflow_id, shard, runs)),
     )
-    .await
-    .map_err(|e| SourceError(format!("recording the runs failed: {e}")))
+    .await;
+    let mut created = 0;
+    for answer in answers {
+        match answer {
+            Ok(ids) => created += ids.len(),
+            Err(e) => return Err(SourceError(format!("recording the runs failed: {e}"))),
+        }
+    }
+    Ok(created)
 }
 
 /// One poll of a PostgreSQL source (one batch).
@@ -745,10 +687,8 @@ async fn poll_pg(
     let created = record_runs(ctx, &records, None).await?;
     let last = &rows[rows.len() - 1].position;
     save_pg(store, generation, &ctx.fingerprint, last).map_err(storage_err)?;
-    let n = created.len();
-    execute_in_background(ctx.obj, ctx.workflow_id, created);
     Ok(Polled::Taken {
-        created: n,
+        created,
         full,
         summary: Some(pg_summary(last)),
     })
@@ -857,7 +797,7 @@ async fn poll_http(
         _ => None,
     };
     let created = if walk.positioning {
-        Vec::new()
+        0
     } else {
         let records: Vec<&NewRecord> = new.iter().collect();
         record_runs(ctx, &records, gap.as_ref()).await?
@@ -894,15 +834,13 @@ async fn poll_http(
             clear_walk(store).map_err(storage_err)?;
         }
     }
-    let n = created.len();
-    execute_in_background(ctx.obj, ctx.workflow_id, created);
     if walk.positioning && loaded.first {
         return Ok(Polled::Positioned {
             summary: http_summary(&cursor),
         });
     }
     Ok(Polled::Taken {
-        created: n,
+        created,
         full: false,
         summary: Some(http_summary(&cursor)),
     })
@@ -931,6 +869,7 @@ async fn poll_and_rearm(
         obj,
         workflow_id: &deployed.workflow_id,
         version: deployed.version,
+        shards: super::runs::shards_of(&deployed.definition),
         trigger,
         store,
         fingerprint: source_fingerprint(&trigger.source),
@@ -1225,6 +1164,7 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
                 obj,
                 workflow_id: &wf,
                 version: deployed.version,
+                shards: super::runs::shards_of(&deployed.definition),
                 trigger,
                 store: &store,
                 fingerprint: fingerprint.clone(),

@@ -2,7 +2,6 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tripline_core::kernel::chunks;
 use worker::{D1Database, Result};
 
 use super::{num, text};
@@ -196,101 +195,6 @@ pub async fn list(
         .results::<RunRow>()
 }
 
-/// Takes a run for execution: a queued run (`only_queued`), or any unfinished run whose lease
-/// has expired (the reconciler). Returns the claimed row, or `None` if someone else has it.
-pub async fn claim(
-    db: &D1Database,
-    id: &str,
-    now_ms: i64,
-    lease_ms: i64,
-    now_iso: &str,
-    only_queued: bool,
-) -> Result<Option<RunRow>> {
-    let condition = if only_queued {
-        "status = 'queued'"
-    } else {
-        "status IN ('queued', 'running') AND lease_until < ?2"
-    };
-    let row = db
-        .prepare(format!(
-            "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?2 + ?3,
-           started_at = COALESCE(started_at, ?4)
-         WHERE id = ?1 AND {condition} RETURNING {COLUMNS}"
-        ))
-        .bind(&[text(id), num(now_ms), num(lease_ms), text(now_iso)])?
-        .first::<RunRow>(None)
-        .await?;
-    inflate(db, row).await
-}
-
-/// Records the steps so far and extends the lease while the run goes on.
-pub async fn save_progress(
-    db: &D1Database,
-    id: &str,
-    steps: &str,
-    lease_until: i64,
-    response: Option<&str>,
-) -> Result<()> {
-    db.prepare(
-        "UPDATE runs SET steps = ?2, lease_until = ?3, response = COALESCE(?4, response)
-         WHERE id = ?1 AND status = 'running'",
-    )
-    .bind(&[
-        text(id),
-        text(steps),
-        num(lease_until),
-        super::opt_text(response),
-    ])?
-    .run()
-    .await?;
-    Ok(())
-}
-
-/// Marks a run finished (`succeeded` or `failed`).
-pub async fn finish(
-    db: &D1Database,
-    id: &str,
-    status: &str,
-    steps: &str,
-    error: Option<&str>,
-    now_iso: &str,
-) -> Result<()> {
-    db.prepare(
-        "UPDATE runs SET status = ?2, steps = ?3, error = ?4, finished_at = ?5, lease_until = 0
-         WHERE id = ?1",
-    )
-    .bind(&[
-        text(id),
-        text(status),
-        text(steps),
-        super::opt_text(error),
-        text(now_iso),
-    ])?
-    .run()
-    .await?;
-    Ok(())
-}
-
-/// Unfinished runs whose lease has expired, oldest first, at most `limit`.
-/// Returns `(run id, workflow id)` pairs.
-pub async fn stale(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>> {
-    #[derive(Deserialize)]
-    struct Id {
-        id: String,
-        workflow_id: String,
-    }
-    let rows = db
-        .prepare(
-            "SELECT id, workflow_id FROM runs WHERE status IN ('queued', 'running') AND lease_until < ?1
-             ORDER BY lease_until LIMIT ?2",
-        )
-        .bind(&[num(now_ms), num(limit as i64)])?
-        .all()
-        .await?
-        .results::<Id>()?;
-    Ok(rows.into_iter().map(|r| (r.id, r.workflow_id)).collect())
-}
-
 /// Deletes up to `limit` finished runs created before `before_iso`; returns how many.
 pub async fn delete_older_than(db: &D1Database, before_iso: &str, limit: u32) -> Result<usize> {
     let res = db
@@ -461,164 +365,85 @@ async fn inflate(db: &D1Database, row: Option<RunRow>) -> Result<Option<RunRow>>
     Ok(Some(row))
 }
 
-/// One run of a batch to insert (the rest is shared, see [`insert_dedup_many`]).
+/// Unfinished runs of earlier versions whose executor is gone (lease expired), oldest lease
+/// first, at most `limit`, each with its request body put back (see `inflate`).
+pub async fn unfinished_legacy(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<RunRow>> {
+    let rows = db
+        .prepare(format!(
+            "SELECT {COLUMNS} FROM runs WHERE status IN ('queued', 'running') AND lease_until < ?1
+             ORDER BY lease_until LIMIT ?2"
+        ))
+        .bind(&[num(now_ms), num(limit as i64)])?
+        .all()
+        .await?
+        .results::<RunRow>()?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.extend(inflate(db, Some(row)).await?);
+    }
+    Ok(out)
+}
+
+/// A run moved into shard `shard` of its workflow.
 #[derive(serde::Serialize)]
-pub struct BatchRun<'a> {
+pub struct Moved<'a> {
     pub id: &'a str,
-    pub dedup_key: &'a str,
-    /// The input JSON, as text.
-    pub input: &'a str,
-    /// When set (JSON text), the run is recorded `failed` with this error and is never executed
-    /// (a polled record too large to store).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<&'a str>,
+    pub shard: u8,
 }
 
-/// Largest total input size sent in one statement (D1 caps a bound value at 2 MB).
-const BATCH_BYTES: usize = 1_000_000;
-
-/// Inserts many runs of one workflow and trigger, skipping those whose dedup key exists.
-/// The rows travel as one JSON parameter (`json_each`), so a statement has 6 bound values
-/// whatever the batch size (D1 allows 100); batches larger than ~1 MB of input are split into
-/// several statements sent in one `batch` call (one round trip, one transaction).
-/// Returns the ids of the runs created (duplicates are left out).
-pub async fn insert_dedup_many(
-    db: &D1Database,
-    workflow_id: &str,
-    version: i64,
-    trigger: &str,
-    created_at: &str,
-    lease_until: i64,
-    runs: &[BatchRun<'_>],
-) -> Result<Vec<String>> {
-    #[derive(Deserialize)]
-    struct Id {
-        id: String,
+/// Forgets runs now kept by their shard objects: each leaves `runs` (its body pieces with it)
+/// and is noted in `run_moves`, so `GET /api/runs/{id}` still finds it. One transaction.
+pub async fn forget_moved(db: &D1Database, moved: &[Moved<'_>]) -> Result<()> {
+    if moved.is_empty() {
+        return Ok(());
     }
-    if runs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let chunks = chunks::by_bytes(runs, BATCH_BYTES, |r| {
-        r.input.len() + r.dedup_key.len() + 64
-    });
-    let mut statements = Vec::with_capacity(chunks.len());
-    for chunk in &chunks {
-        let rows = serde_json::to_string(chunk)
-            .map_err(|e| worker::Error::RustError(format!("encoding runs: {e}")))?;
-        statements.push(
-            db.prepare(
-                "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, error, created_at, finished_at, lease_until)
-                 SELECT json_extract(value, '$.id'), ?1, ?2, ?3, json_extract(value, '$.dedup_key'),
-                        CASE WHEN json_extract(value, '$.error') IS NULL THEN 'queued' ELSE 'failed' END,
-                        json_extract(value, '$.input'), json_extract(value, '$.error'), ?4,
-                        CASE WHEN json_extract(value, '$.error') IS NULL THEN NULL ELSE ?4 END,
-                        CASE WHEN json_extract(value, '$.error') IS NULL THEN ?5 ELSE 0 END
-                 FROM json_each(?6) WHERE true
-                 ON CONFLICT (workflow_id, dedup_key) DO NOTHING RETURNING id",
-            )
-            .bind(&[
-                text(workflow_id),
-                num(version),
-                text(trigger),
-                text(created_at),
-                num(lease_until),
-                text(&rows),
-            ])?,
-        );
-    }
-    let mut created = Vec::new();
-    for result in db.batch(statements).await? {
-        created.extend(result.results::<Id>()?.into_iter().map(|r| r.id));
-    }
-    Ok(created)
-}
-
-/// A run taken by [`claim_many`].
-#[derive(Debug, Clone, Deserialize)]
-pub struct ClaimedRun {
-    pub id: String,
-    pub workflow_id: String,
-    pub version: i64,
-    pub input: String,
-}
-
-/// Takes the `queued` runs among `ids` for execution in one statement (see `claim`).
-pub async fn claim_many(
-    db: &D1Database,
-    ids: &[String],
-    lease_until: i64,
-    now_iso: &str,
-) -> Result<Vec<ClaimedRun>> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    db.prepare(
-        "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?2,
-           started_at = COALESCE(started_at, ?3)
-         WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'queued'
-         RETURNING id, workflow_id, version, input",
-    )
-    .bind(&[text(&list), num(lease_until), text(now_iso)])?
-    .all()
-    .await?
-    .results::<ClaimedRun>()
-}
-
-/// Moves the lease of running runs (their steps may take long).
-pub async fn extend_leases(db: &D1Database, ids: &[String], lease_until: i64) -> Result<()> {
-    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-    db.prepare(
-        "UPDATE runs SET lease_until = ?2
-         WHERE id IN (SELECT value FROM json_each(?1)) AND status = 'running'",
-    )
-    .bind(&[text(&list), num(lease_until)])?
-    .run()
+    let list = serde_json::to_string(moved)
+        .map_err(|e| worker::Error::RustError(format!("encoding moved runs: {e}")))?;
+    db.batch(vec![
+        db.prepare(
+            "INSERT OR REPLACE INTO run_moves (id, workflow_id, shard, created_at)
+             SELECT r.id, r.workflow_id, json_extract(m.value, '$.shard'), r.created_at
+             FROM json_each(?1) AS m JOIN runs AS r ON r.id = json_extract(m.value, '$.id')",
+        )
+        .bind(&[text(&list)])?,
+        db.prepare(
+            "DELETE FROM runs WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1))",
+        )
+        .bind(&[text(&list)])?,
+    ])
     .await?;
     Ok(())
 }
 
-/// The result of one run, for [`finish_many`].
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct FinishedRun {
-    pub id: String,
-    /// `succeeded` or `failed`.
-    pub status: String,
-    /// The step records, JSON text.
-    pub steps: String,
-    /// `{"message": …}` JSON text.
-    pub error: Option<String>,
-    pub finished_at: String,
+/// Where a moved legacy run lives now: `(workflow id, shard)`.
+pub async fn moved_to(db: &D1Database, id: &str) -> Result<Option<(String, u8)>> {
+    #[derive(Deserialize)]
+    struct Place {
+        workflow_id: String,
+        shard: u8,
+    }
+    Ok(db
+        .prepare("SELECT workflow_id, shard FROM run_moves WHERE id = ?1")
+        .bind(&[text(id)])?
+        .first::<Place>(None)
+        .await?
+        .map(|p| (p.workflow_id, p.shard)))
 }
 
-/// Marks many runs finished (see `finish`): one statement per ~1 MB of results, all sent in
-/// one `batch` call.
-pub async fn finish_many(db: &D1Database, runs: &[FinishedRun]) -> Result<()> {
-    if runs.is_empty() {
-        return Ok(());
-    }
-    let chunks = chunks::by_bytes(runs, BATCH_BYTES, |r| {
-        r.steps.len() + r.error.as_ref().map_or(0, String::len) + 128
-    });
-    let mut statements = Vec::with_capacity(chunks.len());
-    for chunk in &chunks {
-        let rows = serde_json::to_string(chunk)
-            .map_err(|e| worker::Error::RustError(format!("encoding results: {e}")))?;
-        statements.push(
-            db.prepare(
-                "UPDATE runs SET status = u.status, steps = u.steps, error = u.error,
-                   finished_at = u.finished_at, lease_until = 0
-                 FROM (SELECT json_extract(value, '$.id') AS id,
-                              json_extract(value, '$.status') AS status,
-                              json_extract(value, '$.steps') AS steps,
-                              json_extract(value, '$.error') AS error,
-                              json_extract(value, '$.finished_at') AS finished_at
-                       FROM json_each(?1)) AS u
-                 WHERE runs.id = u.id",
-            )
-            .bind(&[text(&rows)])?,
-        );
-    }
-    db.batch(statements).await?;
-    Ok(())
+/// Deletes up to `limit` notes of moved runs created before `before_iso` (the runs themselves
+/// expire in their objects at the same time); returns how many.
+pub async fn delete_moves_older_than(
+    db: &D1Database,
+    before_iso: &str,
+    limit: u32,
+) -> Result<usize> {
+    let res = db
+        .prepare(
+            "DELETE FROM run_moves WHERE id IN (
+               SELECT id FROM run_moves WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+        )
+        .bind(&[text(before_iso), num(limit as i64)])?
+        .run()
+        .await?;
+    Ok(super::workflows::changes(&res))
 }

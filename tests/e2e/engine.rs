@@ -476,6 +476,127 @@ fn oversized_responses_are_cut_at_the_cap_and_recorded() {
     assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
 }
 
+/// Runs left in D1 by an earlier version: finished ones stay readable until they expire;
+/// unfinished ones are moved into their workflow's shard object by a Cron pass and finish
+/// there, after the steps they had already done.
+#[test]
+fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish() {
+    use tripline_core::kernel::ids::new_legacy_run_id;
+    use tripline_core::kernel::time::iso_millis;
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "legacy",
+            "trigger": {"type": "endpoint"},
+            "steps": [
+                {"type": "log", "name": "a", "message": "a ran again"},
+                {"type": "log", "name": "b", "message": "b ran"}
+            ]
+        }),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let tag = unique("legacy");
+    let legacy_id = |ms: u64, n: u8| new_legacy_run_id(ms, &[n, 7, 7, 7, 7, 7, 7, 7, 7, 7]);
+    let finished = legacy_id(now - 3_000, 1);
+    let unfinished = legacy_id(now - 2_000, 2);
+    let expired = legacy_id(1_600_000_000_000, 3);
+    let insert =
+        |run_id: &str, key: &str, status: &str, steps: &Value, created: u64| {
+            let done = matches!(status, "succeeded" | "failed");
+            let at = iso_millis(created as i64);
+            dev.d1_write(&format!(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+               attempts, lease_until, created_at, started_at, finished_at)
+             VALUES ('{run_id}', '{id}', 1, 'endpoint', '{key}', '{status}',
+               '{{\"request\": {{\"body\": {{\"n\": 1}}}}}}', '{}', 1, 0, '{at}', '{at}', {})",
+            steps.to_string().replace('\'', "''"),
+            if done { format!("'{at}'") } else { "NULL".into() }
+        ));
+        };
+    let record = |name: &str, message: &str| {
+        json!({"name": name, "type": "log", "status": "succeeded", "attempts": 1,
+               "started_at": "2026-01-01T00:00:00.000Z", "finished_at": "2026-01-01T00:00:00.001Z",
+               "output": {"message": message}, "error": null})
+    };
+    insert(
+        &finished,
+        &format!("{tag}-f"),
+        "succeeded",
+        &json!([record("a", "old a"), record("b", "old b")]),
+        now - 3_000,
+    );
+    // Died after its first step, in the old layout.
+    insert(
+        &unfinished,
+        &format!("{tag}-u"),
+        "running",
+        &json!([record("a", "kept from before")]),
+        now - 2_000,
+    );
+    insert(
+        &expired,
+        &format!("{tag}-e"),
+        "succeeded",
+        &json!([]),
+        1_600_000_000_000,
+    );
+
+    // Readable before any Cron pass, one by one and in the list.
+    let r = api(dev, "GET", &format!("/api/runs/{finished}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "succeeded");
+    assert_eq!(r.json()["steps"][1]["output"]["message"], "old b");
+    let listed: Vec<String> = runs(dev, &id)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        listed.contains(&finished) && listed.contains(&unfinished),
+        "{listed:?}"
+    );
+
+    dev.fire_cron();
+    // Moved: gone from D1's runs, noted where it went; the finished one stays; the expired one
+    // is deleted.
+    let left = dev.d1(&format!(
+        "SELECT id FROM runs WHERE id IN ('{finished}', '{unfinished}', '{expired}')"
+    ));
+    assert_eq!(left, vec![json!({"id": finished})], "{left:?}");
+    let moved = dev.d1(&format!(
+        "SELECT workflow_id, shard FROM run_moves WHERE id = '{unfinished}'"
+    ));
+    assert_eq!(moved, vec![json!({"workflow_id": id, "shard": 0})]);
+
+    // It finishes in its object after the step it had done (not run again), and keeps its id.
+    let run = wait_run(dev, &unfinished, 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["id"], unfinished.as_str());
+    let steps = run["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{run}");
+    assert_eq!(steps[0]["output"]["message"], "kept from before");
+    assert_eq!(steps[1]["output"]["message"], "b ran");
+    assert_eq!(run["dedup_key"], format!("{tag}-u"));
+
+    // The list shows each run once; the expired one is gone.
+    let listed: Vec<String> = runs(dev, &id)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, vec![unfinished.clone(), finished.clone()]);
+    let r = api(dev, "GET", &format!("/api/runs/{expired}"), None);
+    assert_eq!(r.status, 404, "{}", r.text);
+
+    // A second pass moves nothing again and leaves the finished one readable.
+    dev.fire_cron();
+    let r = api(dev, "GET", &format!("/api/runs/{finished}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(runs(dev, &id).len(), 2);
+}
+
 #[test]
 fn a_run_whose_http_step_takes_40_seconds_completes() {
     let (dev, up) = (dev(), upstream());

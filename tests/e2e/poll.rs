@@ -780,6 +780,89 @@ fn cursor_survives_a_worker_restart() {
     pg.stop_server();
 }
 
+/// Every run of a workflow, counted by status, read through the API (all pages).
+fn statuses(dev: &Dev, id: &str) -> (Vec<Value>, usize) {
+    let all = runs(dev, id);
+    let done = all
+        .iter()
+        .filter(|r| r["status"] == "succeeded" || r["status"] == "failed")
+        .count();
+    (all, done)
+}
+
+#[test]
+fn a_sigkill_during_a_drain_leaves_one_run_per_row_and_they_finish_at_pace() {
+    const ROWS: u32 = 3000;
+    let e = env();
+    table(&e.pg, "t_drain_kill");
+    insert(&e.pg, "t_drain_kill", 1, ROWS);
+    let mut dev = Dev::start(
+        "poll-drain-kill",
+        &[("PG_URL", &e.pg.url("reader")), ("RUN_LEASE_SECONDS", "5")],
+    );
+    // Small batches: the drain takes many polls, so the kill lands in the middle of it.
+    let id = create_deployed(
+        &dev,
+        &pg_def(
+            "drain-kill",
+            json!({"table": "t_drain_kill", "batch_size": 25}),
+            "beginning",
+            5,
+        ),
+    );
+    eventually(120, "the drain to start", || !runs(&dev, &id).is_empty());
+    let (before, done_before) = statuses(&dev, &id);
+    dev.kill();
+    println!(
+        "killed with {} runs created, {done_before} finished",
+        before.len()
+    );
+    dev.spawn();
+    // No Cron pass here: the objects' own alarms finish the drain and the runs.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let all = loop {
+        let (all, done) = statuses(&dev, &id);
+        assert!(
+            all.len() <= ROWS as usize,
+            "{} runs for {ROWS} rows",
+            all.len()
+        );
+        if all.len() == ROWS as usize && done == all.len() {
+            break all;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after the restart: {} runs, {done} finished, within 120 s; poll: {}",
+            all.len(),
+            poll_status(&dev, &id)
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let mut ids = record_ids(&all);
+    ids.sort_unstable();
+    assert_eq!(ids, (1..=i64::from(ROWS)).collect::<Vec<i64>>());
+    assert_unique_keys(&all);
+    for r in &all {
+        assert_eq!(r["status"], "succeeded", "{r}");
+    }
+    // Each run's steps were recorded once.
+    for r in all.iter().take(50) {
+        let full = api(
+            &dev,
+            "GET",
+            &format!("/api/runs/{}", r["id"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(full.status, 200, "{}", full.text);
+        assert_eq!(
+            full.json()["steps"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            full.text
+        );
+    }
+}
+
 #[test]
 fn reset_to_now_skips_and_reset_to_beginning_backfills_without_repeats() {
     let e = env();

@@ -71,7 +71,8 @@ pub fn new_id(workflow_id: &WorkflowId, shards: u8, dedup_key: &str) -> Result<(
     Ok((id, shard))
 }
 
-async fn call(
+/// Sends `action` to `workflow_id`'s shard object `shard`.
+pub(super) async fn call(
     env: &Env,
     workflow_id: &str,
     shard: u8,

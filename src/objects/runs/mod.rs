@@ -3,11 +3,13 @@
 //! own executor (alarm-driven) and its own retention. A run's shard is chosen by its dedup key,
 //! so deduplication stays inside one object; its id names the workflow and the shard.
 
+pub mod batch;
 pub mod client;
 pub mod dev;
 pub mod executor;
 pub mod handler;
 pub mod instance;
+pub mod legacy;
 pub mod limits;
 pub mod schema;
 pub mod sealed;

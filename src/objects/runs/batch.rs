@@ -1,0 +1,208 @@
+//! Creating many runs in one shard with one call: the runs a poll read together, or runs of an
+//! earlier version moved out of D1. All are inserted under the unique dedup index in one
+//! synchronous pass (no await in between, so the object commits them together); the answer
+//! says which were created. The shard's executor runs them.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use worker::{Env, Request, Response, Result, SqlStorageValue as V, State};
+
+use super::client::call;
+use super::instance::RunsInstance;
+use super::limits::{self, VALUE_CAP_BYTES};
+use crate::objects::Action;
+
+/// One run of a batch.
+#[derive(Serialize, Deserialize)]
+pub struct BatchRun {
+    pub id: String,
+    pub workflow_id: String,
+    pub version: i64,
+    pub trigger: String,
+    pub dedup_key: String,
+    /// The input JSON, as text (already redacted).
+    pub input: String,
+    /// ISO time the run was created (a moved run keeps its own).
+    pub created_at: String,
+    /// JSON `{"message", …}`: the run is recorded `failed` at once and never executed (a polled
+    /// record too large to store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// A run moved from D1: what it had done so far (it resumes after its last finished step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved: Option<Moved>,
+}
+
+/// The progress a moved run brings along.
+#[derive(Serialize, Deserialize)]
+pub struct Moved {
+    pub steps: String,
+    pub attempts: i64,
+    pub started_at: Option<String>,
+    pub response: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Batch {
+    runs: Vec<BatchRun>,
+}
+
+/// The answer: the ids of the runs created (those whose dedup key was new).
+#[derive(Serialize, Deserialize)]
+pub struct BatchCreated {
+    pub created: Vec<String>,
+}
+
+fn text(s: &str) -> V {
+    V::String(s.to_string())
+}
+
+fn opt(s: Option<&str>) -> V {
+    s.map_or(V::Null, text)
+}
+
+/// Inserts the runs of the body, skipping dedup keys already present, and wakes the executor.
+/// When the object is over its storage limit, new polled runs are refused (507, nothing
+/// inserted); moved runs were accepted long ago and are always taken.
+pub async fn create_many(
+    state: &State,
+    env: &Env,
+    runs: &RunsInstance,
+    mut req: Request,
+) -> Result<Response> {
+    let batch: Batch = req.json().await?;
+    let sql = super::handler::sql(state, runs)?;
+    let any_new = batch.runs.iter().any(|r| r.moved.is_none());
+    if any_new && limits::database_size(&sql) > limits::storage_limit(env) {
+        return Ok(Response::from_json(&json!({
+            "type": "about:blank",
+            "title": "Insufficient storage",
+            "status": 507,
+            "detail": "this workflow's run storage is full; no run was created (finished runs are deleted as they expire, or spread the workflow over more shards)",
+        }))?
+        .with_status(507));
+    }
+    #[derive(Deserialize)]
+    struct Id {
+        id: String,
+    }
+    let mut created = Vec::new();
+    let mut to_execute = false;
+    for run in &batch.runs {
+        let input = limits::fit_text(run.input.clone(), VALUE_CAP_BYTES * 2);
+        let (status, steps, attempts, started, finished, response) = match (&run.error, &run.moved)
+        {
+            (Some(_), _) => ("failed", "[]", 0, None, Some(run.created_at.as_str()), None),
+            (None, Some(m)) => (
+                "queued",
+                m.steps.as_str(),
+                m.attempts,
+                m.started_at.as_deref(),
+                None,
+                m.response.as_deref(),
+            ),
+            (None, None) => ("queued", "[]", 0, None, None, None),
+        };
+        let steps = limits::fit_text(steps.to_string(), VALUE_CAP_BYTES);
+        let error = run
+            .error
+            .as_ref()
+            .map(|e| limits::fit_text(e.clone(), VALUE_CAP_BYTES));
+        let bytes = input.len() + steps.len() + error.as_ref().map_or(0, String::len);
+        let row = sql
+            .exec(
+                "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+                   error, response, attempts, created_at, started_at, finished_at, bytes)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT DO NOTHING RETURNING id",
+                vec![
+                    text(&run.id),
+                    text(&run.workflow_id),
+                    V::Integer(run.version),
+                    text(&run.trigger),
+                    text(&run.dedup_key),
+                    text(status),
+                    text(&input),
+                    text(&steps),
+                    opt(error.as_deref()),
+                    opt(response),
+                    V::Integer(attempts),
+                    text(&run.created_at),
+                    opt(started),
+                    opt(finished),
+                    V::Integer(bytes as i64),
+                ],
+            )?
+            .to_array::<Id>()?;
+        if let Some(r) = row.into_iter().next() {
+            to_execute |= status == "queued";
+            created.push(r.id);
+        }
+    }
+    // The running executor takes the new runs; without one, the alarm starts one now.
+    if to_execute && !runs.wake() {
+        state.storage().set_alarm(Duration::from_millis(0)).await?;
+    }
+    Response::from_json(&BatchCreated { created })
+}
+
+/// Why a batch was not created.
+pub enum BatchError {
+    /// The shard's storage is full (507): its detail.
+    Full(String),
+    Failed(worker::Error),
+}
+
+impl std::fmt::Display for BatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchError::Full(d) => f.write_str(d),
+            BatchError::Failed(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Creates `runs` (all of `workflow_id`, all belonging to shard `shard`) in one call to that
+/// shard; the ids of those created.
+pub async fn create(
+    env: &Env,
+    workflow_id: &str,
+    shard: u8,
+    runs: Vec<BatchRun>,
+) -> std::result::Result<Vec<String>, BatchError> {
+    if runs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let body = serde_json::to_string(&Batch { runs })
+        .map_err(|e| BatchError::Failed(worker::Error::RustError(e.to_string())))?;
+    let mut resp = call(
+        env,
+        workflow_id,
+        shard,
+        Action::RunCreateMany,
+        "",
+        Some(body),
+    )
+    .await
+    .map_err(BatchError::Failed)?;
+    match resp.status_code() {
+        507 => {
+            let problem: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+            let detail = problem["detail"].as_str().unwrap_or("run storage is full");
+            Err(BatchError::Full(detail.to_string()))
+        }
+        s if s >= 400 => {
+            let text = resp.text().await.unwrap_or_default();
+            Err(BatchError::Failed(worker::Error::RustError(format!(
+                "creating runs failed ({s}): {text}"
+            ))))
+        }
+        _ => Ok(resp
+            .json::<BatchCreated>()
+            .await
+            .map_err(BatchError::Failed)?
+            .created),
+    }
+}

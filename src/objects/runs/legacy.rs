@@ -1,0 +1,86 @@
+//! Runs of earlier versions, kept in D1's `runs` table. Finished ones stay there, readable,
+//! until they expire. Unfinished ones whose executor is gone are moved into their workflow's
+//! shard object, a bounded batch per cron pass: inserted there under the same id and dedup
+//! key (with the steps done so far), then deleted from D1 and noted in `run_moves`. The shard
+//! executes them like its own. A pass that dies half way repeats harmlessly: the dedup key
+//! keeps the object from taking a run twice.
+
+use std::collections::{BTreeMap, HashMap};
+
+use worker::{Env, Result};
+
+use super::batch::{self, BatchRun, Moved};
+use crate::platform::now_ms;
+use crate::store;
+use tripline_core::kernel::shard::shard_for;
+
+/// Runs moved per pass; the rest wait for the next one.
+pub const MOVE_BATCH: u32 = 50;
+
+/// How many shards `workflow_id`'s deployed version has (the default when it has none).
+async fn shards_of_workflow(db: &worker::D1Database, workflow_id: &str) -> Result<u8> {
+    let Some(row) = store::workflows::get(db, workflow_id).await? else {
+        return Ok(super::DEFAULT_SHARDS);
+    };
+    Ok(match row.deployed_version {
+        Some(v) => match crate::engine::version(db, workflow_id, v).await? {
+            Ok(def) => super::shards_of(&def),
+            Err(_) => super::DEFAULT_SHARDS,
+        },
+        None => super::DEFAULT_SHARDS,
+    })
+}
+
+/// Moves up to [`MOVE_BATCH`] unfinished legacy runs into their shards; how many moved.
+pub async fn move_unfinished(env: &Env) -> Result<usize> {
+    let db = store::db(env)?;
+    let rows = store::runs::unfinished_legacy(&db, now_ms(), MOVE_BATCH).await?;
+    let mut shards: HashMap<String, u8> = HashMap::new();
+    let mut groups: BTreeMap<(String, u8), Vec<BatchRun>> = BTreeMap::new();
+    for row in rows {
+        let count = match shards.get(&row.workflow_id) {
+            Some(n) => *n,
+            None => {
+                let n = shards_of_workflow(&db, &row.workflow_id).await?;
+                shards.insert(row.workflow_id.clone(), n);
+                n
+            }
+        };
+        let shard = shard_for(&row.dedup_key, count);
+        groups
+            .entry((row.workflow_id.clone(), shard))
+            .or_default()
+            .push(BatchRun {
+                id: row.id,
+                workflow_id: row.workflow_id,
+                version: row.version,
+                trigger: row.trigger,
+                dedup_key: row.dedup_key,
+                input: row.input,
+                created_at: row.created_at,
+                error: None,
+                moved: Some(Moved {
+                    steps: row.steps,
+                    attempts: row.attempts,
+                    started_at: row.started_at,
+                    response: row.response,
+                }),
+            });
+    }
+    let mut moved = 0;
+    for ((workflow_id, shard), runs) in groups {
+        let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
+        // Created or already there (an earlier pass died before forgetting it): the object has it.
+        if let Err(e) = batch::create(env, &workflow_id, shard, runs).await {
+            worker::console_error!("moving runs of {workflow_id} into shard {shard} failed: {e}");
+            continue;
+        }
+        let notes: Vec<store::runs::Moved<'_>> = ids
+            .iter()
+            .map(|id| store::runs::Moved { id, shard })
+            .collect();
+        store::runs::forget_moved(&db, &notes).await?;
+        moved += ids.len();
+    }
+    Ok(moved)
+}
