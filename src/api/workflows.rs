@@ -99,17 +99,48 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
     let rows = store::workflows::list(&store::db(env)?, paging.rows_to_read(), after).await?;
     let (page, next) = paging.page(&rows, |r| format!("{}|{}", r.created_at, r.id));
     let ids: Vec<&str> = page.iter().map(|r| r.id.as_str()).collect();
-    let last_runs = store::last_runs::for_workflows(&store::db(env)?, &ids).await?;
+    let db = store::db(env)?;
+    // Runs of earlier versions (D1), then each workflow's newest run in its shard objects
+    // (a workflow never deployed has no version, so no shard to ask).
+    let last_runs = store::last_runs::for_workflows(&db, &ids).await?;
+    let shards = store::workflows::most_shards_of(&db, &ids).await?;
+    let newest = futures_util::future::join_all(shards.iter().map(|(id, n)| async move {
+        let runs = crate::objects::runs::client::list(env, id, *n, None, None, None, 1).await;
+        (id.as_str(), runs.ok().and_then(|r| r.into_iter().next()))
+    }))
+    .await;
     let o = origin(&req);
     let workflows: Vec<Value> = page
         .iter()
         .map(|r| {
             let mut v = resource(r, &o);
-            v["last_run"] = last_runs
+            let legacy = last_runs
                 .iter()
                 .find(|l| l.workflow_id == r.id)
-                .map(|l| l.to_json())
-                .unwrap_or(Value::Null);
+                .map(|l| l.to_json());
+            let current = newest
+                .iter()
+                .find(|(id, _)| *id == r.id)
+                .and_then(|(_, run)| run.as_ref())
+                .map(|run| {
+                    json!({
+                        "id": run["id"],
+                        "status": run["status"],
+                        "created_at": run["created_at"],
+                        "finished_at": run["finished_at"],
+                    })
+                });
+            // Run ids sort by age, across both forms.
+            v["last_run"] = match (current, legacy) {
+                (Some(c), Some(l)) => {
+                    if c["id"].as_str() >= l["id"].as_str() {
+                        c
+                    } else {
+                        l
+                    }
+                }
+                (c, l) => c.or(l).unwrap_or(Value::Null),
+            };
             v
         })
         .collect();

@@ -242,6 +242,35 @@ pub async fn most_shards(db: &D1Database, id: &str) -> Result<u8> {
         .map_or(1, |m| m.clamp(1.0, 64.0) as u8))
 }
 
+/// [`most_shards`] of each workflow in `ids` that has a version (one statement).
+pub async fn most_shards_of(db: &D1Database, ids: &[&str]) -> Result<Vec<(String, u8)>> {
+    #[derive(Deserialize)]
+    struct Most {
+        workflow_id: String,
+        most: Option<f64>,
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(ids).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let rows = db
+        .prepare(format!(
+            "SELECT p.workflow_id AS workflow_id, MAX({SHARDS_SQL}) AS most FROM workflow_versions p
+             WHERE p.workflow_id IN (SELECT value FROM json_each(?1)) GROUP BY p.workflow_id"
+        ))
+        .bind(&[text(&list)])?
+        .all()
+        .await?
+        .results::<Most>()?;
+    Ok(rows
+        .into_iter()
+        .map(|m| {
+            let most = m.most.map_or(1, |m| m.clamp(1.0, 64.0) as u8);
+            (m.workflow_id, most)
+        })
+        .collect())
+}
+
 /// The rows a statement changed.
 pub fn changes(res: &worker::D1Result) -> usize {
     res.meta()
