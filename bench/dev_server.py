@@ -3,6 +3,7 @@ directory, called over HTTP, measured from /proc and from its state directory's 
 
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -56,11 +57,17 @@ def tripline_config(directory=STATE):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free port below the kernel's ephemeral range (32768-60999): a port probed there and
+    released could be handed to another process's bind(0) before wrangler binds it."""
+    for port in random.sample(range(16000, 32000), 16000):
+        try:
+            s = socket.socket()
+            s.bind(("127.0.0.1", port))
+            s.close()
+            return port
+        except OSError:
+            pass
+    raise RuntimeError("no free port")
 
 
 def child_env():

@@ -21,7 +21,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dev_server import tripline_config  # noqa: E402  (wrangler.toml without the PG binding)
+from dev_server import free_port, tripline_config  # noqa: E402  (wrangler.toml without the PG binding)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WRANGLER = os.path.join(ROOT, "node_modules", ".bin", "wrangler")
@@ -55,14 +54,6 @@ IMPLS = os.environ.get("BENCH_IMPLS", "tripline,baseline").split(",")
 # Extra vars for Tripline's worker (JSON object), e.g. to try a setting.
 EXTRA_VARS = json.loads(os.environ.get("BENCH_VARS", "{}"))
 LOAD = "n/a"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def now_ms():

@@ -48,7 +48,17 @@ wasm_build_env() {
 }
 
 # A free TCP port on loopback.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# A free port below the kernel's ephemeral range (32768-60999), which the kernel hands to every
+# bind(0) and outgoing connection: a port probed there could be taken before our server binds it.
+free_port() {
+  python3 -c '
+import random, socket
+for port in random.sample(range(16000, 32000), 16000):
+    try:
+        s = socket.socket(); s.bind(("127.0.0.1", port)); s.close(); print(port); break
+    except OSError:
+        pass'
+}
 
 # The native `tripline` CLI built by `cargo build -p tripline-cli` (scripts/setup does it).
 tripline_bin() { echo "${CARGO_TARGET_DIR:-$ROOT/target}/debug/tripline"; }

@@ -62,11 +62,27 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A port for a server started later (wrangler dev, PostgreSQL), free when probed.
+///
+/// Taken below the kernel's ephemeral range (32768–60999 on Linux), which the kernel hands out
+/// to every `bind(0)` and outgoing connection: a port probed there and released could be given
+/// to another process (a workerd's inner socket, say) before our server binds it, and a health
+/// check would then reach the wrong server. Each port is handed out once per test process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const FIRST: u32 = 16_000;
+    const COUNT: u32 = 16_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    // Test processes started one after another begin at different places.
+    let seed = std::process::id().wrapping_mul(7_919) % COUNT;
+    for _ in 0..COUNT {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (FIRST + (seed + n) % COUNT) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {FIRST}..{}", FIRST + COUNT)
 }
 
 /// A running `wrangler dev`.
@@ -226,12 +242,17 @@ impl Dev {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            if let Ok(r) = ureq::get(&format!("{}/healthz", self.base))
-                .timeout(Duration::from_secs(10))
-                .call()
-            {
-                if r.status() == 200 {
-                    break;
+            // Wrangler says it listens on our port: the answer below is this instance's.
+            let ready = std::fs::read_to_string(&log_path)
+                .is_ok_and(|log| log.contains(&format!("Ready on {}", self.base)));
+            if ready {
+                if let Ok(r) = ureq::get(&format!("{}/healthz", self.base))
+                    .timeout(Duration::from_secs(10))
+                    .call()
+                {
+                    if r.status() == 200 {
+                        break;
+                    }
                 }
             }
             if let Some(c) = self.child.as_mut() {
@@ -430,7 +451,29 @@ impl Resp {
 }
 
 /// Sends a request; `headers` are added as given; never fails on an HTTP status.
+///
+/// `wrangler dev`'s own proxy sometimes answers 503 "Your worker restarted mid-request" when
+/// it finds its kept-alive connection to the runtime closed (the Worker never saw the request
+/// and did not restart); that answer is the dev server's, never Tripline's, so it is sent again.
 pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
+    let mut attempt = 1;
+    loop {
+        let resp = send_once(method, url, headers, body);
+        if resp.status == 503
+            && resp.text.starts_with("Your worker restarted mid-request")
+            && attempt < 3
+        {
+            eprintln!(
+                "{method} {url}: the dev proxy lost its connection (attempt {attempt}), again"
+            );
+            attempt += 1;
+            continue;
+        }
+        return resp;
+    }
+}
+
+fn send_once(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
     let agent = ureq::AgentBuilder::new()
         .redirects(0)
         .timeout(Duration::from_secs(90))
