@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::WorkflowId;
 use tripline_core::kernel::problem::Errors;
-use worker::{Env, Method, Request, RequestInit};
+use worker::{Env, Request};
 
 use super::problem::{ApiError, ApiResult};
 use super::reply::json_response;
@@ -47,14 +47,10 @@ pub async fn reset(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             format!("workflow {id} is not deployed; deploy it, then reset its poll (its cursor is kept while undeployed)"),
         ));
     }
-    let stub = env.durable_object("WORKFLOW")?.get_by_name(id)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(body.to_string().into()));
-    let object_req = Request::new_with_init(&Action::PollReset.url(id), &init)?;
-    let mut resp = stub.fetch_with_request(object_req).await?;
-    let status = resp.status_code();
-    let answer: Value = resp.json().await.unwrap_or(Value::Null);
+    let reply =
+        crate::objects::ask(env, id, &Action::PollReset.url(id), Some(body.to_string())).await?;
+    let status = reply.status;
+    let answer: Value = reply.json().unwrap_or(Value::Null);
     let message = answer["error"].as_str().unwrap_or("").to_string();
     match status {
         200 => json_response(

@@ -106,7 +106,12 @@ pub(crate) async fn version(
 
 /// Whether the parsed definition of this version is at hand (no read needed).
 pub fn is_cached(workflow_id: &str, version: i64) -> bool {
-    DEFINITIONS.with(|c| c.borrow().contains_key(&(workflow_id.to_string(), version)))
+    cached(workflow_id, version).is_some()
+}
+
+/// The parsed definition of this version, when at hand.
+pub fn cached(workflow_id: &str, version: i64) -> Option<Rc<Definition>> {
+    DEFINITIONS.with(|c| c.borrow().get(&(workflow_id.to_string(), version)).cloned())
 }
 
 /// Parses a version's definition text and keeps it for [`version`]; `None` if it does not

@@ -77,5 +77,4 @@ pub async fn stats(env: &Env, workflow_id: &str) -> Result<serde_json::Value> {
     call(env, workflow_id, Action::EndpointStats, None)
         .await?
         .json()
-        .await
 }

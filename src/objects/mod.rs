@@ -248,12 +248,19 @@ impl WorkflowObject {
     async fn execute_runs(&self) -> Result<()> {
         let sql = runs::handler::sql(&self.state, &self.runs)?;
         let storage = self.state.storage();
+        self.runs.alarm_due.set(false);
         // A watchdog: if this instance dies while executing, the alarm comes back
         // once the runs' leases have expired.
         storage
             .set_alarm(crate::engine::lease_ms(&self.env))
             .await?;
-        match runs::executor::run(&self.env, &sql, &self.runs).await? {
+        let next = runs::executor::run(&self.env, &sql, &self.runs).await?;
+        // A run created after the executor stopped claiming asked for an alarm: keep it.
+        let next = match self.runs.alarm_due.get() {
+            true => Some(now_ms()),
+            false => next,
+        };
+        match next {
             Some(at) => storage.set_alarm((at - now_ms()).max(0)).await?,
             None => storage.delete_alarm().await?,
         }
@@ -311,7 +318,7 @@ impl WorkflowObject {
                 let storage = self.state.storage();
                 storage.delete_alarm().await?;
                 storage.delete_all().await?;
-                self.runs.marked.set(false);
+                self.runs.reset();
                 Response::ok("forgotten")
             }
             Action::Live => match self.state.storage().get::<String>(KEY_LIVE).await? {
@@ -420,19 +427,46 @@ pub async fn status(env: &Env, workflow_id: &str) -> Result<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| Error::RustError(format!("object status: {e}")))
 }
 
+/// An object's answer, its body read whole (see `platform::body`).
+pub struct Answer {
+    pub status: u16,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_str(&self.text)
+            .map_err(|e| Error::RustError(format!("an object's answer: {e}")))
+    }
+}
+
+/// POSTs `url` (with an optional body) to the object named `name`.
+pub async fn ask(env: &Env, name: &str, url: &str, body: Option<String>) -> Result<Answer> {
+    let stub = env.durable_object("WORKFLOW")?.get_by_name(name)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post);
+    if let Some(body) = body {
+        init.with_body(Some(body.into()));
+    }
+    let resp = stub
+        .fetch_with_request(Request::new_with_init(url, &init)?)
+        .await?;
+    let status = resp.status_code();
+    let text = crate::platform::body::text(resp).await?;
+    Ok(Answer { status, text })
+}
+
 /// POSTs `url` to the workflow's object; its answer's body, or an error for a 4xx/5xx.
 async fn send(env: &Env, workflow_id: &str, url: &str, action: Action) -> Result<String> {
-    let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
-    let req = Request::new(url, Method::Post)?;
-    let mut resp = stub.fetch_with_request(req).await?;
-    let body = resp.text().await.unwrap_or_default();
-    if resp.status_code() >= 400 {
+    let answer = ask(env, workflow_id, url, None).await?;
+    if answer.status >= 400 {
         return Err(Error::RustError(format!(
-            "{} failed in the workflow object: {body}",
-            action.path()
+            "{} failed in the workflow object: {}",
+            action.path(),
+            answer.text
         )));
     }
-    Ok(body)
+    Ok(answer.text)
 }
 
 /// Sends an action (with an optional body) to a workflow's object and returns its answer; an
@@ -442,7 +476,7 @@ pub async fn call(
     workflow_id: &str,
     action: Action,
     body: Option<String>,
-) -> Result<Response> {
+) -> Result<Answer> {
     call_url(env, workflow_id, &action.url(workflow_id), body).await
 }
 
@@ -452,33 +486,24 @@ pub async fn call_url(
     workflow_id: &str,
     url: &str,
     body: Option<String>,
-) -> Result<Response> {
-    let stub = env.durable_object("WORKFLOW")?.get_by_name(workflow_id)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post);
-    if let Some(body) = body {
-        init.with_body(Some(body.into()));
-    }
-    let req = Request::new_with_init(url, &init)?;
-    let mut resp = stub.fetch_with_request(req).await?;
-    let status = resp.status_code();
-    if status >= 400 && status != 404 {
-        let body = resp.text().await.unwrap_or_default();
+) -> Result<Answer> {
+    let answer = ask(env, workflow_id, url, body).await?;
+    if answer.status >= 400 && answer.status != 404 {
         return Err(Error::RustError(format!(
-            "{url} failed in the workflow object ({status}): {body}"
+            "{url} failed in the workflow object ({}): {}",
+            answer.status, answer.text
         )));
     }
-    Ok(resp)
+    Ok(answer)
 }
 
 /// The live version as the workflow's object last learnt it at a deploy or undeploy:
 /// `Some({"version": n | null, "definition": text})`, `None` when the object never learnt it
 /// (a workflow never deployed, or deployed before objects kept it): then D1 is the source.
 pub async fn live(env: &Env, workflow_id: &str) -> Result<Option<serde_json::Value>> {
-    let mut resp = call(env, workflow_id, Action::Live, None).await?;
-    if resp.status_code() == 404 {
+    let answer = call(env, workflow_id, Action::Live, None).await?;
+    if answer.status == 404 {
         return Ok(None);
     }
-    let text = resp.text().await?;
-    Ok(serde_json::from_str(&text).ok())
+    Ok(serde_json::from_str(&answer.text).ok())
 }

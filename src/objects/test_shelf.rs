@@ -168,11 +168,11 @@ fn param(url: &Url, name: &str) -> String {
 /// The draft the test URL follows, `{"trigger_type", "draft", "updated_at"}`; `None` when there
 /// is no such workflow.
 pub async fn draft(env: &Env, workflow_id: &str) -> Result<Option<Value>> {
-    let mut resp = call(env, workflow_id, Action::TestDraftGet, None).await?;
-    if resp.status_code() == 404 {
+    let answer = call(env, workflow_id, Action::TestDraftGet, None).await?;
+    if answer.status == 404 {
         return Ok(None);
     }
-    Ok(Some(resp.json().await?))
+    Ok(Some(answer.json()?))
 }
 
 /// Hands a saved draft to the workflow's object.
@@ -201,8 +201,5 @@ pub async fn put(env: &Env, workflow_id: &str, id: &str, record: &Value) -> Resu
 
 /// The shelf, newest first, in the API's shape.
 pub async fn list(env: &Env, workflow_id: &str) -> Result<Vec<Value>> {
-    call(env, workflow_id, Action::TestList, None)
-        .await?
-        .json()
-        .await
+    call(env, workflow_id, Action::TestList, None).await?.json()
 }

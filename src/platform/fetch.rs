@@ -97,6 +97,19 @@ pub async fn send(
                 true,
             ));
         }
+        if declared.is_some() {
+            // Its whole length is known and within the cap: read in one piece.
+            let body = super::body::bytes(resp).await?;
+            return Ok((
+                Fetched {
+                    status,
+                    headers,
+                    body,
+                    truncated: None,
+                },
+                false,
+            ));
+        }
         let mut body = Vec::new();
         let mut truncated = None;
         if let Ok(mut stream) = resp.stream() {

@@ -2,6 +2,7 @@
 
 use worker::Env;
 
+pub mod body;
 pub mod d1_stats;
 pub mod dev_fault;
 pub mod zone;
@@ -26,14 +27,26 @@ pub fn random_unit() -> f64 {
     }
 }
 
+thread_local! {
+    /// Secrets and vars already looked up: they are fixed for an isolate's life (a changed
+    /// secret or var is a new deployment), and a lookup of an unset name costs a thrown error.
+    static ENV_STRINGS: std::cell::RefCell<std::collections::HashMap<String, Option<String>>> =
+        Default::default();
+}
+
 /// A secret or a plain var by name (secrets and `[vars]` are both strings); `None` when unset or empty.
 pub fn env_string(env: &Env, name: &str) -> Option<String> {
-    let s = env
+    if let Some(hit) = ENV_STRINGS.with(|m| m.borrow().get(name).cloned()) {
+        return hit;
+    }
+    let value = env
         .secret(name)
         .map(|s| s.to_string())
         .or_else(|_| env.var(name).map(|v| v.to_string()))
-        .ok()?;
-    (!s.is_empty()).then_some(s)
+        .ok()
+        .filter(|s| !s.is_empty());
+    ENV_STRINGS.with(|m| m.borrow_mut().insert(name.to_string(), value.clone()));
+    value
 }
 
 /// A webhook signing secret with its rotation: `NAME` (one secret, or one per line) followed by

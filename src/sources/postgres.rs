@@ -110,13 +110,13 @@ impl PgSession {
             .with_body(Some(JsValue::from_str(&body)));
         let request = Request::new_with_init(PG_SERVICE_URL, &init)?;
         let outcome = with_timeout("reading from PostgreSQL", READ_TIMEOUT, async {
-            let mut response = self.service.fetch_request(request).await.map_err(|e| {
+            let response = self.service.fetch_request(request).await.map_err(|e| {
                 SourceError(format!(
                     "the PostgreSQL Worker (binding `{PG_BINDING}`) could not be reached: {e}"
                 ))
             })?;
             let status = response.status_code();
-            let text = response.text().await?;
+            let text = crate::platform::body::text(response).await?;
             PgServiceReply::parse(status, &text).map_err(SourceError)
         })
         .await?;

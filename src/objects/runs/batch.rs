@@ -3,8 +3,6 @@
 //! synchronous pass (no await in between, so the object commits them together); the answer
 //! says which were created. The shard's executor runs them.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use worker::{Env, Request, Response, Result, SqlStorageValue as V, State};
@@ -75,7 +73,7 @@ pub async fn create_many(
     let batch: Batch = req.json().await?;
     let sql = super::handler::sql(state, runs)?;
     let any_new = batch.runs.iter().any(|r| r.moved.is_none());
-    if any_new && limits::database_size(&sql) > limits::storage_limit(env) {
+    if any_new && runs.storage_full(&sql, limits::storage_limit(env)) {
         return Ok(Response::from_json(&json!({
             "type": "about:blank",
             "title": "Insufficient storage",
@@ -141,9 +139,9 @@ pub async fn create_many(
             created.push(r.id);
         }
     }
-    // The running executor takes the new runs; without one, the alarm starts one now.
-    if to_execute && !runs.wake() {
-        state.storage().set_alarm(Duration::from_millis(0)).await?;
+    // Runs to execute, or finished ones that retention must learn of.
+    if to_execute || (!created.is_empty() && runs.retention_due.get().is_none()) {
+        runs.start_executor(state).await?;
     }
     Response::from_json(&BatchCreated { created })
 }
@@ -177,7 +175,7 @@ pub async fn create(
     }
     let body = serde_json::to_string(&Batch { runs })
         .map_err(|e| BatchError::Failed(worker::Error::RustError(e.to_string())))?;
-    let mut resp = call(
+    let answer = call(
         env,
         workflow_id,
         shard,
@@ -187,21 +185,18 @@ pub async fn create(
     )
     .await
     .map_err(BatchError::Failed)?;
-    match resp.status_code() {
+    match answer.status {
         507 => {
-            let problem: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
+            let problem: serde_json::Value = answer.json().unwrap_or(serde_json::Value::Null);
             let detail = problem["detail"].as_str().unwrap_or("run storage is full");
             Err(BatchError::Full(detail.to_string()))
         }
-        s if s >= 400 => {
-            let text = resp.text().await.unwrap_or_default();
-            Err(BatchError::Failed(worker::Error::RustError(format!(
-                "creating runs failed ({s}): {text}"
-            ))))
-        }
-        _ => Ok(resp
+        s if s >= 400 => Err(BatchError::Failed(worker::Error::RustError(format!(
+            "creating runs failed ({s}): {}",
+            answer.text
+        )))),
+        _ => Ok(answer
             .json::<BatchCreated>()
-            .await
             .map_err(BatchError::Failed)?
             .created),
     }

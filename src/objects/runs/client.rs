@@ -3,11 +3,11 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use worker::{Env, Method, Request, RequestInit, Result};
+use worker::{Env, Result};
 
 use super::handler::CreateRun;
 use super::shard_name;
-use crate::objects::Action;
+use crate::objects::{Action, Answer};
 use crate::platform::{now_ms, random_bytes};
 use crate::store::runs::PriorRun;
 use tripline_core::kernel::ids::{new_run_id, WorkflowId};
@@ -79,18 +79,9 @@ pub(super) async fn call(
     action: Action,
     query: &str,
     body: Option<String>,
-) -> Result<worker::Response> {
-    let stub = env
-        .durable_object("WORKFLOW")?
-        .get_by_name(&shard_name(workflow_id, shard))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post);
-    if let Some(b) = body {
-        init.with_body(Some(b.into()));
-    }
+) -> Result<Answer> {
     let url = format!("{}{query}", action.url(workflow_id));
-    stub.fetch_with_request(Request::new_with_init(&url, &init)?)
-        .await
+    crate::objects::ask(env, &shard_name(workflow_id, shard), &url, body).await
 }
 
 /// Creates `run` in its shard `shard` (one call to that object).
@@ -100,7 +91,7 @@ pub async fn create(
     run: &CreateRun,
 ) -> std::result::Result<Created, CreateError> {
     let body = serde_json::to_string(run).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let mut resp = call(
+    let answer = call(
         env,
         &run.workflow_id,
         shard,
@@ -109,17 +100,16 @@ pub async fn create(
         Some(body),
     )
     .await?;
-    let status = resp.status_code();
-    if status == 507 {
-        let problem: Value = resp.json().await.unwrap_or(Value::Null);
+    if answer.status == 507 {
+        let problem: Value = answer.json().unwrap_or(Value::Null);
         let detail = problem["detail"].as_str().unwrap_or("run storage is full");
         return Err(CreateError::Full(detail.to_string()));
     }
-    if status >= 400 {
-        let text = resp.text().await.unwrap_or_default();
+    if answer.status >= 400 {
+        let text = answer.text;
         return Err(worker::Error::RustError(format!("creating a run failed: {text}")).into());
     }
-    Ok(resp.json::<Created>().await?)
+    Ok(answer.json::<Created>()?)
 }
 
 /// The run `dedup_key` made in `workflow_id`'s shard `shard`, if any.
@@ -129,7 +119,7 @@ pub async fn find(
     shard: u8,
     dedup_key: &str,
 ) -> Result<Option<PriorRun>> {
-    let mut resp = call(
+    let answer = call(
         env,
         workflow_id,
         shard,
@@ -138,13 +128,13 @@ pub async fn find(
         Some(dedup_key.to_string()),
     )
     .await?;
-    match resp.status_code() {
+    match answer.status {
         404 => Ok(None),
         s if s >= 400 => Err(worker::Error::RustError(format!(
             "looking up a run by its key failed: {}",
-            resp.text().await.unwrap_or_default()
+            answer.text
         ))),
-        _ => Ok(Some(resp.json().await?)),
+        _ => Ok(Some(answer.json()?)),
     }
 }
 
@@ -160,13 +150,13 @@ pub async fn dev_stale_write(
     if let Some(a) = attempts {
         query.push_str(&format!("&attempts={a}"));
     }
-    let mut resp = call(env, workflow_id, shard, Action::DevStaleWrite, &query, None).await?;
-    Ok((resp.status_code(), resp.text().await?))
+    let answer = call(env, workflow_id, shard, Action::DevStaleWrite, &query, None).await?;
+    Ok((answer.status, answer.text))
 }
 
 /// The whole record of run `run_id` kept in `workflow_id`'s shard `shard`.
 pub async fn get(env: &Env, workflow_id: &str, shard: u8, run_id: &str) -> Result<Option<Value>> {
-    let mut resp = call(
+    let answer = call(
         env,
         workflow_id,
         shard,
@@ -175,13 +165,13 @@ pub async fn get(env: &Env, workflow_id: &str, shard: u8, run_id: &str) -> Resul
         None,
     )
     .await?;
-    match resp.status_code() {
+    match answer.status {
         404 => Ok(None),
         s if s >= 400 => Err(worker::Error::RustError(format!(
             "reading run {run_id} failed: {}",
-            resp.text().await.unwrap_or_default()
+            answer.text
         ))),
-        _ => Ok(Some(resp.json().await?)),
+        _ => Ok(Some(answer.json()?)),
     }
 }
 
@@ -213,8 +203,9 @@ pub async fn list(
     let pages = futures_util::future::join_all((0..shards.max(1)).map(|k| {
         let query = query.clone();
         async move {
-            let mut resp = call(env, workflow_id, k, Action::RunList, &query, None).await?;
-            resp.json::<Page>().await
+            call(env, workflow_id, k, Action::RunList, &query, None)
+                .await?
+                .json::<Page>()
         }
     }))
     .await;
@@ -236,11 +227,11 @@ pub fn sort_newest_first(runs: &mut [Value]) {
 /// storage (runs, alarm) at once.
 pub async fn forget(env: &Env, workflow_id: &str, shards: u8) -> Result<()> {
     for shard in 0..shards {
-        let mut resp = call(env, workflow_id, shard, Action::RunForget, "", None).await?;
-        if resp.status_code() >= 400 {
+        let answer = call(env, workflow_id, shard, Action::RunForget, "", None).await?;
+        if answer.status >= 400 {
             return Err(worker::Error::RustError(format!(
                 "dropping the runs of shard {shard} failed: {}",
-                resp.text().await.unwrap_or_default()
+                answer.text
             )));
         }
     }

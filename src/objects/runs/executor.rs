@@ -122,7 +122,12 @@ impl ObjectWriter<'_> {
 }
 
 /// Executes one claimed run (or fails it when it has had its attempts); errors are logged.
-async fn execute_one(env: &Env, sql: &SqlStorage, runs: &RunsInstance, claimed: Claimed) {
+pub(super) async fn execute_one(
+    env: &Env,
+    sql: &SqlStorage,
+    runs: &RunsInstance,
+    claimed: Claimed,
+) {
     let run = &claimed.row;
     let writer = ObjectWriter {
         env,
@@ -163,6 +168,24 @@ async fn execute_one(env: &Env, sql: &SqlStorage, runs: &RunsInstance, claimed: 
     }
 }
 
+/// Deletes finished runs past the retention window, a bounded batch; returns when the next
+/// batch is due (`None`: no finished run to wait for).
+fn retention(table: &Table, env: &Env, now: i64) -> Result<Option<i64>> {
+    let keep = limits::retention_ms(env);
+    let deleted = table.delete_older_than(&iso_millis(now - keep), RETENTION_BATCH)?;
+    if deleted > 0 {
+        worker::console_log!("runs retention: deleted {deleted} finished runs in one pass");
+    }
+    Ok(if deleted as u32 == RETENTION_BATCH {
+        Some(now)
+    } else {
+        table
+            .oldest_finished()?
+            .and_then(|at| parse_millis(&at))
+            .map(|at| at + keep)
+    })
+}
+
 /// One wake of the executor; returns when the alarm should fire next (`None`: no deadline).
 pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Option<i64>> {
     let table = Table { sql };
@@ -187,20 +210,15 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         let _ = select(in_flight.next(), wake).await;
     }
 
-    // Retention: finished runs past the window, a bounded batch per wake.
     let now = now_ms();
-    let keep = limits::retention_ms(env);
-    let deleted = table.delete_older_than(&iso_millis(now - keep), RETENTION_BATCH)?;
-    if deleted > 0 {
-        worker::console_log!("runs retention: deleted {deleted} finished runs in one pass");
-    }
-    let retention_due = if deleted as u32 == RETENTION_BATCH {
-        Some(now)
-    } else {
-        table
-            .oldest_finished()?
-            .and_then(|at| parse_millis(&at))
-            .map(|at| at + keep)
+    let retention_due = match runs.retention_due.get() {
+        // Known and not yet due: a run finished since expires later, no need to look again.
+        Some(at) if at > now => Some(at),
+        _ => {
+            let due = retention(&table, env, now)?;
+            runs.retention_due.set(due);
+            due
+        }
     };
     let next = match (table.next_due()?, retention_due) {
         (Some(a), Some(b)) => Some(a.min(b)),

@@ -10,8 +10,10 @@ use worker::{Delay, Env, Request, Response, Result, SqlStorage, State};
 
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
-use super::table::{NewRow, Table};
+use super::table::{Claimed, NewRow, Table};
 use crate::platform::now_ms;
+use crate::store::runs::{PriorRun, RunRow};
+use tripline_core::kernel::time::iso_millis;
 
 /// The body of a create action.
 #[derive(Deserialize, serde::Serialize)]
@@ -61,6 +63,12 @@ pub async fn create(
     let table = Table { sql: &sql };
     let input = limits::fit_text(run.input, VALUE_CAP_BYTES * 2);
     let pieces: Vec<&str> = run.pieces.iter().map(String::as_str).collect();
+    let now = now_ms();
+    let created_at = iso_millis(now);
+    let here = !run.finished
+        && pieces.is_empty()
+        && executes_here(&run.trigger, &run.workflow_id, run.version);
+    let lease_until = now + crate::engine::lease_ms(env);
     let new = NewRow {
         id: &run.id,
         workflow_id: &run.workflow_id,
@@ -69,11 +77,12 @@ pub async fn create(
         dedup_key: &run.dedup_key,
         input: &input,
         fingerprint: run.fingerprint.as_deref(),
-        created_at: &tripline_core::kernel::time::iso_millis(now_ms()),
+        created_at: &created_at,
         finished: run.finished,
         pieces: &pieces,
+        running_until: here.then_some(lease_until),
     };
-    if limits::database_size(&sql) > limits::storage_limit(env) {
+    if runs.storage_full(&sql, limits::storage_limit(env)) {
         // Full: a repeat still gets its run; a new run is refused, nothing accepted is dropped.
         if table.prior_by_key(&run.dedup_key)?.is_none() {
             return json_reply(
@@ -89,20 +98,58 @@ pub async fn create(
     }
     let prior = table.insert(&new)?;
     let created = prior.is_none();
-    // The running executor takes the new run; without one, the alarm starts one now.
-    if created && !run.finished && !runs.wake() {
-        state.storage().set_alarm(Duration::from_millis(0)).await?;
+    let mut reply = Value::Null;
+    let mut executed = false;
+    if created && here {
+        // Claimed at its insert (attempt 1): executed now, in this call.
+        let row = RunRow {
+            id: run.id.clone(),
+            workflow_id: run.workflow_id.clone(),
+            version: run.version,
+            trigger: run.trigger.clone(),
+            dedup_key: run.dedup_key.clone(),
+            status: "running".into(),
+            input,
+            steps: "[]".into(),
+            error: None,
+            response: None,
+            attempts: 1,
+            lease_until,
+            created_at: created_at.clone(),
+            started_at: Some(created_at),
+            finished_at: None,
+        };
+        reply = execute_now(env, &sql, runs, row).await;
+        executed = true;
+    } else if created && !run.finished {
+        runs.start_executor(state).await?;
     }
     let mut current = match prior {
         Some(p) => p,
-        None => table
+        None if executed => table
             .prior(&run.id)?
-            .ok_or_else(|| worker::Error::RustError("a run just created is missing".into()))?,
+            .ok_or_else(|| worker::Error::RustError("a run just executed is missing".into()))?,
+        // Just inserted: what the row holds is known.
+        None => PriorRun {
+            id: run.id.clone(),
+            status: if run.finished { "succeeded" } else { "queued" }.to_string(),
+            fingerprint: run.fingerprint.clone(),
+            response: None,
+            steps: "[]".to_string(),
+            error: None,
+        },
     };
-    let mut reply = Value::Null;
-    let done = |p: &crate::store::runs::PriorRun| {
-        p.response.is_some() || p.status == "succeeded" || p.status == "failed"
-    };
+    let unfinished = current.status == "queued" || current.status == "running";
+    if executed && unfinished {
+        // It did not end here (an error was logged): the executor takes it over.
+        runs.start_executor(state).await?;
+    } else if created && (executed || run.finished) && runs.retention_due.get().is_none() {
+        // A run that ended at its create never passed through the executor: have it run once
+        // here, so that retention learns of finished runs and keeps an alarm for them.
+        runs.start_executor(state).await?;
+    }
+    let done =
+        |p: &PriorRun| p.response.is_some() || p.status == "succeeded" || p.status == "failed";
     if run.wait_ms > 0 && !done(&current) {
         let news = runs.wait_for(&current.id);
         let timeout = Delay::from(Duration::from_millis(u64::from(run.wait_ms)));
@@ -118,6 +165,29 @@ pub async fn create(
         200,
         &json!({ "created": created, "run": current, "reply": reply }),
     )
+}
+
+/// Whether a new run executes within its create call: its version's definition is at hand
+/// and none of its steps leaves the object (no `http` step, no OAuth token to look up), so it
+/// ends without waiting for anything; an alarm and a claim would cost more than the run.
+fn executes_here(trigger: &str, workflow_id: &str, version: i64) -> bool {
+    trigger != "oauth"
+        && crate::engine::cached(workflow_id, version)
+            .is_some_and(|d| !d.steps.iter().any(|s| s.reaches_out()))
+}
+
+/// Executes the run just created and claimed; its Response step's reply (`null` without one).
+async fn execute_now(env: &Env, sql: &SqlStorage, runs: &RunsInstance, row: RunRow) -> Value {
+    let id = row.id.clone();
+    let mut news = runs.wait_for(&id);
+    let claimed = Claimed { row, private: None };
+    super::executor::execute_one(env, sql, runs, claimed).await;
+    let reply = match news.try_recv() {
+        Ok(Some(Some(reply))) => reply,
+        _ => Value::Null,
+    };
+    runs.prune(&id);
+    reply
 }
 
 /// The run made by the dedup key in the body (`404` when this object has none).

@@ -14,6 +14,14 @@ pub struct RunsInstance {
     pub ready: Cell<bool>,
     /// This instance has marked the object as holding runs (its alarm runs the executor).
     pub marked: Cell<bool>,
+    /// An alarm was set to start the executor and has not fired yet.
+    pub alarm_due: Cell<bool>,
+    /// When retention must next delete runs, as last looked up (`None`: not known, or no
+    /// finished run then). A run finishing later expires after every run already finished, so
+    /// it cannot make that time earlier.
+    pub retention_due: Cell<Option<i64>>,
+    /// The storage size last read, and when (see `storage_full`).
+    size_seen: Cell<Option<(i64, f64)>>,
     /// Wakes the running executor: a run was created.
     wake: RefCell<Option<oneshot::Sender<()>>>,
     /// Requests waiting for a run, by run id: sent the raw reply (JSON `{status, headers, body}`)
@@ -31,9 +39,42 @@ impl RunsInstance {
 
     /// Wakes the executor if it is waiting in this instance; `false` when none heard it (then
     /// the alarm must start one).
-    pub fn wake(&self) -> bool {
+    fn wake(&self) -> bool {
         let tx = self.wake.borrow_mut().take();
         tx.is_some_and(|tx| tx.send(()).is_ok())
+    }
+
+    /// Hands new runs to the executor: wakes the one running here, or sets the alarm that
+    /// starts one (once: until it fires, later runs wait for the same alarm).
+    pub async fn start_executor(&self, state: &worker::State) -> worker::Result<()> {
+        if !self.wake() && !self.alarm_due.replace(true) {
+            state.storage().set_alarm(std::time::Duration::ZERO).await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets what this instance knew of its storage (the storage was emptied).
+    pub fn reset(&self) {
+        self.ready.set(false);
+        self.marked.set(false);
+        self.alarm_due.set(false);
+        self.retention_due.set(None);
+        self.size_seen.set(None);
+    }
+
+    /// Whether the object's storage is above `limit` bytes. The size is read again at most
+    /// once a second: a few runs more or less at the boundary do not matter.
+    pub fn storage_full(&self, sql: &worker::SqlStorage, limit: f64) -> bool {
+        let now = crate::platform::now_ms();
+        let size = match self.size_seen.get() {
+            Some((at, size)) if now - at < 1_000 => size,
+            _ => {
+                let size = super::limits::database_size(sql);
+                self.size_seen.set(Some((now, size)));
+                size
+            }
+        };
+        size > limit
     }
 
     /// Waits for news of `run_id` (see `notify`).

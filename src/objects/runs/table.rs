@@ -25,6 +25,8 @@ pub struct NewRow<'a> {
     pub finished: bool,
     /// A request body kept out of the row, in pieces (see `endpoint::runtime::BODY_PIECES_KEY`).
     pub pieces: &'a [&'a str],
+    /// Recorded `running`, claimed by its creator (attempt 1) until this lease ends.
+    pub running_until: Option<i64>,
 }
 
 /// A run taken for execution by this caller; later writes must name `attempts`.
@@ -67,17 +69,17 @@ impl Table<'_> {
             #[allow(dead_code)]
             id: String,
         }
-        let (status, attempts, done) = if run.finished {
-            ("succeeded", 1, Some(run.created_at))
-        } else {
-            ("queued", 0, None)
+        let (status, attempts, started, done) = match (run.finished, run.running_until) {
+            (true, _) => ("succeeded", 1, Some(run.created_at), Some(run.created_at)),
+            (false, Some(_)) => ("running", 1, Some(run.created_at), None),
+            (false, None) => ("queued", 0, None, None),
         };
         let bytes = run.input.len() + run.pieces.iter().map(|p| p.len()).sum::<usize>();
         let created = self
             .first::<Id>(
                 "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, fingerprint,
-                   attempts, created_at, started_at, finished_at, bytes)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   attempts, created_at, started_at, finished_at, bytes, lease_until)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT DO NOTHING RETURNING id",
                 vec![
                     text(run.id),
@@ -90,9 +92,10 @@ impl Table<'_> {
                     opt(run.fingerprint),
                     V::Integer(attempts),
                     text(run.created_at),
-                    opt(done),
+                    opt(started),
                     opt(done),
                     V::Integer(bytes as i64),
+                    V::Integer(run.running_until.unwrap_or(0)),
                 ],
             )?
             .is_some();
