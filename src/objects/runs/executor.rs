@@ -140,6 +140,7 @@ async fn execute_one(env: &Env, sql: &SqlStorage, runs: &RunsInstance, claimed: 
             .map(|_| ())
     } else {
         let raw = sealed::open_outputs(env, &run.id, claimed.private.as_deref());
+        let secrets = sealed::open_secrets(env, &run.id, claimed.secrets.as_deref());
         // The live version's definition comes from the workflow's object, not D1 (older
         // versions, still executing after a redeploy, are read from D1 once per isolate).
         if !engine::is_cached(&run.workflow_id, run.version) {
@@ -154,7 +155,7 @@ async fn execute_one(env: &Env, sql: &SqlStorage, runs: &RunsInstance, claimed: 
             }
         }
         match crate::store::db(env) {
-            Ok(db) => engine::execute_claimed(env, &db, run, raw, &writer).await,
+            Ok(db) => engine::execute_claimed(env, &db, run, secrets, raw, &writer).await,
             Err(e) => Err(e),
         }
     };

@@ -29,6 +29,9 @@ pub struct CreateRun {
     pub finished: bool,
     #[serde(default)]
     pub pieces: Vec<String>,
+    /// The run's secrets, already sealed for its id (`sealed::seal_secrets`).
+    #[serde(default)]
+    pub secrets: Option<String>,
     /// How long to wait for the run's reply (or end) before answering; 0: answer at once.
     #[serde(default)]
     pub wait_ms: u32,
@@ -72,6 +75,7 @@ pub async fn create(
         created_at: &tripline_core::kernel::time::iso_millis(now_ms()),
         finished: run.finished,
         pieces: &pieces,
+        secrets: run.secrets.as_deref(),
     };
     if limits::database_size(&sql) > limits::storage_limit(env) {
         // Full: a repeat still gets its run; a new run is refused, nothing accepted is dropped.
