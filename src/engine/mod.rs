@@ -373,3 +373,31 @@ pub async fn execute_claimed(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_replace_the_redacted_values_and_keep_the_rest() {
+        let mut context = run_context(
+            r#"{"oauth": {"user_id": "42", "access_token": "[redacted]", "scopes": ["read"]}}"#,
+            "wf_1",
+            3,
+            "run_1",
+        );
+        put_back_secrets(
+            &mut context,
+            json!({"oauth": {"access_token": "at_real", "expires_at": null}}),
+        );
+        assert_eq!(
+            Value::Object(context.clone())["oauth"],
+            json!({"user_id": "42", "access_token": "at_real", "scopes": ["read"], "expires_at": null})
+        );
+        assert_eq!(context["workflow"], json!({"id": "wf_1", "version": 3}));
+        // Anything but an object lays nothing over the context.
+        let before = context.clone();
+        put_back_secrets(&mut context, json!("at_real"));
+        assert_eq!(context, before);
+    }
+}
