@@ -484,8 +484,9 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     )
     .await?;
 
-    // The stored input never holds the token: the engine reads it from the connection
-    // when the run executes (engine::oauth::hydrate).
+    // The stored input never holds the token: the run carries it sealed (its secrets), so
+    // executing it reads no connection (engine::oauth::hydrate reads one only when the run
+    // carries none, or once it is due for refresh).
     let input = json!({
         "oauth": {
             "user_id": user_id,
@@ -504,6 +505,12 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         TriggerKind::OAuth.as_str(),
         &dedup_key,
         &input,
+        Some(&json!({
+            "oauth": {
+                "access_token": tokens.access_token,
+                "expires_at": tokens.expires_at_ms.map(iso_millis),
+            }
+        })),
     )
     .await?;
     redirect(pending.return_to.as_deref().unwrap_or(&trigger.success_url))

@@ -97,6 +97,8 @@ pub async fn replay(env: &Env, run_id: &str) -> ApiResult {
         "replay",
         &dedup,
         &original["input"],
+        // A replay carries no secrets: an OAuth replay reads the connection's current token.
+        None,
     )
     .await?;
     super::endpoint::accepted(&created.run.id, false)

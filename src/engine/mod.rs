@@ -223,13 +223,35 @@ pub(crate) fn close_record(
     }
 }
 
+/// Lays a run's secrets (a JSON object kept sealed with the run) over its template context:
+/// objects are merged key by key, any other value replaces what the stored input holds
+/// (there, "[redacted]").
+pub(crate) fn put_back_secrets(context: &mut Map<String, Value>, secrets: Value) {
+    let Value::Object(secrets) = secrets else {
+        return;
+    };
+    for (k, v) in secrets {
+        match (context.get_mut(&k), v) {
+            (Some(Value::Object(have)), Value::Object(v)) => {
+                put_back_secrets(have, Value::Object(v));
+            }
+            (_, v) => {
+                context.insert(k, v);
+            }
+        }
+    }
+}
+
 /// Executes a run its caller has claimed, recording through `writer`, until it ends or a
-/// newer claim takes it over. `raw` holds the real outputs of steps finished in earlier
-/// attempts (the stored records are redacted); without them the stored outputs are used.
+/// newer claim takes it over. `secrets` are what the run carries sealed besides its stored
+/// input (an OAuth run: its sign-in's access token). `raw` holds the real outputs of steps
+/// finished in earlier attempts (the stored records are redacted); without them the stored
+/// outputs are used.
 pub async fn execute_claimed(
     env: &Env,
     db: &worker::D1Database,
     run: &store::runs::RunRow,
+    secrets: Option<Value>,
     mut step_results: Map<String, Value>,
     writer: &dyn RunWriter,
 ) -> Result<()> {
@@ -249,6 +271,9 @@ pub async fn execute_claimed(
         }
     };
     let mut context = run_context(&run.input, &run.workflow_id, run.version, &run.id);
+    if let Some(secrets) = secrets {
+        put_back_secrets(&mut context, secrets);
+    }
 
     // Resume: steps that already succeeded in an earlier attempt are not run again.
     let mut records: Vec<Value> = serde_json::from_str::<Vec<Value>>(&run.steps)
@@ -263,9 +288,10 @@ pub async fn execute_claimed(
             }
         }
     }
-    // OAuth runs: the real access token comes from the connection, never from the stored input.
+    // OAuth runs: the real access token is the one the run carries (never the stored input's);
+    // without one, or once it is due for refresh, the connection's current one.
     if let Some(oauth) = context.get_mut("oauth") {
-        if let Err(reason) = oauth::hydrate(env, &run.workflow_id, oauth).await {
+        if let Err(reason) = oauth::hydrate(env, &run.workflow_id, oauth, now_ms()).await {
             fail(reason, &records).await?;
             return Ok(());
         }
@@ -351,4 +377,32 @@ pub async fn execute_claimed(
         .finish("succeeded", &Value::Array(records).to_string(), None)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_replace_the_redacted_values_and_keep_the_rest() {
+        let mut context = run_context(
+            r#"{"oauth": {"user_id": "42", "access_token": "[redacted]", "scopes": ["read"]}}"#,
+            "wf_1",
+            3,
+            "run_1",
+        );
+        put_back_secrets(
+            &mut context,
+            json!({"oauth": {"access_token": "at_real", "expires_at": null}}),
+        );
+        assert_eq!(
+            Value::Object(context.clone())["oauth"],
+            json!({"user_id": "42", "access_token": "at_real", "scopes": ["read"], "expires_at": null})
+        );
+        assert_eq!(context["workflow"], json!({"id": "wf_1", "version": 3}));
+        // Anything but an object lays nothing over the context.
+        let before = context.clone();
+        put_back_secrets(&mut context, json!("at_real"));
+        assert_eq!(context, before);
+    }
 }

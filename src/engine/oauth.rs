@@ -20,7 +20,7 @@ use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
     classify, client, cut, token_set, TokenFailure, TokenSet, REFRESH_WINDOW_MS,
 };
-use tripline_core::oauth::OAuthTrigger;
+use tripline_core::oauth::{run_token, OAuthTrigger};
 
 /// Each call to the provider gives up after this long.
 const PROVIDER_TIMEOUT_MS: u64 = 15_000;
@@ -188,10 +188,21 @@ pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
 }
 
 /// Gives a run's steps the real access token. The stored run input holds `oauth` with
-/// `access_token: "[redacted]"`; here the token (and its current expiry) is read from the
-/// end user's connection and decrypted, so steps use the freshest token and the run record
-/// never holds it. Fails when the connection is gone or cannot be decrypted.
-pub async fn hydrate(env: &Env, workflow_id: &str, oauth: &mut Value) -> Result<(), String> {
+/// `access_token: "[redacted]"`; a run started by a sign-in carries that sign-in's token
+/// sealed (put back into `oauth` before this is called), used as is while it is valid beyond
+/// the refresh window (`run_token::carried_token_usable`): no connection is read. Otherwise
+/// (a replay, a run created by an earlier version, a token due for refresh) the token and its
+/// current expiry are read from the end user's connection and decrypted, so steps get the
+/// freshest token. Fails when that connection is gone or cannot be decrypted.
+pub async fn hydrate(
+    env: &Env,
+    workflow_id: &str,
+    oauth: &mut Value,
+    now_ms: i64,
+) -> Result<(), String> {
+    if run_token::carried_token_usable(oauth, now_ms) {
+        return Ok(());
+    }
     let Some(user_id) = oauth
         .get("user_id")
         .and_then(Value::as_str)

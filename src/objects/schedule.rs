@@ -458,6 +458,7 @@ impl Followup {
             TriggerKind::Schedule.as_str(),
             &key,
             &input,
+            None,
         )
         .await;
         match started {

@@ -58,6 +58,8 @@ fn finished_runs(dev: &Dev, id: &str) -> usize {
 /// The hot paths stay off D1: accepting a webhook, a schedule's fire and executing the runs
 /// make no D1 statement. (Locally the objects share the Worker's isolate, so what they do is
 /// counted here too: see `counts_are_exact_per_kind_and_workflow` for a non-zero count.)
+/// An OAuth sign-in's run needs the real OAuth server: see
+/// `oauth::a_sign_in_run_executes_with_its_carried_token_and_no_d1_statement`.
 #[test]
 fn ingest_fire_and_execution_make_no_d1_statement() {
     let dev = shared();

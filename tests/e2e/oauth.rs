@@ -332,6 +332,103 @@ fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
     assert_problem(&del, 404, None, "no connection");
 }
 
+/// A sign-in's run carries its access token sealed in its shard object: executing it makes no
+/// D1 statement, its `http` step still sends the real token (the provider's userinfo endpoint
+/// only answers 200 to a valid one) and the stored run shows it redacted. A replay carries no
+/// token and reads the connection's current one; so does a run whose token is already due
+/// for refresh.
+#[test]
+fn a_sign_in_run_executes_with_its_carried_token_and_no_d1_statement() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, 3600);
+    let steps = json!([
+        { "type": "log", "name": "hello", "message": "token={{oauth.access_token}}" },
+        { "type": "http", "name": "me", "method": "GET", "url": format!("{}/userinfo", provider.base),
+          "headers": { "authorization": "Bearer {{oauth.access_token}}" }, "retries": 0 }
+    ]);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Carried", json!({}), steps.clone()),
+    );
+    let callback = authorize(dev, &provider, &wf, "carol", "carol");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let listed = runs(dev, &wf);
+    assert_eq!(listed.len(), 1);
+    let run = wait_run(dev, listed[0]["id"].as_str().unwrap(), 60);
+    let issued = provider.issued_tokens();
+    let assert_used_a_real_token = |run: &Value| {
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["input"]["oauth"]["access_token"], "[redacted]");
+        assert_eq!(run["steps"][0]["output"]["message"], "token=[redacted]");
+        let me = &run["steps"][1];
+        assert_eq!(me["output"]["status"], 200, "{run}");
+        assert_eq!(me["output"]["body"]["sub"], "carol", "{run}");
+        assert_eq!(me["request"]["headers"]["authorization"], "[redacted]");
+        let text = run.to_string();
+        for t in &provider.issued_tokens() {
+            assert!(
+                !text.contains(t.as_str()),
+                "the run record holds a token: {text}"
+            );
+        }
+    };
+    assert_used_a_real_token(&run);
+    let counts = d1_statements(dev, &wf);
+    assert_eq!(counts.get("execute"), None, "{counts:?}");
+    assert_eq!(counts.get("ingest"), None, "{counts:?}");
+    assert!(counts.get("oauth").is_some_and(|n| *n > 0), "{counts:?}");
+    // The token the step sent is the one the sign-in got (no refresh happened).
+    assert_eq!(issued.len(), 2, "{issued:?}");
+    assert_eq!(provider.token_requests().len(), 1);
+
+    // A replay (maybe much later) carries no token: it reads the connection's current one.
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/runs/{}/replay", run["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let replay = wait_run(dev, r.json()["run_id"].as_str().unwrap(), 60);
+    assert_eq!(replay["trigger"], "replay");
+    assert_used_a_real_token(&replay);
+    assert!(
+        d1_statements(dev, &wf)
+            .get("execute")
+            .is_some_and(|n| *n > 0),
+        "the replay read the connection"
+    );
+
+    // A token living 2 minutes is inside the refresh window at once: its run reads the
+    // connection too (which the Cron pass may already have refreshed).
+    let short = Provider::start(&dev.base, 120);
+    let wf = create_deployed(
+        dev,
+        &definition(
+            &short,
+            "Short-lived",
+            json!({}),
+            json!([
+                { "type": "http", "name": "me", "method": "GET", "url": format!("{}/userinfo", short.base),
+                  "headers": { "authorization": "Bearer {{oauth.access_token}}" }, "retries": 0 }
+            ]),
+        ),
+    );
+    let callback = authorize(dev, &short, &wf, "dave", "dave");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let listed = runs(dev, &wf);
+    assert_eq!(listed.len(), 1);
+    let run = wait_run(dev, listed[0]["id"].as_str().unwrap(), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["output"]["body"]["sub"], "dave", "{run}");
+    assert!(
+        d1_statements(dev, &wf)
+            .get("execute")
+            .is_some_and(|n| *n > 0),
+        "a token due for refresh is read from the connection"
+    );
+}
+
 #[test]
 fn the_example_definition_validates_and_shows_its_urls() {
     let dev = dev();

@@ -296,6 +296,7 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
             fingerprint: fingerprint.clone(),
             finished,
             pieces,
+            secrets: None,
             // The object answers when the Response step has replied (or the run ended).
             wait_ms: if sync {
                 endpoint.response_timeout_ms

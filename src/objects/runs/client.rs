@@ -38,7 +38,10 @@ impl From<worker::Error> for CreateError {
 }
 
 /// Creates a run for `dedup_key` in its shard (input redacted first, see
-/// `engine::stored_input`); `wait_ms` as in `CreateRun`.
+/// `engine::stored_input`). `secrets`, a JSON object laid over the input when the run executes
+/// (e.g. a sign-in's access token), is kept sealed with the run until it ends (without the
+/// encryption key it is dropped, and the run reads the connection instead).
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     env: &Env,
     workflow_id: &WorkflowId,
@@ -47,8 +50,10 @@ pub async fn start(
     trigger: &str,
     dedup_key: &str,
     input: &Value,
+    secrets: Option<&Value>,
 ) -> std::result::Result<Created, CreateError> {
     let (id, shard) = new_id(workflow_id, shards, dedup_key)?;
+    let secrets = secrets.and_then(|s| super::sealed::seal_secrets(env, &id, s));
     let run = CreateRun {
         id,
         workflow_id: workflow_id.to_string(),
@@ -59,6 +64,7 @@ pub async fn start(
         fingerprint: None,
         finished: false,
         pieces: Vec::new(),
+        secrets,
         wait_ms: 0,
     };
     create(env, shard, &run).await

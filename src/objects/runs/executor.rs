@@ -145,6 +145,7 @@ pub(super) async fn execute_one(
             .map(|_| ())
     } else {
         let raw = sealed::open_outputs(env, &run.id, claimed.private.as_deref());
+        let secrets = sealed::open_secrets(env, &run.id, claimed.secrets.as_deref());
         // The live version's definition comes from the workflow's object, not D1 (older
         // versions, still executing after a redeploy, are read from D1 once per isolate).
         if !engine::is_cached(&run.workflow_id, run.version) {
@@ -159,7 +160,7 @@ pub(super) async fn execute_one(
             }
         }
         match crate::store::db(env) {
-            Ok(db) => engine::execute_claimed(env, &db, run, raw, &writer).await,
+            Ok(db) => engine::execute_claimed(env, &db, run, secrets, raw, &writer).await,
             Err(e) => Err(e),
         }
     };

@@ -31,6 +31,9 @@ pub struct CreateRun {
     pub finished: bool,
     #[serde(default)]
     pub pieces: Vec<String>,
+    /// The run's secrets, already sealed for its id (`sealed::seal_secrets`).
+    #[serde(default)]
+    pub secrets: Option<String>,
     /// How long to wait for the run's reply (or end) before answering; 0: answer at once.
     #[serde(default)]
     pub wait_ms: u32,
@@ -67,6 +70,7 @@ pub async fn create(
     let created_at = iso_millis(now);
     let here = !run.finished
         && pieces.is_empty()
+        && run.secrets.is_none()
         && executes_here(&run.trigger, &run.workflow_id, run.version);
     let lease_until = now + crate::engine::lease_ms(env);
     let new = NewRow {
@@ -81,6 +85,7 @@ pub async fn create(
         finished: run.finished,
         pieces: &pieces,
         running_until: here.then_some(lease_until),
+        secrets: run.secrets.as_deref(),
     };
     if runs.storage_full(&sql, limits::storage_limit(env)) {
         // Full: a repeat still gets its run; a new run is refused, nothing accepted is dropped.
@@ -180,7 +185,11 @@ fn executes_here(trigger: &str, workflow_id: &str, version: i64) -> bool {
 async fn execute_now(env: &Env, sql: &SqlStorage, runs: &RunsInstance, row: RunRow) -> Value {
     let id = row.id.clone();
     let mut news = runs.wait_for(&id);
-    let claimed = Claimed { row, private: None };
+    let claimed = Claimed {
+        row,
+        private: None,
+        secrets: None,
+    };
     super::executor::execute_one(env, sql, runs, claimed).await;
     let reply = match news.try_recv() {
         Ok(Some(Some(reply))) => reply,

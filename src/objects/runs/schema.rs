@@ -1,4 +1,5 @@
-//! The run tables of a shard object's SQLite, created on first use by each instance.
+//! The run tables of a shard object's SQLite, created on first use by each instance (a table
+//! added later is created in existing objects the same way).
 
 use worker::{Result, SqlStorage};
 
@@ -30,6 +31,10 @@ CREATE TABLE IF NOT EXISTS run_pieces (
   seq INTEGER NOT NULL,
   data TEXT NOT NULL,
   PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS run_secrets (
+  run_id TEXT PRIMARY KEY,
+  sealed TEXT NOT NULL
 );";
 
 /// Creates the tables unless they exist.

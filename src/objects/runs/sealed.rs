@@ -1,7 +1,13 @@
-//! The raw (unredacted) outputs of a run's finished steps, kept sealed while the run is
-//! unfinished so that a resumed run hands later steps what earlier steps really returned. Sealed
-//! with the key of the OAuth tokens; without that key nothing is kept (a resumed run then sees
-//! the stored, redacted outputs).
+//! What a run keeps sealed while it is unfinished, with the key of the OAuth tokens:
+//!
+//! - its secrets: values its input needs that the stored (redacted) input shows as
+//!   "[redacted]", e.g. the access token of the sign-in that started it, so executing it reads
+//!   nothing else (see `engine::put_back_secrets`);
+//! - the raw (unredacted) outputs of its finished steps, so that a resumed run hands later
+//!   steps what earlier steps really returned.
+//!
+//! Without the key nothing is kept: the run then reads the connection, and a resumed run sees
+//! the stored, redacted outputs.
 
 use serde_json::{Map, Value};
 use worker::Env;
@@ -9,27 +15,50 @@ use worker::Env;
 use crate::engine::oauth::{seal, seal_key};
 use tripline_core::kernel::crypto;
 
-fn aad(run_id: &str) -> String {
+fn outputs_aad(run_id: &str) -> String {
     format!("run-outputs:{run_id}")
+}
+
+fn secrets_aad(run_id: &str) -> String {
+    format!("run-secrets:{run_id}")
+}
+
+fn seal_json(env: &Env, aad: &str, value: &impl serde::Serialize) -> Option<String> {
+    let key = seal_key(env).ok()?;
+    let text = serde_json::to_string(value).ok()?;
+    seal(&key, aad, &text).ok()
+}
+
+fn open_json<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    aad: &str,
+    sealed: Option<&str>,
+) -> Option<T> {
+    // The key is looked for only when there is something to open.
+    let sealed = sealed?;
+    let key = seal_key(env).ok()?;
+    crypto::open(&key, aad, sealed)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
 }
 
 /// `outputs` sealed for `run_id`, `None` when no key is configured or sealing fails.
 pub fn seal_outputs(env: &Env, run_id: &str, outputs: &Map<String, Value>) -> Option<String> {
-    let key = seal_key(env).ok()?;
-    let text = serde_json::to_string(outputs).ok()?;
-    seal(&key, &aad(run_id), &text).ok()
+    seal_json(env, &outputs_aad(run_id), outputs)
 }
 
 /// The outputs sealed for `run_id`; empty when absent or unreadable (a rotated key).
 pub fn open_outputs(env: &Env, run_id: &str, sealed: Option<&str>) -> Map<String, Value> {
-    let Some(sealed) = sealed else {
-        return Map::new();
-    };
-    let Ok(key) = seal_key(env) else {
-        return Map::new();
-    };
-    crypto::open(&key, &aad(run_id), sealed)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_default()
+    open_json(env, &outputs_aad(run_id), sealed).unwrap_or_default()
+}
+
+/// A run's secrets (a JSON object laid over its input) sealed for `run_id`; `None` when no key
+/// is configured or sealing fails.
+pub fn seal_secrets(env: &Env, run_id: &str, secrets: &Value) -> Option<String> {
+    seal_json(env, &secrets_aad(run_id), secrets)
+}
+
+/// The secrets sealed for `run_id`; `None` when absent or unreadable (a rotated key).
+pub fn open_secrets(env: &Env, run_id: &str, sealed: Option<&str>) -> Option<Value> {
+    open_json::<Value>(env, &secrets_aad(run_id), sealed).filter(Value::is_object)
 }

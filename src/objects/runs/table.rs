@@ -27,6 +27,8 @@ pub struct NewRow<'a> {
     pub pieces: &'a [&'a str],
     /// Recorded `running`, claimed by its creator (attempt 1) until this lease ends.
     pub running_until: Option<i64>,
+    /// The run's secrets, sealed (`sealed::seal_secrets`), kept until the run ends.
+    pub secrets: Option<&'a str>,
 }
 
 /// A run taken for execution by this caller; later writes must name `attempts`.
@@ -34,6 +36,8 @@ pub struct Claimed {
     pub row: RunRow,
     /// Sealed raw step outputs of earlier attempts.
     pub private: Option<String>,
+    /// The run's sealed secrets, if it was created with some.
+    pub secrets: Option<String>,
 }
 
 pub struct Table<'a> {
@@ -104,6 +108,12 @@ impl Table<'_> {
                 self.sql.exec(
                     "INSERT INTO run_pieces (run_id, seq, data) VALUES (?, ?, ?)",
                     vec![text(run.id), V::Integer(seq as i64), text(piece)],
+                )?;
+            }
+            if let Some(sealed) = run.secrets {
+                self.sql.exec(
+                    "INSERT INTO run_secrets (run_id, sealed) VALUES (?, ?)",
+                    vec![text(run.id), text(sealed)],
                 )?;
             }
             return Ok(None);
@@ -188,9 +198,20 @@ impl Table<'_> {
         let private = self
             .first::<Private>("SELECT private FROM runs WHERE id = ?", vec![text(&row.id)])?
             .and_then(|p| p.private);
+        #[derive(Deserialize)]
+        struct Secrets {
+            sealed: String,
+        }
+        let secrets = self
+            .first::<Secrets>(
+                "SELECT sealed FROM run_secrets WHERE run_id = ?",
+                vec![text(&row.id)],
+            )?
+            .map(|s| s.sealed);
         Ok(Some(Claimed {
             row: self.inflate(row)?,
             private,
+            secrets,
         }))
     }
 
@@ -223,7 +244,8 @@ impl Table<'_> {
         Ok(cursor.rows_written() > 0)
     }
 
-    /// Ends the claim `attempts` (`succeeded` or `failed`); the private outputs go.
+    /// Ends the claim `attempts` (`succeeded` or `failed`); the private outputs and the
+    /// secrets go.
     pub fn finish(
         &self,
         id: &str,
@@ -248,7 +270,12 @@ impl Table<'_> {
                 V::Integer(attempts),
             ],
         )?;
-        Ok(cursor.rows_written() > 0)
+        let done = cursor.rows_written() > 0;
+        if done {
+            self.sql
+                .exec("DELETE FROM run_secrets WHERE run_id = ?", vec![text(id)])?;
+        }
+        Ok(done)
     }
 
     /// When the executor must wake next: now for queued runs, else the earliest lease.
@@ -295,10 +322,15 @@ impl Table<'_> {
         )?;
         if !gone.is_empty() {
             let ids: Vec<&str> = gone.iter().map(|g| g.id.as_str()).collect();
-            self.sql.exec(
-                "DELETE FROM run_pieces WHERE run_id IN (SELECT value FROM json_each(?))",
-                vec![text(&serde_json::to_string(&ids).unwrap_or_default())],
-            )?;
+            let ids = serde_json::to_string(&ids).unwrap_or_default();
+            for table in ["run_pieces", "run_secrets"] {
+                self.sql.exec(
+                    &format!(
+                        "DELETE FROM {table} WHERE run_id IN (SELECT value FROM json_each(?))"
+                    ),
+                    vec![text(&ids)],
+                )?;
+            }
         }
         Ok(gone.len())
     }
