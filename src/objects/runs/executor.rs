@@ -3,10 +3,12 @@
 //! budget is spent, deletes expired runs in bounded batches, then re-arms the alarm for the
 //! earliest deadline.
 
-use futures_util::future::{ready, select, LocalBoxFuture};
+use std::time::Duration;
+
+use futures_util::future::{ready, select, FutureExt, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
-use worker::{Env, Result, SqlStorage};
+use worker::{Delay, Env, Result, SqlStorage};
 
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
@@ -20,6 +22,9 @@ use tripline_core::steps::response::PreparedResponse;
 
 /// Runs executing at once (each has at most one outbound fetch: the platform allows 6).
 pub const IN_FLIGHT: usize = 6;
+/// Runs claimed between two turns given to the object's other events (and, locally, to
+/// the other objects on the same thread, such as the poll creating the next batch).
+const YIELD_EVERY: usize = 30;
 /// Wall time after which the executor stops claiming (the alarm has 15 minutes).
 const BUDGET_MS: i64 = 10 * 60_000;
 /// Finished runs deleted per wake.
@@ -169,22 +174,30 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let started = now_ms();
     let lease = engine::lease_ms(env);
     let mut in_flight = FuturesUnordered::new();
+    let mut since_yield = 0;
     loop {
         let now = now_ms();
-        while in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
-            let claimed = match table.claim(now, now + lease, &iso_millis(now)) {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => return Err(e),
-            };
-            in_flight.push(execute_one(env, sql, runs, claimed));
+        // The free slots are filled by one claim.
+        if in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
+            let free = IN_FLIGHT - in_flight.len();
+            for claimed in table.claim(now, now + lease, &iso_millis(now), free)? {
+                in_flight.push(execute_one(env, sql, runs, claimed));
+                since_yield += 1;
+            }
         }
         if in_flight.is_empty() {
             break;
         }
         let wake = runs.wake_receiver();
+        if since_yield >= YIELD_EVERY {
+            // Runs that never wait (log steps) would hold the thread: other events get a turn.
+            since_yield = 0;
+            Delay::from(Duration::ZERO).await;
+        }
         // A finished run frees a slot; a new run may fill one.
         let _ = select(in_flight.next(), wake).await;
+        // Every other run already done frees its slot too, so the next claim fills them all.
+        while let Some(Some(())) = in_flight.next().now_or_never() {}
     }
 
     // Retention: finished runs past the window, a bounded batch per wake.
