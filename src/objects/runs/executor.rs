@@ -3,12 +3,10 @@
 //! budget is spent, deletes expired runs in bounded batches, then re-arms the alarm for the
 //! earliest deadline.
 
-use std::time::Duration;
-
 use futures_util::future::{ready, select, FutureExt, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
-use worker::{Delay, Env, Result, SqlStorage};
+use worker::{D1Database, Env, Result, SqlStorage};
 
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
@@ -22,9 +20,6 @@ use tripline_core::steps::response::PreparedResponse;
 
 /// Runs executing at once (each has at most one outbound fetch: the platform allows 6).
 pub const IN_FLIGHT: usize = 6;
-/// Runs claimed between two turns given to the object's other events (and, locally, to
-/// the other objects on the same thread, such as the poll creating the next batch).
-const YIELD_EVERY: usize = 30;
 /// Wall time after which the executor stops claiming (the alarm has 15 minutes).
 const BUDGET_MS: i64 = 10 * 60_000;
 /// Finished runs deleted per wake.
@@ -126,8 +121,24 @@ impl ObjectWriter<'_> {
     }
 }
 
+/// What every run of one wake shares, read once per wake rather than per run.
+struct Shared<'a> {
+    env: &'a Env,
+    sql: &'a SqlStorage,
+    runs: &'a RunsInstance,
+    db: D1Database,
+    max_attempts: i64,
+}
+
 /// Executes one claimed run (or fails it when it has had its attempts); errors are logged.
-async fn execute_one(env: &Env, sql: &SqlStorage, runs: &RunsInstance, claimed: Claimed) {
+async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
+    let Shared {
+        env,
+        sql,
+        runs,
+        ref db,
+        max_attempts: max,
+    } = *shared;
     let run = &claimed.row;
     let writer = ObjectWriter {
         env,
@@ -136,7 +147,6 @@ async fn execute_one(env: &Env, sql: &SqlStorage, runs: &RunsInstance, claimed: 
         id: &run.id,
         attempts: run.attempts,
     };
-    let max = limits::max_attempts(env);
     let result = if run.attempts > max {
         let error = json!({ "message": format!("gave up after {max} attempts") }).to_string();
         writer
@@ -158,10 +168,7 @@ async fn execute_one(env: &Env, sql: &SqlStorage, runs: &RunsInstance, claimed: 
                 }
             }
         }
-        match crate::store::db(env) {
-            Ok(db) => engine::execute_claimed(env, &db, run, raw, &writer).await,
-            Err(e) => Err(e),
-        }
+        engine::execute_claimed(env, db, run, raw, &writer).await
     };
     if let Err(e) = result {
         worker::console_error!("run {}: {e}", run.id);
@@ -173,27 +180,27 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let table = Table { sql };
     let started = now_ms();
     let lease = engine::lease_ms(env);
+    let shared = Shared {
+        env,
+        sql,
+        runs,
+        db: crate::store::db(env)?,
+        max_attempts: limits::max_attempts(env),
+    };
     let mut in_flight = FuturesUnordered::new();
-    let mut since_yield = 0;
     loop {
         let now = now_ms();
         // The free slots are filled by one claim.
         if in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
             let free = IN_FLIGHT - in_flight.len();
             for claimed in table.claim(now, now + lease, &iso_millis(now), free)? {
-                in_flight.push(execute_one(env, sql, runs, claimed));
-                since_yield += 1;
+                in_flight.push(execute_one(&shared, claimed));
             }
         }
         if in_flight.is_empty() {
             break;
         }
         let wake = runs.wake_receiver();
-        if since_yield >= YIELD_EVERY {
-            // Runs that never wait (log steps) would hold the thread: other events get a turn.
-            since_yield = 0;
-            Delay::from(Duration::ZERO).await;
-        }
         // A finished run frees a slot; a new run may fill one.
         let _ = select(in_flight.next(), wake).await;
         // Every other run already done frees its slot too, so the next claim fills them all.

@@ -164,7 +164,9 @@ impl Table<'_> {
 
     /// Takes up to `limit` runs due, oldest first: queued ones, or ones whose executor's lease
     /// expired. Each one's attempt count goes up by one: that number fences every later write.
-    /// One statement, read through `runs_open` (no sort of every queued run per claim).
+    /// One statement, read through `runs_open` (no sort of every queued run per claim), that
+    /// returns only what execution reads: the claimed row's `trigger`, `dedup_key` and times
+    /// are left empty.
     pub fn claim(
         &self,
         now_ms: i64,
@@ -172,35 +174,23 @@ impl Table<'_> {
         now_iso: &str,
         limit: usize,
     ) -> Result<Vec<Claimed>> {
-        /// A claimed row with its sealed outputs (the same statement returns both).
         #[derive(Deserialize)]
         struct Row {
             id: String,
             workflow_id: String,
             version: i64,
-            trigger: String,
-            dedup_key: String,
-            status: String,
             input: String,
             steps: String,
-            error: Option<String>,
-            response: Option<String>,
             attempts: i64,
-            lease_until: i64,
-            created_at: String,
-            started_at: Option<String>,
-            finished_at: Option<String>,
             private: Option<String>,
         }
         let mut rows = self.rows::<Row>(
-            &format!(
-                "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?,
-                   started_at = COALESCE(started_at, ?)
-                 WHERE id IN (SELECT id FROM runs INDEXED BY runs_open
-                              WHERE status IN ('queued', 'running') AND lease_until <= ?
-                              ORDER BY lease_until, id LIMIT ?)
-                 RETURNING {COLUMNS}, private"
-            ),
+            "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?,
+               started_at = COALESCE(started_at, ?)
+             WHERE id IN (SELECT id FROM runs INDEXED BY runs_open
+                          WHERE status IN ('queued', 'running') AND lease_until <= ?
+                          ORDER BY lease_until, id LIMIT ?)
+             RETURNING id, workflow_id, version, input, steps, attempts, private",
             vec![
                 V::Integer(lease_until),
                 text(now_iso),
@@ -215,18 +205,18 @@ impl Table<'_> {
                     id: r.id,
                     workflow_id: r.workflow_id,
                     version: r.version,
-                    trigger: r.trigger,
-                    dedup_key: r.dedup_key,
-                    status: r.status,
+                    trigger: String::new(),
+                    dedup_key: String::new(),
+                    status: "running".into(),
                     input: r.input,
                     steps: r.steps,
-                    error: r.error,
-                    response: r.response,
+                    error: None,
+                    response: None,
                     attempts: r.attempts,
-                    lease_until: r.lease_until,
-                    created_at: r.created_at,
-                    started_at: r.started_at,
-                    finished_at: r.finished_at,
+                    lease_until,
+                    created_at: String::new(),
+                    started_at: None,
+                    finished_at: None,
                 };
                 Ok(Claimed {
                     row: self.inflate(row)?,
