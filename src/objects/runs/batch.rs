@@ -82,10 +82,6 @@ pub async fn create_many(
         }))?
         .with_status(507));
     }
-    #[derive(Deserialize)]
-    struct Id {
-        id: String,
-    }
     let mut created = Vec::new();
     let mut to_execute = false;
     for run in &batch.runs {
@@ -109,34 +105,33 @@ pub async fn create_many(
             .as_ref()
             .map(|e| limits::fit_text(e.clone(), VALUE_CAP_BYTES));
         let bytes = input.len() + steps.len() + error.as_ref().map_or(0, String::len);
-        let row = sql
-            .exec(
-                "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+        let cursor = sql.exec(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
                    error, response, attempts, created_at, started_at, finished_at, bytes)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT DO NOTHING RETURNING id",
-                vec![
-                    text(&run.id),
-                    text(&run.workflow_id),
-                    V::Integer(run.version),
-                    text(&run.trigger),
-                    text(&run.dedup_key),
-                    text(status),
-                    text(&input),
-                    text(&steps),
-                    opt(error.as_deref()),
-                    opt(response),
-                    V::Integer(attempts),
-                    text(&run.created_at),
-                    opt(started),
-                    opt(finished),
-                    V::Integer(bytes as i64),
-                ],
-            )?
-            .to_array::<Id>()?;
-        if let Some(r) = row.into_iter().next() {
+                 ON CONFLICT DO NOTHING",
+            vec![
+                text(&run.id),
+                text(&run.workflow_id),
+                V::Integer(run.version),
+                text(&run.trigger),
+                text(&run.dedup_key),
+                text(status),
+                text(&input),
+                text(&steps),
+                opt(error.as_deref()),
+                opt(response),
+                V::Integer(attempts),
+                text(&run.created_at),
+                opt(started),
+                opt(finished),
+                V::Integer(bytes as i64),
+            ],
+        )?;
+        // Nothing written: the dedup key was there (no statement per row reads it back).
+        if cursor.rows_written() > 0 {
             to_execute |= status == "queued";
-            created.push(r.id);
+            created.push(run.id.clone());
         }
     }
     // Runs to execute, or finished ones that retention must learn of.

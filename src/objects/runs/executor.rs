@@ -3,10 +3,10 @@
 //! budget is spent, deletes expired runs in bounded batches, then re-arms the alarm for the
 //! earliest deadline.
 
-use futures_util::future::{ready, select, LocalBoxFuture};
+use futures_util::future::{ready, select, FutureExt, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
-use worker::{Env, Result, SqlStorage};
+use worker::{D1Database, Env, Result, SqlStorage};
 
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
@@ -121,13 +121,24 @@ impl ObjectWriter<'_> {
     }
 }
 
+/// What every run of one wake shares, read once per wake rather than per run.
+struct Shared<'a> {
+    env: &'a Env,
+    sql: &'a SqlStorage,
+    runs: &'a RunsInstance,
+    db: D1Database,
+    max_attempts: i64,
+}
+
 /// Executes one claimed run (or fails it when it has had its attempts); errors are logged.
-pub(super) async fn execute_one(
-    env: &Env,
-    sql: &SqlStorage,
-    runs: &RunsInstance,
-    claimed: Claimed,
-) {
+async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
+    let Shared {
+        env,
+        sql,
+        runs,
+        ref db,
+        max_attempts: max,
+    } = *shared;
     let run = &claimed.row;
     let writer = ObjectWriter {
         env,
@@ -136,7 +147,6 @@ pub(super) async fn execute_one(
         id: &run.id,
         attempts: run.attempts,
     };
-    let max = limits::max_attempts(env);
     let result = if run.attempts > max {
         let error = json!({ "message": format!("gave up after {max} attempts") }).to_string();
         writer
@@ -159,14 +169,29 @@ pub(super) async fn execute_one(
                 }
             }
         }
-        match crate::store::db(env) {
-            Ok(db) => engine::execute_claimed(env, &db, run, secrets, raw, &writer).await,
-            Err(e) => Err(e),
-        }
+        engine::execute_claimed(env, db, run, secrets, raw, &writer).await
     };
     if let Err(e) = result {
         worker::console_error!("run {}: {e}", run.id);
     }
+}
+
+/// Executes a run its create call claimed (see `handler::create`).
+pub(super) async fn execute_created(
+    env: &Env,
+    sql: &SqlStorage,
+    runs: &RunsInstance,
+    claimed: Claimed,
+) -> Result<()> {
+    let shared = Shared {
+        env,
+        sql,
+        runs,
+        db: crate::store::db(env)?,
+        max_attempts: limits::max_attempts(env),
+    };
+    execute_one(&shared, claimed).await;
+    Ok(())
 }
 
 /// Deletes finished runs past the retention window, a bounded batch; returns when the next
@@ -192,16 +217,22 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let table = Table { sql };
     let started = now_ms();
     let lease = engine::lease_ms(env);
+    let shared = Shared {
+        env,
+        sql,
+        runs,
+        db: crate::store::db(env)?,
+        max_attempts: limits::max_attempts(env),
+    };
     let mut in_flight = FuturesUnordered::new();
     loop {
         let now = now_ms();
-        while in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
-            let claimed = match table.claim(now, now + lease, &iso_millis(now)) {
-                Ok(Some(c)) => c,
-                Ok(None) => break,
-                Err(e) => return Err(e),
-            };
-            in_flight.push(execute_one(env, sql, runs, claimed));
+        // The free slots are filled by one claim.
+        if in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
+            let free = IN_FLIGHT - in_flight.len();
+            for claimed in table.claim(now, now + lease, &iso_millis(now), free)? {
+                in_flight.push(execute_one(&shared, claimed));
+            }
         }
         if in_flight.is_empty() {
             break;
@@ -209,6 +240,8 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         let wake = runs.wake_receiver();
         // A finished run frees a slot; a new run may fill one.
         let _ = select(in_flight.next(), wake).await;
+        // Every other run already done frees its slot too, so the next claim fills them all.
+        while let Some(Some(())) = in_flight.next().now_or_never() {}
     }
 
     let now = now_ms();

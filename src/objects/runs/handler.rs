@@ -190,7 +190,9 @@ async fn execute_now(env: &Env, sql: &SqlStorage, runs: &RunsInstance, row: RunR
         private: None,
         secrets: None,
     };
-    super::executor::execute_one(env, sql, runs, claimed).await;
+    if let Err(e) = super::executor::execute_created(env, sql, runs, claimed).await {
+        worker::console_error!("run {id}: {e}");
+    }
     let reply = match news.try_recv() {
         Ok(Some(Some(reply))) => reply,
         _ => Value::Null,

@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS runs (
   bytes INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_due ON runs (status, lease_until);
+-- Open runs in claim order: the executor takes the next ones without sorting all queued runs.
+CREATE INDEX IF NOT EXISTS runs_open ON runs (lease_until, id) WHERE status IN ('queued', 'running');
 CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
 CREATE TABLE IF NOT EXISTS run_pieces (
   run_id TEXT NOT NULL,
