@@ -45,7 +45,14 @@ pub fn env_string(env: &Env, name: &str) -> Option<String> {
         .or_else(|_| env.var(name).map(|v| v.to_string()))
         .ok()
         .filter(|s| !s.is_empty());
-    ENV_STRINGS.with(|m| m.borrow_mut().insert(name.to_string(), value.clone()));
+    ENV_STRINGS.with(|m| {
+        let mut m = m.borrow_mut();
+        // Names come from deployed definitions too (secrets in templates): kept bounded.
+        if m.len() >= 256 {
+            m.clear();
+        }
+        m.insert(name.to_string(), value.clone());
+    });
     value
 }
 
