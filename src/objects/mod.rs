@@ -438,6 +438,15 @@ impl Answer {
         serde_json::from_str(&self.text)
             .map_err(|e| Error::RustError(format!("an object's answer: {e}")))
     }
+
+    /// The answer's JSON, `None` for a 404; an error naming `what` failed for another 4xx/5xx.
+    pub fn found<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<Option<T>> {
+        match self.status {
+            404 => Ok(None),
+            s if s >= 400 => Err(Error::RustError(format!("{what} failed: {}", self.text))),
+            _ => Ok(Some(self.json()?)),
+        }
+    }
 }
 
 /// POSTs `url` (with an optional body) to the object named `name`.

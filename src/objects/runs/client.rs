@@ -134,14 +134,7 @@ pub async fn find(
         Some(dedup_key.to_string()),
     )
     .await?;
-    match answer.status {
-        404 => Ok(None),
-        s if s >= 400 => Err(worker::Error::RustError(format!(
-            "looking up a run by its key failed: {}",
-            answer.text
-        ))),
-        _ => Ok(Some(answer.json()?)),
-    }
+    answer.found("looking up a run by its key")
 }
 
 /// Dev only: a stale executor's writes of run `run_id` (see `runs::dev::stale_write`).
@@ -171,14 +164,7 @@ pub async fn get(env: &Env, workflow_id: &str, shard: u8, run_id: &str) -> Resul
         None,
     )
     .await?;
-    match answer.status {
-        404 => Ok(None),
-        s if s >= 400 => Err(worker::Error::RustError(format!(
-            "reading run {run_id} failed: {}",
-            answer.text
-        ))),
-        _ => Ok(Some(answer.json()?)),
-    }
+    answer.found(&format!("reading run {run_id}"))
 }
 
 /// Up to `limit` runs of the workflow across its `shards`, newest first, ids below `before`,

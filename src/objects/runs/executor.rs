@@ -130,6 +130,18 @@ struct Shared<'a> {
     max_attempts: i64,
 }
 
+impl<'a> Shared<'a> {
+    fn new(env: &'a Env, sql: &'a SqlStorage, runs: &'a RunsInstance) -> Result<Self> {
+        Ok(Shared {
+            env,
+            sql,
+            runs,
+            db: crate::store::db(env)?,
+            max_attempts: limits::max_attempts(env),
+        })
+    }
+}
+
 /// Executes one claimed run (or fails it when it has had its attempts); errors are logged.
 async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
     let Shared {
@@ -183,13 +195,7 @@ pub(super) async fn execute_created(
     runs: &RunsInstance,
     claimed: Claimed,
 ) -> Result<()> {
-    let shared = Shared {
-        env,
-        sql,
-        runs,
-        db: crate::store::db(env)?,
-        max_attempts: limits::max_attempts(env),
-    };
+    let shared = Shared::new(env, sql, runs)?;
     execute_one(&shared, claimed).await;
     Ok(())
 }
@@ -217,13 +223,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let table = Table { sql };
     let started = now_ms();
     let lease = engine::lease_ms(env);
-    let shared = Shared {
-        env,
-        sql,
-        runs,
-        db: crate::store::db(env)?,
-        max_attempts: limits::max_attempts(env),
-    };
+    let shared = Shared::new(env, sql, runs)?;
     let mut in_flight = FuturesUnordered::new();
     loop {
         let now = now_ms();
