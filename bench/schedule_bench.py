@@ -20,34 +20,19 @@ docs/schedule.md).
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dev_server import free_port, tripline_config  # noqa: E402  (wrangler.toml without the PG binding)
+# The same wrangler dev start-up, state directory (BENCH_STATE) and mode (BENCH_DEV) as the
+# other benchmarks; tripline_config is wrangler.toml without the PG binding.
+from dev_server import MODE, STATE, TOKEN, Server, tripline_config  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WRANGLER = os.path.join(ROOT, "node_modules", ".bin", "wrangler")
-TOKEN = "bench-admin-token-0123456789"
 DURATION = int(os.environ.get("BENCH_DURATION", "60"))
 FLEET = int(os.environ.get("BENCH_FLEET", "50"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
-# State directories (D1 and Durable Object SQLite files). By default in memory (/dev/shm) when
-# there is one: every local SQLite commit fsyncs on workerd's only JS thread, so on disk the
-# numbers mostly measure the disk (shared on CI machines), for both sides. BENCH_STATE=disk
-# keeps them under target/bench.
-_SHM = "/dev/shm"
-if os.environ.get("BENCH_STATE", "memory") == "memory" and os.path.isdir(_SHM) and os.access(_SHM, os.W_OK):
-    STATE = os.path.join(_SHM, f"tripline-bench-schedule-{os.getpid()}")
-else:
-    STATE = os.path.join(ROOT, "target", "bench", f"schedule-{os.getpid()}")
-# How wrangler dev is started: "cli" (`wrangler dev`, as the tests do) or "api" (wrangler's
-# `unstable_startWorker` with the devtools inspector off; see bench/start_dev.mjs).
-MODE = os.environ.get("BENCH_DEV", "api")
 # Which scenarios run ("a", "b" or "a,b") and whether the baseline runs too (for quick looks).
 SCENARIOS = os.environ.get("BENCH_SCENARIOS", "a,b").split(",")
 IMPLS = os.environ.get("BENCH_IMPLS", "tripline,baseline").split(",")
@@ -58,92 +43,6 @@ LOAD = "n/a"
 
 def now_ms():
     return int(time.time() * 1000)
-
-
-def env():
-    e = dict(os.environ)
-    e.update({"WRANGLER_SEND_METRICS": "false", "CI": "true", "TRIPLINE_SKIP_BUILD": "1"})
-    return e
-
-
-class Server:
-    """A `wrangler dev` in its own process group, killed on exit."""
-
-    def __init__(self, name, config, vars_, migrate):
-        self.dir = os.path.join(STATE, name)
-        shutil.rmtree(self.dir, ignore_errors=True)
-        os.makedirs(self.dir)
-        if migrate:
-            subprocess.run(
-                [WRANGLER, "d1", "migrations", "apply", "DB", "--local", "--persist-to", self.dir],
-                cwd=ROOT, env=env(), check=True, capture_output=True,
-            )
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = open(os.path.join(self.dir, "wrangler.log"), "w")
-        if MODE == "api":
-            cmd = ["node", os.path.join(ROOT, "bench", "start_dev.mjs"), config, str(self.port),
-                   self.dir, json.dumps(vars_)]
-        else:
-            cmd = [WRANGLER, "dev", "--config", config, "--ip", "127.0.0.1", "--port", str(self.port),
-                   "--inspector-port", str(free_port()), "--persist-to", self.dir,
-                   "--show-interactive-dev-session=false"]
-            for k, v in vars_.items():
-                cmd += ["--var", f"{k}:{v}"]
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=env(), stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
-            start_new_session=True,
-        )
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(self.base + "/healthz", timeout=10) as r:
-                    if r.status == 200:
-                        break
-            except Exception:
-                pass
-            if self.proc.poll() is not None or time.time() > deadline:
-                self.stop()
-                sys.exit(f"{name}: wrangler dev did not start; see {self.log.name}")
-            time.sleep(0.25)
-
-    def workerd_cpu(self):
-        """CPU seconds used so far by the workerd processes of this server (its session)."""
-        total = 0
-        tick = os.sysconf("SC_CLK_TCK")
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                with open(f"/proc/{pid}/stat") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            name = stat[stat.index("(") + 1:stat.rindex(")")]
-            fields = stat[stat.rindex(")") + 2:].split()
-            if name == "workerd" and int(fields[3]) == self.proc.pid:  # session id
-                total += (int(fields[11]) + int(fields[12])) / tick
-        return total
-
-    def stop(self):
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=10)
-            except Exception:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.log.close()
-
-    def call(self, method, path, body=None, admin=True):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.base + path, data=data, method=method)
-        req.add_header("content-type", "application/json")
-        if admin:
-            req.add_header("authorization", f"Bearer {TOKEN}")
-        with urllib.request.urlopen(req, timeout=120) as r:
-            text = r.read().decode()
-            return json.loads(text) if text.strip().startswith(("{", "[")) else text
 
 
 def pmap(f, items, workers=10):
@@ -278,7 +177,7 @@ def main():
         shutil.rmtree(STATE, ignore_errors=True)
     print(f"\nLateness (fired_at − scheduled_at, ms): {ROUNDS} round(s) of {DURATION} s per side, "
           f"alternating; wrangler dev ({MODE}), state in "
-          f"{'memory' if STATE.startswith(_SHM) else 'target/'}; load average before: {LOAD}.")
+          f"{'memory' if STATE.startswith('/dev/shm') else 'target/'}; load average before: {LOAD}.")
     print("\"run recorded\": created_at − scheduled_at of Tripline's runs (when the run row was "
           "written). CPU: workerd's, share of one core.\n")
     print("| scenario | implementation | fires | p50 | p99 | max | p99 per round | missed | duplicates "
