@@ -483,7 +483,8 @@ fn oversized_responses_are_cut_at_the_cap_and_recorded() {
 fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish() {
     use tripline_core::kernel::ids::new_legacy_run_id;
     use tripline_core::kernel::time::iso_millis;
-    let dev = dev();
+    // Its own instance: the rows are written into D1 while no other test's request uses it.
+    let dev = &Dev::start("engine-legacy", &[("RUN_LEASE_SECONDS", "3")]);
     let id = create_deployed(
         dev,
         &json!({

@@ -250,17 +250,23 @@ fn deleting_a_scheduled_workflow_stops_it_and_removes_its_rows() {
 
 #[test]
 fn outbox_retries_racing_the_alarm_create_no_duplicates() {
-    let dev = shared();
-    let id = create_deployed(dev, &schedule_def("every 1 s, raced", every(1), "run_once"));
+    // `arm`: every deploy call of an API request fails and lands in the outbox, as a failed
+    // deploy call leaves it; the Cron pass retries it while the alarm keeps firing, so every
+    // retry re-arms the object mid-schedule. (Its own instance: no other test's Cron pass
+    // takes the entries first.)
+    let dev = Dev::start("schedule-outbox-race", &[("TRIPLINE_DEV_FAULTS", "arm")]);
+    let dev = &dev;
+    let id = create(dev, &schedule_def("every 1 s, raced", every(1), "run_once"));
+    deploy(dev, &id);
+    dev.fire_cron();
     eventually(60, "a first run", || !slots(dev, &id).is_empty());
-    // An outbox entry as a failed deploy call leaves it, retried by the Cron pass again and
-    // again while the alarm keeps firing: every retry re-arms the object mid-schedule.
     for _ in 0..4 {
-        dev.d1_write(&format!(
-            "INSERT OR REPLACE INTO arm_outbox (workflow_id, action, attempts, next_try_at, created_at)
-             VALUES ('{id}', 'deploy', 0, 0, '2026-01-01T00:00:00.000Z')"
-        ));
-        // (Not checked here: another test's Cron pass may already have taken the entry.)
+        // Deploying the same version again: the catalog is unchanged, the object call fails.
+        let wf = deploy(dev, &id);
+        assert_eq!(wf["status"], "deployed", "{wf}");
+        let rows = outbox_rows(dev, &id);
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0]["action"], "deploy");
         dev.fire_cron();
         assert!(outbox_rows(dev, &id).is_empty(), "the retried entry stays");
     }
@@ -268,7 +274,12 @@ fn outbox_retries_racing_the_alarm_create_no_duplicates() {
     eventually(60, "more runs after the retries", || {
         slots(dev, &id).len() >= before + 8
     });
+    // The undeploy call fails too: the outbox disarms the object.
     api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    dev.fire_cron();
+    assert!(outbox_rows(dev, &id).is_empty(), "the undeploy entry stays");
+    // A fire already under way may still land.
+    std::thread::sleep(Duration::from_secs(2));
     let got = slots(dev, &id);
     assert_unique(&got);
     // Nothing was lost: every slot from the first to the last ran once or, when its alarm came

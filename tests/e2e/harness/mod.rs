@@ -306,8 +306,9 @@ impl Dev {
         self.d1_run(sql, false)
     }
 
-    /// Writes to the local D1 database directly: one statement, committed at once (the write
-    /// lock is held for milliseconds).
+    /// Writes to the local D1 database directly: one statement, committed at once. Only while
+    /// nothing else uses the instance: the Worker's D1 does not wait for a lock, so a statement
+    /// of the Worker that meets this write fails with SQLITE_BUSY (a 500).
     pub fn d1_write(&self, sql: &str) {
         self.d1_run(sql, true);
     }
