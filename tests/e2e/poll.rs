@@ -369,24 +369,37 @@ fn eight_concurrent_writers_with_random_commit_delays_miss_nothing() {
         }
     });
     let total = WRITERS * ROWS_EACH;
+    // The cursor reaches the last row once the poll has taken every row (its runs are created
+    // before the cursor moves). `runs_created` is not waited for: a batch whose answer was lost
+    // is sent again and finds its runs already there, which it does not count as new.
     let deadline = Instant::now() + Duration::from_secs(300);
-    while poll_status(&e.dev, &id)["runs_created"].as_u64() != Some(total) {
+    loop {
         let status = poll_status(&e.dev, &id);
         assert!(
             status["runs_created"].as_u64().unwrap_or(0) <= total,
             "more runs than rows: {status}"
         );
+        if status["cursor"]["cursor"] == total.to_string() {
+            break;
+        }
         assert!(Instant::now() < deadline, "timed out: {status}");
         std::thread::sleep(Duration::from_millis(500));
     }
     wait_polls(&e.dev, &id, 1, 60);
     let all = runs(&e.dev, &id);
-    assert_eq!(all.len() as u64, total);
     let ids: BTreeSet<i64> = all
         .iter()
         .map(|r| r["input"]["event"]["record"]["id"].as_i64().expect("id"))
         .collect();
-    assert_eq!(ids, (1..=total as i64).collect::<BTreeSet<i64>>());
+    let missing: Vec<i64> = (1..=total as i64).filter(|i| !ids.contains(i)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} rows without a run, e.g. {:?}; status: {}",
+        missing.len(),
+        &missing[..missing.len().min(20)],
+        poll_status(&e.dev, &id)
+    );
+    assert_eq!(all.len() as u64, total);
     assert_unique_keys(&all);
 }
 
@@ -889,10 +902,14 @@ fn reset_to_now_skips_and_reset_to_beginning_backfills_without_repeats() {
     let runs = wait_runs(&e.dev, &id, 7, 60);
     assert_eq!(record_ids(&runs), (1..=7).collect::<Vec<i64>>());
 
-    // Again from the beginning: every row already has its run, so nothing runs twice.
+    // Again from the beginning: every row already has its run, so nothing runs twice. (The
+    // reset's poll may end before its answer: the last poll is compared with the one before.)
+    let before = poll_status(&e.dev, &id)["last_poll_at"].clone();
     let r = api(&e.dev, "POST", &path, Some(&json!({"start": "beginning"})));
     assert_eq!(r.status, 200, "{}", r.text);
-    wait_polls(&e.dev, &id, 1, 60);
+    eventually(60, "the poll the reset started", || {
+        poll_status(&e.dev, &id)["last_poll_at"] != before
+    });
     assert_eq!(runs_of(&e.dev, &id), 7);
     assert_eq!(poll_status(&e.dev, &id)["cursor"]["cursor"], "7");
 
