@@ -319,6 +319,8 @@ impl WorkflowObject {
                 storage.delete_alarm().await?;
                 storage.delete_all().await?;
                 self.runs.reset();
+                self.kind.replace(None);
+                self.schedule.replace(None);
                 Response::ok("forgotten")
             }
             Action::Live => match self.state.storage().get::<String>(KEY_LIVE).await? {

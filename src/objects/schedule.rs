@@ -13,11 +13,9 @@
 //! later wake learns it was recorded; one whose create failed or was cut off (a crash) is tried
 //! again by a later wake, and the dedup key makes that safe.
 
-use crate::platform::d1_stats::inherit;
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
-use std::time::Duration;
 
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
@@ -46,9 +44,6 @@ pub const KEY_LAST_RUN: &str = "schedule-last-run";
 const PENDING_STALE_MS: i64 = 5_000;
 /// When D1 fails, the object wakes again this soon (ms) to retry (once the run is stale).
 const RETRY_MS: i64 = PENDING_STALE_MS + 1_000;
-/// An alarm's D1 work starts this long after it re-armed (ms), so that the alarms of other
-/// workflows due at the same instant in this isolate re-arm first.
-const FOLLOWUP_DELAY_MS: u64 = 50;
 /// At most this many pending runs are kept (the oldest are dropped, with an error logged).
 const PENDING_MAX: usize = 100;
 
@@ -258,17 +253,10 @@ pub async fn on_alarm(
             None => return Ok(()),
         },
     };
-    if let Some(mut followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
+    if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
         // The run is created inside the alarm (one call to its shard object): work left to
         // the background after the event may be cut off with it.
-        followup.create_runs().await;
-        wasm_bindgen_futures::spawn_local(inherit(async move {
-            // Timer work first (see FOLLOWUP_DELAY_MS).
-            worker::Delay::from(Duration::from_millis(FOLLOWUP_DELAY_MS)).await;
-            if let Err(e) = followup.run().await {
-                worker::console_error!("schedule {workflow_id}: {e}");
-            }
-        }));
+        followup.run().await?;
     }
     Ok(())
 }
@@ -319,14 +307,14 @@ pub async fn status(obj: &WorkflowObject) -> Result<Value> {
 /// storage), re-arm, and write the new marks with the due slot's pending run (storage only, so
 /// no other event interleaves and two wakes never plan from the same marks). The caller has
 /// checked that the object is armed for a schedule (`kind`). Returns the runs left to create.
-async fn wake(
-    obj: &WorkflowObject,
+async fn wake<'a>(
+    obj: &'a WorkflowObject,
     kv: &SyncKv,
     workflow_id: &str,
     mut armed: Armed,
     cause: Cause,
     now: i64,
-) -> Result<Option<Followup>> {
+) -> Result<Option<Followup<'a>>> {
     let storage = obj.state().storage();
     let Some(trigger) = armed_trigger(&storage, workflow_id, armed.version).await? else {
         worker::console_error!("schedule {workflow_id}: the stored trigger no longer parses");
@@ -396,50 +384,36 @@ async fn wake(
         return Ok(None);
     }
     Ok(Some(Followup {
-        env: obj.env().clone(),
-        storage,
+        obj,
         workflow_id: workflow_id.to_string(),
-        version: armed.version,
         runs,
     }))
 }
 
-/// The runs a wake decided, to create and execute after it re-armed.
-struct Followup {
-    env: Env,
-    storage: Storage,
+/// The runs a wake decided, to create right after it re-armed.
+struct Followup<'a> {
+    obj: &'a WorkflowObject,
     workflow_id: String,
-    version: i64,
     runs: Vec<Pending>,
 }
 
-impl Followup {
+impl Followup<'_> {
     /// Creates the pending runs in their shard objects (each is then no longer pending).
-    async fn create_runs(&mut self) {
-        for p in std::mem::take(&mut self.runs) {
-            self.create_run(&p).await;
+    async fn run(self) -> Result<()> {
+        let kv = SyncKv::new(&self.obj.state().storage())?;
+        for p in &self.runs {
+            self.create_run(&kv, p).await;
         }
-    }
-
-    async fn run(mut self) -> Result<()> {
-        self.create_runs().await;
         Ok(())
-    }
-
-    async fn still_armed(&self) -> Result<bool> {
-        let kind = self.storage.get::<String>(KEY_KIND).await?;
-        let armed = load(&self.storage).await?;
-        Ok(kind.as_deref() == Some(TriggerKind::Schedule.as_str())
-            && armed.is_some_and(|a| a.version == self.version))
     }
 
     /// Creates a pending run in its shard object, unless this object is no longer armed at
     /// the run's version (an undeploy or redeploy came in meanwhile); the shard executes it.
-    async fn create_run(&self, p: &Pending) {
+    async fn create_run(&self, kv: &SyncKv, p: &Pending) {
         let slot = from_millis(p.slot_ms);
         let input = run_input(slot, from_millis(p.fired_ms), p.late);
         let key = dedup_key(slot);
-        let live = match self.armed_at(p.version).await {
+        let live = match self.armed_at(kv, p.version) {
             Ok(live) => live,
             Err(e) => {
                 worker::console_error!("schedule {}: {e}", self.workflow_id);
@@ -451,7 +425,7 @@ impl Followup {
             return;
         };
         let started = runs::client::start(
-            &self.env,
+            self.obj.env(),
             &workflow_id,
             runs::DEFAULT_SHARDS,
             p.version,
@@ -466,7 +440,10 @@ impl Followup {
             Ok(started) => {
                 mark_recorded(&self.workflow_id, p.slot_ms);
                 if started.created {
-                    self.created_run().await;
+                    // When the schedule last created a run (the API shows it).
+                    if let Err(e) = kv.put_number(KEY_LAST_RUN, now_ms() as f64) {
+                        worker::console_error!("schedule {}: {e}", self.workflow_id);
+                    }
                 }
             }
             Err(e) => {
@@ -479,41 +456,57 @@ impl Followup {
                     self.workflow_id,
                     dedup_key(slot)
                 );
-                if let Err(e) = self.retry_soon().await {
+                if let Err(e) = self.retry_soon(kv).await {
                     worker::console_error!("schedule {}: {e}", self.workflow_id);
                 }
             }
         }
     }
 
-    /// Notes when the schedule last created a run (in the object: the API shows it).
-    async fn created_run(&self) {
-        if let Err(e) = self.storage.put(KEY_LAST_RUN, now_ms()).await {
-            worker::console_error!("schedule {}: {e}", self.workflow_id);
+    /// Whether this object is still armed for the schedule at `version` (from the instance's
+    /// copies of what it wrote last, else from storage).
+    fn armed_at(&self, kv: &SyncKv, version: i64) -> Result<bool> {
+        if self.obj.kind_now(kv)? != Some(TriggerKind::Schedule) {
+            return Ok(false);
         }
-    }
-
-    /// Whether this object is still armed for the schedule at `version`.
-    async fn armed_at(&self, version: i64) -> Result<bool> {
-        let kind = self.storage.get::<String>(KEY_KIND).await?;
-        let armed = load(&self.storage).await?;
-        Ok(kind.as_deref() == Some(TriggerKind::Schedule.as_str())
-            && armed.is_some_and(|a| a.version == version))
+        let cached = self
+            .obj
+            .schedule_record()
+            .borrow()
+            .as_ref()
+            .map(|a| a.version);
+        let armed = match cached {
+            Some(v) => Some(v),
+            None => kv
+                .get_string(KEY_SCHEDULE)?
+                .and_then(|s| serde_json::from_str::<Armed>(&s).ok())
+                .map(|a| a.version),
+        };
+        Ok(armed == Some(version))
     }
 
     /// Brings the alarm forward so that the pending run is tried again soon.
-    async fn retry_soon(&self) -> Result<()> {
-        if !self.still_armed().await? {
+    async fn retry_soon(&self, kv: &SyncKv) -> Result<()> {
+        let Some(version) = self
+            .obj
+            .schedule_record()
+            .borrow()
+            .as_ref()
+            .map(|a| a.version)
+        else {
+            return Ok(());
+        };
+        if !self.armed_at(kv, version)? {
             return Ok(());
         }
+        let storage = self.obj.state().storage();
         let at = now_ms() + RETRY_MS;
-        if self
-            .storage
+        if storage
             .get_alarm()
             .await?
             .is_none_or(|current| current > at)
         {
-            self.storage.set_alarm(from_millis(at)).await?;
+            storage.set_alarm(from_millis(at)).await?;
         }
         Ok(())
     }

@@ -47,4 +47,10 @@ impl SyncKv {
             .call2(&self.kv, &JsValue::from_str(key), &JsValue::from_str(value))?;
         Ok(())
     }
+
+    pub fn put_number(&self, key: &str, value: f64) -> Result<()> {
+        self.put
+            .call2(&self.kv, &JsValue::from_str(key), &JsValue::from_f64(value))?;
+        Ok(())
+    }
 }
