@@ -479,3 +479,65 @@ fn redeploys_that_change_shards_neither_lose_nor_duplicate_runs() {
         .collect();
     assert!(shards.len() >= 3, "{shards:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Storage limit
+
+/// A shard object past `RUN_STORAGE_LIMIT_BYTES` refuses new runs with a 507 problem; every run
+/// accepted before stays and finishes, and a repeat of an accepted request still gets its run.
+#[test]
+fn a_full_shard_refuses_new_runs_with_507_and_keeps_every_accepted_one() {
+    // A fresh object's SQLite is a few pages; 8 KB inputs pass 300 KB after a few dozen runs.
+    let dev = Dev::start("scale-full", &[("RUN_STORAGE_LIMIT_BYTES", "300000")]);
+    let id = create_deployed(&dev, &endpoint(1, log_step()));
+    let body = json!({"n": 1, "pad": "x".repeat(8_000)});
+    let mut accepted: Vec<(String, String)> = Vec::new();
+    let mut refused = None;
+    for i in 0..400 {
+        let key = format!("full-{i}");
+        let (status, answer, _) = post_keyed(&dev, &id, &key, &body);
+        match status {
+            202 => accepted.push((key, answer["run_id"].as_str().expect("run_id").to_string())),
+            507 => {
+                refused = Some((key, answer));
+                break;
+            }
+            other => panic!("{key}: {other} {answer}"),
+        }
+    }
+    let (refused_key, problem) = refused.expect("no 507 after 400 runs of 8 KB");
+    assert!(
+        accepted.len() >= 10,
+        "refused too early: {}",
+        accepted.len()
+    );
+    assert_eq!(problem["status"], 507, "{problem}");
+    assert_eq!(problem["title"], "Insufficient storage", "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no run was created"),
+        "{problem}"
+    );
+    // Still refused: nothing was stored for it.
+    let (status, _, _) = post_keyed(&dev, &id, &refused_key, &body);
+    assert_eq!(status, 507);
+    // A repeat of an accepted request is answered with its run, not refused.
+    let (first_key, first_run) = &accepted[0];
+    let (status, answer, replayed) = post_keyed(&dev, &id, first_key, &body);
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(answer["run_id"], first_run.as_str());
+    assert!(replayed);
+    // Every accepted run is there, once, and finished; no other run.
+    let listed = runs(&dev, &id);
+    let mut ids: Vec<String> = listed_ids(&listed);
+    ids.sort();
+    let mut want: Vec<String> = accepted.iter().map(|(_, r)| r.clone()).collect();
+    want.sort();
+    assert_eq!(ids, want);
+    for r in &listed {
+        assert_eq!(r["status"], "succeeded", "{r}");
+    }
+    assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
+}
