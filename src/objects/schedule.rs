@@ -42,7 +42,8 @@ pub const KEY_TRIGGER: &str = "schedule-trigger";
 pub const KEY_LAST_RUN: &str = "schedule-last-run";
 /// A pending run older than this (ms) that no wake has seen recorded is tried again.
 const PENDING_STALE_MS: i64 = 5_000;
-/// When D1 fails, the object wakes again this soon (ms) to retry (once the run is stale).
+/// When creating a run fails, the object wakes again this soon (ms) to retry (once the run is
+/// stale).
 const RETRY_MS: i64 = PENDING_STALE_MS + 1_000;
 /// At most this many pending runs are kept (the oldest are dropped, with an error logged).
 const PENDING_MAX: usize = 100;
@@ -256,7 +257,9 @@ pub async fn on_alarm(
     if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
         // The run is created inside the alarm (one call to its shard object): work left to
         // the background after the event may be cut off with it.
-        followup.run().await?;
+        if let Err(e) = followup.run().await {
+            worker::console_error!("schedule {workflow_id}: {e}");
+        }
     }
     Ok(())
 }
@@ -386,6 +389,7 @@ async fn wake<'a>(
     Ok(Some(Followup {
         obj,
         workflow_id: workflow_id.to_string(),
+        version: armed.version,
         runs,
     }))
 }
@@ -394,6 +398,8 @@ async fn wake<'a>(
 struct Followup<'a> {
     obj: &'a WorkflowObject,
     workflow_id: String,
+    /// The version the wake was armed at.
+    version: i64,
     runs: Vec<Pending>,
 }
 
@@ -485,18 +491,10 @@ impl Followup<'_> {
         Ok(armed == Some(version))
     }
 
-    /// Brings the alarm forward so that the pending run is tried again soon.
+    /// Brings the alarm forward so that the pending run is tried again soon (unless the object
+    /// was disarmed or redeployed meanwhile).
     async fn retry_soon(&self, kv: &SyncKv) -> Result<()> {
-        let Some(version) = self
-            .obj
-            .schedule_record()
-            .borrow()
-            .as_ref()
-            .map(|a| a.version)
-        else {
-            return Ok(());
-        };
-        if !self.armed_at(kv, version)? {
+        if !self.armed_at(kv, self.version)? {
             return Ok(());
         }
         let storage = self.obj.state().storage();
