@@ -231,8 +231,18 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
     }
 }
 
-/// The alarm fired at `now`: re-arm at once, then record and execute the slot's run in the
-/// background.
+/// The armed record: the copy this instance wrote last (every write goes through `wake`),
+/// else the one in storage.
+fn record_now(obj: &WorkflowObject, kv: &SyncKv) -> Result<Option<Armed>> {
+    if let Some(armed) = obj.schedule_record().borrow().clone() {
+        return Ok(Some(armed));
+    }
+    Ok(kv
+        .get_string(KEY_SCHEDULE)?
+        .and_then(|s| serde_json::from_str(&s).ok()))
+}
+
+/// The alarm fired at `now`: re-arm at once, then create the slot's run in its shard object.
 pub async fn on_alarm(
     obj: &WorkflowObject,
     kv: &SyncKv,
@@ -242,17 +252,8 @@ pub async fn on_alarm(
     let Some(workflow_id) = workflow_id else {
         return Ok(());
     };
-    // The record as this instance wrote it last (every write goes through `wake`).
-    let cached = obj.schedule_record().borrow().clone();
-    let armed = match cached {
-        Some(armed) => armed,
-        None => match kv
-            .get_string(KEY_SCHEDULE)?
-            .and_then(|s| serde_json::from_str::<Armed>(&s).ok())
-        {
-            Some(armed) => armed,
-            None => return Ok(()),
-        },
+    let Some(armed) = record_now(obj, kv)? else {
+        return Ok(());
     };
     if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
         // The run is created inside the alarm (one call to its shard object): work left to
@@ -475,20 +476,7 @@ impl Followup<'_> {
         if self.obj.kind_now(kv)? != Some(TriggerKind::Schedule) {
             return Ok(false);
         }
-        let cached = self
-            .obj
-            .schedule_record()
-            .borrow()
-            .as_ref()
-            .map(|a| a.version);
-        let armed = match cached {
-            Some(v) => Some(v),
-            None => kv
-                .get_string(KEY_SCHEDULE)?
-                .and_then(|s| serde_json::from_str::<Armed>(&s).ok())
-                .map(|a| a.version),
-        };
-        Ok(armed == Some(version))
+        Ok(record_now(self.obj, kv)?.is_some_and(|a| a.version == version))
     }
 
     /// Brings the alarm forward so that the pending run is tried again soon (unless the object
