@@ -459,7 +459,17 @@ impl Resp {
 pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
     let mut attempt = 1;
     loop {
-        let resp = send_once(method, url, headers, body);
+        let resp = match send_once(method, url, headers, body) {
+            Ok(resp) => resp,
+            // A GET changes nothing: one whose answer never came (the dev proxy can hold a
+            // request on a connection it lost) is sent again.
+            Err(e) if method == "GET" && attempt < 3 => {
+                eprintln!("{method} {url}: {e} (attempt {attempt}), again");
+                attempt += 1;
+                continue;
+            }
+            Err(e) => panic!("{method} {url}: {e}"),
+        };
         if resp.status == 503
             && resp.text.starts_with("Your worker restarted mid-request")
             && attempt < 3
@@ -474,7 +484,12 @@ pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8
     }
 }
 
-fn send_once(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
+fn send_once(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Resp, String> {
     let agent = ureq::AgentBuilder::new()
         .redirects(0)
         .timeout(Duration::from_secs(90))
@@ -490,7 +505,7 @@ fn send_once(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u
     let resp = match result {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
+        Err(e) => return Err(e.to_string()),
     };
     let status = resp.status();
     let headers = resp
@@ -506,11 +521,11 @@ fn send_once(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u
         .into_reader()
         .take(50_000_000)
         .read_to_string(&mut text);
-    Resp {
+    Ok(Resp {
         status,
         headers,
         text,
-    }
+    })
 }
 
 /// A management API call with the admin token; `body` is sent as JSON.
