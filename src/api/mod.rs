@@ -34,7 +34,7 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
         d1_stats::enabled(&env);
         let (kind, workflow) =
             dev_stats::invocation(&req.inner().method().to_ascii_uppercase(), &path);
-        d1_stats::scope(kind, workflow.as_deref(), route(req, &env)).await
+        d1_stats::scope(kind, workflow.as_deref(), route(req, &env, &path)).await
     };
     match answer {
         Ok(resp) => resp,
@@ -42,16 +42,15 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
     }
 }
 
-async fn route(req: Request, env: &Env) -> ApiResult {
+async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
     // The method as sent: `worker::Method` folds ones it does not know (e.g. QUERY) into GET.
     let method = req.inner().method().to_ascii_uppercase();
-    let path = req.path();
     if method == "POST" {
-        if let Some(answer) = dev::route(&req, env, &path).await {
+        if let Some(answer) = dev::route(&req, env, path).await {
             return answer;
         }
     }
-    let (route, params) = match match_route(&method, &path) {
+    let (route, params) = match match_route(&method, path) {
         RouteMatch::Found { route, params } => (
             route,
             params.into_iter().map(String::from).collect::<Vec<_>>(),

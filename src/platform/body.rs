@@ -3,7 +3,7 @@
 //! large share of a short call (an object's answer, a small upstream reply).
 
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{js_sys, web_sys, Response, Result};
+use worker::{js_sys, web_sys, Request, Response, Result};
 
 /// The body as text (invalid UTF-8 replaced, as the platform's `text()` does).
 pub async fn text(resp: Response) -> Result<String> {
@@ -12,6 +12,16 @@ pub async fn text(resp: Response) -> Result<String> {
         .await?
         .as_string()
         .unwrap_or_default())
+}
+
+/// A request's JSON body, parsed natively: one text read instead of walking a JavaScript
+/// object field by field (an object action's body).
+pub async fn request_json<T: serde::de::DeserializeOwned>(req: &Request) -> Result<T> {
+    let text = JsFuture::from(req.inner().text()?)
+        .await?
+        .as_string()
+        .unwrap_or_default();
+    serde_json::from_str(&text).map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
 /// The body's bytes.

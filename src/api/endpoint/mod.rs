@@ -123,7 +123,9 @@ impl Incoming {
     pub async fn read(req: &mut Request, max_body: usize) -> ApiResult<Incoming> {
         let mut query = Map::new();
         let mut raw_query = String::new();
+        let mut path = String::new();
         if let Ok(url) = req.url() {
+            path = url.path().to_string();
             raw_query = url.query().unwrap_or("").to_string();
             for (k, v) in url.query_pairs() {
                 let v = Value::String(v.into_owned());
@@ -143,7 +145,7 @@ impl Incoming {
         let raw_body = read_body(req, max_body).await?;
         Ok(Incoming {
             method: req.method().to_string(),
-            path: req.path(),
+            path,
             raw_query,
             query,
             headers,

@@ -68,9 +68,9 @@ pub async fn create_many(
     state: &State,
     env: &Env,
     runs: &RunsInstance,
-    mut req: Request,
+    req: Request,
 ) -> Result<Response> {
-    let batch: Batch = req.json().await?;
+    let batch: Batch = crate::platform::body::request_json(&req).await?;
     let sql = super::handler::sql(state, runs)?;
     let any_new = batch.runs.iter().any(|r| r.moved.is_none());
     if any_new && runs.storage_full(&sql, limits::storage_limit(env)) {

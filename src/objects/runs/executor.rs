@@ -3,6 +3,8 @@
 //! budget is spent, deletes expired runs in bounded batches, then re-arms the alarm for the
 //! earliest deadline.
 
+use std::cell::RefCell;
+
 use futures_util::future::{ready, select, FutureExt, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
@@ -14,6 +16,7 @@ use super::sealed;
 use super::table::{Claimed, Table};
 use crate::engine::{self, RunWriter};
 use crate::platform::now_ms;
+use crate::store::runs::RunRow;
 use tripline_core::kernel::redact::truncate_output;
 use tripline_core::kernel::time::{iso_millis, parse_millis};
 use tripline_core::steps::response::PreparedResponse;
@@ -77,11 +80,64 @@ impl RunWriter for ObjectWriter<'_> {
     }
 
     fn reply(&self, reply: &PreparedResponse) {
-        let headers: Vec<Value> = reply.headers.iter().map(|(k, v)| json!([k, v])).collect();
-        self.runs.notify(
-            self.id,
-            Some(json!({ "status": reply.status, "headers": headers, "body": reply.body })),
-        );
+        self.runs.notify(self.id, Some(reply_json(reply)));
+    }
+}
+
+/// A Response step's reply as handed to a waiting request: `{status, headers: [[k, v]], body}`.
+fn reply_json(reply: &PreparedResponse) -> Value {
+    let headers: Vec<Value> = reply.headers.iter().map(|(k, v)| json!([k, v])).collect();
+    json!({ "status": reply.status, "headers": headers, "body": reply.body })
+}
+
+/// How a run executed before its insert ended, as it is stored (see [`execute_before_insert`]).
+pub struct Executed {
+    pub status: String,
+    pub steps: String,
+    pub error: Option<String>,
+    pub response: Option<String>,
+    pub finished_at: String,
+    /// The Response step's reply (`null` without one).
+    pub reply: Value,
+}
+
+/// Keeps in memory what an execution writes (see [`execute_before_insert`]).
+#[derive(Default)]
+struct Recorder {
+    response: RefCell<Option<String>>,
+    reply: RefCell<Option<Value>>,
+    end: RefCell<Option<(String, String, Option<String>)>>,
+}
+
+impl RunWriter for Recorder {
+    fn progress<'a>(
+        &'a self,
+        _steps: &'a str,
+        _lease_until: i64,
+        response: Option<&'a str>,
+        _raw: &'a Map<String, Value>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        if let Some(r) = response {
+            self.response
+                .replace(Some(limits::fit_text(r.to_string(), VALUE_CAP_BYTES)));
+        }
+        Box::pin(ready(Ok(true)))
+    }
+
+    fn finish<'a>(
+        &'a self,
+        status: &'a str,
+        steps: &'a str,
+        error: Option<&'a str>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        let error = error.map(|e| limits::fit_text(e.to_string(), VALUE_CAP_BYTES));
+        self.end
+            .replace(Some((status.to_string(), fit_steps(steps), error)));
+        Box::pin(ready(Ok(true)))
+    }
+
+    fn reply(&self, reply: &PreparedResponse) {
+        self.reply.replace(Some(reply_json(reply)));
     }
 }
 
@@ -188,16 +244,28 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
     }
 }
 
-/// Executes a run its create call claimed (see `handler::create`).
-pub(super) async fn execute_created(
-    env: &Env,
-    sql: &SqlStorage,
-    runs: &RunsInstance,
-    claimed: Claimed,
-) -> Result<()> {
-    let shared = Shared::new(env, sql, runs)?;
-    execute_one(&shared, claimed).await;
-    Ok(())
+/// Executes a new run before it is stored, for a run that never leaves the object (see
+/// `handler::create`): its record is kept in memory and the run is then inserted as it ended,
+/// one statement for its whole life. `None` when it did not end (an error was logged): it is
+/// then stored queued, for the executor.
+pub(super) async fn execute_before_insert(env: &Env, run: &RunRow) -> Option<Executed> {
+    let recorder = Recorder::default();
+    let result = match crate::store::db(env) {
+        Ok(db) => engine::execute_claimed(env, &db, run, None, Map::new(), &recorder).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = result {
+        worker::console_error!("run {}: {e}", run.id);
+    }
+    let (status, steps, error) = recorder.end.into_inner()?;
+    Some(Executed {
+        status,
+        steps,
+        error,
+        response: recorder.response.into_inner(),
+        finished_at: iso_millis(now_ms()),
+        reply: recorder.reply.into_inner().unwrap_or(Value::Null),
+    })
 }
 
 /// Deletes finished runs past the retention window, a bounded batch; returns when the next

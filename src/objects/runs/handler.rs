@@ -8,9 +8,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Delay, Env, Request, Response, Result, SqlStorage, State};
 
+use super::executor::execute_before_insert;
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
-use super::table::{Claimed, NewRow, Table};
+use super::table::{Ended, NewRow, Table};
 use crate::platform::now_ms;
 use crate::store::runs::{PriorRun, RunRow};
 use tripline_core::kernel::time::iso_millis;
@@ -59,9 +60,9 @@ pub async fn create(
     state: &State,
     env: &Env,
     runs: &RunsInstance,
-    mut req: Request,
+    req: Request,
 ) -> Result<Response> {
-    let run: CreateRun = req.json().await?;
+    let run: CreateRun = crate::platform::body::request_json(&req).await?;
     let sql = sql(state, runs)?;
     let table = Table { sql: &sql };
     let input = limits::fit_text(run.input, VALUE_CAP_BYTES * 2);
@@ -72,21 +73,6 @@ pub async fn create(
         && pieces.is_empty()
         && run.secrets.is_none()
         && executes_here(&run.trigger, &run.workflow_id, run.version);
-    let lease_until = now + crate::engine::lease_ms(env);
-    let new = NewRow {
-        id: &run.id,
-        workflow_id: &run.workflow_id,
-        version: run.version,
-        trigger: &run.trigger,
-        dedup_key: &run.dedup_key,
-        input: &input,
-        fingerprint: run.fingerprint.as_deref(),
-        created_at: &created_at,
-        finished: run.finished,
-        pieces: &pieces,
-        running_until: here.then_some(lease_until),
-        secrets: run.secrets.as_deref(),
-    };
     if runs.storage_full(&sql, limits::storage_limit(env)) {
         // Full: a repeat still gets its run; a new run is refused, nothing accepted is dropped.
         if table.prior_by_key(&run.dedup_key)?.is_none() {
@@ -101,12 +87,10 @@ pub async fn create(
             );
         }
     }
-    let prior = table.insert(&new)?;
-    let created = prior.is_none();
-    let mut reply = Value::Null;
-    let mut executed = false;
-    if created && here {
-        // Claimed at its insert (attempt 1): executed now, in this call.
+    // A run that never leaves the object is executed first and stored as it ended: one
+    // statement for its whole life. Until that insert nothing is accepted; a repeat of its key
+    // finds the run already there, and this execution is dropped.
+    let executed = if here {
         let row = RunRow {
             id: run.id.clone(),
             workflow_id: run.workflow_id.clone(),
@@ -114,43 +98,74 @@ pub async fn create(
             trigger: run.trigger.clone(),
             dedup_key: run.dedup_key.clone(),
             status: "running".into(),
-            input,
+            input: input.clone(),
             steps: "[]".into(),
             error: None,
             response: None,
             attempts: 1,
-            lease_until,
+            lease_until: 0,
             created_at: created_at.clone(),
-            started_at: Some(created_at),
+            started_at: Some(created_at.clone()),
             finished_at: None,
         };
-        reply = execute_now(env, &sql, runs, row).await;
-        executed = true;
-    } else if created && !run.finished {
-        runs.start_executor(state).await?;
-    }
+        execute_before_insert(env, &row).await
+    } else {
+        None
+    };
+    let ended = executed.as_ref().map(|e| Ended {
+        status: &e.status,
+        steps: &e.steps,
+        error: e.error.as_deref(),
+        response: e.response.as_deref(),
+        finished_at: &e.finished_at,
+    });
+    let new = NewRow {
+        id: &run.id,
+        workflow_id: &run.workflow_id,
+        version: run.version,
+        trigger: &run.trigger,
+        dedup_key: &run.dedup_key,
+        input: &input,
+        fingerprint: run.fingerprint.as_deref(),
+        created_at: &created_at,
+        finished: run.finished,
+        pieces: &pieces,
+        ended: ended.as_ref(),
+        secrets: run.secrets.as_deref(),
+    };
+    let prior = table.insert(&new)?;
+    let created = prior.is_none();
+    let mut reply = Value::Null;
     let mut current = match prior {
         Some(p) => p,
-        None if executed => table
-            .prior(&run.id)?
-            .ok_or_else(|| worker::Error::RustError("a run just executed is missing".into()))?,
         // Just inserted: what the row holds is known.
-        None => PriorRun {
-            id: run.id.clone(),
-            status: if run.finished { "succeeded" } else { "queued" }.to_string(),
-            fingerprint: run.fingerprint.clone(),
-            response: None,
-            steps: "[]".to_string(),
-            error: None,
+        None => match executed {
+            Some(e) => {
+                reply = e.reply;
+                PriorRun {
+                    id: run.id.clone(),
+                    status: e.status,
+                    fingerprint: run.fingerprint.clone(),
+                    response: e.response,
+                    steps: e.steps,
+                    error: e.error,
+                }
+            }
+            None => PriorRun {
+                id: run.id.clone(),
+                status: if run.finished { "succeeded" } else { "queued" }.to_string(),
+                fingerprint: run.fingerprint.clone(),
+                response: None,
+                steps: "[]".to_string(),
+                error: None,
+            },
         },
     };
-    let unfinished = current.status == "queued" || current.status == "running";
-    if executed && unfinished {
-        // It did not end here (an error was logged): the executor takes it over.
-        runs.start_executor(state).await?;
-    } else if created && (executed || run.finished) && runs.retention_due.get().is_none() {
-        // A run that ended at its create never passed through the executor: have it run once
-        // here, so that retention learns of finished runs and keeps an alarm for them.
+    let ended_here = current.status == "succeeded" || current.status == "failed";
+    if created && (!ended_here || runs.retention_due.get().is_none()) {
+        // A new run for the executor; or a run that ended at its create, which never passed
+        // through the executor: it runs once here, so that retention learns of finished runs
+        // and keeps an alarm for them.
         runs.start_executor(state).await?;
     }
     let done =
@@ -179,26 +194,6 @@ fn executes_here(trigger: &str, workflow_id: &str, version: i64) -> bool {
     trigger != "oauth"
         && crate::engine::cached(workflow_id, version)
             .is_some_and(|d| !d.steps.iter().any(|s| s.reaches_out()))
-}
-
-/// Executes the run just created and claimed; its Response step's reply (`null` without one).
-async fn execute_now(env: &Env, sql: &SqlStorage, runs: &RunsInstance, row: RunRow) -> Value {
-    let id = row.id.clone();
-    let mut news = runs.wait_for(&id);
-    let claimed = Claimed {
-        row,
-        private: None,
-        secrets: None,
-    };
-    if let Err(e) = super::executor::execute_created(env, sql, runs, claimed).await {
-        worker::console_error!("run {id}: {e}");
-    }
-    let reply = match news.try_recv() {
-        Ok(Some(Some(reply))) => reply,
-        _ => Value::Null,
-    };
-    runs.prune(&id);
-    reply
 }
 
 /// The run made by the dedup key in the body (`404` when this object has none).

@@ -25,10 +25,21 @@ pub struct NewRow<'a> {
     pub finished: bool,
     /// A request body kept out of the row, in pieces (see `endpoint::runtime::BODY_PIECES_KEY`).
     pub pieces: &'a [&'a str],
-    /// Recorded `running`, claimed by its creator (attempt 1) until this lease ends.
-    pub running_until: Option<i64>,
+    /// Recorded as it ended: executed before its insert (see `handler::create`).
+    pub ended: Option<&'a Ended<'a>>,
     /// The run's secrets, sealed (`sealed::seal_secrets`), kept until the run ends.
     pub secrets: Option<&'a str>,
+}
+
+/// How a run executed before its insert ended.
+pub struct Ended<'a> {
+    /// `succeeded` or `failed`.
+    pub status: &'a str,
+    pub steps: &'a str,
+    pub error: Option<&'a str>,
+    /// The Response step's stored reply.
+    pub response: Option<&'a str>,
+    pub finished_at: &'a str,
 }
 
 /// A run taken for execution by this caller; later writes must name `attempts`.
@@ -73,17 +84,24 @@ impl Table<'_> {
             #[allow(dead_code)]
             id: String,
         }
-        let (status, attempts, started, done) = match (run.finished, run.running_until) {
+        let (status, attempts, started, done) = match (run.finished, run.ended) {
             (true, _) => ("succeeded", 1, Some(run.created_at), Some(run.created_at)),
-            (false, Some(_)) => ("running", 1, Some(run.created_at), None),
+            (false, Some(e)) => (e.status, 1, Some(run.created_at), Some(e.finished_at)),
             (false, None) => ("queued", 0, None, None),
         };
-        let bytes = run.input.len() + run.pieces.iter().map(|p| p.len()).sum::<usize>();
+        let (steps, error, response) = run
+            .ended
+            .map_or(("[]", None, None), |e| (e.steps, e.error, e.response));
+        let bytes = run.input.len()
+            + run.pieces.iter().map(|p| p.len()).sum::<usize>()
+            + run.ended.map_or(0, |_| steps.len())
+            + error.map_or(0, str::len)
+            + response.map_or(0, str::len);
         let created = self
             .first::<Id>(
                 "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, fingerprint,
-                   attempts, created_at, started_at, finished_at, bytes, lease_until)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   attempts, created_at, started_at, finished_at, bytes, steps, error, response)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT DO NOTHING RETURNING id",
                 vec![
                     text(run.id),
@@ -99,7 +117,9 @@ impl Table<'_> {
                     opt(started),
                     opt(done),
                     V::Integer(bytes as i64),
-                    V::Integer(run.running_until.unwrap_or(0)),
+                    text(steps),
+                    opt(error),
+                    opt(response),
                 ],
             )?
             .is_some();
