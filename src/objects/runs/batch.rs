@@ -73,7 +73,8 @@ pub async fn create_many(
     let batch: Batch = crate::platform::body::request_json(&req).await?;
     let sql = super::handler::sql(state, runs)?;
     let any_new = batch.runs.iter().any(|r| r.moved.is_none());
-    if any_new && runs.storage_full(&sql, limits::storage_limit(env)) {
+    let incoming = batch.runs.iter().map(|r| r.input.len()).sum();
+    if any_new && runs.storage_full(&sql, limits::storage_limit(env), incoming) {
         return Ok(Response::from_json(&json!({
             "type": "about:blank",
             "title": "Insufficient storage",

@@ -152,6 +152,11 @@ impl ObjectWriter<'_> {
         let private =
             sealed::seal_outputs(self.env, self.id, raw).filter(|s| s.len() <= PRIVATE_CAP_BYTES);
         let response = response.map(|r| limits::fit_text(r.to_string(), VALUE_CAP_BYTES));
+        self.runs.grew(
+            steps.len()
+                + response.as_ref().map_or(0, String::len)
+                + private.as_ref().map_or(0, String::len),
+        );
         Table { sql: self.sql }.progress(
             self.id,
             self.attempts,
@@ -164,6 +169,8 @@ impl ObjectWriter<'_> {
 
     fn end(&self, status: &str, steps: &str, error: Option<&str>) -> Result<bool> {
         let error = error.map(|e| limits::fit_text(e.to_string(), VALUE_CAP_BYTES));
+        self.runs
+            .grew(steps.len() + error.as_ref().map_or(0, String::len));
         let done = Table { sql: self.sql }.finish(
             self.id,
             self.attempts,

@@ -73,7 +73,9 @@ pub async fn create(
         && pieces.is_empty()
         && run.secrets.is_none()
         && executes_here(&run.trigger, &run.workflow_id, run.version);
-    if runs.storage_full(&sql, limits::storage_limit(env)) {
+    // A run executed here adds its step records too: counted as much again as its input.
+    let incoming = input.len() * 2 + pieces.iter().map(|p| p.len()).sum::<usize>();
+    if runs.storage_full(&sql, limits::storage_limit(env), incoming) {
         // Full: a repeat still gets its run; a new run is refused, nothing accepted is dropped.
         if table.prior_by_key(&run.dedup_key)?.is_none() {
             return json_reply(

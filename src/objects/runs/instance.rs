@@ -8,6 +8,11 @@ use std::collections::HashMap;
 use futures_channel::oneshot;
 use serde_json::Value;
 
+/// How often the storage size is read at most, while far from the limit.
+const SIZE_READ_MS: i64 = 5_000;
+/// Bytes of storage counted per byte of a run's values, between two reads of the size.
+const SIZE_GROWTH: f64 = 3.0;
+
 #[derive(Default)]
 pub struct RunsInstance {
     /// The tables were created by this instance.
@@ -20,8 +25,9 @@ pub struct RunsInstance {
     /// finished run then). A run finishing later expires after every run already finished, so
     /// it cannot make that time earlier.
     pub retention_due: Cell<Option<i64>>,
-    /// The storage size last read, and when (see `storage_full`).
-    size_seen: Cell<Option<(i64, f64)>>,
+    /// The storage size last read, when, and the bytes of runs offered since (see
+    /// `storage_full`).
+    size_seen: Cell<Option<(i64, f64, f64)>>,
     /// Wakes the running executor: a run was created.
     wake: RefCell<Option<oneshot::Sender<()>>>,
     /// Requests waiting for a run, by run id: sent the raw reply (JSON `{status, headers, body}`)
@@ -62,19 +68,37 @@ impl RunsInstance {
         self.size_seen.set(None);
     }
 
-    /// Whether the object's storage is above `limit` bytes. The size is read again at most
-    /// once a second: a few runs more or less at the boundary do not matter.
-    pub fn storage_full(&self, sql: &worker::SqlStorage, limit: f64) -> bool {
+    /// Whether the object's storage is above `limit` bytes, about to take `incoming` more. The
+    /// size is read again at most every [`SIZE_READ_MS`], unless what was written since (new
+    /// runs and executions' records, each byte counted [`SIZE_GROWTH`] times for its row and
+    /// indexes) could have reached the limit: then at every call, so the boundary is exact where it matters. Reading the
+    /// size costs as much as a run's insert.
+    pub fn storage_full(&self, sql: &worker::SqlStorage, limit: f64, incoming: usize) -> bool {
         let now = crate::platform::now_ms();
+        let incoming = incoming as f64 * SIZE_GROWTH;
         let size = match self.size_seen.get() {
-            Some((at, size)) if now - at < 1_000 => size,
+            Some((at, size, added))
+                if now - at < SIZE_READ_MS && size + added + incoming <= limit =>
+            {
+                self.size_seen.set(Some((at, size, added + incoming)));
+                size + added
+            }
             _ => {
                 let size = super::limits::database_size(sql);
-                self.size_seen.set(Some((now, size)));
+                self.size_seen.set(Some((now, size, incoming)));
                 size
             }
         };
         size > limit
+    }
+
+    /// Counts `bytes` written by an execution (step records, a reply) towards the size
+    /// estimate of `storage_full`.
+    pub fn grew(&self, bytes: usize) {
+        if let Some((at, size, added)) = self.size_seen.get() {
+            self.size_seen
+                .set(Some((at, size, added + bytes as f64 * SIZE_GROWTH)));
+        }
     }
 
     /// Waits for news of `run_id` (see `notify`).
