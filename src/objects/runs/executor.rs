@@ -37,6 +37,8 @@ struct ObjectWriter<'a> {
     runs: &'a RunsInstance,
     id: &'a str,
     attempts: i64,
+    /// The run may carry sealed secrets (only OAuth runs do), deleted when it ends.
+    secrets: bool,
 }
 
 /// Step records as stored: each record's request and output cut to fit, the whole under the cap.
@@ -179,6 +181,9 @@ impl ObjectWriter<'_> {
             error.as_deref(),
             &iso_millis(now_ms()),
         )?;
+        if done && self.secrets {
+            Table { sql: self.sql }.forget_secrets(self.id)?;
+        }
         self.runs.notify(self.id, None);
         Ok(done)
     }
@@ -221,6 +226,7 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
         runs,
         id: &run.id,
         attempts: run.attempts,
+        secrets: run.trigger == "oauth",
     };
     let result = if run.attempts > max {
         let error = json!({ "message": format!("gave up after {max} attempts") }).to_string();

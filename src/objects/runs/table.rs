@@ -309,8 +309,8 @@ impl Table<'_> {
         Ok(cursor.rows_written() > 0)
     }
 
-    /// Ends the claim `attempts` (`succeeded` or `failed`); the private outputs and the
-    /// secrets go.
+    /// Ends the claim `attempts` (`succeeded` or `failed`); the private outputs go (the
+    /// secrets: [`Table::forget_secrets`]).
     pub fn finish(
         &self,
         id: &str,
@@ -335,12 +335,14 @@ impl Table<'_> {
                 V::Integer(attempts),
             ],
         )?;
-        let done = cursor.rows_written() > 0;
-        if done {
-            self.sql
-                .exec("DELETE FROM run_secrets WHERE run_id = ?", vec![text(id)])?;
-        }
-        Ok(done)
+        Ok(cursor.rows_written() > 0)
+    }
+
+    /// Deletes a run's sealed secrets (once it has ended).
+    pub fn forget_secrets(&self, id: &str) -> Result<()> {
+        self.sql
+            .exec("DELETE FROM run_secrets WHERE run_id = ?", vec![text(id)])?;
+        Ok(())
     }
 
     /// When the executor must wake next: now for queued runs, else the earliest lease.
