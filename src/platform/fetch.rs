@@ -71,11 +71,10 @@ pub async fn send(
     timeout: Duration,
     max_body: usize,
 ) -> Result<Fetched, FetchFailure> {
-    use futures_util::StreamExt;
     let controller = AbortController::default();
     let signal = controller.signal();
     let call = async {
-        let mut resp = Fetch::Request(request).send_with_signal(&signal).await?;
+        let resp = Fetch::Request(request).send_with_signal(&signal).await?;
         let status = resp.status_code();
         let headers = resp.headers().clone();
         let declared = headers
@@ -110,24 +109,11 @@ pub async fn send(
                 false,
             ));
         }
-        let mut body = Vec::new();
-        let mut truncated = None;
-        if let Ok(mut stream) = resp.stream() {
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
-                let room = max_body - body.len();
-                if chunk.len() > room {
-                    body.extend_from_slice(&chunk[..room]);
-                    truncated = Some(Truncated {
-                        limit: max_body,
-                        declared,
-                    });
-                    break;
-                }
-                body.extend_from_slice(&chunk);
-            }
-        }
-        let cut = truncated.is_some();
+        let (body, cut) = super::body::bytes_up_to(resp, max_body).await?;
+        let truncated = cut.then_some(Truncated {
+            limit: max_body,
+            declared,
+        });
         Ok((
             Fetched {
                 status,
