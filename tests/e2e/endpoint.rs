@@ -1195,6 +1195,57 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
     assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
 }
 
+/// A run of `log` and `response` steps only is executed inside its create call and stored as
+/// it ended: the reply comes from that execution, the record is whole (one attempt, every step,
+/// the stored reply, its times), and a repeat of its key answers from the stored run.
+#[test]
+fn a_run_of_log_and_response_steps_is_stored_once_as_it_ended() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([
+                {"type": "log", "name": "note", "message": "lead {{request.body.email}}"},
+                {"type": "response", "status": 201, "headers": {"x-run": "{{run.id}}"},
+                 "json": {"email": "{{request.body.email}}", "run": "{{run.id}}"}},
+                {"type": "log", "name": "after", "message": "replied"}
+            ]),
+        ),
+    );
+    let body = json!({"email": "in@line.io"});
+    let r = post_json(&hook(&id), &body, &[("idempotency-key", "inline-1")]);
+    assert_eq!(r.status, 201, "{}", r.text);
+    let run_id = r.header("x-run").expect("x-run").to_string();
+    assert_eq!(r.json(), json!({"email": "in@line.io", "run": run_id}));
+    // Already final when the reply came: no waiting.
+    let run = get_run(&run_id);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["attempts"], 1, "{run}");
+    assert_eq!(run["error"], Value::Null);
+    assert_eq!(run["response"]["status"], 201, "{run}");
+    let steps = run["steps"].as_array().expect("steps");
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["note", "response_1", "after"], "{run}");
+    assert!(steps.iter().all(|s| s["status"] == "succeeded"), "{run}");
+    assert_eq!(steps[0]["output"]["message"], "lead in@line.io");
+    let (created, started, finished) = (
+        run["created_at"].as_str().expect("created_at"),
+        run["started_at"].as_str().expect("started_at"),
+        run["finished_at"].as_str().expect("finished_at"),
+    );
+    assert!(created <= started && started <= finished, "{run}");
+
+    // A repeat is answered from the stored run: same reply, no second run.
+    let again = post_json(&hook(&id), &body, &[("idempotency-key", "inline-1")]);
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.json(), r.json());
+    assert_eq!(again.header("x-run"), Some(run_id.as_str()));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(run_count(&id), 1);
+    assert_eq!(get_run(&run_id)["finished_at"], run["finished_at"]);
+}
+
 #[test]
 fn a_slow_run_falls_back_to_202_and_goes_on() {
     let dev = dev();
