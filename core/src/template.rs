@@ -47,8 +47,32 @@ pub const ALL_ROOTS: [&str; 7] = [
     "request", "schedule", "oauth", "event", "steps", "workflow", "run",
 ];
 
-/// The fields of a step's result: `steps.<name>.status|headers|body`.
+/// The fields of an `http` or `response` step's result: `steps.<name>.status|headers|body`.
 pub const STEP_RESULT_FIELDS: [&str; 3] = ["status", "headers", "body"];
+/// The fields of a `log` step's result: `steps.<name>.message`.
+pub const LOG_RESULT_FIELDS: [&str; 1] = ["message"];
+
+/// A step that later steps' templates may read: its name and the fields of its result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierStep {
+    pub name: String,
+    pub fields: &'static [&'static str],
+}
+
+impl EarlierStep {
+    /// A step named `name` of kind `kind` (its `type`; an unknown or missing one reads as an
+    /// `http` step, whose own errors are reported where it is defined).
+    pub fn new(name: &str, kind: Option<&str>) -> Self {
+        let fields: &'static [&'static str] = match kind {
+            Some("log") => &LOG_RESULT_FIELDS,
+            _ => &STEP_RESULT_FIELDS,
+        };
+        EarlierStep {
+            name: name.to_string(),
+            fields,
+        }
+    }
+}
 
 /// The fields the engine puts under each fixed root (docs/definitions.md lists them).
 /// `steps` is not here: its fields are step names.
@@ -253,14 +277,14 @@ pub fn literal_prefix(s: &str) -> String {
 
 /// Checks every string in `template` (at `location`, e.g. `steps[1].json`): placeholders are
 /// closed and well formed, their root is one of `allowed_roots` or `secrets`, known roots use
-/// known fields, `steps.X` names one of `earlier_steps` and reads `status`, `headers` or `body`,
+/// known fields, `steps.X` names one of `earlier_steps` and reads a field of its result,
 /// and `secrets.NAME` has an environment-variable-like NAME. Errors point at the string's
 /// location (`steps[1].json.email`).
 pub fn validate(
     template: &Value,
     location: &str,
     allowed_roots: &[&str],
-    earlier_steps: &[String],
+    earlier_steps: &[EarlierStep],
     errors: &mut Errors,
 ) {
     for_each_string(template, location, &mut |s, loc| match parse(s) {
@@ -438,7 +462,11 @@ fn segment_text(seg: &Segment) -> String {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-fn check_path(path: &Path, allowed_roots: &[&str], earlier_steps: &[String]) -> Result<(), String> {
+fn check_path(
+    path: &Path,
+    allowed_roots: &[&str],
+    earlier_steps: &[EarlierStep],
+) -> Result<(), String> {
     let text = &path.text;
     let root = match path.segments.first() {
         Some(Segment::Key(k)) => k.as_str(),
@@ -474,22 +502,28 @@ fn check_path(path: &Path, allowed_roots: &[&str], earlier_steps: &[String]) -> 
                 "`{{{{{text}}}}}`: steps are read by name, as in `steps.<name>.body`"
             ));
         };
-        if !earlier_steps.iter().any(|s| s == step) {
+        let Some(earlier_step) = earlier_steps.iter().find(|s| &s.name == step) else {
             let earlier = if earlier_steps.is_empty() {
                 "there are none before this one".to_string()
             } else {
-                format!("earlier steps: {}", earlier_steps.join(", "))
+                let names: Vec<&str> = earlier_steps.iter().map(|s| s.name.as_str()).collect();
+                format!("earlier steps: {}", names.join(", "))
             };
             return Err(format!(
                 "`{{{{{text}}}}}`: `{step}` is not an earlier step; a step can only read the results of steps before it ({earlier})"
             ));
-        }
+        };
         if let Some(field) = third {
             let field = segment_text(field);
-            if !STEP_RESULT_FIELDS.contains(&field.as_str()) {
+            if !earlier_step.fields.contains(&field.as_str()) {
+                let kind = if earlier_step.fields == LOG_RESULT_FIELDS {
+                    "a `log` step's"
+                } else {
+                    "a step's"
+                };
                 return Err(format!(
-                    "`{{{{{text}}}}}`: a step's result has {}; not `{field}`",
-                    STEP_RESULT_FIELDS.join(", ")
+                    "`{{{{{text}}}}}`: {kind} result has {}; not `{field}`",
+                    earlier_step.fields.join(", ")
                 ));
             }
         }

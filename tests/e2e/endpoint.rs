@@ -1208,7 +1208,7 @@ fn a_run_of_log_and_response_steps_is_stored_once_as_it_ended() {
             json!([
                 {"type": "log", "name": "note", "message": "lead {{request.body.email}}"},
                 {"type": "response", "status": 201, "headers": {"x-run": "{{run.id}}"},
-                 "json": {"email": "{{request.body.email}}", "run": "{{run.id}}"}},
+                 "json": {"email": "{{request.body.email}}", "said": "{{steps.note.message}}", "run": "{{run.id}}"}},
                 {"type": "log", "name": "after", "message": "replied"}
             ]),
         ),
@@ -1217,7 +1217,10 @@ fn a_run_of_log_and_response_steps_is_stored_once_as_it_ended() {
     let r = post_json(&hook(&id), &body, &[("idempotency-key", "inline-1")]);
     assert_eq!(r.status, 201, "{}", r.text);
     let run_id = r.header("x-run").expect("x-run").to_string();
-    assert_eq!(r.json(), json!({"email": "in@line.io", "run": run_id}));
+    assert_eq!(
+        r.json(),
+        json!({"email": "in@line.io", "said": "lead in@line.io", "run": run_id})
+    );
     // Already final when the reply came: no waiting.
     let run = get_run(&run_id);
     assert_eq!(run["status"], "succeeded", "{run}");

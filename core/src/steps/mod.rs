@@ -42,8 +42,8 @@ pub const MAX_NAME_LEN: usize = 64;
 pub struct Scope<'a> {
     /// Context roots the trigger provides (see `template::roots_for_trigger`); `secrets` is always allowed.
     pub allowed_roots: &'a [&'a str],
-    /// Names of the steps before this one.
-    pub earlier_steps: &'a [String],
+    /// The steps before this one (their names and result fields).
+    pub earlier_steps: &'a [template::EarlierStep],
 }
 
 impl Scope<'_> {
@@ -217,7 +217,13 @@ pub fn parse_steps(
                 None => first_response = Some(i),
             }
         }
-        let earlier: Vec<String> = names[..i].iter().map(|(n, _)| n.clone()).collect();
+        let earlier: Vec<template::EarlierStep> = names[..i]
+            .iter()
+            .zip(items)
+            .map(|((n, _), item)| {
+                template::EarlierStep::new(n, item.get("type").and_then(Value::as_str))
+            })
+            .collect();
         let scope = Scope {
             allowed_roots,
             earlier_steps: &earlier,

@@ -310,3 +310,36 @@ fn step_names() {
     assert_eq!(default_name(Some("http"), 3), "http_3");
     assert_eq!(default_name(Some("zzz"), 3), "step_3");
 }
+
+#[test]
+fn a_log_steps_result_is_read_as_message_and_an_http_steps_as_status_headers_body() {
+    let (steps, errors) = parse(json!([
+        { "type": "log", "name": "note", "message": "lead {{request.body.email}}" },
+        { "type": "http", "name": "call", "url": "https://example.com/hook",
+          "json": { "said": "{{steps.note.message}}" } },
+        { "type": "response", "status": 200,
+          "json": { "said": "{{steps.note.message}}", "id": "{{steps.call.body.id}}" } }
+    ]));
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(steps.len(), 3);
+
+    let (loc, message) = one_error(json!([
+        { "type": "log", "name": "note", "message": "hi" },
+        { "type": "log", "name": "after", "message": "{{steps.note.body}}" }
+    ]));
+    assert_eq!(loc, "steps[1].message");
+    assert_eq!(
+        message,
+        "`{{steps.note.body}}`: a `log` step's result has message; not `body`"
+    );
+
+    let (loc, message) = one_error(json!([
+        { "type": "http", "name": "call", "url": "https://example.com/hook" },
+        { "type": "log", "name": "after", "message": "{{steps.call.message}}" }
+    ]));
+    assert_eq!(loc, "steps[1].message");
+    assert!(
+        message.contains("a step's result has status, headers, body; not `message`"),
+        "{message}"
+    );
+}

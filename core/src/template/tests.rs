@@ -210,7 +210,10 @@ fn lists_referenced_paths() {
 }
 
 fn check(t: Value, earlier: &[&str]) -> Vec<(String, String)> {
-    let earlier: Vec<String> = earlier.iter().map(|s| s.to_string()).collect();
+    let earlier: Vec<EarlierStep> = earlier
+        .iter()
+        .map(|s| EarlierStep::new(s, Some("http")))
+        .collect();
     let mut errors = Errors::new();
     validate(
         &t,

@@ -4,7 +4,7 @@ use serde_json::json;
 
 fn parse_http(v: Value) -> (Option<HttpStep>, Errors) {
     let mut errors = Errors::new();
-    let earlier = vec!["a".to_string()];
+    let earlier = vec![crate::template::EarlierStep::new("a", Some("http"))];
     let scope = Scope {
         allowed_roots: &["request", "steps", "workflow", "run"],
         earlier_steps: &earlier,

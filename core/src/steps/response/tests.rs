@@ -4,7 +4,7 @@ use serde_json::json;
 
 fn parse_response(v: Value) -> (Option<ResponseStep>, Errors) {
     let mut errors = Errors::new();
-    let earlier = vec!["call".to_string()];
+    let earlier = vec![crate::template::EarlierStep::new("call", Some("http"))];
     let scope = Scope {
         allowed_roots: &["request", "steps", "run"],
         earlier_steps: &earlier,
