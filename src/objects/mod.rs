@@ -1,7 +1,8 @@
 //! The per-workflow Durable Object, in two roles told apart by its name: the timer object (named
 //! by the workflow id) owns the workflow's timers (schedule alarms, polls) and cursors; the
 //! shard objects (`{workflow_id}/{k}`, see `runs`) hold and execute its runs. One alarm per
-//! object; what it does depends on the armed trigger, or, in a shard, on its runs.
+//! object; what it does depends on the armed trigger, or, in a shard, on its runs. A timer
+//! object may hold runs too: the schedule's runs it executed in place (see `schedule`).
 //!
 //! The Worker talks to it with [`Action`]s (see `action.rs`).
 
@@ -144,10 +145,61 @@ impl WorkflowObject {
         Ok(id)
     }
 
-    /// Clears the alarm; the trigger's own state (cursors, status) is kept.
+    /// Clears the alarm; the trigger's own state (cursors, status) is kept. An object that holds
+    /// runs keeps an alarm for their retention (its executor's, which re-arms for it).
     pub async fn disarm(&self) -> Result<()> {
-        self.state.storage().delete_alarm().await?;
+        let storage = self.state.storage();
+        if self.holds_runs(&sync_kv::SyncKv::new(&storage)?)? {
+            storage.set_alarm(std::time::Duration::ZERO).await?;
+        } else {
+            storage.delete_alarm().await?;
+        }
         self.set_kind(None).await
+    }
+
+    /// Whether this object holds runs (its storage has the mark; read once per instance).
+    pub fn holds_runs(&self, kv: &sync_kv::SyncKv) -> Result<bool> {
+        if let Some(holds) = self.runs.holds.get() {
+            return Ok(holds);
+        }
+        let holds = kv.get_string(KEY_RUNS)?.is_some();
+        self.runs.holds.set(Some(holds));
+        Ok(holds)
+    }
+
+    /// Marks this object as holding runs of `workflow_id` (its alarm then keeps them: executor
+    /// and retention), before its first run is stored.
+    pub fn mark_runs(&self, kv: &sync_kv::SyncKv, workflow_id: &str) -> Result<()> {
+        if self.runs.holds.get() != Some(true) {
+            kv.put_string(KEY_RUNS, "1")?;
+            // The alarm's work is counted for the workflow (`platform::d1_stats`).
+            kv.put_string(KEY_WORKFLOW, workflow_id)?;
+            self.runs.holds.set(Some(true));
+        }
+        Ok(())
+    }
+
+    /// The runs this object holds, with their tables (created once per instance).
+    pub fn runs(&self) -> &runs::instance::RunsInstance {
+        &self.runs
+    }
+
+    /// Deletes a bounded batch of expired runs held here, when due: a timer object's alarm
+    /// serves its trigger first, and keeps the runs it holds this way.
+    fn retention_if_due(&self, kv: &sync_kv::SyncKv) -> Result<()> {
+        if !self.holds_runs(kv)? {
+            return Ok(());
+        }
+        let now = now_ms();
+        if self.runs.retention_due.get().is_some_and(|at| at > now) {
+            return Ok(());
+        }
+        let sql = runs::handler::sql(&self.state, &self.runs)?;
+        let due = runs::executor::retention(&runs::table::Table { sql: &sql }, &self.env, now)?;
+        // No finished run now: none can expire before a full retention window from now.
+        let due = due.unwrap_or(now + runs::limits::retention_ms(&self.env));
+        self.runs.retention_due.set(Some(due));
+        Ok(())
     }
 
     /// Arms from the deployed version (deploy and reconcile share this).
@@ -229,12 +281,14 @@ impl DurableObject for WorkflowObject {
         match kind {
             Some(TriggerKind::Schedule) => {
                 let fire = schedule::on_alarm(self, &kv, started, workflow_id);
-                d1_stats::scope(Kind::Fire, wf.as_deref(), fire).await?
+                d1_stats::scope(Kind::Fire, wf.as_deref(), fire).await?;
+                self.retention_if_due(&kv)?;
             }
             Some(TriggerKind::Poll) => {
-                d1_stats::scope(Kind::Poll, wf.as_deref(), poll::on_alarm(self)).await?
+                d1_stats::scope(Kind::Poll, wf.as_deref(), poll::on_alarm(self)).await?;
+                self.retention_if_due(&kv)?;
             }
-            _ if kv.get_string(KEY_RUNS)?.is_some() => {
+            _ if self.holds_runs(&kv)? => {
                 d1_stats::scope(Kind::Execute, wf.as_deref(), self.execute_runs()).await?
             }
             _ => {}
@@ -347,18 +401,23 @@ impl WorkflowObject {
                 endpoint_stats::handle(self, action, req.text().await?)
             }
             Action::RunCreate | Action::RunCreateMany => {
-                if !self.runs.marked.get() {
-                    let kv = sync_kv::SyncKv::new(&self.state.storage())?;
-                    kv.put_string(KEY_RUNS, "1")?;
-                    // The alarm's work is counted for the workflow (`platform::d1_stats`).
-                    kv.put_string(KEY_WORKFLOW, &workflow_id)?;
-                    self.runs.marked.set(true);
-                }
+                self.mark_runs(&sync_kv::SyncKv::new(&self.state.storage())?, &workflow_id)?;
                 if action == Action::RunCreate {
                     runs::handler::create(&self.state, &self.env, &self.runs, req).await
                 } else {
                     runs::batch::create_many(&self.state, &self.env, &self.runs, req).await
                 }
+            }
+            // An object that never held runs answers without creating their tables.
+            Action::RunFind | Action::RunGet
+                if !self.holds_runs(&sync_kv::SyncKv::new(&self.state.storage())?)? =>
+            {
+                Response::error("no such run", 404)
+            }
+            Action::RunList
+                if !self.holds_runs(&sync_kv::SyncKv::new(&self.state.storage())?)? =>
+            {
+                Response::from_json(&serde_json::json!({ "runs": [] }))
             }
             Action::RunFind => runs::handler::find(&self.state, &self.runs, req).await,
             Action::DevStaleWrite if runs::dev::enabled(&self.env) => {

@@ -7,11 +7,16 @@
 //! (`schedule`: version, anchor, the newest slot dealt with, the armed slot, and what the API
 //! shows: skipped slots, the last misfire, the last fire), and so does the due slot, as a
 //! *pending run* inside the same record, written in the same storage write as the alarm. The
-//! alarm is durable and re-arms itself, so nothing outside the object watches it. Then the run
-//! is created in the workflow's shard object (one call, no D1; only while this object is still
-//! armed at the run's version), which executes it. A pending run stays in the record until a
-//! later wake learns it was recorded; one whose create failed or was cut off (a crash) is tried
-//! again by a later wake, and the dedup key makes that safe.
+//! alarm is durable and re-arms itself, so nothing outside the object watches it.
+//!
+//! A run whose steps all end inside the object (no `http` step) is created and executed right
+//! here, before the record is written, and stored in this object's own run table in the same
+//! storage transaction as the marks and the alarm: one fire, one commit, no call. Its id names
+//! this object (`TIMER_SHARD`). Any other run is created in the workflow's shard object after
+//! the re-arm (one call, no D1; only while this object is still armed at the run's version),
+//! which executes it. Such a pending run stays in the record until a later wake learns it was
+//! recorded; one whose create failed or was cut off (a crash) is tried again by a later wake,
+//! and the dedup key makes that safe.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
@@ -28,7 +33,7 @@ use super::{Deployed, WorkflowObject, KEY_KIND};
 use crate::platform::{env_string, now_ms};
 use tripline_core::definition::Trigger;
 use tripline_core::definition::TriggerKind;
-use tripline_core::kernel::ids::WorkflowId;
+use tripline_core::kernel::ids::{new_run_id, WorkflowId};
 use tripline_core::kernel::time::{from_millis, iso_millis};
 use tripline_core::schedule::timer::{dedup_key, grace_from_config, interval_ms, run_input};
 use tripline_core::schedule::ScheduleTrigger;
@@ -68,6 +73,10 @@ pub struct Armed {
     /// The last wake that skipped slots or ran one late: `{at, cause, policy, skipped, ran_slot}`.
     #[serde(default)]
     pub last_misfire: Option<Value>,
+    /// When the schedule last created a run in this object (epoch ms; `last_run_at`, with
+    /// [`KEY_LAST_RUN`] for runs created in a shard object).
+    #[serde(default)]
+    pub last_run_ms: Option<i64>,
 }
 
 /// A slot whose run is decided but not yet known to be recorded in D1.
@@ -210,6 +219,7 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
             pending: Vec::new(),
             skipped_slots: 0,
             last_misfire: None,
+            last_run_ms: None,
         },
     };
     let stored = StoredTrigger {
@@ -303,7 +313,11 @@ pub async fn status(obj: &WorkflowObject) -> Result<Value> {
         "interval_ms": interval,
         "skipped_slots": armed.skipped_slots,
         "last_misfire": armed.last_misfire,
-        "last_run_at": storage.get::<i64>(KEY_LAST_RUN).await?.map(iso_millis),
+        "last_run_at": storage
+            .get::<i64>(KEY_LAST_RUN)
+            .await?
+            .max(armed.last_run_ms)
+            .map(iso_millis),
     }))
 }
 
@@ -362,8 +376,17 @@ async fn wake<'a>(
             fired_ms: now,
             late: plan.late,
         };
-        armed.pending.push(p.clone());
-        runs.push(p);
+        match create_here(obj, kv, workflow_id, &p).await {
+            Some(created) => {
+                if created {
+                    armed.last_run_ms = Some(now_ms());
+                }
+            }
+            None => {
+                armed.pending.push(p.clone());
+                runs.push(p);
+            }
+        }
     }
     if armed.pending.len() > PENDING_MAX {
         let dropped = armed.pending.len() - PENDING_MAX;
@@ -393,6 +416,66 @@ async fn wake<'a>(
         version: armed.version,
         runs,
     }))
+}
+
+/// Creates the slot's run in this object and executes it in place, when its steps all end
+/// here: `Some(created)`, written with no storage await in between, so in the wake's own
+/// storage transaction. `None`: it is created in its shard object after the re-arm.
+async fn create_here(
+    obj: &WorkflowObject,
+    kv: &SyncKv,
+    workflow_id: &str,
+    p: &Pending,
+) -> Option<bool> {
+    let wf = WorkflowId::parse(workflow_id)?;
+    if !definition_at_hand(kv, workflow_id, p.version) {
+        return None;
+    }
+    let slot = from_millis(p.slot_ms);
+    let input = run_input(slot, from_millis(p.fired_ms), p.late);
+    let random = crate::platform::random_bytes::<10>().ok()?;
+    let run = runs::handler::CreateRun {
+        id: new_run_id(now_ms() as u64, &random, &wf, runs::TIMER_SHARD),
+        workflow_id: workflow_id.to_string(),
+        version: p.version,
+        trigger: TriggerKind::Schedule.as_str().to_string(),
+        dedup_key: dedup_key(slot),
+        input: crate::engine::stored_input(&input),
+        fingerprint: None,
+        finished: false,
+        pieces: Vec::new(),
+        secrets: None,
+        wait_ms: 0,
+    };
+    let created = runs::handler::create_here(obj.state(), obj.env(), obj.runs(), &run).await;
+    let marked = |c: Option<bool>| match c {
+        Some(_) => obj.mark_runs(kv, workflow_id).map(|()| c),
+        None => Ok(None),
+    };
+    match created.and_then(marked) {
+        Ok(created) => created,
+        Err(e) => {
+            worker::console_error!("schedule {workflow_id}: creating the run here failed: {e}");
+            None
+        }
+    }
+}
+
+/// Whether the definition of `version` is parsed in this isolate, or can be from the live
+/// definition this object keeps (after a restart; never from D1).
+fn definition_at_hand(kv: &SyncKv, workflow_id: &str, version: i64) -> bool {
+    if crate::engine::cached(workflow_id, version).is_some() {
+        return true;
+    }
+    let Ok(Some(text)) = kv.get_string(super::KEY_LIVE) else {
+        return false;
+    };
+    let live: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    live["version"].as_i64() == Some(version)
+        && live["definition"]
+            .as_str()
+            .and_then(|d| crate::engine::remember(workflow_id, version, d))
+            .is_some()
 }
 
 /// The runs a wake decided, to create right after it re-armed.

@@ -5,8 +5,11 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::harness::upstream::Upstream;
 use crate::harness::*;
 use serde_json::{json, Value};
+use tripline_core::kernel::ids::RunId;
+use tripline_core::kernel::shard::TIMER_SHARD;
 use tripline_core::kernel::time::parse_millis;
 
 fn schedule_def(name: &str, schedule: Value, misfire: &str) -> Value {
@@ -699,4 +702,135 @@ fn platform_zone_rules_agree_with_chrono_tz_for_every_zone() {
     assert_eq!(r.json()["to"], "2026-06-01T00:00:00.000Z");
     assert_eq!(r.json()["zones"][0]["changes"], json!([]));
     assert_eq!(r.json()["zones"][0]["offset_seconds"], 3600);
+}
+
+/// A run of `log` steps is created, executed and kept by the schedule's own timer object (its
+/// id names that object); a run with an `http` step goes to the workflow's shard object. Both
+/// are listed, read, replayed and deleted through the same API.
+#[test]
+fn runs_that_end_in_the_timer_object_are_kept_there_and_read_like_any_run() {
+    let dev = shared();
+    let up = Upstream::start();
+    let local = create_deployed(dev, &schedule_def("kept in place", every(1), "skip"));
+    let mut remote_def = schedule_def("kept in its shard", every(1), "skip");
+    remote_def["steps"] = json!([{"type": "http", "name": "ping",
+                                  "url": up.url("/echo/kept-in-shard"), "retries": 0}]);
+    let remote = create_deployed(dev, &remote_def);
+    eventually(60, "3 runs of each workflow", || {
+        slots(dev, &local).len() >= 3 && slots(dev, &remote).len() >= 3
+    });
+    for id in [&local, &remote] {
+        let r = api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let shard = |run_id: &str| RunId::parse(run_id).expect("a run id").shard;
+
+    let here = slots(dev, &local);
+    assert_unique(&here);
+    for s in &here {
+        assert_eq!(shard(&s.run_id), TIMER_SHARD, "{s:?}");
+        // Stored as it ended: the whole record is final when it is first listed.
+        let run = api(dev, "GET", &format!("/api/runs/{}", s.run_id), None);
+        assert_eq!(run.status, 200, "{}", run.text);
+        let run = run.json();
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["attempts"], 1, "{run}");
+        assert_eq!(run["workflow_id"], local.as_str(), "{run}");
+        assert_eq!(
+            run["steps"][0]["output"]["message"],
+            format!(
+                "slot {}",
+                run["input"]["schedule"]["scheduled_at"].as_str().unwrap()
+            ),
+            "{run}"
+        );
+        assert!(ms(&run["finished_at"]) >= ms(&run["created_at"]), "{run}");
+    }
+    // `last_run_at` is the newest run's creation.
+    let wf = workflow(dev, &local);
+    let newest = here.iter().map(|s| s.created).max().unwrap();
+    assert!(ms(&wf["last_run_at"]) >= newest, "{wf} vs {newest}");
+    // The status filter reads the timer object too.
+    let page = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{local}/runs?status=succeeded&limit=100"),
+        None,
+    );
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert_eq!(
+        page.json()["runs"].as_array().map(Vec::len),
+        Some(here.len())
+    );
+
+    let there = slots(dev, &remote);
+    for s in &there {
+        assert_eq!(shard(&s.run_id), 0, "{s:?}");
+        let run = wait_run(dev, &s.run_id, 60);
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert_eq!(run["steps"][0]["output"]["status"], 200, "{run}");
+    }
+    assert!(up.received("/echo/kept-in-shard").len() >= there.len());
+
+    // A replay of a run kept in the timer object: a new run in the shard, same input.
+    let api_deploy = api(dev, "POST", &format!("/api/workflows/{local}/deploy"), None);
+    assert_eq!(api_deploy.status, 200, "{}", api_deploy.text);
+    let original = &here[0].run_id;
+    let r = api(dev, "POST", &format!("/api/runs/{original}/replay"), None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let replay_id = r.json()["run_id"].as_str().expect("run_id").to_string();
+    assert_eq!(shard(&replay_id), 0);
+    let replay = wait_run(dev, &replay_id, 60);
+    assert_eq!(replay["status"], "succeeded", "{replay}");
+    assert_eq!(replay["trigger"], "replay", "{replay}");
+    let first = api(dev, "GET", &format!("/api/runs/{original}"), None).json();
+    assert_eq!(replay["input"], first["input"]);
+
+    // Deleting the workflow deletes the runs its timer object kept.
+    for id in [&local, &remote] {
+        let r = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
+        assert_eq!(r.status, 204, "{}", r.text);
+    }
+    for run_id in [original, &here[1].run_id, &there[0].run_id] {
+        let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None);
+        assert_eq!(r.status, 404, "{run_id}: {}", r.text);
+    }
+}
+
+/// Runs kept in a timer object expire like any other: the schedule's alarm deletes those past
+/// the retention window, and keeps the others.
+#[test]
+fn retention_deletes_old_runs_kept_in_the_timer_object() {
+    let mut dev = Dev::start("schedule-retention", &[("RUN_RETENTION_DAYS", "1")]);
+    let id = create_deployed(&dev, &schedule_def("retained", every(1), "skip"));
+    eventually(60, "3 runs", || slots(&dev, &id).len() >= 3);
+    let r = api(&dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let old: BTreeSet<String> = slots(&dev, &id).into_iter().map(|s| s.run_id).collect();
+    assert!(old
+        .iter()
+        .all(|r| RunId::parse(r).unwrap().shard == TIMER_SHARD));
+
+    // Stopped, the runs are made two days old; the redeployed schedule's alarm deletes them.
+    dev.kill();
+    let two_days_ago = "2000-01-01T00:00:00.000Z";
+    let changed = dev.objects_exec(
+        "UPDATE runs SET created_at = ? WHERE workflow_id = ?",
+        &[json!(two_days_ago), json!(id)],
+    );
+    assert_eq!(changed, old.len());
+    dev.spawn();
+    deploy(&dev, &id);
+    eventually(60, "the old runs deleted, new ones kept", || {
+        let now: BTreeSet<String> = slots(&dev, &id).into_iter().map(|s| s.run_id).collect();
+        now.is_disjoint(&old) && now.len() >= 2
+    });
+    for run_id in old.iter().take(2) {
+        let r = api(&dev, "GET", &format!("/api/runs/{run_id}"), None);
+        assert_eq!(r.status, 404, "{run_id}: {}", r.text);
+    }
+    assert!(dev.logs().contains(&format!(
+        "runs retention: deleted {} finished runs",
+        old.len()
+    )));
 }

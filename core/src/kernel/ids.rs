@@ -90,7 +90,9 @@ impl RunId {
                 let digit = |b: u8| ALPHABET.iter().position(|&a| a == b);
                 let (hi, lo) = (digit(text.as_bytes()[55])?, digit(text.as_bytes()[56])?);
                 let shard = hi * 32 + lo;
-                (shard < 64).then_some(RunRef {
+                let known = shard < usize::from(super::shard::MAX_SHARDS)
+                    || shard == usize::from(super::shard::TIMER_SHARD);
+                known.then_some(RunRef {
                     workflow_id: Some(workflow_id),
                     shard: shard as u8,
                 })
@@ -173,7 +175,8 @@ mod tests {
     #[test]
     fn run_ids_name_their_workflow_and_shard() {
         let wf = WorkflowId::parse(&new_workflow_id(&[9u8; 15])).unwrap();
-        for shard in [0u8, 1, 31, 32, 63] {
+        let timer = crate::kernel::shard::TIMER_SHARD;
+        for shard in [0u8, 1, 31, 32, 63, timer] {
             let id = new_run_id(1_700_000_000_000, &[3u8; 10], &wf, shard);
             assert_eq!(id.len(), 57, "{id}");
             assert!(is_run_id(&id));
@@ -187,6 +190,9 @@ mod tests {
         assert!(RunId::parse(&good.replacen('_', "-", 2)).is_none());
         assert!(RunId::parse(&format!("{}u5", &good[..55])).is_none());
         assert!(RunId::parse(&format!("{}20", &good[..55])).is_none());
+        // 64 and 254: past the last shard, and not the timer's.
+        assert!(RunId::parse(&new_run_id(1, &[0u8; 10], &wf, 64)).is_none());
+        assert!(RunId::parse(&new_run_id(1, &[0u8; 10], &wf, 254)).is_none());
         assert!(RunId::parse(&format!("{}é", &good[..55])).is_none());
         assert!(RunId::parse(&good[..56]).is_none());
         assert!(RunId::parse("run_").is_none());

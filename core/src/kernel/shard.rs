@@ -4,6 +4,11 @@
 /// The most shards a workflow may spread its runs over.
 pub const MAX_SHARDS: u8 = 64;
 
+/// The "shard" of a run held by its workflow's own (timer) object rather than by a shard
+/// object: a schedule's run whose steps all end inside the object is created and executed
+/// there, in the same storage write as the fire. Outside 0..MAX_SHARDS, so no hash picks it.
+pub const TIMER_SHARD: u8 = 255;
+
 /// 64-bit FNV-1a of `bytes` (stable across builds and platforms, unlike the std hasher).
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;

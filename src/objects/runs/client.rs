@@ -167,7 +167,7 @@ pub async fn get(env: &Env, workflow_id: &str, shard: u8, run_id: &str) -> Resul
     answer.found(&format!("reading run {run_id}"))
 }
 
-/// Up to `limit` runs of the workflow across its `shards`, newest first, ids below `before`,
+/// Up to `limit` runs of the workflow across its `shards` (and its timer object), newest first, ids below `before`,
 /// optionally of one status and one trigger kind (both plain words, checked by the caller).
 pub async fn list(
     env: &Env,
@@ -192,7 +192,7 @@ pub async fn list(
     if let Some(b) = before {
         query.push_str(&format!("&before={b}"));
     }
-    let pages = futures_util::future::join_all((0..shards.max(1)).map(|k| {
+    let pages = futures_util::future::join_all(super::holders(shards).map(|k| {
         let query = query.clone();
         async move {
             call(env, workflow_id, k, Action::RunList, &query, None)
@@ -215,10 +215,10 @@ pub fn sort_newest_first(runs: &mut [Value]) {
     runs.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
 }
 
-/// Drops every run of a deleted workflow: each shard object any version used empties its
-/// storage (runs, alarm) at once.
+/// Drops every run of a deleted workflow: each shard object any version used, and the timer
+/// object, empty their storage (runs, alarm) at once.
 pub async fn forget(env: &Env, workflow_id: &str, shards: u8) -> Result<()> {
-    for shard in 0..shards {
+    for shard in super::holders(shards) {
         let answer = call(env, workflow_id, shard, Action::RunForget, "", None).await?;
         if answer.status >= 400 {
             return Err(worker::Error::RustError(format!(

@@ -13,7 +13,7 @@ use worker::{D1Database, Env, Result, SqlStorage};
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
 use super::sealed;
-use super::table::{Claimed, Table};
+use super::table::{Claimed, Ended, Table};
 use crate::engine::{self, RunWriter};
 use crate::platform::now_ms;
 use crate::store::runs::RunRow;
@@ -101,6 +101,19 @@ pub struct Executed {
     pub finished_at: String,
     /// The Response step's reply (`null` without one).
     pub reply: Value,
+}
+
+impl Executed {
+    /// How it is stored.
+    pub fn ended(&self) -> Ended<'_> {
+        Ended {
+            status: &self.status,
+            steps: &self.steps,
+            error: self.error.as_deref(),
+            response: self.response.as_deref(),
+            finished_at: &self.finished_at,
+        }
+    }
 }
 
 /// Keeps in memory what an execution writes (see [`execute_before_insert`]).
@@ -283,7 +296,7 @@ pub(super) async fn execute_before_insert(env: &Env, run: &RunRow) -> Option<Exe
 
 /// Deletes finished runs past the retention window, a bounded batch; returns when the next
 /// batch is due (`None`: no finished run to wait for).
-fn retention(table: &Table, env: &Env, now: i64) -> Result<Option<i64>> {
+pub(crate) fn retention(table: &Table, env: &Env, now: i64) -> Result<Option<i64>> {
     let keep = limits::retention_ms(env);
     let deleted = table.delete_older_than(&iso_millis(now - keep), RETENTION_BATCH)?;
     if deleted > 0 {

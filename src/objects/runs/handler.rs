@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{Delay, Env, Request, Response, Result, SqlStorage, State};
 
-use super::executor::execute_before_insert;
+use super::executor::{execute_before_insert, Executed};
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
 use super::table::{Ended, NewRow, Table};
@@ -62,10 +62,10 @@ pub async fn create(
     runs: &RunsInstance,
     req: Request,
 ) -> Result<Response> {
-    let run: CreateRun = crate::platform::body::request_json(&req).await?;
+    let mut run: CreateRun = crate::platform::body::request_json(&req).await?;
     let sql = sql(state, runs)?;
     let table = Table { sql: &sql };
-    let input = limits::fit_text(run.input, VALUE_CAP_BYTES * 2);
+    let input = limits::fit_text(std::mem::take(&mut run.input), VALUE_CAP_BYTES * 2);
     let pieces: Vec<&str> = run.pieces.iter().map(String::as_str).collect();
     let now = now_ms();
     let created_at = iso_millis(now);
@@ -93,49 +93,12 @@ pub async fn create(
     // statement for its whole life. Until that insert nothing is accepted; a repeat of its key
     // finds the run already there, and this execution is dropped.
     let executed = if here {
-        let row = RunRow {
-            id: run.id.clone(),
-            workflow_id: run.workflow_id.clone(),
-            version: run.version,
-            trigger: run.trigger.clone(),
-            dedup_key: run.dedup_key.clone(),
-            status: "running".into(),
-            input: input.clone(),
-            steps: "[]".into(),
-            error: None,
-            response: None,
-            attempts: 1,
-            lease_until: 0,
-            created_at: created_at.clone(),
-            started_at: Some(created_at.clone()),
-            finished_at: None,
-        };
-        execute_before_insert(env, &row).await
+        execute(env, &run, &input, &created_at).await
     } else {
         None
     };
-    let ended = executed.as_ref().map(|e| Ended {
-        status: &e.status,
-        steps: &e.steps,
-        error: e.error.as_deref(),
-        response: e.response.as_deref(),
-        finished_at: &e.finished_at,
-    });
-    let new = NewRow {
-        id: &run.id,
-        workflow_id: &run.workflow_id,
-        version: run.version,
-        trigger: &run.trigger,
-        dedup_key: &run.dedup_key,
-        input: &input,
-        fingerprint: run.fingerprint.as_deref(),
-        created_at: &created_at,
-        finished: run.finished,
-        pieces: &pieces,
-        ended: ended.as_ref(),
-        secrets: run.secrets.as_deref(),
-    };
-    let prior = table.insert(&new)?;
+    let ended = executed.as_ref().map(Executed::ended);
+    let prior = table.insert(&new_row(&run, &input, &pieces, &created_at, ended.as_ref()))?;
     let created = prior.is_none();
     let mut reply = Value::Null;
     let mut current = match prior {
@@ -187,6 +150,91 @@ pub async fn create(
         200,
         &json!({ "created": created, "run": current, "reply": reply }),
     )
+}
+
+/// Creates a run in this object and executes it in place, for a run created by the object
+/// itself (a schedule's run in its timer object): stored once, as it ended, in the caller's
+/// storage transaction when nothing in between awaits storage. `Some(created)` (`false`: its
+/// dedup key had already made a run); `None` when it cannot end here (a step reaches out, the
+/// definition is not at hand, its execution did not end) or the storage is full: then nothing
+/// was written, and the caller creates it in its shard object instead.
+pub async fn create_here(
+    state: &State,
+    env: &Env,
+    runs: &RunsInstance,
+    run: &CreateRun,
+) -> Result<Option<bool>> {
+    if run.finished
+        || !run.pieces.is_empty()
+        || run.secrets.is_some()
+        || !executes_here(&run.trigger, &run.workflow_id, run.version)
+    {
+        return Ok(None);
+    }
+    let sql = sql(state, runs)?;
+    let input = limits::fit_text(run.input.clone(), VALUE_CAP_BYTES * 2);
+    if runs.storage_full(&sql, limits::storage_limit(env), input.len() * 2) {
+        return Ok(None);
+    }
+    let created_at = iso_millis(now_ms());
+    let Some(executed) = execute(env, run, &input, &created_at).await else {
+        return Ok(None);
+    };
+    let ended = executed.ended();
+    let prior =
+        (Table { sql: &sql }).insert(&new_row(run, &input, &[], &created_at, Some(&ended)))?;
+    Ok(Some(prior.is_none()))
+}
+
+/// Executes a new run before its insert (see `executor::execute_before_insert`).
+async fn execute(
+    env: &Env,
+    run: &CreateRun,
+    input: &str,
+    created_at: &str,
+) -> Option<super::executor::Executed> {
+    let row = RunRow {
+        id: run.id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        version: run.version,
+        trigger: run.trigger.clone(),
+        dedup_key: run.dedup_key.clone(),
+        status: "running".into(),
+        input: input.to_string(),
+        steps: "[]".into(),
+        error: None,
+        response: None,
+        attempts: 1,
+        lease_until: 0,
+        created_at: created_at.to_string(),
+        started_at: Some(created_at.to_string()),
+        finished_at: None,
+    };
+    execute_before_insert(env, &row).await
+}
+
+/// The row a create inserts.
+fn new_row<'a>(
+    run: &'a CreateRun,
+    input: &'a str,
+    pieces: &'a [&'a str],
+    created_at: &'a str,
+    ended: Option<&'a Ended<'a>>,
+) -> NewRow<'a> {
+    NewRow {
+        id: &run.id,
+        workflow_id: &run.workflow_id,
+        version: run.version,
+        trigger: &run.trigger,
+        dedup_key: &run.dedup_key,
+        input,
+        fingerprint: run.fingerprint.as_deref(),
+        created_at,
+        finished: run.finished,
+        pieces,
+        ended,
+        secrets: run.secrets.as_deref(),
+    }
 }
 
 /// Whether a new run executes within its create call: its version's definition is at hand

@@ -17,8 +17,9 @@ const SIZE_GROWTH: f64 = 3.0;
 pub struct RunsInstance {
     /// The tables were created by this instance.
     pub ready: Cell<bool>,
-    /// This instance has marked the object as holding runs (its alarm runs the executor).
-    pub marked: Cell<bool>,
+    /// Whether the object holds runs (its storage's mark, see `WorkflowObject::holds_runs`):
+    /// `None` until this instance read or wrote the mark.
+    pub holds: Cell<Option<bool>>,
     /// An alarm was set to start the executor and has not fired yet.
     pub alarm_due: Cell<bool>,
     /// When retention must next delete runs, as last looked up (`None`: not known, or no
@@ -62,7 +63,7 @@ impl RunsInstance {
     /// Forgets what this instance knew of its storage (the storage was emptied).
     pub fn reset(&self) {
         self.ready.set(false);
-        self.marked.set(false);
+        self.holds.set(None);
         self.alarm_due.set(false);
         self.retention_due.set(None);
         self.size_seen.set(None);

@@ -2,6 +2,11 @@
 //! same class as the workflow's timer object, each with a `runs` table in its own SQLite, its
 //! own executor (alarm-driven) and its own retention. A run's shard is chosen by its dedup key,
 //! so deduplication stays inside one object; its id names the workflow and the shard.
+//!
+//! One exception: a schedule's run whose steps all end inside the object (no `http` step) is
+//! created and executed by the timer object itself, in the same storage write as the fire, and
+//! stays there (its "shard" is `TIMER_SHARD`, see `schedule`). Listing, reading and deleting a
+//! workflow's runs ask that object too.
 
 pub mod batch;
 pub mod client;
@@ -16,6 +21,7 @@ pub mod sealed;
 pub mod table;
 
 use tripline_core::definition::Definition;
+pub use tripline_core::kernel::shard::TIMER_SHARD;
 
 /// The shard count of callers that do not hold the definition (a schedule's timer object).
 pub const DEFAULT_SHARDS: u8 = 1;
@@ -42,15 +48,32 @@ pub fn earlier_shards(dedup_key: &str, shards: u8, earlier: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The name of a workflow's shard object `shard`.
+/// The name of a workflow's shard object `shard` (`TIMER_SHARD`: the timer object).
 pub fn shard_name(workflow_id: &str, shard: u8) -> String {
-    format!("{workflow_id}/{shard}")
+    match shard {
+        TIMER_SHARD => workflow_id.to_string(),
+        _ => format!("{workflow_id}/{shard}"),
+    }
+}
+
+/// Every object that may hold runs of a workflow whose versions used at most `shards` shards:
+/// its shard objects and its timer object.
+pub fn holders(shards: u8) -> impl Iterator<Item = u8> {
+    (0..shards.max(1)).chain(std::iter::once(TIMER_SHARD))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use tripline_core::kernel::shard::shard_for;
+
+    #[test]
+    fn the_timer_shard_is_the_workflows_own_object() {
+        assert_eq!(shard_name("wf_x", 3), "wf_x/3");
+        assert_eq!(shard_name("wf_x", TIMER_SHARD), "wf_x");
+        assert_eq!(holders(2).collect::<Vec<_>>(), vec![0, 1, TIMER_SHARD]);
+        assert_eq!(holders(0).collect::<Vec<_>>(), vec![0, TIMER_SHARD]);
+    }
 
     #[test]
     fn an_unchanged_count_asks_no_other_shard() {
