@@ -234,8 +234,8 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
         Cause::Deploy
     };
     // A deploy or reconcile waits for its D1 work: its caller learns about failures.
-    let kv = SyncKv::new(&storage)?;
-    match wake(obj, &kv, &deployed.workflow_id, armed, cause, now_ms()).await? {
+    let kv = obj.kv()?;
+    match wake(obj, kv, &deployed.workflow_id, armed, cause, now_ms()).await? {
         Some(followup) => followup.run().await,
         None => Ok(()),
     }
@@ -490,9 +490,9 @@ struct Followup<'a> {
 impl Followup<'_> {
     /// Creates the pending runs in their shard objects (each is then no longer pending).
     async fn run(self) -> Result<()> {
-        let kv = SyncKv::new(&self.obj.state().storage())?;
+        let kv = self.obj.kv()?;
         for p in &self.runs {
-            self.create_run(&kv, p).await;
+            self.create_run(kv, p).await;
         }
         Ok(())
     }

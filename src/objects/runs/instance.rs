@@ -9,7 +9,7 @@ use futures_channel::oneshot;
 use serde_json::Value;
 
 /// How often the storage size is read at most, while far from the limit.
-const SIZE_READ_MS: i64 = 5_000;
+const SIZE_READ_MS: i64 = 30_000;
 /// Bytes of storage counted per byte of a run's values, between two reads of the size.
 const SIZE_GROWTH: f64 = 3.0;
 
