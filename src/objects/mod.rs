@@ -160,13 +160,14 @@ impl WorkflowObject {
     /// Clears the alarm; the trigger's own state (cursors, status) is kept. An object that holds
     /// runs keeps an alarm for their retention (its executor's, which re-arms for it).
     pub async fn disarm(&self) -> Result<()> {
+        // The kind first: an alarm that fires from here on serves no trigger.
+        self.set_kind(None).await?;
         let storage = self.state.storage();
         if self.holds_runs(self.kv()?)? {
-            storage.set_alarm(std::time::Duration::ZERO).await?;
+            storage.set_alarm(std::time::Duration::ZERO).await
         } else {
-            storage.delete_alarm().await?;
+            storage.delete_alarm().await
         }
-        self.set_kind(None).await
     }
 
     /// Whether this object holds runs (its storage has the mark; read once per instance).
