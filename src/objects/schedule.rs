@@ -79,7 +79,7 @@ pub struct Armed {
     pub last_run_ms: Option<i64>,
 }
 
-/// A slot whose run is decided but not yet known to be recorded in D1.
+/// A slot whose run is decided but not yet known to be recorded in its shard object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pending {
     pub version: i64,
@@ -428,7 +428,15 @@ async fn create_here(
     p: &Pending,
 ) -> Option<bool> {
     let wf = WorkflowId::parse(workflow_id)?;
-    if !definition_at_hand(kv, workflow_id, p.version) {
+    let trigger = TriggerKind::Schedule.as_str();
+    if !definition_at_hand(kv, workflow_id, p.version)
+        || !runs::handler::executes_here(trigger, workflow_id, p.version)
+    {
+        return None;
+    }
+    // Marked before the insert: a run is never stored where listing would not look.
+    if let Err(e) = obj.mark_runs(kv, workflow_id) {
+        worker::console_error!("schedule {workflow_id}: marking the object failed: {e}");
         return None;
     }
     let slot = from_millis(p.slot_ms);
@@ -438,7 +446,7 @@ async fn create_here(
         id: new_run_id(now_ms() as u64, &random, &wf, runs::TIMER_SHARD),
         workflow_id: workflow_id.to_string(),
         version: p.version,
-        trigger: TriggerKind::Schedule.as_str().to_string(),
+        trigger: trigger.to_string(),
         dedup_key: dedup_key(slot),
         // Made here of instants and a flag: nothing in it to redact.
         input: input.to_string(),
@@ -448,12 +456,7 @@ async fn create_here(
         secrets: None,
         wait_ms: 0,
     };
-    let created = runs::handler::create_here(obj.state(), obj.env(), obj.runs(), &run).await;
-    let marked = |c: Option<bool>| match c {
-        Some(_) => obj.mark_runs(kv, workflow_id).map(|()| c),
-        None => Ok(None),
-    };
-    match created.and_then(marked) {
+    match runs::handler::create_here(obj.state(), obj.env(), obj.runs(), &run).await {
         Ok(created) => created,
         Err(e) => {
             worker::console_error!("schedule {workflow_id}: creating the run here failed: {e}");

@@ -240,7 +240,7 @@ fn new_row<'a>(
 /// Whether a new run executes within its create call: its version's definition is at hand
 /// and none of its steps leaves the object (no `http` step, no OAuth token to look up), so it
 /// ends without waiting for anything; an alarm and a claim would cost more than the run.
-fn executes_here(trigger: &str, workflow_id: &str, version: i64) -> bool {
+pub fn executes_here(trigger: &str, workflow_id: &str, version: i64) -> bool {
     trigger != "oauth"
         && crate::engine::cached(workflow_id, version)
             .is_some_and(|d| !d.steps.iter().any(|s| s.reaches_out()))
