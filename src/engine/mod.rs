@@ -249,7 +249,6 @@ pub(crate) fn put_back_secrets(context: &mut Map<String, Value>, secrets: Value)
 /// outputs are used.
 pub async fn execute_claimed(
     env: &Env,
-    db: &worker::D1Database,
     run: &store::runs::RunRow,
     secrets: Option<Value>,
     mut step_results: Map<String, Value>,
@@ -263,7 +262,12 @@ pub async fn execute_claimed(
             writer.finish("failed", &steps, Some(&error)).await
         }
     };
-    let definition = match version(db, &run.workflow_id, run.version).await? {
+    // D1 is reached only when the definition is not at hand in this isolate.
+    let definition = match cached(&run.workflow_id, run.version) {
+        Some(d) => Ok(d),
+        None => version(&store::db(env)?, &run.workflow_id, run.version).await?,
+    };
+    let definition = match definition {
         Ok(d) => d,
         Err(reason) => {
             fail(reason, &[]).await?;

@@ -403,7 +403,7 @@ async fn wake<'a>(
     kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
     obj.schedule_record().replace(Some(armed.clone()));
     match plan.next {
-        Some(next) => storage.set_alarm(next).await?,
+        Some(next) => kv.set_alarm(next.timestamp_millis())?,
         None => storage.delete_alarm().await?,
     }
 

@@ -1,22 +1,32 @@
-//! The object's synchronous key-value API (`ctx.storage.kv` of SQLite-backed objects): the
-//! same entries as the promise-based `Storage` API, read and written without a promise. The
-//! alarm path uses it so that a wake costs no round trips through the event loop (each
-//! awaited storage call is a promise, two closures and a microtask).
+//! The object's synchronous storage API: `ctx.storage.kv` of SQLite-backed objects (the same
+//! entries as the promise-based `Storage` API, read and written without a promise) and
+//! `setAlarm` called without awaiting its promise. The alarm path uses it so that a wake costs
+//! no round trips through the event loop (each awaited storage call is a promise, two closures
+//! and a microtask).
 
-use js_sys::{Function, Reflect};
+use js_sys::Reflect;
+use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{Error, Result, Storage};
 
-pub struct SyncKv {
-    kv: JsValue,
-    get: Function,
-    put: Function,
+#[wasm_bindgen]
+extern "C" {
+    /// `ctx.storage.kv`.
+    type KvApi;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &KvApi, key: &str) -> std::result::Result<JsValue, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn put(this: &KvApi, key: &str, value: &JsValue) -> std::result::Result<JsValue, JsValue>;
+
+    /// `ctx.storage`, for `setAlarm(ms)`.
+    type AlarmApi;
+    #[wasm_bindgen(method, catch, js_name = setAlarm)]
+    fn set_alarm(this: &AlarmApi, scheduled_ms: f64) -> std::result::Result<JsValue, JsValue>;
 }
 
-fn method(target: &JsValue, name: &str) -> Result<Function> {
-    Reflect::get(target, &JsValue::from_str(name))?
-        .dyn_into::<Function>()
-        .map_err(|_| Error::RustError(format!("storage.kv.{name} is not a function")))
+pub struct SyncKv {
+    kv: KvApi,
+    storage: AlarmApi,
 }
 
 impl SyncKv {
@@ -28,29 +38,31 @@ impl SyncKv {
             ));
         }
         Ok(Self {
-            get: method(&kv, "get")?,
-            put: method(&kv, "put")?,
-            kv,
+            kv: kv.unchecked_into(),
+            storage: JsValue::from(storage.as_raw()).unchecked_into(),
         })
     }
 
     /// The string stored under `key` (`None` when absent or not a string).
     pub fn get_string(&self, key: &str) -> Result<Option<String>> {
-        Ok(self
-            .get
-            .call1(&self.kv, &JsValue::from_str(key))?
-            .as_string())
+        Ok(self.kv.get(key)?.as_string())
     }
 
     pub fn put_string(&self, key: &str, value: &str) -> Result<()> {
-        self.put
-            .call2(&self.kv, &JsValue::from_str(key), &JsValue::from_str(value))?;
+        self.kv.put(key, &JsValue::from_str(value))?;
         Ok(())
     }
 
     pub fn put_number(&self, key: &str, value: f64) -> Result<()> {
-        self.put
-            .call2(&self.kv, &JsValue::from_str(key), &JsValue::from_f64(value))?;
+        self.kv.put(key, &JsValue::from_f64(value))?;
+        Ok(())
+    }
+
+    /// Sets the alarm at `at_ms` (epoch milliseconds). Its promise is not awaited: like a `put`,
+    /// the write joins the event's storage transaction, which commits (and the output gate
+    /// holds replies) whether or not anyone waits for it. Arguments it refuses throw here.
+    pub fn set_alarm(&self, at_ms: i64) -> Result<()> {
+        self.storage.set_alarm(at_ms as f64)?;
         Ok(())
     }
 }

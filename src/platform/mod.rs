@@ -9,7 +9,7 @@ pub mod zone;
 
 /// Milliseconds since the Unix epoch, from the runtime's clock.
 pub fn now_ms() -> i64 {
-    worker::Date::now().as_millis() as i64
+    js_sys::Date::now() as i64
 }
 
 /// `N` bytes from the platform's CSPRNG; an error (never zeroed bytes) when it fails, so an id,

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use futures_util::future::{ready, select, FutureExt, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
-use worker::{D1Database, Env, Result, SqlStorage};
+use worker::{Env, Result, SqlStorage};
 
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
@@ -207,7 +207,6 @@ struct Shared<'a> {
     env: &'a Env,
     sql: &'a SqlStorage,
     runs: &'a RunsInstance,
-    db: D1Database,
     max_attempts: i64,
 }
 
@@ -217,7 +216,6 @@ impl<'a> Shared<'a> {
             env,
             sql,
             runs,
-            db: crate::store::db(env)?,
             max_attempts: limits::max_attempts(env),
         })
     }
@@ -229,7 +227,6 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
         env,
         sql,
         runs,
-        ref db,
         max_attempts: max,
     } = *shared;
     let run = &claimed.row;
@@ -263,7 +260,7 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
                 }
             }
         }
-        engine::execute_claimed(env, db, run, secrets, raw, &writer).await
+        engine::execute_claimed(env, run, secrets, raw, &writer).await
     };
     if let Err(e) = result {
         worker::console_error!("run {}: {e}", run.id);
@@ -276,10 +273,7 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
 /// then stored queued, for the executor.
 pub(super) async fn execute_before_insert(env: &Env, run: &RunRow) -> Option<Executed> {
     let recorder = Recorder::default();
-    let result = match crate::store::db(env) {
-        Ok(db) => engine::execute_claimed(env, &db, run, None, Map::new(), &recorder).await,
-        Err(e) => Err(e),
-    };
+    let result = engine::execute_claimed(env, run, None, Map::new(), &recorder).await;
     if let Err(e) = result {
         worker::console_error!("run {}: {e}", run.id);
     }

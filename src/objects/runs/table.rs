@@ -79,11 +79,6 @@ impl Table<'_> {
     /// Inserts a run unless one with its dedup key exists: `None` when created, else the run
     /// already there.
     pub fn insert(&self, run: &NewRow<'_>) -> Result<Option<PriorRun>> {
-        #[derive(Deserialize)]
-        struct Id {
-            #[allow(dead_code)]
-            id: String,
-        }
         let (status, attempts, started, done) = match (run.finished, run.ended) {
             (true, _) => ("succeeded", 1, Some(run.created_at), Some(run.created_at)),
             (false, Some(e)) => (e.status, 1, Some(run.created_at), Some(e.finished_at)),
@@ -97,12 +92,14 @@ impl Table<'_> {
             + run.ended.map_or(0, |_| steps.len())
             + error.map_or(0, str::len)
             + response.map_or(0, str::len);
+        // Rows written (the row and its index entries): none when the dedup key was taken.
         let created = self
-            .first::<Id>(
+            .sql
+            .exec(
                 "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, fingerprint,
                    attempts, created_at, started_at, finished_at, bytes, steps, error, response)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT DO NOTHING RETURNING id",
+                 ON CONFLICT DO NOTHING",
                 vec![
                     text(run.id),
                     text(run.workflow_id),
@@ -122,7 +119,8 @@ impl Table<'_> {
                     opt(response),
                 ],
             )?
-            .is_some();
+            .rows_written()
+            > 0;
         if created {
             for (seq, piece) in run.pieces.iter().enumerate() {
                 self.sql.exec(
