@@ -3,6 +3,9 @@
 //!
 //! `POST /api/dev/runs/{run_id}/stale-write[?attempts=N]`: a stale executor's writes of the
 //! run, refused by fencing (see `objects::runs::dev`).
+//!
+//! `GET /api/dev/runs/{run_id}/plans`: the query plans of the run table in the object that
+//! holds the run.
 
 use worker::{Env, Request, Response};
 
@@ -10,32 +13,57 @@ use super::auth;
 use super::problem::{ApiError, ApiResult};
 use super::request::{query_pairs, query_param};
 use crate::objects::runs;
-use tripline_core::kernel::ids::RunId;
+use tripline_core::kernel::ids::{RunId, WorkflowId};
 
 /// The response to a dev route, or `None` when `path` is not one (or dev routes are off).
-pub async fn route(req: &Request, env: &Env, path: &str) -> Option<ApiResult> {
-    let run_id = path
-        .strip_prefix("/api/dev/runs/")?
-        .strip_suffix("/stale-write")?;
-    if !runs::dev::enabled(env) {
+pub async fn route(req: &Request, env: &Env, method: &str, path: &str) -> Option<ApiResult> {
+    let rest = path.strip_prefix("/api/dev/runs/")?;
+    let (run_id, what) = rest.split_once('/')?;
+    if !matches!((method, what), ("POST", "stale-write") | ("GET", "plans"))
+        || !runs::dev::enabled(env)
+    {
         return None;
     }
-    Some(stale_write(req, env, run_id).await)
+    Some(match what {
+        "plans" => plans(req, env, run_id).await,
+        _ => stale_write(req, env, run_id).await,
+    })
 }
 
-async fn stale_write(req: &Request, env: &Env, run_id: &str) -> ApiResult {
-    auth::require_admin(req, env)?;
-    let place = RunId::parse(run_id)
+/// The workflow and shard object that hold run `run_id`.
+fn place(run_id: &str) -> Result<(WorkflowId, u8), ApiError> {
+    RunId::parse(run_id)
         .and_then(|p| p.workflow_id.map(|w| (w, p.shard)))
-        .ok_or_else(|| ApiError::not_found(format!("no run with id {run_id}")))?;
-    let q = query_pairs(req);
-    let (status, body) =
-        runs::client::dev_stale_write(env, &place.0, place.1, run_id, query_param(&q, "attempts"))
-            .await?;
+        .ok_or_else(|| ApiError::not_found(format!("no run with id {run_id}")))
+}
+
+fn json_reply(status: u16, body: String) -> ApiResult {
     Ok(Response::ok(body)?
         .with_status(status)
         .with_headers(worker::Headers::from_iter([(
             "content-type",
             "application/json",
         )])))
+}
+
+async fn plans(req: &Request, env: &Env, run_id: &str) -> ApiResult {
+    auth::require_admin(req, env)?;
+    let (workflow_id, shard) = place(run_id)?;
+    let (status, body) = runs::client::dev_plans(env, &workflow_id, shard).await?;
+    json_reply(status, body)
+}
+
+async fn stale_write(req: &Request, env: &Env, run_id: &str) -> ApiResult {
+    auth::require_admin(req, env)?;
+    let (workflow_id, shard) = place(run_id)?;
+    let q = query_pairs(req);
+    let (status, body) = runs::client::dev_stale_write(
+        env,
+        &workflow_id,
+        shard,
+        run_id,
+        query_param(&q, "attempts"),
+    )
+    .await?;
+    json_reply(status, body)
 }

@@ -45,10 +45,8 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
 async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
     // The method as sent: `worker::Method` folds ones it does not know (e.g. QUERY) into GET.
     let method = req.inner().method().to_ascii_uppercase();
-    if method == "POST" {
-        if let Some(answer) = dev::route(&req, env, path).await {
-            return answer;
-        }
+    if let Some(answer) = dev::route(&req, env, &method, path).await {
+        return answer;
     }
     let (route, params) = match match_route(&method, path) {
         RouteMatch::Found { route, params } => (

@@ -52,10 +52,12 @@ pub enum Action {
     RunFind,
     /// Shard object, dev only: a stale executor's writes of run `run=<id>` (see `runs::dev`).
     DevStaleWrite,
+    /// Shard object, dev only: the query plans of its run table (see `runs::dev::plans`).
+    DevPlans,
 }
 
 impl Action {
-    const ALL: [Action; 22] = [
+    const ALL: [Action; 23] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -78,6 +80,7 @@ impl Action {
         Action::RunList,
         Action::RunFind,
         Action::DevStaleWrite,
+        Action::DevPlans,
     ];
 
     /// The URL path the action travels under.
@@ -105,6 +108,7 @@ impl Action {
             Action::RunList => "/runs/list",
             Action::RunFind => "/runs/find",
             Action::DevStaleWrite => "/runs/dev/stale-write",
+            Action::DevPlans => "/runs/dev/plans",
         }
     }
 

@@ -477,7 +477,12 @@ impl WorkflowObject {
                     q("attempts").and_then(|a| a.parse().ok()),
                 )
             }
-            Action::DevStaleWrite => Response::error("unknown object action", 404),
+            Action::DevPlans if runs::dev::enabled(&self.env) => {
+                runs::dev::plans(&self.state, &self.runs)
+            }
+            Action::DevStaleWrite | Action::DevPlans => {
+                Response::error("unknown object action", 404)
+            }
             Action::RunGet | Action::RunList => {
                 let q = |name: &str| {
                     url.query_pairs()

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::harness::upstream::Upstream;
 use crate::harness::{api, create, create_deployed, eventually, runs, send, wait_run, Dev};
 
-/// Dev-only actions on: the stale-executor action of the fencing test.
+/// Dev-only actions on: the stale-executor action of the fencing test, the query plans.
 const DEV_ACTIONS: (&str, &str) = ("TRIPLINE_DEV_ACTIONS", "1");
 
 fn dev() -> &'static Dev {
@@ -416,6 +416,53 @@ fn retention_deletes_only_old_finished_runs_in_batches() {
     assert!(passes.len() >= 3, "passes: {passes:?}");
     assert!(passes.iter().all(|&n| n <= 500), "passes: {passes:?}");
     assert_eq!(passes.iter().sum::<usize>(), OLD, "passes: {passes:?}");
+}
+
+/// The run table's queries whose work must not grow with the runs kept read through their
+/// index, with no sort of every run: retention (the oldest finished run, a batch to delete),
+/// the executor's claim and wake-up time, and listing (with and without a status filter).
+#[test]
+fn run_queries_read_through_their_index_without_sorting_every_run() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(1, json!([])));
+    let (status, body, _) = post_keyed(dev, &id, "plans-1", &json!({}));
+    assert_eq!(status, 202, "{body}");
+    let run_id = body["run_id"].as_str().expect("run_id");
+    let r = api(dev, "GET", &format!("/api/dev/runs/{run_id}/plans"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let plans = r.json();
+    let plan = |name: &str| -> String {
+        let steps = plans[name]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name}: {plans}"));
+        assert!(!steps.is_empty(), "{name}: {plans}");
+        steps
+            .iter()
+            .map(|s| s.as_str().expect("detail"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    for (name, index) in [
+        ("oldest_finished", "runs_created"),
+        ("delete_older", "runs_created"),
+        ("claim", "runs_open"),
+        ("next_due", "runs_open"),
+        ("list_by_status", "runs_status"),
+        ("list_by_status_and_trigger", "runs_status"),
+        ("list", "sqlite_autoindex_runs_1"),
+    ] {
+        let p = plan(name);
+        assert!(p.contains(index), "{name} reads through {index}: {p}");
+        assert!(!p.contains("TEMP B-TREE"), "{name} sorts no run: {p}");
+    }
+    // Without the admin token, the route is refused like every management route.
+    let anonymous = send(
+        "GET",
+        &dev.url(&format!("/api/dev/runs/{run_id}/plans")),
+        &[],
+        None,
+    );
+    assert_eq!(anonymous.status, 401, "{}", anonymous.text);
 }
 
 // ---------------------------------------------------------------------------------------------

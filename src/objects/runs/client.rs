@@ -153,6 +153,13 @@ pub async fn dev_stale_write(
     Ok((answer.status, answer.text))
 }
 
+/// Dev only: the query plans of the run table in `workflow_id`'s shard `shard` (see
+/// `runs::dev::plans`).
+pub async fn dev_plans(env: &Env, workflow_id: &str, shard: u8) -> Result<(u16, String)> {
+    let answer = call(env, workflow_id, shard, Action::DevPlans, "", None).await?;
+    Ok((answer.status, answer.text))
+}
+
 /// The whole record of run `run_id` kept in `workflow_id`'s shard `shard`.
 pub async fn get(env: &Env, workflow_id: &str, shard: u8, run_id: &str) -> Result<Option<Value>> {
     let answer = call(

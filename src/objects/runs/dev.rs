@@ -1,13 +1,15 @@
 //! Dev-only shard object actions, served only when the Worker variable `TRIPLINE_DEV_ACTIONS`
 //! is `1` (the e2e harness sets it for local `wrangler dev`; a deployment never does): they let
-//! tests play a part the platform plays only on a crash, such as a stale executor.
+//! tests play a part the platform plays only on a crash, such as a stale executor, and read
+//! what only the object's SQLite knows, such as its query plans.
 
-use serde_json::json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
 use worker::{Env, Response, Result, State};
 
 use super::handler::sql;
 use super::instance::RunsInstance;
-use super::table::Table;
+use super::table::{planned_queries, Table};
 use crate::platform::{env_string, now_ms};
 use tripline_core::kernel::time::iso_millis;
 
@@ -51,4 +53,28 @@ pub fn stale_write(
         "progress": progress,
         "finish": finish,
     }))
+}
+
+/// The plan SQLite chose for each of the run table's queries in this object (`EXPLAIN QUERY
+/// PLAN`, one detail line per step): `{"list": ["SEARCH runs USING INDEX …"], …}`. Tests check
+/// that no query whose work must stay bounded sorts or scans every run.
+pub fn plans(state: &State, runs: &RunsInstance) -> Result<Response> {
+    #[derive(Deserialize)]
+    struct Step {
+        detail: String,
+    }
+    let sql = sql(state, runs)?;
+    let mut out = Map::new();
+    for (name, query) in planned_queries() {
+        // Parameters only change what a plan reads, not which plan: nulls stand in for them.
+        let params = vec![worker::SqlStorageValue::Null; query.matches('?').count()];
+        let steps = sql
+            .exec(&format!("EXPLAIN QUERY PLAN {query}"), params)?
+            .to_array::<Step>()?;
+        out.insert(
+            name.into(),
+            Value::Array(steps.into_iter().map(|s| Value::String(s.detail)).collect()),
+        );
+    }
+    Response::from_json(&Value::Object(out))
 }

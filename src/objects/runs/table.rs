@@ -59,6 +59,52 @@ fn text(s: &str) -> V {
     V::String(s.to_string())
 }
 
+/// The listing query: newest first, optionally by trigger, status and below an id.
+pub fn list_query(trigger: bool, status: bool, before: bool) -> String {
+    let mut query = format!("SELECT {COLUMNS} FROM runs WHERE 1");
+    if trigger {
+        query.push_str(" AND trigger = ?");
+    }
+    if status {
+        query.push_str(" AND status = ?");
+    }
+    if before {
+        query.push_str(" AND id < ?");
+    }
+    query.push_str(" ORDER BY id DESC LIMIT ?");
+    query
+}
+
+// The queries whose work must not grow with the number of runs kept: each names its index
+// (the planner would otherwise take `runs_status` and sort every finished run).
+const NEXT_DUE: &str = "SELECT MIN(lease_until) AS due FROM runs INDEXED BY runs_open
+     WHERE status IN ('queued', 'running')";
+const OLDEST_FINISHED: &str = "SELECT created_at FROM runs INDEXED BY runs_created
+     WHERE status IN ('succeeded', 'failed') ORDER BY created_at LIMIT 1";
+const CLAIM: &str = "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?,
+               started_at = COALESCE(started_at, ?)
+             WHERE id IN (SELECT id FROM runs INDEXED BY runs_open
+                          WHERE status IN ('queued', 'running') AND lease_until <= ?
+                          ORDER BY lease_until, id LIMIT ?)
+             RETURNING id, workflow_id, version, input, steps, attempts, private, trigger";
+const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN (
+       SELECT id FROM runs INDEXED BY runs_created
+       WHERE created_at < ? AND status IN ('succeeded', 'failed')
+       ORDER BY created_at LIMIT ?) RETURNING id";
+
+/// The run table's queries by name, for the dev-only query plans (`runs::dev::plans`).
+pub fn planned_queries() -> Vec<(&'static str, String)> {
+    vec![
+        ("list", list_query(false, false, true)),
+        ("list_by_status", list_query(false, true, true)),
+        ("list_by_status_and_trigger", list_query(true, true, true)),
+        ("claim", CLAIM.into()),
+        ("next_due", NEXT_DUE.into()),
+        ("oldest_finished", OLDEST_FINISHED.into()),
+        ("delete_older", DELETE_OLDER.into()),
+    ]
+}
+
 fn opt(s: Option<&str>) -> V {
     s.map_or(V::Null, text)
 }
@@ -174,21 +220,12 @@ impl Table<'_> {
         before: Option<&str>,
         limit: u32,
     ) -> Result<Vec<RunRow>> {
-        let mut query = format!("SELECT {COLUMNS} FROM runs WHERE 1");
-        let mut args = Vec::new();
-        if let Some(t) = trigger {
-            query.push_str(" AND trigger = ?");
-            args.push(text(t));
-        }
-        if let Some(s) = status {
-            query.push_str(" AND status = ?");
-            args.push(text(s));
-        }
-        if let Some(b) = before {
-            query.push_str(" AND id < ?");
-            args.push(text(b));
-        }
-        query.push_str(" ORDER BY id DESC LIMIT ?");
+        let query = list_query(trigger.is_some(), status.is_some(), before.is_some());
+        let mut args: Vec<V> = [trigger, status, before]
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
         args.push(V::Integer(i64::from(limit)));
         self.rows(&query, args)
     }
@@ -217,12 +254,7 @@ impl Table<'_> {
             trigger: String,
         }
         let mut rows = self.rows::<Row>(
-            "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?,
-               started_at = COALESCE(started_at, ?)
-             WHERE id IN (SELECT id FROM runs INDEXED BY runs_open
-                          WHERE status IN ('queued', 'running') AND lease_until <= ?
-                          ORDER BY lease_until, id LIMIT ?)
-             RETURNING id, workflow_id, version, input, steps, attempts, private, trigger",
+            CLAIM,
             vec![
                 V::Integer(lease_until),
                 text(now_iso),
@@ -350,10 +382,7 @@ impl Table<'_> {
             due: Option<f64>,
         }
         Ok(self
-            .first::<Due>(
-                "SELECT MIN(lease_until) AS due FROM runs WHERE status IN ('queued', 'running')",
-                vec![],
-            )?
+            .first::<Due>(NEXT_DUE, vec![])?
             .and_then(|d| d.due)
             .map(|d| d as i64))
     }
@@ -365,11 +394,7 @@ impl Table<'_> {
             created_at: String,
         }
         Ok(self
-            .first::<At>(
-                "SELECT created_at FROM runs WHERE status IN ('succeeded', 'failed')
-                 ORDER BY created_at LIMIT 1",
-                vec![],
-            )?
+            .first::<At>(OLDEST_FINISHED, vec![])?
             .map(|a| a.created_at))
     }
 
@@ -380,9 +405,7 @@ impl Table<'_> {
             id: String,
         }
         let gone = self.rows::<Id>(
-            "DELETE FROM runs WHERE id IN (
-               SELECT id FROM runs WHERE created_at < ? AND status IN ('succeeded', 'failed')
-               ORDER BY created_at LIMIT ?) RETURNING id",
+            DELETE_OLDER,
             vec![text(before_iso), V::Integer(i64::from(limit))],
         )?;
         if !gone.is_empty() {
