@@ -295,25 +295,48 @@ impl WorkflowObject {
     #[wasm_bindgen(js_name = alarm)]
     pub fn alarm_entry(&self) -> wasm_bindgen::JsValue {
         use std::future::Future;
+        use std::sync::Arc;
         use std::task::{Context, Poll, Waker};
-        // SAFETY: the platform keeps a Durable Object's instance alive while one of its events
-        // is unsettled, so the object outlives the promise that holds this reference (the
-        // `worker` crate's own exports rely on the same).
+        // SAFETY: the platform keeps a Durable Object's instance, and so this value, alive
+        // while one of its events is unsettled: the promise below settles before it can go.
+        // (An async export would hold a counted reference instead; a synchronous one cannot.)
         let this: &'static Self = unsafe { &*(self as *const Self) };
         let mut alarm = Box::pin(this.on_alarm());
-        // The first poll runs up to the first await that is not ready. A waker is only needed
-        // after that: the promise made below polls the future again before anything else.
-        match alarm.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        // Every poll of the alarm, the first one included, gets the same waker, which wakes
+        // the promise's task once there is one: a future that keeps only the first waker it
+        // was given (a timer) still wakes the task that polls it later.
+        let forward = Arc::new(ForwardWaker::default());
+        let waker = Waker::from(forward.clone());
+        match alarm.as_mut().poll(&mut Context::from_waker(&waker)) {
             Poll::Ready(Ok(())) => wasm_bindgen::JsValue::UNDEFINED,
             Poll::Ready(Err(e)) => js_sys::Promise::reject(&e.into()).into(),
             Poll::Pending => wasm_bindgen_futures::future_to_promise(async move {
-                std::panic::AssertUnwindSafe(alarm)
+                let done = std::future::poll_fn(|cx| {
+                    forward.0.register(cx.waker());
+                    alarm.as_mut().poll(&mut Context::from_waker(&waker))
+                });
+                std::panic::AssertUnwindSafe(done)
                     .await
                     .map(|()| wasm_bindgen::JsValue::UNDEFINED)
                     .map_err(wasm_bindgen::JsValue::from)
             })
             .into(),
         }
+    }
+}
+
+/// A waker that wakes whichever task last registered with it (see `alarm_entry`); before any
+/// did, a wake is dropped: the task polls once when it starts anyway.
+#[derive(Default)]
+struct ForwardWaker(futures_util::task::AtomicWaker);
+
+impl std::task::Wake for ForwardWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.wake();
+    }
+
+    fn wake_by_ref(self: &std::sync::Arc<Self>) {
+        self.0.wake();
     }
 }
 

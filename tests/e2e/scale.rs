@@ -443,8 +443,8 @@ fn run_queries_read_through_their_index_without_sorting_every_run() {
             .join(" | ")
     };
     for (name, index) in [
-        ("oldest_finished", "runs_created"),
-        ("delete_older", "runs_created"),
+        ("oldest_finished", "runs_finished"),
+        ("delete_older", "runs_finished"),
         ("claim", "runs_open"),
         ("next_due", "runs_open"),
         ("list_by_status", "runs_status"),

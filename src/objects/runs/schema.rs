@@ -25,12 +25,15 @@ CREATE TABLE IF NOT EXISTS runs (
   bytes INTEGER NOT NULL DEFAULT 0
 );
 -- Listing by status, newest first. (It replaces `runs_due (status, lease_until)`, which the
--- planner also took for the retention queries below, sorting every finished run.)
+-- planner also took for the retention queries, sorting every finished run.)
 DROP INDEX IF EXISTS runs_due;
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status, id);
 -- Open runs in claim order: the executor takes the next ones without sorting all queued runs.
 CREATE INDEX IF NOT EXISTS runs_open ON runs (lease_until, id) WHERE status IN ('queued', 'running');
-CREATE INDEX IF NOT EXISTS runs_created ON runs (created_at);
+-- Finished runs in creation order, for retention: the oldest one and the next batch to delete
+-- are the first entries, however many open runs are older. (It replaces `runs_created`.)
+DROP INDEX IF EXISTS runs_created;
+CREATE INDEX IF NOT EXISTS runs_finished ON runs (created_at) WHERE status IN ('succeeded', 'failed');
 CREATE TABLE IF NOT EXISTS run_pieces (
   run_id TEXT NOT NULL,
   seq INTEGER NOT NULL,

@@ -79,7 +79,7 @@ pub fn list_query(trigger: bool, status: bool, before: bool) -> String {
 // (the planner would otherwise take `runs_status` and sort every finished run).
 const NEXT_DUE: &str = "SELECT MIN(lease_until) AS due FROM runs INDEXED BY runs_open
      WHERE status IN ('queued', 'running')";
-const OLDEST_FINISHED: &str = "SELECT created_at FROM runs INDEXED BY runs_created
+const OLDEST_FINISHED: &str = "SELECT created_at FROM runs INDEXED BY runs_finished
      WHERE status IN ('succeeded', 'failed') ORDER BY created_at LIMIT 1";
 const CLAIM: &str = "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?,
                started_at = COALESCE(started_at, ?)
@@ -88,7 +88,7 @@ const CLAIM: &str = "UPDATE runs SET status = 'running', attempts = attempts + 1
                           ORDER BY lease_until, id LIMIT ?)
              RETURNING id, workflow_id, version, input, steps, attempts, private, trigger";
 const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN (
-       SELECT id FROM runs INDEXED BY runs_created
+       SELECT id FROM runs INDEXED BY runs_finished
        WHERE created_at < ? AND status IN ('succeeded', 'failed')
        ORDER BY created_at LIMIT ?) RETURNING id";
 
