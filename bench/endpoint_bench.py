@@ -18,7 +18,13 @@ CPU per request: user + system time of the `workerd` processes of that side's `w
 
 Environment: BENCH_DURATION (wrk duration per window, default 6s), BENCH_ROUNDS (2),
 BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_WARMUP (3s), BENCH_DRAIN (30),
-BENCH_WORKFLOWS ("none,log,http"), BENCH_DEV and BENCH_STATE (bench/dev_server.py).
+BENCH_WORKFLOWS ("none,log,http"), BENCH_ASSETS ("0": Tripline runs without its `[assets]`,
+the dashboard, so that wrangler's local asset emulation is not in front of `/hooks/*`, as on
+Cloudflare, where the asset router does not run in the Worker; "1": the deployed configuration
+as is), BENCH_FLOOR ("1", the default, also measures bench/endpoint-floor/: a JavaScript Worker
+whose object inserts the run into its SQLite and, for the http workflow, makes the one outbound
+call, which is the least the design itself costs on this platform; "0" skips it), BENCH_DEV and BENCH_STATE
+(bench/dev_server.py).
 """
 
 import os
@@ -26,6 +32,7 @@ import shutil
 import statistics
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -40,6 +47,8 @@ THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 WARMUP = os.environ.get("BENCH_WARMUP", "3s")
 DRAIN = float(os.environ.get("BENCH_DRAIN", "30"))
 WORKFLOWS = os.environ.get("BENCH_WORKFLOWS", "none,log,http").split(",")
+ASSETS = os.environ.get("BENCH_ASSETS", "0") == "1"
+FLOOR = os.environ.get("BENCH_FLOOR", "1") == "1"
 
 
 def definition(kind, upstream):
@@ -71,6 +80,22 @@ def measure_tripline(srv, wid, tag, work, upstream):
     return r
 
 
+def measure_floor(srv, kind, tag, work, upstream):
+    """The floor Worker; for the http workflow the CPU also covers the wait until its outbound
+    calls (made after the 202) have reached the upstream, at most BENCH_DRAIN seconds."""
+    path = "/" if kind != "http" else f"/?upstream={urllib.parse.quote(upstream.base, safe='')}"
+    hits0 = upstream.count()
+    cpu0 = srv.workerd_cpu()
+    r = run_wrk(srv.base, [path], DURATION, CONNECTIONS, THREADS, work, tag)
+    ok = r["requests"] - r["non2xx"]
+    deadline = time.time() + DRAIN
+    while kind == "http" and upstream.count() - hits0 < ok and time.time() < deadline:
+        time.sleep(0.2)
+    cpu = srv.workerd_cpu() - cpu0
+    r.update(cpu_ms=1000 * cpu / max(ok, 1), upstream=upstream.count() - hits0)
+    return r
+
+
 def measure_baseline(srv, tag, work):
     cpu0 = srv.workerd_cpu()
     r = run_wrk(srv.base, ["/"], DURATION, CONNECTIONS, THREADS, work, tag)
@@ -91,11 +116,16 @@ def main():
     upstream = Upstream(work)
     try:
         print("… starting Tripline and the baseline (wrangler dev)", file=sys.stderr, flush=True)
-        srv = Server("tripline", tripline_config(), {"ADMIN_TOKEN": TOKEN}, migrate=True)
+        srv = Server("tripline", tripline_config(assets=ASSETS), {"ADMIN_TOKEN": TOKEN}, migrate=True)
         servers.append(srv)
         base = Server("baseline", os.path.join(ROOT, "bench", "endpoint-baseline", "wrangler.toml"), {},
                       migrate=True, health="/")
         servers.append(base)
+        floor = None
+        if FLOOR:
+            floor = Server("floor", os.path.join(ROOT, "bench", "endpoint-floor", "wrangler.toml"), {},
+                           migrate=False, health="/")
+            servers.append(floor)
         ids = {}
         for kind in WORKFLOWS:
             wid = srv.call("POST", "/api/workflows", definition(kind, upstream.base))["id"]
@@ -112,6 +142,9 @@ def main():
             run_wrk(srv.base, [f"/hooks/{wid}"], WARMUP, CONNECTIONS, THREADS, work, f"warm-{kind}")
             wait_finished(srv, [wid], 0, now_ms(), DRAIN)
         run_wrk(base.base, ["/"], WARMUP, CONNECTIONS, THREADS, work, "warm-baseline")
+        if floor:
+            for kind in ids:
+                measure_floor(floor, kind, f"warm-floor-{kind}", work, upstream)
 
         rows = []  # (round, kind, tripline result, baseline result)
         for rnd in range(1, ROUNDS + 1):
@@ -126,6 +159,8 @@ def main():
                 else:
                     b = measure_baseline(base, f"baseline-{kind}-{rnd}", work)
                     t = measure_tripline(srv, wid, f"tripline-{kind}-{rnd}", work, upstream)
+                if floor:
+                    b["floor"] = measure_floor(floor, kind, f"floor-{kind}-{rnd}", work, upstream)
                 rows.append((rnd, kind, t, b))
     finally:
         for s in servers:
@@ -141,6 +176,10 @@ def report(rows, load):
           f"{ROUNDS} alternating round(s); wrangler dev ({MODE}); {os.cpu_count()} cores; "
           f"load average before: {load}.")
     print("Baseline: a JavaScript Worker that parses the JSON, inserts one row into D1 and answers 202.")
+    print("Tripline " + ("with its [assets] (the dashboard): wrangler's local asset emulation (two JavaScript "
+                         "Workers) runs in front of every request (BENCH_ASSETS=1)." if ASSETS else
+                         "without its [assets] (the dashboard), so that wrangler's local asset emulation is "
+                         "not in front of /hooks/*, as on Cloudflare (BENCH_ASSETS=1 keeps it)."))
     print("CPU: user + system time of the workerd process(es) of each side's wrangler dev "
           "(/proc/PID/stat), per 2xx answer; Tripline's includes the wait for its runs to finish.\n")
     print("| round | workflow | side | requests/s | p50 | p99 | non-2xx | workerd CPU / request "
@@ -154,6 +193,10 @@ def report(rows, load):
               f"| {t['upstream'] if kind == 'http' else '–'} |")
         print(f"| {rnd} | {LABELS[kind]} | baseline | {b['rps']:.1f} | {b['p50']:.2f} ms | {b['p99']:.2f} ms "
               f"| {b['non2xx']} | {b['cpu_ms']:.2f} ms | | | | |")
+        if "floor" in b:
+            f = b["floor"]
+            print(f"| {rnd} | {LABELS[kind]} | floor | {f['rps']:.1f} | {f['p50']:.2f} ms | {f['p99']:.2f} ms "
+                  f"| {f['non2xx']} | {f['cpu_ms']:.2f} ms | | | | {f['upstream'] if kind == 'http' else '–'} |")
     print("\n| workflow | throughput ÷ baseline | p50 ÷ baseline | p99 ÷ baseline | CPU / request (Tripline · baseline) "
           "| CPU ÷ baseline | target (≥ 0.9× throughput, ≤ 1.2× p99) |")
     print("|---|---:|---:|---:|---:|---:|---|")
@@ -167,6 +210,19 @@ def report(rows, load):
         met = "met" if thr >= 0.9 and p99 <= 1.2 else "NOT met"
         print(f"| {LABELS[kind]} | {thr:.2f}× | {p50:.2f}× | {p99:.2f}× | {cpu_t:.2f} ms · {cpu_b:.2f} ms "
               f"| {cpu_t / max(cpu_b, 1e-9):.2f}× | {met} |")
+    if any("floor" in b for _, _, _, b in rows):
+        print("\nFloor (bench/endpoint-floor/: a JavaScript Worker whose object inserts the run and, for the "
+              "http workflow, makes the outbound call; no validation, engine, deduplication or lease):")
+        print("\n| workflow | floor throughput ÷ baseline | floor p99 ÷ baseline | floor CPU / request | "
+              "Tripline CPU − floor CPU |")
+        print("|---|---:|---:|---:|---:|")
+        for kind in dict.fromkeys(k for _, k, _, _ in rows):
+            sel = [(t, b) for _, k, t, b in rows if k == kind and "floor" in b]
+            thr = m([b["floor"]["rps"] / b["rps"] for _, b in sel])
+            p99 = m([b["floor"]["p99"] / b["p99"] for _, b in sel])
+            cpu_f = m([b["floor"]["cpu_ms"] for _, b in sel])
+            cpu_t = m([t["cpu_ms"] for t, _ in sel])
+            print(f"| {LABELS[kind]} | {thr:.2f}× | {p99:.2f}× | {cpu_f:.2f} ms | {cpu_t - cpu_f:+.2f} ms |")
     print("\n(ratios: median over the rounds of each pair's ratio; CPU: median per side)")
 
 
