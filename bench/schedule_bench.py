@@ -12,7 +12,9 @@ are pooled per side.
 Missed slots: whole seconds in the measured window (from the first slot after everything was
 armed to the last slot before it was stopped) with no run. Duplicates: runs beyond the first for
 a slot. Environment: BENCH_DURATION (default 60, per round), BENCH_FLEET (default 50),
-BENCH_ROUNDS, BENCH_SCENARIOS ("a,b"), BENCH_IMPLS ("tripline,baseline"), BENCH_VARS (JSON vars
+BENCH_ROUNDS, BENCH_SCENARIOS ("a,b"), BENCH_IMPLS ("tripline,baseline,floor"; the floor is
+bench/schedule-floor/: the baseline plus the one run row per fire that Tripline stores, in the
+same table with the same indexes, written from JavaScript), BENCH_VARS (JSON vars
 for Tripline), BENCH_DUMP (a path prefix for the raw fires), BENCH_DEV and BENCH_STATE (see
 docs/schedule.md).
 """
@@ -35,7 +37,7 @@ FLEET = int(os.environ.get("BENCH_FLEET", "50"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 # Which scenarios run ("a", "b" or "a,b") and whether the baseline runs too (for quick looks).
 SCENARIOS = os.environ.get("BENCH_SCENARIOS", "a,b").split(",")
-IMPLS = os.environ.get("BENCH_IMPLS", "tripline,baseline").split(",")
+IMPLS = os.environ.get("BENCH_IMPLS", "tripline,baseline,floor").split(",")
 # Extra vars for Tripline's worker (JSON object), e.g. to try a setting.
 EXTRA_VARS = json.loads(os.environ.get("BENCH_VARS", "{}"))
 LOAD = "n/a"
@@ -88,9 +90,10 @@ def tripline(n):
         srv.stop()
 
 
-def baseline(n):
-    """Starts n baseline objects for DURATION s; returns ({name: [(slot, fired)]}, window)."""
-    srv = Server(f"baseline-{n}", os.path.join(ROOT, "bench", "baseline", "wrangler.toml"), {},
+def baseline(n, folder="baseline"):
+    """Starts n baseline objects (or the floor's, `folder` schedule-floor) for DURATION s;
+    returns ({name: [(slot, fired)]}, window)."""
+    srv = Server(f"{folder}-{n}", os.path.join(ROOT, "bench", folder, "wrangler.toml"), {},
                  migrate=False)
     try:
         srv.call("GET", "/results?n=1", admin=False)  # warm up
@@ -164,7 +167,7 @@ def main():
         for key, label, n in (("a", "(a) 1 × every 1 s", 1), ("b", f"(b) {FLEET} × every 1 s", FLEET)):
             if key not in SCENARIOS:
                 continue
-            t_rounds, b_rounds = [], []
+            t_rounds, b_rounds, f_rounds = [], [], []
             # Rounds alternate the two sides so that both see the same machine (its load drifts).
             for r in range(ROUNDS):
                 print(f"… {label}: round {r + 1}/{ROUNDS}: Tripline, {DURATION} s", file=sys.stderr, flush=True)
@@ -172,12 +175,16 @@ def main():
                 if "baseline" in IMPLS:
                     print(f"… {label}: round {r + 1}/{ROUNDS}: baseline, {DURATION} s", file=sys.stderr, flush=True)
                     b_rounds.append(baseline(n))
+                if "floor" in IMPLS:
+                    print(f"… {label}: round {r + 1}/{ROUNDS}: floor, {DURATION} s", file=sys.stderr, flush=True)
+                    f_rounds.append(baseline(n, "schedule-floor"))
             if os.environ.get("BENCH_DUMP"):
                 with open(os.environ["BENCH_DUMP"] + f".{key}.json", "w") as f:
-                    json.dump({"tripline": t_rounds, "baseline": b_rounds}, f)
+                    json.dump({"tripline": t_rounds, "baseline": b_rounds, "floor": f_rounds}, f)
             t = summarize(t_rounds)
             b = summarize(b_rounds) if b_rounds else None
-            rows.append((label, t, b))
+            fl = summarize(f_rounds) if f_rounds else None
+            rows.append((label, t, b, fl))
     finally:
         shutil.rmtree(STATE, ignore_errors=True)
     print(f"\nLateness (fired_at − scheduled_at, ms): {ROUNDS} round(s) of {DURATION} s per side, "
@@ -188,8 +195,8 @@ def main():
     print("| scenario | implementation | fires | p50 | p99 | max | p99 per round | missed | duplicates "
           "| workerd CPU | run recorded p50 / p99 |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label, t, b in rows:
-        for name, r in (("Tripline", t), ("baseline JS DO", b)):
+    for label, t, b, fl in rows:
+        for name, r in (("Tripline", t), ("baseline JS DO", b), ("floor JS DO + run row", fl)):
             if r is None:
                 continue
             per_round = " / ".join(str(x) for x in r["round_p99"])
@@ -197,16 +204,20 @@ def main():
                   f"| {per_round} | {r['missed']} | {r['duplicates']} | {r['cpu']} "
                   f"| {r['recorded_p50']} / {r['recorded_p99']} |")
     ok = True
-    if all(b for _, _, b in rows):
-        print("\n| scenario | p99 ratio | CPU ratio | target (p99 ≤ 1.5×, CPU ≤ 3×, 0 missed, 0 dup) |")
-        print("|---|---:|---:|---|")
-        for label, t, b in rows:
+    if all(b for _, _, b, _ in rows):
+        print("\n| scenario | p99 ratio | CPU ratio | target (p99 ≤ 1.5×, CPU ≤ 3×, 0 missed, 0 dup) "
+              "| floor: p99 ratio | floor: CPU ratio |")
+        print("|---|---:|---:|---|---:|---:|")
+        for label, t, b, fl in rows:
             ratio = t["p99"] / max(b["p99"], 1)
             # CPU below 1 % of a core on both sides is noise: counted as 1 %.
             cpu_ratio = max(t["cpu_share"], 0.01) / max(b["cpu_share"], 0.01)
             met = ratio <= 1.5 and cpu_ratio <= 3 and t["missed"] == 0 and t["duplicates"] == 0
             ok &= met
-            print(f"| {label} | {ratio:.2f} | {cpu_ratio:.1f} | {'met' if met else 'NOT met'} |")
+            floor = ("| – | – |" if fl is None else
+                     f"| {fl['p99'] / max(b['p99'], 1):.2f} "
+                     f"| {max(fl['cpu_share'], 0.01) / max(b['cpu_share'], 0.01):.1f} |")
+            print(f"| {label} | {ratio:.2f} | {cpu_ratio:.1f} | {'met' if met else 'NOT met'} {floor}")
     return 0 if ok else 1
 
 
