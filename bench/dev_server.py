@@ -41,8 +41,8 @@ def tripline_config(directory=STATE, assets=True):
 
     `assets=False` also leaves out `[assets]` (the dashboard). Locally, wrangler emulates static
     assets with two JavaScript Workers (miniflare's RPC proxy and asset router) in the same
-    workerd, on the same thread, in front of every request, `/hooks/*` included: about 0.7 ms of
-    CPU per request on this machine. On Cloudflare the asset router is the platform's: it does
+    workerd, on the same thread, in front of every request, `/hooks/*` included: about
+    0.5–0.6 ms of CPU per request on this machine. On Cloudflare the asset router is the platform's: it does
     not run in the Worker's isolate or count in its CPU time. No `/hooks/*` request reads an
     asset."""
     os.makedirs(directory, exist_ok=True)
