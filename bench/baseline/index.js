@@ -3,6 +3,8 @@
 // `Date.now() - scheduled` in its own SQLite storage and re-arms for the next whole second.
 //   GET /start?n=N   starts objects t0…t(N-1)      GET /stop?n=N   clears their alarms
 //   GET /results?n=N → {"t0": [[scheduled_ms, fired_ms], …], …}
+// What a fire stores is `createTable`/`record`/`results`: the floor (bench/schedule-floor/)
+// overrides those three and reuses the rest.
 import { DurableObject } from "cloudflare:workers";
 
 const nextSecond = (ms) => (Math.floor(ms / 1000) + 1) * 1000;
@@ -10,9 +12,24 @@ const nextSecond = (ms) => (Math.floor(ms / 1000) + 1) * 1000;
 export class Ticker extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
-    ctx.storage.sql.exec(
+    this.createTable();
+  }
+
+  createTable() {
+    this.ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS fires (scheduled INTEGER NOT NULL, fired INTEGER NOT NULL)",
     );
+  }
+
+  /** Stores one fire. */
+  record(scheduled, fired) {
+    this.ctx.storage.sql.exec("INSERT INTO fires (scheduled, fired) VALUES (?, ?)", scheduled, fired);
+  }
+
+  /** Every fire stored: [[scheduled_ms, fired_ms], …]. */
+  results() {
+    const rows = this.ctx.storage.sql.exec("SELECT scheduled, fired FROM fires ORDER BY scheduled").toArray();
+    return rows.map((r) => [r.scheduled, r.fired]);
   }
 
   async fetch(request) {
@@ -29,8 +46,7 @@ export class Ticker extends DurableObject {
       return new Response("stopped");
     }
     if (path === "/results") {
-      const rows = this.ctx.storage.sql.exec("SELECT scheduled, fired FROM fires ORDER BY scheduled").toArray();
-      return Response.json(rows.map((r) => [r.scheduled, r.fired]));
+      return Response.json(this.results());
     }
     return new Response("not found", { status: 404 });
   }
@@ -39,7 +55,7 @@ export class Ticker extends DurableObject {
     const fired = Date.now();
     const scheduled = await this.ctx.storage.get("next");
     if (scheduled === undefined) return;
-    this.ctx.storage.sql.exec("INSERT INTO fires (scheduled, fired) VALUES (?, ?)", scheduled, fired);
+    this.record(scheduled, fired);
     const at = nextSecond(fired);
     await this.ctx.storage.put("next", at);
     await this.ctx.storage.setAlarm(at);

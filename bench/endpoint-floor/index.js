@@ -5,6 +5,7 @@
 // POST, like an `http` step) and stores its answer in the row. No validation, no schema, no
 // run engine, no deduplication, no lease.
 import { DurableObject } from "cloudflare:workers";
+import { readJson } from "../endpoint-baseline/index.js";
 
 export class Runs extends DurableObject {
   constructor(ctx, env) {
@@ -42,18 +43,8 @@ export class Runs extends DurableObject {
 
 export default {
   async fetch(request, env) {
-    if (request.method !== "POST") {
-      return new Response("method not allowed", { status: 405, headers: { allow: "POST" } });
-    }
-    let body;
-    try {
-      body = await request.json();
-    } catch (e) {
-      return new Response(JSON.stringify({ error: "invalid JSON" }), {
-        status: 400,
-        headers: { "content-type": "application/json" },
-      });
-    }
+    const { body, refusal } = await readJson(request);
+    if (refusal) return refusal;
     const upstream = new URL(request.url).searchParams.get("upstream");
     const answer = await env.RUNS.getByName("workflow").fetch(
       `https://runs/create${upstream ? `?upstream=${encodeURIComponent(upstream)}` : ""}`,

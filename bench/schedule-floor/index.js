@@ -1,54 +1,28 @@
-// The scheduler benchmark's floor (`BENCH_IMPLS` with "floor"): the baseline's alarm (bench/baseline/), plus
-// what a fire of a scheduled workflow with one `log` step stores at least: one run row, as
-// Tripline's timer object stores it (the same table and indexes, src/objects/runs/schema.rs),
-// with its input and its step record written as JSON in one insert. No engine, no
-// templates, no deduplication check beyond the unique index.
-import { DurableObject } from "cloudflare:workers";
+// The scheduler benchmark's floor (`BENCH_IMPLS` with "floor"): the baseline's object
+// (bench/baseline/), storing on each fire what a fire of a scheduled workflow with one `log`
+// step stores at least: one run row, as Tripline's timer object stores it (the same table and
+// indexes, src/objects/runs/schema.rs), with its input and its step record written as JSON in
+// one insert. No engine, no templates, no deduplication check beyond the unique index.
+import baseline, { Ticker as BaselineTicker } from "../baseline/index.js";
 
 const RUNS_SCHEMA = [
-  `CREATE TABLE IF NOT EXISTS runs (   id TEXT PRIMARY KEY,   dedup_key TEXT NOT NULL UNIQUE,   workflow_id TEXT NOT NULL,   version INTEGER NOT NULL,   trigger TEXT NOT NULL,   status TEXT NOT NULL,   input TEXT NOT NULL,   steps TEXT NOT NULL DEFAULT '[]',   error TEXT,   response TEXT,   fingerprint TEXT,   attempts INTEGER NOT NULL DEFAULT 0,   lease_until INTEGER NOT NULL DEFAULT 0,   created_at TEXT NOT NULL,   started_at TEXT,   finished_at TEXT,   private TEXT,   bytes INTEGER NOT NULL DEFAULT 0 );`,
-  `CREATE INDEX IF NOT EXISTS runs_status ON runs (status, id);`,
-  `CREATE INDEX IF NOT EXISTS runs_open ON runs (lease_until, id) WHERE status IN ('queued', 'running');`,
-  `CREATE INDEX IF NOT EXISTS runs_finished ON runs (created_at) WHERE status IN ('succeeded', 'failed');`,
+  `CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, dedup_key TEXT NOT NULL UNIQUE,
+     workflow_id TEXT NOT NULL, version INTEGER NOT NULL, trigger TEXT NOT NULL,
+     status TEXT NOT NULL, input TEXT NOT NULL, steps TEXT NOT NULL DEFAULT '[]', error TEXT,
+     response TEXT, fingerprint TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+     lease_until INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, started_at TEXT,
+     finished_at TEXT, private TEXT, bytes INTEGER NOT NULL DEFAULT 0)`,
+  `CREATE INDEX IF NOT EXISTS runs_status ON runs (status, id)`,
+  `CREATE INDEX IF NOT EXISTS runs_open ON runs (lease_until, id) WHERE status IN ('queued', 'running')`,
+  `CREATE INDEX IF NOT EXISTS runs_finished ON runs (created_at) WHERE status IN ('succeeded', 'failed')`,
 ];
 
-const nextSecond = (ms) => (Math.floor(ms / 1000) + 1) * 1000;
-
-export class Ticker extends DurableObject {
-  constructor(ctx, env) {
-    super(ctx, env);
-    for (const statement of RUNS_SCHEMA) ctx.storage.sql.exec(statement);
+export class Ticker extends BaselineTicker {
+  createTable() {
+    for (const statement of RUNS_SCHEMA) this.ctx.storage.sql.exec(statement);
   }
 
-  async fetch(request) {
-    const path = new URL(request.url).pathname;
-    if (path === "/start") {
-      const at = nextSecond(Date.now());
-      await this.ctx.storage.put("next", at);
-      await this.ctx.storage.setAlarm(at);
-      return new Response("started");
-    }
-    if (path === "/stop") {
-      await this.ctx.storage.deleteAlarm();
-      await this.ctx.storage.delete("next");
-      return new Response("stopped");
-    }
-    if (path === "/results") {
-      const rows = this.ctx.storage.sql.exec("SELECT input FROM runs ORDER BY created_at").toArray();
-      return Response.json(
-        rows.map((r) => {
-          const s = JSON.parse(r.input).schedule;
-          return [Date.parse(s.scheduled_at), Date.parse(s.fired_at)];
-        }),
-      );
-    }
-    return new Response("not found", { status: 404 });
-  }
-
-  async alarm() {
-    const fired = Date.now();
-    const scheduled = await this.ctx.storage.get("next");
-    if (scheduled === undefined) return;
+  record(scheduled, fired) {
     const scheduledAt = new Date(scheduled).toISOString();
     const firedAt = new Date(fired).toISOString();
     const input = JSON.stringify({ schedule: { scheduled_at: scheduledAt, fired_at: firedAt, late: false } });
@@ -64,28 +38,15 @@ export class Ticker extends DurableObject {
       crypto.randomUUID(), this.ctx.id.toString(), `schedule:${scheduledAt}`, input, firedAt, firedAt,
       finished, input.length + steps.length, steps,
     );
-    const at = nextSecond(fired);
-    await this.ctx.storage.put("next", at);
-    await this.ctx.storage.setAlarm(at);
+  }
+
+  results() {
+    const rows = this.ctx.storage.sql.exec("SELECT input FROM runs ORDER BY created_at").toArray();
+    return rows.map((r) => {
+      const s = JSON.parse(r.input).schedule;
+      return [Date.parse(s.scheduled_at), Date.parse(s.fired_at)];
+    });
   }
 }
 
-export default {
-  async fetch(request, env) {
-    const url = new URL(request.url);
-    const n = Number(url.searchParams.get("n") ?? "1");
-    const action = url.pathname;
-    if (action === "/healthz") return new Response("ok");
-    if (!["/start", "/stop", "/results"].includes(action)) return new Response("not found", { status: 404 });
-    const out = {};
-    await Promise.all(
-      Array.from({ length: n }, async (_, i) => {
-        const name = `t${i}`;
-        const stub = env.TICKER.get(env.TICKER.idFromName(name));
-        const resp = await stub.fetch(`https://ticker${action}`);
-        out[name] = action === "/results" ? await resp.json() : await resp.text();
-      }),
-    );
-    return Response.json(out);
-  },
-};
+export default baseline;
