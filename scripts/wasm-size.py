@@ -49,20 +49,31 @@ def section_table(path):
 # A function's crate: the first path segment of its (demangled) name, looking through
 # `<T as Trait>` and `impl` wrappers to the crate that owns the code.
 WRAPPERS = re.compile(r"^(?:<|&|mut |dyn |\(|\[)+")
+PRIMITIVE_IMPL = re.compile(r"^(?:str|char|bool|[iuf](?:8|16|32|64|128|size)|[A-Z])(?:; [^\]]*)?\]?>::")
 
 
 def crate_of(name):
     if name.startswith(("data[", "data segment")):
         return "(data segments: constants, strings, tables)"
-    if name.startswith(("type[", "import ", "export ", "elem[", "table[", "memory[", "global[")):
+    if name.startswith(("type[", "import ", "export ", "elem[", "table[", "memory[", "global[",
+                        "wasm magic bytes")) or name.endswith(" section headers"):
         return "(wasm tables, types, imports, exports)"
     if name.startswith(("custom section", '"')) or "section" in name and name.endswith("section"):
         return "(custom sections)"
     if name.startswith("code["):
         return "(unnamed functions)"
-    n = re.sub(r"\[[0-9a-f]{16}\]", "", WRAPPERS.sub("", name))
+    # What wasm-bindgen generates: exported entry points (`workflowobject_alarm`), their
+    # `externref`/`multivalue` shims, `__wbg_*` accessors and the `__externref_*` table helpers.
+    if name.endswith(" shim") or "::" not in name and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return "(wasm-bindgen exports and shims)"
+    # Crate hashes (`chrono[9b739d0eba46f9e]::`) are up to 16 hex digits: leading zeros are dropped.
+    n = re.sub(r"(?<=[A-Za-z0-9_])\[[0-9a-f]{1,16}\]", "", WRAPPERS.sub("", name))
+    # `<str>::parse`, `<u64>::_fmt`, `<[T]>::to_vec`: a primitive's inherent impl (core, or alloc
+    # for the allocating ones) counts for `core`.
+    if PRIMITIVE_IMPL.match(n):
+        return "core"
     # `<f64 as core::fmt::Display>::fmt`: a primitive's impl belongs to the trait's crate.
-    n = re.sub(r"^[a-z0-9]+ as ", "", n)
+    n = re.sub(r"^[a-z0-9]+(?:; [^\]]*)?\]? as ", "", n)
     m = re.match(r"([A-Za-z_][A-Za-z0-9_]*)::", n)
     if not m:
         return "(other: " + (n.split("(")[0][:40] or "?") + ")"
