@@ -38,12 +38,14 @@ wasm_build_env() {
   # Panics abort at once, without formatting a message (docs/size.md): std is built from source
   # with `-Cpanic=immediate-abort`, which drops the panic machinery and its strings (~35 KiB
   # gzip). Needs std's sources (rustup's rust-src, or Debian's rust-web-src).
+  # `-Zlocation-detail=none` also drops the file/line/column of `#[track_caller]` locations
+  # (the absolute `.rs` paths of std and the registry in the data section; ~1.9 KiB gzip).
   # TRIPLINE_PANIC_MESSAGES=1 builds with the prebuilt std, whose panics log their message.
   if [ "${TRIPLINE_PANIC_MESSAGES:-}" != 1 ] \
     && [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
     export RUSTC_BOOTSTRAP=1
     export CARGO_UNSTABLE_BUILD_STD="std,panic_abort"
-    export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort"
+    export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
   fi
 }
 
