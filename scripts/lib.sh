@@ -49,6 +49,21 @@ wasm_build_env() {
   fi
 }
 
+# The main Worker's size budget: `wrangler deploy --dry-run`'s gzip upload (docs/size.md).
+MAIN_WORKER_BUDGET_KIB=600
+
+# Fails unless the gzip upload in `wrangler deploy --dry-run`'s output (on stdin: its
+# `Total Upload: … / gzip: … KiB` line, what Cloudflare counts) is within BUDGET_KIB.
+# Usage: … | check_upload_budget TITLE BUDGET_KIB   (scripts/bench size, scripts/test)
+check_upload_budget() {
+  local title="$1" budget="$2" kib
+  kib=$(sed -n 's/.*Total Upload:.*gzip: \([0-9.]*\) KiB.*/\1/p' | head -n 1)
+  [ -n "$kib" ] || die "$title: no 'Total Upload: … / gzip: … KiB' in wrangler's output"
+  awk -v k="$kib" -v b="$budget" 'BEGIN { exit !(k <= b) }' \
+    || die "$title: $kib KiB gzip upload, over its $budget KiB budget (docs/size.md)"
+  echo "$title: $kib KiB gzip upload of a $budget KiB budget"
+}
+
 # A free TCP port on loopback.
 # A free port below the kernel's ephemeral range (32768-60999), which the kernel hands to every
 # bind(0) and outgoing connection: a port probed there could be taken before our server binds it.
