@@ -38,13 +38,30 @@ wasm_build_env() {
   # Panics abort at once, without formatting a message (docs/size.md): std is built from source
   # with `-Cpanic=immediate-abort`, which drops the panic machinery and its strings (~35 KiB
   # gzip). Needs std's sources (rustup's rust-src, or Debian's rust-web-src).
+  # `-Zlocation-detail=none` also drops the file/line/column of `#[track_caller]` locations
+  # (the absolute `.rs` paths of std and the registry in the data section; ~1.9 KiB gzip).
   # TRIPLINE_PANIC_MESSAGES=1 builds with the prebuilt std, whose panics log their message.
   if [ "${TRIPLINE_PANIC_MESSAGES:-}" != 1 ] \
     && [ -d "$(rustc --print sysroot)/lib/rustlib/src/rust/library/std" ]; then
     export RUSTC_BOOTSTRAP=1
     export CARGO_UNSTABLE_BUILD_STD="std,panic_abort"
-    export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort"
+    export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }-Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none"
   fi
+}
+
+# The main Worker's size budget: `wrangler deploy --dry-run`'s gzip upload (docs/size.md).
+MAIN_WORKER_BUDGET_KIB=600
+
+# Fails unless the gzip upload in `wrangler deploy --dry-run`'s output (on stdin: its
+# `Total Upload: … / gzip: … KiB` line, what Cloudflare counts) is within BUDGET_KIB.
+# Usage: … | check_upload_budget TITLE BUDGET_KIB   (scripts/bench size, scripts/test)
+check_upload_budget() {
+  local title="$1" budget="$2" kib
+  kib=$(sed -n 's/.*Total Upload:.*gzip: \([0-9.]*\) KiB.*/\1/p' | head -n 1)
+  [ -n "$kib" ] || die "$title: no 'Total Upload: … / gzip: … KiB' in wrangler's output"
+  awk -v k="$kib" -v b="$budget" 'BEGIN { exit !(k <= b) }' \
+    || die "$title: $kib KiB gzip upload, over its $budget KiB budget (docs/size.md)"
+  echo "$title: $kib KiB gzip upload of a $budget KiB budget"
 }
 
 # A free TCP port on loopback.

@@ -2,7 +2,7 @@
 //! the shell): the plan for one wake-up of its alarm, the `next_run_at` shown by the API, and the trigger as JSON (the object keeps the deployed
 //! trigger in its own storage so that an alarm never has to read D1 before it re-arms).
 
-use chrono::{DateTime, SecondsFormat, TimeDelta, Utc, Weekday};
+use chrono::{DateTime, NaiveTime, SecondsFormat, TimeDelta, Timelike, Utc, Weekday};
 use serde_json::{json, Value};
 
 use crate::kernel::problem::Errors;
@@ -59,12 +59,12 @@ impl ScheduleTrigger {
             Schedule::Minutes { every } => json!({ "kind": "minutes", "every": every }),
             Schedule::Hourly { minute } => json!({ "kind": "hourly", "minute": minute }),
             Schedule::Daily { every, at } => {
-                json!({ "kind": "daily", "every": every, "at": at.format("%H:%M").to_string() })
+                json!({ "kind": "daily", "every": every, "at": hh_mm(*at) })
             }
             Schedule::Weekly { days, at } => json!({
                 "kind": "weekly",
                 "day": days.iter().map(|d| weekday_name(*d)).collect::<Vec<_>>(),
-                "at": at.format("%H:%M").to_string(),
+                "at": hh_mm(*at),
             }),
             Schedule::Cron(cron) => json!({ "kind": "cron", "expression": cron.expression() }),
         };
@@ -81,6 +81,11 @@ impl ScheduleTrigger {
         let mut errors = Errors::new();
         ScheduleTrigger::parse(value, "trigger", &mut errors).filter(|_| errors.is_empty())
     }
+}
+
+/// A time of day as `HH:MM` (what chrono's `format("%H:%M")` prints, without its strftime engine).
+fn hh_mm(at: NaiveTime) -> String {
+    format!("{:02}:{:02}", at.hour(), at.minute())
 }
 
 fn weekday_name(d: Weekday) -> &'static str {

@@ -144,6 +144,13 @@ fn trigger_json_round_trips() {
         ScheduleTrigger::from_json(&json!({"type": "schedule"})),
         None
     );
+    // Times of day are written zero-padded.
+    let t = trigger(
+        json!({"type": "schedule", "schedule": {"kind": "weekly", "day": "mon", "at": "9:05"}}),
+    );
+    assert_eq!(t.to_json()["schedule"]["at"], "09:05");
+    let t = trigger(json!({"type": "schedule", "schedule": {"kind": "daily", "at": "23:59"}}));
+    assert_eq!(t.to_json()["schedule"]["at"], "23:59");
 }
 
 #[test]
