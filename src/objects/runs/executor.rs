@@ -4,11 +4,12 @@
 //! earliest deadline.
 
 use std::cell::RefCell;
+use std::time::Duration;
 
-use futures_util::future::{ready, select, FutureExt, LocalBoxFuture};
+use futures_util::future::{ready, select, Either, FutureExt, LocalBoxFuture};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{json, Map, Value};
-use worker::{Env, Result, SqlStorage};
+use worker::{Delay, Env, Result, SqlStorage};
 
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
@@ -25,6 +26,10 @@ use tripline_core::steps::response::PreparedResponse;
 pub const IN_FLIGHT: usize = 6;
 /// Wall time after which the executor stops claiming (the alarm has 15 minutes).
 const BUDGET_MS: i64 = 10 * 60_000;
+/// How often a running executor looks for runs whose lease expired.
+const RECHECK_MS: i64 = 1_000;
+/// How long an idle executor waits for a new run before it stops.
+const LINGER_MS: u64 = 1_000;
 /// Finished runs deleted per wake.
 const RETENTION_BATCH: u32 = 500;
 /// The largest sealed raw outputs kept for a resume.
@@ -83,6 +88,10 @@ impl RunWriter for ObjectWriter<'_> {
 
     fn reply(&self, reply: &PreparedResponse) {
         self.runs.notify(self.id, Some(reply_json(reply)));
+    }
+
+    fn reaches_out(&self, worst_case_ms: i64) {
+        self.runs.reaches_out(worst_case_ms);
     }
 }
 
@@ -313,19 +322,39 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let lease = engine::lease_ms(env);
     let shared = Shared::new(env, sql, runs)?;
     let mut in_flight = FuturesUnordered::new();
+    // Whether a claim may find something: at the start, after runs were created, while the
+    // last claim filled every free slot, and every `RECHECK_MS` (a lease may have expired).
+    let mut claim_due = true;
+    let mut recheck_at = started + RECHECK_MS;
     loop {
         let now = now_ms();
+        claim_due |= runs.take_created() || now >= recheck_at;
         // The free slots are filled by one claim.
-        if in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
+        if claim_due && in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
             let free = IN_FLIGHT - in_flight.len();
-            for claimed in table.claim(now, now + lease, &iso_millis(now), free)? {
+            // The lease covers the slowest step seen here, so that a first execution can send
+            // it without extending the lease first.
+            let until = now + lease + runs.step_lease(lease);
+            let claimed = table.claim(now, until, &iso_millis(now), free)?;
+            claim_due = claimed.len() == free;
+            recheck_at = now + RECHECK_MS;
+            for claimed in claimed {
                 in_flight.push(execute_one(&shared, claimed));
             }
         }
-        if in_flight.is_empty() {
-            break;
-        }
         let wake = runs.wake_receiver();
+        if in_flight.is_empty() {
+            // Nothing to do: wait a little for a new run rather than stopping (a busy object
+            // would otherwise start an executor, with its alarms, for nearly every run).
+            if now - started >= BUDGET_MS {
+                break;
+            }
+            let linger = Delay::from(Duration::from_millis(LINGER_MS));
+            match select(wake, linger).await {
+                Either::Left(_) => continue,
+                Either::Right(_) => break,
+            }
+        }
         // A finished run frees a slot; a new run may fill one.
         let _ = select(in_flight.next(), wake).await;
         // Every other run already done frees its slot too, so the next claim fills them all.

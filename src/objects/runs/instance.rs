@@ -31,6 +31,10 @@ pub struct RunsInstance {
     size_seen: Cell<Option<(i64, f64, f64)>>,
     /// Wakes the running executor: a run was created.
     wake: RefCell<Option<oneshot::Sender<()>>>,
+    /// Runs were created since the executor last claimed (see `take_created`).
+    created: Cell<bool>,
+    /// The longest worst case of a step that reaches out seen in this object's runs.
+    slowest_step: Cell<i64>,
     /// Requests waiting for a run, by run id: sent the raw reply (JSON `{status, headers, body}`)
     /// or `None` when the run ended without one.
     waiting: RefCell<HashMap<String, Vec<oneshot::Sender<Option<Value>>>>>,
@@ -44,6 +48,28 @@ impl RunsInstance {
         rx
     }
 
+    /// Whether runs were created since the last call: the executor claims again only then, when
+    /// its last claim filled every free slot, or when a lease may have expired.
+    pub fn take_created(&self) -> bool {
+        self.created.replace(false)
+    }
+
+    /// Notes that a step of this object's runs may take `worst_case_ms`.
+    pub fn reaches_out(&self, worst_case_ms: i64) {
+        self.slowest_step
+            .set(self.slowest_step.get().max(worst_case_ms));
+    }
+
+    /// What a claim adds to the lease so that a run's first step that reaches out needs no
+    /// lease extension: the slowest such step seen here, unless it is longer than `4 × lease`
+    /// (a claim's lease also bounds how long a run waits after a crash before it resumes).
+    pub fn step_lease(&self, lease: i64) -> i64 {
+        match self.slowest_step.get() {
+            s if s <= 4 * lease => s,
+            _ => 0,
+        }
+    }
+
     /// Wakes the executor if it is waiting in this instance; `false` when none heard it (then
     /// the alarm must start one).
     fn wake(&self) -> bool {
@@ -54,6 +80,7 @@ impl RunsInstance {
     /// Hands new runs to the executor: wakes the one running here, or sets the alarm that
     /// starts one (once: until it fires, later runs wait for the same alarm).
     pub async fn start_executor(&self, state: &worker::State) -> worker::Result<()> {
+        self.created.set(true);
         if !self.wake() && !self.alarm_due.replace(true) {
             state.storage().set_alarm(std::time::Duration::ZERO).await?;
         }
