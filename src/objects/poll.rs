@@ -12,7 +12,9 @@
 //!   (a PostgreSQL cursor, or an HTTP cursor's header), `generation` (bumped by a reset, so that
 //!   a poll in flight does not write over it), `failures`, `armed_version`, `definition` (the
 //!   armed version's definition, so an alarm never reads D1), `status` (what
-//!   `GET /api/workflows/{id}` shows, [`PollStatus`]).
+//!   `GET /api/workflows/{id}` shows, [`PollStatus`]), `horizon` (a PostgreSQL source's
+//!   transaction marks), `walk` (where an HTTP walk over pages stopped), `soon_at` (when a
+//!   held-back poll last asked for a quick re-poll: at most one per interval).
 //! - `poll_ids(seq, id)`: an HTTP cursor's remembered ids, one row each (the `unique` set can
 //!   hold 100 000 ids: more than one 128 KiB value).
 //!
