@@ -29,7 +29,8 @@ use crate::endpoint::{MAX_MAX_BODY_BYTES, MAX_RESPONSE_TIMEOUT_MS};
 use crate::oauth::TOKEN_AUTH_METHODS;
 use crate::poll::pages::MAX_MAX_PAGES;
 use crate::poll::{
-    MAX_BATCH_SIZE, MAX_INTERVAL_SECONDS, MAX_UNIQUE_CAPACITY, MIN_INTERVAL_SECONDS,
+    MAX_BATCH_SIZE, MAX_INTERVAL_SECONDS, MAX_SETTLE_SECONDS, MAX_UNIQUE_CAPACITY,
+    MIN_INTERVAL_SECONDS,
 };
 use crate::steps::http::{MAX_RETRIES, MAX_TIMEOUT_MS, MIN_TIMEOUT_MS};
 use crate::steps::response::{MAX_STATUS, MIN_STATUS};
@@ -534,6 +535,10 @@ pub struct PostgresSourceSchema {
     columns: Option<Vec<String>>,
     #[schemars(range(min = 1, max = MAX_BATCH_SIZE))]
     batch_size: Option<u32>,
+    /// Seconds a poll's view of the table must age (by the database's clock) before the rows
+    /// it saw run: covers writers whose value is taken a little before their transaction id.
+    #[schemars(range(min = 0, max = MAX_SETTLE_SECONDS))]
+    settle_seconds: Option<u32>,
 }
 
 /// An HTTP JSON API.

@@ -13,7 +13,7 @@ use tokio_postgres::{Client, Config, GenericClient, IsolationLevel};
 use worker::{postgres_tls::PassthroughTls, Delay, Env, SecureTransport, Socket};
 
 use tripline_core::poll::cursor::PgCursor;
-use tripline_core::poll::horizon::{Bound, Horizon, TxSnapshot};
+use tripline_core::poll::horizon::{Bound, Horizon, Reading, TxSnapshot};
 use tripline_core::poll::pg_service::{PgCall, PgOutcome, PgRead, PgRow, PgTarget};
 use tripline_core::poll::{PgColumnTypes, PgSource};
 
@@ -258,13 +258,24 @@ async fn settled_batch(
     .await?;
     let xmin: String = row.try_get(0).map_err(pg_err)?;
     let xmax: String = row.try_get(1).map_err(pg_err)?;
+    let clock: String = row.try_get(2).map_err(pg_err)?;
     let snapshot = TxSnapshot::parse(&xmin, &xmax).ok_or_else(|| {
         ReadError(format!(
             "PostgreSQL answered an unexpected snapshot ({xmin}, {xmax})"
         ))
     })?;
+    let db_ms = clock
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| ReadError(format!("PostgreSQL answered an unexpected clock ({clock})")))?;
     let latest = read_latest(&tx, source).await?;
-    let up_to = match horizon.settle(snapshot, &latest, now_ms) {
+    let reading = Reading {
+        snapshot,
+        db_ms,
+        latest,
+    };
+    let settle_ms = i64::from(source.settle_seconds) * 1000;
+    let up_to = match horizon.settle(&reading, settle_ms, now_ms) {
         Bound::All => None,
         Bound::UpTo(PgCursor::Beginning) => return Ok(Vec::new()),
         Bound::UpTo(position) => Some(position),

@@ -12,7 +12,9 @@
 //!   (a PostgreSQL cursor, or an HTTP cursor's header), `generation` (bumped by a reset, so that
 //!   a poll in flight does not write over it), `failures`, `armed_version`, `definition` (the
 //!   armed version's definition, so an alarm never reads D1), `status` (what
-//!   `GET /api/workflows/{id}` shows, [`PollStatus`]).
+//!   `GET /api/workflows/{id}` shows, [`PollStatus`]), `horizon` (a PostgreSQL source's
+//!   transaction marks), `walk` (where an HTTP walk over pages stopped), `soon_at` (when a
+//!   held-back poll last asked for a quick re-poll: at most one per interval).
 //! - `poll_ids(seq, id)`: an HTTP cursor's remembered ids, one row each (the `unique` set can
 //!   hold 100 000 ids: more than one 128 KiB value).
 //!
@@ -84,8 +86,12 @@ const KEY_HORIZON: &str = "horizon";
 /// Where an HTTP source's walk over its pages stopped (`tripline_core::poll::pages::PageWalk`),
 /// with the fingerprint of the source.
 const KEY_WALK: &str = "walk";
-/// How soon a poll held back by a newly seen transaction polls again.
-const SOON_MS: u64 = 1_000;
+/// When the last quick re-poll was asked for (ms): at most one per interval.
+const KEY_SOON_AT: &str = "soon_at";
+/// The shortest quick re-poll, and what is added to `settle_seconds` (the Worker's and the
+/// database's clocks need not agree to the millisecond).
+const SOON_MIN_MS: u64 = 1_000;
+const SOON_MARGIN_MS: u64 = 200;
 
 // ---------------------------------------------------------------------------------------------
 // In-memory state of this isolate: which workflows are polling.
@@ -526,12 +532,16 @@ enum Polled {
 }
 
 /// What a poll tells besides its runs: the transaction holding rows back, a gap it could not rule
-/// out, and whether to poll again soon (a new mark is all a held-back poll needs to move on).
+/// out, and whether to poll again soon (a new mark, `settle_seconds` after the one that saw the
+/// rows, is all a held-back poll needs to move on).
 #[derive(Default)]
 struct PollNotes {
     waiting: Option<Waiting>,
     gap: Option<Value>,
-    soon: bool,
+    /// Poll again after this many ms (rather than the interval), at most once per interval.
+    soon_ms: Option<u64>,
+    /// The poll read an HTTP walk to its end (a `max_pages` gap before it is caught up).
+    walk_ended: bool,
     /// Runs created by the polls of this wake-up.
     created: usize,
     /// The cursor to show (`None`: unchanged).
@@ -656,7 +666,6 @@ async fn poll_pg(
         (None, PollStart::Beginning, false) => PgCursor::Beginning,
     };
     let mut horizon = load_horizon(store, &ctx.fingerprint).map_err(storage_err)?;
-    let before = horizon.waiting().cloned();
     let rows = pg
         .settled_batch(source, &cursor, &mut horizon, now_ms())
         .await?;
@@ -664,13 +673,10 @@ async fn poll_pg(
     {
         let mut notes = ctx.notes.borrow_mut();
         notes.waiting = horizon.waiting().cloned();
-        // Held back by a transaction not seen before: the next poll's mark may already release
-        // the rows, so poll again soon; the same one still open: the usual interval.
-        notes.soon = match (&notes.waiting, &before) {
-            (Some(now), Some(was)) => now.xid != was.xid,
-            (Some(_), None) => true,
-            (None, _) => false,
-        };
+        // Rows seen but not final yet: a poll `settle_seconds` later may confirm them.
+        notes.soon_ms = horizon
+            .held_back()
+            .then(|| (u64::from(source.settle_seconds) * 1000 + SOON_MARGIN_MS).max(SOON_MIN_MS));
     }
     if rows.is_empty() {
         if stored.is_none() {
@@ -780,6 +786,7 @@ async fn poll_http(
             "reason": format!(
                 "the poll read {} pages (max_pages) without reaching the end of the list; \
                  the next poll goes on from there", pagination.max_pages),
+            "caught_up_at": null,
         })),
         // Nothing proves that no item came and went between two polls when the page where old
         // items meet new ones holds only new items (unless the API was asked for what is after
@@ -793,6 +800,7 @@ async fn poll_http(
             "reason": "every item where the list meets what was seen before was new, so items \
                        in between may have been missed; poll more often or ask the source \
                        for more items per page",
+            "caught_up_at": null,
         })),
         _ => None,
     };
@@ -802,8 +810,12 @@ async fn poll_http(
         let records: Vec<&NewRecord> = new.iter().collect();
         record_runs(ctx, &records, gap.as_ref()).await?
     };
-    if let Some(g) = gap {
-        ctx.notes.borrow_mut().gap = Some(g);
+    {
+        let mut notes = ctx.notes.borrow_mut();
+        notes.walk_ended = end.is_some();
+        if let Some(g) = gap {
+            notes.gap = Some(g);
+        }
     }
     if end.is_none() {
         // Go on from here next poll. The cursor stays; a first poll stores it, so that the next
@@ -926,10 +938,25 @@ async fn finish_poll(
     } = notes;
     let interval = trigger.interval_seconds;
     let failures = u32::try_from(store.int(KEY_FAILURES)?).unwrap_or(0);
+    let interval_ms = u64::from(interval) * 1000;
+    // A held-back poll polls again soon, but at most once per interval: under constant writes
+    // every poll is held back, and polling every `settle_seconds` would not take rows faster.
+    let soon = match notes.soon_ms {
+        Some(ms) if ms < interval_ms => {
+            let last = store.int(KEY_SOON_AT)?;
+            (now_ms() - last >= interval_ms as i64).then_some(ms)
+        }
+        _ => None,
+    };
     let (delay_ms, failures, error) = match &outcome {
         Ok(true) => (0, 0, None),
-        Ok(false) if notes.soon => (SOON_MS.min(u64::from(interval) * 1000), 0, None),
-        Ok(false) => (u64::from(interval) * 1000, 0, None),
+        Ok(false) => match soon {
+            Some(ms) => {
+                store.put(KEY_SOON_AT, &now_ms().to_string())?;
+                (ms, 0, None)
+            }
+            None => (interval_ms, 0, None),
+        },
         Err(e) => {
             let f = failures.saturating_add(1);
             (
@@ -976,6 +1003,7 @@ async fn finish_poll(
         cursor: summary,
         waiting,
         gap: notes.gap,
+        walk_ended: notes.walk_ended,
     });
     store.put_status(&status)
 }

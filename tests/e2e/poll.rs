@@ -318,12 +318,72 @@ fn a_transaction_open_across_polls_holds_rows_back_until_it_commits() {
         "{status}"
     );
     assert_eq!(status["last_poll_error"], Value::Null);
+    // Across later polls the same transaction is named since the same time, for longer.
+    wait_polls(&e.dev, &id, 1, 60);
+    let later = poll_status(&e.dev, &id);
+    assert_eq!(later["waiting"]["transaction"], xid[0].as_str(), "{later}");
+    assert_eq!(
+        later["waiting"]["since"], status["waiting"]["since"],
+        "{later}"
+    );
+    assert!(
+        later["waiting"]["seconds"].as_i64() > status["waiting"]["seconds"].as_i64(),
+        "{status} then {later}"
+    );
     writer.exec("COMMIT;");
     let runs = wait_runs(&e.dev, &id, 12, 60);
     assert_eq!(record_ids(&runs), (1..=12).collect::<Vec<i64>>());
     assert_unique_keys(&runs);
     wait_polls(&e.dev, &id, 1, 60);
     assert_eq!(poll_status(&e.dev, &id)["waiting"], Value::Null);
+}
+
+#[test]
+fn a_transaction_that_began_before_a_later_row_but_writes_after_a_poll_still_runs() {
+    let e = env();
+    let _turn = slow_writers_turn();
+    let pg = &e.slow_writers;
+    pg.sql(
+        "CREATE TABLE t_begun (id serial PRIMARY KEY, \
+         created_at timestamptz NOT NULL DEFAULT now(), name text NOT NULL)",
+    );
+    pg.sql("GRANT SELECT ON t_begun TO reader");
+    let source = |settle: u32| {
+        json!({"table": "t_begun", "connection_env": "PG_SLOW_URL", "cursor": "created_at",
+               "tiebreak": "id", "settle_seconds": settle})
+    };
+    let settled = create_deployed(&e.dev, &pg_def("begun, settled", source(30), "now", 5));
+    // The same table without settling, to show what it is for.
+    let unsettled = create_deployed(&e.dev, &pg_def("begun, unsettled", source(0), "now", 5));
+    // A begins: its row will carry this moment (`now()` is the transaction's start), but it has
+    // no transaction id until it writes, so no snapshot shows it in progress.
+    let mut a = pg.session();
+    a.exec("BEGIN; SELECT now();");
+    std::thread::sleep(Duration::from_millis(300));
+    // B inserts a later row and commits; polls see it while nothing is in progress.
+    pg.sql("INSERT INTO t_begun (name) VALUES ('b')");
+    let taken = wait_runs(&e.dev, &unsettled, 1, 60);
+    assert_eq!(taken[0]["input"]["event"]["record"]["name"], "b");
+    wait_polls(&e.dev, &settled, 1, 60);
+    assert_eq!(
+        runs_of(&e.dev, &settled),
+        0,
+        "a row seen less than settle_seconds ago must wait"
+    );
+    // A writes now (well within 30 s of its start) and commits: its row is older than B's.
+    a.exec("INSERT INTO t_begun (name) VALUES ('a'); COMMIT;");
+    let runs = wait_runs(&e.dev, &settled, 2, 120);
+    let names: Vec<&str> = runs
+        .iter()
+        .map(|r| r["input"]["event"]["record"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_unique_keys(&runs);
+    wait_polls(&e.dev, &settled, 1, 60);
+    assert_eq!(runs_of(&e.dev, &settled), 2);
+    // Without settling the cursor had passed A's row before it was committed: it never runs.
+    wait_polls(&e.dev, &unsettled, 2, 60);
+    assert_eq!(runs_of(&e.dev, &unsettled), 1);
 }
 
 #[test]
@@ -342,8 +402,25 @@ fn eight_concurrent_writers_with_random_commit_delays_miss_nothing() {
         "steps": []
     });
     let id = create_deployed(&e.dev, &def);
-    std::thread::scope(|s| {
+    let writing = std::sync::atomic::AtomicUsize::new(WRITERS as usize);
+    // Polls that ended while the writers wrote, and whether one was held back by a writer.
+    let (polls_while_writing, waiting_seen) = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut last = poll_status(&e.dev, &id)["last_poll_at"].clone();
+            let (mut polls, mut waiting) = (0, false);
+            while writing.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                std::thread::sleep(Duration::from_millis(200));
+                let status = poll_status(&e.dev, &id);
+                if status["last_poll_at"] != last {
+                    polls += 1;
+                    last = status["last_poll_at"].clone();
+                }
+                waiting |= !status["waiting"].is_null();
+            }
+            (polls, waiting)
+        });
         for w in 0..WRITERS {
+            let writing = &writing;
             s.spawn(move || {
                 let mut session = pg.session();
                 // xorshift: a different, repeatable sequence per writer.
@@ -365,9 +442,16 @@ fn eight_concurrent_writers_with_random_commit_delays_miss_nothing() {
                     ));
                     written += rows;
                 }
+                writing.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             });
         }
+        watcher.join().expect("watcher")
     });
+    assert!(
+        polls_while_writing >= 1,
+        "no poll ended while the writers wrote (the test would not show the rule at work)"
+    );
+    eprintln!("eight writers: {polls_while_writing} polls while writing, a writer waited for: {waiting_seen}");
     let total = WRITERS * ROWS_EACH;
     // The cursor reaches the last row once the poll has taken every row (its runs are created
     // before the cursor moves). `runs_created` is not waited for: a batch whose answer was lost
@@ -1424,9 +1508,14 @@ fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
     assert_eq!(gap["items"], 10, "{gap}");
     assert_eq!(gap["new"], 10, "{gap}");
     assert!(gap["at"].is_string() && gap["reason"].is_string(), "{gap}");
-    // The oldest run of the poll that stopped at the bound carries the gap; the runs of the
-    // poll that caught up do not.
-    assert_eq!(runs[0]["input"]["event"]["gap"], gap, "{}", runs[0]);
+    // The poll that read pages 3 and 4 reached the end of the list: the gap is caught up.
+    let caught_up = gap["caught_up_at"].as_str().expect("caught up");
+    assert!(caught_up > gap["at"].as_str().unwrap(), "{gap}");
+    // The oldest run of the poll that stopped at the bound carries the gap as it was then; the
+    // runs of the poll that caught up do not.
+    let mut then = gap.clone();
+    then["caught_up_at"] = Value::Null;
+    assert_eq!(runs[0]["input"]["event"]["gap"], then, "{}", runs[0]);
     assert!(runs[1..]
         .iter()
         .all(|r| r["input"]["event"].get("gap").is_none()));
@@ -1714,9 +1803,20 @@ fn bench_poll_10k_rows() {
     pg.sql("CREATE ROLE reader LOGIN PASSWORD 'pw'");
     table(&pg, "t_bench");
     let dev = Dev::start("poll-bench", &[("PG_URL", &pg.url("reader"))]);
+    // `settle_seconds` delays the first run by that much (the drain is not slower): the product
+    // default unless BENCH_SETTLE_SECONDS says otherwise.
+    let settle: u32 = std::env::var("BENCH_SETTLE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(tripline_core::poll::DEFAULT_SETTLE_SECONDS);
     let id = create_deployed(
         &dev,
-        &pg_def("bench", json!({"table": "t_bench"}), "now", 5),
+        &pg_def(
+            "bench",
+            json!({"table": "t_bench", "settle_seconds": settle}),
+            "now",
+            5,
+        ),
     );
     // Warm up: a few polls, so the wasm is compiled and the object is running.
     wait_polls(&dev, &id, 2, 60);
@@ -1790,11 +1890,11 @@ fn bench_poll_10k_rows() {
     let secs = |ms: i64| ms as f64 / 1000.0;
     let rate = |ms: i64| f64::from(rows) / secs(ms.max(1));
     println!();
-    println!("| poll benchmark: {rows} rows inserted at once (`start: now`, interval 5 s, batch 500) | |");
+    println!("| poll benchmark: {rows} rows inserted at once (`start: now`, interval 5 s, batch 500, settle {settle} s) | |");
     println!("|---|---|");
     println!("| INSERT of {rows} rows (psql) | {insert_ms} ms |");
     println!(
-        "| insert → first run created (waiting for the next poll) | {:.2} s |",
+        "| insert → first run created (waiting for the next poll, then settling) | {:.2} s |",
         secs(first_created)
     );
     println!(
@@ -1816,6 +1916,10 @@ fn bench_poll_10k_rows() {
     println!(
         "| rows/s, insert → last run finished | {:.0} |",
         rate(last_finished)
+    );
+    println!(
+        "| rows/s, first run created → last run finished (the drain) | {:.0} |",
+        rate(last_finished - first_created)
     );
     println!(
         "| observed by the API: all created / all finished | {:.1} s / {:.1} s |",

@@ -15,17 +15,34 @@
 //! still in progress; rows after it wait for a later poll. When nothing is in progress
 //! (`xmin == xmax`) every visible row is final.
 //!
+//! **Settling.** The rule above assumes a row's value is taken when its transaction already has
+//! an id. It is not always so: a transaction gets its id at its first write, a `now()` default
+//! is the time the transaction *began*, and `nextval()` runs before the row (and before any
+//! `BEFORE` trigger). A transaction that begins, idles, then inserts writes a value older than
+//! rows committed meanwhile, with an id handed out after polls that saw those rows. So a
+//! poll's view only becomes final once it is `settle` old by the database's clock: rows up to
+//! the greatest position mark A saw are final when a later mark B, read at least `settle`
+//! after A, came before every transaction in progress now (`B.xmax <= xmin`; B may be this
+//! poll's own view when nothing is in progress). Any writer that took a value `<=` A's greatest
+//! took it before A was read; if it got its id within `settle` of that, the id is below
+//! `B.xmax`, so it has ended and its row is visible now. What stays outside: a transaction
+//! that waits longer than `settle` between taking its value (its start, for `now()`) and its
+//! first write. The cost: rows run at least `settle` after a poll first saw them.
+//!
 //! Consequences, all visible in the poll status:
-//! - a poll under constant writes takes rows up to what the previous poll saw (so a held-back
-//!   poll polls again soon, to get the next mark quickly);
-//! - a transaction that stays open holds back rows written after it began — in any table of the
-//!   database, as it holds back `VACUUM` — and the status names its id and since when;
+//! - rows seen by a poll run once a poll at least `settle` later confirms them (a held-back
+//!   poll asks to poll again soon, at most once per interval, see `held_back`);
+//! - under constant writes each poll takes rows up to what a poll about an interval earlier saw;
+//! - a transaction that stays open holds back rows written after it began — in any table of
+//!   any database of the server, as it holds back `VACUUM` — and once it has been open across
+//!   two polls the status names its id and since when;
 //! - nothing is lost: held-back rows are read by a later poll, and their runs' dedup keys stop
 //!   a second run for rows read twice.
 //!
-//! What the rule needs: the cursor value is written by the inserting statement (a serial or
-//! identity default, `now()`, `clock_timestamp()`), not allocated by the application long
-//! before its insert; PostgreSQL 13 or later (`pg_current_snapshot`), which any role may call.
+//! What the rule needs: the cursor value is written by the inserting statement or its
+//! transaction (a serial or identity default, `now()`, `clock_timestamp()`) on the database's
+//! clock, not allocated by the application long before its insert; PostgreSQL 13 or later
+//! (`pg_current_snapshot`), which any role may call.
 
 use serde::{Deserialize, Serialize};
 
@@ -59,11 +76,18 @@ impl TxSnapshot {
     }
 }
 
-/// One earlier poll: the next transaction id then, and the greatest position visible then.
+/// One earlier poll: the next transaction id then, the greatest position visible then, and when
+/// (by the database's clock) it was first and last seen so.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Mark {
     xmax: u64,
     latest: PgCursor,
+    /// First seen (ms since the epoch, database clock); 0 in marks stored before it was kept.
+    #[serde(default)]
+    at_ms: i64,
+    /// Last seen with the same `xmax` and `latest`.
+    #[serde(default)]
+    seen_ms: i64,
 }
 
 /// The transaction that holds rows back, and since when this poller has seen it do so.
@@ -82,36 +106,71 @@ pub enum Bound {
     UpTo(PgCursor),
 }
 
+/// What one poll read, in one snapshot, for the rule above.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    pub snapshot: TxSnapshot,
+    /// The database's clock (`clock_timestamp()`), ms since the epoch.
+    pub db_ms: i64,
+    /// The greatest position visible.
+    pub latest: PgCursor,
+}
+
 /// What a PostgreSQL poll keeps between polls for the rule above (in the workflow's object).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Horizon {
     marks: Vec<Mark>,
     #[serde(default)]
     waiting: Option<Waiting>,
+    /// The greatest position proven final so far (a later proof never goes back before it).
+    #[serde(default)]
+    settled: Option<PgCursor>,
+    /// The last poll saw rows it could not take yet.
+    #[serde(default)]
+    held_back: bool,
 }
 
 impl Horizon {
-    /// Records this poll's snapshot and the greatest position it sees (`latest`), and answers
-    /// how far its rows are final. `now_ms` dates a newly seen blocking transaction.
-    pub fn settle(&mut self, snapshot: TxSnapshot, latest: &PgCursor, now_ms: i64) -> Bound {
-        let bound = if snapshot.in_progress() {
-            // The newest earlier poll that came before every transaction now in progress.
-            match self.marks.iter().rposition(|m| m.xmax <= snapshot.xmin) {
-                Some(i) => {
-                    self.marks.drain(..i);
-                    Bound::UpTo(self.marks[0].latest.clone())
-                }
-                None => Bound::UpTo(PgCursor::Beginning),
+    /// Records this poll's reading and answers how far its rows are final: rows seen by a mark
+    /// that a mark at least `settle_ms` younger confirms (module docs). `now_ms` (the Worker's
+    /// clock) dates a newly reported blocking transaction.
+    pub fn settle(&mut self, reading: &Reading, settle_ms: i64, now_ms: i64) -> Bound {
+        let snapshot = reading.snapshot;
+        // Marks stored before their time was kept cannot be dated: dropped (more cautious).
+        self.marks.retain(|m| m.at_ms > 0);
+        let previous_xmax = self.marks.last().map(|m| m.xmax);
+        match self.marks.last_mut() {
+            Some(m) if m.xmax == snapshot.xmax && m.latest == reading.latest => {
+                m.seen_ms = m.seen_ms.max(reading.db_ms);
             }
-        } else {
-            self.marks.clear();
-            Bound::All
-        };
-        let held_back = match &bound {
-            Bound::All => false,
-            Bound::UpTo(b) => b != latest,
-        };
-        self.waiting = if held_back {
+            _ => self.marks.push(Mark {
+                xmax: snapshot.xmax,
+                latest: reading.latest.clone(),
+                at_ms: reading.db_ms,
+                seen_ms: reading.db_ms,
+            }),
+        }
+        // B: the newest mark read before every transaction now in progress (this poll's own
+        // when none is); A: the newest mark read at least `settle` before B.
+        let proof = self
+            .marks
+            .iter()
+            .rposition(|m| m.xmax <= snapshot.xmin)
+            .and_then(|b| {
+                let before = self.marks[b].seen_ms - settle_ms;
+                self.marks[..=b].iter().rposition(|m| m.at_ms <= before)
+            });
+        if let Some(a) = proof {
+            self.marks.drain(..a);
+            self.settled = Some(self.marks[0].latest.clone());
+        }
+        let settled = self.settled.clone().unwrap_or(PgCursor::Beginning);
+        self.held_back = settled != reading.latest;
+        // A transaction holds rows back once it was in progress at the previous poll too.
+        let blocking = self.held_back
+            && snapshot.in_progress()
+            && previous_xmax.is_some_and(|x| snapshot.xmin < x);
+        self.waiting = if blocking {
             match self.waiting.take() {
                 Some(w) if w.xid == snapshot.xmin => Some(w),
                 _ => Some(Waiting {
@@ -122,22 +181,26 @@ impl Horizon {
         } else {
             None
         };
-        if self.marks.last().map(|m| m.xmax) != Some(snapshot.xmax) {
-            self.marks.push(Mark {
-                xmax: snapshot.xmax,
-                latest: latest.clone(),
-            });
-        }
         if self.marks.len() > MAX_MARKS {
+            // Keep the first (the settled one) and the newest.
             let extra = self.marks.len() - MAX_MARKS;
-            self.marks.drain(..extra);
+            self.marks.drain(1..1 + extra);
         }
-        bound
+        if self.held_back {
+            Bound::UpTo(settled)
+        } else {
+            Bound::All
+        }
     }
 
     /// The transaction holding rows back after the last poll, if one is.
     pub fn waiting(&self) -> Option<&Waiting> {
         self.waiting.as_ref()
+    }
+
+    /// Whether the last poll saw rows it could not take yet (a poll soon may take them).
+    pub fn held_back(&self) -> bool {
+        self.held_back
     }
 }
 

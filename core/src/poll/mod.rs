@@ -57,6 +57,9 @@ pub const MAX_INTERVAL_SECONDS: u32 = 86_400;
 /// Default and largest number of rows one PostgreSQL poll reads.
 pub const DEFAULT_BATCH_SIZE: u32 = 500;
 pub const MAX_BATCH_SIZE: u32 = 5_000;
+/// Default and largest `settle_seconds` of a PostgreSQL source (see [`horizon`]).
+pub const DEFAULT_SETTLE_SECONDS: u32 = 2;
+pub const MAX_SETTLE_SECONDS: u32 = 300;
 /// Default and largest size of the recently-seen id set of an HTTP source in `unique` mode.
 pub const DEFAULT_UNIQUE_CAPACITY: usize = 10_000;
 pub const MAX_UNIQUE_CAPACITY: usize = 100_000;

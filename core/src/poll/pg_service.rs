@@ -22,7 +22,7 @@ use super::{parse_source, PgConnection, PgSource, PollSource};
 use crate::kernel::problem::Errors;
 
 /// The version of this exchange; both Workers must speak the same one (deploy them together).
-pub const PG_SERVICE_VERSION: u32 = 1;
+pub const PG_SERVICE_VERSION: u32 = 2;
 /// The path the main Worker posts to (the host part of a service binding's URL is ignored).
 pub const PG_SERVICE_URL: &str = "https://tripline-pg/v1/read";
 /// The name of the service binding in the main Worker's `wrangler.toml`.
@@ -224,6 +224,7 @@ pub fn source_definition(source: &PgSource) -> Value {
         m.insert("columns".into(), json!(c));
     }
     m.insert("batch_size".into(), json!(source.batch_size));
+    m.insert("settle_seconds".into(), json!(source.settle_seconds));
     Value::Object(m)
 }
 

@@ -17,6 +17,9 @@ pub struct PgSource {
     /// Columns of the record; `None` = all (`*`). The cursor and tiebreak are always included.
     pub columns: Option<Vec<String>>,
     pub batch_size: u32,
+    /// How old (by the database's clock) a poll's view of the table must be before the rows it
+    /// saw are final (see [`crate::poll::horizon`]).
+    pub settle_seconds: u32,
 }
 
 /// How the runtime reaches the database.
@@ -88,6 +91,9 @@ pub(super) fn parse_pg(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option<P
     let batch_size = r
         .opt_int("batch_size", 1, i64::from(MAX_BATCH_SIZE), errors)
         .map_or(DEFAULT_BATCH_SIZE, |n| n as u32);
+    let settle_seconds = r
+        .opt_int("settle_seconds", 0, i64::from(MAX_SETTLE_SECONDS), errors)
+        .map_or(DEFAULT_SETTLE_SECONDS, |n| n as u32);
     r.finish(errors);
     if errors.len() > before {
         return None;
@@ -101,6 +107,7 @@ pub(super) fn parse_pg(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option<P
         tiebreak,
         columns,
         batch_size,
+        settle_seconds,
     })
 }
 
@@ -319,6 +326,10 @@ pub struct PgColumnTypes {
     pub tiebreak: Option<PgType>,
 }
 
+/// A volatile call added to every read of the table's rows: a caching pool (Hyperdrive caches
+/// read queries unless they call a volatile function) must never answer them from its cache.
+const NOT_CACHED: &str = "pg_catalog.clock_timestamp()";
+
 /// `"name"` with inner quotes doubled (validated names have none; this is defence in depth).
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -472,9 +483,11 @@ impl PgSource {
                 format!("r.{c}, r.{t}"),
             ),
         };
+        // The trailing `clock_timestamp()` (volatile) keeps a caching pool such as Hyperdrive
+        // from answering the read from its cache: it must see the snapshot's rows.
         let sql = format!(
-            "SELECT row_to_json(r)::text, {outer_cols} FROM (SELECT {} FROM {} WHERE {condition} \
-             ORDER BY {inner_order} LIMIT {}) r ORDER BY {outer_order}",
+            "SELECT row_to_json(r)::text, {outer_cols}, {NOT_CACHED} FROM (SELECT {} FROM {} \
+             WHERE {condition} ORDER BY {inner_order} LIMIT {}) r ORDER BY {outer_order}",
             self.select_list(),
             self.relation(),
             self.batch_size,
@@ -484,23 +497,27 @@ impl PgSource {
 
     /// The transaction ids of the current snapshot, as text: `(xmin, xmax)` (see
     /// [`crate::poll::horizon`]). Any role may run it; PostgreSQL 13 or later.
+    /// The third column is the database's clock in ms since the epoch, as text (the marks'
+    /// times); being volatile, it also keeps a caching pool (Hyperdrive) from answering.
     pub fn snapshot_sql() -> &'static str {
-        "SELECT pg_catalog.pg_snapshot_xmin(s)::text, pg_catalog.pg_snapshot_xmax(s)::text \
+        "SELECT pg_catalog.pg_snapshot_xmin(s)::text, pg_catalog.pg_snapshot_xmax(s)::text, \
+         (extract(epoch FROM pg_catalog.clock_timestamp()) * 1000)::int8::text \
          FROM pg_catalog.pg_current_snapshot() AS s"
     }
 
     /// For `start: now`: the greatest `(cursor text, tiebreak text)` now in the table, as one row
-    /// (none when no row has a cursor value). Store it with [`PgCursor::from_latest`].
+    /// (none when no row has a cursor value; a last column is the clock, see [`NOT_CACHED`]). Store it with [`PgCursor::from_latest`].
     pub fn latest_sql(&self) -> String {
         let c = quote(&self.cursor);
         match self.tiebreak.as_deref().map(quote) {
             None => format!(
-                "SELECT r.{c}::text FROM {} r WHERE r.{c} IS NOT NULL ORDER BY r.{c} DESC LIMIT 1",
+                "SELECT r.{c}::text, {NOT_CACHED} FROM {} r WHERE r.{c} IS NOT NULL \
+                 ORDER BY r.{c} DESC LIMIT 1",
                 self.relation()
             ),
             Some(t) => format!(
-                "SELECT r.{c}::text, r.{t}::text FROM {} r WHERE r.{c} IS NOT NULL AND r.{t} IS NOT NULL \
-                 ORDER BY r.{c} DESC, r.{t} DESC LIMIT 1",
+                "SELECT r.{c}::text, r.{t}::text, {NOT_CACHED} FROM {} r WHERE r.{c} IS NOT NULL \
+                 AND r.{t} IS NOT NULL ORDER BY r.{c} DESC, r.{t} DESC LIMIT 1",
                 self.relation()
             ),
         }

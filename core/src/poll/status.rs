@@ -40,6 +40,9 @@ pub struct PollReport {
     pub waiting: Option<Value>,
     /// A gap this poll could not rule out; `None` = the last one stays shown.
     pub gap: Option<Value>,
+    /// An HTTP poll that read its walk over the pages to the end: a `max_pages` gap shown
+    /// before it is caught up now (`last_gap.caught_up_at`).
+    pub walk_ended: bool,
 }
 
 impl PollStatus {
@@ -60,6 +63,19 @@ impl PollStatus {
         }
         if report.gap.is_some() {
             self.last_gap = report.gap;
+        } else if ok && report.walk_ended {
+            // The pages a `max_pages` gap left for later have now been read: it is caught up.
+            // An `all_new` gap never is (what came and went between two polls is unknown).
+            if let Some(gap) = self.last_gap.as_mut().and_then(Value::as_object_mut) {
+                if gap.get("kind").and_then(Value::as_str) == Some("max_pages")
+                    && gap.get("caught_up_at").is_none_or(Value::is_null)
+                {
+                    gap.insert(
+                        "caught_up_at".into(),
+                        Value::String(self.last_poll_at.clone().unwrap_or_default()),
+                    );
+                }
+            }
         }
     }
 

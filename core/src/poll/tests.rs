@@ -77,6 +77,7 @@ fn parses_postgres_with_defaults() {
                 tiebreak: None,
                 columns: None,
                 batch_size: 500,
+                settle_seconds: 2,
             }),
         }
     );
@@ -87,7 +88,7 @@ fn parses_postgres_full() {
     let v = json!({"type": "poll", "interval_seconds": 5, "start": "beginning",
         "source": {"kind": "postgres", "hyperdrive": "HYPERDRIVE", "table": "app.Orders",
                    "cursor": "updated_at", "tiebreak": "id", "columns": ["id", "total$"],
-                   "batch_size": 5000}});
+                   "batch_size": 5000, "settle_seconds": 0}});
     let (t, e) = parse(v);
     assert!(e.is_empty(), "{e:?}");
     let t = t.unwrap();
@@ -105,6 +106,7 @@ fn parses_postgres_full() {
         Some(vec!["id".to_string(), "total$".to_string()])
     );
     assert_eq!(s.batch_size, 5000);
+    assert_eq!(s.settle_seconds, 0);
     assert_eq!(s.relation(), "\"app\".\"Orders\"");
 }
 
@@ -226,6 +228,11 @@ fn rejects_bad_postgres_definitions_with_locations() {
             pg(json!({"batch_size": 5001})),
             "trigger.source.batch_size",
             "between 1 and 5000",
+        ),
+        (
+            pg(json!({"settle_seconds": 301})),
+            "trigger.source.settle_seconds",
+            "between 0 and 300",
         ),
         (
             pg(json!({"tabel": "users"})),
@@ -493,6 +500,10 @@ fn select_sql_stops_at_the_final_position() {
     );
     assert_eq!(params, ["2026-01-01", "7"]);
     assert!(PgSource::snapshot_sql().contains("pg_current_snapshot()"));
+    // Every read carries a volatile call, so a caching pool (Hyperdrive) never answers it.
+    assert!(PgSource::snapshot_sql().contains("clock_timestamp()"));
+    assert!(sql.contains("clock_timestamp()"));
+    assert!(s.latest_sql().contains("clock_timestamp()"));
 }
 
 #[test]
@@ -502,7 +513,7 @@ fn select_sql_without_tiebreak() {
     assert_eq!(
         s.select_sql(&PgCursor::Beginning, &t, None),
         (
-            "SELECT row_to_json(r)::text, r.\"id\"::text FROM (SELECT * FROM \"users\" \
+            "SELECT row_to_json(r)::text, r.\"id\"::text, pg_catalog.clock_timestamp() FROM (SELECT * FROM \"users\" \
              WHERE \"id\" IS NOT NULL ORDER BY \"id\" LIMIT 100) r ORDER BY r.\"id\""
                 .to_string(),
             vec![]
@@ -515,7 +526,7 @@ fn select_sql_without_tiebreak() {
     assert_eq!(
         s.select_sql(&at, &t, None),
         (
-            "SELECT row_to_json(r)::text, r.\"id\"::text FROM (SELECT * FROM \"users\" \
+            "SELECT row_to_json(r)::text, r.\"id\"::text, pg_catalog.clock_timestamp() FROM (SELECT * FROM \"users\" \
              WHERE \"id\" > $1::text::integer ORDER BY \"id\" LIMIT 100) r ORDER BY r.\"id\""
                 .to_string(),
             vec!["41".to_string()]
@@ -533,7 +544,8 @@ fn select_sql_with_tiebreak_and_columns() {
     assert_eq!(
         s.select_sql(&PgCursor::Beginning, &t, None),
         (
-            "SELECT row_to_json(r)::text, r.\"created_at\"::text, r.\"id\"::text FROM \
+            "SELECT row_to_json(r)::text, r.\"created_at\"::text, r.\"id\"::text, \
+             pg_catalog.clock_timestamp() FROM \
              (SELECT \"kind\", \"payload\", \"created_at\", \"id\" FROM \"app\".\"events\" \
              WHERE \"created_at\" IS NOT NULL AND \"id\" IS NOT NULL \
              ORDER BY \"created_at\", \"id\" LIMIT 500) r ORDER BY r.\"created_at\", r.\"id\""
@@ -548,7 +560,8 @@ fn select_sql_with_tiebreak_and_columns() {
     assert_eq!(
         s.select_sql(&at, &t, None),
         (
-            "SELECT row_to_json(r)::text, r.\"created_at\"::text, r.\"id\"::text FROM \
+            "SELECT row_to_json(r)::text, r.\"created_at\"::text, r.\"id\"::text, \
+             pg_catalog.clock_timestamp() FROM \
              (SELECT \"kind\", \"payload\", \"created_at\", \"id\" FROM \"app\".\"events\" \
              WHERE (\"created_at\", \"id\") > ($1::text::timestamp(3) with time zone, $2::text::uuid) \
              AND \"id\" IS NOT NULL \
@@ -587,13 +600,13 @@ fn latest_sql_shapes() {
     let s = pg_source(json!({}));
     assert_eq!(
         s.latest_sql(),
-        "SELECT r.\"id\"::text FROM \"users\" r WHERE r.\"id\" IS NOT NULL \
+        "SELECT r.\"id\"::text, pg_catalog.clock_timestamp() FROM \"users\" r WHERE r.\"id\" IS NOT NULL \
          ORDER BY r.\"id\" DESC LIMIT 1"
     );
     let s = pg_source(json!({"table": "s.t", "cursor": "ts", "tiebreak": "id"}));
     assert_eq!(
         s.latest_sql(),
-        "SELECT r.\"ts\"::text, r.\"id\"::text FROM \"s\".\"t\" r \
+        "SELECT r.\"ts\"::text, r.\"id\"::text, pg_catalog.clock_timestamp() FROM \"s\".\"t\" r \
          WHERE r.\"ts\" IS NOT NULL AND r.\"id\" IS NOT NULL \
          ORDER BY r.\"ts\" DESC, r.\"id\" DESC LIMIT 1"
     );

@@ -3,6 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { Problem, Loading, Empty, Status, Time, go, usePolling } from '../ui.jsx';
 import { TEMPLATES } from '../templates.js';
+import { pollHealth } from '../poll.js';
 
 /** What the list shows beyond the list's own fields (which carry the last run): a schedule's
  * next fire and a poll's health, from the workflow's own resource. */
@@ -10,13 +11,6 @@ async function details(w) {
   const full = (w.trigger_type === 'schedule' || w.trigger_type === 'poll')
     ? await api('GET', `/api/workflows/${enc(w.id)}`).catch(() => null) : null;
   return { full };
-}
-
-function pollHealth(poll) {
-  if (!poll) return null;
-  if (poll.last_poll_error) return { ok: false, text: `failing ×${poll.consecutive_failures}: ${poll.last_poll_error}` };
-  if (!poll.last_poll_at) return { ok: null, text: 'not polled yet' };
-  return { ok: true, text: `ok, ${poll.runs_created} runs` };
 }
 
 export function WorkflowList() {
@@ -105,7 +99,7 @@ export function WorkflowList() {
                       {x.lastRun ? <a href={`#/runs/${enc(x.lastRun.id)}`}><Status status={x.lastRun.status} /> <Time iso={x.lastRun.created_at} /></a> : 'never'}
                     </td>
                     <td data-label="Next fire" class="next-fire">{w.trigger_type !== 'schedule' ? '—' : extra[w.id] ? <Time iso={x.full && x.full.next_run_at} /> : '…'}</td>
-                    <td data-label="Poll" class="poll-health">{w.trigger_type === 'poll' && !extra[w.id] ? '…' : health ? <span class={health.ok === false ? 'bad' : health.ok ? 'good' : 'muted'}>{health.text}</span> : '—'}</td>
+                    <td data-label="Poll" class="poll-health">{w.trigger_type === 'poll' && !extra[w.id] ? '…' : health ? <span class={health.tone}>{health.text}</span> : '—'}</td>
                   </tr>
                 );
               })}

@@ -191,6 +191,15 @@ export function PollPanel({ wf, onChanged }) {
         <dt>Backoff</dt><dd>{p.consecutive_failures ? `${p.consecutive_failures} failure(s) in a row; retrying with backoff` : 'none'}</dd>
         <dt>Records seen (runs)</dt><dd>{p.runs_created ?? 0}</dd>
         <dt>Cursor</dt><dd><code class="poll-cursor">{p.cursor === null || p.cursor === undefined ? 'none yet' : JSON.stringify(p.cursor)}</code></dd>
+        <dt>Waiting for</dt>
+        <dd class={p.waiting ? 'warn poll-waiting' : 'poll-waiting'}>{p.waiting
+          ? <>transaction <code>{p.waiting.transaction}</code>, open since <Time iso={p.waiting.since} /> ({p.waiting.seconds} s): rows written after it began wait until it ends</>
+          : 'nothing'}</dd>
+        <dt>Last gap</dt>
+        <dd class={p.last_gap && !p.last_gap.caught_up_at ? 'warn poll-gap' : 'poll-gap'}>{p.last_gap
+          ? <><Time iso={p.last_gap.at} /> ({p.last_gap.kind}, {p.last_gap.new} new of {p.last_gap.items} items on {p.last_gap.pages} pages): {p.last_gap.reason}
+            {p.last_gap.caught_up_at ? <>; caught up <Time iso={p.last_gap.caught_up_at} /></> : p.last_gap.kind === 'max_pages' ? '; not caught up yet' : ''}</>
+          : 'none'}</dd>
       </dl>
       <form class="reset" onSubmit={reset}>
         <fieldset>

@@ -28,11 +28,12 @@ fn a_source_survives_the_trip_through_its_definition() {
 #[test]
 fn a_batch_request_is_checked_and_read_back_whole() {
     let mut horizon = Horizon::default();
-    horizon.settle(
-        super::super::horizon::TxSnapshot { xmin: 5, xmax: 9 },
-        &PgCursor::Beginning,
-        1,
-    );
+    let reading = super::super::horizon::Reading {
+        snapshot: super::super::horizon::TxSnapshot { xmin: 5, xmax: 9 },
+        db_ms: 1_700_000_000_000,
+        latest: PgCursor::Beginning,
+    };
+    horizon.settle(&reading, 2_000, 1);
     let read = PgRead::SettledBatch {
         cursor: PgCursor::At {
             cursor: "2026-01-01 00:00:00+00".into(),
@@ -105,12 +106,13 @@ fn requests_the_definition_parser_would_refuse_are_refused() {
 #[test]
 fn another_version_or_shape_is_refused_with_what_to_do() {
     let e = PgServiceRequest::check(
-        &json!({"version": 2, "source": {}, "read": {"op": "latest"}}).to_string(),
+        &json!({"version": 1, "source": {}, "read": {"op": "latest"}}).to_string(),
     )
     .unwrap_err();
     assert!(e.contains("deploy both Workers"), "{e}");
     let e = PgServiceRequest::check(
-        &json!({"version": 1, "source": {}, "read": {"op": "drop_table"}}).to_string(),
+        &json!({"version": PG_SERVICE_VERSION, "source": {}, "read": {"op": "drop_table"}})
+            .to_string(),
     )
     .unwrap_err();
     assert!(e.contains("could not read the request"), "{e}");

@@ -52,3 +52,42 @@ fn reports_add_runs_keep_the_cursor_and_gap_and_clear_waiting_only_on_success() 
     let back: PollStatus = serde_json::from_value(s.to_json()).unwrap();
     assert_eq!(back, s);
 }
+
+#[test]
+fn a_max_pages_gap_is_caught_up_once_a_walk_reaches_its_end() {
+    let mut s = PollStatus::default();
+    s.apply(PollReport {
+        gap: Some(json!({"kind": "max_pages", "caught_up_at": null})),
+        ..report("t1", None, 10)
+    });
+    // A poll that stops at the bound again: not caught up.
+    s.apply(report("t2", None, 10));
+    assert_eq!(s.last_gap.as_ref().unwrap()["caught_up_at"], Value::Null);
+    // A failed poll never catches up.
+    s.apply(PollReport {
+        walk_ended: true,
+        ..report("t3", Some("boom"), 0)
+    });
+    assert_eq!(s.last_gap.as_ref().unwrap()["caught_up_at"], Value::Null);
+    s.apply(PollReport {
+        walk_ended: true,
+        ..report("t4", None, 7)
+    });
+    assert_eq!(s.last_gap.as_ref().unwrap()["caught_up_at"], "t4");
+    // Later walks keep the first time.
+    s.apply(PollReport {
+        walk_ended: true,
+        ..report("t5", None, 0)
+    });
+    assert_eq!(s.last_gap.as_ref().unwrap()["caught_up_at"], "t4");
+    // An `all_new` gap is never marked caught up.
+    s.apply(PollReport {
+        gap: Some(json!({"kind": "all_new", "caught_up_at": null})),
+        ..report("t6", None, 3)
+    });
+    s.apply(PollReport {
+        walk_ended: true,
+        ..report("t7", None, 0)
+    });
+    assert_eq!(s.last_gap.as_ref().unwrap()["caught_up_at"], Value::Null);
+}
