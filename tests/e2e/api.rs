@@ -63,6 +63,32 @@ fn definition_schema_is_served_to_any_origin() {
 }
 
 #[test]
+fn a_runs_cursor_is_any_position() {
+    let dev = shared();
+    let id = create(dev, &endpoint_def("runs cursor"));
+    // Base64url text of positions that are no run id (one with `&`, `#` and `?` in it): each is
+    // a bound the page starts after, as the document admits.
+    for cursor in ["DI50S-4Sr7E4tL0ThkSWWe_i2s0g", "JiM_", "fn5-"] {
+        let r = api(
+            dev,
+            "GET",
+            &format!("/api/workflows/{id}/runs?cursor={cursor}&status=queued&limit=33"),
+            None,
+        );
+        assert_eq!(r.status, 200, "{cursor}: {}", r.text);
+        assert_eq!(r.json()["runs"], json!([]), "{cursor}");
+    }
+    let r = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/runs?cursor=!!!"),
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.locations(), ["query.cursor"]);
+}
+
+#[test]
 fn crud_round_trip() {
     let dev = shared();
     let def = serde_json::from_str::<Value>(include_str!("../../examples/endpoint.json")).unwrap();
