@@ -11,6 +11,20 @@ const out = join(here, 'dist');
 // Files are overwritten in place: a running `wrangler dev` watches this directory.
 mkdirSync(out, { recursive: true });
 
+// codemirror-json-schema (the editor's checks and completion from the definition schema) reaches
+// two modules the dashboard has no use for: a markdown renderer with a syntax highlighter, and
+// the YAML and JSON5 parsers. Each is replaced by a small stand-in (src/shims/), which keeps the
+// bundle within its budget (docs/dashboard.md).
+const shims = {
+  name: 'codemirror-json-schema-shims',
+  setup(b) {
+    const swap = (filter, file) => b.onResolve({ filter }, (a) =>
+      /[\\/]codemirror-json-schema[\\/]/.test(a.importer) ? { path: join(here, 'src/shims', file) } : undefined);
+    swap(/^\.\.\/utils\/markdown$/, 'markdown.js');
+    swap(/^\.\.\/parsers$/, 'parsers.js');
+  },
+};
+
 await build({
   entryPoints: { app: join(here, 'src/main.jsx'), 'app.css': join(here, 'styles.css') },
   outdir: out,
@@ -24,6 +38,7 @@ await build({
   loader: { '.json': 'text' },
   legalComments: 'none',
   logLevel: 'warning',
+  plugins: [shims],
 });
 // esbuild names a CSS entry `app.css.css`; keep the plain name.
 renameSync(join(out, 'app.css.css'), join(out, 'app.css'));

@@ -70,7 +70,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             json_out,
         ),
         Command::Schema => {
-            println!("{}", tripline_core::schema::definition_schema_json());
+            out!("{}", tripline_core::schema::definition_schema_json());
             Ok(())
         }
     }
@@ -100,14 +100,14 @@ fn token(given: Option<&str>) -> String {
 
 fn print_problems(problems: &[Problem], json_out: bool, style: Style) {
     if json_out {
-        println!(
+        out!(
             "{}",
             json!({ "ok": problems.is_empty(), "problems": problems })
         );
         return;
     }
     for p in problems {
-        println!("{}", p.render(style));
+        out!("{}", p.render(style));
     }
 }
 
@@ -130,7 +130,7 @@ fn check(paths: &[String], json_out: bool, style: Style) -> Result<(), Failure> 
         return Err(Failure::Reported);
     }
     if !json_out {
-        println!(
+        out!(
             "{} {} workflow file{} valid",
             style.green("ok:"),
             locals.len(),
@@ -186,10 +186,14 @@ fn apply(
             result["file"] = json!(file);
         }
         if write {
-            let done = perform(client, action, &created).map_err(|f| match f {
-                Failure::Invalid(m) => Failure::Invalid(format!("{}: {m}", where_of(action))),
-                Failure::Server(m) => Failure::Server(format!("{}: {m}", where_of(action))),
-                other => other,
+            let done = perform(client, action, &created).map_err(|f| {
+                let at = where_of(action);
+                match f {
+                    Failure::Invalid(m) => Failure::Invalid(format!("{at}: {m}")),
+                    Failure::Server(m) => Failure::Server(format!("{at}: {m}")),
+                    Failure::Network(m) => Failure::Network(format!("{at}: {m}")),
+                    other => other,
+                }
             })?;
             if let Action::Create { key, .. } = action {
                 created.push((key.clone(), done["id"].as_str().unwrap_or("").to_string()));
@@ -198,7 +202,7 @@ fn apply(
             if let Action::Deploy { .. } = action {
                 result["version"] = done["deployed_version"].clone();
                 if !json_out {
-                    println!(
+                    out!(
                         "    {}",
                         style.dim(&format!("live as version {}", done["deployed_version"]))
                     );
@@ -210,7 +214,7 @@ fn apply(
         results.push(result);
     }
     if json_out {
-        println!(
+        out!(
             "{}",
             json!({ "applied": write, "changes": changes, "actions": results })
         );
@@ -226,14 +230,14 @@ fn apply(
         count("unchanged")
     );
     if changes == 0 {
-        println!(
+        out!(
             "{} {} workflow{} up to date",
             style.green("nothing to do:"),
             locals.len(),
             plural(locals.len())
         );
     } else if write {
-        println!(
+        out!(
             "{} {}",
             style.green("applied:"),
             summary
@@ -243,7 +247,7 @@ fn apply(
                 .replace(" to delete", " deleted")
         );
     } else {
-        println!("{} {summary}", style.bold("plan:"));
+        out!("{} {summary}", style.bold("plan:"));
     }
     Ok(())
 }
@@ -267,7 +271,7 @@ fn print_action(action: &Action, style: Style, write: bool) {
         }
     };
     match action {
-        Action::Create { key, file, .. } => println!(
+        Action::Create { key, file, .. } => out!(
             "{} {key}  {}",
             style.green(&format!("+ {}", verb("create"))),
             style.dim(file)
@@ -275,7 +279,7 @@ fn print_action(action: &Action, style: Style, write: bool) {
         Action::Update {
             key, file, diff, ..
         } => {
-            println!(
+            out!(
                 "{} {key}  {}",
                 style.yellow(&format!("~ {}", verb("update"))),
                 style.dim(file)
@@ -287,20 +291,20 @@ fn print_action(action: &Action, style: Style, write: bool) {
                         Some('-') => style.red(line),
                         _ => style.dim(line),
                     };
-                    println!("    {painted}");
+                    out!("    {painted}");
                 }
             }
         }
         Action::Deploy { key, .. } => {
-            println!("{} {key}", style.cyan(&format!("^ {}", verb("deploy"))))
+            out!("{} {key}", style.cyan(&format!("^ {}", verb("deploy"))))
         }
-        Action::Delete { key, id } => println!(
+        Action::Delete { key, id } => out!(
             "{} {key}  {}",
             style.red(&format!("- {}", verb("delete"))),
             style.dim(id)
         ),
         Action::Unchanged { key, file } => {
-            println!("{} {key}  {}", style.dim("= unchanged"), style.dim(file))
+            out!("{} {key}  {}", style.dim("= unchanged"), style.dim(file))
         }
     }
 }
@@ -366,12 +370,12 @@ fn runs(
     let list = page["runs"].as_array().cloned().unwrap_or_default();
     if !follow {
         if json_out {
-            println!("{}", json!({ "workflow_id": id, "runs": list }));
+            out!("{}", json!({ "workflow_id": id, "runs": list }));
         } else if list.is_empty() {
-            println!("no runs of {key} yet");
+            out!("no runs of {key} yet");
         } else {
             let rows: Vec<Vec<String>> = list.iter().map(run_row).collect();
-            println!(
+            out!(
                 "{}",
                 table(&RUN_HEADER, &rows, |i, c| paint_run_cell(style, i, c))
             );
@@ -382,10 +386,10 @@ fn runs(
     let mut seen: Vec<(String, String)> = Vec::new();
     let print = |r: &Value| {
         if json_out {
-            println!("{r}");
+            out!("{r}");
         } else {
             let row = run_row(r);
-            println!(
+            out!(
                 "{}  {}  {}  v{}  {}  {}",
                 row[0],
                 style.status(&format!("{:<9}", row[1])),
@@ -462,11 +466,11 @@ fn paint_run_cell(style: Style, i: usize, c: &str) -> String {
 fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Result<(), Failure> {
     let run = client.api("GET", &format!("/api/runs/{run_id}"), None)?;
     if json_out {
-        println!("{run}");
+        out!("{run}");
         return Ok(());
     }
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-    println!(
+    out!(
         "{}  {}  workflow {} v{}  trigger {}",
         style.bold(&s(&run["id"])),
         style.status(&s(&run["status"])),
@@ -474,16 +478,16 @@ fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Resu
         run["version"],
         s(&run["trigger"])
     );
-    println!(
+    out!(
         "created {}  took {}",
         s(&run["created_at"]),
         duration(run["started_at"].as_str(), run["finished_at"].as_str())
     );
     let start = run["started_at"].as_str().or(run["created_at"].as_str());
-    println!("{}", style.bold("steps:"));
+    out!("{}", style.bold("steps:"));
     let steps = run["steps"].as_array().cloned().unwrap_or_default();
     if steps.is_empty() {
-        println!("  (none recorded yet)");
+        out!("  (none recorded yet)");
     }
     for step in &steps {
         let mark = match step["status"].as_str() {
@@ -491,7 +495,7 @@ fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Resu
             Some("failed") => style.red("✗"),
             _ => style.yellow("…"),
         };
-        println!(
+        out!(
             "  {mark} +{:<7} {:<20} {:<10} {:>7}  attempts {}",
             duration(start, step["started_at"].as_str()),
             s(&step["name"]),
@@ -500,12 +504,12 @@ fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Resu
             step["attempts"]
         );
         if !step["error"].is_null() {
-            println!("      {}", style.red(&format!("error: {}", step["error"])));
+            out!("      {}", style.red(&format!("error: {}", step["error"])));
         }
         if !step["output"].is_null() {
             let out = step["output"].to_string();
             let short: String = out.chars().take(200).collect();
-            println!(
+            out!(
                 "      {}",
                 style.dim(&format!(
                     "output: {short}{}",
@@ -515,7 +519,7 @@ fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Resu
         }
     }
     if !run["error"].is_null() {
-        println!("{}", style.red(&format!("error: {}", run["error"])));
+        out!("{}", style.red(&format!("error: {}", run["error"])));
     }
     Ok(())
 }
@@ -523,9 +527,9 @@ fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Resu
 fn replay(client: &Client, run_id: &str, json_out: bool) -> Result<(), Failure> {
     let v = client.api("POST", &format!("/api/runs/{run_id}/replay"), None)?;
     if json_out {
-        println!("{v}");
+        out!("{v}");
     } else {
-        println!(
+        out!(
             "replayed {run_id} as {}",
             v["run_id"].as_str().or(v["id"].as_str()).unwrap_or("?")
         );
@@ -540,7 +544,10 @@ fn preview(
     after: Option<&str>,
     json_out: bool,
 ) -> Result<(), Failure> {
-    let fire_times: Vec<Value> = if Path::new(target).is_file() {
+    let fire_times: Vec<Value> = if names_a_file(target) {
+        if !Path::new(target).is_file() {
+            return Err(Failure::Usage(format!("{target}: no such file")));
+        }
         let (locals, problems) = files::load(&[Path::new(target).to_path_buf()]);
         if !problems.is_empty() {
             print_problems(&problems, json_out, Style::detect());
@@ -577,7 +584,7 @@ fn preview(
         v["fire_times"].as_array().cloned().unwrap_or_default()
     };
     if json_out {
-        println!("{}", json!({ "fire_times": fire_times }));
+        out!("{}", json!({ "fire_times": fire_times }));
         return Ok(());
     }
     let rows: Vec<Vec<String>> = fire_times
@@ -594,11 +601,21 @@ fn preview(
             ]
         })
         .collect();
-    println!(
+    out!(
         "{}",
         table(&["LOCAL", "UTC", "DST SHIFT"], &rows, |_, c| c.to_string())
     );
     Ok(())
+}
+
+/// Whether `preview`'s target is a file rather than a key: one that exists, or that looks like a
+/// path (a `/`, or a workflow file's extension, which no key has).
+fn names_a_file(target: &str) -> bool {
+    let path = Path::new(target);
+    path.is_file()
+        || target.contains('/')
+        || target.contains(std::path::MAIN_SEPARATOR)
+        || crate::source::is_workflow_file(path)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -674,10 +691,10 @@ fn send(
     if json_out {
         let body: Value =
             serde_json::from_str(&answer.text).unwrap_or(Value::String(answer.text.clone()));
-        println!("{}", json!({ "status": answer.status, "body": body }));
+        out!("{}", json!({ "status": answer.status, "body": body }));
     } else {
         eprintln!("{method} {full} → {}", answer.status);
-        println!("{}", answer.text.trim_end());
+        out!("{}", answer.text.trim_end());
     }
     match answer.status {
         200..=299 => Ok(()),

@@ -5,6 +5,14 @@
 //! Exit codes: 0 ok · 1 invalid (a definition problem, an unknown key or run, a request the
 //! server refused as invalid) · 2 usage (bad arguments, unreadable paths) · 3 server or network.
 
+/// `println!` for everything the commands print to standard output: a reader that went away
+/// (`tripline schema | head`) ends the program quietly with exit 0 instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
+
 pub mod client;
 pub mod commands;
 pub mod files;
@@ -69,6 +77,9 @@ impl Failure {
 }
 
 const AFTER_HELP: &str = "\
+Example:
+  tripline check workflows/ && tripline apply workflows/ --deploy --prune
+
 Exit codes: 0 ok, 1 invalid (definition problems, unknown key or run), 2 usage, 3 server or network.
 The server is --url / TRIPLINE_URL (default http://localhost:8787, where scripts/dev runs), the
 admin token --token / TRIPLINE_TOKEN (default: ADMIN_TOKEN from a .dev.vars in this folder or above).";
@@ -238,6 +249,11 @@ mod tests {
     #[test]
     fn every_command_has_an_example_in_its_help() {
         Cli::command().debug_assert();
+        let top = Cli::command()
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        assert!(top.contains("Example:\n  tripline "), "{top}");
         for sub in Cli::command().get_subcommands() {
             let help = sub
                 .get_after_help()

@@ -1,6 +1,22 @@
 //! Human output: aligned tables, and colour only when writing to a terminal (and `NO_COLOR` is unset).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+
+/// Writes one line to standard output (the `out!` macro). When the reader has gone away (a
+/// broken pipe: `tripline schema | head`), the program ends at once with exit 0, as a command
+/// killed by SIGPIPE would, without a message.
+pub fn line(args: std::fmt::Arguments) {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"))
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        panic!("writing to standard output: {e}");
+    }
+}
 
 #[derive(Clone, Copy)]
 pub struct Style {

@@ -78,7 +78,8 @@ pub fn escape(key: &str) -> String {
 // JSON
 
 /// Parses JSON with serde_json (its errors carry line and column), then walks the text once to
-/// record where each value is.
+/// record where each value is. A member name given twice in one object is an error at its second
+/// occurrence (serde_json would keep the last silently), as a YAML key given twice is.
 pub fn parse_json(text: &str) -> Result<(Value, Positions), SyntaxError> {
     let value: Value = serde_json::from_str(text).map_err(|e| SyntaxError {
         pos: Pos {
@@ -93,8 +94,12 @@ pub fn parse_json(text: &str) -> Result<(Value, Positions), SyntaxError> {
         line: 1,
         col: 1,
         out: HashMap::new(),
+        duplicate: None,
     };
     scan.value(String::new(), None);
+    if let Some(e) = scan.duplicate {
+        return Err(e);
+    }
     Ok((value, Positions(scan.out)))
 }
 
@@ -105,6 +110,8 @@ struct JsonScan<'a> {
     line: usize,
     col: usize,
     out: HashMap<String, Pos>,
+    /// The first member name given twice in one object.
+    duplicate: Option<SyntaxError>,
 }
 
 impl JsonScan<'_> {
@@ -161,12 +168,19 @@ impl JsonScan<'_> {
         match self.peek() {
             Some(b'{') => {
                 self.bump();
+                let mut names = std::collections::HashSet::new();
                 loop {
                     self.ws();
                     match self.peek() {
                         Some(b'"') => {
                             let at = self.pos();
                             let key = self.string();
+                            if !names.insert(key.clone()) && self.duplicate.is_none() {
+                                self.duplicate = Some(SyntaxError {
+                                    pos: at,
+                                    message: format!("member `{key}` appears twice in this object"),
+                                });
+                            }
                             self.ws();
                             self.bump(); // ':'
                             self.value(format!("{pointer}/{}", escape(&key)), Some(at));

@@ -7,9 +7,12 @@
 //! (`METHODS`, `SCHEDULE_KINDS`, `MAX_STEPS`, …), and a test feeds every example and a set of
 //! invalid definitions to both and checks that they agree.
 //!
-//! What a JSON Schema cannot say, only the parser checks: template references (`{{steps.x}}`
-//! must name an earlier step), cron expressions, unique step names, at most one `response`
-//! step and only with an endpoint trigger, request-schema paths, and URLs beyond their shape.
+//! Cron expressions (each field's grammar and range, `cron_expression`) and the `response`
+//! step's rules (only with an endpoint trigger, at most one: the `allOf` of the root) are stated
+//! here too. What a JSON Schema cannot say, only the parser checks: template references
+//! (`{{steps.x}}` must name an earlier step), unique step names, a request field named twice
+//! (query, header or body) and body paths that contradict each other, and URLs beyond their
+//! shape.
 //!
 //! Only native tools build this (feature `schema`); the Worker serves the generated file.
 

@@ -1,12 +1,15 @@
-// The definition editor: CodeMirror 6 with JSON support, parse errors as you type, and the
-// API's problem+json errors drawn at their location in the text.
+// The definition editor: CodeMirror 6 with JSON support, parse errors as you type, the definition
+// schema's errors and completions as you type (the schema the API serves), and the API's
+// problem+json errors drawn at their location in the text.
 import { useEffect, useRef } from 'preact/hooks';
 import { EditorView, basicSetup } from 'codemirror';
 import { EditorState, StateEffect, StateField } from '@codemirror/state';
-import { json, jsonParseLinter } from '@codemirror/lang-json';
+import { json, jsonLanguage, jsonParseLinter } from '@codemirror/lang-json';
 import { linter, lintGutter, forceLinting } from '@codemirror/lint';
 import { syntaxHighlighting } from '@codemirror/language';
 import { classHighlighter } from '@lezer/highlight';
+import { jsonCompletion, getJSONSchema, handleRefresh, stateExtensions, updateSchema } from 'codemirror-json-schema';
+import { Draft04 } from 'json-schema-library';
 import { locate } from './jsonpath.js';
 
 const setServerErrors = StateEffect.define();
@@ -19,6 +22,45 @@ const serverErrors = StateField.define({
 });
 
 const parseLint = jsonParseLinter();
+
+/** The definition schema, fetched once per page (no token needed; ~15 KiB gzipped). */
+let schemaPromise;
+export function definitionSchema() {
+  schemaPromise ||= fetch('/api/definition.schema.json')
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null);
+  return schemaPromise;
+}
+
+// Checks the text against the definition schema as you type: an unknown step `type`, a missing
+// field, a value of the wrong kind, each drawn where `locate` puts the API's own errors (the
+// API's check on save stays the last word). The validator is the one codemirror-json-schema
+// uses; its own linter marks an array element at the token after it.
+let compiled = { schema: null, draft: null };
+const schemaLinter = linter((view) => {
+  const schema = getJSONSchema(view.state);
+  if (!schema) return [];
+  let data;
+  try { data = JSON.parse(view.state.doc.toString()); } catch { return []; } // the parse linter's
+  if (compiled.schema !== schema) compiled = { schema, draft: new Draft04(schema) };
+  let errors = [];
+  try { errors = compiled.draft.validate(data); } catch { return []; }
+  return errors.map((e) => {
+    let pointer = String(e.data?.pointer || '#').replace(/^#/, '');
+    // An unknown member is marked at its own name.
+    if (e.name === 'NoAdditionalPropertiesError' && e.data?.property !== undefined) {
+      pointer += `/${String(e.data.property).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    }
+    const r = locate(view.state, pointer) || { from: 0, to: Math.min(1, view.state.doc.length) };
+    return {
+      from: r.from,
+      to: Math.max(r.to, r.from),
+      severity: 'error',
+      source: 'definition schema',
+      message: `${pointer || '/'}: ${e.message}`,
+    };
+  });
+}, { delay: 300, needsRefresh: handleRefresh });
 
 /** Where each API error sits in `state`'s text: [{location, message, from, to, line, exact}]. */
 export function placeErrors(state, errors) {
@@ -68,6 +110,9 @@ export function Editor({ value, onChange, errors, apiRef, label }) {
           syntaxHighlighting(classHighlighter),
           serverErrors,
           apiLinter,
+          stateExtensions(undefined),
+          schemaLinter,
+          jsonLanguage.data.of({ autocomplete: jsonCompletion() }),
           lintGutter(),
           EditorView.contentAttributes.of({ 'aria-label': label || 'Workflow definition (JSON)' }),
           EditorView.updateListener.of((u) => { if (u.docChanged) changeRef.current?.(u.state.doc.toString()); }),
@@ -75,6 +120,8 @@ export function Editor({ value, onChange, errors, apiRef, label }) {
       }),
     });
     view.current = v;
+    let live = true;
+    definitionSchema().then((schema) => { if (schema && live) updateSchema(v, schema); });
     if (apiRef) {
       apiRef.current = {
         view: v,
@@ -83,7 +130,7 @@ export function Editor({ value, onChange, errors, apiRef, label }) {
         focusAt(pos) { v.dispatch({ selection: { anchor: pos }, scrollIntoView: true }); v.focus(); },
       };
     }
-    return () => v.destroy();
+    return () => { live = false; v.destroy(); };
   }, []);
 
   useEffect(() => {

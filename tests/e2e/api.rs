@@ -17,6 +17,78 @@ fn healthz_needs_no_token() {
 }
 
 #[test]
+fn unknown_methods_are_405_with_allow() {
+    let dev = shared();
+    // The runtime would fold a method it does not know into GET; the router reads it as sent.
+    let r = send("QUERY", &dev.url("/healthz"), &[], None);
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert_eq!(r.header("allow"), Some("GET"));
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+}
+
+#[test]
+fn definition_schema_is_served_to_any_origin() {
+    let dev = shared();
+    let r = send("GET", &dev.url("/api/definition.schema.json"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/schema+json"));
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    let schema = r.json();
+    assert_eq!(
+        schema["$schema"],
+        "https://json-schema.org/draft/2020-12/schema"
+    );
+    assert_eq!(schema["title"], "Tripline workflow definition");
+    assert_eq!(
+        schema["properties"]["trigger"]["$ref"],
+        "#/$defs/TriggerSchema"
+    );
+    // One branch per trigger kind, each naming its `type`.
+    let triggers = schema["$defs"]["TriggerSchema"]["oneOf"]
+        .as_array()
+        .unwrap();
+    let kinds: Vec<&str> = triggers
+        .iter()
+        .filter_map(|b| b["properties"]["type"]["const"].as_str())
+        .collect();
+    for kind in ["endpoint", "schedule", "poll", "oauth"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    let steps = schema["$defs"]["StepSchema"]["oneOf"].as_array().unwrap();
+    assert!(steps.len() > 1, "{steps:?}");
+    // The same document the Worker was built with.
+    let built: Value =
+        serde_json::from_str(include_str!("../../src/api/definition.schema.json")).unwrap();
+    assert_eq!(schema, built);
+}
+
+#[test]
+fn a_runs_cursor_is_any_position() {
+    let dev = shared();
+    let id = create(dev, &endpoint_def("runs cursor"));
+    // Base64url text of positions that are no run id (one with `&`, `#` and `?` in it): each is
+    // a bound the page starts after, as the document admits.
+    for cursor in ["DI50S-4Sr7E4tL0ThkSWWe_i2s0g", "JiM_", "fn5-"] {
+        let r = api(
+            dev,
+            "GET",
+            &format!("/api/workflows/{id}/runs?cursor={cursor}&status=queued&limit=33"),
+            None,
+        );
+        assert_eq!(r.status, 200, "{cursor}: {}", r.text);
+        assert_eq!(r.json()["runs"], json!([]), "{cursor}");
+    }
+    let r = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/runs?cursor=!!!"),
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.locations(), ["query.cursor"]);
+}
+
+#[test]
 fn crud_round_trip() {
     let dev = shared();
     let def = serde_json::from_str::<Value>(include_str!("../../examples/endpoint.json")).unwrap();
@@ -93,6 +165,15 @@ fn list_pages_with_a_cursor() {
     }
     assert_eq!(pages, 3);
     assert_eq!(seen, ids);
+
+    // An empty cursor is the first page.
+    let first = api(&dev, "GET", "/api/workflows?limit=2", None);
+    let empty = api(&dev, "GET", "/api/workflows?limit=2&cursor=", None);
+    assert_eq!(empty.status, 200, "{}", empty.text);
+    assert_eq!(empty.json(), first.json());
+    let empty = api(&dev, "GET", "/api/workflows?cursor=", None);
+    assert_eq!(empty.status, 200, "{}", empty.text);
+    assert_eq!(empty.json()["workflows"].as_array().unwrap().len(), 5);
 
     let bad = api(&dev, "GET", "/api/workflows?cursor=!!!", None);
     assert_eq!(bad.status, 400);

@@ -507,3 +507,298 @@ fn preview_is_offline_for_a_file() {
     assert_eq!(v["fire_times"][0]["dst_shifted"], true, "{v}");
     assert_eq!(v["fire_times"][1]["at"], "2027-03-15T02:30:00-04:00", "{v}");
 }
+
+/// What the stub management API does with the second `POST /api/workflows`.
+#[derive(Clone, Copy)]
+enum SecondCreate {
+    /// Answers 500 with a problem.
+    Fails,
+    /// Closes the connection without an answer.
+    Drops,
+}
+
+/// A stub of the management API on a std `TcpListener`: lists no workflows, creates the first
+/// one, and fails the second create as told. Returns its base URL and every request line it got.
+fn stub_api(second: SecondCreate) -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        let mut creates = 0;
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            // The head, then as many body bytes as it announces.
+            let mut data = Vec::new();
+            let mut buf = [0u8; 4096];
+            let head_end = loop {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break None;
+                }
+                data.extend_from_slice(&buf[..n]);
+                if let Some(i) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break Some(i + 4);
+                }
+            };
+            let Some(head_end) = head_end else { continue };
+            let head = String::from_utf8_lossy(&data[..head_end]).to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            while data.len() < head_end + length {
+                let n = stream.read(&mut buf).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                data.extend_from_slice(&buf[..n]);
+            }
+            let line = head.lines().next().unwrap_or("").to_string();
+            log.lock().unwrap().push(line.clone());
+            let (status, body) = if line.starts_with("GET /api/workflows?") {
+                (
+                    "200 OK",
+                    r#"{"workflows": [], "next_cursor": null}"#.to_string(),
+                )
+            } else if line.starts_with("POST /api/workflows ") {
+                creates += 1;
+                match (creates, second) {
+                    (1, _) => (
+                        "201 Created",
+                        r#"{"id": "wf_000000000000000000000000001", "status": "draft"}"#
+                            .to_string(),
+                    ),
+                    (_, SecondCreate::Drops) => {
+                        drop(stream);
+                        continue;
+                    }
+                    (_, SecondCreate::Fails) => (
+                        "500 Internal Server Error",
+                        r#"{"type": "urn:tripline:problem:error", "title": "Internal error", "status": 500, "detail": "the stub fails the second create"}"#
+                            .to_string(),
+                    ),
+                }
+            } else {
+                (
+                    "404 Not Found",
+                    r#"{"detail": "not in the stub"}"#.to_string(),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/problem+json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (base, seen)
+}
+
+#[test]
+fn apply_stops_at_the_first_server_error_and_names_its_file() {
+    let dir = temp_dir("apply-stops");
+    for name in ["a", "b", "c"] {
+        std::fs::write(
+            dir.join(format!("{name}.json")),
+            include_str!("../../examples/endpoint.json"),
+        )
+        .unwrap();
+    }
+    for (second, says) in [
+        (SecondCreate::Fails, "the stub fails the second create"),
+        (SecondCreate::Drops, "cannot reach"),
+    ] {
+        let (base, seen) = stub_api(second);
+        let out = Command::new(binary())
+            .args(["--url", &base, "--token", "t", "apply", "."])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let r = finish(out);
+        assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.starts_with("error: ./b.json: ") && r.stderr.contains(says),
+            "{}",
+            r.stderr
+        );
+        // Listed once, created a, failed on b, and never tried c.
+        let seen = seen.lock().unwrap().clone();
+        let creates = seen.iter().filter(|l| l.starts_with("POST ")).count();
+        assert_eq!(creates, 2, "{seen:#?}");
+        assert_eq!(seen.len(), 3, "{seen:#?}");
+        assert!(
+            r.stdout.contains("+ create a") && !r.stdout.contains("create c"),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
+#[test]
+fn send_to_the_test_url_and_replay_a_run() {
+    let _turn = server_lock();
+    let repo = temp_dir("send-test");
+    std::fs::write(
+        repo.join("shelf-me.json"),
+        include_str!("../../examples/endpoint.json"),
+    )
+    .unwrap();
+    let r = tripline(&repo, &["apply", "shelf-me.json", "--deploy"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let id = by_key("shelf-me").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // --test: captured on the test shelf with its header, query and body; no run.
+    let r = tripline(
+        &repo,
+        &[
+            "--json",
+            "send",
+            "shelf-me",
+            "--test",
+            "-H",
+            "x-a: 1",
+            "-q",
+            "source=cli",
+            "--data",
+            r#"{"email": "grace@example.com"}"#,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let sent: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(sent["status"], 200, "{sent}");
+    assert_eq!(sent["body"]["captured"], true, "{sent}");
+    let shelf = api(
+        dev(),
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    );
+    assert_eq!(shelf.status, 200, "{}", shelf.text);
+    let shelf = shelf.json();
+    let captured = &shelf["test_requests"][0];
+    assert_eq!(captured["id"], sent["body"]["id"], "{shelf}");
+    assert_eq!(captured["method"], "POST", "{captured}");
+    assert_eq!(captured["headers"]["x-a"], "1", "{captured}");
+    assert_eq!(captured["query"]["source"], "cli", "{captured}");
+    assert_eq!(captured["body"]["email"], "grace@example.com", "{captured}");
+    let runs = api(dev(), "GET", &format!("/api/workflows/{id}/runs"), None).json();
+    assert_eq!(
+        runs["runs"],
+        json!([]),
+        "a test request runs nothing: {runs}"
+    );
+
+    // A live run, then `replay`: a new run of the deployed version with the same input.
+    let r = tripline(
+        &repo,
+        &[
+            "send",
+            "shelf-me",
+            "-q",
+            "source=website",
+            "--data",
+            r#"{"email": "ada@example.com"}"#,
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let run_id = serde_json::from_str::<Value>(&r.stdout).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = tripline(&repo, &["replay", &run_id]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let replay_id = r
+        .stdout
+        .trim()
+        .strip_prefix(&format!("replayed {run_id} as "))
+        .unwrap_or_else(|| panic!("{}", r.stdout))
+        .to_string();
+    assert!(
+        replay_id.starts_with("run_") && replay_id != run_id,
+        "{replay_id}"
+    );
+    let original = api(dev(), "GET", &format!("/api/runs/{run_id}"), None).json();
+    let replayed = api(dev(), "GET", &format!("/api/runs/{replay_id}"), None);
+    assert_eq!(replayed.status, 200, "{}", replayed.text);
+    let replayed = replayed.json();
+    assert_eq!(replayed["trigger"], "replay", "{replayed}");
+    assert_eq!(replayed["workflow_id"], id.as_str());
+    assert_eq!(replayed["version"], 1);
+    assert_eq!(replayed["input"], original["input"], "{replayed}");
+    // An unknown run is exit 1.
+    assert_eq!(tripline(&repo, &["replay", "run_nope"]).code, 1);
+
+    assert_eq!(
+        api(dev(), "DELETE", &format!("/api/workflows/{id}"), None).status,
+        204
+    );
+}
+
+#[test]
+fn preview_by_key_asks_the_server_and_agrees_with_the_file() {
+    let _turn = server_lock();
+    let repo = temp_dir("preview-key");
+    std::fs::write(
+        repo.join("nightly-preview.json"),
+        include_str!("../../examples/schedule.json"),
+    )
+    .unwrap();
+    // A draft is enough: the server previews the draft's schedule.
+    let r = tripline(&repo, &["apply", "nightly-preview.json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let args = |target: &'static str| {
+        [
+            "--json",
+            "preview",
+            target,
+            "--count",
+            "3",
+            "--after",
+            "2027-03-13T12:00:00Z",
+        ]
+    };
+    let by_key = tripline(&repo, &args("nightly-preview"));
+    assert_eq!(by_key.code, 0, "{}", by_key.stderr);
+    let from_server: Value = serde_json::from_str(&by_key.stdout).unwrap();
+    assert_eq!(
+        from_server["fire_times"][0]["utc"], "2027-03-14T07:00:00Z",
+        "{from_server}"
+    );
+    assert_eq!(from_server["fire_times"].as_array().unwrap().len(), 3);
+    let offline = tripline(&repo, &args("nightly-preview.json"));
+    assert_eq!(offline.code, 0, "{}", offline.stderr);
+    let offline: Value = serde_json::from_str(&offline.stdout).unwrap();
+    assert_eq!(from_server, offline);
+    // As a table; a file that does not exist is a usage error, not a key.
+    let r = tripline(&repo, &["preview", "nightly-preview", "--count", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.starts_with("LOCAL "), "{}", r.stdout);
+    assert_eq!(r.stdout.lines().count(), 3, "{}", r.stdout);
+    let r = tripline(&repo, &["preview", "missing.yaml"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("missing.yaml: no such file"),
+        "{}",
+        r.stderr
+    );
+
+    let id = by_key_id("nightly-preview");
+    assert_eq!(
+        api(dev(), "DELETE", &format!("/api/workflows/{id}"), None).status,
+        204
+    );
+}
+
+fn by_key_id(key: &str) -> String {
+    by_key(key).unwrap()["id"].as_str().unwrap().to_string()
+}

@@ -227,6 +227,37 @@ fn endpoint_workflow_from_template_to_replayed_run() {
     let dev = dev();
     let r = browser("dashboard_endpoint.mjs", json!({}));
     let id = text(&r["id"]).to_string();
+    // The served definition schema flags an unknown step type as it is typed, at that step's
+    // opening brace, before anything is saved; the template itself has no schema error.
+    let lint = r["schema_lint"].as_array().expect("schema_lint");
+    let line = r["schema_expected_line"].as_u64().expect("line");
+    assert!(
+        lint.iter()
+            .any(|l| l["line"].as_u64() == Some(line) && text(&l["text"]) == "{"),
+        "{r:#}"
+    );
+    let messages = r["schema_messages"].as_array().expect("schema_messages");
+    assert!(
+        messages
+            .iter()
+            .any(|m| text(m).starts_with("/steps/0: ") && text(m).contains("oneof")),
+        "{r:#}"
+    );
+    assert_eq!(r["schema_errors_listed"], 0, "no save, no API error: {r:#}");
+    // It completes a step's `type` with the step kinds.
+    let completions: Vec<&str> = r["schema_completions"]
+        .as_array()
+        .expect("schema_completions")
+        .iter()
+        .map(text)
+        .collect();
+    for kind in ["http", "log", "response"] {
+        assert!(
+            completions.iter().any(|c| c.contains(kind)),
+            "{kind}: {completions:?}"
+        );
+    }
+    assert_eq!(r["schema_lint_after_fix"], 0, "{r:#}");
     // The error is at the line of the broken value, in the editor and in the list.
     let line = r["expected_line"].as_u64().expect("line");
     assert!(line > 1, "{r:#}");

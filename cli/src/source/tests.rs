@@ -80,6 +80,21 @@ fn yaml_becomes_json_with_types() {
 }
 
 #[test]
+fn json_duplicate_members_are_errors_at_the_second() {
+    let e = parse_json("{\"name\": \"a\",\n \"steps\": [],\n \"name\": \"b\"}").unwrap_err();
+    assert_eq!(e.pos, Pos { line: 3, col: 2 });
+    assert!(e.message.contains("`name` appears twice"), "{e:?}");
+    // Nested, and spelled with an escape: still the same name.
+    let e = parse_json("{\"trigger\": {\"type\": \"endpoint\", \"typ\\u0065\": \"poll\"}}")
+        .unwrap_err();
+    assert_eq!(e.pos, Pos { line: 1, col: 34 });
+    // The same name in two objects is fine.
+    assert!(parse_json("[{\"a\": 1}, {\"a\": 2}]").is_ok());
+    // Through `parse` for a .json file too.
+    assert!(parse(Path::new("w.json"), "{\"a\": 1, \"a\": 1}").is_err());
+}
+
+#[test]
 fn yaml_positions() {
     let (_, p) = parse_yaml(YAML).unwrap();
     assert_eq!(p.get("/name"), at(2, 1));

@@ -197,7 +197,11 @@ pub async fn list(
         query.push_str(&format!("&trigger={t}"));
     }
     if let Some(b) = before {
-        query.push_str(&format!("&before={b}"));
+        // Any text is a position (see `api::runs::list`): sent encoded.
+        query.push_str(&format!(
+            "&before={}",
+            tripline_core::kernel::percent::encode(b)
+        ));
     }
     let pages = futures_util::future::join_all(super::holders(shards).map(|k| {
         let query = query.clone();

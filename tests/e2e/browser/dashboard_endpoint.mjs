@@ -13,6 +13,43 @@ await scenario(async (page, out) => {
   out.id = decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
   const wf = await apiGet(`/api/workflows/${out.id}`);
 
+  // The definition schema (served by the API) checks as you type, before any save: a step of a
+  // type that does not exist is marked at that step (its opening brace, the line before its
+  // `type`), with the schema's message when the mark is hovered.
+  const unknownType = structuredClone(wf.draft);
+  unknownType.steps[0].type = 'sms';
+  const unknownText = JSON.stringify(unknownType, null, 2);
+  out.schema_expected_line = unknownText.split('\n').findIndex((l) => l.includes('"sms"'));
+  await setEditorText(page, unknownText);
+  await page.locator('.cm-lintRange-error').first().waitFor();
+  out.schema_lint = await page.evaluate(() => {
+    const root = document.querySelector('.editor').shadowRoot;
+    const lines = [...root.querySelectorAll('.cm-content > .cm-line')];
+    return [...root.querySelectorAll('.cm-lintRange-error')].map((r) => ({
+      line: lines.indexOf(r.closest('.cm-line')) + 1,
+      text: r.textContent,
+    }));
+  });
+  await page.locator('.cm-lintRange-error').first().hover();
+  await page.locator('.cm-tooltip-lint').first().waitFor();
+  out.schema_messages = await page.locator('.cm-tooltip-lint .cm-diagnostic').allTextContents();
+  out.schema_errors_listed = await page.locator('.error-list li').count();
+  // Completion from the schema: inside a step's empty `type`, the step kinds.
+  const blank = JSON.stringify({ ...wf.draft, steps: [{ type: '' }] }, null, 2);
+  await setEditorText(page, blank);
+  const at = blank.indexOf('"type": ""') + '"type": "'.length;
+  await page.keyboard.press('Control+End');
+  for (let i = 0; i < blank.length - at; i++) await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('Control+Space');
+  await page.locator('.cm-tooltip-autocomplete').waitFor();
+  out.schema_completions = await page.locator('.cm-tooltip-autocomplete .cm-completionLabel').allTextContents();
+  await page.keyboard.press('Escape');
+  // The template as it is: no schema error.
+  await setEditorText(page, JSON.stringify(wf.draft, null, 2));
+  await page.locator('.cm-lintRange-error').first().waitFor({ state: 'detached' });
+  await page.waitForTimeout(1000);
+  out.schema_lint_after_fix = await page.locator('.cm-lintRange-error').count();
+
   // An error the API finds (a template root that does not exist), not the JSON parser.
   const broken = structuredClone(wf.draft);
   broken.steps[0].message = 'hello {{nope.value}}';
