@@ -624,6 +624,13 @@ fn both_reject_the_same_invalid_definitions() {
             ),
         ),
         (
+            "oauth scope with a next-line character (Unicode White_Space)",
+            with(
+                "/trigger",
+                json!({"type": "oauth", "authorize_url": "https://a", "token_url": "https://t", "client_id": "c", "client_secret_env": "S", "success_url": "https://s", "scopes": ["read", "a\u{85}b"]}),
+            ),
+        ),
+        (
             "oauth token auth",
             with(
                 "/trigger",

@@ -475,10 +475,16 @@ pub struct OAuthSchema {
     token_auth_method: Option<String>,
 }
 
-/// A scope: non-empty, no spaces.
+/// A scope: non-empty, no whitespace as the parser sees it (Unicode White_Space, spelled out:
+/// regex engines' `\s` differ, ECMAScript's misses U+0085).
 #[derive(JsonSchema)]
 #[schemars(transparent)]
-pub struct Scope(#[schemars(regex(pattern = r"^\S+$"))] String);
+pub struct Scope(
+    #[schemars(regex(
+        pattern = r"^[^\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$"
+    ))]
+    String,
+);
 
 // ---------------------------------------------------------------------------------------------
 // poll
