@@ -403,6 +403,10 @@ fn eight_concurrent_writers_with_random_commit_delays_miss_nothing() {
     });
     let id = create_deployed(&e.dev, &def);
     let writing = std::sync::atomic::AtomicUsize::new(WRITERS as usize);
+    // Polls seen to end so far: the first writer, halfway, holds a transaction open until one
+    // did (at most a minute), so that a poll always runs while a transaction is in flight,
+    // however fast the machine writes.
+    let polls_seen = std::sync::atomic::AtomicUsize::new(0);
     // Polls that ended while the writers wrote, and whether one was held back by a writer.
     let (polls_while_writing, waiting_seen) = std::thread::scope(|s| {
         let watcher = s.spawn(|| {
@@ -413,6 +417,7 @@ fn eight_concurrent_writers_with_random_commit_delays_miss_nothing() {
                 let status = poll_status(&e.dev, &id);
                 if status["last_poll_at"] != last {
                     polls += 1;
+                    polls_seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     last = status["last_poll_at"].clone();
                 }
                 waiting |= !status["waiting"].is_null();
@@ -421,6 +426,7 @@ fn eight_concurrent_writers_with_random_commit_delays_miss_nothing() {
         });
         for w in 0..WRITERS {
             let writing = &writing;
+            let polls_seen = &polls_seen;
             s.spawn(move || {
                 let mut session = pg.session();
                 // xorshift: a different, repeatable sequence per writer.
@@ -432,7 +438,24 @@ fn eight_concurrent_writers_with_random_commit_delays_miss_nothing() {
                     x
                 };
                 let mut written = 0;
+                let mut halfway = w != 0;
                 while written < ROWS_EACH {
+                    if !halfway && written >= ROWS_EACH / 2 {
+                        // The first writer, halfway, keeps a transaction open until a poll ended.
+                        halfway = true;
+                        session.exec(&format!(
+                            "BEGIN; INSERT INTO t_writers (name, n) VALUES ('writer {w}', 0);"
+                        ));
+                        let until = Instant::now() + Duration::from_secs(60);
+                        while polls_seen.load(std::sync::atomic::Ordering::SeqCst) == 0
+                            && Instant::now() < until
+                        {
+                            std::thread::sleep(Duration::from_millis(100));
+                        }
+                        session.exec("COMMIT;");
+                        written += 1;
+                        continue;
+                    }
                     let rows = (1 + next() % 20).min(ROWS_EACH - written);
                     let delay_ms = next() % 40;
                     session.exec(&format!(
