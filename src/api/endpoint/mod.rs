@@ -32,6 +32,9 @@ use tripline_core::steps::Step;
 
 /// How long an isolate may reuse a deployed version it read.
 const CACHE_MS: i64 = 2_000;
+/// How long past `CACHE_MS` other requests keep using a version while one request reads it
+/// again; after that each request waits for a read of its own.
+const STALE_MS: i64 = 1_000;
 
 /// A deployed version, parsed once.
 pub struct Live {
@@ -42,8 +45,15 @@ pub struct Live {
     pub earlier_shards: Vec<u8>,
 }
 
+/// A cached version: when it was read, whether a request is reading it again, the version.
+struct Cached {
+    read_at: i64,
+    refreshing: bool,
+    live: Rc<Live>,
+}
+
 thread_local! {
-    static CACHE: RefCell<HashMap<String, (i64, Rc<Live>)>> = RefCell::new(HashMap::new());
+    static CACHE: RefCell<HashMap<String, Cached>> = RefCell::new(HashMap::new());
 }
 
 /// Forgets a workflow's cached version (on deploy/undeploy in this isolate).
@@ -51,21 +61,67 @@ pub fn forget(workflow_id: &str) {
     CACHE.with(|c| c.borrow_mut().remove(workflow_id));
 }
 
+/// What the cache holds for `id` at `now`: `Ok` a version to use, `Err(previous)` a read is
+/// due (this request makes it; `previous` is the version it replaces, if any). Only one request
+/// at a time reads an expired entry again; the others use it meanwhile, for at most `STALE_MS`,
+/// so a busy endpoint does not send every request of that moment to the object at once.
+fn cached(id: &str, now: i64) -> Result<Rc<Live>, Option<Rc<Live>>> {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let Some(entry) = c.get_mut(id) else {
+            return Err(None);
+        };
+        let age = now - entry.read_at;
+        if age <= CACHE_MS || (entry.refreshing && age <= CACHE_MS + STALE_MS) {
+            return Ok(entry.live.clone());
+        }
+        entry.refreshing = true;
+        Err(Some(entry.live.clone()))
+    })
+}
+
 /// The deployed version of an endpoint workflow: 404 when unknown, 404 naming the test URL
 /// when not deployed. Only positive answers are cached, so a fresh deploy is never a 404.
 /// `origin` (for the test URL in that message) is only computed on that path.
 pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiResult<Rc<Live>> {
     let now = now_ms();
-    if let Some(hit) = CACHE.with(|c| {
-        c.borrow()
-            .get(id)
-            .filter(|(at, _)| now - at <= CACHE_MS)
-            .map(|(_, l)| l.clone())
-    }) {
-        return Ok(hit);
-    }
+    let previous = match cached(id, now) {
+        Ok(hit) => return Ok(hit),
+        Err(previous) => previous,
+    };
+    let read = read_live(env, id, origin, previous).await;
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        match &read {
+            Ok(live) => {
+                c.insert(
+                    id.to_string(),
+                    Cached {
+                        read_at: now,
+                        refreshing: false,
+                        live: live.clone(),
+                    },
+                );
+            }
+            // Not deployed any more, or the read failed: the next request reads again.
+            Err(_) => {
+                c.remove(id);
+            }
+        }
+    });
+    read
+}
+
+/// Reads the deployed version from the workflow's object (D1 when it does not know it). The
+/// same version as `previous` (versions never change) is not parsed again.
+async fn read_live(
+    env: &Env,
+    id: &str,
+    origin: impl FnOnce() -> String,
+    previous: Option<Rc<Live>>,
+) -> ApiResult<Rc<Live>> {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
-    let runs_since = iso_millis(now - runs::limits::retention_ms(env));
+    let runs_since = iso_millis(now_ms() - runs::limits::retention_ms(env));
     // The workflow's object keeps the live version (no D1 on the hot path); D1 when it does not.
     let (version, def, earlier) = match crate::objects::live(env, id).await? {
         Some(live) => (
@@ -86,25 +142,31 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
             "workflow {id} is not deployed; deploy it, or send requests to its test URL {origin}/hooks/{id}/test"
         )));
     };
+    let parse_earlier = |shards: u8| -> Vec<u8> {
+        earlier
+            .as_deref()
+            .and_then(|t| serde_json::from_str::<Vec<u8>>(t).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&n| n != shards)
+            .collect()
+    };
+    if let Some(previous) = previous.filter(|p| p.version == version) {
+        let earlier_shards = parse_earlier(runs::shards_of(&previous.definition));
+        if earlier_shards == previous.earlier_shards {
+            return Ok(previous);
+        }
+    }
     let definition = serde_json::from_str::<Value>(&def)
         .ok()
         .and_then(|v| Definition::parse(&v).ok())
         .ok_or_else(|| ApiError::internal("the deployed definition no longer validates"))?;
-    let shards = runs::shards_of(&definition);
-    let earlier_shards = earlier
-        .as_deref()
-        .and_then(|t| serde_json::from_str::<Vec<u8>>(t).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|&n| n != shards)
-        .collect();
-    let live = Rc::new(Live {
+    let earlier_shards = parse_earlier(runs::shards_of(&definition));
+    Ok(Rc::new(Live {
         version,
         definition,
         earlier_shards,
-    });
-    CACHE.with(|c| c.borrow_mut().insert(id.to_string(), (now, live.clone())));
-    Ok(live)
+    }))
 }
 
 /// The parts of a request a run records: method, path, query, headers, parsed body.
