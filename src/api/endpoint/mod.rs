@@ -615,3 +615,62 @@ pub fn validate(
 pub fn redacted_headers(headers: &Map<String, Value>) -> Value {
     Value::Object(runtime::redact_for_shelf(headers))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(id: &str, read_at: i64, version: i64) {
+        let definition = Definition::parse(&json!({
+            "name": "hook",
+            "trigger": {"type": "endpoint"},
+            "steps": [],
+        }))
+        .expect("a valid definition");
+        CACHE.with(|c| {
+            c.borrow_mut().insert(
+                id.to_string(),
+                Cached {
+                    read_at,
+                    refreshing: false,
+                    live: Rc::new(Live {
+                        version,
+                        definition,
+                        earlier_shards: Vec::new(),
+                    }),
+                },
+            )
+        });
+    }
+
+    fn version(answer: &Result<Rc<Live>, Option<Rc<Live>>>) -> (bool, Option<i64>) {
+        match answer {
+            Ok(live) => (true, Some(live.version)),
+            Err(previous) => (false, previous.as_ref().map(|p| p.version)),
+        }
+    }
+
+    #[test]
+    fn one_request_reads_an_expired_version_while_the_others_use_it_briefly() {
+        assert_eq!(version(&cached("wf_unknown", 0)), (false, None));
+        put("wf_a", 10_000, 3);
+        // Fresh: used by everyone.
+        assert_eq!(version(&cached("wf_a", 10_000 + CACHE_MS)), (true, Some(3)));
+        // Expired: the first request reads it again, handed the version it replaces...
+        let first = 10_000 + CACHE_MS + 1;
+        assert_eq!(version(&cached("wf_a", first)), (false, Some(3)));
+        // ...while the next ones keep using it, for at most STALE_MS...
+        assert_eq!(version(&cached("wf_a", first)), (true, Some(3)));
+        assert_eq!(
+            version(&cached("wf_a", 10_000 + CACHE_MS + STALE_MS)),
+            (true, Some(3))
+        );
+        // ...after which each request reads it itself.
+        let late = 10_000 + CACHE_MS + STALE_MS + 1;
+        assert_eq!(version(&cached("wf_a", late)), (false, Some(3)));
+        assert_eq!(version(&cached("wf_a", late)), (false, Some(3)));
+        // A deploy in this isolate forgets it at once.
+        forget("wf_a");
+        assert_eq!(version(&cached("wf_a", late)), (false, None));
+    }
+}
