@@ -20,16 +20,26 @@ export class ApiError extends Error {
   }
 }
 
+/** How long a read (GET) may take before it is given up: a live page then tries again at its
+ * next refresh instead of waiting forever on a request that stalled. Writes are never cut
+ * short (their outcome would be unknown). */
+export const READ_TIMEOUT_MS = 15000;
+
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(f) { onUnauthorized = f; }
 
 /** Calls `path` with the stored token (or `withToken`); resolves to the parsed JSON body. */
-export async function api(method, path, body, withToken) {
+export async function api(method, path, body, withToken, readTimeoutMs = READ_TIMEOUT_MS) {
   const t = withToken ?? token.get();
   const headers = { accept: 'application/json' };
   if (t) headers.authorization = `Bearer ${t}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
+  const signal = method === 'GET' ? AbortSignal.timeout(readTimeoutMs) : undefined;
+  const unreachable = (e) => new ApiError(0, null, e && e.name === 'TimeoutError'
+    ? `Tripline did not answer within ${readTimeoutMs / 1000} s`
+    : `Tripline could not be reached (${(e && e.message) || e}); check that the Worker is running`);
   let resp;
+  let text;
   try {
     resp = await fetch(path, {
       method,
@@ -37,11 +47,12 @@ export async function api(method, path, body, withToken) {
       body: body === undefined ? undefined : JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',
+      signal,
     });
+    text = await resp.text();
   } catch (e) {
-    throw new ApiError(0, null, `Tripline could not be reached (${e.message || e}); check that the Worker is running`);
+    throw unreachable(e);
   }
-  const text = await resp.text();
   let data = null;
   if (text) {
     try { data = JSON.parse(text); } catch { data = null; }

@@ -89,7 +89,7 @@ fn error_locations_map_to_the_text_and_diffs_mark_lines() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("# pass 7"), "{stdout}");
+    assert!(stdout.contains("# pass 9"), "{stdout}");
     assert!(stdout.contains("# fail 0"), "{stdout}");
 }
 

@@ -1,0 +1,42 @@
+// node --test dashboard/test: a stalled read is given up; a write is never cut short.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+
+globalThis.sessionStorage = { getItem: () => 'tok', setItem() {}, removeItem() {} };
+const { api, ApiError } = await import('../src/api.js');
+
+/** A server that answers `/slow` after `ms` and everything else at once, with the method. */
+async function server(ms) {
+  const srv = createServer((req, res) => {
+    const answer = () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ method: req.method, auth: req.headers.authorization }));
+    };
+    if (req.url === '/slow') setTimeout(answer, ms); else answer();
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return { base: `http://127.0.0.1:${srv.address().port}`, close: () => srv.closeAllConnections() || srv.close() };
+}
+
+test('a read that stalls is given up with a clear error; a fast one is not', async () => {
+  const s = await server(1500);
+  try {
+    assert.deepEqual(await api('GET', `${s.base}/fast`, undefined, undefined, 300), { method: 'GET', auth: 'Bearer tok' });
+    const err = await api('GET', `${s.base}/slow`, undefined, undefined, 300).then(() => null, (e) => e);
+    assert.ok(err instanceof ApiError);
+    assert.equal(err.status, 0);
+    assert.equal(err.message, 'Tripline did not answer within 0.3 s');
+  } finally {
+    s.close();
+  }
+});
+
+test('a write waits for its answer however long it takes', async () => {
+  const s = await server(600);
+  try {
+    assert.deepEqual(await api('POST', `${s.base}/slow`, { a: 1 }, undefined, 300), { method: 'POST', auth: 'Bearer tok' });
+  } finally {
+    s.close();
+  }
+});
