@@ -39,7 +39,8 @@ const STALE_MS: i64 = 1_000;
 /// A deployed version, parsed once.
 pub struct Live {
     pub version: i64,
-    pub definition: Definition,
+    /// Parsed once per isolate and version (`engine::remember`).
+    pub definition: Rc<Definition>,
     /// Shard counts of earlier versions whose runs may still exist (a redeploy changed
     /// `shards` within the retention window): a repeat asks its shard under them first.
     pub earlier_shards: Vec<u8>,
@@ -61,22 +62,20 @@ pub fn forget(workflow_id: &str) {
     CACHE.with(|c| c.borrow_mut().remove(workflow_id));
 }
 
-/// What the cache holds for `id` at `now`: `Ok` a version to use, `Err(previous)` a read is
-/// due (this request makes it; `previous` is the version it replaces, if any). Only one request
-/// at a time reads an expired entry again; the others use it meanwhile, for at most `STALE_MS`,
-/// so a busy endpoint does not send every request of that moment to the object at once.
-fn cached(id: &str, now: i64) -> Result<Rc<Live>, Option<Rc<Live>>> {
+/// The version to use for `id` at `now`; `None`: a read is due, and this request makes it.
+/// Only one request at a time reads an expired entry again; the others use it meanwhile, for
+/// at most `STALE_MS`, so a busy endpoint does not send every request of that moment to the
+/// object at once.
+fn cached(id: &str, now: i64) -> Option<Rc<Live>> {
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
-        let Some(entry) = c.get_mut(id) else {
-            return Err(None);
-        };
+        let entry = c.get_mut(id)?;
         let age = now - entry.read_at;
         if age <= CACHE_MS || (entry.refreshing && age <= CACHE_MS + STALE_MS) {
-            return Ok(entry.live.clone());
+            return Some(entry.live.clone());
         }
         entry.refreshing = true;
-        Err(Some(entry.live.clone()))
+        None
     })
 }
 
@@ -85,11 +84,10 @@ fn cached(id: &str, now: i64) -> Result<Rc<Live>, Option<Rc<Live>>> {
 /// `origin` (for the test URL in that message) is only computed on that path.
 pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiResult<Rc<Live>> {
     let now = now_ms();
-    let previous = match cached(id, now) {
-        Ok(hit) => return Ok(hit),
-        Err(previous) => previous,
-    };
-    let read = read_live(env, id, origin, previous).await;
+    if let Some(hit) = cached(id, now) {
+        return Ok(hit);
+    }
+    let read = read_live(env, id, origin).await;
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         match &read {
@@ -112,14 +110,9 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
     read
 }
 
-/// Reads the deployed version from the workflow's object (D1 when it does not know it). The
-/// same version as `previous` (versions never change) is not parsed again.
-async fn read_live(
-    env: &Env,
-    id: &str,
-    origin: impl FnOnce() -> String,
-    previous: Option<Rc<Live>>,
-) -> ApiResult<Rc<Live>> {
+/// Reads the deployed version from the workflow's object (D1 when it does not know it); a
+/// version already parsed in this isolate is not parsed again (versions never change).
+async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiResult<Rc<Live>> {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
     let runs_since = iso_millis(now_ms() - runs::limits::retention_ms(env));
     // The workflow's object keeps the live version (no D1 on the hot path); D1 when it does not.
@@ -142,26 +135,17 @@ async fn read_live(
             "workflow {id} is not deployed; deploy it, or send requests to its test URL {origin}/hooks/{id}/test"
         )));
     };
-    let parse_earlier = |shards: u8| -> Vec<u8> {
-        earlier
-            .as_deref()
-            .and_then(|t| serde_json::from_str::<Vec<u8>>(t).ok())
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|&n| n != shards)
-            .collect()
-    };
-    if let Some(previous) = previous.filter(|p| p.version == version) {
-        let earlier_shards = parse_earlier(runs::shards_of(&previous.definition));
-        if earlier_shards == previous.earlier_shards {
-            return Ok(previous);
-        }
-    }
-    let definition = serde_json::from_str::<Value>(&def)
-        .ok()
-        .and_then(|v| Definition::parse(&v).ok())
+    let definition = crate::engine::cached(id, version)
+        .or_else(|| crate::engine::remember(id, version, &def))
         .ok_or_else(|| ApiError::internal("the deployed definition no longer validates"))?;
-    let earlier_shards = parse_earlier(runs::shards_of(&definition));
+    let shards = runs::shards_of(&definition);
+    let earlier_shards = earlier
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Vec<u8>>(t).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|&n| n != shards)
+        .collect();
     Ok(Rc::new(Live {
         version,
         definition,
@@ -635,7 +619,7 @@ mod tests {
                     refreshing: false,
                     live: Rc::new(Live {
                         version,
-                        definition,
+                        definition: Rc::new(definition),
                         earlier_shards: Vec::new(),
                     }),
                 },
@@ -643,11 +627,9 @@ mod tests {
         });
     }
 
-    fn version(answer: &Result<Rc<Live>, Option<Rc<Live>>>) -> (bool, Option<i64>) {
-        match answer {
-            Ok(live) => (true, Some(live.version)),
-            Err(previous) => (false, previous.as_ref().map(|p| p.version)),
-        }
+    /// Whether the cache answered, and with which version.
+    fn version(answer: &Option<Rc<Live>>) -> (bool, Option<i64>) {
+        (answer.is_some(), answer.as_ref().map(|l| l.version))
     }
 
     #[test]
@@ -656,9 +638,9 @@ mod tests {
         put("wf_a", 10_000, 3);
         // Fresh: used by everyone.
         assert_eq!(version(&cached("wf_a", 10_000 + CACHE_MS)), (true, Some(3)));
-        // Expired: the first request reads it again, handed the version it replaces...
+        // Expired: the first request reads it again...
         let first = 10_000 + CACHE_MS + 1;
-        assert_eq!(version(&cached("wf_a", first)), (false, Some(3)));
+        assert_eq!(version(&cached("wf_a", first)), (false, None));
         // ...while the next ones keep using it, for at most STALE_MS...
         assert_eq!(version(&cached("wf_a", first)), (true, Some(3)));
         assert_eq!(
@@ -667,8 +649,8 @@ mod tests {
         );
         // ...after which each request reads it itself.
         let late = 10_000 + CACHE_MS + STALE_MS + 1;
-        assert_eq!(version(&cached("wf_a", late)), (false, Some(3)));
-        assert_eq!(version(&cached("wf_a", late)), (false, Some(3)));
+        assert_eq!(version(&cached("wf_a", late)), (false, None));
+        assert_eq!(version(&cached("wf_a", late)), (false, None));
         // A deploy in this isolate forgets it at once.
         forget("wf_a");
         assert_eq!(version(&cached("wf_a", late)), (false, None));
