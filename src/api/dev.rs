@@ -6,26 +6,32 @@
 //!
 //! `GET /api/dev/runs/{run_id}/plans`: the query plans of the run table in the object that
 //! holds the run.
+//!
+//! `GET /api/dev/runs/{run_id}/claims`: `{"claims": n}`, the claim statements the executor of
+//! the object that holds the run ran since that object started.
 
 use worker::{Env, Request, Response};
 
 use super::auth;
 use super::problem::{ApiError, ApiResult};
 use super::request::{query_pairs, query_param};
-use crate::objects::runs;
+use crate::objects::{runs, Action};
 use tripline_core::kernel::ids::{RunId, WorkflowId};
 
 /// The response to a dev route, or `None` when `path` is not one (or dev routes are off).
 pub async fn route(req: &Request, env: &Env, method: &str, path: &str) -> Option<ApiResult> {
     let rest = path.strip_prefix("/api/dev/runs/")?;
     let (run_id, what) = rest.split_once('/')?;
-    if !matches!((method, what), ("POST", "stale-write") | ("GET", "plans"))
-        || !runs::dev::enabled(env)
+    if !matches!(
+        (method, what),
+        ("POST", "stale-write") | ("GET", "plans") | ("GET", "claims")
+    ) || !runs::dev::enabled(env)
     {
         return None;
     }
     Some(match what {
-        "plans" => plans(req, env, run_id).await,
+        "plans" => read(req, env, run_id, Action::DevPlans).await,
+        "claims" => read(req, env, run_id, Action::DevClaims).await,
         _ => stale_write(req, env, run_id).await,
     })
 }
@@ -46,10 +52,11 @@ fn json_reply(status: u16, body: String) -> ApiResult {
         )])))
 }
 
-async fn plans(req: &Request, env: &Env, run_id: &str) -> ApiResult {
+/// What the object that holds run `run_id` answers to a dev-only read.
+async fn read(req: &Request, env: &Env, run_id: &str, action: Action) -> ApiResult {
     auth::require_admin(req, env)?;
     let (workflow_id, shard) = place(run_id)?;
-    let (status, body) = runs::client::dev_plans(env, &workflow_id, shard).await?;
+    let (status, body) = runs::client::dev_read(env, &workflow_id, shard, action).await?;
     json_reply(status, body)
 }
 

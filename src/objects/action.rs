@@ -40,9 +40,8 @@ pub enum Action {
     Live,
     /// Shard object: drop every run (the workflow is deleted).
     RunForget,
-    /// Shard object: create a run (body: `runs::handler::CreateRun`).
-    RunCreate,
-    /// Shard object: create many runs in one pass (body: `runs::batch`).
+    /// Shard object: create many runs in one pass (body: `runs::batch`). One run is created
+    /// through the object's `createRun` method instead (`WorkflowObject::create_run_entry`).
     RunCreateMany,
     /// Shard object: one run (`run=<id>`).
     RunGet,
@@ -54,6 +53,8 @@ pub enum Action {
     DevStaleWrite,
     /// Shard object, dev only: the query plans of its run table (see `runs::dev::plans`).
     DevPlans,
+    /// Shard object, dev only: the claim statements its executor ran (see `runs::dev`).
+    DevClaims,
 }
 
 impl Action {
@@ -74,13 +75,13 @@ impl Action {
         Action::EndpointStats,
         Action::Live,
         Action::RunForget,
-        Action::RunCreate,
         Action::RunCreateMany,
         Action::RunGet,
         Action::RunList,
         Action::RunFind,
         Action::DevStaleWrite,
         Action::DevPlans,
+        Action::DevClaims,
     ];
 
     /// The URL path the action travels under.
@@ -102,13 +103,13 @@ impl Action {
             Action::EndpointStats => "/endpoint/stats",
             Action::Live => "/live",
             Action::RunForget => "/runs/forget",
-            Action::RunCreate => "/runs/create",
             Action::RunCreateMany => "/runs/create-many",
             Action::RunGet => "/runs/get",
             Action::RunList => "/runs/list",
             Action::RunFind => "/runs/find",
             Action::DevStaleWrite => "/runs/dev/stale-write",
             Action::DevPlans => "/runs/dev/plans",
+            Action::DevClaims => "/runs/dev/claims",
         }
     }
 

@@ -277,8 +277,7 @@ impl DurableObject for WorkflowObject {
         let kind = match action {
             Action::Reconcile => Kind::Cron,
             Action::TestDraftGet | Action::TestPut => Kind::TestIngest,
-            // Creating a run in a shard object, whatever the trigger: it must cost no D1.
-            Action::SignatureFailure | Action::RunCreate => Kind::Ingest,
+            Action::SignatureFailure => Kind::Ingest,
             _ => Kind::Api,
         };
         let act = self.act(action, &workflow_id, &url, req);
@@ -288,6 +287,27 @@ impl DurableObject for WorkflowObject {
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 impl WorkflowObject {
+    /// Creates a run in this shard object (see `runs::handler::create`): an RPC method,
+    /// `createRun(workflowId, run)`, answering `[status, body]`. Every trigger creates its runs
+    /// this way, the webhook's 202 included: a method call builds no request or response on
+    /// either side, which a `fetch` action does (`src/entry.js` exposes it to the Worker).
+    #[wasm_bindgen(js_name = createRun)]
+    pub async fn create_run_entry(
+        &self,
+        workflow_id: String,
+        run: String,
+    ) -> std::result::Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {
+        let create = async {
+            let run: runs::handler::CreateRun = serde_json::from_str(&run)
+                .map_err(|e| Error::RustError(format!("a run to create: {e}")))?;
+            self.mark_runs(self.kv()?, &workflow_id)?;
+            runs::handler::create(&self.state, &self.env, &self.runs, run).await
+        };
+        // Creating a run, whatever the trigger: it must cost no D1.
+        let answer = d1_stats::scope(Kind::Ingest, Some(&workflow_id), create).await?;
+        Ok(js_sys::Array::of2(&answer.status.into(), &answer.text.into()).into())
+    }
+
     /// The platform's alarm entry. An alarm that needs no event-loop turn (a schedule's fire:
     /// synchronous storage only) ends within this call and returns `undefined`, with no
     /// promise, task or microtask made for it; otherwise a promise of the rest. The platform
@@ -471,13 +491,9 @@ impl WorkflowObject {
                 let mut req = req;
                 endpoint_stats::handle(self, action, req.text().await?)
             }
-            Action::RunCreate | Action::RunCreateMany => {
+            Action::RunCreateMany => {
                 self.mark_runs(self.kv()?, &workflow_id)?;
-                if action == Action::RunCreate {
-                    runs::handler::create(&self.state, &self.env, &self.runs, req).await
-                } else {
-                    runs::batch::create_many(&self.state, &self.env, &self.runs, req).await
-                }
+                runs::batch::create_many(&self.state, &self.env, &self.runs, req).await
             }
             // An object that never held runs answers without creating their tables.
             Action::RunFind | Action::RunGet if !self.holds_runs(self.kv()?)? => {
@@ -503,7 +519,10 @@ impl WorkflowObject {
             Action::DevPlans if runs::dev::enabled(&self.env) => {
                 runs::dev::plans(&self.state, &self.runs)
             }
-            Action::DevStaleWrite | Action::DevPlans => {
+            Action::DevClaims if runs::dev::enabled(&self.env) => {
+                Response::from_json(&serde_json::json!({ "claims": self.runs.claims.get() }))
+            }
+            Action::DevStaleWrite | Action::DevPlans | Action::DevClaims => {
                 Response::error("unknown object action", 404)
             }
             Action::RunGet | Action::RunList => {
@@ -594,6 +613,13 @@ extern "C" {
         url: &str,
         init: &js_sys::Object,
     ) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
+    /// The object's `createRun` method: a promise of `[status, body]`.
+    #[wasm_bindgen(method, catch, js_name = createRun)]
+    fn create_run(
+        this: &RawStub,
+        workflow_id: &str,
+        run: &str,
+    ) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
 }
 
 /// POSTs `url` (with an optional body) to the object named `name`.
@@ -617,6 +643,21 @@ pub async fn ask(env: &Env, name: &str, url: &str, body: Option<String>) -> Resu
         .as_string()
         .unwrap_or_default();
     Ok(Answer { status, text })
+}
+
+/// Creates a run in the object named `name` through its `createRun` method (see
+/// [`WorkflowObject::create_run_entry`]); `run` is the run's JSON.
+pub async fn ask_create(env: &Env, name: &str, workflow_id: &str, run: &str) -> Result<Answer> {
+    let stub: RawStub = env
+        .durable_object("WORKFLOW")?
+        .get_by_name(name)?
+        .into_rpc();
+    let answer = wasm_bindgen_futures::JsFuture::from(stub.create_run(workflow_id, run)?).await?;
+    let answer: js_sys::Array = answer.into();
+    Ok(Answer {
+        status: answer.get(0).as_f64().unwrap_or(0.0) as u16,
+        text: answer.get(1).as_string().unwrap_or_default(),
+    })
 }
 
 /// POSTs `url` to the workflow's object; its answer's body, or an error for a 4xx/5xx.

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use crate::harness::upstream::Upstream;
 use crate::harness::{api, create, create_deployed, eventually, runs, send, wait_run, Dev};
 
-/// Dev-only actions on: the stale-executor action of the fencing test, the query plans.
+/// Dev-only actions on: the stale-executor action of the fencing test, the query plans, the
+/// claim count.
 const DEV_ACTIONS: (&str, &str) = ("TRIPLINE_DEV_ACTIONS", "1");
 
 fn dev() -> &'static Dev {
@@ -463,6 +464,54 @@ fn run_queries_read_through_their_index_without_sorting_every_run() {
         None,
     );
     assert_eq!(anonymous.status, 401, "{}", anonymous.text);
+}
+
+/// Runs that end at their create (no step reaches out) are never claimed: a burst of them costs
+/// the shard's executor one pass (which tells retention of the finished runs), not a claim
+/// statement each.
+#[test]
+fn runs_that_end_at_their_create_are_not_claimed_one_by_one() {
+    const RUNS: usize = 120;
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(1, log_step()));
+    let next = AtomicUsize::new(0);
+    let made = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= RUNS {
+                    return;
+                }
+                let (status, body, _) =
+                    post_keyed(dev, &id, &format!("burst-{i}"), &json!({ "n": i }));
+                assert_eq!(status, 202, "{body}");
+                let run_id = body["run_id"].as_str().expect("run_id").to_string();
+                made.lock().unwrap().push(run_id);
+            });
+        }
+    });
+    let made = made.into_inner().unwrap();
+    assert_eq!(made.len(), RUNS);
+    for run_id in made.iter().step_by(10) {
+        let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+        assert_eq!(r["status"], "succeeded", "{r}");
+        assert_eq!(r["steps"].as_array().map(Vec::len), Some(1), "{r}");
+    }
+    // The executor lingers a second after its last news, then stops.
+    std::thread::sleep(Duration::from_secs(3));
+    let r = api(
+        dev,
+        "GET",
+        &format!("/api/dev/runs/{}/claims", made[0]),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let claims = r.json()["claims"].as_u64().expect("claims");
+    assert!(
+        (1..=2).contains(&claims),
+        "claim statements for {RUNS} runs that ended at their create: {claims}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -97,15 +97,8 @@ pub async fn create(
     run: &CreateRun,
 ) -> std::result::Result<Created, CreateError> {
     let body = serde_json::to_string(run).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let answer = call(
-        env,
-        &run.workflow_id,
-        shard,
-        Action::RunCreate,
-        "",
-        Some(body),
-    )
-    .await?;
+    let name = shard_name(&run.workflow_id, shard);
+    let answer = crate::objects::ask_create(env, &name, &run.workflow_id, &body).await?;
     if answer.status == 507 {
         let problem: Value = answer.json().unwrap_or(Value::Null);
         let detail = problem["detail"].as_str().unwrap_or("run storage is full");
@@ -153,10 +146,15 @@ pub async fn dev_stale_write(
     Ok((answer.status, answer.text))
 }
 
-/// Dev only: the query plans of the run table in `workflow_id`'s shard `shard` (see
-/// `runs::dev::plans`).
-pub async fn dev_plans(env: &Env, workflow_id: &str, shard: u8) -> Result<(u16, String)> {
-    let answer = call(env, workflow_id, shard, Action::DevPlans, "", None).await?;
+/// Dev only: what `workflow_id`'s shard `shard` answers to a dev-only read (`DevPlans`: its
+/// run table's query plans, see `runs::dev::plans`; `DevClaims`: its executor's claim count).
+pub async fn dev_read(
+    env: &Env,
+    workflow_id: &str,
+    shard: u8,
+    action: Action,
+) -> Result<(u16, String)> {
+    let answer = call(env, workflow_id, shard, action, "", None).await?;
     Ok((answer.status, answer.text))
 }
 

@@ -336,6 +336,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             // it without extending the lease first.
             let until = now + lease + runs.step_lease(lease);
             let claimed = table.claim(now, until, &iso_millis(now), free)?;
+            runs.claims.set(runs.claims.get() + 1);
             claim_due = claimed.len() == free;
             recheck_at = now + RECHECK_MS;
             for claimed in claimed {

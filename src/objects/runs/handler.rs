@@ -12,6 +12,7 @@ use super::executor::{execute_before_insert, Executed};
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
 use super::table::{Ended, NewRow, Table};
+use crate::objects::Answer;
 use crate::platform::now_ms;
 use crate::store::runs::{PriorRun, RunRow};
 use tripline_core::kernel::time::iso_millis;
@@ -54,15 +55,22 @@ fn json_reply(status: u16, value: &Value) -> Result<Response> {
     Ok(Response::from_json(value)?.with_status(status))
 }
 
+/// A JSON answer as the create's RPC returns it, with no `Response` built.
+fn json_answer(status: u16, value: &Value) -> Answer {
+    Answer {
+        status,
+        text: value.to_string(),
+    }
+}
+
 /// Inserts the run (or finds the one its dedup key made) and answers
 /// `{"created", "run": {id, status, fingerprint, response, steps, error}, "reply"}`.
 pub async fn create(
     state: &State,
     env: &Env,
     runs: &RunsInstance,
-    req: Request,
-) -> Result<Response> {
-    let mut run: CreateRun = crate::platform::body::request_json(&req).await?;
+    mut run: CreateRun,
+) -> Result<Answer> {
     let sql = sql(state, runs)?;
     let table = Table { sql: &sql };
     let input = limits::fit_text(std::mem::take(&mut run.input), VALUE_CAP_BYTES * 2);
@@ -78,7 +86,7 @@ pub async fn create(
     if runs.storage_full(&sql, limits::storage_limit(env), incoming) {
         // Full: a repeat still gets its run; a new run is refused, nothing accepted is dropped.
         if table.prior_by_key(&run.dedup_key)?.is_none() {
-            return json_reply(
+            return Ok(json_answer(
                 507,
                 &json!({
                     "type": "about:blank",
@@ -86,7 +94,7 @@ pub async fn create(
                     "status": 507,
                     "detail": "this workflow's run storage is full; no run was created (finished runs are deleted as they expire, or spread the workflow over more shards)",
                 }),
-            );
+            ));
         }
     }
     // A run that never leaves the object is executed first and stored as it ended: one
@@ -127,11 +135,14 @@ pub async fn create(
         },
     };
     let ended_here = current.status == "succeeded" || current.status == "failed";
-    if created && (!ended_here || runs.retention_due.get().is_none()) {
-        // A new run for the executor; or a run that ended at its create, which never passed
-        // through the executor: it runs once here, so that retention learns of finished runs
-        // and keeps an alarm for them.
+    if created && !ended_here {
+        // A new run for the executor.
         runs.start_executor(state).await?;
+    } else if created && runs.retention_due.get().is_none() {
+        // A run that ended at its create never passes through the executor and needs no claim;
+        // an executor runs here once anyway, so that retention learns of finished runs and
+        // keeps an alarm for them.
+        runs.start_for_retention(state).await?;
     }
     let done =
         |p: &PriorRun| p.response.is_some() || p.status == "succeeded" || p.status == "failed";
@@ -146,10 +157,10 @@ pub async fn create(
             current = p;
         }
     }
-    json_reply(
+    Ok(json_answer(
         200,
         &json!({ "created": created, "run": current, "reply": reply }),
-    )
+    ))
 }
 
 /// Creates a run in this object and executes it in place, for a run created by the object
