@@ -514,6 +514,61 @@ fn runs_that_end_at_their_create_are_not_claimed_one_by_one() {
     );
 }
 
+/// Under a backlog a claim takes a few runs beyond its free slots and holds them for the next
+/// ones that free up: far fewer claim statements than runs, and every run still executes once.
+#[test]
+fn a_backlog_is_claimed_several_runs_at_a_time_and_each_run_executes_once() {
+    const RUNS: usize = 60;
+    let up = Upstream::start();
+    let dev = dev();
+    let steps = json!([{"type": "http", "name": "call", "method": "POST",
+                        "url": up.url("/slow/100/backlog"), "timeout_ms": 10000, "retries": 0}]);
+    let id = create_deployed(dev, &endpoint(1, steps));
+    let next = AtomicUsize::new(0);
+    let made = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= RUNS {
+                    return;
+                }
+                let (status, body, _) =
+                    post_keyed(dev, &id, &format!("backlog-{i}"), &json!({ "n": i }));
+                assert_eq!(status, 202, "{body}");
+                let run_id = body["run_id"].as_str().expect("run_id").to_string();
+                made.lock().unwrap().push(run_id);
+            });
+        }
+    });
+    let made = made.into_inner().unwrap();
+    eventually(120, "every run succeeded", || {
+        let listed = runs(dev, &id);
+        listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
+    });
+    assert_eq!(
+        up.received("/slow/100/backlog").len(),
+        RUNS,
+        "one call per run"
+    );
+    for run_id in made.iter().step_by(7) {
+        let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+        assert_eq!(r["attempts"], 1, "{r}");
+    }
+    let r = api(
+        dev,
+        "GET",
+        &format!("/api/dev/runs/{}/claims", made[0]),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let claims = r.json()["claims"].as_u64().expect("claims");
+    assert!(
+        claims <= (RUNS / 3) as u64,
+        "claim statements for a backlog of {RUNS} runs: {claims}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Changing `shards` by a redeploy
 

@@ -1,9 +1,10 @@
 //! The shard object's executor, run by its alarm: claims due runs (queued, or whose lease
-//! expired) and executes up to [`IN_FLIGHT`] at a time until none is left or its wall-time
-//! budget is spent, deletes expired runs in bounded batches, then re-arms the alarm for the
+//! expired) and executes up to [`IN_FLIGHT`] at a time (a claim takes a few more, held for the
+//! next free slots) until none is left or its wall-time budget is spent, deletes expired runs in bounded batches, then re-arms the alarm for the
 //! earliest deadline.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::future::{ready, select, Either, FutureExt, LocalBoxFuture};
@@ -24,6 +25,9 @@ use tripline_core::steps::response::PreparedResponse;
 
 /// Runs executing at once (each has at most one outbound fetch: the platform allows 6).
 pub const IN_FLIGHT: usize = 6;
+/// Runs a claim takes beyond the free slots, held until slots free up: under a backlog one claim
+/// statement, which costs more than a run's insert, serves several runs instead of one.
+const HELD: usize = IN_FLIGHT;
 /// Wall time after which the executor stops claiming (the alarm has 15 minutes).
 const BUDGET_MS: i64 = 10 * 60_000;
 /// How often a running executor looks for runs whose lease expired.
@@ -326,21 +330,40 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     // last claim filled every free slot, and every `RECHECK_MS` (a lease may have expired).
     let mut claim_due = true;
     let mut recheck_at = started + RECHECK_MS;
+    // Claimed runs waiting for a slot, in claim order.
+    let mut held: VecDeque<Claimed> = VecDeque::new();
     loop {
         let now = now_ms();
         claim_due |= runs.take_created() || now >= recheck_at;
-        // The free slots are filled by one claim.
-        if claim_due && in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS {
-            let free = IN_FLIGHT - in_flight.len();
+        // Free slots take held runs first. One whose lease has passed is not started: it may be
+        // claimed again, and the next claim takes it.
+        while in_flight.len() < IN_FLIGHT {
+            let Some(claimed) = held.pop_front() else {
+                break;
+            };
+            if claimed.row.lease_until > now {
+                in_flight.push(execute_one(&shared, claimed));
+            } else {
+                claim_due = true;
+            }
+        }
+        // The free slots are filled by one claim, which also takes up to `HELD` more.
+        if claim_due && held.is_empty() && in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS
+        {
+            let limit = IN_FLIGHT - in_flight.len() + HELD;
             // The lease covers the slowest step seen here, so that a first execution can send
             // it without extending the lease first.
             let until = now + lease + runs.step_lease(lease);
-            let claimed = table.claim(now, until, &iso_millis(now), free)?;
+            let claimed = table.claim(now, until, &iso_millis(now), limit)?;
             runs.claims.set(runs.claims.get() + 1);
-            claim_due = claimed.len() == free;
+            claim_due = claimed.len() == limit;
             recheck_at = now + RECHECK_MS;
             for claimed in claimed {
-                in_flight.push(execute_one(&shared, claimed));
+                if in_flight.len() < IN_FLIGHT {
+                    in_flight.push(execute_one(&shared, claimed));
+                } else {
+                    held.push_back(claimed);
+                }
             }
         }
         let wake = runs.wake_receiver();
