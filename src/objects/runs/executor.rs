@@ -1,7 +1,7 @@
 //! The shard object's executor, run by its alarm: claims due runs (queued, or whose lease
 //! expired) and executes up to [`IN_FLIGHT`] at a time (a claim takes a few more, held for the
-//! next free slots) until none is left or its wall-time budget is spent, deletes expired runs in bounded batches, then re-arms the alarm for the
-//! earliest deadline.
+//! next free slots) until none is left or its wall-time budget is spent, deletes expired runs
+//! in bounded batches, then re-arms the alarm for the earliest deadline.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
