@@ -288,9 +288,10 @@ impl DurableObject for WorkflowObject {
 #[wasm_bindgen::prelude::wasm_bindgen]
 impl WorkflowObject {
     /// Creates a run in this shard object (see `runs::handler::create`): an RPC method,
-    /// `createRun(workflowId, run)`, answering `[status, body]`. Every trigger creates its runs
-    /// this way, the webhook's 202 included: a method call builds no request or response on
-    /// either side, which a `fetch` action does (`src/entry.js` exposes it to the Worker).
+    /// `createRun(workflowId, run)`, answering `[status, body]`. Every single run is created
+    /// this way (a webhook's, a sign-in's, a schedule fire's sent to a shard, a replay); a poll's
+    /// runs go in batches (`Action::RunCreateMany`). A method call builds no request or response
+    /// on either side, which a `fetch` action does (`src/entry.js` exposes it to the Worker).
     #[wasm_bindgen(js_name = createRun)]
     pub async fn create_run_entry(
         &self,
