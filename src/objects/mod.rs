@@ -623,13 +623,18 @@ extern "C" {
     ) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
 }
 
+/// The stub of the object named `name`.
+fn raw_stub(env: &Env, name: &str) -> Result<RawStub> {
+    Ok(env
+        .durable_object("WORKFLOW")?
+        .get_by_name(name)?
+        .into_rpc())
+}
+
 /// POSTs `url` (with an optional body) to the object named `name`.
 pub async fn ask(env: &Env, name: &str, url: &str, body: Option<String>) -> Result<Answer> {
     use wasm_bindgen::JsCast;
-    let stub: RawStub = env
-        .durable_object("WORKFLOW")?
-        .get_by_name(name)?
-        .into_rpc();
+    let stub = raw_stub(env, name)?;
     let init = js_sys::Object::new();
     js_sys::Reflect::set(&init, &"method".into(), &"POST".into())?;
     if let Some(body) = body {
@@ -649,11 +654,9 @@ pub async fn ask(env: &Env, name: &str, url: &str, body: Option<String>) -> Resu
 /// Creates a run in the object named `name` through its `createRun` method (see
 /// [`WorkflowObject::create_run_entry`]); `run` is the run's JSON.
 pub async fn ask_create(env: &Env, name: &str, workflow_id: &str, run: &str) -> Result<Answer> {
-    let stub: RawStub = env
-        .durable_object("WORKFLOW")?
-        .get_by_name(name)?
-        .into_rpc();
-    let answer = wasm_bindgen_futures::JsFuture::from(stub.create_run(workflow_id, run)?).await?;
+    let answer =
+        wasm_bindgen_futures::JsFuture::from(raw_stub(env, name)?.create_run(workflow_id, run)?)
+            .await?;
     let answer: js_sys::Array = answer.into();
     Ok(Answer {
         status: answer.get(0).as_f64().unwrap_or(0.0) as u16,

@@ -43,6 +43,36 @@ fn post_keyed(dev: &Dev, id: &str, key: &str, body: &Value) -> (u16, Value, bool
     (r.status, r.json(), replayed)
 }
 
+/// Posts `n` requests keyed `{prefix}-{i}` (body `{"n": i}`) from 8 clients at once, each
+/// answered 202; the run ids made.
+fn post_burst(dev: &Dev, id: &str, prefix: &str, n: usize) -> Vec<String> {
+    let next = AtomicUsize::new(0);
+    let made = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= n {
+                    return;
+                }
+                let (status, body, _) =
+                    post_keyed(dev, id, &format!("{prefix}-{i}"), &json!({ "n": i }));
+                assert_eq!(status, 202, "{prefix}-{i}: {body}");
+                let run_id = body["run_id"].as_str().expect("run_id").to_string();
+                made.lock().unwrap().push(run_id);
+            });
+        }
+    });
+    made.into_inner().unwrap()
+}
+
+/// The claim statements run by the executor of the object that holds `run_id` (dev counter).
+fn claims(dev: &Dev, run_id: &str) -> u64 {
+    let r = api(dev, "GET", &format!("/api/dev/runs/{run_id}/claims"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["claims"].as_u64().expect("claims")
+}
+
 /// Asserts a listing has no duplicate and is newest first (ids descend), and returns its ids.
 fn listed_ids(rows: &[Value]) -> Vec<String> {
     let ids: Vec<String> = rows
@@ -329,23 +359,7 @@ fn retention_deletes_only_old_finished_runs_in_batches() {
         assert_eq!(status, 202, "{key}: {body}");
         body["run_id"].as_str().expect("run_id").to_string()
     };
-    let old_finished: Vec<String> = {
-        let next = AtomicUsize::new(0);
-        let out = Mutex::new(Vec::new());
-        std::thread::scope(|s| {
-            for _ in 0..8 {
-                s.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= OLD {
-                        return;
-                    }
-                    let run = post(&dev, format!("old-{i}"));
-                    out.lock().unwrap().push(run);
-                });
-            }
-        });
-        out.into_inner().unwrap()
-    };
+    let old_finished = post_burst(&dev, &id, "old", OLD);
     let new_finished: Vec<String> = (0..5).map(|i| post(&dev, format!("new-{i}"))).collect();
 
     // Version 2 calls an upstream that takes its time: its runs are running at the stop.
@@ -474,24 +488,7 @@ fn runs_that_end_at_their_create_are_not_claimed_one_by_one() {
     const RUNS: usize = 120;
     let dev = dev();
     let id = create_deployed(dev, &endpoint(1, log_step()));
-    let next = AtomicUsize::new(0);
-    let made = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..8 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= RUNS {
-                    return;
-                }
-                let (status, body, _) =
-                    post_keyed(dev, &id, &format!("burst-{i}"), &json!({ "n": i }));
-                assert_eq!(status, 202, "{body}");
-                let run_id = body["run_id"].as_str().expect("run_id").to_string();
-                made.lock().unwrap().push(run_id);
-            });
-        }
-    });
-    let made = made.into_inner().unwrap();
+    let made = post_burst(dev, &id, "burst", RUNS);
     assert_eq!(made.len(), RUNS);
     for run_id in made.iter().step_by(10) {
         let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
@@ -500,14 +497,7 @@ fn runs_that_end_at_their_create_are_not_claimed_one_by_one() {
     }
     // The executor lingers a second after its last news, then stops.
     std::thread::sleep(Duration::from_secs(3));
-    let r = api(
-        dev,
-        "GET",
-        &format!("/api/dev/runs/{}/claims", made[0]),
-        None,
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
-    let claims = r.json()["claims"].as_u64().expect("claims");
+    let claims = claims(dev, &made[0]);
     assert!(
         (1..=2).contains(&claims),
         "claim statements for {RUNS} runs that ended at their create: {claims}"
@@ -524,24 +514,7 @@ fn a_backlog_is_claimed_several_runs_at_a_time_and_each_run_executes_once() {
     let steps = json!([{"type": "http", "name": "call", "method": "POST",
                         "url": up.url("/slow/100/backlog"), "timeout_ms": 10000, "retries": 0}]);
     let id = create_deployed(dev, &endpoint(1, steps));
-    let next = AtomicUsize::new(0);
-    let made = Mutex::new(Vec::new());
-    std::thread::scope(|s| {
-        for _ in 0..8 {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= RUNS {
-                    return;
-                }
-                let (status, body, _) =
-                    post_keyed(dev, &id, &format!("backlog-{i}"), &json!({ "n": i }));
-                assert_eq!(status, 202, "{body}");
-                let run_id = body["run_id"].as_str().expect("run_id").to_string();
-                made.lock().unwrap().push(run_id);
-            });
-        }
-    });
-    let made = made.into_inner().unwrap();
+    let made = post_burst(dev, &id, "backlog", RUNS);
     eventually(120, "every run succeeded", || {
         let listed = runs(dev, &id);
         listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
@@ -555,14 +528,7 @@ fn a_backlog_is_claimed_several_runs_at_a_time_and_each_run_executes_once() {
         let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
         assert_eq!(r["attempts"], 1, "{r}");
     }
-    let r = api(
-        dev,
-        "GET",
-        &format!("/api/dev/runs/{}/claims", made[0]),
-        None,
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
-    let claims = r.json()["claims"].as_u64().expect("claims");
+    let claims = claims(dev, &made[0]);
     assert!(
         claims <= (RUNS / 3) as u64,
         "claim statements for a backlog of {RUNS} runs: {claims}"
