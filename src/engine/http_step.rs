@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use serde_json::{json, Map, Value};
-use worker::{Delay, Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::Delay;
 
-use crate::platform::fetch::{send, FetchFailure};
+use crate::platform::fetch::{send, FetchFailure, Outbound, OutboundBody};
 use crate::platform::{now_ms, random_unit};
 use tripline_core::steps::http::PreparedRequest;
 use tripline_core::steps::retry::{backoff_ms, is_retryable_status};
@@ -24,10 +24,6 @@ enum Attempt {
     Refused(String),
 }
 
-fn method(m: &str) -> Method {
-    Method::from(m.to_string())
-}
-
 /// Largest response body an `http` step reads (its stored output is cut to 32 KiB anyway).
 pub const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
 
@@ -42,31 +38,30 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
     let mut dropped_body = false;
     let mut hops = 0;
     let resp = loop {
-        let headers = Headers::new();
-        for (k, v) in &req.headers {
-            if dropped_body && k.eq_ignore_ascii_case("content-type") {
-                continue;
-            }
-            if headers.append(k, v).is_err() {
-                return Attempt::Failed(format!("header `{k}` is not a valid HTTP header"));
-            }
-        }
-        let mut init = RequestInit::new();
-        init.with_method(method(&method_name)).with_headers(headers);
-        if req.pinned_origin.is_some() {
+        // A redirect that turned the request into a GET drops its body's content type too.
+        let dropped;
+        let headers = if dropped_body {
+            dropped = req
+                .headers
+                .iter()
+                .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type"))
+                .cloned()
+                .collect::<Vec<_>>();
+            &dropped[..]
+        } else {
+            &req.headers[..]
+        };
+        let out = Outbound {
+            method: &method_name,
+            url: &url,
+            headers,
+            body: body.as_deref().map(OutboundBody::Text),
             // A step that carries a secret or token follows redirects itself, and only within
             // its own origin.
-            init.with_redirect(RequestRedirect::Manual);
-        }
-        if let Some(b) = &body {
-            init.with_body(Some(b.as_str().into()));
-        }
-        let request = match Request::new_with_init(&url, &init) {
-            Ok(r) => r,
-            Err(e) => return Attempt::Failed(format!("the request could not be built: {e}")),
+            manual_redirect: req.pinned_origin.is_some(),
         };
         let timeout = Duration::from_millis(u64::from(req.timeout_ms));
-        let resp = match send(request, timeout, MAX_RESPONSE_BYTES).await {
+        let resp = match send(&out, timeout, MAX_RESPONSE_BYTES).await {
             Ok(resp) => match resp.truncated {
                 // Never buffered past the cap; not retried (it would be as large again).
                 Some(cut) => {
@@ -78,6 +73,12 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
                 }
                 None => resp,
             },
+            Err(FetchFailure::Header(k)) => {
+                return Attempt::Failed(format!("header `{k}` is not a valid HTTP header"))
+            }
+            Err(FetchFailure::Invalid(e)) => {
+                return Attempt::Failed(format!("the request could not be built: {e}"))
+            }
             Err(FetchFailure::Network(e)) => return Attempt::Failed(format!("network error: {e}")),
             Err(FetchFailure::TimedOut) => {
                 return Attempt::Failed(format!("timed out after {} ms", req.timeout_ms))
@@ -90,11 +91,8 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
             break resp;
         }
         let Some(next) = resp
-            .headers
-            .get("location")
-            .ok()
-            .flatten()
-            .and_then(|loc| worker::Url::parse(&url).ok()?.join(&loc).ok())
+            .header("location")
+            .and_then(|loc| worker::Url::parse(&url).ok()?.join(loc).ok())
         else {
             break resp;
         };
@@ -121,18 +119,14 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
         url = next.to_string();
     };
     let status = resp.status;
+    let retry_after = resp.header("retry-after").map(str::to_string);
+    let is_json = resp
+        .header("content-type")
+        .is_some_and(|ct| ct.contains("json"));
     let mut header_map = Map::new();
-    for (k, v) in resp.headers.entries() {
+    for (k, v) in resp.headers {
         header_map.insert(k, Value::String(v));
     }
-    let retry_after = resp.headers.get("retry-after").ok().flatten();
-    let is_json = resp
-        .headers
-        .get("content-type")
-        .ok()
-        .flatten()
-        .map(|ct| ct.contains("json"))
-        .unwrap_or(false);
     let text = String::from_utf8_lossy(&resp.body).into_owned();
     // JSON is parsed within a budget (depth, number of values); past it the text is kept.
     let within_budget = tripline_core::kernel::json_budget::check(&resp.body).is_ok();

@@ -1,5 +1,5 @@
-//! The OAuth trigger at run time: the `oauth2` crate's token requests sent with
-//! `worker::Fetch`, the userinfo call, supplying the real access token to a run's steps,
+//! The OAuth trigger at run time: the `oauth2` crate's token requests sent with the
+//! platform's `fetch`, the userinfo call, supplying the real access token to a run's steps,
 //! and the Cron pass that refreshes connections before they expire.
 
 use std::cell::Cell;
@@ -8,9 +8,9 @@ use std::time::Duration;
 use futures_util::future::join_all;
 use oauth2::{AuthorizationCode, PkceCodeVerifier, RefreshToken};
 use serde_json::{json, Value};
-use worker::{Env, Headers, Method, Request, RequestInit};
+use worker::Env;
 
-use crate::platform::fetch::{self, FetchFailure};
+use crate::platform::fetch::{self, FetchFailure, Fetched, Outbound, OutboundBody};
 
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
@@ -62,52 +62,50 @@ impl std::error::Error for FetchError {}
 const MAX_PROVIDER_BODY: usize = 1024 * 1024;
 
 /// Sends one request with a timeout; the body is read up to [`MAX_PROVIDER_BODY`].
-async fn send(request: Request, timeout_ms: u64) -> Result<(u16, Headers, Vec<u8>), FetchError> {
-    match fetch::send(
-        request,
-        Duration::from_millis(timeout_ms),
-        MAX_PROVIDER_BODY,
-    )
-    .await
-    {
+async fn send(out: &Outbound<'_>, timeout_ms: u64) -> Result<Fetched, FetchError> {
+    match fetch::send(out, Duration::from_millis(timeout_ms), MAX_PROVIDER_BODY).await {
         Ok(r) => match r.truncated {
             Some(cut) => Err(FetchError(format!(
                 "the provider's answer is too large: {}",
                 cut.describe()
             ))),
-            None => Ok((r.status, r.headers, r.body)),
+            None => Ok(r),
         },
+        Err(FetchFailure::Header(k)) => Err(FetchError(format!("header {k} is not valid"))),
+        Err(FetchFailure::Invalid(e)) => {
+            Err(FetchError(format!("the request could not be built: {e}")))
+        }
         Err(FetchFailure::Network(e)) => Err(FetchError(format!("network error: {e}"))),
         Err(FetchFailure::TimedOut) => Err(FetchError(format!("no answer within {timeout_ms} ms"))),
     }
 }
 
-/// The `oauth2` crate's async HTTP client, on `worker::Fetch`.
+/// The `oauth2` crate's async HTTP client, on the platform's `fetch`.
 pub async fn fetch_http(req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, FetchError> {
     let (parts, body) = req.into_parts();
-    let headers = Headers::new();
+    let mut headers = Vec::with_capacity(parts.headers.len());
     for (k, v) in &parts.headers {
         let v = v
             .to_str()
             .map_err(|_| FetchError(format!("header {k} is not text")))?;
-        headers
-            .append(k.as_str(), v)
-            .map_err(|e| FetchError(e.to_string()))?;
+        headers.push((k.as_str().to_string(), v.to_string()));
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::from(parts.method.as_str().to_string()))
-        .with_headers(headers);
-    if !body.is_empty() {
-        init.with_body(Some(js_sys::Uint8Array::from(body.as_slice()).into()));
-    }
-    let request = Request::new_with_init(&parts.uri.to_string(), &init)
-        .map_err(|e| FetchError(format!("the request could not be built: {e}")))?;
-    let (status, resp_headers, bytes) = send(request, PROVIDER_TIMEOUT_MS).await?;
-    let mut builder = oauth2::http::Response::builder().status(status);
-    for (k, v) in resp_headers.entries() {
+    let url = parts.uri.to_string();
+    let out = Outbound {
+        method: parts.method.as_str(),
+        url: &url,
+        headers: &headers,
+        body: (!body.is_empty()).then_some(OutboundBody::Bytes(&body)),
+        manual_redirect: false,
+    };
+    let resp = send(&out, PROVIDER_TIMEOUT_MS).await?;
+    let mut builder = oauth2::http::Response::builder().status(resp.status);
+    for (k, v) in &resp.headers {
         builder = builder.header(k, v);
     }
-    builder.body(bytes).map_err(|e| FetchError(e.to_string()))
+    builder
+        .body(resp.body)
+        .map_err(|e| FetchError(e.to_string()))
 }
 
 /// [`fetch_http`], remembering the HTTP status (for error messages).
@@ -151,17 +149,21 @@ fn config_failure(message: String) -> TokenFailure {
 
 /// Calls `userinfo_url` with the access token; the answer must be a JSON object.
 pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
-    let headers = Headers::new();
-    let auth = format!("Bearer {}", tokens.access_token);
-    headers
-        .set("authorization", &auth)
-        .and_then(|_| headers.set("accept", "application/json"))
-        .map_err(|e| e.to_string())?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let request = Request::new_with_init(url, &init)
-        .map_err(|e| format!("the userinfo request could not be built: {e}"))?;
-    let (status, _, body) = send(request, PROVIDER_TIMEOUT_MS)
+    let headers = [
+        (
+            "authorization".to_string(),
+            format!("Bearer {}", tokens.access_token),
+        ),
+        ("accept".to_string(), "application/json".to_string()),
+    ];
+    let out = Outbound {
+        method: "GET",
+        url,
+        headers: &headers,
+        body: None,
+        manual_redirect: false,
+    };
+    let Fetched { status, body, .. } = send(&out, PROVIDER_TIMEOUT_MS)
         .await
         .map_err(|e| format!("the userinfo endpoint could not be reached: {e}"))?;
     let text = String::from_utf8_lossy(&body);

@@ -6,17 +6,59 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
-use worker::{AbortController, Delay, Fetch, Headers, Request};
+use wasm_bindgen::prelude::*;
+use worker::Delay;
+
+#[wasm_bindgen(module = "/src/platform/fetch.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = send)]
+    fn send_js(
+        url: &str,
+        method: &str,
+        headers: &str,
+        body: &JsValue,
+        manual: bool,
+        timeout_ms: f64,
+        max_body: f64,
+    ) -> js_sys::Promise;
+}
+
+/// A request to send.
+pub struct Outbound<'a> {
+    pub method: &'a str,
+    pub url: &'a str,
+    pub headers: &'a [(String, String)],
+    pub body: Option<OutboundBody<'a>>,
+    /// Redirects are answered, not followed (the caller follows them itself, or not at all).
+    pub manual_redirect: bool,
+}
+
+/// A request's body.
+pub enum OutboundBody<'a> {
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
 
 /// An answer, its body read up to a cap.
 pub struct Fetched {
     pub status: u16,
-    pub headers: Headers,
+    /// Names in lower case, in the platform's order.
+    pub headers: Vec<(String, String)>,
     /// At most the cap's bytes of the body.
     pub body: Vec<u8>,
     /// Set when the body was larger than the cap: reading stopped there (or, when
     /// `content-length` already said so, never started) and the request was aborted.
     pub truncated: Option<Truncated>,
+}
+
+impl Fetched {
+    /// The value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A body cut at the cap.
@@ -46,6 +88,10 @@ impl Truncated {
 
 /// Why no answer came.
 pub enum FetchFailure {
+    /// A header the platform refuses (its name).
+    Header(String),
+    /// The request could not be built (the URL or the method).
+    Invalid(String),
     /// The request could not be sent or its body could not be read.
     Network(String),
     /// No full answer within the deadline (the request was aborted).
@@ -62,80 +108,58 @@ pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<
     }
 }
 
-/// Sends `request` and reads the answer's body up to `max_body` bytes, aborting the request
-/// after `timeout`. A `content-length` above the cap is refused before any byte is read; a body
+/// Sends `out` and reads the answer's body up to `max_body` bytes, aborting the request after
+/// `timeout`. A `content-length` above the cap is refused before any byte is read; a body
 /// without one is streamed and cut at the cap. Either way the request is aborted (the rest is
-/// never buffered) and [`Fetched::truncated`] says so.
+/// never buffered) and [`Fetched::truncated`] says so. The request is built, sent and read by
+/// the platform in one call (`fetch.js`): one crossing into JavaScript and one back.
 pub async fn send(
-    request: Request,
+    out: &Outbound<'_>,
     timeout: Duration,
     max_body: usize,
 ) -> Result<Fetched, FetchFailure> {
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let call = async {
-        let resp = Fetch::Request(request).send_with_signal(&signal).await?;
-        let status = resp.status_code();
-        let headers = resp.headers().clone();
-        let declared = headers
-            .get("content-length")
-            .ok()
-            .flatten()
-            .and_then(|v| v.trim().parse::<u64>().ok());
-        if declared.is_some_and(|n| n > max_body as u64) {
-            return Ok::<_, worker::Error>((
-                Fetched {
-                    status,
-                    headers,
-                    body: Vec::new(),
-                    truncated: Some(Truncated {
-                        limit: max_body,
-                        declared,
-                    }),
-                },
-                true,
-            ));
-        }
-        if declared.is_some() {
-            // Its whole length is known and within the cap: read in one piece.
-            let body = super::body::bytes(resp).await?;
-            return Ok((
-                Fetched {
-                    status,
-                    headers,
-                    body,
-                    truncated: None,
-                },
-                false,
-            ));
-        }
-        let (body, cut) = super::body::bytes_up_to(resp, max_body).await?;
-        let truncated = cut.then_some(Truncated {
-            limit: max_body,
-            declared,
-        });
-        Ok((
-            Fetched {
-                status,
+    let headers = serde_json::to_string(out.headers).unwrap_or_else(|_| "[]".into());
+    let body = match out.body {
+        None => JsValue::UNDEFINED,
+        Some(OutboundBody::Text(t)) => JsValue::from_str(t),
+        Some(OutboundBody::Bytes(b)) => js_sys::Uint8Array::from(b).into(),
+    };
+    let promise = send_js(
+        out.url,
+        out.method,
+        &headers,
+        &body,
+        out.manual_redirect,
+        timeout.as_millis() as f64,
+        max_body as f64,
+    );
+    let answer: js_sys::Array = match wasm_bindgen_futures::JsFuture::from(promise).await {
+        Ok(v) => v.into(),
+        Err(e) => return Err(FetchFailure::Network(format!("{e:?}"))),
+    };
+    let text = |i: u32| answer.get(i).as_string().unwrap_or_default();
+    match text(0).as_str() {
+        "ok" => {
+            let declared = answer
+                .get(5)
+                .as_f64()
+                .filter(|n| *n >= 0.0)
+                .map(|n| n as u64);
+            let headers = serde_json::from_str(&text(2)).unwrap_or_default();
+            let body = js_sys::Uint8Array::new(&answer.get(3)).to_vec();
+            Ok(Fetched {
+                status: answer.get(1).as_f64().unwrap_or(0.0) as u16,
                 headers,
                 body,
-                truncated,
-            },
-            cut,
-        ))
-    };
-    match within(timeout, call).await {
-        Some(Ok((fetched, cut))) => {
-            if cut {
-                // Stop the transfer: the rest of the body is never read.
-                controller.abort();
-            }
-            Ok(fetched)
+                truncated: answer.get(4).is_truthy().then_some(Truncated {
+                    limit: max_body,
+                    declared,
+                }),
+            })
         }
-        Some(Err(e)) => Err(FetchFailure::Network(e.to_string())),
-        None => {
-            controller.abort();
-            Err(FetchFailure::TimedOut)
-        }
+        "header" => Err(FetchFailure::Header(text(1))),
+        "invalid" => Err(FetchFailure::Invalid(text(1))),
+        "timeout" => Err(FetchFailure::TimedOut),
+        _ => Err(FetchFailure::Network(text(1))),
     }
 }

@@ -5,9 +5,9 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use worker::{Env, Headers, Method, Request, RequestInit};
+use worker::Env;
 
-use crate::platform::fetch::{send, FetchFailure};
+use crate::platform::fetch::{send, FetchFailure, Outbound};
 
 use super::SourceError;
 use crate::platform::env_string;
@@ -33,23 +33,44 @@ pub fn secret(env: &Env, name: &str) -> Option<String> {
 /// JSON, a network error or a timeout is an error (and the poll creates no runs). `shown` names
 /// the page in errors (the URL template, never the URL with its secrets).
 pub async fn fetch(prepared: &HttpPollRequest, shown: &str) -> Result<FetchedPage, SourceError> {
-    let headers = Headers::new();
-    headers.set("accept", "application/json")?;
-    headers.set("user-agent", "tripline-poll")?;
-    for (k, v) in &prepared.headers {
-        headers
-            .set(k, v)
-            .map_err(|_| SourceError(format!("header `{k}` is not a valid HTTP header")))?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Get).with_headers(headers);
-    let request = Request::new_with_init(&prepared.url, &init)
-        .map_err(|e| SourceError(format!("the URL {shown} is not usable: {e}")))?;
-    let (status, bytes, link) = match send(request, TIMEOUT, MAX_BODY_BYTES).await {
+    // The source's own headers replace these defaults.
+    let mut headers: Vec<(String, String)> = [
+        ("accept", "application/json"),
+        ("user-agent", "tripline-poll"),
+    ]
+    .into_iter()
+    .filter(|(d, _)| {
+        !prepared
+            .headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case(d))
+    })
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    headers.extend(prepared.headers.iter().cloned());
+    let out = Outbound {
+        method: "GET",
+        url: &prepared.url,
+        headers: &headers,
+        body: None,
+        manual_redirect: false,
+    };
+    let (status, bytes, link) = match send(&out, TIMEOUT, MAX_BODY_BYTES).await {
         Ok(r) => match r.truncated {
             Some(cut) => return Err(SourceError(format!("GET {shown}: {}", cut.describe()))),
-            None => (r.status, r.body, r.headers.get("link").ok().flatten()),
+            None => {
+                let link = r.header("link").map(str::to_string);
+                (r.status, r.body, link)
+            }
         },
+        Err(FetchFailure::Header(k)) => {
+            return Err(SourceError(format!(
+                "header `{k}` is not a valid HTTP header"
+            )))
+        }
+        Err(FetchFailure::Invalid(e)) => {
+            return Err(SourceError(format!("the URL {shown} is not usable: {e}")))
+        }
         Err(FetchFailure::Network(e)) => {
             return Err(SourceError(format!("GET {shown} failed: {e}")))
         }
