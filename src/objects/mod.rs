@@ -521,7 +521,10 @@ impl WorkflowObject {
                 runs::dev::plans(&self.state, &self.runs)
             }
             Action::DevClaims if runs::dev::enabled(&self.env) => {
-                Response::from_json(&serde_json::json!({ "claims": self.runs.claims.get() }))
+                Response::from_json(&serde_json::json!({
+                    "claims": self.runs.claims.get(),
+                    "held_bytes_max": self.runs.held_bytes_max.get(),
+                }))
             }
             Action::DevStaleWrite | Action::DevPlans | Action::DevClaims => {
                 Response::error("unknown object action", 404)

@@ -46,6 +46,17 @@ fn post_keyed(dev: &Dev, id: &str, key: &str, body: &Value) -> (u16, Value, bool
 /// Posts `n` requests keyed `{prefix}-{i}` (body `{"n": i}`) from 8 clients at once, each
 /// answered 202; the run ids made.
 fn post_burst(dev: &Dev, id: &str, prefix: &str, n: usize) -> Vec<String> {
+    post_burst_of(dev, id, prefix, n, |i| json!({ "n": i }))
+}
+
+/// [`post_burst`] with each request's body made by `body`.
+fn post_burst_of(
+    dev: &Dev,
+    id: &str,
+    prefix: &str,
+    n: usize,
+    body: impl Fn(usize) -> Value + Sync,
+) -> Vec<String> {
     let next = AtomicUsize::new(0);
     let made = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -55,10 +66,9 @@ fn post_burst(dev: &Dev, id: &str, prefix: &str, n: usize) -> Vec<String> {
                 if i >= n {
                     return;
                 }
-                let (status, body, _) =
-                    post_keyed(dev, id, &format!("{prefix}-{i}"), &json!({ "n": i }));
-                assert_eq!(status, 202, "{prefix}-{i}: {body}");
-                let run_id = body["run_id"].as_str().expect("run_id").to_string();
+                let (status, answer, _) = post_keyed(dev, id, &format!("{prefix}-{i}"), &body(i));
+                assert_eq!(status, 202, "{prefix}-{i}: {answer}");
+                let run_id = answer["run_id"].as_str().expect("run_id").to_string();
                 made.lock().unwrap().push(run_id);
             });
         }
@@ -66,11 +76,21 @@ fn post_burst(dev: &Dev, id: &str, prefix: &str, n: usize) -> Vec<String> {
     made.into_inner().unwrap()
 }
 
-/// The claim statements run by the executor of the object that holds `run_id` (dev counter).
-fn claims(dev: &Dev, run_id: &str) -> u64 {
+/// The executor counters of the object that holds `run_id` (dev-only): claim statements run,
+/// and the most bytes of claimed runs held at once for a free slot.
+fn executor_counts(dev: &Dev, run_id: &str) -> (u64, u64) {
     let r = api(dev, "GET", &format!("/api/dev/runs/{run_id}/claims"), None);
     assert_eq!(r.status, 200, "{}", r.text);
-    r.json()["claims"].as_u64().expect("claims")
+    let v = r.json();
+    (
+        v["claims"].as_u64().expect("claims"),
+        v["held_bytes_max"].as_u64().expect("held_bytes_max"),
+    )
+}
+
+/// The claim statements run by the executor of the object that holds `run_id`.
+fn claims(dev: &Dev, run_id: &str) -> u64 {
+    executor_counts(dev, run_id).0
 }
 
 /// Asserts a listing has no duplicate and is newest first (ids descend), and returns its ids.
@@ -528,10 +548,57 @@ fn a_backlog_is_claimed_several_runs_at_a_time_and_each_run_executes_once() {
         let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
         assert_eq!(r["attempts"], 1, "{r}");
     }
-    let claims = claims(dev, &made[0]);
+    let (claims, held_bytes) = executor_counts(dev, &made[0]);
     assert!(
         claims <= (RUNS / 3) as u64,
         "claim statements for a backlog of {RUNS} runs: {claims}"
+    );
+    assert!(held_bytes > 0, "runs were held for a free slot");
+}
+
+/// Held runs wait in memory, so a claim holds runs only up to a byte budget (4 MiB): runs of
+/// 700 KB each still fill the free slots, all run once with their whole input, and what was
+/// held at once never passed the budget (without it, a backlog of them holds 6, 4.2 MB).
+/// On a `wrangler dev` of its own: its 17 MB of requests would slow the shared one's tests.
+#[test]
+fn large_runs_are_held_only_up_to_a_byte_budget_and_each_executes_once_with_its_input() {
+    const RUNS: usize = 24;
+    const BUDGET: u64 = 4 * 1024 * 1024;
+    let up = Upstream::start();
+    let dev = &Dev::start("scale-large", &[DEV_ACTIONS]);
+    let mut def = endpoint(
+        1,
+        json!([{"type": "http", "name": "call", "method": "POST",
+                "url": up.url("/slow/200/large"), "json": {"blob": "{{request.body.blob}}"},
+                "timeout_ms": 20000, "retries": 0}]),
+    );
+    def["trigger"]["max_body_bytes"] = json!(1024 * 1024);
+    let id = create_deployed(dev, &def);
+    let blob = "x".repeat(700 * 1024);
+    let made = post_burst_of(dev, &id, "large", RUNS, |_| json!({ "blob": blob }));
+    eventually(180, "every run succeeded", || {
+        let listed = runs(dev, &id);
+        listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
+    });
+    let calls = up.received("/slow/200/large");
+    assert_eq!(calls.len(), RUNS, "one call per run");
+    for call in &calls {
+        let sent: Value = serde_json::from_str(&call.body).expect("the step sent JSON");
+        assert_eq!(
+            sent["blob"].as_str().map(str::len),
+            Some(blob.len()),
+            "the whole input"
+        );
+    }
+    for run_id in made.iter().step_by(5) {
+        let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+        assert_eq!(r["attempts"], 1, "{r}");
+    }
+    let (claims, held_bytes) = executor_counts(dev, &made[0]);
+    assert!(claims >= 1, "claims: {claims}");
+    assert!(
+        held_bytes <= BUDGET,
+        "bytes held at once: {held_bytes} (budget {BUDGET})"
     );
 }
 

@@ -28,6 +28,10 @@ pub const IN_FLIGHT: usize = 6;
 /// Runs a claim takes beyond the free slots, held until slots free up: under a backlog one claim
 /// statement, which costs more than a run's insert, serves several runs instead of one.
 const HELD: usize = IN_FLIGHT;
+/// Most bytes (stored input and step records) a claim takes when it takes runs to hold: held
+/// runs wait in memory, and an isolate has 128 MB. Runs of a few KB are all held; runs near
+/// the input limit fill only the free slots.
+const HELD_BYTES: usize = 4 * 1024 * 1024;
 /// Wall time after which the executor stops claiming (the alarm has 15 minutes).
 const BUDGET_MS: i64 = 10 * 60_000;
 /// How often a running executor looks for runs whose lease expired.
@@ -354,9 +358,13 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             // The lease covers the slowest step seen here, so that a first execution can send
             // it without extending the lease first.
             let until = now + lease + runs.step_lease(lease);
-            let claimed = table.claim(now, until, &iso_millis(now), limit)?;
+            let free = IN_FLIGHT - in_flight.len();
+            let claimed = table.claim(now, until, &iso_millis(now), limit, free, HELD_BYTES)?;
             runs.claims.set(runs.claims.get() + 1);
-            claim_due = claimed.len() == limit;
+            // A full claim, or one its byte budget may have cut short, may have left runs due.
+            let bytes: i64 = claimed.iter().map(|c| c.bytes).sum();
+            claim_due = claimed.len() == limit
+                || (claimed.len() >= free && bytes as usize > HELD_BYTES / 2);
             recheck_at = now + RECHECK_MS;
             for claimed in claimed {
                 if in_flight.len() < IN_FLIGHT {
@@ -365,6 +373,9 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
                     held.push_back(claimed);
                 }
             }
+            let held_bytes = held.iter().map(|c| c.bytes).sum::<i64>();
+            runs.held_bytes_max
+                .set(runs.held_bytes_max.get().max(held_bytes));
         }
         let wake = runs.wake_receiver();
         if in_flight.is_empty() {

@@ -40,6 +40,8 @@ pub struct RunsInstance {
     waiting: RefCell<HashMap<String, Vec<oneshot::Sender<Option<Value>>>>>,
     /// Claim statements the executor ran in this instance (read by a dev-only action).
     pub claims: Cell<u64>,
+    /// The most bytes of claimed runs held at once for a free slot (read by the same action).
+    pub held_bytes_max: Cell<i64>,
 }
 
 impl RunsInstance {

@@ -49,6 +49,8 @@ pub struct Claimed {
     pub private: Option<String>,
     /// The run's sealed secrets, if it was created with some.
     pub secrets: Option<String>,
+    /// Its stored size (the `bytes` column).
+    pub bytes: i64,
 }
 
 pub struct Table<'a> {
@@ -81,12 +83,20 @@ const NEXT_DUE: &str = "SELECT MIN(lease_until) AS due FROM runs INDEXED BY runs
      WHERE status IN ('queued', 'running')";
 const OLDEST_FINISHED: &str = "SELECT created_at FROM runs INDEXED BY runs_finished
      WHERE status IN ('succeeded', 'failed') ORDER BY created_at LIMIT 1";
+/// Takes the first due runs up to a count; past the first few (the free slots), only while the
+/// runs taken add up to at most a number of bytes. The running count and sum follow the inner
+/// query's order (`ROWS UNBOUNDED PRECEDING`, no window `ORDER BY`, which would sort again);
+/// any subset of these due runs is a correct claim.
 const CLAIM: &str = "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?,
                started_at = COALESCE(started_at, ?)
-             WHERE id IN (SELECT id FROM runs INDEXED BY runs_open
-                          WHERE status IN ('queued', 'running') AND lease_until <= ?
-                          ORDER BY lease_until, id LIMIT ?)
-             RETURNING id, workflow_id, version, input, steps, attempts, private, trigger";
+             WHERE id IN (SELECT id FROM (
+                 SELECT id, row_number() OVER w AS n, sum(bytes) OVER w AS total FROM (
+                   SELECT id, lease_until, bytes FROM runs INDEXED BY runs_open
+                   WHERE status IN ('queued', 'running') AND lease_until <= ?
+                   ORDER BY lease_until, id LIMIT ?)
+                 WINDOW w AS (ROWS UNBOUNDED PRECEDING))
+               WHERE n <= ? OR total <= ?)
+             RETURNING id, workflow_id, version, input, steps, attempts, private, trigger, bytes";
 const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN (
        SELECT id FROM runs INDEXED BY runs_finished
        WHERE created_at < ? AND status IN ('succeeded', 'failed')
@@ -231,16 +241,20 @@ impl Table<'_> {
     }
 
     /// Takes up to `limit` runs due, oldest first: queued ones, or ones whose executor's lease
-    /// expired. Each one's attempt count goes up by one: that number fences every later write.
-    /// One statement, read through `runs_open` (no sort of every queued run per claim), that
-    /// returns only what execution reads: the claimed row's `dedup_key` and times
-    /// are left empty.
+    /// expired. The first `always` are taken in any case, the rest only while all the runs
+    /// taken hold at most `max_bytes` (their `bytes`: input and step records), so that runs
+    /// held in memory for a later slot stay small. Each one's attempt count goes up by one:
+    /// that number fences every later write. One statement, read through `runs_open` (no sort
+    /// of every queued run per claim), that returns only what execution reads: the claimed
+    /// row's `dedup_key` and times are left empty.
     pub fn claim(
         &self,
         now_ms: i64,
         lease_until: i64,
         now_iso: &str,
         limit: usize,
+        always: usize,
+        max_bytes: usize,
     ) -> Result<Vec<Claimed>> {
         #[derive(Deserialize)]
         struct Row {
@@ -252,6 +266,7 @@ impl Table<'_> {
             attempts: i64,
             private: Option<String>,
             trigger: String,
+            bytes: i64,
         }
         let mut rows = self.rows::<Row>(
             CLAIM,
@@ -260,6 +275,8 @@ impl Table<'_> {
                 text(now_iso),
                 V::Integer(now_ms),
                 V::Integer(limit as i64),
+                V::Integer(always as i64),
+                V::Integer(max_bytes as i64),
             ],
         )?;
         rows.sort_by(|a, b| a.id.cmp(&b.id));
@@ -291,6 +308,7 @@ impl Table<'_> {
                     row: self.inflate(row)?,
                     private: r.private,
                     secrets,
+                    bytes: r.bytes,
                 })
             })
             .collect()
