@@ -30,7 +30,7 @@ export async function send(url, method, headers, body, manual, timeoutMs, maxBod
       signal: controller.signal,
     });
   } catch (e) {
-    return ["invalid", String(e && e.message ? e.message : e)];
+    return ["invalid", describe(e)];
   }
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
@@ -43,7 +43,10 @@ export async function send(url, method, headers, body, manual, timeoutMs, maxBod
       controller.abort();
       return ["ok", response.status, answerHeaders, new Uint8Array(0), true, declared];
     }
-    if (declared >= 0) {
+    const encoding = response.headers.get("content-encoding");
+    if (declared >= 0 && (encoding === null || encoding === "identity")) {
+      // Its whole length is known and within the cap: read in one piece. (A compressed answer's
+      // length is its compressed size, so that one is read with the cap applied as it comes.)
       const bytes = new Uint8Array(await response.arrayBuffer());
       return ["ok", response.status, answerHeaders, bytes, false, declared];
     }
@@ -52,10 +55,16 @@ export async function send(url, method, headers, body, manual, timeoutMs, maxBod
     return ["ok", response.status, answerHeaders, bytes, cut, declared];
   } catch (e) {
     if (controller.signal.aborted) return ["timeout"];
-    return ["network", String(e && e.message ? e.message : e)];
+    return ["network", describe(e)];
   } finally {
     clearTimeout(timer);
   }
+}
+
+// An error as the platform names it: "TypeError: Network connection lost."
+function describe(e) {
+  if (!(e instanceof Error)) return String(e);
+  return e.code ? `${e.name} [${e.code}]: ${e.message}` : `${e.name}: ${e.message}`;
 }
 
 // A body of unknown length, read up to `max` bytes; `cut` when it went past them (the rest is

@@ -135,7 +135,14 @@ pub async fn send(
     );
     let answer: js_sys::Array = match wasm_bindgen_futures::JsFuture::from(promise).await {
         Ok(v) => v.into(),
-        Err(e) => return Err(FetchFailure::Network(format!("{e:?}"))),
+        Err(e) => {
+            let message = js_sys::Reflect::get(&e, &"message".into())
+                .ok()
+                .and_then(|m| m.as_string());
+            return Err(FetchFailure::Network(
+                message.unwrap_or_else(|| "the request failed".into()),
+            ));
+        }
     };
     let text = |i: u32| answer.get(i).as_string().unwrap_or_default();
     match text(0).as_str() {
@@ -146,7 +153,10 @@ pub async fn send(
                 .filter(|n| *n >= 0.0)
                 .map(|n| n as u64);
             let headers = serde_json::from_str(&text(2)).unwrap_or_default();
-            let body = js_sys::Uint8Array::new(&answer.get(3)).to_vec();
+            let body = answer
+                .get(3)
+                .unchecked_into::<js_sys::Uint8Array>()
+                .to_vec();
             Ok(Fetched {
                 status: answer.get(1).as_f64().unwrap_or(0.0) as u16,
                 headers,

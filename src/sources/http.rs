@@ -69,10 +69,16 @@ pub async fn fetch(prepared: &HttpPollRequest, shown: &str) -> Result<FetchedPag
             )))
         }
         Err(FetchFailure::Invalid(e)) => {
-            return Err(SourceError(format!("the URL {shown} is not usable: {e}")))
+            return Err(SourceError(format!(
+                "the URL {shown} is not usable: {}",
+                hide_url(&e, &prepared.url, shown)
+            )))
         }
         Err(FetchFailure::Network(e)) => {
-            return Err(SourceError(format!("GET {shown} failed: {e}")))
+            return Err(SourceError(format!(
+                "GET {shown} failed: {}",
+                hide_url(&e, &prepared.url, shown)
+            )))
         }
         Err(FetchFailure::TimedOut) => {
             return Err(SourceError(format!(
@@ -94,4 +100,12 @@ pub async fn fetch(prepared: &HttpPollRequest, shown: &str) -> Result<FetchedPag
     let body = serde_json::from_slice(&bytes)
         .map_err(|e| SourceError(format!("GET {shown}: the response is not JSON ({e})")))?;
     Ok(FetchedPage { body, link })
+}
+
+/// The platform's error with the URL it names (secrets filled in) replaced by the template.
+fn hide_url(error: &str, url: &str, shown: &str) -> String {
+    if url.is_empty() {
+        return error.to_string();
+    }
+    error.replace(url, shown)
 }

@@ -9,7 +9,7 @@ use worker::{Env, Response, Result, State};
 
 use super::handler::sql;
 use super::instance::RunsInstance;
-use super::table::{planned_queries, Table};
+use super::table::{planned_queries, Fence, Table};
 use crate::platform::{env_string, now_ms};
 use tripline_core::kernel::time::iso_millis;
 
@@ -37,16 +37,14 @@ pub fn stale_write(
     let steps =
         json!([{ "name": "stale", "status": "succeeded", "output": "from a stale executor" }])
             .to_string();
-    let progress = table.progress(id, stale, &steps, now_ms() + 60_000, None, None)?;
-    let error = json!({ "message": "written by a stale executor" }).to_string();
-    let finish = table.finish(
+    let fence = Fence {
         id,
-        stale,
-        "failed",
-        &steps,
-        Some(&error),
-        &iso_millis(now_ms()),
-    )?;
+        attempts: stale,
+        input_bytes: run.input.len(),
+    };
+    let progress = table.progress(fence, &steps, now_ms() + 60_000, None, None)?;
+    let error = json!({ "message": "written by a stale executor" }).to_string();
+    let finish = table.finish(fence, "failed", &steps, Some(&error), &iso_millis(now_ms()))?;
     Response::from_json(&json!({
         "attempts": stale,
         "claimed": run.attempts,

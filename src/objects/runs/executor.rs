@@ -15,7 +15,7 @@ use worker::{Delay, Env, Result, SqlStorage};
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
 use super::sealed;
-use super::table::{Claimed, Ended, Table};
+use super::table::{Claimed, Ended, Fence, Table};
 use crate::engine::{self, RunWriter};
 use crate::platform::now_ms;
 use crate::store::runs::RunRow;
@@ -52,6 +52,18 @@ struct ObjectWriter<'a> {
     attempts: i64,
     /// The run may carry sealed secrets (only OAuth runs do), deleted when it ends.
     secrets: bool,
+    /// The run's input in bytes, a body kept in pieces included.
+    input_bytes: usize,
+}
+
+impl ObjectWriter<'_> {
+    fn fence(&self) -> Fence<'_> {
+        Fence {
+            id: self.id,
+            attempts: self.attempts,
+            input_bytes: self.input_bytes,
+        }
+    }
 }
 
 /// Step records as stored: each record's request and output cut to fit, the whole under the cap.
@@ -190,8 +202,7 @@ impl ObjectWriter<'_> {
                 + private.as_ref().map_or(0, String::len),
         );
         Table { sql: self.sql }.progress(
-            self.id,
-            self.attempts,
+            self.fence(),
             &fit_steps(steps),
             lease_until,
             response.as_deref(),
@@ -204,8 +215,7 @@ impl ObjectWriter<'_> {
         self.runs
             .grew(steps.len() + error.as_ref().map_or(0, String::len));
         let done = Table { sql: self.sql }.finish(
-            self.id,
-            self.attempts,
+            self.fence(),
             status,
             &fit_steps(steps),
             error.as_deref(),
@@ -254,6 +264,7 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
         id: &run.id,
         attempts: run.attempts,
         secrets: run.trigger == "oauth",
+        input_bytes: run.input.len(),
     };
     let result = if run.attempts > max {
         let error = json!({ "message": format!("gave up after {max} attempts") }).to_string();
@@ -361,10 +372,9 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             let free = IN_FLIGHT - in_flight.len();
             let claimed = table.claim(now, until, &iso_millis(now), limit, free, HELD_BYTES)?;
             runs.claims.set(runs.claims.get() + 1);
-            // A full claim, or one its byte budget may have cut short, may have left runs due.
-            let bytes: i64 = claimed.iter().map(|c| c.bytes).sum();
-            claim_due = claimed.len() == limit
-                || (claimed.len() >= free && bytes as usize > HELD_BYTES / 2);
+            // A claim that filled every free slot may have left runs due (its count or its byte
+            // budget cut it short): the next free slot claims again.
+            claim_due = claimed.len() >= free;
             recheck_at = now + RECHECK_MS;
             for claimed in claimed {
                 if in_flight.len() < IN_FLIGHT {

@@ -53,6 +53,15 @@ pub struct Claimed {
     pub bytes: i64,
 }
 
+/// The claim a write after it belongs to: the run, the claim's attempt number (which fences
+/// the write) and the run's input size in bytes (with a body kept in pieces), for its `bytes`.
+#[derive(Clone, Copy)]
+pub struct Fence<'a> {
+    pub id: &'a str,
+    pub attempts: i64,
+    pub input_bytes: usize,
+}
+
 pub struct Table<'a> {
     pub sql: &'a SqlStorage,
 }
@@ -328,11 +337,10 @@ impl Table<'_> {
             .map(|s| s.sealed))
     }
 
-    /// Records progress of the claim `attempts`; `false` when a newer claim owns the run.
+    /// Records progress of the claim `fence`; `false` when a newer claim owns the run.
     pub fn progress(
         &self,
-        id: &str,
-        attempts: i64,
+        fence: Fence<'_>,
         steps: &str,
         lease_until: i64,
         response: Option<&str>,
@@ -341,28 +349,27 @@ impl Table<'_> {
         let cursor = self.sql.exec(
             "UPDATE runs SET steps = ?, lease_until = ?, response = COALESCE(?, response),
                private = COALESCE(?, private),
-               bytes = length(input) + ? + length(COALESCE(?, response, ''))
+               bytes = ? + length(CAST(COALESCE(?, response, '') AS BLOB))
              WHERE id = ? AND attempts = ? AND status = 'running'",
             vec![
                 text(steps),
                 V::Integer(lease_until),
                 opt(response),
                 opt(private),
-                V::Integer(steps.len() as i64),
+                V::Integer((fence.input_bytes + steps.len()) as i64),
                 opt(response),
-                text(id),
-                V::Integer(attempts),
+                text(fence.id),
+                V::Integer(fence.attempts),
             ],
         )?;
         Ok(cursor.rows_written() > 0)
     }
 
-    /// Ends the claim `attempts` (`succeeded` or `failed`); the private outputs go (the
+    /// Ends the claim `fence` (`succeeded` or `failed`); the private outputs go (the
     /// secrets: [`Table::forget_secrets`]).
     pub fn finish(
         &self,
-        id: &str,
-        attempts: i64,
+        fence: Fence<'_>,
         status: &str,
         steps: &str,
         error: Option<&str>,
@@ -371,16 +378,16 @@ impl Table<'_> {
         let cursor = self.sql.exec(
             "UPDATE runs SET status = ?, steps = ?, error = ?, finished_at = ?, lease_until = 0,
                private = NULL,
-               bytes = length(input) + ? + length(COALESCE(response, ''))
+               bytes = ? + length(CAST(COALESCE(response, '') AS BLOB))
              WHERE id = ? AND attempts = ? AND status = 'running'",
             vec![
                 text(status),
                 text(steps),
                 opt(error),
                 text(now_iso),
-                V::Integer((steps.len() + error.map_or(0, str::len)) as i64),
-                text(id),
-                V::Integer(attempts),
+                V::Integer((fence.input_bytes + steps.len() + error.map_or(0, str::len)) as i64),
+                text(fence.id),
+                V::Integer(fence.attempts),
             ],
         )?;
         Ok(cursor.rows_written() > 0)

@@ -90,17 +90,29 @@ impl Upstream {
                             let _ = request.respond(resp);
                             return;
                         }
-                        Some(kind @ ("big" | "bigchunked")) => {
+                        Some(kind @ ("big" | "bigchunked" | "biggzip")) => {
                             let n = bytes_of(2).max(2);
                             let mut data = vec![b' '; n];
                             data[0] = b'"';
                             data[n - 1] = b'"';
-                            let length = (kind == "big").then_some(n);
+                            let mut headers = vec!["content-type: application/json"
+                                .parse::<tiny_http::Header>()
+                                .unwrap()];
+                            if kind == "biggzip" {
+                                // Its content-length is the compressed size, far below the cap.
+                                use std::io::Write;
+                                let mut gz = flate2::write::GzEncoder::new(
+                                    Vec::new(),
+                                    flate2::Compression::fast(),
+                                );
+                                gz.write_all(&data).unwrap();
+                                data = gz.finish().unwrap();
+                                headers.push("content-encoding: gzip".parse().unwrap());
+                            }
+                            let length = (kind != "bigchunked").then_some(data.len());
                             let resp = tiny_http::Response::new(
                                 tiny_http::StatusCode(200),
-                                vec!["content-type: application/json"
-                                    .parse::<tiny_http::Header>()
-                                    .unwrap()],
+                                headers,
                                 std::io::Cursor::new(data),
                                 length,
                                 None,
