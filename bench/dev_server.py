@@ -33,6 +33,19 @@ else:
     STATE = os.path.join(ROOT, "target", "bench", f"run-{os.getpid()}")
 
 
+# BENCH_PIN=1 (on a machine with 2+ CPUs): every benchmarked workerd runs on CPU 0 alone, and the
+# load generator, the upstream and wrangler's Node processes on the others. Without it they
+# share every CPU, and the load generator and the upstream take turns with workerd.
+PIN = os.environ.get("BENCH_PIN", "0") == "1" and len(os.sched_getaffinity(0)) >= 2
+SUT_CPUS = {0}
+LOAD_CPUS = set(os.sched_getaffinity(0)) - SUT_CPUS if PIN else set(os.sched_getaffinity(0))
+
+
+def load_cmd(cmd):
+    """`cmd`, run on the load generator's CPUs when the benchmark pins."""
+    return ["taskset", "-c", ",".join(map(str, sorted(LOAD_CPUS)))] + cmd if PIN else cmd
+
+
 def tripline_config(directory=STATE, assets=True):
     """The main Worker's wrangler.toml for a benchmark, without the `PG` service binding and the
     build command: wrangler's `unstable_startWorker` runs one Worker and refuses a binding to a
@@ -117,7 +130,7 @@ class Server:
             for k, v in vars_.items():
                 cmd += ["--var", f"{k}:{v}"]
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL, stdout=self.log,
+            load_cmd(cmd), cwd=ROOT, env=child_env(), stdin=subprocess.DEVNULL, stdout=self.log,
             stderr=self.log, start_new_session=True,
         )
         deadline = time.time() + 120
@@ -134,12 +147,22 @@ class Server:
                 tail = "".join(open(self.log.name).readlines()[-15:])
                 sys.exit(f"{name}: wrangler dev did not start; the end of its log:\n{tail}")
             time.sleep(0.25)
+        if PIN:
+            self.pin()
 
-    def workerd_cpu(self):
-        """CPU seconds (user + system) used so far by the workerd processes of this server: every
-        process named `workerd` in its session, read from /proc/PID/stat (utime + stime)."""
-        total = 0
-        tick = os.sysconf("SC_CLK_TCK")
+    def pin(self):
+        """Moves every thread of this server's workerd processes to SUT_CPUS (threads they start
+        later inherit it)."""
+        for pid in self.workerd_pids():
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                try:
+                    os.sched_setaffinity(int(tid), SUT_CPUS)
+                except OSError:
+                    pass
+
+    def workerd_pids(self):
+        """The processes named `workerd` in this server's session."""
+        out = []
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
                 continue
@@ -151,7 +174,21 @@ class Server:
             name = stat[stat.index("(") + 1:stat.rindex(")")]
             fields = stat[stat.rindex(")") + 2:].split()
             if name == "workerd" and int(fields[3]) == self.proc.pid:  # session id
-                total += (int(fields[11]) + int(fields[12])) / tick
+                out.append(pid)
+        return out
+
+    def workerd_cpu(self):
+        """CPU seconds (user + system) used so far by the workerd processes of this server: every
+        process named `workerd` in its session, read from /proc/PID/stat (utime + stime)."""
+        total = 0
+        tick = os.sysconf("SC_CLK_TCK")
+        for pid in self.workerd_pids():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
         return total
 
     def stop(self):

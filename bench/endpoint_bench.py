@@ -36,7 +36,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dev_server import MODE, ROOT, STATE, TOKEN, Server, tripline_config  # noqa: E402
+from dev_server import LOAD_CPUS, MODE, PIN, ROOT, STATE, SUT_CPUS, TOKEN, Server, tripline_config  # noqa: E402
 from load import BODY, SCHEMA, Upstream, run_wrk  # noqa: E402
 from run_census import wait_finished  # noqa: E402
 
@@ -69,14 +69,15 @@ def now_ms():
 
 
 def measure_tripline(srv, wid, tag, work, upstream):
-    hits0 = upstream.count()
+    hits0, up0 = upstream.count(), upstream.cpu()
     cpu0, t0 = srv.workerd_cpu(), now_ms()
     r = run_wrk(srv.base, [f"/hooks/{wid}"], DURATION, CONNECTIONS, THREADS, work, tag)
     t1 = now_ms()
     runs, waited = wait_finished(srv, [wid], t0, t1, DRAIN)
     cpu = srv.workerd_cpu() - cpu0
     ok = r["requests"] - r["non2xx"]
-    r.update(cpu_ms=1000 * cpu / max(ok, 1), runs=runs, waited=waited, upstream=upstream.count() - hits0)
+    r.update(cpu_ms=1000 * cpu / max(ok, 1), runs=runs, waited=waited, upstream=upstream.count() - hits0,
+             upstream_cpu_ms=1000 * (upstream.cpu() - up0) / max(ok, 1))
     return r
 
 
@@ -84,7 +85,7 @@ def measure_floor(srv, kind, tag, work, upstream):
     """The floor Worker; for the http workflow the CPU also covers the wait until its outbound
     calls (made after the 202) have reached the upstream, at most BENCH_DRAIN seconds."""
     path = "/" if kind != "http" else f"/?upstream={urllib.parse.quote(upstream.base, safe='')}"
-    hits0 = upstream.count()
+    hits0, up0 = upstream.count(), upstream.cpu()
     cpu0 = srv.workerd_cpu()
     r = run_wrk(srv.base, [path], DURATION, CONNECTIONS, THREADS, work, tag)
     ok = r["requests"] - r["non2xx"]
@@ -92,7 +93,8 @@ def measure_floor(srv, kind, tag, work, upstream):
     while kind == "http" and upstream.count() - hits0 < ok and time.time() < deadline:
         time.sleep(0.2)
     cpu = srv.workerd_cpu() - cpu0
-    r.update(cpu_ms=1000 * cpu / max(ok, 1), upstream=upstream.count() - hits0)
+    r.update(cpu_ms=1000 * cpu / max(ok, 1), upstream=upstream.count() - hits0,
+             upstream_cpu_ms=1000 * (upstream.cpu() - up0) / max(ok, 1))
     return r
 
 
@@ -171,10 +173,19 @@ def main():
     return 0
 
 
+def load_cpu(r):
+    """The load generator's CPU per request, and the upstream's where it was called."""
+    up = f" · {r['upstream_cpu_ms']:.2f} ms" if r.get("upstream") else ""
+    return f"{r['wrk_cpu_ms']:.2f} ms{up}"
+
+
 def report(rows, load):
     print(f"\nEndpoint: wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION} --latency, body 1024 B JSON, "
           f"{ROUNDS} alternating round(s); wrangler dev ({MODE}); {os.cpu_count()} cores; "
           f"load average before: {load}.")
+    if PIN:
+        print(f"Pinned (BENCH_PIN=1): every workerd on CPU {','.join(map(str, sorted(SUT_CPUS)))}; wrk, the "
+              f"upstream and wrangler's Node on CPU {','.join(map(str, sorted(LOAD_CPUS)))}.")
     print("Baseline: a JavaScript Worker that parses the JSON, inserts one row into D1 and answers 202.")
     print("Tripline " + ("with its [assets] (the dashboard): wrangler's local asset emulation (two JavaScript "
                          "Workers) runs in front of every request (BENCH_ASSETS=1)." if ASSETS else
@@ -183,20 +194,21 @@ def report(rows, load):
     print("CPU: user + system time of the workerd process(es) of each side's wrangler dev "
           "(/proc/PID/stat), per 2xx answer; Tripline's includes the wait for its runs to finish.\n")
     print("| round | workflow | side | requests/s | p50 | p99 | non-2xx | workerd CPU / request "
-          "| runs created | finished in window | finished after wait | upstream calls |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| runs created | finished in window | finished after wait | upstream calls | wrk · upstream CPU / request |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for rnd, kind, t, b in rows:
         rr = t["runs"]
         print(f"| {rnd} | {LABELS[kind]} | Tripline | {t['rps']:.1f} | {t['p50']:.2f} ms | {t['p99']:.2f} ms "
               f"| {t['non2xx']} | {t['cpu_ms']:.2f} ms | {rr['created']} | {rr['finished_in_window']} "
               f"| {rr['succeeded'] + rr['failed']} ({rr['failed']} failed, +{t['waited']:.1f} s) "
-              f"| {t['upstream'] if kind == 'http' else '–'} |")
+              f"| {t['upstream'] if kind == 'http' else '–'} | {load_cpu(t)} |")
         print(f"| {rnd} | {LABELS[kind]} | baseline | {b['rps']:.1f} | {b['p50']:.2f} ms | {b['p99']:.2f} ms "
-              f"| {b['non2xx']} | {b['cpu_ms']:.2f} ms | | | | |")
+              f"| {b['non2xx']} | {b['cpu_ms']:.2f} ms | | | | | {load_cpu(b)} |")
         if "floor" in b:
             f = b["floor"]
             print(f"| {rnd} | {LABELS[kind]} | floor | {f['rps']:.1f} | {f['p50']:.2f} ms | {f['p99']:.2f} ms "
-                  f"| {f['non2xx']} | {f['cpu_ms']:.2f} ms | | | | {f['upstream'] if kind == 'http' else '–'} |")
+                  f"| {f['non2xx']} | {f['cpu_ms']:.2f} ms | | | | {f['upstream'] if kind == 'http' else '–'} "
+                  f"| {load_cpu(f)} |")
     print("\n| workflow | throughput ÷ baseline | p50 ÷ baseline | p99 ÷ baseline | CPU / request (Tripline · baseline) "
           "| CPU ÷ baseline | target (≥ 0.9× throughput, ≤ 1.2× p99) |")
     print("|---|---:|---:|---:|---:|---:|---|")

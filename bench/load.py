@@ -4,13 +4,14 @@ fast local upstream for http steps (bench/upstream.mjs)."""
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
 import time
 import urllib.request
 
-from dev_server import ROOT, free_port
+from dev_server import ROOT, free_port, load_cmd
 
 # A valid body of exactly 1024 bytes for the benchmark workflows' request schema.
 _BODY = {"email": "lead@example.com", "name": "Ada Lovelace", "amount": 4200, "active": True, "notes": ""}
@@ -48,13 +49,18 @@ request = function()
   return wrk.format("POST", paths[(i % #paths) + 1], headers, body)
 end
 """)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency", "-s", script, base],
+        load_cmd(["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}", "--latency", "-s", script, base]),
         capture_output=True, text=True, check=True,
     ).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.path.join(workdir, f"{tag}.wrk"), "w") as f:
         f.write(out)
-    return parse_wrk(out)
+    r = parse_wrk(out)
+    wrk_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    r["wrk_cpu_ms"] = 1000 * wrk_cpu / max(r["requests"], 1)
+    return r
 
 
 def parse_wrk(text):
@@ -82,7 +88,7 @@ class Upstream:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(workdir, "upstream.log"), "w")
         self.proc = subprocess.Popen(
-            ["node", os.path.join(ROOT, "bench", "upstream.mjs"), str(self.port)],
+            load_cmd(["node", os.path.join(ROOT, "bench", "upstream.mjs"), str(self.port)]),
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, start_new_session=True,
         )
         for _ in range(100):
@@ -96,6 +102,12 @@ class Upstream:
     def count(self):
         with urllib.request.urlopen(self.base + "/count", timeout=5) as r:
             return json.loads(r.read())["count"]
+
+    def cpu(self):
+        """CPU seconds (user + system) the upstream has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self):
         if self.proc.poll() is None:
