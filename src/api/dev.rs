@@ -7,9 +7,10 @@
 //! `GET /api/dev/runs/{run_id}/plans`: the query plans of the run table in the object that
 //! holds the run.
 //!
-//! `GET /api/dev/runs/{run_id}/claims`: `{"claims": n, "held_bytes_max": b}`, the claim
-//! statements the executor of the object that holds the run ran since that object started, and
-//! the most bytes of claimed runs it held at once for a free slot.
+//! `GET /api/dev/runs/{run_id}/claims`: `{"claims": n, "held_bytes_max": b,
+//! "flight_bytes_max": f}`, the claim statements the executor of the object that holds the run
+//! ran since that object started, the most bytes of claimed runs it held at once for a free
+//! slot, and the most bytes of runs it executed at once.
 
 use worker::{Env, Request, Response};
 

@@ -524,6 +524,7 @@ impl WorkflowObject {
                 Response::from_json(&serde_json::json!({
                     "claims": self.runs.claims.get(),
                     "held_bytes_max": self.runs.held_bytes_max.get(),
+                    "flight_bytes_max": self.runs.flight_bytes_max.get(),
                 }))
             }
             Action::DevStaleWrite | Action::DevPlans | Action::DevClaims => {

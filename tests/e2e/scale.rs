@@ -79,13 +79,18 @@ fn post_burst_of(
 /// The executor counters of the object that holds `run_id` (dev-only): claim statements run,
 /// and the most bytes of claimed runs held at once for a free slot.
 fn executor_counts(dev: &Dev, run_id: &str) -> (u64, u64) {
-    let r = api(dev, "GET", &format!("/api/dev/runs/{run_id}/claims"), None);
-    assert_eq!(r.status, 200, "{}", r.text);
-    let v = r.json();
+    let v = executor_counters(dev, run_id);
     (
         v["claims"].as_u64().expect("claims"),
         v["held_bytes_max"].as_u64().expect("held_bytes_max"),
     )
+}
+
+/// Every executor counter of the object that holds `run_id` (dev-only), as JSON.
+fn executor_counters(dev: &Dev, run_id: &str) -> Value {
+    let r = api(dev, "GET", &format!("/api/dev/runs/{run_id}/claims"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()
 }
 
 /// The claim statements run by the executor of the object that holds `run_id`.
@@ -557,15 +562,25 @@ fn a_backlog_is_claimed_several_runs_at_a_time_and_each_run_executes_once() {
 }
 
 /// Held runs wait in memory, so a claim holds runs only up to a byte budget (4 MiB): runs of
-/// 700 KB each still fill the free slots, all run once with their whole input, and what was
+/// 700 KB each still fill the slots the in-flight budget allows, all run once with their whole input, and what was
 /// held at once never passed the budget (without it, a backlog of them holds 6, 4.2 MB).
-/// On a `wrangler dev` of its own: its 17 MB of requests would slow the shared one's tests.
+/// Runs executing are read and parsed in memory too: with `RUN_IN_FLIGHT_BYTES` at 3 MiB, runs
+/// of 1.2 MiB execute at most 2 at a time, each once with its whole input (without that
+/// budget, up to 6: 7.2 MiB). On a `wrangler dev` of its own: its 27 MB of requests would slow
+/// the shared one's tests.
 #[test]
-fn large_runs_are_held_only_up_to_a_byte_budget_and_each_executes_once_with_its_input() {
+fn large_runs_are_held_and_executed_within_byte_budgets_and_each_executes_once_with_its_input() {
     const RUNS: usize = 24;
     const BUDGET: u64 = 4 * 1024 * 1024;
     let up = Upstream::start();
-    let dev = &Dev::start("scale-large", &[DEV_ACTIONS]);
+    const FLIGHT_BUDGET: u64 = 3 * 1024 * 1024;
+    let dev = &Dev::start(
+        "scale-large",
+        &[
+            DEV_ACTIONS,
+            ("RUN_IN_FLIGHT_BYTES", &FLIGHT_BUDGET.to_string()),
+        ],
+    );
     let mut def = endpoint(
         1,
         json!([{"type": "http", "name": "call", "method": "POST",
@@ -599,6 +614,49 @@ fn large_runs_are_held_only_up_to_a_byte_budget_and_each_executes_once_with_its_
     assert!(
         held_bytes <= BUDGET,
         "bytes held at once: {held_bytes} (budget {BUDGET})"
+    );
+
+    // Runs of 1.2 MiB, each executing for a second: no more than 3 MiB of them at once.
+    const HUGE: usize = 8;
+    let mut def = endpoint(
+        1,
+        json!([{"type": "http", "name": "call", "method": "POST",
+                "url": up.url("/slow/1000/huge"), "json": {"blob": "{{request.body.blob}}"},
+                "timeout_ms": 20000, "retries": 0}]),
+    );
+    def["trigger"]["max_body_bytes"] = json!(2 * 1024 * 1024);
+    let id = create_deployed(dev, &def);
+    let blob = "y".repeat(1200 * 1024);
+    let made = post_burst_of(dev, &id, "huge", HUGE, |_| json!({ "blob": blob }));
+    eventually(240, "every huge run succeeded", || {
+        let listed = runs(dev, &id);
+        listed.len() == HUGE && listed.iter().all(|r| r["status"] == "succeeded")
+    });
+    let calls = up.received("/slow/1000/huge");
+    assert_eq!(calls.len(), HUGE, "one call per run");
+    for call in &calls {
+        let sent: Value = serde_json::from_str(&call.body).expect("the step sent JSON");
+        assert_eq!(
+            sent["blob"].as_str().map(str::len),
+            Some(blob.len()),
+            "the whole input"
+        );
+    }
+    for run_id in &made {
+        let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+        assert_eq!(r["attempts"], 1, "{r}");
+    }
+    let counters = executor_counters(dev, &made[0]);
+    let flight_bytes = counters["flight_bytes_max"]
+        .as_u64()
+        .expect("flight_bytes_max");
+    assert!(
+        flight_bytes >= blob.len() as u64,
+        "at least one run executed: {counters}"
+    );
+    assert!(
+        flight_bytes <= FLIGHT_BUDGET,
+        "bytes executing at once: {flight_bytes} (budget {FLIGHT_BUDGET}): {counters}"
     );
 }
 

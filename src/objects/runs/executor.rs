@@ -15,7 +15,7 @@ use worker::{Delay, Env, Result, SqlStorage};
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
 use super::sealed;
-use super::table::{Claimed, Ended, Fence, Table};
+use super::table::{ClaimBudget, Claimed, Ended, Fence, Table};
 use crate::engine::{self, RunWriter};
 use crate::platform::now_ms;
 use crate::store::runs::RunRow;
@@ -249,7 +249,8 @@ impl<'a> Shared<'a> {
 }
 
 /// Executes one claimed run (or fails it when it has had its attempts); errors are logged.
-async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
+/// Returns the run's stored bytes, for the executor's count of bytes in flight.
+async fn execute_one(shared: &Shared<'_>, claimed: Claimed) -> i64 {
     let Shared {
         env,
         sql,
@@ -293,6 +294,7 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) {
     if let Err(e) = result {
         worker::console_error!("run {}: {e}", run.id);
     }
+    claimed.bytes
 }
 
 /// Executes a new run before it is stored, for a run that never leaves the object (see
@@ -347,16 +349,29 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let mut recheck_at = started + RECHECK_MS;
     // Claimed runs waiting for a slot, in claim order.
     let mut held: VecDeque<Claimed> = VecDeque::new();
+    // The stored bytes of the runs executing, and their budget (`limits::in_flight_bytes`).
+    let mut flight_bytes: i64 = 0;
+    let flight_budget = limits::in_flight_bytes(env);
+    // A run this large frees room when it ends that a claim cut short by the budget may have
+    // left: the executor claims again then. (With the default budget a cut needs more than
+    // 24 MiB minus the largest run, about 12 MB, in flight: a run of 2 MB or more. Any other
+    // case waits for the next check, a second.)
+    let large_run = flight_budget / 24;
     loop {
         let now = now_ms();
         claim_due |= runs.take_created() || now >= recheck_at;
-        // Free slots take held runs first. One whose lease has passed is not started: it may be
-        // claimed again, and the next claim takes it.
+        // Free slots take held runs first, while their bytes fit. One whose lease has passed is
+        // not started: it may be claimed again, and the next claim takes it.
         while in_flight.len() < IN_FLIGHT {
-            let Some(claimed) = held.pop_front() else {
+            let Some(claimed) = held.front() else {
                 break;
             };
+            if !in_flight.is_empty() && flight_bytes + claimed.bytes > flight_budget {
+                break;
+            }
+            let claimed = held.pop_front().expect("a held run");
             if claimed.row.lease_until > now {
+                flight_bytes += claimed.bytes;
                 in_flight.push(execute_one(&shared, claimed));
             } else {
                 claim_due = true;
@@ -370,19 +385,30 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             // it without extending the lease first.
             let until = now + lease + runs.step_lease(lease);
             let free = IN_FLIGHT - in_flight.len();
-            let claimed = table.claim(now, until, &iso_millis(now), limit, free, HELD_BYTES)?;
+            let budget = ClaimBudget {
+                first: in_flight.is_empty(),
+                free,
+                free_bytes: (flight_budget - flight_bytes).max(0),
+                held_bytes: HELD_BYTES as i64,
+            };
+            let claimed = table.claim(now, until, &iso_millis(now), limit, budget)?;
             runs.claims.set(runs.claims.get() + 1);
             // A claim that filled every free slot may have left runs due (its count or its byte
             // budget cut it short): the next free slot claims again.
             claim_due = claimed.len() >= free;
             recheck_at = now + RECHECK_MS;
             for claimed in claimed {
-                if in_flight.len() < IN_FLIGHT {
+                if in_flight.len() < IN_FLIGHT
+                    && (in_flight.is_empty() || flight_bytes + claimed.bytes <= flight_budget)
+                {
+                    flight_bytes += claimed.bytes;
                     in_flight.push(execute_one(&shared, claimed));
                 } else {
                     held.push_back(claimed);
                 }
             }
+            runs.flight_bytes_max
+                .set(runs.flight_bytes_max.get().max(flight_bytes));
             let held_bytes = held.iter().map(|c| c.bytes).sum::<i64>();
             runs.held_bytes_max
                 .set(runs.held_bytes_max.get().max(held_bytes));
@@ -400,10 +426,19 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
                 Either::Right(_) => break,
             }
         }
-        // A finished run frees a slot; a new run may fill one.
-        let _ = select(in_flight.next(), wake).await;
-        // Every other run already done frees its slot too, so the next claim fills them all.
-        while let Some(Some(())) = in_flight.next().now_or_never() {}
+        // A finished run frees a slot; a new run may fill one. Every other run already done
+        // frees its slot too, so the next claim fills them all.
+        let mut ended = match select(in_flight.next(), wake).await {
+            Either::Left((Some(bytes), _)) => vec![bytes],
+            _ => Vec::new(),
+        };
+        while let Some(Some(bytes)) = in_flight.next().now_or_never() {
+            ended.push(bytes);
+        }
+        for bytes in ended {
+            flight_bytes -= bytes;
+            claim_due |= bytes >= large_run;
+        }
     }
 
     let now = now_ms();

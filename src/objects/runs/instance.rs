@@ -42,6 +42,8 @@ pub struct RunsInstance {
     pub claims: Cell<u64>,
     /// The most bytes of claimed runs held at once for a free slot (read by the same action).
     pub held_bytes_max: Cell<i64>,
+    /// The most bytes of runs executing at once (read by the same action).
+    pub flight_bytes_max: Cell<i64>,
 }
 
 impl RunsInstance {

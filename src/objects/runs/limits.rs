@@ -26,6 +26,13 @@ pub fn retention_ms(env: &Env) -> i64 {
     (env_number(env, "RUN_RETENTION_DAYS").unwrap_or(30.0) * 86_400_000.0) as i64
 }
 
+/// `RUN_IN_FLIGHT_BYTES` (default 24 MiB): most stored bytes (input and step records) of a
+/// shard's runs executing at once. Each one's input is read and parsed and its answers are read
+/// in memory, and an isolate has 128 MB; a run larger than this still executes, alone.
+pub fn in_flight_bytes(env: &Env) -> i64 {
+    env_number(env, "RUN_IN_FLIGHT_BYTES").map_or(24 * 1024 * 1024, |n| n as i64)
+}
+
 /// `RUN_STORAGE_LIMIT_BYTES` (default 9.5 GB): past it, the object refuses new runs (507).
 pub fn storage_limit(env: &Env) -> f64 {
     env_number(env, "RUN_STORAGE_LIMIT_BYTES").unwrap_or(9.5e9)

@@ -53,6 +53,19 @@ pub struct Claimed {
     pub bytes: i64,
 }
 
+/// What one claim may take, by the runs' stored bytes (see [`Table::claim`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ClaimBudget {
+    /// Nothing executes: the first run is taken whatever its size.
+    pub first: bool,
+    /// Free execution slots, filled while their runs fit in `free_bytes`.
+    pub free: usize,
+    /// Bytes free for runs executing at once.
+    pub free_bytes: i64,
+    /// Most bytes of all the runs taken when the claim takes runs to hold for a later slot.
+    pub held_bytes: i64,
+}
+
 /// The claim a write after it belongs to: the run, the claim's attempt number (which fences
 /// the write) and the run's input size in bytes (with a body kept in pieces), for its `bytes`.
 #[derive(Clone, Copy)]
@@ -92,10 +105,12 @@ const NEXT_DUE: &str = "SELECT MIN(lease_until) AS due FROM runs INDEXED BY runs
      WHERE status IN ('queued', 'running')";
 const OLDEST_FINISHED: &str = "SELECT created_at FROM runs INDEXED BY runs_finished
      WHERE status IN ('succeeded', 'failed') ORDER BY created_at LIMIT 1";
-/// Takes the first due runs up to a count; past the first few (the free slots), only while the
-/// runs taken add up to at most a number of bytes. The running count and sum follow the inner
-/// query's order (`ROWS UNBOUNDED PRECEDING`, no window `ORDER BY`, which would sort again);
-/// any subset of these due runs is a correct claim.
+/// Takes the first due runs up to a count: the first one when nothing executes; then, for the
+/// free slots, while the runs taken fit in the bytes free in flight; past those, while they add
+/// up to at most the held-run bytes. Each condition holds for a prefix of the candidates, so
+/// the claim is a prefix too. The running count and sum follow the inner query's order (`ROWS
+/// UNBOUNDED PRECEDING`, no window `ORDER BY`, which would sort again); any subset of these due
+/// runs is a correct claim.
 const CLAIM: &str = "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?,
                started_at = COALESCE(started_at, ?)
              WHERE id IN (SELECT id FROM (
@@ -104,7 +119,7 @@ const CLAIM: &str = "UPDATE runs SET status = 'running', attempts = attempts + 1
                    WHERE status IN ('queued', 'running') AND lease_until <= ?
                    ORDER BY lease_until, id LIMIT ?)
                  WINDOW w AS (ROWS UNBOUNDED PRECEDING))
-               WHERE n <= ? OR total <= ?)
+               WHERE n <= ? OR (n <= ? AND total <= ?) OR total <= ?)
              RETURNING id, workflow_id, version, input, steps, attempts, private, trigger, bytes";
 const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN (
        SELECT id FROM runs INDEXED BY runs_finished
@@ -250,9 +265,8 @@ impl Table<'_> {
     }
 
     /// Takes up to `limit` runs due, oldest first: queued ones, or ones whose executor's lease
-    /// expired. The first `always` are taken in any case, the rest only while all the runs
-    /// taken hold at most `max_bytes` (their `bytes`: input and step records), so that runs
-    /// held in memory for a later slot stay small. Each one's attempt count goes up by one:
+    /// expired, within `budget` (their `bytes`: input and step records), so that the runs
+    /// executing and those held in memory for a later slot stay small. Each one's attempt count goes up by one:
     /// that number fences every later write. One statement, read through `runs_open` (no sort
     /// of every queued run per claim), that returns only what execution reads: the claimed
     /// row's `dedup_key` and times are left empty.
@@ -262,8 +276,7 @@ impl Table<'_> {
         lease_until: i64,
         now_iso: &str,
         limit: usize,
-        always: usize,
-        max_bytes: usize,
+        budget: ClaimBudget,
     ) -> Result<Vec<Claimed>> {
         #[derive(Deserialize)]
         struct Row {
@@ -284,8 +297,10 @@ impl Table<'_> {
                 text(now_iso),
                 V::Integer(now_ms),
                 V::Integer(limit as i64),
-                V::Integer(always as i64),
-                V::Integer(max_bytes as i64),
+                V::Integer(budget.first as i64),
+                V::Integer(budget.free as i64),
+                V::Integer(budget.free_bytes),
+                V::Integer(budget.held_bytes),
             ],
         )?;
         rows.sort_by(|a, b| a.id.cmp(&b.id));
