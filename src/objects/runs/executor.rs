@@ -377,6 +377,8 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
                 claim_due = true;
             }
         }
+        runs.flight_bytes_max
+            .set(runs.flight_bytes_max.get().max(flight_bytes));
         // The free slots are filled by one claim, which also takes up to `HELD` more.
         if claim_due && held.is_empty() && in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS
         {
