@@ -525,6 +525,7 @@ impl WorkflowObject {
                     "claims": self.runs.claims.get(),
                     "held_bytes_max": self.runs.held_bytes_max.get(),
                     "flight_bytes_max": self.runs.flight_bytes_max.get(),
+                    "handed": self.runs.handed_total.get(),
                 }))
             }
             Action::DevStaleWrite | Action::DevPlans | Action::DevClaims => {

@@ -561,6 +561,58 @@ fn a_backlog_is_claimed_several_runs_at_a_time_and_each_run_executes_once() {
     assert!(held_bytes > 0, "runs were held for a free slot");
 }
 
+/// A run created while its shard's executor runs with room to spare is stored already claimed
+/// and handed to the executor in memory: runs arriving one after another cost no claim
+/// statement each (without the hand-over, one each), and each still executes once, in full.
+#[test]
+fn runs_created_while_the_executor_runs_are_handed_over_without_a_claim_each() {
+    const RUNS: usize = 20;
+    let up = Upstream::start();
+    let dev = dev();
+    let steps = json!([{"type": "http", "name": "call", "method": "POST",
+                        "url": up.url("/echo/handed"), "json": {"n": "{{request.body.n}}"},
+                        "timeout_ms": 10000, "retries": 0}]);
+    let id = create_deployed(dev, &endpoint(1, steps));
+    let mut made = Vec::new();
+    for i in 0..RUNS {
+        let (status, answer, _) = post_keyed(dev, &id, &format!("handed-{i}"), &json!({ "n": i }));
+        assert_eq!(status, 202, "{answer}");
+        made.push(answer["run_id"].as_str().expect("run_id").to_string());
+        // Well within the second an idle executor waits for news.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eventually(60, "every run succeeded", || {
+        let listed = runs(dev, &id);
+        listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
+    });
+    let calls = up.received("/echo/handed");
+    assert_eq!(calls.len(), RUNS, "one call per run");
+    let mut sent: Vec<i64> = calls
+        .iter()
+        .map(|c| {
+            let n = &serde_json::from_str::<Value>(&c.body).expect("JSON")["n"];
+            n.as_i64().or_else(|| n.as_str()?.parse().ok()).expect("n")
+        })
+        .collect();
+    sent.sort_unstable();
+    assert_eq!(
+        sent,
+        (0..RUNS as i64).collect::<Vec<_>>(),
+        "each run's own input"
+    );
+    for run_id in &made {
+        let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+        assert_eq!(r["attempts"], 1, "{r}");
+        assert_eq!(r["steps"][0]["status"], "succeeded", "{r}");
+    }
+    let counters = executor_counters(dev, &made[0]);
+    let handed = counters["handed"].as_u64().expect("handed");
+    let claims = counters["claims"].as_u64().expect("claims");
+    assert!(handed >= (RUNS - 2) as u64, "runs handed over: {counters}");
+    // The executor's first claim, and one a second for leases that may have expired.
+    assert!(claims <= 6, "claim statements for {RUNS} runs: {counters}");
+}
+
 /// Held runs wait in memory, so a claim holds runs only up to a byte budget (4 MiB): runs of
 /// 700 KB each still fill the slots the in-flight budget allows, all run once with their whole input, and what was
 /// held at once never passed the budget (without it, a backlog of them holds 6, 4.2 MB).

@@ -336,6 +336,15 @@ pub(crate) fn retention(table: &Table, env: &Env, now: i64) -> Result<Option<i64
     })
 }
 
+/// Takes no more runs by hand once the executor stops, however it stops.
+struct CloseHandOver<'a>(&'a RunsInstance);
+
+impl Drop for CloseHandOver<'_> {
+    fn drop(&mut self) {
+        self.0.set_room(0, 0);
+    }
+}
+
 /// One wake of the executor; returns when the alarm should fire next (`None`: no deadline).
 pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Option<i64>> {
     let table = Table { sql };
@@ -357,9 +366,21 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     // 24 MiB minus the largest run, about 12 MB, in flight: a run of 2 MB or more. Any other
     // case waits for the next check, a second.)
     let large_run = flight_budget / 24;
+    // Whether no stored run is due, as of the last claim: only then are new runs handed over
+    // (a run stored queued, or one whose lease expired, is claimed before newer runs pass it).
+    let mut none_due = false;
+    let _closed = CloseHandOver(runs);
     loop {
         let now = now_ms();
-        claim_due |= runs.take_created() || now >= recheck_at;
+        if runs.take_created() {
+            claim_due = true;
+            none_due = false;
+        }
+        claim_due |= now >= recheck_at;
+        // Runs handed over at their create wait with the claimed ones, after them.
+        for handed in runs.take_handed() {
+            held.push_back(handed);
+        }
         // Free slots take held runs first, while their bytes fit. One whose lease has passed is
         // not started: it may be claimed again, and the next claim takes it.
         while in_flight.len() < IN_FLIGHT {
@@ -375,6 +396,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
                 in_flight.push(execute_one(&shared, claimed));
             } else {
                 claim_due = true;
+                none_due = false;
             }
         }
         runs.flight_bytes_max
@@ -395,6 +417,8 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             };
             let claimed = table.claim(now, until, &iso_millis(now), limit, budget)?;
             runs.claims.set(runs.claims.get() + 1);
+            // A claim short of its count may have been cut by its byte budget: asked.
+            none_due = claimed.len() < limit && !table.any_due(now)?;
             // A claim that filled every free slot may have left runs due (its count or its byte
             // budget cut it short): the next free slot claims again.
             claim_due = claimed.len() >= free;
@@ -411,11 +435,21 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             }
             runs.flight_bytes_max
                 .set(runs.flight_bytes_max.get().max(flight_bytes));
-            let held_bytes = held.iter().map(|c| c.bytes).sum::<i64>();
-            runs.held_bytes_max
-                .set(runs.held_bytes_max.get().max(held_bytes));
         }
-        let wake = runs.wake_receiver();
+        let held_bytes = held.iter().map(|c| c.bytes).sum::<i64>();
+        runs.held_bytes_max
+            .set(runs.held_bytes_max.get().max(held_bytes));
+        // New runs are handed over while no stored run is due, up to what a claim would take.
+        if none_due && now - started < BUDGET_MS {
+            let taken = in_flight.len() + held.len();
+            runs.set_room(
+                (IN_FLIGHT + HELD).saturating_sub(taken),
+                HELD_BYTES as i64 - held_bytes,
+            );
+        } else {
+            runs.set_room(0, 0);
+        }
+        let wake = runs.wake_receiver(in_flight.len() < IN_FLIGHT && held.is_empty());
         if in_flight.is_empty() {
             // Nothing to do: wait a little for a new run rather than stopping (a busy object
             // would otherwise start an executor, with its alarms, for nearly every run).
@@ -443,6 +477,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         }
     }
 
+    runs.set_room(0, 0);
     let now = now_ms();
     let retention_due = match runs.retention_due.get() {
         // Known and not yet due: a run finished since expires later, no need to look again.

@@ -11,7 +11,7 @@ use worker::{Delay, Env, Request, Response, Result, SqlStorage, State};
 use super::executor::{execute_before_insert, Executed};
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
-use super::table::{Ended, NewRow, Table};
+use super::table::{Claimed, Ended, NewRow, Table};
 use crate::objects::Answer;
 use crate::platform::now_ms;
 use crate::store::runs::{PriorRun, RunRow};
@@ -106,7 +106,21 @@ pub async fn create(
         None
     };
     let ended = executed.as_ref().map(Executed::ended);
-    let prior = table.insert(&new_row(&run, &input, &pieces, &created_at, ended.as_ref()))?;
+    // A run for the executor goes straight to it when it runs here and has room: stored
+    // already claimed, it executes without a claim statement reading it back.
+    let hand = !here
+        && !run.finished
+        && pieces.is_empty()
+        && run.secrets.is_none()
+        && runs.has_room(input.len() as i64);
+    let row_bytes = input.len() as i64;
+    let mut row = new_row(&run, &input, &pieces, &created_at, ended.as_ref());
+    if hand {
+        let lease = crate::engine::lease_ms(env);
+        row.claimed_until = Some(now + lease + runs.step_lease(lease));
+    }
+    let claimed_until = row.claimed_until;
+    let prior = table.insert(&row)?;
     let created = prior.is_none();
     let mut reply = Value::Null;
     let mut current = match prior {
@@ -126,7 +140,12 @@ pub async fn create(
             }
             None => PriorRun {
                 id: run.id.clone(),
-                status: if run.finished { "succeeded" } else { "queued" }.to_string(),
+                status: match (run.finished, claimed_until) {
+                    (true, _) => "succeeded",
+                    (false, Some(_)) => "running",
+                    (false, None) => "queued",
+                }
+                .to_string(),
                 fingerprint: run.fingerprint.clone(),
                 response: None,
                 steps: "[]".to_string(),
@@ -135,7 +154,30 @@ pub async fn create(
         },
     };
     let ended_here = current.status == "succeeded" || current.status == "failed";
-    if created && !ended_here {
+    if let (true, Some(lease_until)) = (created, claimed_until) {
+        runs.hand_over(Claimed {
+            row: RunRow {
+                id: run.id.clone(),
+                workflow_id: run.workflow_id.clone(),
+                version: run.version,
+                trigger: run.trigger.clone(),
+                dedup_key: String::new(),
+                status: "running".into(),
+                input,
+                steps: "[]".into(),
+                error: None,
+                response: None,
+                attempts: 1,
+                lease_until,
+                created_at: String::new(),
+                started_at: None,
+                finished_at: None,
+            },
+            private: None,
+            secrets: None,
+            bytes: row_bytes,
+        });
+    } else if created && !ended_here {
         // A new run for the executor.
         runs.start_executor(state).await?;
     } else if created && runs.retention_due.get().is_none() {
@@ -245,6 +287,7 @@ fn new_row<'a>(
         pieces,
         ended,
         secrets: run.secrets.as_deref(),
+        claimed_until: None,
     }
 }
 

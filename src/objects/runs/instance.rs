@@ -3,10 +3,12 @@
 //! end). The executor hands replies over here, never through storage polling.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use futures_channel::oneshot;
 use serde_json::Value;
+
+use super::table::Claimed;
 
 /// How often the storage size is read at most, while far from the limit.
 const SIZE_READ_MS: i64 = 30_000;
@@ -31,6 +33,9 @@ pub struct RunsInstance {
     size_seen: Cell<Option<(i64, f64, f64)>>,
     /// Wakes the running executor: a run was created.
     wake: RefCell<Option<oneshot::Sender<()>>>,
+    /// Whether the running executor could act on a new run now (it has a free slot): when
+    /// not, it is not woken, and looks when one of its runs ends.
+    wake_wanted: Cell<bool>,
     /// Runs were created since the executor last claimed (see `take_created`).
     created: Cell<bool>,
     /// The longest worst case of a step that reaches out seen in this object's runs.
@@ -44,13 +49,23 @@ pub struct RunsInstance {
     pub held_bytes_max: Cell<i64>,
     /// The most bytes of runs executing at once (read by the same action).
     pub flight_bytes_max: Cell<i64>,
+    /// Runs handed to the running executor at their create (read by the same action).
+    pub handed_total: Cell<u64>,
+    /// New runs stored already claimed and handed to the executor in memory, oldest first.
+    handed: RefCell<VecDeque<Claimed>>,
+    /// How many more runs, and how many bytes of them, the running executor takes by hand
+    /// (see [`Self::hand_over`]): none while no executor runs, and none while a stored run is
+    /// due (a run stored queued waits for a claim, and a newer run must not pass it).
+    room: Cell<(usize, i64)>,
 }
 
 impl RunsInstance {
-    /// A receiver that fires when a run is created while the executor runs.
-    pub fn wake_receiver(&self) -> oneshot::Receiver<()> {
+    /// A receiver that fires when a run is created while the executor runs, and it has a free
+    /// slot (`wanted`); without one, news waits until one of its runs ends.
+    pub fn wake_receiver(&self, wanted: bool) -> oneshot::Receiver<()> {
         let (tx, rx) = oneshot::channel();
         self.wake.replace(Some(tx));
+        self.wake_wanted.set(wanted);
         rx
     }
 
@@ -79,8 +94,12 @@ impl RunsInstance {
     /// Wakes the executor if it is waiting in this instance; `false` when none heard it (then
     /// the alarm must start one).
     fn wake(&self) -> bool {
-        let tx = self.wake.borrow_mut().take();
-        tx.is_some_and(|tx| tx.send(()).is_ok())
+        let mut slot = self.wake.borrow_mut();
+        if !self.wake_wanted.get() && slot.as_ref().is_some_and(|tx| !tx.is_canceled()) {
+            // Every slot is busy: it looks at news when a run ends.
+            return true;
+        }
+        slot.take().is_some_and(|tx| tx.send(()).is_ok())
     }
 
     /// Hands new runs to the executor: wakes the one running here, or sets the alarm that
@@ -91,6 +110,35 @@ impl RunsInstance {
             state.storage().set_alarm(std::time::Duration::ZERO).await?;
         }
         Ok(())
+    }
+
+    /// Whether the running executor takes a new run of `bytes` by hand.
+    pub fn has_room(&self, bytes: i64) -> bool {
+        let (runs, free) = self.room.get();
+        runs > 0 && bytes <= free
+    }
+
+    /// What the executor takes by hand until it says otherwise (`(0, 0)`: nothing).
+    pub fn set_room(&self, runs: usize, bytes: i64) {
+        self.room.set((runs, bytes));
+    }
+
+    /// Hands a new run, stored already claimed, to the running executor (after
+    /// [`Self::has_room`] said it takes it): it executes without a claim statement reading it
+    /// back. Should this instance die first, its lease expires and a claim takes it.
+    pub fn hand_over(&self, claimed: Claimed) {
+        let (runs, free) = self.room.get();
+        self.room
+            .set((runs.saturating_sub(1), free - claimed.bytes));
+        self.handed.borrow_mut().push_back(claimed);
+        self.handed_total.set(self.handed_total.get() + 1);
+        // `false`: the executor was already woken and has not looked yet; it takes this one too.
+        self.wake();
+    }
+
+    /// The runs handed over since the last call, oldest first.
+    pub fn take_handed(&self) -> VecDeque<Claimed> {
+        std::mem::take(&mut *self.handed.borrow_mut())
     }
 
     /// Makes sure an executor passes here once, for a run that ended at its create: retention
@@ -117,6 +165,7 @@ impl RunsInstance {
         self.alarm_due.set(false);
         self.retention_due.set(None);
         self.size_seen.set(None);
+        self.room.set((0, 0));
     }
 
     /// Whether the object's storage is above `limit` bytes, about to take `incoming` more. The

@@ -29,6 +29,9 @@ pub struct NewRow<'a> {
     pub ended: Option<&'a Ended<'a>>,
     /// The run's secrets, sealed (`sealed::seal_secrets`), kept until the run ends.
     pub secrets: Option<&'a str>,
+    /// Stored already claimed (`running`, attempt 1) with this lease: the executor takes it
+    /// from memory, not by a claim (see `RunsInstance::hand_over`).
+    pub claimed_until: Option<i64>,
 }
 
 /// How a run executed before its insert ended.
@@ -162,6 +165,9 @@ impl Table<'_> {
         let (status, attempts, started, done) = match (run.finished, run.ended) {
             (true, _) => ("succeeded", 1, Some(run.created_at), Some(run.created_at)),
             (false, Some(e)) => (e.status, 1, Some(run.created_at), Some(e.finished_at)),
+            (false, None) if run.claimed_until.is_some() => {
+                ("running", 1, Some(run.created_at), None)
+            }
             (false, None) => ("queued", 0, None, None),
         };
         let (steps, error, response) = run
@@ -177,8 +183,9 @@ impl Table<'_> {
             .sql
             .exec(
                 "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, fingerprint,
-                   attempts, created_at, started_at, finished_at, bytes, steps, error, response)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   attempts, created_at, started_at, finished_at, bytes, steps, error, response,
+                   lease_until)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT DO NOTHING",
                 vec![
                     text(run.id),
@@ -197,6 +204,7 @@ impl Table<'_> {
                     text(steps),
                     opt(error),
                     opt(response),
+                    V::Integer(run.claimed_until.unwrap_or(0)),
                 ],
             )?
             .rows_written()
@@ -413,6 +421,11 @@ impl Table<'_> {
         self.sql
             .exec("DELETE FROM run_secrets WHERE run_id = ?", vec![text(id)])?;
         Ok(())
+    }
+
+    /// Whether a stored run is due for a claim (queued, or its lease expired).
+    pub fn any_due(&self, now_ms: i64) -> Result<bool> {
+        Ok(self.next_due()?.is_some_and(|due| due <= now_ms))
     }
 
     /// When the executor must wake next: now for queued runs, else the earliest lease.
