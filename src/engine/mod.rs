@@ -305,12 +305,14 @@ pub async fn execute_claimed(
     }
 
     let secrets = |name: &str| env_string(env, name);
+    // The template context, built once: each step sees the outputs of the steps before it.
+    let mut ctx = Value::Object(context);
     for step in &definition.steps {
         if records.iter().any(|r| r["name"] == step.name()) {
             continue;
         }
-        context.insert("steps".into(), Value::Object(step_results.clone()));
-        let ctx = Value::Object(context.clone());
+        ctx["steps"] = Value::Object(step_results.clone());
+        let ctx = &ctx;
         let started = now_ms();
         if step.reaches_out() {
             // The lease covers the step's worst case: every attempt timing out, every wait as
@@ -341,13 +343,13 @@ pub async fn execute_claimed(
             }
         }
         let mut record = step_record(step, started);
-        let outcome = match run_step(env, step, &ctx, &mut step_results, &mut record).await {
+        let outcome = match run_step(env, step, ctx, &mut step_results, &mut record).await {
             Some(outcome) => outcome,
             None => {
                 let Step::Response(r) = step else {
                     unreachable!("run_step handles every other kind")
                 };
-                match r.prepare(&ctx, &secrets) {
+                match r.prepare(ctx, &secrets) {
                     Err(e) => Err(e.to_string()),
                     Ok(resp) => {
                         let headers: Map<String, Value> = resp

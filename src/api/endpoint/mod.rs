@@ -168,20 +168,18 @@ impl Incoming {
     /// Reads a request (body capped at `max_body` bytes → 413).
     pub async fn read(req: &mut Request, max_body: usize) -> ApiResult<Incoming> {
         let mut query = Map::new();
-        let mut raw_query = String::new();
-        let mut path = String::new();
-        if let Ok(url) = req.url() {
-            path = url.path().to_string();
-            raw_query = url.query().unwrap_or("").to_string();
-            for (k, v) in url.query_pairs() {
-                let v = Value::String(v.into_owned());
-                match query.get_mut(k.as_ref()) {
-                    None => {
-                        query.insert(k.into_owned(), v);
-                    }
-                    Some(Value::Array(a)) => a.push(v),
-                    Some(first) => *first = Value::Array(vec![first.clone(), v]),
+        // The platform hands over the URL already parsed and serialized: its query string is
+        // cut out rather than parsed again.
+        let raw_query = raw_query_of(&req.inner().url()).to_string();
+        let path = req.path();
+        for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()) {
+            let v = Value::String(v.into_owned());
+            match query.get_mut(k.as_ref()) {
+                None => {
+                    query.insert(k.into_owned(), v);
                 }
+                Some(Value::Array(a)) => a.push(v),
+                Some(first) => *first = Value::Array(vec![first.clone(), v]),
             }
         }
         let mut headers = Map::new();
@@ -211,6 +209,12 @@ impl Incoming {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(Value::as_str)
     }
+}
+
+/// The query string of a serialized URL, without `?` (empty when there is none).
+fn raw_query_of(url: &str) -> &str {
+    let url = url.split_once('#').map_or(url, |(u, _)| u);
+    url.split_once('?').map_or("", |(_, q)| q)
 }
 
 /// Parses the body by its content type: 415 for one we do not read, 400 when malformed.
@@ -603,6 +607,21 @@ pub fn redacted_headers(headers: &Map<String, Value>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_query_string_is_what_a_url_parser_finds() {
+        for url in [
+            "https://example.com/hooks/wf_1",
+            "https://example.com/hooks/wf_1?",
+            "https://example.com/hooks/wf_1?a=1&b=%20x",
+            "https://example.com/hooks/wf_1?a=1#frag?x",
+            "https://example.com/hooks/wf_1#frag?x",
+            "https://example.com:8787/h?x=/y?z",
+        ] {
+            let parsed = worker::Url::parse(url).expect("a URL");
+            assert_eq!(raw_query_of(url), parsed.query().unwrap_or(""), "{url}");
+        }
+    }
 
     fn put(id: &str, read_at: i64, version: i64) {
         let definition = Definition::parse(&json!({
