@@ -293,20 +293,21 @@ impl WorkflowObject {
     /// runs go in batches (`Action::RunCreateMany`). A method call builds no request or response
     /// on either side, which a `fetch` action does (`src/entry.js` exposes it to the Worker).
     #[wasm_bindgen(js_name = createRun)]
-    pub async fn create_run_entry(
-        &self,
-        workflow_id: String,
-        run: String,
-    ) -> std::result::Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {
-        let create = async {
-            let run: runs::handler::CreateRun = serde_json::from_str(&run)
-                .map_err(|e| Error::RustError(format!("a run to create: {e}")))?;
-            self.mark_runs(self.kv()?, &workflow_id)?;
-            runs::handler::create(&self.state, &self.env, &self.runs, run).await
-        };
-        // Creating a run, whatever the trigger: it must cost no D1.
-        let answer = d1_stats::scope(Kind::Ingest, Some(&workflow_id), create).await?;
-        Ok(js_sys::Array::of2(&answer.status.into(), &answer.text.into()).into())
+    pub fn create_run_entry(&self, workflow_id: String, run: String) -> wasm_bindgen::JsValue {
+        // SAFETY: as for `alarm_entry`: the platform keeps the instance alive while the call
+        // is unsettled, and the promise below (if any) settles before it can go.
+        let this: &'static Self = unsafe { &*(self as *const Self) };
+        settle_or_promise(async move {
+            let create = async {
+                let run: runs::handler::CreateRun = serde_json::from_str(&run)
+                    .map_err(|e| Error::RustError(format!("a run to create: {e}")))?;
+                this.mark_runs(this.kv()?, &workflow_id)?;
+                runs::handler::create(&this.state, &this.env, &this.runs, run).await
+            };
+            // Creating a run, whatever the trigger: it must cost no D1.
+            let answer = d1_stats::scope(Kind::Ingest, Some(&workflow_id), create).await?;
+            Ok(js_sys::Array::of2(&answer.status.into(), &answer.text.into()).into())
+        })
     }
 
     /// The platform's alarm entry. An alarm that needs no event-loop turn (a schedule's fire:
@@ -315,34 +316,45 @@ impl WorkflowObject {
     /// ignores what an alarm resolves to.
     #[wasm_bindgen(js_name = alarm)]
     pub fn alarm_entry(&self) -> wasm_bindgen::JsValue {
-        use std::future::Future;
-        use std::sync::Arc;
-        use std::task::{Context, Poll, Waker};
         // SAFETY: the platform keeps a Durable Object's instance, and so this value, alive
         // while one of its events is unsettled: the promise below settles before it can go.
         // (An async export would hold a counted reference instead; a synchronous one cannot.)
         let this: &'static Self = unsafe { &*(self as *const Self) };
-        let mut alarm = Box::pin(this.on_alarm());
-        // Every poll of the alarm, the first one included, gets the same waker, which wakes
-        // the promise's task once there is one: a future that keeps only the first waker it
-        // was given (a timer) still wakes the task that polls it later.
-        let forward = Arc::new(ForwardWaker::default());
-        let waker = Waker::from(forward.clone());
-        match alarm.as_mut().poll(&mut Context::from_waker(&waker)) {
-            Poll::Ready(Ok(())) => wasm_bindgen::JsValue::UNDEFINED,
-            Poll::Ready(Err(e)) => js_sys::Promise::reject(&e.into()).into(),
-            Poll::Pending => wasm_bindgen_futures::future_to_promise(async move {
-                let done = std::future::poll_fn(|cx| {
-                    forward.0.register(cx.waker());
-                    alarm.as_mut().poll(&mut Context::from_waker(&waker))
-                });
-                std::panic::AssertUnwindSafe(done)
-                    .await
-                    .map(|()| wasm_bindgen::JsValue::UNDEFINED)
-                    .map_err(wasm_bindgen::JsValue::from)
-            })
-            .into(),
-        }
+        settle_or_promise(async move {
+            this.on_alarm()
+                .await
+                .map(|()| wasm_bindgen::JsValue::UNDEFINED)
+                .map_err(wasm_bindgen::JsValue::from)
+        })
+    }
+}
+
+/// Polls `fut` once: its value when it ended without waiting (a create that wrote and woke
+/// synchronously, a schedule's fire), with no promise, task or microtask made for it;
+/// otherwise a promise of the rest. Every poll, the first one included, gets the same waker,
+/// which wakes the promise's task once there is one: a future that keeps only the first waker
+/// it was given (a timer) still wakes the task that polls it later.
+fn settle_or_promise(
+    fut: impl std::future::Future<
+            Output = std::result::Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>,
+        > + 'static,
+) -> wasm_bindgen::JsValue {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+    let mut fut = Box::pin(fut);
+    let forward = Arc::new(ForwardWaker::default());
+    let waker = Waker::from(forward.clone());
+    match fut.as_mut().poll(&mut Context::from_waker(&waker)) {
+        Poll::Ready(Ok(value)) => value,
+        Poll::Ready(Err(e)) => js_sys::Promise::reject(&e).into(),
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move {
+            let done = std::future::poll_fn(|cx| {
+                forward.0.register(cx.waker());
+                fut.as_mut().poll(&mut Context::from_waker(&waker))
+            });
+            std::panic::AssertUnwindSafe(done).await
+        })
+        .into(),
     }
 }
 
