@@ -11,30 +11,20 @@
 //   ["network", message] no answer, or its body could not be read
 //   ["timeout"]          no full answer within timeoutMs (the request is aborted)
 export async function send(url, method, headers, body, manual, timeoutMs, maxBody) {
-  const list = new Headers();
-  for (const [name, value] of JSON.parse(headers)) {
-    try {
-      list.append(name, value);
-    } catch {
-      return ["header", name];
-    }
-  }
+  const pairs = JSON.parse(headers);
   const controller = new AbortController();
-  let request;
-  try {
-    request = new Request(url, {
-      method,
-      headers: list,
-      body,
-      redirect: manual ? "manual" : "follow",
-      signal: controller.signal,
-    });
-  } catch (e) {
-    return ["invalid", describe(e)];
-  }
+  const init = {
+    method,
+    headers: pairs,
+    body,
+    redirect: manual ? "manual" : "follow",
+    signal: controller.signal,
+  };
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   try {
-    const response = await fetch(request);
+    // Sent as `url` and `init`, not as a `Headers` and a `Request` built first: the platform
+    // builds its own either way. What could not be built is told apart when the call fails.
+    const response = await fetch(url, init);
     const answerHeaders = JSON.stringify([...response.headers]);
     const length = response.headers.get("content-length");
     const declared = length !== null && /^\s*\d+\s*$/.test(length) ? Number(length) : -1;
@@ -55,6 +45,19 @@ export async function send(url, method, headers, body, manual, timeoutMs, maxBod
     return ["ok", response.status, answerHeaders, bytes, cut, declared];
   } catch (e) {
     if (controller.signal.aborted) return ["timeout"];
+    const list = new Headers();
+    for (const [name, value] of pairs) {
+      try {
+        list.append(name, value);
+      } catch {
+        return ["header", name];
+      }
+    }
+    try {
+      new Request(url, init);
+    } catch (invalid) {
+      return ["invalid", describe(invalid)];
+    }
     return ["network", describe(e)];
   } finally {
     clearTimeout(timer);
