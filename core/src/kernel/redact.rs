@@ -55,8 +55,17 @@ pub const CONTAINED_KEYS: [&str; 10] = [
 pub fn is_sensitive_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     EXACT_KEYS.contains(&k.as_str())
-        || k.contains("token")
-        || CONTAINED_KEYS.iter().any(|needle| k.contains(needle))
+        || contains_short(&k, "token")
+        || CONTAINED_KEYS
+            .iter()
+            .any(|needle| contains_short(&k, needle))
+}
+
+/// Whether `needle` occurs in `haystack`, both short: a plain window scan, which for a key of a
+/// few dozen bytes costs less than setting up `str::contains`'s searcher for every needle.
+fn contains_short(haystack: &str, needle: &str) -> bool {
+    let (h, n) = (haystack.as_bytes(), needle.as_bytes());
+    h.len() >= n.len() && h.windows(n.len()).any(|w| w == n)
 }
 
 /// Replaces credentials in `value`, recursively:
@@ -151,9 +160,11 @@ pub fn looks_like_secret(value: &str) -> bool {
         return true;
     }
     // A JWT: three base64url parts, the first a JSON object (`eyJ`).
+    if !v.starts_with("eyJ") {
+        return false;
+    }
     let parts: Vec<&str> = v.split('.').collect();
     parts.len() == 3
-        && v.starts_with("eyJ")
         && parts.iter().all(|p| {
             !p.is_empty()
                 && p.bytes()

@@ -18,6 +18,10 @@ fn sensitive_keys() {
         "x-api-key",
         "api_key",
         "ApiKey",
+        "token",
+        "x-private-key-id",
+        "db_credentials",
+        "passwd",
     ] {
         assert!(is_sensitive_key(key), "{key} should be sensitive");
     }
@@ -27,8 +31,26 @@ fn sensitive_keys() {
         "cookies_accepted_at",
         "content-type",
         "id",
+        "",
+        "toke",
+        "secre",
     ] {
         assert!(!is_sensitive_key(key), "{key} should not be sensitive");
+    }
+}
+
+#[test]
+fn short_substring_search_matches_str_contains() {
+    for (h, n) in [
+        ("", "a"),
+        ("a", "a"),
+        ("ab", "abc"),
+        ("xtokeny", "token"),
+        ("tokentoken", "token"),
+        ("tokex", "token"),
+        ("abc", "c"),
+    ] {
+        assert_eq!(contains_short(h, n), h.contains(n), "{h:?} {n:?}");
     }
 }
 
@@ -159,4 +181,18 @@ fn prefix_never_splits_a_character() {
     assert_eq!(prefix_at_char_boundary(s, 4), "a");
     assert_eq!(prefix_at_char_boundary(s, 5), "a😀");
     assert_eq!(prefix_at_char_boundary(s, 99), s);
+}
+
+#[test]
+fn a_jwt_looks_like_a_secret_and_other_dotted_values_do_not() {
+    assert!(looks_like_secret(
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    ));
+    assert!(looks_like_secret(
+        " eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln "
+    ));
+    assert!(!looks_like_secret("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0"));
+    assert!(!looks_like_secret("abc.def.ghi"));
+    assert!(!looks_like_secret("eyJ..x"));
+    assert!(!looks_like_secret("1.2.3"));
 }
