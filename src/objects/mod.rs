@@ -297,7 +297,7 @@ impl WorkflowObject {
         // SAFETY: as for `alarm_entry`: the platform keeps the instance alive while the call
         // is unsettled, and the promise below (if any) settles before it can go.
         let this: &'static Self = unsafe { &*(self as *const Self) };
-        settle_or_promise(async move {
+        settle_or_promise(Box::pin(async move {
             let create = async {
                 let run: runs::handler::CreateRun = serde_json::from_str(&run)
                     .map_err(|e| Error::RustError(format!("a run to create: {e}")))?;
@@ -307,7 +307,7 @@ impl WorkflowObject {
             // Creating a run, whatever the trigger: it must cost no D1.
             let answer = d1_stats::scope(Kind::Ingest, Some(&workflow_id), create).await?;
             Ok(js_sys::Array::of2(&answer.status.into(), &answer.text.into()).into())
-        })
+        }))
     }
 
     /// The platform's alarm entry. An alarm that needs no event-loop turn (a schedule's fire:
@@ -320,12 +320,12 @@ impl WorkflowObject {
         // while one of its events is unsettled: the promise below settles before it can go.
         // (An async export would hold a counted reference instead; a synchronous one cannot.)
         let this: &'static Self = unsafe { &*(self as *const Self) };
-        settle_or_promise(async move {
+        settle_or_promise(Box::pin(async move {
             this.on_alarm()
                 .await
                 .map(|()| wasm_bindgen::JsValue::UNDEFINED)
                 .map_err(wasm_bindgen::JsValue::from)
-        })
+        }))
     }
 }
 
@@ -335,13 +335,16 @@ impl WorkflowObject {
 /// which wakes the promise's task once there is one: a future that keeps only the first waker
 /// it was given (a timer) still wakes the task that polls it later.
 fn settle_or_promise(
-    fut: impl std::future::Future<
-            Output = std::result::Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>,
-        > + 'static,
+    mut fut: std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                Output = std::result::Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>,
+            >,
+        >,
+    >,
 ) -> wasm_bindgen::JsValue {
     use std::sync::Arc;
     use std::task::{Context, Poll, Waker};
-    let mut fut = Box::pin(fut);
     let forward = Arc::new(ForwardWaker::default());
     let waker = Waker::from(forward.clone());
     match fut.as_mut().poll(&mut Context::from_waker(&waker)) {
