@@ -106,6 +106,8 @@ impl RunsInstance {
     /// starts one (once: until it fires, later runs wait for the same alarm).
     pub async fn start_executor(&self, state: &worker::State) -> worker::Result<()> {
         self.created.set(true);
+        // A run stored `queued` waits for a claim: no newer run is handed over before it.
+        self.room.set((0, 0));
         if !self.wake() && !self.alarm_due.replace(true) {
             state.storage().set_alarm(std::time::Duration::ZERO).await?;
         }
