@@ -156,23 +156,7 @@ pub async fn create(
     let ended_here = current.status == "succeeded" || current.status == "failed";
     if let (true, Some(lease_until)) = (created, claimed_until) {
         runs.hand_over(Claimed {
-            row: RunRow {
-                id: run.id.clone(),
-                workflow_id: run.workflow_id.clone(),
-                version: run.version,
-                trigger: run.trigger.clone(),
-                dedup_key: String::new(),
-                status: "running".into(),
-                input,
-                steps: "[]".into(),
-                error: None,
-                response: None,
-                attempts: 1,
-                lease_until,
-                created_at: String::new(),
-                started_at: None,
-                finished_at: None,
-            },
+            row: first_attempt(&run, input, &created_at, lease_until),
             private: None,
             secrets: None,
             bytes: row_bytes,
@@ -246,24 +230,29 @@ async fn execute(
     input: &str,
     created_at: &str,
 ) -> Option<super::executor::Executed> {
-    let row = RunRow {
+    let row = first_attempt(run, input.to_string(), created_at, 0);
+    execute_before_insert(env, &row).await
+}
+
+/// A new run as its first execution sees it: `running`, attempt 1, until `lease_until`.
+fn first_attempt(run: &CreateRun, input: String, created_at: &str, lease_until: i64) -> RunRow {
+    RunRow {
         id: run.id.clone(),
         workflow_id: run.workflow_id.clone(),
         version: run.version,
         trigger: run.trigger.clone(),
         dedup_key: run.dedup_key.clone(),
         status: "running".into(),
-        input: input.to_string(),
+        input,
         steps: "[]".into(),
         error: None,
         response: None,
         attempts: 1,
-        lease_until: 0,
+        lease_until,
         created_at: created_at.to_string(),
         started_at: Some(created_at.to_string()),
         finished_at: None,
-    };
-    execute_before_insert(env, &row).await
+    }
 }
 
 /// The row a create inserts.
