@@ -613,6 +613,33 @@ fn runs_created_while_the_executor_runs_are_handed_over_without_a_claim_each() {
     assert!(claims <= 6, "claim statements for {RUNS} runs: {counters}");
 }
 
+/// A deployed workflow whose `http` step sends the request body's `blob` to `path`, taking
+/// bodies of up to `max_body` bytes.
+fn blob_workflow(dev: &Dev, up: &Upstream, path: &str, max_body: usize) -> String {
+    let mut def = endpoint(
+        1,
+        json!([{"type": "http", "name": "call", "method": "POST",
+                "url": up.url(path), "json": {"blob": "{{request.body.blob}}"},
+                "timeout_ms": 20000, "retries": 0}]),
+    );
+    def["trigger"]["max_body_bytes"] = json!(max_body);
+    create_deployed(dev, &def)
+}
+
+/// Asserts `path` got one call per run, each carrying a whole blob of `len` bytes.
+fn assert_each_call_sent_the_whole_blob(up: &Upstream, path: &str, runs: usize, len: usize) {
+    let calls = up.received(path);
+    assert_eq!(calls.len(), runs, "one call per run");
+    for call in &calls {
+        let sent: Value = serde_json::from_str(&call.body).expect("the step sent JSON");
+        assert_eq!(
+            sent["blob"].as_str().map(str::len),
+            Some(len),
+            "the whole input"
+        );
+    }
+}
+
 /// Held runs wait in memory, so a claim holds runs only up to a byte budget (4 MiB): runs of
 /// 700 KB each still fill the slots the in-flight budget allows, all run once with their whole input, and what was
 /// held at once never passed the budget (without it, a backlog of them holds 6, 4.2 MB).
@@ -633,30 +660,14 @@ fn large_runs_are_held_and_executed_within_byte_budgets_and_each_executes_once_w
             ("RUN_IN_FLIGHT_BYTES", &FLIGHT_BUDGET.to_string()),
         ],
     );
-    let mut def = endpoint(
-        1,
-        json!([{"type": "http", "name": "call", "method": "POST",
-                "url": up.url("/slow/200/large"), "json": {"blob": "{{request.body.blob}}"},
-                "timeout_ms": 20000, "retries": 0}]),
-    );
-    def["trigger"]["max_body_bytes"] = json!(1024 * 1024);
-    let id = create_deployed(dev, &def);
+    let id = blob_workflow(dev, &up, "/slow/200/large", 1024 * 1024);
     let blob = "x".repeat(700 * 1024);
     let made = post_burst_of(dev, &id, "large", RUNS, |_| json!({ "blob": blob }));
     eventually(180, "every run succeeded", || {
         let listed = runs(dev, &id);
         listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
     });
-    let calls = up.received("/slow/200/large");
-    assert_eq!(calls.len(), RUNS, "one call per run");
-    for call in &calls {
-        let sent: Value = serde_json::from_str(&call.body).expect("the step sent JSON");
-        assert_eq!(
-            sent["blob"].as_str().map(str::len),
-            Some(blob.len()),
-            "the whole input"
-        );
-    }
+    assert_each_call_sent_the_whole_blob(&up, "/slow/200/large", RUNS, blob.len());
     for run_id in made.iter().step_by(5) {
         let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
         assert_eq!(r["attempts"], 1, "{r}");
@@ -670,30 +681,14 @@ fn large_runs_are_held_and_executed_within_byte_budgets_and_each_executes_once_w
 
     // Runs of 1.2 MiB, each executing for a second: no more than 3 MiB of them at once.
     const HUGE: usize = 8;
-    let mut def = endpoint(
-        1,
-        json!([{"type": "http", "name": "call", "method": "POST",
-                "url": up.url("/slow/1000/huge"), "json": {"blob": "{{request.body.blob}}"},
-                "timeout_ms": 20000, "retries": 0}]),
-    );
-    def["trigger"]["max_body_bytes"] = json!(2 * 1024 * 1024);
-    let id = create_deployed(dev, &def);
+    let id = blob_workflow(dev, &up, "/slow/1000/huge", 2 * 1024 * 1024);
     let blob = "y".repeat(1200 * 1024);
     let made = post_burst_of(dev, &id, "huge", HUGE, |_| json!({ "blob": blob }));
     eventually(240, "every huge run succeeded", || {
         let listed = runs(dev, &id);
         listed.len() == HUGE && listed.iter().all(|r| r["status"] == "succeeded")
     });
-    let calls = up.received("/slow/1000/huge");
-    assert_eq!(calls.len(), HUGE, "one call per run");
-    for call in &calls {
-        let sent: Value = serde_json::from_str(&call.body).expect("the step sent JSON");
-        assert_eq!(
-            sent["blob"].as_str().map(str::len),
-            Some(blob.len()),
-            "the whole input"
-        );
-    }
+    assert_each_call_sent_the_whole_blob(&up, "/slow/1000/huge", HUGE, blob.len());
     for run_id in &made {
         let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
         assert_eq!(r["attempts"], 1, "{r}");
