@@ -529,15 +529,17 @@ fn runs_that_end_at_their_create_are_not_claimed_one_by_one() {
     );
 }
 
-/// Under a backlog a claim takes a few runs beyond its free slots and holds them for the next
-/// ones that free up: far fewer claim statements than runs, and every run still executes once.
+/// Under a backlog (each run takes 300 ms, so 6 slots drain 20 runs a second, slower than a
+/// burst arrives on any host) a claim takes a few runs beyond its free slots and holds them for
+/// the next ones that free up: far fewer claim statements than runs, and every run still
+/// executes once.
 #[test]
 fn a_backlog_is_claimed_several_runs_at_a_time_and_each_run_executes_once() {
     const RUNS: usize = 60;
     let up = Upstream::start();
     let dev = dev();
     let steps = json!([{"type": "http", "name": "call", "method": "POST",
-                        "url": up.url("/slow/100/backlog"), "timeout_ms": 10000, "retries": 0}]);
+                        "url": up.url("/slow/300/backlog"), "timeout_ms": 10000, "retries": 0}]);
     let id = create_deployed(dev, &endpoint(1, steps));
     let made = post_burst(dev, &id, "backlog", RUNS);
     eventually(120, "every run succeeded", || {
@@ -545,7 +547,7 @@ fn a_backlog_is_claimed_several_runs_at_a_time_and_each_run_executes_once() {
         listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
     });
     assert_eq!(
-        up.received("/slow/100/backlog").len(),
+        up.received("/slow/300/backlog").len(),
         RUNS,
         "one call per run"
     );
@@ -640,9 +642,11 @@ fn assert_each_call_sent_the_whole_blob(up: &Upstream, path: &str, runs: usize, 
     }
 }
 
-/// Held runs wait in memory, so a claim holds runs only up to a byte budget (4 MiB): runs of
-/// 700 KB each still fill the slots the in-flight budget allows, all run once with their whole input, and what was
-/// held at once never passed the budget (without it, a backlog of them holds 6, 4.2 MB).
+/// Held runs wait in memory, so a claim or a hand-over holds runs only up to a byte budget
+/// (4 MiB): runs of 700 KB each, each executing for a second, build a backlog whatever the
+/// host's speed; they still fill the slots the in-flight budget allows, all run once with their
+/// whole input, and what was held at once never passed the budget (without it, a backlog of
+/// them holds 6, 4.2 MB).
 /// Runs executing are read and parsed in memory too: with `RUN_IN_FLIGHT_BYTES` at 3 MiB, runs
 /// of 1.2 MiB execute at most 2 at a time, each once with its whole input (without that
 /// budget, up to 6: 7.2 MiB). On a `wrangler dev` of its own: its 27 MB of requests would slow
@@ -660,20 +664,20 @@ fn large_runs_are_held_and_executed_within_byte_budgets_and_each_executes_once_w
             ("RUN_IN_FLIGHT_BYTES", &FLIGHT_BUDGET.to_string()),
         ],
     );
-    let id = blob_workflow(dev, &up, "/slow/200/large", 1024 * 1024);
+    let id = blob_workflow(dev, &up, "/slow/1000/large", 1024 * 1024);
     let blob = "x".repeat(700 * 1024);
     let made = post_burst_of(dev, &id, "large", RUNS, |_| json!({ "blob": blob }));
     eventually(180, "every run succeeded", || {
         let listed = runs(dev, &id);
         listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
     });
-    assert_each_call_sent_the_whole_blob(&up, "/slow/200/large", RUNS, blob.len());
+    assert_each_call_sent_the_whole_blob(&up, "/slow/1000/large", RUNS, blob.len());
     for run_id in made.iter().step_by(5) {
         let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
         assert_eq!(r["attempts"], 1, "{r}");
     }
-    let (claims, held_bytes) = executor_counts(dev, &made[0]);
-    assert!(claims >= 1, "claims: {claims}");
+    let (_, held_bytes) = executor_counts(dev, &made[0]);
+    assert!(held_bytes > 0, "runs were held for a free slot");
     assert!(
         held_bytes <= BUDGET,
         "bytes held at once: {held_bytes} (budget {BUDGET})"
