@@ -4,8 +4,9 @@
 //! save the screenshots in docs/screenshots/.
 
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock};
 
+use crate::harness::http_server::{Reply, Server};
 use crate::harness::oauth_provider::{Provider, CLIENT_SECRET, PASSWORD};
 use crate::harness::*;
 use serde_json::{json, Value};
@@ -464,20 +465,15 @@ fn schedule_preview_marks_the_dst_shift() {
 
 /// A JSON feed for the poll trigger: `{"data": [{"id": 1}, {"id": 2}]}`.
 fn feed_server() -> String {
-    let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind feed"));
-    let port = server.server_addr().to_ip().expect("ip").port();
-    std::thread::spawn(move || {
-        for req in server.incoming_requests() {
-            let body = json!({"data": [{"id": 1, "email": "a@example.com"}, {"id": 2, "email": "b@example.com"}]});
-            let resp = tiny_http::Response::from_string(body.to_string()).with_header(
-                "content-type: application/json"
-                    .parse::<tiny_http::Header>()
-                    .unwrap(),
-            );
-            let _ = req.respond(resp);
-        }
+    let server = Server::bind();
+    let base = server.base();
+    server.serve(|_| {
+        Reply::json(
+            200,
+            json!({"data": [{"id": 1, "email": "a@example.com"}, {"id": 2, "email": "b@example.com"}]}),
+        )
     });
-    format!("http://127.0.0.1:{port}/feed")
+    format!("{base}/feed")
 }
 
 #[test]

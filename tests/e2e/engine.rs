@@ -48,6 +48,54 @@ fn unique(tag: &str) -> String {
     )
 }
 
+/// The upstream the steps call answers a burst of new keep-alive connections at once: each
+/// connection is served while the others stay open (a pooled server left some of them waiting
+/// until their step timed out, and the runs failed).
+#[test]
+fn the_test_upstream_answers_every_connection_of_a_burst_while_the_others_stay_open() {
+    use std::io::{Read, Write};
+    const CONNECTIONS: usize = 12;
+    // A fresh server each round, idle before its burst, as before a workflow's first runs.
+    for _ in 0..3 {
+        let up = Upstream::start();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let address = up.base.trim_start_matches("http://").to_string();
+        let (start, done) = (
+            std::sync::Barrier::new(CONNECTIONS),
+            std::sync::Barrier::new(CONNECTIONS),
+        );
+        let answered: Vec<bool> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..CONNECTIONS)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        let mut conn = std::net::TcpStream::connect(&address).expect("connect");
+                        conn.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                            .unwrap();
+                        conn.write_all(
+                            b"POST /slow/300/burst HTTP/1.1\r\nhost: up\r\ncontent-length: 0\r\n\r\n",
+                        )
+                        .unwrap();
+                        let mut head = [0u8; 12];
+                        let ok = conn.read_exact(&mut head).is_ok() && &head == b"HTTP/1.1 200";
+                        // Every connection stays open until each has its answer or gave up,
+                        // as the Worker keeps its connections.
+                        done.wait();
+                        ok
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(
+            answered,
+            vec![true; CONNECTIONS],
+            "each connection answered"
+        );
+        assert_eq!(up.received("/slow/300/burst").len(), CONNECTIONS);
+    }
+}
+
 #[test]
 fn templated_request_arrives_and_types_are_kept() {
     let (dev, up) = (dev(), upstream());

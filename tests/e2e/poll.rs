@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use crate::harness::http_server::{Reply, Server};
 use crate::harness::postgres::Postgres;
 use crate::harness::*;
 use serde_json::{json, Value};
@@ -1723,51 +1724,35 @@ fn answer(
 
 impl FeedServer {
     fn start() -> FeedServer {
-        let server = tiny_http::Server::http("127.0.0.1:0").expect("bind feed server");
-        let port = server.server_addr().to_ip().unwrap().port();
+        let server = Server::bind();
+        let port = server.port;
         let feeds: Arc<Mutex<HashMap<String, Feed>>> = Arc::default();
         let log: Arc<Mutex<HashMap<String, Vec<Seen>>>> = Arc::default();
         let (f, l) = (feeds.clone(), log.clone());
-        std::thread::spawn(move || {
-            for req in server.incoming_requests() {
-                let header = |name: &str| {
-                    req.headers()
-                        .iter()
-                        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-                        .map(|h| h.value.as_str().to_string())
-                };
-                let auth = header("authorization");
-                let (path, query) = query_of(req.url());
-                let name = path.trim_start_matches("/feed/").to_string();
-                l.lock()
-                    .unwrap()
-                    .entry(name.clone())
-                    .or_default()
-                    .push(Seen {
-                        host: header("host").unwrap_or_default(),
-                        query: query.clone(),
-                    });
-                let feed = f.lock().unwrap().get(&name).cloned();
-                let (status, body, link) = match feed {
-                    _ if auth.as_deref() != Some(&format!("Bearer {API_TOKEN}")) => {
-                        (401, json!({"error": "bad token"}).to_string(), None)
-                    }
-                    None => (404, "{}".to_string(), None),
-                    Some(feed) => answer(&feed, &name, &query, port),
-                };
-                let mut resp = tiny_http::Response::from_string(body)
-                    .with_status_code(status)
-                    .with_header(
-                        "content-type: application/json"
-                            .parse::<tiny_http::Header>()
-                            .unwrap(),
-                    );
-                if let Some(link) = link {
-                    resp = resp.with_header(
-                        tiny_http::Header::from_bytes(&b"link"[..], link.as_bytes()).unwrap(),
-                    );
+        server.serve(move |req| {
+            let auth = req.header("authorization");
+            let (path, query) = query_of(&req.url);
+            let name = path.trim_start_matches("/feed/").to_string();
+            l.lock()
+                .unwrap()
+                .entry(name.clone())
+                .or_default()
+                .push(Seen {
+                    host: req.header("host").unwrap_or_default().to_string(),
+                    query: query.clone(),
+                });
+            let feed = f.lock().unwrap().get(&name).cloned();
+            let (status, body, link) = match feed {
+                _ if auth != Some(&format!("Bearer {API_TOKEN}")) => {
+                    (401, json!({"error": "bad token"}).to_string(), None)
                 }
-                let _ = req.respond(resp);
+                None => (404, "{}".to_string(), None),
+                Some(feed) => answer(&feed, &name, &query, port),
+            };
+            let reply = Reply::json(status, body);
+            match link {
+                Some(link) => reply.with_header("link", &link),
+                None => reply,
             }
         });
         FeedServer {

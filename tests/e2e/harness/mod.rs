@@ -2,6 +2,7 @@
 //! `wrangler dev` (workerd, local D1 and Durable Objects) on a free port with a fresh state
 //! directory, and talks to it over HTTP.
 
+pub mod http_server;
 pub mod oauth_provider;
 pub mod postgres;
 pub mod upstream;

@@ -22,6 +22,8 @@ use oauth2::url::form_urlencoded;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::http_server::{Reply as Answer, Server};
+
 pub const CLIENT_ID: &str = "tripline-test-client";
 pub const CLIENT_SECRET: &str = "test/client+secret with spaces";
 /// Every username signs in with this password.
@@ -166,49 +168,30 @@ impl Provider {
     /// Starts the server. Redirect URIs must start with `redirect_prefix` (the Worker's base),
     /// access tokens live `access_ttl` seconds.
     pub fn start(redirect_prefix: &str, access_ttl: u64) -> Provider {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind provider"));
-        let port = server.server_addr().to_ip().expect("ip").port();
+        let server = Server::bind();
+        let base = server.base();
         let state = Arc::new(Mutex::new(State {
             access_ttl,
             redirect_prefix: redirect_prefix.to_string(),
             ..Default::default()
         }));
         let st = state.clone();
-        std::thread::spawn(move || {
-            for mut request in server.incoming_requests() {
-                let st = st.clone();
-                std::thread::spawn(move || {
-                    let mut body = String::new();
-                    let _ = request.as_reader().read_to_string(&mut body);
-                    let auth = request
-                        .headers()
-                        .iter()
-                        .find(|h| h.field.equiv("authorization"))
-                        .map(|h| h.value.as_str().to_string());
-                    let url = request.url().to_string();
-                    let method = request.method().as_str().to_string();
-                    let reply = handle(&st, &method, &url, auth.as_deref(), &body);
-                    let mut resp = tiny_http::Response::from_string(reply.body)
-                        .with_status_code(reply.status)
-                        .with_header(
-                            tiny_http::Header::from_bytes("content-type", reply.content_type)
-                                .unwrap(),
-                        )
-                        .with_header(
-                            tiny_http::Header::from_bytes("cache-control", "no-store").unwrap(),
-                        );
-                    if let Some(l) = reply.location {
-                        resp =
-                            resp.with_header(tiny_http::Header::from_bytes("location", l).unwrap());
-                    }
-                    let _ = request.respond(resp);
-                });
+        server.serve(move |request| {
+            let reply = handle(
+                &st,
+                &request.method,
+                &request.url,
+                request.header("authorization"),
+                &request.text(),
+            );
+            let answer = Answer::new(reply.status, reply.content_type, reply.body)
+                .with_header("cache-control", "no-store");
+            match reply.location {
+                Some(l) => answer.with_header("location", &l),
+                None => answer,
             }
         });
-        Provider {
-            base: format!("http://127.0.0.1:{port}"),
-            state,
-        }
+        Provider { base, state }
     }
 
     /// The trigger fields pointing at this provider.

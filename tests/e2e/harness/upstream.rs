@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use super::http_server::{Reply, Request, Server};
+
 /// One request the server received.
 #[derive(Debug, Clone)]
 pub struct Received {
@@ -30,142 +32,13 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn start() -> Upstream {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").expect("bind upstream"));
-        let port = server.server_addr().to_ip().expect("ip").port();
+        let server = Server::bind();
+        let base = server.base();
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let failures: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
-        let (rec, fails) = (received.clone(), failures.clone());
-        std::thread::spawn(move || {
-            for mut request in server.incoming_requests() {
-                let rec = rec.clone();
-                let fails = fails.clone();
-                std::thread::spawn(move || {
-                    let mut body = String::new();
-                    let _ = std::io::Read::read_to_string(request.as_reader(), &mut body);
-                    let headers: HashMap<String, String> = request
-                        .headers()
-                        .iter()
-                        .map(|h| {
-                            (
-                                h.field.as_str().as_str().to_ascii_lowercase(),
-                                h.value.as_str().to_string(),
-                            )
-                        })
-                        .collect();
-                    let path = request.url().to_string();
-                    let n = {
-                        let mut r = rec.lock().unwrap();
-                        r.push(Received {
-                            path: path.clone(),
-                            headers: headers.clone(),
-                            body: body.clone(),
-                        });
-                        r.len()
-                    };
-                    let parts: Vec<&str> =
-                        path.split('?').next().unwrap_or("").split('/').collect();
-                    let echo = json!({
-                        "id": n,
-                        "method": request.method().as_str(),
-                        "path": path,
-                        "headers": headers,
-                        "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body.clone())),
-                    });
-                    let bytes_of = |i: usize| -> usize {
-                        parts.get(i).and_then(|s| s.parse().ok()).unwrap_or(0)
-                    };
-                    match parts.get(1).copied() {
-                        Some("redirect") => {
-                            let to = path
-                                .split_once("to=")
-                                .map(|(_, t)| percent_decode(t))
-                                .unwrap_or_default();
-                            let resp = tiny_http::Response::from_string("")
-                                .with_status_code(302)
-                                .with_header(
-                                    format!("location: {to}")
-                                        .parse::<tiny_http::Header>()
-                                        .unwrap(),
-                                );
-                            let _ = request.respond(resp);
-                            return;
-                        }
-                        Some(kind @ ("big" | "bigchunked" | "biggzip")) => {
-                            let n = bytes_of(2).max(2);
-                            let mut data = vec![b' '; n];
-                            data[0] = b'"';
-                            data[n - 1] = b'"';
-                            let mut headers = vec!["content-type: application/json"
-                                .parse::<tiny_http::Header>()
-                                .unwrap()];
-                            if kind == "biggzip" {
-                                // Its content-length is the compressed size, far below the cap.
-                                use std::io::Write;
-                                let mut gz = flate2::write::GzEncoder::new(
-                                    Vec::new(),
-                                    flate2::Compression::fast(),
-                                );
-                                gz.write_all(&data).unwrap();
-                                data = gz.finish().unwrap();
-                                headers.push("content-encoding: gzip".parse().unwrap());
-                            }
-                            let length = (kind != "bigchunked").then_some(data.len());
-                            let resp = tiny_http::Response::new(
-                                tiny_http::StatusCode(200),
-                                headers,
-                                std::io::Cursor::new(data),
-                                length,
-                                None,
-                            );
-                            let _ = request.respond(resp);
-                            return;
-                        }
-                        _ => {}
-                    }
-                    let (status, payload) = match parts.get(1).copied() {
-                        Some("fail") => {
-                            let key = parts.get(2).unwrap_or(&"").to_string();
-                            let times: u32 = parts.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
-                            let mut f = fails.lock().unwrap();
-                            let seen = f.entry(key).or_insert(0);
-                            *seen += 1;
-                            if *seen <= times {
-                                (503, json!({"error": "unavailable"}))
-                            } else {
-                                (200, echo)
-                            }
-                        }
-                        Some("slow") => {
-                            let ms: u64 = parts.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
-                            std::thread::sleep(Duration::from_millis(ms));
-                            (200, echo)
-                        }
-                        Some("token") => (
-                            200,
-                            json!({"access_token": parts.get(2).copied().unwrap_or(""), "token_type": "bearer"}),
-                        ),
-                        Some("status") => {
-                            let code: u16 =
-                                parts.get(2).and_then(|s| s.parse().ok()).unwrap_or(500);
-                            (code, json!({"status": code}))
-                        }
-                        _ => (200, echo),
-                    };
-                    let resp = tiny_http::Response::from_string(payload.to_string())
-                        .with_status_code(status)
-                        .with_header(
-                            "content-type: application/json"
-                                .parse::<tiny_http::Header>()
-                                .unwrap(),
-                        );
-                    let _ = request.respond(resp);
-                });
-            }
-        });
-        Upstream {
-            base: format!("http://127.0.0.1:{port}"),
-            received,
-        }
+        let rec = received.clone();
+        server.serve(move |request| answer(request, &rec, &failures));
+        Upstream { base, received }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -182,6 +55,94 @@ impl Upstream {
             .cloned()
             .collect()
     }
+}
+
+/// Records `request` and answers it as its path says (see the module's list).
+fn answer(
+    request: Request,
+    received: &Mutex<Vec<Received>>,
+    failures: &Mutex<HashMap<String, u32>>,
+) -> Reply {
+    let body = request.text();
+    let headers: HashMap<String, String> = request.headers.iter().cloned().collect();
+    let path = request.url.clone();
+    let n = {
+        let mut r = received.lock().unwrap();
+        r.push(Received {
+            path: path.clone(),
+            headers: headers.clone(),
+            body: body.clone(),
+        });
+        r.len()
+    };
+    let parts: Vec<&str> = path.split('?').next().unwrap_or("").split('/').collect();
+    let echo = json!({
+        "id": n,
+        "method": request.method,
+        "path": path,
+        "headers": headers,
+        "body": serde_json::from_str::<Value>(&body).unwrap_or(Value::String(body.clone())),
+    });
+    let bytes_of = |i: usize| -> usize { parts.get(i).and_then(|s| s.parse().ok()).unwrap_or(0) };
+    match parts.get(1).copied() {
+        Some("redirect") => {
+            let to = path
+                .split_once("to=")
+                .map(|(_, t)| percent_decode(t))
+                .unwrap_or_default();
+            return Reply::new(302, "text/plain", "").with_header("location", &to);
+        }
+        Some(kind @ ("big" | "bigchunked" | "biggzip")) => {
+            let n = bytes_of(2).max(2);
+            let mut data = vec![b' '; n];
+            data[0] = b'"';
+            data[n - 1] = b'"';
+            if kind == "biggzip" {
+                // Its content-length is the compressed size, far below the cap.
+                use std::io::Write;
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                gz.write_all(&data).unwrap();
+                return Reply::new(200, "application/json", gz.finish().unwrap())
+                    .with_header("content-encoding", "gzip");
+            }
+            let reply = Reply::new(200, "application/json", data);
+            return if kind == "bigchunked" {
+                reply.chunked()
+            } else {
+                reply
+            };
+        }
+        _ => {}
+    }
+    let (status, payload) = match parts.get(1).copied() {
+        Some("fail") => {
+            let key = parts.get(2).unwrap_or(&"").to_string();
+            let times: u32 = parts.get(3).and_then(|s| s.parse().ok()).unwrap_or(1);
+            let mut f = failures.lock().unwrap();
+            let seen = f.entry(key).or_insert(0);
+            *seen += 1;
+            if *seen <= times {
+                (503, json!({"error": "unavailable"}))
+            } else {
+                (200, echo)
+            }
+        }
+        Some("slow") => {
+            let ms: u64 = parts.get(2).and_then(|s| s.parse().ok()).unwrap_or(1000);
+            std::thread::sleep(Duration::from_millis(ms));
+            (200, echo)
+        }
+        Some("token") => (
+            200,
+            json!({"access_token": parts.get(2).copied().unwrap_or(""), "token_type": "bearer"}),
+        ),
+        Some("status") => {
+            let code: u16 = parts.get(2).and_then(|s| s.parse().ok()).unwrap_or(500);
+            (code, json!({"status": code}))
+        }
+        _ => (200, echo),
+    };
+    Reply::json(status, payload)
 }
 
 /// `%XX` decoded, `+` left alone (the Worker encodes spaces as `%20`).
