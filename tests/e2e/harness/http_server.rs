@@ -58,6 +58,16 @@ impl Reply {
         Reply::new(status, "application/json", body.to_string())
     }
 
+    /// `status` with an HTML page.
+    pub fn html(status: u16, body: String) -> Reply {
+        Reply::new(status, "text/html; charset=utf-8", body)
+    }
+
+    /// A 302 to `to`.
+    pub fn redirect(to: &str) -> Reply {
+        Reply::new(302, "text/plain", "").with_header("location", to)
+    }
+
     pub fn with_header(mut self, name: &str, value: &str) -> Reply {
         self.headers.push((name.into(), value.into()));
         self

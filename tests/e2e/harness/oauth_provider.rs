@@ -22,7 +22,7 @@ use oauth2::url::form_urlencoded;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::http_server::{Reply as Answer, Server};
+use super::http_server::{Reply, Server};
 
 pub const CLIENT_ID: &str = "tripline-test-client";
 pub const CLIENT_SECRET: &str = "test/client+secret with spaces";
@@ -99,38 +99,8 @@ pub struct Provider {
     state: Arc<Mutex<State>>,
 }
 
-struct Reply {
-    status: u16,
-    content_type: &'static str,
-    location: Option<String>,
-    body: String,
-}
-
+/// The provider's error answer (RFC 6749, section 5.2).
 impl Reply {
-    fn json(status: u16, v: Value) -> Reply {
-        Reply {
-            status,
-            content_type: "application/json",
-            location: None,
-            body: v.to_string(),
-        }
-    }
-    fn html(status: u16, body: String) -> Reply {
-        Reply {
-            status,
-            content_type: "text/html; charset=utf-8",
-            location: None,
-            body,
-        }
-    }
-    fn redirect(to: String) -> Reply {
-        Reply {
-            status: 302,
-            content_type: "text/plain",
-            location: Some(to),
-            body: String::new(),
-        }
-    }
     fn oauth_error(status: u16, error: &str, description: &str) -> Reply {
         Reply::json(
             status,
@@ -177,19 +147,14 @@ impl Provider {
         }));
         let st = state.clone();
         server.serve(move |request| {
-            let reply = handle(
+            handle(
                 &st,
                 &request.method,
                 &request.url,
                 request.header("authorization"),
                 &request.text(),
-            );
-            let answer = Answer::new(reply.status, reply.content_type, reply.body)
-                .with_header("cache-control", "no-store");
-            match reply.location {
-                Some(l) => answer.with_header("location", &l),
-                None => answer,
-            }
+            )
+            .with_header("cache-control", "no-store")
         });
         Provider { base, state }
     }
@@ -301,7 +266,7 @@ fn check_authorize(st: &Mutex<State>, q: &HashMap<String, String>) -> Result<(),
     }
     let state = q.get("state").cloned().unwrap_or_default();
     let error = |e: &str, d: &str| {
-        Reply::redirect(with_params(
+        Reply::redirect(&with_params(
             &redirect,
             &[("error", e), ("error_description", d), ("state", &state)],
         ))
@@ -373,7 +338,7 @@ fn authorize_submit(st: &Mutex<State>, form: &HashMap<String, String>) -> Reply 
     let redirect = form["redirect_uri"].clone();
     let state = form.get("state").cloned().unwrap_or_default();
     if form.get("decision").map(String::as_str) == Some("deny") {
-        return Reply::redirect(with_params(
+        return Reply::redirect(&with_params(
             &redirect,
             &[
                 ("error", "access_denied"),
@@ -405,7 +370,7 @@ fn authorize_submit(st: &Mutex<State>, form: &HashMap<String, String>) -> Reply 
             issued: Instant::now(),
         },
     );
-    Reply::redirect(with_params(
+    Reply::redirect(&with_params(
         &redirect,
         &[("code", &code), ("state", &state)],
     ))
@@ -443,12 +408,7 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
     match failure {
         Some(TokenFailure::Status500) => {
             record("", Some("http_500"));
-            return Reply {
-                status: 500,
-                content_type: "text/plain",
-                location: None,
-                body: "internal server error".into(),
-            };
+            return Reply::new(500, "text/plain", "internal server error");
         }
         Some(TokenFailure::Garbage) => {
             record("", Some("garbage"));
@@ -456,14 +416,12 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
         }
         Some(TokenFailure::UntypedTokens) => {
             record("", Some("untyped"));
-            return Reply {
-                status: 200,
-                content_type: "application/json",
-                location: None,
-                body: format!(
+            return Reply::json(
+                200,
+                format!(
                     "{{\"access_token\":\"{UNTYPED_ACCESS_TOKEN}\",\"refresh_token\":\"rt-{UNTYPED_ACCESS_TOKEN}\"}}"
                 ),
-            };
+            );
         }
         None => {}
     }

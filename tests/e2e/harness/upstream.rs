@@ -90,7 +90,7 @@ fn answer(
                 .split_once("to=")
                 .map(|(_, t)| percent_decode(t))
                 .unwrap_or_default();
-            return Reply::new(302, "text/plain", "").with_header("location", &to);
+            return Reply::redirect(&to);
         }
         Some(kind @ ("big" | "bigchunked" | "biggzip")) => {
             let n = bytes_of(2).max(2);
