@@ -239,6 +239,48 @@ class Server:
         return total
 
 
+class CpuSampler:
+    """`perf record` on a server's workerd processes for one measurement window (BENCH_PERF=1):
+    where their CPU went, by the code that ran. `stop()` answers samples per kind of code:
+    `jit` (code V8 compiled at run time: the Worker's WebAssembly and its optimized JavaScript),
+    `workerd` (the runtime's own code: V8's interpreter, builtins and garbage collector, the
+    platform's APIs, SQLite), `kernel` and `other` (libc and the rest)."""
+
+    FREQ = 999
+
+    def __init__(self, server, tag, workdir):
+        self.path = os.path.join(workdir, f"perf-{tag}.data")
+        self.proc = subprocess.Popen(
+            ["perf", "record", "-q", "-F", str(self.FREQ), "-o", self.path, "-p",
+             ",".join(server.workerd_pids())],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    @staticmethod
+    def available():
+        return shutil.which("perf") is not None
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=60)
+        out = subprocess.run(
+            ["perf", "report", "-i", self.path, "--sort", "dso", "-n", "-F", "sample,dso",
+             "--stdio", "-g", "none"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        os.remove(self.path)
+        kinds = {"jit": 0, "workerd": 0, "kernel": 0, "other": 0}
+        for line in out.splitlines():
+            parts = line.split(None, 1)
+            if len(parts) != 2 or not parts[0].isdigit():
+                continue
+            n, dso = int(parts[0]), parts[1].strip()
+            kind = ("jit" if dso.startswith("[JIT]") else "workerd" if dso == "workerd"
+                    else "kernel" if dso.startswith("[kernel") else "other")
+            kinds[kind] += n
+        return kinds
+
+
 class readonly:
     """A read-only connection to a SQLite file that workerd has open (WAL readers coexist)."""
 

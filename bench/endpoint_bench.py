@@ -23,7 +23,11 @@ the dashboard, so that wrangler's local asset emulation is not in front of `/hoo
 Cloudflare, where the asset router does not run in the Worker; "1": the deployed configuration
 as is), BENCH_FLOOR ("1", the default, also measures bench/endpoint-floor/: a JavaScript Worker
 whose object inserts the run into its SQLite and, for the http workflow, makes the one outbound
-call, which is the least the design itself costs on this platform; "0" skips it), BENCH_DEV and BENCH_STATE
+call, which is the least the design itself costs on this platform; "0" skips it), BENCH_PERF
+("0"; "1" samples each side's workerd with `perf record` during its windows and reports where
+the CPU per request went: code compiled at run time (the WebAssembly and optimized JavaScript),
+workerd's own code (V8's interpreter, builtins and collector, the platform's APIs, SQLite), the
+kernel, the rest; sampling costs a little throughput), BENCH_DEV and BENCH_STATE
 (bench/dev_server.py).
 """
 
@@ -36,7 +40,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dev_server import LOAD_CPUS, MODE, PIN, ROOT, STATE, SUT_CPUS, TOKEN, Server, tripline_config  # noqa: E402
+from dev_server import LOAD_CPUS, MODE, PIN, ROOT, STATE, SUT_CPUS, TOKEN, CpuSampler, Server, tripline_config  # noqa: E402
 from load import BODY, SCHEMA, Upstream, run_wrk  # noqa: E402
 from run_census import wait_finished  # noqa: E402
 
@@ -49,6 +53,8 @@ DRAIN = float(os.environ.get("BENCH_DRAIN", "30"))
 WORKFLOWS = os.environ.get("BENCH_WORKFLOWS", "none,log,http").split(",")
 ASSETS = os.environ.get("BENCH_ASSETS", "0") == "1"
 FLOOR = os.environ.get("BENCH_FLOOR", "1") == "1"
+PERF = os.environ.get("BENCH_PERF", "0") == "1"
+KINDS = ("jit", "workerd", "kernel", "other")
 
 
 def definition(kind, upstream):
@@ -68,14 +74,28 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+def sample(srv, tag, work):
+    """A CPU sampler on `srv` for one window when BENCH_PERF=1, else None."""
+    return CpuSampler(srv, tag, work) if PERF else None
+
+
+def sampled(r, sampler, ok):
+    """Adds the sampler's split of the window's CPU, in ms per 2xx answer, to `r`."""
+    if sampler:
+        kinds = sampler.stop()
+        r["perf"] = {k: 1000 * n / CpuSampler.FREQ / max(ok, 1) for k, n in kinds.items()}
+
+
 def measure_tripline(srv, wid, tag, work, upstream):
     hits0, up0 = upstream.count(), upstream.cpu()
+    sampler = sample(srv, tag, work)
     cpu0, t0 = srv.workerd_cpu(), now_ms()
     r = run_wrk(srv.base, [f"/hooks/{wid}"], DURATION, CONNECTIONS, THREADS, work, tag)
     t1 = now_ms()
     runs, waited = wait_finished(srv, [wid], t0, t1, DRAIN)
     cpu = srv.workerd_cpu() - cpu0
     ok = r["requests"] - r["non2xx"]
+    sampled(r, sampler, ok)
     r.update(cpu_ms=1000 * cpu / max(ok, 1), runs=runs, waited=waited, upstream=upstream.count() - hits0,
              upstream_cpu_ms=1000 * (upstream.cpu() - up0) / max(ok, 1))
     return r
@@ -86,6 +106,7 @@ def measure_floor(srv, kind, tag, work, upstream):
     calls (made after the 202) have reached the upstream, at most BENCH_DRAIN seconds."""
     path = "/" if kind != "http" else f"/?upstream={urllib.parse.quote(upstream.base, safe='')}"
     hits0, up0 = upstream.count(), upstream.cpu()
+    sampler = sample(srv, tag, work)
     cpu0 = srv.workerd_cpu()
     r = run_wrk(srv.base, [path], DURATION, CONNECTIONS, THREADS, work, tag)
     ok = r["requests"] - r["non2xx"]
@@ -93,15 +114,18 @@ def measure_floor(srv, kind, tag, work, upstream):
     while kind == "http" and upstream.count() - hits0 < ok and time.time() < deadline:
         time.sleep(0.2)
     cpu = srv.workerd_cpu() - cpu0
+    sampled(r, sampler, ok)
     r.update(cpu_ms=1000 * cpu / max(ok, 1), upstream=upstream.count() - hits0,
              upstream_cpu_ms=1000 * (upstream.cpu() - up0) / max(ok, 1))
     return r
 
 
 def measure_baseline(srv, tag, work):
+    sampler = sample(srv, tag, work)
     cpu0 = srv.workerd_cpu()
     r = run_wrk(srv.base, ["/"], DURATION, CONNECTIONS, THREADS, work, tag)
     cpu = srv.workerd_cpu() - cpu0
+    sampled(r, sampler, r["requests"] - r["non2xx"])
     r.update(cpu_ms=1000 * cpu / max(r["requests"] - r["non2xx"], 1))
     return r
 
@@ -109,6 +133,8 @@ def measure_baseline(srv, tag, work):
 def main():
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (scripts/setup installs it)")
+    if PERF and not CpuSampler.available():
+        sys.exit("BENCH_PERF=1 needs perf (Debian's linux-perf; scripts/setup installs it)")
     load = open("/proc/loadavg").read().split()[0]
     work = os.path.join(ROOT, "target", "bench-endpoint")
     shutil.rmtree(work, ignore_errors=True)
@@ -235,7 +261,31 @@ def report(rows, load):
             cpu_f = m([b["floor"]["cpu_ms"] for _, b in sel])
             cpu_t = m([t["cpu_ms"] for t, _ in sel])
             print(f"| {LABELS[kind]} | {thr:.2f}× | {p99:.2f}× | {cpu_f:.2f} ms | {cpu_t - cpu_f:+.2f} ms |")
+    if any("perf" in t for _, _, t, _ in rows):
+        report_perf(rows)
     print("\n(ratios: median over the rounds of each pair's ratio; CPU: median per side)")
+
+
+def report_perf(rows):
+    """Where each side's CPU per request went (BENCH_PERF=1), the median of the rounds."""
+    print(f"\nWhere the CPU goes (BENCH_PERF=1: perf record at {CpuSampler.FREQ} Hz on each side's workerd "
+          "during its windows, Tripline's wait for its runs included), ms per 2xx answer. JIT: code "
+          "compiled at run time (Tripline's WebAssembly, optimized JavaScript); workerd: the runtime's "
+          "own code (V8's interpreter, builtins and collector, the platform's APIs, SQLite).")
+    print("\n| workflow | side | JIT | workerd | kernel | other | total |")
+    print("|---|---|---:|---:|---:|---:|---:|")
+    m = statistics.median
+    for kind in dict.fromkeys(k for _, k, _, _ in rows):
+        sides = [("Tripline", [t for _, k, t, _ in rows if k == kind]),
+                 ("baseline", [b for _, k, _, b in rows if k == kind]),
+                 ("floor", [b["floor"] for _, k, _, b in rows if k == kind and "floor" in b])]
+        for side, results in sides:
+            results = [r for r in results if "perf" in r]
+            if not results:
+                continue
+            split = {k: m([r["perf"][k] for r in results]) for k in KINDS}
+            cells = " | ".join(f"{split[k]:.2f}" for k in KINDS)
+            print(f"| {LABELS[kind]} | {side} | {cells} | {sum(split.values()):.2f} |")
 
 
 if __name__ == "__main__":
