@@ -335,12 +335,9 @@ impl WorkflowObject {
 /// which wakes the promise's task once there is one: a future that keeps only the first waker
 /// it was given (a timer) still wakes the task that polls it later.
 fn settle_or_promise(
-    mut fut: std::pin::Pin<
-        Box<
-            dyn std::future::Future<
-                Output = std::result::Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>,
-            >,
-        >,
+    mut fut: futures_util::future::LocalBoxFuture<
+        'static,
+        std::result::Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue>,
     >,
 ) -> wasm_bindgen::JsValue {
     use std::sync::Arc;
