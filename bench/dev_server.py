@@ -247,6 +247,7 @@ class CpuSampler:
     platform's APIs, SQLite), `kernel` and `other` (libc and the rest)."""
 
     FREQ = 999
+    KINDS = ("jit", "workerd", "kernel", "other")
 
     def __init__(self, server, tag, workdir):
         self.path = os.path.join(workdir, f"perf-{tag}.data")
@@ -263,13 +264,15 @@ class CpuSampler:
     def stop(self):
         self.proc.send_signal(signal.SIGINT)
         self.proc.wait(timeout=60)
+        if not os.path.exists(self.path):
+            sys.exit("perf record wrote no samples: is /proc/sys/kernel/perf_event_paranoid above 2?")
         out = subprocess.run(
             ["perf", "report", "-i", self.path, "--sort", "dso", "-n", "-F", "sample,dso",
              "--stdio", "-g", "none"],
             capture_output=True, text=True, check=True,
         ).stdout
         os.remove(self.path)
-        kinds = {"jit": 0, "workerd": 0, "kernel": 0, "other": 0}
+        kinds = dict.fromkeys(self.KINDS, 0)
         for line in out.splitlines():
             parts = line.split(None, 1)
             if len(parts) != 2 or not parts[0].isdigit():

@@ -54,7 +54,6 @@ WORKFLOWS = os.environ.get("BENCH_WORKFLOWS", "none,log,http").split(",")
 ASSETS = os.environ.get("BENCH_ASSETS", "0") == "1"
 FLOOR = os.environ.get("BENCH_FLOOR", "1") == "1"
 PERF = os.environ.get("BENCH_PERF", "0") == "1"
-KINDS = ("jit", "workerd", "kernel", "other")
 
 
 def definition(kind, upstream):
@@ -283,8 +282,8 @@ def report_perf(rows):
             results = [r for r in results if "perf" in r]
             if not results:
                 continue
-            split = {k: m([r["perf"][k] for r in results]) for k in KINDS}
-            cells = " | ".join(f"{split[k]:.2f}" for k in KINDS)
+            split = {k: m([r["perf"][k] for r in results]) for k in CpuSampler.KINDS}
+            cells = " | ".join(f"{split[k]:.2f}" for k in CpuSampler.KINDS)
             print(f"| {LABELS[kind]} | {side} | {cells} | {sum(split.values()):.2f} |")
 
 

@@ -1,8 +1,8 @@
 // The Worker's entry module: the Worker and its Durable Object class as the Rust build exports
 // them (build/index.js), the Worker's requests without their `cf` object (below), and the object
-// class put behind a class that derives from
-// `DurableObject`. The platform offers RPC methods only on such classes, and the build's
-// export does not derive from it; this class forwards each entry point to the Rust object.
+// class put behind a class that derives from `DurableObject`. The platform offers RPC methods
+// only on such classes, and the build's export does not derive from it; this class forwards
+// each entry point to the Rust object.
 import { DurableObject } from "cloudflare:workers";
 import RustTripline, { WorkflowObject as RustWorkflowObject } from "../build/index.js";
 
