@@ -244,13 +244,19 @@ class CpuSampler:
     where their CPU went, by the code that ran. `stop()` answers samples per kind of code:
     `jit` (code V8 compiled at run time: the Worker's WebAssembly and its optimized JavaScript),
     `workerd` (the runtime's own code: V8's interpreter, builtins and garbage collector, the
-    platform's APIs, SQLite), `kernel` and `other` (libc and the rest)."""
+    platform's APIs, SQLite), `kernel` and `other` (libc and the rest), all in the Worker's own
+    process, and `proxy`: every sample of wrangler's local proxy, the process the load generator
+    connects to, which forwards each request to the Worker's process (it does not exist on
+    Cloudflare, and costs about the same per request for every Worker)."""
 
     FREQ = 999
     KINDS = ("jit", "workerd", "kernel", "other")
 
     def __init__(self, server, tag, workdir):
         self.path = os.path.join(workdir, f"perf-{tag}.data")
+        # The proxy listens on the server's port; the Worker's process on a port of its own.
+        self.proxy = [pid for pid in server.workerd_pids()
+                      if f"entry=127.0.0.1:{server.port} " in _cmdline(pid)]
         self.proc = subprocess.Popen(
             ["perf", "record", "-q", "-F", str(self.FREQ), "-o", self.path, "-p",
              ",".join(server.workerd_pids())],
@@ -267,21 +273,42 @@ class CpuSampler:
         if not os.path.exists(self.path):
             sys.exit("perf record wrote no samples: is /proc/sys/kernel/perf_event_paranoid above 2?")
         out = subprocess.run(
-            ["perf", "report", "-i", self.path, "--sort", "dso", "-n", "-F", "sample,dso",
+            ["perf", "report", "-i", self.path, "--sort", "pid,dso", "-n", "-F", "sample,pid,dso",
              "--stdio", "-g", "none"],
             capture_output=True, text=True, check=True,
         ).stdout
         os.remove(self.path)
-        kinds = dict.fromkeys(self.KINDS, 0)
+        # perf names threads; the proxy's are those listed under its process.
+        proxy_threads = set()
+        for pid in self.proxy:
+            try:
+                proxy_threads.update(os.listdir(f"/proc/{pid}/task"))
+            except OSError:
+                pass
+        kinds = dict.fromkeys(self.KINDS + ("proxy",), 0)
         for line in out.splitlines():
-            parts = line.split(None, 1)
-            if len(parts) != 2 or not parts[0].isdigit():
+            parts = line.split(None, 2)
+            if len(parts) != 3 or not parts[0].isdigit():
                 continue
-            n, dso = int(parts[0]), parts[1].strip()
-            kind = ("jit" if dso.startswith("[JIT]") else "workerd" if dso == "workerd"
-                    else "kernel" if dso.startswith("[kernel") else "other")
+            n, thread = int(parts[0]), parts[1].split(":", 1)[0]
+            # A thread's name may hold spaces ("V8 DefaultWorker"): the dso ends the line.
+            dso = parts[2].strip()
+            if thread in proxy_threads:
+                kinds["proxy"] += n
+                continue
+            kind = ("jit" if "[JIT]" in dso else "kernel" if dso.endswith("[kernel.kallsyms]")
+                    else "workerd" if dso.endswith("workerd") else "other")
             kinds[kind] += n
         return kinds
+
+
+def _cmdline(pid):
+    """A process's command line, its arguments separated by spaces ("" when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline") as f:
+            return f.read().replace("\0", " ")
+    except OSError:
+        return ""
 
 
 class readonly:

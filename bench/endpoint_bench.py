@@ -11,7 +11,8 @@ measurement, in BENCH_ROUNDS rounds that alternate which side goes first.
 After each Tripline window the benchmark waits until every run created in the window has
 finished (at most BENCH_DRAIN seconds): the runs are counted in the local state's SQLite files
 (created by the window's requests, finished within the window, finished after the wait), and the CPU of the window
-plus the wait is charged to the requests, so work done after the 202 is counted.
+plus the wait is charged to the requests, so work done after the 202 is counted (the part spent
+within the window is shown too: it is what sets the requests/s).
 
 CPU per request: user + system time of the `workerd` processes of that side's `wrangler dev`
 (its session), read from /proc/PID/stat, divided by the 2xx answers of the window.
@@ -27,8 +28,9 @@ call, which is the least the design itself costs on this platform; "0" skips it)
 ("0"; "1" samples each side's workerd with `perf record` during its windows and reports where
 the CPU per request went: code compiled at run time (the WebAssembly and optimized JavaScript),
 workerd's own code (V8's interpreter, builtins and collector, the platform's APIs, SQLite), the
-kernel, the rest; sampling costs a little throughput), BENCH_DEV and BENCH_STATE
-(bench/dev_server.py).
+kernel, the rest, all in the Worker's own process, and wrangler's local proxy, the second workerd
+that every request passes through locally; sampling costs a little throughput), BENCH_DEV and
+BENCH_STATE (bench/dev_server.py).
 """
 
 import os
@@ -91,11 +93,13 @@ def measure_tripline(srv, wid, tag, work, upstream):
     cpu0, t0 = srv.workerd_cpu(), now_ms()
     r = run_wrk(srv.base, [f"/hooks/{wid}"], DURATION, CONNECTIONS, THREADS, work, tag)
     t1 = now_ms()
+    in_window = srv.workerd_cpu() - cpu0
     runs, waited = wait_finished(srv, [wid], t0, t1, DRAIN)
     cpu = srv.workerd_cpu() - cpu0
     ok = r["requests"] - r["non2xx"]
     sampled(r, sampler, ok)
-    r.update(cpu_ms=1000 * cpu / max(ok, 1), runs=runs, waited=waited, upstream=upstream.count() - hits0,
+    r.update(cpu_ms=1000 * cpu / max(ok, 1), window_cpu_ms=1000 * in_window / max(ok, 1),
+             runs=runs, waited=waited, upstream=upstream.count() - hits0,
              upstream_cpu_ms=1000 * (upstream.cpu() - up0) / max(ok, 1))
     return r
 
@@ -217,14 +221,16 @@ def report(rows, load):
                          "without its [assets] (the dashboard), so that wrangler's local asset emulation is "
                          "not in front of /hooks/*, as on Cloudflare (BENCH_ASSETS=1 keeps it)."))
     print("CPU: user + system time of the workerd process(es) of each side's wrangler dev "
-          "(/proc/PID/stat), per 2xx answer; Tripline's includes the wait for its runs to finish.\n")
+          "(/proc/PID/stat), per 2xx answer; Tripline's includes the wait for its runs to finish (in "
+          "brackets: the part spent within the window, which is what sets its requests/s).\n")
     print("| round | workflow | side | requests/s | p50 | p99 | non-2xx | workerd CPU / request "
           "| runs created | finished in window | finished after wait | upstream calls | wrk · upstream CPU / request |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for rnd, kind, t, b in rows:
         rr = t["runs"]
         print(f"| {rnd} | {LABELS[kind]} | Tripline | {t['rps']:.1f} | {t['p50']:.2f} ms | {t['p99']:.2f} ms "
-              f"| {t['non2xx']} | {t['cpu_ms']:.2f} ms | {rr['created']} | {rr['finished_in_window']} "
+              f"| {t['non2xx']} | {t['cpu_ms']:.2f} ms ({t['window_cpu_ms']:.2f} ms) | {rr['created']} "
+              f"| {rr['finished_in_window']} "
               f"| {rr['succeeded'] + rr['failed']} ({rr['failed']} failed, +{t['waited']:.1f} s) "
               f"| {t['upstream'] if kind == 'http' else '–'} | {load_cpu(t)} |")
         print(f"| {rnd} | {LABELS[kind]} | baseline | {b['rps']:.1f} | {b['p50']:.2f} ms | {b['p99']:.2f} ms "
@@ -270,9 +276,11 @@ def report_perf(rows):
     print(f"\nWhere the CPU goes (BENCH_PERF=1: perf record at {CpuSampler.FREQ} Hz on each side's workerd "
           "during its windows, Tripline's wait for its runs included), ms per 2xx answer. JIT: code "
           "compiled at run time (Tripline's WebAssembly, optimized JavaScript); workerd: the runtime's "
-          "own code (V8's interpreter, builtins and collector, the platform's APIs, SQLite).")
-    print("\n| workflow | side | JIT | workerd | kernel | other | total |")
-    print("|---|---|---:|---:|---:|---:|---:|")
+          "own code (V8's interpreter, builtins and collector, the platform's APIs, SQLite); these four "
+          "are the Worker's own process. Local proxy: wrangler's dev proxy, a second workerd that "
+          "forwards every request to the Worker's process and does not exist on Cloudflare.")
+    print("\n| workflow | side | JIT | workerd | kernel | other | the Worker's process | local proxy | total |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     m = statistics.median
     for kind in dict.fromkeys(k for _, k, _, _ in rows):
         sides = [("Tripline", [t for _, k, t, _ in rows if k == kind]),
@@ -282,9 +290,11 @@ def report_perf(rows):
             results = [r for r in results if "perf" in r]
             if not results:
                 continue
-            split = {k: m([r["perf"][k] for r in results]) for k in CpuSampler.KINDS}
+            split = {k: m([r["perf"][k] for r in results]) for k in CpuSampler.KINDS + ("proxy",)}
             cells = " | ".join(f"{split[k]:.2f}" for k in CpuSampler.KINDS)
-            print(f"| {LABELS[kind]} | {side} | {cells} | {sum(split.values()):.2f} |")
+            own = sum(split[k] for k in CpuSampler.KINDS)
+            print(f"| {LABELS[kind]} | {side} | {cells} | {own:.2f} | {split['proxy']:.2f} | "
+                  f"{own + split['proxy']:.2f} |")
 
 
 if __name__ == "__main__":
