@@ -8,10 +8,11 @@
 //! holds the run.
 //!
 //! `GET /api/dev/runs/{run_id}/claims`: `{"claims": n, "held_bytes_max": b,
-//! "flight_bytes_max": f, "handed": h}`, the claim statements the executor of the object that
-//! holds the run ran since that object started, the most bytes of runs it held at once for a
-//! free slot, the most bytes of runs it executed at once, and the runs handed to it at their
-//! create (no claim read them).
+//! "flight_bytes_max": f, "handed": h, "renewals": r}`, the claim statements the executor of the
+//! object that holds the run ran since that object started, the most bytes of runs it held at
+//! once for a free slot, the most bytes of runs it executed at once, the runs handed to it at
+//! their create (no claim read them), and the held runs whose lease it renewed when their slot
+//! came.
 
 use worker::{Env, Request, Response};
 

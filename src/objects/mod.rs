@@ -538,6 +538,7 @@ impl WorkflowObject {
                     "held_bytes_max": self.runs.held_bytes_max.get(),
                     "flight_bytes_max": self.runs.flight_bytes_max.get(),
                     "handed": self.runs.handed_total.get(),
+                    "renewals": self.runs.renewals.get(),
                 }))
             }
             Action::DevStaleWrite | Action::DevPlans | Action::DevClaims => {

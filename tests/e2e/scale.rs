@@ -563,6 +563,42 @@ fn a_backlog_is_claimed_several_runs_at_a_time_and_each_run_executes_once() {
     assert!(held_bytes > 0, "runs were held for a free slot");
 }
 
+/// Runs held for a slot wait for slow steps: each run here takes 2 s and the shared
+/// `wrangler dev` gives a lease of 3 s (6 s once a claim covers the 3-s step), so the runs held
+/// 3 or 4 slots deep reach their slot after their lease passed. Such a run never started, and no
+/// claim took it meanwhile: its lease is renewed and it executes once, as attempt 1 (a new claim
+/// would have counted an attempt it never made).
+#[test]
+fn a_run_held_past_its_lease_is_renewed_and_executes_once_as_its_first_attempt() {
+    const RUNS: usize = 36;
+    let up = Upstream::start();
+    let dev = dev();
+    let steps = json!([{"type": "http", "name": "call", "method": "POST",
+                        "url": up.url("/slow/2000/held"), "timeout_ms": 3000, "retries": 0}]);
+    let id = create_deployed(dev, &endpoint(1, steps));
+    let made = post_burst(dev, &id, "held", RUNS);
+    eventually(180, "every run succeeded", || {
+        let listed = runs(dev, &id);
+        listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
+    });
+    assert_eq!(
+        up.received("/slow/2000/held").len(),
+        RUNS,
+        "one call per run"
+    );
+    for run_id in &made {
+        let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+        assert_eq!(r["attempts"], 1, "{r}");
+        assert_eq!(r["steps"].as_array().map(Vec::len), Some(1), "{r}");
+    }
+    let counters = executor_counters(dev, &made[0]);
+    let renewals = counters["renewals"].as_u64().expect("renewals");
+    assert!(
+        renewals > 0,
+        "held runs reached their slot past their lease: {counters}"
+    );
+}
+
 /// A run created while its shard's executor runs with room to spare is stored already claimed
 /// and handed to the executor in memory: runs arriving one after another cost no claim
 /// statement each (without the hand-over, one each), and each still executes once, in full.

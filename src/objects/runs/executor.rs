@@ -1,5 +1,5 @@
 //! The shard object's executor, run by its alarm: claims due runs (queued, or whose lease
-//! expired) and executes up to [`IN_FLIGHT`] at a time (a claim takes a few more, held for the
+//! expired) and executes up to [`IN_FLIGHT`] at a time (a claim takes more, held for the
 //! next free slots) until none is left or its wall-time budget is spent, deletes expired runs
 //! in bounded batches, then re-arms the alarm for the earliest deadline.
 
@@ -26,8 +26,9 @@ use tripline_core::steps::response::PreparedResponse;
 /// Runs executing at once (each has at most one outbound fetch: the platform allows 6).
 pub const IN_FLIGHT: usize = 6;
 /// Runs a claim takes beyond the free slots, held until slots free up: under a backlog one claim
-/// statement, which costs more than a run's insert, serves several runs instead of one.
-const HELD: usize = IN_FLIGHT;
+/// statement, which costs more than a run's insert, serves many runs instead of one. (A run
+/// held past its lease is renewed when its slot comes, see [`run`].)
+const HELD: usize = 4 * IN_FLIGHT;
 /// Most bytes (stored input and step records) a claim takes when it takes runs to hold: held
 /// runs wait in memory, and an isolate has 128 MB. Runs of a few KB are all held; runs near
 /// the input limit fill only the free slots.
@@ -390,14 +391,23 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             if !in_flight.is_empty() && flight_bytes + claimed.bytes > flight_budget {
                 break;
             }
-            let claimed = held.pop_front().expect("a held run");
-            if claimed.row.lease_until > now {
-                flight_bytes += claimed.bytes;
-                in_flight.push(execute_one(&shared, claimed));
-            } else {
-                claim_due = true;
-                none_due = false;
+            let mut claimed = held.pop_front().expect("a held run");
+            // A run held past its lease has not started, and no claim took it meanwhile (the
+            // executor claims only once it holds no run): its lease is renewed, fenced by its
+            // attempt number, rather than left for a claim that would count an attempt it
+            // never made. Only another instance's claim makes the renewal fail.
+            if claimed.row.lease_until <= now {
+                let until = now + lease + runs.step_lease(lease);
+                if !table.renew(&claimed.row.id, claimed.row.attempts, until)? {
+                    claim_due = true;
+                    none_due = false;
+                    continue;
+                }
+                runs.renewals.set(runs.renewals.get() + 1);
+                claimed.row.lease_until = until;
             }
+            flight_bytes += claimed.bytes;
+            in_flight.push(execute_one(&shared, claimed));
         }
         runs.flight_bytes_max
             .set(runs.flight_bytes_max.get().max(flight_bytes));

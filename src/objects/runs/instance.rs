@@ -51,6 +51,8 @@ pub struct RunsInstance {
     pub flight_bytes_max: Cell<i64>,
     /// Runs handed to the running executor at their create (read by the same action).
     pub handed_total: Cell<u64>,
+    /// Held runs whose lease was renewed when their slot came (read by the same action).
+    pub renewals: Cell<u64>,
     /// New runs stored already claimed and handed to the executor in memory, oldest first.
     handed: RefCell<VecDeque<Claimed>>,
     /// How many more runs, and how many bytes of them, the running executor takes by hand

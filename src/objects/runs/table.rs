@@ -388,6 +388,16 @@ impl Table<'_> {
         Ok(cursor.rows_written() > 0)
     }
 
+    /// Renews the lease of a claimed run that has not started yet, fenced by its attempt
+    /// number: `false` when a later claim took it.
+    pub fn renew(&self, id: &str, attempts: i64, lease_until: i64) -> Result<bool> {
+        let cursor = self.sql.exec(
+            "UPDATE runs SET lease_until = ? WHERE id = ? AND attempts = ? AND status = 'running'",
+            vec![V::Integer(lease_until), text(id), V::Integer(attempts)],
+        )?;
+        Ok(cursor.rows_written() > 0)
+    }
+
     /// Ends the claim `fence` (`succeeded` or `failed`); the private outputs go (the
     /// secrets: [`Table::forget_secrets`]).
     pub fn finish(
