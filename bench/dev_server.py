@@ -254,12 +254,11 @@ class CpuSampler:
 
     def __init__(self, server, tag, workdir):
         self.path = os.path.join(workdir, f"perf-{tag}.data")
+        pids = server.workerd_pids()
         # The proxy listens on the server's port; the Worker's process on a port of its own.
-        self.proxy = [pid for pid in server.workerd_pids()
-                      if f"entry=127.0.0.1:{server.port} " in _cmdline(pid)]
+        self.proxy = [pid for pid in pids if f"entry=127.0.0.1:{server.port} " in _cmdline(pid)]
         self.proc = subprocess.Popen(
-            ["perf", "record", "-q", "-F", str(self.FREQ), "-o", self.path, "-p",
-             ",".join(server.workerd_pids())],
+            ["perf", "record", "-q", "-F", str(self.FREQ), "-o", self.path, "-p", ",".join(pids)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
 

@@ -529,6 +529,23 @@ fn runs_that_end_at_their_create_are_not_claimed_one_by_one() {
     );
 }
 
+/// Deploys a one-shard workflow whose `http` step calls the upstream's `path` (a `/slow/…` path
+/// answers late) with `timeout_ms`, posts a burst of `n` runs, waits until every one succeeded
+/// and asserts the upstream got one call per run; answers the runs' ids.
+fn slow_burst(dev: &Dev, up: &Upstream, path: &str, timeout_ms: u64, n: usize) -> Vec<String> {
+    let steps = json!([{"type": "http", "name": "call", "method": "POST",
+                        "url": up.url(path), "timeout_ms": timeout_ms, "retries": 0}]);
+    let id = create_deployed(dev, &endpoint(1, steps));
+    let prefix = path.rsplit('/').next().expect("a path");
+    let made = post_burst(dev, &id, prefix, n);
+    eventually(180, "every run succeeded", || {
+        let listed = runs(dev, &id);
+        listed.len() == n && listed.iter().all(|r| r["status"] == "succeeded")
+    });
+    assert_eq!(up.received(path).len(), n, "one call per run");
+    made
+}
+
 /// Under a backlog (each run takes 300 ms, so 6 slots drain 20 runs a second, slower than a
 /// burst arrives on any host) a claim takes a few runs beyond its free slots and holds them for
 /// the next ones that free up: far fewer claim statements than runs, and every run still
@@ -538,19 +555,7 @@ fn a_backlog_is_claimed_several_runs_at_a_time_and_each_run_executes_once() {
     const RUNS: usize = 60;
     let up = Upstream::start();
     let dev = dev();
-    let steps = json!([{"type": "http", "name": "call", "method": "POST",
-                        "url": up.url("/slow/300/backlog"), "timeout_ms": 10000, "retries": 0}]);
-    let id = create_deployed(dev, &endpoint(1, steps));
-    let made = post_burst(dev, &id, "backlog", RUNS);
-    eventually(120, "every run succeeded", || {
-        let listed = runs(dev, &id);
-        listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
-    });
-    assert_eq!(
-        up.received("/slow/300/backlog").len(),
-        RUNS,
-        "one call per run"
-    );
+    let made = slow_burst(dev, &up, "/slow/300/backlog", 10000, RUNS);
     for run_id in made.iter().step_by(7) {
         let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
         assert_eq!(r["attempts"], 1, "{r}");
@@ -573,19 +578,7 @@ fn a_run_held_past_its_lease_is_renewed_and_executes_once_as_its_first_attempt()
     const RUNS: usize = 36;
     let up = Upstream::start();
     let dev = dev();
-    let steps = json!([{"type": "http", "name": "call", "method": "POST",
-                        "url": up.url("/slow/2000/held"), "timeout_ms": 3000, "retries": 0}]);
-    let id = create_deployed(dev, &endpoint(1, steps));
-    let made = post_burst(dev, &id, "held", RUNS);
-    eventually(180, "every run succeeded", || {
-        let listed = runs(dev, &id);
-        listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
-    });
-    assert_eq!(
-        up.received("/slow/2000/held").len(),
-        RUNS,
-        "one call per run"
-    );
+    let made = slow_burst(dev, &up, "/slow/2000/held", 3000, RUNS);
     for run_id in &made {
         let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
         assert_eq!(r["attempts"], 1, "{r}");
