@@ -29,6 +29,7 @@ pub const IN_FLIGHT: usize = 6;
 /// statement, which costs more than a run's insert, serves many runs instead of one. (A run
 /// held past its lease is renewed when its slot comes, see [`run`].)
 const HELD: usize = 4 * IN_FLIGHT;
+const _: () = assert!(IN_FLIGHT + HELD <= super::table::CLAIM_MOST);
 /// Most bytes (stored input and step records) a claim takes when it takes runs to hold: held
 /// runs wait in memory, and an isolate has 128 MB. Runs of a few KB are all held; runs near
 /// the input limit fill only the free slots.

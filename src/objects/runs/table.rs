@@ -114,16 +114,22 @@ const OLDEST_FINISHED: &str = "SELECT created_at FROM runs INDEXED BY runs_finis
 /// the claim is a prefix too. The running count and sum follow the inner query's order (`ROWS
 /// UNBOUNDED PRECEDING`, no window `ORDER BY`, which would sort again); any subset of these due
 /// runs is a correct claim.
+///
+/// The candidates' `LIMIT` is a literal, [`CLAIM_MOST`], and the count asked for is a condition
+/// on `n`: SQLite plans with a bound `LIMIT`'s value, so a statement with `LIMIT ?` is parsed
+/// and planned again at every execution.
 const CLAIM: &str = "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?,
                started_at = COALESCE(started_at, ?)
              WHERE id IN (SELECT id FROM (
                  SELECT id, row_number() OVER w AS n, sum(bytes) OVER w AS total FROM (
                    SELECT id, lease_until, bytes FROM runs INDEXED BY runs_open
                    WHERE status IN ('queued', 'running') AND lease_until <= ?
-                   ORDER BY lease_until, id LIMIT ?)
+                   ORDER BY lease_until, id LIMIT 30)
                  WINDOW w AS (ROWS UNBOUNDED PRECEDING))
-               WHERE n <= ? OR (n <= ? AND total <= ?) OR total <= ?)
+               WHERE n <= ? AND (n <= ? OR (n <= ? AND total <= ?) OR total <= ?))
              RETURNING id, workflow_id, version, input, steps, attempts, private, trigger, bytes";
+/// Most runs one claim takes: the literal `LIMIT` of [`CLAIM`].
+pub const CLAIM_MOST: usize = 30;
 const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN (
        SELECT id FROM runs INDEXED BY runs_finished
        WHERE created_at < ? AND status IN ('succeeded', 'failed')
@@ -272,10 +278,10 @@ impl Table<'_> {
         self.rows(&query, args)
     }
 
-    /// Takes up to `limit` runs due, oldest first: queued ones, or ones whose executor's lease
-    /// expired, within `budget` (their `bytes`: input and step records), so that the runs
-    /// executing and those held in memory for a later slot stay small. Each one's attempt count goes up by one:
-    /// that number fences every later write. One statement, read through `runs_open` (no sort
+    /// Takes up to `limit` (at most [`CLAIM_MOST`]) runs due, oldest first: queued ones, or
+    /// ones whose executor's lease expired, within `budget` (their `bytes`: input and step
+    /// records), so that the runs executing and those held in memory for a later slot stay
+    /// small. Each one's attempt count goes up by one: that number fences every later write. One statement, read through `runs_open` (no sort
     /// of every queued run per claim), that returns only what execution reads: the claimed
     /// row's `dedup_key` and times are left empty.
     pub fn claim(
@@ -520,5 +526,17 @@ impl Table<'_> {
         );
         row.input = input.to_string();
         Ok(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_claim_limits_its_candidates_with_a_literal_that_matches_claim_most() {
+        // A bound `LIMIT` would have SQLite parse and plan the claim again at every execution.
+        assert!(!CLAIM.contains("LIMIT ?"));
+        assert!(CLAIM.contains(&format!("LIMIT {CLAIM_MOST})")));
     }
 }
