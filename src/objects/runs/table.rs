@@ -281,9 +281,10 @@ impl Table<'_> {
     /// Takes up to `limit` (at most [`CLAIM_MOST`]) runs due, oldest first: queued ones, or
     /// ones whose executor's lease expired, within `budget` (their `bytes`: input and step
     /// records), so that the runs executing and those held in memory for a later slot stay
-    /// small. Each one's attempt count goes up by one: that number fences every later write. One statement, read through `runs_open` (no sort
-    /// of every queued run per claim), that returns only what execution reads: the claimed
-    /// row's `dedup_key` and times are left empty.
+    /// small. Each one's attempt count goes up by one: that number fences every later write.
+    /// One statement, read through `runs_open` (no sort of every queued run per claim), that
+    /// returns only what execution reads: the claimed row's `dedup_key` and times are left
+    /// empty.
     pub fn claim(
         &self,
         now_ms: i64,
