@@ -79,7 +79,7 @@ impl EarlierStep {
 pub fn root_fields(root: &str) -> Option<&'static [&'static str]> {
     Some(match root {
         "request" => &["method", "path", "query", "headers", "body"],
-        "schedule" => &["scheduled_at", "fired_at"],
+        "schedule" => &["scheduled_at", "fired_at", "late"],
         "oauth" => &[
             "user_id",
             "scopes",

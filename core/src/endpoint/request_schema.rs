@@ -9,7 +9,7 @@
 //!   "body":    [{ "name": "items[].sku", "type": "string", "required": true }] }
 //! ```
 //!
-//! Semantics (also where the product spec was silent):
+//! Semantics:
 //! - A body field name is a path: dots reach into objects, `[]` after a name means "every element
 //!   of this array" (`items[].sku`, `orders[].lines[].qty`, `matrix[][]`). The body itself must be
 //!   an object, so a path always starts with a key.

@@ -325,6 +325,35 @@ fn env_names() {
     assert!(!is_env_name(""));
 }
 
+/// Every field of a schedule run's input can be read, and only those.
+#[test]
+fn schedule_fields_are_those_of_the_run_input() {
+    let at = chrono::Utc::now();
+    let input = crate::schedule::timer::run_input(at, at, true);
+    let fields: Vec<&str> = input["schedule"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut known = root_fields("schedule").unwrap().to_vec();
+    known.sort_unstable();
+    let mut fields = fields;
+    fields.sort_unstable();
+    assert_eq!(fields, known);
+    for (template, ok) in [("{{schedule.late}}", true), ("{{schedule.missed}}", false)] {
+        let mut errors = Errors::new();
+        validate(
+            &json!(template),
+            "steps[0].message",
+            &["schedule"],
+            &[],
+            &mut errors,
+        );
+        assert_eq!(errors.0.is_empty(), ok, "{template}: {:?}", errors.0);
+    }
+}
+
 #[test]
 fn roots_per_trigger() {
     assert_eq!(
