@@ -45,10 +45,10 @@ pub struct RunCause<'a> {
 /// A run's input as stored: credentials never reach storage. Headers like `authorization` and
 /// fields named like *token*, *secret*, *password* are stored (and so seen by steps) as
 /// "[redacted]".
-pub fn stored_input(input: &Value) -> String {
+pub fn stored_input(input: &Value) -> Value {
     let mut input = input.clone();
     redact(&mut input, &[]);
-    input.to_string()
+    input
 }
 
 /// Where an executor records a run it has claimed. Every write is fenced by the claim:

@@ -19,8 +19,9 @@ pub const SHELF_MAX_RAW_BYTES: usize = 256 * 1024;
 pub const SHELF_MAX_BODY_JSON: usize = 1024 * 1024;
 
 /// A run input longer than this (bytes of JSON) keeps its request body out of the run row, in
-/// pieces: Cloudflare D1 caps a row at 2 MB, and the row also gets the steps' results.
-pub const INLINE_INPUT_MAX: usize = 1_000_000;
+/// pieces: the platform caps a row at 2 MB, and the row also gets the steps' results. A shard
+/// object stores an input up to this size as it is (and truncates only a longer one).
+pub const INLINE_INPUT_MAX: usize = 800 * 1024;
 /// Largest piece of a body kept out of the run row.
 pub const PIECE_BYTES: usize = 1_000_000;
 /// The key that replaces `request.body` in a run input whose body is kept in pieces.
@@ -49,6 +50,20 @@ pub fn split_pieces(text: &str, max: usize) -> Vec<&str> {
         pieces.push(head);
         rest = tail;
     }
+}
+
+/// Moves a run input's `request.body` into pieces of at most [`PIECE_BYTES`] (its compact JSON,
+/// cut by [`split_pieces`]), leaving [`BODY_PIECES_KEY`] with their count in its place. `None`
+/// (and the input unchanged) when the input has no request body.
+pub fn body_into_pieces(input: &mut Value) -> Option<Vec<String>> {
+    let request = input.get_mut("request")?.as_object_mut()?;
+    let body = request.remove("body")?.to_string();
+    let pieces: Vec<String> = split_pieces(&body, PIECE_BYTES)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    request.insert(BODY_PIECES_KEY.into(), Value::from(pieces.len()));
+    Some(pieces)
 }
 
 /// Where a run's dedup key came from: the header a problem about it points at.

@@ -299,25 +299,17 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     // A large body stays out of the run row (the platform caps a row at 2 MB), in pieces
     // written with it.
     let (input, pieces) = if input.len() > runtime::INLINE_INPUT_MAX {
-        let body_text = body.to_string();
-        let pieces: Vec<String> = runtime::split_pieces(&body_text, runtime::PIECE_BYTES)
-            .into_iter()
-            .map(str::to_string)
-            .collect();
         let mut small = serde_json::to_value(Input {
             request: RequestRecord {
                 method: &incoming.method,
                 path: &incoming.path,
                 query: &query,
                 headers: &headers,
-                body: &Value::Null,
+                body: &body,
             },
         })
         .map_err(|e| ApiError::internal(e.to_string()))?;
-        if let Some(r) = small.get_mut("request").and_then(Value::as_object_mut) {
-            r.remove("body");
-            r.insert(runtime::BODY_PIECES_KEY.into(), json!(pieces.len()));
-        }
+        let pieces = runtime::body_into_pieces(&mut small).unwrap_or_default();
         (small.to_string(), pieces)
     } else {
         (input, Vec::new())

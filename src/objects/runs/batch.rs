@@ -86,7 +86,7 @@ pub async fn create_many(
     let mut created = Vec::new();
     let mut to_execute = false;
     for run in &batch.runs {
-        let input = limits::fit_text(run.input.clone(), VALUE_CAP_BYTES * 2);
+        let input = limits::fit_text(run.input.clone(), limits::INPUT_CAP_BYTES);
         let (status, steps, attempts, started, finished, response) = match (&run.error, &run.moved)
         {
             (Some(_), _) => ("failed", "[]", 0, None, Some(run.created_at.as_str()), None),

@@ -10,7 +10,7 @@ use worker::{Delay, Env, Request, Response, Result, SqlStorage, State};
 
 use super::executor::{execute_before_insert, Executed};
 use super::instance::RunsInstance;
-use super::limits::{self, VALUE_CAP_BYTES};
+use super::limits;
 use super::table::{Claimed, Ended, NewRow, Table};
 use crate::objects::Answer;
 use crate::platform::now_ms;
@@ -73,7 +73,7 @@ pub async fn create(
 ) -> Result<Answer> {
     let sql = sql(state, runs)?;
     let table = Table { sql: &sql };
-    let input = limits::fit_text(std::mem::take(&mut run.input), VALUE_CAP_BYTES * 2);
+    let input = limits::fit_text(std::mem::take(&mut run.input), limits::INPUT_CAP_BYTES);
     let pieces: Vec<&str> = run.pieces.iter().map(String::as_str).collect();
     let now = now_ms();
     let created_at = iso_millis(now);
@@ -209,7 +209,7 @@ pub async fn create_here(
         return Ok(None);
     }
     let sql = sql(state, runs)?;
-    let input = limits::fit_text(run.input.clone(), VALUE_CAP_BYTES * 2);
+    let input = limits::fit_text(run.input.clone(), limits::INPUT_CAP_BYTES);
     if runs.storage_full(&sql, limits::storage_limit(env), input.len() * 2) {
         return Ok(None);
     }

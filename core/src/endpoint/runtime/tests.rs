@@ -148,6 +148,27 @@ fn pieces_rejoin_at_char_boundaries() {
 }
 
 #[test]
+fn a_request_body_moves_into_pieces_that_rejoin() {
+    let body = json!({"pad": "é".repeat(PIECE_BYTES), "n": 1});
+    let mut input = json!({"request": {"method": "POST", "body": body}});
+    let pieces = body_into_pieces(&mut input).expect("a body");
+    assert_eq!(pieces.len(), 3);
+    assert!(pieces.iter().all(|p| p.len() <= PIECE_BYTES));
+    assert_eq!(
+        serde_json::from_str::<Value>(&pieces.concat()).unwrap(),
+        body
+    );
+    assert_eq!(
+        input,
+        json!({"request": {"method": "POST", BODY_PIECES_KEY: 3}})
+    );
+    // No request body: nothing moves.
+    let mut other = json!({"schedule": {"late": false}});
+    assert_eq!(body_into_pieces(&mut other), None);
+    assert_eq!(other, json!({"schedule": {"late": false}}));
+}
+
+#[test]
 fn raw_bodies() {
     assert_eq!(
         raw_body_record(b"hello", 10),
