@@ -9,6 +9,7 @@
 
 use serde_json::{json, Value};
 use tripline_core::kernel::ids::WorkflowId;
+use tripline_core::kernel::percent::encode_non_ascii;
 use worker::{Env, Request, Response};
 
 use super::problem::{ApiError, ApiResult};
@@ -97,7 +98,9 @@ fn client_secret(env: &Env, trigger: &OAuthTrigger) -> ApiResult<String> {
 fn redirect(location: &str) -> ApiResult {
     let mut resp = Response::empty()?.with_status(302);
     let h = resp.headers_mut();
-    h.set("location", location)?;
+    // A URL written with Unicode characters (a `redirect` or `success_url` may be) goes out
+    // percent-encoded: a header value carries only bytes.
+    h.set("location", &encode_non_ascii(location))?;
     h.set("cache-control", "no-store")?;
     h.set("referrer-policy", "no-referrer")?;
     Ok(resp)

@@ -630,8 +630,20 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
     );
     let runs_before = runs_before + 1;
 
-    // A `redirect` on success_url's origin replaces success_url for that sign-in.
-    let after = format!("{}/app/after?tab=2", provider.base);
+    // A `redirect` on success_url's origin replaces success_url for that sign-in (Unicode in it
+    // goes out percent-encoded; a control character is refused before anything is stored).
+    let r = send(
+        "GET",
+        &dev.url(&format!(
+            "{}&redirect={}",
+            signin_path(&wf, "u7"),
+            enc(&format!("{}/app/a\u{0}b", provider.base))
+        )),
+        &[],
+        None,
+    );
+    assert_problem(&r, 400, Some("query.redirect"), "control characters");
+    let after = format!("{}/app/after/\u{20ac}?tab=2", provider.base);
     let r = send(
         "GET",
         &dev.url(&format!(
@@ -646,7 +658,10 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
     let back = provider_login(&provider, r.header("location").unwrap(), "lee", "allow");
     let r = send("GET", &back, &[], None);
     assert_eq!(r.status, 302, "{}", r.text);
-    assert_eq!(r.header("location"), Some(after.as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/app/after/%E2%82%AC?tab=2", provider.base).as_str())
+    );
     assert_eq!(runs(dev, &wf).len(), runs_before + 1);
     api(
         dev,

@@ -17,9 +17,37 @@ pub fn encode(s: &str) -> String {
     out
 }
 
+/// Percent-encodes every byte outside ASCII (UTF-8 bytes) and leaves the rest as it is: a URL
+/// written with Unicode characters made one that a header can carry, as a browser sends it.
+pub fn encode_non_ascii(s: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii() {
+            out.push(c);
+            continue;
+        }
+        for b in c.encode_utf8(&mut [0; 4]).bytes() {
+            out.push('%');
+            out.push(HEX[(b >> 4) as usize] as char);
+            out.push(HEX[(b & 0x0f) as usize] as char);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use super::encode;
+    use super::{encode, encode_non_ascii};
+
+    #[test]
+    fn encodes_only_what_is_outside_ascii() {
+        assert_eq!(
+            encode_non_ascii("https://a.example/caf\u{e9}/\u{20ac}?q=a%20b&x=\u{1f600}#f"),
+            "https://a.example/caf%C3%A9/%E2%82%AC?q=a%20b&x=%F0%9F%98%80#f"
+        );
+        assert_eq!(encode_non_ascii(""), "");
+    }
 
     #[test]
     fn keeps_unreserved_and_encodes_the_rest_as_utf8() {

@@ -44,6 +44,9 @@ pub fn check_url(s: &str) -> Result<(), String> {
     if host.is_empty() || host.contains(char::is_whitespace) || s.contains(char::is_whitespace) {
         return Err("must be an absolute URL with a host and no spaces".into());
     }
+    if s.contains(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
     if !host.is_ascii() {
         // The Worker's URL parser carries no Unicode IDNA tables (docs/size.md).
         return Err(
@@ -179,6 +182,13 @@ mod tests {
         assert!(err.contains("xn--"), "{err}");
         // Non-ASCII after the host is the URL parser's to encode.
         assert!(check_url("https://p.example/ä?q=ü").is_ok());
+        // No header could carry a control character.
+        for bad in ["https://p.example/a\0b", "https://p.example/\u{7f}"] {
+            assert_eq!(
+                check_url(bad).unwrap_err(),
+                "must not contain control characters"
+            );
+        }
     }
 
     #[test]
