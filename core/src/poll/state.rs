@@ -95,9 +95,10 @@ pub fn run_input(record: &NewRecord) -> Value {
     input
 }
 
-/// Largest run input (compact JSON bytes) a polled record may have: a D1 value holds at most
-/// 2 MB, and the run row also gets the steps' results.
-pub const MAX_RECORD_INPUT_BYTES: usize = 1_000_000;
+/// Largest run input (compact JSON bytes) a polled record may have: a row holds at most 2 MB,
+/// and the run row also gets the steps' results. A shard object stores an input of this size
+/// as it is; a larger record is a failed run that says so, never a cut one.
+pub const MAX_RECORD_INPUT_BYTES: usize = 800 * 1024;
 
 /// What is stored for a polled record.
 #[derive(Debug, Clone, PartialEq)]

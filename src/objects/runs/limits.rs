@@ -10,9 +10,11 @@ use crate::platform::env_string;
 /// their size noted. The platform caps a row at 2 MB; several values share a row.
 pub const VALUE_CAP_BYTES: usize = 400 * 1024;
 /// The largest run input stored as is. A request body that would make an input longer is kept
-/// in pieces beside the row (`INLINE_INPUT_MAX`), so an accepted request is never cut.
+/// in pieces beside the row (`INLINE_INPUT_MAX`), and a larger polled record is a failed run
+/// (`MAX_RECORD_INPUT_BYTES`): neither is ever cut.
 pub const INPUT_CAP_BYTES: usize = 2 * VALUE_CAP_BYTES;
 const _: () = assert!(tripline_core::endpoint::runtime::INLINE_INPUT_MAX <= INPUT_CAP_BYTES);
+const _: () = assert!(tripline_core::poll::state::MAX_RECORD_INPUT_BYTES <= INPUT_CAP_BYTES);
 
 fn env_number(env: &Env, name: &str) -> Option<f64> {
     env_string(env, name)
