@@ -122,6 +122,11 @@ impl From<crate::objects::runs::client::CreateError> for ApiError {
         use crate::objects::runs::client::CreateError;
         match e {
             CreateError::Full(detail) => ApiError::new(507, "Insufficient storage", detail),
+            CreateError::TooLarge(message) => {
+                let mut errors = Errors::new();
+                errors.push("body", message.clone());
+                ApiError::new(413, "Payload too large", message).with_errors(errors)
+            }
             CreateError::Failed(e) => e.into(),
         }
     }

@@ -677,6 +677,20 @@ fn large_bodies_are_kept_out_of_the_run_row_and_put_back() {
         assert_eq!(run["steps"][0]["output"]["message"], "k=w");
         assert_eq!(run["input"]["request"]["body"], body, "{size}");
     }
+
+    // A body whose JSON form is too large to store (each control character is written as six
+    // bytes, `\u0001`) is refused with a 413 at `body`, and no run is made.
+    let before = run_count(&id);
+    let r = send(
+        "POST",
+        &hook(&id),
+        &[("content-type", "text/plain")],
+        Some(&vec![1u8; 5 * 1024 * 1024 - 1024]),
+    );
+    assert_problem(&r, 413);
+    assert_eq!(r.locations(), ["body"], "{}", r.text);
+    assert!(r.text.contains("as stored"), "{}", r.text);
+    assert_eq!(run_count(&id), before);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -29,7 +29,28 @@ pub struct Created {
 pub enum CreateError {
     /// The shard object's storage is full (507).
     Full(String),
+    /// The run is larger than one call to its shard object can carry (a message for a person).
+    TooLarge(String),
     Failed(worker::Error),
+}
+
+/// Most bytes of a run sent to its shard object: the platform refuses a call whose arguments
+/// serialize to more than 32 MiB (some room is left for the rest of the call).
+const CALL_MOST_BYTES: usize = 32 * 1024 * 1024 - 64 * 1024;
+
+/// The bytes the platform serializes `text` into: one per character when every character is
+/// Latin-1, else two per UTF-16 unit.
+fn serialized_bytes(text: &str) -> usize {
+    // Never more than two per UTF-8 byte: a short text needs no count.
+    if text.len() <= CALL_MOST_BYTES / 2 {
+        return text.len();
+    }
+    let units = text.encode_utf16().count();
+    if text.chars().all(|c| u32::from(c) <= 0xff) {
+        units
+    } else {
+        2 * units
+    }
 }
 
 impl From<worker::Error> for CreateError {
@@ -109,6 +130,13 @@ pub async fn create(
     run: &CreateRun,
 ) -> std::result::Result<Created, CreateError> {
     let body = serde_json::to_string(run).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let bytes = serialized_bytes(&body);
+    if bytes > CALL_MOST_BYTES {
+        return Err(CreateError::TooLarge(format!(
+            "the run's input is {bytes} bytes as stored (its body written as JSON: control \
+             characters and quotes are escaped); at most {CALL_MOST_BYTES} bytes can be stored"
+        )));
+    }
     let name = shard_name(&run.workflow_id, shard);
     let answer = crate::objects::ask_create(env, &name, &run.workflow_id, &body).await?;
     if answer.status == 507 {
@@ -249,4 +277,24 @@ pub async fn forget(env: &Env, workflow_id: &str, shards: u8) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serialized_bytes_count_as_the_platform_does() {
+        let ascii = "a".repeat(CALL_MOST_BYTES / 2 + 1);
+        assert_eq!(serialized_bytes(&ascii), ascii.len());
+        // Latin-1 takes one byte a character (two in UTF-8).
+        let latin1 = "\u{e9}".repeat(CALL_MOST_BYTES / 4 + 1);
+        assert_eq!(serialized_bytes(&latin1), latin1.len() / 2);
+        // One character past Latin-1 makes every character take two.
+        let wide = format!("{ascii}\u{20ac}");
+        assert_eq!(serialized_bytes(&wide), 2 * (ascii.len() + 1));
+        assert!(serialized_bytes(&wide) > CALL_MOST_BYTES);
+        // A short text counts its UTF-8 bytes: never fewer than the platform's.
+        assert_eq!(serialized_bytes("\u{20ac}"), 3);
+    }
 }
