@@ -5,6 +5,7 @@ use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Value};
 use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::WorkflowId;
+use tripline_core::kernel::problem::Errors;
 use worker::{Env, Request, Response};
 
 use super::catalog::{load, resource};
@@ -19,7 +20,22 @@ use tripline_core::kernel::ids::new_workflow_id;
 use tripline_core::kernel::time::iso_millis;
 
 /// Parses and validates a definition body: 400 with every error.
+/// Most bytes a definition may take as stored, counted as a JSON string: the form its copies in
+/// the workflow's object take, where a value holds at most 2 MB. (A definition written compactly
+/// can grow when stored: `1e15` is stored as `1000000000000000.0`.)
+const MAX_STORED_DEFINITION: usize = 1_000_000;
+
 fn validated(body: &Value) -> ApiResult<Definition> {
+    let stored = Value::String(body.to_string()).to_string().len();
+    if stored > MAX_STORED_DEFINITION {
+        let message = format!(
+            "the definition is {stored} bytes as stored (numbers written out in full, quotes \
+             escaped); at most {MAX_STORED_DEFINITION} bytes are kept"
+        );
+        let mut errors = Errors::new();
+        errors.push("body", message.clone());
+        return Err(ApiError::new(413, "Payload too large", message).with_errors(errors));
+    }
     Definition::parse(body).map_err(|errors| {
         let n = errors.len();
         ApiError::validation(

@@ -383,6 +383,22 @@ fn http_errors_are_problem_json() {
     let r = send("POST", &dev.url("/api/workflows"), &h, Some(&big));
     assert_eq!(r.status, 413);
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    // Under the body limit as sent, over what can be stored: `1e15` is kept as
+    // `1000000000000000.0`. Refused at `body`, before anything is stored.
+    let numbers = vec!["1e15"; 120_000].join(",");
+    let grows = format!(
+        r#"{{"name": "grows", "trigger": {{"type": "endpoint"}}, "steps": [{{"type": "http", "name": "call", "url": "https://x.example", "json": [{numbers}]}}]}}"#
+    );
+    assert!(grows.len() < 1024 * 1024);
+    let r = send(
+        "POST",
+        &dev.url("/api/workflows"),
+        &h,
+        Some(grows.as_bytes()),
+    );
+    assert_eq!(r.status, 413, "{}", r.text);
+    assert_eq!(r.locations(), ["body"], "{}", r.text);
+    assert!(r.text.contains("as stored"), "{}", r.text);
     let r = api(dev, "GET", "/api/runs/run_nope", None);
     assert_eq!(r.status, 404);
     let r = api(
