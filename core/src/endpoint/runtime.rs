@@ -252,8 +252,34 @@ pub fn redact_for_shelf(map: &Map<String, Value>) -> Map<String, Value> {
 }
 
 /// The raw body as the shelf keeps it: `(text, encoding, truncated)`: UTF-8 text when it is
-/// text, else base64; at most `cap` bytes of the body (cut at a character boundary).
+/// text, else base64; at most `cap` bytes of the body (cut at a character boundary). Text that
+/// JSON would write larger than its base64 (control characters take six bytes each) is kept
+/// as base64 too, so the stored record stays within its budget.
 pub fn raw_body_record(raw: &[u8], cap: usize) -> (String, &'static str, bool) {
+    let (text, encoding, truncated) = raw_body_as_text(raw, cap);
+    if encoding == "utf-8" && json_string_len(&text) > text.len().div_ceil(3) * 4 {
+        return (
+            base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
+            "base64",
+            truncated,
+        );
+    }
+    (text, encoding, truncated)
+}
+
+/// The bytes `text` takes inside a JSON string (without its quotes).
+fn json_string_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// [`raw_body_record`] before the choice by size: text whenever the kept bytes are UTF-8.
+fn raw_body_as_text(raw: &[u8], cap: usize) -> (String, &'static str, bool) {
     let truncated = raw.len() > cap;
     match std::str::from_utf8(raw) {
         Ok(text) => (

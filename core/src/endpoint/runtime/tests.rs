@@ -168,6 +168,34 @@ fn a_request_body_moves_into_pieces_that_rejoin() {
     assert_eq!(other, json!({"schedule": {"late": false}}));
 }
 
+/// Text that JSON writes larger than base64 would (control characters take six bytes) is kept
+/// as base64; ordinary text, quotes and line breaks included, stays text.
+#[test]
+fn raw_bodies_of_control_characters_are_kept_as_base64() {
+    let (kept, encoding, cut) = raw_body_record(&[1u8; 30], 100);
+    assert_eq!((encoding, cut), ("base64", false));
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(&kept)
+            .unwrap(),
+        [1u8; 30]
+    );
+    let text = "line \"one\"\nline two\t\u{e9}\n".repeat(10);
+    assert_eq!(
+        raw_body_record(text.as_bytes(), 1000),
+        (text.clone(), "utf-8", false)
+    );
+    // Cut at the cap either way.
+    let (kept, encoding, cut) = raw_body_record(&[1u8; 30], 9);
+    assert_eq!((encoding, cut), ("base64", true));
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(&kept)
+            .unwrap(),
+        [1u8; 9]
+    );
+}
+
 #[test]
 fn raw_bodies() {
     assert_eq!(
