@@ -74,6 +74,9 @@ pub enum BodyError {
     },
     /// A urlencoded form that does not decode to UTF-8.
     InvalidForm { message: String },
+    /// A urlencoded form with more fields than a JSON body may have values (413): each becomes
+    /// a value, and it is never parsed.
+    TooManyFields { limit: usize },
     /// A multipart body that does not follow RFC 7578 (or its Content-Type lacks a boundary).
     InvalidMultipart { message: String },
     /// A text body that is not UTF-8.
@@ -98,7 +101,8 @@ impl BodyError {
             BodyError::Unsupported { .. } => 415,
             BodyError::OverBudget(crate::kernel::json_budget::OverBudget::TooManyValues {
                 ..
-            }) => 413,
+            })
+            | BodyError::TooManyFields { .. } => 413,
             _ => 400,
         }
     }
@@ -122,6 +126,10 @@ impl fmt::Display for BodyError {
                 message,
             } => write!(f, "invalid JSON at line {line}, column {column}: {message}"),
             BodyError::OverBudget(e) => write!(f, "{e}"),
+            BodyError::TooManyFields { limit } => write!(
+                f,
+                "the form has more than {limit} fields; send fewer per request"
+            ),
             BodyError::InvalidForm { message }
             | BodyError::InvalidMultipart { message }
             | BodyError::InvalidText { message } => f.write_str(message),
@@ -359,6 +367,10 @@ fn split_header_value(value: &str) -> (String, Vec<(String, String)>) {
 /// followed by two hex digits stays literal (as browsers and servers do). Keys are kept as
 /// sent (`tags[]` stays `tags[]`). The decoded bytes must be UTF-8.
 fn parse_form(raw: &[u8]) -> Result<Value, BodyError> {
+    let limit = crate::kernel::json_budget::MAX_VALUES;
+    if raw.split(|b| *b == b'&').filter(|p| !p.is_empty()).count() > limit {
+        return Err(BodyError::TooManyFields { limit });
+    }
     let mut fields = Map::new();
     for (i, pair) in raw.split(|b| *b == b'&').enumerate() {
         if pair.is_empty() {

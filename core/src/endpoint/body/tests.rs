@@ -121,6 +121,24 @@ fn form_rejects_invalid_utf8() {
     );
 }
 
+/// A form becomes one value per field: past the JSON budget's count it is a 413, not parsed.
+#[test]
+fn form_with_more_fields_than_the_budget_is_413() {
+    let limit = crate::kernel::json_budget::MAX_VALUES;
+    let ct = Some("application/x-www-form-urlencoded");
+    let at_limit = "a=&".repeat(limit);
+    assert!(parse_body(ct, at_limit.as_bytes()).is_ok());
+    let e = err(ct, format!("{at_limit}b=1").as_bytes());
+    assert_eq!(e.status(), 413);
+    assert_eq!(e.location(), "body");
+    assert_eq!(
+        e.to_string(),
+        format!("the form has more than {limit} fields; send fewer per request")
+    );
+    // Empty pairs (`&&`) are not fields.
+    assert!(parse_body(ct, format!("{at_limit}&&&").as_bytes()).is_ok());
+}
+
 // --- multipart ------------------------------------------------------------------
 
 const MP: &str = "multipart/form-data; boundary=XyZ";
