@@ -8,6 +8,50 @@ fn locations(v: Value) -> Vec<String> {
     }
 }
 
+/// No field that names a secret may name the platform's own (`ADMIN_TOKEN`, `TRIPLINE_*`):
+/// each is refused where it is written.
+#[test]
+fn no_secret_field_may_name_the_platform_s_own() {
+    let oauth = |name: &str| {
+        json!({"name": "o", "trigger": {"type": "oauth", "authorize_url": "https://p.example/a",
+               "token_url": "https://p.example/t", "client_id": "c", "client_secret_env": name,
+               "success_url": "https://app.example/done"}, "steps": []})
+    };
+    let endpoint = |name: &str| {
+        json!({"name": "e", "trigger": {"type": "endpoint",
+               "verify": {"scheme": "github", "secret_env": name}}, "steps": []})
+    };
+    let pg = |name: &str| {
+        json!({"name": "p", "trigger": {"type": "poll", "interval_seconds": 60,
+               "source": {"kind": "postgres", "connection_env": name, "table": "public.t",
+                          "cursor": "id"}}, "steps": []})
+    };
+    for name in [
+        "ADMIN_TOKEN",
+        "TRIPLINE_ENCRYPTION_KEY",
+        "tripline_signin_key",
+    ] {
+        assert_eq!(
+            locations(oauth(name)),
+            ["trigger.client_secret_env"],
+            "{name}"
+        );
+        assert_eq!(
+            locations(endpoint(name)),
+            ["trigger.verify.secret_env"],
+            "{name}"
+        );
+        assert_eq!(
+            locations(pg(name)),
+            ["trigger.source.connection_env"],
+            "{name}"
+        );
+    }
+    assert_eq!(locations(oauth("PROVIDER_SECRET")), Vec::<String>::new());
+    assert_eq!(locations(endpoint("GITHUB_SECRET")), Vec::<String>::new());
+    assert_eq!(locations(pg("PG_URL")), Vec::<String>::new());
+}
+
 #[test]
 fn the_design_example_parses() {
     let v = json!({

@@ -156,7 +156,10 @@ impl VerifyConfig {
             });
 
         let secret_env = r.req_str("secret_env", errors).and_then(|name| {
-            if is_env_name(&name) {
+            if let Some(refusal) = crate::kernel::names::platform_secret_refusal(&name) {
+                errors.push(r.loc("secret_env"), refusal);
+                None
+            } else if is_env_name(&name) {
                 Some(name)
             } else {
                 errors.push(

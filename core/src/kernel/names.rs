@@ -18,6 +18,14 @@ pub fn is_platform_secret(name: &str) -> bool {
     upper == "ADMIN_TOKEN" || upper.starts_with("ADMIN_TOKEN_") || upper.starts_with("TRIPLINE_")
 }
 
+/// Why a definition may not name `name` as a secret it uses (`None`: it may): the platform's
+/// own configuration is never handed to a workflow, whichever field names it.
+pub fn platform_secret_refusal(name: &str) -> Option<String> {
+    is_platform_secret(name).then(|| {
+        format!("`{name}` is Tripline's own configuration, which no workflow may use; name a secret of its own")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -96,6 +96,8 @@ impl OAuthTrigger {
                     r.loc("client_secret_env"),
                     "must name a Worker secret, like GITHUB_CLIENT_SECRET (letters, digits and _)",
                 );
+            } else if let Some(refusal) = crate::kernel::names::platform_secret_refusal(name) {
+                errors.push(r.loc("client_secret_env"), refusal);
             }
         }
         let scopes = r.opt_str_list("scopes", errors).unwrap_or_default();

@@ -36,8 +36,14 @@ pub(super) fn parse_pg(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option<P
     let env = r.opt_str("connection_env", errors);
     let hyperdrive = r.opt_str("hyperdrive", errors);
     let connection = match (env, hyperdrive) {
-        (Some(name), None) => check_env_name(&name, &r.loc("connection_env"), errors)
-            .then_some(PgConnection::Env(name)),
+        (Some(name), None) => match crate::kernel::names::platform_secret_refusal(&name) {
+            Some(refusal) => {
+                errors.push(r.loc("connection_env"), refusal);
+                None
+            }
+            None => check_env_name(&name, &r.loc("connection_env"), errors)
+                .then_some(PgConnection::Env(name)),
+        },
         (None, Some(name)) => check_env_name(&name, &r.loc("hyperdrive"), errors)
             .then_some(PgConnection::Hyperdrive(name)),
         (Some(_), Some(_)) => {
