@@ -61,9 +61,12 @@ impl std::error::Error for FetchError {}
 /// Largest token or userinfo answer read from a provider.
 const MAX_PROVIDER_BODY: usize = 1024 * 1024;
 
-/// Sends one request with a timeout; the body is read up to [`MAX_PROVIDER_BODY`].
+/// Sends one request with a timeout; the body is read up to [`MAX_PROVIDER_BODY`]. A request to
+/// the provider carries a code, a secret or a token: redirects are followed only within the
+/// endpoint's own origin.
 async fn send(out: &Outbound<'_>, timeout_ms: u64) -> Result<Fetched, FetchError> {
-    match fetch::send(out, Duration::from_millis(timeout_ms), MAX_PROVIDER_BODY).await {
+    match fetch::send_within_origin(out, Duration::from_millis(timeout_ms), MAX_PROVIDER_BODY).await
+    {
         Ok(r) => match r.truncated {
             Some(cut) => Err(FetchError(format!(
                 "the provider's answer is too large: {}",
@@ -77,6 +80,7 @@ async fn send(out: &Outbound<'_>, timeout_ms: u64) -> Result<Fetched, FetchError
         }
         Err(FetchFailure::Network(e)) => Err(FetchError(format!("network error: {e}"))),
         Err(FetchFailure::TimedOut) => Err(FetchError(format!("no answer within {timeout_ms} ms"))),
+        Err(FetchFailure::Redirected(m)) => Err(FetchError(m)),
     }
 }
 
@@ -96,7 +100,7 @@ pub async fn fetch_http(req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse
         url: &url,
         headers: &headers,
         body: (!body.is_empty()).then_some(OutboundBody::Bytes(&body)),
-        manual_redirect: false,
+        manual_redirect: true,
     };
     let resp = send(&out, PROVIDER_TIMEOUT_MS).await?;
     let mut builder = oauth2::http::Response::builder().status(resp.status);
@@ -161,7 +165,7 @@ pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
         url,
         headers: &headers,
         body: None,
-        manual_redirect: false,
+        manual_redirect: true,
     };
     let Fetched { status, body, .. } = send(&out, PROVIDER_TIMEOUT_MS)
         .await

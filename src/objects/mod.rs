@@ -598,7 +598,7 @@ pub async fn status(env: &Env, workflow_id: &str) -> Result<serde_json::Value> {
     serde_json::from_str(&text).map_err(|e| Error::RustError(format!("object status: {e}")))
 }
 
-/// An object's answer, its body read whole (see `platform::body`).
+/// An object's answer, its body read whole (see `platform::binding`).
 pub struct Answer {
     pub status: u16,
     pub text: String,
@@ -620,18 +620,11 @@ impl Answer {
     }
 }
 
-/// An object's stub as the platform has it: calling its `fetch` with a URL and a plain init
-/// object skips building a `Request` and converting it and the `Response` through the `worker`
-/// crate's types (a few percent of a webhook's CPU).
+/// An object's stub as the platform has it: its `createRun` method, and its `fetch` called as a
+/// `platform::binding::Binding`.
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
     type RawStub;
-    #[wasm_bindgen(method, catch)]
-    fn fetch(
-        this: &RawStub,
-        url: &str,
-        init: &js_sys::Object,
-    ) -> std::result::Result<js_sys::Promise, wasm_bindgen::JsValue>;
     /// The object's `createRun` method: a promise of `[status, body]`.
     #[wasm_bindgen(method, catch, js_name = createRun)]
     fn create_run(
@@ -653,19 +646,7 @@ fn raw_stub(env: &Env, name: &str) -> Result<RawStub> {
 pub async fn ask(env: &Env, name: &str, url: &str, body: Option<String>) -> Result<Answer> {
     use wasm_bindgen::JsCast;
     let stub = raw_stub(env, name)?;
-    let init = js_sys::Object::new();
-    js_sys::Reflect::set(&init, &"method".into(), &"POST".into())?;
-    if let Some(body) = body {
-        js_sys::Reflect::set(&init, &"body".into(), &body.into())?;
-    }
-    let resp: web_sys::Response = wasm_bindgen_futures::JsFuture::from(stub.fetch(url, &init)?)
-        .await?
-        .dyn_into()?;
-    let status = resp.status();
-    let text = wasm_bindgen_futures::JsFuture::from(resp.text()?)
-        .await?
-        .as_string()
-        .unwrap_or_default();
+    let (status, text) = crate::platform::binding::post(stub.unchecked_ref(), url, body).await?;
     Ok(Answer { status, text })
 }
 

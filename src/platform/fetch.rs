@@ -34,6 +34,7 @@ pub struct Outbound<'a> {
 }
 
 /// A request's body.
+#[derive(Clone, Copy)]
 pub enum OutboundBody<'a> {
     Text(&'a str),
     Bytes(&'a [u8]),
@@ -96,6 +97,77 @@ pub enum FetchFailure {
     Network(String),
     /// No full answer within the deadline (the request was aborted).
     TimedOut,
+    /// Redirected to another origin, which [`send_within_origin`] does not follow (a message
+    /// for a person).
+    Redirected(String),
+}
+
+/// Most redirects [`send_within_origin`] follows.
+const MAX_REDIRECTS: u32 = 5;
+
+/// Sends `out` as [`send`] does, but follows redirects itself and only within the URL's own
+/// origin (at most [`MAX_REDIRECTS`]): a request that carries a secret, a code or a token is
+/// never sent on to another host because its server answered with a redirect. A `303`, or a
+/// `301`/`302` to a `POST`, continues as a `GET` without the body.
+pub async fn send_within_origin(
+    out: &Outbound<'_>,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Fetched, FetchFailure> {
+    let origin = |u: &worker::Url| u.origin().ascii_serialization().to_ascii_lowercase();
+    let Ok(mut url) = worker::Url::parse(out.url) else {
+        // Not a URL: `send` says why.
+        return send(out, timeout, max_body).await;
+    };
+    let pinned = origin(&url);
+    let mut method = out.method.to_string();
+    let mut body = out.body;
+    let without_type: Vec<(String, String)> = out
+        .headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type"))
+        .cloned()
+        .collect();
+    let mut headers = out.headers;
+    let mut hops = 0;
+    loop {
+        let url_text = url.to_string();
+        let hop = Outbound {
+            method: &method,
+            url: &url_text,
+            headers,
+            body,
+            manual_redirect: true,
+        };
+        let resp = send(&hop, timeout, max_body).await?;
+        if !matches!(resp.status, 301 | 302 | 303 | 307 | 308) {
+            return Ok(resp);
+        }
+        let Some(next) = resp.header("location").and_then(|l| url.join(l).ok()) else {
+            return Ok(resp);
+        };
+        let to = origin(&next);
+        if to != pinned {
+            return Err(FetchFailure::Redirected(format!(
+                "the server redirected (HTTP {}) to another host, {to}; this request carries \
+                 credentials, so redirects are followed only within {pinned}",
+                resp.status
+            )));
+        }
+        hops += 1;
+        if hops > MAX_REDIRECTS {
+            return Err(FetchFailure::Redirected(format!(
+                "more than {MAX_REDIRECTS} redirects; the last one was HTTP {}",
+                resp.status
+            )));
+        }
+        if resp.status == 303 || (matches!(resp.status, 301 | 302) && method == "POST") {
+            method = "GET".to_string();
+            body = None;
+            headers = &without_type;
+        }
+        url = next;
+    }
 }
 
 /// Runs `fut` until `limit` passes: `None` when time ran out first.

@@ -2,6 +2,7 @@
 
 use worker::Env;
 
+pub mod binding;
 pub mod body;
 pub mod d1_stats;
 pub mod dev_fault;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use worker::Env;
 
-use crate::platform::fetch::{send, FetchFailure, Outbound};
+use crate::platform::fetch::{send_within_origin, FetchFailure, Outbound};
 
 use super::SourceError;
 use crate::platform::env_string;
@@ -53,9 +53,10 @@ pub async fn fetch(prepared: &HttpPollRequest, shown: &str) -> Result<FetchedPag
         url: &prepared.url,
         headers: &headers,
         body: None,
-        manual_redirect: false,
+        manual_redirect: true,
     };
-    let (status, bytes, link) = match send(&out, TIMEOUT, MAX_BODY_BYTES).await {
+    // The source's headers may carry a key: a redirect to another host is not followed.
+    let (status, bytes, link) = match send_within_origin(&out, TIMEOUT, MAX_BODY_BYTES).await {
         Ok(r) => match r.truncated {
             Some(cut) => return Err(SourceError(format!("GET {shown}: {}", cut.describe()))),
             None => {
@@ -80,6 +81,7 @@ pub async fn fetch(prepared: &HttpPollRequest, shown: &str) -> Result<FetchedPag
                 hide_url(&e, &prepared.url, shown)
             )))
         }
+        Err(FetchFailure::Redirected(m)) => return Err(SourceError(format!("GET {shown}: {m}"))),
         Err(FetchFailure::TimedOut) => {
             return Err(SourceError(format!(
                 "GET {shown} timed out after {} s",

@@ -7,10 +7,10 @@
 
 use std::time::Duration;
 
-use wasm_bindgen::JsValue;
-use worker::{Env, Fetcher, Headers, Method, Request, RequestInit};
+use worker::Env;
 
 use super::{with_timeout, SourceError};
+use crate::platform::binding::{self, Binding};
 use crate::platform::env_string;
 use tripline_core::poll::cursor::PgCursor;
 use tripline_core::poll::horizon::Horizon;
@@ -25,7 +25,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The way to a source: the PostgreSQL Worker, and the URL from the source's secret.
 pub struct PgSession {
-    service: Fetcher,
+    service: Binding,
     url: Option<String>,
 }
 
@@ -48,7 +48,10 @@ pub async fn connect(env: &Env, source: &PgSource) -> Result<PgSession, SourceEr
              \"{PG_BINDING}\", service = \"tripline-pg\")"
         ))
     })?;
-    Ok(PgSession { service, url })
+    Ok(PgSession {
+        service: service.into_rpc(),
+        url,
+    })
 }
 
 impl PgSession {
@@ -102,21 +105,14 @@ impl PgSession {
     async fn call(&self, source: &PgSource, read: PgRead) -> Result<PgOutcome, SourceError> {
         let body = serde_json::to_string(&PgServiceRequest::new(source, self.url.clone(), read))
             .map_err(|e| SourceError(format!("cannot encode the read: {e}")))?;
-        let headers = Headers::new();
-        headers.set("content-type", "application/json")?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post)
-            .with_headers(headers)
-            .with_body(Some(JsValue::from_str(&body)));
-        let request = Request::new_with_init(PG_SERVICE_URL, &init)?;
         let outcome = with_timeout("reading from PostgreSQL", READ_TIMEOUT, async {
-            let response = self.service.fetch_request(request).await.map_err(|e| {
-                SourceError(format!(
-                    "the PostgreSQL Worker (binding `{PG_BINDING}`) could not be reached: {e}"
-                ))
-            })?;
-            let status = response.status_code();
-            let text = crate::platform::body::text(response).await?;
+            let (status, text) = binding::post(&self.service, PG_SERVICE_URL, Some(body))
+                .await
+                .map_err(|e| {
+                    SourceError(format!(
+                        "the PostgreSQL Worker (binding `{PG_BINDING}`) could not be reached: {e}"
+                    ))
+                })?;
             PgServiceReply::parse(status, &text).map_err(SourceError)
         })
         .await?;

@@ -1593,6 +1593,51 @@ fn http_link_to_another_origin_is_not_followed() {
     stop(&e.dev, &id);
 }
 
+/// A source redirected within its own origin is followed there, its token along; one
+/// redirected to another origin is not: the poll fails naming that origin, and it never
+/// receives a request (nor the token).
+#[test]
+fn http_source_redirects_are_followed_only_within_its_origin() {
+    let e = env();
+    e.api
+        .update("moved-target", |f| f.items = (1..=2).map(item).collect());
+    e.api
+        .update("moved", |f| f.moved_to = Some("/feed/moved-target".into()));
+    let id = create_deployed(
+        &e.dev,
+        &http_def("moved", json!({"url": e.api.url("moved")}), "beginning"),
+    );
+    let runs = wait_runs(&e.dev, &id, 2, 60);
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:?}");
+    assert!(!e.api.seen("moved-target").is_empty());
+    stop(&e.dev, &id);
+
+    let port = e.api.base.rsplit(':').next().unwrap().to_string();
+    e.api
+        .update("away-target", |f| f.items = (1..=2).map(item).collect());
+    e.api.update("away", |f| {
+        f.moved_to = Some(format!("http://localhost:{port}/feed/away-target"))
+    });
+    let id = create_deployed(
+        &e.dev,
+        &http_def("away", json!({"url": e.api.url("away")}), "beginning"),
+    );
+    let mut status = Value::Null;
+    eventually(60, "the redirect error", || {
+        status = poll_status(&e.dev, &id);
+        status["consecutive_failures"].as_i64().unwrap_or(0) >= 1
+    });
+    let error = status["last_poll_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("redirected (HTTP 307) to another host, http://localhost:"),
+        "{status}"
+    );
+    assert!(!error.contains(API_TOKEN), "{status}");
+    assert_eq!(runs_of(&e.dev, &id), 0);
+    assert!(e.api.seen("away-target").is_empty());
+    stop(&e.dev, &id);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A small JSON API for the http source: `/feed/{name}` answers `{"data": [items…]}` for that
 // feed (newest first when the feed is marked so), 401 without the right token, 500 or
@@ -1621,6 +1666,8 @@ struct Feed {
     items: Vec<Value>,
     newest_first: bool,
     broken: Option<&'static str>,
+    /// Answers every request with a 307 to this URL instead.
+    moved_to: Option<String>,
     page_size: Option<usize>,
     paging: Paging,
     since: bool,
@@ -1742,6 +1789,9 @@ impl FeedServer {
                     query: query.clone(),
                 });
             let feed = f.lock().unwrap().get(&name).cloned();
+            if let Some(to) = feed.as_ref().and_then(|f| f.moved_to.clone()) {
+                return Reply::new(307, "text/plain", "").with_header("location", &to);
+            }
             let (status, body, link) = match feed {
                 _ if auth != Some(&format!("Bearer {API_TOKEN}")) => {
                     (401, json!({"error": "bad token"}).to_string(), None)
