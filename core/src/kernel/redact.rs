@@ -237,7 +237,16 @@ pub fn redact_url(url: &str, secret_values: &[String]) -> String {
         out.push_str(&pairs.join("&"));
     }
     out.push_str(fragment);
-    scrub_secrets(&out, secret_values)
+    // A secret sent in a query parameter is in the URL percent-encoded (`abc+d=` as
+    // `abc%2Bd%3D`): that form is scrubbed too.
+    let mut all = secret_values.to_vec();
+    all.extend(
+        secret_values
+            .iter()
+            .map(|s| crate::kernel::percent::encode(s))
+            .filter(|e| !secret_values.contains(e)),
+    );
+    scrub_secrets(&out, &all)
 }
 
 /// `https://user:pass@host/…` → `https://user:[redacted]@host/…`.

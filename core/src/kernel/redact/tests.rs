@@ -125,6 +125,16 @@ fn redacts_urls() {
         "https://example.com/hooks/[redacted]"
     );
     assert_eq!(redact_url("not a url %", &[]), "not a url %");
+    // A secret in a query value is there percent-encoded, as `append_query` writes it.
+    let url = crate::steps::http::append_query(
+        "https://api.example.com/v1",
+        &[("key".into(), "abc+def/ghi=".into())],
+    );
+    assert_eq!(url, "https://api.example.com/v1?key=abc%2Bdef%2Fghi%3D");
+    assert_eq!(
+        redact_url(&url, &secrets(&["abc+def/ghi="])),
+        "https://api.example.com/v1?key=[redacted]"
+    );
 }
 
 #[test]
