@@ -179,6 +179,13 @@ pub fn scrub_secrets(s: &str, secret_values: &[String]) -> String {
     scrub_with(s, &secrets).unwrap_or_else(|| s.to_string())
 }
 
+/// Whether any of the values a rendering used is a credential: not one already redacted (a
+/// stored input's `[redacted]`), and long enough to be one.
+pub fn carries_credentials(used: &[String]) -> bool {
+    used.iter()
+        .any(|s| s != REDACTED && s.len() >= MIN_SECRET_LEN)
+}
+
 /// Secrets long enough to scrub, longest first, without duplicates.
 fn usable_secrets(secret_values: &[String]) -> Vec<&str> {
     let mut secrets: Vec<&str> = secret_values

@@ -26,7 +26,7 @@ use super::fields::{header, merge, read_body, read_headers, render_headers, Body
 use super::Scope;
 use crate::kernel::problem::{index, join, Errors};
 use crate::kernel::reader::{type_name, ObjectReader};
-use crate::kernel::redact::{redact, redact_url};
+use crate::kernel::redact::{carries_credentials, redact, redact_url};
 use crate::template::{
     is_templated, literal_prefix, reads_credentials, render_string, render_tracked, TemplateError,
 };
@@ -239,6 +239,22 @@ impl HttpStep {
             }
             None => None,
         };
+        // A credential can also come inside data a template reads whole (`{{oauth}}`,
+        // `{{steps.login.body}}`): the request then goes only to the URL's literal host too.
+        let pinned_origin = match &self.pinned_origin {
+            Some(pinned) => Some(pinned.clone()),
+            None if carries_credentials(&used) => {
+                Some(literal_origin(&self.url).map_err(|why| TemplateError {
+                    location: "url".to_string(),
+                    path: None,
+                    message: format!(
+                        "this step would send a secret or token found in the data it reads, so \
+                         its URL must start with a literal scheme and host: {why}"
+                    ),
+                })?)
+            }
+            None => None,
+        };
         Ok(PreparedRequest {
             method: self.method.clone(),
             url,
@@ -246,7 +262,7 @@ impl HttpStep {
             body,
             timeout_ms: self.timeout_ms,
             secrets_used: used,
-            pinned_origin: self.pinned_origin.clone(),
+            pinned_origin,
         })
     }
 }

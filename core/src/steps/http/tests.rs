@@ -210,6 +210,34 @@ fn a_credential_carrying_step_has_a_literal_host() {
             "{def}"
         );
     }
+    // A token inside data read whole (an earlier step's body) pins the host too: to a literal
+    // host, or the step fails rather than send it where request data says.
+    let mut ctx = context();
+    ctx["steps"]["a"]["body"] = json!({"id": 7, "access_token": "tok_from_login"});
+    ctx["request"]["body"]["callback"] = json!("https://evil.example/x");
+    let (step, errors) = parse_http(json!({"type": "http", "url": "{{request.body.callback}}",
+                                           "json": {"r": "{{steps.a.body}}"}}));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(step.as_ref().unwrap().pinned_origin, None);
+    let e = step.unwrap().prepare(&ctx, &secrets).unwrap_err();
+    assert_eq!(e.location, "url");
+    assert!(
+        e.message.contains("secret or token found in the data"),
+        "{e:?}"
+    );
+    let (step, _) = parse_http(json!({"type": "http", "url": "https://api.example.com/in",
+                                      "json": {"r": "{{steps.a.body}}"}}));
+    let req = step.unwrap().prepare(&ctx, &secrets).unwrap();
+    assert_eq!(
+        req.pinned_origin.as_deref(),
+        Some("https://api.example.com")
+    );
+    // A value already redacted in the stored input is no credential.
+    ctx["steps"]["a"]["body"] = json!({"id": 7, "password": "[redacted]"});
+    let (step, _) = parse_http(json!({"type": "http", "url": "{{request.body.callback}}",
+                                      "json": {"r": "{{steps.a.body}}"}}));
+    let req = step.unwrap().prepare(&ctx, &secrets).unwrap();
+    assert_eq!(req.pinned_origin, None);
     // Even `p=@evil.example/` in a later part cannot move the host.
     let (step, _) = parse_http(json!({"type": "http",
         "url": "https://api.example.com/{{request.body.email}}",
