@@ -23,7 +23,7 @@
 use std::cmp::Ordering;
 use std::collections::{HashSet, VecDeque};
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
@@ -484,26 +484,63 @@ pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f%#z"] {
-        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
-            return Some(t.with_timezone(&Utc));
-        }
-    }
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(t.and_utc());
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    if let Some(t) = as_rfc3339(s).and_then(|r| DateTime::parse_from_rfc3339(&r).ok()) {
+        return Some(t.with_timezone(&Utc));
     }
     DateTime::parse_from_rfc2822(s)
         .ok()
         .map(|t| t.with_timezone(&Utc))
+}
+
+/// The other ISO forms [`parse_instant`] reads, written as RFC 3339 (no strftime parser is
+/// carried for them): a bare date (midnight), a time without seconds, no offset (UTC), and an
+/// offset without colon or minutes (`+0200`, `+00`). `None` for anything else.
+fn as_rfc3339(s: &str) -> Option<String> {
+    if !s.is_ascii() {
+        return None;
+    }
+    if s.len() == 10 {
+        return Some(format!("{s}T00:00:00Z"));
+    }
+    if s.len() < 16 || !matches!(s.as_bytes()[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    // `YYYY-MM-DDTHH:MM`, then `:SS` and `.fraction` if given.
+    let (head, mut rest) = s.split_at(16);
+    let digits = |r: &str| r.bytes().take_while(u8::is_ascii_digit).count();
+    let mut out = head.to_string();
+    match rest.strip_prefix(':') {
+        Some(r) => {
+            let n = digits(r);
+            out.push(':');
+            out.push_str(&r[..n]);
+            rest = &r[n..];
+            if let Some(r) = rest.strip_prefix('.') {
+                let n = digits(r);
+                out.push('.');
+                out.push_str(&r[..n]);
+                rest = &r[n..];
+            }
+        }
+        None => out.push_str(":00"),
+    }
+    let offset = match rest {
+        "" => "Z".to_string(),
+        "Z" | "z" => rest.to_string(),
+        _ => {
+            let (sign, hm) = rest.split_at(1);
+            if !matches!(sign, "+" | "-") || digits(hm) != hm.len() {
+                // `+02:00` is RFC 3339 already; anything else is not a time.
+                return (hm.len() == 5 && hm.as_bytes()[2] == b':').then(|| out + rest);
+            }
+            match hm.len() {
+                2 => format!("{sign}{hm}:00"),
+                4 => format!("{sign}{}:{}", &hm[..2], &hm[2..]),
+                _ => return None,
+            }
+        }
+    };
+    Some(out + &offset)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //!   than the backoff. It is capped at 60 s: one Worker invocation cannot usefully wait longer;
 //!   use [`retry_after_ms`] to see the uncapped value and give up instead.
 
-use chrono::{DateTime, NaiveDateTime};
+use chrono::DateTime;
 
 /// First retry waits about this long.
 pub const BASE_DELAY_MS: u64 = 500;
@@ -67,19 +67,39 @@ pub fn retry_after_ms(header: &str, now_unix: i64) -> Option<u64> {
 }
 
 /// An HTTP-date (RFC 9110 §5.6.7) as Unix seconds.
+/// The two obsolete forms are rewritten as the first and read by the same parser (no strftime
+/// parser is carried for them).
 fn parse_http_date(s: &str) -> Option<i64> {
-    if let Ok(dt) = DateTime::parse_from_rfc2822(s) {
-        return Some(dt.timestamp());
+    let imf = |t: &str| {
+        DateTime::parse_from_rfc2822(t)
+            .ok()
+            .map(|dt| dt.timestamp())
+    };
+    if let Some(t) = imf(s) {
+        return Some(t);
     }
-    // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
-    if let Ok(dt) = NaiveDateTime::parse_from_str(s, "%A, %d-%b-%y %H:%M:%S GMT") {
-        return Some(dt.and_utc().timestamp());
+    match s.split_whitespace().collect::<Vec<_>>().as_slice() {
+        // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+        [weekday, date, time, "GMT"] if weekday.ends_with(',') => {
+            let [day, month, year] = date.split('-').collect::<Vec<_>>()[..] else {
+                return None;
+            };
+            // A two-digit year: 69–99 are 1969–1999, the rest 2000–2068.
+            let year = match year.parse::<i32>().ok().filter(|_| year.len() == 2)? {
+                y if y >= 69 => 1900 + y,
+                y => 2000 + y,
+            };
+            imf(&format!(
+                "{}, {day} {month} {year} {time} GMT",
+                weekday.get(..3)?
+            ))
+        }
+        // asctime: Sun Nov  6 08:49:37 1994
+        [weekday, month, day, time, year] => {
+            imf(&format!("{weekday}, {day} {month} {year} {time} GMT"))
+        }
+        _ => None,
     }
-    // asctime: Sun Nov  6 08:49:37 1994
-    let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    NaiveDateTime::parse_from_str(&collapsed, "%a %b %e %H:%M:%S %Y")
-        .ok()
-        .map(|dt| dt.and_utc().timestamp())
 }
 
 #[cfg(test)]

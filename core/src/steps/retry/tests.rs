@@ -89,4 +89,19 @@ fn retry_after_http_dates() {
         60_000
     );
     assert_eq!(retry_after_ms("Mon, 99 Foo 1994", now), None);
+    // The obsolete forms: a two-digit year in this century, and what is not one of them.
+    assert_eq!(
+        retry_after_ms("Saturday, 01-Jan-00 00:00:10 GMT", 946_684_800),
+        Some(10_000)
+    );
+    for bad in [
+        "Sunday, 06-Nov-1994 08:49:37 GMT",
+        "Sunday, 06-Nov 08:49:37 GMT",
+        "Sunday 06-Nov-94 08:49:37 GMT",
+        "\u{e9}, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov 6 08:49:37",
+        "Mon Nov  6 08:49:37 1994",
+    ] {
+        assert_eq!(retry_after_ms(bad, now), None, "{bad}");
+    }
 }
