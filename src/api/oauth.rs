@@ -26,8 +26,9 @@ use tripline_core::kernel::problem::Errors;
 use tripline_core::kernel::redact::REDACTED;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
-    authorize_url, check_redirect, check_user_id, is_state_shaped, new_state, percent_decode,
-    pkce_pair, sanitize_error, state_hash, state_ttl_ms, with_query,
+    authorize_url, browser_cookie, check_redirect, check_user_id, is_state_shaped, new_state,
+    percent_decode, pkce_pair, sanitize_error, started_in_this_browser, state_hash, state_ttl_ms,
+    with_query,
 };
 use tripline_core::oauth::signin_link;
 use tripline_core::oauth::OAuthTrigger;
@@ -295,6 +296,7 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         .map(|v| flow::seal(&key, &format!("state:{hash}"), v))
         .transpose()?;
     let now = now_ms();
+    let ttl = state_ttl_ms(env_string(env, "OAUTH_STATE_TTL_SECONDS").as_deref());
     connections::insert_state(
         &store::db(env)?,
         &connections::NewState {
@@ -305,12 +307,15 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             verifier: sealed.as_deref(),
             redirect_uri: &redirect_uri,
             return_to: return_to.as_deref(),
-            expires_at: now + state_ttl_ms(env_string(env, "OAUTH_STATE_TTL_SECONDS").as_deref()),
+            expires_at: now + ttl,
             created_at: &iso_millis(now),
         },
     )
     .await?;
-    redirect(&url)
+    let mut resp = redirect(&url)?;
+    let cookie = browser_cookie(&state, "/oauth/", ttl, redirect_uri.starts_with("https://"));
+    resp.headers_mut().set("set-cookie", &cookie)?;
+    Ok(resp)
 }
 
 /// Where a failed sign-in goes: a 302 to `failure_url` with `error` and
@@ -358,6 +363,24 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     }
     let db = store::db(env)?;
     let hash = state_hash(state);
+    // Only the browser that opened the Sign-in URL may finish it. Another one is refused
+    // without consuming the state, so that the right browser still can (a state no one was
+    // given is reported as unknown below).
+    if !started_in_this_browser(req.headers().get("cookie")?.as_deref(), state)
+        && connections::state_exists(&db, &hash).await?
+    {
+        let mut errors = Errors::new();
+        errors.push(
+            "header.cookie",
+            "lacks this sign-in's cookie: it was started in another browser, or cookies are blocked",
+        );
+        return Err(ApiError::new(
+            403,
+            "Sign-in started elsewhere",
+            "this sign-in was started in another browser: start again at the workflow's Sign-in URL",
+        )
+        .with_errors(errors));
+    }
     let Some(pending) = connections::take_state(&db, &hash, id).await? else {
         let message = if connections::state_exists(&db, &hash).await? {
             "belongs to a sign-in of another workflow"

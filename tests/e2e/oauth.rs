@@ -582,6 +582,10 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
     // Another workflow's state is refused there, and still works where it belongs.
     let r = cb(&other, &format!("?code={}&state={state}", q["code"]));
     assert_problem(&r, 400, Some("query.state"), "another workflow");
+    // From another browser (without the Sign-in URL's cookie) it is refused too, and kept for
+    // the browser that started it.
+    let r = send_without_cookies("GET", &callback, &[], None);
+    assert_problem(&r, 403, Some("header.cookie"), "another browser");
     let ok = send("GET", &callback, &[], None);
     assert_eq!(ok.status, 302, "{}", ok.text);
     assert_eq!(runs(dev, &wf).len(), 1);

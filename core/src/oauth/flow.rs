@@ -48,6 +48,31 @@ pub fn state_hash(state: &str) -> String {
     crate::kernel::hex::encode(&Sha256::digest(state.as_bytes()))
 }
 
+/// The name of the cookie that ties a sign-in to the browser that started it: one per state, so
+/// that sign-ins in several tabs each keep their own.
+fn browser_cookie_name(state: &str) -> String {
+    format!("tripline_signin_{}", &state_hash(state)[..16])
+}
+
+/// The `Set-Cookie` value the Sign-in URL answers with: sent back only under `path` (the
+/// callbacks), for as long as the state lives, never to scripts. Without it the callback refuses the state, so
+/// a sign-in started by one person cannot be finished in another's browser (whose provider
+/// account would then be connected to the first person's user id).
+pub fn browser_cookie(state: &str, path: &str, ttl_ms: i64, secure: bool) -> String {
+    format!(
+        "{}=1; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        browser_cookie_name(state),
+        ttl_ms / 1000,
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// Whether a request's `Cookie` header carries the sign-in's cookie (see [`browser_cookie`]).
+pub fn started_in_this_browser(cookie_header: Option<&str>, state: &str) -> bool {
+    let want = format!("{}=1", browser_cookie_name(state));
+    cookie_header.is_some_and(|h| h.split(';').any(|c| c.trim() == want))
+}
+
 /// A PKCE pair from 32 random bytes: the verifier (43 characters) and its S256 challenge.
 pub fn pkce_pair(random: &[u8; 32]) -> (String, String) {
     let verifier = URL_SAFE_NO_PAD.encode(random);

@@ -12,7 +12,7 @@ use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -458,6 +458,85 @@ impl Resp {
 /// it finds its kept-alive connection to the runtime closed (the Worker never saw the request
 /// and did not restart); that answer is the dev server's, never Tripline's, so it is sent again.
 pub fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Resp {
+    // Cookies the Worker set go back to it, as a browser sends them (see `CookieJar`).
+    let cookies = COOKIES.lock().unwrap().header_for(url);
+    let mut with_cookies = headers.to_vec();
+    if let Some(c) = &cookies {
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+        {
+            with_cookies.push(("cookie", c));
+        }
+    }
+    let resp = send_without_cookies(method, url, &with_cookies, body);
+    if let Some(set) = resp.header("set-cookie") {
+        COOKIES.lock().unwrap().keep(url, set);
+    }
+    resp
+}
+
+/// The cookies the Worker set, kept for every test as one browser keeps them: by host and path
+/// prefix. (The Sign-in URL's cookie is named after its sign-in, so tests running at once never
+/// take each other's.)
+#[derive(Default)]
+pub struct CookieJar {
+    /// (host, path, `name=value`)
+    cookies: Vec<(String, String, String)>,
+}
+
+static COOKIES: Mutex<CookieJar> = Mutex::new(CookieJar {
+    cookies: Vec::new(),
+});
+
+/// `host[:port]` and path of an `http://` URL.
+fn host_and_path(url: &str) -> (String, String) {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    (host.to_string(), path.to_string())
+}
+
+impl CookieJar {
+    fn header_for(&self, url: &str) -> Option<String> {
+        let (host, path) = host_and_path(url);
+        let matching: Vec<&str> = self
+            .cookies
+            .iter()
+            .filter(|(h, p, _)| *h == host && path.starts_with(p.as_str()))
+            .map(|(_, _, c)| c.as_str())
+            .collect();
+        (!matching.is_empty()).then(|| matching.join("; "))
+    }
+
+    fn keep(&mut self, url: &str, set_cookie: &str) {
+        let (host, default_path) = host_and_path(url);
+        let mut parts = set_cookie.split(';').map(str::trim);
+        let pair = parts.next().unwrap_or_default().to_string();
+        let name = pair.split('=').next().unwrap_or_default().to_string();
+        let mut path = default_path;
+        let mut gone = false;
+        for attr in parts {
+            if let Some(p) = attr.strip_prefix("Path=") {
+                path = p.to_string();
+            }
+            gone |= attr == "Max-Age=0";
+        }
+        self.cookies
+            .retain(|(h, p, c)| !(*h == host && *p == path && c.split('=').next() == Some(&name)));
+        if !gone {
+            self.cookies.push((host, path, pair));
+        }
+    }
+}
+
+/// [`send`] as another browser would: no cookie is sent or kept.
+pub fn send_without_cookies(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Resp {
     let mut attempt = 1;
     loop {
         let resp = match send_once(method, url, headers, body) {
