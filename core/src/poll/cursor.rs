@@ -493,8 +493,9 @@ pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// The other ISO forms [`parse_instant`] reads, written as RFC 3339 (no strftime parser is
-/// carried for them): a bare date (midnight), a time without seconds, no offset (UTC), and an
-/// offset without colon or minutes (`+0200`, `+00`). `None` for anything else.
+/// carried for them): a bare date (midnight), `YYYY-MM-DDTHH:MM` (UTC), no offset (UTC), and an
+/// offset without colon or minutes (`+0200`, `+00`). `None` for anything else. A differential
+/// test checks these read as chrono's strftime parser read them.
 fn as_rfc3339(s: &str) -> Option<String> {
     if !s.is_ascii() {
         return None;
@@ -502,7 +503,7 @@ fn as_rfc3339(s: &str) -> Option<String> {
     if s.len() == 10 {
         return Some(format!("{s}T00:00:00Z"));
     }
-    if s.len() < 16 || !matches!(s.as_bytes()[10], b'T' | b't' | b' ') {
+    if s.len() < 16 || !matches!(s.as_bytes()[10], b'T' | b' ') {
         return None;
     }
     // `YYYY-MM-DDTHH:MM`, then `:SS` and `.fraction` if given.
@@ -522,7 +523,9 @@ fn as_rfc3339(s: &str) -> Option<String> {
                 rest = &r[n..];
             }
         }
-        None => out.push_str(":00"),
+        // Without seconds: only `T`, and no offset.
+        None if s.as_bytes()[10] == b'T' && rest.is_empty() => out.push_str(":00"),
+        None => return None,
     }
     let offset = match rest {
         "" => "Z".to_string(),

@@ -84,9 +84,9 @@ fn parse_http_date(s: &str) -> Option<i64> {
             let [day, month, year] = date.split('-').collect::<Vec<_>>()[..] else {
                 return None;
             };
-            // A two-digit year: 69–99 are 1969–1999, the rest 2000–2068.
+            // A two-digit year: 70–99 are 1970–1999, the rest 2000–2069.
             let year = match year.parse::<i32>().ok().filter(|_| year.len() == 2)? {
-                y if y >= 69 => 1900 + y,
+                y if y >= 70 => 1900 + y,
                 y => 2000 + y,
             };
             imf(&format!(

@@ -105,3 +105,31 @@ fn retry_after_http_dates() {
         assert_eq!(retry_after_ms(bad, now), None, "{bad}");
     }
 }
+
+/// The reading of the obsolete HTTP dates before they were rewritten as RFC 2822 (chrono's
+/// strftime parser): the reference for the differential test below.
+fn obsolete_date_with_strftime(s: &str) -> Option<i64> {
+    use chrono::NaiveDateTime;
+    if let Ok(dt) = NaiveDateTime::parse_from_str(s, "%A, %d-%b-%y %H:%M:%S GMT") {
+        return Some(dt.and_utc().timestamp());
+    }
+    let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    NaiveDateTime::parse_from_str(&collapsed, "%a %b %e %H:%M:%S %Y")
+        .ok()
+        .map(|dt| dt.and_utc().timestamp())
+}
+
+proptest::proptest! {
+    /// RFC 850 and asctime dates read as chrono's strftime parser read them, for every date its
+    /// two-digit years reach (1970–2069).
+    #[test]
+    fn obsolete_http_dates_read_as_with_chrono_s_strftime_parser(t in 0i64..3_155_760_000) {
+        let dt = chrono::DateTime::from_timestamp(t, 0).unwrap();
+        let rfc850 = dt.format("%A, %d-%b-%y %H:%M:%S GMT").to_string();
+        let asctime = dt.format("%a %b %e %H:%M:%S %Y").to_string();
+        for text in [rfc850, asctime] {
+            proptest::prop_assert_eq!(parse_http_date(&text), Some(t), "{}", text);
+            proptest::prop_assert_eq!(obsolete_date_with_strftime(&text), Some(t), "{}", text);
+        }
+    }
+}
