@@ -734,6 +734,8 @@ async fn poll_http(
     let mut pages = 0u32;
     let mut items_read = 0usize;
     let mut new: Vec<NewRecord> = Vec::new();
+    // A source whose URL or headers read a secret follows redirects only within its origin.
+    let carries_secret = !source.secret_names().is_empty();
     let end = loop {
         let request = source.page_request(walk.next.as_ref(), cursor.mark(), |n| {
             http_source::secret(env, n)
@@ -743,7 +745,7 @@ async fn poll_http(
             0 => source.url.clone(),
             n => format!("{} (page {})", source.url, n + 1),
         };
-        let page = http_source::fetch(&request, &shown).await?;
+        let page = http_source::fetch(&request, &shown, carries_secret).await?;
         pages += 1;
         let items = source.items_of(&page.body)?;
         items_read += items.len();

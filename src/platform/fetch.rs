@@ -106,7 +106,7 @@ pub enum FetchFailure {
 const MAX_REDIRECTS: u32 = 5;
 
 /// Sends `out` as [`send`] does, but follows redirects itself and only within the URL's own
-/// origin (at most [`MAX_REDIRECTS`]): a request that carries a secret, a code or a token is
+/// origin, or to the same host over https (at most [`MAX_REDIRECTS`]): a request that carries a secret, a code or a token is
 /// never sent on to another host because its server answered with a redirect. A `303`, or a
 /// `301`/`302` to a `POST`, continues as a `GET` without the body.
 pub async fn send_within_origin(
@@ -147,7 +147,11 @@ pub async fn send_within_origin(
             return Ok(resp);
         };
         let to = origin(&next);
-        if to != pinned {
+        // The same host moving to https is no other host.
+        let upgrade = pinned
+            .strip_prefix("http://")
+            .is_some_and(|host| to.strip_prefix("https://") == Some(host));
+        if to != pinned && !upgrade {
             return Err(FetchFailure::Redirected(format!(
                 "the server redirected (HTTP {}) to another host, {to}; this request carries \
                  credentials, so redirects are followed only within {pinned}",

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 use worker::Env;
 
-use crate::platform::fetch::{send_within_origin, FetchFailure, Outbound};
+use crate::platform::fetch::{send, send_within_origin, FetchFailure, Outbound};
 
 use super::SourceError;
 use crate::platform::env_string;
@@ -32,7 +32,11 @@ pub fn secret(env: &Env, name: &str) -> Option<String> {
 /// GETs a page and returns its JSON body and `Link` header. A non-2xx status, a body that is not
 /// JSON, a network error or a timeout is an error (and the poll creates no runs). `shown` names
 /// the page in errors (the URL template, never the URL with its secrets).
-pub async fn fetch(prepared: &HttpPollRequest, shown: &str) -> Result<FetchedPage, SourceError> {
+pub async fn fetch(
+    prepared: &HttpPollRequest,
+    shown: &str,
+    carries_secret: bool,
+) -> Result<FetchedPage, SourceError> {
     // The source's own headers replace these defaults.
     let mut headers: Vec<(String, String)> = [
         ("accept", "application/json"),
@@ -53,10 +57,15 @@ pub async fn fetch(prepared: &HttpPollRequest, shown: &str) -> Result<FetchedPag
         url: &prepared.url,
         headers: &headers,
         body: None,
-        manual_redirect: true,
+        manual_redirect: false,
     };
-    // The source's headers may carry a key: a redirect to another host is not followed.
-    let (status, bytes, link) = match send_within_origin(&out, TIMEOUT, MAX_BODY_BYTES).await {
+    // A source that sends a secret never has it redirected to another host.
+    let sent = if carries_secret {
+        send_within_origin(&out, TIMEOUT, MAX_BODY_BYTES).await
+    } else {
+        send(&out, TIMEOUT, MAX_BODY_BYTES).await
+    };
+    let (status, bytes, link) = match sent {
         Ok(r) => match r.truncated {
             Some(cut) => return Err(SourceError(format!("GET {shown}: {}", cut.describe()))),
             None => {

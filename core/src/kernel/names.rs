@@ -18,11 +18,21 @@ pub fn is_platform_secret(name: &str) -> bool {
     upper == "ADMIN_TOKEN" || upper.starts_with("ADMIN_TOKEN_") || upper.starts_with("TRIPLINE_")
 }
 
-/// Why a definition may not name `name` as a secret it uses (`None`: it may): the platform's
-/// own configuration is never handed to a workflow, whichever field names it.
+/// Why a definition may not name `name` as the secret a trigger uses (`None`: it may): the keys
+/// Tripline itself holds (the admin token, the encryption key, the sign-in link key, each with
+/// its `_PREVIOUS` rotation) are never handed to a workflow. Other `TRIPLINE_*` names stay
+/// usable here (a secret of one's own may be named so), unlike in templates.
 pub fn platform_secret_refusal(name: &str) -> Option<String> {
-    is_platform_secret(name).then(|| {
-        format!("`{name}` is Tripline's own configuration, which no workflow may use; name a secret of its own")
+    let upper = name.to_ascii_uppercase();
+    let held = [
+        "ADMIN_TOKEN",
+        "TRIPLINE_ENCRYPTION_KEY",
+        "TRIPLINE_SIGNIN_KEY",
+    ]
+    .iter()
+    .any(|k| upper == *k || upper.strip_prefix(k).is_some_and(|r| r.starts_with('_')));
+    held.then(|| {
+        format!("`{name}` is a key Tripline itself holds, which no workflow may use; name a secret of its own")
     })
 }
 

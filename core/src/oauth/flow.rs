@@ -55,14 +55,15 @@ fn browser_cookie_name(state: &str) -> String {
 }
 
 /// The `Set-Cookie` value the Sign-in URL answers with: sent back only under `path` (the
-/// callbacks), for as long as the state lives, never to scripts. Without it the callback refuses the state, so
+/// callbacks), never to scripts, for an hour longer than the state lives (so that a late
+/// callback hears that its sign-in expired, not that it came from another browser). Without it the callback refuses the state, so
 /// a sign-in started by one person cannot be finished in another's browser (whose provider
 /// account would then be connected to the first person's user id).
 pub fn browser_cookie(state: &str, path: &str, ttl_ms: i64, secure: bool) -> String {
     format!(
         "{}=1; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax{}",
         browser_cookie_name(state),
-        ttl_ms / 1000,
+        ttl_ms / 1000 + 3600,
         if secure { "; Secure" } else { "" }
     )
 }

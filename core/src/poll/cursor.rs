@@ -493,57 +493,76 @@ pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// The other ISO forms [`parse_instant`] reads, written as RFC 3339 (no strftime parser is
-/// carried for them): a bare date (midnight), `YYYY-MM-DDTHH:MM` (UTC), no offset (UTC), and an
-/// offset without colon or minutes (`+0200`, `+00`). `None` for anything else. A differential
-/// test checks these read as chrono's strftime parser read them.
+/// carried for them): a bare date (midnight UTC), `YYYY-MM-DDTHH:MM` (UTC), a time with seconds
+/// (and a fraction) after `T` or a space with no offset (UTC) or an offset without colon or
+/// minutes (`+0200`, `+00`, also after a space, as Ruby and PostgreSQL print). Months, days and
+/// time fields may have one digit. `None` for anything else. A differential test checks these
+/// read as chrono's strftime parser read them.
 fn as_rfc3339(s: &str) -> Option<String> {
     if !s.is_ascii() {
         return None;
     }
-    if s.len() == 10 {
-        return Some(format!("{s}T00:00:00Z"));
+    // One or two digits (four for the year), zero-padded.
+    fn number(rest: &mut &str, max: usize) -> Option<String> {
+        let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 || n > max {
+            return None;
+        }
+        let (digits, tail) = rest.split_at(n);
+        *rest = tail;
+        Some(format!("{digits:0>2}"))
     }
-    if s.len() < 16 || !matches!(s.as_bytes()[10], b'T' | b' ') {
+    fn expect(rest: &mut &str, c: char) -> Option<()> {
+        *rest = rest.strip_prefix(c)?;
+        Some(())
+    }
+    let mut rest = s;
+    let year = number(&mut rest, 4).filter(|y| y.len() == 4)?;
+    expect(&mut rest, '-')?;
+    let month = number(&mut rest, 2)?;
+    expect(&mut rest, '-')?;
+    let day = number(&mut rest, 2)?;
+    let date = format!("{year}-{month}-{day}");
+    if rest.is_empty() {
+        return Some(format!("{date}T00:00:00Z"));
+    }
+    let sep = rest.as_bytes()[0];
+    if !matches!(sep, b'T' | b' ') {
         return None;
     }
-    // `YYYY-MM-DDTHH:MM`, then `:SS` and `.fraction` if given.
-    let (head, mut rest) = s.split_at(16);
-    let digits = |r: &str| r.bytes().take_while(u8::is_ascii_digit).count();
-    let mut out = head.to_string();
-    match rest.strip_prefix(':') {
-        Some(r) => {
-            let n = digits(r);
-            out.push(':');
-            out.push_str(&r[..n]);
-            rest = &r[n..];
-            if let Some(r) = rest.strip_prefix('.') {
-                let n = digits(r);
-                out.push('.');
-                out.push_str(&r[..n]);
-                rest = &r[n..];
-            }
-        }
-        // Without seconds: only `T`, and no offset.
-        None if s.as_bytes()[10] == b'T' && rest.is_empty() => out.push_str(":00"),
-        None => return None,
+    rest = &rest[1..];
+    let hour = number(&mut rest, 2)?;
+    expect(&mut rest, ':')?;
+    let minute = number(&mut rest, 2)?;
+    if rest.is_empty() {
+        // Without seconds: only after `T`, and with no offset.
+        return (sep == b'T').then(|| format!("{date}T{hour}:{minute}:00Z"));
     }
-    let offset = match rest {
-        "" => "Z".to_string(),
-        "Z" | "z" => rest.to_string(),
+    expect(&mut rest, ':')?;
+    let second = number(&mut rest, 2)?;
+    let mut fraction = String::new();
+    if let Some(r) = rest.strip_prefix('.') {
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        fraction = format!(".{}", &r[..n]);
+        rest = &r[n..];
+    }
+    let time = format!("{date}T{hour}:{minute}:{second}{fraction}");
+    let offset = rest.trim_start();
+    let offset = match offset {
+        "" if rest.is_empty() => "Z".to_string(),
+        "Z" | "z" => "Z".to_string(),
         _ => {
-            let (sign, hm) = rest.split_at(1);
-            if !matches!(sign, "+" | "-") || digits(hm) != hm.len() {
-                // `+02:00` is RFC 3339 already; anything else is not a time.
-                return (hm.len() == 5 && hm.as_bytes()[2] == b':').then(|| out + rest);
-            }
-            match hm.len() {
-                2 => format!("{sign}{hm}:00"),
-                4 => format!("{sign}{}:{}", &hm[..2], &hm[2..]),
+            let (sign, hm) = offset.split_at(offset.len().min(1));
+            let digits = hm.bytes().filter(u8::is_ascii_digit).count();
+            match (sign, hm.len(), digits) {
+                ("+" | "-", 2, 2) => format!("{sign}{hm}:00"),
+                ("+" | "-", 4, 4) => format!("{sign}{}:{}", &hm[..2], &hm[2..]),
+                ("+" | "-", 5, 4) if hm.as_bytes()[2] == b':' => format!("{sign}{hm}"),
                 _ => return None,
             }
         }
     };
-    Some(out + &offset)
+    Some(time + &offset)
 }
 
 #[cfg(test)]

@@ -96,9 +96,10 @@ pub fn run_input(record: &NewRecord) -> Value {
 }
 
 /// Largest run input (compact JSON bytes) a polled record may have: a row holds at most 2 MB,
-/// and the run row also gets the steps' results. A shard object stores an input of this size
-/// as it is; a larger record is a failed run that says so, never a cut one.
-pub const MAX_RECORD_INPUT_BYTES: usize = 800 * 1024;
+/// and the run row also gets the steps' results. A shard object stores an input of 800 KiB as
+/// it is; 4 KiB of that is left for a gap mark (`mark_gap`). A larger record is a failed run
+/// that says so, never a cut one.
+pub const MAX_RECORD_INPUT_BYTES: usize = 796 * 1024;
 
 /// What is stored for a polled record.
 #[derive(Debug, Clone, PartialEq)]

@@ -180,6 +180,9 @@ fn raw_bodies_of_control_characters_are_kept_as_base64() {
             .unwrap(),
         [1u8; 30]
     );
+    for small in [r#"{"a":"b"}"#, r#""{\"k\":\"v\"}""#, "a\\b"] {
+        assert_eq!(raw_body_record(small.as_bytes(), 100).1, "utf-8", "{small}");
+    }
     let text = "line \"one\"\nline two\t\u{e9}\n".repeat(10);
     assert_eq!(
         raw_body_record(text.as_bytes(), 1000),

@@ -213,7 +213,9 @@ fn a_sign_in_is_tied_to_the_browser_that_started_it() {
     let other = new_state(&[8; 32]);
     let set = browser_cookie(&state, "/oauth/wf_x/callback", 600_000, true);
     assert!(
-        set.ends_with("=1; Path=/oauth/wf_x/callback; Max-Age=600; HttpOnly; SameSite=Lax; Secure"),
+        set.ends_with(
+            "=1; Path=/oauth/wf_x/callback; Max-Age=4200; HttpOnly; SameSite=Lax; Secure"
+        ),
         "{set}"
     );
     assert!(!browser_cookie(&state, "/p", 1000, false).contains("Secure"));

@@ -467,28 +467,32 @@ fn parse_instant_with_strftime(s: &str) -> Option<DateTime<Utc>> {
 }
 
 proptest::proptest! {
-    /// Every form a source writes a time in (zero-padded fields, with or without seconds,
-    /// fraction, `T`/`t`/space, any offset form or none, a bare date) reads as the strftime
-    /// reading did. With a few odd characters after it, the new reading may decline what the
-    /// strftime one took (`+00:`), never read it differently.
+    /// Every form a source writes a time in (fields zero-padded or not, with or without seconds
+    /// and fraction, `T`/`t`/space, each offset form or none, after a space or not, a bare
+    /// date) reads as the strftime reading did. With a few odd characters after it, the new
+    /// reading may decline what the strftime one took (`+00:`), never read it differently.
     #[test]
     fn instants_read_as_with_chrono_s_strftime_parser(
         y in 1900i32..2200, mo in 1u32..=12, d in 1u32..=31, h in 0u32..24, mi in 0u32..60,
         sec in 0u32..60, frac in proptest::option::of("[0-9]{1,9}"),
         sep in proptest::sample::select(vec!["T", "t", " "]),
         form in 0usize..4,
+        padded in proptest::bool::ANY,
         offset in proptest::sample::select(vec![
             "", "Z", "z", "+00", "-00", "+02", "-0530", "+0200", "+02:00", "-11:30", "+14",
+            " +0200", " Z", " -05",
         ]),
         noise in proptest::option::of("[ 0-9:+\\-.TZ]{1,3}"),
     ) {
-        let date = format!("{y:04}-{mo:02}-{d:02}");
+        let two = |n: u32| if padded { format!("{n:02}") } else { n.to_string() };
+        let date = format!("{y:04}-{}-{}", two(mo), two(d));
+        let (h, mi, sec) = (two(h), two(mi), two(sec));
         let text = match form {
             0 => date,
-            1 => format!("{date}{sep}{h:02}:{mi:02}{offset}"),
-            2 => format!("{date}{sep}{h:02}:{mi:02}:{sec:02}{offset}"),
+            1 => format!("{date}{sep}{h}:{mi}{offset}"),
+            2 => format!("{date}{sep}{h}:{mi}:{sec}{offset}"),
             _ => format!(
-                "{date}{sep}{h:02}:{mi:02}:{sec:02}.{}{offset}",
+                "{date}{sep}{h}:{mi}:{sec}.{}{offset}",
                 frac.unwrap_or_else(|| "0".into())
             ),
         };
