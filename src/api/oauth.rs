@@ -313,7 +313,8 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     )
     .await?;
     let mut resp = redirect(&url)?;
-    let cookie = browser_cookie(&state, "/oauth/", ttl, redirect_uri.starts_with("https://"));
+    let secure = redirect_uri.starts_with("https://");
+    let cookie = browser_cookie(&key, &state, "/oauth/", ttl, secure);
     resp.headers_mut().set("set-cookie", &cookie)?;
     Ok(resp)
 }
@@ -366,9 +367,12 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     // Only the browser that opened the Sign-in URL may finish it. Another one is refused
     // without consuming the state, so that the right browser still can (a state no one was
     // given is reported as unknown below).
-    if !started_in_this_browser(req.headers().get("cookie")?.as_deref(), state)
-        && connections::state_exists(&db, &hash).await?
-    {
+    // (Without the key nothing is checked here: the sign-in then stops at the key, below.)
+    let from_here = match flow::seal_key(env) {
+        Ok(key) => started_in_this_browser(&key, req.headers().get("cookie")?.as_deref(), state),
+        Err(_) => true,
+    };
+    if !from_here && connections::state_exists(&db, &hash).await? {
         let mut errors = Errors::new();
         errors.push(
             "header.cookie",

@@ -23,6 +23,20 @@ const PREFIX: &str = "v1";
 #[derive(Clone)]
 pub struct SealKey(Key<Aes256Gcm>);
 
+impl SealKey {
+    /// HMAC-SHA256 of `message` under this key, for the use `label` names (hex): a value only
+    /// this deployment can make, and none made for another use.
+    pub fn mac(&self, label: &str, message: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut m = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.0.as_slice())
+            .expect("HMAC takes a key of any length");
+        m.update(label.as_bytes());
+        m.update(b"\0");
+        m.update(message.as_bytes());
+        crate::kernel::hex::encode(&m.finalize().into_bytes())
+    }
+}
+
 impl std::fmt::Debug for SealKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SealKey([redacted])")

@@ -13,6 +13,7 @@ use oauth2::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::kernel::crypto::SealKey;
 use crate::oauth::{url_origin, OAuthTrigger};
 
 /// Default lifetime of a sign-in state: 10 minutes.
@@ -54,24 +55,42 @@ fn browser_cookie_name(state: &str) -> String {
     format!("tripline_signin_{}", &state_hash(state)[..16])
 }
 
+/// The cookie's value: a MAC of the state under the deployment's key, so that knowing a state
+/// is not enough to make its cookie (a cookie set from a sibling subdomain, say).
+fn browser_cookie_value(key: &SealKey, state: &str) -> String {
+    key.mac("signin-browser", state)
+}
+
 /// The `Set-Cookie` value the Sign-in URL answers with: sent back only under `path` (the
 /// callbacks), never to scripts, for an hour longer than the state lives (so that a late
-/// callback hears that its sign-in expired, not that it came from another browser). Without it the callback refuses the state, so
-/// a sign-in started by one person cannot be finished in another's browser (whose provider
-/// account would then be connected to the first person's user id).
-pub fn browser_cookie(state: &str, path: &str, ttl_ms: i64, secure: bool) -> String {
+/// callback hears that its sign-in expired, not that it came from another browser). Without
+/// it the callback refuses the state, so a sign-in started by one person cannot be finished in
+/// another's browser (whose provider account would then be connected to the first person's
+/// user id).
+pub fn browser_cookie(key: &SealKey, state: &str, path: &str, ttl_ms: i64, secure: bool) -> String {
     format!(
-        "{}=1; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        "{}={}; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax{}",
         browser_cookie_name(state),
+        browser_cookie_value(key, state),
         ttl_ms / 1000 + 3600,
         if secure { "; Secure" } else { "" }
     )
 }
 
-/// Whether a request's `Cookie` header carries the sign-in's cookie (see [`browser_cookie`]).
-pub fn started_in_this_browser(cookie_header: Option<&str>, state: &str) -> bool {
-    let want = format!("{}=1", browser_cookie_name(state));
-    cookie_header.is_some_and(|h| h.split(';').any(|c| c.trim() == want))
+/// Whether a request's `Cookie` header carries the sign-in's cookie (see [`browser_cookie`]),
+/// its value compared in constant time.
+pub fn started_in_this_browser(key: &SealKey, cookie_header: Option<&str>, state: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    let name = browser_cookie_name(state);
+    let want = browser_cookie_value(key, state);
+    cookie_header.is_some_and(|h| {
+        h.split(';').any(|c| {
+            c.trim()
+                .strip_prefix(name.as_str())
+                .and_then(|r| r.strip_prefix('='))
+                .is_some_and(|v| bool::from(v.as_bytes().ct_eq(want.as_bytes())))
+        })
+    })
 }
 
 /// A PKCE pair from 32 random bytes: the verifier (43 characters) and its S256 challenge.

@@ -206,27 +206,45 @@ fn parse_err_clone(body: &[u8]) -> serde_path_to_error::Error<serde_json::Error>
     .unwrap_err()
 }
 
-/// The Sign-in URL's cookie comes back from the browser that got it, for that state only.
+/// The Sign-in URL's cookie comes back from the browser that got it, for that state only, and
+/// only this deployment's key makes its value.
 #[test]
 fn a_sign_in_is_tied_to_the_browser_that_started_it() {
+    let key =
+        crate::kernel::crypto::parse_key(Some("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="))
+            .unwrap();
+    let other_key =
+        crate::kernel::crypto::parse_key(Some("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="))
+            .unwrap();
     let state = new_state(&[7; 32]);
     let other = new_state(&[8; 32]);
-    let set = browser_cookie(&state, "/oauth/wf_x/callback", 600_000, true);
+    let set = browser_cookie(&key, &state, "/oauth/", 600_000, true);
     assert!(
-        set.ends_with(
-            "=1; Path=/oauth/wf_x/callback; Max-Age=4200; HttpOnly; SameSite=Lax; Secure"
-        ),
+        set.ends_with("; Path=/oauth/; Max-Age=4200; HttpOnly; SameSite=Lax; Secure"),
         "{set}"
     );
-    assert!(!browser_cookie(&state, "/p", 1000, false).contains("Secure"));
+    assert!(!browser_cookie(&key, &state, "/p", 1000, false).contains("Secure"));
     // What a browser sends back: the name and value, among its other cookies.
     let pair = set.split(';').next().unwrap();
-    assert!(started_in_this_browser(Some(pair), &state));
+    assert!(started_in_this_browser(&key, Some(pair), &state));
     assert!(started_in_this_browser(
+        &key,
         Some(&format!("a=b; {pair}; c=d")),
         &state
     ));
-    assert!(!started_in_this_browser(Some(pair), &other));
-    assert!(!started_in_this_browser(None, &state));
-    assert!(!started_in_this_browser(Some(&format!("{pair}0")), &state));
+    assert!(!started_in_this_browser(&key, Some(pair), &other));
+    assert!(!started_in_this_browser(&other_key, Some(pair), &state));
+    assert!(!started_in_this_browser(&key, None, &state));
+    assert!(!started_in_this_browser(
+        &key,
+        Some(&format!("{pair}0")),
+        &state
+    ));
+    // The name alone, with any other value, is not the cookie.
+    let name = pair.split('=').next().unwrap();
+    assert!(!started_in_this_browser(
+        &key,
+        Some(&format!("{name}=1")),
+        &state
+    ));
 }
