@@ -3,31 +3,25 @@
 
 /// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - . _ ~` (UTF-8 bytes).
 pub fn encode(s: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push('%');
-            out.push(HEX[(b >> 4) as usize] as char);
-            out.push(HEX[(b & 0x0f) as usize] as char);
-        }
-    }
-    out
+    escape(s, |b| {
+        b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
+    })
 }
 
 /// Percent-encodes every byte outside ASCII (UTF-8 bytes) and leaves the rest as it is: a URL
 /// written with Unicode characters made one that a header can carry, as a browser sends it.
 pub fn encode_non_ascii(s: &str) -> String {
+    escape(s, |b| b.is_ascii())
+}
+
+/// `s` with every byte that `keep` refuses written `%XX`.
+fn escape(s: &str, keep: impl Fn(u8) -> bool) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_ascii() {
-            out.push(c);
-            continue;
-        }
-        for b in c.encode_utf8(&mut [0; 4]).bytes() {
+    for b in s.bytes() {
+        if keep(b) {
+            out.push(b as char);
+        } else {
             out.push('%');
             out.push(HEX[(b >> 4) as usize] as char);
             out.push(HEX[(b & 0x0f) as usize] as char);
