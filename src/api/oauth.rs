@@ -368,8 +368,9 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     // without consuming the state, so that the right browser still can (a state no one was
     // given is reported as unknown below).
     // (Without the key nothing is checked here: the sign-in then stops at the key, below.)
-    let from_here = match flow::seal_key(env) {
-        Ok(key) => started_in_this_browser(&key, req.headers().get("cookie")?.as_deref(), state),
+    let sealing = key(env);
+    let from_here = match &sealing {
+        Ok(key) => started_in_this_browser(key, req.headers().get("cookie")?.as_deref(), state),
         Err(_) => true,
     };
     if !from_here && connections::state_exists(&db, &hash).await? {
@@ -443,7 +444,7 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             )
         })?;
 
-    let key = key(env)?;
+    let key = sealing?;
     let secret = client_secret(env, &trigger)?;
     let verifier = match pending.verifier.as_deref() {
         Some(v) => Some(
