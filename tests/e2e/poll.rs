@@ -285,6 +285,57 @@ fn a_row_committed_after_a_later_row_still_runs_once() {
 }
 
 #[test]
+fn the_newest_open_transaction_holds_rows_back_though_the_snapshot_lists_none() {
+    let e = env();
+    let _turn = slow_writers_turn();
+    let pg = &e.slow_writers;
+    table(pg, "t_newest");
+    table(pg, "t_elsewhere");
+    let def = pg_def(
+        "newest open",
+        json!({"table": "t_newest", "connection_env": "PG_SLOW_URL"}),
+        "now",
+        5,
+    );
+    let id = create_deployed(&e.dev, &def);
+    // Writer B gets its transaction id first, by writing to another table. Writer A then takes
+    // id 1 and stays open; B inserts id 2 and commits. A's id is now above every ended one, so
+    // PostgreSQL's snapshot lists no transaction in progress (`xmin = xmax`).
+    let mut b = pg.session();
+    b.exec("BEGIN; INSERT INTO t_elsewhere (name, n) VALUES ('b', 0);");
+    let mut a = pg.session();
+    let xid = a.exec(
+        "BEGIN; INSERT INTO t_newest (name, n) VALUES ('a', 1); SELECT pg_current_xact_id();",
+    );
+    b.exec("INSERT INTO t_newest (name, n) VALUES ('b', 2); COMMIT;");
+    let snapshot = pg.sql(
+        "SELECT pg_snapshot_xmin(s)::text || ':' || pg_snapshot_xmax(s)::text \
+         FROM pg_current_snapshot() s",
+    );
+    assert_eq!(
+        snapshot.trim(),
+        format!("{0}:{0}", xid[0]),
+        "A's id is the snapshot's xmax"
+    );
+    wait_polls(&e.dev, &id, 3, 90);
+    // Taking row 2 would move the cursor past row 1 for good.
+    assert_eq!(runs_of(&e.dev, &id), 0);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["cursor"]["position"], "beginning", "{status}");
+    assert_eq!(
+        status["waiting"]["transaction"],
+        xid[0].as_str(),
+        "{status}"
+    );
+    a.exec("COMMIT;");
+    let runs = wait_runs(&e.dev, &id, 2, 60);
+    assert_eq!(record_ids(&runs), vec![1, 2]);
+    assert_unique_keys(&runs);
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 2);
+}
+
+#[test]
 fn a_transaction_open_across_polls_holds_rows_back_until_it_commits() {
     let e = env();
     let _turn = slow_writers_turn();

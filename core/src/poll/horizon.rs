@@ -7,8 +7,10 @@
 //!
 //! The rule. Every poll reads, in the same repeatable-read snapshot as its rows,
 //! `pg_current_snapshot()`'s `xmin` (the oldest transaction still in progress; every older one
-//! has ended) and `xmax` (the next transaction id to be handed out), and the greatest cursor
-//! position then visible. It keeps these as a short list of *marks*. A transaction in progress
+//! has ended), the next transaction id to be handed out (called `xmax` here; it is *not* the
+//! snapshot's own `xmax`, which is one past the newest transaction that has ended, and which a
+//! transaction still in progress can hold an id at or above, see
+//! [`super::postgres::PgSource::snapshot_sql`]), and the greatest cursor position then visible. It keeps these as a short list of *marks*. A transaction in progress
 //! now has an id `≥ xmin`; if an earlier poll's `xmax` was `≤ xmin`, that transaction got its
 //! id after that earlier poll, so the values it wrote were taken after every value visible to
 //! that poll. Rows up to the greatest position that poll saw are therefore final, whatever is
@@ -56,12 +58,12 @@ pub const MAX_MARKS: usize = 64;
 pub struct TxSnapshot {
     /// The oldest transaction still in progress (equal to `xmax` when none is).
     pub xmin: u64,
-    /// The next transaction id to be assigned.
+    /// The next transaction id to be assigned (not the snapshot's `xmax`: see above).
     pub xmax: u64,
 }
 
 impl TxSnapshot {
-    /// From `pg_snapshot_xmin(…)::text` and `pg_snapshot_xmax(…)::text`.
+    /// From the first two columns of [`super::postgres::PgSource::snapshot_sql`].
     pub fn parse(xmin: &str, xmax: &str) -> Option<TxSnapshot> {
         let snapshot = TxSnapshot {
             xmin: xmin.trim().parse().ok()?,

@@ -501,12 +501,20 @@ impl PgSource {
         (sql, params)
     }
 
-    /// The transaction ids of the current snapshot, as text: `(xmin, xmax)` (see
+    /// The transaction ids of the current snapshot, as text: `(xmin, next)` (see
     /// [`crate::poll::horizon`]). Any role may run it; PostgreSQL 13 or later.
+    ///
+    /// `next` is the next transaction id to be assigned, read after the snapshot was taken. It
+    /// is not the snapshot's `xmax`, which is one past the newest transaction that has *ended*:
+    /// a transaction still in progress can hold an id at or above `xmax`, and the snapshot then
+    /// lists nothing in progress. `age(x)` is the distance from `x` to the next id (read once
+    /// per transaction), so `xmax + age(xmax)` is the next id as a 64-bit number.
     /// The third column is the database's clock in ms since the epoch, as text (the marks'
     /// times); being volatile, it also keeps a caching pool (Hyperdrive) from answering.
     pub fn snapshot_sql() -> &'static str {
-        "SELECT pg_catalog.pg_snapshot_xmin(s)::text, pg_catalog.pg_snapshot_xmax(s)::text, \
+        "SELECT pg_catalog.pg_snapshot_xmin(s)::text, \
+         (pg_catalog.pg_snapshot_xmax(s)::text::numeric \
+          + greatest(pg_catalog.age(pg_catalog.pg_snapshot_xmax(s)::xid), 0))::text, \
          (extract(epoch FROM pg_catalog.clock_timestamp()) * 1000)::int8::text \
          FROM pg_catalog.pg_current_snapshot() AS s"
     }
