@@ -108,7 +108,8 @@ const MAX_REDIRECTS: u32 = 5;
 /// Sends `out` as [`send`] does, but follows redirects itself and only within the URL's own
 /// origin, or to the same host over https (at most [`MAX_REDIRECTS`]): a request that carries a secret, a code or a token is
 /// never sent on to another host because its server answered with a redirect. A `303`, or a
-/// `301`/`302` to a `POST`, continues as a `GET` without the body.
+/// `301`/`302` to a `POST`, continues as a `GET` without the body. `timeout` covers the whole
+/// chain, not each hop: a caller's lease counts one timeout per attempt.
 pub async fn send_within_origin(
     out: &Outbound<'_>,
     timeout: Duration,
@@ -130,7 +131,13 @@ pub async fn send_within_origin(
         .collect();
     let mut headers = out.headers;
     let mut hops = 0;
+    let deadline = crate::platform::now_ms() + timeout.as_millis() as i64;
     loop {
+        let left = deadline - crate::platform::now_ms();
+        if left <= 0 {
+            return Err(FetchFailure::TimedOut);
+        }
+        let timeout = Duration::from_millis(left as u64);
         let url_text = url.to_string();
         let hop = Outbound {
             method: &method,

@@ -500,6 +500,45 @@ fn secrets_only_go_to_the_literal_host() {
     assert_eq!(up.received(&format!("/redirect/{tag}")).len(), 1);
 }
 
+/// A step's timeout covers its whole redirect chain: a step that carries a secret follows
+/// redirects itself, hop by hop, and two slow hops within its origin add up past the timeout
+/// (each alone is within it). The lease that keeps a second executor away counts one timeout
+/// per attempt.
+#[test]
+fn a_timeout_covers_every_redirect_of_a_step() {
+    let (dev, up) = (dev(), upstream());
+    let tag = unique("slowhops");
+    let encode = |u: &str| {
+        u.replace('%', "%25")
+            .replace(':', "%3A")
+            .replace('/', "%2F")
+            .replace('?', "%3F")
+            .replace('=', "%3D")
+            .replace('&', "%26")
+    };
+    let last = up.url(&format!("/echo/{tag}"));
+    let second = up.url(&format!("/redirect/{tag}/2?wait=700&to={}", encode(&last)));
+    let first = up.url(&format!(
+        "/redirect/{tag}/1?wait=700&to={}",
+        encode(&second)
+    ));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "slow redirects",
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "call", "retries": 0, "timeout_ms": 1000,
+                       "url": first, "headers": {"x-api-key": "{{secrets.API_TOKEN}}"}}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "failed", "{run}");
+    let error = run["steps"][0]["error"].to_string();
+    assert!(error.contains("timed out after 1000 ms"), "{run}");
+    assert_eq!(up.received(&format!("/redirect/{tag}/1")).len(), 1);
+    assert!(up.received(&format!("/echo/{tag}")).is_empty());
+}
+
 /// A response larger than the cap is never buffered: with a Content-Length it is refused before
 /// reading, without one (or with a compressed one: gzip that expands past the cap) reading stops
 /// at the cap; the step fails saying so, without retrying.

@@ -5,7 +5,8 @@
 //! - `/slow/{ms}` waits `ms` milliseconds, then answers like `/echo`,
 //! - `/status/{code}` answers with that status,
 //! - `/token/{value}` answers 200 `{"access_token": value, "token_type": "bearer"}`,
-//! - `/redirect?to=<url>` answers 302 to `<url>` (percent-encoded),
+//! - `/redirect?to=<url>` answers 302 to `<url>` (percent-encoded; `?wait=<ms>&to=…` first
+//!   waits that long),
 //! - `/big/{bytes}` answers that many bytes of JSON with a Content-Length,
 //! - `/bigchunked/{bytes}` the same without a Content-Length (chunked).
 
@@ -86,6 +87,14 @@ fn answer(
     let bytes_of = |i: usize| -> usize { parts.get(i).and_then(|s| s.parse().ok()).unwrap_or(0) };
     match parts.get(1).copied() {
         Some("redirect") => {
+            let query = path.split_once('?').map_or("", |(_, q)| q);
+            if let Some(ms) = query
+                .strip_prefix("wait=")
+                .and_then(|w| w.split('&').next())
+                .and_then(|w| w.parse().ok())
+            {
+                std::thread::sleep(Duration::from_millis(ms));
+            }
             let to = path
                 .split_once("to=")
                 .map(|(_, t)| percent_decode(t))
