@@ -78,7 +78,9 @@ impl ScheduleTrigger {
             };
         };
         let (due, exact) = self.count_due(lower, newest, anchor);
-        let on_time = now - newest <= grace.max(TimeDelta::zero());
+        // Slots are whole seconds and an alarm is never exactly on time: the grace counts whole
+        // seconds of lateness, so a grace of 0 means "within the slot's own second".
+        let on_time = now - newest < grace.max(TimeDelta::zero()) + TimeDelta::seconds(1);
         let run = (on_time || self.misfire == Misfire::RunOnce).then_some(newest);
         CatchUp {
             run,

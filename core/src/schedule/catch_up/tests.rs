@@ -141,6 +141,30 @@ fn grace_decides_on_time() {
 }
 
 #[test]
+fn a_grace_of_zero_keeps_a_slot_on_time_within_its_second() {
+    let t = trigger(json!({"type": "schedule", "schedule": {"kind": "daily", "at": "09:00"}}));
+    let anchor = utc("2026-01-01T00:00:00Z");
+    let last = Some(utc("2026-01-01T09:00:00Z"));
+    let slot = utc("2026-01-02T09:00:00Z");
+    for late_ms in [0, 1, 25, 999] {
+        let now = slot + TimeDelta::milliseconds(late_ms);
+        let c = t.catch_up_with_grace(last, now, anchor, TimeDelta::zero());
+        assert_eq!(
+            (c.run, c.late, c.skipped),
+            (Some(slot), false, 0),
+            "{late_ms} ms"
+        );
+    }
+    let c = t.catch_up_with_grace(
+        last,
+        slot + TimeDelta::seconds(1),
+        anchor,
+        TimeDelta::zero(),
+    );
+    assert_eq!((c.run, c.skipped), (None, 1));
+}
+
+#[test]
 fn wall_clock_counting_is_capped() {
     let t = trigger(json!({"type": "schedule", "misfire": "run_once",
         "schedule": {"kind": "cron", "expression": "* * * * *"}}));
