@@ -14,12 +14,13 @@
 //! storage transaction as the marks and the alarm: one fire, one commit, no call. Its id names
 //! this object (`TIMER_SHARD`). Any other run is created in the workflow's shard object after
 //! the re-arm (one call, no D1; only while this object is still armed at the run's version),
-//! which executes it. Such a pending run stays in the record until a later wake learns it was
-//! recorded; one whose create failed or was cut off (a crash) is tried again by a later wake,
-//! and the dedup key makes that safe.
+//! which executes it. Such a pending run leaves the record as soon as its shard answered; one
+//! whose create failed or was cut off (a crash) is tried again by a later wake, and the dedup
+//! key makes that safe for as long as the run is kept: a pending run is given up (logged) after
+//! [`PENDING_GIVE_UP_MS`], far within retention.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use chrono::TimeDelta;
@@ -52,6 +53,9 @@ const PENDING_STALE_MS: i64 = 5_000;
 const RETRY_MS: i64 = PENDING_STALE_MS + 1_000;
 /// At most this many pending runs are kept (the oldest are dropped, with an error logged).
 const PENDING_MAX: usize = 100;
+/// A pending run still not recorded this long (ms) after its fire is given up, with an error
+/// logged: retried later, it could find its slot's run deleted by retention and run it again.
+pub const PENDING_GIVE_UP_MS: i64 = 3_600_000;
 
 /// The armed schedule, in the object's storage.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -100,10 +104,6 @@ thread_local! {
     /// its trigger once per isolate.
     static TRIGGERS: RefCell<HashMap<(String, i64), Rc<ScheduleTrigger>>> =
         RefCell::new(HashMap::new());
-    /// Pending runs (slot ms, by workflow id) known to be in D1 (or refused), for the next
-    /// wake to drop from the record. Lost on a restart: the next wake then tries them again,
-    /// finds them by their dedup key and drops them.
-    static RECORDED: RefCell<HashMap<String, HashSet<i64>>> = RefCell::new(HashMap::new());
     /// `SCHEDULE_MISFIRE_GRACE_SECONDS` (vars are fixed for an isolate's life).
     static GRACE: Cell<Option<TimeDelta>> = const { Cell::new(None) };
 }
@@ -149,17 +149,24 @@ fn misfire_grace(env: &Env) -> TimeDelta {
     grace
 }
 
-fn mark_recorded(workflow_id: &str, slot_ms: i64) {
-    RECORDED.with(|r| {
-        r.borrow_mut()
-            .entry(workflow_id.to_string())
-            .or_default()
-            .insert(slot_ms)
-    });
-}
-
-fn take_recorded(workflow_id: &str) -> HashSet<i64> {
-    RECORDED.with(|r| r.borrow_mut().remove(workflow_id).unwrap_or_default())
+/// Drops a pending run from the stored record once its shard answered (or it was refused):
+/// at once, in storage, so that no later wake, in this isolate or another, sends it again.
+/// Synchronous: no other event interleaves between the read and the write.
+fn forget_pending(obj: &WorkflowObject, kv: &SyncKv, version: i64, slot_ms: i64) -> Result<()> {
+    let Some(mut armed) = record_now(obj, kv)? else {
+        return Ok(());
+    };
+    let before = armed.pending.len();
+    armed
+        .pending
+        .retain(|p| !(p.slot_ms == slot_ms && p.version == version));
+    if armed.pending.len() == before {
+        return Ok(());
+    }
+    obj.schedule_record().replace(None);
+    kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
+    obj.schedule_record().replace(Some(armed));
+    Ok(())
 }
 
 /// Why the object woke.
@@ -360,9 +367,17 @@ async fn wake<'a>(
         }));
     }
 
-    // Pending runs: drop those known recorded, try again those left behind, add the new one.
-    let recorded = take_recorded(workflow_id);
-    armed.pending.retain(|p| !recorded.contains(&p.slot_ms));
+    // Pending runs: give up those too old, try again those left behind, add the new one.
+    armed.pending.retain(|p| {
+        let keep = p.fired_ms >= now - PENDING_GIVE_UP_MS;
+        if !keep {
+            worker::console_error!(
+                "schedule {workflow_id}: giving up the run of {}, not recorded within an hour",
+                dedup_key(from_millis(p.slot_ms))
+            );
+        }
+        keep
+    });
     let mut runs: Vec<Pending> = armed
         .pending
         .iter()
@@ -515,7 +530,7 @@ impl Followup<'_> {
             }
         };
         let Some(workflow_id) = WorkflowId::parse(&self.workflow_id).filter(|_| live) else {
-            mark_recorded(&self.workflow_id, p.slot_ms);
+            self.forget(kv, p);
             return;
         };
         let started = runs::client::start(
@@ -532,7 +547,7 @@ impl Followup<'_> {
         match started {
             // Recorded (now or by an earlier try): no longer pending.
             Ok(started) => {
-                mark_recorded(&self.workflow_id, p.slot_ms);
+                self.forget(kv, p);
                 if started.created {
                     // When the schedule last created a run (the API shows it).
                     if let Err(e) = kv.put_number(KEY_LAST_RUN, now_ms() as f64) {
@@ -556,6 +571,14 @@ impl Followup<'_> {
                     worker::console_error!("schedule {}: {e}", self.workflow_id);
                 }
             }
+        }
+    }
+
+    /// Drops `p` from the stored pending runs (errors are logged: a later wake then sends it
+    /// again and its dedup key finds the run).
+    fn forget(&self, kv: &SyncKv, p: &Pending) {
+        if let Err(e) = forget_pending(self.obj, kv, p.version, p.slot_ms) {
+            worker::console_error!("schedule {}: {e}", self.workflow_id);
         }
     }
 

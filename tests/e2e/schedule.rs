@@ -797,6 +797,40 @@ fn runs_that_end_in_the_timer_object_are_kept_there_and_read_like_any_run() {
     }
 }
 
+/// A run created in the workflow's shard object leaves the timer object's stored record as
+/// soon as the shard answered, not at the next wake of the same isolate: a restarted object
+/// finds nothing recorded left to send again (sent after retention had deleted its run, it would
+/// run the slot twice).
+#[test]
+fn a_run_recorded_in_its_shard_leaves_the_stored_record_at_once() {
+    let mut dev = Dev::start("schedule-pending", &[]);
+    let up = Upstream::start();
+    let mut def = schedule_def("recorded at once", every(1), "skip");
+    def["steps"] = json!([{"type": "http", "name": "ping",
+                           "url": up.url("/echo/recorded-at-once"), "retries": 0}]);
+    let id = create_deployed(&dev, &def);
+    eventually(60, "4 runs", || slots(&dev, &id).len() >= 4);
+    dev.kill();
+    let record = dev.objects_query("SELECT value FROM _cf_KV WHERE key = 'schedule'");
+    assert_eq!(record.len(), 1, "{record:?}");
+    let text = record[0][0].as_str().expect("the record's bytes");
+    let record: Value =
+        serde_json::from_str(&text[text.find('{').expect("JSON in the record")..]).unwrap();
+    let keys = dev.objects_query(&format!(
+        "SELECT dedup_key FROM runs WHERE workflow_id = '{id}' AND trigger = 'schedule'"
+    ));
+    let recorded: BTreeSet<i64> = keys.iter().map(|k| ms(&k[0])).collect();
+    assert!(recorded.len() >= 4, "{keys:?}");
+    let pending = record["pending"].as_array().expect("pending runs");
+    for p in pending {
+        let slot = p["slot_ms"].as_i64().unwrap();
+        assert!(
+            !recorded.contains(&slot),
+            "slot {slot} has its run in the shard but is still pending: {record}"
+        );
+    }
+}
+
 /// Runs kept in a timer object expire like any other: the schedule's alarm deletes those past
 /// the retention window, and keeps the others.
 #[test]

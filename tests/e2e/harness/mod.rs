@@ -393,6 +393,42 @@ print(changed)
             .expect("a count")
     }
 
+    /// Runs the read-only `sql` against every Durable Object's SQLite file of the stopped
+    /// instance; returns the rows of all of them (blobs as their bytes read as Latin-1).
+    /// Objects without the statement's table are skipped.
+    pub fn objects_query(&self, sql: &str) -> Vec<Value> {
+        assert!(
+            self.child.is_none(),
+            "stop the instance before reading its objects"
+        );
+        let script = r#"
+import glob, json, os, sqlite3, sys
+rows = []
+for f in glob.glob(os.path.join(sys.argv[1], "v3", "do", "*", "*.sqlite")):
+    c = sqlite3.connect("file:" + f + "?mode=ro", uri=True)
+    try:
+        for r in c.execute(sys.argv[2]).fetchall():
+            rows.append([v.decode("latin-1") if isinstance(v, bytes) else v for v in r])
+    except sqlite3.OperationalError as e:
+        if "no such table" not in str(e):
+            raise
+    c.close()
+print(json.dumps(rows))
+"#;
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .arg(&self.state_dir)
+            .arg(sql)
+            .output()
+            .expect("python3");
+        assert!(
+            out.status.success(),
+            "object SQLite read failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("rows as JSON")
+    }
+
     /// Everything `wrangler dev` printed in this state directory (every start).
     pub fn logs(&self) -> String {
         let mut out = String::new();
