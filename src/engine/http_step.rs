@@ -9,7 +9,7 @@ use worker::Delay;
 use crate::platform::fetch::{send, send_within_origin, FetchFailure, Outbound, OutboundBody};
 use crate::platform::{now_ms, random_unit};
 use tripline_core::steps::http::PreparedRequest;
-use tripline_core::steps::retry::{backoff_ms, is_retryable_status};
+use tripline_core::steps::retry::{backoff_ms, is_retryable_status, retry_fits, MAX_STEP_MS};
 
 /// What happened: the attempts made and the response (`{status, headers, body}`) or why not.
 pub struct CallResult {
@@ -94,8 +94,9 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
     )
 }
 
-/// Sends the request, retrying up to `retries` times.
+/// Sends the request, retrying up to `retries` times, within [`MAX_STEP_MS`] in all.
 pub async fn perform(req: &PreparedRequest, retries: u32, allow_error: bool) -> CallResult {
+    let started = now_ms();
     let mut attempts = 0;
     loop {
         attempts += 1;
@@ -143,6 +144,18 @@ pub async fn perform(req: &PreparedRequest, retries: u32, allow_error: bool) -> 
             retry_after.as_deref(),
             now_ms() / 1000,
         );
+        let elapsed = u64::try_from(now_ms() - started).unwrap_or(0);
+        if !retry_fits(elapsed, wait, req.timeout_ms) {
+            return CallResult {
+                attempts,
+                outcome: Err(format!(
+                    "{failure} (gave up after {attempts} attempt{}: a step takes at most {} \
+                     minutes in all)",
+                    if attempts == 1 { "" } else { "s" },
+                    MAX_STEP_MS / 60_000
+                )),
+            };
+        }
         Delay::from(Duration::from_millis(wait)).await;
     }
 }

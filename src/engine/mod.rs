@@ -19,7 +19,7 @@ use tripline_core::definition::Definition;
 use tripline_core::kernel::redact::{redact, truncate_output, OUTPUT_CAP_BYTES};
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::steps::response::PreparedResponse;
-use tripline_core::steps::retry::MAX_RETRY_AFTER_MS;
+use tripline_core::steps::retry::step_worst_case_ms;
 use tripline_core::steps::Step;
 
 /// How long an executor owns a run before another claim may take it over (plus the
@@ -75,7 +75,11 @@ pub trait RunWriter {
     fn reply(&self, _reply: &PreparedResponse) {}
     /// A step that reaches out may take `worst_case_ms` (every attempt timing out, every wait
     /// as long as allowed): later claims may grant that much at once (see `execute_claimed`).
-    fn reaches_out(&self, _worst_case_ms: i64) {}
+    /// `false`: this execution has too little of its time left for it (an alarm's wall time),
+    /// and the run stops before the step, to be taken up by the next one.
+    fn reaches_out(&self, _worst_case_ms: i64) -> bool {
+        true
+    }
 }
 
 thread_local! {
@@ -318,13 +322,17 @@ pub async fn execute_claimed(
             // The lease covers the step's worst case: every attempt timing out, every wait as
             // long as a capped Retry-After. Past it, the run may be taken over.
             let timeout = match step {
-                Step::Http(h) => {
-                    i64::from(h.timeout_ms) * (i64::from(h.retries) + 1)
-                        + i64::from(h.retries) * MAX_RETRY_AFTER_MS as i64
-                }
+                Step::Http(h) => step_worst_case_ms(h.timeout_ms, h.retries) as i64,
                 _ => 0,
             };
-            writer.reaches_out(timeout);
+            if !writer.reaches_out(timeout) {
+                // Recorded so far, and due at once: the next execution takes the run up here.
+                let steps = Value::Array(records.clone()).to_string();
+                writer
+                    .progress(&steps, now_ms(), None, &step_results)
+                    .await?;
+                return Ok(());
+            }
             // A run's first execution, before it recorded anything, whose claim already covers
             // the step's worst case with time to spare, has nothing to save and cannot have been
             // taken over (its claim is too recent): the write is skipped.

@@ -21,6 +21,29 @@ pub const MAX_BACKOFF_MS: u64 = 30_000;
 /// A `Retry-After` longer than this is shortened to it.
 pub const MAX_RETRY_AFTER_MS: u64 = 60_000;
 
+/// The longest an `http` step may take in all, its attempts and the waits between them: a run
+/// executes within one alarm of its shard object, which has 15 minutes of wall time, and a
+/// step started before the executor stops claiming must end within them. A retry that could
+/// end past it is not made.
+pub const MAX_STEP_MS: u64 = 5 * 60_000;
+
+/// The longest a step with this timeout and these retries can take: every attempt timing out,
+/// every wait as long as a capped `Retry-After`, and never past [`MAX_STEP_MS`].
+pub fn step_worst_case_ms(timeout_ms: u32, retries: u32) -> u64 {
+    let attempts = u64::from(timeout_ms) * (u64::from(retries) + 1);
+    let waits = u64::from(retries) * MAX_RETRY_AFTER_MS;
+    (attempts + waits).min(MAX_STEP_MS)
+}
+
+/// Whether another attempt, after waiting `wait_ms`, can still end within [`MAX_STEP_MS`] of
+/// the step's start (`elapsed_ms` ago) when it takes its whole `timeout_ms`.
+pub fn retry_fits(elapsed_ms: u64, wait_ms: u64, timeout_ms: u32) -> bool {
+    elapsed_ms
+        .saturating_add(wait_ms)
+        .saturating_add(u64::from(timeout_ms))
+        <= MAX_STEP_MS
+}
+
 /// Whether a response with this status is worth retrying: 408, 429, and 5xx except 501 and 505.
 pub fn is_retryable_status(status: u16) -> bool {
     matches!(status, 408 | 429) || ((500..=599).contains(&status) && !matches!(status, 501 | 505))

@@ -34,8 +34,13 @@ const _: () = assert!(IN_FLIGHT + HELD <= super::table::CLAIM_MOST);
 /// runs wait in memory, and an isolate has 128 MB. Runs of a few KB are all held; runs near
 /// the input limit fill only the free slots.
 const HELD_BYTES: usize = 4 * 1024 * 1024;
-/// Wall time after which the executor stops claiming (the alarm has 15 minutes).
-const BUDGET_MS: i64 = 10 * 60_000;
+/// Wall time after which the executor stops claiming (the alarm has 15 minutes): a step started
+/// before it ends within [`WALL_MS`], as a step takes at most `MAX_STEP_MS` (5 minutes).
+const BUDGET_MS: i64 = 9 * 60_000;
+/// The part of the alarm's 15 minutes of wall time a wake uses: a step whose worst case would
+/// end past it is not started, and its run stops there, due at once for the next wake.
+pub const WALL_MS: i64 = 14 * 60_000;
+const _: () = assert!(BUDGET_MS + tripline_core::steps::retry::MAX_STEP_MS as i64 <= WALL_MS);
 /// How often a running executor looks for runs whose lease expired.
 const RECHECK_MS: i64 = 1_000;
 /// How long an idle executor waits for a new run before it stops.
@@ -112,8 +117,9 @@ impl RunWriter for ObjectWriter<'_> {
         self.runs.notify(self.id, Some(reply_json(reply)));
     }
 
-    fn reaches_out(&self, worst_case_ms: i64) {
+    fn reaches_out(&self, worst_case_ms: i64) -> bool {
         self.runs.reaches_out(worst_case_ms);
+        now_ms() + worst_case_ms <= self.runs.wake_started.get() + WALL_MS
     }
 }
 
@@ -351,6 +357,7 @@ impl Drop for CloseHandOver<'_> {
 pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Option<i64>> {
     let table = Table { sql };
     let started = now_ms();
+    runs.wake_started.set(started);
     let lease = engine::lease_ms(env);
     let shared = Shared::new(env, sql, runs)?;
     let mut in_flight = FuturesUnordered::new();

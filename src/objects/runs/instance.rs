@@ -24,6 +24,9 @@ pub struct RunsInstance {
     pub holds: Cell<Option<bool>>,
     /// An alarm was set to start the executor and has not fired yet.
     pub alarm_due: Cell<bool>,
+    /// When the running executor's wake began (its steps must end within the alarm's wall
+    /// time, see `executor::WALL_MS`).
+    pub wake_started: Cell<i64>,
     /// When retention must next delete runs, as last looked up (`None`: not known, or no
     /// finished run then). A run finishing later expires after every run already finished, so
     /// it cannot make that time earlier.

@@ -133,3 +133,16 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_step_takes_at_most_five_minutes_in_all() {
+    // The defaults: 4 attempts of 10 s and 3 waits of at most 60 s.
+    assert_eq!(step_worst_case_ms(10_000, 3), 220_000);
+    assert_eq!(step_worst_case_ms(55_000, 0), 55_000);
+    // The largest settings would take 20 minutes: capped.
+    assert_eq!(step_worst_case_ms(55_000, 10), MAX_STEP_MS);
+    assert!(retry_fits(0, 60_000, 55_000));
+    assert!(retry_fits(MAX_STEP_MS - 65_000, 10_000, 55_000));
+    assert!(!retry_fits(MAX_STEP_MS - 65_000, 10_001, 55_000));
+    assert!(!retry_fits(u64::MAX, 1, 1));
+}
