@@ -57,9 +57,14 @@ pub fn collect(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
     Ok(out)
 }
 
+/// The file's own `key` member; `null` counts as no key, as the server reads it.
+fn given_key(doc: &Document) -> Option<&Value> {
+    doc.value.get("key").filter(|k| !k.is_null())
+}
+
 /// The key of a file: its `key` field, else its name without the extension.
 fn key_of(doc: &Document) -> Result<String, (String, String)> {
-    match doc.value.get("key") {
+    match given_key(doc) {
         Some(Value::String(k)) => Ok(k.clone()),
         Some(_) => Err(("key".into(), "must be a string".into())),
         None => {
@@ -118,55 +123,73 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Local>, Vec<Problem>) {
             }
         };
         let mut here = Vec::new();
-        let mut push = |location: &str, message: &str| {
+        let problem = |location: &str, message: &str| {
             let Pos { line, col } = locate(&doc, location);
-            here.push(Problem {
+            Problem {
                 file: file.clone(),
                 line,
                 col,
                 location: location.to_string(),
                 message: message.to_string(),
-            });
+            }
         };
         if let Err(errors) = Definition::parse(&doc.value) {
             for e in errors.0 {
-                push(&e.location, &e.message);
+                here.push(problem(&e.location, &e.message));
             }
         }
         let key = match key_of(&doc) {
             Ok(key) => Some(key),
             Err((location, message)) => {
-                if doc.value.get("key").is_none() {
-                    push(&location, &message);
+                if given_key(&doc).is_none() {
+                    here.push(problem(&location, &message));
                 }
                 None
             }
         };
         if let Some(key) = &key {
             if let Some((_, other)) = seen.iter().find(|(k, _)| k == key) {
-                push(
-                    if doc.value.get("key").is_some() {
+                here.push(problem(
+                    if given_key(&doc).is_some() {
                         "key"
                     } else {
                         "$"
                     },
                     &format!("key `{key}` is already used by {other}"),
-                );
+                ));
             }
             seen.push((key.clone(), file.clone()));
         }
-        if here.is_empty() {
-            if let Some(key) = key {
-                locals.push(Local {
-                    body: body_for(&doc.value, &key),
-                    key,
-                    file,
-                });
-            }
+        match workflow_or_problems(key, here, || {
+            problem(
+                "$",
+                "this file gives no workflow: no key could be read from it",
+            )
+        }) {
+            Ok(key) => locals.push(Local {
+                body: body_for(&doc.value, &key),
+                key,
+                file,
+            }),
+            Err(here) => problems.extend(here),
         }
-        problems.extend(here);
     }
     (locals, problems)
+}
+
+/// What a checked file yields: its key when it has no problem, else its problems, and never
+/// neither: a file that silently dropped out of the plan would have its workflow pruned from
+/// the server, so a file without a key and without a problem gets the problem `no_key`.
+fn workflow_or_problems(
+    key: Option<String>,
+    problems: Vec<Problem>,
+    no_key: impl FnOnce() -> Problem,
+) -> Result<String, Vec<Problem>> {
+    match key {
+        Some(key) if problems.is_empty() => Ok(key),
+        None if problems.is_empty() => Err(vec![no_key()]),
+        _ => Err(problems),
+    }
 }
 
 #[cfg(test)]
@@ -250,6 +273,51 @@ mod tests {
             "{lines:#?}"
         );
         assert!(locals.is_empty());
+    }
+
+    #[test]
+    fn a_null_key_is_no_key_and_the_file_name_gives_it() {
+        let d = temp("null-key");
+        let def = r#""name": "x", "trigger": {"type": "endpoint"}, "steps": []"#;
+        write(&d, "from-json.json", &format!(r#"{{"key": null, {def}}}"#));
+        let yaml = "name: x\ntrigger: {type: endpoint}\nsteps: []\n";
+        write(&d, "empty-yaml.yaml", &format!("key:\n{yaml}"));
+        write(&d, "tilde-yaml.yml", &format!("key: ~\n{yaml}"));
+        let paths = collect(&[d.display().to_string()]).unwrap();
+        let (locals, problems) = load(&paths);
+        assert_eq!(problems, [], "{problems:#?}");
+        let keys: Vec<&str> = locals.iter().map(|l| l.key.as_str()).collect();
+        assert_eq!(keys, ["empty-yaml", "from-json", "tilde-yaml"]);
+        assert_eq!(locals[1].body["key"], "from-json");
+    }
+
+    #[test]
+    fn a_file_without_a_workflow_or_a_problem_is_a_problem() {
+        let at = |location: &str, message: &str| Problem {
+            file: "w.json".into(),
+            line: 1,
+            col: 1,
+            location: location.into(),
+            message: message.into(),
+        };
+        let no_key = || at("$", "no key");
+        assert_eq!(
+            workflow_or_problems(Some("k".into()), vec![], no_key),
+            Ok("k".into())
+        );
+        assert_eq!(
+            workflow_or_problems(None, vec![], no_key),
+            Err(vec![no_key()])
+        );
+        let other = vec![at("name", "is required")];
+        assert_eq!(
+            workflow_or_problems(None, other.clone(), no_key),
+            Err(other.clone())
+        );
+        assert_eq!(
+            workflow_or_problems(Some("k".into()), other.clone(), no_key),
+            Err(other)
+        );
     }
 
     #[test]
