@@ -21,6 +21,7 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The body as JSON; `null` when it is empty or not JSON.
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.text).unwrap_or(Value::Null)
     }
@@ -75,6 +76,21 @@ impl Client {
 
     /// A management API call: JSON in, JSON out; a non-2xx answer becomes a [`Failure`].
     pub fn api(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
+        let answer = self.answer(method, path, body)?;
+        if (200..300).contains(&answer.status) {
+            return Ok(answer.json());
+        }
+        Err(Failure::from_problem(method, path, &answer))
+    }
+
+    /// A management API call with the token, answered with any status; `Err` only when the
+    /// server could not be reached.
+    pub fn answer(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Answer, Failure> {
         let url = format!("{}{path}", self.base);
         let mut headers = vec![(
             "authorization".to_string(),
@@ -84,15 +100,7 @@ impl Client {
         if bytes.is_some() {
             headers.push(("content-type".into(), "application/json".into()));
         }
-        let answer = self.raw(method, &url, &headers, bytes.as_deref())?;
-        if (200..300).contains(&answer.status) {
-            return Ok(if answer.text.is_empty() {
-                Value::Null
-            } else {
-                answer.json()
-            });
-        }
-        Err(Failure::from_problem(method, path, &answer))
+        self.raw(method, &url, &headers, bytes.as_deref())
     }
 
     /// Every workflow (all pages).

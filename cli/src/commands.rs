@@ -11,6 +11,7 @@ use tripline_core::schedule::preview::parse_preview_query;
 
 use crate::client::Client;
 use crate::files::{self, Problem};
+use crate::follow::{self, Follow, Interrupted};
 use crate::output::{duration, table, Style};
 use crate::plan::{self, Action, Remote};
 use crate::{Cli, Command, Failure};
@@ -362,28 +363,37 @@ fn runs(
 ) -> Result<(), Failure> {
     let wf = client.by_key(key)?;
     let id = wf["id"].as_str().unwrap_or("").to_string();
-    let mut path = format!("/api/workflows/{id}/runs?limit={limit}");
-    if let Some(s) = status {
-        path.push_str(&format!("&status={s}"));
+    let filter = status.map(|s| format!("&status={s}")).unwrap_or_default();
+    if follow {
+        return follow_runs(client, key, &id, &filter, limit, json_out, style);
     }
-    let page = client.api("GET", &path, None)?;
-    let list = page["runs"].as_array().cloned().unwrap_or_default();
-    if !follow {
-        if json_out {
-            out!("{}", json!({ "workflow_id": id, "runs": list }));
-        } else if list.is_empty() {
-            out!("no runs of {key} yet");
-        } else {
-            let rows: Vec<Vec<String>> = list.iter().map(run_row).collect();
-            out!(
-                "{}",
-                table(&RUN_HEADER, &rows, |i, c| paint_run_cell(style, i, c))
-            );
-        }
-        return Ok(());
+    let path = format!("/api/workflows/{id}/runs?limit={limit}{filter}");
+    let list = runs_of(&client.api("GET", &path, None)?);
+    if json_out {
+        out!("{}", json!({ "workflow_id": id, "runs": list }));
+    } else if list.is_empty() {
+        out!("no runs of {key} yet");
+    } else {
+        let rows: Vec<Vec<String>> = list.iter().map(run_row).collect();
+        out!(
+            "{}",
+            table(&RUN_HEADER, &rows, |i, c| paint_run_cell(style, i, c))
+        );
     }
-    // Follow: the current list first (oldest first), then every new run and status change.
-    let mut seen: Vec<(String, String)> = Vec::new();
+    Ok(())
+}
+
+/// `runs --follow`: the newest `limit` runs (oldest first), then every new run and every status
+/// change, polled once a second; the rules of what to print are in [`Follow`].
+fn follow_runs(
+    client: &Client,
+    key: &str,
+    id: &str,
+    filter: &str,
+    limit: u32,
+    json_out: bool,
+    style: Style,
+) -> Result<(), Failure> {
     let print = |r: &Value| {
         if json_out {
             out!("{r}");
@@ -402,57 +412,60 @@ fn runs(
         use std::io::Write;
         let _ = std::io::stdout().flush();
     };
+    let first = client.api(
+        "GET",
+        &format!("/api/workflows/{id}/runs?limit={}{filter}", follow::PAGE),
+        None,
+    )?;
+    let (mut state, shown) = Follow::start(&runs_of(&first), limit as usize);
     if !json_out {
         eprintln!("following runs of {key} ({id}); Ctrl-C to stop");
     }
-    for r in list.iter().rev() {
-        print(r);
-        seen.push((
-            r["id"].as_str().unwrap_or("").into(),
-            r["status"].as_str().unwrap_or("").into(),
-        ));
-    }
+    shown.iter().for_each(print);
+    let get = |path: &str, gone_ok: bool| {
+        follow::read_answer(path, client.answer("GET", path, None), gone_ok)
+    };
     let mut failures = 0;
     loop {
         std::thread::sleep(Duration::from_millis(1000));
-        let page = match client.api(
-            "GET",
-            &format!(
-                "/api/workflows/{id}/runs?limit=100{}",
-                status.map(|s| format!("&status={s}")).unwrap_or_default()
-            ),
-            None,
-        ) {
-            Ok(p) => {
+        let polled = state.poll(
+            |cursor| {
+                let mut path = format!("/api/workflows/{id}/runs?limit={}{filter}", follow::PAGE);
+                if let Some(c) = cursor {
+                    path.push_str(&format!("&cursor={c}"));
+                }
+                let page = get(&path, false)?.unwrap_or_default();
+                let next = page["next_cursor"].as_str().map(str::to_string);
+                Ok((runs_of(&page), next))
+            },
+            |run_id| get(&format!("/api/runs/{run_id}"), true),
+        );
+        match polled {
+            Ok(polled) => {
                 failures = 0;
-                p
+                if polled.skipped {
+                    eprintln!(
+                        "warning: more than {} new runs since the last poll; older ones are not shown",
+                        follow::MAX_PAGES * follow::PAGE as usize
+                    );
+                }
+                polled.print.iter().for_each(print);
             }
             // A restart of the server should not end a follow; a long outage does.
-            Err(Failure::Network(m)) if failures < 30 => {
+            Err(Interrupted::Retry(f)) if failures < follow::MAX_FAILED_POLLS => {
                 failures += 1;
                 if failures == 1 {
-                    eprintln!("warning: {m}; retrying");
-                }
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        for r in page["runs"].as_array().into_iter().flatten().rev() {
-            let rid = r["id"].as_str().unwrap_or("").to_string();
-            let st = r["status"].as_str().unwrap_or("").to_string();
-            match seen.iter_mut().find(|(i, _)| *i == rid) {
-                Some((_, s)) if *s == st => {}
-                Some((_, s)) => {
-                    *s = st;
-                    print(r);
-                }
-                None => {
-                    seen.push((rid, st));
-                    print(r);
+                    eprintln!("warning: {}; retrying", f.message());
                 }
             }
+            Err(Interrupted::Retry(f) | Interrupted::Stop(f)) => return Err(f),
         }
     }
+}
+
+/// The runs of a list answer.
+fn runs_of(page: &Value) -> Vec<Value> {
+    page["runs"].as_array().cloned().unwrap_or_default()
 }
 
 fn paint_run_cell(style: Style, i: usize, c: &str) -> String {

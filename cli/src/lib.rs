@@ -16,6 +16,7 @@ macro_rules! out {
 pub mod client;
 pub mod commands;
 pub mod files;
+pub mod follow;
 pub mod output;
 pub mod plan;
 #[cfg(test)]
@@ -48,6 +49,14 @@ impl Failure {
             Failure::Invalid(_) | Failure::Reported => 1,
             Failure::Usage(_) => 2,
             Failure::Network(_) | Failure::Server(_) => 3,
+        }
+    }
+
+    /// What went wrong, as printed after `error: ` (empty when it was printed already).
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Reported => "",
+            Failure::Invalid(m) | Failure::Usage(m) | Failure::Network(m) | Failure::Server(m) => m,
         }
     }
 
@@ -227,14 +236,8 @@ pub fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            match &f {
-                Failure::Reported => {}
-                Failure::Invalid(m)
-                | Failure::Usage(m)
-                | Failure::Network(m)
-                | Failure::Server(m) => {
-                    eprintln!("error: {m}")
-                }
+            if !matches!(f, Failure::Reported) {
+                eprintln!("error: {}", f.message());
             }
             ExitCode::from(f.code())
         }
