@@ -17,6 +17,8 @@ pub mod client;
 pub mod commands;
 pub mod files;
 pub mod follow;
+#[cfg(test)]
+mod openapi_tests;
 pub mod output;
 pub mod plan;
 #[cfg(test)]
