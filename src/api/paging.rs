@@ -6,6 +6,8 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
+use tripline_core::oauth::flow::MAX_USER_ID_CHARS;
+
 use super::problem::ApiError;
 use super::request::query_param;
 
@@ -73,12 +75,25 @@ const LENIENT: GeneralPurpose = GeneralPurpose::new(
         .with_decode_allow_trailing_bits(true),
 );
 
+/// Longest position, in bytes: a connection page ends on a user id, up to
+/// `MAX_USER_ID_CHARS` characters of up to 4 bytes each; run ids and workflow positions are
+/// shorter.
+pub const MAX_POSITION_BYTES: usize = MAX_USER_ID_CHARS * 4;
+
+/// Longest cursor: the longest position in base64url without padding (the OpenAPI document's
+/// `maxLength` of a cursor).
+pub const MAX_CURSOR_LEN: usize = (MAX_POSITION_BYTES * 4).div_ceil(3);
+
 /// Decodes a cursor: the position it holds (a bound the next page starts after). `None` when it
-/// is not base64url text of a position of 1 to 200 bytes.
+/// is not base64url text of a position of 1 to `MAX_POSITION_BYTES` bytes.
 pub fn decode_cursor(cursor: &str) -> Option<String> {
+    // Longer text cannot hold a position: refused before it is decoded.
+    if cursor.len() > MAX_CURSOR_LEN {
+        return None;
+    }
     let bytes = LENIENT.decode(cursor.as_bytes()).ok()?;
     let s = String::from_utf8_lossy(&bytes).into_owned();
-    (!s.is_empty() && bytes.len() <= 200).then_some(s)
+    (!s.is_empty() && bytes.len() <= MAX_POSITION_BYTES).then_some(s)
 }
 
 /// Reads `limit` from a query string value: 1..=max, default `default`.
@@ -111,6 +126,43 @@ mod tests {
             "any base64url text is a position"
         );
         assert_eq!(decode_cursor(""), None);
+    }
+
+    #[test]
+    fn a_connection_page_ending_on_the_longest_user_id_has_a_cursor_the_api_takes() {
+        let user_id = "😀".repeat(MAX_USER_ID_CHARS);
+        assert_eq!(user_id.len(), MAX_POSITION_BYTES);
+        let cursor = encode_cursor(&user_id);
+        assert_eq!(cursor.len(), MAX_CURSOR_LEN);
+        let query = [("cursor".to_string(), cursor)];
+        let paging = PageRequest::from_query(&query, 50, 100, |_| true)
+            .ok()
+            .unwrap();
+        assert_eq!(paging.after.as_deref(), Some(user_id.as_str()));
+        assert_eq!(decode_cursor(&encode_cursor(&format!("{user_id}x"))), None);
+    }
+
+    #[test]
+    fn the_documented_cursor_length_is_the_longest_cursor() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("openapi.json parses");
+        let mut cursors = 0;
+        for item in doc["paths"].as_object().expect("paths").values() {
+            let operations = item.as_object().expect("path item").values();
+            for parameter in std::iter::once(&item["parameters"])
+                .chain(operations.map(|o| &o["parameters"]))
+                .filter_map(|p| p.as_array())
+                .flatten()
+                .filter(|p| p["name"] == "cursor")
+            {
+                assert_eq!(
+                    parameter["schema"]["maxLength"], MAX_CURSOR_LEN,
+                    "{parameter}"
+                );
+                cursors += 1;
+            }
+        }
+        assert_eq!(cursors, 3, "the workflow, run and connection lists");
     }
 
     #[test]

@@ -101,13 +101,16 @@ pub fn pkce_pair(random: &[u8; 32]) -> (String, String) {
     (verifier, challenge.as_str().to_string())
 }
 
+/// Longest end-user id, in characters (up to 4 bytes each in UTF-8).
+pub const MAX_USER_ID_CHARS: usize = 256;
+
 /// Checks the `user_id` given to the Sign-in URL: 1 to 256 characters, no control characters.
 pub fn check_user_id(user_id: Option<&str>) -> Result<String, String> {
     let Some(u) = user_id else {
         return Err("is required: the id of the end user in your app, e.g. ?user_id=42".into());
     };
-    if u.is_empty() || u.chars().count() > 256 {
-        return Err("must be 1 to 256 characters".into());
+    if u.is_empty() || u.chars().count() > MAX_USER_ID_CHARS {
+        return Err(format!("must be 1 to {MAX_USER_ID_CHARS} characters"));
     }
     if u.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
