@@ -12,11 +12,14 @@ use tripline_core::schedule::preview::parse_preview_query;
 use crate::client::Client;
 use crate::files::{self, Problem};
 use crate::follow::{self, Follow, Interrupted};
-use crate::output::{duration, table, Style};
+use crate::output::{self, duration, table, Style};
 use crate::plan::{self, Action, Remote};
 use crate::{Cli, Command, Failure};
 
 pub fn run(cli: Cli) -> Result<(), Failure> {
+    if cli.command.changes_the_server() {
+        output::finish_when_unread();
+    }
     let style = Style::detect();
     let json_out = cli.json;
     let client = || Client::new(&cli.url, &token(cli.token.as_deref()));

@@ -6,7 +6,8 @@
 //! server refused as invalid) · 2 usage (bad arguments, unreadable paths) · 3 server or network.
 
 /// `println!` for everything the commands print to standard output: a reader that went away
-/// (`tripline schema | head`) ends the program quietly with exit 0 instead of a panic.
+/// (`tripline schema | head`) ends the program quietly with exit 0 instead of a panic, or,
+/// for a command that changes the server, only the output (`output::WhenUnread`).
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::output::line(format_args!($($arg)*))
@@ -224,6 +225,17 @@ pub enum Command {
     /// Print the JSON Schema of the definition format (for editors: "$schema" in a file).
     #[command(after_help = "Example:\n  tripline schema > definition.schema.json")]
     Schema,
+}
+
+impl Command {
+    /// Whether the command changes the server: it then finishes its work, and exits with its
+    /// own code, when the reader of its output goes away (`tripline apply . --deploy | head`).
+    pub fn changes_the_server(&self) -> bool {
+        matches!(
+            self,
+            Command::Apply { .. } | Command::Replay { .. } | Command::Send { .. }
+        )
+    }
 }
 
 /// Runs the command line; the exit code follows the table at the top of this file.

@@ -1,20 +1,72 @@
 //! Human output: aligned tables, and colour only when writing to a terminal (and `NO_COLOR` is unset).
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Writes one line to standard output (the `out!` macro). When the reader has gone away (a
-/// broken pipe: `tripline schema | head`), the program ends at once with exit 0, as a command
-/// killed by SIGPIPE would, without a message.
-pub fn line(args: std::fmt::Arguments) {
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_fmt(args)
-        .and_then(|()| stdout.write_all(b"\n"))
-    {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
+/// What to do when standard output's reader goes away (a broken pipe: `tripline schema | head`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenUnread {
+    /// End the program at once with exit 0, without a message, as a command killed by SIGPIPE
+    /// would: for commands that only read.
+    Exit,
+    /// Drop the rest of the output and finish the work, exiting with its own code: for commands
+    /// that change the server, which must not stop half-way (created but not deployed).
+    Finish,
+}
+
+/// Set by the commands that change the server: see [`WhenUnread::Finish`].
+static FINISH_WHEN_UNREAD: AtomicBool = AtomicBool::new(false);
+/// Standard output failed while finishing: nothing more is written to it.
+static DROPPED: AtomicBool = AtomicBool::new(false);
+
+/// Makes this run of the program finish its work when the reader of its output goes away.
+pub fn finish_when_unread() {
+    FINISH_WHEN_UNREAD.store(true, Ordering::Relaxed);
+}
+
+/// What a line written to an output came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    /// The output failed: write nothing more to it, keep working.
+    Dropped,
+    /// The reader went away: end the program with exit 0.
+    Exit,
+}
+
+/// Writes one line to `w`; on failure, decides by `when` what comes next. A failure other than a
+/// broken pipe is said on standard error when finishing, and is a bug otherwise (a panic, as
+/// `println!` would).
+pub fn write_line(w: &mut impl Write, args: std::fmt::Arguments, when: WhenUnread) -> Written {
+    let Err(e) = w.write_fmt(args).and_then(|()| w.write_all(b"\n")) else {
+        return Written::Done;
+    };
+    match (when, e.kind()) {
+        (WhenUnread::Exit, std::io::ErrorKind::BrokenPipe) => Written::Exit,
+        (WhenUnread::Exit, _) => panic!("writing to standard output: {e}"),
+        (WhenUnread::Finish, std::io::ErrorKind::BrokenPipe) => Written::Dropped,
+        (WhenUnread::Finish, _) => {
+            eprintln!("warning: writing to standard output: {e}; the rest of it is dropped");
+            Written::Dropped
         }
-        panic!("writing to standard output: {e}");
+    }
+}
+
+/// Writes one line to standard output (the `out!` macro), following [`WhenUnread`] when the
+/// reader has gone away.
+pub fn line(args: std::fmt::Arguments) {
+    if DROPPED.load(Ordering::Relaxed) {
+        return;
+    }
+    let when = if FINISH_WHEN_UNREAD.load(Ordering::Relaxed) {
+        WhenUnread::Finish
+    } else {
+        WhenUnread::Exit
+    };
+    match write_line(&mut std::io::stdout().lock(), args, when) {
+        Written::Done => {}
+        Written::Dropped => DROPPED.store(true, Ordering::Relaxed),
+        Written::Exit => std::process::exit(0),
     }
 }
 
@@ -148,6 +200,31 @@ mod tests {
             |_, c| c.to_string(),
         );
         assert_eq!(t, "KEY     STATUS\na       deployed\nlonger  draft");
+    }
+
+    /// A reader that went away.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_pipe_ends_a_reading_command_and_is_dropped_by_one_that_changes_the_server() {
+        let mut open = Vec::new();
+        assert_eq!(
+            write_line(&mut open, format_args!("a {}", 1), WhenUnread::Finish),
+            Written::Done
+        );
+        assert_eq!(open, b"a 1\n");
+        let when = [WhenUnread::Exit, WhenUnread::Finish];
+        let written = when.map(|w| write_line(&mut Closed, format_args!("x"), w));
+        assert_eq!(written, [Written::Exit, Written::Dropped]);
     }
 
     #[test]
