@@ -212,7 +212,7 @@ fn apply(
                     );
                 }
             }
-        } else if let Action::Update { diff, .. } = action {
+        } else if let Some(diff) = action.draft_diff().filter(|_| json_out) {
             result["diff"] = json!(diff);
         }
         results.push(result);
@@ -280,20 +280,18 @@ fn print_action(action: &Action, style: Style, write: bool) {
             style.green(&format!("+ {}", verb("create"))),
             style.dim(file)
         ),
-        Action::Update {
-            key, file, diff, ..
-        } => {
+        Action::Update { key, file, .. } => {
             out!(
                 "{} {key}  {}",
                 style.yellow(&format!("~ {}", verb("update"))),
                 style.dim(file)
             );
             if !write {
-                for line in diff {
+                for line in action.draft_diff().unwrap_or_default() {
                     let painted = match line.chars().next() {
-                        Some('+') => style.green(line),
-                        Some('-') => style.red(line),
-                        _ => style.dim(line),
+                        Some('+') => style.green(&line),
+                        Some('-') => style.red(&line),
+                        _ => style.dim(&line),
                     };
                     out!("    {painted}");
                 }

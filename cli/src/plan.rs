@@ -1,6 +1,9 @@
 //! What `apply` would do: compares the workflows in a folder with those on the server, by key.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value};
+use similar::{ChangeTag, TextDiff};
 
 /// A workflow as the files describe it.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,8 +51,8 @@ pub enum Action {
         file: String,
         id: String,
         body: Value,
-        /// A readable line diff of the draft (`-`/`+`/` ` lines).
-        diff: Vec<String>,
+        /// The server's draft, for the line diff `diff` prints ([`Action::draft_diff`]).
+        draft: Value,
     },
     /// Deploy; `id` is `None` for a workflow this plan creates.
     Deploy {
@@ -91,6 +94,15 @@ impl Action {
 
     pub fn changes_something(&self) -> bool {
         !matches!(self, Action::Unchanged { .. })
+    }
+
+    /// For an update, a readable line diff of the draft (`-`/`+`/` ` lines). Computed only when
+    /// it is printed: `apply` never needs it.
+    pub fn draft_diff(&self) -> Option<Vec<String>> {
+        match self {
+            Action::Update { draft, body, .. } => Some(line_diff(&pretty(draft), &pretty(body))),
+            _ => None,
+        }
     }
 }
 
@@ -148,7 +160,7 @@ pub fn plan(locals: &[Local], remotes: &[Remote], deploy: bool, prune: bool) -> 
                         file: local.file.clone(),
                         id: remote.id.clone(),
                         body: local.body.clone(),
-                        diff: line_diff(&pretty(&remote.draft), &pretty(&local.body)),
+                        draft: remote.draft.clone(),
                     });
                 }
                 if deploy && (!same || !remote.deployed || remote.draft_changed) {
@@ -186,37 +198,27 @@ fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(&without_schema(v)).unwrap_or_default()
 }
 
-/// A line diff (longest common subsequence): `- old`, `+ new`, `  same` lines, with unchanged
-/// runs longer than six lines shortened to their edges.
+/// How long a line diff may search for the smallest one; past it, what is left is shown as
+/// removed and added lines (drafts that share little).
+const DIFF_TIME: Duration = Duration::from_secs(1);
+
+/// A line diff (Myers', in linear space): `- old`, `+ new`, `  same` lines, with unchanged runs
+/// longer than six lines shortened to their edges.
 pub fn line_diff(old: &str, new: &str) -> Vec<String> {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    let (n, m) = (a.len(), b.len());
-    let mut lcs = vec![vec![0u32; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
+    let diff = TextDiff::configure()
+        .timeout(DIFF_TIME)
+        .diff_lines(old, new);
+    let raw: Vec<String> = diff
+        .iter_all_changes()
+        .map(|change| {
+            let sign = match change.tag() {
+                ChangeTag::Delete => "-",
+                ChangeTag::Insert => "+",
+                ChangeTag::Equal => " ",
             };
-        }
-    }
-    let mut raw = Vec::new();
-    let (mut i, mut j) = (0, 0);
-    while i < n || j < m {
-        if i < n && j < m && a[i] == b[j] {
-            raw.push(format!("  {}", a[i]));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            raw.push(format!("- {}", a[i]));
-            i += 1;
-        } else {
-            raw.push(format!("+ {}", b[j]));
-            j += 1;
-        }
-    }
+            format!("{sign} {}", change.value().trim_end_matches(['\n', '\r']))
+        })
+        .collect();
     // Keep 3 lines of context around changes.
     let changed: Vec<bool> = raw.iter().map(|l| !l.starts_with("  ")).collect();
     let near = |k: usize| {
@@ -303,9 +305,7 @@ mod tests {
             false,
         );
         assert_eq!(verbs(&p), ["update b", "deploy b", "unchanged a"]);
-        let Action::Update { diff, .. } = &p[0] else {
-            panic!()
-        };
+        let diff = p[0].draft_diff().unwrap();
         assert!(
             diff.contains(&"-   \"name\": \"B\",".to_string()),
             "{diff:?}"
@@ -347,6 +347,50 @@ mod tests {
         let v = json!({"id": "wf_1", "key": "k", "draft": {}, "status": "deployed", "draft_changed": true});
         let r = Remote::from_resource(&v).unwrap();
         assert!(r.deployed && r.draft_changed);
+    }
+
+    /// A definition of `steps` log steps, pretty-printed to about 6 lines each.
+    fn large(key: &str, steps: usize, message: &str) -> Value {
+        let steps: Vec<Value> = (0..steps)
+            .map(|i| json!({"type": "log", "name": format!("s{i}"), "message": format!("{message} {i}")}))
+            .collect();
+        body_for(
+            &json!({"name": "big", "trigger": {"type": "endpoint"}, "steps": steps}),
+            key,
+        )
+    }
+
+    #[test]
+    fn planning_a_large_update_computes_no_diff_and_a_diff_takes_linear_space() {
+        // About 850 KB pretty-printed, 50 000 lines a side: a table of lines × lines would be
+        // 10 GB; planning stays quick because nothing is diffed until it is printed.
+        let local = Local {
+            key: "big".into(),
+            file: "workflows/big.json".into(),
+            body: large("big", 10_000, "new"),
+        };
+        let mut remote = remote("big", "big", true);
+        remote.draft = large("big", 10_000, "old");
+        let old = pretty(&remote.draft);
+        assert!(old.len() > 800_000 && old.lines().count() > 50_000);
+        let started = std::time::Instant::now();
+        let p = plan(std::slice::from_ref(&local), &[remote], true, false);
+        assert_eq!(verbs(&p), ["update big", "deploy big"]);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        // Shown, every other line differs: the diff is found in linear space and bounded time.
+        let started = std::time::Instant::now();
+        let diff = p[0].draft_diff().unwrap();
+        assert!(
+            started.elapsed() < DIFF_TIME * 10,
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(diff.iter().filter(|l| l.starts_with('+')).count(), 10_000);
+        assert_eq!(diff.iter().filter(|l| l.starts_with('-')).count(), 10_000);
     }
 
     #[test]
