@@ -238,25 +238,27 @@ impl JsonScan<'_> {
 // ---------------------------------------------------------------------------------------------
 // YAML
 
-/// Parses the first YAML document into a JSON value (YAML 1.2 core schema for plain scalars:
+/// Parses a YAML file of one document into a JSON value (YAML 1.2 core schema for plain scalars:
 /// `null`/`~`, `true`/`false`, integers and floats; everything quoted is a string), recording the
-/// position of each key and value.
+/// position of each key and value. A second document (after `---`) is an error: one workflow
+/// per file, and nothing in a file is left unread.
 pub fn parse_yaml(text: &str) -> Result<(Value, Positions), SyntaxError> {
     let mut b = YamlBuilder::default();
     let mut parser = Parser::new_from_str(text);
-    parser.load(&mut b, false).map_err(|e| SyntaxError {
-        pos: Pos {
-            line: e.marker().line().max(1),
-            col: e.marker().col() + 1,
-        },
-        message: format!("not valid YAML: {}", e.info()),
-    })?;
+    let loaded = parser.load(&mut b, true);
     if let Some(message) = b.error {
         return Err(SyntaxError {
             pos: b.error_pos,
             message,
         });
     }
+    loaded.map_err(|e| SyntaxError {
+        pos: Pos {
+            line: e.marker().line().max(1),
+            col: e.marker().col() + 1,
+        },
+        message: format!("not valid YAML: {}", e.info()),
+    })?;
     Ok((b.root.unwrap_or(Value::Null), Positions(b.positions)))
 }
 
@@ -282,6 +284,8 @@ struct YamlBuilder {
     root: Option<Value>,
     anchors: HashMap<usize, Value>,
     positions: HashMap<String, Pos>,
+    /// Documents begun so far.
+    documents: usize,
     error: Option<String>,
     error_pos: Pos,
 }
@@ -383,6 +387,15 @@ impl MarkedEventReceiver for YamlBuilder {
         }
         let pos = pos_of(mark);
         match ev {
+            Event::DocumentStart => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    self.fail(
+                        pos,
+                        "a second YAML document starts here; a file holds one workflow".into(),
+                    );
+                }
+            }
             Event::Scalar(text, style, anchor, _tag) => {
                 if self.wants_key() {
                     if let Some(Frame::Map {

@@ -114,6 +114,27 @@ fn yaml_errors_and_duplicate_keys() {
 }
 
 #[test]
+fn yaml_files_hold_one_document() {
+    for text in [
+        "---\nname: a\n",
+        "name: a\n...\n",
+        "# comment\n---\nname: a\n...\n# end\n",
+    ] {
+        let (v, _) = parse_yaml(text).unwrap_or_else(|e| panic!("{text:?}: {e:?}"));
+        assert_eq!(v, json!({"name": "a"}), "{text:?}");
+    }
+    for (text, line) in [
+        ("name: a\n---\nname: b\n", 2),
+        ("---\nname: a\n---\n", 3),
+        ("name: a\n---\nname: [\n", 2),
+    ] {
+        let e = parse_yaml(text).unwrap_err();
+        assert_eq!(e.pos, Pos { line, col: 1 }, "{text:?}");
+        assert!(e.message.contains("second YAML document"), "{e:?}");
+    }
+}
+
+#[test]
 fn yaml_anchors_are_copied() {
     let (v, _) = parse_yaml("a: &h {x: 1}\nb: *h\n").unwrap();
     assert_eq!(v["b"], json!({"x": 1}));
