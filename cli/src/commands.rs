@@ -481,27 +481,42 @@ fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Resu
     let run = client.api("GET", &format!("/api/runs/{run_id}"), None)?;
     if json_out {
         out!("{run}");
-        return Ok(());
+    } else {
+        run_lines(&run, style).iter().for_each(|l| out!("{l}"));
     }
+    Ok(())
+}
+
+/// A run as `run` shows it: a header, its input, then its steps as a timeline.
+fn run_lines(run: &Value, style: Style) -> Vec<String> {
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
-    out!(
-        "{}  {}  workflow {} v{}  trigger {}",
-        style.bold(&s(&run["id"])),
-        style.status(&s(&run["status"])),
-        s(&run["workflow_id"]),
-        run["version"],
-        s(&run["trigger"])
-    );
-    out!(
-        "created {}  took {}",
-        s(&run["created_at"]),
-        duration(run["started_at"].as_str(), run["finished_at"].as_str())
-    );
+    let mut lines = vec![
+        format!(
+            "{}  {}  workflow {} v{}  trigger {}",
+            style.bold(&s(&run["id"])),
+            style.status(&s(&run["status"])),
+            s(&run["workflow_id"]),
+            run["version"],
+            s(&run["trigger"])
+        ),
+        format!(
+            "created {}  took {}",
+            s(&run["created_at"]),
+            duration(run["started_at"].as_str(), run["finished_at"].as_str())
+        ),
+    ];
+    if !run["input"].is_null() {
+        lines.push(format!(
+            "{} {}",
+            style.bold("input:"),
+            shortened(&run["input"])
+        ));
+    }
     let start = run["started_at"].as_str().or(run["created_at"].as_str());
-    out!("{}", style.bold("steps:"));
+    lines.push(style.bold("steps:"));
     let steps = run["steps"].as_array().cloned().unwrap_or_default();
     if steps.is_empty() {
-        out!("  (none recorded yet)");
+        lines.push("  (none recorded yet)".into());
     }
     for step in &steps {
         let mark = match step["status"].as_str() {
@@ -509,33 +524,40 @@ fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Resu
             Some("failed") => style.red("✗"),
             _ => style.yellow("…"),
         };
-        out!(
+        lines.push(format!(
             "  {mark} +{:<7} {:<20} {:<10} {:>7}  attempts {}",
             duration(start, step["started_at"].as_str()),
             s(&step["name"]),
             s(&step["status"]),
             duration(step["started_at"].as_str(), step["finished_at"].as_str()),
             step["attempts"]
-        );
+        ));
         if !step["error"].is_null() {
-            out!("      {}", style.red(&format!("error: {}", step["error"])));
+            lines.push(format!(
+                "      {}",
+                style.red(&format!("error: {}", step["error"]))
+            ));
         }
         if !step["output"].is_null() {
-            let out = step["output"].to_string();
-            let short: String = out.chars().take(200).collect();
-            out!(
-                "      {}",
-                style.dim(&format!(
-                    "output: {short}{}",
-                    if out.chars().count() > 200 { "…" } else { "" }
-                ))
-            );
+            let output = format!("output: {}", shortened(&step["output"]));
+            lines.push(format!("      {}", style.dim(&output)));
         }
     }
     if !run["error"].is_null() {
-        out!("{}", style.red(&format!("error: {}", run["error"])));
+        lines.push(style.red(&format!("error: {}", run["error"])));
     }
-    Ok(())
+    lines
+}
+
+/// A value as compact JSON on one line, cut after 200 characters (`…`); `--json` shows it whole.
+fn shortened(v: &Value) -> String {
+    let text = v.to_string();
+    let short: String = text.chars().take(200).collect();
+    if short.len() < text.len() {
+        format!("{short}…")
+    } else {
+        short
+    }
 }
 
 fn replay(client: &Client, run_id: &str, json_out: bool) -> Result<(), Failure> {
@@ -717,5 +739,29 @@ fn send(
             answer.status
         ))),
         s => Err(Failure::Server(format!("the endpoint answered {s}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_shows_its_input_on_one_line() {
+        let run = json!({
+            "id": "run_1", "status": "succeeded", "workflow_id": "wf_1", "version": 2,
+            "trigger": "endpoint", "created_at": "2026-01-01T00:00:00Z",
+            "input": {"request": {"body": {"email": "ada@example.com"}}},
+            "steps": [{"name": "note", "status": "succeeded", "attempts": 1, "output": {"m": "x".repeat(300)}}],
+        });
+        let lines = run_lines(&run, Style::plain());
+        assert_eq!(
+            lines[2],
+            r#"input: {"request":{"body":{"email":"ada@example.com"}}}"#
+        );
+        assert_eq!(lines[3], "steps:");
+        let output = lines.last().unwrap();
+        assert!(output.ends_with("xxx…"), "{output}");
+        assert_eq!(output.trim_start().chars().count(), "output: ".len() + 201);
     }
 }
