@@ -28,15 +28,19 @@ impl Answer {
 }
 
 impl Client {
-    pub fn new(base: &str, token: &str) -> Client {
-        Client {
+    /// A client of the Tripline at `base` (`--url`), checked before any request: a malformed
+    /// URL is a usage error naming the option, not a server that cannot be reached.
+    pub fn new(base: &str, token: &str) -> Result<Client, Failure> {
+        check_base(base)
+            .map_err(|why| Failure::Usage(format!("--url / TRIPLINE_URL `{base}`: {why}")))?;
+        Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
             agent: ureq::AgentBuilder::new()
                 .redirects(0)
                 .timeout(Duration::from_secs(60))
                 .build(),
-        }
+        })
     }
 
     /// Any request; `Err` only when the server could not be reached.
@@ -130,5 +134,59 @@ impl Client {
         page["workflows"].get(0).cloned().ok_or_else(|| {
             Failure::Invalid(format!("no workflow with key `{key}` on {}", self.base))
         })
+    }
+}
+
+/// Why `base` cannot be a Tripline's base URL: it must be an absolute `http` or `https` URL with
+/// a host, and no query or fragment (paths are appended to it).
+fn check_base(base: &str) -> Result<(), String> {
+    let example = "write it like http://localhost:8787 or https://tripline.example.workers.dev";
+    let url = url::Url::parse(base).map_err(|e| format!("not a URL ({e}); {example}"))?;
+    if !matches!(url.scheme(), "http" | "https") || !base.contains("://") {
+        return Err(format!("not an http or https URL; {example}"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("has no host; {example}"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_base_url_is_a_usage_error_naming_the_option() {
+        for good in [
+            "http://localhost:8787",
+            "https://tripline.example.workers.dev/",
+            "http://127.0.0.1:9000/prefix",
+            "HTTP://LOCALHOST",
+        ] {
+            assert!(Client::new(good, "t").is_ok(), "{good}");
+        }
+        for bad in [
+            "localhost:8787",
+            "",
+            "localhost",
+            "http://",
+            "http:/localhost",
+            "ftp://localhost",
+            "http://localhost/?x=1",
+            "http://localhost/#top",
+        ] {
+            let Err(f) = Client::new(bad, "t") else {
+                panic!("{bad:?} was taken");
+            };
+            assert_eq!(f.code(), 2, "{bad:?}");
+            assert!(
+                f.message().starts_with("--url / TRIPLINE_URL"),
+                "{}",
+                f.message()
+            );
+        }
     }
 }

@@ -29,19 +29,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             paths,
             deploy,
             prune,
-        } => apply(&client(), paths, *deploy, *prune, false, json_out, style),
+        } => apply(&client()?, paths, *deploy, *prune, false, json_out, style),
         Command::Apply {
             paths,
             deploy,
             prune,
-        } => apply(&client(), paths, *deploy, *prune, true, json_out, style),
+        } => apply(&client()?, paths, *deploy, *prune, true, json_out, style),
         Command::Runs {
             key,
             status,
             limit,
             follow,
         } => runs(
-            &client(),
+            &client()?,
             key,
             status.as_deref(),
             *limit,
@@ -49,13 +49,13 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             json_out,
             style,
         ),
-        Command::Run { run_id } => show_run(&client(), run_id, json_out, style),
-        Command::Replay { run_id } => replay(&client(), run_id, json_out),
+        Command::Run { run_id } => show_run(&client()?, run_id, json_out, style),
+        Command::Replay { run_id } => replay(&client()?, run_id, json_out),
         Command::Preview {
             target,
             count,
             after,
-        } => preview(&client(), target, *count, after.as_deref(), json_out),
+        } => preview(client, target, *count, after.as_deref(), json_out),
         Command::Send {
             key,
             test,
@@ -64,7 +64,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             query,
             method,
         } => send(
-            &client(),
+            &client()?,
             key,
             *test,
             data.as_deref(),
@@ -574,7 +574,7 @@ fn replay(client: &Client, run_id: &str, json_out: bool) -> Result<(), Failure> 
 }
 
 fn preview(
-    client: &Client,
+    client: impl FnOnce() -> Result<Client, Failure>,
     target: &str,
     count: u32,
     after: Option<&str>,
@@ -607,6 +607,7 @@ fn preview(
             .map(|f| json!(f))
             .collect()
     } else {
+        let client = client()?;
         let wf = client.by_key(target)?;
         let id = wf["id"].as_str().unwrap_or("");
         let mut path = format!("/api/workflows/{id}/schedule/preview?count={count}");

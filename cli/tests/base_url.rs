@@ -1,0 +1,42 @@
+//! A malformed `--url` / `TRIPLINE_URL` is a usage error of the commands that contact the
+//! server, before any request; the offline commands do not read it.
+
+use std::process::Command;
+
+fn tripline(url: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args(args)
+        .env("TRIPLINE_URL", url)
+        .env("TRIPLINE_TOKEN", "t")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_malformed_url_is_exit_2_naming_the_option() {
+    for url in ["localhost:8787", "", "http://"] {
+        for args in [
+            &["runs", "nightly"][..],
+            &["apply", "../examples"],
+            &["run", "run_x"],
+        ] {
+            let (code, stderr) = tripline(url, args);
+            assert_eq!(code, 2, "{url:?} {args:?}: {stderr}");
+            assert!(stderr.contains("--url / TRIPLINE_URL"), "{stderr}");
+            assert!(!stderr.contains("cannot reach"), "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn offline_commands_do_not_read_the_url() {
+    let (code, stderr) = tripline("localhost:8787", &["check", "../examples"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stderr) = tripline("localhost:8787", &["preview", "../examples/schedule.json"]);
+    assert_eq!(code, 0, "{stderr}");
+}
