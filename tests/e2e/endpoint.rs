@@ -1226,6 +1226,30 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
     assert_eq!(r.status, 200);
     assert_eq!(r.text, "hello ann");
     assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    // The reply shares the dashboard's origin: it is sandboxed and never sniffed as HTML.
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("sandbox allow-scripts allow-forms allow-popups allow-downloads")
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+
+    // A page the workflow builds keeps the policy it sets.
+    let page = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([{"type": "response", "status": 200,
+                    "headers": {"content-type": "text/html", "Content-Security-Policy": "default-src 'none'"},
+                    "body": "<p>{{request.query.name}}</p>"}]),
+        ),
+    );
+    let r = send("POST", &format!("{}?name=ann", hook(&page)), &[], None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'none'")
+    );
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
 }
 
 /// A run of `log` and `response` steps only is executed inside its create call and stored as
