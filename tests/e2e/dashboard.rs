@@ -76,6 +76,14 @@ fn endpoint_example() -> Value {
     serde_json::from_str(include_str!("../../examples/endpoint.json")).expect("example")
 }
 
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|x| text(x).to_string())
+        .collect()
+}
+
 #[test]
 fn error_locations_map_to_the_text_and_diffs_mark_lines() {
     // The dashboard's pure modules, under node's test runner (dashboard/test/).
@@ -90,7 +98,7 @@ fn error_locations_map_to_the_text_and_diffs_mark_lines() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("# pass 9"), "{stdout}");
+    assert!(stdout.contains("# pass 12"), "{stdout}");
     assert!(stdout.contains("# fail 0"), "{stdout}");
 }
 
@@ -367,6 +375,38 @@ fn runs_page_pages_older_runs_and_keeps_showing_new_ones() {
     let after_new = r["after_new"].as_array().expect("ids");
     assert_eq!(after_new.len(), 24, "{r:#}");
     assert_eq!(after_new[0], r["new_run"]);
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn workflow_list_keeps_the_pages_loaded_when_it_refreshes() {
+    // An instance of its own: the list is of every workflow, and 53 of them would push the
+    // other scenarios' workflows off the first page.
+    let dev = &Dev::start("dashboard-list-paging", &[]);
+    let mut def = endpoint_example();
+    let mut ids = Vec::new();
+    for i in 0..53 {
+        def["name"] = json!(format!("Paged {i:02}"));
+        ids.push(create(dev, &def));
+    }
+    let r = browser_at(
+        dev,
+        "dashboard_list_paging.mjs",
+        json!({"oldest_name": "Paged 00"}),
+    );
+    assert_eq!(r["first_page"], 50, "{r:#}");
+    let mut after_more = strings(&r["after_more"]);
+    after_more.sort();
+    let mut all = ids.clone();
+    all.sort();
+    assert_eq!(after_more, all, "{r:#}");
+    // The refresh of the first page kept the second one, and there is nothing more to load.
+    let mut after_refresh = strings(&r["after_refresh"]);
+    after_refresh.sort();
+    assert_eq!(after_refresh, all, "{r:#}");
+    assert_eq!(r["more_button_after_refresh"], 0, "{r:#}");
+    // The oldest workflow is on the second page: the filter finds it.
+    assert_eq!(r["filtered"], json!([ids[0]]), "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

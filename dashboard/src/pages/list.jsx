@@ -1,9 +1,14 @@
 // Workflows: name, trigger, status, version, last run, next fire, poll health; filter; create.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { Problem, Loading, Empty, Status, Time, go, usePolling } from '../ui.jsx';
 import { TEMPLATES } from '../templates.js';
 import { pollHealth } from '../poll.js';
+import { appendPage, refreshFirstPage } from '../paging.js';
+
+/** Newest first, as the API pages them: `a` comes after `b` when it was created earlier. */
+const olderThan = (a, b) => a.created_at < b.created_at || (a.created_at === b.created_at && a.id < b.id);
+const byId = (w) => w.id;
 
 /** What the list shows beyond the list's own fields (which carry the last run): a schedule's
  * next fire and a poll's health, from the workflow's own resource. */
@@ -23,11 +28,21 @@ export function WorkflowList() {
   const [creating, setCreating] = useState(false);
   const [createError, setCreateError] = useState(null);
 
+  // Whether more pages were loaded: until then the paging cursor follows the first page.
+  const paged = useRef(false);
+
   const load = async (cursor) => {
     try {
       const page = await api('GET', `/api/workflows?limit=50${cursor ? `&cursor=${enc(cursor)}` : ''}`);
-      setItems((old) => (cursor ? [...(old || []), ...page.workflows] : page.workflows));
-      setNext(page.next_cursor);
+      if (cursor) {
+        paged.current = true;
+        setItems((old) => appendPage(old, page.workflows, byId));
+        setNext(page.next_cursor);
+      } else {
+        // A refresh updates the first page and keeps the pages loaded below it.
+        setItems((old) => refreshFirstPage(old, page.workflows, !page.next_cursor, byId, olderThan));
+        if (!paged.current || !page.next_cursor) setNext(page.next_cursor);
+      }
       setError(null);
       const pairs = await Promise.all(page.workflows.filter((w) => w.trigger_type === 'schedule' || w.trigger_type === 'poll').map(async (w) => [w.id, await details(w)]));
       setExtra((old) => ({ ...old, ...Object.fromEntries(pairs) }));
@@ -36,7 +51,7 @@ export function WorkflowList() {
     }
   };
   useEffect(() => { document.title = 'Workflows · Tripline'; }, []);
-  // Last runs and next fires move: refresh the first page now and then.
+  // Last runs and next fires move: refresh the first page now and then (merged into the list).
   usePolling(() => load(null), 10000, []);
 
   const create = async () => {

@@ -1,0 +1,20 @@
+// Lists that page with a cursor and fetch their first page again now and then (workflows, runs,
+// connections): a refresh updates what it covers and keeps the pages loaded below it.
+
+/** `page` (the first page, fetched again) merged into `loaded`: the page's items, then the
+ * loaded items that sort after its last one (`sortsAfter(item, last)`), which the pages loaded
+ * later hold. A loaded item the page no longer has, but that would sort within it, is gone
+ * (deleted, or out of the filter). When the page is the whole list (`complete`: it has no next
+ * cursor), nothing else is kept. */
+export function refreshFirstPage(loaded, page, complete, keyOf, sortsAfter) {
+  if (!loaded || complete || !page.length) return page;
+  const fresh = new Set(page.map(keyOf));
+  const last = page[page.length - 1];
+  return [...page, ...loaded.filter((x) => !fresh.has(keyOf(x)) && sortsAfter(x, last))];
+}
+
+/** The next page appended to `loaded`, without the items already there. */
+export function appendPage(loaded, page, keyOf) {
+  const seen = new Set((loaded || []).map(keyOf));
+  return [...(loaded || []), ...page.filter((x) => !seen.has(keyOf(x)))];
+}
