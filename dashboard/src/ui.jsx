@@ -52,6 +52,13 @@ export function Problem({ error, title }) {
   );
 }
 
+/** A one-line note on a page that refreshes itself: the last refresh failed, what is shown is
+ * what was loaded before, and the next refresh tries again. */
+export function StaleNote({ error }) {
+  if (!error) return null;
+  return <p class="warn stale" role="status">The last refresh failed ({error.title || error.message || String(error)}); showing what was loaded before, trying again.</p>;
+}
+
 export function Loading({ what }) {
   return <p class="loading" role="status" aria-live="polite">Loading {what}…</p>;
 }

@@ -76,6 +76,19 @@ fn endpoint_example() -> Value {
     serde_json::from_str(include_str!("../../examples/endpoint.json")).expect("example")
 }
 
+/// Sends a lead to the endpoint workflow `id` (examples/endpoint.json); returns the run id.
+fn send_lead(dev: &Dev, id: &str, email: &str) -> String {
+    let body = json!({ "email": email }).to_string();
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}?source=website")),
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    text(&r.json()["run_id"]).to_string()
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap_or_else(|| panic!("not a list: {v}"))
@@ -407,6 +420,49 @@ fn workflow_list_keeps_the_pages_loaded_when_it_refreshes() {
     assert_eq!(r["more_button_after_refresh"], 0, "{r:#}");
     // The oldest workflow is on the second page: the filter finds it.
     assert_eq!(r["filtered"], json!([ids[0]]), "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn run_page_and_connections_survive_a_failed_refresh() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint_example());
+    let run_id = send_lead(dev, &id, "refresh@example.com");
+    wait_run(dev, &run_id, 60);
+    let provider = Provider::start(&dev.base, 3600);
+    let oauth_id = create(
+        dev,
+        &json!({"name": "Connect", "trigger": provider.trigger(OAUTH_SECRET_ENV, &["read"]),
+                "steps": [{"type": "log", "name": "hello", "message": "connected {{oauth.user_id}}"}]}),
+    );
+    let r = browser(
+        "dashboard_run_refresh.mjs",
+        json!({"run_id": run_id, "oauth_id": oauth_id}),
+    );
+    // A refresh failed: the run stays on screen with a note, which goes at the next good answer.
+    let during = &r["during_failure"];
+    assert!(text(&during["heading"]).contains(&run_id), "{r:#}");
+    assert!(
+        text(&during["note"]).contains("The last refresh failed (Service Unavailable)"),
+        "{r:#}"
+    );
+    assert_eq!(during["full_page_problem"], 0, "{r:#}");
+    assert_eq!(r["after_recovery"], "succeeded", "{r:#}");
+    // The first fetch failed: the page says so, then shows the run.
+    assert!(
+        text(&r["first_failed"]).contains("This run could not be loaded"),
+        "{r:#}"
+    );
+    assert!(text(&r["first_failed_then"]).contains(&run_id), "{r:#}");
+    assert_eq!(r["first_failed_problem_left"], 0, "{r:#}");
+    // The connections: the list stays, with the note, until the next good answer.
+    let oauth = &r["oauth_during_failure"];
+    assert!(
+        text(&oauth["note"]).contains("The last refresh failed"),
+        "{r:#}"
+    );
+    assert_eq!(oauth["empty_shown"], 1, "{r:#}");
+    assert_eq!(r["oauth_alerts_after"], 0, "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

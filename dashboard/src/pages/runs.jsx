@@ -1,7 +1,7 @@
 // Runs of a workflow (status filter, paging, new runs appearing live) and one run's timeline.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { Problem, Loading, Empty, Status, Time, Json, usePolling, duration, go } from '../ui.jsx';
+import { Problem, Loading, Empty, Status, Time, Json, StaleNote, usePolling, duration, go } from '../ui.jsx';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
 
@@ -134,6 +134,7 @@ export function RunPage({ runId }) {
     try {
       const r = await api('GET', `/api/runs/${enc(runId)}`);
       setRun(r);
+      setError(null);
       document.title = `Run ${r.id} · Tripline`;
     } catch (e) {
       setError(e);
@@ -151,8 +152,9 @@ export function RunPage({ runId }) {
       setBusy(false);
     }
   };
-  if (error) return <Problem error={error} title="This run could not be loaded" />;
-  if (!run) return <Loading what="the run" />;
+  // Until the run is loaded, a failed fetch is the page; later, the run stays on screen with a
+  // note, and the next fetch tries again.
+  if (!run) return error ? <Problem error={error} title="This run could not be loaded" /> : <Loading what="the run" />;
   return (
     <section class="run">
       <div class="page-head">
@@ -164,6 +166,7 @@ export function RunPage({ runId }) {
           <button type="button" class="primary" onClick={replay} disabled={busy}>{busy ? 'Replaying…' : 'Replay'}</button>
         </div>
       </div>
+      <StaleNote error={error} />
       <Problem error={problem} title="The run could not be replayed" />
       {run.error ? <div class="problem"><strong>The run failed</strong><p>{typeof run.error === 'string' ? run.error : JSON.stringify(run.error)}</p></div> : null}
       <div class="grid">

@@ -2,7 +2,7 @@
 // schedule (fire times with DST shifts), poll (status and reset), OAuth (URLs, connections).
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { Problem, Loading, Empty, Time, UrlRow, Json, usePolling } from '../ui.jsx';
+import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, usePolling } from '../ui.jsx';
 
 function Signature({ s }) {
   if (!s) return <span class="muted sig" data-sig="none">no signature check configured</span>;
@@ -217,13 +217,15 @@ export function PollPanel({ wf, onChanged }) {
 
 export function OAuthPanel({ wf }) {
   const [conns, setConns] = useState(null);
+  const [loadError, setLoadError] = useState(null);
   const [problem, setProblem] = useState(null);
   const load = async () => {
     try {
       const r = await api('GET', `/api/workflows/${enc(wf.id)}/connections`);
       setConns(r.connections);
+      setLoadError(null);
     } catch (e) {
-      setProblem(e);
+      setLoadError(e);
     }
   };
   usePolling(load, 5000, [wf.id]);
@@ -243,8 +245,9 @@ export function OAuthPanel({ wf }) {
       <UrlRow label="Redirect URL" url={wf.urls.redirect} />
       <p class="muted">Register the Redirect URL with the provider. Send users to a Sign-in link your backend signs for them (<code>?user_id=…&amp;expires=…&amp;signature=…</code>, see docs/oauth.md), or to a one-time link from <code>POST /api/workflows/{'{'}id{'}'}/signin-links</code>.</p>
       <h3>Connections</h3>
+      {conns === null ? <Problem error={loadError} /> : <StaleNote error={loadError} />}
       <Problem error={problem} />
-      {conns === null && !problem && <Loading what="connections" />}
+      {conns === null && !loadError && <Loading what="connections" />}
       {conns && conns.length === 0 && <Empty>No connections yet.</Empty>}
       {conns && conns.length > 0 && (
         <ul class="connections">
