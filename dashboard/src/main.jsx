@@ -56,7 +56,7 @@ function App() {
   if (!signedIn) return <SignIn reason={reason} onSignedIn={() => { setReason(null); setSignedIn(true); }} />;
   const signOut = () => { token.clear(); setReason(null); setSignedIn(false); go('/'); };
   let page;
-  if (route[0] === 'w' && route[1] && route[2] === 'runs') page = <RunsPage id={route[1]} />;
+  if (route[0] === 'w' && route[1] && route[2] === 'runs') page = <RunsPage id={route[1]} key={route[1]} />;
   else if (route[0] === 'w' && route[1]) page = <WorkflowPage id={route[1]} key={route[1]} />;
   else if (route[0] === 'runs' && route[1]) page = <RunPage runId={route[1]} key={route[1]} />;
   else page = <WorkflowList />;

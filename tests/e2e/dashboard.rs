@@ -467,6 +467,40 @@ fn run_page_and_connections_survive_a_failed_refresh() {
 }
 
 #[test]
+fn runs_list_is_of_one_workflow_and_one_status_filter() {
+    let dev = dev();
+    let a = create_deployed(dev, &endpoint_example());
+    let a_runs: Vec<String> = (0..2)
+        .map(|i| send_lead(dev, &a, &format!("a{i}@example.com")))
+        .collect();
+    for run in &a_runs {
+        wait_run(dev, run, 60);
+    }
+    // B's runs are newer than A's, and more than one page.
+    let b = create_deployed(dev, &endpoint_example());
+    let b_runs: Vec<String> = (0..21)
+        .map(|i| send_lead(dev, &b, &format!("b{i}@example.com")))
+        .collect();
+    let r = browser(
+        "dashboard_runs_switch.mjs",
+        json!({"a": a, "b": b, "b_newest": b_runs.last()}),
+    );
+    // The answer for "all" that arrived after the switch to "failed" was not shown.
+    assert_eq!(r["rows_while_failed"], json!([]), "{r:#}");
+    assert_eq!(r["failed_empty_text"], "No failed runs.", "{r:#}");
+    let mut shown_a = strings(&r["a_rows"]);
+    shown_a.sort();
+    let mut want_a = a_runs.clone();
+    want_a.sort();
+    assert_eq!(shown_a, want_a, "{r:#}");
+    // B's runs page has B's newest 20 runs, none of A's.
+    let shown_b = strings(&r["b_rows"]);
+    let want_b: Vec<String> = b_runs.iter().rev().take(20).cloned().collect();
+    assert_eq!(shown_b, want_b, "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
 fn test_shelf_fills_live_and_detected_schema_is_applied() {
     let dev = dev();
     let mut def = endpoint_example();

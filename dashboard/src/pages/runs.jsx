@@ -2,8 +2,13 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { Problem, Loading, Empty, Status, Time, Json, StaleNote, usePolling, duration, go } from '../ui.jsx';
+import { appendPage, refreshFirstPage } from '../paging.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
+
+const byId = (r) => r.id;
+/** Run ids sort by creation, as the API pages them (newest first). */
+const olderThan = (a, b) => a.id < b.id;
 
 export function RunsPage({ id }) {
   const [wf, setWf] = useState(null);
@@ -13,24 +18,29 @@ export function RunsPage({ id }) {
   const [error, setError] = useState(null);
   // Whether older pages were loaded: until then the paging cursor follows the first page.
   const paged = useRef(false);
+  // What the list on screen is of: an answer to a request made for another workflow or status
+  // filter (still in flight when the filter changed) is dropped.
+  const shown = useRef('');
+  shown.current = `${id} ${status}`;
   useEffect(() => {
     api('GET', `/api/workflows/${enc(id)}`).then((w) => { setWf(w); document.title = `Runs of ${w.name} · Tripline`; }).catch(setError);
   }, [id]);
   useEffect(() => { setList(null); setNext(null); paged.current = false; }, [status]);
-  const q = (cursor) => `/api/workflows/${enc(id)}/runs?limit=20${status ? `&status=${status}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`;
+  /** The page after `cursor` (the first without), or null when the filter changed meanwhile. */
+  const fetchPage = async (cursor) => {
+    const tag = shown.current;
+    const r = await api('GET', `/api/workflows/${enc(id)}/runs?limit=20${status ? `&status=${status}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+    return tag === shown.current ? r : null;
+  };
   // The first page is fetched again every 1.5 s: new runs and status changes show up live.
-  // Run ids sort by creation, as the API pages them: runs older than the fresh first page are
-  // kept below it (pushed down, not lost); newer ones it no longer has (filtered out) go.
+  // Runs older than the fresh first page are kept below it (pushed down, not lost); newer ones
+  // it no longer has (filtered out) go.
   usePolling(async () => {
     try {
-      const r = await api('GET', q(null));
-      setList((prev) => {
-        if (!prev || !r.runs.length) return r.runs;
-        const fresh = new Set(r.runs.map((x) => x.id));
-        const oldest = r.runs[r.runs.length - 1].id;
-        return [...r.runs, ...prev.filter((x) => !fresh.has(x.id) && x.id < oldest)];
-      });
-      if (!paged.current) setNext(r.next_cursor);
+      const r = await fetchPage(null);
+      if (!r) return;
+      setList((prev) => refreshFirstPage(prev, r.runs, !r.next_cursor, byId, olderThan));
+      if (!paged.current || !r.next_cursor) setNext(r.next_cursor);
       setError(null);
     } catch (e) {
       setError(e);
@@ -38,12 +48,10 @@ export function RunsPage({ id }) {
   }, 1500, [id, status]);
   const more = async () => {
     try {
-      const r = await api('GET', q(next));
+      const r = await fetchPage(next);
+      if (!r) return;
       paged.current = true;
-      setList((prev) => {
-        const seen = new Set((prev || []).map((x) => x.id));
-        return [...(prev || []), ...r.runs.filter((x) => !seen.has(x.id))];
-      });
+      setList((prev) => appendPage(prev, r.runs, byId));
       setNext(r.next_cursor);
     } catch (e) {
       setError(e);
