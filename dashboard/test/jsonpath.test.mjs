@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EditorState } from '@codemirror/state';
 import { json } from '@codemirror/lang-json';
-import { locate, parseLocation } from '../src/jsonpath.js';
+import { locate, parseLocation, setMember } from '../src/jsonpath.js';
 import { lineDiff } from '../src/diff.js';
 
 const text = `{
@@ -43,6 +43,43 @@ test('a missing key or index points at the nearest container', () => {
   assert.deepEqual(at('steps[1].method'), { line: 6, text: '{', exact: false });
   assert.deepEqual(at('steps[7].url'), { line: 4, text: '[', exact: false });
   assert.deepEqual(at('trigger.timezone'), { line: 3, text: '{', exact: false });
+});
+
+test('a member is set in the text, the rest of the text kept as it is', () => {
+  const set = (doc, path, value) => {
+    const st = EditorState.create({ doc, extensions: [json()] });
+    const change = setMember(st, path, value);
+    return change && st.update({ changes: change }).state.doc.toString();
+  };
+  const edited = `{
+  "name": "Edited, not saved",
+  "trigger": {
+    "type": "endpoint",
+    "request": {}
+  }
+}`;
+  // An existing member: its value is replaced, indented like its line.
+  assert.equal(set(edited, ['trigger', 'request'], { body: [{ name: 'email' }] }), `{
+  "name": "Edited, not saved",
+  "trigger": {
+    "type": "endpoint",
+    "request": {
+      "body": [
+        {
+          "name": "email"
+        }
+      ]
+    }
+  }
+}`);
+  // A missing member is added at the end of its object.
+  const added = set('{\n  "trigger": {\n    "type": "endpoint"\n  }\n}', ['trigger', 'request'], { query: [] });
+  assert.equal(added, '{\n  "trigger": {\n    "type": "endpoint",\n    "request": {\n      "query": []\n    }\n  }\n}');
+  assert.deepEqual(JSON.parse(set('{"trigger": {}}', ['trigger', 'request'], { a: 1 })), { trigger: { request: { a: 1 } } });
+  // Not JSON, or no object to put it in: nothing to change.
+  assert.equal(set('{"trigger": {', ['trigger', 'request'], {}), null);
+  assert.equal(set('{"trigger": 7}', ['trigger', 'request'], {}), null);
+  assert.equal(set('{"name": "x"}', ['trigger', 'request'], {}), null);
 });
 
 test('line diff marks changed lines only', () => {

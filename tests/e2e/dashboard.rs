@@ -111,7 +111,7 @@ fn error_locations_map_to_the_text_and_diffs_mark_lines() {
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("# pass 12"), "{stdout}");
+    assert!(stdout.contains("# pass 13"), "{stdout}");
     assert!(stdout.contains("# fail 0"), "{stdout}");
 }
 
@@ -549,6 +549,32 @@ fn test_shelf_fills_live_and_detected_schema_is_applied() {
     assert!(names("body").contains(&"age".to_string()), "{draft}");
     assert!(names("query").contains(&"source".to_string()), "{draft}");
     assert_eq!(draft["trigger"]["verify"]["scheme"], "github", "{draft}");
+    // With unsaved edits, Apply put the newer request's schema into the editor beside them and
+    // stored nothing; the save then stored both.
+    assert!(
+        text(&r["dirty_apply_editor"]).contains("Shelf, renamed"),
+        "{r:#}"
+    );
+    assert!(
+        text(&r["dirty_apply_note"]).contains("Unsaved changes"),
+        "{r:#}"
+    );
+    assert!(
+        text(&r["dirty_proposal_note"]).contains("beside your unsaved changes"),
+        "{r:#}"
+    );
+    assert_eq!(r["applied_draft"]["name"], "Shelf", "{r:#}");
+    assert_eq!(r["dirty_apply_stored"], r["applied_draft"], "{r:#}");
+    let saved = &r["saved_draft"];
+    assert_eq!(saved["name"], "Shelf, renamed", "{saved}");
+    let body: Vec<&str> = saved["trigger"]["request"]["body"]
+        .as_array()
+        .expect("body fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    assert!(body.contains(&"plan") && body.contains(&"email"), "{saved}");
+    assert_eq!(saved["trigger"]["verify"]["scheme"], "github", "{saved}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

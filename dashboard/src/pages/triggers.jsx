@@ -11,7 +11,10 @@ function Signature({ s }) {
   return <span class="bad sig" data-sig="invalid">signature would fail ({s.scheme}): {err.message}{err.location ? ` — ${err.location}` : ''}</span>;
 }
 
-export function EndpointPanel({ wf, onApplied }) {
+/** Props: wf; dirty (the editor has unsaved changes); onApplied(workflow) after the API wrote
+ * the schema into the stored draft; applyInEditor(schema) puts it into the editor's text
+ * instead (throws when it cannot). */
+export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
   const [shelf, setShelf] = useState(null);
   const [shelfError, setShelfError] = useState(null);
   const [proposal, setProposal] = useState(null);
@@ -42,6 +45,12 @@ export function EndpointPanel({ wf, onApplied }) {
     setBusy('apply');
     setProblem(null);
     try {
+      // Unsaved edits stay: the schema goes into the editor's text, saved with the rest.
+      if (dirty) {
+        applyInEditor(proposal.schema);
+        setProposal(null);
+        return;
+      }
       const r = await api('POST', `/api/workflows/${enc(wf.id)}/detect-schema`, { test_request_id: proposal.test_request_id, apply: true });
       onApplied(r.workflow);
       setProposal(null);
@@ -82,7 +91,9 @@ export function EndpointPanel({ wf, onApplied }) {
       {proposal && (
         <div class="proposal">
           <h3>Proposed request schema</h3>
-          <p class="muted">From test request {proposal.test_request_id}. Apply writes it into the draft as <code>trigger.request</code>.</p>
+          <p class="muted">From test request {proposal.test_request_id}. {dirty
+            ? <>Apply puts it into the editor as <code>trigger.request</code>, beside your unsaved changes; save to keep it.</>
+            : <>Apply writes it into the draft as <code>trigger.request</code>.</>}</p>
           <Json value={proposal.schema} />
           <div class="row">
             <button type="button" class="primary" onClick={apply} disabled={!!busy}>{busy === 'apply' ? 'Applying…' : 'Apply'}</button>

@@ -3,6 +3,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { Editor, placeErrors } from '../editor.jsx';
+import { setMember } from '../jsonpath.js';
 import { lineDiff } from '../diff.js';
 import { Problem, Loading, Status, Time, UrlRow, go } from '../ui.jsx';
 import { EndpointPanel, SchedulePanel, PollPanel, OAuthPanel } from './triggers.jsx';
@@ -119,14 +120,31 @@ export function WorkflowPage({ id }) {
     }
   };
 
-  /** A new draft from elsewhere (e.g. a detected schema applied): into the editor, saved. */
+  /** A detected schema into the editor's own text as `trigger.request`, the other unsaved edits
+   * kept: the editor then has unsaved changes. */
+  const applyInEditor = (schema) => {
+    const change = setMember(editor.current.view.state, ['trigger', 'request'], schema);
+    if (!change) {
+      throw { title: 'The schema could not be put into the editor', detail: 'The editor’s text is not valid JSON with a `trigger` object: fix it, or save, then apply again.', errors: [] };
+    }
+    editor.current.view.dispatch({ changes: change });
+    setNote('The detected schema is in the editor as trigger.request: save to keep it.');
+  };
+
+  /** A new draft from elsewhere (a detected schema applied): into the editor, saved — unless the
+   * text was edited meanwhile: then only the schema goes into it, beside those edits. */
   const adopt = (w) => {
     const t = pretty(w.draft);
+    const edited = editor.current.text() !== savedText;
+    setSavedText(t);
+    setWf((old) => ({ ...old, ...w }));
+    if (edited) {
+      applyInEditor(w.draft.trigger.request);
+      return;
+    }
     editor.current.setText(t);
     setText(t);
-    setSavedText(t);
     setErrors([]);
-    setWf((old) => ({ ...old, ...w }));
   };
 
   if (loadError) return <Problem error={loadError} title="This workflow could not be loaded" />;
@@ -176,7 +194,7 @@ export function WorkflowPage({ id }) {
           </details>
         </div>
         <div class="col-side">
-          {wf.trigger_type === 'endpoint' && <EndpointPanel wf={wf} onApplied={adopt} />}
+          {wf.trigger_type === 'endpoint' && <EndpointPanel wf={wf} dirty={dirty} onApplied={adopt} applyInEditor={applyInEditor} />}
           {wf.trigger_type === 'schedule' && <SchedulePanel wf={wf} dirty={dirty} />}
           {wf.trigger_type === 'poll' && <PollPanel wf={wf} onChanged={refresh} />}
           {wf.trigger_type === 'oauth' && <OAuthPanel wf={wf} />}

@@ -1,8 +1,9 @@
 // Test shelf: a request to the test URL appears by itself; Detect schema proposes a schema;
-// Apply puts it into the draft (and the editor).
+// Apply puts it into the draft (and the editor) — or, with unsaved edits, into the editor's text
+// beside them, stored with the next save.
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { args, scenario, signIn, editorText, shot } from './dashboard_lib.mjs';
+import { args, scenario, signIn, editorText, setEditorText, apiGet, shot } from './dashboard_lib.mjs';
 
 await scenario(async (page, out) => {
   await signIn(page);
@@ -13,8 +14,7 @@ await scenario(async (page, out) => {
   await page.getByText('Copied').waitFor();
   out.clipboard = await page.evaluate(() => navigator.clipboard.readText());
   // Two requests signed GitHub-style: one with a wrong secret, then one with the right one.
-  const body = JSON.stringify({ email: 'ada@example.com', age: 36, tags: ['a'] });
-  const send = (secret) => {
+  const send = (secret, body = JSON.stringify({ email: 'ada@example.com', age: 36, tags: ['a'] })) => {
     const sig = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
     return JSON.parse(execFileSync('curl', ['-s', '-X', 'POST', `${args.base}/hooks/${args.id}/test?source=shelf`,
       '-H', 'content-type: application/json', '-H', 'x-sender: dashboard-test',
@@ -35,4 +35,24 @@ await scenario(async (page, out) => {
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.locator('.proposal').waitFor({ state: 'detached' });
   out.editor_text = await editorText(page);
+
+  // Unsaved edits, then the schema of a new request: Apply puts it beside them in the editor;
+  // nothing is stored until Save.
+  const { draft } = await apiGet(`/api/workflows/${args.id}`);
+  out.applied_draft = draft;
+  await setEditorText(page, JSON.stringify({ ...draft, name: 'Shelf, renamed' }, null, 2));
+  await page.getByText('Unsaved changes').waitFor();
+  out.capture_replies.push(send(args.github_secret, JSON.stringify({ email: 'bob@example.com', age: 7, plan: 'pro' })));
+  await page.locator('.test-request').nth(2).waitFor();
+  await page.getByRole('button', { name: 'Detect schema' }).click();
+  await page.locator('.proposal').waitFor();
+  out.dirty_proposal_note = await page.locator('.proposal p.muted').textContent();
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.locator('.proposal').waitFor({ state: 'detached' });
+  out.dirty_apply_note = await page.locator('p.note').textContent();
+  out.dirty_apply_stored = (await apiGet(`/api/workflows/${args.id}`)).draft;
+  out.dirty_apply_editor = await editorText(page);
+  await page.getByRole('button', { name: /^Save/ }).click();
+  await page.getByText('Draft saved.').waitFor();
+  out.saved_draft = (await apiGet(`/api/workflows/${args.id}`)).draft;
 });
