@@ -90,6 +90,29 @@ export function Status({ status }) {
   return <span class={`badge s-${String(status || 'none').replace(/[^a-z_]/g, '')}`}>{status || 'none'}</span>;
 }
 
+/** A button that acts on its second click: the first one asks (`confirmLabel`) and shows Cancel.
+ * The question goes away on Cancel or Escape, when the focus leaves both buttons, and after `ms`. */
+export function ConfirmButton({ label, confirmLabel, onConfirm, disabled, ms = 5000 }) {
+  const [asking, setAsking] = useState(false);
+  const group = useRef(null);
+  useEffect(() => {
+    if (!asking) return undefined;
+    const t = setTimeout(() => setAsking(false), ms);
+    return () => clearTimeout(t);
+  }, [asking]);
+  const click = () => {
+    setAsking(!asking);
+    if (asking) onConfirm();
+  };
+  return (
+    <span class="confirm" ref={group} onKeyDown={(e) => { if (e.key === 'Escape') setAsking(false); }}
+      onFocusOut={(e) => { if (!group.current.contains(e.relatedTarget)) setAsking(false); }}>
+      <button type="button" class="danger" onClick={click} disabled={disabled}>{asking ? confirmLabel : label}</button>
+      {asking && <button type="button" onClick={() => setAsking(false)}>Cancel</button>}
+    </span>
+  );
+}
+
 export function CopyButton({ text, label }) {
   const [done, setDone] = useState('');
   const copy = async () => {

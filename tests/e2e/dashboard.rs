@@ -501,6 +501,34 @@ fn runs_list_is_of_one_workflow_and_one_status_filter() {
 }
 
 #[test]
+fn delete_asks_first_and_the_question_can_be_taken_back() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_delete_confirm.mjs", json!({"id": id}));
+    let buttons = |k: &str| r[k]["buttons"].clone();
+    assert_eq!(
+        buttons("asking"),
+        json!([
+            "Save",
+            "Deploy",
+            "Undeploy (disabled)",
+            "Really delete?",
+            "Cancel"
+        ]),
+        "{r:#}"
+    );
+    let calm = json!(["Save", "Deploy", "Undeploy (disabled)", "Delete"]);
+    assert_eq!(buttons("after_cancel"), calm, "{r:#}");
+    assert_eq!(buttons("after_click_elsewhere"), calm, "{r:#}");
+    assert_eq!(buttons("after_waiting"), calm, "{r:#}");
+    // The second click on "Really delete?" deleted it.
+    assert_eq!(r["landed_on"], "#/", "{r:#}");
+    let gone = api(dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(gone.status, 404, "{}", gone.text);
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
 fn test_shelf_fills_live_and_detected_schema_is_applied() {
     let dev = dev();
     let mut def = endpoint_example();

@@ -5,7 +5,7 @@ import { api, enc } from '../api.js';
 import { Editor, placeErrors } from '../editor.jsx';
 import { setMember } from '../jsonpath.js';
 import { lineDiff } from '../diff.js';
-import { Problem, Loading, Status, Time, UrlRow, go } from '../ui.jsx';
+import { Problem, Loading, Status, Time, UrlRow, ConfirmButton, go } from '../ui.jsx';
 import { EndpointPanel, SchedulePanel, PollPanel, OAuthPanel } from './triggers.jsx';
 
 const pretty = (v) => JSON.stringify(v, null, 2);
@@ -109,8 +109,8 @@ export function WorkflowPage({ id }) {
   };
 
   const remove = async () => {
-    if (busy !== 'confirm-delete') { setBusy('confirm-delete'); return; }
     setBusy('delete');
+    setProblem(null);
     try {
       await api('DELETE', `/api/workflows/${enc(id)}`);
       go('/');
@@ -164,9 +164,9 @@ export function WorkflowPage({ id }) {
         <nav class="actions" aria-label="Workflow actions">
           <a class="button" href={`#/w/${enc(id)}/runs`}>Runs</a>
           <button type="button" onClick={save} disabled={!!busy}>{busy === 'save' ? 'Saving…' : dirty ? 'Save draft' : 'Save'}</button>
-          <button type="button" class="primary" onClick={deploy} disabled={!!busy && busy !== 'confirm-delete'}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
+          <button type="button" class="primary" onClick={deploy} disabled={!!busy}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
           <button type="button" onClick={undeploy} disabled={wf.status !== 'deployed' || !!busy}>Undeploy</button>
-          <button type="button" class="danger" onClick={remove}>{busy === 'confirm-delete' ? 'Really delete?' : 'Delete'}</button>
+          <ConfirmButton label={busy === 'delete' ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?" onConfirm={remove} disabled={!!busy} />
         </nav>
       </div>
       <p class="note" role="status" aria-live="polite">{note}{dirty ? ' Unsaved changes.' : ''}</p>
