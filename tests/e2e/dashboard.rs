@@ -742,6 +742,56 @@ fn poll_reset_and_oauth_connection_delete() {
     assert_eq!(r["csp_violations"], json!([]));
 }
 
+/// A whole sign-in over HTTP, as a browser makes it: the signed Sign-in link, the provider's
+/// form, the callback; the connection of `user` is stored.
+fn connect_over_http(dev: &Dev, provider: &Provider, wf: &str, user: &str) {
+    let r = send("GET", &dev.url(&signin_path(wf, user)), &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    let authorize = r.header("location").expect("location").to_string();
+    let mut form = oauth2::url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in oauth2::url::Url::parse(&authorize)
+        .expect("authorize URL")
+        .query_pairs()
+    {
+        form.append_pair(&k, &v);
+    }
+    form.append_pair("username", user)
+        .append_pair("password", PASSWORD)
+        .append_pair("decision", "allow");
+    let body = form.finish();
+    let r = send(
+        "POST",
+        &format!("{}/authorize", provider.base),
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 302, "{}", r.text);
+    let r = send("GET", r.header("location").expect("callback"), &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+}
+
+#[test]
+fn oauth_connections_page_with_load_more() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, 3600);
+    let id = create_deployed(
+        dev,
+        &json!({"name": "Many connections", "trigger": provider.trigger(OAUTH_SECRET_ENV, &["read"]),
+                "steps": [{"type": "log", "name": "hello", "message": "connected {{oauth.user_id}}"}]}),
+    );
+    let users: Vec<String> = (0..53).map(|i| format!("user-{i:02}")).collect();
+    for user in &users {
+        connect_over_http(dev, &provider, &id, user);
+    }
+    let r = browser("dashboard_connections_paging.mjs", json!({"id": id}));
+    // Listed by user id: the first 50, then the rest, kept through the next refresh.
+    assert_eq!(strings(&r["first_page"]), users[..50], "{r:#}");
+    assert_eq!(strings(&r["after_more"]), users, "{r:#}");
+    assert_eq!(strings(&r["after_refresh"]), users, "{r:#}");
+    assert_eq!(r["more_button_after_refresh"], 0, "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
 #[test]
 fn hostile_workflow_name_is_shown_as_text_and_no_script_runs() {
     let dev = dev();

@@ -1,8 +1,9 @@
 // The trigger panels of a workflow page: endpoint (URLs, live test shelf, schema detection),
 // schedule (fire times with DST shifts), poll (status and reset), OAuth (URLs, connections).
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, usePolling } from '../ui.jsx';
+import { appendPage, refreshFirstPage } from '../paging.js';
 
 function Signature({ s }) {
   if (!s) return <span class="muted sig" data-sig="none">no signature check configured</span>;
@@ -226,24 +227,46 @@ export function PollPanel({ wf, onChanged }) {
   );
 }
 
+/** Connections are listed by user id, as the API pages them. */
+const byUser = (c) => c.user_id;
+const userAfter = (a, b) => a.user_id > b.user_id;
+
 export function OAuthPanel({ wf }) {
   const [conns, setConns] = useState(null);
+  const [next, setNext] = useState(null);
   const [loadError, setLoadError] = useState(null);
   const [problem, setProblem] = useState(null);
+  // Whether more pages were loaded: until then the paging cursor follows the first page.
+  const paged = useRef(false);
+  const page = (cursor) => api('GET', `/api/workflows/${enc(wf.id)}/connections${cursor ? `?cursor=${enc(cursor)}` : ''}`);
+  // The first page is fetched again every 5 s and merged: the pages loaded below it stay.
   const load = async () => {
     try {
-      const r = await api('GET', `/api/workflows/${enc(wf.id)}/connections`);
-      setConns(r.connections);
+      const r = await page(null);
+      setConns((prev) => refreshFirstPage(prev, r.connections, !r.next_cursor, byUser, userAfter));
+      if (!paged.current || !r.next_cursor) setNext(r.next_cursor);
       setLoadError(null);
     } catch (e) {
       setLoadError(e);
     }
   };
   usePolling(load, 5000, [wf.id]);
+  const more = async () => {
+    setProblem(null);
+    try {
+      const r = await page(next);
+      paged.current = true;
+      setConns((prev) => appendPage(prev, r.connections, byUser));
+      setNext(r.next_cursor);
+    } catch (e) {
+      setProblem(e);
+    }
+  };
   const remove = async (userId) => {
     setProblem(null);
     try {
       await api('DELETE', `/api/workflows/${enc(wf.id)}/connections/${enc(userId)}`);
+      setConns((prev) => prev.filter((c) => c.user_id !== userId));
       await load();
     } catch (e) {
       setProblem(e);
@@ -271,6 +294,7 @@ export function OAuthPanel({ wf }) {
           ))}
         </ul>
       )}
+      {next && <button type="button" onClick={more}>Load more connections</button>}
     </section>
   );
 }
