@@ -16,22 +16,45 @@ export function useRoute() {
 
 export function go(path) { location.hash = `#${path}`; }
 
-/** Calls `f` now and then every `ms` while mounted and the tab is visible (no overlap). */
-export function usePolling(f, ms, deps) {
+/** Calls `f` now and then every `ms` while mounted and the tab is visible (no overlap). With
+ * `maxMs`, a call that returns false (nothing changed) doubles the wait, up to `maxMs`; any
+ * other result starts over at `ms`, and so does the tab shown again or the window focused,
+ * which also calls `f` at once. */
+export function usePolling(f, ms, deps, maxMs = ms) {
   const fn = useRef(f);
   fn.current = f;
   useEffect(() => {
     let stop = false;
+    let busy = false;
     let timer;
+    let wait = ms;
     const tick = async () => {
-      if (stop) return;
+      clearTimeout(timer);
+      if (stop || busy) return;
       if (!document.hidden) {
-        try { await fn.current(); } catch { /* the callee shows its own error */ }
+        busy = true;
+        let changed;
+        try { changed = await fn.current(); } catch { /* the callee shows its own error */ }
+        busy = false;
+        wait = changed === false ? Math.min(wait * 2, maxMs) : ms;
       }
-      if (!stop) timer = setTimeout(tick, ms);
+      if (!stop) timer = setTimeout(tick, wait);
+    };
+    const wake = () => {
+      if (document.hidden) return;
+      wait = ms;
+      tick();
     };
     tick();
-    return () => { stop = true; clearTimeout(timer); };
+    if (maxMs === ms) return () => { stop = true; clearTimeout(timer); };
+    addEventListener('focus', wake);
+    document.addEventListener('visibilitychange', wake);
+    return () => {
+      stop = true;
+      clearTimeout(timer);
+      removeEventListener('focus', wake);
+      document.removeEventListener('visibilitychange', wake);
+    };
   }, deps);
 }
 

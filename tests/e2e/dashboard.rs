@@ -607,6 +607,27 @@ fn test_shelf_fills_live_and_detected_schema_is_applied() {
 }
 
 #[test]
+fn test_shelf_is_fetched_less_often_while_it_does_not_change() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_shelf_backoff.mjs", json!({"id": id}));
+    // 14 s of an unchanged shelf: after 1.5, 3 and 6 s, not every 1.5 s.
+    let idle = r["fetches_idle"].as_u64().expect("count");
+    assert!((3..=5).contains(&idle), "{r:#}");
+    // A new request appears by itself, within the longest wait (12 s).
+    assert!(
+        r["appeared_after_ms"].as_u64().expect("ms") < 14_000,
+        "{r:#}"
+    );
+    // Then the wait starts over at 1.5 s.
+    let next = r["next_fetch_after_change_ms"]
+        .as_u64()
+        .expect("a fetch after the change");
+    assert!(next <= 2_500, "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
 fn schedule_preview_marks_the_dst_shift() {
     let dev = dev();
     let id = create(

@@ -21,15 +21,23 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
   const [proposal, setProposal] = useState(null);
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState('');
+  // The shelf (up to 20 requests with their bodies) is fetched every 1.5 s while it changes;
+  // while it does not, less and less often, down to every 12 s. A saved draft (its `verify`
+  // decides the signature column) fetches it at once.
+  const seen = useRef(null);
   usePolling(async () => {
     try {
       const r = await api('GET', `/api/workflows/${enc(wf.id)}/test-requests`);
-      setShelf(r.test_requests);
       setShelfError(null);
+      const key = JSON.stringify(r.test_requests.map((t) => [t.id, t.signature]));
+      if (key === seen.current) return false;
+      seen.current = key;
+      setShelf(r.test_requests);
     } catch (e) {
       setShelfError(e);
     }
-  }, 1500, [wf.id]);
+    return true;
+  }, 1500, [wf.id, wf.updated_at], 12000);
 
   const detect = async () => {
     setBusy('detect');
