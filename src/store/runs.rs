@@ -175,14 +175,29 @@ async fn inflate(db: &D1Database, row: Option<RunRow>) -> Result<Option<RunRow>>
 }
 
 /// Unfinished runs of earlier versions whose executor is gone (lease expired), oldest lease
-/// first, at most `limit`, each with its request body put back (see `inflate`).
-pub async fn unfinished_legacy(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<RunRow>> {
+/// first: at most `limit`, while their stored bytes (input and body pieces) add up to at most
+/// `budget`, the first one whatever its size. Each with its request body put back (see
+/// `inflate`).
+pub async fn unfinished_legacy(
+    db: &D1Database,
+    now_ms: i64,
+    limit: u32,
+    budget: usize,
+) -> Result<Vec<RunRow>> {
+    // The running sum follows the inner query's order (see `objects::runs::table`'s claim).
     let rows = db
         .prepare(format!(
-            "SELECT {COLUMNS} FROM runs WHERE status IN ('queued', 'running') AND lease_until < ?1
-             ORDER BY lease_until LIMIT ?2"
+            "SELECT {COLUMNS} FROM runs WHERE id IN (SELECT id FROM (
+               SELECT id, row_number() OVER w AS n, sum(bytes) OVER w AS total FROM (
+                 SELECT id, length(CAST(input AS BLOB)) + (SELECT COALESCE(sum(length(CAST(data
+                     AS BLOB))), 0) FROM run_payloads WHERE run_id = r.id) AS bytes
+                 FROM runs AS r WHERE status IN ('queued', 'running') AND lease_until < ?1
+                 ORDER BY lease_until LIMIT ?2)
+               WINDOW w AS (ROWS UNBOUNDED PRECEDING))
+             WHERE n = 1 OR total <= ?3)
+             ORDER BY lease_until"
         ))
-        .bind(&[num(now_ms), num(limit as i64)])?
+        .bind(&[num(now_ms), num(limit as i64), num(budget as i64)])?
         .all()
         .await?
         .results::<RunRow>()?;

@@ -686,6 +686,120 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
     assert_eq!(runs(dev, &id).len(), 2);
 }
 
+/// Large request bodies of runs left unfinished in D1 by an earlier version (which kept up to
+/// 1 000 000 bytes of input in the row and a larger body, up to 10 MiB, in `run_payloads`)
+/// move whole, and each Cron pass moves runs within its byte budget (8 MiB): one too large for
+/// it moves alone, and the next ones wait for the next pass.
+#[test]
+fn large_bodies_of_unfinished_runs_of_an_earlier_version_move_whole_within_a_budget() {
+    use tripline_core::kernel::ids::new_legacy_run_id;
+    use tripline_core::kernel::time::iso_millis;
+    let dev = &Dev::start(
+        "engine-legacy-large",
+        &[("RUN_LEASE_SECONDS", "3"), ("TRIPLINE_DEV_ACTIONS", "1")],
+    );
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "legacy large",
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "log", "name": "tail", "message": "tail {{request.body.tail}}"}]
+        }),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let tag = unique("large");
+    const MIB: usize = 1024 * 1024;
+    // (tail, characters of padding, kept in pieces), in the order of their leases.
+    let runs: Vec<(&str, usize, bool)> = vec![
+        ("huge", 9 * MIB, true),
+        ("inline", 900_000, false),
+        ("a", 2 * MIB, true),
+        ("b", 2 * MIB, true),
+        ("c", 2 * MIB, true),
+        ("d", 2 * MIB, true),
+    ];
+    let ids: Vec<String> = (0..runs.len())
+        .map(|n| {
+            new_legacy_run_id(
+                now - 2_000 + n as u64,
+                &[n as u8, 9, 9, 9, 9, 9, 9, 9, 9, 9],
+            )
+        })
+        .collect();
+    let at = iso_millis(now as i64 - 2_000);
+    for (n, (tail, pad, in_pieces)) in runs.iter().enumerate() {
+        let run_id = &ids[n];
+        // The body's JSON text, built by SQLite (a statement's text cannot be megabytes).
+        let body =
+            format!("'{{\"pad\":\"' || replace(hex(zeroblob({pad})), '00', 'x') || '\",\"tail\":\"{tail}\"}}'");
+        let input = if *in_pieces {
+            let pieces = (pad + 20 + tail.len()).div_ceil(1_000_000);
+            dev.d1_write(&format!(
+                "WITH body(t) AS (SELECT {body}),
+                   seq(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM seq, body
+                              WHERE (k + 1) * 1000000 < length(t))
+                 INSERT INTO run_payloads (run_id, seq, data)
+                 SELECT '{run_id}', k, substr(t, k * 1000000 + 1, 1000000) FROM seq, body"
+            ));
+            format!("'{{\"request\": {{\"method\": \"POST\", \"body_pieces\": {pieces}}}}}'")
+        } else {
+            format!("'{{\"request\": {{\"method\": \"POST\", \"body\": ' || {body} || '}}}}'")
+        };
+        dev.d1_write(&format!(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+               attempts, lease_until, created_at)
+             VALUES ('{run_id}', '{id}', 1, 'endpoint', '{tag}-{tail}', 'queued', {input}, '[]',
+               0, {lease}, '{at}')",
+            lease = n + 1
+        ));
+    }
+    let left = || -> Vec<String> {
+        dev.d1(&format!(
+            "SELECT id FROM runs WHERE workflow_id = '{id}' ORDER BY lease_until"
+        ))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+    };
+    assert_eq!(left(), ids);
+
+    // The first run is over the budget: it moves alone.
+    dev.fire_cron();
+    assert_eq!(
+        left(),
+        ids[1..].to_vec(),
+        "the first pass moves the huge run alone"
+    );
+    // Then as many as fit: 0.9 MB + 3 × 2 MiB; a fourth 2 MiB would pass 8 MiB.
+    dev.fire_cron();
+    assert_eq!(
+        left(),
+        ids[5..].to_vec(),
+        "the second pass stops at the budget"
+    );
+    dev.fire_cron();
+    assert!(left().is_empty());
+
+    // Each executed with its whole body, and shows it whole.
+    for (n, (tail, pad, _)) in runs.iter().enumerate() {
+        let run = wait_run(dev, &ids[n], 120);
+        assert_eq!(run["status"], "succeeded", "{tail}: {}", run["error"]);
+        assert_eq!(run["steps"][0]["output"]["message"], format!("tail {tail}"));
+        let body = &run["input"]["request"]["body"];
+        assert_eq!(body["tail"], *tail);
+        assert_eq!(body["pad"].as_str().map(str::len), Some(*pad), "{tail}");
+    }
+    // The shard counted the moved bodies in their stored size: the huge one executed with at
+    // least its body's bytes in flight.
+    let fresh = hook(dev, &id, &json!({"tail": "new"}));
+    let counters = api(dev, "GET", &format!("/api/dev/runs/{fresh}/claims"), None).json();
+    let flight = counters["flight_bytes_max"].as_u64().unwrap_or(0) as usize;
+    assert!(flight >= 9 * MIB, "{counters}");
+}
+
 #[test]
 fn a_run_whose_http_step_takes_40_seconds_completes() {
     let (dev, up) = (dev(), upstream());

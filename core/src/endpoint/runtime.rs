@@ -66,6 +66,20 @@ pub fn body_into_pieces(input: &mut Value) -> Option<Vec<String>> {
     Some(pieces)
 }
 
+/// A run input's JSON text as a shard object stores it (`value`: the same input parsed, when at
+/// hand): a request body that makes it longer than [`INLINE_INPUT_MAX`] goes in pieces
+/// ([`body_into_pieces`]). The text to store, and the pieces.
+pub fn input_and_pieces(text: String, value: Option<Value>) -> (String, Vec<String>) {
+    if text.len() > INLINE_INPUT_MAX {
+        if let Some(mut value) = value.or_else(|| serde_json::from_str(&text).ok()) {
+            if let Some(pieces) = body_into_pieces(&mut value) {
+                return (value.to_string(), pieces);
+            }
+        }
+    }
+    (text, Vec::new())
+}
+
 /// Where a run's dedup key came from: the header a problem about it points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DedupKey {

@@ -1,7 +1,8 @@
 //! Creating many runs in one shard with one call: the runs a poll read together, or runs of an
-//! earlier version moved out of D1. All are inserted under the unique dedup index in one
-//! synchronous pass (no await in between, so the object commits them together); the answer
-//! says which were created. The shard's executor runs them.
+//! earlier version moved out of D1 (a large body kept in pieces, as `handler::create` keeps a
+//! new run's). All are inserted under the unique dedup index in one synchronous pass (no await
+//! in between, so the object commits them together); the answer says which were created. The
+//! shard's executor runs them.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -10,7 +11,9 @@ use worker::{Env, Request, Response, Result, SqlStorageValue as V, State};
 use super::client::call;
 use super::instance::RunsInstance;
 use super::limits::{self, VALUE_CAP_BYTES};
+use super::table::Table;
 use crate::objects::Action;
+use tripline_core::endpoint::runtime::input_and_pieces;
 
 /// One run of a batch.
 #[derive(Serialize, Deserialize)]
@@ -86,7 +89,10 @@ pub async fn create_many(
     let mut created = Vec::new();
     let mut to_execute = false;
     for run in &batch.runs {
-        let input = limits::fit_text(run.input.clone(), limits::INPUT_CAP_BYTES);
+        // A moved run's large body goes in pieces, as a new run's does (an earlier version kept
+        // up to 1 000 000 bytes of input in the row, and a body up to 10 MiB beside it).
+        let (input, pieces) = input_and_pieces(run.input.clone(), None);
+        let input = limits::fit_text(input, limits::INPUT_CAP_BYTES);
         let (status, steps, attempts, started, finished, response) = match (&run.error, &run.moved)
         {
             (Some(_), _) => ("failed", "[]", 0, None, Some(run.created_at.as_str()), None),
@@ -105,7 +111,10 @@ pub async fn create_many(
             .error
             .as_ref()
             .map(|e| limits::fit_text(e.clone(), VALUE_CAP_BYTES));
-        let bytes = input.len() + steps.len() + error.as_ref().map_or(0, String::len);
+        let bytes = input.len()
+            + pieces.iter().map(String::len).sum::<usize>()
+            + steps.len()
+            + error.as_ref().map_or(0, String::len);
         let cursor = sql.exec(
             "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
                    error, response, attempts, created_at, started_at, finished_at, bytes)
@@ -131,6 +140,7 @@ pub async fn create_many(
         )?;
         // Nothing written: the dedup key was there (no statement per row reads it back).
         if cursor.rows_written() > 0 {
+            (Table { sql: &sql }).insert_pieces(&run.id, &pieces)?;
             to_execute |= status == "queued";
             created.push(run.id.clone());
         }

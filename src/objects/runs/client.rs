@@ -10,7 +10,7 @@ use super::shard_name;
 use crate::objects::{Action, Answer};
 use crate::platform::{now_ms, random_bytes};
 use crate::store::runs::PriorRun;
-use tripline_core::endpoint::runtime::{body_into_pieces, INLINE_INPUT_MAX};
+use tripline_core::endpoint::runtime::input_and_pieces;
 use tripline_core::kernel::ids::{new_run_id, WorkflowId};
 use tripline_core::kernel::shard::shard_for;
 
@@ -77,16 +77,8 @@ pub async fn start(
     let (id, shard) = new_id(workflow_id, shards, dedup_key)?;
     let secrets = secrets.and_then(|s| super::sealed::seal_secrets(env, &id, s));
     // A replayed request keeps a large body as the endpoint stored it: in pieces, whole.
-    let mut stored = crate::engine::stored_input(input);
-    let mut text = stored.to_string();
-    let mut pieces = Vec::new();
-    if text.len() > INLINE_INPUT_MAX {
-        if let Some(p) = body_into_pieces(&mut stored) {
-            text = stored.to_string();
-            pieces = p;
-        }
-    }
-    let input = text;
+    let stored = crate::engine::stored_input(input);
+    let (input, pieces) = input_and_pieces(stored.to_string(), Some(stored));
     let run = CreateRun {
         id,
         workflow_id: workflow_id.to_string(),

@@ -74,7 +74,7 @@ pub async fn create(
     let sql = sql(state, runs)?;
     let table = Table { sql: &sql };
     let input = limits::fit_text(std::mem::take(&mut run.input), limits::INPUT_CAP_BYTES);
-    let pieces: Vec<&str> = run.pieces.iter().map(String::as_str).collect();
+    let pieces = &run.pieces;
     let now = now_ms();
     let created_at = iso_millis(now);
     let here = !run.finished
@@ -114,7 +114,7 @@ pub async fn create(
         && run.secrets.is_none()
         && runs.has_room(input.len() as i64);
     let row_bytes = input.len() as i64;
-    let mut row = new_row(&run, &input, &pieces, &created_at, ended.as_ref());
+    let mut row = new_row(&run, &input, pieces, &created_at, ended.as_ref());
     if hand {
         let lease = crate::engine::lease_ms(env);
         row.claimed_until = Some(now + lease + runs.step_lease(lease));
@@ -259,7 +259,7 @@ fn first_attempt(run: &CreateRun, input: String, created_at: &str, lease_until: 
 fn new_row<'a>(
     run: &'a CreateRun,
     input: &'a str,
-    pieces: &'a [&'a str],
+    pieces: &'a [String],
     created_at: &'a str,
     ended: Option<&'a Ended<'a>>,
 ) -> NewRow<'a> {

@@ -1,9 +1,10 @@
 //! Runs of earlier versions, kept in D1's `runs` table. Finished ones stay there, readable,
 //! until they expire. Unfinished ones whose executor is gone are moved into their workflow's
-//! shard object, a bounded batch per cron pass: inserted there under the same id and dedup
-//! key (with the steps done so far), then deleted from D1 and noted in `run_moves`. The shard
-//! executes them like its own. A pass that dies half way repeats harmlessly: the dedup key
-//! keeps the object from taking a run twice.
+//! shard object, a bounded batch per cron pass (by count and by bytes): inserted there under
+//! the same id and dedup key (with the steps done so far and the whole request body, which the
+//! shard keeps in pieces as a new run's), then deleted from D1 and noted in `run_moves`. The
+//! shard executes them like its own. A pass that dies half way repeats harmlessly: the dedup
+//! key keeps the object from taking a run twice.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -12,10 +13,14 @@ use worker::{Env, Result};
 use super::batch::{self, BatchRun, Moved};
 use crate::platform::now_ms;
 use crate::store;
+use tripline_core::endpoint::runtime::INLINE_INPUT_MAX;
 use tripline_core::kernel::shard::shard_for;
 
 /// Runs moved per pass; the rest wait for the next one.
 pub const MOVE_BATCH: u32 = 50;
+/// Most bytes of runs (inputs with their bodies, as D1 keeps them) one pass reads and sends: a
+/// body may be up to 10 MiB, and each is held in memory. A larger run moves alone.
+pub const MOVE_BUDGET_BYTES: usize = 8 * 1024 * 1024;
 
 /// How many shards `workflow_id`'s deployed version has (the default when it has none).
 async fn shards_of_workflow(db: &worker::D1Database, workflow_id: &str) -> Result<u8> {
@@ -31,12 +36,15 @@ async fn shards_of_workflow(db: &worker::D1Database, workflow_id: &str) -> Resul
     })
 }
 
-/// Moves up to [`MOVE_BATCH`] unfinished legacy runs into their shards; how many moved.
+/// Moves up to [`MOVE_BATCH`] unfinished legacy runs into their shards, within
+/// [`MOVE_BUDGET_BYTES`]; how many moved.
 pub async fn move_unfinished(env: &Env) -> Result<usize> {
     let db = store::db(env)?;
-    let rows = store::runs::unfinished_legacy(&db, now_ms(), MOVE_BATCH).await?;
+    let rows = store::runs::unfinished_legacy(&db, now_ms(), MOVE_BATCH, MOVE_BUDGET_BYTES).await?;
     let mut shards: HashMap<String, u8> = HashMap::new();
-    let mut groups: BTreeMap<(String, u8), Vec<BatchRun>> = BTreeMap::new();
+    // By workflow and shard; a run whose body the shard keeps in pieces is moved in a call of
+    // its own.
+    let mut groups: BTreeMap<(String, u8, String), Vec<BatchRun>> = BTreeMap::new();
     for row in rows {
         let count = match shards.get(&row.workflow_id) {
             Some(n) => *n,
@@ -47,8 +55,12 @@ pub async fn move_unfinished(env: &Env) -> Result<usize> {
             }
         };
         let shard = shard_for(&row.dedup_key, count);
+        let alone = match row.input.len() > INLINE_INPUT_MAX {
+            true => row.id.clone(),
+            false => String::new(),
+        };
         groups
-            .entry((row.workflow_id.clone(), shard))
+            .entry((row.workflow_id.clone(), shard, alone))
             .or_default()
             .push(BatchRun {
                 id: row.id,
@@ -68,7 +80,7 @@ pub async fn move_unfinished(env: &Env) -> Result<usize> {
             });
     }
     let mut moved = 0;
-    for ((workflow_id, shard), runs) in groups {
+    for ((workflow_id, shard, _), runs) in groups {
         let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
         // Created or already there (an earlier pass died before forgetting it): the object has it.
         if let Err(e) = batch::create(env, &workflow_id, shard, runs).await {

@@ -24,7 +24,7 @@ pub struct NewRow<'a> {
     /// Recorded `succeeded` at once (a workflow without steps has nothing to execute).
     pub finished: bool,
     /// A request body kept out of the row, in pieces (see `endpoint::runtime::BODY_PIECES_KEY`).
-    pub pieces: &'a [&'a str],
+    pub pieces: &'a [String],
     /// Recorded as it ended: executed before its insert (see `handler::create`).
     pub ended: Option<&'a Ended<'a>>,
     /// The run's secrets, sealed (`sealed::seal_secrets`), kept until the run ends.
@@ -216,12 +216,7 @@ impl Table<'_> {
             .rows_written()
             > 0;
         if created {
-            for (seq, piece) in run.pieces.iter().enumerate() {
-                self.sql.exec(
-                    "INSERT INTO run_pieces (run_id, seq, data) VALUES (?, ?, ?)",
-                    vec![text(run.id), V::Integer(seq as i64), text(piece)],
-                )?;
-            }
+            self.insert_pieces(run.id, run.pieces)?;
             if let Some(sealed) = run.secrets {
                 self.sql.exec(
                     "INSERT INTO run_secrets (run_id, sealed) VALUES (?, ?)",
@@ -233,6 +228,17 @@ impl Table<'_> {
         self.prior_by_key(run.dedup_key)?.map(Some).ok_or_else(|| {
             worker::Error::RustError("run insert conflicted but no existing run was found".into())
         })
+    }
+
+    /// Stores the pieces of a new run's request body beside its row.
+    pub fn insert_pieces(&self, id: &str, pieces: &[String]) -> Result<()> {
+        for (seq, piece) in pieces.iter().enumerate() {
+            self.sql.exec(
+                "INSERT INTO run_pieces (run_id, seq, data) VALUES (?, ?, ?)",
+                vec![text(id), V::Integer(seq as i64), text(piece)],
+            )?;
+        }
+        Ok(())
     }
 
     /// The run made by `dedup_key`, if any.

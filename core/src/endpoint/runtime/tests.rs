@@ -168,6 +168,29 @@ fn a_request_body_moves_into_pieces_that_rejoin() {
     assert_eq!(other, json!({"schedule": {"late": false}}));
 }
 
+#[test]
+fn a_long_input_keeps_its_body_in_pieces_and_a_short_one_whole() {
+    let small = json!({"request": {"body": {"n": 1}}}).to_string();
+    assert_eq!(input_and_pieces(small.clone(), None), (small, vec![]));
+    let body = json!({"pad": "x".repeat(INLINE_INPUT_MAX)});
+    let input = json!({"request": {"method": "POST", "body": body}});
+    // Parsed from its text, or given parsed.
+    for value in [None, Some(input.clone())] {
+        let (text, pieces) = input_and_pieces(input.to_string(), value);
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            json!({"request": {"method": "POST", BODY_PIECES_KEY: 1}})
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&pieces.concat()).unwrap(),
+            body
+        );
+    }
+    // Long without a request body: kept as it is.
+    let other = json!({"event": "x".repeat(INLINE_INPUT_MAX)}).to_string();
+    assert_eq!(input_and_pieces(other.clone(), None), (other, vec![]));
+}
+
 /// Text that JSON writes larger than base64 would (control characters take six bytes) is kept
 /// as base64; ordinary text, quotes and line breaks included, stays text.
 #[test]
