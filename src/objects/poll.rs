@@ -627,7 +627,7 @@ async fn record_runs(
     let mut created = 0;
     for answer in answers {
         match answer {
-            Ok(ids) => created += ids.len(),
+            Ok(answer) => created += answer.created.len(),
             Err(e) => return Err(SourceError(format!("recording the runs failed: {e}"))),
         }
     }

@@ -208,30 +208,45 @@ pub async fn unfinished_legacy(
     Ok(out)
 }
 
-/// A run moved into shard `shard` of its workflow.
+/// A run moved into shard `shard` of its workflow, or, with `holder`, one that shard did not
+/// take: its dedup key had made the run `holder` there.
 #[derive(serde::Serialize)]
 pub struct Moved<'a> {
     pub id: &'a str,
     pub shard: u8,
+    pub holder: Option<&'a str>,
 }
 
 /// Forgets runs now kept by their shard objects: each leaves `runs` (its body pieces with it)
-/// and is noted in `run_moves`, so `GET /api/runs/{id}` still finds it. One transaction.
+/// and is noted in `run_moves`, so `GET /api/runs/{id}` still finds it. A run with a `holder`
+/// stays, readable, ended `failed` naming that run, so that no pass picks it again. One
+/// transaction.
 pub async fn forget_moved(db: &D1Database, moved: &[Moved<'_>]) -> Result<()> {
     if moved.is_empty() {
         return Ok(());
     }
-    let list = serde_json::to_string(moved)
-        .map_err(|e| worker::Error::RustError(format!("encoding moved runs: {e}")))?;
+    let list = serde_json::to_string(moved).unwrap_or_default();
     db.batch(vec![
         db.prepare(
             "INSERT OR REPLACE INTO run_moves (id, workflow_id, shard, created_at)
              SELECT r.id, r.workflow_id, json_extract(m.value, '$.shard'), r.created_at
-             FROM json_each(?1) AS m JOIN runs AS r ON r.id = json_extract(m.value, '$.id')",
+             FROM json_each(?1) AS m JOIN runs AS r ON r.id = json_extract(m.value, '$.id')
+             WHERE json_extract(m.value, '$.holder') IS NULL",
         )
         .bind(&[text(&list)])?,
         db.prepare(
-            "DELETE FROM runs WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1))",
+            "UPDATE runs SET status = 'failed', lease_until = 0,
+               finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+               error = json_object('message', 'superseded: its dedup key had already made run '
+                 || json_extract(m.value, '$.holder'))
+             FROM json_each(?1) AS m WHERE runs.id = json_extract(m.value, '$.id')
+               AND json_extract(m.value, '$.holder') NOT NULL
+               AND runs.status IN ('queued', 'running')",
+        )
+        .bind(&[text(&list)])?,
+        db.prepare(
+            "DELETE FROM runs WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1)
+               WHERE json_extract(value, '$.holder') IS NULL)",
         )
         .bind(&[text(&list)])?,
     ])

@@ -566,7 +566,8 @@ fn oversized_responses_are_cut_at_the_cap_and_recorded() {
 
 /// Runs left in D1 by an earlier version: finished ones stay readable until they expire;
 /// unfinished ones are moved into their workflow's shard object by a Cron pass and finish
-/// there, after the steps they had already done.
+/// there, after the steps they had already done. One whose cause has made a run in the shard
+/// since stays readable in D1, ended, and is not moved.
 #[test]
 fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish() {
     use tripline_core::kernel::ids::new_legacy_run_id;
@@ -634,6 +635,32 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
         1_600_000_000_000,
     );
 
+    // Its cause came again after the upgrade: its key made a run in the shard.
+    let other = create_deployed(
+        dev,
+        &json!({"name": "legacy taken", "trigger": {"type": "endpoint"},
+                "steps": [{"type": "log", "name": "a", "message": "a ran"}]}),
+    );
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{other}")),
+        &[
+            ("content-type", "application/json"),
+            ("idempotency-key", &format!("{tag}-t")),
+        ],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let holder = r.json()["run_id"].as_str().unwrap().to_string();
+    let taken = legacy_id(now - 1_000, 4);
+    let at = iso_millis(now as i64 - 1_000);
+    dev.d1_write(&format!(
+        "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+           attempts, lease_until, created_at)
+         VALUES ('{taken}', '{other}', 1, 'endpoint', 'idempotency:{tag}-t', 'queued',
+           '{{\"request\": {{\"body\": {{}}}}}}', '[]', 0, 0, '{at}')"
+    ));
+
     // Readable before any Cron pass, one by one and in the list.
     let r = api(dev, "GET", &format!("/api/runs/{finished}"), None);
     assert_eq!(r.status, 200, "{}", r.text);
@@ -679,11 +706,51 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
     let r = api(dev, "GET", &format!("/api/runs/{expired}"), None);
     assert_eq!(r.status, 404, "{}", r.text);
 
+    // Not moved: it stays in D1, ended, naming the run that holds its key; that one is untouched.
+    let taken_run = || {
+        let r = api(dev, "GET", &format!("/api/runs/{taken}"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()
+    };
+    let ended = taken_run();
+    assert_eq!(ended["status"], "failed", "{ended}");
+    let message = ended["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&holder), "{ended}");
+    assert!(ended["finished_at"].is_string(), "{ended}");
+    let none = dev.d1(&format!("SELECT id FROM run_moves WHERE id = '{taken}'"));
+    assert!(none.is_empty(), "{none:?}");
+    let listed: Vec<String> = runs(dev, &other)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed, vec![holder.clone(), taken.clone()]);
+
+    // A pass that died after the shard took a run and before D1 forgot it left the row; the
+    // next one finds the run already there under its own id, and forgets the row.
+    insert(
+        &unfinished,
+        &format!("{tag}-u"),
+        "running",
+        &json!([record("a", "kept from before")]),
+        now - 2_000,
+    );
+
     // A second pass moves nothing again and leaves the finished one readable.
     dev.fire_cron();
     let r = api(dev, "GET", &format!("/api/runs/{finished}"), None);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(runs(dev, &id).len(), 2);
+    let left = dev.d1(&format!(
+        "SELECT id FROM runs WHERE id IN ('{finished}', '{unfinished}')"
+    ));
+    assert_eq!(left, vec![json!({"id": finished})], "{left:?}");
+    let run = wait_run(dev, &unfinished, 10);
+    assert_eq!(run["steps"][1]["output"]["message"], "b ran", "{run}");
+    // The ended one is left as it was, and not moved.
+    assert_eq!(taken_run(), ended);
+    let none = dev.d1(&format!("SELECT id FROM run_moves WHERE id = '{taken}'"));
+    assert!(none.is_empty(), "{none:?}");
+    assert_eq!(runs(dev, &other).len(), 2);
 }
 
 /// Large request bodies of runs left unfinished in D1 by an earlier version (which kept up to

@@ -50,10 +50,14 @@ struct Batch {
     runs: Vec<BatchRun>,
 }
 
-/// The answer: the ids of the runs created (those whose dedup key was new).
+/// The answer: the ids of the runs created (those whose dedup key was new). A moved run whose
+/// key was there is listed there too when the run holding the key is itself (an earlier pass
+/// moved it), else in `taken` with the id of the run that holds the key.
 #[derive(Serialize, Deserialize)]
 pub struct BatchCreated {
     pub created: Vec<String>,
+    #[serde(default)]
+    pub taken: Vec<(String, String)>,
 }
 
 fn text(s: &str) -> V {
@@ -86,7 +90,8 @@ pub async fn create_many(
         }))?
         .with_status(507));
     }
-    let mut created = Vec::new();
+    let table = Table { sql: &sql };
+    let (mut created, mut taken) = (Vec::new(), Vec::new());
     let mut to_execute = false;
     for run in &batch.runs {
         // A moved run's large body goes in pieces, as a new run's does (an earlier version kept
@@ -140,16 +145,23 @@ pub async fn create_many(
         )?;
         // Nothing written: the dedup key was there (no statement per row reads it back).
         if cursor.rows_written() > 0 {
-            (Table { sql: &sql }).insert_pieces(&run.id, &pieces)?;
+            table.insert_pieces(&run.id, &pieces)?;
             to_execute |= status == "queued";
             created.push(run.id.clone());
+        } else if run.moved.is_some() {
+            if let Some(holder) = table.prior_by_key(&run.dedup_key)? {
+                match holder.id == run.id {
+                    true => created.push(holder.id),
+                    false => taken.push((run.id.clone(), holder.id)),
+                }
+            }
         }
     }
     // Runs to execute, or finished ones that retention must learn of.
     if to_execute || (!created.is_empty() && runs.retention_due.get().is_none()) {
         runs.start_executor(state).await?;
     }
-    Response::from_json(&BatchCreated { created })
+    Response::from_json(&BatchCreated { created, taken })
 }
 
 /// Why a batch was not created.
@@ -169,16 +181,13 @@ impl std::fmt::Display for BatchError {
 }
 
 /// Creates `runs` (all of `workflow_id`, all belonging to shard `shard`) in one call to that
-/// shard; the ids of those created.
+/// shard; which were created.
 pub async fn create(
     env: &Env,
     workflow_id: &str,
     shard: u8,
     runs: Vec<BatchRun>,
-) -> std::result::Result<Vec<String>, BatchError> {
-    if runs.is_empty() {
-        return Ok(Vec::new());
-    }
+) -> std::result::Result<BatchCreated, BatchError> {
     let body = serde_json::to_string(&Batch { runs })
         .map_err(|e| BatchError::Failed(worker::Error::RustError(e.to_string())))?;
     let answer = call(
@@ -201,9 +210,6 @@ pub async fn create(
             "creating runs failed ({s}): {}",
             answer.text
         )))),
-        _ => Ok(answer
-            .json::<BatchCreated>()
-            .map_err(BatchError::Failed)?
-            .created),
+        _ => answer.json().map_err(BatchError::Failed),
     }
 }

@@ -4,7 +4,8 @@
 //! the same id and dedup key (with the steps done so far and the whole request body, which the
 //! shard keeps in pieces as a new run's), then deleted from D1 and noted in `run_moves`. The
 //! shard executes them like its own. A pass that dies half way repeats harmlessly: the dedup
-//! key keeps the object from taking a run twice.
+//! key keeps the object from taking a run twice. A run whose key has made another run there
+//! since is not moved: it ends in D1, readable, naming that run.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -81,18 +82,26 @@ pub async fn move_unfinished(env: &Env) -> Result<usize> {
     }
     let mut moved = 0;
     for ((workflow_id, shard, _), runs) in groups {
-        let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
-        // Created or already there (an earlier pass died before forgetting it): the object has it.
-        if let Err(e) = batch::create(env, &workflow_id, shard, runs).await {
-            worker::console_error!("moving runs of {workflow_id} into shard {shard} failed: {e}");
-            continue;
-        }
-        let notes: Vec<store::runs::Moved<'_>> = ids
-            .iter()
-            .map(|id| store::runs::Moved { id, shard })
+        let answer = match batch::create(env, &workflow_id, shard, runs).await {
+            Ok(answer) => answer,
+            Err(e) => {
+                worker::console_error!(
+                    "moving runs of {workflow_id} into shard {shard} failed: {e}"
+                );
+                continue;
+            }
+        };
+        // Created or already there (an earlier pass died before forgetting it): the object has
+        // it. Taken: the run its cause made there since holds its key; this one ends here, kept
+        // readable, and is not moved again.
+        let created = answer.created.iter().map(|id| (id, None));
+        let taken = answer.taken.iter().map(|(id, by)| (id, Some(by.as_str())));
+        let notes: Vec<store::runs::Moved<'_>> = created
+            .chain(taken)
+            .map(|(id, holder)| store::runs::Moved { id, shard, holder })
             .collect();
         store::runs::forget_moved(&db, &notes).await?;
-        moved += ids.len();
+        moved += answer.created.len();
     }
     Ok(moved)
 }
