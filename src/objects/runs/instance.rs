@@ -113,8 +113,19 @@ impl RunsInstance {
         self.created.set(true);
         // A run stored `queued` waits for a claim: no newer run is handed over before it.
         self.room.set((0, 0));
-        if !self.wake() && !self.alarm_due.replace(true) {
+        if !self.wake() {
+            self.arm(state).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets the alarm that starts an executor, unless one is due. Marked due only once set: a
+    /// `set_alarm` that failed leaves the next create to try again, instead of waiting for an
+    /// alarm that was never set.
+    async fn arm(&self, state: &worker::State) -> worker::Result<()> {
+        if !self.alarm_due.get() {
             state.storage().set_alarm(std::time::Duration::ZERO).await?;
+            self.alarm_due.set(true);
         }
         Ok(())
     }
@@ -159,8 +170,8 @@ impl RunsInstance {
             .borrow()
             .as_ref()
             .is_some_and(|tx| !tx.is_canceled());
-        if !running && !self.alarm_due.replace(true) {
-            state.storage().set_alarm(std::time::Duration::ZERO).await?;
+        if !running {
+            self.arm(state).await?;
         }
         Ok(())
     }
