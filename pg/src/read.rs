@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures_util::future::{select, Either};
 use tokio_postgres::config::{Host, SslMode};
+use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, Config, GenericClient, IsolationLevel};
 use worker::{postgres_tls::PassthroughTls, Delay, Env, SecureTransport, Socket};
 
@@ -310,6 +311,20 @@ async fn read_latest(
     Ok(PgCursor::from_latest(cursor, tiebreak))
 }
 
+/// A record's text as PostgreSQL sent it, with bytes that are not UTF-8 (a `SQL_ASCII` database
+/// keeps any bytes) read as U+FFFD: one such row must not fail every batch it is in.
+struct LossyText(String);
+
+impl<'a> FromSql<'a> for LossyText {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(LossyText(String::from_utf8_lossy(raw).into_owned()))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::TEXT
+    }
+}
+
 /// The batch after `cursor`, up to `up_to` when given, as PostgreSQL printed it (the main
 /// Worker reads each row with `PgSource::read_row`).
 async fn read_batch(
@@ -332,7 +347,10 @@ async fn read_batch(
     rows.iter()
         .map(|r| {
             Ok(PgRow {
-                record: r.try_get(0).map_err(pg_err)?,
+                record: r
+                    .try_get::<_, Option<LossyText>>(0)
+                    .map_err(pg_err)?
+                    .map(|t| t.0),
                 cursor: r.try_get(1).map_err(pg_err)?,
                 tiebreak: if with_tiebreak {
                     r.try_get(2).map_err(pg_err)?

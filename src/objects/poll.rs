@@ -580,8 +580,9 @@ async fn record_runs(
         .ok_or_else(|| SourceError(format!("not a workflow id: {}", ctx.workflow_id)))?;
     let now = batch_time();
     let created_at = iso_millis(now);
-    // A record too large to store is recorded as a failed run with its size: it never blocks
-    // the poll. Keys are scoped to the source, so another source's ids never collide.
+    // A record that cannot be run (unreadable, or too large to store) is recorded as a failed
+    // run saying why: it never blocks the poll. Keys are scoped to the source, so another
+    // source's ids never collide.
     let mut stored: Vec<StoredRecord> = records
         .iter()
         .map(|r| stored_record(r, MAX_RECORD_INPUT_BYTES))
@@ -603,7 +604,7 @@ async fn record_runs(
         );
         let (input, error) = match stored {
             StoredRecord::Run(input) => (input, None),
-            StoredRecord::TooLarge { input, error } => (input, Some(error)),
+            StoredRecord::Failed { input, error } => (input, Some(error)),
         };
         by_shard.entry(shard).or_default().push(BatchRun {
             id,

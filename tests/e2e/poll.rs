@@ -699,6 +699,46 @@ fn timestamp_cursor_with_shared_timestamps_misses_nothing() {
     assert_eq!(runs_of(&e.dev, &id), 380);
 }
 
+/// A row whose JSON no run can hold (a `jsonb` nested 200 levels deep) never blocks the poll: it
+/// is a failed run that says why, the rows around it run, and the cursor moves past it.
+#[test]
+fn an_unreadable_row_is_a_failed_run_and_the_poll_moves_on() {
+    let e = env();
+    e.pg.sql("CREATE TABLE t_deep (id serial PRIMARY KEY, doc jsonb NOT NULL)");
+    e.pg.sql("GRANT SELECT ON t_deep TO reader");
+    e.pg.sql(
+        "INSERT INTO t_deep (doc) VALUES ('{\"n\": 1}'), \
+         ((repeat('[', 200) || '1' || repeat(']', 200))::jsonb), ('{\"n\": 3}')",
+    );
+    let id = create_deployed(
+        &e.dev,
+        &pg_def("deep", json!({"table": "t_deep"}), "beginning", 5),
+    );
+    let runs = wait_runs(&e.dev, &id, 3, 90);
+    let by_key = |runs: &[Value], k: &str| {
+        runs.iter()
+            .find(|r| record_key(r) == k)
+            .unwrap_or_else(|| panic!("no run for {k}: {runs:?}"))
+            .clone()
+    };
+    assert_eq!(by_key(&runs, "1")["status"], "succeeded");
+    assert_eq!(by_key(&runs, "3")["status"], "succeeded");
+    let failed = by_key(&runs, "2");
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["code"], "record_unreadable", "{failed}");
+    let message = failed["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("nested more than"), "{failed}");
+    assert_eq!(failed["input"]["event"]["record"], Value::Null);
+    assert_eq!(failed["input"]["event"]["record_key"], "2");
+    // The cursor is past it: the next row runs, and the polls go on succeeding.
+    e.pg.sql("INSERT INTO t_deep (doc) VALUES ('{\"n\": 4}')");
+    let runs = wait_runs(&e.dev, &id, 4, 90);
+    assert_eq!(by_key(&runs, "4")["status"], "succeeded");
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["last_poll_error"], Value::Null, "{status}");
+    assert_eq!(status["cursor"]["cursor"], "4", "{status}");
+}
+
 #[test]
 fn database_outage_creates_no_runs_backs_off_and_recovers() {
     let e = env();

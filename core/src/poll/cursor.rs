@@ -69,6 +69,9 @@ pub struct NewRecord {
     pub record: Value,
     /// The record's ordering value (HTTP sources with a `greatest` pointer); `advance` uses it.
     pub greatest: Option<Value>,
+    /// Why the record could not be read (a PostgreSQL row whose JSON no run can hold), as its
+    /// failed run's message: the run is recorded failed, so that the poll moves past it.
+    pub unreadable: Option<String>,
 }
 
 /// The ids of the records taken most recently, at most `capacity`, oldest evicted first.
@@ -260,6 +263,7 @@ impl HttpCursor {
                         dedup_key: key,
                         record: item.clone(),
                         greatest: value.cloned(),
+                        unreadable: None,
                     },
                 ));
             }

@@ -332,6 +332,10 @@ pub struct PgColumnTypes {
     pub tiebreak: Option<PgType>,
 }
 
+/// Deepest nesting a record's JSON may have: serde_json reads at most 127 levels, and a run's
+/// input holds the record two levels down (`{"event": {"record": …}}`).
+pub const MAX_RECORD_DEPTH: usize = 125;
+
 /// A volatile call added to every read of the table's rows: a caching pool (Hyperdrive caches
 /// read queries unless they call a volatile function) must never answer them from its cache.
 const NOT_CACHED: &str = "pg_catalog.clock_timestamp()";
@@ -538,16 +542,15 @@ impl PgSource {
     }
 
     /// One row of [`Self::select_sql`] → the record to start a run with, and the cursor position
-    /// just after it (store the last row's position once the runs are committed).
+    /// just after it (store the last row's position once the runs are committed). A record no run
+    /// can hold (nested deeper than [`MAX_RECORD_DEPTH`], or not JSON) is kept as unreadable: its
+    /// run fails saying why, and the cursor still moves past it.
     pub fn read_row(
         &self,
         record_json: &str,
         cursor_text: Option<&str>,
         tiebreak_text: Option<&str>,
     ) -> Result<PgRecord, PollError> {
-        let record: Value = serde_json::from_str(record_json).map_err(|e| PollError::BadRow {
-            problem: format!("record is not JSON: {e}"),
-        })?;
         let Some(cursor) = cursor_text else {
             return Err(PollError::BadRow {
                 problem: format!("cursor column \"{}\" is NULL", self.cursor),
@@ -562,11 +565,16 @@ impl PgSource {
                 })
             }
         };
+        let (record, unreadable) = match read_record(record_json) {
+            Ok(record) => (record, None),
+            Err(problem) => (Value::Null, Some(problem)),
+        };
         Ok(PgRecord {
             new: NewRecord {
                 dedup_key: dedup_key(cursor, tiebreak.as_deref()),
                 record,
                 greatest: None,
+                unreadable,
             },
             position: PgCursor::At {
                 cursor: cursor.to_string(),
@@ -574,6 +582,22 @@ impl PgSource {
             },
         })
     }
+}
+
+/// Why a record nested deeper than [`MAX_RECORD_DEPTH`] is not run.
+pub const NESTED_TOO_DEEP: &str =
+    "the record cannot be read: its JSON is nested more than 125 levels deep; it was not run";
+
+/// A record's JSON as a value, or why no run can hold it (the failed run's message).
+fn read_record(text: &str) -> Result<Value, String> {
+    if crate::kernel::json_budget::check_with(text.as_bytes(), MAX_RECORD_DEPTH, usize::MAX)
+        .is_err()
+    {
+        return Err(NESTED_TOO_DEEP.into());
+    }
+    serde_json::from_str(text).map_err(|e| {
+        format!("the record cannot be read: its JSON does not parse ({e}); it was not run")
+    })
 }
 
 /// A row read from PostgreSQL: what starts a run, and where the cursor goes after it.

@@ -106,29 +106,34 @@ pub const MAX_RECORD_INPUT_BYTES: usize = 796 * 1024;
 pub enum StoredRecord {
     /// A queued run with this input (JSON text).
     Run(String),
-    /// A record too large to store: a run recorded `failed` at once, with a stub input (its
-    /// size and dedup key) and this error (JSON text), so the poll moves on.
-    TooLarge { input: String, error: String },
+    /// A record that cannot be run (unreadable, or too large to store): a run recorded `failed`
+    /// at once, with a stub input (its dedup key, and its size when too large) and this error
+    /// (JSON text), so the poll moves on.
+    Failed { input: String, error: String },
 }
 
-/// The stored form of `record`'s run: its (redacted) input, or a failed stub when the input is
-/// larger than `max` bytes.
+/// The stored form of `record`'s run: its (redacted) input, or a failed stub when the record
+/// could not be read or the input is larger than `max` bytes.
 pub fn stored_record(record: &NewRecord, max: usize) -> StoredRecord {
     let input = run_input(record).to_string();
-    if input.len() <= max {
-        return StoredRecord::Run(input);
-    }
-    let message = format!(
-        "the record is {} bytes as JSON; at most {max} bytes are kept, so this record was not run",
-        input.len()
-    );
-    StoredRecord::TooLarge {
-        input: json!({"event": {"record": null, "record_bytes": input.len(),
-                                 "record_key": record.dedup_key}})
-        .to_string(),
-        error: json!({"message": message, "code": "record_too_large", "bytes": input.len(),
-                      "limit": max})
-        .to_string(),
+    let mut stub = json!({"record": null, "record_key": record.dedup_key});
+    let error = match &record.unreadable {
+        Some(problem) => json!({"message": problem, "code": "record_unreadable"}),
+        None if input.len() <= max => return StoredRecord::Run(input),
+        None => {
+            stub["record_bytes"] = input.len().into();
+            let message = format!(
+                "the record is {} bytes as JSON; at most {max} bytes are kept, so this record \
+                 was not run",
+                input.len()
+            );
+            json!({"message": message, "code": "record_too_large", "bytes": input.len(),
+                   "limit": max})
+        }
+    };
+    StoredRecord::Failed {
+        input: json!({ "event": stub }).to_string(),
+        error: error.to_string(),
     }
 }
 
@@ -136,7 +141,7 @@ pub fn stored_record(record: &NewRecord, max: usize) -> StoredRecord {
 /// the poll status shows it), so the run history itself says where records may be missing.
 pub fn mark_gap(stored: &mut StoredRecord, gap: &Value) {
     let input = match stored {
-        StoredRecord::Run(input) | StoredRecord::TooLarge { input, .. } => input,
+        StoredRecord::Run(input) | StoredRecord::Failed { input, .. } => input,
     };
     if let Ok(mut v) = serde_json::from_str::<Value>(input) {
         v["event"]["gap"] = gap.clone();

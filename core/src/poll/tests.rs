@@ -1,3 +1,4 @@
+use super::postgres::{MAX_RECORD_DEPTH, NESTED_TOO_DEEP};
 use super::*;
 use serde_json::json;
 
@@ -684,12 +685,9 @@ fn reads_rows_into_records() {
             tiebreak: Some("7".into())
         }
     );
+    assert_eq!(row.new.unreadable, None);
     assert!(matches!(
         s.read_row("{}", Some("x"), None),
-        Err(PollError::BadRow { .. })
-    ));
-    assert!(matches!(
-        s.read_row("not json", Some("x"), Some("1")),
         Err(PollError::BadRow { .. })
     ));
     let plain = pg_source(json!({}));
@@ -703,6 +701,51 @@ fn reads_rows_into_records() {
         }
     );
     assert!(plain.read_row("{}", None, None).is_err());
+}
+
+/// A record no run can hold keeps its place in the order: it is read as unreadable, with its
+/// dedup key and position, instead of failing the batch.
+#[test]
+fn an_unreadable_record_keeps_its_key_and_position() {
+    let s = pg_source(json!({}));
+    let nested = |depth: usize| {
+        format!(
+            r#"{{"id":2,"doc":{}1{}}}"#,
+            "[".repeat(depth - 1),
+            "]".repeat(depth - 1)
+        )
+    };
+    assert!(NESTED_TOO_DEEP.contains(&format!("more than {MAX_RECORD_DEPTH} levels")));
+    // The deepest record readable: its run's input still reads back.
+    let deepest = s
+        .read_row(&nested(MAX_RECORD_DEPTH), Some("2"), None)
+        .unwrap();
+    assert_eq!(deepest.new.unreadable, None);
+    let input = crate::poll::state::run_input(&deepest.new).to_string();
+    assert!(serde_json::from_str::<Value>(&input).is_ok());
+    for (text, why) in [
+        (
+            nested(MAX_RECORD_DEPTH + 1),
+            "nested more than 125 levels deep",
+        ),
+        (nested(200), "nested more than 125 levels deep"),
+        ("not json".to_string(), "does not parse"),
+    ] {
+        let row = s.read_row(&text, Some("2"), None).unwrap();
+        assert_eq!(row.new.dedup_key, "2");
+        assert_eq!(row.new.record, Value::Null);
+        assert!(
+            row.new.unreadable.as_deref().unwrap().contains(why),
+            "{row:?}"
+        );
+        assert_eq!(
+            row.position,
+            PgCursor::At {
+                cursor: "2".into(),
+                tiebreak: None
+            }
+        );
+    }
 }
 
 #[test]

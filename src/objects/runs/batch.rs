@@ -28,7 +28,7 @@ pub struct BatchRun {
     /// ISO time the run was created (a moved run keeps its own).
     pub created_at: String,
     /// JSON `{"message", …}`: the run is recorded `failed` at once and never executed (a polled
-    /// record too large to store).
+    /// record that cannot be run: unreadable, or too large to store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// A run moved from D1: what it had done so far (it resumes after its last finished step).

@@ -302,6 +302,7 @@ fn rec(key: &str) -> NewRecord {
         dedup_key: key.into(),
         record: json!({"id": key}),
         greatest: None,
+        unreadable: None,
     }
 }
 

@@ -17,6 +17,7 @@ fn rec(id: &str, greatest: Option<Value>) -> NewRecord {
         dedup_key: id.to_string(),
         record: json!({"id": id}),
         greatest,
+        unreadable: None,
     }
 }
 
@@ -176,7 +177,7 @@ fn an_oversized_record_is_a_failed_stub_not_a_blocker() {
     big.record = json!({"id": "2", "blob": "x".repeat(5_000)});
     assert!(matches!(stored_record(&small, 1_000), StoredRecord::Run(_)));
     match stored_record(&big, 1_000) {
-        StoredRecord::TooLarge { input, error } => {
+        StoredRecord::Failed { input, error } => {
             assert!(input.len() < 1_000, "{input}");
             let input: Value = serde_json::from_str(&input).unwrap();
             assert_eq!(input["event"]["record_key"], "2");
@@ -184,6 +185,27 @@ fn an_oversized_record_is_a_failed_stub_not_a_blocker() {
             let error: Value = serde_json::from_str(&error).unwrap();
             assert_eq!(error["code"], "record_too_large");
             assert!(error["message"].as_str().unwrap().contains("bytes"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An unreadable record becomes a failed stub that says why, under its own dedup key.
+#[test]
+fn an_unreadable_record_is_a_failed_stub_that_says_why() {
+    let mut bad = rec("2", None);
+    bad.record = Value::Null;
+    bad.unreadable = Some("the record cannot be read: its JSON is nested too deep".into());
+    match stored_record(&bad, 1_000) {
+        StoredRecord::Failed { input, error } => {
+            let input: Value = serde_json::from_str(&input).unwrap();
+            assert_eq!(input, json!({"event": {"record": null, "record_key": "2"}}));
+            let error: Value = serde_json::from_str(&error).unwrap();
+            assert_eq!(error["code"], "record_unreadable");
+            assert_eq!(
+                error["message"],
+                "the record cannot be read: its JSON is nested too deep"
+            );
         }
         other => panic!("{other:?}"),
     }
