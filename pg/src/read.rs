@@ -8,11 +8,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
+use futures_util::TryStreamExt;
 use tokio_postgres::config::{Host, SslMode};
 use tokio_postgres::types::{FromSql, Type};
-use tokio_postgres::{Client, Config, GenericClient, IsolationLevel};
+use tokio_postgres::{Client, Config, GenericClient, IsolationLevel, Transaction};
 use worker::{postgres_tls::PassthroughTls, Delay, Env, SecureTransport, Socket};
 
+use tripline_core::poll::batch_budget::BatchBudget;
 use tripline_core::poll::cursor::PgCursor;
 use tripline_core::poll::horizon::{Bound, Horizon, Reading, TxSnapshot};
 use tripline_core::poll::pg_service::{PgCall, PgOutcome, PgRead, PgRow, PgTarget};
@@ -75,7 +77,7 @@ async fn read(mut client: Client, call: PgCall) -> Result<PgOutcome, ReadError> 
             mut horizon,
             now_ms,
         } => {
-            let rows = settled_batch(
+            let (rows, cut) = settled_batch(
                 &mut client,
                 &call.source,
                 &types,
@@ -84,7 +86,7 @@ async fn read(mut client: Client, call: PgCall) -> Result<PgOutcome, ReadError> 
                 now_ms,
             )
             .await?;
-            Ok(PgOutcome::Batch { rows, horizon })
+            Ok(PgOutcome::Batch { rows, horizon, cut })
         }
     }
 }
@@ -229,10 +231,11 @@ async fn column_types(client: &Client, source: &PgSource) -> Result<PgColumnType
     Ok(source.column_types(&pairs)?)
 }
 
-/// The next batch after `cursor` (oldest first, at most `batch_size` rows) that no
-/// transaction in progress can still join below: the snapshot's transaction ids, the greatest
-/// position and the rows are read in one repeatable-read, read-only transaction, and
-/// `horizon` (see `tripline_core::poll::horizon`) says how far the rows are final.
+/// The next batch after `cursor` (oldest first, at most `batch_size` rows and its byte budget)
+/// that no transaction in progress can still join below: the snapshot's transaction ids, the
+/// greatest position and the rows are read in one repeatable-read, read-only transaction, and
+/// `horizon` (see `tripline_core::poll::horizon`) says how far the rows are final. `true` with
+/// the rows: the batch ended at its byte budget with rows left.
 async fn settled_batch(
     client: &mut Client,
     source: &PgSource,
@@ -240,7 +243,7 @@ async fn settled_batch(
     cursor: &PgCursor,
     horizon: &mut Horizon,
     now_ms: i64,
-) -> Result<Vec<PgRow>, ReadError> {
+) -> Result<(Vec<PgRow>, bool), ReadError> {
     let tx = with_timeout("starting a read-only transaction", QUERY_TIMEOUT, async {
         client
             .build_transaction()
@@ -278,13 +281,13 @@ async fn settled_batch(
     let settle_ms = i64::from(source.settle_seconds) * 1000;
     let up_to = match horizon.settle(&reading, settle_ms, now_ms) {
         Bound::All => None,
-        Bound::UpTo(PgCursor::Beginning) => return Ok(Vec::new()),
+        Bound::UpTo(PgCursor::Beginning) => return Ok((Vec::new(), false)),
         Bound::UpTo(position) => Some(position),
     };
-    let rows = read_batch(&tx, source, types, cursor, up_to.as_ref()).await?;
+    let batch = read_batch(&tx, source, types, cursor, up_to.as_ref()).await?;
     // Read-only: ending it changes nothing; a failure here loses nothing already read.
     let _ = tx.commit().await;
-    Ok(rows)
+    Ok(batch)
 }
 
 /// The greatest cursor (and tiebreak) visible to `client`.
@@ -326,38 +329,56 @@ impl<'a> FromSql<'a> for LossyText {
 }
 
 /// The batch after `cursor`, up to `up_to` when given, as PostgreSQL printed it (the main
-/// Worker reads each row with `PgSource::read_row`).
+/// Worker reads each row with `PgSource::read_row`), and whether it ended at its byte budget
+/// with rows left. The rows are asked for through a portal a few at a time
+/// (`tripline_core::poll::batch_budget`), so the server sends little past the budget.
 async fn read_batch(
-    client: &impl GenericClient,
+    tx: &Transaction<'_>,
     source: &PgSource,
     types: &PgColumnTypes,
     cursor: &PgCursor,
     up_to: Option<&PgCursor>,
-) -> Result<Vec<PgRow>, ReadError> {
+) -> Result<(Vec<PgRow>, bool), ReadError> {
     let (sql, params) = source.select_sql(cursor, types, up_to);
-    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-        .iter()
-        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-        .collect();
-    let rows = with_timeout("reading new rows", QUERY_TIMEOUT, async {
-        client.query(&sql, &refs).await.map_err(pg_err)
-    })
-    .await?;
     let with_tiebreak = source.tiebreak.is_some();
-    rows.iter()
-        .map(|r| {
-            Ok(PgRow {
-                record: r
-                    .try_get::<_, Option<LossyText>>(0)
-                    .map_err(pg_err)?
-                    .map(|t| t.0),
-                cursor: r.try_get(1).map_err(pg_err)?,
-                tiebreak: if with_tiebreak {
-                    r.try_get(2).map_err(pg_err)?
-                } else {
-                    None
-                },
-            })
-        })
-        .collect()
+    with_timeout("reading new rows", QUERY_TIMEOUT, async {
+        let portal = tx.bind_raw(sql.as_str(), &params).await.map_err(pg_err)?;
+        let mut budget = BatchBudget::new(source.batch_size);
+        let mut rows = Vec::new();
+        loop {
+            let want = budget.next_fetch();
+            if want == 0 {
+                return Ok((rows, false));
+            }
+            let fetched = tx
+                .query_portal_raw(&portal, i32::try_from(want).unwrap_or(i32::MAX))
+                .await
+                .map_err(pg_err)?;
+            let mut fetched = std::pin::pin!(fetched);
+            let mut got = 0;
+            while let Some(r) = fetched.try_next().await.map_err(pg_err)? {
+                got += 1;
+                let row = PgRow {
+                    record: r
+                        .try_get::<_, Option<LossyText>>(0)
+                        .map_err(pg_err)?
+                        .map(|t| t.0),
+                    cursor: r.try_get(1).map_err(pg_err)?,
+                    tiebreak: if with_tiebreak {
+                        r.try_get(2).map_err(pg_err)?
+                    } else {
+                        None
+                    },
+                };
+                if !budget.take(row.record.as_ref().map_or(0, String::len)) {
+                    return Ok((rows, true));
+                }
+                rows.push(row);
+            }
+            if got < want {
+                return Ok((rows, false));
+            }
+        }
+    })
+    .await
 }

@@ -523,7 +523,8 @@ fn save_http(
 enum Polled {
     /// First poll with `start: now`: the cursor now points at the end of the source.
     Positioned { summary: Value },
-    /// New records were taken (possibly none). `full`: the batch limit was reached.
+    /// New records were taken (possibly none). `full`: the batch limit (rows or bytes) was
+    /// reached.
     Taken {
         created: usize,
         full: bool,
@@ -667,7 +668,7 @@ async fn poll_pg(
         (None, PollStart::Beginning, false) => PgCursor::Beginning,
     };
     let mut horizon = load_horizon(store, &ctx.fingerprint).map_err(storage_err)?;
-    let rows = pg
+    let (rows, cut) = pg
         .settled_batch(source, &cursor, &mut horizon, now_ms())
         .await?;
     save_horizon(store, &ctx.fingerprint, &horizon).map_err(storage_err)?;
@@ -689,7 +690,8 @@ async fn poll_pg(
             summary: stored.is_none().then(|| pg_summary(&cursor)),
         });
     }
-    let full = rows.len() >= source.batch_size as usize;
+    // Rows left behind the batch's end (its size or its bytes): poll again at once.
+    let full = cut || rows.len() >= source.batch_size as usize;
     let records: Vec<&NewRecord> = rows.iter().map(|r| &r.new).collect();
     let created = record_runs(ctx, &records, None).await?;
     let last = &rows[rows.len() - 1].position;

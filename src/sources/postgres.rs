@@ -63,17 +63,19 @@ impl PgSession {
         }
     }
 
-    /// The next batch after `cursor` (oldest first, at most `batch_size` rows) that no
-    /// transaction in progress can still join below: the PostgreSQL Worker reads the snapshot's
-    /// transaction ids, the greatest position and the rows in one repeatable-read, read-only
-    /// transaction, and `horizon` (see `tripline_core::poll::horizon`) comes back updated.
+    /// The next batch after `cursor` (oldest first, at most `batch_size` rows and its byte
+    /// budget) that no transaction in progress can still join below: the PostgreSQL Worker
+    /// reads the snapshot's transaction ids, the greatest position and the rows in one
+    /// repeatable-read, read-only transaction, and `horizon` (see
+    /// `tripline_core::poll::horizon`) comes back updated. `true` with the rows: the batch
+    /// ended at its byte budget with rows left.
     pub async fn settled_batch(
         &mut self,
         source: &PgSource,
         cursor: &PgCursor,
         horizon: &mut Horizon,
         now_ms: i64,
-    ) -> Result<Vec<PgRecord>, SourceError> {
+    ) -> Result<(Vec<PgRecord>, bool), SourceError> {
         let read = PgRead::SettledBatch {
             cursor: cursor.clone(),
             horizon: horizon.clone(),
@@ -83,6 +85,7 @@ impl PgSession {
             PgOutcome::Batch {
                 rows,
                 horizon: settled,
+                cut,
             } => {
                 let records = rows
                     .iter()
@@ -95,7 +98,7 @@ impl PgSession {
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 *horizon = settled;
-                Ok(records)
+                Ok((records, cut))
             }
             other => Err(unexpected(&other)),
         }

@@ -1,7 +1,7 @@
 //! The event-based (poll) trigger end to end: a real `wrangler dev`, a real PostgreSQL 15 cluster
 //! started by the harness, and a real HTTP API served by the test.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -737,6 +737,48 @@ fn an_unreadable_row_is_a_failed_run_and_the_poll_moves_on() {
     let status = poll_status(&e.dev, &id);
     assert_eq!(status["last_poll_error"], Value::Null, "{status}");
     assert_eq!(status["cursor"]["cursor"], "4", "{status}");
+}
+
+/// Rows too large for the default 500 of them to fit one batch's byte budget (4 MiB of record
+/// JSON): each batch ends at the budget, the next poll follows at once, and every row runs once.
+#[test]
+fn a_batch_ends_at_its_byte_budget_and_the_next_poll_goes_on() {
+    const ROW_BYTES: usize = 600_000;
+    let e = env();
+    e.pg.sql("CREATE TABLE t_wide (id serial PRIMARY KEY, body text NOT NULL)");
+    e.pg.sql("GRANT SELECT ON t_wide TO reader");
+    // 14 rows: 6 fit in 4 MiB, so three batches at least.
+    e.pg.sql(&format!(
+        "INSERT INTO t_wide (body) SELECT repeat(chr(96 + g), {ROW_BYTES}) \
+         FROM generate_series(1, 14) g"
+    ));
+    let id = create_deployed(
+        &e.dev,
+        &pg_def("wide", json!({"table": "t_wide"}), "beginning", 5),
+    );
+    let runs = wait_runs(&e.dev, &id, 14, 180);
+    assert_eq!(record_ids(&runs), (1..=14).collect::<Vec<i64>>());
+    assert_unique_keys(&runs);
+    // The runs of one batch share their creation time.
+    let mut batches: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &runs {
+        assert_eq!(r["status"], "succeeded", "{}", r["id"]);
+        let body = r["input"]["event"]["record"]["body"]
+            .as_str()
+            .unwrap_or_default();
+        assert_eq!(body.len(), ROW_BYTES, "{}", r["id"]);
+        *batches
+            .entry(r["created_at"].as_str().unwrap().to_string())
+            .or_default() += body.len();
+    }
+    assert!(batches.len() >= 3, "{batches:?}");
+    assert!(
+        batches.values().all(|&bytes| bytes <= 4 * 1024 * 1024),
+        "{batches:?}"
+    );
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["last_poll_error"], Value::Null, "{status}");
+    assert_eq!(status["cursor"]["cursor"], "14", "{status}");
 }
 
 #[test]

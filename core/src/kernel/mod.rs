@@ -1,7 +1,6 @@
 //! What every trigger shares: validation problems and the JSON reader that collects them, names of
 //! Worker configuration, ids, API time stamps, redaction of stored records, and encryption at rest.
 
-pub mod chunks;
 pub mod crypto;
 pub mod hex;
 pub mod ids;

@@ -15,8 +15,8 @@
 //! - **PostgreSQL**: learn the column types once per connection with [`PgSource::column_type_sql`]
 //!   and [`PgSource::column_type_params`] → [`PgSource::column_types`]; then
 //!   [`PgSource::select_sql`] → for each row [`PgSource::read_row`]; commit the runs; then store
-//!   the last row's `position` as the cursor. A full batch (`batch_size` rows) means more may be
-//!   waiting: poll again soon.
+//!   the last row's `position` as the cursor. A full batch (`batch_size` rows, or its byte
+//!   budget, [`batch_budget`]) means more may be waiting: poll again soon.
 //! - **HTTP**: [`HttpSource::request`] (fills in `{{secrets.NAME}}`), fetch, then
 //!   [`HttpSource::select_new`]; commit the runs; then [`crate::poll::cursor::HttpCursor::advance`].
 //! - A failed poll waits [`next_poll_delay_seconds`].
@@ -26,6 +26,7 @@
 //! are stored lower-case). Values are always bind parameters, sent as text and cast in SQL.
 //! Rows whose cursor (or tiebreak) is NULL are never selected: they have no place in the order.
 
+pub mod batch_budget;
 pub mod cursor;
 pub mod horizon;
 pub mod http;

@@ -22,7 +22,7 @@ use super::{parse_source, PgConnection, PgSource, PollSource};
 use crate::kernel::problem::Errors;
 
 /// The version of this exchange; both Workers must speak the same one (deploy them together).
-pub const PG_SERVICE_VERSION: u32 = 2;
+pub const PG_SERVICE_VERSION: u32 = 3;
 /// The path the main Worker posts to (the host part of a service binding's URL is ignored).
 pub const PG_SERVICE_URL: &str = "https://tripline-pg/v1/read";
 /// The name of the service binding in the main Worker's `wrangler.toml`.
@@ -100,8 +100,14 @@ pub struct PgServiceReply {
 pub enum PgOutcome {
     /// Answer to [`PgRead::Latest`].
     Latest { latest: PgCursor },
-    /// Answer to [`PgRead::SettledBatch`]: the rows (oldest first) and the updated marks.
-    Batch { rows: Vec<PgRow>, horizon: Horizon },
+    /// Answer to [`PgRead::SettledBatch`]: the rows (oldest first), the updated marks, and
+    /// whether the batch ended at its byte budget with rows left ([`super::batch_budget`]).
+    Batch {
+        rows: Vec<PgRow>,
+        horizon: Horizon,
+        #[serde(default)]
+        cut: bool,
+    },
     /// The read failed: the message shown as the poll's `last_poll_error`.
     Failed { error: String },
 }

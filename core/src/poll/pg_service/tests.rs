@@ -138,6 +138,7 @@ fn answers_read_back_as_sent() {
                 tiebreak: None,
             }],
             horizon: Horizon::default(),
+            cut: true,
         },
         PgOutcome::Failed {
             error: "PostgreSQL: relation \"t_nope\" does not exist".into(),
