@@ -538,6 +538,9 @@ pub struct PostgresSourceSchema {
     /// The column that orders new records.
     #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$"))]
     cursor: String,
+    /// A unique column that orders rows sharing a cursor value: needed unless the cursor column
+    /// alone is unique (the primary key, or a unique index on it alone). The cursor column
+    /// itself declares the cursor's values unique (a view has no index to show it).
     #[schemars(default, schema_with = "optional_identifier")]
     tiebreak: Option<String>,
     #[schemars(default, schema_with = "identifiers")]

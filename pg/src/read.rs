@@ -205,8 +205,9 @@ async fn connect(
     .await
 }
 
-/// The cursor's column types, from the catalog. Checks the table and columns first, so a bad
-/// definition fails here with a clear message.
+/// The cursor's column types, from the catalog. Checks the table and columns first, and that
+/// a cursor without a tiebreak is unique, so a bad definition fails here with a clear message
+/// before any row is read.
 async fn column_types(client: &Client, source: &PgSource) -> Result<PgColumnTypes, ReadError> {
     let params = source.column_type_params();
     let rows = with_timeout("reading the table's columns", QUERY_TIMEOUT, async {
@@ -225,6 +226,7 @@ async fn column_types(client: &Client, source: &PgSource) -> Result<PgColumnType
             Ok((
                 r.try_get::<_, String>(0).map_err(pg_err)?,
                 r.try_get::<_, String>(1).map_err(pg_err)?,
+                r.try_get::<_, bool>(2).map_err(pg_err)?,
             ))
         })
         .collect::<Result<Vec<_>, ReadError>>()?;

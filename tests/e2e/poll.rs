@@ -781,6 +781,81 @@ fn a_batch_ends_at_its_byte_budget_and_the_next_poll_goes_on() {
     assert_eq!(status["cursor"]["cursor"], "14", "{status}");
 }
 
+/// A cursor whose values can repeat (`created_at DEFAULT now()`, shared by the rows of one
+/// transaction) needs a tiebreak: without one every poll fails naming `trigger.source.tiebreak`
+/// and reads nothing; with `tiebreak: "id"` the rows of one transaction each run once. A view
+/// shows no index, so its cursor is unique only as the definition declares it (a tiebreak that
+/// is the cursor itself).
+#[test]
+fn a_cursor_that_is_not_unique_needs_a_tiebreak() {
+    let e = env();
+    e.pg.sql(
+        "CREATE TABLE t_shared (id serial PRIMARY KEY, \
+         created_at timestamptz NOT NULL DEFAULT now(), n int NOT NULL)",
+    );
+    e.pg.sql("CREATE VIEW v_shared AS SELECT id, n FROM t_shared");
+    e.pg.sql("GRANT SELECT ON t_shared, v_shared TO reader");
+    // One statement, one transaction: the rows share `now()`.
+    e.pg.sql("INSERT INTO t_shared (n) SELECT g FROM generate_series(1, 3) g");
+    let def = |name: &str, source: Value| pg_def(name, source, "beginning", 5);
+    let without = create_deployed(
+        &e.dev,
+        &def(
+            "no tiebreak",
+            json!({"table": "t_shared", "cursor": "created_at"}),
+        ),
+    );
+    let view = create_deployed(&e.dev, &def("view", json!({"table": "v_shared"})));
+    for (id, column) in [(&without, "created_at"), (&view, "id")] {
+        let error = first_poll_error(&e.dev, id);
+        assert!(
+            error.contains(&format!("column \"{column}\" is not unique"))
+                && error.contains("trigger.source.tiebreak"),
+            "{error}"
+        );
+    }
+    let with = create_deployed(
+        &e.dev,
+        &def(
+            "tiebreak",
+            json!({"table": "t_shared", "cursor": "created_at", "tiebreak": "id"}),
+        ),
+    );
+    let declared = create_deployed(
+        &e.dev,
+        &def(
+            "view, declared",
+            json!({"table": "v_shared", "tiebreak": "id"}),
+        ),
+    );
+    wait_runs(&e.dev, &with, 3, 90);
+    wait_runs(&e.dev, &declared, 3, 90);
+    e.pg.sql("INSERT INTO t_shared (n) SELECT g FROM generate_series(4, 6) g");
+    for id in [&with, &declared] {
+        let runs = wait_runs(&e.dev, id, 6, 90);
+        assert_eq!(record_ids(&runs), (1..=6).collect::<Vec<i64>>());
+        assert_unique_keys(&runs);
+        for r in &runs {
+            assert_eq!(
+                record_key(r),
+                r["input"]["event"]["record"]["id"].to_string()
+            );
+        }
+    }
+    // The polls without a tiebreak still read nothing.
+    for id in [&without, &view] {
+        assert_eq!(runs_of(&e.dev, id), 0);
+        assert!(poll_status(&e.dev, id)["last_poll_error"].is_string());
+        let r = api(
+            &e.dev,
+            "POST",
+            &format!("/api/workflows/{id}/undeploy"),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+}
+
 #[test]
 fn database_outage_creates_no_runs_backs_off_and_recovers() {
     let e = env();

@@ -110,6 +110,8 @@ pub enum PollError {
     UnsafeType { name: String, reason: String },
     /// A column the definition names is not in the table.
     MissingColumn { column: String, relation: String },
+    /// A cursor without a tiebreak whose values can repeat (no unique index shows otherwise).
+    CursorNotUnique { column: String, relation: String },
     /// A row from the select query that does not have the expected shape.
     BadRow { problem: String },
     /// A `{{secrets.NAME}}` the Worker does not have.
@@ -140,6 +142,13 @@ impl fmt::Display for PollError {
             PollError::MissingColumn { column, relation } => {
                 write!(f, "column \"{column}\" does not exist in {relation}")
             }
+            PollError::CursorNotUnique { column, relation } => write!(
+                f,
+                "column \"{column}\" is not unique in {relation} (no primary key or unique index \
+                 on it alone): rows sharing a value would be missed; set \
+                 `trigger.source.tiebreak` to a unique column such as the primary key (or to \
+                 \"{column}\" itself if its values never repeat)"
+            ),
             PollError::BadRow { problem } => write!(f, "unexpected row from the source: {problem}"),
             PollError::BadTemplate { problem } => write!(f, "bad template: {problem}"),
             PollError::BadNextPage { problem } => write!(f, "next page: {problem}"),

@@ -223,9 +223,11 @@ pub fn source_definition(source: &PgSource) -> Value {
     };
     m.insert("table".into(), json!(table));
     m.insert("cursor".into(), json!(source.cursor));
-    if let Some(t) = &source.tiebreak {
-        m.insert("tiebreak".into(), json!(t));
-    }
+    match &source.tiebreak {
+        Some(t) => m.insert("tiebreak".into(), json!(t)),
+        None if source.cursor_unique => m.insert("tiebreak".into(), json!(source.cursor)),
+        None => None,
+    };
     if let Some(c) = &source.columns {
         m.insert("columns".into(), json!(c));
     }

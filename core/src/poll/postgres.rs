@@ -12,8 +12,12 @@ pub struct PgSource {
     pub table: String,
     /// Column whose value only grows for new rows (serial id, `created_at`, …).
     pub cursor: String,
-    /// Unique column that orders rows sharing a cursor value (needed for timestamp cursors).
+    /// Unique column that orders rows sharing a cursor value (needed unless the cursor's values
+    /// never repeat).
     pub tiebreak: Option<String>,
+    /// The definition declares the cursor's values unique (its `tiebreak` is the cursor column
+    /// itself): no unique index needs to show it, as none can for a view.
+    pub cursor_unique: bool,
     /// Columns of the record; `None` = all (`*`). The cursor and tiebreak are always included.
     pub columns: Option<Vec<String>>,
     pub batch_size: u32,
@@ -72,12 +76,14 @@ pub(super) fn parse_pg(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option<P
         .req_str("cursor", errors)
         .filter(|c| check_identifier(c, &cursor_loc, errors));
     let tiebreak_loc = r.loc("tiebreak");
-    // A tiebreak that is the cursor column itself orders nothing more: taken as absent (a
-    // JSON Schema cannot compare two fields, so this is no error a client could be told of).
+    // A tiebreak that is the cursor column itself orders nothing more: it declares the cursor's
+    // values unique and is otherwise taken as absent (a JSON Schema cannot compare two fields,
+    // so this is no error a client could be told of).
     let tiebreak = r
         .opt_str("tiebreak", errors)
-        .filter(|t| check_identifier(t, &tiebreak_loc, errors))
-        .filter(|t| cursor.as_ref() != Some(t));
+        .filter(|t| check_identifier(t, &tiebreak_loc, errors));
+    let cursor_unique = tiebreak.is_some() && tiebreak == cursor;
+    let tiebreak = tiebreak.filter(|_| !cursor_unique);
     let columns_loc = r.loc("columns");
     let columns = r.opt_str_list("columns", errors);
     if let Some(cols) = &columns {
@@ -111,6 +117,7 @@ pub(super) fn parse_pg(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option<P
         table,
         cursor: cursor?,
         tiebreak,
+        cursor_unique,
         columns,
         batch_size,
         settle_seconds,
@@ -330,6 +337,9 @@ pub fn validate_pg_type(name: &str) -> Result<&str, PollError> {
 pub struct PgColumnTypes {
     pub cursor: PgType,
     pub tiebreak: Option<PgType>,
+    /// The cursor's values never repeat: a primary key or unique index on the cursor column
+    /// alone, or the definition says so.
+    pub cursor_unique: bool,
 }
 
 /// Deepest nesting a record's JSON may have: serde_json reads at most 127 levels, and a run's
@@ -366,12 +376,19 @@ impl PgSource {
         out
     }
 
-    /// Catalog query returning `(column name, type name)` rows for the named columns.
-    /// `$1` = the quoted relation as text, `$2` = comma-separated column names (see
-    /// [`Self::column_type_params`]). A missing table fails in PostgreSQL with its own message.
+    /// Catalog query returning `(column name, type name, unique)` rows for the named columns:
+    /// `unique` when a valid unique index (or the primary key) without a predicate has that
+    /// column as its only key, on a relation whose rows are its own (a view has no index; a
+    /// table with inheritance children also reads theirs, which its index does not cover; a
+    /// partitioned table's unique index covers every partition). `$1` = the quoted relation as
+    /// text, `$2` = comma-separated column names (see [`Self::column_type_params`]). A missing
+    /// table fails in PostgreSQL with its own message.
     pub fn column_type_sql() -> String {
-        "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) \
-         FROM pg_catalog.pg_attribute a \
+        "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+         (c.relkind = 'p' OR NOT c.relhassubclass) AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+         WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
+         AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) \
+         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
          AND a.attname::text = ANY (pg_catalog.string_to_array($2::text, ','))"
             .to_string()
@@ -383,12 +400,16 @@ impl PgSource {
     }
 
     /// Turns the rows of [`Self::column_type_sql`] into validated types; every named column must
-    /// exist.
-    pub fn column_types(&self, rows: &[(String, String)]) -> Result<PgColumnTypes, PollError> {
-        let find = |col: &str| -> Result<&str, PollError> {
+    /// exist, and without a tiebreak the cursor's values must never repeat: rows sharing a value
+    /// would share one run, and a batch ending among them would leave the rest behind the cursor.
+    pub fn column_types(
+        &self,
+        rows: &[(String, String, bool)],
+    ) -> Result<PgColumnTypes, PollError> {
+        let find = |col: &str| -> Result<(&str, bool), PollError> {
             rows.iter()
-                .find(|(n, _)| n == col)
-                .map(|(_, t)| t.as_str())
+                .find(|(n, _, _)| n == col)
+                .map(|(_, t, unique)| (t.as_str(), *unique))
                 .ok_or_else(|| PollError::MissingColumn {
                     column: col.to_string(),
                     relation: self.relation(),
@@ -397,13 +418,22 @@ impl PgSource {
         for col in self.needed_columns() {
             find(col)?;
         }
-        Ok(PgColumnTypes {
-            cursor: PgType::parse(find(&self.cursor)?)?,
+        let (cursor, unique) = find(&self.cursor)?;
+        let types = PgColumnTypes {
+            cursor: PgType::parse(cursor)?,
             tiebreak: match &self.tiebreak {
-                Some(t) => Some(PgType::parse(find(t)?)?),
+                Some(t) => Some(PgType::parse(find(t)?.0)?),
                 None => None,
             },
-        })
+            cursor_unique: unique || self.cursor_unique,
+        };
+        if self.tiebreak.is_none() && !types.cursor_unique {
+            return Err(PollError::CursorNotUnique {
+                column: self.cursor.clone(),
+                relation: self.relation(),
+            });
+        }
+        Ok(types)
     }
 
     /// The select list of the inner query: `*`, or the listed columns plus cursor and tiebreak.

@@ -58,6 +58,7 @@ fn types(cursor: &str, tiebreak: Option<&str>) -> PgColumnTypes {
     PgColumnTypes {
         cursor: PgType::parse(cursor).unwrap(),
         tiebreak: tiebreak.map(|t| PgType::parse(t).unwrap()),
+        cursor_unique: tiebreak.is_none(),
     }
 }
 
@@ -76,6 +77,7 @@ fn parses_postgres_with_defaults() {
                 table: "users".into(),
                 cursor: "id".into(),
                 tiebreak: None,
+                cursor_unique: false,
                 columns: None,
                 batch_size: 500,
                 settle_seconds: 2,
@@ -436,8 +438,12 @@ fn column_type_query() {
     );
     assert_eq!(
         PgSource::column_type_sql(),
-        "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod) \
-         FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::text::regclass \
+        "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+         (c.relkind = 'p' OR NOT c.relhassubclass) AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+         WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
+         AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) \
+         FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+         WHERE a.attrelid = $1::text::regclass \
          AND a.attnum > 0 AND NOT a.attisdropped \
          AND a.attname::text = ANY (pg_catalog.string_to_array($2::text, ','))"
     );
@@ -446,12 +452,13 @@ fn column_type_query() {
         ["\"public\".\"users\"", "created_at,id,email"]
     );
     let rows = vec![
-        ("id".to_string(), "bigint".to_string()),
+        ("id".to_string(), "bigint".to_string(), true),
         (
             "created_at".to_string(),
             "timestamp with time zone".to_string(),
+            false,
         ),
-        ("email".to_string(), "text".to_string()),
+        ("email".to_string(), "text".to_string(), false),
     ];
     assert_eq!(
         s.column_types(&rows).unwrap(),
@@ -463,9 +470,13 @@ fn column_type_query() {
         "column \"email\" does not exist in \"public\".\"users\""
     );
     let unsafe_rows = vec![
-        ("id".to_string(), "bigint".to_string()),
-        ("created_at".to_string(), "int; DROP TABLE x".to_string()),
-        ("email".to_string(), "text".to_string()),
+        ("id".to_string(), "bigint".to_string(), true),
+        (
+            "created_at".to_string(),
+            "int; DROP TABLE x".to_string(),
+            false,
+        ),
+        ("email".to_string(), "text".to_string(), false),
     ];
     assert!(matches!(
         s.column_types(&unsafe_rows),
@@ -842,9 +853,46 @@ fn names_the_missing_configuration_and_its_field() {
 }
 
 #[test]
-fn a_tiebreak_that_is_the_cursor_is_taken_as_absent() {
+fn a_tiebreak_that_is_the_cursor_declares_it_unique() {
     let s = pg_source(json!({"cursor": "id", "tiebreak": "id"}));
-    assert_eq!(s.tiebreak, None);
+    assert_eq!((s.tiebreak, s.cursor_unique), (None, true));
     let s = pg_source(json!({"cursor": "created_at", "tiebreak": "id"}));
-    assert_eq!(s.tiebreak.as_deref(), Some("id"));
+    assert_eq!(
+        (s.tiebreak.as_deref(), s.cursor_unique),
+        (Some("id"), false)
+    );
+    let s = pg_source(json!({"cursor": "id"}));
+    assert_eq!((s.tiebreak, s.cursor_unique), (None, false));
+}
+
+/// Without a tiebreak, a cursor no unique index shows unique fails the read before any row is
+/// read, naming the field that fixes it; a unique one, or one the definition declares unique,
+/// is read.
+#[test]
+fn a_cursor_without_a_tiebreak_must_be_unique() {
+    let row = |unique: bool| {
+        vec![(
+            "created_at".to_string(),
+            "timestamp with time zone".to_string(),
+            unique,
+        )]
+    };
+    let s = pg_source(json!({"table": "events", "cursor": "created_at"}));
+    let e = s.column_types(&row(false)).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "column \"created_at\" is not unique in \"events\" (no primary key or unique index on \
+         it alone): rows sharing a value would be missed; set `trigger.source.tiebreak` to a \
+         unique column such as the primary key (or to \"created_at\" itself if its values never \
+         repeat)"
+    );
+    assert!(s.column_types(&row(true)).unwrap().cursor_unique);
+    let declared =
+        pg_source(json!({"table": "events", "cursor": "created_at", "tiebreak": "created_at"}));
+    assert!(declared.column_types(&row(false)).unwrap().cursor_unique);
+    // With a tiebreak the cursor may repeat.
+    let tied = pg_source(json!({"table": "events", "cursor": "created_at", "tiebreak": "id"}));
+    let mut rows = row(false);
+    rows.push(("id".to_string(), "bigint".to_string(), true));
+    assert!(!tied.column_types(&rows).unwrap().cursor_unique);
 }

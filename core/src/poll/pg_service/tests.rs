@@ -20,6 +20,10 @@ fn a_source_survives_the_trip_through_its_definition() {
     for s in [
         full(),
         source(json!({"kind": "postgres", "hyperdrive": "HD", "table": "t", "cursor": "id"})),
+        source(
+            json!({"kind": "postgres", "hyperdrive": "HD", "table": "v", "cursor": "id",
+                      "tiebreak": "id"}),
+        ),
     ] {
         assert_eq!(source(source_definition(&s)), s);
     }
