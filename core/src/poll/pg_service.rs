@@ -22,7 +22,7 @@ use super::{parse_source, PgConnection, PgSource, PollSource};
 use crate::kernel::problem::Errors;
 
 /// The version of this exchange; both Workers must speak the same one (deploy them together).
-pub const PG_SERVICE_VERSION: u32 = 3;
+pub const PG_SERVICE_VERSION: u32 = 4;
 /// The path the main Worker posts to (the host part of a service binding's URL is ignored).
 pub const PG_SERVICE_URL: &str = "https://tripline-pg/v1/read";
 /// The name of the service binding in the main Worker's `wrangler.toml`.
@@ -86,17 +86,19 @@ pub struct PgRow {
     pub tiebreak: Option<String>,
 }
 
-/// The answer to one read.
+/// The answer to one read: `{"version": 4, "outcome": {"batch": {…}}}`. The outcome is named
+/// by its one key, not by a tag among its fields (nor flattened into the answer), so that the
+/// main Worker reads it in one pass: a tag would have serde buffer the whole answer, and each
+/// type read from that buffer costs the main Worker's size again (docs/size.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PgServiceReply {
     pub version: u32,
-    #[serde(flatten)]
     pub outcome: PgOutcome,
 }
 
 /// What a read gave.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum PgOutcome {
     /// Answer to [`PgRead::Latest`].
     Latest { latest: PgCursor },
@@ -121,9 +123,14 @@ impl PgServiceReply {
     }
 
     /// Reads an answer (main Worker side): `Err` with a message for anything but a well-formed
-    /// answer of this version.
+    /// answer of this version. The version is read first: another version's answer may be
+    /// shaped otherwise.
     pub fn parse(status: u16, body: &str) -> Result<PgOutcome, String> {
-        let reply: PgServiceReply = serde_json::from_str(body).map_err(|e| {
+        #[derive(Deserialize)]
+        struct Versioned {
+            version: u32,
+        }
+        let unexpected = |e: serde_json::Error| {
             let start: String = body.chars().take(200).collect();
             if (200..300).contains(&status) {
                 format!(
@@ -134,11 +141,14 @@ impl PgServiceReply {
                 // E.g. locally, without the PostgreSQL Worker: `Worker "tripline-pg" not found`.
                 format!("the PostgreSQL Worker (binding `{PG_BINDING}`) answered HTTP {status}: {start}")
             }
-        })?;
-        if reply.version != PG_SERVICE_VERSION {
-            return Err(version_mismatch(reply.version));
+        };
+        let Versioned { version } = serde_json::from_str(body).map_err(unexpected)?;
+        if version != PG_SERVICE_VERSION {
+            return Err(version_mismatch(version));
         }
-        Ok(reply.outcome)
+        serde_json::from_str::<PgServiceReply>(body)
+            .map(|reply| reply.outcome)
+            .map_err(unexpected)
     }
 }
 

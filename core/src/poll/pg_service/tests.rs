@@ -127,6 +127,24 @@ fn another_version_or_shape_is_refused_with_what_to_do() {
     assert!(e.contains("HTTP 502") && e.contains("Bad Gateway"), "{e}");
     let e = PgServiceReply::parse(200, "[]").unwrap_err();
     assert!(e.contains("something else than a read's answer"), "{e}");
+    let e = PgServiceReply::parse(
+        200,
+        &format!(r#"{{"version":{PG_SERVICE_VERSION},"outcome":{{"dropped":{{}}}}}}"#),
+    )
+    .unwrap_err();
+    assert!(e.contains("something else than a read's answer"), "{e}");
+}
+
+#[test]
+fn an_answer_names_its_outcome_by_its_one_key() {
+    let body = serde_json::to_string(&PgServiceReply::new(PgOutcome::Failed {
+        error: "x".into(),
+    }))
+    .unwrap();
+    assert_eq!(
+        body,
+        format!(r#"{{"version":{PG_SERVICE_VERSION},"outcome":{{"failed":{{"error":"x"}}}}}}"#)
+    );
 }
 
 #[test]
