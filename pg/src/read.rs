@@ -313,7 +313,7 @@ async fn read_latest(
     } else {
         None
     };
-    Ok(PgCursor::from_latest(cursor, tiebreak))
+    Ok(source.position(cursor, tiebreak))
 }
 
 /// A record's text as PostgreSQL sent it, with bytes that are not UTF-8 (a `SQL_ASCII` database

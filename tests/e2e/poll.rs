@@ -667,7 +667,8 @@ fn timestamp_cursor_with_shared_timestamps_misses_nothing() {
     let id = create_deployed(&e.dev, &def);
     assert_eq!(
         poll_status(&e.dev, &id)["cursor"],
-        json!({"position": "at", "cursor": "2024-05-01 10:00:00+00", "tiebreak": "50"})
+        json!({"position": "at", "cursor": "2024-05-01 10:00:00+00", "tiebreak": "50",
+               "tiebreak_column": "id"})
     );
     // Out of id order on purpose: the tiebreak orders them.
     e.pg.sql(
@@ -854,6 +855,59 @@ fn a_cursor_that_is_not_unique_needs_a_tiebreak() {
         );
         assert_eq!(r.status, 200, "{}", r.text);
     }
+}
+
+/// A redeploy onto another tiebreak (`id` → `uid`, a uuid) never casts the stored id to a uuid:
+/// the polls go on. The cursor repeats, so the rows at its stored value are read again; their
+/// dedup keys are new (uuids), so each of them runs once more, as documented, and later rows
+/// run once.
+#[test]
+fn a_changed_tiebreak_reads_on_from_the_cursor_value() {
+    let e = env();
+    e.pg.sql(
+        "CREATE TABLE t_retie (id serial PRIMARY KEY, \
+         created_at timestamptz NOT NULL DEFAULT now(), \
+         uid uuid NOT NULL UNIQUE DEFAULT gen_random_uuid(), n int NOT NULL)",
+    );
+    e.pg.sql("GRANT SELECT ON t_retie TO reader");
+    e.pg.sql("INSERT INTO t_retie (n) SELECT g FROM generate_series(1, 3) g");
+    let def = |tiebreak: &str| {
+        pg_def(
+            "retie",
+            json!({"table": "t_retie", "cursor": "created_at", "tiebreak": tiebreak}),
+            "beginning",
+            5,
+        )
+    };
+    let id = create_deployed(&e.dev, &def("id"));
+    wait_runs(&e.dev, &id, 3, 90);
+    assert_eq!(poll_status(&e.dev, &id)["cursor"]["tiebreak_column"], "id");
+    let r = api(
+        &e.dev,
+        "PUT",
+        &format!("/api/workflows/{id}"),
+        Some(&def("uid")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(&e.dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    wait_runs(&e.dev, &id, 6, 90);
+    e.pg.sql("INSERT INTO t_retie (n) SELECT g FROM generate_series(4, 5) g");
+    let runs = wait_runs(&e.dev, &id, 8, 90);
+    let mut per_row: BTreeMap<i64, usize> = BTreeMap::new();
+    for row in record_ids(&runs) {
+        *per_row.entry(row).or_default() += 1;
+    }
+    assert_eq!(
+        per_row,
+        BTreeMap::from([(1, 2), (2, 2), (3, 2), (4, 1), (5, 1)]),
+        "rows at the stored value run again under their new keys, later rows once"
+    );
+    wait_polls(&e.dev, &id, 1, 60);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["last_poll_error"], Value::Null, "{status}");
+    assert_eq!(status["cursor"]["tiebreak_column"], "uid", "{status}");
+    assert_eq!(runs_of(&e.dev, &id), 8);
 }
 
 #[test]

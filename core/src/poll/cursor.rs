@@ -3,7 +3,8 @@
 //! the taken records are committed: a crash in between re-reads them, and the runs' dedup keys
 //! stop a second run.
 //!
-//! - PostgreSQL: [`PgCursor`], the `(cursor, tiebreak)` text of the last row taken.
+//! - PostgreSQL: [`PgCursor`], the `(cursor, tiebreak)` text of the last row taken, and the
+//!   tiebreak column the tiebreak value belongs to.
 //! - HTTP, `unique`: the last N ids taken ([`RecentIds`]); an id not among them is new. Keep N
 //!   well above the number of items the API returns at once: an id evicted while the API still
 //!   returns it would start a second run.
@@ -30,8 +31,9 @@ use serde_json::Value;
 use crate::kernel::reader::type_name;
 use crate::poll::{Dedupe, HttpSource, PollError, DEFAULT_UNIQUE_CAPACITY};
 
-/// Where a PostgreSQL source was read up to. Stored as
-/// `{"position":"beginning"}` or `{"position":"at","cursor":"42","tiebreak":null}`.
+/// Where a PostgreSQL source was read up to. Stored as `{"position":"beginning"}`,
+/// `{"position":"at","cursor":"42","tiebreak":null}` or
+/// `{"position":"at","cursor":"2024-05-01 10:00:00+00","tiebreak":"7","tiebreak_column":"id"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "position", rename_all = "snake_case")]
 pub enum PgCursor {
@@ -41,17 +43,12 @@ pub enum PgCursor {
     At {
         cursor: String,
         tiebreak: Option<String>,
+        /// The column `tiebreak` is a value of (`None` without one, and in positions stored
+        /// before it was kept): a tiebreak value is only compared with its own column, as
+        /// `PgSource::select_sql` says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tiebreak_column: Option<String>,
     },
-}
-
-impl PgCursor {
-    /// The cursor from the row of `latest_sql` (`start: now`): no row (empty table) → `Beginning`.
-    pub fn from_latest(cursor: Option<String>, tiebreak: Option<String>) -> PgCursor {
-        match cursor {
-            None => PgCursor::Beginning,
-            Some(cursor) => PgCursor::At { cursor, tiebreak },
-        }
-    }
 }
 
 /// The run dedup key of a PostgreSQL row: the tiebreak value when there is one (it is the unique

@@ -22,7 +22,7 @@ use super::{parse_source, PgConnection, PgSource, PollSource};
 use crate::kernel::problem::Errors;
 
 /// The version of this exchange; both Workers must speak the same one (deploy them together).
-pub const PG_SERVICE_VERSION: u32 = 4;
+pub const PG_SERVICE_VERSION: u32 = 5;
 /// The path the main Worker posts to (the host part of a service binding's URL is ignored).
 pub const PG_SERVICE_URL: &str = "https://tripline-pg/v1/read";
 /// The name of the service binding in the main Worker's `wrangler.toml`.
@@ -42,7 +42,8 @@ pub struct PgServiceRequest {
     pub read: PgRead,
 }
 
-/// Which read.
+/// Which read. (One is built per read and sent at once: its size in memory does not matter.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum PgRead {
@@ -86,7 +87,7 @@ pub struct PgRow {
     pub tiebreak: Option<String>,
 }
 
-/// The answer to one read: `{"version": 4, "outcome": {"batch": {…}}}`. The outcome is named
+/// The answer to one read: `{"version": 5, "outcome": {"batch": {…}}}`. The outcome is named
 /// by its one key, not by a tag among its fields (nor flattened into the answer), so that the
 /// main Worker reads it in one pass: a tag would have serde buffer the whole answer, and each
 /// type read from that buffer costs the main Worker's size again (docs/size.md).

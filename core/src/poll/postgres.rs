@@ -452,13 +452,46 @@ impl PgSource {
         }
     }
 
+    /// The position just after a row with these values (`Beginning` without a cursor value: an
+    /// empty table), naming the tiebreak column its tiebreak value belongs to.
+    pub fn position(&self, cursor: Option<String>, tiebreak: Option<String>) -> PgCursor {
+        match cursor {
+            None => PgCursor::Beginning,
+            Some(cursor) => PgCursor::At {
+                cursor,
+                tiebreak_column: tiebreak.as_ref().and(self.tiebreak.clone()),
+                tiebreak,
+            },
+        }
+    }
+
+    /// A position's tiebreak value, if it belongs to this source's tiebreak column. A position
+    /// taken with another tiebreak, or none, or stored before positions named their column,
+    /// keeps only its cursor value: its tiebreak value is never cast to another column's type.
+    fn own_tiebreak<'a>(&self, position: &'a PgCursor) -> Option<&'a String> {
+        match position {
+            PgCursor::At {
+                tiebreak: Some(value),
+                tiebreak_column: Some(column),
+                ..
+            } if self.tiebreak.as_ref() == Some(column) => Some(value),
+            _ => None,
+        }
+    }
+
     /// The read-only query for the next batch after `cursor`, oldest first, and its text
     /// parameters. Each row is `(record json, cursor text, tiebreak text)` (the third column only
     /// with a tiebreak); pass it to [`Self::read_row`]. Rows with a NULL cursor or tiebreak are
-    /// excluded. If the definition has a tiebreak but the stored cursor has none (the definition
-    /// changed), rows with the cursor's value are read again (`>=`); run dedup keys absorb them.
+    /// excluded. Without a tiebreak the cursor is unique (see [`Self::column_types`]): rows after
+    /// its value. With one, rows after `(cursor, tiebreak)`; a position whose tiebreak value is
+    /// not of this tiebreak column (the definition's tiebreak was added or changed) keeps only
+    /// its cursor value: with a unique cursor, rows after it (its one row was taken); otherwise
+    /// the rows at that value are read again (`>=`), so none is skipped, and those that had a run
+    /// under the old tiebreak get another one (their dedup keys, tiebreak values, are new).
     /// `up_to` (see [`crate::poll::horizon`]) stops the batch at a position: rows after it may
-    /// still be joined by rows of transactions in progress, so they wait for a later poll.
+    /// still be joined by rows of transactions in progress, so they wait for a later poll (with
+    /// the same care: a bound of another tiebreak on a cursor that repeats leaves out the rows
+    /// at its value, until a later poll proves a bound of this one).
     pub fn select_sql(
         &self,
         cursor: &PgCursor,
@@ -478,38 +511,32 @@ impl PgSource {
             (PgCursor::At { cursor, .. }, None) => {
                 (format!("{c} > $1::text::{ct}"), vec![cursor.clone()])
             }
-            (
-                PgCursor::At {
-                    cursor,
-                    tiebreak: Some(tv),
-                },
-                Some(t),
-            ) => (
-                format!("({c}, {t}) > ($1::text::{ct}, $2::text{tt}) AND {t} IS NOT NULL"),
-                vec![cursor.clone(), tv.clone()],
-            ),
-            (
-                PgCursor::At {
-                    cursor,
-                    tiebreak: None,
-                },
-                Some(t),
-            ) => (
-                format!("{c} >= $1::text::{ct} AND {t} IS NOT NULL"),
-                vec![cursor.clone()],
-            ),
+            (at @ PgCursor::At { cursor, .. }, Some(t)) => match self.own_tiebreak(at) {
+                Some(tv) => (
+                    format!("({c}, {t}) > ($1::text::{ct}, $2::text{tt}) AND {t} IS NOT NULL"),
+                    vec![cursor.clone(), tv.clone()],
+                ),
+                None => {
+                    let op = if types.cursor_unique { ">" } else { ">=" };
+                    (
+                        format!("{c} {op} $1::text::{ct} AND {t} IS NOT NULL"),
+                        vec![cursor.clone()],
+                    )
+                }
+            },
         };
         let (condition, params) = match up_to {
             None | Some(PgCursor::Beginning) => (condition, params),
-            Some(PgCursor::At { cursor, tiebreak }) => {
+            Some(bound @ PgCursor::At { cursor, .. }) => {
                 let mut params = params;
                 let n = params.len() + 1;
                 params.push(cursor.clone());
-                let limit = match (&t, tiebreak) {
+                let limit = match (&t, self.own_tiebreak(bound)) {
                     (Some(t), Some(tv)) => {
                         params.push(tv.clone());
                         format!("({c}, {t}) <= (${n}::text::{ct}, ${}::text{tt})", n + 1)
                     }
+                    (Some(_), None) if !types.cursor_unique => format!("{c} < ${n}::text::{ct}"),
                     _ => format!("{c} <= ${n}::text::{ct}"),
                 };
                 (format!("{condition} AND {limit}"), params)
@@ -554,7 +581,8 @@ impl PgSource {
     }
 
     /// For `start: now`: the greatest `(cursor text, tiebreak text)` now in the table, as one row
-    /// (none when no row has a cursor value; a last column is the clock, see [`NOT_CACHED`]). Store it with [`PgCursor::from_latest`].
+    /// (none when no row has a cursor value; a last column is the clock, see [`NOT_CACHED`]).
+    /// Store it with [`Self::position`].
     pub fn latest_sql(&self) -> String {
         let c = quote(&self.cursor);
         match self.tiebreak.as_deref().map(quote) {
@@ -606,10 +634,7 @@ impl PgSource {
                 greatest: None,
                 unreadable,
             },
-            position: PgCursor::At {
-                cursor: cursor.to_string(),
-                tiebreak,
-            },
+            position: self.position(Some(cursor.to_string()), tiebreak),
         })
     }
 }

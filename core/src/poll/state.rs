@@ -13,7 +13,8 @@ use crate::poll::{Dedupe, PollSource, PollStart, DEFAULT_UNIQUE_CAPACITY};
 /// Identifies the source a cursor was read from. A redeploy with the same fingerprint keeps
 /// the cursor; a different one (another table, cursor column, URL, items or id pointer) starts
 /// over as `start` says. Connection names, headers, columns, tiebreak, batch size and interval
-/// are not part of it: changing them keeps the cursor.
+/// are not part of it: changing them keeps the cursor (a changed tiebreak keeps its cursor value
+/// only, see `PgSource::select_sql`).
 pub fn source_fingerprint(source: &PollSource) -> String {
     match source {
         PollSource::Postgres(s) => json!(["postgres", s.relation(), s.cursor]).to_string(),

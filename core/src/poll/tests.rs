@@ -490,6 +490,7 @@ fn select_sql_stops_at_the_final_position() {
     let at = |c: &str, t: Option<&str>| PgCursor::At {
         cursor: c.into(),
         tiebreak: t.map(str::to_string),
+        tiebreak_column: t.map(|_| "id".to_string()),
     };
     let (sql, params) = s.select_sql(
         &at("41", None),
@@ -534,6 +535,7 @@ fn select_sql_without_tiebreak() {
     let at = PgCursor::At {
         cursor: "41".into(),
         tiebreak: None,
+        tiebreak_column: None,
     };
     assert_eq!(
         s.select_sql(&at, &t, None),
@@ -568,6 +570,7 @@ fn select_sql_with_tiebreak_and_columns() {
     let at = PgCursor::At {
         cursor: "2024-05-01 10:00:00+00".into(),
         tiebreak: Some("7d0c5a1e-0000-4000-8000-000000000000".into()),
+        tiebreak_column: Some("id".into()),
     };
     assert_eq!(
         s.select_sql(&at, &t, None),
@@ -589,12 +592,109 @@ fn select_sql_with_tiebreak_and_columns() {
     let old = PgCursor::At {
         cursor: "2024-05-01 10:00:00+00".into(),
         tiebreak: None,
+        tiebreak_column: None,
     };
     let (sql, params) = s.select_sql(&old, &t, None);
     assert!(sql.contains(
         "WHERE \"created_at\" >= $1::text::timestamp(3) with time zone AND \"id\" IS NOT NULL ORDER BY"
     ));
     assert_eq!(params, ["2024-05-01 10:00:00+00"]);
+}
+
+/// After a redeploy that adds, changes or removes the tiebreak, the stored position (and a
+/// transaction mark bounding the read) keeps only what still applies: a tiebreak value is
+/// bound only to the column it was read from, never cast to another column's type.
+#[test]
+fn select_sql_after_the_tiebreak_changed() {
+    let at = |t: Option<&str>, column: Option<&str>| PgCursor::At {
+        cursor: "2024-05-01 10:00:00+00".into(),
+        tiebreak: t.map(str::to_string),
+        tiebreak_column: column.map(str::to_string),
+    };
+    let where_of = |s: &PgSource, position: &PgCursor, types: &PgColumnTypes| {
+        let (sql, params) = s.select_sql(position, types, None);
+        let start = sql.find("WHERE ").unwrap() + 6;
+        let end = sql.find(" ORDER BY").unwrap();
+        (sql[start..end].to_string(), params)
+    };
+    let by_uuid = pg_source(json!({"cursor": "created_at", "tiebreak": "uuid"}));
+    let repeats = PgColumnTypes {
+        cursor: PgType::parse("timestamp with time zone").unwrap(),
+        tiebreak: Some(PgType::parse("uuid").unwrap()),
+        cursor_unique: false,
+    };
+    let unique = PgColumnTypes {
+        cursor_unique: true,
+        ..repeats.clone()
+    };
+    let after_value = |op: &str| {
+        (
+            format!(
+                "\"created_at\" {op} $1::text::timestamp with time zone AND \"uuid\" IS NOT NULL"
+            ),
+            vec!["2024-05-01 10:00:00+00".to_string()],
+        )
+    };
+    // The same tiebreak: after (cursor, tiebreak).
+    let (condition, params) = where_of(&by_uuid, &at(Some("9f"), Some("uuid")), &repeats);
+    assert!(
+        condition.starts_with("(\"created_at\", \"uuid\") > ($1"),
+        "{condition}"
+    );
+    assert_eq!(params.len(), 2);
+    // Changed (`id` → `uuid`), added (none → `uuid`), or stored before the column was kept: the
+    // id is never bound as a uuid. A cursor that repeats reads the rows at its value again; a
+    // unique one had only the row taken there.
+    for position in [
+        at(Some("41"), Some("id")),
+        at(None, None),
+        at(Some("41"), None),
+    ] {
+        assert_eq!(where_of(&by_uuid, &position, &repeats), after_value(">="));
+        assert_eq!(where_of(&by_uuid, &position, &unique), after_value(">"));
+    }
+    // Removed: the cursor is unique (or the read fails before), so rows after its value.
+    let plain = pg_source(json!({"cursor": "created_at"}));
+    let types = PgColumnTypes {
+        cursor: PgType::parse("timestamp with time zone").unwrap(),
+        tiebreak: None,
+        cursor_unique: true,
+    };
+    assert_eq!(
+        where_of(&plain, &at(Some("41"), Some("id")), &types),
+        (
+            "\"created_at\" > $1::text::timestamp with time zone".to_string(),
+            vec!["2024-05-01 10:00:00+00".to_string()]
+        )
+    );
+    // A transaction mark of the old tiebreak bounds by the cursor value alone: the rows at it
+    // wait while the cursor repeats (they may not all be final), and are taken when it is unique.
+    let bound = at(Some("41"), Some("id"));
+    let (sql, params) = by_uuid.select_sql(&PgCursor::Beginning, &repeats, Some(&bound));
+    assert!(
+        sql.contains("AND \"created_at\" < $1::text::timestamp with time zone ORDER BY"),
+        "{sql}"
+    );
+    assert_eq!(params, ["2024-05-01 10:00:00+00"]);
+    let (sql, _) = by_uuid.select_sql(&PgCursor::Beginning, &unique, Some(&bound));
+    assert!(
+        sql.contains("AND \"created_at\" <= $1::text::timestamp with time zone ORDER BY"),
+        "{sql}"
+    );
+    // Positions a read takes name their tiebreak column.
+    let row = by_uuid
+        .read_row("{}", Some("2024-05-01 10:00:00+00"), Some("9f"))
+        .unwrap();
+    assert_eq!(row.position, at(Some("9f"), Some("uuid")));
+    assert_eq!(
+        by_uuid.position(Some("2024-05-01 10:00:00+00".into()), Some("9f".into())),
+        at(Some("9f"), Some("uuid"))
+    );
+    assert_eq!(
+        plain.position(Some("2024-05-01 10:00:00+00".into()), None),
+        at(None, None)
+    );
+    assert_eq!(plain.position(None, None), PgCursor::Beginning);
 }
 
 #[test]
@@ -693,7 +793,8 @@ fn reads_rows_into_records() {
         row.position,
         PgCursor::At {
             cursor: "2024-05-01 10:00:00+00".into(),
-            tiebreak: Some("7".into())
+            tiebreak: Some("7".into()),
+            tiebreak_column: Some("id".into()),
         }
     );
     assert_eq!(row.new.unreadable, None);
@@ -708,7 +809,8 @@ fn reads_rows_into_records() {
         row.position,
         PgCursor::At {
             cursor: "42".into(),
-            tiebreak: None
+            tiebreak: None,
+            tiebreak_column: None,
         }
     );
     assert!(plain.read_row("{}", None, None).is_err());
@@ -753,7 +855,8 @@ fn an_unreadable_record_keeps_its_key_and_position() {
             row.position,
             PgCursor::At {
                 cursor: "2".into(),
-                tiebreak: None
+                tiebreak: None,
+                tiebreak_column: None,
             }
         );
     }

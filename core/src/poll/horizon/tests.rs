@@ -4,6 +4,7 @@ fn at(v: &str) -> PgCursor {
     PgCursor::At {
         cursor: v.to_string(),
         tiebreak: None,
+        tiebreak_column: None,
     }
 }
 

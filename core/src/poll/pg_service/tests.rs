@@ -42,6 +42,7 @@ fn a_batch_request_is_checked_and_read_back_whole() {
         cursor: PgCursor::At {
             cursor: "2026-01-01 00:00:00+00".into(),
             tiebreak: Some("4".into()),
+            tiebreak_column: Some("id".into()),
         },
         horizon,
         now_ms: 1_700_000_000_000,
