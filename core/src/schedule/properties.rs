@@ -196,7 +196,8 @@ proptest! {
         match due.last() {
             None => prop_assert_eq!(c.run, None),
             Some(newest) => {
-                let on_time = now - *newest <= TimeDelta::seconds(grace);
+                // Whole seconds of lateness: within `grace` seconds and the fraction after.
+                let on_time = now - *newest < TimeDelta::seconds(grace + 1);
                 let expected = if on_time || t.misfire == Misfire::RunOnce { Some(*newest) } else { None };
                 prop_assert_eq!(c.run, expected);
                 prop_assert_eq!(c.late, expected.is_some() && !on_time);
