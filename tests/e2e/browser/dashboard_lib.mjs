@@ -31,6 +31,8 @@ export async function scenario(fn) {
     });
     const page = context.pages()[0] || await context.newPage();
     page.setDefaultTimeout(30_000);
+    // A first load of the dashboard can wait behind a busy local instance (other tests share it).
+    page.setDefaultNavigationTimeout(90_000);
     page.on('dialog', (d) => { out.dialogs.push(d.message()); d.dismiss().catch(() => {}); });
     page.on('pageerror', (e) => out.page_errors.push(String(e.message || e)));
     await fn(page, out);
