@@ -6,8 +6,8 @@
 //! - The slots *due* are those in `(lower, now]`, where `lower` is the last slot run, or the deploy
 //!   instant (`anchor`) if none ran or if the last one is older than the deploy: slots from before
 //!   a deploy are never run.
-//! - The newest due slot is *on time* if `now - slot <= grace` (default `MISFIRE_GRACE_SECONDS`);
-//!   it runs whatever the policy. A slot past its grace has *misfired*: `skip` drops it,
+//! - The newest due slot is *on time* if `now - slot < grace + 1 s` (whole seconds of lateness;
+//!   default `MISFIRE_GRACE_SECONDS`); it runs whatever the policy. A slot past its grace has *misfired*: `skip` drops it,
 //!   `run_once` runs it (only the newest one; all older due slots are dropped).
 //! - At most one slot runs per call; `next` is the first slot after `max(now, lower)`.
 
