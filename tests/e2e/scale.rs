@@ -21,6 +21,13 @@ fn dev() -> &'static Dev {
     DEV.get_or_init(|| Dev::start("scale", &[DEV_ACTIONS, ("RUN_LEASE_SECONDS", "3")]))
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64
+}
+
 fn endpoint(shards: u8, steps: Value) -> Value {
     json!({"name": "scale test", "shards": shards, "trigger": {"type": "endpoint"}, "steps": steps})
 }
@@ -590,6 +597,88 @@ fn a_run_held_past_its_lease_is_renewed_and_executes_once_as_its_first_attempt()
         renewals > 0,
         "held runs reached their slot past their lease: {counters}"
     );
+}
+
+/// A run whose executor died falls due when its lease runs out, and claims take due runs in
+/// the order they fell due: runs queued after that wait behind it. Here run `a` is in flight
+/// when `wrangler dev` is killed; after the restart a long backlog (`b`, handed to the executor
+/// before `a`'s lease ran out) keeps every slot busy past it, and 60 runs (`c`) are queued
+/// after it: none is handed over past `a`, and when the executor claims again, `a` comes first.
+/// Were the expired run behind every queued one, or new runs handed over past it, dozens of
+/// them would be sent before it.
+#[test]
+fn a_run_whose_lease_expired_is_claimed_before_runs_queued_after_it() {
+    const LATER: usize = 60;
+    let up = Upstream::start();
+    let mut dev = Dev::start("scale-claim-order", &[("RUN_LEASE_SECONDS", "3")]);
+    let steps = json!([{"type": "http", "name": "call", "method": "POST",
+                        "url": up.url("/slow/{{request.body.ms}}/order/{{request.body.tag}}"),
+                        "timeout_ms": 20000, "retries": 0}]);
+    let id = create_deployed(&dev, &endpoint(1, steps));
+    let (status, body, _) = post_keyed(&dev, &id, "a", &json!({"ms": 12000, "tag": "a"}));
+    assert_eq!(status, 202, "{body}");
+    let a = body["run_id"].as_str().expect("run_id").to_string();
+    eventually(60, "run a's step was sent", || {
+        !up.received("/slow/12000/order/a").is_empty()
+    });
+    dev.kill();
+    let stored = dev.objects_query(&format!(
+        "SELECT status, lease_until, attempts FROM runs WHERE id = '{a}'"
+    ));
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0][0], "running", "{stored:?}");
+    let expires = stored[0][1].as_i64().expect("lease_until");
+    dev.spawn();
+    // 30 runs of 8 s each: 6 slots and 24 held places, full for about half a minute.
+    post_burst_of(
+        &dev,
+        &id,
+        "b",
+        30,
+        |i| json!({"ms": 8000, "tag": format!("b-{i}")}),
+    );
+    let wait = expires + 500 - now_ms();
+    std::thread::sleep(Duration::from_millis(wait.max(0) as u64));
+    post_burst_of(
+        &dev,
+        &id,
+        "c",
+        LATER,
+        |i| json!({"ms": 50, "tag": format!("c-{i}")}),
+    );
+    eventually(240, "every run finished", || {
+        let listed = runs(&dev, &id);
+        listed.len() == 1 + 30 + LATER && listed.iter().all(|r| r["status"] == "succeeded")
+    });
+    let sent: Vec<String> = up
+        .received("/slow/")
+        .into_iter()
+        .map(|r| r.path.rsplit('/').next().unwrap_or_default().to_string())
+        .collect();
+    let a_calls: Vec<usize> = (0..sent.len()).filter(|&i| sent[i] == "a").collect();
+    assert_eq!(a_calls.len(), 2, "run a was sent again once: {sent:?}");
+    let later_first = sent[..a_calls[1]]
+        .iter()
+        .filter(|t| t.starts_with("c-"))
+        .count();
+    // `a` is the first run of the claim that takes any of them: only runs sent in the same
+    // instant (at most the 6 slots) may reach the upstream before it.
+    assert!(
+        later_first < 6,
+        "{later_first} runs queued after run a's lease ran out were sent before it: {sent:?}"
+    );
+    for tag in (0..30)
+        .map(|i| format!("b-{i}"))
+        .chain((0..LATER).map(|i| format!("c-{i}")))
+    {
+        assert_eq!(
+            sent.iter().filter(|t| **t == tag).count(),
+            1,
+            "{tag}: {sent:?}"
+        );
+    }
+    let run = api(&dev, "GET", &format!("/api/runs/{a}"), None).json();
+    assert_eq!(run["attempts"], 2, "{run}");
 }
 
 /// A run created while its shard's executor runs with room to spare is stored already claimed

@@ -91,6 +91,7 @@ pub async fn create_many(
         .with_status(507));
     }
     let table = Table { sql: &sql };
+    let now = crate::platform::now_ms();
     let (mut created, mut taken) = (Vec::new(), Vec::new());
     let mut to_execute = false;
     for run in &batch.runs {
@@ -122,8 +123,9 @@ pub async fn create_many(
             + error.as_ref().map_or(0, String::len);
         let cursor = sql.exec(
             "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
-                   error, response, attempts, created_at, started_at, finished_at, bytes)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                   error, response, attempts, created_at, started_at, finished_at, bytes,
+                   lease_until)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                  ON CONFLICT DO NOTHING",
             vec![
                 text(&run.id),
@@ -141,6 +143,11 @@ pub async fn create_many(
                 opt(started),
                 opt(finished),
                 V::Integer(bytes as i64),
+                // A new queued run is due from now, a moved one at once (it waited long).
+                V::Integer(match (status, &run.moved) {
+                    ("queued", None) => now,
+                    _ => 0,
+                }),
             ],
         )?;
         // Nothing written: the dedup key was there (no statement per row reads it back).

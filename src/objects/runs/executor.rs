@@ -349,7 +349,7 @@ struct CloseHandOver<'a>(&'a RunsInstance);
 
 impl Drop for CloseHandOver<'_> {
     fn drop(&mut self) {
-        self.0.set_room(0, 0);
+        self.0.set_room(0, 0, 0);
     }
 }
 
@@ -376,8 +376,10 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     // case waits for the next check, a second.)
     let large_run = flight_budget / 24;
     // Whether no stored run is due, as of the last claim: only then are new runs handed over
-    // (a run stored queued, or one whose lease expired, is claimed before newer runs pass it).
+    // (a run stored queued, or one whose lease expired, is claimed before newer runs pass it),
+    // and only until the earliest stored lease then runs out (its run may be due from then on).
     let mut none_due = false;
+    let mut none_due_until = 0;
     let _closed = CloseHandOver(runs);
     loop {
         let now = now_ms();
@@ -436,7 +438,12 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             let claimed = table.claim(now, until, &iso_millis(now), limit, budget)?;
             runs.claims.set(runs.claims.get() + 1);
             // A claim short of its count may have been cut by its byte budget: asked.
-            none_due = claimed.len() < limit && !table.any_due(now)?;
+            let next_due = match claimed.len() < limit {
+                true => table.next_due()?,
+                false => Some(now),
+            };
+            none_due = next_due.is_none_or(|due| due > now);
+            none_due_until = next_due.unwrap_or(i64::MAX);
             // A claim that filled every free slot may have left runs due (its count or its byte
             // budget cut it short): the next free slot claims again.
             claim_due = claimed.len() >= free;
@@ -463,9 +470,10 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             runs.set_room(
                 (IN_FLIGHT + HELD).saturating_sub(taken),
                 HELD_BYTES as i64 - held_bytes,
+                none_due_until,
             );
         } else {
-            runs.set_room(0, 0);
+            runs.set_room(0, 0, 0);
         }
         let wake = runs.wake_receiver(in_flight.len() < IN_FLIGHT && held.is_empty());
         if in_flight.is_empty() {
@@ -495,7 +503,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         }
     }
 
-    runs.set_room(0, 0);
+    runs.set_room(0, 0, 0);
     let now = now_ms();
     let retention_due = match runs.retention_due.get() {
         // Known and not yet due: a run finished since expires later, no need to look again.

@@ -112,9 +112,9 @@ pub async fn create(
         && !run.finished
         && pieces.is_empty()
         && run.secrets.is_none()
-        && runs.has_room(input.len() as i64);
+        && runs.has_room(input.len() as i64, now);
     let row_bytes = input.len() as i64;
-    let mut row = new_row(&run, &input, pieces, &created_at, ended.as_ref());
+    let mut row = new_row(&run, &input, pieces, (&created_at, now), ended.as_ref());
     if hand {
         let lease = crate::engine::lease_ms(env);
         row.claimed_until = Some(now + lease + runs.step_lease(lease));
@@ -213,13 +213,19 @@ pub async fn create_here(
     if runs.storage_full(&sql, limits::storage_limit(env), input.len() * 2) {
         return Ok(None);
     }
-    let created_at = iso_millis(now_ms());
+    let now = now_ms();
+    let created_at = iso_millis(now);
     let Some(executed) = execute(env, run, &input, &created_at).await else {
         return Ok(None);
     };
     let ended = executed.ended();
-    let prior =
-        (Table { sql: &sql }).insert(&new_row(run, &input, &[], &created_at, Some(&ended)))?;
+    let prior = (Table { sql: &sql }).insert(&new_row(
+        run,
+        &input,
+        &[],
+        (&created_at, now),
+        Some(&ended),
+    ))?;
     Ok(Some(prior.is_none()))
 }
 
@@ -260,7 +266,7 @@ fn new_row<'a>(
     run: &'a CreateRun,
     input: &'a str,
     pieces: &'a [String],
-    created_at: &'a str,
+    (created_at, now): (&'a str, i64),
     ended: Option<&'a Ended<'a>>,
 ) -> NewRow<'a> {
     NewRow {
@@ -277,6 +283,7 @@ fn new_row<'a>(
         ended,
         secrets: run.secrets.as_deref(),
         claimed_until: None,
+        due_at: now,
     }
 }
 

@@ -59,9 +59,10 @@ pub struct RunsInstance {
     /// New runs stored already claimed and handed to the executor in memory, oldest first.
     handed: RefCell<VecDeque<Claimed>>,
     /// How many more runs, and how many bytes of them, the running executor takes by hand
-    /// (see [`Self::hand_over`]): none while no executor runs, and none while a stored run is
-    /// due (a run stored queued waits for a claim, and a newer run must not pass it).
-    room: Cell<(usize, i64)>,
+    /// (see [`Self::hand_over`]), and until when: none while no executor runs, and none while a
+    /// stored run is due (a run stored queued waits for a claim, and a newer run must not pass
+    /// it), nor from the instant a stored lease runs out (that run falls due then).
+    room: Cell<(usize, i64, i64)>,
 }
 
 impl RunsInstance {
@@ -112,7 +113,7 @@ impl RunsInstance {
     pub async fn start_executor(&self, state: &worker::State) -> worker::Result<()> {
         self.created.set(true);
         // A run stored `queued` waits for a claim: no newer run is handed over before it.
-        self.room.set((0, 0));
+        self.room.set((0, 0, 0));
         if !self.wake() {
             self.arm(state).await?;
         }
@@ -130,24 +131,25 @@ impl RunsInstance {
         Ok(())
     }
 
-    /// Whether the running executor takes a new run of `bytes` by hand.
-    pub fn has_room(&self, bytes: i64) -> bool {
-        let (runs, free) = self.room.get();
-        runs > 0 && bytes <= free
+    /// Whether the running executor takes a new run of `bytes` by hand at `now_ms`.
+    pub fn has_room(&self, bytes: i64, now_ms: i64) -> bool {
+        let (runs, free, until) = self.room.get();
+        runs > 0 && bytes <= free && now_ms < until
     }
 
-    /// What the executor takes by hand until it says otherwise (`(0, 0)`: nothing).
-    pub fn set_room(&self, runs: usize, bytes: i64) {
-        self.room.set((runs, bytes));
+    /// What the executor takes by hand, before `until`, until it says otherwise (`(0, 0, 0)`:
+    /// nothing).
+    pub fn set_room(&self, runs: usize, bytes: i64, until: i64) {
+        self.room.set((runs, bytes, until));
     }
 
     /// Hands a new run, stored already claimed, to the running executor (after
     /// [`Self::has_room`] said it takes it): it executes without a claim statement reading it
     /// back. Should this instance die first, its lease expires and a claim takes it.
     pub fn hand_over(&self, claimed: Claimed) {
-        let (runs, free) = self.room.get();
+        let (runs, free, until) = self.room.get();
         self.room
-            .set((runs.saturating_sub(1), free - claimed.bytes));
+            .set((runs.saturating_sub(1), free - claimed.bytes, until));
         self.handed.borrow_mut().push_back(claimed);
         self.handed_total.set(self.handed_total.get() + 1);
         // `false`: the executor was already woken and has not looked yet; it takes this one too.
@@ -183,7 +185,7 @@ impl RunsInstance {
         self.alarm_due.set(false);
         self.retention_due.set(None);
         self.size_seen.set(None);
-        self.room.set((0, 0));
+        self.room.set((0, 0, 0));
     }
 
     /// Whether the object's storage is above `limit` bytes, about to take `incoming` more. The

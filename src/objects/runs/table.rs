@@ -32,6 +32,10 @@ pub struct NewRow<'a> {
     /// Stored already claimed (`running`, attempt 1) with this lease: the executor takes it
     /// from memory, not by a claim (see `RunsInstance::hand_over`).
     pub claimed_until: Option<i64>,
+    /// When a run stored `queued` is due: the instant it was created. Claims take due runs in
+    /// this order, with expired leases among them, so a run whose executor died is not passed
+    /// by runs queued after its lease ran out.
+    pub due_at: i64,
 }
 
 /// How a run executed before its insert ended.
@@ -210,7 +214,10 @@ impl Table<'_> {
                     text(steps),
                     opt(error),
                     opt(response),
-                    V::Integer(run.claimed_until.unwrap_or(0)),
+                    V::Integer(match status {
+                        "queued" => run.due_at,
+                        _ => run.claimed_until.unwrap_or(0),
+                    }),
                 ],
             )?
             .rows_written()
@@ -446,12 +453,8 @@ impl Table<'_> {
         Ok(())
     }
 
-    /// Whether a stored run is due for a claim (queued, or its lease expired).
-    pub fn any_due(&self, now_ms: i64) -> Result<bool> {
-        Ok(self.next_due()?.is_some_and(|due| due <= now_ms))
-    }
-
-    /// When the executor must wake next: now for queued runs, else the earliest lease.
+    /// When the first stored open run is (or falls) due: a queued run from its creation, a
+    /// claimed one when its lease runs out. The executor wakes then.
     pub fn next_due(&self) -> Result<Option<i64>> {
         #[derive(Deserialize)]
         struct Due {
