@@ -20,13 +20,14 @@ async function server(ms) {
 }
 
 test('a read that stalls is given up with a clear error; a fast one is not', async () => {
-  const s = await server(1500);
+  // Generous margins: a loaded machine may take a second to answer the fast read.
+  const s = await server(4000);
   try {
-    assert.deepEqual(await api('GET', `${s.base}/fast`, undefined, undefined, 300), { method: 'GET', auth: 'Bearer tok' });
-    const err = await api('GET', `${s.base}/slow`, undefined, undefined, 300).then(() => null, (e) => e);
+    assert.deepEqual(await api('GET', `${s.base}/fast`, undefined, undefined, 2000), { method: 'GET', auth: 'Bearer tok' });
+    const err = await api('GET', `${s.base}/slow`, undefined, undefined, 2000).then(() => null, (e) => e);
     assert.ok(err instanceof ApiError);
     assert.equal(err.status, 0);
-    assert.equal(err.message, 'Tripline did not answer within 0.3 s');
+    assert.equal(err.message, 'Tripline did not answer within 2 s');
   } finally {
     s.close();
   }
