@@ -59,14 +59,14 @@ use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTr
 
 /// How long one alarm keeps polling while batches come back full; then it re-arms at once.
 const LOOP_BUDGET_MS: i64 = 25_000;
-/// How often a reset checks whether the poll it waits for has ended.
+/// How often a reset or a deploy checks whether the poll it waits for has ended.
 const POLL_PRIORITY_WAIT: Duration = Duration::from_millis(20);
 /// A reconcile leaves an alarm this late alone (alarms are normally milliseconds late).
 const ALARM_GRACE_MS: i64 = 30_000;
 /// An alarm that finds the poll lock taken fires again after this.
 const BUSY_RETRY_MS: u64 = 5_000;
-/// How long a reset waits for a poll in progress to end.
-const RESET_WAIT_MS: i64 = 30_000;
+/// How long a reset or a deploy waits for a poll in progress to end.
+const LOCK_WAIT_MS: i64 = 30_000;
 /// When a poll could not even read its deployed version (D1 unavailable), try again after this.
 const RETRY_MS: u64 = 30_000;
 
@@ -953,6 +953,12 @@ async fn finish_poll(
         }
         _ => None,
     };
+    // Another version was deployed while this poll ran (and its deploy could not wait for it):
+    // the next poll, of that version, is due at once rather than on this version's schedule.
+    let redeployed = store
+        .get(KEY_ARMED_VERSION)?
+        .and_then(|v| v.parse::<i64>().ok())
+        .is_some_and(|v| v != deployed.version);
     let (delay_ms, failures, error) = match &outcome {
         Ok(true) => (0, 0, None),
         Ok(false) => match soon {
@@ -971,6 +977,7 @@ async fn finish_poll(
             )
         }
     };
+    let delay_ms = if redeployed { 0 } else { delay_ms };
     if let Some(e) = &error {
         worker::console_log!("poll {}: {e}", deployed.workflow_id);
     }
@@ -1048,9 +1055,10 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
     }
     remember_deployed(obj, &store, deployed).await?;
     store.put(KEY_ARMED_VERSION, &deployed.version.to_string())?;
-    let Some(_lock) = PollLock::try_take(wf) else {
-        // A poll (of the previous version) is running; it re-arms when done and the next poll
-        // reads the new version.
+    // A poll (of the previous version) may be running: the deploy waits for it to end rather
+    // than overlap it, so that a `start: now` source is still read before the deploy answers.
+    let Some(_lock) = wait_for_lock(wf).await else {
+        // Still running: when it ends it sees the new version armed and polls again at once.
         return Ok(());
     };
     let fingerprint = source_fingerprint(&trigger.source);
@@ -1128,6 +1136,17 @@ pub async fn handle(obj: &WorkflowObject, action: Action, mut req: Request) -> R
     }
 }
 
+/// Takes the poll lock, waiting up to [`LOCK_WAIT_MS`] for a poll in progress to end.
+async fn wait_for_lock(workflow_id: &str) -> Option<PollLock> {
+    let mut lock = PollLock::try_take(workflow_id);
+    let deadline = now_ms() + LOCK_WAIT_MS;
+    while lock.is_none() && now_ms() < deadline {
+        Delay::from(POLL_PRIORITY_WAIT).await;
+        lock = PollLock::try_take(workflow_id);
+    }
+    lock
+}
+
 /// Resets the cursor: to the source's current end (`now`, read at once) or to the beginning.
 /// Answers `{"start", "cursor"}`, or 502 with `{"error"}` when the source cannot be read (the
 /// cursor is then left as it was), or 409 when the workflow is not a deployed poll or the
@@ -1159,12 +1178,7 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
         }
     }
     // Wait for a poll in progress to end, so that the reset does not overlap it.
-    let mut lock = PollLock::try_take(&wf);
-    let deadline = now_ms() + RESET_WAIT_MS;
-    while lock.is_none() && now_ms() < deadline {
-        Delay::from(POLL_PRIORITY_WAIT).await;
-        lock = PollLock::try_take(&wf);
-    }
+    let lock = wait_for_lock(&wf).await;
     if lock.is_none() {
         return Response::from_json(&json!({
             "error": "a poll of this workflow is in progress; try again in a minute"

@@ -1442,6 +1442,59 @@ fn http_unique_source_runs_new_items_once() {
         .all(|r| r["input"]["event"].get("gap").is_none()));
 }
 
+/// A deploy that comes while a poll of the previous version is in progress waits for it to end
+/// (polls never overlap), then arms the new version: its `start: "now"` source is read before
+/// the deploy answers, and its interval applies from there. (Before, the deploy answered at
+/// once and the old poll re-armed on the old version's hour-long interval.)
+#[test]
+fn a_deploy_during_a_poll_arms_the_new_version_when_the_poll_ends() {
+    let e = env();
+    e.api.update("slow-old", |f| {
+        f.items = (1..=2).map(item).collect();
+        f.delay_ms = 4000;
+    });
+    e.api
+        .update("after-redeploy", |f| f.items = (1..=3).map(item).collect());
+    let def = |feed: &str, start: &str, interval: u32| {
+        let mut d = http_def(
+            "redeploy during a poll",
+            json!({"url": e.api.url(feed)}),
+            start,
+        );
+        d["trigger"]["interval_seconds"] = json!(interval);
+        d
+    };
+    let id = create_deployed(&e.dev, &def("slow-old", "beginning", 3600));
+    eventually(60, "the first poll asked the slow feed", || {
+        !e.api.seen("slow-old").is_empty()
+    });
+    let r = api(
+        &e.dev,
+        "PUT",
+        &format!("/api/workflows/{id}"),
+        Some(&def("after-redeploy", "now", 5)),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(&e.dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The old poll ended first (polls do not overlap), then the new source was positioned.
+    assert_eq!(e.api.seen("slow-old").len(), 1);
+    assert_eq!(
+        e.api.seen("after-redeploy").len(),
+        1,
+        "read before the deploy answered"
+    );
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["cursor"]["remembered_ids"], 3, "{status}");
+    // The new interval applies: new items are taken within seconds, not after an hour.
+    e.api
+        .update("after-redeploy", |f| f.items = (1..=5).map(item).collect());
+    // (The old poll read the whole slow feed from the beginning: items 1 and 2.)
+    let runs = wait_runs(&e.dev, &id, 4, 60);
+    assert_eq!(item_seqs(&runs), [1, 2, 4, 5]);
+    stop(&e.dev, &id);
+}
+
 #[test]
 fn an_undeploy_whose_object_call_fails_stops_polling_once_the_cron_retries_it() {
     // A `wrangler dev` of its own: `arm` makes the object refuse the deploy and undeploy calls
@@ -1936,6 +1989,8 @@ struct Feed {
     page_size: Option<usize>,
     paging: Paging,
     since: bool,
+    /// Answers this many milliseconds late.
+    delay_ms: u64,
 }
 
 /// A request the API received.
@@ -2054,6 +2109,9 @@ impl FeedServer {
                     query: query.clone(),
                 });
             let feed = f.lock().unwrap().get(&name).cloned();
+            if let Some(ms) = feed.as_ref().map(|f| f.delay_ms).filter(|ms| *ms > 0) {
+                std::thread::sleep(std::time::Duration::from_millis(ms));
+            }
             if let Some(to) = feed.as_ref().and_then(|f| f.moved_to.clone()) {
                 return Reply::new(307, "text/plain", "").with_header("location", &to);
             }
