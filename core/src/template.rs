@@ -37,7 +37,7 @@ fn platform_secret_message(name: &str) -> String {
 }
 use crate::kernel::problem::{index, join, Errors};
 use crate::kernel::reader::type_name;
-use crate::kernel::redact::is_sensitive_key;
+use crate::kernel::redact::{is_sensitive_key, looks_like_secret};
 
 /// The root under which secrets are read: `{{secrets.NAME}}`. Always allowed.
 pub const SECRETS_ROOT: &str = "secrets";
@@ -636,8 +636,13 @@ impl Renderer<'_> {
             .segments
             .iter()
             .any(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)));
+        // Earlier steps' outputs and the OAuth connection are kept as they were: a value there
+        // may be a credential under any name (`{"jwt": "eyJ…"}`). Trigger inputs are stored
+        // with such values already redacted.
+        let raw =
+            matches!(path.segments.first(), Some(Segment::Key(r)) if r == "steps" || r == "oauth");
         let mut found = Vec::new();
-        collect_sensitive(value, sensitive_path, &mut found);
+        collect_sensitive(value, sensitive_path, raw, &mut found);
         for s in found {
             self.note(&s);
         }
@@ -659,18 +664,22 @@ fn stringify(v: &Value) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// String values that are credentials: all strings when `sensitive`, else those under sensitive keys.
-fn collect_sensitive(value: &Value, sensitive: bool, out: &mut Vec<String>) {
+/// String values that are credentials: all strings when `sensitive`, else those under sensitive
+/// keys, and, with `look_alikes`, those that look like one whatever their key
+/// ([`looks_like_secret`]).
+fn collect_sensitive(value: &Value, sensitive: bool, look_alikes: bool, out: &mut Vec<String>) {
     match value {
-        Value::String(s) if sensitive => out.push(s.clone()),
+        Value::String(s) if sensitive || (look_alikes && looks_like_secret(s)) => {
+            out.push(s.clone())
+        }
         Value::Array(items) => {
             for item in items {
-                collect_sensitive(item, sensitive, out);
+                collect_sensitive(item, sensitive, look_alikes, out);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                collect_sensitive(v, sensitive || is_sensitive_key(k), out);
+                collect_sensitive(v, sensitive || is_sensitive_key(k), look_alikes, out);
             }
         }
         _ => {}

@@ -455,24 +455,31 @@ fn run_history_pages_and_filters_by_status() {
 #[test]
 fn secrets_only_go_to_the_literal_host() {
     let (dev, up) = (dev(), upstream());
-    let r = api(
-        dev,
-        "POST",
-        "/api/workflows",
-        Some(&json!({
-            "name": "host from the request",
-            "trigger": {"type": "endpoint"},
-            "steps": [{"type": "http", "name": "leak", "url": "https://api.example.com{{request.query.p}}",
-                       "headers": {"x-api-key": "{{secrets.API_TOKEN}}"}}]
-        })),
-    );
-    assert_eq!(r.status, 400, "{}", r.text);
-    assert_eq!(
-        r.json()["errors"][0]["location"],
-        "steps[0].url",
-        "{}",
-        r.text
-    );
+    // A secret read by a template, or a credential written into the step, with a host from the
+    // request: refused when saved.
+    for headers in [
+        json!({"x-api-key": "{{secrets.API_TOKEN}}"}),
+        json!({"authorization": "Bearer sk_live_0123456789abcdef"}),
+    ] {
+        let r = api(
+            dev,
+            "POST",
+            "/api/workflows",
+            Some(&json!({
+                "name": "host from the request",
+                "trigger": {"type": "endpoint"},
+                "steps": [{"type": "http", "name": "leak", "url": "https://api.example.com{{request.query.p}}",
+                           "headers": headers}]
+            })),
+        );
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(
+            r.json()["errors"][0]["location"],
+            "steps[0].url",
+            "{}",
+            r.text
+        );
+    }
 
     let elsewhere = Upstream::start();
     let tag = unique("redir");

@@ -108,7 +108,7 @@ fn redact_inner(value: &mut Value, secrets: &[&str]) {
 }
 
 /// Whether the value under a sensitive key must be hidden (see [`redact`] for the exceptions).
-fn must_hide(key: &str, v: &Value) -> bool {
+pub fn must_hide(key: &str, v: &Value) -> bool {
     match v {
         Value::Null | Value::Bool(_) => false,
         Value::Number(_) => {

@@ -26,7 +26,9 @@ use super::fields::{header, merge, read_body, read_headers, render_headers, Body
 use super::Scope;
 use crate::kernel::problem::{index, join, Errors};
 use crate::kernel::reader::{type_name, ObjectReader};
-use crate::kernel::redact::{carries_credentials, redact, redact_url};
+use crate::kernel::redact::{
+    carries_credentials, is_sensitive_key, looks_like_secret, must_hide, redact, redact_url,
+};
 use crate::template::{
     is_templated, literal_prefix, reads_credentials, render_string, render_tracked, TemplateError,
 };
@@ -413,8 +415,60 @@ fn credential_field(
         }
     }
     match body {
-        Body::Json(t) if reads_credentials(t) => Some("json".to_string()),
-        Body::Text(t) if reads_credentials(&Value::String(t.clone())) => Some("body".to_string()),
+        Body::Json(t) if reads_credentials(t) => return Some("json".to_string()),
+        Body::Text(t) if reads_credentials(&Value::String(t.clone())) => {
+            return Some("body".to_string())
+        }
+        _ => {}
+    }
+    literal_credential_field(headers, query, body)
+}
+
+/// A credential written into the step itself: a header or query parameter with a credential
+/// name, a `json` field with one (holding what redaction would hide), or a value that looks
+/// like one (`Bearer …`, a JWT, `sk_live_…`).
+fn literal_credential_field(
+    headers: &[(String, String)],
+    query: &[(String, Value)],
+    body: &Body,
+) -> Option<String> {
+    let looks = |v: &Value| matches!(v, Value::String(s) if looks_like_secret(s));
+    for (name, template) in headers {
+        if is_sensitive_key(name) || looks_like_secret(template) {
+            return Some(join("headers", name));
+        }
+    }
+    for (name, template) in query {
+        let values = match template {
+            Value::Array(items) => items.iter().any(looks),
+            other => looks(other),
+        };
+        if is_sensitive_key(name) || values {
+            return Some(join("query", name));
+        }
+    }
+    match body {
+        Body::Json(t) => json_credential(t, "json"),
+        Body::Text(t) if looks_like_secret(t) => Some("body".to_string()),
+        _ => None,
+    }
+}
+
+/// The location of the first credential in a `json` template (see [`literal_credential_field`]).
+fn json_credential(value: &Value, at: &str) -> Option<String> {
+    match value {
+        Value::String(s) if looks_like_secret(s) => Some(at.to_string()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| json_credential(v, &format!("{at}[{i}]"))),
+        Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = join(at, k);
+            match is_sensitive_key(k) && must_hide(k, v) {
+                true => Some(here),
+                false => json_credential(v, &here),
+            }
+        }),
         _ => None,
     }
 }

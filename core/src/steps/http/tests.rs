@@ -185,6 +185,23 @@ fn a_credential_carrying_step_has_a_literal_host() {
                "json": {"token": "{{secrets.TOKEN}}"}}),
         json!({"type": "http", "url": "https://api.example.com:{{request.body.port}}/",
                "body": "{{secrets.TOKEN}}"}),
+        // A credential written into the step itself: by its name, or by its look.
+        json!({"type": "http", "url": "{{request.body.callback}}",
+               "headers": {"authorization": "Bearer sk_live_0123456789abcdef"}}),
+        json!({"type": "http", "url": "{{request.body.callback}}",
+               "headers": {"x-api-key": "k-123"}}),
+        json!({"type": "http", "url": "{{request.body.callback}}",
+               "headers": {"x-forward": "Bearer abc.def"}}),
+        json!({"type": "http", "url": "{{request.body.callback}}",
+               "query": {"api_key": "k-123"}}),
+        json!({"type": "http", "url": "{{request.body.callback}}",
+               "query": {"k": ["a", "ghp_0123456789abcdef"]}}),
+        json!({"type": "http", "url": "{{request.body.callback}}",
+               "json": {"login": {"password": "hunter2"}}}),
+        json!({"type": "http", "url": "{{request.body.callback}}",
+               "json": {"list": ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"]}}),
+        json!({"type": "http", "url": "{{request.body.callback}}",
+               "body": "Basic dXNlcjpwYXNz"}),
     ];
     for def in refused {
         let (_, errors) = parse_http(def.clone());
@@ -195,6 +212,11 @@ fn a_credential_carrying_step_has_a_literal_host() {
             "{def}"
         );
     }
+    // Numbers and flags under credential-like names are no credentials (`max_tokens`).
+    let (step, errors) = parse_http(json!({"type": "http", "url": "{{request.body.callback}}",
+                                           "json": {"max_tokens": 5, "password_set": true}}));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(step.unwrap().pinned_origin, None);
     // A literal host with templates after the first `/`, or no credential at all: fine.
     for def in [
         json!({"type": "http", "url": "https://api.example.com/v1/{{request.query.p}}",
@@ -231,6 +253,27 @@ fn a_credential_carrying_step_has_a_literal_host() {
     assert_eq!(
         req.pinned_origin.as_deref(),
         Some("https://api.example.com")
+    );
+    // So does a value that looks like a credential under any name in an earlier step's
+    // output (kept as it was returned).
+    ctx["steps"]["a"]["body"] = json!({"jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln",
+                                       "auth": "Bearer abc123"});
+    for template in [
+        json!({"r": "{{steps.a.body}}"}),
+        json!({"r": "{{steps.a.body.auth}}"}),
+    ] {
+        let (step, _) = parse_http(json!({"type": "http", "url": "{{request.body.callback}}",
+                                          "json": template}));
+        let e = step.unwrap().prepare(&ctx, &secrets).unwrap_err();
+        assert_eq!(e.location, "url", "{template}");
+    }
+    // Request data is stored with such values redacted; what is left is not held back.
+    ctx["request"]["body"]["note"] = json!("Bearer-less text");
+    let (step, _) = parse_http(json!({"type": "http", "url": "{{request.body.callback}}",
+                                      "json": {"n": "{{request.body.note}}"}}));
+    assert_eq!(
+        step.unwrap().prepare(&ctx, &secrets).unwrap().pinned_origin,
+        None
     );
     // A value already redacted in the stored input is no credential.
     ctx["steps"]["a"]["body"] = json!({"id": 7, "password": "[redacted]"});
