@@ -366,14 +366,19 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let hash = state_hash(state);
     // Only the browser that opened the Sign-in URL may finish it. Another one is refused
     // without consuming the state, so that the right browser still can (a state no one was
-    // given is reported as unknown below).
+    // given is reported as unknown, after one read and no write).
     // (Without the key nothing is checked here: the sign-in then stops at the key, below.)
     let sealing = key(env);
     let from_here = match &sealing {
         Ok(key) => started_in_this_browser(key, req.headers().get("cookie")?.as_deref(), state),
         Err(_) => true,
     };
-    if !from_here && connections::state_exists(&db, &hash).await? {
+    let unknown = "is unknown or was already used: start again at the workflow's Sign-in URL";
+    if !from_here {
+        if !connections::state_exists(&db, &hash).await? {
+            // Nothing to take: no write for a callback no browser of ours started.
+            return Err(ApiError::field("query.state", unknown));
+        }
         let mut errors = Errors::new();
         errors.push(
             "header.cookie",
@@ -390,7 +395,7 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         let message = if connections::state_exists(&db, &hash).await? {
             "belongs to a sign-in of another workflow"
         } else {
-            "is unknown or was already used: start again at the workflow's Sign-in URL"
+            unknown
         };
         return Err(ApiError::field("query.state", message));
     };
