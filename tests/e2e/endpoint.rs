@@ -304,8 +304,23 @@ fn header_rules_ignore_case() {
         &[("x-api-key", "h-secret-value"), ("X-TENANT", "acme")],
         None,
     ));
-    // An optional header with `equals` may be absent.
-    run_of(&send("POST", &hook(&id), &[("x-tenant", "acme")], None));
+    // `equals` makes a header required (the rule is a gate): leaving it out is answered
+    // exactly like a wrong value, so the answer does not tell the two apart.
+    let absent = send("POST", &hook(&id), &[("x-tenant", "acme")], None);
+    assert_problem(&absent, 400);
+    assert_eq!(absent.locations(), ["header.x-api-key"]);
+    let wrong = send(
+        "POST",
+        &hook(&id),
+        &[("x-api-key", "nope"), ("x-tenant", "acme")],
+        None,
+    );
+    assert_problem(&wrong, 400);
+    assert_eq!(absent.json()["errors"], wrong.json()["errors"]);
+    assert_eq!(
+        absent.json()["errors"][0]["message"],
+        "must equal the configured value"
+    );
     let bad = send("POST", &hook(&id), &[("X-API-KEY", "nope")], None);
     assert_problem(&bad, 400);
     assert_eq!(
@@ -315,7 +330,10 @@ fn header_rules_ignore_case() {
             "header.x-tenant".to_string()
         ]
     );
-    assert!(!bad.text.contains("h-secret-value"));
+    for r in [&absent, &wrong, &bad] {
+        assert!(!r.text.contains("h-secret-value"));
+    }
+    assert_eq!(run_count(&id), 1, "rejected requests create no run");
 }
 
 #[test]

@@ -25,6 +25,10 @@
 //!   that parse as such (`"42"`, `"-1.5e3"`, `"true"`/`"false"`; not `"NaN"`/`"inf"`).
 //! - `equals` values are never echoed in messages (they are often shared secrets, in headers,
 //!   query strings or bodies) and are compared in constant time; `enum` values are listed.
+//! - `equals` makes a field required, whatever `required` says: a rule like
+//!   `{"name": "x-api-key", "equals": "…"}` is a gate, so a request without the field fails it,
+//!   with the same message as a wrong value ("must equal the configured value"), at the field's
+//!   location. Under an array's `[]` it applies to each element that exists, as `required` does.
 //! - At most [`MAX_ERRORS`] errors are listed per request, followed by one entry saying more were
 //!   found: a 1 MiB body of empty array elements must not build a 30 MB error list.
 //!
@@ -54,6 +58,9 @@ pub const MAX_ERRORS: usize = 100;
 const ENUM_VALUES_IN_MESSAGE: usize = 20;
 /// How many characters of a received string a message quotes.
 const QUOTED_CHARS: usize = 60;
+/// The error of a field with `equals` that is absent or has another value: the same for both,
+/// and never the expected value.
+const NOT_EQUAL: &str = "must equal the configured value";
 
 /// The type of a body field or query parameter (`string number integer boolean object array null any`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -830,20 +837,20 @@ fn validate_header(h: &HeaderRule, headers: &Map<String, Value>, sink: &mut Sink
             _ => false,
         };
         if !ok {
-            sink.report(&location, || "must equal the configured value".into());
+            sink.report(&location, || NOT_EQUAL.into());
+        }
+    };
+    let absent = |sink: &mut Sink| {
+        if h.equals.is_some() {
+            // `equals` makes the header required, and its absence is told like a wrong value.
+            sink.report(&location, || NOT_EQUAL.into());
+        } else if h.required {
+            sink.report(&location, || "is required".into());
         }
     };
     match value {
-        None | Some(Value::Null) => {
-            if h.required {
-                sink.report(&location, || "is required".into());
-            }
-        }
-        Some(Value::Array(values)) if values.is_empty() => {
-            if h.required {
-                sink.report(&location, || "is required".into());
-            }
-        }
+        None | Some(Value::Null) => absent(sink),
+        Some(Value::Array(values)) if values.is_empty() => absent(sink),
         Some(Value::Array(values)) => {
             for v in values {
                 check(v, sink);
@@ -972,7 +979,10 @@ fn body_location(segments: &[PathSegment], upto: usize, at: Option<&Indices>) ->
 }
 
 fn missing(c: &Constraints, location: &dyn Fn() -> String, note: &str, sink: &mut Sink) {
-    if c.required {
+    if c.equals.is_some() {
+        // `equals` makes the field required, and its absence is told like a wrong value.
+        sink.report(location, || NOT_EQUAL.into());
+    } else if c.required {
         sink.report(location, || format!("is required{note}"));
     }
 }
@@ -1104,7 +1114,9 @@ fn check_value(
     sink: &mut Sink,
 ) {
     if v.is_null() && !matches!(c.field_type, FieldType::Null | FieldType::Any) {
-        if c.required {
+        if c.equals.is_some() {
+            sink.report(location, || NOT_EQUAL.into());
+        } else if c.required {
             sink.report(location, || "is required, got null".into());
         }
         return;
@@ -1121,7 +1133,7 @@ fn check_value(
     };
     if let Some(expected) = &c.equals {
         if !typed.is(expected, true) {
-            sink.report(location, || "must equal the configured value".into());
+            sink.report(location, || NOT_EQUAL.into());
         }
     }
     if !c.one_of.is_empty() && !c.one_of.iter().any(|e| typed.is(e, false)) {

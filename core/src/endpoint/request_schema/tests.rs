@@ -454,11 +454,11 @@ fn valid_request_passes() {
         false,
     );
     assert_eq!(errs, []);
-    // Optional things may be missing entirely.
+    // Optional things may be missing entirely (a header with `equals` is not optional).
     let errs = check(
         &s,
         json!({"source": "b"}),
-        json!({"x-tenant": "t1"}),
+        json!({"x-api-key": "s3cret", "x-tenant": "t1"}),
         json!({"email": "a@b.c"}),
         false,
     );
@@ -507,7 +507,7 @@ fn query_values_are_parsed_by_type() {
         q(json!({"i": "2", "n": "-1.5e3", "b": "true", "s": ""})),
         []
     );
-    assert_eq!(q(json!({"i": "2.0", "n": "7", "s": "x"})), []);
+    assert_eq!(q(json!({"i": "2.0", "n": "7", "b": "true", "s": "x"})), []);
     assert_eq!(
         q(json!({"i": "3", "n": "NaN", "b": "yes"})),
         [
@@ -566,6 +566,57 @@ fn query_equals_is_not_echoed() {
             json!({"token": "hunter2"}),
             json!({}),
             Value::Null,
+            false
+        ),
+        []
+    );
+}
+
+#[test]
+fn equals_makes_a_field_required() {
+    // A rule with `equals` and no `required` is a gate: leaving the field out does not pass it,
+    // and the answer is the one a wrong value gets (nothing tells "absent" from "wrong").
+    let s = schema(json!({
+        "query": [{"name": "token", "equals": "hunter2"}],
+        "headers": [{"name": "X-Api-Key", "equals": "s3cret"}],
+        "body": [{"name": "auth.key", "type": "string", "equals": "verify-me"},
+                 {"name": "items[].kind", "equals": "a"}]
+    }));
+    let wrong = "must equal the configured value";
+    let all = [
+        e("query.token", wrong),
+        e("header.x-api-key", wrong),
+        e("body.auth.key", wrong),
+    ];
+    assert_eq!(check(&s, json!({}), json!({}), json!({}), false), all);
+    // `null` and an empty list of values count as absent.
+    assert_eq!(
+        check(
+            &s,
+            json!({"token": []}),
+            json!({"x-api-key": null}),
+            json!({"auth": {"key": null}}),
+            false
+        ),
+        all
+    );
+    // Under `[]` it holds for every element there is (no array, no elements).
+    assert_eq!(
+        check(
+            &s,
+            json!({"token": "hunter2"}),
+            json!({"x-api-key": "s3cret"}),
+            json!({"auth": {"key": "verify-me"}, "items": [{"kind": "a"}, {}]}),
+            false
+        ),
+        [e("body.items[1].kind", wrong)]
+    );
+    assert_eq!(
+        check(
+            &s,
+            json!({"token": "hunter2"}),
+            json!({"x-api-key": "s3cret"}),
+            json!({"auth": {"key": "verify-me"}}),
             false
         ),
         []
