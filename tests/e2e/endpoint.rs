@@ -551,6 +551,33 @@ fn multipart_bodies_record_files_without_content() {
     assert_eq!(r.locations(), ["body"]);
 }
 
+/// A multipart form is held to the JSON value budget: a file part counts four values (its
+/// object and three members), so 50 001 empty file parts are a 413, not 200 004 values.
+#[test]
+fn multipart_parts_count_against_the_value_budget() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(json!({"max_body_bytes": 10 * 1024 * 1024}), json!([])),
+    );
+    let part = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\n\r\n";
+    let ct = [("content-type", "multipart/form-data; boundary=XyZ")];
+    let body = |parts: usize| format!("{}--XyZ--\r\n", part.repeat(parts));
+    let r = send("POST", &hook(&id), &ct, Some(body(50_001).as_bytes()));
+    assert_problem(&r, 413);
+    assert_eq!(r.locations(), ["body"]);
+    let detail = r.json()["detail"].as_str().unwrap_or_default().to_string();
+    assert!(detail.contains("more than 200000 values"), "{detail}");
+    assert_eq!(run_count(&id), 0);
+    // At the limit it is read.
+    run_of(&send(
+        "POST",
+        &hook(&id),
+        &ct,
+        Some(body(50_000).as_bytes()),
+    ));
+}
+
 #[test]
 fn text_json_and_unsupported_bodies() {
     let dev = dev();

@@ -31,6 +31,8 @@ pub const SUPPORTED_CONTENT_TYPES: [&str; 5] = [
 
 /// The longest boundary RFC 2046 allows.
 const MAX_BOUNDARY_LEN: usize = 70;
+/// The values a multipart file part becomes: `{filename, content_type, size}`.
+const FILE_PART_VALUES: usize = 4;
 
 /// Which reading produced the value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -74,8 +76,9 @@ pub enum BodyError {
     },
     /// A urlencoded form that does not decode to UTF-8.
     InvalidForm { message: String },
-    /// A urlencoded form with more fields than a JSON body may have values (413): each becomes
-    /// a value, and it is never parsed.
+    /// A form with more values than a JSON body may have (413): a urlencoded field is one value
+    /// (such a form is never parsed), a multipart text field one and a file part four (parsing
+    /// stops there).
     TooManyFields { limit: usize },
     /// A multipart body that does not follow RFC 7578 (or its Content-Type lacks a boundary).
     InvalidMultipart { message: String },
@@ -128,7 +131,8 @@ impl fmt::Display for BodyError {
             BodyError::OverBudget(e) => write!(f, "{e}"),
             BodyError::TooManyFields { limit } => write!(
                 f,
-                "the form has more than {limit} fields; send fewer per request"
+                "the form has more than {limit} values (a field counts one, a file part \
+                 {FILE_PART_VALUES}); send fewer per request"
             ),
             BodyError::InvalidForm { message }
             | BodyError::InvalidMultipart { message }
@@ -485,6 +489,10 @@ fn parse_multipart(raw: &[u8], boundary: &str) -> Result<Value, BodyError> {
     let mut cursor = first + delimiter.len();
     let mut fields = Map::new();
     let mut number = 0usize;
+    // Held to the JSON body's value budget, like a urlencoded form: a text field is one value,
+    // a file part four (its object and three members). Counted before a part is built.
+    let limit = crate::kernel::json_budget::MAX_VALUES;
+    let mut values = 0usize;
     loop {
         let rest = raw.get(cursor..).unwrap_or_default();
         if rest.starts_with(b"--") {
@@ -528,7 +536,17 @@ fn parse_multipart(raw: &[u8], boundary: &str) -> Result<Value, BodyError> {
             part_end -= 1;
         }
         let part = raw.get(part_start..part_end).unwrap_or_default();
+        values += 1;
+        if values > limit {
+            return Err(BodyError::TooManyFields { limit });
+        }
         let (name, value) = parse_part(part, number)?;
+        if value.is_object() {
+            values += FILE_PART_VALUES - 1;
+            if values > limit {
+                return Err(BodyError::TooManyFields { limit });
+            }
+        }
         insert_repeated(&mut fields, name, value);
         cursor = nl + line_delimiter.len();
     }

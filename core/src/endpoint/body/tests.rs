@@ -133,10 +133,40 @@ fn form_with_more_fields_than_the_budget_is_413() {
     assert_eq!(e.location(), "body");
     assert_eq!(
         e.to_string(),
-        format!("the form has more than {limit} fields; send fewer per request")
+        format!(
+            "the form has more than {limit} values (a field counts one, a file part 4); \
+             send fewer per request"
+        )
     );
     // Empty pairs (`&&`) are not fields.
     assert!(parse_body(ct, format!("{at_limit}&&&").as_bytes()).is_ok());
+}
+
+/// A multipart form is held to the same budget: a text field counts one value, a file part four
+/// (its object and three members), so tiny file parts cannot build more values than JSON may.
+#[test]
+fn multipart_with_more_values_than_the_budget_is_413() {
+    let limit = crate::kernel::json_budget::MAX_VALUES;
+    let text = "--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n\r\n";
+    let file = "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x\"\r\n\r\n\r\n";
+    let body = |texts: usize, files: usize| {
+        format!("{}{}--XyZ--\r\n", text.repeat(texts), file.repeat(files))
+    };
+    let expected = format!(
+        "the form has more than {limit} values (a field counts one, a file part 4); \
+         send fewer per request"
+    );
+    assert!(parse_body(Some(MP), body(limit, 0).as_bytes()).is_ok());
+    let e = err(Some(MP), body(limit + 1, 0).as_bytes());
+    assert_eq!((e.status(), e.location()), (413, "body"));
+    assert_eq!(e.to_string(), expected);
+    // 50 000 file parts are 200 000 values: at the limit; one more text field is over it.
+    let files = limit / 4;
+    let ok = parse_body(Some(MP), body(0, files).as_bytes()).unwrap();
+    assert_eq!(ok.value["f"].as_array().map(Vec::len), Some(files));
+    assert_eq!(err(Some(MP), body(1, files).as_bytes()).status(), 413);
+    let e = err(Some(MP), body(0, files + 1).as_bytes());
+    assert_eq!((e.status(), e.to_string()), (413, expected));
 }
 
 // --- multipart ------------------------------------------------------------------
