@@ -1092,6 +1092,34 @@ fn replays_with_fresh_unsigned_headers_make_no_second_run() {
     }
 }
 
+/// Slack signs each retry of an Events API callback again, with a new timestamp (and an
+/// `X-Slack-Retry-Num`): its signed `event_id` makes the retry a repeat of the first run.
+#[test]
+fn a_slack_event_retry_signed_again_is_the_same_run() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"verify": {"scheme": "slack", "secret_env": "SLACK_SECRET"}}),
+            json!([]),
+        ),
+    );
+    let body =
+        br#"{"type":"event_callback","event_id":"Ev0RETRY1","event":{"type":"app_mention"}}"#;
+    let now = now_unix();
+    let first = run_of(&send_signed(
+        &hook(&id),
+        &sign("slack", SLACK_SECRET.as_bytes(), body, now - 60, ""),
+        body,
+    ));
+    let mut retry = sign("slack", SLACK_SECRET.as_bytes(), body, now, "");
+    retry.push(("x-slack-retry-num".into(), "1".into()));
+    let r = send_signed(&hook(&id), &retry, body);
+    assert_eq!(run_of(&r), first);
+    assert_eq!(r.header("idempotent-replayed"), Some("true"));
+    assert_eq!(run_count(&id), 1);
+}
+
 #[test]
 fn a_missing_signing_secret_is_503_naming_it() {
     let dev = dev();

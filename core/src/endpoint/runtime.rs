@@ -91,11 +91,13 @@ pub struct DedupKey {
 
 /// The run's dedup key, by precedence:
 /// 1. the sender's message id when the signature covers it (`webhook-id`/`svix-id` under
-///    Standard Webhooks, the event `id` of a Stripe body);
-/// 2. for schemes without a signed id (`github`, `slack`, `hmac-sha256`): the SHA-256 of the
-///    signed bytes (the body, and Slack's signed timestamp), so an exact replay of a captured
-///    request is an idempotent repeat. No unsigned header (`Idempotency-Key`,
-///    `X-GitHub-Delivery`) overrides it: a replay with a fresh header is still a repeat;
+///    Standard Webhooks, the event `id` of a Stripe body, the `event_id` of a Slack Events API
+///    body: Slack signs each retry again with a new timestamp, the event id stays);
+/// 2. when the signature covers no id (`github`, `hmac-sha256`, a Slack form, a Stripe body
+///    without a string `id`): the SHA-256 of the signed bytes (the body, and Slack's signed
+///    timestamp), so an exact replay of a captured request is an idempotent repeat. No unsigned
+///    header (`Idempotency-Key`, `X-GitHub-Delivery`) overrides it: a replay with a fresh header
+///    is still a repeat;
 /// 3. the `Idempotency-Key` header (1 to 255 visible ASCII characters, else `Err` with a message
 ///    for `header.idempotency-key`);
 /// 4. none: every request is its own run.
@@ -105,9 +107,12 @@ pub fn dedup_key(
     raw_body: &[u8],
 ) -> Result<Option<DedupKey>, String> {
     if let Some(v) = verified {
-        if let (Scheme::StandardWebhooks | Scheme::Stripe, Some(id)) = (v.scheme, &v.message_id) {
+        if let (Scheme::StandardWebhooks | Scheme::Stripe | Scheme::Slack, Some(id)) =
+            (v.scheme, &v.message_id)
+        {
             let location = match v.scheme {
                 Scheme::Stripe => "body.id".to_string(),
+                Scheme::Slack => "body.event_id".to_string(),
                 _ if headers.contains_key("webhook-id") || !headers.contains_key("svix-id") => {
                     "header.webhook-id".to_string()
                 }
@@ -132,12 +137,14 @@ pub fn dedup_key(
     Ok(None)
 }
 
-/// `signed:<scheme>:<SHA-256 of the signed bytes>` for the schemes whose signature covers no
-/// message id; `None` for the others.
+/// `signed:<scheme>:<SHA-256 of the signed bytes>` for a request whose signature covers no
+/// message id; `None` for Standard Webhooks, whose signature always covers one. Stripe's key is
+/// of the body alone, like GitHub's: a Stripe retry is signed again with a new timestamp.
 fn signed_content_key(v: &Verified, raw_body: &[u8]) -> Option<DedupKey> {
     let mut h = Sha256::new();
     let location = match v.scheme {
         Scheme::Github => "header.x-hub-signature-256",
+        Scheme::Stripe => "header.stripe-signature",
         Scheme::HmacSha256 => "body",
         Scheme::Slack => {
             h.update(b"v0:");
@@ -145,7 +152,7 @@ fn signed_content_key(v: &Verified, raw_body: &[u8]) -> Option<DedupKey> {
             h.update(b":");
             "header.x-slack-signature"
         }
-        Scheme::StandardWebhooks | Scheme::Stripe => return None,
+        Scheme::StandardWebhooks => return None,
     };
     h.update(raw_body);
     Some(DedupKey {

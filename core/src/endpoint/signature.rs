@@ -258,7 +258,8 @@ pub struct Verified {
     pub scheme: Scheme,
     /// The sender's id for this message, usable as the run's dedup key:
     /// `webhook-id` (standard-webhooks, signed), the event `id` from the body (stripe, signed),
-    /// `x-github-delivery` (github, NOT covered by the signature). `None` for slack and hmac-sha256.
+    /// the `event_id` of a JSON body (slack, signed; `None` for its forms),
+    /// `x-github-delivery` (github, NOT covered by the signature). `None` for hmac-sha256.
     pub message_id: Option<String>,
     /// The signed timestamp, for schemes that have one.
     pub timestamp: Option<i64>,
@@ -577,6 +578,20 @@ fn stripe_event_id(body: &[u8]) -> Option<String> {
         .filter(|id| !id.is_empty())
 }
 
+/// The `event_id` of a Slack Events API callback (`Ev…`, JSON); `None` for other bodies (slash
+/// commands and interactions are forms). Slack signs every retry again with a new timestamp,
+/// but the event id stays, and the body is signed, so the id is too.
+fn slack_event_id(body: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Callback {
+        event_id: Option<String>,
+    }
+    serde_json::from_slice::<Callback>(body)
+        .ok()?
+        .event_id
+        .filter(|id| !id.is_empty())
+}
+
 fn verify_slack(
     config: &VerifyConfig,
     secrets: &[(usize, &str)],
@@ -603,7 +618,7 @@ fn verify_slack(
     check_timestamp(ts_header, ts, now, config.tolerance_seconds)?;
     Ok(Verified {
         scheme: Scheme::Slack,
-        message_id: None,
+        message_id: slack_event_id(body),
         timestamp: Some(ts),
         secret_index,
     })

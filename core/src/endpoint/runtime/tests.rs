@@ -242,13 +242,21 @@ fn raw_bodies() {
 /// has the same key (github, hmac-sha256, slack); different signed bytes give another key.
 #[test]
 fn schemes_without_a_signed_id_dedup_on_the_signed_bytes() {
-    for scheme in [Scheme::Github, Scheme::HmacSha256, Scheme::Slack] {
-        let mut v = verified(scheme, Some("delivery-1"));
+    for scheme in [
+        Scheme::Github,
+        Scheme::HmacSha256,
+        Scheme::Slack,
+        Scheme::Stripe,
+    ] {
+        // Only GitHub has an id beside its signature: its unsigned `X-GitHub-Delivery`.
+        let delivery = |d: &str| (scheme == Scheme::Github).then(|| d.to_string());
+        let mut v = verified(scheme, None);
+        v.message_id = delivery("delivery-1");
         v.timestamp = Some(1_700_000_000);
         let first = headers(json!({"x-github-delivery": "delivery-1", "idempotency-key": "a"}));
         let replay = headers(json!({"x-github-delivery": "delivery-2", "idempotency-key": "b"}));
         let mut v2 = v.clone();
-        v2.message_id = Some("delivery-2".into());
+        v2.message_id = delivery("delivery-2");
         let k1 = dedup_key(&first, Some(&v), b"{\"n\":1}").unwrap().unwrap();
         let k2 = dedup_key(&replay, Some(&v2), b"{\"n\":1}")
             .unwrap()
@@ -265,7 +273,7 @@ fn schemes_without_a_signed_id_dedup_on_the_signed_bytes() {
             .unwrap();
         assert_eq!(k1, none, "{scheme:?}: headers never change the key");
     }
-    // Slack signs its timestamp: a new timestamp is a new signed request.
+    // Slack signs its timestamp: without an event id, a new timestamp is a new signed request.
     let mut a = verified(Scheme::Slack, None);
     a.timestamp = Some(1);
     let mut b = a.clone();
@@ -274,4 +282,51 @@ fn schemes_without_a_signed_id_dedup_on_the_signed_bytes() {
         dedup_key(&Map::new(), Some(&a), b"x").unwrap(),
         dedup_key(&Map::new(), Some(&b), b"x").unwrap()
     );
+}
+
+/// A Slack Events API retry is signed again with a new timestamp (and carries
+/// `X-Slack-Retry-Num`): its signed `event_id` is the key, so it is a repeat, not a new run.
+#[test]
+fn a_slack_event_retry_is_a_repeat() {
+    let mut first = verified(Scheme::Slack, Some("Ev08MFMKH6"));
+    first.timestamp = Some(1_700_000_000);
+    let mut retry = first.clone();
+    retry.timestamp = Some(1_700_000_060);
+    let body = br#"{"event_id":"Ev08MFMKH6"}"#;
+    let k1 = dedup_key(&Map::new(), Some(&first), body).unwrap();
+    let retried = headers(json!({"x-slack-retry-num": "1", "idempotency-key": "other"}));
+    let k2 = dedup_key(&retried, Some(&retry), body).unwrap();
+    let expected = DedupKey {
+        key: "webhook:Ev08MFMKH6".into(),
+        location: "body.event_id".into(),
+    };
+    assert_eq!(
+        (k1.as_ref(), k2.as_ref()),
+        (Some(&expected), Some(&expected))
+    );
+}
+
+/// A Stripe-signed body without a string `id` is keyed by its signed body, not by an unsigned
+/// `Idempotency-Key`: a replay with a fresh key, or re-signed at another time, is a repeat.
+#[test]
+fn a_stripe_body_without_an_id_dedups_on_the_signed_body() {
+    let mut v = verified(Scheme::Stripe, None);
+    v.timestamp = Some(1_700_000_000);
+    let mut later = v.clone();
+    later.timestamp = Some(1_700_000_060);
+    let k1 = dedup_key(&headers(json!({"idempotency-key": "a"})), Some(&v), b"[1]")
+        .unwrap()
+        .unwrap();
+    let k2 = dedup_key(
+        &headers(json!({"idempotency-key": "b"})),
+        Some(&later),
+        b"[1]",
+    )
+    .unwrap()
+    .unwrap();
+    assert_eq!(k1, k2);
+    assert!(k1.key.starts_with("signed:stripe:"), "{}", k1.key);
+    assert_eq!(k1.location, "header.stripe-signature");
+    let other = dedup_key(&Map::new(), Some(&v), b"[2]").unwrap().unwrap();
+    assert_ne!(k1, other);
 }

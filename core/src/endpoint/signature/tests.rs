@@ -582,6 +582,35 @@ fn slack_docs_vector() {
     );
 }
 
+/// A Slack Events API callback carries its `event_id` as the message id (the body is signed);
+/// Slack's retries are signed again with a new timestamp, and keep it.
+#[test]
+fn slack_event_callback_carries_the_event_id() {
+    let cfg = config(Scheme::Slack);
+    let body =
+        br#"{"type":"event_callback","event_id":"Ev08MFMKH6","event":{"type":"app_mention"}}"#;
+    for ts in [1_700_000_000, 1_700_000_060] {
+        let sig = sign_slack("slack-signing-secret", ts, body);
+        let h = slack_headers(&ts.to_string(), &sig);
+        let v = verify(&cfg, "slack-signing-secret", &h, body, ts).unwrap();
+        assert_eq!(
+            (v.message_id.as_deref(), v.timestamp),
+            (Some("Ev08MFMKH6"), Some(ts))
+        );
+    }
+    // No string `event_id` (a URL verification, a number): no message id.
+    for body in [
+        &br#"{"type":"url_verification"}"#[..],
+        br#"{"event_id":7}"#,
+        br#"{"event_id":""}"#,
+    ] {
+        let sig = sign_slack("slack-signing-secret", 1_700_000_000, body);
+        let h = slack_headers("1700000000", &sig);
+        let v = verify(&cfg, "slack-signing-secret", &h, body, 1_700_000_000).unwrap();
+        assert_eq!(v.message_id, None);
+    }
+}
+
 #[test]
 fn slack_valid_tampered_wrong_secret_timestamps_rotation() {
     let cfg = config(Scheme::Slack);
