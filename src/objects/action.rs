@@ -30,6 +30,8 @@ pub enum Action {
     TestPut,
     /// The test shelf, newest first.
     TestList,
+    /// One shelved request: `id=<tr_…>`, or the newest without it (404: none).
+    TestGet,
     /// Drop the test shelf, the draft copy and the endpoint counters (the workflow is deleted).
     TestForget,
     /// Count a rejected signature (body: the ISO time).
@@ -58,7 +60,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 23] = [
+    const ALL: [Action; 24] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -70,6 +72,7 @@ impl Action {
         Action::TestDraftGet,
         Action::TestPut,
         Action::TestList,
+        Action::TestGet,
         Action::TestForget,
         Action::SignatureFailure,
         Action::EndpointStats,
@@ -98,6 +101,7 @@ impl Action {
             Action::TestDraftGet => "/test/draft/get",
             Action::TestPut => "/test/put",
             Action::TestList => "/test/list",
+            Action::TestGet => "/test/get",
             Action::TestForget => "/test/forget",
             Action::SignatureFailure => "/endpoint/signature-failure",
             Action::EndpointStats => "/endpoint/stats",

@@ -493,6 +493,7 @@ impl WorkflowObject {
             | Action::TestDraftGet
             | Action::TestPut
             | Action::TestList
+            | Action::TestGet
             | Action::TestForget => {
                 if action == Action::TestForget {
                     // The workflow is deleted: the trigger URL asks D1 again (no such workflow).

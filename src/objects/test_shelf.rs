@@ -1,6 +1,8 @@
 //! A workflow's test shelf, in its object's SQLite: the newest [`SHELF_SIZE`] requests sent to
-//! its test URL, and a copy of the draft whose settings a capture follows (body limit,
-//! signature check). Unauthenticated traffic writes only here, never to D1; a capture makes no
+//! its test URL, within [`SHELF_MAX_BYTES`] of stored JSON in all, and a copy of the draft whose
+//! settings a capture follows (body limit, signature check). Records stay JSON text on the way
+//! out: the list is joined, not parsed, and schema detection asks for the one record it reads,
+//! so the memory a shelf takes is bounded whatever was captured. Unauthenticated traffic writes only here, never to D1; a capture makes no
 //! D1 statement once the object holds the draft (the API hands it over on every create and
 //! replace; an object that predates that reads it from D1 once).
 //!
@@ -13,6 +15,7 @@ use worker::{Env, Request, Response, Result, SqlStorage, SqlStorageValue, Url};
 
 use super::{call, Action, WorkflowObject};
 use crate::store;
+use tripline_core::endpoint::runtime::SHELF_MAX_BYTES;
 
 /// How many captured requests a workflow keeps.
 pub const SHELF_SIZE: u32 = 20;
@@ -137,12 +140,39 @@ pub async fn handle(
                 "INSERT INTO test_requests (id, record) VALUES (?, ?)",
                 vec![SqlStorageValue::from(id), SqlStorageValue::from(record)],
             )?;
+            // The newest is always kept; older ones go past SHELF_SIZE or SHELF_MAX_BYTES.
             sql.exec(
-                "DELETE FROM test_requests WHERE id NOT IN (
-                   SELECT id FROM test_requests ORDER BY id DESC LIMIT ?)",
-                vec![SqlStorageValue::from(SHELF_SIZE as i64)],
+                "DELETE FROM test_requests WHERE id IN (
+                   SELECT id FROM (
+                     SELECT id, ROW_NUMBER() OVER (ORDER BY id DESC) AS n,
+                            SUM(length(CAST(record AS BLOB))) OVER (ORDER BY id DESC) AS upto
+                     FROM test_requests)
+                   WHERE n > 1 AND (n > ? OR upto > ?))",
+                vec![
+                    SqlStorageValue::from(SHELF_SIZE as i64),
+                    SqlStorageValue::from(SHELF_MAX_BYTES as i64),
+                ],
             )?;
             Response::ok("kept")
+        }
+        Action::TestGet => {
+            let id = param(url, "id");
+            let rows = if id.is_empty() {
+                sql.exec(
+                    "SELECT record FROM test_requests ORDER BY id DESC LIMIT 1",
+                    None,
+                )?
+            } else {
+                sql.exec(
+                    "SELECT record FROM test_requests WHERE id = ?",
+                    vec![SqlStorageValue::from(id)],
+                )?
+            }
+            .to_array::<RecordRow>()?;
+            match rows.into_iter().next() {
+                Some(row) => Response::ok(row.record),
+                None => Response::error("no such test request", 404),
+            }
         }
         Action::TestList => {
             let rows = sql
@@ -192,14 +222,27 @@ pub async fn forget(env: &Env, workflow_id: &str) -> Result<()> {
 }
 
 /// Puts a captured request (`id`: `tr_…`, sorting by age; `record` in the API's shape) on the
-/// shelf, keeping the newest [`SHELF_SIZE`].
+/// shelf, keeping the newest [`SHELF_SIZE`] within [`SHELF_MAX_BYTES`] (the newest always).
 pub async fn put(env: &Env, workflow_id: &str, id: &str, record: &Value) -> Result<()> {
     let url = format!("{}&id={id}", Action::TestPut.url(workflow_id));
     super::call_url(env, workflow_id, &url, Some(record.to_string())).await?;
     Ok(())
 }
 
-/// The shelf, newest first, in the API's shape.
-pub async fn list(env: &Env, workflow_id: &str) -> Result<Vec<Value>> {
-    call(env, workflow_id, Action::TestList, None).await?.json()
+/// The shelf, newest first, in the API's shape: a JSON array as text (never parsed here).
+pub async fn list(env: &Env, workflow_id: &str) -> Result<String> {
+    Ok(call(env, workflow_id, Action::TestList, None).await?.text)
+}
+
+/// One shelved request in the API's shape: `id`, or the newest when `None`; `None` when the
+/// shelf has no such request.
+pub async fn get(env: &Env, workflow_id: &str, id: Option<&str>) -> Result<Option<Value>> {
+    let mut url = Action::TestGet.url(workflow_id);
+    if let Some(id) = id {
+        url.push_str("&id=");
+        url.push_str(&tripline_core::kernel::percent::encode(id));
+    }
+    super::call_url(env, workflow_id, &url, None)
+        .await?
+        .found("reading the test shelf")
 }

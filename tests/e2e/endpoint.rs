@@ -1727,6 +1727,76 @@ fn the_test_shelf_takes_any_method_any_body_and_keeps_20() {
     );
 }
 
+/// A shelf of large samples stays within its byte cap (the oldest go first, the newest is
+/// kept), and listing it and detecting from it still answer: the list is passed through as
+/// text and detection reads one record, so no call holds a whole shelf of parsed bodies.
+#[test]
+fn a_shelf_of_large_samples_keeps_within_its_byte_cap() {
+    const SHELF_MAX_BYTES: usize = 4 * 1024 * 1024;
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint(json!({}), json!([])));
+    let test_url = dev.url(&format!("/hooks/{id}/test"));
+    // A 0.76 MB JSON array of 190 000 short strings: about 1.1 MB as a shelf record (its parsed
+    // body and 256 KiB of raw text), and many times that once parsed.
+    let sample = format!("[{}\"a\"]", "\"a\",".repeat(189_999));
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let r = send(
+            "POST",
+            &format!("{test_url}?i={i}"),
+            &[("content-type", "application/json")],
+            Some(sample.as_bytes()),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        ids.push(r.json()["id"].as_str().unwrap().to_string());
+    }
+    let r = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let shelf = r.json();
+    let list = shelf["test_requests"].as_array().unwrap();
+    let stored: usize = list.iter().map(|t| t.to_string().len()).sum();
+    assert!(stored <= SHELF_MAX_BYTES, "{stored} bytes kept");
+    assert!((2..20).contains(&list.len()), "{} records kept", list.len());
+    // The newest, newest first; each complete.
+    let kept: Vec<&str> = list.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    let newest: Vec<&str> = ids
+        .iter()
+        .rev()
+        .take(list.len())
+        .map(String::as_str)
+        .collect();
+    assert_eq!(kept, newest);
+    assert_eq!(list[0]["query"], json!({"i": "19"}));
+    assert_eq!(list[0]["body"].as_array().map(Vec::len), Some(190_000));
+    assert_eq!(list[0]["raw_body_truncated"], true);
+
+    let detect = |body: Value| {
+        api(
+            dev,
+            "POST",
+            &format!("/api/workflows/{id}/detect-schema"),
+            Some(&body),
+        )
+    };
+    let r = detect(json!({}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["test_request_id"], ids[19].as_str());
+    let oldest_kept = kept[kept.len() - 1];
+    let r = detect(json!({"test_request_id": oldest_kept}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["test_request_id"], oldest_kept);
+    // A dropped one is gone, like one past the newest 20.
+    let r = detect(json!({"test_request_id": ids[0]}));
+    assert_problem(&r, 404);
+    assert_eq!(r.locations(), ["body.test_request_id"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Crash safety
 

@@ -17,6 +17,10 @@ pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 pub const SHELF_MAX_RAW_BYTES: usize = 256 * 1024;
 /// Largest parsed body (compact JSON) the test shelf keeps.
 pub const SHELF_MAX_BODY_JSON: usize = 1024 * 1024;
+/// Most bytes of JSON a workflow's test shelf keeps in all: past it, the oldest requests are
+/// dropped (the newest is always kept; one is at most about 1.4 MiB). Listing or detecting
+/// from a shelf never holds more than this in memory at once.
+pub const SHELF_MAX_BYTES: usize = 4 * 1024 * 1024;
 
 /// A run input longer than this (bytes of JSON) keeps its request body out of the run row, in
 /// pieces: the platform caps a row at 2 MB, and the row also gets the steps' results. A shard

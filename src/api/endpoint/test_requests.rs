@@ -5,7 +5,7 @@
 use serde_json::{json, Map, Value};
 use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::WorkflowId;
-use worker::{Env, Request};
+use worker::{Env, Headers, Request, Response};
 
 use super::{parsed_body, Incoming};
 use crate::api::problem::{ApiError, ApiResult};
@@ -18,7 +18,7 @@ use crate::store;
 use tripline_core::definition::Definition;
 use tripline_core::endpoint::detect;
 use tripline_core::endpoint::runtime::{
-    raw_body_record, redact_for_shelf, SHELF_MAX_BODY_JSON, SHELF_MAX_RAW_BYTES,
+    raw_body_record, redact_for_shelf, SHELF_MAX_BODY_JSON, SHELF_MAX_BYTES, SHELF_MAX_RAW_BYTES,
 };
 use tripline_core::endpoint::signature;
 use tripline_core::endpoint::DEFAULT_MAX_BODY_BYTES;
@@ -154,16 +154,16 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     )
 }
 
-/// `GET /api/workflows/{id}/test-requests`: the shelf, newest first.
+/// `GET /api/workflows/{id}/test-requests`: the shelf, newest first. The records are JSON
+/// text from the object and are passed through, not parsed (a full shelf holds up to
+/// `SHELF_MAX_BYTES` of it; parsed, that could be many times more).
 pub async fn list(env: &Env, id: &WorkflowId) -> ApiResult {
     crate::api::catalog::load(env, id).await?;
     let rows = test_shelf::list(env, id).await?;
-    json_response(
-        200,
-        &json!({
-            "test_requests": rows,
-        }),
-    )
+    let body = format!("{{\"test_requests\":{rows}}}");
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    Ok(Response::ok(body)?.with_headers(headers))
 }
 
 /// `POST /api/workflows/{id}/detect-schema` with an optional body
@@ -194,16 +194,16 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         return Err(ApiError::validation("the options are invalid", errors));
     }
 
-    let shelf = test_shelf::list(env, id).await?;
-    let captured = match test_request_id.as_deref() {
-        Some(t) => shelf.into_iter().find(|r| r["id"] == t),
-        None => shelf.into_iter().next(),
-    };
+    // Only the record detection reads is fetched and parsed.
+    let captured = test_shelf::get(env, id, test_request_id.as_deref()).await?;
     let Some(captured) = captured else {
         return Err(match test_request_id {
             Some(t) => {
-                let message =
-                    format!("no test request {t} on this workflow's shelf (it keeps the newest 20)");
+                let message = format!(
+                    "no test request {t} on this workflow's shelf (it keeps the newest 20, \
+                     within {} MiB)",
+                    SHELF_MAX_BYTES / (1024 * 1024)
+                );
                 let mut errors = Errors::new();
                 errors.push("body.test_request_id", message.clone());
                 ApiError::not_found(message).with_errors(errors)
