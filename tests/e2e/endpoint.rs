@@ -279,9 +279,14 @@ fn query_rules() {
         "equals values are never echoed"
     );
     assert_eq!(bad.json()["type"], "urn:tripline:problem:validation");
+    // `token` has `equals`, so it is required too, and its absence is told like a wrong value.
     let missing = send("POST", &hook(&id), &[], None);
     assert_problem(&missing, 400);
-    assert_eq!(missing.locations(), ["query.source"]);
+    assert_eq!(missing.locations(), ["query.source", "query.token"]);
+    assert_eq!(
+        missing.json()["errors"][1]["message"],
+        "must equal the configured value"
+    );
     assert_eq!(run_count(&id), 1, "rejected requests create no run");
 }
 
