@@ -5,7 +5,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use oauth2::basic::{BasicClient, BasicErrorResponse, BasicErrorResponseType, BasicTokenResponse};
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{
     AuthType, AuthUrl, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
@@ -228,18 +228,31 @@ pub fn parse_token_response(body: &[u8]) -> Result<BasicTokenResponse, String> {
     serde_json::from_slice(body).map_err(|e| format!("not a token response: {e}"))
 }
 
-/// Why a token request failed, for a person; `invalid_grant` is singled out because it
-/// means the grant (code or refresh token) is dead and the end user must sign in again.
+/// Why a token request failed, for a person; a dead grant is singled out because the end
+/// user must then sign in again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenFailure {
+    /// The provider said the grant (code or refresh token) is dead: `invalid_grant`, or
+    /// GitHub's `bad_refresh_token` (see [`grant_is_dead`]). Never retried.
     pub invalid_grant: bool,
     /// The provider's error code when it sent one (`invalid_grant`, `invalid_client`, …).
     pub code: Option<String>,
     pub message: String,
 }
 
+/// Whether a token endpoint's error code says the grant is dead for good: `invalid_grant`
+/// (RFC 6749 §5.2), or `bad_refresh_token`, which GitHub answers for an expired or revoked
+/// refresh token.
+pub fn grant_is_dead(code: &str) -> bool {
+    matches!(code, "invalid_grant" | "bad_refresh_token")
+}
+
 /// Classifies an oauth2 token request error; `status` is the HTTP status the token
 /// endpoint answered, when it answered. Provider text is cut to 300 characters.
+///
+/// An error response is read the same whatever its status: some providers (GitHub) answer
+/// `200 OK` with `{"error": "bad_refresh_token", "error_description": …}`, which is an error
+/// response when it carries an `error` and no `access_token`.
 ///
 /// The answer's body is never quoted: a 2xx body may hold tokens, and these messages reach the
 /// browser's URL, logs and the connections API. Only the `error` and `error_description` of an
@@ -265,7 +278,7 @@ pub fn classify<RE: std::error::Error + 'static>(
                 message.push_str(&format!(": {}", cut(d, 300)));
             }
             TokenFailure {
-                invalid_grant: *e.error() == BasicErrorResponseType::InvalidGrant,
+                invalid_grant: grant_is_dead(&code),
                 code: Some(code),
                 message,
             }
@@ -274,15 +287,19 @@ pub fn classify<RE: std::error::Error + 'static>(
             "the token endpoint could not be reached: {}",
             cut(&e.to_string(), 300)
         )),
-        RequestTokenError::Parse(_, body) if status.is_some_and(|s| !(200..300).contains(&s)) => {
+        RequestTokenError::Parse(_, body)
+            if status.is_some_and(|s| !(200..300).contains(&s)) || is_error_response(body) =>
+        {
             match error_fields(body) {
                 Some((code, description)) => {
+                    // A 2xx error response names its status too: it is not what RFC 6749 asks.
+                    let http = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
                     let mut message = format!("the token endpoint answered `{code}`{http}");
                     if let Some(d) = description {
                         message.push_str(&format!(": {d}"));
                     }
                     TokenFailure {
-                        invalid_grant: code == "invalid_grant",
+                        invalid_grant: grant_is_dead(&code),
                         code: Some(code),
                         message,
                     }
@@ -305,6 +322,14 @@ pub fn classify<RE: std::error::Error + 'static>(
             cut(m, 300)
         )),
     }
+}
+
+/// Whether a body that is not a token response is an OAuth error response: a JSON object
+/// with a string `error` and no `access_token` (whatever the HTTP status).
+fn is_error_response(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
+        v.get("error").is_some_and(serde_json::Value::is_string) && v.get("access_token").is_none()
+    })
 }
 
 /// `error` and `error_description` of an OAuth error response body (RFC 6749 §5.2), cleaned.

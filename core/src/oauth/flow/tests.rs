@@ -248,3 +248,37 @@ fn a_sign_in_is_tied_to_the_browser_that_started_it() {
         &state
     ));
 }
+
+/// GitHub answers `200 OK` with an error response (`bad_refresh_token` for a dead refresh token,
+/// `bad_verification_code` for an expired code); others send `invalid_grant` with a 200. Those
+/// are read like any error response, and a dead grant is permanent.
+#[test]
+fn error_responses_with_a_2xx_status_are_refusals() {
+    type E = RequestTokenError<std::io::Error, BasicErrorResponse>;
+    let github = br#"{"error":"bad_refresh_token","error_description":"The refresh token passed is incorrect or expired.","error_uri":"https://docs.github.com"}"#;
+    let f = classify(&E::Parse(parse_err_clone(github), github.to_vec()), Some(200));
+    assert!(f.invalid_grant, "{f:?}");
+    assert_eq!(f.code.as_deref(), Some("bad_refresh_token"));
+    assert_eq!(
+        f.message,
+        "the token endpoint answered `bad_refresh_token` (HTTP 200): The refresh token passed \
+         is incorrect or expired."
+    );
+    let grant = br#"{"error":"invalid_grant","error_description":"revoked"}"#;
+    let f = classify(&E::Parse(parse_err_clone(grant), grant.to_vec()), Some(200));
+    assert!(f.invalid_grant && f.message.contains("revoked"), "{f:?}");
+    // An expired code at the sign-in: its description is passed on; it is not a dead
+    // refresh token, and a code exchange is never retried anyway.
+    let code = br#"{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}"#;
+    let f = classify(&E::Parse(parse_err_clone(code), code.to_vec()), Some(200));
+    assert!(!f.invalid_grant);
+    assert_eq!(f.code.as_deref(), Some("bad_verification_code"));
+    assert!(f.message.contains("incorrect or expired"), "{}", f.message);
+    // A non-2xx `bad_refresh_token` that parses as an error response is dead too.
+    let dead: BasicErrorResponse = serde_json::from_slice(github).unwrap();
+    assert!(classify(&E::ServerResponse(dead), Some(400)).invalid_grant);
+    // A 2xx body with an access token is a broken token response, never quoted.
+    let both = br#"{"error":"x","access_token":"at-SECRET-9"}"#;
+    let f = classify(&E::Parse(parse_err_clone(both), both.to_vec()), Some(200));
+    assert!(f.code.is_none() && !f.message.contains("SECRET"), "{f:?}");
+}
