@@ -34,7 +34,10 @@ pub struct OAuthTrigger {
 /// The accepted `token_auth_method` values.
 pub const TOKEN_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
-/// Checks an absolute http(s) URL with a host; returns an error message otherwise.
+/// Checks an absolute http(s) URL with a host; returns an error message otherwise. The URL
+/// must also parse with the parser the `oauth2` client and the Worker use (`url`), so that a
+/// URL refused there (a port over 65535, a malformed IPv6 host, …) is refused when the
+/// definition is saved, not at a sign-in.
 pub fn check_url(s: &str) -> Result<(), String> {
     let rest = s
         .strip_prefix("https://")
@@ -54,6 +57,7 @@ pub fn check_url(s: &str) -> Result<(), String> {
                 .into(),
         );
     }
+    oauth2::url::Url::parse(s).map_err(|e| format!("is not a valid URL: {e}"))?;
     Ok(())
 }
 
@@ -190,6 +194,51 @@ mod tests {
                 check_url(bad).unwrap_err(),
                 "must not contain control characters"
             );
+        }
+    }
+
+    /// Whatever the definition accepts, the oauth2 client accepts too: a URL its parser
+    /// refuses is located at its field when the definition is saved.
+    #[test]
+    fn urls_the_client_cannot_parse_are_refused() {
+        for bad in [
+            "https://auth.example.com:99999/authorize",
+            "https://[::1/authorize",
+            "https://a b.example/x",
+            "http://exa%mple.com/",
+        ] {
+            assert!(check_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check_url("https://auth.example.com:99999/authorize").unwrap_err(),
+            "is not a valid URL: invalid port number"
+        );
+        for good in [
+            "https://auth.example.com:8443/authorize?x=1",
+            "http://127.0.0.1:9000/token",
+            "https://[::1]:443/t",
+        ] {
+            assert!(check_url(good).is_ok(), "{good}");
+        }
+        for field in [
+            "authorize_url",
+            "token_url",
+            "success_url",
+            "failure_url",
+            "userinfo_url",
+        ] {
+            let mut def = json!({"type":"oauth","authorize_url":"https://p.example/auth",
+                "token_url":"https://p.example/token","client_id":"abc","client_secret_env":"P_SECRET",
+                "success_url":"https://app.example/done"});
+            def[field] = json!("https://p.example:70000/x");
+            let mut e = Errors::new();
+            assert!(OAuthTrigger::parse(&def, "trigger", &mut e).is_none());
+            let locs: Vec<_> = e.0.iter().map(|e| e.location.clone()).collect();
+            assert_eq!(locs, [format!("trigger.{field}")]);
+            // Every accepted trigger builds its client.
+            def[field] = json!("https://p.example:7000/x");
+            let t = OAuthTrigger::parse(&def, "trigger", &mut Errors::new()).unwrap();
+            assert!(flow::client(&t, "s", Some("https://w.example/cb")).is_ok());
         }
     }
 
