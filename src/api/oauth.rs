@@ -30,6 +30,7 @@ use tripline_core::oauth::flow::{
     percent_decode, pkce_pair, sanitize_error, started_in_this_browser, state_hash, state_ttl_ms,
     with_query,
 };
+use tripline_core::oauth::refresh::same_provider;
 use tripline_core::oauth::signin_link;
 use tripline_core::oauth::OAuthTrigger;
 
@@ -503,6 +504,8 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         .as_deref()
         .map(|r| flow::seal(&key, &flow::token_aad("refresh", id, &user_id), r))
         .transpose()?;
+    let keep_refresh_token = refresh.is_none()
+        && may_keep_refresh_token(&db, id, &user_id, pending.version, &trigger).await?;
     connections::upsert(
         &db,
         &connections::NewConnection {
@@ -513,6 +516,7 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             token_type: &tokens.token_type,
             access_token: &access,
             refresh_token: refresh.as_deref(),
+            keep_refresh_token,
             expires_at: tokens.expires_at_ms,
             userinfo: userinfo_text.as_deref(),
             now_iso: &now,
@@ -550,6 +554,34 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     )
     .await?;
     redirect(pending.return_to.as_deref().unwrap_or(&trigger.success_url))
+}
+
+/// Whether a sign-in that got no refresh token may keep the user's earlier one: only when the
+/// earlier connection was made with the same provider and client (token URL origin and client
+/// id) as this sign-in's version, so that a refresh never sends a token to another provider.
+async fn may_keep_refresh_token(
+    db: &worker::D1Database,
+    id: &WorkflowId,
+    user_id: &str,
+    version: i64,
+    trigger: &OAuthTrigger,
+) -> Result<bool, ApiError> {
+    let Some(earlier) = connections::get(db, id, user_id).await? else {
+        return Ok(false);
+    };
+    if earlier.refresh_token.is_none() {
+        return Ok(false);
+    }
+    if earlier.version == version {
+        return Ok(true);
+    }
+    let Some(def) = store::runs::version_definition(db, id, earlier.version).await? else {
+        return Ok(false);
+    };
+    Ok(match parse_definition(&def)?.trigger {
+        Trigger::OAuth(t) => same_provider(&t, trigger),
+        _ => false,
+    })
 }
 
 /// `GET /api/workflows/{id}/connections?limit=&cursor=`: by user id, without tokens.

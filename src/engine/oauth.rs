@@ -20,14 +20,13 @@ use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
     classify, client, cut, token_set, TokenFailure, TokenSet, REFRESH_WINDOW_MS,
 };
+use tripline_core::oauth::refresh::{refresh_config, retry_delay_ms};
 use tripline_core::oauth::{run_token, OAuthTrigger};
 
 /// Each call to the provider gives up after this long.
 const PROVIDER_TIMEOUT_MS: u64 = 15_000;
 /// A refresh holds its connection for at most this long.
 const REFRESH_LEASE_MS: i64 = 60_000;
-/// After a failed refresh (not `invalid_grant`), the next try waits this long.
-const REFRESH_RETRY_MS: i64 = 60_000;
 /// Connections refreshed per Cron pass.
 const REFRESH_BATCH: u32 = 50;
 
@@ -245,7 +244,8 @@ pub struct RefreshReport {
 }
 
 /// The Cron pass: refreshes connections expiring within 10 minutes (bounded batch, soonest
-/// first) and deletes expired sign-in states.
+/// first, each failing one waiting out its backoff), marks `needs_reauth` the expired ones that
+/// hold no refresh token, and deletes expired sign-in states.
 pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
     let db = store::db(env)?;
     let now = now_ms();
@@ -254,6 +254,13 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
             + connections::delete_expired_links(&db, now).await?,
         ..Default::default()
     };
+    let expired = connections::expire_unrefreshable(&db, now, &iso_millis(now), 500).await?;
+    if expired > 0 {
+        worker::console_log!(
+            "oauth: {expired} expired connection(s) without a refresh token need re-auth"
+        );
+    }
+    report.needs_reauth += expired;
     let due = connections::due(&db, now, now + REFRESH_WINDOW_MS, REFRESH_BATCH).await?;
     if due.is_empty() {
         return Ok(report);
@@ -292,8 +299,9 @@ enum Outcome {
     Skipped,
 }
 
-/// The trigger config a connection refreshes with: the deployed version's when it is still
-/// an OAuth trigger, else the version the connection was made with.
+/// The trigger config a connection refreshes with (`oauth::refresh::refresh_config`): the
+/// deployed version's while it is an OAuth trigger of the same provider and client (token URL
+/// origin and client id) as the version the connection was made with, else that version's.
 async fn trigger_for(
     db: &worker::D1Database,
     workflow_id: &str,
@@ -308,15 +316,20 @@ async fn trigger_for(
                 _ => None,
             })
     };
-    if let Some(live) = store::workflows::live_version(db, workflow_id).await? {
-        if let Some(t) = live.definition.as_deref().and_then(parse) {
-            return Ok(Some(t));
-        }
-    }
-    Ok(store::runs::version_definition(db, workflow_id, version)
-        .await?
-        .as_deref()
-        .and_then(parse))
+    let live = store::workflows::live_version(db, workflow_id).await?;
+    let live_trigger = live
+        .as_ref()
+        .and_then(|l| l.definition.as_deref())
+        .and_then(parse);
+    let own = match live {
+        // The connection was made with the deployed version: one read.
+        Some(l) if l.version == Some(version) && live_trigger.is_some() => live_trigger.clone(),
+        _ => store::runs::version_definition(db, workflow_id, version)
+            .await?
+            .as_deref()
+            .and_then(parse),
+    };
+    Ok(refresh_config(live_trigger, own))
 }
 
 async fn refresh_one(
@@ -342,6 +355,8 @@ async fn refresh_one(
     else {
         return Ok(Outcome::Skipped);
     };
+    // A failed refresh (not a dead grant) waits 1 minute, doubling to an hour, before the next.
+    let retry_in = retry_delay_ms(conn.refresh_failures + 1);
     let failed = |message: String| {
         let db = store::db(env);
         async move {
@@ -352,7 +367,7 @@ async fn refresh_one(
                 user_id,
                 lease,
                 &message,
-                now_ms() + REFRESH_RETRY_MS,
+                now_ms() + retry_in,
                 &iso_millis(now_ms()),
             )
             .await

@@ -175,13 +175,15 @@ pub struct ConnectionRow {
     pub needs_reauth_at: Option<String>,
     pub needs_reauth_reason: Option<String>,
     pub refresh_lease_until: i64,
+    /// Failed refreshes in a row (not a dead grant); reset by a refresh or a sign-in.
+    pub refresh_failures: i64,
     pub refreshed_at: Option<String>,
     pub last_refresh_error: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
 
-const COLUMNS: &str = "workflow_id, user_id, version, scopes, token_type, access_token, refresh_token, expires_at, userinfo, status, needs_reauth_at, needs_reauth_reason, refresh_lease_until, refreshed_at, last_refresh_error, created_at, updated_at";
+const COLUMNS: &str = "workflow_id, user_id, version, scopes, token_type, access_token, refresh_token, expires_at, userinfo, status, needs_reauth_at, needs_reauth_reason, refresh_lease_until, refresh_failures, refreshed_at, last_refresh_error, created_at, updated_at";
 
 impl ConnectionRow {
     /// The API shape: everything but the tokens (only whether a refresh token is held).
@@ -218,6 +220,9 @@ pub struct NewConnection<'a> {
     pub token_type: &'a str,
     pub access_token: &'a str,
     pub refresh_token: Option<&'a str>,
+    /// Without a new refresh token, keep the stored one (see `api::oauth`: only when the
+    /// stored one was issued by the same provider and client).
+    pub keep_refresh_token: bool,
     pub expires_at: Option<i64>,
     pub userinfo: Option<&'a str>,
     pub now_iso: &'a str,
@@ -227,16 +232,19 @@ fn opt_num(n: Option<i64>) -> wasm_bindgen::JsValue {
     n.map(num).unwrap_or(wasm_bindgen::JsValue::NULL)
 }
 
-/// Stores a connection; signing in again replaces the tokens and clears `needs_reauth`.
+/// Stores a connection; signing in again replaces the tokens and clears `needs_reauth` and the
+/// refresh backoff. A sign-in that got no refresh token keeps the earlier one when
+/// `keep_refresh_token` (Google, for one, returns a refresh token only at the user's first
+/// consent).
 pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
     db.prepare(
         "INSERT INTO oauth_connections (workflow_id, user_id, version, scopes, token_type, access_token,
            refresh_token, expires_at, userinfo, status, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active', ?10, ?10)
          ON CONFLICT (workflow_id, user_id) DO UPDATE SET version = ?3, scopes = ?4, token_type = ?5,
-           access_token = ?6, refresh_token = ?7, expires_at = ?8, userinfo = ?9, status = 'active',
-           needs_reauth_at = NULL, needs_reauth_reason = NULL, refresh_lease_until = 0,
-           last_refresh_error = NULL, updated_at = ?10",
+           access_token = ?6, refresh_token = CASE WHEN ?11 = 1 THEN COALESCE(?7, refresh_token) ELSE ?7 END, expires_at = ?8,
+           userinfo = ?9, status = 'active', needs_reauth_at = NULL, needs_reauth_reason = NULL,
+           refresh_lease_until = 0, refresh_failures = 0, last_refresh_error = NULL, updated_at = ?10",
     )
     .bind(&[
         text(c.workflow_id),
@@ -249,6 +257,7 @@ pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
         opt_num(c.expires_at),
         opt_text(c.userinfo),
         text(c.now_iso),
+        num(c.keep_refresh_token as i64),
     ])?
     .run()
     .await?;
@@ -312,8 +321,9 @@ pub async fn delete_for_workflow(db: &D1Database, workflow_id: &str) -> Result<(
     Ok(())
 }
 
-/// Connections that expire before `until` and can be refreshed now (no refresh in
-/// progress), soonest first, at most `limit`.
+/// Connections that expire before `until` and can be refreshed now (no refresh in progress,
+/// and not waiting out the backoff of earlier failures: `refresh_lease_until` holds the next
+/// attempt's time), soonest first, at most `limit`.
 pub async fn due(
     db: &D1Database,
     now_ms: i64,
@@ -393,7 +403,7 @@ pub async fn save_refresh(
         .prepare(
             "UPDATE oauth_connections SET access_token = ?4, refresh_token = COALESCE(?5, refresh_token),
                expires_at = ?6, scopes = ?7, token_type = ?8, refreshed_at = ?9, updated_at = ?9,
-               last_refresh_error = NULL, refresh_lease_until = 0
+               last_refresh_error = NULL, refresh_lease_until = 0, refresh_failures = 0
              WHERE workflow_id = ?1 AND user_id = ?2 AND refresh_lease_until = ?3",
         )
         .bind(&[
@@ -423,7 +433,8 @@ pub async fn mark_needs_reauth(
 ) -> Result<()> {
     db.prepare(
         "UPDATE oauth_connections SET status = 'needs_reauth', needs_reauth_at = ?4,
-           needs_reauth_reason = ?5, last_refresh_error = ?5, refresh_lease_until = 0, updated_at = ?4
+           needs_reauth_reason = ?5, last_refresh_error = ?5, refresh_lease_until = 0,
+           refresh_failures = 0, updated_at = ?4
          WHERE workflow_id = ?1 AND user_id = ?2 AND refresh_lease_until = ?3",
     )
     .bind(&[
@@ -438,8 +449,8 @@ pub async fn mark_needs_reauth(
     Ok(())
 }
 
-/// A refresh failed for a passing reason: record it and keep the lease until `retry_at`,
-/// so the next attempt waits for a later Cron pass.
+/// A refresh failed for a passing reason: record it, count it, and keep the lease until
+/// `retry_at` (the backoff), so the connection is not due before then.
 pub async fn refresh_failed(
     db: &D1Database,
     workflow_id: &str,
@@ -450,7 +461,8 @@ pub async fn refresh_failed(
     now_iso: &str,
 ) -> Result<()> {
     db.prepare(
-        "UPDATE oauth_connections SET last_refresh_error = ?4, refresh_lease_until = ?5, updated_at = ?6
+        "UPDATE oauth_connections SET last_refresh_error = ?4, refresh_lease_until = ?5, updated_at = ?6,
+           refresh_failures = refresh_failures + 1
          WHERE workflow_id = ?1 AND user_id = ?2 AND refresh_lease_until = ?3",
     )
     .bind(&[
@@ -465,3 +477,35 @@ pub async fn refresh_failed(
     .await?;
     Ok(())
 }
+
+/// Marks `needs_reauth` every active connection without a refresh token whose access token
+/// expired before `now_ms` (at most `limit` per call, over the index of such connections):
+/// nothing but a new sign-in gives it a working token. Returns how many.
+pub async fn expire_unrefreshable(
+    db: &D1Database,
+    now_ms: i64,
+    now_iso: &str,
+    limit: u32,
+) -> Result<usize> {
+    let res = db
+        .prepare(
+            "UPDATE oauth_connections SET status = 'needs_reauth', needs_reauth_at = ?2,
+               needs_reauth_reason = ?3, updated_at = ?2
+             WHERE rowid IN (SELECT rowid FROM oauth_connections
+                             WHERE status = 'active' AND refresh_token IS NULL AND expires_at < ?1
+                             LIMIT ?4)",
+        )
+        .bind(&[
+            num(now_ms),
+            text(now_iso),
+            text(UNREFRESHABLE_REASON),
+            num(limit as i64),
+        ])?
+        .run()
+        .await?;
+    Ok(super::workflows::changes(&res))
+}
+
+/// Why [`expire_unrefreshable`] marked a connection.
+pub const UNREFRESHABLE_REASON: &str = "the access token has expired and the provider issued no \
+     refresh token: the end user must sign in again";

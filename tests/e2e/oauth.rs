@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::harness::oauth_provider::{
-    Provider, TokenFailure, CLIENT_SECRET, PASSWORD, UNTYPED_ACCESS_TOKEN,
+    Provider, RefreshIssue, TokenFailure, CLIENT_SECRET, PASSWORD, UNTYPED_ACCESS_TOKEN,
 };
 use crate::harness::*;
 use oauth2::url::{form_urlencoded, Url};
@@ -1057,4 +1057,247 @@ fn one_time_links_from_the_api_work_once() {
         "{}",
         r.text
     );
+}
+
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// A connection whose refreshes keep failing (a 500) waits longer after each failure (1 minute,
+/// then 2, …), so it is not due in between and healthy connections are refreshed on every
+/// pass; a `200 OK` carrying GitHub's `bad_refresh_token` error is a refusal: `needs_reauth`.
+#[test]
+fn failing_refreshes_back_off_and_a_200_error_response_needs_reauth() {
+    let dev = &own_dev("oauth-backoff");
+    let provider = Provider::start(&dev.base, 120);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Backoff", json!({}), log_steps()),
+    );
+    for user in ["alice", "carol", "dave"] {
+        let callback = authorize(dev, &provider, &wf, user, user);
+        assert_eq!(send("GET", &callback, &[], None).status, 302);
+    }
+    for r in runs(dev, &wf) {
+        wait_run(dev, r["id"].as_str().unwrap(), 60);
+    }
+    provider.fail_refresh_for("carol", Some(TokenFailure::Status500));
+    provider.fail_refresh_for("dave", Some(TokenFailure::BadRefreshToken200));
+    let tries = |user: &str, ok: bool| {
+        provider
+            .token_requests()
+            .iter()
+            .filter(|r| {
+                r.grant_type == "refresh_token" && r.username == user && r.error.is_none() == ok
+            })
+            .count()
+    };
+    let conn = |user: &str| {
+        connections(dev, &wf)
+            .into_iter()
+            .find(|c| c["user_id"] == user)
+            .expect("connection")
+    };
+    let backoff = |user: &str| {
+        let row = &dev.d1(&format!(
+            "SELECT refresh_failures, refresh_lease_until FROM oauth_connections
+             WHERE workflow_id = '{wf}' AND user_id = '{user}'"
+        ))[0];
+        (
+            row["refresh_failures"].as_i64().unwrap(),
+            row["refresh_lease_until"].as_i64().unwrap() - epoch_ms(),
+        )
+    };
+
+    dev.fire_cron();
+    assert_eq!(tries("alice", true), 1, "{:?}", provider.token_requests());
+    assert_eq!(tries("carol", false), 1);
+    assert_eq!(tries("dave", false), 1);
+    let d = conn("dave");
+    assert_eq!(d["status"], "needs_reauth", "{d}");
+    let reason = d["needs_reauth"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("`bad_refresh_token` (HTTP 200): The refresh token passed is incorrect"),
+        "{reason}"
+    );
+    let c = conn("carol");
+    assert_eq!(c["status"], "active");
+    assert!(
+        c["last_refresh_error"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 500"),
+        "{c}"
+    );
+    let (failures, next) = backoff("carol");
+    assert_eq!(failures, 1);
+    assert!(
+        (30_000..=61_000).contains(&next),
+        "next attempt in {next} ms"
+    );
+
+    // Carol's first wait is over (as if a minute had passed): she is tried again and now
+    // waits 2 minutes; Alice (still inside the refresh window) is refreshed on every pass.
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET refresh_lease_until = 0 WHERE workflow_id = '{wf}' AND user_id = 'carol'"
+    ));
+    dev.fire_cron();
+    assert_eq!(tries("carol", false), 2);
+    let (failures, next) = backoff("carol");
+    assert_eq!(failures, 2);
+    assert!(
+        (90_000..=121_000).contains(&next),
+        "next attempt in {next} ms"
+    );
+    assert_eq!(tries("alice", true), 2);
+    // Within her wait Carol is not due; Alice still is; Dave is never tried again.
+    dev.fire_cron();
+    assert_eq!(tries("carol", false), 2);
+    assert_eq!(tries("alice", true), 3);
+    assert_eq!(tries("dave", false), 1);
+
+    // Once the provider works again, a refresh clears the failures.
+    provider.fail_refresh_for("carol", None);
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET refresh_lease_until = 0 WHERE workflow_id = '{wf}' AND user_id = 'carol'"
+    ));
+    dev.fire_cron();
+    assert_eq!(tries("carol", true), 1);
+    assert_eq!(backoff("carol").0, 0);
+    assert_eq!(conn("carol")["last_refresh_error"], Value::Null);
+}
+
+/// A provider that returns a refresh token only at the first consent (Google) leaves the
+/// earlier one in place when the user signs in again, and it keeps refreshing; a connection
+/// that never got one needs re-auth once its access token has expired.
+#[test]
+fn signing_in_again_without_a_refresh_token_keeps_the_earlier_one() {
+    let dev = &own_dev("oauth-keep-refresh");
+    let provider = Provider::start(&dev.base, 120);
+    provider.issue_refresh_tokens(RefreshIssue::FirstConsentOnly);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Keep refresh", json!({}), log_steps()),
+    );
+    let conn = |wf: &str, user: &str| {
+        connections(dev, wf)
+            .into_iter()
+            .find(|c| c["user_id"] == user)
+            .expect("connection")
+    };
+    for _ in 0..2 {
+        let callback = authorize(dev, &provider, &wf, "u1", "erin");
+        assert_eq!(send("GET", &callback, &[], None).status, 302);
+    }
+    let issued_refresh = provider
+        .issued_tokens()
+        .iter()
+        .filter(|t| t.starts_with("rt_"))
+        .count();
+    assert_eq!(issued_refresh, 1, "the second sign-in got no refresh token");
+    let c = conn(&wf, "u1");
+    assert_eq!(c["has_refresh_token"], true, "{c}");
+    assert_eq!(c["status"], "active");
+
+    // A provider that issues no refresh token at all, with 1-second access tokens.
+    let short = Provider::start(&dev.base, 1);
+    short.issue_refresh_tokens(RefreshIssue::Never);
+    let wf2 = create_deployed(
+        dev,
+        &definition(&short, "No refresh", json!({}), log_steps()),
+    );
+    let callback = authorize(dev, &short, &wf2, "u2", "frank");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    assert_eq!(conn(&wf2, "u2")["has_refresh_token"], false);
+    for r in runs(dev, &wf).into_iter().chain(runs(dev, &wf2)) {
+        wait_run(dev, r["id"].as_str().unwrap(), 60);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+
+    dev.fire_cron();
+    let refreshed: Vec<_> = provider
+        .token_requests()
+        .into_iter()
+        .filter(|r| r.grant_type == "refresh_token")
+        .collect();
+    assert_eq!(refreshed.len(), 1, "{refreshed:?}");
+    assert_eq!(refreshed[0].error, None, "the kept refresh token works");
+    let c = conn(&wf, "u1");
+    assert_eq!(c["status"], "active");
+    assert!(c["refreshed_at"].is_string(), "{c}");
+    let c = conn(&wf2, "u2");
+    assert_eq!(c["status"], "needs_reauth", "{c}");
+    assert!(
+        c["needs_reauth"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no refresh token"),
+        "{c}"
+    );
+    assert!(short
+        .token_requests()
+        .iter()
+        .all(|r| r.grant_type != "refresh_token"));
+    // Signing in again makes it active (until that token expires in turn).
+    let callback = authorize(dev, &short, &wf2, "u2", "frank");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    assert_eq!(conn(&wf2, "u2")["status"], "active");
+}
+
+/// Redeploying a workflow onto another provider: its connections keep refreshing at the
+/// provider that issued their refresh tokens, and a sign-in at the new provider that gets no
+/// refresh token does not keep the old provider's.
+#[test]
+fn a_redeploy_onto_another_provider_never_receives_earlier_refresh_tokens() {
+    let dev = &own_dev("oauth-switch");
+    let old = Provider::start(&dev.base, 120);
+    let new = Provider::start(&dev.base, 120);
+    new.issue_refresh_tokens(RefreshIssue::Never);
+    let wf = create_deployed(dev, &definition(&old, "Switch", json!({}), log_steps()));
+    let callback = authorize(dev, &old, &wf, "u1", "gina");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let r = api(
+        dev,
+        "PUT",
+        &format!("/api/workflows/{wf}"),
+        Some(&definition(&new, "Switch", json!({}), log_steps())),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(dev, "POST", &format!("/api/workflows/{wf}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    for r in runs(dev, &wf) {
+        wait_run(dev, r["id"].as_str().unwrap(), 60);
+    }
+
+    dev.fire_cron();
+    assert!(
+        new.token_requests().is_empty(),
+        "{:?}",
+        new.token_requests()
+    );
+    let at_old: Vec<_> = old
+        .token_requests()
+        .into_iter()
+        .filter(|r| r.grant_type == "refresh_token")
+        .collect();
+    assert_eq!(at_old.len(), 1, "{at_old:?}");
+    assert_eq!(at_old[0].error, None);
+    let c = &connections(dev, &wf)[0];
+    assert_eq!(c["status"], "active", "{c}");
+
+    // Gina signs in again, now at the new provider, which issues no refresh token: the old
+    // provider's is not kept for it.
+    let callback = authorize(dev, &new, &wf, "u1", "gina");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let c = &connections(dev, &wf)[0];
+    assert_eq!(c["version"], 2);
+    assert_eq!(c["has_refresh_token"], false, "{c}");
+    dev.fire_cron();
+    assert!(new
+        .token_requests()
+        .iter()
+        .all(|r| r.grant_type != "refresh_token"));
 }

@@ -2,6 +2,7 @@
 //! where to send the end user afterwards.
 
 pub mod flow;
+pub mod refresh;
 pub mod run_token;
 pub mod signin_link;
 

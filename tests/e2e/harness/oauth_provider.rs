@@ -8,11 +8,13 @@
 //! body), refresh tokens rotate (the old one dies at each use) and can be revoked.
 //!
 //! Test controls: [`Provider::fail_token_endpoint`] (500 or a non-JSON answer),
-//! [`Provider::revoke_user`], and what it saw: [`Provider::authorize_requests`],
+//! [`Provider::fail_refresh_for`] (one user's refreshes), [`Provider::issue_refresh_tokens`]
+//! (always, at the first consent only as Google does, or never), [`Provider::revoke_user`],
+//! and what it saw: [`Provider::authorize_requests`],
 //! [`Provider::pkce_checks`], [`Provider::token_requests`], [`Provider::issued_tokens`],
 //! [`Provider::app_hits`] (its `/app/…` pages stand in for the app's success/failure pages).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -38,6 +40,20 @@ pub enum TokenFailure {
     Garbage,
     /// 200 with JSON that holds tokens but is not a valid token response (no `token_type`).
     UntypedTokens,
+    /// 200 with an error response, as GitHub answers a dead refresh token:
+    /// `{"error": "bad_refresh_token", "error_description": …}`.
+    BadRefreshToken200,
+}
+
+/// When the token endpoint issues a refresh token with a code exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RefreshIssue {
+    #[default]
+    Always,
+    /// Only at a user's first consent (Google without `prompt=consent`): signing in again
+    /// gets an access token and no refresh token.
+    FirstConsentOnly,
+    Never,
 }
 
 /// The tokens [`TokenFailure::UntypedTokens`] answers with: they must never be quoted.
@@ -56,6 +72,8 @@ pub struct PkceCheck {
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
     pub grant_type: String,
+    /// The user the request was for, when the provider knows it (empty otherwise).
+    pub username: String,
     pub client_auth: &'static str,
     /// The error answered, `None` on success.
     pub error: Option<String>,
@@ -87,6 +105,9 @@ struct State {
     refresh: HashMap<String, Grant>,
     access: HashMap<String, AccessToken>,
     failure: Option<TokenFailure>,
+    refresh_failures: HashMap<String, TokenFailure>,
+    refresh_issue: RefreshIssue,
+    consented: HashSet<String>,
     authorize_requests: Vec<HashMap<String, String>>,
     pkce: Vec<PkceCheck>,
     token_requests: Vec<TokenRequest>,
@@ -176,6 +197,20 @@ impl Provider {
 
     pub fn fail_token_endpoint(&self, f: Option<TokenFailure>) {
         self.state.lock().unwrap().failure = f;
+    }
+
+    /// Makes the refreshes of one user's tokens fail (`None`: work again); the refresh token
+    /// stays valid.
+    pub fn fail_refresh_for(&self, username: &str, f: Option<TokenFailure>) {
+        let mut s = self.state.lock().unwrap();
+        match f {
+            Some(f) => s.refresh_failures.insert(username.to_string(), f),
+            None => s.refresh_failures.remove(username),
+        };
+    }
+
+    pub fn issue_refresh_tokens(&self, when: RefreshIssue) {
+        self.state.lock().unwrap().refresh_issue = when;
     }
 
     /// Revokes every refresh token of a user (as the user would from the provider's
@@ -397,15 +432,35 @@ fn client_auth(auth: Option<&str>, form: &HashMap<String, String>) -> Option<&'s
 
 fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) -> Reply {
     let grant_type = form.get("grant_type").cloned().unwrap_or_default();
-    let failure = st.lock().unwrap().failure;
+    let (failure, refresh_user) = {
+        let s = st.lock().unwrap();
+        let user = (grant_type == "refresh_token")
+            .then(|| form.get("refresh_token").and_then(|t| s.refresh.get(t)))
+            .flatten()
+            .map(|g| g.username.clone())
+            .unwrap_or_default();
+        let failure = s
+            .failure
+            .or_else(|| client_auth(auth, form).and(s.refresh_failures.get(&user).copied()));
+        (failure, user)
+    };
     let record = |client_auth: &'static str, error: Option<&str>| {
         st.lock().unwrap().token_requests.push(TokenRequest {
             grant_type: grant_type.clone(),
+            username: refresh_user.clone(),
             client_auth,
             error: error.map(str::to_string),
         });
     };
     match failure {
+        Some(TokenFailure::BadRefreshToken200) => {
+            record("", Some("bad_refresh_token"));
+            return Reply::oauth_error(
+                200,
+                "bad_refresh_token",
+                "The refresh token passed is incorrect or expired.",
+            );
+        }
         Some(TokenFailure::Status500) => {
             record("", Some("http_500"));
             return Reply::new(500, "text/plain", "internal server error");
@@ -483,8 +538,15 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
         }
     };
     let access = random_token("at_");
-    let refresh = random_token("rt_");
     let mut s = st.lock().unwrap();
+    let issue_refresh = grant_type == "refresh_token"
+        || match s.refresh_issue {
+            RefreshIssue::Always => true,
+            RefreshIssue::FirstConsentOnly => !s.consented.contains(&username),
+            RefreshIssue::Never => false,
+        };
+    s.consented.insert(username.clone());
+    let refresh = issue_refresh.then(|| random_token("rt_"));
     let ttl = s.access_ttl;
     s.access.insert(
         access.clone(),
@@ -493,23 +555,27 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
             expires: Instant::now() + Duration::from_secs(ttl),
         },
     );
-    s.refresh.insert(
-        refresh.clone(),
-        Grant {
-            username,
-            scope: scope.clone(),
-        },
-    );
     s.issued.push(access.clone());
-    s.issued.push(refresh.clone());
+    if let Some(refresh) = &refresh {
+        s.refresh.insert(
+            refresh.clone(),
+            Grant {
+                username: username.clone(),
+                scope: scope.clone(),
+            },
+        );
+        s.issued.push(refresh.clone());
+    }
     s.token_requests.push(TokenRequest {
         grant_type: grant_type.clone(),
+        username,
         client_auth: client,
         error: None,
     });
-    Reply::json(
-        200,
-        json!({"access_token": access, "token_type": "Bearer", "expires_in": ttl,
-               "refresh_token": refresh, "scope": scope}),
-    )
+    let mut answer = json!({"access_token": access, "token_type": "Bearer", "expires_in": ttl,
+                            "scope": scope});
+    if let Some(refresh) = refresh {
+        answer["refresh_token"] = json!(refresh);
+    }
+    Reply::json(200, answer)
 }

@@ -256,7 +256,10 @@ fn a_sign_in_is_tied_to_the_browser_that_started_it() {
 fn error_responses_with_a_2xx_status_are_refusals() {
     type E = RequestTokenError<std::io::Error, BasicErrorResponse>;
     let github = br#"{"error":"bad_refresh_token","error_description":"The refresh token passed is incorrect or expired.","error_uri":"https://docs.github.com"}"#;
-    let f = classify(&E::Parse(parse_err_clone(github), github.to_vec()), Some(200));
+    let f = classify(
+        &E::Parse(parse_err_clone(github), github.to_vec()),
+        Some(200),
+    );
     assert!(f.invalid_grant, "{f:?}");
     assert_eq!(f.code.as_deref(), Some("bad_refresh_token"));
     assert_eq!(

@@ -1,0 +1,99 @@
+//! The pure rules of the Cron pass's refreshes: how long a failing connection waits before its
+//! next attempt, and which trigger configuration a connection refreshes with.
+
+use crate::oauth::{url_origin, OAuthTrigger};
+
+/// The wait after a connection's first failed refresh (not a dead grant).
+pub const FIRST_RETRY_MS: i64 = 60_000;
+/// The longest wait between two attempts of a failing connection.
+pub const MAX_RETRY_MS: i64 = 60 * 60_000;
+
+/// How long to wait before the next refresh attempt after `failures` failures in a row
+/// (1 for the first): 1 minute, doubling to at most an hour. Failing connections then stay
+/// out of the Cron pass's batch between attempts, so they cannot crowd out the others.
+pub fn retry_delay_ms(failures: i64) -> i64 {
+    let doublings = failures.saturating_sub(1).clamp(0, 32) as u32;
+    FIRST_RETRY_MS
+        .saturating_mul(1i64 << doublings)
+        .min(MAX_RETRY_MS)
+}
+
+/// Whether two configurations are the same provider and client: the same `token_url` origin
+/// and `client_id`. A refresh token is only ever sent where it was issued.
+pub fn same_provider(a: &OAuthTrigger, b: &OAuthTrigger) -> bool {
+    a.client_id == b.client_id
+        && url_origin(&a.token_url).is_some()
+        && url_origin(&a.token_url) == url_origin(&b.token_url)
+}
+
+/// The configuration a connection refreshes with: the deployed version's (`live`, when it is
+/// an OAuth trigger) while it is the same provider and client as the version the connection
+/// was made with (`own`), so that a changed secret name or token path is followed; else the
+/// connection's own version's, so that a redeploy onto another provider never receives this
+/// provider's refresh tokens. `None` when the connection's own version cannot be read.
+pub fn refresh_config(
+    live: Option<OAuthTrigger>,
+    own: Option<OAuthTrigger>,
+) -> Option<OAuthTrigger> {
+    let own = own?;
+    match live {
+        Some(live) if same_provider(&live, &own) => Some(live),
+        _ => Some(own),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::problem::Errors;
+    use serde_json::json;
+
+    #[test]
+    fn failing_refreshes_back_off_to_an_hour() {
+        let minutes: Vec<i64> = (1..=9).map(|n| retry_delay_ms(n) / 60_000).collect();
+        assert_eq!(minutes, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(retry_delay_ms(0), FIRST_RETRY_MS);
+        assert_eq!(retry_delay_ms(i64::MAX), MAX_RETRY_MS);
+        assert_eq!(retry_delay_ms(-5), FIRST_RETRY_MS);
+    }
+
+    fn trigger(token_url: &str, client_id: &str, secret_env: &str) -> OAuthTrigger {
+        OAuthTrigger::parse(
+            &json!({"type":"oauth","authorize_url":"https://p.example/auth","token_url":token_url,
+                    "client_id":client_id,"client_secret_env":secret_env,
+                    "success_url":"https://app.example/done"}),
+            "trigger",
+            &mut Errors::new(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_connection_refreshes_only_with_its_own_provider() {
+        let own = trigger("https://p.example/token", "client-1", "OLD_SECRET");
+        // Same origin and client: the live config (a new secret name, a new path) is used.
+        let live = trigger("https://P.example/v2/token", "client-1", "NEW_SECRET");
+        let chosen = refresh_config(Some(live), Some(own.clone())).unwrap();
+        assert_eq!(chosen.client_secret_env, "NEW_SECRET");
+        assert_eq!(chosen.token_url, "https://P.example/v2/token");
+        // Another provider, or another client: the connection's own version.
+        for live in [
+            trigger("https://other.example/token", "client-1", "NEW_SECRET"),
+            trigger("https://p.example:8443/token", "client-1", "NEW_SECRET"),
+            trigger("http://p.example/token", "client-1", "NEW_SECRET"),
+            trigger("https://p.example/token", "client-2", "NEW_SECRET"),
+        ] {
+            let chosen = refresh_config(Some(live.clone()), Some(own.clone())).unwrap();
+            assert_eq!(chosen.token_url, own.token_url, "{}", live.token_url);
+            assert_eq!(chosen.client_id, own.client_id);
+            assert_eq!(chosen.client_secret_env, "OLD_SECRET");
+        }
+        // Not deployed as OAuth any more: the connection's own version.
+        assert_eq!(
+            refresh_config(None, Some(own.clone())).unwrap().token_url,
+            own.token_url
+        );
+        // Without the connection's own version nothing is sent anywhere.
+        assert!(refresh_config(Some(own), None).is_none());
+    }
+}
