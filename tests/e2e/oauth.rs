@@ -449,6 +449,19 @@ fn the_example_definition_validates_and_shows_its_urls() {
         r.locations(),
         ["trigger.success_url", "trigger.token_auth_method"]
     );
+    // A URL the OAuth client's parser refuses is refused when the definition is saved (it
+    // would otherwise fail every sign-in).
+    let mut bad = def.clone();
+    bad["trigger"]["authorize_url"] = json!("https://auth.example.com:99999/authorize");
+    bad["trigger"]["token_url"] = json!("https://[::1/token");
+    let r = api(dev, "POST", "/api/workflows", Some(&bad));
+    assert_problem(&r, 400, None, "invalid port number");
+    assert_eq!(
+        r.locations(),
+        ["trigger.authorize_url", "trigger.token_url"],
+        "{}",
+        r.text
+    );
 }
 
 #[test]
