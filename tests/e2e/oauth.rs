@@ -7,7 +7,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use crate::harness::oauth_provider::{
-    Provider, RefreshIssue, TokenFailure, CLIENT_SECRET, PASSWORD, UNTYPED_ACCESS_TOKEN,
+    Provider, RefreshTokens, TokenFailure, CLIENT_SECRET, PASSWORD, UNTYPED_ACCESS_TOKEN,
 };
 use crate::harness::*;
 use oauth2::url::{form_urlencoded, Url};
@@ -1190,7 +1190,7 @@ fn failing_refreshes_back_off_and_a_200_error_response_needs_reauth() {
 fn signing_in_again_without_a_refresh_token_keeps_the_earlier_one() {
     let dev = &own_dev("oauth-keep-refresh");
     let provider = Provider::start(&dev.base, 120);
-    provider.issue_refresh_tokens(RefreshIssue::FirstConsentOnly);
+    provider.grant_refresh_tokens(RefreshTokens::FirstConsentOnly);
     let wf = create_deployed(
         dev,
         &definition(&provider, "Keep refresh", json!({}), log_steps()),
@@ -1215,9 +1215,9 @@ fn signing_in_again_without_a_refresh_token_keeps_the_earlier_one() {
     assert_eq!(c["has_refresh_token"], true, "{c}");
     assert_eq!(c["status"], "active");
 
-    // A provider that issues no refresh token at all, with 1-second access tokens.
+    // A provider that grants no refresh token at all, with 1-second access tokens.
     let short = Provider::start(&dev.base, 1);
-    short.issue_refresh_tokens(RefreshIssue::Never);
+    short.grant_refresh_tokens(RefreshTokens::Never);
     let wf2 = create_deployed(
         dev,
         &definition(&short, "No refresh", json!({}), log_steps()),
@@ -1268,7 +1268,7 @@ fn a_redeploy_onto_another_provider_never_receives_earlier_refresh_tokens() {
     let dev = &own_dev("oauth-switch");
     let old = Provider::start(&dev.base, 120);
     let new = Provider::start(&dev.base, 120);
-    new.issue_refresh_tokens(RefreshIssue::Never);
+    new.grant_refresh_tokens(RefreshTokens::Never);
     let wf = create_deployed(dev, &definition(&old, "Switch", json!({}), log_steps()));
     let callback = authorize(dev, &old, &wf, "u1", "gina");
     assert_eq!(send("GET", &callback, &[], None).status, 302);
@@ -1301,7 +1301,7 @@ fn a_redeploy_onto_another_provider_never_receives_earlier_refresh_tokens() {
     let c = &connections(dev, &wf)[0];
     assert_eq!(c["status"], "active", "{c}");
 
-    // Gina signs in again, now at the new provider, which issues no refresh token: the old
+    // Gina signs in again, now at the new provider, which grants no refresh token: the old
     // provider's is not kept for it.
     let callback = authorize(dev, &new, &wf, "u1", "gina");
     assert_eq!(send("GET", &callback, &[], None).status, 302);

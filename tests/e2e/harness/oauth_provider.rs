@@ -8,7 +8,7 @@
 //! body), refresh tokens rotate (the old one dies at each use) and can be revoked.
 //!
 //! Test controls: [`Provider::fail_token_endpoint`] (500 or a non-JSON answer),
-//! [`Provider::fail_refresh_for`] (one user's refreshes), [`Provider::issue_refresh_tokens`]
+//! [`Provider::fail_refresh_for`] (one user's refreshes), [`Provider::grant_refresh_tokens`]
 //! (always, at the first consent only as Google does, or never), [`Provider::revoke_user`],
 //! and what it saw: [`Provider::authorize_requests`],
 //! [`Provider::pkce_checks`], [`Provider::token_requests`], [`Provider::issued_tokens`],
@@ -45,9 +45,9 @@ pub enum TokenFailure {
     BadRefreshToken200,
 }
 
-/// When the token endpoint issues a refresh token with a code exchange.
+/// When the token endpoint grants a refresh token with a code exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RefreshIssue {
+pub enum RefreshTokens {
     #[default]
     Always,
     /// Only at a user's first consent (Google without `prompt=consent`): signing in again
@@ -106,7 +106,7 @@ struct State {
     access: HashMap<String, AccessToken>,
     failure: Option<TokenFailure>,
     refresh_failures: HashMap<String, TokenFailure>,
-    refresh_issue: RefreshIssue,
+    refresh_tokens_when: RefreshTokens,
     consented: HashSet<String>,
     authorize_requests: Vec<HashMap<String, String>>,
     pkce: Vec<PkceCheck>,
@@ -209,8 +209,8 @@ impl Provider {
         };
     }
 
-    pub fn issue_refresh_tokens(&self, when: RefreshIssue) {
-        self.state.lock().unwrap().refresh_issue = when;
+    pub fn grant_refresh_tokens(&self, when: RefreshTokens) {
+        self.state.lock().unwrap().refresh_tokens_when = when;
     }
 
     /// Revokes every refresh token of a user (as the user would from the provider's
@@ -539,14 +539,14 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
     };
     let access = random_token("at_");
     let mut s = st.lock().unwrap();
-    let issue_refresh = grant_type == "refresh_token"
-        || match s.refresh_issue {
-            RefreshIssue::Always => true,
-            RefreshIssue::FirstConsentOnly => !s.consented.contains(&username),
-            RefreshIssue::Never => false,
+    let with_refresh = grant_type == "refresh_token"
+        || match s.refresh_tokens_when {
+            RefreshTokens::Always => true,
+            RefreshTokens::FirstConsentOnly => !s.consented.contains(&username),
+            RefreshTokens::Never => false,
         };
     s.consented.insert(username.clone());
-    let refresh = issue_refresh.then(|| random_token("rt_"));
+    let refresh = with_refresh.then(|| random_token("rt_"));
     let ttl = s.access_ttl;
     s.access.insert(
         access.clone(),
