@@ -16,7 +16,7 @@ use worker::{Env, Result};
 use crate::platform::{env_string, now_ms};
 use crate::store;
 use tripline_core::definition::Definition;
-use tripline_core::kernel::redact::{redact, truncate_output, OUTPUT_CAP_BYTES};
+use tripline_core::kernel::redact::{redact, scrub_secrets, truncate_output, OUTPUT_CAP_BYTES};
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::steps::response::PreparedResponse;
 use tripline_core::steps::retry::step_worst_case_ms;
@@ -187,11 +187,15 @@ pub(crate) async fn run_step(
                 let result = http_step::perform(&req, h.retries, h.allow_error).await;
                 record["attempts"] = json!(result.attempts);
                 record["request"] = req.to_record();
-                result.outcome.map(|mut out| {
-                    step_results.insert(step.name().to_string(), out.clone());
-                    redact(&mut out, &req.secrets_used);
-                    out
-                })
+                result
+                    .outcome
+                    .map(|mut out| {
+                        step_results.insert(step.name().to_string(), out.clone());
+                        redact(&mut out, &req.secrets_used);
+                        out
+                    })
+                    // The platform's error text may quote the URL, secrets and all.
+                    .map_err(|e| scrub_secrets(&e, &req.secrets_used))
             }
         },
         Step::Log(l) => l
