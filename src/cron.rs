@@ -60,8 +60,16 @@ pub struct Report {
 pub async fn reconcile_runs(env: &Env) -> Result<Report> {
     let db = store::db(env)?;
     let now = now_ms();
+    // A failed move must not keep retention from running: it is logged, and tried next pass.
+    let moved = match objects::runs::legacy::move_unfinished(env).await {
+        Ok(n) => n,
+        Err(e) => {
+            worker::console_error!("moving runs of earlier versions failed: {e}");
+            0
+        }
+    };
     let mut report = Report {
-        moved: objects::runs::legacy::move_unfinished(env).await?,
+        moved,
         ..Report::default()
     };
     let days = env_string(env, "RUN_RETENTION_DAYS")
@@ -103,11 +111,13 @@ pub async fn retry_arm_outbox(env: &Env) -> Result<OutboxReport> {
     )
     .await;
     let mut report = OutboxReport::default();
+    // Each entry's write-back stands alone: one that fails (it is tried again next pass) does
+    // not leave the rest of the batch neither deleted nor put off.
     for (entry, result) in due.iter().zip(results) {
-        match result {
+        let written = match result {
             Ok(()) => {
-                store::arm_outbox::delete(&db, entry).await?;
                 report.done += 1;
+                store::arm_outbox::delete(&db, entry).await
             }
             Err(e) => {
                 worker::console_error!(
@@ -115,10 +125,17 @@ pub async fn retry_arm_outbox(env: &Env) -> Result<OutboxReport> {
                     entry.action,
                     entry.workflow_id
                 );
-                let next = now + retry_delay_ms(entry.attempts.saturating_add(1));
-                store::arm_outbox::retry_later(&db, entry, next, &e.to_string()).await?;
                 report.failed += 1;
+                let next = now + retry_delay_ms(entry.attempts.saturating_add(1));
+                store::arm_outbox::retry_later(&db, entry, next, &e.to_string()).await
             }
+        };
+        if let Err(e) = written {
+            worker::console_error!(
+                "arm outbox: recording {} {} failed: {e}",
+                entry.action,
+                entry.workflow_id
+            );
         }
     }
     Ok(report)

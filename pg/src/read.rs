@@ -287,8 +287,12 @@ async fn settled_batch(
         Bound::UpTo(position) => Some(position),
     };
     let batch = read_batch(&tx, source, types, cursor, up_to.as_ref()).await?;
-    // Read-only: ending it changes nothing; a failure here loses nothing already read.
-    let _ = tx.commit().await;
+    // Read-only: ending it changes nothing; a failure or a stall here (bounded like every
+    // other call) loses nothing already read.
+    let _ = with_timeout("ending the read", CLOSE_TIMEOUT, async {
+        tx.commit().await.map_err(|e| ReadError(describe(&e)))
+    })
+    .await;
     Ok(batch)
 }
 

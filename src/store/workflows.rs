@@ -177,6 +177,9 @@ pub async fn delete(db: &D1Database, id: &str) -> Result<bool> {
                 .bind(&[text(id)])?,
             db.prepare("DELETE FROM endpoint_stats WHERE workflow_id = ?1")
                 .bind(&[text(id)])?,
+            // A deploy or undeploy call still to retry: nothing is left to arm.
+            db.prepare("DELETE FROM arm_outbox WHERE workflow_id = ?1")
+                .bind(&[text(id)])?,
         ])
         .await?;
     Ok(results.get(2).map(changes).unwrap_or(0) > 0)
