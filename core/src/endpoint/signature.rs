@@ -560,36 +560,35 @@ fn verify_stripe(
     check_timestamp(header, ts, now, config.tolerance_seconds)?;
     Ok(Verified {
         scheme: Scheme::Stripe,
-        message_id: stripe_event_id(body),
+        message_id: non_empty(SignedEventIds::read(body).id),
         timestamp: Some(ts),
         secret_index,
     })
 }
 
-/// The `id` of a Stripe event body (`evt_…`); the body is signed, so the id is too.
-fn stripe_event_id(body: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Event {
-        id: Option<String>,
-    }
-    serde_json::from_slice::<Event>(body)
-        .ok()?
-        .id
-        .filter(|id| !id.is_empty())
+/// The event id a signed JSON body carries, so that the id is signed too: Stripe's `id`
+/// (`evt_…`), or the `event_id` of a Slack Events API callback (`Ev…`; Slack signs every retry
+/// again with a new timestamp, but the event id stays). `None` for other bodies (Slack's slash
+/// commands and interactions are forms).
+#[derive(Deserialize, Default)]
+struct SignedEventIds {
+    // Read as any JSON, so that one field of another type does not hide the other.
+    id: Option<Value>,
+    event_id: Option<Value>,
 }
 
-/// The `event_id` of a Slack Events API callback (`Ev…`, JSON); `None` for other bodies (slash
-/// commands and interactions are forms). Slack signs every retry again with a new timestamp,
-/// but the event id stays, and the body is signed, so the id is too.
-fn slack_event_id(body: &[u8]) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Callback {
-        event_id: Option<String>,
+impl SignedEventIds {
+    fn read(body: &[u8]) -> SignedEventIds {
+        serde_json::from_slice(body).unwrap_or_default()
     }
-    serde_json::from_slice::<Callback>(body)
-        .ok()?
-        .event_id
-        .filter(|id| !id.is_empty())
+}
+
+/// A non-empty string id.
+fn non_empty(id: Option<Value>) -> Option<String> {
+    match id {
+        Some(Value::String(id)) if !id.is_empty() => Some(id),
+        _ => None,
+    }
 }
 
 fn verify_slack(
@@ -618,7 +617,7 @@ fn verify_slack(
     check_timestamp(ts_header, ts, now, config.tolerance_seconds)?;
     Ok(Verified {
         scheme: Scheme::Slack,
-        message_id: slack_event_id(body),
+        message_id: non_empty(SignedEventIds::read(body).event_id),
         timestamp: Some(ts),
         secret_index,
     })

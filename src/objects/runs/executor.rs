@@ -375,17 +375,16 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     // 24 MiB minus the largest run, about 12 MB, in flight: a run of 2 MB or more. Any other
     // case waits for the next check, a second.)
     let large_run = flight_budget / 24;
-    // Whether no stored run is due, as of the last claim: only then are new runs handed over
-    // (a run stored queued, or one whose lease expired, is claimed before newer runs pass it),
-    // and only until the earliest stored lease then runs out (its run may be due from then on).
-    let mut none_due = false;
+    // Until when no stored run is due, as of the last claim: only until then are new runs
+    // handed over (a run stored queued, or one whose lease expired, is claimed before newer
+    // runs pass it): the earliest stored lease, whose run may be due from then on. 0: one is due.
     let mut none_due_until = 0;
     let _closed = CloseHandOver(runs);
     loop {
         let now = now_ms();
         if runs.take_created() {
             claim_due = true;
-            none_due = false;
+            none_due_until = 0;
         }
         claim_due |= now >= recheck_at;
         // Runs handed over at their create wait with the claimed ones, after them.
@@ -410,7 +409,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
                 let until = now + lease + runs.step_lease(lease);
                 if !table.renew(&claimed.row.id, claimed.row.attempts, until)? {
                     claim_due = true;
-                    none_due = false;
+                    none_due_until = 0;
                     continue;
                 }
                 runs.renewals.set(runs.renewals.get() + 1);
@@ -442,7 +441,6 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
                 true => table.next_due()?,
                 false => Some(now),
             };
-            none_due = next_due.is_none_or(|due| due > now);
             none_due_until = next_due.unwrap_or(i64::MAX);
             // A claim that filled every free slot may have left runs due (its count or its byte
             // budget cut it short): the next free slot claims again.
@@ -465,7 +463,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         runs.held_bytes_max
             .set(runs.held_bytes_max.get().max(held_bytes));
         // New runs are handed over while no stored run is due, up to what a claim would take.
-        if none_due && now - started < BUDGET_MS {
+        if now < none_due_until && now - started < BUDGET_MS {
             let taken = in_flight.len() + held.len();
             runs.set_room(
                 (IN_FLIGHT + HELD).saturating_sub(taken),
