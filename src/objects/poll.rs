@@ -48,7 +48,7 @@ use tripline_core::kernel::time::iso_millis;
 use tripline_core::poll::cursor::{sort_oldest_first, HttpCursor, NewRecord, PgCursor};
 use tripline_core::poll::horizon::Horizon;
 use tripline_core::poll::horizon::Waiting;
-use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk};
+use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk, Pause};
 use tripline_core::poll::state::{
     batch_run_random, empty_http, http_summary, join_http, mark_gap, parse_reset, pg_summary,
     scoped_dedup_key, source_fingerprint, split_http, stored_record, StoredRecord,
@@ -736,7 +736,10 @@ async fn poll_http(
     let env = ctx.obj.env();
     let mut pages = 0u32;
     let mut items_read = 0usize;
+    // New records, kept for their runs (none while positioning), their JSON size and count.
     let mut new: Vec<NewRecord> = Vec::new();
+    let mut held_bytes = 0usize;
+    let mut new_count = 0usize;
     // A source whose URL or headers read a secret follows redirects only within its origin.
     let carries_secret = !source.secret_names().is_empty();
     let end = loop {
@@ -761,14 +764,23 @@ async fn poll_http(
             next,
         };
         let after = walk.after_page(pagination.order, read, &fresh);
-        new.extend(fresh);
+        new_count += fresh.len();
+        if !walk.positioning {
+            held_bytes += fresh
+                .iter()
+                .map(|r| serde_json::to_string(&r.record).map_or(0, |t| t.len()))
+                .sum::<usize>();
+            new.extend(fresh);
+        }
         match after {
-            AfterPage::Next(_) if pages < pagination.max_pages => continue,
-            AfterPage::Next(_) => break None,
+            AfterPage::Next(_) => match pagination.pause_after(pages, held_bytes) {
+                None => continue,
+                Some(pause) => break Err(pause),
+            },
             AfterPage::End {
                 reached_seen,
                 boundary_all_new,
-            } => break Some((reached_seen, boundary_all_new)),
+            } => break Ok((reached_seen, boundary_all_new)),
         }
     };
     // Oldest first: by the ordering value when there is one, else a newest-first list reversed.
@@ -782,12 +794,14 @@ async fn poll_http(
     let compared = !walk.positioning && !cursor.is_empty();
     let asked_only_for_new = source.is_incremental() && cursor.mark().is_some();
     let gap = match end {
-        None => Some(json!({
+        // Paused by its bytes, it goes on at once: no gap to report.
+        Err(Pause::Bytes) => None,
+        Err(Pause::MaxPages) => Some(json!({
             "at": iso_millis(now_ms()),
             "kind": "max_pages",
             "pages": pages,
             "items": items_read,
-            "new": new.len(),
+            "new": new_count,
             "reason": format!(
                 "the poll read {} pages (max_pages) without reaching the end of the list; \
                  the next poll goes on from there", pagination.max_pages),
@@ -796,12 +810,12 @@ async fn poll_http(
         // Nothing proves that no item came and went between two polls when the page where old
         // items meet new ones holds only new items (unless the API was asked for what is after
         // the cursor, and was read to its end).
-        Some((false, true)) if compared && !asked_only_for_new => Some(json!({
+        Ok((false, true)) if compared && !asked_only_for_new => Some(json!({
             "at": iso_millis(now_ms()),
             "kind": "all_new",
             "pages": pages,
             "items": items_read,
-            "new": new.len(),
+            "new": new_count,
             "reason": "every item where the list meets what was seen before was new, so items \
                        in between may have been missed; poll more often or ask the source \
                        for more items per page",
@@ -817,12 +831,12 @@ async fn poll_http(
     };
     {
         let mut notes = ctx.notes.borrow_mut();
-        notes.walk_ended = end.is_some();
+        notes.walk_ended = end.is_ok();
         if let Some(g) = gap {
             notes.gap = Some(g);
         }
     }
-    if end.is_none() {
+    if end.is_err() {
         // Go on from here next poll. The cursor stays; a first poll stores it, so that the next
         // poll is not a first poll again.
         if save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?
@@ -858,7 +872,8 @@ async fn poll_http(
     }
     Ok(Polled::Taken {
         created,
-        full: false,
+        // Paused by its bytes: the walk goes on at once.
+        full: end == Err(Pause::Bytes),
         summary: Some(http_summary(&cursor)),
     })
 }

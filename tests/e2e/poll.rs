@@ -1871,6 +1871,46 @@ fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
     stop(&e.dev, &id);
 }
 
+/// Pages of large items: a poll stops reading once the new records it holds reach 4 MiB (here
+/// after 4 pages of 1.2 MB), creates their runs and goes on at once from the next page, not
+/// after the interval (an hour here) and not as a gap: 24 items, each run exactly once, the
+/// pages read in order once each.
+#[test]
+fn http_walk_pauses_at_its_byte_bound_and_goes_on_at_once() {
+    let e = env();
+    let feed = "large-items";
+    let large = |n: u32| {
+        let mut it = item(n);
+        it["pad"] = json!("x".repeat(400_000));
+        it
+    };
+    e.api.update(feed, |f| {
+        f.items = (1..=24).map(large).collect();
+        f.page_size = Some(3);
+        f.paging = Paging::BodyNext;
+    });
+    let mut def = http_def(
+        "large items",
+        json!({"url": e.api.url(feed), "greatest": "/seq",
+               "pagination": {"next_url": "/links/next", "max_pages": 20}}),
+        "beginning",
+    );
+    def["trigger"]["interval_seconds"] = json!(3600);
+    let id = create_deployed(&e.dev, &def);
+    let runs = wait_runs(&e.dev, &id, 24, 120);
+    assert_eq!(item_seqs(&runs), (1..=24).collect::<Vec<u64>>());
+    assert_unique_keys(&runs);
+    assert_eq!(poll_status(&e.dev, &id)["last_gap"], Value::Null);
+    let pages: Vec<String> = e
+        .api
+        .seen(feed)
+        .iter()
+        .map(|s| s.query.get("page").cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(pages, ["", "2", "3", "4", "5", "6", "7", "8"], "{pages:?}");
+    stop(&e.dev, &id);
+}
+
 /// A next link on another origin (here `localhost` instead of `127.0.0.1`: the same server) is
 /// not followed: the poll fails with the origin named and starts nothing, and the other origin
 /// never receives a request (nor the token).

@@ -23,12 +23,17 @@
 //!   from there. The records taken on the way are remembered by the walk, not by the cursor,
 //!   until the walk reaches its end: on a newest-first list the cursor must not move past the
 //!   older pages not read yet, and "seen before" must keep meaning "before this walk began".
+//! - **Byte bound.** A poll also stops before the next page once the new records it holds reach
+//!   [`MAX_BATCH_BYTES`] (pages of up to 10 MiB, ten of them, would not fit an isolate's
+//!   memory): their runs are created, the walk is kept as at the page bound, and the next poll
+//!   follows at once.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::kernel::problem::Errors;
 use crate::kernel::reader::{type_name, ObjectReader};
+use crate::poll::batch_budget::MAX_BATCH_BYTES;
 use crate::poll::cursor::NewRecord;
 use crate::poll::{check_json_pointer, PollError};
 
@@ -160,6 +165,30 @@ pub(super) fn parse_pagination(
         next,
         order,
         max_pages,
+    }
+}
+
+/// Why a poll stops before the end of the list, the walk kept for the next poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pause {
+    /// It read `max_pages` pages: the next poll comes after the interval.
+    MaxPages,
+    /// The new records it holds reached [`MAX_BATCH_BYTES`]: the next poll comes at once.
+    Bytes,
+}
+
+impl Pagination {
+    /// After a page that names a next one: `None` to read it in this poll, else why the poll
+    /// stops there. `pages_read`: pages read by this poll; `held_bytes`: the JSON size of the
+    /// new records it holds.
+    pub fn pause_after(&self, pages_read: u32, held_bytes: usize) -> Option<Pause> {
+        if held_bytes >= MAX_BATCH_BYTES {
+            Some(Pause::Bytes)
+        } else if pages_read >= self.max_pages {
+            Some(Pause::MaxPages)
+        } else {
+            None
+        }
     }
 }
 

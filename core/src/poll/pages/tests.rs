@@ -425,9 +425,25 @@ fn poll(
     total: u32,
     max_pages: u32,
 ) -> Vec<String> {
+    poll_holding(cursor, walk, total, max_pages, 0).0
+}
+
+/// [`poll`] with records of `item_bytes` each: also the pause that ended it, if any.
+fn poll_holding(
+    cursor: &mut HttpCursor,
+    walk: &mut Option<PageWalk>,
+    total: u32,
+    max_pages: u32,
+    item_bytes: usize,
+) -> (Vec<String>, Option<Pause>) {
+    let pagination = Pagination {
+        max_pages,
+        ..Pagination::default()
+    };
     let mut w = walk.take().unwrap_or_default();
     let mut run = Vec::new();
     let mut pages = 0;
+    let mut held = 0;
     loop {
         let page_no = match &w.next {
             None => 1,
@@ -446,17 +462,20 @@ fn poll(
             },
             &fresh,
         );
+        held += fresh.len() * item_bytes;
         run.extend(fresh.into_iter().map(|r| r.dedup_key));
         pages += 1;
         match after {
-            AfterPage::Next(_) if pages < max_pages => continue,
-            AfterPage::Next(_) => {
-                *walk = Some(w);
-                return run;
-            }
+            AfterPage::Next(_) => match pagination.pause_after(pages, held) {
+                None => continue,
+                Some(pause) => {
+                    *walk = Some(w);
+                    return (run, Some(pause));
+                }
+            },
             AfterPage::End { .. } => {
                 cursor.advance_over(w.taken.iter().map(|t| (t.key.as_str(), None)));
-                return run;
+                return (run, None);
             }
         }
     }
@@ -495,4 +514,50 @@ fn a_walk_cut_by_the_page_bound_resumes_without_losing_or_repeating_items() {
         .collect();
     all.sort();
     assert_eq!(all, (31..=60).collect::<Vec<i64>>());
+}
+
+#[test]
+fn a_poll_pauses_at_its_page_bound_or_once_it_holds_enough_bytes() {
+    let p = Pagination {
+        max_pages: 3,
+        ..Pagination::default()
+    };
+    assert_eq!(p.pause_after(1, 0), None);
+    assert_eq!(p.pause_after(2, MAX_BATCH_BYTES - 1), None);
+    assert_eq!(p.pause_after(3, 10), Some(Pause::MaxPages));
+    assert_eq!(p.pause_after(1, MAX_BATCH_BYTES), Some(Pause::Bytes));
+    // Both: the bytes decide, so that the next poll comes at once.
+    assert_eq!(p.pause_after(3, MAX_BATCH_BYTES), Some(Pause::Bytes));
+}
+
+#[test]
+fn a_walk_paused_by_its_bytes_resumes_without_losing_or_repeating_items() {
+    // 30 items seen, 25 new, 10 a page newest first, 10 pages a poll; items of 1 MiB: every
+    // page of new items passes the byte bound, so each poll reads one page.
+    let mut cursor = HttpCursor::Unique(crate::poll::cursor::RecentIds::new(1000));
+    cursor.advance_over(
+        (1..=30)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|k| (k.as_str(), None)),
+    );
+    let mut walk = None;
+    let mut all = Vec::new();
+    let mut pauses = Vec::new();
+    for _ in 0..5 {
+        let (ran, pause) = poll_holding(&mut cursor, &mut walk, 55, 10, 1 << 20);
+        all.extend(ran.iter().map(|k| k.parse::<i64>().unwrap()));
+        pauses.push(pause);
+        if walk.is_none() {
+            break;
+        }
+    }
+    assert_eq!(
+        pauses,
+        [Some(Pause::Bytes), Some(Pause::Bytes), None],
+        "one page a poll until the seen items"
+    );
+    all.sort();
+    assert_eq!(all, (31..=55).collect::<Vec<i64>>());
 }
