@@ -915,6 +915,42 @@ fn a_step_output_over_the_cap_is_stored_truncated_with_its_size() {
     assert!(output.to_string().len() < 40_000, "stored cut short");
 }
 
+/// A run whose values together pass the platform's 2 MB row: a 780 KB input, a step whose raw
+/// answer (kept sealed for a resume) takes about 1 MB, and a 380 KB reply. Its progress is
+/// saved without the sealed outputs instead of failing: the run succeeds at its first attempt,
+/// its step called once.
+#[test]
+fn a_run_whose_values_pass_the_row_limit_is_saved_without_its_sealed_outputs() {
+    let (dev, up) = (dev(), upstream());
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "wide row", "trigger": {"type": "endpoint"},
+            "steps": [
+                {"type": "http", "name": "big", "url": up.url("/big/734567"), "retries": 0},
+                {"type": "response", "status": 200, "headers": {"x-run": "{{run.id}}"},
+                 "body": "{{request.body.b}}"},
+                {"type": "log", "name": "after", "message": "done"}
+            ]
+        }),
+    );
+    let body = json!({"a": "x".repeat(400_000), "b": "y".repeat(380_000)});
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}")),
+        &[("content-type", "application/json")],
+        Some(body.to_string().as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", &r.text[..r.text.len().min(300)]);
+    assert_eq!(r.text.len(), 380_000);
+    let run_id = r.header("x-run").expect("x-run").to_string();
+    let run = wait_run(dev, &run_id, 120);
+    assert_eq!(run["status"], "succeeded", "{}", run["error"]);
+    assert_eq!(run["attempts"], 1, "saved at its first attempt");
+    assert_eq!(run["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(up.received("/big/734567").len(), 1, "the step ran once");
+}
+
 #[test]
 fn a_run_past_its_attempts_fails_saying_so() {
     let up = upstream();

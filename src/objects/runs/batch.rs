@@ -10,7 +10,7 @@ use worker::{Env, Request, Response, Result, SqlStorageValue as V, State};
 
 use super::client::call;
 use super::instance::RunsInstance;
-use super::limits::{self, VALUE_CAP_BYTES};
+use super::limits::{self, ERROR_CAP_BYTES, VALUE_CAP_BYTES};
 use super::table::Table;
 use crate::objects::Action;
 use tripline_core::endpoint::runtime::input_and_pieces;
@@ -116,7 +116,7 @@ pub async fn create_many(
         let error = run
             .error
             .as_ref()
-            .map(|e| limits::fit_text(e.clone(), VALUE_CAP_BYTES));
+            .map(|e| limits::fit_text(e.clone(), ERROR_CAP_BYTES));
         let bytes = input.len()
             + pieces.iter().map(String::len).sum::<usize>()
             + steps.len()

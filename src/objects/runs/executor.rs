@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use worker::{Delay, Env, Result, SqlStorage};
 
 use super::instance::RunsInstance;
-use super::limits::{self, VALUE_CAP_BYTES};
+use super::limits::{self, ERROR_CAP_BYTES, VALUE_CAP_BYTES};
 use super::sealed;
 use super::table::{ClaimBudget, Claimed, Ended, Fence, Table};
 use crate::engine::{self, RunWriter};
@@ -182,7 +182,7 @@ impl RunWriter for Recorder {
         steps: &'a str,
         error: Option<&'a str>,
     ) -> LocalBoxFuture<'a, Result<bool>> {
-        let error = error.map(|e| limits::fit_text(e.to_string(), VALUE_CAP_BYTES));
+        let error = error.map(|e| limits::fit_text(e.to_string(), ERROR_CAP_BYTES));
         self.end
             .replace(Some((status.to_string(), fit_steps(steps), error)));
         Box::pin(ready(Ok(true)))
@@ -219,7 +219,7 @@ impl ObjectWriter<'_> {
     }
 
     fn end(&self, status: &str, steps: &str, error: Option<&str>) -> Result<bool> {
-        let error = error.map(|e| limits::fit_text(e.to_string(), VALUE_CAP_BYTES));
+        let error = error.map(|e| limits::fit_text(e.to_string(), ERROR_CAP_BYTES));
         self.runs
             .grew(steps.len() + error.as_ref().map_or(0, String::len));
         let done = Table { sql: self.sql }.finish(

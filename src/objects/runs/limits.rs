@@ -13,6 +13,13 @@ pub const VALUE_CAP_BYTES: usize = 400 * 1024;
 /// in pieces beside the row (`INLINE_INPUT_MAX`), and a larger polled record is a failed run
 /// (`MAX_RECORD_INPUT_BYTES`): neither is ever cut.
 pub const INPUT_CAP_BYTES: usize = 2 * VALUE_CAP_BYTES;
+/// The largest run error stored as is (a message: larger ones are truncated like any value).
+pub const ERROR_CAP_BYTES: usize = 64 * 1024;
+/// Most bytes of values (input, steps, reply, error, sealed outputs) one run row holds: the
+/// platform caps a row at 2 MB, and the row's other columns need a little room. Every value
+/// but the sealed outputs fits at its cap; those are dropped when they would not.
+pub const ROW_VALUES_MAX: usize = 1_900_000;
+const _: () = assert!(INPUT_CAP_BYTES + 2 * VALUE_CAP_BYTES + ERROR_CAP_BYTES < ROW_VALUES_MAX);
 const _: () = assert!(tripline_core::endpoint::runtime::INLINE_INPUT_MAX <= INPUT_CAP_BYTES);
 const _: () = assert!(tripline_core::poll::state::MAX_RECORD_INPUT_BYTES <= INPUT_CAP_BYTES);
 

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use worker::{Result, SqlStorage, SqlStorageValue as V};
 
+use super::limits::ROW_VALUES_MAX;
 use crate::store::runs::{PriorRun, RunRow};
 
 const COLUMNS: &str = "id, workflow_id, version, trigger, dedup_key, status, input, steps, error, response, attempts, lease_until, created_at, started_at, finished_at";
@@ -389,15 +390,24 @@ impl Table<'_> {
         response: Option<&str>,
         private: Option<&str>,
     ) -> Result<bool> {
+        // The sealed outputs are dropped rather than the row left unsaveable when the row's
+        // values together would pass `ROW_VALUES_MAX` (a resume then sees the stored outputs).
         let cursor = self.sql.exec(
             "UPDATE runs SET steps = ?, lease_until = ?, response = COALESCE(?, response),
-               private = COALESCE(?, private),
+               private = CASE WHEN length(CAST(input AS BLOB)) + ?
+                   + COALESCE(?, length(CAST(response AS BLOB)), 0)
+                   + COALESCE(?, length(CAST(private AS BLOB)), 0) <= ?
+                 THEN COALESCE(?, private) END,
                bytes = ? + length(CAST(COALESCE(?, response, '') AS BLOB))
              WHERE id = ? AND attempts = ? AND status = 'running'",
             vec![
                 text(steps),
                 V::Integer(lease_until),
                 opt(response),
+                V::Integer(steps.len() as i64),
+                response.map_or(V::Null, |r| V::Integer(r.len() as i64)),
+                private.map_or(V::Null, |p| V::Integer(p.len() as i64)),
+                V::Integer(ROW_VALUES_MAX as i64),
                 opt(private),
                 V::Integer((fence.input_bytes + steps.len()) as i64),
                 opt(response),
