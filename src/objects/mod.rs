@@ -413,6 +413,11 @@ impl WorkflowObject {
             .set_alarm(crate::engine::lease_ms(&self.env))
             .await?;
         let next = runs::executor::run(&self.env, &sql, &self.runs).await?;
+        // A deploy while the executor ran armed a trigger, which set its own alarm (after the
+        // watchdog's): that alarm stays, and the trigger's handler keeps retention going.
+        if self.kind_now(self.kv()?)?.is_some() {
+            return Ok(());
+        }
         // A run created after the executor stopped claiming asked for an alarm: keep it.
         let next = match self.runs.alarm_due.get() {
             true => Some(now_ms()),

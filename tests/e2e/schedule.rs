@@ -178,6 +178,29 @@ fn undeploy_stops_the_schedule_at_once() {
     }
 }
 
+/// Undeployed, the timer object's alarm serves its stored runs (retention), and its executor
+/// waits a moment for new ones; a deploy in that moment arms the schedule again, and the
+/// executor's end must not put its own alarm over the schedule's: the schedule fires again.
+#[test]
+fn a_deploy_right_after_an_undeploy_keeps_the_schedule_firing() {
+    let dev = shared();
+    let id = create_deployed(dev, &schedule_def("every 1 s", every(1), "skip"));
+    eventually(60, "two runs", || slots(dev, &id).len() >= 2);
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    std::thread::sleep(Duration::from_millis(200));
+    deploy(dev, &id);
+    let redeployed_at = now_ms();
+    eventually(30, "three runs after the deploy", || {
+        slots(dev, &id)
+            .iter()
+            .filter(|s| s.created > redeployed_at)
+            .count()
+            >= 3
+    });
+    api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+}
+
 #[test]
 fn redeploy_with_a_new_interval_changes_the_spacing() {
     let dev = shared();
