@@ -6,7 +6,7 @@ use crate::objects::{self, Action};
 use futures_util::future::join_all;
 use worker::{Env, Result};
 
-use crate::platform::{env_string, now_ms};
+use crate::platform::now_ms;
 use crate::store;
 use tripline_core::kernel::outbox::retry_delay_ms;
 use tripline_core::kernel::time::iso_millis;
@@ -72,11 +72,8 @@ pub async fn reconcile_runs(env: &Env) -> Result<Report> {
         moved,
         ..Report::default()
     };
-    let days = env_string(env, "RUN_RETENTION_DAYS")
-        .and_then(|s| s.parse::<i64>().ok())
-        .filter(|d| *d >= 1)
-        .unwrap_or(30);
-    let cutoff = iso_millis(now - days * 86_400_000);
+    // Read as the shard objects read it, so that runs of either layout are kept as long.
+    let cutoff = iso_millis(now - objects::runs::limits::retention_ms(env));
     for _ in 0..RETENTION_ROUNDS {
         let n = store::runs::delete_older_than(&db, &cutoff, RETENTION_BATCH).await?;
         report.deleted += n;

@@ -155,12 +155,14 @@ pub async fn create_many(
             table.insert_pieces(&run.id, &pieces)?;
             to_execute |= status == "queued";
             created.push(run.id.clone());
-        } else if run.moved.is_some() {
-            if let Some(holder) = table.prior_by_key(&run.dedup_key)? {
-                match holder.id == run.id {
-                    true => created.push(holder.id),
-                    false => taken.push((run.id.clone(), holder.id)),
-                }
+        } else if run.moved.is_none() {
+            // A batch sent again (its first answer was lost): its runs may still wait for an
+            // executor whose alarm could not be set then.
+            to_execute = true;
+        } else if let Some(holder) = table.prior_by_key(&run.dedup_key)? {
+            match holder.id == run.id {
+                true => created.push(holder.id),
+                false => taken.push((run.id.clone(), holder.id)),
             }
         }
     }

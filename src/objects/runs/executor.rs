@@ -257,8 +257,9 @@ impl<'a> Shared<'a> {
 }
 
 /// Executes one claimed run (or fails it when it has had its attempts); errors are logged.
-/// Returns the run's stored bytes, for the executor's count of bytes in flight.
-async fn execute_one(shared: &Shared<'_>, claimed: Claimed) -> i64 {
+/// Returns the run's stored bytes, for the executor's count of bytes in flight, and whether it
+/// went without an error (one that did not may be due again once its lease passes).
+async fn execute_one(shared: &Shared<'_>, claimed: Claimed) -> (i64, bool) {
     let Shared {
         env,
         sql,
@@ -299,10 +300,10 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) -> i64 {
         }
         engine::execute_claimed(env, run, secrets, raw, &writer).await
     };
-    if let Err(e) = result {
+    if let Err(e) = &result {
         worker::console_error!("run {}: {e}", run.id);
     }
-    claimed.bytes
+    (claimed.bytes, result.is_ok())
 }
 
 /// Executes a new run before it is stored, for a run that never leaves the object (see
@@ -341,6 +342,16 @@ pub(crate) fn retention(table: &Table, env: &Env, now: i64) -> Result<Option<i64
             .oldest_finished()?
             .and_then(|at| parse_millis(&at))
             .map(|at| at + keep)
+    })
+}
+
+/// `result`'s value, or `fallback` with the error logged: a statement that fails inside the
+/// executor's loop must not drop the runs executing (their calls may be out already). The
+/// fallbacks take nothing new and hand nothing over; the next check, a second later, tries again.
+fn logged<T>(result: Result<T>, fallback: T) -> T {
+    result.unwrap_or_else(|e| {
+        worker::console_error!("runs executor: {e}");
+        fallback
     })
 }
 
@@ -407,7 +418,10 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             // never made. Only another instance's claim makes the renewal fail.
             if claimed.row.lease_until <= now {
                 let until = now + lease + runs.step_lease(lease);
-                if !table.renew(&claimed.row.id, claimed.row.attempts, until)? {
+                if !logged(
+                    table.renew(&claimed.row.id, claimed.row.attempts, until),
+                    false,
+                ) {
                     claim_due = true;
                     none_due_until = 0;
                     continue;
@@ -434,11 +448,14 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
                 free_bytes: (flight_budget - flight_bytes).max(0),
                 held_bytes: HELD_BYTES as i64,
             };
-            let claimed = table.claim(now, until, &iso_millis(now), limit, budget)?;
+            let claimed = logged(
+                table.claim(now, until, &iso_millis(now), limit, budget),
+                Vec::new(),
+            );
             runs.claims.set(runs.claims.get() + 1);
             // A claim short of its count may have been cut by its byte budget: asked.
             let next_due = match claimed.len() < limit {
-                true => table.next_due()?,
+                true => logged(table.next_due(), Some(now)),
                 false => Some(now),
             };
             none_due_until = next_due.unwrap_or(i64::MAX);
@@ -489,15 +506,21 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         // A finished run frees a slot; a new run may fill one. Every other run already done
         // frees its slot too, so the next claim fills them all.
         let mut ended = match select(in_flight.next(), wake).await {
-            Either::Left((Some(bytes), _)) => vec![bytes],
+            Either::Left((Some(end), _)) => vec![end],
             _ => Vec::new(),
         };
-        while let Some(Some(bytes)) = in_flight.next().now_or_never() {
-            ended.push(bytes);
+        while let Some(Some(end)) = in_flight.next().now_or_never() {
+            ended.push(end);
         }
-        for bytes in ended {
+        for (bytes, ok) in ended {
             flight_bytes -= bytes;
             claim_due |= bytes >= large_run;
+            if !ok {
+                // Left unfinished, it is due when its lease passes: until a claim has looked,
+                // no new run is handed over ahead of it.
+                claim_due = true;
+                none_due_until = 0;
+            }
         }
     }
 

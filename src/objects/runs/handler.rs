@@ -161,8 +161,9 @@ pub async fn create(
             secrets: None,
             bytes: row_bytes,
         });
-    } else if created && !ended_here {
-        // A new run for the executor.
+    } else if !ended_here && (created || current.status == "queued") {
+        // A new run for the executor, or a repeat of one still queued (the alarm of its create
+        // may have failed to be set: the repeat sets it).
         runs.start_executor(state).await?;
     } else if created && runs.retention_due.get().is_none() {
         // A run that ended at its create never passes through the executor and needs no claim;
