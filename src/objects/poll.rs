@@ -98,6 +98,8 @@ const SOON_MARGIN_MS: u64 = 200;
 
 thread_local! {
     static POLLING: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
+    /// Workflows whose deploy waits for the poll lock.
+    static DEPLOY_WAITING: RefCell<HashSet<String>> = RefCell::new(HashSet::new());
     static LAST_RUN_MS: Cell<i64> = const { Cell::new(0) };
     /// Parsed definitions by (workflow id, version): a version never changes, so an alarm
     /// parses its definition once per isolate.
@@ -120,6 +122,26 @@ impl PollLock {
     }
     fn held(workflow_id: &str) -> bool {
         POLLING.with(|p| p.borrow().contains(workflow_id))
+    }
+    /// Whether a deploy waits for the lock: it goes first, and arms the alarm itself.
+    fn wanted(workflow_id: &str) -> bool {
+        DEPLOY_WAITING.with(|w| w.borrow().contains(workflow_id))
+    }
+}
+
+/// Marks a deploy waiting for the poll lock while it lives.
+struct DeployWaiting(String);
+
+impl DeployWaiting {
+    fn new(workflow_id: &str) -> DeployWaiting {
+        DEPLOY_WAITING.with(|w| w.borrow_mut().insert(workflow_id.to_string()));
+        DeployWaiting(workflow_id.to_string())
+    }
+}
+
+impl Drop for DeployWaiting {
+    fn drop(&mut self) {
+        DEPLOY_WAITING.with(|w| w.borrow_mut().remove(&self.0));
     }
 }
 
@@ -441,6 +463,10 @@ fn load_walk(store: &PollStore, fingerprint: &str) -> Result<Option<PageWalk>> {
         _ => None,
     })
 }
+
+/// Most bytes of ids a walk keeps between polls (stored as one value, which the platform caps
+/// at 2 MB).
+const WALK_MAX_BYTES: usize = 1_800_000;
 
 /// Stores the walk unless a reset happened since `generation` was read.
 fn save_walk(
@@ -764,6 +790,7 @@ async fn poll_http(
             next,
         };
         let after = walk.after_page(pagination.order, read, &fresh);
+        cursor.compact_taken(&mut walk.taken);
         new_count += fresh.len();
         if !walk.positioning {
             held_bytes += fresh
@@ -837,6 +864,14 @@ async fn poll_http(
         }
     }
     if end.is_err() {
+        let kept = serde_json::to_string(&walk.taken).map_or(0, |t| t.len());
+        if kept > WALK_MAX_BYTES {
+            return Err(SourceError(format!(
+                "this walk over the list took more ids ({} records, {kept} bytes) than can be \
+                 kept between polls ({WALK_MAX_BYTES} bytes): lower `unique_capacity`",
+                walk.taken.len()
+            )));
+        }
         // Go on from here next poll. The cursor stays; a first poll stores it, so that the next
         // poll is not a first poll again.
         if save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?
@@ -1107,7 +1142,14 @@ pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
     let Some(trigger) = poll_trigger(&deployed) else {
         return Ok(());
     };
-    let Some(_lock) = PollLock::try_take(&wf) else {
+    // A deploy waiting for the poll that just ended goes first: it positions or arms the new
+    // version itself (this alarm, set by that poll to poll the new version at once, would
+    // otherwise take the lock from it and read the source a second time).
+    let lock = match PollLock::wanted(&wf) {
+        true => None,
+        false => PollLock::try_take(&wf),
+    };
+    let Some(_lock) = lock else {
         // A poll re-arms when it ends (replacing this); a reset does not, hence the retry.
         obj.state()
             .storage()
@@ -1154,6 +1196,7 @@ pub async fn handle(obj: &WorkflowObject, action: Action, mut req: Request) -> R
 /// Takes the poll lock, waiting up to [`LOCK_WAIT_MS`] for a poll in progress to end.
 async fn wait_for_lock(workflow_id: &str) -> Option<PollLock> {
     let mut lock = PollLock::try_take(workflow_id);
+    let _waiting = lock.is_none().then(|| DeployWaiting::new(workflow_id));
     let deadline = now_ms() + LOCK_WAIT_MS;
     while lock.is_none() && now_ms() < deadline {
         Delay::from(POLL_PRIORITY_WAIT).await;

@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::kernel::reader::type_name;
+use crate::poll::pages::Taken;
 use crate::poll::{Dedupe, HttpSource, PollError, DEFAULT_UNIQUE_CAPACITY};
 
 /// Where a PostgreSQL source was read up to. Stored as `{"position":"beginning"}`,
@@ -295,6 +296,38 @@ impl HttpCursor {
                 .iter()
                 .map(|r| (r.dedup_key.as_str(), r.greatest.as_ref())),
         );
+    }
+
+    /// Keeps of a long walk's `taken` only what [`HttpCursor::advance_over`] would still use,
+    /// so that the walk stays small enough to store: a `unique` cursor, the last `capacity`
+    /// records (older ones would be evicted at once); a `greatest` one, past as many records as
+    /// it remembers at its mark, the records at the greatest value. Advancing over the kept ones
+    /// gives the same cursor. (A record the walk took and forgot that shows up again later in
+    /// the walk is offered again, and its dedup key keeps it from running twice.)
+    pub fn compact_taken(&self, taken: &mut Vec<Taken>) {
+        let keep = match self {
+            HttpCursor::Unique(ids) => ids.capacity(),
+            HttpCursor::Greatest { .. } if taken.len() <= AT_MARK_CAPACITY => return,
+            HttpCursor::Greatest { .. } => {
+                let top = taken
+                    .iter()
+                    .filter_map(|t| t.greatest.as_ref())
+                    .max_by(|a, b| compare_values(a, b))
+                    .cloned();
+                match top {
+                    Some(top) => taken.retain(|t| {
+                        t.greatest
+                            .as_ref()
+                            .is_some_and(|v| compare_values(v, &top) == Ordering::Equal)
+                    }),
+                    None => taken.clear(),
+                }
+                AT_MARK_CAPACITY
+            }
+        };
+        if taken.len() > keep {
+            taken.drain(..taken.len() - keep);
+        }
     }
 
     /// [`HttpCursor::advance`] over `(dedup key, ordering value)` pairs.

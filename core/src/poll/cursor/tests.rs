@@ -516,3 +516,81 @@ proptest::proptest! {
         }
     }
 }
+
+fn taken(pairs: &[(&str, Option<Value>)]) -> Vec<Taken> {
+    pairs
+        .iter()
+        .map(|(k, g)| Taken {
+            key: k.to_string(),
+            greatest: g.clone(),
+        })
+        .collect()
+}
+
+fn advanced(mut cursor: HttpCursor, taken: &[Taken]) -> HttpCursor {
+    cursor.advance_over(taken.iter().map(|t| (t.key.as_str(), t.greatest.as_ref())));
+    cursor
+}
+
+#[test]
+fn a_compacted_walk_advances_a_greatest_cursor_as_the_whole_walk_would() {
+    let start = advanced(
+        HttpCursor::Greatest {
+            mark: None,
+            at_mark: RecentIds::new(AT_MARK_CAPACITY),
+        },
+        &taken(&[("a", Some(json!(5)))]),
+    );
+    // 50 000 records, the greatest value (60 000) shared by three; some without a value.
+    let mut walk: Vec<(String, Option<Value>)> = (0..50_000)
+        .map(|i| (format!("r{i}"), Some(json!(i + 1))))
+        .collect();
+    walk.push(("none".into(), None));
+    for k in ["t1", "t2", "t3"] {
+        walk.insert(20_000, (k.into(), Some(json!(60_000))));
+    }
+    let walk: Vec<Taken> = walk
+        .into_iter()
+        .map(|(key, greatest)| Taken { key, greatest })
+        .collect();
+    let mut kept = walk.clone();
+    start.compact_taken(&mut kept);
+    assert_eq!(kept.len(), 3);
+    assert_eq!(
+        advanced(start.clone(), &kept),
+        advanced(start.clone(), &walk)
+    );
+    // Below the cursor's mark: nothing to keep that would move it.
+    let low = taken(&[("x", Some(json!(1))), ("y", Some(json!(2)))]);
+    let mut kept = low.clone();
+    start.compact_taken(&mut kept);
+    assert_eq!(advanced(start.clone(), &kept), advanced(start, &low));
+}
+
+#[test]
+fn a_compacted_walk_advances_a_unique_cursor_as_the_whole_walk_would() {
+    let mut ids = RecentIds::new(100);
+    for i in 0..100 {
+        ids.insert(format!("old{i}"));
+    }
+    let start = HttpCursor::Unique(ids);
+    let walk: Vec<Taken> = (0..5_000)
+        .map(|i| Taken {
+            key: format!("n{i}"),
+            greatest: None,
+        })
+        .collect();
+    let mut kept = walk.clone();
+    start.compact_taken(&mut kept);
+    assert_eq!(kept.len(), 100);
+    assert_eq!(kept[0].key, "n4900");
+    assert_eq!(
+        advanced(start.clone(), &kept),
+        advanced(start.clone(), &walk)
+    );
+    // A short walk is kept whole.
+    let short = walk[..10].to_vec();
+    let mut kept = short.clone();
+    start.compact_taken(&mut kept);
+    assert_eq!(kept, short);
+}
