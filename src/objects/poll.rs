@@ -961,7 +961,11 @@ async fn poll_and_rearm(
                 if s.is_some() {
                     summary = s;
                 }
-                if full && now_ms() - started < LOOP_BUDGET_MS {
+                // A deploy waiting for this poll gets the lock after this batch.
+                if full
+                    && now_ms() - started < LOOP_BUDGET_MS
+                    && !PollLock::wanted(&deployed.workflow_id)
+                {
                     continue;
                 }
                 break Ok(full);
