@@ -199,14 +199,22 @@ pub struct TokenSet {
     pub token_type: String,
     /// `None` when the provider did not return one (then keep any earlier refresh token).
     pub refresh_token: Option<String>,
-    /// Epoch ms; `None` when the provider gave no `expires_in` (the token does not expire as
-    /// far as we know, and is never refreshed ahead of time).
+    /// Epoch ms; `None` when the provider gave no `expires_in`, or one beyond
+    /// [`MAX_EXPIRES_IN_SECONDS`] (the token does not expire as far as we know, and is never
+    /// refreshed ahead of time).
     pub expires_at_ms: Option<i64>,
     pub scopes: Vec<String>,
 }
 
+/// The longest `expires_in` read as a lifetime: 100 years. Some providers send a huge value
+/// (`9007199254740991`, `10000000000000`) to mean "never"; a longer one is read as no
+/// `expires_in` at all, so the token never expires, and every stored epoch-ms value stays far
+/// below 2^53 (D1 receives numbers as doubles).
+pub const MAX_EXPIRES_IN_SECONDS: u64 = 100 * 366 * 24 * 3600;
+
 /// Reads a token response: the granted scopes are the response's `scope` when present,
-/// else the ones requested (RFC 6749 §5.1); `expires_at = now + expires_in`.
+/// else the ones requested (RFC 6749 §5.1); `expires_at = now + expires_in`, none when
+/// `expires_in` is missing or longer than [`MAX_EXPIRES_IN_SECONDS`].
 pub fn token_set(resp: &BasicTokenResponse, requested: &[String], now_ms: i64) -> TokenSet {
     let scopes = match resp.scopes() {
         Some(s) if !s.is_empty() => s.iter().map(|s| s.to_string()).collect(),
@@ -218,7 +226,8 @@ pub fn token_set(resp: &BasicTokenResponse, requested: &[String], now_ms: i64) -
         refresh_token: resp.refresh_token().map(|r| r.secret().clone()),
         expires_at_ms: resp
             .expires_in()
-            .map(|d| now_ms.saturating_add(d.as_millis().min(i64::MAX as u128) as i64)),
+            .filter(|d| d.as_secs() <= MAX_EXPIRES_IN_SECONDS)
+            .map(|d| now_ms.saturating_add(d.as_millis() as i64)),
         scopes,
     }
 }

@@ -91,6 +91,26 @@ fn token_responses_become_token_sets() {
     assert!(parse_token_response(br#"{"token_type":"Bearer"}"#).is_err());
 }
 
+/// An `expires_in` meaning "never" (some providers send 2^53 - 1 or 10^13 seconds) is a token
+/// without expiry, not an epoch-ms value beyond what D1 stores exactly.
+#[test]
+fn a_huge_expires_in_means_no_expiry() {
+    let now = 1_750_000_000_000;
+    let at = |expires_in: &str| {
+        let body =
+            format!(r#"{{"access_token":"at","token_type":"Bearer","expires_in":{expires_in}}}"#);
+        token_set(&parse_token_response(body.as_bytes()).unwrap(), &[], now).expires_at_ms
+    };
+    for never in ["10000000000000", "9007199254740991", "18446744073709551615"] {
+        assert_eq!(at(never), None, "{never}");
+    }
+    let limit = MAX_EXPIRES_IN_SECONDS as i64;
+    assert_eq!(at(&limit.to_string()), Some(now + limit * 1000));
+    assert_eq!(at(&(limit + 1).to_string()), None);
+    assert!(now + limit * 1000 < 1 << 53);
+    assert_eq!(at("0"), Some(now));
+}
+
 #[test]
 fn failures_are_classified() {
     type E = RequestTokenError<std::io::Error, BasicErrorResponse>;
