@@ -18,7 +18,7 @@ use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::crypto::{self, KeyError, SealKey};
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
-    classify, client, cut, token_set, TokenFailure, TokenSet, REFRESH_WINDOW_MS,
+    classify, client, token_set, userinfo_refused, TokenFailure, TokenSet, REFRESH_WINDOW_MS,
 };
 use tripline_core::oauth::refresh::{refresh_config, retry_delay_ms};
 use tripline_core::oauth::{run_token, OAuthTrigger};
@@ -169,18 +169,8 @@ pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
     let Fetched { status, body, .. } = send(&out, PROVIDER_TIMEOUT_MS)
         .await
         .map_err(|e| format!("the userinfo endpoint could not be reached: {e}"))?;
-    let text = String::from_utf8_lossy(&body);
     if !(200..300).contains(&status) {
-        return Err(format!(
-            "the userinfo endpoint answered {status}: {}",
-            cut(
-                &tripline_core::kernel::redact::scrub_secrets(
-                    &text,
-                    std::slice::from_ref(&tokens.access_token)
-                ),
-                200
-            )
-        ));
+        return Err(userinfo_refused(status, &body, &tokens.access_token));
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(v @ Value::Object(_)) => Ok(v),

@@ -14,6 +14,7 @@ use oauth2::{
 use sha2::{Digest, Sha256};
 
 use crate::kernel::crypto::SealKey;
+use crate::kernel::redact::scrub_secrets;
 use crate::oauth::{url_origin, OAuthTrigger};
 
 /// Default lifetime of a sign-in state: 10 minutes.
@@ -257,7 +258,9 @@ pub fn grant_is_dead(code: &str) -> bool {
 }
 
 /// Classifies an oauth2 token request error; `status` is the HTTP status the token
-/// endpoint answered, when it answered. Provider text is cut to 300 characters.
+/// endpoint answered, when it answered. The provider's `error` and `error_description`, and
+/// any other text that may quote the provider, are reduced to printable ASCII and 300
+/// characters ([`sanitize_error`]).
 ///
 /// An error response is read the same whatever its status: some providers (GitHub) answer
 /// `200 OK` with `{"error": "bad_refresh_token", "error_description": …}`, which is an error
@@ -281,10 +284,10 @@ pub fn classify<RE: std::error::Error + 'static>(
     };
     match err {
         RequestTokenError::ServerResponse(e) => {
-            let code = e.error().as_ref().to_string();
+            let code = sanitize_error(e.error().as_ref());
             let mut message = format!("the token endpoint answered `{code}`{http}");
             if let Some(d) = e.error_description() {
-                message.push_str(&format!(": {}", cut(d, 300)));
+                message.push_str(&format!(": {}", sanitize_error(d)));
             }
             TokenFailure {
                 invalid_grant: grant_is_dead(&code),
@@ -294,7 +297,7 @@ pub fn classify<RE: std::error::Error + 'static>(
         }
         RequestTokenError::Request(e) => plain(format!(
             "the token endpoint could not be reached: {}",
-            cut(&e.to_string(), 300)
+            printable(&e.to_string(), 300)
         )),
         RequestTokenError::Parse(_, body)
             if status.is_some_and(|s| !(200..300).contains(&s)) || is_error_response(body) =>
@@ -328,7 +331,7 @@ pub fn classify<RE: std::error::Error + 'static>(
         )),
         RequestTokenError::Other(m) => plain(format!(
             "the token endpoint's answer is unusable{http}: {}",
-            cut(m, 300)
+            printable(m, 300)
         )),
     }
 }
@@ -379,22 +382,39 @@ fn parse_problem<E: std::fmt::Display>(e: &E) -> String {
     }
 }
 
-/// At most `n` characters of `s`.
-pub fn cut(s: &str, n: usize) -> String {
-    match s.char_indices().nth(n) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
-
 /// Keeps an OAuth error code or description within RFC 6749's allowed characters
 /// (printable ASCII without `"` and `\`) and 300 characters.
 pub fn sanitize_error(s: &str) -> String {
-    let clean: String = s
+    printable(s, 300)
+}
+
+/// At most `n` characters of `s` that RFC 6749 allows in an error description (printable
+/// ASCII without `"` and `\`); a longer text ends with `...`. Provider text passed on in a
+/// URL, a message or a log line is reduced so, leaving no line breaks or look-alike
+/// characters in it.
+fn printable(s: &str, n: usize) -> String {
+    let mut clean: String = s
         .chars()
         .filter(|c| (' '..='~').contains(c) && *c != '"' && *c != '\\')
+        .take(n + 1)
         .collect();
-    cut(&clean, 300)
+    if clean.len() > n {
+        clean.truncate(n.saturating_sub(3));
+        clean.push_str("...");
+    }
+    clean
+}
+
+/// Why a sign-in fails when `userinfo_url` answered a non-2xx `status`: the status and the start
+/// of the answer, without the access token, reduced like a provider's error description
+/// (printable ASCII, at most 200 characters).
+pub fn userinfo_refused(status: u16, body: &[u8], access_token: &str) -> String {
+    let text = String::from_utf8_lossy(body);
+    let scrubbed = scrub_secrets(&text, &[access_token.to_string()]);
+    format!(
+        "the userinfo endpoint answered {status}: {}",
+        printable(&scrubbed, 200)
+    )
 }
 
 /// `url` with `pairs` appended to its query (before any `#fragment`), form-encoded.

@@ -219,6 +219,82 @@ fn token_bodies_are_never_quoted() {
     assert!(!f.message.contains("SECRET"), "{}", f.message);
 }
 
+/// What the provider puts in `error` and `error_description` is passed on (in the failure URL,
+/// the connection's `needs_reauth.reason`, logs) as printable ASCII of at most 300 characters,
+/// whichever way the error response was read.
+#[test]
+fn provider_error_texts_are_printable_ascii() {
+    type E = RequestTokenError<std::io::Error, BasicErrorResponse>;
+    let huge = "x".repeat(1 << 20);
+    let bodies = [
+        json!({"error": "invalid_grant\r\nSet-Cookie: a=b",
+               "error_description": "line one\r\nline two"}),
+        json!({"error": "caf\u{e9}\u{202e}",
+               "error_description": "\u{1F600} gone \u{0}\u{7f}\"quoted\" \\ back"}),
+        json!({"error": huge, "error_description": huge}),
+    ];
+    let clean = |s: &str| s.chars().all(|c| (' '..='~').contains(&c));
+    for body in &bodies {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let parsed: BasicErrorResponse = serde_json::from_slice(&bytes).unwrap();
+        for f in [
+            classify(&E::ServerResponse(parsed), Some(400)),
+            classify(&E::Parse(parse_err_clone(&bytes), bytes.clone()), Some(400)),
+        ] {
+            let code = f.code.as_deref().unwrap();
+            assert!(clean(code) && code.len() <= 300, "{code:?}");
+            assert!(
+                clean(&f.message) && f.message.len() < 700,
+                "{:?}",
+                f.message
+            );
+        }
+    }
+    let f = classify(
+        &E::ServerResponse(serde_json::from_value(bodies[0].clone()).unwrap()),
+        Some(400),
+    );
+    assert_eq!(f.code.as_deref(), Some("invalid_grantSet-Cookie: a=b"));
+    assert_eq!(
+        f.message,
+        "the token endpoint answered `invalid_grantSet-Cookie: a=b` (HTTP 400): line oneline two"
+    );
+    let f = classify(
+        &E::ServerResponse(serde_json::from_value(bodies[1].clone()).unwrap()),
+        Some(400),
+    );
+    assert_eq!(f.code.as_deref(), Some("caf"));
+    assert!(
+        f.message.ends_with("):  gone quoted  back"),
+        "{}",
+        f.message
+    );
+    let f = classify(
+        &E::ServerResponse(serde_json::from_value(bodies[2].clone()).unwrap()),
+        Some(400),
+    );
+    assert_eq!(
+        f.code.as_deref(),
+        Some(format!("{}...", "x".repeat(297)).as_str())
+    );
+}
+
+/// A refused userinfo call quotes the start of the answer: printable ASCII, never the token.
+#[test]
+fn a_refused_userinfo_call_is_quoted_briefly() {
+    let token = "at-SECRET-0123456789";
+    let body =
+        format!("{{\"error\":\"invalid_token\",\"token\":\"{token}\"}}\r\n\u{202e}caf\u{e9}");
+    assert_eq!(
+        userinfo_refused(401, body.as_bytes(), token),
+        "the userinfo endpoint answered 401: {error:invalid_token,token:[redacted]}caf"
+    );
+    let m = userinfo_refused(500, &vec![b'\n'; 1 << 20], token);
+    assert_eq!(m, "the userinfo endpoint answered 500: ");
+    let m = userinfo_refused(500, "\u{e9}y".repeat(1 << 20).as_bytes(), token);
+    assert!(m.ends_with(&format!(": {}...", "y".repeat(197))), "{m}");
+}
+
 fn parse_err_clone(body: &[u8]) -> serde_path_to_error::Error<serde_json::Error> {
     serde_path_to_error::deserialize::<_, BasicTokenResponse>(
         &mut serde_json::Deserializer::from_slice(body),
