@@ -30,7 +30,7 @@ use tripline_core::oauth::flow::{
     percent_decode, pkce_pair, sanitize_error, started_in_this_browser, state_hash, state_ttl_ms,
     with_query,
 };
-use tripline_core::oauth::refresh::same_provider;
+use tripline_core::oauth::refresh::{keeps_earlier_refresh_token, oauth_trigger_of};
 use tripline_core::oauth::signin_link;
 use tripline_core::oauth::OAuthTrigger;
 
@@ -556,9 +556,11 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     redirect(pending.return_to.as_deref().unwrap_or(&trigger.success_url))
 }
 
-/// Whether a sign-in that got no refresh token may keep the user's earlier one: only when the
-/// earlier connection was made with the same provider and client (token URL origin and client
-/// id) as this sign-in's version, so that a refresh never sends a token to another provider.
+/// Whether a sign-in that got no refresh token may keep the user's earlier one
+/// (`oauth::refresh::keeps_earlier_refresh_token`): the earlier connection holds one the
+/// provider has not refused, and was made with the same provider and client as this
+/// sign-in's version. An earlier version that no longer validates keeps nothing: the code is
+/// already exchanged, so the sign-in goes on without it rather than failing.
 async fn may_keep_refresh_token(
     db: &worker::D1Database,
     id: &WorkflowId,
@@ -572,16 +574,21 @@ async fn may_keep_refresh_token(
     if earlier.refresh_token.is_none() {
         return Ok(false);
     }
-    if earlier.version == version {
-        return Ok(true);
-    }
-    let Some(def) = store::runs::version_definition(db, id, earlier.version).await? else {
-        return Ok(false);
+    let read;
+    let earlier_trigger = if earlier.version == version {
+        Some(trigger)
+    } else {
+        read = store::runs::version_definition(db, id, earlier.version)
+            .await?
+            .as_deref()
+            .and_then(oauth_trigger_of);
+        read.as_ref()
     };
-    Ok(match parse_definition(&def)?.trigger {
-        Trigger::OAuth(t) => same_provider(&t, trigger),
-        _ => false,
-    })
+    Ok(keeps_earlier_refresh_token(
+        &earlier.status,
+        earlier_trigger,
+        trigger,
+    ))
 }
 
 /// `GET /api/workflows/{id}/connections?limit=&cursor=`: by user id, without tokens.

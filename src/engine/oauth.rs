@@ -14,13 +14,12 @@ use crate::platform::fetch::{self, FetchFailure, Fetched, Outbound, OutboundBody
 
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
-use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::crypto::{self, KeyError, SealKey};
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
     classify, client, token_set, userinfo_refused, TokenFailure, TokenSet, REFRESH_WINDOW_MS,
 };
-use tripline_core::oauth::refresh::{refresh_config, retry_delay_ms};
+use tripline_core::oauth::refresh::{oauth_trigger_of, refresh_config, retry_delay_ms};
 use tripline_core::oauth::{run_token, OAuthTrigger};
 
 /// Each call to the provider gives up after this long.
@@ -292,32 +291,26 @@ enum Outcome {
 /// The trigger config a connection refreshes with (`oauth::refresh::refresh_config`): the
 /// deployed version's while it is an OAuth trigger of the same provider and client (token URL
 /// origin and client id) as the version the connection was made with, else that version's.
+/// `None` when that version is gone, no longer validates or is not OAuth: its provider is
+/// unknown, so the refresh token is sent nowhere; the refresh fails and is retried with the
+/// usual backoff until a new sign-in moves the connection onto a version that validates.
 async fn trigger_for(
     db: &worker::D1Database,
     workflow_id: &str,
     version: i64,
 ) -> worker::Result<Option<OAuthTrigger>> {
-    let parse = |def: &str| {
-        serde_json::from_str::<Value>(def)
-            .ok()
-            .and_then(|v| Definition::parse(&v).ok())
-            .and_then(|d| match d.trigger {
-                Trigger::OAuth(t) => Some(*t),
-                _ => None,
-            })
-    };
     let live = store::workflows::live_version(db, workflow_id).await?;
     let live_trigger = live
         .as_ref()
         .and_then(|l| l.definition.as_deref())
-        .and_then(parse);
+        .and_then(oauth_trigger_of);
     let own = match live {
         // The connection was made with the deployed version: one read.
         Some(l) if l.version == Some(version) && live_trigger.is_some() => live_trigger.clone(),
         _ => store::runs::version_definition(db, workflow_id, version)
             .await?
             .as_deref()
-            .and_then(parse),
+            .and_then(oauth_trigger_of),
     };
     Ok(refresh_config(live_trigger, own))
 }
@@ -365,7 +358,13 @@ async fn refresh_one(
         }
     };
     let Some(trigger) = trigger_for(&db, workflow_id, conn.version).await? else {
-        return failed("the workflow's OAuth configuration could not be read".into()).await;
+        return failed(format!(
+            "the OAuth configuration of version {}, which this connection was made with, \
+             cannot be read (it is gone or no longer validates): the end user must sign in \
+             again",
+            conn.version
+        ))
+        .await;
     };
     let Some(secret) = env_string(env, &trigger.client_secret_env) else {
         return failed(format!(

@@ -1260,6 +1260,82 @@ fn signing_in_again_without_a_refresh_token_keeps_the_earlier_one() {
     assert_eq!(conn(&wf2, "u2")["status"], "active");
 }
 
+/// A sign-in that gets no refresh token keeps none of an earlier connection that the provider
+/// refused (`needs_reauth`), or whose version no longer validates (its provider is unknown);
+/// such a sign-in still succeeds, and a connection of such a version is never refreshed.
+#[test]
+fn a_refused_or_unreadable_earlier_refresh_token_is_not_kept() {
+    let dev = &own_dev("oauth-keep-unreadable");
+    let provider = Provider::start(&dev.base, 120);
+    provider.grant_refresh_tokens(RefreshTokens::FirstConsentOnly);
+    let wf = create_deployed(dev, &definition(&provider, "V1", json!({}), log_steps()));
+    let sign_in = |user: &str, username: &str| {
+        let callback = authorize(dev, &provider, &wf, user, username);
+        let r = send("GET", &callback, &[], None);
+        assert_eq!(r.status, 302, "{}", r.text);
+        for r in runs(dev, &wf) {
+            wait_run(dev, r["id"].as_str().unwrap(), 60);
+        }
+    };
+    let conn = |user: &str| {
+        connections(dev, &wf)
+            .into_iter()
+            .find(|c| c["user_id"] == user)
+            .expect("connection")
+    };
+    sign_in("u1", "hana");
+    sign_in("u3", "jill");
+    let r = api(
+        dev,
+        "PUT",
+        &format!("/api/workflows/{wf}"),
+        Some(&definition(&provider, "V2", json!({}), log_steps())),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(dev, "POST", &format!("/api/workflows/{wf}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    sign_in("u2", "ivan");
+    // Version 1 as a release that validates more strictly reads it; Ivan's refresh token was
+    // refused by the provider.
+    dev.d1_write(&format!(
+        "UPDATE workflow_versions SET definition = '{{\"name\": \"V1\"}}'
+         WHERE workflow_id = '{wf}' AND version = 1"
+    ));
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET status = 'needs_reauth', needs_reauth_reason = 'refused',
+           needs_reauth_at = '2026-01-01T00:00:00.000Z' WHERE workflow_id = '{wf}' AND user_id = 'u2'"
+    ));
+    for user in ["u1", "u2", "u3"] {
+        assert_eq!(conn(user)["has_refresh_token"], true, "{user}");
+    }
+
+    sign_in("u1", "hana");
+    sign_in("u2", "ivan");
+    for user in ["u1", "u2"] {
+        let c = conn(user);
+        assert_eq!(c["version"], 2, "{c}");
+        assert_eq!(c["status"], "active", "{c}");
+        assert_eq!(c["has_refresh_token"], false, "{c}");
+    }
+    // Jill's connection was made with version 1: its refresh token is sent nowhere.
+    dev.fire_cron();
+    let at_provider: Vec<_> = provider
+        .token_requests()
+        .into_iter()
+        .filter(|r| r.grant_type == "refresh_token")
+        .collect();
+    assert!(at_provider.is_empty(), "{at_provider:?}");
+    let c = conn("u3");
+    assert_eq!(c["status"], "active", "{c}");
+    assert!(
+        c["last_refresh_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("version 1, which this connection was made with, cannot be read"),
+        "{c}"
+    );
+}
+
 /// Redeploying a workflow onto another provider: its connections keep refreshing at the
 /// provider that issued their refresh tokens, and a sign-in at the new provider that gets no
 /// refresh token does not keep the old provider's.

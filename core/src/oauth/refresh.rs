@@ -1,6 +1,7 @@
 //! The pure rules of the Cron pass's refreshes: how long a failing connection waits before its
 //! next attempt, and which trigger configuration a connection refreshes with.
 
+use crate::definition::{Definition, Trigger};
 use crate::oauth::{url_origin, OAuthTrigger};
 
 /// The wait after a connection's first failed refresh (not a dead grant).
@@ -24,6 +25,32 @@ pub fn same_provider(a: &OAuthTrigger, b: &OAuthTrigger) -> bool {
     a.client_id == b.client_id
         && url_origin(&a.token_url).is_some()
         && url_origin(&a.token_url) == url_origin(&b.token_url)
+}
+
+/// The OAuth trigger of a stored version's definition (JSON text): `None` when the definition
+/// no longer validates (a version stored by a release that checked less) or is not OAuth.
+/// Such a version's provider is unknown, so no token of it is ever sent anywhere.
+pub fn oauth_trigger_of(definition: &str) -> Option<OAuthTrigger> {
+    let value = serde_json::from_str::<serde_json::Value>(definition).ok()?;
+    match Definition::parse(&value).ok()?.trigger {
+        Trigger::OAuth(t) => Some(*t),
+        _ => None,
+    }
+}
+
+/// Whether a sign-in that got no refresh token keeps the one of the user's earlier connection
+/// (Google, for one, issues a refresh token only at the first consent): only while the
+/// provider has not refused it (`earlier_status` is `active`, not `needs_reauth`), and only
+/// when it was issued to the same provider and client as this sign-in's `trigger`, so that a
+/// refresh never sends it elsewhere. `earlier` is the trigger of the version the earlier
+/// connection was made with: `None` when that version is gone, no longer validates or is not
+/// OAuth, and then nothing is kept.
+pub fn keeps_earlier_refresh_token(
+    earlier_status: &str,
+    earlier: Option<&OAuthTrigger>,
+    trigger: &OAuthTrigger,
+) -> bool {
+    earlier_status == "active" && earlier.is_some_and(|e| same_provider(e, trigger))
 }
 
 /// The configuration a connection refreshes with: the deployed version's (`live`, when it is
@@ -95,5 +122,50 @@ mod tests {
         );
         // Without the connection's own version nothing is sent anywhere.
         assert!(refresh_config(Some(own), None).is_none());
+    }
+
+    fn definition(trigger: serde_json::Value) -> String {
+        json!({"name": "w", "trigger": trigger,
+               "steps": [{"type": "log", "name": "l", "message": "hi"}]})
+        .to_string()
+    }
+
+    #[test]
+    fn a_version_that_no_longer_validates_has_no_provider() {
+        let oauth = json!({"type":"oauth","authorize_url":"https://p.example/auth",
+            "token_url":"https://p.example/token","client_id":"client-1",
+            "client_secret_env":"SECRET","success_url":"https://app.example/done"});
+        let t = oauth_trigger_of(&definition(oauth.clone())).expect("an OAuth version");
+        assert_eq!(t.client_id, "client-1");
+        let endpoint = definition(json!({"type": "endpoint", "method": "POST"}));
+        assert!(Definition::parse(&serde_json::from_str(&endpoint).unwrap()).is_ok());
+        let mut stricter = oauth.clone();
+        stricter["token_url"] = json!("https://p.example:99999/token");
+        for def in [
+            definition(stricter),
+            definition(json!({"type": "endpoint", "method": "POST"})),
+            r#"{"name": "w"}"#.to_string(),
+            "not json".to_string(),
+        ] {
+            assert!(oauth_trigger_of(&def).is_none(), "{def}");
+        }
+    }
+
+    #[test]
+    fn an_earlier_refresh_token_is_kept_only_when_it_can_still_be_used() {
+        let now = trigger("https://p.example/token", "client-1", "SECRET");
+        let same = trigger("https://p.example/v2/token", "client-1", "OTHER_SECRET");
+        let other = trigger("https://p.example/token", "client-2", "SECRET");
+        assert!(keeps_earlier_refresh_token("active", Some(&now), &now));
+        assert!(keeps_earlier_refresh_token("active", Some(&same), &now));
+        assert!(!keeps_earlier_refresh_token("active", Some(&other), &now));
+        // The earlier version is gone or no longer validates: its provider is unknown.
+        assert!(!keeps_earlier_refresh_token("active", None, &now));
+        // The provider already refused it.
+        assert!(!keeps_earlier_refresh_token(
+            "needs_reauth",
+            Some(&now),
+            &now
+        ));
     }
 }
