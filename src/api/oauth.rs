@@ -520,6 +520,7 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             expires_at: tokens.expires_at_ms,
             userinfo: userinfo_text.as_deref(),
             now_iso: &now,
+            running_lease_before: now_ms() + flow::MAX_REFRESH_LEASE_MS,
         },
     )
     .await?;

@@ -26,6 +26,8 @@ use tripline_core::oauth::{run_token, OAuthTrigger};
 const PROVIDER_TIMEOUT_MS: u64 = 15_000;
 /// A refresh holds its connection for at most this long.
 const REFRESH_LEASE_MS: i64 = 60_000;
+/// The longest lease a refresh takes: [`REFRESH_LEASE_MS`] and a jitter of up to 255 ms.
+pub const MAX_REFRESH_LEASE_MS: i64 = REFRESH_LEASE_MS + 256;
 /// Connections refreshed per Cron pass.
 const REFRESH_BATCH: u32 = 50;
 

@@ -226,6 +226,9 @@ pub struct NewConnection<'a> {
     pub expires_at: Option<i64>,
     pub userinfo: Option<&'a str>,
     pub now_iso: &'a str,
+    /// A refresh running now holds a lease that ends before this (epoch ms): now plus the
+    /// longest lease.
+    pub running_lease_before: i64,
 }
 
 fn opt_num(n: Option<i64>) -> wasm_bindgen::JsValue {
@@ -236,6 +239,11 @@ fn opt_num(n: Option<i64>) -> wasm_bindgen::JsValue {
 /// refresh backoff. A sign-in that got no refresh token keeps the earlier one when
 /// `keep_refresh_token` (Google, for one, returns a refresh token only at the user's first
 /// consent).
+///
+/// The refresh lease is released, except when the stored refresh token is kept: a refresh of
+/// it may be running, and its save is fenced on the lease; were the lease cleared, the
+/// refresh token a rotating provider returns would be dropped, while the kept one is spent.
+/// Only a running refresh's lease stays: a longer backoff is cut to that length.
 pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
     db.prepare(
         "INSERT INTO oauth_connections (workflow_id, user_id, version, scopes, token_type, access_token,
@@ -244,7 +252,9 @@ pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
          ON CONFLICT (workflow_id, user_id) DO UPDATE SET version = ?3, scopes = ?4, token_type = ?5,
            access_token = ?6, refresh_token = CASE WHEN ?11 = 1 THEN COALESCE(?7, refresh_token) ELSE ?7 END, expires_at = ?8,
            userinfo = ?9, status = 'active', needs_reauth_at = NULL, needs_reauth_reason = NULL,
-           refresh_lease_until = 0, refresh_failures = 0, last_refresh_error = NULL, updated_at = ?10",
+           refresh_lease_until = CASE WHEN ?11 = 1 AND ?7 IS NULL AND refresh_token IS NOT NULL
+             THEN MIN(refresh_lease_until, ?12) ELSE 0 END,
+           refresh_failures = 0, last_refresh_error = NULL, updated_at = ?10",
     )
     .bind(&[
         text(c.workflow_id),
@@ -258,6 +268,7 @@ pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
         opt_text(c.userinfo),
         text(c.now_iso),
         num(c.keep_refresh_token as i64),
+        num(c.running_lease_before),
     ])?
     .run()
     .await?;

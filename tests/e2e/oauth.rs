@@ -1184,8 +1184,9 @@ fn failing_refreshes_back_off_and_a_200_error_response_needs_reauth() {
 }
 
 /// A provider that returns a refresh token only at the first consent (Google) leaves the
-/// earlier one in place when the user signs in again, and it keeps refreshing; a connection
-/// that never got one needs re-auth once its access token has expired.
+/// earlier one in place when the user signs in again (with the lease of a refresh of it under
+/// way), and it keeps refreshing; a connection that never got one needs re-auth once its
+/// access token has expired.
 #[test]
 fn signing_in_again_without_a_refresh_token_keeps_the_earlier_one() {
     let dev = &own_dev("oauth-keep-refresh");
@@ -1201,10 +1202,42 @@ fn signing_in_again_without_a_refresh_token_keeps_the_earlier_one() {
             .find(|c| c["user_id"] == user)
             .expect("connection")
     };
-    for _ in 0..2 {
+    let sign_in = || {
         let callback = authorize(dev, &provider, &wf, "u1", "erin");
         assert_eq!(send("GET", &callback, &[], None).status, 302);
-    }
+        for r in runs(dev, &wf) {
+            wait_run(dev, r["id"].as_str().unwrap(), 60);
+        }
+    };
+    let lease = || {
+        d1_count(
+            dev,
+            &format!(
+                "SELECT refresh_lease_until AS n FROM oauth_connections
+                 WHERE workflow_id = '{wf}' AND user_id = 'u1'"
+            ),
+        )
+    };
+    let set_lease = |until: i64| {
+        dev.d1_write(&format!(
+            "UPDATE oauth_connections SET refresh_lease_until = {until}
+             WHERE workflow_id = '{wf}' AND user_id = 'u1'"
+        ))
+    };
+    sign_in();
+    // A refresh of Erin's token is under way (it holds the lease) when she signs in again: the
+    // sign-in keeps that refresh token and leaves the lease, so the refresh can still save the
+    // refresh token the provider rotates it into.
+    let running = epoch_ms() + 30_000;
+    set_lease(running);
+    sign_in();
+    assert_eq!(lease(), running);
+    // The lease of a failing connection is its backoff: a sign-in cuts it to a lease's length.
+    set_lease(epoch_ms() + 3_600_000);
+    sign_in();
+    let left = lease() - epoch_ms();
+    assert!((30_000..=60_256).contains(&left), "{left} ms left");
+    set_lease(0);
     let issued_refresh = provider
         .issued_tokens()
         .iter()
