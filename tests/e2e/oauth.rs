@@ -464,6 +464,26 @@ fn the_example_definition_validates_and_shows_its_urls() {
     );
 }
 
+/// A provider that says its tokens never expire with a huge `expires_in` (2^53 - 1 seconds):
+/// the connection has no expiry, and it stays readable.
+#[test]
+fn a_token_that_never_expires_is_stored_without_expiry() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, (1 << 53) - 1);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Never expires", json!({}), log_steps()),
+    );
+    let callback = authorize(dev, &provider, &wf, "u1", "kim");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let c = &connections(dev, &wf)[0];
+    assert_eq!(c["expires_at"], Value::Null, "{c}");
+    assert_eq!(c["status"], "active", "{c}");
+    let run = wait_run(dev, runs(dev, &wf)[0]["id"].as_str().unwrap(), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["input"]["oauth"]["expires_at"], Value::Null, "{run}");
+}
+
 #[test]
 fn headless_chromium_signs_in_and_lands_on_success_url() {
     let dev = dev();
