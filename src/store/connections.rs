@@ -8,6 +8,17 @@ use worker::{D1Database, Result};
 use super::{num, opt_text, text};
 use tripline_core::kernel::time::iso_millis;
 
+/// An expiry in epoch ms, read as a number: one past 2^53 (stored by earlier versions for a
+/// provider's "never expires") reads as none, instead of making the whole row unreadable.
+fn lenient_millis<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<i64>, D::Error> {
+    let ms = Option::<f64>::deserialize(d)?;
+    Ok(ms
+        .filter(|ms| ms.is_finite() && ms.abs() < 9_007_199_254_740_992.0)
+        .map(|ms| ms as i64))
+}
+
 /// A pending sign-in to record.
 pub struct NewState<'a> {
     pub state_hash: &'a str,
@@ -169,6 +180,7 @@ pub struct ConnectionRow {
     pub token_type: String,
     pub access_token: String,
     pub refresh_token: Option<String>,
+    #[serde(deserialize_with = "lenient_millis")]
     pub expires_at: Option<i64>,
     pub userinfo: Option<String>,
     pub status: String,

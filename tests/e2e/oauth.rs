@@ -482,6 +482,21 @@ fn a_token_that_never_expires_is_stored_without_expiry() {
     let run = wait_run(dev, runs(dev, &wf)[0]["id"].as_str().unwrap(), 60);
     assert_eq!(run["status"], "succeeded", "{run}");
     assert_eq!(run["input"]["oauth"]["expires_at"], Value::Null, "{run}");
+    // A row an earlier version stored with such an expiry (past 2^53 ms) reads as none too.
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET expires_at = 10000001700000000 WHERE workflow_id = '{wf}'"
+    ));
+    let stored = dev.d1(&format!(
+        "SELECT expires_at FROM oauth_connections WHERE workflow_id = '{wf}'"
+    ));
+    assert_eq!(
+        stored[0]["expires_at"],
+        json!(10000001700000000i64),
+        "{stored:?}"
+    );
+    let c = &connections(dev, &wf)[0];
+    assert_eq!(c["expires_at"], Value::Null, "{c}");
+    assert_eq!(c["status"], "active", "{c}");
 }
 
 #[test]
