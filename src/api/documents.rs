@@ -3,6 +3,7 @@
 //! copies them (compacted) into the static assets, and the Worker answers from there, so the
 //! ~15 KiB gzip they weigh stay out of the wasm (docs/size.md).
 
+use wasm_bindgen::prelude::*;
 use worker::{Env, Response};
 
 use super::problem::ApiError;
@@ -27,29 +28,32 @@ pub const DEFINITION_SCHEMA: Document = Document {
     any_origin: true,
 };
 
-/// Reads the document from the `ASSETS` binding and answers it with its own headers.
+#[wasm_bindgen(module = "/src/platform/assets.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = serveAsset)]
+    fn serve_asset(
+        env: &JsValue,
+        path: &str,
+        content_type: &str,
+        any_origin: bool,
+    ) -> js_sys::Promise;
+}
+
+/// Reads the document from the `ASSETS` binding and answers it with its own headers (built on
+/// the JavaScript side: `src/platform/assets.js`).
 pub async fn serve(env: &Env, doc: Document) -> Result<Response, ApiError> {
-    let missing = || {
-        ApiError::new(
+    let promise = serve_asset(env, doc.asset_path, doc.content_type, doc.any_origin);
+    match wasm_bindgen_futures::JsFuture::from(promise).await {
+        Ok(found) if !found.is_null() => Ok(Response::from(
+            found.unchecked_into::<worker::web_sys::Response>(),
+        )),
+        _ => Err(ApiError::new(
             503,
             "Not available",
             format!(
                 "{} is not among this deployment's static assets; build with scripts/build",
                 doc.asset_path
             ),
-        )
-    };
-    let assets = env.assets("ASSETS").map_err(|_| missing())?;
-    let url = format!("https://assets.invalid{}", doc.asset_path);
-    let mut found = assets.fetch(url, None).await.map_err(|_| missing())?;
-    if found.status_code() != 200 {
-        return Err(missing());
+        )),
     }
-    let body = found.bytes().await.map_err(|_| missing())?;
-    let mut r = Response::from_bytes(body)?;
-    r.headers_mut().set("content-type", doc.content_type)?;
-    if doc.any_origin {
-        r.headers_mut().set("access-control-allow-origin", "*")?;
-    }
-    Ok(r)
 }
