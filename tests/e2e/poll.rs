@@ -1394,6 +1394,14 @@ fn item(id: u32) -> Value {
     json!({"id": format!("it-{id:03}"), "seq": id, "created_at": format!("2024-05-01T10:{:02}:{:02}Z", id / 60, id % 60)})
 }
 
+/// The `page` query parameter of each request the feed received, in order ("" for none).
+fn pages_read(api: &FeedServer, feed: &str) -> Vec<String> {
+    api.seen(feed)
+        .iter()
+        .map(|s| s.query.get("page").cloned().unwrap_or_default())
+        .collect()
+}
+
 fn item_seqs(runs: &[Value]) -> Vec<u64> {
     runs.iter()
         .map(|r| r["input"]["event"]["record"]["seq"].as_u64().expect("seq"))
@@ -1859,12 +1867,7 @@ fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
         .iter()
         .all(|r| r["input"]["event"].get("gap").is_none()));
     // The second poll read pages 3 and 4, by the link it had kept.
-    let pages: Vec<String> = e
-        .api
-        .seen(feed)
-        .iter()
-        .map(|s| s.query.get("page").cloned().unwrap_or_default())
-        .collect();
+    let pages = pages_read(&e.api, feed);
     assert_eq!(&pages[1..5], ["", "2", "3", "4"], "{pages:?}");
     wait_polls(&e.dev, &id, 1, 60);
     assert_eq!(runs_of(&e.dev, &id), 17);
@@ -1901,12 +1904,7 @@ fn http_walk_pauses_at_its_byte_bound_and_goes_on_at_once() {
     assert_eq!(item_seqs(&runs), (1..=24).collect::<Vec<u64>>());
     assert_unique_keys(&runs);
     assert_eq!(poll_status(&e.dev, &id)["last_gap"], Value::Null);
-    let pages: Vec<String> = e
-        .api
-        .seen(feed)
-        .iter()
-        .map(|s| s.query.get("page").cloned().unwrap_or_default())
-        .collect();
+    let pages = pages_read(&e.api, feed);
     assert_eq!(pages, ["", "2", "3", "4", "5", "6", "7", "8"], "{pages:?}");
     stop(&e.dev, &id);
 }

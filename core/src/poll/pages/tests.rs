@@ -481,9 +481,8 @@ fn poll_holding(
     }
 }
 
-#[test]
-fn a_walk_cut_by_the_page_bound_resumes_without_losing_or_repeating_items() {
-    // 30 items seen; 25 new arrive: 10 a page, newest first, 2 pages a poll.
+/// A unique cursor that has seen ids 1 to 30.
+fn seen_1_to_30() -> HttpCursor {
     let mut cursor = HttpCursor::Unique(crate::poll::cursor::RecentIds::new(1000));
     cursor.advance_over(
         (1..=30)
@@ -492,6 +491,13 @@ fn a_walk_cut_by_the_page_bound_resumes_without_losing_or_repeating_items() {
             .iter()
             .map(|k| (k.as_str(), None)),
     );
+    cursor
+}
+
+#[test]
+fn a_walk_cut_by_the_page_bound_resumes_without_losing_or_repeating_items() {
+    // 30 items seen; 25 new arrive: 10 a page, newest first, 2 pages a poll.
+    let mut cursor = seen_1_to_30();
     let mut walk = None;
     let first = poll(&mut cursor, &mut walk, 55, 2);
     assert_eq!(first.len(), 20);
@@ -534,14 +540,7 @@ fn a_poll_pauses_at_its_page_bound_or_once_it_holds_enough_bytes() {
 fn a_walk_paused_by_its_bytes_resumes_without_losing_or_repeating_items() {
     // 30 items seen, 25 new, 10 a page newest first, 10 pages a poll; items of 1 MiB: every
     // page of new items passes the byte bound, so each poll reads one page.
-    let mut cursor = HttpCursor::Unique(crate::poll::cursor::RecentIds::new(1000));
-    cursor.advance_over(
-        (1..=30)
-            .map(|i| i.to_string())
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|k| (k.as_str(), None)),
-    );
+    let mut cursor = seen_1_to_30();
     let mut walk = None;
     let mut all = Vec::new();
     let mut pauses = Vec::new();
