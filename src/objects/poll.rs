@@ -88,6 +88,11 @@ const KEY_HORIZON: &str = "horizon";
 const KEY_WALK: &str = "walk";
 /// When the last quick re-poll was asked for (ms): at most one per interval.
 const KEY_SOON_AT: &str = "soon_at";
+/// The shard count a batch's runs are being recorded with (`{"fingerprint", "shards"}`), kept
+/// until every shard took them: a batch read again after a failure, even under a version with
+/// another `shards`, puts each record's run in the shard it was offered to before, where its
+/// dedup key is.
+const KEY_BATCH_SHARDS: &str = "batch_shards";
 /// The shortest quick re-poll, and what is added to `settle_seconds` (the Worker's and the
 /// database's clocks need not agree to the millisecond).
 const SOON_MIN_MS: u64 = 1_000;
@@ -271,6 +276,38 @@ impl PollStore {
         self.sql.exec(
             "DELETE FROM poll_ids WHERE seq <= (SELECT MAX(seq) FROM poll_ids) - ?",
             vec![SqlStorageValue::from(capacity as i64)],
+        )?;
+        Ok(())
+    }
+
+    /// The shard count to record a batch of the source `fingerprint` with: that of an earlier
+    /// batch not every shard took (it is read again), else `shards`; noted until
+    /// [`PollStore::batch_recorded`].
+    fn batch_shards(&self, fingerprint: &str, shards: u8) -> Result<u8> {
+        #[derive(Deserialize)]
+        struct Noted {
+            fingerprint: String,
+            shards: u8,
+        }
+        let noted = self
+            .get(KEY_BATCH_SHARDS)?
+            .and_then(|t| serde_json::from_str::<Noted>(&t).ok())
+            .filter(|n| n.fingerprint == fingerprint && n.shards >= 1);
+        match noted {
+            Some(n) => Ok(n.shards),
+            None => {
+                let note = json!({ "fingerprint": fingerprint, "shards": shards });
+                self.put(KEY_BATCH_SHARDS, &note.to_string())?;
+                Ok(shards)
+            }
+        }
+    }
+
+    /// Every shard took the batch's runs.
+    fn batch_recorded(&self) -> Result<()> {
+        self.sql.exec(
+            "DELETE FROM poll_state WHERE key = ?",
+            vec![SqlStorageValue::from(KEY_BATCH_SHARDS)],
         )?;
         Ok(())
     }
@@ -617,10 +654,16 @@ async fn record_runs(
     if let (Some(gap), Some(first)) = (gap, stored.first_mut()) {
         mark_gap(first, gap);
     }
+    // A batch read again after some shards took their runs and others failed keeps the shard
+    // count it was first offered with, even after a redeploy changed `shards`.
+    let shards = ctx
+        .store
+        .batch_shards(&ctx.fingerprint, ctx.shards)
+        .map_err(storage_err)?;
     let mut by_shard: BTreeMap<u8, Vec<BatchRun>> = BTreeMap::new();
     for (i, (record, stored)) in records.iter().zip(stored).enumerate() {
         let dedup_key = scoped_dedup_key(&ctx.fingerprint, &record.dedup_key);
-        let shard = shard_for(&dedup_key, ctx.shards);
+        let shard = shard_for(&dedup_key, shards);
         let random = random_bytes::<7>().map_err(|e| SourceError(e.to_string()))?;
         // Ids start with the batch's time, then the record's place in it: cursor order.
         let id = new_run_id(
@@ -659,6 +702,7 @@ async fn record_runs(
             Err(e) => return Err(SourceError(format!("recording the runs failed: {e}"))),
         }
     }
+    ctx.store.batch_recorded().map_err(storage_err)?;
     Ok(created)
 }
 
@@ -1249,8 +1293,9 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     }
     let store = PollStore::open(obj)?;
     let fingerprint = source_fingerprint(&trigger.source);
-    // A reset starts a new walk over an HTTP source's pages.
+    // A reset starts a new walk over an HTTP source's pages, and forgets the batch it replaces.
     clear_walk(&store)?;
+    store.batch_recorded()?;
     let summary = match start {
         PollStart::Beginning => {
             let generation = store.bump_generation()?;

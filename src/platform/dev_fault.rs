@@ -4,6 +4,8 @@
 //!
 //! - `arm`: the workflow's object refuses the deploy or undeploy call of an API request
 //!   (503), as when the object is unreachable, so the call lands in the arm outbox.
+//! - `batch-v1-shard1`: shard object 1 refuses a batch of new runs of version 1 (503), as
+//!   when one shard fails while the others take their part of a poll's batch.
 
 use worker::{Env, Request};
 

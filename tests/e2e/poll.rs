@@ -1450,6 +1450,75 @@ fn http_unique_source_runs_new_items_once() {
         .all(|r| r["input"]["event"].get("gap").is_none()));
 }
 
+/// A batch that one shard refused while another took its part is read again. When a redeploy
+/// changed `shards` in between, each record's run still goes to the shard it was offered to
+/// first, where its dedup key is: every item runs once. Later batches use the new count.
+#[test]
+fn a_batch_read_again_after_a_redeploy_that_changed_shards_runs_each_item_once() {
+    // A `wrangler dev` of its own: `batch-v1-shard1` makes shard 1 refuse version 1's runs.
+    let feeds = FeedServer::start();
+    let feed = "reshard";
+    feeds.update(feed, |f| f.items = (1..=24).map(item).collect());
+    let dev = Dev::start(
+        "poll-reshard",
+        &[
+            ("TRIPLINE_DEV_FAULTS", "batch-v1-shard1"),
+            ("API_TOKEN", API_TOKEN),
+        ],
+    );
+    let shard_of = |run: &Value| {
+        let id = run["id"].as_str().expect("id");
+        id[id.len() - 2..].to_string()
+    };
+    let mut def = http_def("reshard", json!({"url": feeds.url(feed)}), "beginning");
+    def["shards"] = json!(2);
+    let id = create_deployed(&dev, &def);
+    let mut status = Value::Null;
+    eventually(60, "a failed poll", || {
+        status = poll_status(&dev, &id);
+        status["consecutive_failures"].as_i64().unwrap_or(0) >= 1
+    });
+    assert!(
+        status["last_poll_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("recording the runs failed"),
+        "{status}"
+    );
+    // Shard 0 took its part of the batch.
+    let taken = runs(&dev, &id);
+    assert!(!taken.is_empty() && taken.len() < 24, "{}", taken.len());
+    assert!(taken.iter().all(|r| shard_of(r) == "00"), "{taken:?}");
+
+    def["shards"] = json!(4);
+    let r = api(&dev, "PUT", &format!("/api/workflows/{id}"), Some(&def));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(&dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let all = wait_runs(&dev, &id, 24, 120);
+    assert_unique_keys(&all);
+    let mut seqs = item_seqs(&all);
+    seqs.sort();
+    assert_eq!(seqs, (1..=24).collect::<Vec<u64>>());
+    // Read again with 2 shards: none of them went to shard 2 or 3.
+    assert!(
+        all.iter()
+            .all(|r| ["00", "01"].contains(&shard_of(r).as_str())),
+        "{all:?}"
+    );
+
+    // New items: the batch is read with 4 shards.
+    feeds.update(feed, |f| f.items = (1..=64).map(item).collect());
+    let all = wait_runs(&dev, &id, 64, 120);
+    assert_unique_keys(&all);
+    let later: BTreeSet<String> = all
+        .iter()
+        .filter(|r| r["input"]["event"]["record"]["seq"].as_u64() > Some(24))
+        .map(shard_of)
+        .collect();
+    assert!(later.contains("02") || later.contains("03"), "{later:?}");
+}
+
 /// A deploy that comes while a poll of the previous version is in progress waits for it to end
 /// (polls never overlap), then arms the new version: its `start: "now"` source is read before
 /// the deploy answers, and its interval applies from there. (Before, the deploy answered at

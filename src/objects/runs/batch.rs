@@ -68,6 +68,14 @@ fn opt(s: Option<&str>) -> V {
     s.map_or(V::Null, text)
 }
 
+/// The dev fault `batch-v1-shard1`: shard 1 refuses new runs of version 1.
+fn refused_by_dev_fault(env: &Env, batch: &Batch) -> bool {
+    use tripline_core::kernel::ids::RunId;
+    batch.runs.first().is_some_and(|r| {
+        r.moved.is_none() && r.version == 1 && RunId::parse(&r.id).is_some_and(|id| id.shard == 1)
+    }) && crate::platform::dev_fault::listed(env, "batch-v1-shard1")
+}
+
 /// Inserts the runs of the body, skipping dedup keys already present, and wakes the executor.
 /// When the object is over its storage limit, new polled runs are refused (507, nothing
 /// inserted); moved runs were accepted long ago and are always taken.
@@ -78,6 +86,9 @@ pub async fn create_many(
     req: Request,
 ) -> Result<Response> {
     let batch: Batch = crate::platform::body::request_json(&req).await?;
+    if refused_by_dev_fault(env, &batch) {
+        return Response::error("refused by the dev fault batch-v1-shard1", 503);
+    }
     let sql = super::handler::sql(state, runs)?;
     let any_new = batch.runs.iter().any(|r| r.moved.is_none());
     let incoming = batch.runs.iter().map(|r| r.input.len()).sum();
