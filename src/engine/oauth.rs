@@ -17,7 +17,7 @@ use crate::store::{self, connections};
 use tripline_core::kernel::crypto::{self, KeyError, SealKey};
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
-    classify, client, token_set, userinfo_refused, TokenFailure, TokenSet, REFRESH_WINDOW_MS,
+    classify, client, token_set, userinfo_refused, TokenFailure, TokenSet,
 };
 use tripline_core::oauth::refresh::{oauth_trigger_of, refresh_config, retry_delay_ms};
 use tripline_core::oauth::{run_token, OAuthTrigger};
@@ -252,7 +252,7 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
         );
     }
     report.needs_reauth += expired;
-    let due = connections::due(&db, now, now + REFRESH_WINDOW_MS, REFRESH_BATCH).await?;
+    let due = connections::due(&db, now, REFRESH_BATCH).await?;
     if due.is_empty() {
         return Ok(report);
     }
@@ -328,15 +328,7 @@ async fn refresh_one(
     // The lease value fences the writes below: a refresher whose lease was taken over
     // (it ran longer than the lease) writes nothing.
     let lease = now + REFRESH_LEASE_MS + (random_bytes::<2>()?[0] as i64);
-    let Some(conn) = connections::claim_refresh(
-        &db,
-        workflow_id,
-        user_id,
-        now,
-        now + REFRESH_WINDOW_MS,
-        lease,
-    )
-    .await?
+    let Some(conn) = connections::claim_refresh(&db, workflow_id, user_id, now, lease).await?
     else {
         return Ok(Outcome::Skipped);
     };
@@ -420,6 +412,7 @@ async fn refresh_one(
                     access_token: &access,
                     refresh_token: refresh.as_deref(),
                     expires_at: set.expires_at_ms,
+                    refresh_at: set.refresh_at_ms,
                     scopes: &scopes,
                     token_type: &set.token_type,
                 },

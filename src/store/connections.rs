@@ -7,6 +7,7 @@ use worker::{D1Database, Result};
 
 use super::{num, opt_text, text};
 use tripline_core::kernel::time::iso_millis;
+use tripline_core::oauth::flow::REFRESH_WINDOW_MS;
 
 /// An expiry in epoch ms, read as a number: one past 2^53 (stored by earlier versions for a
 /// provider's "never expires") reads as none, instead of making the whole row unreadable.
@@ -236,6 +237,8 @@ pub struct NewConnection<'a> {
     /// stored one was issued by the same provider and client).
     pub keep_refresh_token: bool,
     pub expires_at: Option<i64>,
+    /// When the Cron pass refreshes it (`oauth::refresh::refresh_at`).
+    pub refresh_at: Option<i64>,
     pub userinfo: Option<&'a str>,
     pub now_iso: &'a str,
     /// A refresh running now holds a lease that ends before this (epoch ms): now plus the
@@ -259,10 +262,11 @@ fn opt_num(n: Option<i64>) -> wasm_bindgen::JsValue {
 pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
     db.prepare(
         "INSERT INTO oauth_connections (workflow_id, user_id, version, scopes, token_type, access_token,
-           refresh_token, expires_at, userinfo, status, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'active', ?10, ?10)
+           refresh_token, expires_at, refresh_at, userinfo, status, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?13, ?9, 'active', ?10, ?10)
          ON CONFLICT (workflow_id, user_id) DO UPDATE SET version = ?3, scopes = ?4, token_type = ?5,
            access_token = ?6, refresh_token = CASE WHEN ?11 = 1 THEN COALESCE(?7, refresh_token) ELSE ?7 END, expires_at = ?8,
+           refresh_at = ?13,
            userinfo = ?9, status = 'active', needs_reauth_at = NULL, needs_reauth_reason = NULL,
            refresh_lease_until = CASE WHEN ?11 = 1 AND ?7 IS NULL AND refresh_token IS NOT NULL
              THEN MIN(refresh_lease_until, ?12) ELSE 0 END,
@@ -281,6 +285,7 @@ pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
         text(c.now_iso),
         num(c.keep_refresh_token as i64),
         num(c.running_lease_before),
+        opt_num(c.refresh_at),
     ])?
     .run()
     .await?;
@@ -344,15 +349,11 @@ pub async fn delete_for_workflow(db: &D1Database, workflow_id: &str) -> Result<(
     Ok(())
 }
 
-/// Connections that expire before `until` and can be refreshed now (no refresh in progress,
+/// Connections whose refresh is due (`refresh_at`, within the 10 minutes before expiry) and
+/// can be refreshed now (no refresh in progress,
 /// and not waiting out the backoff of earlier failures: `refresh_lease_until` holds the next
 /// attempt's time), soonest first, at most `limit`.
-pub async fn due(
-    db: &D1Database,
-    now_ms: i64,
-    until: i64,
-    limit: u32,
-) -> Result<Vec<(String, String)>> {
+pub async fn due(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>> {
     #[derive(Deserialize)]
     struct Key {
         workflow_id: String,
@@ -361,11 +362,11 @@ pub async fn due(
     let rows = db
         .prepare(
             "SELECT workflow_id, user_id FROM oauth_connections
-             WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at < ?1
-               AND refresh_lease_until < ?2
-             ORDER BY expires_at LIMIT ?3",
+             WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at <= ?1 + ?3
+               AND COALESCE(refresh_at, expires_at - ?3) <= ?1 AND refresh_lease_until < ?1
+             ORDER BY expires_at LIMIT ?2",
         )
-        .bind(&[num(until), num(now_ms), num(limit as i64)])?
+        .bind(&[num(now_ms), num(limit as i64), num(REFRESH_WINDOW_MS)])?
         .all()
         .await?
         .results::<Key>()?;
@@ -383,20 +384,19 @@ pub async fn claim_refresh(
     workflow_id: &str,
     user_id: &str,
     now_ms: i64,
-    due_before: i64,
     lease_until: i64,
 ) -> Result<Option<ConnectionRow>> {
     db.prepare(format!(
         "UPDATE oauth_connections SET refresh_lease_until = ?5
          WHERE workflow_id = ?1 AND user_id = ?2 AND status = 'active' AND refresh_token IS NOT NULL
-           AND expires_at < ?4 AND refresh_lease_until < ?3
+           AND COALESCE(refresh_at, expires_at - ?4) <= ?3 AND refresh_lease_until < ?3
          RETURNING {COLUMNS}"
     ))
     .bind(&[
         text(workflow_id),
         text(user_id),
         num(now_ms),
-        num(due_before),
+        num(REFRESH_WINDOW_MS),
         num(lease_until),
     ])?
     .first::<ConnectionRow>(None)
@@ -409,6 +409,8 @@ pub struct Refreshed<'a> {
     /// `None`: keep the current refresh token (the provider did not rotate it).
     pub refresh_token: Option<&'a str>,
     pub expires_at: Option<i64>,
+    /// When the Cron pass refreshes it next (`oauth::refresh::refresh_at`).
+    pub refresh_at: Option<i64>,
     pub scopes: &'a str,
     pub token_type: &'a str,
 }
@@ -425,7 +427,7 @@ pub async fn save_refresh(
     let res = db
         .prepare(
             "UPDATE oauth_connections SET access_token = ?4, refresh_token = COALESCE(?5, refresh_token),
-               expires_at = ?6, scopes = ?7, token_type = ?8, refreshed_at = ?9, updated_at = ?9,
+               expires_at = ?6, refresh_at = ?10, scopes = ?7, token_type = ?8, refreshed_at = ?9, updated_at = ?9,
                last_refresh_error = NULL, refresh_lease_until = 0, refresh_failures = 0
              WHERE workflow_id = ?1 AND user_id = ?2 AND refresh_lease_until = ?3",
         )
@@ -439,6 +441,7 @@ pub async fn save_refresh(
             text(r.scopes),
             text(r.token_type),
             text(now_iso),
+            opt_num(r.refresh_at),
         ])?
         .run()
         .await?;

@@ -123,6 +123,14 @@ fn connections(dev: &Dev, wf: &str) -> Vec<Value> {
         .unwrap_or_default()
 }
 
+/// A Cron pass once every connection's token is due: as if half its lifetime, at most the
+/// 10-minute refresh window, had passed since it was stored. (Tokens expiring later than
+/// 10 minutes from now are still not due.)
+fn cron_pass(dev: &Dev) {
+    dev.d1_write("UPDATE oauth_connections SET refresh_at = 0 WHERE refresh_at IS NOT NULL");
+    dev.fire_cron();
+}
+
 fn d1_count(dev: &Dev, sql: &str) -> i64 {
     dev.d1(sql)[0]["n"].as_i64().expect("count")
 }
@@ -796,7 +804,7 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
 #[test]
 fn refresh_by_cron_rotates_tokens_and_a_revoked_grant_needs_reauth() {
     let dev = &own_dev("oauth-refresh");
-    // Access tokens live 2 minutes: inside the 10-minute window, so due at once.
+    // Access tokens live 2 minutes: inside the 10-minute window, due after one.
     let provider = Provider::start(&dev.base, 120);
     let def = definition(
         &provider,
@@ -830,7 +838,7 @@ fn refresh_by_cron_rotates_tokens_and_a_revoked_grant_needs_reauth() {
     };
     assert_eq!(conn("a")["refreshed_at"], Value::Null);
 
-    dev.fire_cron();
+    cron_pass(dev);
     let refreshes = |p: &Provider| {
         p.token_requests()
             .iter()
@@ -864,7 +872,7 @@ fn refresh_by_cron_rotates_tokens_and_a_revoked_grant_needs_reauth() {
 
     // Bob revokes the app at the provider; Alice's rotated token keeps working.
     provider.revoke_user("bob");
-    dev.fire_cron();
+    cron_pass(dev);
     assert_eq!(refreshes(&provider), 3, "{:?}", provider.token_requests());
     let b = conn("b");
     assert_eq!(b["status"], "needs_reauth", "{b}");
@@ -881,7 +889,7 @@ fn refresh_by_cron_rotates_tokens_and_a_revoked_grant_needs_reauth() {
     // A connection that needs re-auth is not tried again; a failing token endpoint leaves
     // the connection active with the error recorded.
     provider.fail_token_endpoint(Some(TokenFailure::Status500));
-    dev.fire_cron();
+    cron_pass(dev);
     provider.fail_token_endpoint(None);
     let failed: Vec<_> = provider
         .token_requests()
@@ -1160,7 +1168,7 @@ fn failing_refreshes_back_off_and_a_200_error_response_needs_reauth() {
         )
     };
 
-    dev.fire_cron();
+    cron_pass(dev);
     assert_eq!(tries("alice", true), 1, "{:?}", provider.token_requests());
     assert_eq!(tries("carol", false), 1);
     assert_eq!(tries("dave", false), 1);
@@ -1192,7 +1200,7 @@ fn failing_refreshes_back_off_and_a_200_error_response_needs_reauth() {
     dev.d1_write(&format!(
         "UPDATE oauth_connections SET refresh_lease_until = 0 WHERE workflow_id = '{wf}' AND user_id = 'carol'"
     ));
-    dev.fire_cron();
+    cron_pass(dev);
     assert_eq!(tries("carol", false), 2);
     let (failures, next) = backoff("carol");
     assert_eq!(failures, 2);
@@ -1202,7 +1210,7 @@ fn failing_refreshes_back_off_and_a_200_error_response_needs_reauth() {
     );
     assert_eq!(tries("alice", true), 2);
     // Within her wait Carol is not due; Alice still is; Dave is never tried again.
-    dev.fire_cron();
+    cron_pass(dev);
     assert_eq!(tries("carol", false), 2);
     assert_eq!(tries("alice", true), 3);
     assert_eq!(tries("dave", false), 1);
@@ -1212,7 +1220,7 @@ fn failing_refreshes_back_off_and_a_200_error_response_needs_reauth() {
     dev.d1_write(&format!(
         "UPDATE oauth_connections SET refresh_lease_until = 0 WHERE workflow_id = '{wf}' AND user_id = 'carol'"
     ));
-    dev.fire_cron();
+    cron_pass(dev);
     assert_eq!(tries("carol", true), 1);
     assert_eq!(backoff("carol").0, 0);
     assert_eq!(conn("carol")["last_refresh_error"], Value::Null);
@@ -1298,7 +1306,7 @@ fn signing_in_again_without_a_refresh_token_keeps_the_earlier_one() {
     }
     std::thread::sleep(std::time::Duration::from_millis(1500));
 
-    dev.fire_cron();
+    cron_pass(dev);
     let refreshed: Vec<_> = provider
         .token_requests()
         .into_iter()
@@ -1386,7 +1394,7 @@ fn a_refused_or_unreadable_earlier_refresh_token_is_not_kept() {
         assert_eq!(c["has_refresh_token"], false, "{c}");
     }
     // Jill's connection was made with version 1: its refresh token is sent nowhere.
-    dev.fire_cron();
+    cron_pass(dev);
     let at_provider: Vec<_> = provider
         .token_requests()
         .into_iter()
@@ -1402,6 +1410,166 @@ fn a_refused_or_unreadable_earlier_refresh_token_is_not_kept() {
             .contains("version 1, which this connection was made with, cannot be read"),
         "{c}"
     );
+}
+
+/// A token is due 10 minutes before it expires, or halfway through its lifetime when that is
+/// later: a 20-second token is refreshed after 10 seconds, not on every Cron pass; a one-hour
+/// token 10 minutes before its end; a row stored before `refresh_at` existed by the 10-minute
+/// rule.
+#[test]
+fn a_short_lived_token_is_refreshed_halfway_through_its_life_not_on_every_pass() {
+    let dev = &own_dev("oauth-refresh-at");
+    let short = Provider::start(&dev.base, 20);
+    let long = Provider::start(&dev.base, 3600);
+    let wf_short = create_deployed(dev, &definition(&short, "Short", json!({}), log_steps()));
+    let wf_long = create_deployed(dev, &definition(&long, "Long", json!({}), log_steps()));
+    for (p, wf) in [(&short, &wf_short), (&long, &wf_long)] {
+        let callback = authorize(dev, p, wf, "u1", "kim");
+        assert_eq!(send("GET", &callback, &[], None).status, 302);
+    }
+    let times = |wf: &str| {
+        let row = dev.d1(&format!(
+            "SELECT expires_at, refresh_at FROM oauth_connections WHERE workflow_id = '{wf}'"
+        ))[0]
+            .clone();
+        (
+            row["expires_at"].as_i64().expect("expires_at"),
+            row["refresh_at"].as_i64().expect("refresh_at"),
+        )
+    };
+    let (expires, refresh_at) = times(&wf_short);
+    assert_eq!(expires - refresh_at, 10_000);
+    let (long_expires, long_refresh_at) = times(&wf_long);
+    assert_eq!(long_expires - long_refresh_at, 600_000);
+    let refreshes = |p: &Provider| {
+        p.token_requests()
+            .iter()
+            .filter(|r| r.grant_type == "refresh_token" && r.error.is_none())
+            .count()
+    };
+
+    // Within its first half, the short token is not refreshed (it expires within 10 minutes:
+    // by that rule alone it would be, on every pass).
+    dev.fire_cron();
+    assert_eq!(refreshes(&short), 0, "{:?}", short.token_requests());
+    // Once its half has passed, it is.
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    std::thread::sleep(std::time::Duration::from_millis(
+        (refresh_at - now() + 500).max(0) as u64,
+    ));
+    dev.fire_cron();
+    assert_eq!(refreshes(&short), 1, "{:?}", short.token_requests());
+    let (new_expires, new_refresh_at) = times(&wf_short);
+    assert!(new_expires > expires, "{new_expires} > {expires}");
+    assert_eq!(new_expires - new_refresh_at, 10_000);
+    assert_eq!(refreshes(&long), 0, "{:?}", long.token_requests());
+
+    // A row written before `refresh_at` existed: due 10 minutes before its expiry, so the
+    // 20-second token is due at once and the one-hour token is not.
+    dev.d1_write("UPDATE oauth_connections SET refresh_at = NULL");
+    dev.fire_cron();
+    assert_eq!(refreshes(&short), 2, "{:?}", short.token_requests());
+    assert_eq!(refreshes(&long), 0, "{:?}", long.token_requests());
+    let (_, stored_again) = times(&wf_short);
+    assert!(
+        stored_again > new_refresh_at,
+        "the refresh stores refresh_at again"
+    );
+}
+
+/// A sign-in whose version a later release can no longer read ends with a clear answer, not a
+/// 500: the deployed version's `failure_url` with `error=signin_outdated`, or without one a 409
+/// at `query.state`; no connection and no run. A sign-in started again goes through.
+#[test]
+fn a_signin_whose_version_can_no_longer_be_read_is_sent_to_start_again() {
+    let dev = &own_dev("oauth-signin-outdated");
+    let provider = Provider::start(&dev.base, 120);
+    let with_failure_url = create_deployed(
+        dev,
+        &definition(&provider, "Outdated", json!({}), log_steps()),
+    );
+    let without = create_deployed(
+        dev,
+        &definition(
+            &provider,
+            "Outdated bare",
+            json!({ "failure_url": null }),
+            log_steps(),
+        ),
+    );
+    // Version 2 keeps each workflow's failure_url, or its lack of one.
+    let overrides = |wf: &String| {
+        if *wf == without {
+            json!({ "failure_url": null })
+        } else {
+            json!({})
+        }
+    };
+    for wf in [&with_failure_url, &without] {
+        let callback = authorize(dev, &provider, wf, "u1", "hana");
+        // Version 2 is deployed while the end user is at the provider, and version 1 is read
+        // as a release that validates more strictly reads it.
+        let r = api(
+            dev,
+            "PUT",
+            &format!("/api/workflows/{wf}"),
+            Some(&definition(&provider, "V2", overrides(wf), log_steps())),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        let r = api(dev, "POST", &format!("/api/workflows/{wf}/deploy"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        dev.d1_write(&format!(
+            "UPDATE workflow_versions SET definition = '{{\"name\": \"V1\"}}'
+             WHERE workflow_id = '{wf}' AND version = 1"
+        ));
+        let r = send("GET", &callback, &[], None);
+        if *wf == with_failure_url {
+            assert_eq!(r.status, 302, "{}", r.text);
+            let loc = r.header("location").unwrap();
+            assert!(
+                loc.starts_with(&format!("{}/app/failed?", provider.base)),
+                "{loc}"
+            );
+            let fq = query(loc);
+            assert_eq!(fq["error"], "signin_outdated");
+            assert_eq!(fq["user_id"], "u1");
+            assert!(fq["error_description"].contains("version 1"), "{fq:?}");
+        } else {
+            assert_problem(
+                &r,
+                409,
+                Some("query.state"),
+                "start again at the Sign-in URL",
+            );
+        }
+        assert!(connections(dev, wf).is_empty(), "{wf}");
+        assert!(runs(dev, wf).is_empty(), "{wf}");
+        // The state was consumed: the same callback again is unknown.
+        assert_problem(
+            &send("GET", &callback, &[], None),
+            400,
+            Some("query.state"),
+            "already used",
+        );
+        // Started again, on version 2, the sign-in goes through.
+        let callback = authorize(dev, &provider, wf, "u1", "hana");
+        let r = send("GET", &callback, &[], None);
+        assert_eq!(r.status, 302, "{}", r.text);
+        assert!(
+            r.header("location").unwrap().contains("/app/done"),
+            "{}",
+            r.text
+        );
+        let c = connections(dev, wf);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(c[0]["version"], 2, "{c:?}");
+        assert_eq!(runs(dev, wf).len(), 1, "{wf}");
+    }
 }
 
 /// Redeploying a workflow onto another provider: its connections keep refreshing at the
@@ -1429,7 +1597,7 @@ fn a_redeploy_onto_another_provider_never_receives_earlier_refresh_tokens() {
         wait_run(dev, r["id"].as_str().unwrap(), 60);
     }
 
-    dev.fire_cron();
+    cron_pass(dev);
     assert!(
         new.token_requests().is_empty(),
         "{:?}",
@@ -1452,7 +1620,7 @@ fn a_redeploy_onto_another_provider_never_receives_earlier_refresh_tokens() {
     let c = &connections(dev, &wf)[0];
     assert_eq!(c["version"], 2);
     assert_eq!(c["has_refresh_token"], false, "{c}");
-    dev.fire_cron();
+    cron_pass(dev);
     assert!(new
         .token_requests()
         .iter()

@@ -20,7 +20,8 @@ use crate::oauth::{url_origin, OAuthTrigger};
 /// Default lifetime of a sign-in state: 10 minutes.
 pub const DEFAULT_STATE_TTL_SECONDS: i64 = 600;
 
-/// Connections expiring within this window are refreshed by the Cron pass.
+/// The Cron pass refreshes a connection this long before its token expires (sooner for a
+/// token that lives less than twice as long: `refresh::refresh_at`).
 pub const REFRESH_WINDOW_MS: i64 = 10 * 60_000;
 
 /// The state TTL from the `OAUTH_STATE_TTL_SECONDS` var (1..=3600), else the default; in ms.
@@ -204,6 +205,8 @@ pub struct TokenSet {
     /// [`MAX_EXPIRES_IN_SECONDS`] (the token does not expire as far as we know, and is never
     /// refreshed ahead of time).
     pub expires_at_ms: Option<i64>,
+    /// When the Cron pass refreshes this token (`refresh::refresh_at`); `None` with no expiry.
+    pub refresh_at_ms: Option<i64>,
     pub scopes: Vec<String>,
 }
 
@@ -221,14 +224,16 @@ pub fn token_set(resp: &BasicTokenResponse, requested: &[String], now_ms: i64) -
         Some(s) if !s.is_empty() => s.iter().map(|s| s.to_string()).collect(),
         _ => requested.to_vec(),
     };
+    let expires_at_ms = resp
+        .expires_in()
+        .filter(|d| d.as_secs() <= MAX_EXPIRES_IN_SECONDS)
+        .map(|d| now_ms.saturating_add(d.as_millis() as i64));
     TokenSet {
         access_token: resp.access_token().secret().clone(),
         token_type: resp.token_type().as_ref().to_string(),
         refresh_token: resp.refresh_token().map(|r| r.secret().clone()),
-        expires_at_ms: resp
-            .expires_in()
-            .filter(|d| d.as_secs() <= MAX_EXPIRES_IN_SECONDS)
-            .map(|d| now_ms.saturating_add(d.as_millis() as i64)),
+        expires_at_ms,
+        refresh_at_ms: super::refresh::refresh_at(now_ms, expires_at_ms),
         scopes,
     }
 }

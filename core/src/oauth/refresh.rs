@@ -1,7 +1,9 @@
-//! The pure rules of the Cron pass's refreshes: how long a failing connection waits before its
-//! next attempt, and which trigger configuration a connection refreshes with.
+//! The pure rules of the Cron pass's refreshes: when a token is due, how long a failing
+//! connection waits before its next attempt, and which trigger configuration a connection
+//! refreshes with.
 
 use crate::definition::{Definition, Trigger};
+use crate::oauth::flow::REFRESH_WINDOW_MS;
 use crate::oauth::{url_origin, OAuthTrigger};
 
 /// The wait after a connection's first failed refresh (not a dead grant).
@@ -17,6 +19,16 @@ pub fn retry_delay_ms(failures: i64) -> i64 {
     FIRST_RETRY_MS
         .saturating_mul(1i64 << doublings)
         .min(MAX_RETRY_MS)
+}
+
+/// When the Cron pass refreshes a token obtained at `obtained_ms` that expires at
+/// `expires_at_ms`: [`REFRESH_WINDOW_MS`] (10 minutes) before it expires, or halfway through
+/// its lifetime when that comes later. A 5-minute token is refreshed after about 2.5 minutes,
+/// not on every pass; a token that never expires is never refreshed ahead of time.
+pub fn refresh_at(obtained_ms: i64, expires_at_ms: Option<i64>) -> Option<i64> {
+    let expires = expires_at_ms?;
+    let lifetime = expires.saturating_sub(obtained_ms).max(0);
+    Some(expires.saturating_sub(REFRESH_WINDOW_MS.min(lifetime / 2)))
 }
 
 /// Whether two configurations are the same provider and client: the same `token_url` origin
@@ -74,6 +86,28 @@ mod tests {
     use super::*;
     use crate::kernel::problem::Errors;
     use serde_json::json;
+
+    #[test]
+    fn a_token_is_due_ten_minutes_before_it_expires_or_halfway_when_it_lives_less() {
+        let t0 = 1_800_000_000_000;
+        let min = 60_000;
+        // An hour-long token: 10 minutes before.
+        assert_eq!(refresh_at(t0, Some(t0 + 60 * min)), Some(t0 + 50 * min));
+        // 20 minutes: both rules agree.
+        assert_eq!(refresh_at(t0, Some(t0 + 20 * min)), Some(t0 + 10 * min));
+        // 5 minutes: halfway, not at once.
+        assert_eq!(refresh_at(t0, Some(t0 + 5 * min)), Some(t0 + 150_000));
+        // Already expired when obtained (a clock skew, `expires_in: 0`): due at its expiry.
+        assert_eq!(refresh_at(t0, Some(t0)), Some(t0));
+        assert_eq!(refresh_at(t0, Some(t0 - min)), Some(t0 - min));
+        // Never expires: never due.
+        assert_eq!(refresh_at(t0, None), None);
+        // Far-off values do not overflow.
+        assert_eq!(
+            refresh_at(i64::MIN, Some(i64::MAX)),
+            Some(i64::MAX - REFRESH_WINDOW_MS)
+        );
+    }
 
     #[test]
     fn failing_refreshes_back_off_to_an_hour() {

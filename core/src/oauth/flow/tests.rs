@@ -81,10 +81,12 @@ fn token_responses_become_token_sets() {
     assert_eq!(t.access_token, "at");
     assert_eq!(t.refresh_token.as_deref(), Some("rt"));
     assert_eq!(t.expires_at_ms, Some(3_601_000));
+    assert_eq!(t.refresh_at_ms, Some(3_001_000));
     assert_eq!(t.scopes, ["read"]);
     let r = parse_token_response(br#"{"access_token":"at","token_type":"bearer"}"#).unwrap();
     let t = token_set(&r, &["a".into()], 0);
     assert_eq!(t.expires_at_ms, None);
+    assert_eq!(t.refresh_at_ms, None);
     assert_eq!(t.refresh_token, None);
     assert_eq!(t.scopes, ["a"]);
     assert!(parse_token_response(b"<html>").is_err());
