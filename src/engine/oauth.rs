@@ -317,6 +317,17 @@ async fn trigger_for(
     Ok(refresh_config(live_trigger, own))
 }
 
+/// How much earlier than its wait a failing connection is due again: the Cron pass runs once a
+/// minute, a few seconds either way, so a connection due exactly a minute after this pass began
+/// could miss the next pass and wait a minute more.
+const PASS_SLACK_MS: i64 = 10_000;
+
+/// When a connection whose refresh failed in the pass that began at `pass_began` is tried
+/// again: `wait` later, by the pass that comes then.
+fn next_attempt_at(pass_began: i64, wait: i64) -> i64 {
+    pass_began + wait - PASS_SLACK_MS
+}
+
 async fn refresh_one(
     env: &Env,
     key: &SealKey,
@@ -344,7 +355,7 @@ async fn refresh_one(
                 user_id,
                 lease,
                 &message,
-                now_ms() + retry_in,
+                next_attempt_at(now, retry_in),
                 &iso_millis(now_ms()),
             )
             .await
