@@ -319,14 +319,18 @@ pub async fn undeploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
 /// Tells the workflow's object about a deploy or undeploy, already in the catalog. When the
 /// call fails the change stands: the workflow goes to the arm outbox, whose retry by the Cron
 /// pass arms or disarms the object to match the catalog. Only a failure to record that is an
-/// error. `req`: the API request (for the local fault `arm`, see `platform::dev_fault`).
+/// error. `req`: the API request (for the local faults `arm` and `undeploy-late`, see
+/// `platform::dev_fault`).
 async fn tell_object(
     env: &Env,
     req: Option<&Request>,
     id: &WorkflowId,
     action: Action,
 ) -> ApiResult<()> {
-    let fault = req.is_some_and(|r| crate::platform::dev_fault::on(env, r, "arm"));
+    let fault = req.is_some_and(|r| {
+        crate::platform::dev_fault::on(env, r, "arm")
+            || crate::platform::dev_fault::on(env, r, "undeploy-late")
+    });
     let Err(e) = objects::notify_arm(env, id, action, fault).await else {
         return Ok(());
     };

@@ -51,6 +51,8 @@ pub enum Action {
     RunList,
     /// Shard object: the run a dedup key made (body: the key).
     RunFind,
+    /// Shard object: which of these dedup keys it holds (body: JSON array of keys).
+    RunHeldKeys,
     /// Shard object, dev only: a stale executor's writes of run `run=<id>` (see `runs::dev`).
     DevStaleWrite,
     /// Shard object, dev only: the query plans of its run table (see `runs::dev::plans`).
@@ -60,7 +62,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 24] = [
+    const ALL: [Action; 25] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -82,6 +84,7 @@ impl Action {
         Action::RunGet,
         Action::RunList,
         Action::RunFind,
+        Action::RunHeldKeys,
         Action::DevStaleWrite,
         Action::DevPlans,
         Action::DevClaims,
@@ -111,6 +114,7 @@ impl Action {
             Action::RunGet => "/runs/get",
             Action::RunList => "/runs/list",
             Action::RunFind => "/runs/find",
+            Action::RunHeldKeys => "/runs/held-keys",
             Action::DevStaleWrite => "/runs/dev/stale-write",
             Action::DevPlans => "/runs/dev/plans",
             Action::DevClaims => "/runs/dev/claims",

@@ -49,6 +49,9 @@ pub struct WorkflowObject {
     schedule: RefCell<Option<schedule::Armed>>,
     /// A shard object's runs in memory (waiters, executor state).
     runs: runs::instance::RunsInstance,
+    /// Counts the deploy, reconcile and undeploy calls this instance began: one that sees the
+    /// count move while it awaited D1 arms again from what D1 says then.
+    arm_calls: std::cell::Cell<u64>,
     /// The synchronous storage API, looked up once per instance.
     kv: std::cell::OnceCell<sync_kv::SyncKv>,
 }
@@ -215,8 +218,32 @@ impl WorkflowObject {
         Ok(())
     }
 
-    /// Arms from the deployed version (deploy and reconcile share this).
+    /// Arms from the deployed version (deploy and reconcile share this). A deploy and an
+    /// undeploy sent at nearly the same time may reach the object in the other order than they
+    /// reached D1, or overlap while one awaits D1: when another of these calls began meanwhile,
+    /// this one arms again from what D1 says now, so the last to end matches the catalog.
     async fn arm(&self, workflow_id: &str, reconcile: bool) -> Result<Response> {
+        let mut seen = self.begin_arm_call();
+        let mut answer = self.arm_once(workflow_id, reconcile).await?;
+        for _ in 0..ARM_AGAIN_MAX {
+            let now = self.arm_calls.get();
+            if now == seen {
+                break;
+            }
+            seen = now;
+            answer = self.arm_once(workflow_id, reconcile).await?;
+        }
+        Ok(answer)
+    }
+
+    /// Counts a deploy, reconcile or undeploy call beginning; the count after it.
+    fn begin_arm_call(&self) -> u64 {
+        let n = self.arm_calls.get() + 1;
+        self.arm_calls.set(n);
+        n
+    }
+
+    async fn arm_once(&self, workflow_id: &str, reconcile: bool) -> Result<Response> {
         self.state
             .storage()
             .put(KEY_WORKFLOW, workflow_id.to_string())
@@ -252,6 +279,7 @@ impl DurableObject for WorkflowObject {
             workflow: RefCell::new(None),
             schedule: RefCell::new(None),
             runs: Default::default(),
+            arm_calls: Default::default(),
             kv: std::cell::OnceCell::new(),
         }
     }
@@ -266,7 +294,7 @@ impl DurableObject for WorkflowObject {
         let Some(action) = Action::parse(url.path()) else {
             return Response::error("unknown object action", 404);
         };
-        let fault = url.query_pairs().any(|(k, v)| k == "fault" && v == "arm");
+        let fault = url.query_pairs().any(|(k, v)| k == "fault" && v == "1");
         if fault
             && matches!(action, Action::Deploy | Action::Undeploy)
             && crate::platform::dev_fault::listed(&self.env, "arm")
@@ -467,13 +495,20 @@ impl WorkflowObject {
             Action::Deploy => self.arm(&workflow_id, false).await,
             Action::Reconcile => self.arm(&workflow_id, true).await,
             Action::Undeploy => {
+                self.begin_arm_call();
+                if url.query_pairs().any(|(k, v)| k == "fault" && v == "1")
+                    && crate::platform::dev_fault::listed(&self.env, "undeploy-late")
+                {
+                    worker::Delay::from(std::time::Duration::from_secs(2)).await;
+                }
+                // Stop at once, then match the catalog: a deploy that reached D1 after this
+                // undeploy, but this object before it, arms again.
                 self.state
                     .storage()
                     .put(KEY_WORKFLOW, workflow_id.clone())
                     .await?;
                 self.disarm().await?;
-                self.remember_live(&workflow_id).await?;
-                Response::ok("disarmed")
+                self.arm(&workflow_id, false).await
             }
             Action::PollReset | Action::PollForget => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
@@ -521,7 +556,9 @@ impl WorkflowObject {
             Action::RunList if !self.holds_runs(self.kv()?)? => {
                 Response::from_json(&serde_json::json!({ "runs": [] }))
             }
+            Action::RunHeldKeys if !self.holds_runs(self.kv()?)? => Response::ok("[]"),
             Action::RunFind => runs::handler::find(&self.state, &self.runs, req).await,
+            Action::RunHeldKeys => runs::batch::held_keys(&self.state, &self.runs, req).await,
             Action::DevStaleWrite if runs::dev::enabled(&self.env) => {
                 let q = |name: &str| {
                     url.query_pairs()
@@ -585,7 +622,7 @@ pub async fn notify(env: &Env, workflow_id: &str, action: Action) -> Result<()> 
 /// (see `platform::dev_fault`).
 pub async fn notify_arm(env: &Env, workflow_id: &str, action: Action, fault: bool) -> Result<()> {
     let url = match fault {
-        true => format!("{}&fault=arm", action.url(workflow_id)),
+        true => format!("{}&fault=1", action.url(workflow_id)),
         false => action.url(workflow_id),
     };
     send(env, workflow_id, &url, action).await.map(|_| ())
@@ -602,6 +639,15 @@ pub async fn status(env: &Env, workflow_id: &str) -> Result<serde_json::Value> {
     )
     .await?;
     serde_json::from_str(&text).map_err(|e| Error::RustError(format!("object status: {e}")))
+}
+
+/// How many times a deploy, reconcile or undeploy call arms again when others overlap it.
+const ARM_AGAIN_MAX: usize = 4;
+
+/// A one-column row named `value`.
+#[derive(serde::Deserialize)]
+pub(crate) struct ValueRow {
+    pub value: String,
 }
 
 /// An object's answer, its body read whole (see `platform::binding`).

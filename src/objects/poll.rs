@@ -57,6 +57,9 @@ use tripline_core::poll::state::{
 use tripline_core::poll::status::{PollReport, PollStatus};
 use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
 
+/// How much longer than the retention period an earlier `shards` is looked in (runs finish a
+/// while after they are created, and retention deletes in bounded batches).
+const EARLIER_SHARDS_SLACK_MS: i64 = 2 * 86_400_000;
 /// How long one alarm keeps polling while batches come back full; then it re-arms at once.
 const LOOP_BUDGET_MS: i64 = 25_000;
 /// How often a reset or a deploy checks whether the poll it waits for has ended.
@@ -88,11 +91,11 @@ const KEY_HORIZON: &str = "horizon";
 const KEY_WALK: &str = "walk";
 /// When the last quick re-poll was asked for (ms): at most one per interval.
 const KEY_SOON_AT: &str = "soon_at";
-/// The shard count a batch's runs are being recorded with (`{"fingerprint", "shards"}`), kept
-/// until every shard took them: a batch read again after a failure, even under a version with
-/// another `shards`, puts each record's run in the shard it was offered to before, where its
-/// dedup key is.
-const KEY_BATCH_SHARDS: &str = "batch_shards";
+/// The `shards` of earlier armed versions whose runs may still be kept
+/// (`shards:until_ms,…`): a record read again (a batch that failed after some shards took
+/// their runs, a reset to the beginning) is looked up in the shard it had under each, so that
+/// a redeploy changing `shards` never runs it twice.
+const KEY_EARLIER_SHARDS: &str = "earlier_shards";
 /// The shortest quick re-poll, and what is added to `settle_seconds` (the Worker's and the
 /// database's clocks need not agree to the millisecond).
 const SOON_MIN_MS: u64 = 1_000;
@@ -173,10 +176,7 @@ struct PollStore {
     sql: SqlStorage,
 }
 
-#[derive(Deserialize)]
-struct ValueRow {
-    value: String,
-}
+use super::ValueRow;
 
 #[derive(Deserialize)]
 struct IdRow {
@@ -280,36 +280,53 @@ impl PollStore {
         Ok(())
     }
 
-    /// The shard count to record a batch of the source `fingerprint` with: that of an earlier
-    /// batch not every shard took (it is read again), else `shards`; noted until
-    /// [`PollStore::batch_recorded`].
-    fn batch_shards(&self, fingerprint: &str, shards: u8) -> Result<u8> {
-        #[derive(Deserialize)]
-        struct Noted {
-            fingerprint: String,
-            shards: u8,
-        }
-        let noted = self
-            .get(KEY_BATCH_SHARDS)?
-            .and_then(|t| serde_json::from_str::<Noted>(&t).ok())
-            .filter(|n| n.fingerprint == fingerprint && n.shards >= 1);
-        match noted {
-            Some(n) => Ok(n.shards),
-            None => {
-                let note = json!({ "fingerprint": fingerprint, "shards": shards });
-                self.put(KEY_BATCH_SHARDS, &note.to_string())?;
-                Ok(shards)
+    /// The shard counts of earlier versions whose runs may still be kept at `now_ms`, other
+    /// than `current`.
+    fn earlier_shards(&self, now_ms: i64, current: u8) -> Result<Vec<u8>> {
+        let mut out: Vec<u8> = Vec::new();
+        for e in self.earlier_shard_entries()? {
+            if e.until_ms > now_ms && e.shards != current && !out.contains(&e.shards) {
+                out.push(e.shards);
             }
         }
+        Ok(out)
     }
 
-    /// Every shard took the batch's runs.
-    fn batch_recorded(&self) -> Result<()> {
-        self.sql.exec(
-            "DELETE FROM poll_state WHERE key = ?",
-            vec![SqlStorageValue::from(KEY_BATCH_SHARDS)],
-        )?;
-        Ok(())
+    fn earlier_shard_entries(&self) -> Result<Vec<EarlierShards>> {
+        Ok(self
+            .get(KEY_EARLIER_SHARDS)?
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|e| {
+                let (shards, until) = e.split_once(':')?;
+                Some(EarlierShards {
+                    shards: shards.parse().ok()?,
+                    until_ms: until.parse().ok()?,
+                })
+            })
+            .collect())
+    }
+
+    /// The armed version changes from one with `before` shards to one with `after`: runs made
+    /// under `before` may be kept until `until_ms`.
+    fn note_shards_change(&self, before: u8, after: u8, now_ms: i64, until_ms: i64) -> Result<()> {
+        if before == after {
+            return Ok(());
+        }
+        let mut entries: Vec<EarlierShards> = self
+            .earlier_shard_entries()?
+            .into_iter()
+            .filter(|e| e.until_ms > now_ms && e.shards != before)
+            .collect();
+        entries.push(EarlierShards {
+            shards: before,
+            until_ms,
+        });
+        let text: Vec<String> = entries
+            .iter()
+            .map(|e| format!("{}:{}", e.shards, e.until_ms))
+            .collect();
+        self.put(KEY_EARLIER_SHARDS, &text.join(","))
     }
 
     /// Forgets everything (the workflow was deleted).
@@ -328,6 +345,12 @@ impl PollStore {
     fn put_status(&self, status: &PollStatus) -> Result<()> {
         self.put(KEY_STATUS, &status.to_json().to_string())
     }
+}
+
+/// One entry of [`KEY_EARLIER_SHARDS`].
+struct EarlierShards {
+    shards: u8,
+    until_ms: i64,
 }
 
 #[derive(Deserialize)]
@@ -349,6 +372,22 @@ async fn remember_deployed(
     else {
         return Ok(());
     };
+    // The runs of the version armed before may be kept a retention period from now.
+    let before = store
+        .get(KEY_DEFINITION)?
+        .and_then(|t| serde_json::from_str::<StoredDefinition>(&t).ok())
+        .and_then(|s| serde_json::from_str::<Value>(&s.definition).ok())
+        .map(|d| d["shards"].as_u64().map_or(1, |n| n.clamp(1, 64) as u8));
+    if let Some(before) = before {
+        let now = now_ms();
+        let until = now + super::runs::limits::retention_ms(obj.env()) + EARLIER_SHARDS_SLACK_MS;
+        store.note_shards_change(
+            before,
+            super::runs::shards_of(&deployed.definition),
+            now,
+            until,
+        )?;
+    }
     let stored = json!({
         "version": deployed.version,
         "deployed_at_ms": deployed.deployed_at_ms,
@@ -640,6 +679,17 @@ async fn record_runs(
     if records.is_empty() {
         return Ok(0);
     }
+    // After a redeploy changed `shards`, a record read again may have its run in the shard its
+    // key had before: it is left out.
+    let held = held_in_earlier_shards(ctx, records).await?;
+    let records: Vec<&NewRecord> = records
+        .iter()
+        .copied()
+        .filter(|r| !held.contains(&scoped_dedup_key(&ctx.fingerprint, &r.dedup_key)))
+        .collect();
+    if records.is_empty() {
+        return Ok(0);
+    }
     let workflow = WorkflowId::parse(ctx.workflow_id)
         .ok_or_else(|| SourceError(format!("not a workflow id: {}", ctx.workflow_id)))?;
     let now = batch_time();
@@ -654,16 +704,10 @@ async fn record_runs(
     if let (Some(gap), Some(first)) = (gap, stored.first_mut()) {
         mark_gap(first, gap);
     }
-    // A batch read again after some shards took their runs and others failed keeps the shard
-    // count it was first offered with, even after a redeploy changed `shards`.
-    let shards = ctx
-        .store
-        .batch_shards(&ctx.fingerprint, ctx.shards)
-        .map_err(storage_err)?;
     let mut by_shard: BTreeMap<u8, Vec<BatchRun>> = BTreeMap::new();
     for (i, (record, stored)) in records.iter().zip(stored).enumerate() {
         let dedup_key = scoped_dedup_key(&ctx.fingerprint, &record.dedup_key);
-        let shard = shard_for(&dedup_key, shards);
+        let shard = shard_for(&dedup_key, ctx.shards);
         let random = random_bytes::<7>().map_err(|e| SourceError(e.to_string()))?;
         // Ids start with the batch's time, then the record's place in it: cursor order.
         let id = new_run_id(
@@ -702,8 +746,47 @@ async fn record_runs(
             Err(e) => return Err(SourceError(format!("recording the runs failed: {e}"))),
         }
     }
-    ctx.store.batch_recorded().map_err(storage_err)?;
     Ok(created)
+}
+
+/// The scoped dedup keys of `records` that a shard holds under an earlier `shards` of the
+/// workflow (one call per such shard, all at once); none unless a redeploy changed `shards`
+/// within the retention period.
+async fn held_in_earlier_shards(
+    ctx: &PollCtx<'_>,
+    records: &[&NewRecord],
+) -> std::result::Result<HashSet<String>, SourceError> {
+    let earlier = ctx
+        .store
+        .earlier_shards(now_ms(), ctx.shards)
+        .map_err(storage_err)?;
+    if earlier.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut ask: Vec<(u8, Vec<String>)> = Vec::new();
+    for r in records {
+        let key = scoped_dedup_key(&ctx.fingerprint, &r.dedup_key);
+        for shard in super::runs::earlier_shards(&key, ctx.shards, &earlier) {
+            match ask.iter_mut().find(|(s, _)| *s == shard) {
+                Some((_, keys)) => keys.push(key.clone()),
+                None => ask.push((shard, vec![key.clone()])),
+            }
+        }
+    }
+    // One shard after the other: this happens only within the retention period after a
+    // change of `shards`, and is no hot path.
+    let mut held = HashSet::new();
+    for (shard, keys) in &ask {
+        let found = batch::held(ctx.obj.env(), ctx.workflow_id, *shard, keys)
+            .await
+            .map_err(|e| {
+                SourceError(format!(
+                    "looking the records up in the shards of an earlier `shards` failed: {e}"
+                ))
+            })?;
+        held.extend(found);
+    }
+    Ok(held)
 }
 
 /// One poll of a PostgreSQL source (one batch).
@@ -1293,9 +1376,8 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     }
     let store = PollStore::open(obj)?;
     let fingerprint = source_fingerprint(&trigger.source);
-    // A reset starts a new walk over an HTTP source's pages, and forgets the batch it replaces.
+    // A reset starts a new walk over an HTTP source's pages.
     clear_walk(&store)?;
-    store.batch_recorded()?;
     let summary = match start {
         PollStart::Beginning => {
             let generation = store.bump_generation()?;

@@ -39,6 +39,19 @@ use tripline_core::kernel::time::{from_millis, iso_millis};
 use tripline_core::schedule::timer::{dedup_key, grace_from_config, interval_ms, run_input};
 use tripline_core::schedule::ScheduleTrigger;
 
+/// When a wake at `now` sets the alarm: the next slot, or sooner while runs are pending. A
+/// pending run's shard call may be cut off with the object (a code deploy resets objects), and
+/// then nothing reports the failure: the wake it needs must not wait for the next slot, which
+/// may be a day away, past [`PENDING_GIVE_UP_MS`]. Once the run is recorded, the alarm goes
+/// back to the next slot (`forget_pending`).
+fn alarm_at(next_ms: Option<i64>, pending: bool, now: i64) -> Option<i64> {
+    match (next_ms, pending) {
+        (next, false) => next,
+        (Some(next), true) => Some(next.min(now + RETRY_MS)),
+        (None, true) => Some(now + RETRY_MS),
+    }
+}
+
 /// Storage key of [`Armed`] (a JSON string).
 pub const KEY_SCHEDULE: &str = "schedule";
 /// Storage key of the armed version's trigger ([`StoredTrigger`], JSON), read only when the
@@ -165,6 +178,12 @@ fn forget_pending(obj: &WorkflowObject, kv: &SyncKv, version: i64, slot_ms: i64)
     }
     obj.schedule_record().replace(None);
     kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
+    // Nothing left to retry: the alarm goes back to the next slot.
+    if armed.pending.is_empty() {
+        if let Some(next) = armed.next_ms {
+            kv.set_alarm(next)?;
+        }
+    }
     obj.schedule_record().replace(Some(armed));
     Ok(())
 }
@@ -417,8 +436,8 @@ async fn wake<'a>(
     obj.schedule_record().replace(None);
     kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
     obj.schedule_record().replace(Some(armed.clone()));
-    match plan.next {
-        Some(next) => kv.set_alarm(next.timestamp_millis())?,
+    match alarm_at(armed.next_ms, !armed.pending.is_empty(), now) {
+        Some(at) => kv.set_alarm(at)?,
         None => storage.delete_alarm().await?,
     }
 
@@ -607,5 +626,23 @@ impl Followup<'_> {
             storage.set_alarm(from_millis(at)).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_run_brings_the_alarm_forward_to_its_retry() {
+        let now = 1_800_000_000_000;
+        let day = 86_400_000;
+        assert_eq!(alarm_at(Some(now + day), false, now), Some(now + day));
+        assert_eq!(alarm_at(Some(now + day), true, now), Some(now + RETRY_MS));
+        // A slot sooner than the retry stays first.
+        assert_eq!(alarm_at(Some(now + 1_000), true, now), Some(now + 1_000));
+        // No next slot (a schedule that ended): the retry alone, or no alarm.
+        assert_eq!(alarm_at(None, true, now), Some(now + RETRY_MS));
+        assert_eq!(alarm_at(None, false, now), None);
     }
 }

@@ -1,11 +1,15 @@
-//! Faults a local test can inject (never honoured in production): `TRIPLINE_DEV_FAULTS` is a
-//! comma-separated list of fault names, and a fault applies only to a request made to the
-//! Worker on a loopback host (`wrangler dev`), which a deployed Worker never serves.
+//! Faults a local test can inject: `TRIPLINE_DEV_FAULTS` is a comma-separated list of fault
+//! names (a var for tests only). A fault of an incoming request applies only to a request made
+//! to the Worker on a loopback host (`wrangler dev`), which a deployed Worker never serves.
 //!
 //! - `arm`: the workflow's object refuses the deploy or undeploy call of an API request
 //!   (503), as when the object is unreachable, so the call lands in the arm outbox.
+//! - `undeploy-late`: the workflow's object waits 2 s before it handles the undeploy call of
+//!   an API request, as when that call is slow and a deploy sent after it arrives first.
 //! - `batch-v1-shard1`: shard object 1 refuses a batch of new runs of version 1 (503), as
-//!   when one shard fails while the others take their part of a poll's batch.
+//!   when one shard fails while the others take their part of a poll's batch. A call between
+//!   objects has no host to check, so this one is honoured wherever the var is set: the var
+//!   is for tests only.
 
 use worker::{Env, Request};
 

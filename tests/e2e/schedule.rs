@@ -201,6 +201,45 @@ fn a_deploy_right_after_an_undeploy_keeps_the_schedule_firing() {
     api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
 }
 
+/// An undeploy whose call to the object is slow, and a deploy sent right after it that reaches
+/// the object first: the object ends up matching the catalog (deployed), and the schedule
+/// keeps firing. (Before, the late undeploy disarmed it while the catalog said deployed, and
+/// nothing ever armed it again.)
+#[test]
+fn a_late_undeploy_call_does_not_stop_a_schedule_deployed_after_it() {
+    // `undeploy-late`: the object waits 2 s before it handles an API request's undeploy call.
+    let dev = Dev::start(
+        "schedule-undeploy-late",
+        &[("TRIPLINE_DEV_FAULTS", "undeploy-late")],
+    );
+    let dev = &dev;
+    let id = create_deployed(
+        dev,
+        &schedule_def("every 1 s, late undeploy", every(1), "skip"),
+    );
+    eventually(60, "two runs", || slots(dev, &id).len() >= 2);
+    let undeploy = {
+        let url = dev.url(&format!("/api/workflows/{id}/undeploy"));
+        std::thread::spawn(move || {
+            let auth = format!("Bearer {ADMIN_TOKEN}");
+            send("POST", &url, &[("authorization", &auth)], None).status
+        })
+    };
+    // The undeploy is in the catalog, its object call is waiting: deploy again.
+    eventually(10, "the undeploy in the catalog", || {
+        api(dev, "GET", &format!("/api/workflows/{id}"), None).json()["status"] == "draft"
+    });
+    deploy(dev, &id);
+    assert_eq!(undeploy.join().expect("undeploy thread"), 200);
+    let after = now_ms();
+    eventually(30, "three runs after both calls ended", || {
+        slots(dev, &id).iter().filter(|s| s.created > after).count() >= 3
+    });
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(wf["status"], "deployed", "{wf}");
+    api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+}
+
 #[test]
 fn redeploy_with_a_new_interval_changes_the_spacing() {
     let dev = shared();

@@ -184,6 +184,46 @@ pub async fn create_many(
     Response::from_json(&BatchCreated { created, taken })
 }
 
+/// How many keys one statement looks up (its JSON text stays far below a value's 2 MB).
+const HELD_KEYS_PER_STATEMENT: usize = 500;
+
+/// Which of the dedup keys of the body (a JSON array) this shard holds a run of, as a JSON
+/// array, looked up through its unique dedup index.
+pub async fn held_keys(state: &State, runs: &RunsInstance, mut req: Request) -> Result<Response> {
+    let keys: Vec<String> = serde_json::from_str(&req.text().await?)
+        .map_err(|e| worker::Error::RustError(format!("the keys to look up: {e}")))?;
+    let sql = super::handler::sql(state, runs)?;
+    let mut held: Vec<String> = Vec::new();
+    for chunk in keys.chunks(HELD_KEYS_PER_STATEMENT) {
+        let list = serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into());
+        let found = sql
+            .exec(
+                "SELECT json_group_array(dedup_key) AS value FROM runs
+                 WHERE dedup_key IN (SELECT value FROM json_each(?))",
+                vec![V::String(list)],
+            )?
+            .to_array::<crate::objects::ValueRow>()?;
+        for row in found {
+            held.extend(serde_json::from_str::<Vec<String>>(&row.value).unwrap_or_default());
+        }
+    }
+    Response::from_json(&held)
+}
+
+/// Which of `keys` shard `shard` of `workflow_id` holds a run of.
+pub async fn held(env: &Env, workflow_id: &str, shard: u8, keys: &[String]) -> Result<Vec<String>> {
+    let body = serde_json::to_string(keys).unwrap_or_else(|_| "[]".into());
+    let answer = call(env, workflow_id, shard, Action::RunHeldKeys, "", Some(body)).await?;
+    if answer.status >= 400 {
+        return Err(worker::Error::RustError(format!(
+            "looking up dedup keys failed ({}): {}",
+            answer.status, answer.text
+        )));
+    }
+    serde_json::from_str(&answer.text)
+        .map_err(|e| worker::Error::RustError(format!("a shard's held keys: {e}")))
+}
+
 /// Why a batch was not created.
 pub enum BatchError {
     /// The shard's storage is full (507): its detail.
