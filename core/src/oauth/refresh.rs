@@ -21,14 +21,21 @@ pub fn retry_delay_ms(failures: i64) -> i64 {
         .min(MAX_RETRY_MS)
 }
 
+/// The least time before expiry a token is due at: the Cron pass runs once a minute, so a
+/// token due later than a minute and a half before its expiry could see its last pass come
+/// too close to it.
+pub const REFRESH_MIN_WINDOW_MS: i64 = 90_000;
+
 /// When the Cron pass refreshes a token obtained at `obtained_ms` that expires at
 /// `expires_at_ms`: [`REFRESH_WINDOW_MS`] (10 minutes) before it expires, or halfway through
-/// its lifetime when that comes later. A 5-minute token is refreshed after about 2.5 minutes,
-/// not on every pass; a token that never expires is never refreshed ahead of time.
+/// its lifetime when that comes later, but never less than [`REFRESH_MIN_WINDOW_MS`] before
+/// it expires. A 5-minute token is refreshed after about 2.5 minutes, not on every pass; one
+/// that lives 90 seconds or less on every pass; one that never expires never ahead of time.
 pub fn refresh_at(obtained_ms: i64, expires_at_ms: Option<i64>) -> Option<i64> {
     let expires = expires_at_ms?;
     let lifetime = expires.saturating_sub(obtained_ms).max(0);
-    Some(expires.saturating_sub(REFRESH_WINDOW_MS.min(lifetime / 2)))
+    let window = (lifetime / 2).clamp(REFRESH_MIN_WINDOW_MS, REFRESH_WINDOW_MS);
+    Some(expires.saturating_sub(window))
 }
 
 /// Whether two configurations are the same provider and client: the same `token_url` origin
@@ -97,9 +104,11 @@ mod tests {
         assert_eq!(refresh_at(t0, Some(t0 + 20 * min)), Some(t0 + 10 * min));
         // 5 minutes: halfway, not at once.
         assert_eq!(refresh_at(t0, Some(t0 + 5 * min)), Some(t0 + 150_000));
-        // Already expired when obtained (a clock skew, `expires_in: 0`): due at its expiry.
-        assert_eq!(refresh_at(t0, Some(t0)), Some(t0));
-        assert_eq!(refresh_at(t0, Some(t0 - min)), Some(t0 - min));
+        // 2 minutes: a minute and a half before expiry, so that a pass comes in time.
+        assert_eq!(refresh_at(t0, Some(t0 + 2 * min)), Some(t0 + 30_000));
+        // A minute: due at once (every pass), as is one already expired when obtained.
+        assert_eq!(refresh_at(t0, Some(t0 + min)), Some(t0 - 30_000));
+        assert_eq!(refresh_at(t0, Some(t0)), Some(t0 - REFRESH_MIN_WINDOW_MS));
         // Never expires: never due.
         assert_eq!(refresh_at(t0, None), None);
         // Far-off values do not overflow.
