@@ -372,21 +372,36 @@ async fn remember_deployed(
     else {
         return Ok(());
     };
-    // The runs of the version armed before may be kept a retention period from now.
+    // The runs of the version armed before may be kept a retention period from now; so may
+    // those of the versions D1 lists as replaced within it (`remember_live` just stored them:
+    // changes this object never saw armed, or saw before it kept this history).
+    let now = now_ms();
+    let until = now + super::runs::limits::retention_ms(obj.env()) + EARLIER_SHARDS_SLACK_MS;
+    let shards = super::runs::shards_of(&deployed.definition);
+    let listed: Vec<u8> = obj
+        .state()
+        .storage()
+        .get::<String>(super::KEY_LIVE)
+        .await?
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|live| live["earlier_shards"].as_str().map(str::to_string))
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|n| n.as_u64())
+        .map(|n| n.clamp(1, 64) as u8)
+        .collect();
+    for earlier in listed {
+        store.note_shards_change(earlier, shards, now, until)?;
+    }
     let before = store
         .get(KEY_DEFINITION)?
         .and_then(|t| serde_json::from_str::<StoredDefinition>(&t).ok())
         .and_then(|s| serde_json::from_str::<Value>(&s.definition).ok())
         .map(|d| d["shards"].as_u64().map_or(1, |n| n.clamp(1, 64) as u8));
     if let Some(before) = before {
-        let now = now_ms();
-        let until = now + super::runs::limits::retention_ms(obj.env()) + EARLIER_SHARDS_SLACK_MS;
-        store.note_shards_change(
-            before,
-            super::runs::shards_of(&deployed.definition),
-            now,
-            until,
-        )?;
+        store.note_shards_change(before, shards, now, until)?;
     }
     let stored = json!({
         "version": deployed.version,
@@ -750,8 +765,8 @@ async fn record_runs(
 }
 
 /// The scoped dedup keys of `records` that a shard holds under an earlier `shards` of the
-/// workflow (one call per such shard, all at once); none unless a redeploy changed `shards`
-/// within the retention period.
+/// workflow (one call per such shard, one after the other); none unless a redeploy changed
+/// `shards` within the retention period.
 async fn held_in_earlier_shards(
     ctx: &PollCtx<'_>,
     records: &[&NewRecord],

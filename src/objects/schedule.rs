@@ -178,8 +178,11 @@ fn forget_pending(obj: &WorkflowObject, kv: &SyncKv, version: i64, slot_ms: i64)
     }
     obj.schedule_record().replace(None);
     kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
-    // Nothing left to retry: the alarm goes back to the next slot.
-    if armed.pending.is_empty() {
+    // Nothing left to retry: the alarm goes back to the next slot, if the object is still
+    // armed for this schedule (an undeploy or another trigger's deploy may have come meanwhile,
+    // and set an alarm of its own).
+    let armed_here = obj.kind_now(kv)? == Some(TriggerKind::Schedule) && armed.version == version;
+    if armed.pending.is_empty() && armed_here {
         if let Some(next) = armed.next_ms {
             kv.set_alarm(next)?;
         }
