@@ -28,8 +28,21 @@ const PROVIDER_TIMEOUT_MS: u64 = 15_000;
 const REFRESH_LEASE_MS: i64 = 60_000;
 /// The longest lease a refresh takes: [`REFRESH_LEASE_MS`] and a jitter of up to 255 ms.
 pub const MAX_REFRESH_LEASE_MS: i64 = REFRESH_LEASE_MS + 256;
-/// Connections refreshed per Cron pass.
+/// Connections refreshed at once by the Cron pass (`OAUTH_REFRESH_BATCH`, 1–200).
 const REFRESH_BATCH: u32 = 50;
+/// A Cron pass takes batch after batch while connections are due, up to this many refreshes
+/// (each is a few subrequests: the claim, the token call, the save)…
+const REFRESH_PASS_MAX: usize = 1_000;
+/// … and stops starting batches after this long (a pass runs once a minute).
+const REFRESH_PASS_MS: i64 = 40_000;
+
+/// The batch size: `OAUTH_REFRESH_BATCH` when set to 1–200, else [`REFRESH_BATCH`].
+fn refresh_batch(env: &Env) -> u32 {
+    env_string(env, "OAUTH_REFRESH_BATCH")
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .filter(|n| (1..=200).contains(n))
+        .unwrap_or(REFRESH_BATCH)
+}
 
 /// The `TRIPLINE_ENCRYPTION_KEY` secret, parsed.
 pub fn seal_key(env: &Env) -> Result<SealKey, KeyError> {
@@ -252,32 +265,47 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
         );
     }
     report.needs_reauth += expired;
-    let due = connections::due(&db, now, REFRESH_BATCH).await?;
-    if due.is_empty() {
-        return Ok(report);
-    }
-    let key = match seal_key(env) {
-        Ok(k) => k,
-        Err(e) => {
-            worker::console_error!("oauth refresh skipped: {e}");
-            return Ok(report);
+    let batch = refresh_batch(env);
+    let mut key: Option<SealKey> = None;
+    let mut taken = 0usize;
+    // Batch after batch while connections are due: each refreshed, refused or failed one is no
+    // longer due (a new `refresh_at`, `needs_reauth`, or its backoff), so every batch is new.
+    while taken < REFRESH_PASS_MAX && now_ms() - now < REFRESH_PASS_MS {
+        let due = connections::due(&db, now_ms(), batch, &iso_millis(now)).await?;
+        if due.is_empty() {
+            break;
         }
-    };
-    let results = join_all(
-        due.iter()
-            .map(|(wf, user)| refresh_one(env, &key, wf, user)),
-    )
-    .await;
-    for r in results {
-        match r {
-            Ok(Outcome::Refreshed) => report.refreshed += 1,
-            Ok(Outcome::NeedsReauth) => report.needs_reauth += 1,
-            Ok(Outcome::Failed) => report.failed += 1,
-            Ok(Outcome::Skipped) => {}
-            Err(e) => {
-                report.failed += 1;
-                worker::console_error!("oauth refresh: {e}");
+        let key = match &key {
+            Some(k) => k,
+            None => match seal_key(env) {
+                Ok(k) => key.insert(k),
+                Err(e) => {
+                    worker::console_error!("oauth refresh skipped: {e}");
+                    return Ok(report);
+                }
+            },
+        };
+        taken += due.len();
+        let results = join_all(due.iter().map(|(wf, user)| refresh_one(env, key, wf, user))).await;
+        let mut moved = false;
+        for r in results {
+            match r {
+                Ok(Outcome::Refreshed) => report.refreshed += 1,
+                Ok(Outcome::NeedsReauth) => report.needs_reauth += 1,
+                Ok(Outcome::Failed) => report.failed += 1,
+                Ok(Outcome::Skipped) => {}
+                Err(e) => {
+                    report.failed += 1;
+                    worker::console_error!("oauth refresh: {e}");
+                    continue;
+                }
             }
+            moved = true;
+        }
+        // Only errors (D1 unavailable): the same connections would come back; the next pass
+        // tries again.
+        if !moved || due.len() < batch as usize {
+            break;
         }
     }
     Ok(report)

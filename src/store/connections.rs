@@ -353,7 +353,15 @@ pub async fn delete_for_workflow(db: &D1Database, workflow_id: &str) -> Result<(
 /// can be refreshed now (no refresh in progress,
 /// and not waiting out the backoff of earlier failures: `refresh_lease_until` holds the next
 /// attempt's time), soonest first, at most `limit`.
-pub async fn due(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<(String, String)>> {
+///
+/// A connection refreshed at or after `pass_began` (ISO time) is left to the next pass: a token
+/// that lives 90 seconds or less is due again as soon as it is stored.
+pub async fn due(
+    db: &D1Database,
+    now_ms: i64,
+    limit: u32,
+    pass_began: &str,
+) -> Result<Vec<(String, String)>> {
     #[derive(Deserialize)]
     struct Key {
         workflow_id: String,
@@ -364,9 +372,15 @@ pub async fn due(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<(String
             "SELECT workflow_id, user_id FROM oauth_connections
              WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at <= ?1 + ?3
                AND COALESCE(refresh_at, expires_at - ?3) <= ?1 AND refresh_lease_until < ?1
+               AND (refreshed_at IS NULL OR refreshed_at < ?4)
              ORDER BY expires_at LIMIT ?2",
         )
-        .bind(&[num(now_ms), num(limit as i64), num(REFRESH_WINDOW_MS)])?
+        .bind(&[
+            num(now_ms),
+            num(limit as i64),
+            num(REFRESH_WINDOW_MS),
+            text(pass_began),
+        ])?
         .all()
         .await?
         .results::<Key>()?;

@@ -1478,6 +1478,46 @@ fn a_short_lived_token_is_refreshed_halfway_through_its_life_not_on_every_pass()
     );
 }
 
+/// One Cron pass takes batch after batch while connections are due (here batches of 2, for 5
+/// due connections): none waits for the next pass. A token that lives a minute, due again as
+/// soon as it is refreshed, is refreshed once per pass, not over and over.
+#[test]
+fn one_cron_pass_refreshes_every_due_connection_batch_after_batch() {
+    let dev = &Dev::start(
+        "oauth-refresh-batches",
+        &[(SECRET_ENV, CLIENT_SECRET), ("OAUTH_REFRESH_BATCH", "2")],
+    );
+    let provider = Provider::start(&dev.base, 240);
+    let minute = Provider::start(&dev.base, 60);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Batches", json!({}), log_steps()),
+    );
+    let wf_minute = create_deployed(dev, &definition(&minute, "Minute", json!({}), log_steps()));
+    for i in 0..5 {
+        let callback = authorize(dev, &provider, &wf, &format!("u{i}"), &format!("user{i}"));
+        assert_eq!(send("GET", &callback, &[], None).status, 302);
+    }
+    let callback = authorize(dev, &minute, &wf_minute, "m1", "mia");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let refreshes = |p: &Provider| {
+        p.token_requests()
+            .iter()
+            .filter(|r| r.grant_type == "refresh_token" && r.error.is_none())
+            .count()
+    };
+    cron_pass(dev);
+    assert_eq!(refreshes(&provider), 5, "{:?}", provider.token_requests());
+    assert_eq!(refreshes(&minute), 1, "{:?}", minute.token_requests());
+    for c in connections(dev, &wf) {
+        assert!(c["refreshed_at"].is_string(), "{c}");
+    }
+    // The next pass: the minute-long token is due again, the others are not.
+    dev.fire_cron();
+    assert_eq!(refreshes(&provider), 5, "{:?}", provider.token_requests());
+    assert_eq!(refreshes(&minute), 2, "{:?}", minute.token_requests());
+}
+
 /// A sign-in whose version a later release can no longer read ends with a clear answer, not a
 /// 500: the deployed version's `failure_url` with `error=signin_outdated`, or without one a 409
 /// at `query.state`; no connection and no run. A sign-in started again goes through.
