@@ -327,16 +327,10 @@ async fn signin_trigger(
     id: &WorkflowId,
     version: i64,
 ) -> ApiResult<Option<OAuthTrigger>> {
-    let Some(def) = store::runs::version_definition(db, id, version).await? else {
-        return Ok(None);
-    };
-    let def = serde_json::from_str::<Value>(&def)
-        .ok()
-        .and_then(|v| Definition::parse(&v).ok());
-    Ok(match def.map(|d| d.trigger) {
-        Some(Trigger::OAuth(t)) => Some(*t),
-        _ => None,
-    })
+    Ok(store::runs::version_definition(db, id, version)
+        .await?
+        .as_deref()
+        .and_then(oauth_trigger_of))
 }
 
 /// A sign-in whose version can no longer finish it: a 302 to the deployed version's

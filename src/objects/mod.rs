@@ -294,8 +294,7 @@ impl DurableObject for WorkflowObject {
         let Some(action) = Action::parse(url.path()) else {
             return Response::error("unknown object action", 404);
         };
-        let fault = url.query_pairs().any(|(k, v)| k == "fault" && v == "1");
-        if fault
+        if fault_asked(&url)
             && matches!(action, Action::Deploy | Action::Undeploy)
             && crate::platform::dev_fault::listed(&self.env, "arm")
         {
@@ -496,7 +495,7 @@ impl WorkflowObject {
             Action::Reconcile => self.arm(&workflow_id, true).await,
             Action::Undeploy => {
                 self.begin_arm_call();
-                if url.query_pairs().any(|(k, v)| k == "fault" && v == "1")
+                if fault_asked(url)
                     && crate::platform::dev_fault::listed(&self.env, "undeploy-late")
                 {
                     worker::Delay::from(std::time::Duration::from_secs(2)).await;
@@ -639,6 +638,11 @@ pub async fn status(env: &Env, workflow_id: &str) -> Result<serde_json::Value> {
     )
     .await?;
     serde_json::from_str(&text).map_err(|e| Error::RustError(format!("object status: {e}")))
+}
+
+/// Whether the Worker asked for its dev faults on this call (`fault=1`, see `notify_arm`).
+fn fault_asked(url: &Url) -> bool {
+    url.query_pairs().any(|(k, v)| k == "fault" && v == "1")
 }
 
 /// How many times a deploy, reconcile or undeploy call arms again when others overlap it.

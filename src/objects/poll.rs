@@ -307,8 +307,8 @@ impl PollStore {
             .collect())
     }
 
-    /// The armed version changes from one with `before` shards to one with `after`: runs made
-    /// under `before` may be kept until `until_ms`.
+    /// Runs made under an earlier version's `before` shards may be kept until `until_ms`;
+    /// nothing to note when the version armed now (`after`) has as many.
     fn note_shards_change(&self, before: u8, after: u8, now_ms: i64, until_ms: i64) -> Result<()> {
         if before == after {
             return Ok(());
@@ -372,36 +372,20 @@ async fn remember_deployed(
     else {
         return Ok(());
     };
-    // The runs of the version armed before may be kept a retention period from now; so may
-    // those of the versions D1 lists as replaced within it (`remember_live` just stored them:
-    // changes this object never saw armed, or saw before it kept this history).
+    // The runs of the versions D1 lists as replaced within the retention period
+    // (`remember_live` has just stored them) may be kept a retention period from now.
     let now = now_ms();
     let until = now + super::runs::limits::retention_ms(obj.env()) + EARLIER_SHARDS_SLACK_MS;
     let shards = super::runs::shards_of(&deployed.definition);
-    let listed: Vec<u8> = obj
+    let live = obj
         .state()
         .storage()
         .get::<String>(super::KEY_LIVE)
         .await?
         .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|live| live["earlier_shards"].as_str().map(str::to_string))
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|n| n.as_u64())
-        .map(|n| n.clamp(1, 64) as u8)
-        .collect();
-    for earlier in listed {
+        .unwrap_or_default();
+    for earlier in super::runs::parse_earlier_shards(live["earlier_shards"].as_str(), shards) {
         store.note_shards_change(earlier, shards, now, until)?;
-    }
-    let before = store
-        .get(KEY_DEFINITION)?
-        .and_then(|t| serde_json::from_str::<StoredDefinition>(&t).ok())
-        .and_then(|s| serde_json::from_str::<Value>(&s.definition).ok())
-        .map(|d| d["shards"].as_u64().map_or(1, |n| n.clamp(1, 64) as u8));
-    if let Some(before) = before {
-        store.note_shards_change(before, shards, now, until)?;
     }
     let stored = json!({
         "version": deployed.version,

@@ -131,6 +131,17 @@ fn cron_pass(dev: &Dev) {
     dev.fire_cron();
 }
 
+/// A failed sign-in's answer: a 302 to the provider app's `failure_url`; its query.
+fn failure_query(r: &Resp, provider: &Provider) -> HashMap<String, String> {
+    assert_eq!(r.status, 302, "{}", r.text);
+    let loc = r.header("location").unwrap();
+    assert!(
+        loc.starts_with(&format!("{}/app/failed?", provider.base)),
+        "{loc}"
+    );
+    query(loc)
+}
+
 fn d1_count(dev: &Dev, sql: &str) -> i64 {
     dev.d1(sql)[0]["n"].as_i64().expect("count")
 }
@@ -734,14 +745,7 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
     // The provider's error (the user clicked Deny) → failure_url with the error.
     let to_provider = signin(dev, &wf, "u3");
     let back = provider_login(&provider, &to_provider, "frank", "deny");
-    let r = send("GET", &back, &[], None);
-    assert_eq!(r.status, 302, "{}", r.text);
-    let loc = r.header("location").unwrap();
-    assert!(
-        loc.starts_with(&format!("{}/app/failed?", provider.base)),
-        "{loc}"
-    );
-    let fq = query(loc);
+    let fq = failure_query(&send("GET", &back, &[], None), &provider);
     assert_eq!(fq["error"], "access_denied");
     assert_eq!(fq["error_description"], "The user denied access");
     assert_eq!(fq["user_id"], "u3");
@@ -1362,15 +1366,11 @@ fn a_refused_or_unreadable_earlier_refresh_token_is_not_kept() {
     };
     sign_in("u1", "hana");
     sign_in("u3", "jill");
-    let r = api(
+    redeploy(
         dev,
-        "PUT",
-        &format!("/api/workflows/{wf}"),
-        Some(&definition(&provider, "V2", json!({}), log_steps())),
+        &wf,
+        &definition(&provider, "V2", json!({}), log_steps()),
     );
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = api(dev, "POST", &format!("/api/workflows/{wf}/deploy"), None);
-    assert_eq!(r.status, 200, "{}", r.text);
     sign_in("u2", "ivan");
     // Version 1 as a release that validates more strictly reads it; Ivan's refresh token was
     // refused by the provider.
@@ -1550,28 +1550,18 @@ fn a_signin_whose_version_can_no_longer_be_read_is_sent_to_start_again() {
         let callback = authorize(dev, &provider, wf, "u1", "hana");
         // Version 2 is deployed while the end user is at the provider, and version 1 is read
         // as a release that validates more strictly reads it.
-        let r = api(
+        redeploy(
             dev,
-            "PUT",
-            &format!("/api/workflows/{wf}"),
-            Some(&definition(&provider, "V2", overrides(wf), log_steps())),
+            wf,
+            &definition(&provider, "V2", overrides(wf), log_steps()),
         );
-        assert_eq!(r.status, 200, "{}", r.text);
-        let r = api(dev, "POST", &format!("/api/workflows/{wf}/deploy"), None);
-        assert_eq!(r.status, 200, "{}", r.text);
         dev.d1_write(&format!(
             "UPDATE workflow_versions SET definition = '{{\"name\": \"V1\"}}'
              WHERE workflow_id = '{wf}' AND version = 1"
         ));
         let r = send("GET", &callback, &[], None);
         if *wf == with_failure_url {
-            assert_eq!(r.status, 302, "{}", r.text);
-            let loc = r.header("location").unwrap();
-            assert!(
-                loc.starts_with(&format!("{}/app/failed?", provider.base)),
-                "{loc}"
-            );
-            let fq = query(loc);
+            let fq = failure_query(&r, &provider);
             assert_eq!(fq["error"], "signin_outdated");
             assert_eq!(fq["user_id"], "u1");
             assert!(fq["error_description"].contains("version 1"), "{fq:?}");
@@ -1620,15 +1610,11 @@ fn a_redeploy_onto_another_provider_never_receives_earlier_refresh_tokens() {
     let wf = create_deployed(dev, &definition(&old, "Switch", json!({}), log_steps()));
     let callback = authorize(dev, &old, &wf, "u1", "gina");
     assert_eq!(send("GET", &callback, &[], None).status, 302);
-    let r = api(
+    redeploy(
         dev,
-        "PUT",
-        &format!("/api/workflows/{wf}"),
-        Some(&definition(&new, "Switch", json!({}), log_steps())),
+        &wf,
+        &definition(&new, "Switch", json!({}), log_steps()),
     );
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = api(dev, "POST", &format!("/api/workflows/{wf}/deploy"), None);
-    assert_eq!(r.status, 200, "{}", r.text);
     for r in runs(dev, &wf) {
         wait_run(dev, r["id"].as_str().unwrap(), 60);
     }

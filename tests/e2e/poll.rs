@@ -1377,6 +1377,14 @@ fn injection_attempts_in_names_are_rejected_at_validation() {
     assert_eq!(r.locations(), ["trigger.interval_seconds"]);
 }
 
+/// A `wrangler dev` of its own, for HTTP sources, with the dev fault `fault` on.
+fn dev_with_fault(name: &str, fault: &str) -> Dev {
+    Dev::start(
+        name,
+        &[("TRIPLINE_DEV_FAULTS", fault), ("API_TOKEN", API_TOKEN)],
+    )
+}
+
 fn http_def(name: &str, source: Value, start: &str) -> Value {
     let mut src = json!({"kind": "http", "items": "/data", "id": "/id",
         "headers": {"authorization": "Bearer {{secrets.API_TOKEN}}"}});
@@ -1459,13 +1467,7 @@ fn a_batch_read_again_after_a_redeploy_that_changed_shards_runs_each_item_once()
     let feeds = FeedServer::start();
     let feed = "reshard";
     feeds.update(feed, |f| f.items = (1..=24).map(item).collect());
-    let dev = Dev::start(
-        "poll-reshard",
-        &[
-            ("TRIPLINE_DEV_FAULTS", "batch-v1-shard1"),
-            ("API_TOKEN", API_TOKEN),
-        ],
-    );
+    let dev = dev_with_fault("poll-reshard", "batch-v1-shard1");
     let shard_of = |run: &Value| {
         let id = run["id"].as_str().expect("id");
         id[id.len() - 2..].to_string()
@@ -1491,10 +1493,7 @@ fn a_batch_read_again_after_a_redeploy_that_changed_shards_runs_each_item_once()
     assert!(taken.iter().all(|r| shard_of(r) == "00"), "{taken:?}");
 
     def["shards"] = json!(4);
-    let r = api(&dev, "PUT", &format!("/api/workflows/{id}"), Some(&def));
-    assert_eq!(r.status, 200, "{}", r.text);
-    let r = api(&dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
-    assert_eq!(r.status, 200, "{}", r.text);
+    redeploy(&dev, &id, &def);
     let all = wait_runs(&dev, &id, 24, 120);
     assert_unique_keys(&all);
     let mut seqs = item_seqs(&all);
@@ -1588,10 +1587,7 @@ fn an_undeploy_whose_object_call_fails_stops_polling_once_the_cron_retries_it() 
     let feeds = FeedServer::start();
     let feed = "outbox";
     feeds.update(feed, |f| f.items = (1..=2).map(item).collect());
-    let dev = Dev::start(
-        "poll-outbox",
-        &[("TRIPLINE_DEV_FAULTS", "arm"), ("API_TOKEN", API_TOKEN)],
-    );
+    let dev = dev_with_fault("poll-outbox", "arm");
     let outbox = |id: &str| {
         dev.d1(&format!(
             "SELECT action, attempts, last_error FROM arm_outbox WHERE workflow_id = '{id}'"

@@ -139,13 +139,7 @@ async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiR
         .or_else(|| crate::engine::remember(id, version, &def))
         .ok_or_else(|| ApiError::internal("the deployed definition no longer validates"))?;
     let shards = runs::shards_of(&definition);
-    let earlier_shards = earlier
-        .as_deref()
-        .and_then(|t| serde_json::from_str::<Vec<u8>>(t).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|&n| n != shards)
-        .collect();
+    let earlier_shards = runs::parse_earlier_shards(earlier.as_deref(), shards);
     Ok(Rc::new(Live {
         version,
         definition,

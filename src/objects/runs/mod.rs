@@ -48,6 +48,16 @@ pub fn earlier_shards(dedup_key: &str, shards: u8, earlier: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The shard counts other than `current` in a live version's `earlier_shards` (the JSON array
+/// `store::workflows::live_version_since` reads).
+pub fn parse_earlier_shards(text: Option<&str>, current: u8) -> Vec<u8> {
+    text.and_then(|t| serde_json::from_str::<Vec<u8>>(t).ok())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|&n| n != current)
+        .collect()
+}
+
 /// The name of a workflow's shard object `shard` (`TIMER_SHARD`: the timer object).
 pub fn shard_name(workflow_id: &str, shard: u8) -> String {
     match shard {

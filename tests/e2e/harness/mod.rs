@@ -689,6 +689,16 @@ pub fn create(dev: &Dev, def: &Value) -> String {
     r.json()["id"].as_str().expect("id").to_string()
 }
 
+/// Saves a new version of a workflow and deploys it (asserting 200 for both); returns the
+/// deploy's answer.
+pub fn redeploy(dev: &Dev, id: &str, def: &Value) -> Value {
+    let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(def));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()
+}
+
 /// Creates and deploys a workflow; returns its id.
 pub fn create_deployed(dev: &Dev, def: &Value) -> String {
     let id = create(dev, def);
