@@ -159,6 +159,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_https_base_url_is_reached_over_tls() {
+        use std::io::Read as _;
+        use std::net::TcpListener;
+        // A server that reads what the client sends first, then hangs up.
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
+        let port = listener.local_addr().expect("its address").port();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().expect("a connection");
+            let mut first = [0u8; 1];
+            conn.read_exact(&mut first).expect("a first byte");
+            first[0]
+        });
+        let client = Client::new(&format!("https://127.0.0.1:{port}"), "t").expect("a client");
+        let Err(f) = client.api("GET", "/api/workflows", None) else {
+            panic!("a server that hangs up answered");
+        };
+        assert_eq!(f.code(), 3, "{}", f.message());
+        assert!(!f.message().contains("TLS backend"), "{}", f.message());
+        // 0x16: a TLS handshake record (the ClientHello), not a plain-text request.
+        assert_eq!(server.join().expect("the server"), 0x16);
+    }
+
+    #[test]
     fn a_malformed_base_url_is_a_usage_error_naming_the_option() {
         for good in [
             "http://localhost:8787",
