@@ -1242,7 +1242,12 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
         return Ok(());
     };
     let fingerprint = source_fingerprint(&trigger.source);
-    let has_cursor = store.cursor_for(&fingerprint)?.is_some();
+    // A cursor this source's next poll would not resume (another dedupe mode, or a mark read at
+    // another `greatest` pointer) is none.
+    let has_cursor = match &trigger.source {
+        PollSource::Http(s) => !load_http(&store, &fingerprint, s)?.first,
+        PollSource::Postgres(_) => store.cursor_for(&fingerprint)?.is_some(),
+    };
     if trigger.start == PollStart::Now && !has_cursor {
         // Record where the source is now, before the deploy answers.
         return poll_and_rearm(obj, deployed, trigger, &store).await;

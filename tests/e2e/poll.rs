@@ -1670,6 +1670,35 @@ fn http_greatest_source_with_a_newest_first_api_runs_in_order() {
     assert_eq!(runs_of(&e.dev, &id), 7);
 }
 
+/// A redeploy that moves the `greatest` pointer starts over as `start` says: the mark read at
+/// the old pointer (a text id) says nothing about the new one (a number), and compared with it
+/// every new item would count as seen.
+#[test]
+fn http_greatest_source_redeployed_with_another_pointer_starts_over() {
+    let e = env();
+    let feed = "greatest-moved";
+    let entry = |seq: u32| json!({"id": format!("it-{}", 900 + seq), "seq": seq});
+    e.api
+        .update(feed, |f| f.items = (1..=2).map(entry).collect());
+    let source = json!({"url": e.api.url(feed), "dedupe": "greatest"});
+    let id = create_deployed(&e.dev, &http_def("greatest moved", source, "beginning"));
+    let runs = wait_runs(&e.dev, &id, 2, 60);
+    assert_eq!(item_seqs(&runs), [1, 2]);
+    assert_eq!(poll_status(&e.dev, &id)["cursor"]["mark"], "it-902");
+
+    let moved = json!({"url": e.api.url(feed), "dedupe": "greatest", "greatest": "/seq"});
+    redeploy(&e.dev, &id, &http_def("greatest moved", moved, "now"));
+    // Read before the deploy answered: the mark is now the newest `seq`.
+    assert_eq!(poll_status(&e.dev, &id)["cursor"]["mark"], 2);
+    e.api
+        .update(feed, |f| f.items = (1..=4).map(entry).collect());
+    let runs = wait_runs(&e.dev, &id, 4, 60);
+    assert_eq!(item_seqs(&runs), [1, 2, 3, 4]);
+    wait_polls(&e.dev, &id, 2, 60);
+    assert_eq!(runs_of(&e.dev, &id), 4);
+    assert_eq!(poll_status(&e.dev, &id)["cursor"]["mark"], 4);
+}
+
 #[test]
 fn http_unique_source_with_newest_first_api_sorted_by_a_pointer() {
     let e = env();

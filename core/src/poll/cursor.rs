@@ -175,6 +175,10 @@ pub enum HttpCursor {
         mark: Option<Value>,
         /// Ids taken whose value equals `mark`.
         at_mark: RecentIds,
+        /// The pointer the mark was read at (absent from cursors stored before it was kept):
+        /// a mark read at another pointer means nothing for this one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        by: Option<String>,
     },
 }
 
@@ -186,21 +190,29 @@ impl HttpCursor {
             Dedupe::Greatest => HttpCursor::Greatest {
                 mark: None,
                 at_mark: RecentIds::new(AT_MARK_CAPACITY),
+                by: Some(source.order_pointer().to_string()),
             },
         }
     }
 
     /// The stored cursor made to fit `source`, and whether this is a first poll. A stored cursor
-    /// of the same mode is kept (with the current `unique_capacity`); none, or one of the other
-    /// mode (the definition changed), gives a fresh cursor and `true`: with `start: "now"` the
-    /// runtime then only `advance`s over what it sees and starts no run.
+    /// of the same mode is kept (with the current `unique_capacity`); none, one of the other
+    /// mode, or a mark read at another `greatest` pointer (the definition changed) gives a fresh
+    /// cursor and `true`: with `start: "now"` the runtime then only `advance`s over what it sees
+    /// and starts no run.
     pub fn resume(stored: Option<HttpCursor>, source: &HttpSource) -> (HttpCursor, bool) {
+        let pointer = source.order_pointer();
         match (stored, source.dedupe) {
             (Some(HttpCursor::Unique(mut ids)), Dedupe::Unique { capacity }) => {
                 ids.set_capacity(capacity);
                 (HttpCursor::Unique(ids), false)
             }
-            (Some(c @ HttpCursor::Greatest { .. }), Dedupe::Greatest) => (c, false),
+            (Some(HttpCursor::Greatest { mark, at_mark, by }), Dedupe::Greatest)
+                if by.as_deref().is_none_or(|b| b == pointer) =>
+            {
+                let by = Some(pointer.to_string());
+                (HttpCursor::Greatest { mark, at_mark, by }, false)
+            }
             _ => (HttpCursor::for_source(source), true),
         }
     }
@@ -242,7 +254,7 @@ impl HttpCursor {
             };
             let is_new = match self {
                 HttpCursor::Unique(ids) => !ids.contains(&key),
-                HttpCursor::Greatest { mark, at_mark } => match (mark, value) {
+                HttpCursor::Greatest { mark, at_mark, .. } => match (mark, value) {
                     (None, _) | (_, None) => true,
                     (Some(m), Some(v)) => match compare_values(v, m) {
                         Ordering::Greater => true,
@@ -341,7 +353,7 @@ impl HttpCursor {
                     ids.insert(key.to_string());
                 }
             }
-            HttpCursor::Greatest { mark, at_mark } => {
+            HttpCursor::Greatest { mark, at_mark, .. } => {
                 for (key, v) in taken {
                     let Some(v) = v else { continue };
                     match mark.as_ref().map(|m| compare_values(v, m)) {

@@ -238,6 +238,11 @@ pub struct HttpPollRequest {
 }
 
 impl HttpSource {
+    /// The pointer a `greatest` cursor's mark is read at: `greatest`, else the id.
+    pub fn order_pointer(&self) -> &str {
+        self.greatest.as_deref().unwrap_or(&self.id)
+    }
+
     /// The GET request for the first page, with every `{{secrets.NAME}}` replaced by
     /// `secret(NAME)` and no cursor value (see [`HttpSource::page_request`]).
     pub fn request(

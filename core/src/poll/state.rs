@@ -41,8 +41,11 @@ pub fn split_http(cursor: &HttpCursor) -> (Value, Vec<String>) {
             json!({"mode": "unique", "capacity": ids.capacity()}),
             ids_of(&v),
         ),
-        HttpCursor::Greatest { mark, .. } => (
-            json!({"mode": "greatest", "mark": mark}),
+        HttpCursor::Greatest { mark, by, .. } => (
+            match by {
+                Some(by) => json!({"mode": "greatest", "mark": mark, "by": by}),
+                None => json!({"mode": "greatest", "mark": mark}),
+            },
             ids_of(&v["at_mark"]),
         ),
     }
@@ -52,7 +55,7 @@ pub fn split_http(cursor: &HttpCursor) -> (Value, Vec<String>) {
 pub fn join_http(header: &Value, ids: Vec<String>) -> Option<HttpCursor> {
     let full = match header["mode"].as_str()? {
         "unique" => json!({"mode": "unique", "capacity": header["capacity"], "ids": ids}),
-        "greatest" => json!({"mode": "greatest", "mark": header["mark"],
+        "greatest" => json!({"mode": "greatest", "mark": header["mark"], "by": header["by"],
             "at_mark": {"capacity": DEFAULT_UNIQUE_CAPACITY, "ids": ids}}),
         _ => return None,
     };

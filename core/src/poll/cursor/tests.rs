@@ -173,7 +173,8 @@ fn greatest_with_numbers() {
                 let mut r = RecentIds::new(AT_MARK_CAPACITY);
                 r.insert("10".into());
                 r
-            }
+            },
+            by: Some("/id".into()),
         }
     );
     // Numeric comparison, not text: 9 < 10 < "11" < 100; string ids of digits count as numbers.
@@ -188,7 +189,7 @@ fn greatest_with_numbers() {
     let text = serde_json::to_string(&cur).unwrap();
     assert_eq!(
         text,
-        r#"{"mode":"greatest","mark":100,"at_mark":{"capacity":10000,"ids":["100"]}}"#
+        r#"{"mode":"greatest","mark":100,"at_mark":{"capacity":10000,"ids":["100"]},"by":"/id"}"#
     );
     assert_eq!(serde_json::from_str::<HttpCursor>(&text).unwrap(), cur);
 }
@@ -215,7 +216,7 @@ fn greatest_with_timestamps_newest_first_and_ties() {
     let new = src.select_new(&cur, &body).unwrap();
     assert_eq!(keys(&new), ["e4"]);
     cur.advance(&new);
-    let HttpCursor::Greatest { mark, at_mark } = &cur else {
+    let HttpCursor::Greatest { mark, at_mark, .. } = &cur else {
         panic!()
     };
     assert_eq!(mark, &Some(json!("2024-05-01T12:00:00+02:00")));
@@ -538,6 +539,7 @@ fn a_compacted_walk_advances_a_greatest_cursor_as_the_whole_walk_would() {
         HttpCursor::Greatest {
             mark: None,
             at_mark: RecentIds::new(AT_MARK_CAPACITY),
+            by: None,
         },
         &taken(&[("a", Some(json!(5)))]),
     );
@@ -593,4 +595,40 @@ fn a_compacted_walk_advances_a_unique_cursor_as_the_whole_walk_would() {
     let mut kept = short.clone();
     start.compact_taken(&mut kept);
     assert_eq!(kept, short);
+}
+
+#[test]
+fn a_mark_read_at_another_greatest_pointer_starts_over() {
+    let by_id = source(json!({"dedupe": "greatest"}));
+    let (mut cur, first) = HttpCursor::resume(None, &by_id);
+    assert!(first);
+    cur.advance(
+        &by_id
+            .select_new(&cur, &json!([{"id": 98765, "seq": 1}]))
+            .unwrap(),
+    );
+    // Kept while the pointer stays, and through the stored form.
+    let (header, ids) = crate::poll::state::split_http(&cur);
+    let stored = crate::poll::state::join_http(&header, ids).unwrap();
+    assert_eq!(stored, cur);
+    let (kept, first) = HttpCursor::resume(Some(stored.clone()), &by_id);
+    assert!(!first);
+    assert_eq!(kept, cur);
+    // Another pointer: the mark 98765 says nothing about `/seq`, so the cursor starts over.
+    let by_seq = source(json!({"dedupe": "greatest", "greatest": "/seq"}));
+    let (fresh, first) = HttpCursor::resume(Some(stored), &by_seq);
+    assert!(first);
+    assert_eq!(fresh.mark(), None);
+    let new = by_seq
+        .select_new(&fresh, &json!([{"id": 98766, "seq": 100}]))
+        .unwrap();
+    assert_eq!(keys(&new), ["98766"]);
+    // A cursor stored before the pointer was kept is resumed, and keeps the pointer from then.
+    let old: HttpCursor = serde_json::from_value(
+        json!({"mode": "greatest", "mark": 5, "at_mark": {"capacity": 10, "ids": ["5"]}}),
+    )
+    .unwrap();
+    let (resumed, first) = HttpCursor::resume(Some(old), &by_seq);
+    assert!(!first);
+    assert!(matches!(resumed, HttpCursor::Greatest { by: Some(ref b), .. } if b == "/seq"));
 }
