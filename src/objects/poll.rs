@@ -926,7 +926,8 @@ async fn poll_http(
             new.extend(fresh);
         }
         match after {
-            AfterPage::Next(_) => match pagination.pause_after(pages, held_bytes) {
+            AfterPage::Next(_) => match pagination.pause_after(pages, held_bytes, walk.positioning)
+            {
                 None => continue,
                 Some(pause) => break Err(pause),
             },
@@ -947,8 +948,8 @@ async fn poll_http(
     let compared = !walk.positioning && !cursor.is_empty();
     let asked_only_for_new = source.is_incremental() && cursor.mark().is_some();
     let gap = match end {
-        // Paused by its bytes, it goes on at once: no gap to report.
-        Err(Pause::Bytes) => None,
+        // Paused to go on at once: no gap to report.
+        Err(Pause::AtOnce) => None,
         Err(Pause::MaxPages) => Some(json!({
             "at": iso_millis(now_ms()),
             "kind": "max_pages",
@@ -1026,15 +1027,16 @@ async fn poll_http(
             clear_walk(store).map_err(storage_err)?;
         }
     }
-    if walk.positioning && loaded.first {
+    // A positioning walk that paused goes on at once, in this deploy's loop while it can.
+    if walk.positioning && loaded.first && end != Err(Pause::AtOnce) {
         return Ok(Polled::Positioned {
             summary: http_summary(&cursor),
         });
     }
     Ok(Polled::Taken {
         created,
-        // Paused by its bytes: the walk goes on at once.
-        full: end == Err(Pause::Bytes),
+        // Paused to go on at once (its bytes, or a long positioning walk).
+        full: end == Err(Pause::AtOnce),
         summary: Some(http_summary(&cursor)),
     })
 }

@@ -1927,6 +1927,37 @@ fn http_since_filtered_api_is_asked_only_for_new_items() {
 /// `max_pages: 2` over a newest-first list of 5 a page: 17 new items need 4 pages. The first poll
 /// runs the newest 10 and reports the gap; the next one goes on from page 3 and runs the other
 /// 7: every item exactly once.
+/// `start: "now"` on an oldest-first list longer than `max_pages`: the deploy reads to its end
+/// before it answers, so an item added right after the deploy starts a run. (Bound by
+/// `max_pages`, the rest of the walk was read by later polls, still positioning, and took items
+/// added meanwhile as seen.)
+#[test]
+fn http_start_now_positions_over_every_page_of_an_oldest_first_list_before_the_deploy_answers() {
+    let e = env();
+    let feed = "position-long";
+    e.api.update(feed, |f| {
+        f.items = (1..=25).map(item).collect();
+        f.page_size = Some(5);
+        f.paging = Paging::BodyNext;
+    });
+    let def = http_def(
+        "position long",
+        json!({"url": e.api.url(feed), "pagination": {"next_url": "/links/next", "max_pages": 2}}),
+        "now",
+    );
+    let id = create_deployed(&e.dev, &def);
+    // Every page was read by the deploy: 25 items on 5 pages, the last one empty of a next link.
+    assert_eq!(pages_read(&e.api, feed), ["", "2", "3", "4", "5"]);
+    e.api
+        .update(feed, |f| f.items = (1..=26).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 1, 60);
+    assert_eq!(item_seqs(&runs), [26]);
+    // Later polls walk the list by `max_pages` again, and start nothing more.
+    wait_polls(&e.dev, &id, 3, 60);
+    assert_eq!(runs_of(&e.dev, &id), 1);
+    assert_eq!(poll_status(&e.dev, &id)["last_poll_error"], Value::Null);
+}
+
 #[test]
 fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
     let e = env();

@@ -173,17 +173,27 @@ pub(super) fn parse_pagination(
 pub enum Pause {
     /// It read `max_pages` pages: the next poll comes after the interval.
     MaxPages,
-    /// The new records it holds reached [`MAX_BATCH_BYTES`]: the next poll comes at once.
-    Bytes,
+    /// The next poll comes at once: the new records it holds reached [`MAX_BATCH_BYTES`], or a
+    /// positioning walk read [`MAX_MAX_PAGES`] pages.
+    AtOnce,
 }
 
 impl Pagination {
     /// After a page that names a next one: `None` to read it in this poll, else why the poll
     /// stops there. `pages_read`: pages read by this poll; `held_bytes`: the JSON size of the
-    /// new records it holds.
-    pub fn pause_after(&self, pages_read: u32, held_bytes: usize) -> Option<Pause> {
-        if held_bytes >= MAX_BATCH_BYTES {
-            Some(Pause::Bytes)
+    /// new records it holds. A positioning walk (`start: "now"`) is not bound by `max_pages`:
+    /// what it has not read when the deploy answers would be taken as seen, records added
+    /// meanwhile included.
+    pub fn pause_after(
+        &self,
+        pages_read: u32,
+        held_bytes: usize,
+        positioning: bool,
+    ) -> Option<Pause> {
+        if held_bytes >= MAX_BATCH_BYTES || (positioning && pages_read >= MAX_MAX_PAGES) {
+            Some(Pause::AtOnce)
+        } else if positioning {
+            None
         } else if pages_read >= self.max_pages {
             Some(Pause::MaxPages)
         } else {

@@ -466,7 +466,7 @@ fn poll_holding(
         run.extend(fresh.into_iter().map(|r| r.dedup_key));
         pages += 1;
         match after {
-            AfterPage::Next(_) => match pagination.pause_after(pages, held) {
+            AfterPage::Next(_) => match pagination.pause_after(pages, held, false) {
                 None => continue,
                 Some(pause) => {
                     *walk = Some(w);
@@ -528,12 +528,22 @@ fn a_poll_pauses_at_its_page_bound_or_once_it_holds_enough_bytes() {
         max_pages: 3,
         ..Pagination::default()
     };
-    assert_eq!(p.pause_after(1, 0), None);
-    assert_eq!(p.pause_after(2, MAX_BATCH_BYTES - 1), None);
-    assert_eq!(p.pause_after(3, 10), Some(Pause::MaxPages));
-    assert_eq!(p.pause_after(1, MAX_BATCH_BYTES), Some(Pause::Bytes));
+    assert_eq!(p.pause_after(1, 0, false), None);
+    assert_eq!(p.pause_after(2, MAX_BATCH_BYTES - 1, false), None);
+    assert_eq!(p.pause_after(3, 10, false), Some(Pause::MaxPages));
+    assert_eq!(
+        p.pause_after(1, MAX_BATCH_BYTES, false),
+        Some(Pause::AtOnce)
+    );
     // Both: the bytes decide, so that the next poll comes at once.
-    assert_eq!(p.pause_after(3, MAX_BATCH_BYTES), Some(Pause::Bytes));
+    assert_eq!(
+        p.pause_after(3, MAX_BATCH_BYTES, false),
+        Some(Pause::AtOnce)
+    );
+    // Positioning reads past `max_pages`, up to the most any poll may read, then goes on at once.
+    assert_eq!(p.pause_after(3, 0, true), None);
+    assert_eq!(p.pause_after(MAX_MAX_PAGES - 1, 0, true), None);
+    assert_eq!(p.pause_after(MAX_MAX_PAGES, 0, true), Some(Pause::AtOnce));
 }
 
 #[test]
@@ -554,7 +564,7 @@ fn a_walk_paused_by_its_bytes_resumes_without_losing_or_repeating_items() {
     }
     assert_eq!(
         pauses,
-        [Some(Pause::Bytes), Some(Pause::Bytes), None],
+        [Some(Pause::AtOnce), Some(Pause::AtOnce), None],
         "one page a poll until the seen items"
     );
     all.sort();
