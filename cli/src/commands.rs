@@ -655,6 +655,14 @@ fn names_a_file(target: &str) -> bool {
         || crate::source::is_workflow_file(path)
 }
 
+/// Whether `name` is an HTTP header name (a token: RFC 9110).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn send(
     client: &Client,
@@ -667,16 +675,35 @@ fn send(
     json_out: bool,
 ) -> Result<(), Failure> {
     let wf = client.by_key(key)?;
-    let url_field = if test { "test" } else { "endpoint" };
-    let Some(url) = wf["urls"][url_field].as_str() else {
-        return Err(Failure::Invalid(format!(
-            "{key} is not an endpoint workflow (its trigger is `{}`)",
-            wf["trigger_type"].as_str().unwrap_or("?")
-        )));
+    let id = wf["id"].as_str().unwrap_or_default();
+    // The test URL serves the draft; the live URL, the deployed version.
+    let trigger = if test {
+        wf["draft"]["trigger"].clone()
+    } else {
+        let full = client.api("GET", &format!("/api/workflows/{id}"), None)?;
+        match &full["deployed_definition"] {
+            Value::Null => {
+                return Err(Failure::Invalid(format!(
+                    "{key} is not deployed: deploy it (tripline apply --deploy), or send to its \
+                     test URL (--test)"
+                )))
+            }
+            d => d["trigger"].clone(),
+        }
     };
-    // The server may know itself by another origin (a proxy); send to the one we talk to.
-    let path = url.find("/hooks/").map(|i| &url[i..]).unwrap_or(url);
-    let mut full = format!("{}{path}", client.base);
+    if trigger["type"] != "endpoint" {
+        let which = if test { "draft" } else { "deployed version" };
+        return Err(Failure::Invalid(format!(
+            "{key}'s {which} is not an endpoint workflow (its trigger is `{}`)",
+            trigger["type"].as_str().unwrap_or("?")
+        )));
+    }
+    // Sent to the server we talk to (it may know itself by another origin, behind a proxy).
+    let mut full = format!(
+        "{}/hooks/{id}{}",
+        client.base,
+        if test { "/test" } else { "" }
+    );
     for (i, q) in query.iter().enumerate() {
         let (k, v) = q
             .split_once('=')
@@ -703,7 +730,18 @@ fn send(
         let (k, v) = h
             .split_once(':')
             .ok_or_else(|| Failure::Usage(format!("-H `{h}`: write `Name: value`")))?;
-        hs.push((k.trim().to_string(), v.trim().to_string()));
+        let (k, v) = (k.trim(), v.trim());
+        if !is_header_name(k) {
+            return Err(Failure::Usage(format!(
+                "-H `{h}`: `{k}` is not a header name (letters, digits and !#$%&'*+-.^_`|~)"
+            )));
+        }
+        if v.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(Failure::Usage(format!(
+                "-H `{h}`: a header value cannot hold control characters"
+            )));
+        }
+        hs.push((k.to_string(), v.to_string()));
     }
     if body.is_some()
         && !hs
@@ -714,7 +752,7 @@ fn send(
     }
     let method = match method {
         Some(m) => m.to_ascii_uppercase(),
-        None => match &wf["draft"]["trigger"]["method"] {
+        None => match &trigger["method"] {
             Value::String(m) => m.to_ascii_uppercase(),
             Value::Array(ms) => ms
                 .first()
@@ -734,7 +772,8 @@ fn send(
         out!("{}", answer.text.trim_end());
     }
     match answer.status {
-        200..=299 => Ok(()),
+        // A Response step may answer with a redirect: an answer like any other.
+        200..=399 => Ok(()),
         400..=499 => Err(Failure::Invalid(format!(
             "the endpoint answered {}",
             answer.status

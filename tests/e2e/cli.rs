@@ -641,6 +641,70 @@ fn apply_stops_at_the_first_server_error_and_names_its_file() {
     }
 }
 
+/// `send` goes to the live URL with the deployed version's method whatever the draft says, and
+/// `--test` with the draft's; a redirect answered by a Response step is an answer (exit 0); a
+/// malformed header is a usage error (exit 2); an undeployed workflow is named as such (exit 1).
+#[test]
+fn send_follows_the_deployed_version_and_tells_usage_errors_apart() {
+    let _turn = server_lock();
+    let repo = temp_dir("send-live");
+    let def = |method: &str| {
+        json!({"name": "send live", "trigger": {"type": "endpoint", "method": method},
+               "steps": [{"type": "response", "status": 302,
+                          "headers": {"location": "https://example.com/done"}}]})
+        .to_string()
+    };
+    std::fs::write(repo.join("send-live.json"), def("POST")).unwrap();
+    let r = tripline(&repo, &["apply", "send-live.json", "--deploy"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    std::fs::write(repo.join("send-live.json"), def("PUT")).unwrap();
+    let r = tripline(&repo, &["apply", "send-live.json"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let id = by_key_id("send-live");
+
+    let r = tripline(&repo, &["--json", "send", "send-live", "-d", "{}"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let sent: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(sent["status"], 302, "{sent}");
+    let runs = api(dev(), "GET", &format!("/api/workflows/{id}/runs"), None).json();
+    assert_eq!(runs["runs"].as_array().map(Vec::len), Some(1), "{runs}");
+
+    let r = tripline(
+        &repo,
+        &["--json", "send", "send-live", "--test", "-d", "{}"],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let shelf = api(
+        dev(),
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    )
+    .json();
+    assert_eq!(shelf["test_requests"][0]["method"], "PUT", "{shelf}");
+
+    let r = tripline(&repo, &["send", "send-live", "-H", "X Key: 1"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("is not a header name"), "{}", r.stderr);
+
+    let r = api(
+        dev(),
+        "POST",
+        &format!("/api/workflows/{id}/undeploy"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = tripline(&repo, &["send", "send-live", "-d", "{}"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("send-live is not deployed"),
+        "{}",
+        r.stderr
+    );
+    let runs = api(dev(), "GET", &format!("/api/workflows/{id}/runs"), None).json();
+    assert_eq!(runs["runs"].as_array().map(Vec::len), Some(1), "{runs}");
+}
+
 #[test]
 fn send_to_the_test_url_and_replay_a_run() {
     let _turn = server_lock();
