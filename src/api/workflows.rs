@@ -25,8 +25,9 @@ use tripline_core::kernel::time::iso_millis;
 /// can grow when stored: `1e15` is stored as `1000000000000000.0`.)
 const MAX_STORED_DEFINITION: usize = 1_000_000;
 
-fn validated(body: &Value) -> ApiResult<Definition> {
-    let stored = Value::String(body.to_string()).to_string().len();
+/// A 413 at `body` when `definition` is too large to keep (see [`MAX_STORED_DEFINITION`]).
+pub(crate) fn fits_stored(definition: &Value) -> ApiResult<()> {
+    let stored = Value::String(definition.to_string()).to_string().len();
     if stored > MAX_STORED_DEFINITION {
         let message = format!(
             "the definition is {stored} bytes as stored (numbers written out in full, quotes \
@@ -36,6 +37,11 @@ fn validated(body: &Value) -> ApiResult<Definition> {
         errors.push("body", message.clone());
         return Err(ApiError::new(413, "Payload too large", message).with_errors(errors));
     }
+    Ok(())
+}
+
+fn validated(body: &Value) -> ApiResult<Definition> {
+    fits_stored(body)?;
     Definition::parse(body).map_err(|errors| {
         let n = errors.len();
         ApiError::validation(

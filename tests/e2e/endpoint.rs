@@ -1253,6 +1253,40 @@ fn upstream() -> &'static Upstream {
     UP.get_or_init(Upstream::start)
 }
 
+/// A reply too large to keep for repeats (over 400 KiB) is sent once; a repeat is told so (409,
+/// with the run), neither "accepted" (202) nor "failed" (502) — even when a later step failed.
+#[test]
+fn a_repeat_of_a_request_whose_reply_was_too_large_to_keep_is_told_so() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([
+                {"type": "response", "status": 200, "json": {"echo": "{{request.body.pad}}"}},
+                {"type": "http", "name": "after", "url": upstream().url("/status/500"), "retries": 0}
+            ]),
+        ),
+    );
+    let body = json!({"pad": "p".repeat(500_000)});
+    let r = post_json(&hook(&id), &body, &[("idempotency-key", "large-reply")]);
+    assert_eq!(r.status, 200, "{}", &r.text[..200.min(r.text.len())]);
+    assert_eq!(r.json()["echo"].as_str().map(str::len), Some(500_000));
+    let again = post_json(&hook(&id), &body, &[("idempotency-key", "large-reply")]);
+    assert_problem(&again, 409);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let run_id = again.json()["run_id"].as_str().expect("run_id").to_string();
+    assert!(
+        again.json()["detail"].as_str().unwrap().contains("400 KiB"),
+        "{}",
+        again.text
+    );
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["response"]["truncated"], true, "{run}");
+    assert_eq!(run_count(&id), 1);
+}
+
 #[test]
 fn a_response_step_replies_with_its_status_headers_and_body() {
     let dev = dev();
@@ -1444,6 +1478,45 @@ fn a_run_failing_before_its_response_step_is_502_naming_the_step() {
 
 // ---------------------------------------------------------------------------------------------
 // Test URL and schema detection
+
+/// Applying a detected schema to a draft already near the stored size limit is refused with the
+/// same 413 at `body` as saving it would be, and the draft stays as it was (it stays deployable).
+#[test]
+fn detect_schema_does_not_apply_a_schema_that_makes_the_draft_too_large_to_keep() {
+    let dev = dev();
+    let with_pad = |n: usize| {
+        endpoint(
+            json!({}),
+            json!([{"type": "http", "name": "call", "url": "https://x.example",
+                    "json": {"pad": "x".repeat(n)}}]),
+        )
+    };
+    let stored = |v: &Value| Value::String(v.to_string()).to_string().len();
+    // 60 bytes under the limit as stored.
+    let pad = 1_000_000 - 60 - stored(&with_pad(0));
+    let def = with_pad(pad);
+    assert_eq!(stored(&def), 1_000_000 - 60);
+    let id = create(dev, &def);
+    let r = post_json(
+        &dev.url(&format!("/hooks/{id}/test")),
+        &json!({"email": "a@b.c", "age": 30, "city": "Paris"}),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{id}/detect-schema"),
+        Some(&json!({"apply": true})),
+    );
+    assert_problem(&r, 413);
+    assert_eq!(r.locations(), ["body"], "{}", r.text);
+    assert!(r.text.contains("as stored"), "{}", r.text);
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(wf["draft"], def, "the draft is unchanged");
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+}
 
 #[test]
 fn test_url_detect_schema_deploy_then_validate() {

@@ -349,6 +349,14 @@ fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
     assert!(connections(dev, &wf).is_empty());
     let del = api(dev, "DELETE", &user_path, None);
     assert_problem(&del, 404, None, "no connection");
+    // A user id that is not percent-encoded UTF-8: a 400 at the path (listed in openapi.json).
+    let del = api(
+        dev,
+        "DELETE",
+        &format!("/api/workflows/{wf}/connections/%FF"),
+        None,
+    );
+    assert_problem(&del, 400, Some("path.user_id"), "percent-encoded");
 }
 
 /// A sign-in's run carries its access token sealed in its shard object: executing it makes no

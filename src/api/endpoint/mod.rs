@@ -494,16 +494,29 @@ fn repeat(live: &Live, prior: PriorRun, fingerprint: Option<&str>, location: &st
             .with_field("run_id", prior.id.clone()));
         }
     }
-    if let Some(reply) = prior
+    let stored = prior
         .response
         .as_deref()
         .and_then(|r| serde_json::from_str::<Value>(r).ok())
-        .as_ref()
-        .and_then(runtime::stored_reply)
-    {
+        .unwrap_or(Value::Null);
+    if let Some(reply) = runtime::stored_reply(&stored) {
         let mut resp = reply_response(reply.status, &reply.headers, reply.body)?;
         resp.headers_mut().set("idempotent-replayed", "true")?;
         return Ok(resp);
+    }
+    if stored["truncated"] == true {
+        // Replied, but too large to keep: neither "accepted" nor "failed" would be true.
+        return Err(ApiError::new(
+            409,
+            "Reply not kept",
+            format!(
+                "run {} replied with {} bytes, more than a repeat is answered with (400 KiB); \
+                 the run's record is at /api/runs/{}",
+                prior.id, stored["size"], prior.id
+            ),
+        )
+        .with_field("run_id", prior.id.clone())
+        .with_header("idempotent-replayed", "true"));
     }
     if has_response_step(live) && prior.status == "failed" {
         return Err(run_failed(&prior).with_header("idempotent-replayed", "true"));

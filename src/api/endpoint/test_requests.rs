@@ -241,6 +241,7 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         ));
     }
     draft["trigger"]["request"] = schema.clone();
+    crate::api::workflows::fits_stored(&draft)?;
     let def = Definition::parse(&draft).map_err(|errors| {
         ApiError::validation(
             "the draft with the detected schema does not validate; fix the draft first",
