@@ -48,7 +48,7 @@ use tripline_core::kernel::time::iso_millis;
 use tripline_core::poll::cursor::{sort_oldest_first, HttpCursor, NewRecord, PgCursor};
 use tripline_core::poll::horizon::Horizon;
 use tripline_core::poll::horizon::Waiting;
-use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk, Pause};
+use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk, Pause, KEPT_PAGE_TRIES};
 use tripline_core::poll::state::{
     batch_run_random, empty_http, http_summary, join_http, mark_gap, parse_reset, pg_summary,
     scoped_dedup_key, source_fingerprint, split_http, stored_record, StoredRecord,
@@ -903,7 +903,22 @@ async fn poll_http(
             0 => source.url.clone(),
             n => format!("{} (page {})", source.url, n + 1),
         };
-        let page = http_source::fetch(&request, &shown, carries_secret).await?;
+        let page = match http_source::fetch(&request, &shown, carries_secret).await {
+            Ok(page) => page,
+            Err(SourceError(e)) if pages == 0 && walk.next.is_some() => {
+                let again = walk.kept_page_failed();
+                save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?;
+                return Err(SourceError(match again {
+                    true => format!(
+                        "{e} (the page kept from an earlier poll failed {KEPT_PAGE_TRIES} polls \
+                         in a row: the next poll reads the list again from its first page)"
+                    ),
+                    false => e,
+                }));
+            }
+            Err(e) => return Err(e),
+        };
+        walk.kept_page_failures = 0;
         pages += 1;
         let items = source.items_of(&page.body)?;
         items_read += items.len();

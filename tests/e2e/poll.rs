@@ -1958,6 +1958,50 @@ fn http_start_now_positions_over_every_page_of_an_oldest_first_list_before_the_d
     assert_eq!(poll_status(&e.dev, &id)["last_poll_error"], Value::Null);
 }
 
+/// A kept page the source now refuses (its page token expired) is tried by two polls, then the
+/// walk starts again from the first page: the rest of the list still runs, nothing twice.
+#[test]
+fn http_kept_page_that_keeps_failing_starts_the_walk_again_from_the_first_page() {
+    let e = env();
+    let feed = "kept-page-expires";
+    e.api.update(feed, |f| {
+        f.items = (1..=6).map(item).collect();
+        f.page_size = Some(2);
+        f.paging = Paging::Cursor;
+    });
+    let def = http_def(
+        "kept page",
+        json!({"url": e.api.url(feed),
+               "pagination": {"cursor": "/meta/next_cursor", "param": "after", "max_pages": 2}}),
+        "beginning",
+    );
+    let id = create_deployed(&e.dev, &def);
+    let runs = wait_runs(&e.dev, &id, 4, 60);
+    assert_eq!(item_seqs(&runs), [1, 2, 3, 4]);
+    // The walk keeps `after=it-004`, which expires; the API now hands out pages of 3.
+    e.api.update(feed, |f| {
+        f.page_size = Some(3);
+        f.broken = Some("token it-004");
+    });
+    eventually(60, "the kept page refused twice", || {
+        poll_status(&e.dev, &id)["last_poll_error"]
+            .as_str()
+            .is_some_and(|m| m.contains("reads the list again from its first page"))
+    });
+    let runs = wait_runs(&e.dev, &id, 6, 120);
+    assert_eq!(item_seqs(&runs), [1, 2, 3, 4, 5, 6]);
+    assert_unique_keys(&runs);
+    let afters = e
+        .api
+        .seen(feed)
+        .iter()
+        .filter(|s| s.query.get("after").is_some_and(|a| a == "it-004"))
+        .count();
+    assert_eq!(afters, 2, "two refusals, then never asked again");
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 6);
+}
+
 #[test]
 fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
     let e = env();
@@ -2200,6 +2244,14 @@ fn answer(
 ) -> (u16, String, Option<String>) {
     match feed.broken {
         Some("json") => return (200, "{\"data\": [".to_string(), None),
+        // `token X`: the page token X expired (400); everything else is served.
+        Some(b)
+            if b.starts_with("token ")
+                && query.get("after").map(String::as_str) == b.strip_prefix("token ") =>
+        {
+            return (400, "{\"error\": \"expired cursor\"}".to_string(), None);
+        }
+        Some(b) if b.starts_with("token ") => {}
         Some(_) => return (500, "{\"error\": \"down\"}".to_string(), None),
         None => {}
     }

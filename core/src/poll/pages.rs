@@ -249,7 +249,17 @@ pub struct PageWalk {
     /// Positioning (`start: "now"`): records are only remembered as seen, none runs.
     #[serde(default)]
     pub positioning: bool,
+    /// Polls in a row that could not read the kept page (`next`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub kept_page_failures: u32,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Polls in a row a kept page may fail before the walk starts again from the first page.
+pub const KEPT_PAGE_TRIES: u32 = 2;
 
 /// What a walk does after a page.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -282,6 +292,22 @@ impl PageWalk {
             positioning,
             ..PageWalk::default()
         }
+    }
+
+    /// A poll could not read the kept page. After [`KEPT_PAGE_TRIES`] polls in a row the walk
+    /// starts again from the first page, keeping what it took (so nothing runs twice): a page
+    /// token that expired, or a URL that held a rotated secret, would otherwise fail for ever.
+    /// Returns whether it starts again.
+    pub fn kept_page_failed(&mut self) -> bool {
+        self.kept_page_failures += 1;
+        if self.kept_page_failures < KEPT_PAGE_TRIES {
+            return false;
+        }
+        *self = PageWalk {
+            taken: std::mem::take(&mut self.taken),
+            ..PageWalk::new(self.positioning)
+        };
+        true
     }
 
     /// Of `new` (new to the cursor), the records this walk has not taken yet.

@@ -570,3 +570,35 @@ fn a_walk_paused_by_its_bytes_resumes_without_losing_or_repeating_items() {
     all.sort();
     assert_eq!(all, (31..=55).collect::<Vec<i64>>());
 }
+
+#[test]
+fn a_kept_page_that_fails_twice_in_a_row_starts_the_walk_again_keeping_what_it_took() {
+    let mut walk = PageWalk {
+        next: Some(NextRequest::Url {
+            url: "https://api.example.com/items?after=4".into(),
+        }),
+        pages: 2,
+        taken: vec![Taken {
+            key: "4".into(),
+            greatest: None,
+        }],
+        positioning: true,
+        ..PageWalk::default()
+    };
+    assert!(!walk.kept_page_failed());
+    assert_eq!(walk.kept_page_failures, 1);
+    assert!(walk.next.is_some(), "the first failure keeps the page");
+    assert!(walk.kept_page_failed());
+    assert_eq!(walk.next, None);
+    assert_eq!(walk.pages, 0);
+    assert_eq!(walk.kept_page_failures, 0);
+    assert!(walk.positioning);
+    assert_eq!(walk.taken.len(), 1);
+    // Not stored while zero; read back when not.
+    assert!(!serde_json::to_string(&walk)
+        .unwrap()
+        .contains("kept_page_failures"));
+    walk.kept_page_failures = 1;
+    let back: PageWalk = serde_json::from_str(&serde_json::to_string(&walk).unwrap()).unwrap();
+    assert_eq!(back, walk);
+}
