@@ -90,6 +90,38 @@ pub enum BodyError {
     /// A Content-Type we do not read; `None` when there was none and the bytes are neither
     /// JSON nor UTF-8 text.
     Unsupported { content_type: Option<String> },
+    /// Text (a text body, form values) that grows past [`MAX_BODY_AS_JSON`] when written as
+    /// JSON, as a run keeps it: a control character takes six bytes there (`\u0001`). (413)
+    TooLargeAsJson { bytes: usize },
+}
+
+/// Most bytes a body that is not JSON may take written as JSON. Its copies while a run is
+/// recorded must fit the isolate's 128 MB: ten MiB of control characters would be 60 MiB as
+/// JSON, several times over.
+pub const MAX_BODY_AS_JSON: usize = 12 * 1024 * 1024;
+
+/// `raw`'s length plus what writing the strings of `value` as JSON adds to them: an upper
+/// bound of the body's size as JSON, counted without writing it.
+fn size_as_json(raw: usize, value: &Value) -> usize {
+    match value {
+        Value::String(s) => raw + escapes(s),
+        Value::Array(a) => a.iter().fold(raw, size_as_json),
+        Value::Object(m) => m
+            .iter()
+            .fold(raw, |n, (k, v)| size_as_json(n + escapes(k), v)),
+        _ => raw,
+    }
+}
+
+/// The bytes JSON's escapes add to `s`.
+fn escapes(s: &str) -> usize {
+    s.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            0..=0x1f => 5,
+            _ => 0,
+        })
+        .sum()
 }
 
 impl BodyError {
@@ -105,7 +137,8 @@ impl BodyError {
             BodyError::OverBudget(crate::kernel::json_budget::OverBudget::TooManyValues {
                 ..
             })
-            | BodyError::TooManyFields { .. } => 413,
+            | BodyError::TooManyFields { .. }
+            | BodyError::TooLargeAsJson { .. } => 413,
             _ => 400,
         }
     }
@@ -134,6 +167,11 @@ impl fmt::Display for BodyError {
                 "the form has more than {limit} values (a field counts one, a file part \
                  {FILE_PART_VALUES}); send fewer per request"
             ),
+            BodyError::TooLargeAsJson { bytes } => write!(
+                f,
+                "the body is about {bytes} bytes written as JSON, as a run keeps it (a control \
+                 character takes six); at most {MAX_BODY_AS_JSON} are taken"
+            ),
             BodyError::InvalidForm { message }
             | BodyError::InvalidMultipart { message }
             | BodyError::InvalidText { message } => f.write_str(message),
@@ -158,6 +196,18 @@ impl std::error::Error for BodyError {}
 
 /// Reads `raw` according to `content_type` (the request's Content-Type header, if any).
 pub fn parse_body(content_type: Option<&str>, raw: &[u8]) -> Result<ParsedBody, BodyError> {
+    let parsed = read_body(content_type, raw)?;
+    // JSON comes written as JSON already; text and form values may grow.
+    if parsed.kind != BodyKind::Json {
+        let bytes = size_as_json(raw.len(), &parsed.value);
+        if bytes > MAX_BODY_AS_JSON {
+            return Err(BodyError::TooLargeAsJson { bytes });
+        }
+    }
+    Ok(parsed)
+}
+
+fn read_body(content_type: Option<&str>, raw: &[u8]) -> Result<ParsedBody, BodyError> {
     if raw.is_empty() {
         return Ok(ParsedBody {
             kind: BodyKind::Empty,

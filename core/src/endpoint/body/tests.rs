@@ -558,3 +558,25 @@ fn json_bodies_are_parsed_within_a_budget() {
     assert_eq!(e.status(), 400, "{e}");
     assert!(e.to_string().contains("nested"), "{e}");
 }
+
+#[test]
+fn text_that_grows_past_the_bound_as_json_is_refused_before_a_run_is_built() {
+    // 3 MiB of control characters: 18 MiB as JSON.
+    let controls = vec![1u8; 3 * 1024 * 1024];
+    for ct in [Some("text/plain"), None] {
+        let e = parse_body(ct, &controls).unwrap_err();
+        assert_eq!(e.status(), 413, "{ct:?}");
+        assert_eq!(e.location(), "body");
+        assert!(e.to_string().contains("written as JSON"), "{e}");
+        assert!(matches!(e, BodyError::TooLargeAsJson { bytes } if bytes == 18 * 1024 * 1024));
+    }
+    // The same in a form value (%01 is one character).
+    let form = format!("note={}", "%01".repeat(2_200_000));
+    let e = parse_body(Some("application/x-www-form-urlencoded"), form.as_bytes()).unwrap_err();
+    assert_eq!(e.status(), 413);
+    // Ten MiB of plain text, or of JSON with escapes already written out, pass.
+    let plain = vec![b'a'; 10 * 1024 * 1024];
+    assert!(parse_body(Some("text/plain"), &plain).is_ok());
+    let json = format!("\"{}\"", "\\u0001".repeat(1_700_000));
+    assert!(parse_body(Some("application/json"), json.as_bytes()).is_ok());
+}
