@@ -377,6 +377,15 @@ pub async fn execute_claimed(
                             json!({ "status": resp.status, "headers": headers, "body": body });
                         step_results.insert(step.name().to_string(), out.clone());
                         let mut stored = out.clone();
+                        // Kept as sent unless it is JSON: a repeat sends the text back as is
+                        // (a text `null` or `"hi"` is not JSON to it).
+                        let json_reply = resp
+                            .content_type
+                            .as_deref()
+                            .is_some_and(|c| c.to_ascii_lowercase().contains("json"));
+                        if let (false, Some(b)) = (json_reply, resp.body.as_deref()) {
+                            stored["body"] = Value::String(b.into());
+                        }
                         redact(&mut stored, &resp.secrets_used);
                         // Kept so that a repeated (idempotent) request gets the same reply.
                         let steps = Value::Array(records.clone()).to_string();

@@ -1360,6 +1360,31 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
     );
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
 
+    // A repeat sends a text reply back as it was, even one that reads as JSON.
+    let echo = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([{"type": "response", "status": 200, "body": "{{request.body.t}}"}]),
+        ),
+    );
+    for (i, t) in ["null", "\"hi\"", "{\"a\": 1}", "7"]
+        .into_iter()
+        .enumerate()
+    {
+        let key = format!("text-{i}");
+        let first = post_json(&hook(&echo), &json!({"t": t}), &[("idempotency-key", &key)]);
+        assert_eq!((first.status, first.text.as_str()), (200, t));
+        let again = post_json(&hook(&echo), &json!({"t": t}), &[("idempotency-key", &key)]);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(
+            (again.status, again.text.as_str()),
+            (200, t),
+            "the repeat of {t}"
+        );
+        assert_eq!(again.header("content-type"), first.header("content-type"));
+    }
+
     // A page the workflow builds keeps the policy it sets.
     let page = create_deployed(
         dev,

@@ -510,8 +510,8 @@ fn repeat(live: &Live, prior: PriorRun, fingerprint: Option<&str>, location: &st
             409,
             "Reply not kept",
             format!(
-                "run {} replied with {} bytes, more than a repeat is answered with (400 KiB); \
-                 the run's record is at /api/runs/{}",
+                "run {} replied, but its reply took {} bytes as kept, more than a repeat is \
+                 answered with (400 KiB); the run's record is at /api/runs/{}",
                 prior.id, stored["size"], prior.id
             ),
         )
