@@ -621,7 +621,7 @@ pub struct PaginationSchema {
     /// `newest_first`: stop at the first page with a seen item; `oldest_first` (default): read
     /// to the end.
     order: Option<OrderSchema>,
-    /// Pages read per poll at most (default 10).
+    /// Pages read per poll at most (default 10); positioning (`start: "now"`) reads past it.
     #[schemars(range(min = 1, max = MAX_MAX_PAGES))]
     max_pages: Option<u32>,
 }

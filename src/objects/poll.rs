@@ -50,9 +50,8 @@ use tripline_core::poll::horizon::Horizon;
 use tripline_core::poll::horizon::Waiting;
 use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk, Pause, KEPT_PAGE_TRIES};
 use tripline_core::poll::state::{
-    batch_run_random, empty_http, http_summary, join_http, mark_gap, parse_reset, pg_summary,
-    scoped_dedup_key, source_fingerprint, split_http, stored_record, StoredRecord,
-    MAX_RECORD_INPUT_BYTES,
+    batch_run_random, http_summary, join_http, mark_gap, parse_reset, pg_summary, scoped_dedup_key,
+    source_fingerprint, split_http, stored_record, StoredRecord, MAX_RECORD_INPUT_BYTES,
 };
 use tripline_core::poll::status::{PollReport, PollStatus};
 use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
@@ -404,6 +403,37 @@ async fn remember_deployed(
 
 /// The deployed version the poll is armed for, from the object's storage (parsed once per
 /// isolate). An object armed before it kept the definition reads it from D1 once.
+/// A `greatest` cursor stored before cursors named the pointer their mark was read at gets the
+/// one of the version it was read under (the definition still stored), so that a deploy that
+/// moves the pointer starts over (see `HttpCursor::resume`).
+fn name_the_mark_pointer(store: &PollStore) -> Result<()> {
+    let Some(previous) = store
+        .get(KEY_DEFINITION)?
+        .and_then(|t| serde_json::from_str::<StoredDefinition>(&t).ok())
+        .and_then(|s| serde_json::from_str::<Value>(&s.definition).ok())
+        .and_then(|v| Definition::parse(&v).ok())
+    else {
+        return Ok(());
+    };
+    let Trigger::Poll(trigger) = &previous.trigger else {
+        return Ok(());
+    };
+    let PollSource::Http(source) = &trigger.source else {
+        return Ok(());
+    };
+    let Some(mut header) = store
+        .cursor_for(&source_fingerprint(&trigger.source))?
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+    else {
+        return Ok(());
+    };
+    if header["mode"] != "greatest" || header.get("by").is_some() {
+        return Ok(());
+    }
+    header["by"] = json!(source.order_pointer());
+    store.put(KEY_CURSOR, &header.to_string())
+}
+
 async fn armed_deployed(
     obj: &WorkflowObject,
     store: &PollStore,
@@ -905,7 +935,8 @@ async fn poll_http(
         };
         let page = match http_source::fetch(&request, &shown, carries_secret).await {
             Ok(page) => page,
-            Err(SourceError(e)) if pages == 0 && walk.next.is_some() => {
+            Err(e) if pages == 0 && walk.next.is_some() && http_source::is_refusal(&e) => {
+                let SourceError(e) = e;
                 let again = walk.kept_page_failed();
                 save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?;
                 return Err(SourceError(match again {
@@ -918,7 +949,11 @@ async fn poll_http(
             }
             Err(e) => return Err(e),
         };
-        walk.kept_page_failures = 0;
+        if walk.kept_page_failures > 0 {
+            // Read after all: the count starts again, whatever fails later in this poll.
+            walk.kept_page_failures = 0;
+            save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?;
+        }
         pages += 1;
         let items = source.items_of(&page.body)?;
         items_read += items.len();
@@ -1250,6 +1285,7 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
             _ => obj.state().storage().set_alarm(Duration::ZERO).await,
         };
     }
+    name_the_mark_pointer(&store)?;
     remember_deployed(obj, &store, deployed).await?;
     store.put(KEY_ARMED_VERSION, &deployed.version.to_string())?;
     // A poll (of the previous version) may be running: the deploy waits for it to end rather
@@ -1399,6 +1435,8 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     let fingerprint = source_fingerprint(&trigger.source);
     // A reset starts a new walk over an HTTP source's pages.
     clear_walk(&store)?;
+    // Whether the poll should go on at once (a positioning walk longer than the reset's loop).
+    let mut go_on = false;
     let summary = match start {
         PollStart::Beginning => {
             let generation = store.bump_generation()?;
@@ -1408,7 +1446,7 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
                     pg_summary(&PgCursor::Beginning)
                 }
                 PollSource::Http(s) => {
-                    let empty = empty_http(s.dedupe);
+                    let empty = HttpCursor::for_source(s);
                     save_http(&store, generation, &fingerprint, &empty, true, &[])?;
                     http_summary(&empty)
                 }
@@ -1428,16 +1466,23 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
                 notes: RefCell::new(PollNotes::default()),
             };
             let mut session = None;
-            match poll_once(&ctx, &mut session, true).await {
-                Ok(Polled::Positioned { summary })
-                | Ok(Polled::Taken {
-                    summary: Some(summary),
-                    ..
-                }) => summary,
-                Ok(Polled::Taken { summary: None, .. }) => Value::Null,
-                Err(e) => {
-                    return Response::from_json(&json!({ "error": e.0 }))
-                        .map(|r| r.with_status(502));
+            // A positioning walk that pauses (100 pages) goes on at once, as at deploy.
+            let started = now_ms();
+            let mut force_now = true;
+            loop {
+                match poll_once(&ctx, &mut session, force_now).await {
+                    Ok(Polled::Taken { full: true, .. }) if now_ms() - started < LOOP_BUDGET_MS => {
+                        force_now = false;
+                    }
+                    Ok(Polled::Taken { full, summary, .. }) => {
+                        go_on = full;
+                        break summary.unwrap_or(Value::Null);
+                    }
+                    Ok(Polled::Positioned { summary }) => break summary,
+                    Err(e) => {
+                        return Response::from_json(&json!({ "error": e.0 }))
+                            .map(|r| r.with_status(502));
+                    }
                 }
             }
         }
@@ -1446,7 +1491,7 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     status.cursor = Some(summary.clone());
     store.put_status(&status)?;
     drop(lock);
-    if start == PollStart::Beginning {
+    if start == PollStart::Beginning || go_on {
         obj.state().storage().set_alarm(Duration::ZERO).await?;
     }
     Response::from_json(&json!({

@@ -29,6 +29,14 @@ pub fn secret(env: &Env, name: &str) -> Option<String> {
     env_string(env, name)
 }
 
+/// Whether `e` is the source refusing the request, as [`fetch`] words it: an HTTP 4xx other
+/// than 429 (a page token that expired, a URL whose secret was rotated), not a source that is
+/// down, slow or asking to wait.
+pub fn is_refusal(e: &SourceError) -> bool {
+    e.0.split_once(" answered HTTP ")
+        .is_some_and(|(_, status)| status.starts_with('4') && !status.starts_with("429"))
+}
+
 /// GETs a page and returns its JSON body and `Link` header. A non-2xx status, a body that is not
 /// JSON, a network error or a timeout is an error (and the poll creates no runs). `shown` names
 /// the page in errors (the URL template, never the URL with its secrets).
@@ -119,4 +127,24 @@ fn hide_url(error: &str, url: &str, shown: &str) -> String {
         return error.to_string();
     }
     error.replace(url, shown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_a_4xx_other_than_429() {
+        let answered =
+            |status: &str| SourceError(format!("GET https://x/{{p}} answered HTTP {status}: …"));
+        for refused in ["400", "401", "403", "404", "410", "422"] {
+            assert!(is_refusal(&answered(refused)), "{refused}");
+        }
+        for other in ["429", "500", "503"] {
+            assert!(!is_refusal(&answered(other)), "{other}");
+        }
+        assert!(!is_refusal(&SourceError(
+            "GET https://x/ timed out after 30 s".into()
+        )));
+    }
 }

@@ -1924,9 +1924,6 @@ fn http_since_filtered_api_is_asked_only_for_new_items() {
     stop(&e.dev, &id);
 }
 
-/// `max_pages: 2` over a newest-first list of 5 a page: 17 new items need 4 pages. The first poll
-/// runs the newest 10 and reports the gap; the next one goes on from page 3 and runs the other
-/// 7: every item exactly once.
 /// `start: "now"` on an oldest-first list longer than `max_pages`: the deploy reads to its end
 /// before it answers, so an item added right after the deploy starts a run. (Bound by
 /// `max_pages`, the rest of the walk was read by later polls, still positioning, and took items
@@ -1956,6 +1953,45 @@ fn http_start_now_positions_over_every_page_of_an_oldest_first_list_before_the_d
     wait_polls(&e.dev, &id, 3, 60);
     assert_eq!(runs_of(&e.dev, &id), 1);
     assert_eq!(poll_status(&e.dev, &id)["last_poll_error"], Value::Null);
+}
+
+/// A list longer than the 100 pages a poll reads: the deploy's positioning and a reset to `now`
+/// go on at once until the end of the list, before they answer.
+#[test]
+fn http_positioning_past_a_hundred_pages_ends_before_the_answer() {
+    let e = env();
+    let feed = "position-very-long";
+    e.api.update(feed, |f| {
+        f.items = (1..=120).map(item).collect();
+        f.page_size = Some(1);
+        f.paging = Paging::BodyNext;
+    });
+    let mut def = http_def(
+        "position very long",
+        json!({"url": e.api.url(feed), "pagination": {"next_url": "/links/next"}}),
+        "now",
+    );
+    def["trigger"]["interval_seconds"] = json!(3600);
+    let id = create_deployed(&e.dev, &def);
+    assert_eq!(
+        pages_read(&e.api, feed).len(),
+        120,
+        "the deploy read every page"
+    );
+    assert_eq!(poll_status(&e.dev, &id)["cursor"]["remembered_ids"], 120);
+
+    e.api
+        .update(feed, |f| f.items = (1..=121).map(item).collect());
+    let path = format!("/api/workflows/{id}/poll/reset");
+    let r = api(&e.dev, "POST", &path, Some(&json!({"start": "now"})));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        pages_read(&e.api, feed).len(),
+        120 + 121,
+        "the reset read every page"
+    );
+    assert_eq!(r.json()["cursor"]["remembered_ids"], 121, "{}", r.text);
+    assert_eq!(runs_of(&e.dev, &id), 0);
 }
 
 /// A kept page the source now refuses (its page token expired) is tried by two polls, then the
@@ -2002,6 +2038,9 @@ fn http_kept_page_that_keeps_failing_starts_the_walk_again_from_the_first_page()
     assert_eq!(runs_of(&e.dev, &id), 6);
 }
 
+/// `max_pages: 2` over a newest-first list of 5 a page: 17 new items need 4 pages. The first poll
+/// runs the newest 10 and reports the gap; the next one goes on from page 3 and runs the other
+/// 7: every item exactly once.
 #[test]
 fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
     let e = env();

@@ -100,16 +100,19 @@ pub enum BodyError {
 /// JSON, several times over.
 pub const MAX_BODY_AS_JSON: usize = 12 * 1024 * 1024;
 
-/// `raw`'s length plus what writing the strings of `value` as JSON adds to them: an upper
-/// bound of the body's size as JSON, counted without writing it.
-fn size_as_json(raw: usize, value: &Value) -> usize {
+/// An upper bound of `value`'s size written as compact JSON, counted without writing it.
+fn size_as_json(value: &Value) -> usize {
     match value {
-        Value::String(s) => raw + escapes(s),
-        Value::Array(a) => a.iter().fold(raw, size_as_json),
-        Value::Object(m) => m
-            .iter()
-            .fold(raw, |n, (k, v)| size_as_json(n + escapes(k), v)),
-        _ => raw,
+        Value::String(s) => s.len() + escapes(s) + 2,
+        Value::Array(a) => a.iter().map(|v| size_as_json(v) + 1).sum::<usize>() + 2,
+        Value::Object(m) => {
+            m.iter()
+                .map(|(k, v)| k.len() + escapes(k) + 4 + size_as_json(v))
+                .sum::<usize>()
+                + 2
+        }
+        // A number, a boolean or null.
+        _ => 24,
     }
 }
 
@@ -199,7 +202,7 @@ pub fn parse_body(content_type: Option<&str>, raw: &[u8]) -> Result<ParsedBody, 
     let parsed = read_body(content_type, raw)?;
     // JSON comes written as JSON already; text and form values may grow.
     if parsed.kind != BodyKind::Json {
-        let bytes = size_as_json(raw.len(), &parsed.value);
+        let bytes = size_as_json(&parsed.value);
         if bytes > MAX_BODY_AS_JSON {
             return Err(BodyError::TooLargeAsJson { bytes });
         }

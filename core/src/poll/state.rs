@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::kernel::problem::Errors;
 use crate::poll::cursor::{HttpCursor, NewRecord, PgCursor, RecentIds};
-use crate::poll::{Dedupe, PollSource, PollStart, DEFAULT_UNIQUE_CAPACITY};
+use crate::poll::{PollSource, PollStart, DEFAULT_UNIQUE_CAPACITY};
 
 /// Identifies the source a cursor was read from. A redeploy with the same fingerprint keeps
 /// the cursor; a different one (another table, cursor column, URL, items or id pointer) starts
@@ -73,16 +73,6 @@ pub fn join_http(header: &Value, ids: Vec<String>) -> Option<HttpCursor> {
         }),
         _ => None,
     }
-}
-
-/// A cursor with nothing seen that is *not* a first poll: every record the source has is new
-/// (`start: beginning`, or a reset to the beginning).
-pub fn empty_http(source_dedupe: Dedupe) -> HttpCursor {
-    let header = match source_dedupe {
-        Dedupe::Unique { capacity } => json!({"mode": "unique", "capacity": capacity}),
-        Dedupe::Greatest => json!({"mode": "greatest", "mark": null}),
-    };
-    join_http(&header, Vec::new()).expect("a header join_http reads")
 }
 
 /// What the API shows as a PostgreSQL cursor.

@@ -1,6 +1,14 @@
 use super::*;
 use crate::poll::PollTrigger;
 
+fn empty_greatest() -> HttpCursor {
+    HttpCursor::Greatest {
+        mark: None,
+        at_mark: RecentIds::new(DEFAULT_UNIQUE_CAPACITY),
+        by: None,
+    }
+}
+
 fn source(v: Value) -> PollSource {
     let mut errors = Errors::new();
     PollTrigger::parse(
@@ -49,7 +57,7 @@ fn fingerprint_follows_the_source_not_the_tuning() {
 
 #[test]
 fn http_cursor_splits_and_joins() {
-    let mut c = empty_http(Dedupe::Unique { capacity: 3 });
+    let mut c = HttpCursor::Unique(RecentIds::new(3));
     c.advance(&[
         rec("a", None),
         rec("b", None),
@@ -65,7 +73,7 @@ fn http_cursor_splits_and_joins() {
         json!({"mode": "unique", "capacity": 3, "remembered_ids": 3})
     );
 
-    let mut g = empty_http(Dedupe::Greatest);
+    let mut g = empty_greatest();
     g.advance(&[
         rec("1", Some(json!(5))),
         rec("2", Some(json!(7))),
@@ -86,9 +94,9 @@ fn http_cursor_splits_and_joins() {
 #[test]
 fn empty_cursor_takes_everything() {
     let items = vec![json!({"id": 1}), json!({"id": 2})];
-    let c = empty_http(Dedupe::Unique { capacity: 10 });
+    let c = HttpCursor::Unique(RecentIds::new(10));
     assert_eq!(c.select_new(&items, "/id", None).unwrap().len(), 2);
-    let g = empty_http(Dedupe::Greatest);
+    let g = empty_greatest();
     assert_eq!(g.select_new(&items, "/id", None).unwrap().len(), 2);
 }
 
