@@ -97,6 +97,13 @@ fn stored_replies() {
     assert_eq!(r.body, None);
     assert_eq!(stored_reply(&json!({"status": 99})), None);
     assert_eq!(stored_reply(&json!("x")), None);
+    // Headers kept redacted are left out rather than sent as `[redacted]`.
+    let r = stored_reply(
+        &json!({"status": 200, "headers": {"set-cookie": "[redacted]",
+        "location": "/next"}, "body": null}),
+    )
+    .unwrap();
+    assert_eq!(r.headers, [("location".to_string(), "/next".to_string())]);
 }
 
 #[test]
