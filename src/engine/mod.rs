@@ -377,23 +377,28 @@ pub async fn execute_claimed(
                             json!({ "status": resp.status, "headers": headers, "body": body });
                         step_results.insert(step.name().to_string(), out.clone());
                         let mut stored = out.clone();
-                        // Kept as sent unless it is JSON: a repeat sends the text back as is
-                        // (a text `null` or `"hi"` is not JSON to it).
+                        redact(&mut stored, &resp.secrets_used);
+                        // Kept so that a repeated (idempotent) request gets the same reply: a
+                        // body sent as anything but JSON (a text `null`, NDJSON) as its text,
+                        // marked so (`runtime::stored_reply`).
                         let json_reply = resp
                             .content_type
                             .as_deref()
                             .is_some_and(|c| c.to_ascii_lowercase().contains("json"));
-                        if let (false, Some(b)) = (json_reply, resp.body.as_deref()) {
-                            stored["body"] = Value::String(b.into());
+                        let mut reply = stored.clone();
+                        if let Some(b) = resp.body.as_deref() {
+                            if !json_reply || serde_json::from_str::<Value>(b).is_err() {
+                                reply["body"] = Value::String(b.into());
+                                reply["text"] = Value::Bool(true);
+                                redact(&mut reply, &resp.secrets_used);
+                            }
                         }
-                        redact(&mut stored, &resp.secrets_used);
-                        // Kept so that a repeated (idempotent) request gets the same reply.
                         let steps = Value::Array(records.clone()).to_string();
                         let kept = writer
                             .progress(
                                 &steps,
                                 now_ms() + lease,
-                                Some(&stored.to_string()),
+                                Some(&reply.to_string()),
                                 &step_results,
                             )
                             .await?;

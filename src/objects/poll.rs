@@ -401,8 +401,6 @@ async fn remember_deployed(
     Ok(())
 }
 
-/// The deployed version the poll is armed for, from the object's storage (parsed once per
-/// isolate). An object armed before it kept the definition reads it from D1 once.
 /// A `greatest` cursor stored before cursors named the pointer their mark was read at gets the
 /// one of the version it was read under (the definition still stored), so that a deploy that
 /// moves the pointer starts over (see `HttpCursor::resume`).
@@ -434,6 +432,8 @@ fn name_the_mark_pointer(store: &PollStore) -> Result<()> {
     store.put(KEY_CURSOR, &header.to_string())
 }
 
+/// The deployed version the poll is armed for, from the object's storage (parsed once per
+/// isolate). An object armed before it kept the definition reads it from D1 once.
 async fn armed_deployed(
     obj: &WorkflowObject,
     store: &PollStore,
@@ -935,7 +935,15 @@ async fn poll_http(
         };
         let page = match http_source::fetch(&request, &shown, carries_secret).await {
             Ok(page) => page,
-            Err(e) if pages == 0 && walk.next.is_some() && http_source::is_refusal(&e) => {
+            Err(e) if pages == 0 && walk.next.is_some() && !http_source::is_refusal(&e) => {
+                // Not a refusal: only refusals in a row give the kept page up.
+                if walk.kept_page_failures > 0 {
+                    walk.kept_page_failures = 0;
+                    save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?;
+                }
+                return Err(e);
+            }
+            Err(e) if pages == 0 && walk.next.is_some() => {
                 let SourceError(e) = e;
                 let again = walk.kept_page_failed();
                 save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?;
@@ -1471,7 +1479,10 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
             let mut force_now = true;
             loop {
                 match poll_once(&ctx, &mut session, force_now).await {
-                    Ok(Polled::Taken { full: true, .. }) if now_ms() - started < LOOP_BUDGET_MS => {
+                    // A deploy waiting for the lock goes first; the poll goes on after it.
+                    Ok(Polled::Taken { full: true, .. })
+                        if now_ms() - started < LOOP_BUDGET_MS && !PollLock::wanted(&wf) =>
+                    {
                         force_now = false;
                     }
                     Ok(Polled::Taken { full, summary, .. }) => {
@@ -1479,9 +1490,16 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
                         break summary.unwrap_or(Value::Null);
                     }
                     Ok(Polled::Positioned { summary }) => break summary,
-                    Err(e) => {
+                    // The first pass leaves the cursor as it was when it fails; a later one
+                    // fails after the cursor was replaced: the poll goes on positioning, and
+                    // the error shows in its status then.
+                    Err(e) if force_now => {
                         return Response::from_json(&json!({ "error": e.0 }))
                             .map(|r| r.with_status(502));
+                    }
+                    Err(_) => {
+                        go_on = true;
+                        break Value::Null;
                     }
                 }
             }

@@ -30,11 +30,13 @@ pub fn secret(env: &Env, name: &str) -> Option<String> {
 }
 
 /// Whether `e` is the source refusing the request, as [`fetch`] words it: an HTTP 4xx other
-/// than 429 (a page token that expired, a URL whose secret was rotated), not a source that is
-/// down, slow or asking to wait.
+/// than 408 and 429 (a page token that expired, a URL whose secret was rotated), not a source
+/// that is down, slow or asking to wait.
 pub fn is_refusal(e: &SourceError) -> bool {
     e.0.split_once(" answered HTTP ")
-        .is_some_and(|(_, status)| status.starts_with('4') && !status.starts_with("429"))
+        .is_some_and(|(_, status)| {
+            status.starts_with('4') && !status.starts_with("408") && !status.starts_with("429")
+        })
 }
 
 /// GETs a page and returns its JSON body and `Link` header. A non-2xx status, a body that is not
@@ -140,7 +142,7 @@ mod tests {
         for refused in ["400", "401", "403", "404", "410", "422"] {
             assert!(is_refusal(&answered(refused)), "{refused}");
         }
-        for other in ["429", "500", "503"] {
+        for other in ["408", "429", "500", "503"] {
             assert!(!is_refusal(&answered(other)), "{other}");
         }
         assert!(!is_refusal(&SourceError(

@@ -1384,6 +1384,42 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
         );
         assert_eq!(again.header("content-type"), first.header("content-type"));
     }
+    // A body that a JSON type announces but that is not JSON (NDJSON) is sent back as it was.
+    let lines = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([{"type": "response", "status": 200, "body": "{{request.body.t}}",
+                    "headers": {"content-type": "application/x-ndjson"}}]),
+        ),
+    );
+    let t = "{\"a\":1}\n{\"b\":2}";
+    let key = [("idempotency-key", "ndjson-1")];
+    let first = post_json(&hook(&lines), &json!({"t": t}), &key);
+    assert_eq!((first.status, first.text.as_str()), (200, t));
+    let again = post_json(&hook(&lines), &json!({"t": t}), &key);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!((again.status, again.text.as_str()), (200, t));
+
+    // A cookie is kept redacted: a repeat leaves it out rather than send `[redacted]`.
+    let cookie = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([{"type": "response", "status": 200, "body": "in",
+                    "headers": {"set-cookie": "session={{run.id}}", "x-kept": "yes"}}]),
+        ),
+    );
+    let key = [("idempotency-key", "cookie-1")];
+    let first = post_json(&hook(&cookie), &json!({}), &key);
+    assert!(first
+        .header("set-cookie")
+        .is_some_and(|c| c.starts_with("session=run_")));
+    let again = post_json(&hook(&cookie), &json!({}), &key);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!((again.status, again.text.as_str()), (200, "in"));
+    assert_eq!(again.header("set-cookie"), None);
+    assert_eq!(again.header("x-kept"), Some("yes"));
 
     // A page the workflow builds keeps the policy it sets.
     let page = create_deployed(

@@ -208,9 +208,10 @@ pub struct StoredReply {
 }
 
 /// Reads the Response step's reply as the engine stores it in `runs.response`
-/// (`{"status", "headers": {name: value}, "body": JSON value or string}`). A body is sent as
-/// JSON when the stored `content-type` says JSON, else a string body is sent as is. `None` when
-/// the stored value is not of that shape.
+/// (`{"status", "headers": {name: value}, "body": JSON value or string}`, `"text": true` when
+/// the body was kept as the text sent). A body is sent as JSON when the stored `content-type`
+/// says JSON and it was not kept as text, else a string body is sent as is. `None` when the
+/// stored value is not of that shape.
 pub fn stored_reply(stored: &Value) -> Option<StoredReply> {
     let status = stored.get("status")?.as_u64()?;
     let status = u16::try_from(status)
@@ -231,9 +232,11 @@ pub fn stored_reply(stored: &Value) -> Option<StoredReply> {
     let is_json = headers.iter().any(|(k, v)| {
         k.eq_ignore_ascii_case("content-type") && v.to_ascii_lowercase().contains("json")
     });
+    // `text: true`: the body was kept as the text sent (it was not JSON).
+    let as_text = !is_json || stored["text"] == true;
     let body = match stored.get("body") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !is_json => Some(s.clone()),
+        Some(Value::String(s)) if as_text => Some(s.clone()),
         Some(v) => Some(v.to_string()),
     };
     Some(StoredReply {

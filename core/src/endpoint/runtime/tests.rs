@@ -93,6 +93,13 @@ fn stored_replies() {
     )
     .unwrap();
     assert_eq!(r.body.as_deref(), Some("\"hi\""));
+    // Kept as text although the type says JSON (the body did not parse): sent as it was.
+    let r = stored_reply(
+        &json!({"status": 200, "headers": {"content-type": "application/x-ndjson"},
+        "body": "{\"a\":1}\n{\"b\":2}", "text": true}),
+    )
+    .unwrap();
+    assert_eq!(r.body.as_deref(), Some("{\"a\":1}\n{\"b\":2}"));
     let r = stored_reply(&json!({"status": 204, "headers": {}, "body": null})).unwrap();
     assert_eq!(r.body, None);
     assert_eq!(stored_reply(&json!({"status": 99})), None);
