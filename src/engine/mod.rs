@@ -388,9 +388,12 @@ pub async fn execute_claimed(
                         let mut reply = stored.clone();
                         if let Some(b) = resp.body.as_deref() {
                             if !json_reply || serde_json::from_str::<Value>(b).is_err() {
-                                reply["body"] = Value::String(b.into());
+                                reply["body"] =
+                                    Value::String(tripline_core::kernel::redact::redact_text(
+                                        b,
+                                        &resp.secrets_used,
+                                    ));
                                 reply["text"] = Value::Bool(true);
-                                redact(&mut reply, &resp.secrets_used);
                             }
                         }
                         let steps = Value::Array(records.clone()).to_string();

@@ -1384,6 +1384,21 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
         );
         assert_eq!(again.header("content-type"), first.header("content-type"));
     }
+    // Text that reads as JSON is still redacted as JSON where it must be: the run never keeps
+    // a field under a credential's name, so neither does a repeat.
+    let t = "{\"password\": \"hunter2-hunter2\"}";
+    let key = [("idempotency-key", "text-password")];
+    let first = post_json(&hook(&echo), &json!({"t": t}), &key);
+    assert_eq!((first.status, first.text.as_str()), (200, t));
+    let again = post_json(&hook(&echo), &json!({"t": t}), &key);
+    assert_eq!(again.text, "{\"password\":\"[redacted]\"}");
+    let list = api(dev, "GET", &format!("/api/workflows/{echo}/runs"), None).json();
+    for summary in list["runs"].as_array().expect("runs") {
+        let run = wait_run(dev, summary["id"].as_str().expect("id"), 60);
+        let response = run["response"].to_string();
+        assert!(!response.contains("hunter2"), "{response}");
+    }
+
     // A body that a JSON type announces but that is not JSON (NDJSON) is sent back as it was.
     let lines = create_deployed(
         dev,

@@ -179,6 +179,26 @@ pub fn scrub_secrets(s: &str, secret_values: &[String]) -> String {
     scrub_with(s, &secrets).unwrap_or_else(|| s.to_string())
 }
 
+/// A text kept as sent (a reply body that is not JSON to its reader), with nothing kept that a
+/// JSON value would have hidden: text that reads as JSON is redacted as JSON (by key and by
+/// value) and, when that hid something, kept as the redacted JSON's text; secret values are
+/// scrubbed as written and as JSON writes them (escaped).
+pub fn redact_text(text: &str, secret_values: &[String]) -> String {
+    if let Ok(mut v) = serde_json::from_str::<Value>(text) {
+        let before = v.clone();
+        redact(&mut v, secret_values);
+        if v != before {
+            return v.to_string();
+        }
+    }
+    let escaped = secret_values
+        .iter()
+        .filter_map(|s| serde_json::to_string(s).ok())
+        .map(|q| q[1..q.len() - 1].to_string());
+    let both: Vec<String> = secret_values.iter().cloned().chain(escaped).collect();
+    scrub_secrets(text, &both)
+}
+
 /// Whether any of the values a rendering used is a credential: not one already redacted (a
 /// stored input's `[redacted]`), and long enough to be one.
 pub fn carries_credentials(used: &[String]) -> bool {

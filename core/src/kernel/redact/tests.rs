@@ -206,3 +206,22 @@ fn a_jwt_looks_like_a_secret_and_other_dotted_values_do_not() {
     assert!(!looks_like_secret("eyJ..x"));
     assert!(!looks_like_secret("1.2.3"));
 }
+
+#[test]
+fn text_kept_as_sent_hides_what_json_would() {
+    let secrets = vec!["p\"w-0123456789".to_string()];
+    // Text that is not JSON: the secret as written and as JSON escapes it.
+    let text = r#"pw=p"w-0123456789; k={"pw": "p\"w-0123456789"}"#;
+    assert_eq!(
+        redact_text(text, &secrets),
+        r#"pw=[redacted]; k={"pw": "[redacted]"}"#
+    );
+    // Text that reads as JSON: redacted as JSON, by key too, and kept as that JSON's text.
+    assert_eq!(
+        redact_text(r#"{"password": "hunter2-hunter2", "ok": 1}"#, &[]),
+        r#"{"password":"[redacted]","ok":1}"#
+    );
+    // Nothing to hide: the text as it was, spacing included.
+    assert_eq!(redact_text(r#"{ "ok": 1 }"#, &secrets), r#"{ "ok": 1 }"#);
+    assert_eq!(redact_text("null", &secrets), "null");
+}
