@@ -495,7 +495,8 @@ fn the_example_definition_validates_and_shows_its_urls() {
 /// the connection has no expiry, and it stays readable.
 #[test]
 fn a_token_that_never_expires_is_stored_without_expiry() {
-    let dev = dev();
+    // Its own instance: it writes to D1 from outside the Worker (see `Dev::d1_write`).
+    let dev = &own_dev("oauth-no-expiry");
     let provider = Provider::start(&dev.base, (1 << 53) - 1);
     let wf = create_deployed(
         dev,
