@@ -306,6 +306,13 @@ impl PollStore {
             .collect())
     }
 
+    /// The armed version's definition as stored at its deploy, if any.
+    fn stored_definition(&self) -> Result<Option<StoredDefinition>> {
+        Ok(self
+            .get(KEY_DEFINITION)?
+            .and_then(|t| serde_json::from_str::<StoredDefinition>(&t).ok()))
+    }
+
     /// Runs made under an earlier version's `before` shards may be kept until `until_ms`;
     /// nothing to note when the version armed now (`after`) has as many.
     fn note_shards_change(&self, before: u8, after: u8, now_ms: i64, until_ms: i64) -> Result<()> {
@@ -406,8 +413,7 @@ async fn remember_deployed(
 /// moves the pointer starts over (see `HttpCursor::resume`).
 fn name_the_mark_pointer(store: &PollStore) -> Result<()> {
     let Some(previous) = store
-        .get(KEY_DEFINITION)?
-        .and_then(|t| serde_json::from_str::<StoredDefinition>(&t).ok())
+        .stored_definition()?
         .and_then(|s| serde_json::from_str::<Value>(&s.definition).ok())
         .and_then(|v| Definition::parse(&v).ok())
     else {
@@ -447,10 +453,7 @@ async fn armed_deployed(
     };
     let key = (workflow_id.to_string(), version);
     let cached = DEFINITIONS.with(|d| d.borrow().get(&key).cloned());
-    let stored = store
-        .get(KEY_DEFINITION)?
-        .and_then(|t| serde_json::from_str::<StoredDefinition>(&t).ok())
-        .filter(|s| s.version == version);
+    let stored = store.stored_definition()?.filter(|s| s.version == version);
     let Some(stored) = stored else {
         let deployed = obj.deployed(workflow_id).await?;
         if let Some(d) = &deployed {
@@ -933,35 +936,29 @@ async fn poll_http(
             0 => source.url.clone(),
             n => format!("{} (page {})", source.url, n + 1),
         };
-        let page = match http_source::fetch(&request, &shown, carries_secret).await {
-            Ok(page) => page,
-            Err(e) if pages == 0 && walk.next.is_some() && !http_source::is_refusal(&e) => {
-                // Not a refusal: only refusals in a row give the kept page up.
-                if walk.kept_page_failures > 0 {
+        let fetched = http_source::fetch(&request, &shown, carries_secret).await;
+        if pages == 0 && walk.next.is_some() {
+            // The page kept from an earlier poll: refusals in a row give it up (the walk starts
+            // again from the first page); a read, or any other failure, starts the count again.
+            let before = walk.kept_page_failures;
+            let restarted = match &fetched {
+                Err(e) if http_source::is_refusal(e) => walk.kept_page_failed(),
+                _ => {
                     walk.kept_page_failures = 0;
-                    save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?;
+                    false
                 }
-                return Err(e);
-            }
-            Err(e) if pages == 0 && walk.next.is_some() => {
-                let SourceError(e) = e;
-                let again = walk.kept_page_failed();
+            };
+            if restarted || walk.kept_page_failures != before {
                 save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?;
-                return Err(SourceError(match again {
-                    true => format!(
-                        "{e} (the page kept from an earlier poll failed {KEPT_PAGE_TRIES} polls \
-                         in a row: the next poll reads the list again from its first page)"
-                    ),
-                    false => e,
-                }));
             }
-            Err(e) => return Err(e),
-        };
-        if walk.kept_page_failures > 0 {
-            // Read after all: the count starts again, whatever fails later in this poll.
-            walk.kept_page_failures = 0;
-            save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?;
+            if let (true, Err(SourceError(e))) = (restarted, &fetched) {
+                return Err(SourceError(format!(
+                    "{e} (the page kept from an earlier poll failed {KEPT_PAGE_TRIES} polls in \
+                     a row: the next poll reads the list again from its first page)"
+                )));
+            }
         }
+        let page = fetched?;
         pages += 1;
         let items = source.items_of(&page.body)?;
         items_read += items.len();
