@@ -1302,6 +1302,18 @@ fn a_repeat_of_a_request_whose_reply_was_too_large_to_keep_is_told_so() {
     assert_eq!(run_count(&id), 1);
 }
 
+/// Deploys an endpoint workflow whose one step is `response`; returns its id.
+fn replying(dev: &Dev, response: Value) -> String {
+    create_deployed(dev, &endpoint(json!({}), json!([response])))
+}
+
+/// Sends `body` twice with the idempotency key `key`: the original's answer and the repeat's.
+fn sent_twice(id: &str, body: &Value, key: &str) -> (Resp, Resp) {
+    let first = post_json(&hook(id), body, &[("idempotency-key", key)]);
+    let again = post_json(&hook(id), body, &[("idempotency-key", key)]);
+    (first, again)
+}
+
 #[test]
 fn a_response_step_replies_with_its_status_headers_and_body() {
     let dev = dev();
@@ -1361,21 +1373,16 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
 
     // A repeat sends a text reply back as it was, even one that reads as JSON.
-    let echo = create_deployed(
+    let echo = replying(
         dev,
-        &endpoint(
-            json!({}),
-            json!([{"type": "response", "status": 200, "body": "{{request.body.t}}"}]),
-        ),
+        json!({"type": "response", "status": 200, "body": "{{request.body.t}}"}),
     );
     for (i, t) in ["null", "\"hi\"", "{\"a\": 1}", "7"]
         .into_iter()
         .enumerate()
     {
-        let key = format!("text-{i}");
-        let first = post_json(&hook(&echo), &json!({"t": t}), &[("idempotency-key", &key)]);
+        let (first, again) = sent_twice(&echo, &json!({"t": t}), &format!("text-{i}"));
         assert_eq!((first.status, first.text.as_str()), (200, t));
-        let again = post_json(&hook(&echo), &json!({"t": t}), &[("idempotency-key", &key)]);
         assert_eq!(again.header("idempotent-replayed"), Some("true"));
         assert_eq!(
             (again.status, again.text.as_str()),
@@ -1387,10 +1394,8 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
     // Text that reads as JSON is still redacted as JSON where it must be: the run never keeps
     // a field under a credential's name, so neither does a repeat.
     let t = "{\"password\": \"hunter2-hunter2\"}";
-    let key = [("idempotency-key", "text-password")];
-    let first = post_json(&hook(&echo), &json!({"t": t}), &key);
+    let (first, again) = sent_twice(&echo, &json!({"t": t}), "text-password");
     assert_eq!((first.status, first.text.as_str()), (200, t));
-    let again = post_json(&hook(&echo), &json!({"t": t}), &key);
     assert_eq!(again.text, "{\"password\":\"[redacted]\"}");
     let list = api(dev, "GET", &format!("/api/workflows/{echo}/runs"), None).json();
     for summary in list["runs"].as_array().expect("runs") {
@@ -1400,37 +1405,27 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
     }
 
     // A body that a JSON type announces but that is not JSON (NDJSON) is sent back as it was.
-    let lines = create_deployed(
+    let lines = replying(
         dev,
-        &endpoint(
-            json!({}),
-            json!([{"type": "response", "status": 200, "body": "{{request.body.t}}",
-                    "headers": {"content-type": "application/x-ndjson"}}]),
-        ),
+        json!({"type": "response", "status": 200, "body": "{{request.body.t}}",
+               "headers": {"content-type": "application/x-ndjson"}}),
     );
     let t = "{\"a\":1}\n{\"b\":2}";
-    let key = [("idempotency-key", "ndjson-1")];
-    let first = post_json(&hook(&lines), &json!({"t": t}), &key);
+    let (first, again) = sent_twice(&lines, &json!({"t": t}), "ndjson-1");
     assert_eq!((first.status, first.text.as_str()), (200, t));
-    let again = post_json(&hook(&lines), &json!({"t": t}), &key);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!((again.status, again.text.as_str()), (200, t));
 
     // A cookie is kept redacted: a repeat leaves it out rather than send `[redacted]`.
-    let cookie = create_deployed(
+    let cookie = replying(
         dev,
-        &endpoint(
-            json!({}),
-            json!([{"type": "response", "status": 200, "body": "in",
-                    "headers": {"set-cookie": "session={{run.id}}", "x-kept": "yes"}}]),
-        ),
+        json!({"type": "response", "status": 200, "body": "in",
+               "headers": {"set-cookie": "session={{run.id}}", "x-kept": "yes"}}),
     );
-    let key = [("idempotency-key", "cookie-1")];
-    let first = post_json(&hook(&cookie), &json!({}), &key);
+    let (first, again) = sent_twice(&cookie, &json!({}), "cookie-1");
     assert!(first
         .header("set-cookie")
         .is_some_and(|c| c.starts_with("session=run_")));
-    let again = post_json(&hook(&cookie), &json!({}), &key);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!((again.status, again.text.as_str()), (200, "in"));
     assert_eq!(again.header("set-cookie"), None);
