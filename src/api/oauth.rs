@@ -30,7 +30,9 @@ use tripline_core::oauth::flow::{
     percent_decode, pkce_pair, sanitize_error, started_in_this_browser, state_hash, state_ttl_ms,
     with_query,
 };
-use tripline_core::oauth::refresh::{keeps_earlier_refresh_token, oauth_trigger_of};
+use tripline_core::oauth::refresh::{
+    keeps_earlier_refresh_token, may_be_same_account, oauth_trigger_of,
+};
 use tripline_core::oauth::signin_link;
 use tripline_core::oauth::OAuthTrigger;
 
@@ -537,7 +539,15 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         .map(|r| flow::seal(&key, &flow::token_aad("refresh", id, &user_id), r))
         .transpose()?;
     let keep_refresh_token = refresh.is_none()
-        && may_keep_refresh_token(&db, id, &user_id, pending.version, &trigger).await?;
+        && may_keep_refresh_token(
+            &db,
+            id,
+            &user_id,
+            pending.version,
+            &trigger,
+            userinfo.as_ref(),
+        )
+        .await?;
     connections::upsert(
         &db,
         &connections::NewConnection {
@@ -593,19 +603,29 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
 /// Whether a sign-in that got no refresh token may keep the user's earlier one
 /// (`oauth::refresh::keeps_earlier_refresh_token`): the earlier connection holds one the
 /// provider has not refused, and was made with the same provider and client as this
-/// sign-in's version. An earlier version that no longer validates keeps nothing: the code is
-/// already exchanged, so the sign-in goes on without it rather than failing.
+/// sign-in's version, for an account the userinfo answers do not tell apart from this one's
+/// (`oauth::refresh::may_be_same_account`). An earlier version that no longer validates keeps
+/// nothing: the code is already exchanged, so the sign-in goes on without it rather than
+/// failing.
 async fn may_keep_refresh_token(
     db: &worker::D1Database,
     id: &WorkflowId,
     user_id: &str,
     version: i64,
     trigger: &OAuthTrigger,
+    userinfo: Option<&Value>,
 ) -> Result<bool, ApiError> {
     let Some(earlier) = connections::get(db, id, user_id).await? else {
         return Ok(false);
     };
     if earlier.refresh_token.is_none() {
+        return Ok(false);
+    }
+    let earlier_userinfo = earlier
+        .userinfo
+        .as_deref()
+        .and_then(|u| serde_json::from_str::<Value>(u).ok());
+    if !may_be_same_account(earlier_userinfo.as_ref(), userinfo) {
         return Ok(false);
     }
     let read;

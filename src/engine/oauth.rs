@@ -286,7 +286,11 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
             },
         };
         taken += due.len();
-        let results = join_all(due.iter().map(|(wf, user)| refresh_one(env, key, wf, user))).await;
+        let results = join_all(
+            due.iter()
+                .map(|(wf, user)| refresh_one(env, key, wf, user, now)),
+        )
+        .await;
         let mut moved = false;
         for r in results {
             match r {
@@ -356,11 +360,13 @@ fn next_attempt_at(pass_began: i64, wait: i64) -> i64 {
     pass_began + wait - PASS_SLACK_MS
 }
 
+/// Refreshes one due connection, in the Cron pass that began at `pass_began`.
 async fn refresh_one(
     env: &Env,
     key: &SealKey,
     workflow_id: &str,
     user_id: &str,
+    pass_began: i64,
 ) -> worker::Result<Outcome> {
     let db = store::db(env)?;
     let now = now_ms();
@@ -383,7 +389,7 @@ async fn refresh_one(
                 user_id,
                 lease,
                 &message,
-                next_attempt_at(now, retry_in),
+                next_attempt_at(pass_began, retry_in),
                 &iso_millis(now_ms()),
             )
             .await

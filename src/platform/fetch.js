@@ -10,8 +10,12 @@
 //   ["invalid", message] a request that cannot be built (the URL, the method)
 //   ["network", message] no answer, or its body could not be read
 //   ["timeout"]          no full answer within timeoutMs (the request is aborted)
+//
+// A request without a `user-agent` is sent with `tripline`: the platform sends none, and some
+// APIs (GitHub's) refuse a request without one.
 export async function send(url, method, headers, body, manual, timeoutMs, maxBody) {
   const pairs = JSON.parse(headers);
+  if (!pairs.some(([name]) => name.toLowerCase() === "user-agent")) pairs.push(["user-agent", "tripline"]);
   const controller = new AbortController();
   const init = {
     method,

@@ -102,12 +102,14 @@ pub async fn state_exists(db: &D1Database, state_hash: &str) -> Result<bool> {
         .is_some())
 }
 
-/// Deletes every expired state (one statement over the expiry index, no cap: pending states
-/// exist only for signed links, at most one per workflow and user); returns how many.
+/// Deletes every state expired for longer than `flow::EXPIRED_STATE_KEPT_MS` (one statement
+/// over the expiry index, no cap: pending states exist only for signed links, at most one per
+/// workflow and user); returns how many.
 pub async fn delete_expired_states(db: &D1Database, now_ms: i64) -> Result<usize> {
+    let before = now_ms - tripline_core::oauth::flow::EXPIRED_STATE_KEPT_MS;
     let res = db
         .prepare("DELETE FROM oauth_states WHERE expires_at < ?1")
-        .bind(&[num(now_ms)])?
+        .bind(&[num(before)])?
         .run()
         .await?;
     Ok(super::workflows::changes(&res))

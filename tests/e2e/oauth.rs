@@ -941,16 +941,22 @@ fn expired_state_is_rejected() {
     );
     let callback = authorize(&dev, &provider, &wf, "slow-user", "jane");
     std::thread::sleep(std::time::Duration::from_millis(1500));
+    // A Cron pass in between keeps the expired state: its late callback is told so.
+    dev.fire_cron();
     let r = send("GET", &callback, &[], None);
     assert_problem(&r, 400, Some("query.state"), "expired");
     assert!(provider.token_requests().is_empty(), "no code exchange");
     assert!(runs(&dev, &wf).is_empty());
     assert!(connections(&dev, &wf).is_empty());
-    // The Cron pass deletes expired states that were never used.
+    // The Cron pass deletes states that were never used an hour after they expired.
     let _ = signin(&dev, &wf, "never-finished");
+    let states = || d1_count(&dev, "SELECT COUNT(*) AS n FROM oauth_states");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     dev.fire_cron();
-    assert_eq!(d1_count(&dev, "SELECT COUNT(*) AS n FROM oauth_states"), 0);
+    assert_eq!(states(), 1);
+    dev.d1_write("UPDATE oauth_states SET expires_at = expires_at - 3600000");
+    dev.fire_cron();
+    assert_eq!(states(), 0);
 }
 
 #[test]
@@ -1107,6 +1113,17 @@ fn one_time_links_from_the_api_work_once() {
     let mut locs = r.locations();
     locs.sort();
     assert_eq!(locs, ["body.ttl_seconds", "body.user_id"], "{}", r.text);
+    // A dot segment is no user id: URL parsers remove it from the connection's path, so
+    // `DELETE …/connections/%2E%2E` would reach `DELETE /api/workflows/{id}/`.
+    for dots in [".", ".."] {
+        let r = api(
+            dev,
+            "POST",
+            &format!("/api/workflows/{wf}/signin-links"),
+            Some(&json!({ "user_id": dots })),
+        );
+        assert_problem(&r, 400, Some("body.user_id"), "`.` or `..`");
+    }
     let hook = create(
         dev,
         &json!({"name": "h", "trigger": {"type": "endpoint"}, "steps": []}),
@@ -1348,6 +1365,18 @@ fn signing_in_again_without_a_refresh_token_keeps_the_earlier_one() {
     let callback = authorize(dev, &short, &wf2, "u2", "frank");
     assert_eq!(send("GET", &callback, &[], None).status, 302);
     assert_eq!(conn(&wf2, "u2")["status"], "active");
+
+    // User u1 signs in again as another account at the provider (Grace, who consented before,
+    // as user u3): no refresh token comes, and Erin's is not kept, or the next refresh would
+    // turn the connection back into Erin's account.
+    let callback = authorize(dev, &provider, &wf, "u3", "grace");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let callback = authorize(dev, &provider, &wf, "u1", "grace");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let c = conn(&wf, "u1");
+    assert_eq!(c["userinfo"]["sub"], "grace", "{c}");
+    assert_eq!(c["has_refresh_token"], false, "{c}");
+    assert_eq!(conn(&wf, "u3")["has_refresh_token"], true);
 }
 
 /// A sign-in that gets no refresh token keeps none of an earlier connection that the provider

@@ -63,9 +63,13 @@ fn browser_cookie_value(key: &SealKey, state: &str) -> String {
     key.mac("signin-browser", state)
 }
 
+/// How long an expired state is kept (its callback then hears that its sign-in expired,
+/// rather than that its state is unknown); its cookie lives as long.
+pub const EXPIRED_STATE_KEPT_MS: i64 = 3_600_000;
+
 /// The `Set-Cookie` value the Sign-in URL answers with: sent back only under `path` (the
-/// callbacks), never to scripts, for an hour longer than the state lives (so that a late
-/// callback hears that its sign-in expired, not that it came from another browser). Without
+/// callbacks), never to scripts, for [`EXPIRED_STATE_KEPT_MS`] longer than the state lives (so
+/// that a late callback hears that its sign-in expired, not that it came from another browser). Without
 /// it the callback refuses the state, so a sign-in started by one person cannot be finished in
 /// another's browser (whose provider account would then be connected to the first person's
 /// user id).
@@ -74,7 +78,7 @@ pub fn browser_cookie(key: &SealKey, state: &str, path: &str, ttl_ms: i64, secur
         "{}={}; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax{}",
         browser_cookie_name(state),
         browser_cookie_value(key, state),
-        ttl_ms / 1000 + 3600,
+        (ttl_ms + EXPIRED_STATE_KEPT_MS) / 1000,
         if secure { "; Secure" } else { "" }
     )
 }
@@ -106,7 +110,10 @@ pub fn pkce_pair(random: &[u8; 32]) -> (String, String) {
 /// Longest end-user id, in characters (up to 4 bytes each in UTF-8).
 pub const MAX_USER_ID_CHARS: usize = 256;
 
-/// Checks the `user_id` given to the Sign-in URL: 1 to 256 characters, no control characters.
+/// Checks the `user_id` given to the Sign-in URL: 1 to 256 characters, no control characters,
+/// not `.` or `..`. (Its connection is addressed by a URL path segment, and a client or proxy
+/// removes a dot segment even when percent-encoded: `DELETE …/connections/%2E%2E` would reach
+/// the Worker as `DELETE /api/workflows/{id}/`.)
 pub fn check_user_id(user_id: Option<&str>) -> Result<String, String> {
     let Some(u) = user_id else {
         return Err("is required: the id of the end user in your app, e.g. ?user_id=42".into());
@@ -116,6 +123,9 @@ pub fn check_user_id(user_id: Option<&str>) -> Result<String, String> {
     }
     if u.chars().any(char::is_control) {
         return Err("must not contain control characters".into());
+    }
+    if u == "." || u == ".." {
+        return Err("must not be `.` or `..` (a URL path segment of its own)".into());
     }
     Ok(u.to_string())
 }
@@ -216,13 +226,22 @@ pub struct TokenSet {
 /// below 2^53 (D1 receives numbers as doubles).
 pub const MAX_EXPIRES_IN_SECONDS: u64 = 100 * 366 * 24 * 3600;
 
-/// Reads a token response: the granted scopes are the response's `scope` when present,
-/// else the ones requested (RFC 6749 §5.1); `expires_at = now + expires_in`, none when
+/// Reads a token response: the granted scopes are the response's `scope` when it names any
+/// (separated by spaces or commas), else the ones requested (RFC 6749 §5.1); `expires_at = now + expires_in`, none when
 /// `expires_in` is missing or longer than [`MAX_EXPIRES_IN_SECONDS`].
 pub fn token_set(resp: &BasicTokenResponse, requested: &[String], now_ms: i64) -> TokenSet {
-    let scopes = match resp.scopes() {
-        Some(s) if !s.is_empty() => s.iter().map(|s| s.to_string()).collect(),
-        _ => requested.to_vec(),
+    // Space-delimited by the standard; GitHub separates with commas, and answers `""` for a
+    // token of a GitHub App.
+    let granted: Vec<String> = resp
+        .scopes()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s.split(',').map(str::trim).filter(|s| !s.is_empty()))
+        .map(str::to_string)
+        .collect();
+    let scopes = match granted.is_empty() {
+        true => requested.to_vec(),
+        false => granted,
     };
     let expires_at_ms = resp
         .expires_in()

@@ -5,6 +5,7 @@
 use crate::definition::{Definition, Trigger};
 use crate::oauth::flow::REFRESH_WINDOW_MS;
 use crate::oauth::{url_origin, OAuthTrigger};
+use serde_json::Value;
 
 /// The wait after a connection's first failed refresh (not a dead grant).
 pub const FIRST_RETRY_MS: i64 = 60_000;
@@ -70,6 +71,27 @@ pub fn keeps_earlier_refresh_token(
     trigger: &OAuthTrigger,
 ) -> bool {
     earlier_status == "active" && earlier.is_some_and(|e| same_provider(e, trigger))
+}
+
+/// Whether two sign-ins' userinfo answers may be the same account at the provider: `false` only
+/// when both name an account (`sub`, `id` or `user_id`; else `email`) and the names differ.
+/// A refresh token kept from another account would, at the next refresh, silently switch the
+/// connection to that account.
+pub fn may_be_same_account(earlier: Option<&Value>, userinfo: Option<&Value>) -> bool {
+    let account = |v: Option<&Value>, fields: &[&str]| {
+        let v = v?;
+        fields.iter().find_map(|f| match &v[*f] {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+    };
+    for fields in [&["sub", "id", "user_id"][..], &["email"][..]] {
+        if let (Some(a), Some(b)) = (account(earlier, fields), account(userinfo, fields)) {
+            return a == b;
+        }
+    }
+    true
 }
 
 /// The configuration a connection refreshes with: the deployed version's (`live`, when it is
@@ -210,5 +232,30 @@ mod tests {
             Some(&now),
             &now
         ));
+    }
+
+    #[test]
+    fn another_account_is_told_apart_by_its_userinfo() {
+        let same = |a: Value, b: Value| may_be_same_account(Some(&a), Some(&b));
+        assert!(same(
+            json!({"sub": "alice"}),
+            json!({"sub": "alice", "name": "A"})
+        ));
+        assert!(!same(json!({"sub": "alice"}), json!({"sub": "bob"})));
+        // GitHub's numeric id, then e-mail when no id is given.
+        assert!(same(
+            json!({"id": 7, "login": "a"}),
+            json!({"id": 7, "login": "b"})
+        ));
+        assert!(!same(json!({"id": 7}), json!({"id": 8})));
+        assert!(!same(json!({"email": "a@x"}), json!({"email": "b@x"})));
+        assert!(same(
+            json!({"sub": "alice", "email": "a@x"}),
+            json!({"sub": "alice", "email": "b@x"})
+        ));
+        // Without a userinfo on either side, or no account named: nothing tells them apart.
+        assert!(may_be_same_account(None, Some(&json!({"sub": "bob"}))));
+        assert!(may_be_same_account(Some(&json!({"sub": "alice"})), None));
+        assert!(same(json!({"name": "A"}), json!({"name": "B"})));
     }
 }

@@ -5,7 +5,9 @@
 //! It is strict where a client could get things wrong: codes are single use and expire after
 //! 60 s, the redirect_uri must repeat the authorize request's, a code issued with a PKCE
 //! challenge needs the matching verifier, the client must authenticate (HTTP Basic or form
-//! body), refresh tokens rotate (the old one dies at each use) and can be revoked.
+//! body), refresh tokens rotate (the old one dies at each use) and can be revoked, and, as
+//! GitHub's API, its token, userinfo and revocation endpoints refuse a call without a
+//! User-Agent (403).
 //!
 //! Test controls: [`Provider::fail_token_endpoint`] (500 or a non-JSON answer),
 //! [`Provider::fail_refresh_for`] (one user's refreshes), [`Provider::grant_refresh_tokens`]
@@ -168,6 +170,18 @@ impl Provider {
         }));
         let st = state.clone();
         server.serve(move |request| {
+            // As GitHub's API does: a call without a User-Agent is refused.
+            let api = ["/token", "/userinfo", "/revoke"]
+                .iter()
+                .any(|p| request.url.split('?').next() == Some(p));
+            if api && request.header("user-agent").is_none_or(str::is_empty) {
+                return Reply::html(
+                    403,
+                    "Request forbidden by administrative rules. Please make sure your request \
+                     has a User-Agent header"
+                        .into(),
+                );
+            }
             handle(
                 &st,
                 &request.method,

@@ -89,6 +89,20 @@ fn token_responses_become_token_sets() {
     assert_eq!(t.refresh_at_ms, None);
     assert_eq!(t.refresh_token, None);
     assert_eq!(t.scopes, ["a"]);
+    // GitHub's comma-separated scopes, and its empty `scope` for a GitHub App's token.
+    let scoped = |scope: &str| {
+        let body = format!(r#"{{"access_token":"at","token_type":"bearer","scope":"{scope}"}}"#);
+        token_set(
+            &parse_token_response(body.as_bytes()).unwrap(),
+            &["req".into()],
+            0,
+        )
+        .scopes
+    };
+    assert_eq!(scoped("read:user,user:email"), ["read:user", "user:email"]);
+    assert_eq!(scoped("repo, gist"), ["repo", "gist"]);
+    assert_eq!(scoped("openid email"), ["openid", "email"]);
+    assert_eq!(scoped(""), ["req"]);
     assert!(parse_token_response(b"<html>").is_err());
     assert!(parse_token_response(br#"{"token_type":"Bearer"}"#).is_err());
 }
@@ -163,6 +177,11 @@ fn redirects_and_user_ids() {
     assert!(check_user_id(Some("")).is_err());
     assert!(check_user_id(Some("a\nb")).is_err());
     assert!(check_user_id(Some(&"x".repeat(257))).is_err());
+    // Dot segments are removed from URL paths: their connection could not be addressed.
+    assert!(check_user_id(Some(".")).is_err());
+    assert!(check_user_id(Some("..")).is_err());
+    assert_eq!(check_user_id(Some("...")).unwrap(), "...");
+    assert_eq!(check_user_id(Some(".a")).unwrap(), ".a");
 }
 
 #[test]
