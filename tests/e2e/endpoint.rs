@@ -1620,6 +1620,24 @@ fn test_url_detect_schema_deploy_then_validate() {
     assert_problem(&r, 409);
     assert!(r.json()["detail"].as_str().unwrap().contains("/test"));
 
+    // A workflow of another trigger kind has no test URL: the answer says so, not "send a sample".
+    let sched = create(
+        dev,
+        &json!({"name": "s", "trigger": {"type": "schedule", "schedule": {"kind": "minutes", "every": 60}}}),
+    );
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{sched}/detect-schema"),
+        None,
+    );
+    assert_problem(&r, 409);
+    let detail = r.json()["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("endpoint workflows only") && !detail.contains("/test"),
+        "{detail}"
+    );
+
     let sample = json!({"email": "a@b.c", "age": 30, "address": {"city": "Paris"},
                         "items": [{"sku": "A", "qty": 1}], "tags": ["x"]});
     let r = post_json(

@@ -172,6 +172,18 @@ pub async fn list(env: &Env, id: &WorkflowId) -> ApiResult {
 /// `trigger.request`.
 pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = crate::api::catalog::load(env, id).await?;
+    // Only an endpoint trigger has a test URL to capture from and a request schema to write.
+    if row.trigger_type != TriggerKind::Endpoint {
+        return Err(ApiError::new(
+            409,
+            "Not an endpoint workflow",
+            format!(
+                "detect-schema applies to endpoint workflows only; workflow {id} is started by \
+                 its `{}` trigger, which has no request schema",
+                row.trigger_type.as_str()
+            ),
+        ));
+    }
     let raw = read_body(&mut req, MAX_API_BODY).await?;
     let options = if raw.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
@@ -233,13 +245,6 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         );
     }
     let mut draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
-    if draft["trigger"]["type"] != "endpoint" {
-        return Err(ApiError::new(
-            409,
-            "Not an endpoint workflow",
-            "the draft's trigger is not `endpoint`, so it has no request schema to write",
-        ));
-    }
     draft["trigger"]["request"] = schema.clone();
     crate::api::workflows::fits_stored(&draft)?;
     let def = Definition::parse(&draft).map_err(|errors| {
