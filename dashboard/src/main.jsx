@@ -28,7 +28,7 @@ function SignIn({ onSignedIn, reason }) {
     }
   };
   return (
-    <main class="signin">
+    <main class="signin" tabIndex={-1}>
       <h1>Tripline</h1>
       <form onSubmit={submit}>
         <label for="admin-token">Admin token</label>
@@ -67,10 +67,17 @@ function App() {
         <nav aria-label="Main"><a href="#/">Workflows</a></nav>
         <button type="button" class="link" onClick={signOut}>Sign out</button>
       </header>
-      <main id="main">{page}</main>
+      <main id="main" tabIndex={-1}>{page}</main>
     </>
   );
 }
+
+// The skip link (index.html) moves focus to the page's content. Following its `#main` would
+// change the hash, which is the route: it would open the workflow list and drop unsaved edits.
+document.querySelector('a.skip')?.addEventListener('click', (e) => {
+  e.preventDefault();
+  document.querySelector('main')?.focus();
+});
 
 const root = document.getElementById('app');
 root.textContent = '';

@@ -329,6 +329,11 @@ fn endpoint_workflow_from_template_to_replayed_run() {
     let replayed = wait_run(dev, replay_id, 60);
     assert_eq!(replayed["trigger"], "replay");
     assert_eq!(replayed["status"], "succeeded", "{replayed}");
+    // The skip link moved focus to the content without changing the hash (the route): the
+    // workflow page and its unsaved edit stayed.
+    assert_eq!(r["skip_hash_after"], r["skip_hash_before"], "{r:#}");
+    assert_eq!(r["skip_focus"], "main", "{r:#}");
+    assert_eq!(r["skip_kept_edit"], true, "{r:#}");
     // The rename shows as a change against the deployed version.
     assert_eq!(
         r["diff_added"],

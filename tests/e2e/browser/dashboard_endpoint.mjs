@@ -120,6 +120,15 @@ await scenario(async (page, out) => {
   const renamed = structuredClone(wf.draft);
   renamed.name = 'Lead created (v2)';
   await setEditorText(page, JSON.stringify(renamed, null, 2));
+  // The skip link, with the edit not saved yet: focus moves to the content, the route stays.
+  const hashBeforeSkip = new URL(page.url()).hash;
+  await page.locator('a.skip').focus();
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(200);
+  out.skip_hash_before = hashBeforeSkip;
+  out.skip_hash_after = new URL(page.url()).hash;
+  out.skip_focus = await page.evaluate(() => document.activeElement.id);
+  out.skip_kept_edit = (await editorText(page)).includes('Lead created (v2)');
   await page.getByRole('button', { name: /^Save/ }).click();
   await page.getByText('Draft saved.').waitFor();
   await page.locator('pre.diff').waitFor({ state: 'attached' });
