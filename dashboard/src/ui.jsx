@@ -82,6 +82,14 @@ export function StaleNote({ error }) {
   return <p class="warn stale" role="status">The last refresh failed ({error.title || error.message || String(error)}); showing what was loaded before, trying again.</p>;
 }
 
+/** A problem in a table cell, where a whole `Problem` does not fit: one line with its title
+ * and detail (an error that is no problem: its message). */
+export function ProblemMark({ error }) {
+  if (!error) return null;
+  const title = error.title || error.message || String(error);
+  return <span class="bad problem-mark">Not loaded: {title}{error.detail ? ` (${error.detail})` : ''}</span>;
+}
+
 export function Loading({ what }) {
   return <p class="loading" role="status" aria-live="polite">Loading {what}…</p>;
 }

@@ -851,6 +851,11 @@ fn hostile_workflow_name_is_shown_as_text_and_no_script_runs() {
     assert_eq!(r["hostile_last_run"], "never");
     let next = text(&r["schedule_next_fire"]);
     assert!(next.starts_with("in "), "{next}");
+    // When that read fails, the cell says so in words.
+    assert_eq!(
+        r["schedule_next_fire_failed"],
+        "Not loaded: Not configured (the store is not bound)"
+    );
     assert_eq!(r["filtered_rows"], json!([id]));
     assert_eq!(r["list_name"], HOSTILE);
     assert_eq!(r["title_name"], HOSTILE);

@@ -1,7 +1,7 @@
 // Workflows: name, trigger, status, version, last run, next fire, poll health; filter; create.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { Problem, Loading, Empty, Status, Time, go, usePolling } from '../ui.jsx';
+import { Problem, ProblemMark, Loading, Empty, Status, Time, go, usePolling } from '../ui.jsx';
 import { TEMPLATES } from '../templates.js';
 import { pollHealth } from '../poll.js';
 import { appendPage, refreshFirstPage } from '../paging.js';
@@ -11,11 +11,15 @@ const olderThan = (a, b) => a.created_at < b.created_at || (a.created_at === b.c
 const byId = (w) => w.id;
 
 /** What the list shows beyond the list's own fields (which carry the last run): a schedule's
- * next fire and a poll's health, from the workflow's own resource. */
+ * next fire and a poll's health, from the workflow's own resource; or why that could not be
+ * read (shown in the cell, so a failed read does not look like "nothing to show"). */
 async function details(w) {
-  const full = (w.trigger_type === 'schedule' || w.trigger_type === 'poll')
-    ? await api('GET', `/api/workflows/${enc(w.id)}`).catch(() => null) : null;
-  return { full };
+  if (w.trigger_type !== 'schedule' && w.trigger_type !== 'poll') return { full: null, error: null };
+  try {
+    return { full: await api('GET', `/api/workflows/${enc(w.id)}`), error: null };
+  } catch (e) {
+    return { full: null, error: e };
+  }
 }
 
 export function WorkflowList() {
@@ -113,8 +117,8 @@ export function WorkflowList() {
                     <td data-label="Last run" class="last-run">
                       {x.lastRun ? <a href={`#/runs/${enc(x.lastRun.id)}`}><Status status={x.lastRun.status} /> <Time iso={x.lastRun.created_at} /></a> : 'never'}
                     </td>
-                    <td data-label="Next fire" class="next-fire">{w.trigger_type !== 'schedule' ? '—' : extra[w.id] ? <Time iso={x.full && x.full.next_run_at} /> : '…'}</td>
-                    <td data-label="Poll" class="poll-health">{w.trigger_type === 'poll' && !extra[w.id] ? '…' : health ? <span class={health.tone}>{health.text}</span> : '—'}</td>
+                    <td data-label="Next fire" class="next-fire">{w.trigger_type !== 'schedule' ? '—' : !extra[w.id] ? '…' : x.error ? <ProblemMark error={x.error} /> : <Time iso={x.full && x.full.next_run_at} />}</td>
+                    <td data-label="Poll" class="poll-health">{w.trigger_type === 'poll' && !extra[w.id] ? '…' : w.trigger_type === 'poll' && x.error ? <ProblemMark error={x.error} /> : health ? <span class={health.tone}>{health.text}</span> : '—'}</td>
                   </tr>
                 );
               })}

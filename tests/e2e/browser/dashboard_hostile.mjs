@@ -49,4 +49,13 @@ await scenario(async (page, out) => {
   await page.locator('.cm-content').waitFor();
   out.narrow_workflow_scroll_width = await page.evaluate(() => document.documentElement.scrollWidth);
   await shot(page, 'workflow-390-dark');
+  // A schedule whose own resource cannot be read: its next fire says why, not "—".
+  await page.route(`${args.base}/api/workflows/${args.schedule}`, (route) => route.fulfill({
+    status: 503, contentType: 'application/problem+json',
+    body: JSON.stringify({ type: 'urn:tripline:problem:not-configured', title: 'Not configured', status: 503, detail: 'the store is not bound' }),
+  }));
+  await page.goto(`${args.base}/#/`);
+  const failedCell = page.locator(`tr[data-id="${args.schedule}"] td.next-fire`);
+  await failedCell.locator('.problem-mark').waitFor();
+  out.schedule_next_fire_failed = await failedCell.textContent();
 });
