@@ -1,5 +1,6 @@
-// The workflow templates offered by "New workflow": the repository's examples/, one per trigger
-// kind, bundled as text so the editor shows them as written.
+// The workflow templates offered by "New workflow": every file in the repository's examples/
+// (each trigger kind, some in more than one form), bundled as text so the editor shows them as
+// written.
 import endpoint from '../../examples/endpoint.json';
 import schedule from '../../examples/schedule.json';
 import heartbeat from '../../examples/every-5-seconds.json';
@@ -7,6 +8,7 @@ import oauth from '../../examples/oauth.json';
 import pollPostgres from '../../examples/poll-postgres.json';
 import poll from '../../examples/poll.json';
 import pollHttp from '../../examples/poll-http.json';
+import pollHttpPages from '../../examples/poll-http-pages.json';
 
 export const TEMPLATES = [
   { id: 'endpoint', label: 'API endpoint (webhook)', text: endpoint },
@@ -16,4 +18,5 @@ export const TEMPLATES = [
   { id: 'poll-postgres', label: 'Poll: PostgreSQL table by id', text: pollPostgres },
   { id: 'poll', label: 'Poll: PostgreSQL table by time', text: poll },
   { id: 'poll-http', label: 'Poll: HTTP JSON API', text: pollHttp },
+  { id: 'poll-http-pages', label: 'Poll: HTTP JSON API, newest first, in pages', text: pollHttpPages },
 ];
