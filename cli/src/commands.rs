@@ -663,6 +663,41 @@ fn is_header_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
+/// `send`'s query string (`?a=1&b=2`, empty without `-q`) and headers, from its `-q name=value`
+/// and `-H 'Name: value'` options; a malformed one is a usage error.
+fn query_and_headers(
+    query: &[String],
+    headers: &[String],
+) -> Result<(String, Vec<(String, String)>), Failure> {
+    let mut q_string = String::new();
+    for (i, q) in query.iter().enumerate() {
+        let (k, v) = q
+            .split_once('=')
+            .ok_or_else(|| Failure::Usage(format!("--query `{q}`: write name=value")))?;
+        q_string.push(if i == 0 { '?' } else { '&' });
+        q_string.push_str(&format!("{}={}", percent::encode(k), percent::encode(v)));
+    }
+    let mut hs: Vec<(String, String)> = Vec::new();
+    for h in headers {
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| Failure::Usage(format!("-H `{h}`: write `Name: value`")))?;
+        let (k, v) = (k.trim(), v.trim());
+        if !is_header_name(k) {
+            return Err(Failure::Usage(format!(
+                "-H `{h}`: `{k}` is not a header name (letters, digits and !#$%&'*+-.^_`|~)"
+            )));
+        }
+        if v.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(Failure::Usage(format!(
+                "-H `{h}`: a header value cannot hold control characters"
+            )));
+        }
+        hs.push((k.to_string(), v.to_string()));
+    }
+    Ok((q_string, hs))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn send(
     client: &Client,
@@ -674,6 +709,23 @@ fn send(
     method: Option<&str>,
     json_out: bool,
 ) -> Result<(), Failure> {
+    // What the command line says is checked before the server is asked anything: a malformed
+    // option is a usage error (exit 2), whether or not the server knows the key or answers.
+    let (query, mut hs) = query_and_headers(query, headers)?;
+    let body: Option<Vec<u8>> = match data {
+        None => None,
+        Some("@-") => {
+            let mut b = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut b)
+                .map_err(|e| Failure::Usage(format!("reading standard input: {e}")))?;
+            Some(b)
+        }
+        Some(d) if d.starts_with('@') => {
+            Some(std::fs::read(&d[1..]).map_err(|e| Failure::Usage(format!("--data {d}: {e}")))?)
+        }
+        Some(d) => Some(d.as_bytes().to_vec()),
+    };
     let wf = client.by_key(key)?;
     let id = wf["id"].as_str().unwrap_or_default();
     // The test URL serves the draft; the live URL, the deployed version.
@@ -699,50 +751,11 @@ fn send(
         )));
     }
     // Sent to the server we talk to (it may know itself by another origin, behind a proxy).
-    let mut full = format!(
-        "{}/hooks/{id}{}",
+    let full = format!(
+        "{}/hooks/{id}{}{query}",
         client.base,
         if test { "/test" } else { "" }
     );
-    for (i, q) in query.iter().enumerate() {
-        let (k, v) = q
-            .split_once('=')
-            .ok_or_else(|| Failure::Usage(format!("--query `{q}`: write name=value")))?;
-        full.push(if i == 0 { '?' } else { '&' });
-        full.push_str(&format!("{}={}", percent::encode(k), percent::encode(v)));
-    }
-    let body: Option<Vec<u8>> = match data {
-        None => None,
-        Some("@-") => {
-            let mut b = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut b)
-                .map_err(|e| Failure::Usage(format!("reading standard input: {e}")))?;
-            Some(b)
-        }
-        Some(d) if d.starts_with('@') => {
-            Some(std::fs::read(&d[1..]).map_err(|e| Failure::Usage(format!("--data {d}: {e}")))?)
-        }
-        Some(d) => Some(d.as_bytes().to_vec()),
-    };
-    let mut hs: Vec<(String, String)> = Vec::new();
-    for h in headers {
-        let (k, v) = h
-            .split_once(':')
-            .ok_or_else(|| Failure::Usage(format!("-H `{h}`: write `Name: value`")))?;
-        let (k, v) = (k.trim(), v.trim());
-        if !is_header_name(k) {
-            return Err(Failure::Usage(format!(
-                "-H `{h}`: `{k}` is not a header name (letters, digits and !#$%&'*+-.^_`|~)"
-            )));
-        }
-        if v.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
-            return Err(Failure::Usage(format!(
-                "-H `{h}`: a header value cannot hold control characters"
-            )));
-        }
-        hs.push((k.to_string(), v.to_string()));
-    }
     if body.is_some()
         && !hs
             .iter()
@@ -785,6 +798,40 @@ fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn send_reads_its_query_and_headers_and_refuses_malformed_ones() {
+        let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (query, headers) = query_and_headers(
+            &strings(&["source=web site", "n=1"]),
+            &strings(&["X-Tenant:  acme ", "authorization: Bearer a:b"]),
+        )
+        .unwrap();
+        assert_eq!(query, "?source=web%20site&n=1");
+        assert_eq!(
+            headers,
+            [
+                ("X-Tenant".to_string(), "acme".to_string()),
+                ("authorization".to_string(), "Bearer a:b".to_string())
+            ]
+        );
+        assert_eq!(
+            query_and_headers(&[], &[]).unwrap(),
+            (String::new(), vec![])
+        );
+        for (query, headers, message) in [
+            (&["source"][..], &[][..], "write name=value"),
+            (&[], &["X-Tenant acme"], "write `Name: value`"),
+            (&[], &["X Key: 1"], "is not a header name"),
+            (&[], &[": 1"], "is not a header name"),
+            (&[], &["X-Key: a\u{1}b"], "control characters"),
+        ] {
+            match query_and_headers(&strings(query), &strings(headers)) {
+                Err(Failure::Usage(m)) => assert!(m.contains(message), "{m}"),
+                other => panic!("{query:?} {headers:?}: {:?}", other.map(|_| ())),
+            }
+        }
+    }
 
     #[test]
     fn a_run_shows_its_input_on_one_line() {
