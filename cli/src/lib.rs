@@ -182,7 +182,8 @@ pub enum Command {
     /// Show one run: its input and its steps as a timeline.
     #[command(after_help = "Example:\n  tripline run run_01k2v6x7…")]
     Run { run_id: String },
-    /// Run a finished run again, as a new run of the same version with the same input.
+    /// Run a run's input again, as a new run of the workflow's deployed version (the run need
+    /// not have finished).
     #[command(after_help = "Example:\n  tripline replay run_01k2v6x7…")]
     Replay { run_id: String },
     /// The next fire times of a schedule: offline for a file, from the server for a key.
