@@ -288,6 +288,17 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
     }
     // Every shard any version used (read before the versions go).
     let shards = store::workflows::most_shards(&db, id).await?;
+    // The timer object stops before the row goes: when it cannot be told, nothing is deleted
+    // and a retry of the delete tells it again.
+    if let Err(e) = crate::objects::runs::client::stop_timer(env, id).await {
+        worker::console_error!("delete {id}: {e}");
+        return Err(ApiError::new(
+            503,
+            "Not deleted",
+            "the workflow's object could not be reached to stop its timer; nothing was deleted, \
+             and it is safe to retry",
+        ));
+    }
     store::workflows::delete(&db, id).await?;
     crate::objects::runs::client::forget(env, id, shards).await?;
     // The test shelf, its draft copy and the endpoint counters live in the object; after the

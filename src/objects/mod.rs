@@ -58,6 +58,8 @@ pub struct WorkflowObject {
 
 /// Storage key: set in a shard object once it holds runs (its alarm runs the executor).
 const KEY_RUNS: &str = "runs";
+/// Storage key: the dev fault `forget-once` refused this object's emptying once.
+const KEY_FORGET_REFUSED: &str = "fault_forget_refused";
 
 /// The deployed version as the object sees it.
 pub struct Deployed {
@@ -513,6 +515,16 @@ impl WorkflowObject {
             Action::ScheduleState => schedule::state(self).await,
             Action::RunForget => {
                 let storage = self.state.storage();
+                if crate::platform::dev_fault::listed(&self.env, "forget-once")
+                    && storage.get::<String>(KEY_KIND).await?.as_deref() == Some("schedule")
+                    && storage.get::<bool>(KEY_FORGET_REFUSED).await?.is_none()
+                {
+                    storage.put(KEY_FORGET_REFUSED, true).await?;
+                    return Response::error(
+                        "injected fault `forget-once` (TRIPLINE_DEV_FAULTS)",
+                        503,
+                    );
+                }
                 storage.delete_alarm().await?;
                 storage.delete_all().await?;
                 self.runs.reset();

@@ -10,6 +10,9 @@
 //!   when one shard fails while the others take their part of a poll's batch. A call between
 //!   objects has no host to check, so this one is honoured wherever the var is set: the var
 //!   is for tests only.
+//! - `forget-once`: a schedule's timer object refuses the first call that empties it (503),
+//!   as when a delete cannot reach it; the next call empties it. Honoured wherever the var is
+//!   set, as the previous one.
 
 use worker::{Env, Request};
 

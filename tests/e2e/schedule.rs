@@ -313,6 +313,62 @@ fn deleting_a_scheduled_workflow_stops_it_and_removes_its_rows() {
     assert_eq!(q("runs"), 0, "a run was created after the delete");
 }
 
+/// A delete of a workflow whose undeploy call failed (it waits in the outbox) and whose timer
+/// object cannot be emptied deletes nothing: the workflow stays, and a retry deletes it and stops the
+/// schedule. (Deleting the row first left an object firing for ever: its alarm reads only its
+/// own storage, and the outbox row went with the workflow.)
+#[test]
+fn a_delete_that_cannot_stop_the_timer_deletes_nothing_and_its_retry_stops_it() {
+    let mut dev = Dev::start(
+        "schedule-delete-unreachable",
+        &[("TRIPLINE_DEV_FAULTS", "arm,forget-once")],
+    );
+    let id = create(&dev, &schedule_def("deleted twice", every(1), "skip"));
+    deploy(&dev, &id);
+    dev.fire_cron();
+    eventually(60, "a run", || !slots(&dev, &id).is_empty());
+    // The undeploy call fails: the object goes on firing until the outbox retries the call.
+    let r = api(&dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(outbox_rows(&dev, &id).len(), 1);
+    let r = api(&dev, "DELETE", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert!(r.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was deleted"));
+    let r = api(&dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        outbox_rows(&dev, &id).len(),
+        1,
+        "the undeploy call still waits"
+    );
+    let r = api(&dev, "DELETE", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    let r = api(&dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 404, "{}", r.text);
+    // No object keeps firing: a fire under way when the object was emptied may land, and
+    // after it none.
+    std::thread::sleep(Duration::from_secs(2));
+    dev.kill();
+    let count = |dev: &Dev| {
+        dev.objects_query(&format!("SELECT id FROM runs WHERE workflow_id = '{id}'"))
+            .len()
+    };
+    let settled = count(&dev);
+    assert!(settled <= 1, "{settled} runs kept after the delete");
+    dev.restart();
+    std::thread::sleep(Duration::from_secs(4));
+    dev.kill();
+    assert_eq!(
+        count(&dev),
+        settled,
+        "the deleted workflow's schedule still fires"
+    );
+}
+
 #[test]
 fn outbox_retries_racing_the_alarm_create_no_duplicates() {
     // `arm`: every deploy call of an API request fails and lands in the outbox, as a failed

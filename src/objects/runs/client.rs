@@ -6,7 +6,7 @@ use serde_json::Value;
 use worker::{Env, Result};
 
 use super::handler::CreateRun;
-use super::shard_name;
+use super::{shard_name, TIMER_SHARD};
 use crate::objects::{Action, Answer};
 use crate::platform::{now_ms, random_bytes};
 use crate::store::runs::PriorRun;
@@ -254,6 +254,21 @@ pub async fn list(
 /// Orders run records newest first (by id: ids start with their creation time).
 pub fn sort_newest_first(runs: &mut [Value]) {
     runs.sort_by(|a, b| b["id"].as_str().cmp(&a["id"].as_str()));
+}
+
+/// Empties the workflow's timer object (its alarm, schedule or poll state and the runs it
+/// keeps) before the workflow's catalog row is deleted: its alarm reads only its own storage,
+/// so once the row (and any undeploy call waiting in the outbox) is gone, nothing else would
+/// ever stop it. `Err` when the object did not answer that it did.
+pub async fn stop_timer(env: &Env, workflow_id: &str) -> Result<()> {
+    let answer = call(env, workflow_id, TIMER_SHARD, Action::RunForget, "", None).await?;
+    if answer.status >= 400 {
+        return Err(worker::Error::RustError(format!(
+            "emptying the workflow's object failed: {}",
+            answer.text
+        )));
+    }
+    Ok(())
 }
 
 /// Drops every run of a deleted workflow: each shard object any version used, and the timer
