@@ -336,20 +336,59 @@ fn to_u32(n: i64) -> Option<u32> {
     u32::try_from(n).ok()
 }
 
-/// An IANA zone name; an unknown one is an error that names it (and suggests the right case).
+/// An IANA zone name; an unknown one is an error that names it (and suggests the zone it
+/// most likely meant, see [`closest_zone`]).
 fn parse_timezone(name: &str, location: &str, errors: &mut Errors) -> Option<Tz> {
     if let Ok(tz) = name.parse::<Tz>() {
         return Some(tz);
     }
-    let hint = Tz::all()
-        .find(|tz| tz.name().eq_ignore_ascii_case(name.trim()))
-        .map(|tz| format!("did you mean `{}`?", tz.name()))
+    let hint = closest_zone(name)
+        .map(|zone| format!("did you mean `{zone}`?"))
         .unwrap_or_else(|| {
             "use an IANA time zone name such as `UTC`, `Europe/London` or `America/New_York`"
                 .to_string()
         });
     errors.push(location, format!("unknown time zone `{name}`; {hint}"));
     None
+}
+
+/// The zone whose name is nearest `name` (ignoring case and surrounding spaces, a space read as
+/// `_`) by edit distance, when at most two edits away and the edits are at most a third of
+/// the name: `Europe/Berln` → `Europe/Berlin`.
+pub fn closest_zone(name: &str) -> Option<&'static str> {
+    let want: Vec<u8> = name
+        .trim()
+        .bytes()
+        .map(|b| match b {
+            b' ' => b'_',
+            b => b.to_ascii_lowercase(),
+        })
+        .collect();
+    Tz::all()
+        .map(|tz| {
+            let have: Vec<u8> = tz.name().bytes().map(|b| b.to_ascii_lowercase()).collect();
+            (edit_distance(&want, &have), tz.name())
+        })
+        .filter(|(d, _)| *d <= 2 && d * 3 <= want.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, zone)| zone)
+}
+
+/// Levenshtein distance between two byte strings.
+fn edit_distance(a: &[u8], b: &[u8]) -> usize {
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// The required `at` field: a local time of day `HH:MM` (24-hour).

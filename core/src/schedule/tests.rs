@@ -307,6 +307,18 @@ fn timezone_errors_name_the_zone() {
         msg,
         "unknown time zone `america/new_york`; did you mean `America/New_York`?"
     );
+    // A typo, a space for `_`: the nearest zone within two edits.
+    for (typo, meant) in [
+        ("Europe/Berln", "Europe/Berlin"),
+        ("America/New York", "America/New_York"),
+        (" asia/tokyo ", "Asia/Tokyo"),
+        ("Amercia/Chicago", "America/Chicago"),
+    ] {
+        assert_eq!(crate::schedule::closest_zone(typo), Some(meant), "{typo}");
+    }
+    for far in ["Mars/Olympus", "Berlin", "", "Europe/Bxxxxx"] {
+        assert_eq!(crate::schedule::closest_zone(far), None, "{far}");
+    }
     let (loc, msg) = one_error(json!({"type": "schedule", "timezone": 2,
         "schedule": {"kind": "seconds", "every": 5}}));
     assert_eq!(
