@@ -12,5 +12,6 @@ pub mod problem;
 pub mod reader;
 pub mod redact;
 pub mod shard;
+pub mod step_records;
 pub mod time;
 pub mod trigger_kind;

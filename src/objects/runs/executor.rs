@@ -19,7 +19,7 @@ use super::table::{ClaimBudget, Claimed, Ended, Fence, Table};
 use crate::engine::{self, RunWriter};
 use crate::platform::now_ms;
 use crate::store::runs::RunRow;
-use tripline_core::kernel::redact::truncate_output;
+use tripline_core::kernel::step_records::fit_step_records;
 use tripline_core::kernel::time::{iso_millis, parse_millis};
 use tripline_core::steps::response::PreparedResponse;
 
@@ -73,23 +73,10 @@ impl ObjectWriter<'_> {
     }
 }
 
-/// Step records as stored: each record's request and output cut to fit, the whole under the cap.
+/// Step records as stored: an array of records under the cap, each keeping what a resume reads
+/// (see [`fit_step_records`]).
 fn fit_steps(steps: &str) -> String {
-    if steps.len() <= VALUE_CAP_BYTES {
-        return steps.to_string();
-    }
-    let Ok(mut records) = serde_json::from_str::<Vec<Value>>(steps) else {
-        return limits::fit_text(steps.to_string(), VALUE_CAP_BYTES);
-    };
-    let share = VALUE_CAP_BYTES / records.len().max(1) / 2;
-    for r in &mut records {
-        for field in ["request", "output"] {
-            if let Some(v) = r.get_mut(field) {
-                *v = truncate_output(v.take(), share.max(512));
-            }
-        }
-    }
-    limits::fit(&Value::Array(records), VALUE_CAP_BYTES)
+    fit_step_records(steps, VALUE_CAP_BYTES)
 }
 
 impl RunWriter for ObjectWriter<'_> {

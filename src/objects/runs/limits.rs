@@ -1,7 +1,7 @@
 //! What bounds a shard object's runs: attempts per run, bytes per stored value, days kept and
 //! bytes per object. Each has a Worker variable so tests can make it small.
 
-use serde_json::{json, Value};
+use serde_json::json;
 use worker::Env;
 
 use crate::platform::env_string;
@@ -60,17 +60,8 @@ pub fn database_size(sql: &worker::SqlStorage) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// `value` as JSON text, or, when that is over `cap` bytes, the JSON of
+/// JSON text (already serialised) as it is when at most `cap` bytes, else the JSON of
 /// `{"truncated": true, "size": N, "preview": "…"}`.
-pub fn fit(value: &Value, cap: usize) -> String {
-    let text = value.to_string();
-    if text.len() <= cap {
-        return text;
-    }
-    tripline_core::kernel::redact::truncate_output(value.clone(), cap).to_string()
-}
-
-/// JSON text (already serialised) kept under `cap` bytes the same way.
 pub fn fit_text(text: String, cap: usize) -> String {
     if text.len() <= cap {
         return text;
