@@ -14,6 +14,7 @@ use super::limits::{self, ERROR_CAP_BYTES, VALUE_CAP_BYTES};
 use super::table::Table;
 use crate::objects::Action;
 use tripline_core::endpoint::runtime::input_and_pieces;
+use tripline_core::kernel::step_records::fit_step_records;
 
 /// One run of a batch.
 #[derive(Serialize, Deserialize)]
@@ -123,7 +124,9 @@ pub async fn create_many(
             ),
             (None, None) => ("queued", "[]", 0, None, None, None),
         };
-        let steps = limits::fit_text(steps.to_string(), VALUE_CAP_BYTES);
+        // Earlier versions stored step records uncapped: cut as the executor cuts them, still
+        // records (a resume skips the steps that succeeded).
+        let steps = fit_step_records(steps, VALUE_CAP_BYTES);
         let error = run
             .error
             .as_ref()
