@@ -874,6 +874,77 @@ fn large_bodies_of_unfinished_runs_of_an_earlier_version_move_whole_within_a_bud
     assert!(flight >= 9 * MIB, "{counters}");
 }
 
+/// The milliseconds since the epoch, now.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
+
+/// A run left `running` in D1 by an earlier version, whose step records are over the size a
+/// shard stores as is (400 KiB: D1 kept them uncapped, and an http step's record holds its whole
+/// request body): once moved, its records are cut but stay records, so it resumes after the
+/// step it had done without sending that step's request again.
+#[test]
+fn an_unfinished_run_of_an_earlier_version_with_large_step_records_moves_and_resumes() {
+    use tripline_core::kernel::ids::new_legacy_run_id;
+    use tripline_core::kernel::time::iso_millis;
+    let up = upstream();
+    let dev = &Dev::start("engine-legacy-steps", &[("RUN_LEASE_SECONDS", "3")]);
+    let tag = unique("steps");
+    let (first, second) = (format!("/echo/{tag}/first"), format!("/echo/{tag}/second"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "legacy steps",
+            "trigger": {"type": "endpoint"},
+            "steps": [
+                {"type": "http", "name": "first", "method": "POST", "url": up.url(&first),
+                 "json": {"pad": "{{request.body.pad}}"}},
+                {"type": "http", "name": "second", "url": up.url(&second)}
+            ]
+        }),
+    );
+    let now = now_ms();
+    let run_id = new_legacy_run_id(now - 2_000, &[5, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    let at = iso_millis(now as i64 - 2_000);
+    // The first step succeeded with a ~450 KB request body (the text built by SQLite).
+    let steps = format!(
+        "'[{{\"name\":\"first\",\"type\":\"http\",\"status\":\"succeeded\",\"attempts\":1,
+           \"started_at\":\"{at}\",\"finished_at\":\"{at}\",
+           \"request\":{{\"method\":\"POST\",\"url\":\"{url}\",\"body\":{{\"pad\":\"'
+           || replace(hex(zeroblob(450000)), '00', 'x')
+           || '\"}}}},\"output\":{{\"status\":200,\"body\":{{\"id\":7}}}},\"error\":null}}]'",
+        url = up.url(&first)
+    );
+    dev.d1_write(&format!(
+        "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+           attempts, lease_until, created_at, started_at)
+         VALUES ('{run_id}', '{id}', 1, 'endpoint', '{tag}', 'running',
+           '{{\"request\": {{\"body\": {{\"pad\": \"p\"}}}}}}', {steps}, 1, 0, '{at}', '{at}')"
+    ));
+    let size = dev.d1(&format!(
+        "SELECT length(steps) AS n FROM runs WHERE id = '{run_id}'"
+    ));
+    assert!(size[0]["n"].as_u64().unwrap() > 450_000, "{size:?}");
+
+    dev.fire_cron();
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    // The step it had done is not sent again; the next one is.
+    assert_eq!(up.received(&first).len(), 0, "the first step ran again");
+    assert_eq!(up.received(&second).len(), 1);
+    let steps = run["steps"].as_array().expect("the steps are an array");
+    assert_eq!(steps.len(), 2, "{run}");
+    assert_eq!(steps[0]["name"], "first");
+    assert_eq!(steps[0]["status"], "succeeded");
+    assert_eq!(steps[0]["output"]["body"]["id"], 7);
+    assert_eq!(steps[0]["request"]["truncated"], true, "{}", steps[0]);
+    assert_eq!(steps[1]["name"], "second");
+    assert_eq!(steps[1]["status"], "succeeded");
+}
+
 #[test]
 fn a_run_whose_http_step_takes_40_seconds_completes() {
     let (dev, up) = (dev(), upstream());
