@@ -945,6 +945,58 @@ fn an_unfinished_run_of_an_earlier_version_with_large_step_records_moves_and_res
     assert_eq!(steps[1]["status"], "succeeded");
 }
 
+/// Runs left queued in D1 by an earlier version whose input is larger than a new run's may be
+/// (D1 kept a polled record's input up to 1 000 000 bytes; a shard takes 800 KiB for a new one):
+/// one that still fits the row with its steps, reply and error at their caps moves whole and
+/// runs on its whole input; a larger one moves as a failed run saying so, never runs cut.
+#[test]
+fn large_inputs_of_queued_runs_of_an_earlier_version_run_whole_or_fail_saying_so() {
+    use tripline_core::kernel::ids::new_legacy_run_id;
+    use tripline_core::kernel::time::iso_millis;
+    let dev = &Dev::start("engine-legacy-input", &[("RUN_LEASE_SECONDS", "3")]);
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "legacy input",
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "log", "name": "a", "message": "ran"}]
+        }),
+    );
+    let now = now_ms();
+    let tag = unique("input");
+    let at = iso_millis(now as i64 - 2_000);
+    let insert = |n: u8, pad: usize| {
+        let run_id = new_legacy_run_id(now - 2_000 + n as u64, &[n, 3, 3, 3, 3, 3, 3, 3, 3, 3]);
+        dev.d1_write(&format!(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+               attempts, lease_until, created_at)
+             VALUES ('{run_id}', '{id}', 1, 'poll', '{tag}-{n}', 'queued',
+               '{{\"event\":{{\"record\":{{\"pad\":\"' || replace(hex(zeroblob({pad})), '00', 'x')
+                 || '\",\"tail\":\"end\"}}}}}}', '[]', 0, 0, '{at}')"
+        ));
+        run_id
+    };
+    let whole = insert(1, 900_000);
+    let over = insert(2, 1_200_000);
+
+    dev.fire_cron();
+    let run = wait_run(dev, &whole, 60);
+    assert_eq!(run["status"], "succeeded", "{}", run["error"]);
+    let record = &run["input"]["event"]["record"];
+    assert_eq!(record["pad"].as_str().map(str::len), Some(900_000));
+    assert_eq!(record["tail"], "end");
+
+    let run = wait_run(dev, &over, 60);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["error"]["code"], "input_too_large", "{}", run["error"]);
+    let bytes = run["error"]["bytes"].as_u64().unwrap();
+    assert!(bytes > 1_200_000, "{}", run["error"]);
+    let message = run["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&bytes.to_string()), "{message}");
+    assert_eq!(run["input"]["truncated"], true, "{}", run["input"]);
+    assert_eq!(run["steps"], json!([]));
+}
+
 #[test]
 fn a_run_whose_http_step_takes_40_seconds_completes() {
     let (dev, up) = (dev(), upstream());

@@ -15,6 +15,7 @@ use super::table::Table;
 use crate::objects::Action;
 use tripline_core::endpoint::runtime::input_and_pieces;
 use tripline_core::kernel::step_records::fit_step_records;
+use tripline_core::kernel::time::iso_millis;
 
 /// One run of a batch.
 #[derive(Serialize, Deserialize)]
@@ -77,6 +78,20 @@ fn refused_by_dev_fault(env: &Env, batch: &Batch) -> bool {
     }) && crate::platform::dev_fault::listed(env, "batch-v1-shard1")
 }
 
+/// The error of a moved run whose input (as stored, a body kept in pieces left out) is over
+/// [`limits::MOVED_INPUT_MAX`] bytes: it is recorded `failed`, never run on a cut input.
+fn moved_input_too_large(bytes: usize) -> Option<String> {
+    let max = limits::MOVED_INPUT_MAX;
+    (bytes > max).then(|| {
+        let message = format!(
+            "this run's input is {bytes} bytes as JSON; a run moved from an earlier version keeps \
+             at most {max} bytes of input, so this run was not run"
+        );
+        json!({"message": message, "code": "input_too_large", "bytes": bytes, "limit": max})
+            .to_string()
+    })
+}
+
 /// Inserts the runs of the body, skipping dedup keys already present, and wakes the executor.
 /// When the object is over its storage limit, new polled runs are refused (507, nothing
 /// inserted); moved runs were accepted long ago and are always taken.
@@ -106,14 +121,32 @@ pub async fn create_many(
     let now = crate::platform::now_ms();
     let (mut created, mut taken) = (Vec::new(), Vec::new());
     let mut to_execute = false;
+    let now_iso = iso_millis(now);
     for run in &batch.runs {
         // A moved run's large body goes in pieces, as a new run's does (an earlier version kept
         // up to 1 000 000 bytes of input in the row, and a body up to 10 MiB beside it).
         let (input, pieces) = input_and_pieces(run.input.clone(), None);
-        let input = limits::fit_text(input, limits::INPUT_CAP_BYTES);
-        let (status, steps, attempts, started, finished, response) = match (&run.error, &run.moved)
-        {
-            (Some(_), _) => ("failed", "[]", 0, None, Some(run.created_at.as_str()), None),
+        // A moved run's other input is kept whole while the row holds it beside its steps,
+        // reply and error at their caps; a larger one fails the run, which never runs cut.
+        let too_large = match run.moved {
+            Some(_) if run.error.is_none() => moved_input_too_large(input.len()),
+            _ => None,
+        };
+        let input = match (&run.moved, &too_large) {
+            (Some(_), None) => input,
+            _ => limits::fit_text(input, limits::INPUT_CAP_BYTES),
+        };
+        let error = run.error.as_ref().or(too_large.as_ref());
+        let (status, steps, attempts, started, finished, response) = match (error, &run.moved) {
+            (Some(_), Some(m)) => (
+                "failed",
+                m.steps.as_str(),
+                m.attempts,
+                m.started_at.as_deref(),
+                Some(now_iso.as_str()),
+                m.response.as_deref(),
+            ),
+            (Some(_), None) => ("failed", "[]", 0, None, Some(run.created_at.as_str()), None),
             (None, Some(m)) => (
                 "queued",
                 m.steps.as_str(),
@@ -124,17 +157,16 @@ pub async fn create_many(
             ),
             (None, None) => ("queued", "[]", 0, None, None, None),
         };
-        // Earlier versions stored step records uncapped: cut as the executor cuts them, still
-        // records (a resume skips the steps that succeeded).
+        // Earlier versions stored step records and replies uncapped: cut as the executor cuts
+        // them, the records still records (a resume skips the steps that succeeded).
         let steps = fit_step_records(steps, VALUE_CAP_BYTES);
-        let error = run
-            .error
-            .as_ref()
-            .map(|e| limits::fit_text(e.clone(), ERROR_CAP_BYTES));
+        let response = response.map(|r| limits::fit_text(r.to_string(), VALUE_CAP_BYTES));
+        let error = error.map(|e| limits::fit_text(e.clone(), ERROR_CAP_BYTES));
         let bytes = input.len()
             + pieces.iter().map(String::len).sum::<usize>()
             + steps.len()
-            + error.as_ref().map_or(0, String::len);
+            + error.as_ref().map_or(0, String::len)
+            + response.as_ref().map_or(0, String::len);
         let cursor = sql.exec(
             "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
                    error, response, attempts, created_at, started_at, finished_at, bytes,
@@ -151,7 +183,7 @@ pub async fn create_many(
                 text(&input),
                 text(&steps),
                 opt(error.as_deref()),
-                opt(response),
+                opt(response.as_deref()),
                 V::Integer(attempts),
                 text(&run.created_at),
                 opt(started),

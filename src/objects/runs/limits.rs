@@ -20,6 +20,11 @@ pub const ERROR_CAP_BYTES: usize = 64 * 1024;
 /// but the sealed outputs fits at its cap; those are dropped when they would not.
 pub const ROW_VALUES_MAX: usize = 1_900_000;
 const _: () = assert!(INPUT_CAP_BYTES + 2 * VALUE_CAP_BYTES + ERROR_CAP_BYTES < ROW_VALUES_MAX);
+/// The largest input of a run moved from D1 kept whole: what the row holds beside its steps,
+/// reply and error at their caps. Earlier versions kept a polled record's input up to 1 000 000
+/// bytes; a larger input moves as a failed run, never one that runs on a cut input.
+pub const MOVED_INPUT_MAX: usize = ROW_VALUES_MAX - 2 * VALUE_CAP_BYTES - ERROR_CAP_BYTES;
+const _: () = assert!(MOVED_INPUT_MAX >= 1_000_000);
 const _: () = assert!(tripline_core::endpoint::runtime::INLINE_INPUT_MAX <= INPUT_CAP_BYTES);
 const _: () = assert!(tripline_core::poll::state::MAX_RECORD_INPUT_BYTES <= INPUT_CAP_BYTES);
 
