@@ -81,6 +81,8 @@ pub async fn reconcile_runs(env: &Env) -> Result<Report> {
             break;
         }
     }
+    // Notes of moved runs go by when their run moved, not by its creation: one moved in this
+    // pass stays while its run executes.
     store::runs::delete_moves_older_than(&db, &cutoff, RETENTION_BATCH).await?;
     Ok(report)
 }

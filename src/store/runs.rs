@@ -228,8 +228,9 @@ pub async fn forget_moved(db: &D1Database, moved: &[Moved<'_>]) -> Result<()> {
     let list = serde_json::to_string(moved).unwrap_or_default();
     db.batch(vec![
         db.prepare(
-            "INSERT OR REPLACE INTO run_moves (id, workflow_id, shard, created_at)
-             SELECT r.id, r.workflow_id, json_extract(m.value, '$.shard'), r.created_at
+            "INSERT OR REPLACE INTO run_moves (id, workflow_id, shard, created_at, moved_at)
+             SELECT r.id, r.workflow_id, json_extract(m.value, '$.shard'), r.created_at,
+               strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
              FROM json_each(?1) AS m JOIN runs AS r ON r.id = json_extract(m.value, '$.id')
              WHERE json_extract(m.value, '$.holder') IS NULL",
         )
@@ -269,8 +270,10 @@ pub async fn moved_to(db: &D1Database, id: &str) -> Result<Option<(String, u8)>>
         .map(|p| (p.workflow_id, p.shard)))
 }
 
-/// Deletes up to `limit` notes of moved runs created before `before_iso` (the runs themselves
-/// expire in their objects at the same time); returns how many.
+/// Deletes up to `limit` notes of runs moved before `before_iso`; returns how many. A note is
+/// kept by when its run moved, not by the run's creation: a run older than the retention window
+/// when it moved stays readable while it executes. With `before_iso` the retention cutoff, a
+/// note goes once its run, created before it moved, can have expired in its object too.
 pub async fn delete_moves_older_than(
     db: &D1Database,
     before_iso: &str,
@@ -279,7 +282,7 @@ pub async fn delete_moves_older_than(
     let res = db
         .prepare(
             "DELETE FROM run_moves WHERE id IN (
-               SELECT id FROM run_moves WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)",
+               SELECT id FROM run_moves WHERE moved_at < ?1 ORDER BY moved_at LIMIT ?2)",
         )
         .bind(&[text(before_iso), num(limit as i64)])?
         .run()

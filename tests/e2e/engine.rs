@@ -997,6 +997,45 @@ fn large_inputs_of_queued_runs_of_an_earlier_version_run_whole_or_fail_saying_so
     assert_eq!(run["steps"], json!([]));
 }
 
+/// An unfinished run of an earlier version older than the retention window stays readable by
+/// its id once a Cron pass has moved it: the pass that moves it does not forget where it went.
+#[test]
+fn a_moved_run_of_an_earlier_version_older_than_retention_stays_readable() {
+    use tripline_core::kernel::ids::new_legacy_run_id;
+    use tripline_core::kernel::time::iso_millis;
+    let up = upstream();
+    let dev = &Dev::start(
+        "engine-legacy-old",
+        &[("RUN_LEASE_SECONDS", "3"), ("RUN_RETENTION_DAYS", "1")],
+    );
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "legacy old",
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "slow", "url": up.url("/slow/4000")}]
+        }),
+    );
+    let created = now_ms() - 2 * 86_400_000;
+    let run_id = new_legacy_run_id(created, &[6, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
+    let at = iso_millis(created as i64);
+    let tag = unique("old");
+    dev.d1_write(&format!(
+        "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+           attempts, lease_until, created_at)
+         VALUES ('{run_id}', '{id}', 1, 'endpoint', '{tag}', 'queued',
+           '{{\"request\": {{\"body\": {{}}}}}}', '[]', 0, 0, '{at}')"
+    ));
+
+    dev.fire_cron();
+    let left = dev.d1(&format!("SELECT id FROM runs WHERE id = '{run_id}'"));
+    assert!(left.is_empty(), "not moved: {left:?}");
+    // Executing in its shard (its step takes 4 s), and found by its id.
+    let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["id"], run_id.as_str());
+}
+
 #[test]
 fn a_run_whose_http_step_takes_40_seconds_completes() {
     let (dev, up) = (dev(), upstream());
