@@ -40,13 +40,13 @@ pub fn fit_step_records(steps: &str, cap: usize) -> String {
         return json!({"truncated": true, "size": steps.len(), "preview": preview}).to_string();
     };
     let share = (cap / records.len().max(1) / 2).max(512);
-    let text = cut(&records, |k| k == "request" || k == "output", share);
+    let text = cut(&records, false, share);
     if text.len() <= cap {
         return text;
     }
     let mut field = share;
     while field >= MIN_FIELD_BYTES {
-        let text = cut(&records, |k| !KEPT_FIELDS.contains(&k), field);
+        let text = cut(&records, true, field);
         if text.len() <= cap {
             return text;
         }
@@ -62,16 +62,16 @@ pub fn fit_step_records(steps: &str, cap: usize) -> String {
     }
 }
 
-/// The records' JSON text with the fields `which` picks cut to `field_cap` bytes each (a record
-/// that is not an object is cut whole).
-fn cut(records: &[Value], which: impl Fn(&str) -> bool, field_cap: usize) -> String {
+/// The records' JSON text with their `request` and `output` cut to `field_cap` bytes each, or
+/// with `all`, every field not kept (a record that is not an object is cut whole).
+fn cut(records: &[Value], all: bool, field_cap: usize) -> String {
     let cut: Vec<Value> = records
         .iter()
         .map(|record| match record {
             Value::Object(fields) => Value::Object(
                 fields
                     .iter()
-                    .map(|(k, v)| match which(k) {
+                    .map(|(k, v)| match cuts(k, all) {
                         true => (k.clone(), truncate_output(v.clone(), field_cap)),
                         false => (k.clone(), v.clone()),
                     })
@@ -81,6 +81,14 @@ fn cut(records: &[Value], which: impl Fn(&str) -> bool, field_cap: usize) -> Str
         })
         .collect();
     serde_json::to_string(&cut).unwrap_or_else(|_| "[]".into())
+}
+
+/// Whether `cut` cuts the field `key`.
+fn cuts(key: &str, all: bool) -> bool {
+    match all {
+        true => !KEPT_FIELDS.contains(&key),
+        false => key == "request" || key == "output",
+    }
 }
 
 /// A record with its [`KEPT_FIELDS`] only, marked `"truncated": true`.
