@@ -519,16 +519,30 @@ fn load_pg(store: &PollStore, fingerprint: &str) -> Result<Option<PgCursor>> {
         .and_then(|t| serde_json::from_str::<PgCursor>(&t).ok()))
 }
 
+/// A value stored with the fingerprint of the source it was read from.
+#[derive(serde::Deserialize)]
+struct Fingerprinted<T> {
+    fingerprint: String,
+    #[serde(alias = "marks", alias = "walk")]
+    value: T,
+}
+
+/// The value stored under `key` for the source `fingerprint` (none for another source, or
+/// unreadable).
+fn load_fingerprinted<T: serde::de::DeserializeOwned>(
+    store: &PollStore,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Option<T>> {
+    Ok(store
+        .get(key)?
+        .and_then(|t| serde_json::from_str::<Fingerprinted<T>>(&t).ok())
+        .filter(|f| f.fingerprint == fingerprint)
+        .map(|f| f.value))
+}
+
 fn load_horizon(store: &PollStore, fingerprint: &str) -> Result<Horizon> {
-    let stored = store
-        .get(KEY_HORIZON)?
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
-    Ok(match stored {
-        Some(v) if v["fingerprint"] == fingerprint => {
-            serde_json::from_value(v["marks"].clone()).unwrap_or_default()
-        }
-        _ => Horizon::default(),
-    })
+    Ok(load_fingerprinted(store, KEY_HORIZON, fingerprint)?.unwrap_or_default())
 }
 
 fn save_horizon(store: &PollStore, fingerprint: &str, horizon: &Horizon) -> Result<()> {
@@ -561,15 +575,7 @@ fn load_http(
 
 /// The page walk a poll stopped in (page bound reached), if it belongs to `fingerprint`.
 fn load_walk(store: &PollStore, fingerprint: &str) -> Result<Option<PageWalk>> {
-    let stored = store
-        .get(KEY_WALK)?
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
-    Ok(match stored {
-        Some(v) if v["fingerprint"] == fingerprint => {
-            serde_json::from_value(v["walk"].clone()).ok()
-        }
-        _ => None,
-    })
+    load_fingerprinted(store, KEY_WALK, fingerprint)
 }
 
 /// Most bytes of ids a walk keeps between polls (stored as one value, which the platform caps
