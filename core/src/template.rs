@@ -664,14 +664,21 @@ fn stringify(v: &Value) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// String values that are credentials: all strings when `sensitive`, else those under sensitive
-/// keys, and, with `look_alikes`, those that look like one whatever their key
-/// ([`looks_like_secret`]).
+/// Values that are credentials: all strings (and numbers) when `sensitive`, else those under
+/// sensitive keys, and, with `look_alikes`, strings that look like one whatever their key
+/// ([`looks_like_secret`]). A string is given as written and, when JSON escapes it, as JSON
+/// writes it too: an object or array placed in a text is written as JSON.
 fn collect_sensitive(value: &Value, sensitive: bool, look_alikes: bool, out: &mut Vec<String>) {
     match value {
         Value::String(s) if sensitive || (look_alikes && looks_like_secret(s)) => {
-            out.push(s.clone())
+            out.push(s.clone());
+            let written = Value::String(s.clone()).to_string();
+            let escaped = &written[1..written.len() - 1];
+            if escaped != s {
+                out.push(escaped.to_string());
+            }
         }
+        Value::Number(n) if sensitive => out.push(n.to_string()),
         Value::Array(items) => {
             for item in items {
                 collect_sensitive(item, sensitive, look_alikes, out);

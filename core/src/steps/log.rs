@@ -70,4 +70,23 @@ mod tests {
         let e = step.prepare(&json!({}), &secrets).unwrap_err();
         assert_eq!(e.location, "message");
     }
+
+    /// A whole object in a message is written as JSON: a credential in it is hidden as JSON
+    /// writes it (escaped), and a number under a credential's name too.
+    #[test]
+    fn credentials_in_an_object_written_as_json_are_hidden() {
+        let step = LogStep {
+            name: "dbg".to_string(),
+            message: "got {{steps.fetch.body}}".to_string(),
+        };
+        let ctx = json!({"steps": {"fetch": {"body": {
+            "private_key": "-----BEGIN KEY-----\nMIIEabc\n-----END KEY-----\n",
+            "client_secret": 12345678,
+            "user": "ann"
+        }}}});
+        let message = step.prepare(&ctx, &|_| None).unwrap();
+        assert!(!message.contains("MIIEabc"), "{message}");
+        assert!(!message.contains("12345678"), "{message}");
+        assert!(message.contains(r#""user":"ann""#), "{message}");
+    }
 }

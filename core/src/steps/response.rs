@@ -115,10 +115,14 @@ impl ResponseStep {
             StatusTemplate::Template(t) => {
                 let out = render_tracked(&Value::String(t.clone()), context, secrets)
                     .map_err(|e| e.under("status"))?;
+                // The message quotes what the status became: never a secret it read.
                 status_from(&out.value).map_err(|message| TemplateError {
                     location: "status".to_string(),
                     path: None,
-                    message: format!("once filled in, {message}"),
+                    message: crate::kernel::redact::scrub_secrets(
+                        &format!("once filled in, {message}"),
+                        &out.secrets_used,
+                    ),
                 })?
             }
         };

@@ -89,6 +89,13 @@ fn status_problems() {
     let e = step.unwrap().prepare(&ctx, &no_secrets).unwrap_err();
     assert_eq!(e.location, "status");
     assert!(e.message.starts_with("once filled in, status must be"));
+    // A status that read a credential never quotes it.
+    let ctx = json!({"steps": {"call": {"body": {"token": "tok_9f8e7d6c"}}}});
+    let (step, _) =
+        parse_response(json!({"type": "response", "status": "{{steps.call.body.token}}"}));
+    let e = step.unwrap().prepare(&ctx, &no_secrets).unwrap_err();
+    assert!(!e.message.contains("tok_9f8e7d6c"), "{}", e.message);
+    assert!(e.message.contains("[redacted]"), "{}", e.message);
 
     let ctx = json!({"steps": {"call": {"status": 304}}});
     let (step, _) =
