@@ -257,13 +257,26 @@ fn read_body(content_type: Option<&str>, raw: &[u8]) -> Result<ParsedBody, BodyE
     }
 }
 
-/// No Content-Type: JSON if it parses, else UTF-8 text, else unsupported.
+/// No Content-Type: JSON if it parses, else UTF-8 text, else unsupported. An array or object
+/// over the JSON budget is refused as JSON would be, not taken as text.
 fn sniff(raw: &[u8]) -> Result<ParsedBody, BodyError> {
-    if let Ok(value) = parse_json(raw) {
-        return Ok(ParsedBody {
-            kind: BodyKind::Json,
-            value,
-        });
+    match parse_json(raw) {
+        Ok(value) => {
+            return Ok(ParsedBody {
+                kind: BodyKind::Json,
+                value,
+            })
+        }
+        Err(e @ BodyError::OverBudget(_)) => {
+            let bytes = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+            if matches!(
+                bytes.iter().find(|b| !b.is_ascii_whitespace()),
+                Some(b'[' | b'{')
+            ) {
+                return Err(e);
+            }
+        }
+        Err(_) => {}
     }
     match std::str::from_utf8(raw) {
         Ok(text) => Ok(ParsedBody {

@@ -73,6 +73,20 @@ fn json_deeply_nested_is_an_error_not_a_stack_overflow() {
     assert_eq!(e.status(), 400);
 }
 
+#[test]
+fn json_over_the_budget_without_a_content_type_is_refused_not_taken_as_text() {
+    let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+    let e = err(None, deep.as_bytes());
+    assert!(matches!(e, BodyError::OverBudget(_)), "{e:?}");
+    let many = format!("[{}1]", "1,".repeat(250_000));
+    let e = err(None, format!("  \n{many}").as_bytes());
+    assert!(matches!(e, BodyError::OverBudget(_)), "{e:?}");
+    // Text that does not begin as JSON stays text, commas and all.
+    let csv = "1,".repeat(250_000);
+    let p = ok(None, csv.as_bytes());
+    assert_eq!(p.kind, BodyKind::Text);
+}
+
 // --- urlencoded -----------------------------------------------------------------
 
 #[test]
