@@ -158,8 +158,13 @@ pub async fn handle(
         Action::TestGet => {
             let id = param(url, "id");
             let rows = if id.is_empty() {
+                // The newest capture that passed the draft's `verify` (or had none to pass):
+                // anyone may post to the test URL, and what a stranger sends unsigned must not
+                // become the schema.
                 sql.exec(
-                    "SELECT record FROM test_requests ORDER BY id DESC LIMIT 1",
+                    "SELECT record FROM test_requests
+                     WHERE json_extract(record, '$.signature.valid') IS NOT 0
+                     ORDER BY id DESC LIMIT 1",
                     None,
                 )?
             } else {

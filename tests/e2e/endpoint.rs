@@ -253,7 +253,12 @@ fn query_rules() {
         &[],
         None,
     );
-    run_of(&ok);
+    // A gate's value (`equals`) is a shared secret: the run keeps `[redacted]`.
+    let run = api(dev, "GET", &format!("/api/runs/{}", run_of(&ok)), None).json();
+    let query = &run["input"]["request"]["query"];
+    assert_eq!(query["token"], "[redacted]", "{run}");
+    assert_eq!(query["source"], "web", "{run}");
+    assert!(!run.to_string().contains("q-secret-value"), "{run}");
     let bad = send(
         "POST",
         &format!(
@@ -303,12 +308,32 @@ fn header_rules_ignore_case() {
             json!([]),
         ),
     );
-    run_of(&send(
+    let run = run_of(&send(
         "POST",
         &hook(&id),
         &[("x-api-key", "h-secret-value"), ("X-TENANT", "acme")],
         None,
     ));
+    // A gate's value is kept neither in the run nor on the test shelf.
+    let run = api(dev, "GET", &format!("/api/runs/{run}"), None).json();
+    let headers = &run["input"]["request"]["headers"];
+    assert_eq!(headers["x-api-key"], "[redacted]", "{run}");
+    assert_eq!(headers["x-tenant"], "acme", "{run}");
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}/test")),
+        &[("x-api-key", "h-secret-value"), ("x-tenant", "acme")],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shelf = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    );
+    assert!(!shelf.text.contains("h-secret-value"), "{}", shelf.text);
+    assert!(shelf.text.contains("acme"), "{}", shelf.text);
     // `equals` makes a header required (the rule is a gate): leaving it out is answered
     // exactly like a wrong value, so the answer does not tell the two apart.
     let absent = send("POST", &hook(&id), &[("x-tenant", "acme")], None);
@@ -2224,6 +2249,58 @@ fn unsigned_test_requests_are_not_parsed_and_json_has_a_budget() {
     assert_eq!(got["body"], Value::Null, "{got}");
     assert_eq!(got["raw_body"].as_str().unwrap().len(), 1024, "{got}");
     assert_eq!(got["raw_body_truncated"], true, "{got}");
+
+    // Schema detection never takes a stranger's unsigned capture: with only those, nothing is
+    // captured yet; a signed one is used though unsigned ones with other fields came after it.
+    let detect = || {
+        api(
+            dev,
+            "POST",
+            &format!("/api/workflows/{id}/detect-schema"),
+            None,
+        )
+    };
+    let stranger = |query: &str| {
+        let r = send(
+            "POST",
+            &format!("{test_url}?{query}=1"),
+            &[("content-type", "application/json"), ("x-zz", "1")],
+            Some(b"{}"),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    };
+    stranger("zz");
+    let r = detect();
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(
+        r.json()["detail"].as_str().unwrap().contains("signature"),
+        "{}",
+        r.text
+    );
+    let body = br#"{"order": 7}"#;
+    let mut headers: Vec<(String, String)> =
+        sign("github", GH_SECRET.as_bytes(), body, 0, "d-detect");
+    headers.push(("content-type".into(), "application/json".into()));
+    let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (&k[..], &v[..])).collect();
+    let r = send(
+        "POST",
+        &format!("{test_url}?signed=1"),
+        &headers,
+        Some(body),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    stranger("zz2");
+    let r = detect();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let schema = r.json()["schema"].to_string();
+    assert!(
+        schema.contains("signed") && schema.contains("order"),
+        "{schema}"
+    );
+    assert!(
+        !schema.contains("zz") && !schema.contains("x-zz"),
+        "{schema}"
+    );
 
     // 10 MiB of small numbers: refused with 413 before parsing, on a signed request too.
     let open = create_deployed(

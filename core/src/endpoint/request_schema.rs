@@ -276,6 +276,23 @@ pub struct RequestSchema {
 }
 
 impl RequestSchema {
+    /// Hides the values of the query parameters and headers this schema gates with `equals`
+    /// (`?key=…`, `x-api-key: …`: shared secrets, known from the definition anyway) in maps of
+    /// a request's query and headers as stored. Header names are matched in lower case.
+    pub fn hide_gates(&self, query: &mut Map<String, Value>, headers: &mut Map<String, Value>) {
+        let hidden = || Value::String(crate::kernel::redact::REDACTED.to_string());
+        for p in self.query.iter().filter(|p| p.constraints.equals.is_some()) {
+            if let Some(v) = query.get_mut(&p.name) {
+                *v = hidden();
+            }
+        }
+        for h in self.headers.iter().filter(|h| h.equals.is_some()) {
+            if let Some(v) = headers.get_mut(&h.lower) {
+                *v = hidden();
+            }
+        }
+    }
+
     /// Reads a definition's `request` object at `location` (e.g. `trigger.request`), reporting
     /// every problem; `None` when there was any.
     pub fn parse(value: &Value, location: &str, errors: &mut Errors) -> Option<RequestSchema> {

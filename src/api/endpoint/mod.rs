@@ -265,10 +265,11 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
             &incoming.raw_body,
         )
     });
-    let headers = redacted_headers(&incoming.headers);
-    // The query string is a request field like the headers: `?api_key=…`, `?token=…` and
-    // credential-looking values are never stored.
-    let query = runtime::redact_for_shelf(&incoming.query);
+    // The query string is a request field like the headers: `?api_key=…`, `?token=…`,
+    // credential-looking values and the values the schema gates with `equals` are never stored.
+    let mut headers = runtime::redact_for_shelf(&incoming.headers);
+    let mut query = runtime::redact_for_shelf(&incoming.query);
+    endpoint.request.hide_gates(&mut query, &mut headers);
     let input = serde_json::to_string(&Input {
         request: RequestRecord {
             method: &incoming.method,
@@ -398,7 +399,7 @@ struct RequestRecord<'a> {
     method: &'a str,
     path: &'a str,
     query: &'a Map<String, Value>,
-    headers: &'a Value,
+    headers: &'a Map<String, Value>,
     body: &'a Value,
 }
 
@@ -610,12 +611,6 @@ pub fn validate(
         ),
         errors,
     ))
-}
-
-/// Headers as stored in a run: values under credential names and values that look like
-/// credentials (`Bearer …`, JWTs, `sk_live_…`) redacted, as the test shelf does.
-pub fn redacted_headers(headers: &Map<String, Value>) -> Value {
-    Value::Object(runtime::redact_for_shelf(headers))
 }
 
 #[cfg(test)]

@@ -125,14 +125,19 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         "tr_{}",
         &new_run_id(now as u64, &random_bytes::<10>()?)[4..]
     );
+    let mut query = redact_for_shelf(&incoming.query);
+    let mut headers = redact_for_shelf(&incoming.headers);
+    if let Some(e) = endpoint {
+        e.request.hide_gates(&mut query, &mut headers);
+    }
     // Stored as the API shows it.
     let record = json!({
         "id": test_id,
         "received_at": iso_millis(now),
         "method": incoming.method,
         "path": incoming.path,
-        "query": redact_for_shelf(&incoming.query),
-        "headers": redact_for_shelf(&incoming.headers),
+        "query": query,
+        "headers": headers,
         "content_type": incoming.header("content-type"),
         "body_kind": body_kind,
         "body": body,
@@ -224,7 +229,7 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                 409,
                 "Nothing captured yet",
                 format!(
-                    "no request has been sent to the test URL yet; send a sample request to {}/hooks/{id}/test, then detect again",
+                    "no request has been sent to the test URL yet (one that fails the signature check is not used); send a sample request to {}/hooks/{id}/test, then detect again",
                     origin(&req)
                 ),
             ),
