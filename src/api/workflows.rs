@@ -17,13 +17,8 @@ use crate::platform::{now_ms, random_bytes};
 use crate::store::{self, workflows::WorkflowRow};
 use tripline_core::definition::{is_workflow_key, key_rule, Definition};
 use tripline_core::kernel::ids::new_workflow_id;
+use tripline_core::kernel::json_budget::MAX_STORED_DEFINITION;
 use tripline_core::kernel::time::iso_millis;
-
-/// Parses and validates a definition body: 400 with every error.
-/// Most bytes a definition may take as stored, counted as a JSON string: the form its copies in
-/// the workflow's object take, where a value holds at most 2 MB. (A definition written compactly
-/// can grow when stored: `1e15` is stored as `1000000000000000.0`.)
-const MAX_STORED_DEFINITION: usize = 1_000_000;
 
 /// A 413 at `body` when `definition` is too large to keep (see [`MAX_STORED_DEFINITION`]).
 pub(crate) fn fits_stored(definition: &Value) -> ApiResult<()> {
@@ -40,6 +35,7 @@ pub(crate) fn fits_stored(definition: &Value) -> ApiResult<()> {
     Ok(())
 }
 
+/// Parses and validates a definition body: 400 with every error.
 fn validated(body: &Value) -> ApiResult<Definition> {
     fits_stored(body)?;
     Definition::parse(body).map_err(|errors| {

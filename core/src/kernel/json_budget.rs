@@ -10,6 +10,12 @@ pub const MAX_DEPTH: usize = 64;
 /// Most values (array elements, object members, containers) accepted in one document.
 pub const MAX_VALUES: usize = 200_000;
 
+/// Most bytes a workflow definition may take as stored, counted as a JSON string: the form its
+/// copies in the workflow's object take, where a value holds at most 2 MB. (A definition written
+/// compactly can grow when stored: `1e15` is stored as `1000000000000000.0`.) The Worker refuses
+/// a larger one (413); the CLI's `check` reports it before anything is sent.
+pub const MAX_STORED_DEFINITION: usize = 1_000_000;
+
 /// Why a document is over the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OverBudget {
