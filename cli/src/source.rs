@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Number, Value};
+use tripline_core::kernel::json_budget::MAX_DEPTH;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -241,25 +242,42 @@ impl JsonScan<'_> {
 /// Parses a YAML file of one document into a JSON value (YAML 1.2 core schema for plain scalars:
 /// `null`/`~`, `true`/`false`, integers and floats; everything quoted is a string), recording the
 /// position of each key and value. A second document (after `---`) is an error: one workflow
-/// per file, and nothing in a file is left unread.
+/// per file, and nothing in a file is left unread. Lists and mappings nested more than
+/// [`MAX_DEPTH`] levels deep (aliases counted as deep as what they copy) are an error where they
+/// go over, as the server refuses them.
 pub fn parse_yaml(text: &str) -> Result<(Value, Positions), SyntaxError> {
     let mut b = YamlBuilder::default();
     let mut parser = Parser::new_from_str(text);
-    let loaded = parser.load(&mut b, true);
-    if let Some(message) = b.error {
-        return Err(SyntaxError {
-            pos: b.error_pos,
-            message,
-        });
+    // Event by event rather than with `Parser::load`, which recurses once per level of nesting
+    // (200 000 nested lists overflow the stack): the builder's first error ends the reading.
+    loop {
+        let (ev, mark) = parser.next_token().map_err(|e| SyntaxError {
+            pos: Pos {
+                line: e.marker().line().max(1),
+                col: e.marker().col() + 1,
+            },
+            message: format!("not valid YAML: {}", e.info()),
+        })?;
+        let end = ev == Event::StreamEnd;
+        b.on_event(ev, mark);
+        if let Some(message) = b.error.take() {
+            return Err(SyntaxError {
+                pos: b.error_pos,
+                message,
+            });
+        }
+        if end {
+            return Ok((b.root.unwrap_or(Value::Null), Positions(b.positions)));
+        }
     }
-    loaded.map_err(|e| SyntaxError {
-        pos: Pos {
-            line: e.marker().line().max(1),
-            col: e.marker().col() + 1,
-        },
-        message: format!("not valid YAML: {}", e.info()),
-    })?;
-    Ok((b.root.unwrap_or(Value::Null), Positions(b.positions)))
+}
+
+/// The error for nesting past [`MAX_DEPTH`].
+fn too_deep() -> String {
+    format!(
+        "nested more than {MAX_DEPTH} levels deep (lists and mappings inside each other, the \
+         file's top level included); the server refuses deeper definitions"
+    )
 }
 
 /// One open collection while building.
@@ -268,6 +286,8 @@ enum Frame {
         pointer: String,
         items: Vec<Value>,
         anchor: usize,
+        /// The most levels of lists and mappings in one item so far.
+        below: usize,
     },
     Map {
         pointer: String,
@@ -275,14 +295,21 @@ enum Frame {
         /// The key read, waiting for its value (with where it was).
         key: Option<(String, Pos)>,
         anchor: usize,
+        below: usize,
     },
+}
+
+/// A value an anchor names, with its levels of lists and mappings (0 for a scalar).
+struct Anchored {
+    value: Value,
+    levels: usize,
 }
 
 #[derive(Default)]
 struct YamlBuilder {
     stack: Vec<Frame>,
     root: Option<Value>,
-    anchors: HashMap<usize, Value>,
+    anchors: HashMap<usize, Anchored>,
     positions: HashMap<String, Pos>,
     /// Documents begun so far.
     documents: usize,
@@ -331,16 +358,23 @@ impl YamlBuilder {
         }
     }
 
-    /// Adds a finished value to the collection on top (or makes it the root).
-    fn push(&mut self, value: Value) {
+    /// Adds a finished value of `levels` levels of lists and mappings to the collection on top
+    /// (or makes it the root).
+    fn push(&mut self, value: Value, levels: usize) {
         match self.stack.last_mut() {
             None => {
                 if self.root.is_none() {
                     self.root = Some(value);
                 }
             }
-            Some(Frame::Seq { items, .. }) => items.push(value),
-            Some(Frame::Map { map, key, .. }) => {
+            Some(Frame::Seq { items, below, .. }) => {
+                *below = (*below).max(levels);
+                items.push(value);
+            }
+            Some(Frame::Map {
+                map, key, below, ..
+            }) => {
+                *below = (*below).max(levels);
                 if let Some((k, _)) = key.take() {
                     map.insert(k, value);
                 }
@@ -422,19 +456,28 @@ impl MarkedEventReceiver for YamlBuilder {
                 }
                 let value = scalar(&text, style);
                 if anchor > 0 {
-                    self.anchors.insert(anchor, value.clone());
+                    let value = value.clone();
+                    self.anchors.insert(anchor, Anchored { value, levels: 0 });
                 }
                 self.next_pointer(pos);
-                self.push(value);
+                self.push(value, 0);
             }
             Event::Alias(id) => {
                 if self.wants_key() {
                     self.fail(pos, "an alias cannot be a mapping key here".into());
                     return;
                 }
-                let value = self.anchors.get(&id).cloned().unwrap_or(Value::Null);
+                let levels = self.anchors.get(&id).map_or(0, |a| a.levels);
+                if self.stack.len() + levels > MAX_DEPTH {
+                    self.fail(pos, too_deep());
+                    return;
+                }
+                let value = self
+                    .anchors
+                    .get(&id)
+                    .map_or(Value::Null, |a| a.value.clone());
                 self.next_pointer(pos);
-                self.push(value);
+                self.push(value, levels);
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if self.wants_key() {
@@ -444,12 +487,17 @@ impl MarkedEventReceiver for YamlBuilder {
                     );
                     return;
                 }
+                if self.stack.len() >= MAX_DEPTH {
+                    self.fail(pos, too_deep());
+                    return;
+                }
                 let pointer = self.next_pointer(pos).unwrap_or_default();
                 let frame = if matches!(ev, Event::SequenceStart(..)) {
                     Frame::Seq {
                         pointer,
                         items: Vec::new(),
                         anchor,
+                        below: 0,
                     }
                 } else {
                     Frame::Map {
@@ -457,20 +505,30 @@ impl MarkedEventReceiver for YamlBuilder {
                         map: Map::new(),
                         key: None,
                         anchor,
+                        below: 0,
                     }
                 };
                 self.stack.push(frame);
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (value, anchor) = match self.stack.pop() {
-                    Some(Frame::Seq { items, anchor, .. }) => (Value::Array(items), anchor),
-                    Some(Frame::Map { map, anchor, .. }) => (Value::Object(map), anchor),
+                let (value, anchor, below) = match self.stack.pop() {
+                    Some(Frame::Seq {
+                        items,
+                        anchor,
+                        below,
+                        ..
+                    }) => (Value::Array(items), anchor, below),
+                    Some(Frame::Map {
+                        map, anchor, below, ..
+                    }) => (Value::Object(map), anchor, below),
                     None => return,
                 };
+                let levels = below + 1;
                 if anchor > 0 {
-                    self.anchors.insert(anchor, value.clone());
+                    let value = value.clone();
+                    self.anchors.insert(anchor, Anchored { value, levels });
                 }
-                self.push(value);
+                self.push(value, levels);
             }
             _ => {}
         }

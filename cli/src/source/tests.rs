@@ -165,3 +165,45 @@ fn locate_gives_line_and_column_for_both_formats() {
     assert_eq!(locate(&doc, "steps[1].retries"), Pos { line: 13, col: 5 });
     assert_eq!(locate(&doc, "trigger.misfire"), Pos { line: 4, col: 1 });
 }
+
+/// The error for YAML that must be refused (without printing all of what was read if not).
+fn refused(text: &str) -> SyntaxError {
+    match parse_yaml(text) {
+        Err(e) => e,
+        Ok(_) => panic!("accepted: {:.60}…", text),
+    }
+}
+
+#[test]
+fn yaml_nested_deeper_than_the_server_allows_is_an_error_not_a_crash() {
+    use tripline_core::kernel::json_budget::MAX_DEPTH;
+    // The root mapping is one level: 63 lists inside it make the most the server takes.
+    let most = format!(
+        "a: {}1{}\n",
+        "[".repeat(MAX_DEPTH - 1),
+        "]".repeat(MAX_DEPTH - 1)
+    );
+    assert!(parse_yaml(&most).is_ok());
+    let deep = format!("a: {}1{}\n", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+    let e = refused(&deep);
+    assert_eq!(
+        e.pos,
+        Pos {
+            line: 1,
+            col: 3 + MAX_DEPTH
+        },
+        "{e:?}"
+    );
+    assert!(e.message.contains("more than 64 levels"), "{e:?}");
+    // A root of 200 000 nested block lists: an error at the 65th, not a stack overflow.
+    let e = refused(&format!("{}x\n", "- ".repeat(200_000)));
+    assert_eq!(e.pos, Pos { line: 1, col: 129 }, "{e:?}");
+    assert!(e.message.contains("more than 64 levels"), "{e:?}");
+    // An alias counts as deep as what it copies, where it is copied to.
+    let anchored = format!("a: &a {}1{}\n", "[".repeat(40), "]".repeat(40));
+    assert!(parse_yaml(&format!("{anchored}b: *a\n")).is_ok());
+    let text = format!("{anchored}b: {}*a{}\n", "[".repeat(30), "]".repeat(30));
+    let e = refused(&text);
+    assert_eq!(e.pos, Pos { line: 2, col: 34 }, "{e:?}");
+    assert!(e.message.contains("more than 64 levels"), "{e:?}");
+}
