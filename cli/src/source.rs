@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Number, Value};
-use tripline_core::kernel::json_budget::MAX_DEPTH;
+use tripline_core::kernel::json_budget::{MAX_DEPTH, MAX_VALUES};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -243,8 +243,9 @@ impl JsonScan<'_> {
 /// `null`/`~`, `true`/`false`, integers and floats; everything quoted is a string), recording the
 /// position of each key and value. A second document (after `---`) is an error: one workflow
 /// per file, and nothing in a file is left unread. Lists and mappings nested more than
-/// [`MAX_DEPTH`] levels deep (aliases counted as deep as what they copy) are an error where they
-/// go over, as the server refuses them.
+/// [`MAX_DEPTH`] levels deep, or more than [`MAX_VALUES`] values, are an error where they go
+/// over, as the server refuses them; an alias counts as deep and as many as what it copies, so a
+/// few lines of aliases of aliases cannot grow into gigabytes.
 pub fn parse_yaml(text: &str) -> Result<(Value, Positions), SyntaxError> {
     let mut b = YamlBuilder::default();
     let mut parser = Parser::new_from_str(text);
@@ -272,6 +273,17 @@ pub fn parse_yaml(text: &str) -> Result<(Value, Positions), SyntaxError> {
     }
 }
 
+/// The error for more values than [`MAX_VALUES`].
+fn too_many(alias: Option<usize>) -> String {
+    let copies = alias.map_or(String::new(), |n| {
+        format!("this alias copies {n} values, making ")
+    });
+    format!(
+        "{copies}more than {MAX_VALUES} values (list items and mapping values, aliases \
+         expanded); the server refuses larger definitions"
+    )
+}
+
 /// The error for nesting past [`MAX_DEPTH`].
 fn too_deep() -> String {
     format!(
@@ -288,6 +300,8 @@ enum Frame {
         anchor: usize,
         /// The most levels of lists and mappings in one item so far.
         below: usize,
+        /// The count of values read when this one began (itself included).
+        first: usize,
     },
     Map {
         pointer: String,
@@ -296,13 +310,16 @@ enum Frame {
         key: Option<(String, Pos)>,
         anchor: usize,
         below: usize,
+        first: usize,
     },
 }
 
-/// A value an anchor names, with its levels of lists and mappings (0 for a scalar).
+/// A value an anchor names, with its levels of lists and mappings (0 for a scalar) and how many
+/// values it holds (itself included).
 struct Anchored {
     value: Value,
     levels: usize,
+    values: usize,
 }
 
 #[derive(Default)]
@@ -313,6 +330,8 @@ struct YamlBuilder {
     positions: HashMap<String, Pos>,
     /// Documents begun so far.
     documents: usize,
+    /// Values read so far (scalars, lists and mappings; an alias as many as it copies).
+    values: usize,
     error: Option<String>,
     error_pos: Pos,
 }
@@ -380,6 +399,18 @@ impl YamlBuilder {
                 }
             }
         }
+    }
+
+    /// Counts `n` more values; false (after failing) when that is more than the server takes.
+    /// The server counts each list and mapping and each item after the first, which is at least
+    /// every value but the top one.
+    fn count(&mut self, n: usize, pos: Pos, alias: bool) -> bool {
+        self.values = self.values.saturating_add(n);
+        if self.values - 1 > MAX_VALUES {
+            self.fail(pos, too_many(alias.then_some(n)));
+            return false;
+        }
+        true
     }
 
     /// Whether the top is a mapping waiting for a key.
@@ -454,10 +485,18 @@ impl MarkedEventReceiver for YamlBuilder {
                     }
                     return;
                 }
+                if !self.count(1, pos, false) {
+                    return;
+                }
                 let value = scalar(&text, style);
                 if anchor > 0 {
                     let value = value.clone();
-                    self.anchors.insert(anchor, Anchored { value, levels: 0 });
+                    let anchored = Anchored {
+                        value,
+                        levels: 0,
+                        values: 1,
+                    };
+                    self.anchors.insert(anchor, anchored);
                 }
                 self.next_pointer(pos);
                 self.push(value, 0);
@@ -467,9 +506,15 @@ impl MarkedEventReceiver for YamlBuilder {
                     self.fail(pos, "an alias cannot be a mapping key here".into());
                     return;
                 }
-                let levels = self.anchors.get(&id).map_or(0, |a| a.levels);
+                let (levels, values) = self
+                    .anchors
+                    .get(&id)
+                    .map_or((0, 1), |a| (a.levels, a.values));
                 if self.stack.len() + levels > MAX_DEPTH {
                     self.fail(pos, too_deep());
+                    return;
+                }
+                if !self.count(values, pos, true) {
                     return;
                 }
                 let value = self
@@ -491,6 +536,10 @@ impl MarkedEventReceiver for YamlBuilder {
                     self.fail(pos, too_deep());
                     return;
                 }
+                if !self.count(1, pos, false) {
+                    return;
+                }
+                let first = self.values;
                 let pointer = self.next_pointer(pos).unwrap_or_default();
                 let frame = if matches!(ev, Event::SequenceStart(..)) {
                     Frame::Seq {
@@ -498,6 +547,7 @@ impl MarkedEventReceiver for YamlBuilder {
                         items: Vec::new(),
                         anchor,
                         below: 0,
+                        first,
                     }
                 } else {
                     Frame::Map {
@@ -506,27 +556,37 @@ impl MarkedEventReceiver for YamlBuilder {
                         key: None,
                         anchor,
                         below: 0,
+                        first,
                     }
                 };
                 self.stack.push(frame);
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (value, anchor, below) = match self.stack.pop() {
+                let (value, anchor, below, first) = match self.stack.pop() {
                     Some(Frame::Seq {
                         items,
                         anchor,
                         below,
+                        first,
                         ..
-                    }) => (Value::Array(items), anchor, below),
+                    }) => (Value::Array(items), anchor, below, first),
                     Some(Frame::Map {
-                        map, anchor, below, ..
-                    }) => (Value::Object(map), anchor, below),
+                        map,
+                        anchor,
+                        below,
+                        first,
+                        ..
+                    }) => (Value::Object(map), anchor, below, first),
                     None => return,
                 };
                 let levels = below + 1;
                 if anchor > 0 {
-                    let value = value.clone();
-                    self.anchors.insert(anchor, Anchored { value, levels });
+                    let anchored = Anchored {
+                        value: value.clone(),
+                        levels,
+                        values: self.values - first + 1,
+                    };
+                    self.anchors.insert(anchor, anchored);
                 }
                 self.push(value, levels);
             }

@@ -207,3 +207,27 @@ fn yaml_nested_deeper_than_the_server_allows_is_an_error_not_a_crash() {
     assert_eq!(e.pos, Pos { line: 2, col: 34 }, "{e:?}");
     assert!(e.message.contains("more than 64 levels"), "{e:?}");
 }
+#[test]
+fn yaml_aliases_expand_only_within_the_value_budget() {
+    // Each line holds ten copies of the one before: `f` alone would be over a million values.
+    let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+    for (prev, name) in ["a", "b", "c", "d", "e"]
+        .into_iter()
+        .zip(["b", "c", "d", "e", "f"])
+    {
+        let copies = vec![format!("*{prev}"); 10].join(", ");
+        text.push_str(&format!("{name}: &{name} [{copies}]\n"));
+    }
+    let e = refused(&text);
+    // 123 457 values before `f`'s first alias, which adds 111 111.
+    assert_eq!(e.pos, Pos { line: 6, col: 8 }, "{e:?}");
+    assert!(e.message.contains("200000 values"), "{e:?}");
+    // Up to `e` (123 456 values) is within the budget.
+    let within: String = text.lines().take(5).map(|l| format!("{l}\n")).collect();
+    let (v, _) = parse_yaml(&within).unwrap();
+    assert_eq!(v["e"][9][9][9][9][9], "x");
+    // Without aliases too: a list of more than 200 000 values is refused where it goes over.
+    let long = format!("a: [{}]\n", "0, ".repeat(200_001));
+    let e = refused(&long);
+    assert!(e.message.contains("200000 values"), "{e:?}");
+}
