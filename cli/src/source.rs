@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Number, Value};
 use tripline_core::kernel::json_budget::{MAX_DEPTH, MAX_VALUES};
-use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
 /// A 1-based line and column.
@@ -240,8 +240,9 @@ impl JsonScan<'_> {
 // YAML
 
 /// Parses a YAML file of one document into a JSON value (YAML 1.2 core schema for plain scalars:
-/// `null`/`~`, `true`/`false`, integers and floats; everything quoted is a string), recording the
-/// position of each key and value. A second document (after `---`) is an error: one workflow
+/// `null`/`~`, `true`/`false`, integers and floats; everything quoted is a string; the core
+/// schema's tags `!!str`, `!!int`, `!!float`, `!!bool` and `!!null` say which a scalar is, and
+/// any other tag is an error), recording the position of each key and value. A second document (after `---`) is an error: one workflow
 /// per file, and nothing in a file is left unread. Lists and mappings nested more than
 /// [`MAX_DEPTH`] levels deep, or more than [`MAX_VALUES`] values, are an error where they go
 /// over, as the server refuses them; an alias counts as deep and as many as what it copies, so a
@@ -419,30 +420,111 @@ impl YamlBuilder {
     }
 }
 
+/// What `!!name` stands for: the tags of the YAML core schema.
+const CORE_SCHEMA: &str = "tag:yaml.org,2002:";
+
+/// A tag as written in the file (`!!str`, `!custom`).
+fn written(tag: &Tag) -> String {
+    if tag.handle == CORE_SCHEMA {
+        format!("!!{}", tag.suffix)
+    } else {
+        format!("{}{}", tag.handle, tag.suffix)
+    }
+}
+
+/// Whether `tag` is none or the core schema's `!!name`.
+fn untagged_or(tag: &Option<Tag>, name: &str) -> bool {
+    tag.as_ref()
+        .is_none_or(|t| t.handle == CORE_SCHEMA && t.suffix == name)
+}
+
+/// The error for a tag that is not taken where it is.
+fn unsupported(tag: &Tag, here: &str) -> String {
+    format!(
+        "tag `{}` is not supported {here}: a workflow file takes the YAML core schema's `!!str`, \
+         `!!int`, `!!float`, `!!bool` and `!!null` on scalars (and `!!seq` on lists, `!!map` on \
+         mappings)",
+        written(tag)
+    )
+}
+
+/// A scalar's value: by its tag when it has one (an error when the text is not of that type),
+/// else by the core schema's rules for plain scalars.
+fn tagged_scalar(text: &str, style: TScalarStyle, tag: &Option<Tag>) -> Result<Value, String> {
+    let Some(tag) = tag else {
+        return Ok(scalar(text, style));
+    };
+    let name = if tag.handle == CORE_SCHEMA {
+        tag.suffix.as_str()
+    } else {
+        ""
+    };
+    let not = |what: &str| format!("`{text}` is not {what} (tagged `!!{name}`)");
+    match name {
+        "str" => Ok(Value::String(text.to_string())),
+        "int" => integer(text)
+            .map(Value::Number)
+            .ok_or_else(|| not("an integer")),
+        "float" => text
+            .parse::<f64>()
+            .ok()
+            .and_then(Number::from_f64)
+            .map(Value::Number)
+            .ok_or_else(|| not("a finite number")),
+        "bool" => match boolean(text) {
+            Some(b) => Ok(Value::Bool(b)),
+            None => Err(not("true or false")),
+        },
+        "null" if is_null(text) => Ok(Value::Null),
+        "null" => Err(not("null")),
+        _ => Err(unsupported(tag, "on a scalar")),
+    }
+}
+
+fn is_null(text: &str) -> bool {
+    matches!(text, "" | "~" | "null" | "Null" | "NULL")
+}
+
+fn boolean(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// A decimal integer: signed when it fits 64 bits, else unsigned up to `u64::MAX` (as a JSON
+/// file's would be read).
+fn integer(text: &str) -> Option<Number> {
+    if let Ok(n) = text.parse::<i64>() {
+        return Some(n.into());
+    }
+    text.parse::<u64>().ok().map(Number::from)
+}
+
 fn scalar(text: &str, style: TScalarStyle) -> Value {
     if style != TScalarStyle::Plain {
         return Value::String(text.to_string());
     }
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
-        "true" | "True" | "TRUE" => Value::Bool(true),
-        "false" | "False" | "FALSE" => Value::Bool(false),
-        _ => {
-            if let Ok(n) = text.parse::<i64>() {
-                return Value::Number(n.into());
-            }
-            let numeric = text
-                .bytes()
-                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
-                && text.bytes().any(|b| b.is_ascii_digit());
-            if numeric {
-                if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
-                    return Value::Number(n);
-                }
-            }
-            Value::String(text.to_string())
+    if is_null(text) {
+        return Value::Null;
+    }
+    if let Some(b) = boolean(text) {
+        return Value::Bool(b);
+    }
+    if let Some(n) = integer(text) {
+        return Value::Number(n);
+    }
+    let numeric = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+        && text.bytes().any(|b| b.is_ascii_digit());
+    if numeric {
+        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
+            return Value::Number(n);
         }
     }
+    Value::String(text.to_string())
 }
 
 impl MarkedEventReceiver for YamlBuilder {
@@ -461,8 +543,17 @@ impl MarkedEventReceiver for YamlBuilder {
                     );
                 }
             }
-            Event::Scalar(text, style, anchor, _tag) => {
+            Event::Scalar(text, style, anchor, tag) => {
                 if self.wants_key() {
+                    if let Some(tag) = tag.as_ref().filter(|_| !untagged_or(&tag, "str")) {
+                        let message = format!(
+                            "tag `{}` is not taken on a mapping key: a key is a string, only \
+                             `!!str` may tag it",
+                            written(tag)
+                        );
+                        self.fail(pos, message);
+                        return;
+                    }
                     if let Some(Frame::Map {
                         pointer, map, key, ..
                     }) = self.stack.last_mut()
@@ -488,7 +579,10 @@ impl MarkedEventReceiver for YamlBuilder {
                 if !self.count(1, pos, false) {
                     return;
                 }
-                let value = scalar(&text, style);
+                let value = match tagged_scalar(&text, style, &tag) {
+                    Ok(value) => value,
+                    Err(message) => return self.fail(pos, message),
+                };
                 if anchor > 0 {
                     let value = value.clone();
                     let anchored = Anchored {
@@ -524,7 +618,15 @@ impl MarkedEventReceiver for YamlBuilder {
                 self.next_pointer(pos);
                 self.push(value, levels);
             }
-            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                let (name, here) = match ev {
+                    Event::SequenceStart(..) => ("seq", "on a list"),
+                    _ => ("map", "on a mapping"),
+                };
+                if let Some(tag) = tag.as_ref().filter(|_| !untagged_or(tag, name)) {
+                    self.fail(pos, unsupported(tag, here));
+                    return;
+                }
                 if self.wants_key() {
                     self.fail(
                         pos,

@@ -231,3 +231,57 @@ fn yaml_aliases_expand_only_within_the_value_budget() {
     let e = refused(&long);
     assert!(e.message.contains("200000 values"), "{e:?}");
 }
+#[test]
+fn yaml_core_schema_tags_are_honoured() {
+    let text = "a: !!str 01234\nb: !!str true\nc: !!int '12'\nd: !!float 1\ne: !!bool \"false\"\n\
+                f: !!null ''\ng: !!str\nh: !!str ~\ni: 18446744073709551615\nj: !!int 18446744073709551615\n\
+                !!str k: !!map {x: !!seq [1]}\n";
+    let (v, _) = parse_yaml(text).unwrap();
+    assert_eq!(
+        v,
+        json!({
+            "a": "01234", "b": "true", "c": 12, "d": 1.0, "e": false, "f": null, "g": "",
+            "h": "~", "i": u64::MAX, "j": u64::MAX, "k": {"x": [1]}
+        })
+    );
+    assert!(v["d"].is_f64());
+    // Each at the value the tag is on.
+    for (text, col, message) in [
+        (
+            "a: !!int twelve\n",
+            10,
+            "`twelve` is not an integer (tagged `!!int`)",
+        ),
+        ("a: !!int 1.5\n", 10, "`1.5` is not an integer"),
+        ("a: !!float x1\n", 12, "`x1` is not a finite number"),
+        ("a: !!float .inf\n", 12, "`.inf` is not a finite number"),
+        ("a: !!bool yes\n", 11, "`yes` is not true or false"),
+        ("a: !!null 0\n", 11, "`0` is not null"),
+        (
+            "a: !custom x\n",
+            12,
+            "tag `!custom` is not supported on a scalar",
+        ),
+        ("a: !!binary aGk=\n", 13, "tag `!!binary` is not supported"),
+        (
+            "a: !!set {x: ~}\n",
+            10,
+            "tag `!!set` is not supported on a mapping",
+        ),
+        (
+            "a: !!map [1]\n",
+            10,
+            "tag `!!map` is not supported on a list",
+        ),
+        ("a: !!seq {x: 1}\n", 10, "tag `!!seq` is not supported"),
+        (
+            "!!int 1: x\n",
+            7,
+            "tag `!!int` is not taken on a mapping key",
+        ),
+    ] {
+        let e = refused(text);
+        assert_eq!(e.pos, Pos { line: 1, col }, "{text:?}: {e:?}");
+        assert!(e.message.contains(message), "{text:?}: {e:?}");
+    }
+}
