@@ -5,6 +5,9 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 use serde_json::Value;
 use tripline_core::definition::{is_workflow_key, key_rule, Definition};
+use tripline_core::kernel::json_budget::{
+    self, OverBudget, MAX_DEPTH, MAX_STORED_DEFINITION, MAX_VALUES,
+};
 
 use crate::output::Style;
 use crate::plan::{body_for, Local};
@@ -89,6 +92,64 @@ fn key_of(doc: &Document) -> Result<String, (String, String)> {
     }
 }
 
+/// Why the server would refuse `body` before reading it as a definition, with where (`None` for
+/// the whole file): what `POST /api/workflows` checks first, on the body as sent (its JSON
+/// budget) and as it would be stored (its size).
+fn refused_by_the_server(body: &Value) -> Vec<(Option<String>, String)> {
+    let mut out = Vec::new();
+    // As the client sends it.
+    let sent = body.to_string();
+    match json_budget::check(sent.as_bytes()) {
+        Ok(()) => {}
+        Err(OverBudget::TooDeep { .. }) => out.push((
+            too_deep(body, 1, String::new()),
+            format!(
+                "the definition is nested more than {MAX_DEPTH} levels deep here (arrays and \
+                 objects inside each other); the server refuses it"
+            ),
+        )),
+        Err(OverBudget::TooManyValues { .. }) => out.push((
+            None,
+            format!(
+                "the definition has more than {MAX_VALUES} values (array elements and object \
+                 members); the server refuses it"
+            ),
+        )),
+    }
+    // As the Worker measures it before storing (`fits_stored`).
+    let stored = Value::String(sent).to_string().len();
+    if stored > MAX_STORED_DEFINITION {
+        out.push((
+            None,
+            format!(
+                "the definition is {stored} bytes as stored (numbers written out in full, quotes \
+                 escaped); at most {MAX_STORED_DEFINITION} bytes are kept"
+            ),
+        ));
+    }
+    out
+}
+
+/// The JSON pointer of the first array or object in `value` (itself at `depth`, at `pointer`)
+/// nested more than [`MAX_DEPTH`] levels deep.
+fn too_deep(value: &Value, depth: usize, pointer: String) -> Option<String> {
+    let children: Vec<(String, &Value)> = match value {
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.to_string(), v))
+            .collect(),
+        Value::Object(map) => map.iter().map(|(k, v)| (source::escape(k), v)).collect(),
+        _ => return None,
+    };
+    if depth > MAX_DEPTH {
+        return Some(pointer);
+    }
+    children
+        .into_iter()
+        .find_map(|(name, v)| too_deep(v, depth + 1, format!("{pointer}/{name}")))
+}
+
 /// Reads and checks every file: the workflows, or every problem found (all files are read).
 pub fn load(paths: &[PathBuf]) -> (Vec<Local>, Vec<Problem>) {
     let mut locals: Vec<Local> = Vec::new();
@@ -133,12 +194,27 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Local>, Vec<Problem>) {
                 message: message.to_string(),
             }
         };
+        let key = key_of(&doc);
+        // The body `apply` would send (with no key when none could be read: it has problems).
+        let body = body_for(&doc.value, key.as_deref().unwrap_or(""));
+        for (pointer, message) in refused_by_the_server(&body) {
+            let Pos { line, col } = pointer
+                .and_then(|p| doc.positions.get(&p))
+                .unwrap_or_default();
+            here.push(Problem {
+                file: file.clone(),
+                line,
+                col,
+                location: "$".into(),
+                message,
+            });
+        }
         if let Err(errors) = Definition::parse(&doc.value) {
             for e in errors.0 {
                 here.push(problem(&e.location, &e.message));
             }
         }
-        let key = match key_of(&doc) {
+        let key = match key {
             Ok(key) => Some(key),
             Err((location, message)) => {
                 if given_key(&doc).is_none() {
@@ -166,11 +242,7 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Local>, Vec<Problem>) {
                 "this file gives no workflow: no key could be read from it",
             )
         }) {
-            Ok(key) => locals.push(Local {
-                body: body_for(&doc.value, &key),
-                key,
-                file,
-            }),
+            Ok(key) => locals.push(Local { body, key, file }),
             Err(here) => problems.extend(here),
         }
     }
@@ -318,6 +390,69 @@ mod tests {
             workflow_or_problems(Some("k".into()), other.clone(), no_key),
             Err(other)
         );
+    }
+
+    #[test]
+    fn what_the_server_would_refuse_is_a_problem_of_the_file() {
+        let d = temp("budget");
+        let def = |json: &str| {
+            format!(
+                "{{\"name\": \"x\", \"trigger\": {{\"type\": \"endpoint\"}},\n\"steps\": [{{\"type\": \"http\", \"url\": \"https://example.com\",\n\"json\": {json}}}]}}"
+            )
+        };
+        // 66 lists in a step (itself 3 deep): serde_json reads it, the server refuses it.
+        write(
+            &d,
+            "deep.json",
+            &def(&format!("{}1{}", "[".repeat(66), "]".repeat(66))),
+        );
+        write(
+            &d,
+            "many.json",
+            &def(&format!("[{}0]", "0,".repeat(200_000))),
+        );
+        // 300 000 quotes: 600 000 bytes as sent, 1 200 000 as stored (escaped once more).
+        let quotes = |n: usize| format!("\"{}\"", "\\\"".repeat(n));
+        write(&d, "large.json", &def(&quotes(300_000)));
+        write(&d, "fine.json", &def(&quotes(200_000)));
+        let many_yaml = format!(
+            "name: x\ntrigger: {{type: endpoint}}\nsteps:\n  - type: http\n    url: https://example.com\n    json: [{}0]\n",
+            "0, ".repeat(200_000)
+        );
+        write(&d, "many-yaml.yaml", &many_yaml);
+        let paths = collect(&[d.display().to_string()]).unwrap();
+        let (locals, problems) = load(&paths);
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|p| {
+                p.render(Style::plain())
+                    .replace(&format!("{}/", d.display()), "")
+            })
+            .collect();
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        // The 62nd list of `json` is the 65th level.
+        assert!(
+            lines[0].starts_with(
+                "deep.json:3:70: $: the definition is nested more than 64 levels deep"
+            ),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[1].starts_with("large.json:1:1: $: the definition is 1200")
+                && lines[1].contains("at most 1000000 bytes are kept"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[2].starts_with("many-yaml.yaml:6:")
+                && lines[2].contains("more than 200000 values"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[3].starts_with("many.json:1:1: $: the definition has more than 200000 values"),
+            "{lines:#?}"
+        );
+        let keys: Vec<&str> = locals.iter().map(|l| l.key.as_str()).collect();
+        assert_eq!(keys, ["fine"]);
     }
 
     #[test]
