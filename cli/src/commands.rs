@@ -163,6 +163,17 @@ fn apply(
     style: Style,
 ) -> Result<(), Failure> {
     let found = files::collect(paths)?;
+    // With no file from a folder, --prune would delete every workflow its files give (all of
+    // them, for the only folder): a mistyped or reorganised folder, or files in subfolders.
+    if prune {
+        if let Some(folder) = files::folders_without_workflows(paths)?.first() {
+            return Err(Failure::Usage(format!(
+                "{folder} holds no workflow file (.json, .yaml or .yml; subfolders are not \
+                 searched), and --prune would delete the workflows its files give: nothing was \
+                 sent. Name the folder that holds the files, or leave out --prune"
+            )));
+        }
+    }
     let (locals, problems) = files::load(&found);
     if !problems.is_empty() {
         print_problems(&problems, json_out, style);

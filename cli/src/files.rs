@@ -60,6 +60,17 @@ pub fn collect(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
     Ok(out)
 }
 
+/// The folders among `paths` that hold no workflow file (subfolders are not searched).
+pub fn folders_without_workflows(paths: &[String]) -> Result<Vec<String>, Failure> {
+    let mut out = Vec::new();
+    for p in paths {
+        if Path::new(p).is_dir() && collect(std::slice::from_ref(p))?.is_empty() {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
 /// The file's own `key` member; `null` counts as no key, as the server reads it.
 fn given_key(doc: &Document) -> Option<&Value> {
     doc.value.get("key").filter(|k| !k.is_null())

@@ -1,0 +1,64 @@
+//! `--prune` deletes every workflow with a key that no file gives: with no workflow file in a
+//! folder (a mistyped or reorganised one, or files only in subfolders, which are not searched)
+//! that would be all of them, so it is a usage error (exit 2) before the server is asked anything.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn folder(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tripline-prune-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+const DEF: &str = r#"{"name": "A", "trigger": {"type": "endpoint"}, "steps": []}"#;
+
+/// Runs `tripline ARGS…` against a port nothing listens on.
+fn run(args: &[&str]) -> Output {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args(args)
+        .env("TRIPLINE_URL", format!("http://127.0.0.1:{port}"))
+        .env("TRIPLINE_TOKEN", "t")
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn prune_with_a_folder_without_workflow_files_is_exit_2_and_sends_nothing() {
+    let empty = folder("empty");
+    // Files only in a subfolder, and a file that is not a workflow: still none in the folder.
+    std::fs::create_dir_all(empty.join("nested")).unwrap();
+    std::fs::write(empty.join("nested/a.json"), DEF).unwrap();
+    std::fs::write(empty.join("notes.txt"), "not a workflow").unwrap();
+    let full = folder("full");
+    std::fs::write(full.join("a.json"), DEF).unwrap();
+    let empty = empty.display().to_string();
+    let full = full.display().to_string();
+    for command in ["apply", "diff"] {
+        for paths in [vec![empty.as_str()], vec![full.as_str(), empty.as_str()]] {
+            let mut args = vec![command];
+            args.extend(&paths);
+            args.extend(["--deploy", "--prune"]);
+            let out = run(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{empty} holds no workflow file"))
+                    && stderr.contains("nothing was sent"),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    // Without --prune no file is fine: nothing to delete (here the server is then asked, and
+    // is not there: exit 3).
+    let out = run(&["apply", &empty]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
