@@ -102,7 +102,12 @@ fn token(given: Option<&str>) -> String {
     String::new()
 }
 
+/// Prints the problems found; the command then fails with exit 1, also when the reader of its
+/// output goes away while they are written.
 fn print_problems(problems: &[Problem], json_out: bool, style: Style) {
+    if !problems.is_empty() {
+        output::exit_when_unread_with(Failure::Reported.code());
+    }
     if json_out {
         out!(
             "{}",

@@ -1,13 +1,14 @@
 //! Human output: aligned tables, and colour only when writing to a terminal (and `NO_COLOR` is unset).
 
 use std::io::{IsTerminal, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 /// What to do when standard output's reader goes away (a broken pipe: `tripline schema | head`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WhenUnread {
-    /// End the program at once with exit 0, without a message, as a command killed by SIGPIPE
-    /// would: for commands that only read.
+    /// End the program at once without a message, as a command killed by SIGPIPE would: for
+    /// commands that only read. The exit code is 0, or what the command has already found
+    /// ([`exit_when_unread_with`]: `check` with problems is still exit 1).
     Exit,
     /// Drop the rest of the output and finish the work, exiting with its own code: for commands
     /// that change the server, which must not stop half-way (created but not deployed).
@@ -18,6 +19,16 @@ pub enum WhenUnread {
 static FINISH_WHEN_UNREAD: AtomicBool = AtomicBool::new(false);
 /// Standard output failed while finishing: nothing more is written to it.
 static DROPPED: AtomicBool = AtomicBool::new(false);
+
+/// The exit code of [`WhenUnread::Exit`].
+static UNREAD_EXIT: AtomicU8 = AtomicU8::new(0);
+
+/// Makes a reader that goes away end this run of the program with `code` rather than 0: for a
+/// command that only reads but whose exit code says what it found, once it knows (`check`, and
+/// `diff` or `preview FILE` before their plan, with problems: exit 1).
+pub fn exit_when_unread_with(code: u8) {
+    UNREAD_EXIT.store(code, Ordering::Relaxed);
+}
 
 /// Makes this run of the program finish its work when the reader of its output goes away.
 pub fn finish_when_unread() {
@@ -30,7 +41,7 @@ pub enum Written {
     Done,
     /// The output failed: write nothing more to it, keep working.
     Dropped,
-    /// The reader went away: end the program with exit 0.
+    /// The reader went away: end the program (exit 0 unless [`exit_when_unread_with`]).
     Exit,
 }
 
@@ -66,7 +77,7 @@ pub fn line(args: std::fmt::Arguments) {
     match write_line(&mut std::io::stdout().lock(), args, when) {
         Written::Done => {}
         Written::Dropped => DROPPED.store(true, Ordering::Relaxed),
-        Written::Exit => std::process::exit(0),
+        Written::Exit => std::process::exit(UNREAD_EXIT.load(Ordering::Relaxed).into()),
     }
 }
 

@@ -131,3 +131,38 @@ fn diff_stops_quietly_when_the_reader_goes_away() {
         ["GET /api/workflows?limit=100"]
     );
 }
+
+/// A folder of files with over 64 KiB of problems between them, more than a pipe holds: the
+/// reader is gone before they are all written whenever it goes away.
+fn invalid_folder(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("tripline-pipe-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    for i in 0..1000 {
+        std::fs::write(d.join(format!("bad-{i:04}.json")), "{}").unwrap();
+    }
+    d
+}
+
+#[test]
+fn check_diff_and_preview_still_exit_1_for_problems_when_the_reader_goes_away() {
+    let server = fake(200);
+    for args in [
+        &["check"][..],
+        &["check", "--json"],
+        &["diff"],
+        &["diff", "--json"],
+    ] {
+        let (code, stderr) = run_unread(&server, args, &invalid_folder("problems"));
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    // `preview FILE` with a file of 3000 unknown fields, one problem each.
+    let members: String = (0..3000).map(|i| format!("\"unknown_{i}\": 1, ")).collect();
+    let file = invalid_folder("preview").join("many.json");
+    std::fs::write(&file, format!("{{{members}\"name\": \"x\"}}")).unwrap();
+    let (code, stderr) = run_unread(&server, &["preview"], &file);
+    assert_eq!(code, 1, "{stderr}");
+    // Nothing was asked of the server: the files were refused first.
+    assert!(server.requests.lock().unwrap().is_empty());
+}
