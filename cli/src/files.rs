@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tripline_core::definition::{is_workflow_key, key_rule, Definition};
 use tripline_core::kernel::json_budget::{
-    self, OverBudget, MAX_DEPTH, MAX_STORED_DEFINITION, MAX_VALUES,
+    self, stored_definition_too_large, OverBudget, MAX_DEPTH, MAX_VALUES,
 };
 
 use crate::output::Style;
@@ -127,16 +127,9 @@ fn refused_by_the_server(body: &Value) -> Vec<(Option<String>, String)> {
             ),
         )),
     }
-    // As the Worker measures it before storing (`fits_stored`).
-    let stored = Value::String(sent).to_string().len();
-    if stored > MAX_STORED_DEFINITION {
-        out.push((
-            None,
-            format!(
-                "the definition is {stored} bytes as stored (numbers written out in full, quotes \
-                 escaped); at most {MAX_STORED_DEFINITION} bytes are kept"
-            ),
-        ));
+    // As the Worker measures it before storing.
+    if let Some(message) = stored_definition_too_large(&sent) {
+        out.push((None, message));
     }
     out
 }

@@ -37,7 +37,7 @@ fn platform_secret_message(name: &str) -> String {
 }
 use crate::kernel::problem::{index, join, Errors};
 use crate::kernel::reader::type_name;
-use crate::kernel::redact::{is_sensitive_key, looks_like_secret};
+use crate::kernel::redact::{is_sensitive_key, looks_like_secret, must_hide};
 
 /// The root under which secrets are read: `{{secrets.NAME}}`. Always allowed.
 pub const SECRETS_ROOT: &str = "secrets";
@@ -642,7 +642,11 @@ impl Renderer<'_> {
         let raw =
             matches!(path.segments.first(), Some(Segment::Key(r)) if r == "steps" || r == "oauth");
         let mut found = Vec::new();
-        collect_sensitive(value, sensitive_path, raw, &mut found);
+        let key = path.segments.iter().rev().find_map(|s| match s {
+            Segment::Key(k) => Some(k.as_str()),
+            _ => None,
+        });
+        collect_sensitive(value, key, sensitive_path, raw, &mut found);
         for s in found {
             self.note(&s);
         }
@@ -664,11 +668,19 @@ fn stringify(v: &Value) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Values that are credentials: all strings (and numbers) when `sensitive`, else those under
-/// sensitive keys, and, with `look_alikes`, strings that look like one whatever their key
-/// ([`looks_like_secret`]). A string is given as written and, when JSON escapes it, as JSON
-/// writes it too: an object or array placed in a text is written as JSON.
-fn collect_sensitive(value: &Value, sensitive: bool, look_alikes: bool, out: &mut Vec<String>) {
+/// Values that are credentials: all strings when `sensitive`, else those under sensitive keys,
+/// and, with `look_alikes`, strings that look like one whatever their key
+/// ([`looks_like_secret`]); numbers where the stored record hides them too (under `key`, see
+/// [`must_hide`]: `client_secret: 12345678`, never `total_tokens: 1234`). A string is given as
+/// written and, when JSON escapes it, as JSON writes it too: an object or array placed in a
+/// text is written as JSON.
+fn collect_sensitive(
+    value: &Value,
+    key: Option<&str>,
+    sensitive: bool,
+    look_alikes: bool,
+    out: &mut Vec<String>,
+) {
     match value {
         Value::String(s) if sensitive || (look_alikes && looks_like_secret(s)) => {
             out.push(s.clone());
@@ -678,15 +690,23 @@ fn collect_sensitive(value: &Value, sensitive: bool, look_alikes: bool, out: &mu
                 out.push(escaped.to_string());
             }
         }
-        Value::Number(n) if sensitive => out.push(n.to_string()),
+        Value::Number(n) if sensitive && key.is_some_and(|k| must_hide(k, value)) => {
+            out.push(n.to_string())
+        }
         Value::Array(items) => {
             for item in items {
-                collect_sensitive(item, sensitive, look_alikes, out);
+                collect_sensitive(item, key, sensitive, look_alikes, out);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                collect_sensitive(v, sensitive || is_sensitive_key(k), look_alikes, out);
+                collect_sensitive(
+                    v,
+                    Some(k),
+                    sensitive || is_sensitive_key(k),
+                    look_alikes,
+                    out,
+                );
             }
         }
         _ => {}

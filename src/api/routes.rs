@@ -164,9 +164,12 @@ fn path_params<'a>(pattern: &str, path: &'a str) -> Option<Vec<&'a str>> {
     }
 }
 
-/// Finds the route for `method` and `path` (`HEAD` is served by `GET` routes).
+/// Finds the route for `method` and `path` (`HEAD` is served by `GET` routes). A trailing
+/// slash is ignored, except on a `DELETE`: URL parsers remove a `..` segment, so a delete of
+/// `…/connections/..` arrives as `DELETE /api/workflows/{id}/`, which must not delete the
+/// workflow.
 pub fn match_route<'a>(method: &str, path: &'a str) -> RouteMatch<'a> {
-    let path = if path.len() > 1 {
+    let path = if path.len() > 1 && method != "DELETE" {
         path.strip_suffix('/').unwrap_or(path)
     } else {
         path
@@ -223,6 +226,15 @@ mod tests {
             }
         );
         assert_eq!(match_route("GET", "/api/nope"), RouteMatch::NotFound);
+        // A trailing slash is ignored, but never on a delete.
+        assert!(matches!(
+            match_route("GET", "/api/workflows/wf_1/"),
+            RouteMatch::Found { route, .. } if route.op == Op::GetWorkflow
+        ));
+        assert_eq!(
+            match_route("DELETE", "/api/workflows/wf_1/"),
+            RouteMatch::NotFound
+        );
         // A method no route lists is 405, also where any method is served.
         assert_eq!(
             match_route("QUERY", "/healthz"),

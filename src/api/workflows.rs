@@ -17,17 +17,13 @@ use crate::platform::{now_ms, random_bytes};
 use crate::store::{self, workflows::WorkflowRow};
 use tripline_core::definition::{is_workflow_key, key_rule, Definition};
 use tripline_core::kernel::ids::new_workflow_id;
-use tripline_core::kernel::json_budget::MAX_STORED_DEFINITION;
+use tripline_core::kernel::json_budget::stored_definition_too_large;
 use tripline_core::kernel::time::iso_millis;
 
-/// A 413 at `body` when `definition` is too large to keep (see [`MAX_STORED_DEFINITION`]).
+/// A 413 at `body` when `definition` is too large to keep (see
+/// `tripline_core::kernel::json_budget::MAX_STORED_DEFINITION`).
 pub(crate) fn fits_stored(definition: &Value) -> ApiResult<()> {
-    let stored = Value::String(definition.to_string()).to_string().len();
-    if stored > MAX_STORED_DEFINITION {
-        let message = format!(
-            "the definition is {stored} bytes as stored (numbers written out in full, quotes \
-             escaped); at most {MAX_STORED_DEFINITION} bytes are kept"
-        );
+    if let Some(message) = stored_definition_too_large(&definition.to_string()) {
         let mut errors = Errors::new();
         errors.push("body", message.clone());
         return Err(ApiError::new(413, "Payload too large", message).with_errors(errors));
@@ -277,6 +273,18 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
         store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
         tell_object(env, None, id, Action::Undeploy).await?;
     }
+    // The timer object is emptied before anything is deleted: its alarm reads only its own
+    // storage, so once the row and any undeploy call waiting in the outbox are gone, nothing
+    // else would stop it. When it cannot be told, the workflow stays (undeployed) for a retry.
+    if let Err(e) = crate::objects::runs::client::stop_timer(env, id).await {
+        worker::console_error!("delete {id}: {e}");
+        return Err(ApiError::new(
+            503,
+            "Not deleted",
+            "the workflow's object could not be reached to stop its timer: the workflow is \
+             undeployed, nothing was deleted; retry the delete",
+        ));
+    }
     store::connections::delete_for_workflow(&db, id).await?;
     if row.trigger_type == TriggerKind::Poll {
         // The poll's cursor outlives undeploy on purpose; a deleted workflow's does not.
@@ -284,17 +292,6 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
     }
     // Every shard any version used (read before the versions go).
     let shards = store::workflows::most_shards(&db, id).await?;
-    // The timer object stops before the row goes: when it cannot be told, nothing is deleted
-    // and a retry of the delete tells it again.
-    if let Err(e) = crate::objects::runs::client::stop_timer(env, id).await {
-        worker::console_error!("delete {id}: {e}");
-        return Err(ApiError::new(
-            503,
-            "Not deleted",
-            "the workflow's object could not be reached to stop its timer; nothing was deleted, \
-             and it is safe to retry",
-        ));
-    }
     store::workflows::delete(&db, id).await?;
     crate::objects::runs::client::forget(env, id, shards).await?;
     // The test shelf, its draft copy and the endpoint counters live in the object; after the

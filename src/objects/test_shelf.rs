@@ -158,13 +158,17 @@ pub async fn handle(
         Action::TestGet => {
             let id = param(url, "id");
             let rows = if id.is_empty() {
-                // The newest capture that passed the draft's `verify` (or had none to pass):
-                // anyone may post to the test URL, and what a stranger sends unsigned must not
-                // become the schema.
+                // The newest capture that passed the draft's `verify` (`signed`: one is
+                // required; else one that did not fail it): anyone may post to the test URL,
+                // and what a stranger sends unsigned must not become the schema.
+                let passed = match param(url, "signed") == "1" {
+                    true => "json_extract(record, '$.signature.valid') = 1",
+                    false => "json_extract(record, '$.signature.valid') IS NOT 0",
+                };
                 sql.exec(
-                    "SELECT record FROM test_requests
-                     WHERE json_extract(record, '$.signature.valid') IS NOT 0
-                     ORDER BY id DESC LIMIT 1",
+                    &format!(
+                        "SELECT record FROM test_requests WHERE {passed} ORDER BY id DESC LIMIT 1"
+                    ),
                     None,
                 )?
             } else {
@@ -241,11 +245,19 @@ pub async fn list(env: &Env, workflow_id: &str) -> Result<String> {
 
 /// One shelved request in the API's shape: `id`, or the newest when `None`; `None` when the
 /// shelf has no such request.
-pub async fn get(env: &Env, workflow_id: &str, id: Option<&str>) -> Result<Option<Value>> {
+pub async fn get(
+    env: &Env,
+    workflow_id: &str,
+    id: Option<&str>,
+    signed: bool,
+) -> Result<Option<Value>> {
     let mut url = Action::TestGet.url(workflow_id);
     if let Some(id) = id {
         url.push_str("&id=");
         url.push_str(&tripline_core::kernel::percent::encode(id));
+    }
+    if signed {
+        url.push_str("&signed=1");
     }
     super::call_url(env, workflow_id, &url, None)
         .await?

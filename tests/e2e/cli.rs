@@ -703,6 +703,11 @@ fn send_follows_the_deployed_version_and_tells_usage_errors_apart() {
     );
     let runs = api(dev(), "GET", &format!("/api/workflows/{id}/runs"), None).json();
     assert_eq!(runs["runs"].as_array().map(Vec::len), Some(1), "{runs}");
+    // Gone before the next test's turn: a prune there would delete it and say so.
+    assert_eq!(
+        api(dev(), "DELETE", &format!("/api/workflows/{id}"), None).status,
+        204
+    );
 }
 
 #[test]

@@ -16,6 +16,20 @@ pub const MAX_VALUES: usize = 200_000;
 /// a larger one (413); the CLI's `check` reports it before anything is sent.
 pub const MAX_STORED_DEFINITION: usize = 1_000_000;
 
+/// Why a definition whose JSON text is `text` is too large to keep (over
+/// [`MAX_STORED_DEFINITION`] as stored: quoted, as the objects keep it), or `None`.
+pub fn stored_definition_too_large(text: &str) -> Option<String> {
+    let stored = serde_json::Value::String(text.to_string())
+        .to_string()
+        .len();
+    (stored > MAX_STORED_DEFINITION).then(|| {
+        format!(
+            "the definition is {stored} bytes as stored (numbers written out in full, quotes \
+             escaped); at most {MAX_STORED_DEFINITION} bytes are kept"
+        )
+    })
+}
+
 /// Why a document is over the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OverBudget {

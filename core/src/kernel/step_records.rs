@@ -1,6 +1,7 @@
 //! A run's step records as a run row stores them: a JSON array with one record per step, kept
 //! under a cap. A resume reads each record's `name` and `status` to skip the steps that already
-//! succeeded, so however hard the records are cut, they stay an array of records that say so.
+//! succeeded, so however hard the records are cut, they stay an array of records that say so
+//! (only when even those fields do not fit are the last records dropped).
 
 use serde_json::{json, Value};
 
@@ -24,10 +25,12 @@ const MIN_FIELD_BYTES: usize = 128;
 /// fits; else still an array with one record per step, each keeping its [`KEPT_FIELDS`], its
 /// other fields cut to `{"truncated": true, "size": N, "preview": "…"}` ([`truncate_output`])
 /// until the whole fits:
-/// 1. `request` and `output`, each to an equal share of the cap (half of a record's share);
-/// 2. then every field not kept, to that share, then to half of it, and so on;
-/// 3. then the fields not kept are dropped (the record gets `"truncated": true`);
-/// 4. then, only when the kept fields alone do not fit, the last records are dropped.
+/// 1. `request` alone, to half of a record's share of the cap (a later step may read an
+///    earlier one's `output` when its run resumes without the sealed outputs);
+/// 2. then `request` and `output`, each to that share;
+/// 3. then every field not kept, to that share, then to half of it, and so on;
+/// 4. then the fields not kept are dropped (the record gets `"truncated": true`);
+/// 5. then, only when the kept fields alone do not fit, the last records are dropped.
 ///
 /// Text that is not a JSON array (the engine never writes one) becomes
 /// `{"truncated": true, "size": N, "preview": "…"}`.
@@ -40,13 +43,15 @@ pub fn fit_step_records(steps: &str, cap: usize) -> String {
         return json!({"truncated": true, "size": steps.len(), "preview": preview}).to_string();
     };
     let share = (cap / records.len().max(1) / 2).max(512);
-    let text = cut(&records, false, share);
-    if text.len() <= cap {
-        return text;
+    for fields in [Fields::Request, Fields::RequestAndOutput] {
+        let text = cut(&records, fields, share);
+        if text.len() <= cap {
+            return text;
+        }
     }
     let mut field = share;
     while field >= MIN_FIELD_BYTES {
-        let text = cut(&records, true, field);
+        let text = cut(&records, Fields::NotKept, field);
         if text.len() <= cap {
             return text;
         }
@@ -62,16 +67,25 @@ pub fn fit_step_records(steps: &str, cap: usize) -> String {
     }
 }
 
-/// The records' JSON text with their `request` and `output` cut to `field_cap` bytes each, or
-/// with `all`, every field not kept (a record that is not an object is cut whole).
-fn cut(records: &[Value], all: bool, field_cap: usize) -> String {
+/// Which fields of a record [`cut`] cuts.
+#[derive(Clone, Copy)]
+enum Fields {
+    Request,
+    RequestAndOutput,
+    /// Every field not in [`KEPT_FIELDS`].
+    NotKept,
+}
+
+/// The records' JSON text with the fields `which` names cut to `field_cap` bytes each (a record
+/// that is not an object is cut whole).
+fn cut(records: &[Value], which: Fields, field_cap: usize) -> String {
     let cut: Vec<Value> = records
         .iter()
         .map(|record| match record {
             Value::Object(fields) => Value::Object(
                 fields
                     .iter()
-                    .map(|(k, v)| match cuts(k, all) {
+                    .map(|(k, v)| match cuts(k, which) {
                         true => (k.clone(), truncate_output(v.clone(), field_cap)),
                         false => (k.clone(), v.clone()),
                     })
@@ -83,11 +97,12 @@ fn cut(records: &[Value], all: bool, field_cap: usize) -> String {
     serde_json::to_string(&cut).unwrap_or_else(|_| "[]".into())
 }
 
-/// Whether `cut` cuts the field `key`.
-fn cuts(key: &str, all: bool) -> bool {
-    match all {
-        true => !KEPT_FIELDS.contains(&key),
-        false => key == "request" || key == "output",
+/// Whether `which` names the field `key`.
+fn cuts(key: &str, which: Fields) -> bool {
+    match which {
+        Fields::Request => key == "request",
+        Fields::RequestAndOutput => key == "request" || key == "output",
+        Fields::NotKept => !KEPT_FIELDS.contains(&key),
     }
 }
 

@@ -356,6 +356,10 @@ fn parse_timezone(name: &str, location: &str, errors: &mut Errors) -> Option<Tz>
 /// `_`) by edit distance, when at most two edits away and the edits are at most a third of
 /// the name: `Europe/Berln` → `Europe/Berlin`.
 pub fn closest_zone(name: &str) -> Option<&'static str> {
+    // No zone name is longer than 32 characters: a longer text is two edits from none.
+    if name.trim().len() > 40 {
+        return None;
+    }
     let want: Vec<u8> = name
         .trim()
         .bytes()
@@ -365,6 +369,7 @@ pub fn closest_zone(name: &str) -> Option<&'static str> {
         })
         .collect();
     Tz::all()
+        .filter(|tz| tz.name().len().abs_diff(want.len()) <= 2)
         .map(|tz| {
             let have: Vec<u8> = tz.name().bytes().map(|b| b.to_ascii_lowercase()).collect();
             (edit_distance(&want, &have), tz.name())

@@ -316,7 +316,8 @@ fn timezone_errors_name_the_zone() {
     ] {
         assert_eq!(crate::schedule::closest_zone(typo), Some(meant), "{typo}");
     }
-    for far in ["Mars/Olympus", "Berlin", "", "Europe/Bxxxxx"] {
+    let long = "x".repeat(900_000);
+    for far in ["Mars/Olympus", "Berlin", "", "Europe/Bxxxxx", long.as_str()] {
         assert_eq!(crate::schedule::closest_zone(far), None, "{far}");
     }
     let (loc, msg) = one_error(json!({"type": "schedule", "timezone": 2,

@@ -88,5 +88,16 @@ mod tests {
         assert!(!message.contains("MIIEabc"), "{message}");
         assert!(!message.contains("12345678"), "{message}");
         assert!(message.contains(r#""user":"ann""#), "{message}");
+        // A count under a name that only contains `token` is no credential, as in the record.
+        let step = LogStep {
+            name: "usage".to_string(),
+            message: "used {{steps.llm.body.usage.total_tokens}} of {{steps.llm.body}}".to_string(),
+        };
+        let ctx = json!({"steps": {"llm": {"body": {"usage": {"total_tokens": 1234},
+                                                    "max_tokens": 4096}}}});
+        assert_eq!(
+            step.prepare(&ctx, &|_| None).unwrap(),
+            r#"used 1234 of {"usage":{"total_tokens":1234},"max_tokens":4096}"#
+        );
     }
 }

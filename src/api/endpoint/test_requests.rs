@@ -212,7 +212,13 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     }
 
     // Only the record detection reads is fetched and parsed.
-    let captured = test_shelf::get(env, id, test_request_id.as_deref()).await?;
+    // With `verify` in the draft, only a capture that passed it (one sent before the draft had
+    // `verify` was never checked).
+    let signed = serde_json::from_str::<Value>(&row.draft)
+        .ok()
+        .and_then(|v| Definition::parse(&v).ok())
+        .is_some_and(|d| d.endpoint().is_some_and(|e| e.verify.is_some()));
+    let captured = test_shelf::get(env, id, test_request_id.as_deref(), signed).await?;
     let Some(captured) = captured else {
         return Err(match test_request_id {
             Some(t) => {

@@ -29,7 +29,7 @@ fn records_that_fit_are_kept_as_they_are() {
 }
 
 #[test]
-fn request_and_output_are_cut_to_a_share_first() {
+fn the_request_is_cut_to_a_share_first() {
     let text = Value::Array(vec![
         record("a", "succeeded", 300_000),
         record("b", "succeeded", 10),
@@ -39,9 +39,31 @@ fn request_and_output_are_cut_to_a_share_first() {
     assert_eq!(steps.len(), 2);
     assert_eq!(steps[0]["request"]["truncated"], true);
     assert!(steps[0]["request"]["size"].as_u64().unwrap() > 300_000);
-    assert_eq!(steps[0]["output"]["truncated"], true);
+    // That was enough: the output is kept whole.
+    assert_eq!(
+        steps[0]["output"]["body"].as_str().map(str::len),
+        Some(300_000)
+    );
     // A small one is left whole.
     assert_eq!(steps[1], record("b", "succeeded", 10));
+}
+
+/// Requests are cut before outputs: when cutting one large request is enough, every output
+/// (which a resumed run may hand to later steps) is kept whole.
+#[test]
+fn a_large_request_is_cut_before_any_output() {
+    let mut records: Vec<Value> = (0..8)
+        .map(|i| record(&format!("s{i}"), "succeeded", 30_000))
+        .collect();
+    records[0]["request"]["body"] = json!("r".repeat(300_000));
+    let text = Value::Array(records.clone()).to_string();
+    assert!(text.len() > CAP);
+    let steps = stored(&fit_step_records(&text, CAP), CAP);
+    assert_eq!(steps.len(), 8);
+    assert_eq!(steps[0]["request"]["truncated"], true);
+    for (got, was) in steps.iter().zip(&records) {
+        assert_eq!(got["output"], was["output"], "{}", got["name"]);
+    }
 }
 
 /// Eleven records whose request and output each stay just under their share, so cutting those
@@ -64,7 +86,7 @@ fn records_whose_shares_alone_do_not_fit_stay_an_array_with_name_type_and_status
     records[n - 1]["error"] = json!("e".repeat(60_000));
     let text = Value::Array(records.clone()).to_string();
     // The first cut keeps every request and output whole, and the whole is still over the cap.
-    let first = cut(&records, false, share);
+    let first = cut(&records, Fields::RequestAndOutput, share);
     assert!(first.len() > CAP);
 
     let steps = stored(&fit_step_records(&text, CAP), CAP);
