@@ -642,11 +642,20 @@ impl Renderer<'_> {
         let raw =
             matches!(path.segments.first(), Some(Segment::Key(r)) if r == "steps" || r == "oauth");
         let mut found = Vec::new();
-        let key = path.segments.iter().rev().find_map(|s| match s {
-            Segment::Key(k) => Some(k.as_str()),
+        // A number is hidden as the record hides it: directly under the first credential name
+        // by that name's rule, anywhere deeper always (the whole value under it is hidden).
+        let first = path
+            .segments
+            .iter()
+            .position(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)));
+        let direct = match first {
+            Some(i) if i + 1 == path.segments.len() => match &path.segments[i] {
+                Segment::Key(k) => Some(k.as_str()),
+                _ => None,
+            },
             _ => None,
-        });
-        collect_sensitive(value, key, sensitive_path, raw, &mut found);
+        };
+        collect_sensitive(value, direct, sensitive_path, raw, &mut found);
         for s in found {
             self.note(&s);
         }
@@ -670,13 +679,14 @@ fn stringify(v: &Value) -> std::borrow::Cow<'_, str> {
 
 /// Values that are credentials: all strings when `sensitive`, else those under sensitive keys,
 /// and, with `look_alikes`, strings that look like one whatever their key
-/// ([`looks_like_secret`]); numbers where the stored record hides them too (under `key`, see
-/// [`must_hide`]: `client_secret: 12345678`, never `total_tokens: 1234`). A string is given as
+/// ([`looks_like_secret`]); numbers where the stored record hides them too: inside a value
+/// under a credential name always, directly under one (`direct`: that name) by its rule
+/// ([`must_hide`]: `client_secret: 12345678`, never `total_tokens: 1234`). A string is given as
 /// written and, when JSON escapes it, as JSON writes it too: an object or array placed in a
 /// text is written as JSON.
 fn collect_sensitive(
     value: &Value,
-    key: Option<&str>,
+    direct: Option<&str>,
     sensitive: bool,
     look_alikes: bool,
     out: &mut Vec<String>,
@@ -690,23 +700,20 @@ fn collect_sensitive(
                 out.push(escaped.to_string());
             }
         }
-        Value::Number(n) if sensitive && key.is_some_and(|k| must_hide(k, value)) => {
+        Value::Number(n) if sensitive && direct.is_none_or(|k| must_hide(k, value)) => {
             out.push(n.to_string())
         }
         Value::Array(items) => {
             for item in items {
-                collect_sensitive(item, key, sensitive, look_alikes, out);
+                collect_sensitive(item, None, sensitive, look_alikes, out);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                collect_sensitive(
-                    v,
-                    Some(k),
-                    sensitive || is_sensitive_key(k),
-                    look_alikes,
-                    out,
-                );
+                // Directly under the first credential name on the way down.
+                let hides = !sensitive && is_sensitive_key(k);
+                let direct = hides.then_some(k.as_str());
+                collect_sensitive(v, direct, sensitive || hides, look_alikes, out);
             }
         }
         _ => {}

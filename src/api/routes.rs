@@ -165,11 +165,12 @@ fn path_params<'a>(pattern: &str, path: &'a str) -> Option<Vec<&'a str>> {
 }
 
 /// Finds the route for `method` and `path` (`HEAD` is served by `GET` routes). A trailing
-/// slash is ignored, except on a `DELETE`: URL parsers remove a `..` segment, so a delete of
-/// `…/connections/..` arrives as `DELETE /api/workflows/{id}/`, which must not delete the
-/// workflow.
+/// slash is ignored, except on a `DELETE` of the management API: URL parsers remove a `..`
+/// segment, so a delete of `…/connections/..` arrives as `DELETE /api/workflows/{id}/`, which
+/// must not delete the workflow. (A live URL takes a `DELETE` like any other request.)
 pub fn match_route<'a>(method: &str, path: &'a str) -> RouteMatch<'a> {
-    let path = if path.len() > 1 && method != "DELETE" {
+    let exact = method == "DELETE" && path.starts_with("/api/");
+    let path = if path.len() > 1 && !exact {
         path.strip_suffix('/').unwrap_or(path)
     } else {
         path
@@ -235,6 +236,10 @@ mod tests {
             match_route("DELETE", "/api/workflows/wf_1/"),
             RouteMatch::NotFound
         );
+        assert!(matches!(
+            match_route("DELETE", "/hooks/wf_1/"),
+            RouteMatch::Found { .. }
+        ));
         // A method no route lists is 405, also where any method is served.
         assert_eq!(
             match_route("QUERY", "/healthz"),

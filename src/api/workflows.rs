@@ -285,11 +285,8 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
              undeployed, nothing was deleted; retry the delete",
         ));
     }
+    // The poll's cursor (which outlives an undeploy on purpose) went with the timer object.
     store::connections::delete_for_workflow(&db, id).await?;
-    if row.trigger_type == TriggerKind::Poll {
-        // The poll's cursor outlives undeploy on purpose; a deleted workflow's does not.
-        objects::notify(env, id, Action::PollForget).await?;
-    }
     // Every shard any version used (read before the versions go).
     let shards = store::workflows::most_shards(&db, id).await?;
     store::workflows::delete(&db, id).await?;

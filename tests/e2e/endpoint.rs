@@ -2301,6 +2301,33 @@ fn unsigned_test_requests_are_not_parsed_and_json_has_a_budget() {
         !schema.contains("zz") && !schema.contains("x-zz"),
         "{schema}"
     );
+    // A capture sent before the draft had `verify` was never checked: not used once it has.
+    let late = create(dev, &endpoint(json!({}), json!([])));
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{late}/test?pre=1")),
+        &[("content-type", "application/json")],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(
+        dev,
+        "PUT",
+        &format!("/api/workflows/{late}"),
+        Some(&endpoint(
+            json!({"verify": {"scheme": "github", "secret_env": "GH_SECRET"}}),
+            json!([]),
+        )),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{late}/detect-schema"),
+        None,
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.text.contains("signature check"), "{}", r.text);
 
     // 10 MiB of small numbers: refused with 413 before parsing, on a signed request too.
     let open = create_deployed(

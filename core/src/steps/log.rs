@@ -99,5 +99,16 @@ mod tests {
             step.prepare(&ctx, &|_| None).unwrap(),
             r#"used 1234 of {"usage":{"total_tokens":1234},"max_tokens":4096}"#
         );
+        // Inside a value under a credential name, every number is hidden, as the record hides
+        // the whole value.
+        let step = LogStep {
+            name: "login".to_string(),
+            message: "{{steps.login.body}} {{steps.login.body.secret.codes[0]}}".to_string(),
+        };
+        let ctx = json!({"steps": {"login": {"body": {"password": {"pin": 13579246},
+                                                      "secret": {"codes": [24681357]}}}}});
+        let message = step.prepare(&ctx, &|_| None).unwrap();
+        assert!(!message.contains("13579246"), "{message}");
+        assert!(!message.contains("24681357"), "{message}");
     }
 }

@@ -213,11 +213,10 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
 
     // Only the record detection reads is fetched and parsed.
     // With `verify` in the draft, only a capture that passed it (one sent before the draft had
-    // `verify` was never checked).
-    let signed = serde_json::from_str::<Value>(&row.draft)
-        .ok()
-        .and_then(|v| Definition::parse(&v).ok())
-        .is_some_and(|d| d.endpoint().is_some_and(|e| e.verify.is_some()));
+    // `verify` was never checked). Read from the draft's JSON, so that a draft the rules no
+    // longer accept still counts as signed.
+    let signed =
+        serde_json::from_str::<Value>(&row.draft).is_ok_and(|v| !v["trigger"]["verify"].is_null());
     let captured = test_shelf::get(env, id, test_request_id.as_deref(), signed).await?;
     let Some(captured) = captured else {
         return Err(match test_request_id {
@@ -235,7 +234,13 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                 409,
                 "Nothing captured yet",
                 format!(
-                    "no request has been sent to the test URL yet (one that fails the signature check is not used); send a sample request to {}/hooks/{id}/test, then detect again",
+                    "{}; send a sample request to {}/hooks/{id}/test, then detect again",
+                    match signed {
+                        true =>
+                            "no request that passed the draft's signature check (`verify`) \
+                                 has been captured yet",
+                        false => "no request has been sent to the test URL yet",
+                    },
                     origin(&req)
                 ),
             ),

@@ -48,8 +48,8 @@ fn the_request_is_cut_to_a_share_first() {
     assert_eq!(steps[1], record("b", "succeeded", 10));
 }
 
-/// Requests are cut before outputs: when cutting one large request is enough, every output
-/// (which a resumed run may hand to later steps) is kept whole.
+/// Requests are cut before outputs: when cutting the requests is enough, every output (which a
+/// resumed run may hand to later steps) is kept whole.
 #[test]
 fn a_large_request_is_cut_before_any_output() {
     let mut records: Vec<Value> = (0..8)
