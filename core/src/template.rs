@@ -643,19 +643,25 @@ impl Renderer<'_> {
             matches!(path.segments.first(), Some(Segment::Key(r)) if r == "steps" || r == "oauth");
         let mut found = Vec::new();
         // A number is hidden as the record hides it: directly under the first credential name
-        // by that name's rule, anywhere deeper always (the whole value under it is hidden).
-        let first = path
-            .segments
-            .iter()
-            .position(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)));
-        let direct = match first {
-            Some(i) if i + 1 == path.segments.len() => match &path.segments[i] {
-                Segment::Key(k) => Some(k.as_str()),
-                _ => None,
-            },
-            _ => None,
+        // of the value's own keys by that name's rule, anywhere deeper always (the whole value
+        // under it is hidden). The root and a step's name are no keys of a stored value.
+        let own = match path.segments.first() {
+            Some(Segment::Key(r)) if r == "steps" => 2,
+            _ => 1,
         };
-        collect_sensitive(value, direct, sensitive_path, raw, &mut found);
+        let keys = path.segments.get(own..).unwrap_or_default();
+        let numbers = match keys
+            .iter()
+            .position(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)))
+        {
+            None => Numbers::Kept,
+            Some(i) if i + 1 < keys.len() => Numbers::Hidden,
+            Some(i) => match &keys[i] {
+                Segment::Key(k) => Numbers::Under(k),
+                _ => Numbers::Kept,
+            },
+        };
+        collect_sensitive(value, numbers, sensitive_path, raw, &mut found);
         for s in found {
             self.note(&s);
         }
@@ -677,20 +683,35 @@ fn stringify(v: &Value) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Where a value stands for the record's rule on numbers ([`must_hide`]).
+#[derive(Clone, Copy)]
+enum Numbers<'a> {
+    /// Under no credential name: kept.
+    Kept,
+    /// Directly under the credential name given: hidden by its rule (`client_secret: 12345678`
+    /// is, `total_tokens: 1234` is not).
+    Under(&'a str),
+    /// Inside a value under a credential name: hidden, as the whole value is.
+    Hidden,
+}
+
 /// Values that are credentials: all strings when `sensitive`, else those under sensitive keys,
 /// and, with `look_alikes`, strings that look like one whatever their key
-/// ([`looks_like_secret`]); numbers where the stored record hides them too: inside a value
-/// under a credential name always, directly under one (`direct`: that name) by its rule
-/// ([`must_hide`]: `client_secret: 12345678`, never `total_tokens: 1234`). A string is given as
-/// written and, when JSON escapes it, as JSON writes it too: an object or array placed in a
-/// text is written as JSON.
+/// ([`looks_like_secret`]); numbers where the stored record hides them too (`numbers`). A
+/// string is given as written and, when JSON escapes it, as JSON writes it too: an object or
+/// array placed in a text is written as JSON.
 fn collect_sensitive(
     value: &Value,
-    direct: Option<&str>,
+    numbers: Numbers<'_>,
     sensitive: bool,
     look_alikes: bool,
     out: &mut Vec<String>,
 ) {
+    // Below a value under a credential name, everything is hidden.
+    let below = match numbers {
+        Numbers::Kept => Numbers::Kept,
+        Numbers::Under(_) | Numbers::Hidden => Numbers::Hidden,
+    };
     match value {
         Value::String(s) if sensitive || (look_alikes && looks_like_secret(s)) => {
             out.push(s.clone());
@@ -700,20 +721,34 @@ fn collect_sensitive(
                 out.push(escaped.to_string());
             }
         }
-        Value::Number(n) if sensitive && direct.is_none_or(|k| must_hide(k, value)) => {
-            out.push(n.to_string())
+        Value::Number(n) => {
+            let hidden = match numbers {
+                Numbers::Kept => false,
+                Numbers::Under(k) => must_hide(k, value),
+                Numbers::Hidden => true,
+            };
+            if hidden {
+                out.push(n.to_string());
+            }
         }
         Value::Array(items) => {
             for item in items {
-                collect_sensitive(item, None, sensitive, look_alikes, out);
+                collect_sensitive(item, below, sensitive, look_alikes, out);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                // Directly under the first credential name on the way down.
-                let hides = !sensitive && is_sensitive_key(k);
-                let direct = hides.then_some(k.as_str());
-                collect_sensitive(v, direct, sensitive || hides, look_alikes, out);
+                let numbers = match below {
+                    Numbers::Kept if is_sensitive_key(k) => Numbers::Under(k),
+                    other => other,
+                };
+                collect_sensitive(
+                    v,
+                    numbers,
+                    sensitive || is_sensitive_key(k),
+                    look_alikes,
+                    out,
+                );
             }
         }
         _ => {}

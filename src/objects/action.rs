@@ -15,8 +15,6 @@ pub enum Action {
     Undeploy,
     /// Move the poll cursor (body `{"start": "now" | "beginning"}`).
     PollReset,
-    /// Drop the poll's cursor and seen ids (the workflow is deleted).
-    PollForget,
     /// The schedule's armed state (diagnostics).
     ScheduleState,
     /// What `GET /api/workflows/{id}` shows of the trigger (`{"schedule": …, "poll": …}`),
@@ -62,12 +60,11 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 25] = [
+    const ALL: [Action; 24] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
         Action::PollReset,
-        Action::PollForget,
         Action::ScheduleState,
         Action::Status,
         Action::TestDraft,
@@ -97,7 +94,6 @@ impl Action {
             Action::Reconcile => "/reconcile",
             Action::Undeploy => "/undeploy",
             Action::PollReset => "/poll/reset",
-            Action::PollForget => "/poll/forget",
             Action::ScheduleState => "/schedule/state",
             Action::Status => "/status",
             Action::TestDraft => "/test/draft",

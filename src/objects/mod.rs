@@ -511,7 +511,7 @@ impl WorkflowObject {
                 self.disarm().await?;
                 self.arm(&workflow_id, false).await
             }
-            Action::PollReset | Action::PollForget => poll::handle(self, action, req).await,
+            Action::PollReset => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
             Action::RunForget => {
                 let storage = self.state.storage();

@@ -335,12 +335,6 @@ impl PollStore {
         self.put(KEY_EARLIER_SHARDS, &text.join(","))
     }
 
-    /// Forgets everything (the workflow was deleted).
-    fn forget(&self) -> Result<()> {
-        self.sql.exec("DELETE FROM poll_state", None)?;
-        self.clear_ids()
-    }
-
     fn status(&self) -> Result<PollStatus> {
         Ok(self
             .get(KEY_STATUS)?
@@ -1367,7 +1361,7 @@ pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
     Ok(())
 }
 
-/// Poll-specific actions: [`Action::PollReset`] (body `{"start": …}`) and [`Action::PollForget`].
+/// The poll-specific action: [`Action::PollReset`] (body `{"start": …}`).
 pub async fn handle(obj: &WorkflowObject, action: Action, mut req: Request) -> Result<Response> {
     if req.method() != Method::Post {
         return Response::error("use POST", 405);
@@ -1383,10 +1377,6 @@ pub async fn handle(obj: &WorkflowObject, action: Action, mut req: Request) -> R
                 }
             };
             reset(obj, start).await
-        }
-        Action::PollForget => {
-            PollStore::open(obj)?.forget()?;
-            Response::ok("forgotten")
         }
         _ => Response::error("not a poll action", 404),
     }

@@ -110,5 +110,16 @@ mod tests {
         let message = step.prepare(&ctx, &|_| None).unwrap();
         assert!(!message.contains("13579246"), "{message}");
         assert!(!message.contains("24681357"), "{message}");
+        // A step's name is no key of its output: `get_token`'s numbers are kept as its record
+        // keeps them.
+        let step = LogStep {
+            name: "expiry".to_string(),
+            message: "{{steps.get_token.body.expires_in}} {{steps.get_token.body}}".to_string(),
+        };
+        let ctx = json!({"steps": {"get_token": {"body": {"expires_in": 3600, "limit": 5000}}}});
+        assert_eq!(
+            step.prepare(&ctx, &|_| None).unwrap(),
+            r#"3600 {"expires_in":3600,"limit":5000}"#
+        );
     }
 }

@@ -238,7 +238,8 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                     match signed {
                         true =>
                             "no request that passed the draft's signature check (`verify`) \
-                                 has been captured yet",
+                             has been captured yet (a request is checked only while the draft \
+                             is valid)",
                         false => "no request has been sent to the test URL yet",
                     },
                     origin(&req)
