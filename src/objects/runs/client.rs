@@ -261,27 +261,28 @@ pub fn sort_newest_first(runs: &mut [Value]) {
 /// so once the row (and any undeploy call waiting in the outbox) is gone, nothing else would
 /// ever stop it. `Err` when the object did not answer that it did.
 pub async fn stop_timer(env: &Env, workflow_id: &str) -> Result<()> {
-    let answer = call(env, workflow_id, TIMER_SHARD, Action::RunForget, "", None).await?;
-    if answer.status >= 400 {
-        return Err(worker::Error::RustError(format!(
-            "emptying the workflow's object failed: {}",
-            answer.text
-        )));
-    }
-    Ok(())
+    empty(env, workflow_id, TIMER_SHARD).await
 }
 
 /// Drops every run of a deleted workflow: each shard object any version used, and the timer
 /// object, empty their storage (runs, alarm) at once.
 pub async fn forget(env: &Env, workflow_id: &str, shards: u8) -> Result<()> {
     for shard in super::holders(shards) {
-        let answer = call(env, workflow_id, shard, Action::RunForget, "", None).await?;
-        if answer.status >= 400 {
-            return Err(worker::Error::RustError(format!(
-                "dropping the runs of shard {shard} failed: {}",
-                answer.text
-            )));
-        }
+        empty(env, workflow_id, shard).await?;
+    }
+    Ok(())
+}
+
+/// Empties the storage of one of the workflow's objects; `Err` when it did not answer that it
+/// did.
+async fn empty(env: &Env, workflow_id: &str, shard: u8) -> Result<()> {
+    let answer = call(env, workflow_id, shard, Action::RunForget, "", None).await?;
+    if answer.status >= 400 {
+        return Err(worker::Error::RustError(format!(
+            "emptying object {} failed: {}",
+            shard_name(workflow_id, shard),
+            answer.text
+        )));
     }
     Ok(())
 }
