@@ -211,12 +211,12 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         return Err(ApiError::validation("the options are invalid", errors));
     }
 
+    let mut draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
     // Only the record detection reads is fetched and parsed.
     // With `verify` in the draft, only a capture that passed it (one sent before the draft had
     // `verify` was never checked). Read from the draft's JSON, so that a draft the rules no
     // longer accept still counts as signed.
-    let signed =
-        serde_json::from_str::<Value>(&row.draft).is_ok_and(|v| !v["trigger"]["verify"].is_null());
+    let signed = !draft["trigger"]["verify"].is_null();
     let captured = test_shelf::get(env, id, test_request_id.as_deref(), signed).await?;
     let Some(captured) = captured else {
         return Err(match test_request_id {
@@ -261,7 +261,6 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             &json!({"schema": schema, "test_request_id": captured["id"], "applied": false}),
         );
     }
-    let mut draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
     draft["trigger"]["request"] = schema.clone();
     crate::api::workflows::fits_stored(&draft)?;
     let def = Definition::parse(&draft).map_err(|errors| {
