@@ -272,6 +272,17 @@ fn workflow_or_problems(
 mod tests {
     use super::*;
 
+    /// The problems as printed, their paths relative to `dir`.
+    fn rendered(problems: &[Problem], dir: &Path) -> Vec<String> {
+        problems
+            .iter()
+            .map(|p| {
+                p.render(Style::plain())
+                    .replace(&format!("{}/", dir.display()), "")
+            })
+            .collect()
+    }
+
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, text).unwrap();
@@ -319,13 +330,7 @@ mod tests {
         let paths = collect(&[d.display().to_string()]).unwrap();
         assert_eq!(paths.len(), 4);
         let (locals, problems) = load(&paths);
-        let lines: Vec<String> = problems
-            .iter()
-            .map(|p| {
-                p.render(Style::plain())
-                    .replace(&format!("{}/", d.display()), "")
-            })
-            .collect();
+        let lines = rendered(&problems, &d);
         assert_eq!(lines.len(), 6, "{lines:#?}");
         assert!(
             lines[0].starts_with("Bad Name.json:1:1: $: the file name gives the key `Bad Name`"),
@@ -426,13 +431,7 @@ mod tests {
         write(&d, "many-yaml.yaml", &many_yaml);
         let paths = collect(&[d.display().to_string()]).unwrap();
         let (locals, problems) = load(&paths);
-        let lines: Vec<String> = problems
-            .iter()
-            .map(|p| {
-                p.render(Style::plain())
-                    .replace(&format!("{}/", d.display()), "")
-            })
-            .collect();
+        let lines = rendered(&problems, &d);
         assert_eq!(lines.len(), 4, "{lines:#?}");
         // The 62nd list of `json` is the 65th level.
         assert!(
