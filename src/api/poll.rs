@@ -17,7 +17,9 @@ use tripline_core::poll::status::PollStatus;
 
 /// The `poll` block of a workflow resource.
 pub async fn status_json(env: &Env, workflow_id: &str) -> ApiResult<Value> {
-    let status = crate::objects::status(env, workflow_id).await?;
+    let status = crate::objects::status(env, workflow_id)
+        .await
+        .map_err(ApiError::object_unavailable)?;
     Ok(match &status["poll"] {
         Value::Null => PollStatus::default().to_json(),
         poll => poll.clone(),

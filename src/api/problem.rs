@@ -76,6 +76,18 @@ impl ApiError {
         ApiError::new(500, "Internal error", detail)
     }
 
+    /// 503 for a workflow's object that did not answer (it is being moved or restarted, or its
+    /// storage failed): the catalog is fine and the request may be sent again.
+    pub fn object_unavailable(e: worker::Error) -> Self {
+        worker::console_error!("object call failed: {e}");
+        ApiError::new(
+            503,
+            "Workflow object unavailable",
+            "the workflow's object did not answer; the request changed nothing and may be retried",
+        )
+        .with_header("retry-after", "1")
+    }
+
     fn type_uri(&self) -> String {
         let slug = match self.status {
             400 if !self.errors.is_empty() => "validation",
@@ -88,6 +100,9 @@ impl ApiError {
             415 => "unsupported-media-type",
             422 => "unprocessable",
             502 => "bad-gateway",
+            503 if self.title == "Workflow object unavailable" || self.title == "Not deleted" => {
+                "unavailable"
+            }
             503 => "not-configured",
             _ => "error",
         };

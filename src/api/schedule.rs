@@ -69,7 +69,9 @@ pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
 /// Adds the schedule fields to a workflow resource, from what the workflow's object keeps
 /// (`objects::status`).
 pub async fn add_status(env: &Env, row: &WorkflowRow, resource: &mut Value) -> ApiResult<()> {
-    let status = crate::objects::status(env, &row.id).await?;
+    let status = crate::objects::status(env, &row.id)
+        .await
+        .map_err(ApiError::object_unavailable)?;
     let s = &status["schedule"];
     let Some(obj) = resource.as_object_mut() else {
         return Ok(());

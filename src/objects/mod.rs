@@ -60,6 +60,8 @@ pub struct WorkflowObject {
 const KEY_RUNS: &str = "runs";
 /// Storage key: the dev fault `forget-once` refused this object's emptying once.
 const KEY_FORGET_REFUSED: &str = "fault_forget_refused";
+/// Storage key: the dev fault `status-once` refused this object's status call once.
+const KEY_STATUS_REFUSED: &str = "fault_status_refused";
 
 /// The deployed version as the object sees it.
 pub struct Deployed {
@@ -296,6 +298,18 @@ impl DurableObject for WorkflowObject {
         let Some(action) = Action::parse(url.path()) else {
             return Response::error("unknown object action", 404);
         };
+        if matches!(action, Action::Status | Action::EndpointStats)
+            && crate::platform::dev_fault::listed(&self.env, "status-once")
+            && self
+                .state
+                .storage()
+                .get::<bool>(KEY_STATUS_REFUSED)
+                .await?
+                .is_none()
+        {
+            self.state.storage().put(KEY_STATUS_REFUSED, true).await?;
+            return Response::error("injected fault `status-once` (TRIPLINE_DEV_FAULTS)", 503);
+        }
         if fault_asked(&url)
             && matches!(action, Action::Deploy | Action::Undeploy)
             && crate::platform::dev_fault::listed(&self.env, "arm")

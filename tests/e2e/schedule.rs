@@ -321,9 +321,23 @@ fn deleting_a_scheduled_workflow_stops_it_and_removes_its_rows() {
 fn a_delete_that_cannot_stop_the_timer_deletes_nothing_and_its_retry_stops_it() {
     let mut dev = Dev::start(
         "schedule-delete-unreachable",
-        &[("TRIPLINE_DEV_FAULTS", "arm,forget-once")],
+        &[("TRIPLINE_DEV_FAULTS", "arm,forget-once,status-once")],
     );
     let id = create(&dev, &schedule_def("deleted twice", every(1), "skip"));
+    // `status-once`: the object refuses its first status call, as when it cannot be reached;
+    // the workflow's GET then says so and may be retried (it answered 500 before).
+    let r = api(&dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.json()["type"], "urn:tripline:problem:unavailable");
+    assert!(r.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("may be retried"));
+    let r = api(&dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["next_run_at"], Value::Null, "{}", r.text);
     deploy(&dev, &id);
     dev.fire_cron();
     eventually(60, "a run", || !slots(&dev, &id).is_empty());

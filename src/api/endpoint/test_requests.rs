@@ -296,5 +296,7 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
 
 /// The endpoint counters shown on `GET /api/workflows/{id}`.
 pub async fn stats(env: &Env, id: &str) -> ApiResult<Value> {
-    Ok(endpoint_stats::stats(env, id).await?)
+    endpoint_stats::stats(env, id)
+        .await
+        .map_err(ApiError::object_unavailable)
 }
