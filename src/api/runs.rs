@@ -32,14 +32,29 @@ pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResul
     let shards = store::workflows::most_shards(&db, workflow_id).await?;
     let limit = paging.rows_to_read();
     let before = paging.after.as_deref();
-    let mut rows =
-        runs::client::list(env, workflow_id, shards, status, None, before, limit).await?;
+    let listed = runs::client::list(env, workflow_id, shards, status, before, limit).await?;
+    let mut rows = listed.runs;
     // Runs of earlier versions stay in D1 until they expire.
     let legacy = store::runs::list(&db, workflow_id, status, before, limit).await?;
     rows.extend(legacy.iter().map(|r| r.to_json()));
     runs::client::sort_newest_first(&mut rows);
+    // A run moved from D1 into its shard is in both until the move deletes its D1 row: the
+    // shard's copy (listed first, and kept first by the stable sort) is the one shown.
+    rows.dedup_by(|later, earlier| later["id"] == earlier["id"]);
+    // A page ended early by its size: no run older than its last was read from the shards.
+    if let Some(bound) = &listed.cut_below {
+        rows.retain(|r| r["id"].as_str().unwrap_or_default() >= bound.as_str());
+    }
     rows.truncate(limit as usize);
-    let (page, next) = paging.page(&rows, |r| r["id"].as_str().unwrap_or_default().to_string());
+    let position = |r: &Value| r["id"].as_str().unwrap_or_default().to_string();
+    let (page, next) = paging.page(&rows, position);
+    let next = next.or_else(|| {
+        listed
+            .cut_below
+            .as_ref()
+            .and_then(|_| page.last())
+            .map(|r| crate::api::paging::encode_cursor(&position(r)))
+    });
     json_response(200, &json!({ "runs": page, "next_cursor": next }))
 }
 

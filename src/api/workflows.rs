@@ -119,7 +119,7 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
     let last_runs = store::last_runs::for_workflows(&db, &ids).await?;
     let shards = store::workflows::most_shards_of(&db, &ids).await?;
     let newest = futures_util::future::join_all(shards.iter().map(|(id, n)| async move {
-        let runs = crate::objects::runs::client::list(env, id, *n, None, None, None, 1).await;
+        let runs = crate::objects::runs::client::summaries(env, id, *n, None, None, None, 1).await;
         (id.as_str(), runs.ok().and_then(|r| r.into_iter().next()))
     }))
     .await;
@@ -136,12 +136,12 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
                 .iter()
                 .find(|(id, _)| *id == r.id)
                 .and_then(|(_, run)| run.as_ref())
-                .map(|run| {
+                .map(|(_, run)| {
                     json!({
-                        "id": run["id"],
-                        "status": run["status"],
-                        "created_at": run["created_at"],
-                        "finished_at": run["finished_at"],
+                        "id": run.id,
+                        "status": run.status,
+                        "created_at": run.created_at,
+                        "finished_at": run.finished_at,
                     })
                 });
             // Run ids sort by age, across both forms.

@@ -45,8 +45,10 @@ pub enum Action {
     RunCreateMany,
     /// Shard object: one run (`run=<id>`).
     RunGet,
-    /// Shard object: a page of runs (`limit`, optional `status`, `before`).
+    /// Shard object: a page of run summaries (`limit`, optional `status`, `before`).
     RunList,
+    /// Shard object: the records of some runs (body: JSON array of run ids).
+    RunGetMany,
     /// Shard object: the run a dedup key made (body: the key).
     RunFind,
     /// Shard object: which of these dedup keys it holds (body: JSON array of keys).
@@ -60,7 +62,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 24] = [
+    const ALL: [Action; 25] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -80,6 +82,7 @@ impl Action {
         Action::RunCreateMany,
         Action::RunGet,
         Action::RunList,
+        Action::RunGetMany,
         Action::RunFind,
         Action::RunHeldKeys,
         Action::DevStaleWrite,
@@ -109,6 +112,7 @@ impl Action {
             Action::RunCreateMany => "/runs/create-many",
             Action::RunGet => "/runs/get",
             Action::RunList => "/runs/list",
+            Action::RunGetMany => "/runs/get-many",
             Action::RunFind => "/runs/find",
             Action::RunHeldKeys => "/runs/held-keys",
             Action::DevStaleWrite => "/runs/dev/stale-write",

@@ -578,11 +578,15 @@ impl WorkflowObject {
             Action::RunFind | Action::RunGet if !self.holds_runs(self.kv()?)? => {
                 Response::error("no such run", 404)
             }
-            Action::RunList if !self.holds_runs(self.kv()?)? => {
+            Action::RunList | Action::RunGetMany if !self.holds_runs(self.kv()?)? => {
                 Response::from_json(&serde_json::json!({ "runs": [] }))
             }
             Action::RunHeldKeys if !self.holds_runs(self.kv()?)? => Response::ok("[]"),
             Action::RunFind => runs::handler::find(&self.state, &self.runs, req).await,
+            Action::RunGetMany => {
+                let mut req = req;
+                runs::handler::get_many(&self.state, &self.runs, &req.text().await?)
+            }
             Action::RunHeldKeys => runs::batch::held_keys(&self.state, &self.runs, req).await,
             Action::DevStaleWrite if runs::dev::enabled(&self.env) => {
                 let q = |name: &str| {

@@ -197,8 +197,9 @@ pub struct LiveVersion {
     pub earlier_shards: Option<String>,
 }
 
-/// A version's shard count in SQL (`shards` absent: 1).
-const SHARDS_SQL: &str = "COALESCE(json_extract(p.definition, '$.shards'), 1)";
+/// A version's shard count in SQL (`shards` absent: 1), an integer even when the definition
+/// wrote it as `4.0` (which the definition accepts).
+const SHARDS_SQL: &str = "CAST(COALESCE(json_extract(p.definition, '$.shards'), 1) AS INTEGER)";
 
 /// `None` when the workflow does not exist; `status` says whether it is deployed.
 pub async fn live_version(db: &D1Database, id: &str) -> Result<Option<LiveVersion>> {

@@ -790,6 +790,26 @@ fn large_runs_are_held_and_executed_within_byte_budgets_and_each_executes_once_w
         listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
     });
     assert_each_call_sent_the_whole_blob(&up, "/slow/1000/large", RUNS, blob.len());
+    // A page of 700 KB runs ends by its size (4 MiB of stored runs), with a cursor; the pages
+    // hold every run once, whole.
+    let r = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/runs?limit=100"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let first = r.json();
+    let n = first["runs"].as_array().expect("runs").len();
+    assert!((1..RUNS).contains(&n), "{n} runs of 700 KB on one page");
+    assert!(first["next_cursor"].is_string(), "{}", first["next_cursor"]);
+    let all = runs(dev, &id);
+    let ids: HashSet<String> = listed_ids(&all).into_iter().collect();
+    assert_eq!(ids, made.iter().cloned().collect::<HashSet<_>>());
+    assert!(
+        all.iter().all(|r| r["steps"][0]["name"].is_string()),
+        "whole records"
+    );
     for run_id in made.iter().step_by(5) {
         let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
         assert_eq!(r["attempts"], 1, "{r}");
@@ -837,9 +857,9 @@ fn redeploys_that_change_shards_neither_lose_nor_duplicate_runs() {
     let dev = dev();
     let def = endpoint(1, json!([]));
     let id = create(dev, &def);
-    let deploy = |shards: u8| {
+    let deploy = |shards: Value| {
         let mut d = def.clone();
-        d["shards"] = json!(shards);
+        d["shards"] = shards;
         let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&d));
         assert_eq!(r.status, 200, "{}", r.text);
         let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
@@ -866,12 +886,13 @@ fn redeploys_that_change_shards_neither_lose_nor_duplicate_runs() {
         }
     };
 
-    deploy(1);
+    // Written `1.0`, as a definition may: the later versions still find the runs it made.
+    deploy(json!(1.0));
     create_keys("one", 40, &mut runs_by_key);
-    deploy(4);
+    deploy(json!(4));
     repeat_all(&runs_by_key);
     create_keys("four", 40, &mut runs_by_key);
-    deploy(2);
+    deploy(json!(2));
     repeat_all(&runs_by_key);
     create_keys("two", 20, &mut runs_by_key);
 

@@ -3,9 +3,10 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use worker::{Env, Result};
+use worker::{Env, Error, Result};
 
 use super::handler::CreateRun;
+use super::table::RunSummary;
 use super::{shard_name, TIMER_SHARD};
 use crate::objects::{Action, Answer};
 use crate::platform::{now_ms, random_bytes};
@@ -204,9 +205,23 @@ pub async fn get(env: &Env, workflow_id: &str, shard: u8, run_id: &str) -> Resul
     answer.found(&format!("reading run {run_id}"))
 }
 
-/// Up to `limit` runs of the workflow across its `shards` (and its timer object), newest first, ids below `before`,
-/// optionally of one status and one trigger kind (both plain words, checked by the caller).
-pub async fn list(
+/// The most bytes of stored runs one listing reads whole: a page of large runs ends early
+/// (with a cursor) rather than holding `limit` of them in memory at once.
+pub const LIST_MOST_BYTES: i64 = 4 << 20;
+
+/// A page of runs merged over a workflow's shards.
+pub struct Listed {
+    /// Whole records, newest first.
+    pub runs: Vec<Value>,
+    /// Set when the page ended early at [`LIST_MOST_BYTES`]: the id of its oldest run, below
+    /// which no run was read (the next page starts there).
+    pub cut_below: Option<String>,
+}
+
+/// Up to `limit` run summaries (`table::RunSummary`) of the workflow across its `shards` (and
+/// its timer object), newest first, ids below `before`, optionally of one status and one
+/// trigger kind (both plain words, checked by the caller); each with the shard it is in.
+pub async fn summaries(
     env: &Env,
     workflow_id: &str,
     shards: u8,
@@ -214,10 +229,10 @@ pub async fn list(
     trigger: Option<&str>,
     before: Option<&str>,
     limit: u32,
-) -> Result<Vec<Value>> {
+) -> Result<Vec<(u8, RunSummary)>> {
     #[derive(Deserialize)]
     struct Page {
-        runs: Vec<Value>,
+        runs: Vec<RunSummary>,
     }
     let mut query = format!("&limit={limit}");
     if let Some(s) = status {
@@ -236,19 +251,74 @@ pub async fn list(
     let pages = futures_util::future::join_all(super::holders(shards).map(|k| {
         let query = query.clone();
         async move {
-            call(env, workflow_id, k, Action::RunList, &query, None)
+            let page = call(env, workflow_id, k, Action::RunList, &query, None)
                 .await?
-                .json::<Page>()
+                .json::<Page>()?;
+            Ok::<_, worker::Error>((k, page.runs))
         }
     }))
     .await;
     let mut runs = Vec::new();
     for page in pages {
+        let (k, page) = page?;
+        runs.extend(page.into_iter().map(|r| (k, r)));
+    }
+    runs.sort_by(|a, b| b.1.id.cmp(&a.1.id));
+    runs.truncate(limit as usize);
+    Ok(runs)
+}
+
+/// Up to `limit` whole runs, as [`summaries`] chooses them: the summaries first, then the
+/// records of the runs on the page only, so a listing over 64 shards reads `limit` records,
+/// not 65 times as many.
+pub async fn list(
+    env: &Env,
+    workflow_id: &str,
+    shards: u8,
+    status: Option<&str>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Listed> {
+    let mut chosen = summaries(env, workflow_id, shards, status, None, before, limit).await?;
+    let mut total = 0i64;
+    let fit = chosen
+        .iter()
+        .position(|(_, r)| {
+            total += r.bytes;
+            total > LIST_MOST_BYTES
+        })
+        .map(|at| at.max(1));
+    let cut_below = match fit {
+        Some(at) if at < chosen.len() => {
+            chosen.truncate(at);
+            chosen.last().map(|(_, r)| r.id.clone())
+        }
+        _ => None,
+    };
+    #[derive(Deserialize)]
+    struct Records {
+        runs: Vec<Value>,
+    }
+    let records = futures_util::future::join_all(super::holders(shards).filter_map(|k| {
+        let ids: Vec<&str> = chosen
+            .iter()
+            .filter(|(at, _)| *at == k)
+            .map(|(_, r)| r.id.as_str())
+            .collect();
+        (!ids.is_empty()).then_some(async move {
+            let body = serde_json::to_string(&ids).map_err(|e| Error::RustError(e.to_string()))?;
+            call(env, workflow_id, k, Action::RunGetMany, "", Some(body))
+                .await?
+                .json::<Records>()
+        })
+    }))
+    .await;
+    let mut runs = Vec::new();
+    for page in records {
         runs.extend(page?.runs);
     }
     sort_newest_first(&mut runs);
-    runs.truncate(limit as usize);
-    Ok(runs)
+    Ok(Listed { runs, cut_below })
 }
 
 /// Orders run records newest first (by id: ids start with their creation time).

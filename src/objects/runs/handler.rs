@@ -316,7 +316,21 @@ pub fn get(state: &State, runs: &RunsInstance, id: &str) -> Result<Response> {
     }
 }
 
-/// `{"runs": [...]}`: newest first, after the cursor, optionally of one status and trigger.
+/// `{"runs": [...]}`: the records of the runs named in `body` (a JSON array of ids) that this
+/// object holds, newest first.
+pub fn get_many(state: &State, runs: &RunsInstance, body: &str) -> Result<Response> {
+    let ids: Vec<String> =
+        serde_json::from_str(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let sql = sql(state, runs)?;
+    let rows = (Table { sql: &sql }).get_many(&ids)?;
+    json_reply(
+        200,
+        &json!({ "runs": rows.iter().map(|r| r.to_json()).collect::<Vec<_>>() }),
+    )
+}
+
+/// `{"runs": [...]}`: run summaries ([`super::table::RunSummary`]), newest first, after the
+/// cursor, optionally of one status and trigger.
 pub fn list(
     state: &State,
     runs: &RunsInstance,
@@ -327,8 +341,5 @@ pub fn list(
 ) -> Result<Response> {
     let sql = sql(state, runs)?;
     let rows = (Table { sql: &sql }).list(status, trigger, before, limit.clamp(1, 101))?;
-    json_reply(
-        200,
-        &json!({ "runs": rows.iter().map(|r| r.to_json()).collect::<Vec<_>>() }),
-    )
+    json_reply(200, &json!({ "runs": rows }))
 }

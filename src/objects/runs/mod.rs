@@ -50,12 +50,22 @@ pub fn earlier_shards(dedup_key: &str, shards: u8, earlier: &[u8]) -> Vec<u8> {
 
 /// The shard counts other than `current` in a live version's `earlier_shards` (the JSON array
 /// `store::workflows::live_version_since` reads).
+/// A count written as `4.0` (stored so by an earlier release) is read as 4: one such count
+/// must not hide the others.
 pub fn parse_earlier_shards(text: Option<&str>, current: u8) -> Vec<u8> {
-    text.and_then(|t| serde_json::from_str::<Vec<u8>>(t).ok())
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|&n| n != current)
-        .collect()
+    let counts = text
+        .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(t).ok())
+        .unwrap_or_default();
+    let mut out: Vec<u8> = Vec::new();
+    for n in counts.iter().filter_map(serde_json::Value::as_f64) {
+        if n.fract() == 0.0 && (1.0..=64.0).contains(&n) {
+            let n = n as u8;
+            if n != current && !out.contains(&n) {
+                out.push(n);
+            }
+        }
+    }
+    out
 }
 
 /// The name of a workflow's shard object `shard` (`TIMER_SHARD`: the timer object).
@@ -122,5 +132,13 @@ mod tests {
             assert_eq!(unique.len(), asked.len());
             assert!(asked.len() <= 2);
         }
+    }
+
+    #[test]
+    fn earlier_counts_written_as_floats_are_read() {
+        assert_eq!(parse_earlier_shards(Some("[1.0,4]"), 2), vec![1, 4]);
+        assert_eq!(parse_earlier_shards(Some("[2,2.0,4]"), 4), vec![2]);
+        assert!(parse_earlier_shards(Some("[1.5,0,65,\"x\"]"), 2).is_empty());
+        assert!(parse_earlier_shards(None, 2).is_empty());
     }
 }

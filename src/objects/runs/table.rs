@@ -10,6 +10,8 @@ use super::limits::ROW_VALUES_MAX;
 use crate::store::runs::{PriorRun, RunRow};
 
 const COLUMNS: &str = "id, workflow_id, version, trigger, dedup_key, status, input, steps, error, response, attempts, lease_until, created_at, started_at, finished_at";
+/// What a listing reads of each run (its whole record is read by id, [`Table::get_many`]).
+const SUMMARY_COLUMNS: &str = "id, status, created_at, finished_at, bytes";
 const PRIOR_COLUMNS: &str = "id, status, fingerprint, response, steps, error";
 
 /// A run to insert.
@@ -93,7 +95,7 @@ fn text(s: &str) -> V {
 
 /// The listing query: newest first, optionally by trigger, status and below an id.
 pub fn list_query(trigger: bool, status: bool, before: bool) -> String {
-    let mut query = format!("SELECT {COLUMNS} FROM runs WHERE 1");
+    let mut query = format!("SELECT {SUMMARY_COLUMNS} FROM runs WHERE 1");
     if trigger {
         query.push_str(" AND trigger = ?");
     }
@@ -139,6 +141,16 @@ const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN (
        SELECT id FROM runs INDEXED BY runs_finished
        WHERE created_at < ? AND status IN ('succeeded', 'failed')
        ORDER BY created_at LIMIT ?) RETURNING id";
+
+/// One run as a listing reads it: enough to order, filter and show it, and its stored size.
+#[derive(serde::Deserialize, serde::Serialize)]
+pub struct RunSummary {
+    pub id: String,
+    pub status: String,
+    pub created_at: String,
+    pub finished_at: Option<String>,
+    pub bytes: i64,
+}
 
 /// The run table's queries by name, for the dev-only query plans (`runs::dev::plans`).
 pub fn planned_queries() -> Vec<(&'static str, String)> {
@@ -274,14 +286,15 @@ impl Table<'_> {
         row.map(|r| self.inflate(r)).transpose()
     }
 
-    /// Newest first, `limit` runs with ids below `before`, optionally of one status and trigger.
+    /// Newest first, `limit` runs with ids below `before`, optionally of one status and
+    /// trigger: their summaries.
     pub fn list(
         &self,
         status: Option<&str>,
         trigger: Option<&str>,
         before: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<RunRow>> {
+    ) -> Result<Vec<RunSummary>> {
         let query = list_query(trigger.is_some(), status.is_some(), before.is_some());
         let mut args: Vec<V> = [trigger, status, before]
             .into_iter()
@@ -290,6 +303,20 @@ impl Table<'_> {
             .collect();
         args.push(V::Integer(i64::from(limit)));
         self.rows(&query, args)
+    }
+
+    /// The records of the runs in `ids` that this object holds (a body kept in pieces stays
+    /// as stored, as in a listing).
+    pub fn get_many(&self, ids: &[String]) -> Result<Vec<RunRow>> {
+        let ids =
+            serde_json::to_string(ids).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        self.rows(
+            &format!(
+                "SELECT {COLUMNS} FROM runs WHERE id IN (SELECT value FROM json_each(?)) \
+                 ORDER BY id DESC"
+            ),
+            vec![text(&ids)],
+        )
     }
 
     /// Takes up to `limit` (at most [`CLAIM_MOST`]) runs due, oldest first: queued ones, or
