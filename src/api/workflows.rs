@@ -286,11 +286,20 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
         ));
     }
     // The poll's cursor (which outlives an undeploy on purpose) went with the timer object.
-    store::connections::delete_for_workflow(&db, id).await?;
-    // Every shard any version used (read before the versions go).
+    // Then every shard any version used is emptied, while the row still names them: when one
+    // cannot be, the workflow stays for a retry rather than leave runs no listing reaches.
     let shards = store::workflows::most_shards(&db, id).await?;
+    if let Err(e) = crate::objects::runs::client::forget(env, id, shards).await {
+        worker::console_error!("delete {id}: {e}");
+        return Err(ApiError::new(
+            503,
+            "Not deleted",
+            "one of the workflow's shard objects could not be reached to delete its runs: the \
+             workflow is undeployed and kept (its runs may be partly deleted); retry the delete",
+        ));
+    }
+    store::connections::delete_for_workflow(&db, id).await?;
     store::workflows::delete(&db, id).await?;
-    crate::objects::runs::client::forget(env, id, shards).await?;
     // The test shelf, its draft copy and the endpoint counters live in the object; after the
     // row is gone, so that a capture in between cannot bring the draft back.
     test_shelf::forget(env, id).await?;

@@ -529,13 +529,21 @@ impl WorkflowObject {
             Action::ScheduleState => schedule::state(self).await,
             Action::RunForget => {
                 let storage = self.state.storage();
-                if crate::platform::dev_fault::listed(&self.env, "forget-once")
-                    && storage.get::<String>(KEY_KIND).await?.as_deref() == Some("schedule")
+                let shard_object = url
+                    .query_pairs()
+                    .any(|(k, v)| k == "shard" && v != runs::TIMER_SHARD.to_string());
+                let fault = match shard_object {
+                    true => "forget-shard-once",
+                    false => "forget-once",
+                };
+                if crate::platform::dev_fault::listed(&self.env, fault)
+                    && (shard_object
+                        || storage.get::<String>(KEY_KIND).await?.as_deref() == Some("schedule"))
                     && storage.get::<bool>(KEY_FORGET_REFUSED).await?.is_none()
                 {
                     storage.put(KEY_FORGET_REFUSED, true).await?;
                     return Response::error(
-                        "injected fault `forget-once` (TRIPLINE_DEV_FAULTS)",
+                        format!("injected fault `{fault}` (TRIPLINE_DEV_FAULTS)"),
                         503,
                     );
                 }

@@ -13,6 +13,9 @@
 //! - `forget-once`: a schedule's timer object refuses the first call that empties it (503),
 //!   as when a delete cannot reach it; the next call empties it. Honoured wherever the var is
 //!   set, as the previous one.
+//! - `forget-shard-once`: each of a workflow's shard objects refuses the first call that
+//!   empties it (503), as when a delete cannot reach one; the next call empties it.
+//!   Honoured wherever the var is set.
 //! - `status-once`: a workflow's object refuses the first call for its live state (a
 //!   schedule's or poll's status, an endpoint's counters) (503), as when a workflow's `GET`
 //!   cannot reach its object; the next call answers. Honoured wherever the var is set.

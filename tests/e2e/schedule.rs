@@ -321,7 +321,10 @@ fn deleting_a_scheduled_workflow_stops_it_and_removes_its_rows() {
 fn a_delete_that_cannot_stop_the_timer_deletes_nothing_and_its_retry_stops_it() {
     let mut dev = Dev::start(
         "schedule-delete-unreachable",
-        &[("TRIPLINE_DEV_FAULTS", "arm,forget-once,status-once")],
+        &[(
+            "TRIPLINE_DEV_FAULTS",
+            "arm,forget-once,status-once,forget-shard-once",
+        )],
     );
     let id = create(&dev, &schedule_def("deleted twice", every(1), "skip"));
     // `status-once`: the object refuses its first status call, as when it cannot be reached;
@@ -359,6 +362,18 @@ fn a_delete_that_cannot_stop_the_timer_deletes_nothing_and_its_retry_stops_it() 
         1,
         "the undeploy call still waits"
     );
+    // `forget-shard-once`: the shard object that holds its runs refuses to be emptied once;
+    // the workflow stays for a retry (its row was deleted first before, leaving a 500 and
+    // runs no listing reached).
+    let r = api(&dev, "DELETE", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(r.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("shard objects could not be reached"));
+    // (Read from D1: the emptied timer object forgot that `status-once` refused it once.)
+    let kept = dev.d1(&format!("SELECT status FROM workflows WHERE id = '{id}'"));
+    assert_eq!(kept.len(), 1, "the workflow stays: {kept:?}");
     let r = api(&dev, "DELETE", &format!("/api/workflows/{id}"), None);
     assert_eq!(r.status, 204, "{}", r.text);
     let r = api(&dev, "GET", &format!("/api/workflows/{id}"), None);

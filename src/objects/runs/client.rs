@@ -334,19 +334,29 @@ pub async fn stop_timer(env: &Env, workflow_id: &str) -> Result<()> {
     empty(env, workflow_id, TIMER_SHARD).await
 }
 
-/// Drops every run of a deleted workflow: each shard object any version used, and the timer
-/// object, empty their storage (runs, alarm) at once.
+/// Drops every run a workflow about to be deleted keeps in its shard objects: each one any
+/// version used empties its storage (runs, alarm), all at once (the timer object is emptied
+/// by [`stop_timer`]). `Err` naming the objects that did not answer that they did; the others
+/// are empty.
 pub async fn forget(env: &Env, workflow_id: &str, shards: u8) -> Result<()> {
-    for shard in super::holders(shards) {
-        empty(env, workflow_id, shard).await?;
+    let answers =
+        futures_util::future::join_all((0..shards.max(1)).map(|k| empty(env, workflow_id, k)))
+            .await;
+    let failed: Vec<String> = answers
+        .into_iter()
+        .filter_map(|a| a.err().map(|e| e.to_string()))
+        .collect();
+    match failed.is_empty() {
+        true => Ok(()),
+        false => Err(Error::RustError(failed.join("; "))),
     }
-    Ok(())
 }
 
 /// Empties the storage of one of the workflow's objects; `Err` when it did not answer that it
 /// did.
 async fn empty(env: &Env, workflow_id: &str, shard: u8) -> Result<()> {
-    let answer = call(env, workflow_id, shard, Action::RunForget, "", None).await?;
+    let query = format!("&shard={shard}");
+    let answer = call(env, workflow_id, shard, Action::RunForget, &query, None).await?;
     if answer.status >= 400 {
         return Err(worker::Error::RustError(format!(
             "emptying object {} failed: {}",
