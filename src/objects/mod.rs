@@ -547,6 +547,9 @@ impl WorkflowObject {
                         503,
                     );
                 }
+                // A deploy or reconcile that read D1 before the workflow was deleted, still
+                // arming, reads it again after this (and finds nothing to arm).
+                self.begin_arm_call();
                 storage.delete_alarm().await?;
                 storage.delete_all().await?;
                 self.runs.reset();
