@@ -81,6 +81,10 @@ fn store_draft(sql: &SqlStorage, record: &str) -> Result<()> {
     Ok(())
 }
 
+/// The draft copy of a deleted workflow: its `updated_at` sorts after every time, so
+/// [`store_draft`] never replaces it.
+const DELETED_DRAFT: &str = r#"{"deleted":true,"updated_at":"~"}"#;
+
 /// The draft record of a workflow row.
 fn draft_record(row: &store::workflows::WorkflowRow) -> String {
     json!({
@@ -115,13 +119,22 @@ pub async fn handle(
             Response::ok("kept")
         }
         Action::TestForget => {
-            sql.exec("DELETE FROM test_draft", None)?;
+            // The workflow is deleted: its draft becomes a mark no later save replaces (a save
+            // racing the delete may arrive after it), so the test URL stores nothing again.
+            sql.exec(
+                "INSERT INTO test_draft (one, record) VALUES (1, ?)
+                 ON CONFLICT (one) DO UPDATE SET record = excluded.record",
+                vec![SqlStorageValue::from(DELETED_DRAFT)],
+            )?;
             sql.exec("DELETE FROM test_requests", None)?;
             super::endpoint_stats::forget(obj)?;
             Response::ok("forgotten")
         }
         Action::TestDraftGet => {
             if let Some(d) = stored_draft(&sql)? {
+                if d == DELETED_DRAFT {
+                    return Response::error("no such workflow", 404);
+                }
                 return Response::ok(d);
             }
             // An object from before drafts were handed over: read it from D1 once.
