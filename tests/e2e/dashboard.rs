@@ -390,6 +390,9 @@ fn runs_page_pages_older_runs_and_keeps_showing_new_ones() {
     sorted_sent.sort();
     assert_eq!(sorted_shown, sorted_sent);
     assert_eq!(r["older_button_left"], 0);
+    // A failed "Older runs" stayed on screen through the refreshes, until a try succeeded.
+    assert_eq!(r["more_problem_after_refreshes"], 1, "{r:#}");
+    assert_eq!(r["more_problem_after_success"], 0, "{r:#}");
     let after_new = r["after_new"].as_array().expect("ids");
     assert_eq!(after_new.len(), 24, "{r:#}");
     assert_eq!(after_new[0], r["new_run"]);
@@ -413,6 +416,9 @@ fn workflow_list_keeps_the_pages_loaded_when_it_refreshes() {
         json!({"oldest_name": "Paged 00"}),
     );
     assert_eq!(r["first_page"], 50, "{r:#}");
+    // A failed "Load more workflows" stayed on screen through the refresh, until a try succeeded.
+    assert_eq!(r["more_problem_after_refresh"], 1, "{r:#}");
+    assert_eq!(r["more_problem_after_success"], 0, "{r:#}");
     let mut after_more = strings(&r["after_more"]);
     after_more.sort();
     let mut all = ids.clone();

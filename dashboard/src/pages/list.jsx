@@ -31,32 +31,43 @@ export function WorkflowList() {
   const [template, setTemplate] = useState(TEMPLATES[0].id);
   const [creating, setCreating] = useState(false);
   const [createError, setCreateError] = useState(null);
+  // "Load more workflows" has its own error, which the refresh does not clear.
+  const [moreError, setMoreError] = useState(null);
+  const [loadingMore, setLoadingMore] = useState(false);
 
   // Whether more pages were loaded: until then the paging cursor follows the first page.
   const paged = useRef(false);
 
+  /** The page after `cursor` (the first without) into the list; then its workflows' details. */
   const load = async (cursor) => {
-    try {
-      const page = await api('GET', `/api/workflows?limit=50${cursor ? `&cursor=${enc(cursor)}` : ''}`);
-      if (cursor) {
-        paged.current = true;
-        setItems((old) => appendPage(old, page.workflows, byId));
-        setNext(page.next_cursor);
-      } else {
-        // A refresh updates the first page and keeps the pages loaded below it.
-        setItems((old) => refreshFirstPage(old, page.workflows, !page.next_cursor, byId, olderThan));
-        if (!paged.current || !page.next_cursor) setNext(page.next_cursor);
-      }
+    const page = await api('GET', `/api/workflows?limit=50${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+    if (cursor) {
+      paged.current = true;
+      setItems((old) => appendPage(old, page.workflows, byId));
+      setNext(page.next_cursor);
+    } else {
+      // A refresh updates the first page and keeps the pages loaded below it.
+      setItems((old) => refreshFirstPage(old, page.workflows, !page.next_cursor, byId, olderThan));
+      if (!paged.current || !page.next_cursor) setNext(page.next_cursor);
       setError(null);
-      const pairs = await Promise.all(page.workflows.filter((w) => w.trigger_type === 'schedule' || w.trigger_type === 'poll').map(async (w) => [w.id, await details(w)]));
-      setExtra((old) => ({ ...old, ...Object.fromEntries(pairs) }));
-    } catch (e) {
-      setError(e);
     }
+    const pairs = await Promise.all(page.workflows.filter((w) => w.trigger_type === 'schedule' || w.trigger_type === 'poll').map(async (w) => [w.id, await details(w)]));
+    setExtra((old) => ({ ...old, ...Object.fromEntries(pairs) }));
   };
   useEffect(() => { document.title = 'Workflows · Tripline'; }, []);
   // Last runs and next fires move: refresh the first page now and then (merged into the list).
-  usePolling(() => load(null), 10000, []);
+  usePolling(() => load(null).catch(setError), 10000, []);
+  const more = async () => {
+    setLoadingMore(true);
+    setMoreError(null);
+    try {
+      await load(next);
+    } catch (e) {
+      setMoreError(e);
+    } finally {
+      setLoadingMore(false);
+    }
+  };
 
   const create = async () => {
     setCreating(true);
@@ -126,7 +137,8 @@ export function WorkflowList() {
           </table>
         </div>
       )}
-      {next && <button type="button" onClick={() => load(next)}>Load more workflows</button>}
+      {next && <button type="button" onClick={more} disabled={loadingMore}>Load more workflows</button>}
+      <Problem error={moreError} title="More workflows could not be loaded" />
     </section>
   );
 }

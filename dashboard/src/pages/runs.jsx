@@ -16,6 +16,10 @@ export function RunsPage({ id }) {
   const [list, setList] = useState(null);
   const [next, setNext] = useState(null);
   const [error, setError] = useState(null);
+  // The workflow's name, and "Older runs": errors of their own, which the refresh does not clear.
+  const [wfError, setWfError] = useState(null);
+  const [moreError, setMoreError] = useState(null);
+  const [loadingMore, setLoadingMore] = useState(false);
   // Whether older pages were loaded: until then the paging cursor follows the first page.
   const paged = useRef(false);
   // What the list on screen is of: an answer to a request made for another workflow or status
@@ -23,9 +27,16 @@ export function RunsPage({ id }) {
   const shown = useRef('');
   shown.current = `${id} ${status}`;
   useEffect(() => {
-    api('GET', `/api/workflows/${enc(id)}`).then((w) => { setWf(w); document.title = `Runs of ${w.name} · Tripline`; }).catch(setError);
+    // An answer that comes after the page was left changes nothing.
+    let live = true;
+    api('GET', `/api/workflows/${enc(id)}`).then((w) => {
+      if (!live) return;
+      setWf(w);
+      document.title = `Runs of ${w.name} · Tripline`;
+    }).catch((e) => { if (live) setWfError(e); });
+    return () => { live = false; };
   }, [id]);
-  useEffect(() => { setList(null); setNext(null); paged.current = false; }, [status]);
+  useEffect(() => { setList(null); setNext(null); setMoreError(null); paged.current = false; }, [status]);
   /** The page after `cursor` (the first without), or null when the filter changed meanwhile. */
   const fetchPage = async (cursor) => {
     const tag = shown.current;
@@ -47,6 +58,8 @@ export function RunsPage({ id }) {
     }
   }, 1500, [id, status]);
   const more = async () => {
+    setLoadingMore(true);
+    setMoreError(null);
     try {
       const r = await fetchPage(next);
       if (!r) return;
@@ -54,7 +67,9 @@ export function RunsPage({ id }) {
       setList((prev) => appendPage(prev, r.runs, byId));
       setNext(r.next_cursor);
     } catch (e) {
-      setError(e);
+      setMoreError(e);
+    } finally {
+      setLoadingMore(false);
     }
   };
   const runs = list;
@@ -74,6 +89,7 @@ export function RunsPage({ id }) {
           </select>
         </div>
       </div>
+      <Problem error={wfError} title="The workflow could not be loaded" />
       <Problem error={error} />
       {runs === null && !error && <Loading what="runs" />}
       {runs && all.length === 0 && <Empty>{status ? `No ${status} runs.` : 'No runs yet. They appear here as soon as a trigger starts one.'}</Empty>}
@@ -96,7 +112,8 @@ export function RunsPage({ id }) {
           </table>
         </div>
       )}
-      {next && <button type="button" onClick={more}>Older runs</button>}
+      {next && <button type="button" onClick={more} disabled={loadingMore}>Older runs</button>}
+      <Problem error={moreError} title="Older runs could not be loaded" />
     </section>
   );
 }
@@ -136,6 +153,9 @@ export function RunPage({ runId }) {
   const [error, setError] = useState(null);
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState(false);
+  // An answer that comes after the page was left does not set the title.
+  const live = useRef(true);
+  useEffect(() => () => { live.current = false; }, []);
   // A run that is not finished is fetched again until it is.
   usePolling(async () => {
     if (run && (run.status === 'succeeded' || run.status === 'failed')) return;
@@ -143,7 +163,7 @@ export function RunPage({ runId }) {
       const r = await api('GET', `/api/runs/${enc(runId)}`);
       setRun(r);
       setError(null);
-      document.title = `Run ${r.id} · Tripline`;
+      if (live.current) document.title = `Run ${r.id} · Tripline`;
     } catch (e) {
       setError(e);
     }

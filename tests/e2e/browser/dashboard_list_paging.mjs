@@ -8,8 +8,24 @@ await scenario(async (page, out) => {
   await signIn(page);
   await page.locator('tr[data-id]').first().waitFor();
   out.first_page = await page.locator('tr[data-id]').count();
+  // The first try fails: the problem stays through the list's next refresh.
+  let failed = false;
+  await page.route((url) => url.pathname === '/api/workflows' && url.searchParams.has('cursor'), (route) => {
+    if (failed) return route.continue();
+    failed = true;
+    return route.fulfill({ status: 503, contentType: 'application/problem+json',
+      body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'Next page refused by the test.' }) });
+  });
+  const refreshed = () => page.waitForResponse((r) => new URL(r.url()).pathname === '/api/workflows' && !new URL(r.url()).searchParams.has('cursor'), { timeout: 20_000 });
+  await page.getByRole('button', { name: 'Load more workflows' }).click();
+  const problem = page.locator('.problem', { hasText: 'Next page refused by the test.' });
+  await problem.waitFor();
+  await refreshed();
+  await page.waitForTimeout(500);
+  out.more_problem_after_refresh = await problem.count();
   await page.getByRole('button', { name: 'Load more workflows' }).click();
   await page.locator('tr[data-id]').nth(out.first_page).waitFor();
+  out.more_problem_after_success = await problem.count();
   out.after_more = await ids(page);
   // The next refresh of the first page (a request without a cursor), and its render.
   await page.waitForResponse((r) => new URL(r.url()).pathname === '/api/workflows' && !new URL(r.url()).searchParams.has('cursor'), { timeout: 20_000 });

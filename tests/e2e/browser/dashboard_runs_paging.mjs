@@ -7,8 +7,22 @@ await scenario(async (page, out) => {
   await page.goto(`${args.base}/#/w/${args.id}/runs`);
   await page.locator('tr[data-run]').first().waitFor();
   out.first_page = await page.locator('tr[data-run]').count();
+  // The first try fails: the problem stays through the list's refreshes (every 1.5 s).
+  let failed = false;
+  await page.route((url) => url.pathname === `/api/workflows/${args.id}/runs` && url.searchParams.has('cursor'), (route) => {
+    if (failed) return route.continue();
+    failed = true;
+    return route.fulfill({ status: 503, contentType: 'application/problem+json',
+      body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'Older page refused by the test.' }) });
+  });
+  await page.getByRole('button', { name: 'Older runs' }).click();
+  const problem = page.locator('.problem', { hasText: 'Older page refused by the test.' });
+  await problem.waitFor();
+  await page.waitForTimeout(2500);
+  out.more_problem_after_refreshes = await problem.count();
   await page.getByRole('button', { name: 'Older runs' }).click();
   await page.locator('tr[data-run]').nth(out.first_page).waitFor();
+  out.more_problem_after_success = await problem.count();
   out.after_older = await page.locator('tr[data-run]').evaluateAll((rows) => rows.map((r) => r.dataset.run));
   out.older_button_left = await page.getByRole('button', { name: 'Older runs' }).count();
   const reply = execFileSync('curl', ['-s', '-X', 'POST', `${args.base}/hooks/${args.id}?source=partner`,
