@@ -7,6 +7,20 @@ export const token = {
   clear: () => sessionStorage.removeItem(KEY),
 };
 
+/** A workflow's unsaved editor text, kept in this tab (sessionStorage) until it is saved or
+ * discarded: when the token is refused meanwhile, signing in again brings it back. */
+const UNSAVED = 'tripline.unsaved.';
+export const unsaved = {
+  get: (id) => sessionStorage.getItem(UNSAVED + id),
+  set: (id, text) => {
+    try { sessionStorage.setItem(UNSAVED + id, text); } catch { /* storage full: the text stays in the editor only */ }
+  },
+  clear: (id) => sessionStorage.removeItem(UNSAVED + id),
+  clearAll: () => {
+    for (const k of Object.keys(sessionStorage)) if (k.startsWith(UNSAVED)) sessionStorage.removeItem(k);
+  },
+};
+
 /** An answer that was not 2xx, described in words (from its problem+json when it has one). */
 export class ApiError extends Error {
   constructor(status, problem, fallback) {

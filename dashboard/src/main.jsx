@@ -1,7 +1,7 @@
 // Tripline dashboard: sign in, then workflows, their editor and triggers, and runs.
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
-import { api, token, setUnauthorizedHandler } from './api.js';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { api, token, unsaved, setUnauthorizedHandler } from './api.js';
 import { useRoute, go, Problem } from './ui.jsx';
 import { WorkflowList } from './pages/list.jsx';
 import { WorkflowPage } from './pages/workflow.jsx';
@@ -42,22 +42,86 @@ function SignIn({ onSignedIn, reason }) {
   );
 }
 
+/** Asks before unsaved edits are dropped: Discard goes on (`proceed`), Stay keeps the page and
+ * puts the focus back where it was. */
+function LeaveBar({ onDiscard, onStay }) {
+  const stay = useRef(null);
+  useEffect(() => { stay.current.focus(); }, []);
+  return (
+    <div class="leave-bar" role="alertdialog" aria-labelledby="leave-q"
+      onKeyDown={(e) => { if (e.key === 'Escape') onStay(); }}>
+      <p id="leave-q"><strong>Unsaved changes</strong> — leave and discard them?</p>
+      <button type="button" class="danger" onClick={onDiscard}>Discard</button>
+      <button type="button" ref={stay} onClick={onStay}>Stay</button>
+    </div>
+  );
+}
+
 function App() {
   const [signedIn, setSignedIn] = useState(!!token.get());
   const [reason, setReason] = useState(null);
-  const route = useRoute();
+  // The workflow whose editor has unsaved changes, or null; read synchronously when the route
+  // changes, so it is a ref (the state drives the beforeunload handler).
+  const unsavedId = useRef(null);
+  const [dirty, setDirty] = useState(false);
+  const onDirty = useCallback((id, d) => {
+    if (d) unsavedId.current = id;
+    else if (unsavedId.current === id) unsavedId.current = null;
+    setDirty(!!unsavedId.current);
+  }, []);
+  // A step held back by unsaved changes: { proceed, from (the element focused before) }.
+  const [leaving, setLeaving] = useState(null);
+  const holdFor = (proceed) => {
+    if (!unsavedId.current) return false;
+    setLeaving((old) => ({ proceed, from: old ? old.from : document.activeElement }));
+    return true;
+  };
+  const route = useRoute((hash) => holdFor(() => { location.hash = hash; }));
   useEffect(() => {
     setUnauthorizedHandler((e) => {
       token.clear();
+      setLeaving(null);
       setReason({ title: 'Signed out', detail: `The admin token was refused (${e.detail || e.title}). Sign in again.`, errors: [] });
       setSignedIn(false);
     });
   }, []);
+  useEffect(() => {
+    if (!dirty) return undefined;
+    const ask = (e) => { e.preventDefault(); e.returnValue = ''; };
+    addEventListener('beforeunload', ask);
+    return () => removeEventListener('beforeunload', ask);
+  }, [dirty]);
+  // A new page takes the focus, as a page load would (not the first one).
+  const path = route.join('/');
+  const shownPath = useRef(path);
+  useEffect(() => {
+    if (shownPath.current === path) return;
+    shownPath.current = path;
+    document.getElementById('main')?.focus();
+  }, [path]);
   if (!signedIn) return <SignIn reason={reason} onSignedIn={() => { setReason(null); setSignedIn(true); }} />;
-  const signOut = () => { token.clear(); setReason(null); setSignedIn(false); go('/'); };
+  const signOut = () => {
+    if (holdFor(signOut)) return;
+    token.clear();
+    unsaved.clearAll();
+    setReason(null);
+    setSignedIn(false);
+    go('/');
+  };
+  const discard = () => {
+    if (unsavedId.current) unsaved.clear(unsavedId.current);
+    unsavedId.current = null;
+    setDirty(false);
+    setLeaving(null);
+    leaving.proceed();
+  };
+  const stay = () => {
+    setLeaving(null);
+    if (leaving.from && leaving.from.isConnected) leaving.from.focus();
+  };
   let page;
   if (route[0] === 'w' && route[1] && route[2] === 'runs') page = <RunsPage id={route[1]} key={route[1]} />;
-  else if (route[0] === 'w' && route[1]) page = <WorkflowPage id={route[1]} key={route[1]} />;
+  else if (route[0] === 'w' && route[1]) page = <WorkflowPage id={route[1]} key={route[1]} onDirty={onDirty} />;
   else if (route[0] === 'runs' && route[1]) page = <RunPage runId={route[1]} key={route[1]} />;
   else page = <WorkflowList />;
   return (
@@ -67,6 +131,7 @@ function App() {
         <nav aria-label="Main"><a href="#/">Workflows</a></nav>
         <button type="button" class="link" onClick={signOut}>Sign out</button>
       </header>
+      {leaving && <LeaveBar onDiscard={discard} onStay={stay} />}
       <main id="main" tabIndex={-1}>{page}</main>
     </>
   );

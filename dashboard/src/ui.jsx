@@ -2,12 +2,30 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 
-/** The current hash route, split: '#/w/wf_1/runs' → ['w', 'wf_1', 'runs']. */
-export function useRoute() {
-  const read = () => (location.hash.replace(/^#\/?/, '').split('?')[0] || '').split('/').filter(Boolean).map(decodeURIComponent);
-  const [route, setRoute] = useState(read);
+/** One segment of the route, decoded; one with a malformed escape (`%E0`) is kept as it is. */
+function decodeSegment(s) {
+  try { return decodeURIComponent(s); } catch { return s; }
+}
+const readRoute = () => (location.hash.replace(/^#\/?/, '').split('?')[0] || '').split('/').filter(Boolean).map(decodeSegment);
+
+/** The current hash route, split: '#/w/wf_1/runs' → ['w', 'wf_1', 'runs']. `hold(hash)` is asked
+ * before a change of the hash is followed: when it returns true, the previous hash is put back
+ * (in place, no new history entry) and the route stays. */
+export function useRoute(hold) {
+  const [route, setRoute] = useState(readRoute);
+  const holdRef = useRef(hold);
+  holdRef.current = hold;
   useEffect(() => {
-    const f = () => setRoute(read());
+    let shown = location.hash;
+    const f = () => {
+      if (location.hash === shown) return;
+      if (holdRef.current && holdRef.current(location.hash)) {
+        history.replaceState(history.state, '', `${location.pathname}${location.search}${shown}`);
+        return;
+      }
+      shown = location.hash;
+      setRoute(readRoute());
+    };
     addEventListener('hashchange', f);
     return () => removeEventListener('hashchange', f);
   }, []);
@@ -122,13 +140,21 @@ export function Status({ status }) {
 }
 
 /** A button that acts on its second click: the first one asks (`confirmLabel`) and shows Cancel.
- * The question goes away on Cancel or Escape, when the focus leaves both buttons, and after `ms`. */
-export function ConfirmButton({ label, confirmLabel, onConfirm, disabled, ms = 5000 }) {
+ * The question goes away on Cancel or Escape, when the focus leaves both buttons, and after `ms`;
+ * the focus then goes back to the button. `ariaLabel`/`confirmAriaLabel` name it for assistive
+ * technology when its text alone is not enough (one of many in a list). */
+export function ConfirmButton({ label, confirmLabel, onConfirm, disabled, ms = 5000, ariaLabel, confirmAriaLabel }) {
   const [asking, setAsking] = useState(false);
   const group = useRef(null);
+  const main = useRef(null);
+  const back = () => {
+    const inside = group.current && group.current.contains(document.activeElement);
+    setAsking(false);
+    if (inside) main.current.focus();
+  };
   useEffect(() => {
     if (!asking) return undefined;
-    const t = setTimeout(() => setAsking(false), ms);
+    const t = setTimeout(back, ms);
     return () => clearTimeout(t);
   }, [asking]);
   const click = () => {
@@ -136,10 +162,11 @@ export function ConfirmButton({ label, confirmLabel, onConfirm, disabled, ms = 5
     if (asking) onConfirm();
   };
   return (
-    <span class="confirm" ref={group} onKeyDown={(e) => { if (e.key === 'Escape') setAsking(false); }}
+    <span class="confirm" ref={group} onKeyDown={(e) => { if (e.key === 'Escape') back(); }}
       onFocusOut={(e) => { if (!group.current.contains(e.relatedTarget)) setAsking(false); }}>
-      <button type="button" class="danger" onClick={click} disabled={disabled}>{asking ? confirmLabel : label}</button>
-      {asking && <button type="button" onClick={() => setAsking(false)}>Cancel</button>}
+      <button type="button" class="danger" ref={main} onClick={click} disabled={disabled}
+        aria-label={asking ? confirmAriaLabel : ariaLabel}>{asking ? confirmLabel : label}</button>
+      {asking && <button type="button" onClick={back}>Cancel</button>}
     </span>
   );
 }

@@ -887,3 +887,116 @@ fn hostile_workflow_name_is_shown_as_text_and_no_script_runs() {
     assert_eq!(r["narrow_workflow_scroll_width"], 390, "{r:#}");
     assert_eq!(r["dark_background"], "rgb(13, 17, 23)");
 }
+
+#[test]
+fn leaving_a_workflow_with_unsaved_edits_asks_first() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_unsaved_leave.mjs", json!({"id": id}));
+    assert_eq!(r["unload_asks_while_dirty"], true, "{r:#}");
+    // "Runs" was held: the bar asked, with the focus on it, and the route stayed.
+    let bar = text(&r["bar_text"]);
+    assert!(
+        bar.contains("Unsaved changes") && bar.contains("Discard") && bar.contains("Stay"),
+        "{r:#}"
+    );
+    assert_eq!(r["bar_has_focus"], true, "{r:#}");
+    let here = format!("#/w/{id}");
+    assert_eq!(r["hash_while_asking"], here, "{r:#}");
+    assert_eq!(r["hash_after_stay"], here, "{r:#}");
+    assert_eq!(r["edit_kept_after_stay"], true, "{r:#}");
+    // Sign out asked the same way; Stay kept the session and the edit.
+    assert_eq!(r["signed_in_after_stay"], true, "{r:#}");
+    assert_eq!(r["edit_kept_after_signout_stay"], true, "{r:#}");
+    // Discard went on; nothing was stored, and nothing asks any more.
+    assert_eq!(r["hash_after_discard"], format!("#/w/{id}/runs"), "{r:#}");
+    assert_eq!(r["unload_asks_after_discard"], false, "{r:#}");
+    assert_eq!(r["stored_name"], "Lead created", "{r:#}");
+    assert_eq!(r["edit_after_return"], false, "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn text_typed_during_a_save_stays_unsaved() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_save_race.mjs", json!({"id": id}));
+    assert!(text(&r["note"]).contains("Unsaved changes"), "{r:#}");
+    assert_eq!(r["save_button"], "Save draft", "{r:#}");
+    assert_eq!(r["editor_has_late_edit"], true, "{r:#}");
+    // The draft is what was sent.
+    assert_eq!(r["stored_name"], "Sent with the save", "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn unsaved_edits_come_back_after_signing_in_again() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_signed_out_edit.mjs", json!({"id": id}));
+    assert!(
+        text(&r["signed_out_message"]).contains("Signed out"),
+        "{r:#}"
+    );
+    assert_eq!(r["hash"], format!("#/w/{id}"), "{r:#}");
+    assert_eq!(r["editor_kept_edit"], true, "{r:#}");
+    let note = text(&r["note"]);
+    assert!(
+        note.contains("restored") && note.contains("Unsaved changes"),
+        "{r:#}"
+    );
+    assert_eq!(r["stored_name"], "Lead created", "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn a_malformed_escape_in_the_route_shows_a_problem() {
+    let r = browser("dashboard_bad_hash.mjs", json!({}));
+    for k in ["after_hash_change", "after_reload"] {
+        assert!(
+            text(&r[k]).contains("This run could not be loaded"),
+            "{r:#}"
+        );
+    }
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn a_failed_undeploy_shows_its_own_errors_only() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint_example());
+    let r = browser("dashboard_action_errors.mjs", json!({"id": id}));
+    let saved = strings(&r["save_errors"]);
+    assert!(
+        saved.iter().any(|e| e.contains("steps[0].message")),
+        "{r:#}"
+    );
+    let listed = strings(&r["undeploy_errors"]);
+    assert_eq!(listed.len(), 1, "{r:#}");
+    assert!(
+        listed[0].contains("trigger") && listed[0].contains("the one error of the undeploy"),
+        "{r:#}"
+    );
+    assert!(
+        text(&r["undeploy_problem"]).contains("Answered by the test."),
+        "{r:#}"
+    );
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn a_late_answer_for_a_page_left_does_not_set_the_title() {
+    let dev = dev();
+    let mut def = endpoint_example();
+    def["name"] = json!("Title A");
+    let a = create(dev, &def);
+    def["name"] = json!("Title B");
+    let b = create(dev, &def);
+    let r = browser(
+        "dashboard_titles.mjs",
+        json!({"a": a, "b": b, "b_name": "Title B"}),
+    );
+    assert_eq!(r["workflow_page_title"], "Title B · Tripline", "{r:#}");
+    assert_eq!(r["list_title"], "Workflows · Tripline", "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}

@@ -1,7 +1,7 @@
 // One workflow: the definition editor (errors at their place), save/deploy/undeploy, the draft's
 // diff against the deployed version, and the panel of its trigger kind.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, enc } from '../api.js';
+import { api, enc, unsaved } from '../api.js';
 import { Editor, placeErrors } from '../editor.jsx';
 import { setMember } from '../jsonpath.js';
 import { lineDiff } from '../diff.js';
@@ -21,7 +21,8 @@ function Diff({ deployed, draft }) {
   );
 }
 
-export function WorkflowPage({ id }) {
+/** Props: id; onDirty(id, dirty) tells the app whether the editor has unsaved changes. */
+export function WorkflowPage({ id, onDirty }) {
   const [wf, setWf] = useState(null);
   const [loadError, setLoadError] = useState(null);
   const [text, setText] = useState(null);
@@ -38,23 +39,39 @@ export function WorkflowPage({ id }) {
     return w;
   };
   useEffect(() => {
+    // An answer that comes after the page was left changes nothing.
+    let live = true;
     refresh().then((w) => {
+      if (!live) return;
       const t = pretty(w.draft);
-      setText(t);
+      // Unsaved changes kept in this tab (the token was refused meanwhile) come back.
+      const kept = unsaved.get(id);
+      setText(kept !== null && kept !== t ? kept : t);
       setSavedText(t);
+      if (kept !== null && kept !== t) setNote('Your unsaved changes were restored.');
       document.title = `${w.name} · Tripline`;
-    }).catch(setLoadError);
+    }).catch((e) => { if (live) setLoadError(e); });
+    return () => { live = false; };
   }, [id]);
 
   const dirty = text !== null && text !== savedText;
+  useEffect(() => {
+    if (text === null) return;
+    if (dirty) unsaved.set(id, text);
+    else unsaved.clear(id);
+  }, [text, savedText]);
+  useEffect(() => { if (onDirty) onDirty(id, dirty); }, [dirty]);
+  useEffect(() => () => { if (onDirty) onDirty(id, false); }, []);
 
   /** Saves the editor's text as the draft; true when it was accepted. */
   const save = async () => {
     setProblem(null);
     setNote('');
+    // What is sent is what counts as saved: text typed while the save is under way stays unsaved.
+    const sent = editor.current.text();
     let body;
     try {
-      body = JSON.parse(editor.current.text());
+      body = JSON.parse(sent);
     } catch (e) {
       setErrors([]);
       setProblem({ title: 'The definition is not valid JSON', detail: `${e.message}. The editor marks the place.`, errors: [] });
@@ -64,8 +81,7 @@ export function WorkflowPage({ id }) {
     try {
       const w = await api('PUT', `/api/workflows/${enc(id)}`, body);
       setErrors([]);
-      const current = editor.current.text();
-      setSavedText(current);
+      setSavedText(sent);
       setWf((old) => ({ ...old, ...w }));
       setNote('Draft saved.');
       return true;
@@ -102,6 +118,7 @@ export function WorkflowPage({ id }) {
       await refresh();
       setNote('Undeployed: its triggers are stopped.');
     } catch (e) {
+      setErrors(e.errors || []);
       setProblem(e);
     } finally {
       setBusy('');
@@ -113,8 +130,12 @@ export function WorkflowPage({ id }) {
     setProblem(null);
     try {
       await api('DELETE', `/api/workflows/${enc(id)}`);
+      // Deleted: its unsaved changes go with it.
+      unsaved.clear(id);
+      if (onDirty) onDirty(id, false);
       go('/');
     } catch (e) {
+      setErrors(e.errors || []);
       setProblem(e);
       setBusy('');
     }
@@ -150,7 +171,8 @@ export function WorkflowPage({ id }) {
   if (loadError) return <Problem error={loadError} title="This workflow could not be loaded" />;
   if (!wf || text === null) return <Loading what="the workflow" />;
 
-  const placed = editor.current ? placeErrors(editor.current.view.state, errors) : [];
+  // The problem's own errors, each at its line in the editor's text.
+  const placed = problem && editor.current ? placeErrors(editor.current.view.state, problem.errors || []) : [];
   const deployedDef = wf.deployed_definition;
 
   return (
