@@ -763,6 +763,13 @@ fn poll_reset_and_oauth_connection_delete() {
         dev.url(&format!("/oauth/{oauth_id}/callback"))
     );
     assert_eq!(r["after_delete"], "No connections yet.");
+    // Delete asked first; pressed again while under way, it sent one DELETE, and no problem
+    // showed; the focus went to the Connections heading.
+    assert_eq!(r["deleted_after_first_press"], 0, "{r:#}");
+    assert_eq!(r["disabled_in_flight"], true, "{r:#}");
+    assert_eq!(r["delete_requests"], 1, "{r:#}");
+    assert_eq!(r["alerts_after_delete"], 0, "{r:#}");
+    assert_eq!(r["focus_after_delete"], "connections-h", "{r:#}");
     let conns = api(
         dev,
         "GET",
@@ -946,6 +953,20 @@ fn unsaved_edits_come_back_after_signing_in_again() {
         "{r:#}"
     );
     assert_eq!(r["stored_name"], "Lead created", "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn focus_stays_on_a_control_when_the_one_it_was_on_goes() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_focus.mjs", json!({"id": id}));
+    assert_eq!(r["before_cancel"], "Cancel", "{r:#}");
+    assert_eq!(r["after_cancel"], "Delete", "{r:#}");
+    assert_eq!(r["after_escape"], "Delete", "{r:#}");
+    assert_eq!(r["after_dismiss"], "Detect schema", "{r:#}");
+    assert_eq!(r["after_apply"], "Detect schema", "{r:#}");
+    assert_eq!(r["after_route_change"], "#main", "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

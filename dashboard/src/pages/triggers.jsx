@@ -2,7 +2,7 @@
 // schedule (fire times with DST shifts), poll (status and reset), OAuth (URLs, connections).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, usePolling } from '../ui.jsx';
+import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, usePolling } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 
 function Signature({ s }) {
@@ -21,6 +21,18 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
   const [proposal, setProposal] = useState(null);
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState('');
+  // A proposal applied or dismissed gives the focus back to "Detect schema" (once enabled).
+  const detectButton = useRef(null);
+  const refocus = useRef(false);
+  const closeProposal = () => {
+    refocus.current = true;
+    setProposal(null);
+  };
+  useEffect(() => {
+    if (!refocus.current || proposal || busy) return;
+    refocus.current = false;
+    detectButton.current.focus();
+  }, [proposal, busy]);
   // The shelf (up to 20 requests with their bodies) is fetched every 1.5 s while it changes;
   // while it does not, less and less often, down to every 12 s. A saved draft (its `verify`
   // decides the signature column) fetches it at once.
@@ -57,12 +69,12 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
       // Unsaved edits stay: the schema goes into the editor's text, saved with the rest.
       if (dirty) {
         applyInEditor(proposal.schema);
-        setProposal(null);
+        closeProposal();
         return;
       }
       const r = await api('POST', `/api/workflows/${enc(wf.id)}/detect-schema`, { test_request_id: proposal.test_request_id, apply: true });
       onApplied(r.workflow);
-      setProposal(null);
+      closeProposal();
     } catch (e) {
       setProblem(e);
     } finally {
@@ -94,7 +106,7 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
         </ol>
       )}
       <div class="row">
-        <button type="button" onClick={detect} disabled={!!busy}>{busy === 'detect' ? 'Detecting…' : 'Detect schema'}</button>
+        <button type="button" ref={detectButton} onClick={detect} disabled={!!busy}>{busy === 'detect' ? 'Detecting…' : 'Detect schema'}</button>
       </div>
       <Problem error={problem} />
       {proposal && (
@@ -106,7 +118,7 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
           <Json value={proposal.schema} />
           <div class="row">
             <button type="button" class="primary" onClick={apply} disabled={!!busy}>{busy === 'apply' ? 'Applying…' : 'Apply'}</button>
-            <button type="button" onClick={() => setProposal(null)}>Dismiss</button>
+            <button type="button" onClick={closeProposal}>Dismiss</button>
           </div>
         </div>
       )}
@@ -244,8 +256,21 @@ export function OAuthPanel({ wf }) {
   const [next, setNext] = useState(null);
   const [loadError, setLoadError] = useState(null);
   const [problem, setProblem] = useState(null);
+  // The connection whose delete is under way (its button is disabled meanwhile).
+  const [deleting, setDeleting] = useState(null);
   // Whether more pages were loaded: until then the paging cursor follows the first page.
   const paged = useRef(false);
+  // After a delete, the focus goes to the next connection's Delete (the last one's when it was
+  // the last), or to the Connections heading when none is left.
+  const list = useRef(null);
+  const heading = useRef(null);
+  const refocus = useRef(null);
+  useEffect(() => {
+    if (refocus.current === null) return;
+    const buttons = list.current ? list.current.querySelectorAll('button.danger') : [];
+    (buttons[Math.min(refocus.current, buttons.length - 1)] || heading.current).focus();
+    refocus.current = null;
+  }, [conns]);
   const page = (cursor) => api('GET', `/api/workflows/${enc(wf.id)}/connections${cursor ? `?cursor=${enc(cursor)}` : ''}`);
   // The first page is fetched again every 5 s and merged: the pages loaded below it stay.
   const load = async () => {
@@ -270,15 +295,20 @@ export function OAuthPanel({ wf }) {
       setProblem(e);
     }
   };
-  const remove = async (userId) => {
+  const remove = async (userId, index) => {
+    setDeleting(userId);
     setProblem(null);
     try {
       await api('DELETE', `/api/workflows/${enc(wf.id)}/connections/${enc(userId)}`);
+      refocus.current = index;
       setConns((prev) => prev.filter((c) => c.user_id !== userId));
-      await load();
     } catch (e) {
       setProblem(e);
+      return;
+    } finally {
+      setDeleting(null);
     }
+    await load();
   };
   return (
     <section class="panel" aria-labelledby="oauth-h">
@@ -286,18 +316,20 @@ export function OAuthPanel({ wf }) {
       <UrlRow label="Sign-in URL" url={wf.urls.signin} />
       <UrlRow label="Redirect URL" url={wf.urls.redirect} />
       <p class="muted">Register the Redirect URL with the provider. Send users to a Sign-in link your backend signs for them (<code>?user_id=…&amp;expires=…&amp;signature=…</code>, see docs/oauth.md), or to a one-time link from <code>POST /api/workflows/{'{'}id{'}'}/signin-links</code>.</p>
-      <h3>Connections</h3>
+      <h3 id="connections-h" ref={heading} tabIndex={-1}>Connections</h3>
       {conns === null ? <Problem error={loadError} /> : <StaleNote error={loadError} />}
       <Problem error={problem} />
       {conns === null && !loadError && <Loading what="connections" />}
       {conns && conns.length === 0 && <Empty>No connections yet.</Empty>}
       {conns && conns.length > 0 && (
-        <ul class="connections">
-          {conns.map((c) => (
+        <ul class="connections" ref={list}>
+          {conns.map((c, i) => (
             <li class="connection" data-user={c.user_id}>
               <strong>{c.user_id}</strong> · {c.status}{c.needs_reauth ? <span class="bad"> · needs re-auth: {c.needs_reauth.reason}</span> : null}
               <span class="muted"> · connected <Time iso={c.created_at} /></span>
-              <button type="button" class="danger" onClick={() => remove(c.user_id)} aria-label={`Delete connection of ${c.user_id}`}>Delete</button>
+              <ConfirmButton label={deleting === c.user_id ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?"
+                ariaLabel={`Delete connection of ${c.user_id}`} confirmAriaLabel={`Really delete connection of ${c.user_id}?`}
+                onConfirm={() => remove(c.user_id, i)} disabled={deleting === c.user_id} />
             </li>
           ))}
         </ul>
