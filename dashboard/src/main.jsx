@@ -1,6 +1,6 @@
 // Tripline dashboard: sign in, then workflows, their editor and triggers, and runs.
 import { render } from 'preact';
-import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, token, unsaved, setUnauthorizedHandler } from './api.js';
 import { useRoute, go, Problem } from './ui.jsx';
 import { WorkflowList } from './pages/list.jsx';
@@ -94,7 +94,7 @@ function App() {
   // A new page takes the focus, as a page load would (not the first one).
   const path = route.join('/');
   const shownPath = useRef(path);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (shownPath.current === path) return;
     shownPath.current = path;
     document.getElementById('main')?.focus();

@@ -1,6 +1,6 @@
 // The trigger panels of a workflow page: endpoint (URLs, live test shelf, schema detection),
 // schedule (fire times with DST shifts), poll (status and reset), OAuth (URLs, connections).
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
 import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, usePolling } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
@@ -28,7 +28,7 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
     refocus.current = true;
     setProposal(null);
   };
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!refocus.current || proposal || busy) return;
     refocus.current = false;
     detectButton.current.focus();
@@ -265,7 +265,7 @@ export function OAuthPanel({ wf }) {
   const list = useRef(null);
   const heading = useRef(null);
   const refocus = useRef(null);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (refocus.current === null) return;
     const buttons = list.current ? list.current.querySelectorAll('button.danger') : [];
     (buttons[Math.min(refocus.current, buttons.length - 1)] || heading.current).focus();
