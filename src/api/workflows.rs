@@ -300,6 +300,8 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
     }
     store::connections::delete_for_workflow(&db, id).await?;
     store::workflows::delete(&db, id).await?;
+    // This isolate's trigger URL stops at once (others within their cache's 2 s).
+    super::endpoint::forget(id);
     // The test shelf, its draft copy and the endpoint counters live in the object; after the
     // row is gone, so that a capture in between cannot bring the draft back.
     test_shelf::forget(env, id).await?;

@@ -30,6 +30,9 @@ use tripline_core::definition::TriggerKind;
 pub const KEY_WORKFLOW: &str = "workflow_id";
 /// Storage key: the live version and definition (see [`WorkflowObject::remember_live`]).
 pub const KEY_LIVE: &str = "live";
+/// What `KEY_LIVE` holds once the workflow is deleted: its trigger URL answers 404 from the
+/// object, without reading D1 again for every request a sender keeps making.
+pub const LIVE_DELETED: &str = r#"{"version":null,"deleted":true}"#;
 /// Storage key: the trigger kind armed (`schedule` | `poll`), absent when disarmed.
 pub const KEY_KIND: &str = "kind";
 
@@ -486,7 +489,7 @@ impl WorkflowObject {
         let live = match store::workflows::live_version_since(&db, workflow_id, &runs_since).await?
         {
             // Deleted: D1 answers that it does not exist.
-            None => return storage.delete(KEY_LIVE).await.map(|_| ()),
+            None => return storage.put(KEY_LIVE, LIVE_DELETED).await,
             Some(r) if r.version.is_some() && r.definition.is_some() => serde_json::json!({
                 "version": r.version,
                 "definition": r.definition,
@@ -572,8 +575,8 @@ impl WorkflowObject {
             | Action::TestGet
             | Action::TestForget => {
                 if action == Action::TestForget {
-                    // The workflow is deleted: the trigger URL asks D1 again (no such workflow).
-                    self.state.storage().delete(KEY_LIVE).await?;
+                    // The workflow is deleted (its object was emptied before its row went).
+                    self.state.storage().put(KEY_LIVE, LIVE_DELETED).await?;
                 }
                 test_shelf::handle(self, action, url, req).await
             }

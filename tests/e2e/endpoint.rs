@@ -2419,4 +2419,16 @@ fn test_captures_and_signature_failures_make_no_d1_writes() {
     assert_eq!(r.status, 204, "{}", r.text);
     let r = post_json(&test_url, &json!({}), &[]);
     assert_eq!(r.status, 404, "{}", r.text);
+    // A sender that keeps calling the deleted workflow's URL costs no D1 read: its object
+    // says the workflow is gone.
+    let before = d1_statements(dev, &id).get("ingest").copied().unwrap_or(0);
+    for _ in 0..3 {
+        let r = post_json(&hook(&id), &json!({}), &[]);
+        assert_problem(&r, 404);
+        assert!(r.text.contains("no workflow with id"), "{}", r.text);
+    }
+    assert_eq!(
+        d1_statements(dev, &id).get("ingest").copied().unwrap_or(0),
+        before
+    );
 }

@@ -117,6 +117,7 @@ async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiR
     let runs_since = iso_millis(now_ms() - runs::limits::retention_ms(env));
     // The workflow's object keeps the live version (no D1 on the hot path); D1 when it does not.
     let (version, def, earlier) = match crate::objects::live(env, id).await? {
+        Some(live) if live["deleted"] == true => return Err(unknown()),
         Some(live) => (
             live["version"].as_i64(),
             live["definition"].as_str().map(str::to_string),
