@@ -136,12 +136,12 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
                 .iter()
                 .find(|(id, _)| *id == r.id)
                 .and_then(|(_, run)| run.as_ref())
-                .map(|(_, run)| {
+                .map(|run| {
                     json!({
-                        "id": run.id,
-                        "status": run.status,
-                        "created_at": run.created_at,
-                        "finished_at": run.finished_at,
+                        "id": run["id"],
+                        "status": run["status"],
+                        "created_at": run["created_at"],
+                        "finished_at": run["finished_at"],
                     })
                 });
             // Run ids sort by age, across both forms.

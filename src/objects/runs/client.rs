@@ -6,7 +6,6 @@ use serde_json::Value;
 use worker::{Env, Error, Result};
 
 use super::handler::CreateRun;
-use super::table::RunSummary;
 use super::{shard_name, TIMER_SHARD};
 use crate::objects::{Action, Answer};
 use crate::platform::{now_ms, random_bytes};
@@ -218,9 +217,41 @@ pub struct Listed {
     pub cut_below: Option<String>,
 }
 
-/// Up to `limit` run summaries (`table::RunSummary`) of the workflow across its `shards` (and
-/// its timer object), newest first, ids below `before`, optionally of one status and one
-/// trigger kind (both plain words, checked by the caller); each with the shard it is in.
+/// Sends each `(shard, action, query, body)` to the workflow's shard object, all at once; the
+/// answers in the same order.
+async fn call_each(
+    env: &Env,
+    workflow_id: &str,
+    calls: Vec<(u8, Action, String, Option<String>)>,
+) -> Vec<Result<Answer>> {
+    futures_util::future::join_all(
+        calls
+            .into_iter()
+            .map(|(k, action, query, body)| async move {
+                call(env, workflow_id, k, action, &query, body).await
+            }),
+    )
+    .await
+}
+
+/// The `runs` array of each answer, each run marked with the shard (`shard`) it came from.
+fn runs_of(shards: &[u8], answers: Vec<Result<Answer>>) -> Result<Vec<Value>> {
+    let mut runs = Vec::new();
+    for (&k, answer) in shards.iter().zip(answers) {
+        let mut page: Value = answer?.json()?;
+        if let Some(page) = page["runs"].as_array_mut() {
+            for mut run in page.drain(..) {
+                run["shard"] = Value::from(k);
+                runs.push(run);
+            }
+        }
+    }
+    Ok(runs)
+}
+
+/// Up to `limit` run summaries of the workflow across its `shards` (and its timer object),
+/// newest first, ids below `before`, optionally of one status and one trigger kind (both plain
+/// words, checked by the caller): `{id, status, created_at, finished_at, bytes, shard}`.
 pub async fn summaries(
     env: &Env,
     workflow_id: &str,
@@ -229,11 +260,7 @@ pub async fn summaries(
     trigger: Option<&str>,
     before: Option<&str>,
     limit: u32,
-) -> Result<Vec<(u8, RunSummary)>> {
-    #[derive(Deserialize)]
-    struct Page {
-        runs: Vec<RunSummary>,
-    }
+) -> Result<Vec<Value>> {
     let mut query = format!("&limit={limit}");
     if let Some(s) = status {
         query.push_str(&format!("&status={s}"));
@@ -248,22 +275,13 @@ pub async fn summaries(
             tripline_core::kernel::percent::encode(b)
         ));
     }
-    let pages = futures_util::future::join_all(super::holders(shards).map(|k| {
-        let query = query.clone();
-        async move {
-            let page = call(env, workflow_id, k, Action::RunList, &query, None)
-                .await?
-                .json::<Page>()?;
-            Ok::<_, worker::Error>((k, page.runs))
-        }
-    }))
-    .await;
-    let mut runs = Vec::new();
-    for page in pages {
-        let (k, page) = page?;
-        runs.extend(page.into_iter().map(|r| (k, r)));
-    }
-    runs.sort_by(|a, b| b.1.id.cmp(&a.1.id));
+    let holders: Vec<u8> = super::holders(shards).collect();
+    let calls = holders
+        .iter()
+        .map(|&k| (k, Action::RunList, query.clone(), None))
+        .collect();
+    let mut runs = runs_of(&holders, call_each(env, workflow_id, calls).await)?;
+    sort_newest_first(&mut runs);
     runs.truncate(limit as usize);
     Ok(runs)
 }
@@ -283,39 +301,43 @@ pub async fn list(
     let mut total = 0i64;
     let fit = chosen
         .iter()
-        .position(|(_, r)| {
-            total += r.bytes;
+        .position(|r| {
+            total += r["bytes"].as_i64().unwrap_or(0);
             total > LIST_MOST_BYTES
         })
         .map(|at| at.max(1));
     let cut_below = match fit {
         Some(at) if at < chosen.len() => {
             chosen.truncate(at);
-            chosen.last().map(|(_, r)| r.id.clone())
+            chosen
+                .last()
+                .map(|r| r["id"].as_str().unwrap_or_default().to_string())
         }
         _ => None,
     };
-    #[derive(Deserialize)]
-    struct Records {
-        runs: Vec<Value>,
-    }
-    let records = futures_util::future::join_all(super::holders(shards).filter_map(|k| {
-        let ids: Vec<&str> = chosen
+    let mut asked = Vec::new();
+    let mut calls = Vec::new();
+    for k in super::holders(shards) {
+        let ids: Vec<&Value> = chosen
             .iter()
-            .filter(|(at, _)| *at == k)
-            .map(|(_, r)| r.id.as_str())
+            .filter(|r| r["shard"] == k)
+            .map(|r| &r["id"])
             .collect();
-        (!ids.is_empty()).then_some(async move {
-            let body = serde_json::to_string(&ids).map_err(|e| Error::RustError(e.to_string()))?;
-            call(env, workflow_id, k, Action::RunGetMany, "", Some(body))
-                .await?
-                .json::<Records>()
-        })
-    }))
-    .await;
-    let mut runs = Vec::new();
-    for page in records {
-        runs.extend(page?.runs);
+        if !ids.is_empty() {
+            asked.push(k);
+            calls.push((
+                k,
+                Action::RunGetMany,
+                String::new(),
+                Some(Value::from(ids.into_iter().cloned().collect::<Vec<_>>()).to_string()),
+            ));
+        }
+    }
+    let mut runs = runs_of(&asked, call_each(env, workflow_id, calls).await)?;
+    for run in &mut runs {
+        if let Some(run) = run.as_object_mut() {
+            run.remove("shard");
+        }
     }
     sort_newest_first(&mut runs);
     Ok(Listed { runs, cut_below })
@@ -339,12 +361,14 @@ pub async fn stop_timer(env: &Env, workflow_id: &str) -> Result<()> {
 /// by [`stop_timer`]). `Err` naming the objects that did not answer that they did; the others
 /// are empty.
 pub async fn forget(env: &Env, workflow_id: &str, shards: u8) -> Result<()> {
-    let answers =
-        futures_util::future::join_all((0..shards.max(1)).map(|k| empty(env, workflow_id, k)))
-            .await;
+    let calls = (0..shards.max(1))
+        .map(|k| (k, Action::RunForget, format!("&shard={k}"), None))
+        .collect();
+    let answers = call_each(env, workflow_id, calls).await;
     let failed: Vec<String> = answers
         .into_iter()
-        .filter_map(|a| a.err().map(|e| e.to_string()))
+        .zip(0..)
+        .filter_map(|(answer, k)| emptied(workflow_id, k, answer).err().map(|e| e.to_string()))
         .collect();
     match failed.is_empty() {
         true => Ok(()),
@@ -356,7 +380,13 @@ pub async fn forget(env: &Env, workflow_id: &str, shards: u8) -> Result<()> {
 /// did.
 async fn empty(env: &Env, workflow_id: &str, shard: u8) -> Result<()> {
     let query = format!("&shard={shard}");
-    let answer = call(env, workflow_id, shard, Action::RunForget, &query, None).await?;
+    let answer = call(env, workflow_id, shard, Action::RunForget, &query, None).await;
+    emptied(workflow_id, shard, answer)
+}
+
+/// Whether an object's answer to `RunForget` says it emptied its storage.
+fn emptied(workflow_id: &str, shard: u8, answer: Result<Answer>) -> Result<()> {
+    let answer = answer?;
     if answer.status >= 400 {
         return Err(worker::Error::RustError(format!(
             "emptying object {} failed: {}",

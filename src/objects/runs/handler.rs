@@ -329,7 +329,7 @@ pub fn get_many(state: &State, runs: &RunsInstance, body: &str) -> Result<Respon
     )
 }
 
-/// `{"runs": [...]}`: run summaries ([`super::table::RunSummary`]), newest first, after the
+/// `{"runs": [...]}`: run summaries (`{id, status, created_at, finished_at, bytes}`), newest first, after the
 /// cursor, optionally of one status and trigger.
 pub fn list(
     state: &State,

@@ -142,16 +142,6 @@ const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN (
        WHERE created_at < ? AND status IN ('succeeded', 'failed')
        ORDER BY created_at LIMIT ?) RETURNING id";
 
-/// One run as a listing reads it: enough to order, filter and show it, and its stored size.
-#[derive(serde::Deserialize, serde::Serialize)]
-pub struct RunSummary {
-    pub id: String,
-    pub status: String,
-    pub created_at: String,
-    pub finished_at: Option<String>,
-    pub bytes: i64,
-}
-
 /// The run table's queries by name, for the dev-only query plans (`runs::dev::plans`).
 pub fn planned_queries() -> Vec<(&'static str, String)> {
     vec![
@@ -294,7 +284,7 @@ impl Table<'_> {
         trigger: Option<&str>,
         before: Option<&str>,
         limit: u32,
-    ) -> Result<Vec<RunSummary>> {
+    ) -> Result<Vec<Value>> {
         let query = list_query(trigger.is_some(), status.is_some(), before.is_some());
         let mut args: Vec<V> = [trigger, status, before]
             .into_iter()
