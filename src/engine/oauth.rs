@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::time::Duration;
 
-use futures_util::future::join_all;
+use futures_util::stream::{self, StreamExt};
 use oauth2::{AuthorizationCode, PkceCodeVerifier, RefreshToken};
 use serde_json::{json, Value};
 use worker::Env;
@@ -30,6 +30,9 @@ const REFRESH_LEASE_MS: i64 = 60_000;
 pub const MAX_REFRESH_LEASE_MS: i64 = REFRESH_LEASE_MS + 256;
 /// Connections refreshed at once by the Cron pass (`OAUTH_REFRESH_BATCH`, 1–200).
 const REFRESH_BATCH: u32 = 50;
+/// Token calls the Cron pass has in flight at once: the connections the platform opens at once
+/// per invocation (it holds further calls back, their deadlines already running).
+const REFRESH_CONCURRENCY: usize = 6;
 /// A Cron pass takes batch after batch while connections are due, up to this many refreshes
 /// (each is a few subrequests: the claim, the token call, the save)…
 const REFRESH_PASS_MAX: usize = 1_000;
@@ -286,10 +289,15 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
             },
         };
         taken += due.len();
-        let results = join_all(
+        // A few at a time: each call's deadline starts when it is made, and the platform holds
+        // calls past its open connections back, so a batch sent at once would let the last
+        // ones time out unsent (and wait out a backoff they did not earn).
+        let results: Vec<_> = stream::iter(
             due.iter()
                 .map(|(wf, user)| refresh_one(env, key, wf, user, now)),
         )
+        .buffer_unordered(REFRESH_CONCURRENCY)
+        .collect()
         .await;
         let mut moved = false;
         for r in results {
