@@ -627,7 +627,11 @@ impl Renderer<'_> {
                         "secret `{name}` is not set; add it with `wrangler secret put {name}`"
                     )));
                 };
-                self.note(&secret);
+                let mut forms = Vec::new();
+                push_forms(&secret, &mut forms);
+                for form in forms {
+                    self.note(&form);
+                }
                 return Ok(Value::String(secret));
             }
         }
@@ -695,11 +699,30 @@ enum Numbers<'a> {
     Hidden,
 }
 
+/// A sensitive string as written and in the forms a request may carry it in, when they differ:
+/// as JSON writes it (escaped: an object placed in a text, a `json` body sent as text) and
+/// percent-encoded (a query parameter), so that each is scrubbed wherever it is echoed.
+fn push_forms(s: &str, out: &mut Vec<String>) {
+    out.push(s.to_string());
+    // What the stored input already shows redacted is no credential in any form.
+    if s == crate::kernel::redact::REDACTED {
+        return;
+    }
+    let written = Value::String(s.to_string()).to_string();
+    let escaped = &written[1..written.len() - 1];
+    if escaped != s {
+        out.push(escaped.to_string());
+    }
+    let encoded = crate::kernel::percent::encode(s);
+    if encoded != s && encoded != escaped {
+        out.push(encoded);
+    }
+}
+
 /// Values that are credentials: all strings when `sensitive`, else those under sensitive keys,
 /// and, with `look_alikes`, strings that look like one whatever their key
 /// ([`looks_like_secret`]); numbers where the stored record hides them too (`numbers`). A
-/// string is given as written and, when JSON escapes it, as JSON writes it too: an object or
-/// array placed in a text is written as JSON.
+/// string is given in each of its forms ([`push_forms`]).
 fn collect_sensitive(
     value: &Value,
     numbers: Numbers<'_>,
@@ -714,12 +737,7 @@ fn collect_sensitive(
     };
     match value {
         Value::String(s) if sensitive || (look_alikes && looks_like_secret(s)) => {
-            out.push(s.clone());
-            let written = Value::String(s.clone()).to_string();
-            let escaped = &written[1..written.len() - 1];
-            if escaped != s {
-                out.push(escaped.to_string());
-            }
+            push_forms(s, out);
         }
         Value::Number(n) => {
             let hidden = match numbers {

@@ -97,6 +97,13 @@ pub fn seal(key: &SealKey, nonce: [u8; 12], aad: &str, plaintext: &str) -> Strin
     )
 }
 
+/// The length of [`seal`]'s envelope for a plaintext of `plaintext_len` bytes, known without
+/// sealing: the prefix, the nonce and the ciphertext with its 16-byte tag, in unpadded base64.
+pub fn sealed_len(plaintext_len: usize) -> usize {
+    let b64 = |n: usize| (n * 4).div_ceil(3);
+    PREFIX.len() + 1 + b64(12) + 1 + b64(plaintext_len + 16)
+}
+
 /// Decrypts an envelope made by [`seal`] with the same key and `aad`.
 pub fn open(key: &SealKey, aad: &str, envelope: &str) -> Result<String, String> {
     let mut parts = envelope.split('.');
@@ -147,6 +154,18 @@ mod tests {
         assert!(open(&other, "conn:access:wf:u", &env).is_err());
         // A different nonce gives a different envelope for the same value.
         assert_ne!(seal(&k, [8; 12], "a", "x"), seal(&k, [7; 12], "a", "x"));
+    }
+
+    #[test]
+    fn the_envelope_length_is_known_before_sealing() {
+        for n in [0, 1, 2, 3, 4, 5, 100, 1000, 65_537] {
+            let text = "x".repeat(n);
+            assert_eq!(
+                seal(&key(), [3; 12], "a", &text).len(),
+                sealed_len(n),
+                "{n}"
+            );
+        }
     }
 
     #[test]

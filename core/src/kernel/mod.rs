@@ -5,6 +5,7 @@ pub mod crypto;
 pub mod hex;
 pub mod ids;
 pub mod json_budget;
+pub mod json_len;
 pub mod names;
 pub mod outbox;
 pub mod percent;

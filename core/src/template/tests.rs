@@ -149,6 +149,34 @@ fn escaping_and_unclosed() {
         .contains("must hold an index"));
 }
 
+/// A secret is noted as written, as JSON writes it (a `json` body sent as text) and
+/// percent-encoded (a query): a request record or an answer that echoes it in either form is
+/// scrubbed.
+#[test]
+fn secrets_are_noted_in_every_form_a_request_carries_them() {
+    let quoted = |name: &str| match name {
+        "QUOTED" => Some("sk_\"quoted\"\nsecret".to_string()),
+        _ => None,
+    };
+    let out = render_tracked(&json!("{{secrets.QUOTED}}"), &context(), &quoted).unwrap();
+    assert_eq!(
+        out.secrets_used,
+        vec![
+            "sk_\"quoted\"\nsecret",
+            "sk_\\\"quoted\\\"\\nsecret",
+            "sk_%22quoted%22%0Asecret"
+        ]
+    );
+    // Each form is scrubbed from what is stored.
+    let mut echoed = json!({"text": "{\"k\":\"sk_\\\"quoted\\\"\\nsecret\"}",
+                            "path": "/x?q=sk_%22quoted%22%0Asecret"});
+    crate::kernel::redact::redact(&mut echoed, &out.secrets_used);
+    assert_eq!(
+        echoed,
+        json!({"text": "{\"k\":\"[redacted]\"}", "path": "/x?q=[redacted]"})
+    );
+}
+
 #[test]
 fn secrets_and_sensitive_values_are_tracked() {
     let out = render_tracked(
@@ -165,6 +193,7 @@ fn secrets_and_sensitive_values_are_tracked() {
             "sk_live_abcdef",
             "ya29.secret-token",
             "Bearer tok_abcdef",
+            "Bearer%20tok_abcdef",
             "k_123456"
         ]
     );
