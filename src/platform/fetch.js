@@ -32,6 +32,9 @@ export async function send(url, method, headers, body, manual, timeoutMs, maxBod
     const answerHeaders = JSON.stringify([...response.headers]);
     const length = response.headers.get("content-length");
     const declared = length !== null && /^\s*\d+\s*$/.test(length) ? Number(length) : -1;
+    // An answer without a body (HEAD, 204, 304) declares the length of one it does not send.
+    const bodiless = response.body === null || method === "HEAD" || response.status === 204 || response.status === 304;
+    if (bodiless) return ["ok", response.status, answerHeaders, new Uint8Array(0), false, declared];
     if (declared > maxBody) {
       // Refused before any byte is read; the rest of the transfer is stopped.
       controller.abort();

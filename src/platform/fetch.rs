@@ -116,10 +116,9 @@ pub async fn send_within_origin(
     max_body: usize,
 ) -> Result<Fetched, FetchFailure> {
     let origin = |u: &worker::Url| u.origin().ascii_serialization().to_ascii_lowercase();
-    let Ok(mut url) = worker::Url::parse(out.url) else {
-        // Not a URL: `send` says why.
-        return send(out, timeout, max_body).await;
-    };
+    // Not a URL it can follow: never sent (sent as is, the platform would follow redirects).
+    let mut url = worker::Url::parse(out.url)
+        .map_err(|e| FetchFailure::Invalid(format!("the URL is not valid: {e}")))?;
     let pinned = origin(&url);
     let mut method = out.method.to_string();
     let mut body = out.body;
@@ -192,7 +191,8 @@ pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<
 }
 
 /// Sends `out` and reads the answer's body up to `max_body` bytes, aborting the request after
-/// `timeout`. A `content-length` above the cap is refused before any byte is read; a body
+/// `timeout`. A `content-length` above the cap is refused before any byte is read (an answer
+/// without a body, to HEAD or a 204/304, is not refused for the length it declares); a body
 /// without one is streamed and cut at the cap. Either way the request is aborted (the rest is
 /// never buffered) and [`Fetched::truncated`] says so. The request is built, sent and read by
 /// the platform in one call (`fetch.js`): one crossing into JavaScript and one back.
@@ -254,5 +254,31 @@ pub async fn send(
         "invalid" => Err(FetchFailure::Invalid(text(1))),
         "timeout" => Err(FetchFailure::TimedOut),
         _ => Err(FetchFailure::Network(text(1))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A URL that does not parse is refused before anything is sent (nothing here can send:
+    /// outside wasm, reaching the platform would panic).
+    #[test]
+    fn an_unparsable_url_is_refused_without_sending() {
+        let out = Outbound {
+            method: "GET",
+            url: "http://a b/x",
+            headers: &[],
+            body: None,
+            manual_redirect: false,
+        };
+        let fut = std::pin::pin!(send_within_origin(&out, Duration::from_secs(1), 1024));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        match fut.poll(&mut cx) {
+            std::task::Poll::Ready(Err(FetchFailure::Invalid(m))) => {
+                assert!(m.contains("not valid"), "{m}")
+            }
+            _ => panic!("not refused as invalid"),
+        }
     }
 }
