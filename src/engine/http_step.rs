@@ -1,5 +1,6 @@
 //! An `http` step's request on the wire: timeout per attempt, retries with exponential
-//! backoff and jitter on network errors, timeouts, 429 and 5xx, honouring `Retry-After`.
+//! backoff and jitter on network errors, timeouts, 429 and 5xx, honouring `Retry-After`
+//! (with `allow_error` too, which applies to the final answer).
 
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ enum Attempt {
     Response(Value, u16, Option<String>),
     Failed(String),
     /// Not to be tried again (a redirect a credential-carrying step must not follow, a body
-    /// over the cap).
+    /// over the cap, a request that cannot be built).
     Refused(String),
 }
 
@@ -56,11 +57,12 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
             }
             None => resp,
         },
+        // Neither can succeed on another attempt.
         Err(FetchFailure::Header(k)) => {
-            return Attempt::Failed(format!("header `{k}` is not a valid HTTP header"))
+            return Attempt::Refused(format!("header `{k}` is not a valid HTTP header"))
         }
         Err(FetchFailure::Invalid(e)) => {
-            return Attempt::Failed(format!("the request could not be built: {e}"))
+            return Attempt::Refused(format!("the request could not be built: {e}"))
         }
         Err(FetchFailure::Network(e)) => return Attempt::Failed(format!("network error: {e}")),
         Err(FetchFailure::Redirected(m)) => return Attempt::Refused(m),
@@ -72,18 +74,21 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
     let retry_after = resp.header("retry-after").map(str::to_string);
     let is_json = resp
         .header("content-type")
-        .is_some_and(|ct| ct.contains("json"));
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+    // JSON is parsed within a budget (depth, number of values); past it the text is kept.
+    let within_budget = tripline_core::kernel::json_budget::check(&resp.body).is_ok();
     let mut header_map = Map::new();
     for (k, v) in resp.headers {
         header_map.insert(k, Value::String(v));
     }
-    let text = String::from_utf8_lossy(&resp.body).into_owned();
-    // JSON is parsed within a budget (depth, number of values); past it the text is kept.
-    let within_budget = tripline_core::kernel::json_budget::check(&resp.body).is_ok();
-    let body = if is_json && within_budget {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    } else if text.is_empty() {
+    // The body's bytes become its text without a copy when they are UTF-8.
+    let text = String::from_utf8(resp.body)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    // No body (HEAD, 204) is `null`, whatever the content type says.
+    let body = if text.is_empty() {
         Value::Null
+    } else if is_json && within_budget {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
     } else {
         Value::String(text)
     };
@@ -94,7 +99,18 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
     )
 }
 
-/// Sends the request, retrying up to `retries` times, within [`MAX_STEP_MS`] in all.
+/// A final non-2xx answer: the step's result with `allow_error`, else its failure.
+fn final_answer(v: Value, status: u16, allow_error: bool) -> Result<Value, String> {
+    if allow_error {
+        Ok(v)
+    } else {
+        Err(format!("the server answered HTTP {status}"))
+    }
+}
+
+/// Sends the request, retrying up to `retries` times, within [`MAX_STEP_MS`] in all. A
+/// retryable answer (429, 5xx) is retried with `allow_error` too; that option applies to the
+/// final answer.
 pub async fn perform(req: &PreparedRequest, retries: u32, allow_error: bool) -> CallResult {
     let started = now_ms();
     let mut attempts = 0;
@@ -108,17 +124,13 @@ pub async fn perform(req: &PreparedRequest, retries: u32, allow_error: bool) -> 
                 }
             }
             Attempt::Response(v, status, retry_after) => {
-                if allow_error || !is_retryable_status(status) {
+                if !is_retryable_status(status) {
                     return CallResult {
                         attempts,
-                        outcome: if allow_error {
-                            Ok(v)
-                        } else {
-                            Err(format!("the server answered HTTP {status}"))
-                        },
+                        outcome: final_answer(v, status, allow_error),
                     };
                 }
-                (format!("HTTP {status}"), retry_after, Some(v))
+                (format!("HTTP {status}"), retry_after, Some((v, status)))
             }
             Attempt::Failed(reason) => (reason, None, None),
             Attempt::Refused(reason) => {
@@ -128,8 +140,19 @@ pub async fn perform(req: &PreparedRequest, retries: u32, allow_error: bool) -> 
                 }
             }
         };
+        // With `allow_error`, the last answer is the step's result once no retry is left.
+        let last = |response: Option<(Value, u16)>| {
+            response
+                .filter(|_| allow_error)
+                .map(|(v, status)| CallResult {
+                    attempts,
+                    outcome: final_answer(v, status, allow_error),
+                })
+        };
         if attempts > retries {
-            let _ = response;
+            if let Some(result) = last(response) {
+                return result;
+            }
             return CallResult {
                 attempts,
                 outcome: Err(format!(
@@ -146,6 +169,9 @@ pub async fn perform(req: &PreparedRequest, retries: u32, allow_error: bool) -> 
         );
         let elapsed = u64::try_from(now_ms() - started).unwrap_or(0);
         if !retry_fits(elapsed, wait, req.timeout_ms) {
+            if let Some(result) = last(response) {
+                return result;
+            }
             return CallResult {
                 attempts,
                 outcome: Err(format!(

@@ -4,6 +4,7 @@
 
 pub mod http_step;
 pub mod oauth;
+pub mod outputs;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -15,8 +16,11 @@ use worker::{Env, Result};
 
 use crate::platform::{env_string, now_ms};
 use crate::store;
+use outputs::{RawOutputs, RunContext};
 use tripline_core::definition::Definition;
-use tripline_core::kernel::redact::{redact, scrub_secrets, truncate_output, OUTPUT_CAP_BYTES};
+use tripline_core::kernel::redact::{
+    redact, redact_url, scrub_secrets, truncate_output, OUTPUT_CAP_BYTES,
+};
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::steps::response::PreparedResponse;
 use tripline_core::steps::retry::step_worst_case_ms;
@@ -62,7 +66,7 @@ pub trait RunWriter {
         steps: &'a str,
         lease_until: i64,
         response: Option<&'a str>,
-        raw: &'a Map<String, Value>,
+        raw: RawOutputs<'a>,
     ) -> LocalBoxFuture<'a, Result<bool>>;
     /// The run's end: `succeeded` or `failed` with its error (`{"message": …}` JSON).
     fn finish<'a>(
@@ -168,20 +172,19 @@ pub(crate) fn step_record(step: &Step, started: i64) -> Value {
     })
 }
 
-/// Runs an `http` or `log` step against the template context `ctx`: its output as stored
-/// (redacted) or why it failed. The raw output goes into `step_results` for later steps; the
+/// Runs an `http` or `log` step against the run's template context: its output as stored
+/// (redacted) or why it failed. The raw output goes into the context for later steps; the
 /// attempts and the (redacted) request go into `record`. `None` for a `response` step, which
 /// each executor handles itself.
 pub(crate) async fn run_step(
     env: &Env,
     step: &Step,
-    ctx: &Value,
-    step_results: &mut Map<String, Value>,
+    run: &mut RunContext,
     record: &mut Value,
 ) -> Option<std::result::Result<Value, String>> {
     let secrets = |name: &str| env_string(env, name);
     Some(match step {
-        Step::Http(h) => match h.prepare(ctx, &secrets) {
+        Step::Http(h) => match h.prepare(run.value(), &secrets) {
             Err(e) => Err(e.to_string()),
             Ok(req) => {
                 let result = http_step::perform(&req, h.retries, h.allow_error).await;
@@ -190,20 +193,24 @@ pub(crate) async fn run_step(
                 result
                     .outcome
                     .map(|mut out| {
-                        step_results.insert(step.name().to_string(), out.clone());
+                        run.add(step.name(), out.clone());
                         redact(&mut out, &req.secrets_used);
                         out
                     })
-                    // The platform's error text may quote the URL, secrets and all.
-                    .map_err(|e| scrub_secrets(&e, &req.secrets_used))
+                    // The platform's error text may quote the URL, secrets and all: it is shown
+                    // as the record shows it.
+                    .map_err(|e| {
+                        let e = e.replace(&req.url, &redact_url(&req.url, &req.secrets_used));
+                        scrub_secrets(&e, &req.secrets_used)
+                    })
             }
         },
         Step::Log(l) => l
-            .prepare(ctx, &secrets)
+            .prepare(run.value(), &secrets)
             .map_err(|e| e.to_string())
             .map(|m| {
                 let out = json!({ "message": m });
-                step_results.insert(step.name().to_string(), out.clone());
+                run.add(step.name(), out.clone());
                 out
             }),
         Step::Response(_) => return None,
@@ -313,14 +320,13 @@ pub async fn execute_claimed(
     }
 
     let secrets = |name: &str| env_string(env, name);
-    // The template context, built once: each step sees the outputs of the steps before it.
-    let mut ctx = Value::Object(context);
+    // The template context, built once: each step sees the outputs of the steps before it,
+    // added as they finish.
+    let mut run_ctx = RunContext::new(context, step_results);
     for step in &definition.steps {
         if records.iter().any(|r| r["name"] == step.name()) {
             continue;
         }
-        ctx["steps"] = Value::Object(step_results.clone());
-        let ctx = &ctx;
         let started = now_ms();
         if step.reaches_out() {
             // The lease covers the step's worst case: every attempt timing out, every wait as
@@ -333,7 +339,7 @@ pub async fn execute_claimed(
                 // Recorded so far, and due at once: the next execution takes the run up here.
                 let steps = Value::Array(records.clone()).to_string();
                 writer
-                    .progress(&steps, now_ms(), None, &step_results)
+                    .progress(&steps, now_ms(), None, run_ctx.outputs())
                     .await?;
                 return Ok(());
             }
@@ -347,7 +353,7 @@ pub async fn execute_claimed(
             if !covered {
                 let steps = Value::Array(records.clone()).to_string();
                 if !writer
-                    .progress(&steps, started + lease + timeout, None, &step_results)
+                    .progress(&steps, started + lease + timeout, None, run_ctx.outputs())
                     .await?
                 {
                     return Ok(());
@@ -355,13 +361,13 @@ pub async fn execute_claimed(
             }
         }
         let mut record = step_record(step, started);
-        let outcome = match run_step(env, step, ctx, &mut step_results, &mut record).await {
+        let outcome = match run_step(env, step, &mut run_ctx, &mut record).await {
             Some(outcome) => outcome,
             None => {
                 let Step::Response(r) = step else {
                     unreachable!("run_step handles every other kind")
                 };
-                match r.prepare(ctx, &secrets) {
+                match r.prepare(run_ctx.value(), &secrets) {
                     Err(e) => Err(e.to_string()),
                     Ok(resp) => {
                         let headers: Map<String, Value> = resp
@@ -375,7 +381,7 @@ pub async fn execute_claimed(
                         });
                         let out =
                             json!({ "status": resp.status, "headers": headers, "body": body });
-                        step_results.insert(step.name().to_string(), out.clone());
+                        run_ctx.add(step.name(), out.clone());
                         let mut stored = out.clone();
                         redact(&mut stored, &resp.secrets_used);
                         // Kept so that a repeated (idempotent) request gets the same reply: a
@@ -402,7 +408,7 @@ pub async fn execute_claimed(
                                 &steps,
                                 now_ms() + lease,
                                 Some(&reply.to_string()),
-                                &step_results,
+                                run_ctx.outputs(),
                             )
                             .await?;
                         writer.reply(&resp);

@@ -8,13 +8,22 @@ use crate::harness::*;
 use serde_json::{json, Value};
 
 const SECRET: &str = "sk_live_very_secret_value_42";
+/// A secret JSON writes escaped (a quote, a line break).
+const QUOTED_SECRET: &str = "sk_quoted\"part\nline_secret_77";
+/// A secret a query writes percent-encoded.
+const QUERY_SECRET: &str = "qk_secret a+b/c=d&e_99";
 
 fn dev() -> &'static Dev {
     static DEV: OnceLock<Dev> = OnceLock::new();
     DEV.get_or_init(|| {
         Dev::start(
             "engine",
-            &[("RUN_LEASE_SECONDS", "3"), ("API_TOKEN", SECRET)],
+            &[
+                ("RUN_LEASE_SECONDS", "3"),
+                ("API_TOKEN", SECRET),
+                ("QUOTED_TOKEN", QUOTED_SECRET),
+                ("QUERY_TOKEN", QUERY_SECRET),
+            ],
         )
     })
 }
@@ -213,6 +222,114 @@ fn a_non_2xx_fails_unless_allowed_and_4xx_is_not_retried() {
     assert_eq!(up.received(&format!("/status/404/{tag}b")).len(), 1);
 }
 
+/// With `allow_error`, a retryable answer (5xx, 429) is still retried; the answer the step keeps
+/// is the last one, whatever its status.
+#[test]
+fn allow_error_still_retries_and_keeps_the_final_answer() {
+    let (dev, up) = (dev(), upstream());
+    let flaky = format!("/fail/{}/1", unique("allowflaky"));
+    let down = format!("/status/503/{}", unique("allowdown"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "allow error retries", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "flaky", "url": up.url(&flaky), "allow_error": true, "retries": 2},
+                      {"type": "http", "name": "down", "url": up.url(&down), "allow_error": true, "retries": 1}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["output"]["status"], 200, "{run}");
+    assert_eq!(run["steps"][0]["attempts"], 2, "{run}");
+    assert_eq!(up.received(&flaky).len(), 2);
+    assert_eq!(run["steps"][1]["output"]["status"], 503, "{run}");
+    assert_eq!(run["steps"][1]["attempts"], 2, "{run}");
+    assert_eq!(up.received(&down).len(), 2);
+}
+
+/// A request that cannot be built (a host with a space) is not retried: it would fail again.
+#[test]
+fn a_request_that_cannot_be_built_is_not_retried() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "unbuildable", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "call", "url": "http://{{request.body.host}}/x", "retries": 2}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({"host": "a b"})), 60);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["steps"][0]["attempts"], 1, "{run}");
+    let error = run["steps"][0]["error"].as_str().unwrap();
+    assert!(error.contains("could not be built"), "{error}");
+}
+
+/// An answer without a body (HEAD) is not refused for the length it declares.
+#[test]
+fn a_head_of_a_large_resource_succeeds() {
+    let (dev, up) = (dev(), upstream());
+    let path = format!("/big/20000000/{}", unique("head"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "head", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "head", "method": "HEAD", "url": up.url(&path), "retries": 0}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let output = &run["steps"][0]["output"];
+    assert_eq!(output["status"], 200, "{output}");
+    assert_eq!(output["headers"]["content-length"], "20000000", "{output}");
+    assert_eq!(output["body"], Value::Null, "{output}");
+}
+
+/// A JSON answer is recognised by its content type in any letter case.
+#[test]
+fn a_json_answer_is_parsed_whatever_the_case_of_its_content_type() {
+    let (dev, up) = (dev(), upstream());
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "typed", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "call",
+                       "url": up.url("/typed/Application%2FJSON%3B%20charset%3DUTF-8"), "retries": 0},
+                      {"type": "log", "name": "read", "message": "typed={{steps.call.body.typed}}"}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["output"]["body"], json!({"typed": true}));
+    assert_eq!(run["steps"][1]["output"]["message"], "typed=true");
+}
+
+/// Three steps that each answer close to the 8 MiB cap: the run succeeds at its first attempt
+/// (the outputs, far past what is kept sealed, are not sealed before each step).
+#[test]
+fn a_run_of_three_answers_near_the_cap_succeeds() {
+    let (dev, up) = (dev(), upstream());
+    let tag = unique("three");
+    let big = |i: u32| up.url(&format!("/big/8000000/{tag}{i}"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "three big", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "a", "url": big(1), "retries": 0},
+                      {"type": "http", "name": "b", "url": big(2), "retries": 0},
+                      {"type": "http", "name": "c", "url": big(3), "retries": 0},
+                      {"type": "log", "name": "after", "message": "{{steps.a.status}} {{steps.c.status}}"}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 120);
+    assert_eq!(run["status"], "succeeded", "{}", run["error"]);
+    assert_eq!(run["attempts"], 1, "{}", run["attempts"]);
+    assert_eq!(run["steps"][3]["output"]["message"], "200 200");
+    for i in 1..=3 {
+        assert_eq!(up.received(&format!("/big/8000000/{tag}{i}")).len(), 1);
+    }
+}
+
 #[test]
 fn a_timeout_is_recorded_as_such() {
     let (dev, up) = (dev(), upstream());
@@ -240,7 +357,13 @@ fn secrets_and_credentials_are_redacted_in_the_stored_run() {
             "steps": [{"type": "http", "name": "call", "method": "POST", "url": up.url(&path),
                        "headers": {"authorization": "Bearer {{secrets.API_TOKEN}}"},
                        "json": {"note": "key={{secrets.API_TOKEN}}", "password": "hunter2"}},
-                      {"type": "log", "name": "say", "message": "using {{secrets.API_TOKEN}}"}]
+                      {"type": "log", "name": "say", "message": "using {{secrets.API_TOKEN}}"},
+                      // JSON sent as text keeps the secret escaped in the request record; the
+                      // query sends it percent-encoded, and the echo answers the path with it.
+                      {"type": "http", "name": "escaped", "method": "POST", "url": up.url(&path),
+                       "headers": {"content-type": "text/plain"},
+                       "query": {"q": "{{secrets.QUERY_TOKEN}}"},
+                       "json": {"k": "{{secrets.QUOTED_TOKEN}}"}}]
         }),
     );
     let run_id = hook(
@@ -277,6 +400,54 @@ fn secrets_and_credentials_are_redacted_in_the_stored_run() {
     assert!(stored.contains("[redacted]"));
     // And in storage itself (D1 and the objects' SQLite).
     assert!(!state_contains(dev, SECRET) && !state_contains(dev, "caller-credential"));
+    // Neither as written, nor as JSON writes it, nor percent-encoded.
+    assert_eq!(up.received(&path).len(), 2);
+    let forms = secret_forms(&[QUOTED_SECRET, QUERY_SECRET]);
+    let run = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+    let mut texts = Vec::new();
+    strings(&run, &mut texts);
+    for form in &forms {
+        for text in &texts {
+            assert!(!text.contains(form.as_str()), "{form:?} leaked: {text}");
+        }
+        // Stored as JSON text: a leaked value is written escaped.
+        assert!(
+            !state_contains(dev, &json_inner(form)),
+            "{form:?} is stored"
+        );
+    }
+}
+
+/// `s` as JSON writes it inside a string (without the quotes).
+fn json_inner(s: &str) -> String {
+    let quoted = Value::String(s.to_string()).to_string();
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+/// Each secret as written, as JSON writes it and percent-encoded.
+fn secret_forms(secrets: &[&str]) -> Vec<String> {
+    let mut forms = Vec::new();
+    for s in secrets {
+        forms.push(s.to_string());
+        forms.push(json_inner(s));
+        forms.push(tripline_core::kernel::percent::encode(s));
+    }
+    forms
+}
+
+/// Every string in `v`, object keys included.
+fn strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|i| strings(i, out)),
+        Value::Object(map) => {
+            for (k, v) in map {
+                out.push(k.clone());
+                strings(v, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[test]

@@ -16,6 +16,7 @@ use super::instance::RunsInstance;
 use super::limits::{self, ERROR_CAP_BYTES, VALUE_CAP_BYTES};
 use super::sealed;
 use super::table::{ClaimBudget, Claimed, Ended, Fence, Table};
+use crate::engine::outputs::RawOutputs;
 use crate::engine::{self, RunWriter};
 use crate::platform::now_ms;
 use crate::store::runs::RunRow;
@@ -47,8 +48,6 @@ const RECHECK_MS: i64 = 1_000;
 const LINGER_MS: u64 = 1_000;
 /// Finished runs deleted per wake.
 const RETENTION_BATCH: u32 = 500;
-/// The largest sealed raw outputs kept for a resume.
-const PRIVATE_CAP_BYTES: usize = 1_000_000;
 
 /// Records one claimed run in the table, fenced by its attempt number.
 struct ObjectWriter<'a> {
@@ -85,7 +84,7 @@ impl RunWriter for ObjectWriter<'_> {
         steps: &'a str,
         lease_until: i64,
         response: Option<&'a str>,
-        raw: &'a Map<String, Value>,
+        raw: RawOutputs<'a>,
     ) -> LocalBoxFuture<'a, Result<bool>> {
         // The object's SQLite answers synchronously.
         Box::pin(ready(self.save(steps, lease_until, response, raw)))
@@ -154,7 +153,7 @@ impl RunWriter for Recorder {
         _steps: &'a str,
         _lease_until: i64,
         response: Option<&'a str>,
-        _raw: &'a Map<String, Value>,
+        _raw: RawOutputs<'a>,
     ) -> LocalBoxFuture<'a, Result<bool>> {
         if let Some(r) = response {
             self.response
@@ -186,10 +185,9 @@ impl ObjectWriter<'_> {
         steps: &str,
         lease_until: i64,
         response: Option<&str>,
-        raw: &Map<String, Value>,
+        raw: RawOutputs<'_>,
     ) -> Result<bool> {
-        let private =
-            sealed::seal_outputs(self.env, self.id, raw).filter(|s| s.len() <= PRIVATE_CAP_BYTES);
+        let private = sealed::seal_outputs(self.env, self.id, raw);
         let response = response.map(|r| limits::fit_text(r.to_string(), VALUE_CAP_BYTES));
         self.runs.grew(
             steps.len()

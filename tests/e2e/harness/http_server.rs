@@ -40,6 +40,8 @@ pub struct Reply {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub chunked: bool,
+    /// The head only (an answer to HEAD): the length is the body's, the body is not sent.
+    pub omit_body: bool,
 }
 
 impl Reply {
@@ -50,6 +52,7 @@ impl Reply {
             headers: vec![("content-type".into(), content_type.into())],
             body: body.into(),
             chunked: false,
+            omit_body: false,
         }
     }
 
@@ -120,7 +123,12 @@ fn connection(stream: TcpStream, handler: &dyn Fn(Request) -> Reply) -> std::io:
         let close = request
             .header("connection")
             .is_some_and(|c| c.eq_ignore_ascii_case("close"));
-        let reply = handler(request);
+        // A HEAD is answered with the headers a GET gets (its length too), without the body.
+        let head = request.method.eq_ignore_ascii_case("HEAD");
+        let mut reply = handler(request);
+        if head {
+            reply.omit_body = true;
+        }
         write_reply(&mut writer, &reply, close)?;
         if close {
             break;
@@ -219,7 +227,9 @@ fn write_reply(out: &mut impl Write, reply: &Reply, close: bool) -> std::io::Res
     }
     head.push_str("\r\n");
     let mut bytes = head.into_bytes();
-    if reply.chunked {
+    if reply.omit_body {
+        // The head only.
+    } else if reply.chunked {
         for chunk in reply.body.chunks(16 * 1024) {
             bytes.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
             bytes.extend_from_slice(chunk);

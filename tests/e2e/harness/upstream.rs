@@ -8,7 +8,11 @@
 //! - `/redirect?to=<url>` answers 302 to `<url>` (percent-encoded; `?wait=<ms>&to=…` first
 //!   waits that long),
 //! - `/big/{bytes}` answers that many bytes of JSON with a Content-Length,
-//! - `/bigchunked/{bytes}` the same without a Content-Length (chunked).
+//! - `/bigchunked/{bytes}` the same without a Content-Length (chunked),
+//! - `/typed/{content-type}` answers 200 `{"typed": true}` with that (percent-encoded)
+//!   content type.
+//!
+//! A HEAD gets the headers a GET would, its content-length too, and no body.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -86,6 +90,10 @@ fn answer(
     });
     let bytes_of = |i: usize| -> usize { parts.get(i).and_then(|s| s.parse().ok()).unwrap_or(0) };
     match parts.get(1).copied() {
+        Some("typed") => {
+            let content_type = percent_decode(parts.get(2).copied().unwrap_or(""));
+            return Reply::new(200, &content_type, r#"{"typed": true}"#);
+        }
         Some("redirect") => {
             let query = path.split_once('?').map_or("", |(_, q)| q);
             if let Some(ms) = query
