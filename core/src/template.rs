@@ -704,8 +704,9 @@ enum Numbers<'a> {
 /// percent-encoded (a query parameter), so that each is scrubbed wherever it is echoed.
 fn push_forms(s: &str, out: &mut Vec<String>) {
     out.push(s.to_string());
-    // What the stored input already shows redacted is no credential in any form.
-    if s == crate::kernel::redact::REDACTED {
+    // What the stored input already shows redacted is no credential in any form, and a value
+    // too short to be scrubbed stays so in its longer forms (`a b` is `a%20b` in a query).
+    if s == crate::kernel::redact::REDACTED || s.len() < crate::kernel::redact::MIN_SECRET_LEN {
         return;
     }
     let written = Value::String(s.to_string()).to_string();

@@ -30,27 +30,25 @@ pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResul
     let db = store::db(env)?;
     // Every shard any version used: a redeploy that lowered `shards` leaves runs in the others.
     let shards = store::workflows::most_shards(&db, workflow_id).await?;
-    let limit = paging.rows_to_read();
     let before = paging.after.as_deref();
-    let listed = runs::client::list(env, workflow_id, shards, status, before, limit).await?;
+    let listed = runs::client::list(env, workflow_id, shards, status, before, paging.limit).await?;
     let mut rows = listed.runs;
     // Runs of earlier versions stay in D1 until they expire.
-    let legacy = store::runs::list(&db, workflow_id, status, before, limit).await?;
+    let legacy = store::runs::list(&db, workflow_id, status, before, paging.rows_to_read()).await?;
     rows.extend(legacy.iter().map(|r| r.to_json()));
     runs::client::sort_newest_first(&mut rows);
     // A run moved from D1 into its shard is in both until the move deletes its D1 row: the
     // shard's copy (listed first, and kept first by the stable sort) is the one shown.
     rows.dedup_by(|later, earlier| later["id"] == earlier["id"]);
-    // A page ended early by its size: no run older than its last was read from the shards.
-    if let Some(bound) = &listed.cut_below {
+    // The shards hold more runs below the page's last: none older than it is shown yet.
+    if let Some(bound) = &listed.more_below {
         rows.retain(|r| r["id"].as_str().unwrap_or_default() >= bound.as_str());
     }
-    rows.truncate(limit as usize);
     let position = |r: &Value| r["id"].as_str().unwrap_or_default().to_string();
     let (page, next) = paging.page(&rows, position);
     let next = next.or_else(|| {
         listed
-            .cut_below
+            .more_below
             .as_ref()
             .and_then(|_| page.last())
             .map(|r| crate::api::paging::encode_cursor(&position(r)))

@@ -295,11 +295,17 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
             503,
             "Not deleted",
             "one of the workflow's shard objects could not be reached to delete its runs: the \
-             workflow is undeployed and kept (its runs may be partly deleted); retry the delete",
+             workflow is undeployed and kept, its timer, poll cursor and test requests are \
+             already cleared and its runs may be partly deleted; retry the delete",
         ));
     }
     store::connections::delete_for_workflow(&db, id).await?;
     store::workflows::delete(&db, id).await?;
+    // A run accepted meanwhile (an isolate's cached version, a run moved from D1) went into an
+    // emptied shard: those are emptied once more, as far as they answer.
+    if let Err(e) = crate::objects::runs::client::forget(env, id, shards).await {
+        worker::console_error!("delete {id}, after its row: {e}");
+    }
     // This isolate's trigger URL stops at once (others within their cache's 2 s).
     super::endpoint::forget(id);
     // The test shelf, its draft copy and the endpoint counters live in the object; after the

@@ -243,6 +243,20 @@ impl WorkflowObject {
         Ok(answer)
     }
 
+    /// Drops everything the object keeps (alarm, schedule or poll state, runs, test shelf). A
+    /// deploy or reconcile still arming from what it read of D1 before reads it again after
+    /// this.
+    async fn empty(&self) -> Result<()> {
+        self.begin_arm_call();
+        let storage = self.state.storage();
+        storage.delete_alarm().await?;
+        storage.delete_all().await?;
+        self.runs.reset();
+        self.kind.replace(None);
+        self.schedule.replace(None);
+        Ok(())
+    }
+
     /// Counts a deploy, reconcile or undeploy call beginning; the count after it.
     fn begin_arm_call(&self) -> u64 {
         let n = self.arm_calls.get() + 1;
@@ -550,14 +564,7 @@ impl WorkflowObject {
                         503,
                     );
                 }
-                // A deploy or reconcile that read D1 before the workflow was deleted, still
-                // arming, reads it again after this (and finds nothing to arm).
-                self.begin_arm_call();
-                storage.delete_alarm().await?;
-                storage.delete_all().await?;
-                self.runs.reset();
-                self.kind.replace(None);
-                self.schedule.replace(None);
+                self.empty().await?;
                 Response::ok("forgotten")
             }
             Action::Live => match self.state.storage().get::<String>(KEY_LIVE).await? {
@@ -575,7 +582,10 @@ impl WorkflowObject {
             | Action::TestGet
             | Action::TestForget => {
                 if action == Action::TestForget {
-                    // The workflow is deleted (its object was emptied before its row went).
+                    // The workflow's row is gone. Its object was emptied before, but a deploy
+                    // that read D1 in between may have armed it again: emptied once more, then
+                    // marked deleted.
+                    self.empty().await?;
                     self.state.storage().put(KEY_LIVE, LIVE_DELETED).await?;
                 }
                 test_shelf::handle(self, action, url, req).await

@@ -178,6 +178,19 @@ fn secrets_are_noted_in_every_form_a_request_carries_them() {
 }
 
 #[test]
+fn a_value_too_short_to_scrub_is_no_credential_in_its_longer_forms() {
+    let short = |name: &str| match name {
+        "SHORT" => Some("a b".to_string()),
+        _ => None,
+    };
+    let out = render_tracked(&json!("{{secrets.SHORT}}"), &context(), &short).unwrap();
+    assert_eq!(out.secrets_used, vec!["a b"]);
+    assert!(!crate::kernel::redact::carries_credentials(
+        &out.secrets_used
+    ));
+}
+
+#[test]
 fn secrets_and_sensitive_values_are_tracked() {
     let out = render_tracked(
         &json!({"h": "Bearer {{secrets.API_KEY}}", "t": "{{oauth.access_token}}",

@@ -212,9 +212,9 @@ pub const LIST_MOST_BYTES: i64 = 4 << 20;
 pub struct Listed {
     /// Whole records, newest first.
     pub runs: Vec<Value>,
-    /// Set when the page ended early at [`LIST_MOST_BYTES`]: the id of its oldest run, below
-    /// which no run was read (the next page starts there).
-    pub cut_below: Option<String>,
+    /// Set when the shards hold more runs below the page (beyond `limit`, or past
+    /// [`LIST_MOST_BYTES`]): the id of the page's oldest run, where the next page starts.
+    pub more_below: Option<String>,
 }
 
 /// Sends each `(shard, action, query, body)` to the workflow's shard object, all at once; the
@@ -286,9 +286,9 @@ pub async fn summaries(
     Ok(runs)
 }
 
-/// Up to `limit` whole runs, as [`summaries`] chooses them: the summaries first, then the
-/// records of the runs on the page only, so a listing over 64 shards reads `limit` records,
-/// not 65 times as many.
+/// Up to `limit` whole runs, as [`summaries`] chooses them: the summaries first (one more,
+/// to know whether more follow), then the records of the runs on the page only, so a listing
+/// over 64 shards reads at most `limit` records, not 65 times as many.
 pub async fn list(
     env: &Env,
     workflow_id: &str,
@@ -297,7 +297,7 @@ pub async fn list(
     before: Option<&str>,
     limit: u32,
 ) -> Result<Listed> {
-    let mut chosen = summaries(env, workflow_id, shards, status, None, before, limit).await?;
+    let mut chosen = summaries(env, workflow_id, shards, status, None, before, limit + 1).await?;
     let mut total = 0i64;
     let fit = chosen
         .iter()
@@ -305,15 +305,15 @@ pub async fn list(
             total += r["bytes"].as_i64().unwrap_or(0);
             total > LIST_MOST_BYTES
         })
-        .map(|at| at.max(1));
-    let cut_below = match fit {
-        Some(at) if at < chosen.len() => {
-            chosen.truncate(at);
+        .map_or(limit as usize, |at| at.clamp(1, limit as usize));
+    let more_below = match fit < chosen.len() {
+        true => {
+            chosen.truncate(fit);
             chosen
                 .last()
                 .map(|r| r["id"].as_str().unwrap_or_default().to_string())
         }
-        _ => None,
+        false => None,
     };
     let mut asked = Vec::new();
     let mut calls = Vec::new();
@@ -340,7 +340,7 @@ pub async fn list(
         }
     }
     sort_newest_first(&mut runs);
-    Ok(Listed { runs, cut_below })
+    Ok(Listed { runs, more_below })
 }
 
 /// Orders run records newest first (by id: ids start with their creation time).
