@@ -30,7 +30,7 @@ impl Tz {
 
     /// The zone's name, as the tz database spells it.
     pub fn name(self) -> &'static str {
-        names::NAMES
+        names::names()
             .get(usize::from(self.0))
             .copied()
             .unwrap_or("UTC")
@@ -38,13 +38,13 @@ impl Tz {
 
     /// The zone named exactly `name` (case matters, as in the tz database).
     pub fn from_name(name: &str) -> Option<Tz> {
-        let i = names::NAMES.binary_search(&name).ok()?;
+        let i = names::names().binary_search(&name).ok()?;
         u16::try_from(i).ok().map(Tz)
     }
 
     /// Every zone, in name order.
     pub fn all() -> impl Iterator<Item = Tz> {
-        (0..names::NAMES.len()).filter_map(|i| u16::try_from(i).ok().map(Tz))
+        (0..names::COUNT).filter_map(|i| u16::try_from(i).ok().map(Tz))
     }
 
     /// The zone's offset from UTC at `at`, from the installed [`ZoneSource`].
