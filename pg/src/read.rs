@@ -69,9 +69,12 @@ pub async fn run(env: &Env, call: PgCall) -> PgOutcome {
 async fn read(mut client: Client, call: PgCall) -> Result<PgOutcome, ReadError> {
     let types = column_types(&client, &call.source).await?;
     match call.read {
-        PgRead::Latest => Ok(PgOutcome::Latest {
-            latest: read_latest(&client, &call.source).await?,
-        }),
+        PgRead::Latest => {
+            let tx = begin(&mut client, IsolationLevel::ReadCommitted).await?;
+            Ok(PgOutcome::Latest {
+                latest: read_latest(&tx, &call.source).await?,
+            })
+        }
         PgRead::SettledBatch {
             cursor,
             mut horizon,
@@ -226,7 +229,7 @@ async fn column_types(client: &Client, source: &PgSource) -> Result<PgColumnType
             Ok((
                 r.try_get::<_, String>(0).map_err(pg_err)?,
                 r.try_get::<_, String>(1).map_err(pg_err)?,
-                r.try_get::<_, bool>(2).map_err(pg_err)?,
+                r.try_get::<_, Option<bool>>(2).map_err(pg_err)?,
             ))
         })
         .collect::<Result<Vec<_>, ReadError>>()?;
@@ -246,16 +249,7 @@ async fn settled_batch(
     horizon: &mut Horizon,
     now_ms: i64,
 ) -> Result<(Vec<PgRow>, bool), ReadError> {
-    let tx = with_timeout("starting a read-only transaction", QUERY_TIMEOUT, async {
-        client
-            .build_transaction()
-            .isolation_level(IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
-            .map_err(pg_err)
-    })
-    .await?;
+    let tx = begin(client, IsolationLevel::RepeatableRead).await?;
     let row = with_timeout("reading the transaction snapshot", QUERY_TIMEOUT, async {
         tx.query_one(PgSource::snapshot_sql(), &[])
             .await
@@ -294,6 +288,32 @@ async fn settled_batch(
     })
     .await;
     Ok(batch)
+}
+
+/// Starts a read-only transaction whose values print so that they read back as the same
+/// values: a cursor goes back to PostgreSQL as text, whatever the database, the role or the
+/// connection sets (`DateStyle = 'SQL, DMY'` prints a zone's abbreviation, which may read back
+/// as another zone's: `IST`; `extra_float_digits` below 1 rounds a `float8`). Set for this
+/// transaction only (a pooled connection keeps its own settings).
+async fn begin(client: &mut Client, level: IsolationLevel) -> Result<Transaction<'_>, ReadError> {
+    with_timeout("starting a read-only transaction", QUERY_TIMEOUT, async {
+        let tx = client
+            .build_transaction()
+            .isolation_level(level)
+            .read_only(true)
+            .start()
+            .await
+            .map_err(pg_err)?;
+        tx.batch_execute(
+            "SELECT pg_catalog.set_config('DateStyle', 'ISO', true), \
+             pg_catalog.set_config('IntervalStyle', 'postgres', true), \
+             pg_catalog.set_config('extra_float_digits', '3', true)",
+        )
+        .await
+        .map_err(pg_err)?;
+        Ok(tx)
+    })
+    .await
 }
 
 /// The greatest cursor (and tiebreak) visible to `client`.
@@ -364,14 +384,21 @@ async fn read_batch(
             let mut got = 0;
             while let Some(r) = fetched.try_next().await.map_err(pg_err)? {
                 got += 1;
+                let record = r
+                    .try_get::<_, Option<LossyText>>(0)
+                    .map_err(pg_err)?
+                    .map(|t| t.0);
+                // A record over what a run may hold was left out by the query: its size only.
+                let bytes = match record {
+                    Some(_) => None,
+                    None => r.try_get::<_, Option<i32>>(1).map_err(pg_err)?,
+                };
                 let row = PgRow {
-                    record: r
-                        .try_get::<_, Option<LossyText>>(0)
-                        .map_err(pg_err)?
-                        .map(|t| t.0),
-                    cursor: r.try_get(1).map_err(pg_err)?,
+                    record,
+                    bytes: bytes.map_or(0, |n| n.max(0) as u64),
+                    cursor: r.try_get(2).map_err(pg_err)?,
                     tiebreak: if with_tiebreak {
-                        r.try_get(2).map_err(pg_err)?
+                        r.try_get(3).map_err(pg_err)?
                     } else {
                         None
                     },

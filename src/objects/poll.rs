@@ -209,6 +209,15 @@ impl PollStore {
             .map(|r| r.value))
     }
 
+    fn delete(&self, key: &str) -> Result<()> {
+        self.sql
+            .exec(
+                "DELETE FROM poll_state WHERE key = ?",
+                vec![SqlStorageValue::from(key)],
+            )
+            .map(|_| ())
+    }
+
     fn put(&self, key: &str, value: &str) -> Result<()> {
         self.sql.exec(
             "INSERT INTO poll_state (key, value) VALUES (?, ?)
@@ -594,13 +603,7 @@ fn save_walk(
 }
 
 fn clear_walk(store: &PollStore) -> Result<()> {
-    store
-        .sql
-        .exec(
-            "DELETE FROM poll_state WHERE key = ?",
-            vec![SqlStorageValue::from(KEY_WALK)],
-        )
-        .map(|_| ())
+    store.delete(KEY_WALK)
 }
 
 /// Stores a PostgreSQL cursor unless a reset happened since `generation` was read.
@@ -1434,8 +1437,9 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     }
     let store = PollStore::open(obj)?;
     let fingerprint = source_fingerprint(&trigger.source);
-    // A reset starts a new walk over an HTTP source's pages.
+    // A reset starts a new walk over an HTTP source's pages, and new transaction marks.
     clear_walk(&store)?;
+    store.delete(KEY_HORIZON)?;
     // Whether the poll should go on at once (a positioning walk longer than the reset's loop).
     let mut go_on = false;
     let summary = match start {

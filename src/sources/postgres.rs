@@ -90,13 +90,18 @@ impl PgSession {
                 let records = rows
                     .iter()
                     .map(|r| {
-                        source.read_row(
+                        let mut row = source.read_row(
                             r.record.as_deref().unwrap_or("null"),
                             r.cursor.as_deref(),
                             r.tiebreak.as_deref(),
-                        )
+                        )?;
+                        // Too large to run: left out of the read, its run a failed stub.
+                        if r.record.is_none() {
+                            row.new.withheld = Some(r.bytes);
+                        }
+                        Ok(row)
                     })
-                    .collect::<Result<Vec<_>, _>>()?;
+                    .collect::<Result<Vec<_>, tripline_core::poll::PollError>>()?;
                 *horizon = settled;
                 Ok((records, cut))
             }

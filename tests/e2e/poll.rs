@@ -35,6 +35,13 @@ fn env() -> &'static Env {
     ENV.get_or_init(|| {
         let pg = Postgres::start("shared");
         pg.sql("CREATE ROLE reader LOGIN PASSWORD 'pw'");
+        // A role whose sessions print dates and floats so that they do not read back as such.
+        pg.sql("CREATE ROLE styled LOGIN PASSWORD 'pw'");
+        pg.sql(
+            "ALTER ROLE styled SET DateStyle = 'SQL, DMY'; \
+             ALTER ROLE styled SET TimeZone = 'Asia/Kolkata'; \
+             ALTER ROLE styled SET extra_float_digits = 0",
+        );
         let outage = Postgres::start("outage");
         outage.sql("CREATE ROLE reader LOGIN PASSWORD 'pw'");
         let slow_writers = Postgres::start("slow-writers");
@@ -45,6 +52,7 @@ fn env() -> &'static Env {
             &[
                 ("RUN_LEASE_SECONDS", "10"),
                 ("PG_URL", &pg.url("reader")),
+                ("PG_STYLED_URL", &pg.url("styled")),
                 ("PG_OUTAGE_URL", &outage.url("reader")),
                 ("PG_SLOW_URL", &slow_writers.url("reader")),
                 ("PG_BAD_ROLE_URL", &pg.url("nobody_here")),
@@ -740,6 +748,75 @@ fn an_unreadable_row_is_a_failed_run_and_the_poll_moves_on() {
     assert_eq!(status["cursor"]["cursor"], "4", "{status}");
 }
 
+/// A row far over what a run may hold (30 MB of text, all columns) is never sent by the
+/// PostgreSQL Worker: only its size is, and its run is a failed stub (`record_too_large`); the
+/// rows around it run and the cursor moves past it.
+#[test]
+fn a_huge_row_is_a_failed_run_without_being_read() {
+    let e = env();
+    e.pg.sql("CREATE TABLE t_huge (id serial PRIMARY KEY, body text NOT NULL)");
+    e.pg.sql("GRANT SELECT ON t_huge TO reader");
+    e.pg.sql("INSERT INTO t_huge (body) VALUES ('one'), (repeat('x', 30000000)), ('three')");
+    let id = create_deployed(
+        &e.dev,
+        &pg_def("huge", json!({"table": "t_huge"}), "beginning", 5),
+    );
+    let runs = wait_runs(&e.dev, &id, 3, 120);
+    let by_key = |k: &str| {
+        runs.iter()
+            .find(|r| record_key(r) == k)
+            .unwrap_or_else(|| panic!("no run for {k}: {runs:?}"))
+            .clone()
+    };
+    assert_eq!(by_key("1")["status"], "succeeded");
+    assert_eq!(by_key("3")["status"], "succeeded");
+    let failed = by_key("2");
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["error"]["code"], "record_too_large", "{failed}");
+    assert!(failed["input"]["event"]["record_bytes"].as_u64().unwrap() > 30_000_000);
+    assert_eq!(failed["input"]["event"]["record_key"], "2");
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["last_poll_error"], Value::Null, "{status}");
+    assert_eq!(status["cursor"]["cursor"], "3", "{status}");
+    stop(&e.dev, &id);
+}
+
+/// A role whose sessions print timestamps as `01/05/2024 10:00:01.50 IST` (Asia/Kolkata, which
+/// PostgreSQL reads back as Israel's `IST`) and floats rounded to 15 digits: the cursor still
+/// reads back as the value it was, one row a batch, so every row runs once.
+#[test]
+fn cursor_values_read_back_whatever_the_sessions_date_and_float_settings() {
+    let e = env();
+    e.pg.sql(
+        "CREATE TABLE t_styled (id serial PRIMARY KEY, at timestamptz NOT NULL UNIQUE, \
+         x float8 NOT NULL UNIQUE)",
+    );
+    e.pg.sql("GRANT SELECT ON t_styled TO styled");
+    e.pg.sql(
+        "INSERT INTO t_styled (at, x) SELECT timestamptz '2024-05-01 10:00:00.5+05:30' \
+         + g * interval '1 second', 1 + g * 2.220446049250313e-16::float8 \
+         FROM generate_series(1, 3) g",
+    );
+    for cursor in ["at", "x"] {
+        let id = create_deployed(
+            &e.dev,
+            &pg_def(
+                &format!("styled {cursor}"),
+                json!({"connection_env": "PG_STYLED_URL", "table": "t_styled",
+                       "cursor": cursor, "batch_size": 1}),
+                "beginning",
+                5,
+            ),
+        );
+        let runs = wait_runs(&e.dev, &id, 3, 90);
+        assert_eq!(record_ids(&runs), [1, 2, 3], "{cursor}");
+        assert_unique_keys(&runs);
+        wait_polls(&e.dev, &id, 1, 30);
+        assert_eq!(runs_of(&e.dev, &id), 3, "{cursor}");
+        stop(&e.dev, &id);
+    }
+}
+
 /// Rows too large for the default 500 of them to fit one batch's byte budget (4 MiB of record
 /// JSON): each batch ends at the budget, the next poll follows at once, and every row runs once.
 #[test]
@@ -855,6 +932,35 @@ fn a_cursor_that_is_not_unique_needs_a_tiebreak() {
         );
         assert_eq!(r.status, 200, "{}", r.text);
     }
+}
+
+/// A record's key is its tiebreak value: a table's tiebreak with no unique index of its own
+/// would merge rows that share it into one run, so each poll fails naming the field and reads
+/// nothing.
+#[test]
+fn a_tiebreak_that_is_not_unique_is_refused() {
+    let e = env();
+    e.pg.sql(
+        "CREATE TABLE t_tie_dup (id serial PRIMARY KEY, \
+         created_at timestamptz NOT NULL DEFAULT clock_timestamp(), n int NOT NULL)",
+    );
+    e.pg.sql("GRANT SELECT ON t_tie_dup TO reader");
+    e.pg.sql("INSERT INTO t_tie_dup (n) VALUES (1), (1), (2)");
+    let id = create_deployed(
+        &e.dev,
+        &pg_def(
+            "tiebreak not unique",
+            json!({"table": "t_tie_dup", "cursor": "created_at", "tiebreak": "n"}),
+            "beginning",
+            5,
+        ),
+    );
+    let error = first_poll_error(&e.dev, &id);
+    assert!(
+        error.contains("column \"n\" is not unique") && error.contains("trigger.source.tiebreak"),
+        "{error}"
+    );
+    stop(&e.dev, &id);
 }
 
 /// A redeploy onto another tiebreak (`id` → `uid`, a uuid) never casts the stored id to a uuid:

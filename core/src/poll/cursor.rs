@@ -70,6 +70,8 @@ pub struct NewRecord {
     /// Why the record could not be read (a PostgreSQL row whose JSON no run can hold), as its
     /// failed run's message: the run is recorded failed, so that the poll moves past it.
     pub unreadable: Option<String>,
+    /// A PostgreSQL record too large to run, left out of the read: its JSON size in bytes.
+    pub withheld: Option<u64>,
 }
 
 /// The ids of the records taken most recently, at most `capacity`, oldest evicted first.
@@ -274,6 +276,7 @@ impl HttpCursor {
                         record: item.clone(),
                         greatest: value.cloned(),
                         unreadable: None,
+                        withheld: None,
                     },
                 ));
             }

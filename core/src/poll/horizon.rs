@@ -52,6 +52,9 @@ use super::cursor::PgCursor;
 
 /// Marks kept at most; dropping the oldest only makes the bound more cautious.
 pub const MAX_MARKS: usize = 64;
+/// Most bytes of positions the marks keep (long tiebreak texts): the marks go with every read,
+/// whose request the PostgreSQL Worker takes up to 256 KiB.
+pub const MAX_MARK_BYTES: usize = 64 * 1024;
 
 /// The transaction ids of a snapshot (64-bit `xid8`, so they never wrap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -187,6 +190,15 @@ impl Horizon {
             // Keep the first (the settled one) and the newest.
             let extra = self.marks.len() - MAX_MARKS;
             self.marks.drain(1..1 + extra);
+        }
+        let bytes = |m: &Mark| match &m.latest {
+            PgCursor::At {
+                cursor, tiebreak, ..
+            } => cursor.len() + tiebreak.as_ref().map_or(0, String::len),
+            PgCursor::Beginning => 0,
+        };
+        while self.marks.len() > 2 && self.marks.iter().map(bytes).sum::<usize>() > MAX_MARK_BYTES {
+            self.marks.remove(1);
         }
         if self.held_back {
             Bound::UpTo(settled)

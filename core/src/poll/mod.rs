@@ -110,8 +110,13 @@ pub enum PollError {
     UnsafeType { name: String, reason: String },
     /// A column the definition names is not in the table.
     MissingColumn { column: String, relation: String },
-    /// A cursor without a tiebreak whose values can repeat (no unique index shows otherwise).
-    CursorNotUnique { column: String, relation: String },
+    /// A cursor without a tiebreak whose values can repeat (no unique index shows otherwise), or
+    /// (`tiebreak`) a tiebreak of a table with no unique index on it alone.
+    CursorNotUnique {
+        column: String,
+        relation: String,
+        tiebreak: bool,
+    },
     /// A row from the select query that does not have the expected shape.
     BadRow { problem: String },
     /// A `{{secrets.NAME}}` the Worker does not have.
@@ -142,13 +147,28 @@ impl fmt::Display for PollError {
             PollError::MissingColumn { column, relation } => {
                 write!(f, "column \"{column}\" does not exist in {relation}")
             }
-            PollError::CursorNotUnique { column, relation } => write!(
-                f,
-                "column \"{column}\" is not unique in {relation} (no primary key or unique index \
-                 on it alone): rows sharing a value would be missed; set \
-                 `trigger.source.tiebreak` to a unique column such as the primary key (or to \
-                 \"{column}\" itself if its values never repeat)"
-            ),
+            PollError::CursorNotUnique {
+                column,
+                relation,
+                tiebreak,
+            } => {
+                write!(
+                    f,
+                    "column \"{column}\" is not unique in {relation} (no primary key or unique \
+                     index on it alone): rows sharing a value would "
+                )?;
+                match tiebreak {
+                    true => f.write_str(
+                        "share one run (a record's key is its tiebreak value); set \
+                         `trigger.source.tiebreak` to a unique column such as the primary key",
+                    ),
+                    false => write!(
+                        f,
+                        "be missed; set `trigger.source.tiebreak` to a unique column such as the \
+                         primary key (or to \"{column}\" itself if its values never repeat)"
+                    ),
+                }
+            }
             PollError::BadRow { problem } => write!(f, "unexpected row from the source: {problem}"),
             PollError::BadTemplate { problem } => write!(f, "bad template: {problem}"),
             PollError::BadNextPage { problem } => write!(f, "next page: {problem}"),

@@ -22,7 +22,7 @@ use super::{parse_source, PgConnection, PgSource, PollSource};
 use crate::kernel::problem::Errors;
 
 /// The version of this exchange; both Workers must speak the same one (deploy them together).
-pub const PG_SERVICE_VERSION: u32 = 5;
+pub const PG_SERVICE_VERSION: u32 = 6;
 /// The path the main Worker posts to (the host part of a service binding's URL is ignored).
 pub const PG_SERVICE_URL: &str = "https://tripline-pg/v1/read";
 /// The name of the service binding in the main Worker's `wrangler.toml`.
@@ -81,13 +81,16 @@ pub enum PgTarget {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PgRow {
+    /// `None`: the record is over what a run may hold, and only its size (`bytes`) is sent.
     pub record: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bytes: u64,
     pub cursor: Option<String>,
     #[serde(default)]
     pub tiebreak: Option<String>,
 }
 
-/// The answer to one read: `{"version": 5, "outcome": {"batch": {…}}}`. The outcome is named
+/// The answer to one read: `{"version": 6, "outcome": {"batch": {…}}}`. The outcome is named
 /// by its one key, not by a tag among its fields (nor flattened into the answer), so that the
 /// main Worker reads it in one pass: a tag would have serde buffer the whole answer, and each
 /// type read from that buffer costs the main Worker's size again (docs/size.md).
@@ -151,6 +154,10 @@ impl PgServiceReply {
             .map(|reply| reply.outcome)
             .map_err(unexpected)
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn version_mismatch(theirs: u32) -> String {

@@ -2,6 +2,7 @@
 //! accepts, and the read-only SQL a poll sends (values always bound, names always quoted).
 
 use super::*;
+use crate::poll::state::MAX_RECORD_INPUT_BYTES;
 
 /// A PostgreSQL table read in cursor order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,16 +379,17 @@ impl PgSource {
 
     /// Catalog query returning `(column name, type name, unique)` rows for the named columns:
     /// `unique` when a valid unique index (or the primary key) without a predicate has that
-    /// column as its only key, on a relation whose rows are its own (a view has no index; a
-    /// table with inheritance children also reads theirs, which its index does not cover; a
-    /// partitioned table's unique index covers every partition). `$1` = the quoted relation as
+    /// column as its only key, on a relation whose rows are its own; NULL when no index can
+    /// show it (a view; a table with inheritance children also reads theirs, which its index
+    /// does not cover; a partitioned table's unique index covers every partition). `$1` = the quoted relation as
     /// text, `$2` = comma-separated column names (see [`Self::column_type_params`]). A missing
     /// table fails in PostgreSQL with its own message.
     pub fn column_type_sql() -> String {
         "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
-         (c.relkind = 'p' OR NOT c.relhassubclass) AND EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+         CASE WHEN c.relkind = 'p' OR (c.relkind IN ('r', 'm') AND NOT c.relhassubclass) THEN \
+         EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
          WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
-         AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) \
+         AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) END \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
          AND a.attname::text = ANY (pg_catalog.string_to_array($2::text, ','))"
@@ -402,11 +404,12 @@ impl PgSource {
     /// Turns the rows of [`Self::column_type_sql`] into validated types; every named column must
     /// exist, and without a tiebreak the cursor's values must never repeat: rows sharing a value
     /// would share one run, and a batch ending among them would leave the rest behind the cursor.
+    /// A tiebreak is a record's key, so on a table it must be unique on its own as well.
     pub fn column_types(
         &self,
-        rows: &[(String, String, bool)],
+        rows: &[(String, String, Option<bool>)],
     ) -> Result<PgColumnTypes, PollError> {
-        let find = |col: &str| -> Result<(&str, bool), PollError> {
+        let find = |col: &str| -> Result<(&str, Option<bool>), PollError> {
             rows.iter()
                 .find(|(n, _, _)| n == col)
                 .map(|(_, t, unique)| (t.as_str(), *unique))
@@ -419,19 +422,24 @@ impl PgSource {
             find(col)?;
         }
         let (cursor, unique) = find(&self.cursor)?;
+        let not_unique = |column: &String| PollError::CursorNotUnique {
+            column: column.clone(),
+            relation: self.relation(),
+            tiebreak: self.tiebreak.is_some(),
+        };
         let types = PgColumnTypes {
             cursor: PgType::parse(cursor)?,
             tiebreak: match &self.tiebreak {
-                Some(t) => Some(PgType::parse(find(t)?.0)?),
+                Some(t) => match find(t)? {
+                    (_, Some(false)) => return Err(not_unique(t)),
+                    (ty, _) => Some(PgType::parse(ty)?),
+                },
                 None => None,
             },
-            cursor_unique: unique || self.cursor_unique,
+            cursor_unique: unique == Some(true) || self.cursor_unique,
         };
         if self.tiebreak.is_none() && !types.cursor_unique {
-            return Err(PollError::CursorNotUnique {
-                column: self.cursor.clone(),
-                relation: self.relation(),
-            });
+            return Err(not_unique(&self.cursor));
         }
         Ok(types)
     }
@@ -480,8 +488,9 @@ impl PgSource {
     }
 
     /// The read-only query for the next batch after `cursor`, oldest first, and its text
-    /// parameters. Each row is `(record json, cursor text, tiebreak text)` (the third column only
-    /// with a tiebreak); pass it to [`Self::read_row`]. Rows with a NULL cursor or tiebreak are
+    /// parameters. Each row is `(record json, its bytes, cursor text, tiebreak text)` (the last
+    /// only with a tiebreak; the record NULL when over what a run may hold); pass it to
+    /// [`Self::read_row`]. Rows with a NULL cursor or tiebreak are
     /// excluded. Without a tiebreak the cursor is unique (see [`Self::column_types`]): rows after
     /// its value. With one, rows after `(cursor, tiebreak)`; a position whose tiebreak value is
     /// not of this tiebreak column (the definition's tiebreak was added or changed) keeps only
@@ -550,11 +559,15 @@ impl PgSource {
                 format!("r.{c}, r.{t}"),
             ),
         };
+        // A record over what a run may hold is not sent, only its size: its run fails saying
+        // so, and the cursor moves past it (`OFFSET 0` keeps the JSON from being built twice).
         // The trailing `clock_timestamp()` (volatile) keeps a caching pool such as Hyperdrive
         // from answering the read from its cache: it must see the snapshot's rows.
         let sql = format!(
-            "SELECT row_to_json(r)::text, {outer_cols}, {NOT_CACHED} FROM (SELECT {} FROM {} \
-             WHERE {condition} ORDER BY {inner_order} LIMIT {}) r ORDER BY {outer_order}",
+            "SELECT CASE WHEN octet_length(j.t) <= {MAX_RECORD_INPUT_BYTES} THEN j.t END, \
+             octet_length(j.t), {outer_cols}, {NOT_CACHED} FROM (SELECT {} FROM {} \
+             WHERE {condition} ORDER BY {inner_order} LIMIT {}) r \
+             CROSS JOIN LATERAL (SELECT row_to_json(r)::text AS t OFFSET 0) j ORDER BY {outer_order}",
             self.select_list(),
             self.relation(),
             self.batch_size,
@@ -633,6 +646,7 @@ impl PgSource {
                 record,
                 greatest: None,
                 unreadable,
+                withheld: None,
             },
             position: self.position(Some(cursor.to_string()), tiebreak),
         })

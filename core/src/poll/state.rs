@@ -122,19 +122,26 @@ pub enum StoredRecord {
 /// The stored form of `record`'s run: its (redacted) input, or a failed stub when the record
 /// could not be read or the input is larger than `max` bytes.
 pub fn stored_record(record: &NewRecord, max: usize) -> StoredRecord {
-    let input = run_input(record).to_string();
+    // A record withheld by the read (too large to be sent) counts as the input it would make.
+    let (input, bytes) = match record.withheld {
+        Some(n) => (String::new(), n as usize + r#"{"event":{"record":}}"#.len()),
+        None => {
+            let input = run_input(record).to_string();
+            let n = input.len();
+            (input, n)
+        }
+    };
     let mut stub = json!({"record": null, "record_key": record.dedup_key});
     let error = match &record.unreadable {
         Some(problem) => json!({"message": problem, "code": "record_unreadable"}),
-        None if input.len() <= max => return StoredRecord::Run(input),
+        None if bytes <= max && record.withheld.is_none() => return StoredRecord::Run(input),
         None => {
-            stub["record_bytes"] = input.len().into();
+            stub["record_bytes"] = bytes.into();
             let message = format!(
-                "the record is {} bytes as JSON; at most {max} bytes are kept, so this record \
-                 was not run",
-                input.len()
+                "the record is {bytes} bytes as JSON; at most {max} bytes are kept, so this \
+                 record was not run"
             );
-            json!({"message": message, "code": "record_too_large", "bytes": input.len(),
+            json!({"message": message, "code": "record_too_large", "bytes": bytes,
                    "limit": max})
         }
     };

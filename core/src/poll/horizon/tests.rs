@@ -204,6 +204,26 @@ fn marks_stay_bounded_and_what_was_final_stays_final() {
     assert_eq!(poll(&mut h, snap(500, 500), "999", 1_000), Bound::All);
 }
 
+/// Long positions (a long tiebreak text) keep the marks within their bytes, so that a read's
+/// request stays within what the PostgreSQL Worker takes.
+#[test]
+fn marks_stay_within_their_bytes() {
+    let mut h = Horizon::default();
+    poll(&mut h, snap(1, 1), "0", 1);
+    for i in 0..60u64 {
+        let long = format!("{i:05}{}", "x".repeat(10_000));
+        poll(&mut h, snap(1, 2 + i), &long, 2 + i as i64);
+    }
+    assert!(
+        h.marks.len() >= 2 && h.marks.len() < 10,
+        "{}",
+        h.marks.len()
+    );
+    assert!(serde_json::to_string(&h).unwrap().len() < 100_000);
+    // What was final stays final.
+    assert_eq!(poll(&mut h, snap(1, 99), "zz", 99), Bound::UpTo(at("0")));
+}
+
 #[test]
 fn marks_stored_without_a_time_are_dropped() {
     let stored = r#"{"marks":[{"xmax":5,"latest":{"position":"at","cursor":"9","tiebreak":null}}],"waiting":null}"#;

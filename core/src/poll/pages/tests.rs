@@ -303,6 +303,7 @@ fn rec(key: &str) -> NewRecord {
         record: json!({"id": key}),
         greatest: None,
         unreadable: None,
+        withheld: None,
     }
 }
 

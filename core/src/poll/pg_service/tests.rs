@@ -157,6 +157,7 @@ fn answers_read_back_as_sent() {
         PgOutcome::Batch {
             rows: vec![PgRow {
                 record: Some(r#"{"id":1,"note":"a \"quoted\" word"}"#.into()),
+                bytes: 0,
                 cursor: Some("1".into()),
                 tiebreak: None,
             }],

@@ -26,6 +26,7 @@ fn rec(id: &str, greatest: Option<Value>) -> NewRecord {
         record: json!({"id": id}),
         greatest,
         unreadable: None,
+        withheld: None,
     }
 }
 
@@ -214,6 +215,28 @@ fn an_unreadable_record_is_a_failed_stub_that_says_why() {
                 error["message"],
                 "the record cannot be read: its JSON is nested too deep"
             );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// A record the read left out for its size (only its bytes sent) is a failed stub with them.
+#[test]
+fn a_withheld_record_is_a_failed_stub_with_its_size() {
+    let mut big = rec("7", None);
+    big.record = Value::Null;
+    big.withheld = Some(30_000_000);
+    match stored_record(&big, 1_000) {
+        StoredRecord::Failed { input, error } => {
+            let input: Value = serde_json::from_str(&input).unwrap();
+            let bytes = 30_000_000 + r#"{"event":{"record":}}"#.len();
+            assert_eq!(
+                input,
+                json!({"event": {"record": null, "record_key": "7", "record_bytes": bytes}})
+            );
+            let error: Value = serde_json::from_str(&error).unwrap();
+            assert_eq!(error["code"], "record_too_large");
+            assert_eq!(error["bytes"], bytes);
         }
         other => panic!("{other:?}"),
     }
