@@ -246,8 +246,11 @@ impl WorkflowObject {
     /// Drops everything the object keeps (alarm, schedule or poll state, runs, test shelf). A
     /// deploy or reconcile still arming from what it read of D1 before reads it again after
     /// this.
-    async fn empty(&self) -> Result<()> {
+    async fn empty(&self, workflow_id: &str) -> Result<()> {
         self.begin_arm_call();
+        // Disarmed, a poll in progress starts no run; it ends before the storage goes.
+        self.set_kind(None).await?;
+        let _lock = poll::wait_for_lock(workflow_id).await;
         let storage = self.state.storage();
         storage.delete_alarm().await?;
         storage.delete_all().await?;
@@ -540,6 +543,8 @@ impl WorkflowObject {
                     .put(KEY_WORKFLOW, workflow_id.clone())
                     .await?;
                 self.disarm().await?;
+                // A poll in progress ends first: disarmed, it starts no run after this answers.
+                drop(poll::wait_for_lock(&workflow_id).await);
                 self.arm(&workflow_id, false).await
             }
             Action::PollReset => poll::handle(self, action, req).await,
@@ -564,7 +569,7 @@ impl WorkflowObject {
                         503,
                     );
                 }
-                self.empty().await?;
+                self.empty(&workflow_id).await?;
                 Response::ok("forgotten")
             }
             Action::Live => match self.state.storage().get::<String>(KEY_LIVE).await? {
@@ -585,7 +590,7 @@ impl WorkflowObject {
                     // The workflow's row is gone. Its object was emptied before, but a deploy
                     // that read D1 in between may have armed it again: emptied once more, then
                     // marked deleted.
-                    self.empty().await?;
+                    self.empty(&workflow_id).await?;
                     self.state.storage().put(KEY_LIVE, LIVE_DELETED).await?;
                 }
                 test_shelf::handle(self, action, url, req).await

@@ -115,7 +115,7 @@ thread_local! {
 }
 
 /// Held while a workflow polls (or positions its cursor); released on drop.
-struct PollLock(String);
+pub(super) struct PollLock(String);
 
 impl PollLock {
     /// Takes the lock unless a poll of the workflow is in progress. No await between the check
@@ -767,6 +767,13 @@ async fn record_runs(
             moved: None,
         });
     }
+    // Undeployed or deleted while the source was read: no run is created.
+    let kv = ctx.obj.kv().map_err(storage_err)?;
+    if ctx.obj.kind_now(kv).map_err(storage_err)? != Some(TriggerKind::Poll) {
+        return Err(SourceError(
+            "the workflow was undeployed during the poll; no run was created".into(),
+        ));
+    }
     let env = ctx.obj.env();
     let answers = join_all(
         by_shard
@@ -1386,7 +1393,7 @@ pub async fn handle(obj: &WorkflowObject, action: Action, mut req: Request) -> R
 }
 
 /// Takes the poll lock, waiting up to [`LOCK_WAIT_MS`] for a poll in progress to end.
-async fn wait_for_lock(workflow_id: &str) -> Option<PollLock> {
+pub(super) async fn wait_for_lock(workflow_id: &str) -> Option<PollLock> {
     let mut lock = PollLock::try_take(workflow_id);
     let _waiting = lock.is_none().then(|| DeployWaiting::new(workflow_id));
     let deadline = now_ms() + LOCK_WAIT_MS;

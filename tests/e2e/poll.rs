@@ -1686,6 +1686,44 @@ fn a_deploy_during_a_poll_arms_the_new_version_when_the_poll_ends() {
     stop(&e.dev, &id);
 }
 
+/// An undeploy, or a delete, while a poll waits for its source: the answer comes once the poll
+/// has ended, and that poll creates no run, so no step calls out after it.
+#[test]
+fn an_undeploy_or_delete_during_a_poll_starts_no_run() {
+    let e = env();
+    let up = crate::harness::upstream::Upstream::start();
+    let def = |feed: &str| {
+        let mut d = http_def(
+            "stopped mid-poll",
+            json!({"url": e.api.url(feed)}),
+            "beginning",
+        );
+        d["steps"] = json!([{"type": "http", "name": "call", "method": "POST",
+            "url": up.url(&format!("/echo/{feed}"))}]);
+        d
+    };
+    for (feed, method, path) in [
+        ("held-undeploy", "POST", "/undeploy"),
+        ("held-delete", "DELETE", ""),
+    ] {
+        e.api.update(feed, |f| {
+            f.items = (1..=2).map(item).collect();
+            f.delay_ms = 4000;
+        });
+        let id = create_deployed(&e.dev, &def(feed));
+        eventually(60, "the first poll asked the held feed", || {
+            !e.api.seen(feed).is_empty()
+        });
+        let r = api(&e.dev, method, &format!("/api/workflows/{id}{path}"), None);
+        assert!(r.status == 200 || r.status == 204, "{}", r.text);
+        std::thread::sleep(Duration::from_secs(8));
+        assert!(up.received(&format!("/echo/{feed}")).is_empty(), "{feed}");
+        if method == "POST" {
+            assert_eq!(runs_of(&e.dev, &id), 0);
+        }
+    }
+}
+
 #[test]
 fn an_undeploy_whose_object_call_fails_stops_polling_once_the_cron_retries_it() {
     // A `wrangler dev` of its own: `arm` makes the object refuse the deploy and undeploy calls
