@@ -935,8 +935,8 @@ async fn poll_http(
     let mut new: Vec<NewRecord> = Vec::new();
     let mut held_bytes = 0usize;
     let mut new_count = 0usize;
-    // A source whose URL or headers read a secret follows redirects only within its origin.
-    let carries_secret = !source.secret_names().is_empty();
+    // A source whose URL or headers send a credential follows redirects only within its origin.
+    let carries_secret = source.carries_credentials();
     let end = loop {
         let request = source.page_request(walk.next.as_ref(), cursor.mark(), |n| {
             http_source::secret(env, n)
@@ -969,6 +969,7 @@ async fn poll_http(
             }
         }
         let page = fetched?;
+        walk.first_page(&request.url);
         pages += 1;
         let items = source.items_of(&page.body)?;
         items_read += items.len();

@@ -17,6 +17,9 @@ use tripline_core::poll::HttpPollRequest;
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest body read (a poll keeps the whole response in memory).
 const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Deepest nesting of a page (the JSON parser reads up to 128 levels; a run's input holds an
+/// item two levels down, and PostgreSQL records run up to 125 levels deep).
+const PAGE_MAX_DEPTH: usize = 120;
 
 /// A page of the source: its JSON body and its `Link` header.
 pub struct FetchedPage {
@@ -115,8 +118,10 @@ pub async fn fetch(
         )));
     }
     // Parsed within a budget: a long array of small values would take far more memory as a
-    // parsed document than as text.
-    tripline_core::kernel::json_budget::check(&bytes)
+    // parsed document than as text. A page may nest deeper than a request may: its items are
+    // run as deep as a PostgreSQL record may be, within what the parser reads.
+    use tripline_core::kernel::json_budget::{check_with, MAX_VALUES};
+    check_with(&bytes, PAGE_MAX_DEPTH, MAX_VALUES)
         .map_err(|e| SourceError(format!("GET {shown}: {e}")))?;
     let body = serde_json::from_slice(&bytes)
         .map_err(|e| SourceError(format!("GET {shown}: the response is not JSON ({e})")))?;

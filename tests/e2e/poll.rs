@@ -2300,6 +2300,37 @@ fn http_link_to_another_origin_is_not_followed() {
     stop(&e.dev, &id);
 }
 
+/// A list whose last page links back to its first: the walk ends where it comes back (the
+/// deploy's positioning, and every poll after it), so an item added later runs.
+#[test]
+fn http_walk_ends_where_the_links_come_back_to_a_page_read() {
+    let e = env();
+    let feed = "loop";
+    e.api.update(feed, |f| {
+        f.items = (1..=4).map(item).collect();
+        f.page_size = Some(2);
+        f.paging = Paging::LinkLoop;
+    });
+    let started = Instant::now();
+    let id = create_deployed(
+        &e.dev,
+        &http_def("loop", json!({"url": e.api.url(feed)}), "now"),
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        e.api.seen(feed).len() <= 3,
+        "{:?}",
+        pages_read(&e.api, feed)
+    );
+    e.api
+        .update(feed, |f| f.items = (1..=5).map(item).collect());
+    let runs = wait_runs(&e.dev, &id, 1, 60);
+    assert_eq!(item_seqs(&runs), [5]);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["last_poll_error"], Value::Null, "{status}");
+    stop(&e.dev, &id);
+}
+
 /// Waits for the workflow's first failed poll; its error, which never holds the token, after
 /// which no run was made.
 fn first_poll_error(dev: &Dev, id: &str) -> String {
@@ -2355,6 +2386,35 @@ fn http_source_redirects_are_followed_only_within_its_origin() {
     stop(&e.dev, &id);
 }
 
+/// A token written into the source itself (no secret) is a credential all the same: a redirect
+/// to another origin fails the poll, and that origin never receives a request.
+#[test]
+fn http_source_with_a_literal_token_is_not_redirected_to_another_origin() {
+    let e = env();
+    let port = e.api.base.rsplit(':').next().unwrap().to_string();
+    e.api
+        .update("literal-target", |f| f.items = (1..=2).map(item).collect());
+    e.api.update("literal-away", |f| {
+        f.moved_to = Some(format!("http://localhost:{port}/feed/literal-target"))
+    });
+    let id = create_deployed(
+        &e.dev,
+        &http_def(
+            "literal token",
+            json!({"url": e.api.url("literal-away"),
+                   "headers": {"authorization": format!("Bearer {API_TOKEN}")}}),
+            "beginning",
+        ),
+    );
+    let error = first_poll_error(&e.dev, &id);
+    assert!(
+        error.contains("redirected (HTTP 307) to another host, http://localhost:"),
+        "{error}"
+    );
+    assert!(e.api.seen("literal-target").is_empty());
+    stop(&e.dev, &id);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A small JSON API for the http source: `/feed/{name}` answers `{"data": [items…]}` for that
 // feed (newest first when the feed is marked so), 401 without the right token, 500 or
@@ -2376,6 +2436,8 @@ enum Paging {
     Cursor,
     /// `Link: <http://localhost:PORT/feed/x?page=2>; rel="next"`: another origin.
     ForeignLink,
+    /// As `Link`, and the last page links back to the first.
+    LinkLoop,
 }
 
 #[derive(Default, Clone)]
@@ -2476,7 +2538,7 @@ fn answer(
     if more {
         let next = page_no + 1;
         match feed.paging {
-            Paging::Link => {
+            Paging::Link | Paging::LinkLoop => {
                 link = Some(format!(
                     "<http://127.0.0.1:{port}{path}?page={next}>; rel=\"next\", <http://127.0.0.1:{port}{path}?page=1>; rel=\"first\""
                 ))
@@ -2492,6 +2554,11 @@ fn answer(
                 body["meta"] = json!({"next_cursor": page.last().map(|i| i["id"].clone())})
             }
         }
+    }
+    if !more && feed.paging == Paging::LinkLoop {
+        link = Some(format!(
+            "<http://127.0.0.1:{port}{path}?page=1>; rel=\"next\""
+        ));
     }
     (200, body.to_string(), link)
 }
@@ -2762,6 +2829,33 @@ fn an_oversized_record_is_a_failed_run_and_the_poll_moves_on() {
         None,
     );
     assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// An item nested 70 levels deep (past the 64 levels a request may have) does not refuse its
+/// page: it runs like the items around it, its record whole.
+#[test]
+fn an_item_nested_deep_runs_and_its_page_is_read() {
+    let e = env();
+    let feed = "deep-item";
+    let mut deep = item(2);
+    let mut nested = json!(1);
+    for _ in 0..70 {
+        nested = json!([nested]);
+    }
+    deep["deep"] = nested.clone();
+    e.api
+        .update(feed, |f| f.items = vec![item(1), deep, item(3)]);
+    let id = create_deployed(
+        &e.dev,
+        &http_def("deep item", json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    let runs = wait_runs(&e.dev, &id, 3, 90);
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"), "{runs:?}");
+    assert_eq!(item_seqs(&runs), [1, 2, 3]);
+    assert_eq!(runs[1]["input"]["event"]["record"]["deep"], nested);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["last_poll_error"], Value::Null, "{status}");
+    stop(&e.dev, &id);
 }
 
 /// After a redeploy onto another URL with `start: beginning`, records whose ids were seen under

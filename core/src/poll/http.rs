@@ -325,6 +325,20 @@ impl HttpSource {
         names
     }
 
+    /// Whether a request of this source sends a credential: a `{{secrets.NAME}}` in the URL or
+    /// a header, or a header written in the definition that holds one, found as for an `http`
+    /// step (a credential name, or a value that looks like one). Such a source follows
+    /// redirects only within its origin (a redirect takes the headers along, not the URL).
+    pub fn carries_credentials(&self) -> bool {
+        !self.secret_names().is_empty()
+            || crate::steps::http::literal_credential_field(
+                &self.headers,
+                &[],
+                &crate::steps::fields::Body::None,
+            )
+            .is_some()
+    }
+
     /// The pointer whose value orders items and, with `greatest`, is the high-water mark.
     pub fn greatest_pointer(&self) -> Option<&str> {
         match self.dedupe {

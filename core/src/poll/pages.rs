@@ -252,7 +252,15 @@ pub struct PageWalk {
     /// Polls in a row that could not read the kept page (`next`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub kept_page_failures: u32,
+    /// The pages this walk read (a hash of each page's URL or token, at most [`MAX_VISITED`],
+    /// then it starts again): a list whose links come back to one of them ends there, rather
+    /// than going round for ever.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub visited: Vec<String>,
 }
+
+/// Most pages a walk remembers having read.
+pub const MAX_VISITED: usize = 1_000;
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
@@ -310,6 +318,32 @@ impl PageWalk {
         true
     }
 
+    /// The walk reads its first page, at `url` (the source's URL as sent): a link back to it
+    /// ends the walk.
+    pub fn first_page(&mut self, url: &str) {
+        if self.next.is_none() {
+            self.visit(url);
+        }
+    }
+
+    /// Remembers a page by its URL or token; `false` when the walk has read it already.
+    fn visit(&mut self, page: &str) -> bool {
+        // FNV-1a: stable across builds, as the walk is kept between polls.
+        let hash = page.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let hash = crate::kernel::hex::encode(&hash.to_be_bytes());
+        if self.visited.contains(&hash) {
+            return false;
+        }
+        // Full: the walk starts remembering again (a loop shorter than that is still seen).
+        if self.visited.len() >= MAX_VISITED {
+            self.visited.clear();
+        }
+        self.visited.push(hash);
+        true
+    }
+
     /// Of `new` (new to the cursor), the records this walk has not taken yet.
     pub fn not_taken(&self, new: Vec<NewRecord>) -> Vec<NewRecord> {
         if self.taken.is_empty() {
@@ -335,25 +369,34 @@ impl PageWalk {
             self.first_page_all_new = all_new;
         }
         self.reached_seen |= page.seen > 0;
-        let end = |last_all_new: bool| AfterPage::End {
+        let last_all_new = match order {
+            Order::NewestFirst if page.seen > 0 => Some(false),
+            // Positioning a newest-first list: its first page holds the newest items.
+            Order::NewestFirst if self.positioning => Some(all_new),
+            _ => None,
+        };
+        // The next page, unless the list ends here (no link, an empty page, or a link to a
+        // page this walk read: to itself, or back to an earlier one).
+        let next = match (last_all_new, page.next) {
+            (None, Some(next)) if page.items > 0 => {
+                let seen = match &next {
+                    NextRequest::Url { url } => url.clone(),
+                    NextRequest::Token { token } => format!("\0{token}"),
+                };
+                self.visit(&seen).then_some(next)
+            }
+            _ => None,
+        };
+        if let Some(next) = next {
+            self.next = Some(next.clone());
+            return AfterPage::Next(next);
+        }
+        AfterPage::End {
             reached_seen: self.reached_seen,
             boundary_all_new: match order {
-                Order::NewestFirst => last_all_new,
+                Order::NewestFirst => last_all_new.unwrap_or(all_new),
                 Order::OldestFirst => self.first_page_all_new,
             },
-        };
-        match order {
-            Order::NewestFirst if page.seen > 0 => return end(false),
-            // Positioning a newest-first list: its first page holds the newest items.
-            Order::NewestFirst if self.positioning => return end(all_new),
-            _ => {}
-        }
-        match page.next {
-            Some(next) if page.items > 0 && Some(&next) != self.next.as_ref() => {
-                self.next = Some(next.clone());
-                AfterPage::Next(next)
-            }
-            _ => end(all_new),
         }
     }
 }

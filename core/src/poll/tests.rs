@@ -863,6 +863,24 @@ fn an_unreadable_record_keeps_its_key_and_position() {
     }
 }
 
+/// A source sends a credential when it reads a secret, or when one is written into it: such a
+/// source is redirected only within its origin.
+#[test]
+fn a_credential_written_into_a_source_counts_as_one() {
+    let carries = |source: Value| http_source(source).carries_credentials();
+    assert!(!carries(json!({})));
+    assert!(!carries(json!({"url": "https://a.example/items?page=2",
+        "headers": {"accept": "application/json"}})));
+    assert!(carries(json!({"headers": {"authorization": "Bearer abc"}})));
+    assert!(carries(json!({"headers": {"x-api-key": "abc"}})));
+    assert!(carries(
+        json!({"headers": {"x-anything": "Bearer abcdefghijklmnop"}})
+    ));
+    assert!(carries(
+        json!({"url": "https://a.example/items?k={{secrets.KEY}}"})
+    ));
+}
+
 #[test]
 fn renders_http_request_with_secrets() {
     let s = http_source(

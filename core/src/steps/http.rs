@@ -427,7 +427,7 @@ fn credential_field(
 /// A credential written into the step itself: a header or query parameter with a credential
 /// name, a `json` field with one (holding what redaction would hide), or a value that looks
 /// like one (`Bearer …`, a JWT, `sk_live_…`).
-fn literal_credential_field(
+pub(crate) fn literal_credential_field(
     headers: &[(String, String)],
     query: &[(String, Value)],
     body: &Body,

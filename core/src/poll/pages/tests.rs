@@ -603,3 +603,49 @@ fn a_kept_page_that_fails_twice_in_a_row_starts_the_walk_again_keeping_what_it_t
     let back: PageWalk = serde_json::from_str(&serde_json::to_string(&walk).unwrap()).unwrap();
     assert_eq!(back, walk);
 }
+
+/// A list whose links come back to a page the walk read (the first page, or any other) ends
+/// there: the walk never goes round for ever.
+#[test]
+fn a_link_back_to_a_page_read_ends_the_walk() {
+    let mut w = PageWalk::new(true);
+    w.first_page("https://x/items?page=1");
+    for n in 2..=3 {
+        assert_eq!(
+            w.after_page(Order::OldestFirst, page(10, 0, url(n)), &[]),
+            AfterPage::Next(url(n).unwrap())
+        );
+    }
+    // Page 3 links back to page 1.
+    assert!(matches!(
+        w.after_page(Order::OldestFirst, page(10, 0, url(1)), &[]),
+        AfterPage::End { .. }
+    ));
+    // A → B → A, by tokens.
+    let token = |t: &str| {
+        Some(NextRequest::Token {
+            token: t.to_string(),
+        })
+    };
+    let mut w = PageWalk::new(false);
+    w.first_page("https://x/items");
+    assert!(matches!(
+        w.after_page(Order::OldestFirst, page(1, 0, token("a")), &[]),
+        AfterPage::Next(_)
+    ));
+    assert!(matches!(
+        w.after_page(Order::OldestFirst, page(1, 0, token("b")), &[]),
+        AfterPage::Next(_)
+    ));
+    assert!(matches!(
+        w.after_page(Order::OldestFirst, page(1, 0, token("a")), &[]),
+        AfterPage::End { .. }
+    ));
+    // Kept between polls, and bounded.
+    let kept: PageWalk = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
+    assert_eq!(kept.visited.len(), 3);
+    for n in 0..MAX_VISITED + 5 {
+        w.visit(&n.to_string());
+    }
+    assert_eq!(w.visited.len(), 8);
+}
