@@ -46,8 +46,8 @@ use tripline_core::kernel::ids::{new_run_id, WorkflowId};
 use tripline_core::kernel::shard::shard_for;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::poll::cursor::{sort_oldest_first, HttpCursor, NewRecord, PgCursor};
-use tripline_core::poll::horizon::Horizon;
 use tripline_core::poll::horizon::Waiting;
+use tripline_core::poll::horizon::{Horizon, MAX_MARK_BYTES};
 use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk, Pause, KEPT_PAGE_TRIES};
 use tripline_core::poll::state::{
     batch_run_random, http_summary, join_http, mark_gap, parse_reset, pg_summary, scoped_dedup_key,
@@ -207,15 +207,6 @@ impl PollStore {
             .into_iter()
             .next()
             .map(|r| r.value))
-    }
-
-    fn delete(&self, key: &str) -> Result<()> {
-        self.sql
-            .exec(
-                "DELETE FROM poll_state WHERE key = ?",
-                vec![SqlStorageValue::from(key)],
-            )
-            .map(|_| ())
     }
 
     fn put(&self, key: &str, value: &str) -> Result<()> {
@@ -545,6 +536,14 @@ fn load_fingerprinted<T: serde::de::DeserializeOwned>(
 }
 
 fn load_horizon(store: &PollStore, fingerprint: &str) -> Result<Horizon> {
+    // Marks kept before their bytes were bounded, too large to go with a read: none (the rows
+    // they covered wait until a later poll proves them again).
+    if store
+        .get(KEY_HORIZON)?
+        .is_some_and(|t| t.len() > 2 * MAX_MARK_BYTES)
+    {
+        return Ok(Horizon::default());
+    }
     Ok(load_fingerprinted(store, KEY_HORIZON, fingerprint)?.unwrap_or_default())
 }
 
@@ -603,7 +602,13 @@ fn save_walk(
 }
 
 fn clear_walk(store: &PollStore) -> Result<()> {
-    store.delete(KEY_WALK)
+    store
+        .sql
+        .exec(
+            "DELETE FROM poll_state WHERE key = ?",
+            vec![SqlStorageValue::from(KEY_WALK)],
+        )
+        .map(|_| ())
 }
 
 /// Stores a PostgreSQL cursor unless a reset happened since `generation` was read.
@@ -1445,9 +1450,9 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     }
     let store = PollStore::open(obj)?;
     let fingerprint = source_fingerprint(&trigger.source);
-    // A reset starts a new walk over an HTTP source's pages, and new transaction marks.
+    // A reset starts a new walk over an HTTP source's pages. (The transaction marks stay: what
+    // they proved of the table holds whatever the cursor.)
     clear_walk(&store)?;
-    store.delete(KEY_HORIZON)?;
     // Whether the poll should go on at once (a positioning walk longer than the reset's loop).
     let mut go_on = false;
     let summary = match start {

@@ -186,8 +186,18 @@ impl Horizon {
         } else {
             None
         };
+        self.bound();
+        if self.held_back {
+            Bound::UpTo(settled)
+        } else {
+            Bound::All
+        }
+    }
+
+    /// Keeps the marks within [`MAX_MARKS`] and [`MAX_MARK_BYTES`]: the first (the settled one)
+    /// and the newest stay (dropping marks only makes the bound more cautious).
+    fn bound(&mut self) {
         if self.marks.len() > MAX_MARKS {
-            // Keep the first (the settled one) and the newest.
             let extra = self.marks.len() - MAX_MARKS;
             self.marks.drain(1..1 + extra);
         }
@@ -199,11 +209,6 @@ impl Horizon {
         };
         while self.marks.len() > 2 && self.marks.iter().map(bytes).sum::<usize>() > MAX_MARK_BYTES {
             self.marks.remove(1);
-        }
-        if self.held_back {
-            Bound::UpTo(settled)
-        } else {
-            Bound::All
         }
     }
 

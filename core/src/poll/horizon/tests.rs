@@ -222,6 +222,11 @@ fn marks_stay_within_their_bytes() {
     assert!(serde_json::to_string(&h).unwrap().len() < 100_000);
     // What was final stays final.
     assert_eq!(poll(&mut h, snap(1, 99), "zz", 99), Bound::UpTo(at("0")));
+    // Marks kept before they were bounded by bytes are bounded by the next poll.
+    let mut kept = h.clone();
+    kept.marks = (0..60).map(|_| h.marks[1].clone()).collect();
+    kept.bound();
+    assert!(kept.marks.len() < 10, "{}", kept.marks.len());
 }
 
 #[test]
