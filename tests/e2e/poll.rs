@@ -961,6 +961,31 @@ fn a_tiebreak_that_is_not_unique_is_refused() {
         "{error}"
     );
     stop(&e.dev, &id);
+
+    // A partitioned table's primary key must include its partition key: a tiebreak that is one
+    // key of it is taken.
+    e.pg.sql(
+        "CREATE TABLE t_tie_parted (id bigserial, \
+         created_at timestamptz NOT NULL DEFAULT clock_timestamp(), n int NOT NULL, \
+         PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at)",
+    );
+    e.pg.sql(
+        "CREATE TABLE t_tie_parted_all PARTITION OF t_tie_parted \
+         FOR VALUES FROM ('2000-01-01') TO ('2100-01-01')",
+    );
+    e.pg.sql("GRANT SELECT ON t_tie_parted TO reader");
+    e.pg.sql("INSERT INTO t_tie_parted (n) VALUES (1), (2), (3)");
+    let id = create_deployed(
+        &e.dev,
+        &pg_def(
+            "tiebreak in a partitioned key",
+            json!({"table": "t_tie_parted", "cursor": "created_at", "tiebreak": "id"}),
+            "beginning",
+            5,
+        ),
+    );
+    wait_runs(&e.dev, &id, 3, 90);
+    stop(&e.dev, &id);
 }
 
 /// A redeploy onto another tiebreak (`id` → `uid`, a uuid) never casts the stored id to a uuid:

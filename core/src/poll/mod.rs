@@ -152,10 +152,14 @@ impl fmt::Display for PollError {
                 relation,
                 tiebreak,
             } => {
+                let why = match tiebreak {
+                    true => "no primary key or unique index has it",
+                    false => "no primary key or unique index on it alone",
+                };
                 write!(
                     f,
-                    "column \"{column}\" is not unique in {relation} (no primary key or unique \
-                     index on it alone): rows sharing a value would "
+                    "column \"{column}\" is not unique in {relation} ({why}): rows sharing a \
+                     value would "
                 )?;
                 match tiebreak {
                     true => f.write_str(

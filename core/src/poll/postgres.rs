@@ -378,18 +378,24 @@ impl PgSource {
     }
 
     /// Catalog query returning `(column name, type name, unique)` rows for the named columns:
-    /// `unique` when a valid unique index (or the primary key) without a predicate has that
-    /// column as its only key, on a relation whose rows are its own; NULL when no index can
-    /// show it (a view; a table with inheritance children also reads theirs, which its index
-    /// does not cover; a partitioned table's unique index covers every partition). `$1` = the quoted relation as
-    /// text, `$2` = comma-separated column names (see [`Self::column_type_params`]). A missing
-    /// table fails in PostgreSQL with its own message.
+    /// `unique` true when a valid unique index (or the primary key) without a predicate has
+    /// that column as its only key, on a relation whose rows are its own; false when no unique
+    /// index has it at all; NULL when no index can tell: the column is one key of a unique
+    /// index with others (a partitioned table's primary key must include its partition key,
+    /// e.g. `(id, created_at)`), or the relation is a view or a table with inheritance children
+    /// (which also reads theirs, which its index does not cover). A partitioned table's unique
+    /// index covers every partition. `$1` = the quoted relation as text, `$2` = comma-separated
+    /// column names (see [`Self::column_type_params`]). A missing table fails in PostgreSQL
+    /// with its own message.
     pub fn column_type_sql() -> String {
         "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
          CASE WHEN c.relkind = 'p' OR (c.relkind IN ('r', 'm') AND NOT c.relhassubclass) THEN \
-         EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+         CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
          WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
-         AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) END \
+         AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) THEN true \
+         WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+         WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
+         AND a.attnum = ANY (i.indkey)) THEN NULL ELSE false END END \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
          AND a.attname::text = ANY (pg_catalog.string_to_array($2::text, ','))"
@@ -404,7 +410,9 @@ impl PgSource {
     /// Turns the rows of [`Self::column_type_sql`] into validated types; every named column must
     /// exist, and without a tiebreak the cursor's values must never repeat: rows sharing a value
     /// would share one run, and a batch ending among them would leave the rest behind the cursor.
-    /// A tiebreak is a record's key, so on a table it must be unique on its own as well.
+    /// A tiebreak is a record's key, so on a table it must be a key of a unique index as well
+    /// (unique on its own, or with other columns where the table allows no better, as a
+    /// partitioned table's primary key).
     pub fn column_types(
         &self,
         rows: &[(String, String, Option<bool>)],

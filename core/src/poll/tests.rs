@@ -440,9 +440,12 @@ fn column_type_query() {
         PgSource::column_type_sql(),
         "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
          CASE WHEN c.relkind = 'p' OR (c.relkind IN ('r', 'm') AND NOT c.relhassubclass) THEN \
-         EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+         CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
          WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
-         AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) END \
+         AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) THEN true \
+         WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
+         WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
+         AND a.attnum = ANY (i.indkey)) THEN NULL ELSE false END END \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          WHERE a.attrelid = $1::text::regclass \
          AND a.attnum > 0 AND NOT a.attisdropped \
@@ -1018,13 +1021,16 @@ fn a_cursor_without_a_tiebreak_must_be_unique() {
     let mut rows = row(false);
     rows.push(("id".to_string(), "bigint".to_string(), Some(true)));
     assert!(!tied.column_types(&rows).unwrap().cursor_unique);
-    // A record's key is its tiebreak value: on a table it must be unique on its own too.
+    // A record's key is its tiebreak value: on a table it must be a key of a unique index
+    // (NULL: one key of several, as in a partitioned table's primary key, is taken).
+    rows[1].2 = None;
+    assert!(tied.column_types(&rows).is_ok());
     rows[1].2 = Some(false);
     let e = tied.column_types(&rows).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "column \"id\" is not unique in \"events\" (no primary key or unique index on it \
-         alone): rows sharing a value would share one run (a record's key is its tiebreak \
+        "column \"id\" is not unique in \"events\" (no primary key or unique index has \
+         it): rows sharing a value would share one run (a record's key is its tiebreak \
          value); set `trigger.source.tiebreak` to a unique column such as the primary key"
     );
     // A view (or a table whose inheritance children an index cannot cover) shows nothing:
