@@ -76,7 +76,7 @@ function App() {
     setLeaving((old) => ({ proceed, from: old ? old.from : document.activeElement }));
     return true;
   };
-  const route = useRoute((hash) => holdFor(() => { location.hash = hash; }));
+  const route = useRoute((hash, redo) => holdFor(redo));
   useEffect(() => {
     setUnauthorizedHandler((e) => {
       token.clear();

@@ -8,26 +8,50 @@ function decodeSegment(s) {
 }
 const readRoute = () => (location.hash.replace(/^#\/?/, '').split('?')[0] || '').split('/').filter(Boolean).map(decodeSegment);
 
-/** The current hash route, split: '#/w/wf_1/runs' → ['w', 'wf_1', 'runs']. `hold(hash)` is asked
- * before a change of the hash is followed: when it returns true, the previous hash is put back
- * (in place, no new history entry) and the route stays. */
+/** This history entry's place among the app's entries (kept in `history.state`), or null for
+ * an entry the app has not seen yet. */
+const entryIndex = () => (history.state && typeof history.state.tripline === 'number' ? history.state.tripline : null);
+const markEntry = (n, url) => history.replaceState({ ...(history.state || {}), tripline: n }, '', url);
+
+/** The current hash route, split: '#/w/wf_1/runs' → ['w', 'wf_1', 'runs']. `hold(hash, redo)` is
+ * asked before a change of the hash is followed (`redo()` makes that change again): when it
+ * returns true, the route stays and so does
+ * the address: a new entry (a link, a typed address) is put back to the previous hash in place;
+ * a step through history (Back, Forward) is stepped back, so the entries stay as they were and
+ * the next Back still goes where it went before. */
 export function useRoute(hold) {
   const [route, setRoute] = useState(readRoute);
   const holdRef = useRef(hold);
   holdRef.current = hold;
   useEffect(() => {
     let shown = location.hash;
+    let at = entryIndex();
+    if (at === null) markEntry(at = 0);
+    // A step to an entry with the same address (no hashchange) only moves the place.
+    const moved = () => {
+      if (location.hash !== shown) return;
+      const to = entryIndex();
+      if (to !== null) at = to;
+    };
     const f = () => {
-      if (location.hash === shown) return;
-      if (holdRef.current && holdRef.current(location.hash)) {
-        history.replaceState(history.state, '', `${location.pathname}${location.search}${shown}`);
+      if (location.hash === shown) { moved(); return; }
+      const to = entryIndex();
+      const step = to !== null && to !== at ? to - at : 0;
+      const hash = location.hash;
+      const redo = step ? () => history.go(step) : () => { location.hash = hash; };
+      if (holdRef.current && holdRef.current(hash, redo)) {
+        if (step) history.go(-step);
+        else markEntry(at += 1, `${location.pathname}${location.search}${shown}`);
         return;
       }
       shown = location.hash;
+      if (to !== null) at = to;
+      else markEntry(at += 1);
       setRoute(readRoute());
     };
     addEventListener('hashchange', f);
-    return () => removeEventListener('hashchange', f);
+    addEventListener('popstate', moved);
+    return () => { removeEventListener('hashchange', f); removeEventListener('popstate', moved); };
   }, []);
   return route;
 }

@@ -832,6 +832,45 @@ fn oauth_connections_page_with_load_more() {
 }
 
 #[test]
+fn a_connection_delete_stays_with_its_connection_through_refreshes() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, 3600);
+    let id = create_deployed(
+        dev,
+        &json!({"name": "Refreshed connections", "trigger": provider.trigger(OAUTH_SECRET_ENV, &["read"]),
+                "steps": [{"type": "log", "name": "hello", "message": "connected {{oauth.user_id}}"}]}),
+    );
+    for user in ["ann", "cat", "dan"] {
+        connect_over_http(dev, &provider, &id, user);
+    }
+    // "bob" comes in with a refresh while Delete of "cat" asks.
+    let r = browser(
+        "dashboard_connections_refresh.mjs",
+        json!({"id": id, "added": "bob"}),
+    );
+    assert_eq!(strings(&r["before"]), ["ann", "cat", "dan"], "{r:#}");
+    assert_eq!(strings(&r["with_added"]), ["ann", "bob", "cat", "dan"], "{r:#}");
+    // The question stayed on "cat", and confirming it deleted "cat".
+    assert_eq!(strings(&r["asking"]), ["cat"], "{r:#}");
+    assert_eq!(strings(&r["first_deletes"]), ["cat"], "{r:#}");
+    assert_eq!(strings(&r["after_first_delete"]), ["ann", "bob", "dan"], "{r:#}");
+    // The user typed in the editor while "ann" was being deleted: the focus stayed there, and
+    // no other Delete was pressed.
+    assert_eq!(r["focus_in_editor"], true, "{r:#}");
+    assert_eq!(strings(&r["deletes"]), ["cat", "ann"], "{r:#}");
+    assert_eq!(strings(&r["after_second_delete"]), ["bob", "dan"], "{r:#}");
+    let conns = api(dev, "GET", &format!("/api/workflows/{id}/connections"), None).json();
+    let left: Vec<&str> = conns["connections"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|c| text(&c["user_id"]))
+        .collect();
+    assert_eq!(left, ["dan"], "{conns}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
 fn hostile_workflow_name_is_shown_as_text_and_no_script_runs() {
     let dev = dev();
     let mut def = endpoint_example();
@@ -920,6 +959,22 @@ fn leaving_a_workflow_with_unsaved_edits_asks_first() {
     assert_eq!(r["unload_asks_after_discard"], false, "{r:#}");
     assert_eq!(r["stored_name"], "Lead created", "{r:#}");
     assert_eq!(r["edit_after_return"], false, "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn back_with_unsaved_edits_asks_and_stay_keeps_the_history() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_unsaved_back.mjs", json!({"id": id}));
+    // Back asked; Stay kept the workflow, and the next Back asked again (it did not leave the
+    // dashboard); Discard went back to the list, and Forward to the workflow.
+    assert_eq!(r["hash_after_stay"], format!("#/w/{id}"), "{r:#}");
+    assert_eq!(r["asked_again"], true, "{r:#}");
+    assert_eq!(r["back_on_list"], true, "{r:#}");
+    assert_eq!(r["url_after_back"], r["list_url"], "{r:#}");
+    assert_eq!(r["forward_to_workflow"], true, "{r:#}");
+    assert_eq!(r["hash_after_forward"], format!("#/w/{id}"), "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

@@ -120,7 +120,7 @@ export function WorkflowList() {
                 const x = { ...(extra[w.id] || {}), lastRun: w.last_run };
                 const health = pollHealth(x.full && x.full.poll);
                 return (
-                  <tr data-id={w.id}>
+                  <tr key={w.id} data-id={w.id}>
                     <td data-label="Name"><div><a class="wf-name" href={`#/w/${enc(w.id)}`}>{w.name}</a><div class="muted mono">{w.id}</div></div></td>
                     <td data-label="Trigger">{w.trigger_type}</td>
                     <td data-label="Status"><Status status={w.status} /></td>

@@ -99,7 +99,7 @@ export function RunsPage({ id }) {
             <thead><tr><th scope="col">Run</th><th scope="col">Status</th><th scope="col">Trigger</th><th scope="col">Version</th><th scope="col">Created</th><th scope="col">Duration</th></tr></thead>
             <tbody>
               {all.map((r) => (
-                <tr data-run={r.id}>
+                <tr key={r.id} data-run={r.id}>
                   <td data-label="Run"><a class="mono" href={`#/runs/${enc(r.id)}`}>{r.id}</a></td>
                   <td data-label="Status"><Status status={r.status} /></td>
                   <td data-label="Trigger">{r.trigger}</td>

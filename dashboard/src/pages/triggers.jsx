@@ -5,6 +5,11 @@ import { api, enc } from '../api.js';
 import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, usePolling } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 
+/** Whether the focus may be moved to a control of `panel`: it is on nothing (the control it was
+ * on went away) or still inside the panel. */
+const focusIsFree = (panel) => document.activeElement === document.body || !document.activeElement
+  || (panel && panel.contains(document.activeElement));
+
 function Signature({ s }) {
   if (!s) return <span class="muted sig" data-sig="none">no signature check configured</span>;
   if (s.valid) return <span class="good sig" data-sig="valid">signature would pass ({s.scheme})</span>;
@@ -21,7 +26,9 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
   const [proposal, setProposal] = useState(null);
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState('');
-  // A proposal applied or dismissed gives the focus back to "Detect schema" (once enabled).
+  // A proposal applied or dismissed gives the focus back to "Detect schema" (once enabled),
+  // unless the focus went elsewhere meanwhile (the editor, another panel).
+  const panel = useRef(null);
   const detectButton = useRef(null);
   const refocus = useRef(false);
   const closeProposal = () => {
@@ -31,7 +38,7 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
   useLayoutEffect(() => {
     if (!refocus.current || proposal || busy) return;
     refocus.current = false;
-    detectButton.current.focus();
+    if (focusIsFree(panel.current)) detectButton.current.focus();
   }, [proposal, busy]);
   // The shelf (up to 20 requests with their bodies) is fetched every 1.5 s while it changes;
   // while it does not, less and less often, down to every 12 s. A saved draft (its `verify`
@@ -83,7 +90,7 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
   };
   const stats = wf.endpoint || {};
   return (
-    <section class="panel" aria-labelledby="endpoint-h">
+    <section class="panel" aria-labelledby="endpoint-h" ref={panel}>
       <h2 id="endpoint-h">Endpoint</h2>
       <UrlRow label="Production URL" url={wf.urls.endpoint} />
       <UrlRow label="Test URL" url={wf.urls.test} />
@@ -97,7 +104,7 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
       {shelf && shelf.length > 0 && (
         <ol class="shelf" aria-live="polite">
           {shelf.map((t) => (
-            <li class="test-request" data-id={t.id}>
+            <li class="test-request" key={t.id} data-id={t.id}>
               <div><strong>{t.method}</strong> <span class="mono">{t.path}</span> <Time iso={t.received_at} /> <Signature s={t.signature} /></div>
               {t.body_error ? <p class="bad">Body: {t.body_error}</p> : <Json value={t.body} />}
               <details><summary>Query and headers</summary><Json value={{ query: t.query, headers: t.headers }} /></details>
@@ -261,14 +268,16 @@ export function OAuthPanel({ wf }) {
   // Whether more pages were loaded: until then the paging cursor follows the first page.
   const paged = useRef(false);
   // After a delete, the focus goes to the next connection's Delete (the last one's when it was
-  // the last), or to the Connections heading when none is left.
+  // the last), or to the Connections heading when none is left — unless the focus went
+  // elsewhere while the delete was under way (the editor, another panel): it stays there.
+  const panel = useRef(null);
   const list = useRef(null);
   const heading = useRef(null);
   const refocus = useRef(null);
   useLayoutEffect(() => {
     if (refocus.current === null) return;
     const buttons = list.current ? list.current.querySelectorAll('button.danger') : [];
-    (buttons[Math.min(refocus.current, buttons.length - 1)] || heading.current).focus();
+    if (focusIsFree(panel.current)) (buttons[Math.min(refocus.current, buttons.length - 1)] || heading.current).focus();
     refocus.current = null;
   }, [conns]);
   const page = (cursor) => api('GET', `/api/workflows/${enc(wf.id)}/connections${cursor ? `?cursor=${enc(cursor)}` : ''}`);
@@ -311,7 +320,7 @@ export function OAuthPanel({ wf }) {
     await load();
   };
   return (
-    <section class="panel" aria-labelledby="oauth-h">
+    <section class="panel" aria-labelledby="oauth-h" ref={panel}>
       <h2 id="oauth-h">OAuth</h2>
       <UrlRow label="Sign-in URL" url={wf.urls.signin} />
       <UrlRow label="Redirect URL" url={wf.urls.redirect} />
@@ -324,7 +333,7 @@ export function OAuthPanel({ wf }) {
       {conns && conns.length > 0 && (
         <ul class="connections" ref={list}>
           {conns.map((c, i) => (
-            <li class="connection" data-user={c.user_id}>
+            <li class="connection" key={c.user_id} data-user={c.user_id}>
               <strong>{c.user_id}</strong> · {c.status}{c.needs_reauth ? <span class="bad"> · needs re-auth: {c.needs_reauth.reason}</span> : null}
               <span class="muted"> · connected <Time iso={c.created_at} /></span>
               <ConfirmButton label={deleting === c.user_id ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?"
