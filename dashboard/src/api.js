@@ -8,12 +8,22 @@ export const token = {
 };
 
 /** A workflow's unsaved editor text, kept in this tab (sessionStorage) until it is saved or
- * discarded: when the token is refused meanwhile, signing in again brings it back. */
+ * discarded: when the token is refused meanwhile, signing in again brings it back. Kept with it:
+ * the saved draft it started from (`base`), so a draft saved elsewhere meanwhile is noticed.
+ * `get` answers `{ text, base }` or null (`base` null: not known). */
 const UNSAVED = 'tripline.unsaved.';
 export const unsaved = {
-  get: (id) => sessionStorage.getItem(UNSAVED + id),
-  set: (id, text) => {
-    try { sessionStorage.setItem(UNSAVED + id, text); } catch { /* storage full: the text stays in the editor only */ }
+  get: (id) => {
+    const raw = sessionStorage.getItem(UNSAVED + id);
+    if (raw === null) return null;
+    try {
+      const kept = JSON.parse(raw);
+      if (kept && typeof kept.text === 'string' && typeof kept.base === 'string') return kept;
+    } catch { /* kept as text alone */ }
+    return { text: raw, base: null };
+  },
+  set: (id, text, base) => {
+    try { sessionStorage.setItem(UNSAVED + id, JSON.stringify({ text, base })); } catch { /* storage full: the text stays in the editor only */ }
   },
   clear: (id) => sessionStorage.removeItem(UNSAVED + id),
   clearAll: () => {

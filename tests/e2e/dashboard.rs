@@ -1012,6 +1012,38 @@ fn unsaved_edits_come_back_after_signing_in_again() {
 }
 
 #[test]
+fn unsaved_edits_over_a_draft_saved_elsewhere_are_restored_only_when_asked() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_unsaved_stale.mjs", json!({"id": id}));
+    for pass in ["restore", "discard"] {
+        let p = &r[pass];
+        assert!(
+            text(&p["notice"]).contains("changed since your unsaved edit"),
+            "{r:#}"
+        );
+        assert_eq!(p["notice_role"], "alert", "{r:#}");
+        assert_eq!(p["editor_shows_theirs"], true, "{r:#}");
+        assert_eq!(p["editor_shows_mine"], false, "{r:#}");
+        assert!(!text(&p["note"]).contains("Unsaved changes"), "{r:#}");
+        assert_eq!(p["after_notice"].as_u64().unwrap_or(0), 0, "{r:#}");
+    }
+    let restore = &r["restore"];
+    assert_eq!(restore["after_mine"], true, "{r:#}");
+    assert_eq!(restore["after_theirs"], false, "{r:#}");
+    assert!(text(&restore["after_note"]).contains("Unsaved changes"), "{r:#}");
+    assert_eq!(restore["stored_name"], "Saved elsewhere", "{r:#}");
+    let discard = &r["discard"];
+    assert_eq!(discard["after_mine"], false, "{r:#}");
+    assert_eq!(discard["after_theirs"], true, "{r:#}");
+    assert!(!text(&discard["after_note"]).contains("Unsaved changes"), "{r:#}");
+    assert_eq!(discard["kept_in_tab"], Value::Null, "{r:#}");
+    assert_eq!(discard["notice_after_reload"], 0, "{r:#}");
+    assert_eq!(discard["stored_name"], "Saved elsewhere again", "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
 fn focus_stays_on_a_control_when_the_one_it_was_on_goes() {
     let dev = dev();
     let id = create(dev, &endpoint_example());

@@ -31,6 +31,8 @@ export function WorkflowPage({ id, onDirty }) {
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState('');
   const [note, setNote] = useState('');
+  // An unsaved edit kept in this tab that started from an older draft: restored only when asked.
+  const [staleEdit, setStaleEdit] = useState(null);
   const editor = useRef(null);
 
   const refresh = async () => {
@@ -44,11 +46,16 @@ export function WorkflowPage({ id, onDirty }) {
     refresh().then((w) => {
       if (!live) return;
       const t = pretty(w.draft);
-      // Unsaved changes kept in this tab (the token was refused meanwhile) come back.
+      // Unsaved changes kept in this tab (the token was refused meanwhile) come back — at once
+      // when the saved draft is still the one they started from; when it was saved elsewhere
+      // meanwhile, the page shows that draft and asks.
       const kept = unsaved.get(id);
-      setText(kept !== null && kept !== t ? kept : t);
+      const edited = kept !== null && kept.text !== t;
+      const stale = edited && kept.base !== null && kept.base !== t;
+      setText(edited && !stale ? kept.text : t);
       setSavedText(t);
-      if (kept !== null && kept !== t) setNote('Your unsaved changes were restored.');
+      if (stale) setStaleEdit(kept.text);
+      else if (edited) setNote('Your unsaved changes were restored.');
       document.title = `${w.name} · Tripline`;
     }).catch((e) => { if (live) setLoadError(e); });
     return () => { live = false; };
@@ -57,9 +64,9 @@ export function WorkflowPage({ id, onDirty }) {
   const dirty = text !== null && text !== savedText;
   useEffect(() => {
     if (text === null) return;
-    if (dirty) unsaved.set(id, text);
-    else unsaved.clear(id);
-  }, [text, savedText]);
+    if (dirty) unsaved.set(id, text, savedText);
+    else if (staleEdit === null) unsaved.clear(id);
+  }, [text, savedText, staleEdit]);
   useEffect(() => { if (onDirty) onDirty(id, dirty); }, [dirty]);
   useEffect(() => () => { if (onDirty) onDirty(id, false); }, []);
 
@@ -141,6 +148,19 @@ export function WorkflowPage({ id, onDirty }) {
     }
   };
 
+  /** The kept edit over the newer draft, as unsaved changes; or dropped. */
+  const restoreStale = () => {
+    editor.current.setText(staleEdit);
+    setText(staleEdit);
+    setStaleEdit(null);
+    setNote('Your unsaved changes were restored.');
+    editor.current.view.focus();
+  };
+  const discardStale = () => {
+    setStaleEdit(null);
+    editor.current.view.focus();
+  };
+
   /** A detected schema into the editor's own text as `trigger.request`, the other unsaved edits
    * kept: the editor then has unsaved changes. */
   const applyInEditor = (schema) => {
@@ -192,6 +212,16 @@ export function WorkflowPage({ id, onDirty }) {
         </nav>
       </div>
       <p class="note" role="status" aria-live="polite">{note}{dirty ? ' Unsaved changes.' : ''}</p>
+      {staleEdit !== null && (
+        <div class="problem" role="alert" id="stale-edit">
+          <strong>The draft was changed since your unsaved edit</strong>
+          <p>It was saved elsewhere meanwhile: the editor shows that draft. Your edit is kept in this tab until you choose.</p>
+          <p class="actions">
+            <button type="button" onClick={restoreStale}>Restore my edit</button>
+            <button type="button" onClick={discardStale}>Discard it</button>
+          </p>
+        </div>
+      )}
       {problem && (
         <div class="problem" role="alert" id="save-problem">
           <strong>{problem.title}</strong>
