@@ -61,13 +61,11 @@ function App() {
   const [signedIn, setSignedIn] = useState(!!token.get());
   const [reason, setReason] = useState(null);
   // The workflow whose editor has unsaved changes, or null; read synchronously when the route
-  // changes, so it is a ref (the state drives the beforeunload handler).
+  // changes and when the page unloads, so it is a ref.
   const unsavedId = useRef(null);
-  const [dirty, setDirty] = useState(false);
   const onDirty = useCallback((id, d) => {
     if (d) unsavedId.current = id;
     else if (unsavedId.current === id) unsavedId.current = null;
-    setDirty(!!unsavedId.current);
   }, []);
   // A step held back by unsaved changes: { proceed, from (the element focused before) }.
   const [leaving, setLeaving] = useState(null);
@@ -86,11 +84,14 @@ function App() {
     });
   }, []);
   useEffect(() => {
-    if (!dirty) return undefined;
-    const ask = (e) => { e.preventDefault(); e.returnValue = ''; };
+    const ask = (e) => {
+      if (!unsavedId.current) return;
+      e.preventDefault();
+      e.returnValue = '';
+    };
     addEventListener('beforeunload', ask);
     return () => removeEventListener('beforeunload', ask);
-  }, [dirty]);
+  }, []);
   // A new page takes the focus, as a page load would (not the first one).
   const path = route.join('/');
   const shownPath = useRef(path);
@@ -111,7 +112,6 @@ function App() {
   const discard = () => {
     if (unsavedId.current) unsaved.clear(unsavedId.current);
     unsavedId.current = null;
-    setDirty(false);
     setLeaving(null);
     leaving.proceed();
   };

@@ -1,6 +1,6 @@
 // One workflow: the definition editor (errors at their place), save/deploy/undeploy, the draft's
 // diff against the deployed version, and the panel of its trigger kind.
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { api, enc, unsaved } from '../api.js';
 import { Editor, placeErrors } from '../editor.jsx';
 import { setMember } from '../jsonpath.js';
@@ -67,7 +67,8 @@ export function WorkflowPage({ id, onDirty }) {
     if (dirty) unsaved.set(id, text, savedText);
     else if (staleEdit === null) unsaved.clear(id);
   }, [text, savedText, staleEdit]);
-  useEffect(() => { if (onDirty) onDirty(id, dirty); }, [dirty]);
+  // Before the page shows it: the app asks before unload from the moment "Unsaved" is shown.
+  useLayoutEffect(() => { if (onDirty) onDirty(id, dirty); }, [dirty]);
   useEffect(() => () => { if (onDirty) onDirty(id, false); }, []);
 
   /** Saves the editor's text as the draft; true when it was accepted. */

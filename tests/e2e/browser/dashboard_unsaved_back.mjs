@@ -6,7 +6,8 @@ await scenario(async (page, out) => {
   await signIn(page);
   out.list_url = page.url();
   const { draft } = await apiGet(`/api/workflows/${args.id}`);
-  await page.getByRole('link', { name: draft.name }).first().click();
+  // By its address: another test may have made a workflow of the same name meanwhile.
+  await page.locator(`a[href="#/w/${args.id}"]`).first().click();
   await page.locator('.cm-content').waitFor();
   await setEditorText(page, JSON.stringify({ ...draft, name: 'Edited, then Back' }, null, 2));
   await page.locator('p.note', { hasText: 'Unsaved changes' }).waitFor();
