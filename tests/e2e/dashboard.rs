@@ -849,17 +849,31 @@ fn a_connection_delete_stays_with_its_connection_through_refreshes() {
         json!({"id": id, "added": "bob"}),
     );
     assert_eq!(strings(&r["before"]), ["ann", "cat", "dan"], "{r:#}");
-    assert_eq!(strings(&r["with_added"]), ["ann", "bob", "cat", "dan"], "{r:#}");
+    assert_eq!(
+        strings(&r["with_added"]),
+        ["ann", "bob", "cat", "dan"],
+        "{r:#}"
+    );
     // The question stayed on "cat", and confirming it deleted "cat".
     assert_eq!(strings(&r["asking"]), ["cat"], "{r:#}");
     assert_eq!(strings(&r["first_deletes"]), ["cat"], "{r:#}");
-    assert_eq!(strings(&r["after_first_delete"]), ["ann", "bob", "dan"], "{r:#}");
+    assert_eq!(
+        strings(&r["after_first_delete"]),
+        ["ann", "bob", "dan"],
+        "{r:#}"
+    );
     // The user typed in the editor while "ann" was being deleted: the focus stayed there, and
     // no other Delete was pressed.
     assert_eq!(r["focus_in_editor"], true, "{r:#}");
     assert_eq!(strings(&r["deletes"]), ["cat", "ann"], "{r:#}");
     assert_eq!(strings(&r["after_second_delete"]), ["bob", "dan"], "{r:#}");
-    let conns = api(dev, "GET", &format!("/api/workflows/{id}/connections"), None).json();
+    let conns = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/connections"),
+        None,
+    )
+    .json();
     let left: Vec<&str> = conns["connections"]
         .as_array()
         .expect("list")
@@ -1031,12 +1045,18 @@ fn unsaved_edits_over_a_draft_saved_elsewhere_are_restored_only_when_asked() {
     let restore = &r["restore"];
     assert_eq!(restore["after_mine"], true, "{r:#}");
     assert_eq!(restore["after_theirs"], false, "{r:#}");
-    assert!(text(&restore["after_note"]).contains("Unsaved changes"), "{r:#}");
+    assert!(
+        text(&restore["after_note"]).contains("Unsaved changes"),
+        "{r:#}"
+    );
     assert_eq!(restore["stored_name"], "Saved elsewhere", "{r:#}");
     let discard = &r["discard"];
     assert_eq!(discard["after_mine"], false, "{r:#}");
     assert_eq!(discard["after_theirs"], true, "{r:#}");
-    assert!(!text(&discard["after_note"]).contains("Unsaved changes"), "{r:#}");
+    assert!(
+        !text(&discard["after_note"]).contains("Unsaved changes"),
+        "{r:#}"
+    );
     assert_eq!(discard["kept_in_tab"], Value::Null, "{r:#}");
     assert_eq!(discard["notice_after_reload"], 0, "{r:#}");
     assert_eq!(discard["stored_name"], "Saved elsewhere again", "{r:#}");
