@@ -59,8 +59,11 @@ use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTr
 /// How much longer than the retention period an earlier `shards` is looked in (runs finish a
 /// while after they are created, and retention deletes in bounded batches).
 const EARLIER_SHARDS_SLACK_MS: i64 = 2 * 86_400_000;
-/// How long one alarm keeps polling while batches come back full; then it re-arms at once.
+/// How long one alarm keeps polling while batches come back full, and reading an HTTP source's
+/// pages; then it keeps what it read and re-arms at once.
 const LOOP_BUDGET_MS: i64 = 25_000;
+/// The same with the dev fault `short-polls` (tests of a walk over slow pages).
+const SHORT_LOOP_BUDGET_MS: i64 = 2_000;
 /// How often a reset or a deploy checks whether the poll it waits for has ended.
 const POLL_PRIORITY_WAIT: Duration = Duration::from_millis(20);
 /// A reconcile leaves an alarm this late alone (alarms are normally milliseconds late).
@@ -701,6 +704,25 @@ struct PollCtx<'a> {
     store: &'a PollStore,
     fingerprint: String,
     notes: RefCell<PollNotes>,
+    /// When this alarm (or deploy) began polling: its time budget counts from here.
+    started: i64,
+    budget_ms: i64,
+}
+
+impl PollCtx<'_> {
+    /// Whether this poll has polled for its time, or a deploy waits for it: it stops before
+    /// its next batch or page and goes on at once after.
+    fn out_of_time(&self) -> bool {
+        now_ms() - self.started >= self.budget_ms || PollLock::wanted(self.workflow_id)
+    }
+}
+
+/// How long one alarm (or deploy) polls before it re-arms at once.
+fn loop_budget_ms(env: &worker::Env) -> i64 {
+    match crate::platform::dev_fault::listed(env, "short-polls") {
+        true => SHORT_LOOP_BUDGET_MS,
+        false => LOOP_BUDGET_MS,
+    }
 }
 
 fn storage_err(e: worker::Error) -> SourceError {
@@ -997,11 +1019,13 @@ async fn poll_http(
             new.extend(fresh);
         }
         match after {
-            AfterPage::Next(_) => match pagination.pause_after(pages, held_bytes, walk.positioning)
-            {
-                None => continue,
-                Some(pause) => break Err(pause),
-            },
+            AfterPage::Next(_) => {
+                match pagination.pause_after(pages, held_bytes, walk.positioning, ctx.out_of_time())
+                {
+                    None => continue,
+                    Some(pause) => break Err(pause),
+                }
+            }
             AfterPage::End {
                 reached_seen,
                 boundary_all_new,
@@ -1140,8 +1164,9 @@ async fn poll_and_rearm(
         store,
         fingerprint: source_fingerprint(&trigger.source),
         notes: RefCell::new(PollNotes::default()),
+        started: now_ms(),
+        budget_ms: loop_budget_ms(obj.env()),
     };
-    let started = now_ms();
     let mut session: Option<PgSession> = None;
     let mut created = 0usize;
     let mut summary: Option<Value> = None;
@@ -1161,10 +1186,7 @@ async fn poll_and_rearm(
                     summary = s;
                 }
                 // A deploy waiting for this poll gets the lock after this batch.
-                if full
-                    && now_ms() - started < LOOP_BUDGET_MS
-                    && !PollLock::wanted(&deployed.workflow_id)
-                {
+                if full && !ctx.out_of_time() {
                     continue;
                 }
                 break Ok(full);
@@ -1482,17 +1504,16 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
                 store: &store,
                 fingerprint: fingerprint.clone(),
                 notes: RefCell::new(PollNotes::default()),
+                started: now_ms(),
+                budget_ms: loop_budget_ms(obj.env()),
             };
             let mut session = None;
             // A positioning walk that pauses (100 pages) goes on at once, as at deploy.
-            let started = now_ms();
             let mut force_now = true;
             loop {
                 match poll_once(&ctx, &mut session, force_now).await {
                     // A deploy waiting for the lock goes first; the poll goes on after it.
-                    Ok(Polled::Taken { full: true, .. })
-                        if now_ms() - started < LOOP_BUDGET_MS && !PollLock::wanted(&wf) =>
-                    {
+                    Ok(Polled::Taken { full: true, .. }) if !ctx.out_of_time() => {
                         force_now = false;
                     }
                     Ok(Polled::Taken { full, summary, .. }) => {

@@ -19,6 +19,9 @@
 //! - `status-once`: a workflow's object refuses the first call for its live state (a
 //!   schedule's or poll's status, an endpoint's counters) (503), as when a workflow's `GET`
 //!   cannot reach its object; the next call answers. Honoured wherever the var is set.
+//! - `short-polls`: a poll (its batches, an HTTP source's pages) stops after 2 s instead of
+//!   25 s and goes on at once, as a walk over pages slower than a poll may read. Honoured
+//!   wherever the var is set.
 
 use worker::{Env, Request};
 

@@ -2295,6 +2295,50 @@ fn http_walk_pauses_at_its_byte_bound_and_goes_on_at_once() {
     stop(&e.dev, &id);
 }
 
+/// A walk over slow pages stops when its poll has read for its time (2 s with the dev fault
+/// `short-polls`), keeps what it read, and the next poll goes on from there at once: runs start
+/// before the walk reaches its end (a poll that read to the end first would start none until
+/// then, and an invocation cut short would lose the walk), every record runs once, and no page
+/// is read twice.
+#[test]
+fn http_walk_over_slow_pages_keeps_its_progress_between_polls() {
+    let e = env();
+    let dev = dev_with_fault("poll-short", "short-polls");
+    let feed = "slow-pages";
+    e.api.update(feed, |f| {
+        f.items = (1..=6).map(item).collect();
+        f.page_size = Some(1);
+        f.paging = Paging::BodyNext;
+        f.delay_ms = 1_200;
+    });
+    let mut def = http_def(
+        "slow pages",
+        json!({"url": e.api.url(feed), "greatest": "/seq",
+               "pagination": {"next_url": "/links/next", "max_pages": 20}}),
+        "beginning",
+    );
+    def["trigger"]["interval_seconds"] = json!(3600);
+    let id = create_deployed(&dev, &def);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while runs_of(&dev, &id) == 0 {
+        assert!(Instant::now() < deadline, "no run after 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pages_then = pages_read(&e.api, feed);
+    assert!(
+        pages_then.len() < 6,
+        "the first runs waited for the whole walk: {pages_then:?}"
+    );
+    let runs = wait_runs(&dev, &id, 6, 60);
+    assert_eq!(item_seqs(&runs), (1..=6).collect::<Vec<u64>>());
+    assert_unique_keys(&runs);
+    assert_eq!(pages_read(&e.api, feed), ["", "2", "3", "4", "5", "6"]);
+    let status = poll_status(&dev, &id);
+    assert_eq!(status["last_gap"], Value::Null, "{status}");
+    assert_eq!(status["last_poll_error"], Value::Null, "{status}");
+    stop(&dev, &id);
+}
+
 /// A next link on another origin (here `localhost` instead of `127.0.0.1`: the same server) is
 /// not followed: the poll fails with the origin named and starts nothing, and the other origin
 /// never receives a request (nor the token).

@@ -27,6 +27,9 @@
 //!   [`MAX_BATCH_BYTES`] (pages of up to 10 MiB, ten of them, would not fit an isolate's
 //!   memory): their runs are created, the walk is kept as at the page bound, and the next poll
 //!   follows at once.
+//! - **Time bound.** A poll that has read pages for its time (the shell's budget; a deploy
+//!   waiting for it counts as out of time) pauses the same way, so a walk over slow pages keeps
+//!   its progress instead of depending on one invocation to outlive it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -173,8 +176,9 @@ pub(super) fn parse_pagination(
 pub enum Pause {
     /// It read `max_pages` pages: the next poll comes after the interval.
     MaxPages,
-    /// The next poll comes at once: the new records it holds reached [`MAX_BATCH_BYTES`], or a
-    /// positioning walk read [`MAX_MAX_PAGES`] pages.
+    /// The next poll comes at once: the new records it holds reached [`MAX_BATCH_BYTES`], a
+    /// positioning walk read [`MAX_MAX_PAGES`] pages, or the poll has read for its time
+    /// (`out_of_time`).
     AtOnce,
 }
 
@@ -183,14 +187,20 @@ impl Pagination {
     /// stops there. `pages_read`: pages read by this poll; `held_bytes`: the JSON size of the
     /// new records it holds. A positioning walk (`start: "now"`) is not bound by `max_pages`:
     /// what it has not read when the deploy answers would be taken as seen, records added
-    /// meanwhile included.
+    /// meanwhile included. `out_of_time`: the poll has read pages for as long as one poll may
+    /// (slow pages, a deploy waiting for it): it keeps what it read and goes on at once, so a
+    /// walk over slow pages makes progress that outlives its invocation.
     pub fn pause_after(
         &self,
         pages_read: u32,
         held_bytes: usize,
         positioning: bool,
+        out_of_time: bool,
     ) -> Option<Pause> {
-        if held_bytes >= MAX_BATCH_BYTES || (positioning && pages_read >= MAX_MAX_PAGES) {
+        if out_of_time
+            || held_bytes >= MAX_BATCH_BYTES
+            || (positioning && pages_read >= MAX_MAX_PAGES)
+        {
             Some(Pause::AtOnce)
         } else if positioning {
             None

@@ -467,7 +467,7 @@ fn poll_holding(
         run.extend(fresh.into_iter().map(|r| r.dedup_key));
         pages += 1;
         match after {
-            AfterPage::Next(_) => match pagination.pause_after(pages, held, false) {
+            AfterPage::Next(_) => match pagination.pause_after(pages, held, false, false) {
                 None => continue,
                 Some(pause) => {
                     *walk = Some(w);
@@ -529,22 +529,29 @@ fn a_poll_pauses_at_its_page_bound_or_once_it_holds_enough_bytes() {
         max_pages: 3,
         ..Pagination::default()
     };
-    assert_eq!(p.pause_after(1, 0, false), None);
-    assert_eq!(p.pause_after(2, MAX_BATCH_BYTES - 1, false), None);
-    assert_eq!(p.pause_after(3, 10, false), Some(Pause::MaxPages));
+    assert_eq!(p.pause_after(1, 0, false, false), None);
+    assert_eq!(p.pause_after(2, MAX_BATCH_BYTES - 1, false, false), None);
+    assert_eq!(p.pause_after(3, 10, false, false), Some(Pause::MaxPages));
     assert_eq!(
-        p.pause_after(1, MAX_BATCH_BYTES, false),
+        p.pause_after(1, MAX_BATCH_BYTES, false, false),
         Some(Pause::AtOnce)
     );
     // Both: the bytes decide, so that the next poll comes at once.
     assert_eq!(
-        p.pause_after(3, MAX_BATCH_BYTES, false),
+        p.pause_after(3, MAX_BATCH_BYTES, false, false),
         Some(Pause::AtOnce)
     );
     // Positioning reads past `max_pages`, up to the most any poll may read, then goes on at once.
-    assert_eq!(p.pause_after(3, 0, true), None);
-    assert_eq!(p.pause_after(MAX_MAX_PAGES - 1, 0, true), None);
-    assert_eq!(p.pause_after(MAX_MAX_PAGES, 0, true), Some(Pause::AtOnce));
+    assert_eq!(p.pause_after(3, 0, true, false), None);
+    assert_eq!(p.pause_after(MAX_MAX_PAGES - 1, 0, true, false), None);
+    assert_eq!(
+        p.pause_after(MAX_MAX_PAGES, 0, true, false),
+        Some(Pause::AtOnce)
+    );
+    // Out of time: the walk is kept and goes on at once, positioning or not.
+    assert_eq!(p.pause_after(1, 0, false, true), Some(Pause::AtOnce));
+    assert_eq!(p.pause_after(3, 0, false, true), Some(Pause::AtOnce));
+    assert_eq!(p.pause_after(1, 0, true, true), Some(Pause::AtOnce));
 }
 
 #[test]
