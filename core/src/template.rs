@@ -702,7 +702,7 @@ enum Numbers<'a> {
 /// A sensitive string as written and in the forms a request may carry it in, when they differ:
 /// as JSON writes it (escaped: an object placed in a text, a `json` body sent as text) and
 /// percent-encoded (a query parameter), so that each is scrubbed wherever it is echoed.
-fn push_forms(s: &str, out: &mut Vec<String>) {
+pub fn push_forms(s: &str, out: &mut Vec<String>) {
     out.push(s.to_string());
     // What the stored input already shows redacted is no credential in any form, and a value
     // too short to be scrubbed stays so in its longer forms (`a b` is `a%20b` in a query).

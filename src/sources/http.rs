@@ -20,6 +20,8 @@ const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// Deepest nesting of a page (the JSON parser reads up to 128 levels; a run's input holds an
 /// item two levels down, and PostgreSQL records run up to 125 levels deep).
 const PAGE_MAX_DEPTH: usize = 120;
+/// How much of a refused answer is scrubbed of credentials before 200 characters of it are quoted.
+const SNIPPET_SCRUB_BYTES: usize = 16 * 1024;
 
 /// A page of the source: its JSON body and its `Link` header.
 pub struct FetchedPage {
@@ -44,8 +46,19 @@ pub fn is_refusal(e: &SourceError) -> bool {
 
 /// GETs a page and returns its JSON body and `Link` header. A non-2xx status, a body that is not
 /// JSON, a network error or a timeout is an error (and the poll creates no runs). `shown` names
-/// the page in errors (the URL template, never the URL with its secrets).
+/// the page in errors (the URL template, never the URL with its secrets); an error never quotes
+/// what the request sent as a credential (an API that echoes the key it refused).
 pub async fn fetch(
+    prepared: &HttpPollRequest,
+    shown: &str,
+    carries_secret: bool,
+) -> Result<FetchedPage, SourceError> {
+    fetch_page(prepared, shown, carries_secret)
+        .await
+        .map_err(|SourceError(e)| SourceError(prepared.scrub(&e)))
+}
+
+async fn fetch_page(
     prepared: &HttpPollRequest,
     shown: &str,
     carries_secret: bool,
@@ -112,7 +125,10 @@ pub async fn fetch(
         }
     };
     if !(200..300).contains(&status) {
-        let snippet: String = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+        // Scrubbed before it is cut, so that no part of a credential is left at the cut.
+        let head = &bytes[..bytes.len().min(SNIPPET_SCRUB_BYTES)];
+        let scrubbed = prepared.scrub(&String::from_utf8_lossy(head));
+        let snippet: String = scrubbed.chars().take(200).collect();
         return Err(SourceError(format!(
             "GET {shown} answered HTTP {status}: {snippet}"
         )));

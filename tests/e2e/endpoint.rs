@@ -1165,8 +1165,10 @@ fn a_slack_event_retry_signed_again_is_the_same_run() {
     assert_eq!(run_count(&id), 1);
 }
 
+/// A missing signing secret is a 503 that does not name it to the caller (anyone); the
+/// Worker's log names it.
 #[test]
-fn a_missing_signing_secret_is_503_naming_it() {
+fn a_missing_signing_secret_is_503_without_naming_it() {
     let dev = dev();
     let id = create_deployed(
         dev,
@@ -1178,11 +1180,13 @@ fn a_missing_signing_secret_is_503_naming_it() {
     let body = b"{}".to_vec();
     let r = send_signed(&hook(&id), &sign("github", b"x", &body, 0, "d"), &body);
     assert_problem(&r, 503);
+    assert_eq!(r.json()["title"], "Signing secret not configured");
     assert!(r.json()["detail"]
         .as_str()
         .unwrap()
-        .contains("NOT_SET_ANYWHERE"));
-    assert_eq!(r.json()["secret_env"], "NOT_SET_ANYWHERE");
+        .contains("verifies `github` signatures"));
+    assert!(!r.text.contains("NOT_SET_ANYWHERE"), "{}", r.text);
+    assert_eq!(r.json()["secret_env"], Value::Null);
     assert_eq!(run_count(&id), 0);
 }
 

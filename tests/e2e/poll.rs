@@ -2417,6 +2417,28 @@ fn first_poll_error(dev: &Dev, id: &str) -> String {
     error
 }
 
+/// An API that quotes the credential it refused: the poll's error shows it redacted (the status,
+/// and the log line made of the same text).
+#[test]
+fn http_source_errors_never_quote_its_credential() {
+    let e = env();
+    let feed = "echo-token";
+    e.api.update(feed, |f| {
+        f.items = vec![item(1)];
+        f.broken = Some("echo-token");
+    });
+    let id = create_deployed(
+        &e.dev,
+        &http_def("echo token", json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    let error = first_poll_error(&e.dev, &id);
+    assert!(
+        error.contains("answered HTTP 401: invalid key [redacted] ([redacted])"),
+        "{error}"
+    );
+    stop(&e.dev, &id);
+}
+
 /// A source redirected within its own origin is followed there, its token along; one
 /// redirected to another origin is not: the poll fails naming that origin, and it never
 /// receives a request (nor the token).
@@ -2663,6 +2685,12 @@ impl FeedServer {
                     (401, json!({"error": "bad token"}).to_string(), None)
                 }
                 None => (404, "{}".to_string(), None),
+                // An API that quotes the key it refuses.
+                Some(feed) if feed.broken == Some("echo-token") => (
+                    401,
+                    format!("invalid key {API_TOKEN} (Bearer {API_TOKEN})"),
+                    None,
+                ),
                 Some(feed) => answer(&feed, &name, &query, port),
             };
             let reply = Reply::json(status, body);

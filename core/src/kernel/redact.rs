@@ -306,7 +306,7 @@ fn redact_userinfo(base: &str) -> String {
 }
 
 /// Percent-decodes a query parameter name well enough to recognise it (`api%5Fkey`).
-fn decode_lossy(s: &str) -> String {
+pub fn decode_lossy(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

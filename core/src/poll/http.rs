@@ -218,9 +218,9 @@ fn render(
     template: &str,
     context: &Value,
     secret: &dyn Fn(&str) -> Option<String>,
+    used: &mut Vec<String>,
 ) -> Result<String, PollError> {
-    let mut used = Vec::new();
-    crate::template::render_string(template, context, secret, &mut used).map_err(|e| {
+    crate::template::render_string(template, context, secret, used).map_err(|e| {
         match e.path.as_deref().and_then(|p| p.strip_prefix("secrets.")) {
             Some(name) => PollError::MissingSecret {
                 name: name.to_string(),
@@ -235,6 +235,42 @@ fn render(
 pub struct HttpPollRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
+    /// The sensitive values rendered into it (secrets), for [`HttpPollRequest::scrub`].
+    pub secrets_used: Vec<String>,
+}
+
+impl HttpPollRequest {
+    /// `text` (an error, a snippet of the answer) with nothing in it that this request sent as a
+    /// credential: the secrets rendered into it, the values of its headers and query
+    /// parameters under credential names (`authorization`, `api_key`, …; a header's value also
+    /// without its scheme, `Bearer …`), each as written, JSON-escaped and percent-encoded. An
+    /// API that quotes the key it refused (`invalid API key sk_…`) has it shown redacted.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut values: Vec<String> = Vec::new();
+        for s in &self.secrets_used {
+            crate::template::push_forms(s, &mut values);
+        }
+        for (name, value) in &self.headers {
+            if crate::kernel::redact::is_sensitive_key(name) {
+                crate::template::push_forms(value, &mut values);
+                if let Some((_, credential)) = value.trim().rsplit_once(' ') {
+                    crate::template::push_forms(credential, &mut values);
+                }
+            }
+        }
+        let query = self.url.split_once('?').map_or("", |(_, q)| q);
+        let query = query.split_once('#').map_or(query, |(q, _)| q);
+        for (name, value) in query.split('&').filter_map(|p| p.split_once('=')) {
+            if crate::kernel::redact::is_sensitive_key(&crate::kernel::redact::decode_lossy(name)) {
+                crate::template::push_forms(value, &mut values);
+                crate::template::push_forms(
+                    &crate::kernel::redact::decode_lossy(value),
+                    &mut values,
+                );
+            }
+        }
+        crate::kernel::redact::redact_text(text, &values)
+    }
 }
 
 impl HttpSource {
@@ -264,7 +300,8 @@ impl HttpSource {
         let text = mark_text(mark);
         let in_url = serde_json::json!({ CURSOR_ROOT: {"greatest": encode_component(&text)} });
         let in_header = serde_json::json!({ CURSOR_ROOT: {"greatest": text} });
-        let first = render(&self.url, &in_url, &secret)?;
+        let mut secrets_used = Vec::new();
+        let first = render(&self.url, &in_url, &secret, &mut secrets_used)?;
         let url = match (next, &self.pagination.next) {
             (None, _) => first,
             (Some(NextRequest::Url { url }), _) => resolve_same_origin(&first, url)?,
@@ -276,9 +313,18 @@ impl HttpSource {
         let headers = self
             .headers
             .iter()
-            .map(|(n, v)| Ok((n.clone(), render(v, &in_header, &secret)?)))
+            .map(|(n, v)| {
+                Ok((
+                    n.clone(),
+                    render(v, &in_header, &secret, &mut secrets_used)?,
+                ))
+            })
             .collect::<Result<_, PollError>>()?;
-        Ok(HttpPollRequest { url, headers })
+        Ok(HttpPollRequest {
+            url,
+            headers,
+            secrets_used,
+        })
     }
 
     /// The page after the one read from `page_url`, from its `Link` header or body as the

@@ -904,11 +904,54 @@ fn renders_http_request_with_secrets() {
                 ("authorization".into(), "Bearer t0k".into()),
                 ("accept".into(), "application/json".into())
             ],
+            secrets_used: vec!["k1".into(), "t0k".into()],
         }
     );
     let err = s.request(|_| None).unwrap_err();
     assert_eq!(err, PollError::MissingSecret { name: "KEY".into() });
     assert!(err.to_string().contains("wrangler secret put KEY"));
+}
+
+/// An error about a request never quotes what it sent as a credential: its secrets (raw,
+/// JSON-escaped, percent-encoded), a literal credential header (whole and without its scheme),
+/// a literal credential query parameter; other text stays.
+#[test]
+fn a_request_scrubs_its_credentials_from_an_error() {
+    let s = http_source(
+        json!({"url": "https://api.example.com/items?api_key=lit%2Fkey1&page=2&q={{secrets.Q}}",
+        "headers": {"authorization": "Bearer abc.def-123", "x-custom": "{{secrets.C}}",
+                    "accept": "application/json"}}),
+    );
+    let secret = |n: &str| match n {
+        "Q" => Some("q sec\ret".to_string()),
+        "C" => Some("custom-secret-9".to_string()),
+        _ => None,
+    };
+    let request = s.request(secret).unwrap();
+    let answer = r#"invalid key lit/key1 or lit%2Fkey1; token abc.def-123 (Bearer abc.def-123); q=q%20sec%5Cret "q sec\ret" custom-secret-9; page 2 of application/json"#;
+    let scrubbed = request.scrub(answer);
+    for leaked in [
+        "lit/key1",
+        "lit%2Fkey1",
+        "abc.def-123",
+        "q%20sec",
+        "sec\\ret",
+        "custom-secret-9",
+    ] {
+        assert!(!scrubbed.contains(leaked), "{leaked} in {scrubbed}");
+    }
+    assert!(
+        scrubbed.starts_with("invalid key [redacted] or [redacted]"),
+        "{scrubbed}"
+    );
+    assert!(
+        scrubbed.ends_with("page 2 of application/json"),
+        "{scrubbed}"
+    );
+    // A JSON answer is redacted by key too.
+    let json = request.scrub(r#"{"error": "bad", "api_key": "other-value-77"}"#);
+    assert!(!json.contains("other-value-77"), "{json}");
+    assert!(json.contains("bad"), "{json}");
 }
 
 #[test]

@@ -411,29 +411,35 @@ fn has_response_step(live: &Live) -> bool {
         .any(|s| matches!(s, Step::Response(_)))
 }
 
-/// Checks the request's signature: 503 when the secret is not set, 401 (counted) when the
-/// signature does not hold.
+/// Checks the request's signature: 503 when the secret is not set or unusable, 401 (counted)
+/// when the signature does not hold. The caller is anyone: a 503 does not name the secret nor
+/// say anything of its value; the Worker's log does, for its administrator.
 async fn check_signature(
     env: &Env,
     workflow_id: &str,
     config: &VerifyConfig,
     incoming: &Incoming,
 ) -> ApiResult<Verified> {
-    let not_configured = || {
+    let unusable = |why: String| {
+        worker::console_error!("workflow {workflow_id}: {why}");
         ApiError::new(
             503,
             "Signing secret not configured",
             format!(
-                "this endpoint verifies `{}` signatures but the Worker secret `{}` is not set; set it with `wrangler secret put {}`",
-                config.scheme.as_str(),
-                config.secret_env,
-                config.secret_env
+                "this endpoint verifies `{}` signatures but its signing secret is not set on the \
+                 Worker, or is unusable; the Worker's log says which secret and why",
+                config.scheme.as_str()
             ),
         )
-        .with_field("secret_env", config.secret_env.clone())
+    };
+    let not_set = || {
+        unusable(format!(
+            "the Worker secret `{0}` is not set; set it with `wrangler secret put {0}`",
+            config.secret_env
+        ))
     };
     let Some(secret) = signing_secret(env, &config.secret_env) else {
-        return Err(not_configured());
+        return Err(not_set());
     };
     match signature::verify(
         config,
@@ -443,14 +449,11 @@ async fn check_signature(
         now_ms().div_euclid(1000),
     ) {
         Ok(v) => Ok(v),
-        Err(SignatureError::NoSecret) => Err(not_configured()),
-        Err(e @ SignatureError::ShortRotationSecret { .. }) => {
-            let mut errors = Errors::new();
-            errors.push(e.location(), e.to_string());
-            Err(ApiError::new(503, "Signing secret unusable", e.to_string())
-                .with_errors(errors)
-                .with_field("secret_env", config.secret_env.clone()))
-        }
+        Err(SignatureError::NoSecret) => Err(not_set()),
+        Err(e @ SignatureError::ShortRotationSecret { .. }) => Err(unusable(format!(
+            "the Worker secret `{}`: {e}",
+            config.secret_env
+        ))),
         Err(e) => {
             // Counted in the workflow's object: unauthenticated traffic never writes to D1.
             if let Err(err) = crate::objects::endpoint_stats::count_signature_failure(
