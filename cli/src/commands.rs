@@ -22,7 +22,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
     let style = Style::detect();
     let json_out = cli.json;
-    let client = || Client::new(&cli.url, &token(cli.token.as_deref()));
+    // Only the commands that call the server build a client, so `check`, `preview FILE` and
+    // `schema` need no token.
+    let client = || {
+        let token = token(cli.token.as_deref());
+        let client = Client::new(&cli.url, token.as_deref().unwrap_or(""))?;
+        token
+            .map(|_| client)
+            .ok_or_else(|| Failure::Usage(NO_TOKEN.into()))
+    };
     match &cli.command {
         Command::Check { paths } => check(paths, json_out, style),
         Command::Diff {
@@ -80,11 +88,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
-/// The token: given, else `ADMIN_TOKEN` from a `.dev.vars` here or in a parent folder (where
-/// `scripts/dev` writes it), else empty (the server will say 401).
-fn token(given: Option<&str>) -> String {
-    if let Some(t) = given {
-        return t.to_string();
+/// Why a command that calls the server stops before any request when [`token`] finds none.
+const NO_TOKEN: &str = "no admin token: pass --token, set TRIPLINE_TOKEN, or run inside the \
+                        checkout whose .dev.vars holds ADMIN_TOKEN";
+
+/// The token: given (`--token`, `TRIPLINE_TOKEN`), else `ADMIN_TOKEN` from a `.dev.vars` here
+/// or in a parent folder (where `scripts/dev` writes it). An empty one counts as none.
+fn token(given: Option<&str>) -> Option<String> {
+    if let Some(t) = given.filter(|t| !t.trim().is_empty()) {
+        return Some(t.to_string());
     }
     let mut dir = std::env::current_dir().ok();
     while let Some(d) = dir {
@@ -94,12 +106,13 @@ fn token(given: Option<&str>) -> String {
                 .filter_map(|l| l.strip_prefix("ADMIN_TOKEN="))
                 .next_back()
             {
-                return t.trim().to_string();
+                let t = t.trim();
+                return (!t.is_empty()).then(|| t.to_string());
             }
         }
         dir = d.parent().map(Path::to_path_buf);
     }
-    String::new()
+    None
 }
 
 /// Prints the problems found; the command then fails with exit 1, also when the reader of its

@@ -3,7 +3,8 @@
 //! and reads runs, previews schedules and sends test requests.
 //!
 //! Exit codes: 0 ok · 1 invalid (a definition problem, an unknown key or run, a request the
-//! server refused as invalid) · 2 usage (bad arguments, unreadable paths) · 3 server or network.
+//! server refused as invalid) · 2 usage (bad arguments, unreadable paths, no admin token for a
+//! command that calls the server) · 3 server or network.
 
 /// `println!` for everything the commands print to standard output: a reader that went away
 /// (`tripline schema | head`) ends the program quietly with exit 0 instead of a panic, or,
@@ -39,7 +40,7 @@ pub enum Failure {
     Invalid(String),
     /// Exit 1 after the problems were printed.
     Reported,
-    /// Exit 2: the command line or a path is wrong.
+    /// Exit 2: the command line or a path is wrong, or no admin token was found.
     Usage(String),
     /// Exit 3: the server could not be reached or failed.
     Network(String),

@@ -356,6 +356,76 @@ fn exit_codes() {
     assert!(r.stderr.contains("401"), "{}", r.stderr);
 }
 
+/// With no token anywhere (no `--token`, no `TRIPLINE_TOKEN`, no `.dev.vars` in the folder or
+/// above), a command that calls the server stops before any request with a usage error (exit 2)
+/// that says where a token comes from; `check` and `preview FILE` still work offline.
+#[test]
+fn no_token_is_a_usage_error_before_any_request() {
+    // Outside the checkout, so no .dev.vars above it.
+    let base_dir =
+        std::env::temp_dir().join(format!("tripline-cli-no-token-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base_dir);
+    let dir = base_dir.join("workflows");
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(
+        dir.ancestors().all(|d| !d.join(".dev.vars").exists()),
+        "a .dev.vars above {}",
+        dir.display()
+    );
+    std::fs::write(
+        dir.join("nightly.json"),
+        include_str!("../../examples/schedule.json"),
+    )
+    .unwrap();
+    // Nothing listens there: a request would be "cannot reach", exit 3.
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let run = |token_env: Option<&str>, args: &[&str]| {
+        let mut cmd = Command::new(binary());
+        cmd.args(args)
+            .current_dir(&dir)
+            .env("TRIPLINE_URL", &url)
+            .env_remove("TRIPLINE_TOKEN")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        if let Some(t) = token_env {
+            cmd.env("TRIPLINE_TOKEN", t);
+        }
+        finish(cmd.output().unwrap())
+    };
+    let says = "error: no admin token: pass --token, set TRIPLINE_TOKEN, or run inside the \
+                checkout whose .dev.vars holds ADMIN_TOKEN\n";
+    for args in [
+        &["runs", "nightly"][..],
+        &["apply", ".", "--deploy"],
+        &["diff", "."],
+        &["run", "run_x"],
+        &["replay", "run_x"],
+        &["preview", "nightly"],
+        &["send", "nightly", "--test"],
+    ] {
+        let r = run(None, args);
+        assert_eq!((r.code, r.stderr.as_str()), (2, says), "{args:?}");
+        // An empty TRIPLINE_TOKEN (an unset CI secret) or --token is no token either.
+        let r = run(Some(""), args);
+        assert_eq!((r.code, r.stderr.as_str()), (2, says), "{args:?}");
+        let r = run(None, &[&["--token", ""][..], args].concat());
+        assert_eq!((r.code, r.stderr.as_str()), (2, says), "{args:?}");
+    }
+    // Offline commands need no token.
+    let r = run(None, &["check", "."]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(None, &["preview", "nightly.json", "--count", "2"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(None, &["schema"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // A .dev.vars in a parent folder supplies it: the request is then made.
+    std::fs::write(base_dir.join(".dev.vars"), "ADMIN_TOKEN=t\n").unwrap();
+    let r = run(None, &["runs", "nightly"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot reach"), "{}", r.stderr);
+    let _ = std::fs::remove_dir_all(&base_dir);
+}
+
 #[test]
 fn runs_follow_prints_a_run_triggered_while_it_follows() {
     let _turn = server_lock();
