@@ -14,7 +14,7 @@ pub fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
         return Err(ApiError::new(
             503,
             "Admin token not configured",
-            "set the ADMIN_TOKEN secret: `wrangler secret put ADMIN_TOKEN` (locally: put ADMIN_TOKEN=… in .dev.vars)",
+            "set the ADMIN_TOKEN secret: `wrangler secret put ADMIN_TOKEN` (locally: put ADMIN_TOKEN=… in .dev.vars, then restart `wrangler dev`)",
         ));
     };
     let given = req

@@ -77,7 +77,8 @@ fn key(env: &Env) -> ApiResult<SealKey> {
             format!(
                 "{why}. OAuth tokens are stored encrypted: set it to the base64 of 32 random bytes, \
                  e.g. `openssl rand -base64 32 | wrangler secret put TRIPLINE_ENCRYPTION_KEY` \
-                 (locally: a TRIPLINE_ENCRYPTION_KEY=… line in .dev.vars)"
+                 (locally: a TRIPLINE_ENCRYPTION_KEY=… line in .dev.vars, then restart \
+                 `wrangler dev`)"
             ),
         )
     })
@@ -92,7 +93,8 @@ fn client_secret(env: &Env, trigger: &OAuthTrigger) -> ApiResult<String> {
             "Client secret not configured",
             format!(
                 "the workflow's client_secret_env names the Worker secret {name}, which is not set: \
-                 `wrangler secret put {name}` (locally: a {name}=… line in .dev.vars)"
+                 `wrangler secret put {name}` (locally: a {name}=… line in .dev.vars, then restart \
+                 `wrangler dev`)"
             ),
         )
     })
@@ -223,7 +225,7 @@ fn check_signin_link(
             format!(
                 "{why}. The Sign-in URL only accepts links the app's backend signs with it: \
                  `openssl rand -hex 32 | wrangler secret put {name}` (locally: a {name}=… line \
-                 in .dev.vars)"
+                 in .dev.vars, then restart `wrangler dev`)"
             ),
         )
     };

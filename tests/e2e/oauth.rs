@@ -636,7 +636,13 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
         ),
     );
     let r = send("GET", &dev.url(&signin_path(&unset, "u")), &[], None);
-    assert_problem(&r, 503, None, "wrangler secret put NOT_SET_ANYWHERE");
+    assert_problem(
+        &r,
+        503,
+        None,
+        "`wrangler secret put NOT_SET_ANYWHERE` (locally: a NOT_SET_ANYWHERE=… line in \
+         .dev.vars, then restart `wrangler dev`)",
+    );
 
     // Missing, malformed and tampered states.
     assert_problem(&cb(&wf, "?code=x"), 400, Some("query.state"), "required");
