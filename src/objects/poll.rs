@@ -1020,8 +1020,13 @@ async fn poll_http(
         }
         match after {
             AfterPage::Next(_) => {
-                match pagination.pause_after(pages, held_bytes, walk.positioning, ctx.out_of_time())
-                {
+                match pagination.pause_after(
+                    pages,
+                    walk.pages_at_once,
+                    held_bytes,
+                    walk.positioning,
+                    ctx.out_of_time(),
+                ) {
                     None => continue,
                     Some(pause) => break Err(pause),
                 }
@@ -1085,7 +1090,8 @@ async fn poll_http(
             notes.gap = Some(g);
         }
     }
-    if end.is_err() {
+    if let Err(pause) = end {
+        walk.paused(pause, pages);
         let kept = serde_json::to_string(&walk.taken).map_or(0, |t| t.len());
         if kept > WALK_MAX_BYTES {
             return Err(SourceError(format!(

@@ -20,8 +20,6 @@ const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// Deepest nesting of a page (the JSON parser reads up to 128 levels; a run's input holds an
 /// item two levels down, and PostgreSQL records run up to 125 levels deep).
 const PAGE_MAX_DEPTH: usize = 120;
-/// How much of a refused answer is scrubbed of credentials before 200 characters of it are quoted.
-const SNIPPET_SCRUB_BYTES: usize = 16 * 1024;
 
 /// A page of the source: its JSON body and its `Link` header.
 pub struct FetchedPage {
@@ -125,10 +123,7 @@ async fn fetch_page(
         }
     };
     if !(200..300).contains(&status) {
-        // Scrubbed before it is cut, so that no part of a credential is left at the cut.
-        let head = &bytes[..bytes.len().min(SNIPPET_SCRUB_BYTES)];
-        let scrubbed = prepared.scrub(&String::from_utf8_lossy(head));
-        let snippet: String = scrubbed.chars().take(200).collect();
+        let snippet = prepared.quote_answer(&bytes);
         return Err(SourceError(format!(
             "GET {shown} answered HTTP {status}: {snippet}"
         )));

@@ -14,6 +14,20 @@ pub fn encode_non_ascii(s: &str) -> String {
     escape(s, |b| b.is_ascii())
 }
 
+/// `s` as a URL parser writes it when it stands in a URL's query (`in_query`) or path: only
+/// controls, space, `"`, `<`, `>`, bytes outside ASCII and, in a query, `'`, in a path `` ` ``,
+/// `{`, `}` are percent-encoded (the WHATWG URL standard's sets for http and https), so a
+/// value rendered into a URL as written is sent in this form.
+pub fn encode_as_url_parser(s: &str, in_query: bool) -> String {
+    escape(s, |b| {
+        let refused = match in_query {
+            true => b"\"<>'".as_slice(),
+            false => b"\"<>`{}".as_slice(),
+        };
+        b > b' ' && b < 0x7f && !refused.contains(&b)
+    })
+}
+
 /// `s` with every byte that `keep` refuses written `%XX`.
 fn escape(s: &str, keep: impl Fn(u8) -> bool) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -33,6 +47,23 @@ fn escape(s: &str, keep: impl Fn(u8) -> bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::{encode, encode_non_ascii};
+
+    #[test]
+    fn encodes_as_a_url_parser_does_in_a_query_or_a_path() {
+        use super::encode_as_url_parser;
+        assert_eq!(
+            encode_as_url_parser("q sec\\ret'\"`{é", true),
+            "q%20sec\\ret%27%22`{%C3%A9"
+        );
+        assert_eq!(
+            encode_as_url_parser("q sec\\ret'\"`{é", false),
+            "q%20sec\\ret'%22%60%7B%C3%A9"
+        );
+        assert_eq!(
+            encode_as_url_parser("plain-Token_1.~", true),
+            "plain-Token_1.~"
+        );
+    }
 
     #[test]
     fn encodes_only_what_is_outside_ascii() {

@@ -235,42 +235,69 @@ fn render(
 pub struct HttpPollRequest {
     pub url: String,
     pub headers: Vec<(String, String)>,
-    /// The sensitive values rendered into it (secrets), for [`HttpPollRequest::scrub`].
-    pub secrets_used: Vec<String>,
+    /// What an error about this request must not quote ([`HttpPollRequest::scrub`]).
+    pub hidden: Vec<String>,
 }
+
+/// Most characters of a refused answer an error quotes.
+pub const ANSWER_QUOTED_CHARS: usize = 200;
 
 impl HttpPollRequest {
     /// `text` (an error, a snippet of the answer) with nothing in it that this request sent as a
-    /// credential: the secrets rendered into it, the values of its headers and query
-    /// parameters under credential names (`authorization`, `api_key`, …; a header's value also
-    /// without its scheme, `Bearer …`), each as written, JSON-escaped and percent-encoded. An
-    /// API that quotes the key it refused (`invalid API key sk_…`) has it shown redacted.
+    /// credential: the secrets rendered into it, the values of its headers and of its URL's
+    /// query parameters under credential names (`authorization`, `api_key`, …; a header's value
+    /// also without its scheme, `Bearer …`), each as written, JSON-escaped, percent-encoded and
+    /// as the URL parser sends it. An API that quotes the key it refused (`invalid API key
+    /// sk_…`) has it shown redacted.
     pub fn scrub(&self, text: &str) -> String {
-        let mut values: Vec<String> = Vec::new();
-        for s in &self.secrets_used {
-            crate::template::push_forms(s, &mut values);
-        }
-        for (name, value) in &self.headers {
-            if crate::kernel::redact::is_sensitive_key(name) {
-                crate::template::push_forms(value, &mut values);
-                if let Some((_, credential)) = value.trim().rsplit_once(' ') {
-                    crate::template::push_forms(credential, &mut values);
-                }
-            }
-        }
-        let query = self.url.split_once('?').map_or("", |(_, q)| q);
-        let query = query.split_once('#').map_or(query, |(q, _)| q);
-        for (name, value) in query.split('&').filter_map(|p| p.split_once('=')) {
-            if crate::kernel::redact::is_sensitive_key(&crate::kernel::redact::decode_lossy(name)) {
-                crate::template::push_forms(value, &mut values);
-                crate::template::push_forms(
-                    &crate::kernel::redact::decode_lossy(value),
-                    &mut values,
-                );
-            }
-        }
-        crate::kernel::redact::redact_text(text, &values)
+        crate::kernel::redact::redact_text(text, &self.hidden)
     }
+
+    /// The start of a refused answer for an error: scrubbed before it is cut, so that no part
+    /// of a credential is left at the cut.
+    pub fn quote_answer(&self, body: &[u8]) -> String {
+        // Enough of the answer that what is cut off cannot hold a credential shown in the quote.
+        const SCRUBBED_BYTES: usize = 16 * 1024;
+        let head = &body[..body.len().min(SCRUBBED_BYTES)];
+        self.scrub(&String::from_utf8_lossy(head))
+            .chars()
+            .take(ANSWER_QUOTED_CHARS)
+            .collect()
+    }
+}
+
+/// What an error about a request must not quote: the secrets rendered into it, in every form it
+/// may be echoed in, and the credential headers and query parameters of the source's URL (its
+/// pagination parameter is not one: it is added after).
+fn hidden_values(secrets: &[String], headers: &[(String, String)], url: &str) -> Vec<String> {
+    use crate::kernel::percent::encode_as_url_parser;
+    use crate::kernel::redact::{decode_lossy, is_sensitive_key};
+    use crate::template::push_forms;
+    let mut hidden: Vec<String> = Vec::new();
+    for s in secrets {
+        push_forms(s, &mut hidden);
+        if s.len() >= crate::kernel::redact::MIN_SECRET_LEN {
+            hidden.push(encode_as_url_parser(s, true));
+            hidden.push(encode_as_url_parser(s, false));
+        }
+    }
+    for (name, value) in headers {
+        if is_sensitive_key(name) {
+            push_forms(value, &mut hidden);
+            if let Some((_, credential)) = value.trim().rsplit_once(' ') {
+                push_forms(credential, &mut hidden);
+            }
+        }
+    }
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let query = query.split_once('#').map_or(query, |(q, _)| q);
+    for (name, value) in query.split('&').filter_map(|p| p.split_once('=')) {
+        if is_sensitive_key(&decode_lossy(name)) {
+            push_forms(value, &mut hidden);
+            push_forms(&decode_lossy(value), &mut hidden);
+        }
+    }
+    hidden
 }
 
 impl HttpSource {
@@ -302,6 +329,7 @@ impl HttpSource {
         let in_header = serde_json::json!({ CURSOR_ROOT: {"greatest": text} });
         let mut secrets_used = Vec::new();
         let first = render(&self.url, &in_url, &secret, &mut secrets_used)?;
+        let source_url = first.clone();
         let url = match (next, &self.pagination.next) {
             (None, _) => first,
             (Some(NextRequest::Url { url }), _) => resolve_same_origin(&first, url)?,
@@ -319,11 +347,12 @@ impl HttpSource {
                     render(v, &in_header, &secret, &mut secrets_used)?,
                 ))
             })
-            .collect::<Result<_, PollError>>()?;
+            .collect::<Result<Vec<_>, PollError>>()?;
+        let hidden = hidden_values(&secrets_used, &headers, &source_url);
         Ok(HttpPollRequest {
             url,
             headers,
-            secrets_used,
+            hidden,
         })
     }
 

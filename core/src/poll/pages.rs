@@ -184,28 +184,29 @@ pub enum Pause {
 
 impl Pagination {
     /// After a page that names a next one: `None` to read it in this poll, else why the poll
-    /// stops there. `pages_read`: pages read by this poll; `held_bytes`: the JSON size of the
-    /// new records it holds. A positioning walk (`start: "now"`) is not bound by `max_pages`:
-    /// what it has not read when the deploy answers would be taken as seen, records added
-    /// meanwhile included. `out_of_time`: the poll has read pages for as long as one poll may
-    /// (slow pages, a deploy waiting for it): it keeps what it read and goes on at once, so a
-    /// walk over slow pages makes progress that outlives its invocation.
+    /// stops there. `pages_read`: pages read by this poll; `pages_before`: pages read by the
+    /// polls before it that went on at once ([`PageWalk::pages_at_once`]): `max_pages` bounds
+    /// the pages read per interval, however many polls read them. `held_bytes`: the JSON size of
+    /// the new records it holds. A positioning walk (`start: "now"`) is not bound by
+    /// `max_pages`: what it has not read when the deploy answers would be taken as seen, records
+    /// added meanwhile included. `out_of_time`: the poll has read pages for as long as one poll
+    /// may (slow pages, a deploy waiting for it): unless the page bound stops it anyway, it keeps
+    /// what it read and goes on at once, so a walk over slow pages makes progress that outlives
+    /// its invocation.
     pub fn pause_after(
         &self,
         pages_read: u32,
+        pages_before: u32,
         held_bytes: usize,
         positioning: bool,
         out_of_time: bool,
     ) -> Option<Pause> {
-        if out_of_time
-            || held_bytes >= MAX_BATCH_BYTES
-            || (positioning && pages_read >= MAX_MAX_PAGES)
-        {
+        if held_bytes >= MAX_BATCH_BYTES || (positioning && pages_read >= MAX_MAX_PAGES) {
             Some(Pause::AtOnce)
-        } else if positioning {
-            None
-        } else if pages_read >= self.max_pages {
+        } else if !positioning && pages_before.saturating_add(pages_read) >= self.max_pages {
             Some(Pause::MaxPages)
+        } else if out_of_time {
+            Some(Pause::AtOnce)
         } else {
             None
         }
@@ -267,6 +268,10 @@ pub struct PageWalk {
     /// than going round for ever.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub visited: Vec<String>,
+    /// Pages read by the polls of this walk that went on at once (a time or byte pause) since
+    /// it last waited for an interval: they count toward the next poll's `max_pages`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub pages_at_once: u32,
 }
 
 /// Most pages a walk remembers having read.
@@ -326,6 +331,16 @@ impl PageWalk {
             ..PageWalk::new(self.positioning)
         };
         true
+    }
+
+    /// The walk stops for `pause` after `pages_read` pages of this poll: a poll that goes on at
+    /// once carries them toward `max_pages`; one that waits for the interval starts the count
+    /// again.
+    pub fn paused(&mut self, pause: Pause, pages_read: u32) {
+        self.pages_at_once = match pause {
+            Pause::AtOnce => self.pages_at_once.saturating_add(pages_read),
+            Pause::MaxPages => 0,
+        };
     }
 
     /// The walk reads its first page, at `url` (the source's URL as sent): a link back to it

@@ -467,7 +467,7 @@ fn poll_holding(
         run.extend(fresh.into_iter().map(|r| r.dedup_key));
         pages += 1;
         match after {
-            AfterPage::Next(_) => match pagination.pause_after(pages, held, false, false) {
+            AfterPage::Next(_) => match pagination.pause_after(pages, 0, held, false, false) {
                 None => continue,
                 Some(pause) => {
                     *walk = Some(w);
@@ -529,29 +529,53 @@ fn a_poll_pauses_at_its_page_bound_or_once_it_holds_enough_bytes() {
         max_pages: 3,
         ..Pagination::default()
     };
-    assert_eq!(p.pause_after(1, 0, false, false), None);
-    assert_eq!(p.pause_after(2, MAX_BATCH_BYTES - 1, false, false), None);
-    assert_eq!(p.pause_after(3, 10, false, false), Some(Pause::MaxPages));
+    assert_eq!(p.pause_after(1, 0, 0, false, false), None);
+    assert_eq!(p.pause_after(2, 0, MAX_BATCH_BYTES - 1, false, false), None);
+    assert_eq!(p.pause_after(3, 0, 10, false, false), Some(Pause::MaxPages));
     assert_eq!(
-        p.pause_after(1, MAX_BATCH_BYTES, false, false),
+        p.pause_after(1, 0, MAX_BATCH_BYTES, false, false),
         Some(Pause::AtOnce)
     );
     // Both: the bytes decide, so that the next poll comes at once.
     assert_eq!(
-        p.pause_after(3, MAX_BATCH_BYTES, false, false),
+        p.pause_after(3, 0, MAX_BATCH_BYTES, false, false),
         Some(Pause::AtOnce)
     );
     // Positioning reads past `max_pages`, up to the most any poll may read, then goes on at once.
-    assert_eq!(p.pause_after(3, 0, true, false), None);
-    assert_eq!(p.pause_after(MAX_MAX_PAGES - 1, 0, true, false), None);
+    assert_eq!(p.pause_after(3, 0, 0, true, false), None);
+    assert_eq!(p.pause_after(MAX_MAX_PAGES - 1, 0, 0, true, false), None);
     assert_eq!(
-        p.pause_after(MAX_MAX_PAGES, 0, true, false),
+        p.pause_after(MAX_MAX_PAGES, 0, 0, true, false),
         Some(Pause::AtOnce)
     );
-    // Out of time: the walk is kept and goes on at once, positioning or not.
-    assert_eq!(p.pause_after(1, 0, false, true), Some(Pause::AtOnce));
-    assert_eq!(p.pause_after(3, 0, false, true), Some(Pause::AtOnce));
-    assert_eq!(p.pause_after(1, 0, true, true), Some(Pause::AtOnce));
+    // Out of time: the walk is kept and goes on at once, positioning or not, unless the page
+    // bound stops it anyway (the next poll then waits for the interval).
+    assert_eq!(p.pause_after(1, 0, 0, false, true), Some(Pause::AtOnce));
+    assert_eq!(p.pause_after(1, 0, 0, true, true), Some(Pause::AtOnce));
+    assert_eq!(p.pause_after(3, 0, 0, false, true), Some(Pause::MaxPages));
+    // Pages read by polls that went on at once count toward `max_pages` (not while positioning).
+    assert_eq!(p.pause_after(1, 1, 0, false, false), None);
+    assert_eq!(p.pause_after(1, 2, 0, false, false), Some(Pause::MaxPages));
+    assert_eq!(p.pause_after(1, 2, 0, false, true), Some(Pause::MaxPages));
+    assert_eq!(p.pause_after(1, 1, 0, false, true), Some(Pause::AtOnce));
+    assert_eq!(p.pause_after(1, 50, 0, true, false), None);
+}
+
+/// A walk carries the pages of the polls that went on at once, and starts the count again when
+/// it waits for the interval.
+#[test]
+fn a_walk_counts_pages_across_polls_that_go_on_at_once() {
+    let mut w = PageWalk::new(false);
+    w.paused(Pause::AtOnce, 2);
+    w.paused(Pause::AtOnce, 3);
+    assert_eq!(w.pages_at_once, 5);
+    let kept: PageWalk = serde_json::from_str(&serde_json::to_string(&w).unwrap()).unwrap();
+    assert_eq!(kept.pages_at_once, 5);
+    w.paused(Pause::MaxPages, 1);
+    assert_eq!(w.pages_at_once, 0);
+    // A walk kept before the count existed reads as none.
+    let old: PageWalk = serde_json::from_str(r#"{"pages": 3}"#).unwrap();
+    assert_eq!(old.pages_at_once, 0);
 }
 
 #[test]
