@@ -195,6 +195,12 @@ pub struct LiveVersion {
     /// given to [`live_version`] (their runs may still exist), see `objects::runs::earlier_shards`.
     #[serde(default)]
     pub earlier_shards: Option<String>,
+    /// When the live version was deployed (ISO time).
+    #[serde(default)]
+    pub deployed_at: Option<String>,
+    /// The `shards` of the version deployed before it (none for a first version).
+    #[serde(default)]
+    pub previous_shards: Option<f64>,
 }
 
 /// A version's shard count in SQL (`shards` absent: 1), an integer even when the definition
@@ -216,6 +222,9 @@ pub async fn live_version_since(
 ) -> Result<Option<LiveVersion>> {
     db.prepare(format!(
         "SELECT w.status AS status, w.deployed_version AS version, v.definition AS definition,
+           w.deployed_at AS deployed_at,
+           (SELECT {SHARDS_SQL} FROM workflow_versions p
+             WHERE p.workflow_id = w.id AND p.version = w.deployed_version - 1) AS previous_shards,
            (SELECT json_group_array(DISTINCT {SHARDS_SQL}) FROM workflow_versions p
               JOIN workflow_versions n ON n.workflow_id = p.workflow_id AND n.version = p.version + 1
              WHERE p.workflow_id = w.id AND n.created_at >= ?2) AS earlier_shards

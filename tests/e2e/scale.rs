@@ -890,15 +890,31 @@ fn redeploys_that_change_shards_neither_lose_nor_duplicate_runs() {
     deploy(json!(1.0));
     create_keys("one", 40, &mut runs_by_key);
     deploy(json!(4));
+    let deployed = std::time::Instant::now();
+    // Until the change settled (10 s), a new key's run is created where the 1-shard version
+    // an isolate may still hold would create it: shard 0, whose dedup index keeps one run.
+    create_keys("early", 6, &mut runs_by_key);
+    assert!(
+        deployed.elapsed() < Duration::from_secs(7),
+        "the keys were sent within the settling window"
+    );
+    for (key, run_id) in runs_by_key.iter().filter(|(k, _)| k.starts_with("early-")) {
+        assert!(run_id.ends_with("00"), "{key}: {run_id} is in shard 0");
+    }
+    repeat_all(&runs_by_key);
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(deployed.elapsed()));
+    // Settled: the earlier keys are found, the new ones spread over the 4 shards.
     repeat_all(&runs_by_key);
     create_keys("four", 40, &mut runs_by_key);
     deploy(json!(2));
     repeat_all(&runs_by_key);
     create_keys("two", 20, &mut runs_by_key);
+    std::thread::sleep(Duration::from_secs(8));
+    repeat_all(&runs_by_key);
 
     let rows = runs(dev, &id);
     let ids = listed_ids(&rows);
-    assert_eq!(ids.len(), 100, "every run listed once");
+    assert_eq!(ids.len(), 106, "every run listed once");
     let listed: HashSet<&str> = ids.iter().map(String::as_str).collect();
     for (key, run_id) in &runs_by_key {
         assert!(listed.contains(run_id.as_str()), "{key}'s run {run_id}");

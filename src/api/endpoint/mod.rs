@@ -44,6 +44,10 @@ pub struct Live {
     /// Shard counts of earlier versions whose runs may still exist (a redeploy changed
     /// `shards` within the retention window): a repeat asks its shard under them first.
     pub earlier_shards: Vec<u8>,
+    /// The `shards` of the version before, and since when this one is live (epoch ms): a
+    /// changed count settles for `runs::SHARDS_SETTLE_MS` (`runs::placement`).
+    pub previous_shards: Option<u8>,
+    pub live_since_ms: i64,
 }
 
 /// A cached version: when it was read, whether a request is reading it again, the version.
@@ -116,18 +120,31 @@ async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiR
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
     let runs_since = iso_millis(now_ms() - runs::limits::retention_ms(env));
     // The workflow's object keeps the live version (no D1 on the hot path); D1 when it does not.
-    let (version, def, earlier) = match crate::objects::live(env, id).await? {
+    let (version, def, earlier, previous, since) = match crate::objects::live(env, id).await? {
         Some(live) if live["deleted"] == true => return Err(unknown()),
         Some(live) => (
             live["version"].as_i64(),
             live["definition"].as_str().map(str::to_string),
             live["earlier_shards"].as_str().map(str::to_string),
+            live["previous_shards"].as_f64(),
+            live["live_since_ms"].as_i64().unwrap_or(0),
         ),
         None => {
             let row = store::workflows::live_version_since(&store::db(env)?, id, &runs_since)
                 .await?
                 .ok_or_else(unknown)?;
-            (row.version, row.definition, row.earlier_shards)
+            let since = row
+                .deployed_at
+                .as_deref()
+                .and_then(tripline_core::kernel::time::parse_millis)
+                .unwrap_or(0);
+            (
+                row.version,
+                row.definition,
+                row.earlier_shards,
+                row.previous_shards,
+                since,
+            )
         }
     };
     let (Some(version), Some(def)) = (version, def) else {
@@ -145,6 +162,8 @@ async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiR
         version,
         definition,
         earlier_shards,
+        previous_shards: previous.map(|n| n.clamp(1.0, 64.0) as u8),
+        live_since_ms: since,
     }))
 }
 
@@ -283,11 +302,24 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     .map_err(|e| ApiError::internal(e.to_string()))?;
 
     let shards = runs::shards_of(&live.definition);
-    let (run_id, shard) = match &key {
-        Some(k) => runs::client::new_id(id, shards, &k.key)?,
+    // After a redeploy changed `shards`, the key's run may be in another shard than the one it
+    // is created in: those are asked first.
+    let (shard, ask_first) = match &key {
+        Some(k) => runs::placement(
+            &k.key,
+            shards,
+            &live.earlier_shards,
+            live.previous_shards,
+            live.live_since_ms,
+            now_ms(),
+        ),
         // No key: the run's own id is its cause (any shard will do: the id names it).
-        None => runs::client::new_id(id, shards, &token(&random_bytes::<10>()?))?,
+        None => (
+            tripline_core::kernel::shard::shard_for(&token(&random_bytes::<10>()?), shards),
+            Vec::new(),
+        ),
     };
+    let run_id = runs::client::id_in(id, shard)?;
     let dedup_key = match &key {
         Some(k) => k.key.clone(),
         None => format!("run:{run_id}"),
@@ -313,9 +345,8 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     } else {
         (input, Vec::new())
     };
-    // After a redeploy changed `shards`, the key's run may be in the shard it had before.
     if let Some(k) = &key {
-        for earlier in runs::earlier_shards(&k.key, shards, &live.earlier_shards) {
+        for earlier in ask_first {
             if let Some(prior) = runs::client::find(env, id, earlier, &k.key).await? {
                 return repeat(&live, prior, fingerprint.as_deref(), &k.location);
             }
@@ -653,6 +684,8 @@ mod tests {
                         version,
                         definition: Rc::new(definition),
                         earlier_shards: Vec::new(),
+                        previous_shards: None,
+                        live_since_ms: 0,
                     }),
                 },
             )

@@ -98,8 +98,17 @@ pub async fn start(
 /// A fresh run id for `dedup_key`, and its shard.
 pub fn new_id(workflow_id: &WorkflowId, shards: u8, dedup_key: &str) -> Result<(String, u8)> {
     let shard = shard_for(dedup_key, shards);
-    let id = new_run_id(now_ms() as u64, &random_bytes::<10>()?, workflow_id, shard);
-    Ok((id, shard))
+    Ok((id_in(workflow_id, shard)?, shard))
+}
+
+/// A fresh id for a run of `workflow_id` in `shard`.
+pub fn id_in(workflow_id: &WorkflowId, shard: u8) -> Result<String> {
+    Ok(new_run_id(
+        now_ms() as u64,
+        &random_bytes::<10>()?,
+        workflow_id,
+        shard,
+    ))
 }
 
 /// Sends `action` to `workflow_id`'s shard object `shard`.

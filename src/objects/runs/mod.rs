@@ -48,6 +48,42 @@ pub fn earlier_shards(dedup_key: &str, shards: u8, earlier: &[u8]) -> Vec<u8> {
     out
 }
 
+/// How long after a version that changed `shards` went live its keyed runs are still created
+/// in the shard the previous count gives their key. An isolate reuses the version it read for
+/// up to 3 s (`api::endpoint`): a request it serves meanwhile creates the key's run where the
+/// previous version puts it, and both isolates must insert into the same object, whose unique
+/// dedup index keeps one run. Repeats after this look in the earlier counts' shards first.
+pub const SHARDS_SETTLE_MS: i64 = 10_000;
+
+/// Where a new run of `dedup_key` is created, and the shards to ask for the key first:
+/// within `SHARDS_SETTLE_MS` of `live_since_ms` after a change from `previous` shards, the
+/// shard that count gives the key (the current count's shard is then asked first); else its
+/// shard under `shards`, after the shards of the `earlier` counts.
+pub fn placement(
+    dedup_key: &str,
+    shards: u8,
+    earlier: &[u8],
+    previous: Option<u8>,
+    live_since_ms: i64,
+    now_ms: i64,
+) -> (u8, Vec<u8>) {
+    use tripline_core::kernel::shard::shard_for;
+    match previous.map(|p| p.max(1)) {
+        Some(p) if p != shards && now_ms - live_since_ms < SHARDS_SETTLE_MS => {
+            let mut counts = earlier.to_vec();
+            counts.push(shards);
+            (
+                shard_for(dedup_key, p),
+                earlier_shards(dedup_key, p, &counts),
+            )
+        }
+        _ => (
+            shard_for(dedup_key, shards),
+            earlier_shards(dedup_key, shards, earlier),
+        ),
+    }
+}
+
 /// The shard counts other than `current` in a live version's `earlier_shards` (the JSON array
 /// `store::workflows::live_version_since` reads).
 /// A count written as `4.0` (stored so by an earlier release) is read as 4: one such count
@@ -132,6 +168,38 @@ mod tests {
             assert_eq!(unique.len(), asked.len());
             assert!(asked.len() <= 2);
         }
+    }
+
+    #[test]
+    fn right_after_a_change_of_shards_a_key_is_created_where_the_previous_count_puts_it() {
+        let deployed = 1_000_000;
+        for i in 0..64 {
+            let key = format!("key-{i}");
+            // 1 → 4: an isolate still on the 1-shard version creates in shard 0; so does the
+            // new version until the change settled, having asked the key's 4-shard shard.
+            let (create, ask) = placement(&key, 4, &[1], Some(1), deployed, deployed + 2_999);
+            assert_eq!(create, 0, "{key}");
+            let now = shard_for(&key, 4);
+            assert_eq!(ask, if now == 0 { vec![] } else { vec![now] }, "{key}");
+            // Settled: the key's shard under 4, after its shard under 1.
+            let (create, ask) = placement(&key, 4, &[1], Some(1), deployed, deployed + 10_000);
+            assert_eq!((create, ask), (now, earlier_shards(&key, 4, &[1])), "{key}");
+            // 4 → 2: the stale isolate's shard is the key's under 4.
+            let (create, ask) = placement(&key, 2, &[4], Some(4), deployed, deployed + 500);
+            assert_eq!(create, shard_for(&key, 4), "{key}");
+            assert!(!ask.contains(&create), "{key}");
+            let two = shard_for(&key, 2);
+            assert!(two == create || ask.contains(&two), "{key}");
+        }
+        // No change of count, or a first version: the current count at once.
+        assert_eq!(
+            placement("k", 4, &[], Some(4), deployed, deployed),
+            (shard_for("k", 4), vec![])
+        );
+        assert_eq!(
+            placement("k", 4, &[], None, deployed, deployed),
+            (shard_for("k", 4), vec![])
+        );
     }
 
     #[test]
