@@ -1170,6 +1170,8 @@ fn large_inputs_of_queued_runs_of_an_earlier_version_run_whole_or_fail_saying_so
 
 /// An unfinished run of an earlier version older than the retention window stays readable by
 /// its id once a Cron pass has moved it: the pass that moves it does not forget where it went.
+/// Once it ended it is kept a retention from its end, so a pass that moved it again (its D1 row
+/// was kept: the pass before could not forget it) finds it there and it is not executed twice.
 #[test]
 fn a_moved_run_of_an_earlier_version_older_than_retention_stays_readable() {
     use tripline_core::kernel::ids::new_legacy_run_id;
@@ -1179,24 +1181,27 @@ fn a_moved_run_of_an_earlier_version_older_than_retention_stays_readable() {
         "engine-legacy-old",
         &[("RUN_LEASE_SECONDS", "3"), ("RUN_RETENTION_DAYS", "1")],
     );
+    let tag = unique("old");
     let id = create_deployed(
         dev,
         &json!({
             "name": "legacy old",
             "trigger": {"type": "endpoint"},
-            "steps": [{"type": "http", "name": "slow", "url": up.url("/slow/4000")}]
+            "steps": [{"type": "http", "name": "slow", "url": up.url(&format!("/slow/4000/{tag}"))}]
         }),
     );
     let created = now_ms() - 2 * 86_400_000;
     let run_id = new_legacy_run_id(created, &[6, 2, 2, 2, 2, 2, 2, 2, 2, 2]);
     let at = iso_millis(created as i64);
-    let tag = unique("old");
-    dev.d1_write(&format!(
-        "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
-           attempts, lease_until, created_at)
-         VALUES ('{run_id}', '{id}', 1, 'endpoint', '{tag}', 'queued',
-           '{{\"request\": {{\"body\": {{}}}}}}', '[]', 0, 0, '{at}')"
-    ));
+    let insert = || {
+        dev.d1_write(&format!(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+               attempts, lease_until, created_at)
+             VALUES ('{run_id}', '{id}', 1, 'endpoint', '{tag}', 'queued',
+               '{{\"request\": {{\"body\": {{}}}}}}', '[]', 0, 0, '{at}')"
+        ))
+    };
+    insert();
 
     dev.fire_cron();
     let left = dev.d1(&format!("SELECT id FROM runs WHERE id = '{run_id}'"));
@@ -1205,6 +1210,23 @@ fn a_moved_run_of_an_earlier_version_older_than_retention_stays_readable() {
     let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None);
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["id"], run_id.as_str());
+
+    // Ended, it stays: retention counts from its end, not from its creation two days ago.
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let path = format!("/slow/4000/{tag}");
+    assert_eq!(up.received(&path).len(), 1);
+    // As if the pass that moved it had not forgotten it in D1: the next pass moves it again.
+    dev.d1_write(&format!("DELETE FROM run_moves WHERE id = '{run_id}'"));
+    insert();
+    dev.fire_cron();
+    let left = dev.d1(&format!("SELECT id FROM runs WHERE id = '{run_id}'"));
+    assert!(left.is_empty(), "the shard holds it: {left:?}");
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert_eq!(up.received(&path).len(), 1, "executed once");
+    let run = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["attempts"], 1, "{run}");
 }
 
 #[test]

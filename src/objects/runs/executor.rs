@@ -316,7 +316,8 @@ pub(super) async fn execute_before_insert(env: &Env, run: &RunRow) -> Option<Exe
 /// batch is due (`None`: no finished run to wait for).
 pub(crate) fn retention(table: &Table, env: &Env, now: i64) -> Result<Option<i64>> {
     let keep = limits::retention_ms(env);
-    let deleted = table.delete_older_than(&iso_millis(now - keep), RETENTION_BATCH)?;
+    let cutoff = iso_millis(now - keep);
+    let deleted = table.delete_older_than(&cutoff, RETENTION_BATCH)?;
     if deleted > 0 {
         worker::console_log!("runs retention: deleted {deleted} finished runs in one pass");
     }
@@ -324,7 +325,7 @@ pub(crate) fn retention(table: &Table, env: &Env, now: i64) -> Result<Option<i64
         Some(now)
     } else {
         table
-            .oldest_finished()?
+            .oldest_finished(&cutoff)?
             .and_then(|at| parse_millis(&at))
             .map(|at| at + keep)
     })

@@ -113,8 +113,16 @@ pub fn list_query(trigger: bool, status: bool, before: bool) -> String {
 // (the planner would otherwise take `runs_status` and sort every finished run).
 const NEXT_DUE: &str = "SELECT MIN(lease_until) AS due FROM runs INDEXED BY runs_open
      WHERE status IN ('queued', 'running')";
-const OLDEST_FINISHED: &str = "SELECT created_at FROM runs INDEXED BY runs_finished
-     WHERE status IN ('succeeded', 'failed') ORDER BY created_at LIMIT 1";
+/// A finished run is kept for the retention from its creation and from its end, whichever is
+/// later (a run moved from D1 long after it was created is kept from when it ended). The runs
+/// created before the cutoff that are still kept (they ended after it) are few: those, and the
+/// first run created after it, say when the next one expires.
+const OLDEST_FINISHED: &str = "SELECT MIN(at) AS at FROM (
+       SELECT MIN(COALESCE(finished_at, created_at)) AS at FROM runs INDEXED BY runs_finished
+       WHERE created_at < ? AND status IN ('succeeded', 'failed')
+       UNION ALL
+       SELECT at FROM (SELECT created_at AS at FROM runs INDEXED BY runs_finished
+         WHERE created_at >= ? AND status IN ('succeeded', 'failed') ORDER BY created_at LIMIT 1))";
 /// Takes the first due runs up to a count: the first one when nothing executes; then, for the
 /// free slots, while the runs taken fit in the bytes free in flight; past those, while they add
 /// up to at most the held-run bytes. Each condition holds for a prefix of the candidates, so
@@ -140,6 +148,7 @@ pub const CLAIM_MOST: usize = 30;
 const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN (
        SELECT id FROM runs INDEXED BY runs_finished
        WHERE created_at < ? AND status IN ('succeeded', 'failed')
+         AND COALESCE(finished_at, created_at) < ?
        ORDER BY created_at LIMIT ?) RETURNING id";
 
 /// The run table's queries by name, for the dev-only query plans (`runs::dev::plans`).
@@ -493,18 +502,20 @@ impl Table<'_> {
             .map(|d| d as i64))
     }
 
-    /// The creation time of the oldest finished run (retention wakes for it).
-    pub fn oldest_finished(&self) -> Result<Option<String>> {
+    /// From when the next finished run to expire is kept, given the retention cutoff
+    /// `before_iso` (retention wakes a retention later): the earliest end of those created
+    /// before it, or the creation of the first one created after it.
+    pub fn oldest_finished(&self, before_iso: &str) -> Result<Option<String>> {
         #[derive(Deserialize)]
         struct At {
-            created_at: String,
+            at: Option<String>,
         }
         Ok(self
-            .first::<At>(OLDEST_FINISHED, vec![])?
-            .map(|a| a.created_at))
+            .first::<At>(OLDEST_FINISHED, vec![text(before_iso), text(before_iso)])?
+            .and_then(|a| a.at))
     }
 
-    /// Deletes up to `limit` finished runs created before `before_iso`; how many went.
+    /// Deletes up to `limit` finished runs created and ended before `before_iso`; how many went.
     pub fn delete_older_than(&self, before_iso: &str, limit: u32) -> Result<usize> {
         #[derive(Deserialize)]
         struct Id {
@@ -512,7 +523,11 @@ impl Table<'_> {
         }
         let gone = self.rows::<Id>(
             DELETE_OLDER,
-            vec![text(before_iso), V::Integer(i64::from(limit))],
+            vec![
+                text(before_iso),
+                text(before_iso),
+                V::Integer(i64::from(limit)),
+            ],
         )?;
         if !gone.is_empty() {
             let ids: Vec<&str> = gone.iter().map(|g| g.id.as_str()).collect();
