@@ -1168,6 +1168,76 @@ fn large_inputs_of_queued_runs_of_an_earlier_version_run_whole_or_fail_saying_so
     assert_eq!(run["steps"], json!([]));
 }
 
+/// Unfinished runs of an earlier version move to the shard a new run of their trigger and key
+/// goes to: an endpoint run by the deployed `shards`, a schedule, OAuth or replay run to shard 0
+/// (where a retried slot or callback looks for it).
+#[test]
+fn unfinished_runs_of_an_earlier_version_move_to_the_shard_of_their_trigger() {
+    use tripline_core::kernel::ids::new_legacy_run_id;
+    use tripline_core::kernel::shard::shard_for;
+    use tripline_core::kernel::time::iso_millis;
+    let dev = &Dev::start("engine-legacy-shards", &[("RUN_LEASE_SECONDS", "3")]);
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "legacy shards",
+            "trigger": {"type": "endpoint"},
+            "shards": 4,
+            "steps": [{"type": "log", "name": "a", "message": "ran"}]
+        }),
+    );
+    let tag = unique("spread");
+    let triggers = ["endpoint", "schedule", "oauth", "replay"];
+    // A key whose runs 4 shards would put outside shard 0, whatever their trigger.
+    let key = (0..)
+        .map(|n| format!("{tag}-{n}"))
+        .find(|k| {
+            triggers
+                .iter()
+                .all(|t| shard_for(&format!("{t}:{k}"), 4) != 0)
+        })
+        .unwrap();
+    let now = now_ms();
+    let at = iso_millis(now as i64 - 2_000);
+    let mut expected = Vec::new();
+    for (n, trigger) in ["endpoint", "schedule", "oauth", "replay"]
+        .iter()
+        .enumerate()
+    {
+        let run_id = new_legacy_run_id(
+            now - 2_000 + n as u64,
+            &[n as u8, 4, 4, 4, 4, 4, 4, 4, 4, 4],
+        );
+        let dedup = format!("{trigger}:{key}");
+        dev.d1_write(&format!(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+               attempts, lease_until, created_at)
+             VALUES ('{run_id}', '{id}', 1, '{trigger}', '{dedup}', 'queued',
+               '{{\"request\": {{\"body\": {{}}}}}}', '[]', 0, 0, '{at}')"
+        ));
+        let shard = match *trigger {
+            "endpoint" => shard_for(&dedup, 4),
+            _ => 0,
+        };
+        expected.push((run_id, shard));
+    }
+    dev.fire_cron();
+    for (run_id, shard) in &expected {
+        let moved = dev.d1(&format!(
+            "SELECT shard FROM run_moves WHERE id = '{run_id}'"
+        ));
+        assert_eq!(moved.len(), 1, "{run_id} moved: {moved:?}");
+        assert_eq!(
+            moved[0]["shard"].as_u64(),
+            Some(u64::from(*shard)),
+            "{run_id}"
+        );
+        let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json()["id"], run_id.as_str());
+    }
+}
+
 /// An unfinished run of an earlier version older than the retention window stays readable by
 /// its id once a Cron pass has moved it: the pass that moves it does not forget where it went.
 /// Once it ended it is kept a retention from its end, so a pass that moved it again (its D1 row

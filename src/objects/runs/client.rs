@@ -59,7 +59,8 @@ impl From<worker::Error> for CreateError {
     }
 }
 
-/// Creates a run for `dedup_key` in its shard (input redacted first, see
+/// Creates a run for `dedup_key` in its shard (by `shards` for an endpoint or poll run, else in
+/// shard 0: `spread_for`), its input redacted first (see
 /// `engine::stored_input`). `secrets`, a JSON object laid over the input when the run executes
 /// (e.g. a sign-in's access token), is kept sealed with the run until it ends (without the
 /// encryption key it is dropped, and the run reads the connection instead).
@@ -74,7 +75,7 @@ pub async fn start(
     input: &Value,
     secrets: Option<&Value>,
 ) -> std::result::Result<Created, CreateError> {
-    let (id, shard) = new_id(workflow_id, shards, dedup_key)?;
+    let (id, shard) = new_id(workflow_id, super::spread_for(trigger, shards), dedup_key)?;
     let secrets = secrets.and_then(|s| super::sealed::seal_secrets(env, &id, s));
     // A replayed request keeps a large body as the endpoint stored it: in pieces, whole.
     let stored = crate::engine::stored_input(input);

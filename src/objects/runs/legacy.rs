@@ -55,7 +55,8 @@ pub async fn move_unfinished(env: &Env) -> Result<usize> {
                 n
             }
         };
-        let shard = shard_for(&row.dedup_key, count);
+        // Where a run of its trigger is created now (schedule, OAuth and replay runs: shard 0).
+        let shard = shard_for(&row.dedup_key, super::spread_for(&row.trigger, count));
         let alone = match row.input.len() > INLINE_INPUT_MAX {
             true => row.id.clone(),
             false => String::new(),

@@ -26,6 +26,18 @@ pub use tripline_core::kernel::shard::TIMER_SHARD;
 /// The shard count of callers that do not hold the definition (a schedule's timer object).
 pub const DEFAULT_SHARDS: u8 = 1;
 
+/// The shard count a run of `trigger` is placed by, in a version of `shards`: endpoint and poll
+/// runs spread over them; schedule, OAuth sign-in and replay runs always go to shard 0 (their
+/// rate is bounded by the schedule or by people, and a fixed shard keeps the deduplication of a
+/// retried slot or callback exact across a redeploy that changes `shards`).
+pub fn spread_for(trigger: &str, shards: u8) -> u8 {
+    use tripline_core::kernel::trigger_kind::TriggerKind;
+    match trigger {
+        t if t == TriggerKind::Endpoint.as_str() || t == TriggerKind::Poll.as_str() => shards,
+        _ => DEFAULT_SHARDS,
+    }
+}
+
 /// How many shard objects a deployed version spreads its runs over (its `shards` field).
 pub fn shards_of(def: &Definition) -> u8 {
     def.shards().max(1)
@@ -200,6 +212,15 @@ mod tests {
             placement("k", 4, &[], None, deployed, deployed),
             (shard_for("k", 4), vec![])
         );
+    }
+
+    #[test]
+    fn only_endpoint_and_poll_runs_spread_over_the_shards() {
+        assert_eq!(spread_for("endpoint", 8), 8);
+        assert_eq!(spread_for("poll", 8), 8);
+        for trigger in ["schedule", "oauth", "replay"] {
+            assert_eq!(spread_for(trigger, 8), DEFAULT_SHARDS, "{trigger}");
+        }
     }
 
     #[test]
