@@ -207,7 +207,11 @@ pub async fn create_many(
             to_execute = true;
         } else if let Some(holder) = table.prior_by_key(&run.dedup_key)? {
             match holder.id == run.id {
-                true => created.push(holder.id),
+                true => {
+                    // Moved by an earlier pass that could not wake the executor: woken now.
+                    to_execute |= matches!(holder.status.as_str(), "queued" | "running");
+                    created.push(holder.id)
+                }
                 false => taken.push((run.id.clone(), holder.id)),
             }
         }
