@@ -390,6 +390,10 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     if let Some(reply) = raw_reply(&answer.reply) {
         return reply_response(reply.status, &reply.headers, reply.body);
     }
+    // The reply as stored, when its news did not reach this wait (written as it timed out).
+    if let Some(reply) = runtime::stored_reply(&stored_response(&answer.run)) {
+        return reply_response(reply.status, &reply.headers, reply.body);
+    }
     // The run ended without reaching its Response step, or the timeout passed.
     if answer.run.status == "failed" {
         return Err(run_failed(&answer.run));
@@ -530,11 +534,7 @@ fn repeat(live: &Live, prior: PriorRun, fingerprint: Option<&str>, location: &st
             .with_field("run_id", prior.id.clone()));
         }
     }
-    let stored = prior
-        .response
-        .as_deref()
-        .and_then(|r| serde_json::from_str::<Value>(r).ok())
-        .unwrap_or(Value::Null);
+    let stored = stored_response(&prior);
     if let Some(reply) = runtime::stored_reply(&stored) {
         let mut resp = reply_response(reply.status, &reply.headers, reply.body)?;
         resp.headers_mut().set("idempotent-replayed", "true")?;
@@ -558,6 +558,14 @@ fn repeat(live: &Live, prior: PriorRun, fingerprint: Option<&str>, location: &st
         return Err(run_failed(&prior).with_header("idempotent-replayed", "true"));
     }
     accepted(&prior.id, true)
+}
+
+/// A run's Response-step reply as stored (`null` when it has none).
+fn stored_response(run: &PriorRun) -> Value {
+    run.response
+        .as_deref()
+        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// 502 for a Response-step workflow whose run failed before replying: names the step.

@@ -217,7 +217,10 @@ impl ObjectWriter<'_> {
         if done && self.secrets {
             Table { sql: self.sql }.forget_secrets(self.id)?;
         }
-        self.runs.notify(self.id, None);
+        // Fenced out (another claim holds the run): that claim's end is the news, not this.
+        if done {
+            self.runs.notify(self.id, None);
+        }
         Ok(done)
     }
 }
