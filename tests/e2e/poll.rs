@@ -1658,6 +1658,47 @@ fn a_batch_read_again_after_a_redeploy_that_changed_shards_runs_each_item_once()
     assert_eq!(runs(&dev, &id).len(), 64);
 }
 
+/// A batch read again after one shard refused its part while another took it: the shard that
+/// took its part, full by then, holds every key of it and answers rather than refusing with
+/// 507; only the shard that refused holds the poll back.
+#[test]
+fn a_batch_read_again_is_not_refused_by_a_full_shard_that_holds_its_keys() {
+    let feeds = FeedServer::start();
+    let feed = "full-again";
+    let pad = "x".repeat(30_000);
+    feeds.update(feed, |f| {
+        f.items = (1..=24)
+            .map(|n| {
+                let mut i = item(n);
+                i["pad"] = json!(pad);
+                i
+            })
+            .collect()
+    });
+    // Shard 1 refuses version 1's runs; shard 0 is full once it took its part (~360 KB).
+    let dev = Dev::start(
+        "poll-full-again",
+        &[
+            ("TRIPLINE_DEV_FAULTS", "batch-v1-shard1"),
+            ("API_TOKEN", API_TOKEN),
+            ("RUN_STORAGE_LIMIT_BYTES", "150000"),
+        ],
+    );
+    let mut def = http_def("full again", json!({"url": feeds.url(feed)}), "beginning");
+    def["shards"] = json!(2);
+    let id = create_deployed(&dev, &def);
+    let mut status = Value::Null;
+    eventually(90, "two failed polls", || {
+        status = poll_status(&dev, &id);
+        status["consecutive_failures"].as_i64().unwrap_or(0) >= 2
+    });
+    let taken = runs(&dev, &id);
+    assert!(!taken.is_empty() && taken.len() < 24, "{}", taken.len());
+    let error = status["last_poll_error"].as_str().unwrap_or_default();
+    assert!(error.contains("batch-v1-shard1"), "{status}");
+    assert!(!error.contains("storage is full"), "{status}");
+}
+
 /// A deploy that comes while a poll of the previous version is in progress waits for it to end
 /// (polls never overlap), then arms the new version: its `start: "now"` source is read before
 /// the deploy answers, and its interval applies from there. (Before, the deploy answered at

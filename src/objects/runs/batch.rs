@@ -93,8 +93,8 @@ fn moved_input_too_large(bytes: usize) -> Option<String> {
 }
 
 /// Inserts the runs of the body, skipping dedup keys already present, and wakes the executor.
-/// When the object is over its storage limit, new polled runs are refused (507, nothing
-/// inserted); moved runs were accepted long ago and are always taken.
+/// When the object is over its storage limit, a batch with a new polled run is refused (507,
+/// nothing inserted); moved runs were accepted long ago and are always taken.
 pub async fn create_many(
     state: &State,
     env: &Env,
@@ -108,7 +108,11 @@ pub async fn create_many(
     let sql = super::handler::sql(state, runs)?;
     let any_new = batch.runs.iter().any(|r| r.moved.is_none());
     let incoming = batch.runs.iter().map(|r| r.input.len()).sum();
-    if any_new && runs.storage_full(&sql, limits::storage_limit(env), incoming) {
+    // A batch sent again whose runs are all here already is answered, full or not.
+    if any_new
+        && runs.storage_full(&sql, limits::storage_limit(env), incoming)
+        && has_new_key(&sql, &batch)?
+    {
         return Ok(Response::from_json(&json!({
             "type": "about:blank",
             "title": "Insufficient storage",
@@ -221,6 +225,26 @@ pub async fn create_many(
         runs.start_executor(state).await?;
     }
     Response::from_json(&BatchCreated { created, taken })
+}
+
+/// Whether the dedup key of a new (not moved) run of `batch` has no run here yet, looked up
+/// through the unique dedup index.
+fn has_new_key(sql: &worker::SqlStorage, batch: &Batch) -> Result<bool> {
+    let keys: Vec<&str> = batch
+        .runs
+        .iter()
+        .filter(|r| r.moved.is_none())
+        .map(|r| r.dedup_key.as_str())
+        .collect();
+    let list = serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into());
+    let rows = sql
+        .exec(
+            "SELECT COUNT(*) AS n FROM json_each(?) AS k
+             WHERE NOT EXISTS (SELECT 1 FROM runs WHERE dedup_key = k.value)",
+            vec![V::String(list)],
+        )?
+        .to_array::<serde_json::Value>()?;
+    Ok(rows.first().is_none_or(|r| r["n"].as_f64() != Some(0.0)))
 }
 
 /// How many keys one statement looks up (its JSON text stays far below a value's 2 MB).
