@@ -503,35 +503,24 @@ impl WorkflowObject {
             now_ms() - runs::limits::retention_ms(&self.env),
         );
         let db = store::db(&self.env)?;
-        let live = match store::workflows::live_version_since(&db, workflow_id, &runs_since).await?
-        {
-            // Deleted: D1 answers that it does not exist.
-            None => return storage.put(KEY_LIVE, LIVE_DELETED).await,
-            Some(r) if r.version.is_some() && r.definition.is_some() => {
-                // An isolate that read the previous version here keeps it for a few seconds
-                // after this object answers with the new one: a changed `shards` settles from
-                // then (`runs::placement`), or from the deploy when that is later.
-                let deployed_ms = r
-                    .deployed_at
-                    .as_deref()
-                    .and_then(tripline_core::kernel::time::parse_millis)
-                    .unwrap_or(0);
-                let kept = storage
-                    .get::<String>(KEY_LIVE)
-                    .await?
-                    .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-                    .filter(|v| v["version"].as_i64() == r.version)
-                    .and_then(|v| v["live_since_ms"].as_i64());
-                serde_json::json!({
-                    "version": r.version,
-                    "definition": r.definition,
-                    "earlier_shards": r.earlier_shards,
-                    "previous_shards": r.previous_shards,
-                    "live_since_ms": kept.unwrap_or_else(now_ms).max(deployed_ms),
-                })
-            }
-            Some(_) => serde_json::json!({ "version": null }),
-        };
+        let live =
+            match store::workflows::live_version_since(&db, workflow_id, &runs_since, "").await? {
+                // Deleted: D1 answers that it does not exist.
+                None => return storage.put(KEY_LIVE, LIVE_DELETED).await,
+                Some(r) if r.version.is_some() && r.definition.is_some() => {
+                    // An isolate that read the previous version here keeps it for a few seconds
+                    // after this object answers with the new one: a changed `shards` settles from
+                    // now (`runs::placement`; armed again later, it settles again: harmless).
+                    serde_json::json!({
+                        "version": r.version,
+                        "definition": r.definition,
+                        "earlier_shards": r.earlier_shards,
+                        "previous_shards": r.previous_shards,
+                        "live_since_ms": now_ms(),
+                    })
+                }
+                Some(_) => serde_json::json!({ "version": null }),
+            };
         storage.put(KEY_LIVE, live.to_string()).await
     }
 

@@ -38,7 +38,7 @@ const COLUMNS: &str = "id, key, name, trigger_type, draft, status, deployed_vers
 
 pub async fn insert(db: &D1Database, row: &WorkflowRow) -> Result<()> {
     db.prepare(
-        "INSERT INTO workflows (id, name, trigger_type, draft, status, latest_version, created_at, updated_at, key)
+        "INSERT INTO workflows (id, name, trigger_type, draft, status, latest_version, created_at, updated_at, key) \
          VALUES (?1, ?2, ?3, ?4, 'draft', 0, ?5, ?5, ?6)",
     )
     .bind(&[
@@ -83,7 +83,7 @@ pub async fn list(
             .bind(&[num(limit as i64)])?,
         Some((created_at, id)) => db
             .prepare(format!(
-                "SELECT {COLUMNS} FROM workflows WHERE (created_at, id) < (?1, ?2)
+                "SELECT {COLUMNS} FROM workflows WHERE (created_at, id) < (?1, ?2) \
                  ORDER BY created_at DESC, id DESC LIMIT ?3"
             ))
             .bind(&[text(created_at), text(id), num(limit as i64)])?,
@@ -124,13 +124,13 @@ pub async fn deploy(db: &D1Database, id: &str, now: &str) -> Result<Option<i64>>
     let results = db
         .batch(vec![
             db.prepare(
-                "INSERT INTO workflow_versions (workflow_id, version, definition, created_at)
+                "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) \
                  SELECT id, latest_version + 1, draft, ?2 FROM workflows WHERE id = ?1",
             )
             .bind(&[text(id), text(now)])?,
             db.prepare(
-                "UPDATE workflows SET latest_version = latest_version + 1,
-                   deployed_version = latest_version + 1, status = 'deployed', deployed_at = ?2
+                "UPDATE workflows SET latest_version = latest_version + 1, \
+                   deployed_version = latest_version + 1, status = 'deployed', deployed_at = ?2 \
                  WHERE id = ?1 RETURNING deployed_version",
             )
             .bind(&[text(id), text(now)])?,
@@ -153,7 +153,7 @@ pub async fn deploy(db: &D1Database, id: &str, now: &str) -> Result<Option<i64>>
 pub async fn undeploy(db: &D1Database, id: &str, now: &str) -> Result<bool> {
     let res = db
         .prepare(
-            "UPDATE workflows SET status = 'draft', deployed_version = NULL, deployed_at = NULL, updated_at = ?2
+            "UPDATE workflows SET status = 'draft', deployed_version = NULL, deployed_at = NULL, updated_at = ?2 \
              WHERE id = ?1",
         )
         .bind(&[text(id), text(now)])?
@@ -195,10 +195,8 @@ pub struct LiveVersion {
     /// given to [`live_version`] (their runs may still exist), see `objects::runs::earlier_shards`.
     #[serde(default)]
     pub earlier_shards: Option<String>,
-    /// When the live version was deployed (ISO time).
-    #[serde(default)]
-    pub deployed_at: Option<String>,
-    /// The `shards` of the version deployed before it (none for a first version).
+    /// The `shards` of the version deployed before it, when it was deployed at or after the
+    /// `settling_since` given to [`live_version_since`] (none for a first version).
     #[serde(default)]
     pub previous_shards: Option<f64>,
 }
@@ -210,29 +208,31 @@ const SHARDS_SQL: &str = "CAST(COALESCE(json_extract(p.definition, '$.shards'), 
 /// `None` when the workflow does not exist; `status` says whether it is deployed.
 pub async fn live_version(db: &D1Database, id: &str) -> Result<Option<LiveVersion>> {
     // No version was replaced after "~" (it sorts after every ISO time).
-    live_version_since(db, id, "~").await
+    live_version_since(db, id, "~", "~").await
 }
 
 /// [`live_version`], and the shard counts of earlier versions replaced at or after
-/// `runs_since` (ISO time: the oldest run retention keeps), whose runs may still exist.
+/// `runs_since` (ISO time: the oldest run retention keeps), whose runs may still exist; the
+/// previous version's when the live one was deployed at or after `settling_since`.
 pub async fn live_version_since(
     db: &D1Database,
     id: &str,
     runs_since: &str,
+    settling_since: &str,
 ) -> Result<Option<LiveVersion>> {
     db.prepare(format!(
-        "SELECT w.status AS status, w.deployed_version AS version, v.definition AS definition,
-           w.deployed_at AS deployed_at,
-           (SELECT {SHARDS_SQL} FROM workflow_versions p
-             WHERE p.workflow_id = w.id AND p.version = w.deployed_version - 1) AS previous_shards,
-           (SELECT json_group_array(DISTINCT {SHARDS_SQL}) FROM workflow_versions p
-              JOIN workflow_versions n ON n.workflow_id = p.workflow_id AND n.version = p.version + 1
-             WHERE p.workflow_id = w.id AND n.created_at >= ?2) AS earlier_shards
-         FROM workflows w LEFT JOIN workflow_versions v
-           ON v.workflow_id = w.id AND v.version = w.deployed_version
+        "SELECT w.status AS status, w.deployed_version AS version, v.definition AS definition, \
+           CASE WHEN w.deployed_at >= ?3 THEN (SELECT {SHARDS_SQL} FROM workflow_versions p \
+             WHERE p.workflow_id = w.id AND p.version = w.deployed_version - 1) END \
+             AS previous_shards, \
+           (SELECT json_group_array(DISTINCT {SHARDS_SQL}) FROM workflow_versions p \
+              JOIN workflow_versions n ON n.workflow_id = p.workflow_id AND n.version = p.version + 1 \
+             WHERE p.workflow_id = w.id AND n.created_at >= ?2) AS earlier_shards \
+         FROM workflows w LEFT JOIN workflow_versions v \
+           ON v.workflow_id = w.id AND v.version = w.deployed_version \
          WHERE w.id = ?1"
     ))
-    .bind(&[text(id), text(runs_since)])?
+    .bind(&[text(id), text(runs_since), text(settling_since)])?
     .first::<LiveVersion>(None)
     .await
 }
@@ -268,7 +268,7 @@ pub async fn most_shards_of(db: &D1Database, ids: &[&str]) -> Result<Vec<(String
     let list = serde_json::to_string(ids).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let rows = db
         .prepare(format!(
-            "SELECT p.workflow_id AS workflow_id, MAX({SHARDS_SQL}) AS most FROM workflow_versions p
+            "SELECT p.workflow_id AS workflow_id, MAX({SHARDS_SQL}) AS most FROM workflow_versions p \
              WHERE p.workflow_id IN (SELECT value FROM json_each(?1)) GROUP BY p.workflow_id"
         ))
         .bind(&[text(&list)])?

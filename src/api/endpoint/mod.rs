@@ -130,19 +130,18 @@ async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiR
             live["live_since_ms"].as_i64().unwrap_or(0),
         ),
         None => {
-            let row = store::workflows::live_version_since(&store::db(env)?, id, &runs_since)
+            // The previous count only if the deploy is recent: it settles from now.
+            let settling = iso_millis(now_ms() - runs::SHARDS_SETTLE_MS);
+            let db = store::db(env)?;
+            let v = store::workflows::live_version_since(&db, id, &runs_since, &settling)
                 .await?
                 .ok_or_else(unknown)?;
-            let since = row
-                .deployed_at
-                .as_deref()
-                .and_then(tripline_core::kernel::time::parse_millis)
-                .unwrap_or(0);
+            let since = now_ms();
             (
-                row.version,
-                row.definition,
-                row.earlier_shards,
-                row.previous_shards,
+                v.version,
+                v.definition,
+                v.earlier_shards,
+                v.previous_shards,
                 since,
             )
         }

@@ -31,9 +31,8 @@ pub const DEFAULT_SHARDS: u8 = 1;
 /// rate is bounded by the schedule or by people, and a fixed shard keeps the deduplication of a
 /// retried slot or callback exact across a redeploy that changes `shards`).
 pub fn spread_for(trigger: &str, shards: u8) -> u8 {
-    use tripline_core::kernel::trigger_kind::TriggerKind;
     match trigger {
-        t if t == TriggerKind::Endpoint.as_str() || t == TriggerKind::Poll.as_str() => shards,
+        "endpoint" | "poll" => shards,
         _ => DEFAULT_SHARDS,
     }
 }
@@ -70,7 +69,9 @@ pub const SHARDS_SETTLE_MS: i64 = 10_000;
 /// Where a new run of `dedup_key` is created, and the shards to ask for the key first:
 /// within `SHARDS_SETTLE_MS` of `live_since_ms` after a change from `previous` shards, the
 /// shard that count gives the key (the current count's shard is then asked first); else its
-/// shard under `shards`, after the shards of the `earlier` counts.
+/// shard under `shards`, after the shards of the `earlier` counts. Only while `previous` is one
+/// of the `earlier` counts (whose shards a repeat asks while their runs may be kept): a run
+/// created in its shard is found by every later repeat, however late the window opens.
 pub fn placement(
     dedup_key: &str,
     shards: u8,
@@ -81,7 +82,7 @@ pub fn placement(
 ) -> (u8, Vec<u8>) {
     use tripline_core::kernel::shard::shard_for;
     match previous.map(|p| p.max(1)) {
-        Some(p) if p != shards && now_ms - live_since_ms < SHARDS_SETTLE_MS => {
+        Some(p) if earlier.contains(&p) && now_ms - live_since_ms < SHARDS_SETTLE_MS => {
             let mut counts = earlier.to_vec();
             counts.push(shards);
             (
@@ -203,6 +204,11 @@ mod tests {
             let two = shard_for(&key, 2);
             assert!(two == create || ask.contains(&two), "{key}");
         }
+        // A previous count whose runs are no longer kept is not used.
+        assert_eq!(
+            placement("k", 4, &[], Some(1), deployed, deployed),
+            (shard_for("k", 4), vec![])
+        );
         // No change of count, or a first version: the current count at once.
         assert_eq!(
             placement("k", 4, &[], Some(4), deployed, deployed),
