@@ -22,10 +22,10 @@ pub fn handle(obj: &WorkflowObject, action: Action, at: String) -> Result<Respon
     match action {
         Action::SignatureFailure => {
             sql.exec(
-                "INSERT INTO endpoint_stats (one, signature_failures, last_signature_failure_at)
-                 VALUES (1, 1, ?)
-                 ON CONFLICT (one) DO UPDATE SET
-                   signature_failures = signature_failures + 1,
+                "INSERT INTO endpoint_stats (one, signature_failures, last_signature_failure_at) \
+                 VALUES (1, 1, ?) \
+                 ON CONFLICT (one) DO UPDATE SET \
+                   signature_failures = signature_failures + 1, \
                    last_signature_failure_at = excluded.last_signature_failure_at",
                 vec![SqlStorageValue::from(at)],
             )?;
@@ -35,8 +35,8 @@ pub fn handle(obj: &WorkflowObject, action: Action, at: String) -> Result<Respon
             // `{"signature_failures", "last_signature_failure_at"}`, zero before any.
             let stats = sql
                 .exec(
-                    "SELECT json_object('signature_failures', IFNULL(MAX(signature_failures), 0),
-                       'last_signature_failure_at', MAX(last_signature_failure_at)) AS record
+                    "SELECT json_object('signature_failures', IFNULL(MAX(signature_failures), 0), \
+                       'last_signature_failure_at', MAX(last_signature_failure_at)) AS record \
                      FROM endpoint_stats",
                     None,
                 )?

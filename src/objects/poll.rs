@@ -214,7 +214,7 @@ impl PollStore {
 
     fn put(&self, key: &str, value: &str) -> Result<()> {
         self.sql.exec(
-            "INSERT INTO poll_state (key, value) VALUES (?, ?)
+            "INSERT INTO poll_state (key, value) VALUES (?, ?) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             vec![SqlStorageValue::from(key), SqlStorageValue::from(value)],
         )?;

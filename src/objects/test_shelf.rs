@@ -72,9 +72,9 @@ fn stored_draft(sql: &SqlStorage) -> Result<Option<String>> {
 fn store_draft(sql: &SqlStorage, record: &str) -> Result<()> {
     // Two saves may arrive out of order: the newer draft wins.
     sql.exec(
-        "INSERT INTO test_draft (one, record) VALUES (1, ?)
-         ON CONFLICT (one) DO UPDATE SET record = excluded.record
-         WHERE json_extract(excluded.record, '$.updated_at')
+        "INSERT INTO test_draft (one, record) VALUES (1, ?) \
+         ON CONFLICT (one) DO UPDATE SET record = excluded.record \
+         WHERE json_extract(excluded.record, '$.updated_at') \
             >= json_extract(test_draft.record, '$.updated_at')",
         vec![SqlStorageValue::from(record)],
     )?;
@@ -122,7 +122,7 @@ pub async fn handle(
             // The workflow is deleted: its draft becomes a mark no later save replaces (a save
             // racing the delete may arrive after it), so the test URL stores nothing again.
             sql.exec(
-                "INSERT INTO test_draft (one, record) VALUES (1, ?)
+                "INSERT INTO test_draft (one, record) VALUES (1, ?) \
                  ON CONFLICT (one) DO UPDATE SET record = excluded.record",
                 vec![SqlStorageValue::from(DELETED_DRAFT)],
             )?;
@@ -155,11 +155,11 @@ pub async fn handle(
             )?;
             // The newest is always kept; older ones go past SHELF_SIZE or SHELF_MAX_BYTES.
             sql.exec(
-                "DELETE FROM test_requests WHERE id IN (
-                   SELECT id FROM (
-                     SELECT id, ROW_NUMBER() OVER (ORDER BY id DESC) AS n,
-                            SUM(length(CAST(record AS BLOB))) OVER (ORDER BY id DESC) AS upto
-                     FROM test_requests)
+                "DELETE FROM test_requests WHERE id IN ( \
+                   SELECT id FROM ( \
+                     SELECT id, ROW_NUMBER() OVER (ORDER BY id DESC) AS n, \
+                            SUM(length(CAST(record AS BLOB))) OVER (ORDER BY id DESC) AS upto \
+                     FROM test_requests) \
                    WHERE n > 1 AND (n > ? OR upto > ?))",
                 vec![
                     SqlStorageValue::from(SHELF_SIZE as i64),

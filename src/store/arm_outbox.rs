@@ -27,9 +27,9 @@ pub async fn record(
     now_iso: &str,
 ) -> Result<()> {
     db.prepare(
-        "INSERT INTO arm_outbox (workflow_id, action, attempts, next_try_at, last_error, created_at)
-         VALUES (?1, ?2, 0, ?3, ?4, ?5)
-         ON CONFLICT (workflow_id) DO UPDATE SET action = ?2, attempts = 0, next_try_at = ?3,
+        "INSERT INTO arm_outbox (workflow_id, action, attempts, next_try_at, last_error, created_at) \
+         VALUES (?1, ?2, 0, ?3, ?4, ?5) \
+         ON CONFLICT (workflow_id) DO UPDATE SET action = ?2, attempts = 0, next_try_at = ?3, \
            last_error = ?4, created_at = ?5",
     )
     .bind(&[
@@ -47,7 +47,7 @@ pub async fn record(
 /// The entries due at `now_ms`, oldest due first, at most `limit` (an index range).
 pub async fn due(db: &D1Database, now_ms: i64, limit: u32) -> Result<Vec<Entry>> {
     db.prepare(
-        "SELECT workflow_id, action, attempts, next_try_at FROM arm_outbox
+        "SELECT workflow_id, action, attempts, next_try_at FROM arm_outbox \
          WHERE next_try_at <= ?1 ORDER BY next_try_at LIMIT ?2",
     )
     .bind(&[num(now_ms), num(i64::from(limit))])?
@@ -73,7 +73,7 @@ pub async fn retry_later(
     error: &str,
 ) -> Result<()> {
     db.prepare(
-        "UPDATE arm_outbox SET attempts = attempts + 1, next_try_at = ?3, last_error = ?4
+        "UPDATE arm_outbox SET attempts = attempts + 1, next_try_at = ?3, last_error = ?4 \
          WHERE workflow_id = ?1 AND next_try_at = ?2",
     )
     .bind(&[

@@ -52,7 +52,7 @@ pub async fn insert_state(db: &D1Database, s: &NewState<'_>) -> Result<()> {
         .prepare("DELETE FROM oauth_states WHERE workflow_id = ?1 AND user_id = ?2")
         .bind(&[text(s.workflow_id), text(s.user_id)])?;
     let insert = db.prepare(
-        "INSERT INTO oauth_states (state_hash, workflow_id, version, user_id, verifier, redirect_uri, return_to, expires_at, created_at)
+        "INSERT INTO oauth_states (state_hash, workflow_id, version, user_id, verifier, redirect_uri, return_to, expires_at, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )
     .bind(&[
@@ -79,7 +79,7 @@ pub async fn take_state(
     workflow_id: &str,
 ) -> Result<Option<StateRow>> {
     db.prepare(
-        "DELETE FROM oauth_states WHERE state_hash = ?1 AND workflow_id = ?2
+        "DELETE FROM oauth_states WHERE state_hash = ?1 AND workflow_id = ?2 \
          RETURNING workflow_id, version, user_id, verifier, redirect_uri, return_to, expires_at",
     )
     .bind(&[text(state_hash), text(workflow_id)])?
@@ -125,7 +125,7 @@ pub async fn insert_link(
     created_at: &str,
 ) -> Result<()> {
     db.prepare(
-        "INSERT INTO oauth_signin_links (token_hash, workflow_id, user_id, expires_at, created_at)
+        "INSERT INTO oauth_signin_links (token_hash, workflow_id, user_id, expires_at, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )
     .bind(&[
@@ -155,7 +155,7 @@ pub async fn take_link(
     workflow_id: &str,
 ) -> Result<Option<LinkRow>> {
     db.prepare(
-        "DELETE FROM oauth_signin_links WHERE token_hash = ?1 AND workflow_id = ?2
+        "DELETE FROM oauth_signin_links WHERE token_hash = ?1 AND workflow_id = ?2 \
          RETURNING user_id, expires_at",
     )
     .bind(&[text(token_hash), text(workflow_id)])?
@@ -263,15 +263,15 @@ fn opt_num(n: Option<i64>) -> wasm_bindgen::JsValue {
 /// Only a running refresh's lease stays: a longer backoff is cut to that length.
 pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
     db.prepare(
-        "INSERT INTO oauth_connections (workflow_id, user_id, version, scopes, token_type, access_token,
-           refresh_token, expires_at, refresh_at, userinfo, status, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?13, ?9, 'active', ?10, ?10)
-         ON CONFLICT (workflow_id, user_id) DO UPDATE SET version = ?3, scopes = ?4, token_type = ?5,
-           access_token = ?6, refresh_token = CASE WHEN ?11 = 1 THEN COALESCE(?7, refresh_token) ELSE ?7 END, expires_at = ?8,
-           refresh_at = ?13,
-           userinfo = ?9, status = 'active', needs_reauth_at = NULL, needs_reauth_reason = NULL,
-           refresh_lease_until = CASE WHEN ?11 = 1 AND ?7 IS NULL AND refresh_token IS NOT NULL
-             THEN MIN(refresh_lease_until, ?12) ELSE 0 END,
+        "INSERT INTO oauth_connections (workflow_id, user_id, version, scopes, token_type, access_token, \
+           refresh_token, expires_at, refresh_at, userinfo, status, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?13, ?9, 'active', ?10, ?10) \
+         ON CONFLICT (workflow_id, user_id) DO UPDATE SET version = ?3, scopes = ?4, token_type = ?5, \
+           access_token = ?6, refresh_token = CASE WHEN ?11 = 1 THEN COALESCE(?7, refresh_token) ELSE ?7 END, expires_at = ?8, \
+           refresh_at = ?13, \
+           userinfo = ?9, status = 'active', needs_reauth_at = NULL, needs_reauth_reason = NULL, \
+           refresh_lease_until = CASE WHEN ?11 = 1 AND ?7 IS NULL AND refresh_token IS NOT NULL \
+             THEN MIN(refresh_lease_until, ?12) ELSE 0 END, \
            refresh_failures = 0, last_refresh_error = NULL, updated_at = ?10",
     )
     .bind(&[
@@ -315,7 +315,7 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<ConnectionRow>> {
     db.prepare(format!(
-        "SELECT {COLUMNS} FROM oauth_connections WHERE workflow_id = ?1 AND user_id > ?2
+        "SELECT {COLUMNS} FROM oauth_connections WHERE workflow_id = ?1 AND user_id > ?2 \
          ORDER BY user_id LIMIT ?3"
     ))
     .bind(&[
@@ -371,10 +371,10 @@ pub async fn due(
     }
     let rows = db
         .prepare(
-            "SELECT workflow_id, user_id FROM oauth_connections
-             WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at <= ?1 + ?3
-               AND COALESCE(refresh_at, expires_at - ?3) <= ?1 AND refresh_lease_until < ?1
-               AND (refreshed_at IS NULL OR refreshed_at < ?4)
+            "SELECT workflow_id, user_id FROM oauth_connections \
+             WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at <= ?1 + ?3 \
+               AND COALESCE(refresh_at, expires_at - ?3) <= ?1 AND refresh_lease_until < ?1 \
+               AND (refreshed_at IS NULL OR refreshed_at < ?4) \
              ORDER BY expires_at LIMIT ?2",
         )
         .bind(&[
@@ -403,9 +403,9 @@ pub async fn claim_refresh(
     lease_until: i64,
 ) -> Result<Option<ConnectionRow>> {
     db.prepare(format!(
-        "UPDATE oauth_connections SET refresh_lease_until = ?5
-         WHERE workflow_id = ?1 AND user_id = ?2 AND status = 'active' AND refresh_token IS NOT NULL
-           AND COALESCE(refresh_at, expires_at - ?4) <= ?3 AND refresh_lease_until < ?3
+        "UPDATE oauth_connections SET refresh_lease_until = ?5 \
+         WHERE workflow_id = ?1 AND user_id = ?2 AND status = 'active' AND refresh_token IS NOT NULL \
+           AND COALESCE(refresh_at, expires_at - ?4) <= ?3 AND refresh_lease_until < ?3 \
          RETURNING {COLUMNS}"
     ))
     .bind(&[
@@ -442,9 +442,9 @@ pub async fn save_refresh(
 ) -> Result<bool> {
     let res = db
         .prepare(
-            "UPDATE oauth_connections SET access_token = ?4, refresh_token = COALESCE(?5, refresh_token),
-               expires_at = ?6, refresh_at = ?10, scopes = ?7, token_type = ?8, refreshed_at = ?9, updated_at = ?9,
-               last_refresh_error = NULL, refresh_lease_until = 0, refresh_failures = 0
+            "UPDATE oauth_connections SET access_token = ?4, refresh_token = COALESCE(?5, refresh_token), \
+               expires_at = ?6, refresh_at = ?10, scopes = ?7, token_type = ?8, refreshed_at = ?9, updated_at = ?9, \
+               last_refresh_error = NULL, refresh_lease_until = 0, refresh_failures = 0 \
              WHERE workflow_id = ?1 AND user_id = ?2 AND refresh_lease_until = ?3",
         )
         .bind(&[
@@ -474,9 +474,9 @@ pub async fn mark_needs_reauth(
     now_iso: &str,
 ) -> Result<()> {
     db.prepare(
-        "UPDATE oauth_connections SET status = 'needs_reauth', needs_reauth_at = ?4,
-           needs_reauth_reason = ?5, last_refresh_error = ?5, refresh_lease_until = 0,
-           refresh_failures = 0, updated_at = ?4
+        "UPDATE oauth_connections SET status = 'needs_reauth', needs_reauth_at = ?4, \
+           needs_reauth_reason = ?5, last_refresh_error = ?5, refresh_lease_until = 0, \
+           refresh_failures = 0, updated_at = ?4 \
          WHERE workflow_id = ?1 AND user_id = ?2 AND refresh_lease_until = ?3",
     )
     .bind(&[
@@ -503,8 +503,8 @@ pub async fn refresh_failed(
     now_iso: &str,
 ) -> Result<()> {
     db.prepare(
-        "UPDATE oauth_connections SET last_refresh_error = ?4, refresh_lease_until = ?5, updated_at = ?6,
-           refresh_failures = refresh_failures + 1
+        "UPDATE oauth_connections SET last_refresh_error = ?4, refresh_lease_until = ?5, updated_at = ?6, \
+           refresh_failures = refresh_failures + 1 \
          WHERE workflow_id = ?1 AND user_id = ?2 AND refresh_lease_until = ?3",
     )
     .bind(&[
@@ -531,10 +531,10 @@ pub async fn expire_unrefreshable(
 ) -> Result<usize> {
     let res = db
         .prepare(
-            "UPDATE oauth_connections SET status = 'needs_reauth', needs_reauth_at = ?2,
-               needs_reauth_reason = ?3, updated_at = ?2
-             WHERE rowid IN (SELECT rowid FROM oauth_connections
-                             WHERE status = 'active' AND refresh_token IS NULL AND expires_at < ?1
+            "UPDATE oauth_connections SET status = 'needs_reauth', needs_reauth_at = ?2, \
+               needs_reauth_reason = ?3, updated_at = ?2 \
+             WHERE rowid IN (SELECT rowid FROM oauth_connections \
+                             WHERE status = 'active' AND refresh_token IS NULL AND expires_at < ?1 \
                              LIMIT ?4)",
         )
         .bind(&[

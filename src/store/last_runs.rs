@@ -35,9 +35,9 @@ pub async fn for_workflows(db: &D1Database, workflow_ids: &[&str]) -> Result<Vec
     let ids =
         serde_json::to_string(workflow_ids).map_err(|e| worker::Error::RustError(e.to_string()))?;
     db.prepare(
-        "SELECT r.workflow_id AS workflow_id, r.id AS id, r.status AS status,
-                r.created_at AS created_at, r.finished_at AS finished_at
-         FROM json_each(?1) AS w
+        "SELECT r.workflow_id AS workflow_id, r.id AS id, r.status AS status, \
+                r.created_at AS created_at, r.finished_at AS finished_at \
+         FROM json_each(?1) AS w \
          JOIN runs r ON r.id = (SELECT id FROM runs WHERE workflow_id = w.value ORDER BY id DESC LIMIT 1)",
     )
     .bind(&[text(&ids)])?

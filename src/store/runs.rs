@@ -95,8 +95,8 @@ pub async fn list(
 pub async fn delete_older_than(db: &D1Database, before_iso: &str, limit: u32) -> Result<usize> {
     let res = db
         .prepare(
-            "DELETE FROM runs WHERE id IN (
-               SELECT id FROM runs WHERE created_at < ?1 AND status IN ('succeeded', 'failed')
+            "DELETE FROM runs WHERE id IN ( \
+               SELECT id FROM runs WHERE created_at < ?1 AND status IN ('succeeded', 'failed') \
                ORDER BY created_at LIMIT ?2)",
         )
         .bind(&[text(before_iso), num(limit as i64)])?
@@ -187,14 +187,14 @@ pub async fn unfinished_legacy(
     // The running sum follows the inner query's order (see `objects::runs::table`'s claim).
     let rows = db
         .prepare(format!(
-            "SELECT {COLUMNS} FROM runs WHERE id IN (SELECT id FROM (
-               SELECT id, row_number() OVER w AS n, sum(bytes) OVER w AS total FROM (
-                 SELECT id, length(CAST(input AS BLOB)) + (SELECT COALESCE(sum(length(CAST(data
-                     AS BLOB))), 0) FROM run_payloads WHERE run_id = r.id) AS bytes
-                 FROM runs AS r WHERE status IN ('queued', 'running') AND lease_until < ?1
-                 ORDER BY lease_until LIMIT ?2)
-               WINDOW w AS (ROWS UNBOUNDED PRECEDING))
-             WHERE n = 1 OR total <= ?3)
+            "SELECT {COLUMNS} FROM runs WHERE id IN (SELECT id FROM ( \
+               SELECT id, row_number() OVER w AS n, sum(bytes) OVER w AS total FROM ( \
+                 SELECT id, length(CAST(input AS BLOB)) + (SELECT COALESCE(sum(length(CAST(data \
+                     AS BLOB))), 0) FROM run_payloads WHERE run_id = r.id) AS bytes \
+                 FROM runs AS r WHERE status IN ('queued', 'running') AND lease_until < ?1 \
+                 ORDER BY lease_until LIMIT ?2) \
+               WINDOW w AS (ROWS UNBOUNDED PRECEDING)) \
+             WHERE n = 1 OR total <= ?3) \
              ORDER BY lease_until"
         ))
         .bind(&[num(now_ms), num(limit as i64), num(budget as i64)])?
@@ -228,25 +228,25 @@ pub async fn forget_moved(db: &D1Database, moved: &[Moved<'_>]) -> Result<()> {
     let list = serde_json::to_string(moved).unwrap_or_default();
     db.batch(vec![
         db.prepare(
-            "INSERT OR REPLACE INTO run_moves (id, workflow_id, shard, created_at, moved_at)
-             SELECT r.id, r.workflow_id, json_extract(m.value, '$.shard'), r.created_at,
-               strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             FROM json_each(?1) AS m JOIN runs AS r ON r.id = json_extract(m.value, '$.id')
+            "INSERT OR REPLACE INTO run_moves (id, workflow_id, shard, created_at, moved_at) \
+             SELECT r.id, r.workflow_id, json_extract(m.value, '$.shard'), r.created_at, \
+               strftime('%Y-%m-%dT%H:%M:%fZ', 'now') \
+             FROM json_each(?1) AS m JOIN runs AS r ON r.id = json_extract(m.value, '$.id') \
              WHERE json_extract(m.value, '$.holder') IS NULL",
         )
         .bind(&[text(&list)])?,
         db.prepare(
-            "UPDATE runs SET status = 'failed', lease_until = 0,
-               finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
-               error = json_object('message', 'superseded: its dedup key had already made run '
-                 || json_extract(m.value, '$.holder'))
-             FROM json_each(?1) AS m WHERE runs.id = json_extract(m.value, '$.id')
-               AND json_extract(m.value, '$.holder') NOT NULL
+            "UPDATE runs SET status = 'failed', lease_until = 0, \
+               finished_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), \
+               error = json_object('message', 'superseded: its dedup key had already made run ' \
+                 || json_extract(m.value, '$.holder')) \
+             FROM json_each(?1) AS m WHERE runs.id = json_extract(m.value, '$.id') \
+               AND json_extract(m.value, '$.holder') NOT NULL \
                AND runs.status IN ('queued', 'running')",
         )
         .bind(&[text(&list)])?,
         db.prepare(
-            "DELETE FROM runs WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1)
+            "DELETE FROM runs WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1) \
                WHERE json_extract(value, '$.holder') IS NULL)",
         )
         .bind(&[text(&list)])?,
@@ -281,7 +281,7 @@ pub async fn delete_moves_older_than(
 ) -> Result<usize> {
     let res = db
         .prepare(
-            "DELETE FROM run_moves WHERE id IN (
+            "DELETE FROM run_moves WHERE id IN ( \
                SELECT id FROM run_moves WHERE moved_at < ?1 ORDER BY moved_at LIMIT ?2)",
         )
         .bind(&[text(before_iso), num(limit as i64)])?

@@ -172,10 +172,10 @@ pub async fn create_many(
             + error.as_ref().map_or(0, String::len)
             + response.as_ref().map_or(0, String::len);
         let cursor = sql.exec(
-            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
-                   error, response, attempts, created_at, started_at, finished_at, bytes,
-                   lease_until)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps, \
+                   error, response, attempts, created_at, started_at, finished_at, bytes, \
+                   lease_until) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT DO NOTHING",
             vec![
                 text(&run.id),
@@ -227,24 +227,16 @@ pub async fn create_many(
     Response::from_json(&BatchCreated { created, taken })
 }
 
-/// Whether the dedup key of a new (not moved) run of `batch` has no run here yet, looked up
-/// through the unique dedup index.
+/// Whether the dedup key of a new (not moved) run of `batch` has no run here yet.
 fn has_new_key(sql: &worker::SqlStorage, batch: &Batch) -> Result<bool> {
-    let keys: Vec<&str> = batch
+    let keys: Vec<String> = batch
         .runs
         .iter()
         .filter(|r| r.moved.is_none())
-        .map(|r| r.dedup_key.as_str())
+        .map(|r| r.dedup_key.clone())
         .collect();
-    let list = serde_json::to_string(&keys).unwrap_or_else(|_| "[]".into());
-    let rows = sql
-        .exec(
-            "SELECT COUNT(*) AS n FROM json_each(?) AS k
-             WHERE NOT EXISTS (SELECT 1 FROM runs WHERE dedup_key = k.value)",
-            vec![V::String(list)],
-        )?
-        .to_array::<serde_json::Value>()?;
-    Ok(rows.first().is_none_or(|r| r["n"].as_f64() != Some(0.0)))
+    let held = held_in(sql, &keys)?;
+    Ok(keys.iter().any(|k| !held.contains(k)))
 }
 
 /// How many keys one statement looks up (its JSON text stays far below a value's 2 MB).
@@ -255,13 +247,17 @@ const HELD_KEYS_PER_STATEMENT: usize = 500;
 pub async fn held_keys(state: &State, runs: &RunsInstance, mut req: Request) -> Result<Response> {
     let keys: Vec<String> = serde_json::from_str(&req.text().await?)
         .map_err(|e| worker::Error::RustError(format!("the keys to look up: {e}")))?;
-    let sql = super::handler::sql(state, runs)?;
+    Response::from_json(&held_in(&super::handler::sql(state, runs)?, &keys)?)
+}
+
+/// Which of `keys` this shard holds a run of.
+fn held_in(sql: &worker::SqlStorage, keys: &[String]) -> Result<Vec<String>> {
     let mut held: Vec<String> = Vec::new();
     for chunk in keys.chunks(HELD_KEYS_PER_STATEMENT) {
         let list = serde_json::to_string(chunk).unwrap_or_else(|_| "[]".into());
         let found = sql
             .exec(
-                "SELECT json_group_array(dedup_key) AS value FROM runs
+                "SELECT json_group_array(dedup_key) AS value FROM runs \
                  WHERE dedup_key IN (SELECT value FROM json_each(?))",
                 vec![V::String(list)],
             )?
@@ -270,7 +266,7 @@ pub async fn held_keys(state: &State, runs: &RunsInstance, mut req: Request) -> 
             held.extend(serde_json::from_str::<Vec<String>>(&row.value).unwrap_or_default());
         }
     }
-    Response::from_json(&held)
+    Ok(held)
 }
 
 /// Which of `keys` shard `shard` of `workflow_id` holds a run of.

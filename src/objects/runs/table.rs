@@ -111,18 +111,17 @@ pub fn list_query(trigger: bool, status: bool, before: bool) -> String {
 
 // The queries whose work must not grow with the number of runs kept: each names its index
 // (the planner would otherwise take `runs_status` and sort every finished run).
-const NEXT_DUE: &str = "SELECT MIN(lease_until) AS due FROM runs INDEXED BY runs_open
+const NEXT_DUE: &str = "SELECT MIN(lease_until) AS due FROM runs INDEXED BY runs_open \
      WHERE status IN ('queued', 'running')";
 /// A finished run is kept for the retention from its creation and from its end, whichever is
 /// later (a run moved from D1 long after it was created is kept from when it ended). The runs
 /// created before the cutoff that are still kept (they ended after it) are few: those, and the
 /// first run created after it, say when the next one expires.
-const OLDEST_FINISHED: &str = "SELECT MIN(at) AS at FROM (
-       SELECT MIN(COALESCE(finished_at, created_at)) AS at FROM runs INDEXED BY runs_finished
-       WHERE created_at < ? AND status IN ('succeeded', 'failed')
-       UNION ALL
-       SELECT at FROM (SELECT created_at AS at FROM runs INDEXED BY runs_finished
-         WHERE created_at >= ? AND status IN ('succeeded', 'failed') ORDER BY created_at LIMIT 1))";
+const OLDEST_FINISHED: &str = "SELECT MIN(at) AS at FROM (\
+     SELECT MIN(COALESCE(finished_at, created_at)) AS at FROM runs INDEXED BY runs_finished \
+     WHERE created_at < ? AND status IN ('succeeded', 'failed') UNION ALL \
+     SELECT at FROM (SELECT created_at AS at FROM runs INDEXED BY runs_finished \
+     WHERE created_at >= ? AND status IN ('succeeded', 'failed') ORDER BY created_at LIMIT 1))";
 /// Takes the first due runs up to a count: the first one when nothing executes; then, for the
 /// free slots, while the runs taken fit in the bytes free in flight; past those, while they add
 /// up to at most the held-run bytes. Each condition holds for a prefix of the candidates, so
@@ -133,22 +132,23 @@ const OLDEST_FINISHED: &str = "SELECT MIN(at) AS at FROM (
 /// The candidates' `LIMIT` is a literal, [`CLAIM_MOST`], and the count asked for is a condition
 /// on `n`: SQLite plans with a bound `LIMIT`'s value, so a statement with `LIMIT ?` is parsed
 /// and planned again at every execution.
-const CLAIM: &str = "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?,
-               started_at = COALESCE(started_at, ?)
-             WHERE id IN (SELECT id FROM (
-                 SELECT id, row_number() OVER w AS n, sum(bytes) OVER w AS total FROM (
-                   SELECT id, lease_until, bytes FROM runs INDEXED BY runs_open
-                   WHERE status IN ('queued', 'running') AND lease_until <= ?
-                   ORDER BY lease_until, id LIMIT 30)
-                 WINDOW w AS (ROWS UNBOUNDED PRECEDING))
-               WHERE n <= ? AND (n <= ? OR (n <= ? AND total <= ?) OR total <= ?))
+const CLAIM: &str =
+    "UPDATE runs SET status = 'running', attempts = attempts + 1, lease_until = ?, \
+               started_at = COALESCE(started_at, ?) \
+             WHERE id IN (SELECT id FROM ( \
+                 SELECT id, row_number() OVER w AS n, sum(bytes) OVER w AS total FROM ( \
+                   SELECT id, lease_until, bytes FROM runs INDEXED BY runs_open \
+                   WHERE status IN ('queued', 'running') AND lease_until <= ? \
+                   ORDER BY lease_until, id LIMIT 30) \
+                 WINDOW w AS (ROWS UNBOUNDED PRECEDING)) \
+               WHERE n <= ? AND (n <= ? OR (n <= ? AND total <= ?) OR total <= ?)) \
              RETURNING id, workflow_id, version, input, steps, attempts, private, trigger, bytes";
 /// Most runs one claim takes: the literal `LIMIT` of [`CLAIM`].
 pub const CLAIM_MOST: usize = 30;
-const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN (
-       SELECT id FROM runs INDEXED BY runs_finished
-       WHERE created_at < ? AND status IN ('succeeded', 'failed')
-         AND COALESCE(finished_at, created_at) < ?
+const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN ( \
+       SELECT id FROM runs INDEXED BY runs_finished \
+       WHERE created_at < ? AND status IN ('succeeded', 'failed') \
+         AND COALESCE(finished_at, created_at) < ? \
        ORDER BY created_at LIMIT ?) RETURNING id";
 
 /// The run table's queries by name, for the dev-only query plans (`runs::dev::plans`).
@@ -204,10 +204,10 @@ impl Table<'_> {
         let created = self
             .sql
             .exec(
-                "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, fingerprint,
-                   attempts, created_at, started_at, finished_at, bytes, steps, error, response,
-                   lease_until)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, fingerprint, \
+                   attempts, created_at, started_at, finished_at, bytes, steps, error, response, \
+                   lease_until) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT DO NOTHING",
                 vec![
                     text(run.id),
@@ -419,12 +419,12 @@ impl Table<'_> {
         // The sealed outputs are dropped rather than the row left unsaveable when the row's
         // values together would pass `ROW_VALUES_MAX` (a resume then sees the stored outputs).
         let cursor = self.sql.exec(
-            "UPDATE runs SET steps = ?, lease_until = ?, response = COALESCE(?, response),
-               private = CASE WHEN length(CAST(input AS BLOB)) + ?
-                   + COALESCE(?, length(CAST(response AS BLOB)), 0)
-                   + COALESCE(?, length(CAST(private AS BLOB)), 0) <= ?
-                 THEN COALESCE(?, private) END,
-               bytes = ? + length(CAST(COALESCE(?, response, '') AS BLOB))
+            "UPDATE runs SET steps = ?, lease_until = ?, response = COALESCE(?, response), \
+               private = CASE WHEN length(CAST(input AS BLOB)) + ? \
+                   + COALESCE(?, length(CAST(response AS BLOB)), 0) \
+                   + COALESCE(?, length(CAST(private AS BLOB)), 0) <= ? \
+                 THEN COALESCE(?, private) END, \
+               bytes = ? + length(CAST(COALESCE(?, response, '') AS BLOB)) \
              WHERE id = ? AND attempts = ? AND status = 'running'",
             vec![
                 text(steps),
@@ -465,9 +465,9 @@ impl Table<'_> {
         now_iso: &str,
     ) -> Result<bool> {
         let cursor = self.sql.exec(
-            "UPDATE runs SET status = ?, steps = ?, error = ?, finished_at = ?, lease_until = 0,
-               private = NULL,
-               bytes = ? + length(CAST(COALESCE(response, '') AS BLOB))
+            "UPDATE runs SET status = ?, steps = ?, error = ?, finished_at = ?, lease_until = 0, \
+               private = NULL, \
+               bytes = ? + length(CAST(COALESCE(response, '') AS BLOB)) \
              WHERE id = ? AND attempts = ? AND status = 'running'",
             vec![
                 text(status),
