@@ -409,14 +409,20 @@ fn retention_deletes_only_old_finished_runs_in_batches() {
         up.received("/slow/50000/retention").len() >= 3
     });
 
-    // Stop, and make every run but the new ones two days old.
+    // Stop, and make every run but the new ones two days old (created, and ended if it did: a
+    // run is kept a retention from its end too).
     dev.kill();
     let two_days_ago = "2000-01-01T00:00:00.000Z";
     let mut backdated = old_finished.clone();
     backdated.extend(old_unfinished.iter().cloned());
     let changed = dev.objects_exec(
-        "UPDATE runs SET created_at = ? WHERE id IN (SELECT value FROM json_each(?))",
-        &[json!(two_days_ago), json!(json!(backdated).to_string())],
+        "UPDATE runs SET created_at = ?, finished_at = CASE WHEN finished_at IS NULL THEN NULL
+           ELSE ? END WHERE id IN (SELECT value FROM json_each(?))",
+        &[
+            json!(two_days_ago),
+            json!(two_days_ago),
+            json!(json!(backdated).to_string()),
+        ],
     );
     assert_eq!(changed, OLD + 3);
     dev.spawn();

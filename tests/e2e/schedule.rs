@@ -997,12 +997,13 @@ fn retention_deletes_old_runs_kept_in_the_timer_object() {
         .iter()
         .all(|r| RunId::parse(r).unwrap().shard == TIMER_SHARD));
 
-    // Stopped, the runs are made two days old; the redeployed schedule's alarm deletes them.
+    // Stopped, the runs are made two days old (created and ended); the redeployed schedule's
+    // alarm deletes them.
     dev.kill();
     let two_days_ago = "2000-01-01T00:00:00.000Z";
     let changed = dev.objects_exec(
-        "UPDATE runs SET created_at = ? WHERE workflow_id = ?",
-        &[json!(two_days_ago), json!(id)],
+        "UPDATE runs SET created_at = ?, finished_at = ? WHERE workflow_id = ?",
+        &[json!(two_days_ago), json!(two_days_ago), json!(id)],
     );
     assert_eq!(changed, old.len());
     dev.spawn();
