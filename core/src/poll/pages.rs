@@ -220,14 +220,34 @@ fn is_query_name(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-._~[]".contains(&b))
 }
 
-/// The page to read next, as kept between polls.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The page to read next, as kept between polls (`{"kind": "url", "url"}` or
+/// `{"kind": "token", "token"}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NextRequest {
     /// GET this absolute URL (from a `Link` header or `next_url`).
     Url { url: String },
     /// GET the source's URL with the token as its pagination parameter.
     Token { token: String },
+}
+
+/// Read through a JSON value: serde's derived reading of an internally tagged enum buffers
+/// its fields in code of its own, several KiB of the Worker for this one small value.
+impl<'de> Deserialize<'de> for NextRequest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        match v.get("kind").and_then(Value::as_str) {
+            Some("url") => text("url").map(|url| NextRequest::Url { url }),
+            Some("token") => text("token").map(|token| NextRequest::Token { token }),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            serde::de::Error::custom(
+                "a next page is {\"kind\": \"url\", \"url\": …} or {\"kind\": \"token\", \"token\": …}",
+            )
+        })
+    }
 }
 
 /// A record taken by a walk: its dedup key and ordering value, all the cursor needs.

@@ -390,8 +390,8 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         return reply_response(reply.status, &reply.headers, reply.body);
     }
     // The reply as stored, when its news did not reach this wait (written as it timed out).
-    if let Some(reply) = runtime::stored_reply(&stored_response(&answer.run)) {
-        return reply_response(reply.status, &reply.headers, reply.body);
+    if let Some(reply) = stored_reply_of(&answer.run) {
+        return reply;
     }
     // The run ended without reaching its Response step, or the timeout passed.
     if answer.run.status == "failed" {
@@ -533,12 +533,12 @@ fn repeat(live: &Live, prior: PriorRun, fingerprint: Option<&str>, location: &st
             .with_field("run_id", prior.id.clone()));
         }
     }
-    let stored = stored_response(&prior);
-    if let Some(reply) = runtime::stored_reply(&stored) {
-        let mut resp = reply_response(reply.status, &reply.headers, reply.body)?;
+    if let Some(reply) = stored_reply_of(&prior) {
+        let mut resp = reply?;
         resp.headers_mut().set("idempotent-replayed", "true")?;
         return Ok(resp);
     }
+    let stored = stored_response(&prior);
     if stored["truncated"] == true {
         // Replied, but too large to keep: neither "accepted" nor "failed" would be true.
         return Err(ApiError::new(
@@ -557,6 +557,13 @@ fn repeat(live: &Live, prior: PriorRun, fingerprint: Option<&str>, location: &st
         return Err(run_failed(&prior).with_header("idempotent-replayed", "true"));
     }
     accepted(&prior.id, true)
+}
+
+/// A run's stored Response-step reply as a response, when it has one.
+#[inline(never)]
+fn stored_reply_of(run: &PriorRun) -> Option<ApiResult> {
+    let reply = runtime::stored_reply(&stored_response(run))?;
+    Some(reply_response(reply.status, &reply.headers, reply.body))
 }
 
 /// A run's Response-step reply as stored (`null` when it has none).

@@ -680,3 +680,31 @@ fn a_link_back_to_a_page_read_ends_the_walk() {
     }
     assert_eq!(w.visited.len(), 8);
 }
+
+/// A kept next page reads back as written, either kind; anything else is refused.
+#[test]
+fn a_next_page_reads_back_as_it_was_kept() {
+    for next in [
+        NextRequest::Url {
+            url: "https://api.example.com/items?page=2".into(),
+        },
+        NextRequest::Token {
+            token: "tok-2".into(),
+        },
+    ] {
+        let text = serde_json::to_string(&next).unwrap();
+        assert_eq!(serde_json::from_str::<NextRequest>(&text).unwrap(), next);
+    }
+    assert_eq!(
+        serde_json::to_string(&NextRequest::Token { token: "t".into() }).unwrap(),
+        r#"{"kind":"token","token":"t"}"#
+    );
+    for bad in [
+        r#"{"kind":"url"}"#,
+        r#"{"kind":"page","url":"x"}"#,
+        r#"{"url":"x"}"#,
+        r#""x""#,
+    ] {
+        assert!(serde_json::from_str::<NextRequest>(bad).is_err(), "{bad}");
+    }
+}
