@@ -273,7 +273,21 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let (user_id, key) = match query_param(&q, "link") {
         Some(token) => {
             let key = key(env)?;
-            client_secret(env, &trigger)?;
+            // Checked before the link is taken (a missing secret does not use it up), so the
+            // caller is anyone holding a `?link=`: the 503 does not name the secret; the
+            // Worker's log does.
+            if !is_state_shaped(token) {
+                return Err(bad_link("is not a Sign-in link token"));
+            }
+            client_secret(env, &trigger).map_err(|e| {
+                worker::console_error!("workflow {id}: {}", e.detail);
+                ApiError::new(
+                    503,
+                    "Client secret not configured",
+                    "this Sign-in URL's OAuth client secret is not set on the Worker; the \
+                     Worker's log names it",
+                )
+            })?;
             (take_one_time_link(env, id, token).await?, key)
         }
         None => {

@@ -643,6 +643,24 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
         "`wrangler secret put NOT_SET_ANYWHERE` (locally: a NOT_SET_ANYWHERE=… line in \
          .dev.vars, then restart `wrangler dev`)",
     );
+    // A one-time `?link=` is checked after the secret (so a missing secret does not use it
+    // up): whoever holds any such value is told only that the secret is not set.
+    let link = format!("/oauth/{unset}/signin?link={}", "A".repeat(43));
+    let r = send("GET", &dev.url(&link), &[], None);
+    assert_problem(
+        &r,
+        503,
+        None,
+        "OAuth client secret is not set on the Worker",
+    );
+    assert!(!r.text.contains("NOT_SET_ANYWHERE"), "{}", r.text);
+    let r = send(
+        "GET",
+        &dev.url(&format!("/oauth/{unset}/signin?link=short")),
+        &[],
+        None,
+    );
+    assert_problem(&r, 401, Some("query.link"), "not a Sign-in link token");
 
     // Missing, malformed and tampered states.
     assert_problem(&cb(&wf, "?code=x"), 400, Some("query.state"), "required");
