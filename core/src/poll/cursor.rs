@@ -35,7 +35,7 @@ use crate::poll::{Dedupe, HttpSource, PollError, DEFAULT_UNIQUE_CAPACITY};
 /// Where a PostgreSQL source was read up to. Stored as `{"position":"beginning"}`,
 /// `{"position":"at","cursor":"42","tiebreak":null}` or
 /// `{"position":"at","cursor":"2024-05-01 10:00:00+00","tiebreak":"7","tiebreak_column":"id"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "position", rename_all = "snake_case")]
 pub enum PgCursor {
     /// Nothing read yet: the next poll reads from the first row.
@@ -50,6 +50,37 @@ pub enum PgCursor {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tiebreak_column: Option<String>,
     },
+}
+
+/// Read through a JSON value: serde's derived reading of an internally tagged enum buffers its
+/// fields in code of its own, several KiB in each Worker.
+impl<'de> Deserialize<'de> for PgCursor {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        // A text field: absent or null is none; any other kind is refused.
+        let text = |k: &str| match v.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(()),
+        };
+        let cursor = match v.get("position").and_then(Value::as_str) {
+            Some("beginning") => Some(PgCursor::Beginning),
+            Some("at") => match (text("cursor"), text("tiebreak"), text("tiebreak_column")) {
+                (Ok(Some(cursor)), Ok(tiebreak), Ok(tiebreak_column)) => Some(PgCursor::At {
+                    cursor,
+                    tiebreak,
+                    tiebreak_column,
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        cursor.ok_or_else(|| {
+            serde::de::Error::custom(
+                "a position is {\"position\": \"beginning\"} or {\"position\": \"at\", \"cursor\": \"…\", \"tiebreak\": …}",
+            )
+        })
+    }
 }
 
 /// The run dedup key of a PostgreSQL row: the tiebreak value when there is one (it is the unique

@@ -632,3 +632,47 @@ fn a_mark_read_at_another_greatest_pointer_starts_over() {
     assert!(!first);
     assert!(matches!(resumed, HttpCursor::Greatest { by: Some(ref b), .. } if b == "/seq"));
 }
+
+/// A PostgreSQL position reads back as written, with or without its tiebreak (and from
+/// positions stored before the tiebreak's column was kept); anything else is refused.
+#[test]
+fn a_pg_position_reads_back_as_it_was_kept() {
+    for p in [
+        PgCursor::Beginning,
+        PgCursor::At {
+            cursor: "42".into(),
+            tiebreak: None,
+            tiebreak_column: None,
+        },
+        PgCursor::At {
+            cursor: "2024-05-01 10:00:00+00".into(),
+            tiebreak: Some("7".into()),
+            tiebreak_column: Some("id".into()),
+        },
+    ] {
+        let text = serde_json::to_string(&p).unwrap();
+        assert_eq!(
+            serde_json::from_str::<PgCursor>(&text).unwrap(),
+            p,
+            "{text}"
+        );
+    }
+    assert_eq!(
+        serde_json::from_str::<PgCursor>(r#"{"position":"at","cursor":"9","tiebreak":"3"}"#)
+            .unwrap(),
+        PgCursor::At {
+            cursor: "9".into(),
+            tiebreak: Some("3".into()),
+            tiebreak_column: None,
+        }
+    );
+    for bad in [
+        r#"{"position":"at"}"#,
+        r#"{"position":"at","cursor":9}"#,
+        r#"{"position":"at","cursor":"9","tiebreak":3}"#,
+        r#"{"position":"end"}"#,
+        r#"{"cursor":"9"}"#,
+    ] {
+        assert!(serde_json::from_str::<PgCursor>(bad).is_err(), "{bad}");
+    }
+}
