@@ -494,7 +494,8 @@ impl WorkflowObject {
     }
 
     /// Keeps the live version and its definition (`{"version", "definition", "earlier_shards",
-    /// "previous_shards", "live_since_ms"}`, `version` null when not deployed) for the trigger URL: a cache miss there asks this object, not D1.
+    /// "previous_shards", "live_since_ms"}`, `version` null when not deployed) for the trigger
+    /// URL: a cache miss there asks this object, not D1.
     async fn remember_live(&self, workflow_id: &str) -> Result<()> {
         let storage = self.state.storage();
         // Earlier versions' shard counts, while retention keeps their runs (the trigger URL
