@@ -112,7 +112,7 @@ export function Editor({ value, onChange, errors, apiRef, label }) {
           apiLinter,
           stateExtensions(undefined),
           schemaLinter,
-          jsonLanguage.data.of({ autocomplete: jsonCompletion() }),
+          jsonLanguage.data.of({ autocomplete: schemaCompletion() }),
           lintGutter(),
           EditorView.contentAttributes.of({ 'aria-label': label || 'Workflow definition (JSON)' }),
           EditorView.updateListener.of((u) => { if (u.docChanged) changeRef.current?.(u.state.doc.toString()); }),
@@ -141,4 +141,15 @@ export function Editor({ value, onChange, errors, apiRef, label }) {
   }, [errors]);
 
   return <div class="editor" ref={host} />;
+}
+
+// The schema's completions. Before the schema has loaded, codemirror-json-schema's source answers
+// `[]` where the editor expects a result or null, and the editor throws reading its options (a
+// page error when one types at once): no completions until then.
+function schemaCompletion() {
+  const complete = jsonCompletion();
+  return (ctx) => {
+    const result = complete(ctx);
+    return Array.isArray(result) ? null : result;
+  };
 }
