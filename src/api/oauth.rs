@@ -280,7 +280,7 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                 return Err(bad_link("is not a Sign-in link token"));
             }
             client_secret(env, &trigger).map_err(|e| {
-                worker::console_error!("workflow {id}: {}", e.detail);
+                crate::platform::log_config_error(&format!("workflow {id}: {}", e.detail));
                 ApiError::new(
                     503,
                     "Client secret not configured",

@@ -469,7 +469,7 @@ impl WorkflowObject {
     async fn execute_runs(&self) -> Result<()> {
         let sql = runs::handler::sql(&self.state, &self.runs)?;
         let storage = self.state.storage();
-        self.runs.alarm_due.set(false);
+        self.runs.alarm_due.set(None);
         // A watchdog: if this instance dies while executing, the alarm comes back
         // once the runs' leases have expired.
         storage
@@ -483,8 +483,8 @@ impl WorkflowObject {
         }
         // A run created after the executor stopped claiming asked for an alarm: keep it.
         let next = match self.runs.alarm_due.get() {
-            true => Some(now_ms()),
-            false => next,
+            Some(_) => Some(now_ms()),
+            None => next,
         };
         match next {
             Some(at) => storage.set_alarm((at - now_ms()).max(0)).await?,

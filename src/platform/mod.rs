@@ -28,6 +28,37 @@ pub fn random_unit() -> f64 {
     }
 }
 
+/// How often one configuration error is written to the log at most, per isolate.
+const CONFIG_ERROR_LOG_MS: i64 = 60_000;
+
+thread_local! {
+    /// When each configuration error was last written to the log.
+    static CONFIG_ERRORS_LOGGED: std::cell::RefCell<std::collections::HashMap<String, i64>> =
+        Default::default();
+}
+
+/// Writes a configuration error (a missing secret) to the log, once a minute at most per isolate:
+/// the request that meets it comes from anyone, and must not add a log line each time.
+pub fn log_config_error(message: &str) {
+    let now = now_ms();
+    let fresh = CONFIG_ERRORS_LOGGED.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.get(message)
+            .is_some_and(|at| now - at < CONFIG_ERROR_LOG_MS)
+        {
+            return false;
+        }
+        if m.len() >= 256 {
+            m.clear();
+        }
+        m.insert(message.to_string(), now);
+        true
+    });
+    if fresh {
+        worker::console_error!("{message}");
+    }
+}
+
 thread_local! {
     /// Secrets and vars already looked up: they are fixed for an isolate's life (a changed
     /// secret or var is a new deployment), and a lookup of an unset name costs a thrown error.

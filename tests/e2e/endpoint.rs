@@ -1187,6 +1187,19 @@ fn a_missing_signing_secret_is_503_without_naming_it() {
         .contains("verifies `github` signatures"));
     assert!(!r.text.contains("NOT_SET_ANYWHERE"), "{}", r.text);
     assert_eq!(r.json()["secret_env"], Value::Null);
+    // The log names the secret for the administrator, once however many requests meet it.
+    for _ in 0..4 {
+        let r = send_signed(&hook(&id), &sign("github", b"x", &body, 0, "d"), &body);
+        assert_problem(&r, 503);
+    }
+    let line = format!("workflow {id}: ");
+    eventually(20, "the log names the missing secret", || {
+        dev.logs()
+            .lines()
+            .any(|l| l.contains(&line) && l.contains("NOT_SET_ANYWHERE"))
+    });
+    let logged = dev.logs().lines().filter(|l| l.contains(&line)).count();
+    assert_eq!(logged, 1, "{}", dev.logs());
     assert_eq!(run_count(&id), 0);
 }
 

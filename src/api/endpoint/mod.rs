@@ -447,7 +447,7 @@ fn has_response_step(live: &Live) -> bool {
 
 /// Checks the request's signature: 503 when the secret is not set or unusable, 401 (counted)
 /// when the signature does not hold. The caller is anyone: a 503 does not name the secret nor
-/// say anything of its value; the Worker's log does, for its administrator.
+/// say anything of its value; the Worker's log does, for its administrator (once a minute).
 async fn check_signature(
     env: &Env,
     workflow_id: &str,
@@ -455,7 +455,7 @@ async fn check_signature(
     incoming: &Incoming,
 ) -> ApiResult<Verified> {
     let unusable = |why: String| {
-        worker::console_error!("workflow {workflow_id}: {why}");
+        crate::platform::log_config_error(&format!("workflow {workflow_id}: {why}"));
         ApiError::new(
             503,
             "Signing secret not configured",

@@ -14,6 +14,9 @@ use super::table::Claimed;
 const SIZE_READ_MS: i64 = 30_000;
 /// Bytes of storage counted per byte of a run's values, between two reads of the size.
 const SIZE_GROWTH: f64 = 3.0;
+/// How long an alarm set to start an executor may stay unfired before a new run sets it again:
+/// an alarm whose handler failed every retry never comes, and runs must not wait for it.
+const ALARM_LATE_MS: i64 = 60_000;
 
 #[derive(Default)]
 pub struct RunsInstance {
@@ -22,8 +25,8 @@ pub struct RunsInstance {
     /// Whether the object holds runs (its storage's mark, see `WorkflowObject::holds_runs`):
     /// `None` until this instance read or wrote the mark.
     pub holds: Cell<Option<bool>>,
-    /// An alarm was set to start the executor and has not fired yet.
-    pub alarm_due: Cell<bool>,
+    /// When an alarm was set to start the executor, while it has not fired yet.
+    pub alarm_due: Cell<Option<i64>>,
     /// When the running executor's wake began (its steps must end within the alarm's wall
     /// time, see `executor::WALL_MS`).
     pub wake_started: Cell<i64>,
@@ -63,6 +66,12 @@ pub struct RunsInstance {
     /// stored run is due (a run stored queued waits for a claim, and a newer run must not pass
     /// it), nor from the instant a stored lease runs out (that run falls due then).
     room: Cell<(usize, i64, i64)>,
+}
+
+/// Whether a new run must set the alarm that starts an executor, given when one was set
+/// (`due_since`) and not fired yet: when none was, or it is [`ALARM_LATE_MS`] late.
+fn alarm_wanted(due_since: Option<i64>, now_ms: i64) -> bool {
+    due_since.is_none_or(|at| now_ms - at >= ALARM_LATE_MS)
 }
 
 impl RunsInstance {
@@ -122,11 +131,13 @@ impl RunsInstance {
 
     /// Sets the alarm that starts an executor, unless one is due. Marked due only once set: a
     /// `set_alarm` that failed leaves the next create to try again, instead of waiting for an
-    /// alarm that was never set.
+    /// alarm that was never set; nor is an alarm waited for that is late (see
+    /// [`alarm_wanted`]).
     async fn arm(&self, state: &worker::State) -> worker::Result<()> {
-        if !self.alarm_due.get() {
+        let now = crate::platform::now_ms();
+        if alarm_wanted(self.alarm_due.get(), now) {
             state.storage().set_alarm(std::time::Duration::ZERO).await?;
-            self.alarm_due.set(true);
+            self.alarm_due.set(Some(now));
         }
         Ok(())
     }
@@ -182,7 +193,7 @@ impl RunsInstance {
     pub fn reset(&self) {
         self.ready.set(false);
         self.holds.set(None);
-        self.alarm_due.set(false);
+        self.alarm_due.set(None);
         self.retention_due.set(None);
         self.size_seen.set(None);
         self.room.set((0, 0, 0));
@@ -249,5 +260,18 @@ impl RunsInstance {
                 waiting.remove(run_id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alarm_is_set_when_none_is_due_or_the_due_one_is_late() {
+        assert!(alarm_wanted(None, 5_000));
+        assert!(!alarm_wanted(Some(5_000), 5_000));
+        assert!(!alarm_wanted(Some(5_000), 5_000 + ALARM_LATE_MS - 1));
+        assert!(alarm_wanted(Some(5_000), 5_000 + ALARM_LATE_MS));
     }
 }
