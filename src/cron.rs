@@ -1,6 +1,7 @@
 //! The Cron Trigger's once-a-minute pass. It works by exception: it looks only at rows that
 //! are overdue (an index range), in bounded batches, never at every workflow. Schedule and
-//! poll alarms are durable and re-arm themselves in their objects: nothing here sweeps them.
+//! poll alarms are durable and re-arm themselves in their objects; the pass asks only a small
+//! sample of them each minute whether their alarm was lost (`check_alarms`).
 
 use crate::objects::{self, Action};
 use futures_util::future::join_all;
@@ -8,12 +9,13 @@ use worker::{Env, Result};
 
 use crate::platform::now_ms;
 use crate::store;
+use tripline_core::kernel::ids::new_workflow_id;
 use tripline_core::kernel::outbox::retry_delay_ms;
 use tripline_core::kernel::time::iso_millis;
 
-/// One pass of the Cron Trigger: retry failed deploy/undeploy calls (the arm outbox), move
-/// unfinished runs of earlier versions from D1 into their shard objects, delete old ones, refresh
-/// OAuth connections. Each part logs what it did; a failure in one does not stop the next.
+/// One pass of the Cron Trigger: retry failed deploy/undeploy calls (the arm outbox), set lost
+/// schedule and poll alarms again (a sample), move unfinished runs of earlier versions from D1
+/// into their shard objects, delete old ones, refresh OAuth connections. Each part logs what it did; a failure in one does not stop the next.
 pub async fn run(env: &Env) {
     match retry_arm_outbox(env).await {
         Ok(r) => worker::console_log!(
@@ -22,6 +24,12 @@ pub async fn run(env: &Env) {
             r.failed
         ),
         Err(e) => worker::console_error!("arm outbox failed: {e}"),
+    }
+    match check_alarms(env).await {
+        Ok((checked, failed)) => worker::console_log!(
+            "alarms: asked {checked} schedule and poll objects whether their alarm was lost, {failed} failed"
+        ),
+        Err(e) => worker::console_error!("checking alarms failed: {e}"),
     }
     match reconcile_runs(env).await {
         Ok(r) => worker::console_log!(
@@ -138,6 +146,30 @@ pub async fn retry_arm_outbox(env: &Env) -> Result<OutboxReport> {
         }
     }
     Ok(report)
+}
+
+/// Objects asked per pass and trigger kind (schedule, poll) whether their alarm was lost.
+const ALARM_CHECK_BATCH: u32 = 25;
+
+/// Asks up to [`ALARM_CHECK_BATCH`] deployed schedule and as many poll workflows, from a random
+/// id on, whether their object's alarm was lost (an alarm whose handler failed every retry, or
+/// one the platform dropped); each that lost it is armed again from the catalog, and says so in
+/// the log. Every such workflow is asked within about `n / 25` minutes (`n`: deployed
+/// workflows of its kind), and every read of its status asks it too. How many were asked, and
+/// how many calls failed.
+pub async fn check_alarms(env: &Env) -> Result<(usize, usize)> {
+    let db = store::db(env)?;
+    let from = new_workflow_id(&crate::platform::random_bytes::<15>()?);
+    let ids = store::workflows::timers_from(&db, &from, ALARM_CHECK_BATCH).await?;
+    let mut failed = 0;
+    // One after the other: an object that is armed answers from its storage at once.
+    for id in &ids {
+        if let Err(e) = objects::notify(env, id, Action::CheckAlarm).await {
+            worker::console_error!("alarms: {id} failed: {e}");
+            failed += 1;
+        }
+    }
+    Ok((ids.len(), failed))
 }
 
 /// Refreshes OAuth connections that expire within 10 minutes and drops expired sign-in states.

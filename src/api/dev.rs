@@ -7,6 +7,9 @@
 //! `GET /api/dev/runs/{run_id}/plans`: the query plans of the run table in the object that
 //! holds the run.
 //!
+//! `POST /api/dev/workflows/{workflow_id}/lose-alarm`: the workflow's object deletes its alarm,
+//! as a platform that gave up an alarm would (the Cron pass and status reads set it again).
+//!
 //! `GET /api/dev/runs/{run_id}/claims`: `{"claims": n, "held_bytes_max": b,
 //! "flight_bytes_max": f, "handed": h, "renewals": r}`, the claim statements the executor of the
 //! object that holds the run ran since that object started, the most bytes of runs it held at
@@ -24,6 +27,15 @@ use tripline_core::kernel::ids::{RunId, WorkflowId};
 
 /// The response to a dev route, or `None` when `path` is not one (or dev routes are off).
 pub async fn route(req: &Request, env: &Env, method: &str, path: &str) -> Option<ApiResult> {
+    if let Some(workflow_id) = path
+        .strip_prefix("/api/dev/workflows/")
+        .and_then(|rest| rest.strip_suffix("/lose-alarm"))
+    {
+        if method != "POST" || !runs::dev::enabled(env) {
+            return None;
+        }
+        return Some(lose_alarm(req, env, workflow_id).await);
+    }
     let rest = path.strip_prefix("/api/dev/runs/")?;
     let (run_id, what) = rest.split_once('/')?;
     if !matches!(
@@ -77,4 +89,15 @@ async fn stale_write(req: &Request, env: &Env, run_id: &str) -> ApiResult {
     )
     .await?;
     json_reply(status, body)
+}
+
+async fn lose_alarm(req: &Request, env: &Env, workflow_id: &str) -> ApiResult {
+    auth::require_admin(req, env)?;
+    let id = WorkflowId::parse(workflow_id)
+        .ok_or_else(|| ApiError::not_found(format!("no workflow with id {workflow_id}")))?;
+    let answer = crate::objects::call(env, id.as_str(), Action::DevLoseAlarm, None).await?;
+    json_reply(
+        answer.status,
+        serde_json::json!({ "answer": answer.text }).to_string(),
+    )
 }

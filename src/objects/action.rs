@@ -13,6 +13,11 @@ pub enum Action {
     Reconcile,
     /// Clear the timers at once.
     Undeploy,
+    /// Set the trigger's alarm again if it is lost (a schedule or poll armed with no alarm,
+    /// or a poll's long overdue): the Cron pass asks a few objects each minute.
+    CheckAlarm,
+    /// Dev only: delete the object's alarm (a lost alarm, for the tests of [`Self::CheckAlarm`]).
+    DevLoseAlarm,
     /// Move the poll cursor (body `{"start": "now" | "beginning"}`).
     PollReset,
     /// The schedule's armed state (diagnostics).
@@ -62,10 +67,12 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 25] = [
+    const ALL: [Action; 27] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
+        Action::CheckAlarm,
+        Action::DevLoseAlarm,
         Action::PollReset,
         Action::ScheduleState,
         Action::Status,
@@ -96,6 +103,8 @@ impl Action {
             Action::Deploy => "/deploy",
             Action::Reconcile => "/reconcile",
             Action::Undeploy => "/undeploy",
+            Action::CheckAlarm => "/alarm/check",
+            Action::DevLoseAlarm => "/dev/lose-alarm",
             Action::PollReset => "/poll/reset",
             Action::ScheduleState => "/schedule/state",
             Action::Status => "/status",

@@ -167,6 +167,32 @@ impl WorkflowObject {
         Ok(id)
     }
 
+    /// Arms the trigger again from the catalog when its alarm is lost (see
+    /// [`Action::CheckAlarm`]): an alarm whose handler failed every retry, or one the platform
+    /// dropped, would otherwise leave a deployed schedule or poll silent for good. Whether it
+    /// was lost.
+    async fn keep_alarm(&self) -> Result<bool> {
+        let kv = self.kv()?;
+        let Some(workflow_id) = self.workflow_id_now(kv)? else {
+            return Ok(false);
+        };
+        let lost = match self.kind_now(kv)? {
+            Some(TriggerKind::Schedule) => {
+                self.state.storage().get_alarm().await?.is_none()
+                    && schedule::wants_alarm(self, kv)?
+            }
+            Some(TriggerKind::Poll) => poll::alarm_lost(self, &workflow_id).await?,
+            _ => false,
+        };
+        if lost {
+            worker::console_error!(
+                "workflow {workflow_id}: its trigger's alarm was lost; armed again from the catalog"
+            );
+            self.arm(&workflow_id, true).await?;
+        }
+        Ok(lost)
+    }
+
     /// Clears the alarm; the trigger's own state (cursors, status) is kept. An object that holds
     /// runs keeps an alarm for their retention (its executor's, which re-arms for it).
     pub async fn disarm(&self) -> Result<()> {
@@ -338,7 +364,7 @@ impl DurableObject for WorkflowObject {
         }
         // Local mode counts D1 statements by what asked for the action (`platform::d1_stats`).
         let kind = match action {
-            Action::Reconcile => Kind::Cron,
+            Action::Reconcile | Action::CheckAlarm => Kind::Cron,
             Action::TestDraftGet | Action::TestPut => Kind::TestIngest,
             Action::SignatureFailure => Kind::Ingest,
             _ => Kind::Api,
@@ -557,6 +583,15 @@ impl WorkflowObject {
             }
             Action::PollReset => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
+            Action::CheckAlarm => match self.keep_alarm().await? {
+                true => Response::ok("set again"),
+                false => Response::ok("ok"),
+            },
+            Action::DevLoseAlarm if runs::dev::enabled(&self.env) => {
+                self.state.storage().delete_alarm().await?;
+                Response::ok("alarm deleted")
+            }
+            Action::DevLoseAlarm => Response::error("unknown object action", 404),
             Action::RunForget => {
                 let storage = self.state.storage();
                 let shard_object = url
@@ -584,10 +619,16 @@ impl WorkflowObject {
                 Some(live) => Response::ok(live),
                 None => Response::error("unknown", 404),
             },
-            Action::Status => Response::from_json(&serde_json::json!({
-                "schedule": schedule::status(self).await?,
-                "poll": poll::status(self)?,
-            })),
+            Action::Status => {
+                // Reading the status finds a lost alarm too (and sets it again).
+                if let Err(e) = self.keep_alarm().await {
+                    worker::console_error!("workflow {workflow_id}: checking the alarm: {e}");
+                }
+                Response::from_json(&serde_json::json!({
+                    "schedule": schedule::status(self).await?,
+                    "poll": poll::status(self)?,
+                }))
+            }
             Action::TestDraft
             | Action::TestDraftGet
             | Action::TestPut

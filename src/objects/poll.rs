@@ -1357,6 +1357,18 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
     obj.state().storage().set_alarm(Duration::ZERO).await
 }
 
+/// Whether the poll's alarm is lost: none is set, or it is long overdue, while no poll runs
+/// (a poll re-arms when it ends).
+pub(super) async fn alarm_lost(obj: &WorkflowObject, workflow_id: &str) -> Result<bool> {
+    if PollLock::held(workflow_id) {
+        return Ok(false);
+    }
+    Ok(match obj.state().storage().get_alarm().await? {
+        Some(at) => at < now_ms() - ALARM_GRACE_MS,
+        None => true,
+    })
+}
+
 /// The alarm fired: poll, create runs, re-arm. An undeploy disarms the object, so the alarm
 /// takes the armed version from the object's storage.
 pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {

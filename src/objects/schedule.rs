@@ -281,6 +281,12 @@ fn record_now(obj: &WorkflowObject, kv: &SyncKv) -> Result<Option<Armed>> {
         .and_then(|s| serde_json::from_str(&s).ok()))
 }
 
+/// Whether an armed schedule needs an alarm: a slot to fire or a run to record (a record that
+/// does not read needs one too: arming again rebuilds it).
+pub fn wants_alarm(obj: &WorkflowObject, kv: &SyncKv) -> Result<bool> {
+    Ok(record_now(obj, kv)?.is_none_or(|a| a.next_ms.is_some() || !a.pending.is_empty()))
+}
+
 /// The alarm fired at `now`: re-arm at once, then create the slot's run in its shard object.
 pub async fn on_alarm(
     obj: &WorkflowObject,
@@ -291,9 +297,22 @@ pub async fn on_alarm(
     let Some(workflow_id) = workflow_id else {
         return Ok(());
     };
+    // A record or trigger that no longer reads would leave the schedule without an alarm: it
+    // is armed again from the catalog instead.
     let Some(armed) = record_now(obj, kv)? else {
-        return Ok(());
+        worker::console_error!("schedule {workflow_id}: no readable record; armed again");
+        return obj.arm(&workflow_id, true).await.map(|_| ());
     };
+    let storage = obj.state().storage();
+    if armed_trigger(&storage, &workflow_id, armed.version)
+        .await?
+        .is_none()
+    {
+        worker::console_error!(
+            "schedule {workflow_id}: the stored trigger does not read; armed again"
+        );
+        return obj.arm(&workflow_id, true).await.map(|_| ());
+    }
     if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
         // The run is created inside the alarm (one call to its shard object): work left to
         // the background after the event may be cut off with it.
@@ -389,7 +408,12 @@ async fn wake<'a>(
         }));
     }
 
+    if armed.next_ms.is_none() {
+        worker::console_error!("schedule {workflow_id}: no slot after now; nothing more fires");
+    }
+
     // Pending runs: give up those too old, try again those left behind, add the new one.
+    let before = armed.pending.len();
     armed.pending.retain(|p| {
         let keep = p.fired_ms >= now - PENDING_GIVE_UP_MS;
         if !keep {
@@ -400,6 +424,8 @@ async fn wake<'a>(
         }
         keep
     });
+    let given_up = before - armed.pending.len();
+    not_recorded(&mut armed, &trigger, given_up, now);
     let mut runs: Vec<Pending> = armed
         .pending
         .iter()
@@ -432,6 +458,7 @@ async fn wake<'a>(
         );
         armed.pending.drain(..dropped);
         runs.retain(|r| armed.pending.contains(r));
+        not_recorded(&mut armed, &trigger, dropped, now);
     }
 
     // One storage transaction: the record (marks and pending runs), written synchronously,
@@ -453,6 +480,25 @@ async fn wake<'a>(
         version: armed.version,
         runs,
     }))
+}
+
+/// Counts `dropped` slots whose run was given up before its shard recorded it (that shard was
+/// unreachable or full for an hour, or too many waited) as skipped, and says so in
+/// `last_misfire` (cause `not_recorded`): a schedule whose runs stop being created shows it.
+fn not_recorded(armed: &mut Armed, trigger: &ScheduleTrigger, dropped: usize, now: i64) {
+    if dropped == 0 {
+        return;
+    }
+    armed.skipped_slots = armed
+        .skipped_slots
+        .saturating_add(i64::try_from(dropped).unwrap_or(i64::MAX));
+    armed.last_misfire = Some(json!({
+        "at": iso_millis(now),
+        "cause": "not_recorded",
+        "policy": trigger.misfire.as_str(),
+        "skipped": dropped,
+        "ran_slot": null,
+    }));
 }
 
 /// Creates the slot's run in this object and executes it in place, when its steps all end

@@ -32,9 +32,8 @@ pub fn random_unit() -> f64 {
 const CONFIG_ERROR_LOG_MS: i64 = 60_000;
 
 thread_local! {
-    /// When each configuration error was last written to the log.
-    static CONFIG_ERRORS_LOGGED: std::cell::RefCell<std::collections::HashMap<String, i64>> =
-        Default::default();
+    /// The configuration errors last written to the log, with when (a few at most).
+    static CONFIG_ERRORS_LOGGED: std::cell::RefCell<Vec<(String, i64)>> = Default::default();
 }
 
 /// Writes a configuration error (a missing secret) to the log, once a minute at most per isolate:
@@ -43,15 +42,13 @@ pub fn log_config_error(message: &str) {
     let now = now_ms();
     let fresh = CONFIG_ERRORS_LOGGED.with(|m| {
         let mut m = m.borrow_mut();
-        if m.get(message)
-            .is_some_and(|at| now - at < CONFIG_ERROR_LOG_MS)
-        {
+        m.retain(|(_, at)| now - at < CONFIG_ERROR_LOG_MS);
+        if m.iter().any(|(logged, _)| logged == message) {
             return false;
         }
-        if m.len() >= 256 {
-            m.clear();
+        if m.len() < 64 {
+            m.push((message.to_string(), now));
         }
-        m.insert(message.to_string(), now);
         true
     });
     if fresh {

@@ -237,6 +237,47 @@ pub async fn live_version_since(
     .await
 }
 
+/// A workflow id with a number read beside it: one row shape for the statements that read such
+/// pairs (each row shape read costs code of its own in the Worker).
+#[derive(Deserialize)]
+struct IdNumber {
+    workflow_id: String,
+    number: Option<f64>,
+}
+
+/// Up to `limit` deployed schedule and as many poll workflows, each in id order from `from`
+/// on, continued from the first id when fewer are after it: a sample whose cost does not grow
+/// with the catalog (one index range of `workflows_by_kind` per part, one statement).
+pub async fn timers_from(db: &D1Database, from: &str, limit: u32) -> Result<Vec<String>> {
+    const KINDS: [TriggerKind; 2] = [TriggerKind::Schedule, TriggerKind::Poll];
+    // Part `i` of kind `KINDS[i]`: its rows carry `i`.
+    let part = |i: usize, cmp: &str| {
+        format!(
+            "SELECT * FROM (SELECT id AS workflow_id, {i} AS number FROM workflows \
+             WHERE trigger_type = '{}' AND status = 'deployed' AND id {cmp} ?1 ORDER BY id LIMIT ?2)",
+            KINDS[i].as_str()
+        )
+    };
+    let sql = [part(0, ">="), part(0, "<"), part(1, ">="), part(1, "<")].join(" UNION ALL ");
+    let rows = db
+        .prepare(sql)
+        .bind(&[text(from), num(i64::from(limit))])?
+        .all()
+        .await?
+        .results::<IdNumber>()?;
+    // The first `limit` rows of each kind, in the order of its parts.
+    let mut taken = [0u32; KINDS.len()];
+    Ok(rows
+        .into_iter()
+        .filter(|r| {
+            let n = &mut taken[(r.number.unwrap_or(0.0) as usize).min(KINDS.len() - 1)];
+            *n += 1;
+            *n <= limit
+        })
+        .map(|r| r.workflow_id)
+        .collect())
+}
+
 /// The most shards any version of the workflow spread its runs over (1 when none says).
 pub async fn most_shards(db: &D1Database, id: &str) -> Result<u8> {
     #[derive(Deserialize)]
@@ -257,28 +298,23 @@ pub async fn most_shards(db: &D1Database, id: &str) -> Result<u8> {
 
 /// [`most_shards`] of each workflow in `ids` that has a version (one statement).
 pub async fn most_shards_of(db: &D1Database, ids: &[&str]) -> Result<Vec<(String, u8)>> {
-    #[derive(Deserialize)]
-    struct Most {
-        workflow_id: String,
-        most: Option<f64>,
-    }
     if ids.is_empty() {
         return Ok(Vec::new());
     }
     let list = serde_json::to_string(ids).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let rows = db
         .prepare(format!(
-            "SELECT p.workflow_id AS workflow_id, MAX({SHARDS_SQL}) AS most FROM workflow_versions p \
+            "SELECT p.workflow_id AS workflow_id, MAX({SHARDS_SQL}) AS number FROM workflow_versions p \
              WHERE p.workflow_id IN (SELECT value FROM json_each(?1)) GROUP BY p.workflow_id"
         ))
         .bind(&[text(&list)])?
         .all()
         .await?
-        .results::<Most>()?;
+        .results::<IdNumber>()?;
     Ok(rows
         .into_iter()
         .map(|m| {
-            let most = m.most.map_or(1, |m| m.clamp(1.0, 64.0) as u8);
+            let most = m.number.map_or(1, |m| m.clamp(1.0, 64.0) as u8);
             (m.workflow_id, most)
         })
         .collect())

@@ -3031,3 +3031,40 @@ fn dedup_keys_are_scoped_to_the_source() {
     );
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+/// A poll whose alarm the platform lost is armed again by the Cron pass, which asks a sample of
+/// schedule and poll objects each minute; until then it does not poll.
+#[test]
+fn a_lost_poll_alarm_is_set_again_by_the_cron_pass() {
+    let feeds = FeedServer::start();
+    let feed = "lost-alarm";
+    feeds.update(feed, |f| f.items = (1..=2).map(item).collect());
+    let dev = Dev::start(
+        "poll-lost-alarm",
+        &[("TRIPLINE_DEV_ACTIONS", "1"), ("API_TOKEN", API_TOKEN)],
+    );
+    let id = create_deployed(
+        &dev,
+        &http_def("lost alarm", json!({"url": feeds.url(feed)}), "now"),
+    );
+    eventually(30, "two polls", || feeds.seen(feed).len() >= 2);
+    let r = api(
+        &dev,
+        "POST",
+        &format!("/api/dev/workflows/{id}/lose-alarm"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    // A poll under way when the alarm went ends; then none starts (every 5 s before).
+    std::thread::sleep(Duration::from_secs(3));
+    let n = feeds.seen(feed).len();
+    std::thread::sleep(Duration::from_secs(12));
+    assert_eq!(feeds.seen(feed).len(), n, "no poll without an alarm");
+    dev.fire_cron();
+    eventually(30, "polls again after the Cron pass", || {
+        feeds.seen(feed).len() >= n + 2
+    });
+    assert!(dev.logs().contains(&format!(
+        "workflow {id}: its trigger's alarm was lost; armed again from the catalog"
+    )));
+}

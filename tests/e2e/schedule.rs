@@ -1021,3 +1021,64 @@ fn retention_deletes_old_runs_kept_in_the_timer_object() {
         old.len()
     )));
 }
+
+/// A schedule whose alarm the platform lost (a handler that failed every retry, or an alarm
+/// dropped) is armed again: by the Cron pass, which asks a sample of objects each minute, and
+/// by a read of the workflow. Until then nothing fires: the missed slots count as skipped.
+#[test]
+fn a_lost_alarm_is_set_again_by_the_cron_pass_and_by_a_status_read() {
+    let dev = Dev::start(
+        "schedule-lost-alarm",
+        &[
+            ("TRIPLINE_DEV_ACTIONS", "1"),
+            ("SCHEDULE_MISFIRE_GRACE_SECONDS", "2"),
+        ],
+    );
+    let id = create_deployed(&dev, &schedule_def("every 2 s", every(2), "skip"));
+    let lose = || {
+        let r = api(
+            &dev,
+            "POST",
+            &format!("/api/dev/workflows/{id}/lose-alarm"),
+            None,
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    };
+    let quiet = |what: &str| {
+        // A fire under way when the alarm went may still record its run.
+        std::thread::sleep(Duration::from_secs(3));
+        let n = slots(&dev, &id).len();
+        std::thread::sleep(Duration::from_secs(6));
+        assert_eq!(
+            slots(&dev, &id).len(),
+            n,
+            "{what}: nothing fires without an alarm"
+        );
+        n
+    };
+
+    eventually(30, "two runs", || slots(&dev, &id).len() >= 2);
+    lose();
+    let n = quiet("before the Cron pass");
+    dev.fire_cron();
+    eventually(30, "runs again after the Cron pass", || {
+        slots(&dev, &id).len() >= n + 2
+    });
+    let wf = workflow(&dev, &id);
+    assert_eq!(wf["last_misfire"]["cause"], "reconcile", "{wf}");
+    assert!(wf["skipped_slots"].as_u64().unwrap() >= 3, "{wf}");
+    assert!(dev.logs().contains(&format!(
+        "workflow {id}: its trigger's alarm was lost; armed again from the catalog"
+    )));
+
+    lose();
+    let n = quiet("before the status read");
+    let skipped = workflow(&dev, &id)["skipped_slots"].as_u64().unwrap();
+    eventually(30, "runs again after the status read", || {
+        slots(&dev, &id).len() >= n + 2
+    });
+    let wf = workflow(&dev, &id);
+    assert!(wf["next_run_at"].is_string(), "{wf}");
+    assert!(wf["skipped_slots"].as_u64().unwrap() >= skipped, "{wf}");
+    assert_unique(&slots(&dev, &id));
+}
