@@ -147,6 +147,9 @@ pub async fn exchange_code(
     verifier: Option<String>,
 ) -> Result<TokenSet, TokenFailure> {
     let client = client(trigger, secret, Some(redirect_uri)).map_err(config_failure)?;
+    // What the request sends, scrubbed from any error text the provider answers.
+    let mut sent = vec![code.to_string(), secret.to_string()];
+    sent.extend(verifier.clone());
     let mut req = client.exchange_code(AuthorizationCode::new(code.to_string()));
     if let Some(v) = verifier {
         req = req.set_pkce_verifier(PkceCodeVerifier::new(v));
@@ -155,7 +158,7 @@ pub async fn exchange_code(
     let http = |r| recording(r, &status);
     match req.request_async(&http).await {
         Ok(resp) => Ok(token_set(&resp, &trigger.scopes, now_ms())),
-        Err(e) => Err(classify(&e, status.get())),
+        Err(e) => Err(classify(&e, status.get(), &sent)),
     }
 }
 
@@ -433,6 +436,7 @@ async fn refresh_one(
         Ok(c) => c,
         Err(e) => return failed(e).await,
     };
+    let sent = [refresh_token.clone(), secret.clone()];
     let rt = RefreshToken::new(refresh_token);
     let status = Cell::new(None);
     let http = |r| recording(r, &status);
@@ -479,7 +483,7 @@ async fn refresh_one(
             })
         }
         Err(e) => {
-            let f = classify(&e, status.get());
+            let f = classify(&e, status.get(), &sent);
             if f.invalid_grant {
                 connections::mark_needs_reauth(
                     &db,

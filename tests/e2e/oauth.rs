@@ -1710,3 +1710,63 @@ fn a_redeploy_onto_another_provider_never_receives_earlier_refresh_tokens() {
         .iter()
         .all(|r| r.grant_type != "refresh_token"));
 }
+
+/// A token endpoint whose error description quotes what it was sent: the refresh token, the
+/// code, the PKCE verifier and the client secret are scrubbed from what is stored (the
+/// connection's reason), logged and passed to `failure_url`.
+#[test]
+fn a_provider_error_quoting_the_grant_is_stored_and_passed_on_scrubbed() {
+    let dev = &own_dev("oauth-quoting-errors");
+    let provider = Provider::start(&dev.base, 120);
+    let def = definition(
+        &provider,
+        "Quoting errors",
+        json!({ "token_auth_method": "client_secret_post" }),
+        log_steps(),
+    );
+    let wf = create_deployed(dev, &def);
+    let callback = authorize(dev, &provider, &wf, "u1", "kira");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    for r in runs(dev, &wf) {
+        wait_run(dev, r["id"].as_str().unwrap(), 60);
+    }
+    let refresh_token = provider
+        .issued_tokens()
+        .into_iter()
+        .find(|t| t.starts_with("rt_"))
+        .expect("a refresh token");
+
+    // The refresh is refused with a description quoting the refresh token and the secret.
+    provider.fail_refresh_for("kira", Some(TokenFailure::QuotesRequest));
+    cron_pass(dev);
+    let c = connections(dev, &wf).remove(0);
+    assert_eq!(c["status"], "needs_reauth", "{c}");
+    let reason = c["needs_reauth"]["reason"].as_str().unwrap();
+    // The refresh token and the client secret, each quoted back.
+    assert!(
+        reason.ends_with("Invalid grant: [redacted] [redacted]"),
+        "{reason}"
+    );
+    let stored = c.to_string();
+    assert!(!stored.contains(&refresh_token), "{stored}");
+    assert!(!stored.contains(CLIENT_SECRET), "{stored}");
+
+    // A code exchange refused so: the failure_url gets neither the code nor the verifier.
+    provider.fail_token_endpoint(Some(TokenFailure::QuotesRequest));
+    let callback = authorize(dev, &provider, &wf, "u2", "lena");
+    let code = query(&callback)["code"].clone();
+    let r = send("GET", &callback, &[], None);
+    let q = failure_query(&r, &provider);
+    assert_eq!(q["error"], "token_exchange_failed");
+    let description = &q["error_description"];
+    // The code, the PKCE verifier and the client secret.
+    assert!(
+        description.ends_with("Invalid grant: [redacted] [redacted] [redacted]"),
+        "{description}"
+    );
+    let logs = dev.logs();
+    for sent in [refresh_token, code] {
+        assert!(!description.contains(&sent), "{description}");
+        assert!(!logs.contains(&sent), "`{sent}` is in the Worker's log");
+    }
+}

@@ -282,9 +282,11 @@ pub fn grant_is_dead(code: &str) -> bool {
 }
 
 /// Classifies an oauth2 token request error; `status` is the HTTP status the token
-/// endpoint answered, when it answered. The provider's `error` and `error_description`, and
-/// any other text that may quote the provider, are reduced to printable ASCII and 300
-/// characters ([`sanitize_error`]).
+/// endpoint answered, when it answered; `sent` are the credentials the request carried (the
+/// code or refresh token, the PKCE verifier, the client secret). The provider's `error` and
+/// `error_description`, and any other text that may quote the provider, have those scrubbed
+/// (as sent and form-encoded: a provider may echo them) and are then reduced to printable
+/// ASCII and 300 characters ([`sanitize_error`]).
 ///
 /// An error response is read the same whatever its status: some providers (GitHub) answer
 /// `200 OK` with `{"error": "bad_refresh_token", "error_description": …}`, which is an error
@@ -296,7 +298,10 @@ pub fn grant_is_dead(code: &str) -> bool {
 pub fn classify<RE: std::error::Error + 'static>(
     err: &RequestTokenError<RE, BasicErrorResponse>,
     status: Option<u16>,
+    sent: &[String],
 ) -> TokenFailure {
+    let sent = with_form_encoded(sent);
+    let clean = |s: &str, n: usize| printable(&scrub_secrets(s, &sent), n);
     let http = match status {
         Some(s) if s != 200 => format!(" (HTTP {s})"),
         _ => String::new(),
@@ -308,10 +313,10 @@ pub fn classify<RE: std::error::Error + 'static>(
     };
     match err {
         RequestTokenError::ServerResponse(e) => {
-            let code = sanitize_error(e.error().as_ref());
+            let code = clean(e.error().as_ref(), 300);
             let mut message = format!("the token endpoint answered `{code}`{http}");
             if let Some(d) = e.error_description() {
-                message.push_str(&format!(": {}", sanitize_error(d)));
+                message.push_str(&format!(": {}", clean(d, 300)));
             }
             TokenFailure {
                 invalid_grant: grant_is_dead(&code),
@@ -321,12 +326,12 @@ pub fn classify<RE: std::error::Error + 'static>(
         }
         RequestTokenError::Request(e) => plain(format!(
             "the token endpoint could not be reached: {}",
-            printable(&e.to_string(), 300)
+            clean(&e.to_string(), 300)
         )),
         RequestTokenError::Parse(_, body)
             if status.is_some_and(|s| !(200..300).contains(&s)) || is_error_response(body) =>
         {
-            match error_fields(body) {
+            match error_fields(body, &clean) {
                 Some((code, description)) => {
                     // A 2xx error response names its status too: it is not what RFC 6749 asks.
                     let http = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
@@ -355,7 +360,7 @@ pub fn classify<RE: std::error::Error + 'static>(
         )),
         RequestTokenError::Other(m) => plain(format!(
             "the token endpoint's answer is unusable{http}: {}",
-            printable(m, 300)
+            clean(m, 300)
         )),
     }
 }
@@ -368,15 +373,30 @@ fn is_error_response(body: &[u8]) -> bool {
     })
 }
 
-/// `error` and `error_description` of an OAuth error response body (RFC 6749 §5.2), cleaned.
-fn error_fields(body: &[u8]) -> Option<(String, Option<String>)> {
+/// `error` and `error_description` of an OAuth error response body (RFC 6749 §5.2), each
+/// passed through `clean` (at most 300 characters).
+fn error_fields(
+    body: &[u8],
+    clean: &impl Fn(&str, usize) -> String,
+) -> Option<(String, Option<String>)> {
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;
     let code = v.get("error")?.as_str()?;
     let description = v
         .get("error_description")
         .and_then(serde_json::Value::as_str)
-        .map(sanitize_error);
-    Some((sanitize_error(code), description))
+        .map(|d| clean(d, 300));
+    Some((clean(code, 300), description))
+}
+
+/// The credentials a token request sent, as written and form-encoded (the body's encoding,
+/// which a provider may quote back).
+fn with_form_encoded(sent: &[String]) -> Vec<String> {
+    let encoded = sent
+        .iter()
+        .map(|s| oauth2::url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>());
+    let mut all: Vec<String> = sent.iter().cloned().chain(encoded).collect();
+    all.dedup();
+    all
 }
 
 /// What is wrong with a token response, without any of its values: the JSON path at fault

@@ -45,6 +45,10 @@ pub enum TokenFailure {
     /// 200 with an error response, as GitHub answers a dead refresh token:
     /// `{"error": "bad_refresh_token", "error_description": …}`.
     BadRefreshToken200,
+    /// 400 `invalid_grant` whose description quotes what the request sent: the code or refresh
+    /// token, the PKCE verifier and a client secret sent in the body (as some providers echo
+    /// a refused grant).
+    QuotesRequest,
 }
 
 /// When the token endpoint grants a refresh token with a code exchange.
@@ -473,6 +477,18 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
                 200,
                 "bad_refresh_token",
                 "The refresh token passed is incorrect or expired.",
+            );
+        }
+        Some(TokenFailure::QuotesRequest) => {
+            record("", Some("invalid_grant"));
+            let quoted: Vec<&str> = ["code", "refresh_token", "code_verifier", "client_secret"]
+                .iter()
+                .filter_map(|k| form.get(*k).map(String::as_str))
+                .collect();
+            return Reply::oauth_error(
+                400,
+                "invalid_grant",
+                &format!("Invalid grant: {}", quoted.join(" ")),
             );
         }
         Some(TokenFailure::Status500) => {

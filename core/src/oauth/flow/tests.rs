@@ -2,6 +2,14 @@ use super::*;
 use crate::kernel::problem::Errors;
 use serde_json::json;
 
+/// [`super::classify`] of a request that sent no credential to scrub.
+fn classify<RE: std::error::Error + 'static>(
+    err: &RequestTokenError<RE, BasicErrorResponse>,
+    status: Option<u16>,
+) -> TokenFailure {
+    super::classify(err, status, &[])
+}
+
 fn trigger(extra: serde_json::Value) -> OAuthTrigger {
     let mut v = json!({"type":"oauth","authorize_url":"https://p.example/authorize?tenant=x",
         "token_url":"https://p.example/token","client_id":"cid","client_secret_env":"P_SECRET",
@@ -401,4 +409,48 @@ fn error_responses_with_a_2xx_status_are_refusals() {
     let both = br#"{"error":"x","access_token":"at-SECRET-9"}"#;
     let f = classify(&E::Parse(parse_err_clone(both), both.to_vec()), Some(200));
     assert!(f.code.is_none() && !f.message.contains("SECRET"), "{f:?}");
+}
+
+#[test]
+fn credentials_the_request_sent_are_scrubbed_from_a_provider_s_error() {
+    type E = RequestTokenError<std::io::Error, BasicErrorResponse>;
+    let refresh = "rt_9f2c1d7e5b3a".to_string();
+    let secret = "client secret+1/2".to_string();
+    let sent = [
+        refresh.clone(),
+        secret.clone(),
+        "pkce-verifier-0123456789".into(),
+    ];
+    let quoting = json!({
+        "error": "invalid_grant rt_9f2c1d7e5b3a",
+        "error_description": "Invalid refresh token: rt_9f2c1d7e5b3a (client client+secret%2B1%2F2, \
+                              verifier pkce-verifier-0123456789)",
+    });
+    let bytes = serde_json::to_vec(&quoting).unwrap();
+    for f in [
+        super::classify(
+            &E::ServerResponse(serde_json::from_value(quoting.clone()).unwrap()),
+            Some(400),
+            &sent,
+        ),
+        super::classify(
+            &E::Parse(parse_err_clone(&bytes), bytes.clone()),
+            Some(400),
+            &sent,
+        ),
+    ] {
+        let text = format!("{} {}", f.message, f.code.clone().unwrap_or_default());
+        for leaked in [
+            "rt_9f2c1d7e5b3a",
+            "client+secret%2B1%2F2",
+            "pkce-verifier-0123456789",
+        ] {
+            assert!(!text.contains(leaked), "{text}");
+        }
+        assert!(
+            f.message.contains("Invalid refresh token: [redacted]"),
+            "{}",
+            f.message
+        );
+    }
 }
