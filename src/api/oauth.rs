@@ -557,6 +557,7 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let keep_refresh_token = refresh.is_none()
         && may_keep_refresh_token(
             &db,
+            &key,
             id,
             &user_id,
             pending.version,
@@ -618,13 +619,15 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
 
 /// Whether a sign-in that got no refresh token may keep the user's earlier one
 /// (`oauth::refresh::keeps_earlier_refresh_token`): the earlier connection holds one the
-/// provider has not refused, and was made with the same provider and client as this
-/// sign-in's version, for an account the userinfo answers do not tell apart from this one's
-/// (`oauth::refresh::may_be_same_account`). An earlier version that no longer validates keeps
-/// nothing: the code is already exchanged, so the sign-in goes on without it rather than
-/// failing.
+/// provider has not refused and that the current key decrypts (after a change of
+/// `TRIPLINE_ENCRYPTION_KEY` it never will again), and was made with the same provider and
+/// client as this sign-in's version, for an account the userinfo answers do not tell apart
+/// from this one's (`oauth::refresh::may_be_same_account`). An earlier version that no longer
+/// validates keeps nothing: the code is already exchanged, so the sign-in goes on without it
+/// rather than failing.
 async fn may_keep_refresh_token(
     db: &worker::D1Database,
+    key: &SealKey,
     id: &WorkflowId,
     user_id: &str,
     version: i64,
@@ -634,7 +637,11 @@ async fn may_keep_refresh_token(
     let Some(earlier) = connections::get(db, id, user_id).await? else {
         return Ok(false);
     };
-    if earlier.refresh_token.is_none() {
+    let readable = earlier
+        .refresh_token
+        .as_deref()
+        .is_some_and(|rt| crypto::open(key, &flow::token_aad("refresh", id, user_id), rt).is_ok());
+    if !readable {
         return Ok(false);
     }
     let earlier_userinfo = earlier

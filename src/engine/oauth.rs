@@ -244,6 +244,14 @@ pub async fn hydrate(
     Ok(())
 }
 
+/// Why a connection whose refresh token the current key cannot decrypt needs a new sign-in.
+fn unreadable_refresh_token(error: &str) -> String {
+    format!(
+        "the refresh token cannot be read ({error}; was TRIPLINE_ENCRYPTION_KEY changed?): \
+         the end user must sign in again"
+    )
+}
+
 /// What one refresh pass did.
 #[derive(Debug, Default)]
 pub struct RefreshReport {
@@ -429,7 +437,19 @@ async fn refresh_one(
         .map(|rt| crypto::open(key, &token_aad("refresh", workflow_id, user_id), rt))
     {
         Some(Ok(rt)) => rt,
-        Some(Err(e)) => return failed(format!("cannot read the refresh token: {e}")).await,
+        // Only a new sign-in replaces it: retrying would fail the same way forever.
+        Some(Err(e)) => {
+            connections::mark_needs_reauth(
+                &db,
+                workflow_id,
+                user_id,
+                lease,
+                &unreadable_refresh_token(&e),
+                &iso_millis(now_ms()),
+            )
+            .await?;
+            return Ok(Outcome::NeedsReauth);
+        }
         None => return Ok(Outcome::Skipped),
     };
     let client = match client(&trigger, &secret, None) {

@@ -1770,3 +1770,68 @@ fn a_provider_error_quoting_the_grant_is_stored_and_passed_on_scrubbed() {
         assert!(!logs.contains(&sent), "`{sent}` is in the Worker's log");
     }
 }
+
+/// A refresh token sealed under another key, as after a change of `TRIPLINE_ENCRYPTION_KEY`.
+fn seal_under_another_key(dev: &Dev, wf: &str, user: &str) {
+    let other = crypto::parse_key(Some("AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=")).unwrap();
+    let envelope = crypto::seal(
+        &other,
+        [7; 12],
+        &format!("conn:refresh:{wf}:{user}"),
+        "rt_sealed_under_the_old_key",
+    );
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET refresh_token = '{envelope}'
+         WHERE workflow_id = '{wf}' AND user_id = '{user}'"
+    ));
+}
+
+/// After a change of `TRIPLINE_ENCRYPTION_KEY` a connection's refresh token cannot be read:
+/// a sign-in that gets no new one does not keep it, and the Cron pass marks a connection
+/// holding one `needs_reauth` saying why, without calling the provider.
+#[test]
+fn an_unreadable_refresh_token_is_never_kept_and_needs_a_new_sign_in() {
+    let dev = &own_dev("oauth-unreadable-refresh");
+    let provider = Provider::start(&dev.base, 120);
+    provider.grant_refresh_tokens(RefreshTokens::FirstConsentOnly);
+    let wf = create_deployed(dev, &definition(&provider, "Key", json!({}), log_steps()));
+    let sign_in = |user: &str, username: &str| {
+        let callback = authorize(dev, &provider, &wf, user, username);
+        assert_eq!(send("GET", &callback, &[], None).status, 302);
+        for r in runs(dev, &wf) {
+            wait_run(dev, r["id"].as_str().unwrap(), 60);
+        }
+    };
+    let conn = |user: &str| {
+        connections(dev, &wf)
+            .into_iter()
+            .find(|c| c["user_id"] == user)
+            .expect("connection")
+    };
+    sign_in("u1", "mona");
+    sign_in("u2", "nina");
+    seal_under_another_key(dev, &wf, "u1");
+    seal_under_another_key(dev, &wf, "u2");
+
+    // Mona signs in again and gets no refresh token: the unreadable one is dropped.
+    sign_in("u1", "mona");
+    let c = conn("u1");
+    assert_eq!(c["has_refresh_token"], false, "{c}");
+    assert_eq!(c["status"], "active", "{c}");
+
+    // Nina's connection cannot refresh: it needs a new sign-in, and the provider is not called.
+    cron_pass(dev);
+    let c = conn("u2");
+    assert_eq!(c["status"], "needs_reauth", "{c}");
+    let reason = c["needs_reauth"]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the refresh token cannot be read")
+            && reason.contains("TRIPLINE_ENCRYPTION_KEY")
+            && reason.contains("sign in again"),
+        "{reason}"
+    );
+    assert!(provider
+        .token_requests()
+        .iter()
+        .all(|r| r.grant_type != "refresh_token"));
+}
