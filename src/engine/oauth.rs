@@ -208,7 +208,8 @@ pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
 /// the refresh window (`run_token::carried_token_usable`): no connection is read. Otherwise
 /// (a replay, a run created by an earlier version, a token due for refresh) the token and its
 /// current expiry are read from the end user's connection and decrypted, so steps get the
-/// freshest token. Fails when that connection is gone or cannot be decrypted.
+/// freshest token. Fails when that connection is gone, needs a new sign-in (its token is dead:
+/// the run would only collect the provider's 401s) or cannot be decrypted.
 pub async fn hydrate(
     env: &Env,
     workflow_id: &str,
@@ -232,6 +233,9 @@ pub async fn hydrate(
         .ok_or_else(|| {
             format!("the OAuth connection of user `{user_id}` no longer exists (it was deleted); the end user must sign in again")
         })?;
+    if conn.status == "needs_reauth" {
+        return Err(needs_sign_in(&user_id, &conn));
+    }
     let key = seal_key(env).map_err(|e| format!("cannot read the access token: {e}"))?;
     let token = crypto::open(
         &key,
@@ -249,6 +253,17 @@ fn unreadable_refresh_token(error: &str) -> String {
     format!(
         "the refresh token cannot be read ({error}; was TRIPLINE_ENCRYPTION_KEY changed?): \
          the end user must sign in again"
+    )
+}
+
+/// Why a run on a `needs_reauth` connection fails: since when, and the provider's reason.
+fn needs_sign_in(user_id: &str, conn: &connections::ConnectionRow) -> String {
+    format!(
+        "the OAuth connection of user `{user_id}` needs a new sign-in (since {}): {}",
+        conn.needs_reauth_at.as_deref().unwrap_or("an unknown time"),
+        conn.needs_reauth_reason
+            .as_deref()
+            .unwrap_or("no reason was recorded")
     )
 }
 

@@ -1835,3 +1835,44 @@ fn an_unreadable_refresh_token_is_never_kept_and_needs_a_new_sign_in() {
         .iter()
         .all(|r| r.grant_type != "refresh_token"));
 }
+
+/// A run that reads a `needs_reauth` connection (a replay, say) fails before any step, saying
+/// that the end user must sign in again and why, instead of sending the dead token.
+#[test]
+fn a_run_on_a_connection_that_needs_reauth_fails_before_any_step() {
+    let dev = &own_dev("oauth-run-needs-reauth");
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Needs reauth", json!({}), log_steps()),
+    );
+    let callback = authorize(dev, &provider, &wf, "u1", "olga");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let run = runs(dev, &wf).remove(0);
+    let run = wait_run(dev, run["id"].as_str().unwrap(), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET status = 'needs_reauth',
+           needs_reauth_at = '2026-01-02T03:04:05.000Z', needs_reauth_reason = 'the grant was revoked'
+         WHERE workflow_id = '{wf}' AND user_id = 'u1'"
+    ));
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/runs/{}/replay", run["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let replay = wait_run(dev, r.json()["run_id"].as_str().unwrap(), 60);
+    assert_eq!(replay["status"], "failed", "{replay}");
+    assert_eq!(
+        replay["error"]["message"],
+        "the OAuth connection of user `u1` needs a new sign-in (since \
+         2026-01-02T03:04:05.000Z): the grant was revoked",
+        "{replay}"
+    );
+    assert!(
+        replay["steps"].as_array().is_none_or(Vec::is_empty),
+        "{replay}"
+    );
+}
