@@ -495,7 +495,8 @@ async fn refresh_one(
                 .map(|r| seal(key, &token_aad("refresh", workflow_id, user_id), r))
                 .transpose()?;
             let scopes = json!(set.scopes).to_string();
-            let saved = connections::save_refresh(
+            let saved = save_refresh_retrying(
+                env,
                 &db,
                 workflow_id,
                 user_id,
@@ -533,6 +534,38 @@ async fn refresh_one(
             } else {
                 failed(f.message).await
             }
+        }
+    }
+}
+
+/// Stores a refresh's tokens, once more after a failed attempt (a passing database error): a
+/// rotating provider has already spent the old refresh token, so losing the new one would
+/// leave the connection with a dead grant. The update is idempotent and fenced on the lease:
+/// when the first attempt did land, the second finds the lease released and writes nothing.
+/// (The fault `refresh-save-once` of `TRIPLINE_DEV_FAULTS` fails each first attempt.)
+async fn save_refresh_retrying(
+    env: &Env,
+    db: &worker::D1Database,
+    workflow_id: &str,
+    user_id: &str,
+    lease: i64,
+    tokens: &connections::Refreshed<'_>,
+    now_iso: &str,
+) -> worker::Result<bool> {
+    let first = if crate::platform::dev_fault::listed(env, "refresh-save-once") {
+        Err(worker::Error::RustError(
+            "injected fault refresh-save-once".into(),
+        ))
+    } else {
+        connections::save_refresh(db, workflow_id, user_id, lease, tokens, now_iso).await
+    };
+    match first {
+        Ok(saved) => Ok(saved),
+        Err(e) => {
+            worker::console_error!(
+                "oauth refresh {workflow_id}/{user_id}: saving the new tokens failed ({e}); trying again"
+            );
+            connections::save_refresh(db, workflow_id, user_id, lease, tokens, now_iso).await
         }
     }
 }

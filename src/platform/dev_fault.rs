@@ -22,6 +22,9 @@
 //! - `short-polls`: a poll (its batches, an HTTP source's pages) stops after 2 s instead of
 //!   25 s and goes on at once, as a walk over pages slower than a poll may read. Honoured
 //!   wherever the var is set.
+//! - `refresh-save-once`: the first attempt to store each refreshed connection's new tokens
+//!   fails, as on a passing database error (the save is tried again). Honoured wherever the
+//!   var is set.
 
 use worker::{Env, Request};
 

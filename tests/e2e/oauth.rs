@@ -1876,3 +1876,39 @@ fn a_run_on_a_connection_that_needs_reauth_fails_before_any_step() {
         "{replay}"
     );
 }
+
+/// When storing a refresh's new tokens fails once (a passing database error), the save is
+/// tried again: the refresh token a rotating provider replaced the old one with is kept, and
+/// the next refresh works.
+#[test]
+fn a_failed_save_of_a_rotated_refresh_token_is_tried_again() {
+    let dev = &Dev::start(
+        "oauth-refresh-save-retry",
+        &[
+            (SECRET_ENV, CLIENT_SECRET),
+            ("RUN_LEASE_SECONDS", "3"),
+            ("TRIPLINE_DEV_FAULTS", "refresh-save-once"),
+        ],
+    );
+    let provider = Provider::start(&dev.base, 120);
+    let wf = create_deployed(dev, &definition(&provider, "Retry", json!({}), log_steps()));
+    let callback = authorize(dev, &provider, &wf, "u1", "petra");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    for r in runs(dev, &wf) {
+        wait_run(dev, r["id"].as_str().unwrap(), 60);
+    }
+    for pass in 1..=2 {
+        cron_pass(dev);
+        let c = connections(dev, &wf).remove(0);
+        assert_eq!(c["status"], "active", "pass {pass}: {c}");
+        assert!(c["refreshed_at"].is_string(), "pass {pass}: {c}");
+        assert_eq!(c["last_refresh_error"], Value::Null, "pass {pass}: {c}");
+    }
+    let refreshes: Vec<_> = provider
+        .token_requests()
+        .into_iter()
+        .filter(|r| r.grant_type == "refresh_token")
+        .collect();
+    assert_eq!(refreshes.len(), 2, "{refreshes:?}");
+    assert!(refreshes.iter().all(|r| r.error.is_none()), "{refreshes:?}");
+}
