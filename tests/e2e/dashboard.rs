@@ -854,6 +854,18 @@ fn a_connection_delete_stays_with_its_connection_through_refreshes() {
         ["ann", "bob", "cat", "dan"],
         "{r:#}"
     );
+    // A connection whose refreshes fail shows the error, and that its access token expired.
+    let added = text(&r["added_text"]);
+    assert!(
+        added.contains("last refresh failed: the token endpoint failed (HTTP 500)")
+            && added.contains("access token expired"),
+        "{r:#}"
+    );
+    let healthy = text(&r["healthy_text"]);
+    assert!(
+        !healthy.contains("refresh failed") && !healthy.contains("expired"),
+        "{r:#}"
+    );
     // The question stayed on "cat", and confirming it deleted "cat".
     assert_eq!(strings(&r["asking"]), ["cat"], "{r:#}");
     assert_eq!(strings(&r["first_deletes"]), ["cat"], "{r:#}");

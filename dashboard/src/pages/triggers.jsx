@@ -335,6 +335,7 @@ export function OAuthPanel({ wf }) {
           {conns.map((c, i) => (
             <li class="connection" key={c.user_id} data-user={c.user_id}>
               <strong>{c.user_id}</strong> · {c.status}{c.needs_reauth ? <span class="bad"> · needs re-auth: {c.needs_reauth.reason}</span> : null}
+              <ConnectionHealth c={c} />
               <span class="muted"> · connected <Time iso={c.created_at} /></span>
               <ConfirmButton label={deleting === c.user_id ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?"
                 ariaLabel={`Delete connection of ${c.user_id}`} confirmAriaLabel={`Really delete connection of ${c.user_id}?`}
@@ -345,5 +346,19 @@ export function OAuthPanel({ wf }) {
       )}
       {next && <button type="button" onClick={more}>Load more connections</button>}
     </section>
+  );
+}
+
+/** What a connection's status alone does not say: an access token past its `expires_at` (runs
+ * that read the connection get a dead token until a refresh or a new sign-in), and the last
+ * refresh's error while refreshes keep failing (not repeated when it is the re-auth reason). */
+function ConnectionHealth({ c }) {
+  const expired = c.expires_at && Date.parse(c.expires_at) < Date.now();
+  const failing = c.last_refresh_error && !(c.needs_reauth && c.needs_reauth.reason === c.last_refresh_error);
+  return (
+    <>
+      {expired ? <span class="bad"> · access token expired <Time iso={c.expires_at} /></span> : null}
+      {failing ? <span class="bad"> · last refresh failed: {c.last_refresh_error}</span> : null}
+    </>
   );
 }

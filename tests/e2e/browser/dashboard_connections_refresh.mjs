@@ -34,7 +34,9 @@ await scenario(async (page, out) => {
     const res = await route.fetch();
     const body = await res.json();
     const model = body.connections[0];
-    if (model) body.connections = [...body.connections, { ...model, user_id: args.added }].sort((a, b) => (a.user_id < b.user_id ? -1 : 1));
+    // The added one's refreshes keep failing and its access token has expired.
+    const failing = { last_refresh_error: 'the token endpoint failed (HTTP 500)', expires_at: '2026-01-01T00:00:00.000Z' };
+    if (model) body.connections = [...body.connections, { ...model, ...failing, user_id: args.added }].sort((a, b) => (a.user_id < b.user_id ? -1 : 1));
     return route.fulfill({ response: res, json: body });
   });
   await signIn(page);
@@ -53,6 +55,8 @@ await scenario(async (page, out) => {
   release();
   await page.locator(`.connection[data-user="${args.added}"]`).waitFor();
   out.with_added = await users(page);
+  out.added_text = await page.locator(`.connection[data-user="${args.added}"]`).textContent();
+  out.healthy_text = await page.locator(`.connection[data-user="${out.before[0]}"]`).textContent();
   out.asking = await page.locator('.connection').evaluateAll((items) => items
     .filter((c) => c.querySelector('button.danger').textContent === 'Really delete?').map((c) => c.dataset.user));
   await page.keyboard.press('Enter');
