@@ -16,6 +16,7 @@ use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
 use tripline_core::kernel::crypto::{self, KeyError, SealKey};
 use tripline_core::kernel::time::iso_millis;
+use tripline_core::oauth::expires_in::with_numeric_expires_in;
 use tripline_core::oauth::flow::{
     classify, client, token_set, userinfo_refused, TokenFailure, TokenSet,
 };
@@ -100,7 +101,8 @@ async fn send(out: &Outbound<'_>, timeout_ms: u64) -> Result<Fetched, FetchError
     }
 }
 
-/// The `oauth2` crate's async HTTP client, on the platform's `fetch`.
+/// The `oauth2` crate's async HTTP client, on the platform's `fetch` (used for the token
+/// endpoint only).
 pub async fn fetch_http(req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, FetchError> {
     let (parts, body) = req.into_parts();
     let mut headers = Vec::with_capacity(parts.headers.len());
@@ -123,9 +125,9 @@ pub async fn fetch_http(req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse
     for (k, v) in &resp.headers {
         builder = builder.header(k, v);
     }
-    builder
-        .body(resp.body)
-        .map_err(|e| FetchError(e.to_string()))
+    // A numeric-string `expires_in` ("3600") is read as the number the crate expects.
+    let body = with_numeric_expires_in(&resp.body).unwrap_or(resp.body);
+    builder.body(body).map_err(|e| FetchError(e.to_string()))
 }
 
 /// [`fetch_http`], remembering the HTTP status (for error messages).

@@ -1912,3 +1912,38 @@ fn a_failed_save_of_a_rotated_refresh_token_is_tried_again() {
     assert_eq!(refreshes.len(), 2, "{refreshes:?}");
     assert!(refreshes.iter().all(|r| r.error.is_none()), "{refreshes:?}");
 }
+
+/// A provider that sends `expires_in` as a numeric string (`"120"`, as Azure AD v1 and ADFS
+/// do): the sign-in succeeds with the token's expiry, and the token is refreshed.
+#[test]
+fn expires_in_sent_as_a_numeric_string_is_read_as_seconds() {
+    let dev = &own_dev("oauth-expires-in-text");
+    let provider = Provider::start(&dev.base, 120);
+    provider.send_expires_in_as_text(true);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Text expiry", json!({}), log_steps()),
+    );
+    let callback = authorize(dev, &provider, &wf, "u1", "quinn");
+    let r = send("GET", &callback, &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    let landed = r.header("location").unwrap();
+    assert!(
+        landed.starts_with(&format!("{}/app/done", provider.base)),
+        "{landed}"
+    );
+    let run = wait_run(dev, runs(dev, &wf)[0]["id"].as_str().unwrap(), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let c = connections(dev, &wf).remove(0);
+    assert!(c["expires_at"].is_string(), "{c}");
+    let left = d1_count(
+        dev,
+        &format!("SELECT expires_at AS n FROM oauth_connections WHERE workflow_id = '{wf}'"),
+    ) - epoch_ms();
+    assert!((60_000..=120_000).contains(&left), "{left} ms left: {c}");
+
+    cron_pass(dev);
+    let c = connections(dev, &wf).remove(0);
+    assert!(c["refreshed_at"].is_string(), "{c}");
+    assert_eq!(c["last_refresh_error"], Value::Null, "{c}");
+}

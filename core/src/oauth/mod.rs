@@ -1,6 +1,7 @@
 //! The OAuth trigger's configuration: the provider's endpoints, the client, scopes, PKCE and
 //! where to send the end user afterwards.
 
+pub mod expires_in;
 pub mod flow;
 pub mod refresh;
 pub mod run_token;

@@ -113,6 +113,8 @@ struct State {
     failure: Option<TokenFailure>,
     refresh_failures: HashMap<String, TokenFailure>,
     refresh_tokens_when: RefreshTokens,
+    /// `expires_in` as a numeric string (`"3600"`), as Azure AD v1 and ADFS send it.
+    expires_in_as_text: bool,
     consented: HashSet<String>,
     authorize_requests: Vec<HashMap<String, String>>,
     pkce: Vec<PkceCheck>,
@@ -225,6 +227,11 @@ impl Provider {
             Some(f) => s.refresh_failures.insert(username.to_string(), f),
             None => s.refresh_failures.remove(username),
         };
+    }
+
+    /// Token answers send `expires_in` as a numeric string (`"3600"`) instead of a number.
+    pub fn send_expires_in_as_text(&self, on: bool) {
+        self.state.lock().unwrap().expires_in_as_text = on;
     }
 
     pub fn grant_refresh_tokens(&self, when: RefreshTokens) {
@@ -602,8 +609,12 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
         client_auth: client,
         error: None,
     });
-    let mut answer = json!({"access_token": access, "token_type": "Bearer", "expires_in": ttl,
-                            "scope": scope});
+    let expires_in = match s.expires_in_as_text {
+        true => json!(ttl.to_string()),
+        false => json!(ttl),
+    };
+    let mut answer = json!({"access_token": access, "token_type": "Bearer",
+                            "expires_in": expires_in, "scope": scope});
     if let Some(refresh) = refresh {
         answer["refresh_token"] = json!(refresh);
     }
