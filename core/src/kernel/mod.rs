@@ -13,6 +13,7 @@ pub mod problem;
 pub mod reader;
 pub mod redact;
 pub mod shard;
+pub mod small_sort;
 pub mod step_records;
 pub mod time;
 pub mod trigger_kind;

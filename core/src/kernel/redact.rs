@@ -213,7 +213,9 @@ fn usable_secrets(secret_values: &[String]) -> Vec<&str> {
         .map(String::as_str)
         .filter(|s| s.len() >= MIN_SECRET_LEN)
         .collect();
-    secrets.sort_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    crate::kernel::small_sort::sort_small_by(&mut secrets, |a, b| {
+        b.len().cmp(&a.len()).then(a.cmp(b)).is_lt()
+    });
     secrets.dedup();
     secrets
 }

@@ -426,7 +426,7 @@ pub fn parse_time_of_day(text: &str) -> Option<NaiveTime> {
 fn read_weekdays(r: &mut ObjectReader<'_>, errors: &mut Errors) -> Option<Vec<Weekday>> {
     let loc = r.loc("day");
     let value = r.required("day", errors)?;
-    let mut days = match value {
+    let days = match value {
         Value::String(name) => vec![parse_weekday_at(name, &loc, errors)?],
         Value::Array(items) if items.is_empty() => {
             errors.push(loc, "must list at least one day");
@@ -465,9 +465,21 @@ fn read_weekdays(r: &mut ObjectReader<'_>, errors: &mut Errors) -> Option<Vec<We
             return None;
         }
     };
-    days.sort_by_key(|d| d.num_days_from_monday());
-    days.dedup();
-    Some(days)
+    // Monday first, each day once.
+    Some(
+        [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri,
+            Weekday::Sat,
+            Weekday::Sun,
+        ]
+        .into_iter()
+        .filter(|d| days.contains(d))
+        .collect(),
+    )
 }
 
 fn parse_weekday_at(name: &str, location: &str, errors: &mut Errors) -> Option<Weekday> {

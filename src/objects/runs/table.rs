@@ -358,7 +358,8 @@ impl Table<'_> {
                 V::Integer(budget.held_bytes),
             ],
         )?;
-        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        // At most `CLAIM_MOST` rows.
+        tripline_core::kernel::small_sort::sort_small_by(&mut rows, |a, b| a.id < b.id);
         rows.into_iter()
             .map(|r| {
                 // Only an OAuth run carries secrets (its sign-in's token).
