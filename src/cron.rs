@@ -154,8 +154,9 @@ const ALARM_CHECK_BATCH: u32 = 25;
 /// Asks up to [`ALARM_CHECK_BATCH`] deployed schedule and as many poll workflows, from a random
 /// id on, whether their object's alarm was lost (an alarm whose handler failed every retry, or
 /// one the platform dropped); each that lost it is armed again from the catalog, and says so in
-/// the log. Every such workflow is asked within about `n / 25` minutes (`n`: deployed
-/// workflows of its kind), and every read of its status asks it too. How many were asked, and
+/// the log. Each such workflow is asked every `n / 25` minutes on average (`n`: deployed
+/// workflows of its kind; a random start has no upper bound), and every read of its status
+/// asks it too. How many were asked, and
 /// how many calls failed.
 pub async fn check_alarms(env: &Env) -> Result<(usize, usize)> {
     let db = store::db(env)?;

@@ -250,11 +250,11 @@ pub async fn hydrate(
     Ok(())
 }
 
-/// Why a connection whose refresh token the current key cannot decrypt needs a new sign-in.
+/// Why a connection whose refresh token the current key cannot decrypt does not refresh.
 fn unreadable_refresh_token(error: &str) -> String {
     format!(
         "the refresh token cannot be read ({error}; was TRIPLINE_ENCRYPTION_KEY changed?): \
-         the end user must sign in again"
+         tried again with the backoff; if the key changed for good, the end user must sign in again"
     )
 }
 
@@ -454,19 +454,10 @@ async fn refresh_one(
         .map(|rt| crypto::open(key, &token_aad("refresh", workflow_id, user_id), rt))
     {
         Some(Ok(rt)) => rt,
-        // Only a new sign-in replaces it: retrying would fail the same way forever.
-        Some(Err(e)) => {
-            connections::mark_needs_reauth(
-                &db,
-                workflow_id,
-                user_id,
-                lease,
-                &unreadable_refresh_token(&e),
-                &iso_millis(now_ms()),
-            )
-            .await?;
-            return Ok(Outcome::NeedsReauth);
-        }
+        // Tried again with the backoff, without calling the provider: a key deployed by
+        // mistake and put back must not end every connection that fell due meanwhile. The
+        // error says that a key changed for good needs a new sign-in.
+        Some(Err(e)) => return failed(unreadable_refresh_token(&e)).await,
         None => return Ok(Outcome::Skipped),
     };
     let client = match client(&trigger, &secret, None) {

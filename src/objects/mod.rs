@@ -588,6 +588,8 @@ impl WorkflowObject {
                 false => Response::ok("ok"),
             },
             Action::DevLoseAlarm if runs::dev::enabled(&self.env) => {
+                // After a poll under way, which re-arms when it ends.
+                let _lock = poll::wait_for_lock(&workflow_id).await;
                 self.state.storage().delete_alarm().await?;
                 Response::ok("alarm deleted")
             }

@@ -240,10 +240,13 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
             // counts every version.
             ..old
         },
+        // Never armed, or a record that no longer reads: then its slots up to now were run or
+        // skipped, and none of them is due again (a slot whose run retention deleted would run
+        // twice).
         None => Armed {
             version: deployed.version,
             anchor_ms: deployed.deployed_at_ms,
-            handled_ms: None,
+            handled_ms: storage.get::<String>(KEY_SCHEDULE).await?.map(|_| now_ms()),
             next_ms: None,
             pending: Vec::new(),
             skipped_slots: 0,

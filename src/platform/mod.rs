@@ -46,9 +46,11 @@ pub fn log_config_error(message: &str) {
         if m.iter().any(|(logged, _)| logged == message) {
             return false;
         }
-        if m.len() < 64 {
-            m.push((message.to_string(), now));
+        // Bounded: past that many distinct errors a minute, the oldest is forgotten first.
+        if m.len() >= 256 {
+            m.remove(0);
         }
+        m.push((message.to_string(), now));
         true
     });
     if fresh {

@@ -1787,10 +1787,11 @@ fn seal_under_another_key(dev: &Dev, wf: &str, user: &str) {
 }
 
 /// After a change of `TRIPLINE_ENCRYPTION_KEY` a connection's refresh token cannot be read:
-/// a sign-in that gets no new one does not keep it, and the Cron pass marks a connection
-/// holding one `needs_reauth` saying why, without calling the provider.
+/// a sign-in that gets no new one does not keep it, and the Cron pass says why on a connection
+/// holding one, without calling the provider, and tries again with its backoff: once the key
+/// is back, the refresh succeeds.
 #[test]
-fn an_unreadable_refresh_token_is_never_kept_and_needs_a_new_sign_in() {
+fn an_unreadable_refresh_token_is_never_kept_and_is_tried_again() {
     let dev = &own_dev("oauth-unreadable-refresh");
     let provider = Provider::start(&dev.base, 120);
     provider.grant_refresh_tokens(RefreshTokens::FirstConsentOnly);
@@ -1810,6 +1811,12 @@ fn an_unreadable_refresh_token_is_never_kept_and_needs_a_new_sign_in() {
     };
     sign_in("u1", "mona");
     sign_in("u2", "nina");
+    let nina_sealed = dev.d1(&format!(
+        "SELECT refresh_token FROM oauth_connections WHERE workflow_id = '{wf}' AND user_id = 'u2'"
+    ))[0]["refresh_token"]
+        .as_str()
+        .expect("a sealed refresh token")
+        .to_string();
     seal_under_another_key(dev, &wf, "u1");
     seal_under_another_key(dev, &wf, "u2");
 
@@ -1819,21 +1826,36 @@ fn an_unreadable_refresh_token_is_never_kept_and_needs_a_new_sign_in() {
     assert_eq!(c["has_refresh_token"], false, "{c}");
     assert_eq!(c["status"], "active", "{c}");
 
-    // Nina's connection cannot refresh: it needs a new sign-in, and the provider is not called.
+    // Nina's connection cannot refresh: it says why and waits for its retry (a key put back
+    // would read it again), and the provider is not called.
     cron_pass(dev);
     let c = conn("u2");
-    assert_eq!(c["status"], "needs_reauth", "{c}");
-    let reason = c["needs_reauth"]["reason"].as_str().unwrap();
+    assert_eq!(c["status"], "active", "{c}");
+    let reason = c["last_refresh_error"].as_str().unwrap_or_default();
     assert!(
         reason.contains("the refresh token cannot be read")
             && reason.contains("TRIPLINE_ENCRYPTION_KEY")
             && reason.contains("sign in again"),
-        "{reason}"
+        "{c}"
     );
     assert!(provider
         .token_requests()
         .iter()
         .all(|r| r.grant_type != "refresh_token"));
+
+    // The key put back (the token reads again): its next try refreshes it.
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET refresh_token = '{nina_sealed}', refresh_lease_until = 0
+         WHERE workflow_id = '{wf}' AND user_id = 'u2'"
+    ));
+    cron_pass(dev);
+    let c = conn("u2");
+    assert_eq!(c["status"], "active", "{c}");
+    assert_eq!(c["last_refresh_error"], Value::Null, "{c}");
+    assert!(provider
+        .token_requests()
+        .iter()
+        .any(|r| r.grant_type == "refresh_token"));
 }
 
 /// A run that reads a `needs_reauth` connection (a replay, say) fails before any step, saying

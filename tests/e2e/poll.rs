@@ -3055,7 +3055,8 @@ fn a_lost_poll_alarm_is_set_again_by_the_cron_pass() {
         None,
     );
     assert_eq!(r.status, 200, "{}", r.text);
-    // A poll under way when the alarm went ends; then none starts (every 5 s before).
+    // The object deleted the alarm after any poll under way (which re-arms) ended: none starts
+    // (every 5 s before).
     std::thread::sleep(Duration::from_secs(3));
     let n = feeds.seen(feed).len();
     std::thread::sleep(Duration::from_secs(12));

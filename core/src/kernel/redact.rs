@@ -213,9 +213,9 @@ fn usable_secrets(secret_values: &[String]) -> Vec<&str> {
         .map(String::as_str)
         .filter(|s| s.len() >= MIN_SECRET_LEN)
         .collect();
-    crate::kernel::small_sort::sort_small_by(&mut secrets, |a, b| {
-        b.len().cmp(&a.len()).then(a.cmp(b)).is_lt()
-    });
+    // A total order (so unstable is the same): the values come from a request's data, and
+    // their count is the sender's.
+    secrets.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
     secrets.dedup();
     secrets
 }

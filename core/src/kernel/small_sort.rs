@@ -1,4 +1,4 @@
-//! A stable sort for short lists (a handful of secrets, a claim's few dozen rows): an
+//! A stable sort for short lists (a claim's few dozen rows): an
 //! insertion sort is a few hundred bytes of WebAssembly per element type, where the standard
 //! library's sort is about 3.5 KiB for each type it sorts (docs/size.md). Quadratic: never for
 //! lists whose length a caller controls.
