@@ -15,7 +15,8 @@ use tripline_core::kernel::time::iso_millis;
 
 /// One pass of the Cron Trigger: retry failed deploy/undeploy calls (the arm outbox), set lost
 /// schedule and poll alarms again (a sample), move unfinished runs of earlier versions from D1
-/// into their shard objects, delete old ones, refresh OAuth connections. Each part logs what it did; a failure in one does not stop the next.
+/// into their shard objects, delete old ones, refresh OAuth connections. Each part logs what it
+/// did; a failure in one does not stop the next.
 pub async fn run(env: &Env) {
     match retry_arm_outbox(env).await {
         Ok(r) => worker::console_log!(
@@ -156,8 +157,7 @@ const ALARM_CHECK_BATCH: u32 = 25;
 /// one the platform dropped); each that lost it is armed again from the catalog, and says so in
 /// the log. Each such workflow is asked every `n / 25` minutes on average (`n`: deployed
 /// workflows of its kind; a random start has no upper bound), and every read of its status
-/// asks it too. How many were asked, and
-/// how many calls failed.
+/// asks it too. How many were asked, and how many calls failed.
 pub async fn check_alarms(env: &Env) -> Result<(usize, usize)> {
     let db = store::db(env)?;
     let from = new_workflow_id(&crate::platform::random_bytes::<15>()?);
