@@ -210,8 +210,9 @@ pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
 /// the refresh window (`run_token::carried_token_usable`): no connection is read. Otherwise
 /// (a replay, a run created by an earlier version, a token due for refresh) the token and its
 /// current expiry are read from the end user's connection and decrypted, so steps get the
-/// freshest token. Fails when that connection is gone, needs a new sign-in (its token is dead:
-/// the run would only collect the provider's 401s) or cannot be decrypted.
+/// freshest token. Fails when that connection is gone, needs a new sign-in, holds a token past
+/// its expiry whose refreshes fail (either way the token is dead: the run would only collect
+/// the provider's 401s) or cannot be decrypted.
 pub async fn hydrate(
     env: &Env,
     workflow_id: &str,
@@ -238,6 +239,13 @@ pub async fn hydrate(
     if conn.status == "needs_reauth" {
         return Err(needs_sign_in(&user_id, &conn));
     }
+    // An access token past its expiry whose refreshes fail is dead too: the run says why
+    // instead of collecting the provider's 401s.
+    if let (Some(expired_at), Some(error)) = (conn.expires_at, conn.last_refresh_error.as_deref()) {
+        if expired_at <= now_ms {
+            return Err(expired_and_failing(&user_id, expired_at, error));
+        }
+    }
     let key = seal_key(env).map_err(|e| format!("cannot read the access token: {e}"))?;
     let token = crypto::open(
         &key,
@@ -255,6 +263,15 @@ fn unreadable_refresh_token(error: &str) -> String {
     format!(
         "the refresh token cannot be read ({error}; was TRIPLINE_ENCRYPTION_KEY changed?): \
          tried again with the backoff; if the key changed for good, the end user must sign in again"
+    )
+}
+
+/// Why a run fails on a connection whose access token expired while its refreshes fail.
+fn expired_and_failing(user_id: &str, expired_at: i64, error: &str) -> String {
+    format!(
+        "the access token of user `{user_id}` expired at {} and refreshing it fails ({error}); \
+         the refresh is tried again with the backoff",
+        iso_millis(expired_at)
     )
 }
 

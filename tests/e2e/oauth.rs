@@ -1899,6 +1899,56 @@ fn a_run_on_a_connection_that_needs_reauth_fails_before_any_step() {
     );
 }
 
+/// A run that reads a connection whose access token expired while its refreshes fail (a
+/// provider's outage, a missing client secret) fails before any step, quoting the refresh's
+/// error, instead of sending the dead token.
+#[test]
+fn a_run_on_an_expired_token_whose_refresh_fails_says_so_before_any_step() {
+    let dev = &own_dev("oauth-run-expired-failing");
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Expired", json!({}), log_steps()),
+    );
+    let callback = authorize(dev, &provider, &wf, "u1", "pia");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let run = runs(dev, &wf).remove(0);
+    let run = wait_run(dev, run["id"].as_str().unwrap(), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let replay = |dev: &Dev| {
+        let r = api(
+            dev,
+            "POST",
+            &format!("/api/runs/{}/replay", run["id"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(r.status, 202, "{}", r.text);
+        wait_run(dev, r.json()["run_id"].as_str().unwrap(), 60)
+    };
+    // Expired, but no refresh has failed: the token is sent (the provider decides).
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET expires_at = 1000 WHERE workflow_id = '{wf}' AND user_id = 'u1'"
+    ));
+    let sent = replay(dev);
+    assert_eq!(sent["status"], "succeeded", "{sent}");
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET last_refresh_error = 'the token endpoint answered HTTP 500'
+         WHERE workflow_id = '{wf}' AND user_id = 'u1'"
+    ));
+    let failed = replay(dev);
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(
+        failed["error"]["message"],
+        "the access token of user `u1` expired at 1970-01-01T00:00:01.000Z and refreshing it \
+         fails (the token endpoint answered HTTP 500); the refresh is tried again with the backoff",
+        "{failed}"
+    );
+    assert!(
+        failed["steps"].as_array().is_none_or(Vec::is_empty),
+        "{failed}"
+    );
+}
+
 /// When storing a refresh's new tokens fails once (a passing database error), the save is
 /// tried again: the refresh token a rotating provider replaced the old one with is kept, and
 /// the next refresh works.
