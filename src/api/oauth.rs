@@ -280,7 +280,10 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                 return Err(bad_link("is not a Sign-in link token"));
             }
             client_secret(env, &trigger).map_err(|e| {
-                crate::platform::log_config_error(&format!("workflow {id}: {}", e.detail));
+                crate::platform::config_errors::log_config_error(&format!(
+                    "workflow {id}: {}",
+                    e.detail
+                ));
                 ApiError::new(
                     503,
                     "Client secret not configured",

@@ -302,20 +302,18 @@ pub async fn on_alarm(
     };
     // A record or trigger that no longer reads would leave the schedule without an alarm: it
     // is armed again from the catalog instead.
-    let Some(armed) = record_now(obj, kv)? else {
-        worker::console_error!("schedule {workflow_id}: no readable record; armed again");
-        return obj.arm(&workflow_id, true).await.map(|_| ());
+    let readable = match record_now(obj, kv)? {
+        Some(armed) => armed_trigger(&obj.state().storage(), &workflow_id, armed.version)
+            .await?
+            .map(|_| armed),
+        None => None,
     };
-    let storage = obj.state().storage();
-    if armed_trigger(&storage, &workflow_id, armed.version)
-        .await?
-        .is_none()
-    {
+    let Some(armed) = readable else {
         worker::console_error!(
-            "schedule {workflow_id}: the stored trigger does not read; armed again"
+            "schedule {workflow_id}: its stored state does not read; armed again"
         );
         return obj.arm(&workflow_id, true).await.map(|_| ());
-    }
+    };
     if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
         // The run is created inside the alarm (one call to its shard object): work left to
         // the background after the event may be cut off with it.

@@ -1858,34 +1858,39 @@ fn an_unreadable_refresh_token_is_never_kept_and_is_tried_again() {
         .any(|r| r.grant_type == "refresh_token"));
 }
 
+/// A deployed workflow named `name` whose end user `u1` (`username` at the provider) signed in,
+/// and the id of the run that sign-in started, finished.
+fn signed_in_run(dev: &Dev, provider: &Provider, name: &str, username: &str) -> (String, String) {
+    let wf = create_deployed(dev, &definition(provider, name, json!({}), log_steps()));
+    let callback = authorize(dev, provider, &wf, "u1", username);
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let run = runs(dev, &wf).remove(0);
+    let run = wait_run(dev, run["id"].as_str().unwrap(), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let run_id = run["id"].as_str().unwrap().to_string();
+    (wf, run_id)
+}
+
+/// Replays run `run_id` (its replay reads the connection) and waits for the replay to end.
+fn replay_of(dev: &Dev, run_id: &str) -> Value {
+    let r = api(dev, "POST", &format!("/api/runs/{run_id}/replay"), None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    wait_run(dev, r.json()["run_id"].as_str().unwrap(), 60)
+}
+
 /// A run that reads a `needs_reauth` connection (a replay, say) fails before any step, saying
 /// that the end user must sign in again and why, instead of sending the dead token.
 #[test]
 fn a_run_on_a_connection_that_needs_reauth_fails_before_any_step() {
     let dev = &own_dev("oauth-run-needs-reauth");
     let provider = Provider::start(&dev.base, 3600);
-    let wf = create_deployed(
-        dev,
-        &definition(&provider, "Needs reauth", json!({}), log_steps()),
-    );
-    let callback = authorize(dev, &provider, &wf, "u1", "olga");
-    assert_eq!(send("GET", &callback, &[], None).status, 302);
-    let run = runs(dev, &wf).remove(0);
-    let run = wait_run(dev, run["id"].as_str().unwrap(), 60);
-    assert_eq!(run["status"], "succeeded", "{run}");
+    let (wf, run_id) = signed_in_run(dev, &provider, "Needs reauth", "olga");
     dev.d1_write(&format!(
         "UPDATE oauth_connections SET status = 'needs_reauth',
            needs_reauth_at = '2026-01-02T03:04:05.000Z', needs_reauth_reason = 'the grant was revoked'
          WHERE workflow_id = '{wf}' AND user_id = 'u1'"
     ));
-    let r = api(
-        dev,
-        "POST",
-        &format!("/api/runs/{}/replay", run["id"].as_str().unwrap()),
-        None,
-    );
-    assert_eq!(r.status, 202, "{}", r.text);
-    let replay = wait_run(dev, r.json()["run_id"].as_str().unwrap(), 60);
+    let replay = replay_of(dev, &run_id);
     assert_eq!(replay["status"], "failed", "{replay}");
     assert_eq!(
         replay["error"]["message"],
@@ -1906,36 +1911,18 @@ fn a_run_on_a_connection_that_needs_reauth_fails_before_any_step() {
 fn a_run_on_an_expired_token_whose_refresh_fails_says_so_before_any_step() {
     let dev = &own_dev("oauth-run-expired-failing");
     let provider = Provider::start(&dev.base, 3600);
-    let wf = create_deployed(
-        dev,
-        &definition(&provider, "Expired", json!({}), log_steps()),
-    );
-    let callback = authorize(dev, &provider, &wf, "u1", "pia");
-    assert_eq!(send("GET", &callback, &[], None).status, 302);
-    let run = runs(dev, &wf).remove(0);
-    let run = wait_run(dev, run["id"].as_str().unwrap(), 60);
-    assert_eq!(run["status"], "succeeded", "{run}");
-    let replay = |dev: &Dev| {
-        let r = api(
-            dev,
-            "POST",
-            &format!("/api/runs/{}/replay", run["id"].as_str().unwrap()),
-            None,
-        );
-        assert_eq!(r.status, 202, "{}", r.text);
-        wait_run(dev, r.json()["run_id"].as_str().unwrap(), 60)
-    };
+    let (wf, run_id) = signed_in_run(dev, &provider, "Expired", "pia");
     // Expired, but no refresh has failed: the token is sent (the provider decides).
     dev.d1_write(&format!(
         "UPDATE oauth_connections SET expires_at = 1000 WHERE workflow_id = '{wf}' AND user_id = 'u1'"
     ));
-    let sent = replay(dev);
+    let sent = replay_of(dev, &run_id);
     assert_eq!(sent["status"], "succeeded", "{sent}");
     dev.d1_write(&format!(
         "UPDATE oauth_connections SET last_refresh_error = 'the token endpoint answered HTTP 500'
          WHERE workflow_id = '{wf}' AND user_id = 'u1'"
     ));
-    let failed = replay(dev);
+    let failed = replay_of(dev, &run_id);
     assert_eq!(failed["status"], "failed", "{failed}");
     assert_eq!(
         failed["error"]["message"],

@@ -3048,13 +3048,7 @@ fn a_lost_poll_alarm_is_set_again_by_the_cron_pass() {
         &http_def("lost alarm", json!({"url": feeds.url(feed)}), "now"),
     );
     eventually(30, "two polls", || feeds.seen(feed).len() >= 2);
-    let r = api(
-        &dev,
-        "POST",
-        &format!("/api/dev/workflows/{id}/lose-alarm"),
-        None,
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
+    lose_alarm(&dev, &id);
     // The object deleted the alarm after any poll under way (which re-arms) ended: none starts
     // (every 5 s before).
     std::thread::sleep(Duration::from_secs(3));

@@ -1035,15 +1035,6 @@ fn a_lost_alarm_is_set_again_by_the_cron_pass_and_by_a_status_read() {
         ],
     );
     let id = create_deployed(&dev, &schedule_def("every 2 s", every(2), "skip"));
-    let lose = || {
-        let r = api(
-            &dev,
-            "POST",
-            &format!("/api/dev/workflows/{id}/lose-alarm"),
-            None,
-        );
-        assert_eq!(r.status, 200, "{}", r.text);
-    };
     let quiet = |what: &str| {
         // A fire under way when the alarm went may still record its run.
         std::thread::sleep(Duration::from_secs(3));
@@ -1058,7 +1049,7 @@ fn a_lost_alarm_is_set_again_by_the_cron_pass_and_by_a_status_read() {
     };
 
     eventually(30, "two runs", || slots(&dev, &id).len() >= 2);
-    lose();
+    lose_alarm(&dev, &id);
     let n = quiet("before the Cron pass");
     dev.fire_cron();
     eventually(30, "runs again after the Cron pass", || {
@@ -1071,7 +1062,7 @@ fn a_lost_alarm_is_set_again_by_the_cron_pass_and_by_a_status_read() {
         "workflow {id}: its trigger's alarm was lost; armed again from the catalog"
     )));
 
-    lose();
+    lose_alarm(&dev, &id);
     let n = quiet("before the status read");
     let skipped = workflow(&dev, &id)["skipped_slots"].as_u64().unwrap();
     eventually(30, "runs again after the status read", || {

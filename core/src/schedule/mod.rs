@@ -69,6 +69,17 @@ pub enum Misfire {
     RunOnce,
 }
 
+/// The days of the week, Monday first.
+pub const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
 /// The `kind` values, in the order error messages list them.
 pub const SCHEDULE_KINDS: [&str; 6] = ["seconds", "minutes", "hourly", "daily", "weekly", "cron"];
 
@@ -466,20 +477,7 @@ fn read_weekdays(r: &mut ObjectReader<'_>, errors: &mut Errors) -> Option<Vec<We
         }
     };
     // Monday first, each day once.
-    Some(
-        [
-            Weekday::Mon,
-            Weekday::Tue,
-            Weekday::Wed,
-            Weekday::Thu,
-            Weekday::Fri,
-            Weekday::Sat,
-            Weekday::Sun,
-        ]
-        .into_iter()
-        .filter(|d| days.contains(d))
-        .collect(),
-    )
+    Some(WEEK.into_iter().filter(|d| days.contains(d)).collect())
 }
 
 fn parse_weekday_at(name: &str, location: &str, errors: &mut Errors) -> Option<Weekday> {

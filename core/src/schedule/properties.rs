@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use crate::schedule::catch_up::{CatchUp, CATCH_UP_COUNT_LIMIT};
 use crate::schedule::cron::CronSchedule;
 use crate::schedule::zone::{local_time, offset_seconds, resolve, Tz};
-use crate::schedule::{Misfire, Schedule, ScheduleTrigger};
+use crate::schedule::{Misfire, Schedule, ScheduleTrigger, WEEK};
 
 const ZONES: [Tz; 15] = [
     Tz::UTC,
@@ -51,18 +51,10 @@ fn schedule() -> impl Strategy<Value = Schedule> {
         (0u32..60).prop_map(|minute| Schedule::Hourly { minute }),
         (1u32..=365, at.clone()).prop_map(|(every, at)| Schedule::Daily { every, at }),
         (1u8..128, at).prop_map(|(mask, at)| Schedule::Weekly {
-            days: [
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-                Weekday::Sat,
-                Weekday::Sun
-            ]
-            .into_iter()
-            .filter(|d| mask & (1 << d.num_days_from_monday()) != 0)
-            .collect(),
+            days: WEEK
+                .into_iter()
+                .filter(|d| mask & (1 << d.num_days_from_monday()) != 0)
+                .collect(),
             at,
         }),
         prop::sample::select(CRONS.to_vec()).prop_map(|e| Schedule::Cron(
@@ -163,7 +155,7 @@ proptest! {
 
     #[test]
     fn weekly_fires_only_on_its_days(mask in 1u8..128, h in 0u32..24, m in 0u32..60, tz in prop::sample::select(ZONES.to_vec()), after in instant()) {
-        let days: Vec<Weekday> = [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun]
+        let days: Vec<Weekday> = WEEK
             .into_iter().filter(|d| mask & (1 << d.num_days_from_monday()) != 0).collect();
         let at = NaiveTime::from_hms_opt(h, m, 0).unwrap_or(NaiveTime::MIN);
         let t = ScheduleTrigger { schedule: Schedule::Weekly { days: days.clone(), at }, timezone: tz, misfire: Misfire::Skip };

@@ -455,7 +455,7 @@ async fn check_signature(
     incoming: &Incoming,
 ) -> ApiResult<Verified> {
     let unusable = |why: String| {
-        crate::platform::log_config_error(&format!("workflow {workflow_id}: {why}"));
+        crate::platform::config_errors::log_config_error(&format!("workflow {workflow_id}: {why}"));
         ApiError::new(
             503,
             "Signing secret not configured",

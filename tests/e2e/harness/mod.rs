@@ -699,6 +699,18 @@ pub fn redeploy(dev: &Dev, id: &str, def: &Value) -> Value {
     r.json()
 }
 
+/// Deletes workflow `id`'s object alarm through the dev-only route (`TRIPLINE_DEV_ACTIONS=1`),
+/// as a platform that gave the alarm up would.
+pub fn lose_alarm(dev: &Dev, id: &str) {
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/dev/workflows/{id}/lose-alarm"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
 /// Creates and deploys a workflow; returns its id.
 pub fn create_deployed(dev: &Dev, def: &Value) -> String {
     let id = create(dev, def);
