@@ -632,7 +632,7 @@ fn after_a_crash_run_once_runs_the_newest_missed_slot() {
 }
 
 #[test]
-fn preview_follows_new_york_across_the_march_change() {
+fn preview_follows_new_york_across_both_changes() {
     let dev = shared();
     let def = json!({
         "name": "daily 02:30 New York",
@@ -673,6 +673,36 @@ fn preview_follows_new_york_across_the_march_change() {
         json!([
             {"at": "2027-11-07T02:30:00-05:00", "utc": "2027-11-07T07:30:00Z", "dst_shifted": true},
             {"at": "2027-11-08T02:30:00-05:00", "utc": "2027-11-08T07:30:00Z", "dst_shifted": false},
+        ])
+    );
+    // Every 15 minutes follows the clock through both passes of the repeated hour (01:00–01:59
+    // EDT, then EST): no hour without a fire.
+    let quarter = create(
+        dev,
+        &json!({
+            "name": "every 15 minutes New York",
+            "trigger": {"type": "schedule", "timezone": "America/New_York",
+                        "schedule": {"kind": "cron", "expression": "*/15 * * * *"}},
+            "steps": [{"type": "log", "name": "tick", "message": "hi"}]
+        }),
+    );
+    let r = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{quarter}/schedule/preview?count=7&after=2027-11-07T05:40:00Z"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.json()["fire_times"],
+        json!([
+            {"at": "2027-11-07T01:45:00-04:00", "utc": "2027-11-07T05:45:00Z", "dst_shifted": false},
+            {"at": "2027-11-07T01:00:00-05:00", "utc": "2027-11-07T06:00:00Z", "dst_shifted": true},
+            {"at": "2027-11-07T01:15:00-05:00", "utc": "2027-11-07T06:15:00Z", "dst_shifted": false},
+            {"at": "2027-11-07T01:30:00-05:00", "utc": "2027-11-07T06:30:00Z", "dst_shifted": false},
+            {"at": "2027-11-07T01:45:00-05:00", "utc": "2027-11-07T06:45:00Z", "dst_shifted": false},
+            {"at": "2027-11-07T02:00:00-05:00", "utc": "2027-11-07T07:00:00Z", "dst_shifted": false},
+            {"at": "2027-11-07T02:15:00-05:00", "utc": "2027-11-07T07:15:00Z", "dst_shifted": false},
         ])
     );
 

@@ -23,6 +23,9 @@ pub struct CronSchedule {
     expression: String,
     times: TimesOfDay,
     days: CronDays,
+    /// The minute or hour field starts with `*` (Vixie cron's "wildcard" job): it fires in
+    /// both passes of a repeated (fall-back) hour.
+    wildcard_time: bool,
 }
 
 /// One of the five fields.
@@ -158,6 +161,7 @@ impl CronSchedule {
                 minutes,
             },
             days,
+            wildcard_time: minute.starts_with('*') || hour.starts_with('*'),
         })
     }
 
@@ -171,6 +175,7 @@ impl CronSchedule {
         WallClockPlan {
             days: Days::Cron(self.days),
             times: self.times,
+            both_passes: self.wildcard_time,
         }
     }
 }

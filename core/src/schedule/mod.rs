@@ -6,8 +6,9 @@
 //!   interval since the Unix epoch (every 2 s fires on even seconds, every 15 min at :00/:15/:30/:45
 //!   UTC), whatever the zone;
 //! - wall-clock kinds (`hourly`, `daily`, `weekly`, `cron`) follow local time in `timezone`: a local
-//!   time that does not exist runs at the first instant after the DST gap, a repeated local time
-//!   runs once (its first occurrence). See `schedule_zone`.
+//!   time that does not exist runs at the first instant after the DST gap; a repeated local time
+//!   runs at its first occurrence, and again in the second pass for `hourly` and cron
+//!   expressions with a `*` minute or hour field (as Vixie cron). See `zone`.
 //!
 //! Fire instants are whole seconds. `anchor` is the deploy instant; only `daily` with `every > 1`
 //! uses it (its days are counted from the deploy date in the workflow's zone).
@@ -22,7 +23,7 @@ pub mod zone;
 
 mod properties;
 
-use chrono::{DateTime, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, NaiveTime, TimeDelta, Utc, Weekday};
 use serde_json::Value;
 
 use crate::kernel::problem::{index, Errors};
@@ -30,7 +31,7 @@ use crate::kernel::reader::{type_name, ObjectReader};
 use crate::schedule::cron::CronSchedule;
 use crate::schedule::wall_clock::{Days, TimesOfDay, WallClockPlan};
 use crate::schedule::zone::{
-    first_unreached_local, floor_second, local_time, resolve, Resolved, Tz,
+    first_unreached_local, floor_second, local_time, resolve, second_pass_near, Resolved, Tz,
 };
 
 /// A parsed, valid schedule trigger.
@@ -145,9 +146,35 @@ impl ScheduleTrigger {
         // Local times below `boundary` were already shown by the clock at or before `after`
         // (this skips the second pass of a repeated hour); the first planned one from there on.
         let boundary = first_unreached_local(tz, after)?;
-        let local = plan.first_at_or_after(boundary)?;
-        let slot = resolve(tz, local)?;
-        (slot.at > after).then_some(slot)
+        let first_pass = plan
+            .first_at_or_after(boundary)
+            .and_then(|local| resolve(tz, local))
+            .filter(|slot| slot.at > after);
+        // A plan that follows the clock also fires when the clock shows its times again. Only a
+        // second pass within its own length of `after` can come first: a planned time in a
+        // later one has its first occurrence, a slot of the first pass, before it.
+        let second_pass = plan
+            .both_passes
+            .then(|| second_pass_near(tz, after))
+            .flatten()
+            .and_then(|pass| {
+                let from = pass
+                    .start
+                    .max(after.checked_add_signed(TimeDelta::seconds(1))?);
+                let local = plan.first_at_or_after(pass.local(from)?)?;
+                pass.instant(local)
+            });
+        match (first_pass, second_pass) {
+            (Some(slot), Some(at)) if at < slot.at => Some(Resolved {
+                at,
+                moved_by_gap: false,
+            }),
+            (None, Some(at)) => Some(Resolved {
+                at,
+                moved_by_gap: false,
+            }),
+            (slot, _) => slot,
+        }
     }
 
     /// The last fire instant at or before `at` (the newest slot that is due at `at`).
@@ -165,9 +192,21 @@ impl ScheduleTrigger {
         let plan = self.plan(anchor)?;
         let boundary = first_unreached_local(tz, at)?;
         let last_reached = boundary.checked_sub_signed(chrono::TimeDelta::seconds(1))?;
-        let local = plan.last_at_or_before(last_reached)?;
-        let slot = resolve(tz, local)?;
-        (slot.at <= at).then_some(slot.at)
+        let first_pass = plan
+            .last_at_or_before(last_reached)
+            .and_then(|local| resolve(tz, local))
+            .map(|slot| slot.at)
+            .filter(|slot| *slot <= at);
+        let second_pass = plan
+            .both_passes
+            .then(|| second_pass_near(tz, at))
+            .flatten()
+            .and_then(|pass| {
+                let upto = at.min(pass.end()?.checked_sub_signed(TimeDelta::seconds(1))?);
+                let local = plan.last_at_or_before(pass.local(upto)?)?;
+                pass.instant(local)
+            });
+        first_pass.max(second_pass)
     }
 
     /// The fire instants strictly after `after`, in order, without end (until `next_after`
@@ -187,6 +226,7 @@ impl ScheduleTrigger {
             Schedule::Hourly { minute } => WallClockPlan {
                 days: Days::All,
                 times: TimesOfDay::hourly(*minute),
+                both_passes: true,
             },
             Schedule::Daily { every, at } => WallClockPlan {
                 days: if *every <= 1 {
@@ -198,6 +238,7 @@ impl ScheduleTrigger {
                     }
                 },
                 times: TimesOfDay::at(*at),
+                both_passes: false,
             },
             Schedule::Weekly { days, at } => WallClockPlan {
                 days: Days::Weekdays(
@@ -205,6 +246,7 @@ impl ScheduleTrigger {
                         .fold(0u8, |mask, d| mask | (1 << d.num_days_from_monday())),
                 ),
                 times: TimesOfDay::at(*at),
+                both_passes: false,
             },
             Schedule::Cron(cron) => cron.plan(),
         };

@@ -1,13 +1,15 @@
 //! Property tests for schedules: the invariants hold for every kind, in zones with odd DST rules,
 //! and wall-clock fire times equal a brute-force oracle (every planned local minute, resolved by
-//! the DST rules, deduplicated), also right around offset changes.
+//! the DST rules, shown twice in a repeated hour for plans that follow the clock, deduplicated),
+//! also right around offset changes.
 #![cfg(test)]
 
-use chrono::{DateTime, Datelike, NaiveTime, TimeDelta, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDateTime, NaiveTime, TimeDelta, Utc, Weekday};
 use proptest::prelude::*;
 
 use crate::schedule::catch_up::{CatchUp, CATCH_UP_COUNT_LIMIT};
 use crate::schedule::cron::CronSchedule;
+use crate::schedule::wall_clock::WallClockPlan;
 use crate::schedule::zone::{local_time, offset_seconds, resolve, Tz};
 use crate::schedule::{Misfire, Schedule, ScheduleTrigger, WEEK};
 
@@ -202,6 +204,26 @@ proptest! {
     }
 }
 
+/// The oracle's instants for a planned local time `n`: where the DST rules put it and, for a
+/// plan that follows the clock, every instant at which the clock shows it (both passes of a
+/// repeated hour). Occurrences are found by trying the zone's offsets a day either side.
+fn fire_instants(tz: Tz, plan: &WallClockPlan, n: NaiveDateTime) -> Vec<DateTime<Utc>> {
+    let mut out: Vec<_> = resolve(tz, n).map(|r| r.at).into_iter().collect();
+    if plan.both_passes {
+        let wall = n.and_utc();
+        for around in [wall - TimeDelta::days(1), wall + TimeDelta::days(1)] {
+            let Some(o) = offset_seconds(tz, around) else {
+                continue;
+            };
+            let at = wall - TimeDelta::seconds(i64::from(o));
+            if local_time(tz, at) == Some(n) {
+                out.push(at);
+            }
+        }
+    }
+    out
+}
+
 /// The instants in `year` at which `tz` changes its UTC offset (to the second).
 fn transitions(tz: Tz, year: i32) -> Vec<DateTime<Utc>> {
     let start = chrono::NaiveDate::from_ymd_opt(year, 1, 1)
@@ -271,7 +293,7 @@ proptest! {
         let mut oracle: Vec<DateTime<Utc>> = (0..6 * 1440)
             .map(|i| start + TimeDelta::minutes(i))
             .filter(|n| plan.contains(*n))
-            .filter_map(|n| resolve(tz, n).map(|r| r.at))
+            .flat_map(|n| fire_instants(tz, &plan, n))
             .filter(|at| *at > after && *at <= cutoff)
             .collect();
         oracle.sort();
@@ -282,7 +304,7 @@ proptest! {
         let mut earlier: Vec<DateTime<Utc>> = (0..6 * 1440)
             .map(|i| start + TimeDelta::minutes(i))
             .filter(|n| plan.contains(*n))
-            .filter_map(|n| resolve(tz, n).map(|r| r.at))
+            .flat_map(|n| fire_instants(tz, &plan, n))
             .filter(|at| *at <= after)
             .collect();
         earlier.sort();
@@ -319,7 +341,7 @@ proptest! {
         let mut oracle: Vec<DateTime<Utc>> = (0..11 * 1440)
             .map(|i| start + TimeDelta::minutes(i))
             .filter(|n| plan.contains(*n))
-            .filter_map(|n| resolve(tz, n).map(|r| r.at))
+            .flat_map(|n| fire_instants(tz, &plan, n))
             .filter(|at| *at > after && *at <= cutoff)
             .collect();
         oracle.sort();

@@ -497,23 +497,36 @@ fn hourly_new_york_spring_forward_runs_at_end_of_gap() {
 }
 
 #[test]
-fn hourly_new_york_fall_back_runs_repeated_time_once() {
-    // 2026-11-01: 02:00 EDT → 01:00 EST; 01:30 happens twice and runs once (EDT).
+fn hourly_new_york_fall_back_runs_the_repeated_hour_in_both_passes() {
+    // 2026-11-01: 02:00 EDT → 01:00 EST; 01:30 happens twice and runs twice, an hour apart.
     let t = trigger("America/New_York", json!({"kind": "hourly", "minute": 30}));
     assert_eq!(
-        fires(&t, "2026-11-01T04:00:00Z", "2026-01-01T00:00:00Z", 3),
+        fires(&t, "2026-11-01T04:00:00Z", "2026-01-01T00:00:00Z", 4),
         [
             "2026-11-01T00:30:00-04:00",
             "2026-11-01T01:30:00-04:00",
+            "2026-11-01T01:30:00-05:00",
             "2026-11-01T02:30:00-05:00"
         ]
     );
-    // Asked from inside the repeated hour (01:10 EST), the next is 02:30 EST, not 01:30 EST.
-    let t2 = t.next_after(utc("2026-11-01T06:10:00Z"), utc("2026-01-01T00:00:00Z"));
-    assert_eq!(t2, Some(utc("2026-11-01T07:30:00Z")));
-    // And the last one due then is 01:30 EDT.
-    let last = t.last_at_or_before(utc("2026-11-01T06:45:00Z"), utc("2026-01-01T00:00:00Z"));
+    let anchor = utc("2026-01-01T00:00:00Z");
+    // Asked from inside the repeated hour (01:10 EST), the next is 01:30 EST.
+    let next = t.next_after(utc("2026-11-01T06:10:00Z"), anchor);
+    assert_eq!(next, Some(utc("2026-11-01T06:30:00Z")));
+    // And from after it (01:40 EST), 02:30 EST.
+    let next = t.next_after(utc("2026-11-01T06:40:00Z"), anchor);
+    assert_eq!(next, Some(utc("2026-11-01T07:30:00Z")));
+    // The last one due at 01:10 EST is 01:30 EDT; at 01:45 EST it is 01:30 EST.
+    let last = t.last_at_or_before(utc("2026-11-01T06:10:00Z"), anchor);
     assert_eq!(last, Some(utc("2026-11-01T05:30:00Z")));
+    let last = t.last_at_or_before(utc("2026-11-01T06:45:00Z"), anchor);
+    assert_eq!(last, Some(utc("2026-11-01T06:30:00Z")));
+    // `daily` at a repeated time keeps firing once, at its first occurrence.
+    let t = trigger("America/New_York", json!({"kind": "daily", "at": "01:30"}));
+    assert_eq!(
+        t.next_after(utc("2026-11-01T05:30:00Z"), anchor),
+        Some(utc("2026-11-02T06:30:00Z"))
+    );
 }
 
 #[test]
@@ -587,8 +600,8 @@ fn lord_howe_thirty_minute_shift() {
         [
             "2026-04-05T00:45:00+11:00",
             "2026-04-05T01:45:00+11:00",
-            "2026-04-05T02:45:00+10:30",
-            "2026-04-05T03:45:00+10:30"
+            "2026-04-05T01:45:00+10:30",
+            "2026-04-05T02:45:00+10:30"
         ]
     );
 }
@@ -779,18 +792,50 @@ fn cron_new_york_fall_back() {
         json!({"kind": "cron", "expression": "0,30 * * * *"}),
     );
     assert_eq!(
-        fires(&t, "2026-11-01T04:10:00Z", "2026-01-01T00:00:00Z", 5),
+        fires(&t, "2026-11-01T04:10:00Z", "2026-01-01T00:00:00Z", 7),
         [
             "2026-11-01T00:30:00-04:00",
             "2026-11-01T01:00:00-04:00",
+            "2026-11-01T01:30:00-04:00",
+            "2026-11-01T01:00:00-05:00",
+            "2026-11-01T01:30:00-05:00",
+            "2026-11-01T02:00:00-05:00",
+            "2026-11-01T02:30:00-05:00"
+        ]
+    );
+    // From inside the repeated hour (01:10 EST): 01:30 EST.
+    let next = t.next_after(utc("2026-11-01T06:10:00Z"), utc("2026-01-01T00:00:00Z"));
+    assert_eq!(next, Some(utc("2026-11-01T06:30:00Z")));
+    // Every 15 minutes goes on through both passes; an hour range written without `*` fires
+    // once, as Vixie cron runs it.
+    let t = trigger(
+        "America/New_York",
+        json!({"kind": "cron", "expression": "*/15 * * * *"}),
+    );
+    let fired = fires(&t, "2026-11-01T05:40:00Z", "2026-01-01T00:00:00Z", 6);
+    assert_eq!(
+        fired,
+        [
+            "2026-11-01T01:45:00-04:00",
+            "2026-11-01T01:00:00-05:00",
+            "2026-11-01T01:15:00-05:00",
+            "2026-11-01T01:30:00-05:00",
+            "2026-11-01T01:45:00-05:00",
+            "2026-11-01T02:00:00-05:00"
+        ]
+    );
+    let t = trigger(
+        "America/New_York",
+        json!({"kind": "cron", "expression": "0,30 0-23 * * *"}),
+    );
+    assert_eq!(
+        fires(&t, "2026-11-01T05:10:00Z", "2026-01-01T00:00:00Z", 3),
+        [
             "2026-11-01T01:30:00-04:00",
             "2026-11-01T02:00:00-05:00",
             "2026-11-01T02:30:00-05:00"
         ]
     );
-    // From inside the repeated hour (01:10 EST): 02:00 EST.
-    let next = t.next_after(utc("2026-11-01T06:10:00Z"), utc("2026-01-01T00:00:00Z"));
-    assert_eq!(next, Some(utc("2026-11-01T07:00:00Z")));
 }
 
 #[test]

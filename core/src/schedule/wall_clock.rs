@@ -1,6 +1,6 @@
 //! A wall-clock schedule as a plan of local date-times: which days, and which times on those
 //! days. `hourly`, `daily`, `weekly` and `cron` all become a `WallClockPlan`; the plan only knows
-//! local (naive) time, and `schedule_zone` turns its times into instants.
+//! local (naive) time, and `zone` turns its times into instants.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
@@ -216,6 +216,10 @@ fn first_of_next_month(d: NaiveDate) -> Option<NaiveDate> {
 pub struct WallClockPlan {
     pub days: Days,
     pub times: TimesOfDay,
+    /// Whether it follows the clock through a repeated (fall-back) hour, firing in both passes:
+    /// `hourly`, and cron expressions whose minute or hour field starts with `*` (Vixie cron's
+    /// "wildcard" jobs). Other plans fire once, at a repeated time's first occurrence.
+    pub both_passes: bool,
 }
 
 impl WallClockPlan {

@@ -1,6 +1,8 @@
 //! Time zones, and Tripline's DST rules for turning a local time into an instant:
 //! - a local time that does not exist (spring-forward gap) runs at the first instant after the gap;
-//! - a local time that happens twice (fall-back) runs once, at its first occurrence.
+//! - a local time that happens twice (fall-back) runs at its first occurrence; a plan that
+//!   follows the clock (`WallClockPlan::both_passes`) runs in the second pass too
+//!   ([`second_pass_near`]).
 //!
 //! A zone is one of the IANA names in [`names`]; its rules (the UTC offset at an instant) come
 //! from a [`ZoneSource`]. Natively that is the tz database compiled in by chrono-tz (cargo
@@ -286,6 +288,66 @@ pub fn first_unreached_local(tz: Tz, after: DateTime<Utc>) -> Option<NaiveDateTi
         }
     }
     Some(hi)
+}
+
+/// A span of instants whose local times the clock already showed once: at `start` the zone set
+/// its clock back from offset `from` to `to` (`from > to`), so the instants in
+/// `[start, start + (from - to))` read the local times `[start + to, start + from)` a second time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecondPass {
+    pub start: DateTime<Utc>,
+    pub from: i32,
+    pub to: i32,
+}
+
+impl SecondPass {
+    /// The first instant after the span.
+    pub fn end(&self) -> Option<DateTime<Utc>> {
+        self.start
+            .checked_add_signed(TimeDelta::seconds(i64::from(self.from - self.to)))
+    }
+
+    /// The local time the clock shows at `at` during the span.
+    pub fn local(&self, at: DateTime<Utc>) -> Option<NaiveDateTime> {
+        at.naive_utc()
+            .checked_add_signed(TimeDelta::seconds(i64::from(self.to)))
+    }
+
+    /// The instant in the span at which the clock shows `local` (`None` when it shows it
+    /// outside the span).
+    pub fn instant(&self, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+        let at = local
+            .checked_sub_signed(TimeDelta::seconds(i64::from(self.to)))?
+            .and_utc();
+        (at >= self.start && at < self.end()?).then_some(at)
+    }
+}
+
+/// The second pass of a clock set back within a day of `at`, if the zone set one there (real
+/// zones change their offset at most once in two days, as `resolve` assumes).
+pub fn second_pass_near(tz: Tz, at: DateTime<Utc>) -> Option<SecondPass> {
+    let t = at.timestamp();
+    let (lo, hi) = (t.checked_sub(DAY)?, t.checked_add(DAY)?);
+    let (from, to) = (offset_at(tz, lo)?, offset_at(tz, hi)?);
+    if from <= to {
+        return None;
+    }
+    // Invariant: the offset at `lo` is `from`, at `hi` it is not.
+    let (mut lo, mut hi) = (lo, hi);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if offset_at(tz, mid)? == from {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let to = offset_at(tz, hi)?;
+    (to < from).then_some(SecondPass {
+        start: DateTime::from_timestamp(hi, 0)?,
+        from,
+        to,
+    })
 }
 
 /// `t` with its sub-second part dropped (fire instants are whole seconds).

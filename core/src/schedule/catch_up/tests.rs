@@ -189,8 +189,8 @@ fn hourly_for_a_year_is_exact() {
     // The newest slot (18:30 EST) is 30 minutes old: misfired, skipped.
     assert_eq!(c.run, None);
     // 8760 UTC hours in 2026. Spring-forward day: 24 local slots in 23 hours (02:30 runs at
-    // 03:00, then 03:30), one extra; fall-back day: 24 in 25 hours (01:30 once), one fewer.
-    assert_eq!(c.skipped, 8760);
+    // 03:00, then 03:30), one extra; fall-back day: 25 in 25 hours (01:30 in both passes).
+    assert_eq!(c.skipped, 8761);
 }
 
 #[test]

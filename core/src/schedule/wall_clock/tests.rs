@@ -63,6 +63,7 @@ fn plan_crosses_month_and_year_ends() {
     let plan = WallClockPlan {
         days: Days::All,
         times: TimesOfDay::at(hm(0, 0)),
+        both_passes: false,
     };
     assert_eq!(
         plan.next_after(dt(2026, 12, 31, 0, 0, 0)),
@@ -118,6 +119,7 @@ fn searches_at_the_end_of_time_do_not_panic() {
     let plan = WallClockPlan {
         days: Days::Weekdays(1),
         times: TimesOfDay::at(hm(0, 0)),
+        both_passes: false,
     };
     assert_eq!(plan.next_after(NaiveDateTime::MAX), None);
     assert_eq!(plan.last_at_or_before(NaiveDateTime::MIN), None);
