@@ -158,6 +158,104 @@ fn unknown_undeployed_and_other_workflows_are_404() {
     assert_eq!(run_count(&sched), 0);
 }
 
+/// A well-formed workflow id no workflow has (random, so that no object knows it).
+fn unknown_workflow_id() -> String {
+    use sha2::Digest;
+    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let seed = format!(
+        "{:?} {} {}",
+        SystemTime::now().duration_since(UNIX_EPOCH).unwrap(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let digest = Sha256::digest(seed.as_bytes());
+    let tail: String = digest[..24]
+        .iter()
+        .map(|b| ALPHABET[usize::from(b & 31)] as char)
+        .collect();
+    format!("wf_{tail}")
+}
+
+/// Requests for workflow ids that do not exist (anyone can send them, with random ids) cost no
+/// D1 statement: while no deploy call waits in the arm outbox, every deployed workflow's object
+/// keeps its live version, so one whose object knows nothing is not deployed. After an upgrade
+/// from a release whose objects did not keep it (the migration puts its deployed workflows in
+/// the outbox), such requests read the catalog until the Cron pass has reached every object;
+/// that workflow's webhooks are accepted throughout.
+#[test]
+fn unknown_workflow_ids_read_no_d1_once_every_object_knows_its_live_version() {
+    // Its own instance: the catalog is changed under it, and it is restarted.
+    let mut dev = Dev::start("endpoint-live", &[]);
+    let hook = |dev: &Dev, id: &str| dev.url(&format!("/hooks/{id}"));
+    // A 404 for a new unknown id, and the D1 statements it cost.
+    let unknown_costs = |dev: &Dev| {
+        let unknown = unknown_workflow_id();
+        let r = send("POST", &hook(dev, &unknown), &[], None);
+        assert_problem(&r, 404);
+        let statements = d1_statements_of(dev, &unknown, "ingest");
+        if statements == 0 {
+            let detail = r.json()["detail"].as_str().unwrap().to_string();
+            assert!(detail.contains("no deployed workflow with id"), "{detail}");
+            assert!(
+                detail.contains(&format!("/hooks/{unknown}/test")),
+                "{detail}"
+            );
+        }
+        statements
+    };
+    // A new isolate reads the outbox once; then unknown ids read nothing.
+    assert!(unknown_costs(&dev) <= 1);
+    for _ in 0..3 {
+        assert_eq!(unknown_costs(&dev), 0);
+    }
+
+    // A workflow deployed by an earlier release: deployed in the catalog (the statements of a
+    // deploy), its object never told; then the upgrade's migration, as it is written.
+    let id = create(&dev, &endpoint(json!({}), log_step()));
+    dev.d1_write(&format!(
+        "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) \
+         SELECT id, latest_version + 1, draft, '2026-01-01T00:00:00.000Z' FROM workflows \
+         WHERE id = '{id}'"
+    ));
+    dev.d1_write(&format!(
+        "UPDATE workflows SET latest_version = latest_version + 1, \
+         deployed_version = latest_version + 1, status = 'deployed', \
+         deployed_at = '2026-01-01T00:00:00.000Z' WHERE id = '{id}'"
+    ));
+    let migration = std::fs::read_to_string(root().join("migrations/0016_objects_learn_live.sql"))
+        .expect("the migration");
+    let statement: String = migration
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    dev.d1_write(statement.trim().trim_end_matches(';'));
+    dev.restart();
+    let dev = &dev;
+    // Its webhooks are accepted from the catalog; an unknown id reads the outbox each time.
+    run_of(&send("POST", &hook(dev, &id), &[], None));
+    assert!(d1_statements_of(dev, &id, "ingest") >= 1);
+    for _ in 0..2 {
+        assert!(unknown_costs(dev) >= 1);
+    }
+
+    // One Cron pass reaches its object (the outbox's retry, 50 a pass): unknown ids read
+    // nothing again.
+    dev.fire_cron();
+    assert!(unknown_costs(dev) <= 1);
+    for _ in 0..3 {
+        assert_eq!(unknown_costs(dev), 0);
+    }
+    // And its object knows its version: past the isolate's 2-s cache its webhooks read no D1.
+    std::thread::sleep(Duration::from_millis(3_500));
+    let before = d1_statements_of(dev, &id, "ingest");
+    for _ in 0..3 {
+        run_of(&send("POST", &hook(dev, &id), &[], None));
+    }
+    assert_eq!(d1_statements_of(dev, &id, "ingest"), before);
+}
+
 #[test]
 fn methods_default_to_post_and_others_get_405_with_allow() {
     let dev = dev();

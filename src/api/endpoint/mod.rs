@@ -1,6 +1,6 @@
-//! The API Endpoint trigger: `<METHOD> /hooks/{workflow_id}`. The hot path: at most one D1
-//! read (the deployed version, cached per isolate for up to 2 s) and one call to the run's
-//! shard object, which records the run and executes it.
+//! The API Endpoint trigger: `<METHOD> /hooks/{workflow_id}`. The hot path: the deployed
+//! version (cached per isolate for up to 2 s, read from the workflow's object, no D1) and one
+//! call to the run's shard object, which records the run and executes it.
 
 pub mod test_requests;
 
@@ -114,8 +114,9 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
     read
 }
 
-/// Reads the deployed version from the workflow's object (D1 when it does not know it); a
-/// version already parsed in this isolate is not parsed again (versions never change).
+/// Reads the deployed version from the workflow's object (D1 when it does not know it while a
+/// deploy call waits in the arm outbox, as after an upgrade from a release before objects kept
+/// it); a version already parsed in this isolate is not parsed again (versions never change).
 async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiResult<Rc<Live>> {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
     let runs_since = iso_millis(now_ms() - runs::limits::retention_ms(env));
@@ -130,9 +131,18 @@ async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiR
             live["live_since_ms"].as_i64().unwrap_or(0),
         ),
         None => {
+            let db = store::db(env)?;
+            // While no deploy call waits in the arm outbox, every deployed workflow's object
+            // knows its live version: one that knows nothing is not deployed, with no D1 read
+            // (anyone can send requests for random ids).
+            if !store::arm_outbox::deploy_waiting(&db).await? {
+                let origin = origin();
+                return Err(ApiError::not_found(format!(
+                    "no deployed workflow with id {id}; a workflow that is not deployed yet takes requests at its test URL {origin}/hooks/{id}/test"
+                )));
+            }
             // The previous count only if the deploy is recent: it settles from now.
             let settling = iso_millis(now_ms() - runs::SHARDS_SETTLE_MS);
-            let db = store::db(env)?;
             let v = store::workflows::live_version_since(&db, id, &runs_since, &settling)
                 .await?
                 .ok_or_else(unknown)?;
