@@ -33,34 +33,16 @@ pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
     }
     if declared.is_none() {
         // No length given (chunked): read piece by piece and stop at the cap, rather than
-        // buffering whatever the sender streams.
-        use futures_util::StreamExt;
-        let Ok(mut stream) = req.stream() else {
-            return Ok(Vec::new()); // no body at all
+        // buffering whatever the sender streams; a body the sender broke off is refused.
+        use crate::platform::body::{read_capped, CappedBody};
+        return match read_capped(req, max, MAX_DRAIN).await? {
+            CappedBody::Whole(bytes) => Ok(bytes),
+            CappedBody::TooLarge => Err(too_large()),
+            CappedBody::Failed(e) => Err(ApiError::field(
+                "body",
+                format!("could not be read in full ({e}); send it again"),
+            )),
         };
-        let mut bytes = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                ApiError::field(
-                    "body",
-                    format!("could not be read in full ({e}); send it again"),
-                )
-            })?;
-            if bytes.len() + chunk.len() > max {
-                // Let the sender finish (up to a bound) so that it reads the 413: a stream
-                // cancelled halfway makes some proxies answer 503 instead.
-                let mut drained = 0usize;
-                while let Some(Ok(rest)) = stream.next().await {
-                    drained += rest.len();
-                    if drained > MAX_DRAIN {
-                        break;
-                    }
-                }
-                return Err(too_large());
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        return Ok(bytes);
     }
     // A body that cannot be read in full (the sender stopped before its Content-Length) is
     // refused: an empty or partial body must never be taken for the request.

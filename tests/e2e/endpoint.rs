@@ -2299,6 +2299,27 @@ fn a_body_cut_short_is_400_and_makes_no_run() {
     );
 }
 
+/// A chunked body the sender broke off is never taken for the whole body (the `worker` crate's
+/// body stream ends quietly when the runtime reports the abort): the Worker's body reader, under
+/// node's test runner (`src/platform/test/`). Locally this cannot be shown over HTTP: wrangler's
+/// proxy ends a body its client broke off as if it were complete.
+#[test]
+fn the_body_reader_never_takes_a_broken_off_body_for_the_whole() {
+    let out = std::process::Command::new("node")
+        .args(["--test", "src/platform/test/"])
+        .current_dir(root())
+        .output()
+        .expect("run node --test");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("# pass 4"), "{stdout}");
+    assert!(stdout.contains("# fail 0"), "{stdout}");
+}
+
 /// A run stores the request's query string and headers redacted, as the test shelf does:
 /// credential names (`?api_key=`, `?token=`) and credential-looking values.
 #[test]
