@@ -134,6 +134,8 @@ async fn fetch_page(
     use tripline_core::kernel::json_budget::{check_with, MAX_VALUES};
     check_with(&bytes, PAGE_MAX_DEPTH, MAX_VALUES)
         .map_err(|e| SourceError(format!("GET {shown}: {e}")))?;
+    // A string cut inside an emoji by the API would stop the poll at this page for good.
+    let bytes = tripline_core::kernel::lone_surrogates::replace_lone_surrogates(&bytes);
     let body = serde_json::from_slice(&bytes)
         .map_err(|e| SourceError(format!("GET {shown}: the response is not JSON ({e})")))?;
     Ok(FetchedPage { body, link })

@@ -1929,6 +1929,58 @@ fn http_unique_source_with_newest_first_api_sorted_by_a_pointer() {
     assert_eq!(item_seqs(&runs), [2, 3, 4, 5]);
 }
 
+/// A page with a string cut inside an emoji (a surrogate escape without its pair, as JavaScript
+/// writes one) is read, the character shown as U+FFFD: it used to make the page "not JSON" and
+/// stop the poll at it for good. An id that is a whole number past 2^53 (digits lost in reading,
+/// so neighbours would share a key and one record never run) stops the poll, saying so.
+#[test]
+fn http_page_with_a_cut_emoji_runs_and_ids_past_2_53_are_refused() {
+    let e = env();
+    let feed = "cut-emoji";
+    e.api.update(feed, |f| {
+        f.items = (1..=2).map(item).collect();
+        f.items[1]["title"] = json!("cut LONE");
+        f.rewrite = vec![("LONE", "\\ud83d")];
+    });
+    let id = create_deployed(
+        &e.dev,
+        &http_def("cut emoji", json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    let runs = wait_runs(&e.dev, &id, 2, 60);
+    assert_eq!(item_seqs(&runs), [1, 2]);
+    assert_eq!(
+        runs[1]["input"]["event"]["record"]["title"], "cut \u{fffd}",
+        "{}",
+        runs[1]
+    );
+    assert_eq!(poll_status(&e.dev, &id)["last_poll_error"], Value::Null);
+
+    let feed = "big-ids";
+    e.api.update(feed, |f| {
+        f.items = vec![
+            json!({"id": "BIG-A", "seq": 1}),
+            json!({"id": "BIG-B", "seq": 2}),
+        ];
+        f.rewrite = vec![
+            ("\"BIG-A\"", "12345678901234567890123"),
+            ("\"BIG-B\"", "12345678901234567890124"),
+        ];
+    });
+    let big = create_deployed(
+        &e.dev,
+        &http_def("big ids", json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    let mut status = Value::Null;
+    eventually(60, "the id error", || {
+        status = poll_status(&e.dev, &big);
+        status["consecutive_failures"].as_i64().unwrap_or(0) >= 1
+    });
+    let error = status["last_poll_error"].as_str().unwrap_or_default();
+    assert!(error.contains("item [0] at pointer \"/id\""), "{status}");
+    assert!(error.contains("too large to read exactly"), "{status}");
+    assert_eq!(runs_of(&e.dev, &big), 0);
+}
+
 #[test]
 fn http_source_errors_start_nothing_and_recover() {
     let e = env();
@@ -2584,6 +2636,8 @@ struct Feed {
     since: bool,
     /// Answers this many milliseconds late.
     delay_ms: u64,
+    /// Text replaced in the answer's JSON (what a JSON value cannot hold, written raw).
+    rewrite: Vec<(&'static str, &'static str)>,
 }
 
 /// A request the API received.
@@ -2642,7 +2696,11 @@ fn answer(
         }
     }
     let Some(size) = feed.page_size else {
-        return (200, json!({"data": items}).to_string(), None);
+        let mut text = json!({"data": items}).to_string();
+        for (from, to) in &feed.rewrite {
+            text = text.replace(from, to);
+        }
+        return (200, text, None);
     };
     let start = match feed.paging {
         Paging::Cursor => match query.get("after") {

@@ -424,12 +424,25 @@ fn id_text(item: &Value, pointer: &str, index: usize) -> Result<String, PollErro
         None | Some(Value::Null) => Err(bad("has no id there".to_string())),
         Some(Value::String(s)) if s.is_empty() => Err(bad("the id is an empty string".to_string())),
         Some(Value::String(s)) => Ok(s.clone()),
+        // A whole number past 2^53 read as a float lost digits: neighbours would share a key.
+        Some(Value::Number(n)) if n.is_f64() && n.as_f64().is_some_and(inexact_whole) => {
+            Err(bad(format!(
+            "the id {n} is a whole number too large to read exactly (past 2^53 it loses digits, \
+             and records would share it); point `id` at a field that gives it as a string"
+        )))
+        }
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(other) => Err(bad(format!(
             "the id must be a string or a number, got {}",
             type_name(other)
         ))),
     }
+}
+
+/// Whether `n`, read as a float, is a whole number past 2^53 (one whose digits may be lost:
+/// smaller whole numbers, and those read as 64-bit integers, are exact).
+fn inexact_whole(n: f64) -> bool {
+    n.fract() == 0.0 && n.abs() >= 9_007_199_254_740_992.0
 }
 
 /// The ordering value of an item: a string or a number.

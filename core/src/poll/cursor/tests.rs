@@ -293,6 +293,38 @@ fn items_without_id_fail_with_index_and_pointer() {
 }
 
 #[test]
+fn whole_number_ids_past_2_53_read_as_floats_are_refused() {
+    let src = source(json!({"id": "/id"}));
+    let cur = HttpCursor::for_source(&src);
+    let page: serde_json::Value = serde_json::from_str(
+        r#"[{"id": 12345678901234567890123}, {"id": 12345678901234567890124}]"#,
+    )
+    .unwrap();
+    let err = src.select_new(&cur, &page).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "item [0] at pointer \"/id\": the id 1.2345678901234568e+22 is a whole number too large"
+        ),
+        "{err}"
+    );
+    // 64-bit integers are exact, and so are fractions and smaller whole numbers.
+    let page: serde_json::Value = serde_json::from_str(
+        r#"[{"id": 18446744073709551615}, {"id": -9223372036854775808}, {"id": 123.0}, {"id": 1.5}]"#,
+    )
+    .unwrap();
+    let new = src.select_new(&cur, &page).unwrap();
+    assert_eq!(
+        keys(&new),
+        [
+            "18446744073709551615",
+            "-9223372036854775808",
+            "123.0",
+            "1.5"
+        ]
+    );
+}
+
+#[test]
 fn scalar_items_are_their_own_id() {
     let src = source(json!({"id": ""}));
     let cur = HttpCursor::for_source(&src);
