@@ -165,15 +165,12 @@ impl ScheduleTrigger {
                 pass.instant(local)
             });
         match (first_pass, second_pass) {
-            (Some(slot), Some(at)) if at < slot.at => Some(Resolved {
+            (Some(slot), Some(at)) if slot.at <= at => Some(slot),
+            (_, Some(at)) => Some(Resolved {
                 at,
                 moved_by_gap: false,
             }),
-            (None, Some(at)) => Some(Resolved {
-                at,
-                moved_by_gap: false,
-            }),
-            (slot, _) => slot,
+            (slot, None) => slot,
         }
     }
 
