@@ -14,7 +14,7 @@ use super::request::{query_pairs, query_param};
 use crate::platform::now_ms;
 use crate::store::workflows::WorkflowRow;
 use tripline_core::definition::{Definition, Trigger};
-use tripline_core::kernel::time::{from_millis, iso_millis, parse_millis};
+use tripline_core::kernel::time::{from_millis, iso_millis, parse_millis, LAST_WRITABLE_MS};
 use tripline_core::schedule::preview::parse_preview_query;
 use tripline_core::schedule::timer::projected_next;
 use tripline_core::schedule::zone::{offset_changes, Tz};
@@ -135,9 +135,12 @@ pub async fn timezones(req: Request) -> ApiResult {
         from.checked_add_signed(TimeDelta::days(days))
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     };
+    // Nor past the last instant RFC 3339 can write: every instant answered can be sent back.
     let to = instant("to")?
         .unwrap_or_else(|| after(default_days))
-        .clamp(from, after(max_days));
+        .min(after(max_days))
+        .min(from_millis(LAST_WRITABLE_MS))
+        .max(from);
     let mut out = Vec::with_capacity(zones.len());
     for tz in zones {
         let (offset, changes) = offset_changes(tz, from, to).ok_or_else(|| {

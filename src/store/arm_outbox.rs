@@ -1,8 +1,6 @@
 //! The `arm_outbox` table: workflows whose deploy or undeploy call to their object failed,
 //! for the Cron pass to try again (see `cron::retry_arm_outbox`).
 
-use std::cell::Cell;
-
 use serde::Deserialize;
 use worker::{D1Database, Result};
 
@@ -87,31 +85,4 @@ pub async fn retry_later(
     .run()
     .await?;
     Ok(())
-}
-
-thread_local! {
-    /// Set once this isolate found no deploy call waiting (kept for the isolate's life).
-    static NO_DEPLOY_WAITING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Whether a deploy call waits here, so that an object may not know its live version yet (an
-/// upgrade from a release whose objects did not keep it puts every deployed workflow here).
-/// Once an isolate finds none it does not ask again: a later failed first deploy answers 404 at
-/// its trigger URL until the retry reaches its object.
-pub async fn deploy_waiting(db: &D1Database) -> Result<bool> {
-    if NO_DEPLOY_WAITING.get() {
-        return Ok(false);
-    }
-    // Read in the shape `due` reads (one piece of code).
-    let waiting = !db
-        .prepare(
-            "SELECT workflow_id, action, attempts, next_try_at FROM arm_outbox \
-             WHERE action = 'deploy' LIMIT 1",
-        )
-        .all()
-        .await?
-        .results::<Entry>()?
-        .is_empty();
-    NO_DEPLOY_WAITING.set(!waiting);
-    Ok(waiting)
 }

@@ -884,6 +884,23 @@ fn platform_zone_rules_agree_with_chrono_tz_for_every_zone() {
     assert_eq!(r.json()["to"], "2026-06-01T00:00:00.000Z");
     assert_eq!(r.json()["zones"][0]["changes"], json!([]));
     assert_eq!(r.json()["zones"][0]["offset_seconds"], 3600);
+    // Nor past the last instant RFC 3339 can write: the answer's `to` can be sent back.
+    let r = api(
+        dev,
+        "GET",
+        "/api/timezones?zone=Europe/London&from=9999-12-01T00:00:00Z",
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let to = r.json()["to"].as_str().unwrap().to_string();
+    assert_eq!(to, "9999-12-31T23:59:59.999Z");
+    let r = api(
+        dev,
+        "GET",
+        &format!("/api/timezones?zone=Europe/London&from={to}"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
 }
 
 /// A run of `log` steps is created, executed and kept by the schedule's own timer object (its

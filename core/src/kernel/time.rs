@@ -2,6 +2,10 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+/// The last instant RFC 3339 can write (`9999-12-31T23:59:59.999Z`): answers stop there, so
+/// that every instant they give can be sent back.
+pub const LAST_WRITABLE_MS: i64 = 253_402_300_799_999;
+
 /// `2026-11-27T08:34:00.123Z` for an epoch-millisecond instant.
 pub fn iso_millis(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms)

@@ -1,7 +1,9 @@
 //! The next N fire times of a schedule, for people (`GET …/schedule/preview`): each in the
 //! workflow's zone with its UTC offset, in UTC, and whether DST affected it.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
+
+use crate::kernel::time::LAST_WRITABLE_MS;
 use serde::Serialize;
 
 use crate::schedule::zone::{local_time, offset_seconds};
@@ -42,10 +44,14 @@ impl ScheduleTrigger {
             let Some(slot) = self.next_slot(cursor, anchor) else {
                 break;
             };
-            // Formatting needs the local time; stop at the edge of representable time.
+            // Formatting needs the local time; stop at the edge of representable time, and past
+            // the last year RFC 3339 can write (in UTC or in the zone).
             let Some(local) = tz
                 .local(slot.at)
                 .filter(|_| local_time(tz, slot.at).is_some())
+                .filter(|local| {
+                    local.year() <= 9999 && slot.at.timestamp_millis() <= LAST_WRITABLE_MS
+                })
             else {
                 break;
             };

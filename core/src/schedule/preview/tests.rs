@@ -142,3 +142,29 @@ fn end_of_time_is_not_a_panic() {
     let end = DateTime::<Utc>::MAX_UTC - chrono::TimeDelta::hours(3);
     assert!(t.preview(end, end, 10).len() < 10);
 }
+
+#[test]
+fn stops_at_the_last_year_rfc_3339_can_write() {
+    // Every fire time it gives can be sent back as `after`: none in year 10000, in UTC or in the
+    // zone (Kiritimati is 14 hours ahead).
+    let t = trigger(json!({"type": "schedule", "timezone": "Pacific/Kiritimati",
+        "schedule": {"kind": "hourly", "minute": 0}}));
+    let p = t.preview(
+        utc("9999-12-31T05:30:00Z"),
+        utc("2026-01-01T00:00:00Z"),
+        100,
+    );
+    assert_eq!(p.len(), 4, "{p:?}");
+    assert_eq!(p[3].at, "9999-12-31T23:00:00+14:00");
+    let t = trigger(json!({"type": "schedule", "schedule": {"kind": "seconds", "every": 30}}));
+    let p = t.preview(
+        utc("9999-12-31T23:58:00Z"),
+        utc("2026-01-01T00:00:00Z"),
+        100,
+    );
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert_eq!(p[2].utc, "9999-12-31T23:59:30Z");
+    for fire in &p {
+        assert!(DateTime::parse_from_rfc3339(&fire.utc).is_ok(), "{fire:?}");
+    }
+}
