@@ -194,16 +194,20 @@ impl ScheduleTrigger {
             .and_then(|local| resolve(tz, local))
             .map(|slot| slot.at)
             .filter(|slot| *slot <= at);
-        let second_pass = plan
-            .both_passes
-            .then(|| second_pass_near(tz, at))
-            .flatten()
-            .and_then(|pass| {
-                let upto = at.min(pass.end()?.checked_sub_signed(TimeDelta::seconds(1))?);
-                let local = plan.last_at_or_before(pass.local(upto)?)?;
-                pass.instant(local)
-            });
-        first_pass.max(second_pass)
+        // A second-pass slot newer than `first_pass` has its first occurrence at or before it:
+        // the clock was set back within a day of `first_pass` (or of `at`, inside the span).
+        let second_pass = |near: DateTime<Utc>| {
+            let pass = second_pass_near(tz, near)?;
+            let upto = at.min(pass.end()?.checked_sub_signed(TimeDelta::seconds(1))?);
+            let local = plan.last_at_or_before(pass.local(upto)?)?;
+            pass.instant(local)
+        };
+        if !plan.both_passes {
+            return first_pass;
+        }
+        first_pass
+            .max(second_pass(at))
+            .max(first_pass.and_then(second_pass))
     }
 
     /// The fire instants strictly after `after`, in order, without end (until `next_after`

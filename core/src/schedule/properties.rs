@@ -31,8 +31,9 @@ const ZONES: [Tz; 15] = [
     Tz::of(chrono_tz::Asia::Tehran),
 ];
 
-const CRONS: [&str; 10] = [
+const CRONS: [&str; 11] = [
     "* * * * *",
+    "*/15 1 * * 0",
     "*/7 * * * *",
     "30 2 * * *",
     "0 0 * * *",

@@ -530,6 +530,32 @@ fn hourly_new_york_fall_back_runs_the_repeated_hour_in_both_passes() {
 }
 
 #[test]
+fn the_newest_slot_is_found_in_a_second_pass_days_back() {
+    // Sundays 01:00–01:45 in both passes; 2026-11-01 is a Sunday and a fall-back day. Asked
+    // days later, the newest slot is 01:45 EST (06:45Z), not 01:45 EDT.
+    let t = trigger(
+        "America/New_York",
+        json!({"kind": "cron", "expression": "*/15 1 * * 0"}),
+    );
+    let anchor = utc("2026-01-01T00:00:00Z");
+    for at in [
+        "2026-11-01T06:50:00Z",
+        "2026-11-02T12:00:00Z",
+        "2026-11-08T05:59:59Z",
+    ] {
+        assert_eq!(
+            t.last_at_or_before(utc(at), anchor),
+            Some(utc("2026-11-01T06:45:00Z")),
+            "{at}"
+        );
+    }
+    assert_eq!(
+        t.next_after(utc("2026-11-01T06:45:00Z"), anchor),
+        Some(utc("2026-11-08T06:00:00Z"))
+    );
+}
+
+#[test]
 fn daily_new_york_dst_both_ways() {
     let t = trigger("America/New_York", json!({"kind": "daily", "at": "02:30"}));
     assert_eq!(
