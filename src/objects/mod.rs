@@ -617,10 +617,21 @@ impl WorkflowObject {
                 self.empty(&workflow_id).await?;
                 Response::ok("forgotten")
             }
-            Action::Live => match self.state.storage().get::<String>(KEY_LIVE).await? {
-                Some(live) => Response::ok(live),
-                None => Response::error("unknown", 404),
-            },
+            Action::Live => {
+                let storage = self.state.storage();
+                let mut live = storage.get::<String>(KEY_LIVE).await?;
+                // Armed by a release before objects kept their live version: learnt once. An
+                // object never armed (a workflow never deployed, an id no workflow has) knows
+                // nothing and reads nothing.
+                if live.is_none() && storage.get::<String>(KEY_WORKFLOW).await?.is_some() {
+                    self.remember_live(&workflow_id).await?;
+                    live = storage.get::<String>(KEY_LIVE).await?;
+                }
+                match live {
+                    Some(live) => Response::ok(live),
+                    None => Response::error("unknown", 404),
+                }
+            }
             Action::Status => {
                 // Reading the status finds a lost alarm too (and sets it again).
                 if let Err(e) = self.keep_alarm().await {
@@ -871,8 +882,9 @@ pub async fn call_url(
 }
 
 /// The live version as the workflow's object last learnt it at a deploy or undeploy:
-/// `Some({"version": n | null, "definition": text})`, `None` when the object never learnt it
-/// (a workflow never deployed, or deployed before objects kept it): then D1 is the source.
+/// `Some({"version": n | null, "definition": text})`, `None` when the object was never armed (a
+/// workflow never deployed, or no workflow at all). An object armed before objects kept it
+/// learns it from D1 at the first ask.
 pub async fn live(env: &Env, workflow_id: &str) -> Result<Option<serde_json::Value>> {
     let answer = call(env, workflow_id, Action::Live, None).await?;
     if answer.status == 404 {

@@ -18,7 +18,7 @@ use crate::api::reply::json_response;
 use crate::api::request::{origin, read_body};
 use crate::objects::runs::{self, handler::CreateRun};
 use crate::platform::{now_ms, random_bytes, signing_secret};
-use crate::store::{self, runs::PriorRun};
+use crate::store::runs::PriorRun;
 use tripline_core::definition::Definition;
 use tripline_core::definition::TriggerKind;
 use tripline_core::endpoint::body::{parse_body, BodyKind};
@@ -114,13 +114,11 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
     read
 }
 
-/// Reads the deployed version from the workflow's object (D1 when it does not know it while a
-/// deploy call waits in the arm outbox, as after an upgrade from a release before objects kept
-/// it); a version already parsed in this isolate is not parsed again (versions never change).
+/// Reads the deployed version from the workflow's object, never D1; a version already parsed in
+/// this isolate is not parsed again (versions never change).
 async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiResult<Rc<Live>> {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
-    let runs_since = iso_millis(now_ms() - runs::limits::retention_ms(env));
-    // The workflow's object keeps the live version (no D1 on the hot path); D1 when it does not.
+    // The workflow's object keeps the live version (no D1 on the hot path).
     let (version, def, earlier, previous, since) = match crate::objects::live(env, id).await? {
         Some(live) if live["deleted"] == true => return Err(unknown()),
         Some(live) => (
@@ -130,30 +128,13 @@ async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiR
             live["previous_shards"].as_f64(),
             live["live_since_ms"].as_i64().unwrap_or(0),
         ),
+        // An object that never learnt a live version was never armed: the workflow is not
+        // deployed or does not exist. No D1 read (anyone can send requests for random ids).
         None => {
-            let db = store::db(env)?;
-            // While no deploy call waits in the arm outbox, every deployed workflow's object
-            // knows its live version: one that knows nothing is not deployed, with no D1 read
-            // (anyone can send requests for random ids).
-            if !store::arm_outbox::deploy_waiting(&db).await? {
-                let origin = origin();
-                return Err(ApiError::not_found(format!(
-                    "no deployed workflow with id {id}; a workflow that is not deployed yet takes requests at its test URL {origin}/hooks/{id}/test"
-                )));
-            }
-            // The previous count only if the deploy is recent: it settles from now.
-            let settling = iso_millis(now_ms() - runs::SHARDS_SETTLE_MS);
-            let v = store::workflows::live_version_since(&db, id, &runs_since, &settling)
-                .await?
-                .ok_or_else(unknown)?;
-            let since = now_ms();
-            (
-                v.version,
-                v.definition,
-                v.earlier_shards,
-                v.previous_shards,
-                since,
-            )
+            let origin = origin();
+            return Err(ApiError::not_found(format!(
+                "no deployed workflow with id {id}; a workflow that is not deployed yet takes requests at its test URL {origin}/hooks/{id}/test"
+            )));
         }
     };
     let (Some(version), Some(def)) = (version, def) else {

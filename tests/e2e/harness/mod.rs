@@ -812,3 +812,23 @@ pub fn d1_statements_of(dev: &Dev, workflow_id: &str, kind: &str) -> u64 {
         .copied()
         .unwrap_or(0)
 }
+
+/// Runs JavaScript test files (paths from the repository root) under node's test runner; its
+/// report, after checking that every test passed. Files are named one by one: a directory is
+/// read as a pattern by newer versions of node.
+pub fn node_tests(files: &[&str]) -> String {
+    let out = Command::new("node")
+        .arg("--test")
+        .args(files)
+        .current_dir(root())
+        .output()
+        .expect("run node --test");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("# fail 0"), "{stdout}");
+    stdout
+}
