@@ -111,7 +111,7 @@ fn refused_by_the_server(body: &Value) -> Vec<(Option<String>, String)> {
     // As the client sends it.
     let sent = body.to_string();
     match json_budget::check(sent.as_bytes()) {
-        Ok(()) => {}
+        Ok(_) => {}
         Err(OverBudget::TooDeep { .. }) => out.push((
             too_deep(body, 1, String::new()),
             format!(

@@ -83,16 +83,17 @@ pub async fn read_json(req: &mut Request) -> ApiResult<Value> {
         return Err(ApiError::field("body", "is required: send a JSON object"));
     }
     // Parsed within a budget, like every JSON body from outside.
-    if let Err(over) = tripline_core::kernel::json_budget::check(&bytes) {
+    use tripline_core::kernel::json_budget::{check, counted_in, OverBudget};
+    let counted = check(&bytes).map_err(|over| {
         let status = match over {
-            tripline_core::kernel::json_budget::OverBudget::TooManyValues { .. } => 413,
-            tripline_core::kernel::json_budget::OverBudget::TooDeep { .. } => 400,
+            OverBudget::TooManyValues { .. } => 413,
+            OverBudget::TooDeep { .. } => 400,
         };
         let mut errors = tripline_core::kernel::problem::Errors::new();
         errors.push("body", over.to_string());
-        return Err(ApiError::new(status, "JSON over budget", over.to_string()).with_errors(errors));
-    }
-    serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::new(status, "JSON over budget", over.to_string()).with_errors(errors)
+    })?;
+    let value = serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::field(
             "body",
             format!(
@@ -102,7 +103,15 @@ pub async fn read_json(req: &mut Request) -> ApiResult<Value> {
                 e.column()
             ),
         )
-    })
+    })?;
+    // The parser keeps the last of a key written twice: a typo must not pass silently.
+    if counted_in(&value) != counted {
+        return Err(ApiError::field(
+            "body",
+            "writes a key twice in one object (only the last would be kept): write each key once",
+        ));
+    }
+    Ok(value)
 }
 
 /// The decoded query string as ordered pairs.

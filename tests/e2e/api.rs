@@ -372,6 +372,21 @@ fn http_errors_are_problem_json() {
         "{}",
         r.text
     );
+    // A key written twice would keep only the last: refused, at `body`.
+    for twice in [
+        r#"{"name": "first", "trigger": {"type": "endpoint"}, "name": "second"}"#,
+        r#"{"name": "x", "trigger": {"type": "endpoint", "type": "schedule"}}"#,
+    ] {
+        let r = send(
+            "POST",
+            &dev.url("/api/workflows"),
+            &h,
+            Some(twice.as_bytes()),
+        );
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.locations(), ["body"], "{}", r.text);
+        assert!(r.text.contains("writes a key twice"), "{}", r.text);
+    }
     let r = send(
         "POST",
         &dev.url("/api/workflows"),

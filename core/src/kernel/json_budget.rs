@@ -57,13 +57,15 @@ impl fmt::Display for OverBudget {
 
 impl std::error::Error for OverBudget {}
 
-/// Checks `bytes` against the default budget ([`MAX_DEPTH`], [`MAX_VALUES`]).
-pub fn check(bytes: &[u8]) -> Result<(), OverBudget> {
+/// Checks `bytes` against the default budget ([`MAX_DEPTH`], [`MAX_VALUES`]); the values
+/// counted.
+pub fn check(bytes: &[u8]) -> Result<usize, OverBudget> {
     check_with(bytes, MAX_DEPTH, MAX_VALUES)
 }
 
 /// Counts values and depth outside strings; malformed JSON is left for the parser to report.
-pub fn check_with(bytes: &[u8], max_depth: usize, max_values: usize) -> Result<(), OverBudget> {
+/// The values counted: each array or object, and each `,` between its members.
+pub fn check_with(bytes: &[u8], max_depth: usize, max_values: usize) -> Result<usize, OverBudget> {
     let mut depth = 0usize;
     let mut values = 0usize;
     let mut in_string = false;
@@ -99,7 +101,19 @@ pub fn check_with(bytes: &[u8], max_depth: usize, max_values: usize) -> Result<(
             return Err(OverBudget::TooManyValues { limit: max_values });
         }
     }
-    Ok(())
+    Ok(values)
+}
+
+/// What [`check`] counts in the text of `value`. Parsed text that counted more wrote a key twice
+/// in one object: the parser kept the last value only.
+pub fn counted_in(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    let members = |n: usize| 1 + n.saturating_sub(1);
+    match value {
+        Value::Array(items) => members(items.len()) + items.iter().map(counted_in).sum::<usize>(),
+        Value::Object(map) => members(map.len()) + map.values().map(counted_in).sum::<usize>(),
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -117,7 +131,7 @@ mod tests {
             Err(OverBudget::TooManyValues { limit: MAX_VALUES })
         );
         let ok = format!("[{}1]", "1,".repeat(1000));
-        assert_eq!(check(ok.as_bytes()), Ok(()));
+        assert_eq!(check(ok.as_bytes()), Ok(1001));
     }
 
     #[test]
@@ -128,9 +142,31 @@ mod tests {
             Err(OverBudget::TooDeep { limit: 64, .. })
         ));
         let fine = format!("{}{}", "[".repeat(64), "]".repeat(64));
-        assert_eq!(check(fine.as_bytes()), Ok(()));
+        assert_eq!(check(fine.as_bytes()), Ok(64));
         // Brackets and commas inside strings (with escaped quotes) are text.
         let text = format!("{{\"a\": \"{}\\\" [,,,{{\"}}", "[,".repeat(300_000));
-        assert_eq!(check(text.as_bytes()), Ok(()));
+        assert_eq!(check(text.as_bytes()), Ok(1));
+    }
+
+    #[test]
+    fn a_key_written_twice_counts_more_than_the_parsed_value() {
+        let count = |text: &str| {
+            let parsed: serde_json::Value = serde_json::from_str(text).unwrap();
+            (check(text.as_bytes()).unwrap(), counted_in(&parsed))
+        };
+        for text in [
+            r#"{"name": "a", "trigger": {"type": "endpoint"}, "steps": [1, [], {}, [2, 3]]}"#,
+            r#"[]"#,
+            r#"{}"#,
+            r#""a, [b] {c}""#,
+            r#"{"a": "x,y", "b": [{"c": 1}, {"c": 2}]}"#,
+        ] {
+            let (scanned, parsed) = count(text);
+            assert_eq!(scanned, parsed, "{text}");
+        }
+        let (scanned, parsed) = count(r#"{"name": "a", "steps": [], "name": "b"}"#);
+        assert!(scanned > parsed);
+        let (scanned, parsed) = count(r#"{"trigger": {"type": "endpoint", "type": "schedule"}}"#);
+        assert!(scanned > parsed);
     }
 }
