@@ -14,7 +14,9 @@ use super::request::{query_pairs, query_param};
 use crate::platform::now_ms;
 use crate::store::workflows::WorkflowRow;
 use tripline_core::definition::{Definition, Trigger};
-use tripline_core::kernel::time::{from_millis, iso_millis, parse_millis, LAST_WRITABLE_MS};
+use tripline_core::kernel::time::{
+    from_millis, iso_millis, parse_millis, writable, LAST_WRITABLE_MS,
+};
 use tripline_core::schedule::preview::parse_preview_query;
 use tripline_core::schedule::timer::projected_next;
 use tripline_core::schedule::zone::{offset_changes, Tz};
@@ -109,12 +111,17 @@ pub async fn timezones(req: Request) -> ApiResult {
     let instant = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
         query_param(&q, name)
             .map(|s| {
-                parse_millis(s).map(from_millis).ok_or_else(|| {
-                    ApiError::field(
-                        &format!("query.{name}"),
-                        format!("`{s}` is not an RFC 3339 instant"),
-                    )
-                })
+                parse_millis(s)
+                    .filter(|ms| writable(*ms))
+                    .map(from_millis)
+                    .ok_or_else(|| {
+                        ApiError::field(
+                            &format!("query.{name}"),
+                            format!(
+                                "`{s}` is not an RFC 3339 instant within the years 0000 to 9999 in UTC"
+                            ),
+                        )
+                    })
             })
             .transpose()
     };

@@ -523,7 +523,12 @@ impl WorkflowObject {
     /// "previous_shards", "live_since_ms"}`, `version` null when not deployed) for the trigger
     /// URL: a cache miss there asks this object, not D1.
     async fn remember_live(&self, workflow_id: &str) -> Result<()> {
-        let storage = self.state.storage();
+        let live = self.live_in_catalog(workflow_id).await?;
+        self.state.storage().put(KEY_LIVE, live).await
+    }
+
+    /// What [`Self::remember_live`] keeps, as the catalog has it now.
+    async fn live_in_catalog(&self, workflow_id: &str) -> Result<String> {
         // Earlier versions' shard counts, while retention keeps their runs (the trigger URL
         // asks those shards for a repeated key).
         let runs_since = tripline_core::kernel::time::iso_millis(
@@ -533,7 +538,7 @@ impl WorkflowObject {
         let live =
             match store::workflows::live_version_since(&db, workflow_id, &runs_since, "").await? {
                 // Deleted: D1 answers that it does not exist.
-                None => return storage.put(KEY_LIVE, LIVE_DELETED).await,
+                None => return Ok(LIVE_DELETED.to_string()),
                 Some(r) if r.version.is_some() && r.definition.is_some() => {
                     // An isolate that read the previous version here keeps it for a few seconds
                     // after this object answers with the new one: a changed `shards` settles from
@@ -548,7 +553,7 @@ impl WorkflowObject {
                 }
                 Some(_) => serde_json::json!({ "version": null }),
             };
-        storage.put(KEY_LIVE, live.to_string()).await
+        Ok(live.to_string())
     }
 
     /// Does what an action asks.
@@ -624,8 +629,15 @@ impl WorkflowObject {
                 // object never armed (a workflow never deployed, an id no workflow has) knows
                 // nothing and reads nothing.
                 if live.is_none() && storage.get::<String>(KEY_WORKFLOW).await?.is_some() {
-                    self.remember_live(&workflow_id).await?;
+                    // Kept only if no deploy, undeploy or delete reached the object during the
+                    // read (it would have kept a newer answer, or emptied the object).
+                    let calls = self.arm_calls.get();
+                    let learnt = self.live_in_catalog(&workflow_id).await?;
                     live = storage.get::<String>(KEY_LIVE).await?;
+                    if live.is_none() && self.arm_calls.get() == calls {
+                        storage.put(KEY_LIVE, learnt.clone()).await?;
+                        live = Some(learnt);
+                    }
                 }
                 match live {
                     Some(live) => Response::ok(live),

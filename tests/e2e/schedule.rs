@@ -901,6 +901,15 @@ fn platform_zone_rules_agree_with_chrono_tz_for_every_zone() {
         None,
     );
     assert_eq!(r.status, 200, "{}", r.text);
+    // An instant it could not give back is refused where it is named.
+    let r = api(
+        dev,
+        "GET",
+        "/api/timezones?zone=Europe/London&from=9999-12-31T23:59:59-23:59",
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.locations(), vec!["query.from"]);
 }
 
 /// A run of `log` steps is created, executed and kept by the schedule's own timer object (its

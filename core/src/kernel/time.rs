@@ -5,6 +5,13 @@ use chrono::{DateTime, SecondsFormat, Utc};
 /// The last instant RFC 3339 can write (`9999-12-31T23:59:59.999Z`): answers stop there, so
 /// that every instant they give can be sent back.
 pub const LAST_WRITABLE_MS: i64 = 253_402_300_799_999;
+/// The first such instant (`0000-01-01T00:00:00.000Z`).
+pub const FIRST_WRITABLE_MS: i64 = -62_167_219_200_000;
+
+/// Whether RFC 3339 can write `ms` in UTC (years 0000 to 9999): what an answer may give back.
+pub fn writable(ms: i64) -> bool {
+    (FIRST_WRITABLE_MS..=LAST_WRITABLE_MS).contains(&ms)
+}
 
 /// `2026-11-27T08:34:00.123Z` for an epoch-millisecond instant.
 pub fn iso_millis(ms: i64) -> String {

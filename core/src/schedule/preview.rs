@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 
-use crate::kernel::time::LAST_WRITABLE_MS;
+use crate::kernel::time::{writable, LAST_WRITABLE_MS};
 use serde::Serialize;
 
 use crate::schedule::zone::{local_time, offset_seconds};
@@ -50,7 +50,8 @@ impl ScheduleTrigger {
                 .local(slot.at)
                 .filter(|_| local_time(tz, slot.at).is_some())
                 .filter(|local| {
-                    local.year() <= 9999 && slot.at.timestamp_millis() <= LAST_WRITABLE_MS
+                    (0..=9999).contains(&local.year())
+                        && slot.at.timestamp_millis() <= LAST_WRITABLE_MS
                 })
             else {
                 break;
@@ -96,6 +97,12 @@ pub fn parse_preview_query(
     let after = match after {
         None => None,
         Some(text) => match DateTime::parse_from_rfc3339(text.trim()) {
+            Ok(t) if !writable(t.timestamp_millis()) => {
+                return Err((
+                    "query.after",
+                    format!("must be within the years 0000 to 9999 in UTC, got `{text}`"),
+                ))
+            }
             Ok(t) => Some(t.with_timezone(&Utc)),
             Err(_) => {
                 return Err((

@@ -115,6 +115,14 @@ fn preview_query_is_checked() {
     }
     let err = parse_preview_query(None, Some("yesterday")).expect_err("bad after");
     assert_eq!(err.0, "query.after");
+    // Instants RFC 3339 cannot write in UTC (an answer would give them back as `+10000-…`).
+    for far in ["9999-12-31T23:59:59-23:59", "0000-01-01T00:00:00+01:00"] {
+        let err = parse_preview_query(None, Some(far)).expect_err(far);
+        assert_eq!(err.0, "query.after");
+        assert!(err.1.contains("0000 to 9999"), "{}", err.1);
+    }
+    assert!(parse_preview_query(None, Some("9999-12-31T23:59:59Z")).is_ok());
+    assert!(parse_preview_query(None, Some("0000-01-01T00:00:00Z")).is_ok());
 }
 
 #[test]
