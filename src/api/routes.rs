@@ -179,7 +179,10 @@ pub fn match_route<'a>(method: &str, path: &'a str) -> RouteMatch<'a> {
     for route in ROUTES {
         if let Some(params) = path_params(route.path, path) {
             let any = route.method == "*";
-            let method_fits = (any && (ANY_METHODS.contains(&method) || method == "HEAD"))
+            // A live URL answers other methods itself, with the methods its workflow takes.
+            let live_url = route.op == Op::EndpointTrigger;
+            let method_fits = (any
+                && (ANY_METHODS.contains(&method) || method == "HEAD" || live_url))
                 || route.method == method
                 || (method == "HEAD" && route.method == "GET");
             if method_fits {
@@ -245,8 +248,15 @@ mod tests {
             match_route("QUERY", "/healthz"),
             RouteMatch::MethodNotAllowed { allow: vec!["GET"] }
         );
+        // A live URL answers every method itself: its 405 lists what its workflow takes.
+        for method in ["QUERY", "OPTIONS"] {
+            assert!(matches!(
+                match_route(method, "/hooks/wf_1"),
+                RouteMatch::Found { route, .. } if route.op == Op::EndpointTrigger
+            ));
+        }
         assert_eq!(
-            match_route("QUERY", "/hooks/wf_1"),
+            match_route("QUERY", "/hooks/wf_1/test"),
             RouteMatch::MethodNotAllowed {
                 allow: ANY_METHODS.to_vec()
             }

@@ -264,7 +264,7 @@ print(done)
 fn methods_default_to_post_and_others_get_405_with_allow() {
     let dev = dev();
     let id = create_deployed(dev, &endpoint(json!({}), json!([])));
-    for m in ["GET", "PUT", "PATCH", "DELETE"] {
+    for m in ["GET", "PUT", "PATCH", "DELETE", "OPTIONS"] {
         let r = send(m, &hook(&id), &[], None);
         assert_problem(&r, 405);
         assert_eq!(r.header("allow"), Some("POST"), "{m}");
@@ -272,9 +272,11 @@ fn methods_default_to_post_and_others_get_405_with_allow() {
     run_of(&send("POST", &hook(&id), &[], None));
 
     let id = create_deployed(dev, &endpoint(json!({"method": ["get", "PUT"]}), json!([])));
-    let r = send("POST", &hook(&id), &[], None);
-    assert_problem(&r, 405);
-    assert_eq!(r.header("allow"), Some("GET, PUT"));
+    for m in ["POST", "OPTIONS"] {
+        let r = send(m, &hook(&id), &[], None);
+        assert_problem(&r, 405);
+        assert_eq!(r.header("allow"), Some("GET, PUT"), "{m}");
+    }
     let a = run_of(&send("GET", &hook(&id), &[], None));
     let b = run_of(&send("PUT", &hook(&id), &[], Some(b"x")));
     assert_eq!(get_run(&a)["input"]["request"]["method"], "GET");
