@@ -426,10 +426,7 @@ fn id_text(item: &Value, pointer: &str, index: usize) -> Result<String, PollErro
         Some(Value::String(s)) => Ok(s.clone()),
         // A whole number past 2^53 read as a float lost digits: neighbours would share a key.
         Some(Value::Number(n)) if n.is_f64() && n.as_f64().is_some_and(inexact_whole) => {
-            Err(bad(format!(
-            "the id {n} is a whole number too large to read exactly (past 2^53 it loses digits, \
-             and records would share it); point `id` at a field that gives it as a string"
-        )))
+            Err(bad(format!("the id {n} {INEXACT_ID}")))
         }
         Some(Value::Number(n)) => Ok(n.to_string()),
         Some(other) => Err(bad(format!(
@@ -438,6 +435,10 @@ fn id_text(item: &Value, pointer: &str, index: usize) -> Result<String, PollErro
         ))),
     }
 }
+
+/// Why an id read as a float past 2^53 is refused (after the id itself).
+const INEXACT_ID: &str = "is a whole number too large to read exactly (past 2^53 it loses \
+    digits, and records would share it); point `id` at a field that gives it as a string";
 
 /// Whether `n`, read as a float, is a whole number past 2^53 (one whose digits may be lost:
 /// smaller whole numbers, and those read as 64-bit integers, are exact).

@@ -2,10 +2,9 @@
 //! workflow's zone with its UTC offset, in UTC, and whether DST affected it.
 
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
-
-use crate::kernel::time::{writable, LAST_WRITABLE_MS};
 use serde::Serialize;
 
+use crate::kernel::time::{writable, LAST_WRITABLE_MS};
 use crate::schedule::zone::{local_time, offset_seconds};
 use crate::schedule::ScheduleTrigger;
 
