@@ -161,7 +161,6 @@ fn unknown_undeployed_and_other_workflows_are_404() {
 /// A well-formed workflow id no workflow has (random, so that no object knows it).
 fn unknown_workflow_id() -> String {
     use sha2::Digest;
-    const ALPHABET: &[u8] = b"0123456789abcdefghjkmnpqrstvwxyz";
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let seed = format!(
         "{:?} {} {}",
@@ -170,11 +169,9 @@ fn unknown_workflow_id() -> String {
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let digest = Sha256::digest(seed.as_bytes());
-    let tail: String = digest[..24]
-        .iter()
-        .map(|b| ALPHABET[usize::from(b & 31)] as char)
-        .collect();
-    format!("wf_{tail}")
+    let mut random = [0u8; 15];
+    random.copy_from_slice(&digest[..15]);
+    tripline_core::kernel::ids::new_workflow_id(&random)
 }
 
 /// Requests for workflow ids that do not exist (anyone can send them, with random ids) cost no

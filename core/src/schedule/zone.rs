@@ -174,20 +174,25 @@ pub fn resolve(tz: Tz, local: NaiveDateTime) -> Option<Resolved> {
     if after <= before {
         return None;
     }
-    let (mut lo, mut hi) = (l - i64::from(after), l - i64::from(before));
-    // Invariant: the offset at `lo` is `before`, at `hi` it is not.
+    let hi = first_change(tz, l - i64::from(after), l - i64::from(before), before)?;
+    Some(Resolved {
+        at: DateTime::from_timestamp(hi, 0)?,
+        moved_by_gap: true,
+    })
+}
+
+/// The first second in `(lo, hi]` at which `tz` no longer has `offset`, found by bisection:
+/// the zone has `offset` at `lo` and another at `hi` (one change between them).
+fn first_change(tz: Tz, mut lo: i64, mut hi: i64, offset: i32) -> Option<i64> {
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if offset_at(tz, mid)? == before {
+        if offset_at(tz, mid)? == offset {
             lo = mid;
         } else {
             hi = mid;
         }
     }
-    Some(Resolved {
-        at: DateTime::from_timestamp(hi, 0)?,
-        moved_by_gap: true,
-    })
+    Some(hi)
 }
 
 /// The wall-clock time in `tz` at instant `at` (checked; `None` past the representable range).
@@ -228,16 +233,7 @@ pub fn offset_changes(
         let next = t.saturating_add(step).min(to);
         let o = offset_at(tz, next)?;
         if o != offset {
-            // The first second in (t, next] with an offset other than `offset`.
-            let (mut lo, mut hi) = (t, next);
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                if offset_at(tz, mid)? == offset {
-                    lo = mid;
-                } else {
-                    hi = mid;
-                }
-            }
+            let hi = first_change(tz, t, next, offset)?;
             let now = offset_at(tz, hi)?;
             changes.push(OffsetChange {
                 at: DateTime::from_timestamp(hi, 0)?,
@@ -332,16 +328,7 @@ pub fn second_pass_near(tz: Tz, at: DateTime<Utc>) -> Option<SecondPass> {
     if from <= to {
         return None;
     }
-    // Invariant: the offset at `lo` is `from`, at `hi` it is not.
-    let (mut lo, mut hi) = (lo, hi);
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if offset_at(tz, mid)? == from {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
+    let hi = first_change(tz, lo, hi, from)?;
     let to = offset_at(tz, hi)?;
     (to < from).then_some(SecondPass {
         start: DateTime::from_timestamp(hi, 0)?,
