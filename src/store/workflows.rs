@@ -91,7 +91,9 @@ pub async fn list(
     stmt.all().await?.results::<WorkflowRow>()
 }
 
-/// Replaces the draft; `false` when there is no such workflow.
+/// Replaces the draft; `false` when there is no such workflow. `updated_at` grows by at least
+/// a millisecond whatever `now` is: the workflow's object keeps the copy with the newest
+/// `updated_at`, so two saves stamped by clocks that disagree leave both with the last one.
 pub async fn update_draft(
     db: &D1Database,
     id: &str,
@@ -103,7 +105,9 @@ pub async fn update_draft(
 ) -> Result<bool> {
     let res = db
         .prepare(
-            "UPDATE workflows SET name = ?2, trigger_type = ?3, draft = ?4, updated_at = ?5, key = ?6 WHERE id = ?1",
+            "UPDATE workflows SET name = ?2, trigger_type = ?3, draft = ?4, key = ?6, \
+               updated_at = max(?5, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds')) \
+             WHERE id = ?1",
         )
         .bind(&[
             text(id),
@@ -149,11 +153,13 @@ pub async fn deploy(db: &D1Database, id: &str, now: &str) -> Result<Option<i64>>
     Ok(version)
 }
 
-/// Stops the live version; `false` when there is no such workflow.
+/// Stops the live version; `false` when there is no such workflow. `updated_at` never goes
+/// back (see [`update_draft`]).
 pub async fn undeploy(db: &D1Database, id: &str, now: &str) -> Result<bool> {
     let res = db
         .prepare(
-            "UPDATE workflows SET status = 'draft', deployed_version = NULL, deployed_at = NULL, updated_at = ?2 \
+            "UPDATE workflows SET status = 'draft', deployed_version = NULL, deployed_at = NULL, \
+               updated_at = max(?2, updated_at) \
              WHERE id = ?1",
         )
         .bind(&[text(id), text(now)])?

@@ -257,6 +257,60 @@ print(done)
     assert_eq!(d1_statements_of(dev, &id, "ingest"), 0);
 }
 
+/// The test URL follows the draft as the workflow's object holds it, the copy with the newest
+/// `updated_at`. So that two saves end with the same draft in D1 and in the object whatever
+/// their clocks say, a save's `updated_at` is later than the one before it, even when that one
+/// was stamped by a clock ahead of this one; an undeploy never moves it back.
+#[test]
+fn a_save_after_one_stamped_by_a_clock_ahead_is_still_newer() {
+    // Its own instance: D1 is written under it.
+    let dev = &Dev::start("endpoint-saves", &[("GH_SECRET", GH_SECRET)]);
+    let id = create(dev, &endpoint(json!({}), log_step()));
+    let ahead = "2099-01-01T00:00:00.000Z";
+    dev.d1_write(&format!(
+        "UPDATE workflows SET updated_at = '{ahead}' WHERE id = '{id}'"
+    ));
+    let signed = endpoint(
+        json!({"verify": {"scheme": "github", "secret_env": "GH_SECRET"}}),
+        log_step(),
+    );
+    let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&signed));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["updated_at"], "2099-01-01T00:00:00.001Z");
+    // The object took that save: its test URL checks the signature the new draft asks for.
+    let r = send("POST", &dev.url(&format!("/hooks/{id}/test")), &[], None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shelf = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    );
+    assert_eq!(shelf.status, 200, "{}", shelf.text);
+    let got = &shelf.json()["test_requests"][0];
+    assert_eq!(got["signature"]["valid"], false, "{got}");
+
+    let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&signed));
+    assert_eq!(
+        r.json()["updated_at"],
+        "2099-01-01T00:00:00.002Z",
+        "{}",
+        r.text
+    );
+    for op in ["deploy", "undeploy"] {
+        let r = api(dev, "POST", &format!("/api/workflows/{id}/{op}"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let r = api(dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.json()["status"], "draft", "{}", r.text);
+    assert_eq!(
+        r.json()["updated_at"],
+        "2099-01-01T00:00:00.002Z",
+        "{}",
+        r.text
+    );
+}
+
 #[test]
 fn methods_default_to_post_and_others_get_405_with_allow() {
     let dev = dev();
