@@ -37,17 +37,22 @@ use tripline_core::oauth::signin_link;
 use tripline_core::oauth::OAuthTrigger;
 
 /// The deployed OAuth trigger of a workflow: 404 when unknown, not deployed, or not OAuth.
+/// Read from the workflow's object, which keeps the live version: an id no deployed workflow
+/// has costs no D1 statement (anyone can send random ids).
 async fn live(env: &Env, id: &WorkflowId) -> ApiResult<(i64, OAuthTrigger)> {
-    let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
-    let row = store::workflows::live_version(&store::db(env)?, id)
-        .await?
-        .ok_or_else(unknown)?;
-    let (Some(version), Some(def)) = (row.version, row.definition) else {
-        return Err(ApiError::not_found(format!(
-            "workflow {id} is not deployed: deploy it before sending end users to its Sign-in URL"
-        )));
+    let not_deployed = |what: &str| {
+        ApiError::not_found(format!(
+            "{what}: deploy it before sending end users to its Sign-in URL"
+        ))
     };
-    let def = parse_definition(&def)?;
+    let live = crate::objects::live(env, id)
+        .await?
+        .filter(|live| live["deleted"] != true)
+        .ok_or_else(|| not_deployed(&format!("no deployed workflow with id {id}")))?;
+    let (Some(version), Some(def)) = (live["version"].as_i64(), live["definition"].as_str()) else {
+        return Err(not_deployed(&format!("workflow {id} is not deployed")));
+    };
+    let def = parse_definition(def)?;
     match def.trigger {
         Trigger::OAuth(t) => Ok((version, *t)),
         other => Err(ApiError::not_found(format!(

@@ -611,21 +611,44 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
         None,
     );
     assert_problem(&r, 400, Some("query.redirect"), "same origin");
-    let r = send(
-        "GET",
-        &dev.url("/oauth/wf_000000000000000000000000/signin?user_id=u"),
-        &[],
-        None,
-    );
-    assert_problem(&r, 404, None, "no workflow");
+    // Ids no deployed workflow has (anyone can send them) are answered by the workflow's
+    // object, which keeps the live version: no D1 statement, on either URL.
+    let unknown = tripline_core::kernel::ids::new_workflow_id(&[7; 15]);
     let draft = create(dev, &definition(&provider, "Draft", json!({}), log_steps()));
-    let r = send(
-        "GET",
-        &dev.url(&format!("/oauth/{draft}/signin?user_id=u")),
-        &[],
+    for id in [unknown.as_str(), draft.as_str()] {
+        for url in [
+            format!("/oauth/{id}/signin?user_id=u"),
+            format!("/oauth/{id}/callback?state=s&code=c"),
+        ] {
+            let r = send("GET", &dev.url(&url), &[], None);
+            assert_problem(
+                &r,
+                404,
+                None,
+                &format!("no deployed workflow with id {id}: deploy it before sending end users"),
+            );
+            assert_eq!(d1_statements_of(dev, id, "oauth"), 0, "{url}");
+        }
+    }
+    assert_eq!(d1_statements(dev, &unknown), Default::default());
+    let undeployed = create_deployed(
+        dev,
+        &definition(&provider, "Undeployed", json!({}), log_steps()),
+    );
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{undeployed}/undeploy"),
         None,
     );
-    assert_problem(&r, 404, None, "not deployed");
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send("GET", &dev.url(&signin_path(&undeployed, "u")), &[], None);
+    assert_problem(
+        &r,
+        404,
+        None,
+        &format!("workflow {undeployed} is not deployed: deploy it"),
+    );
     let unset = create_deployed(
         dev,
         &definition(
