@@ -15,12 +15,14 @@ use crate::platform::fetch::{self, FetchFailure, Fetched, Outbound, OutboundBody
 use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
 use tripline_core::kernel::crypto::{self, KeyError, SealKey};
-use tripline_core::kernel::time::iso_millis;
+use tripline_core::kernel::time::{iso_millis, parse_millis};
 use tripline_core::oauth::expires_in::with_numeric_expires_in;
 use tripline_core::oauth::flow::{
     classify, client, token_set, userinfo_refused, TokenFailure, TokenSet,
 };
-use tripline_core::oauth::refresh::{oauth_trigger_of, refresh_config, retry_delay_ms};
+use tripline_core::oauth::refresh::{
+    oauth_trigger_of, refresh_at, refresh_config, refreshed_expiry, retry_delay_ms,
+};
 use tripline_core::oauth::{run_token, OAuthTrigger};
 
 /// Each call to the provider gives up after this long.
@@ -493,7 +495,15 @@ async fn refresh_one(
     match result {
         Ok(resp) => {
             let current: Vec<String> = serde_json::from_str(&conn.scopes).unwrap_or_default();
-            let set = token_set(&resp, &current, now_ms());
+            let now = now_ms();
+            let mut set = token_set(&resp, &current, now);
+            // The current token was obtained when the row last changed, unless a failed
+            // refresh changed it since.
+            let obtained = (conn.refresh_failures == 0)
+                .then(|| parse_millis(&conn.updated_at))
+                .flatten();
+            set.expires_at_ms = refreshed_expiry(set.expires_at_ms, conn.expires_at, obtained, now);
+            set.refresh_at_ms = refresh_at(now, set.expires_at_ms);
             let access = seal(
                 key,
                 &token_aad("access", workflow_id, user_id),

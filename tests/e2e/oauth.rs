@@ -1561,6 +1561,30 @@ fn a_short_lived_token_is_refreshed_halfway_through_its_life_not_on_every_pass()
         stored_again >= new_refresh_at,
         "the refresh stores refresh_at again"
     );
+
+    // A refresh answered without `expires_in` keeps the earlier token's lifetime (4 minutes,
+    // so due halfway again), rather than leave a token that seems never to expire and is
+    // never refreshed again.
+    short.refresh_without_expires_in(true);
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET refresh_at = refresh_at - 120000 WHERE workflow_id = '{wf_short}'"
+    ));
+    dev.fire_cron();
+    assert_eq!(refreshes(&short), 3, "{:?}", short.token_requests());
+    let row = dev.d1(&format!(
+        "SELECT expires_at, refresh_at, refreshed_at FROM oauth_connections WHERE workflow_id = '{wf_short}'"
+    ))[0]
+        .clone();
+    let (expires, refresh_at) = times(&wf_short);
+    let refreshed =
+        tripline_core::kernel::time::parse_millis(row["refreshed_at"].as_str().unwrap()).unwrap();
+    // The lifetime is measured from when the earlier token's refresh began, before its answer.
+    let lifetime = expires - refreshed;
+    assert!((240_000..250_000).contains(&lifetime), "{row}");
+    assert!(
+        (120_000..125_000).contains(&(expires - refresh_at)),
+        "{row}"
+    );
 }
 
 /// One Cron pass takes batch after batch while connections are due (here batches of 2, for 5

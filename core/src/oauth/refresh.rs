@@ -39,6 +39,33 @@ pub fn refresh_at(obtained_ms: i64, expires_at_ms: Option<i64>) -> Option<i64> {
     Some(expires.saturating_sub(window))
 }
 
+/// The lifetime taken for a refreshed token whose provider gave the token it replaces an
+/// expiry but left `expires_in` out of the refresh's answer, when the earlier lifetime is not
+/// known: an hour, the most common.
+pub const ASSUMED_LIFETIME_MS: i64 = 60 * 60_000;
+
+/// When a refreshed token expires: as answered (`answered`), or, when the answer has no
+/// `expires_in` (the standard only recommends it) but the token it replaces expires at
+/// `earlier_expires_at_ms`, after the earlier token's lifetime (from `earlier_obtained_ms`,
+/// when known) or [`ASSUMED_LIFETIME_MS`]. Otherwise such a connection would look as if its
+/// token never expires, and would never be refreshed again.
+pub fn refreshed_expiry(
+    answered: Option<i64>,
+    earlier_expires_at_ms: Option<i64>,
+    earlier_obtained_ms: Option<i64>,
+    now_ms: i64,
+) -> Option<i64> {
+    if answered.is_some() {
+        return answered;
+    }
+    let earlier = earlier_expires_at_ms?;
+    let lifetime = earlier_obtained_ms
+        .map(|obtained| earlier.saturating_sub(obtained))
+        .filter(|lifetime| *lifetime > 0)
+        .unwrap_or(ASSUMED_LIFETIME_MS);
+    Some(now_ms.saturating_add(lifetime))
+}
+
 /// Whether two configurations are the same provider and client: the same `token_url` origin
 /// and `client_id`. A refresh token is only ever sent where it was issued.
 pub fn same_provider(a: &OAuthTrigger, b: &OAuthTrigger) -> bool {
@@ -115,6 +142,37 @@ mod tests {
     use super::*;
     use crate::kernel::problem::Errors;
     use serde_json::json;
+
+    #[test]
+    fn a_refresh_answer_without_expires_in_keeps_the_earlier_lifetime() {
+        let now = 1_800_000_000_000;
+        let min = 60_000;
+        // Answered: as answered, whatever came before.
+        assert_eq!(
+            refreshed_expiry(Some(now + 5 * min), Some(now), Some(now - min), now),
+            Some(now + 5 * min)
+        );
+        // Not answered, the earlier token lived 5 minutes: so does this one.
+        assert_eq!(
+            refreshed_expiry(None, Some(now + 2 * min), Some(now - 3 * min), now),
+            Some(now + 5 * min)
+        );
+        // When the earlier one was obtained is unknown (or makes no sense): an hour.
+        for obtained in [None, Some(now + 2 * min), Some(now + 3 * min)] {
+            assert_eq!(
+                refreshed_expiry(None, Some(now + 2 * min), obtained, now),
+                Some(now + ASSUMED_LIFETIME_MS),
+                "{obtained:?}"
+            );
+        }
+        // A token that never expired as far as we knew: neither does this one.
+        assert_eq!(refreshed_expiry(None, None, Some(now - min), now), None);
+        // Far-off values do not overflow.
+        assert_eq!(
+            refreshed_expiry(None, Some(i64::MAX), Some(i64::MIN), i64::MAX),
+            Some(i64::MAX)
+        );
+    }
 
     #[test]
     fn a_token_is_due_ten_minutes_before_it_expires_or_halfway_when_it_lives_less() {

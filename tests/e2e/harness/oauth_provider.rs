@@ -115,6 +115,8 @@ struct State {
     refresh_tokens_when: RefreshTokens,
     /// `expires_in` as a numeric string (`"3600"`), as Azure AD v1 and ADFS send it.
     expires_in_as_text: bool,
+    /// Refreshes answer without `expires_in` (the standard only recommends it).
+    refreshes_without_expires_in: bool,
     consented: HashSet<String>,
     authorize_requests: Vec<HashMap<String, String>>,
     pkce: Vec<PkceCheck>,
@@ -232,6 +234,11 @@ impl Provider {
     /// Token answers send `expires_in` as a numeric string (`"3600"`) instead of a number.
     pub fn send_expires_in_as_text(&self, on: bool) {
         self.state.lock().unwrap().expires_in_as_text = on;
+    }
+
+    /// Refreshes answer without `expires_in`; sign-ins still send it.
+    pub fn refresh_without_expires_in(&self, on: bool) {
+        self.state.lock().unwrap().refreshes_without_expires_in = on;
     }
 
     pub fn grant_refresh_tokens(&self, when: RefreshTokens) {
@@ -617,6 +624,9 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
                             "expires_in": expires_in, "scope": scope});
     if let Some(refresh) = refresh {
         answer["refresh_token"] = json!(refresh);
+    }
+    if grant_type == "refresh_token" && s.refreshes_without_expires_in {
+        answer.as_object_mut().unwrap().remove("expires_in");
     }
     Reply::json(200, answer)
 }
