@@ -313,7 +313,8 @@ pub async fn execute_claimed(
     // OAuth runs: the real access token is the one the run carries (never the stored input's);
     // without one, or once it is due for refresh, the connection's current one.
     if let Some(oauth) = context.get_mut("oauth") {
-        if let Err(reason) = oauth::hydrate(env, &run.workflow_id, oauth, now_ms()).await {
+        // A failed read of the connection is returned: the run is tried again.
+        if let Err(reason) = oauth::hydrate(env, &run.workflow_id, oauth, now_ms()).await? {
             fail(reason, &records).await?;
             return Ok(());
         }

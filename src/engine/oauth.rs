@@ -206,6 +206,11 @@ pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
     }
 }
 
+thread_local! {
+    /// Whether the fault `connection-read-once` has failed a read in this isolate.
+    static CONNECTION_READ_FAILED: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Gives a run's steps the real access token. The stored run input holds `oauth` with
 /// `access_token: "[redacted]"`; a run started by a sign-in carries that sign-in's token
 /// sealed (put back into `oauth` before this is called), used as is while it is valid beyond
@@ -214,50 +219,61 @@ pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
 /// current expiry are read from the end user's connection and decrypted, so steps get the
 /// freshest token. Fails when that connection is gone, needs a new sign-in, holds a token past
 /// its expiry whose refreshes fail (either way the token is dead: the run would only collect
-/// the provider's 401s) or cannot be decrypted.
+/// the provider's 401s) or cannot be decrypted: `Ok(Err(why))`. A failed read of the
+/// connection is an `Err`, so that the run is tried again rather than failed for good.
 pub async fn hydrate(
     env: &Env,
     workflow_id: &str,
     oauth: &mut Value,
     now_ms: i64,
-) -> Result<(), String> {
+) -> worker::Result<Result<(), String>> {
     if run_token::carried_token_usable(oauth, now_ms) {
-        return Ok(());
+        return Ok(Ok(()));
     }
     let Some(user_id) = oauth
         .get("user_id")
         .and_then(Value::as_str)
         .map(str::to_string)
     else {
-        return Ok(());
+        return Ok(Ok(()));
     };
-    let db = store::db(env).map_err(|e| e.to_string())?;
-    let conn = connections::get(&db, workflow_id, &user_id)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!("the OAuth connection of user `{user_id}` no longer exists (it was deleted); the end user must sign in again")
-        })?;
+    if crate::platform::dev_fault::listed(env, "connection-read-once")
+        && !CONNECTION_READ_FAILED.replace(true)
+    {
+        return Err(worker::Error::RustError(
+            "injected fault connection-read-once".into(),
+        ));
+    }
+    let Some(conn) = connections::get(&store::db(env)?, workflow_id, &user_id).await? else {
+        return Ok(Err(format!(
+            "the OAuth connection of user `{user_id}` no longer exists (it was deleted); the end user must sign in again"
+        )));
+    };
     if conn.status == "needs_reauth" {
-        return Err(needs_sign_in(&user_id, &conn));
+        return Ok(Err(needs_sign_in(&user_id, &conn)));
     }
     // An access token past its expiry whose refreshes fail is dead too: the run says why
     // instead of collecting the provider's 401s.
     if let (Some(expired_at), Some(error)) = (conn.expires_at, conn.last_refresh_error.as_deref()) {
         if expired_at <= now_ms {
-            return Err(expired_and_failing(&user_id, expired_at, error));
+            return Ok(Err(expired_and_failing(&user_id, expired_at, error)));
         }
     }
-    let key = seal_key(env).map_err(|e| format!("cannot read the access token: {e}"))?;
-    let token = crypto::open(
-        &key,
-        &token_aad("access", workflow_id, &user_id),
-        &conn.access_token,
-    )
-    .map_err(|e| format!("cannot read the access token: {e}"))?;
+    let token = seal_key(env).map_err(|e| e.to_string()).and_then(|key| {
+        crypto::open(
+            &key,
+            &token_aad("access", workflow_id, &user_id),
+            &conn.access_token,
+        )
+        .map_err(|e| e.to_string())
+    });
+    let token = match token {
+        Ok(token) => token,
+        Err(e) => return Ok(Err(format!("cannot read the access token: {e}"))),
+    };
     oauth["access_token"] = Value::String(token);
     oauth["expires_at"] = json!(conn.expires_at.map(iso_millis));
-    Ok(())
+    Ok(Ok(()))
 }
 
 /// Why a connection whose refresh token the current key cannot decrypt does not refresh.

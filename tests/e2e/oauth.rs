@@ -2019,6 +2019,40 @@ fn a_failed_save_of_a_rotated_refresh_token_is_tried_again() {
     assert!(refreshes.iter().all(|r| r.error.is_none()), "{refreshes:?}");
 }
 
+/// A run whose read of the end user's connection fails (a passing database error) is tried
+/// again, not failed for good: the replay of a sign-in run reads the connection, meets the
+/// fault once, and is executed again with the real token.
+#[test]
+fn a_failed_read_of_the_connection_is_tried_again() {
+    let dev = &Dev::start(
+        "oauth-connection-read-retry",
+        &[
+            (SECRET_ENV, CLIENT_SECRET),
+            ("RUN_LEASE_SECONDS", "3"),
+            ("TRIPLINE_DEV_FAULTS", "connection-read-once"),
+        ],
+    );
+    let provider = Provider::start(&dev.base, 3600);
+    let (_, run_id) = signed_in_run(dev, &provider, "Read retry", "rosa");
+    let replay = replay_of(dev, &run_id);
+    assert_eq!(replay["status"], "succeeded", "{replay}");
+    assert_eq!(replay["error"], Value::Null, "{replay}");
+    assert_eq!(
+        replay["steps"][0]["output"]["message"], "connected u1",
+        "{replay}"
+    );
+    // The fault was met once (the log line may reach the file after the run's answer).
+    eventually(10, "the fault in the log", || {
+        dev.logs().contains("injected fault connection-read-once")
+    });
+    let logs = dev.logs();
+    assert_eq!(
+        logs.matches("injected fault connection-read-once").count(),
+        1,
+        "{logs}"
+    );
+}
+
 /// A provider that sends `expires_in` as a numeric string (`"120"`, as Azure AD v1 and ADFS
 /// do): the sign-in succeeds with the token's expiry, and the token is refreshed.
 #[test]
