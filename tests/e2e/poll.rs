@@ -962,6 +962,36 @@ fn a_tiebreak_that_is_not_unique_is_refused() {
     );
     stop(&e.dev, &id);
 
+    // A key of a unique index with another column than the cursor repeats (invoice 1 of each
+    // account), and an index's INCLUDE column is no key at all: both are refused.
+    e.pg.sql(
+        "CREATE TABLE t_tie_pair (account_id int NOT NULL, invoice_no int NOT NULL, \
+         created_at timestamptz NOT NULL DEFAULT clock_timestamp(), \
+         UNIQUE (account_id, invoice_no))",
+    );
+    e.pg.sql("CREATE UNIQUE INDEX t_tie_pair_at ON t_tie_pair (created_at) INCLUDE (account_id)");
+    e.pg.sql("GRANT SELECT ON t_tie_pair TO reader");
+    e.pg.sql("INSERT INTO t_tie_pair (account_id, invoice_no) VALUES (1, 1), (2, 1)");
+    for tiebreak in ["invoice_no", "account_id"] {
+        let id = create_deployed(
+            &e.dev,
+            &pg_def(
+                "tiebreak in a wider key",
+                json!({"table": "t_tie_pair", "cursor": "created_at", "tiebreak": tiebreak}),
+                "beginning",
+                5,
+            ),
+        );
+        let error = first_poll_error(&e.dev, &id);
+        assert!(
+            error.contains(&format!("column \"{tiebreak}\" is not unique"))
+                && error.contains("trigger.source.tiebreak"),
+            "{error}"
+        );
+        assert_eq!(runs_of(&e.dev, &id), 0);
+        stop(&e.dev, &id);
+    }
+
     // A partitioned table's primary key must include its partition key: a tiebreak that is one
     // key of it is taken.
     e.pg.sql(

@@ -153,7 +153,9 @@ impl fmt::Display for PollError {
                 tiebreak,
             } => {
                 let why = match tiebreak {
-                    true => "no primary key or unique index has it",
+                    true => {
+                        "no primary key or unique index has it as a key, alone or with the cursor"
+                    }
                     false => "no primary key or unique index on it alone",
                 };
                 write!(
