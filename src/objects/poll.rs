@@ -45,7 +45,9 @@ use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::ids::{new_run_id, WorkflowId};
 use tripline_core::kernel::shard::shard_for;
 use tripline_core::kernel::time::iso_millis;
-use tripline_core::poll::cursor::{sort_oldest_first, HttpCursor, NewRecord, PgCursor};
+use tripline_core::poll::cursor::{
+    lists_newest_first, sort_oldest_first, HttpCursor, NewRecord, PgCursor,
+};
 use tripline_core::poll::horizon::Waiting;
 use tripline_core::poll::horizon::{Horizon, MAX_MARK_BYTES};
 use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk, Pause, KEPT_PAGE_TRIES};
@@ -962,6 +964,8 @@ async fn poll_http(
     let mut new: Vec<NewRecord> = Vec::new();
     let mut held_bytes = 0usize;
     let mut new_count = 0usize;
+    // Whether the last page read listed its items newest first.
+    let mut last_newest_first;
     // A source whose URL or headers send a credential follows redirects only within its origin.
     let carries_secret = source.carries_credentials();
     let end = loop {
@@ -1000,6 +1004,9 @@ async fn poll_http(
         pages += 1;
         let items = source.items_of(&page.body)?;
         items_read += items.len();
+        last_newest_first = source
+            .greatest_pointer()
+            .is_some_and(|p| lists_newest_first(items, p));
         let (fresh, seen) = cursor.select_page(items, &source.id, source.greatest_pointer())?;
         let fresh = walk.not_taken(fresh);
         let next = source.next_request(&request.url, page.link.as_deref(), &page.body)?;
@@ -1044,9 +1051,12 @@ async fn poll_http(
         new.reverse();
     }
     // A gap can only be told against something seen before; an API asked for what is after
-    // the cursor (`{{cursor.greatest}}`) and read to its end has shown everything new.
+    // the cursor (`{{cursor.greatest}}`) and read to its end has shown everything new, unless
+    // it listed newest first: a capped answer (a `limit` without a next page) then left out
+    // the oldest new items.
     let compared = !walk.positioning && !cursor.is_empty();
     let asked_only_for_new = source.is_incremental() && cursor.mark().is_some();
+    let capped_newest_first = asked_only_for_new && last_newest_first;
     let gap = match end {
         // Paused to go on at once: no gap to report.
         Err(Pause::AtOnce) => None,
@@ -1064,17 +1074,25 @@ async fn poll_http(
         // Nothing proves that no item came and went between two polls when the page where old
         // items meet new ones holds only new items (unless the API was asked for what is after
         // the cursor, and was read to its end).
-        Ok((false, true)) if compared && !asked_only_for_new => Some(json!({
-            "at": iso_millis(now_ms()),
-            "kind": "all_new",
-            "pages": pages,
-            "items": items_read,
-            "new": new_count,
-            "reason": "every item where the list meets what was seen before was new, so items \
-                       in between may have been missed; poll more often or ask the source \
-                       for more items per page",
-            "caught_up_at": null,
-        })),
+        Ok((false, true)) if compared && (!asked_only_for_new || capped_newest_first) => {
+            Some(json!({
+                "at": iso_millis(now_ms()),
+                "kind": "all_new",
+                "pages": pages,
+                "items": items_read,
+                "new": new_count,
+                "reason": match capped_newest_first {
+                    true => "asked for what is new, the source listed it newest first without \
+                             reaching the last item seen, so if it caps its answers the oldest new \
+                             items were left out; ask it for oldest first, or filter inclusively \
+                             (`gte`) so that an answer that reaches the last item seen shows it",
+                    false => "every item where the list meets what was seen before was new, so \
+                              items in between may have been missed; poll more often or ask the \
+                              source for more items per page",
+                },
+                "caught_up_at": null,
+            }))
+        }
         _ => None,
     };
     let created = if walk.positioning {

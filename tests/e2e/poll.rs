@@ -2216,6 +2216,64 @@ fn http_since_filtered_api_is_asked_only_for_new_items() {
     stop(&e.dev, &id);
 }
 
+/// An API asked only for what is new that lists it newest first and caps its answer (a
+/// `limit` with no next page) leaves out the oldest new items: that is a gap, reported. Filtered
+/// inclusively (`gte`), an answer that reaches the last item seen shows it, and is no gap.
+#[test]
+fn http_since_filtered_api_listing_newest_first_reports_a_capped_answer() {
+    let e = env();
+    // (feed, inclusive filter, the API's cap, the last item of the third answer)
+    for (feed, inclusive, cap, last) in [
+        ("since-capped", false, 2, 6),
+        ("since-capped-gte", true, 3, 7),
+    ] {
+        e.api.update(feed, |f| {
+            f.items = vec![item(1)];
+            f.since = true;
+            f.since_inclusive = inclusive;
+            f.newest_first = true;
+            f.cap = Some(cap);
+        });
+        let def = http_def(
+            feed,
+            json!({"url": format!("{}?since={{{{cursor.greatest}}}}", e.api.url(feed)),
+                   "dedupe": "greatest", "greatest": "/created_at"}),
+            "beginning",
+        );
+        let id = create_deployed(&e.dev, &def);
+        assert_eq!(item_seqs(&wait_runs(&e.dev, &id, 1, 90)), [1]);
+        let last_gap = || poll_status(&e.dev, &id)["last_gap"].clone();
+        // Two new items, the whole answer (with the last item seen when inclusive).
+        e.api
+            .update(feed, |f| f.items = (1..=3).map(item).collect());
+        assert_eq!(item_seqs(&wait_runs(&e.dev, &id, 3, 90)), [1, 2, 3]);
+        wait_polls(&e.dev, &id, 1, 60);
+        if inclusive {
+            assert_eq!(last_gap(), Value::Null, "{feed}");
+        } else {
+            // Strictly after item 1, newest first: nothing shows that the answer was whole.
+            let gap = last_gap();
+            assert_eq!(gap["kind"], "all_new", "{gap}");
+            assert!(
+                gap["reason"].as_str().unwrap().contains("newest first"),
+                "{gap}"
+            );
+            assert_eq!(gap["new"], 2, "{gap}");
+        }
+        // One new item more than the cap: item 4 is left out, and the poll says so.
+        e.api
+            .update(feed, |f| f.items = (1..=last).map(item).collect());
+        let runs = wait_runs(&e.dev, &id, last as usize - 1, 90);
+        let want: Vec<u64> = (1..=last as u64).filter(|n| *n != 4).collect();
+        assert_eq!(item_seqs(&runs), want, "{feed}");
+        eventually(30, "the capped answer's gap", || last_gap()["new"] == cap);
+        let gap = last_gap();
+        assert_eq!(gap["kind"], "all_new", "{feed}: {gap}");
+        assert!(gap["reason"].as_str().unwrap().contains("gte"), "{gap}");
+        stop(&e.dev, &id);
+    }
+}
+
 /// `start: "now"` on an oldest-first list longer than `max_pages`: the deploy reads to its end
 /// before it answers, so an item added right after the deploy starts a run. (Bound by
 /// `max_pages`, the rest of the walk was read by later polls, still positioning, and took items
@@ -2664,6 +2722,10 @@ struct Feed {
     page_size: Option<usize>,
     paging: Paging,
     since: bool,
+    /// `since` keeps the item at the value too (`gte` rather than `gt`).
+    since_inclusive: bool,
+    /// At most this many items, without a next page (an API's `limit` with only a `has_more`).
+    cap: Option<usize>,
     /// Answers this many milliseconds late.
     delay_ms: u64,
     /// Text replaced in the answer's JSON (what a JSON value cannot hold, written raw).
@@ -2722,8 +2784,14 @@ fn answer(
     }
     if feed.since {
         if let Some(since) = query.get("since").filter(|s| !s.is_empty()) {
-            items.retain(|i| i["created_at"].as_str().unwrap() > since.as_str());
+            items.retain(|i| {
+                let at = i["created_at"].as_str().unwrap();
+                at > since.as_str() || (feed.since_inclusive && at == since.as_str())
+            });
         }
+    }
+    if let Some(cap) = feed.cap {
+        items.truncate(cap);
     }
     let Some(size) = feed.page_size else {
         let mut text = json!({"data": items}).to_string();

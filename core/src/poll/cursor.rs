@@ -413,6 +413,20 @@ pub fn sort_oldest_first(records: &mut [NewRecord]) {
     }
 }
 
+/// Whether a page lists its items newest first: its first item's ordering value (at
+/// `pointer`) is greater than its last one's. Items without one tell nothing.
+pub fn lists_newest_first(items: &[Value], pointer: &str) -> bool {
+    match (items.first(), items.last()) {
+        (Some(first), Some(last)) => match (first.pointer(pointer), last.pointer(pointer)) {
+            (Some(a), Some(b)) if !a.is_null() && !b.is_null() => {
+                compare_values(a, b) == Ordering::Greater
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
 /// The dedup key of an item: its id's text (a string without quotes, a number's JSON text).
 fn id_text(item: &Value, pointer: &str, index: usize) -> Result<String, PollError> {
     let bad = |problem: String| PollError::BadItem {

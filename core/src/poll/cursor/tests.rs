@@ -708,3 +708,20 @@ fn a_pg_position_reads_back_as_it_was_kept() {
         assert!(serde_json::from_str::<PgCursor>(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn a_page_lists_newest_first_when_its_first_ordering_value_is_the_greatest() {
+    let page = |values: Vec<Value>| -> Vec<Value> {
+        values.into_iter().map(|v| json!({"at": v})).collect()
+    };
+    let yes = |values: Vec<Value>| lists_newest_first(&page(values), "/at");
+    assert!(yes(vec![json!("2024-05-03"), json!("2024-05-01")]));
+    assert!(yes(vec![json!(10), json!(9), json!(2)]));
+    assert!(!yes(vec![json!("2024-05-01"), json!("2024-05-03")]));
+    // One item, equal values, or an item without one tell nothing.
+    assert!(!yes(vec![json!("2024-05-03")]));
+    assert!(!yes(vec![json!("2024-05-03"), json!("2024-05-03")]));
+    assert!(!yes(vec![Value::Null, json!("2024-05-01")]));
+    assert!(!lists_newest_first(&[json!({}), json!({"at": 1})], "/at"));
+    assert!(!lists_newest_first(&[], "/at"));
+}
