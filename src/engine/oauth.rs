@@ -174,8 +174,20 @@ fn config_failure(message: String) -> TokenFailure {
     }
 }
 
-/// Calls `userinfo_url` with the access token; the answer must be a JSON object.
+/// Calls `userinfo_url` with the access token; the answer must be a JSON object. A passing
+/// failure (unreachable, a timeout, a 5xx or 429) is tried once more: a sign-in that fails
+/// here loses the tokens, among them a first consent's refresh token, which the provider may
+/// not give again.
 pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
+    match userinfo_once(url, tokens).await {
+        Err((_, true)) => userinfo_once(url, tokens).await,
+        other => other,
+    }
+    .map_err(|(why, _)| why)
+}
+
+/// One call of [`userinfo`]; an error says why, and whether it may pass.
+async fn userinfo_once(url: &str, tokens: &TokenSet) -> Result<Value, (String, bool)> {
     let headers = [
         (
             "authorization".to_string(),
@@ -190,18 +202,28 @@ pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
         body: None,
         manual_redirect: true,
     };
-    let Fetched { status, body, .. } = send(&out, PROVIDER_TIMEOUT_MS)
-        .await
-        .map_err(|e| format!("the userinfo endpoint could not be reached: {e}"))?;
+    let Fetched { status, body, .. } = send(&out, PROVIDER_TIMEOUT_MS).await.map_err(|e| {
+        (
+            format!("the userinfo endpoint could not be reached: {e}"),
+            true,
+        )
+    })?;
     if !(200..300).contains(&status) {
-        return Err(userinfo_refused(status, &body, &tokens.access_token));
+        let passing = status >= 500 || status == 429;
+        return Err((
+            userinfo_refused(status, &body, &tokens.access_token),
+            passing,
+        ));
     }
     match serde_json::from_slice::<Value>(&body) {
         Ok(v @ Value::Object(_)) => Ok(v),
         // Not quoted: a 2xx answer may hold personal data or tokens.
-        _ => Err(format!(
-            "the userinfo endpoint's answer is not a JSON object ({} bytes, not shown)",
-            body.len()
+        _ => Err((
+            format!(
+                "the userinfo endpoint's answer is not a JSON object ({} bytes, not shown)",
+                body.len()
+            ),
+            false,
         )),
     }
 }

@@ -2053,6 +2053,42 @@ fn a_failed_read_of_the_connection_is_tried_again() {
     );
 }
 
+/// A passing failure of the userinfo endpoint (a 503) is tried once more, so that a sign-in
+/// does not lose its tokens (a first consent's refresh token may never be given again) to one
+/// bad answer; a second failure sends the end user to `failure_url`, and stores nothing.
+#[test]
+fn a_passing_userinfo_failure_is_tried_once_more() {
+    let dev = &own_dev("oauth-userinfo-retry");
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Userinfo retry", json!({}), log_steps()),
+    );
+    provider.fail_userinfo(1);
+    let callback = authorize(dev, &provider, &wf, "u1", "sam");
+    let r = send("GET", &callback, &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert!(
+        r.header("location")
+            .unwrap()
+            .starts_with(&format!("{}/app/done", provider.base)),
+        "{:?}",
+        r.header("location")
+    );
+    assert_eq!(provider.userinfo_calls(), 2);
+    let c = connections(dev, &wf).remove(0);
+    assert_eq!(c["userinfo"]["sub"], "sam", "{c}");
+    assert_eq!(c["has_refresh_token"], true, "{c}");
+
+    provider.fail_userinfo(2);
+    let callback = authorize(dev, &provider, &wf, "u2", "tia");
+    let q = failure_query(&send("GET", &callback, &[], None), &provider);
+    assert_eq!(q["error"], "userinfo_failed", "{q:?}");
+    assert!(q["error_description"].contains("503"), "{q:?}");
+    assert_eq!(provider.userinfo_calls(), 4);
+    assert_eq!(connections(dev, &wf).len(), 1);
+}
+
 /// A provider that sends `expires_in` as a numeric string (`"120"`, as Azure AD v1 and ADFS
 /// do): the sign-in succeeds with the token's expiry, and the token is refreshed.
 #[test]

@@ -117,6 +117,10 @@ struct State {
     expires_in_as_text: bool,
     /// Refreshes answer without `expires_in` (the standard only recommends it).
     refreshes_without_expires_in: bool,
+    /// The userinfo endpoint answers 503 this many more times.
+    userinfo_failures: usize,
+    /// Calls of the userinfo endpoint.
+    userinfo_calls: usize,
     consented: HashSet<String>,
     authorize_requests: Vec<HashMap<String, String>>,
     pkce: Vec<PkceCheck>,
@@ -236,6 +240,16 @@ impl Provider {
         self.state.lock().unwrap().expires_in_as_text = on;
     }
 
+    /// The userinfo endpoint answers 503 to the next `times` calls.
+    pub fn fail_userinfo(&self, times: usize) {
+        self.state.lock().unwrap().userinfo_failures = times;
+    }
+
+    /// How many times the userinfo endpoint was called.
+    pub fn userinfo_calls(&self) -> usize {
+        self.state.lock().unwrap().userinfo_calls
+    }
+
     /// Refreshes answer without `expires_in`; sign-ins still send it.
     pub fn refresh_without_expires_in(&self, on: bool) {
         self.state.lock().unwrap().refreshes_without_expires_in = on;
@@ -292,7 +306,12 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: Option<&str>, body: 
         }
         ("GET", "/userinfo") => {
             let token = auth.and_then(|a| a.strip_prefix("Bearer ")).unwrap_or("");
-            let s = st.lock().unwrap();
+            let mut s = st.lock().unwrap();
+            s.userinfo_calls += 1;
+            if s.userinfo_failures > 0 {
+                s.userinfo_failures -= 1;
+                return Reply::oauth_error(503, "temporarily_unavailable", "try again later");
+            }
             match s.access.get(token) {
                 Some(a) if a.expires > Instant::now() => Reply::json(
                     200,
