@@ -467,11 +467,12 @@ async fn armed_deployed(
                 .ok()
                 .and_then(|v| Definition::parse(&v).ok())
                 .map(Rc::new);
+            // An error, not "not deployed": the poll is tried again later rather than disarmed
+            // for good (a release rolled back to may not read what a later one stored).
             let Some(parsed) = parsed else {
-                worker::console_error!(
-                    "poll {workflow_id}: the stored definition no longer parses"
-                );
-                return Ok(None);
+                return Err(worker::Error::RustError(format!(
+                    "the stored definition of version {version} does not parse in this release"
+                )));
             };
             DEFINITIONS.with(|d| d.borrow_mut().insert(key, parsed.clone()));
             parsed

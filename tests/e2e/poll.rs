@@ -1328,6 +1328,79 @@ fn cursor_survives_a_worker_restart() {
     pg.stop_server();
 }
 
+/// Adds (`later_field: true`) or takes away a field of the trigger in the definition a poll's
+/// object stored, as a later release might have written it: while `wrangler dev` is stopped.
+fn edit_stored_trigger(dev: &Dev, workflow_id: &str, later_field: bool) {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            r#"
+import glob, json, sqlite3, sys
+done = 0
+for path in glob.glob(sys.argv[1] + "/v3/do/tripline-WorkflowObject/*.sqlite"):
+    db = sqlite3.connect(path)
+    try:
+        name = db.execute("SELECT name FROM __miniflare_do_name").fetchone()
+    except sqlite3.OperationalError:
+        continue
+    if name != (sys.argv[2],):
+        continue
+    (value,) = db.execute("SELECT value FROM poll_state WHERE key = 'definition'").fetchone()
+    stored = json.loads(value)
+    definition = json.loads(stored["definition"])
+    if sys.argv[3] == "add":
+        definition["trigger"]["later_field"] = 1
+    else:
+        del definition["trigger"]["later_field"]
+    stored["definition"] = json.dumps(definition)
+    done += db.execute("UPDATE poll_state SET value = ? WHERE key = 'definition'",
+                       (json.dumps(stored),)).rowcount
+    db.commit()
+print(done)
+"#,
+        )
+        .arg(&dev.state_dir)
+        .arg(workflow_id)
+        .arg(if later_field { "add" } else { "remove" })
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A definition its object stored that this release cannot read (written by a later release,
+/// before a rollback) fails each poll, tried again later: the poll is not disarmed for good.
+/// Once the definition reads again (the later release is back), polls go on by themselves.
+#[test]
+fn a_stored_definition_this_release_cannot_read_is_retried_not_disarmed() {
+    let e = env();
+    let feed = "unreadable-definition";
+    e.api.update(feed, |f| f.items = vec![item(1)]);
+    // Its own instance: it is stopped and its objects' storage changed.
+    let mut dev = Dev::start("poll-unreadable", &[("API_TOKEN", API_TOKEN)]);
+    let id = create_deployed(
+        &dev,
+        &http_def(feed, json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    assert_eq!(item_seqs(&wait_runs(&dev, &id, 1, 60)), [1]);
+    dev.kill();
+    edit_stored_trigger(&dev, &id, true);
+    dev.spawn();
+    eventually(60, "a poll meets the unreadable definition", || {
+        dev.logs().contains("does not parse in this release")
+    });
+    dev.kill();
+    edit_stored_trigger(&dev, &id, false);
+    e.api.update(feed, |f| f.items = vec![item(1), item(2)]);
+    dev.spawn();
+    // No deploy, no Cron pass: the object's own alarm polls again.
+    assert_eq!(item_seqs(&wait_runs(&dev, &id, 2, 120)), [1, 2]);
+}
+
 /// Every run of a workflow, counted by status, read through the API (all pages).
 fn statuses(dev: &Dev, id: &str) -> (Vec<Value>, usize) {
     let all = runs(dev, id);
