@@ -52,8 +52,9 @@ use tripline_core::poll::horizon::Waiting;
 use tripline_core::poll::horizon::{Horizon, MAX_MARK_BYTES};
 use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk, Pause, KEPT_PAGE_TRIES};
 use tripline_core::poll::state::{
-    batch_run_random, http_summary, join_http, mark_gap, parse_reset, pg_summary, scoped_dedup_key,
-    source_fingerprint, split_http, stored_record, StoredRecord, MAX_RECORD_INPUT_BYTES,
+    batch_run_random, dedup_scope, http_summary, join_http, mark_gap, parse_reset, pg_summary,
+    scoped_dedup_key, source_fingerprint, split_http, stored_record, StoredRecord,
+    MAX_RECORD_INPUT_BYTES,
 };
 use tripline_core::poll::status::{PollReport, PollStatus};
 use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
@@ -95,6 +96,9 @@ const KEY_HORIZON: &str = "horizon";
 const KEY_WALK: &str = "walk";
 /// When the last quick re-poll was asked for (ms): at most one per interval.
 const KEY_SOON_AT: &str = "soon_at";
+/// The column a source's record keys were first read from, with the source's fingerprint
+/// (`[fingerprint, column]`): see [`key_scope`].
+const KEY_KEY_COLUMN: &str = "key_column";
 /// The `shards` of earlier armed versions whose runs may still be kept
 /// (`shards:until_ms,…`): a record read again (a batch that failed after some shards took
 /// their runs, a reset to the beginning) is looked up in the shard it had under each, so that
@@ -706,6 +710,8 @@ struct PollCtx<'a> {
     trigger: &'a PollTrigger,
     store: &'a PollStore,
     fingerprint: String,
+    /// The scope of the source's dedup keys ([`key_scope`]).
+    key_scope: String,
     notes: RefCell<PollNotes>,
     /// When this alarm (or deploy) began polling: its time budget counts from here.
     started: i64,
@@ -718,6 +724,28 @@ impl PollCtx<'_> {
     fn out_of_time(&self) -> bool {
         now_ms() - self.started >= self.budget_ms || PollLock::wanted(self.workflow_id)
     }
+}
+
+/// The scope of the source's dedup keys (`poll::state::dedup_scope`): the first poll of a
+/// source notes the column its keys are read from (a PostgreSQL tiebreak, else the cursor; an
+/// HTTP source's id pointer is part of its fingerprint).
+fn key_scope(store: &PollStore, fingerprint: &str, source: &PollSource) -> Result<String> {
+    let PollSource::Postgres(s) = source else {
+        return Ok(fingerprint.to_string());
+    };
+    let column = s.tiebreak.as_deref().unwrap_or(&s.cursor);
+    let first = store
+        .get(KEY_KEY_COLUMN)?
+        .and_then(|t| serde_json::from_str::<(String, String)>(&t).ok())
+        .filter(|(fp, _)| fp == fingerprint);
+    let first = match first {
+        Some((_, first)) => first,
+        None => {
+            store.put(KEY_KEY_COLUMN, &json!([fingerprint, column]).to_string())?;
+            column.to_string()
+        }
+    };
+    Ok(dedup_scope(fingerprint, &first, column))
 }
 
 /// How long one alarm (or deploy) polls before it re-arms at once.
@@ -750,7 +778,7 @@ async fn record_runs(
     let records: Vec<&NewRecord> = records
         .iter()
         .copied()
-        .filter(|r| !held.contains(&scoped_dedup_key(&ctx.fingerprint, &r.dedup_key)))
+        .filter(|r| !held.contains(&scoped_dedup_key(&ctx.key_scope, &r.dedup_key)))
         .collect();
     if records.is_empty() {
         return Ok(0);
@@ -771,7 +799,7 @@ async fn record_runs(
     }
     let mut by_shard: BTreeMap<u8, Vec<BatchRun>> = BTreeMap::new();
     for (i, (record, stored)) in records.iter().zip(stored).enumerate() {
-        let dedup_key = scoped_dedup_key(&ctx.fingerprint, &record.dedup_key);
+        let dedup_key = scoped_dedup_key(&ctx.key_scope, &record.dedup_key);
         let shard = shard_for(&dedup_key, ctx.shards);
         let random = random_bytes::<7>().map_err(|e| SourceError(e.to_string()))?;
         // Ids start with the batch's time, then the record's place in it: cursor order.
@@ -837,7 +865,7 @@ async fn held_in_earlier_shards(
     }
     let mut ask: Vec<(u8, Vec<String>)> = Vec::new();
     for r in records {
-        let key = scoped_dedup_key(&ctx.fingerprint, &r.dedup_key);
+        let key = scoped_dedup_key(&ctx.key_scope, &r.dedup_key);
         for shard in super::runs::earlier_shards(&key, ctx.shards, &earlier) {
             match ask.iter_mut().find(|(s, _)| *s == shard) {
                 Some((_, keys)) => keys.push(key.clone()),
@@ -1180,6 +1208,7 @@ async fn poll_and_rearm(
     trigger: &PollTrigger,
     store: &PollStore,
 ) -> Result<()> {
+    let fingerprint = source_fingerprint(&trigger.source);
     let ctx = PollCtx {
         obj,
         workflow_id: &deployed.workflow_id,
@@ -1187,7 +1216,8 @@ async fn poll_and_rearm(
         shards: super::runs::shards_of(&deployed.definition),
         trigger,
         store,
-        fingerprint: source_fingerprint(&trigger.source),
+        key_scope: key_scope(store, &fingerprint, &trigger.source)?,
+        fingerprint,
         notes: RefCell::new(PollNotes::default()),
         started: now_ms(),
         budget_ms: loop_budget_ms(obj.env()),
@@ -1540,6 +1570,7 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
                 trigger,
                 store: &store,
                 fingerprint: fingerprint.clone(),
+                key_scope: key_scope(&store, &fingerprint, &trigger.source)?,
                 notes: RefCell::new(PollNotes::default()),
                 started: now_ms(),
                 budget_ms: loop_budget_ms(obj.env()),

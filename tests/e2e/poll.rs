@@ -1018,6 +1018,47 @@ fn a_tiebreak_that_is_not_unique_is_refused() {
     stop(&e.dev, &id);
 }
 
+/// A redeploy onto a tiebreak whose values the old one's share (`id` → `seq`, both small
+/// numbers) gives records keys of their own: a later row whose `seq` equals an earlier row's
+/// `id` still runs, rather than being taken for that row, which ran.
+#[test]
+fn a_changed_tiebreak_sharing_values_with_the_old_one_misses_no_row() {
+    let e = env();
+    e.pg.sql(
+        "CREATE TABLE t_retie_seq (id serial PRIMARY KEY, \
+         created_at timestamptz NOT NULL DEFAULT now(), seq bigint NOT NULL UNIQUE)",
+    );
+    e.pg.sql("GRANT SELECT ON t_retie_seq TO reader");
+    e.pg.sql("INSERT INTO t_retie_seq (seq) VALUES (101), (102), (103)");
+    let def = |tiebreak: &str| {
+        pg_def(
+            "retie seq",
+            json!({"table": "t_retie_seq", "cursor": "created_at", "tiebreak": tiebreak}),
+            "beginning",
+            5,
+        )
+    };
+    let id = create_deployed(&e.dev, &def("id"));
+    wait_runs(&e.dev, &id, 3, 90);
+    redeploy(&e.dev, &id, &def("seq"));
+    // The rows at the stored value run again under their new keys (see the test above).
+    wait_runs(&e.dev, &id, 6, 90);
+    e.pg.sql("INSERT INTO t_retie_seq (seq) VALUES (1), (2)");
+    let runs = wait_runs(&e.dev, &id, 8, 90);
+    let mut per_row: BTreeMap<i64, usize> = BTreeMap::new();
+    for row in record_ids(&runs) {
+        *per_row.entry(row).or_default() += 1;
+    }
+    assert_eq!(
+        per_row,
+        BTreeMap::from([(1, 2), (2, 2), (3, 2), (4, 1), (5, 1)]),
+        "rows 4 and 5 (seq 1 and 2) run"
+    );
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 8);
+    stop(&e.dev, &id);
+}
+
 /// A redeploy onto another tiebreak (`id` → `uid`, a uuid) never casts the stored id to a uuid:
 /// the polls go on. The cursor repeats, so the rows at its stored value are read again; their
 /// dedup keys are new (uuids), so each of them runs once more, as documented, and later rows

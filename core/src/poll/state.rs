@@ -175,6 +175,19 @@ pub fn scoped_dedup_key(fingerprint: &str, record_key: &str) -> String {
     )
 }
 
+/// The scope of a poll's dedup keys (see [`scoped_dedup_key`]): its source's fingerprint while
+/// the column its record keys are read from (a PostgreSQL tiebreak, else the cursor) is the
+/// one its source's first poll used (`first_key_column`); after a redeploy onto another key
+/// column, the fingerprint and that column. Two key columns may share values (`id` and `seq`,
+/// both counting from 1): a row keyed by the new column must not be taken for the row of the
+/// old one that had the same key and ran. Going back to the first column gives back its keys.
+pub fn dedup_scope(fingerprint: &str, first_key_column: &str, key_column: &str) -> String {
+    match first_key_column == key_column {
+        true => fingerprint.to_string(),
+        false => json!([fingerprint, key_column]).to_string(),
+    }
+}
+
 /// The 10 random bytes of a run id for the `seq`-th record of a batch: `seq` (3 bytes,
 /// big-endian) then 7 random bytes. Run ids start with their creation time in ms, so the runs
 /// of one batch, created in the same millisecond, still sort in cursor order.

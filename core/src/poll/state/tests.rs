@@ -276,3 +276,22 @@ fn dedup_keys_are_scoped_to_the_source() {
     assert_eq!(scoped_dedup_key(&a, "42"), scoped_dedup_key(&a, "42"));
     assert!(scoped_dedup_key(&a, "42").ends_with(":42"));
 }
+
+#[test]
+fn dedup_keys_are_scoped_to_the_key_column_once_it_changes() {
+    let fp = source_fingerprint(&source(
+        json!({"kind": "postgres", "connection_env": "PG_URL",
+        "table": "events", "cursor": "created_at", "tiebreak": "id"}),
+    ));
+    // The first key column: the keys runs already have.
+    assert_eq!(dedup_scope(&fp, "id", "id"), fp);
+    assert_eq!(
+        scoped_dedup_key(&dedup_scope(&fp, "id", "id"), "1234"),
+        scoped_dedup_key(&fp, "1234")
+    );
+    // Another key column with the same values: other keys, one per column.
+    let seq = scoped_dedup_key(&dedup_scope(&fp, "id", "seq"), "1234");
+    assert_ne!(seq, scoped_dedup_key(&fp, "1234"));
+    assert_ne!(seq, scoped_dedup_key(&dedup_scope(&fp, "id", "n"), "1234"));
+    assert!(seq.starts_with("src:"), "{seq}");
+}
