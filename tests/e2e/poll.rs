@@ -2505,6 +2505,42 @@ fn http_kept_page_that_keeps_failing_starts_the_walk_again_from_the_first_page()
 /// `max_pages: 2` over a newest-first list of 5 a page: 17 new items need 4 pages. The first poll
 /// runs the newest 10 and reports the gap; the next one goes on from page 3 and runs the other
 /// 7: every item exactly once.
+/// A walk over a newest-first list longer than `unique_capacity` remembers the newest ids it
+/// took, so the next poll stops at the first page (all seen) instead of walking the list again.
+#[test]
+fn http_newest_first_walk_longer_than_the_capacity_remembers_the_newest_ids() {
+    let e = env();
+    let feed = "newest-first-long";
+    e.api.update(feed, |f| {
+        f.items = (1..=30).map(item).collect();
+        f.newest_first = true;
+        f.page_size = Some(5);
+    });
+    let def = http_def(
+        "newest first long",
+        json!({"url": e.api.url(feed), "unique_capacity": 10,
+               "pagination": {"order": "newest_first"}}),
+        "beginning",
+    );
+    let id = create_deployed(&e.dev, &def);
+    let runs = wait_runs(&e.dev, &id, 30, 120);
+    assert_unique_keys(&runs);
+    wait_polls(&e.dev, &id, 1, 60);
+    let before = pages_read(&e.api, feed).len();
+    wait_polls(&e.dev, &id, 2, 60);
+    let after = pages_read(&e.api, feed);
+    assert!(after.len() > before, "{after:?}");
+    assert!(
+        after[before..].iter().all(|p| p.is_empty()),
+        "later polls read only the first page: {:?}",
+        &after[before..]
+    );
+    let ids = poll_status(&e.dev, &id)["cursor"].clone();
+    assert_eq!(runs_of(&e.dev, &id), 30, "{ids}");
+    assert_eq!(poll_status(&e.dev, &id)["last_gap"], Value::Null);
+    stop(&e.dev, &id);
+}
+
 #[test]
 fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
     let e = env();

@@ -268,7 +268,8 @@ pub struct PageWalk {
     /// Pages read since the walk began.
     #[serde(default)]
     pub pages: u32,
-    /// Records taken since the walk began; the cursor moves over them when it ends.
+    /// Records taken since the walk began, oldest first; the cursor moves over them when it
+    /// ends.
     #[serde(default)]
     pub taken: Vec<Taken>,
     /// Whether the walk's first page held only new items (an oldest-first list's boundary).
@@ -405,10 +406,25 @@ impl PageWalk {
     pub fn after_page(&mut self, order: Order, page: Page, taken: &[NewRecord]) -> AfterPage {
         let first = self.pages == 0;
         self.pages += 1;
-        self.taken.extend(taken.iter().map(|r| Taken {
+        let entries = taken.iter().map(|r| Taken {
             key: r.dedup_key.clone(),
             greatest: r.greatest.clone(),
-        }));
+        });
+        match order {
+            // `taken` stays oldest first, so that what a long walk drops to stay small
+            // (`HttpCursor::compact_taken`) is its oldest records: a newest-first list's later
+            // pages hold older records. Within a page, records sorted by their ordering value
+            // are oldest first already; others are in the list's order, newest first.
+            Order::NewestFirst => {
+                let mut older: Vec<Taken> = entries.collect();
+                if !taken.iter().all(|r| r.greatest.is_some()) {
+                    older.reverse();
+                }
+                older.append(&mut self.taken);
+                self.taken = older;
+            }
+            Order::OldestFirst => self.taken.extend(entries),
+        }
         let all_new = page.items > 0 && page.seen == 0;
         if first {
             self.first_page_all_new = all_new;

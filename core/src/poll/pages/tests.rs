@@ -1,5 +1,5 @@
 use super::*;
-use crate::poll::cursor::HttpCursor;
+use crate::poll::cursor::{HttpCursor, RecentIds};
 use crate::poll::{HttpSource, PollSource, PollTrigger};
 use serde_json::json;
 
@@ -707,4 +707,53 @@ fn a_next_page_reads_back_as_it_was_kept() {
     ] {
         assert!(serde_json::from_str::<NextRequest>(bad).is_err(), "{bad}");
     }
+}
+
+#[test]
+fn a_newest_first_walk_keeps_its_records_oldest_first_so_compacting_keeps_the_newest() {
+    let keys = |w: &PageWalk| -> Vec<String> { w.taken.iter().map(|t| t.key.clone()).collect() };
+    // In the list's order (newest first) within each page.
+    let mut w = PageWalk::new(false);
+    w.after_page(
+        Order::NewestFirst,
+        page(2, 0, url(2)),
+        &[rec("f"), rec("e")],
+    );
+    w.after_page(
+        Order::NewestFirst,
+        page(2, 0, url(3)),
+        &[rec("d"), rec("c")],
+    );
+    w.after_page(Order::NewestFirst, page(2, 0, None), &[rec("b"), rec("a")]);
+    assert_eq!(keys(&w), ["a", "b", "c", "d", "e", "f"]);
+    // A long walk keeps what a 3-id cursor remembers: the newest.
+    let cursor = HttpCursor::Unique(RecentIds::new(3));
+    cursor.compact_taken(&mut w.taken);
+    assert_eq!(keys(&w), ["d", "e", "f"]);
+    // Sorted by an ordering value within each page (oldest first already).
+    let at = |k: &str, v: u32| NewRecord {
+        greatest: Some(json!(v)),
+        ..rec(k)
+    };
+    let mut w = PageWalk::new(false);
+    w.after_page(
+        Order::NewestFirst,
+        page(2, 0, url(2)),
+        &[at("c", 3), at("d", 4)],
+    );
+    w.after_page(
+        Order::NewestFirst,
+        page(2, 0, None),
+        &[at("a", 1), at("b", 2)],
+    );
+    assert_eq!(keys(&w), ["a", "b", "c", "d"]);
+    // An oldest-first list: in page order.
+    let mut w = PageWalk::new(false);
+    w.after_page(
+        Order::OldestFirst,
+        page(2, 0, url(2)),
+        &[rec("a"), rec("b")],
+    );
+    w.after_page(Order::OldestFirst, page(1, 0, None), &[rec("c")]);
+    assert_eq!(keys(&w), ["a", "b", "c"]);
 }
