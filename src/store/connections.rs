@@ -5,20 +5,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{D1Database, Result};
 
+use super::row::{Bad, Columns};
 use super::{num, opt_text, text};
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::REFRESH_WINDOW_MS;
-
-/// An expiry in epoch ms, read as a number: one past 2^53 (stored by earlier versions for a
-/// provider's "never expires") reads as none, instead of making the whole row unreadable.
-fn lenient_millis<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<i64>, D::Error> {
-    let ms = Option::<f64>::deserialize(d)?;
-    Ok(ms
-        .filter(|ms| ms.is_finite() && ms.abs() < 9_007_199_254_740_992.0)
-        .map(|ms| ms as i64))
-}
 
 /// A pending sign-in to record.
 pub struct NewState<'a> {
@@ -173,8 +163,8 @@ pub async fn delete_expired_links(db: &D1Database, now_ms: i64) -> Result<usize>
     Ok(super::workflows::changes(&res))
 }
 
-/// One row of `oauth_connections`.
-#[derive(Debug, Clone, Deserialize)]
+/// One row of `oauth_connections` (read column by column, see [`row`](super::row)).
+#[derive(Debug, Clone)]
 pub struct ConnectionRow {
     pub workflow_id: String,
     pub user_id: String,
@@ -183,7 +173,8 @@ pub struct ConnectionRow {
     pub token_type: String,
     pub access_token: String,
     pub refresh_token: Option<String>,
-    #[serde(deserialize_with = "lenient_millis")]
+    /// An expiry in epoch ms, read as a number: one past 2^53 (stored by earlier versions for
+    /// a provider's "never expires") reads as none, instead of making the whole row unreadable.
     pub expires_at: Option<i64>,
     pub userinfo: Option<String>,
     pub status: String,
@@ -196,6 +187,40 @@ pub struct ConnectionRow {
     pub last_refresh_error: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl<'de> Deserialize<'de> for ConnectionRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Self::from_columns(Columns::read(d)?).map_err(Bad::into_error)
+    }
+}
+
+impl ConnectionRow {
+    fn from_columns(mut c: Columns) -> std::result::Result<Self, Bad> {
+        Ok(ConnectionRow {
+            workflow_id: c.text("workflow_id")?,
+            user_id: c.text("user_id")?,
+            version: c.int("version")?,
+            scopes: c.text("scopes")?,
+            token_type: c.text("token_type")?,
+            access_token: c.text("access_token")?,
+            refresh_token: c.opt_text("refresh_token")?,
+            expires_at: c
+                .opt_number("expires_at")?
+                .filter(|ms| ms.is_finite() && ms.abs() < 9_007_199_254_740_992.0)
+                .map(|ms| ms as i64),
+            userinfo: c.opt_text("userinfo")?,
+            status: c.text("status")?,
+            needs_reauth_at: c.opt_text("needs_reauth_at")?,
+            needs_reauth_reason: c.opt_text("needs_reauth_reason")?,
+            refresh_lease_until: c.int("refresh_lease_until")?,
+            refresh_failures: c.int("refresh_failures")?,
+            refreshed_at: c.opt_text("refreshed_at")?,
+            last_refresh_error: c.opt_text("last_refresh_error")?,
+            created_at: c.text("created_at")?,
+            updated_at: c.text("updated_at")?,
+        })
+    }
 }
 
 const COLUMNS: &str = "workflow_id, user_id, version, scopes, token_type, access_token, refresh_token, expires_at, userinfo, status, needs_reauth_at, needs_reauth_reason, refresh_lease_until, refresh_failures, refreshed_at, last_refresh_error, created_at, updated_at";

@@ -4,6 +4,7 @@
 pub mod arm_outbox;
 pub mod connections;
 pub mod last_runs;
+mod row;
 pub mod runs;
 pub mod workflows;
 

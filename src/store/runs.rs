@@ -4,10 +4,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{D1Database, Result};
 
+use super::row::{Bad, Columns};
 use super::{num, text};
 
-/// One row of `runs`.
-#[derive(Debug, Clone, Deserialize)]
+/// One row of `runs` (read column by column, see [`row`](super::row)).
+#[derive(Debug, Clone)]
 pub struct RunRow {
     pub id: String,
     pub workflow_id: String,
@@ -24,6 +25,34 @@ pub struct RunRow {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RunRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Self::from_columns(Columns::read(d)?).map_err(Bad::into_error)
+    }
+}
+
+impl RunRow {
+    fn from_columns(mut c: Columns) -> std::result::Result<Self, Bad> {
+        Ok(RunRow {
+            id: c.text("id")?,
+            workflow_id: c.text("workflow_id")?,
+            version: c.int("version")?,
+            trigger: c.text("trigger")?,
+            dedup_key: c.text("dedup_key")?,
+            status: c.text("status")?,
+            input: c.text("input")?,
+            steps: c.text("steps")?,
+            error: c.opt_text("error")?,
+            response: c.opt_text("response")?,
+            attempts: c.int("attempts")?,
+            lease_until: c.int("lease_until")?,
+            created_at: c.text("created_at")?,
+            started_at: c.opt_text("started_at")?,
+            finished_at: c.opt_text("finished_at")?,
+        })
+    }
 }
 
 const COLUMNS: &str = "id, workflow_id, version, trigger, dedup_key, status, input, steps, error, response, attempts, lease_until, created_at, started_at, finished_at";

@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use tripline_core::definition::TriggerKind;
 use worker::{D1Database, Result};
 
+use super::row::{Bad, Columns};
 use super::{num, opt_text, text};
 
-/// One row of `workflows`.
 /// Whether a workflow's triggers are live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -17,11 +17,11 @@ pub enum WorkflowStatus {
     Deployed,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// One row of `workflows` (read column by column, see [`row`](super::row)).
+#[derive(Debug, Clone)]
 pub struct WorkflowRow {
     pub id: String,
     /// The stable key a workflows-as-code client finds it by (unique when set).
-    #[serde(default)]
     pub key: Option<String>,
     pub name: String,
     pub trigger_type: TriggerKind,
@@ -32,6 +32,35 @@ pub struct WorkflowRow {
     pub deployed_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+impl<'de> Deserialize<'de> for WorkflowRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Self::from_columns(Columns::read(d)?).map_err(Bad::into_error)
+    }
+}
+
+impl WorkflowRow {
+    fn from_columns(mut c: Columns) -> std::result::Result<Self, Bad> {
+        Ok(WorkflowRow {
+            id: c.text("id")?,
+            key: c.opt_text("key")?,
+            name: c.text("name")?,
+            trigger_type: TriggerKind::parse(&c.text("trigger_type")?)
+                .ok_or(Bad("trigger_type", "a trigger kind"))?,
+            draft: c.text("draft")?,
+            status: match c.text("status")?.as_str() {
+                "draft" => WorkflowStatus::Draft,
+                "deployed" => WorkflowStatus::Deployed,
+                _ => return Err(Bad("status", "`draft` or `deployed`")),
+            },
+            deployed_version: c.opt_int("deployed_version")?,
+            latest_version: c.int("latest_version")?,
+            deployed_at: c.opt_text("deployed_at")?,
+            created_at: c.text("created_at")?,
+            updated_at: c.text("updated_at")?,
+        })
+    }
 }
 
 const COLUMNS: &str = "id, key, name, trigger_type, draft, status, deployed_version, latest_version, deployed_at, created_at, updated_at";
