@@ -90,8 +90,9 @@ impl Columns {
 mod tests {
     use serde_json::json;
 
+    use super::super::runs::{PriorRun, RunRow};
     use super::super::workflows::WorkflowStatus;
-    use super::super::{connections::ConnectionRow, runs::RunRow, workflows::WorkflowRow};
+    use super::super::{connections::ConnectionRow, workflows::WorkflowRow};
 
     fn connection(expires_at: serde_json::Value) -> ConnectionRow {
         serde_json::from_value(json!({
@@ -151,5 +152,26 @@ mod tests {
         });
         let e = serde_json::from_value::<RunRow>(run).unwrap_err();
         assert_eq!(e.to_string(), "missing field `id`");
+    }
+
+    #[test]
+    fn a_prior_run_reads_back_as_written() {
+        let prior = PriorRun {
+            id: "r".into(),
+            status: "failed".into(),
+            fingerprint: Some("f".into()),
+            response: None,
+            steps: "[]".into(),
+            error: Some("{}".into()),
+        };
+        let text = serde_json::to_string(&prior).unwrap();
+        let back: PriorRun = serde_json::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        let older = r#"{"id":"r","status":"queued","steps":"[]"}"#;
+        let back: PriorRun = serde_json::from_str(older).unwrap();
+        assert_eq!(
+            (back.fingerprint, back.response, back.error),
+            (None, None, None)
+        );
     }
 }

@@ -152,8 +152,9 @@ pub async fn version_definition(
         .map(|d| d.definition))
 }
 
-/// What a repeated trigger needs to know about the run its key already created.
-#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+/// What a repeated trigger needs to know about the run its key already created (a row, or
+/// part of a shard object's answer; read column by column, see [`row`](super::row)).
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct PriorRun {
     pub id: String,
     pub status: String,
@@ -161,6 +162,25 @@ pub struct PriorRun {
     pub response: Option<String>,
     pub steps: String,
     pub error: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for PriorRun {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        Self::from_columns(Columns::read(d)?).map_err(Bad::into_error)
+    }
+}
+
+impl PriorRun {
+    fn from_columns(mut c: Columns) -> std::result::Result<Self, Bad> {
+        Ok(PriorRun {
+            id: c.text("id")?,
+            status: c.text("status")?,
+            fingerprint: c.opt_text("fingerprint")?,
+            response: c.opt_text("response")?,
+            steps: c.text("steps")?,
+            error: c.opt_text("error")?,
+        })
+    }
 }
 
 /// Puts a request body kept in pieces (`run_payloads`) back into a run's input.
