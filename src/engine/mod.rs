@@ -22,6 +22,7 @@ use tripline_core::kernel::redact::{
     redact, redact_url, scrub_secrets, truncate_output, OUTPUT_CAP_BYTES,
 };
 use tripline_core::kernel::time::iso_millis;
+use tripline_core::oauth::run_token;
 use tripline_core::steps::response::PreparedResponse;
 use tripline_core::steps::retry::step_worst_case_ms;
 use tripline_core::steps::Step;
@@ -29,6 +30,9 @@ use tripline_core::steps::Step;
 /// How long an executor owns a run before another claim may take it over (plus the
 /// running step's own timeout). `RUN_LEASE_SECONDS` overrides it (tests use a short one).
 const DEFAULT_LEASE_MS: i64 = 60_000;
+/// How long an OAuth token must still be valid after a step's worst case for the step to be
+/// sent with it rather than with the connection's current one.
+const TOKEN_MARGIN_MS: i64 = 60_000;
 
 pub fn lease_ms(env: &Env) -> i64 {
     env_string(env, "RUN_LEASE_SECONDS")
@@ -336,6 +340,18 @@ pub async fn execute_claimed(
                 Step::Http(h) => step_worst_case_ms(h.timeout_ms, h.retries) as i64,
                 _ => 0,
             };
+            // A run can outlive the token it started with (a step may take 5 minutes, an
+            // execution 14): a token that may expire before the step's worst case ends is
+            // replaced by the connection's current one (the Cron pass refreshes it).
+            let expiring = run_ctx
+                .oauth_mut()
+                .filter(|o| !run_token::lasts_through(o, started, timeout + TOKEN_MARGIN_MS));
+            if let Some(oauth) = expiring {
+                if let Err(reason) = oauth::hydrate(env, &run.workflow_id, oauth, started).await? {
+                    fail(reason, &records).await?;
+                    return Ok(());
+                }
+            }
             if !writer.reaches_out(timeout) {
                 // Recorded so far, and due at once: the next execution takes the run up here.
                 let steps = Value::Array(records.clone()).to_string();

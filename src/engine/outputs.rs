@@ -32,6 +32,11 @@ impl RunContext {
         &self.ctx
     }
 
+    /// An OAuth run's `oauth` variables, to give later steps a fresher token.
+    pub fn oauth_mut(&mut self) -> Option<&mut Value> {
+        self.ctx.get_mut("oauth")
+    }
+
     /// Records a finished step's raw output for the steps after it.
     pub fn add(&mut self, name: &str, output: Value) {
         if let Some(steps) = self.ctx["steps"].as_object_mut() {

@@ -2053,6 +2053,49 @@ fn a_failed_read_of_the_connection_is_tried_again() {
     );
 }
 
+/// A run outlives the token it started with: before a step whose worst case ends too close to
+/// the token's expiry, the run takes the connection's current token (refreshed by the Cron
+/// pass meanwhile) instead of sending one that may expire during the step.
+#[test]
+fn a_step_that_could_outlast_the_token_is_sent_with_the_connection_s_current_one() {
+    let dev = &own_dev("oauth-token-mid-run");
+    let upstream = crate::harness::upstream::Upstream::start();
+    // Tokens live 100 s: the first step (10 s at worst) fits, the second (50 s) may not.
+    let provider = Provider::start(&dev.base, 100);
+    let steps = json!([
+        { "type": "http", "name": "first", "method": "GET", "url": upstream.url("/slow/5000"),
+          "headers": { "authorization": "Bearer {{oauth.access_token}}" },
+          "timeout_ms": 10000, "retries": 0 },
+        { "type": "http", "name": "second", "method": "GET", "url": upstream.url("/echo/second"),
+          "headers": { "authorization": "Bearer {{oauth.access_token}}" },
+          "timeout_ms": 50000, "retries": 0 }
+    ]);
+    let wf = create_deployed(dev, &definition(&provider, "Mid-run", json!({}), steps));
+    let callback = authorize(dev, &provider, &wf, "u1", "uma");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    // While the first step waits, the Cron pass refreshes the connection's token.
+    eventually(10, "the first step is sent", || {
+        !upstream.received("/slow").is_empty()
+    });
+    cron_pass(dev);
+    let run = runs(dev, &wf).remove(0);
+    let run = wait_run(dev, run["id"].as_str().unwrap(), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let refreshes = provider
+        .token_requests()
+        .iter()
+        .filter(|r| r.grant_type == "refresh_token" && r.error.is_none())
+        .count();
+    assert_eq!(refreshes, 1);
+    let sent = |path: &str| upstream.received(path)[0].headers["authorization"].clone();
+    let issued = provider.issued_tokens();
+    let first = sent("/slow");
+    let second = sent("/echo/second");
+    assert_ne!(first, second);
+    let newest = issued.iter().rev().find(|t| t.starts_with("at_")).unwrap();
+    assert_eq!(second, format!("Bearer {newest}"), "{issued:?}");
+}
+
 /// A passing failure of the userinfo endpoint (a 503) is tried once more, so that a sign-in
 /// does not lose its tokens (a first consent's refresh token may never be given again) to one
 /// bad answer; a second failure sends the end user to `failure_url`, and stores nothing.

@@ -14,15 +14,19 @@ use crate::kernel::time::parse_millis;
 /// to use as is at `now_ms`: a real `access_token` that never expires (`expires_at: null`) or
 /// expires after the refresh window.
 pub fn carried_token_usable(oauth: &Value, now_ms: i64) -> bool {
+    lasts_through(oauth, now_ms, REFRESH_WINDOW_MS)
+}
+
+/// Whether a run's `oauth` variables hold a real token still valid `ms` after `now_ms` (one
+/// without `expires_at` never expires): a step whose worst case ends within that may send it.
+pub fn lasts_through(oauth: &Value, now_ms: i64, ms: i64) -> bool {
     let real = oauth
         .get("access_token")
         .and_then(Value::as_str)
         .is_some_and(|t| !t.is_empty() && t != REDACTED);
     real && match oauth.get("expires_at") {
         None | Some(Value::Null) => true,
-        Some(Value::String(at)) => {
-            parse_millis(at).is_some_and(|at| at - now_ms > REFRESH_WINDOW_MS)
-        }
+        Some(Value::String(at)) => parse_millis(at).is_some_and(|at| at - now_ms > ms),
         Some(_) => false,
     }
 }
@@ -72,5 +76,15 @@ mod tests {
         ] {
             assert!(!carried_token_usable(&oauth, NOW), "{oauth}");
         }
+    }
+
+    #[test]
+    fn a_token_lasts_through_a_step_when_it_expires_after_its_worst_case() {
+        let oauth = |at: Value| json!({"access_token": "t", "expires_at": at});
+        assert!(lasts_through(&oauth(at(NOW + 120_001)), NOW, 120_000));
+        assert!(!lasts_through(&oauth(at(NOW + 120_000)), NOW, 120_000));
+        assert!(lasts_through(&oauth(Value::Null), NOW, i64::MAX / 2));
+        assert!(!lasts_through(&json!({"access_token": REDACTED}), NOW, 0));
+        assert!(!lasts_through(&oauth(json!("not a time")), NOW, 0));
     }
 }
