@@ -217,11 +217,7 @@ async fn column_types(client: &Client, source: &PgSource) -> Result<PgColumnType
         client
             .query(
                 &PgSource::column_type_sql(),
-                &[
-                    &params[0].as_str(),
-                    &params[1].as_str(),
-                    &params[2].as_str(),
-                ],
+                &[&params[0].as_str(), &params[1].as_str()],
             )
             .await
             .map_err(pg_err)

@@ -46,7 +46,7 @@ use tripline_core::kernel::ids::{new_run_id, WorkflowId};
 use tripline_core::kernel::shard::shard_for;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::poll::cursor::{
-    lists_newest_first, sort_oldest_first, HttpCursor, NewRecord, PgCursor,
+    asked_limit, lists_newest_first, sort_oldest_first, HttpCursor, NewRecord, PgCursor,
 };
 use tripline_core::poll::horizon::Waiting;
 use tripline_core::poll::horizon::{Horizon, MAX_MARK_BYTES};
@@ -96,8 +96,8 @@ const KEY_HORIZON: &str = "horizon";
 const KEY_WALK: &str = "walk";
 /// When the last quick re-poll was asked for (ms): at most one per interval.
 const KEY_SOON_AT: &str = "soon_at";
-/// The column a source's record keys were first read from, with the source's fingerprint
-/// (`[fingerprint, column]`): see [`key_scope`].
+/// The column each source's record keys were first read from (`{fingerprint: column}`): see
+/// [`key_scope`].
 const KEY_KEY_COLUMN: &str = "key_column";
 /// The `shards` of earlier armed versions whose runs may still be kept
 /// (`shards:until_ms,…`): a record read again (a batch that failed after some shards took
@@ -734,14 +734,18 @@ fn key_scope(store: &PollStore, fingerprint: &str, source: &PollSource) -> Resul
         return Ok(fingerprint.to_string());
     };
     let column = s.tiebreak.as_deref().unwrap_or(&s.cursor);
-    let first = store
+    // Every source this object polled keeps its entry: a redeploy back onto an earlier table
+    // finds the column its runs were keyed by.
+    let mut firsts = store
         .get(KEY_KEY_COLUMN)?
-        .and_then(|t| serde_json::from_str::<(String, String)>(&t).ok())
-        .filter(|(fp, _)| fp == fingerprint);
-    let first = match first {
-        Some((_, first)) => first,
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    let first = match firsts[fingerprint].as_str() {
+        Some(first) => first.to_string(),
         None => {
-            store.put(KEY_KEY_COLUMN, &json!([fingerprint, column]).to_string())?;
+            firsts[fingerprint] = json!(column);
+            store.put(KEY_KEY_COLUMN, &firsts.to_string())?;
             column.to_string()
         }
     };
@@ -993,8 +997,9 @@ async fn poll_http(
     let mut new: Vec<NewRecord> = Vec::new();
     let mut held_bytes = 0usize;
     let mut new_count = 0usize;
-    // Whether the last page read listed its items newest first.
-    let mut last_newest_first;
+    // Whether the last page read listed its items newest first and as many as its URL asked
+    // for (`limit=`): it may have been cut.
+    let mut last_cut_newest_first;
     // A source whose URL or headers send a credential follows redirects only within its origin.
     let carries_secret = source.carries_credentials();
     let end = loop {
@@ -1033,9 +1038,10 @@ async fn poll_http(
         pages += 1;
         let items = source.items_of(&page.body)?;
         items_read += items.len();
-        last_newest_first = source
-            .greatest_pointer()
-            .is_some_and(|p| lists_newest_first(items, p));
+        last_cut_newest_first = asked_limit(&request.url) == Some(items.len())
+            && source
+                .greatest_pointer()
+                .is_some_and(|p| lists_newest_first(items, p));
         let (fresh, seen) = cursor.select_page(items, &source.id, source.greatest_pointer())?;
         let fresh = walk.not_taken(fresh);
         let next = source.next_request(&request.url, page.link.as_deref(), &page.body)?;
@@ -1081,11 +1087,11 @@ async fn poll_http(
     }
     // A gap can only be told against something seen before; an API asked for what is after
     // the cursor (`{{cursor.greatest}}`) and read to its end has shown everything new, unless
-    // it listed newest first: a capped answer (a `limit` without a next page) then left out
-    // the oldest new items.
+    // it listed newest first as many items as it was asked for: a capped answer (a `limit`
+    // without a next page) then left out the oldest new items.
     let compared = !walk.positioning && !cursor.is_empty();
     let asked_only_for_new = source.is_incremental() && cursor.mark().is_some();
-    let capped_newest_first = asked_only_for_new && last_newest_first;
+    let capped_newest_first = asked_only_for_new && last_cut_newest_first;
     let gap = match end {
         // Paused to go on at once: no gap to report.
         Err(Pause::AtOnce) => None,
@@ -1111,10 +1117,11 @@ async fn poll_http(
                 "items": items_read,
                 "new": new_count,
                 "reason": match capped_newest_first {
-                    true => "asked for what is new, the source listed it newest first without \
-                             reaching the last item seen, so if it caps its answers the oldest new \
-                             items were left out; ask it for oldest first, or filter inclusively \
-                             (`gte`) so that an answer that reaches the last item seen shows it",
+                    true => "asked for what is new, the source listed as many items as the \
+                             URL's limit, newest first, without reaching the last item seen: the \
+                             oldest new items may have been left out; ask it for oldest first, \
+                             follow its pages, or filter inclusively (`gte`) so that an answer \
+                             that reaches the last item seen shows it",
                     false => "every item where the list meets what was seen before was new, so \
                               items in between may have been missed; poll more often or ask the \
                               source for more items per page",
@@ -1429,12 +1436,28 @@ pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
         Ok(Some(d)) => d,
         Ok(None) => return obj.disarm().await,
         Err(e) => {
-            worker::console_error!("poll {wf}: reading the deployed version failed: {e}");
+            let error = format!("reading the deployed version failed: {e}");
+            worker::console_error!("poll {wf}: {error}");
             obj.state()
                 .storage()
                 .set_alarm(Duration::from_millis(RETRY_MS))
                 .await?;
-            return Ok(());
+            // Shown where the API shows a poll's errors; the cursor and the backoff stay.
+            let now = now_ms();
+            let mut status = store.status()?;
+            let failures = status.consecutive_failures.saturating_add(1);
+            status.apply(PollReport {
+                at: iso_millis(now),
+                error: Some(error),
+                consecutive_failures: failures,
+                next_poll_at: iso_millis(now + RETRY_MS as i64),
+                runs_created: 0,
+                cursor: None,
+                waiting: None,
+                gap: None,
+                walk_ended: false,
+            });
+            return store.put_status(&status);
         }
     };
     let Some(trigger) = poll_trigger(&deployed) else {

@@ -413,6 +413,27 @@ pub fn sort_oldest_first(records: &mut [NewRecord]) {
     }
 }
 
+/// The most items a request asks for, by a query parameter APIs commonly name so (`limit`,
+/// `per_page`, `page_size`, `pageSize`, `max_results`, `maxResults`); `None` without one.
+pub fn asked_limit(url: &str) -> Option<usize> {
+    const NAMES: [&str; 6] = [
+        "limit",
+        "per_page",
+        "page_size",
+        "pageSize",
+        "max_results",
+        "maxResults",
+    ];
+    let url = url::Url::parse(url).ok()?;
+    let limit = url
+        .query_pairs()
+        .find(|(k, _)| NAMES.contains(&k.as_ref()))?
+        .1
+        .parse()
+        .ok();
+    limit
+}
+
 /// Whether a page lists its items newest first: its first item's ordering value (at
 /// `pointer`) is greater than its last one's. Items without one tell nothing.
 pub fn lists_newest_first(items: &[Value], pointer: &str) -> bool {

@@ -153,9 +153,7 @@ impl fmt::Display for PollError {
                 tiebreak,
             } => {
                 let why = match tiebreak {
-                    true => {
-                        "no primary key or unique index has it as a key, alone or with the cursor"
-                    }
+                    true => "no primary key or unique index has it as a key",
                     false => "no primary key or unique index on it alone",
                 };
                 write!(

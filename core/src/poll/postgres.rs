@@ -380,15 +380,12 @@ impl PgSource {
     /// Catalog query returning `(column name, type name, unique)` rows for the named columns:
     /// `unique` true when a valid unique index (or the primary key) without a predicate has
     /// that column as its only key, on a relation whose rows are its own; false when no unique
-    /// index has it as a key at all, or only with columns other than the cursor and tiebreak
-    /// (`UNIQUE (account_id, invoice_no)`: invoice numbers repeat across accounts, and a
-    /// tiebreak is a record's key); NULL when no index can tell: the column is a key of a
-    /// unique index whose other keys are the cursor (a partitioned table's primary key must
-    /// include its partition key, e.g. `(id, created_at)`), or the relation is a view or a
-    /// table with inheritance children (which also reads theirs, which its index does not
-    /// cover). A partitioned table's unique index covers every partition. An index's `INCLUDE`
-    /// columns are not keys. `$1` = the quoted relation as text, `$2` = comma-separated column
-    /// names, `$3` = the cursor and tiebreak, comma-separated (see
+    /// index has it as a key at all (an index's `INCLUDE` columns are not keys); NULL when no
+    /// index can tell: the column is one key of a unique index with others (a partitioned
+    /// table's primary key must include its partition key, e.g. `(id, created_at)`), or the
+    /// relation is a view or a table with inheritance children (which also reads theirs, which
+    /// its index does not cover). A partitioned table's unique index covers every partition.
+    /// `$1` = the quoted relation as text, `$2` = comma-separated column names (see
     /// [`Self::column_type_params`]). A missing table fails in PostgreSQL with its own message.
     pub fn column_type_sql() -> String {
         "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
@@ -398,11 +395,7 @@ impl PgSource {
          AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) THEN true \
          WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
          WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
-         AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1]) \
-         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute k \
-         WHERE k.attrelid = i.indrelid AND k.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1]) \
-         AND NOT k.attname::text = ANY (pg_catalog.string_to_array($3::text, ',')))) \
-         THEN NULL ELSE false END END \
+         AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) THEN NULL ELSE false END END \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
          AND a.attname::text = ANY (pg_catalog.string_to_array($2::text, ','))"
@@ -411,12 +404,7 @@ impl PgSource {
 
     /// Parameters for [`Self::column_type_sql`].
     pub fn column_type_params(&self) -> Vec<String> {
-        let mut keys = self.cursor.clone();
-        if let Some(t) = &self.tiebreak {
-            keys.push(',');
-            keys.push_str(t);
-        }
-        vec![self.relation(), self.needed_columns().join(","), keys]
+        vec![self.relation(), self.needed_columns().join(",")]
     }
 
     /// Turns the rows of [`Self::column_type_sql`] into validated types; every named column must

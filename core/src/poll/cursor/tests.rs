@@ -725,3 +725,18 @@ fn a_page_lists_newest_first_when_its_first_ordering_value_is_the_greatest() {
     assert!(!lists_newest_first(&[json!({}), json!({"at": 1})], "/at"));
     assert!(!lists_newest_first(&[], "/at"));
 }
+
+#[test]
+fn the_limit_a_request_asks_for_is_read_from_its_query() {
+    let limit = |u: &str| asked_limit(u);
+    assert_eq!(limit("https://a.example/e?since=x&limit=100"), Some(100));
+    assert_eq!(limit("https://a.example/e?per_page=50"), Some(50));
+    assert_eq!(
+        limit("https://a.example/e?pageSize=25&page_size=9"),
+        Some(25)
+    );
+    assert_eq!(limit("https://a.example/e?maxResults=10"), Some(10));
+    assert_eq!(limit("https://a.example/e?since=x"), None);
+    assert_eq!(limit("https://a.example/e?limit=all"), None);
+    assert_eq!(limit("not a url"), None);
+}
