@@ -340,18 +340,6 @@ pub async fn execute_claimed(
                 Step::Http(h) => step_worst_case_ms(h.timeout_ms, h.retries) as i64,
                 _ => 0,
             };
-            // A run can outlive the token it started with (a step may take 5 minutes, an
-            // execution 14): a token that may expire before the step's worst case ends is
-            // replaced by the connection's current one (the Cron pass refreshes it).
-            let expiring = run_ctx
-                .oauth_mut()
-                .filter(|o| !run_token::lasts_through(o, started, timeout + TOKEN_MARGIN_MS));
-            if let Some(oauth) = expiring {
-                if let Err(reason) = oauth::hydrate(env, &run.workflow_id, oauth, started).await? {
-                    fail(reason, &records).await?;
-                    return Ok(());
-                }
-            }
             if !writer.reaches_out(timeout) {
                 // Recorded so far, and due at once: the next execution takes the run up here.
                 let steps = Value::Array(records.clone()).to_string();
@@ -373,6 +361,19 @@ pub async fn execute_claimed(
                     .progress(&steps, started + lease + timeout, None, run_ctx.outputs())
                     .await?
                 {
+                    return Ok(());
+                }
+            }
+            // A run can outlive the token it started with (a step may take 5 minutes, an
+            // execution 14): a token that may expire before the step's worst case ends is
+            // replaced by the connection's current one (the Cron pass refreshes it). After the
+            // steps so far are saved: a failed read leaves the run to be tried again from here.
+            let expiring = run_ctx
+                .oauth_mut()
+                .filter(|o| !run_token::lasts_through(o, started, timeout + TOKEN_MARGIN_MS));
+            if let Some(oauth) = expiring {
+                if let Err(reason) = oauth::hydrate(env, &run.workflow_id, oauth, started).await? {
+                    fail(reason, &records).await?;
                     return Ok(());
                 }
             }

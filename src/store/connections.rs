@@ -245,6 +245,10 @@ impl ConnectionRow {
             })),
             "refreshed_at": self.refreshed_at,
             "last_refresh_error": self.last_refresh_error,
+            // Failed refreshes in a row, and when the next one is tried (their backoff).
+            "refresh_failures": self.refresh_failures,
+            "next_refresh_attempt_at": (self.refresh_failures > 0 && self.status == "active")
+                .then(|| iso_millis(self.refresh_lease_until)),
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         })

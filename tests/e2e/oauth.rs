@@ -1271,6 +1271,17 @@ fn failing_refreshes_back_off_and_a_200_error_response_needs_reauth() {
         (30_000..=51_000).contains(&next),
         "next attempt in {next} ms"
     );
+    // The API shows the count and when the next attempt comes.
+    assert_eq!(c["refresh_failures"], 1, "{c}");
+    let next_at = tripline_core::kernel::time::parse_millis(
+        c["next_refresh_attempt_at"].as_str().expect("next attempt"),
+    )
+    .unwrap();
+    assert!((next_at - epoch_ms() - next).abs() < 5_000, "{c}");
+    let a = conn("alice");
+    assert_eq!(a["refresh_failures"], 0, "{a}");
+    assert_eq!(a["next_refresh_attempt_at"], Value::Null, "{a}");
+    assert_eq!(conn("dave")["next_refresh_attempt_at"], Value::Null);
 
     // Carol's first wait is over (as if a minute had passed): she is tried again and now
     // waits 2 minutes (both waits end 10 s early, so that the pass that comes then takes her);
@@ -2060,12 +2071,12 @@ fn a_failed_read_of_the_connection_is_tried_again() {
 fn a_step_that_could_outlast_the_token_is_sent_with_the_connection_s_current_one() {
     let dev = &own_dev("oauth-token-mid-run");
     let upstream = crate::harness::upstream::Upstream::start();
-    // Tokens live 100 s: the first step (10 s at worst) fits, the second (50 s) may not.
+    // Tokens live 100 s: the first step (20 s at worst) fits, the second (50 s) may not.
     let provider = Provider::start(&dev.base, 100);
     let steps = json!([
-        { "type": "http", "name": "first", "method": "GET", "url": upstream.url("/slow/5000"),
+        { "type": "http", "name": "first", "method": "GET", "url": upstream.url("/slow/15000"),
           "headers": { "authorization": "Bearer {{oauth.access_token}}" },
-          "timeout_ms": 10000, "retries": 0 },
+          "timeout_ms": 20000, "retries": 0 },
         { "type": "http", "name": "second", "method": "GET", "url": upstream.url("/echo/second"),
           "headers": { "authorization": "Bearer {{oauth.access_token}}" },
           "timeout_ms": 50000, "retries": 0 }
@@ -2073,7 +2084,7 @@ fn a_step_that_could_outlast_the_token_is_sent_with_the_connection_s_current_one
     let wf = create_deployed(dev, &definition(&provider, "Mid-run", json!({}), steps));
     let callback = authorize(dev, &provider, &wf, "u1", "uma");
     assert_eq!(send("GET", &callback, &[], None).status, 302);
-    // While the first step waits, the Cron pass refreshes the connection's token.
+    // While the first step waits (15 s), the Cron pass refreshes the connection's token.
     eventually(10, "the first step is sent", || {
         !upstream.received("/slow").is_empty()
     });
