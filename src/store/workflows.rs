@@ -123,6 +123,8 @@ pub async fn list(
 /// Replaces the draft; `false` when there is no such workflow. `updated_at` grows by at least
 /// a millisecond whatever `now` is: the workflow's object keeps the copy with the newest
 /// `updated_at`, so two saves stamped by clocks that disagree leave both with the last one.
+/// It is never set more than a minute past `now`, so that one stamp from a clock far ahead
+/// does not stay ahead of every deploy (`draft_changed`) for good.
 pub async fn update_draft(
     db: &D1Database,
     id: &str,
@@ -135,7 +137,8 @@ pub async fn update_draft(
     let res = db
         .prepare(
             "UPDATE workflows SET name = ?2, trigger_type = ?3, draft = ?4, key = ?6, \
-               updated_at = max(?5, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds')) \
+               updated_at = max(?5, min(strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds'), \
+                 strftime('%Y-%m-%dT%H:%M:%fZ', ?5, '+60 seconds'))) \
              WHERE id = ?1",
         )
         .bind(&[
@@ -188,7 +191,7 @@ pub async fn undeploy(db: &D1Database, id: &str, now: &str) -> Result<bool> {
     let res = db
         .prepare(
             "UPDATE workflows SET status = 'draft', deployed_version = NULL, deployed_at = NULL, \
-               updated_at = max(?2, updated_at) \
+               updated_at = max(?2, min(updated_at, strftime('%Y-%m-%dT%H:%M:%fZ', ?2, '+60 seconds'))) \
              WHERE id = ?1",
         )
         .bind(&[text(id), text(now)])?
