@@ -7,7 +7,7 @@ use tripline_core::kernel::ids::WorkflowId;
 use worker::Env;
 
 use super::problem::{ApiError, ApiResult};
-use crate::store::workflows::{WorkflowRow, WorkflowStatus};
+use crate::store::workflows::WorkflowRow;
 use crate::store::{self};
 use tripline_core::definition::TriggerKind;
 
@@ -31,12 +31,8 @@ pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
         }),
         TriggerKind::Schedule | TriggerKind::Poll => json!({}),
     };
-    // Whether the draft was edited after the live version was frozen (a deploy would change it).
-    let draft_changed = row.status == WorkflowStatus::Deployed
-        && row
-            .deployed_at
-            .as_deref()
-            .is_some_and(|deployed| row.updated_at.as_str() > deployed);
+    // Whether a deploy would change the live version (read with the row).
+    let draft_changed = row.draft_changed;
     json!({
         "id": row.id,
         "key": row.key,

@@ -85,6 +85,7 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
         deployed_at: None,
         created_at: now.clone(),
         updated_at: now,
+        draft_changed: false,
     };
     store::workflows::insert(&db, &row)
         .await

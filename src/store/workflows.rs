@@ -32,6 +32,8 @@ pub struct WorkflowRow {
     pub deployed_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Deployed, and the draft is not the live version's definition: a deploy would change it.
+    pub draft_changed: bool,
 }
 
 impl<'de> Deserialize<'de> for WorkflowRow {
@@ -59,11 +61,14 @@ impl WorkflowRow {
             deployed_at: c.opt_text("deployed_at")?,
             created_at: c.text("created_at")?,
             updated_at: c.text("updated_at")?,
+            draft_changed: c.opt_int("draft_changed")?.is_some_and(|n| n != 0),
         })
     }
 }
 
-const COLUMNS: &str = "id, key, name, trigger_type, draft, status, deployed_version, latest_version, deployed_at, created_at, updated_at";
+const COLUMNS: &str = "id, key, name, trigger_type, draft, status, deployed_version, latest_version, deployed_at, created_at, updated_at, \
+    (status = 'deployed' AND draft IS NOT (SELECT v.definition FROM workflow_versions v \
+      WHERE v.workflow_id = workflows.id AND v.version = workflows.deployed_version)) AS draft_changed";
 
 pub async fn insert(db: &D1Database, row: &WorkflowRow) -> Result<()> {
     db.prepare(
@@ -123,8 +128,8 @@ pub async fn list(
 /// Replaces the draft; `false` when there is no such workflow. `updated_at` grows by at least
 /// a millisecond whatever `now` is: the workflow's object keeps the copy with the newest
 /// `updated_at`, so two saves stamped by clocks that disagree leave both with the last one.
-/// It is never set more than a minute past `now`, so that one stamp from a clock far ahead
-/// does not stay ahead of every deploy (`draft_changed`) for good.
+/// (Whether a deploy would change anything, `draft_changed`, compares the draft itself with
+/// the live version, not these times.)
 pub async fn update_draft(
     db: &D1Database,
     id: &str,
@@ -137,8 +142,7 @@ pub async fn update_draft(
     let res = db
         .prepare(
             "UPDATE workflows SET name = ?2, trigger_type = ?3, draft = ?4, key = ?6, \
-               updated_at = max(?5, min(strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds'), \
-                 strftime('%Y-%m-%dT%H:%M:%fZ', ?5, '+60 seconds'))) \
+               updated_at = max(?5, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds')) \
              WHERE id = ?1",
         )
         .bind(&[
@@ -191,7 +195,7 @@ pub async fn undeploy(db: &D1Database, id: &str, now: &str) -> Result<bool> {
     let res = db
         .prepare(
             "UPDATE workflows SET status = 'draft', deployed_version = NULL, deployed_at = NULL, \
-               updated_at = max(?2, min(updated_at, strftime('%Y-%m-%dT%H:%M:%fZ', ?2, '+60 seconds'))) \
+               updated_at = max(?2, updated_at) \
              WHERE id = ?1",
         )
         .bind(&[text(id), text(now)])?

@@ -260,24 +260,24 @@ print(done)
 /// The test URL follows the draft as the workflow's object holds it, the copy with the newest
 /// `updated_at`. So that two saves end with the same draft in D1 and in the object whatever
 /// their clocks say, a save's `updated_at` is later than the one before it, even when that one
-/// was stamped by a clock ahead of this one (by up to a minute: a stamp further ahead is cut
-/// to a minute past this save's clock); an undeploy never moves it back.
+/// was stamped by a clock ahead of this one; an undeploy never moves it back. Whether a deploy
+/// would change anything (`draft_changed`) compares the draft with the live version, so a stamp
+/// ahead of the deploy's clock does not count as an edit.
 #[test]
 fn a_save_after_one_stamped_by_a_clock_ahead_is_still_newer() {
     // Its own instance: D1 is written under it.
     let dev = &Dev::start("endpoint-saves", &[("GH_SECRET", GH_SECRET)]);
-    let id = create(dev, &endpoint(json!({}), log_step()));
-    let now = || {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis() as i64
-    };
+    let plain = endpoint(json!({}), log_step());
+    let id = create(dev, &plain);
     let ms = |v: &Value| {
         tripline_core::kernel::time::parse_millis(v.as_str().expect("updated_at")).unwrap()
     };
-    // A save stamped by a clock 30 s ahead.
-    let ahead = tripline_core::kernel::time::iso_millis(now() + 30_000);
+    // A save stamped by a clock two minutes ahead.
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let ahead = tripline_core::kernel::time::iso_millis(now + 120_000);
     dev.d1_write(&format!(
         "UPDATE workflows SET updated_at = '{ahead}' WHERE id = '{id}'"
     ));
@@ -313,30 +313,28 @@ fn a_save_after_one_stamped_by_a_clock_ahead_is_still_newer() {
         "{}",
         r.text
     );
-    for op in ["deploy", "undeploy"] {
-        let r = api(dev, "POST", &format!("/api/workflows/{id}/{op}"), None);
-        assert_eq!(r.status, 200, "{}", r.text);
-    }
-    let r = api(dev, "GET", &format!("/api/workflows/{id}"), None);
-    assert_eq!(r.json()["status"], "draft", "{}", r.text);
+    assert_eq!(r.json()["draft_changed"], false, "not deployed: {}", r.text);
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Deployed before the stamp's time, and nothing to change.
+    assert_eq!(r.json()["draft_changed"], false, "{}", r.text);
+    let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&signed));
     assert_eq!(
-        ms(&r.json()["updated_at"]),
-        ms(&json!(ahead)) + 2,
-        "{}",
+        r.json()["draft_changed"],
+        false,
+        "the same draft: {}",
         r.text
     );
-
-    // A stamp far ahead (a clock off by years) is not kept ahead for good: the next save is
-    // stamped at most a minute past its own clock.
-    dev.d1_write(&format!(
-        "UPDATE workflows SET updated_at = '2099-01-01T00:00:00.000Z' WHERE id = '{id}'"
-    ));
-    let before = now();
-    let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&signed));
+    let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&plain));
+    assert_eq!(r.json()["draft_changed"], true, "{}", r.text);
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
     assert_eq!(r.status, 200, "{}", r.text);
-    let stamped = ms(&r.json()["updated_at"]);
-    assert!(
-        (before + 59_000..=now() + 60_000).contains(&stamped),
+    let r = api(dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.json()["status"], "draft", "{}", r.text);
+    assert_eq!(r.json()["draft_changed"], false, "{}", r.text);
+    assert_eq!(
+        ms(&r.json()["updated_at"]),
+        ms(&json!(ahead)) + 4,
         "{}",
         r.text
     );
