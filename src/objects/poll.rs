@@ -997,8 +997,9 @@ async fn poll_http(
     let mut new: Vec<NewRecord> = Vec::new();
     let mut held_bytes = 0usize;
     let mut new_count = 0usize;
-    // Whether the last page read listed its items newest first and as many as its URL asked
-    // for (`limit=`): it may have been cut.
+    // Whether the last page read listed its items newest first and may have been cut: as many
+    // as its URL asked for (`limit=`), or any number when the URL names no limit (the API's
+    // own page size may have cut it).
     let mut last_cut_newest_first;
     // A source whose URL or headers send a credential follows redirects only within its origin.
     let carries_secret = source.carries_credentials();
@@ -1038,7 +1039,7 @@ async fn poll_http(
         pages += 1;
         let items = source.items_of(&page.body)?;
         items_read += items.len();
-        last_cut_newest_first = asked_limit(&request.url) == Some(items.len())
+        last_cut_newest_first = asked_limit(&request.url).is_none_or(|n| items.len() >= n)
             && source
                 .greatest_pointer()
                 .is_some_and(|p| lists_newest_first(items, p));
@@ -1117,11 +1118,12 @@ async fn poll_http(
                 "items": items_read,
                 "new": new_count,
                 "reason": match capped_newest_first {
-                    true => "asked for what is new, the source listed as many items as the \
-                             URL's limit, newest first, without reaching the last item seen: the \
-                             oldest new items may have been left out; ask it for oldest first, \
-                             follow its pages, or filter inclusively (`gte`) so that an answer \
-                             that reaches the last item seen shows it",
+                    true => "asked for what is new, the source listed it newest first without \
+                             reaching the last item seen, and as many items as the URL's limit \
+                             (or the URL names none): the oldest new items may have been left \
+                             out; ask it for oldest first, follow its pages, put a limit in the \
+                             URL, or filter inclusively (`gte`) so that a whole answer shows the \
+                             last item seen",
                     false => "every item where the list meets what was seen before was new, so \
                               items in between may have been missed; poll more often or ask the \
                               source for more items per page",

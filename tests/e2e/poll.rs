@@ -2374,6 +2374,28 @@ fn http_since_filtered_api_listing_newest_first_reports_a_capped_answer() {
         assert!(gap["reason"].as_str().unwrap().contains("limit"), "{gap}");
         stop(&e.dev, &id);
     }
+    // A URL without a limit: the API's own page size may have cut any such answer.
+    let feed = "since-no-limit";
+    e.api.update(feed, |f| {
+        f.items = vec![item(1)];
+        f.since = true;
+        f.newest_first = true;
+    });
+    let def = http_def(
+        feed,
+        json!({"url": format!("{}?since={{{{cursor.greatest}}}}", e.api.url(feed)),
+               "dedupe": "greatest", "greatest": "/created_at"}),
+        "beginning",
+    );
+    let id = create_deployed(&e.dev, &def);
+    assert_eq!(item_seqs(&wait_runs(&e.dev, &id, 1, 90)), [1]);
+    e.api
+        .update(feed, |f| f.items = (1..=3).map(item).collect());
+    assert_eq!(item_seqs(&wait_runs(&e.dev, &id, 3, 90)), [1, 2, 3]);
+    eventually(30, "the gap of an answer without a limit", || {
+        poll_status(&e.dev, &id)["last_gap"]["new"] == 2
+    });
+    stop(&e.dev, &id);
 }
 
 /// `start: "now"` on an oldest-first list longer than `max_pages`: the deploy reads to its end
