@@ -21,7 +21,7 @@ pub struct Remote {
     pub key: String,
     pub draft: Value,
     pub deployed: bool,
-    /// The draft was edited after the live version was frozen.
+    /// The draft differs from the live version: a deploy would change it.
     pub draft_changed: bool,
 }
 

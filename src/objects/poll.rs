@@ -997,9 +997,10 @@ async fn poll_http(
     let mut new: Vec<NewRecord> = Vec::new();
     let mut held_bytes = 0usize;
     let mut new_count = 0usize;
-    // Whether the last page read listed its items newest first and may have been cut: as many
-    // as its URL asked for (`limit=`), or any number when the URL names no limit (the API's
-    // own page size may have cut it).
+    // Whether the last page read listed its items newest first and may have been cut: the
+    // walk's first page (a page reached by a link is part of a list read to its end), with as
+    // many items as its URL asked for (`limit=`), or any number when the URL names no limit
+    // (the API's own page size may have cut it).
     let mut last_cut_newest_first;
     // A source whose URL or headers send a credential follows redirects only within its origin.
     let carries_secret = source.carries_credentials();
@@ -1039,7 +1040,12 @@ async fn poll_http(
         pages += 1;
         let items = source.items_of(&page.body)?;
         items_read += items.len();
-        last_cut_newest_first = asked_limit(&request.url).is_none_or(|n| items.len() >= n)
+        let may_be_cut = match asked_limit(&request.url) {
+            None => true,
+            Some(limit) => limit.is_some_and(|n| items.len() >= n),
+        };
+        last_cut_newest_first = walk.pages == 0
+            && may_be_cut
             && source
                 .greatest_pointer()
                 .is_some_and(|p| lists_newest_first(items, p));

@@ -2396,6 +2396,31 @@ fn http_since_filtered_api_listing_newest_first_reports_a_capped_answer() {
         poll_status(&e.dev, &id)["last_gap"]["new"] == 2
     });
     stop(&e.dev, &id);
+    // The same API giving next-page links: the list is read to its end, no gap.
+    let feed = "since-linked";
+    e.api.update(feed, |f| {
+        f.items = vec![item(1)];
+        f.since = true;
+        f.newest_first = true;
+        f.page_size = Some(2);
+    });
+    let def = http_def(
+        feed,
+        json!({"url": format!("{}?since={{{{cursor.greatest}}}}", e.api.url(feed)),
+               "dedupe": "greatest", "greatest": "/created_at"}),
+        "beginning",
+    );
+    let id = create_deployed(&e.dev, &def);
+    assert_eq!(item_seqs(&wait_runs(&e.dev, &id, 1, 90)), [1]);
+    e.api
+        .update(feed, |f| f.items = (1..=7).map(item).collect());
+    assert_eq!(
+        item_seqs(&wait_runs(&e.dev, &id, 7, 90)),
+        (1..=7).collect::<Vec<u64>>()
+    );
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(poll_status(&e.dev, &id)["last_gap"], Value::Null);
+    stop(&e.dev, &id);
 }
 
 /// `start: "now"` on an oldest-first list longer than `max_pages`: the deploy reads to its end

@@ -413,24 +413,33 @@ pub fn sort_oldest_first(records: &mut [NewRecord]) {
     }
 }
 
-/// The most items a request asks for, by a query parameter APIs commonly name so (`limit`,
-/// `per_page`, `page_size`, `pageSize`, `max_results`, `maxResults`); `None` without one.
-pub fn asked_limit(url: &str) -> Option<usize> {
-    const NAMES: [&str; 6] = [
+/// How many items a request asks for at most, by a query parameter APIs commonly name so
+/// (`limit`, `per_page`, `page_size`, `pageSize`, `max_results`, `maxResults`, `count`,
+/// `hitsPerPage`, `$top`, `top`, `size`, `pagelen`, `first`, `take`, `rows`): `None` without
+/// one; `Some(None)` when its value is not a number (`limit=all`).
+pub fn asked_limit(url: &str) -> Option<Option<usize>> {
+    const NAMES: [&str; 15] = [
         "limit",
         "per_page",
         "page_size",
         "pageSize",
         "max_results",
         "maxResults",
+        "count",
+        "hitsPerPage",
+        "$top",
+        "top",
+        "size",
+        "pagelen",
+        "first",
+        "take",
+        "rows",
     ];
     let url = url::Url::parse(url).ok()?;
     let limit = url
         .query_pairs()
-        .find(|(k, _)| NAMES.contains(&k.as_ref()))?
-        .1
-        .parse()
-        .ok();
+        .find(|(k, _)| NAMES.contains(&k.as_ref()))
+        .map(|(_, v)| v.parse().ok());
     limit
 }
 

@@ -729,14 +729,18 @@ fn a_page_lists_newest_first_when_its_first_ordering_value_is_the_greatest() {
 #[test]
 fn the_limit_a_request_asks_for_is_read_from_its_query() {
     let limit = |u: &str| asked_limit(u);
-    assert_eq!(limit("https://a.example/e?since=x&limit=100"), Some(100));
-    assert_eq!(limit("https://a.example/e?per_page=50"), Some(50));
+    assert_eq!(
+        limit("https://a.example/e?since=x&limit=100"),
+        Some(Some(100))
+    );
+    assert_eq!(limit("https://a.example/e?per_page=50"), Some(Some(50)));
     assert_eq!(
         limit("https://a.example/e?pageSize=25&page_size=9"),
-        Some(25)
+        Some(Some(25))
     );
-    assert_eq!(limit("https://a.example/e?maxResults=10"), Some(10));
+    assert_eq!(limit("https://a.example/e?hitsPerPage=10"), Some(Some(10)));
+    assert_eq!(limit("https://a.example/e?%24top=5"), Some(Some(5)));
     assert_eq!(limit("https://a.example/e?since=x"), None);
-    assert_eq!(limit("https://a.example/e?limit=all"), None);
+    assert_eq!(limit("https://a.example/e?limit=all"), Some(None));
     assert_eq!(limit("not a url"), None);
 }
