@@ -851,10 +851,12 @@ fn a_connection_delete_stays_with_its_connection_through_refreshes() {
         ["ann", "bob", "cat", "dan"],
         "{r:#}"
     );
-    // A connection whose refreshes fail shows the error, and that its access token expired.
+    // A connection whose refreshes fail shows the error, how many failed in a row and when the
+    // next try comes, and that its access token expired.
     let added = text(&r["added_text"]);
     assert!(
         added.contains("last refresh failed: the token endpoint failed (HTTP 500)")
+            && added.contains("(3 in a row; next try ")
             && added.contains("access token expired"),
         "{r:#}"
     );

@@ -351,14 +351,19 @@ export function OAuthPanel({ wf }) {
 
 /** What a connection's status alone does not say: an access token past its `expires_at` (runs
  * that read the connection get a dead token until a refresh or a new sign-in), and the last
- * refresh's error while refreshes keep failing (not repeated when it is the re-auth reason). */
+ * refresh's error while refreshes keep failing (not repeated when it is the re-auth reason),
+ * with how many failed in a row and when the next try comes. */
 function ConnectionHealth({ c }) {
   const expired = c.expires_at && Date.parse(c.expires_at) < Date.now();
   const failing = c.last_refresh_error && !(c.needs_reauth && c.needs_reauth.reason === c.last_refresh_error);
+  const retrying = c.refresh_failures > 0 && c.next_refresh_attempt_at;
   return (
     <>
       {expired ? <span class="bad"> · access token expired <Time iso={c.expires_at} /></span> : null}
       {failing ? <span class="bad"> · last refresh failed: {c.last_refresh_error}</span> : null}
+      {failing && retrying ? (
+        <span class="bad"> ({c.refresh_failures} in a row; next try <Time iso={c.next_refresh_attempt_at} />)</span>
+      ) : null}
     </>
   );
 }

@@ -35,7 +35,10 @@ await scenario(async (page, out) => {
     const body = await res.json();
     const model = body.connections[0];
     // The added one's refreshes keep failing and its access token has expired.
-    const failing = { last_refresh_error: 'the token endpoint failed (HTTP 500)', expires_at: '2026-01-01T00:00:00.000Z' };
+    const failing = {
+      last_refresh_error: 'the token endpoint failed (HTTP 500)', expires_at: '2026-01-01T00:00:00.000Z',
+      refresh_failures: 3, next_refresh_attempt_at: new Date(Date.now() + 240_000).toISOString(),
+    };
     if (model) body.connections = [...body.connections, { ...model, ...failing, user_id: args.added }].sort((a, b) => (a.user_id < b.user_id ? -1 : 1));
     return route.fulfill({ response: res, json: body });
   });
