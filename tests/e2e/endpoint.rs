@@ -211,33 +211,10 @@ fn unknown_workflow_ids_read_no_d1_and_an_earlier_release_s_object_learns_its_ve
     let id = create_deployed(&dev, &endpoint(json!({}), log_step()));
     run_of(&send("POST", &hook(&dev, &id), &[], None));
     dev.kill();
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            r#"
-import glob, sqlite3, sys
-done = 0
-for path in glob.glob(sys.argv[1] + "/v3/do/tripline-WorkflowObject/*.sqlite"):
-    db = sqlite3.connect(path)
-    try:
-        name = db.execute("SELECT name FROM __miniflare_do_name").fetchone()
-    except sqlite3.OperationalError:
-        continue
-    if name == (sys.argv[2],):
-        done += db.execute("DELETE FROM _cf_KV WHERE key = 'live'").rowcount
-        db.commit()
-print(done)
-"#,
-        )
-        .arg(&dev.state_dir)
-        .arg(&id)
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "1",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    dev.edit_object_storage(
+        &id,
+        "    done += db.execute(\"DELETE FROM _cf_KV WHERE key = 'live'\").rowcount",
+        &[],
     );
     dev.spawn();
     let dev = &dev;

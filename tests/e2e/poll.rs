@@ -940,27 +940,33 @@ fn a_cursor_that_is_not_unique_needs_a_tiebreak() {
 #[test]
 fn a_tiebreak_that_is_not_unique_is_refused() {
     let e = env();
+    // Each poll of `table` with tiebreak `n` fails naming the field, and starts nothing.
+    let refused = |name: &str, table: &str| {
+        let id = create_deployed(
+            &e.dev,
+            &pg_def(
+                name,
+                json!({"table": table, "cursor": "created_at", "tiebreak": "n"}),
+                "beginning",
+                5,
+            ),
+        );
+        let error = first_poll_error(&e.dev, &id);
+        assert!(
+            error.contains("column \"n\" is not unique")
+                && error.contains("trigger.source.tiebreak"),
+            "{error}"
+        );
+        assert_eq!(runs_of(&e.dev, &id), 0);
+        stop(&e.dev, &id);
+    };
     e.pg.sql(
         "CREATE TABLE t_tie_dup (id serial PRIMARY KEY, \
          created_at timestamptz NOT NULL DEFAULT clock_timestamp(), n int NOT NULL)",
     );
     e.pg.sql("GRANT SELECT ON t_tie_dup TO reader");
     e.pg.sql("INSERT INTO t_tie_dup (n) VALUES (1), (1), (2)");
-    let id = create_deployed(
-        &e.dev,
-        &pg_def(
-            "tiebreak not unique",
-            json!({"table": "t_tie_dup", "cursor": "created_at", "tiebreak": "n"}),
-            "beginning",
-            5,
-        ),
-    );
-    let error = first_poll_error(&e.dev, &id);
-    assert!(
-        error.contains("column \"n\" is not unique") && error.contains("trigger.source.tiebreak"),
-        "{error}"
-    );
-    stop(&e.dev, &id);
+    refused("tiebreak not unique", "t_tie_dup");
 
     // An index's INCLUDE column is stored in the index, not a key of it: refused.
     e.pg.sql(
@@ -970,22 +976,7 @@ fn a_tiebreak_that_is_not_unique_is_refused() {
     e.pg.sql("CREATE UNIQUE INDEX t_tie_incl_at ON t_tie_incl (created_at) INCLUDE (n)");
     e.pg.sql("GRANT SELECT ON t_tie_incl TO reader");
     e.pg.sql("INSERT INTO t_tie_incl (n) VALUES (1), (1)");
-    let id = create_deployed(
-        &e.dev,
-        &pg_def(
-            "tiebreak included",
-            json!({"table": "t_tie_incl", "cursor": "created_at", "tiebreak": "n"}),
-            "beginning",
-            5,
-        ),
-    );
-    let error = first_poll_error(&e.dev, &id);
-    assert!(
-        error.contains("column \"n\" is not unique") && error.contains("trigger.source.tiebreak"),
-        "{error}"
-    );
-    assert_eq!(runs_of(&e.dev, &id), 0);
-    stop(&e.dev, &id);
+    refused("tiebreak included", "t_tie_incl");
 
     // A partitioned table's primary key must include its partition key: a tiebreak that is one
     // key of it is taken.
@@ -1367,45 +1358,19 @@ fn cursor_survives_a_worker_restart() {
 /// Adds (`later_field: true`) or takes away a field of the trigger in the definition a poll's
 /// object stored, as a later release might have written it: while `wrangler dev` is stopped.
 fn edit_stored_trigger(dev: &Dev, workflow_id: &str, later_field: bool) {
-    let out = std::process::Command::new("python3")
-        .arg("-c")
-        .arg(
-            r#"
-import glob, json, sqlite3, sys
-done = 0
-for path in glob.glob(sys.argv[1] + "/v3/do/tripline-WorkflowObject/*.sqlite"):
-    db = sqlite3.connect(path)
-    try:
-        name = db.execute("SELECT name FROM __miniflare_do_name").fetchone()
-    except sqlite3.OperationalError:
-        continue
-    if name != (sys.argv[2],):
-        continue
+    let edit = r#"
     (value,) = db.execute("SELECT value FROM poll_state WHERE key = 'definition'").fetchone()
     stored = json.loads(value)
     definition = json.loads(stored["definition"])
-    if sys.argv[3] == "add":
+    if args[0] == "add":
         definition["trigger"]["later_field"] = 1
     else:
         del definition["trigger"]["later_field"]
     stored["definition"] = json.dumps(definition)
     done += db.execute("UPDATE poll_state SET value = ? WHERE key = 'definition'",
-                       (json.dumps(stored),)).rowcount
-    db.commit()
-print(done)
-"#,
-        )
-        .arg(&dev.state_dir)
-        .arg(workflow_id)
-        .arg(if later_field { "add" } else { "remove" })
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "1",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+                       (json.dumps(stored),)).rowcount"#;
+    let mode = if later_field { "add" } else { "remove" };
+    dev.edit_object_storage(workflow_id, edit, &[mode]);
 }
 
 /// A definition its object stored that this release cannot read (written by a later release,

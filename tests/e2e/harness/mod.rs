@@ -438,6 +438,45 @@ print(json.dumps(rows))
         serde_json::from_slice(&out.stdout).expect("rows as JSON")
     }
 
+    /// Changes the storage of `workflow_id`'s object, as another release might have left it:
+    /// runs the Python statements `edit` with `db` (the object's SQLite file, committed after)
+    /// and `args` (`args`, strings), and asserts that it changed exactly one row (`edit` adds
+    /// the rows it changed to `done`). Only while `wrangler dev` is stopped (`Dev::kill`).
+    pub fn edit_object_storage(&self, workflow_id: &str, edit: &str, args: &[&str]) {
+        let script = format!(
+            r#"
+import glob, json, sqlite3, sys
+args = sys.argv[3:]
+done = 0
+for path in glob.glob(sys.argv[1] + "/v3/do/tripline-WorkflowObject/*.sqlite"):
+    db = sqlite3.connect(path)
+    try:
+        name = db.execute("SELECT name FROM __miniflare_do_name").fetchone()
+    except sqlite3.OperationalError:
+        continue
+    if name != (sys.argv[2],):
+        continue
+{edit}
+    db.commit()
+print(done)
+"#
+        );
+        let out = Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(&self.state_dir)
+            .arg(workflow_id)
+            .args(args)
+            .output()
+            .expect("python3");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "1",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Everything `wrangler dev` printed in this state directory (every start).
     pub fn logs(&self) -> String {
         let mut out = String::new();
