@@ -1,4 +1,6 @@
 // Same-origin calls to the management API with the admin token kept in sessionStorage.
+import { parse as parseExact, stringify as stringifyExact } from 'lossless-json';
+
 const KEY = 'tripline.adminToken';
 
 export const token = {
@@ -49,6 +51,35 @@ export class ApiError extends Error {
  * short (their outcome would be unknown). */
 export const READ_TIMEOUT_MS = 15000;
 
+/** A request body sent as the given text, byte for byte (an editor's text), instead of the
+ * JSON of a value: the server then reads what was typed, duplicate keys and large numbers
+ * included, and says what is wrong with it. */
+export class JsonText {
+  constructor(text) { this.text = text; }
+}
+
+/** The text of each answer, by its parsed value: see [`exactPretty`]. */
+const answerText = new WeakMap();
+
+/** The member of an answer at `path` as indented JSON text, its numbers exactly as the server
+ * sent them (`JSON.parse` turns an id like 1234567890123456789 into …800, and a save of the
+ * shown text would store that). `undefined` when the answer has no such member. */
+export function exactPretty(answer, ...path) {
+  const at = (v) => path.reduce((o, k) => (o === null || typeof o !== 'object' ? undefined : o[k]), v);
+  const loose = () => {
+    const v = at(answer);
+    return v === undefined ? undefined : JSON.stringify(v, null, 2);
+  };
+  const text = answer && answerText.get(answer);
+  if (text === undefined) return loose();
+  try {
+    const value = at(parseExact(text));
+    return value === undefined ? undefined : stringifyExact(value, null, 2);
+  } catch {
+    return loose();
+  }
+}
+
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(f) { onUnauthorized = f; }
 
@@ -68,7 +99,7 @@ export async function api(method, path, body, withToken, readTimeoutMs = READ_TI
     resp = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : body instanceof JsonText ? body.text : JSON.stringify(body),
       credentials: 'same-origin',
       cache: 'no-store',
       signal,
@@ -80,6 +111,7 @@ export async function api(method, path, body, withToken, readTimeoutMs = READ_TI
   let data = null;
   if (text) {
     try { data = JSON.parse(text); } catch { data = null; }
+    if (data !== null && typeof data === 'object') answerText.set(data, text);
   }
   if (!resp.ok) {
     const err = new ApiError(resp.status, data, resp.statusText);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 
 globalThis.sessionStorage = { getItem: () => 'tok', setItem() {}, removeItem() {} };
-const { api, ApiError } = await import('../src/api.js');
+const { api, ApiError, JsonText, exactPretty } = await import('../src/api.js');
 
 /** A server that answers `/slow` after `ms` and everything else at once, with the method. */
 async function server(ms) {
@@ -39,5 +39,31 @@ test('a write waits for its answer however long it takes', async () => {
     assert.deepEqual(await api('POST', `${s.base}/slow`, { a: 1 }, undefined, 300), { method: 'POST', auth: 'Bearer tok' });
   } finally {
     s.close();
+  }
+});
+
+test('an editor text is sent as typed, and an answer\'s large numbers are shown as sent', async () => {
+  const srv = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end(`{"sent": ${JSON.stringify(body)}, "draft": {"id": 1234567890123456789, "ratio": 0.1}}`);
+    });
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  try {
+    const typed = '{"name": "a", "name": "b", "id": 1234567890123456789}';
+    const answer = await api('PUT', `http://127.0.0.1:${srv.address().port}/`, new JsonText(typed));
+    assert.equal(answer.sent, typed);
+    // JSON.parse alone rounds it.
+    assert.equal(answer.draft.id, 1234567890123456800);
+    assert.equal(exactPretty(answer, 'draft'), '{\n  "id": 1234567890123456789,\n  "ratio": 0.1\n}');
+    assert.equal(exactPretty(answer, 'draft', 'id'), '1234567890123456789');
+    assert.equal(exactPretty(answer, 'missing'), undefined);
+    // A value that is not an answer is written as it is.
+    assert.equal(exactPretty({ draft: { a: 1 } }, 'draft'), '{\n  "a": 1\n}');
+  } finally {
+    srv.close();
   }
 });

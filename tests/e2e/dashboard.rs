@@ -1139,3 +1139,36 @@ fn a_late_answer_for_a_page_left_does_not_set_the_title() {
     assert_eq!(r["list_title"], "Workflows · Tripline", "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
+
+#[test]
+fn a_draft_keeps_its_large_numbers_through_a_save_and_a_key_written_twice_is_refused() {
+    let dev = dev();
+    // A Discord-style id: past 2^53, which JavaScript numbers hold exactly.
+    const NUMBER: u64 = 1_234_567_890_123_456_789;
+    let mut def = endpoint_example();
+    def["trigger"]["request"]["body"]
+        .as_array_mut()
+        .expect("body fields")
+        .push(json!({ "name": "guild_id", "type": "integer", "equals": NUMBER }));
+    let id = create(dev, &def);
+    def["name"] = json!("Lead renamed");
+    let edited = serde_json::to_string_pretty(&def).expect("text");
+    assert!(edited.contains(&NUMBER.to_string()));
+    let r = browser(
+        "dashboard_exact_numbers.mjs",
+        json!({ "id": id, "number": NUMBER.to_string(), "edited": edited }),
+    );
+    assert_eq!(r["shown_number"], true, "{r:#}");
+    let problem = text(&r["problem"]);
+    assert!(problem.contains("writes a key twice"), "{r:#}");
+    assert!(!text(&r["note"]).contains("Draft saved."), "{r:#}");
+    let stored = api(dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(stored.status, 200, "{}", stored.text);
+    let draft = &stored.json()["draft"];
+    assert_eq!(draft["name"], "Lead renamed", "{draft:#}");
+    assert_eq!(
+        draft["trigger"]["request"]["body"][2]["equals"].as_u64(),
+        Some(NUMBER),
+        "{draft:#}"
+    );
+}

@@ -17,7 +17,7 @@ function Signature({ s }) {
   return <span class="bad sig" data-sig="invalid">signature would fail ({s.scheme}): {err.message}{err.location ? ` — ${err.location}` : ''}</span>;
 }
 
-/** Props: wf; dirty (the editor has unsaved changes); onApplied(workflow) after the API wrote
+/** Props: wf; dirty (the editor has unsaved changes); onApplied(answer) after the API wrote
  * the schema into the stored draft; applyInEditor(schema) puts it into the editor's text
  * instead (throws when it cannot). */
 export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
@@ -80,7 +80,7 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
         return;
       }
       const r = await api('POST', `/api/workflows/${enc(wf.id)}/detect-schema`, { test_request_id: proposal.test_request_id, apply: true });
-      onApplied(r.workflow);
+      onApplied(r);
       closeProposal();
     } catch (e) {
       setProblem(e);

@@ -1,17 +1,27 @@
 // One workflow: the definition editor (errors at their place), save/deploy/undeploy, the draft's
 // diff against the deployed version, and the panel of its trigger kind.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, enc, unsaved } from '../api.js';
+import { api, enc, exactPretty, JsonText, unsaved } from '../api.js';
 import { Editor, placeErrors } from '../editor.jsx';
 import { setMember } from '../jsonpath.js';
 import { lineDiff } from '../diff.js';
 import { Problem, Loading, Status, Time, UrlRow, ConfirmButton, go } from '../ui.jsx';
 import { EndpointPanel, SchedulePanel, PollPanel, OAuthPanel } from './triggers.jsx';
 
-const pretty = (v) => JSON.stringify(v, null, 2);
+/** A workflow as answered, with the texts the page shows of its draft and its deployed
+ * definition: their numbers exactly as stored (see `exactPretty`). */
+const withTexts = (w) => {
+  const out = { ...w };
+  const draft = exactPretty(w, 'draft');
+  if (draft !== undefined) out.draftText = draft;
+  const deployed = exactPretty(w, 'deployed_definition');
+  if (deployed !== undefined) out.deployedText = deployed;
+  return out;
+};
 
+/** Props: the deployed definition's and the draft's texts. */
 function Diff({ deployed, draft }) {
-  const lines = useMemo(() => lineDiff(pretty(deployed), pretty(draft)), [deployed, draft]);
+  const lines = useMemo(() => lineDiff(deployed, draft), [deployed, draft]);
   const changed = lines.filter((l) => l.op !== ' ').length;
   if (!changed) return <p class="muted" data-diff="same">The saved draft is the deployed version.</p>;
   return (
@@ -36,7 +46,7 @@ export function WorkflowPage({ id, onDirty }) {
   const editor = useRef(null);
 
   const refresh = async () => {
-    const w = await api('GET', `/api/workflows/${enc(id)}`);
+    const w = withTexts(await api('GET', `/api/workflows/${enc(id)}`));
     setWf(w);
     return w;
   };
@@ -45,7 +55,7 @@ export function WorkflowPage({ id, onDirty }) {
     let live = true;
     refresh().then((w) => {
       if (!live) return;
-      const t = pretty(w.draft);
+      const t = w.draftText;
       // Unsaved changes kept in this tab (the token was refused meanwhile) come back — at once
       // when the saved draft is still the one they started from; when it was saved elsewhere
       // meanwhile, the page shows that draft and asks.
@@ -76,10 +86,11 @@ export function WorkflowPage({ id, onDirty }) {
     setProblem(null);
     setNote('');
     // What is sent is what counts as saved: text typed while the save is under way stays unsaved.
+    // It is sent as typed (not re-encoded from a parsed value, which would round large numbers
+    // and drop a duplicated key the server refuses).
     const sent = editor.current.text();
-    let body;
     try {
-      body = JSON.parse(sent);
+      JSON.parse(sent);
     } catch (e) {
       setErrors([]);
       setProblem({ title: 'The definition is not valid JSON', detail: `${e.message}. The editor marks the place.`, errors: [] });
@@ -87,7 +98,7 @@ export function WorkflowPage({ id, onDirty }) {
     }
     setBusy('save');
     try {
-      const w = await api('PUT', `/api/workflows/${enc(id)}`, body);
+      const w = withTexts(await api('PUT', `/api/workflows/${enc(id)}`, new JsonText(sent)));
       setErrors([]);
       setSavedText(sent);
       setWf((old) => ({ ...old, ...w }));
@@ -173,10 +184,12 @@ export function WorkflowPage({ id, onDirty }) {
     setNote('The detected schema is in the editor as trigger.request: save to keep it.');
   };
 
-  /** A new draft from elsewhere (a detected schema applied): into the editor, saved — unless the
-   * text was edited meanwhile: then only the schema goes into it, beside those edits. */
-  const adopt = (w) => {
-    const t = pretty(w.draft);
+  /** A new draft from elsewhere (a detected schema applied; the answer has it as `workflow`):
+   * into the editor, saved — unless the text was edited meanwhile: then only the schema goes
+   * into it, beside those edits. */
+  const adopt = (answer) => {
+    const t = exactPretty(answer, 'workflow', 'draft');
+    const w = { ...answer.workflow, draftText: t };
     const edited = editor.current.text() !== savedText;
     setSavedText(t);
     setWf((old) => ({ ...old, ...w }));
@@ -241,9 +254,9 @@ export function WorkflowPage({ id, onDirty }) {
         <div class="col-editor">
           <h2 id="editor-label">Definition</h2>
           <Editor value={text} onChange={setText} errors={errors} apiRef={editor} label="Workflow definition (JSON)" />
-          <details class="diff-box" open={wf.status === 'deployed' && pretty(deployedDef) !== pretty(wf.draft)}>
+          <details class="diff-box" open={wf.status === 'deployed' && wf.deployedText !== wf.draftText}>
             <summary>Draft vs deployed</summary>
-            {deployedDef ? <Diff deployed={deployedDef} draft={wf.draft} /> : <p class="muted">Not deployed yet: nothing to compare with.</p>}
+            {deployedDef ? <Diff deployed={wf.deployedText} draft={wf.draftText} /> : <p class="muted">Not deployed yet: nothing to compare with.</p>}
           </details>
         </div>
         <div class="col-side">
