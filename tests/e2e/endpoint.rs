@@ -817,7 +817,23 @@ fn text_json_and_unsupported_bodies() {
         Some(&[0xff, 0xfe]),
     );
     assert_problem(&r, 400);
-    assert_eq!(run_count(&id), 2);
+    // A string cut inside an emoji by the sender (JavaScript writes half a pair as `\ud83d`) is
+    // accepted, the half character shown as U+FFFD, with a Content-Type and without one.
+    for ct in [Some("application/json"), None] {
+        let headers: Vec<(&str, &str)> = ct.map(|c| ("content-type", c)).into_iter().collect();
+        let r = send(
+            "POST",
+            &hook(&id),
+            &headers,
+            Some(br#"{"text": "hi \ud83d", "whole": "\ud83d\ude00"}"#),
+        );
+        assert_eq!(r.status, 202, "{ct:?}: {}", r.text);
+        assert_eq!(
+            get_run(&run_of(&r))["input"]["request"]["body"],
+            json!({"text": "hi \u{FFFD}", "whole": "\u{1F600}"})
+        );
+    }
+    assert_eq!(run_count(&id), 4);
 }
 
 #[test]

@@ -290,7 +290,11 @@ fn sniff(raw: &[u8]) -> Result<ParsedBody, BodyError> {
 fn parse_json(raw: &[u8]) -> Result<Value, BodyError> {
     let bytes = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
     crate::kernel::json_budget::check(bytes).map_err(BodyError::OverBudget)?;
-    serde_json::from_slice(bytes).map_err(|e| {
+    // A sender's string cut inside an emoji (`"\ud83d"`, as JavaScript writes it) would refuse
+    // the whole delivery, which the sender then retries in vain: it is kept, the half character
+    // written as U+FFFD. Each escape keeps its length, so error positions do not move.
+    let bytes = crate::kernel::lone_surrogates::replace_lone_surrogates(bytes);
+    serde_json::from_slice(&bytes).map_err(|e| {
         let (line, column) = (e.line(), e.column());
         let full = e.to_string();
         let suffix = format!(" at line {line} column {column}");

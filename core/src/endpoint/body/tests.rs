@@ -56,6 +56,27 @@ fn json_error_names_line_and_column() {
 }
 
 #[test]
+fn json_with_half_a_surrogate_pair_is_kept_with_a_replacement_character() {
+    // A JavaScript string cut inside an emoji, with and without a Content-Type.
+    for ct in [Some("application/json"), None] {
+        let p = ok(
+            ct,
+            br#"{"text":"hi \ud83d","whole":"\ud83d\ude00","end":"\udE00 x"}"#,
+        );
+        assert_eq!(p.kind, BodyKind::Json, "{ct:?}");
+        assert_eq!(
+            p.value,
+            json!({"text": "hi \u{FFFD}", "whole": "\u{1F600}", "end": "\u{FFFD} x"})
+        );
+    }
+    // Positions of a later error are those of the text as sent.
+    match err(Some("application/json"), b"{\"a\":\"\\ud83d\",\n \"b\": }") {
+        BodyError::InvalidJson { line, column, .. } => assert_eq!((line, column), (2, 7)),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[test]
 fn json_trailing_garbage_is_an_error() {
     let e = err(Some("application/json"), b"{} x");
     assert!(
