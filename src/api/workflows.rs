@@ -310,8 +310,16 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
     // This isolate's trigger URL stops at once (others within their cache's 2 s).
     super::endpoint::forget(id);
     // The test shelf, its draft copy and the endpoint counters live in the object; after the
-    // row is gone, so that a capture in between cannot bring the draft back.
-    test_shelf::forget(env, id).await?;
+    // row is gone, so that a capture in between cannot bring the draft back. This call also
+    // empties the object once more (a deploy that read the row before it went may have armed
+    // it). Should it fail, the workflow is deleted all the same: the Cron pass makes the call
+    // again from the arm outbox (the object, finding no such workflow, empties itself).
+    if let Err(e) = test_shelf::forget(env, id).await {
+        worker::console_error!("delete {id}, its object's last call: {e}");
+        let now = now_ms();
+        store::arm_outbox::record(&db, id, "undeploy", &e.to_string(), now, &iso_millis(now))
+            .await?;
+    }
     Ok(Response::empty()?.with_status(204))
 }
 

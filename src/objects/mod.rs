@@ -63,6 +63,9 @@ pub struct WorkflowObject {
 const KEY_RUNS: &str = "runs";
 /// Storage key: the dev fault `forget-once` refused this object's emptying once.
 const KEY_FORGET_REFUSED: &str = "fault_forget_refused";
+/// Storage key: the dev fault `test-forget-once` refused this object's last call of a delete
+/// once (emptying the object forgets it).
+const KEY_TEST_FORGET_REFUSED: &str = "fault_test_forget_refused";
 /// Storage key: the dev fault `status-once` refused this object's status call once.
 const KEY_STATUS_REFUSED: &str = "fault_status_refused";
 
@@ -298,7 +301,13 @@ impl WorkflowObject {
             .storage()
             .put(KEY_WORKFLOW, workflow_id.to_string())
             .await?;
-        self.remember_live(workflow_id).await?;
+        // A workflow the catalog no longer has (a delete whose last call here failed, and the
+        // Cron pass retries it; a deploy call that arrives after the delete): emptied, and
+        // marked so that its URLs answer 404 and store nothing.
+        if !self.remember_live(workflow_id).await? {
+            self.forget_deleted(workflow_id).await?;
+            return Response::ok("deleted");
+        }
         let Some(deployed) = self.deployed(workflow_id).await? else {
             self.disarm().await?;
             return Response::ok("not deployed");
@@ -521,10 +530,24 @@ impl WorkflowObject {
 
     /// Keeps the live version and its definition (`{"version", "definition", "earlier_shards",
     /// "previous_shards", "live_since_ms"}`, `version` null when not deployed) for the trigger
-    /// URL: a cache miss there asks this object, not D1.
-    async fn remember_live(&self, workflow_id: &str) -> Result<()> {
+    /// URL: a cache miss there asks this object, not D1. `false` when the catalog has no such
+    /// workflow (nothing is kept then: see [`Self::forget_deleted`]).
+    async fn remember_live(&self, workflow_id: &str) -> Result<bool> {
         let live = self.live_in_catalog(workflow_id).await?;
-        self.state.storage().put(KEY_LIVE, live).await
+        if live == LIVE_DELETED {
+            return Ok(false);
+        }
+        self.state.storage().put(KEY_LIVE, live).await?;
+        Ok(true)
+    }
+
+    /// The workflow is deleted: empties this object (alarm, schedule, poll state, runs) and
+    /// keeps only the marks that it was, so that its URLs answer 404 and its test URL stores
+    /// nothing again.
+    async fn forget_deleted(&self, workflow_id: &str) -> Result<()> {
+        self.empty(workflow_id).await?;
+        self.state.storage().put(KEY_LIVE, LIVE_DELETED).await?;
+        test_shelf::mark_deleted(self)
     }
 
     /// What [`Self::remember_live`] keeps, as the catalog has it now.
@@ -654,21 +677,35 @@ impl WorkflowObject {
                     "poll": poll::status(self)?,
                 }))
             }
+            Action::TestForget => {
+                if crate::platform::dev_fault::listed(&self.env, "test-forget-once")
+                    && self
+                        .state
+                        .storage()
+                        .get::<bool>(KEY_TEST_FORGET_REFUSED)
+                        .await?
+                        .is_none()
+                {
+                    self.state
+                        .storage()
+                        .put(KEY_TEST_FORGET_REFUSED, true)
+                        .await?;
+                    return Response::error(
+                        "injected fault `test-forget-once` (TRIPLINE_DEV_FAULTS)",
+                        503,
+                    );
+                }
+                // The workflow's row is gone. Its object was emptied before, but a deploy
+                // that read D1 in between may have armed it again: emptied once more, then
+                // marked deleted.
+                self.forget_deleted(&workflow_id).await?;
+                Response::ok("forgotten")
+            }
             Action::TestDraft
             | Action::TestDraftGet
             | Action::TestPut
             | Action::TestList
-            | Action::TestGet
-            | Action::TestForget => {
-                if action == Action::TestForget {
-                    // The workflow's row is gone. Its object was emptied before, but a deploy
-                    // that read D1 in between may have armed it again: emptied once more, then
-                    // marked deleted.
-                    self.empty(&workflow_id).await?;
-                    self.state.storage().put(KEY_LIVE, LIVE_DELETED).await?;
-                }
-                test_shelf::handle(self, action, url, req).await
-            }
+            | Action::TestGet => test_shelf::handle(self, action, url, req).await,
             Action::SignatureFailure | Action::EndpointStats => {
                 let mut req = req;
                 endpoint_stats::handle(self, action, req.text().await?)

@@ -95,6 +95,20 @@ fn draft_record(row: &store::workflows::WorkflowRow) -> String {
     .to_string()
 }
 
+/// The workflow is deleted: its draft copy becomes a mark no later save replaces (a save racing
+/// the delete may arrive after it), so the test URL stores nothing again; the shelf and the
+/// endpoint counters go.
+pub fn mark_deleted(obj: &WorkflowObject) -> Result<()> {
+    let sql = open(obj)?;
+    sql.exec(
+        "INSERT INTO test_draft (one, record) VALUES (1, ?) \
+         ON CONFLICT (one) DO UPDATE SET record = excluded.record",
+        vec![SqlStorageValue::from(DELETED_DRAFT)],
+    )?;
+    sql.exec("DELETE FROM test_requests", None)?;
+    super::endpoint_stats::forget(obj)
+}
+
 /// Serves the shelf's actions in the object.
 pub async fn handle(
     obj: &WorkflowObject,
@@ -117,18 +131,6 @@ pub async fn handle(
         Action::TestDraft => {
             store_draft(&sql, &req.text().await?)?;
             Response::ok("kept")
-        }
-        Action::TestForget => {
-            // The workflow is deleted: its draft becomes a mark no later save replaces (a save
-            // racing the delete may arrive after it), so the test URL stores nothing again.
-            sql.exec(
-                "INSERT INTO test_draft (one, record) VALUES (1, ?) \
-                 ON CONFLICT (one) DO UPDATE SET record = excluded.record",
-                vec![SqlStorageValue::from(DELETED_DRAFT)],
-            )?;
-            sql.exec("DELETE FROM test_requests", None)?;
-            super::endpoint_stats::forget(obj)?;
-            Response::ok("forgotten")
         }
         Action::TestDraftGet => {
             if let Some(d) = stored_draft(&sql)? {

@@ -16,6 +16,9 @@
 //! - `forget-shard-once`: each of a workflow's shard objects refuses the first call that
 //!   empties it (503), as when a delete cannot reach one; the next call empties it.
 //!   Honoured wherever the var is set.
+//! - `test-forget-once`: a workflow's object refuses the first call that clears it after its
+//!   row was deleted (503), as when a delete's last call cannot reach it. Honoured wherever the
+//!   var is set.
 //! - `status-once`: a workflow's object refuses the first call for its live state (a
 //!   schedule's or poll's status, an endpoint's counters) (503), as when a workflow's `GET`
 //!   cannot reach its object; the next call answers. Honoured wherever the var is set.

@@ -323,7 +323,7 @@ fn a_delete_that_cannot_stop_the_timer_deletes_nothing_and_its_retry_stops_it() 
         "schedule-delete-unreachable",
         &[(
             "TRIPLINE_DEV_FAULTS",
-            "arm,forget-once,status-once,forget-shard-once",
+            "arm,forget-once,status-once,forget-shard-once,test-forget-once",
         )],
     );
     let id = create(&dev, &schedule_def("deleted twice", every(1), "skip"));
@@ -374,10 +374,20 @@ fn a_delete_that_cannot_stop_the_timer_deletes_nothing_and_its_retry_stops_it() 
     // (Read from D1: the emptied timer object forgot that `status-once` refused it once.)
     let kept = dev.d1(&format!("SELECT status FROM workflows WHERE id = '{id}'"));
     assert_eq!(kept.len(), 1, "the workflow stays: {kept:?}");
+    // `test-forget-once`: the delete's last call, made after the row is gone (it empties the
+    // object again, should a deploy have armed it in between), fails. The workflow is deleted
+    // all the same (it answered 500 before, and a retry 404), and the call waits in the outbox.
     let r = api(&dev, "DELETE", &format!("/api/workflows/{id}"), None);
     assert_eq!(r.status, 204, "{}", r.text);
     let r = api(&dev, "GET", &format!("/api/workflows/{id}"), None);
     assert_eq!(r.status, 404, "{}", r.text);
+    let rows = outbox_rows(&dev, &id);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["action"], "undeploy", "{rows:?}");
+    dev.fire_cron();
+    eventually(30, "the outbox's call made", || {
+        outbox_rows(&dev, &id).is_empty()
+    });
     // No object keeps firing: a fire under way when the object was emptied may land, and
     // after it none.
     std::thread::sleep(Duration::from_secs(2));
