@@ -88,6 +88,19 @@ impl ApiError {
         .with_header("retry-after", "1")
     }
 
+    /// 503 for a saved draft whose copy in the workflow's object, which the test URL follows,
+    /// could not be updated: the save stands, and saving the same draft again updates it.
+    pub fn object_unavailable_after_save(e: worker::Error) -> Self {
+        worker::console_error!("draft copy not handed to the object: {e}");
+        ApiError::new(
+            503,
+            "Draft saved, test URL not updated",
+            "the draft was saved, but the workflow's object, whose copy of the draft the test \
+             URL follows, could not be told; save the same draft again to update it",
+        )
+        .with_header("retry-after", "1")
+    }
+
     fn type_uri(&self) -> String {
         let slug = match self.status {
             400 if !self.errors.is_empty() => "validation",
@@ -142,7 +155,17 @@ impl From<crate::objects::runs::client::CreateError> for ApiError {
                 errors.push("body", message.clone());
                 ApiError::new(413, "Payload too large", message).with_errors(errors)
             }
-            CreateError::Failed(e) => e.into(),
+            CreateError::Failed(e) => {
+                worker::console_error!("run shard call failed: {e}");
+                ApiError::new(
+                    503,
+                    "Run shard unavailable",
+                    "the workflow's run shard did not answer, so whether the run was stored is \
+                     not known; a request sent again with the same dedup key (an \
+                     Idempotency-Key, a signed webhook's id) makes no second run",
+                )
+                .with_header("retry-after", "1")
+            }
         }
     }
 }
@@ -150,7 +173,10 @@ impl From<crate::objects::runs::client::CreateError> for ApiError {
 impl From<worker::Error> for ApiError {
     fn from(e: worker::Error) -> Self {
         worker::console_error!("internal error: {e}");
-        ApiError::internal("the request could not be completed; it is safe to retry")
+        ApiError::internal(
+            "the request could not be completed (the Worker's log has the error); a read may be \
+             sent again, and a write may have been applied in part: read what it changes first",
+        )
     }
 }
 

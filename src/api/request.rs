@@ -63,6 +63,13 @@ pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
 /// Reads a JSON body: 415 for another content type, 413 when too large, 400 with the
 /// parser's line and column when malformed.
 pub async fn read_json(req: &mut Request) -> ApiResult<Value> {
+    read_optional_json(req)
+        .await?
+        .ok_or_else(|| ApiError::field("body", "is required: send a JSON object"))
+}
+
+/// As [`read_json`] for a body that may be left out: `None` for an empty (or blank) one.
+pub async fn read_optional_json(req: &mut Request) -> ApiResult<Option<Value>> {
     if let Some(ct) = req.headers().get("content-type")? {
         let mime = ct
             .split(';')
@@ -79,8 +86,8 @@ pub async fn read_json(req: &mut Request) -> ApiResult<Value> {
         }
     }
     let bytes = read_body(req, MAX_API_BODY).await?;
-    if bytes.is_empty() {
-        return Err(ApiError::field("body", "is required: send a JSON object"));
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
     }
     // Parsed within a budget, like every JSON body from outside.
     use tripline_core::kernel::json_budget::{check, counted_in, OverBudget};
@@ -111,7 +118,7 @@ pub async fn read_json(req: &mut Request) -> ApiResult<Value> {
             "writes a key twice in one object (only the last would be kept): write each key once",
         ));
     }
-    Ok(value)
+    Ok(Some(value))
 }
 
 /// The decoded query string as ordered pairs.

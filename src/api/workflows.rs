@@ -91,8 +91,12 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
         .await
         .map_err(|e| key_conflict(e, def.key.as_deref()))?;
     if row.trigger_type == TriggerKind::Endpoint {
-        // Its test URL reads the draft from the workflow's object, not from D1.
-        test_shelf::keep_draft(env, &row.id, &row).await?;
+        // Its test URL reads the draft from the workflow's object, not from D1. The workflow is
+        // created either way: an object that was not told reads the draft from the catalog at
+        // its first test request (a failed create would be sent again, making a second one).
+        if let Err(e) = test_shelf::keep_draft(env, &row.id, &row).await {
+            worker::console_error!("create {}: handing the draft to its object: {e}", row.id);
+        }
     }
     let mut resp = json_response(201, &resource(&row, &origin(&req)))?;
     resp.headers_mut()
@@ -113,6 +117,12 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
         .map(|p| p.split_once('|').unwrap_or((p, "")));
     let rows = store::workflows::list(&store::db(env)?, paging.rows_to_read(), after).await?;
     let (page, next) = paging.page(&rows, |r| format!("{}|{}", r.created_at, r.id));
+    let workflows = with_last_runs(env, page, &origin(&req)).await?;
+    json_response(200, &json!({ "workflows": workflows, "next_cursor": next }))
+}
+
+/// Workflows in the API's shape, each with its newest run as `last_run` (or null).
+async fn with_last_runs(env: &Env, page: &[WorkflowRow], origin: &str) -> ApiResult<Vec<Value>> {
     let ids: Vec<&str> = page.iter().map(|r| r.id.as_str()).collect();
     let db = store::db(env)?;
     // Runs of earlier versions (D1), then each workflow's newest run in its shard objects
@@ -124,11 +134,10 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
         (id.as_str(), runs.ok().and_then(|r| r.into_iter().next()))
     }))
     .await;
-    let o = origin(&req);
-    let workflows: Vec<Value> = page
+    Ok(page
         .iter()
         .map(|r| {
-            let mut v = resource(r, &o);
+            let mut v = resource(r, origin);
             let legacy = last_runs
                 .iter()
                 .find(|l| l.workflow_id == r.id)
@@ -158,8 +167,7 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
             };
             v
         })
-        .collect();
-    json_response(200, &json!({ "workflows": workflows, "next_cursor": next }))
+        .collect())
 }
 
 /// `GET /api/workflows?key=K`: the one workflow with that key (or none), as a page.
@@ -168,14 +176,9 @@ async fn by_key(req: &Request, env: &Env, key: &str) -> ApiResult {
         return Err(ApiError::field("query.key", key_rule(key)));
     }
     let row = store::workflows::get_by_key(&store::db(env)?, key).await?;
-    let o = origin(req);
-    json_response(
-        200,
-        &json!({
-            "workflows": row.iter().map(|r| resource(r, &o)).collect::<Vec<_>>(),
-            "next_cursor": null,
-        }),
-    )
+    let rows: Vec<WorkflowRow> = row.into_iter().collect();
+    let workflows = with_last_runs(env, &rows, &origin(req)).await?;
+    json_response(200, &json!({ "workflows": workflows, "next_cursor": null }))
 }
 
 /// 409 when another workflow (not `this`) already has `key`.
@@ -263,7 +266,9 @@ pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     }
     let row = load(env, id).await?;
     // The test URL follows the draft as the workflow's object holds it.
-    test_shelf::keep_draft(env, id, &row).await?;
+    test_shelf::keep_draft(env, id, &row)
+        .await
+        .map_err(ApiError::object_unavailable_after_save)?;
     json_response(200, &resource(&row, &origin(&req)))
 }
 

@@ -6,6 +6,8 @@
 //!   (503), as when the object is unreachable, so the call lands in the arm outbox.
 //! - `undeploy-late`: the workflow's object waits 2 s before it handles the undeploy call of
 //!   an API request, as when that call is slow and a deploy sent after it arrives first.
+//! - `detect-late`: `detect-schema` with `apply` waits 2 s before it writes the draft, as when
+//!   a save arrives while the schema is detected.
 //! - `batch-v1-shard1`: shard object 1 refuses a batch of new runs of version 1 (503), as
 //!   when one shard fails while the others take their part of a poll's batch. A call between
 //!   objects has no host to check, so this one is honoured wherever the var is set: the var

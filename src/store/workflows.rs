@@ -139,19 +139,47 @@ pub async fn update_draft(
     draft: &str,
     now: &str,
 ) -> Result<bool> {
+    let draft = Draft {
+        key,
+        name,
+        trigger_type,
+        text: draft,
+    };
+    update_draft_if(db, id, &draft, now, None).await
+}
+
+/// A draft to store (see [`update_draft`]).
+pub struct Draft<'a> {
+    pub key: Option<&'a str>,
+    pub name: &'a str,
+    pub trigger_type: TriggerKind,
+    pub text: &'a str,
+}
+
+/// As [`update_draft`], only while the row's `updated_at` is still `if_updated_at` (when
+/// given): an edit made from a draft read earlier does not overwrite a save made meanwhile.
+/// `false` when there is no such workflow or it was saved since.
+pub async fn update_draft_if(
+    db: &D1Database,
+    id: &str,
+    draft: &Draft<'_>,
+    now: &str,
+    if_updated_at: Option<&str>,
+) -> Result<bool> {
     let res = db
         .prepare(
             "UPDATE workflows SET name = ?2, trigger_type = ?3, draft = ?4, key = ?6, \
                updated_at = max(?5, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds')) \
-             WHERE id = ?1",
+             WHERE id = ?1 AND (?7 IS NULL OR updated_at = ?7)",
         )
         .bind(&[
             text(id),
-            text(name),
-            text(trigger_type.as_str()),
-            text(draft),
+            text(draft.name),
+            text(draft.trigger_type.as_str()),
+            text(draft.text),
             text(now),
-            opt_text(key),
+            opt_text(draft.key),
+            opt_text(if_updated_at),
         ])?
         .run()
         .await?;

@@ -180,7 +180,9 @@ fn workflow_resource_carries_the_deployed_definition() {
 #[test]
 fn workflow_list_carries_each_last_run() {
     let dev = dev();
-    let busy = create_deployed(dev, &endpoint_example());
+    let mut keyed = endpoint_example();
+    keyed["key"] = json!("last-run-listed");
+    let busy = create_deployed(dev, &keyed);
     let idle = create(dev, &endpoint_example());
     let mut newest = String::new();
     for email in ["one@example.com", "two@example.com"] {
@@ -211,6 +213,10 @@ fn workflow_list_carries_each_last_run() {
     assert_eq!(last["created_at"], finished["created_at"], "{last}");
     assert_eq!(last["finished_at"], finished["finished_at"], "{last}");
     assert_eq!(find(&idle)["last_run"], Value::Null);
+    // Looked up by its key, the same.
+    let by_key = api(dev, "GET", "/api/workflows?key=last-run-listed", None).json();
+    assert_eq!(by_key["workflows"][0]["id"], busy, "{by_key}");
+    assert_eq!(by_key["workflows"][0]["last_run"], last, "{by_key}");
 }
 
 #[test]

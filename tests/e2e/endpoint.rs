@@ -1838,6 +1838,28 @@ fn test_url_detect_schema_deploy_then_validate() {
     );
     assert_problem(&r, 409);
     assert!(r.json()["detail"].as_str().unwrap().contains("/test"));
+    // Its options are read as every JSON body of the API: the type, and keys written once.
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let detect_url = dev.url(&format!("/api/workflows/{id}/detect-schema"));
+    let r = send(
+        "POST",
+        &detect_url,
+        &[("authorization", &auth), ("content-type", "text/plain")],
+        Some(br#"{"apply": true}"#),
+    );
+    assert_problem(&r, 415);
+    let r = send(
+        "POST",
+        &detect_url,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        Some(br#"{"apply": true, "apply": false}"#),
+    );
+    assert_problem(&r, 400);
+    assert_eq!(r.locations(), ["body"], "{}", r.text);
+    assert!(r.text.contains("twice"), "{}", r.text);
 
     // A workflow of another trigger kind has no test URL: the answer says so, not "send a sample".
     let sched = create(
@@ -2647,4 +2669,44 @@ fn test_captures_and_signature_failures_make_no_d1_writes() {
         d1_statements(dev, &id).get("ingest").copied().unwrap_or(0),
         before
     );
+}
+
+/// A detected schema applied while the draft is saved by someone else does not overwrite that
+/// save: it answers 409, and the draft is the save's.
+#[test]
+fn a_detected_schema_applied_during_a_save_does_not_overwrite_it() {
+    // `detect-late`: the apply waits 2 s before it writes the draft.
+    let dev = Dev::start(
+        "endpoint-detect-late",
+        &[("TRIPLINE_DEV_FAULTS", "detect-late")],
+    );
+    let dev = &dev;
+    let id = create(dev, &endpoint(json!({}), log_step()));
+    let r = post_json(
+        &dev.url(&format!("/hooks/{id}/test")),
+        &json!({"email": "a@b.c"}),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let path = format!("/api/workflows/{id}/detect-schema");
+    let applied = std::thread::scope(|s| {
+        let detect = s.spawn(|| api(dev, "POST", &path, Some(&json!({"apply": true}))));
+        std::thread::sleep(Duration::from_millis(700));
+        let mut saved = endpoint(json!({}), log_step());
+        saved["name"] = json!("saved during the detection");
+        let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&saved));
+        assert_eq!(r.status, 200, "{}", r.text);
+        detect.join().expect("detect")
+    });
+    assert_problem(&applied, 409);
+    assert!(applied.text.contains("detect again"), "{}", applied.text);
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(wf["draft"]["name"], "saved during the detection", "{wf}");
+    assert!(wf["draft"]["trigger"]["request"].is_null(), "{wf}");
+    // Detected again, it applies to the current draft.
+    let r = api(dev, "POST", &path, Some(&json!({"apply": true})));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(wf["draft"]["name"], "saved during the detection", "{wf}");
+    assert!(wf["draft"]["trigger"]["request"]["body"].is_array(), "{wf}");
 }

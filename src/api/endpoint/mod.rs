@@ -119,7 +119,10 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
 async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiResult<Rc<Live>> {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
     // The workflow's object keeps the live version (no D1 on the hot path).
-    let (version, def, earlier, previous, since) = match crate::objects::live(env, id).await? {
+    let (version, def, earlier, previous, since) = match crate::objects::live(env, id)
+        .await
+        .map_err(ApiError::object_unavailable)?
+    {
         Some(live) if live["deleted"] == true => return Err(unknown()),
         Some(live) => (
             live["version"].as_i64(),
@@ -337,7 +340,10 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     };
     if let Some(k) = &key {
         for earlier in ask_first {
-            if let Some(prior) = runs::client::find(env, id, earlier, &k.key).await? {
+            if let Some(prior) = runs::client::find(env, id, earlier, &k.key)
+                .await
+                .map_err(ApiError::object_unavailable)?
+            {
                 return repeat(&live, prior, fingerprint.as_deref(), &k.location);
             }
         }

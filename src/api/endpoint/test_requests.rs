@@ -10,7 +10,7 @@ use worker::{Env, Headers, Request, Response};
 use super::{parsed_body, Incoming};
 use crate::api::problem::{ApiError, ApiResult};
 use crate::api::reply::json_response;
-use crate::api::request::{origin, read_body, MAX_API_BODY};
+use crate::api::request::{origin, read_optional_json};
 use crate::objects::endpoint_stats;
 use crate::objects::test_shelf;
 use crate::platform::{now_ms, random_bytes};
@@ -189,19 +189,10 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             ),
         ));
     }
-    let raw = read_body(&mut req, MAX_API_BODY).await?;
-    let options = if raw.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Map::new())
-    } else {
-        serde_json::from_slice::<Value>(&raw).map_err(|e| {
-            ApiError::field(
-                "body",
-                format!(
-                    "is not valid JSON: {e}; send {{\"test_request_id\": …, \"apply\": true}} or nothing"
-                ),
-            )
-        })?
-    };
+    // Read as every JSON body of the API is (its type, size, budget, keys written once).
+    let options = read_optional_json(&mut req)
+        .await?
+        .unwrap_or_else(|| Value::Object(Map::new()));
     let mut errors = Errors::new();
     let mut r = ObjectReader::new(&options, "body", &mut errors);
     let test_request_id = r.opt_str("test_request_id", &mut errors);
@@ -271,18 +262,31 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     })?;
     let db = store::db(env)?;
     let now = iso_millis(now_ms());
-    store::workflows::update_draft(
-        &db,
-        id,
-        def.key.as_deref(),
-        &def.name,
-        def.trigger.kind(),
-        &draft.to_string(),
-        &now,
-    )
-    .await?;
+    let text = draft.to_string();
+    let new_draft = store::workflows::Draft {
+        key: def.key.as_deref(),
+        name: &def.name,
+        trigger_type: def.trigger.kind(),
+        text: &text,
+    };
+    if crate::platform::dev_fault::on(env, &req, "detect-late") {
+        worker::Delay::from(std::time::Duration::from_secs(2)).await;
+    }
+    // Written over the draft this read, only: a save made meanwhile is not overwritten.
+    let written =
+        store::workflows::update_draft_if(&db, id, &new_draft, &now, Some(&row.updated_at)).await?;
+    if !written {
+        return Err(ApiError::new(
+            409,
+            "The draft changed",
+            "the draft was saved (or the workflow deleted) while the schema was detected; \
+             nothing was written: detect again to apply it to the current draft",
+        ));
+    }
     let row = crate::api::catalog::load(env, id).await?;
-    test_shelf::keep_draft(env, id, &row).await?;
+    test_shelf::keep_draft(env, id, &row)
+        .await
+        .map_err(ApiError::object_unavailable_after_save)?;
     json_response(
         200,
         &json!({
