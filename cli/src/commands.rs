@@ -37,12 +37,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             paths,
             deploy,
             prune,
-        } => apply(&client()?, paths, *deploy, *prune, false, json_out, style),
-        Command::Apply {
+            prune_prefix,
+        }
+        | Command::Apply {
             paths,
             deploy,
             prune,
-        } => apply(&client()?, paths, *deploy, *prune, true, json_out, style),
+            prune_prefix,
+        } => {
+            let write = matches!(cli.command, Command::Apply { .. });
+            // What the command line says is checked before the server is asked anything.
+            let prune = prune_scope(paths, *prune, prune_prefix.as_deref())?;
+            apply(&client()?, paths, *deploy, prune, write, json_out, style)
+        }
         Command::Runs {
             key,
             status,
@@ -170,28 +177,50 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// `diff` (when `!write`) and `apply`.
+/// What `--prune` may delete: `None` without it; with it, the start every deleted key has
+/// (`""` for any key). `--prune` deletes every keyed workflow no file in the given folders has,
+/// so each path must be a folder that holds workflow files: a single file (`apply nightly.yaml
+/// --prune`, or a shell's `workflows/*.yaml`) would have every other workflow deleted, and so
+/// would a mistyped or reorganised folder, or one with its files in subfolders. Either is a
+/// usage error before anything is sent.
+fn prune_scope<'a>(
+    paths: &[String],
+    prune: bool,
+    prefix: Option<&'a str>,
+) -> Result<Option<&'a str>, Failure> {
+    if !prune {
+        return Ok(None);
+    }
+    files::collect(paths)?;
+    if let Some(file) = paths.iter().find(|p| !Path::new(p).is_dir()) {
+        return Err(Failure::Usage(format!(
+            "{file} is a file, not a folder, and --prune deletes every keyed workflow that no \
+             file in the given folders has (here every other one), so it needs whole folders: \
+             nothing was sent. Give the folder that holds the files (with --prune-prefix to \
+             leave other keys alone), or leave out --prune"
+        )));
+    }
+    if let Some(folder) = files::folders_without_workflows(paths)?.first() {
+        return Err(Failure::Usage(format!(
+            "{folder} holds no workflow file (.json, .yaml or .yml; subfolders are not \
+             searched), and --prune would delete the workflows its files give: nothing was \
+             sent. Name the folder that holds the files, or leave out --prune"
+        )));
+    }
+    Ok(Some(prefix.unwrap_or("")))
+}
+
+/// `diff` (when `!write`) and `apply`; `prune` as [`prune_scope`] gives it.
 fn apply(
     client: &Client,
     paths: &[String],
     deploy: bool,
-    prune: bool,
+    prune: Option<&str>,
     write: bool,
     json_out: bool,
     style: Style,
 ) -> Result<(), Failure> {
     let found = files::collect(paths)?;
-    // With no file from a folder, --prune would delete every workflow its files give (all of
-    // them, for the only folder): a mistyped or reorganised folder, or files in subfolders.
-    if prune {
-        if let Some(folder) = files::folders_without_workflows(paths)?.first() {
-            return Err(Failure::Usage(format!(
-                "{folder} holds no workflow file (.json, .yaml or .yml; subfolders are not \
-                 searched), and --prune would delete the workflows its files give: nothing was \
-                 sent. Name the folder that holds the files, or leave out --prune"
-            )));
-        }
-    }
     let (locals, problems) = files::load(&found);
     if !problems.is_empty() {
         print_problems(&problems, json_out, style);

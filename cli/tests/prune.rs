@@ -62,3 +62,63 @@ fn prune_with_a_folder_without_workflow_files_is_exit_2_and_sends_nothing() {
     let out = run(&["apply", &empty]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
 }
+
+#[test]
+fn prune_with_a_file_rather_than_a_folder_is_exit_2_and_sends_nothing() {
+    let dir = folder("files");
+    std::fs::write(dir.join("a.json"), DEF).unwrap();
+    std::fs::write(
+        dir.join("b.yaml"),
+        "name: B\ntrigger: {type: endpoint}\nsteps: []\n",
+    )
+    .unwrap();
+    let a = dir.join("a.json").display().to_string();
+    let b = dir.join("b.yaml").display().to_string();
+    let whole = dir.display().to_string();
+    for command in ["apply", "diff"] {
+        // One file, a shell's expansion of `*.json *.yaml`, a folder with a file, and a prefix.
+        for paths in [
+            vec![a.as_str()],
+            vec![a.as_str(), b.as_str()],
+            vec![whole.as_str(), a.as_str()],
+            vec![a.as_str(), "--prune-prefix", "a"],
+        ] {
+            let mut args = vec![command];
+            args.extend(&paths);
+            args.push("--prune");
+            let out = run(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{a} is a file, not a folder"))
+                    && stderr.contains("nothing was sent"),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    // Without --prune single files are fine (the server is then asked, and is not there).
+    let out = run(&["apply", &a, &b]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
+
+#[test]
+fn a_prune_prefix_needs_prune_and_the_shape_of_a_key() {
+    let dir = folder("prefix");
+    std::fs::write(dir.join("a.json"), DEF).unwrap();
+    let dir = dir.display().to_string();
+    for command in ["apply", "diff"] {
+        let out = run(&[command, &dir, "--prune-prefix", "team-a-"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--prune"), "{stderr}");
+        for bad in ["", "Team", "team/a"] {
+            let out = run(&[command, &dir, "--prune", "--prune-prefix", bad]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+            assert!(stderr.contains("is not a valid key prefix"), "{stderr}");
+        }
+    }
+    // A well-formed one with --prune: the server is then asked, and is not there.
+    let out = run(&["apply", &dir, "--prune", "--prune-prefix", "team-a-"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
