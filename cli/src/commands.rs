@@ -248,15 +248,35 @@ fn apply(
             result["file"] = json!(file);
         }
         if write {
-            let done = perform(client, action, &created).map_err(|f| {
-                let at = where_of(action);
-                match f {
-                    Failure::Invalid(m) => Failure::Invalid(format!("{at}: {m}")),
-                    Failure::Server(m) => Failure::Server(format!("{at}: {m}")),
-                    Failure::Network(m) => Failure::Network(format!("{at}: {m}")),
-                    other => other,
+            let done = match perform(client, action, &created) {
+                Ok(done) => done,
+                Err(f) => {
+                    // What was done stays said: the actions before this one, then this one
+                    // with its error (in text its line is already printed, without an outcome).
+                    if json_out {
+                        result["error"] = json!(f.message());
+                        out!(
+                            "{}",
+                            json!({
+                                "applied": true,
+                                "changes": changes,
+                                "actions": results,
+                                "failed": result,
+                            })
+                        );
+                    } else {
+                        let first = f.message().lines().next().unwrap_or_default();
+                        out!("    {}", style.red(&format!("failed: {first}")));
+                    }
+                    let at = where_of(action);
+                    return Err(match f {
+                        Failure::Invalid(m) => Failure::Invalid(format!("{at}: {m}")),
+                        Failure::Server(m) => Failure::Server(format!("{at}: {m}")),
+                        Failure::Network(m) => Failure::Network(format!("{at}: {m}")),
+                        other => other,
+                    });
                 }
-            })?;
+            };
             if let Action::Create { key, .. } = action {
                 created.push((key.clone(), done["id"].as_str().unwrap_or("").to_string()));
             }
