@@ -114,7 +114,10 @@ impl Client {
         loop {
             let mut path = "/api/workflows?limit=100".to_string();
             if let Some(c) = &cursor {
-                path.push_str(&format!("&cursor={c}"));
+                path.push_str(&format!(
+                    "&cursor={}",
+                    tripline_core::kernel::percent::encode(c)
+                ));
             }
             let page = self.api("GET", &path, None)?;
             out.extend(page["workflows"].as_array().cloned().unwrap_or_default());

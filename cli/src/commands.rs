@@ -397,7 +397,7 @@ fn perform(
     match action {
         Action::Create { body, .. } => client.api("POST", "/api/workflows", Some(body)),
         Action::Update { id, body, .. } => {
-            client.api("PUT", &format!("/api/workflows/{id}"), Some(body))
+            client.api("PUT", &format!("/api/workflows/{}", seg(id)), Some(body))
         }
         Action::Deploy { key, id, .. } => {
             let id = match id {
@@ -408,13 +408,31 @@ fn perform(
                     .map(|(_, id)| id.clone())
                     .ok_or_else(|| Failure::Server(format!("{key} was not created")))?,
             };
-            client.api("POST", &format!("/api/workflows/{id}/deploy"), None)
+            client.api("POST", &format!("/api/workflows/{}/deploy", seg(&id)), None)
         }
         Action::Delete { id, .. } => client
-            .api("DELETE", &format!("/api/workflows/{id}"), None)
+            .api("DELETE", &format!("/api/workflows/{}", seg(id)), None)
             .map(|_| json!({ "id": id })),
         Action::Unchanged { .. } => Ok(Value::Null),
     }
+}
+
+/// `s` as one segment of a request's path: an id the server gave (always of a safe shape, but
+/// never trusted to be) cannot reach another route.
+fn seg(s: &str) -> String {
+    percent::encode(s)
+}
+
+/// A run id given on the command line, checked for the shape the server gives run ids before
+/// it goes into a path: anything else (`../workflows/wf_…/undeploy?`) is a usage error.
+fn check_run_id(run_id: &str) -> Result<(), Failure> {
+    if tripline_core::kernel::ids::is_run_id(run_id) {
+        return Ok(());
+    }
+    Err(Failure::Usage(format!(
+        "`{run_id}` is not a run id: run ids look like `run_01k2v6x7…`, as `tripline runs KEY` \
+         lists them"
+    )))
 }
 
 fn run_row(r: &Value) -> Vec<String> {
@@ -446,7 +464,7 @@ fn runs(
     if follow {
         return follow_runs(client, key, &id, &filter, limit, json_out, style);
     }
-    let path = format!("/api/workflows/{id}/runs?limit={limit}{filter}");
+    let path = format!("/api/workflows/{}/runs?limit={limit}{filter}", seg(&id));
     let list = runs_of(&client.api("GET", &path, None)?);
     if json_out {
         out!("{}", json!({ "workflow_id": id, "runs": list }));
@@ -493,7 +511,11 @@ fn follow_runs(
     };
     let first = client.api(
         "GET",
-        &format!("/api/workflows/{id}/runs?limit={}{filter}", follow::PAGE),
+        &format!(
+            "/api/workflows/{}/runs?limit={}{filter}",
+            seg(id),
+            follow::PAGE
+        ),
         None,
     )?;
     let (mut state, shown) = Follow::start(&runs_of(&first), limit as usize);
@@ -509,15 +531,19 @@ fn follow_runs(
         std::thread::sleep(Duration::from_millis(1000));
         let polled = state.poll(
             |cursor| {
-                let mut path = format!("/api/workflows/{id}/runs?limit={}{filter}", follow::PAGE);
+                let mut path = format!(
+                    "/api/workflows/{}/runs?limit={}{filter}",
+                    seg(id),
+                    follow::PAGE
+                );
                 if let Some(c) = cursor {
-                    path.push_str(&format!("&cursor={c}"));
+                    path.push_str(&format!("&cursor={}", percent::encode(c)));
                 }
                 let page = get(&path, false)?.unwrap_or_default();
                 let next = page["next_cursor"].as_str().map(str::to_string);
                 Ok((runs_of(&page), next))
             },
-            |run_id| get(&format!("/api/runs/{run_id}"), true),
+            |run_id| get(&format!("/api/runs/{}", seg(run_id)), true),
         );
         match polled {
             Ok(polled) => {
@@ -556,7 +582,8 @@ fn paint_run_cell(style: Style, i: usize, c: &str) -> String {
 }
 
 fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Result<(), Failure> {
-    let run = client.api("GET", &format!("/api/runs/{run_id}"), None)?;
+    check_run_id(run_id)?;
+    let run = client.api("GET", &format!("/api/runs/{}", seg(run_id)), None)?;
     if json_out {
         out!("{run}");
     } else {
@@ -639,7 +666,8 @@ fn shortened(v: &Value) -> String {
 }
 
 fn replay(client: &Client, run_id: &str, json_out: bool) -> Result<(), Failure> {
-    let v = client.api("POST", &format!("/api/runs/{run_id}/replay"), None)?;
+    check_run_id(run_id)?;
+    let v = client.api("POST", &format!("/api/runs/{}/replay", seg(run_id)), None)?;
     if json_out {
         out!("{v}");
     } else {
@@ -688,7 +716,7 @@ fn preview(
         let client = client()?;
         let wf = client.by_key(target)?;
         let id = wf["id"].as_str().unwrap_or("");
-        let mut path = format!("/api/workflows/{id}/schedule/preview?count={count}");
+        let mut path = format!("/api/workflows/{}/schedule/preview?count={count}", seg(id));
         if let Some(a) = after {
             path.push_str(&format!(
                 "&after={}",
@@ -810,7 +838,7 @@ fn send(
     let trigger = if test {
         wf["draft"]["trigger"].clone()
     } else {
-        let full = client.api("GET", &format!("/api/workflows/{id}"), None)?;
+        let full = client.api("GET", &format!("/api/workflows/{}", seg(id)), None)?;
         match &full["deployed_definition"] {
             Value::Null => {
                 return Err(Failure::Invalid(format!(
@@ -830,8 +858,9 @@ fn send(
     }
     // Sent to the server we talk to (it may know itself by another origin, behind a proxy).
     let full = format!(
-        "{}/hooks/{id}{}{query}",
+        "{}/hooks/{}{}{query}",
         client.base,
+        seg(id),
         if test { "/test" } else { "" }
     );
     if body.is_some()

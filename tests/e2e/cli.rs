@@ -297,6 +297,9 @@ fn check_reports_file_line_and_location_and_exits_1() {
     assert_eq!((r.code, r.stdout.trim()), (0, "ok: 1 workflow file valid"));
 }
 
+/// A run id (of the legacy form) that no run has.
+const UNKNOWN_RUN_ID: &str = "run_0000000000zzzzzzzzzzzzzzzz";
+
 #[test]
 fn exit_codes() {
     let dir = temp_dir("codes");
@@ -336,7 +339,9 @@ fn exit_codes() {
         "{}",
         r.stderr
     );
-    assert_eq!(tripline(&dir, &["run", "run_nope"]).code, 1);
+    // A run id of the shape of one that no run has; a malformed one is a usage error (exit 2).
+    assert_eq!(tripline(&dir, &["run", UNKNOWN_RUN_ID]).code, 1);
+    assert_eq!(tripline(&dir, &["run", "run_nope"]).code, 2);
     // 3: server or network — nothing listening, or a wrong token.
     let r = Command::new(binary())
         .args([
@@ -874,8 +879,12 @@ fn send_to_the_test_url_and_replay_a_run() {
     assert_eq!(replayed["workflow_id"], id.as_str());
     assert_eq!(replayed["version"], 1);
     assert_eq!(replayed["input"], original["input"], "{replayed}");
-    // An unknown run is exit 1.
-    assert_eq!(tripline(&repo, &["replay", "run_nope"]).code, 1);
+    // An unknown run is exit 1; a malformed id, which could name another route, exit 2.
+    assert_eq!(tripline(&repo, &["replay", UNKNOWN_RUN_ID]).code, 1);
+    let r = tripline(&repo, &["replay", &format!("../workflows/{id}/undeploy?")]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("is not a run id"), "{}", r.stderr);
+    assert_eq!(by_key("shelf-me").unwrap()["status"], "deployed");
 
     assert_eq!(
         api(dev(), "DELETE", &format!("/api/workflows/{id}"), None).status,
