@@ -718,10 +718,7 @@ fn preview(
         let id = wf["id"].as_str().unwrap_or("");
         let mut path = format!("/api/workflows/{}/schedule/preview?count={count}", seg(id));
         if let Some(a) = after {
-            path.push_str(&format!(
-                "&after={}",
-                a.replace('+', "%2B").replace(':', "%3A")
-            ));
+            path.push_str(&format!("&after={}", percent::encode(a)));
         }
         let v = client.api("GET", &path, None)?;
         v["fire_times"].as_array().cloned().unwrap_or_default()
