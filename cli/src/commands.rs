@@ -108,18 +108,63 @@ fn token(given: Option<&str>) -> Option<String> {
     let mut dir = std::env::current_dir().ok();
     while let Some(d) = dir {
         if let Ok(text) = std::fs::read_to_string(d.join(".dev.vars")) {
-            if let Some(t) = text
-                .lines()
-                .filter_map(|l| l.strip_prefix("ADMIN_TOKEN="))
-                .next_back()
-            {
-                let t = t.trim();
-                return (!t.is_empty()).then(|| t.to_string());
+            if let Some(t) = dev_var(&text, "ADMIN_TOKEN") {
+                return (!t.is_empty()).then_some(t);
             }
         }
         dir = d.parent().map(Path::to_path_buf);
     }
     None
+}
+
+/// The value of `name` in a `.dev.vars` file, read as `wrangler dev` reads it (the dotenv
+/// format), so the token sent is the one the Worker has: the last line `NAME=VALUE` (also
+/// `export NAME=VALUE`, spaces around `=`, or `NAME: VALUE`). A value in matching single,
+/// double or back quotes is what is between them (in double quotes `\n` and `\r` are a line
+/// break and a carriage return); any other value is trimmed and ends before a `#` (a comment).
+/// Values spanning several lines are not read.
+fn dev_var(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|l| dev_var_line(l, name))
+        .next_back()
+}
+
+fn dev_var_line(line: &str, name: &str) -> Option<String> {
+    let line = line.trim_start();
+    let line = match line.strip_prefix("export") {
+        Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
+        _ => line,
+    };
+    let rest = line.strip_prefix(name)?;
+    let value = match rest.trim_start().strip_prefix('=') {
+        Some(value) => value,
+        None => rest
+            .strip_prefix(':')
+            .filter(|v| v.starts_with(char::is_whitespace))?,
+    };
+    let value = value.trim_start();
+    // Quoted: up to the first closing quote not escaped with `\`, then only a comment.
+    let quoted = ['\'', '"', '`'].into_iter().find_map(|q| {
+        let inner = value.strip_prefix(q)?;
+        let mut escaped = false;
+        let end = inner.char_indices().find_map(|(i, c)| {
+            let closes = c == q && !escaped;
+            escaped = c == '\\' && !escaped;
+            closes.then_some(i)
+        })?;
+        let after = inner[end + 1..].trim_start();
+        (after.is_empty() || after.starts_with('#')).then(|| (q, inner[..end].to_string()))
+    });
+    Some(match quoted {
+        Some(('"', inner)) => inner.replace("\\n", "\n").replace("\\r", "\r"),
+        Some((_, inner)) => inner,
+        None => value
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    })
 }
 
 /// Prints the problems found; the command then fails with exit 1, also when the reader of its
@@ -934,6 +979,44 @@ mod tests {
                 Err(Failure::Usage(m)) => assert!(m.contains(message), "{m}"),
                 other => panic!("{query:?} {headers:?}: {:?}", other.map(|_| ())),
             }
+        }
+    }
+
+    #[test]
+    fn dev_vars_are_read_as_wrangler_reads_them() {
+        let token = |text: &str| dev_var(text, "ADMIN_TOKEN");
+        for (text, want) in [
+            ("ADMIN_TOKEN=abc\n", "abc"),
+            ("ADMIN_TOKEN=\"abc\"\n", "abc"),
+            ("ADMIN_TOKEN='abc'", "abc"),
+            ("ADMIN_TOKEN=`abc`", "abc"),
+            ("ADMIN_TOKEN=\"a b#c\"  # the local token", "a b#c"),
+            ("ADMIN_TOKEN=  abc  # the local token", "abc"),
+            ("export ADMIN_TOKEN = \"abc\"\r\n", "abc"),
+            ("  ADMIN_TOKEN: abc", "abc"),
+            ("ADMIN_TOKEN=\"a\\nb\"", "a\nb"),
+            ("ADMIN_TOKEN='a\\nb'", "a\\nb"),
+            ("ADMIN_TOKEN=\"a\\\"b\"", "a\\\"b"),
+            // Not matching: the quotes stay.
+            ("ADMIN_TOKEN=\"abc", "\"abc"),
+            ("ADMIN_TOKEN='abc\"", "'abc\""),
+            ("ADMIN_TOKEN=a\"b\"", "a\"b\""),
+            ("ADMIN_TOKEN=\"\"", ""),
+            ("ADMIN_TOKEN=", ""),
+            // The last one counts.
+            ("ADMIN_TOKEN=old\nOTHER=x\nADMIN_TOKEN=\"new\"\n", "new"),
+        ] {
+            assert_eq!(token(text).as_deref(), Some(want), "{text:?}");
+        }
+        for text in [
+            "",
+            "ADMIN_TOKENS=abc",
+            "# ADMIN_TOKEN=abc",
+            "MY_ADMIN_TOKEN=abc",
+            "ADMIN_TOKEN:abc",
+            "exportADMIN_TOKEN=abc",
+        ] {
+            assert_eq!(token(text), None, "{text:?}");
         }
     }
 
