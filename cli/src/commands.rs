@@ -27,9 +27,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let client = || {
         let token = token(cli.token.as_deref());
         let client = Client::new(&cli.url, token.as_deref().unwrap_or(""))?;
-        token
+        let client = token
             .map(|_| client)
-            .ok_or_else(|| Failure::Usage(NO_TOKEN.into()))
+            .ok_or_else(|| Failure::Usage(NO_TOKEN.into()))?;
+        if let Some(host) = crate::client::plain_http_off_this_machine(&cli.url) {
+            eprintln!(
+                "warning: the admin token goes to {host} over plain http, readable by anyone on \
+                 the way; use an https:// --url for a Tripline not on this machine"
+            );
+        }
+        Ok(client)
     };
     match &cli.command {
         Command::Check { paths } => check(paths, json_out, style),
