@@ -2,6 +2,8 @@
 //! folder (a mistyped or reorganised one, or files only in subfolders, which are not searched)
 //! that would be all of them, so it is a usage error (exit 2) before the server is asked anything.
 
+mod stub;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -121,4 +123,42 @@ fn a_prune_prefix_needs_prune_and_the_shape_of_a_key() {
     // A well-formed one with --prune: the server is then asked, and is not there.
     let out = run(&["apply", &dir, "--prune", "--prune-prefix", "team-a-"]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
+
+#[test]
+fn a_prune_prefix_leaves_other_keys_alone() {
+    let stub = stub::Stub::start(|request| match request {
+        r if r.starts_with("GET /api/workflows?") => (
+            200,
+            r#"{"workflows":[
+                {"id":"wf_1","key":"team-a-sync","draft":{},"status":"draft"},
+                {"id":"wf_2","key":"team-a-gone","draft":{},"status":"draft"},
+                {"id":"wf_3","key":"team-b-report","draft":{},"status":"draft"}
+            ],"next_cursor":null}"#
+                .into(),
+        ),
+        _ => (404, r#"{"detail":"not in the stub"}"#.into()),
+    });
+    let dir = folder("prefix-plan");
+    std::fs::write(dir.join("team-a-sync.json"), DEF).unwrap();
+    let deletes = |args: &[&str]| {
+        let out = stub.tripline(&dir, &[&["--json", "diff", "."][..], args].concat());
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let actions = v["actions"].as_array().unwrap().clone();
+        actions
+            .iter()
+            .filter(|a| a["action"] == "delete")
+            .map(|a| a["key"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(deletes(&["--prune"]), ["team-a-gone", "team-b-report"]);
+    assert_eq!(
+        deletes(&["--prune", "--prune-prefix", "team-a-"]),
+        ["team-a-gone"]
+    );
+    assert_eq!(
+        deletes(&["--prune", "--prune-prefix", "team-b"]),
+        ["team-b-report"]
+    );
 }

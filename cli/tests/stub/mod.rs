@@ -1,6 +1,9 @@
 //! A stub of the management API on loopback for the binary's tests: each request line
 //! (`METHOD /path?query`) is recorded and answered by the test's own function.
 
+// Each test file uses the part it needs.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::process::{Command, Output};
