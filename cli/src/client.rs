@@ -114,7 +114,10 @@ impl Client {
         loop {
             let mut path = "/api/workflows?limit=100".to_string();
             if let Some(c) = &cursor {
-                path.push_str(&format!("&cursor={c}"));
+                path.push_str(&format!(
+                    "&cursor={}",
+                    tripline_core::kernel::percent::encode(c)
+                ));
             }
             let page = self.api("GET", &path, None)?;
             out.extend(page["workflows"].as_array().cloned().unwrap_or_default());
@@ -135,6 +138,29 @@ impl Client {
             Failure::Invalid(format!("no workflow with key `{key}` on {}", self.base))
         })
     }
+}
+
+/// The host of `base` when requests to it travel in plain text off this machine: an `http` URL
+/// whose host is not a loopback one (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`, or the
+/// unspecified address, which reaches this machine too).
+pub fn plain_http_off_this_machine(base: &str) -> Option<String> {
+    let url = url::Url::parse(base).ok()?;
+    if url.scheme() != "http" {
+        return None;
+    }
+    let local = match url.host()? {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d == "localhost" || d.ends_with(".localhost")
+        }
+        url::Host::Ipv4(ip) => ip.is_loopback() || ip.is_unspecified(),
+        url::Host::Ipv6(ip) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    };
+    (!local).then(|| url.host_str().unwrap_or_default().to_string())
 }
 
 /// Why `base` cannot be a Tripline's base URL: it must be an absolute `http` or `https` URL with
@@ -179,6 +205,37 @@ mod tests {
         assert!(!f.message().contains("TLS backend"), "{}", f.message());
         // 0x16: a TLS handshake record (the ClientHello), not a plain-text request.
         assert_eq!(server.join().expect("the server"), 0x16);
+    }
+
+    #[test]
+    fn plain_http_is_noticed_only_off_this_machine() {
+        for local in [
+            "http://localhost:8787",
+            "http://LOCALHOST",
+            "http://tripline.localhost:8787/",
+            "http://127.0.0.1:9000/prefix",
+            "http://127.1.2.3",
+            "http://[::1]:8787",
+            "http://[::ffff:127.0.0.1]",
+            "http://0.0.0.0:8787",
+            "https://tripline.example.workers.dev",
+            "https://192.168.1.10",
+        ] {
+            assert_eq!(plain_http_off_this_machine(local), None, "{local}");
+        }
+        for (remote, host) in [
+            ("http://tripline.example.com", "tripline.example.com"),
+            ("HTTP://Tripline.Example.com:8787/x", "tripline.example.com"),
+            ("http://192.168.1.10:8787", "192.168.1.10"),
+            ("http://[2001:db8::1]", "[2001:db8::1]"),
+            ("http://localhost.example.com", "localhost.example.com"),
+        ] {
+            assert_eq!(
+                plain_http_off_this_machine(remote).as_deref(),
+                Some(host),
+                "{remote}"
+            );
+        }
     }
 
     #[test]

@@ -27,9 +27,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     let client = || {
         let token = token(cli.token.as_deref());
         let client = Client::new(&cli.url, token.as_deref().unwrap_or(""))?;
-        token
+        let client = token
             .map(|_| client)
-            .ok_or_else(|| Failure::Usage(NO_TOKEN.into()))
+            .ok_or_else(|| Failure::Usage(NO_TOKEN.into()))?;
+        if let Some(host) = crate::client::plain_http_off_this_machine(&cli.url) {
+            eprintln!(
+                "warning: the admin token goes to {host} over plain http, readable by anyone on \
+                 the way; use an https:// --url for a Tripline not on this machine"
+            );
+        }
+        Ok(client)
     };
     match &cli.command {
         Command::Check { paths } => check(paths, json_out, style),
@@ -37,12 +44,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             paths,
             deploy,
             prune,
-        } => apply(&client()?, paths, *deploy, *prune, false, json_out, style),
-        Command::Apply {
+            prune_prefix,
+        }
+        | Command::Apply {
             paths,
             deploy,
             prune,
-        } => apply(&client()?, paths, *deploy, *prune, true, json_out, style),
+            prune_prefix,
+        } => {
+            let write = matches!(cli.command, Command::Apply { .. });
+            // What the command line says is checked before the server is asked anything.
+            let prune = prune_scope(paths, *prune, prune_prefix.as_deref())?;
+            apply(&client()?, paths, *deploy, prune, write, json_out, style)
+        }
         Command::Runs {
             key,
             status,
@@ -101,18 +115,63 @@ fn token(given: Option<&str>) -> Option<String> {
     let mut dir = std::env::current_dir().ok();
     while let Some(d) = dir {
         if let Ok(text) = std::fs::read_to_string(d.join(".dev.vars")) {
-            if let Some(t) = text
-                .lines()
-                .filter_map(|l| l.strip_prefix("ADMIN_TOKEN="))
-                .next_back()
-            {
-                let t = t.trim();
-                return (!t.is_empty()).then(|| t.to_string());
+            if let Some(t) = dev_var(&text, "ADMIN_TOKEN") {
+                return (!t.is_empty()).then_some(t);
             }
         }
         dir = d.parent().map(Path::to_path_buf);
     }
     None
+}
+
+/// The value of `name` in a `.dev.vars` file, read as `wrangler dev` reads it (the dotenv
+/// format), so the token sent is the one the Worker has: the last line `NAME=VALUE` (also
+/// `export NAME=VALUE`, spaces around `=`, or `NAME: VALUE`). A value in matching single,
+/// double or back quotes is what is between them (in double quotes `\n` and `\r` are a line
+/// break and a carriage return); any other value is trimmed and ends before a `#` (a comment).
+/// Values spanning several lines are not read.
+fn dev_var(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .filter_map(|l| dev_var_line(l, name))
+        .next_back()
+}
+
+fn dev_var_line(line: &str, name: &str) -> Option<String> {
+    let line = line.trim_start();
+    let line = match line.strip_prefix("export") {
+        Some(rest) if rest.starts_with(char::is_whitespace) => rest.trim_start(),
+        _ => line,
+    };
+    let rest = line.strip_prefix(name)?;
+    let value = match rest.trim_start().strip_prefix('=') {
+        Some(value) => value,
+        None => rest
+            .strip_prefix(':')
+            .filter(|v| v.starts_with(char::is_whitespace))?,
+    };
+    let value = value.trim_start();
+    // Quoted: up to the first closing quote not escaped with `\`, then only a comment.
+    let quoted = ['\'', '"', '`'].into_iter().find_map(|q| {
+        let inner = value.strip_prefix(q)?;
+        let mut escaped = false;
+        let end = inner.char_indices().find_map(|(i, c)| {
+            let closes = c == q && !escaped;
+            escaped = c == '\\' && !escaped;
+            closes.then_some(i)
+        })?;
+        let after = inner[end + 1..].trim_start();
+        (after.is_empty() || after.starts_with('#')).then(|| (q, inner[..end].to_string()))
+    });
+    Some(match quoted {
+        Some(('"', inner)) => inner.replace("\\n", "\n").replace("\\r", "\r"),
+        Some((_, inner)) => inner,
+        None => value
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    })
 }
 
 /// Prints the problems found; the command then fails with exit 1, also when the reader of its
@@ -170,28 +229,50 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// `diff` (when `!write`) and `apply`.
+/// What `--prune` may delete: `None` without it; with it, the start every deleted key has
+/// (`""` for any key). `--prune` deletes every keyed workflow no file in the given folders has,
+/// so each path must be a folder that holds workflow files: a single file (`apply nightly.yaml
+/// --prune`, or a shell's `workflows/*.yaml`) would have every other workflow deleted, and so
+/// would a mistyped or reorganised folder, or one with its files in subfolders. Either is a
+/// usage error before anything is sent.
+fn prune_scope<'a>(
+    paths: &[String],
+    prune: bool,
+    prefix: Option<&'a str>,
+) -> Result<Option<&'a str>, Failure> {
+    if !prune {
+        return Ok(None);
+    }
+    files::collect(paths)?;
+    if let Some(file) = paths.iter().find(|p| !Path::new(p).is_dir()) {
+        return Err(Failure::Usage(format!(
+            "{file} is a file, not a folder, and --prune deletes every keyed workflow that no \
+             file in the given folders has (here every other one), so it needs whole folders: \
+             nothing was sent. Give the folder that holds the files (with --prune-prefix to \
+             leave other keys alone), or leave out --prune"
+        )));
+    }
+    if let Some(folder) = files::folders_without_workflows(paths)?.first() {
+        return Err(Failure::Usage(format!(
+            "{folder} holds no workflow file (.json, .yaml or .yml; subfolders are not \
+             searched), and --prune would delete the workflows its files give: nothing was \
+             sent. Name the folder that holds the files, or leave out --prune"
+        )));
+    }
+    Ok(Some(prefix.unwrap_or("")))
+}
+
+/// `diff` (when `!write`) and `apply`; `prune` as [`prune_scope`] gives it.
 fn apply(
     client: &Client,
     paths: &[String],
     deploy: bool,
-    prune: bool,
+    prune: Option<&str>,
     write: bool,
     json_out: bool,
     style: Style,
 ) -> Result<(), Failure> {
     let found = files::collect(paths)?;
-    // With no file from a folder, --prune would delete every workflow its files give (all of
-    // them, for the only folder): a mistyped or reorganised folder, or files in subfolders.
-    if prune {
-        if let Some(folder) = files::folders_without_workflows(paths)?.first() {
-            return Err(Failure::Usage(format!(
-                "{folder} holds no workflow file (.json, .yaml or .yml; subfolders are not \
-                 searched), and --prune would delete the workflows its files give: nothing was \
-                 sent. Name the folder that holds the files, or leave out --prune"
-            )));
-        }
-    }
     let (locals, problems) = files::load(&found);
     if !problems.is_empty() {
         print_problems(&problems, json_out, style);
@@ -219,15 +300,35 @@ fn apply(
             result["file"] = json!(file);
         }
         if write {
-            let done = perform(client, action, &created).map_err(|f| {
-                let at = where_of(action);
-                match f {
-                    Failure::Invalid(m) => Failure::Invalid(format!("{at}: {m}")),
-                    Failure::Server(m) => Failure::Server(format!("{at}: {m}")),
-                    Failure::Network(m) => Failure::Network(format!("{at}: {m}")),
-                    other => other,
+            let done = match perform(client, action, &created) {
+                Ok(done) => done,
+                Err(f) => {
+                    // What was done stays said: the actions before this one, then this one
+                    // with its error (in text its line is already printed, without an outcome).
+                    if json_out {
+                        result["error"] = json!(f.message());
+                        out!(
+                            "{}",
+                            json!({
+                                "applied": true,
+                                "changes": changes,
+                                "actions": results,
+                                "failed": result,
+                            })
+                        );
+                    } else {
+                        let first = f.message().lines().next().unwrap_or_default();
+                        out!("    {}", style.red(&format!("failed: {first}")));
+                    }
+                    let at = where_of(action);
+                    return Err(match f {
+                        Failure::Invalid(m) => Failure::Invalid(format!("{at}: {m}")),
+                        Failure::Server(m) => Failure::Server(format!("{at}: {m}")),
+                        Failure::Network(m) => Failure::Network(format!("{at}: {m}")),
+                        other => other,
+                    });
                 }
-            })?;
+            };
             if let Action::Create { key, .. } = action {
                 created.push((key.clone(), done["id"].as_str().unwrap_or("").to_string()));
             }
@@ -348,7 +449,7 @@ fn perform(
     match action {
         Action::Create { body, .. } => client.api("POST", "/api/workflows", Some(body)),
         Action::Update { id, body, .. } => {
-            client.api("PUT", &format!("/api/workflows/{id}"), Some(body))
+            client.api("PUT", &format!("/api/workflows/{}", seg(id)), Some(body))
         }
         Action::Deploy { key, id, .. } => {
             let id = match id {
@@ -359,13 +460,31 @@ fn perform(
                     .map(|(_, id)| id.clone())
                     .ok_or_else(|| Failure::Server(format!("{key} was not created")))?,
             };
-            client.api("POST", &format!("/api/workflows/{id}/deploy"), None)
+            client.api("POST", &format!("/api/workflows/{}/deploy", seg(&id)), None)
         }
         Action::Delete { id, .. } => client
-            .api("DELETE", &format!("/api/workflows/{id}"), None)
+            .api("DELETE", &format!("/api/workflows/{}", seg(id)), None)
             .map(|_| json!({ "id": id })),
         Action::Unchanged { .. } => Ok(Value::Null),
     }
+}
+
+/// `s` as one segment of a request's path: an id the server gave (always of a safe shape, but
+/// never trusted to be) cannot reach another route.
+fn seg(s: &str) -> String {
+    percent::encode(s)
+}
+
+/// A run id given on the command line, checked for the shape the server gives run ids before
+/// it goes into a path: anything else (`../workflows/wf_…/undeploy?`) is a usage error.
+fn check_run_id(run_id: &str) -> Result<(), Failure> {
+    if tripline_core::kernel::ids::is_run_id(run_id) {
+        return Ok(());
+    }
+    Err(Failure::Usage(format!(
+        "`{run_id}` is not a run id: run ids look like `run_01k2v6x7…`, as `tripline runs KEY` \
+         lists them"
+    )))
 }
 
 fn run_row(r: &Value) -> Vec<String> {
@@ -397,7 +516,7 @@ fn runs(
     if follow {
         return follow_runs(client, key, &id, &filter, limit, json_out, style);
     }
-    let path = format!("/api/workflows/{id}/runs?limit={limit}{filter}");
+    let path = format!("/api/workflows/{}/runs?limit={limit}{filter}", seg(&id));
     let list = runs_of(&client.api("GET", &path, None)?);
     if json_out {
         out!("{}", json!({ "workflow_id": id, "runs": list }));
@@ -444,7 +563,11 @@ fn follow_runs(
     };
     let first = client.api(
         "GET",
-        &format!("/api/workflows/{id}/runs?limit={}{filter}", follow::PAGE),
+        &format!(
+            "/api/workflows/{}/runs?limit={}{filter}",
+            seg(id),
+            follow::PAGE
+        ),
         None,
     )?;
     let (mut state, shown) = Follow::start(&runs_of(&first), limit as usize);
@@ -460,15 +583,19 @@ fn follow_runs(
         std::thread::sleep(Duration::from_millis(1000));
         let polled = state.poll(
             |cursor| {
-                let mut path = format!("/api/workflows/{id}/runs?limit={}{filter}", follow::PAGE);
+                let mut path = format!(
+                    "/api/workflows/{}/runs?limit={}{filter}",
+                    seg(id),
+                    follow::PAGE
+                );
                 if let Some(c) = cursor {
-                    path.push_str(&format!("&cursor={c}"));
+                    path.push_str(&format!("&cursor={}", percent::encode(c)));
                 }
                 let page = get(&path, false)?.unwrap_or_default();
                 let next = page["next_cursor"].as_str().map(str::to_string);
                 Ok((runs_of(&page), next))
             },
-            |run_id| get(&format!("/api/runs/{run_id}"), true),
+            |run_id| get(&format!("/api/runs/{}", seg(run_id)), true),
         );
         match polled {
             Ok(polled) => {
@@ -507,7 +634,8 @@ fn paint_run_cell(style: Style, i: usize, c: &str) -> String {
 }
 
 fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Result<(), Failure> {
-    let run = client.api("GET", &format!("/api/runs/{run_id}"), None)?;
+    check_run_id(run_id)?;
+    let run = client.api("GET", &format!("/api/runs/{}", seg(run_id)), None)?;
     if json_out {
         out!("{run}");
     } else {
@@ -590,7 +718,8 @@ fn shortened(v: &Value) -> String {
 }
 
 fn replay(client: &Client, run_id: &str, json_out: bool) -> Result<(), Failure> {
-    let v = client.api("POST", &format!("/api/runs/{run_id}/replay"), None)?;
+    check_run_id(run_id)?;
+    let v = client.api("POST", &format!("/api/runs/{}/replay", seg(run_id)), None)?;
     if json_out {
         out!("{v}");
     } else {
@@ -639,12 +768,9 @@ fn preview(
         let client = client()?;
         let wf = client.by_key(target)?;
         let id = wf["id"].as_str().unwrap_or("");
-        let mut path = format!("/api/workflows/{id}/schedule/preview?count={count}");
+        let mut path = format!("/api/workflows/{}/schedule/preview?count={count}", seg(id));
         if let Some(a) = after {
-            path.push_str(&format!(
-                "&after={}",
-                a.replace('+', "%2B").replace(':', "%3A")
-            ));
+            path.push_str(&format!("&after={}", percent::encode(a)));
         }
         let v = client.api("GET", &path, None)?;
         v["fire_times"].as_array().cloned().unwrap_or_default()
@@ -761,7 +887,7 @@ fn send(
     let trigger = if test {
         wf["draft"]["trigger"].clone()
     } else {
-        let full = client.api("GET", &format!("/api/workflows/{id}"), None)?;
+        let full = client.api("GET", &format!("/api/workflows/{}", seg(id)), None)?;
         match &full["deployed_definition"] {
             Value::Null => {
                 return Err(Failure::Invalid(format!(
@@ -781,8 +907,9 @@ fn send(
     }
     // Sent to the server we talk to (it may know itself by another origin, behind a proxy).
     let full = format!(
-        "{}/hooks/{id}{}{query}",
+        "{}/hooks/{}{}{query}",
         client.base,
+        seg(id),
         if test { "/test" } else { "" }
     );
     if body.is_some()
@@ -859,6 +986,44 @@ mod tests {
                 Err(Failure::Usage(m)) => assert!(m.contains(message), "{m}"),
                 other => panic!("{query:?} {headers:?}: {:?}", other.map(|_| ())),
             }
+        }
+    }
+
+    #[test]
+    fn dev_vars_are_read_as_wrangler_reads_them() {
+        let token = |text: &str| dev_var(text, "ADMIN_TOKEN");
+        for (text, want) in [
+            ("ADMIN_TOKEN=abc\n", "abc"),
+            ("ADMIN_TOKEN=\"abc\"\n", "abc"),
+            ("ADMIN_TOKEN='abc'", "abc"),
+            ("ADMIN_TOKEN=`abc`", "abc"),
+            ("ADMIN_TOKEN=\"a b#c\"  # the local token", "a b#c"),
+            ("ADMIN_TOKEN=  abc  # the local token", "abc"),
+            ("export ADMIN_TOKEN = \"abc\"\r\n", "abc"),
+            ("  ADMIN_TOKEN: abc", "abc"),
+            ("ADMIN_TOKEN=\"a\\nb\"", "a\nb"),
+            ("ADMIN_TOKEN='a\\nb'", "a\\nb"),
+            ("ADMIN_TOKEN=\"a\\\"b\"", "a\\\"b"),
+            // Not matching: the quotes stay.
+            ("ADMIN_TOKEN=\"abc", "\"abc"),
+            ("ADMIN_TOKEN='abc\"", "'abc\""),
+            ("ADMIN_TOKEN=a\"b\"", "a\"b\""),
+            ("ADMIN_TOKEN=\"\"", ""),
+            ("ADMIN_TOKEN=", ""),
+            // The last one counts.
+            ("ADMIN_TOKEN=old\nOTHER=x\nADMIN_TOKEN=\"new\"\n", "new"),
+        ] {
+            assert_eq!(token(text).as_deref(), Some(want), "{text:?}");
+        }
+        for text in [
+            "",
+            "ADMIN_TOKENS=abc",
+            "# ADMIN_TOKEN=abc",
+            "MY_ADMIN_TOKEN=abc",
+            "ADMIN_TOKEN:abc",
+            "exportADMIN_TOKEN=abc",
+        ] {
+            assert_eq!(token(text), None, "{text:?}");
         }
     }
 

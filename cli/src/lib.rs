@@ -136,32 +136,40 @@ pub enum Command {
         paths: Vec<String>,
     },
     /// Show what `apply` would change, without changing anything.
-    #[command(after_help = "Example:\n  tripline diff workflows/ --deploy --prune")]
+    #[command(
+        after_help = "Example:\n  tripline diff workflows/ --deploy --prune\n  tripline diff team-a/ --prune --prune-prefix team-a-"
+    )]
     Diff {
-        /// A folder of workflow files (or single files).
+        /// A folder of workflow files (or single files; not with --prune).
         #[arg(required = true)]
         paths: Vec<String>,
         /// Include the deploys `apply --deploy` would do.
         #[arg(long)]
         deploy: bool,
-        /// Include the deletes `apply --prune` would do.
+        /// Include the deletes `apply --prune` would do (only folders may be given).
         #[arg(long)]
         prune: bool,
+        /// With --prune: only workflows whose key starts with PREFIX would be deleted.
+        #[arg(long, value_name = "PREFIX", requires = "prune", value_parser = key_prefix)]
+        prune_prefix: Option<String>,
     },
     /// Create or update drafts by key; deploy and prune when asked. Running it twice changes nothing the second time.
     #[command(
-        after_help = "Example:\n  tripline apply workflows/ --deploy --prune\n\nA workflow's key is its `key` field, or else its file name without the extension.\nOnly workflows with a key are ever updated or pruned; ones made by hand are left alone."
+        after_help = "Example:\n  tripline apply workflows/ --deploy --prune\n  tripline apply team-a/ --prune --prune-prefix team-a-\n\nA workflow's key is its `key` field, or else its file name without the extension.\nOnly workflows with a key are ever updated or pruned; ones made by hand are left alone.\n--prune deletes every keyed workflow that no file in the given folders has, so it takes\nfolders only (a single file is a usage error); --prune-prefix limits it to the keys that\nstart with PREFIX, so several folders can share one Tripline."
     )]
     Apply {
-        /// A folder of workflow files (or single files).
+        /// A folder of workflow files (or single files; not with --prune).
         #[arg(required = true)]
         paths: Vec<String>,
         /// Deploy each workflow whose draft changed or that is not live.
         #[arg(long)]
         deploy: bool,
-        /// Delete keyed workflows that have no file any more.
+        /// Delete keyed workflows that no file in the given folders has (only folders may be given).
         #[arg(long)]
         prune: bool,
+        /// With --prune: delete only workflows whose key starts with PREFIX.
+        #[arg(long, value_name = "PREFIX", requires = "prune", value_parser = key_prefix)]
+        prune_prefix: Option<String>,
     },
     /// List a workflow's runs, newest first; --follow keeps printing new runs and status changes.
     #[command(
@@ -227,6 +235,16 @@ pub enum Command {
     /// Print the JSON Schema of the definition format (for editors: "$schema" in a file).
     #[command(after_help = "Example:\n  tripline schema > definition.schema.json")]
     Schema,
+}
+
+/// A `--prune-prefix`: the start of a key, so itself written like one (a prefix no key can
+/// start with would make `--prune` delete nothing without a word).
+fn key_prefix(prefix: &str) -> Result<String, String> {
+    if tripline_core::definition::is_workflow_key(prefix) {
+        Ok(prefix.to_string())
+    } else {
+        Err(tripline_core::definition::key_rule(prefix).replace("valid key", "valid key prefix"))
+    }
 }
 
 impl Command {

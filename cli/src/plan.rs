@@ -129,9 +129,15 @@ fn without_schema(v: &Value) -> Value {
 }
 
 /// The actions that bring the server to the files: creates and updates in file order, then
-/// deploys (when `deploy`), then deletes of keyed workflows whose file is gone (when `prune`).
-/// Workflows without a key (made by hand) are never touched.
-pub fn plan(locals: &[Local], remotes: &[Remote], deploy: bool, prune: bool) -> Vec<Action> {
+/// deploys (when `deploy`), then deletes of keyed workflows whose file is gone (when `prune`
+/// is given: only those whose key starts with it, all of them for `Some("")`). Workflows
+/// without a key (made by hand) are never touched.
+pub fn plan(
+    locals: &[Local],
+    remotes: &[Remote],
+    deploy: bool,
+    prune: Option<&str>,
+) -> Vec<Action> {
     let mut writes = Vec::new();
     let mut deploys = Vec::new();
     let mut unchanged = Vec::new();
@@ -180,9 +186,9 @@ pub fn plan(locals: &[Local], remotes: &[Remote], deploy: bool, prune: bool) -> 
     }
     let mut actions = writes;
     actions.extend(deploys);
-    if prune {
+    if let Some(prefix) = prune {
         for remote in remotes {
-            if !locals.iter().any(|l| l.key == remote.key) {
+            if remote.key.starts_with(prefix) && !locals.iter().any(|l| l.key == remote.key) {
                 actions.push(Action::Delete {
                     key: remote.key.clone(),
                     id: remote.id.clone(),
@@ -281,9 +287,9 @@ mod tests {
 
     #[test]
     fn fresh_server_creates_and_deploys_everything() {
-        let p = plan(&[local("a", "A"), local("b", "B")], &[], true, false);
+        let p = plan(&[local("a", "A"), local("b", "B")], &[], true, None);
         assert_eq!(verbs(&p), ["create a", "create b", "deploy a", "deploy b"]);
-        let p = plan(&[local("a", "A")], &[], false, false);
+        let p = plan(&[local("a", "A")], &[], false, None);
         assert_eq!(verbs(&p), ["create a"]);
     }
 
@@ -291,7 +297,7 @@ mod tests {
     fn equal_drafts_are_unchanged_whatever_the_member_order() {
         let mut r = remote("a", "A", true);
         r.draft = json!({"trigger": {"type": "endpoint"}, "name": "A", "key": "a", "$schema": "s"});
-        let p = plan(&[local("a", "A")], &[r], true, true);
+        let p = plan(&[local("a", "A")], &[r], true, Some(""));
         assert_eq!(verbs(&p), ["unchanged a"]);
         assert!(!p.iter().any(Action::changes_something));
     }
@@ -302,7 +308,7 @@ mod tests {
             &[local("a", "A"), local("b", "B2")],
             &[remote("a", "A", true), remote("b", "B", true)],
             true,
-            false,
+            None,
         );
         assert_eq!(verbs(&p), ["update b", "deploy b", "unchanged a"]);
         let diff = p[0].draft_diff().unwrap();
@@ -324,20 +330,44 @@ mod tests {
             &[local("a", "A"), local("b", "B")],
             &[remote("a", "A", false), edited],
             true,
-            false,
+            None,
         );
         assert_eq!(verbs(&p), ["deploy a", "deploy b"]);
-        let p = plan(&[local("a", "A")], &[remote("a", "A", false)], false, false);
+        let p = plan(&[local("a", "A")], &[remote("a", "A", false)], false, None);
         assert_eq!(verbs(&p), ["unchanged a"]);
     }
 
     #[test]
     fn prune_deletes_keyed_workflows_without_a_file() {
         let remotes = [remote("a", "A", true), remote("gone", "G", true)];
-        let p = plan(&[local("a", "A")], &remotes, false, false);
+        let p = plan(&[local("a", "A")], &remotes, false, None);
         assert_eq!(verbs(&p), ["unchanged a"]);
-        let p = plan(&[local("a", "A")], &remotes, false, true);
+        let p = plan(&[local("a", "A")], &remotes, false, Some(""));
         assert_eq!(verbs(&p), ["delete gone", "unchanged a"]);
+    }
+
+    #[test]
+    fn a_prune_prefix_deletes_only_the_workflows_whose_key_starts_with_it() {
+        let remotes = [
+            remote("team-a-sync", "S", true),
+            remote("team-a-gone", "G", true),
+            remote("team-b-report", "R", true),
+            remote("team-ab", "X", true),
+        ];
+        let p = plan(
+            &[local("team-a-sync", "S")],
+            &remotes,
+            false,
+            Some("team-a-"),
+        );
+        assert_eq!(verbs(&p), ["delete team-a-gone", "unchanged team-a-sync"]);
+        let p = plan(
+            &[local("team-a-sync", "S")],
+            &remotes,
+            false,
+            Some("team-b"),
+        );
+        assert_eq!(verbs(&p), ["delete team-b-report", "unchanged team-a-sync"]);
     }
 
     #[test]
@@ -374,7 +404,7 @@ mod tests {
         let old = pretty(&remote.draft);
         assert!(old.len() > 800_000 && old.lines().count() > 50_000);
         let started = std::time::Instant::now();
-        let p = plan(std::slice::from_ref(&local), &[remote], true, false);
+        let p = plan(std::slice::from_ref(&local), &[remote], true, None);
         assert_eq!(verbs(&p), ["update big", "deploy big"]);
         assert!(
             started.elapsed() < Duration::from_secs(2),

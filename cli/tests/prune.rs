@@ -2,6 +2,8 @@
 //! folder (a mistyped or reorganised one, or files only in subfolders, which are not searched)
 //! that would be all of them, so it is a usage error (exit 2) before the server is asked anything.
 
+mod stub;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -61,4 +63,102 @@ fn prune_with_a_folder_without_workflow_files_is_exit_2_and_sends_nothing() {
     // is not there: exit 3).
     let out = run(&["apply", &empty]);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
+
+#[test]
+fn prune_with_a_file_rather_than_a_folder_is_exit_2_and_sends_nothing() {
+    let dir = folder("files");
+    std::fs::write(dir.join("a.json"), DEF).unwrap();
+    std::fs::write(
+        dir.join("b.yaml"),
+        "name: B\ntrigger: {type: endpoint}\nsteps: []\n",
+    )
+    .unwrap();
+    let a = dir.join("a.json").display().to_string();
+    let b = dir.join("b.yaml").display().to_string();
+    let whole = dir.display().to_string();
+    for command in ["apply", "diff"] {
+        // One file, a shell's expansion of `*.json *.yaml`, a folder with a file, and a prefix.
+        for paths in [
+            vec![a.as_str()],
+            vec![a.as_str(), b.as_str()],
+            vec![whole.as_str(), a.as_str()],
+            vec![a.as_str(), "--prune-prefix", "a"],
+        ] {
+            let mut args = vec![command];
+            args.extend(&paths);
+            args.push("--prune");
+            let out = run(&args);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(
+                stderr.contains(&format!("{a} is a file, not a folder"))
+                    && stderr.contains("nothing was sent"),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+    // Without --prune single files are fine (the server is then asked, and is not there).
+    let out = run(&["apply", &a, &b]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
+
+#[test]
+fn a_prune_prefix_needs_prune_and_the_shape_of_a_key() {
+    let dir = folder("prefix");
+    std::fs::write(dir.join("a.json"), DEF).unwrap();
+    let dir = dir.display().to_string();
+    for command in ["apply", "diff"] {
+        let out = run(&[command, &dir, "--prune-prefix", "team-a-"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("--prune"), "{stderr}");
+        for bad in ["", "Team", "team/a"] {
+            let out = run(&[command, &dir, "--prune", "--prune-prefix", bad]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{bad:?}: {stderr}");
+            assert!(stderr.contains("is not a valid key prefix"), "{stderr}");
+        }
+    }
+    // A well-formed one with --prune: the server is then asked, and is not there.
+    let out = run(&["apply", &dir, "--prune", "--prune-prefix", "team-a-"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
+
+#[test]
+fn a_prune_prefix_leaves_other_keys_alone() {
+    let stub = stub::Stub::start(|request| match request {
+        r if r.starts_with("GET /api/workflows?") => (
+            200,
+            r#"{"workflows":[
+                {"id":"wf_1","key":"team-a-sync","draft":{},"status":"draft"},
+                {"id":"wf_2","key":"team-a-gone","draft":{},"status":"draft"},
+                {"id":"wf_3","key":"team-b-report","draft":{},"status":"draft"}
+            ],"next_cursor":null}"#
+                .into(),
+        ),
+        _ => (404, r#"{"detail":"not in the stub"}"#.into()),
+    });
+    let dir = folder("prefix-plan");
+    std::fs::write(dir.join("team-a-sync.json"), DEF).unwrap();
+    let deletes = |args: &[&str]| {
+        let out = stub.tripline(&dir, &[&["--json", "diff", "."][..], args].concat());
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let actions = v["actions"].as_array().unwrap().clone();
+        actions
+            .iter()
+            .filter(|a| a["action"] == "delete")
+            .map(|a| a["key"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(deletes(&["--prune"]), ["team-a-gone", "team-b-report"]);
+    assert_eq!(
+        deletes(&["--prune", "--prune-prefix", "team-a-"]),
+        ["team-a-gone"]
+    );
+    assert_eq!(
+        deletes(&["--prune", "--prune-prefix", "team-b"]),
+        ["team-b-report"]
+    );
 }

@@ -253,6 +253,81 @@ fn apply_from_fresh_clones_is_idempotent_updates_one_and_prunes() {
     assert!(by_key("signup").is_some() && by_key("lead-created").is_some());
 }
 
+/// `--prune` takes folders only, and `--prune-prefix` narrows it: two folders applied to one
+/// Tripline, each with its own prefix, leave each other's workflows alone.
+#[test]
+fn prune_takes_folders_and_a_prefix_leaves_other_keys_alone() {
+    let _turn = server_lock();
+    let repo = temp_dir("prune-prefix");
+    let keys = ["team-a-one", "team-a-two", "team-b-one", "team-b-two"];
+    for key in keys {
+        let dir = repo.join(&key[..6]);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(format!("{key}.json")),
+            include_str!("../../examples/endpoint.json"),
+        )
+        .unwrap();
+    }
+    for team in ["team-a", "team-b"] {
+        let prefix = format!("{team}-");
+        let r = tripline(
+            &repo,
+            &["apply", team, "--prune", "--prune-prefix", &prefix],
+        );
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert!(!r.stdout.contains("- delete"), "{}", r.stdout);
+    }
+    for key in keys {
+        assert!(by_key(key).is_some(), "{key}");
+    }
+    // Single files with --prune (one, or a shell's expansion of team-a/*.json) are refused
+    // before anything is sent: every other keyed workflow would go.
+    for files in [
+        &["team-a/team-a-one.json"][..],
+        &["team-a/team-a-one.json", "team-a/team-a-two.json"],
+    ] {
+        let r = tripline(&repo, &[&["apply"][..], files, &["--prune"]].concat());
+        assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr
+                .contains("team-a/team-a-one.json is a file, not a folder"),
+            "{}",
+            r.stderr
+        );
+    }
+    for key in keys {
+        assert!(by_key(key).is_some(), "{key}");
+    }
+    // A file gone from team A's folder: its prune deletes that workflow, and only it.
+    std::fs::remove_file(repo.join("team-a/team-a-two.json")).unwrap();
+    let r = tripline(
+        &repo,
+        &[
+            "--json",
+            "apply",
+            "team-a",
+            "--prune",
+            "--prune-prefix",
+            "team-a-",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["changes"], 1, "{v}");
+    assert_eq!(v["actions"][0]["action"], "delete", "{v}");
+    assert_eq!(v["actions"][0]["key"], "team-a-two", "{v}");
+    assert!(by_key("team-a-two").is_none());
+    // Leave no keyed workflow behind for the other tests' prunes.
+    for key in ["team-a-one", "team-b-one", "team-b-two"] {
+        let id = by_key_id(key);
+        assert_eq!(
+            api(dev(), "DELETE", &format!("/api/workflows/{id}"), None).status,
+            204
+        );
+    }
+}
+
 #[test]
 fn check_reports_file_line_and_location_and_exits_1() {
     let dir = temp_dir("check");
@@ -297,6 +372,9 @@ fn check_reports_file_line_and_location_and_exits_1() {
     assert_eq!((r.code, r.stdout.trim()), (0, "ok: 1 workflow file valid"));
 }
 
+/// A run id (of the legacy form) that no run has.
+const UNKNOWN_RUN_ID: &str = "run_0000000000zzzzzzzzzzzzzzzz";
+
 #[test]
 fn exit_codes() {
     let dir = temp_dir("codes");
@@ -336,7 +414,9 @@ fn exit_codes() {
         "{}",
         r.stderr
     );
-    assert_eq!(tripline(&dir, &["run", "run_nope"]).code, 1);
+    // A run id of the shape of one that no run has; a malformed one is a usage error (exit 2).
+    assert_eq!(tripline(&dir, &["run", UNKNOWN_RUN_ID]).code, 1);
+    assert_eq!(tripline(&dir, &["run", "run_nope"]).code, 2);
     // 3: server or network — nothing listening, or a wrong token.
     let r = Command::new(binary())
         .args([
@@ -874,8 +954,12 @@ fn send_to_the_test_url_and_replay_a_run() {
     assert_eq!(replayed["workflow_id"], id.as_str());
     assert_eq!(replayed["version"], 1);
     assert_eq!(replayed["input"], original["input"], "{replayed}");
-    // An unknown run is exit 1.
-    assert_eq!(tripline(&repo, &["replay", "run_nope"]).code, 1);
+    // An unknown run is exit 1; a malformed id, which could name another route, exit 2.
+    assert_eq!(tripline(&repo, &["replay", UNKNOWN_RUN_ID]).code, 1);
+    let r = tripline(&repo, &["replay", &format!("../workflows/{id}/undeploy?")]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("is not a run id"), "{}", r.stderr);
+    assert_eq!(by_key("shelf-me").unwrap()["status"], "deployed");
 
     assert_eq!(
         api(dev(), "DELETE", &format!("/api/workflows/{id}"), None).status,
