@@ -23,11 +23,11 @@ pub fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
         .ok()
         .flatten()
         .unwrap_or_default();
-    let token = given
-        .strip_prefix("Bearer ")
-        .or_else(|| given.strip_prefix("bearer "))
-        .unwrap_or("")
-        .trim();
+    // The scheme's name is matched ignoring case (`BEARER x` is `Bearer x`), as HTTP says.
+    let token = match given.trim_start().split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        _ => "",
+    };
     // Hash both sides so the comparison takes the same time whatever the lengths.
     let a = Sha256::digest(token.as_bytes());
     let b = Sha256::digest(expected.as_bytes());

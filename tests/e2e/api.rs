@@ -230,6 +230,22 @@ fn every_api_route_rejects_missing_and_wrong_tokens() {
         checked += 1;
     }
     assert!(checked >= 10, "only {checked} admin routes");
+    // The scheme's name in any case; another scheme, or the token alone, is refused.
+    for (given, status) in [
+        (format!("BEARER {ADMIN_TOKEN}"), 200),
+        (format!("bearer  {ADMIN_TOKEN}"), 200),
+        (format!("Basic {ADMIN_TOKEN}"), 401),
+        (ADMIN_TOKEN.to_string(), 401),
+        (format!("Bearer{ADMIN_TOKEN}"), 401),
+    ] {
+        let r = send(
+            "GET",
+            &dev.url("/api/workflows"),
+            &[("authorization", &given)],
+            None,
+        );
+        assert_eq!(r.status, status, "{given}: {}", r.text);
+    }
 }
 
 #[test]
