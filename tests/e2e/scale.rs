@@ -10,7 +10,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::harness::upstream::Upstream;
-use crate::harness::{api, create, create_deployed, eventually, runs, send, wait_run, Dev};
+use crate::harness::{
+    api, create, create_deployed, eventually, redeploy, runs, send, wait_run, Dev,
+};
 
 /// Dev-only actions on: the stale-executor action of the fencing test, the query plans, the
 /// claim count.
@@ -994,4 +996,60 @@ fn a_full_shard_refuses_new_runs_with_507_and_keeps_every_accepted_one() {
         assert_eq!(r["status"], "succeeded", "{r}");
     }
     assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
+}
+
+/// A request whose body took longer than the settling of a change of `shards` to arrive is
+/// placed by the version live when it has arrived, not when it began: a repeat of its key sent
+/// meanwhile, after the change settled, made its run where the new count puts the key, and the
+/// slow request finds it there instead of making a second run in the old count's shard.
+#[test]
+fn a_body_slower_than_a_change_of_shards_settling_makes_no_second_run() {
+    use std::io::{Read as _, Write as _};
+    let dev = dev();
+    let def = endpoint(1, json!([]));
+    let id = create_deployed(dev, &def);
+    // A key the 4-shard version puts in another shard than 0.
+    let key = (0..)
+        .map(|i| format!("slow-{i}"))
+        .find(|k| tripline_core::kernel::shard::shard_for(&format!("idempotency:{k}"), 4) != 0)
+        .expect("a key");
+    let body = json!({"slow": true}).to_string();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", dev.port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    let head = format!(
+        "POST /hooks/{id} HTTP/1.1\r\nhost: 127.0.0.1:{}\r\ncontent-type: application/json\r\n\
+         idempotency-key: {key}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        dev.port,
+        body.len()
+    );
+    let (first, rest) = body.as_bytes().split_at(4);
+    stream.write_all(head.as_bytes()).expect("write");
+    stream.write_all(first).expect("write");
+    stream.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(1500));
+    // Redeployed with 4 shards while the body is on its way; the change settles in 10 s.
+    let mut four = def.clone();
+    four["shards"] = json!(4);
+    redeploy(dev, &id, &four);
+    std::thread::sleep(Duration::from_millis(12_000));
+    let (status, fast, replayed) =
+        post_keyed(dev, &id, &key, &serde_json::from_str(&body).expect("body"));
+    assert_eq!(status, 202, "{fast}");
+    assert!(!replayed, "{fast}");
+    stream.write_all(rest).expect("write");
+    stream.flush().expect("flush");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("read");
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("idempotent-replayed: true"),
+        "the slow request made a second run: {answer}"
+    );
+    let slow: Value = serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{e}: {answer}"));
+    assert_eq!(slow["run_id"], fast["run_id"], "{answer}");
 }

@@ -243,6 +243,11 @@ pub fn parsed_body(incoming: &Incoming) -> ApiResult<(BodyKind, Value)> {
     Ok((parsed.kind, parsed.value))
 }
 
+/// How long a request's body may take to arrive before its run is placed by the version live
+/// when it has arrived (see [`trigger`]): well within `runs::SHARDS_SETTLE_MS` less the 3 s an
+/// isolate may keep a version.
+const PLACE_AGAIN_AFTER_MS: i64 = 1_000;
+
 /// `POST /hooks/{id}` (or the workflow's methods): check the method, the size, the signature
 /// and the schema; record the run (once per dedup key); answer 202, or the Response step's reply.
 pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
@@ -258,6 +263,7 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         let allow: Vec<&str> = endpoint.methods.iter().map(String::as_str).collect();
         return Err(ApiError::method_not_allowed(&allow));
     }
+    let read_from = now_ms();
     let incoming = Incoming::read(&mut req, endpoint.max_body_bytes as usize).await?;
     // The signature comes before the schema: an unsigned sender learns nothing about it.
     let verified = match &endpoint.verify {
@@ -294,16 +300,26 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     })
     .map_err(|e| ApiError::internal(e.to_string()))?;
 
-    let shards = runs::shards_of(&live.definition);
+    // A body that took a while to arrive: a redeploy meanwhile may have changed `shards`, and
+    // a repeat of the key sent after that change settled made its run where the new count
+    // puts it. The run is placed by the version live now (it still runs the version it was
+    // validated by; should the version not be read now, it is placed as before).
+    let placed_by = match now_ms() - read_from > PLACE_AGAIN_AFTER_MS {
+        true => self::live(env, id, || origin(&req))
+            .await
+            .unwrap_or_else(|_| live.clone()),
+        false => live.clone(),
+    };
+    let shards = runs::shards_of(&placed_by.definition);
     // After a redeploy changed `shards`, the key's run may be in another shard than the one it
     // is created in: those are asked first.
     let (shard, ask_first) = match &key {
         Some(k) => runs::placement(
             &k.key,
             shards,
-            &live.earlier_shards,
-            live.previous_shards,
-            live.live_since_ms,
+            &placed_by.earlier_shards,
+            placed_by.previous_shards,
+            placed_by.live_since_ms,
             now_ms(),
         ),
         // No key: the run's own id is its cause (any shard will do: the id names it).
