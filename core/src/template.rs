@@ -716,7 +716,30 @@ pub fn push_forms(s: &str, out: &mut Vec<String>) {
     }
     let encoded = crate::kernel::percent::encode(s);
     if encoded != s && encoded != escaped {
-        out.push(encoded);
+        out.push(encoded.clone());
+    }
+    // As a URL parser writes it, rendered into a URL's path or query as written (`p@ss word`
+    // is sent `p@ss%20word`).
+    for in_query in [false, true] {
+        let parsed = crate::kernel::percent::encode_as_url_parser(s, in_query);
+        if parsed != s && parsed != escaped && parsed != encoded && !out.contains(&parsed) {
+            out.push(parsed);
+        }
+    }
+}
+
+/// The text of `s` outside its placeholders, each placeholder written as a space (which no
+/// URL holds literally), escapes applied: what the definition itself says.
+pub fn literal_text(s: &str) -> String {
+    match parse(s) {
+        Ok(pieces) => pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.as_str(),
+                Piece::Placeholder(_) => " ",
+            })
+            .collect(),
+        Err(_) => s.to_string(),
     }
 }
 

@@ -270,16 +270,11 @@ impl HttpPollRequest {
 /// may be echoed in, and the credential headers and query parameters of the source's URL (its
 /// pagination parameter is not one: it is added after).
 fn hidden_values(secrets: &[String], headers: &[(String, String)], url: &str) -> Vec<String> {
-    use crate::kernel::percent::encode_as_url_parser;
     use crate::kernel::redact::{decode_lossy, is_sensitive_key};
     use crate::template::push_forms;
     let mut hidden: Vec<String> = Vec::new();
     for s in secrets {
         push_forms(s, &mut hidden);
-        if s.len() >= crate::kernel::redact::MIN_SECRET_LEN {
-            hidden.push(encode_as_url_parser(s, true));
-            hidden.push(encode_as_url_parser(s, false));
-        }
     }
     for (name, value) in headers {
         if is_sensitive_key(name) {

@@ -401,7 +401,9 @@ fn credential_field(
     query: &[(String, Value)],
     body: &Body,
 ) -> Option<String> {
-    if url.is_some_and(|u| reads_credentials(&Value::String(u.to_string()))) {
+    if url.is_some_and(|u| {
+        reads_credentials(&Value::String(u.to_string())) || url_holds_credential(u)
+    }) {
         return Some("url".to_string());
     }
     for (name, template) in headers {
@@ -422,6 +424,37 @@ fn credential_field(
         _ => {}
     }
     literal_credential_field(headers, query, body)
+}
+
+/// A credential written into the URL itself: user information (`https://user:pass@…`), a
+/// query parameter with a credential name (`?api_key=…`), or a part of the path or query that
+/// looks like one (`sk_live_…`).
+fn url_holds_credential(url: &str) -> bool {
+    use crate::kernel::redact::decode_lossy;
+    let text = crate::template::literal_text(url);
+    let (before_query, query) = text.split_once('?').unwrap_or((&text, ""));
+    let query = query.split('#').next().unwrap_or("");
+    let authority = before_query
+        .split_once("://")
+        .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
+    if authority.contains('@') {
+        return true;
+    }
+    let path_part = before_query.split('#').next().unwrap_or("");
+    if path_part
+        .split(['/', ' ', ';'])
+        .any(|segment| looks_like_secret(&decode_lossy(segment)))
+    {
+        return true;
+    }
+    query.split('&').any(|pair| {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = decode_lossy(name.trim());
+        is_sensitive_key(&name)
+            || value
+                .split(' ')
+                .any(|v| looks_like_secret(&decode_lossy(v)))
+    })
 }
 
 /// A credential written into the step itself: a header or query parameter with a credential

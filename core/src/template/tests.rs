@@ -175,6 +175,23 @@ fn secrets_are_noted_in_every_form_a_request_carries_them() {
         echoed,
         json!({"text": "{\"k\":\"[redacted]\"}", "path": "/x?q=[redacted]"})
     );
+    // Written into a URL as it is, a URL parser encodes only some characters: that form too.
+    let spaced = |name: &str| match name {
+        "PW" => Some("p@ss word secret".to_string()),
+        _ => None,
+    };
+    let out = render_tracked(&json!("{{secrets.PW}}"), &context(), &spaced).unwrap();
+    assert_eq!(
+        out.secrets_used,
+        vec![
+            "p@ss word secret",
+            "p%40ss%20word%20secret",
+            "p@ss%20word%20secret"
+        ]
+    );
+    let mut echoed = json!({"error": "no route /login/p@ss%20word%20secret"});
+    crate::kernel::redact::redact(&mut echoed, &out.secrets_used);
+    assert_eq!(echoed, json!({"error": "no route /login/[redacted]"}));
 }
 
 #[test]

@@ -202,6 +202,12 @@ fn a_credential_carrying_step_has_a_literal_host() {
                "json": {"list": ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"]}}),
         json!({"type": "http", "url": "{{request.body.callback}}",
                "body": "Basic dXNlcjpwYXNz"}),
+        // A credential written into the URL's own text.
+        json!({"type": "http", "url": "{{request.body.callback}}?api_key=k-123"}),
+        json!({"type": "http", "url": "{{request.body.callback}}?a=1&Access%5FToken=x"}),
+        json!({"type": "http", "url": "{{request.body.callback}}?k=sk_live_0123456789abcdef"}),
+        json!({"type": "http", "url": "{{request.body.base}}/hooks/xoxb-0123456789abcdef/send"}),
+        json!({"type": "http", "url": "https://user:pass@{{request.body.host}}/v1"}),
     ];
     for def in refused {
         let (_, errors) = parse_http(def.clone());
@@ -222,6 +228,8 @@ fn a_credential_carrying_step_has_a_literal_host() {
         json!({"type": "http", "url": "https://api.example.com/v1/{{request.query.p}}",
                "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}),
         json!({"type": "http", "url": "{{request.body.url}}", "json": {"a": "{{request.body.email}}"}}),
+        json!({"type": "http", "url": "{{request.body.url}}?page=2&sort=created#top"}),
+        json!({"type": "http", "url": "{{request.body.base}}/users/@me?q=a b"}),
     ] {
         let (step, errors) = parse_http(def.clone());
         assert!(errors.is_empty(), "{def}: {errors:?}");
@@ -232,6 +240,14 @@ fn a_credential_carrying_step_has_a_literal_host() {
             "{def}"
         );
     }
+    // A literal host with a credential in its URL's text is pinned to that host.
+    let (step, errors) = parse_http(json!({"type": "http",
+        "url": "https://api.example.com/v1?api_key=k-123&q={{request.body.q}}"}));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        step.unwrap().pinned_origin.as_deref(),
+        Some("https://api.example.com")
+    );
     // A token inside data read whole (an earlier step's body) pins the host too: to a literal
     // host, or the step fails rather than send it where request data says.
     let mut ctx = context();
