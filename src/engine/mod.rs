@@ -19,7 +19,7 @@ use crate::store;
 use outputs::{RawOutputs, RunContext};
 use tripline_core::definition::Definition;
 use tripline_core::kernel::redact::{
-    redact, redact_url, scrub_secrets, truncate_output, OUTPUT_CAP_BYTES,
+    redact, redact_credential_values, redact_url, scrub_secrets, truncate_output, OUTPUT_CAP_BYTES,
 };
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::run_token;
@@ -199,6 +199,9 @@ pub(crate) async fn run_step(
                     .map(|mut out| {
                         run.add(step.name(), out.clone());
                         redact(&mut out, &req.secrets_used);
+                        // A token the upstream answered under any name (`{"jwt": "eyJ…"}`) is
+                        // not shown either; later steps read the real value.
+                        redact_credential_values(&mut out);
                         out
                     })
                     // The platform's error text may quote the URL, secrets and all: it is shown

@@ -418,6 +418,38 @@ fn secrets_and_credentials_are_redacted_in_the_stored_run() {
     }
 }
 
+/// A token an upstream answers under a name that says nothing (`jwt`) is not shown in the run,
+/// while a later step reads its real value; a sentence that only begins like a credential
+/// ("Token expired, …") is shown.
+#[test]
+fn a_token_an_upstream_answers_is_hidden_in_the_run_and_read_by_later_steps() {
+    const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+    let (dev, up) = (dev(), upstream());
+    let login = format!("/echo/{}", unique("login"));
+    let next = format!("/echo/{}", unique("next"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "answered token", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "login", "method": "POST", "url": up.url(&login),
+                       "json": {"jwt": JWT, "note": "Token expired, please sign in"}},
+                      {"type": "http", "name": "use", "method": "POST", "url": up.url(&next),
+                       "json": {"got": "{{steps.login.body.body.jwt}}"}}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(up.received(&next)[0].body, json!({"got": JWT}).to_string());
+    let answered = &run["steps"][0]["output"]["body"]["body"];
+    assert_eq!(answered["jwt"], "[redacted]", "{run}");
+    assert_eq!(answered["note"], "Token expired, please sign in", "{run}");
+    // (The first step's request shows it: the definition wrote it there.)
+    for i in 0..2 {
+        let output = run["steps"][i]["output"].to_string();
+        assert!(!output.contains(JWT), "step {i}: {output}");
+    }
+}
+
 /// `s` as JSON writes it inside a string (without the quotes).
 fn json_inner(s: &str) -> String {
     let quoted = Value::String(s.to_string()).to_string();

@@ -153,8 +153,12 @@ pub fn looks_like_secret(value: &str) -> bool {
         "xoxa-",
         "akia",
     ];
-    if SCHEMES.iter().any(|s| lower.starts_with(s)) {
-        return true;
+    // A scheme and its credential (`Bearer abc123`); a sentence that begins with the word
+    // (`Token expired, sign in again`) is no credential. Digest's credential is a list.
+    if let Some(scheme) = SCHEMES.iter().find(|s| lower.starts_with(*s)) {
+        let credential = v[scheme.len()..].trim();
+        return !credential.is_empty()
+            && (*scheme == "digest " || !credential.contains(char::is_whitespace));
     }
     if PREFIXES.iter().any(|p| lower.starts_with(p)) && v.len() >= 12 {
         return true;

@@ -208,6 +208,26 @@ fn a_jwt_looks_like_a_secret_and_other_dotted_values_do_not() {
 }
 
 #[test]
+fn a_scheme_and_one_credential_look_like_a_secret_and_a_sentence_does_not() {
+    for s in [
+        "Bearer abc123",
+        "basic dXNlcjpwYXNz",
+        "Token t-1",
+        "Digest username=\"a\", nonce=\"b\"",
+    ] {
+        assert!(looks_like_secret(s), "{s}");
+    }
+    for s in [
+        "Token expired, please sign in",
+        "Basic auth required",
+        "Bearer",
+        "bearer  ",
+    ] {
+        assert!(!looks_like_secret(s), "{s}");
+    }
+}
+
+#[test]
 fn text_kept_as_sent_hides_what_json_would() {
     let secrets = vec!["p\"w-0123456789".to_string()];
     // Text that is not JSON: the secret as written and as JSON escapes it.
