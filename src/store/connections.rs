@@ -238,7 +238,12 @@ impl ConnectionRow {
             "token_type": self.token_type,
             "expires_at": self.expires_at.map(iso_millis),
             "has_refresh_token": self.refresh_token.is_some(),
-            "userinfo": self.userinfo.as_deref().map(parse),
+            // Shown as a run's input shows it: fields under credential names hidden.
+            "userinfo": self.userinfo.as_deref().map(|text| {
+                let mut userinfo = parse(text);
+                tripline_core::kernel::redact::redact(&mut userinfo, &[]);
+                userinfo
+            }),
             "needs_reauth": self.needs_reauth_at.as_ref().map(|at| json!({
                 "at": at,
                 "reason": self.needs_reauth_reason,

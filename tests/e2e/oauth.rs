@@ -304,6 +304,9 @@ fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
     assert_eq!(c["scopes"], json!(["read", "profile"]));
     assert_eq!(c["has_refresh_token"], true);
     assert_eq!(c["userinfo"]["sub"], "alice");
+    // A credential in the provider's answer is hidden, as in the run's input.
+    assert_eq!(c["userinfo"]["session_token"], "[redacted]");
+    assert!(!listed.text.contains("st-alice-"), "{}", listed.text);
     assert_eq!(c["needs_reauth"], Value::Null);
     assert!(c["expires_at"].as_str().unwrap().ends_with('Z'));
 
@@ -316,6 +319,7 @@ fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
     assert_eq!(input["access_token"], "[redacted]");
     assert_eq!(input["scopes"], json!(["read", "profile"]));
     assert_eq!(input["userinfo"]["email"], "alice@example.test");
+    assert_eq!(input["userinfo"]["session_token"], "[redacted]");
     let message = run["steps"][0]["output"]["message"].as_str().unwrap();
     assert!(
         message.starts_with("user=user 42@acme scopes=[\"read\",\"profile\"] sub=alice expires=20"),

@@ -316,7 +316,9 @@ fn handle(st: &Mutex<State>, method: &str, url: &str, auth: Option<&str>, body: 
                 Some(a) if a.expires > Instant::now() => Reply::json(
                     200,
                     json!({"sub": a.username, "name": format!("User {}", a.username),
-                           "email": format!("{}@example.test", a.username)}),
+                           "email": format!("{}@example.test", a.username),
+                           // A provider's own credential in its answer (never shown).
+                           "session_token": format!("st-{}-0123456789", a.username)}),
                 ),
                 _ => Reply::oauth_error(401, "invalid_token", "unknown or expired access token"),
             }
