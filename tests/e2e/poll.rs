@@ -2039,6 +2039,49 @@ fn http_unique_source_with_newest_first_api_sorted_by_a_pointer() {
     assert_eq!(item_seqs(&runs), [2, 3, 4, 5]);
 }
 
+/// One item without an id among readable ones is a failed run that says why, and the poll moves
+/// on: it used to fail every poll at that page, for good. It makes no second run when read again.
+#[test]
+fn http_item_without_an_id_is_a_failed_run_and_the_poll_goes_on() {
+    let e = env();
+    let feed = "one-bad-item";
+    e.api.update(feed, |f| {
+        f.items = vec![item(1), json!({"seq": 2, "title": "no id"}), item(3)];
+    });
+    let id = create_deployed(
+        &e.dev,
+        &http_def("one bad item", json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    let runs = wait_runs(&e.dev, &id, 3, 60);
+    let failed: Vec<&Value> = runs.iter().filter(|r| r["status"] == "failed").collect();
+    assert_eq!(failed.len(), 1, "{runs:?}");
+    assert_eq!(
+        failed[0]["error"]["code"], "record_unreadable",
+        "{}",
+        failed[0]
+    );
+    let message = failed[0]["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("item [1] at pointer \"/id\": has no id there"),
+        "{message}"
+    );
+    let succeeded: Vec<u64> = runs
+        .iter()
+        .filter(|r| r["status"] == "succeeded")
+        .map(|r| r["input"]["event"]["record"]["seq"].as_u64().expect("seq"))
+        .collect();
+    assert_eq!(succeeded.len(), 2, "{runs:?}");
+    assert!(
+        succeeded.contains(&1) && succeeded.contains(&3),
+        "{succeeded:?}"
+    );
+    assert_eq!(poll_status(&e.dev, &id)["last_poll_error"], Value::Null);
+    // Later items run; the bad one, read again, makes no second run.
+    e.api.update(feed, |f| f.items.push(item(4)));
+    let runs = wait_runs(&e.dev, &id, 4, 60);
+    assert_eq!(runs.iter().filter(|r| r["status"] == "failed").count(), 1);
+}
+
 /// A page with a string cut inside an emoji (a surrogate escape without its pair, as JavaScript
 /// writes one) is read, the character shown as U+FFFD: it used to make the page "not JSON" and
 /// stop the poll at it for good. An id that is a whole number past 2^53 (digits lost in reading,

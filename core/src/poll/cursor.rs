@@ -252,8 +252,10 @@ impl HttpCursor {
 
     /// The items not taken before, oldest first (see the module docs for order and comparison),
     /// each once. `id_ptr` points to the id in an item; `greatest_ptr` to its ordering value
-    /// (for a `greatest` cursor it defaults to `id_ptr`). Every item must have an id (a non-empty
-    /// string or a number) and, when there is an ordering pointer, a string or number there.
+    /// (for a `greatest` cursor it defaults to `id_ptr`). An item has an id (a non-empty string
+    /// or a number) and, when there is an ordering pointer, a string or number there; one that
+    /// does not is returned `unreadable` (its run is a failed one), unless no item of the page
+    /// is readable: that is an error.
     pub fn select_new(
         &self,
         items: &[Value],
@@ -266,9 +268,9 @@ impl HttpCursor {
 
     /// [`HttpCursor::select_new`], and how many items were seen before (not new; a new id
     /// repeated on the page is not counted).
-    pub fn select_page(
+    pub fn select_page<'a>(
         &self,
-        items: &[Value],
+        items: &'a [Value],
         id_ptr: &str,
         greatest_ptr: Option<&str>,
     ) -> Result<(Vec<NewRecord>, usize), PollError> {
@@ -277,13 +279,38 @@ impl HttpCursor {
             HttpCursor::Greatest { .. } => Some(greatest_ptr.unwrap_or(id_ptr)),
             HttpCursor::Unique(_) => greatest_ptr,
         };
+        let read =
+            |index: usize, item: &'a Value| -> Result<(String, Option<&'a Value>), PollError> {
+                let key = id_text(item, id_ptr, index)?;
+                let value = match order_ptr {
+                    Some(p) => Some(order_value(item, p, index)?),
+                    None => None,
+                };
+                Ok((key, value))
+            };
+        // A page none of whose items can be read says the definition points at the wrong
+        // place (or the API changed): the poll fails, naming the first. One bad item among
+        // readable ones is a failed run that says why, and the poll moves on past it.
+        if !items.is_empty()
+            && items
+                .iter()
+                .enumerate()
+                .all(|(i, item)| read(i, item).is_err())
+        {
+            read(0, &items[0])?;
+        }
         let mut seen = HashSet::new();
         let mut picked: Vec<(Option<SortKey>, NewRecord)> = Vec::new();
         for (index, item) in items.iter().enumerate() {
-            let key = id_text(item, id_ptr, index)?;
-            let value = match order_ptr {
-                Some(p) => Some(order_value(item, p, index)?),
-                None => None,
+            let (key, value, unreadable) = match read(index, item) {
+                Ok((key, value)) => (key, value, None),
+                Err(e) => {
+                    let key = match id_text(item, id_ptr, index) {
+                        Ok(key) => key,
+                        Err(_) => unreadable_key(item),
+                    };
+                    (key, None, Some(e.to_string()))
+                }
             };
             let is_new = match self {
                 HttpCursor::Unique(ids) => !ids.contains(&key),
@@ -306,7 +333,7 @@ impl HttpCursor {
                         dedup_key: key,
                         record: item.clone(),
                         greatest: value.cloned(),
-                        unreadable: None,
+                        unreadable,
                         withheld: None,
                     },
                 ));
@@ -455,6 +482,14 @@ pub fn lists_newest_first(items: &[Value], pointer: &str) -> bool {
         },
         _ => false,
     }
+}
+
+/// The dedup key of an item without a usable id: a digest of its JSON text, so that the same
+/// item read again makes no second run.
+fn unreadable_key(item: &Value) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(item.to_string().as_bytes());
+    format!("unreadable:{}", crate::kernel::hex::encode(&digest[..16]))
 }
 
 /// The dedup key of an item: its id's text (a string without quotes, a number's JSON text).

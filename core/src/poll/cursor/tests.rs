@@ -254,23 +254,63 @@ fn greatest_advances_only_over_what_was_taken() {
 }
 
 #[test]
-fn items_without_id_fail_with_index_and_pointer() {
+fn an_item_without_id_among_readable_ones_is_a_failed_record_and_the_poll_moves_on() {
+    let src = source(json!({"id": "/meta/id"}));
+    let mut cur = HttpCursor::for_source(&src);
+    let page = json!([{"meta": {"id": 1}}, {"meta": {}, "n": 2}, {"meta": {"id": 3}}]);
+    let new = src.select_new(&cur, &page).unwrap();
+    assert_eq!(new.len(), 3);
+    assert_eq!(new[0].unreadable, None);
+    assert_eq!(
+        new[1].unreadable.as_deref(),
+        Some("item [1] at pointer \"/meta/id\": has no id there")
+    );
+    assert!(
+        new[1].dedup_key.starts_with("unreadable:"),
+        "{}",
+        new[1].dedup_key
+    );
+    assert_eq!(new[1].record, json!({"meta": {}, "n": 2}));
+    // The same item read again has the same key; once taken, it is not new again.
+    let again = src.select_new(&cur, &page).unwrap();
+    assert_eq!(again[1].dedup_key, new[1].dedup_key);
+    cur.advance(&new);
+    assert!(src.select_new(&cur, &page).unwrap().is_empty());
+    // With `greatest`, an item without a value to order by is failed the same way; it moves
+    // no mark.
+    let g = source(json!({"dedupe": "greatest", "greatest": "/ts"}));
+    let mut gc = HttpCursor::for_source(&g);
+    let new = g
+        .select_new(&gc, &json!([{"id": 1, "ts": 5}, {"id": 2, "ts": null}]))
+        .unwrap();
+    assert_eq!(keys(&new), ["2", "1"]);
+    assert!(new[0]
+        .unreadable
+        .as_deref()
+        .unwrap()
+        .contains("no value to order by"));
+    gc.advance(&new);
+    assert_eq!(gc.mark(), Some(&json!(5)));
+}
+
+#[test]
+fn a_page_of_which_no_item_has_an_id_fails_with_index_and_pointer() {
     let src = source(json!({"id": "/meta/id"}));
     let cur = HttpCursor::for_source(&src);
     let err = src
-        .select_new(&cur, &json!([{"meta": {"id": 1}}, {"meta": {}}]))
+        .select_new(&cur, &json!([{"meta": {}}, {"meta": {"id": null}}]))
         .unwrap_err();
     assert_eq!(
         err,
         PollError::BadItem {
-            index: 1,
+            index: 0,
             pointer: "/meta/id".into(),
             problem: "has no id there".into()
         }
     );
     assert_eq!(
         err.to_string(),
-        "item [1] at pointer \"/meta/id\": has no id there"
+        "item [0] at pointer \"/meta/id\": has no id there"
     );
     let err = src
         .select_new(&cur, &json!([{"meta": {"id": {"x": 1}}}]))
