@@ -31,7 +31,9 @@ pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResul
     // Every shard any version used: a redeploy that lowered `shards` leaves runs in the others.
     let shards = store::workflows::most_shards(&db, workflow_id).await?;
     let before = paging.after.as_deref();
-    let listed = runs::client::list(env, workflow_id, shards, status, before, paging.limit).await?;
+    let listed = runs::client::list(env, workflow_id, shards, status, before, paging.limit)
+        .await
+        .map_err(ApiError::object_unavailable)?;
     let mut rows = listed.runs;
     // Runs of earlier versions stay in D1 until they expire.
     let legacy = store::runs::list(&db, workflow_id, status, before, paging.rows_to_read()).await?;
@@ -61,14 +63,18 @@ async fn record(env: &Env, run_id: &str) -> ApiResult<Value> {
     let not_found = || ApiError::not_found(format!("no run with id {run_id}"));
     let place = RunId::parse(run_id).ok_or_else(not_found)?;
     let found = match place.workflow_id {
-        Some(wf) => runs::client::get(env, &wf, place.shard, run_id).await?,
+        Some(wf) => runs::client::get(env, &wf, place.shard, run_id)
+            .await
+            .map_err(ApiError::object_unavailable)?,
         None => {
             // A run of an earlier version: in D1, or moved into its shard object since.
             let db = store::db(env)?;
             match store::runs::get(&db, run_id).await? {
                 Some(r) => Some(r.to_json()),
                 None => match store::runs::moved_to(&db, run_id).await? {
-                    Some((wf, shard)) => runs::client::get(env, &wf, shard, run_id).await?,
+                    Some((wf, shard)) => runs::client::get(env, &wf, shard, run_id)
+                        .await
+                        .map_err(ApiError::object_unavailable)?,
                     None => None,
                 },
             }
