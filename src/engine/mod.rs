@@ -88,6 +88,16 @@ pub trait RunWriter {
     fn reaches_out(&self, _worst_case_ms: i64) -> bool {
         true
     }
+    /// The run stops before a step because this execution has too little time left (see
+    /// [`RunWriter::reaches_out`]): the steps so far are kept and the run is due at once for the
+    /// next execution. That stop is no failed attempt: an attempt counts a crash, not a wait.
+    fn stop_for_time<'a>(
+        &'a self,
+        steps: &'a str,
+        raw: RawOutputs<'a>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        self.progress(steps, now_ms(), None, raw)
+    }
 }
 
 thread_local! {
@@ -346,9 +356,7 @@ pub async fn execute_claimed(
             if !writer.reaches_out(timeout) {
                 // Recorded so far, and due at once: the next execution takes the run up here.
                 let steps = Value::Array(records.clone()).to_string();
-                writer
-                    .progress(&steps, now_ms(), None, run_ctx.outputs())
-                    .await?;
+                writer.stop_for_time(&steps, run_ctx.outputs()).await?;
                 return Ok(());
             }
             // A run's first execution, before it recorded anything, whose claim already covers

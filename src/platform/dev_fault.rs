@@ -27,6 +27,10 @@
 //! - `short-polls`: a poll (its batches, an HTTP source's pages) stops after 2 s instead of
 //!   25 s and goes on at once, as a walk over pages slower than a poll may read. Honoured
 //!   wherever the var is set.
+//! - `short-wakes`: a shard object's executor claims runs for 3 s of a wake instead of 9
+//!   minutes, and starts no step that could end more than 8 s after the wake began instead of
+//!   14 minutes, so that runs stop at a wake's end and go on in the next. Honoured wherever
+//!   the var is set.
 //! - `refresh-save-once`: the first attempt to store each refreshed connection's new tokens
 //!   fails, as on a passing database error (the save is tried again). Honoured wherever the
 //!   var is set.

@@ -1441,3 +1441,37 @@ fn a_run_past_its_attempts_fails_saying_so() {
         "not executed again past the cap"
     );
 }
+
+/// A run that stops before a step because its wake's time is up goes on in the next wake, and
+/// that stop is no attempt: with `RUN_MAX_ATTEMPTS=1`, a run that takes several wakes still
+/// succeeds, each step sent once. (It failed "gave up after 1 attempts" at its second wake.)
+#[test]
+fn a_run_longer_than_a_wake_goes_on_in_the_next_without_counting_an_attempt() {
+    let up = upstream();
+    // `short-wakes`: a wake starts no step that could end 8 s after it began.
+    let dev = Dev::start(
+        "engine-short-wakes",
+        &[
+            ("RUN_MAX_ATTEMPTS", "1"),
+            ("TRIPLINE_DEV_FAULTS", "short-wakes"),
+        ],
+    );
+    let tag = unique("wakes");
+    let step = |i: usize| {
+        json!({"type": "http", "name": format!("s{i}"),
+               "url": up.url(&format!("/slow/2000/{tag}/{i}")), "timeout_ms": 4000, "retries": 0})
+    };
+    let id = create_deployed(
+        &dev,
+        &json!({"name": "several wakes", "trigger": {"type": "endpoint"},
+                "steps": (1..=5).map(step).collect::<Vec<_>>()}),
+    );
+    let run = wait_run(&dev, &hook(&dev, &id, &json!({})), 120);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["attempts"], 1, "{run}");
+    assert_eq!(run["steps"].as_array().map(Vec::len), Some(5), "{run}");
+    for i in 1..=5 {
+        let path = format!("/slow/2000/{tag}/{i}");
+        assert_eq!(up.received(&path).len(), 1, "step {i} sent once");
+    }
+}

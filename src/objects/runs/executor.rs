@@ -105,7 +105,42 @@ impl RunWriter for ObjectWriter<'_> {
 
     fn reaches_out(&self, worst_case_ms: i64) -> bool {
         self.runs.reaches_out(worst_case_ms);
-        now_ms() + worst_case_ms <= self.runs.wake_started.get() + WALL_MS
+        now_ms() + worst_case_ms <= self.runs.wake_started.get() + wake_ms(self.env).wall
+    }
+
+    fn stop_for_time<'a>(
+        &'a self,
+        steps: &'a str,
+        raw: RawOutputs<'a>,
+    ) -> LocalBoxFuture<'a, Result<bool>> {
+        Box::pin(ready(self.save(steps, now_ms(), None, raw).and_then(
+            |saved| match saved {
+                true => Table { sql: self.sql }.hand_back(self.fence(), now_ms()),
+                false => Ok(false),
+            },
+        )))
+    }
+}
+
+/// The time a wake of the executor takes: it claims for `budget`, and starts no step whose
+/// worst case would end past `wall` (both from the wake's start).
+struct WakeTime {
+    budget: i64,
+    wall: i64,
+}
+
+/// [`BUDGET_MS`] and [`WALL_MS`]; with the dev fault `short-wakes`, 3 s and 8 s, so that a test
+/// sees runs stop at a wake's end.
+fn wake_ms(env: &Env) -> WakeTime {
+    match crate::platform::dev_fault::listed(env, "short-wakes") {
+        true => WakeTime {
+            budget: 3_000,
+            wall: 8_000,
+        },
+        false => WakeTime {
+            budget: BUDGET_MS,
+            wall: WALL_MS,
+        },
     }
 }
 
@@ -358,6 +393,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let table = Table { sql };
     let started = now_ms();
     runs.wake_started.set(started);
+    let budget = wake_ms(env).budget;
     let lease = engine::lease_ms(env);
     let shared = Shared::new(env, sql, runs)?;
     let mut in_flight = FuturesUnordered::new();
@@ -424,8 +460,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         runs.flight_bytes_max
             .set(runs.flight_bytes_max.get().max(flight_bytes));
         // The free slots are filled by one claim, which also takes up to `HELD` more.
-        if claim_due && held.is_empty() && in_flight.len() < IN_FLIGHT && now - started < BUDGET_MS
-        {
+        if claim_due && held.is_empty() && in_flight.len() < IN_FLIGHT && now - started < budget {
             let limit = IN_FLIGHT - in_flight.len() + HELD;
             // The lease covers the slowest step seen here, so that a first execution can send
             // it without extending the lease first.
@@ -469,7 +504,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         runs.held_bytes_max
             .set(runs.held_bytes_max.get().max(held_bytes));
         // New runs are handed over while no stored run is due, up to what a claim would take.
-        if now < none_due_until && now - started < BUDGET_MS {
+        if now < none_due_until && now - started < budget {
             let taken = in_flight.len() + held.len();
             runs.set_room(
                 (IN_FLIGHT + HELD).saturating_sub(taken),
@@ -483,7 +518,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         if in_flight.is_empty() {
             // Nothing to do: wait a little for a new run rather than stopping (a busy object
             // would otherwise start an executor, with its alarms, for nearly every run).
-            if now - started >= BUDGET_MS {
+            if now - started >= budget {
                 break;
             }
             let linger = Delay::from(Duration::from_millis(LINGER_MS));

@@ -445,6 +445,19 @@ impl Table<'_> {
         Ok(cursor.rows_written() > 0)
     }
 
+    /// Hands the claim `fence` back: the run stopped for its wake's time (see
+    /// `RunWriter::stop_for_time`). It is queued again, due at `due`, and its attempt is not
+    /// counted; queued, no write of this claim (fenced on `running`) passes any more. `false`
+    /// when a newer claim owns the run.
+    pub fn hand_back(&self, fence: Fence<'_>, due: i64) -> Result<bool> {
+        let cursor = self.sql.exec(
+            "UPDATE runs SET status = 'queued', attempts = attempts - 1, lease_until = ? \
+             WHERE id = ? AND attempts = ? AND status = 'running'",
+            vec![V::Integer(due), text(fence.id), V::Integer(fence.attempts)],
+        )?;
+        Ok(cursor.rows_written() > 0)
+    }
+
     /// Renews the lease of a claimed run that has not started yet, fenced by its attempt
     /// number: `false` when a later claim took it.
     pub fn renew(&self, id: &str, attempts: i64, lease_until: i64) -> Result<bool> {
