@@ -1416,6 +1416,45 @@ fn a_repeated_idempotency_key_returns_the_original_run() {
     assert_eq!(run_count(&id), 2);
 }
 
+/// A key reused with another request while the first one still waits for its Response step is
+/// refused at once, not after waiting out `response_timeout_ms` for a reply it would not get.
+#[test]
+fn a_reused_key_is_refused_without_waiting_for_the_first_request_s_reply() {
+    let (dev, up) = (dev(), upstream());
+    let path = format!("/slow/8000/reused-{}", std::process::id());
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({"response_timeout_ms": 30000}),
+            json!([{"type": "http", "name": "slow", "url": up.url(&path), "timeout_ms": 20000},
+                   {"type": "response", "status": 200, "body": "done"}]),
+        ),
+    );
+    std::thread::scope(|s| {
+        let first = s.spawn(|| {
+            post_json(
+                &hook(&id),
+                &json!({"n": 1}),
+                &[("idempotency-key", "slow-1")],
+            )
+        });
+        eventually(30, "the first request's step was sent", || {
+            !up.received(&path).is_empty()
+        });
+        let other = post_json(
+            &hook(&id),
+            &json!({"n": 2}),
+            &[("idempotency-key", "slow-1")],
+        );
+        assert_problem(&other, 422);
+        // Answered while the first request still waits for its reply.
+        assert!(!first.is_finished(), "the reuse waited for the first reply");
+        let first = first.join().expect("first");
+        assert_eq!(first.status, 200, "{}", first.text);
+        assert_eq!(first.text, "done");
+    });
+}
+
 #[test]
 fn concurrent_duplicates_make_one_run() {
     let dev = dev();

@@ -173,7 +173,13 @@ pub async fn create(
     }
     let done =
         |p: &PriorRun| p.response.is_some() || p.status == "succeeded" || p.status == "failed";
-    if run.wait_ms > 0 && !done(&current) {
+    // A repeat of the key with another request is refused by the caller (422): no reason to
+    // wait for a reply that is not its own.
+    let same_request = match (&current.fingerprint, &run.fingerprint) {
+        (Some(was), Some(now)) => was == now,
+        _ => true,
+    };
+    if run.wait_ms > 0 && !done(&current) && (created || same_request) {
         let news = runs.wait_for(&current.id);
         let timeout = Delay::from(Duration::from_millis(u64::from(run.wait_ms)));
         if let Either::Left((Ok(Some(r)), _)) = select(news, timeout).await {
