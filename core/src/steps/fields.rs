@@ -168,6 +168,19 @@ pub fn render_headers(
                 ),
             });
         }
+        // A header carries bytes: the platform refuses a character past U+00FF (it was left
+        // out of a reply without a word).
+        if let Some(c) = value.chars().find(|&c| c > '\u{ff}') {
+            return Err(TemplateError {
+                location,
+                path: None,
+                message: format!(
+                    "header `{name}` contains `{c}` after filling in its templates; a header \
+                     carries only characters up to U+00FF (put such text in the body, or \
+                     percent-encode it)"
+                ),
+            });
+        }
         out.push((name.clone(), value.trim().to_string()));
     }
     Ok(out)

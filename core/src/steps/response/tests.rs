@@ -57,6 +57,28 @@ fn json_reply_with_templated_status() {
 }
 
 #[test]
+fn a_header_value_past_latin_1_fails_at_its_header_and_latin_1_passes() {
+    let mut ctx = context();
+    ctx["steps"]["call"]["body"]["id"] = json!("5 €");
+    let (step, errors) = parse_response(json!({
+        "type": "response", "headers": {"X-Label": "{{steps.call.body.id}}"}
+    }));
+    assert!(errors.is_empty(), "{errors:?}");
+    let e = step.unwrap().prepare(&ctx, &no_secrets).unwrap_err();
+    assert_eq!(e.location, "headers.X-Label");
+    assert!(e.message.contains("`€`"), "{e:?}");
+    ctx["steps"]["call"]["body"]["id"] = json!("café");
+    let (step, _) = parse_response(json!({
+        "type": "response", "headers": {"X-Label": "{{steps.call.body.id}}"}
+    }));
+    let resp = step.unwrap().prepare(&ctx, &no_secrets).unwrap();
+    assert_eq!(
+        resp.headers,
+        vec![("X-Label".to_string(), "café".to_string())]
+    );
+}
+
+#[test]
 fn text_body_and_own_content_type() {
     let (step, _) = parse_response(json!({
         "type": "response", "status": 202, "headers": {"Content-Type": "text/html"},
