@@ -109,9 +109,13 @@ impl WorkflowObject {
         let (Some(version), WorkflowStatus::Deployed) = (row.deployed_version, row.status) else {
             return Ok(None);
         };
-        let Ok(definition) = crate::engine::version(&db, workflow_id, version).await? else {
-            return Ok(None);
-        };
+        // A deployed version this release cannot read (a rollback to a release older than one
+        // of its fields) is an error, not "not deployed": the call is tried again and says why,
+        // and the trigger goes on by itself once the version reads again, instead of being
+        // disarmed while the catalog calls it deployed.
+        let definition = crate::engine::version(&db, workflow_id, version)
+            .await?
+            .map_err(|why| Error::RustError(format!("workflow {workflow_id}: {why}")))?;
         let deployed_at_ms = row
             .deployed_at
             .as_deref()

@@ -1139,3 +1139,42 @@ fn a_lost_alarm_is_set_again_by_the_cron_pass_and_by_a_status_read() {
     assert!(wf["skipped_slots"].as_u64().unwrap() >= skipped, "{wf}");
     assert_unique(&slots(&dev, &id));
 }
+
+/// A deployed version this release cannot read (as after a rollback to a release older than one
+/// of its fields) is an error when the object arms from the catalog, not "not deployed": the
+/// object stays a schedule, each Cron pass tries again, and once the version reads again the
+/// schedule fires by itself. (It was disarmed, and the Cron pass's check then passed it by.)
+#[test]
+fn a_version_this_release_cannot_read_is_tried_again_not_disarmed() {
+    let mut dev = Dev::start(
+        "schedule-unreadable-version",
+        &[("TRIPLINE_DEV_ACTIONS", "1")],
+    );
+    let id = create_deployed(&dev, &schedule_def("unreadable", every(2), "skip"));
+    eventually(30, "a run", || !slots(&dev, &id).is_empty());
+    // A field this release does not know, as a later release may have stored.
+    let edit = |dev: &mut Dev, sql: &str| {
+        dev.kill();
+        dev.d1_write(&format!(
+            "UPDATE workflow_versions SET definition = {sql} WHERE workflow_id = '{id}'"
+        ));
+        dev.restart();
+    };
+    edit(&mut dev, "json_set(definition, '$.later_field', 1)");
+    lose_alarm(&dev, &id);
+    dev.fire_cron();
+    eventually(30, "the failed arm logged", || {
+        dev.logs().contains(&format!(
+            "workflow {id}: the deployed definition no longer validates"
+        ))
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let n = slots(&dev, &id).len();
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(slots(&dev, &id).len(), n, "nothing fires without an alarm");
+    // Readable again: the next Cron pass arms it.
+    edit(&mut dev, "json_remove(definition, '$.later_field')");
+    dev.fire_cron();
+    eventually(30, "runs again", || slots(&dev, &id).len() >= n + 2);
+    assert_unique(&slots(&dev, &id));
+}
