@@ -286,7 +286,7 @@ fn apply(
     let actions = plan::plan(&locals, &remotes, deploy, prune);
     let changes = actions.iter().filter(|a| a.changes_something()).count();
     let mut created: Vec<(String, String)> = Vec::new(); // key → id
-    let mut results = Vec::new();
+    let mut results: Vec<Value> = Vec::new();
     for action in &actions {
         if !json_out {
             print_action(action, style, write);
@@ -307,11 +307,17 @@ fn apply(
                     // with its error (in text its line is already printed, without an outcome).
                     if json_out {
                         result["error"] = json!(f.message());
+                        // `changes`: those made before the failure, of `planned`.
+                        let made = results
+                            .iter()
+                            .filter(|r| r["action"] != "unchanged")
+                            .count();
                         out!(
                             "{}",
                             json!({
-                                "applied": true,
-                                "changes": changes,
+                                "applied": false,
+                                "changes": made,
+                                "planned": changes,
                                 "actions": results,
                                 "failed": result,
                             })

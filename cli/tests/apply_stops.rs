@@ -50,7 +50,9 @@ fn apply_json_prints_what_was_done_and_the_failed_action_before_it_exits() {
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!("{status}: {e}: {:?}", String::from_utf8_lossy(&out.stdout))
         });
-        assert_eq!(v["applied"], true, "{v}");
+        assert_eq!(v["applied"], false, "{v}");
+        assert_eq!(v["changes"], 1, "{v}");
+        assert_eq!(v["planned"], 3, "{v}");
         assert_eq!(
             v["actions"],
             serde_json::json!([{"action": "create", "key": "a", "file": "./a.json",

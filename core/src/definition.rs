@@ -108,8 +108,18 @@ pub struct Definition {
 }
 
 impl Definition {
-    /// Parses and validates a definition; `Err` lists every problem with its location.
+    /// Parses and validates a definition to save; `Err` lists every problem with its location.
     pub fn parse(value: &Value) -> Result<Definition, Errors> {
+        Self::read(value, true)
+    }
+
+    /// Parses a definition saved earlier (a deployed version, a draft kept by an object): rules
+    /// added for saving since do not stop a workflow that was accepted then.
+    pub fn parse_stored(value: &Value) -> Result<Definition, Errors> {
+        Self::read(value, false)
+    }
+
+    fn read(value: &Value, to_save: bool) -> Result<Definition, Errors> {
         let mut errors = Errors::new();
         let mut r = ObjectReader::new(value, "", &mut errors);
         // `$schema` points editors at the JSON Schema of this format; it means nothing here.
@@ -144,6 +154,16 @@ impl Definition {
                     errors.push(
                         format!("steps[{i}].type"),
                         "a `response` step only makes sense with an endpoint trigger (it is the HTTP reply)",
+                    );
+                }
+            }
+        }
+        if to_save {
+            for (i, s) in steps.iter().enumerate() {
+                if matches!(s, Step::Http(h) if h.unpinned_url_credential) {
+                    errors.push(
+                        format!("steps[{i}].url"),
+                        crate::steps::http::UNPINNED_URL_CREDENTIAL,
                     );
                 }
             }

@@ -65,7 +65,7 @@ async fn live(env: &Env, id: &WorkflowId) -> ApiResult<(i64, OAuthTrigger)> {
 fn parse_definition(def: &str) -> ApiResult<Definition> {
     serde_json::from_str::<Value>(def)
         .ok()
-        .and_then(|v| Definition::parse(&v).ok())
+        .and_then(|v| Definition::parse_stored(&v).ok())
         .ok_or_else(|| ApiError::internal("the deployed definition no longer validates"))
 }
 

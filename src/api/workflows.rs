@@ -322,8 +322,13 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
     if let Err(e) = test_shelf::forget(env, id).await {
         worker::console_error!("delete {id}, its object's last call: {e}");
         let now = now_ms();
-        store::arm_outbox::record(&db, id, "undeploy", &e.to_string(), now, &iso_millis(now))
-            .await?;
+        // The workflow is deleted either way: a failure here is logged, not answered.
+        let outbox =
+            store::arm_outbox::record(&db, id, "undeploy", &e.to_string(), now, &iso_millis(now))
+                .await;
+        if let Err(e) = outbox {
+            worker::console_error!("delete {id}: recording the object's last call: {e}");
+        }
     }
     Ok(Response::empty()?.with_status(204))
 }

@@ -144,7 +144,7 @@ pub fn cached(workflow_id: &str, version: i64) -> Option<Rc<Definition>> {
 pub fn remember(workflow_id: &str, version: i64, text: &str) -> Option<Rc<Definition>> {
     let parsed = serde_json::from_str::<Value>(text)
         .ok()
-        .and_then(|v| Definition::parse(&v).ok())
+        .and_then(|v| Definition::parse_stored(&v).ok())
         .map(Rc::new)?;
     DEFINITIONS.with(|c| {
         let mut c = c.borrow_mut();

@@ -264,14 +264,16 @@ impl WorkflowObject {
     /// this one arms again from what D1 says now, so the last to end matches the catalog.
     async fn arm(&self, workflow_id: &str, reconcile: bool) -> Result<Response> {
         let mut seen = self.begin_arm_call();
-        let mut answer = self.arm_once(workflow_id, reconcile).await?;
+        let (mut answer, mut deleted) = self.arm_once(workflow_id, reconcile).await?;
         for _ in 0..ARM_AGAIN_MAX {
             let now = self.arm_calls.get();
-            if now == seen {
+            // Emptied for a deleted workflow: that emptying was the call seen, and any other
+            // call that arms from the catalog finds the workflow deleted too.
+            if now == seen || deleted {
                 break;
             }
             seen = now;
-            answer = self.arm_once(workflow_id, reconcile).await?;
+            (answer, deleted) = self.arm_once(workflow_id, reconcile).await?;
         }
         Ok(answer)
     }
@@ -300,7 +302,9 @@ impl WorkflowObject {
         n
     }
 
-    async fn arm_once(&self, workflow_id: &str, reconcile: bool) -> Result<Response> {
+    /// Arms from the catalog; with the answer, whether the catalog has no such workflow (the
+    /// object was then emptied).
+    async fn arm_once(&self, workflow_id: &str, reconcile: bool) -> Result<(Response, bool)> {
         self.state
             .storage()
             .put(KEY_WORKFLOW, workflow_id.to_string())
@@ -310,11 +314,11 @@ impl WorkflowObject {
         // marked so that its URLs answer 404 and store nothing.
         if !self.remember_live(workflow_id).await? {
             self.forget_deleted(workflow_id).await?;
-            return Response::ok("deleted");
+            return Ok((Response::ok("deleted")?, true));
         }
         let Some(deployed) = self.deployed(workflow_id).await? else {
             self.disarm().await?;
-            return Response::ok("not deployed");
+            return Ok((Response::ok("not deployed")?, false));
         };
         match deployed.definition.trigger.kind() {
             TriggerKind::Schedule => {
@@ -327,7 +331,7 @@ impl WorkflowObject {
             }
             _ => self.disarm().await?,
         }
-        Response::ok("armed")
+        Ok((Response::ok("armed")?, false))
     }
 }
 

@@ -418,7 +418,7 @@ fn name_the_mark_pointer(store: &PollStore) -> Result<()> {
     let Some(previous) = store
         .stored_definition()?
         .and_then(|s| serde_json::from_str::<Value>(&s.definition).ok())
-        .and_then(|v| Definition::parse(&v).ok())
+        .and_then(|v| Definition::parse_stored(&v).ok())
     else {
         return Ok(());
     };
@@ -469,7 +469,7 @@ async fn armed_deployed(
         None => {
             let parsed = serde_json::from_str::<Value>(&stored.definition)
                 .ok()
-                .and_then(|v| Definition::parse(&v).ok())
+                .and_then(|v| Definition::parse_stored(&v).ok())
                 .map(Rc::new);
             // An error, not "not deployed": the poll is tried again later rather than disarmed
             // for good (a release rolled back to may not read what a later one stored).

@@ -579,7 +579,9 @@ struct SignedEventIds {
 
 impl SignedEventIds {
     fn read(body: &[u8]) -> SignedEventIds {
-        serde_json::from_slice(body).unwrap_or_default()
+        // Read as the body is (half a surrogate pair is accepted there, as U+FFFD).
+        let body = crate::kernel::lone_surrogates::replace_lone_surrogates(body);
+        serde_json::from_slice(&body).unwrap_or_default()
     }
 }
 

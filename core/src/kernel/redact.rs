@@ -137,7 +137,7 @@ pub fn looks_like_secret(value: &str) -> bool {
     let v = value.trim();
     let lower = v.to_ascii_lowercase();
     const SCHEMES: [&str; 5] = ["bearer ", "basic ", "token ", "digest ", "negotiate "];
-    const PREFIXES: [&str; 14] = [
+    const PREFIXES: [&str; 13] = [
         "sk_live_",
         "sk_test_",
         "rk_live_",
@@ -151,16 +151,27 @@ pub fn looks_like_secret(value: &str) -> bool {
         "xoxb-",
         "xoxp-",
         "xoxa-",
-        "akia",
     ];
     // A scheme and its credential (`Bearer abc123`); a sentence that begins with the word
     // (`Token expired, sign in again`) is no credential. Digest's credential is a list.
     if let Some(scheme) = SCHEMES.iter().find(|s| lower.starts_with(*s)) {
         let credential = v[scheme.len()..].trim();
+        // A template's placeholder (`Bearer {{ steps.login.body.session }}`) is one credential,
+        // whatever spaces it is written with.
         return !credential.is_empty()
-            && (*scheme == "digest " || !credential.contains(char::is_whitespace));
+            && (*scheme == "digest "
+                || credential.contains("{{")
+                || !credential.contains(char::is_whitespace));
     }
     if PREFIXES.iter().any(|p| lower.starts_with(p)) && v.len() >= 12 {
+        return true;
+    }
+    // An AWS access key id: `AKIA` and 16 capitals or digits (not any word that starts so).
+    if v.len() == 20
+        && v.starts_with("AKIA")
+        && v.bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
         return true;
     }
     // A JWT: three base64url parts, the first a JSON object (`eyJ`).

@@ -79,7 +79,7 @@ pub fn same_provider(a: &OAuthTrigger, b: &OAuthTrigger) -> bool {
 /// Such a version's provider is unknown, so no token of it is ever sent anywhere.
 pub fn oauth_trigger_of(definition: &str) -> Option<OAuthTrigger> {
     let value = serde_json::from_str::<serde_json::Value>(definition).ok()?;
-    match Definition::parse(&value).ok()?.trigger {
+    match Definition::parse_stored(&value).ok()?.trigger {
         Trigger::OAuth(t) => Some(*t),
         _ => None,
     }

@@ -432,10 +432,11 @@ impl HttpCursor {
     }
 }
 
-/// Sorts records oldest first by their ordering value (stable: ties keep their order).
-/// Records without one keep their order.
+/// Sorts records oldest first by their ordering value (stable: ties keep their order). Records
+/// without one (an item that could not be read) come first; when none has one, the order is
+/// kept.
 pub fn sort_oldest_first(records: &mut [NewRecord]) {
-    if records.iter().all(|r| r.greatest.is_some()) {
+    if records.iter().any(|r| r.greatest.is_some()) {
         records.sort_by_cached_key(|r| r.greatest.as_ref().map(SortKey::of));
     }
 }

@@ -61,6 +61,9 @@ pub struct HttpStep {
     /// `scheme://host[:port]` (lower case) written literally in `url`, for a step that carries a
     /// secret or token: the only origin it may send to (or be redirected within).
     pub pinned_origin: Option<String>,
+    /// A credential written into the URL's own text while its host comes from a template: a
+    /// definition saved so is refused (`Definition::parse`); one stored before that rule reads.
+    pub unpinned_url_credential: bool,
 }
 
 /// A request ready to send: every template filled in.
@@ -167,6 +170,15 @@ impl HttpStep {
         // come from request data.
         let carrier = credential_field(url.as_deref(), &headers, &query, &body);
         let mut pinned_origin = None;
+        let mut unpinned_url_credential = false;
+        if let (None, Some(url)) = (&carrier, &url) {
+            if url_holds_credential(url) {
+                match literal_origin(url) {
+                    Ok(origin) => pinned_origin = Some(origin),
+                    Err(_) => unpinned_url_credential = true,
+                }
+            }
+        }
         if let (Some(field), Some(url)) = (carrier, &url) {
             match literal_origin(url) {
                 Ok(origin) => pinned_origin = Some(origin),
@@ -190,6 +202,7 @@ impl HttpStep {
             retries,
             allow_error,
             pinned_origin,
+            unpinned_url_credential,
         })
     }
 
@@ -401,9 +414,7 @@ fn credential_field(
     query: &[(String, Value)],
     body: &Body,
 ) -> Option<String> {
-    if url.is_some_and(|u| {
-        reads_credentials(&Value::String(u.to_string())) || url_holds_credential(u)
-    }) {
+    if url.is_some_and(|u| reads_credentials(&Value::String(u.to_string()))) {
         return Some("url".to_string());
     }
     for (name, template) in headers {
@@ -426,22 +437,26 @@ fn credential_field(
     literal_credential_field(headers, query, body)
 }
 
+/// Why a step with [`HttpStep::unpinned_url_credential`] is refused when it is saved.
+pub const UNPINNED_URL_CREDENTIAL: &str = "this step sends a secret or token written into its \
+    URL (a credential-named query parameter, a token, user information), so its URL must start \
+    with a literal scheme and host, such as `https://api.example.com/…`";
+
 /// A credential written into the URL itself: user information (`https://user:pass@…`), a
 /// query parameter with a credential name (`?api_key=…`), or a part of the path or query that
 /// looks like one (`sk_live_…`).
 fn url_holds_credential(url: &str) -> bool {
     use crate::kernel::redact::decode_lossy;
     let text = crate::template::literal_text(url);
-    let (before_query, query) = text.split_once('?').unwrap_or((&text, ""));
-    let query = query.split('#').next().unwrap_or("");
+    let text = text.split('#').next().unwrap_or("");
+    let (before_query, query) = text.split_once('?').unwrap_or((text, ""));
     let authority = before_query
         .split_once("://")
         .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
     if authority.contains('@') {
         return true;
     }
-    let path_part = before_query.split('#').next().unwrap_or("");
-    if path_part
+    if before_query
         .split(['/', ' ', ';'])
         .any(|segment| looks_like_secret(&decode_lossy(segment)))
     {

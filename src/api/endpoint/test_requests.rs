@@ -47,7 +47,7 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     // The draft's settings: the test URL is where a draft is tried out.
     let draft = serde_json::from_str::<Value>(row["draft"].as_str().unwrap_or_default())
         .ok()
-        .and_then(|v| Definition::parse(&v).ok());
+        .and_then(|v| Definition::parse_stored(&v).ok());
     let endpoint = draft.as_ref().and_then(|d| d.endpoint());
     let max_body = endpoint
         .map(|e| e.max_body_bytes)

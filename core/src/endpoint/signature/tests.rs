@@ -598,6 +598,12 @@ fn slack_event_callback_carries_the_event_id() {
             (Some("Ev08MFMKH6"), Some(ts))
         );
     }
+    // A body with half a surrogate pair (a message cut inside an emoji) still has its id.
+    let body = br#"{"type":"event_callback","event_id":"Ev08MFMKH7","event":{"text":"hi \ud83d"}}"#;
+    let sig = sign_slack("slack-signing-secret", 1_700_000_000, body);
+    let h = slack_headers("1700000000", &sig);
+    let v = verify(&cfg, "slack-signing-secret", &h, body, 1_700_000_000).unwrap();
+    assert_eq!(v.message_id.as_deref(), Some("Ev08MFMKH7"));
     // No string `event_id` (a URL verification, a number): no message id.
     for body in [
         &br#"{"type":"url_verification"}"#[..],

@@ -225,6 +225,12 @@ fn a_scheme_and_one_credential_look_like_a_secret_and_a_sentence_does_not() {
     ] {
         assert!(!looks_like_secret(s), "{s}");
     }
+    // A placeholder written with spaces is one credential.
+    assert!(looks_like_secret("Bearer {{ steps.login.body.session }}"));
+    // An AWS key id, not any word that starts like one.
+    assert!(looks_like_secret("AKIAIOSFODNN7EXAMPLE"));
+    assert!(!looks_like_secret("akiak-inventory-2024"));
+    assert!(!looks_like_secret("AKIAIOSFODNN7EXAMPLE-and-more"));
 }
 
 #[test]

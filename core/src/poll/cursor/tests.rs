@@ -784,3 +784,25 @@ fn the_limit_a_request_asks_for_is_read_from_its_query() {
     assert_eq!(limit("https://a.example/e?limit=all"), Some(None));
     assert_eq!(limit("not a url"), None);
 }
+
+#[test]
+fn records_sort_oldest_first_with_unreadable_ones_first() {
+    let rec = |key: &str, greatest: Option<Value>| NewRecord {
+        dedup_key: key.to_string(),
+        record: json!({}),
+        greatest,
+        unreadable: None,
+        withheld: None,
+    };
+    let mut records = vec![
+        rec("c", Some(json!(3))),
+        rec("bad", None),
+        rec("a", Some(json!(1))),
+    ];
+    sort_oldest_first(&mut records);
+    assert_eq!(keys(&records), ["bad", "a", "c"]);
+    // None has a value: the order is kept.
+    let mut records = vec![rec("b", None), rec("a", None)];
+    sort_oldest_first(&mut records);
+    assert_eq!(keys(&records), ["b", "a"]);
+}

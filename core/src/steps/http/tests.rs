@@ -202,12 +202,6 @@ fn a_credential_carrying_step_has_a_literal_host() {
                "json": {"list": ["eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"]}}),
         json!({"type": "http", "url": "{{request.body.callback}}",
                "body": "Basic dXNlcjpwYXNz"}),
-        // A credential written into the URL's own text.
-        json!({"type": "http", "url": "{{request.body.callback}}?api_key=k-123"}),
-        json!({"type": "http", "url": "{{request.body.callback}}?a=1&Access%5FToken=x"}),
-        json!({"type": "http", "url": "{{request.body.callback}}?k=sk_live_0123456789abcdef"}),
-        json!({"type": "http", "url": "{{request.body.base}}/hooks/xoxb-0123456789abcdef/send"}),
-        json!({"type": "http", "url": "https://user:pass@{{request.body.host}}/v1"}),
     ];
     for def in refused {
         let (_, errors) = parse_http(def.clone());
@@ -239,6 +233,37 @@ fn a_credential_carrying_step_has_a_literal_host() {
             def["headers"].is_object(),
             "{def}"
         );
+    }
+    // A credential written into the URL's own text: refused when saved (a definition stored
+    // before that rule still reads, unpinned).
+    for url in [
+        "{{request.body.callback}}?api_key=k-123",
+        "{{request.body.callback}}?a=1&Access%5FToken=x",
+        "{{request.body.callback}}?k=sk_live_0123456789abcdef",
+        "{{request.body.base}}/hooks/xoxb-0123456789abcdef/send",
+        "https://user:pass@{{request.body.host}}/v1",
+    ] {
+        let def = json!({"name": "n", "trigger": {"type": "endpoint"},
+                         "steps": [{"type": "http", "name": "a", "url": url}]});
+        let errors = crate::definition::Definition::parse(&def).unwrap_err();
+        assert_eq!(errors.0.len(), 1, "{url}: {errors:?}");
+        assert_eq!(errors.0[0].location, "steps[0].url", "{url}");
+        assert!(
+            errors.0[0].message.contains("literal scheme and host"),
+            "{url}"
+        );
+        let stored = crate::definition::Definition::parse_stored(&def).expect(url);
+        assert!(matches!(&stored.steps[0],
+            crate::steps::Step::Http(h) if h.unpinned_url_credential && h.pinned_origin.is_none()));
+    }
+    // Not credentials: a fragment holding `@`, a path part that only starts like a key id.
+    for url in [
+        "{{request.body.base}}/x#a@b",
+        "{{request.body.base}}/akiak-inventory-2024",
+    ] {
+        let def = json!({"name": "n", "trigger": {"type": "endpoint"},
+                         "steps": [{"type": "http", "name": "a", "url": url}]});
+        assert!(crate::definition::Definition::parse(&def).is_ok(), "{url}");
     }
     // A literal host with a credential in its URL's text is pinned to that host.
     let (step, errors) = parse_http(json!({"type": "http",
