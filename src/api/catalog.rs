@@ -4,6 +4,7 @@
 
 use serde_json::{json, Value};
 use tripline_core::kernel::ids::WorkflowId;
+use tripline_core::kernel::json_parse;
 use worker::Env;
 
 use super::problem::{ApiError, ApiResult};
@@ -21,7 +22,7 @@ pub async fn load(env: &Env, id: &WorkflowId) -> ApiResult<WorkflowRow> {
 
 /// The API shape of a workflow, with its absolute trigger URLs.
 pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
-    let draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
+    let draft: Value = json_parse::from_str(&row.draft).unwrap_or(Value::Null);
     let base = format!("{origin}/hooks/{}", row.id);
     let urls = match row.trigger_type {
         TriggerKind::Endpoint => json!({ "endpoint": base, "test": format!("{base}/test") }),

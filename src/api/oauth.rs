@@ -9,6 +9,7 @@
 
 use serde_json::{json, Value};
 use tripline_core::kernel::ids::WorkflowId;
+use tripline_core::kernel::json_parse;
 use tripline_core::kernel::percent::encode_non_ascii;
 use worker::{Env, Request, Response};
 
@@ -63,7 +64,7 @@ async fn live(env: &Env, id: &WorkflowId) -> ApiResult<(i64, OAuthTrigger)> {
 }
 
 fn parse_definition(def: &str) -> ApiResult<Definition> {
-    serde_json::from_str::<Value>(def)
+    json_parse::from_str::<Value>(def)
         .ok()
         .and_then(|v| Definition::parse_stored(&v).ok())
         .ok_or_else(|| ApiError::internal("the deployed definition no longer validates"))
@@ -655,7 +656,7 @@ async fn may_keep_refresh_token(
     let earlier_userinfo = earlier
         .userinfo
         .as_deref()
-        .and_then(|u| serde_json::from_str::<Value>(u).ok());
+        .and_then(|u| json_parse::from_str::<Value>(u).ok());
     if !may_be_same_account(earlier_userinfo.as_ref(), userinfo) {
         return Ok(false);
     }

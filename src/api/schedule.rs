@@ -5,6 +5,7 @@ use crate::store::workflows::WorkflowStatus;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Map, Value};
 use tripline_core::kernel::ids::WorkflowId;
+use tripline_core::kernel::json_parse;
 use worker::{Env, Request};
 
 use super::catalog::load;
@@ -28,7 +29,7 @@ pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let q = query_pairs(&req);
     let (count, after) = parse_preview_query(query_param(&q, "count"), query_param(&q, "after"))
         .map_err(|(location, message)| ApiError::field(location, message))?;
-    let draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
+    let draft: Value = json_parse::from_str(&row.draft).unwrap_or(Value::Null);
     let definition = Definition::parse(&draft).map_err(|errors| {
         ApiError::new(
             409,

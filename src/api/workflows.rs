@@ -5,6 +5,7 @@ use crate::store::workflows::WorkflowStatus;
 use serde_json::{json, Value};
 use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::WorkflowId;
+use tripline_core::kernel::json_parse;
 use tripline_core::kernel::problem::Errors;
 use worker::{Env, Request, Response};
 
@@ -239,7 +240,7 @@ async fn deployed_definition(env: &Env, row: &WorkflowRow) -> ApiResult<Value> {
     let live = store::workflows::live_version(&store::db(env)?, &row.id).await?;
     Ok(live
         .and_then(|l| l.definition)
-        .and_then(|d| serde_json::from_str(&d).ok())
+        .and_then(|d| json_parse::from_str(&d).ok())
         .unwrap_or(Value::Null))
 }
 
@@ -336,7 +337,7 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
 pub async fn deploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
     // The draft was validated when saved; validate again in case the rules grew since.
-    let draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
+    let draft: Value = json_parse::from_str(&row.draft).unwrap_or(Value::Null);
     let def = validated(&draft)?;
     check_signing_secret(env, &def)?;
     let db = store::db(env)?;

@@ -3,6 +3,7 @@
 //! (with `allow_error` too, which applies to the final answer).
 
 use std::time::Duration;
+use tripline_core::kernel::json_parse;
 
 use serde_json::{json, Map, Value};
 use worker::Delay;
@@ -88,7 +89,7 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
     let body = if text.is_empty() {
         Value::Null
     } else if is_json && within_budget {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
+        json_parse::from_str(&text).unwrap_or(Value::String(text))
     } else {
         Value::String(text)
     };

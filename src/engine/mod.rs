@@ -9,6 +9,7 @@ pub mod outputs;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use tripline_core::kernel::json_parse;
 
 use futures_util::future::LocalBoxFuture;
 use serde_json::{json, Map, Value};
@@ -142,7 +143,7 @@ pub fn cached(workflow_id: &str, version: i64) -> Option<Rc<Definition>> {
 /// Parses a version's definition text and keeps it for [`version`]; `None` if it does not
 /// validate.
 pub fn remember(workflow_id: &str, version: i64, text: &str) -> Option<Rc<Definition>> {
-    let parsed = serde_json::from_str::<Value>(text)
+    let parsed = json_parse::from_str::<Value>(text)
         .ok()
         .and_then(|v| Definition::parse_stored(&v).ok())
         .map(Rc::new)?;
@@ -164,7 +165,7 @@ pub(crate) fn run_context(
     version: i64,
     run_id: &str,
 ) -> Map<String, Value> {
-    let mut context = match serde_json::from_str::<Value>(input) {
+    let mut context = match json_parse::from_str::<Value>(input) {
         Ok(Value::Object(m)) => m,
         _ => Map::new(),
     };
@@ -315,7 +316,7 @@ pub async fn execute_claimed(
     }
 
     // Resume: steps that already succeeded in an earlier attempt are not run again.
-    let mut records: Vec<Value> = serde_json::from_str::<Vec<Value>>(&run.steps)
+    let mut records: Vec<Value> = json_parse::from_str::<Vec<Value>>(&run.steps)
         .unwrap_or_default()
         .into_iter()
         .filter(|r| r["status"] == "succeeded")
@@ -405,7 +406,7 @@ pub async fn execute_claimed(
                             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                             .collect();
                         let body = resp.body.as_deref().map(|b| {
-                            serde_json::from_str::<Value>(b)
+                            json_parse::from_str::<Value>(b)
                                 .unwrap_or_else(|_| Value::String(b.into()))
                         });
                         let out =
@@ -422,7 +423,7 @@ pub async fn execute_claimed(
                             .is_some_and(|c| c.to_ascii_lowercase().contains("json"));
                         let mut reply = stored.clone();
                         if let Some(b) = resp.body.as_deref() {
-                            if !json_reply || serde_json::from_str::<Value>(b).is_err() {
+                            if !json_reply || json_parse::from_str::<Value>(b).is_err() {
                                 reply["body"] =
                                     Value::String(tripline_core::kernel::redact::redact_text(
                                         b,

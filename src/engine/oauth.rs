@@ -4,6 +4,7 @@
 
 use std::cell::Cell;
 use std::time::Duration;
+use tripline_core::kernel::json_parse;
 
 use futures_util::stream::{self, StreamExt};
 use oauth2::{AuthorizationCode, PkceCodeVerifier, RefreshToken};
@@ -532,7 +533,7 @@ async fn refresh_one(
     let now_iso = iso_millis(now_ms());
     match result {
         Ok(resp) => {
-            let current: Vec<String> = serde_json::from_str(&conn.scopes).unwrap_or_default();
+            let current: Vec<String> = json_parse::from_str(&conn.scopes).unwrap_or_default();
             let now = now_ms();
             let mut set = token_set(&resp, &current, now);
             // The current token was obtained when the row last changed, unless a failed

@@ -15,6 +15,7 @@ pub mod sync_kv;
 pub mod test_shelf;
 
 use std::cell::RefCell;
+use tripline_core::kernel::json_parse;
 
 use worker::*;
 
@@ -405,7 +406,7 @@ impl WorkflowObject {
         let this: &'static Self = unsafe { &*(self as *const Self) };
         settle_or_promise(Box::pin(async move {
             let create = async {
-                let run: runs::handler::CreateRun = serde_json::from_str(&run)
+                let run: runs::handler::CreateRun = json_parse::from_str(&run)
                     .map_err(|e| Error::RustError(format!("a run to create: {e}")))?;
                 this.mark_runs(this.kv()?, &workflow_id)?;
                 runs::handler::create(&this.state, &this.env, &this.runs, run).await
@@ -815,7 +816,7 @@ pub async fn status(env: &Env, workflow_id: &str) -> Result<serde_json::Value> {
         Action::Status,
     )
     .await?;
-    serde_json::from_str(&text).map_err(|e| Error::RustError(format!("object status: {e}")))
+    json_parse::from_str(&text).map_err(|e| Error::RustError(format!("object status: {e}")))
 }
 
 /// Whether the Worker asked for its dev faults on this call (`fault=1`, see `notify_arm`).
@@ -840,7 +841,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_str(&self.text)
+        json_parse::from_str(&self.text)
             .map_err(|e| Error::RustError(format!("an object's answer: {e}")))
     }
 
@@ -947,5 +948,5 @@ pub async fn live(env: &Env, workflow_id: &str) -> Result<Option<serde_json::Val
     if answer.status == 404 {
         return Ok(None);
     }
-    Ok(serde_json::from_str(&answer.text).ok())
+    Ok(json_parse::from_str(&answer.text).ok())
 }

@@ -28,6 +28,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
+use tripline_core::kernel::json_parse;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -319,7 +320,7 @@ impl PollStore {
     fn stored_definition(&self) -> Result<Option<StoredDefinition>> {
         Ok(self
             .get(KEY_DEFINITION)?
-            .and_then(|t| serde_json::from_str::<StoredDefinition>(&t).ok()))
+            .and_then(|t| json_parse::from_str::<StoredDefinition>(&t).ok()))
     }
 
     /// Runs made under an earlier version's `before` shards may be kept until `until_ms`;
@@ -347,7 +348,7 @@ impl PollStore {
     fn status(&self) -> Result<PollStatus> {
         Ok(self
             .get(KEY_STATUS)?
-            .and_then(|t| serde_json::from_str(&t).ok())
+            .and_then(|t| json_parse::from_str(&t).ok())
             .unwrap_or_default())
     }
 
@@ -391,7 +392,7 @@ async fn remember_deployed(
         .storage()
         .get::<String>(super::KEY_LIVE)
         .await?
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|t| json_parse::from_str::<Value>(&t).ok())
         .unwrap_or_default();
     for earlier in super::runs::parse_earlier_shards(live["earlier_shards"].as_str(), shards) {
         store.note_shards_change(earlier, shards, now, until)?;
@@ -417,7 +418,7 @@ async fn remember_deployed(
 fn name_the_mark_pointer(store: &PollStore) -> Result<()> {
     let Some(previous) = store
         .stored_definition()?
-        .and_then(|s| serde_json::from_str::<Value>(&s.definition).ok())
+        .and_then(|s| json_parse::from_str::<Value>(&s.definition).ok())
         .and_then(|v| Definition::parse_stored(&v).ok())
     else {
         return Ok(());
@@ -430,7 +431,7 @@ fn name_the_mark_pointer(store: &PollStore) -> Result<()> {
     };
     let Some(mut header) = store
         .cursor_for(&source_fingerprint(&trigger.source))?
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|t| json_parse::from_str::<Value>(&t).ok())
     else {
         return Ok(());
     };
@@ -467,7 +468,7 @@ async fn armed_deployed(
     let definition = match cached {
         Some(d) => d,
         None => {
-            let parsed = serde_json::from_str::<Value>(&stored.definition)
+            let parsed = json_parse::from_str::<Value>(&stored.definition)
                 .ok()
                 .and_then(|v| Definition::parse_stored(&v).ok())
                 .map(Rc::new);
@@ -520,7 +521,7 @@ struct LoadedHttp {
 fn load_pg(store: &PollStore, fingerprint: &str) -> Result<Option<PgCursor>> {
     Ok(store
         .cursor_for(fingerprint)?
-        .and_then(|t| serde_json::from_str::<PgCursor>(&t).ok()))
+        .and_then(|t| json_parse::from_str::<PgCursor>(&t).ok()))
 }
 
 /// A value stored with the fingerprint of the source it was read from.
@@ -540,7 +541,7 @@ fn load_fingerprinted<T: serde::de::DeserializeOwned>(
 ) -> Result<Option<T>> {
     Ok(store
         .get(key)?
-        .and_then(|t| serde_json::from_str::<Fingerprinted<T>>(&t).ok())
+        .and_then(|t| json_parse::from_str::<Fingerprinted<T>>(&t).ok())
         .filter(|f| f.fingerprint == fingerprint)
         .map(|f| f.value))
 }
@@ -570,7 +571,7 @@ fn load_http(
     source: &tripline_core::poll::HttpSource,
 ) -> Result<LoadedHttp> {
     let stored = match store.cursor_for(fingerprint)? {
-        Some(header) => match serde_json::from_str::<Value>(&header) {
+        Some(header) => match json_parse::from_str::<Value>(&header) {
             Ok(h) => join_http(&h, store.ids()?),
             Err(_) => None,
         },
@@ -738,7 +739,7 @@ fn key_scope(store: &PollStore, fingerprint: &str, source: &PollSource) -> Resul
     // finds the column its runs were keyed by.
     let mut firsts = store
         .get(KEY_KEY_COLUMN)?
-        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|t| json_parse::from_str::<Value>(&t).ok())
         .filter(Value::is_object)
         .unwrap_or_else(|| json!({}));
     let first = match firsts[fingerprint].as_str() {

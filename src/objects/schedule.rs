@@ -22,6 +22,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use tripline_core::kernel::json_parse;
 
 use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
@@ -147,7 +148,7 @@ async fn armed_trigger(
     let stored = storage
         .get::<String>(KEY_TRIGGER)
         .await?
-        .and_then(|s| serde_json::from_str::<StoredTrigger>(&s).ok())
+        .and_then(|s| json_parse::from_str::<StoredTrigger>(&s).ok())
         .filter(|s| s.version == version)
         .and_then(|s| ScheduleTrigger::from_json(&s.trigger));
     Ok(stored.map(|t| remember_trigger(workflow_id, version, t)))
@@ -213,7 +214,7 @@ async fn load(storage: &Storage) -> Result<Option<Armed>> {
     Ok(storage
         .get::<String>(KEY_SCHEDULE)
         .await?
-        .and_then(|s| serde_json::from_str(&s).ok()))
+        .and_then(|s| json_parse::from_str(&s).ok()))
 }
 
 fn json_string<T: Serialize>(value: &T) -> Result<String> {
@@ -281,7 +282,7 @@ fn record_now(obj: &WorkflowObject, kv: &SyncKv) -> Result<Option<Armed>> {
     }
     Ok(kv
         .get_string(KEY_SCHEDULE)?
-        .and_then(|s| serde_json::from_str(&s).ok()))
+        .and_then(|s| json_parse::from_str(&s).ok()))
 }
 
 /// Whether an armed schedule needs an alarm: a slot to fire or a run to record (a record that
@@ -332,7 +333,7 @@ pub async fn state(obj: &WorkflowObject) -> Result<Response> {
     let trigger = storage
         .get::<String>(KEY_TRIGGER)
         .await?
-        .and_then(|s| serde_json::from_str::<StoredTrigger>(&s).ok());
+        .and_then(|s| json_parse::from_str::<StoredTrigger>(&s).ok());
     let alarm = storage.get_alarm().await?;
     Response::from_json(&json!({
         "kind": kind, "armed": armed, "trigger": trigger, "alarm_ms": alarm,
@@ -352,7 +353,7 @@ pub async fn status(obj: &WorkflowObject) -> Result<Value> {
     let interval = storage
         .get::<String>(KEY_TRIGGER)
         .await?
-        .and_then(|s| serde_json::from_str::<StoredTrigger>(&s).ok())
+        .and_then(|s| json_parse::from_str::<StoredTrigger>(&s).ok())
         .filter(|s| s.version == armed.version)
         .and_then(|s| ScheduleTrigger::from_json(&s.trigger))
         .and_then(|t| interval_ms(&t));
@@ -558,7 +559,7 @@ fn definition_at_hand(kv: &SyncKv, workflow_id: &str, version: i64) -> bool {
     let Ok(Some(text)) = kv.get_string(super::KEY_LIVE) else {
         return false;
     };
-    let live: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    let live: Value = json_parse::from_str(&text).unwrap_or(Value::Null);
     live["version"].as_i64() == Some(version)
         && live["definition"]
             .as_str()

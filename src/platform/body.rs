@@ -3,6 +3,7 @@
 //! call. Answers are read whole in `binding` (an object's, the PostgreSQL Worker's) and
 //! outbound ones in `fetch.js`.
 
+use tripline_core::kernel::json_parse;
 use wasm_bindgen::prelude::*;
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{Request, Result};
@@ -45,5 +46,5 @@ pub async fn request_json<T: serde::de::DeserializeOwned>(req: &Request) -> Resu
         .await?
         .as_string()
         .unwrap_or_default();
-    serde_json::from_str(&text).map_err(|e| worker::Error::RustError(e.to_string()))
+    json_parse::from_str(&text).map_err(|e| worker::Error::RustError(e.to_string()))
 }

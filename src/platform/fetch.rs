@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::time::Duration;
+use tripline_core::kernel::json_parse;
 
 use futures_util::future::{select, Either};
 use wasm_bindgen::prelude::*;
@@ -235,7 +236,7 @@ pub async fn send(
                 .as_f64()
                 .filter(|n| *n >= 0.0)
                 .map(|n| n as u64);
-            let headers = serde_json::from_str(&text(2)).unwrap_or_default();
+            let headers = json_parse::from_str(&text(2)).unwrap_or_default();
             let body = answer
                 .get(3)
                 .unchecked_into::<js_sys::Uint8Array>()

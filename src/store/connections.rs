@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tripline_core::kernel::json_parse;
 use worker::{D1Database, Result};
 
 use super::row::{Bad, Columns};
@@ -228,7 +229,7 @@ const COLUMNS: &str = "workflow_id, user_id, version, scopes, token_type, access
 impl ConnectionRow {
     /// The API shape: everything but the tokens (only whether a refresh token is held).
     pub fn to_json(&self) -> Value {
-        let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+        let parse = |s: &str| json_parse::from_str::<Value>(s).unwrap_or(Value::Null);
         json!({
             "workflow_id": self.workflow_id,
             "user_id": self.user_id,

@@ -2,6 +2,7 @@
 
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tripline_core::kernel::json_parse;
 use worker::{D1Database, Result};
 
 use super::row::{Bad, Columns};
@@ -63,7 +64,7 @@ pub const STATUSES: &[&str] = &["queued", "running", "succeeded", "failed"];
 impl RunRow {
     /// The API shape of a run.
     pub fn to_json(&self) -> Value {
-        let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::Null);
+        let parse = |s: &str| json_parse::from_str::<Value>(s).unwrap_or(Value::Null);
         json!({
             "id": self.id,
             "workflow_id": self.workflow_id,
@@ -192,7 +193,7 @@ async fn inflate(db: &D1Database, row: Option<RunRow>) -> Result<Option<RunRow>>
     if !row.input.contains(BODY_PIECES_KEY) {
         return Ok(Some(row));
     }
-    let Ok(mut input) = serde_json::from_str::<Value>(&row.input) else {
+    let Ok(mut input) = json_parse::from_str::<Value>(&row.input) else {
         return Ok(Some(row));
     };
     let Some(request) = input.get_mut("request").and_then(Value::as_object_mut) else {
@@ -217,7 +218,7 @@ async fn inflate(db: &D1Database, row: Option<RunRow>) -> Result<Option<RunRow>>
     request.remove(BODY_PIECES_KEY);
     request.insert(
         "body".into(),
-        serde_json::from_str(&text).unwrap_or(Value::Null),
+        json_parse::from_str(&text).unwrap_or(Value::Null),
     );
     row.input = input.to_string();
     Ok(Some(row))

@@ -3,6 +3,7 @@
 //! Response-step reply, naming the step a run failed at, and what the test shelf keeps of a
 //! request (redacted headers, the raw body).
 
+use crate::kernel::json_parse;
 use base64::Engine;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -75,7 +76,7 @@ pub fn body_into_pieces(input: &mut Value) -> Option<Vec<String>> {
 /// ([`body_into_pieces`]). The text to store, and the pieces.
 pub fn input_and_pieces(text: String, value: Option<Value>) -> (String, Vec<String>) {
     if text.len() > INLINE_INPUT_MAX {
-        if let Some(mut value) = value.or_else(|| serde_json::from_str(&text).ok()) {
+        if let Some(mut value) = value.or_else(|| json_parse::from_str(&text).ok()) {
             if let Some(pieces) = body_into_pieces(&mut value) {
                 return (value.to_string(), pieces);
             }
@@ -248,7 +249,7 @@ pub fn stored_reply(stored: &Value) -> Option<StoredReply> {
 
 /// The name of the step a run failed at: the last step record with status `failed`.
 pub fn failed_step(steps_json: &str) -> Option<String> {
-    let steps: Vec<Value> = serde_json::from_str(steps_json).ok()?;
+    let steps: Vec<Value> = json_parse::from_str(steps_json).ok()?;
     steps
         .iter()
         .rev()

@@ -6,6 +6,7 @@ pub mod hex;
 pub mod ids;
 pub mod json_budget;
 pub mod json_len;
+pub mod json_parse;
 pub mod lone_surrogates;
 pub mod names;
 pub mod outbox;

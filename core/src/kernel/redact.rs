@@ -8,6 +8,7 @@
 //!
 //! `truncate_output` then bounds the size of what is stored.
 
+use crate::kernel::json_parse;
 use serde_json::{json, Value};
 
 /// What a redacted value is replaced by.
@@ -199,7 +200,7 @@ pub fn scrub_secrets(s: &str, secret_values: &[String]) -> String {
 /// value) and, when that hid something, kept as the redacted JSON's text; secret values are
 /// scrubbed as written and as JSON writes them (escaped).
 pub fn redact_text(text: &str, secret_values: &[String]) -> String {
-    if let Ok(mut v) = serde_json::from_str::<Value>(text) {
+    if let Ok(mut v) = json_parse::from_str::<Value>(text) {
         let before = v.clone();
         redact(&mut v, secret_values);
         if v != before {

@@ -3,6 +3,7 @@
 //! succeeded, so however hard the records are cut, they stay an array of records that say so
 //! (only when even those fields do not fit are the last records dropped).
 
+use crate::kernel::json_parse;
 use serde_json::{json, Value};
 
 use super::redact::{prefix_at_char_boundary, truncate_output, PREVIEW_MAX_BYTES};
@@ -38,7 +39,7 @@ pub fn fit_step_records(steps: &str, cap: usize) -> String {
     if steps.len() <= cap {
         return steps.to_string();
     }
-    let Ok(records) = serde_json::from_str::<Vec<Value>>(steps) else {
+    let Ok(records) = json_parse::from_str::<Vec<Value>>(steps) else {
         let preview = prefix_at_char_boundary(steps, PREVIEW_MAX_BYTES.min(cap / 8));
         return json!({"truncated": true, "size": steps.len(), "preview": preview}).to_string();
     };

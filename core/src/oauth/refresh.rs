@@ -3,6 +3,7 @@
 //! refreshes with.
 
 use crate::definition::{Definition, Trigger};
+use crate::kernel::json_parse;
 use crate::oauth::flow::REFRESH_WINDOW_MS;
 use crate::oauth::{url_origin, OAuthTrigger};
 use serde_json::Value;
@@ -78,7 +79,7 @@ pub fn same_provider(a: &OAuthTrigger, b: &OAuthTrigger) -> bool {
 /// no longer validates (a version stored by a release that checked less) or is not OAuth.
 /// Such a version's provider is unknown, so no token of it is ever sent anywhere.
 pub fn oauth_trigger_of(definition: &str) -> Option<OAuthTrigger> {
-    let value = serde_json::from_str::<serde_json::Value>(definition).ok()?;
+    let value = json_parse::from_str::<serde_json::Value>(definition).ok()?;
     match Definition::parse_stored(&value).ok()?.trigger {
         Trigger::OAuth(t) => Some(*t),
         _ => None,

@@ -13,6 +13,7 @@
 //! it never builds SQL from names the parser would refuse); the answer carries the version too.
 //! A failure is an answer with the message the user reads in the poll status, unchanged.
 
+use crate::kernel::json_parse;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -146,11 +147,11 @@ impl PgServiceReply {
                 format!("the PostgreSQL Worker (binding `{PG_BINDING}`) answered HTTP {status}: {start}")
             }
         };
-        let Versioned { version } = serde_json::from_str(body).map_err(unexpected)?;
+        let Versioned { version } = json_parse::from_str(body).map_err(unexpected)?;
         if version != PG_SERVICE_VERSION {
             return Err(version_mismatch(version));
         }
-        serde_json::from_str::<PgServiceReply>(body)
+        json_parse::from_str::<PgServiceReply>(body)
             .map(|reply| reply.outcome)
             .map_err(unexpected)
     }
@@ -182,7 +183,7 @@ impl PgServiceRequest {
     /// Checks a request (PostgreSQL Worker side): the version, the source as the definition
     /// parser sees it, and a URL exactly when the source names a secret.
     pub fn check(body: &str) -> Result<PgCall, String> {
-        let request: PgServiceRequest = serde_json::from_str(body)
+        let request: PgServiceRequest = json_parse::from_str(body)
             .map_err(|e| format!("the PostgreSQL Worker could not read the request: {e}"))?;
         if request.version != PG_SERVICE_VERSION {
             return Err(version_mismatch(request.version));

@@ -2,6 +2,7 @@
 //! accepts, and the read-only SQL a poll sends (values always bound, names always quoted).
 
 use super::*;
+use crate::kernel::json_parse;
 use crate::poll::state::MAX_RECORD_INPUT_BYTES;
 
 /// A PostgreSQL table read in cursor order.
@@ -672,7 +673,7 @@ fn read_record(text: &str) -> Result<Value, String> {
     {
         return Err(NESTED_TOO_DEEP.into());
     }
-    serde_json::from_str(text).map_err(|e| {
+    json_parse::from_str(text).map_err(|e| {
         format!("the record cannot be read: its JSON does not parse ({e}); it was not run")
     })
 }

@@ -4,6 +4,7 @@
 //! run input of a record, run-id randomness that keeps a batch in cursor order, what the API
 //! shows as the cursor, and the body of `POST /api/workflows/{id}/poll/reset`.
 
+use crate::kernel::json_parse;
 use serde_json::{json, Value};
 
 use crate::kernel::problem::Errors;
@@ -157,7 +158,7 @@ pub fn mark_gap(stored: &mut StoredRecord, gap: &Value) {
     let input = match stored {
         StoredRecord::Run(input) | StoredRecord::Failed { input, .. } => input,
     };
-    if let Ok(mut v) = serde_json::from_str::<Value>(input) {
+    if let Ok(mut v) = json_parse::from_str::<Value>(input) {
         v["event"]["gap"] = gap.clone();
         *input = v.to_string();
     }

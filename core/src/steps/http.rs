@@ -20,6 +20,7 @@
 //! - `retries` counts retries after the first attempt (on network errors, 408, 429 and 5xx; see
 //!   `retry`). `allow_error: true` lets the run go on after a final 4xx/5xx instead of failing.
 
+use crate::kernel::json_parse;
 use serde_json::{Map, Value};
 
 use super::fields::{header, merge, read_body, read_headers, render_headers, Body};
@@ -94,7 +95,7 @@ impl PreparedRequest {
         let body = self.body.as_ref().map(|b| {
             let is_json = header(&self.headers, "content-type")
                 .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
-            match serde_json::from_str::<Value>(b) {
+            match json_parse::from_str::<Value>(b) {
                 Ok(v) if is_json => v,
                 _ => Value::String(b.clone()),
             }

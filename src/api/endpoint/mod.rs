@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use tripline_core::kernel::ids::WorkflowId;
+use tripline_core::kernel::json_parse;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -583,7 +584,7 @@ fn stored_reply_of(run: &PriorRun) -> Option<ApiResult> {
 fn stored_response(run: &PriorRun) -> Value {
     run.response
         .as_deref()
-        .and_then(|r| serde_json::from_str::<Value>(r).ok())
+        .and_then(|r| json_parse::from_str::<Value>(r).ok())
         .unwrap_or(Value::Null)
 }
 

@@ -5,6 +5,7 @@
 use serde_json::{json, Map, Value};
 use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::WorkflowId;
+use tripline_core::kernel::json_parse;
 use worker::{Env, Headers, Request, Response};
 
 use super::{parsed_body, Incoming};
@@ -45,7 +46,7 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         )));
     }
     // The draft's settings: the test URL is where a draft is tried out.
-    let draft = serde_json::from_str::<Value>(row["draft"].as_str().unwrap_or_default())
+    let draft = json_parse::from_str::<Value>(row["draft"].as_str().unwrap_or_default())
         .ok()
         .and_then(|v| Definition::parse_stored(&v).ok());
     let endpoint = draft.as_ref().and_then(|d| d.endpoint());
@@ -202,7 +203,7 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         return Err(ApiError::validation("the options are invalid", errors));
     }
 
-    let mut draft: Value = serde_json::from_str(&row.draft).unwrap_or(Value::Null);
+    let mut draft: Value = json_parse::from_str(&row.draft).unwrap_or(Value::Null);
     // Only the record detection reads is fetched and parsed.
     // With `verify` in the draft, only a capture that passed it (one sent before the draft had
     // `verify` was never checked). Read from the draft's JSON, so that a draft the rules no

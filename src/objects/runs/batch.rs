@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tripline_core::kernel::json_parse;
 use worker::{Env, Request, Response, Result, SqlStorageValue as V, State};
 
 use super::client::call;
@@ -245,7 +246,7 @@ const HELD_KEYS_PER_STATEMENT: usize = 500;
 /// Which of the dedup keys of the body (a JSON array) this shard holds a run of, as a JSON
 /// array, looked up through its unique dedup index.
 pub async fn held_keys(state: &State, runs: &RunsInstance, mut req: Request) -> Result<Response> {
-    let keys: Vec<String> = serde_json::from_str(&req.text().await?)
+    let keys: Vec<String> = json_parse::from_str(&req.text().await?)
         .map_err(|e| worker::Error::RustError(format!("the keys to look up: {e}")))?;
     Response::from_json(&held_in(&super::handler::sql(state, runs)?, &keys)?)
 }
@@ -263,7 +264,7 @@ fn held_in(sql: &worker::SqlStorage, keys: &[String]) -> Result<Vec<String>> {
             )?
             .to_array::<crate::objects::ValueRow>()?;
         for row in found {
-            held.extend(serde_json::from_str::<Vec<String>>(&row.value).unwrap_or_default());
+            held.extend(json_parse::from_str::<Vec<String>>(&row.value).unwrap_or_default());
         }
     }
     Ok(held)
@@ -279,7 +280,7 @@ pub async fn held(env: &Env, workflow_id: &str, shard: u8, keys: &[String]) -> R
             answer.status, answer.text
         )));
     }
-    serde_json::from_str(&answer.text)
+    json_parse::from_str(&answer.text)
         .map_err(|e| worker::Error::RustError(format!("a shard's held keys: {e}")))
 }
 

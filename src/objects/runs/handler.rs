@@ -2,6 +2,7 @@
 //! for a reply when asked), get one run, list a page of runs.
 
 use std::time::Duration;
+use tripline_core::kernel::json_parse;
 
 use futures_util::future::{select, Either};
 use serde::Deserialize;
@@ -326,7 +327,7 @@ pub fn get(state: &State, runs: &RunsInstance, id: &str) -> Result<Response> {
 /// object holds, newest first.
 pub fn get_many(state: &State, runs: &RunsInstance, body: &str) -> Result<Response> {
     let ids: Vec<String> =
-        serde_json::from_str(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        json_parse::from_str(body).map_err(|e| worker::Error::RustError(e.to_string()))?;
     let sql = sql(state, runs)?;
     let rows = (Table { sql: &sql }).get_many(&ids)?;
     json_reply(

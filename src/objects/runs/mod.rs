@@ -21,6 +21,7 @@ pub mod sealed;
 pub mod table;
 
 use tripline_core::definition::Definition;
+use tripline_core::kernel::json_parse;
 pub use tripline_core::kernel::shard::TIMER_SHARD;
 
 /// The shard count of callers that do not hold the definition (a schedule's timer object).
@@ -103,7 +104,7 @@ pub fn placement(
 /// must not hide the others.
 pub fn parse_earlier_shards(text: Option<&str>, current: u8) -> Vec<u8> {
     let counts = text
-        .and_then(|t| serde_json::from_str::<Vec<serde_json::Value>>(t).ok())
+        .and_then(|t| json_parse::from_str::<Vec<serde_json::Value>>(t).ok())
         .unwrap_or_default();
     let mut out: Vec<u8> = Vec::new();
     for n in counts.iter().filter_map(serde_json::Value::as_f64) {

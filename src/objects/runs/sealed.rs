@@ -12,6 +12,7 @@
 //! the stored, redacted outputs.
 
 use serde_json::{Map, Value};
+use tripline_core::kernel::json_parse;
 use worker::Env;
 
 use crate::engine::oauth::{seal, seal_key};
@@ -42,7 +43,7 @@ fn open_json<T: serde::de::DeserializeOwned>(
     let key = seal_key(env).ok()?;
     crypto::open(&key, aad, sealed)
         .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
+        .and_then(|t| json_parse::from_str(&t).ok())
 }
 
 /// The largest sealed raw outputs kept for a resume.

@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use tripline_core::kernel::json_parse;
 use worker::{Result, SqlStorage, SqlStorageValue as V};
 
 use super::limits::ROW_VALUES_MAX;
@@ -564,7 +565,7 @@ impl Table<'_> {
         if !row.input.contains(BODY_PIECES_KEY) {
             return Ok(row);
         }
-        let Ok(mut input) = serde_json::from_str::<Value>(&row.input) else {
+        let Ok(mut input) = json_parse::from_str::<Value>(&row.input) else {
             return Ok(row);
         };
         let Some(request) = input.get_mut("request").and_then(Value::as_object_mut) else {
@@ -588,7 +589,7 @@ impl Table<'_> {
         request.remove(BODY_PIECES_KEY);
         request.insert(
             "body".into(),
-            serde_json::from_str(&body).unwrap_or(Value::Null),
+            json_parse::from_str(&body).unwrap_or(Value::Null),
         );
         row.input = input.to_string();
         Ok(row)
