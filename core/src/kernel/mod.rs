@@ -1,6 +1,7 @@
 //! What every trigger shares: validation problems and the JSON reader that collects them, names of
 //! Worker configuration, ids, API time stamps, redaction of stored records, and encryption at rest.
 
+pub mod columns;
 pub mod crypto;
 pub mod hex;
 pub mod ids;

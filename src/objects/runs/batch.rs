@@ -5,7 +5,8 @@
 //! shard's executor runs them.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
+use tripline_core::kernel::columns::{self, read_with, Bad, Columns};
 use tripline_core::kernel::json_parse;
 use worker::{Env, Request, Response, Result, SqlStorageValue as V, State};
 
@@ -19,7 +20,7 @@ use tripline_core::kernel::step_records::fit_step_records;
 use tripline_core::kernel::time::iso_millis;
 
 /// One run of a batch.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 pub struct BatchRun {
     pub id: String,
     pub workflow_id: String,
@@ -40,7 +41,7 @@ pub struct BatchRun {
 }
 
 /// The progress a moved run brings along.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 pub struct Moved {
     pub steps: String,
     pub attempts: i64,
@@ -48,19 +49,72 @@ pub struct Moved {
     pub response: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 struct Batch {
     runs: Vec<BatchRun>,
+}
+
+/// Read field by field (see [`Columns`]).
+impl<'de> Deserialize<'de> for Batch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            let runs = c.list("runs", false, |v| {
+                BatchRun::from_columns(Columns::of(v, "runs")?)
+            })?;
+            Ok(Batch { runs })
+        })
+    }
+}
+
+impl BatchRun {
+    fn from_columns(mut c: Columns) -> std::result::Result<Self, Bad> {
+        Ok(BatchRun {
+            id: c.text("id")?,
+            workflow_id: c.text("workflow_id")?,
+            version: c.int("version")?,
+            trigger: c.text("trigger")?,
+            dedup_key: c.text("dedup_key")?,
+            input: c.text("input")?,
+            created_at: c.text("created_at")?,
+            error: c.opt_text("error")?,
+            moved: c.opt("moved", |v| {
+                let mut m = Columns::of(v, "moved")?;
+                Ok(Moved {
+                    steps: m.text("steps")?,
+                    attempts: m.int("attempts")?,
+                    started_at: m.opt_text("started_at")?,
+                    response: m.opt_text("response")?,
+                })
+            })?,
+        })
+    }
 }
 
 /// The answer: the ids of the runs created (those whose dedup key was new). A moved run whose
 /// key was there is listed there too when the run holding the key is itself (an earlier pass
 /// moved it), else in `taken` with the id of the run that holds the key.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 pub struct BatchCreated {
     pub created: Vec<String>,
-    #[serde(default)]
     pub taken: Vec<(String, String)>,
+}
+
+/// Read field by field (see [`Columns`]); `taken` may be missing.
+impl<'de> Deserialize<'de> for BatchCreated {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(BatchCreated {
+                created: c.list("created", false, columns::string)?,
+                taken: c.list("taken", true, |v| match v {
+                    Value::Array(pair) => match <[Value; 2]>::try_from(pair) {
+                        Ok([a, b]) => Ok((columns::string(a)?, columns::string(b)?)),
+                        Err(_) => Err(Bad("taken", "pairs")),
+                    },
+                    _ => Err(Bad("taken", "pairs")),
+                })?,
+            })
+        })
+    }
 }
 
 fn text(s: &str) -> V {
@@ -331,5 +385,45 @@ pub async fn create(
             answer.text
         )))),
         _ => answer.json().map_err(BatchError::Failed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_and_its_answer_read_back_as_written() {
+        let run = |moved: Option<Moved>| BatchRun {
+            id: "r".into(),
+            workflow_id: "w".into(),
+            version: 2,
+            trigger: "poll".into(),
+            dedup_key: "k".into(),
+            input: "{}".into(),
+            created_at: "c".into(),
+            error: None,
+            moved,
+        };
+        let moved = Moved {
+            steps: "[]".into(),
+            attempts: 1,
+            started_at: None,
+            response: Some("x".into()),
+        };
+        let text = serde_json::to_string(&Batch {
+            runs: vec![run(None), run(Some(moved))],
+        })
+        .unwrap();
+        let back: Batch = json_parse::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        assert!(json_parse::from_str::<Batch>(r#"{"runs":[{"id":"r"}]}"#).is_err());
+
+        let created: BatchCreated = json_parse::from_str(r#"{"created":["a"]}"#).unwrap();
+        assert!(created.taken.is_empty());
+        let text = r#"{"created":["a"],"taken":[["k","b"]]}"#;
+        let created: BatchCreated = json_parse::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&created).unwrap(), text);
+        assert!(json_parse::from_str::<BatchCreated>(r#"{"created":[],"taken":[["k"]]}"#).is_err());
     }
 }
