@@ -28,6 +28,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 use std::time::Duration;
+use tripline_core::kernel::columns::{read_with, Bad, Columns};
 use tripline_core::kernel::json_parse;
 
 use serde::Deserialize;
@@ -363,11 +364,23 @@ struct EarlierShards {
     until_ms: i64,
 }
 
-#[derive(Deserialize)]
 struct StoredDefinition {
     version: i64,
     deployed_at_ms: i64,
     definition: String,
+}
+
+/// Read field by field (see [`Columns`]).
+impl<'de> Deserialize<'de> for StoredDefinition {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(StoredDefinition {
+                version: c.int("version")?,
+                deployed_at_ms: c.int("deployed_at_ms")?,
+                definition: c.text("definition")?,
+            })
+        })
+    }
 }
 
 /// Keeps the deployed version in the object (read once from D1, at deploy).
@@ -524,26 +537,34 @@ fn load_pg(store: &PollStore, fingerprint: &str) -> Result<Option<PgCursor>> {
         .and_then(|t| json_parse::from_str::<PgCursor>(&t).ok()))
 }
 
-/// A value stored with the fingerprint of the source it was read from.
-#[derive(serde::Deserialize)]
-struct Fingerprinted<T> {
-    fingerprint: String,
-    #[serde(alias = "marks", alias = "walk")]
-    value: T,
-}
-
-/// The value stored under `key` for the source `fingerprint` (none for another source, or
-/// unreadable).
-fn load_fingerprinted<T: serde::de::DeserializeOwned>(
+/// The value stored under `key` for the source `fingerprint`, read by `read` (none for another
+/// source, or unreadable).
+fn load_fingerprinted<T>(
     store: &PollStore,
     key: &str,
     fingerprint: &str,
+    read: fn(Columns) -> std::result::Result<T, Bad>,
 ) -> Result<Option<T>> {
     Ok(store
         .get(key)?
-        .and_then(|t| json_parse::from_str::<Fingerprinted<T>>(&t).ok())
-        .filter(|f| f.fingerprint == fingerprint)
-        .map(|f| f.value))
+        .and_then(|text| fingerprinted(&text, fingerprint, read)))
+}
+
+/// A value stored as `{"fingerprint", "value"}` (or `marks`, `walk` for `value`) if it is of
+/// the source `fingerprint` and reads.
+fn fingerprinted<T>(
+    text: &str,
+    fingerprint: &str,
+    read: fn(Columns) -> std::result::Result<T, Bad>,
+) -> Option<T> {
+    let mut c = Columns::of(json_parse::from_str::<Value>(text).ok()?, "").ok()?;
+    if c.text("fingerprint").ok()? != fingerprint {
+        return None;
+    }
+    let value = ["value", "marks", "walk"]
+        .into_iter()
+        .find_map(|name| c.opt_value(name))?;
+    read(Columns::of(value, "").ok()?).ok()
 }
 
 fn load_horizon(store: &PollStore, fingerprint: &str) -> Result<Horizon> {
@@ -555,7 +576,10 @@ fn load_horizon(store: &PollStore, fingerprint: &str) -> Result<Horizon> {
     {
         return Ok(Horizon::default());
     }
-    Ok(load_fingerprinted(store, KEY_HORIZON, fingerprint)?.unwrap_or_default())
+    Ok(
+        load_fingerprinted(store, KEY_HORIZON, fingerprint, Horizon::from_columns)?
+            .unwrap_or_default(),
+    )
 }
 
 fn save_horizon(store: &PollStore, fingerprint: &str, horizon: &Horizon) -> Result<()> {
@@ -588,7 +612,7 @@ fn load_http(
 
 /// The page walk a poll stopped in (page bound reached), if it belongs to `fingerprint`.
 fn load_walk(store: &PollStore, fingerprint: &str) -> Result<Option<PageWalk>> {
-    load_fingerprinted(store, KEY_WALK, fingerprint)
+    load_fingerprinted(store, KEY_WALK, fingerprint, PageWalk::from_columns)
 }
 
 /// Most bytes of ids a walk keeps between polls (stored as one value, which the platform caps
@@ -1647,4 +1671,34 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
         "start": match start { PollStart::Now => "now", PollStart::Beginning => "beginning" },
         "cursor": summary,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fingerprinted_value_reads_only_for_its_source() {
+        let walk = PageWalk {
+            pages: 2,
+            ..PageWalk::default()
+        };
+        let text = json!({"fingerprint": "f", "walk": walk}).to_string();
+        assert_eq!(
+            fingerprinted(&text, "f", PageWalk::from_columns),
+            Some(walk)
+        );
+        assert_eq!(fingerprinted(&text, "g", PageWalk::from_columns), None);
+        let marks = json!({"fingerprint": "f", "marks": {"marks": []}}).to_string();
+        assert_eq!(
+            fingerprinted(&marks, "f", Horizon::from_columns),
+            Some(Horizon::default())
+        );
+        let unreadable = json!({"fingerprint": "f", "value": {"pages": -1}}).to_string();
+        assert_eq!(
+            fingerprinted(&unreadable, "f", PageWalk::from_columns),
+            None
+        );
+        assert_eq!(fingerprinted("[]", "f", PageWalk::from_columns), None);
+    }
 }

@@ -22,6 +22,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
+use tripline_core::kernel::columns::{read_with, Columns};
 use tripline_core::kernel::json_parse;
 
 use chrono::TimeDelta;
@@ -72,7 +73,7 @@ const PENDING_MAX: usize = 100;
 pub const PENDING_GIVE_UP_MS: i64 = 3_600_000;
 
 /// The armed schedule, in the object's storage.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Armed {
     /// The deployed version this was armed from.
     pub version: i64,
@@ -82,23 +83,45 @@ pub struct Armed {
     pub handled_ms: Option<i64>,
     /// The slot the alarm is armed for.
     pub next_ms: Option<i64>,
-    /// Runs decided but not yet known to be recorded.
-    #[serde(default)]
+    /// Runs decided but not yet known to be recorded (may be missing).
     pub pending: Vec<Pending>,
-    /// Slots never run because they misfired (all versions).
-    #[serde(default)]
+    /// Slots never run because they misfired (all versions; may be missing).
     pub skipped_slots: i64,
     /// The last wake that skipped slots or ran one late: `{at, cause, policy, skipped, ran_slot}`.
-    #[serde(default)]
     pub last_misfire: Option<Value>,
     /// When the schedule last created a run in this object (epoch ms; `last_run_at`, with
     /// [`KEY_LAST_RUN`] for runs created in a shard object).
-    #[serde(default)]
     pub last_run_ms: Option<i64>,
 }
 
+/// Read field by field (see [`Columns`]).
+impl<'de> Deserialize<'de> for Armed {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(Armed {
+                version: c.int("version")?,
+                anchor_ms: c.int("anchor_ms")?,
+                handled_ms: c.opt_int("handled_ms")?,
+                next_ms: c.opt_int("next_ms")?,
+                pending: c.list("pending", true, |v| {
+                    let mut p = Columns::of(v, "pending")?;
+                    Ok(Pending {
+                        version: p.int("version")?,
+                        slot_ms: p.int("slot_ms")?,
+                        fired_ms: p.int("fired_ms")?,
+                        late: p.flag("late")?,
+                    })
+                })?,
+                skipped_slots: c.int_or_zero("skipped_slots")?,
+                last_misfire: c.opt_value("last_misfire"),
+                last_run_ms: c.opt_int("last_run_ms")?,
+            })
+        })
+    }
+}
+
 /// A slot whose run is decided but not yet known to be recorded in its shard object.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pending {
     pub version: i64,
     pub slot_ms: i64,
@@ -107,10 +130,22 @@ pub struct Pending {
 }
 
 /// The armed version's trigger, as stored with it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct StoredTrigger {
     pub version: i64,
     pub trigger: Value,
+}
+
+/// Read field by field (see [`Columns`]).
+impl<'de> Deserialize<'de> for StoredTrigger {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(StoredTrigger {
+                version: c.int("version")?,
+                trigger: c.value("trigger")?,
+            })
+        })
+    }
 }
 
 thread_local! {
@@ -695,5 +730,38 @@ mod tests {
         // No next slot (a schedule that ended): the retry alone, or no alarm.
         assert_eq!(alarm_at(None, true, now), Some(now + RETRY_MS));
         assert_eq!(alarm_at(None, false, now), None);
+    }
+
+    #[test]
+    fn the_armed_marks_and_trigger_read_back_as_written() {
+        let armed = Armed {
+            version: 3,
+            anchor_ms: 5,
+            handled_ms: Some(7),
+            next_ms: None,
+            pending: vec![Pending {
+                version: 3,
+                slot_ms: 9,
+                fired_ms: 10,
+                late: true,
+            }],
+            skipped_slots: 2,
+            last_misfire: Some(json!({"at": "t"})),
+            last_run_ms: Some(11),
+        };
+        let text = serde_json::to_string(&armed).unwrap();
+        let back: Armed = json_parse::from_str(&text).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), text);
+        // Marks written before the later fields existed.
+        let old: Armed = json_parse::from_str(r#"{"version":1,"anchor_ms":5}"#).unwrap();
+        assert!(old.pending.is_empty() && old.skipped_slots == 0 && old.last_misfire.is_none());
+        assert!(json_parse::from_str::<Armed>(r#"{"version":1}"#).is_err());
+        assert!(
+            json_parse::from_str::<Armed>(r#"{"version":1,"anchor_ms":5,"pending":[{}]}"#).is_err()
+        );
+
+        let t: StoredTrigger = json_parse::from_str(r#"{"version":2,"trigger":{"a":1}}"#).unwrap();
+        assert_eq!((t.version, t.trigger), (2, json!({"a": 1})));
+        assert!(json_parse::from_str::<StoredTrigger>(r#"{"version":2}"#).is_err());
     }
 }

@@ -172,7 +172,7 @@ impl<'de> Deserialize<'de> for PriorRun {
 }
 
 impl PriorRun {
-    fn from_columns(mut c: Columns) -> std::result::Result<Self, Bad> {
+    pub fn from_columns(mut c: Columns) -> std::result::Result<Self, Bad> {
         Ok(PriorRun {
             id: c.text("id")?,
             status: c.text("status")?,

@@ -23,9 +23,16 @@ impl Bad {
     pub fn into_error<E: Error>(self) -> E {
         match self {
             Bad(name, "") => E::missing_field(name),
-            Bad(name, expected) => E::custom(format_args!(
-                "invalid type in field `{name}`, expected {expected}"
-            )),
+            bad => E::custom(bad),
+        }
+    }
+}
+
+impl std::fmt::Display for Bad {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bad(name, "") => write!(f, "missing field `{name}`"),
+            Bad(name, expected) => write!(f, "invalid type in field `{name}`, expected {expected}"),
         }
     }
 }

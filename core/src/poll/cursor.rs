@@ -28,6 +28,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::kernel::columns::Bad;
 use crate::kernel::reader::type_name;
 use crate::poll::pages::Taken;
 use crate::poll::{Dedupe, HttpSource, PollError, DEFAULT_UNIQUE_CAPACITY};
@@ -56,14 +57,24 @@ pub enum PgCursor {
 /// fields in code of its own, several KiB in each Worker.
 impl<'de> Deserialize<'de> for PgCursor {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
+        PgCursor::of(&Value::deserialize(d)?).ok_or_else(|| {
+            serde::de::Error::custom(
+                "a position is {\"position\": \"beginning\"} or {\"position\": \"at\", \"cursor\": \"…\", \"tiebreak\": …}",
+            )
+        })
+    }
+}
+
+impl PgCursor {
+    /// A position as stored, if `v` is one.
+    pub fn of(v: &Value) -> Option<PgCursor> {
         // A text field: absent or null is none; any other kind is refused.
         let text = |k: &str| match v.get(k) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(_) => Err(()),
         };
-        let cursor = match v.get("position").and_then(Value::as_str) {
+        match v.get("position").and_then(Value::as_str) {
             Some("beginning") => Some(PgCursor::Beginning),
             Some("at") => match (text("cursor"), text("tiebreak"), text("tiebreak_column")) {
                 (Ok(Some(cursor)), Ok(tiebreak), Ok(tiebreak_column)) => Some(PgCursor::At {
@@ -74,12 +85,12 @@ impl<'de> Deserialize<'de> for PgCursor {
                 _ => None,
             },
             _ => None,
-        };
-        cursor.ok_or_else(|| {
-            serde::de::Error::custom(
-                "a position is {\"position\": \"beginning\"} or {\"position\": \"at\", \"cursor\": \"…\", \"tiebreak\": …}",
-            )
-        })
+        }
+    }
+
+    /// The position held by the field `name` of a value read field by field.
+    pub fn in_field(name: &'static str) -> impl Fn(Value) -> Result<PgCursor, Bad> {
+        move |v| PgCursor::of(&v).ok_or(Bad(name, "a position"))
     }
 }
 

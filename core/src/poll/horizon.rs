@@ -48,6 +48,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::kernel::columns::{read_with, Bad, Columns};
+
 use super::cursor::PgCursor;
 
 /// Marks kept at most; dropping the oldest only makes the bound more cautious.
@@ -83,20 +85,18 @@ impl TxSnapshot {
 
 /// One earlier poll: the next transaction id then, the greatest position visible then, and when
 /// (by the database's clock) it was first and last seen so.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 struct Mark {
     xmax: u64,
     latest: PgCursor,
     /// First seen (ms since the epoch, database clock); 0 in marks stored before it was kept.
-    #[serde(default)]
     at_ms: i64,
-    /// Last seen with the same `xmax` and `latest`.
-    #[serde(default)]
+    /// Last seen with the same `xmax` and `latest` (0 when missing, as `at_ms`).
     seen_ms: i64,
 }
 
 /// The transaction that holds rows back, and since when this poller has seen it do so.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Waiting {
     pub xid: u64,
     pub since_ms: i64,
@@ -122,17 +122,47 @@ pub struct Reading {
 }
 
 /// What a PostgreSQL poll keeps between polls for the rule above (in the workflow's object).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Horizon {
     marks: Vec<Mark>,
-    #[serde(default)]
     waiting: Option<Waiting>,
     /// The greatest position proven final so far (a later proof never goes back before it).
-    #[serde(default)]
     settled: Option<PgCursor>,
-    /// The last poll saw rows it could not take yet.
-    #[serde(default)]
+    /// The last poll saw rows it could not take yet (`false` when missing).
     held_back: bool,
+}
+
+/// Read field by field (see [`Columns`]).
+impl<'de> Deserialize<'de> for Horizon {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read_with(d, Horizon::from_columns)
+    }
+}
+
+impl Horizon {
+    /// The marks as stored (the fields after `marks` may be missing).
+    pub fn from_columns(mut c: Columns) -> Result<Horizon, Bad> {
+        Ok(Horizon {
+            marks: c.list("marks", false, |v| {
+                let mut m = Columns::of(v, "marks")?;
+                Ok(Mark {
+                    xmax: m.uint("xmax")?,
+                    latest: m.with("latest", PgCursor::in_field("latest"))?,
+                    at_ms: m.int_or_zero("at_ms")?,
+                    seen_ms: m.int_or_zero("seen_ms")?,
+                })
+            })?,
+            waiting: c.opt("waiting", |v| {
+                let mut w = Columns::of(v, "waiting")?;
+                Ok(Waiting {
+                    xid: w.uint("xid")?,
+                    since_ms: w.int("since_ms")?,
+                })
+            })?,
+            settled: c.opt("settled", PgCursor::in_field("settled"))?,
+            held_back: c.flag_or_false("held_back")?,
+        })
+    }
 }
 
 impl Horizon {

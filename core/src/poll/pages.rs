@@ -34,6 +34,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::kernel::columns::{self, read_with, Bad, Columns};
 use crate::kernel::problem::Errors;
 use crate::kernel::reader::{type_name, ObjectReader};
 use crate::poll::batch_budget::MAX_BATCH_BYTES;
@@ -235,14 +236,7 @@ pub enum NextRequest {
 /// its fields in code of its own, several KiB of the Worker for this one small value.
 impl<'de> Deserialize<'de> for NextRequest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-        match v.get("kind").and_then(Value::as_str) {
-            Some("url") => text("url").map(|url| NextRequest::Url { url }),
-            Some("token") => text("token").map(|token| NextRequest::Token { token }),
-            _ => None,
-        }
-        .ok_or_else(|| {
+        NextRequest::of(&Value::deserialize(d)?).ok_or_else(|| {
             serde::de::Error::custom(
                 "a next page is {\"kind\": \"url\", \"url\": …} or {\"kind\": \"token\", \"token\": …}",
             )
@@ -250,49 +244,86 @@ impl<'de> Deserialize<'de> for NextRequest {
     }
 }
 
+impl NextRequest {
+    /// The page as kept, if `v` is one.
+    pub fn of(v: &Value) -> Option<NextRequest> {
+        let text = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+        match v.get("kind").and_then(Value::as_str) {
+            Some("url") => text("url").map(|url| NextRequest::Url { url }),
+            Some("token") => text("token").map(|token| NextRequest::Token { token }),
+            _ => None,
+        }
+    }
+}
+
 /// A record taken by a walk: its dedup key and ordering value, all the cursor needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Taken {
     pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub greatest: Option<Value>,
 }
 
 /// One walk over the pages, from the first page to the end of the list (or, newest first, to
 /// the first page with a seen item). It may span several polls when the page bound is hit.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// Every field may be missing when read (its default).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct PageWalk {
     /// The page to read next; `None`: the first page (the source's URL).
-    #[serde(default)]
     pub next: Option<NextRequest>,
     /// Pages read since the walk began.
-    #[serde(default)]
     pub pages: u32,
     /// Records taken since the walk began, oldest first; the cursor moves over them when it
     /// ends.
-    #[serde(default)]
     pub taken: Vec<Taken>,
     /// Whether the walk's first page held only new items (an oldest-first list's boundary).
-    #[serde(default)]
     pub first_page_all_new: bool,
     /// Whether a page of the walk held an item seen before the walk began.
-    #[serde(default)]
     pub reached_seen: bool,
     /// Positioning (`start: "now"`): records are only remembered as seen, none runs.
-    #[serde(default)]
     pub positioning: bool,
     /// Polls in a row that could not read the kept page (`next`).
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub kept_page_failures: u32,
     /// The pages this walk read (a hash of each page's URL or token, at most [`MAX_VISITED`],
     /// then it starts again): a list whose links come back to one of them ends there, rather
     /// than going round for ever.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub visited: Vec<String>,
     /// Pages read by the polls of this walk that went on at once (a time or byte pause) since
     /// it last waited for an interval: they count toward the next poll's `max_pages`.
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub pages_at_once: u32,
+}
+
+/// Read field by field (see [`Columns`]).
+impl<'de> Deserialize<'de> for PageWalk {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read_with(d, PageWalk::from_columns)
+    }
+}
+
+impl PageWalk {
+    /// The walk as kept.
+    pub fn from_columns(mut c: Columns) -> Result<PageWalk, Bad> {
+        Ok(PageWalk {
+            next: c.opt("next", |v| NextRequest::of(&v).ok_or(Bad("next", "a page")))?,
+            pages: c.uint_or_zero("pages")?,
+            taken: c.list("taken", true, |v| {
+                let mut t = Columns::of(v, "taken")?;
+                Ok(Taken {
+                    key: t.text("key")?,
+                    greatest: t.opt_value("greatest"),
+                })
+            })?,
+            first_page_all_new: c.flag_or_false("first_page_all_new")?,
+            reached_seen: c.flag_or_false("reached_seen")?,
+            positioning: c.flag_or_false("positioning")?,
+            kept_page_failures: c.uint_or_zero("kept_page_failures")?,
+            visited: c.list("visited", true, columns::string)?,
+            pages_at_once: c.uint_or_zero("pages_at_once")?,
+        })
+    }
 }
 
 /// Most pages a walk remembers having read.

@@ -13,6 +13,7 @@
 //! it never builds SQL from names the parser would refuse); the answer carries the version too.
 //! A failure is an answer with the message the user reads in the poll status, unchanged.
 
+use crate::kernel::columns::{Bad, Columns};
 use crate::kernel::json_parse;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -79,30 +80,43 @@ pub enum PgTarget {
 
 /// One row of a batch as PostgreSQL printed it: `row_to_json(r)::text`, the cursor and the
 /// tiebreak as text. The main Worker turns it into a run with [`PgSource::read_row`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PgRow {
     /// `None`: the record is over what a run may hold, and only its size (`bytes`) is sent.
     pub record: Option<String>,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(skip_serializing_if = "is_zero")]
     pub bytes: u64,
     pub cursor: Option<String>,
-    #[serde(default)]
     pub tiebreak: Option<String>,
+}
+
+impl PgRow {
+    /// A row as sent (no other field; `bytes` 0 when missing).
+    fn from_json(v: Value) -> Result<PgRow, Bad> {
+        let mut c = Columns::of(v, "rows")?;
+        let row = PgRow {
+            record: c.opt_text("record")?,
+            bytes: c.uint_or_zero("bytes")?,
+            cursor: c.opt_text("cursor")?,
+            tiebreak: c.opt_text("tiebreak")?,
+        };
+        c.finish()?;
+        Ok(row)
+    }
 }
 
 /// The answer to one read: `{"version": 6, "outcome": {"batch": {…}}}`. The outcome is named
 /// by its one key, not by a tag among its fields (nor flattened into the answer), so that the
 /// main Worker reads it in one pass: a tag would have serde buffer the whole answer, and each
 /// type read from that buffer costs the main Worker's size again (docs/size.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PgServiceReply {
     pub version: u32,
     pub outcome: PgOutcome,
 }
 
 /// What a read gave.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PgOutcome {
     /// Answer to [`PgRead::Latest`].
@@ -112,11 +126,41 @@ pub enum PgOutcome {
     Batch {
         rows: Vec<PgRow>,
         horizon: Horizon,
-        #[serde(default)]
+        /// `false` when missing.
         cut: bool,
     },
     /// The read failed: the message shown as the poll's `last_poll_error`.
     Failed { error: String },
+}
+
+impl PgOutcome {
+    /// The outcome as sent: an object whose one key names it.
+    fn from_json(v: Value) -> Result<PgOutcome, Bad> {
+        let named = match v {
+            Value::Object(map) if map.len() == 1 => map.into_iter().next(),
+            _ => None,
+        };
+        let Some((name, v)) = named else {
+            return Err(Bad("outcome", "an object of one key"));
+        };
+        let mut c = Columns::of(v, "outcome")?;
+        Ok(match name.as_str() {
+            "latest" => PgOutcome::Latest {
+                latest: c.with("latest", PgCursor::in_field("latest"))?,
+            },
+            "batch" => PgOutcome::Batch {
+                rows: c.list("rows", false, PgRow::from_json)?,
+                horizon: c.with("horizon", |v| {
+                    Horizon::from_columns(Columns::of(v, "horizon")?)
+                })?,
+                cut: c.flag_or_false("cut")?,
+            },
+            "failed" => PgOutcome::Failed {
+                error: c.text("error")?,
+            },
+            _ => return Err(Bad("outcome", "latest, batch or failed")),
+        })
+    }
 }
 
 impl PgServiceReply {
@@ -131,11 +175,7 @@ impl PgServiceReply {
     /// answer of this version. The version is read first: another version's answer may be
     /// shaped otherwise.
     pub fn parse(status: u16, body: &str) -> Result<PgOutcome, String> {
-        #[derive(Deserialize)]
-        struct Versioned {
-            version: u32,
-        }
-        let unexpected = |e: serde_json::Error| {
+        let unexpected = |e: &dyn std::fmt::Display| {
             let start: String = body.chars().take(200).collect();
             if (200..300).contains(&status) {
                 format!(
@@ -147,13 +187,14 @@ impl PgServiceReply {
                 format!("the PostgreSQL Worker (binding `{PG_BINDING}`) answered HTTP {status}: {start}")
             }
         };
-        let Versioned { version } = json_parse::from_str(body).map_err(unexpected)?;
+        let reply = json_parse::from_str::<Value>(body).map_err(|e| unexpected(&e))?;
+        let mut c = Columns::of(reply, "(answer)").map_err(|e| unexpected(&e))?;
+        let version: u32 = c.uint("version").map_err(|e| unexpected(&e))?;
         if version != PG_SERVICE_VERSION {
             return Err(version_mismatch(version));
         }
-        json_parse::from_str::<PgServiceReply>(body)
-            .map(|reply| reply.outcome)
-            .map_err(unexpected)
+        c.with("outcome", PgOutcome::from_json)
+            .map_err(|e| unexpected(&e))
     }
 }
 

@@ -3,24 +3,43 @@
 //! nothing outside the object.
 
 use serde::Deserialize;
+
+use crate::kernel::columns::read_with;
 use serde_json::{json, Value};
 
-/// The stored status (stored as [`PollStatus::to_json`] gives it, read back with serde).
+/// The stored status (stored as [`PollStatus::to_json`] gives it, read back field by field).
 /// Cursor, `waiting` and `last_gap` are JSON values.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PollStatus {
     pub last_poll_at: Option<String>,
     pub last_success_at: Option<String>,
     pub last_poll_error: Option<String>,
-    #[serde(default)]
     pub consecutive_failures: u32,
     pub next_poll_at: Option<String>,
     /// Runs started by this poll trigger, in total.
-    #[serde(default)]
     pub runs_created: u64,
     pub cursor: Option<Value>,
     pub waiting: Option<Value>,
     pub last_gap: Option<Value>,
+}
+
+/// Read field by field (see [`Columns`]); the counts are 0 when missing.
+impl<'de> Deserialize<'de> for PollStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(PollStatus {
+                last_poll_at: c.opt_text("last_poll_at")?,
+                last_success_at: c.opt_text("last_success_at")?,
+                last_poll_error: c.opt_text("last_poll_error")?,
+                consecutive_failures: c.uint_or_zero("consecutive_failures")?,
+                next_poll_at: c.opt_text("next_poll_at")?,
+                runs_created: c.uint_or_zero("runs_created")?,
+                cursor: c.opt_value("cursor"),
+                waiting: c.opt_value("waiting"),
+                last_gap: c.opt_value("last_gap"),
+            })
+        })
+    }
 }
 
 /// What one poll (or a series of batches polled in one go) reports.

@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use tripline_core::kernel::columns::{read_with, Columns};
 use worker::{Env, Error, Result};
 
 use super::handler::CreateRun;
@@ -15,14 +16,26 @@ use tripline_core::kernel::ids::{new_run_id, WorkflowId};
 use tripline_core::kernel::shard::shard_for;
 
 /// What the shard object answered to a create.
-#[derive(Deserialize)]
 pub struct Created {
     /// `false`: the dedup key had already made `run`.
     pub created: bool,
     pub run: PriorRun,
-    /// The Response step's raw reply `{status, headers: [[k, v]], body}`, when waited for.
-    #[serde(default)]
+    /// The Response step's raw reply `{status, headers: [[k, v]], body}`, when waited for
+    /// (`null` when missing).
     pub reply: Value,
+}
+
+/// Read field by field (see [`Columns`]).
+impl<'de> Deserialize<'de> for Created {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(Created {
+                created: c.flag("created")?,
+                run: c.with("run", |v| PriorRun::from_columns(Columns::of(v, "run")?))?,
+                reply: c.value("reply").unwrap_or(Value::Null),
+            })
+        })
+    }
 }
 
 /// Why a create did not happen.

@@ -2,6 +2,7 @@
 //! for a reply when asked), get one run, list a page of runs.
 
 use std::time::Duration;
+use tripline_core::kernel::columns::{self, read_with};
 use tripline_core::kernel::json_parse;
 
 use futures_util::future::{select, Either};
@@ -19,7 +20,7 @@ use crate::store::runs::{PriorRun, RunRow};
 use tripline_core::kernel::time::iso_millis;
 
 /// The body of a create action.
-#[derive(Deserialize, serde::Serialize)]
+#[derive(serde::Serialize)]
 pub struct CreateRun {
     pub id: String,
     pub workflow_id: String,
@@ -28,18 +29,34 @@ pub struct CreateRun {
     pub dedup_key: String,
     /// The input JSON, as text (already redacted).
     pub input: String,
-    #[serde(default)]
     pub fingerprint: Option<String>,
-    #[serde(default)]
     pub finished: bool,
-    #[serde(default)]
     pub pieces: Vec<String>,
     /// The run's secrets, already sealed for its id (`sealed::seal_secrets`).
-    #[serde(default)]
     pub secrets: Option<String>,
     /// How long to wait for the run's reply (or end) before answering; 0: answer at once.
-    #[serde(default)]
     pub wait_ms: u32,
+}
+
+/// Read field by field (see [`Columns`]); the fields after `input` may be missing.
+impl<'de> Deserialize<'de> for CreateRun {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(CreateRun {
+                id: c.text("id")?,
+                workflow_id: c.text("workflow_id")?,
+                version: c.int("version")?,
+                trigger: c.text("trigger")?,
+                dedup_key: c.text("dedup_key")?,
+                input: c.text("input")?,
+                fingerprint: c.opt_text("fingerprint")?,
+                finished: c.flag_or_false("finished")?,
+                pieces: c.list("pieces", true, columns::string)?,
+                secrets: c.opt_text("secrets")?,
+                wait_ms: c.uint_or_zero("wait_ms")?,
+            })
+        })
+    }
 }
 
 /// The object's tables, created once per instance.

@@ -172,3 +172,36 @@ fn answers_read_back_as_sent() {
         assert_eq!(PgServiceReply::parse(200, &body).unwrap(), outcome);
     }
 }
+
+#[test]
+fn an_answer_of_another_shape_is_refused() {
+    let v = PG_SERVICE_VERSION;
+    let row = r#"{"record":"{}","cursor":"1"}"#;
+    let horizon = r#"{"marks":[]}"#;
+    let batch = |row: &str| {
+        format!(r#"{{"version":{v},"outcome":{{"batch":{{"rows":[{row}],"horizon":{horizon}}}}}}}"#)
+    };
+    match PgServiceReply::parse(200, &batch(row)).unwrap() {
+        PgOutcome::Batch { rows, cut, .. } => {
+            assert_eq!(
+                (rows[0].bytes, rows[0].tiebreak.is_none(), cut),
+                (0, true, false)
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    for bad in [
+        batch(r#"{"record":"{}","cursor":"1","extra":1}"#),
+        batch(r#"{"record":1,"cursor":"1"}"#),
+        format!(r#"{{"version":{v},"outcome":{{"failed":{{"error":"x"}},"latest":{{}}}}}}"#),
+        format!(r#"{{"version":{v},"outcome":{{"failed":{{}}}}}}"#),
+        format!(r#"{{"version":{v}}}"#),
+        r#"{"outcome":{"failed":{"error":"x"}}}"#.to_string(),
+    ] {
+        let e = PgServiceReply::parse(200, &bad).unwrap_err();
+        assert!(
+            e.contains("something else than a read's answer"),
+            "{bad}: {e}"
+        );
+    }
+}

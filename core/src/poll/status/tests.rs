@@ -91,3 +91,18 @@ fn a_max_pages_gap_is_caught_up_once_a_walk_reaches_its_end() {
     });
     assert_eq!(s.last_gap.as_ref().unwrap()["caught_up_at"], Value::Null);
 }
+
+#[test]
+fn a_status_stored_without_its_counts_reads_them_as_zero() {
+    let s: PollStatus = serde_json::from_str(r#"{"last_poll_at":"t","cursor":null}"#).unwrap();
+    assert_eq!(
+        (
+            s.last_poll_at.as_deref(),
+            s.consecutive_failures,
+            s.runs_created,
+            s.cursor
+        ),
+        (Some("t"), 0, 0, None)
+    );
+    assert!(serde_json::from_str::<PollStatus>(r#"{"runs_created":null}"#).is_err());
+}
