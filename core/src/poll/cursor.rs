@@ -311,7 +311,7 @@ impl HttpCursor {
             read(0, &items[0])?;
         }
         let mut seen = HashSet::new();
-        let mut picked: Vec<(Option<SortKey>, NewRecord)> = Vec::new();
+        let mut picked: Vec<NewRecord> = Vec::new();
         for (index, item) in items.iter().enumerate() {
             let (key, value, unreadable) = match read(index, item) {
                 Ok((key, value)) => (key, value, None),
@@ -338,22 +338,20 @@ impl HttpCursor {
                 seen_before += 1;
             }
             if is_new && seen.insert(key.clone()) {
-                picked.push((
-                    value.map(SortKey::of),
-                    NewRecord {
-                        dedup_key: key,
-                        record: item.clone(),
-                        greatest: value.cloned(),
-                        unreadable,
-                        withheld: None,
-                    },
-                ));
+                picked.push(NewRecord {
+                    dedup_key: key,
+                    record: item.clone(),
+                    greatest: value.cloned(),
+                    unreadable,
+                    withheld: None,
+                });
             }
         }
         if order_ptr.is_some() {
-            picked.sort_by(|a, b| a.0.cmp(&b.0)); // stable: ties keep the API's order
+            // Every record has its ordering value; ties keep the API's order.
+            sort_oldest_first(&mut picked);
         }
-        Ok((picked.into_iter().map(|(_, r)| r).collect(), seen_before))
+        Ok((picked, seen_before))
     }
 
     /// The greatest ordering value taken (a `greatest` cursor), for `{{cursor.greatest}}`.
