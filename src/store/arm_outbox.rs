@@ -4,16 +4,32 @@
 use serde::Deserialize;
 use worker::{D1Database, Result};
 
+use super::row::read_with;
+
 use super::{num, text};
 
 /// A failed call to retry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct Entry {
     pub workflow_id: String,
     pub action: String,
     pub attempts: u32,
     /// Fences the delete after a retry: a failure recorded meanwhile moves it.
     pub next_try_at: f64,
+}
+
+/// Read column by column (see [`row`](super::row)).
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(Entry {
+                workflow_id: c.text("workflow_id")?,
+                action: c.text("action")?,
+                attempts: c.uint("attempts")?,
+                next_try_at: c.number("next_try_at")?,
+            })
+        })
+    }
 }
 
 /// Records that `action` (`deploy` | `undeploy`) failed for a workflow, due at once; replaces

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use tripline_core::kernel::json_parse;
 use worker::{D1Database, Result};
 
-use super::row::{Bad, Columns};
+use super::row::{read_with, Bad, Columns};
 use super::{num, opt_text, text};
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::REFRESH_WINDOW_MS;
@@ -25,7 +25,7 @@ pub struct NewState<'a> {
 }
 
 /// A pending sign-in, as taken back at the callback.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct StateRow {
     pub workflow_id: String,
     pub version: i64,
@@ -34,6 +34,23 @@ pub struct StateRow {
     pub redirect_uri: String,
     pub return_to: Option<String>,
     pub expires_at: i64,
+}
+
+/// Read column by column (see [`row`](super::row)).
+impl<'de> Deserialize<'de> for StateRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(StateRow {
+                workflow_id: c.text("workflow_id")?,
+                version: c.int("version")?,
+                user_id: c.text("user_id")?,
+                verifier: c.opt_text("verifier")?,
+                redirect_uri: c.text("redirect_uri")?,
+                return_to: c.opt_text("return_to")?,
+                expires_at: c.int("expires_at")?,
+            })
+        })
+    }
 }
 
 /// Records a pending sign-in, replacing any earlier pending one of the same (workflow, user):
@@ -132,10 +149,22 @@ pub async fn insert_link(
 }
 
 /// A one-time link taken for use: its user and expiry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct LinkRow {
     pub user_id: String,
     pub expires_at: i64,
+}
+
+/// Read column by column (see [`row`](super::row)).
+impl<'de> Deserialize<'de> for LinkRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(LinkRow {
+                user_id: c.text("user_id")?,
+                expires_at: c.int("expires_at")?,
+            })
+        })
+    }
 }
 
 /// Consumes a one-time link of this workflow in one statement (deleted and returned, so it

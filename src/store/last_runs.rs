@@ -5,15 +5,31 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker::{D1Database, Result};
 
+use super::row::read_with;
 use super::text;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct LastRun {
     pub workflow_id: String,
     pub id: String,
     pub status: String,
     pub created_at: String,
     pub finished_at: Option<String>,
+}
+
+/// Read column by column (see [`row`](super::row)).
+impl<'de> Deserialize<'de> for LastRun {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(LastRun {
+                workflow_id: c.text("workflow_id")?,
+                id: c.text("id")?,
+                status: c.text("status")?,
+                created_at: c.text("created_at")?,
+                finished_at: c.opt_text("finished_at")?,
+            })
+        })
+    }
 }
 
 impl LastRun {

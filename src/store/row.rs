@@ -2,7 +2,7 @@
 //! row is a visitor per row type and per format, several KiB of the Worker for a row of a dozen
 //! columns).
 
-pub use tripline_core::kernel::columns::{Bad, Columns};
+pub use tripline_core::kernel::columns::{read_with, Bad, Columns};
 
 #[cfg(test)]
 mod tests {

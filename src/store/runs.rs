@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use tripline_core::kernel::json_parse;
 use worker::{D1Database, Result};
 
-use super::row::{Bad, Columns};
+use super::row::{read_with, Bad, Columns};
 use super::{num, text};
 
 /// One row of `runs` (read column by column, see [`row`](super::row)).
@@ -307,10 +307,19 @@ pub async fn forget_moved(db: &D1Database, moved: &[Moved<'_>]) -> Result<()> {
 
 /// Where a moved legacy run lives now: `(workflow id, shard)`.
 pub async fn moved_to(db: &D1Database, id: &str) -> Result<Option<(String, u8)>> {
-    #[derive(Deserialize)]
     struct Place {
         workflow_id: String,
         shard: u8,
+    }
+    impl<'de> Deserialize<'de> for Place {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            read_with(d, |mut c| {
+                Ok(Place {
+                    workflow_id: c.text("workflow_id")?,
+                    shard: c.uint("shard")?,
+                })
+            })
+        }
     }
     Ok(db
         .prepare("SELECT workflow_id, shard FROM run_moves WHERE id = ?1")

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use tripline_core::definition::TriggerKind;
 use worker::{D1Database, Result};
 
-use super::row::{Bad, Columns};
+use super::row::{read_with, Bad, Columns};
 use super::{num, opt_text, text};
 
 /// Whether a workflow's triggers are live.
@@ -256,19 +256,32 @@ pub async fn delete(db: &D1Database, id: &str) -> Result<bool> {
 }
 
 /// What a trigger needs: the live definition of a deployed workflow, in one read.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct LiveVersion {
     pub status: String,
     pub version: Option<i64>,
     pub definition: Option<String>,
     /// JSON array: the `shards` of earlier versions that were live at or after the cutoff
     /// given to [`live_version`] (their runs may still exist), see `objects::runs::earlier_shards`.
-    #[serde(default)]
     pub earlier_shards: Option<String>,
     /// The `shards` of the version deployed before it, when it was deployed at or after the
     /// `settling_since` given to [`live_version_since`] (none for a first version).
-    #[serde(default)]
     pub previous_shards: Option<f64>,
+}
+
+/// Read column by column (see [`row`](super::row)).
+impl<'de> Deserialize<'de> for LiveVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(LiveVersion {
+                status: c.text("status")?,
+                version: c.opt_int("version")?,
+                definition: c.opt_text("definition")?,
+                earlier_shards: c.opt_text("earlier_shards")?,
+                previous_shards: c.opt_number("previous_shards")?,
+            })
+        })
+    }
 }
 
 /// A version's shard count in SQL (`shards` absent: 1), an integer even when the definition
@@ -309,10 +322,21 @@ pub async fn live_version_since(
 
 /// A workflow id with a number read beside it: one row shape for the statements that read such
 /// pairs (each row shape read costs code of its own in the Worker).
-#[derive(Deserialize)]
 struct IdNumber {
     workflow_id: String,
     number: Option<f64>,
+}
+
+/// Read column by column (see [`row`](super::row)).
+impl<'de> Deserialize<'de> for IdNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        read_with(d, |mut c| {
+            Ok(IdNumber {
+                workflow_id: c.text("workflow_id")?,
+                number: c.opt_number("number")?,
+            })
+        })
+    }
 }
 
 /// Up to `limit` deployed schedule and as many poll workflows, each in id order from `from`

@@ -93,6 +93,15 @@ impl Columns {
         }
     }
 
+    /// A number field (any number).
+    pub fn number(&mut self, name: &'static str) -> Result<f64, Bad> {
+        match self.take(name) {
+            None => Err(Bad(name, "")),
+            Some(Value::Number(n)) => n.as_f64().ok_or(Bad(name, "f64")),
+            Some(_) => Err(Bad(name, "f64")),
+        }
+    }
+
     /// An optional number field (any number).
     pub fn opt_number(&mut self, name: &'static str) -> Result<Option<f64>, Bad> {
         match self.take(name) {

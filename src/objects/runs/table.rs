@@ -4,6 +4,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use tripline_core::kernel::columns::read_with;
 use tripline_core::kernel::json_parse;
 use worker::{Result, SqlStorage, SqlStorageValue as V};
 
@@ -334,7 +335,6 @@ impl Table<'_> {
         limit: usize,
         budget: ClaimBudget,
     ) -> Result<Vec<Claimed>> {
-        #[derive(Deserialize)]
         struct Row {
             id: String,
             workflow_id: String,
@@ -345,6 +345,25 @@ impl Table<'_> {
             private: Option<String>,
             trigger: String,
             bytes: i64,
+        }
+        impl<'de> Deserialize<'de> for Row {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Self, D::Error> {
+                read_with(d, |mut c| {
+                    Ok(Row {
+                        id: c.text("id")?,
+                        workflow_id: c.text("workflow_id")?,
+                        version: c.int("version")?,
+                        input: c.text("input")?,
+                        steps: c.text("steps")?,
+                        attempts: c.int("attempts")?,
+                        private: c.opt_text("private")?,
+                        trigger: c.text("trigger")?,
+                        bytes: c.int("bytes")?,
+                    })
+                })
+            }
         }
         let mut rows = self.rows::<Row>(
             CLAIM,
