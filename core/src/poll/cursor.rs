@@ -348,7 +348,8 @@ impl HttpCursor {
             }
         }
         if order_ptr.is_some() {
-            // Every record has its ordering value; ties keep the API's order.
+            // Unreadable records (no ordering value) first, then oldest first; ties keep the
+            // API's order.
             sort_oldest_first(&mut picked);
         }
         Ok((picked, seen_before))
