@@ -315,13 +315,9 @@ impl HttpCursor {
         for (index, item) in items.iter().enumerate() {
             let (key, value, unreadable) = match read(index, item) {
                 Ok((key, value)) => (key, value, None),
-                Err(e) => {
-                    let key = match id_text(item, id_ptr, index) {
-                        Ok(key) => key,
-                        Err(_) => unreadable_key(item),
-                    };
-                    (key, None, Some(e.to_string()))
-                }
+                // Keyed by its content, not its id: once the item reads (its ordering value
+                // filled in), it is a new record under its id and runs.
+                Err(e) => (unreadable_key(item), None, Some(e.to_string())),
             };
             let is_new = match self {
                 HttpCursor::Unique(ids) => !ids.contains(&key),

@@ -283,7 +283,13 @@ fn an_item_without_id_among_readable_ones_is_a_failed_record_and_the_poll_moves_
     let new = g
         .select_new(&gc, &json!([{"id": 1, "ts": 5}, {"id": 2, "ts": null}]))
         .unwrap();
-    assert_eq!(keys(&new), ["2", "1"]);
+    assert_eq!(new.len(), 2);
+    assert!(
+        new[0].dedup_key.starts_with("unreadable:"),
+        "{:?}",
+        keys(&new)
+    );
+    assert_eq!(new[1].dedup_key, "1");
     assert!(new[0]
         .unreadable
         .as_deref()
@@ -291,6 +297,21 @@ fn an_item_without_id_among_readable_ones_is_a_failed_record_and_the_poll_moves_
         .contains("no value to order by"));
     gc.advance(&new);
     assert_eq!(gc.mark(), Some(&json!(5)));
+    // Once its value is filled in, the item is new under its id: it was not taken for good.
+    let filled = g
+        .select_new(&gc, &json!([{"id": 1, "ts": 5}, {"id": 2, "ts": 6}]))
+        .unwrap();
+    assert_eq!(keys(&filled), ["2"]);
+    let u = source(json!({"dedupe": "unique", "greatest": "/ts"}));
+    let mut uc = HttpCursor::for_source(&u);
+    let new = u
+        .select_new(&uc, &json!([{"id": 1, "ts": 5}, {"id": 2, "ts": null}]))
+        .unwrap();
+    uc.advance(&new);
+    let filled = u
+        .select_new(&uc, &json!([{"id": 1, "ts": 5}, {"id": 2, "ts": 6}]))
+        .unwrap();
+    assert_eq!(keys(&filled), ["2"]);
 }
 
 #[test]
