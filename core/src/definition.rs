@@ -148,7 +148,11 @@ impl Definition {
             Some(v) => parse_steps(v, "steps", &roots, &mut errors),
             None => Vec::new(),
         };
-        if kind.is_some() && kind != Some(TriggerKind::Endpoint) {
+        // Indexes name the right step only when every step parsed (a step that did not is
+        // reported already).
+        let every_step_parsed =
+            r.raw("steps").and_then(Value::as_array).map(Vec::len) == Some(steps.len());
+        if every_step_parsed && kind.is_some() && kind != Some(TriggerKind::Endpoint) {
             for (i, s) in steps.iter().enumerate() {
                 if s.kind() == "response" {
                     errors.push(
@@ -158,13 +162,14 @@ impl Definition {
                 }
             }
         }
-        if to_save {
+        if to_save && every_step_parsed {
+            use crate::steps::http::{url_has_user_info, UNPINNED_URL_CREDENTIAL, URL_USER_INFO};
             for (i, s) in steps.iter().enumerate() {
-                if matches!(s, Step::Http(h) if h.unpinned_url_credential) {
-                    errors.push(
-                        format!("steps[{i}].url"),
-                        crate::steps::http::UNPINNED_URL_CREDENTIAL,
-                    );
+                let Step::Http(h) = s else { continue };
+                if url_has_user_info(&h.url) {
+                    errors.push(format!("steps[{i}].url"), URL_USER_INFO);
+                } else if h.unpinned_url_credential {
+                    errors.push(format!("steps[{i}].url"), UNPINNED_URL_CREDENTIAL);
                 }
             }
         }

@@ -443,20 +443,31 @@ pub const UNPINNED_URL_CREDENTIAL: &str = "this step sends a secret or token wri
     URL (a credential-named query parameter, a token, user information), so its URL must start \
     with a literal scheme and host, such as `https://api.example.com/…`";
 
+/// Whether the URL's text has user information (`https://user:pass@host/…`). `fetch` never
+/// sends it (the platform drops it), so a step is told to use an `Authorization` header.
+pub fn url_has_user_info(url: &str) -> bool {
+    let text = crate::template::literal_text(url);
+    let text = text.split(['#', '?']).next().unwrap_or("");
+    text.split_once("://")
+        .is_some_and(|(_, rest)| rest.split('/').next().unwrap_or("").contains('@'))
+}
+
+/// Why a step whose URL has user information is refused when it is saved.
+pub const URL_USER_INFO: &str = "user information in a URL (`https://user:password@…`) is never \
+    sent; send the credentials in an `Authorization` header instead, such as \
+    `\"Authorization\": \"Basic {{secrets.API_BASIC}}\"` (user:password in base64)";
+
 /// A credential written into the URL itself: user information (`https://user:pass@…`), a
 /// query parameter with a credential name (`?api_key=…`), or a part of the path or query that
 /// looks like one (`sk_live_…`).
 fn url_holds_credential(url: &str) -> bool {
     use crate::kernel::redact::decode_lossy;
+    if url_has_user_info(url) {
+        return true;
+    }
     let text = crate::template::literal_text(url);
     let text = text.split('#').next().unwrap_or("");
     let (before_query, query) = text.split_once('?').unwrap_or((text, ""));
-    let authority = before_query
-        .split_once("://")
-        .map_or("", |(_, rest)| rest.split('/').next().unwrap_or(""));
-    if authority.contains('@') {
-        return true;
-    }
     if before_query
         .split(['/', ' ', ';'])
         .any(|segment| looks_like_secret(&decode_lossy(segment)))

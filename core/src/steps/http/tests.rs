@@ -241,7 +241,6 @@ fn a_credential_carrying_step_has_a_literal_host() {
         "{{request.body.callback}}?a=1&Access%5FToken=x",
         "{{request.body.callback}}?k=sk_live_0123456789abcdef",
         "{{request.body.base}}/hooks/xoxb-0123456789abcdef/send",
-        "https://user:pass@{{request.body.host}}/v1",
     ] {
         let def = json!({"name": "n", "trigger": {"type": "endpoint"},
                          "steps": [{"type": "http", "name": "a", "url": url}]});
@@ -255,6 +254,27 @@ fn a_credential_carrying_step_has_a_literal_host() {
         let stored = crate::definition::Definition::parse_stored(&def).expect(url);
         assert!(matches!(&stored.steps[0],
             crate::steps::Step::Http(h) if h.unpinned_url_credential && h.pinned_origin.is_none()));
+    }
+    // User information is never sent by fetch: refused at save with what to do instead,
+    // literal host or not.
+    for url in [
+        "https://user:pass@{{request.body.host}}/v1",
+        "https://user:pass@api.example.com/v1",
+    ] {
+        let def = json!({"name": "n", "trigger": {"type": "endpoint"},
+                         "steps": [{"type": "http", "name": "a", "url": "https://ok.example/"},
+                                   {"type": "http", "name": "b", "url": url}]});
+        let errors = crate::definition::Definition::parse(&def).unwrap_err();
+        assert_eq!(errors.0.len(), 1, "{url}: {errors:?}");
+        assert_eq!(errors.0[0].location, "steps[1].url", "{url}");
+        assert!(
+            errors.0[0].message.contains("`Authorization` header"),
+            "{url}: {errors:?}"
+        );
+        assert!(
+            crate::definition::Definition::parse_stored(&def).is_ok(),
+            "{url}"
+        );
     }
     // Not credentials: a fragment holding `@`, a path part that only starts like a key id.
     for url in [
