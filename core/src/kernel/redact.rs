@@ -154,14 +154,15 @@ pub fn looks_like_secret(value: &str) -> bool {
         "xoxa-",
     ];
     // A scheme and its credential (`Bearer abc123`); a sentence that begins with the word
-    // (`Token expired, sign in again`) is no credential. Digest's credential is a list.
+    // (`Token expired, sign in again`) is no credential. Digest's credential is a list of
+    // `name=value` pairs (`Digest username="a", response="…"`), not a phrase (`Digest of …`).
     if let Some(scheme) = SCHEMES.iter().find(|s| lower.starts_with(*s)) {
         let credential = v[scheme.len()..].trim();
         // A template's placeholder (`Bearer {{ steps.login.body.session }}`) is one credential,
         // whatever spaces it is written with.
         return !credential.is_empty()
-            && (*scheme == "digest "
-                || credential.contains("{{")
+            && (credential.contains("{{")
+                || (*scheme == "digest " && credential.contains('='))
                 || !credential.contains(char::is_whitespace));
     }
     if PREFIXES.iter().any(|p| lower.starts_with(p)) && v.len() >= 12 {

@@ -220,6 +220,7 @@ fn a_scheme_and_one_credential_look_like_a_secret_and_a_sentence_does_not() {
     for s in [
         "Token expired, please sign in",
         "Basic auth required",
+        "Digest of today's news",
         "Bearer",
         "bearer  ",
     ] {
