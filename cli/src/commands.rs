@@ -455,7 +455,7 @@ fn perform(
     match action {
         Action::Create { body, .. } => client.api("POST", "/api/workflows", Some(body)),
         Action::Update { id, body, .. } => {
-            client.api("PUT", &format!("/api/workflows/{}", seg(id)), Some(body))
+            client.api("PUT", &format!("/api/workflows/{}", seg(id)?), Some(body))
         }
         Action::Deploy { key, id, .. } => {
             let id = match id {
@@ -466,19 +466,29 @@ fn perform(
                     .map(|(_, id)| id.clone())
                     .ok_or_else(|| Failure::Server(format!("{key} was not created")))?,
             };
-            client.api("POST", &format!("/api/workflows/{}/deploy", seg(&id)), None)
+            client.api(
+                "POST",
+                &format!("/api/workflows/{}/deploy", seg(&id)?),
+                None,
+            )
         }
         Action::Delete { id, .. } => client
-            .api("DELETE", &format!("/api/workflows/{}", seg(id)), None)
+            .api("DELETE", &format!("/api/workflows/{}", seg(id)?), None)
             .map(|_| json!({ "id": id })),
         Action::Unchanged { .. } => Ok(Value::Null),
     }
 }
 
 /// `s` as one segment of a request's path: an id the server gave (always of a safe shape, but
-/// never trusted to be) cannot reach another route.
-fn seg(s: &str) -> String {
-    percent::encode(s)
+/// never trusted to be) cannot reach another route. Percent-encoding covers `/`, `?` and `#`;
+/// an empty id, `.` and `..` (which a URL parser removes or climbs) are refused.
+fn seg(s: &str) -> Result<String, Failure> {
+    if matches!(s, "" | "." | "..") {
+        return Err(Failure::Server(format!(
+            "the server gave `{s}` where a workflow or run id belongs"
+        )));
+    }
+    Ok(percent::encode(s))
 }
 
 /// A run id given on the command line, checked for the shape the server gives run ids before
@@ -522,7 +532,7 @@ fn runs(
     if follow {
         return follow_runs(client, key, &id, &filter, limit, json_out, style);
     }
-    let path = format!("/api/workflows/{}/runs?limit={limit}{filter}", seg(&id));
+    let path = format!("/api/workflows/{}/runs?limit={limit}{filter}", seg(&id)?);
     let list = runs_of(&client.api("GET", &path, None)?);
     if json_out {
         out!("{}", json!({ "workflow_id": id, "runs": list }));
@@ -571,7 +581,7 @@ fn follow_runs(
         "GET",
         &format!(
             "/api/workflows/{}/runs?limit={}{filter}",
-            seg(id),
+            seg(id)?,
             follow::PAGE
         ),
         None,
@@ -591,7 +601,7 @@ fn follow_runs(
             |cursor| {
                 let mut path = format!(
                     "/api/workflows/{}/runs?limit={}{filter}",
-                    seg(id),
+                    seg(id).map_err(Interrupted::Stop)?,
                     follow::PAGE
                 );
                 if let Some(c) = cursor {
@@ -601,7 +611,12 @@ fn follow_runs(
                 let next = page["next_cursor"].as_str().map(str::to_string);
                 Ok((runs_of(&page), next))
             },
-            |run_id| get(&format!("/api/runs/{}", seg(run_id)), true),
+            |run_id| {
+                get(
+                    &format!("/api/runs/{}", seg(run_id).map_err(Interrupted::Stop)?),
+                    true,
+                )
+            },
         );
         match polled {
             Ok(polled) => {
@@ -641,7 +656,7 @@ fn paint_run_cell(style: Style, i: usize, c: &str) -> String {
 
 fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Result<(), Failure> {
     check_run_id(run_id)?;
-    let run = client.api("GET", &format!("/api/runs/{}", seg(run_id)), None)?;
+    let run = client.api("GET", &format!("/api/runs/{}", seg(run_id)?), None)?;
     if json_out {
         out!("{run}");
     } else {
@@ -725,7 +740,7 @@ fn shortened(v: &Value) -> String {
 
 fn replay(client: &Client, run_id: &str, json_out: bool) -> Result<(), Failure> {
     check_run_id(run_id)?;
-    let v = client.api("POST", &format!("/api/runs/{}/replay", seg(run_id)), None)?;
+    let v = client.api("POST", &format!("/api/runs/{}/replay", seg(run_id)?), None)?;
     if json_out {
         out!("{v}");
     } else {
@@ -774,7 +789,7 @@ fn preview(
         let client = client()?;
         let wf = client.by_key(target)?;
         let id = wf["id"].as_str().unwrap_or("");
-        let mut path = format!("/api/workflows/{}/schedule/preview?count={count}", seg(id));
+        let mut path = format!("/api/workflows/{}/schedule/preview?count={count}", seg(id)?);
         if let Some(a) = after {
             path.push_str(&format!("&after={}", percent::encode(a)));
         }
@@ -893,7 +908,7 @@ fn send(
     let trigger = if test {
         wf["draft"]["trigger"].clone()
     } else {
-        let full = client.api("GET", &format!("/api/workflows/{}", seg(id)), None)?;
+        let full = client.api("GET", &format!("/api/workflows/{}", seg(id)?), None)?;
         match &full["deployed_definition"] {
             Value::Null => {
                 return Err(Failure::Invalid(format!(
@@ -915,7 +930,7 @@ fn send(
     let full = format!(
         "{}/hooks/{}{}{query}",
         client.base,
-        seg(id),
+        seg(id)?,
         if test { "/test" } else { "" }
     );
     if body.is_some()
@@ -960,6 +975,17 @@ fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_goes_into_a_path_as_one_segment() {
+        let wf = "wf_abcdefghjkmnpqrstvwxyz01";
+        assert_eq!(seg(wf).unwrap(), wf);
+        assert_eq!(seg("%2e%2e").unwrap(), "%252e%252e");
+        assert_eq!(seg("a/../b").unwrap(), "a%2F..%2Fb");
+        for bad in ["..", ".", ""] {
+            assert!(matches!(seg(bad), Err(Failure::Server(_))), "{bad}");
+        }
+    }
 
     #[test]
     fn send_reads_its_query_and_headers_and_refuses_malformed_ones() {
