@@ -60,24 +60,36 @@ export class JsonText {
 
 /** The text of each answer, by its parsed value: see [`exactPretty`]. */
 const answerText = new WeakMap();
+/** Each answer's text parsed keeping its numbers exact, once (a run's page shows many parts). */
+const answerExact = new WeakMap();
+
+function exactText(answer, indent, path) {
+  const at = (v) => path.reduce((o, k) => (o === null || typeof o !== 'object' ? undefined : o[k]), v);
+  const loose = () => {
+    const v = at(answer);
+    return v === undefined ? undefined : JSON.stringify(v, null, indent);
+  };
+  const text = answer && answerText.get(answer);
+  if (text === undefined) return loose();
+  try {
+    if (!answerExact.has(answer)) answerExact.set(answer, parseExact(text));
+    const value = at(answerExact.get(answer));
+    return value === undefined ? undefined : stringifyExact(value, null, indent);
+  } catch {
+    return loose();
+  }
+}
 
 /** The member of an answer at `path` as indented JSON text, its numbers exactly as the server
  * sent them (`JSON.parse` turns an id like 1234567890123456789 into …800, and a save of the
  * shown text would store that). `undefined` when the answer has no such member. */
 export function exactPretty(answer, ...path) {
-  const at = (v) => path.reduce((o, k) => (o === null || typeof o !== 'object' ? undefined : o[k]), v);
-  const loose = () => {
-    const v = at(answer);
-    return v === undefined ? undefined : JSON.stringify(v, null, 2);
-  };
-  const text = answer && answerText.get(answer);
-  if (text === undefined) return loose();
-  try {
-    const value = at(parseExact(text));
-    return value === undefined ? undefined : stringifyExact(value, null, 2);
-  } catch {
-    return loose();
-  }
+  return exactText(answer, 2, path);
+}
+
+/** [`exactPretty`] on one line (a poll's cursor). */
+export function exactCompact(answer, ...path) {
+  return exactText(answer, undefined, path);
 }
 
 let onUnauthorized = () => {};

@@ -225,9 +225,10 @@ export function UrlRow({ label, url }) {
   );
 }
 
-/** A value as pretty JSON text. */
-export function Json({ value }) {
-  return <pre class="json">{value === undefined ? '' : JSON.stringify(value, null, 2)}</pre>;
+/** A value as pretty JSON text; `text`, when given, is that text with the value's numbers
+ * exactly as the server sent them (see `exactPretty`). */
+export function Json({ value, text }) {
+  return <pre class="json">{text ?? (value === undefined ? '' : JSON.stringify(value, null, 2))}</pre>;
 }
 
 export function duration(a, b) {

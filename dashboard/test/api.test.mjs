@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 
 globalThis.sessionStorage = { getItem: () => 'tok', setItem() {}, removeItem() {} };
-const { api, ApiError, JsonText, exactPretty } = await import('../src/api.js');
+const { api, ApiError, JsonText, exactCompact, exactPretty } = await import('../src/api.js');
 
 /** A server that answers `/slow` after `ms` and everything else at once, with the method. */
 async function server(ms) {
@@ -48,7 +48,7 @@ test('an editor text is sent as typed, and an answer\'s large numbers are shown 
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
       res.setHeader('content-type', 'application/json');
-      res.end(`{"sent": ${JSON.stringify(body)}, "draft": {"id": 1234567890123456789, "ratio": 0.1}}`);
+      res.end(`{"sent": ${JSON.stringify(body)}, "draft": {"id": 1234567890123456789, "ratio": 0.1}, "steps": [{"output": {"n": 9007199254740993}}]}`);
     });
   });
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
@@ -61,6 +61,10 @@ test('an editor text is sent as typed, and an answer\'s large numbers are shown 
     assert.equal(exactPretty(answer, 'draft'), '{\n  "id": 1234567890123456789,\n  "ratio": 0.1\n}');
     assert.equal(exactPretty(answer, 'draft', 'id'), '1234567890123456789');
     assert.equal(exactPretty(answer, 'missing'), undefined);
+    // Members of arrays by index (a run's steps), and on one line.
+    assert.equal(exactPretty(answer, 'steps', 0, 'output'), '{\n  "n": 9007199254740993\n}');
+    assert.equal(exactCompact(answer, 'steps', 0, 'output'), '{"n":9007199254740993}');
+    assert.equal(exactCompact(answer, 'steps', 1, 'output'), undefined);
     // A value that is not an answer is written as it is.
     assert.equal(exactPretty({ draft: { a: 1 } }, 'draft'), '{\n  "a": 1\n}');
   } finally {

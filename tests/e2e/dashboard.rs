@@ -109,7 +109,17 @@ fn error_locations_map_to_the_text_and_diffs_mark_lines() {
     files.sort();
     let files: Vec<&str> = files.iter().map(String::as_str).collect();
     let stdout = node_tests(&files);
-    assert!(stdout.contains("# pass 13"), "{stdout}");
+    // Every test of every file ran and passed (none cancelled or skipped).
+    let count = |name: &str| -> usize {
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("# {name} ")))
+            .unwrap_or_else(|| panic!("no `# {name}` line: {stdout}"));
+        line.trim().parse().expect("a count")
+    };
+    assert!(count("tests") >= 14, "{stdout}");
+    assert_eq!(count("pass"), count("tests"), "{stdout}");
+    assert_eq!(count("fail"), 0, "{stdout}");
 }
 
 #[test]
@@ -1177,4 +1187,54 @@ fn a_draft_keeps_its_large_numbers_through_a_save_and_a_key_written_twice_is_ref
         Some(NUMBER),
         "{draft:#}"
     );
+}
+
+/// A run's input, a step's output and a test request's body keep a number past 2^53 on the
+/// page as stored (JSON.parse alone shows 1234567890123456789 as …800).
+#[test]
+fn a_run_and_a_test_request_show_their_large_numbers_as_stored() {
+    let dev = dev();
+    const NUMBER: &str = "1234567890123456789";
+    let id = create_deployed(
+        dev,
+        &json!({"name": "Exact numbers", "trigger": {"type": "endpoint"},
+                "steps": [{"type": "response", "name": "reply", "status": 200,
+                           "json": {"echo": "{{request.body}}"}}]}),
+    );
+    let body = format!(r#"{{"guild_id": {NUMBER}}}"#);
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}")),
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.text.contains(NUMBER), "{}", r.text);
+    let runs = api(dev, "GET", &format!("/api/workflows/{id}/runs"), None);
+    let run_id = text(&runs.json()["runs"][0]["id"]).to_string();
+    let run = wait_run(dev, &run_id, 30);
+    assert_eq!(run["status"], "succeeded", "{run:#}");
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    let test_url = text(&wf["urls"]["test"]).to_string();
+    let r = send(
+        "POST",
+        &test_url,
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert!(r.status < 300, "{} {}", r.status, r.text);
+    let r = browser(
+        "dashboard_exact_run.mjs",
+        json!({ "id": id, "run_id": run_id }),
+    );
+    let run_texts = strings(&r["run_texts"]);
+    // The step's output (the reply echoing the body) and the run's input.
+    let exact = run_texts.iter().filter(|t| t.contains(NUMBER)).count();
+    assert!(exact >= 2, "{r:#}");
+    assert!(
+        !run_texts.iter().any(|t| t.contains("1234567890123456800")),
+        "{r:#}"
+    );
+    let shelf_texts = strings(&r["shelf_texts"]);
+    assert!(shelf_texts[0].contains(NUMBER), "{r:#}");
 }

@@ -1,6 +1,6 @@
 // Runs of a workflow (status filter, paging, new runs appearing live) and one run's timeline.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, enc } from '../api.js';
+import { api, enc, exactPretty } from '../api.js';
 import { Problem, Loading, Empty, Status, Time, Json, StaleNote, usePolling, duration, go } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 
@@ -127,7 +127,7 @@ function Timeline({ run }) {
   if (!steps.length) return <Empty>No steps recorded yet.</Empty>;
   return (
     <ol class="timeline">
-      {steps.map((s) => {
+      {steps.map((s, i) => {
         const a = Date.parse(s.started_at);
         const b = Date.parse(s.finished_at || s.started_at);
         const left = Number.isNaN(a) ? 0 : ((a - t0) / span) * 100;
@@ -140,7 +140,7 @@ function Timeline({ run }) {
             </div>
             <div class="bar-track" aria-hidden="true"><div class={`bar s-${s.status}`} style={{ marginLeft: `${left}%`, width: `${width}%` }} /></div>
             {s.error ? <p class="bad">Error: {typeof s.error === 'string' ? s.error : JSON.stringify(s.error)}</p> : null}
-            {s.output !== undefined && s.output !== null ? <details open><summary>Output</summary><Json value={s.output} /></details> : null}
+            {s.output !== undefined && s.output !== null ? <details open><summary>Output</summary><Json value={s.output} text={exactPretty(run, 'steps', i, 'output')} /></details> : null}
           </li>
         );
       })}
@@ -204,7 +204,7 @@ export function RunPage({ runId }) {
         </div>
         <div>
           <h2>Input</h2>
-          <Json value={run.input} />
+          <Json value={run.input} text={exactPretty(run, 'input')} />
           {run.dedup_key ? <p class="muted">Dedup key: <code>{run.dedup_key}</code></p> : null}
         </div>
       </div>

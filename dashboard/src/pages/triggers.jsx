@@ -1,7 +1,7 @@
 // The trigger panels of a workflow page: endpoint (URLs, live test shelf, schema detection),
 // schedule (fire times with DST shifts), poll (status and reset), OAuth (URLs, connections).
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, enc } from '../api.js';
+import { api, enc, exactPretty } from '../api.js';
 import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, usePolling } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 
@@ -51,7 +51,8 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
       const key = JSON.stringify(r.test_requests.map((t) => [t.id, t.signature]));
       if (key === seen.current) return false;
       seen.current = key;
-      setShelf(r.test_requests);
+      // Each body's text with its numbers as received (see `exactPretty`).
+      setShelf(r.test_requests.map((t, i) => ({ ...t, bodyText: exactPretty(r, 'test_requests', i, 'body') })));
     } catch (e) {
       setShelfError(e);
     }
@@ -106,7 +107,7 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
           {shelf.map((t) => (
             <li class="test-request" key={t.id} data-id={t.id}>
               <div><strong>{t.method}</strong> <span class="mono">{t.path}</span> <Time iso={t.received_at} /> <Signature s={t.signature} /></div>
-              {t.body_error ? <p class="bad">Body: {t.body_error}</p> : <Json value={t.body} />}
+              {t.body_error ? <p class="bad">Body: {t.body_error}</p> : <Json value={t.body} text={t.bodyText} />}
               <details><summary>Query and headers</summary><Json value={{ query: t.query, headers: t.headers }} /></details>
             </li>
           ))}
@@ -229,7 +230,7 @@ export function PollPanel({ wf, onChanged }) {
         <dt>Error</dt><dd class={p.last_poll_error ? 'bad' : ''}>{p.last_poll_error || 'none'}</dd>
         <dt>Backoff</dt><dd>{p.consecutive_failures ? `${p.consecutive_failures} failure(s) in a row; retrying with backoff` : 'none'}</dd>
         <dt>Records seen (runs)</dt><dd>{p.runs_created ?? 0}</dd>
-        <dt>Cursor</dt><dd><code class="poll-cursor">{p.cursor === null || p.cursor === undefined ? 'none yet' : JSON.stringify(p.cursor)}</code></dd>
+        <dt>Cursor</dt><dd><code class="poll-cursor">{p.cursor === null || p.cursor === undefined ? 'none yet' : (wf.pollCursorText ?? JSON.stringify(p.cursor))}</code></dd>
         <dt>Waiting for</dt>
         <dd class={p.waiting ? 'warn poll-waiting' : 'poll-waiting'}>{p.waiting
           ? <>transaction <code>{p.waiting.transaction}</code>, open since <Time iso={p.waiting.since} /> ({p.waiting.seconds} s): rows written after it began wait until it ends</>

@@ -1,21 +1,23 @@
 // One workflow: the definition editor (errors at their place), save/deploy/undeploy, the draft's
 // diff against the deployed version, and the panel of its trigger kind.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, enc, exactPretty, JsonText, unsaved } from '../api.js';
+import { api, enc, exactCompact, exactPretty, JsonText, unsaved } from '../api.js';
 import { Editor, placeErrors } from '../editor.jsx';
 import { setMember } from '../jsonpath.js';
 import { lineDiff } from '../diff.js';
 import { Problem, Loading, Status, Time, UrlRow, ConfirmButton, go } from '../ui.jsx';
 import { EndpointPanel, SchedulePanel, PollPanel, OAuthPanel } from './triggers.jsx';
 
-/** A workflow as answered, with the texts the page shows of its draft and its deployed
- * definition: their numbers exactly as stored (see `exactPretty`). */
+/** A workflow as answered, with the texts the page shows of its draft, its deployed
+ * definition and its poll's cursor: their numbers exactly as stored (see `exactPretty`). */
 const withTexts = (w) => {
   const out = { ...w };
   const draft = exactPretty(w, 'draft');
   if (draft !== undefined) out.draftText = draft;
   const deployed = exactPretty(w, 'deployed_definition');
   if (deployed !== undefined) out.deployedText = deployed;
+  const cursor = exactCompact(w, 'poll', 'cursor');
+  if (cursor !== undefined) out.pollCursorText = cursor;
   return out;
 };
 
