@@ -7,7 +7,9 @@
 //! reading took: a field missing or `null` is `None` for an optional one and an error otherwise
 //! (`null` in a field that must be set too); a field with a default (`#[serde(default)]` before)
 //! may be missing, not `null`; text must be a string, integers integers in their type's range,
-//! flags booleans; other fields are ignored unless [`Columns::finish`] is asked.
+//! flags booleans; other fields are ignored unless [`Columns::finish`] is asked. The whole
+//! object is read first, so every column of a row must read as JSON: a query read this way
+//! names its columns and returns no BLOB.
 
 use serde::de::{Deserialize, Deserializer, Error};
 use serde_json::{Map, Value};
