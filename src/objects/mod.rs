@@ -296,6 +296,24 @@ impl WorkflowObject {
         Ok(())
     }
 
+    /// A dev fault that refuses its call once per object (`TRIPLINE_DEV_FAULTS`): the 503 to
+    /// answer the first time, kept in storage under `key` so that later calls go through.
+    async fn refuse_once(&self, fault: &str, key: &str) -> Result<Option<Response>> {
+        if !crate::platform::dev_fault::listed(&self.env, fault) {
+            return Ok(None);
+        }
+        let storage = self.state.storage();
+        if storage.get::<bool>(key).await?.is_some() {
+            return Ok(None);
+        }
+        storage.put(key, true).await?;
+        Response::error(
+            format!("injected fault `{fault}` (TRIPLINE_DEV_FAULTS)"),
+            503,
+        )
+        .map(Some)
+    }
+
     /// Counts a deploy, reconcile or undeploy call beginning; the count after it.
     fn begin_arm_call(&self) -> u64 {
         let n = self.arm_calls.get() + 1;
@@ -362,17 +380,10 @@ impl DurableObject for WorkflowObject {
         let Some(action) = Action::parse(url.path()) else {
             return Response::error("unknown object action", 404);
         };
-        if matches!(action, Action::Status | Action::EndpointStats)
-            && crate::platform::dev_fault::listed(&self.env, "status-once")
-            && self
-                .state
-                .storage()
-                .get::<bool>(KEY_STATUS_REFUSED)
-                .await?
-                .is_none()
-        {
-            self.state.storage().put(KEY_STATUS_REFUSED, true).await?;
-            return Response::error("injected fault `status-once` (TRIPLINE_DEV_FAULTS)", 503);
+        if matches!(action, Action::Status | Action::EndpointStats) {
+            if let Some(refused) = self.refuse_once("status-once", KEY_STATUS_REFUSED).await? {
+                return Ok(refused);
+            }
         }
         if fault_asked(&url)
             && matches!(action, Action::Deploy | Action::Undeploy)
@@ -643,13 +654,10 @@ impl WorkflowObject {
                 if crate::platform::dev_fault::listed(&self.env, fault)
                     && (shard_object
                         || storage.get::<String>(KEY_KIND).await?.as_deref() == Some("schedule"))
-                    && storage.get::<bool>(KEY_FORGET_REFUSED).await?.is_none()
                 {
-                    storage.put(KEY_FORGET_REFUSED, true).await?;
-                    return Response::error(
-                        format!("injected fault `{fault}` (TRIPLINE_DEV_FAULTS)"),
-                        503,
-                    );
+                    if let Some(refused) = self.refuse_once(fault, KEY_FORGET_REFUSED).await? {
+                        return Ok(refused);
+                    }
                 }
                 self.empty(&workflow_id).await?;
                 Response::ok("forgotten")
@@ -687,22 +695,11 @@ impl WorkflowObject {
                 }))
             }
             Action::TestForget => {
-                if crate::platform::dev_fault::listed(&self.env, "test-forget-once")
-                    && self
-                        .state
-                        .storage()
-                        .get::<bool>(KEY_TEST_FORGET_REFUSED)
-                        .await?
-                        .is_none()
+                if let Some(refused) = self
+                    .refuse_once("test-forget-once", KEY_TEST_FORGET_REFUSED)
+                    .await?
                 {
-                    self.state
-                        .storage()
-                        .put(KEY_TEST_FORGET_REFUSED, true)
-                        .await?;
-                    return Response::error(
-                        "injected fault `test-forget-once` (TRIPLINE_DEV_FAULTS)",
-                        503,
-                    );
+                    return Ok(refused);
                 }
                 // The workflow's row is gone. Its object was emptied before, but a deploy
                 // that read D1 in between may have armed it again: emptied once more, then
