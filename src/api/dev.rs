@@ -11,11 +11,12 @@
 //! as a platform that gave up an alarm would (the Cron pass and status reads set it again).
 //!
 //! `GET /api/dev/runs/{run_id}/claims`: `{"claims": n, "held_bytes_max": b,
-//! "flight_bytes_max": f, "handed": h, "renewals": r}`, the claim statements the executor of the
-//! object that holds the run ran since that object started, the most bytes of runs it held at
-//! once for a free slot, the most bytes of runs it executed at once, the runs handed to it at
-//! their create (no claim read them), and the held runs whose lease it renewed when their slot
-//! came.
+//! "flight_bytes_max": f, "handed": h, "renewals": r, "wakes": w, "wake_calls_max": c}`, the
+//! claim statements the executor of the object that holds the run ran since that object
+//! started, the most bytes of runs it held at once for a free slot, the most bytes of runs it
+//! executed at once, the runs handed to it at their create (no claim read them), the held runs
+//! whose lease it renewed when their slot came, its wakes, and the most outbound calls one wake
+//! made.
 
 use worker::{Env, Request, Response};
 

@@ -111,12 +111,20 @@ fn final_answer(v: Value, status: u16, allow_error: bool) -> Result<Value, Strin
 
 /// Sends the request, retrying up to `retries` times, within [`MAX_STEP_MS`] in all. A
 /// retryable answer (429, 5xx) is retried with `allow_error` too; that option applies to the
-/// final answer.
-pub async fn perform(req: &PreparedRequest, retries: u32, allow_error: bool) -> CallResult {
+/// final answer. `on_retry` is told before each attempt after the first.
+pub async fn perform(
+    req: &PreparedRequest,
+    retries: u32,
+    allow_error: bool,
+    on_retry: &dyn Fn(),
+) -> CallResult {
     let started = now_ms();
     let mut attempts = 0;
     loop {
         attempts += 1;
+        if attempts > 1 {
+            on_retry();
+        }
         let (failure, retry_after, response) = match attempt(req).await {
             Attempt::Response(v, status, _) if (200..300).contains(&status) => {
                 return CallResult {

@@ -84,11 +84,14 @@ pub trait RunWriter {
     fn reply(&self, _reply: &PreparedResponse) {}
     /// A step that reaches out may take `worst_case_ms` (every attempt timing out, every wait
     /// as long as allowed): later claims may grant that much at once (see `execute_claimed`).
-    /// `false`: this execution has too little of its time left for it (an alarm's wall time),
-    /// and the run stops before the step, to be taken up by the next one.
+    /// `false`: this execution has too little of its time left for it (an alarm's wall time) or
+    /// has made all the outbound calls it may, and the run stops before the step, to be taken
+    /// up by the next one.
     fn reaches_out(&self, _worst_case_ms: i64) -> bool {
         true
     }
+    /// A step already started makes another attempt (a retry): one more outbound call.
+    fn retrying(&self) {}
     /// The run stops before a step because this execution has too little time left (see
     /// [`RunWriter::reaches_out`]): the steps so far are kept and the run is due at once for the
     /// next execution. That stop is no failed attempt: an attempt counts a crash, not a wait.
@@ -196,13 +199,14 @@ pub(crate) async fn run_step(
     step: &Step,
     run: &mut RunContext,
     record: &mut Value,
+    on_retry: &dyn Fn(),
 ) -> Option<std::result::Result<Value, String>> {
     let secrets = |name: &str| env_string(env, name);
     Some(match step {
         Step::Http(h) => match h.prepare(run.value(), &secrets) {
             Err(e) => Err(e.to_string()),
             Ok(req) => {
-                let result = http_step::perform(&req, h.retries, h.allow_error).await;
+                let result = http_step::perform(&req, h.retries, h.allow_error, on_retry).await;
                 record["attempts"] = json!(result.attempts);
                 record["request"] = req.to_record();
                 result
@@ -391,7 +395,8 @@ pub async fn execute_claimed(
             }
         }
         let mut record = step_record(step, started);
-        let outcome = match run_step(env, step, &mut run_ctx, &mut record).await {
+        let on_retry = || writer.retrying();
+        let outcome = match run_step(env, step, &mut run_ctx, &mut record, &on_retry).await {
             Some(outcome) => outcome,
             None => {
                 let Step::Response(r) = step else {

@@ -757,6 +757,8 @@ impl WorkflowObject {
                     "flight_bytes_max": self.runs.flight_bytes_max.get(),
                     "handed": self.runs.handed_total.get(),
                     "renewals": self.runs.renewals.get(),
+                    "wakes": self.runs.wakes.get(),
+                    "wake_calls_max": self.runs.wake_calls_max.get(),
                 }))
             }
             Action::DevStaleWrite | Action::DevPlans | Action::DevClaims => {

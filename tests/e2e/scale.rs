@@ -741,6 +741,66 @@ fn runs_created_while_the_executor_runs_are_handed_over_without_a_claim_each() {
     assert!(claims <= 6, "claim statements for {RUNS} runs: {counters}");
 }
 
+/// A wake of the executor makes at most `RUN_WAKE_CALLS` outbound calls (the platform counts an
+/// alarm's subrequests): past them it starts no step that reaches out, and the next wake goes
+/// on at once. Here 5 calls a wake for 20 runs of two `http` steps (41 calls with one retry):
+/// every run succeeds with each step sent once, a run stopped between its steps goes on from
+/// its second in a later wake without counting an attempt (`RUN_MAX_ATTEMPTS=1`), and no wake
+/// made more calls than allowed (one retry of a step already started may pass it by one).
+#[test]
+fn a_wake_makes_at_most_its_outbound_calls_and_the_next_wake_goes_on() {
+    const RUNS: usize = 20;
+    const WAKE_CALLS: u64 = 5;
+    let up = Upstream::start();
+    let dev = Dev::start(
+        "scale-wake-calls",
+        &[
+            DEV_ACTIONS,
+            ("RUN_WAKE_CALLS", &WAKE_CALLS.to_string()),
+            ("RUN_MAX_ATTEMPTS", "1"),
+        ],
+    );
+    let steps = json!([
+        {"type": "http", "name": "first", "method": "POST", "url": up.url("/echo/first"),
+         "json": {"n": "{{request.body.n}}"}, "timeout_ms": 10000, "retries": 0},
+        // Fails once in all, so one run's second step is retried.
+        {"type": "http", "name": "second", "url": up.url("/fail/second/1"),
+         "timeout_ms": 10000, "retries": 1},
+    ]);
+    let id = create_deployed(&dev, &endpoint(1, steps));
+    let made = post_burst(&dev, &id, "wake", RUNS);
+    eventually(120, "every run succeeded", || {
+        let listed = runs(&dev, &id);
+        listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
+    });
+    assert_eq!(
+        up.received("/echo/first").len(),
+        RUNS,
+        "first step: one call per run"
+    );
+    assert_eq!(
+        up.received("/fail/second").len(),
+        RUNS + 1,
+        "second step: one call per run, and the one retry"
+    );
+    for run_id in &made {
+        let r = api(&dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+        assert_eq!(r["attempts"], 1, "{r}");
+        let steps = r["steps"].as_array().expect("steps");
+        assert_eq!(steps.len(), 2, "{r}");
+        assert!(steps.iter().all(|s| s["status"] == "succeeded"), "{r}");
+    }
+    let counters = executor_counters(&dev, &made[0]);
+    let most = counters["wake_calls_max"].as_u64().expect("wake_calls_max");
+    let wakes = counters["wakes"].as_u64().expect("wakes");
+    assert!(
+        (1..=WAKE_CALLS + 1).contains(&most),
+        "the most calls one wake made: {counters}"
+    );
+    // 41 calls, at most 6 a wake.
+    assert!(wakes >= 7, "wakes for {} calls: {counters}", 2 * RUNS + 1);
+}
+
 /// A deployed workflow whose `http` step sends the request body's `blob` to `path`, taking
 /// bodies of up to `max_body` bytes.
 fn blob_workflow(dev: &Dev, up: &Upstream, path: &str, max_body: usize) -> String {

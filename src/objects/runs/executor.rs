@@ -106,6 +106,11 @@ impl RunWriter for ObjectWriter<'_> {
     fn reaches_out(&self, worst_case_ms: i64) -> bool {
         self.runs.reaches_out(worst_case_ms);
         now_ms() + worst_case_ms <= self.runs.wake_started.get() + wake_ms(self.env).wall
+            && self.runs.take_call()
+    }
+
+    fn retrying(&self) {
+        self.runs.count_call();
     }
 
     fn stop_for_time<'a>(
@@ -393,6 +398,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let table = Table { sql };
     let started = now_ms();
     runs.wake_started.set(started);
+    runs.begin_wake(limits::wake_calls(env));
     let budget = wake_ms(env).budget;
     let lease = engine::lease_ms(env);
     let shared = Shared::new(env, sql, runs)?;
@@ -460,7 +466,9 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         runs.flight_bytes_max
             .set(runs.flight_bytes_max.get().max(flight_bytes));
         // The free slots are filled by one claim, which also takes up to `HELD` more.
-        if claim_due && held.is_empty() && in_flight.len() < IN_FLIGHT && now - started < budget {
+        // A wake whose time or outbound calls are spent takes no more runs: the next wake goes on.
+        let taking = now - started < budget && runs.calls_left();
+        if claim_due && held.is_empty() && in_flight.len() < IN_FLIGHT && taking {
             let limit = IN_FLIGHT - in_flight.len() + HELD;
             // The lease covers the slowest step seen here, so that a first execution can send
             // it without extending the lease first.
@@ -504,7 +512,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         runs.held_bytes_max
             .set(runs.held_bytes_max.get().max(held_bytes));
         // New runs are handed over while no stored run is due, up to what a claim would take.
-        if now < none_due_until && now - started < budget {
+        if now < none_due_until && taking {
             let taken = in_flight.len() + held.len();
             runs.set_room(
                 (IN_FLIGHT + HELD).saturating_sub(taken),
@@ -518,7 +526,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         if in_flight.is_empty() {
             // Nothing to do: wait a little for a new run rather than stopping (a busy object
             // would otherwise start an executor, with its alarms, for nearly every run).
-            if now - started >= budget {
+            if !taking {
                 break;
             }
             let linger = Delay::from(Duration::from_millis(LINGER_MS));

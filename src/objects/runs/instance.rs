@@ -30,6 +30,13 @@ pub struct RunsInstance {
     /// When the running executor's wake began (its steps must end within the alarm's wall
     /// time, see `executor::WALL_MS`).
     pub wake_started: Cell<i64>,
+    /// Outbound calls the running wake made, and how many it may make (see
+    /// `limits::wake_calls`).
+    wake_calls: Cell<(u64, u64)>,
+    /// Wakes of the executor in this instance, and the most outbound calls one of them made
+    /// (read by a dev-only action).
+    pub wakes: Cell<u64>,
+    pub wake_calls_max: Cell<u64>,
     /// When retention must next delete runs, as last looked up (`None`: not known, or no
     /// finished run then). A run finishing later expires after every run already finished, so
     /// it cannot make that time earlier.
@@ -94,6 +101,36 @@ impl RunsInstance {
     pub fn reaches_out(&self, worst_case_ms: i64) {
         self.slowest_step
             .set(self.slowest_step.get().max(worst_case_ms));
+    }
+
+    /// A wake of the executor begins: it may make `budget` outbound calls.
+    pub fn begin_wake(&self, budget: u64) {
+        self.wake_calls.set((0, budget));
+        self.wakes.set(self.wakes.get() + 1);
+    }
+
+    /// Whether the running wake may still make an outbound call.
+    pub fn calls_left(&self) -> bool {
+        let (made, budget) = self.wake_calls.get();
+        made < budget
+    }
+
+    /// Takes one of the wake's outbound calls for a step about to reach out: `false` when none
+    /// is left (the run stops before the step, for the next wake).
+    pub fn take_call(&self) -> bool {
+        if !self.calls_left() {
+            return false;
+        }
+        self.count_call();
+        true
+    }
+
+    /// Counts an outbound call the wake makes anyway: a retry of a step already started.
+    pub fn count_call(&self) {
+        let (made, budget) = self.wake_calls.get();
+        self.wake_calls.set((made + 1, budget));
+        self.wake_calls_max
+            .set(self.wake_calls_max.get().max(made + 1));
     }
 
     /// What a claim adds to the lease so that a run's first step that reaches out needs no
