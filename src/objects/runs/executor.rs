@@ -433,6 +433,18 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         for handed in runs.take_handed() {
             held.push_back(handed);
         }
+        // A wake whose outbound calls are spent starts no held run (one would stop before its
+        // first call): they go back to the queue, due at once, for the next wake.
+        if !runs.calls_left() {
+            for claimed in held.drain(..) {
+                let fence = Fence {
+                    id: &claimed.row.id,
+                    attempts: claimed.row.attempts,
+                    input_bytes: claimed.row.input.len(),
+                };
+                logged(table.hand_back(fence, now), false);
+            }
+        }
         // Free slots take held runs first, while their bytes fit. One whose lease has passed is
         // not started: it may be claimed again, and the next claim takes it.
         while in_flight.len() < IN_FLIGHT {
@@ -466,7 +478,8 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         runs.flight_bytes_max
             .set(runs.flight_bytes_max.get().max(flight_bytes));
         // The free slots are filled by one claim, which also takes up to `HELD` more.
-        // A wake whose time or outbound calls are spent takes no more runs: the next wake goes on.
+        // A wake whose time or outbound calls are spent takes no more runs: the next wake goes
+        // on once the runs in flight have ended.
         let taking = now - started < budget && runs.calls_left();
         if claim_due && held.is_empty() && in_flight.len() < IN_FLIGHT && taking {
             let limit = IN_FLIGHT - in_flight.len() + HELD;
