@@ -94,7 +94,8 @@ pub trait RunWriter {
     fn retrying(&self) {}
     /// The run stops before a step because this execution has too little time or too few
     /// outbound calls left (see [`RunWriter::reaches_out`]): the steps so far are kept and the
-    /// run is due at once for the next execution. That stop is no failed attempt: an attempt counts a crash, not a wait.
+    /// run is due at once for the next execution. That stop is no failed attempt: an attempt
+    /// counts a crash, not a wait.
     fn stop_for_time<'a>(
         &'a self,
         steps: &'a str,
