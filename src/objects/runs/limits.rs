@@ -53,10 +53,10 @@ pub fn in_flight_bytes(env: &Env) -> i64 {
 
 /// `RUN_WAKE_CALLS` (default 5 000): most outbound calls (`http` steps' attempts) one wake of
 /// the executor makes. The platform counts an alarm's subrequests (10 000 per invocation on
-/// Workers Paid, redirects followed included), and a wake that drains a backlog alone could
-/// reach that count, failing every later call; past this many, a wake starts no more steps that
-/// reach out, and the next wake, a new invocation, goes on once its steps in flight have ended.
-/// Half the platform's count: room for redirects and the wake's other subrequests.
+/// Workers Paid), and a wake that drains a backlog alone could reach that count, failing every
+/// later call; past this many, a wake starts no more steps that reach out, and the next wake, a
+/// new invocation, goes on once its steps in flight have ended. Half the platform's count: room
+/// for redirects the platform follows (which may count too) and the wake's other subrequests.
 pub fn wake_calls(env: &Env) -> u64 {
     env_number(env, "RUN_WAKE_CALLS").map_or(5_000, |n| n.max(1.0) as u64)
 }
