@@ -10,13 +10,17 @@
 //! `POST /api/dev/workflows/{workflow_id}/lose-alarm`: the workflow's object deletes its alarm,
 //! as a platform that gave up an alarm would (the Cron pass and status reads set it again).
 //!
+//! `GET /api/dev/workflows/{workflow_id}/poll-calls`: `{"wakes": w, "wake_calls_max": c}`, the
+//! poll's wakes (alarms and deploys) in its object's isolate and the most outbound calls (source
+//! reads, calls to shards) one made.
+//!
 //! `GET /api/dev/runs/{run_id}/claims`: `{"claims": n, "held_bytes_max": b,
-//! "flight_bytes_max": f, "handed": h, "renewals": r, "wakes": w, "wake_calls_max": c}`, the
-//! claim statements the executor of the object that holds the run ran since that object
-//! started, the most bytes of runs it held at once for a free slot, the most bytes of runs it
-//! executed at once, the runs handed to it at their create (no claim read them), the held runs
-//! whose lease it renewed when their slot came, its wakes, and the most outbound calls one wake
-//! made.
+//! "flight_bytes_max": f, "handed": h, "renewals": r, "wakes": w, "wake_calls_max": c,
+//! "wake_runs_max": s}`, the claim statements the executor of the object that holds the run ran
+//! since that object started, the most bytes of runs it held at once for a free slot, the most
+//! bytes of runs it executed at once, the runs handed to it at their create (no claim read
+//! them), the held runs whose lease it renewed when their slot came, its wakes, the most
+//! outbound calls one wake made and the most runs one wake started.
 
 use worker::{Env, Request, Response};
 
@@ -36,6 +40,15 @@ pub async fn route(req: &Request, env: &Env, method: &str, path: &str) -> Option
             return None;
         }
         return Some(lose_alarm(req, env, workflow_id).await);
+    }
+    if let Some(workflow_id) = path
+        .strip_prefix("/api/dev/workflows/")
+        .and_then(|rest| rest.strip_suffix("/poll-calls"))
+    {
+        if method != "GET" || !runs::dev::enabled(env) {
+            return None;
+        }
+        return Some(poll_calls(req, env, workflow_id).await);
     }
     let rest = path.strip_prefix("/api/dev/runs/")?;
     let (run_id, what) = rest.split_once('/')?;
@@ -90,6 +103,16 @@ async fn stale_write(req: &Request, env: &Env, run_id: &str) -> ApiResult {
     )
     .await?;
     json_reply(status, body)
+}
+
+/// The poll's wakes in the workflow object's isolate and the most outbound calls one made
+/// (`{"wakes", "wake_calls_max"}`).
+async fn poll_calls(req: &Request, env: &Env, workflow_id: &str) -> ApiResult {
+    auth::require_admin(req, env)?;
+    let id = WorkflowId::parse(workflow_id)
+        .ok_or_else(|| ApiError::not_found(format!("no workflow with id {workflow_id}")))?;
+    let answer = crate::objects::call(env, id.as_str(), Action::DevPollCalls, None).await?;
+    json_reply(answer.status, answer.text)
 }
 
 async fn lose_alarm(req: &Request, env: &Env, workflow_id: &str) -> ApiResult {

@@ -18,6 +18,9 @@ pub enum Action {
     CheckAlarm,
     /// Dev only: delete the object's alarm (a lost alarm, for the tests of [`Self::CheckAlarm`]).
     DevLoseAlarm,
+    /// Dev only: how many wakes the poll made in this instance and the most outbound calls one
+    /// made (`{"wakes", "wake_calls_max"}`, see `poll::WakeCalls`).
+    DevPollCalls,
     /// Move the poll cursor (body `{"start": "now" | "beginning"}`).
     PollReset,
     /// The schedule's armed state (diagnostics).
@@ -67,12 +70,13 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 27] = [
+    const ALL: [Action; 28] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
         Action::CheckAlarm,
         Action::DevLoseAlarm,
+        Action::DevPollCalls,
         Action::PollReset,
         Action::ScheduleState,
         Action::Status,
@@ -105,6 +109,7 @@ impl Action {
             Action::Undeploy => "/undeploy",
             Action::CheckAlarm => "/alarm/check",
             Action::DevLoseAlarm => "/dev/lose-alarm",
+            Action::DevPollCalls => "/dev/poll-calls",
             Action::PollReset => "/poll/reset",
             Action::ScheduleState => "/schedule/state",
             Action::Status => "/status",

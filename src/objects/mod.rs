@@ -641,7 +641,12 @@ impl WorkflowObject {
                 self.state.storage().delete_alarm().await?;
                 Response::ok("alarm deleted")
             }
-            Action::DevLoseAlarm => Response::error("unknown object action", 404),
+            Action::DevPollCalls if runs::dev::enabled(&self.env) => {
+                Response::from_json(&poll::wake_calls_seen(&workflow_id))
+            }
+            Action::DevLoseAlarm | Action::DevPollCalls => {
+                Response::error("unknown object action", 404)
+            }
             Action::RunForget => {
                 let storage = self.state.storage();
                 let shard_object = url
@@ -759,6 +764,7 @@ impl WorkflowObject {
                     "renewals": self.runs.renewals.get(),
                     "wakes": self.runs.wakes.get(),
                     "wake_calls_max": self.runs.wake_calls_max.get(),
+                    "wake_runs_max": self.runs.wake_runs_max.get(),
                 }))
             }
             Action::DevStaleWrite | Action::DevPlans | Action::DevClaims => {

@@ -741,14 +741,70 @@ struct PollCtx<'a> {
     /// When this alarm (or deploy) began polling: its time budget counts from here.
     started: i64,
     budget_ms: i64,
+    /// Outbound calls this alarm (or deploy) made: source reads and pages, calls to shards.
+    calls: Cell<u64>,
+    /// At most this many (`POLL_WAKE_CALLS`; see [`wake_calls`]).
+    call_budget: u64,
 }
 
 impl PollCtx<'_> {
-    /// Whether this poll has polled for its time, or a deploy waits for it: it stops before
-    /// its next batch or page and goes on at once after.
+    /// Whether this poll has polled for its time or made its calls, or a deploy waits for it:
+    /// it stops before its next batch or page and goes on at once after (a new invocation).
     fn out_of_time(&self) -> bool {
-        now_ms() - self.started >= self.budget_ms || PollLock::wanted(self.workflow_id)
+        now_ms() - self.started >= self.budget_ms
+            || self.calls.get() + self.batch_calls() > self.call_budget
+            || PollLock::wanted(self.workflow_id)
     }
+
+    /// The most calls one more batch or page makes: its read, and then one call per shard
+    /// its runs go to.
+    fn batch_calls(&self) -> u64 {
+        1 + u64::from(self.shards)
+    }
+
+    fn count_calls(&self, n: usize) {
+        self.calls.set(self.calls.get().saturating_add(n as u64));
+    }
+
+    /// Notes the calls of this wake for the dev counters (`Action::DevPollCalls`).
+    fn note_wake(&self) {
+        if crate::objects::runs::dev::enabled(self.obj.env()) {
+            WAKE_CALLS.with(|w| {
+                let mut w = w.borrow_mut();
+                let seen = w.entry(self.workflow_id.to_string()).or_default();
+                seen.wakes += 1;
+                seen.wake_calls_max = seen.wake_calls_max.max(self.calls.get());
+            });
+        }
+    }
+}
+
+/// Dev counters of a workflow's poll wakes in this isolate.
+#[derive(Default, Clone, Copy, serde::Serialize)]
+pub struct WakeCalls {
+    wakes: u64,
+    wake_calls_max: u64,
+}
+
+thread_local! {
+    static WAKE_CALLS: RefCell<HashMap<String, WakeCalls>> = RefCell::new(HashMap::new());
+}
+
+/// The dev counters of `workflow_id`'s poll wakes (zeros before any).
+pub fn wake_calls_seen(workflow_id: &str) -> WakeCalls {
+    WAKE_CALLS.with(|w| w.borrow().get(workflow_id).copied().unwrap_or_default())
+}
+
+/// `POLL_WAKE_CALLS` (default 5 000, at least 1): most outbound calls one poll alarm (or
+/// deploy) makes: reads of the source (a PostgreSQL batch, an HTTP page) and calls to the shard
+/// objects its runs go to. The platform counts an invocation's subrequests (10 000 on Workers
+/// Paid): a fast source drained in batches over many shards could reach that count within the
+/// alarm's 25 s, failing every later call. Past this many, less the calls of one more batch,
+/// the poll keeps what it read and re-arms at once. Half the platform's count: room for
+/// redirects and lookups in the shards of an earlier `shards`, which are counted but not
+/// reserved.
+fn wake_calls(env: &worker::Env) -> u64 {
+    super::runs::limits::env_number(env, "POLL_WAKE_CALLS").map_or(5_000, |n| n.max(1.0) as u64)
 }
 
 /// The scope of the source's dedup keys (`poll::state::dedup_scope`): the first poll of a
@@ -862,6 +918,7 @@ async fn record_runs(
         ));
     }
     let env = ctx.obj.env();
+    ctx.count_calls(by_shard.len());
     let answers = join_all(
         by_shard
             .into_iter()
@@ -905,6 +962,7 @@ async fn held_in_earlier_shards(
     // One shard after the other: this happens only within the retention period after a
     // change of `shards`, and is no hot path.
     let mut held = HashSet::new();
+    ctx.count_calls(ask.len());
     for (shard, keys) in &ask {
         let found = batch::held(ctx.obj.env(), ctx.workflow_id, *shard, keys)
             .await
@@ -941,6 +999,7 @@ async fn poll_pg(
     let cursor = match (&stored, ctx.trigger.start, force_now) {
         (Some(c), _, _) => c.clone(),
         (None, PollStart::Now, _) | (None, _, true) => {
+            ctx.count_calls(1);
             let latest = pg.latest(source).await?;
             save_pg(store, generation, &ctx.fingerprint, &latest).map_err(storage_err)?;
             return Ok(Polled::Positioned {
@@ -950,6 +1009,7 @@ async fn poll_pg(
         (None, PollStart::Beginning, false) => PgCursor::Beginning,
     };
     let mut horizon = load_horizon(store, &ctx.fingerprint).map_err(storage_err)?;
+    ctx.count_calls(1);
     let (rows, cut) = pg
         .settled_batch(source, &cursor, &mut horizon, now_ms())
         .await?;
@@ -1038,6 +1098,7 @@ async fn poll_http(
             0 => source.url.clone(),
             n => format!("{} (page {})", source.url, n + 1),
         };
+        ctx.count_calls(1);
         let fetched = http_source::fetch(&request, &shown, carries_secret).await;
         if pages == 0 && walk.next.is_some() {
             // The page kept from an earlier poll: refusals in a row give it up (the walk starts
@@ -1261,6 +1322,8 @@ async fn poll_and_rearm(
         notes: RefCell::new(PollNotes::default()),
         started: now_ms(),
         budget_ms: loop_budget_ms(obj.env()),
+        calls: Cell::new(0),
+        call_budget: wake_calls(obj.env()),
     };
     let mut session: Option<PgSession> = None;
     let mut created = 0usize;
@@ -1290,6 +1353,7 @@ async fn poll_and_rearm(
         }
     };
     drop(session);
+    ctx.note_wake();
     let notes = PollNotes {
         created,
         summary,
@@ -1630,11 +1694,13 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
                 notes: RefCell::new(PollNotes::default()),
                 started: now_ms(),
                 budget_ms: loop_budget_ms(obj.env()),
+                calls: Cell::new(0),
+                call_budget: wake_calls(obj.env()),
             };
             let mut session = None;
             // A positioning walk that pauses (100 pages) goes on at once, as at deploy.
             let mut force_now = true;
-            loop {
+            let polled = loop {
                 match poll_once(&ctx, &mut session, force_now).await {
                     // A deploy waiting for the lock goes first; the poll goes on after it.
                     Ok(Polled::Taken { full: true, .. }) if !ctx.out_of_time() => {
@@ -1642,20 +1708,25 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
                     }
                     Ok(Polled::Taken { full, summary, .. }) => {
                         go_on = full;
-                        break summary.unwrap_or(Value::Null);
+                        break Ok(summary.unwrap_or(Value::Null));
                     }
-                    Ok(Polled::Positioned { summary }) => break summary,
+                    Ok(Polled::Positioned { summary }) => break Ok(summary),
                     // The first pass leaves the cursor as it was when it fails; a later one
                     // fails after the cursor was replaced: the poll goes on positioning, and
                     // the error shows in its status then.
-                    Err(e) if force_now => {
-                        return Response::from_json(&json!({ "error": e.0 }))
-                            .map(|r| r.with_status(502));
-                    }
+                    Err(e) if force_now => break Err(e),
                     Err(_) => {
                         go_on = true;
-                        break Value::Null;
+                        break Ok(Value::Null);
                     }
+                }
+            };
+            ctx.note_wake();
+            match polled {
+                Ok(summary) => summary,
+                Err(e) => {
+                    return Response::from_json(&json!({ "error": e.0 }))
+                        .map(|r| r.with_status(502))
                 }
             }
         }

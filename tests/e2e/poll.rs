@@ -1618,6 +1618,112 @@ fn injection_attempts_in_names_are_rejected_at_validation() {
     assert_eq!(r.locations(), ["trigger.interval_seconds"]);
 }
 
+/// Calls and runs per wake made small: 6 outbound calls a poll alarm (`POLL_WAKE_CALLS`), 4 runs
+/// a wake of an executor (`RUN_WAKE_RUNS`), and one attempt per run (a run handed back
+/// unstarted at a wake's end counts none). A `wrangler dev` of its own, on the shared cluster.
+fn bounded_wakes_dev() -> &'static Dev {
+    static DEV: OnceLock<Dev> = OnceLock::new();
+    DEV.get_or_init(|| {
+        Dev::start(
+            "poll-bounded-wakes",
+            &[
+                ("TRIPLINE_DEV_ACTIONS", "1"),
+                ("POLL_WAKE_CALLS", "6"),
+                ("RUN_WAKE_RUNS", "4"),
+                ("RUN_MAX_ATTEMPTS", "1"),
+                ("PG_URL", &env().pg.url("reader")),
+            ],
+        )
+    })
+}
+
+/// A poll alarm makes at most `POLL_WAKE_CALLS` outbound calls (the platform counts an
+/// invocation's subrequests): it stops before a batch that could pass them, keeps what it read
+/// and goes on in a new wake at once. Here 6 calls a wake, batches of 3 rows over 2 shards (at
+/// most 3 calls a batch): 30 rows take at least 5 wakes of at most 6 calls, and each row runs
+/// once. (Without the bound one alarm reads all 10 batches: 30 calls.)
+#[test]
+fn a_poll_alarm_makes_at_most_its_outbound_calls_and_the_next_goes_on() {
+    const ROWS: u32 = 30;
+    let e = env();
+    let dev = bounded_wakes_dev();
+    table(&e.pg, "t_wake_calls");
+    insert(&e.pg, "t_wake_calls", 1, ROWS);
+    let mut def = pg_def(
+        "wake calls",
+        json!({"table": "t_wake_calls", "batch_size": 3}),
+        "beginning",
+        60,
+    );
+    def["shards"] = json!(2);
+    let id = create_deployed(dev, &def);
+    let all = wait_runs(dev, &id, ROWS as usize, 120);
+    assert_unique_keys(&all);
+    let mut ids = record_ids(&all);
+    ids.sort();
+    assert_eq!(ids, (1..=i64::from(ROWS)).collect::<Vec<i64>>());
+    assert!(all.iter().all(|r| r["status"] == "succeeded"));
+    let r = api(
+        dev,
+        "GET",
+        &format!("/api/dev/workflows/{id}/poll-calls"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let counters = r.json();
+    let most = counters["wake_calls_max"].as_u64().expect("wake_calls_max");
+    let wakes = counters["wakes"].as_u64().expect("wakes");
+    assert!(
+        (2..=6).contains(&most),
+        "the most calls one wake made: {counters}"
+    );
+    // 10 full batches, at most 2 a wake.
+    assert!(wakes >= 5, "wakes for {ROWS} rows: {counters}");
+    // Every wake's runs are counted in the status.
+    assert_eq!(poll_status(dev, &id)["runs_created"], ROWS);
+}
+
+/// A wake of a shard object's executor starts at most `RUN_WAKE_RUNS` runs (the platform limits
+/// an invocation's CPU time, and runs that never reach out, like these polled `log` runs, are
+/// bounded by neither its calls nor its wall time): the next wake goes on at once. Here 4 runs
+/// a wake for one batch of 20: each runs once, at its first attempt, and no wake started more
+/// than 4, so there were at least 5. (Without the bound one wake starts all 20.)
+#[test]
+fn an_executor_wake_starts_at_most_its_runs_and_the_next_goes_on() {
+    const ROWS: u32 = 20;
+    let e = env();
+    let dev = bounded_wakes_dev();
+    table(&e.pg, "t_wake_runs");
+    insert(&e.pg, "t_wake_runs", 1, ROWS);
+    let def = pg_def(
+        "wake runs",
+        json!({"table": "t_wake_runs"}),
+        "beginning",
+        60,
+    );
+    let id = create_deployed(dev, &def);
+    let all = wait_runs(dev, &id, ROWS as usize, 120);
+    assert_unique_keys(&all);
+    for r in &all {
+        assert_eq!(r["status"], "succeeded", "{r}");
+        let run_id = r["id"].as_str().expect("id");
+        let run = api(dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+        assert_eq!(run["attempts"], 1, "{run}");
+        assert_eq!(run["steps"][0]["status"], "succeeded", "{run}");
+    }
+    let run_id = all[0]["id"].as_str().expect("id");
+    let r = api(dev, "GET", &format!("/api/dev/runs/{run_id}/claims"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let counters = r.json();
+    let most = counters["wake_runs_max"].as_u64().expect("wake_runs_max");
+    let wakes = counters["wakes"].as_u64().expect("wakes");
+    assert!(
+        (1..=4).contains(&most),
+        "the most runs one wake started: {counters}"
+    );
+    assert!(wakes >= 5, "wakes for {ROWS} runs: {counters}");
+}
+
 /// A `wrangler dev` of its own, for HTTP sources, with the dev fault `fault` on.
 fn dev_with_fault(name: &str, fault: &str) -> Dev {
     Dev::start(

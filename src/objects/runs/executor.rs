@@ -398,7 +398,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     let table = Table { sql };
     let started = now_ms();
     runs.wake_started.set(started);
-    runs.begin_wake(limits::wake_calls(env));
+    runs.begin_wake(limits::wake_calls(env), limits::wake_runs(env));
     let budget = wake_ms(env).budget;
     let lease = engine::lease_ms(env);
     let shared = Shared::new(env, sql, runs)?;
@@ -433,9 +433,9 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         for handed in runs.take_handed() {
             held.push_back(handed);
         }
-        // A wake whose outbound calls are spent starts no held run (one would stop before its
-        // first call): they go back to the queue, due at once, for the next wake.
-        if !runs.calls_left() {
+        // A wake whose outbound calls or runs are spent starts no held run (one would stop
+        // before its first call): they go back to the queue, due at once, for the next wake.
+        if runs.spent() {
             for claimed in held.drain(..) {
                 let fence = Fence {
                     id: &claimed.row.id,
@@ -447,7 +447,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         }
         // Free slots take held runs first, while their bytes fit. One whose lease has passed is
         // not started: it may be claimed again, and the next claim takes it.
-        while in_flight.len() < IN_FLIGHT {
+        while in_flight.len() < IN_FLIGHT && !runs.spent() {
             let Some(claimed) = held.front() else {
                 break;
             };
@@ -473,16 +473,19 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
                 claimed.row.lease_until = until;
             }
             flight_bytes += claimed.bytes;
+            runs.count_run();
             in_flight.push(execute_one(&shared, claimed));
         }
         runs.flight_bytes_max
             .set(runs.flight_bytes_max.get().max(flight_bytes));
         // The free slots are filled by one claim, which also takes up to `HELD` more.
-        // A wake whose time or outbound calls are spent takes no more runs: the next wake goes
-        // on once the runs in flight have ended.
-        let taking = now - started < budget && runs.calls_left();
+        // A wake whose time, outbound calls or runs are spent takes no more runs: the next wake
+        // goes on once the runs in flight have ended.
+        let taking = now - started < budget && !runs.spent();
+        // Never more than the wake may still start.
+        let runs_left = usize::try_from(runs.runs_left()).unwrap_or(usize::MAX);
         if claim_due && held.is_empty() && in_flight.len() < IN_FLIGHT && taking {
-            let limit = IN_FLIGHT - in_flight.len() + HELD;
+            let limit = (IN_FLIGHT - in_flight.len() + HELD).min(runs_left);
             // The lease covers the slowest step seen here, so that a first execution can send
             // it without extending the lease first.
             let until = now + lease + runs.step_lease(lease);
@@ -513,6 +516,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
                     && (in_flight.is_empty() || flight_bytes + claimed.bytes <= flight_budget)
                 {
                     flight_bytes += claimed.bytes;
+                    runs.count_run();
                     in_flight.push(execute_one(&shared, claimed));
                 } else {
                     held.push_back(claimed);
@@ -528,7 +532,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         if now < none_due_until && taking {
             let taken = in_flight.len() + held.len();
             runs.set_room(
-                (IN_FLIGHT + HELD).saturating_sub(taken),
+                (IN_FLIGHT + HELD).saturating_sub(taken).min(runs_left),
                 HELD_BYTES as i64 - held_bytes,
                 none_due_until,
             );

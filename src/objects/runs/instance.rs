@@ -33,10 +33,13 @@ pub struct RunsInstance {
     /// Outbound calls the running wake made, and how many it may make (see
     /// `limits::wake_calls`).
     wake_calls: Cell<(u64, u64)>,
-    /// Wakes of the executor in this instance, and the most outbound calls one of them made
-    /// (read by a dev-only action).
+    /// Runs the running wake started, and how many it may start (see `limits::wake_runs`).
+    wake_runs: Cell<(u64, u64)>,
+    /// Wakes of the executor in this instance, and the most outbound calls and runs one of
+    /// them made and started (read by a dev-only action).
     pub wakes: Cell<u64>,
     pub wake_calls_max: Cell<u64>,
+    pub wake_runs_max: Cell<u64>,
     /// When retention must next delete runs, as last looked up (`None`: not known, or no
     /// finished run then). A run finishing later expires after every run already finished, so
     /// it cannot make that time earlier.
@@ -103,10 +106,31 @@ impl RunsInstance {
             .set(self.slowest_step.get().max(worst_case_ms));
     }
 
-    /// A wake of the executor begins: it may make `budget` outbound calls.
-    pub fn begin_wake(&self, budget: u64) {
-        self.wake_calls.set((0, budget));
+    /// A wake of the executor begins: it may make `calls` outbound calls and start `runs` runs.
+    pub fn begin_wake(&self, calls: u64, runs: u64) {
+        self.wake_calls.set((0, calls));
+        self.wake_runs.set((0, runs));
         self.wakes.set(self.wakes.get() + 1);
+    }
+
+    /// How many more runs the running wake may start.
+    pub fn runs_left(&self) -> u64 {
+        let (started, budget) = self.wake_runs.get();
+        budget.saturating_sub(started)
+    }
+
+    /// Counts a run the wake starts.
+    pub fn count_run(&self) {
+        let (started, budget) = self.wake_runs.get();
+        self.wake_runs.set((started + 1, budget));
+        self.wake_runs_max
+            .set(self.wake_runs_max.get().max(started + 1));
+    }
+
+    /// Whether the running wake has made its calls or started its runs: it takes no more runs,
+    /// hands back those it holds, and ends once its runs in flight have.
+    pub fn spent(&self) -> bool {
+        !self.calls_left() || self.runs_left() == 0
     }
 
     /// Whether the running wake may still make an outbound call.

@@ -28,7 +28,8 @@ const _: () = assert!(MOVED_INPUT_MAX >= 1_000_000);
 const _: () = assert!(tripline_core::endpoint::runtime::INLINE_INPUT_MAX <= INPUT_CAP_BYTES);
 const _: () = assert!(tripline_core::poll::state::MAX_RECORD_INPUT_BYTES <= INPUT_CAP_BYTES);
 
-fn env_number(env: &Env, name: &str) -> Option<f64> {
+/// A Worker variable read as a positive number (`None`: unset, not a number, or not above 0).
+pub(crate) fn env_number(env: &Env, name: &str) -> Option<f64> {
     env_string(env, name)
         .and_then(|s| s.trim().parse::<f64>().ok())
         .filter(|n| n.is_finite() && *n > 0.0)
@@ -59,6 +60,16 @@ pub fn in_flight_bytes(env: &Env) -> i64 {
 /// for redirects the platform follows (which may count too) and the wake's other subrequests.
 pub fn wake_calls(env: &Env) -> u64 {
     env_number(env, "RUN_WAKE_CALLS").map_or(5_000, |n| n.max(1.0) as u64)
+}
+
+/// `RUN_WAKE_RUNS` (default 5 000): most runs one wake of the executor starts. The platform
+/// limits an alarm invocation's CPU time (30 s by default), and runs that never reach out
+/// (`log` steps, replies) are bounded by neither the wake's calls nor its wall time: a backlog
+/// of them drained by one wake could pass it, and the platform would end the invocation.
+/// Past this many, the wake starts no more runs, and the next wake goes on once its runs in
+/// flight have ended (at ~1 ms of CPU a run, 5 s of the 30).
+pub fn wake_runs(env: &Env) -> u64 {
+    env_number(env, "RUN_WAKE_RUNS").map_or(5_000, |n| n.max(1.0) as u64)
 }
 
 /// `RUN_STORAGE_LIMIT_BYTES` (default 9.5 GB): past it, the object refuses new runs (507).
