@@ -32,23 +32,16 @@ use tripline_core::kernel::ids::{RunId, WorkflowId};
 
 /// The response to a dev route, or `None` when `path` is not one (or dev routes are off).
 pub async fn route(req: &Request, env: &Env, method: &str, path: &str) -> Option<ApiResult> {
-    if let Some(workflow_id) = path
-        .strip_prefix("/api/dev/workflows/")
-        .and_then(|rest| rest.strip_suffix("/lose-alarm"))
-    {
-        if method != "POST" || !runs::dev::enabled(env) {
+    if let Some(rest) = path.strip_prefix("/api/dev/workflows/") {
+        let (workflow_id, what) = rest.split_once('/')?;
+        if !runs::dev::enabled(env) {
             return None;
         }
-        return Some(lose_alarm(req, env, workflow_id).await);
-    }
-    if let Some(workflow_id) = path
-        .strip_prefix("/api/dev/workflows/")
-        .and_then(|rest| rest.strip_suffix("/poll-calls"))
-    {
-        if method != "GET" || !runs::dev::enabled(env) {
-            return None;
-        }
-        return Some(poll_calls(req, env, workflow_id).await);
+        return match (method, what) {
+            ("POST", "lose-alarm") => Some(lose_alarm(req, env, workflow_id).await),
+            ("GET", "poll-calls") => Some(poll_calls(req, env, workflow_id).await),
+            _ => None,
+        };
     }
     let rest = path.strip_prefix("/api/dev/runs/")?;
     let (run_id, what) = rest.split_once('/')?;
