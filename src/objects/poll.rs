@@ -800,9 +800,9 @@ pub fn wake_calls_seen(workflow_id: &str) -> WakeCalls {
 /// objects its runs go to. The platform counts an invocation's subrequests (10 000 on Workers
 /// Paid): a fast source drained in batches over many shards could reach that count within the
 /// alarm's 25 s, failing every later call. Past this many, less the calls of one more batch,
-/// the poll keeps what it read and re-arms at once. Half the platform's count: room for
-/// redirects and lookups in the shards of an earlier `shards`, which are counted but not
-/// reserved.
+/// the poll keeps what it read and re-arms at once (every poll reads at least one batch or
+/// page, whatever this is). Half the platform's count: room for redirects and lookups in the
+/// shards of an earlier `shards`, which are counted but not reserved.
 fn wake_calls(env: &worker::Env) -> u64 {
     super::runs::limits::env_number(env, "POLL_WAKE_CALLS").map_or(5_000, |n| n.max(1.0) as u64)
 }

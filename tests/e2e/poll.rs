@@ -1619,8 +1619,8 @@ fn injection_attempts_in_names_are_rejected_at_validation() {
 }
 
 /// Calls and runs per wake made small: 6 outbound calls a poll alarm (`POLL_WAKE_CALLS`), 4 runs
-/// a wake of an executor (`RUN_WAKE_RUNS`), and one attempt per run (a run handed back
-/// unstarted at a wake's end counts none). A `wrangler dev` of its own, on the shared cluster.
+/// a wake of an executor (`RUN_WAKE_RUNS`), and one attempt per run (a wake's end never costs
+/// a run an attempt). A `wrangler dev` of its own, on the shared cluster.
 fn bounded_wakes_dev() -> &'static Dev {
     static DEV: OnceLock<Dev> = OnceLock::new();
     DEV.get_or_init(|| {
@@ -1632,6 +1632,7 @@ fn bounded_wakes_dev() -> &'static Dev {
                 ("RUN_WAKE_RUNS", "4"),
                 ("RUN_MAX_ATTEMPTS", "1"),
                 ("PG_URL", &env().pg.url("reader")),
+                ("API_TOKEN", API_TOKEN),
             ],
         )
     })
@@ -1653,7 +1654,7 @@ fn a_poll_alarm_makes_at_most_its_outbound_calls_and_the_next_goes_on() {
         "wake calls",
         json!({"table": "t_wake_calls", "batch_size": 3}),
         "beginning",
-        60,
+        5,
     );
     def["shards"] = json!(2);
     let id = create_deployed(dev, &def);
@@ -1670,6 +1671,37 @@ fn a_poll_alarm_makes_at_most_its_outbound_calls_and_the_next_goes_on() {
     assert_eq!(poll_status(dev, &id)["runs_created"], ROWS);
 }
 
+/// The same bound over an HTTP source's pages: a walk stops before a page whose fetch, and the
+/// calls to the 2 shards for the runs of the pages it read, could pass 6 calls; it keeps its
+/// place, and the next poll goes on at once. 30 items on 10 pages of 3 take at least 3 wakes of
+/// at most 6 calls, and each item runs once.
+#[test]
+fn an_http_poll_makes_at_most_its_outbound_calls_over_pages() {
+    let e = env();
+    let dev = bounded_wakes_dev();
+    let feed = "wake-calls-pages";
+    e.api.update(feed, |f| {
+        f.items = (1..=30).map(item).collect();
+        f.page_size = Some(3);
+        f.paging = Paging::BodyNext;
+    });
+    let mut def = http_def(
+        "wake calls pages",
+        json!({"url": e.api.url(feed), "pagination": {"next_url": "/links/next", "max_pages": 20}}),
+        "beginning",
+    );
+    def["shards"] = json!(2);
+    let id = create_deployed(dev, &def);
+    let all = wait_runs(dev, &id, 30, 120);
+    assert_unique_keys(&all);
+    let mut seqs = item_seqs(&all);
+    seqs.sort();
+    assert_eq!(seqs, (1..=30).collect::<Vec<u64>>());
+    // 10 pages, at most 4 a wake.
+    let path = format!("/api/dev/workflows/{id}/poll-calls");
+    assert_wakes_bounded(dev, &path, "wake_calls_max", 2..=6, 3);
+}
+
 /// A wake of a shard object's executor starts at most `RUN_WAKE_RUNS` runs (the platform limits
 /// an invocation's CPU time, and runs that never reach out, like these polled `log` runs, are
 /// bounded by neither its calls nor its wall time): the next wake goes on at once. Here 4 runs
@@ -1682,12 +1714,7 @@ fn an_executor_wake_starts_at_most_its_runs_and_the_next_goes_on() {
     let dev = bounded_wakes_dev();
     table(&e.pg, "t_wake_runs");
     insert(&e.pg, "t_wake_runs", 1, ROWS);
-    let def = pg_def(
-        "wake runs",
-        json!({"table": "t_wake_runs"}),
-        "beginning",
-        60,
-    );
+    let def = pg_def("wake runs", json!({"table": "t_wake_runs"}), "beginning", 5);
     let id = create_deployed(dev, &def);
     let all = wait_runs(dev, &id, ROWS as usize, 120);
     assert_unique_keys(&all);

@@ -801,6 +801,49 @@ fn a_wake_makes_at_most_its_outbound_calls_and_the_next_wake_goes_on() {
     assert!(wakes >= 7, "wakes for {} calls: {counters}", 2 * RUNS + 1);
 }
 
+/// A wake of the executor starts at most `RUN_WAKE_RUNS` runs (the platform limits an alarm's
+/// CPU time): runs created while it runs are handed to it only within what it may still start,
+/// and the next wake goes on at once. Here 3 runs a wake for 20 runs of one `http` step, sent
+/// in a burst: each runs once, at its first attempt (`RUN_MAX_ATTEMPTS=1`), and no wake
+/// started more than 3. (Without the bound one wake starts them all.)
+#[test]
+fn a_wake_starts_at_most_its_runs_and_the_next_wake_goes_on() {
+    const RUNS: usize = 20;
+    const WAKE_RUNS: u64 = 3;
+    let up = Upstream::start();
+    let dev = Dev::start(
+        "scale-wake-runs",
+        &[
+            DEV_ACTIONS,
+            ("RUN_WAKE_RUNS", &WAKE_RUNS.to_string()),
+            ("RUN_MAX_ATTEMPTS", "1"),
+        ],
+    );
+    let steps = json!([
+        {"type": "http", "name": "call", "method": "POST", "url": up.url("/echo/runs"),
+         "json": {"n": "{{request.body.n}}"}, "timeout_ms": 10000, "retries": 0},
+    ]);
+    let id = create_deployed(&dev, &endpoint(1, steps));
+    let made = post_burst(&dev, &id, "wake-runs", RUNS);
+    eventually(120, "every run succeeded", || {
+        let listed = runs(&dev, &id);
+        listed.len() == RUNS && listed.iter().all(|r| r["status"] == "succeeded")
+    });
+    assert_eq!(up.received("/echo/runs").len(), RUNS, "one call per run");
+    for run_id in &made {
+        let r = api(&dev, "GET", &format!("/api/runs/{run_id}"), None).json();
+        assert_eq!(r["attempts"], 1, "{r}");
+    }
+    let counters = executor_counters(&dev, &made[0]);
+    let most = counters["wake_runs_max"].as_u64().expect("wake_runs_max");
+    let wakes = counters["wakes"].as_u64().expect("wakes");
+    assert!(
+        (1..=WAKE_RUNS).contains(&most),
+        "the most runs one wake started: {counters}"
+    );
+    assert!(wakes >= 7, "wakes for {RUNS} runs: {counters}");
+}
+
 /// A deployed workflow whose `http` step sends the request body's `blob` to `path`, taking
 /// bodies of up to `max_body` bytes.
 fn blob_workflow(dev: &Dev, up: &Upstream, path: &str, max_body: usize) -> String {

@@ -1,7 +1,7 @@
 //! The shard object's executor, run by its alarm: claims due runs (queued, or whose lease
 //! expired) and executes up to [`IN_FLIGHT`] at a time (a claim takes more, held for the
-//! next free slots) until none is left or its wall-time budget is spent, deletes expired runs
-//! in bounded batches, then re-arms the alarm for the earliest deadline.
+//! next free slots) until none is left or its wall time, outbound calls or runs are spent,
+//! deletes expired runs in bounded batches, then re-arms the alarm for the earliest deadline.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -433,8 +433,9 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         for handed in runs.take_handed() {
             held.push_back(handed);
         }
-        // A wake whose outbound calls or runs are spent starts no held run (one would stop
-        // before its first call): they go back to the queue, due at once, for the next wake.
+        // A wake whose outbound calls or runs are spent starts no held run (with no call left,
+        // one would stop before its first): they go back to the queue, due at once, for the
+        // next wake.
         if runs.spent() {
             for claimed in held.drain(..) {
                 let fence = Fence {
@@ -528,11 +529,15 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         let held_bytes = held.iter().map(|c| c.bytes).sum::<i64>();
         runs.held_bytes_max
             .set(runs.held_bytes_max.get().max(held_bytes));
-        // New runs are handed over while no stored run is due, up to what a claim would take.
-        if now < none_due_until && taking {
+        // New runs are handed over while no stored run is due, up to what a claim would take
+        // and what the wake may still start besides the runs it holds.
+        let room_runs = usize::try_from(runs.runs_left())
+            .unwrap_or(usize::MAX)
+            .saturating_sub(held.len());
+        if now < none_due_until && taking && room_runs > 0 {
             let taken = in_flight.len() + held.len();
             runs.set_room(
-                (IN_FLIGHT + HELD).saturating_sub(taken).min(runs_left),
+                (IN_FLIGHT + HELD).saturating_sub(taken).min(room_runs),
                 HELD_BYTES as i64 - held_bytes,
                 none_due_until,
             );

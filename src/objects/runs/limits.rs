@@ -64,8 +64,9 @@ pub fn wake_calls(env: &Env) -> u64 {
 
 /// `RUN_WAKE_RUNS` (default 5 000): most runs one wake of the executor starts. The platform
 /// limits an alarm invocation's CPU time (30 s by default), and runs that never reach out
-/// (`log` steps, replies) are bounded by neither the wake's calls nor its wall time: a backlog
-/// of them drained by one wake could pass it, and the platform would end the invocation.
+/// (`log` steps, replies) are bounded by the wake's 9 minutes of claiming but not by its calls:
+/// a backlog of them drained by one wake could pass 30 s of CPU, and the platform would end
+/// the invocation.
 /// Past this many, the wake starts no more runs, and the next wake goes on once its runs in
 /// flight have ended (at ~1 ms of CPU a run, 5 s of the 30).
 pub fn wake_runs(env: &Env) -> u64 {
