@@ -11,8 +11,8 @@
 //! as a platform that gave up an alarm would (the Cron pass and status reads set it again).
 //!
 //! `GET /api/dev/workflows/{workflow_id}/poll-calls`: `{"wakes": w, "wake_calls_max": c}`, the
-//! poll's wakes (alarms, and deploys and resets that poll) in its object's isolate and the most outbound calls (source
-//! reads, calls to shards) one made.
+//! poll's wakes (alarms, and deploys and resets that poll) in its object's isolate and the most
+//! outbound calls (source reads, calls to shards) one made.
 //!
 //! `GET /api/dev/runs/{run_id}/claims`: `{"claims": n, "held_bytes_max": b,
 //! "flight_bytes_max": f, "handed": h, "renewals": r, "wakes": w, "wake_calls_max": c,
