@@ -1730,24 +1730,6 @@ fn an_executor_wake_starts_at_most_its_runs_and_the_next_goes_on() {
     assert_wakes_bounded(dev, &path, "wake_runs_max", 1..=4, 5);
 }
 
-/// Asserts the dev counters at `path`: the most one wake did (`most`) is within `bound`, and
-/// there were at least `wakes` wakes.
-fn assert_wakes_bounded(
-    dev: &Dev,
-    path: &str,
-    most: &str,
-    bound: std::ops::RangeInclusive<u64>,
-    wakes: u64,
-) {
-    let r = api(dev, "GET", path, None);
-    assert_eq!(r.status, 200, "{}", r.text);
-    let counters = r.json();
-    let seen = counters[most].as_u64().expect(most);
-    assert!(bound.contains(&seen), "{most} out of {bound:?}: {counters}");
-    let seen = counters["wakes"].as_u64().expect("wakes");
-    assert!(seen >= wakes, "fewer than {wakes} wakes: {counters}");
-}
-
 /// A `wrangler dev` of its own, for HTTP sources, with the dev fault `fault` on.
 fn dev_with_fault(name: &str, fault: &str) -> Dev {
     Dev::start(

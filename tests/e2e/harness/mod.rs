@@ -871,3 +871,21 @@ pub fn node_tests(files: &[&str]) -> String {
     assert!(stdout.contains("# fail 0"), "{stdout}");
     stdout
 }
+
+/// Asserts the dev counters at `path`: the most one wake did (`most`) is within `bound`, and
+/// there were at least `wakes` wakes.
+pub fn assert_wakes_bounded(
+    dev: &Dev,
+    path: &str,
+    most: &str,
+    bound: std::ops::RangeInclusive<u64>,
+    wakes: u64,
+) {
+    let r = api(dev, "GET", path, None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let counters = r.json();
+    let seen = counters[most].as_u64().expect(most);
+    assert!(bound.contains(&seen), "{most} out of {bound:?}: {counters}");
+    let seen = counters["wakes"].as_u64().expect("wakes");
+    assert!(seen >= wakes, "fewer than {wakes} wakes: {counters}");
+}
