@@ -96,7 +96,7 @@ pub trait RunWriter {
     /// outbound calls left (see [`RunWriter::reaches_out`]): the steps so far are kept and the
     /// run is due at once for the next execution. That stop is no failed attempt: an attempt
     /// counts a crash, not a wait.
-    fn stop_for_time<'a>(
+    fn stop_for_next_wake<'a>(
         &'a self,
         steps: &'a str,
         raw: RawOutputs<'a>,
@@ -362,7 +362,7 @@ pub async fn execute_claimed(
             if !writer.reaches_out(timeout) {
                 // Recorded so far, and due at once: the next execution takes the run up here.
                 let steps = Value::Array(records.clone()).to_string();
-                writer.stop_for_time(&steps, run_ctx.outputs()).await?;
+                writer.stop_for_next_wake(&steps, run_ctx.outputs()).await?;
                 return Ok(());
             }
             // A run's first execution, before it recorded anything, whose claim already covers

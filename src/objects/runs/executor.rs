@@ -113,7 +113,7 @@ impl RunWriter for ObjectWriter<'_> {
         self.runs.count_call();
     }
 
-    fn stop_for_time<'a>(
+    fn stop_for_next_wake<'a>(
         &'a self,
         steps: &'a str,
         raw: RawOutputs<'a>,

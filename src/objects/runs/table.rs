@@ -465,10 +465,10 @@ impl Table<'_> {
         Ok(cursor.rows_written() > 0)
     }
 
-    /// Hands the claim `fence` back: the run stopped for its wake's time (see
-    /// `RunWriter::stop_for_time`). It is queued again, due at `due`, and its attempt is not
-    /// counted; queued, no write of this claim (fenced on `running`) passes any more. `false`
-    /// when a newer claim owns the run.
+    /// Hands the claim `fence` back: the run stopped for its wake's time or calls (see
+    /// `RunWriter::stop_for_next_wake`), or was held by a wake that starts no more runs. It is
+    /// queued again, due at `due`, and its attempt is not counted; queued, no write of this claim
+    /// (fenced on `running`) passes any more. `false` when a newer claim owns the run.
     pub fn hand_back(&self, fence: Fence<'_>, due: i64) -> Result<bool> {
         let cursor = self.sql.exec(
             "UPDATE runs SET status = 'queued', attempts = attempts - 1, lease_until = ? \
