@@ -29,7 +29,7 @@ use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
     authorize_url, browser_cookie, check_redirect, check_user_id, is_state_shaped, new_state,
     percent_decode, pkce_pair, sanitize_error, started_in_this_browser, state_hash, state_ttl_ms,
-    with_query,
+    with_query, TokenSet,
 };
 use tripline_core::oauth::refresh::{
     keeps_earlier_refresh_token, may_be_same_account, oauth_trigger_of,
@@ -537,6 +537,11 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         Some(url) => match flow::userinfo(url, &tokens).await {
             Ok(v) => Some(v),
             Err(m) => {
+                let kept = keep_consent(&db, &key, id, &user_id, pending.version, &tokens).await?;
+                let m = match kept {
+                    true => format!("{m}; the consent is kept: signing in again finishes it"),
+                    false => m,
+                };
                 return failed(
                     &trigger,
                     &user_id,
@@ -544,26 +549,13 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                     &m,
                     502,
                     "Userinfo failed",
-                )
+                );
             }
         },
         None => None,
     };
 
-    let now = iso_millis(now_ms());
-    let scopes = json!(tokens.scopes).to_string();
-    let userinfo_text = userinfo.as_ref().map(Value::to_string);
-    let access = flow::seal(
-        &key,
-        &flow::token_aad("access", id, &user_id),
-        &tokens.access_token,
-    )?;
-    let refresh = tokens
-        .refresh_token
-        .as_deref()
-        .map(|r| flow::seal(&key, &flow::token_aad("refresh", id, &user_id), r))
-        .transpose()?;
-    let keep_refresh_token = refresh.is_none()
+    let keep_refresh_token = tokens.refresh_token.is_none()
         && may_keep_refresh_token(
             &db,
             &key,
@@ -574,23 +566,19 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             userinfo.as_ref(),
         )
         .await?;
-    connections::upsert(
+    let userinfo_text = userinfo.as_ref().map(Value::to_string);
+    let signed_in = SignedIn {
+        id,
+        user_id: &user_id,
+        version: pending.version,
+        tokens: &tokens,
+    };
+    save_connection(
         &db,
-        &connections::NewConnection {
-            workflow_id: id,
-            user_id: &user_id,
-            version: pending.version,
-            scopes: &scopes,
-            token_type: &tokens.token_type,
-            access_token: &access,
-            refresh_token: refresh.as_deref(),
-            keep_refresh_token,
-            expires_at: tokens.expires_at_ms,
-            refresh_at: tokens.refresh_at_ms,
-            userinfo: userinfo_text.as_deref(),
-            now_iso: &now,
-            running_lease_before: now_ms() + flow::MAX_REFRESH_LEASE_MS,
-        },
+        &key,
+        &signed_in,
+        userinfo_text.as_deref(),
+        keep_refresh_token,
     )
     .await?;
 
@@ -626,6 +614,132 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     redirect(pending.return_to.as_deref().unwrap_or(&trigger.success_url))
 }
 
+/// A sign-in whose code was exchanged: the end user's tokens, from the version it started on.
+struct SignedIn<'a> {
+    id: &'a WorkflowId,
+    user_id: &'a str,
+    version: i64,
+    tokens: &'a TokenSet,
+}
+
+/// Stores the end user's connection (tokens sealed), replacing an earlier one; its refresh
+/// token stays when this sign-in got none and `keep_refresh_token`.
+async fn save_connection(
+    db: &worker::D1Database,
+    key: &SealKey,
+    s: &SignedIn<'_>,
+    userinfo: Option<&str>,
+    keep_refresh_token: bool,
+) -> Result<(), ApiError> {
+    let (id, user_id, tokens) = (s.id, s.user_id, s.tokens);
+    let access = flow::seal(
+        key,
+        &flow::token_aad("access", id, user_id),
+        &tokens.access_token,
+    )?;
+    let refresh = tokens
+        .refresh_token
+        .as_deref()
+        .map(|r| flow::seal(key, &flow::token_aad("refresh", id, user_id), r))
+        .transpose()?;
+    connections::upsert(
+        db,
+        &connections::NewConnection {
+            workflow_id: id,
+            user_id,
+            version: s.version,
+            scopes: &json!(tokens.scopes).to_string(),
+            token_type: &tokens.token_type,
+            access_token: &access,
+            refresh_token: refresh.as_deref(),
+            keep_refresh_token,
+            expires_at: tokens.expires_at_ms,
+            refresh_at: tokens.refresh_at_ms,
+            userinfo,
+            now_iso: &iso_millis(now_ms()),
+            running_lease_before: now_ms() + flow::MAX_REFRESH_LEASE_MS,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// A sign-in whose userinfo call failed after its code was exchanged keeps the refresh token
+/// it got, in the end user's connection (without userinfo; no run starts): a provider that
+/// sends one only at the first consent (Google) sends none when the user signs in again, and
+/// the connection would need a new consent once its access token expired. Nothing is stored
+/// when the sign-in got no refresh token, or when the user's connection already holds one in
+/// use: a failed sign-in then changes nothing. A later sign-in keeps this refresh token only
+/// for the account it was issued to ([`may_keep_refresh_token`] asks the provider). `true`
+/// when it was kept.
+async fn keep_consent(
+    db: &worker::D1Database,
+    key: &SealKey,
+    id: &WorkflowId,
+    user_id: &str,
+    version: i64,
+    tokens: &TokenSet,
+) -> Result<bool, ApiError> {
+    if tokens.refresh_token.is_none() {
+        return Ok(false);
+    }
+    if let Some(earlier) = connections::get(db, id, user_id).await? {
+        if earlier.status == "active" && refresh_token_readable(key, id, user_id, &earlier) {
+            return Ok(false);
+        }
+    }
+    let signed_in = SignedIn {
+        id,
+        user_id,
+        version,
+        tokens,
+    };
+    save_connection(db, key, &signed_in, None, false).await?;
+    Ok(true)
+}
+
+/// Whether a connection holds a refresh token the current key decrypts.
+fn refresh_token_readable(
+    key: &SealKey,
+    id: &WorkflowId,
+    user_id: &str,
+    c: &connections::ConnectionRow,
+) -> bool {
+    c.refresh_token
+        .as_deref()
+        .is_some_and(|rt| crypto::open(key, &flow::token_aad("refresh", id, user_id), rt).is_ok())
+}
+
+/// The account an earlier connection stored without userinfo belongs to: the provider's
+/// `userinfo_url` asked with that connection's own access token. `None` when it cannot be
+/// told (the token is expired or unreadable, the call fails).
+async fn earlier_account(
+    key: &SealKey,
+    id: &WorkflowId,
+    user_id: &str,
+    earlier: &connections::ConnectionRow,
+    userinfo_url: &str,
+) -> Option<Value> {
+    if earlier.expires_at.is_some_and(|at| at <= now_ms()) {
+        return None;
+    }
+    let access_token = crypto::open(
+        key,
+        &flow::token_aad("access", id, user_id),
+        &earlier.access_token,
+    )
+    .ok()?;
+    let tokens = TokenSet {
+        access_token,
+        token_type: earlier.token_type.clone(),
+        refresh_token: None,
+        expires_at_ms: earlier.expires_at,
+        refresh_at_ms: None,
+        scopes: Vec::new(),
+    };
+    flow::userinfo(userinfo_url, &tokens).await.ok()
+}
+
 /// Whether a sign-in that got no refresh token may keep the user's earlier one
 /// (`oauth::refresh::keeps_earlier_refresh_token`): the earlier connection holds one the
 /// provider has not refused and that the current key decrypts (after a change of
@@ -646,17 +760,26 @@ async fn may_keep_refresh_token(
     let Some(earlier) = connections::get(db, id, user_id).await? else {
         return Ok(false);
     };
-    let readable = earlier
-        .refresh_token
-        .as_deref()
-        .is_some_and(|rt| crypto::open(key, &flow::token_aad("refresh", id, user_id), rt).is_ok());
-    if !readable {
+    if !refresh_token_readable(key, id, user_id, &earlier) {
         return Ok(false);
     }
-    let earlier_userinfo = earlier
+    let earlier_userinfo = match earlier
         .userinfo
         .as_deref()
-        .and_then(|u| json_parse::from_str::<Value>(u).ok());
+        .and_then(|u| json_parse::from_str::<Value>(u).ok())
+    {
+        Some(u) => Some(u),
+        // Stored without userinfo (by a sign-in whose userinfo call failed, or a version
+        // without a `userinfo_url`): its account is asked now; one that cannot be told keeps
+        // nothing.
+        None => match (&trigger.userinfo_url, userinfo) {
+            (Some(url), Some(_)) => match earlier_account(key, id, user_id, &earlier, url).await {
+                Some(u) => Some(u),
+                None => return Ok(false),
+            },
+            _ => None,
+        },
+    };
     if !may_be_same_account(earlier_userinfo.as_ref(), userinfo) {
         return Ok(false);
     }

@@ -2112,8 +2112,8 @@ fn a_step_that_could_outlast_the_token_is_sent_with_the_connection_s_current_one
 }
 
 /// A passing failure of the userinfo endpoint (a 503) is tried once more, so that a sign-in
-/// does not lose its tokens (a first consent's refresh token may never be given again) to one
-/// bad answer; a second failure sends the end user to `failure_url`, and stores nothing.
+/// does not fail on one bad answer; a second failure sends the end user to `failure_url`, and
+/// starts no run (the connection it keeps is tested below).
 #[test]
 fn a_passing_userinfo_failure_is_tried_once_more() {
     let dev = &own_dev("oauth-userinfo-retry");
@@ -2144,7 +2144,112 @@ fn a_passing_userinfo_failure_is_tried_once_more() {
     assert_eq!(q["error"], "userinfo_failed", "{q:?}");
     assert!(q["error_description"].contains("503"), "{q:?}");
     assert_eq!(provider.userinfo_calls(), 4);
-    assert_eq!(connections(dev, &wf).len(), 1);
+    assert_eq!(runs(dev, &wf).len(), 1, "the failed sign-in started no run");
+}
+
+/// A sign-in whose userinfo call fails twice keeps the refresh token of the end user's first
+/// consent in their connection (without userinfo, no run): with a provider that sends one only
+/// at the first consent, the next sign-in gets none and keeps that one, after the provider said
+/// it belongs to the same account; another account's sign-in keeps nothing, and a failed
+/// sign-in of a user whose connection holds a refresh token changes nothing.
+#[test]
+fn a_failed_userinfo_call_keeps_the_first_consent() {
+    let dev = &own_dev("oauth-userinfo-keeps-consent");
+    // Access tokens of two minutes: due for the Cron pass's refresh at once.
+    let provider = Provider::start(&dev.base, 120);
+    provider.grant_refresh_tokens(RefreshTokens::FirstConsentOnly);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Keep consent", json!({}), log_steps()),
+    );
+    let conn = |user: &str| {
+        connections(dev, &wf)
+            .into_iter()
+            .find(|c| c["user_id"] == user)
+    };
+    let refresh_tokens = || {
+        provider
+            .issued_tokens()
+            .iter()
+            .filter(|t| t.starts_with("rt_"))
+            .count()
+    };
+
+    provider.fail_userinfo(2);
+    let callback = authorize(dev, &provider, &wf, "u1", "uma");
+    let q = failure_query(&send("GET", &callback, &[], None), &provider);
+    assert_eq!(q["error"], "userinfo_failed", "{q:?}");
+    assert!(q["error_description"].contains("consent is kept"), "{q:?}");
+    let c = conn("u1").expect("the connection is kept");
+    assert_eq!(c["status"], "active", "{c}");
+    assert_eq!(c["has_refresh_token"], true, "{c}");
+    assert_eq!(c["userinfo"], Value::Null, "{c}");
+    assert!(runs(dev, &wf).is_empty(), "a failed sign-in starts no run");
+    assert_eq!(refresh_tokens(), 1);
+
+    // Signing in again: no refresh token comes; the kept one is asked about (its access token
+    // names Uma at the userinfo endpoint) and stays.
+    let calls = provider.userinfo_calls();
+    let callback = authorize(dev, &provider, &wf, "u1", "uma");
+    let r = send("GET", &callback, &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert!(
+        r.header("location")
+            .unwrap()
+            .starts_with(&format!("{}/app/done", provider.base)),
+        "{:?}",
+        r.header("location")
+    );
+    assert_eq!(
+        refresh_tokens(),
+        1,
+        "the second sign-in got no refresh token"
+    );
+    assert_eq!(
+        provider.userinfo_calls(),
+        calls + 2,
+        "the sign-in's and the kept one's"
+    );
+    let c = conn("u1").unwrap();
+    assert_eq!(c["userinfo"]["sub"], "uma", "{c}");
+    assert_eq!(c["has_refresh_token"], true, "{c}");
+    assert_eq!(runs(dev, &wf).len(), 1);
+    // The kept refresh token works.
+    for r in runs(dev, &wf) {
+        wait_run(dev, r["id"].as_str().unwrap(), 60);
+    }
+    cron_pass(dev);
+    let refreshed: Vec<_> = provider
+        .token_requests()
+        .into_iter()
+        .filter(|r| r.grant_type == "refresh_token")
+        .collect();
+    assert_eq!(refreshed.len(), 1, "{refreshed:?}");
+    assert_eq!(refreshed[0].error, None, "{refreshed:?}");
+
+    // Another user's failed first sign-in is kept; signing in again as another account at the
+    // provider (Uma, who consented before) keeps nothing of it: the kept token is Vic's.
+    provider.fail_userinfo(2);
+    let callback = authorize(dev, &provider, &wf, "u2", "vic");
+    let q = failure_query(&send("GET", &callback, &[], None), &provider);
+    assert_eq!(q["error"], "userinfo_failed", "{q:?}");
+    assert_eq!(conn("u2").unwrap()["has_refresh_token"], true);
+    let callback = authorize(dev, &provider, &wf, "u2", "uma");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let c = conn("u2").unwrap();
+    assert_eq!(c["userinfo"]["sub"], "uma", "{c}");
+    assert_eq!(c["has_refresh_token"], false, "{c}");
+
+    // A failed sign-in of a user whose connection holds a refresh token leaves it as it was.
+    let before = conn("u1").unwrap();
+    provider.fail_userinfo(2);
+    let callback = authorize(dev, &provider, &wf, "u1", "wes");
+    let q = failure_query(&send("GET", &callback, &[], None), &provider);
+    assert_eq!(q["error"], "userinfo_failed", "{q:?}");
+    assert!(!q["error_description"].contains("kept"), "{q:?}");
+    let after = conn("u1").unwrap();
+    assert_eq!(after["userinfo"]["sub"], "uma", "{after}");
+    assert_eq!(after["updated_at"], before["updated_at"], "{after}");
 }
 
 /// A provider that sends `expires_in` as a numeric string (`"120"`, as Azure AD v1 and ADFS
