@@ -32,7 +32,7 @@ use tripline_core::oauth::flow::{
     with_query, TokenSet,
 };
 use tripline_core::oauth::refresh::{
-    keeps_earlier_refresh_token, may_be_same_account, oauth_trigger_of,
+    is_same_named_account, keeps_earlier_refresh_token, may_be_same_account, oauth_trigger_of,
 };
 use tripline_core::oauth::signin_link;
 use tripline_core::oauth::OAuthTrigger;
@@ -533,11 +533,24 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                 );
             }
         };
+    let signed_in = SignedIn {
+        id,
+        user_id: &user_id,
+        version: pending.version,
+        trigger: &trigger,
+        tokens: &tokens,
+    };
     let userinfo = match &trigger.userinfo_url {
         Some(url) => match flow::userinfo(url, &tokens).await {
             Ok(v) => Some(v),
             Err(m) => {
-                let kept = keep_consent(&db, &key, id, &user_id, pending.version, &tokens).await?;
+                // The failure is answered either way: a storage error here only keeps nothing.
+                let kept = keep_consent(&db, &key, &signed_in)
+                    .await
+                    .unwrap_or_else(|e| {
+                        worker::console_error!("oauth {id}: keeping the consent failed: {e:?}");
+                        false
+                    });
                 let m = match kept {
                     true => format!("{m}; the consent is kept: signing in again finishes it"),
                     false => m,
@@ -556,23 +569,8 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     };
 
     let keep_refresh_token = tokens.refresh_token.is_none()
-        && may_keep_refresh_token(
-            &db,
-            &key,
-            id,
-            &user_id,
-            pending.version,
-            &trigger,
-            userinfo.as_ref(),
-        )
-        .await?;
+        && may_keep_refresh_token(&db, &key, &signed_in, userinfo.as_ref()).await?;
     let userinfo_text = userinfo.as_ref().map(Value::to_string);
-    let signed_in = SignedIn {
-        id,
-        user_id: &user_id,
-        version: pending.version,
-        tokens: &tokens,
-    };
     save_connection(
         &db,
         &key,
@@ -619,6 +617,7 @@ struct SignedIn<'a> {
     id: &'a WorkflowId,
     user_id: &'a str,
     version: i64,
+    trigger: &'a OAuthTrigger,
     tokens: &'a TokenSet,
 }
 
@@ -668,34 +667,57 @@ async fn save_connection(
 /// it got, in the end user's connection (without userinfo; no run starts): a provider that
 /// sends one only at the first consent (Google) sends none when the user signs in again, and
 /// the connection would need a new consent once its access token expired. Nothing is stored
-/// when the sign-in got no refresh token, or when the user's connection already holds one in
-/// use: a failed sign-in then changes nothing. A later sign-in keeps this refresh token only
-/// for the account it was issued to ([`may_keep_refresh_token`] asks the provider). `true`
-/// when it was kept.
+/// when the sign-in got no refresh token, or when the user's connection already holds one a
+/// sign-in of this provider would keep: a failed sign-in then changes nothing. A later sign-in
+/// keeps this refresh token only for the account it was issued to ([`may_keep_refresh_token`]
+/// asks the provider). `true` when it was kept.
 async fn keep_consent(
     db: &worker::D1Database,
     key: &SealKey,
-    id: &WorkflowId,
-    user_id: &str,
-    version: i64,
-    tokens: &TokenSet,
+    s: &SignedIn<'_>,
 ) -> Result<bool, ApiError> {
-    if tokens.refresh_token.is_none() {
+    if s.tokens.refresh_token.is_none() {
         return Ok(false);
     }
-    if let Some(earlier) = connections::get(db, id, user_id).await? {
-        if earlier.status == "active" && refresh_token_readable(key, id, user_id, &earlier) {
+    if let Some(earlier) = connections::get(db, s.id, s.user_id).await? {
+        if keeps_earlier(db, key, s, &earlier).await? {
             return Ok(false);
         }
     }
-    let signed_in = SignedIn {
-        id,
-        user_id,
-        version,
-        tokens,
-    };
-    save_connection(db, key, &signed_in, None, false).await?;
+    save_connection(db, key, s, None, false).await?;
     Ok(true)
+}
+
+/// Whether the user's earlier connection holds a refresh token a sign-in of `s`'s provider
+/// would keep (`oauth::refresh::keeps_earlier_refresh_token`): the provider has not refused it
+/// (the connection is `active`), the current key decrypts it (after a change of
+/// `TRIPLINE_ENCRYPTION_KEY` it never will again), and it was made with the same provider and
+/// client as `s`'s version. An earlier version that no longer validates counts as another
+/// provider.
+async fn keeps_earlier(
+    db: &worker::D1Database,
+    key: &SealKey,
+    s: &SignedIn<'_>,
+    earlier: &connections::ConnectionRow,
+) -> Result<bool, ApiError> {
+    if !refresh_token_readable(key, s.id, s.user_id, earlier) {
+        return Ok(false);
+    }
+    let read;
+    let earlier_trigger = if earlier.version == s.version {
+        Some(s.trigger)
+    } else {
+        read = store::runs::version_definition(db, s.id, earlier.version)
+            .await?
+            .as_deref()
+            .and_then(oauth_trigger_of);
+        read.as_ref()
+    };
+    Ok(keeps_earlier_refresh_token(
+        &earlier.status,
+        earlier_trigger,
+        s.trigger,
+    ))
 }
 
 /// Whether a connection holds a refresh token the current key decrypts.
@@ -710,13 +732,12 @@ fn refresh_token_readable(
         .is_some_and(|rt| crypto::open(key, &flow::token_aad("refresh", id, user_id), rt).is_ok())
 }
 
-/// The account an earlier connection stored without userinfo belongs to: the provider's
-/// `userinfo_url` asked with that connection's own access token. `None` when it cannot be
-/// told (the token is expired or unreadable, the call fails).
+/// What the provider's `userinfo_url` answers for an earlier connection stored without
+/// userinfo, asked with that connection's own access token. `None` when it cannot be asked
+/// (the token is expired or unreadable) or the call fails.
 async fn earlier_account(
     key: &SealKey,
-    id: &WorkflowId,
-    user_id: &str,
+    s: &SignedIn<'_>,
     earlier: &connections::ConnectionRow,
     userinfo_url: &str,
 ) -> Option<Value> {
@@ -725,7 +746,7 @@ async fn earlier_account(
     }
     let access_token = crypto::open(
         key,
-        &flow::token_aad("access", id, user_id),
+        &flow::token_aad("access", s.id, s.user_id),
         &earlier.access_token,
     )
     .ok()?;
@@ -740,64 +761,40 @@ async fn earlier_account(
     flow::userinfo(userinfo_url, &tokens).await.ok()
 }
 
-/// Whether a sign-in that got no refresh token may keep the user's earlier one
-/// (`oauth::refresh::keeps_earlier_refresh_token`): the earlier connection holds one the
-/// provider has not refused and that the current key decrypts (after a change of
-/// `TRIPLINE_ENCRYPTION_KEY` it never will again), and was made with the same provider and
-/// client as this sign-in's version, for an account the userinfo answers do not tell apart
-/// from this one's (`oauth::refresh::may_be_same_account`). An earlier version that no longer
-/// validates keeps nothing: the code is already exchanged, so the sign-in goes on without it
-/// rather than failing.
+/// Whether a sign-in that got no refresh token may keep the user's earlier one: a sign-in of
+/// this provider would keep it ([`keeps_earlier`]), and the userinfo answers do not tell the
+/// accounts apart (`oauth::refresh::may_be_same_account`). An earlier connection stored without
+/// userinfo is asked about once its provider is known to be this one, and keeps its refresh
+/// token only when its answer names the same account. The code is already exchanged: a
+/// refresh token not kept lets the sign-in go on without one, rather than fail.
 async fn may_keep_refresh_token(
     db: &worker::D1Database,
     key: &SealKey,
-    id: &WorkflowId,
-    user_id: &str,
-    version: i64,
-    trigger: &OAuthTrigger,
+    s: &SignedIn<'_>,
     userinfo: Option<&Value>,
 ) -> Result<bool, ApiError> {
-    let Some(earlier) = connections::get(db, id, user_id).await? else {
+    let Some(earlier) = connections::get(db, s.id, s.user_id).await? else {
         return Ok(false);
     };
-    if !refresh_token_readable(key, id, user_id, &earlier) {
+    // First the provider: the earlier connection's access token is sent to this version's
+    // `userinfo_url` below only when both are the same provider and client.
+    if !keeps_earlier(db, key, s, &earlier).await? {
         return Ok(false);
     }
-    let earlier_userinfo = match earlier
+    let known = earlier
         .userinfo
         .as_deref()
-        .and_then(|u| json_parse::from_str::<Value>(u).ok())
-    {
-        Some(u) => Some(u),
+        .and_then(|u| json_parse::from_str::<Value>(u).ok());
+    Ok(match (known, &s.trigger.userinfo_url, userinfo) {
+        (Some(known), _, _) => may_be_same_account(Some(&known), userinfo),
         // Stored without userinfo (by a sign-in whose userinfo call failed, or a version
-        // without a `userinfo_url`): its account is asked now; one that cannot be told keeps
-        // nothing.
-        None => match (&trigger.userinfo_url, userinfo) {
-            (Some(url), Some(_)) => match earlier_account(key, id, user_id, &earlier, url).await {
-                Some(u) => Some(u),
-                None => return Ok(false),
-            },
-            _ => None,
-        },
-    };
-    if !may_be_same_account(earlier_userinfo.as_ref(), userinfo) {
-        return Ok(false);
-    }
-    let read;
-    let earlier_trigger = if earlier.version == version {
-        Some(trigger)
-    } else {
-        read = store::runs::version_definition(db, id, earlier.version)
-            .await?
-            .as_deref()
-            .and_then(oauth_trigger_of);
-        read.as_ref()
-    };
-    Ok(keeps_earlier_refresh_token(
-        &earlier.status,
-        earlier_trigger,
-        trigger,
-    ))
+        // without a `userinfo_url`): its account is asked now.
+        (None, Some(url), Some(userinfo)) => earlier_account(key, s, &earlier, url)
+            .await
+            .is_some_and(|asked| is_same_named_account(&asked, userinfo)),
+        // Nothing tells the accounts apart.
+        (None, _, _) => true,
+    })
 }
 
 /// `GET /api/workflows/{id}/connections?limit=&cursor=`: by user id, without tokens.

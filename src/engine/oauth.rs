@@ -177,7 +177,8 @@ fn config_failure(message: String) -> TokenFailure {
 
 /// Calls `userinfo_url` with the access token; the answer must be a JSON object. A passing
 /// failure (unreachable, a timeout, a 5xx or 429) is tried once more: a sign-in that fails
-/// here sends the end user to its `failure_url` (keeping only a first consent's refresh token).
+/// here sends the end user to its `failure_url` and starts no run; the refresh token the code
+/// exchange returned may be kept (`api::oauth::keep_consent`).
 pub async fn userinfo(url: &str, tokens: &TokenSet) -> Result<Value, String> {
     match userinfo_once(url, tokens).await {
         Err((_, true)) => userinfo_once(url, tokens).await,

@@ -2234,8 +2234,14 @@ fn a_failed_userinfo_call_keeps_the_first_consent() {
     let q = failure_query(&send("GET", &callback, &[], None), &provider);
     assert_eq!(q["error"], "userinfo_failed", "{q:?}");
     assert_eq!(conn("u2").unwrap()["has_refresh_token"], true);
+    let calls = provider.userinfo_calls();
     let callback = authorize(dev, &provider, &wf, "u2", "uma");
     assert_eq!(send("GET", &callback, &[], None).status, 302);
+    assert_eq!(
+        provider.userinfo_calls(),
+        calls + 2,
+        "Vic's token was asked about"
+    );
     let c = conn("u2").unwrap();
     assert_eq!(c["userinfo"]["sub"], "uma", "{c}");
     assert_eq!(c["has_refresh_token"], false, "{c}");
@@ -2250,6 +2256,61 @@ fn a_failed_userinfo_call_keeps_the_first_consent() {
     let after = conn("u1").unwrap();
     assert_eq!(after["userinfo"]["sub"], "uma", "{after}");
     assert_eq!(after["updated_at"], before["updated_at"], "{after}");
+}
+
+/// After a redeploy onto another provider, a connection of the earlier one is never asked
+/// about with the new provider's userinfo endpoint (its access token stays with its provider),
+/// its refresh token is not kept, and it does not hold back the new provider's consent when
+/// that sign-in's userinfo call fails.
+#[test]
+fn a_kept_consent_of_another_provider_is_neither_asked_about_nor_kept() {
+    let dev = &own_dev("oauth-userinfo-other-provider");
+    let first = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&first, "First provider", json!({}), log_steps()),
+    );
+    let conn = |user: &str| {
+        connections(dev, &wf)
+            .into_iter()
+            .find(|c| c["user_id"] == user)
+            .expect("connection")
+    };
+    let callback = authorize(dev, &first, &wf, "u1", "uma");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    first.fail_userinfo(2);
+    let callback = authorize(dev, &first, &wf, "u2", "vic");
+    let q = failure_query(&send("GET", &callback, &[], None), &first);
+    assert!(q["error_description"].contains("consent is kept"), "{q:?}");
+    assert_eq!(conn("u2")["userinfo"], Value::Null);
+
+    let second = Provider::start(&dev.base, 3600);
+    second.grant_refresh_tokens(RefreshTokens::Never);
+    redeploy(
+        dev,
+        &wf,
+        &definition(&second, "Second provider", json!({}), log_steps()),
+    );
+    let first_calls = first.userinfo_calls();
+    let callback = authorize(dev, &second, &wf, "u2", "vic");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    assert_eq!(first.userinfo_calls(), first_calls);
+    assert_eq!(second.userinfo_calls(), 1, "the sign-in's own call only");
+    let c = conn("u2");
+    assert_eq!(c["version"], 2, "{c}");
+    assert_eq!(c["has_refresh_token"], false, "{c}");
+
+    // Uma's connection holds the first provider's refresh token: a failed sign-in at the
+    // second keeps its consent all the same.
+    second.grant_refresh_tokens(RefreshTokens::Always);
+    second.fail_userinfo(2);
+    let callback = authorize(dev, &second, &wf, "u1", "uma");
+    let q = failure_query(&send("GET", &callback, &[], None), &second);
+    assert!(q["error_description"].contains("consent is kept"), "{q:?}");
+    let c = conn("u1");
+    assert_eq!(c["version"], 2, "{c}");
+    assert_eq!(c["userinfo"], Value::Null, "{c}");
+    assert_eq!(c["has_refresh_token"], true, "{c}");
 }
 
 /// A provider that sends `expires_in` as a numeric string (`"120"`, as Azure AD v1 and ADFS

@@ -106,6 +106,19 @@ pub fn keeps_earlier_refresh_token(
 /// A refresh token kept from another account would, at the next refresh, silently switch the
 /// connection to that account.
 pub fn may_be_same_account(earlier: Option<&Value>, userinfo: Option<&Value>) -> bool {
+    named_accounts(earlier, userinfo).is_none_or(|(a, b)| a == b)
+}
+
+/// Whether two userinfo answers both name an account and it is the same one: what a refresh
+/// token kept without knowing its account must show before it is kept (an answer naming no
+/// account, like `{"ok": false}` for a dead token, tells nothing).
+pub fn is_same_named_account(earlier: &Value, userinfo: &Value) -> bool {
+    named_accounts(Some(earlier), Some(userinfo)).is_some_and(|(a, b)| a == b)
+}
+
+/// The account both answers name, by the first of `sub`/`id`/`user_id`, else `email`, that both
+/// hold.
+fn named_accounts(a: Option<&Value>, b: Option<&Value>) -> Option<(String, String)> {
     let account = |v: Option<&Value>, fields: &[&str]| {
         let v = v?;
         fields.iter().find_map(|f| match &v[*f] {
@@ -114,12 +127,9 @@ pub fn may_be_same_account(earlier: Option<&Value>, userinfo: Option<&Value>) ->
             _ => None,
         })
     };
-    for fields in [&["sub", "id", "user_id"][..], &["email"][..]] {
-        if let (Some(a), Some(b)) = (account(earlier, fields), account(userinfo, fields)) {
-            return a == b;
-        }
-    }
-    true
+    [&["sub", "id", "user_id"][..], &["email"][..]]
+        .into_iter()
+        .find_map(|fields| account(a, fields).zip(account(b, fields)))
 }
 
 /// The configuration a connection refreshes with: the deployed version's (`live`, when it is
@@ -316,5 +326,16 @@ mod tests {
         assert!(may_be_same_account(None, Some(&json!({"sub": "bob"}))));
         assert!(may_be_same_account(Some(&json!({"sub": "alice"})), None));
         assert!(same(json!({"name": "A"}), json!({"name": "B"})));
+    }
+
+    #[test]
+    fn a_kept_token_shows_its_account_only_by_naming_the_same_one() {
+        let named = |a: Value, b: Value| is_same_named_account(&a, &b);
+        assert!(named(json!({"sub": "alice"}), json!({"sub": "alice"})));
+        assert!(named(json!({"id": 7}), json!({"id": 7, "email": "a@x"})));
+        assert!(!named(json!({"sub": "alice"}), json!({"sub": "bob"})));
+        // An answer that names no account tells nothing.
+        assert!(!named(json!({"ok": false}), json!({"sub": "alice"})));
+        assert!(!named(json!({"name": "A"}), json!({"name": "A"})));
     }
 }
