@@ -12,6 +12,9 @@
 //!   when one shard fails while the others take their part of a poll's batch. A call between
 //!   objects has no host to check, so this one is honoured wherever the var is set: the var
 //!   is for tests only.
+//! - `move-v1`: a shard object refuses a batch of runs of version 1 moved from D1 by the Cron
+//!   pass (503), as when a shard keeps failing the move of some runs. Honoured wherever the var
+//!   is set, as the previous one.
 //! - `forget-once`: a schedule's timer object refuses the first call that empties it (503),
 //!   as when a delete cannot reach it; the next call empties it. Honoured wherever the var is
 //!   set, as the previous one.

@@ -1,5 +1,7 @@
 //! The `runs` table: one row per run, unique per (workflow, dedup key).
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tripline_core::kernel::json_parse;
@@ -225,9 +227,9 @@ async fn inflate(db: &D1Database, row: Option<RunRow>) -> Result<Option<RunRow>>
 }
 
 /// Unfinished runs of earlier versions whose executor is gone (lease expired), oldest lease
-/// first: at most `limit`, while their stored bytes (input and body pieces) add up to at most
-/// `budget`, the first one whatever its size. Each with its request body put back (see
-/// `inflate`).
+/// first: at most `limit`, while their stored bytes (input, body pieces, step records, reply
+/// and error: earlier versions capped none of them) add up to at most `budget`, the first one
+/// whatever its size. Each with its request body put back (see `inflate`).
 pub async fn unfinished_legacy(
     db: &D1Database,
     now_ms: i64,
@@ -239,8 +241,11 @@ pub async fn unfinished_legacy(
         .prepare(format!(
             "SELECT {COLUMNS} FROM runs WHERE id IN (SELECT id FROM ( \
                SELECT id, row_number() OVER w AS n, sum(bytes) OVER w AS total FROM ( \
-                 SELECT id, length(CAST(input AS BLOB)) + (SELECT COALESCE(sum(length(CAST(data \
-                     AS BLOB))), 0) FROM run_payloads WHERE run_id = r.id) AS bytes \
+                 SELECT id, length(CAST(input AS BLOB)) + length(CAST(steps AS BLOB)) \
+                   + COALESCE(length(CAST(response AS BLOB)), 0) \
+                   + COALESCE(length(CAST(error AS BLOB)), 0) \
+                   + (SELECT COALESCE(sum(length(CAST(data AS BLOB))), 0) FROM run_payloads \
+                     WHERE run_id = r.id) AS bytes \
                  FROM runs AS r WHERE status IN ('queued', 'running') AND lease_until < ?1 \
                  ORDER BY lease_until LIMIT ?2) \
                WINDOW w AS (ROWS UNBOUNDED PRECEDING)) \
@@ -258,6 +263,69 @@ pub async fn unfinished_legacy(
     Ok(out)
 }
 
+/// Puts off the moves of runs their shard refused (or could not be reached for) until
+/// `until_ms`: the passes before then take the runs behind them, which would otherwise wait
+/// behind the same refused batch every pass.
+pub async fn postpone_moves(db: &D1Database, ids: &[&str], until_ms: i64) -> Result<()> {
+    let list = serde_json::to_string(ids).unwrap_or_default();
+    db.prepare(
+        "UPDATE runs SET lease_until = ?2 WHERE id IN (SELECT value FROM json_each(?1)) \
+           AND status IN ('queued', 'running')",
+    )
+    .bind(&[text(&list), num(until_ms)])?
+    .run()
+    .await?;
+    Ok(())
+}
+
+/// The shards earlier passes noted for these runs before moving them ([`note_moves`]).
+pub async fn noted_shards(db: &D1Database, ids: &[&str]) -> Result<HashMap<String, u8>> {
+    struct Note {
+        id: String,
+        shard: u8,
+    }
+    impl<'de> Deserialize<'de> for Note {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            read_with(d, |mut c| {
+                Ok(Note {
+                    id: c.text("id")?,
+                    shard: c.uint("shard")?,
+                })
+            })
+        }
+    }
+    let list = serde_json::to_string(ids).unwrap_or_default();
+    let notes = db
+        .prepare("SELECT id, shard FROM run_moves WHERE id IN (SELECT value FROM json_each(?1))")
+        .bind(&[text(&list)])?
+        .all()
+        .await?
+        .results::<Note>()?;
+    Ok(notes.into_iter().map(|n| (n.id, n.shard)).collect())
+}
+
+/// Notes the shard runs are about to be moved into (`(id, created_at)`), before the call: a
+/// pass that dies after the shard took them, before it forgot them here, leaves them where a
+/// later pass sends them again, to the same shard (whose dedup key finds them), whatever the
+/// workflow's shards are by then. A note already there is kept.
+pub async fn note_moves(
+    db: &D1Database,
+    workflow_id: &str,
+    shard: u8,
+    runs: &[(&str, &str)],
+) -> Result<()> {
+    let list = serde_json::to_string(runs).unwrap_or_default();
+    db.prepare(
+        "INSERT OR IGNORE INTO run_moves (id, workflow_id, shard, created_at) \
+         SELECT json_extract(value, '$[0]'), ?2, ?3, json_extract(value, '$[1]') \
+         FROM json_each(?1)",
+    )
+    .bind(&[text(&list), text(workflow_id), num(i64::from(shard))])?
+    .run()
+    .await?;
+    Ok(())
+}
+
 /// A run moved into shard `shard` of its workflow, or, with `holder`, one that shard did not
 /// take: its dedup key had made the run `holder` there.
 #[derive(serde::Serialize)]
@@ -269,8 +337,8 @@ pub struct Moved<'a> {
 
 /// Forgets runs now kept by their shard objects: each leaves `runs` (its body pieces with it)
 /// and is noted in `run_moves`, so `GET /api/runs/{id}` still finds it. A run with a `holder`
-/// stays, readable, ended `failed` naming that run, so that no pass picks it again. One
-/// transaction.
+/// stays, readable, ended `failed` naming that run, so that no pass picks it again, and loses
+/// the note its move began with. One transaction.
 pub async fn forget_moved(db: &D1Database, moved: &[Moved<'_>]) -> Result<()> {
     if moved.is_empty() {
         return Ok(());
@@ -298,6 +366,12 @@ pub async fn forget_moved(db: &D1Database, moved: &[Moved<'_>]) -> Result<()> {
         db.prepare(
             "DELETE FROM runs WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1) \
                WHERE json_extract(value, '$.holder') IS NULL)",
+        )
+        .bind(&[text(&list)])?,
+        // A run its shard did not take was not moved: the note made before the call goes.
+        db.prepare(
+            "DELETE FROM run_moves WHERE id IN (SELECT json_extract(value, '$.id') \
+               FROM json_each(?1) WHERE json_extract(value, '$.holder') NOT NULL)",
         )
         .bind(&[text(&list)])?,
     ])

@@ -1270,6 +1270,193 @@ fn unfinished_runs_of_an_earlier_version_move_to_the_shard_of_their_trigger() {
     }
 }
 
+/// A legacy run noted in `run_moves` by a pass that began to move it (and died before it
+/// forgot the run in D1) goes to the noted shard again, not to the one the workflow's
+/// `shards` name now: the shard that may already hold it finds it by its dedup key.
+#[test]
+fn a_legacy_run_an_earlier_pass_began_to_move_goes_to_the_noted_shard() {
+    use tripline_core::kernel::ids::new_legacy_run_id;
+    use tripline_core::kernel::shard::shard_for;
+    use tripline_core::kernel::time::iso_millis;
+    let dev = &Dev::start("engine-legacy-noted", &[("RUN_LEASE_SECONDS", "3")]);
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "legacy noted",
+            "trigger": {"type": "endpoint"},
+            "shards": 4,
+            "steps": [{"type": "log", "name": "a", "message": "ran"}]
+        }),
+    );
+    let key = unique("noted");
+    let now_shard = shard_for(&key, 4);
+    let noted = (now_shard + 1) % 4;
+    let now = now_ms();
+    let at = iso_millis(now as i64 - 2_000);
+    let run_id = new_legacy_run_id(now - 2_000, &[7, 4, 4, 4, 4, 4, 4, 4, 4, 4]);
+    dev.d1_write(&format!(
+        "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+           attempts, lease_until, created_at)
+         VALUES ('{run_id}', '{id}', 1, 'endpoint', '{key}', 'queued',
+           '{{\"request\": {{\"body\": {{}}}}}}', '[]', 0, 0, '{at}')"
+    ));
+    dev.d1_write(&format!(
+        "INSERT INTO run_moves (id, workflow_id, shard, created_at)
+         VALUES ('{run_id}', '{id}', {noted}, '{at}')"
+    ));
+    dev.fire_cron();
+    let moved = dev.d1(&format!(
+        "SELECT shard FROM run_moves WHERE id = '{run_id}'"
+    ));
+    assert_eq!(moved.len(), 1, "{moved:?}");
+    assert_eq!(
+        moved[0]["shard"].as_u64(),
+        Some(u64::from(noted)),
+        "{moved:?}"
+    );
+    assert!(dev
+        .d1(&format!("SELECT id FROM runs WHERE id = '{run_id}'"))
+        .is_empty());
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+}
+
+/// Runs of an earlier version whose shard refuses their move wait a few minutes before the
+/// passes try them again: the runs behind them move meanwhile, instead of waiting behind the
+/// same refused batch every pass.
+#[test]
+fn legacy_runs_a_shard_refuses_do_not_hold_up_the_runs_behind_them() {
+    use tripline_core::kernel::ids::new_legacy_run_id;
+    use tripline_core::kernel::time::iso_millis;
+    let dev = &Dev::start(
+        "engine-legacy-refused",
+        &[
+            ("RUN_LEASE_SECONDS", "3"),
+            ("TRIPLINE_DEV_FAULTS", "move-v1"),
+        ],
+    );
+    let def = |name: &str| {
+        json!({
+            "name": name,
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "log", "name": "a", "message": "ran"}]
+        })
+    };
+    let id = create_deployed(dev, &def("legacy refused"));
+    redeploy(dev, &id, &def("legacy refused, version 2"));
+    let tag = unique("refused");
+    let now = now_ms();
+    let at = iso_millis(now as i64 - 2_000);
+    // A full pass (50) of version 1 runs, which the shard refuses, then one of version 2.
+    let run_id = |n: usize| {
+        new_legacy_run_id(
+            now - 2_000 + n as u64,
+            &[n as u8, 6, 6, 6, 6, 6, 6, 6, 6, 6],
+        )
+    };
+    let values: Vec<String> = (0..=50)
+        .map(|n| {
+            format!(
+                "('{}', '{id}', {version}, 'endpoint', '{tag}-{n}', 'queued',
+                  '{{\"request\": {{\"body\": {{}}}}}}', '[]', 0, {lease}, '{at}')",
+                run_id(n),
+                version = if n < 50 { 1 } else { 2 },
+                lease = n + 1
+            )
+        })
+        .collect();
+    dev.d1_write(&format!(
+        "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+           attempts, lease_until, created_at) VALUES {}",
+        values.join(", ")
+    ));
+    let in_d1 = |version: u8| {
+        dev.d1(&format!(
+            "SELECT id FROM runs WHERE workflow_id = '{id}' AND version = {version}"
+        ))
+        .len()
+    };
+    dev.fire_cron();
+    assert_eq!(in_d1(1), 50, "refused");
+    assert_eq!(in_d1(2), 1, "behind the refused ones");
+    // They wait out their retry: the next pass moves the run behind them.
+    let waiting = dev.d1(&format!(
+        "SELECT count(*) AS n FROM runs WHERE workflow_id = '{id}' AND version = 1
+           AND lease_until > {now}"
+    ));
+    assert_eq!(waiting[0]["n"], 50, "{waiting:?}");
+    dev.fire_cron();
+    assert_eq!(in_d1(2), 0, "moved");
+    assert_eq!(in_d1(1), 50);
+    let run = wait_run(dev, &run_id(50), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["version"], 2, "{run}");
+}
+
+/// The step records of unfinished runs of an earlier version (which it stored uncapped) count
+/// in a pass's 8 MiB with their inputs: a pass moves the runs that fit, the next the rest.
+#[test]
+fn large_step_records_of_legacy_runs_count_in_a_pass_budget() {
+    use tripline_core::kernel::ids::new_legacy_run_id;
+    use tripline_core::kernel::time::iso_millis;
+    let dev = &Dev::start("engine-legacy-records", &[("RUN_LEASE_SECONDS", "3")]);
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "legacy records",
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "log", "name": "a", "message": "ran"}]
+        }),
+    );
+    let tag = unique("records");
+    let now = now_ms();
+    let at = iso_millis(now as i64 - 2_000);
+    // Eight runs with 1.2 MB of step records each (built by SQLite), whose step succeeded.
+    let ids: Vec<String> = (0..8)
+        .map(|n| {
+            new_legacy_run_id(
+                now - 2_000 + n as u64,
+                &[n as u8, 8, 8, 8, 8, 8, 8, 8, 8, 8],
+            )
+        })
+        .collect();
+    for (n, run_id) in ids.iter().enumerate() {
+        dev.d1_write(&format!(
+            "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+               attempts, lease_until, created_at, started_at)
+             VALUES ('{run_id}', '{id}', 1, 'endpoint', '{tag}-{n}', 'running',
+               '{{\"request\": {{\"body\": {{}}}}}}',
+               '[{{\"name\":\"a\",\"type\":\"log\",\"status\":\"succeeded\",\"attempts\":1,
+                  \"started_at\":\"{at}\",\"finished_at\":\"{at}\",\"output\":{{\"message\":\"'
+               || replace(hex(zeroblob(1200000)), '00', 'x') || '\"}},\"error\":null}}]',
+               1, {lease}, '{at}', '{at}')",
+            lease = n + 1
+        ));
+    }
+    let left = || -> Vec<String> {
+        dev.d1(&format!(
+            "SELECT id FROM runs WHERE workflow_id = '{id}' ORDER BY lease_until"
+        ))
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+    };
+    // Six fit 8 MiB (7.2 MB); a seventh would pass it.
+    dev.fire_cron();
+    assert_eq!(
+        left(),
+        ids[6..].to_vec(),
+        "the first pass stops at the budget"
+    );
+    dev.fire_cron();
+    assert!(left().is_empty());
+    for run_id in &ids {
+        let run = wait_run(dev, run_id, 60);
+        assert_eq!(run["status"], "succeeded", "{run_id}: {}", run["error"]);
+        assert_eq!(run["steps"].as_array().map(Vec::len), Some(1), "{run_id}");
+    }
+}
+
 /// An unfinished run of an earlier version older than the retention window stays readable by
 /// its id once a Cron pass has moved it: the pass that moves it does not forget where it went.
 /// Once it ended it is kept a retention from its end, so a pass that moved it again (its D1 row

@@ -125,12 +125,19 @@ fn opt(s: Option<&str>) -> V {
     s.map_or(V::Null, text)
 }
 
-/// The dev fault `batch-v1-shard1`: shard 1 refuses new runs of version 1.
+/// The dev faults `batch-v1-shard1` (shard 1 refuses new runs of version 1) and `move-v1` (a
+/// shard refuses moved runs of version 1).
 fn refused_by_dev_fault(env: &Env, batch: &Batch) -> bool {
     use tripline_core::kernel::ids::RunId;
-    batch.runs.first().is_some_and(|r| {
-        r.moved.is_none() && r.version == 1 && RunId::parse(&r.id).is_some_and(|id| id.shard == 1)
-    }) && crate::platform::dev_fault::listed(env, "batch-v1-shard1")
+    let Some(r) = batch.runs.first().filter(|r| r.version == 1) else {
+        return false;
+    };
+    let fault = match r.moved {
+        None if RunId::parse(&r.id).is_some_and(|id| id.shard == 1) => "batch-v1-shard1",
+        None => return false,
+        Some(_) => "move-v1",
+    };
+    crate::platform::dev_fault::listed(env, fault)
 }
 
 /// The error of a moved run whose input (as stored, a body kept in pieces left out) is over

@@ -1,11 +1,13 @@
 //! Runs of earlier versions, kept in D1's `runs` table. Finished ones stay there, readable,
 //! until they expire. Unfinished ones whose executor is gone are moved into their workflow's
-//! shard object, a bounded batch per cron pass (by count and by bytes): inserted there under
-//! the same id and dedup key (with the steps done so far and the whole request body, which the
-//! shard keeps in pieces as a new run's), then deleted from D1 and noted in `run_moves`. The
-//! shard executes them like its own. A pass that dies half way repeats harmlessly: the dedup
-//! key keeps the object from taking a run twice. A run whose key has made another run there
-//! since is not moved: it ends in D1, readable, naming that run.
+//! shard object, a bounded batch per cron pass (by count and by bytes): noted in `run_moves`
+//! with the shard chosen, inserted there under the same id and dedup key (with the steps done
+//! so far and the whole request body, which the shard keeps in pieces as a new run's), then
+//! deleted from D1. The shard executes them like its own. A pass that dies half way repeats
+//! harmlessly: the note sends the run to the same shard again (even after a redeploy changed
+//! the workflow's shards), whose dedup key keeps it from taking the run twice. A run whose key
+//! has made another run there since is not moved: it ends in D1, readable, naming that run. Runs
+//! a shard refuses wait [`MOVE_RETRY_MS`], so that they never hold up the runs behind them.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -19,9 +21,13 @@ use tripline_core::kernel::shard::shard_for;
 
 /// Runs moved per pass; the rest wait for the next one.
 pub const MOVE_BATCH: u32 = 50;
-/// Most bytes of runs (inputs with their bodies, as D1 keeps them) one pass reads and sends: a
-/// body may be up to 10 MiB, and each is held in memory. A larger run moves alone.
+/// Most bytes of runs (inputs with their bodies, step records, replies and errors, as D1 keeps
+/// them) one pass reads and sends: a body may be up to 10 MiB, and each is held in memory. A
+/// larger run moves alone.
 pub const MOVE_BUDGET_BYTES: usize = 8 * 1024 * 1024;
+/// How long runs whose shard refused their move (or could not be reached) wait before they are
+/// tried again, while the passes move the runs behind them.
+pub const MOVE_RETRY_MS: i64 = 5 * 60_000;
 
 /// How many shards `workflow_id`'s deployed version has (the default when it has none).
 async fn shards_of_workflow(db: &worker::D1Database, workflow_id: &str) -> Result<u8> {
@@ -42,6 +48,8 @@ async fn shards_of_workflow(db: &worker::D1Database, workflow_id: &str) -> Resul
 pub async fn move_unfinished(env: &Env) -> Result<usize> {
     let db = store::db(env)?;
     let rows = store::runs::unfinished_legacy(&db, now_ms(), MOVE_BATCH, MOVE_BUDGET_BYTES).await?;
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let noted = store::runs::noted_shards(&db, &ids).await?;
     let mut shards: HashMap<String, u8> = HashMap::new();
     // By workflow and shard; a run whose body the shard keeps in pieces is moved in a call of
     // its own.
@@ -55,8 +63,12 @@ pub async fn move_unfinished(env: &Env) -> Result<usize> {
                 n
             }
         };
-        // Where a run of its trigger is created now (schedule, OAuth and replay runs: shard 0).
-        let shard = shard_for(&row.dedup_key, super::spread_for(&row.trigger, count));
+        // Where an earlier pass began to move it, else where a run of its trigger is created
+        // now (schedule, OAuth and replay runs: shard 0).
+        let shard = match noted.get(&row.id) {
+            Some(&shard) => shard,
+            None => shard_for(&row.dedup_key, super::spread_for(&row.trigger, count)),
+        };
         let alone = match row.input.len() > INLINE_INPUT_MAX {
             true => row.id.clone(),
             false => String::new(),
@@ -83,12 +95,22 @@ pub async fn move_unfinished(env: &Env) -> Result<usize> {
     }
     let mut moved = 0;
     for ((workflow_id, shard, _), runs) in groups {
+        let places: Vec<(&str, &str)> = runs
+            .iter()
+            .map(|r| (r.id.as_str(), r.created_at.as_str()))
+            .collect();
+        store::runs::note_moves(&db, &workflow_id, shard, &places).await?;
+        let ids: Vec<String> = runs.iter().map(|r| r.id.clone()).collect();
         let answer = match batch::create(env, &workflow_id, shard, runs).await {
             Ok(answer) => answer,
             Err(e) => {
                 worker::console_error!(
-                    "moving runs of {workflow_id} into shard {shard} failed: {e}"
+                    "moving runs of {workflow_id} into shard {shard} failed, tried again in \
+                     {} minutes: {e}",
+                    MOVE_RETRY_MS / 60_000
                 );
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                store::runs::postpone_moves(&db, &ids, now_ms() + MOVE_RETRY_MS).await?;
                 continue;
             }
         };
