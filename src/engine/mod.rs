@@ -447,10 +447,11 @@ pub async fn execute_claimed(
                                 run_ctx.outputs(),
                             )
                             .await?;
-                        writer.reply(&resp);
+                        // A newer claim owns the run: its execution replies, not this one.
                         if !kept {
                             return Ok(());
                         }
+                        writer.reply(&resp);
                         Ok(stored)
                     }
                 }

@@ -172,6 +172,18 @@ pub async fn create(
         },
     };
     let ended_here = current.status == "succeeded" || current.status == "failed";
+    let done =
+        |p: &PriorRun| p.response.is_some() || p.status == "succeeded" || p.status == "failed";
+    // A repeat of the key with another request is refused by the caller (422): no reason to
+    // wait for a reply that is not its own.
+    let same_request = match (&current.fingerprint, &run.fingerprint) {
+        (Some(was), Some(now)) => was == now,
+        _ => true,
+    };
+    // Listening before the executor may take the run: a reply it sends while this create
+    // still sets its alarm would otherwise find no one waiting.
+    let news = (run.wait_ms > 0 && !done(&current) && (created || same_request))
+        .then(|| runs.wait_for(&current.id));
     if let (true, Some(lease_until)) = (created, claimed_until) {
         runs.hand_over(Claimed {
             row: first_attempt(&run, input, &created_at, lease_until),
@@ -189,16 +201,7 @@ pub async fn create(
         // keeps an alarm for them.
         runs.start_for_retention(state).await?;
     }
-    let done =
-        |p: &PriorRun| p.response.is_some() || p.status == "succeeded" || p.status == "failed";
-    // A repeat of the key with another request is refused by the caller (422): no reason to
-    // wait for a reply that is not its own.
-    let same_request = match (&current.fingerprint, &run.fingerprint) {
-        (Some(was), Some(now)) => was == now,
-        _ => true,
-    };
-    if run.wait_ms > 0 && !done(&current) && (created || same_request) {
-        let news = runs.wait_for(&current.id);
+    if let Some(news) = news {
         let timeout = Delay::from(Duration::from_millis(u64::from(run.wait_ms)));
         if let Either::Left((Ok(Some(r)), _)) = select(news, timeout).await {
             reply = r;
