@@ -177,11 +177,17 @@ impl WorkflowObject {
 
     /// Arms the trigger again from the catalog when its alarm is lost (see
     /// [`Action::CheckAlarm`]): an alarm whose handler failed every retry, or one the platform
-    /// dropped, would otherwise leave a deployed schedule or poll silent for good. Whether it
-    /// was lost.
-    async fn keep_alarm(&self) -> Result<bool> {
+    /// dropped, would otherwise leave a deployed schedule or poll silent for good. `deployed`:
+    /// the catalog has this workflow deployed with a schedule or a poll (the Cron pass asks
+    /// only those): then an object armed for no trigger missed its deploy (its call failed, and
+    /// so did the write that would have retried it), and is armed from the catalog too.
+    /// Whether it was lost.
+    async fn keep_alarm(&self, deployed: Option<&str>) -> Result<bool> {
         let kv = self.kv()?;
-        let Some(workflow_id) = self.workflow_id_now(kv)? else {
+        let Some(workflow_id) = self
+            .workflow_id_now(kv)?
+            .or_else(|| deployed.map(str::to_string))
+        else {
             return Ok(false);
         };
         let lost = match self.kind_now(kv)? {
@@ -190,6 +196,7 @@ impl WorkflowObject {
                     && schedule::wants_alarm(self, kv)?
             }
             Some(TriggerKind::Poll) => poll::alarm_lost(self, &workflow_id).await?,
+            None => deployed.is_some(),
             _ => false,
         };
         if lost {
@@ -631,7 +638,7 @@ impl WorkflowObject {
             }
             Action::PollReset => poll::handle(self, action, req).await,
             Action::ScheduleState => schedule::state(self).await,
-            Action::CheckAlarm => match self.keep_alarm().await? {
+            Action::CheckAlarm => match self.keep_alarm(Some(&workflow_id)).await? {
                 true => Response::ok("set again"),
                 false => Response::ok("ok"),
             },
@@ -691,7 +698,7 @@ impl WorkflowObject {
             }
             Action::Status => {
                 // Reading the status finds a lost alarm too (and sets it again).
-                if let Err(e) = self.keep_alarm().await {
+                if let Err(e) = self.keep_alarm(None).await {
                     worker::console_error!("workflow {workflow_id}: checking the alarm: {e}");
                 }
                 Response::from_json(&serde_json::json!({

@@ -508,6 +508,31 @@ fn a_failed_object_call_goes_to_the_outbox_and_the_cron_completes_it() {
     assert_eq!(workflow(&dev, &id)["next_run_at"], Value::Null);
 }
 
+/// A deploy whose object call failed and whose outbox entry was lost too (D1 refused both writes
+/// in a row) leaves the catalog deployed and the object never armed: the Cron pass's alarm check,
+/// which asks the deployed schedules, arms it from the catalog.
+#[test]
+fn a_deployed_schedule_whose_object_was_never_armed_is_armed_by_the_alarm_check() {
+    let dev = Dev::start("schedule-never-armed", &[("TRIPLINE_DEV_FAULTS", "arm")]);
+    let id = create(&dev, &schedule_def("never armed", every(1), "skip"));
+    assert_eq!(deploy(&dev, &id)["status"], "deployed");
+    assert_eq!(outbox_rows(&dev, &id).len(), 1);
+    dev.d1_write(&format!(
+        "DELETE FROM arm_outbox WHERE workflow_id = '{id}'"
+    ));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(slots(&dev, &id).is_empty());
+    assert_eq!(workflow(&dev, &id)["next_run_at"], Value::Null);
+
+    dev.fire_cron();
+    eventually(60, "two runs", || slots(&dev, &id).len() >= 2);
+    assert!(dev.logs().contains(&format!(
+        "workflow {id}: its trigger's alarm was lost; armed again from the catalog"
+    )));
+    assert!(workflow(&dev, &id)["next_run_at"].is_string());
+    assert_unique(&slots(&dev, &id));
+}
+
 /// Kills `wrangler dev` right after a slot ran, keeps it down for 15 s, starts it again on
 /// the same state and fires the Cron Trigger until the schedule has caught up (a misfire is
 /// recorded) and run two more slots. Returns the last slot before the kill, the runs, the
