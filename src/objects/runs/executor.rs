@@ -310,6 +310,11 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) -> (i64, bool) {
             .finish("failed", &run.steps, Some(&error))
             .await
             .map(|_| ())
+    } else if let Some(why) = &claimed.unreadable {
+        // Tried again once its lease passes, as after a crash: one more attempt.
+        Err(worker::Error::RustError(format!(
+            "its stored parts could not be read: {why}"
+        )))
     } else {
         let raw = sealed::open_outputs(env, &run.id, claimed.private.as_deref());
         let secrets = sealed::open_secrets(env, &run.id, claimed.secrets.as_deref());

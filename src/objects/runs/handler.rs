@@ -190,6 +190,7 @@ pub async fn create(
             private: None,
             secrets: None,
             bytes: row_bytes,
+            unreadable: None,
         });
     } else if !ended_here && (created || current.status == "queued") {
         // A new run for the executor, or a repeat of one still queued (the alarm of its create

@@ -63,6 +63,10 @@ pub struct Claimed {
     pub secrets: Option<String>,
     /// Its stored size (the `bytes` column).
     pub bytes: i64,
+    /// Why its stored parts (body pieces, secrets) could not be read after the claim: it is
+    /// not executed this time (and is given up once it has had its attempts), while the rest of
+    /// the claim goes on.
+    pub unreadable: Option<String>,
 }
 
 /// What one claim may take, by the runs' stored bytes (see [`Table::claim`]).
@@ -384,8 +388,8 @@ impl Table<'_> {
             .map(|r| {
                 // Only an OAuth run carries secrets (its sign-in's token).
                 let secrets = match r.trigger.as_str() {
-                    "oauth" => self.secrets(&r.id)?,
-                    _ => None,
+                    "oauth" => self.secrets(&r.id),
+                    _ => Ok(None),
                 };
                 let row = RunRow {
                     id: r.id,
@@ -404,11 +408,22 @@ impl Table<'_> {
                     started_at: None,
                     finished_at: None,
                 };
+                // The claim is stored already: a run whose parts do not read is handed on
+                // marked, never dropped with the others.
+                let mut row = row;
+                let (secrets, unreadable) = match secrets {
+                    Ok(secrets) => match self.inflate_in_place(&mut row) {
+                        Ok(()) => (secrets, None),
+                        Err(e) => (None, Some(e.to_string())),
+                    },
+                    Err(e) => (None, Some(e.to_string())),
+                };
                 Ok(Claimed {
-                    row: self.inflate(row)?,
+                    row,
                     private: r.private,
                     secrets,
                     bytes: r.bytes,
+                    unreadable,
                 })
             })
             .collect()
@@ -580,18 +595,24 @@ impl Table<'_> {
 
     /// Puts a request body kept in pieces back into a run's input.
     fn inflate(&self, mut row: RunRow) -> Result<RunRow> {
+        self.inflate_in_place(&mut row)?;
+        Ok(row)
+    }
+
+    /// [`Self::inflate`] on a row kept by the caller whatever the outcome.
+    fn inflate_in_place(&self, row: &mut RunRow) -> Result<()> {
         use tripline_core::endpoint::runtime::BODY_PIECES_KEY;
         if !row.input.contains(BODY_PIECES_KEY) {
-            return Ok(row);
+            return Ok(());
         }
         let Ok(mut input) = json_parse::from_str::<Value>(&row.input) else {
-            return Ok(row);
+            return Ok(());
         };
         let Some(request) = input.get_mut("request").and_then(Value::as_object_mut) else {
-            return Ok(row);
+            return Ok(());
         };
         if !request.get(BODY_PIECES_KEY).is_some_and(Value::is_u64) {
-            return Ok(row);
+            return Ok(());
         }
         #[derive(Deserialize)]
         struct Piece {
@@ -611,7 +632,7 @@ impl Table<'_> {
             json_parse::from_str(&body).unwrap_or(Value::Null),
         );
         row.input = input.to_string();
-        Ok(row)
+        Ok(())
     }
 }
 
