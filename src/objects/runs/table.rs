@@ -391,7 +391,7 @@ impl Table<'_> {
                     "oauth" => self.secrets(&r.id),
                     _ => Ok(None),
                 };
-                let row = RunRow {
+                let mut row = RunRow {
                     id: r.id,
                     workflow_id: r.workflow_id,
                     version: r.version,
@@ -410,7 +410,6 @@ impl Table<'_> {
                 };
                 // The claim is stored already: a run whose parts do not read is handed on
                 // marked, never dropped with the others.
-                let mut row = row;
                 let (secrets, unreadable) = match secrets {
                     Ok(secrets) => match self.inflate_in_place(&mut row) {
                         Ok(()) => (secrets, None),
