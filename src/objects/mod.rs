@@ -62,6 +62,11 @@ pub struct WorkflowObject {
 
 /// Storage key: set in a shard object once it holds runs (its alarm runs the executor).
 const KEY_RUNS: &str = "runs";
+/// The delay of an alarm wanted at once. Not zero: an object's clock can still read the time of
+/// the alarm running, and an alarm set to that time is taken as unchanged, then dropped when the
+/// running one ends (locally it never fires; on Cloudflare it may wait until the object is next
+/// disturbed). One millisecond later is always a change.
+pub const AT_ONCE: std::time::Duration = std::time::Duration::from_millis(1);
 /// Storage key: the dev fault `forget-once` refused this object's emptying once.
 const KEY_FORGET_REFUSED: &str = "fault_forget_refused";
 /// Storage key: the dev fault `test-forget-once` refused this object's last call of a delete
@@ -215,7 +220,7 @@ impl WorkflowObject {
         self.set_kind(None).await?;
         let storage = self.state.storage();
         if self.holds_runs(self.kv()?)? {
-            storage.set_alarm(std::time::Duration::ZERO).await
+            storage.set_alarm(AT_ONCE).await
         } else {
             storage.delete_alarm().await
         }
@@ -549,7 +554,7 @@ impl WorkflowObject {
             None => next,
         };
         match next {
-            Some(at) => storage.set_alarm((at - now_ms()).max(0)).await?,
+            Some(at) => storage.set_alarm((at - now_ms()).max(1)).await?,
             None => storage.delete_alarm().await?,
         }
         Ok(())

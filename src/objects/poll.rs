@@ -1429,7 +1429,7 @@ async fn finish_poll(
     if still_armed {
         obj.state()
             .storage()
-            .set_alarm(Duration::from_millis(delay_ms))
+            .set_alarm(Duration::from_millis(delay_ms).max(super::AT_ONCE))
             .await?;
     }
     let waiting = notes.waiting.as_ref().map(|w| {
@@ -1484,7 +1484,7 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
         }
         return match obj.state().storage().get_alarm().await? {
             Some(at) if at >= now - ALARM_GRACE_MS => Ok(()),
-            _ => obj.state().storage().set_alarm(Duration::ZERO).await,
+            _ => obj.state().storage().set_alarm(super::AT_ONCE).await,
         };
     }
     name_the_mark_pointer(&store)?;
@@ -1507,7 +1507,7 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
         // Record where the source is now, before the deploy answers.
         return poll_and_rearm(obj, deployed, trigger, &store).await;
     }
-    obj.state().storage().set_alarm(Duration::ZERO).await
+    obj.state().storage().set_alarm(super::AT_ONCE).await
 }
 
 /// Whether the poll's alarm is lost: none is set, or it is long overdue, while no poll runs
@@ -1736,7 +1736,7 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     store.put_status(&status)?;
     drop(lock);
     if start == PollStart::Beginning || go_on {
-        obj.state().storage().set_alarm(Duration::ZERO).await?;
+        obj.state().storage().set_alarm(super::AT_ONCE).await?;
     }
     Response::from_json(&json!({
         "start": match start { PollStart::Now => "now", PollStart::Beginning => "beginning" },

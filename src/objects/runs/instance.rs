@@ -197,7 +197,7 @@ impl RunsInstance {
     async fn arm(&self, state: &worker::State) -> worker::Result<()> {
         let now = crate::platform::now_ms();
         if alarm_wanted(self.alarm_due.get(), now) {
-            state.storage().set_alarm(std::time::Duration::ZERO).await?;
+            state.storage().set_alarm(crate::objects::AT_ONCE).await?;
             self.alarm_due.set(Some(now));
         }
         Ok(())
