@@ -82,7 +82,22 @@ impl Client {
     pub fn api(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
         let answer = self.answer(method, path, body)?;
         if (200..300).contains(&answer.status) {
-            return Ok(answer.json());
+            // A success that is not JSON comes from something else at that URL (a page
+            // answering every path): taken as an answer, it would read as an empty catalog.
+            if answer.text.trim().is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_str(&answer.text).map_err(|_| {
+                Failure::Server(format!(
+                    "{method} {path} answered {} with {}, not JSON: is {} a Tripline?",
+                    answer.status,
+                    match answer.content_type.as_str() {
+                        "" => "no content type".to_string(),
+                        t => format!("`{t}`"),
+                    },
+                    self.base
+                ))
+            });
         }
         Err(Failure::from_problem(method, path, &answer))
     }

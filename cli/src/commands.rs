@@ -453,7 +453,16 @@ fn perform(
     created: &[(String, String)],
 ) -> Result<Value, Failure> {
     match action {
-        Action::Create { body, .. } => client.api("POST", "/api/workflows", Some(body)),
+        Action::Create { body, .. } => {
+            let created = client.api("POST", "/api/workflows", Some(body))?;
+            // The id names the workflow in what follows (its deploy, the summary).
+            match created["id"].as_str() {
+                Some(_) => Ok(created),
+                None => Err(Failure::Server(
+                    "POST /api/workflows answered without the new workflow's `id`".into(),
+                )),
+            }
+        }
         Action::Update { id, body, .. } => {
             client.api("PUT", &format!("/api/workflows/{}", seg(id)?), Some(body))
         }

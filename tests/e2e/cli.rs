@@ -665,6 +665,9 @@ enum SecondCreate {
     Fails,
     /// Closes the connection without an answer.
     Drops,
+    /// Not a Tripline: every request, the list included, is answered 200 with an HTML page
+    /// (an app that serves its page at every path).
+    NotTripline,
 }
 
 /// A stub of the management API on a std `TcpListener`: lists no workflows, creates the first
@@ -711,7 +714,15 @@ fn stub_api(second: SecondCreate) -> (String, std::sync::Arc<Mutex<Vec<String>>>
             }
             let line = head.lines().next().unwrap_or("").to_string();
             log.lock().unwrap().push(line.clone());
-            let (status, body) = if line.starts_with("GET /api/workflows?") {
+            let (status, body) = if let SecondCreate::NotTripline = second {
+                let page = "<!doctype html><title>app</title>";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                continue;
+            } else if line.starts_with("GET /api/workflows?") {
                 (
                     "200 OK",
                     r#"{"workflows": [], "next_cursor": null}"#.to_string(),
@@ -724,7 +735,7 @@ fn stub_api(second: SecondCreate) -> (String, std::sync::Arc<Mutex<Vec<String>>>
                         r#"{"id": "wf_000000000000000000000000001", "status": "draft"}"#
                             .to_string(),
                     ),
-                    (_, SecondCreate::Drops) => {
+                    (_, SecondCreate::Drops | SecondCreate::NotTripline) => {
                         drop(stream);
                         continue;
                     }
@@ -789,6 +800,38 @@ fn apply_stops_at_the_first_server_error_and_names_its_file() {
             r.stdout
         );
     }
+}
+
+/// A URL that answers 200 with something other than JSON is not taken for an empty Tripline:
+/// `apply` stops at the list, creates nothing and exits 3 naming what answered (it printed
+/// "applied: 1 created" before, with nothing created).
+#[test]
+fn apply_to_a_url_that_is_not_a_tripline_stops_at_the_first_answer() {
+    let dir = temp_dir("apply-not-tripline");
+    std::fs::write(
+        dir.join("a.json"),
+        include_str!("../../examples/endpoint.json"),
+    )
+    .unwrap();
+    let (base, seen) = stub_api(SecondCreate::NotTripline);
+    let out = Command::new(binary())
+        .args(["--url", &base, "--token", "t", "apply", ".", "--deploy"])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let r = finish(out);
+    assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("answered 200 with `text/html`, not JSON")
+            && r.stderr.contains(&format!("is {base} a Tripline?")),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stdout.contains("applied"), "{}", r.stdout);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "only the list was asked: {seen:#?}");
+    assert!(seen[0].starts_with("GET /api/workflows?"), "{seen:#?}");
 }
 
 /// `send` goes to the live URL with the deployed version's method whatever the draft says, and
