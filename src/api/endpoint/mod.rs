@@ -196,7 +196,8 @@ impl Incoming {
         }
         let raw_body = read_body(req, max_body).await?;
         Ok(Incoming {
-            method: req.method().to_string(),
+            // As sent: `worker::Method` folds methods it does not know into GET.
+            method: req.inner().method().to_ascii_uppercase(),
             path,
             raw_query,
             query,
@@ -259,7 +260,9 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
             live.definition.trigger.kind()
         )));
     };
-    let method = req.method().to_string();
+    // As sent (see `Incoming::read`): a method the workflow does not list is refused, however
+    // the platform crate would name it.
+    let method = req.inner().method().to_ascii_uppercase();
     if !endpoint.accepts(&method) {
         let allow: Vec<&str> = endpoint.methods.iter().map(String::as_str).collect();
         return Err(ApiError::method_not_allowed(&allow));
