@@ -19,7 +19,8 @@ pub const SHELF_MAX_RAW_BYTES: usize = 256 * 1024;
 /// Largest parsed body (compact JSON) the test shelf keeps.
 pub const SHELF_MAX_BODY_JSON: usize = 1024 * 1024;
 /// Most bytes of JSON a workflow's test shelf keeps in all: past it, the oldest requests are
-/// dropped (the newest is always kept; one is at most about 1.4 MiB). Listing or detecting
+/// dropped (the newest is always kept; one is at most about 1.9 MiB: its parsed body, its raw
+/// text, which quotes can double, and its headers). Listing or detecting
 /// from a shelf never holds more than this in memory at once.
 pub const SHELF_MAX_BYTES: usize = 4 * 1024 * 1024;
 
