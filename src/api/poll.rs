@@ -49,8 +49,9 @@ pub async fn reset(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             format!("workflow {id} is not deployed; deploy it, then reset its poll (its cursor is kept while undeployed)"),
         ));
     }
-    let reply =
-        crate::objects::ask(env, id, &Action::PollReset.url(id), Some(body.to_string())).await?;
+    let reply = crate::objects::ask(env, id, &Action::PollReset.url(id), Some(body.to_string()))
+        .await
+        .map_err(ApiError::object_unavailable)?;
     let status = reply.status;
     let answer: Value = reply.json().unwrap_or(Value::Null);
     let message = answer["error"].as_str().unwrap_or("").to_string();
@@ -61,7 +62,9 @@ pub async fn reset(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                 "workflow_id": id,
                 "start": answer["start"],
                 "cursor": answer["cursor"],
-                "poll": status_json(env, id).await?,
+                // The reset is done: a status that cannot be read now is left out (`null`)
+                // rather than answered as a failure the client would retry.
+                "poll": status_json(env, id).await.unwrap_or(Value::Null),
             }),
         ),
         502 => Err(ApiError::new(

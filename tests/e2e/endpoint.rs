@@ -2052,7 +2052,7 @@ fn test_url_detect_schema_deploy_then_validate() {
     assert_eq!(run_count(&id), 1);
     assert_eq!(wait_run(dev, &run_id, 60)["status"], "succeeded");
 
-    // Unknown test request id.
+    // Unknown test request id; an empty one names none (it read as "the newest" before).
     let r = api(
         dev,
         "POST",
@@ -2060,6 +2060,14 @@ fn test_url_detect_schema_deploy_then_validate() {
         Some(&json!({"test_request_id": "tr_nope"})),
     );
     assert_problem(&r, 404);
+    assert_eq!(r.locations(), ["body.test_request_id"]);
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{id}/detect-schema"),
+        Some(&json!({"test_request_id": ""})),
+    );
+    assert_problem(&r, 400);
     assert_eq!(r.locations(), ["body.test_request_id"]);
     let r = api(
         dev,

@@ -1571,6 +1571,46 @@ fn reset_to_now_skips_and_reset_to_beginning_backfills_without_repeats() {
     assert_eq!(r.status, 404);
 }
 
+/// A reset that was done answers 200 even when the poll's status cannot be read right after
+/// (`poll: null`): a 503 there said "changed nothing", and a client retrying a `beginning`
+/// reset read the whole source again. (`status-once`: the object refuses its first status
+/// call.)
+#[test]
+fn a_reset_whose_status_cannot_be_read_after_it_still_answers_that_it_was_done() {
+    let e = env();
+    table(&e.pg, "t_reset_status");
+    insert(&e.pg, "t_reset_status", 1, 3);
+    let dev = Dev::start(
+        "poll-status-refused",
+        &[
+            ("TRIPLINE_DEV_FAULTS", "status-once"),
+            ("PG_URL", &e.pg.url("reader")),
+        ],
+    );
+    let id = create_deployed(
+        &dev,
+        &pg_def(
+            "reset status",
+            json!({"table": "t_reset_status"}),
+            "now",
+            3600,
+        ),
+    );
+    insert(&e.pg, "t_reset_status", 4, 5);
+    let path = format!("/api/workflows/{id}/poll/reset");
+    let r = api(&dev, "POST", &path, Some(&json!({"start": "beginning"})));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["start"], "beginning");
+    assert_eq!(r.json()["cursor"], json!({"position": "beginning"}));
+    assert_eq!(r.json()["poll"], Value::Null, "{}", r.text);
+    // The reset was done once: every row runs once, and the status reads again.
+    let runs = wait_runs(&dev, &id, 5, 60);
+    assert_eq!(record_ids(&runs), (1..=5).collect::<Vec<i64>>());
+    let status = poll_status(&dev, &id);
+    assert_eq!(status["cursor"]["cursor"], "5", "{status}");
+    assert_eq!(runs_of(&dev, &id), 5);
+}
+
 #[test]
 fn injection_attempts_in_names_are_rejected_at_validation() {
     let e = env();

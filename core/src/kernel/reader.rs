@@ -219,6 +219,12 @@ pub fn as_int(v: &Value, loc: &str, min: i64, max: i64, errors: &mut Errors) -> 
             errors.push(loc, format!("must be between {min} and {max}, got {n}"));
             None
         }
+        // A whole number too large to hold (`1e16`, `9223372036854775808`) is out of range, not
+        // "not an integer".
+        None if v.as_u64().is_some() || v.as_f64().is_some_and(|f| f.fract() == 0.0) => {
+            errors.push(loc, format!("must be between {min} and {max}, got {v}"));
+            None
+        }
         None => {
             errors.push(loc, format!("must be an integer, got {}", type_name(v)));
             None
@@ -260,6 +266,24 @@ mod tests {
         assert_eq!(as_int(&json!(6.5), "n", 0, 10, &mut errors), None);
         assert_eq!(as_int(&json!(60.0), "n", 0, 10, &mut errors), None);
         assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
+    fn whole_numbers_too_large_to_hold_are_out_of_range() {
+        let mut errors = Errors::new();
+        let huge: Value = serde_json::from_str("9223372036854775808").unwrap();
+        assert_eq!(as_int(&huge, "shards", 1, 64, &mut errors), None);
+        assert_eq!(as_int(&json!(1e16), "shards", 1, 64, &mut errors), None);
+        assert_eq!(as_int(&json!(-1e300), "shards", 1, 64, &mut errors), None);
+        let messages: Vec<&str> = errors.0.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            [
+                "must be between 1 and 64, got 9223372036854775808",
+                "must be between 1 and 64, got 1e+16",
+                "must be between 1 and 64, got -1e+300",
+            ]
+        );
     }
 
     #[test]

@@ -165,7 +165,9 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
 /// `SHELF_MAX_BYTES` of it; parsed, that could be many times more).
 pub async fn list(env: &Env, id: &WorkflowId) -> ApiResult {
     crate::api::catalog::load(env, id).await?;
-    let rows = test_shelf::list(env, id).await?;
+    let rows = test_shelf::list(env, id)
+        .await
+        .map_err(ApiError::object_unavailable)?;
     let body = format!("{{\"test_requests\":{rows}}}");
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
@@ -197,6 +199,17 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let mut errors = Errors::new();
     let mut r = ObjectReader::new(&options, "body", &mut errors);
     let test_request_id = r.opt_str("test_request_id", &mut errors);
+    // Left out, the newest capture is used; an empty id names none (the shelf would read it as
+    // "the newest").
+    if test_request_id
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        errors.push(
+            "body.test_request_id",
+            "must be a test request id (`tr_…`); leave it out to use the newest capture",
+        );
+    }
     let apply = r.opt_bool("apply", &mut errors).unwrap_or(false);
     r.finish(&mut errors);
     if !errors.is_empty() {
@@ -209,7 +222,9 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     // `verify` was never checked). Read from the draft's JSON, so that a draft the rules no
     // longer accept still counts as signed.
     let signed = !draft["trigger"]["verify"].is_null();
-    let captured = test_shelf::get(env, id, test_request_id.as_deref(), signed).await?;
+    let captured = test_shelf::get(env, id, test_request_id.as_deref(), signed)
+        .await
+        .map_err(ApiError::object_unavailable)?;
     let Some(captured) = captured else {
         return Err(match test_request_id {
             Some(t) => {
