@@ -541,8 +541,28 @@ fn runs(
     if follow {
         return follow_runs(client, key, &id, &filter, limit, json_out, style);
     }
-    let path = format!("/api/workflows/{}/runs?limit={limit}{filter}", seg(&id)?);
-    let list = runs_of(&client.api("GET", &path, None)?);
+    // A page of large runs ends early with a cursor: pages are followed up to `limit`.
+    let mut list: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    while list.len() < limit as usize {
+        let mut path = format!(
+            "/api/workflows/{}/runs?limit={}{filter}",
+            seg(&id)?,
+            limit as usize - list.len()
+        );
+        if let Some(c) = &cursor {
+            path.push_str(&format!(
+                "&cursor={}",
+                tripline_core::kernel::percent::encode(c)
+            ));
+        }
+        let page = client.api("GET", &path, None)?;
+        list.extend(runs_of(&page));
+        cursor = page["next_cursor"].as_str().map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
     if json_out {
         out!("{}", json!({ "workflow_id": id, "runs": list }));
     } else if list.is_empty() {

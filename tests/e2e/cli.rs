@@ -802,6 +802,67 @@ fn apply_stops_at_the_first_server_error_and_names_its_file() {
     }
 }
 
+/// `runs --limit N` lists the newest N even when the server ends a page of large runs early
+/// (it reads at most 4 MiB of records a page, and answers a cursor): the CLI follows the
+/// cursor (it showed the first page only before).
+#[test]
+fn runs_limit_follows_pages_the_server_ends_early() {
+    let _turn = server_lock();
+    let repo = temp_dir("runs-large");
+    let def = json!({
+        "name": "large runs",
+        "trigger": {"type": "endpoint"},
+        "steps": []
+    });
+    std::fs::write(repo.join("large-runs.json"), def.to_string()).unwrap();
+    let r = tripline(&repo, &["apply", "large-runs.json", "--deploy"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let id = by_key("large-runs").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Seven runs of 700 KB each: 4.9 MB, more than one page reads.
+    let body = json!({"pad": "x".repeat(700_000)}).to_string();
+    for _ in 0..7 {
+        let r = send(
+            "POST",
+            &format!("{}/hooks/{id}", dev().base),
+            &[("content-type", "application/json")],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(r.status, 202, "{}", r.text);
+    }
+    let page = api(
+        dev(),
+        "GET",
+        &format!("/api/workflows/{id}/runs?limit=7"),
+        None,
+    );
+    assert_eq!(page.status, 200, "{}", page.status);
+    let first = page.json()["runs"].as_array().unwrap().len();
+    assert!(first < 7, "the server's first page holds {first} runs");
+    assert!(page.json()["next_cursor"].is_string());
+
+    let r = tripline(&repo, &["runs", "large-runs", "--limit", "7", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let listed: Value = serde_json::from_str(&r.stdout).unwrap();
+    let ids: Vec<&str> = listed["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 7, "{ids:?}");
+    let distinct: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(distinct.len(), 7, "{ids:?}");
+    let r = tripline(&repo, &["runs", "large-runs", "--limit", "3", "--json"]);
+    let listed: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(listed["runs"].as_array().unwrap().len(), 3);
+    assert_eq!(listed["runs"][0]["id"], ids[0]);
+    let r = api(dev(), "DELETE", &format!("/api/workflows/{id}"), None);
+    assert!(r.status < 300, "{}", r.text);
+}
+
 /// A URL that answers 200 with something other than JSON is not taken for an empty Tripline:
 /// `apply` stops at the list, creates nothing and exits 3 naming what answered (it printed
 /// "applied: 1 created" before, with nothing created).
