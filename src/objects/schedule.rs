@@ -201,7 +201,15 @@ fn misfire_grace(env: &Env) -> TimeDelta {
 /// Drops a pending run from the stored record once its shard answered (or it was refused):
 /// at once, in storage, so that no later wake, in this isolate or another, sends it again.
 /// Synchronous: no other event interleaves between the read and the write.
-fn forget_pending(obj: &WorkflowObject, kv: &SyncKv, version: i64, slot_ms: i64) -> Result<()> {
+/// `given_up`: the run was not recorded (its version is no longer armed), and its slot counts
+/// as skipped.
+fn forget_pending(
+    obj: &WorkflowObject,
+    kv: &SyncKv,
+    version: i64,
+    slot_ms: i64,
+    given_up: bool,
+) -> Result<()> {
     let Some(mut armed) = record_now(obj, kv)? else {
         return Ok(());
     };
@@ -211,6 +219,15 @@ fn forget_pending(obj: &WorkflowObject, kv: &SyncKv, version: i64, slot_ms: i64)
         .retain(|p| !(p.slot_ms == slot_ms && p.version == version));
     if armed.pending.len() == before {
         return Ok(());
+    }
+    if given_up {
+        let workflow_id = obj.workflow_id_now(kv)?.unwrap_or_default();
+        let policy = TRIGGERS.with(|c| {
+            c.borrow()
+                .get(&(workflow_id, version))
+                .map(|t| t.misfire.as_str())
+        });
+        not_recorded(&mut armed, policy, 1, now_ms());
     }
     obj.schedule_record().replace(None);
     kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
@@ -462,7 +479,7 @@ async fn wake<'a>(
         keep
     });
     let given_up = before - armed.pending.len();
-    not_recorded(&mut armed, &trigger, given_up, now);
+    not_recorded(&mut armed, Some(trigger.misfire.as_str()), given_up, now);
     let mut runs: Vec<Pending> = armed
         .pending
         .iter()
@@ -495,7 +512,7 @@ async fn wake<'a>(
         );
         armed.pending.drain(..dropped);
         runs.retain(|r| armed.pending.contains(r));
-        not_recorded(&mut armed, &trigger, dropped, now);
+        not_recorded(&mut armed, Some(trigger.misfire.as_str()), dropped, now);
     }
 
     // One storage transaction: the record (marks and pending runs), written synchronously,
@@ -522,7 +539,7 @@ async fn wake<'a>(
 /// Counts `dropped` slots whose run was given up before its shard recorded it (that shard was
 /// unreachable or full for an hour, or too many waited) as skipped, and says so in
 /// `last_misfire` (cause `not_recorded`): a schedule whose runs stop being created shows it.
-fn not_recorded(armed: &mut Armed, trigger: &ScheduleTrigger, dropped: usize, now: i64) {
+fn not_recorded(armed: &mut Armed, policy: Option<&str>, dropped: usize, now: i64) {
     if dropped == 0 {
         return;
     }
@@ -532,7 +549,7 @@ fn not_recorded(armed: &mut Armed, trigger: &ScheduleTrigger, dropped: usize, no
     armed.last_misfire = Some(json!({
         "at": iso_millis(now),
         "cause": "not_recorded",
-        "policy": trigger.misfire.as_str(),
+        "policy": policy,
         "skipped": dropped,
         "ran_slot": null,
     }));
@@ -635,7 +652,8 @@ impl Followup<'_> {
             }
         };
         let Some(workflow_id) = WorkflowId::parse(&self.workflow_id).filter(|_| live) else {
-            self.forget(kv, p);
+            // Undeployed or redeployed meanwhile: the slot is given up, and counted so.
+            self.forget(kv, p, true);
             return;
         };
         let started = runs::client::start(
@@ -652,7 +670,7 @@ impl Followup<'_> {
         match started {
             // Recorded (now or by an earlier try): no longer pending.
             Ok(started) => {
-                self.forget(kv, p);
+                self.forget(kv, p, false);
                 if started.created {
                     // When the schedule last created a run (the API shows it).
                     if let Err(e) = kv.put_number(KEY_LAST_RUN, now_ms() as f64) {
@@ -679,10 +697,10 @@ impl Followup<'_> {
         }
     }
 
-    /// Drops `p` from the stored pending runs (errors are logged: a later wake then sends it
-    /// again and its dedup key finds the run).
-    fn forget(&self, kv: &SyncKv, p: &Pending) {
-        if let Err(e) = forget_pending(self.obj, kv, p.version, p.slot_ms) {
+    /// Drops `p` from the stored pending runs, counted as skipped when `given_up` (errors are
+    /// logged: a later wake then sends it again and its dedup key finds the run).
+    fn forget(&self, kv: &SyncKv, p: &Pending, given_up: bool) {
+        if let Err(e) = forget_pending(self.obj, kv, p.version, p.slot_ms, given_up) {
             worker::console_error!("schedule {}: {e}", self.workflow_id);
         }
     }

@@ -1215,3 +1215,41 @@ fn a_version_this_release_cannot_read_is_tried_again_not_disarmed() {
     eventually(30, "runs again", || slots(&dev, &id).len() >= n + 2);
     assert_unique(&slots(&dev, &id));
 }
+
+/// A slot whose run its shard had not recorded when the schedule was redeployed (here the
+/// shard is full: every create answers 507, and the slots stay pending) is given up with its
+/// version, and counted: `skipped_slots` and `last_misfire` (cause `not_recorded`) say so. It
+/// vanished from the status before.
+#[test]
+fn a_pending_run_of_a_redeployed_version_counts_as_skipped() {
+    let dev = Dev::start(
+        "schedule-pending-redeploy",
+        &[
+            ("RUN_STORAGE_LIMIT_BYTES", "1"),
+            // No slot misfires here, however loaded the machine: every skip is a given-up run.
+            ("SCHEDULE_MISFIRE_GRACE_SECONDS", "300"),
+        ],
+    );
+    let up = Upstream::start();
+    let mut def = schedule_def("pending at redeploy", every(1), "skip");
+    def["steps"] = json!([{"type": "http", "name": "ping",
+                           "url": up.url("/echo/pending-at-redeploy"), "retries": 0}]);
+    let id = create_deployed(&dev, &def);
+    eventually(60, "creates refused as full", || {
+        dev.logs().matches("recording the run of").count() >= 2
+    });
+    let wf = workflow(&dev, &id);
+    assert_eq!(wf["skipped_slots"], 0, "{wf}");
+    def["name"] = json!("pending at redeploy, v2");
+    redeploy(&dev, &id, &def);
+    eventually(60, "the first version's pending runs given up", || {
+        workflow(&dev, &id)["last_misfire"]["cause"] == "not_recorded"
+    });
+    let wf = workflow(&dev, &id);
+    assert!(wf["skipped_slots"].as_i64().unwrap() >= 1, "{wf}");
+    assert_eq!(wf["last_misfire"]["skipped"], 1, "{wf}");
+    assert_eq!(wf["last_misfire"]["policy"], "skip", "{wf}");
+    // Nothing ran, and nothing called out.
+    assert_eq!(runs(&dev, &id).len(), 0);
+    assert!(up.received("/echo/pending-at-redeploy").is_empty());
+}
