@@ -315,9 +315,13 @@ impl HttpCursor {
         for (index, item) in items.iter().enumerate() {
             let (key, value, unreadable) = match read(index, item) {
                 Ok((key, value)) => (key, value, None),
-                // Keyed by its content, not its id: once the item reads (its ordering value
-                // filled in), it is a new record under its id and runs.
-                Err(e) => (unreadable_key(item), None, Some(e.to_string())),
+                // Not keyed as its id: once the item reads (its ordering value filled in), it is
+                // a new record under its id and runs.
+                Err(e) => (
+                    unreadable_key(item, id_text(item, id_ptr, index).ok().as_deref()),
+                    None,
+                    Some(e.to_string()),
+                ),
             };
             let is_new = match self {
                 HttpCursor::Unique(ids) => !ids.contains(&key),
@@ -491,12 +495,24 @@ pub fn lists_newest_first(items: &[Value], pointer: &str) -> bool {
     }
 }
 
-/// The dedup key of an item without a usable id: a digest of its JSON text, so that the same
-/// item read again makes no second run.
-fn unreadable_key(item: &Value) -> String {
+/// The dedup key of an item that cannot be read: a digest of its id when it has one (an item
+/// whose ordering value is missing: edited while it stays so, it makes no second run), else of
+/// its JSON text (the same item read again makes no second run).
+fn unreadable_key(item: &Value, id: Option<&str>) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(item.to_string().as_bytes());
-    format!("unreadable:{}", crate::kernel::hex::encode(&digest[..16]))
+    match id {
+        Some(id) => {
+            let digest = Sha256::digest(id.as_bytes());
+            format!(
+                "unreadable:id:{}",
+                crate::kernel::hex::encode(&digest[..16])
+            )
+        }
+        None => {
+            let digest = Sha256::digest(item.to_string().as_bytes());
+            format!("unreadable:{}", crate::kernel::hex::encode(&digest[..16]))
+        }
+    }
 }
 
 /// The dedup key of an item: its id's text (a string without quotes, a number's JSON text).

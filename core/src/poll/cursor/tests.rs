@@ -295,6 +295,24 @@ fn an_item_without_id_among_readable_ones_is_a_failed_record_and_the_poll_moves_
         .as_deref()
         .unwrap()
         .contains("no value to order by"));
+    // Keyed by its id, not its content: edited while it has no value, it keeps its key (a
+    // second failed run each edit before).
+    assert!(
+        new[0].dedup_key.starts_with("unreadable:id:"),
+        "{}",
+        new[0].dedup_key
+    );
+    let edited = g
+        .select_new(
+            &gc,
+            &json!([{"id": 1, "ts": 5}, {"id": 2, "ts": null, "title": "edited"}]),
+        )
+        .unwrap();
+    assert_eq!(edited[0].dedup_key, new[0].dedup_key);
+    let other = g
+        .select_new(&gc, &json!([{"id": 1, "ts": 5}, {"id": 3, "ts": null}]))
+        .unwrap();
+    assert_ne!(other[0].dedup_key, new[0].dedup_key);
     gc.advance(&new);
     assert_eq!(gc.mark(), Some(&json!(5)));
     // Once its value is filled in, the item is new under its id: it was not taken for good.
