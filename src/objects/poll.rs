@@ -1659,13 +1659,14 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     }
     let store = PollStore::open(obj)?;
     let fingerprint = source_fingerprint(&trigger.source);
-    // A reset starts a new walk over an HTTP source's pages. (The transaction marks stay: what
-    // they proved of the table holds whatever the cursor.)
-    clear_walk(&store)?;
     // Whether the poll should go on at once (a positioning walk longer than the reset's loop).
     let mut go_on = false;
     let summary = match start {
         PollStart::Beginning => {
+            // A new walk over an HTTP source's pages. (The transaction marks stay: what they
+            // proved of the table holds whatever the cursor.) A reset to `now` replaces the
+            // walk only once it has read the source: a failed one leaves it as it was.
+            clear_walk(&store)?;
             let generation = store.bump_generation()?;
             match &trigger.source {
                 PollSource::Postgres(_) => {

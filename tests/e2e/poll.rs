@@ -2786,6 +2786,58 @@ fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
     stop(&e.dev, &id);
 }
 
+/// A reset to `now` that fails (the source answers 500: 502, "the cursor was left as it was")
+/// leaves a positioning walk as it was too. Here the deploy's positioning over 150 pages of one
+/// item read its first 100 and then failed (page 121 answers 400): the next poll goes on
+/// positioning from page 101, and no item that was there runs. (The failed reset dropped the
+/// walk before: the next poll read the list as new, and all 150 items ran.)
+#[test]
+fn a_failed_reset_to_now_keeps_a_positioning_walk() {
+    let e = env();
+    let feed = "positioning-failed-reset";
+    e.api.update(feed, |f| {
+        f.items = (1..=150).map(item).collect();
+        f.page_size = Some(1);
+        f.paging = Paging::Cursor;
+        f.broken = Some("token it-120");
+    });
+    let def = http_def(
+        "positioning, failed reset",
+        json!({"url": e.api.url(feed),
+               "pagination": {"cursor": "/meta/next_cursor", "param": "after"}}),
+        "now",
+    );
+    let id = create_deployed(&e.dev, &def);
+    assert!(
+        poll_status(&e.dev, &id)["last_poll_error"].is_string(),
+        "{}",
+        poll_status(&e.dev, &id)
+    );
+    e.api.update(feed, |f| f.broken = Some("500"));
+    let r = api(
+        &e.dev,
+        "POST",
+        &format!("/api/workflows/{id}/poll/reset"),
+        Some(&json!({"start": "now"})),
+    );
+    assert_eq!(r.status, 502, "{}", r.text);
+    e.api.update(feed, |f| f.broken = None);
+    eventually(90, "the positioning walk ended", || {
+        let status = poll_status(&e.dev, &id);
+        status["last_poll_error"].is_null() && status["cursor"]["remembered_ids"] == 150
+    });
+    assert_eq!(runs_of(&e.dev, &id), 0);
+    // Positioned: an item added now runs, alone (pages of 50, so that a poll's 10 pages reach
+    // the end of the list).
+    e.api.update(feed, |f| {
+        f.items = (1..=151).map(item).collect();
+        f.page_size = Some(50);
+    });
+    let runs = wait_runs(&e.dev, &id, 1, 60);
+    assert_eq!(item_seqs(&runs), [151]);
+    stop(&e.dev, &id);
+}
+
 /// Pages of large items: a poll stops reading once the new records it holds reach 4 MiB (here
 /// after 4 pages of 1.2 MB), creates their runs and goes on at once from the next page, not
 /// after the interval (an hour here) and not as a gap: 24 items, each run exactly once, the
