@@ -67,16 +67,20 @@ async fn record(env: &Env, run_id: &str) -> ApiResult<Value> {
             .await
             .map_err(ApiError::object_unavailable)?,
         None => {
-            // A run of an earlier version: in D1, or moved into its shard object since.
+            // A run of an earlier version: moved into its shard object since, or in D1. A
+            // moved run's D1 row may outlive the move (a pass that died before deleting it):
+            // the shard's copy is the one shown, as the list does. A run noted as moving that
+            // its shard does not hold yet is still D1's.
             let db = store::db(env)?;
-            match store::runs::get(&db, run_id).await? {
-                Some(r) => Some(r.to_json()),
-                None => match store::runs::moved_to(&db, run_id).await? {
-                    Some((wf, shard)) => runs::client::get(env, &wf, shard, run_id)
-                        .await
-                        .map_err(ApiError::object_unavailable)?,
-                    None => None,
-                },
+            let moved = match store::runs::moved_to(&db, run_id).await? {
+                Some((wf, shard)) => runs::client::get(env, &wf, shard, run_id)
+                    .await
+                    .map_err(ApiError::object_unavailable)?,
+                None => None,
+            };
+            match moved {
+                Some(run) => Some(run),
+                None => store::runs::get(&db, run_id).await?.map(|r| r.to_json()),
             }
         }
     };

@@ -944,6 +944,12 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
         &json!([record("a", "kept from before")]),
         now - 2_000,
     );
+    // Until then the run reads as its shard holds it, one by one as in the list (a read of the
+    // run answered the stale D1 row before).
+    let run = api(dev, "GET", &format!("/api/runs/{unfinished}"), None);
+    assert_eq!(run.status, 200, "{}", run.text);
+    assert_eq!(run.json()["status"], "succeeded", "{}", run.text);
+    assert_eq!(run.json()["steps"][1]["output"]["message"], "b ran");
 
     // A second pass moves nothing again and leaves the finished one readable.
     dev.fire_cron();
