@@ -430,12 +430,10 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     // Only the browser that opened the Sign-in URL may finish it. Another one is refused
     // without consuming the state, so that the right browser still can (a state no one was
     // given is reported as unknown, after one read and no write).
-    // (Without the key nothing is checked here: the sign-in then stops at the key, below.)
-    let sealing = key(env);
-    let from_here = match &sealing {
-        Ok(key) => started_in_this_browser(key, req.headers().get("cookie")?.as_deref(), state),
-        Err(_) => true,
-    };
+    // Without the key no sign-in can finish: it stops here, before its state is used up, so
+    // that the same sign-in finishes once the key is set.
+    let key = key(env)?;
+    let from_here = started_in_this_browser(&key, req.headers().get("cookie")?.as_deref(), state);
     let unknown = "is unknown or was already used: start again at the workflow's Sign-in URL";
     if !from_here {
         if !connections::state_exists(&db, &hash).await? {
@@ -509,7 +507,6 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             )
         })?;
 
-    let key = sealing?;
     let secret = client_secret(env, &trigger)?;
     let verifier = match pending.verifier.as_deref() {
         Some(v) => Some(

@@ -1026,6 +1026,61 @@ fn missing_encryption_key_is_a_503_that_says_how_to_set_it() {
     assert!(provider.authorize_requests().is_empty());
 }
 
+/// A callback that meets a missing encryption key answers 503 without using up its state: once
+/// the key is set again, the same callback finishes the sign-in. (The state was used up before
+/// the 503, and the end user had to start again.)
+#[test]
+fn a_callback_without_the_encryption_key_keeps_its_state_for_when_it_is_set() {
+    let mut dev = own_dev("oauth-key-dropped");
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        &dev,
+        &definition(&provider, "Key dropped", json!({}), log_steps()),
+    );
+    // The browser's sign-in up to the provider's redirect back, its cookie kept by hand: the
+    // restarted Worker listens on another port.
+    let r = send("GET", &dev.url(&signin_path(&wf, "u-key")), &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    let cookie = r
+        .header("set-cookie")
+        .expect("the sign-in's cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let callback = provider_login(&provider, r.header("location").unwrap(), "alice", "allow");
+    let path = callback
+        .strip_prefix(&dev.base)
+        .expect("the Worker's callback")
+        .to_string();
+
+    dev.kill();
+    dev.set_var("TRIPLINE_ENCRYPTION_KEY", Some(""));
+    dev.spawn();
+    let r = send("GET", &dev.url(&path), &[("cookie", &cookie)], None);
+    assert_problem(&r, 503, None, "wrangler secret put TRIPLINE_ENCRYPTION_KEY");
+    assert!(provider.token_requests().is_empty());
+    assert_eq!(
+        d1_count(
+            &dev,
+            &format!("SELECT COUNT(*) AS n FROM oauth_states WHERE workflow_id = '{wf}'")
+        ),
+        1
+    );
+
+    dev.kill();
+    dev.set_var("TRIPLINE_ENCRYPTION_KEY", None);
+    dev.spawn();
+    let r = send("GET", &dev.url(&path), &[("cookie", &cookie)], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/app/done", provider.base).as_str())
+    );
+    assert_eq!(connections(&dev, &wf).len(), 1);
+    assert_eq!(provider.token_requests().len(), 1);
+}
+
 /// The Sign-in URL only takes a link the app's backend signed for this workflow and user: an
 /// anonymous `?user_id=`, a link for another user, workflow or time is a 401 and creates no
 /// state. A user has at most one pending sign-in per workflow, and the Cron pass deletes every

@@ -282,6 +282,15 @@ impl Dev {
         }
     }
 
+    /// Sets (`Some`) or drops (`None`) a var given to `wrangler dev` from the next start on; a
+    /// var set here overrides the harness's own (the encryption key, say).
+    pub fn set_var(&mut self, name: &str, value: Option<&str>) {
+        self.vars.retain(|(k, _)| k != name);
+        if let Some(v) = value {
+            self.vars.push((name.to_string(), v.to_string()));
+        }
+    }
+
     /// Kills and starts again on the same state directory (a new port).
     pub fn restart(&mut self) {
         self.kill();
