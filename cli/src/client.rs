@@ -81,6 +81,11 @@ impl Client {
     /// A management API call: JSON in, JSON out; a non-2xx answer becomes a [`Failure`].
     pub fn api(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
         let answer = self.answer(method, path, body)?;
+        self.checked(method, path, &answer)
+    }
+
+    /// A management API answer as [`Client::api`] returns it: its JSON, or a [`Failure`].
+    pub fn checked(&self, method: &str, path: &str, answer: &Answer) -> Result<Value, Failure> {
         if (200..300).contains(&answer.status) {
             // A success that is not JSON comes from something else at that URL (a page
             // answering every path): taken as an answer, it would read as an empty catalog.
@@ -99,7 +104,7 @@ impl Client {
                 ))
             });
         }
-        Err(Failure::from_problem(method, path, &answer))
+        Err(Failure::from_problem(method, path, answer))
     }
 
     /// A management API call with the token, answered with any status; `Err` only when the

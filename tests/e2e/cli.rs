@@ -658,21 +658,26 @@ fn preview_is_offline_for_a_file() {
     assert_eq!(v["fire_times"][1]["at"], "2027-03-15T02:30:00-04:00", "{v}");
 }
 
-/// What the stub management API does with the second `POST /api/workflows`.
+/// What the stub management API does.
 #[derive(Clone, Copy)]
-enum SecondCreate {
-    /// Answers 500 with a problem.
+enum Stub {
+    /// Answers the second `POST /api/workflows` 500 with a problem.
     Fails,
-    /// Closes the connection without an answer.
+    /// Closes the connection of the second `POST /api/workflows` without an answer.
     Drops,
+    /// Lists one workflow, key `a`, and answers its first `PUT` 503 "Draft saved, test URL not
+    /// updated" (the save stands, its copy for the test URL did not reach the object), the next
+    /// one 200.
+    DraftCopyFailsOnce,
     /// Not a Tripline: every request, the list included, is answered 200 with an HTML page
     /// (an app that serves its page at every path).
     NotTripline,
 }
 
 /// A stub of the management API on a std `TcpListener`: lists no workflows, creates the first
-/// one, and fails the second create as told. Returns its base URL and every request line it got.
-fn stub_api(second: SecondCreate) -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
+/// one, and fails the second create as told (or as `Stub` says otherwise). Returns its base URL
+/// and every request line it got.
+fn stub_api(second: Stub) -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -680,6 +685,7 @@ fn stub_api(second: SecondCreate) -> (String, std::sync::Arc<Mutex<Vec<String>>>
     let log = seen.clone();
     std::thread::spawn(move || {
         let mut creates = 0;
+        let mut puts = 0;
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             // The head, then as many body bytes as it announces.
@@ -714,7 +720,7 @@ fn stub_api(second: SecondCreate) -> (String, std::sync::Arc<Mutex<Vec<String>>>
             }
             let line = head.lines().next().unwrap_or("").to_string();
             log.lock().unwrap().push(line.clone());
-            let (status, body) = if let SecondCreate::NotTripline = second {
+            let (status, body) = if let Stub::NotTripline = second {
                 let page = "<!doctype html><title>app</title>";
                 let _ = write!(
                     stream,
@@ -723,10 +729,31 @@ fn stub_api(second: SecondCreate) -> (String, std::sync::Arc<Mutex<Vec<String>>>
                 );
                 continue;
             } else if line.starts_with("GET /api/workflows?") {
+                let listed = match second {
+                    Stub::DraftCopyFailsOnce => {
+                        r#"[{"id": "wf_000000000000000000000000001", "key": "a", "status": "draft",
+                             "draft": {"name": "old", "key": "a", "trigger": {"type": "endpoint"}}}]"#
+                    }
+                    _ => "[]",
+                };
                 (
                     "200 OK",
-                    r#"{"workflows": [], "next_cursor": null}"#.to_string(),
+                    format!(r#"{{"workflows": {listed}, "next_cursor": null}}"#),
                 )
+            } else if line.starts_with("PUT /api/workflows/") {
+                puts += 1;
+                match puts {
+                    1 => (
+                        "503 Service Unavailable",
+                        r#"{"type": "urn:tripline:problem:unavailable", "title": "Draft saved, test URL not updated", "status": 503, "detail": "the draft was saved; save the same draft again to update it"}"#
+                            .to_string(),
+                    ),
+                    _ => (
+                        "200 OK",
+                        r#"{"id": "wf_000000000000000000000000001", "key": "a", "status": "draft"}"#
+                            .to_string(),
+                    ),
+                }
             } else if line.starts_with("POST /api/workflows ") {
                 creates += 1;
                 match (creates, second) {
@@ -735,11 +762,11 @@ fn stub_api(second: SecondCreate) -> (String, std::sync::Arc<Mutex<Vec<String>>>
                         r#"{"id": "wf_000000000000000000000000001", "status": "draft"}"#
                             .to_string(),
                     ),
-                    (_, SecondCreate::Drops | SecondCreate::NotTripline) => {
+                    (_, Stub::Drops | Stub::NotTripline | Stub::DraftCopyFailsOnce) => {
                         drop(stream);
                         continue;
                     }
-                    (_, SecondCreate::Fails) => (
+                    (_, Stub::Fails) => (
                         "500 Internal Server Error",
                         r#"{"type": "urn:tripline:problem:error", "title": "Internal error", "status": 500, "detail": "the stub fails the second create"}"#
                             .to_string(),
@@ -772,8 +799,8 @@ fn apply_stops_at_the_first_server_error_and_names_its_file() {
         .unwrap();
     }
     for (second, says) in [
-        (SecondCreate::Fails, "the stub fails the second create"),
-        (SecondCreate::Drops, "cannot reach"),
+        (Stub::Fails, "the stub fails the second create"),
+        (Stub::Drops, "cannot reach"),
     ] {
         let (base, seen) = stub_api(second);
         let out = Command::new(binary())
@@ -800,6 +827,36 @@ fn apply_stops_at_the_first_server_error_and_names_its_file() {
             r.stdout
         );
     }
+}
+
+/// A save whose copy for the test URL did not reach the workflow's object (503 "Draft saved,
+/// test URL not updated") is sent once more, as the answer asks: a later `apply` would find the
+/// draft unchanged and send nothing, leaving the test URL on the old draft. (It stopped with
+/// exit 3 before.)
+#[test]
+fn apply_saves_a_draft_again_when_its_copy_for_the_test_url_was_not_kept() {
+    let dir = temp_dir("apply-draft-copy");
+    std::fs::write(
+        dir.join("a.json"),
+        r#"{"name": "new", "trigger": {"type": "endpoint"}}"#,
+    )
+    .unwrap();
+    let (base, seen) = stub_api(Stub::DraftCopyFailsOnce);
+    let out = Command::new(binary())
+        .args(["--url", &base, "--token", "t", "apply", "."])
+        .current_dir(&dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let r = finish(out);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let seen = seen.lock().unwrap().clone();
+    let puts: Vec<&String> = seen.iter().filter(|l| l.starts_with("PUT ")).collect();
+    assert_eq!(puts.len(), 2, "{seen:#?}");
+    assert!(
+        puts[0].starts_with("PUT /api/workflows/wf_000000000000000000000000001 "),
+        "{seen:#?}"
+    );
 }
 
 /// `runs --limit N` lists the newest N even when the server ends a page of large runs early
@@ -874,7 +931,7 @@ fn apply_to_a_url_that_is_not_a_tripline_stops_at_the_first_answer() {
         include_str!("../../examples/endpoint.json"),
     )
     .unwrap();
-    let (base, seen) = stub_api(SecondCreate::NotTripline);
+    let (base, seen) = stub_api(Stub::NotTripline);
     let out = Command::new(binary())
         .args(["--url", &base, "--token", "t", "apply", ".", "--deploy"])
         .current_dir(&dir)
