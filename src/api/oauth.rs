@@ -433,6 +433,9 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     // Without the key no sign-in can finish: it stops here, before its state is used up, so
     // that the same sign-in finishes once the key is set.
     let key = key(env)?;
+    // Nor without the deployed version's client secret (a sign-in started on an earlier version
+    // that names another is checked below, once its state is taken).
+    client_secret(env, &live_trigger)?;
     let from_here = started_in_this_browser(&key, req.headers().get("cookie")?.as_deref(), state);
     let unknown = "is unknown or was already used: start again at the workflow's Sign-in URL";
     if !from_here {

@@ -1031,11 +1031,24 @@ fn missing_encryption_key_is_a_503_that_says_how_to_set_it() {
 /// the 503, and the end user had to start again.)
 #[test]
 fn a_callback_without_the_encryption_key_keeps_its_state_for_when_it_is_set() {
-    let mut dev = own_dev("oauth-key-dropped");
+    callback_waits_for_a_missing_secret("oauth-key-dropped", "TRIPLINE_ENCRYPTION_KEY", None);
+}
+
+/// The same for the client secret the deployed version names.
+#[test]
+fn a_callback_without_the_client_secret_keeps_its_state_for_when_it_is_set() {
+    callback_waits_for_a_missing_secret("oauth-secret-dropped", SECRET_ENV, Some(CLIENT_SECRET));
+}
+
+/// A sign-in up to the provider's redirect back; then the Worker restarted without `name` (its
+/// callback answers 503 and keeps the state), then with it again (`restore`: the value the
+/// instance had, `None`: the harness's own), and the same callback finishes the sign-in.
+fn callback_waits_for_a_missing_secret(instance: &str, name: &str, restore: Option<&str>) {
+    let mut dev = own_dev(instance);
     let provider = Provider::start(&dev.base, 3600);
     let wf = create_deployed(
         &dev,
-        &definition(&provider, "Key dropped", json!({}), log_steps()),
+        &definition(&provider, "Secret dropped", json!({}), log_steps()),
     );
     // The browser's sign-in up to the provider's redirect back, its cookie kept by hand: the
     // restarted Worker listens on another port.
@@ -1055,21 +1068,16 @@ fn a_callback_without_the_encryption_key_keeps_its_state_for_when_it_is_set() {
         .to_string();
 
     dev.kill();
-    dev.set_var("TRIPLINE_ENCRYPTION_KEY", Some(""));
+    dev.set_var(name, Some(""));
     dev.spawn();
     let r = send("GET", &dev.url(&path), &[("cookie", &cookie)], None);
-    assert_problem(&r, 503, None, "wrangler secret put TRIPLINE_ENCRYPTION_KEY");
+    assert_problem(&r, 503, None, &format!("wrangler secret put {name}"));
     assert!(provider.token_requests().is_empty());
-    assert_eq!(
-        d1_count(
-            &dev,
-            &format!("SELECT COUNT(*) AS n FROM oauth_states WHERE workflow_id = '{wf}'")
-        ),
-        1
-    );
+    let states = format!("SELECT COUNT(*) AS n FROM oauth_states WHERE workflow_id = '{wf}'");
+    assert_eq!(d1_count(&dev, &states), 1);
 
     dev.kill();
-    dev.set_var("TRIPLINE_ENCRYPTION_KEY", None);
+    dev.set_var(name, restore);
     dev.spawn();
     let r = send("GET", &dev.url(&path), &[("cookie", &cookie)], None);
     assert_eq!(r.status, 302, "{}", r.text);
@@ -1079,6 +1087,7 @@ fn a_callback_without_the_encryption_key_keeps_its_state_for_when_it_is_set() {
     );
     assert_eq!(connections(&dev, &wf).len(), 1);
     assert_eq!(provider.token_requests().len(), 1);
+    assert_eq!(d1_count(&dev, &states), 0);
 }
 
 /// The Sign-in URL only takes a link the app's backend signed for this workflow and user: an
