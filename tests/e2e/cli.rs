@@ -788,6 +788,18 @@ fn stub_api(second: Stub) -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
     (base, seen)
 }
 
+/// `tripline apply .` run in `dir` against the stub API at `base`, with `more` arguments.
+fn apply_to_stub(dir: &Path, base: &str, more: &[&str]) -> Run {
+    let out = Command::new(binary())
+        .args(["--url", base, "--token", "t", "apply", "."])
+        .args(more)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    finish(out)
+}
+
 #[test]
 fn apply_stops_at_the_first_server_error_and_names_its_file() {
     let dir = temp_dir("apply-stops");
@@ -803,13 +815,7 @@ fn apply_stops_at_the_first_server_error_and_names_its_file() {
         (Stub::Drops, "cannot reach"),
     ] {
         let (base, seen) = stub_api(second);
-        let out = Command::new(binary())
-            .args(["--url", &base, "--token", "t", "apply", "."])
-            .current_dir(&dir)
-            .env("NO_COLOR", "1")
-            .output()
-            .unwrap();
-        let r = finish(out);
+        let r = apply_to_stub(&dir, &base, &[]);
         assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
         assert!(
             r.stderr.starts_with("error: ./b.json: ") && r.stderr.contains(says),
@@ -842,13 +848,7 @@ fn apply_saves_a_draft_again_when_its_copy_for_the_test_url_was_not_kept() {
     )
     .unwrap();
     let (base, seen) = stub_api(Stub::DraftCopyFailsOnce);
-    let out = Command::new(binary())
-        .args(["--url", &base, "--token", "t", "apply", "."])
-        .current_dir(&dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let r = finish(out);
+    let r = apply_to_stub(&dir, &base, &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let seen = seen.lock().unwrap().clone();
     let puts: Vec<&String> = seen.iter().filter(|l| l.starts_with("PUT ")).collect();
@@ -932,13 +932,7 @@ fn apply_to_a_url_that_is_not_a_tripline_stops_at_the_first_answer() {
     )
     .unwrap();
     let (base, seen) = stub_api(Stub::NotTripline);
-    let out = Command::new(binary())
-        .args(["--url", &base, "--token", "t", "apply", ".", "--deploy"])
-        .current_dir(&dir)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    let r = finish(out);
+    let r = apply_to_stub(&dir, &base, &["--deploy"]);
     assert_eq!(r.code, 3, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains("answered 200 with `text/html`, not JSON")
