@@ -1630,6 +1630,47 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
         Some("sandbox allow-scripts allow-forms allow-popups allow-downloads")
     );
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    // A policy of the step's own keeps the sandbox unless it has a `sandbox` directive: a
+    // `frame-ancestors` policy, or one a template left empty, is sent with the sandbox next
+    // to it.
+    let policies = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([{"type": "response", "status": 200,
+                    "headers": {"content-type": "text/html", "content-security-policy": "{{request.query.csp}}"},
+                    "body": "<p>{{request.query.q}}</p>"}]),
+        ),
+    );
+    let sandbox = "sandbox allow-scripts allow-forms allow-popups allow-downloads";
+    for (csp, sent) in [
+        (
+            "frame-ancestors 'none'",
+            format!("frame-ancestors 'none', {sandbox}"),
+        ),
+        ("", sandbox.to_string()),
+        (
+            "sandbox allow-scripts allow-same-origin",
+            "sandbox allow-scripts allow-same-origin".to_string(),
+        ),
+    ] {
+        let url = format!(
+            "{}?q=%3Cscript%3E&csp={}",
+            hook(&policies),
+            oauth2::url::form_urlencoded::byte_serialize(csp.as_bytes()).collect::<String>()
+        );
+        let r = send("POST", &url, &[], None);
+        assert_eq!(
+            (r.status, r.text.as_str()),
+            (200, "<p><script></p>"),
+            "{csp}"
+        );
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some(sent.as_str()),
+            "the policy {csp:?}"
+        );
+    }
 
     // A repeat sends a text reply back as it was, even one that reads as JSON.
     let echo = replying(
@@ -1690,7 +1731,7 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
     assert_eq!(again.header("set-cookie"), None);
     assert_eq!(again.header("x-kept"), Some("yes"));
 
-    // A page the workflow builds keeps the policy it sets.
+    // A page the workflow builds keeps the policy it sets, and the sandbox next to it.
     let page = create_deployed(
         dev,
         &endpoint(
@@ -1704,7 +1745,7 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.header("content-security-policy"),
-        Some("default-src 'none'")
+        Some("default-src 'none', sandbox allow-scripts allow-forms allow-popups allow-downloads")
     );
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
 }

@@ -688,6 +688,15 @@ fn bad_callbacks_start_no_run_and_store_no_connection() {
         None,
     );
     assert_problem(&r, 401, Some("query.link"), "not a Sign-in link token");
+    // Nor is a callback, which anyone can send with a state-shaped value.
+    let r = cb(&unset, &format!("?code=x&state={}", "A".repeat(43)));
+    assert_problem(
+        &r,
+        503,
+        None,
+        "OAuth client secret is not set on the Worker; the Worker's log says what to set",
+    );
+    assert!(!r.text.contains("NOT_SET_ANYWHERE"), "{}", r.text);
 
     // Missing, malformed and tampered states.
     assert_problem(&cb(&wf, "?code=x"), 400, Some("query.state"), "required");
@@ -1071,7 +1080,9 @@ fn callback_waits_for_a_missing_secret(instance: &str, name: &str, restore: Opti
     dev.set_var(name, Some(""));
     dev.spawn();
     let r = send("GET", &dev.url(&path), &[("cookie", &cookie)], None);
-    assert_problem(&r, 503, None, &format!("wrangler secret put {name}"));
+    // Whoever sends a callback is told what is missing, not its name: the Worker's log has it.
+    assert_problem(&r, 503, None, "the Worker's log says what to set");
+    assert!(!r.text.contains(name), "{}", r.text);
     assert!(provider.token_requests().is_empty());
     let states = format!("SELECT COUNT(*) AS n FROM oauth_states WHERE workflow_id = '{wf}'");
     assert_eq!(d1_count(&dev, &states), 1);

@@ -248,6 +248,33 @@ pub fn stored_reply(stored: &Value) -> Option<StoredReply> {
     })
 }
 
+/// The sandbox a Response step's reply gets: the reply shares the dashboard's origin, so a page
+/// built from request data runs in an opaque origin (no access to the dashboard's storage, no
+/// password-manager autofill there).
+pub const REPLY_SANDBOX: &str = "sandbox allow-scripts allow-forms allow-popups allow-downloads";
+
+/// The `Content-Security-Policy` a Response step's reply is sent with, given the one the step
+/// set (`None`: keep it as set). The sandbox is added as a policy of its own, which the browser
+/// enforces next to the step's, unless one of the step's policies already has a `sandbox`
+/// directive: that is how a step chooses its own sandbox, or none
+/// (`sandbox allow-same-origin allow-scripts`). A policy without one (`frame-ancestors 'none'`,
+/// or a template that rendered empty) does not lift it.
+pub fn reply_policy(declared: Option<&str>) -> Option<String> {
+    let declared = declared.map(str::trim).unwrap_or_default();
+    if declared.is_empty() {
+        return Some(REPLY_SANDBOX.to_string());
+    }
+    let sandboxed = declared.split(',').any(|policy| {
+        policy.split(';').any(|directive| {
+            directive
+                .split_ascii_whitespace()
+                .next()
+                .is_some_and(|name| name.eq_ignore_ascii_case("sandbox"))
+        })
+    });
+    (!sandboxed).then(|| format!("{declared}, {REPLY_SANDBOX}"))
+}
+
 /// The name of the step a run failed at: the last step record with status `failed`.
 pub fn failed_step(steps_json: &str) -> Option<String> {
     let steps: Vec<Value> = json_parse::from_str(steps_json).ok()?;

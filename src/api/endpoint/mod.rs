@@ -616,11 +616,8 @@ fn run_failed(run: &PriorRun) -> ApiError {
     e
 }
 
-/// Isolates a Response step's reply from the dashboard, which shares its origin: a page built
-/// from request data runs in an opaque origin (no access to the dashboard's storage, no
-/// password-manager autofill there) unless the workflow sets its own policy.
-const REPLY_SANDBOX: &str = "sandbox allow-scripts allow-forms allow-popups allow-downloads";
-
+/// A Response step's reply, sandboxed from the dashboard, which shares its origin
+/// (`runtime::reply_policy`), and never sniffed.
 fn reply_response(status: u16, headers: &[(String, String)], body: Option<String>) -> ApiResult {
     let h = Headers::new();
     for (k, v) in headers {
@@ -628,11 +625,12 @@ fn reply_response(status: u16, headers: &[(String, String)], body: Option<String
             worker::console_error!("response header {k} skipped: {e}");
         }
     }
-    let has = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
-    if !has("content-security-policy") {
-        h.set("content-security-policy", REPLY_SANDBOX)?;
+    // Read back from what was set: a header the platform refused is not there.
+    let declared = h.get("content-security-policy")?;
+    if let Some(policy) = runtime::reply_policy(declared.as_deref()) {
+        h.set("content-security-policy", &policy)?;
     }
-    if !has("x-content-type-options") {
+    if !h.has("x-content-type-options")? {
         h.set("x-content-type-options", "nosniff")?;
     }
     let resp = match body {

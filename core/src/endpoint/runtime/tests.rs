@@ -344,3 +344,31 @@ fn a_stripe_body_without_an_id_dedups_on_the_signed_body() {
     let other = dedup_key(&Map::new(), Some(&v), b"[2]").unwrap().unwrap();
     assert_ne!(k1, other);
 }
+
+/// A Response step's reply is sandboxed unless the step's own policy has a `sandbox` directive;
+/// any other policy is kept and the sandbox added next to it.
+#[test]
+fn a_reply_is_sandboxed_unless_its_own_policy_sandboxes_it() {
+    let added = |p: &str| format!("{p}, {REPLY_SANDBOX}");
+    assert_eq!(reply_policy(None).as_deref(), Some(REPLY_SANDBOX));
+    assert_eq!(reply_policy(Some("  ")).as_deref(), Some(REPLY_SANDBOX));
+    assert_eq!(
+        reply_policy(Some("frame-ancestors 'none'")),
+        Some(added("frame-ancestors 'none'"))
+    );
+    assert_eq!(
+        reply_policy(Some("default-src 'self'; img-src https://sandbox.example")),
+        Some(added("default-src 'self'; img-src https://sandbox.example"))
+    );
+    assert_eq!(reply_policy(Some("sandbox")), None);
+    assert_eq!(
+        reply_policy(Some(
+            "default-src 'none'; SANDBOX allow-same-origin allow-scripts"
+        )),
+        None
+    );
+    assert_eq!(
+        reply_policy(Some("img-src 'self', sandbox allow-scripts")),
+        None
+    );
+}
