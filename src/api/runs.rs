@@ -91,6 +91,13 @@ pub async fn get(env: &Env, run_id: &str) -> ApiResult {
     json_response(200, &record(env, run_id).await?)
 }
 
+/// A problem with the replayed run's input, located at `input`.
+fn at_input(status: u16, title: &'static str, message: String) -> ApiError {
+    let mut errors = tripline_core::kernel::problem::Errors::new();
+    errors.push("input", message.clone());
+    ApiError::new(status, title, format!("input {message}")).with_errors(errors)
+}
+
 /// `POST /api/runs/{run_id}/replay`: a new run with the same input on the deployed version.
 pub async fn replay(env: &Env, run_id: &str) -> ApiResult {
     let not_found = || ApiError::not_found(format!("no run with id {run_id}"));
@@ -110,6 +117,19 @@ pub async fn replay(env: &Env, run_id: &str) -> ApiResult {
             ),
         ));
     };
+    // An input stored cut (a truncation mark with a preview) would replay as its preview.
+    let input = &original["input"];
+    if input["truncated"] == true && input.get("preview").is_some() {
+        return Err(at_input(
+            409,
+            "Input not kept whole",
+            format!(
+                "of run {run_id} was cut when it was stored ({} bytes); a replay would run on \
+                 its preview, so it is not replayed",
+                input["size"]
+            ),
+        ));
+    }
     let dedup = format!(
         "replay:{run_id}:{}",
         tripline_core::kernel::ids::token(&crate::platform::random_bytes::<10>()?)
@@ -121,10 +141,14 @@ pub async fn replay(env: &Env, run_id: &str) -> ApiResult {
         version,
         "replay",
         &dedup,
-        &original["input"],
+        input,
         // A replay carries no secrets: an OAuth replay reads the connection's current token.
         None,
     )
-    .await?;
+    .await
+    .map_err(|e| match e {
+        runs::client::CreateError::TooLarge(message) => at_input(413, "Payload too large", message),
+        e => e.into(),
+    })?;
     super::endpoint::accepted(&created.run.id, false)
 }

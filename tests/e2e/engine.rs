@@ -1204,6 +1204,23 @@ fn large_inputs_of_queued_runs_of_an_earlier_version_run_whole_or_fail_saying_so
     assert!(message.contains(&bytes.to_string()), "{message}");
     assert_eq!(run["input"]["truncated"], true, "{}", run["input"]);
     assert_eq!(run["steps"], json!([]));
+
+    // Neither is replayed on a cut input: the one too large for a new run is a 413, the one
+    // stored cut a 409, each at `input`, and no run is made.
+    for (run_id, status, says) in [
+        (&whole, 413, "a new run can store at most"),
+        (&over, 409, "was cut when it was stored"),
+    ] {
+        let r = api(dev, "POST", &format!("/api/runs/{run_id}/replay"), None);
+        assert_eq!(r.status, status, "{}", r.text);
+        let problem = r.json();
+        assert_eq!(problem["errors"][0]["location"], "input", "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(says),
+            "{problem}"
+        );
+    }
+    assert_eq!(runs(dev, &id).len(), 2);
 }
 
 /// Unfinished runs of an earlier version move to the shard a new run of their trigger and key

@@ -93,6 +93,15 @@ pub async fn start(
     // A replayed request keeps a large body as the endpoint stored it: in pieces, whole.
     let stored = crate::engine::stored_input(input);
     let (input, pieces) = input_and_pieces(stored.to_string(), Some(stored));
+    // A larger input would be stored cut (an input moved from an earlier release can be): a
+    // run is never started on a cut input.
+    if input.len() > super::limits::INPUT_CAP_BYTES {
+        return Err(CreateError::TooLarge(format!(
+            "the run's input is {} bytes as stored; a new run can store at most {}",
+            input.len(),
+            super::limits::INPUT_CAP_BYTES
+        )));
+    }
     let run = CreateRun {
         id,
         workflow_id: workflow_id.to_string(),
