@@ -24,14 +24,19 @@ pub async fn load(env: &Env, id: &WorkflowId) -> ApiResult<WorkflowRow> {
 pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
     let draft: Value = json_parse::from_str(&row.draft).unwrap_or(Value::Null);
     let base = format!("{origin}/hooks/{}", row.id);
-    let urls = match row.trigger_type {
-        TriggerKind::Endpoint => json!({ "endpoint": base, "test": format!("{base}/test") }),
+    // The URLs of the trigger that runs (the deployed version's, else the draft's), and the
+    // test URL of a draft endpoint, which the test URL follows.
+    let mut urls = match row.live_kind.unwrap_or(row.trigger_type) {
+        TriggerKind::Endpoint => json!({ "endpoint": base }),
         TriggerKind::OAuth => json!({
             "signin": format!("{origin}/oauth/{}/signin", row.id),
             "redirect": format!("{origin}/oauth/{}/callback", row.id),
         }),
         TriggerKind::Schedule | TriggerKind::Poll => json!({}),
     };
+    if row.trigger_type == TriggerKind::Endpoint {
+        urls["test"] = json!(format!("{base}/test"));
+    }
     // Whether a deploy would change the live version (read with the row).
     let draft_changed = row.draft_changed;
     json!({

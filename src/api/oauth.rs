@@ -171,15 +171,16 @@ const LINK_TTL_DEFAULT_SECONDS: i64 = 600;
 /// its token is stored; the link works once, within `ttl_seconds` (60 to 3600).
 pub async fn create_link(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = crate::api::catalog::load(env, id).await?;
-    if row.trigger_type != TriggerKind::OAuth {
+    // The deployed version's trigger is the one signed in to (the draft's may differ).
+    let kind = row.live_kind.unwrap_or(row.trigger_type);
+    if kind != TriggerKind::OAuth {
         // The workflow exists; its trigger kind has no Sign-in links (as a poll reset on a
         // workflow that does not poll).
         return Err(ApiError::new(
             409,
             "Conflict",
             format!(
-                "workflow {id} is not started by OAuth sign-ins (its trigger is `{}`), so it has no Sign-in links",
-                row.trigger_type
+                "workflow {id} is not started by OAuth sign-ins (its trigger is `{kind}`), so it has no Sign-in links"
             ),
         ));
     }

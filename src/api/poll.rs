@@ -32,14 +32,13 @@ pub async fn reset(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let body = read_json(&mut req).await?;
     parse_reset(&body)
         .map_err(|errors| ApiError::validation("the reset request is not valid", errors))?;
-    if row.trigger_type != TriggerKind::Poll {
+    // The deployed version's trigger is the one that polls (the draft's may differ).
+    let kind = row.live_kind.unwrap_or(row.trigger_type);
+    if kind != TriggerKind::Poll {
         return Err(ApiError::new(
             409,
             "Conflict",
-            format!(
-                "workflow {id} is not started by polling (its trigger is `{}`)",
-                row.trigger_type
-            ),
+            format!("workflow {id} is not started by polling (its trigger is `{kind}`)"),
         ));
     }
     if row.status != WorkflowStatus::Deployed {

@@ -79,6 +79,7 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
         key: def.key.clone(),
         name: def.name.clone(),
         trigger_type: def.trigger.kind(),
+        live_kind: None,
         draft: body.to_string(),
         status: WorkflowStatus::Draft,
         deployed_version: None,
@@ -221,7 +222,8 @@ pub async fn get(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
     let mut v = resource(&row, &origin(&req));
     v["deployed_definition"] = deployed_definition(env, &row).await?;
-    match row.trigger_type {
+    // The live state of what runs: the deployed version's trigger, else the draft's.
+    match row.live_kind.unwrap_or(row.trigger_type) {
         TriggerKind::Endpoint => {
             v["endpoint"] = super::endpoint::test_requests::stats(env, id).await?
         }
@@ -277,8 +279,11 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
     let db = store::db(env)?;
     if row.status == WorkflowStatus::Deployed {
-        store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
-        tell_object(env, None, id, Action::Undeploy).await?;
+        let now = now_ms();
+        store::workflows::undeploy(&db, id, now, &iso_millis(now)).await?;
+        if tell_object(env, None, id, Action::Undeploy).await? {
+            settle(env, id, now).await;
+        }
     }
     // The timer object is emptied before anything is deleted: its alarm reads only its own
     // storage, so once the row and any undeploy call waiting in the outbox are gone, nothing
@@ -340,43 +345,88 @@ pub async fn deploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let draft: Value = json_parse::from_str(&row.draft).unwrap_or(Value::Null);
     let def = validated(&draft)?;
     check_signing_secret(env, &def)?;
+    if crate::platform::dev_fault::on(env, &req, "deploy-late") {
+        worker::Delay::from(std::time::Duration::from_secs(2)).await;
+    }
     let db = store::db(env)?;
-    store::workflows::deploy(&db, id, &iso_millis(now_ms()))
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no workflow with id {id}")))?;
-    super::endpoint::forget(id);
-    tell_object(env, Some(&req), id, Action::Deploy).await?;
-    let row = load(env, id).await?;
-    json_response(200, &resource(&row, &origin(&req)))
+    let now = now_ms();
+    let deployed = store::workflows::deploy(
+        &db,
+        id,
+        &row.draft,
+        def.trigger.kind(),
+        now,
+        &iso_millis(now),
+    )
+    .await?;
+    if deployed.is_none() {
+        load(env, id).await?;
+        return Err(ApiError::new(
+            409,
+            "Draft changed",
+            format!(
+                "the draft of workflow {id} was saved again while this deploy checked it; \
+                 nothing was deployed: deploy again to deploy the draft as it is now"
+            ),
+        ));
+    }
+    told(req, env, id, Action::Deploy, now).await
 }
 
 pub async fn undeploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     load(env, id).await?;
     let db = store::db(env)?;
-    store::workflows::undeploy(&db, id, &iso_millis(now_ms())).await?;
+    let now = now_ms();
+    store::workflows::undeploy(&db, id, now, &iso_millis(now)).await?;
+    told(req, env, id, Action::Undeploy, now).await
+}
+
+/// After the catalog changed at `now` (with the object's call in the outbox, see
+/// `arm_outbox::pending`): tells the object, settles the outbox entry once it answered, and
+/// answers with the workflow. This isolate's cached trigger goes before the call and again after
+/// it (a webhook served meanwhile may have cached the old one).
+async fn told(req: Request, env: &Env, id: &WorkflowId, action: Action, now: i64) -> ApiResult {
     super::endpoint::forget(id);
-    tell_object(env, Some(&req), id, Action::Undeploy).await?;
+    if crate::platform::dev_fault::on(env, &req, "catalog-only") {
+        return Err(ApiError::internal("injected fault catalog-only"));
+    }
+    if tell_object(env, Some(&req), id, action).await? {
+        settle(env, id, now).await;
+    }
+    super::endpoint::forget(id);
     let row = load(env, id).await?;
     json_response(200, &resource(&row, &origin(&req)))
 }
 
-/// Tells the workflow's object about a deploy or undeploy, already in the catalog. When the
-/// call fails the change stands: the workflow goes to the arm outbox, whose retry by the Cron
-/// pass arms or disarms the object to match the catalog. Only a failure to record that is an
-/// error. `req`: the API request (for the local faults `arm` and `undeploy-late`, see
-/// `platform::dev_fault`).
+/// Deletes the outbox entry of the object's call the catalog change at `now` wrote, now that the
+/// object answered. Should that fail, the Cron pass makes the call once more: it changes nothing.
+async fn settle(env: &Env, id: &WorkflowId, now: i64) {
+    let settled = match store::db(env) {
+        Ok(db) => store::arm_outbox::settled(&db, id, now).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = settled {
+        worker::console_error!("{id}: settling the object's call in the outbox: {e}");
+    }
+}
+
+/// Tells the workflow's object about a deploy or undeploy, already in the catalog: `true` when
+/// it answered. When the call fails the change stands: the workflow goes to the arm outbox,
+/// whose retry by the Cron pass arms or disarms the object to match the catalog. Only a failure
+/// to record that is an error. `req`: the API request (for the local faults `arm` and
+/// `undeploy-late`, see `platform::dev_fault`).
 async fn tell_object(
     env: &Env,
     req: Option<&Request>,
     id: &WorkflowId,
     action: Action,
-) -> ApiResult<()> {
+) -> ApiResult<bool> {
     let fault = req.is_some_and(|r| {
         crate::platform::dev_fault::on(env, r, "arm")
             || crate::platform::dev_fault::on(env, r, "undeploy-late")
     });
     let Err(e) = objects::notify_arm(env, id, action, fault).await else {
-        return Ok(());
+        return Ok(true);
     };
     let name = match action {
         Action::Undeploy => "undeploy",
@@ -393,5 +443,5 @@ async fn tell_object(
         &iso_millis(now),
     )
     .await?;
-    Ok(())
+    Ok(false)
 }

@@ -6,6 +6,11 @@
 //!   (503), as when the object is unreachable, so the call lands in the arm outbox.
 //! - `undeploy-late`: the workflow's object waits 2 s before it handles the undeploy call of
 //!   an API request, as when that call is slow and a deploy sent after it arrives first.
+//! - `catalog-only`: a deploy or undeploy of an API request stops right after its write to the
+//!   catalog (500), before it calls the workflow's object, as when the Worker is stopped there;
+//!   the call written to the arm outbox with the catalog's change is left to the Cron pass.
+//! - `deploy-late`: a deploy of an API request waits 2 s after it checked the draft, before it
+//!   freezes it, as when a save arrives while the draft is checked.
 //! - `detect-late`: `detect-schema` with `apply` waits 2 s before it writes the draft, as when
 //!   a save arrives while the schema is detected.
 //! - `batch-v1-shard1`: shard object 1 refuses a batch of new runs of version 1 (503), as

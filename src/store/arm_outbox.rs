@@ -1,8 +1,8 @@
-//! The `arm_outbox` table: workflows whose deploy or undeploy call to their object failed,
-//! for the Cron pass to try again (see `cron::retry_arm_outbox`).
+//! The `arm_outbox` table: workflows whose deploy or undeploy call to their object failed or
+//! has not answered yet, for the Cron pass to make again (see `cron::retry_arm_outbox`).
 
 use serde::Deserialize;
-use worker::{D1Database, Result};
+use worker::{D1Database, D1PreparedStatement, Result};
 
 use super::row::read_with;
 
@@ -57,6 +57,49 @@ pub async fn record(
     ])?
     .run()
     .await?;
+    Ok(())
+}
+
+/// How long a deploy's or undeploy's own call to the object has before the Cron pass makes it
+/// instead (see [`pending`]).
+pub const PENDING_MS: i64 = 15_000;
+
+/// The object's call a deploy or undeploy is about to make, recorded in the catalog's own
+/// transaction and due [`PENDING_MS`] later: should the API request end before the object
+/// answered (its Worker stopped there), the Cron pass makes the call. Deleted by [`settled`]
+/// once the object has answered; a failure replaces it with one due at once ([`record`]).
+/// Written only while the workflow exists (and, for a deploy, its draft is still `draft`).
+pub fn pending(
+    db: &D1Database,
+    workflow_id: &str,
+    action: &str,
+    draft: Option<&str>,
+    now_ms: i64,
+    now_iso: &str,
+) -> Result<D1PreparedStatement> {
+    db.prepare(
+        "INSERT INTO arm_outbox (workflow_id, action, attempts, next_try_at, last_error, created_at) \
+         SELECT ?1, ?2, 0, ?3, 'the call to the object had not answered', ?4 FROM workflows \
+         WHERE id = ?1 AND (?5 IS NULL OR draft = ?5) \
+         ON CONFLICT (workflow_id) DO UPDATE SET action = ?2, attempts = 0, next_try_at = ?3, \
+           last_error = excluded.last_error, created_at = ?4",
+    )
+    .bind(&[
+        text(workflow_id),
+        text(action),
+        num(now_ms + PENDING_MS),
+        text(now_iso),
+        super::opt_text(draft),
+    ])
+}
+
+/// Deletes the entry [`pending`] wrote at `now_ms`, now that the object has answered (unless a
+/// later deploy, undeploy or failure replaced it).
+pub async fn settled(db: &D1Database, workflow_id: &str, now_ms: i64) -> Result<()> {
+    db.prepare("DELETE FROM arm_outbox WHERE workflow_id = ?1 AND next_try_at = ?2")
+        .bind(&[text(workflow_id), num(now_ms + PENDING_MS)])?
+        .run()
+        .await?;
     Ok(())
 }
 

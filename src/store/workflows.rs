@@ -24,7 +24,11 @@ pub struct WorkflowRow {
     /// The stable key a workflows-as-code client finds it by (unique when set).
     pub key: Option<String>,
     pub name: String,
+    /// The draft's trigger kind.
     pub trigger_type: TriggerKind,
+    /// The deployed version's trigger kind (`None` while not deployed): the draft's may differ
+    /// until the next deploy.
+    pub live_kind: Option<TriggerKind>,
     pub draft: String,
     pub status: WorkflowStatus,
     pub deployed_version: Option<i64>,
@@ -50,6 +54,9 @@ impl WorkflowRow {
             name: c.text("name")?,
             trigger_type: TriggerKind::parse(&c.text("trigger_type")?)
                 .ok_or(Bad("trigger_type", "a trigger kind"))?,
+            live_kind: c
+                .opt_text("live_kind")?
+                .and_then(|k| TriggerKind::parse(&k)),
             draft: c.text("draft")?,
             status: match c.text("status")?.as_str() {
                 "draft" => WorkflowStatus::Draft,
@@ -66,7 +73,7 @@ impl WorkflowRow {
     }
 }
 
-const COLUMNS: &str = "id, key, name, trigger_type, draft, status, deployed_version, latest_version, deployed_at, created_at, updated_at, \
+const COLUMNS: &str = "id, key, name, trigger_type, live_kind, draft, status, deployed_version, latest_version, deployed_at, created_at, updated_at, \
     (status = 'deployed' AND draft IS NOT (SELECT v.definition FROM workflow_versions v \
       WHERE v.workflow_id = workflows.id AND v.version = workflows.deployed_version)) AS draft_changed";
 
@@ -186,22 +193,33 @@ pub async fn update_draft_if(
     Ok(changes(&res) > 0)
 }
 
-/// Freezes the draft as the next version and makes it live, in one transaction.
-/// Returns the new version number, or `None` when there is no such workflow.
-pub async fn deploy(db: &D1Database, id: &str, now: &str) -> Result<Option<i64>> {
+/// Freezes the draft as the next version and makes it live, in one transaction with the
+/// object's call to make (`arm_outbox::pending`). Only the draft that was validated, `draft`
+/// (of kind `kind`), is frozen. Returns the new version number, or `None` when there is no
+/// such workflow or its draft is no longer `draft` (saved again meanwhile).
+pub async fn deploy(
+    db: &D1Database,
+    id: &str,
+    draft: &str,
+    kind: TriggerKind,
+    now_ms: i64,
+    now: &str,
+) -> Result<Option<i64>> {
     let results = db
         .batch(vec![
             db.prepare(
                 "INSERT INTO workflow_versions (workflow_id, version, definition, created_at) \
-                 SELECT id, latest_version + 1, draft, ?2 FROM workflows WHERE id = ?1",
+                 SELECT id, latest_version + 1, draft, ?2 FROM workflows WHERE id = ?1 AND draft = ?3",
             )
-            .bind(&[text(id), text(now)])?,
+            .bind(&[text(id), text(now), text(draft)])?,
             db.prepare(
                 "UPDATE workflows SET latest_version = latest_version + 1, \
-                   deployed_version = latest_version + 1, status = 'deployed', deployed_at = ?2 \
-                 WHERE id = ?1 RETURNING deployed_version",
+                   deployed_version = latest_version + 1, status = 'deployed', deployed_at = ?2, \
+                   live_kind = ?4 \
+                 WHERE id = ?1 AND draft = ?3 RETURNING deployed_version",
             )
-            .bind(&[text(id), text(now)])?,
+            .bind(&[text(id), text(now), text(draft), text(kind.as_str())])?,
+            super::arm_outbox::pending(db, id, "deploy", Some(draft), now_ms, now)?,
         ])
         .await?;
     #[derive(Deserialize)]
@@ -217,19 +235,22 @@ pub async fn deploy(db: &D1Database, id: &str, now: &str) -> Result<Option<i64>>
     Ok(version)
 }
 
-/// Stops the live version; `false` when there is no such workflow. `updated_at` never goes
+/// Stops the live version, in one transaction with the object's call to make
+/// (`arm_outbox::pending`); `false` when there is no such workflow. `updated_at` never goes
 /// back (see [`update_draft`]).
-pub async fn undeploy(db: &D1Database, id: &str, now: &str) -> Result<bool> {
-    let res = db
-        .prepare(
-            "UPDATE workflows SET status = 'draft', deployed_version = NULL, deployed_at = NULL, \
-               updated_at = max(?2, updated_at) \
-             WHERE id = ?1",
-        )
-        .bind(&[text(id), text(now)])?
-        .run()
+pub async fn undeploy(db: &D1Database, id: &str, now_ms: i64, now: &str) -> Result<bool> {
+    let results = db
+        .batch(vec![
+            db.prepare(
+                "UPDATE workflows SET status = 'draft', deployed_version = NULL, deployed_at = NULL, \
+                   live_kind = NULL, updated_at = max(?2, updated_at) \
+                 WHERE id = ?1",
+            )
+            .bind(&[text(id), text(now)])?,
+            super::arm_outbox::pending(db, id, "undeploy", None, now_ms, now)?,
+        ])
         .await?;
-    Ok(changes(&res) > 0)
+    Ok(results.first().map(changes).unwrap_or(0) > 0)
 }
 
 /// Deletes the workflow, its versions and its runs.
@@ -341,14 +362,14 @@ impl<'de> Deserialize<'de> for IdNumber {
 
 /// Up to `limit` deployed schedule and as many poll workflows, each in id order from `from`
 /// on, continued from the first id when fewer are after it: a sample whose cost does not grow
-/// with the catalog (one index range of `workflows_by_kind` per part, one statement).
+/// with the catalog (one index range of `workflows_by_live_kind` per part, one statement).
 pub async fn timers_from(db: &D1Database, from: &str, limit: u32) -> Result<Vec<String>> {
     const KINDS: [TriggerKind; 2] = [TriggerKind::Schedule, TriggerKind::Poll];
     // Part `i` of kind `KINDS[i]`: its rows carry `i`.
     let part = |i: usize, cmp: &str| {
         format!(
             "SELECT * FROM (SELECT id AS workflow_id, {i} AS number FROM workflows \
-             WHERE trigger_type = '{}' AND status = 'deployed' AND id {cmp} ?1 ORDER BY id LIMIT ?2)",
+             WHERE live_kind = '{}' AND id {cmp} ?1 ORDER BY id LIMIT ?2)",
             KINDS[i].as_str()
         )
     };

@@ -2760,6 +2760,45 @@ fn test_captures_and_signature_failures_make_no_d1_writes() {
     );
 }
 
+/// A deploy freezes only the draft it checked: a save that lands while it checks answers the
+/// deploy 409 and deploys nothing; deployed again, the saved draft goes live. (The deploy
+/// froze the newer draft, which it had never checked.)
+#[test]
+fn a_deploy_during_a_save_deploys_nothing() {
+    // `deploy-late`: the deploy waits 2 s after it checked the draft.
+    let dev = Dev::start(
+        "endpoint-deploy-late",
+        &[("TRIPLINE_DEV_FAULTS", "deploy-late")],
+    );
+    let dev = &dev;
+    let id = create(dev, &endpoint(json!({}), log_step()));
+    let path = format!("/api/workflows/{id}/deploy");
+    let deployed = std::thread::scope(|s| {
+        let deploy = s.spawn(|| api(dev, "POST", &path, None));
+        std::thread::sleep(Duration::from_millis(700));
+        let mut saved = endpoint(json!({}), log_step());
+        saved["name"] = json!("saved during the deploy");
+        let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&saved));
+        assert_eq!(r.status, 200, "{}", r.text);
+        deploy.join().expect("deploy")
+    });
+    assert_problem(&deployed, 409);
+    assert!(deployed.text.contains("deploy again"), "{}", deployed.text);
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(wf["status"], "draft", "{wf}");
+    assert_eq!(wf["latest_version"], 0, "{wf}");
+    assert!(dev
+        .d1(&format!(
+            "SELECT version FROM workflow_versions WHERE workflow_id = '{id}'"
+        ))
+        .is_empty());
+    let r = api(dev, "POST", &path, None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(wf["deployed_version"], 1, "{wf}");
+    assert_eq!(wf["deployed_definition"]["name"], "saved during the deploy");
+}
+
 /// A detected schema applied while the draft is saved by someone else does not overwrite that
 /// save: it answers 409, and the draft is the save's.
 #[test]

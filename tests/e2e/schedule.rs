@@ -1165,6 +1165,93 @@ fn a_lost_alarm_is_set_again_by_the_cron_pass_and_by_a_status_read() {
     assert_unique(&slots(&dev, &id));
 }
 
+/// A deployed schedule whose draft was saved with another trigger (not deployed) is still a
+/// schedule in everything that runs: its status shows the schedule (not the draft's endpoint
+/// counters), and the Cron pass's alarm check still asks it and arms a lost alarm again. (Both
+/// followed the draft's trigger: the alarm stayed lost until the next deploy.)
+#[test]
+fn a_schedule_whose_draft_is_now_an_endpoint_stays_a_schedule_until_deployed() {
+    let dev = Dev::start("schedule-draft-kind", &[("TRIPLINE_DEV_ACTIONS", "1")]);
+    let id = create_deployed(&dev, &schedule_def("kind change", every(1), "skip"));
+    eventually(30, "two runs", || slots(&dev, &id).len() >= 2);
+    let r = api(
+        &dev,
+        "PUT",
+        &format!("/api/workflows/{id}"),
+        Some(
+            &json!({"name": "kind change", "trigger": {"type": "endpoint"},
+                     "steps": [{"type": "log", "name": "tick", "message": "hi"}]}),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let wf = workflow(&dev, &id);
+    assert_eq!(wf["trigger_type"], "endpoint", "{wf}");
+    assert_eq!(wf["deployed_definition"]["trigger"]["type"], "schedule");
+    assert!(wf["next_run_at"].is_string(), "{wf}");
+    assert!(wf.get("endpoint").is_none(), "{wf}");
+    // No production URL until the endpoint is deployed; the test URL follows the draft.
+    assert!(wf["urls"].get("endpoint").is_none(), "{wf}");
+    assert!(wf["urls"]["test"].is_string(), "{wf}");
+
+    lose_alarm(&dev, &id);
+    // A fire under way when the alarm went may still record its run.
+    std::thread::sleep(Duration::from_secs(3));
+    let n = slots(&dev, &id).len();
+    dev.fire_cron();
+    eventually(30, "runs again after the Cron pass", || {
+        slots(&dev, &id).len() >= n + 2
+    });
+    assert!(dev.logs().contains(&format!(
+        "workflow {id}: its trigger's alarm was lost; armed again from the catalog"
+    )));
+    assert_unique(&slots(&dev, &id));
+}
+
+/// The object's call of a deploy or undeploy is written to the outbox with the catalog's
+/// change: when the API request ends before it is made (fault `catalog-only`, as when the
+/// Worker is stopped right after the catalog's write), the Cron pass makes it 15 s later, so a
+/// deploy fires and an undeploy stops. (Nothing recorded the call: an undeployed schedule
+/// fired on, while its workflow read `draft`.)
+#[test]
+fn a_deploy_or_undeploy_cut_off_after_the_catalog_reaches_the_object_through_the_outbox() {
+    let dev = Dev::start(
+        "schedule-catalog-only",
+        &[("TRIPLINE_DEV_FAULTS", "catalog-only")],
+    );
+    let id = create(&dev, &schedule_def("cut off", every(1), "skip"));
+    let r = api(&dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 500, "{}", r.text);
+    let deployed_at = Instant::now();
+    assert_eq!(workflow(&dev, &id)["status"], "deployed");
+    let rows = outbox_rows(&dev, &id);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["action"], "deploy");
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(slots(&dev, &id).is_empty());
+
+    std::thread::sleep(Duration::from_secs(16).saturating_sub(deployed_at.elapsed()));
+    dev.fire_cron();
+    eventually(30, "two runs", || slots(&dev, &id).len() >= 2);
+    assert!(outbox_rows(&dev, &id).is_empty());
+
+    let r = api(&dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    assert_eq!(r.status, 500, "{}", r.text);
+    let undeployed_at = Instant::now();
+    assert_eq!(workflow(&dev, &id)["status"], "draft");
+    assert_eq!(outbox_rows(&dev, &id)[0]["action"], "undeploy");
+    std::thread::sleep(Duration::from_secs(16).saturating_sub(undeployed_at.elapsed()));
+    dev.fire_cron();
+    eventually(30, "the outbox entry done", || {
+        outbox_rows(&dev, &id).is_empty()
+    });
+    // A fire already under way may still land; after that, none.
+    std::thread::sleep(Duration::from_secs(2));
+    let settled = slots(&dev, &id).len();
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(slots(&dev, &id).len(), settled, "a run after the undeploy");
+    assert_unique(&slots(&dev, &id));
+}
+
 /// A deployed version this release cannot read (as after a rollback to a release older than one
 /// of its fields) is an error when the object arms from the catalog, not "not deployed": the
 /// object stays a schedule, each Cron pass tries again, and once the version reads again the
