@@ -672,8 +672,11 @@ impl Renderer<'_> {
         Ok(value.clone())
     }
 
+    /// Kept in order of use, repeats too (they are dropped when the list is used): checking
+    /// the list for each would cost its length, and a value's look-alikes are as many as its
+    /// data has.
     fn note(&mut self, secret: &str) {
-        if !secret.is_empty() && !self.used.iter().any(|u| u == secret) {
+        if !secret.is_empty() {
             self.used.push(secret.to_string());
         }
     }
@@ -703,6 +706,9 @@ enum Numbers<'a> {
 /// as JSON writes it (escaped: an object placed in a text, a `json` body sent as text) and
 /// percent-encoded (a query parameter), so that each is scrubbed wherever it is echoed.
 pub fn push_forms(s: &str, out: &mut Vec<String>) {
+    // This value's forms start here: only they are checked for a repeat (`out` may hold the
+    // forms of tens of thousands of values).
+    let first = out.len();
     out.push(s.to_string());
     // What the stored input already shows redacted is no credential in any form, and a value
     // too short to be scrubbed stays so in its longer forms (`a b` is `a%20b` in a query).
@@ -722,7 +728,8 @@ pub fn push_forms(s: &str, out: &mut Vec<String>) {
     // is sent `p@ss%20word`).
     for in_query in [false, true] {
         let parsed = crate::kernel::percent::encode_as_url_parser(s, in_query);
-        if parsed != s && parsed != escaped && parsed != encoded && !out.contains(&parsed) {
+        if parsed != s && parsed != escaped && parsed != encoded && !out[first..].contains(&parsed)
+        {
             out.push(parsed);
         }
     }

@@ -482,6 +482,36 @@ fn strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// A step that reads tens of thousands of credential-looking values from an earlier step's
+/// answer keeps every one out of its record, in about the time the values take to read: each
+/// value is noted once and each position of the text looked up, not tried against every value.
+/// (Noting and scrubbing them took time that grew with their count squared: the run did not
+/// end.)
+#[test]
+fn a_step_reading_tens_of_thousands_of_credential_look_alikes_ends_with_them_hidden() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "look-alikes", "trigger": {"type": "endpoint"},
+            "steps": [
+                {"type": "http", "name": "fetch", "method": "GET",
+                 "url": upstream().url("/lookalikes/80000"), "retries": 0},
+                {"type": "log", "name": "say", "message": "{{steps.fetch.body.tokens}}"}
+            ]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 120);
+    assert_eq!(run["status"], "succeeded", "{}", run["error"]);
+    let text = run["steps"].to_string();
+    assert!(!text.contains("Bearer t0"), "a look-alike was kept");
+    assert!(
+        text.contains("[redacted]"),
+        "{}",
+        &text[..text.len().min(2000)]
+    );
+}
+
 #[test]
 fn replay_creates_a_new_run_with_the_same_input() {
     let dev = dev();

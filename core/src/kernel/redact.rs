@@ -223,7 +223,8 @@ pub fn carries_credentials(used: &[String]) -> bool {
         .any(|s| s != REDACTED && s.len() >= MIN_SECRET_LEN)
 }
 
-/// Secrets long enough to scrub, longest first, without duplicates.
+/// Secrets long enough to scrub, in byte order, without duplicates (the list may repeat one:
+/// a rendering notes each value it reads, without checking the list for it).
 fn usable_secrets(secret_values: &[String]) -> Vec<&str> {
     let mut secrets: Vec<&str> = secret_values
         .iter()
@@ -232,20 +233,33 @@ fn usable_secrets(secret_values: &[String]) -> Vec<&str> {
         .collect();
     // A total order (so unstable is the same): the values come from a request's data, and
     // their count is the sender's.
-    secrets.sort_unstable_by(|a, b| b.len().cmp(&a.len()).then(a.cmp(b)));
+    secrets.sort_unstable();
     secrets.dedup();
     secrets
 }
 
-/// One left-to-right pass so a replacement is never matched again. `None` when nothing matched.
+/// Past this many secrets, [`scrub_with`] looks each position up in them sorted instead of
+/// trying each one there.
+const SCRUB_LOOKUP_FROM: usize = 16;
+
+/// One left-to-right pass so a replacement is never matched again, the longest secret first
+/// where several start. `secrets`: in byte order ([`usable_secrets`]). `None` when nothing
+/// matched.
 fn scrub_with(s: &str, secrets: &[&str]) -> Option<String> {
+    if secrets.len() > SCRUB_LOOKUP_FROM {
+        return scrub_sorted(s, secrets);
+    }
     if secrets.is_empty() || !secrets.iter().any(|secret| s.contains(secret)) {
         return None;
     }
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(c) = rest.chars().next() {
-        if let Some(secret) = secrets.iter().find(|secret| rest.starts_with(**secret)) {
+        let longest = secrets
+            .iter()
+            .filter(|secret| rest.starts_with(**secret))
+            .max_by_key(|secret| secret.len());
+        if let Some(secret) = longest {
             out.push_str(REDACTED);
             rest = rest.get(secret.len()..).unwrap_or("");
         } else {
@@ -254,6 +268,61 @@ fn scrub_with(s: &str, secrets: &[&str]) -> Option<String> {
         }
     }
     Some(out)
+}
+
+/// [`scrub_with`] for many secrets: at each position the longest secret that starts there is
+/// found by binary search over them in byte order, so the cost grows with the text's length
+/// and the logarithm of the secrets' count, not their product.
+fn scrub_sorted(s: &str, sorted: &[&str]) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match longest_secret_at(sorted, &bytes[i..]) {
+            Some(len) if s.is_char_boundary(i + len) => {
+                out.push_str(&s[copied..i]);
+                out.push_str(REDACTED);
+                i += len;
+                copied = i;
+            }
+            _ => {
+                i += 1;
+                while i < bytes.len() && !s.is_char_boundary(i) {
+                    i += 1;
+                }
+            }
+        }
+    }
+    if copied == 0 && out.is_empty() {
+        return None;
+    }
+    out.push_str(&s[copied..]);
+    Some(out)
+}
+
+/// The length of the longest of `sorted` (in byte order) that `text` starts with. Every secret
+/// `text` starts with sorts at or before `text`, and between any such secret and `text` only
+/// values that start with it sort: so the greatest value not after `text` is the answer, or
+/// else the answer starts both, and the search goes on within their common prefix.
+fn longest_secret_at(sorted: &[&str], text: &[u8]) -> Option<usize> {
+    let mut hay = text;
+    loop {
+        let at = sorted.partition_point(|x| x.as_bytes() <= hay);
+        let candidate = sorted.get(at.checked_sub(1)?)?.as_bytes();
+        if hay.starts_with(candidate) {
+            return Some(candidate.len());
+        }
+        let common = candidate
+            .iter()
+            .zip(hay)
+            .take_while(|(a, b)| a == b)
+            .count();
+        if common < MIN_SECRET_LEN {
+            return None;
+        }
+        hay = &hay[..common];
+    }
 }
 
 /// A URL fit for a run record: the values of query parameters with sensitive names

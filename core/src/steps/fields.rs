@@ -201,11 +201,8 @@ pub fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// Adds the values of `new` that `used` does not have yet.
+/// Adds the values of `new` to `used` (repeats are dropped when the list is used, see
+/// `Renderer::note`).
 pub fn merge(used: &mut Vec<String>, new: Vec<String>) {
-    for s in new {
-        if !used.contains(&s) {
-            used.push(s);
-        }
-    }
+    used.extend(new);
 }

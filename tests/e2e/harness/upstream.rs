@@ -10,7 +10,9 @@
 //! - `/big/{bytes}` answers that many bytes of JSON with a Content-Length,
 //! - `/bigchunked/{bytes}` the same without a Content-Length (chunked),
 //! - `/typed/{content-type}` answers 200 `{"typed": true}` with that (percent-encoded)
-//!   content type.
+//!   content type,
+//! - `/lookalikes/{n}` answers 200 `{"tokens": ["Bearer t000000", …]}`: `n` values that look
+//!   like credentials.
 //!
 //! A HEAD gets the headers a GET would, its content-length too, and no body.
 
@@ -156,6 +158,12 @@ fn answer(
         Some("status") => {
             let code: u16 = parts.get(2).and_then(|s| s.parse().ok()).unwrap_or(500);
             (code, json!({"status": code}))
+        }
+        Some("lookalikes") => {
+            let tokens: Vec<String> = (0..bytes_of(2))
+                .map(|i| format!("Bearer t{i:06}"))
+                .collect();
+            (200, json!({ "tokens": tokens }))
         }
         _ => (200, echo),
     };

@@ -252,3 +252,63 @@ fn text_kept_as_sent_hides_what_json_would() {
     assert_eq!(redact_text(r#"{ "ok": 1 }"#, &secrets), r#"{ "ok": 1 }"#);
     assert_eq!(redact_text("null", &secrets), "null");
 }
+
+/// Many secrets (looked up sorted) are scrubbed as a few are (tried one by one): the longest
+/// at each position, left to right, never inside a replacement, at character boundaries.
+#[test]
+fn many_secrets_scrub_as_a_few_do() {
+    let mut secrets: Vec<String> = (0..40).map(|i| format!("Bearer t{i:04}")).collect();
+    secrets.extend(
+        [
+            "abcd",
+            "abcdef",
+            "abcdxy",
+            "ab",
+            "zzzz",
+            "é-secret",
+            "xxxxyyyy",
+        ]
+        .map(String::from),
+    );
+    let text = "Bearer t0007 and abcdefg abcdxyz abcdq ab zzzzzzzzz é-secrets Bearer t9999 \
+                Bearer t00390 xxxxyyyxxxxyyyy ééé";
+    let many = scrub_secrets(text, &secrets);
+    // The same result one secret at a time, as a short list is scrubbed.
+    let mut expected = text.to_string();
+    let mut pos = 0;
+    let mut out = String::new();
+    let mut sorted: Vec<&String> = secrets
+        .iter()
+        .filter(|s| s.len() >= MIN_SECRET_LEN)
+        .collect();
+    sorted.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    while pos < expected.len() {
+        let rest = &expected[pos..];
+        if let Some(s) = sorted.iter().find(|s| rest.starts_with(s.as_str())) {
+            out.push_str(REDACTED);
+            pos += s.len();
+        } else {
+            let c = rest.chars().next().unwrap();
+            out.push(c);
+            pos += c.len_utf8();
+        }
+    }
+    expected = out;
+    assert_eq!(many, expected);
+    assert_eq!(
+        many,
+        "[redacted] and [redacted]g [redacted]z [redacted]q ab [redacted][redacted]z \
+         [redacted]s Bearer t9999 [redacted]0 xxxxyyy[redacted] ééé"
+    );
+    assert_eq!(scrub_secrets("nothing here", &secrets), "nothing here");
+}
+
+/// A text with tens of thousands of look-alike secrets in it is scrubbed whole: each position
+/// is looked up, not tried against every secret.
+#[test]
+fn tens_of_thousands_of_secrets_are_scrubbed() {
+    let secrets: Vec<String> = (0..60_000).map(|i| format!("Bearer t{i:06}")).collect();
+    let text = secrets.join(",");
+    let scrubbed = scrub_secrets(&text, &secrets);
+    assert_eq!(scrubbed, vec![REDACTED; 60_000].join(","));
+}
