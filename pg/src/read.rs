@@ -167,6 +167,14 @@ async fn connect(
                     }
                     None => "localhost".to_string(),
                 };
+                // The URL's user part ends at its first `@`: a password holding one unencoded
+                // leaves the rest of it in the host, which an error must not quote.
+                if host.contains('@') {
+                    return Err(ReadError(format!(
+                        "the host in secret `{name}` holds an `@`, as when a password with an `@` \
+                         is not percent-encoded: write it `%40` in the URL"
+                    )));
+                }
                 let port = config.get_ports().first().copied().unwrap_or(5432);
                 let tls = config.get_ssl_mode() != SslMode::Disable;
                 (config, host, port, tls)
@@ -294,7 +302,10 @@ async fn settled_batch(
 /// values: a cursor goes back to PostgreSQL as text, whatever the database, the role or the
 /// connection sets (`DateStyle = 'SQL, DMY'` prints a zone's abbreviation, which may read back
 /// as another zone's: `IST`; `extra_float_digits` below 1 rounds a `float8`). Set for this
-/// transaction only (a pooled connection keeps its own settings).
+/// transaction only (a pooled connection keeps its own settings). A statement ends on the
+/// server when the Worker stops waiting for it (`statement_timeout`, under the Worker's own
+/// limit), and one waiting for a lock (a migration's) gives up sooner (`lock_timeout`): neither
+/// is left running after the poll gave up, holding a connection and the table's vacuum back.
 async fn begin(client: &mut Client, level: IsolationLevel) -> Result<Transaction<'_>, ReadError> {
     with_timeout("starting a read-only transaction", QUERY_TIMEOUT, async {
         let tx = client
@@ -307,7 +318,9 @@ async fn begin(client: &mut Client, level: IsolationLevel) -> Result<Transaction
         tx.batch_execute(
             "SELECT pg_catalog.set_config('DateStyle', 'ISO', true), \
              pg_catalog.set_config('IntervalStyle', 'postgres', true), \
-             pg_catalog.set_config('extra_float_digits', '3', true)",
+             pg_catalog.set_config('extra_float_digits', '3', true), \
+             pg_catalog.set_config('statement_timeout', '25s', true), \
+             pg_catalog.set_config('lock_timeout', '10s', true)",
         )
         .await
         .map_err(pg_err)?;

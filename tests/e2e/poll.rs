@@ -56,6 +56,12 @@ fn env() -> &'static Env {
                 ("PG_OUTAGE_URL", &outage.url("reader")),
                 ("PG_SLOW_URL", &slow_writers.url("reader")),
                 ("PG_BAD_ROLE_URL", &pg.url("nobody_here")),
+                // A password with an unencoded `@`: the URL's host then holds the rest of it.
+                (
+                    "PG_AT_URL",
+                    &pg.url("reader")
+                        .replace("reader:pw@", "reader:p@secret-tail@"),
+                ),
                 ("API_TOKEN", API_TOKEN),
             ],
         );
@@ -1178,6 +1184,9 @@ fn failing_sources_show_their_error_and_start_nothing() {
     let mut no_secret = pg_def("no secret", json!({"table": "t_fail"}), "beginning", 5);
     no_secret["trigger"]["source"]["connection_env"] = json!("NOT_SET_ANYWHERE");
     let no_secret = create_deployed(&e.dev, &no_secret);
+    let mut at_sign = pg_def("at sign", json!({"table": "t_fail"}), "beginning", 5);
+    at_sign["trigger"]["source"]["connection_env"] = json!("PG_AT_URL");
+    let at_sign = create_deployed(&e.dev, &at_sign);
     // Not granted to the reader: permission denied.
     e.pg.sql("CREATE TABLE t_private (id serial PRIMARY KEY)");
     e.pg.sql("INSERT INTO t_private DEFAULT VALUES");
@@ -1193,6 +1202,7 @@ fn failing_sources_show_their_error_and_start_nothing() {
         (&bad_role, "nobody_here"),
         (&no_secret, "NOT_SET_ANYWHERE"),
         (&private, "permission denied"),
+        (&at_sign, "holds an `@`"),
     ] {
         let mut status = Value::Null;
         eventually(60, &format!("an error for {needle}"), || {
@@ -1201,6 +1211,8 @@ fn failing_sources_show_their_error_and_start_nothing() {
         });
         let error = status["last_poll_error"].as_str().unwrap_or_default();
         assert!(error.contains(needle), "wanted …{needle}…, got {status}");
+        // No part of a password is quoted (the at-sign one's host held the rest of it).
+        assert!(!error.contains("secret-tail"), "{status}");
         assert!(status["last_success_at"].is_null(), "{status}");
         assert_eq!(runs_of(&e.dev, id), 0, "{needle}");
     }
@@ -1209,6 +1221,62 @@ fn failing_sources_show_their_error_and_start_nothing() {
     e.pg.sql("GRANT SELECT ON t_private TO reader");
     let runs = wait_runs(&e.dev, &private, 1, 120);
     assert_eq!(record_ids(&runs), [1]);
+}
+
+/// A table with a column named `r` is read as any other: the row is built as `r.*`, not from a
+/// bare `r`, which PostgreSQL takes for the column. (Every poll failed: `row_to_json(integer)`
+/// does not exist.)
+#[test]
+fn a_column_named_r_is_read_as_a_column() {
+    let e = env();
+    e.pg
+        .sql("CREATE TABLE t_col_r (id serial PRIMARY KEY, r int NOT NULL); GRANT SELECT ON t_col_r TO reader");
+    e.pg.sql("INSERT INTO t_col_r (r) VALUES (7), (8)");
+    let id = create_deployed(
+        &e.dev,
+        &pg_def("column r", json!({"table": "t_col_r"}), "beginning", 5),
+    );
+    let runs = wait_runs(&e.dev, &id, 2, 60);
+    assert_eq!(record_ids(&runs), [1, 2]);
+    let rs: Vec<Value> = runs
+        .iter()
+        .map(|r| r["input"]["event"]["record"]["r"].clone())
+        .collect();
+    assert_eq!(rs, [json!(7), json!(8)], "{runs:?}");
+    assert_eq!(poll_status(&e.dev, &id)["last_poll_error"], Value::Null);
+}
+
+/// A poll that waits for a lock on its table (a migration's) gives up on the server after
+/// `lock_timeout` (10 s) and says so; once the lock goes, the next poll reads on. (The read
+/// waited on in PostgreSQL after the Worker stopped waiting for it, holding a connection.)
+#[test]
+fn a_poll_waiting_for_a_lock_gives_up_on_the_server_and_says_so() {
+    let e = env();
+    let _turn = slow_writers_turn();
+    let pg = &e.slow_writers;
+    table(pg, "t_locked");
+    let def = pg_def(
+        "locked",
+        json!({"table": "t_locked", "connection_env": "PG_SLOW_URL"}),
+        "beginning",
+        5,
+    );
+    let id = create_deployed(&e.dev, &def);
+    wait_polls(&e.dev, &id, 1, 60);
+    let mut migration = pg.session();
+    migration.exec("BEGIN; LOCK TABLE t_locked IN ACCESS EXCLUSIVE MODE;");
+    let mut status = Value::Null;
+    eventually(60, "a poll that gave up on the lock", || {
+        status = poll_status(&e.dev, &id);
+        status["last_poll_error"]
+            .as_str()
+            .is_some_and(|m| m.contains("lock timeout"))
+    });
+    assert_eq!(runs_of(&e.dev, &id), 0);
+    migration.exec("ROLLBACK;");
+    insert(pg, "t_locked", 1, 2);
+    let runs = wait_runs(&e.dev, &id, 2, 60);
+    assert_eq!(record_ids(&runs), [1, 2]);
 }
 
 /// PostgreSQL is read only through the PostgreSQL Worker: with the main Worker alone (its

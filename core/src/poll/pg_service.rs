@@ -78,7 +78,7 @@ pub enum PgTarget {
     Hyperdrive(String),
 }
 
-/// One row of a batch as PostgreSQL printed it: `row_to_json(r)::text`, the cursor and the
+/// One row of a batch as PostgreSQL printed it: `row_to_json(r.*)::text`, the cursor and the
 /// tiebreak as text. The main Worker turns it into a run with [`PgSource::read_row`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PgRow {

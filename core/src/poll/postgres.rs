@@ -571,12 +571,13 @@ impl PgSource {
         // A record over what a run may hold is not sent, only its size: its run fails saying
         // so, and the cursor moves past it (`OFFSET 0` keeps the JSON from being built twice).
         // The trailing `clock_timestamp()` (volatile) keeps a caching pool such as Hyperdrive
-        // from answering the read from its cache: it must see the snapshot's rows.
+        // from answering the read from its cache: it must see the snapshot's rows. The row is
+        // `r.*`: a bare `r` would be a column of that name, if the table has one.
         let sql = format!(
             "SELECT CASE WHEN octet_length(j.t) <= {MAX_RECORD_INPUT_BYTES} THEN j.t END, \
              octet_length(j.t), {outer_cols}, {NOT_CACHED} FROM (SELECT {} FROM {} \
              WHERE {condition} ORDER BY {inner_order} LIMIT {}) r \
-             CROSS JOIN LATERAL (SELECT row_to_json(r)::text AS t OFFSET 0) j ORDER BY {outer_order}",
+             CROSS JOIN LATERAL (SELECT row_to_json(r.*)::text AS t OFFSET 0) j ORDER BY {outer_order}",
             self.select_list(),
             self.relation(),
             self.batch_size,

@@ -531,7 +531,7 @@ fn select_sql_without_tiebreak() {
         s.select_sql(&PgCursor::Beginning, &t, None),
         (
             "SELECT CASE WHEN octet_length(j.t) <= 815104 THEN j.t END, octet_length(j.t), r.\"id\"::text, pg_catalog.clock_timestamp() FROM (SELECT * FROM \"users\" \
-             WHERE \"id\" IS NOT NULL ORDER BY \"id\" LIMIT 100) r CROSS JOIN LATERAL (SELECT row_to_json(r)::text AS t OFFSET 0) j ORDER BY r.\"id\""
+             WHERE \"id\" IS NOT NULL ORDER BY \"id\" LIMIT 100) r CROSS JOIN LATERAL (SELECT row_to_json(r.*)::text AS t OFFSET 0) j ORDER BY r.\"id\""
                 .to_string(),
             vec![]
         )
@@ -545,7 +545,7 @@ fn select_sql_without_tiebreak() {
         s.select_sql(&at, &t, None),
         (
             "SELECT CASE WHEN octet_length(j.t) <= 815104 THEN j.t END, octet_length(j.t), r.\"id\"::text, pg_catalog.clock_timestamp() FROM (SELECT * FROM \"users\" \
-             WHERE \"id\" > $1::text::integer ORDER BY \"id\" LIMIT 100) r CROSS JOIN LATERAL (SELECT row_to_json(r)::text AS t OFFSET 0) j ORDER BY r.\"id\""
+             WHERE \"id\" > $1::text::integer ORDER BY \"id\" LIMIT 100) r CROSS JOIN LATERAL (SELECT row_to_json(r.*)::text AS t OFFSET 0) j ORDER BY r.\"id\""
                 .to_string(),
             vec!["41".to_string()]
         )
@@ -566,7 +566,7 @@ fn select_sql_with_tiebreak_and_columns() {
              pg_catalog.clock_timestamp() FROM \
              (SELECT \"kind\", \"payload\", \"created_at\", \"id\" FROM \"app\".\"events\" \
              WHERE \"created_at\" IS NOT NULL AND \"id\" IS NOT NULL \
-             ORDER BY \"created_at\", \"id\" LIMIT 500) r CROSS JOIN LATERAL (SELECT row_to_json(r)::text AS t OFFSET 0) j ORDER BY r.\"created_at\", r.\"id\""
+             ORDER BY \"created_at\", \"id\" LIMIT 500) r CROSS JOIN LATERAL (SELECT row_to_json(r.*)::text AS t OFFSET 0) j ORDER BY r.\"created_at\", r.\"id\""
                 .to_string(),
             vec![]
         )
@@ -584,7 +584,7 @@ fn select_sql_with_tiebreak_and_columns() {
              (SELECT \"kind\", \"payload\", \"created_at\", \"id\" FROM \"app\".\"events\" \
              WHERE (\"created_at\", \"id\") > ($1::text::timestamp(3) with time zone, $2::text::uuid) \
              AND \"id\" IS NOT NULL \
-             ORDER BY \"created_at\", \"id\" LIMIT 500) r CROSS JOIN LATERAL (SELECT row_to_json(r)::text AS t OFFSET 0) j ORDER BY r.\"created_at\", r.\"id\""
+             ORDER BY \"created_at\", \"id\" LIMIT 500) r CROSS JOIN LATERAL (SELECT row_to_json(r.*)::text AS t OFFSET 0) j ORDER BY r.\"created_at\", r.\"id\""
                 .to_string(),
             vec![
                 "2024-05-01 10:00:00+00".to_string(),
