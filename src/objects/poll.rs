@@ -54,9 +54,9 @@ use tripline_core::poll::horizon::Waiting;
 use tripline_core::poll::horizon::{Horizon, MAX_MARK_BYTES};
 use tripline_core::poll::pages::{AfterPage, Order, Page, PageWalk, Pause, KEPT_PAGE_TRIES};
 use tripline_core::poll::state::{
-    batch_run_random, dedup_scope, http_summary, join_http, mark_gap, parse_reset, pg_summary,
-    scoped_dedup_key, source_fingerprint, split_http, stored_record, StoredRecord,
-    MAX_RECORD_INPUT_BYTES,
+    batch_run_random, dedup_scope, horizon_fingerprint, http_summary, join_http, mark_gap,
+    parse_reset, pg_summary, scoped_dedup_key, source_fingerprint, split_http, stored_record,
+    StoredRecord, MAX_RECORD_INPUT_BYTES,
 };
 use tripline_core::poll::status::{PollReport, PollStatus};
 use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
@@ -1008,12 +1008,14 @@ async fn poll_pg(
         }
         (None, PollStart::Beginning, false) => PgCursor::Beginning,
     };
-    let mut horizon = load_horizon(store, &ctx.fingerprint).map_err(storage_err)?;
+    // The marks belong to the connection too (another cluster's transaction ids are not theirs).
+    let marks_of = horizon_fingerprint(&ctx.fingerprint, &ctx.trigger.source);
+    let mut horizon = load_horizon(store, &marks_of).map_err(storage_err)?;
     ctx.count_calls(1);
     let (rows, cut) = pg
         .settled_batch(source, &cursor, &mut horizon, now_ms())
         .await?;
-    save_horizon(store, &ctx.fingerprint, &horizon).map_err(storage_err)?;
+    save_horizon(store, &marks_of, &horizon).map_err(storage_err)?;
     {
         let mut notes = ctx.notes.borrow_mut();
         notes.waiting = horizon.waiting().cloned();

@@ -23,6 +23,23 @@ pub fn source_fingerprint(source: &PollSource) -> String {
     }
 }
 
+/// What a PostgreSQL source's transaction marks (`poll::horizon`) belong to: the source's
+/// fingerprint and the connection they were read over. Transaction ids of one cluster say
+/// nothing of another's, so a changed `connection_env` or `hyperdrive` starts without marks:
+/// the rows they covered wait until a poll proves them again, and none is skipped for a mark
+/// taken elsewhere.
+pub fn horizon_fingerprint(fingerprint: &str, source: &PollSource) -> String {
+    use crate::poll::postgres::PgConnection;
+    let connection = match source {
+        PollSource::Postgres(s) => match &s.connection {
+            PgConnection::Env(name) => json!(["env", name]),
+            PgConnection::Hyperdrive(name) => json!(["hyperdrive", name]),
+        },
+        PollSource::Http(_) => Value::Null,
+    };
+    json!([fingerprint, connection]).to_string()
+}
+
 /// An HTTP cursor as stored: a header (mode, capacity or mark) and the remembered ids, oldest
 /// first (the recent ids for `unique`, the ids at the mark for `greatest`).
 pub fn split_http(cursor: &HttpCursor) -> (Value, Vec<String>) {

@@ -56,6 +56,28 @@ fn fingerprint_follows_the_source_not_the_tuning() {
     assert_ne!(source_fingerprint(&h1), source_fingerprint(&h3));
 }
 
+/// Transaction marks follow the connection too: another cluster's transaction ids are not
+/// compared with marks read from the first.
+#[test]
+fn transaction_marks_belong_to_their_connection() {
+    let pg = |connection: Value| {
+        let mut v = json!({"kind": "postgres", "table": "t", "cursor": "id", "batch_size": 10});
+        for (k, x) in connection.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        source(v)
+    };
+    let a = pg(json!({"connection_env": "PG"}));
+    let tuned = pg(json!({"connection_env": "PG", "columns": ["x"]}));
+    let other = pg(json!({"connection_env": "PG_NEW"}));
+    let pooled = pg(json!({"hyperdrive": "PG"}));
+    let at = |s: &PollSource| horizon_fingerprint(&source_fingerprint(s), s);
+    assert_eq!(source_fingerprint(&a), source_fingerprint(&other));
+    assert_eq!(at(&a), at(&tuned));
+    assert_ne!(at(&a), at(&other));
+    assert_ne!(at(&a), at(&pooled));
+}
+
 #[test]
 fn http_cursor_splits_and_joins() {
     let mut c = HttpCursor::Unique(RecentIds::new(3));
