@@ -109,19 +109,19 @@ fn client_secret(env: &Env, trigger: &OAuthTrigger) -> ApiResult<String> {
 /// What a caller who may be anyone (a `?link=` holder, the browser at the callback) is told of a
 /// missing or unusable secret: that it is missing, not its name or anything of its value. The
 /// Worker's log has the whole problem, once a minute at most.
-fn logged(id: &WorkflowId, e: ApiError) -> ApiError {
+fn logged(id: &WorkflowId, what: &str, e: ApiError) -> ApiError {
     crate::platform::config_errors::log_config_error(&format!("workflow {id}: {}", e.detail));
-    let what = if e.title == "Encryption key not configured" {
-        "the key this Worker encrypts OAuth tokens with is not set or not usable"
-    } else {
-        "this Sign-in URL's OAuth client secret is not set on the Worker"
-    };
     ApiError::new(
         503,
         e.title,
         format!("{what}; the Worker's log says what to set. The sign-in can go on once it is set"),
     )
 }
+
+/// What [`logged`] says of a missing or unusable `TRIPLINE_ENCRYPTION_KEY`.
+const KEY_MISSING: &str = "the key this Worker encrypts OAuth tokens with is not set or not usable";
+/// What [`logged`] says of a missing client secret.
+const SECRET_MISSING: &str = "this Sign-in URL's OAuth client secret is not set on the Worker";
 
 /// A 302 that is never cached and leaks nothing through the Referer.
 fn redirect(location: &str) -> ApiResult {
@@ -302,8 +302,8 @@ pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             if !is_state_shaped(token) {
                 return Err(bad_link("is not a Sign-in link token"));
             }
-            let key = key(env).map_err(|e| logged(id, e))?;
-            client_secret(env, &trigger).map_err(|e| logged(id, e))?;
+            let key = key(env).map_err(|e| logged(id, KEY_MISSING, e))?;
+            client_secret(env, &trigger).map_err(|e| logged(id, SECRET_MISSING, e))?;
             (take_one_time_link(env, id, token).await?, key)
         }
         None => {
@@ -440,10 +440,10 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     // Without the key no sign-in can finish: it stops here, before its state is used up, so
     // that the same sign-in finishes once the key is set.
     // The caller may be anyone holding a state-shaped value: the 503 names no secret.
-    let key = key(env).map_err(|e| logged(id, e))?;
+    let key = key(env).map_err(|e| logged(id, KEY_MISSING, e))?;
     // Nor without the deployed version's client secret (a sign-in started on an earlier version
     // that names another is checked below, once its state is taken).
-    client_secret(env, &live_trigger).map_err(|e| logged(id, e))?;
+    client_secret(env, &live_trigger).map_err(|e| logged(id, SECRET_MISSING, e))?;
     let from_here = started_in_this_browser(&key, req.headers().get("cookie")?.as_deref(), state);
     let unknown = "is unknown or was already used: start again at the workflow's Sign-in URL";
     if !from_here {
@@ -518,7 +518,7 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             )
         })?;
 
-    let secret = client_secret(env, &trigger).map_err(|e| logged(id, e))?;
+    let secret = client_secret(env, &trigger).map_err(|e| logged(id, SECRET_MISSING, e))?;
     let verifier = match pending.verifier.as_deref() {
         Some(v) => Some(
             crypto::open(&key, &format!("state:{hash}"), v)
