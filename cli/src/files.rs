@@ -44,11 +44,26 @@ pub fn collect(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
     for p in paths {
         let path = Path::new(p);
         if path.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(path)
+            let mut found: Vec<PathBuf> = Vec::new();
+            for entry in std::fs::read_dir(path)
                 .map_err(|e| Failure::Usage(format!("cannot read folder {p}: {e}")))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.is_file() && source::is_workflow_file(p))
-                .collect();
+            {
+                let entry =
+                    entry.map_err(|e| Failure::Usage(format!("cannot read folder {p}: {e}")))?;
+                let file = entry.path();
+                if !source::is_workflow_file(&file) {
+                    continue;
+                }
+                // A workflow file that cannot be read (a broken link, a folder named like one)
+                // stops the command: left out, `--prune` would delete its workflow.
+                if !file.is_file() {
+                    return Err(Failure::Usage(format!(
+                        "{} is not a readable file (a broken link?); fix or remove it",
+                        file.display()
+                    )));
+                }
+                found.push(file);
+            }
             found.sort();
             out.extend(found);
         } else if path.is_file() {

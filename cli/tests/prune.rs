@@ -162,3 +162,33 @@ fn a_prune_prefix_leaves_other_keys_alone() {
         ["team-b-report"]
     );
 }
+
+#[test]
+fn a_broken_link_among_the_workflow_files_is_exit_2_and_sends_nothing() {
+    let dir = folder("broken-link");
+    std::fs::write(dir.join("a.json"), DEF).unwrap();
+    // A link into a folder that is not there (a submodule not checked out): left out of the
+    // files, `--prune` would delete the workflow it names.
+    std::os::unix::fs::symlink(dir.join("missing/lead.json"), dir.join("lead.json")).unwrap();
+    let whole = dir.display().to_string();
+    let link = dir.join("lead.json").display().to_string();
+    for args in [
+        vec!["apply", whole.as_str(), "--prune"],
+        vec!["diff", whole.as_str(), "--prune"],
+        vec!["apply", whole.as_str()],
+        vec!["check", whole.as_str()],
+    ] {
+        let out = run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{link} is not a readable file")),
+            "{args:?}: {stderr}"
+        );
+    }
+    // A link to a readable file is read as the file.
+    std::fs::remove_file(dir.join("lead.json")).unwrap();
+    std::os::unix::fs::symlink(dir.join("a.json"), dir.join("lead.json")).unwrap();
+    let out = run(&["check", &whole]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
