@@ -79,6 +79,8 @@ const BUSY_RETRY_MS: u64 = 5_000;
 const LOCK_WAIT_MS: i64 = 30_000;
 /// When a poll could not even read its deployed version (D1 unavailable), try again after this.
 const RETRY_MS: u64 = 30_000;
+/// The JSON of the ids one statement appends to a `unique` cursor (a value may hold 2 MB).
+const IDS_PER_STATEMENT_BYTES: usize = 256 * 1024;
 
 const KEY_FINGERPRINT: &str = "fingerprint";
 const KEY_CURSOR: &str = "cursor";
@@ -269,15 +271,27 @@ impl PollStore {
         Ok(())
     }
 
+    /// Appends `ids` in order, in statements of at most [`IDS_PER_STATEMENT_BYTES`] of JSON:
+    /// a `unique_capacity` of long ids is far more than one value may hold.
     fn append_ids(&self, ids: &[String]) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
+        let mut rest = ids;
+        while !rest.is_empty() {
+            let mut bytes = 2;
+            let n = rest
+                .iter()
+                .position(|id| {
+                    bytes += id.len() + 8;
+                    bytes > IDS_PER_STATEMENT_BYTES
+                })
+                .unwrap_or(rest.len())
+                .max(1);
+            let list = serde_json::to_string(&rest[..n]).unwrap_or_else(|_| "[]".into());
+            self.sql.exec(
+                "INSERT INTO poll_ids (id) SELECT value FROM json_each(?) ORDER BY key",
+                vec![SqlStorageValue::from(list)],
+            )?;
+            rest = &rest[n..];
         }
-        let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
-        self.sql.exec(
-            "INSERT INTO poll_ids (id) SELECT value FROM json_each(?) ORDER BY key",
-            vec![SqlStorageValue::from(list)],
-        )?;
         Ok(())
     }
 
@@ -685,6 +699,9 @@ fn save_http(
             store.append_ids(taken)?;
             store.trim_ids(recent.capacity())?;
         }
+        // Nothing taken: the ids kept are the cursor's (an idle poll of a mark shared by
+        // thousands of items writes none of them again).
+        HttpCursor::Greatest { .. } if !rewrite && taken.is_empty() => {}
         _ => {
             store.clear_ids()?;
             store.append_ids(&ids)?;
@@ -1088,15 +1105,35 @@ async fn poll_http(
     // walk's first page (a page reached by a link is part of a list read to its end), with as
     // many items as its URL asked for (`limit=`), or any number when the URL names no limit
     // (the API's own page size may have cut it).
-    let mut last_cut_newest_first;
+    let mut last_cut_newest_first = false;
     // A source whose URL or headers send a credential follows redirects only within its origin.
     let carries_secret = source.carries_credentials();
+    // A page after this poll's first that cannot be read: the walk pauses before it, the pages
+    // read before it start their runs, and the next poll reads on from it.
+    let mut failed: Option<SourceError> = None;
+    macro_rules! or_pause {
+        ($read:expr, $shown:expr) => {
+            match $read {
+                Ok(v) => v,
+                Err(e) if pages > 0 => {
+                    let SourceError(e) = SourceError::from(e);
+                    failed = Some(SourceError(format!(
+                        "{e} (reading {}: the runs of the pages before it were started; the \
+                         next poll reads on from this page)",
+                        $shown
+                    )));
+                    break Err(Pause::MaxPages);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+    }
     let end = loop {
         let request = source.page_request(walk.next.as_ref(), cursor.mark(), |n| {
             http_source::secret(env, n)
         })?;
         // Errors name the URL template (the URL itself may hold a secret) and the page.
-        let shown = match pages + walk.pages {
+        let shown = match walk.pages {
             0 => source.url.clone(),
             n => format!("{} (page {})", source.url, n + 1),
         };
@@ -1123,10 +1160,14 @@ async fn poll_http(
                 )));
             }
         }
-        let page = fetched?;
+        let page = or_pause!(fetched, shown);
+        let items = or_pause!(source.items_of(&page.body), shown);
+        let next = or_pause!(
+            source.next_request(&request.url, page.link.as_deref(), &page.body),
+            shown
+        );
         walk.first_page(&request.url);
         pages += 1;
-        let items = source.items_of(&page.body)?;
         items_read += items.len();
         let may_be_cut = match asked_limit(&request.url) {
             None => true,
@@ -1139,7 +1180,6 @@ async fn poll_http(
                 .is_some_and(|p| lists_newest_first(items, p));
         let (fresh, seen) = cursor.select_page(items, &source.id, source.greatest_pointer())?;
         let fresh = walk.not_taken(fresh);
-        let next = source.next_request(&request.url, page.link.as_deref(), &page.body)?;
         let read = Page {
             items: items.len(),
             seen,
@@ -1188,8 +1228,9 @@ async fn poll_http(
     let asked_only_for_new = source.is_incremental() && cursor.mark().is_some();
     let capped_newest_first = asked_only_for_new && last_cut_newest_first;
     let gap = match end {
-        // Paused to go on at once: no gap to report.
+        // Paused to go on at once, or at a page that failed: no gap to report.
         Err(Pause::AtOnce) => None,
+        _ if failed.is_some() => None,
         Err(Pause::MaxPages) => Some(json!({
             "at": iso_millis(now_ms()),
             "kind": "max_pages",
@@ -1257,6 +1298,9 @@ async fn poll_http(
         {
             save_http(store, generation, &ctx.fingerprint, &cursor, true, &[])
                 .map_err(storage_err)?;
+        }
+        if let Some(e) = failed {
+            return Err(e);
         }
     } else {
         let keys: Vec<String> = walk.taken.iter().map(|t| t.key.clone()).collect();

@@ -131,6 +131,13 @@ async fn fetch_page(
     // Parsed within a budget: a long array of small values would take far more memory as a
     // parsed document than as text. A page may nest deeper than a request may: its items are
     // run as deep as a PostgreSQL record may be, within what the parser reads.
+    // An empty answer (a 204, or nothing but white space) lists no items.
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(FetchedPage {
+            body: serde_json::Value::Null,
+            link,
+        });
+    }
     use tripline_core::kernel::json_budget::{check_with, MAX_VALUES};
     check_with(&bytes, PAGE_MAX_DEPTH, MAX_VALUES)
         .map_err(|e| SourceError(format!("GET {shown}: {e}")))?;

@@ -2417,6 +2417,124 @@ fn http_source_errors_start_nothing_and_recover() {
     }
 }
 
+/// An empty list written as `null`, a 204 and an empty 200 are answers with no items: the poll
+/// succeeds (no error, no backoff), and the items listed later run.
+#[test]
+fn http_an_empty_list_written_as_null_or_an_empty_answer_is_no_items() {
+    let e = env();
+    let feeds = [
+        ("null-list", None),
+        ("no-content", Some(204)),
+        ("empty-200", Some(200)),
+    ];
+    let mut ids = Vec::new();
+    for (feed, empty) in feeds {
+        e.api.update(feed, |f| match empty {
+            None => f.rewrite = vec![("\"data\":[]", "\"data\":null")],
+            Some(status) => f.empty_answer = Some(status),
+        });
+        let def = http_def(feed, json!({"url": e.api.url(feed)}), "beginning");
+        ids.push(create_deployed(&e.dev, &def));
+    }
+    for id in &ids {
+        wait_polls(&e.dev, id, 2, 60);
+        let status = poll_status(&e.dev, id);
+        assert_eq!(status["last_poll_error"], Value::Null, "{status}");
+        assert_eq!(status["consecutive_failures"], 0, "{status}");
+        assert_eq!(runs_of(&e.dev, id), 0);
+    }
+    for (feed, _) in feeds {
+        e.api.update(feed, |f| {
+            f.items = (1..=2).map(item).collect();
+            f.empty_answer = None;
+        });
+    }
+    for id in &ids {
+        let runs = wait_runs(&e.dev, id, 2, 60);
+        assert_eq!(item_seqs(&runs), [1, 2]);
+        stop(&e.dev, id);
+    }
+}
+
+/// A page after the first that fails does not hold back the pages read before it: their items
+/// run, the error names the page, and the next polls read on from that page (not from the
+/// first) until it answers; every item runs once.
+#[test]
+fn http_a_failing_later_page_runs_the_pages_before_it_and_reads_on_from_there() {
+    let e = env();
+    let feed = "fail-page-3";
+    e.api.update(feed, |f| {
+        f.items = (1..=10).map(item).collect();
+        f.page_size = Some(2);
+        f.fail_page = Some(3);
+    });
+    let id = create_deployed(
+        &e.dev,
+        &http_def(feed, json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    let runs = wait_runs(&e.dev, &id, 4, 60);
+    assert_eq!(item_seqs(&runs), [1, 2, 3, 4]);
+    let mut status = Value::Null;
+    eventually(60, "the failed page", || {
+        status = poll_status(&e.dev, &id);
+        status["consecutive_failures"].as_i64().unwrap_or(0) >= 1
+    });
+    let error = status["last_poll_error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("HTTP 500") && error.contains("(page 3)"),
+        "{status}"
+    );
+    assert!(
+        error.contains("the next poll reads on from this page"),
+        "{status}"
+    );
+    // The next poll reads the failing page again, not the first.
+    let before = e.api.seen(feed).len();
+    eventually(90, "a second failed poll", || {
+        poll_status(&e.dev, &id)["consecutive_failures"]
+            .as_i64()
+            .unwrap_or(0)
+            >= 2
+    });
+    let again = pages_read(&e.api, feed)[before..].to_vec();
+    assert!(
+        !again.is_empty() && again.iter().all(|p| p == "3"),
+        "{again:?}"
+    );
+    assert_eq!(runs_of(&e.dev, &id), 4);
+    e.api.update(feed, |f| f.fail_page = None);
+    let runs = wait_runs(&e.dev, &id, 10, 120);
+    assert_eq!(item_seqs(&runs), (1..=10).collect::<Vec<u64>>());
+    assert_unique_keys(&runs);
+    stop(&e.dev, &id);
+}
+
+/// A `unique` cursor remembering tens of thousands of long ids keeps them all (more than one
+/// stored value may hold): positioned at deploy, it runs only the items listed after.
+#[test]
+fn http_unique_source_remembering_megabytes_of_ids_runs_only_new_items() {
+    let e = env();
+    let feed = "long-ids";
+    let long = |n: u32| json!({"id": format!("{}-{n:05}", "i".repeat(200)), "seq": n});
+    e.api
+        .update(feed, |f| f.items = (1..=12_000).map(long).collect());
+    let mut def = http_def(feed, json!({"url": e.api.url(feed)}), "now");
+    def["trigger"]["source"]["unique_capacity"] = json!(100_000);
+    let id = create_deployed(&e.dev, &def);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["cursor"]["remembered_ids"], 12_000, "{status}");
+    e.api
+        .update(feed, |f| f.items = (1..=12_002).map(long).collect());
+    let runs = wait_runs(&e.dev, &id, 2, 60);
+    assert_eq!(item_seqs(&runs), [12_001, 12_002]);
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 2);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["last_poll_error"], Value::Null, "{status}");
+    assert_eq!(status["cursor"]["remembered_ids"], 12_002, "{status}");
+    stop(&e.dev, &id);
+}
+
 /// Undeploys a workflow: the tests share one Worker, and a finished test should stop polling.
 fn stop(dev: &Dev, id: &str) {
     let r = api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
@@ -2856,8 +2974,8 @@ fn http_page_bound_reports_a_gap_and_the_next_poll_catches_up() {
 
 /// A reset to `now` that fails (the source answers 500: 502, "the cursor was left as it was")
 /// leaves a positioning walk as it was too. Here the deploy's positioning over 150 pages of one
-/// item read its first 100 and then failed (page 121 answers 400): the next poll goes on
-/// positioning from page 101, and no item that was there runs. (The failed reset dropped the
+/// item failed at page 121 (it answers 400): the next poll goes on positioning from there,
+/// and no item that was there runs. (The failed reset dropped the
 /// walk before: the next poll read the list as new, and all 150 items ran.)
 #[test]
 fn a_failed_reset_to_now_keeps_a_positioning_walk() {
@@ -3195,6 +3313,10 @@ struct Feed {
     delay_ms: u64,
     /// Text replaced in the answer's JSON (what a JSON value cannot hold, written raw).
     rewrite: Vec<(&'static str, &'static str)>,
+    /// Answers with this status and no body at all.
+    empty_answer: Option<u16>,
+    /// This page (`?page=N`) answers 500.
+    fail_page: Option<usize>,
 }
 
 /// A request the API received.
@@ -3243,6 +3365,9 @@ fn answer(
         Some(_) => return (500, "{\"error\": \"down\"}".to_string(), None),
         None => {}
     }
+    if let Some(status) = feed.empty_answer {
+        return (status, String::new(), None);
+    }
     let mut items = feed.items.clone();
     if feed.newest_first {
         items.reverse();
@@ -3285,6 +3410,9 @@ fn answer(
     let page: Vec<Value> = items.iter().skip(start).take(size).cloned().collect();
     let more = start + size < items.len();
     let page_no = start / size + 1;
+    if feed.fail_page == Some(page_no) {
+        return (500, "{\"error\": \"down\"}".to_string(), None);
+    }
     let path = format!("/feed/{name}");
     let mut body = json!({"data": page});
     let mut link = None;

@@ -343,7 +343,16 @@ impl HttpSource {
                 ))
             })
             .collect::<Result<Vec<_>, PollError>>()?;
-        let hidden = hidden_values(&secrets_used, &headers, &source_url);
+        let mut hidden = hidden_values(&secrets_used, &headers, &source_url);
+        // A page the API linked to may carry a credential of its own (`access_token=` in its
+        // next links, or one kept from before a secret was rotated).
+        if let Some(NextRequest::Url { .. }) = next {
+            for value in hidden_values(&[], &[], &url) {
+                if !hidden.contains(&value) {
+                    hidden.push(value);
+                }
+            }
+        }
         Ok(HttpPollRequest {
             url,
             headers,
@@ -432,10 +441,15 @@ impl HttpSource {
     }
 }
 
-/// The array at `pointer` in `body`.
+/// The array at `pointer` in `body`. An empty answer (`null`) and `null` at the pointer are
+/// no items, as many APIs write an empty list.
 pub fn items_at<'a>(body: &'a Value, pointer: &str) -> Result<&'a [Value], PollError> {
+    if body.is_null() {
+        return Ok(&[]);
+    }
     match body.pointer(pointer) {
         Some(Value::Array(items)) => Ok(items),
+        Some(Value::Null) => Ok(&[]),
         other => Err(PollError::ItemsNotArray {
             pointer: pointer.to_string(),
             found: other.map_or("nothing", type_name).to_string(),

@@ -983,6 +983,25 @@ fn a_refused_answer_is_scrubbed_before_it_is_cut() {
     assert_eq!(short, "[redacted] is refused; token tok-1000 stays");
 }
 
+/// A page reached by a link the API wrote is scrubbed of the credentials in that link's query
+/// too, not only of those in the source's URL.
+#[test]
+fn a_credential_in_a_linked_page_url_is_never_quoted() {
+    let s = http_source(json!({"url": "https://api.example.com/items?page_size=5"}));
+    let request = s
+        .page_request(
+            Some(&crate::poll::pages::NextRequest::Url {
+                url: "https://api.example.com/items?page=2&access_token=linked-cred-9".into(),
+            }),
+            None,
+            |_| None,
+        )
+        .unwrap();
+    assert!(request.url.contains("access_token=linked-cred-9"));
+    let quoted = request.quote_answer(b"token linked-cred-9 expired; page=2 stays");
+    assert_eq!(quoted, "token [redacted] expired; page=2 stays");
+}
+
 #[test]
 fn items_pointer() {
     let s = http_source(json!({"items": "/data"}));
@@ -998,6 +1017,12 @@ fn items_pointer() {
         "the response has no array at items pointer \"/data\" (found nothing)"
     );
     assert_eq!(items_at(&json!([1, 2]), "").unwrap().len(), 2);
+    // An empty list written as null, and an empty answer, are no items.
+    assert!(items_at(&json!({"data": null}), "/data")
+        .unwrap()
+        .is_empty());
+    assert!(items_at(&Value::Null, "/data").unwrap().is_empty());
+    assert!(items_at(&Value::Null, "").unwrap().is_empty());
 }
 
 #[test]
