@@ -551,7 +551,7 @@ fn runs(
     let id = wf["id"].as_str().unwrap_or("").to_string();
     let filter = status.map(|s| format!("&status={s}")).unwrap_or_default();
     if follow {
-        return follow_runs(client, key, &id, &filter, limit, json_out, style);
+        return follow_runs(client, key, &id, status, limit, json_out, style);
     }
     // A page of large runs ends early with a cursor: pages are followed up to `limit`.
     let mut list: Vec<Value> = Vec::new();
@@ -595,7 +595,7 @@ fn follow_runs(
     client: &Client,
     key: &str,
     id: &str,
-    filter: &str,
+    status: Option<&str>,
     limit: u32,
     json_out: bool,
     style: Style,
@@ -618,16 +618,26 @@ fn follow_runs(
         use std::io::Write;
         let _ = std::io::stdout().flush();
     };
-    let first = client.api(
-        "GET",
-        &format!(
-            "/api/workflows/{}/runs?limit={}{filter}",
-            seg(id)?,
-            follow::PAGE
-        ),
-        None,
-    )?;
-    let (mut state, shown) = Follow::start(&runs_of(&first), limit as usize);
+    // The listings are not filtered by status (see `Follow`), except the first one shown.
+    let list = |filter: &str| {
+        client.api(
+            "GET",
+            &format!(
+                "/api/workflows/{}/runs?limit={}{filter}",
+                seg(id)?,
+                follow::PAGE
+            ),
+            None,
+        )
+    };
+    let first = list("")?;
+    let (mut state, mut shown) = Follow::start(&runs_of(&first), limit as usize, status);
+    if let Some(s) = status {
+        let mut of_status = runs_of(&list(&format!("&status={s}"))?);
+        of_status.truncate(limit as usize);
+        of_status.reverse();
+        shown = of_status;
+    }
     if !json_out {
         eprintln!("following runs of {key} ({id}); Ctrl-C to stop");
     }
@@ -641,7 +651,7 @@ fn follow_runs(
         let polled = state.poll(
             |cursor| {
                 let mut path = format!(
-                    "/api/workflows/{}/runs?limit={}{filter}",
+                    "/api/workflows/{}/runs?limit={}",
                     seg(id).map_err(Interrupted::Stop)?,
                     follow::PAGE
                 );

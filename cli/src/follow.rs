@@ -34,6 +34,9 @@ pub struct Follow {
     /// by creation time).
     newest: Option<String>,
     polls: u64,
+    /// Print only runs in this status (`--status`). The listings are not filtered: a run that
+    /// reaches the status late, far behind newer runs already in it, is still tracked.
+    only: Option<String>,
 }
 
 /// What one poll found.
@@ -68,16 +71,31 @@ fn finished(status: &str) -> bool {
 }
 
 impl Follow {
-    /// Starts from the first listing (newest first, one page of `PAGE`): every run in it counts
-    /// as printed, and the newest `show` of them are returned to print, oldest first.
-    pub fn start(listing: &[Value], show: usize) -> (Follow, Vec<Value>) {
-        let mut follow = Follow::default();
+    /// Starts from the first listing (newest first, one page of `PAGE`, not filtered): every
+    /// run in it counts as printed, and the newest `show` of them in status `only` (any when
+    /// `None`) are returned to print, oldest first.
+    pub fn start(listing: &[Value], show: usize, only: Option<&str>) -> (Follow, Vec<Value>) {
+        let mut follow = Follow {
+            only: only.map(str::to_string),
+            ..Follow::default()
+        };
         for run in listing {
             follow.remember(run);
         }
         follow.newest = listing.first().map(|r| id_of(r).to_string());
-        let print = listing.iter().take(show).rev().cloned().collect();
+        let mut print: Vec<Value> = listing
+            .iter()
+            .filter(|r| follow.wanted(r))
+            .take(show)
+            .cloned()
+            .collect();
+        print.reverse();
         (follow, print)
+    }
+
+    /// Whether `run` is printed when new or changed (its status is the one followed).
+    fn wanted(&self, run: &Value) -> bool {
+        self.only.as_deref().is_none_or(|s| status_of(run) == s)
     }
 
     /// How many runs are kept.
@@ -170,7 +188,7 @@ impl Follow {
                 .shown
                 .get(id_of(run))
                 .is_none_or(|s| s.status != status_of(run));
-            if changed {
+            if changed && self.wanted(run) {
                 print.push(run.clone());
             }
             self.remember(run);
@@ -178,10 +196,11 @@ impl Follow {
         for (id, found) in looked_up {
             match found {
                 Some(run) => {
-                    if self
-                        .shown
-                        .get(&id)
-                        .is_some_and(|s| s.status != status_of(&run))
+                    if self.wanted(&run)
+                        && self
+                            .shown
+                            .get(&id)
+                            .is_some_and(|s| s.status != status_of(&run))
                     {
                         print.push(run.clone());
                     }
@@ -293,7 +312,7 @@ mod tests {
 
         fn start(&mut self, show: usize) -> (Follow, Vec<Value>) {
             let (first, _) = self.page(None);
-            Follow::start(&first, show)
+            Follow::start(&first, show, None)
         }
     }
 
@@ -356,6 +375,33 @@ mod tests {
         // Finished and out of the listing: forgotten, never looked up again.
         server.poll(&mut follow);
         assert_eq!(server.looked_up, Vec::<String>::new());
+    }
+
+    #[test]
+    fn with_a_status_a_run_reaching_it_behind_many_newer_ones_in_it_is_printed() {
+        let mut server = Server::new(3);
+        server.add(1, "running");
+        server.add(2, "failed");
+        let (first, _) = server.page(None);
+        let (mut follow, shown) = Follow::start(&first, 20, Some("failed"));
+        assert_eq!(ids(&shown), [4, 5]);
+        // More than a page of newer runs fail first (an outage), then the old run fails too.
+        server.add(2 * PAGE, "failed");
+        let polled = server.poll(&mut follow);
+        assert_eq!(polled.print.len(), 2 * PAGE as usize);
+        assert!(polled.print.iter().all(|r| status_of(r) == "failed"));
+        server.set(3, "failed");
+        assert_eq!(server.poll(&mut follow).print, [run(3, "failed")]);
+        // Runs new in another status are not printed; their change to it is.
+        server.add(1, "running");
+        let newest = server.runs.len() as u32 - 1;
+        assert_eq!(server.poll(&mut follow), Polled::default());
+        server.set(newest, "succeeded");
+        assert_eq!(server.poll(&mut follow), Polled::default());
+        server.add(1, "running");
+        server.poll(&mut follow);
+        server.set(newest + 1, "failed");
+        assert_eq!(server.poll(&mut follow).print, [run(newest + 1, "failed")]);
     }
 
     #[test]
