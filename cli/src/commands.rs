@@ -470,11 +470,16 @@ fn perform(
             let path = format!("/api/workflows/{}", seg(id)?);
             let answer = client.answer("PUT", &path, Some(body))?;
             // The draft was saved but its copy for the test URL did not reach the workflow's
-            // object: the same draft is saved once more, as the answer asks (a later `apply`
-            // would find the draft unchanged and send nothing).
-            if answer.status == 503 && answer.json()["title"] == DRAFT_COPY_NOT_KEPT {
-                std::thread::sleep(std::time::Duration::from_secs(1));
-                return client.api("PUT", &path, Some(body));
+            // object: the same draft is saved again, as the answer asks, up to 3 more times
+            // 1, 2 and 4 s apart (a later `apply` would find the draft unchanged and send
+            // nothing).
+            let mut answer = answer;
+            for wait in [1, 2, 4] {
+                if !(answer.status == 503 && answer.json()["title"] == DRAFT_COPY_NOT_KEPT) {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_secs(wait));
+                answer = client.answer("PUT", &path, Some(body))?;
             }
             client.checked("PUT", &path, &answer)
         }

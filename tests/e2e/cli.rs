@@ -668,7 +668,7 @@ enum Stub {
     /// Lists one workflow, key `a`, and answers its first `PUT` 503 "Draft saved, test URL not
     /// updated" (the save stands, its copy for the test URL did not reach the object), the next
     /// one 200.
-    DraftCopyFailsOnce,
+    DraftCopyFailsTwice,
     /// Not a Tripline: every request, the list included, is answered 200 with an HTML page
     /// (an app that serves its page at every path).
     NotTripline,
@@ -730,7 +730,7 @@ fn stub_api(second: Stub) -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
                 continue;
             } else if line.starts_with("GET /api/workflows?") {
                 let listed = match second {
-                    Stub::DraftCopyFailsOnce => {
+                    Stub::DraftCopyFailsTwice => {
                         r#"[{"id": "wf_000000000000000000000000001", "key": "a", "status": "draft",
                              "draft": {"name": "old", "key": "a", "trigger": {"type": "endpoint"}}}]"#
                     }
@@ -743,7 +743,7 @@ fn stub_api(second: Stub) -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
             } else if line.starts_with("PUT /api/workflows/") {
                 puts += 1;
                 match puts {
-                    1 => (
+                    1 | 2 => (
                         "503 Service Unavailable",
                         r#"{"type": "urn:tripline:problem:unavailable", "title": "Draft saved, test URL not updated", "status": 503, "detail": "the draft was saved; save the same draft again to update it"}"#
                             .to_string(),
@@ -762,7 +762,7 @@ fn stub_api(second: Stub) -> (String, std::sync::Arc<Mutex<Vec<String>>>) {
                         r#"{"id": "wf_000000000000000000000000001", "status": "draft"}"#
                             .to_string(),
                     ),
-                    (_, Stub::Drops | Stub::NotTripline | Stub::DraftCopyFailsOnce) => {
+                    (_, Stub::Drops | Stub::NotTripline | Stub::DraftCopyFailsTwice) => {
                         drop(stream);
                         continue;
                     }
@@ -836,9 +836,9 @@ fn apply_stops_at_the_first_server_error_and_names_its_file() {
 }
 
 /// A save whose copy for the test URL did not reach the workflow's object (503 "Draft saved,
-/// test URL not updated") is sent once more, as the answer asks: a later `apply` would find the
-/// draft unchanged and send nothing, leaving the test URL on the old draft. (It stopped with
-/// exit 3 before.)
+/// test URL not updated") is sent again, as the answer asks, here twice: a later `apply` would
+/// find the draft unchanged and send nothing, leaving the test URL on the old draft. (It
+/// stopped with exit 3 before, and after a second 503 until the retries were three.)
 #[test]
 fn apply_saves_a_draft_again_when_its_copy_for_the_test_url_was_not_kept() {
     let dir = temp_dir("apply-draft-copy");
@@ -847,12 +847,12 @@ fn apply_saves_a_draft_again_when_its_copy_for_the_test_url_was_not_kept() {
         r#"{"name": "new", "trigger": {"type": "endpoint"}}"#,
     )
     .unwrap();
-    let (base, seen) = stub_api(Stub::DraftCopyFailsOnce);
+    let (base, seen) = stub_api(Stub::DraftCopyFailsTwice);
     let r = apply_to_stub(&dir, &base, &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let seen = seen.lock().unwrap().clone();
     let puts: Vec<&String> = seen.iter().filter(|l| l.starts_with("PUT ")).collect();
-    assert_eq!(puts.len(), 2, "{seen:#?}");
+    assert_eq!(puts.len(), 3, "{seen:#?}");
     assert!(
         puts[0].starts_with("PUT /api/workflows/wf_000000000000000000000000001 "),
         "{seen:#?}"
