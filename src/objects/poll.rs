@@ -430,13 +430,21 @@ async fn remember_deployed(
         "definition": definition,
     });
     store.put(KEY_DEFINITION, &stored.to_string())?;
-    DEFINITIONS.with(|d| {
-        d.borrow_mut().insert(
-            (deployed.workflow_id.clone(), deployed.version),
-            deployed.definition.clone(),
-        )
-    });
+    cache_definition(
+        (deployed.workflow_id.clone(), deployed.version),
+        deployed.definition.clone(),
+    );
     Ok(())
+}
+
+/// Keeps a parsed definition for its isolate, dropping the workflow's earlier versions (a
+/// workflow polls one version at a time; redeploys would otherwise pile them up).
+fn cache_definition(key: (String, i64), definition: Rc<Definition>) {
+    DEFINITIONS.with(|d| {
+        let mut d = d.borrow_mut();
+        d.retain(|(workflow, _), _| workflow != &key.0);
+        d.insert(key, definition);
+    });
 }
 
 /// A `greatest` cursor stored before cursors named the pointer their mark was read at gets the
@@ -506,7 +514,7 @@ async fn armed_deployed(
                     "the stored definition of version {version} does not parse in this release"
                 )));
             };
-            DEFINITIONS.with(|d| d.borrow_mut().insert(key, parsed.clone()));
+            cache_definition(key, parsed.clone());
             parsed
         }
     };
