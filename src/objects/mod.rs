@@ -561,7 +561,7 @@ impl WorkflowObject {
     }
 
     /// Keeps the live version and its definition (`{"version", "definition", "earlier_shards",
-    /// "previous_shards", "live_since_ms"}`, `version` null when not deployed) for the trigger
+    /// "earlier_until_ms", "previous_shards", "live_since_ms"}`, `version` null when not deployed) for the trigger
     /// URL: a cache miss there asks this object, not D1. `false` when the catalog has no such
     /// workflow (nothing is kept then: see [`Self::forget_deleted`]).
     async fn remember_live(&self, workflow_id: &str) -> Result<bool> {
@@ -590,20 +590,36 @@ impl WorkflowObject {
             now_ms() - runs::limits::retention_ms(&self.env),
         );
         let db = store::db(&self.env)?;
+        let served = self
+            .state
+            .storage()
+            .get::<String>(KEY_LIVE)
+            .await?
+            .and_then(|t| json_parse::from_str::<serde_json::Value>(&t).ok());
+        let now = now_ms();
         let live =
             match store::workflows::live_version_since(&db, workflow_id, &runs_since, "").await? {
                 // Deleted: D1 answers that it does not exist.
                 None => return Ok(LIVE_DELETED.to_string()),
                 Some(r) if r.version.is_some() && r.definition.is_some() => {
-                    // An isolate that read the previous version here keeps it for a few seconds
-                    // after this object answers with the new one: a changed `shards` settles from
-                    // now (`runs::placement`; armed again later, it settles again: harmless).
+                    // An isolate that read the version this object served keeps it for a few
+                    // seconds after this object answers with the new one: a changed `shards`
+                    // settles from now (`runs::placement`, `runs::settling`).
+                    let (previous, since) = runs::settling(
+                        served.as_ref(),
+                        r.version.unwrap_or_default(),
+                        r.previous_shards,
+                        now,
+                    );
                     serde_json::json!({
                         "version": r.version,
                         "definition": r.definition,
                         "earlier_shards": r.earlier_shards,
-                        "previous_shards": r.previous_shards,
-                        "live_since_ms": now_ms(),
+                        // The earlier versions' runs are past retention by then.
+                        "earlier_until_ms": now + runs::limits::retention_ms(&self.env)
+                            + runs::EARLIER_SHARDS_SLACK_MS,
+                        "previous_shards": previous,
+                        "live_since_ms": since,
                     })
                 }
                 Some(_) => serde_json::json!({ "version": null }),

@@ -61,9 +61,6 @@ use tripline_core::poll::state::{
 use tripline_core::poll::status::{PollReport, PollStatus};
 use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
 
-/// How much longer than the retention period an earlier `shards` is looked in (runs finish a
-/// while after they are created, and retention deletes in bounded batches).
-const EARLIER_SHARDS_SLACK_MS: i64 = 2 * 86_400_000;
 /// How long one alarm keeps polling while batches come back full, and reading an HTTP source's
 /// pages; then it keeps what it read and re-arms at once.
 const LOOP_BUDGET_MS: i64 = 25_000;
@@ -412,7 +409,8 @@ async fn remember_deployed(
     // The runs of the versions D1 lists as replaced within the retention period
     // (`remember_live` has just stored them) may be kept a retention period from now.
     let now = now_ms();
-    let until = now + super::runs::limits::retention_ms(obj.env()) + EARLIER_SHARDS_SLACK_MS;
+    let until =
+        now + super::runs::limits::retention_ms(obj.env()) + super::runs::EARLIER_SHARDS_SLACK_MS;
     let shards = super::runs::shards_of(&deployed.definition);
     let live = obj
         .state()

@@ -1561,6 +1561,54 @@ fn a_repeat_of_a_request_whose_reply_was_too_large_to_keep_is_told_so() {
     assert_eq!(run_count(&id), 1);
 }
 
+/// A repeat that arrives while the first request still waits for the Response step (a sender
+/// retrying after 3 s, as Slack does) is answered with the reply as sent, like the first: a
+/// reply too large to keep and one with a field under a credential's name come back whole.
+/// (Such repeats were answered from the reply as kept: 409 "Reply not kept", or `[redacted]`.)
+#[test]
+fn a_repeat_arriving_while_the_first_request_waits_gets_the_reply_as_sent() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([
+                {"type": "http", "name": "slow", "url": upstream().url("/slow/3000"), "retries": 0},
+                {"type": "response", "status": 200, "body": "{{request.body.t}}"}
+            ]),
+        ),
+    );
+    let large = "p".repeat(500_000);
+    for (i, t) in [large.as_str(), "{\"password\": \"hunter2-hunter2\"}"]
+        .into_iter()
+        .enumerate()
+    {
+        let key = format!("waiting-repeat-{i}");
+        let body = json!({ "t": t });
+        let (url, b, k) = (hook(&id), body.clone(), key.clone());
+        let first = std::thread::spawn(move || post_json(&url, &b, &[("idempotency-key", &k)]));
+        std::thread::sleep(Duration::from_millis(1000));
+        let again = post_json(&hook(&id), &body, &[("idempotency-key", &key)]);
+        let first = first.join().unwrap();
+        assert_eq!((first.status, first.text.len()), (200, t.len()));
+        assert_eq!(first.header("idempotent-replayed"), None);
+        assert_eq!(
+            again.status,
+            200,
+            "{}",
+            &again.text[..200.min(again.text.len())]
+        );
+        assert!(
+            again.text == t,
+            "{}",
+            &again.text[..200.min(again.text.len())]
+        );
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    }
+    assert_eq!(run_count(&id), 2);
+    assert_eq!(upstream().received("/slow/3000").len(), 2);
+}
+
 /// Deploys an endpoint workflow whose one step is `response`; returns its id.
 fn replying(dev: &Dev, response: Value) -> String {
     create_deployed(dev, &endpoint(json!({}), json!([response])))

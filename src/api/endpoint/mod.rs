@@ -120,15 +120,18 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
 async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiResult<Rc<Live>> {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
     // The workflow's object keeps the live version (no D1 on the hot path).
-    let (version, def, earlier, previous, since) = match crate::objects::live(env, id)
-        .await
-        .map_err(ApiError::object_unavailable)?
+    let (version, def, earlier, earlier_until, previous, since) = match crate::objects::live(
+        env, id,
+    )
+    .await
+    .map_err(ApiError::object_unavailable)?
     {
         Some(live) if live["deleted"] == true => return Err(unknown()),
         Some(live) => (
             live["version"].as_i64(),
             live["definition"].as_str().map(str::to_string),
             live["earlier_shards"].as_str().map(str::to_string),
+            live["earlier_until_ms"].as_i64().unwrap_or(i64::MAX),
             live["previous_shards"].as_f64(),
             live["live_since_ms"].as_i64().unwrap_or(0),
         ),
@@ -151,7 +154,8 @@ async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiR
         .or_else(|| crate::engine::remember(id, version, &def))
         .ok_or_else(|| ApiError::internal("the deployed definition no longer validates"))?;
     let shards = runs::shards_of(&definition);
-    let earlier_shards = runs::parse_earlier_shards(earlier.as_deref(), shards);
+    let earlier_shards =
+        runs::earlier_in_force(earlier.as_deref(), shards, earlier_until, now_ms());
     Ok(Rc::new(Live {
         version,
         definition,
@@ -364,7 +368,7 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
                 .await
                 .map_err(ApiError::object_unavailable)?
             {
-                return repeat(&live, prior, fingerprint.as_deref(), &k.location);
+                return repeat(&live, prior, None, fingerprint.as_deref(), &k.location);
             }
         }
     }
@@ -398,7 +402,8 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     .await?;
     if !answer.created {
         let location = key.map(|k| k.location).unwrap_or_default();
-        return repeat(&live, answer.run, fingerprint.as_deref(), &location);
+        let handed = raw_reply(&answer.reply);
+        return repeat(&live, answer.run, handed, fingerprint.as_deref(), &location);
     }
     if !sync {
         return accepted(&run_id, false);
@@ -532,7 +537,13 @@ async fn check_signature(
 /// `Idempotent-Replayed: true`. For a Response-step workflow that is the stored reply (the
 /// shard object waited for it, up to the response timeout, while the first request was still
 /// running); a reused key with a different request is 422.
-fn repeat(live: &Live, prior: PriorRun, fingerprint: Option<&str>, location: &str) -> ApiResult {
+fn repeat(
+    live: &Live,
+    prior: PriorRun,
+    handed: Option<runtime::StoredReply>,
+    fingerprint: Option<&str>,
+    location: &str,
+) -> ApiResult {
     if let (Some(was), Some(now)) = (prior.fingerprint.as_deref(), fingerprint) {
         if was != now {
             let name = location.strip_prefix("header.").unwrap_or(location);
@@ -550,7 +561,13 @@ fn repeat(live: &Live, prior: PriorRun, fingerprint: Option<&str>, location: &st
             .with_field("run_id", prior.id.clone()));
         }
     }
-    if let Some(reply) = stored_reply_of(&prior) {
+    // A repeat that waited for the run's reply (it came while the first request still waited)
+    // is answered with it as sent, like the first request; else with the reply as kept.
+    let reply = match handed {
+        Some(r) => Some(reply_response(r.status, &r.headers, r.body)),
+        None => stored_reply_of(&prior),
+    };
+    if let Some(reply) = reply {
         let mut resp = reply?;
         resp.headers_mut().set("idempotent-replayed", "true")?;
         return Ok(resp);

@@ -98,6 +98,50 @@ pub fn placement(
     }
 }
 
+/// How much longer than the retention period an earlier `shards` is looked in (runs finish a
+/// while after they are created, and retention deletes in bounded batches).
+pub const EARLIER_SHARDS_SLACK_MS: i64 = 2 * 86_400_000;
+
+/// The earlier shard counts a repeat still asks at `now_ms`: those of `earlier` (see
+/// [`parse_earlier_shards`]) until `until_ms`, when the runs they placed are past retention, and
+/// none after (one object call per keyed request again).
+pub fn earlier_in_force(earlier: Option<&str>, current: u8, until_ms: i64, now_ms: i64) -> Vec<u8> {
+    if now_ms >= until_ms {
+        return Vec::new();
+    }
+    parse_earlier_shards(earlier, current)
+}
+
+/// How a version about to go live settles a change of `shards` (`previous_shards` and
+/// `live_since_ms` of its live record): from what this object served until now (`served`, its
+/// live record), since the isolates that still hold a version read it here, whatever D1 says
+/// was deployed just before (`catalog_previous`, a deploy whose call never reached this
+/// object). The same version armed again keeps its settling as it was.
+pub fn settling(
+    served: Option<&serde_json::Value>,
+    version: i64,
+    catalog_previous: Option<f64>,
+    now_ms: i64,
+) -> (Option<f64>, i64) {
+    let Some(served) = served.filter(|s| s["version"].is_i64()) else {
+        return (catalog_previous, now_ms);
+    };
+    if served["version"].as_i64() == Some(version) {
+        return (
+            served["previous_shards"].as_f64(),
+            served["live_since_ms"].as_i64().unwrap_or(now_ms),
+        );
+    }
+    let shards = served["definition"]
+        .as_str()
+        .and_then(|t| json_parse::from_str::<serde_json::Value>(t).ok())
+        .map(|d| d["shards"].as_f64().unwrap_or(1.0));
+    match shards {
+        Some(n) => (Some(n), now_ms),
+        None => (catalog_previous, now_ms),
+    }
+}
+
 /// The shard counts other than `current` in a live version's `earlier_shards` (the JSON array
 /// `store::workflows::live_version_since` reads).
 /// A count written as `4.0` (stored so by an earlier release) is read as 4: one such count
@@ -228,6 +272,36 @@ mod tests {
         for trigger in ["schedule", "oauth", "replay"] {
             assert_eq!(spread_for(trigger, 8), DEFAULT_SHARDS, "{trigger}");
         }
+    }
+
+    #[test]
+    fn earlier_counts_are_asked_until_their_runs_are_past_retention() {
+        assert_eq!(earlier_in_force(Some("[1,4]"), 2, 1_000, 999), vec![1, 4]);
+        assert!(earlier_in_force(Some("[1,4]"), 2, 1_000, 1_000).is_empty());
+        // A live record kept before the bound was written: asked as before.
+        assert_eq!(earlier_in_force(Some("[1]"), 4, i64::MAX, 5), vec![1]);
+    }
+
+    #[test]
+    fn a_change_of_shards_settles_from_the_version_the_object_served() {
+        use serde_json::json;
+        let def = |shards: u8| json!({"name": "w", "shards": shards}).to_string();
+        // The object served version 1 (1 shard); D1's previous version is 2 (4 shards), whose
+        // deploy never reached the object: the settling starts from 1 shard.
+        let served = json!({"version": 1, "definition": def(1), "previous_shards": null,
+                            "live_since_ms": 10});
+        assert_eq!(settling(Some(&served), 3, Some(4.0), 500), (Some(1.0), 500));
+        // No `shards`: one.
+        let served = json!({"version": 1, "definition": "{\"name\": \"w\"}"});
+        assert_eq!(settling(Some(&served), 2, Some(8.0), 500), (Some(1.0), 500));
+        // The same version armed again keeps its window.
+        let served = json!({"version": 3, "definition": def(4), "previous_shards": 1.0,
+                            "live_since_ms": 10});
+        assert_eq!(settling(Some(&served), 3, Some(4.0), 500), (Some(1.0), 10));
+        // Nothing served (a first arming, or undeployed): what D1 says.
+        assert_eq!(settling(None, 3, Some(4.0), 500), (Some(4.0), 500));
+        let undeployed = json!({"version": null});
+        assert_eq!(settling(Some(&undeployed), 3, None, 500), (None, 500));
     }
 
     #[test]
