@@ -1587,10 +1587,7 @@ pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
         Err(e) => {
             let error = format!("reading the deployed version failed: {e}");
             worker::console_error!("poll {wf}: {error}");
-            obj.state()
-                .storage()
-                .set_alarm(Duration::from_millis(RETRY_MS))
-                .await?;
+            retry_if_still_a_poll(obj, RETRY_MS).await?;
             // Shown where the API shows a poll's errors; the cursor and the backoff stay.
             let now = now_ms();
             let mut status = store.status()?;
@@ -1621,19 +1618,22 @@ pub async fn on_alarm(obj: &WorkflowObject) -> Result<()> {
     };
     let Some(_lock) = lock else {
         // A poll re-arms when it ends (replacing this); a reset does not, hence the retry.
-        obj.state()
-            .storage()
-            .set_alarm(Duration::from_millis(BUSY_RETRY_MS))
-            .await?;
-        return Ok(());
+        return retry_if_still_a_poll(obj, BUSY_RETRY_MS).await;
     };
     if let Err(e) = poll_and_rearm(obj, &deployed, trigger, &store).await {
         // Storage trouble: try again later rather than let the alarm die.
         worker::console_error!("poll {wf}: {e}");
-        obj.state()
-            .storage()
-            .set_alarm(Duration::from_millis(RETRY_MS))
-            .await?;
+        retry_if_still_a_poll(obj, RETRY_MS).await?;
+    }
+    Ok(())
+}
+
+/// Sets the alarm `delay_ms` from now to try again, unless a deploy has meanwhile made the
+/// object another trigger's (a schedule's next slot is its alarm) or undeployed it.
+async fn retry_if_still_a_poll(obj: &WorkflowObject, delay_ms: u64) -> Result<()> {
+    let storage = obj.state().storage();
+    if storage.get::<String>(KEY_KIND).await?.as_deref() == Some(TriggerKind::Poll.as_str()) {
+        storage.set_alarm(Duration::from_millis(delay_ms)).await?;
     }
     Ok(())
 }

@@ -39,7 +39,7 @@ use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::{new_run_id, WorkflowId};
 use tripline_core::kernel::time::{from_millis, iso_millis};
 use tripline_core::schedule::timer::{dedup_key, grace_from_config, interval_ms, run_input};
-use tripline_core::schedule::ScheduleTrigger;
+use tripline_core::schedule::{Misfire, ScheduleTrigger};
 
 /// When a wake at `now` sets the alarm: the next slot, or sooner while runs are pending. A
 /// pending run's shard call may be cut off with the object (a code deploy resets objects), and
@@ -127,6 +127,42 @@ pub struct Pending {
     pub slot_ms: i64,
     pub fired_ms: i64,
     pub late: bool,
+}
+
+/// A pending run is a retry of an on-time fire for this long after its slot (or the misfire
+/// grace, if longer); after that its slot has misfired like any other.
+const PENDING_ON_TIME_MS: i64 = 60_000;
+
+/// Applies the misfire policy to the pending runs whose slot passed more than `late_after_ms`
+/// before `now` (their shard was unreachable or full meanwhile): `skip` gives them up,
+/// `run_once` keeps the newest, marked late. Returns how many were given up.
+fn misfire_pending(
+    pending: &mut Vec<Pending>,
+    policy: Misfire,
+    now: i64,
+    late_after_ms: i64,
+) -> usize {
+    let overdue = |p: &Pending| now - p.slot_ms > late_after_ms;
+    let keep = match policy {
+        Misfire::Skip => None,
+        Misfire::RunOnce => pending
+            .iter()
+            .filter(|p| overdue(p))
+            .map(|p| p.slot_ms)
+            .max(),
+    };
+    let before = pending.len();
+    pending.retain_mut(|p| {
+        if !overdue(p) {
+            return true;
+        }
+        if Some(p.slot_ms) == keep {
+            p.late = true;
+            return true;
+        }
+        false
+    });
+    before - pending.len()
 }
 
 /// The armed version's trigger, as stored with it.
@@ -478,7 +514,11 @@ async fn wake<'a>(
         }
         keep
     });
-    let given_up = before - armed.pending.len();
+    let mut given_up = before - armed.pending.len();
+    let late_after = misfire_grace(obj.env())
+        .num_milliseconds()
+        .max(PENDING_ON_TIME_MS);
+    given_up += misfire_pending(&mut armed.pending, trigger.misfire, now, late_after);
     not_recorded(&mut armed, Some(trigger.misfire.as_str()), given_up, now);
     let mut runs: Vec<Pending> = armed
         .pending
@@ -748,6 +788,46 @@ mod tests {
         // No next slot (a schedule that ended): the retry alone, or no alarm.
         assert_eq!(alarm_at(None, true, now), Some(now + RETRY_MS));
         assert_eq!(alarm_at(None, false, now), None);
+    }
+
+    #[test]
+    fn pending_runs_past_their_slot_follow_the_misfire_policy() {
+        let now = 1_800_000_000_000;
+        let pending = |ages: &[i64]| -> Vec<Pending> {
+            ages.iter()
+                .map(|age| Pending {
+                    version: 1,
+                    slot_ms: now - age,
+                    fired_ms: now - age,
+                    late: false,
+                })
+                .collect()
+        };
+        // 50 minutes of a shard that refused every create, and one fire 10 s ago.
+        let ages: Vec<i64> = (0..100)
+            .map(|i| 3_000_000 - i * 30_000)
+            .chain([10_000])
+            .collect();
+        let mut skip = pending(&ages);
+        assert_eq!(misfire_pending(&mut skip, Misfire::Skip, now, 60_000), 98);
+        assert_eq!(skip, pending(&[60_000, 30_000, 10_000]));
+        let mut once = pending(&ages);
+        assert_eq!(
+            misfire_pending(&mut once, Misfire::RunOnce, now, 60_000),
+            97
+        );
+        let newest_late = Pending {
+            late: true,
+            ..pending(&[60_000 + 30_000])[0].clone()
+        };
+        assert_eq!(
+            once,
+            [vec![newest_late], pending(&[60_000, 30_000, 10_000])].concat()
+        );
+        // Within the window: retries of on-time fires, whatever the policy.
+        let mut fresh = pending(&[59_000, 5_000]);
+        assert_eq!(misfire_pending(&mut fresh, Misfire::Skip, now, 60_000), 0);
+        assert_eq!(fresh, pending(&[59_000, 5_000]));
     }
 
     #[test]

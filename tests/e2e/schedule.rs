@@ -1340,3 +1340,68 @@ fn a_pending_run_of_a_redeployed_version_counts_as_skipped() {
     assert_eq!(runs(&dev, &id).len(), 0);
     assert!(up.received("/echo/pending-at-redeploy").is_empty());
 }
+
+/// Runs their shard could not record (here it is full: every create answers 507) are retried
+/// while their slot is at most a minute old (or the misfire grace, if longer); after that their
+/// slot has misfired like any other: `skip` gives it up (counted in `skipped_slots`), and
+/// `run_once` keeps only the newest, to run late. (They were all retried for an hour and would
+/// have run in a burst once the shard took them.)
+#[test]
+fn pending_runs_older_than_a_minute_follow_the_misfire_policy() {
+    let mut dev = Dev::start(
+        "schedule-pending-misfire",
+        &[
+            ("RUN_STORAGE_LIMIT_BYTES", "1"),
+            ("SCHEDULE_MISFIRE_GRACE_SECONDS", "2"),
+        ],
+    );
+    let up = Upstream::start();
+    let mut ids = Vec::new();
+    for policy in ["skip", "run_once"] {
+        let mut def = schedule_def(&format!("pending, {policy}"), every(3), policy);
+        def["steps"] = json!([{"type": "http", "name": "ping",
+                               "url": up.url("/echo/pending-misfire"), "retries": 0}]);
+        ids.push((policy, create_deployed(&dev, &def)));
+    }
+    eventually(150, "slots given up after a minute", || {
+        ids.iter().all(|(_, id)| {
+            let wf = workflow(&dev, id);
+            wf["skipped_slots"].as_i64().unwrap_or(0) >= 3
+                && wf["last_misfire"]["cause"] == "not_recorded"
+        })
+    });
+    for (policy, id) in &ids {
+        let wf = workflow(&dev, id);
+        assert_eq!(wf["last_misfire"]["policy"], *policy, "{wf}");
+    }
+    let now = now_ms();
+    dev.kill();
+    let records = dev.objects_query("SELECT value FROM _cf_KV WHERE key = 'schedule'");
+    assert_eq!(records.len(), 2, "{records:?}");
+    // The pending runs: none older than a minute (with a margin for the wakes' spacing) but,
+    // under `run_once`, the newest of those that were, marked late.
+    let mut pendings: Vec<Vec<Value>> = records
+        .iter()
+        .map(|r| {
+            let text = r[0].as_str().expect("the record's bytes");
+            let record: Value =
+                serde_json::from_str(&text[text.find('{').expect("JSON in the record")..]).unwrap();
+            record["pending"].as_array().expect("pending runs").clone()
+        })
+        .collect();
+    let age = |p: &Value| now - p["slot_ms"].as_i64().unwrap();
+    pendings.sort_by_key(|p| p.iter().filter(|p| p["late"] == true).count());
+    let (skip, once) = (&pendings[0], &pendings[1]);
+    assert!(
+        !skip.is_empty() && skip.iter().all(|p| p["late"] == false && age(p) < 68_000),
+        "{skip:?}"
+    );
+    let late: Vec<&Value> = once.iter().filter(|p| p["late"] == true).collect();
+    assert_eq!(late.len(), 1, "{once:?}");
+    assert!(age(late[0]) > 60_000, "{once:?}");
+    assert!(
+        once.iter().all(|p| p["late"] == true || age(p) < 68_000),
+        "{once:?}"
+    );
+    assert!(up.received("/echo/pending-misfire").is_empty());
+}
