@@ -375,10 +375,23 @@ impl RequestSchema {
         body_is_form: bool,
     ) -> Errors {
         let mut sink = Sink::default();
-        for p in &self.query {
+        // Gates first (`equals` on a query parameter or header): a request that fails one is
+        // told only that, so it learns nothing of the rest of the schema, and its body is not
+        // checked.
+        let gate = |p: &&QueryParam| p.constraints.equals.is_some();
+        for p in self.query.iter().filter(gate) {
             validate_query_param(p, query, &mut sink);
         }
-        for h in &self.headers {
+        for h in self.headers.iter().filter(|h| h.equals.is_some()) {
+            validate_header(h, headers, &mut sink);
+        }
+        if !sink.errors.is_empty() {
+            return sink.finish();
+        }
+        for p in self.query.iter().filter(|p| !gate(p)) {
+            validate_query_param(p, query, &mut sink);
+        }
+        for h in self.headers.iter().filter(|h| h.equals.is_none()) {
             validate_header(h, headers, &mut sink);
         }
         let root_kind = match body {

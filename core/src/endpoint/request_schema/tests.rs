@@ -468,11 +468,12 @@ fn valid_request_passes() {
 #[test]
 fn reports_every_violation_with_its_location() {
     let s = spec_example();
+    let body = json!({"address": {"city": 5}, "items": [{"sku": "A"}, {}, {"sku": "Z"}]});
     let errs = check(
         &s,
         json!({"source": "c", "page": "abc"}),
-        json!({"x-api-key": "wrong"}),
-        json!({"address": {"city": 5}, "items": [{"sku": "A"}, {}, {"sku": "Z"}]}),
+        json!({"x-api-key": "s3cret"}),
+        body.clone(),
         false,
     );
     assert_eq!(
@@ -480,7 +481,6 @@ fn reports_every_violation_with_its_location() {
         [
             e("query.source", "must be one of: a, b (got string \"c\")"),
             e("query.page", "must be an integer, got string \"abc\""),
-            e("header.x-api-key", "must equal the configured value"),
             e("header.x-tenant", "is required"),
             e("body.email", "is required"),
             e("body.address.city", "must be a string, got integer 5"),
@@ -492,6 +492,18 @@ fn reports_every_violation_with_its_location() {
         ]
     );
     assert!(!errs.iter().any(|(_, m)| m.contains("s3cret")));
+    // A request that fails a gate (`equals`) is told only that: nothing else of the schema.
+    let errs = check(
+        &s,
+        json!({"source": "c", "page": "abc"}),
+        json!({"x-api-key": "wrong"}),
+        body,
+        false,
+    );
+    assert_eq!(
+        errs,
+        [e("header.x-api-key", "must equal the configured value")]
+    );
 }
 
 #[test]
@@ -509,22 +521,29 @@ fn query_values_are_parsed_by_type() {
     );
     assert_eq!(q(json!({"i": "2.0", "n": "7", "b": "true", "s": "x"})), []);
     assert_eq!(
-        q(json!({"i": "3", "n": "NaN", "b": "yes"})),
+        q(json!({"i": "3", "n": "NaN", "b": "true"})),
         [
             e("query.i", "must be one of: 1, 2 (got string \"3\")"),
             e("query.n", "must be a number, got string \"NaN\""),
-            e("query.b", "must be a boolean, got string \"yes\""),
             e("query.s", "is required"),
         ]
     );
     assert_eq!(
-        q(json!({"n": "inf", "b": "false", "i": "1.5", "s": []})),
+        q(json!({"n": "inf", "b": "true", "i": "1.5", "s": []})),
         [
             e("query.i", "must be an integer, got string \"1.5\""),
             e("query.n", "must be a number, got string \"inf\""),
-            e("query.b", "must equal the configured value"),
             e("query.s", "is required"),
         ]
+    );
+    // `b` is a gate (`equals`): failing it is the only error told.
+    assert_eq!(
+        q(json!({"i": "3", "n": "NaN", "b": "yes"})),
+        [e("query.b", "must be a boolean, got string \"yes\"")]
+    );
+    assert_eq!(
+        q(json!({"n": "inf", "b": "false", "i": "1.5", "s": []})),
+        [e("query.b", "must equal the configured value")]
     );
 }
 
@@ -583,11 +602,8 @@ fn equals_makes_a_field_required() {
                  {"name": "items[].kind", "equals": "a"}]
     }));
     let wrong = "must equal the configured value";
-    let all = [
-        e("query.token", wrong),
-        e("header.x-api-key", wrong),
-        e("body.auth.key", wrong),
-    ];
+    // The gates of the query and headers first: the body is checked once they pass.
+    let all = [e("query.token", wrong), e("header.x-api-key", wrong)];
     assert_eq!(check(&s, json!({}), json!({}), json!({}), false), all);
     // `null` and an empty list of values count as absent.
     assert_eq!(
@@ -599,6 +615,16 @@ fn equals_makes_a_field_required() {
             false
         ),
         all
+    );
+    assert_eq!(
+        check(
+            &s,
+            json!({"token": "hunter2"}),
+            json!({"x-api-key": "s3cret"}),
+            json!({"auth": {"key": null}}),
+            false
+        ),
+        [e("body.auth.key", wrong)]
     );
     // Under `[]` it holds for every element there is (no array, no elements).
     assert_eq!(
@@ -634,12 +660,14 @@ fn header_names_compare_case_insensitively() {
     assert_eq!(h(json!({"x-tenant": "t", "x-api-key": "s3cret"})), []);
     // Incoming names not lowercased (defensive) still match.
     assert_eq!(h(json!({"X-TENANT": "t", "X-Api-Key": "s3cret"})), []);
+    // A gate that fails is the only error told.
     assert_eq!(
         h(json!({"x-api-key": "S3CRET"})),
-        [
-            e("header.x-tenant", "is required"),
-            e("header.x-api-key", "must equal the configured value"),
-        ]
+        [e("header.x-api-key", "must equal the configured value")]
+    );
+    assert_eq!(
+        h(json!({"x-api-key": "s3cret"})),
+        [e("header.x-tenant", "is required")]
     );
     // Header values compare exactly (case-sensitive), every repeated value must match.
     assert_eq!(
@@ -648,10 +676,7 @@ fn header_names_compare_case_insensitively() {
     );
     assert_eq!(
         h(json!({"x-tenant": null, "x-api-key": 5})),
-        [
-            e("header.x-tenant", "is required"),
-            e("header.x-api-key", "must equal the configured value"),
-        ]
+        [e("header.x-api-key", "must equal the configured value")]
     );
 }
 
