@@ -36,6 +36,11 @@ const CACHE_MS: i64 = 2_000;
 /// How long past `CACHE_MS` other requests keep using a version while one request reads it
 /// again; after that each request waits for a read of its own.
 const STALE_MS: i64 = 1_000;
+/// How long after its read a version is still used while its object cannot be read (a
+/// `503`: overloaded, or restarting), so that such a moment does not fail every request.
+const STALE_ON_ERROR_MS: i64 = 60_000;
+/// After a read that failed so, how long the version is used before it is read again.
+const ERROR_RETRY_MS: i64 = 1_000;
 
 /// A deployed version, parsed once.
 pub struct Live {
@@ -56,6 +61,8 @@ struct Cached {
     read_at: i64,
     refreshing: bool,
     live: Rc<Live>,
+    /// Until when it may be used while reads of it fail (`STALE_ON_ERROR_MS` after its read).
+    usable_until: i64,
 }
 
 thread_local! {
@@ -84,6 +91,23 @@ fn cached(id: &str, now: i64) -> Option<Rc<Live>> {
     })
 }
 
+/// After a read of `id` failed with the object unavailable at `now`: the cached version, if it
+/// was read at most `STALE_ON_ERROR_MS` ago, used for `ERROR_RETRY_MS` before the next read;
+/// else nothing (and it is forgotten).
+fn used_on_error(id: &str, now: i64) -> Option<Rc<Live>> {
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let entry = c.get_mut(id)?;
+        if now > entry.usable_until {
+            c.remove(id);
+            return None;
+        }
+        entry.read_at = now - CACHE_MS + ERROR_RETRY_MS;
+        entry.refreshing = false;
+        Some(entry.live.clone())
+    })
+}
+
 /// The deployed version of an endpoint workflow: 404 when unknown, 404 naming the test URL
 /// when not deployed. Only positive answers are cached, so a fresh deploy is never a 404.
 /// `origin` (for the test URL in that message) is only computed on that path.
@@ -93,6 +117,13 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
         return Ok(hit);
     }
     let read = read_live(env, id, origin).await;
+    if let Err(e) = &read {
+        if e.status == 503 {
+            if let Some(stale) = used_on_error(id, now) {
+                return Ok(stale);
+            }
+        }
+    }
     CACHE.with(|c| {
         let mut c = c.borrow_mut();
         match &read {
@@ -103,6 +134,7 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
                         read_at: now,
                         refreshing: false,
                         live: live.clone(),
+                        usable_until: now + STALE_ON_ERROR_MS,
                     },
                 );
             }
@@ -726,6 +758,7 @@ mod tests {
                 Cached {
                     read_at,
                     refreshing: false,
+                    usable_until: read_at + STALE_ON_ERROR_MS,
                     live: Rc::new(Live {
                         version,
                         definition: Rc::new(definition),
@@ -765,5 +798,26 @@ mod tests {
         // A deploy in this isolate forgets it at once.
         forget("wf_a");
         assert_eq!(version(&cached("wf_a", late)), (false, None));
+    }
+
+    #[test]
+    fn a_version_is_used_for_a_minute_while_its_object_cannot_be_read() {
+        put("wf_b", 10_000, 4);
+        let first = 10_000 + CACHE_MS + 1;
+        assert_eq!(version(&cached("wf_b", first)), (false, None));
+        // The read failed (503): the version answers, and is read again a second later.
+        assert_eq!(version(&used_on_error("wf_b", first)), (true, Some(4)));
+        assert_eq!(
+            version(&cached("wf_b", first + ERROR_RETRY_MS)),
+            (true, Some(4))
+        );
+        let again = first + ERROR_RETRY_MS + 1;
+        assert_eq!(version(&cached("wf_b", again)), (false, None));
+        assert_eq!(version(&cached("wf_b", again)), (true, Some(4)));
+        // Failing for longer than a minute after its read: forgotten.
+        let late = 10_000 + STALE_ON_ERROR_MS + 1;
+        assert_eq!(version(&used_on_error("wf_b", late)), (false, None));
+        assert_eq!(version(&cached("wf_b", late)), (false, None));
+        assert_eq!(version(&used_on_error("wf_unknown", late)), (false, None));
     }
 }
