@@ -1115,18 +1115,23 @@ async fn poll_http(
     // A source whose URL or headers send a credential follows redirects only within its origin.
     let carries_secret = source.carries_credentials();
     // A page after this poll's first that cannot be read: the walk pauses before it, the pages
-    // read before it start their runs, and the next poll reads on from it.
+    // read before it start their runs, and the next poll reads on from it. Not for a reset to
+    // `now`: it either positions the cursor or leaves it as it was.
     let mut failed: Option<SourceError> = None;
     macro_rules! or_pause {
         ($read:expr, $shown:expr) => {
             match $read {
                 Ok(v) => v,
-                Err(e) if pages > 0 => {
+                Err(e) if pages > 0 && !force_now => {
                     let SourceError(e) = SourceError::from(e);
+                    // Named once: a failed request's error names its page already.
+                    let page = match e.contains($shown.as_str()) {
+                        true => String::new(),
+                        false => format!("reading {}: ", $shown),
+                    };
                     failed = Some(SourceError(format!(
-                        "{e} (reading {}: the runs of the pages before it were started; the \
-                         next poll reads on from this page)",
-                        $shown
+                        "{e} ({page}the runs of the pages before it were started; the next \
+                         poll reads on from this page)"
                     )));
                     break Err(Pause::MaxPages);
                 }
@@ -1306,6 +1311,8 @@ async fn poll_http(
                 .map_err(storage_err)?;
         }
         if let Some(e) = failed {
+            // The runs started count in the status though the poll failed.
+            ctx.notes.borrow_mut().created += created;
             return Err(e);
         }
     } else {
@@ -1406,10 +1413,11 @@ async fn poll_and_rearm(
     };
     drop(session);
     ctx.note_wake();
+    let noted = ctx.notes.into_inner();
     let notes = PollNotes {
-        created,
+        created: created + noted.created,
         summary,
-        ..ctx.notes.into_inner()
+        ..noted
     };
     finish_poll(obj, deployed, trigger, store, outcome, notes).await
 }

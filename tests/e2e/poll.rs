@@ -2488,6 +2488,8 @@ fn http_a_failing_later_page_runs_the_pages_before_it_and_reads_on_from_there() 
         error.contains("the next poll reads on from this page"),
         "{status}"
     );
+    // The runs it started count, though the poll failed.
+    assert_eq!(status["runs_created"], 4, "{status}");
     // The next poll reads the failing page again, not the first.
     let before = e.api.seen(feed).len();
     eventually(90, "a second failed poll", || {
@@ -3021,6 +3023,41 @@ fn a_failed_reset_to_now_keeps_a_positioning_walk() {
     });
     let runs = wait_runs(&e.dev, &id, 1, 60);
     assert_eq!(item_seqs(&runs), [151]);
+    stop(&e.dev, &id);
+}
+
+/// A reset to `now` whose read fails on a later page (page 2 answers 500) answers 502 and
+/// leaves the cursor as it was, though page 1 was read: the items listed after it still run.
+/// (A later page's failure paused the reset's positioning walk there: the cursor was replaced,
+/// and the next poll finished positioning over the new items.)
+#[test]
+fn a_reset_to_now_failing_on_a_later_page_leaves_the_cursor_as_it_was() {
+    let e = env();
+    let feed = "reset-fails-late";
+    e.api.update(feed, |f| {
+        f.items = (1..=4).map(item).collect();
+        f.page_size = Some(2);
+    });
+    let id = create_deployed(
+        &e.dev,
+        &http_def(feed, json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    let runs = wait_runs(&e.dev, &id, 4, 60);
+    assert_eq!(item_seqs(&runs), [1, 2, 3, 4]);
+    e.api.update(feed, |f| f.fail_page = Some(2));
+    let r = api(
+        &e.dev,
+        "POST",
+        &format!("/api/workflows/{id}/poll/reset"),
+        Some(&json!({"start": "now"})),
+    );
+    assert_eq!(r.status, 502, "{}", r.text);
+    e.api.update(feed, |f| {
+        f.fail_page = None;
+        f.items = (1..=6).map(item).collect();
+    });
+    let runs = wait_runs(&e.dev, &id, 6, 90);
+    assert_eq!(item_seqs(&runs), [1, 2, 3, 4, 5, 6]);
     stop(&e.dev, &id);
 }
 
