@@ -641,6 +641,8 @@ fn follow_runs(
         let mut of_status = runs_of(&list(&format!("&status={s}"))?);
         of_status.truncate(limit as usize);
         of_status.reverse();
+        // Read after the first listing: a run new or changed in between is not printed again.
+        state.printed(&of_status);
         shown = of_status;
     }
     if !json_out {

@@ -98,6 +98,14 @@ impl Follow {
         self.only.as_deref().is_none_or(|s| status_of(run) == s)
     }
 
+    /// Counts `runs` as printed in the status they have (the first runs shown, when they come
+    /// from another listing than the one [`Follow::start`] took).
+    pub fn printed(&mut self, runs: &[Value]) {
+        for run in runs {
+            self.remember(run);
+        }
+    }
+
     /// How many runs are kept.
     pub fn len(&self) -> usize {
         self.shown.len()
@@ -157,8 +165,8 @@ impl Follow {
         Ok(Polled { print, skipped })
     }
 
-    /// The unfinished runs missing from `listing` (fallen out of it, or, with a status filter,
-    /// moved to another status): those looked up longest ago first, at most `MAX_LOOKUPS`.
+    /// The unfinished runs missing from `listing` (fallen out of it): those looked up longest
+    /// ago first, at most `MAX_LOOKUPS`.
     fn to_look_up(&self, listing: &[Value]) -> Vec<String> {
         let listed: std::collections::HashSet<&str> = listing.iter().map(id_of).collect();
         let mut missing: Vec<(&String, &Shown)> = self

@@ -119,7 +119,7 @@ pub async fn live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiRe
     let read = read_live(env, id, origin).await;
     if let Err(e) = &read {
         if e.status == 503 {
-            if let Some(stale) = used_on_error(id, now) {
+            if let Some(stale) = used_on_error(id, now_ms()) {
                 return Ok(stale);
             }
         }
