@@ -601,22 +601,46 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         }
     });
     let dedup_key = format!("oauth:{hash}");
-    crate::objects::runs::client::start(
-        env,
-        id,
-        crate::objects::runs::DEFAULT_SHARDS,
-        pending.version,
-        TriggerKind::OAuth.as_str(),
-        &dedup_key,
-        &input,
-        Some(&json!({
-            "oauth": {
-                "access_token": tokens.access_token,
-                "expires_at": tokens.expires_at_ms.map(iso_millis),
-            }
-        })),
-    )
-    .await?;
+    let secrets = json!({
+        "oauth": {
+            "access_token": tokens.access_token,
+            "expires_at": tokens.expires_at_ms.map(iso_millis),
+        }
+    });
+    // Tried twice (the dedup key makes a second start harmless): the state is spent, so the end
+    // user cannot send this callback again.
+    let mut started = Ok(());
+    for _ in 0..2 {
+        started = crate::objects::runs::client::start(
+            env,
+            id,
+            crate::objects::runs::DEFAULT_SHARDS,
+            pending.version,
+            TriggerKind::OAuth.as_str(),
+            &dedup_key,
+            &input,
+            Some(&secrets),
+        )
+        .await
+        .map(|_| ());
+        if started.is_ok() {
+            break;
+        }
+    }
+    if let Err(e) = started {
+        let e = ApiError::from(e);
+        // A request the run refuses (too large) fails alike; the connection is kept either way.
+        worker::console_error!("oauth {id}: the sign-in's run did not start: {}", e.detail);
+        return failed(
+            &trigger,
+            &user_id,
+            "run_not_started",
+            "the sign-in was kept (the connection is stored), but the workflow's run could not be \
+             started; sign in again to start it",
+            e.status,
+            e.title,
+        );
+    }
     redirect(pending.return_to.as_deref().unwrap_or(&trigger.success_url))
 }
 

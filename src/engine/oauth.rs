@@ -17,12 +17,13 @@ use crate::platform::{env_string, now_ms, random_bytes};
 use crate::store::{self, connections};
 use tripline_core::kernel::crypto::{self, KeyError, SealKey};
 use tripline_core::kernel::time::{iso_millis, parse_millis};
-use tripline_core::oauth::expires_in::with_numeric_expires_in;
+use tripline_core::oauth::expires_in::readable_token_response;
 use tripline_core::oauth::flow::{
     classify, client, token_set, userinfo_refused, TokenFailure, TokenSet,
 };
 use tripline_core::oauth::refresh::{
-    oauth_trigger_of, refresh_at, refresh_config, refreshed_expiry, retry_delay_ms,
+    oauth_trigger_of, refresh_at, refresh_config, refreshed_expiry, retry_at, retry_delay_ms,
+    FIRST_RETRY_MS,
 };
 use tripline_core::oauth::{run_token, OAuthTrigger};
 
@@ -124,12 +125,23 @@ pub async fn fetch_http(req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse
         manual_redirect: true,
     };
     let resp = send(&out, PROVIDER_TIMEOUT_MS).await?;
+    // A success whose body is a JSON object is read as JSON whatever type it was sent as (some
+    // providers say `text/html` or `text/javascript`): refused, a rotated refresh token in it
+    // would be lost.
+    let json_success = (200..300).contains(&resp.status)
+        && resp.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
     let mut builder = oauth2::http::Response::builder().status(resp.status);
     for (k, v) in &resp.headers {
-        builder = builder.header(k, v);
+        if !(json_success && k.eq_ignore_ascii_case("content-type")) {
+            builder = builder.header(k, v);
+        }
     }
-    // A numeric-string `expires_in` ("3600") is read as the number the crate expects.
-    let body = with_numeric_expires_in(&resp.body).unwrap_or(resp.body);
+    if json_success {
+        builder = builder.header("content-type", "application/json");
+    }
+    // A numeric-string `expires_in` ("3600") is read as the number the crate expects, and a
+    // missing `token_type` as `Bearer`.
+    let body = readable_token_response(&resp.body).unwrap_or(resp.body);
     builder.body(body).map_err(|e| FetchError(e.to_string()))
 }
 
@@ -296,6 +308,12 @@ pub async fn hydrate(
     };
     oauth["access_token"] = Value::String(token);
     oauth["expires_at"] = json!(conn.expires_at.map(iso_millis));
+    // A refresh may have narrowed the scopes the sign-in granted: the token's are the ones.
+    if let Ok(scopes) = json_parse::from_str::<Value>(&conn.scopes) {
+        if scopes.is_array() {
+            oauth["scopes"] = scopes;
+        }
+    }
     Ok(Ok(()))
 }
 
@@ -471,8 +489,14 @@ async fn refresh_one(
     else {
         return Ok(Outcome::Skipped);
     };
-    // A failed refresh (not a dead grant) waits 1 minute, doubling to an hour, before the next.
+    // A failed refresh (not a dead grant) waits 1 minute, doubling to an hour, before the next,
+    // but comes back before the token expires while it can.
     let retry_in = retry_delay_ms(conn.refresh_failures + 1);
+    let next_attempt = retry_at(
+        next_attempt_at(pass_began, retry_in),
+        next_attempt_at(pass_began, FIRST_RETRY_MS),
+        conn.expires_at,
+    );
     let failed = |message: String| {
         let db = store::db(env);
         async move {
@@ -483,7 +507,7 @@ async fn refresh_one(
                 user_id,
                 lease,
                 &message,
-                next_attempt_at(pass_began, retry_in),
+                next_attempt,
                 &iso_millis(now_ms()),
             )
             .await

@@ -3,23 +3,38 @@
 //! would fail every sign-in with such a provider. The body is rewritten with the number before
 //! the crate reads it.
 
-/// The token response `body` with a numeric-string `expires_in` written as a number; `None`
-/// when there is nothing to rewrite (a number already, no `expires_in`, not JSON) or the text
-/// is not a whole number of seconds (the crate then refuses it, saying which field is wrong).
-pub fn with_numeric_expires_in(body: &[u8]) -> Option<Vec<u8>> {
-    // Most providers send a number: look for the key before parsing anything.
-    const KEY: &[u8] = b"\"expires_in\"";
-    if !body.windows(KEY.len()).any(|w| w == KEY) {
+/// The token response `body` as the `oauth2` crate reads it: a numeric-string `expires_in`
+/// written as a number, and a missing `token_type` next to an `access_token` written as
+/// `Bearer` (some providers leave it out of refresh answers, Duende IdentityServer for one;
+/// refused, the answer's rotated refresh token would be lost). `None` when there is nothing to
+/// rewrite (not JSON, nothing to change) or `expires_in` is text that is not a whole number of
+/// seconds (the crate then refuses it, saying which field is wrong).
+pub fn readable_token_response(body: &[u8]) -> Option<Vec<u8>> {
+    let has = |key: &[u8]| body.windows(key.len()).any(|w| w == key);
+    // Most providers send both as the crate reads them: look before parsing anything.
+    let expires = has(b"\"expires_in\"");
+    if !expires && has(b"\"token_type\"") {
         return None;
     }
     let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let text = v.get("expires_in")?.as_str()?.trim();
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    let object = v.as_object_mut()?;
+    let mut changed = false;
+    if let Some(text) = object.get("expires_in").and_then(|e| e.as_str()) {
+        let text = text.trim();
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let seconds: u64 = text.parse().ok()?;
+        object.insert("expires_in".into(), seconds.into());
+        changed = true;
     }
-    let seconds: u64 = text.parse().ok()?;
-    v["expires_in"] = seconds.into();
-    serde_json::to_vec(&v).ok()
+    if !object.contains_key("token_type")
+        && object.get("access_token").is_some_and(|a| a.is_string())
+    {
+        object.insert("token_type".into(), "Bearer".into());
+        changed = true;
+    }
+    changed.then(|| serde_json::to_vec(&v).ok()).flatten()
 }
 
 #[cfg(test)]
@@ -34,15 +49,41 @@ mod tests {
             parse_token_response(body).is_err(),
             "the crate alone refuses it"
         );
-        let fixed = with_numeric_expires_in(body).expect("rewritten");
+        let fixed = readable_token_response(body).expect("rewritten");
         let set = token_set(&parse_token_response(&fixed).unwrap(), &[], 1_000);
         assert_eq!(set.expires_at_ms, Some(1_000 + 3_600_000));
         assert_eq!(set.refresh_token.as_deref(), Some("rt"));
         let spaced = br#"{"access_token":"at","token_type":"Bearer","expires_in":" 60 "}"#;
-        let fixed = with_numeric_expires_in(spaced).expect("rewritten");
+        let fixed = readable_token_response(spaced).expect("rewritten");
         assert_eq!(
             token_set(&parse_token_response(&fixed).unwrap(), &[], 0).expires_at_ms,
             Some(60_000)
+        );
+    }
+
+    #[test]
+    fn a_missing_token_type_is_read_as_bearer() {
+        // A refresh answer without `token_type`, rotating the refresh token.
+        let body = br#"{"access_token":"at2","expires_in":3600,"refresh_token":"rt2"}"#;
+        assert!(
+            parse_token_response(body).is_err(),
+            "the crate alone refuses it"
+        );
+        let fixed = readable_token_response(body).expect("rewritten");
+        let set = token_set(&parse_token_response(&fixed).unwrap(), &[], 0);
+        assert_eq!(set.refresh_token.as_deref(), Some("rt2"));
+        assert_eq!(set.token_type, "bearer");
+        // Both at once.
+        let both = br#"{"access_token":"at","expires_in":"60"}"#;
+        let fixed = readable_token_response(both).expect("rewritten");
+        assert_eq!(
+            token_set(&parse_token_response(&fixed).unwrap(), &[], 0).expires_at_ms,
+            Some(60_000)
+        );
+        // An error answer is left as sent.
+        assert_eq!(
+            readable_token_response(br#"{"error":"invalid_grant"}"#),
+            None
         );
     }
 
@@ -57,7 +98,7 @@ mod tests {
             br#"{"access_token":"at","token_type":"Bearer","expires_in":""}"#,
             b"<html>expires_in</html>",
         ] {
-            assert_eq!(with_numeric_expires_in(body), None, "{}", String::from_utf8_lossy(body));
+            assert_eq!(readable_token_response(body), None, "{}", String::from_utf8_lossy(body));
         }
     }
 }

@@ -23,6 +23,18 @@ pub fn retry_delay_ms(failures: i64) -> i64 {
         .min(MAX_RETRY_MS)
 }
 
+/// When a failing connection is tried again: at `backoff` (its retry delay after the pass that
+/// failed), but while its token is still valid no later than [`REFRESH_MIN_WINDOW_MS`] before
+/// it expires (`expires_at_ms`), the last pass that can refresh it in time, unless that is
+/// before `soonest` (the next pass). A provider that recovers a few minutes before the expiry
+/// then keeps the runs that read the connection from failing until the backoff's next try.
+pub fn retry_at(backoff: i64, soonest: i64, expires_at_ms: Option<i64>) -> i64 {
+    match expires_at_ms.map(|e| e.saturating_sub(REFRESH_MIN_WINDOW_MS)) {
+        Some(last) if last >= soonest => backoff.min(last),
+        _ => backoff,
+    }
+}
+
 /// The least time before expiry a token is due at: the Cron pass runs once a minute, so a
 /// token due later than a minute and a half before its expiry could see its last pass come
 /// too close to it.
@@ -67,12 +79,28 @@ pub fn refreshed_expiry(
     Some(now_ms.saturating_add(lifetime))
 }
 
-/// Whether two configurations are the same provider and client: the same `token_url` origin
-/// and `client_id`. A refresh token is only ever sent where it was issued.
+/// Whether two configurations are the same provider and client: the same `token_url` (its
+/// origin and path: on one host the path often names the issuer, as a Keycloak realm, an Entra
+/// tenant or an Okta authorization server do) and `client_id`. A refresh token is only ever
+/// sent where it was issued.
 pub fn same_provider(a: &OAuthTrigger, b: &OAuthTrigger) -> bool {
     a.client_id == b.client_id
-        && url_origin(&a.token_url).is_some()
-        && url_origin(&a.token_url) == url_origin(&b.token_url)
+        && token_endpoint(&a.token_url).is_some()
+        && token_endpoint(&a.token_url) == token_endpoint(&b.token_url)
+}
+
+/// A token URL's origin (lowercased) and path (without a trailing `/`), query and fragment
+/// left out.
+fn token_endpoint(url: &str) -> Option<String> {
+    let origin = url_origin(url)?;
+    let rest = url.split_once("://")?.1;
+    let path = rest
+        .find('/')
+        .map_or("", |at| &rest[at..])
+        .split(['?', '#'])
+        .next()
+        .unwrap_or("");
+    Some(format!("{origin}{}", path.trim_end_matches('/')))
 }
 
 /// The OAuth trigger of a stored version's definition (JSON text): `None` when the definition
@@ -134,7 +162,7 @@ fn named_accounts(a: Option<&Value>, b: Option<&Value>) -> Option<(String, Strin
 
 /// The configuration a connection refreshes with: the deployed version's (`live`, when it is
 /// an OAuth trigger) while it is the same provider and client as the version the connection
-/// was made with (`own`), so that a changed secret name or token path is followed; else the
+/// was made with (`own`), so that a changed secret name is followed; else the
 /// connection's own version's, so that a redeploy onto another provider never receives this
 /// provider's refresh tokens. `None` when the connection's own version cannot be read.
 pub fn refresh_config(
@@ -210,6 +238,30 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_refresh_is_tried_again_before_its_token_expires() {
+        let min = 60_000;
+        let e = 1_800_000_000_000;
+        // The fourth failure, 3 minutes before the expiry, would wait 8: tried again 1.5
+        // minutes before it instead.
+        let pass = e - 3 * min;
+        assert_eq!(
+            retry_at(pass + 8 * min, pass + min, Some(e)),
+            e - REFRESH_MIN_WINDOW_MS
+        );
+        // A backoff that comes first stays.
+        assert_eq!(retry_at(pass + min, pass + min, Some(e)), pass + min);
+        // Too close to the expiry for another pass before it, expired, or never expiring: the
+        // backoff.
+        let pass = e - min;
+        assert_eq!(
+            retry_at(pass + 2 * min, pass + min, Some(e)),
+            pass + 2 * min
+        );
+        assert_eq!(retry_at(e + 8 * min, e + min, Some(e)), e + 8 * min);
+        assert_eq!(retry_at(e + 8 * min, e + min, None), e + 8 * min);
+    }
+
+    #[test]
     fn failing_refreshes_back_off_to_an_hour() {
         let minutes: Vec<i64> = (1..=9).map(|n| retry_delay_ms(n) / 60_000).collect();
         assert_eq!(minutes, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
@@ -232,17 +284,26 @@ mod tests {
     #[test]
     fn a_connection_refreshes_only_with_its_own_provider() {
         let own = trigger("https://p.example/token", "client-1", "OLD_SECRET");
-        // Same origin and client: the live config (a new secret name, a new path) is used.
-        let live = trigger("https://P.example/v2/token", "client-1", "NEW_SECRET");
-        let chosen = refresh_config(Some(live), Some(own.clone())).unwrap();
-        assert_eq!(chosen.client_secret_env, "NEW_SECRET");
-        assert_eq!(chosen.token_url, "https://P.example/v2/token");
-        // Another provider, or another client: the connection's own version.
+        // Same token URL and client: the live config (a new secret name) is used.
+        for url in ["https://P.example/token", "https://p.example/token/"] {
+            let live = trigger(url, "client-1", "NEW_SECRET");
+            let chosen = refresh_config(Some(live), Some(own.clone())).unwrap();
+            assert_eq!(chosen.client_secret_env, "NEW_SECRET");
+            assert_eq!(chosen.token_url, url);
+        }
+        // Another provider, or another client: the connection's own version. On one host the
+        // path names the issuer (a Keycloak realm, an Entra tenant).
         for live in [
             trigger("https://other.example/token", "client-1", "NEW_SECRET"),
             trigger("https://p.example:8443/token", "client-1", "NEW_SECRET"),
             trigger("http://p.example/token", "client-1", "NEW_SECRET"),
             trigger("https://p.example/token", "client-2", "NEW_SECRET"),
+            trigger("https://p.example/v2/token", "client-1", "NEW_SECRET"),
+            trigger(
+                "https://p.example/realms/prod/protocol/openid-connect/token",
+                "client-1",
+                "NEW_SECRET",
+            ),
         ] {
             let chosen = refresh_config(Some(live.clone()), Some(own.clone())).unwrap();
             assert_eq!(chosen.token_url, own.token_url, "{}", live.token_url);
@@ -288,11 +349,17 @@ mod tests {
     #[test]
     fn an_earlier_refresh_token_is_kept_only_when_it_can_still_be_used() {
         let now = trigger("https://p.example/token", "client-1", "SECRET");
-        let same = trigger("https://p.example/v2/token", "client-1", "OTHER_SECRET");
+        let same = trigger("https://p.example/token/", "client-1", "OTHER_SECRET");
         let other = trigger("https://p.example/token", "client-2", "SECRET");
+        let other_realm = trigger("https://p.example/v2/token", "client-1", "SECRET");
         assert!(keeps_earlier_refresh_token("active", Some(&now), &now));
         assert!(keeps_earlier_refresh_token("active", Some(&same), &now));
         assert!(!keeps_earlier_refresh_token("active", Some(&other), &now));
+        assert!(!keeps_earlier_refresh_token(
+            "active",
+            Some(&other_realm),
+            &now
+        ));
         // The earlier version is gone or no longer validates: its provider is unknown.
         assert!(!keeps_earlier_refresh_token("active", None, &now));
         // The provider already refused it.

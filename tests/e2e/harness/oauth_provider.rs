@@ -40,7 +40,8 @@ pub enum TokenFailure {
     Status500,
     /// 200 with an HTML body.
     Garbage,
-    /// 200 with JSON that holds tokens but is not a valid token response (no `token_type`).
+    /// 200 with JSON that holds tokens but is not a valid token response (its `access_token`
+    /// is not a string, and it has no `token_type`).
     UntypedTokens,
     /// 200 with an error response, as GitHub answers a dead refresh token:
     /// `{"error": "bad_refresh_token", "error_description": …}`.
@@ -117,6 +118,8 @@ struct State {
     expires_in_as_text: bool,
     /// Refreshes answer without `expires_in` (the standard only recommends it).
     refreshes_without_expires_in: bool,
+    /// Refreshes answer without `token_type`, as `text/html` (as some providers do).
+    refreshes_untyped_as_html: bool,
     /// The userinfo endpoint answers 503 this many more times.
     userinfo_failures: usize,
     /// Calls of the userinfo endpoint.
@@ -253,6 +256,11 @@ impl Provider {
     /// Refreshes answer without `expires_in`; sign-ins still send it.
     pub fn refresh_without_expires_in(&self, on: bool) {
         self.state.lock().unwrap().refreshes_without_expires_in = on;
+    }
+
+    /// Refreshes answer without `token_type`, sent as `text/html`; sign-ins are as usual.
+    pub fn refresh_untyped_as_html(&self, on: bool) {
+        self.state.lock().unwrap().refreshes_untyped_as_html = on;
     }
 
     pub fn grant_refresh_tokens(&self, when: RefreshTokens) {
@@ -539,7 +547,7 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
             return Reply::json(
                 200,
                 format!(
-                    "{{\"access_token\":\"{UNTYPED_ACCESS_TOKEN}\",\"refresh_token\":\"rt-{UNTYPED_ACCESS_TOKEN}\"}}"
+                    "{{\"access_token\":[\"{UNTYPED_ACCESS_TOKEN}\"],\"refresh_token\":\"rt-{UNTYPED_ACCESS_TOKEN}\"}}"
                 ),
             );
         }
@@ -648,6 +656,10 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
     }
     if grant_type == "refresh_token" && s.refreshes_without_expires_in {
         answer.as_object_mut().unwrap().remove("expires_in");
+    }
+    if grant_type == "refresh_token" && s.refreshes_untyped_as_html {
+        answer.as_object_mut().unwrap().remove("token_type");
+        return Reply::new(200, "text/html", answer.to_string());
     }
     Reply::json(200, answer)
 }
