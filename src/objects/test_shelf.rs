@@ -1,5 +1,6 @@
 //! A workflow's test shelf, in its object's SQLite: the newest [`SHELF_SIZE`] requests sent to
-//! its test URL, within [`SHELF_MAX_BYTES`] of stored JSON in all, and a copy of the draft whose
+//! its test URL (of them at most [`SHELF_FAILED_SIZE`] that failed the draft's signature
+//! check), within [`SHELF_MAX_BYTES`] of stored JSON in all, and a copy of the draft whose
 //! settings a capture follows (body limit, signature check). Records stay JSON text on the way
 //! out: the list is joined, not parsed, and schema detection asks for the one record it reads,
 //! so the memory a shelf takes is bounded whatever was captured. Unauthenticated traffic writes only here, never to D1; a capture makes no
@@ -19,6 +20,9 @@ use tripline_core::endpoint::runtime::SHELF_MAX_BYTES;
 
 /// How many captured requests a workflow keeps.
 pub const SHELF_SIZE: u32 = 20;
+/// How many of them may have failed the draft's `verify`: anyone who knows the workflow's id
+/// can send those, and a flood of them must not push out the signed samples.
+pub const SHELF_FAILED_SIZE: u32 = 5;
 
 /// A row of one JSON text (a shelved request, the draft copy).
 #[derive(Deserialize)]
@@ -154,6 +158,15 @@ pub async fn handle(
             sql.exec(
                 "INSERT INTO test_requests (id, record) VALUES (?, ?)",
                 vec![SqlStorageValue::from(id), SqlStorageValue::from(record)],
+            )?;
+            // At most SHELF_FAILED_SIZE that failed the signature check, the newest kept.
+            sql.exec(
+                "DELETE FROM test_requests WHERE id IN ( \
+                   SELECT id FROM ( \
+                     SELECT id, ROW_NUMBER() OVER (ORDER BY id DESC) AS n FROM test_requests \
+                     WHERE json_extract(record, '$.signature.valid') = 0) \
+                   WHERE n > ?)",
+                vec![SqlStorageValue::from(SHELF_FAILED_SIZE as i64)],
             )?;
             // The newest is always kept; older ones go past SHELF_SIZE or SHELF_MAX_BYTES.
             sql.exec(

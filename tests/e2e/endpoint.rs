@@ -2224,7 +2224,8 @@ fn the_test_shelf_takes_any_method_any_body_and_keeps_20() {
     )
     .json();
     let list = shelf["test_requests"].as_array().unwrap();
-    assert_eq!(list.len(), 7);
+    // Six failed the signature check: the newest five of them are kept.
+    assert_eq!(list.len(), 6);
     assert_eq!(list[0]["signature"]["valid"], true, "{}", list[0]);
     assert_eq!(list[1]["raw_body_encoding"], "base64");
     assert_eq!(list[1]["raw_body"], "/wAB");
@@ -2241,23 +2242,52 @@ fn the_test_shelf_takes_any_method_any_body_and_keeps_20() {
         list[2]
     );
     assert_eq!(list[2]["raw_body"], "{broken");
-    assert_eq!(list[6]["method"], "GET");
+    assert_eq!(list[5]["method"], "PUT");
     assert_eq!(run_count(&id), 0);
 
+    let shelf_of = || {
+        api(
+            dev,
+            "GET",
+            &format!("/api/workflows/{id}/test-requests"),
+            None,
+        )
+        .json()["test_requests"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let failed = |list: &[Value]| {
+        list.iter()
+            .filter(|r| r["signature"]["valid"] == false)
+            .count()
+    };
     for i in 0..18 {
-        let r = send("POST", &format!("{test_url}?i={i}"), &[], None);
+        let r = send_signed(
+            &format!("{test_url}?i={i}"),
+            &sign("github", GH_SECRET.as_bytes(), &body, 0, "d2"),
+            &body,
+        );
         assert_eq!(r.status, 200);
     }
-    let shelf = api(
-        dev,
-        "GET",
-        &format!("/api/workflows/{id}/test-requests"),
-        None,
-    )
-    .json();
-    let list = shelf["test_requests"].as_array().unwrap();
+    let list = shelf_of();
     assert_eq!(list.len(), 20);
     assert_eq!(list[0]["query"], json!({"i": "17"}));
+    assert_eq!(failed(&list), 1);
+    // A flood of requests that fail the signature check takes five places, no more: the
+    // newest signed samples stay.
+    for i in 0..25 {
+        let r = send("POST", &format!("{test_url}?forged={i}"), &[], None);
+        assert_eq!(r.status, 200);
+    }
+    let list = shelf_of();
+    assert_eq!(list.len(), 20);
+    assert_eq!(failed(&list), 5);
+    assert_eq!(list[0]["query"], json!({"forged": "24"}));
+    assert!(
+        list.iter().any(|r| r["query"] == json!({"i": "17"})),
+        "{list:?}"
+    );
 
     // Too large for the workflow's cap: 413, nothing captured.
     let big = vec![b'a'; 1024 * 1024 + 1];
