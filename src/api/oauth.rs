@@ -607,36 +607,54 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             "expires_at": tokens.expires_at_ms.map(iso_millis),
         }
     });
-    // Tried twice (the dedup key makes a second start harmless): the state is spent, so the end
-    // user cannot send this callback again.
+    // A shard that did not answer is asked twice (the dedup key makes a second start
+    // harmless): the state is spent, so the end user cannot send this callback again.
+    use crate::objects::runs::client::CreateError;
     let mut started = Ok(());
     for _ in 0..2 {
-        started = crate::objects::runs::client::start(
-            env,
-            id,
-            crate::objects::runs::DEFAULT_SHARDS,
-            pending.version,
-            TriggerKind::OAuth.as_str(),
-            &dedup_key,
-            &input,
-            Some(&secrets),
-        )
-        .await
-        .map(|_| ());
-        if started.is_ok() {
+        started = match crate::platform::dev_fault::on(env, &req, "oauth-run") {
+            true => Err(CreateError::Failed(worker::Error::RustError(
+                "injected fault `oauth-run`".into(),
+            ))),
+            false => crate::objects::runs::client::start(
+                env,
+                id,
+                crate::objects::runs::DEFAULT_SHARDS,
+                pending.version,
+                TriggerKind::OAuth.as_str(),
+                &dedup_key,
+                &input,
+                Some(&secrets),
+            )
+            .await
+            .map(|_| ()),
+        };
+        if !matches!(started, Err(CreateError::Failed(_))) {
             break;
         }
     }
     if let Err(e) = started {
+        let description = match &e {
+            CreateError::Failed(_) => {
+                "the sign-in was kept (the connection is stored), but the workflow's run may not \
+                 have started: its shard did not answer"
+            }
+            CreateError::Full(_) => {
+                "the sign-in was kept (the connection is stored), but the workflow's run was not \
+                 started: its storage is full"
+            }
+            CreateError::TooLarge(_) => {
+                "the sign-in was kept (the connection is stored), but the workflow's run was not \
+                 started: its input (the provider's userinfo answer) is too large for a run"
+            }
+        };
         let e = ApiError::from(e);
-        // A request the run refuses (too large) fails alike; the connection is kept either way.
         worker::console_error!("oauth {id}: the sign-in's run did not start: {}", e.detail);
         return failed(
             &trigger,
             &user_id,
             "run_not_started",
-            "the sign-in was kept (the connection is stored), but the workflow's run could not be \
-             started; sign in again to start it",
+            description,
             e.status,
             e.title,
         );

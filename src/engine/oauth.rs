@@ -436,7 +436,7 @@ enum Outcome {
 
 /// The trigger config a connection refreshes with (`oauth::refresh::refresh_config`): the
 /// deployed version's while it is an OAuth trigger of the same provider and client (token URL
-/// origin and client id) as the version the connection was made with, else that version's.
+/// and client id) as the version the connection was made with, else that version's.
 /// `None` when that version is gone, no longer validates or is not OAuth: its provider is
 /// unknown, so the refresh token is sent nowhere; the refresh fails and is retried with the
 /// usual backoff until a new sign-in moves the connection onto a version that validates.

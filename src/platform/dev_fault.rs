@@ -39,6 +39,8 @@
 //!   minutes, and starts no step that could end more than 8 s after the wake began instead of
 //!   14 minutes, so that runs stop at a wake's end and go on in the next. Honoured wherever
 //!   the var is set.
+//! - `oauth-run`: a sign-in's run is not started, as when its shard object does not answer
+//!   (the callback asks twice, then answers that the run may not have started).
 //! - `refresh-save-once`: the first attempt to store each refreshed connection's new tokens
 //!   fails, as on a passing database error (the save is tried again). Honoured wherever the
 //!   var is set.

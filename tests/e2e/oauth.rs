@@ -2457,3 +2457,51 @@ fn a_refresh_answer_without_token_type_sent_as_html_is_read_and_its_rotated_toke
     assert_eq!(refreshes.len(), 2, "{refreshes:?}");
     assert!(refreshes.iter().all(|t| t.error.is_none()), "{refreshes:?}");
 }
+
+/// A sign-in whose run cannot be started (here its shard never answers: fault `oauth-run`)
+/// keeps the connection and sends the end user to `failure_url` with `run_not_started`, after
+/// asking twice; without a `failure_url`, a 503 problem. (The end user got a raw 503 saying
+/// to send the request again, which the spent state then refused.)
+#[test]
+fn a_sign_in_whose_run_cannot_start_keeps_the_connection_and_says_so() {
+    let dev = &Dev::start(
+        "oauth-run-fails",
+        &[
+            (SECRET_ENV, CLIENT_SECRET),
+            ("TRIPLINE_DEV_FAULTS", "oauth-run"),
+        ],
+    );
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Run fails", json!({}), log_steps()),
+    );
+    let callback = authorize(dev, &provider, &wf, "u1", "sam");
+    let q = failure_query(&send("GET", &callback, &[], None), &provider);
+    assert_eq!(q["error"], "run_not_started", "{q:?}");
+    assert!(
+        q["error_description"].contains("the connection is stored"),
+        "{q:?}"
+    );
+    assert_eq!(q["user_id"], "u1");
+    let c = connections(dev, &wf);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0]["status"], "active", "{c:?}");
+    assert!(runs(dev, &wf).is_empty());
+    eventually(30, "the failure logged", || {
+        dev.logs().contains("the sign-in's run did not start")
+    });
+    let no_failure_url = create_deployed(
+        dev,
+        &definition(
+            &provider,
+            "Run fails, no failure_url",
+            json!({"failure_url": null}),
+            log_steps(),
+        ),
+    );
+    let callback = authorize(dev, &provider, &no_failure_url, "u2", "tess");
+    let r = send("GET", &callback, &[], None);
+    assert_problem(&r, 503, None, "run_not_started");
+    assert_eq!(connections(dev, &no_failure_url).len(), 1);
+}

@@ -29,7 +29,11 @@ pub fn readable_token_response(body: &[u8]) -> Option<Vec<u8>> {
         changed = true;
     }
     if !object.contains_key("token_type")
-        && object.get("access_token").is_some_and(|a| a.is_string())
+        && !object.contains_key("error")
+        && object
+            .get("access_token")
+            .and_then(|a| a.as_str())
+            .is_some_and(|a| !a.is_empty())
     {
         object.insert("token_type".into(), "Bearer".into());
         changed = true;
@@ -80,11 +84,14 @@ mod tests {
             token_set(&parse_token_response(&fixed).unwrap(), &[], 0).expires_at_ms,
             Some(60_000)
         );
-        // An error answer is left as sent.
-        assert_eq!(
-            readable_token_response(br#"{"error":"invalid_grant"}"#),
-            None
-        );
+        // An error answer, or one without a token, is left as sent.
+        for body in [
+            &br#"{"error":"invalid_grant"}"#[..],
+            br#"{"error":"invalid_grant","access_token":"x"}"#,
+            br#"{"access_token":""}"#,
+        ] {
+            assert_eq!(readable_token_response(body), None);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::definition::{Definition, Trigger};
 use crate::kernel::json_parse;
 use crate::oauth::flow::REFRESH_WINDOW_MS;
-use crate::oauth::{url_origin, OAuthTrigger};
+use crate::oauth::OAuthTrigger;
 use serde_json::Value;
 
 /// The wait after a connection's first failed refresh (not a dead grant).
@@ -89,18 +89,19 @@ pub fn same_provider(a: &OAuthTrigger, b: &OAuthTrigger) -> bool {
         && token_endpoint(&a.token_url) == token_endpoint(&b.token_url)
 }
 
-/// A token URL's origin (lowercased) and path (without a trailing `/`), query and fragment
-/// left out.
+/// A token URL as an endpoint: scheme, host, port (the scheme's default when none is
+/// written), path without a trailing `/`, and query (Azure AD B2C names its policy there);
+/// `None` when it does not parse.
 fn token_endpoint(url: &str) -> Option<String> {
-    let origin = url_origin(url)?;
-    let rest = url.split_once("://")?.1;
-    let path = rest
-        .find('/')
-        .map_or("", |at| &rest[at..])
-        .split(['?', '#'])
-        .next()
-        .unwrap_or("");
-    Some(format!("{origin}{}", path.trim_end_matches('/')))
+    let u = url::Url::parse(url).ok()?;
+    Some(format!(
+        "{}://{}:{}{}?{}",
+        u.scheme(),
+        u.host_str()?,
+        u.port_or_known_default()?,
+        u.path().trim_end_matches('/'),
+        u.query().unwrap_or("")
+    ))
 }
 
 /// The OAuth trigger of a stored version's definition (JSON text): `None` when the definition
@@ -285,7 +286,12 @@ mod tests {
     fn a_connection_refreshes_only_with_its_own_provider() {
         let own = trigger("https://p.example/token", "client-1", "OLD_SECRET");
         // Same token URL and client: the live config (a new secret name) is used.
-        for url in ["https://P.example/token", "https://p.example/token/"] {
+        for url in [
+            "https://P.example/token",
+            "https://p.example/token/",
+            "https://p.example:443/token",
+            "https://p.example/./token",
+        ] {
             let live = trigger(url, "client-1", "NEW_SECRET");
             let chosen = refresh_config(Some(live), Some(own.clone())).unwrap();
             assert_eq!(chosen.client_secret_env, "NEW_SECRET");
@@ -299,6 +305,11 @@ mod tests {
             trigger("http://p.example/token", "client-1", "NEW_SECRET"),
             trigger("https://p.example/token", "client-2", "NEW_SECRET"),
             trigger("https://p.example/v2/token", "client-1", "NEW_SECRET"),
+            trigger(
+                "https://p.example/token?p=B2C_1_other",
+                "client-1",
+                "NEW_SECRET",
+            ),
             trigger(
                 "https://p.example/realms/prod/protocol/openid-connect/token",
                 "client-1",
