@@ -9,6 +9,7 @@ use worker::{Env, Result};
 
 use crate::platform::now_ms;
 use crate::store;
+use crate::store::runs::LegacyRuns;
 use tripline_core::kernel::ids::new_workflow_id;
 use tripline_core::kernel::outbox::retry_delay_ms;
 use tripline_core::kernel::time::iso_millis;
@@ -63,20 +64,24 @@ pub struct Report {
     pub deleted: usize,
 }
 
+/// One bounded batch of legacy runs moved into their shard objects; a failed move must not keep
+/// retention from running: it is logged, and tried next pass.
+async fn move_legacy(env: &Env, which: LegacyRuns<'_>) -> usize {
+    objects::runs::legacy::move_legacy(env, which)
+        .await
+        .unwrap_or_else(|e| {
+            worker::console_error!("moving runs of earlier versions failed: {e}");
+            0
+        })
+}
+
 /// Runs of earlier versions still in D1: moves the unfinished ones whose executor is gone into
-/// their shard objects (a bounded batch, see `objects::runs::legacy`) and deletes finished ones
-/// past retention (bounded batches). Runs in shard objects expire there.
+/// their shard objects, deletes finished ones past retention, and moves the finished ones left
+/// (bounded batches each, see `objects::runs::legacy`). Runs in shard objects expire there.
 pub async fn reconcile_runs(env: &Env) -> Result<Report> {
     let db = store::db(env)?;
     let now = now_ms();
-    // A failed move must not keep retention from running: it is logged, and tried next pass.
-    let moved = match objects::runs::legacy::move_unfinished(env).await {
-        Ok(n) => n,
-        Err(e) => {
-            worker::console_error!("moving runs of earlier versions failed: {e}");
-            0
-        }
-    };
+    let moved = move_legacy(env, LegacyRuns::Unfinished).await;
     let mut report = Report {
         moved,
         ..Report::default()
@@ -90,6 +95,8 @@ pub async fn reconcile_runs(env: &Env) -> Result<Report> {
             break;
         }
     }
+    // Finished ones within retention follow, so that a repeat of their cause finds them.
+    report.moved += move_legacy(env, LegacyRuns::Finished { cutoff: &cutoff }).await;
     // Notes of moved runs go by when their run moved, not by its creation: one moved in this
     // pass stays while its run executes.
     store::runs::delete_moves_older_than(&db, &cutoff, RETENTION_BATCH).await?;

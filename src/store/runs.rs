@@ -28,6 +28,8 @@ pub struct RunRow {
     pub created_at: String,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// What an idempotency key promised (see `endpoint::runtime::fingerprint`).
+    pub fingerprint: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for RunRow {
@@ -54,11 +56,12 @@ impl RunRow {
             created_at: c.text("created_at")?,
             started_at: c.opt_text("started_at")?,
             finished_at: c.opt_text("finished_at")?,
+            fingerprint: c.opt_text("fingerprint")?,
         })
     }
 }
 
-const COLUMNS: &str = "id, workflow_id, version, trigger, dedup_key, status, input, steps, error, response, attempts, lease_until, created_at, started_at, finished_at";
+const COLUMNS: &str = "id, workflow_id, version, trigger, dedup_key, status, input, steps, error, response, attempts, lease_until, created_at, started_at, finished_at, fingerprint";
 
 /// Run statuses, as stored and as filtered on.
 pub const STATUSES: &[&str] = &["queued", "running", "succeeded", "failed"];
@@ -123,12 +126,15 @@ pub async fn list(
         .results::<RunRow>()
 }
 
-/// Deletes up to `limit` finished runs created before `before_iso`; returns how many.
+/// Deletes up to `limit` finished runs created and ended before `before_iso`; returns how
+/// many. A run that ended since (an old unfinished one a move found superseded) is kept a
+/// retention from its end, as the shard objects keep theirs.
 pub async fn delete_older_than(db: &D1Database, before_iso: &str, limit: u32) -> Result<usize> {
     let res = db
         .prepare(
             "DELETE FROM runs WHERE id IN ( \
                SELECT id FROM runs WHERE created_at < ?1 AND status IN ('succeeded', 'failed') \
+                 AND COALESCE(finished_at, created_at) < ?1 \
                ORDER BY created_at LIMIT ?2)",
         )
         .bind(&[text(before_iso), num(limit as i64)])?
@@ -226,16 +232,38 @@ async fn inflate(db: &D1Database, row: Option<RunRow>) -> Result<Option<RunRow>>
     Ok(Some(row))
 }
 
-/// Unfinished runs of earlier versions whose executor is gone (lease expired), oldest lease
-/// first: at most `limit`, while their stored bytes (input, body pieces, step records, reply
-/// and error: earlier versions capped none of them) add up to at most `budget`, the first one
-/// whatever its size. Each with its request body put back (see `inflate`).
-pub async fn unfinished_legacy(
+/// Which legacy runs a move pass reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegacyRuns<'a> {
+    /// Unfinished, whose executor is gone (lease expired).
+    Unfinished,
+    /// Finished, created at or after the retention cutoff (an ISO time), not yet tried within
+    /// the last retry wait, and not left where they are (a run of their key in the shard).
+    Finished { cutoff: &'a str },
+}
+
+/// Runs of earlier versions to move, lowest `lease_until` first (oldest lease; finished ones
+/// keep 0, or the time a refused move may be tried again): at most `limit`, while their stored
+/// bytes (input, body pieces, step records, reply and error: earlier versions capped none of
+/// them) add up to at most `budget`, the first one whatever its size. Each with its request
+/// body put back (see `inflate`).
+pub async fn legacy_to_move(
     db: &D1Database,
+    which: LegacyRuns<'_>,
     now_ms: i64,
     limit: u32,
     budget: usize,
 ) -> Result<Vec<RunRow>> {
+    let mut params = vec![num(now_ms), num(limit as i64), num(budget as i64)];
+    let filter = match which {
+        LegacyRuns::Unfinished => "status IN ('queued', 'running') AND lease_until < ?1",
+        // `lease_until` −1: a run its shard did not take (its key made another run there).
+        LegacyRuns::Finished { cutoff } => {
+            params.push(text(cutoff));
+            "status IN ('succeeded', 'failed') AND lease_until BETWEEN 0 AND ?1 \
+             AND created_at >= ?4"
+        }
+    };
     // The running sum follows the inner query's order (see `objects::runs::table`'s claim).
     let rows = db
         .prepare(format!(
@@ -246,13 +274,13 @@ pub async fn unfinished_legacy(
                    + COALESCE(length(CAST(error AS BLOB)), 0) \
                    + (SELECT COALESCE(sum(length(CAST(data AS BLOB))), 0) FROM run_payloads \
                      WHERE run_id = r.id) AS bytes \
-                 FROM runs AS r WHERE status IN ('queued', 'running') AND lease_until < ?1 \
+                 FROM runs AS r WHERE {filter} \
                  ORDER BY lease_until LIMIT ?2) \
                WINDOW w AS (ROWS UNBOUNDED PRECEDING)) \
              WHERE n = 1 OR total <= ?3) \
              ORDER BY lease_until"
         ))
-        .bind(&[num(now_ms), num(limit as i64), num(budget as i64)])?
+        .bind(&params)?
         .all()
         .await?
         .results::<RunRow>()?;
@@ -270,7 +298,7 @@ pub async fn postpone_moves(db: &D1Database, ids: &[&str], until_ms: i64) -> Res
     let list = serde_json::to_string(ids).unwrap_or_default();
     db.prepare(
         "UPDATE runs SET lease_until = ?2 WHERE id IN (SELECT value FROM json_each(?1)) \
-           AND status IN ('queued', 'running')",
+           AND lease_until >= 0",
     )
     .bind(&[text(&list), num(until_ms)])?
     .run()
@@ -337,8 +365,8 @@ pub struct Moved<'a> {
 
 /// Forgets runs now kept by their shard objects: each leaves `runs` (its body pieces with it)
 /// and is noted in `run_moves`, so `GET /api/runs/{id}` still finds it. A run with a `holder`
-/// stays, readable, ended `failed` naming that run, so that no pass picks it again, and loses
-/// the note its move began with. One transaction.
+/// stays, readable (an unfinished one ended `failed` naming that run), no pass picks it again
+/// (`lease_until` −1), and it loses the note its move began with. One transaction.
 pub async fn forget_moved(db: &D1Database, moved: &[Moved<'_>]) -> Result<()> {
     if moved.is_empty() {
         return Ok(());
@@ -366,6 +394,13 @@ pub async fn forget_moved(db: &D1Database, moved: &[Moved<'_>]) -> Result<()> {
         db.prepare(
             "DELETE FROM runs WHERE id IN (SELECT json_extract(value, '$.id') FROM json_each(?1) \
                WHERE json_extract(value, '$.holder') IS NULL)",
+        )
+        .bind(&[text(&list)])?,
+        // Nor is it tried again: a finished one stays as it was, readable, until it expires.
+        db.prepare(
+            "UPDATE runs SET lease_until = -1 \
+             FROM json_each(?1) AS m WHERE runs.id = json_extract(m.value, '$.id') \
+               AND json_extract(m.value, '$.holder') NOT NULL",
         )
         .bind(&[text(&list)])?,
         // A run its shard did not take was not moved: the note made before the call goes.

@@ -804,12 +804,13 @@ fn oversized_responses_are_cut_at_the_cap_and_recorded() {
     assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
 }
 
-/// Runs left in D1 by an earlier version: finished ones stay readable until they expire;
-/// unfinished ones are moved into their workflow's shard object by a Cron pass and finish
-/// there, after the steps they had already done. One whose cause has made a run in the shard
-/// since stays readable in D1, ended, and is not moved.
+/// Runs left in D1 by an earlier version stay readable; a Cron pass moves them into their
+/// workflow's shard object: unfinished ones finish there, after the steps they had already
+/// done; finished ones are kept as they ended, so that a repeat of their cause (an idempotency
+/// key) is answered with them, not run again. One whose cause has made a run in the shard since
+/// stays readable in D1 (an unfinished one ended) and is not moved.
 #[test]
-fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish() {
+fn runs_of_an_earlier_version_stay_readable_and_move_into_their_shard() {
     use tripline_core::kernel::ids::new_legacy_run_id;
     use tripline_core::kernel::time::iso_millis;
     // Its own instance: the rows are written into D1 while no other test's request uses it.
@@ -854,11 +855,18 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
     };
     insert(
         &finished,
-        &format!("{tag}-f"),
+        &format!("idempotency:{tag}-f"),
         "succeeded",
         &json!([record("a", "old a"), record("b", "old b")]),
         now - 3_000,
     );
+    // What its key promised, as earlier versions stored it.
+    let body = br#"{"n": 1}"#;
+    let promised =
+        tripline_core::endpoint::runtime::fingerprint("POST", &format!("/hooks/{id}"), body);
+    dev.d1_write(&format!(
+        "UPDATE runs SET fingerprint = '{promised}' WHERE id = '{finished}'"
+    ));
     // Died after its first step, in the old layout.
     insert(
         &unfinished,
@@ -900,6 +908,25 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
          VALUES ('{taken}', '{other}', 1, 'endpoint', 'idempotency:{tag}-t', 'queued',
            '{{\"request\": {{\"body\": {{}}}}}}', '[]', 0, 0, '{at}')"
     ));
+    // A finished one whose cause came again too: it stays as it ended.
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{other}")),
+        &[
+            ("content-type", "application/json"),
+            ("idempotency-key", &format!("{tag}-t2")),
+        ],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let second_holder = r.json()["run_id"].as_str().unwrap().to_string();
+    let taken_done = legacy_id(now - 500, 5);
+    dev.d1_write(&format!(
+        "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+           attempts, lease_until, created_at, started_at, finished_at)
+         VALUES ('{taken_done}', '{other}', 1, 'endpoint', 'idempotency:{tag}-t2', 'succeeded',
+           '{{\"request\": {{\"body\": {{}}}}}}', '[]', 1, 0, '{at}', '{at}', '{at}')"
+    ));
 
     // Readable before any Cron pass, one by one and in the list.
     let r = api(dev, "GET", &format!("/api/runs/{finished}"), None);
@@ -916,16 +943,41 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
     );
 
     dev.fire_cron();
-    // Moved: gone from D1's runs, noted where it went; the finished one stays; the expired one
-    // is deleted.
+    // Moved: gone from D1's runs, noted where they went; the expired one is deleted.
     let left = dev.d1(&format!(
         "SELECT id FROM runs WHERE id IN ('{finished}', '{unfinished}', '{expired}')"
     ));
-    assert_eq!(left, vec![json!({"id": finished})], "{left:?}");
-    let moved = dev.d1(&format!(
-        "SELECT workflow_id, shard FROM run_moves WHERE id = '{unfinished}'"
-    ));
-    assert_eq!(moved, vec![json!({"workflow_id": id, "shard": 0})]);
+    assert_eq!(left, Vec::<Value>::new(), "{left:?}");
+    for moved_id in [&unfinished, &finished] {
+        let moved = dev.d1(&format!(
+            "SELECT workflow_id, shard FROM run_moves WHERE id = '{moved_id}'"
+        ));
+        assert_eq!(moved, vec![json!({"workflow_id": id, "shard": 0})]);
+    }
+    // The finished one reads as it ended, from its shard.
+    let r = api(dev, "GET", &format!("/api/runs/{finished}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["status"], "succeeded", "{}", r.text);
+    assert_eq!(r.json()["steps"][1]["output"]["message"], "old b");
+    assert_eq!(r.json()["finished_at"], iso_millis(now as i64 - 3_000));
+    // Its cause again: the same request is answered with it; another with its key is refused.
+    let hook = dev.url(&format!("/hooks/{id}"));
+    let key = format!("{tag}-f");
+    let headers = [
+        ("content-type", "application/json"),
+        ("idempotency-key", key.as_str()),
+    ];
+    let again = send("POST", &hook, &headers, Some(body));
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(again.json()["run_id"], finished.as_str(), "{}", again.text);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let other_body = send("POST", &hook, &headers, Some(br#"{"n": 2}"#));
+    assert_eq!(other_body.status, 422, "{}", other_body.text);
+    assert_eq!(
+        other_body.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(runs(dev, &id).len(), 2, "no run made by either");
 
     // It finishes in its object after the step it had done (not run again), and keeps its id.
     let run = wait_run(dev, &unfinished, 60);
@@ -959,11 +1011,27 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
     assert!(ended["finished_at"].is_string(), "{ended}");
     let none = dev.d1(&format!("SELECT id FROM run_moves WHERE id = '{taken}'"));
     assert!(none.is_empty(), "{none:?}");
+    // The finished one stays as it ended, and no pass tries it again.
+    let kept = dev.d1(&format!(
+        "SELECT status, error, lease_until FROM runs WHERE id = '{taken_done}'"
+    ));
+    assert_eq!(
+        kept,
+        vec![json!({"status": "succeeded", "error": null, "lease_until": -1})]
+    );
     let listed: Vec<String> = runs(dev, &other)
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(listed, vec![holder.clone(), taken.clone()]);
+    assert_eq!(
+        listed,
+        vec![
+            second_holder.clone(),
+            holder.clone(),
+            taken_done.clone(),
+            taken.clone()
+        ]
+    );
 
     // A pass that died after the shard took a run and before D1 forgot it left the row; the
     // next one finds the run already there under its own id, and forgets the row.
@@ -989,14 +1057,14 @@ fn runs_of_an_earlier_version_stay_readable_and_unfinished_ones_move_and_finish(
     let left = dev.d1(&format!(
         "SELECT id FROM runs WHERE id IN ('{finished}', '{unfinished}')"
     ));
-    assert_eq!(left, vec![json!({"id": finished})], "{left:?}");
+    assert_eq!(left, Vec::<Value>::new(), "{left:?}");
     let run = wait_run(dev, &unfinished, 10);
     assert_eq!(run["steps"][1]["output"]["message"], "b ran", "{run}");
     // The ended one is left as it was, and not moved.
     assert_eq!(taken_run(), ended);
     let none = dev.d1(&format!("SELECT id FROM run_moves WHERE id = '{taken}'"));
     assert!(none.is_empty(), "{none:?}");
-    assert_eq!(runs(dev, &other).len(), 2);
+    assert_eq!(runs(dev, &other).len(), 4);
 }
 
 /// Large request bodies of runs left unfinished in D1 by an earlier version (which kept up to

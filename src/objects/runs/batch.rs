@@ -47,6 +47,21 @@ pub struct Moved {
     pub attempts: i64,
     pub started_at: Option<String>,
     pub response: Option<String>,
+    /// A finished run's end (`succeeded` or `failed`): it is kept as it ended, never executed,
+    /// so that a repeat of its cause finds it here. `None`: unfinished, it resumes here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Ended>,
+    /// What its idempotency key promised (a reused key with another request is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+/// How a moved finished run ended.
+#[derive(Serialize)]
+pub struct Ended {
+    pub status: String,
+    pub error: Option<String>,
+    pub finished_at: String,
 }
 
 #[derive(Serialize)]
@@ -84,6 +99,19 @@ impl BatchRun {
                     attempts: m.int("attempts")?,
                     started_at: m.opt_text("started_at")?,
                     response: m.opt_text("response")?,
+                    ended: m.opt("ended", |v| {
+                        let mut e = Columns::of(v, "ended")?;
+                        let status = e.text("status")?;
+                        if !matches!(status.as_str(), "succeeded" | "failed") {
+                            return Err(Bad("ended.status", "succeeded or failed"));
+                        }
+                        Ok(Ended {
+                            status,
+                            error: e.opt_text("error")?,
+                            finished_at: e.text("finished_at")?,
+                        })
+                    })?,
+                    fingerprint: m.opt_text("fingerprint")?,
                 })
             })?,
         })
@@ -191,19 +219,35 @@ pub async fn create_many(
     for run in &batch.runs {
         // A moved run's large body goes in pieces, as a new run's does (an earlier version kept
         // up to 1 000 000 bytes of input in the row, and a body up to 10 MiB beside it).
-        let (input, pieces) = input_and_pieces(run.input.clone(), None);
+        // A finished one is not run again: its input is cut for display, as a new run's is.
+        let ended = run.moved.as_ref().and_then(|m| m.ended.as_ref());
+        let (input, pieces) = match ended {
+            Some(_) => (run.input.clone(), Vec::new()),
+            None => input_and_pieces(run.input.clone(), None),
+        };
         // A moved run's other input is kept whole while the row holds it beside its steps,
         // reply and error at their caps; a larger one fails the run, which never runs cut.
         let too_large = match run.moved {
-            Some(_) if run.error.is_none() => moved_input_too_large(input.len()),
+            Some(_) if run.error.is_none() && ended.is_none() => moved_input_too_large(input.len()),
             _ => None,
         };
         let input = match (&run.moved, &too_large) {
-            (Some(_), None) => input,
+            (Some(_), None) if ended.is_none() => input,
             _ => limits::fit_text(input, limits::INPUT_CAP_BYTES),
         };
-        let error = run.error.as_ref().or(too_large.as_ref());
+        let error = match ended {
+            Some(e) => e.error.as_ref(),
+            None => run.error.as_ref().or(too_large.as_ref()),
+        };
         let (status, steps, attempts, started, finished, response) = match (error, &run.moved) {
+            (_, Some(m)) if ended.is_some() => (
+                ended.map_or("failed", |e| e.status.as_str()),
+                m.steps.as_str(),
+                m.attempts,
+                m.started_at.as_deref(),
+                ended.map(|e| e.finished_at.as_str()),
+                m.response.as_deref(),
+            ),
             (Some(_), Some(m)) => (
                 "failed",
                 m.steps.as_str(),
@@ -236,8 +280,8 @@ pub async fn create_many(
         let cursor = sql.exec(
             "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps, \
                    error, response, attempts, created_at, started_at, finished_at, bytes, \
-                   lease_until) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                   lease_until, fingerprint) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
                  ON CONFLICT DO NOTHING",
             vec![
                 text(&run.id),
@@ -260,6 +304,7 @@ pub async fn create_many(
                     ("queued", None) => now,
                     _ => 0,
                 }),
+                opt(run.moved.as_ref().and_then(|m| m.fingerprint.as_deref())),
             ],
         )?;
         // Nothing written: the dedup key was there (no statement per row reads it back).
@@ -412,19 +457,34 @@ mod tests {
             error: None,
             moved,
         };
-        let moved = Moved {
+        let moved = |ended: Option<Ended>| Moved {
             steps: "[]".into(),
             attempts: 1,
             started_at: None,
             response: Some("x".into()),
+            fingerprint: ended.as_ref().map(|_| "f".into()),
+            ended,
+        };
+        let ended = Ended {
+            status: "failed".into(),
+            error: Some("{}".into()),
+            finished_at: "t".into(),
         };
         let text = serde_json::to_string(&Batch {
-            runs: vec![run(None), run(Some(moved))],
+            runs: vec![
+                run(None),
+                run(Some(moved(None))),
+                run(Some(moved(Some(ended)))),
+            ],
         })
         .unwrap();
         let back: Batch = json_parse::from_str(&text).unwrap();
         assert_eq!(serde_json::to_string(&back).unwrap(), text);
         assert!(json_parse::from_str::<Batch>(r#"{"runs":[{"id":"r"}]}"#).is_err());
+        // A moved run ends only as a run ends.
+        let odd = text.replace(r#""status":"failed""#, r#""status":"queued""#);
+        assert_ne!(odd, text);
+        assert!(json_parse::from_str::<Batch>(&odd).is_err());
 
         let created: BatchCreated = json_parse::from_str(r#"{"created":["a"]}"#).unwrap();
         assert!(created.taken.is_empty());

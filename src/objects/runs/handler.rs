@@ -287,6 +287,7 @@ fn first_attempt(run: &CreateRun, input: String, created_at: &str, lease_until: 
         created_at: created_at.to_string(),
         started_at: Some(created_at.to_string()),
         finished_at: None,
+        fingerprint: None,
     }
 }
 

@@ -1,26 +1,36 @@
-//! Runs of earlier versions, kept in D1's `runs` table. Finished ones stay there, readable,
-//! until they expire. Unfinished ones whose executor is gone are moved into their workflow's
-//! shard object, a bounded batch per cron pass (by count and by bytes): noted in `run_moves`
-//! with the shard chosen, inserted there under the same id and dedup key (with the steps done
-//! so far and the whole request body, which the shard keeps in pieces as a new run's), then
-//! deleted from D1. The shard executes them like its own. A pass that dies half way repeats
-//! harmlessly: the note sends the run to the same shard again (even after a redeploy changed
-//! the workflow's shards), whose dedup key keeps it from taking the run twice. A run whose key
-//! has made another run there since is not moved: it ends in D1, readable, naming that run. Runs
-//! a shard refuses wait [`MOVE_RETRY_MS`], so that they never hold up the runs behind them.
+//! Runs of earlier versions, kept in D1's `runs` table, are moved into their workflow's shard
+//! object, bounded batches per cron pass (by count and by bytes): noted in `run_moves` with the
+//! shard chosen, inserted there under the same id and dedup key, then deleted from D1.
+//!
+//! - Unfinished ones whose executor is gone come with the steps done so far and the whole
+//!   request body (which the shard keeps in pieces as a new run's); the shard executes them
+//!   like its own.
+//! - Finished ones within retention come as they ended, never executed: in the shard, a repeat
+//!   of their cause (an idempotency key, a webhook's id or signed body, a polled record) finds
+//!   its run, as it found it in D1 before the upgrade. Ingest reads no D1, so until a finished
+//!   run has moved a repeat of its cause is not recognised.
+//!
+//! A pass that dies half way repeats harmlessly: the note sends the run to the same shard again
+//! (even after a redeploy changed the workflow's shards), whose dedup key keeps it from taking
+//! the run twice. A run whose key has made another run there since is not moved: it stays in
+//! D1, readable (an unfinished one ended, naming that run). Runs a shard refuses wait
+//! [`MOVE_RETRY_MS`], so that they never hold up the runs behind them.
 
 use std::collections::{BTreeMap, HashMap};
 
 use worker::{Env, Result};
 
-use super::batch::{self, BatchRun, Moved};
+use super::batch::{self, BatchRun, Ended, Moved};
 use crate::platform::now_ms;
 use crate::store;
+use crate::store::runs::LegacyRuns;
 use tripline_core::endpoint::runtime::INLINE_INPUT_MAX;
 use tripline_core::kernel::shard::shard_for;
 
-/// Runs moved per pass; the rest wait for the next one.
+/// Unfinished runs moved per pass; the rest wait for the next one.
 pub const MOVE_BATCH: u32 = 50;
+/// Finished runs moved per pass (they are inserted, not executed).
+pub const MOVE_FINISHED_BATCH: u32 = 500;
 /// Most bytes of runs (inputs with their bodies, step records, replies and errors, as D1 keeps
 /// them) one pass reads and sends: a body may be up to 10 MiB, and each is held in memory. A
 /// larger run moves alone.
@@ -43,11 +53,15 @@ async fn shards_of_workflow(db: &worker::D1Database, workflow_id: &str) -> Resul
     })
 }
 
-/// Moves up to [`MOVE_BATCH`] unfinished legacy runs into their shards, within
-/// [`MOVE_BUDGET_BYTES`]; how many moved.
-pub async fn move_unfinished(env: &Env) -> Result<usize> {
+/// Moves up to [`MOVE_BATCH`] unfinished (or [`MOVE_FINISHED_BATCH`] finished) legacy runs
+/// into their shards, within [`MOVE_BUDGET_BYTES`]; how many moved.
+pub async fn move_legacy(env: &Env, which: LegacyRuns<'_>) -> Result<usize> {
     let db = store::db(env)?;
-    let rows = store::runs::unfinished_legacy(&db, now_ms(), MOVE_BATCH, MOVE_BUDGET_BYTES).await?;
+    let limit = match which {
+        LegacyRuns::Unfinished => MOVE_BATCH,
+        LegacyRuns::Finished { .. } => MOVE_FINISHED_BATCH,
+    };
+    let rows = store::runs::legacy_to_move(&db, which, now_ms(), limit, MOVE_BUDGET_BYTES).await?;
     let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
     let noted = store::runs::noted_shards(&db, &ids).await?;
     let mut shards: HashMap<String, u8> = HashMap::new();
@@ -73,6 +87,18 @@ pub async fn move_unfinished(env: &Env) -> Result<usize> {
             true => row.id.clone(),
             false => String::new(),
         };
+        // A finished one keeps how it ended (an unfinished one resumes in its shard).
+        let ended = match row.status.as_str() {
+            "succeeded" | "failed" => Some(Ended {
+                finished_at: row
+                    .finished_at
+                    .clone()
+                    .unwrap_or_else(|| row.created_at.clone()),
+                status: row.status.clone(),
+                error: row.error.clone(),
+            }),
+            _ => None,
+        };
         groups
             .entry((row.workflow_id.clone(), shard, alone))
             .or_default()
@@ -86,10 +112,12 @@ pub async fn move_unfinished(env: &Env) -> Result<usize> {
                 created_at: row.created_at,
                 error: None,
                 moved: Some(Moved {
+                    ended,
                     steps: row.steps,
                     attempts: row.attempts,
                     started_at: row.started_at,
                     response: row.response,
+                    fingerprint: row.fingerprint,
                 }),
             });
     }

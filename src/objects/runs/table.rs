@@ -407,6 +407,7 @@ impl Table<'_> {
                     created_at: String::new(),
                     started_at: None,
                     finished_at: None,
+                    fingerprint: None,
                 };
                 // The claim is stored already: a run whose parts do not read is handed on
                 // marked, never dropped with the others.
