@@ -3,7 +3,6 @@
 //! (with `allow_error` too, which applies to the final answer).
 
 use std::time::Duration;
-use tripline_core::kernel::json_parse;
 
 use serde_json::{json, Map, Value};
 use worker::Delay;
@@ -80,7 +79,19 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
     let within_budget = tripline_core::kernel::json_budget::check(&resp.body).is_ok();
     let mut header_map = Map::new();
     for (k, v) in resp.headers {
-        header_map.insert(k, Value::String(v));
+        match header_map.get_mut(&k) {
+            None => {
+                header_map.insert(k, Value::String(v));
+            }
+            // Repeated `set-cookie` headers (never combined into one) are a list of values.
+            Some(Value::Array(values)) => values.push(Value::String(v)),
+            Some(first) if k == "set-cookie" => *first = json!([first.take(), v]),
+            Some(Value::String(first)) => {
+                first.push_str(", ");
+                first.push_str(&v);
+            }
+            Some(_) => {}
+        }
     }
     // The body's bytes become its text without a copy when they are UTF-8.
     let text = String::from_utf8(resp.body)
@@ -89,7 +100,12 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
     let body = if text.is_empty() {
         Value::Null
     } else if is_json && within_budget {
-        json_parse::from_str(&text).unwrap_or(Value::String(text))
+        // A string cut inside an emoji (`"\ud83d"`) reads as U+FFFD, not as text for the
+        // whole body.
+        let bytes =
+            tripline_core::kernel::lone_surrogates::replace_lone_surrogates(text.as_bytes());
+        let parsed = serde_json::from_slice::<Value>(&bytes).ok();
+        parsed.unwrap_or(Value::String(text))
     } else {
         Value::String(text)
     };

@@ -174,6 +174,57 @@ fn a_step_that_fails_twice_with_503_succeeds_on_the_third_attempt() {
     assert_eq!(up.received(&path).len(), 3);
 }
 
+/// A JSON answer with a string cut inside an emoji is still JSON to the steps after it.
+#[test]
+fn a_json_answer_with_an_unpaired_surrogate_is_read_as_json() {
+    let (dev, up) = (dev(), upstream());
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "surrogate", "trigger": {"type": "endpoint"},
+            "steps": [
+                {"type": "http", "name": "call", "url": up.url("/surrogate")},
+                {"type": "log", "name": "id", "message": "id {{steps.call.body.id}}"}
+            ]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(
+        run["steps"][0]["output"]["body"]["text"], "cut \u{fffd}",
+        "{run}"
+    );
+    assert_eq!(run["steps"][1]["output"]["message"], "id 7", "{run}");
+}
+
+/// Each of an answer's `set-cookie` headers reaches the steps after it.
+#[test]
+fn repeated_set_cookie_headers_are_a_list() {
+    let (dev, up) = (dev(), upstream());
+    let path = format!("/echo/{}", unique("cookies"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "cookies", "trigger": {"type": "endpoint"},
+            "steps": [
+                {"type": "http", "name": "login", "url": up.url("/cookies")},
+                {"type": "http", "name": "use", "url": up.url(&path),
+                 "headers": {"cookie": "{{steps.login.headers.set-cookie.0}}; {{steps.login.headers.set-cookie.1}}"}}
+            ]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let got = up.received(&path);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].headers["cookie"], "a=1; b=2; Path=/");
+    // Stored redacted, as a credential.
+    assert_eq!(
+        run["steps"][0]["output"]["headers"]["set-cookie"], "[redacted]",
+        "{run}"
+    );
+}
+
 #[test]
 fn retries_exhausted_fail_the_run_with_the_step_and_reason() {
     let (dev, up) = (dev(), upstream());

@@ -226,7 +226,7 @@ impl HttpStep {
             });
         }
         if let Some(pinned) = &self.pinned_origin {
-            if literal_origin(url).ok().as_ref() != Some(pinned) {
+            if origin_of(url, false).ok().as_ref() != Some(pinned) {
                 return Err(TemplateError {
                     location: "url".to_string(),
                     path: None,
@@ -538,7 +538,13 @@ fn json_credential(value: &Value, at: &str) -> Option<String> {
 /// A user-info part (`user@`) or a backslash in the host is refused.
 pub fn literal_origin(url: &str) -> Result<String, String> {
     let url = url.trim();
-    let templated = is_templated(url);
+    origin_of(url, is_templated(url))
+}
+
+/// The origin a URL names; with `templated`, of its literal part before the first template. A
+/// URL once filled in is read as it is (`templated` false): what a value put in it looks like is
+/// not a template.
+fn origin_of(url: &str, templated: bool) -> Result<String, String> {
     let text = if templated {
         literal_prefix(url)
     } else {

@@ -271,7 +271,7 @@ pub async fn create_many(
         // them, the records still records (a resume skips the steps that succeeded).
         let steps = fit_step_records(steps, VALUE_CAP_BYTES);
         let response = response.map(|r| limits::fit_text(r.to_string(), VALUE_CAP_BYTES));
-        let error = error.map(|e| limits::fit_text(e.clone(), ERROR_CAP_BYTES));
+        let error = error.map(|e| limits::fit_error(e.clone(), ERROR_CAP_BYTES));
         let bytes = input.len()
             + pieces.iter().map(String::len).sum::<usize>()
             + steps.len()

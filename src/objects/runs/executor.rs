@@ -208,7 +208,7 @@ impl RunWriter for Recorder {
         steps: &'a str,
         error: Option<&'a str>,
     ) -> LocalBoxFuture<'a, Result<bool>> {
-        let error = error.map(|e| limits::fit_text(e.to_string(), ERROR_CAP_BYTES));
+        let error = error.map(|e| limits::fit_error(e.to_string(), ERROR_CAP_BYTES));
         self.end
             .replace(Some((status.to_string(), fit_steps(steps), error)));
         Box::pin(ready(Ok(true)))
@@ -244,7 +244,7 @@ impl ObjectWriter<'_> {
     }
 
     fn end(&self, status: &str, steps: &str, error: Option<&str>) -> Result<bool> {
-        let error = error.map(|e| limits::fit_text(e.to_string(), ERROR_CAP_BYTES));
+        let error = error.map(|e| limits::fit_error(e.to_string(), ERROR_CAP_BYTES));
         self.runs
             .grew(steps.len() + error.as_ref().map_or(0, String::len));
         let done = Table { sql: self.sql }.finish(

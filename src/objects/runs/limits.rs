@@ -87,6 +87,35 @@ pub fn database_size(sql: &worker::SqlStorage) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// A run's error (the JSON of `{"message", …}`) as it is when at most `cap` bytes, else with
+/// its message cut (a value quoted whole in it can be long): still `{"message", "code"?, …}`,
+/// with `"truncated": true` and the `size` it had. An error of another shape is cut as
+/// [`fit_text`] cuts.
+pub fn fit_error(text: String, cap: usize) -> String {
+    if text.len() <= cap {
+        return text;
+    }
+    let parsed = tripline_core::kernel::json_parse::from_str::<serde_json::Value>(&text).ok();
+    let Some(message) = parsed.as_ref().and_then(|v| v["message"].as_str()) else {
+        return fit_text(text, cap);
+    };
+    let kept = tripline_core::kernel::redact::prefix_at_char_boundary(message, ERROR_MESSAGE_KEPT);
+    let mut cut = json!({
+        "message": format!("{kept}… (cut: the message was {} bytes)", message.len()),
+        "truncated": true,
+        "size": text.len(),
+    });
+    if let Some(code) = parsed.as_ref().and_then(|v| v["code"].as_str()) {
+        if code.len() <= 64 {
+            cut["code"] = json!(code);
+        }
+    }
+    fit_text(cut.to_string(), cap)
+}
+
+/// How much of a cut error's message is kept.
+const ERROR_MESSAGE_KEPT: usize = 4096;
+
 /// JSON text (already serialised) as it is when at most `cap` bytes, else the JSON of
 /// `{"truncated": true, "size": N, "preview": "…"}`.
 pub fn fit_text(text: String, cap: usize) -> String {
@@ -95,4 +124,32 @@ pub fn fit_text(text: String, cap: usize) -> String {
     }
     let preview = tripline_core::kernel::redact::prefix_at_char_boundary(&text, 2048);
     json!({ "truncated": true, "size": text.len(), "preview": preview }).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_error_keeps_a_message() {
+        let long = "é".repeat(50_000);
+        let error = json!({"message": format!("step `s`: {long}"), "code": "c"}).to_string();
+        let cut: serde_json::Value =
+            serde_json::from_str(&fit_error(error.clone(), 64 * 1024)).unwrap();
+        let message = cut["message"].as_str().unwrap();
+        assert!(message.starts_with("step `s`: éé"), "{message}");
+        assert!(
+            message.ends_with("(cut: the message was 100010 bytes)"),
+            "{message}"
+        );
+        assert!(message.len() < 4200);
+        assert_eq!(cut["code"], "c");
+        assert_eq!(cut["truncated"], true);
+        assert_eq!(cut["size"], error.len());
+        // Short ones and other shapes are as before.
+        let short = json!({"message": "m"}).to_string();
+        assert_eq!(fit_error(short.clone(), 64), short);
+        let other = json!({"detail": "x".repeat(100)}).to_string();
+        assert_eq!(fit_error(other.clone(), 64), fit_text(other, 64));
+    }
 }

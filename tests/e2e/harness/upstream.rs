@@ -12,7 +12,10 @@
 //! - `/typed/{content-type}` answers 200 `{"typed": true}` with that (percent-encoded)
 //!   content type,
 //! - `/lookalikes/{n}` answers 200 `{"tokens": ["Bearer t000000", …]}`: `n` values that look
-//!   like credentials.
+//!   like credentials,
+//! - `/surrogate` answers 200 `{"text": "cut \ud83d", "id": 7}`: JSON whose string was cut
+//!   inside an emoji (an unpaired surrogate escape),
+//! - `/cookies` answers 200 with two `set-cookie` headers, `a=1` and `b=2; Path=/`.
 //!
 //! A HEAD gets the headers a GET would, its content-length too, and no body.
 
@@ -92,6 +95,18 @@ fn answer(
     });
     let bytes_of = |i: usize| -> usize { parts.get(i).and_then(|s| s.parse().ok()).unwrap_or(0) };
     match parts.get(1).copied() {
+        Some("cookies") => {
+            return Reply::new(200, "application/json", "{}")
+                .with_header("set-cookie", "a=1")
+                .with_header("set-cookie", "b=2; Path=/");
+        }
+        Some("surrogate") => {
+            return Reply::new(
+                200,
+                "application/json",
+                r#"{"text": "cut \ud83d", "id": 7}"#,
+            );
+        }
         Some("typed") => {
             let content_type = percent_decode(parts.get(2).copied().unwrap_or(""));
             return Reply::new(200, &content_type, r#"{"typed": true}"#);

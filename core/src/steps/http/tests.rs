@@ -357,3 +357,32 @@ fn a_credential_carrying_step_has_a_literal_host() {
     );
     assert!(literal_origin("https://a.example@evil.example/").is_err());
 }
+
+#[test]
+fn a_filled_in_url_with_braces_in_a_value_still_calls_its_pinned_host() {
+    // What a request puts in the URL is a value, never read as a template again.
+    let mut ctx = context();
+    for q in ["{{", "{{a b}}", "}}{{x", "{{request.body.host}}"] {
+        ctx["request"]["body"]["q"] = json!(q);
+        let (step, errors) = parse_http(json!({"type": "http",
+            "url": "https://api.example.com/search?q={{request.body.q}}",
+            "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}));
+        assert!(errors.is_empty(), "{errors:?}");
+        let req = step.unwrap().prepare(&ctx, &secrets).unwrap();
+        assert_eq!(
+            req.pinned_origin.as_deref(),
+            Some("https://api.example.com"),
+            "{q}"
+        );
+        assert_eq!(req.url, format!("https://api.example.com/search?q={q}"));
+    }
+    // A value that moves the host is still refused.
+    ctx["request"]["body"]["q"] = json!("x");
+    ctx["request"]["body"]["h"] = json!("evil.example/{{");
+    let (step, _) = parse_http(json!({"type": "http",
+        "url": "https://api.example.com{{request.body.h}}",
+        "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}));
+    if let Some(step) = step {
+        assert_eq!(step.prepare(&ctx, &secrets).unwrap_err().location, "url");
+    }
+}
