@@ -1700,9 +1700,11 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     // configuration to fix (409, naming the field), not an unreachable upstream (502).
     if start == PollStart::Now {
         let env = obj.env();
+        // A Hyperdrive binding is the PostgreSQL Worker's (this one has none): that Worker
+        // names a missing one itself.
         let missing = trigger.source.missing_configuration(
             |name| crate::platform::env_string(env, name).is_some(),
-            |name| env.hyperdrive(name).is_ok(),
+            |_| true,
         );
         if let Some(m) = missing {
             return Response::from_json(&json!({ "error": m.message, "location": m.location }))

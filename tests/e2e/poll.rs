@@ -1351,6 +1351,13 @@ fn a_hyperdrive_source_is_read_through_the_postgresql_workers_binding() {
     assert_eq!(record_ids(&runs), [1, 2, 3]);
     assert_unique_keys(&runs);
     assert_eq!(poll_status(&dev, &id)["last_poll_error"], Value::Null);
+    // A reset to now reads the newest row through the same binding (the main Worker has none).
+    insert(&e.pg, "t_hyperdrive", 4, 5);
+    let path = format!("/api/workflows/{id}/poll/reset");
+    let r = api(&dev, "POST", &path, Some(&json!({"start": "now"})));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["cursor"]["cursor"], "5", "{}", r.text);
+    assert_eq!(runs_of(&dev, &id), 3);
 }
 
 #[test]

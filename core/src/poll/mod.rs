@@ -204,7 +204,7 @@ pub struct MissingConfiguration {
 impl PollSource {
     /// The first secret or binding this source names that the Worker lacks: `has_secret(NAME)`
     /// tells whether a secret (or var) is set, `has_binding(NAME)` whether a Hyperdrive binding
-    /// is configured.
+    /// is configured (on the PostgreSQL Worker, which has them).
     pub fn missing_configuration(
         &self,
         has_secret: impl Fn(&str) -> bool,
@@ -224,7 +224,7 @@ impl PollSource {
                 postgres::PgConnection::Hyperdrive(name) if !has_binding(name) => Some(missing(
                     "trigger.source.hyperdrive".into(),
                     format!(
-                        "Hyperdrive binding `{name}` is not configured on the Worker (wrangler.toml [[hyperdrive]])"
+                        "Hyperdrive binding `{name}` is not configured on the PostgreSQL Worker (pg/wrangler.toml [[hyperdrive]])"
                     ),
                 )),
                 _ => None,
