@@ -26,7 +26,7 @@ pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
     let base = format!("{origin}/hooks/{}", row.id);
     // The URLs of the trigger that runs (the deployed version's, else the draft's), and the
     // test URL of a draft endpoint, which the test URL follows.
-    let mut urls = match row.live_kind.unwrap_or(row.trigger_type) {
+    let mut urls = match row.shown_kind() {
         TriggerKind::Endpoint => json!({ "endpoint": base }),
         TriggerKind::OAuth => json!({
             "signin": format!("{origin}/oauth/{}/signin", row.id),
@@ -44,6 +44,8 @@ pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
         "key": row.key,
         "name": row.name,
         "trigger_type": row.trigger_type,
+        // The kind that runs: the deployed version's (null while not deployed).
+        "live_trigger_type": row.live(),
         "draft": draft,
         "status": row.status,
         "deployed_version": row.deployed_version,

@@ -172,7 +172,7 @@ const LINK_TTL_DEFAULT_SECONDS: i64 = 600;
 pub async fn create_link(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = crate::api::catalog::load(env, id).await?;
     // The deployed version's trigger is the one signed in to (the draft's may differ).
-    let kind = row.live_kind.unwrap_or(row.trigger_type);
+    let kind = row.shown_kind();
     if kind != TriggerKind::OAuth {
         // The workflow exists; its trigger kind has no Sign-in links (as a poll reset on a
         // workflow that does not poll).

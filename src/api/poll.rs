@@ -33,7 +33,7 @@ pub async fn reset(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     parse_reset(&body)
         .map_err(|errors| ApiError::validation("the reset request is not valid", errors))?;
     // The deployed version's trigger is the one that polls (the draft's may differ).
-    let kind = row.live_kind.unwrap_or(row.trigger_type);
+    let kind = row.shown_kind();
     if kind != TriggerKind::Poll {
         return Err(ApiError::new(
             409,

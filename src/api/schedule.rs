@@ -14,7 +14,7 @@ use super::reply::json_response;
 use super::request::{query_pairs, query_param};
 use crate::platform::now_ms;
 use crate::store::workflows::WorkflowRow;
-use tripline_core::definition::{Definition, Trigger};
+use tripline_core::definition::{Definition, Trigger, TriggerKind};
 use tripline_core::kernel::time::{
     from_millis, iso_millis, parse_millis, writable, LAST_WRITABLE_MS,
 };
@@ -23,7 +23,8 @@ use tripline_core::schedule::timer::projected_next;
 use tripline_core::schedule::zone::{offset_changes, Tz};
 
 /// `GET /api/workflows/{id}/schedule/preview?count=N[&after=…]`: the next N fire times of the
-/// draft's schedule (the draft, so a change can be checked before it is deployed).
+/// draft's schedule (the draft, so a change can be checked before it is deployed); of the
+/// deployed one while the draft has another trigger.
 pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
     let q = query_pairs(&req);
@@ -38,15 +39,31 @@ pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         )
         .with_errors(errors)
     })?;
-    let Trigger::Schedule(trigger) = &definition.trigger else {
-        return Err(ApiError::new(
-            409,
-            "Conflict",
-            format!(
-                "workflow {id} has a `{}` trigger; only `schedule` workflows have fire times to preview",
-                definition.trigger.kind()
-            ),
-        ));
+    // A deployed schedule whose draft has another trigger: the schedule that fires.
+    let deployed = match (&definition.trigger, row.live(), row.deployed_version) {
+        (Trigger::Schedule(_), _, _) => None,
+        (_, Some(TriggerKind::Schedule), Some(version)) => {
+            crate::engine::version(&crate::store::db(env)?, id.as_str(), version)
+                .await?
+                .ok()
+        }
+        _ => None,
+    };
+    let trigger = match deployed.as_deref().map(|d| &d.trigger) {
+        Some(Trigger::Schedule(t)) => t,
+        _ => match &definition.trigger {
+            Trigger::Schedule(t) => t,
+            _ => {
+                return Err(ApiError::new(
+                    409,
+                    "Conflict",
+                    format!(
+                        "workflow {id} has a `{}` trigger; only `schedule` workflows have fire times to preview",
+                        definition.trigger.kind()
+                    ),
+                ))
+            }
+        },
     };
     let now = now_ms();
     // `daily` with `every > 1` counts days from the deploy date: the live one when deployed,

@@ -223,7 +223,7 @@ pub async fn get(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let mut v = resource(&row, &origin(&req));
     v["deployed_definition"] = deployed_definition(env, &row).await?;
     // The live state of what runs: the deployed version's trigger, else the draft's.
-    match row.live_kind.unwrap_or(row.trigger_type) {
+    match row.shown_kind() {
         TriggerKind::Endpoint => {
             v["endpoint"] = super::endpoint::test_requests::stats(env, id).await?
         }

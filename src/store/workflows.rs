@@ -40,6 +40,21 @@ pub struct WorkflowRow {
     pub draft_changed: bool,
 }
 
+impl WorkflowRow {
+    /// The deployed version's trigger kind, `None` while not deployed (a `live_kind` left by
+    /// an earlier version's undeploy is not read).
+    pub fn live(&self) -> Option<TriggerKind> {
+        self.live_kind
+            .filter(|_| self.status == WorkflowStatus::Deployed)
+    }
+
+    /// The kind whose URLs and status a workflow shows: the deployed version's, else the
+    /// draft's.
+    pub fn shown_kind(&self) -> TriggerKind {
+        self.live().unwrap_or(self.trigger_type)
+    }
+}
+
 impl<'de> Deserialize<'de> for WorkflowRow {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         Self::from_columns(Columns::read(d)?).map_err(Bad::into_error)
@@ -369,7 +384,8 @@ pub async fn timers_from(db: &D1Database, from: &str, limit: u32) -> Result<Vec<
     let part = |i: usize, cmp: &str| {
         format!(
             "SELECT * FROM (SELECT id AS workflow_id, {i} AS number FROM workflows \
-             WHERE live_kind = '{}' AND id {cmp} ?1 ORDER BY id LIMIT ?2)",
+             WHERE live_kind = '{}' AND status = 'deployed' AND id {cmp} ?1 \
+             ORDER BY id LIMIT ?2)",
             KINDS[i].as_str()
         )
     };

@@ -692,6 +692,42 @@ fn schedule_preview_marks_the_dst_shift() {
     assert_eq!(r["csp_violations"], json!([]));
 }
 
+/// A deployed schedule whose draft was saved as an endpoint still shows its schedule (what
+/// runs), and the draft's endpoint panel with its test URL beside it.
+#[test]
+fn a_deployed_schedule_with_an_endpoint_draft_shows_both_panels() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "Hourly, soon a hook",
+            "trigger": {"type": "schedule", "schedule": {"kind": "hourly", "minute": 5}},
+            "steps": [{"type": "log", "name": "n", "message": "x"}]
+        }),
+    );
+    let r = api(
+        dev,
+        "PUT",
+        &format!("/api/workflows/{id}"),
+        Some(
+            &json!({"name": "Hourly, soon a hook", "trigger": {"type": "endpoint"},
+                     "steps": [{"type": "log", "name": "n", "message": "x"}]}),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = browser("dashboard_live_kind.mjs", json!({ "id": id }));
+    let head = text(&r["head"]);
+    assert!(head.contains("schedule (draft: endpoint)"), "{r:#}");
+    assert_eq!(r["preview"], 1, "{r:#}");
+    assert_eq!(r["test_url"], 1, "{r:#}");
+    assert_eq!(r["production_url"], 0, "{r:#}");
+    assert!(
+        text(&r["note"]).contains("answers once this draft is deployed"),
+        "{r:#}"
+    );
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
 /// A JSON feed for the poll trigger: `{"data": [{"id": 1}, {"id": 2}]}`.
 fn feed_server() -> String {
     let server = Server::bind();

@@ -1174,6 +1174,7 @@ fn a_schedule_whose_draft_is_now_an_endpoint_stays_a_schedule_until_deployed() {
     let dev = Dev::start("schedule-draft-kind", &[("TRIPLINE_DEV_ACTIONS", "1")]);
     let id = create_deployed(&dev, &schedule_def("kind change", every(1), "skip"));
     eventually(30, "two runs", || slots(&dev, &id).len() >= 2);
+    assert_eq!(workflow(&dev, &id)["live_trigger_type"], "schedule");
     let r = api(
         &dev,
         "PUT",
@@ -1186,7 +1187,30 @@ fn a_schedule_whose_draft_is_now_an_endpoint_stays_a_schedule_until_deployed() {
     assert_eq!(r.status, 200, "{}", r.text);
     let wf = workflow(&dev, &id);
     assert_eq!(wf["trigger_type"], "endpoint", "{wf}");
+    assert_eq!(wf["live_trigger_type"], "schedule", "{wf}");
     assert_eq!(wf["deployed_definition"]["trigger"]["type"], "schedule");
+    // The preview shows the schedule that fires.
+    let r = api(
+        &dev,
+        "GET",
+        &format!("/api/workflows/{id}/schedule/preview?count=3"),
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["fire_times"].as_array().map(Vec::len), Some(3));
+    let listed = api(&dev, "GET", "/api/workflows?limit=100", None).json();
+    let row = listed["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == id.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (&row["trigger_type"], &row["live_trigger_type"]),
+        (&json!("endpoint"), &json!("schedule")),
+        "{row}"
+    );
     assert!(wf["next_run_at"].is_string(), "{wf}");
     assert!(wf.get("endpoint").is_none(), "{wf}");
     // No production URL until the endpoint is deployed; the test URL follows the draft.
@@ -1205,6 +1229,10 @@ fn a_schedule_whose_draft_is_now_an_endpoint_stays_a_schedule_until_deployed() {
         "workflow {id}: its trigger's alarm was lost; armed again from the catalog"
     )));
     assert_unique(&slots(&dev, &id));
+    // Undeployed, nothing runs: no live kind.
+    let r = api(&dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(workflow(&dev, &id)["live_trigger_type"], Value::Null);
 }
 
 /// The object's call of a deploy or undeploy is written to the outbox with the catalog's

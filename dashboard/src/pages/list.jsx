@@ -9,12 +9,14 @@ import { appendPage, refreshFirstPage } from '../paging.js';
 /** Newest first, as the API pages them: `a` comes after `b` when it was created earlier. */
 const olderThan = (a, b) => a.created_at < b.created_at || (a.created_at === b.created_at && a.id < b.id);
 const byId = (w) => w.id;
+/** The trigger kind that runs (the deployed version's), else the draft's. */
+const kindOf = (w) => w.live_trigger_type || w.trigger_type;
 
 /** What the list shows beyond the list's own fields (which carry the last run): a schedule's
  * next fire and a poll's health, from the workflow's own resource; or why that could not be
  * read (shown in the cell, so a failed read does not look like "nothing to show"). */
 async function details(w) {
-  if (w.trigger_type !== 'schedule' && w.trigger_type !== 'poll') return { full: null, error: null };
+  if (kindOf(w) !== 'schedule' && kindOf(w) !== 'poll') return { full: null, error: null };
   try {
     return { full: await api('GET', `/api/workflows/${enc(w.id)}`), error: null };
   } catch (e) {
@@ -51,7 +53,7 @@ export function WorkflowList() {
       if (!paged.current || !page.next_cursor) setNext(page.next_cursor);
       setError(null);
     }
-    const pairs = await Promise.all(page.workflows.filter((w) => w.trigger_type === 'schedule' || w.trigger_type === 'poll').map(async (w) => [w.id, await details(w)]));
+    const pairs = await Promise.all(page.workflows.filter((w) => kindOf(w) === 'schedule' || kindOf(w) === 'poll').map(async (w) => [w.id, await details(w)]));
     setExtra((old) => ({ ...old, ...Object.fromEntries(pairs) }));
   };
   useEffect(() => { document.title = 'Workflows · Tripline'; }, []);
@@ -84,7 +86,7 @@ export function WorkflowList() {
   };
 
   const f = filter.trim().toLowerCase();
-  const shown = (items || []).filter((w) => !f || [w.name, w.id, w.trigger_type, w.status].some((s) => String(s).toLowerCase().includes(f)));
+  const shown = (items || []).filter((w) => !f || [w.name, w.id, kindOf(w), w.status].some((s) => String(s).toLowerCase().includes(f)));
 
   return (
     <section>
@@ -122,14 +124,14 @@ export function WorkflowList() {
                 return (
                   <tr key={w.id} data-id={w.id}>
                     <td data-label="Name"><div><a class="wf-name" href={`#/w/${enc(w.id)}`}>{w.name}</a><div class="muted mono">{w.id}</div></div></td>
-                    <td data-label="Trigger">{w.trigger_type}</td>
+                    <td data-label="Trigger">{kindOf(w)}</td>
                     <td data-label="Status"><Status status={w.status} /></td>
                     <td data-label="Version">{w.deployed_version ? `v${w.deployed_version}` : '—'}</td>
                     <td data-label="Last run" class="last-run">
                       {x.lastRun ? <a href={`#/runs/${enc(x.lastRun.id)}`}><Status status={x.lastRun.status} /> <Time iso={x.lastRun.created_at} /></a> : 'never'}
                     </td>
-                    <td data-label="Next fire" class="next-fire">{w.trigger_type !== 'schedule' ? '—' : !extra[w.id] ? '…' : x.error ? <ProblemMark error={x.error} /> : <Time iso={x.full && x.full.next_run_at} />}</td>
-                    <td data-label="Poll" class="poll-health">{w.trigger_type === 'poll' && !extra[w.id] ? '…' : w.trigger_type === 'poll' && x.error ? <ProblemMark error={x.error} /> : health ? <span class={health.tone}>{health.text}</span> : '—'}</td>
+                    <td data-label="Next fire" class="next-fire">{kindOf(w) !== 'schedule' ? '—' : !extra[w.id] ? '…' : x.error ? <ProblemMark error={x.error} /> : <Time iso={x.full && x.full.next_run_at} />}</td>
+                    <td data-label="Poll" class="poll-health">{kindOf(w) === 'poll' && !extra[w.id] ? '…' : kindOf(w) === 'poll' && x.error ? <ProblemMark error={x.error} /> : health ? <span class={health.tone}>{health.text}</span> : '—'}</td>
                   </tr>
                 );
               })}

@@ -95,7 +95,7 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
       <h2 id="endpoint-h">Endpoint</h2>
       <UrlRow label="Production URL" url={wf.urls.endpoint} />
       <UrlRow label="Test URL" url={wf.urls.test} />
-      {wf.status !== 'deployed' && <p class="muted">The production URL answers once the workflow is deployed; the test URL records requests now.</p>}
+      {wf.live_trigger_type !== 'endpoint' && <p class="muted">The production URL answers once {wf.status === 'deployed' ? 'this draft' : 'the workflow'} is deployed; the test URL records requests now.</p>}
       {stats.signature_failures ? <p class="bad">Signature failures on the production URL: {stats.signature_failures} (last <Time iso={stats.last_signature_failure_at} />)</p> : null}
       <h3>Test shelf</h3>
       <p class="muted">Requests sent to the test URL appear here by themselves. Nothing runs.</p>

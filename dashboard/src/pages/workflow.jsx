@@ -210,13 +210,16 @@ export function WorkflowPage({ id, onDirty }) {
   // The problem's own errors, each at its line in the editor's text.
   const placed = problem && editor.current ? placeErrors(editor.current.view.state, problem.errors || []) : [];
   const deployedDef = wf.deployed_definition;
+  // The trigger that runs (the deployed version's), then the draft's when a deploy would switch.
+  const live = wf.live_trigger_type || wf.trigger_type;
+  const kinds = live === wf.trigger_type ? [live] : [live, wf.trigger_type];
 
   return (
     <section class="workflow">
       <div class="page-head">
         <div>
           <h1 class="wf-title">{wf.name}</h1>
-          <p class="muted"><span class="mono">{wf.id}</span> · {wf.trigger_type} · <Status status={wf.status} />
+          <p class="muted"><span class="mono">{wf.id}</span> · {live}{live !== wf.trigger_type ? <> (draft: {wf.trigger_type})</> : null} · <Status status={wf.status} />
             {wf.deployed_version ? <> · v{wf.deployed_version} deployed <Time iso={wf.deployed_at} /></> : null}</p>
         </div>
         <nav class="actions" aria-label="Workflow actions">
@@ -262,11 +265,11 @@ export function WorkflowPage({ id, onDirty }) {
           </details>
         </div>
         <div class="col-side">
-          {wf.trigger_type === 'endpoint' && <EndpointPanel wf={wf} dirty={dirty} onApplied={adopt} applyInEditor={applyInEditor} />}
-          {wf.trigger_type === 'schedule' && <SchedulePanel wf={wf} dirty={dirty} />}
-          {wf.trigger_type === 'poll' && <PollPanel wf={wf} onChanged={refresh} />}
-          {wf.trigger_type === 'oauth' && <OAuthPanel wf={wf} />}
-          {!['endpoint', 'schedule', 'poll', 'oauth'].includes(wf.trigger_type) && <UrlRow label="API" url={`/api/workflows/${wf.id}`} />}
+          {kinds.includes('endpoint') && <EndpointPanel wf={wf} dirty={dirty} onApplied={adopt} applyInEditor={applyInEditor} />}
+          {kinds.includes('schedule') && <SchedulePanel wf={wf} dirty={dirty} />}
+          {kinds.includes('poll') && <PollPanel wf={wf} onChanged={refresh} />}
+          {kinds.includes('oauth') && <OAuthPanel wf={wf} />}
+          {!kinds.some((k) => ['endpoint', 'schedule', 'poll', 'oauth'].includes(k)) && <UrlRow label="API" url={`/api/workflows/${wf.id}`} />}
         </div>
       </div>
     </section>
