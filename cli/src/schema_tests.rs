@@ -705,6 +705,27 @@ fn both_reject_the_same_invalid_definitions() {
             with("/steps/0", json!({"type": "response", "status": 700})),
         ),
         (
+            "a 204 response with a body",
+            with(
+                "/steps/0",
+                json!({"type": "response", "status": 204, "json": {}}),
+            ),
+        ),
+        (
+            "a 304 response (as text) with a body",
+            with(
+                "/steps/0",
+                json!({"type": "response", "status": " 304", "body": "x"}),
+            ),
+        ),
+        (
+            "a 205 response (as a whole float) with a body",
+            with(
+                "/steps/0",
+                json!({"type": "response", "status": 205.0, "json": null, "body": "x"}),
+            ),
+        ),
+        (
             "response status text",
             with("/steps/0", json!({"type": "response", "status": "ok"})),
         ),
@@ -790,6 +811,15 @@ fn accepted_variants_are_valid_for_both() {
         with("/shards", json!(1)),
         with("/shards", json!(64)),
         with("/shards", json!(16.0)),
+        with(
+            "/steps/0",
+            json!({"type": "response", "status": 200.0, "json": {"ok": true}}),
+        ),
+        with(
+            "/steps/0",
+            json!({"type": "response", "status": 204, "json": null}),
+        ),
+        with("/steps/0", json!({"type": "response", "status": "204"})),
         schedule(json!({"kind": "cron", "expression": " @Daily "})),
         schedule(json!({"kind": "cron", "expression": "\t*/5 1-3 1,15 jan-mar MON-fri"})),
         with(

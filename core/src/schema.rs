@@ -704,7 +704,16 @@ pub struct HttpStepSchema {
 #[schemars(deny_unknown_fields, extend("not" = {
     "required": ["json", "body"],
     "properties": { "json": { "not": { "type": "null" } }, "body": { "not": { "type": "null" } } }
+}, "if" = {
+    "required": ["status"],
+    "properties": { "status": { "anyOf": [
+        { "enum": [204, 205, 304] },
+        { "type": "string", "pattern": "^\\s*\\+?(204|205|304)\\s*$" }
+    ] } }
+}, "then" = {
+    "properties": { "json": { "type": "null" }, "body": { "type": "null" } }
 }))]
+/// A 204, 205 or 304 reply has no body.
 pub struct ResponseStepSchema {
     #[schemars(default, schema_with = "step_name")]
     name: Option<String>,

@@ -112,11 +112,20 @@ impl ApiError {
             413 => "payload-too-large",
             415 => "unsupported-media-type",
             422 => "unprocessable",
+            // A run that failed before its Response step could answer.
+            502 if self.title == "Run failed" => "run-failed",
             502 => "bad-gateway",
-            503 if self.title == "Workflow object unavailable" || self.title == "Not deleted" => {
+            // Passing trouble, worth a retry (most say when, with Retry-After).
+            503 if self.title == "Not deleted"
+                || self
+                    .headers
+                    .iter()
+                    .any(|(k, _)| k.eq_ignore_ascii_case("retry-after")) =>
+            {
                 "unavailable"
             }
             503 => "not-configured",
+            507 => "insufficient-storage",
             _ => "error",
         };
         format!("urn:tripline:problem:{slug}")

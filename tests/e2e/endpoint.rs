@@ -1903,6 +1903,7 @@ fn a_run_failing_before_its_response_step_is_502_naming_the_step() {
     assert_problem(&r, 502);
     let v = r.json();
     assert_eq!(v["failed_step"], "charge");
+    assert_eq!(v["type"], "urn:tripline:problem:run-failed");
     assert_eq!(r.locations(), ["steps.charge"]);
     assert!(v["detail"].as_str().unwrap().contains("`charge`"));
     let run_id = v["run_id"].as_str().unwrap().to_string();

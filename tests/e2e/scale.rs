@@ -1054,6 +1054,10 @@ fn a_full_shard_refuses_new_runs_with_507_and_keeps_every_accepted_one() {
     );
     assert_eq!(problem["status"], 507, "{problem}");
     assert_eq!(problem["title"], "Insufficient storage", "{problem}");
+    assert_eq!(
+        problem["type"], "urn:tripline:problem:insufficient-storage",
+        "{problem}"
+    );
     assert!(
         problem["detail"]
             .as_str()

@@ -157,7 +157,12 @@ impl ResponseStep {
 /// A status code from an integer or a string of digits, in `200..=599`.
 fn status_from(v: &Value) -> Result<u16, String> {
     let n = match v {
-        Value::Number(n) => n.as_i64(),
+        // A whole number written as `200.0` too, as every other integer field reads it.
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };
