@@ -36,11 +36,19 @@ const DEFAULT_LEASE_MS: i64 = 60_000;
 const TOKEN_MARGIN_MS: i64 = 60_000;
 
 pub fn lease_ms(env: &Env) -> i64 {
-    env_string(env, "RUN_LEASE_SECONDS")
-        .and_then(|s| s.parse::<i64>().ok())
-        .filter(|s| (1..=3600).contains(s))
-        .map(|s| s * 1000)
-        .unwrap_or(DEFAULT_LEASE_MS)
+    let Some(text) = env_string(env, "RUN_LEASE_SECONDS") else {
+        return DEFAULT_LEASE_MS;
+    };
+    match text.trim().parse::<i64>() {
+        Ok(s) if (1..=3600).contains(&s) => s * 1000,
+        _ => {
+            crate::platform::config_errors::log_config_error(&format!(
+                "RUN_LEASE_SECONDS is `{text}`, not a whole number of seconds from 1 to 3600: \
+                 its default is used"
+            ));
+            DEFAULT_LEASE_MS
+        }
+    }
 }
 
 /// What starts a run: the workflow's deployed version, the trigger kind and the dedup key.

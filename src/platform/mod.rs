@@ -36,7 +36,16 @@ thread_local! {
         Default::default();
 }
 
-/// A secret or a plain var by name (secrets and `[vars]` are both strings); `None` when unset or empty.
+/// A var written unquoted in `wrangler.toml` (`RUN_RETENTION_DAYS = 7`) reaches the Worker as
+/// a number (or a boolean), not a string: read as its text.
+fn unquoted_var(env: &Env, name: &str) -> Option<String> {
+    let raw = js_sys::Reflect::get(env, &wasm_bindgen::JsValue::from_str(name)).ok()?;
+    raw.as_f64()
+        .map(|n| n.to_string())
+        .or_else(|| raw.as_bool().map(|b| b.to_string()))
+}
+
+/// A secret or a plain var by name (a `[vars]` number or boolean as its text); `None` when unset or empty.
 pub fn env_string(env: &Env, name: &str) -> Option<String> {
     if let Some(hit) = ENV_STRINGS.with(|m| m.borrow().get(name).cloned()) {
         return hit;
@@ -46,6 +55,7 @@ pub fn env_string(env: &Env, name: &str) -> Option<String> {
         .map(|s| s.to_string())
         .or_else(|_| env.var(name).map(|v| v.to_string()))
         .ok()
+        .or_else(|| unquoted_var(env, name))
         .filter(|s| !s.is_empty());
     ENV_STRINGS.with(|m| {
         let mut m = m.borrow_mut();

@@ -1142,3 +1142,24 @@ fn a_body_slower_than_a_change_of_shards_settling_makes_no_second_run() {
         .unwrap_or_else(|e| panic!("{e}: {answer}"));
     assert_eq!(slow["run_id"], fast["run_id"], "{answer}");
 }
+
+/// A var written unquoted in `wrangler.toml` (a TOML number, which reaches the Worker as a
+/// number) is read like a quoted one: a storage limit of 1 byte refuses the first run. (It was
+/// taken for unset: the default limit let every run in.)
+#[test]
+fn a_var_written_as_a_toml_number_is_read() {
+    let dev = Dev::start_with_toml_vars("toml-number-var", "RUN_STORAGE_LIMIT_BYTES = 1");
+    let id = create_deployed(
+        &dev,
+        &json!({"name": "full at once", "trigger": {"type": "endpoint"},
+                "steps": [{"type": "log", "name": "a", "message": "x"}]}),
+    );
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}")),
+        &[("content-type", "application/json")],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 507, "{}", r.text);
+    assert_eq!(r.json()["title"], "Insufficient storage", "{}", r.text);
+}

@@ -28,16 +28,26 @@ const _: () = assert!(MOVED_INPUT_MAX >= 1_000_000);
 const _: () = assert!(tripline_core::endpoint::runtime::INLINE_INPUT_MAX <= INPUT_CAP_BYTES);
 const _: () = assert!(tripline_core::poll::state::MAX_RECORD_INPUT_BYTES <= INPUT_CAP_BYTES);
 
-/// A Worker variable read as a positive number (`None`: unset, not a number, or not above 0).
+/// A Worker variable read as a positive number (`None`: unset, not a number, or not above 0;
+/// a value set but not used says so in the log, once a minute).
 pub(crate) fn env_number(env: &Env, name: &str) -> Option<f64> {
-    env_string(env, name)
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|n| n.is_finite() && *n > 0.0)
+    let text = env_string(env, name)?;
+    let n = text
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n > 0.0);
+    if n.is_none() {
+        crate::platform::config_errors::log_config_error(&format!(
+            "{name} is `{text}`, not a number above 0: its default is used"
+        ));
+    }
+    n
 }
 
 /// `RUN_MAX_ATTEMPTS` (default 10): a claim past it fails the run instead of executing it.
 pub fn max_attempts(env: &Env) -> i64 {
-    env_number(env, "RUN_MAX_ATTEMPTS").map_or(10, |n| n as i64)
+    env_number(env, "RUN_MAX_ATTEMPTS").map_or(10, |n| n.max(1.0) as i64)
 }
 
 /// `RUN_RETENTION_DAYS` (default 30), in ms: finished runs older than this are deleted.
@@ -73,10 +83,14 @@ pub fn wake_runs(env: &Env) -> u64 {
     env_number(env, "RUN_WAKE_RUNS").map_or(5_000, |n| n.max(1.0) as u64)
 }
 
-/// `RUN_STORAGE_LIMIT_BYTES` (default 9.5 GB): past it, the object refuses new runs (507).
+/// `RUN_STORAGE_LIMIT_BYTES` (default 9.5 GB, at most 9.9 GB): past it, the object refuses
+/// new runs (507). Above the platform's 10 GB an object would fail its writes instead.
 pub fn storage_limit(env: &Env) -> f64 {
-    env_number(env, "RUN_STORAGE_LIMIT_BYTES").unwrap_or(9.5e9)
+    env_number(env, "RUN_STORAGE_LIMIT_BYTES").map_or(9.5e9, |n| n.min(STORAGE_LIMIT_MAX))
 }
+
+/// The largest `RUN_STORAGE_LIMIT_BYTES` used: below the platform's 10 GB per object.
+const STORAGE_LIMIT_MAX: f64 = 9.9e9;
 
 /// The size of the object's SQLite in bytes (read as a number: it may pass 4 GiB, which a
 /// wasm `usize` cannot hold).

@@ -136,6 +136,46 @@ impl Dev {
         Dev::start_with(name, vars, &["wrangler.toml", &pg_config])
     }
 
+    /// Starts the main Worker from a copy of `wrangler.toml` whose `[vars]` also hold `vars`
+    /// (TOML, as written in the file: `RUN_STORAGE_LIMIT_BYTES = 1`), with its paths made
+    /// absolute so that the copy can live in the state directory.
+    pub fn start_with_toml_vars(name: &str, vars: &str) -> Dev {
+        let dir = root()
+            .join("target/e2e")
+            .join(format!("{name}-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("config dir");
+        let at = |p: &str| root().join(p).display().to_string();
+        let text = std::fs::read_to_string(root().join("wrangler.toml")).expect("wrangler.toml");
+        let mut config = String::new();
+        for line in text.lines() {
+            let line = match line.trim() {
+                "main = \"src/entry.js\"" => format!("main = \"{}\"", at("src/entry.js")),
+                "command = \"scripts/build worker\"" => {
+                    format!("command = \"{} worker\"", at("scripts/build"))
+                }
+                "directory = \"dashboard/dist\"" => {
+                    format!("directory = \"{}\"", at("dashboard/dist"))
+                }
+                "migrations_dir = \"migrations\"" => {
+                    format!("migrations_dir = \"{}\"", at("migrations"))
+                }
+                "[vars]" => format!("[vars]\n{vars}"),
+                _ => line.to_string(),
+            };
+            config.push_str(&line);
+            config.push('\n');
+        }
+        assert!(
+            config.contains(&at("src/entry.js")) && config.contains(vars),
+            "{config}"
+        );
+        let path = dir.join("wrangler.toml");
+        std::fs::write(&path, config).expect("write config");
+        let pg = root().join("pg/wrangler.toml");
+        let (main, pg) = (path.to_string_lossy(), pg.to_string_lossy());
+        Dev::start_with(name, &[], &[&main, &pg])
+    }
+
     /// Starts the main Worker alone: its binding `PG` leads nowhere, as when the PostgreSQL
     /// Worker was not deployed.
     pub fn start_without_pg_worker(name: &str, vars: &[(&str, &str)]) -> Dev {
