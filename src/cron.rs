@@ -15,8 +15,8 @@ use tripline_core::kernel::outbox::retry_delay_ms;
 use tripline_core::kernel::time::iso_millis;
 
 /// One pass of the Cron Trigger: retry failed deploy/undeploy calls (the arm outbox), set lost
-/// schedule and poll alarms again (a sample), move unfinished runs of earlier versions from D1
-/// into their shard objects, delete old ones, refresh OAuth connections. Each part logs what it
+/// schedule and poll alarms again (a sample), move runs of earlier versions from D1 into their
+/// shard objects and delete old ones, refresh OAuth connections. Each part logs what it
 /// did; a failure in one does not stop the next.
 pub async fn run(env: &Env) {
     match retry_arm_outbox(env).await {

@@ -719,6 +719,13 @@ fn both_reject_the_same_invalid_definitions() {
             ),
         ),
         (
+            "a 204 response (as text with a leading zero) with a body",
+            with(
+                "/steps/0",
+                json!({"type": "response", "status": "0204", "json": {}}),
+            ),
+        ),
+        (
             "a 205 response (as a whole float) with a body",
             with(
                 "/steps/0",

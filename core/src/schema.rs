@@ -708,7 +708,7 @@ pub struct HttpStepSchema {
     "required": ["status"],
     "properties": { "status": { "anyOf": [
         { "enum": [204, 205, 304] },
-        { "type": "string", "pattern": "^\\s*\\+?(204|205|304)\\s*$" }
+        { "type": "string", "pattern": "^\\s*\\+?0*(204|205|304)\\s*$" }
     ] } }
 }, "then" = {
     "properties": { "json": { "type": "null" }, "body": { "type": "null" } }

@@ -51,6 +51,10 @@ pub enum Action {
     /// Shard object: create many runs in one pass (body: `runs::batch`). One run is created
     /// through the object's `createRun` method instead (`WorkflowObject::create_run_entry`).
     RunCreateMany,
+    /// Shard object: the same, for runs of earlier versions that had ended (`Moved::ended`):
+    /// a path of its own, which an object of an earlier release refuses (404) instead of
+    /// taking the runs for unfinished ones and executing them again.
+    RunMoveEnded,
     /// Shard object: one run (`run=<id>`).
     RunGet,
     /// Shard object: a page of run summaries (`limit`, optional `status`, `before`).
@@ -70,7 +74,7 @@ pub enum Action {
 }
 
 impl Action {
-    const ALL: [Action; 28] = [
+    const ALL: [Action; 29] = [
         Action::Deploy,
         Action::Reconcile,
         Action::Undeploy,
@@ -91,6 +95,7 @@ impl Action {
         Action::Live,
         Action::RunForget,
         Action::RunCreateMany,
+        Action::RunMoveEnded,
         Action::RunGet,
         Action::RunList,
         Action::RunGetMany,
@@ -124,6 +129,7 @@ impl Action {
             Action::Live => "/live",
             Action::RunForget => "/runs/forget",
             Action::RunCreateMany => "/runs/create-many",
+            Action::RunMoveEnded => "/runs/move-ended",
             Action::RunGet => "/runs/get",
             Action::RunList => "/runs/list",
             Action::RunGetMany => "/runs/get-many",

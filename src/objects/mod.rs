@@ -749,7 +749,7 @@ impl WorkflowObject {
                 let mut req = req;
                 endpoint_stats::handle(self, action, req.text().await?)
             }
-            Action::RunCreateMany => {
+            Action::RunCreateMany | Action::RunMoveEnded => {
                 self.mark_runs(self.kv()?, &workflow_id)?;
                 runs::batch::create_many(&self.state, &self.env, &self.runs, req).await
             }

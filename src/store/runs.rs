@@ -237,7 +237,8 @@ async fn inflate(db: &D1Database, row: Option<RunRow>) -> Result<Option<RunRow>>
 pub enum LegacyRuns<'a> {
     /// Unfinished, whose executor is gone (lease expired).
     Unfinished,
-    /// Finished, created at or after the retention cutoff (an ISO time), not yet tried within
+    /// Finished, ended (or, without an end, created) at or after the retention cutoff (an ISO
+    /// time), so not deleted by retention yet, not yet tried within
     /// the last retry wait, and not left where they are (a run of their key in the shard).
     Finished { cutoff: &'a str },
 }
@@ -261,7 +262,7 @@ pub async fn legacy_to_move(
         LegacyRuns::Finished { cutoff } => {
             params.push(text(cutoff));
             "status IN ('succeeded', 'failed') AND lease_until BETWEEN 0 AND ?1 \
-             AND created_at >= ?4"
+             AND COALESCE(finished_at, created_at) >= ?4"
         }
     };
     // The running sum follows the inner query's order (see `objects::runs::table`'s claim).

@@ -1232,6 +1232,76 @@ fn large_bodies_of_unfinished_runs_of_an_earlier_version_move_whole_within_a_bud
     assert!(flight >= 9 * MIB, "{counters}");
 }
 
+/// A finished run of an earlier version whose request body was kept in `run_payloads` moves
+/// with its whole body (kept in pieces in its shard), so it still reads whole and replays.
+#[test]
+fn a_finished_run_of_an_earlier_version_moves_with_its_whole_body() {
+    use tripline_core::kernel::ids::new_legacy_run_id;
+    use tripline_core::kernel::time::iso_millis;
+    let dev = &Dev::start("engine-legacy-finished-large", &[]);
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "legacy finished large",
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "log", "name": "tail", "message": "tail {{request.body.tail}}"}]
+        }),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let run_id = new_legacy_run_id(now - 2_000, &[4, 2, 4, 2, 4, 2, 4, 2, 4, 2]);
+    let pad: usize = 2 * 1024 * 1024;
+    let body = format!(
+        "'{{\"pad\":\"' || replace(hex(zeroblob({pad})), '00', 'x') || '\",\"tail\":\"end\"}}'"
+    );
+    let pieces = (pad + 23).div_ceil(1_000_000);
+    dev.d1_write(&format!(
+        "WITH body(t) AS (SELECT {body}),
+           seq(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM seq, body
+                      WHERE (k + 1) * 1000000 < length(t))
+         INSERT INTO run_payloads (run_id, seq, data)
+         SELECT '{run_id}', k, substr(t, k * 1000000 + 1, 1000000) FROM seq, body"
+    ));
+    let at = iso_millis(now as i64 - 2_000);
+    dev.d1_write(&format!(
+        "INSERT INTO runs (id, workflow_id, version, trigger, dedup_key, status, input, steps,
+           attempts, lease_until, created_at, started_at, finished_at)
+         VALUES ('{run_id}', '{id}', 1, 'endpoint', 'finished-large', 'succeeded',
+           '{{\"request\": {{\"method\": \"POST\", \"body_pieces\": {pieces}}}}}', '[]',
+           1, 0, '{at}', '{at}', '{at}')"
+    ));
+    dev.fire_cron();
+    assert!(dev
+        .d1(&format!("SELECT id FROM runs WHERE id = '{run_id}'"))
+        .is_empty());
+    let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let run = r.json();
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(
+        run["input"]["request"]["body"]["tail"],
+        "end",
+        "{}",
+        &r.text[..300.min(r.text.len())]
+    );
+    assert_eq!(
+        run["input"]["request"]["body"]["pad"]
+            .as_str()
+            .map(str::len),
+        Some(pad)
+    );
+    // Whole, so it replays (a cut input is refused with 409).
+    let r = api(dev, "POST", &format!("/api/runs/{run_id}/replay"), None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let replayed = wait_run(dev, r.json()["run_id"].as_str().unwrap(), 60);
+    assert_eq!(
+        replayed["steps"][0]["output"]["message"], "tail end",
+        "{replayed}"
+    );
+}
+
 /// The milliseconds since the epoch, now.
 fn now_ms() -> u64 {
     std::time::SystemTime::now()

@@ -219,20 +219,17 @@ pub async fn create_many(
     for run in &batch.runs {
         // A moved run's large body goes in pieces, as a new run's does (an earlier version kept
         // up to 1 000 000 bytes of input in the row, and a body up to 10 MiB beside it).
-        // A finished one is not run again: its input is cut for display, as a new run's is.
-        let ended = run.moved.as_ref().and_then(|m| m.ended.as_ref());
-        let (input, pieces) = match ended {
-            Some(_) => (run.input.clone(), Vec::new()),
-            None => input_and_pieces(run.input.clone(), None),
-        };
+        let (input, pieces) = input_and_pieces(run.input.clone(), None);
         // A moved run's other input is kept whole while the row holds it beside its steps,
-        // reply and error at their caps; a larger one fails the run, which never runs cut.
+        // reply and error at their caps; a larger one fails the run, which never runs cut. One
+        // that had ended is not run again: past that, its input is cut (a replay refuses it).
+        let ended = run.moved.as_ref().and_then(|m| m.ended.as_ref());
         let too_large = match run.moved {
             Some(_) if run.error.is_none() && ended.is_none() => moved_input_too_large(input.len()),
             _ => None,
         };
         let input = match (&run.moved, &too_large) {
-            (Some(_), None) if ended.is_none() => input,
+            (Some(_), None) if input.len() <= limits::MOVED_INPUT_MAX => input,
             _ => limits::fit_text(input, limits::INPUT_CAP_BYTES),
         };
         let error = match ended {
@@ -414,18 +411,19 @@ pub async fn create(
     shard: u8,
     runs: Vec<BatchRun>,
 ) -> std::result::Result<BatchCreated, BatchError> {
+    // Ended runs travel under a path of their own (see `Action::RunMoveEnded`).
+    let ended = runs
+        .iter()
+        .any(|r| r.moved.as_ref().is_some_and(|m| m.ended.is_some()));
+    let action = match ended {
+        true => Action::RunMoveEnded,
+        false => Action::RunCreateMany,
+    };
     let body = serde_json::to_string(&Batch { runs })
         .map_err(|e| BatchError::Failed(worker::Error::RustError(e.to_string())))?;
-    let answer = call(
-        env,
-        workflow_id,
-        shard,
-        Action::RunCreateMany,
-        "",
-        Some(body),
-    )
-    .await
-    .map_err(BatchError::Failed)?;
+    let answer = call(env, workflow_id, shard, action, "", Some(body))
+        .await
+        .map_err(BatchError::Failed)?;
     match answer.status {
         507 => {
             let problem: serde_json::Value = answer.json().unwrap_or(serde_json::Value::Null);

@@ -31,6 +31,9 @@ use tripline_core::kernel::shard::shard_for;
 pub const MOVE_BATCH: u32 = 50;
 /// Finished runs moved per pass (they are inserted, not executed).
 pub const MOVE_FINISHED_BATCH: u32 = 500;
+/// Most shard calls one batch makes (one per workflow and shard, and one per run whose body
+/// the shard keeps in pieces); the runs of further calls wait for the next pass.
+pub const MOVE_CALLS: usize = 50;
 /// Most bytes of runs (inputs with their bodies, step records, replies and errors, as D1 keeps
 /// them) one pass reads and sends: a body may be up to 10 MiB, and each is held in memory. A
 /// larger run moves alone.
@@ -122,7 +125,8 @@ pub async fn move_legacy(env: &Env, which: LegacyRuns<'_>) -> Result<usize> {
             });
     }
     let mut moved = 0;
-    for ((workflow_id, shard, _), runs) in groups {
+    // The rest wait for the next pass, untouched.
+    for ((workflow_id, shard, _), runs) in groups.into_iter().take(MOVE_CALLS) {
         let places: Vec<(&str, &str)> = runs
             .iter()
             .map(|r| (r.id.as_str(), r.created_at.as_str()))

@@ -376,13 +376,20 @@ fn a_filled_in_url_with_braces_in_a_value_still_calls_its_pinned_host() {
         );
         assert_eq!(req.url, format!("https://api.example.com/search?q={q}"));
     }
-    // A value that moves the host is still refused.
-    ctx["request"]["body"]["q"] = json!("x");
-    ctx["request"]["body"]["h"] = json!("evil.example/{{");
-    let (step, _) = parse_http(json!({"type": "http",
-        "url": "https://api.example.com{{request.body.h}}",
+    // A value after the literal host cannot move it, whatever it holds.
+    ctx["request"]["body"]["q"] = json!("@evil.example/{{");
+    let (step, errors) = parse_http(json!({"type": "http",
+        "url": "https://api.example.com/{{request.body.q}}",
         "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}));
-    if let Some(step) = step {
-        assert_eq!(step.prepare(&ctx, &secrets).unwrap_err().location, "url");
-    }
+    assert!(errors.is_empty(), "{errors:?}");
+    let req = step.unwrap().prepare(&ctx, &secrets).unwrap();
+    assert_eq!(
+        req.pinned_origin.as_deref(),
+        Some("https://api.example.com")
+    );
+    assert!(
+        req.url.starts_with("https://api.example.com/"),
+        "{}",
+        req.url
+    );
 }
