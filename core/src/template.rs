@@ -254,6 +254,10 @@ pub fn reads_credentials(template: &Value) -> bool {
                         Segment::Index(_) => None,
                     });
                     let root = keys.next();
+                    // A step's name is no key of its output (`steps.get_token.body.id`).
+                    if root == Some("steps") {
+                        keys.next();
+                    }
                     if root == Some(SECRETS_ROOT) || keys.any(is_sensitive_key) {
                         found = true;
                     }
@@ -636,8 +640,13 @@ impl Renderer<'_> {
             }
         }
         let value = resolve(path, self.context).map_err(err)?;
-        let sensitive_path = path
-            .segments
+        // The root and a step's name are no keys of a stored value (below).
+        let own = match path.segments.first() {
+            Some(Segment::Key(r)) if r == "steps" => 2,
+            _ => 1,
+        };
+        let keys = path.segments.get(own..).unwrap_or_default();
+        let sensitive_path = keys
             .iter()
             .any(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)));
         // Earlier steps' outputs and the OAuth connection are kept as they were: a value there
@@ -648,12 +657,7 @@ impl Renderer<'_> {
         let mut found = Vec::new();
         // A number is hidden as the record hides it: directly under the first credential name
         // of the value's own keys by that name's rule, anywhere deeper always (the whole value
-        // under it is hidden). The root and a step's name are no keys of a stored value.
-        let own = match path.segments.first() {
-            Some(Segment::Key(r)) if r == "steps" => 2,
-            _ => 1,
-        };
-        let keys = path.segments.get(own..).unwrap_or_default();
+        // under it is hidden).
         let numbers = match keys
             .iter()
             .position(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)))
@@ -805,28 +809,50 @@ fn collect_sensitive(
 }
 
 /// Follows `path` in `context`; the error says which part is missing.
+/// Whether segment `i` of `path` names a header in a map of headers (`request.headers.NAME`,
+/// `steps.STEP.headers.NAME`), whose keys are lower-case.
+fn in_header_map(path: &Path, i: usize) -> bool {
+    let key = |n: usize| match path.segments.get(n) {
+        Some(Segment::Key(k)) => Some(k.as_str()),
+        _ => None,
+    };
+    match key(0) {
+        Some("request") => i == 2 && key(1) == Some("headers"),
+        Some("steps") => i == 3 && key(2) == Some("headers"),
+        _ => false,
+    }
+}
+
 fn resolve<'v>(path: &Path, context: &'v Value) -> Result<&'v Value, String> {
     let mut current = context;
     let mut walked = String::new();
     for (i, segment) in path.segments.iter().enumerate() {
         let next = match (current, segment) {
-            (Value::Object(map), seg) => map.get(&segment_text(seg)).ok_or_else(|| {
-                let key = segment_text(seg);
-                if i == 0 {
-                    let roots: Vec<&str> = map.keys().map(String::as_str).collect();
-                    format!(
+            (Value::Object(map), seg) => map
+                .get(&segment_text(seg))
+                // Header maps are keyed by lower-case names: `request.headers.X-Api-Key` too.
+                .or_else(|| {
+                    in_header_map(path, i)
+                        .then(|| map.get(&segment_text(seg).to_ascii_lowercase()))
+                        .flatten()
+                })
+                .ok_or_else(|| {
+                    let key = segment_text(seg);
+                    if i == 0 {
+                        let roots: Vec<&str> = map.keys().map(String::as_str).collect();
+                        format!(
                         "cannot resolve `{}`: `{key}` is not available in this run (available: {})",
                         path.text,
                         roots.join(", ")
                     )
-                } else {
-                    format!(
-                        "cannot resolve `{}`: `{walked}` has no field `{key}`{}",
-                        path.text,
-                        field_hint(map)
-                    )
-                }
-            })?,
+                    } else {
+                        format!(
+                            "cannot resolve `{}`: `{walked}` has no field `{key}`{}",
+                            path.text,
+                            field_hint(map)
+                        )
+                    }
+                })?,
             (Value::Array(items), seg) => {
                 let n = match seg {
                     Segment::Index(n) => Some(*n),

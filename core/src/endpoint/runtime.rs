@@ -219,15 +219,15 @@ pub fn stored_reply(stored: &Value) -> Option<StoredReply> {
     let status = u16::try_from(status)
         .ok()
         .filter(|s| (200..=599).contains(s))?;
-    // A header kept redacted (a `set-cookie`, a value that held a secret) is left out: sent as
-    // `[redacted]` it would replace the real one.
+    // A header kept redacted (a `set-cookie`, a value that held a secret, whole or in part:
+    // `https://app/x?t=[redacted]`) is left out: sent so, it would replace the real one.
     let headers: Vec<(String, String)> = stored
         .get("headers")
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()
                 .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .filter(|(_, v)| v != crate::kernel::redact::REDACTED)
+                .filter(|(_, v)| !v.contains(crate::kernel::redact::REDACTED))
                 .collect()
         })
         .unwrap_or_default();

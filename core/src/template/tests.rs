@@ -449,3 +449,46 @@ fn platform_secrets_are_never_readable() {
         json!("sk_live_abcdef")
     );
 }
+
+#[test]
+fn a_step_named_after_a_credential_is_no_credential_path() {
+    let ctx = json!({"steps": {"get_token": {"body": {"next_url": "https://x.example/2",
+        "user": {"email": "ada@example.com"}, "access_token": "opaque-value-1"}}}});
+    assert!(!reads_credentials(&json!(
+        "{{steps.get_token.body.next_url}}"
+    )));
+    assert!(reads_credentials(&json!(
+        "{{steps.get_token.body.access_token}}"
+    )));
+    assert!(reads_credentials(&json!(
+        "{{steps.login.body.access_token}}"
+    )));
+    let out = render_tracked(
+        &json!("user {{steps.get_token.body.user.email}}"),
+        &ctx,
+        &no_secrets,
+    )
+    .unwrap();
+    assert!(out.secrets_used.is_empty(), "{:?}", out.secrets_used);
+    let out = render_tracked(
+        &json!("t {{steps.get_token.body.access_token}}"),
+        &ctx,
+        &no_secrets,
+    )
+    .unwrap();
+    assert_eq!(out.secrets_used, ["opaque-value-1"]);
+}
+
+#[test]
+fn header_names_are_read_in_any_letter_case() {
+    let ctx = json!({"request": {"headers": {"x-api-key": "k1"}, "body": {"Name": "n"}},
+                     "steps": {"a": {"headers": {"content-type": "text/plain"}}}});
+    let v = render(
+        &json!("{{request.headers.X-Api-Key}} {{steps.a.headers.Content-Type}}"),
+        &ctx,
+        &no_secrets,
+    );
+    assert_eq!(v.unwrap(), json!("k1 text/plain"));
+    // Other maps keep their keys as written.
+    assert!(render(&json!("{{request.body.name}}"), &ctx, &no_secrets).is_err());
+}

@@ -107,7 +107,7 @@ fn stored_replies() {
     // Headers kept redacted are left out rather than sent as `[redacted]`.
     let r = stored_reply(
         &json!({"status": 200, "headers": {"set-cookie": "[redacted]",
-        "location": "/next"}, "body": null}),
+        "location": "/next", "x-link": "https://app/x?t=[redacted]"}, "body": null}),
     )
     .unwrap();
     assert_eq!(r.headers, [("location".to_string(), "/next".to_string())]);
