@@ -254,8 +254,9 @@ pub fn reads_credentials(template: &Value) -> bool {
                         Segment::Index(_) => None,
                     });
                     let root = keys.next();
-                    // A step's name is no key of its output (`steps.get_token.body.id`).
-                    if root == Some("steps") {
+                    // A step's name is no key of its output when a key of it is named
+                    // (`steps.get_token.body.id`); `steps.get_token.body` whole is a credential.
+                    if root == Some("steps") && path.segments.len() > 3 {
                         keys.next();
                     }
                     if root == Some(SECRETS_ROOT) || keys.any(is_sensitive_key) {
@@ -640,13 +641,18 @@ impl Renderer<'_> {
             }
         }
         let value = resolve(path, self.context).map_err(err)?;
-        // The root and a step's name are no keys of a stored value (below).
+        // The root and a step's name are no keys of a stored value (below); a step's name still
+        // counts when no key of its output is named (`steps.get_token.body` whole).
         let own = match path.segments.first() {
             Some(Segment::Key(r)) if r == "steps" => 2,
             _ => 1,
         };
         let keys = path.segments.get(own..).unwrap_or_default();
-        let sensitive_path = keys
+        let checked = match own {
+            2 if path.segments.len() <= 3 => path.segments.get(1..).unwrap_or_default(),
+            _ => keys,
+        };
+        let sensitive_path = checked
             .iter()
             .any(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)));
         // Earlier steps' outputs and the OAuth connection are kept as they were: a value there
@@ -808,9 +814,8 @@ fn collect_sensitive(
     }
 }
 
-/// Follows `path` in `context`; the error says which part is missing.
 /// Whether segment `i` of `path` names a header in a map of headers (`request.headers.NAME`,
-/// `steps.STEP.headers.NAME`), whose keys are lower-case.
+/// `steps.STEP.headers.NAME` of an `http` step), whose keys are lower-case.
 fn in_header_map(path: &Path, i: usize) -> bool {
     let key = |n: usize| match path.segments.get(n) {
         Some(Segment::Key(k)) => Some(k.as_str()),
@@ -823,6 +828,7 @@ fn in_header_map(path: &Path, i: usize) -> bool {
     }
 }
 
+/// Follows `path` in `context`; the error says which part is missing.
 fn resolve<'v>(path: &Path, context: &'v Value) -> Result<&'v Value, String> {
     let mut current = context;
     let mut walked = String::new();

@@ -80,14 +80,13 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
     let mut header_map = Map::new();
     for (k, v) in resp.headers {
         match header_map.get_mut(&k) {
-            // `set-cookie` headers are never combined into one: a list of values, however many.
-            None if k == "set-cookie" => {
-                header_map.insert(k, json!([v]));
-            }
             None => {
                 header_map.insert(k, Value::String(v));
             }
+            // Repeated `set-cookie` headers (never combined into one) are a list of values; one
+            // stays a string, as it always was.
             Some(Value::Array(values)) => values.push(Value::String(v)),
+            Some(first) if k == "set-cookie" => *first = json!([first.take(), v]),
             Some(Value::String(first)) => {
                 first.push_str(", ");
                 first.push_str(&v);

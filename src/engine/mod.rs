@@ -20,8 +20,7 @@ use crate::store;
 use outputs::{RawOutputs, RunContext};
 use tripline_core::definition::Definition;
 use tripline_core::kernel::redact::{
-    redact, redact_credential_values, redact_url, scrub_secret_values, scrub_secrets,
-    truncate_output, OUTPUT_CAP_BYTES,
+    redact, redact_credential_values, redact_url, scrub_secrets, truncate_output, OUTPUT_CAP_BYTES,
 };
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::run_token;
@@ -222,10 +221,7 @@ pub(crate) async fn run_step(
                 result
                     .outcome
                     .map(|mut out| {
-                        // Later steps see what it answered, less any secret it was sent.
-                        let mut raw = out.clone();
-                        scrub_secret_values(&mut raw, &req.secrets_used);
-                        run.add(step.name(), raw);
+                        run.add(step.name(), out.clone());
                         redact(&mut out, &req.secrets_used);
                         // A token the upstream answered under any name (`{"jwt": "eyJ…"}`) is
                         // not shown either; later steps read the real value.
@@ -429,9 +425,7 @@ pub async fn execute_claimed(
                         });
                         let out =
                             json!({ "status": resp.status, "headers": headers, "body": body });
-                        let mut raw = out.clone();
-                        scrub_secret_values(&mut raw, &resp.secrets_used);
-                        run_ctx.add(step.name(), raw);
+                        run_ctx.add(step.name(), out.clone());
                         let mut stored = out.clone();
                         redact(&mut stored, &resp.secrets_used);
                         // Kept so that a repeated (idempotent) request gets the same reply: a

@@ -120,34 +120,6 @@ pub fn must_hide(key: &str, v: &Value) -> bool {
     }
 }
 
-/// Replaces each occurrence of one of `secret_values` (of at least [`MIN_SECRET_LEN`] bytes) in
-/// every string of `value`, recursively, and nothing else: what a step hands to the steps after
-/// it, which read a secret they need from `secrets` themselves. An upstream that echoes a secret
-/// it was sent (`"Invalid API key: 7fQ2…"`) must not pass it on to a record that never read it.
-pub fn scrub_secret_values(value: &mut Value, secret_values: &[String]) {
-    let secrets = usable_secrets(secret_values);
-    if !secrets.is_empty() {
-        scrub_values_inner(value, &secrets);
-    }
-}
-
-fn scrub_values_inner(value: &mut Value, secrets: &[&str]) {
-    match value {
-        Value::String(s) => {
-            if let Some(scrubbed) = scrub_with(s, secrets) {
-                *s = scrubbed;
-            }
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|v| scrub_values_inner(v, secrets)),
-        Value::Object(map) => map
-            .values_mut()
-            .for_each(|v| scrub_values_inner(v, secrets)),
-        Value::Null | Value::Bool(_) | Value::Number(_) => {}
-    }
-}
-
 /// Replaces every string that looks like a credential whatever its key (see
 /// [`looks_like_secret`]) by `"[redacted]"`, recursively.
 pub fn redact_credential_values(value: &mut Value) {

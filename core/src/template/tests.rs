@@ -477,6 +477,12 @@ fn a_step_named_after_a_credential_is_no_credential_path() {
     )
     .unwrap();
     assert_eq!(out.secrets_used, ["opaque-value-1"]);
+    // Read whole, a step's answer named after a credential still is one.
+    assert!(reads_credentials(&json!("{{steps.get_token.body}}")));
+    assert!(reads_credentials(&json!("{{steps.get_token}}")));
+    let ctx = json!({"steps": {"get_token": {"body": "opaque-text-token"}}});
+    let out = render_tracked(&json!("{{steps.get_token.body}}"), &ctx, &no_secrets).unwrap();
+    assert_eq!(out.secrets_used, ["opaque-text-token"]);
 }
 
 #[test]

@@ -312,23 +312,3 @@ fn tens_of_thousands_of_secrets_are_scrubbed() {
     let scrubbed = scrub_secrets(&text, &secrets);
     assert_eq!(scrubbed, vec![REDACTED; 60_000].join(","));
 }
-
-#[test]
-fn only_secret_values_are_scrubbed_for_later_steps() {
-    let mut v = json!({
-        "error": "Invalid API key: 7fQ2kP9xLm",
-        "access_token": "tok_kept_for_later",
-        "list": ["7fQ2kP9xLm", 5, null],
-        "short": "abc"
-    });
-    scrub_secret_values(&mut v, &secrets(&["7fQ2kP9xLm", "abc"]));
-    assert_eq!(
-        v,
-        json!({
-            "error": "Invalid API key: [redacted]",
-            "access_token": "tok_kept_for_later",
-            "list": ["[redacted]", 5, null],
-            "short": "abc"
-        })
-    );
-}
