@@ -815,7 +815,7 @@ fn collect_sensitive(
 }
 
 /// Whether segment `i` of `path` names a header in a map of headers (`request.headers.NAME`,
-/// `steps.STEP.headers.NAME` of an `http` step), whose keys are lower-case.
+/// `steps.STEP.headers.NAME`), whose names are read in any letter case.
 fn in_header_map(path: &Path, i: usize) -> bool {
     let key = |n: usize| match path.segments.get(n) {
         Some(Segment::Key(k)) => Some(k.as_str()),
@@ -836,10 +836,15 @@ fn resolve<'v>(path: &Path, context: &'v Value) -> Result<&'v Value, String> {
         let next = match (current, segment) {
             (Value::Object(map), seg) => map
                 .get(&segment_text(seg))
-                // Header maps are keyed by lower-case names: `request.headers.X-Api-Key` too.
+                // Header names are read in any letter case: `request.headers.X-Api-Key` too.
                 .or_else(|| {
+                    let name = segment_text(seg);
                     in_header_map(path, i)
-                        .then(|| map.get(&segment_text(seg).to_ascii_lowercase()))
+                        .then(|| {
+                            map.iter()
+                                .find(|(k, _)| k.eq_ignore_ascii_case(&name))
+                                .map(|(_, v)| v)
+                        })
                         .flatten()
                 })
                 .ok_or_else(|| {

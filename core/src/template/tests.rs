@@ -495,6 +495,11 @@ fn header_names_are_read_in_any_letter_case() {
         &no_secrets,
     );
     assert_eq!(v.unwrap(), json!("k1 text/plain"));
+    // A Response step's headers keep the case they were written in; read in any case too.
+    let ctx = json!({"steps": {"reply": {"headers": {"X-Run": "r1"}}}});
+    let v = render(&json!("{{steps.reply.headers.x-run}}"), &ctx, &no_secrets);
+    assert_eq!(v.unwrap(), json!("r1"));
+    let ctx = json!({"request": {"headers": {"x-api-key": "k1"}, "body": {"Name": "n"}}});
     // Other maps keep their keys as written.
     assert!(render(&json!("{{request.body.name}}"), &ctx, &no_secrets).is_err());
 }
