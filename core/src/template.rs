@@ -249,19 +249,9 @@ pub fn reads_credentials(template: &Value) -> bool {
         if let Ok(pieces) = parse(s) {
             for piece in pieces {
                 if let Piece::Placeholder(path) = piece {
-                    let mut keys = path.segments.iter().filter_map(|seg| match seg {
-                        Segment::Key(k) => Some(k.as_str()),
-                        Segment::Index(_) => None,
-                    });
-                    let root = keys.next();
-                    // A step's name is no key of its output when a key of it is named
-                    // (`steps.get_token.body.id`); `steps.get_token.body` whole is a credential.
-                    if root == Some("steps") && path.segments.len() > 3 {
-                        keys.next();
-                    }
-                    if root == Some(SECRETS_ROOT) || keys.any(is_sensitive_key) {
-                        found = true;
-                    }
+                    let secret = matches!(path.segments.first(),
+                        Some(Segment::Key(r)) if r == SECRETS_ROOT);
+                    found |= secret || path.names_credential();
                 }
             }
         }
@@ -323,6 +313,23 @@ struct Path {
     /// As written, without the surrounding whitespace.
     text: String,
     segments: Vec<Segment>,
+}
+
+impl Path {
+    /// Whether a key this path names looks like a credential's (`request.headers.authorization`,
+    /// `steps.login.body.access_token`). The root is no such key, nor a step's name when a key
+    /// of its output is named (`steps.get_token.body.id`); `steps.get_token.body` read whole
+    /// counts.
+    fn names_credential(&self) -> bool {
+        let skip = match self.segments.first() {
+            Some(Segment::Key(r)) if r == "steps" && self.segments.len() > 3 => 2,
+            _ => 1,
+        };
+        self.segments
+            .iter()
+            .skip(skip)
+            .any(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -641,20 +648,7 @@ impl Renderer<'_> {
             }
         }
         let value = resolve(path, self.context).map_err(err)?;
-        // The root and a step's name are no keys of a stored value (below); a step's name still
-        // counts when no key of its output is named (`steps.get_token.body` whole).
-        let own = match path.segments.first() {
-            Some(Segment::Key(r)) if r == "steps" => 2,
-            _ => 1,
-        };
-        let keys = path.segments.get(own..).unwrap_or_default();
-        let checked = match own {
-            2 if path.segments.len() <= 3 => path.segments.get(1..).unwrap_or_default(),
-            _ => keys,
-        };
-        let sensitive_path = checked
-            .iter()
-            .any(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)));
+        let sensitive_path = path.names_credential();
         // Earlier steps' outputs and the OAuth connection are kept as they were: a value there
         // may be a credential under any name (`{"jwt": "eyJ…"}`). Trigger inputs are stored
         // with such values already redacted.
@@ -663,7 +657,12 @@ impl Renderer<'_> {
         let mut found = Vec::new();
         // A number is hidden as the record hides it: directly under the first credential name
         // of the value's own keys by that name's rule, anywhere deeper always (the whole value
-        // under it is hidden).
+        // under it is hidden). The root and a step's name are no keys of a stored value.
+        let own = match path.segments.first() {
+            Some(Segment::Key(r)) if r == "steps" => 2,
+            _ => 1,
+        };
+        let keys = path.segments.get(own..).unwrap_or_default();
         let numbers = match keys
             .iter()
             .position(|s| matches!(s, Segment::Key(k) if is_sensitive_key(k)))
