@@ -1030,7 +1030,7 @@ fn extra_authorize_params(_: &mut SchemaGenerator) -> Schema {
         "additionalProperties": { "type": "string" },
         "propertyNames": { "not": { "enum": [
             "state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id",
-            "response_type", "scope"
+            "response_type", "response_mode", "scope"
         ] } }
     }))
 }

@@ -36,10 +36,14 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
             dev_stats::invocation(&req.inner().method().to_ascii_uppercase(), &path);
         d1_stats::scope(kind, workflow.as_deref(), route(req, &env, &path)).await
     };
-    match answer {
+    let mut resp = match answer {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
+    };
+    if path.starts_with("/oauth/") {
+        oauth::harden(&mut resp);
     }
+    resp
 }
 
 async fn route(req: Request, env: &Env, path: &str) -> ApiResult {

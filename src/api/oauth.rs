@@ -15,7 +15,7 @@ use worker::{Env, Request, Response};
 
 use super::problem::{ApiError, ApiResult};
 use super::reply::json_response;
-use super::request::{origin, query_pairs, query_param};
+use super::request::{exact_query_pairs, origin, query_pairs, query_param};
 use crate::api::paging::PageRequest;
 use crate::engine::oauth as flow;
 use crate::platform::{env_string, now_ms, random_bytes};
@@ -28,8 +28,8 @@ use tripline_core::kernel::redact::REDACTED;
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::flow::{
     authorize_url, browser_cookie, check_redirect, check_user_id, is_state_shaped, new_state,
-    percent_decode, pkce_pair, sanitize_error, started_in_this_browser, state_hash, state_ttl_ms,
-    with_query, TokenSet,
+    percent_decode, pkce_pair, sanitize_error, spent_browser_cookie, started_in_this_browser,
+    state_hash, state_ttl_ms, with_query, TokenSet,
 };
 use tripline_core::oauth::refresh::{
     is_same_named_account, keeps_earlier_refresh_token, may_be_same_account, oauth_trigger_of,
@@ -133,6 +133,25 @@ fn redirect(location: &str) -> ApiResult {
     h.set("cache-control", "no-store")?;
     h.set("referrer-policy", "no-referrer")?;
     Ok(resp)
+}
+
+/// What every `/oauth/` answer carries: end users' browsers open these URLs (on the
+/// dashboard's origin), and their problems quote request text; none is to be cached, framed,
+/// sniffed as another type or leak the URL (which may hold an unused code) through `Referer`.
+pub fn harden(resp: &mut Response) {
+    let h = resp.headers_mut();
+    for (name, value) in [
+        ("cache-control", "no-store"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+        (
+            "content-security-policy",
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+    ] {
+        // A response whose headers are immutable (none is made so here) keeps its own.
+        let _ = h.set(name, value);
+    }
 }
 
 /// 401 located at `query.link`.
@@ -282,7 +301,7 @@ fn check_signin_link(
 /// `GET /oauth/{id}/signin?user_id=…&expires=…&signature=…[&redirect=…]`.
 pub async fn signin(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let (version, trigger) = live(env, id).await?;
-    let q = query_pairs(&req);
+    let q = exact_query_pairs(&req)?;
     let return_to = match query_param(&q, "redirect") {
         Some(r) => {
             check_redirect(r, &trigger.success_url)
@@ -416,9 +435,30 @@ fn failed(
     }
 }
 
-/// `GET /oauth/{id}/callback?state=…&code=…` (or `?state=…&error=…`).
+/// `GET /oauth/{id}/callback?state=…&code=…` (or `?state=…&error=…`). Once its state is
+/// spent, whatever the answer, the sign-in's browser cookie is removed with it.
 pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
+    let spent_cookie = std::cell::Cell::new(None);
+    let answer = finish_signin(req, env, id, &spent_cookie).await;
+    let Some(cookie) = spent_cookie.take() else {
+        return answer;
+    };
+    let mut resp = answer.unwrap_or_else(ApiError::into_response);
+    resp.headers_mut().append("set-cookie", &cookie)?;
+    Ok(resp)
+}
+
+/// The callback's work; sets `spent_cookie` to the `Set-Cookie` value that removes the
+/// sign-in's cookie once its state is taken.
+async fn finish_signin(
+    req: Request,
+    env: &Env,
+    id: &WorkflowId,
+    spent_cookie: &std::cell::Cell<Option<String>>,
+) -> ApiResult {
     let (_, live_trigger) = live(env, id).await?;
+    // Read leniently: the provider's error text is reduced to printable ASCII anyway, and a
+    // state or code that is not ASCII is refused or fails its exchange, with a clear answer.
     let q = query_pairs(&req);
     let state = query_param(&q, "state").ok_or_else(|| {
         ApiError::field(
@@ -471,6 +511,11 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         };
         return Err(ApiError::field("query.state", message));
     };
+    spent_cookie.set(Some(spent_browser_cookie(
+        state,
+        "/oauth/",
+        pending.redirect_uri.starts_with("https://"),
+    )));
     if pending.expires_at < now_ms() {
         return Err(ApiError::field(
             "query.state",
@@ -485,8 +530,14 @@ pub async fn callback(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         return outdated(&live_trigger, &user_id, pending.version);
     };
 
-    if let Some(error) = query_param(&q, "error") {
-        let error = sanitize_error(error);
+    // An empty `error` beside a code is no refusal (the code is exchanged); an empty one
+    // alone still is, named so that the app can tell it apart.
+    let code_sent = query_param(&q, "code").is_some_and(|c| !c.is_empty());
+    if let Some(error) = query_param(&q, "error").filter(|e| !(code_sent && e.trim().is_empty())) {
+        let error = match sanitize_error(error) {
+            e if e.is_empty() => "unknown_error".to_string(),
+            e => e,
+        };
         let description = query_param(&q, "error_description")
             .map(sanitize_error)
             .unwrap_or_else(|| "the provider gave no description".into());

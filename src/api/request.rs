@@ -132,6 +132,19 @@ pub fn query_pairs(req: &Request) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The decoded query string as ordered pairs, refused (`400` at `query.<name>`) when a name or
+/// value is not UTF-8 once decoded, rather than read with U+FFFD in it: for parameters that
+/// must arrive exactly (the Sign-in URL's `redirect` and `user_id`).
+pub fn exact_query_pairs(req: &Request) -> ApiResult<Vec<(String, String)>> {
+    let url = req.url()?;
+    tripline_core::kernel::percent::decode_query(url.query().unwrap_or("")).map_err(|name| {
+        ApiError::field(
+            &format!("query.{name}"),
+            "is not valid UTF-8 once percent-decoded: encode the text as UTF-8 before percent-encoding it",
+        )
+    })
+}
+
 /// The first value of a query parameter.
 pub fn query_param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs

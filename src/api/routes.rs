@@ -181,10 +181,13 @@ pub fn match_route<'a>(method: &str, path: &'a str) -> RouteMatch<'a> {
             let any = route.method == "*";
             // A live URL answers other methods itself, with the methods its workflow takes.
             let live_url = route.op == Op::EndpointTrigger;
+            // A sign-in's GETs spend a link or a state and start a run: a HEAD (a link
+            // scanner's, an unfurler's) must not do that unseen.
+            let head_as_get = !matches!(route.op, Op::OAuthSignin | Op::OAuthCallback);
             let method_fits = (any
                 && (ANY_METHODS.contains(&method) || method == "HEAD" || live_url))
                 || route.method == method
-                || (method == "HEAD" && route.method == "GET");
+                || (method == "HEAD" && route.method == "GET" && head_as_get);
             if method_fits {
                 return RouteMatch::Found {
                     route: *route,
@@ -213,6 +216,20 @@ pub fn match_route<'a>(method: &str, path: &'a str) -> RouteMatch<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sign_in_takes_no_head() {
+        for path in ["/oauth/wf_1/signin", "/oauth/wf_1/callback"] {
+            assert_eq!(
+                match_route("HEAD", path),
+                RouteMatch::MethodNotAllowed { allow: vec!["GET"] }
+            );
+        }
+        assert!(matches!(
+            match_route("HEAD", "/api/workflows/wf_1/runs"),
+            RouteMatch::Found { .. }
+        ));
+    }
 
     #[test]
     fn matches_params_and_methods() {

@@ -2505,3 +2505,115 @@ fn a_sign_in_whose_run_cannot_start_keeps_the_connection_and_says_so() {
     assert_problem(&r, 503, None, "run_not_started");
     assert_eq!(connections(dev, &no_failure_url).len(), 1);
 }
+
+/// The headers every `/oauth/` answer carries, redirects and problems alike.
+fn assert_hardened(r: &Resp) {
+    assert_eq!(
+        r.header("cache-control"),
+        Some("no-store"),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+}
+
+#[test]
+fn a_spent_sign_in_removes_its_cookie_and_takes_no_head() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Cookie", json!({}), log_steps()),
+    );
+    let states = || {
+        d1_count(
+            dev,
+            &format!("SELECT COUNT(*) AS n FROM oauth_states WHERE workflow_id = '{wf}'"),
+        )
+    };
+
+    // A HEAD (a link scanner's) neither starts a sign-in nor finishes one.
+    let path = signin_path(&wf, "u-head");
+    let r = send_without_cookies("HEAD", &dev.url(&path), &[], None);
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert_eq!(r.header("allow"), Some("GET"));
+    assert_hardened(&r);
+    assert_eq!(states(), 0);
+
+    // A query value that is not UTF-8 once decoded is refused, not read changed.
+    let r = send(
+        "GET",
+        &dev.url(&format!(
+            "{path}&redirect={}/app/done%FF",
+            enc(&provider.base)
+        )),
+        &[],
+        None,
+    );
+    assert_problem(&r, 400, Some("query.redirect"), "not valid UTF-8");
+    assert_hardened(&r);
+    assert_eq!(states(), 0);
+
+    // The Sign-in URL's redirect sets the sign-in's cookie.
+    let r = send("GET", &dev.url(&path), &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_hardened(&r);
+    let set = r
+        .header("set-cookie")
+        .expect("the sign-in's cookie")
+        .to_string();
+    let name = set.split('=').next().unwrap().to_string();
+    assert!(name.starts_with("tripline_signin_"), "{set}");
+    let to_provider = r.header("location").unwrap().to_string();
+    assert_eq!(states(), 1);
+    let callback = provider_login(&provider, &to_provider, "alice", "allow");
+    let r = send_without_cookies("HEAD", &callback, &[("cookie", &set)], None);
+    assert_eq!(r.status, 405, "{}", r.text);
+    assert_eq!(states(), 1, "a HEAD of the callback spends nothing");
+
+    // An empty `error` beside the code is no refusal; the answer removes the cookie.
+    let r = send("GET", &format!("{callback}&error="), &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{}/app/done", provider.base).as_str())
+    );
+    assert_hardened(&r);
+    assert_eq!(
+        r.header("set-cookie"),
+        Some(format!("{name}=; Path=/oauth/; Max-Age=0; HttpOnly; SameSite=Lax").as_str())
+    );
+    assert_eq!(states(), 0);
+    assert_eq!(connections(dev, &wf).len(), 1);
+
+    // A problem under /oauth/ is hardened too, and one before any state is taken removes no
+    // cookie.
+    let r = send("GET", &dev.url(&format!("/oauth/{wf}/callback")), &[], None);
+    assert_problem(&r, 400, Some("query.state"), "required");
+    assert_hardened(&r);
+    assert_eq!(r.header("set-cookie"), None);
+
+    // An empty `error` alone is a refusal the app can name.
+    let to_provider = signin(dev, &wf, "u-empty");
+    let callback = provider_login(&provider, &to_provider, "bob", "allow");
+    let state = query(&callback)["state"].clone();
+    let r = send(
+        "GET",
+        &dev.url(&format!(
+            "/oauth/{wf}/callback?state={}&error=",
+            enc(&state)
+        )),
+        &[],
+        None,
+    );
+    let q = failure_query(&r, &provider);
+    assert_eq!(q["error"], "unknown_error");
+    assert_eq!(q["user_id"], "u-empty");
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(connections(dev, &wf).len(), 1);
+}

@@ -457,45 +457,25 @@ fn parse_form(raw: &[u8]) -> Result<Value, BodyError> {
             ),
             None => (pair, &[][..]),
         };
-        let key =
-            String::from_utf8(percent_decode_form(key)).map_err(|_| BodyError::InvalidForm {
+        let key = String::from_utf8(crate::kernel::percent::decode_form(key)).map_err(|_| {
+            BodyError::InvalidForm {
                 message: format!(
                     "form field #{} has a name that is not valid UTF-8 after percent-decoding",
                     i + 1
                 ),
-            })?;
+            }
+        })?;
         let value =
-            String::from_utf8(percent_decode_form(value)).map_err(|_| BodyError::InvalidForm {
-                message: format!(
+            String::from_utf8(crate::kernel::percent::decode_form(value)).map_err(|_| {
+                BodyError::InvalidForm {
+                    message: format!(
                     "form field `{key}` has a value that is not valid UTF-8 after percent-decoding"
                 ),
+                }
             })?;
         insert_repeated(&mut fields, key, Value::String(value));
     }
     Ok(Value::Object(fields))
-}
-
-fn percent_decode_form(input: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while let Some(&b) = input.get(i) {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = input.get(i + 1).and_then(|h| hex::digit(*h));
-                let lo = input.get(i + 2).and_then(|l| hex::digit(*l));
-                if let (Some(hi), Some(lo)) = (hi, lo) {
-                    out.push(hi << 4 | lo);
-                    i += 3;
-                    continue;
-                }
-                out.push(b'%');
-            }
-            other => out.push(other),
-        }
-        i += 1;
-    }
-    out
 }
 
 /// Adds a field; a second value for the same name turns it into an array of all values.

@@ -1,5 +1,6 @@
 //! Percent-encoding of URL components (RFC 3986): one encoder for query parameters built by
-//! http steps, poll pages and cursor placeholders, and the CLI.
+//! http steps, poll pages and cursor placeholders, and the CLI; and the one form decoder, for
+//! form bodies and the query strings that must be read exactly.
 
 /// Percent-encodes everything but the unreserved characters `A-Z a-z 0-9 - . _ ~` (UTF-8 bytes).
 pub fn encode(s: &str) -> String {
@@ -28,6 +29,46 @@ pub fn encode_as_url_parser(s: &str, in_query: bool) -> String {
     })
 }
 
+/// Form decoding (WHATWG urlencoded): `+` is a space, `%XX` a byte, and a `%` not followed
+/// by two hex digits stays literal.
+pub fn decode_form(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = input.get(i + 1).and_then(|h| super::hex::digit(*h));
+                let lo = input.get(i + 2).and_then(|l| super::hex::digit(*l));
+                if let (Some(hi), Some(lo)) = (hi, lo) {
+                    out.push(hi << 4 | lo);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A query string's `name=value` pairs in order, decoded as a form is ([`decode_form`]).
+/// `Err(name)`: the first pair whose name or value is not UTF-8 once decoded (its name as far
+/// as it reads), which a lenient decoder would silently change (U+FFFD).
+pub fn decode_query(query: &str) -> Result<Vec<(String, String)>, String> {
+    let mut pairs = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = String::from_utf8(decode_form(name.as_bytes()))
+            .map_err(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())?;
+        let value = String::from_utf8(decode_form(value.as_bytes())).map_err(|_| name.clone())?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
 /// `s` with every byte that `keep` refuses written `%XX`.
 fn escape(s: &str, keep: impl Fn(u8) -> bool) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -46,7 +87,26 @@ fn escape(s: &str, keep: impl Fn(u8) -> bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{encode, encode_non_ascii};
+    use super::{decode_query, encode, encode_non_ascii};
+
+    #[test]
+    fn a_query_decodes_as_a_form_and_refuses_what_is_not_utf8() {
+        assert_eq!(
+            decode_query("a=1+2&b=%C3%A9&&c&d=50%&e=x%3Dy").unwrap(),
+            [
+                ("a".into(), "1 2".into()),
+                ("b".into(), "é".into()),
+                ("c".into(), String::new()),
+                ("d".into(), "50%".into()),
+                ("e".into(), "x=y".into()),
+            ]
+        );
+        assert_eq!(
+            decode_query("ok=1&redirect=https://a/%FF"),
+            Err("redirect".into())
+        );
+        assert_eq!(decode_query("x%FF=1"), Err("x\u{fffd}".into()));
+    }
 
     #[test]
     fn encodes_as_a_url_parser_does_in_a_query_or_a_path() {

@@ -83,6 +83,16 @@ pub fn browser_cookie(key: &SealKey, state: &str, path: &str, ttl_ms: i64, secur
     )
 }
 
+/// The `Set-Cookie` value that removes a sign-in's cookie once its callback has spent the
+/// state: retried sign-ins do not pile up cookies on every later `/oauth/` request.
+pub fn spent_browser_cookie(state: &str, path: &str, secure: bool) -> String {
+    format!(
+        "{}=; Path={path}; Max-Age=0; HttpOnly; SameSite=Lax{}",
+        browser_cookie_name(state),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
 /// Whether a request's `Cookie` header carries the sign-in's cookie (see [`browser_cookie`]),
 /// its value compared in constant time.
 pub fn started_in_this_browser(key: &SealKey, cookie_header: Option<&str>, state: &str) -> bool {

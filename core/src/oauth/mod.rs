@@ -129,6 +129,9 @@ impl OAuthTrigger {
                             "redirect_uri",
                             "client_id",
                             "response_type",
+                            // The callback reads the code from its query string: a
+                            // `form_post` or `fragment` answer would never reach it.
+                            "response_mode",
                             "scope",
                         ];
                         if RESERVED.contains(&k.as_str()) {
@@ -270,7 +273,7 @@ mod tests {
         let mut e = Errors::new();
         let t = OAuthTrigger::parse(
             &json!({"type":"oauth","authorize_url":"ftp://x","client_id":"abc","client_secret_env":"lower case",
-                    "success_url":"https://a","extra_authorize_params":{"state":"x"},"scopes":["a b"],
+                    "success_url":"https://a","extra_authorize_params":{"state":"x","response_mode":"form_post"},"scopes":["a b"],
                     "token_auth_method":"private_key_jwt"}),
             "trigger",
             &mut e,
@@ -285,6 +288,7 @@ mod tests {
                 "trigger.client_secret_env",
                 "trigger.scopes[0]",
                 "trigger.extra_authorize_params.state",
+                "trigger.extra_authorize_params.response_mode",
                 "trigger.token_auth_method"
             ]
         );

@@ -349,6 +349,12 @@ fn a_sign_in_is_tied_to_the_browser_that_started_it() {
         "{set}"
     );
     assert!(!browser_cookie(&key, &state, "/p", 1000, false).contains("Secure"));
+    // Removed under the same name and path once the callback spent the state.
+    let name = set.split('=').next().unwrap();
+    assert_eq!(
+        spent_browser_cookie(&state, "/oauth/", true),
+        format!("{name}=; Path=/oauth/; Max-Age=0; HttpOnly; SameSite=Lax; Secure")
+    );
     // What a browser sends back: the name and value, among its other cookies.
     let pair = set.split(';').next().unwrap();
     assert!(started_in_this_browser(&key, Some(pair), &state));
