@@ -123,10 +123,15 @@ fn describe(e: &tokio_postgres::Error) -> String {
         }
         return s;
     }
+    // The driver's text already ends with its cause's; a deeper cause is added only when it
+    // says something new.
     let mut s = format!("PostgreSQL: {e}");
     let mut source = std::error::Error::source(e);
     while let Some(inner) = source {
-        s.push_str(&format!(": {inner}"));
+        let text = inner.to_string();
+        if !s.contains(&text) {
+            s.push_str(&format!(": {text}"));
+        }
         source = inner.source();
     }
     s
@@ -151,30 +156,49 @@ async fn connect(
     with_timeout("connecting to PostgreSQL", CONNECT_TIMEOUT, async {
         let (config, host, port, tls) = match target {
             PgTarget::Url { env: name, url } => {
-                let config = Config::from_str(url).map_err(|e| {
-                    ReadError(format!(
-                        "secret `{name}` is not a valid PostgreSQL connection URL ({e})"
-                    ))
-                })?;
-                // `Host::Unix` exists only on Unix targets: not on wasm32.
-                #[allow(unreachable_patterns)]
-                let host = match config.get_hosts().first() {
-                    Some(Host::Tcp(h)) => h.clone(),
-                    Some(_) => {
-                        return Err(ReadError(format!(
-                            "the URL in `{name}` names a Unix socket; a Worker can only use TCP (host:port)"
-                        )))
-                    }
-                    None => "localhost".to_string(),
-                };
-                // The URL's user part ends at its first `@`: a password holding one unencoded
-                // leaves the rest of it in the host, which an error must not quote.
-                if host.contains('@') {
+                // The URL's user part ends at its first `@`: a password holding another one
+                // unencoded leaves the rest of it in the host or the database name, which an
+                // error must not quote.
+                let is_url = url.starts_with("postgres://") || url.starts_with("postgresql://");
+                let before_query = url.split('?').next().unwrap_or_default();
+                if is_url && before_query.matches('@').count() > 1 {
                     return Err(ReadError(format!(
-                        "the host in secret `{name}` holds an `@`, as when a password with an `@` \
-                         is not percent-encoded: write it `%40` in the URL"
+                        "the URL in secret `{name}` holds more than one `@`, as when a password \
+                         with an `@` is not percent-encoded: write it `%40` in the URL"
                     )));
                 }
+                // The parser's own words are left out: they quote the option or text they
+                // could not read, which can be a piece of the password.
+                let config = Config::from_str(url).map_err(|_| {
+                    ReadError(format!(
+                        "secret `{name}` is not a valid PostgreSQL connection URL \
+                         (postgres://user:password@host:port/database?sslmode=require, with \
+                         `@ : / ? # % &` and spaces in the user or password percent-encoded)"
+                    ))
+                })?;
+                let tcp = |h: &Host| match h {
+                    Host::Tcp(h) if !h.starts_with('/') => Some(h.clone()),
+                    // `Host::Unix` exists only on Unix targets: on wasm32 a socket path is a
+                    // `Tcp` host starting with `/`.
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                };
+                let hosts: Option<Vec<String>> = config.get_hosts().iter().map(tcp).collect();
+                let Some(hosts) = hosts else {
+                    return Err(ReadError(format!(
+                        "the URL in `{name}` names a Unix socket; a Worker can only use TCP (host:port)"
+                    )));
+                };
+                // A password with `?` before its `@` escapes the count above: its rest is then
+                // a host, and a host or database name holding an `@` is never quoted either.
+                let at_in = |v: &str| v.contains('@');
+                if hosts.iter().any(|h| at_in(h)) || config.get_dbname().is_some_and(at_in) {
+                    return Err(ReadError(format!(
+                        "the host or database in secret `{name}` holds an `@`, as when a \
+                         password with an `@` is not percent-encoded: write it `%40`"
+                    )));
+                }
+                let host = hosts.first().cloned().unwrap_or_else(|| "localhost".into());
                 let port = config.get_ports().first().copied().unwrap_or(5432);
                 let tls = config.get_ssl_mode() != SslMode::Disable;
                 (config, host, port, tls)

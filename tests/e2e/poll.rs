@@ -62,6 +62,17 @@ fn env() -> &'static Env {
                     &pg.url("reader")
                         .replace("reader:pw@", "reader:p@secret-tail@"),
                 ),
+                // One whose rest, after a `/`, would be read as the database name.
+                (
+                    "PG_SLASH_AT_URL",
+                    &pg.url("reader")
+                        .replace("reader:pw@", "reader:p@secret-tail/x@"),
+                ),
+                // A key=value string the parser cannot read: it would quote the option.
+                (
+                    "PG_KV_URL",
+                    "host=127.0.0.1 user=reader password=ab secret-tail=ef",
+                ),
                 ("API_TOKEN", API_TOKEN),
             ],
         );
@@ -1187,6 +1198,12 @@ fn failing_sources_show_their_error_and_start_nothing() {
     let mut at_sign = pg_def("at sign", json!({"table": "t_fail"}), "beginning", 5);
     at_sign["trigger"]["source"]["connection_env"] = json!("PG_AT_URL");
     let at_sign = create_deployed(&e.dev, &at_sign);
+    let mut slash_at = pg_def("slash at", json!({"table": "t_fail"}), "beginning", 5);
+    slash_at["trigger"]["source"]["connection_env"] = json!("PG_SLASH_AT_URL");
+    let slash_at = create_deployed(&e.dev, &slash_at);
+    let mut unreadable = pg_def("unreadable", json!({"table": "t_fail"}), "beginning", 5);
+    unreadable["trigger"]["source"]["connection_env"] = json!("PG_KV_URL");
+    let unreadable = create_deployed(&e.dev, &unreadable);
     // Not granted to the reader: permission denied.
     e.pg.sql("CREATE TABLE t_private (id serial PRIMARY KEY)");
     e.pg.sql("INSERT INTO t_private DEFAULT VALUES");
@@ -1202,7 +1219,9 @@ fn failing_sources_show_their_error_and_start_nothing() {
         (&bad_role, "nobody_here"),
         (&no_secret, "NOT_SET_ANYWHERE"),
         (&private, "permission denied"),
-        (&at_sign, "holds an `@`"),
+        (&at_sign, "holds more than one `@`"),
+        (&slash_at, "holds more than one `@`"),
+        (&unreadable, "is not a valid PostgreSQL connection URL"),
     ] {
         let mut status = Value::Null;
         eventually(60, &format!("an error for {needle}"), || {
@@ -1211,7 +1230,8 @@ fn failing_sources_show_their_error_and_start_nothing() {
         });
         let error = status["last_poll_error"].as_str().unwrap_or_default();
         assert!(error.contains(needle), "wanted …{needle}…, got {status}");
-        // No part of a password is quoted (the at-sign one's host held the rest of it).
+        // No part of a password is quoted (the at-sign ones' host or database name held the
+        // rest of it, the parser named the option it could not read).
         assert!(!error.contains("secret-tail"), "{status}");
         assert!(status["last_success_at"].is_null(), "{status}");
         assert_eq!(runs_of(&e.dev, id), 0, "{needle}");

@@ -389,18 +389,22 @@ impl PgSource {
     /// `$1` = the quoted relation as text, `$2` = comma-separated column names (see
     /// [`Self::column_type_params`]). A missing table fails in PostgreSQL with its own message.
     pub fn column_type_sql() -> String {
-        "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
+        // The trailing volatile column keeps a caching pool (Hyperdrive) from answering it
+        // from its cache: a dropped unique index or a changed type is seen at once.
+        format!(
+            "SELECT a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), \
          CASE WHEN c.relkind = 'p' OR (c.relkind IN ('r', 'm') AND NOT c.relhassubclass) THEN \
          CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
          WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
          AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) THEN true \
          WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
          WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
-         AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) THEN NULL ELSE false END END \
+         AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) THEN NULL ELSE false END END, \
+         {NOT_CACHED} \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 AND NOT a.attisdropped \
          AND a.attname::text = ANY (pg_catalog.string_to_array($2::text, ','))"
-            .to_string()
+        )
     }
 
     /// Parameters for [`Self::column_type_sql`].

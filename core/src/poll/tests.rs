@@ -445,7 +445,8 @@ fn column_type_query() {
          AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum) THEN true \
          WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_index i \
          WHERE i.indrelid = a.attrelid AND i.indisunique AND i.indisvalid AND i.indpred IS NULL \
-         AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) THEN NULL ELSE false END END \
+         AND a.attnum = ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])) THEN NULL ELSE false END END, \
+         pg_catalog.clock_timestamp() \
          FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
          WHERE a.attrelid = $1::text::regclass \
          AND a.attnum > 0 AND NOT a.attisdropped \
