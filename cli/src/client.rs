@@ -18,7 +18,12 @@ pub struct Answer {
     pub status: u16,
     pub content_type: String,
     pub text: String,
+    /// Where a redirect points (redirects are not followed: see [`Client::new`]).
+    pub location: Option<String>,
 }
+
+/// The most of an answer's body that is read (64 MiB).
+const MAX_ANSWER_BYTES: u64 = 64 << 20;
 
 impl Answer {
     /// The body as JSON; `null` when it is empty or not JSON.
@@ -27,12 +32,39 @@ impl Answer {
     }
 }
 
+/// A 2xx page without its list: not a Tripline answer.
+pub fn not_a_list(base: &str, path: &str, field: &str) -> Failure {
+    Failure::Server(format!(
+        "GET {path} answered without a `{field}` list: is {base} a Tripline?"
+    ))
+}
+
+/// A page whose `next_cursor` is the one just sent.
+pub fn repeated_cursor(base: &str, path: &str) -> Failure {
+    Failure::Server(format!(
+        "GET {path} answered with the cursor it was sent: something between here and {base} \
+         caches it ignoring the query string"
+    ))
+}
+
 impl Client {
     /// A client of the Tripline at `base` (`--url`), checked before any request: a malformed
     /// URL is a usage error naming the option, not a server that cannot be reached.
     pub fn new(base: &str, token: &str) -> Result<Client, Failure> {
         check_base(base)
             .map_err(|why| Failure::Usage(format!("--url / TRIPLINE_URL `{base}`: {why}")))?;
+        // Read from a file, a token may end with a line break; one holding any other character
+        // a header cannot carry is refused here, never quoted (the HTTP client's own error
+        // would print the whole header, token and all).
+        let token = token.trim();
+        if !token.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+            return Err(Failure::Usage(
+                "the admin token (--token / TRIPLINE_TOKEN / .dev.vars) holds a line break, a \
+                 control character or a character outside ASCII, which a header cannot carry: \
+                 check how it was copied"
+                    .into(),
+            ));
+        }
         Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
@@ -66,15 +98,24 @@ impl Client {
         };
         let status = resp.status();
         let content_type = resp.header("content-type").unwrap_or("").to_string();
-        let mut text = String::new();
+        let location = resp.header("location").map(str::to_string);
+        // Bytes, then text: an answer that is not UTF-8 (a hook's Latin-1 page) keeps its status.
+        let mut bytes = Vec::new();
         resp.into_reader()
-            .take(64 << 20)
-            .read_to_string(&mut text)
+            .take(MAX_ANSWER_BYTES + 1)
+            .read_to_end(&mut bytes)
             .map_err(|e| Failure::Network(format!("reading the answer from {url}: {e}")))?;
+        if bytes.len() as u64 > MAX_ANSWER_BYTES {
+            return Err(Failure::Server(format!(
+                "{method} {url} answered {status} with more than {} MiB: not read",
+                MAX_ANSWER_BYTES >> 20
+            )));
+        }
         Ok(Answer {
             status,
             content_type,
-            text,
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            location,
         })
     }
 
@@ -89,7 +130,8 @@ impl Client {
         if (200..300).contains(&answer.status) {
             // A success that is not JSON comes from something else at that URL (a page
             // answering every path): taken as an answer, it would read as an empty catalog.
-            if answer.text.trim().is_empty() {
+            // Only a 204 (a delete) has no body.
+            if answer.status == 204 {
                 return Ok(Value::Null);
             }
             return serde_json::from_str(&answer.text).map_err(|_| {
@@ -140,8 +182,15 @@ impl Client {
                 ));
             }
             let page = self.api("GET", &path, None)?;
-            out.extend(page["workflows"].as_array().cloned().unwrap_or_default());
+            let Some(workflows) = page["workflows"].as_array() else {
+                return Err(not_a_list(&self.base, &path, "workflows"));
+            };
+            out.extend(workflows.iter().cloned());
             match page["next_cursor"].as_str() {
+                // A cursor answered twice (a cache in between) would page forever.
+                Some(c) if cursor.as_deref() == Some(c) => {
+                    return Err(repeated_cursor(&self.base, &path))
+                }
                 Some(c) => cursor = Some(c.to_string()),
                 None => return Ok(out),
             }
@@ -165,10 +214,22 @@ impl Client {
 /// unspecified address, which reaches this machine too).
 pub fn plain_http_off_this_machine(base: &str) -> Option<String> {
     let url = url::Url::parse(base).ok()?;
-    if url.scheme() != "http" {
+    if url.scheme() != "http" || on_this_machine(base) {
         return None;
     }
-    let local = match url.host()? {
+    Some(url.host_str().unwrap_or_default().to_string())
+}
+
+/// Whether `base`'s host is a loopback one (`localhost`, `*.localhost`, `127.0.0.0/8`, `::1`,
+/// or the unspecified address, which reaches this machine too).
+pub fn on_this_machine(base: &str) -> bool {
+    let Some(url) = url::Url::parse(base).ok() else {
+        return false;
+    };
+    let Some(host) = url.host() else {
+        return false;
+    };
+    match host {
         url::Host::Domain(d) => {
             let d = d.trim_end_matches('.').to_ascii_lowercase();
             d == "localhost" || d.ends_with(".localhost")
@@ -179,8 +240,7 @@ pub fn plain_http_off_this_machine(base: &str) -> Option<String> {
                 || ip.is_unspecified()
                 || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
-    };
-    (!local).then(|| url.host_str().unwrap_or_default().to_string())
+    }
 }
 
 /// Why `base` cannot be a Tripline's base URL: it must be an absolute `http` or `https` URL with

@@ -25,11 +25,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     // Only the commands that call the server build a client, so `check`, `preview FILE` and
     // `schema` need no token.
     let client = || {
-        let token = token(cli.token.as_deref());
+        // The local token of a checkout goes only to a Tripline on this machine.
+        let local = crate::client::on_this_machine(&cli.url);
+        let token = token(cli.token.as_deref(), local);
         let client = Client::new(&cli.url, token.as_deref().unwrap_or(""))?;
-        let client = token
-            .map(|_| client)
-            .ok_or_else(|| Failure::Usage(NO_TOKEN.into()))?;
+        let client = token.map(|_| client).ok_or_else(|| {
+            Failure::Usage(match local {
+                true => NO_TOKEN.into(),
+                false => NO_REMOTE_TOKEN.into(),
+            })
+        })?;
         if let Some(host) = crate::client::plain_http_off_this_machine(&cli.url) {
             eprintln!(
                 "warning: the admin token goes to {host} over plain http, readable by anyone on \
@@ -102,15 +107,23 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// [`NO_TOKEN`] for a `--url` on another machine, which never gets a `.dev.vars` token.
+const NO_REMOTE_TOKEN: &str = "no admin token: pass --token or set TRIPLINE_TOKEN (a token \
+                               in .dev.vars goes only to a Tripline on this machine)";
+
 /// Why a command that calls the server stops before any request when [`token`] finds none.
 const NO_TOKEN: &str = "no admin token: pass --token, set TRIPLINE_TOKEN, or run inside the \
                         checkout whose .dev.vars holds ADMIN_TOKEN";
 
-/// The token: given (`--token`, `TRIPLINE_TOKEN`), else `ADMIN_TOKEN` from a `.dev.vars` here
-/// or in a parent folder (where `scripts/dev` writes it). An empty one counts as none.
-fn token(given: Option<&str>) -> Option<String> {
+/// The token: given (`--token`, `TRIPLINE_TOKEN`), else, when `local` (the URL is on this
+/// machine), `ADMIN_TOKEN` from a `.dev.vars` here or in a parent folder (where `scripts/dev`
+/// writes it). An empty one counts as none.
+fn token(given: Option<&str>, local: bool) -> Option<String> {
     if let Some(t) = given.filter(|t| !t.trim().is_empty()) {
         return Some(t.to_string());
+    }
+    if !local {
+        return None;
     }
     let mut dir = std::env::current_dir().ok();
     while let Some(d) = dir {
@@ -275,7 +288,16 @@ fn apply(
     let found = files::collect(paths)?;
     let (locals, problems) = files::load(&found);
     if !problems.is_empty() {
-        print_problems(&problems, json_out, style);
+        if json_out {
+            // The shape `apply --json` always prints: nothing applied, and why.
+            output::exit_when_unread_with(Failure::Reported.code());
+            out!(
+                "{}",
+                json!({ "applied": false, "changes": 0, "problems": problems })
+            );
+        } else {
+            print_problems(&problems, json_out, style);
+        }
         return Err(Failure::Reported);
     }
     let remotes: Vec<Remote> = client
@@ -574,8 +596,15 @@ fn runs(
             ));
         }
         let page = client.api("GET", &path, None)?;
+        if !page["runs"].is_array() {
+            return Err(crate::client::not_a_list(&client.base, &path, "runs"));
+        }
         list.extend(runs_of(&page));
-        cursor = page["next_cursor"].as_str().map(str::to_string);
+        let next = page["next_cursor"].as_str().map(str::to_string);
+        if next.is_some() && next == cursor {
+            return Err(crate::client::repeated_cursor(&client.base, &path));
+        }
+        cursor = next;
         if cursor.is_none() {
             break;
         }
@@ -666,6 +695,13 @@ fn follow_runs(
                     path.push_str(&format!("&cursor={}", percent::encode(c)));
                 }
                 let page = get(&path, false)?.unwrap_or_default();
+                if !page["runs"].is_array() {
+                    return Err(Interrupted::Retry(crate::client::not_a_list(
+                        &client.base,
+                        &path,
+                        "runs",
+                    )));
+                }
                 let next = page["next_cursor"].as_str().map(str::to_string);
                 Ok((runs_of(&page), next))
             },
@@ -922,9 +958,12 @@ fn query_and_headers(
                 "-H `{h}`: `{k}` is not a header name (letters, digits and !#$%&'*+-.^_`|~)"
             )));
         }
-        if v.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        if v.bytes()
+            .any(|b| (b.is_ascii_control() && b != b'\t') || !b.is_ascii())
+        {
             return Err(Failure::Usage(format!(
-                "-H `{h}`: a header value cannot hold control characters"
+                "-H `{h}`: a header value holds only ASCII without control characters \
+                 (percent-encode or base64 other text)"
             )));
         }
         hs.push((k.to_string(), v.to_string()));
@@ -946,6 +985,11 @@ fn send(
     // What the command line says is checked before the server is asked anything: a malformed
     // option is a usage error (exit 2), whether or not the server knows the key or answers.
     let (query, mut hs) = query_and_headers(query, headers)?;
+    if let Some(m) = method.filter(|m| !is_header_name(m)) {
+        return Err(Failure::Usage(format!(
+            "-X `{m}` is not a method name (letters, digits and !#$%&'*+-.^_`|~)"
+        )));
+    }
     let body: Option<Vec<u8>> = match data {
         None => None,
         Some("@-") => {

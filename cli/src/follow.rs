@@ -241,7 +241,15 @@ pub fn read_answer(
     match answer {
         Err(f @ Failure::Network(_)) => Err(Interrupted::Retry(f)),
         Err(f) => Err(Interrupted::Stop(f)),
-        Ok(a) if (200..300).contains(&a.status) => Ok(Some(a.json())),
+        // A success that is not JSON (a proxy's page) is no answer of the server's: taken as
+        // one it would read as an empty listing, and the runs after it would print again.
+        Ok(a) if (200..300).contains(&a.status) => match serde_json::from_str(&a.text) {
+            Ok(v) => Ok(Some(v)),
+            Err(_) => Err(Interrupted::Retry(Failure::Server(format!(
+                "GET {path} answered {} with something that is not JSON",
+                a.status
+            )))),
+        },
         Ok(a) if a.status == 404 && gone_ok => Ok(None),
         Ok(a) if a.status >= 500 => Err(Interrupted::Retry(Failure::from_problem("GET", path, &a))),
         Ok(a) => Err(Interrupted::Stop(Failure::from_problem("GET", path, &a))),
@@ -481,6 +489,7 @@ mod tests {
                 status,
                 content_type: "application/json".into(),
                 text: r#"{"detail":"x"}"#.into(),
+                location: None,
             })
         };
         let read = |a, gone_ok| read_answer("/api/runs/r", a, gone_ok);

@@ -67,14 +67,11 @@ impl Failure {
     /// A non-2xx answer of the management API: its problem+json detail and every error location.
     pub fn from_problem(method: &str, path: &str, answer: &Answer) -> Failure {
         let v = answer.json();
-        let mut text = format!(
-            "{method} {path}: {} {}",
-            answer.status,
-            v["detail"]
-                .as_str()
-                .or(v["title"].as_str())
-                .unwrap_or(answer.text.trim())
-        );
+        let said = match v["detail"].as_str().or(v["title"].as_str()) {
+            Some(said) => said.to_string(),
+            None => not_a_problem(answer),
+        };
+        let mut text = format!("{method} {path}: {} {said}", answer.status);
         for e in v["errors"].as_array().into_iter().flatten() {
             text.push_str(&format!(
                 "\n  {}: {}",
@@ -86,6 +83,25 @@ impl Failure {
             400 | 404 | 409 | 413 | 415 | 422 => Failure::Invalid(text),
             _ => Failure::Server(text),
         }
+    }
+}
+
+/// What an answer that is no problem document says: a redirect's target (redirects are not
+/// followed: an access proxy in front of the Worker, or a `--url` that is not the Worker's),
+/// else its content type and the start of its body (an HTML error page of a proxy).
+fn not_a_problem(answer: &Answer) -> String {
+    if let (300..=399, Some(to)) = (answer.status, &answer.location) {
+        return format!(
+            "redirects to {to}: check --url, or an access proxy in front of the Worker"
+        );
+    }
+    let body = answer.text.trim();
+    const SHOWN: usize = 200;
+    let start: String = body.chars().take(SHOWN).collect();
+    let cut = if start.len() < body.len() { "…" } else { "" };
+    match answer.content_type.as_str() {
+        "" => format!("{start}{cut}"),
+        t => format!("({t}) {start}{cut}"),
     }
 }
 
@@ -310,6 +326,7 @@ mod tests {
             status,
             content_type: "application/problem+json".into(),
             text: text.into(),
+            location: None,
         };
         let f = Failure::from_problem(
             "POST",
@@ -332,5 +349,36 @@ mod tests {
             3
         );
         assert_eq!(Failure::Usage("x".into()).code(), 2);
+    }
+
+    #[test]
+    fn an_answer_that_is_no_problem_is_named_briefly() {
+        let page = Answer {
+            status: 502,
+            content_type: "text/html".into(),
+            text: format!("<html>{}</html>", "x".repeat(10_000)),
+            location: None,
+        };
+        let m = Failure::from_problem("GET", "/api/workflows", &page)
+            .message()
+            .to_string();
+        assert!(
+            m.starts_with("GET /api/workflows: 502 (text/html) <html>xx"),
+            "{m}"
+        );
+        assert!(m.ends_with('…') && m.len() < 300, "{m}");
+        let redirect = Answer {
+            status: 302,
+            content_type: String::new(),
+            text: String::new(),
+            location: Some("https://login.example.com/".into()),
+        };
+        let m = Failure::from_problem("GET", "/api/workflows", &redirect)
+            .message()
+            .to_string();
+        assert!(
+            m.contains("302 redirects to https://login.example.com/: check --url"),
+            "{m}"
+        );
     }
 }

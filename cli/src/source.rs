@@ -48,6 +48,8 @@ pub struct SyntaxError {
 
 /// Parses `text` as JSON or YAML, chosen by the extension of `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Document, SyntaxError> {
+    // A byte order mark (Notepad, PowerShell's `Out-File -Encoding utf8`) is no content.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let (value, positions) = match extension(path).as_deref() {
         Some("yaml" | "yml") => parse_yaml(text)?,
         _ => parse_json(text)?,

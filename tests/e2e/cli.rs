@@ -407,6 +407,17 @@ fn exit_codes() {
         r.stdout
     );
     assert!(by_key("half").is_none());
+    // With --json, in the shape apply always prints.
+    let r = tripline(&dir, &["--json", "apply", ".", "--deploy"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        (&v["applied"], &v["changes"]),
+        (&json!(false), &json!(0)),
+        "{v}"
+    );
+    assert_eq!(v["problems"][0]["location"], "trigger", "{v}");
+    assert!(by_key("half").is_none());
     let r = tripline(&dir, &["runs", "no-such-workflow"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
@@ -503,6 +514,33 @@ fn no_token_is_a_usage_error_before_any_request() {
     let r = run(None, &["runs", "nightly"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("cannot reach"), "{}", r.stderr);
+    // …but only to a Tripline on this machine: a remote one never gets the local token.
+    let r = run(
+        None,
+        &[
+            "--url",
+            "https://tripline.example.invalid",
+            "runs",
+            "nightly",
+        ],
+    );
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            2,
+            "error: no admin token: pass --token or set TRIPLINE_TOKEN (a token in .dev.vars \
+             goes only to a Tripline on this machine)\n"
+        )
+    );
+    // A token copied with a line break is trimmed; one holding a line break inside is refused
+    // before any request, without quoting it (the HTTP client's error would).
+    let r = run(Some("t\r\n"), &["runs", "nightly"]);
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(r.stderr.contains("cannot reach"), "{}", r.stderr);
+    let r = run(Some("se\ncret-token"), &["runs", "nightly"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("holds a line break"), "{}", r.stderr);
+    assert!(!r.stderr.contains("cret-token"), "{}", r.stderr);
     let _ = std::fs::remove_dir_all(&base_dir);
 }
 

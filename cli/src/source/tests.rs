@@ -285,3 +285,14 @@ fn yaml_core_schema_tags_are_honoured() {
         assert!(e.message.contains(message), "{text:?}: {e:?}");
     }
 }
+
+#[test]
+fn a_byte_order_mark_is_no_content() {
+    for (file, text) in [
+        ("a.json", "\u{feff}{\"name\": \"A\"}"),
+        ("a.yaml", "\u{feff}name: A\n"),
+    ] {
+        let doc = parse(Path::new(file), text).unwrap_or_else(|e| panic!("{file}: {e:?}"));
+        assert_eq!(doc.value, json!({"name": "A"}), "{file}");
+    }
+}
