@@ -440,8 +440,8 @@ impl WorkflowObject {
         }))
     }
 
-    /// The platform's alarm entry. An alarm that needs no event-loop turn (a schedule's fire:
-    /// synchronous storage only) ends within this call and returns `undefined`, with no
+    /// The platform's alarm entry. An alarm that needs no event-loop turn (a schedule's wake
+    /// that leaves no run to create: synchronous storage only) ends within this call and returns `undefined`, with no
     /// promise, task or microtask made for it; otherwise a promise of the rest. The platform
     /// ignores what an alarm resolves to.
     #[wasm_bindgen(js_name = alarm)]

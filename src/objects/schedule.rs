@@ -9,15 +9,16 @@
 //! *pending run* inside the same record, written in the same storage write as the alarm. The
 //! alarm is durable and re-arms itself, so nothing outside the object watches it.
 //!
-//! A run whose steps all end inside the object (no `http` step) is created and executed right
-//! here, before the record is written, and stored in this object's own run table in the same
-//! storage transaction as the marks and the alarm: one fire, one commit, no call. Its id names
-//! this object (`TIMER_SHARD`). Any other run is created in the workflow's shard object after
-//! the re-arm (one call, no D1; only while this object is still armed at the run's version),
-//! which executes it. Such a pending run leaves the record as soon as its shard answered; one
-//! whose create failed or was cut off (a crash) is tried again by a later wake, and the dedup
-//! key makes that safe for as long as the run is kept: a pending run is given up (logged) after
-//! [`PENDING_GIVE_UP_MS`], far within retention.
+//! The fire itself is that write: the slot's run is created after it. A run whose steps all
+//! end inside the object (no `http` step) is created and executed here, once the other events
+//! due at the same instant have started (on one thread, other schedules' alarms: the fire of
+//! each stays on time), and stored in this object's own run table in one storage transaction
+//! with its pending entry's removal. Its id names this object (`TIMER_SHARD`). Any other run is
+//! created in the workflow's shard object (one call, no D1; only while this object is still
+//! armed at the run's version), which executes it. A pending run leaves the record as soon as
+//! it is stored; one whose create failed or was cut off (a crash) is tried again by a later
+//! wake, always in shard 0, and the dedup key makes that safe for as long as the run is kept:
+//! a pending run is given up (logged) after [`PENDING_GIVE_UP_MS`], far within retention.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -245,6 +246,7 @@ fn forget_pending(
     version: i64,
     slot_ms: i64,
     given_up: bool,
+    created_here_at: Option<i64>,
 ) -> Result<()> {
     let Some(mut armed) = record_now(obj, kv)? else {
         return Ok(());
@@ -255,6 +257,10 @@ fn forget_pending(
         .retain(|p| !(p.slot_ms == slot_ms && p.version == version));
     if armed.pending.len() == before {
         return Ok(());
+    }
+    // A run created in this object: when, in the same write (the API shows it).
+    if created_here_at.is_some() {
+        armed.last_run_ms = created_here_at;
     }
     if given_up {
         let workflow_id = obj.workflow_id_now(kv)?.unwrap_or_default();
@@ -379,7 +385,7 @@ pub fn wants_alarm(obj: &WorkflowObject, kv: &SyncKv) -> Result<bool> {
     Ok(record_now(obj, kv)?.is_none_or(|a| a.next_ms.is_some() || !a.pending.is_empty()))
 }
 
-/// The alarm fired at `now`: re-arm at once, then create the slot's run in its shard object.
+/// The alarm fired at `now`: re-arm at once, then create the slot's run (here or in shard 0).
 pub async fn on_alarm(
     obj: &WorkflowObject,
     kv: &SyncKv,
@@ -404,8 +410,8 @@ pub async fn on_alarm(
         return obj.arm(&workflow_id, true).await.map(|_| ());
     };
     if let Some(followup) = wake(obj, kv, &workflow_id, armed, Cause::Alarm, now).await? {
-        // The run is created inside the alarm (one call to its shard object): work left to
-        // the background after the event may be cut off with it.
+        // The run is created inside the alarm (here, or by one call to shard 0): work left
+        // to the background after the event may be cut off with it.
         if let Err(e) = followup.run().await {
             worker::console_error!("schedule {workflow_id}: {e}");
         }
@@ -526,6 +532,7 @@ async fn wake<'a>(
         .filter(|p| p.fired_ms < now - PENDING_STALE_MS)
         .cloned()
         .collect();
+    let mut here = None;
     if let Some(slot) = plan.run {
         let p = Pending {
             version: armed.version,
@@ -533,17 +540,9 @@ async fn wake<'a>(
             fired_ms: now,
             late: plan.late,
         };
-        match create_here(obj, kv, workflow_id, &p).await {
-            Some(created) => {
-                if created {
-                    armed.last_run_ms = Some(now_ms());
-                }
-            }
-            None => {
-                armed.pending.push(p.clone());
-                runs.push(p);
-            }
-        }
+        armed.pending.push(p.clone());
+        runs.push(p.clone());
+        here = Some(p);
     }
     if armed.pending.len() > PENDING_MAX {
         let dropped = armed.pending.len() - PENDING_MAX;
@@ -573,6 +572,7 @@ async fn wake<'a>(
         workflow_id: workflow_id.to_string(),
         version: armed.version,
         runs,
+        here,
     }))
 }
 
@@ -596,8 +596,8 @@ fn not_recorded(armed: &mut Armed, policy: Option<&str>, dropped: usize, now: i6
 }
 
 /// Creates the slot's run in this object and executes it in place, when its steps all end
-/// here: `Some(created)`, written with no storage await in between, so in the wake's own
-/// storage transaction. `None`: it is created in its shard object after the re-arm.
+/// here: `Some(created)`, written with no storage await in between, so in the caller's storage
+/// transaction. `None`: it is created in its shard object.
 async fn create_here(
     obj: &WorkflowObject,
     kv: &SyncKv,
@@ -666,16 +666,64 @@ struct Followup<'a> {
     /// The version the wake was armed at.
     version: i64,
     runs: Vec<Pending>,
+    /// The slot this wake fired, which may be created and executed in this object.
+    here: Option<Pending>,
 }
 
 impl Followup<'_> {
-    /// Creates the pending runs in their shard objects (each is then no longer pending).
+    /// Creates the pending runs (each is then no longer pending): the slot just fired in this
+    /// object when its steps all end here, after the other events due now have started (on a
+    /// shared thread, the alarms of other schedules due at the same instant); the others, and
+    /// that one when it cannot, in their shard objects.
     async fn run(self) -> Result<()> {
         let kv = self.obj.kv()?;
-        for p in &self.runs {
+        // The slot just fired first: older pending runs wait on shard calls that may be slow.
+        if let Some(p) = &self.here {
+            if !self.created_here(kv, p).await {
+                self.create_run(kv, p).await;
+            }
+        }
+        for p in self.runs.iter().filter(|p| Some(*p) != self.here.as_ref()) {
             self.create_run(kv, p).await;
         }
         Ok(())
+    }
+
+    /// Creates and executes `p`'s run in this object and forgets it as pending, in one storage
+    /// transaction; false when it is to be created in its shard.
+    async fn created_here(&self, kv: &SyncKv, p: &Pending) -> bool {
+        if !definition_at_hand(kv, &self.workflow_id, p.version)
+            || !runs::handler::executes_here(
+                TriggerKind::Schedule.as_str(),
+                &self.workflow_id,
+                p.version,
+            )
+        {
+            return false;
+        }
+        worker::Delay::from(std::time::Duration::ZERO).await;
+        // Events may have come in meanwhile. A wake that took the slot over (it is no longer
+        // pending: tried elsewhere, or given up) has it; a redeploy does not undo a slot that
+        // fired (it stays pending), an undeploy does (`create_run` gives it up).
+        match record_now(self.obj, kv) {
+            Ok(Some(armed)) if armed.pending.contains(p) => {}
+            Ok(_) => return true,
+            Err(e) => {
+                worker::console_error!("schedule {}: {e}", self.workflow_id);
+                return true;
+            }
+        }
+        if self.obj.kind_now(kv).ok().flatten() != Some(TriggerKind::Schedule) {
+            return false;
+        }
+        let Some(created) = create_here(self.obj, kv, &self.workflow_id, p).await else {
+            return false;
+        };
+        let at = created.then(now_ms);
+        if let Err(e) = forget_pending(self.obj, kv, p.version, p.slot_ms, false, at) {
+            worker::console_error!("schedule {}: {e}", self.workflow_id);
+        }
+        true
     }
 
     /// Creates a pending run in its shard object, unless this object is no longer armed at
@@ -696,6 +744,11 @@ impl Followup<'_> {
             self.forget(kv, p, true);
             return;
         };
+        // Created here already (its pending entry outlived the insert): nothing to send.
+        if self.created_here_before(kv, &key) {
+            self.forget(kv, p, false);
+            return;
+        }
         let started = runs::client::start(
             self.obj.env(),
             &workflow_id,
@@ -737,10 +790,24 @@ impl Followup<'_> {
         }
     }
 
+    /// Whether this object's own run table holds the run of `key` (only an object that holds
+    /// runs is asked).
+    fn created_here_before(&self, kv: &SyncKv, key: &str) -> bool {
+        let obj = self.obj;
+        let found = obj.holds_runs(kv).and_then(|holds| match holds {
+            true => runs::handler::holds_key(obj.state(), obj.runs(), key),
+            false => Ok(false),
+        });
+        found.unwrap_or_else(|e| {
+            worker::console_error!("schedule {}: {e}", self.workflow_id);
+            false
+        })
+    }
+
     /// Drops `p` from the stored pending runs, counted as skipped when `given_up` (errors are
     /// logged: a later wake then sends it again and its dedup key finds the run).
     fn forget(&self, kv: &SyncKv, p: &Pending, given_up: bool) {
-        if let Err(e) = forget_pending(self.obj, kv, p.version, p.slot_ms, given_up) {
+        if let Err(e) = forget_pending(self.obj, kv, p.version, p.slot_ms, given_up, None) {
             worker::console_error!("schedule {}: {e}", self.workflow_id);
         }
     }

@@ -326,6 +326,12 @@ pub fn executes_here(trigger: &str, workflow_id: &str, version: i64) -> bool {
             .is_some_and(|d| !d.steps.iter().any(|s| s.reaches_out()))
 }
 
+/// Whether this object's run table holds a run with `dedup_key`.
+pub fn holds_key(state: &State, runs: &RunsInstance, dedup_key: &str) -> Result<bool> {
+    let sql = sql(state, runs)?;
+    Ok((Table { sql: &sql }).prior_by_key(dedup_key)?.is_some())
+}
+
 /// The run made by the dedup key in the body (`404` when this object has none).
 pub async fn find(state: &State, runs: &RunsInstance, mut req: Request) -> Result<Response> {
     let key = req.text().await?;

@@ -4,7 +4,7 @@
 //! so deduplication stays inside one object; its id names the workflow and the shard.
 //!
 //! One exception: a schedule's run whose steps all end inside the object (no `http` step) is
-//! created and executed by the timer object itself, in the same storage write as the fire, and
+//! created and executed by the timer object itself, right after the fire's storage write, and
 //! stays there (its "shard" is `TIMER_SHARD`, see `schedule`). Listing, reading and deleting a
 //! workflow's runs ask that object too.
 
