@@ -14,11 +14,10 @@ const MAX_DRAIN: usize = 16 * 1024 * 1024;
 /// Reads the raw body, refusing more than `max` bytes with 413 (by Content-Length first).
 pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
     let too_large = || {
-        ApiError::new(
-            413,
-            "Payload too large",
-            format!("the body must be at most {max} bytes"),
-        )
+        let message = format!("the body must be at most {max} bytes");
+        let mut errors = tripline_core::kernel::problem::Errors::new();
+        errors.push("body", message.clone());
+        ApiError::new(413, "Payload too large", message).with_errors(errors)
     };
     let declared = req.headers().get("content-length")?;
     if let Some(len) = &declared {

@@ -120,14 +120,14 @@ pub async fn handle(
     url: &Url,
     mut req: Request,
 ) -> Result<Response> {
+    // Only reads until the workflow is known: requests to a made-up id store nothing. The row
+    // read here is the one an object from before drafts were handed over keeps (below).
+    let mut known = None;
     if action == Action::TestDraftGet && !has_tables(obj)? {
-        // Only reads until the workflow is known: requests to a made-up id store nothing.
         let id = param(url, "workflow");
-        if store::workflows::get(&store::db(obj.env())?, &id)
-            .await?
-            .is_none()
-        {
-            return Response::error("no such workflow", 404);
+        match store::workflows::get(&store::db(obj.env())?, &id).await? {
+            Some(row) => known = Some(row),
+            None => return Response::error("no such workflow", 404),
         }
     }
     let sql = open(obj)?;
@@ -144,9 +144,15 @@ pub async fn handle(
                 return Response::ok(d);
             }
             // An object from before drafts were handed over: read it from D1 once.
-            let id = param(url, "workflow");
-            let Some(row) = store::workflows::get(&store::db(obj.env())?, &id).await? else {
-                return Response::error("no such workflow", 404);
+            let row = match known {
+                Some(row) => row,
+                None => {
+                    let id = param(url, "workflow");
+                    match store::workflows::get(&store::db(obj.env())?, &id).await? {
+                        Some(row) => row,
+                        None => return Response::error("no such workflow", 404),
+                    }
+                }
             };
             let d = draft_record(&row);
             store_draft(&sql, &d)?;
@@ -155,6 +161,10 @@ pub async fn handle(
         Action::TestPut => {
             let id = param(url, "id");
             let record = req.text().await?;
+            // Deleted while the request was read (a slow body): nothing is kept.
+            if stored_draft(&sql)?.as_deref() == Some(DELETED_DRAFT) {
+                return Response::error("no such workflow", 404);
+            }
             sql.exec(
                 "INSERT INTO test_requests (id, record) VALUES (?, ?)",
                 vec![SqlStorageValue::from(id), SqlStorageValue::from(record)],
@@ -259,11 +269,12 @@ pub async fn forget(env: &Env, workflow_id: &str) -> Result<()> {
 }
 
 /// Puts a captured request (`id`: `tr_…`, sorting by age; `record` in the API's shape) on the
-/// shelf, keeping the newest [`SHELF_SIZE`] within [`SHELF_MAX_BYTES`] (the newest always).
-pub async fn put(env: &Env, workflow_id: &str, id: &str, record: &Value) -> Result<()> {
+/// shelf, keeping the newest [`SHELF_SIZE`] within [`SHELF_MAX_BYTES`] (the newest always);
+/// false when the workflow was deleted meanwhile (nothing is kept).
+pub async fn put(env: &Env, workflow_id: &str, id: &str, record: &Value) -> Result<bool> {
     let url = format!("{}&id={id}", Action::TestPut.url(workflow_id));
-    super::call_url(env, workflow_id, &url, Some(record.to_string())).await?;
-    Ok(())
+    let answer = super::call_url(env, workflow_id, &url, Some(record.to_string())).await?;
+    Ok(answer.status != 404)
 }
 
 /// The shelf, newest first, in the API's shape: a JSON array as text (never parsed here).

@@ -861,6 +861,7 @@ fn bodies_over_the_cap_are_413() {
     let r = send("POST", &hook(&small), &ct, Some(&[b'a'; 101]));
     assert_problem(&r, 413);
     assert!(r.json()["detail"].as_str().unwrap().contains("100"));
+    assert_eq!(r.locations(), ["body"], "{}", r.text);
     run_of(&send("POST", &hook(&small), &ct, Some(&[b'a'; 100])));
 
     // Without a Content-Length (chunked), the cap holds while reading.
@@ -2289,6 +2290,24 @@ fn the_test_shelf_takes_any_method_any_body_and_keeps_20() {
         list.iter().any(|r| r["query"] == json!({"i": "17"})),
         "{list:?}"
     );
+    // Its headers and query are kept no more than its body: about 8 KiB each.
+    let padding = "p".repeat(3000);
+    let many: Vec<(String, String)> = (0..6)
+        .map(|i| (format!("x-pad-{i}"), padding.clone()))
+        .collect();
+    let headers: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let q: String = (0..6).map(|i| format!("&q{i}={padding}")).collect();
+    let r = send("POST", &format!("{test_url}?forged=big{q}"), &headers, None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let newest = &shelf_of()[0];
+    assert_eq!(newest["query"]["forged"], "big", "{newest}");
+    assert_eq!(newest["query_left_out"], 4, "{newest}");
+    assert_eq!(newest["query"].as_object().unwrap().len(), 3, "{newest}");
+    assert!(
+        newest["headers_left_out"].as_u64().unwrap() >= 4,
+        "{newest}"
+    );
+    assert!(newest["headers"].to_string().len() <= 8 * 1024, "{newest}");
 
     // Too large for the workflow's cap: 413, nothing captured.
     let big = vec![b'a'; 1024 * 1024 + 1];

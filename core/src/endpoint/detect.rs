@@ -71,6 +71,38 @@ pub fn detect(
     }
 }
 
+/// `detected` (a schema as [`RequestSchema::to_json`] writes it) with the `equals` rules of
+/// `current` (the draft's request schema) kept: detection never copies a value, and a gate (a
+/// shared secret a header or parameter must carry) dropped by applying a detected schema would
+/// accept any value after the next deploy. A rule of the same name (a header's in any letter
+/// case) is replaced by the gate's rule as written, and a gate on a name the sample lacks is
+/// added as it was.
+pub fn keep_gates(detected: &mut Value, current: &Value) {
+    for section in ["query", "headers", "body"] {
+        let Some(gates) = current[section].as_array() else {
+            continue;
+        };
+        let Some(rules) = detected[section].as_array_mut() else {
+            continue;
+        };
+        for gate in gates.iter().filter(|g| !g["equals"].is_null()) {
+            let Some(name) = gate["name"].as_str() else {
+                continue;
+            };
+            let same = |r: &&mut Value| {
+                r["name"].as_str().is_some_and(|n| match section {
+                    "headers" => n.eq_ignore_ascii_case(name),
+                    _ => n == name,
+                })
+            };
+            match rules.iter_mut().find(same) {
+                Some(rule) => *rule = gate.clone(),
+                None => rules.push(gate.clone()),
+            }
+        }
+    }
+}
+
 /// Headers that say how the request travelled rather than what it means: hop-by-hop headers,
 /// proxy/CDN/tracing additions and what every browser or HTTP client sends on its own.
 pub fn is_incidental_header(lower_name: &str) -> bool {

@@ -30,9 +30,27 @@ use tripline_core::kernel::time::iso_millis;
 
 /// Raw bytes kept of a test request that fails the draft's signature check.
 const UNSIGNED_RAW_PREFIX: usize = 1024;
+/// Bytes (as JSON) kept of its headers, and of its query.
+const UNSIGNED_MAP_BYTES: usize = 8 * 1024;
+
+/// `map` with its entries kept in order while they fit in `max` bytes of JSON, and how many
+/// were left out.
+fn fit_map(map: Map<String, Value>, max: usize) -> (Map<String, Value>, usize) {
+    let (mut kept, mut used, mut left_out) = (Map::new(), 2, 0);
+    for (name, value) in map {
+        let len = name.len() + value.to_string().len() + 4;
+        if used + len > max {
+            left_out += 1;
+            continue;
+        }
+        used += len;
+        kept.insert(name, value);
+    }
+    (kept, left_out)
+}
 
 /// `<ANY> /hooks/{id}/test`: records the request on the workflow's test shelf (drafts and
-/// deployed workflows alike) and runs nothing. A body that cannot be read is still recorded,
+/// deployed workflows alike) and runs nothing. A body that does not parse is still recorded,
 /// with the reason.
 pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
@@ -41,7 +59,8 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     let trigger_type = row["trigger_type"].as_str().unwrap_or_default();
     if trigger_type != TriggerKind::Endpoint.as_str() {
         return Err(ApiError::not_found(format!(
-            "workflow {id} is not started by HTTP requests (its trigger is `{}`), so it has no test URL",
+            "workflow {id}'s draft is not started by HTTP requests (its trigger is `{}`), so \
+             it has no test URL (a test URL tries out the draft)",
             trigger_type
         )));
     }
@@ -131,6 +150,12 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     if let Some(e) = endpoint {
         e.request.hide_gates(&mut query, &mut headers);
     }
+    // Nor its headers and query: as much of them is kept as of its body.
+    let (mut query_left_out, mut headers_left_out) = (0, 0);
+    if unsigned {
+        (query, query_left_out) = fit_map(query, UNSIGNED_MAP_BYTES);
+        (headers, headers_left_out) = fit_map(headers, UNSIGNED_MAP_BYTES);
+    }
     // Stored as the API shows it.
     let record = json!({
         "id": test_id,
@@ -149,7 +174,18 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         "raw_body_truncated": truncated,
         "signature": signature,
     });
-    test_shelf::put(env, id, &test_id, &record).await?;
+    let mut record = record;
+    for (field, n) in [
+        ("query_left_out", query_left_out),
+        ("headers_left_out", headers_left_out),
+    ] {
+        if n > 0 {
+            record[field] = n.into();
+        }
+    }
+    if !test_shelf::put(env, id, &test_id, &record).await? {
+        return Err(unknown());
+    }
     json_response(
         200,
         &json!({
@@ -255,12 +291,14 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         });
     };
     let object = |v: &Value| v.as_object().cloned().unwrap_or_default();
-    let schema = detect::detect(
+    let mut schema = detect::detect(
         &object(&captured["query"]),
         &object(&captured["headers"]),
         &captured["body"],
     )
     .to_json();
+    // The draft's `equals` gates stay: applying must not drop a shared-secret check.
+    detect::keep_gates(&mut schema, &draft["trigger"]["request"]);
 
     if !apply {
         return json_response(

@@ -301,3 +301,41 @@ mod props {
         }
     }
 }
+
+#[test]
+fn applying_a_detected_schema_keeps_the_drafts_gates() {
+    let mut detected = detect_json(
+        json!({"page": "1", "token": "abc"}),
+        json!({"X-Api-Key": "S", "x-event": "push"}),
+        json!({"id": 1}),
+    );
+    let current = json!({
+        "query": [{"name": "token", "type": "string", "equals": "abc"}],
+        "headers": [
+            {"name": "x-api-key", "equals": "S"},
+            {"name": "x-other-gate", "equals": "T"},
+            {"name": "x-event", "required": true}
+        ],
+        "body": []
+    });
+    keep_gates(&mut detected, &current);
+    assert_eq!(
+        detected["headers"],
+        json!([
+            {"name": "x-api-key", "equals": "S"},
+            {"name": "x-event", "required": true},
+            {"name": "x-other-gate", "equals": "T"}
+        ])
+    );
+    assert_eq!(
+        detected["query"][1],
+        json!({"name": "token", "type": "string", "equals": "abc"})
+    );
+    assert_eq!(detected["query"][0]["name"], "page");
+    // The result is still a schema the definition accepts.
+    let mut errors = Errors::new();
+    assert!(
+        RequestSchema::parse(&detected, "request", &mut errors).is_some(),
+        "{errors:?}"
+    );
+}
