@@ -59,7 +59,7 @@ use tripline_core::poll::state::{
     StoredRecord, MAX_RECORD_INPUT_BYTES,
 };
 use tripline_core::poll::status::{PollReport, PollStatus};
-use tripline_core::poll::{next_poll_delay_seconds, PollSource, PollStart, PollTrigger};
+use tripline_core::poll::{failed_poll_delay_seconds, PollSource, PollStart, PollTrigger};
 
 /// How long one alarm keeps polling while batches come back full, and reading an HTTP source's
 /// pages; then it keeps what it read and re-arms at once.
@@ -1189,7 +1189,12 @@ async fn poll_http(
             && source
                 .greatest_pointer()
                 .is_some_and(|p| lists_newest_first(items, p));
-        let (fresh, seen) = cursor.select_page(items, &source.id, source.greatest_pointer())?;
+        // A page that does not read after another one did pauses the walk there: the runs of
+        // the pages before it are started, not held back until the page reads.
+        let (fresh, seen) = match cursor.select_page(items, &source.id, source.greatest_pointer()) {
+            Err(e) if pages == 1 => return Err(e.into()),
+            selected => or_pause!(selected, shown),
+        };
         let fresh = walk.not_taken(fresh);
         let read = Page {
             items: items.len(),
@@ -1197,6 +1202,16 @@ async fn poll_http(
             next,
         };
         let after = walk.after_page(pagination.order, read, &fresh);
+        if walk.positioning && pagination.order == tripline_core::poll::pages::Order::OldestFirst {
+            if let Some(capacity) = cursor.overflowed_from_now(walk.taken.len()) {
+                return Err(SourceError(format!(
+                    "starting from now, this oldest-first list holds more than \
+                     `unique_capacity` ({capacity}) items: the oldest would be forgotten and \
+                     later taken for new records. Raise `trigger.source.unique_capacity` above \
+                     the list's length, or use `dedupe: \"greatest\"`"
+                )));
+            }
+        }
         cursor.compact_taken(&mut walk.taken);
         new_count += fresh.len();
         if !walk.positioning {
@@ -1465,7 +1480,11 @@ async fn finish_poll(
         Err(e) => {
             let f = failures.saturating_add(1);
             (
-                u64::from(next_poll_delay_seconds(interval, f)) * 1000,
+                u64::from(failed_poll_delay_seconds(
+                    interval,
+                    f,
+                    http_source::asked_wait_seconds(e),
+                )) * 1000,
                 f,
                 Some(e.0.clone()),
             )

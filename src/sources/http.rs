@@ -11,7 +11,7 @@ use crate::platform::fetch::{send, send_within_origin, FetchFailure, Outbound};
 
 use super::SourceError;
 use crate::platform::env_string;
-use tripline_core::poll::HttpPollRequest;
+use tripline_core::poll::{retry_after_seconds, HttpPollRequest};
 
 /// Longest wait for the response, body included.
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,6 +40,15 @@ pub fn is_refusal(e: &SourceError) -> bool {
         .is_some_and(|(_, status)| {
             status.starts_with('4') && !status.starts_with("408") && !status.starts_with("429")
         })
+}
+
+/// The wait a failed poll's source asked for (`Retry-After` on a 429 or 503, as [`fetch`]
+/// writes it into its error), in seconds.
+pub fn asked_wait_seconds(e: &SourceError) -> Option<u32> {
+    let (_, after) = e.0.split_once(" answered HTTP ")?;
+    let (head, _) = after.split_once(": ")?;
+    let (_, rest) = head.split_once(" (retry after ")?;
+    rest.strip_suffix(" s)")?.parse().ok()
 }
 
 /// GETs a page and returns its JSON body and `Link` header. A non-2xx status, a body that is not
@@ -89,12 +98,13 @@ async fn fetch_page(
     } else {
         send(&out, TIMEOUT, MAX_BODY_BYTES).await
     };
-    let (status, bytes, link) = match sent {
+    let (status, bytes, link, retry_after) = match sent {
         Ok(r) => match r.truncated {
             Some(cut) => return Err(SourceError(format!("GET {shown}: {}", cut.describe()))),
             None => {
                 let link = r.header("link").map(str::to_string);
-                (r.status, r.body, link)
+                let retry_after = r.header("retry-after").map(str::to_string);
+                (r.status, r.body, link, retry_after)
             }
         },
         Err(FetchFailure::Header(k)) => {
@@ -124,8 +134,16 @@ async fn fetch_page(
     };
     if !(200..300).contains(&status) {
         let snippet = prepared.quote_answer(&bytes);
+        // A wait the source asks for is honoured (see `asked_wait_seconds`).
+        let asked = match status {
+            429 | 503 => retry_after
+                .as_deref()
+                .and_then(|v| retry_after_seconds(v, crate::platform::now_ms())),
+            _ => None,
+        };
+        let asked = asked.map_or(String::new(), |s| format!(" (retry after {s} s)"));
         return Err(SourceError(format!(
-            "GET {shown} answered HTTP {status}: {snippet}"
+            "GET {shown} answered HTTP {status}{asked}: {snippet}"
         )));
     }
     // Parsed within a budget: a long array of small values would take far more memory as a
@@ -159,6 +177,29 @@ fn hide_url(error: &str, url: &str, shown: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_wait_a_source_asked_for_is_read_back() {
+        let e = |text: &str| SourceError(text.to_string());
+        assert_eq!(
+            asked_wait_seconds(&e(
+                "GET https://x/ answered HTTP 429 (retry after 600 s): {\"error\": \"slow down\"}"
+            )),
+            Some(600)
+        );
+        // Only where `fetch` writes it, not in the answer it quotes.
+        assert_eq!(
+            asked_wait_seconds(&e("GET https://x/ answered HTTP 500: (retry after 600 s)")),
+            None
+        );
+        assert_eq!(
+            asked_wait_seconds(&e("GET https://x/ timed out after 30 s")),
+            None
+        );
+        assert!(!is_refusal(&e(
+            "GET https://x/ answered HTTP 429 (retry after 5 s): x"
+        )));
+    }
 
     #[test]
     fn a_refusal_is_a_4xx_other_than_429() {

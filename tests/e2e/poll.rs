@@ -2419,6 +2419,25 @@ fn http_source_errors_start_nothing_and_recover() {
     let runs = wait_runs(&e.dev, &id, 2, 120);
     assert_eq!(item_seqs(&runs), [2, 3]);
 
+    // A 429 with `Retry-After: 600`: the next poll waits those 600 s, not the 10 s backoff.
+    e.api.update(feed, |f| f.broken = Some("429"));
+    eventually(60, "an HTTP 429 error", || {
+        status = poll_status(&e.dev, &id);
+        status["last_poll_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("answered HTTP 429 (retry after 600 s)")
+    });
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(status[field].as_str().unwrap())
+            .unwrap()
+            .timestamp()
+    };
+    let waits = at("next_poll_at") - at("last_poll_at");
+    assert!((595..=605).contains(&waits), "{waits} s: {status}");
+    assert_eq!(runs_of(&e.dev, &id), 2);
+    e.api.update(feed, |f| f.broken = None);
+
     // A wrong token is an auth error; items pointer at nothing is explained.
     let mut def = http_def("no token", json!({"url": e.api.url(feed)}), "beginning");
     def["trigger"]["source"]["headers"]["authorization"] = json!("Bearer wrong");
@@ -2827,6 +2846,44 @@ fn http_start_now_positions_over_every_page_of_an_oldest_first_list_before_the_d
     wait_polls(&e.dev, &id, 3, 60);
     assert_eq!(runs_of(&e.dev, &id), 1);
     assert_eq!(poll_status(&e.dev, &id)["last_poll_error"], Value::Null);
+}
+
+/// `start: "now"` over an oldest-first list longer than a `unique` cursor remembers: the poll
+/// fails saying so, rather than forgetting the oldest ids, which later polls would have taken
+/// for new records (15 runs of items that were there before the deploy).
+#[test]
+fn http_start_now_over_a_list_longer_than_unique_capacity_says_so_and_runs_nothing() {
+    let e = env();
+    let feed = "position-over-capacity";
+    e.api.update(feed, |f| {
+        f.items = (1..=25).map(item).collect();
+        f.page_size = Some(5);
+        f.paging = Paging::BodyNext;
+    });
+    let mut def = http_def(
+        "position over capacity",
+        json!({"url": e.api.url(feed), "pagination": {"next_url": "/links/next"},
+               "unique_capacity": 10}),
+        "now",
+    );
+    def["trigger"]["interval_seconds"] = json!(5);
+    let id = create(&e.dev, &def);
+    api(&e.dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    let mut status = Value::Null;
+    eventually(60, "the poll's error", || {
+        status = poll_status(&e.dev, &id);
+        status["last_poll_error"]
+            .as_str()
+            .is_some_and(|m| m.contains("unique_capacity` (10)"))
+    });
+    let failures = status["consecutive_failures"].as_i64().unwrap_or(0);
+    e.api
+        .update(feed, |f| f.items = (1..=26).map(item).collect());
+    eventually(90, "another failed poll", || {
+        status = poll_status(&e.dev, &id);
+        status["consecutive_failures"].as_i64().unwrap_or(0) > failures
+    });
+    assert_eq!(runs_of(&e.dev, &id), 0, "{status}");
 }
 
 /// A list longer than the 100 pages a poll reads: the deploy's positioning and a reset to `now`
@@ -3426,6 +3483,8 @@ fn answer(
             return (400, "{\"error\": \"expired cursor\"}".to_string(), None);
         }
         Some(b) if b.starts_with("token ") => {}
+        // Answered with `retry-after: 600` (see `FeedServer::start`).
+        Some("429") => return (429, "{\"error\": \"slow down\"}".to_string(), None),
         Some(_) => return (500, "{\"error\": \"down\"}".to_string(), None),
         None => {}
     }
@@ -3548,6 +3607,10 @@ impl FeedServer {
                 Some(feed) => answer(&feed, &name, &query, port),
             };
             let reply = Reply::json(status, body);
+            let reply = match status {
+                429 => reply.with_header("retry-after", "600"),
+                _ => reply,
+            };
             match link {
                 Some(link) => reply.with_header("link", &link),
                 None => reply,

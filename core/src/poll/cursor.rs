@@ -17,9 +17,8 @@
 //! New HTTP items come oldest first: sorted by the `greatest` pointer when the source has one
 //! (numbers, then times, then text; ties keep the API's order); otherwise in the API's order. An
 //! API that lists newest first should therefore set `greatest` (e.g. `/created_at`) even with
-//! `unique`. An item without a usable id (or ordering value) fails the whole poll with an error
-//! naming the item's index and the pointer: skipping it silently would lose records, and a wrong
-//! pointer would skip everything.
+//! `unique`. An item without a usable id (or ordering value) is not skipped silently: the
+//! runtime records it as a failed run naming the item's index and the pointer.
 
 use std::cmp::Ordering;
 use std::collections::{HashSet, VecDeque};
@@ -227,6 +226,17 @@ pub enum HttpCursor {
 }
 
 impl HttpCursor {
+    /// The `unique_capacity` that a first poll from `now` over an oldest-first list overflows
+    /// by taking `taken` records: a `unique` cursor keeps only that many ids, and later polls,
+    /// which read such a list from its start again, would take the records it forgot for new
+    /// ones (no run of theirs exists to stop them).
+    pub fn overflowed_from_now(&self, taken: usize) -> Option<usize> {
+        match self {
+            HttpCursor::Unique(ids) if taken > ids.capacity() => Some(ids.capacity()),
+            _ => None,
+        }
+    }
+
     /// A fresh cursor for `source` (nothing seen yet).
     pub fn for_source(source: &HttpSource) -> HttpCursor {
         match source.dedupe {

@@ -19,7 +19,8 @@
 //!   budget, [`batch_budget`]) means more may be waiting: poll again soon.
 //! - **HTTP**: [`HttpSource::request`] (fills in `{{secrets.NAME}}`), fetch, then
 //!   [`HttpSource::select_new`]; commit the runs; then [`crate::poll::cursor::HttpCursor::advance`].
-//! - A failed poll waits [`next_poll_delay_seconds`].
+//! - A failed poll waits [`next_poll_delay_seconds`], or longer when the source asked
+//!   ([`failed_poll_delay_seconds`]).
 //!
 //! SQL identifiers are validated (`[A-Za-z_][A-Za-z0-9_$]*`, at most 63 bytes) and always emitted
 //! double-quoted, so they match the catalog exactly (case-sensitive: unquoted names in PostgreSQL
@@ -373,6 +374,35 @@ pub fn next_poll_delay_seconds(interval: u32, consecutive_failures: u32) -> u32 
     let factor = 1u64 << consecutive_failures.min(32);
     let delay = u64::from(interval).saturating_mul(factor).min(cap);
     u32::try_from(delay).unwrap_or(u32::MAX)
+}
+
+/// Longest wait a source's `Retry-After` may ask for (a day): a larger or hostile value must
+/// not stop a poll for good.
+pub const MAX_RETRY_AFTER_SECONDS: u32 = 86_400;
+
+/// The wait in seconds that a `Retry-After` header asks for at `now_ms` (RFC 9110: a number of
+/// seconds, or an HTTP date), at most [`MAX_RETRY_AFTER_SECONDS`]; `None` when it reads as
+/// neither.
+pub fn retry_after_seconds(value: &str, now_ms: i64) -> Option<u32> {
+    let value = value.trim();
+    let secs = match value.parse::<u64>() {
+        Ok(secs) => secs,
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            u64::try_from((at.timestamp_millis() - now_ms).div_euclid(1000)).unwrap_or(0)
+        }
+    };
+    Some(u32::try_from(secs.min(u64::from(MAX_RETRY_AFTER_SECONDS))).unwrap_or(0))
+}
+
+/// The wait after a failed poll: the backoff of [`next_poll_delay_seconds`], or what the
+/// source asked for (`Retry-After` on a 429 or 503), whichever is longer.
+pub fn failed_poll_delay_seconds(
+    interval: u32,
+    consecutive_failures: u32,
+    asked: Option<u32>,
+) -> u32 {
+    next_poll_delay_seconds(interval, consecutive_failures).max(asked.unwrap_or(0))
 }
 
 #[cfg(test)]

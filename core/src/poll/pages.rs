@@ -18,8 +18,8 @@
 //! - **Order.** `newest_first`: the poll stops at the first page holding an item seen before
 //!   (every later page is older). `oldest_first` (the default, right for either order): it reads
 //!   to the end.
-//! - **Page bound.** At most `max_pages` pages per poll (default 10, 1 to 100; 1 = follow no
-//!   link). A poll that hits it keeps where it stopped ([`PageWalk`]) and the next poll goes on
+//! - **Page bound.** At most `max_pages` pages per poll (default 10, 1 to 100; 1 = one
+//!   page a poll). A poll that hits it keeps where it stopped ([`PageWalk`]) and the next poll goes on
 //!   from there. The records taken on the way are remembered by the walk, not by the cursor,
 //!   until the walk reaches its end: on a newest-first list the cursor must not move past the
 //!   older pages not read yet, and "seen before" must keep meaning "before this walk began".

@@ -148,6 +148,18 @@ fn parses_http_greatest() {
 }
 
 #[test]
+fn a_first_poll_from_now_overflows_only_a_unique_cursor_it_outgrows() {
+    use crate::poll::cursor::HttpCursor;
+    let unique = HttpCursor::for_source(&http_source(json!({"unique_capacity": 3})));
+    assert_eq!(unique.overflowed_from_now(3), None);
+    assert_eq!(unique.overflowed_from_now(4), Some(3));
+    let greatest = HttpCursor::for_source(&http_source(
+        json!({"dedupe": "greatest", "greatest": "/created"}),
+    ));
+    assert_eq!(greatest.overflowed_from_now(1_000_000), None);
+}
+
+#[test]
 fn rejects_injection_in_identifiers() {
     let e = errs(pg(json!({"table": "users; DROP TABLE x"})));
     assert_eq!(e.len(), 1);
@@ -1037,6 +1049,30 @@ fn backoff_doubles_and_caps() {
     assert_eq!(next_poll_delay_seconds(7200, 0), 7200);
     assert_eq!(next_poll_delay_seconds(7200, 3), 7200);
     assert_eq!(next_poll_delay_seconds(86_400, 5), 86_400);
+}
+
+#[test]
+fn a_retry_after_lengthens_the_backoff_only() {
+    // 2015-10-21T07:28:00Z, less 90 s.
+    let now = 1_445_412_480_000 - 90_000;
+    assert_eq!(retry_after_seconds(" 600 ", now), Some(600));
+    assert_eq!(
+        retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now),
+        Some(90)
+    );
+    assert_eq!(
+        retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now + 200_000),
+        Some(0)
+    );
+    assert_eq!(
+        retry_after_seconds("99999999999", now),
+        Some(MAX_RETRY_AFTER_SECONDS)
+    );
+    assert_eq!(retry_after_seconds("soon", now), None);
+    assert_eq!(retry_after_seconds("-5", now), None);
+    assert_eq!(failed_poll_delay_seconds(5, 1, Some(600)), 600);
+    assert_eq!(failed_poll_delay_seconds(5, 3, Some(7)), 40);
+    assert_eq!(failed_poll_delay_seconds(5, 1, None), 10);
 }
 
 #[test]
