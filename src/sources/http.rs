@@ -45,6 +45,10 @@ pub fn is_refusal(e: &SourceError) -> bool {
 /// The wait a failed poll's source asked for (`Retry-After` on a 429 or 503, as [`fetch`]
 /// writes it into its error), in seconds.
 pub fn asked_wait_seconds(e: &SourceError) -> Option<u32> {
+    // Only a page's answer (`GET …`): another source's error may quote a record's text.
+    if !e.0.starts_with("GET ") {
+        return None;
+    }
     let (_, after) = e.0.split_once(" answered HTTP ")?;
     let (head, _) = after.split_once(": ")?;
     let (_, rest) = head.split_once(" (retry after ")?;
@@ -194,6 +198,12 @@ mod tests {
         );
         assert_eq!(
             asked_wait_seconds(&e("GET https://x/ timed out after 30 s")),
+            None
+        );
+        assert_eq!(
+            asked_wait_seconds(&e(
+                "PostgreSQL: bad value `x answered HTTP 429 (retry after 86400 s): y`"
+            )),
             None
         );
         assert!(!is_refusal(&e(

@@ -18,7 +18,7 @@
 //!   nothing about the type, and `null` would reject the first real value.
 //! - Keys that cannot be written as a path (empty, or containing `.`, `[` or `]`) are skipped, and
 //!   so is anything past the schema limits (fields, depth, name length), so the result always
-//!   passes [`RequestSchema::parse`].
+//!   passes [`RequestSchema::parse`], also with the draft's gates kept ([`keep_gates`]).
 
 use std::collections::HashMap;
 
@@ -71,14 +71,15 @@ pub fn detect(
     }
 }
 
-/// `detected` (a schema as [`RequestSchema::to_json`] writes it) with the `equals` rules of
-/// `current` (the draft's request schema) kept: detection never copies a value, and a gate (a
-/// shared secret a header or parameter must carry) dropped by applying a detected schema would
-/// accept any value after the next deploy. A rule of the same name (a header's in any letter
-/// case) is replaced by the gate's rule as written, and a gate on a name the sample lacks is
-/// added as it was.
+/// `detected` (a schema as [`RequestSchema::to_json`] writes it) with the gates of `current`
+/// (the draft's request schema) kept: its query parameters and headers with `equals`.
+/// Detection never copies a value, and a gate (a shared secret a request must carry) dropped by
+/// applying a detected schema would accept any value after the next deploy. A rule of the same
+/// name (a header's in any letter case) is replaced by the gate's rule as written, a gate on a
+/// name the sample lacks is added as it was, and detected rules past the field limit make room
+/// for them (names there are flat, so the result still parses).
 pub fn keep_gates(detected: &mut Value, current: &Value) {
-    for section in ["query", "headers", "body"] {
+    for section in ["query", "headers"] {
         let Some(gates) = current[section].as_array() else {
             continue;
         };
@@ -98,6 +99,15 @@ pub fn keep_gates(detected: &mut Value, current: &Value) {
             match rules.iter_mut().find(same) {
                 Some(rule) => *rule = gate.clone(),
                 None => rules.push(gate.clone()),
+            }
+        }
+        // Room for the gates within the limit: detected rules go, from the last.
+        while rules.len() > MAX_FIELDS {
+            match rules.iter().rposition(|r| r["equals"].is_null()) {
+                Some(i) => {
+                    rules.remove(i);
+                }
+                None => break,
             }
         }
     }

@@ -381,12 +381,14 @@ pub fn next_poll_delay_seconds(interval: u32, consecutive_failures: u32) -> u32 
 pub const MAX_RETRY_AFTER_SECONDS: u32 = 86_400;
 
 /// The wait in seconds that a `Retry-After` header asks for at `now_ms` (RFC 9110: a number of
-/// seconds, or an HTTP date), at most [`MAX_RETRY_AFTER_SECONDS`]; `None` when it reads as
-/// neither.
+/// seconds, or an HTTP date in its usual RFC 1123 form), at most [`MAX_RETRY_AFTER_SECONDS`];
+/// `None` when it reads as neither.
 pub fn retry_after_seconds(value: &str, now_ms: i64) -> Option<u32> {
     let value = value.trim();
     let secs = match value.parse::<u64>() {
         Ok(secs) => secs,
+        // Digits past what a u64 holds: far more than the cap.
+        Err(_) if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => u64::MAX,
         Err(_) => {
             let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
             u64::try_from((at.timestamp_millis() - now_ms).div_euclid(1000)).unwrap_or(0)

@@ -1068,6 +1068,10 @@ fn a_retry_after_lengthens_the_backoff_only() {
         retry_after_seconds("99999999999", now),
         Some(MAX_RETRY_AFTER_SECONDS)
     );
+    assert_eq!(
+        retry_after_seconds("99999999999999999999999", now),
+        Some(MAX_RETRY_AFTER_SECONDS)
+    );
     assert_eq!(retry_after_seconds("soon", now), None);
     assert_eq!(retry_after_seconds("-5", now), None);
     assert_eq!(failed_poll_delay_seconds(5, 1, Some(600)), 600);

@@ -38,7 +38,7 @@ const UNSIGNED_MAP_BYTES: usize = 8 * 1024;
 fn fit_map(map: Map<String, Value>, max: usize) -> (Map<String, Value>, usize) {
     let (mut kept, mut used, mut left_out) = (Map::new(), 2, 0);
     for (name, value) in map {
-        let len = name.len() + value.to_string().len() + 4;
+        let len = Value::String(name.clone()).to_string().len() + value.to_string().len() + 2;
         if used + len > max {
             left_out += 1;
             continue;

@@ -338,4 +338,26 @@ fn applying_a_detected_schema_keeps_the_drafts_gates() {
         RequestSchema::parse(&detected, "request", &mut errors).is_some(),
         "{errors:?}"
     );
+
+    // A sample with as many headers as the limit allows still makes room for the gates.
+    let many: Map<String, Value> = (0..MAX_FIELDS)
+        .map(|i| (format!("x-h{i:03}"), json!("v")))
+        .collect();
+    let mut detected = detect_json(json!({}), Value::Object(many), json!({}));
+    keep_gates(&mut detected, &current);
+    let headers = detected["headers"].as_array().unwrap();
+    assert_eq!(headers.len(), MAX_FIELDS);
+    assert_eq!(
+        headers[MAX_FIELDS - 2],
+        json!({"name": "x-api-key", "equals": "S"})
+    );
+    assert_eq!(
+        headers[MAX_FIELDS - 1],
+        json!({"name": "x-other-gate", "equals": "T"})
+    );
+    let mut errors = Errors::new();
+    assert!(
+        RequestSchema::parse(&detected, "request", &mut errors).is_some(),
+        "{errors:?}"
+    );
 }
