@@ -19,29 +19,27 @@ pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
         errors.push("body", message.clone());
         ApiError::new(413, "Payload too large", message).with_errors(errors)
     };
-    let declared = req.headers().get("content-length")?;
-    if let Some(len) = &declared {
-        if len
-            .trim()
-            .parse::<u64>()
-            .map(|n| n > max as u64)
-            .unwrap_or(false)
-        {
-            return Err(too_large());
+    // A Content-Length that is absent (a chunked body) or not one number caps nothing: the
+    // body is read piece by piece and stopped at the cap, rather than buffering whatever
+    // the sender streams; a body the sender broke off is refused.
+    let declared = req
+        .headers()
+        .get("content-length")?
+        .and_then(|len| len.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > max as u64 => return Err(too_large()),
+        Some(_) => {}
+        None => {
+            use crate::platform::body::{read_capped, CappedBody};
+            return match read_capped(req, max, MAX_DRAIN).await? {
+                CappedBody::Whole(bytes) => Ok(bytes),
+                CappedBody::TooLarge => Err(too_large()),
+                CappedBody::Failed(e) => Err(ApiError::field(
+                    "body",
+                    format!("could not be read in full ({e}); send it again"),
+                )),
+            };
         }
-    }
-    if declared.is_none() {
-        // No length given (chunked): read piece by piece and stop at the cap, rather than
-        // buffering whatever the sender streams; a body the sender broke off is refused.
-        use crate::platform::body::{read_capped, CappedBody};
-        return match read_capped(req, max, MAX_DRAIN).await? {
-            CappedBody::Whole(bytes) => Ok(bytes),
-            CappedBody::TooLarge => Err(too_large()),
-            CappedBody::Failed(e) => Err(ApiError::field(
-                "body",
-                format!("could not be read in full ({e}); send it again"),
-            )),
-        };
     }
     // A body that cannot be read in full (the sender stopped before its Content-Length) is
     // refused: an empty or partial body must never be taken for the request.

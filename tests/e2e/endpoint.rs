@@ -1177,7 +1177,14 @@ fn every_signature_scheme_accepts_valid_and_rejects_the_rest() {
             "{scheme}: only the valid request made a run"
         );
         assert_eq!(signature_failures(&id), failures, "{scheme}");
-        assert_eq!(get_run(&run_id)["status"], "succeeded");
+        let run = get_run(&run_id);
+        assert_eq!(run["status"], "succeeded");
+        // The run keeps no signature: with the body, one over no timestamp would be a valid
+        // request again once the run had expired.
+        let stored = &run["input"]["request"]["headers"];
+        let signature = sig_location.trim_start_matches("header.");
+        assert_eq!(stored[signature], "[redacted]", "{scheme}: {stored}");
+        assert_eq!(stored["content-type"], "application/json", "{scheme}");
     }
 }
 
@@ -1687,9 +1694,9 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
         Some("sandbox allow-scripts allow-forms allow-popups allow-downloads")
     );
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
-    // A policy of the step's own keeps the sandbox unless it has a `sandbox` directive: a
-    // `frame-ancestors` policy, or one a template left empty, is sent with the sandbox next
-    // to it.
+    // A policy of the step's own keeps the sandbox unless its definition writes a `sandbox`
+    // directive: a `frame-ancestors` policy, one a template left empty, or one whose `sandbox`
+    // came from the request, is sent with the sandbox next to it.
     let policies = create_deployed(
         dev,
         &endpoint(
@@ -1708,7 +1715,7 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
         ("", sandbox.to_string()),
         (
             "sandbox allow-scripts allow-same-origin",
-            "sandbox allow-scripts allow-same-origin".to_string(),
+            format!("sandbox allow-scripts allow-same-origin, {sandbox}"),
         ),
     ] {
         let url = format!(
@@ -1728,6 +1735,28 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
             "the policy {csp:?}"
         );
     }
+    // A sandbox the definition writes is the reply's, whatever a template adds.
+    let own = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([{"type": "response", "status": 200,
+                    "headers": {"content-type": "text/html",
+                                "content-security-policy": "sandbox allow-scripts allow-same-origin; frame-ancestors {{request.query.from}}"},
+                    "body": "<p>hi</p>"}]),
+        ),
+    );
+    let r = send(
+        "POST",
+        &format!("{}?from=%27none%27", hook(&own)),
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("sandbox allow-scripts allow-same-origin; frame-ancestors 'none'")
+    );
 
     // A repeat sends a text reply back as it was, even one that reads as JSON.
     let echo = replying(

@@ -264,15 +264,20 @@ pub fn reply_policy(declared: Option<&str>) -> Option<String> {
     if declared.is_empty() {
         return Some(REPLY_SANDBOX.to_string());
     }
-    let sandboxed = declared.split(',').any(|policy| {
+    (!declares_sandbox(declared)).then(|| format!("{declared}, {REPLY_SANDBOX}"))
+}
+
+/// Whether a `Content-Security-Policy` value (one policy or several, comma-separated) has a
+/// `sandbox` directive.
+pub fn declares_sandbox(policy: &str) -> bool {
+    policy.split(',').any(|policy| {
         policy.split(';').any(|directive| {
             directive
                 .split_ascii_whitespace()
                 .next()
                 .is_some_and(|name| name.eq_ignore_ascii_case("sandbox"))
         })
-    });
-    (!sandboxed).then(|| format!("{declared}, {REPLY_SANDBOX}"))
+    })
 }
 
 /// The name of the step a run failed at: the last step record with status `failed`.

@@ -226,6 +226,21 @@ impl VerifyConfig {
         })
     }
 
+    /// Sets the signature headers of `headers` (names in lower case, as a request's are read)
+    /// to `[redacted]`: a run input never keeps a signature, which, over no timestamp, would
+    /// sign the same request again once its run had expired.
+    pub fn hide_signature(&self, headers: &mut Map<String, Value>) {
+        let names: &[&str] = match self.scheme {
+            Scheme::StandardWebhooks => &["webhook-signature", "svix-signature"],
+            _ => &[self.signature_header()],
+        };
+        for name in names {
+            if let Some(v) = headers.get_mut(&name.to_ascii_lowercase()) {
+                *v = Value::String(crate::kernel::redact::REDACTED.to_string());
+            }
+        }
+    }
+
     /// The header that carries the signature for this config.
     pub fn signature_header(&self) -> &str {
         match (&self.header, self.scheme) {

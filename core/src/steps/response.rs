@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::fields::{header, read_body, read_headers, render_headers, Body};
 use super::Scope;
+use crate::endpoint::runtime::{declares_sandbox, REPLY_SANDBOX};
 use crate::kernel::problem::Errors;
 use crate::kernel::reader::{type_name, ObjectReader};
 use crate::template::{is_templated, render_tracked, TemplateError};
@@ -127,6 +128,7 @@ impl ResponseStep {
             }
         };
         let mut headers = render_headers(&self.headers, context, secrets, &mut used)?;
+        self.keep_reply_sandbox(&mut headers);
         let body = match self.body.render(context, secrets, &mut used)? {
             Some(_) if NULL_BODY_STATUSES.contains(&status) => {
                 return Err(TemplateError {
@@ -151,6 +153,28 @@ impl ResponseStep {
             content_type,
             secrets_used: used,
         })
+    }
+}
+
+impl ResponseStep {
+    /// A reply chooses its own sandbox (`runtime::reply_policy`) only with a `sandbox`
+    /// directive its definition writes: one a template filled in (from a request's query, say)
+    /// gets the reply's sandbox next to it, as a policy of its own, which the browser enforces
+    /// as well.
+    fn keep_reply_sandbox(&self, headers: &mut [(String, String)]) {
+        let csp = |name: &str| name.eq_ignore_ascii_case("content-security-policy");
+        let written = self
+            .headers
+            .iter()
+            .any(|(name, template)| csp(name) && declares_sandbox(template));
+        if written {
+            return;
+        }
+        for (_, value) in headers.iter_mut().filter(|(name, _)| csp(name)) {
+            if declares_sandbox(value) {
+                *value = format!("{value}, {REPLY_SANDBOX}");
+            }
+        }
     }
 }
 

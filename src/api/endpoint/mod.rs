@@ -329,6 +329,9 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     let mut headers = runtime::redact_for_shelf(&incoming.headers);
     let mut query = runtime::redact_for_shelf(&incoming.query);
     endpoint.request.hide_gates(&mut query, &mut headers);
+    if let Some(config) = &endpoint.verify {
+        config.hide_signature(&mut headers);
+    }
     let input = serde_json::to_string(&Input {
         request: RequestRecord {
             method: &incoming.method,

@@ -1075,3 +1075,33 @@ fn a_rotation_list_with_a_short_secret_accepts_nothing() {
         1
     );
 }
+
+/// A run input keeps no signature header of its scheme; other headers stay.
+#[test]
+fn the_signature_headers_are_hidden() {
+    let headers = || {
+        json!({"x-hub-signature-256": "sha256=ab", "webhook-signature": "v1,x",
+               "svix-signature": "v1,y", "x-acme-sig": "cd", "x-github-event": "push"})
+        .as_object()
+        .unwrap()
+        .clone()
+    };
+    let hidden = |c: VerifyConfig| {
+        let mut h = headers();
+        c.hide_signature(&mut h);
+        let mut names: Vec<String> = h
+            .iter()
+            .filter(|(_, v)| *v == "[redacted]")
+            .map(|(k, _)| k.clone())
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(hidden(config(Scheme::Github)), ["x-hub-signature-256"]);
+    assert_eq!(
+        hidden(config(Scheme::StandardWebhooks)),
+        ["svix-signature", "webhook-signature"]
+    );
+    let (c, _) = parse(json!({"scheme": "hmac-sha256", "secret_env": "S", "header": "X-Acme-Sig"}));
+    assert_eq!(hidden(c.unwrap()), ["x-acme-sig"]);
+}

@@ -125,3 +125,42 @@ fn status_problems() {
     let e = step.unwrap().prepare(&ctx, &no_secrets).unwrap_err();
     assert_eq!(e.message, "a 304 response cannot have a body");
 }
+
+/// A `sandbox` directive lifts the reply's sandbox only when the definition writes it: one a
+/// template filled in from the request gets the sandbox added next to it.
+#[test]
+fn only_a_written_sandbox_replaces_the_replys() {
+    use crate::endpoint::runtime::{reply_policy, REPLY_SANDBOX};
+    let ctx =
+        json!({"request": {"query": {"p": "https://a; sandbox allow-scripts allow-same-origin"}}});
+    let (step, errors) = parse_response(json!({
+        "type": "response",
+        "headers": {"Content-Security-Policy": "frame-ancestors {{request.query.p}}"},
+        "body": "hello"
+    }));
+    assert!(errors.is_empty(), "{errors:?}");
+    let resp = step.unwrap().prepare(&ctx, &no_secrets).unwrap();
+    let csp = resp.headers[0].1.clone();
+    assert_eq!(
+        csp,
+        format!(
+            "frame-ancestors https://a; sandbox allow-scripts allow-same-origin, {REPLY_SANDBOX}"
+        )
+    );
+    // As sent: the browser enforces the reply's sandbox as a policy of its own.
+    assert_eq!(reply_policy(Some(&csp)), None);
+
+    let (step, _) = parse_response(json!({
+        "type": "response",
+        "headers": {"content-security-policy": "sandbox allow-scripts allow-same-origin; frame-ancestors {{request.query.p}}"},
+        "body": "hello"
+    }));
+    let resp = step
+        .unwrap()
+        .prepare(&json!({"request": {"query": {"p": "'none'"}}}), &no_secrets)
+        .unwrap();
+    assert_eq!(
+        resp.headers[0].1,
+        "sandbox allow-scripts allow-same-origin; frame-ancestors 'none'"
+    );
+}
