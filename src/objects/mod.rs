@@ -51,6 +51,9 @@ pub struct WorkflowObject {
     workflow: RefCell<Option<String>>,
     /// The schedule record as this instance last wrote it (see `schedule::on_alarm`).
     schedule: RefCell<Option<schedule::Armed>>,
+    /// The slot whose run this instance is creating in place (`schedule::Followup`): no other
+    /// wake sends it to its shard meanwhile.
+    schedule_in_place: std::cell::Cell<Option<i64>>,
     /// A shard object's runs in memory (waiters, executor state).
     runs: runs::instance::RunsInstance,
     /// Counts the deploy, reconcile and undeploy calls this instance began: one that sees the
@@ -104,6 +107,11 @@ impl WorkflowObject {
     /// This instance's copy of the schedule record (`None`: read it from storage).
     pub fn schedule_record(&self) -> &RefCell<Option<schedule::Armed>> {
         &self.schedule
+    }
+
+    /// The slot whose run this instance is creating in place, if any (see `schedule`).
+    pub fn schedule_in_place(&self) -> &std::cell::Cell<Option<i64>> {
+        &self.schedule_in_place
     }
 
     /// The workflow's deployed version from D1, `None` when not deployed.
@@ -376,6 +384,7 @@ impl DurableObject for WorkflowObject {
             kind: RefCell::new(None),
             workflow: RefCell::new(None),
             schedule: RefCell::new(None),
+            schedule_in_place: Default::default(),
             runs: Default::default(),
             arm_calls: Default::default(),
             kv: std::cell::OnceCell::new(),

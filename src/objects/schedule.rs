@@ -136,12 +136,14 @@ const PENDING_ON_TIME_MS: i64 = 60_000;
 
 /// Applies the misfire policy to the pending runs whose slot passed more than `late_after_ms`
 /// before `now` (their shard was unreachable or full meanwhile): `skip` gives them up,
-/// `run_once` keeps the newest, marked late. Returns how many were given up.
+/// `run_once` keeps the newest, marked late, unless the wake runs a newer missed slot late
+/// (`late_slot`): that one is then the newest. Returns how many were given up.
 fn misfire_pending(
     pending: &mut Vec<Pending>,
     policy: Misfire,
     now: i64,
     late_after_ms: i64,
+    late_slot: Option<i64>,
 ) -> usize {
     let overdue = |p: &Pending| now - p.slot_ms > late_after_ms;
     let keep = match policy {
@@ -150,7 +152,8 @@ fn misfire_pending(
             .iter()
             .filter(|p| overdue(p))
             .map(|p| p.slot_ms)
-            .max(),
+            .max()
+            .filter(|&slot| late_slot.is_none_or(|late| slot > late)),
     };
     let before = pending.len();
     pending.retain_mut(|p| {
@@ -524,12 +527,22 @@ async fn wake<'a>(
     let late_after = misfire_grace(obj.env())
         .num_milliseconds()
         .max(PENDING_ON_TIME_MS);
-    given_up += misfire_pending(&mut armed.pending, trigger.misfire, now, late_after);
+    let late_slot = plan.run.filter(|_| plan.late).map(|t| t.timestamp_millis());
+    given_up += misfire_pending(
+        &mut armed.pending,
+        trigger.misfire,
+        now,
+        late_after,
+        late_slot,
+    );
     not_recorded(&mut armed, Some(trigger.misfire.as_str()), given_up, now);
+    // Not the slot whose run is being created in place (its zero timer outlasted the wait for
+    // a retry): sent to its shard too, it would run twice.
+    let in_place = obj.schedule_in_place().get();
     let mut runs: Vec<Pending> = armed
         .pending
         .iter()
-        .filter(|p| p.fired_ms < now - PENDING_STALE_MS)
+        .filter(|p| p.fired_ms < now - PENDING_STALE_MS && Some(p.slot_ms) != in_place)
         .cloned()
         .collect();
     let mut here = None;
@@ -690,8 +703,17 @@ impl Followup<'_> {
     }
 
     /// Creates and executes `p`'s run in this object and forgets it as pending, in one storage
-    /// transaction; false when it is to be created in its shard.
+    /// transaction; false when it is to be created in its shard. Meanwhile no other wake of this
+    /// instance sends it to its shard.
     async fn created_here(&self, kv: &SyncKv, p: &Pending) -> bool {
+        let marker = self.obj.schedule_in_place();
+        marker.set(Some(p.slot_ms));
+        let done = self.create_here_marked(kv, p).await;
+        marker.set(None);
+        done
+    }
+
+    async fn create_here_marked(&self, kv: &SyncKv, p: &Pending) -> bool {
         if !definition_at_hand(kv, &self.workflow_id, p.version)
             || !runs::handler::executes_here(
                 TriggerKind::Schedule.as_str(),
@@ -876,11 +898,14 @@ mod tests {
             .chain([10_000])
             .collect();
         let mut skip = pending(&ages);
-        assert_eq!(misfire_pending(&mut skip, Misfire::Skip, now, 60_000), 98);
+        assert_eq!(
+            misfire_pending(&mut skip, Misfire::Skip, now, 60_000, None),
+            98
+        );
         assert_eq!(skip, pending(&[60_000, 30_000, 10_000]));
         let mut once = pending(&ages);
         assert_eq!(
-            misfire_pending(&mut once, Misfire::RunOnce, now, 60_000),
+            misfire_pending(&mut once, Misfire::RunOnce, now, 60_000, None),
             97
         );
         let newest_late = Pending {
@@ -893,8 +918,31 @@ mod tests {
         );
         // Within the window: retries of on-time fires, whatever the policy.
         let mut fresh = pending(&[59_000, 5_000]);
-        assert_eq!(misfire_pending(&mut fresh, Misfire::Skip, now, 60_000), 0);
+        assert_eq!(
+            misfire_pending(&mut fresh, Misfire::Skip, now, 60_000, None),
+            0
+        );
         assert_eq!(fresh, pending(&[59_000, 5_000]));
+        // A wake that runs a newer missed slot late: under `run_once` that one is the newest
+        // missed slot, and no older pending run is kept beside it.
+        let mut once = pending(&ages);
+        assert_eq!(
+            misfire_pending(&mut once, Misfire::RunOnce, now, 60_000, Some(now - 61_000)),
+            98
+        );
+        assert_eq!(once, pending(&[60_000, 30_000, 10_000]));
+        // An older one runs late: the newest pending one stays.
+        let mut once = pending(&ages);
+        assert_eq!(
+            misfire_pending(
+                &mut once,
+                Misfire::RunOnce,
+                now,
+                60_000,
+                Some(now - 4_000_000)
+            ),
+            97
+        );
     }
 
     #[test]

@@ -309,6 +309,11 @@ pub async fn create_many(
             table.insert_pieces(&run.id, &pieces)?;
             to_execute |= status == "queued";
             created.push(run.id.clone());
+            // A finished run moved here ended long ago: it may expire before the runs that
+            // finished here, so when retention is next due is looked up again.
+            if run.moved.is_some() && finished.is_some() {
+                runs.retention_due.set(None);
+            }
         } else if run.moved.is_none() {
             // A batch sent again (its first answer was lost): its runs may still wait for an
             // executor whose alarm could not be set then.

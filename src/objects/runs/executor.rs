@@ -464,8 +464,11 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
             // A run held past its lease has not started, and no claim took it meanwhile (the
             // executor claims only once it holds no run): its lease is renewed, fenced by its
             // attempt number, rather than left for a claim that would count an attempt it
-            // never made. Only another instance's claim makes the renewal fail.
-            if claimed.row.lease_until <= now {
+            // never made. Only another instance's claim makes the renewal fail. So is one
+            // with less than half its lease left: before its first step it may wait (its
+            // version read, an OAuth connection's), and a lease running out then would let a
+            // claim start it a second time.
+            if claimed.row.lease_until <= now + lease / 2 {
                 let until = now + lease + runs.step_lease(lease);
                 if !logged(
                     table.renew(&claimed.row.id, claimed.row.attempts, until),

@@ -42,7 +42,7 @@ pub struct RunsInstance {
     pub wake_runs_max: Cell<u64>,
     /// When retention must next delete runs, as last looked up (`None`: not known, or no
     /// finished run then). A run finishing later expires after every run already finished, so
-    /// it cannot make that time earlier.
+    /// it cannot make that time earlier; a finished run moved here from D1 can, and forgets it.
     pub retention_due: Cell<Option<i64>>,
     /// The storage size last read, when, and the bytes of runs offered since (see
     /// `storage_full`).

@@ -50,9 +50,11 @@ pub fn max_attempts(env: &Env) -> i64 {
     env_number(env, "RUN_MAX_ATTEMPTS").map_or(10, |n| n.max(1.0) as i64)
 }
 
-/// `RUN_RETENTION_DAYS` (default 30), in ms: finished runs older than this are deleted.
+/// `RUN_RETENTION_DAYS` (default 30, at most 36 500), in ms: finished runs older than this
+/// are deleted. (The cap keeps times a retention from now within an `i64`.)
 pub fn retention_ms(env: &Env) -> i64 {
-    (env_number(env, "RUN_RETENTION_DAYS").unwrap_or(30.0) * 86_400_000.0) as i64
+    let days = env_number(env, "RUN_RETENTION_DAYS").unwrap_or(30.0);
+    (days.min(36_500.0) * 86_400_000.0) as i64
 }
 
 /// `RUN_IN_FLIGHT_BYTES` (default 24 MiB): most stored bytes (input and step records) of a

@@ -61,7 +61,7 @@ pub struct Claimed {
     pub private: Option<String>,
     /// The run's sealed secrets, if it was created with some.
     pub secrets: Option<String>,
-    /// Its stored size (the `bytes` column).
+    /// What it holds in memory: its stored size (the `bytes` column) and its sealed outputs.
     pub bytes: i64,
     /// Why its stored parts (body pieces, secrets) could not be read after the claim: it is
     /// not executed this time (and is given up once it has had its attempts), while the rest of
@@ -130,7 +130,8 @@ const OLDEST_FINISHED: &str = "SELECT MIN(at) AS at FROM (\
      WHERE created_at >= ? AND status IN ('succeeded', 'failed') ORDER BY created_at LIMIT 1))";
 /// Takes the first due runs up to a count: the first one when nothing executes; then, for the
 /// free slots, while the runs taken fit in the bytes free in flight; past those, while they add
-/// up to at most the held-run bytes. Each condition holds for a prefix of the candidates, so
+/// up to at most the held-run bytes. A run's bytes are what a claim reads into memory: its
+/// stored size and, for a run resumed, its sealed outputs. Each condition holds for a prefix of the candidates, so
 /// the claim is a prefix too. The running count and sum follow the inner query's order (`ROWS
 /// UNBOUNDED PRECEDING`, no window `ORDER BY`, which would sort again); any subset of these due
 /// runs is a correct claim.
@@ -143,12 +144,14 @@ const CLAIM: &str =
                started_at = COALESCE(started_at, ?) \
              WHERE id IN (SELECT id FROM ( \
                  SELECT id, row_number() OVER w AS n, sum(bytes) OVER w AS total FROM ( \
-                   SELECT id, lease_until, bytes FROM runs INDEXED BY runs_open \
+                   SELECT id, lease_until, bytes + COALESCE(length(CAST(private AS BLOB)), 0) \
+                     AS bytes FROM runs INDEXED BY runs_open \
                    WHERE status IN ('queued', 'running') AND lease_until <= ? \
                    ORDER BY lease_until, id LIMIT 30) \
                  WINDOW w AS (ROWS UNBOUNDED PRECEDING)) \
                WHERE n <= ? AND (n <= ? OR (n <= ? AND total <= ?) OR total <= ?)) \
-             RETURNING id, workflow_id, version, input, steps, attempts, private, trigger, bytes";
+             RETURNING id, workflow_id, version, input, steps, attempts, private, trigger, \
+               bytes + COALESCE(length(CAST(private AS BLOB)), 0) AS bytes";
 /// Most runs one claim takes: the literal `LIMIT` of [`CLAIM`].
 pub const CLAIM_MOST: usize = 30;
 const DELETE_OLDER: &str = "DELETE FROM runs WHERE id IN ( \
@@ -326,7 +329,7 @@ impl Table<'_> {
 
     /// Takes up to `limit` (at most [`CLAIM_MOST`]) runs due, oldest first: queued ones, or
     /// ones whose executor's lease expired, within `budget` (their `bytes`: input and step
-    /// records), so that the runs executing and those held in memory for a later slot stay
+    /// records, and a resumed run's sealed outputs), so that the runs executing and those held in memory for a later slot stay
     /// small. Each one's attempt count goes up by one: that number fences every later write.
     /// One statement, read through `runs_open` (no sort of every queued run per claim), that
     /// returns only what execution reads: the claimed row's `dedup_key` and times are left
