@@ -11,7 +11,8 @@ export const token = {
 
 /** A workflow's unsaved editor text, kept in this tab (sessionStorage) until it is saved or
  * discarded: when the token is refused meanwhile, signing in again brings it back. Kept with it:
- * the saved draft it started from (`base`), so a draft saved elsewhere meanwhile is noticed.
+ * the revision (`ETag`) of the saved draft it started from (`base`), so a draft saved elsewhere
+ * meanwhile is noticed.
  * `get` answers `{ text, base }` or null (`base` null: not known). */
 const UNSAVED = 'tripline.unsaved.';
 export const unsaved = {
@@ -20,7 +21,7 @@ export const unsaved = {
     if (raw === null) return null;
     try {
       const kept = JSON.parse(raw);
-      if (kept && typeof kept.text === 'string' && typeof kept.base === 'string') return kept;
+      if (kept && typeof kept.text === 'string' && (typeof kept.base === 'string' || kept.base === null)) return kept;
     } catch { /* kept as text alone */ }
     return { text: raw, base: null };
   },
@@ -95,10 +96,28 @@ export function exactCompact(answer, ...path) {
 let onUnauthorized = () => {};
 export function setUnauthorizedHandler(f) { onUnauthorized = f; }
 
+/** Each answer's `ETag` (a workflow's: the revision of its saved draft), by its parsed value. */
+const answerTag = new WeakMap();
+
+/** The `ETag` an answer came with, or null: sent back as `If-Match` (see [`apiIfMatch`]). */
+export function etagOf(answer) {
+  return (answer && typeof answer === 'object' && answerTag.get(answer)) || null;
+}
+
 /** Calls `path` with the stored token (or `withToken`); resolves to the parsed JSON body. */
-export async function api(method, path, body, withToken, readTimeoutMs = READ_TIMEOUT_MS) {
+export function api(method, path, body, withToken, readTimeoutMs = READ_TIMEOUT_MS) {
+  return call(method, path, body, withToken, readTimeoutMs, {});
+}
+
+/** [`api`] with `If-Match: tag` (none when `tag` is null): a save or deploy of the draft
+ * that was read, which the server refuses with 412 once it was saved again elsewhere. */
+export function apiIfMatch(method, path, body, tag) {
+  return call(method, path, body, undefined, READ_TIMEOUT_MS, tag ? { 'if-match': tag } : {});
+}
+
+async function call(method, path, body, withToken, readTimeoutMs, extra) {
   const t = withToken ?? token.get();
-  const headers = { accept: 'application/json' };
+  const headers = { accept: 'application/json', ...extra };
   if (t) headers.authorization = `Bearer ${t}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   const signal = method === 'GET' ? AbortSignal.timeout(readTimeoutMs) : undefined;
@@ -123,7 +142,11 @@ export async function api(method, path, body, withToken, readTimeoutMs = READ_TI
   let data = null;
   if (text) {
     try { data = JSON.parse(text); } catch { data = null; }
-    if (data !== null && typeof data === 'object') answerText.set(data, text);
+    if (data !== null && typeof data === 'object') {
+      answerText.set(data, text);
+      const tag = resp.headers.get('etag');
+      if (tag) answerTag.set(data, tag);
+    }
   }
   if (!resp.ok) {
     const err = new ApiError(resp.status, data, resp.statusText);

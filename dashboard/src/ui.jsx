@@ -1,5 +1,5 @@
 // Small shared pieces: routing, polling, errors in words, times, copy buttons.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 
 /** One segment of the route, decoded; one with a malformed escape (`%E0`) is kept as it is. */
@@ -236,4 +236,20 @@ export function duration(a, b) {
   const ms = Date.parse(b) - Date.parse(a);
   if (Number.isNaN(ms)) return null;
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
+}
+
+/** A "load more" button, shown while `more`. Pressed for the last page, it goes: the focus it
+ * had then moves to the last element `lastItem()` finds (the last row's link), rather than to
+ * the start of the page. */
+export function MoreButton({ more, onClick, disabled, lastItem, children }) {
+  const pressed = useRef(false);
+  useLayoutEffect(() => {
+    if (more || !pressed.current) return;
+    pressed.current = false;
+    const lost = document.activeElement === null || document.activeElement === document.body;
+    const target = lastItem();
+    if (lost && target) target.focus();
+  }, [more]);
+  if (!more) return null;
+  return <button type="button" onClick={(e) => { pressed.current = true; onClick(e); }} disabled={disabled}>{children}</button>;
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 
 globalThis.sessionStorage = { getItem: () => 'tok', setItem() {}, removeItem() {} };
-const { api, ApiError, JsonText, exactCompact, exactPretty } = await import('../src/api.js');
+const { api, apiIfMatch, etagOf, ApiError, JsonText, exactCompact, exactPretty } = await import('../src/api.js');
 
 /** A server that answers `/slow` after `ms` and everything else at once, with the method. */
 async function server(ms) {
@@ -68,6 +68,28 @@ test('an editor text is sent as typed, and an answer\'s large numbers are shown 
     // A value that is not an answer is written as it is.
     assert.equal(exactPretty({ draft: { a: 1 } }, 'draft'), '{\n  "a": 1\n}');
   } finally {
+    srv.close();
+  }
+});
+
+test('an answer keeps its ETag, and apiIfMatch sends one back', async () => {
+  const srv = createServer((req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('etag', '"abc"');
+    res.end(JSON.stringify({ ifMatch: req.headers['if-match'] ?? null }));
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${srv.address().port}`;
+  try {
+    const read = await api('GET', `${base}/w`);
+    assert.equal(etagOf(read), '"abc"');
+    assert.equal(read.ifMatch, null);
+    assert.equal((await apiIfMatch('PUT', `${base}/w`, {}, etagOf(read))).ifMatch, '"abc"');
+    assert.equal((await apiIfMatch('PUT', `${base}/w`, {}, null)).ifMatch, null);
+    assert.equal(etagOf({}), null);
+    assert.equal(etagOf(null), null);
+  } finally {
+    srv.closeAllConnections();
     srv.close();
   }
 });

@@ -7,6 +7,7 @@ use tripline_core::definition::TriggerKind;
 use tripline_core::kernel::ids::WorkflowId;
 use tripline_core::kernel::json_parse;
 use tripline_core::kernel::problem::Errors;
+use tripline_core::kernel::revision;
 use worker::{Env, Request, Response};
 
 use super::catalog::{load, resource};
@@ -45,6 +46,43 @@ fn validated(body: &Value) -> ApiResult<Definition> {
             errors,
         )
     })
+}
+
+/// A workflow answer carrying the revision tag of `draft` as `ETag` (`kernel::revision`).
+fn tagged(mut resp: Response, draft: &str) -> ApiResult {
+    resp.headers_mut()
+        .set("etag", &revision::draft_tag(draft))?;
+    Ok(resp)
+}
+
+/// What a request's `If-Match` asks of the draft, `row`'s as read: `412` when it names another
+/// one (it was saved again since the client read it); `Some(draft)` when it names this one,
+/// which must then still be the stored one when the request writes; `None` without `If-Match`,
+/// or with `*` (any draft).
+fn if_match<'a>(req: &Request, row: &'a WorkflowRow) -> ApiResult<Option<&'a str>> {
+    let Some(expected) = req.headers().get("if-match")? else {
+        return Ok(None);
+    };
+    if expected.trim() == "*" {
+        return Ok(None);
+    }
+    match revision::if_match_allows(&expected, &revision::draft_tag(&row.draft)) {
+        true => Ok(Some(&row.draft)),
+        false => Err(draft_changed_since(&row.id)),
+    }
+}
+
+fn draft_changed_since(id: &str) -> ApiError {
+    let message = "names another draft than the saved one: the draft was saved again since \
+                   it was read; read it again (its ETag), then save or deploy";
+    let mut errors = Errors::new();
+    errors.push("header.if-match", message);
+    ApiError::new(
+        412,
+        "Precondition failed",
+        format!("the draft of workflow {id} was saved again since it was read"),
+    )
+    .with_errors(errors)
 }
 
 /// Refuses to deploy an endpoint whose signing secret is a rotation list (one secret per line,
@@ -103,7 +141,7 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
     let mut resp = json_response(201, &resource(&row, &origin(&req)))?;
     resp.headers_mut()
         .set("location", &format!("/api/workflows/{}", row.id))?;
-    Ok(resp)
+    tagged(resp, &row.draft)
 }
 
 pub async fn list(req: Request, env: &Env) -> ApiResult {
@@ -231,7 +269,7 @@ pub async fn get(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         TriggerKind::Poll => v["poll"] = super::poll::status_json(env, id).await?,
         TriggerKind::OAuth => {}
     }
-    json_response(200, &v)
+    tagged(json_response(200, &v)?, &row.draft)
 }
 
 /// The definition of the deployed version (to compare the draft with), or null.
@@ -247,32 +285,42 @@ async fn deployed_definition(env: &Env, row: &WorkflowRow) -> ApiResult<Value> {
 }
 
 pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
-    load(env, id).await?;
+    let current = load(env, id).await?;
+    // With `If-Match`, saved only over the draft it names, and only while it is still that one.
+    let condition = if_match(&req, &current)?;
     let body = read_json(&mut req).await?;
     let def = validated(&body)?;
     let db = store::db(env)?;
     key_is_free(&db, def.key.as_deref(), Some(id.as_str())).await?;
     let now = iso_millis(now_ms());
-    if !store::workflows::update_draft(
-        &db,
-        id,
-        def.key.as_deref(),
-        &def.name,
-        def.trigger.kind(),
-        &body.to_string(),
-        &now,
-    )
-    .await
-    .map_err(|e| key_conflict(e, def.key.as_deref()))?
+    let text = body.to_string();
+    let draft = store::workflows::Draft {
+        key: def.key.as_deref(),
+        name: &def.name,
+        trigger_type: def.trigger.kind(),
+        text: &text,
+    };
+    let only_over = match condition {
+        Some(text) => store::workflows::Over::Draft(text),
+        None => store::workflows::Over::Any,
+    };
+    if !store::workflows::update_draft_if(&db, id, &draft, &now, only_over)
+        .await
+        .map_err(|e| key_conflict(e, def.key.as_deref()))?
     {
-        return Err(ApiError::not_found(format!("no workflow with id {id}")));
+        load(env, id).await?;
+        return Err(match condition {
+            Some(_) => draft_changed_since(id.as_str()),
+            None => ApiError::not_found(format!("no workflow with id {id}")),
+        });
     }
     let row = load(env, id).await?;
     // The test URL follows the draft as the workflow's object holds it.
     test_shelf::keep_draft(env, id, &row)
         .await
         .map_err(ApiError::object_unavailable_after_save)?;
-    json_response(200, &resource(&row, &origin(&req)))
+    // The tag of the draft this request stored (the row read back may hold a later save's).
+    tagged(json_response(200, &resource(&row, &origin(&req)))?, &text)
 }
 
 pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
@@ -341,6 +389,9 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
 
 pub async fn deploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
+    // With `If-Match`, only the draft it names is deployed (the freeze below takes `row.draft`
+    // only while it is still the stored draft).
+    let conditional = if_match(&req, &row)?.is_some();
     // The draft was validated when saved; validate again in case the rules grew since.
     let draft: Value = json_parse::from_str(&row.draft).unwrap_or(Value::Null);
     let def = validated(&draft)?;
@@ -361,6 +412,9 @@ pub async fn deploy(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     .await?;
     if deployed.is_none() {
         load(env, id).await?;
+        if conditional {
+            return Err(draft_changed_since(id.as_str()));
+        }
         return Err(ApiError::new(
             409,
             "Draft changed",
@@ -395,7 +449,10 @@ async fn told(req: Request, env: &Env, id: &WorkflowId, action: Action, now: i64
     }
     super::endpoint::forget(id);
     let row = load(env, id).await?;
-    json_response(200, &resource(&row, &origin(&req)))
+    tagged(
+        json_response(200, &resource(&row, &origin(&req)))?,
+        &row.draft,
+    )
 }
 
 /// Deletes the outbox entry of the object's call the catalog change at `now` wrote, now that the

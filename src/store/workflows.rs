@@ -147,30 +147,7 @@ pub async fn list(
     stmt.all().await?.results::<WorkflowRow>()
 }
 
-/// Replaces the draft; `false` when there is no such workflow. `updated_at` grows by at least
-/// a millisecond whatever `now` is: the workflow's object keeps the copy with the newest
-/// `updated_at`, so two saves stamped by clocks that disagree leave both with the last one.
-/// (Whether a deploy would change anything, `draft_changed`, compares the draft itself with
-/// the live version, not these times.)
-pub async fn update_draft(
-    db: &D1Database,
-    id: &str,
-    key: Option<&str>,
-    name: &str,
-    trigger_type: TriggerKind,
-    draft: &str,
-    now: &str,
-) -> Result<bool> {
-    let draft = Draft {
-        key,
-        name,
-        trigger_type,
-        text: draft,
-    };
-    update_draft_if(db, id, &draft, now, None).await
-}
-
-/// A draft to store (see [`update_draft`]).
+/// A draft to store (see [`update_draft_if`]).
 pub struct Draft<'a> {
     pub key: Option<&'a str>,
     pub name: &'a str,
@@ -178,21 +155,40 @@ pub struct Draft<'a> {
     pub text: &'a str,
 }
 
-/// As [`update_draft`], only while the row's `updated_at` is still `if_updated_at` (when
-/// given): an edit made from a draft read earlier does not overwrite a save made meanwhile.
-/// `false` when there is no such workflow or it was saved since.
+/// Which stored draft a save may replace (see [`update_draft_if`]).
+pub enum Over<'a> {
+    /// Whatever is stored.
+    Any,
+    /// Only a row whose `updated_at` is still this one (nothing was written to it since).
+    UpdatedAt(&'a str),
+    /// Only a draft whose text is still this one.
+    Draft(&'a str),
+}
+
+/// Replaces the draft, only over the one `over` names (an edit made from a draft read earlier
+/// does not overwrite a save made meanwhile); `false` when there is no such workflow or its
+/// draft is not that one. `updated_at` grows by at least a
+/// millisecond whatever `now` is: the workflow's object keeps the copy with the newest
+/// `updated_at`, so two saves stamped by clocks that disagree leave both with the last one.
+/// (Whether a deploy would change anything, `draft_changed`, compares the draft itself with
+/// the live version, not these times.)
 pub async fn update_draft_if(
     db: &D1Database,
     id: &str,
     draft: &Draft<'_>,
     now: &str,
-    if_updated_at: Option<&str>,
+    over: Over<'_>,
 ) -> Result<bool> {
+    let (if_updated_at, if_draft) = match over {
+        Over::Any => (None, None),
+        Over::UpdatedAt(at) => (Some(at), None),
+        Over::Draft(text) => (None, Some(text)),
+    };
     let res = db
         .prepare(
             "UPDATE workflows SET name = ?2, trigger_type = ?3, draft = ?4, key = ?6, \
                updated_at = max(?5, strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '+0.001 seconds')) \
-             WHERE id = ?1 AND (?7 IS NULL OR updated_at = ?7)",
+             WHERE id = ?1 AND (?7 IS NULL OR updated_at = ?7) AND (?8 IS NULL OR draft = ?8)",
         )
         .bind(&[
             text(id),
@@ -202,6 +198,7 @@ pub async fn update_draft_if(
             text(now),
             opt_text(draft.key),
             opt_text(if_updated_at),
+            opt_text(if_draft),
         ])?
         .run()
         .await?;
@@ -252,7 +249,7 @@ pub async fn deploy(
 
 /// Stops the live version, in one transaction with the object's call to make
 /// (`arm_outbox::pending`); `false` when there is no such workflow. `updated_at` never goes
-/// back (see [`update_draft`]).
+/// back (see [`update_draft_if`]).
 pub async fn undeploy(db: &D1Database, id: &str, now_ms: i64, now: &str) -> Result<bool> {
     let results = db
         .batch(vec![

@@ -487,6 +487,108 @@ fn deploy_freezes_versions() {
     assert_eq!(r.json()["deployed_version"], 3);
 }
 
+fn assert_problem(r: &Resp, status: u16) {
+    assert_eq!(r.status, status, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(r.json()["status"], status, "{}", r.text);
+}
+
+/// A call with the admin token and an `If-Match`.
+fn api_if_match(dev: &Dev, method: &str, path: &str, tag: &str, body: Option<&Value>) -> Resp {
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let bytes = body.map(|b| b.to_string().into_bytes());
+    send(
+        method,
+        &dev.url(path),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+            ("if-match", tag),
+        ],
+        bytes.as_deref(),
+    )
+}
+
+/// A workflow answer's `ETag` names its draft: a save or deploy with it as `If-Match` happens
+/// only while the saved draft is still that one. A save made elsewhere meanwhile makes both
+/// a `412` at `header.if-match` that changes nothing; without `If-Match`, or with `*`, they
+/// go ahead as before.
+#[test]
+fn if_match_saves_and_deploys_only_the_draft_that_was_read() {
+    let dev = shared();
+    let id = create(dev, &endpoint_def("read here"));
+    let path = format!("/api/workflows/{id}");
+    let read = api(dev, "GET", &path, None);
+    let tag = read.header("etag").expect("an ETag").to_string();
+    assert!(tag.starts_with('"') && tag.len() > 2, "{tag}");
+
+    // Saved elsewhere meanwhile (no `If-Match`): a new tag.
+    let theirs = api(dev, "PUT", &path, Some(&endpoint_def("saved elsewhere")));
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+    let their_tag = theirs.header("etag").expect("an ETag").to_string();
+    assert_ne!(their_tag, tag);
+    assert_eq!(
+        api(dev, "GET", &path, None).header("etag"),
+        Some(their_tag.as_str())
+    );
+
+    // A save and a deploy of what was read first change nothing.
+    let r = api_if_match(dev, "PUT", &path, &tag, Some(&endpoint_def("mine")));
+    assert_problem(&r, 412);
+    assert_eq!(r.locations(), ["header.if-match"], "{}", r.text);
+    let r = api_if_match(dev, "POST", &format!("{path}/deploy"), &tag, None);
+    assert_problem(&r, 412);
+    assert_eq!(r.locations(), ["header.if-match"], "{}", r.text);
+    let w = api(dev, "GET", &path, None).json();
+    assert_eq!(w["draft"]["name"], "saved elsewhere");
+    assert_eq!(w["status"], "draft", "{w}");
+    let versions = dev.d1(&format!(
+        "SELECT COUNT(*) AS n FROM workflow_versions WHERE workflow_id = '{id}'"
+    ));
+    assert_eq!(versions, vec![json!({"n": 0})]);
+
+    // With the current tag (or a list naming it, or `*`) both go ahead.
+    let r = api_if_match(
+        dev,
+        "PUT",
+        &path,
+        &format!("\"0\", {their_tag}"),
+        Some(&endpoint_def("mine")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let my_tag = r.header("etag").expect("an ETag").to_string();
+    let r = api_if_match(dev, "POST", &format!("{path}/deploy"), &my_tag, None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["deployed_version"], 1);
+    assert_eq!(
+        r.header("etag"),
+        Some(my_tag.as_str()),
+        "deploying keeps the draft"
+    );
+    let r = api_if_match(dev, "PUT", &path, "*", Some(&endpoint_def("any")));
+    assert_eq!(r.status, 200, "{}", r.text);
+    // The tag made weak (as Cloudflare makes it when it compresses an answer) names the same
+    // draft; a weak tag of another draft does not.
+    let any_tag = r.header("etag").expect("an ETag").to_string();
+    let r = api_if_match(
+        dev,
+        "PUT",
+        &path,
+        &format!("W/{tag}"),
+        Some(&endpoint_def("weak and old")),
+    );
+    assert_problem(&r, 412);
+    let r = api_if_match(
+        dev,
+        "PUT",
+        &path,
+        &format!("W/{any_tag}"),
+        Some(&endpoint_def("weak")),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(api(dev, "GET", &path, None).json()["draft"]["name"], "weak");
+}
+
 #[test]
 fn openapi_document_is_served_and_lists_the_routes() {
     let dev = shared();

@@ -388,6 +388,8 @@ fn runs_page_pages_older_runs_and_keeps_showing_new_ones() {
     }
     let r = browser("dashboard_runs_paging.mjs", json!({"id": id}));
     assert_eq!(r["first_page"], 20, "{r:#}");
+    assert_eq!(r["stale_rows"], 20, "{r:#}");
+    assert_eq!(r["stale_problem_boxes"], 0, "{r:#}");
     let shown: Vec<String> = r["after_older"]
         .as_array()
         .expect("ids")
@@ -403,6 +405,11 @@ fn runs_page_pages_older_runs_and_keeps_showing_new_ones() {
     sorted_sent.sort();
     assert_eq!(sorted_shown, sorted_sent);
     assert_eq!(r["older_button_left"], 0);
+    assert_eq!(
+        r["focus_after_last_page"].as_str(),
+        shown.last().map(String::as_str),
+        "{r:#}"
+    );
     // A failed "Older runs" stayed on screen through the refreshes, until a try succeeded.
     assert_eq!(r["more_problem_after_refreshes"], 1, "{r:#}");
     assert_eq!(r["more_problem_after_success"], 0, "{r:#}");
@@ -1065,6 +1072,32 @@ fn text_typed_during_a_save_stays_unsaved() {
     assert_eq!(r["editor_has_late_edit"], true, "{r:#}");
     // The draft is what was sent.
     assert_eq!(r["stored_name"], "Sent with the save", "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn a_save_or_deploy_over_a_draft_saved_elsewhere_changes_nothing_and_says_so() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_saved_elsewhere.mjs", json!({"id": id}));
+    let save = &r["save"];
+    assert!(
+        text(&save["notice"]).contains("changed since your unsaved edit"),
+        "{r:#}"
+    );
+    assert_eq!(save["editor_shows_theirs"], true, "{r:#}");
+    assert_eq!(save["stored_name"], "Saved in another tab", "{r:#}");
+    assert_eq!(save["after_restore_stored"], "Mine from the page", "{r:#}");
+    let deploy = &r["deploy"];
+    assert!(
+        text(&deploy["problem"]).contains("Not deployed: the draft was changed elsewhere"),
+        "{r:#}"
+    );
+    assert_eq!(deploy["editor_shows_theirs"], true, "{r:#}");
+    assert_eq!(deploy["status"], "draft", "{r:#}");
+    assert_eq!(deploy["deployed_version"], Value::Null, "{r:#}");
+    assert_eq!(deploy["then_status"], "deployed", "{r:#}");
+    assert_eq!(deploy["then_name"], "Saved again elsewhere", "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

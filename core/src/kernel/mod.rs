@@ -15,6 +15,7 @@ pub mod percent;
 pub mod problem;
 pub mod reader;
 pub mod redact;
+pub mod revision;
 pub mod shard;
 pub mod small_sort;
 pub mod step_records;

@@ -1,7 +1,7 @@
 // Workflows: name, trigger, status, version, last run, next fire, poll health; filter; create.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc } from '../api.js';
-import { Problem, ProblemMark, Loading, Empty, Status, Time, go, usePolling } from '../ui.jsx';
+import { Problem, ProblemMark, Loading, Empty, Status, Time, go, usePolling, MoreButton, StaleNote } from '../ui.jsx';
 import { TEMPLATES } from '../templates.js';
 import { pollHealth } from '../poll.js';
 import { appendPage, refreshFirstPage } from '../paging.js';
@@ -106,7 +106,7 @@ export function WorkflowList() {
         <input id="filter" type="search" placeholder="name, id, trigger or status" value={filter}
           onInput={(e) => setFilter(e.currentTarget.value)} />
       </div>
-      <Problem error={error} />
+      {items === null ? <Problem error={error} /> : <StaleNote error={error} />}
       {items === null && !error ? <Loading what="workflows" /> : null}
       {items && items.length === 0 ? <Empty>No workflows yet. Pick a template and press “New workflow”.</Empty> : null}
       {items && items.length > 0 && shown.length === 0 ? <Empty>No workflow matches “{filter}”.</Empty> : null}
@@ -139,7 +139,7 @@ export function WorkflowList() {
           </table>
         </div>
       )}
-      {next && <button type="button" onClick={more} disabled={loadingMore}>Load more workflows</button>}
+      <MoreButton more={!!next} onClick={more} disabled={loadingMore} lastItem={() => document.querySelector('table.workflows tbody tr:last-child a.wf-name')}>Load more workflows</MoreButton>
       <Problem error={moreError} title="More workflows could not be loaded" />
     </section>
   );

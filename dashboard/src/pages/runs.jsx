@@ -1,7 +1,7 @@
 // Runs of a workflow (status filter, paging, new runs appearing live) and one run's timeline.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc, exactPretty } from '../api.js';
-import { Problem, Loading, Empty, Status, Time, Json, StaleNote, usePolling, duration, go } from '../ui.jsx';
+import { Problem, Loading, Empty, Status, Time, Json, StaleNote, usePolling, duration, go, MoreButton } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
@@ -36,12 +36,18 @@ export function RunsPage({ id }) {
     }).catch((e) => { if (live) setWfError(e); });
     return () => { live = false; };
   }, [id]);
-  useEffect(() => { setList(null); setNext(null); setMoreError(null); paged.current = false; }, [status]);
-  /** The page after `cursor` (the first without), or null when the filter changed meanwhile. */
+  useEffect(() => { setList(null); setNext(null); setMoreError(null); setLoadingMore(false); paged.current = false; }, [status]);
+  /** The page after `cursor` (the first without), or null when the filter changed meanwhile:
+   * then its failure is not shown either (it was of another filter's list). */
   const fetchPage = async (cursor) => {
     const tag = shown.current;
-    const r = await api('GET', `/api/workflows/${enc(id)}/runs?limit=20${status ? `&status=${status}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`);
-    return tag === shown.current ? r : null;
+    try {
+      const r = await api('GET', `/api/workflows/${enc(id)}/runs?limit=20${status ? `&status=${status}` : ''}${cursor ? `&cursor=${enc(cursor)}` : ''}`);
+      return tag === shown.current ? r : null;
+    } catch (e) {
+      if (tag !== shown.current) return null;
+      throw e;
+    }
   };
   // The first page is fetched again every 1.5 s: new runs and status changes show up live.
   // Runs older than the fresh first page are kept below it (pushed down, not lost); newer ones
@@ -58,6 +64,7 @@ export function RunsPage({ id }) {
     }
   }, 1500, [id, status]);
   const more = async () => {
+    const tag = shown.current;
     setLoadingMore(true);
     setMoreError(null);
     try {
@@ -69,7 +76,7 @@ export function RunsPage({ id }) {
     } catch (e) {
       setMoreError(e);
     } finally {
-      setLoadingMore(false);
+      if (tag === shown.current) setLoadingMore(false);
     }
   };
   const runs = list;
@@ -90,7 +97,7 @@ export function RunsPage({ id }) {
         </div>
       </div>
       <Problem error={wfError} title="The workflow could not be loaded" />
-      <Problem error={error} />
+      {runs === null ? <Problem error={error} /> : <StaleNote error={error} />}
       {runs === null && !error && <Loading what="runs" />}
       {runs && all.length === 0 && <Empty>{status ? `No ${status} runs.` : 'No runs yet. They appear here as soon as a trigger starts one.'}</Empty>}
       {all.length > 0 && (
@@ -112,7 +119,7 @@ export function RunsPage({ id }) {
           </table>
         </div>
       )}
-      {next && <button type="button" onClick={more} disabled={loadingMore}>Older runs</button>}
+      <MoreButton more={!!next} onClick={more} disabled={loadingMore} lastItem={() => document.querySelector('table.runs tbody tr:last-child a')}>Older runs</MoreButton>
       <Problem error={moreError} title="Older runs could not be loaded" />
     </section>
   );

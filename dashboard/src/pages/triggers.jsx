@@ -1,8 +1,8 @@
 // The trigger panels of a workflow page: endpoint (URLs, live test shelf, schema detection),
 // schedule (fire times with DST shifts), poll (status and reset), OAuth (URLs, connections).
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, enc, exactPretty } from '../api.js';
-import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, usePolling } from '../ui.jsx';
+import { api, enc, exactCompact, exactPretty } from '../api.js';
+import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, usePolling, MoreButton } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 
 /** Whether the focus may be moved to a control of `panel`: it is on nothing (the control it was
@@ -212,7 +212,7 @@ export function PollPanel({ wf, onChanged }) {
     setResult('');
     try {
       const r = await api('POST', `/api/workflows/${enc(wf.id)}/poll/reset`, { start });
-      setResult(`Poll reset (start: ${r.start}). New cursor: ${JSON.stringify(r.cursor)}`);
+      setResult(`Poll reset (start: ${r.start}). New cursor: ${exactCompact(r, 'cursor')}`);
       await onChanged();
     } catch (e) {
       setProblem(e);
@@ -265,7 +265,8 @@ export function OAuthPanel({ wf }) {
   const [loadError, setLoadError] = useState(null);
   const [problem, setProblem] = useState(null);
   // The connection whose delete is under way (its button is disabled meanwhile).
-  const [deleting, setDeleting] = useState(null);
+  // The connections whose delete is under way (several may be at once).
+  const [deleting, setDeleting] = useState(() => new Set());
   // Whether more pages were loaded: until then the paging cursor follows the first page.
   const paged = useRef(false);
   // After a delete, the focus goes to the next connection's Delete (the last one's when it was
@@ -306,7 +307,7 @@ export function OAuthPanel({ wf }) {
     }
   };
   const remove = async (userId, index) => {
-    setDeleting(userId);
+    setDeleting((d) => new Set(d).add(userId));
     setProblem(null);
     try {
       await api('DELETE', `/api/workflows/${enc(wf.id)}/connections/${enc(userId)}`);
@@ -316,7 +317,11 @@ export function OAuthPanel({ wf }) {
       setProblem(e);
       return;
     } finally {
-      setDeleting(null);
+      setDeleting((d) => {
+        const left = new Set(d);
+        left.delete(userId);
+        return left;
+      });
     }
     await load();
   };
@@ -338,14 +343,14 @@ export function OAuthPanel({ wf }) {
               <strong>{c.user_id}</strong> · {c.status}{c.needs_reauth ? <span class="bad"> · needs re-auth: {c.needs_reauth.reason}</span> : null}
               <ConnectionHealth c={c} />
               <span class="muted"> · connected <Time iso={c.created_at} /></span>
-              <ConfirmButton label={deleting === c.user_id ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?"
+              <ConfirmButton label={deleting.has(c.user_id) ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?"
                 ariaLabel={`Delete connection of ${c.user_id}`} confirmAriaLabel={`Really delete connection of ${c.user_id}?`}
-                onConfirm={() => remove(c.user_id, i)} disabled={deleting === c.user_id} />
+                onConfirm={() => remove(c.user_id, i)} disabled={deleting.has(c.user_id)} />
             </li>
           ))}
         </ul>
       )}
-      {next && <button type="button" onClick={more}>Load more connections</button>}
+      <MoreButton more={!!next} onClick={more} lastItem={() => list.current && list.current.querySelector('li.connection:last-child button')}>Load more connections</MoreButton>
     </section>
   );
 }

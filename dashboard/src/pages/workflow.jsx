@@ -1,11 +1,11 @@
 // One workflow: the definition editor (errors at their place), save/deploy/undeploy, the draft's
 // diff against the deployed version, and the panel of its trigger kind.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, enc, exactCompact, exactPretty, JsonText, unsaved } from '../api.js';
+import { api, apiIfMatch, enc, etagOf, exactCompact, exactPretty, JsonText, unsaved } from '../api.js';
 import { Editor, placeErrors } from '../editor.jsx';
 import { setMember } from '../jsonpath.js';
 import { lineDiff } from '../diff.js';
-import { Problem, Loading, Status, Time, UrlRow, ConfirmButton, go } from '../ui.jsx';
+import { Problem, Loading, Status, Time, UrlRow, ConfirmButton, go, usePolling } from '../ui.jsx';
 import { EndpointPanel, SchedulePanel, PollPanel, OAuthPanel } from './triggers.jsx';
 
 /** A workflow as answered, with the texts the page shows of its draft, its deployed
@@ -20,6 +20,9 @@ const withTexts = (w) => {
   if (cursor !== undefined) out.pollCursorText = cursor;
   return out;
 };
+
+/** What a workflow's answer says of its draft: the page keeps these as it read or saved them. */
+const DRAFT_FIELDS = ['draft', 'draftText', 'name', 'key', 'trigger_type', 'updated_at', 'draft_changed', 'tag'];
 
 /** Props: the deployed definition's and the draft's texts. */
 function Diff({ deployed, draft }) {
@@ -39,6 +42,14 @@ export function WorkflowPage({ id, onDirty }) {
   const [loadError, setLoadError] = useState(null);
   const [text, setText] = useState(null);
   const [savedText, setSavedText] = useState(null);
+  // The saved draft's revision (its ETag): a save or deploy is of that draft only.
+  const [tag, setTag] = useState(null);
+  // The same, for a deploy that follows its save at once (before the state is read again).
+  const tagRef = useRef(null);
+  const keepTag = (t) => {
+    tagRef.current = t;
+    setTag(t);
+  };
   const [errors, setErrors] = useState([]);
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState('');
@@ -47,8 +58,14 @@ export function WorkflowPage({ id, onDirty }) {
   const [staleEdit, setStaleEdit] = useState(null);
   const editor = useRef(null);
 
+  // Counts what this page changed or read in full (saves, deploys, refreshes): a periodic read
+  // that started before the last of them brings nothing newer, and is dropped.
+  const changes = useRef(0);
   const refresh = async () => {
-    const w = withTexts(await api('GET', `/api/workflows/${enc(id)}`));
+    changes.current += 1;
+    const answer = await api('GET', `/api/workflows/${enc(id)}`);
+    const w = withTexts(answer);
+    w.tag = etagOf(answer);
     setWf(w);
     return w;
   };
@@ -63,9 +80,10 @@ export function WorkflowPage({ id, onDirty }) {
       // meanwhile, the page shows that draft and asks.
       const kept = unsaved.get(id);
       const edited = kept !== null && kept.text !== t;
-      const stale = edited && kept.base !== null && kept.base !== t;
+      const stale = edited && kept.base !== null && kept.base !== w.tag;
       setText(edited && !stale ? kept.text : t);
       setSavedText(t);
+      keepTag(w.tag);
       if (stale) setStaleEdit(kept.text);
       else if (edited) setNote('Your unsaved changes were restored.');
       document.title = `${w.name} · Tripline`;
@@ -73,12 +91,33 @@ export function WorkflowPage({ id, onDirty }) {
     return () => { live = false; };
   }, [id]);
 
+  // The trigger's live facts (a poll's last error and next poll, a schedule's next fire, the
+  // deploy state) are read again every 10 s; what the page shows of the draft it edits stays.
+  usePolling(async () => {
+    if (!wf) return;
+    const started = changes.current;
+    let fresh;
+    try {
+      fresh = withTexts(await api('GET', `/api/workflows/${enc(id)}`));
+    } catch {
+      return; // the next tick tries again
+    }
+    if (changes.current !== started) return;
+    setWf((old) => {
+      if (!old) return old;
+      const kept = {};
+      for (const k of DRAFT_FIELDS) if (k in old) kept[k] = old[k];
+      return { ...fresh, ...kept };
+    });
+  }, 10000, [id]);
+
   const dirty = text !== null && text !== savedText;
   useEffect(() => {
-    if (text === null) return;
-    if (dirty) unsaved.set(id, text, savedText);
-    else if (staleEdit === null) unsaved.clear(id);
-  }, [text, savedText, staleEdit]);
+    // While a kept edit waits for a choice, it stays what is kept.
+    if (text === null || staleEdit !== null) return;
+    if (dirty) unsaved.set(id, text, tag);
+    else unsaved.clear(id);
+  }, [text, savedText, tag, staleEdit]);
   // Before the page shows it: the app asks before unload from the moment "Unsaved" is shown.
   useLayoutEffect(() => { if (onDirty) onDirty(id, dirty); }, [dirty]);
   useEffect(() => () => { if (onDirty) onDirty(id, false); }, []);
@@ -99,19 +138,52 @@ export function WorkflowPage({ id, onDirty }) {
       return false;
     }
     setBusy('save');
+    changes.current += 1;
     try {
-      const w = withTexts(await api('PUT', `/api/workflows/${enc(id)}`, new JsonText(sent)));
+      const answer = await apiIfMatch('PUT', `/api/workflows/${enc(id)}`, new JsonText(sent), tagRef.current);
+      const w = withTexts(answer);
       setErrors([]);
       setSavedText(sent);
+      keepTag(etagOf(answer));
       setWf((old) => ({ ...old, ...w }));
       setNote('Draft saved.');
       return true;
     } catch (e) {
-      setErrors(e.errors || []);
-      setProblem(e);
+      if (e.status === 412) await savedElsewhere(sent, false);
+      else {
+        setErrors(e.errors || []);
+        setProblem(e);
+      }
       return false;
     } finally {
       setBusy('');
+    }
+  };
+
+  /** The draft was saved elsewhere since this page read it (another tab, the CLI), and a save
+   * or deploy of the page's was refused: the editor shows that draft; `edit`, the text this page
+   * would have saved (or had typed since its deploy started), is kept until one chooses (as an
+   * edit kept over a newer draft is). `deploying`: a deploy was refused, and says so. */
+  const savedElsewhere = async (edit, deploying) => {
+    const readBefore = tagRef.current;
+    try {
+      const w = await refresh();
+      editor.current.setText(w.draftText);
+      setText(w.draftText);
+      setSavedText(w.draftText);
+      keepTag(w.tag);
+      setErrors([]);
+      if (deploying) {
+        setProblem({ title: 'Not deployed: the draft was changed elsewhere', detail: 'It was saved again since this page read it (in another tab, or with the CLI); the editor now shows it. Review it, then deploy again.', errors: [] });
+      }
+      if (edit !== null && edit !== w.draftText) {
+        unsaved.set(id, edit, readBefore);
+        setStaleEdit(edit);
+      } else if (!deploying) {
+        setNote('The draft was saved elsewhere meanwhile, as you have it.');
+      }
+    } catch (e) {
+      setProblem(e);
     }
   };
 
@@ -119,13 +191,23 @@ export function WorkflowPage({ id, onDirty }) {
     if (dirty && !(await save())) return;
     setBusy('deploy');
     setProblem(null);
+    changes.current += 1;
+    // The text the deploy is of: what is typed while it is under way stays an edit.
+    const deploying = editor.current.text();
     try {
-      await api('POST', `/api/workflows/${enc(id)}/deploy`);
+      // The draft the page shows, saved: not one saved elsewhere since (a 412 then).
+      await apiIfMatch('POST', `/api/workflows/${enc(id)}/deploy`, undefined, tagRef.current);
       const w = await refresh();
       setNote(`Deployed version ${w.deployed_version}.`);
     } catch (e) {
-      setErrors(e.errors || []);
-      setProblem(e);
+      if (e.status === 412) {
+        const typed = editor.current.text();
+        await savedElsewhere(typed !== deploying ? typed : null, true);
+      }
+      else {
+        setErrors(e.errors || []);
+        setProblem(e);
+      }
     } finally {
       setBusy('');
     }
@@ -193,7 +275,9 @@ export function WorkflowPage({ id, onDirty }) {
     const t = exactPretty(answer, 'workflow', 'draft');
     const w = { ...answer.workflow, draftText: t };
     const edited = editor.current.text() !== savedText;
+    changes.current += 1;
     setSavedText(t);
+    keepTag(etagOf(answer));
     setWf((old) => ({ ...old, ...w }));
     if (edited) {
       applyInEditor(w.draft.trigger.request);

@@ -327,8 +327,14 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         worker::Delay::from(std::time::Duration::from_secs(2)).await;
     }
     // Written over the draft this read, only: a save made meanwhile is not overwritten.
-    let written =
-        store::workflows::update_draft_if(&db, id, &new_draft, &now, Some(&row.updated_at)).await?;
+    let written = store::workflows::update_draft_if(
+        &db,
+        id,
+        &new_draft,
+        &now,
+        store::workflows::Over::UpdatedAt(&row.updated_at),
+    )
+    .await?;
     if !written {
         return Err(ApiError::new(
             409,
@@ -341,7 +347,7 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     test_shelf::keep_draft(env, id, &row)
         .await
         .map_err(ApiError::object_unavailable_after_save)?;
-    json_response(
+    let mut resp = json_response(
         200,
         &json!({
             "schema": schema,
@@ -349,7 +355,13 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             "applied": true,
             "workflow": crate::api::catalog::resource(&row, &origin(&req)),
         }),
-    )
+    )?;
+    // The new draft's revision, as a workflow answer carries it (`If-Match` on the next save).
+    resp.headers_mut().set(
+        "etag",
+        &tripline_core::kernel::revision::draft_tag(&row.draft),
+    )?;
+    Ok(resp)
 }
 
 /// The endpoint counters shown on `GET /api/workflows/{id}`.

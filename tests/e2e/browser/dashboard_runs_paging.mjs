@@ -7,6 +7,21 @@ await scenario(async (page, out) => {
   await page.goto(`${args.base}/#/w/${args.id}/runs`);
   await page.locator('tr[data-run]').first().waitFor();
   out.first_page = await page.locator('tr[data-run]').count();
+  // A refresh that fails keeps the runs on screen with a note, gone at the next good answer.
+  let refused = false;
+  const refuseOnce = (route) => {
+    if (refused) return route.continue();
+    refused = true;
+    return route.fulfill({ status: 503, contentType: 'application/problem+json',
+      body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503 }) });
+  };
+  const firstPage = (url) => url.pathname === `/api/workflows/${args.id}/runs` && !url.searchParams.has('cursor');
+  await page.route(firstPage, refuseOnce);
+  await page.locator('.stale').waitFor();
+  out.stale_rows = await page.locator('tr[data-run]').count();
+  out.stale_problem_boxes = await page.locator('.problem').count();
+  await page.locator('.stale').waitFor({ state: 'detached' });
+  await page.unroute(firstPage, refuseOnce);
   // The first try fails: the problem stays through the list's refreshes (every 1.5 s).
   let failed = false;
   await page.route((url) => url.pathname === `/api/workflows/${args.id}/runs` && url.searchParams.has('cursor'), (route) => {
@@ -25,6 +40,11 @@ await scenario(async (page, out) => {
   out.more_problem_after_success = await problem.count();
   out.after_older = await page.locator('tr[data-run]').evaluateAll((rows) => rows.map((r) => r.dataset.run));
   out.older_button_left = await page.getByRole('button', { name: 'Older runs' }).count();
+  // The button went with the last page: the focus it had is on the last run's link.
+  out.focus_after_last_page = await page.evaluate(() => {
+    const row = document.activeElement && document.activeElement.closest('tr[data-run]');
+    return row ? row.dataset.run : document.activeElement ? document.activeElement.tagName : null;
+  });
   const reply = execFileSync('curl', ['-s', '-X', 'POST', `${args.base}/hooks/${args.id}?source=partner`,
     '-H', 'content-type: application/json', '-d', '{"email":"late@example.com"}']).toString();
   out.new_run = JSON.parse(reply).run_id;

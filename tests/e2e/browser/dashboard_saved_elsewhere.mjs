@@ -1,0 +1,60 @@
+// A save and a deploy of a draft saved elsewhere since the page read it (another tab, the CLI):
+// the server refuses both (`If-Match`, 412); the page shows the newer draft and keeps the
+// save's text for "Restore my edit", and says the deploy did not happen.
+import { args, scenario, signIn, setEditorText, editorText, apiGet } from './dashboard_lib.mjs';
+
+async function apiPut(path, body) {
+  const r = await fetch(`${args.base}${path}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${args.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}
+
+const path = `/api/workflows/${args.id}`;
+
+await scenario(async (page, out) => {
+  await signIn(page);
+  await page.goto(`${args.base}/#/w/${args.id}`);
+  await page.locator('.cm-content').waitFor();
+  const { draft } = await apiGet(path);
+
+  // A save over a draft saved elsewhere: refused, the edit kept until one chooses.
+  await setEditorText(page, JSON.stringify({ ...draft, name: 'Mine from the page' }, null, 2));
+  await page.locator('p.note', { hasText: 'Unsaved changes' }).waitFor();
+  await apiPut(path, { ...draft, name: 'Saved in another tab' });
+  await page.getByRole('button', { name: 'Save draft' }).click();
+  const notice = page.locator('#stale-edit');
+  await notice.waitFor({ timeout: 10_000 });
+  out.save = {
+    notice: await notice.textContent(),
+    editor_shows_theirs: (await editorText(page)).includes('Saved in another tab'),
+    stored_name: (await apiGet(path)).draft.name,
+  };
+  await page.getByRole('button', { name: 'Restore my edit', exact: true }).click();
+  await page.getByRole('button', { name: 'Save draft' }).click();
+  await page.locator('p.note', { hasText: 'Draft saved.' }).waitFor();
+  out.save.after_restore_stored = (await apiGet(path)).draft.name;
+
+  // A deploy of the page's draft after another save elsewhere: refused, nothing deployed.
+  const saved = (await apiGet(path)).draft;
+  await apiPut(path, { ...saved, name: 'Saved again elsewhere' });
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+  const problem = page.locator('#save-problem');
+  await problem.waitFor({ timeout: 10_000 });
+  const after = await apiGet(path);
+  out.deploy = {
+    problem: await problem.textContent(),
+    editor_shows_theirs: (await editorText(page)).includes('Saved again elsewhere'),
+    status: after.status,
+    deployed_version: after.deployed_version,
+  };
+  // Deployed again, it is the draft now shown.
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await page.locator('p.note', { hasText: 'Deployed version 1.' }).waitFor({ timeout: 15_000 });
+  const deployed = await apiGet(path);
+  out.deploy.then_status = deployed.status;
+  out.deploy.then_name = deployed.deployed_definition && deployed.deployed_definition.name;
+});
