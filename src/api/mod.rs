@@ -82,7 +82,7 @@ async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
         Op::Undeploy => workflows::undeploy(req, env, &wf()?).await?,
         Op::ListRuns => runs::list(req, env, &wf()?).await?,
         Op::GetRun => runs::get(env, p(0)).await?,
-        Op::ReplayRun => runs::replay(env, p(0)).await?,
+        Op::ReplayRun => runs::replay(req, env, p(0)).await?,
         Op::PollReset => poll::reset(req, env, &wf()?).await?,
         Op::EndpointTrigger => endpoint::trigger(req, env, &wf()?).await?,
         Op::OAuthSignin => oauth::signin(req, env, &wf()?).await?,

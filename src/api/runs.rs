@@ -99,8 +99,18 @@ fn at_input(status: u16, title: &'static str, message: String) -> ApiError {
 }
 
 /// `POST /api/runs/{run_id}/replay`: a new run with the same input on the deployed version.
-pub async fn replay(env: &Env, run_id: &str) -> ApiResult {
+pub async fn replay(req: Request, env: &Env, run_id: &str) -> ApiResult {
     let not_found = || ApiError::not_found(format!("no run with id {run_id}"));
+    // With an `Idempotency-Key`, a replay sent again (after a 503, an answer lost) makes no
+    // second run: the same key for the same run names the replay it made.
+    let key = match req.headers().get("idempotency-key")? {
+        Some(raw) => Some(
+            tripline_core::endpoint::runtime::check_idempotency_key(&raw)
+                .map_err(|m| ApiError::field("header.idempotency-key", m))?
+                .to_string(),
+        ),
+        None => None,
+    };
     let original = record(env, run_id).await?;
     let workflow_id = original["workflow_id"]
         .as_str()
@@ -130,10 +140,13 @@ pub async fn replay(env: &Env, run_id: &str) -> ApiResult {
             ),
         ));
     }
-    let dedup = format!(
-        "replay:{run_id}:{}",
-        tripline_core::kernel::ids::token(&crate::platform::random_bytes::<10>()?)
-    );
+    let dedup = match key {
+        Some(key) => format!("replay:{run_id}:key:{key}"),
+        None => format!(
+            "replay:{run_id}:{}",
+            tripline_core::kernel::ids::token(&crate::platform::random_bytes::<10>()?)
+        ),
+    };
     let created = runs::client::start(
         env,
         &workflow_id,
@@ -150,5 +163,5 @@ pub async fn replay(env: &Env, run_id: &str) -> ApiResult {
         runs::client::CreateError::TooLarge(message) => at_input(413, "Payload too large", message),
         e => e.into(),
     })?;
-    super::endpoint::accepted(&created.run.id, false)
+    super::endpoint::accepted(&created.run.id, !created.created)
 }

@@ -2189,6 +2189,17 @@ fn test_url_detect_schema_deploy_then_validate() {
     );
     assert_problem(&r, 404);
     assert_eq!(r.locations(), ["body.test_request_id"]);
+    // An id no capture can have is not looked up, nor quoted back.
+    let long = format!("tr_{}", "x".repeat(100_000));
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{id}/detect-schema"),
+        Some(&json!({ "test_request_id": long })),
+    );
+    assert_problem(&r, 404);
+    assert_eq!(r.locations(), ["body.test_request_id"]);
+    assert!(r.text.len() < 2_000, "{}", &r.text[..300.min(r.text.len())]);
     let r = api(
         dev,
         "POST",

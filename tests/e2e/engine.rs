@@ -593,6 +593,36 @@ fn replay_creates_a_new_run_with_the_same_input() {
         .starts_with(&format!("replay:{}", first["id"].as_str().unwrap())));
     assert_eq!(second["steps"][0]["output"]["message"], "hello ada");
     assert_eq!(runs(dev, &id).len(), 2);
+
+    // With an `Idempotency-Key`, a replay sent again makes no second run; another key does.
+    let replay_keyed = |key: &str| {
+        send(
+            "POST",
+            &dev.url(&format!(
+                "/api/runs/{}/replay",
+                first["id"].as_str().unwrap()
+            )),
+            &[
+                ("authorization", &format!("Bearer {ADMIN_TOKEN}")),
+                ("idempotency-key", key),
+            ],
+            None,
+        )
+    };
+    let keyed = replay_keyed("replay-once");
+    assert_eq!(keyed.status, 202, "{}", keyed.text);
+    assert_eq!(keyed.header("idempotent-replayed"), None);
+    let again = replay_keyed("replay-once");
+    assert_eq!(again.status, 202, "{}", again.text);
+    assert_eq!(again.json()["run_id"], keyed.json()["run_id"]);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let other = replay_keyed("replay-twice");
+    assert_eq!(other.status, 202, "{}", other.text);
+    assert_ne!(other.json()["run_id"], keyed.json()["run_id"]);
+    let bad = replay_keyed("  ");
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert_eq!(bad.locations(), ["header.idempotency-key"]);
+    assert_eq!(runs(dev, &id).len(), 4);
     assert_eq!(
         api(
             dev,

@@ -55,7 +55,10 @@ fn fit_map(map: Map<String, Value>, max: usize) -> (Map<String, Value>, usize) {
 pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let unknown = || ApiError::not_found(format!("no workflow with id {id}"));
     // The draft as the workflow's object holds it: a capture makes no D1 statement.
-    let row = test_shelf::draft(env, id).await?.ok_or_else(unknown)?;
+    let row = test_shelf::draft(env, id)
+        .await
+        .map_err(ApiError::object_unavailable)?
+        .ok_or_else(unknown)?;
     let trigger_type = row["trigger_type"].as_str().unwrap_or_default();
     if trigger_type != TriggerKind::Endpoint.as_str() {
         return Err(ApiError::not_found(format!(
@@ -183,7 +186,19 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
             record[field] = n.into();
         }
     }
-    if !test_shelf::put(env, id, &test_id, &record).await? {
+    let kept = test_shelf::put(env, id, &test_id, &record)
+        .await
+        .map_err(|e| {
+            worker::console_error!("test request {test_id}: {e}");
+            ApiError::new(
+                503,
+                "Workflow object unavailable",
+                "the workflow's object did not answer; the request may not have been recorded: \
+                 send it again",
+            )
+            .with_header("retry-after", "1")
+        })?;
+    if !kept {
         return Err(unknown());
     }
     json_response(
@@ -250,6 +265,19 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     r.finish(&mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation("the options are invalid", errors));
+    }
+    // An id no capture can have (`tr_` and a few dozen letters and digits) names none: it is
+    // not sent to the object, nor quoted back.
+    if let Some(t) = test_request_id.as_deref().map(str::trim) {
+        let well_formed = t.starts_with("tr_")
+            && t.len() <= 64
+            && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !well_formed {
+            let message = "is not the id of a test request (`tr_…`, as the shelf lists them)";
+            let mut errors = Errors::new();
+            errors.push("body.test_request_id", message);
+            return Err(ApiError::not_found(message).with_errors(errors));
+        }
     }
 
     let mut draft: Value = json_parse::from_str(&row.draft).unwrap_or(Value::Null);
