@@ -141,7 +141,10 @@ pub async fn fetch_http(req: oauth2::HttpRequest) -> Result<oauth2::HttpResponse
             .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
             .map(|(_, v)| v.as_str()),
     };
-    let mut builder = oauth2::http::Response::builder().status(resp.status);
+    // Such an answer goes on as a `200`: the crate reads any other status, a `201` too, as an
+    // error, and a rotated refresh token in it would be lost.
+    let status = if json_success { 200 } else { resp.status };
+    let mut builder = oauth2::http::Response::builder().status(status);
     if let Some(t) = content_type {
         builder = builder.header(oauth2::http::header::CONTENT_TYPE, t);
     }
@@ -366,12 +369,25 @@ pub struct RefreshReport {
 pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
     let db = store::db(env)?;
     let now = now_ms();
+    // Housekeeping that fails (a passing database error) is logged and left to the next pass:
+    // it never keeps the connections from being refreshed.
+    let housekeeping = |what: &str, e: worker::Error| {
+        worker::console_error!("oauth: {what} failed ({e}); the next pass tries again");
+        0
+    };
+    let states = connections::delete_expired_states(&db, now)
+        .await
+        .unwrap_or_else(|e| housekeeping("deleting expired sign-in states", e));
+    let links = connections::delete_expired_links(&db, now)
+        .await
+        .unwrap_or_else(|e| housekeeping("deleting expired sign-in links", e));
     let mut report = RefreshReport {
-        states_deleted: connections::delete_expired_states(&db, now).await?
-            + connections::delete_expired_links(&db, now).await?,
+        states_deleted: states + links,
         ..Default::default()
     };
-    let expired = connections::expire_unrefreshable(&db, now, &iso_millis(now), 500).await?;
+    let expired = connections::expire_unrefreshable(&db, now, &iso_millis(now), 500)
+        .await
+        .unwrap_or_else(|e| housekeeping("marking expired connections", e));
     if expired > 0 {
         worker::console_log!(
             "oauth: {expired} expired connection(s) without a refresh token need re-auth"
@@ -627,10 +643,11 @@ async fn refresh_one(
     }
 }
 
-/// Stores a refresh's tokens, once more after a failed attempt (a passing database error): a
-/// rotating provider has already spent the old refresh token, so losing the new one would
-/// leave the connection with a dead grant. The update is idempotent and fenced on the lease:
-/// when the first attempt did land, the second finds the lease released and writes nothing.
+/// Stores a refresh's tokens, up to [`SAVE_ATTEMPTS`] times, a little longer apart each time,
+/// after failed attempts (a passing database error): a rotating provider has already spent the
+/// old refresh token, so losing the new one would leave the connection with a dead grant. The
+/// update is idempotent and fenced on the lease: when an attempt did land, the next finds the
+/// lease released and writes nothing. The pauses (3.5 s in all) end well within the lease.
 /// (The fault `refresh-save-once` of `TRIPLINE_DEV_FAULTS` fails each first attempt.)
 async fn save_refresh_retrying(
     env: &Env,
@@ -641,20 +658,38 @@ async fn save_refresh_retrying(
     tokens: &connections::Refreshed<'_>,
     now_iso: &str,
 ) -> worker::Result<bool> {
-    let first = if crate::platform::dev_fault::listed(env, "refresh-save-once") {
-        Err(worker::Error::RustError(
-            "injected fault refresh-save-once".into(),
-        ))
-    } else {
-        connections::save_refresh(db, workflow_id, user_id, lease, tokens, now_iso).await
-    };
-    match first {
-        Ok(saved) => Ok(saved),
-        Err(e) => {
-            worker::console_error!(
-                "oauth refresh {workflow_id}/{user_id}: saving the new tokens failed ({e}); trying again"
-            );
+    let mut pause_ms = 500;
+    for attempt in 1..=SAVE_ATTEMPTS {
+        let result = if attempt == 1 && crate::platform::dev_fault::listed(env, "refresh-save-once")
+        {
+            Err(worker::Error::RustError(
+                "injected fault refresh-save-once".into(),
+            ))
+        } else {
             connections::save_refresh(db, workflow_id, user_id, lease, tokens, now_iso).await
+        };
+        match result {
+            Ok(saved) => return Ok(saved),
+            Err(e) if attempt < SAVE_ATTEMPTS => {
+                worker::console_error!(
+                    "oauth refresh {workflow_id}/{user_id}: saving the new tokens failed ({e}); \
+                     trying again in {pause_ms} ms"
+                );
+                worker::Delay::from(std::time::Duration::from_millis(pause_ms)).await;
+                pause_ms *= 2;
+            }
+            Err(e) => {
+                worker::console_error!(
+                    "oauth refresh {workflow_id}/{user_id}: saving the new tokens failed \
+                     {SAVE_ATTEMPTS} times ({e}); they are lost: a provider that rotates refresh \
+                     tokens has spent the stored one, and the user must sign in again"
+                );
+                return Err(e);
+            }
         }
     }
+    Ok(false)
 }
+
+/// How many times a refresh's new tokens are written before they are given up.
+const SAVE_ATTEMPTS: u32 = 4;

@@ -2458,6 +2458,40 @@ fn a_refresh_answer_without_token_type_sent_as_html_is_read_and_its_rotated_toke
     assert!(refreshes.iter().all(|t| t.error.is_none()), "{refreshes:?}");
 }
 
+/// A refresh answered `201 Created` with its tokens is a success like a `200`: the refresh
+/// token it rotates is kept, so the next refresh works. (The `oauth2` crate reads every status
+/// but 200 as an error: the rotated token was lost, and the next refresh, with the spent one,
+/// ended the connection.)
+#[test]
+fn a_refresh_answered_201_is_read_and_its_rotated_token_kept() {
+    let dev = &own_dev("oauth-refresh-201");
+    let provider = Provider::start(&dev.base, 120);
+    provider.refresh_with_status(Some(201));
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Refresh 201", json!({}), log_steps()),
+    );
+    let callback = authorize(dev, &provider, &wf, "u1", "rory");
+    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let mut refreshed = Vec::new();
+    for _ in 0..2 {
+        cron_pass(dev);
+        let c = connections(dev, &wf).remove(0);
+        assert_eq!(c["last_refresh_error"], Value::Null, "{c}");
+        assert_eq!(c["status"], "active", "{c}");
+        refreshed.push(c["refreshed_at"].clone());
+    }
+    assert!(refreshed[0].is_string(), "{refreshed:?}");
+    assert_ne!(refreshed[0], refreshed[1], "refreshed twice");
+    let refreshes: Vec<_> = provider
+        .token_requests()
+        .into_iter()
+        .filter(|t| t.grant_type == "refresh_token")
+        .collect();
+    assert_eq!(refreshes.len(), 2, "{refreshes:?}");
+    assert!(refreshes.iter().all(|t| t.error.is_none()), "{refreshes:?}");
+}
+
 /// A sign-in whose run cannot be started (here its shard never answers: fault `oauth-run`)
 /// keeps the connection and sends the end user to `failure_url` with `run_not_started`, after
 /// asking twice; without a `failure_url`, a 503 problem. (The end user got a raw 503 saying

@@ -120,6 +120,8 @@ struct State {
     refreshes_without_expires_in: bool,
     /// Refreshes answer without `token_type`, as `text/html` (as some providers do).
     refreshes_untyped_as_html: bool,
+    /// Refreshes answer with this status instead of 200 (a 201).
+    refresh_status: Option<u16>,
     /// The userinfo endpoint answers 503 this many more times.
     userinfo_failures: usize,
     /// Calls of the userinfo endpoint.
@@ -261,6 +263,11 @@ impl Provider {
     /// Refreshes answer without `token_type`, sent as `text/html`; sign-ins are as usual.
     pub fn refresh_untyped_as_html(&self, on: bool) {
         self.state.lock().unwrap().refreshes_untyped_as_html = on;
+    }
+
+    /// Refreshes succeed with this status instead of 200 (`None`: 200).
+    pub fn refresh_with_status(&self, status: Option<u16>) {
+        self.state.lock().unwrap().refresh_status = status;
     }
 
     pub fn grant_refresh_tokens(&self, when: RefreshTokens) {
@@ -661,5 +668,8 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
         answer.as_object_mut().unwrap().remove("token_type");
         return Reply::new(200, "text/html", answer.to_string());
     }
-    Reply::json(200, answer)
+    match s.refresh_status.filter(|_| grant_type == "refresh_token") {
+        Some(status) => Reply::json(status, answer),
+        None => Reply::json(200, answer),
+    }
 }
