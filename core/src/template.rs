@@ -742,6 +742,12 @@ pub fn push_forms(s: &str, out: &mut Vec<String>) {
             out.push(parsed);
         }
     }
+    // Without the space or line break around it (`echo … | wrangler secret put` keeps the
+    // line break): a URL or header value is sent trimmed, and so holds the secret that way.
+    let trimmed = s.trim();
+    if trimmed != s && trimmed.len() >= crate::kernel::redact::MIN_SECRET_LEN {
+        push_forms(trimmed, out);
+    }
 }
 
 /// The text of `s` outside its placeholders, each placeholder written as a space (which no

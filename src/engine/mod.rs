@@ -226,6 +226,14 @@ pub(crate) async fn run_step(
                         // A token the upstream answered under any name (`{"jwt": "eyJ…"}`) is
                         // not shown either; later steps read the real value.
                         redact_credential_values(&mut out);
+                        // Nor one in an answer kept as text (JSON sent as `text/plain`, a
+                        // form-encoded token answer).
+                        if let Some(Value::String(text)) = out.get_mut("body") {
+                            *text = tripline_core::kernel::redact::redact_answer_text(
+                                text,
+                                &req.secrets_used,
+                            );
+                        }
                         out
                     })
                     // The platform's error text may quote the URL, secrets and all: it is shown

@@ -355,6 +355,40 @@ fn a_json_answer_is_parsed_whatever_the_case_of_its_content_type() {
     assert_eq!(run["steps"][1]["output"]["message"], "typed=true");
 }
 
+/// A token answered as text (form-encoded, as GitHub's token endpoint answers by default, or
+/// JSON sent as `text/plain`) is hidden in the stored record, as a JSON answer's is; the next
+/// step reads the real answer.
+#[test]
+fn a_token_answered_as_text_is_hidden_in_the_record() {
+    let (dev, up) = (dev(), upstream());
+    for kind in ["form", "json"] {
+        let token = unique(&format!("gho{kind}"));
+        let id = create_deployed(
+            dev,
+            &json!({
+                "name": "text token", "trigger": {"type": "endpoint"},
+                "steps": [{"type": "http", "name": "login", "retries": 0,
+                           "url": up.url(&format!("/texttoken/{kind}/{token}"))},
+                          {"type": "http", "name": "use", "retries": 0, "method": "POST",
+                           "url": up.url(&format!("/echo/texttoken-{kind}")),
+                           "json": {"answer": "{{steps.login.body}}"}}]
+            }),
+        );
+        let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+        assert_eq!(run["status"], "succeeded", "{run}");
+        let body = run["steps"][0]["output"]["body"]
+            .as_str()
+            .expect("a text body");
+        assert!(!body.contains(&token), "{kind}: {body}");
+        assert!(body.contains("[redacted]"), "{kind}: {body}");
+        assert!(body.contains("repo"), "{kind}: the rest is kept: {body}");
+        // The next step sent the real answer.
+        let sent = up.received(&format!("/echo/texttoken-{kind}"));
+        assert_eq!(sent.len(), 1);
+        assert!(sent[0].body.contains(&token), "{kind}: {}", sent[0].body);
+    }
+}
+
 /// Three steps that each answer close to the 8 MiB cap: the run succeeds at its first attempt
 /// (the outputs, far past what is kept sealed, are not sealed before each step).
 #[test]

@@ -216,6 +216,44 @@ pub fn redact_text(text: &str, secret_values: &[String]) -> String {
     scrub_secrets(text, &both)
 }
 
+/// A text answer fit for a run record (an `http` step's body that is not read as JSON: sent as
+/// `text/plain`, form-encoded, too deep): read as JSON when it parses (credential names and
+/// credential-looking values hidden, as a JSON answer's are), else as a form when it reads as
+/// one (`access_token=…&scope=…`: the values of credential-named pairs hidden), with the
+/// secrets a step used scrubbed either way.
+pub fn redact_answer_text(text: &str, secret_values: &[String]) -> String {
+    if let Ok(mut v) = json_parse::from_str::<Value>(text) {
+        if v.is_object() || v.is_array() {
+            let before = v.clone();
+            redact(&mut v, secret_values);
+            redact_credential_values(&mut v);
+            if v != before {
+                return v.to_string();
+            }
+        }
+    }
+    let form = text.trim();
+    let looks_like_form = !form.is_empty()
+        && !form.contains(char::is_whitespace)
+        && form.split('&').all(|pair| pair.contains('='));
+    if looks_like_form {
+        let pairs: Vec<String> = form
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if is_sensitive_key(&decode_lossy(name)) => {
+                    format!("{name}={REDACTED}")
+                }
+                _ => pair.to_string(),
+            })
+            .collect();
+        let hidden = pairs.join("&");
+        if hidden != form {
+            return redact_text(&hidden, secret_values);
+        }
+    }
+    redact_text(text, secret_values)
+}
+
 /// Whether any of the values a rendering used is a credential: not one already redacted (a
 /// stored input's `[redacted]`), and long enough to be one.
 pub fn carries_credentials(used: &[String]) -> bool {

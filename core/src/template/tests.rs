@@ -503,3 +503,21 @@ fn header_names_are_read_in_any_letter_case() {
     // Other maps keep their keys as written.
     assert!(render(&json!("{{request.body.name}}"), &ctx, &no_secrets).is_err());
 }
+
+/// A secret with a line break or spaces around it is also scrubbed as a trimmed URL or header
+/// value holds it.
+#[test]
+fn a_secret_is_also_listed_trimmed() {
+    let mut out = Vec::new();
+    push_forms("abcd1234\n", &mut out);
+    assert!(out.contains(&"abcd1234".to_string()), "{out:?}");
+    let mut out = Vec::new();
+    push_forms("  ab  ", &mut out);
+    assert!(
+        !out.contains(&"ab".to_string()),
+        "too short to scrub: {out:?}"
+    );
+    let mut out = Vec::new();
+    push_forms("abcd1234", &mut out);
+    assert_eq!(out, ["abcd1234"]);
+}

@@ -111,6 +111,23 @@ fn answer(
             let content_type = percent_decode(parts.get(2).copied().unwrap_or(""));
             return Reply::new(200, &content_type, r#"{"typed": true}"#);
         }
+        // A token answered as text: form-encoded (as GitHub's token endpoint answers by
+        // default) or JSON sent as `text/plain`.
+        Some("texttoken") => {
+            let token = parts.get(3).copied().unwrap_or("");
+            return match parts.get(2).copied() {
+                Some("form") => Reply::new(
+                    200,
+                    "application/x-www-form-urlencoded",
+                    format!("access_token={token}&scope=repo"),
+                ),
+                _ => Reply::new(
+                    200,
+                    "text/plain",
+                    format!(r#"{{"access_token":"{token}","scope":"repo"}}"#),
+                ),
+            };
+        }
         Some("redirect") => {
             let query = path.split_once('?').map_or("", |(_, q)| q);
             if let Some(ms) = query

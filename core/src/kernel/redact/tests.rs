@@ -312,3 +312,34 @@ fn tens_of_thousands_of_secrets_are_scrubbed() {
     let scrubbed = scrub_secrets(&text, &secrets);
     assert_eq!(scrubbed, vec![REDACTED; 60_000].join(","));
 }
+
+/// An answer kept as text is redacted as what it reads as: JSON sent as `text/plain` by its
+/// credential names and credential-looking values, a form-encoded token answer by its pairs'
+/// names; other text only by the secrets the step used.
+#[test]
+fn an_answer_kept_as_text_is_redacted_as_what_it_reads_as() {
+    let secrets = vec!["s3cr3t-value".to_string()];
+    assert_eq!(
+        redact_answer_text(r#"{"access_token":"gho_abc123","scope":"repo"}"#, &secrets),
+        r#"{"access_token":"[redacted]","scope":"repo"}"#
+    );
+    assert_eq!(
+        redact_answer_text(
+            "access_token=gho_abc123&scope=repo&token_type=bearer",
+            &secrets
+        ),
+        "access_token=[redacted]&scope=repo&token_type=[redacted]"
+    );
+    assert_eq!(
+        redact_answer_text("a=1&b=s3cr3t-value", &secrets),
+        "a=1&b=[redacted]"
+    );
+    assert_eq!(
+        redact_answer_text("hello s3cr3t-value, scope=repo", &secrets),
+        "hello [redacted], scope=repo"
+    );
+    // Nothing to hide: the text as it came.
+    assert_eq!(redact_answer_text(r#"{"id": 1}"#, &secrets), r#"{"id": 1}"#);
+    assert_eq!(redact_answer_text("ok=1&n=2", &secrets), "ok=1&n=2");
+    assert_eq!(redact_answer_text("plain text", &secrets), "plain text");
+}
