@@ -360,7 +360,8 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
         ));
     }
     store::connections::delete_for_workflow(&db, id).await?;
-    store::workflows::delete(&db, id).await?;
+    let deleted_at = now_ms();
+    store::workflows::delete(&db, id, deleted_at, &iso_millis(deleted_at)).await?;
     // A run accepted meanwhile (an isolate's cached version, a run moved from D1) went into an
     // emptied shard: those are emptied once more, as far as they answer.
     if let Err(e) = crate::objects::runs::client::forget(env, id, shards).await {
@@ -371,17 +372,28 @@ pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
     // The test shelf, its draft copy and the endpoint counters live in the object; after the
     // row is gone, so that a capture in between cannot bring the draft back. This call also
     // empties the object once more (a deploy that read the row before it went may have armed
-    // it). Should it fail, the workflow is deleted all the same: the Cron pass makes the call
-    // again from the arm outbox (the object, finding no such workflow, empties itself).
-    if let Err(e) = test_shelf::forget(env, id).await {
-        worker::console_error!("delete {id}, its object's last call: {e}");
-        let now = now_ms();
-        // The workflow is deleted either way: a failure here is logged, not answered.
-        let outbox =
-            store::arm_outbox::record(&db, id, "undeploy", &e.to_string(), now, &iso_millis(now))
-                .await;
-        if let Err(e) = outbox {
-            worker::console_error!("delete {id}: recording the object's last call: {e}");
+    // it). It waits in the arm outbox from the delete's own transaction, settled once the
+    // object answered: should it fail, or the request end before it answered, the workflow
+    // is deleted all the same and the Cron pass makes the call (the object, finding no such
+    // workflow, empties itself).
+    match test_shelf::forget(env, id).await {
+        Ok(()) => settle(env, id, deleted_at).await,
+        Err(e) => {
+            worker::console_error!("delete {id}, its object's last call: {e}");
+            let now = now_ms();
+            // The workflow is deleted either way: a failure here is logged, not answered.
+            let outbox = store::arm_outbox::record(
+                &db,
+                id,
+                "undeploy",
+                &e.to_string(),
+                now,
+                &iso_millis(now),
+            )
+            .await;
+            if let Err(e) = outbox {
+                worker::console_error!("delete {id}: recording the object's last call: {e}");
+            }
         }
     }
     Ok(Response::empty()?.with_status(204))

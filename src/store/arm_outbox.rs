@@ -93,6 +93,31 @@ pub fn pending(
     ])
 }
 
+/// The last call of a delete (the object emptied once more, should a deploy that read the row
+/// before it went have armed it), recorded in the delete's own transaction as [`pending`]
+/// records a deploy's, but whether or not the row is still there: should the request end
+/// before the object answered, the Cron pass makes the call (the object, finding no such
+/// workflow, empties itself). [`settled`] once the object has answered.
+pub fn deleted_call(
+    db: &D1Database,
+    workflow_id: &str,
+    now_ms: i64,
+    now_iso: &str,
+) -> Result<D1PreparedStatement> {
+    db.prepare(
+        "INSERT INTO arm_outbox (workflow_id, action, attempts, next_try_at, last_error, created_at) \
+         VALUES (?1, 'undeploy', 0, ?2, 'the call to the object had not answered', ?3) \
+         ON CONFLICT (workflow_id) DO UPDATE SET action = 'undeploy', attempts = 0, \
+           next_try_at = ?2, last_error = 'the call to the object had not answered', \
+           created_at = ?3",
+    )
+    .bind(&[
+        text(workflow_id),
+        num(now_ms + PENDING_MS),
+        text(now_iso),
+    ])
+}
+
 /// Deletes the entry [`pending`] wrote at `now_ms`, now that the object has answered (unless a
 /// later deploy, undeploy or failure replaced it).
 pub async fn settled(db: &D1Database, workflow_id: &str, now_ms: i64) -> Result<()> {

@@ -265,8 +265,9 @@ pub async fn undeploy(db: &D1Database, id: &str, now_ms: i64, now: &str) -> Resu
     Ok(results.first().map(changes).unwrap_or(0) > 0)
 }
 
-/// Deletes the workflow, its versions and its runs.
-pub async fn delete(db: &D1Database, id: &str) -> Result<bool> {
+/// Deletes the workflow, its versions and its runs, and records the object's last call (see
+/// `arm_outbox::deleted_call`) in the same transaction.
+pub async fn delete(db: &D1Database, id: &str, now_ms: i64, now: &str) -> Result<bool> {
     let results = db
         .batch(vec![
             db.prepare("DELETE FROM runs WHERE workflow_id = ?1")
@@ -280,9 +281,8 @@ pub async fn delete(db: &D1Database, id: &str) -> Result<bool> {
                 .bind(&[text(id)])?,
             db.prepare("DELETE FROM endpoint_stats WHERE workflow_id = ?1")
                 .bind(&[text(id)])?,
-            // A deploy or undeploy call still to retry: nothing is left to arm.
-            db.prepare("DELETE FROM arm_outbox WHERE workflow_id = ?1")
-                .bind(&[text(id)])?,
+            // A deploy or undeploy call still to retry is replaced by the delete's last call.
+            super::arm_outbox::deleted_call(db, id, now_ms, now)?,
         ])
         .await?;
     Ok(results.get(2).map(changes).unwrap_or(0) > 0)

@@ -126,6 +126,12 @@ fn crud_round_trip() {
 
     let del = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
     assert_eq!(del.status, 204);
+    // The delete's last object call, recorded in the arm outbox with the delete, was settled
+    // when the object answered.
+    let outbox = dev.d1(&format!(
+        "SELECT action FROM arm_outbox WHERE workflow_id = '{id}'"
+    ));
+    assert_eq!(outbox, Vec::<Value>::new());
     let gone = api(dev, "GET", &format!("/api/workflows/{id}"), None);
     assert_eq!(gone.status, 404);
     assert_eq!(
