@@ -237,16 +237,7 @@ pub fn redact_answer_text(text: &str, secret_values: &[String]) -> String {
         && !form.contains(char::is_whitespace)
         && form.split('&').all(|pair| pair.contains('='));
     if looks_like_form {
-        let pairs: Vec<String> = form
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if is_sensitive_key(&decode_lossy(name)) => {
-                    format!("{name}={REDACTED}")
-                }
-                _ => pair.to_string(),
-            })
-            .collect();
-        let hidden = pairs.join("&");
+        let hidden = hide_credential_pairs(form);
         if hidden != form {
             return redact_text(&hidden, secret_values);
         }
@@ -378,16 +369,7 @@ pub fn redact_url(url: &str, secret_values: &[String]) -> String {
     let mut out = redact_userinfo(base);
     if let Some(query) = query {
         out.push('?');
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, _)) if is_sensitive_key(&decode_lossy(name)) => {
-                    format!("{name}={REDACTED}")
-                }
-                _ => pair.to_string(),
-            })
-            .collect();
-        out.push_str(&pairs.join("&"));
+        out.push_str(&hide_credential_pairs(query));
     }
     out.push_str(fragment);
     // A secret sent in a query parameter is in the URL percent-encoded (`abc+d=` as
@@ -400,6 +382,21 @@ pub fn redact_url(url: &str, secret_values: &[String]) -> String {
             .filter(|e| !secret_values.contains(e)),
     );
     scrub_secrets(&out, &all)
+}
+
+/// A query string or form body (`a=1&access_token=…`) with the values of its pairs under
+/// credential names redacted.
+fn hide_credential_pairs(pairs: &str) -> String {
+    pairs
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if is_sensitive_key(&decode_lossy(name)) => {
+                format!("{name}={REDACTED}")
+            }
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// `https://user:pass@host/…` → `https://user:[redacted]@host/…`.

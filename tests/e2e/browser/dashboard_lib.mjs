@@ -90,3 +90,14 @@ export async function apiGet(path) {
   if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
   return r.json();
 }
+
+/** Saves a draft through the management API, as another tab or the CLI would. */
+export async function apiPut(path, body) {
+  const r = await fetch(`${args.base}${path}`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${args.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  if (!r.ok) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
+  return r.json();
+}

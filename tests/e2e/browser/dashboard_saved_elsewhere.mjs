@@ -1,17 +1,7 @@
 // A save and a deploy of a draft saved elsewhere since the page read it (another tab, the CLI):
 // the server refuses both (`If-Match`, 412); the page shows the newer draft and keeps the
 // save's text for "Restore my edit", and says the deploy did not happen.
-import { args, scenario, signIn, setEditorText, editorText, apiGet } from './dashboard_lib.mjs';
-
-async function apiPut(path, body) {
-  const r = await fetch(`${args.base}${path}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${args.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!r.ok) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
-  return r.json();
-}
+import { args, scenario, signIn, setEditorText, editorText, apiGet, apiPut } from './dashboard_lib.mjs';
 
 const path = `/api/workflows/${args.id}`;
 

@@ -1,19 +1,9 @@
 // An unsaved edit kept through a refused token, while the draft is saved elsewhere (another tab,
 // the CLI): signing in again shows that newer draft and asks — "Restore my edit" puts the kept
 // text back as unsaved changes; in a second pass "Discard it" drops it and leaves the draft.
-import { args, scenario, signIn, setEditorText, editorText, apiGet } from './dashboard_lib.mjs';
+import { args, scenario, signIn, setEditorText, editorText, apiGet, apiPut } from './dashboard_lib.mjs';
 
 const shelf = `/api/workflows/${args.id}/test-requests`;
-
-async function apiPut(path, body) {
-  const r = await fetch(`${args.base}${path}`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${args.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  if (!r.ok) throw new Error(`PUT ${path}: ${r.status} ${await r.text()}`);
-  return r.json();
-}
 
 /** Edits the name to `mine`, has the token refused once, saves a draft named `theirs` through
  * the API meanwhile, signs in again; answers what the workflow page shows then. */
