@@ -20,6 +20,8 @@ pub struct Answer {
     pub text: String,
     /// Where a redirect points (redirects are not followed: see [`Client::new`]).
     pub location: Option<String>,
+    /// The revision tag of a workflow answer (its draft's), sent back as `If-Match`.
+    pub etag: Option<String>,
 }
 
 /// The most of an answer's body that is read (64 MiB).
@@ -99,6 +101,7 @@ impl Client {
         let status = resp.status();
         let content_type = resp.header("content-type").unwrap_or("").to_string();
         let location = resp.header("location").map(str::to_string);
+        let etag = resp.header("etag").map(str::to_string);
         // Bytes, then text: an answer that is not UTF-8 (a hook's Latin-1 page) keeps its status.
         let mut bytes = Vec::new();
         resp.into_reader()
@@ -116,6 +119,7 @@ impl Client {
             content_type,
             text: String::from_utf8_lossy(&bytes).into_owned(),
             location,
+            etag,
         })
     }
 
@@ -157,11 +161,26 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Answer, Failure> {
+        self.answer_if(method, path, body, None)
+    }
+
+    /// As [`Client::answer`], acting only on the revision `if_match` names (a workflow's
+    /// `ETag`) when one is given: another is answered `412`.
+    pub fn answer_if(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        if_match: Option<&str>,
+    ) -> Result<Answer, Failure> {
         let url = format!("{}{path}", self.base);
         let mut headers = vec![(
             "authorization".to_string(),
             format!("Bearer {}", self.token),
         )];
+        if let Some(tag) = if_match {
+            headers.push(("if-match".into(), tag.into()));
+        }
         let bytes = body.map(|b| b.to_string().into_bytes());
         if bytes.is_some() {
             headers.push(("content-type".into(), "application/json".into()));

@@ -308,6 +308,9 @@ fn apply(
     let actions = plan::plan(&locals, &remotes, deploy, prune);
     let changes = actions.iter().filter(|a| a.changes_something()).count();
     let mut created: Vec<(String, String)> = Vec::new(); // key → id
+                                                         // key → the revision tag of the draft this apply saved, if the server gave one (a deploy
+                                                         // deploys only that draft).
+    let mut saved: Vec<(String, Option<String>)> = Vec::new();
     let mut results: Vec<Value> = Vec::new();
     for action in &actions {
         if !json_out {
@@ -322,8 +325,13 @@ fn apply(
             result["file"] = json!(file);
         }
         if write {
-            let done = match perform(client, action, &created) {
-                Ok(done) => done,
+            let done = match perform(client, action, &created, &saved) {
+                Ok((done, tag)) => {
+                    if let Action::Create { .. } | Action::Update { .. } = action {
+                        saved.push((action.key().to_string(), tag));
+                    }
+                    done
+                }
                 Err(f) => {
                     // What was done stays said: the actions before this one, then this one
                     // with its error (in text its line is already printed, without an outcome).
@@ -472,17 +480,20 @@ fn print_action(action: &Action, style: Style, write: bool) {
 /// The title of the API's 503 for a saved draft whose copy for the test URL was not kept.
 const DRAFT_COPY_NOT_KEPT: &str = "Draft saved, test URL not updated";
 
+/// Does `action`; answers the server's answer and, for a saved draft, its revision tag.
 fn perform(
     client: &Client,
     action: &Action,
     created: &[(String, String)],
-) -> Result<Value, Failure> {
+    saved: &[(String, Option<String>)],
+) -> Result<(Value, Option<String>), Failure> {
     match action {
         Action::Create { body, .. } => {
-            let created = client.api("POST", "/api/workflows", Some(body))?;
+            let answer = client.answer("POST", "/api/workflows", Some(body))?;
+            let created = client.checked("POST", "/api/workflows", &answer)?;
             // The id names the workflow in what follows (its deploy, the summary).
             match created["id"].as_str() {
-                Some(_) => Ok(created),
+                Some(_) => Ok((created, answer.etag)),
                 None => Err(Failure::Server(
                     "POST /api/workflows answered without the new workflow's `id`".into(),
                 )),
@@ -503,9 +514,10 @@ fn perform(
                 std::thread::sleep(std::time::Duration::from_secs(wait));
                 answer = client.answer("PUT", &path, Some(body))?;
             }
-            client.checked("PUT", &path, &answer)
+            let done = client.checked("PUT", &path, &answer)?;
+            Ok((done, answer.etag))
         }
-        Action::Deploy { key, id, .. } => {
+        Action::Deploy { key, id, body, .. } => {
             let id = match id {
                 Some(id) => id.clone(),
                 None => created
@@ -514,17 +526,41 @@ fn perform(
                     .map(|(_, id)| id.clone())
                     .ok_or_else(|| Failure::Server(format!("{key} was not created")))?,
             };
-            client.api(
-                "POST",
-                &format!("/api/workflows/{}/deploy", seg(&id)?),
-                None,
-            )
+            let path = format!("/api/workflows/{}", seg(&id)?);
+            // Only the file's draft is deployed: the one this apply saved, else the server's
+            // once it is read to be the file's. One saved elsewhere meanwhile (the dashboard,
+            // another apply) is refused by its revision tag rather than deployed unseen.
+            let tag = match saved.iter().find(|(k, _)| k == key) {
+                Some((_, tag)) => tag.clone(),
+                None => {
+                    let answer = client.answer("GET", &path, None)?;
+                    let workflow = client.checked("GET", &path, &answer)?;
+                    if !plan::is_draft_of(&workflow["draft"], body) {
+                        return Err(changed_elsewhere(key));
+                    }
+                    answer.etag
+                }
+            };
+            let deploy = format!("{path}/deploy");
+            let answer = client.answer_if("POST", &deploy, None, tag.as_deref())?;
+            if answer.status == 412 {
+                return Err(changed_elsewhere(key));
+            }
+            Ok((client.checked("POST", &deploy, &answer)?, None))
         }
         Action::Delete { id, .. } => client
             .api("DELETE", &format!("/api/workflows/{}", seg(id)?), None)
-            .map(|_| json!({ "id": id })),
-        Action::Unchanged { .. } => Ok(Value::Null),
+            .map(|_| (json!({ "id": id }), None)),
+        Action::Unchanged { .. } => Ok((Value::Null, None)),
     }
+}
+
+/// A deploy refused because the server's draft is no longer the file's.
+fn changed_elsewhere(key: &str) -> Failure {
+    Failure::Invalid(format!(
+        "not deployed: the draft of {key} on the server was changed while apply ran (saved \
+         elsewhere), and it is not the file's; run `tripline diff` to see it, then apply again"
+    ))
 }
 
 /// `s` as one segment of a request's path: an id the server gave (always of a safe shape, but

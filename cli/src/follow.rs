@@ -490,6 +490,7 @@ mod tests {
                 content_type: "application/json".into(),
                 text: r#"{"detail":"x"}"#.into(),
                 location: None,
+                etag: None,
             })
         };
         let read = |a, gone_ok| read_answer("/api/runs/r", a, gone_ok);

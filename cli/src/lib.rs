@@ -327,6 +327,7 @@ mod tests {
             content_type: "application/problem+json".into(),
             text: text.into(),
             location: None,
+            etag: None,
         };
         let f = Failure::from_problem(
             "POST",
@@ -358,6 +359,7 @@ mod tests {
             content_type: "text/html".into(),
             text: format!("<html>{}</html>", "x".repeat(10_000)),
             location: None,
+            etag: None,
         };
         let m = Failure::from_problem("GET", "/api/workflows", &page)
             .message()
@@ -372,6 +374,7 @@ mod tests {
             content_type: String::new(),
             text: String::new(),
             location: Some("https://login.example.com/".into()),
+            etag: None,
         };
         let m = Failure::from_problem("GET", "/api/workflows", &redirect)
             .message()

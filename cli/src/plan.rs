@@ -54,11 +54,13 @@ pub enum Action {
         /// The server's draft, for the line diff `diff` prints ([`Action::draft_diff`]).
         draft: Value,
     },
-    /// Deploy; `id` is `None` for a workflow this plan creates.
+    /// Deploy; `id` is `None` for a workflow this plan creates. Only the draft `body` (the
+    /// file's) is deployed: one saved on the server since is refused (`If-Match`).
     Deploy {
         key: String,
         file: String,
         id: Option<String>,
+        body: Value,
     },
     Delete {
         key: String,
@@ -120,6 +122,11 @@ pub fn body_for(definition: &Value, key: &str) -> Value {
     Value::Object(out)
 }
 
+/// Whether a draft as the server holds it is the file's `body` (`$schema` aside).
+pub fn is_draft_of(draft: &Value, body: &Value) -> bool {
+    without_schema(draft) == *body
+}
+
 fn without_schema(v: &Value) -> Value {
     let mut v = v.clone();
     if let Value::Object(map) = &mut v {
@@ -155,11 +162,12 @@ pub fn plan(
                         key: local.key.clone(),
                         file: local.file.clone(),
                         id: None,
+                        body: local.body.clone(),
                     });
                 }
             }
             Some(remote) => {
-                let same = without_schema(&remote.draft) == local.body;
+                let same = is_draft_of(&remote.draft, &local.body);
                 if !same {
                     writes.push(Action::Update {
                         key: local.key.clone(),
@@ -174,6 +182,7 @@ pub fn plan(
                         key: local.key.clone(),
                         file: local.file.clone(),
                         id: Some(remote.id.clone()),
+                        body: local.body.clone(),
                     });
                 } else if same {
                     unchanged.push(Action::Unchanged {

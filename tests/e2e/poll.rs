@@ -212,20 +212,21 @@ fn start_now_runs_each_row_inserted_after_deploy_once() {
     table(&e.pg, "t_now");
     insert(&e.pg, "t_now", 1, 10);
     // The role the Worker uses can read but not write.
-    let denied = std::process::Command::new(format!("{}/psql", crate::harness::postgres::BIN))
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &e.pg.port.to_string(),
-            "-U",
-            "reader",
-            "-d",
-            "postgres",
-        ])
-        .args(["-c", "INSERT INTO t_now (name, n) VALUES ('x', 0)"])
-        .output()
-        .unwrap();
+    let denied =
+        std::process::Command::new(format!("{}/psql", crate::harness::postgres::bin_dir()))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &e.pg.port.to_string(),
+                "-U",
+                "reader",
+                "-d",
+                "postgres",
+            ])
+            .args(["-c", "INSERT INTO t_now (name, n) VALUES ('x', 0)"])
+            .output()
+            .unwrap();
     assert!(!denied.status.success());
     assert!(String::from_utf8_lossy(&denied.stderr).contains("permission denied"));
 

@@ -277,6 +277,8 @@ impl Dev {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Out of the terminal's group: a Ctrl-C stops the tests, not the watchdog.
+            .process_group(0)
             .spawn();
         self.port = port;
         self.base = format!("http://127.0.0.1:{port}");

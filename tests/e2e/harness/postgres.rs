@@ -1,4 +1,4 @@
-//! A real, throwaway PostgreSQL 15 cluster for the poll tests: `initdb` into a fresh directory
+//! A real, throwaway PostgreSQL cluster (the newest version installed) for the poll tests: `initdb` into a fresh directory
 //! owned by the `postgres` OS user (tests run as root, and PostgreSQL refuses to run as root),
 //! `pg_ctl start` on a free port, stopped on drop and by a watchdog when the test process ends.
 //! SQL is run with `psql` over TCP (trust authentication, so any password is accepted).
@@ -8,7 +8,24 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-pub const BIN: &str = "/usr/lib/postgresql/15/bin";
+/// The server binaries of the newest PostgreSQL installed (`/usr/lib/postgresql/N/bin`, as
+/// Debian's `postgresql` package lays them out, whatever its version).
+pub fn bin_dir() -> &'static str {
+    static DIR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let newest = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|v| {
+                std::path::Path::new(&format!("/usr/lib/postgresql/{v}/bin/initdb")).exists()
+            })
+            .max()
+            .expect("PostgreSQL server binaries in /usr/lib/postgresql/N/bin (scripts/setup)");
+        format!("/usr/lib/postgresql/{newest}/bin")
+    })
+}
 const OS_USER: &str = "postgres";
 
 pub struct Postgres {
@@ -18,7 +35,7 @@ pub struct Postgres {
 }
 
 fn bin(name: &str) -> String {
-    format!("{BIN}/{name}")
+    format!("{}/{name}", bin_dir())
 }
 
 /// Runs a PostgreSQL server binary as the `postgres` OS user (directly when not root).
