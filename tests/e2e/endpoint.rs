@@ -466,6 +466,20 @@ fn query_rules() {
         missing.json()["errors"][0]["message"],
         "must equal the configured value"
     );
+    // A value that is not UTF-8 once percent-decoded (a Latin-1 client's `é`) is refused
+    // rather than stored changed (U+FFFD), as in a form body.
+    let latin1 = send(
+        "POST",
+        &format!("{}?source=Jos%E9&token=q-secret-value", hook(&id)),
+        &[],
+        None,
+    );
+    assert_problem(&latin1, 400);
+    assert_eq!(latin1.locations(), ["query.source"]);
+    assert_eq!(
+        latin1.json()["errors"][0]["message"],
+        "is not valid UTF-8 once percent-decoded"
+    );
     assert_eq!(run_count(&id), 1, "rejected requests create no run");
 }
 
@@ -1533,6 +1547,12 @@ fn standard_webhooks_ids_deduplicate() {
     assert_eq!(run_of(&r), run_id);
     assert_eq!(r.header("idempotent-replayed"), Some("true"));
     assert_eq!(get_run(&run_id)["dedup_key"], "webhook:msg_dup_1");
+    // Retried to the workflow's URL edited at the sender (a query added): the signed id names
+    // the delivery, so it is the same run, not a reused key (422).
+    let r = send_signed(&format!("{}?source=edited", hook(&id)), &retry, &body);
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(run_of(&r), run_id);
+    assert_eq!(r.header("idempotent-replayed"), Some("true"));
     let other = sign("standard-webhooks", SW_KEY, &body, now_unix(), "msg_dup_2");
     assert_ne!(run_of(&send_signed(&hook(&id), &other, &body)), run_id);
     assert_eq!(run_count(&id), 2);
@@ -1757,6 +1777,35 @@ fn a_response_step_replies_with_its_status_headers_and_body() {
         r.header("content-security-policy"),
         Some("sandbox allow-scripts allow-same-origin; frame-ancestors 'none'")
     );
+    // A written sandbox after a template: one the request adds before it would be the one the
+    // browser keeps (the first of a policy's two), so the reply's sandbox goes next to them.
+    let after = create_deployed(
+        dev,
+        &endpoint(
+            json!({}),
+            json!([{"type": "response", "status": 200,
+                    "headers": {"content-type": "text/html",
+                                "content-security-policy": "frame-ancestors {{request.query.from}}; sandbox allow-scripts"},
+                    "body": "<p>hi</p>"}]),
+        ),
+    );
+    for (from, sent) in [
+        ("%27none%27", "frame-ancestors 'none'; sandbox allow-scripts".to_string()),
+        (
+            "x%3B%20sandbox%20allow-scripts%20allow-same-origin",
+            format!(
+                "frame-ancestors x; sandbox allow-scripts allow-same-origin; sandbox allow-scripts, {sandbox}"
+            ),
+        ),
+    ] {
+        let r = send("POST", &format!("{}?from={from}", hook(&after)), &[], None);
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            r.header("content-security-policy"),
+            Some(sent.as_str()),
+            "from={from}"
+        );
+    }
 
     // A repeat sends a text reply back as it was, even one that reads as JSON.
     let echo = replying(
@@ -2246,7 +2295,7 @@ fn the_test_shelf_takes_any_method_any_body_and_keeps_20() {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = send(
         "POST",
-        &test_url,
+        &format!("{test_url}?n=%FF"),
         &[("content-type", "application/octet-stream")],
         Some(&[0xff, 0, 1]),
     );
@@ -2271,6 +2320,14 @@ fn the_test_shelf_takes_any_method_any_body_and_keeps_20() {
     assert_eq!(list[0]["signature"]["valid"], true, "{}", list[0]);
     assert_eq!(list[1]["raw_body_encoding"], "base64");
     assert_eq!(list[1]["raw_body"], "/wAB");
+    // A query the live URL would refuse is captured, with why.
+    assert_eq!(
+        list[1]["query_error"], "query.n is not valid UTF-8 once percent-decoded",
+        "{}",
+        list[1]
+    );
+    assert_eq!(list[1]["query"]["n"], "\u{FFFD}", "{}", list[1]);
+    assert_eq!(list[0]["query_error"], Value::Null, "{}", list[0]);
     assert_eq!(list[1]["signature"]["valid"], false);
     assert!(list[1]["body_error"].is_string());
     assert_eq!(list[2]["body"], Value::Null);
@@ -2722,6 +2779,27 @@ fn unsigned_test_requests_are_not_parsed_and_json_has_a_budget() {
     assert_eq!(got["body"], Value::Null, "{got}");
     assert_eq!(got["raw_body"].as_str().unwrap().len(), 1024, "{got}");
     assert_eq!(got["raw_body_truncated"], true, "{got}");
+    // Its headers are kept to a budget, its Content-Type too (not only in `headers`).
+    let long_type = format!("application/json; x={}", "a".repeat(20_000));
+    let r = send(
+        "POST",
+        &test_url,
+        &[("content-type", long_type.as_str())],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shelf = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    )
+    .json();
+    let got = &shelf["test_requests"][0];
+    assert_eq!(got["signature"]["valid"], false, "{got}");
+    assert_eq!(got["headers_left_out"], 1, "{got}");
+    assert_eq!(got["content_type"], long_type[..256], "{got}");
+    assert!(got.to_string().len() < 4_000, "{}", got.to_string().len());
 
     // Schema detection never takes a stranger's unsigned capture: with only those, nothing is
     // captured yet; a signed one is used though unsigned ones with other fields came after it.

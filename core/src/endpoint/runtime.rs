@@ -270,14 +270,21 @@ pub fn reply_policy(declared: Option<&str>) -> Option<String> {
 /// Whether a `Content-Security-Policy` value (one policy or several, comma-separated) has a
 /// `sandbox` directive.
 pub fn declares_sandbox(policy: &str) -> bool {
-    policy.split(',').any(|policy| {
-        policy.split(';').any(|directive| {
+    sandbox_directives(policy) > 0
+}
+
+/// How many `sandbox` directives a `Content-Security-Policy` value has, in all its policies.
+pub fn sandbox_directives(policy: &str) -> usize {
+    policy
+        .split(',')
+        .flat_map(|policy| policy.split(';'))
+        .filter(|directive| {
             directive
                 .split_ascii_whitespace()
                 .next()
                 .is_some_and(|name| name.eq_ignore_ascii_case("sandbox"))
         })
-    })
+        .count()
 }
 
 /// The name of the step a run failed at: the last step record with status `failed`.

@@ -463,7 +463,10 @@ fn verify_standard_webhooks(
 
     let mut saw_v1 = false;
     let mut candidates = Vec::new();
+    // Space-separated; a header sent twice arrives joined by `, ` (`v1,AAA=, v1,BBB=`), so an
+    // entry's trailing comma (never one of base64's) is dropped.
     for entry in signature.split_whitespace() {
+        let entry = entry.trim_end_matches(',');
         let Some((version, encoded)) = entry.split_once(',') else {
             continue;
         };

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::fields::{header, read_body, read_headers, render_headers, Body};
 use super::Scope;
-use crate::endpoint::runtime::{declares_sandbox, REPLY_SANDBOX};
+use crate::endpoint::runtime::{declares_sandbox, sandbox_directives, REPLY_SANDBOX};
 use crate::kernel::problem::Errors;
 use crate::kernel::reader::{type_name, ObjectReader};
 use crate::template::{is_templated, render_tracked, TemplateError};
@@ -158,16 +158,24 @@ impl ResponseStep {
 
 impl ResponseStep {
     /// A reply chooses its own sandbox (`runtime::reply_policy`) only with a `sandbox`
-    /// directive its definition writes: one a template filled in (from a request's query, say)
-    /// gets the reply's sandbox next to it, as a policy of its own, which the browser enforces
-    /// as well.
+    /// directive its definition writes: when a template filled in one more (from a request's
+    /// query, say), the reply's sandbox goes next to them, as a policy of its own, which the
+    /// browser enforces as well. (Of two `sandbox` directives in one policy the browser keeps
+    /// the first, which may be the filled-in one.)
     fn keep_reply_sandbox(&self, headers: &mut [(String, String)]) {
         let csp = |name: &str| name.eq_ignore_ascii_case("content-security-policy");
-        let written = self
+        let written: usize = self
             .headers
             .iter()
-            .any(|(name, template)| csp(name) && declares_sandbox(template));
-        if written {
+            .filter(|(name, _)| csp(name))
+            .map(|(_, template)| sandbox_directives(template))
+            .sum();
+        let sent: usize = headers
+            .iter()
+            .filter(|(name, _)| csp(name))
+            .map(|(_, value)| sandbox_directives(value))
+            .sum();
+        if sent <= written {
             return;
         }
         for (_, value) in headers.iter_mut().filter(|(name, _)| csp(name)) {

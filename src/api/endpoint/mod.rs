@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use tripline_core::kernel::ids::WorkflowId;
 use tripline_core::kernel::json_parse;
+use tripline_core::kernel::percent;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
@@ -204,6 +205,9 @@ pub struct Incoming {
     /// The raw query string, without `?` (empty when there is none).
     pub raw_query: String,
     pub query: Map<String, Value>,
+    /// The first query parameter whose name or value is not UTF-8 once percent-decoded (it
+    /// is in `query` with U+FFFD in place of those bytes).
+    pub query_error: Option<String>,
     pub headers: Map<String, Value>,
     pub raw_body: Vec<u8>,
 }
@@ -216,11 +220,19 @@ impl Incoming {
         // cut out rather than parsed again.
         let raw_query = raw_query_of(&req.inner().url()).to_string();
         let path = req.path();
-        for (k, v) in url::form_urlencoded::parse(raw_query.as_bytes()) {
-            let v = Value::String(v.into_owned());
-            match query.get_mut(k.as_ref()) {
+        let (pairs, query_error) = match percent::decode_query(&raw_query) {
+            Ok(pairs) => (pairs, None),
+            Err(name) => {
+                let lenient = url::form_urlencoded::parse(raw_query.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()));
+                (lenient.collect(), Some(name))
+            }
+        };
+        for (k, v) in pairs {
+            let v = Value::String(v);
+            match query.get_mut(&k) {
                 None => {
-                    query.insert(k.into_owned(), v);
+                    query.insert(k, v);
                 }
                 Some(Value::Array(a)) => a.push(v),
                 Some(first) => *first = Value::Array(vec![first.clone(), v]),
@@ -237,6 +249,7 @@ impl Incoming {
             path,
             raw_query,
             query,
+            query_error,
             headers,
             raw_body,
         })
@@ -310,6 +323,13 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         None => None,
         Some(config) => Some(check_signature(env, id, config, &incoming).await?),
     };
+    // A query that a lenient decoder would change (U+FFFD) is refused, as a form body is.
+    if let Some(name) = &incoming.query_error {
+        return Err(ApiError::field(
+            &format!("query.{name}"),
+            "is not valid UTF-8 once percent-decoded",
+        ));
+    }
     let (kind, mut body) = parsed_body(&incoming)?;
     validate(endpoint, &incoming, &body, kind)?;
     // As for every run input (engine::start_run): credentials never reach storage.
@@ -317,13 +337,19 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
 
     let key = runtime::dedup_key(&incoming.headers, verified.as_ref(), &incoming.raw_body)
         .map_err(|m| ApiError::field("header.idempotency-key", m))?;
-    let fingerprint = key.as_ref().map(|_| {
-        runtime::fingerprint(
-            &incoming.method,
-            &incoming.path_and_query(),
-            &incoming.raw_body,
-        )
-    });
+    // What an `Idempotency-Key` is compared by, to refuse its reuse for another request. A
+    // message id or bytes the signature covers name the delivery themselves: a retry sent to
+    // an edited URL (`?source=…` added at the sender) is still that delivery.
+    let fingerprint = key
+        .as_ref()
+        .filter(|k| k.key.starts_with("idempotency:"))
+        .map(|_| {
+            runtime::fingerprint(
+                &incoming.method,
+                &incoming.path_and_query(),
+                &incoming.raw_body,
+            )
+        });
     // The query string is a request field like the headers: `?api_key=…`, `?token=…`,
     // credential-looking values and the values the schema gates with `equals` are never stored.
     let mut headers = runtime::redact_for_shelf(&incoming.headers);

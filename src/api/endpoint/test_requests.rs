@@ -32,6 +32,8 @@ use tripline_core::kernel::time::iso_millis;
 const UNSIGNED_RAW_PREFIX: usize = 1024;
 /// Bytes (as JSON) kept of its headers, and of its query.
 const UNSIGNED_MAP_BYTES: usize = 8 * 1024;
+/// Bytes kept of its `Content-Type` (a real one is a few dozen).
+const UNSIGNED_CONTENT_TYPE_BYTES: usize = 256;
 
 /// `map` with its entries kept in order while they fit in `max` bytes of JSON, and how many
 /// were left out.
@@ -159,6 +161,14 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         (query, query_left_out) = fit_map(query, UNSIGNED_MAP_BYTES);
         (headers, headers_left_out) = fit_map(headers, UNSIGNED_MAP_BYTES);
     }
+    // Kept whole from a signed sender; from any other, a prefix (its header is left out of
+    // `headers` when too large, and this copy must not be the way around that).
+    let content_type = incoming.header("content-type").map(|t| match unsigned {
+        true => {
+            tripline_core::kernel::redact::prefix_at_char_boundary(t, UNSIGNED_CONTENT_TYPE_BYTES)
+        }
+        false => t,
+    });
     // Stored as the API shows it.
     let record = json!({
         "id": test_id,
@@ -167,10 +177,12 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         "path": incoming.path,
         "query": query,
         "headers": headers,
-        "content_type": incoming.header("content-type"),
+        "content_type": content_type,
         "body_kind": body_kind,
         "body": body,
         "body_error": body_error,
+        // The live URL refuses such a query (400 at `query.{name}`).
+        "query_error": incoming.query_error.as_ref().map(|name| format!("query.{name} is not valid UTF-8 once percent-decoded")),
         "raw_body": raw_body,
         "raw_body_encoding": encoding,
         "raw_body_bytes": incoming.raw_body.len(),

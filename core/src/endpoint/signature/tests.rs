@@ -158,6 +158,12 @@ fn standard_webhooks_valid_tampered_wrong_secret() {
         verify(&cfg, "whsec_d3Jvbmcgc2VjcmV0", &h, body, now),
         Err(no_match("webhook-signature"))
     );
+    // The header sent twice arrives joined by `, `: the valid signature first still passes.
+    let stale = sw_sign(b"another key, another key, 32 B!!", "msg_1", now, body);
+    for joined in [format!("{sig}, {stale}"), format!("{stale}, {sig}")] {
+        let h = sw_headers("msg_1", now, &joined);
+        assert!(verify(&cfg, &secret, &h, body, now).is_ok(), "{joined}");
+    }
 }
 
 #[test]

@@ -163,4 +163,36 @@ fn only_a_written_sandbox_replaces_the_replys() {
         resp.headers[0].1,
         "sandbox allow-scripts allow-same-origin; frame-ancestors 'none'"
     );
+
+    // A written sandbox after a filled-in one: the browser keeps the first of a policy's two,
+    // the request's, so the reply's sandbox goes next to them.
+    let (step, _) = parse_response(json!({
+        "type": "response",
+        "headers": {"content-security-policy": "frame-ancestors {{request.query.p}}; sandbox allow-scripts"},
+        "body": "hello"
+    }));
+    let resp = step.unwrap().prepare(&ctx, &no_secrets).unwrap();
+    assert_eq!(
+        resp.headers[0].1,
+        format!(
+            "frame-ancestors https://a; sandbox allow-scripts allow-same-origin; sandbox allow-scripts, {REPLY_SANDBOX}"
+        )
+    );
+    // The same template filled in harmlessly keeps its own sandbox.
+    let (step, _) = parse_response(json!({
+        "type": "response",
+        "headers": {"content-security-policy": "frame-ancestors {{request.query.p}}; sandbox allow-scripts"},
+        "body": "hello"
+    }));
+    let resp = step
+        .unwrap()
+        .prepare(
+            &json!({"request": {"query": {"p": "https://a"}}}),
+            &no_secrets,
+        )
+        .unwrap();
+    assert_eq!(
+        resp.headers[0].1,
+        "frame-ancestors https://a; sandbox allow-scripts"
+    );
 }
