@@ -14,7 +14,7 @@ use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, Config, GenericClient, IsolationLevel, Transaction};
 use worker::{postgres_tls::PassthroughTls, Delay, Env, SecureTransport, Socket};
 
-use tripline_core::poll::batch_budget::BatchBudget;
+use tripline_core::poll::batch_budget::{record_weight, BatchBudget};
 use tripline_core::poll::cursor::PgCursor;
 use tripline_core::poll::horizon::{Bound, Horizon, Reading, TxSnapshot};
 use tripline_core::poll::pg_service::{PgCall, PgOutcome, PgRead, PgRow, PgTarget};
@@ -440,7 +440,8 @@ async fn read_batch(
                         None
                     },
                 };
-                if !budget.take(row.record.as_ref().map_or(0, String::len)) {
+                // Weighed by what the record takes once parsed, not only its bytes.
+                if !budget.take(row.record.as_deref().map_or(0, record_weight)) {
                     return Ok((rows, true));
                 }
                 rows.push(row);

@@ -47,6 +47,7 @@ use tripline_core::definition::{Definition, Trigger};
 use tripline_core::kernel::ids::{new_run_id, WorkflowId};
 use tripline_core::kernel::shard::shard_for;
 use tripline_core::kernel::time::iso_millis;
+use tripline_core::poll::batch_budget::record_weight;
 use tripline_core::poll::cursor::{
     asked_limit, lists_newest_first, sort_oldest_first, HttpCursor, NewRecord, PgCursor,
 };
@@ -1119,7 +1120,7 @@ async fn poll_http(
     // `now`: it either positions the cursor or leaves it as it was.
     let mut failed: Option<SourceError> = None;
     macro_rules! or_pause {
-        ($read:expr, $shown:expr) => {
+        ($read:expr, $shown:expr, $request:expr) => {
             match $read {
                 Ok(v) => v,
                 Err(e) if pages > 0 && !force_now => {
@@ -1129,10 +1130,12 @@ async fn poll_http(
                         true => String::new(),
                         false => format!("reading {}: ", $shown),
                     };
-                    failed = Some(SourceError(format!(
+                    // The template may hold a credential as written (`?api_key=…`): scrubbed
+                    // as the request's own errors are.
+                    failed = Some(SourceError($request.scrub(&format!(
                         "{e} ({page}the runs of the pages before it were started; the next \
                          poll reads on from this page)"
-                    )));
+                    ))));
                     break Err(Pause::MaxPages);
                 }
                 Err(e) => return Err(e.into()),
@@ -1143,20 +1146,28 @@ async fn poll_http(
         let request = source.page_request(walk.next.as_ref(), cursor.mark(), |n| {
             http_source::secret(env, n)
         })?;
-        // Errors name the URL template (the URL itself may hold a secret) and the page.
+        // Errors name the URL template (the URL itself may hold a secret) and the page; a
+        // credential written into the template (`?api_key=…`) redacted.
+        let template = tripline_core::kernel::redact::redact_url(&source.url, &[]);
         let shown = match walk.pages {
-            0 => source.url.clone(),
-            n => format!("{} (page {})", source.url, n + 1),
+            0 => template,
+            n => format!("{template} (page {})", n + 1),
         };
         ctx.count_calls(1);
         let fetched = http_source::fetch(&request, &shown, carries_secret).await;
         if pages == 0 && walk.next.is_some() {
             // The page kept from an earlier poll: refusals in a row give it up (the walk starts
-            // again from the first page); a read, or any other failure, starts the count again.
+            // again from the first page), and so do answers without the list (an API that says
+            // `200 {"ok": false, "error": "invalid_cursor"}` of an expired page token); a read,
+            // or any other failure, starts the count again.
             let before = walk.kept_page_failures;
-            let restarted = match &fetched {
-                Err(e) if http_source::is_refusal(e) => walk.kept_page_failed(),
-                _ => {
+            let given_up = match &fetched {
+                Err(e) => http_source::is_refusal(e),
+                Ok(page) => source.items_of(&page.body).is_err(),
+            };
+            let restarted = match given_up {
+                true => walk.kept_page_failed(),
+                false => {
                     walk.kept_page_failures = 0;
                     false
                 }
@@ -1164,18 +1175,26 @@ async fn poll_http(
             if restarted || walk.kept_page_failures != before {
                 save_walk(store, generation, &ctx.fingerprint, &walk).map_err(storage_err)?;
             }
-            if let (true, Err(SourceError(e))) = (restarted, &fetched) {
+            if restarted {
+                let e = match &fetched {
+                    Err(SourceError(e)) => e.clone(),
+                    Ok(page) => match source.items_of(&page.body) {
+                        Err(e) => request.scrub(&format!("reading {shown}: {e}")),
+                        Ok(_) => String::new(),
+                    },
+                };
                 return Err(SourceError(format!(
                     "{e} (the page kept from an earlier poll failed {KEPT_PAGE_TRIES} polls in \
                      a row: the next poll reads the list again from its first page)"
                 )));
             }
         }
-        let page = or_pause!(fetched, shown);
-        let items = or_pause!(source.items_of(&page.body), shown);
+        let page = or_pause!(fetched, shown, request);
+        let items = or_pause!(source.items_of(&page.body), shown, request);
         let next = or_pause!(
             source.next_request(&request.url, page.link.as_deref(), &page.body),
-            shown
+            shown,
+            request
         );
         walk.first_page(&request.url);
         pages += 1;
@@ -1193,7 +1212,7 @@ async fn poll_http(
         // the pages before it are started, not held back until the page reads.
         let (fresh, seen) = match cursor.select_page(items, &source.id, source.greatest_pointer()) {
             Err(e) if pages == 1 => return Err(e.into()),
-            selected => or_pause!(selected, shown),
+            selected => or_pause!(selected, shown, request),
         };
         let fresh = walk.not_taken(fresh);
         let read = Page {
@@ -1215,9 +1234,11 @@ async fn poll_http(
         cursor.compact_taken(&mut walk.taken);
         new_count += fresh.len();
         if !walk.positioning {
+            // Weighed as a batch of PostgreSQL rows is: many small values count what they
+            // take once parsed.
             held_bytes += fresh
                 .iter()
-                .map(|r| serde_json::to_string(&r.record).map_or(0, |t| t.len()))
+                .map(|r| serde_json::to_string(&r.record).map_or(0, |t| record_weight(&t)))
                 .sum::<usize>();
             new.extend(fresh);
         }

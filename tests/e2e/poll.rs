@@ -877,6 +877,53 @@ fn a_batch_ends_at_its_byte_budget_and_the_next_poll_goes_on() {
     assert_eq!(status["cursor"]["cursor"], "14", "{status}");
 }
 
+/// Rows of many small values (`[0,0,…]`: 2 bytes of text each, tens once parsed) weigh in a
+/// batch by their values, not their few bytes: 100 000 of them are one row a batch (six of
+/// them were one 1.2 MB batch of 600 000 values). A row of more than 200 000 values is a failed
+/// run that says so, never parsed.
+#[test]
+fn rows_of_many_small_values_are_batched_by_their_values() {
+    let e = env();
+    e.pg.sql("CREATE TABLE t_samples (id serial PRIMARY KEY, samples int[] NOT NULL)");
+    e.pg.sql("GRANT SELECT ON t_samples TO reader");
+    e.pg.sql(
+        "INSERT INTO t_samples (samples) SELECT array_fill(0, ARRAY[100000]) \
+         FROM generate_series(1, 6)",
+    );
+    e.pg.sql("INSERT INTO t_samples (samples) VALUES (array_fill(0, ARRAY[250000]))");
+    let id = create_deployed(
+        &e.dev,
+        &pg_def("samples", json!({"table": "t_samples"}), "beginning", 5),
+    );
+    let runs = wait_runs(&e.dev, &id, 7, 180);
+    let mut keys: Vec<String> = runs.iter().map(record_key).collect();
+    keys.sort();
+    assert_eq!(keys, ["1", "2", "3", "4", "5", "6", "7"]);
+    assert_unique_keys(&runs);
+    let mut created: Vec<&str> = Vec::new();
+    for r in &runs {
+        if record_key(r) == "7" {
+            assert_eq!(r["status"], "failed", "{}", r["id"]);
+            assert_eq!(r["error"]["code"], "record_unreadable", "{}", r["error"]);
+            let message = r["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("more than 200000 values"), "{message}");
+            continue;
+        }
+        assert_eq!(r["status"], "succeeded", "{}", r["id"]);
+        let samples = r["input"]["event"]["record"]["samples"].as_array();
+        assert_eq!(samples.map(Vec::len), Some(100_000), "{}", r["id"]);
+        created.push(r["created_at"].as_str().unwrap());
+    }
+    // The runs of one batch share their creation time: one row a batch.
+    created.sort();
+    created.dedup();
+    assert_eq!(created.len(), 6, "{created:?}");
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["last_poll_error"], Value::Null, "{status}");
+    assert_eq!(status["cursor"]["cursor"], "7", "{status}");
+    stop(&e.dev, &id);
+}
+
 /// A cursor whose values can repeat (`created_at DEFAULT now()`, shared by the rows of one
 /// transaction) needs a tiebreak: without one every poll fails naming `trigger.source.tiebreak`
 /// and reads nothing; with `tiebreak: "id"` the rows of one transaction each run once. A view
@@ -2294,24 +2341,36 @@ fn http_item_without_an_id_is_a_failed_run_and_the_poll_goes_on() {
     let e = env();
     let feed = "one-bad-item";
     e.api.update(feed, |f| {
-        f.items = vec![item(1), json!({"seq": 2, "title": "no id"}), item(3)];
+        f.items = vec![
+            item(1),
+            json!({"seq": 2, "title": "no id"}),
+            item(3),
+            // An id too long to be a key (one of megabytes would fail every insert of the batch).
+            json!({"seq": 5, "id": "x".repeat(5_000)}),
+        ];
     });
     let id = create_deployed(
         &e.dev,
         &http_def("one bad item", json!({"url": e.api.url(feed)}), "beginning"),
     );
-    let runs = wait_runs(&e.dev, &id, 3, 60);
+    let runs = wait_runs(&e.dev, &id, 4, 60);
     let failed: Vec<&Value> = runs.iter().filter(|r| r["status"] == "failed").collect();
-    assert_eq!(failed.len(), 1, "{runs:?}");
-    assert_eq!(
-        failed[0]["error"]["code"], "record_unreadable",
-        "{}",
-        failed[0]
-    );
-    let message = failed[0]["error"]["message"].as_str().unwrap_or_default();
+    assert_eq!(failed.len(), 2, "{runs:?}");
+    let mut messages: Vec<&str> = failed
+        .iter()
+        .map(|r| {
+            assert_eq!(r["error"]["code"], "record_unreadable", "{r}");
+            r["error"]["message"].as_str().unwrap_or_default()
+        })
+        .collect();
+    messages.sort();
     assert!(
-        message.contains("item [1] at pointer \"/id\": has no id there"),
-        "{message}"
+        messages[0].contains("item [1] at pointer \"/id\": has no id there"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("item [3] at pointer \"/id\": the id is 5000 bytes long"),
+        "{messages:?}"
     );
     let succeeded: Vec<u64> = runs
         .iter()
@@ -2326,8 +2385,8 @@ fn http_item_without_an_id_is_a_failed_run_and_the_poll_goes_on() {
     assert_eq!(poll_status(&e.dev, &id)["last_poll_error"], Value::Null);
     // Later items run; the bad one, read again, makes no second run.
     e.api.update(feed, |f| f.items.push(item(4)));
-    let runs = wait_runs(&e.dev, &id, 4, 60);
-    assert_eq!(runs.iter().filter(|r| r["status"] == "failed").count(), 1);
+    let runs = wait_runs(&e.dev, &id, 5, 60);
+    assert_eq!(runs.iter().filter(|r| r["status"] == "failed").count(), 2);
 }
 
 /// A page with a string cut inside an emoji (a surrogate escape without its pair, as JavaScript
@@ -2930,15 +2989,27 @@ fn http_positioning_past_a_hundred_pages_ends_before_the_answer() {
 /// walk starts again from the first page: the rest of the list still runs, nothing twice.
 #[test]
 fn http_kept_page_that_keeps_failing_starts_the_walk_again_from_the_first_page() {
+    kept_page_gives_up("kept-page-expires", "token it-004");
+}
+
+/// The same with a page token that expires into a `200` without the list (an API that says
+/// `{"ok": false, "error": "invalid_cursor"}`).
+#[test]
+fn http_kept_page_answered_without_its_list_starts_the_walk_again_too() {
+    kept_page_gives_up("kept-page-200", "token200 it-004");
+}
+
+/// A walk over a 6-item list, 2 pages of 2 a poll: its kept page `after=it-004` then fails as
+/// `broken` says, twice, and the walk starts again from the first page.
+fn kept_page_gives_up(feed: &'static str, broken: &'static str) {
     let e = env();
-    let feed = "kept-page-expires";
     e.api.update(feed, |f| {
         f.items = (1..=6).map(item).collect();
         f.page_size = Some(2);
         f.paging = Paging::Cursor;
     });
     let def = http_def(
-        "kept page",
+        feed,
         json!({"url": e.api.url(feed),
                "pagination": {"cursor": "/meta/next_cursor", "param": "after", "max_pages": 2}}),
         "beginning",
@@ -2949,7 +3020,7 @@ fn http_kept_page_that_keeps_failing_starts_the_walk_again_from_the_first_page()
     // The walk keeps `after=it-004`, which expires; the API now hands out pages of 3.
     e.api.update(feed, |f| {
         f.page_size = Some(3);
-        f.broken = Some("token it-004");
+        f.broken = Some(broken);
     });
     eventually(60, "the kept page refused twice", || {
         poll_status(&e.dev, &id)["last_poll_error"]
@@ -3323,6 +3394,27 @@ fn http_source_errors_never_quote_its_credential() {
         "{error}"
     );
     stop(&e.dev, &id);
+
+    // A later page that does not read, with a key written into the URL: the error names the
+    // page by the URL as written, the key redacted.
+    let feed = "listless-page-2";
+    e.api.update(feed, |f| {
+        f.items = (1..=4).map(item).collect();
+        f.page_size = Some(2);
+        f.listless_page = Some(2);
+    });
+    let url = format!("{}?api_key=sk_live_written_in_the_url", e.api.url(feed));
+    let id = create_deployed(&e.dev, &http_def(feed, json!({ "url": url }), "beginning"));
+    let mut status = Value::Null;
+    eventually(60, "a failed poll", || {
+        status = poll_status(&e.dev, &id);
+        status["consecutive_failures"].as_i64().unwrap_or(0) >= 1
+    });
+    let error = status["last_poll_error"].as_str().unwrap_or_default();
+    assert!(error.contains("(page 2)"), "{error}");
+    assert!(error.contains("api_key=[redacted]"), "{error}");
+    assert!(!error.contains("sk_live_written"), "{error}");
+    stop(&e.dev, &id);
 }
 
 /// A source redirected within its own origin is followed there, its token along; one
@@ -3439,6 +3531,8 @@ struct Feed {
     empty_answer: Option<u16>,
     /// This page (`?page=N`) answers 500.
     fail_page: Option<usize>,
+    /// This page answers `200 {}` (no list).
+    listless_page: Option<usize>,
 }
 
 /// A request the API received.
@@ -3484,6 +3578,18 @@ fn answer(
             return (400, "{\"error\": \"expired cursor\"}".to_string(), None);
         }
         Some(b) if b.starts_with("token ") => {}
+        // `token200 X`: the page token X expired, told in a 200 without the list.
+        Some(b)
+            if b.starts_with("token200 ")
+                && query.get("after").map(String::as_str) == b.strip_prefix("token200 ") =>
+        {
+            return (
+                200,
+                "{\"ok\": false, \"error\": \"invalid_cursor\"}".to_string(),
+                None,
+            );
+        }
+        Some(b) if b.starts_with("token200 ") => {}
         // Answered with `retry-after: 600` (see `FeedServer::start`).
         Some("429") => return (429, "{\"error\": \"slow down\"}".to_string(), None),
         Some(_) => return (500, "{\"error\": \"down\"}".to_string(), None),
@@ -3536,6 +3642,9 @@ fn answer(
     let page_no = start / size + 1;
     if feed.fail_page == Some(page_no) {
         return (500, "{\"error\": \"down\"}".to_string(), None);
+    }
+    if feed.listless_page == Some(page_no) {
+        return (200, "{}".to_string(), None);
     }
     let path = format!("/feed/{name}");
     let mut body = json!({"data": page});

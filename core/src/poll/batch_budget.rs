@@ -7,9 +7,23 @@
 //! the rows taken, and the next poll, at once as after a full batch, reads on from there. The
 //! first row is always taken, so every poll makes progress.
 
-/// Most record JSON (bytes of `row_to_json` text) one batch holds, unless its first row alone
-/// is larger.
+/// Most record JSON (bytes of `row_to_json` text, weighed by [`record_weight`]) one batch
+/// holds, unless its first row alone is larger.
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// What one value (an array element or object member) of a record takes once parsed, about:
+/// the batch's budget counts it so.
+pub const VALUE_WEIGHT: usize = 32;
+
+/// What a record's JSON text weighs in a batch's budget: its bytes, or, for one of many small
+/// values (`[0,0,0,…]`: two bytes of text each, tens once parsed), its values at
+/// [`VALUE_WEIGHT`] each. Held in a batch by their bytes alone, records of 4 MiB of such text
+/// would take over 100 MB once parsed and copied into their runs' inputs.
+pub fn record_weight(json: &str) -> usize {
+    let values = crate::kernel::json_budget::check_with(json.as_bytes(), usize::MAX, usize::MAX)
+        .unwrap_or(0);
+    json.len().max(values.saturating_mul(VALUE_WEIGHT))
+}
 
 /// Rows asked for first, before any row's size is known.
 const FIRST_FETCH: usize = 16;
@@ -67,6 +81,17 @@ impl BatchBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_weighs_its_bytes_or_its_many_small_values() {
+        let text = r#"{"name": "a long enough name for its bytes to count"}"#;
+        assert_eq!(record_weight(text), text.len());
+        let zeros = format!("[{}0]", "0,".repeat(9_999));
+        assert_eq!(record_weight(&zeros), 10_000 * VALUE_WEIGHT);
+        // Commas and brackets inside strings are text, not values.
+        let quoted = format!("\"{}\"", ",".repeat(1_000));
+        assert_eq!(record_weight(&quoted), quoted.len());
+    }
 
     /// Takes rows of `sizes` as a read does: `(rows taken, whether the bytes ended the batch,
     /// the fetches asked for)`.

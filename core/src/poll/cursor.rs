@@ -397,10 +397,19 @@ impl HttpCursor {
     /// it remembers at its mark, the records at the greatest value. Advancing over the kept ones
     /// gives the same cursor. (A record the walk took and forgot that shows up again later in
     /// the walk is offered again, and its dedup key keeps it from running twice.)
+    /// A `greatest` walk is kept whole while it is short (fewer re-offers) and small: long
+    /// ids (URLs, resource names) reach what a walk may store in far fewer records.
     pub fn compact_taken(&self, taken: &mut Vec<Taken>) {
+        let small = || {
+            taken
+                .iter()
+                .map(|t| t.key.len() + t.greatest.as_ref().map_or(0, json_len) + 24)
+                .sum::<usize>()
+                <= TAKEN_KEPT_WHOLE_BYTES
+        };
         let keep = match self {
             HttpCursor::Unique(ids) => ids.capacity(),
-            HttpCursor::Greatest { .. } if taken.len() <= AT_MARK_CAPACITY => return,
+            HttpCursor::Greatest { .. } if taken.len() <= AT_MARK_CAPACITY && small() => return,
             HttpCursor::Greatest { .. } => {
                 let top = taken
                     .iter()
@@ -535,6 +544,12 @@ fn id_text(item: &Value, pointer: &str, index: usize) -> Result<String, PollErro
     match item.pointer(pointer) {
         None | Some(Value::Null) => Err(bad("has no id there".to_string())),
         Some(Value::String(s)) if s.is_empty() => Err(bad("the id is an empty string".to_string())),
+        // A key is stored with its run and kept by the cursor: one too large for a row
+        // would fail the batch's every insert.
+        Some(Value::String(s)) if s.len() > MAX_ID_BYTES => Err(bad(format!(
+            "the id is {} bytes long, more than {MAX_ID_BYTES}",
+            s.len()
+        ))),
         Some(Value::String(s)) => Ok(s.clone()),
         // A whole number past 2^53 read as a float lost digits: neighbours would share a key.
         Some(Value::Number(n)) if n.is_f64() && n.as_f64().is_some_and(inexact_whole) => {
@@ -547,6 +562,21 @@ fn id_text(item: &Value, pointer: &str, index: usize) -> Result<String, PollErro
         ))),
     }
 }
+
+/// The most a `greatest` walk's taken records may take (about, as JSON) and still be kept
+/// whole between polls (see [`HttpCursor::compact_taken`]); a walk may store 1.8 MB.
+const TAKEN_KEPT_WHOLE_BYTES: usize = 512 * 1024;
+
+/// The length of a small value's JSON text (a string's or a number's, as ordering values are).
+fn json_len(v: &Value) -> usize {
+    match v {
+        Value::String(s) => s.len() + 2,
+        other => other.to_string().len(),
+    }
+}
+
+/// The longest id an item may have, in bytes (longer ones make a failed run).
+pub const MAX_ID_BYTES: usize = 4096;
 
 /// Why an id read as a float past 2^53 is refused (after the id itself).
 const INEXACT_ID: &str = "is a whole number too large to read exactly (past 2^53 it loses \
@@ -567,6 +597,15 @@ fn order_value<'a>(item: &'a Value, pointer: &str, index: usize) -> Result<&'a V
     };
     match item.pointer(pointer) {
         None | Some(Value::Null) => Err(bad("has no value to order by there".to_string())),
+        // Kept by the cursor, and sent back in the next poll's request (`{{cursor.greatest}}`,
+        // where a header cannot carry a line break).
+        Some(Value::String(s)) if s.len() > MAX_ID_BYTES => Err(bad(format!(
+            "the value to order by is {} bytes long, more than {MAX_ID_BYTES}",
+            s.len()
+        ))),
+        Some(Value::String(s)) if s.chars().any(char::is_control) => Err(bad(
+            "the value to order by holds a control character (a line break, say)".to_string(),
+        )),
         Some(v @ (Value::String(_) | Value::Number(_))) => Ok(v),
         Some(other) => Err(bad(format!(
             "the value to order by must be a string or a number, got {}",

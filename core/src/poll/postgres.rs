@@ -671,12 +671,22 @@ impl PgSource {
 pub const NESTED_TOO_DEEP: &str =
     "the record cannot be read: its JSON is nested more than 125 levels deep; it was not run";
 
+/// Most values (array elements and object members) a record may hold, as many as a request
+/// body: parsed, each takes tens of bytes (`[0,0,…]` of 796 KiB would be about 400 000 of them).
+pub const MAX_RECORD_VALUES: usize = crate::kernel::json_budget::MAX_VALUES;
+
 /// A record's JSON as a value, or why no run can hold it (the failed run's message).
 fn read_record(text: &str) -> Result<Value, String> {
-    if crate::kernel::json_budget::check_with(text.as_bytes(), MAX_RECORD_DEPTH, usize::MAX)
-        .is_err()
-    {
-        return Err(NESTED_TOO_DEEP.into());
+    use crate::kernel::json_budget::{check_with, OverBudget};
+    match check_with(text.as_bytes(), MAX_RECORD_DEPTH, MAX_RECORD_VALUES) {
+        Ok(_) => {}
+        Err(OverBudget::TooDeep { .. }) => return Err(NESTED_TOO_DEEP.into()),
+        Err(OverBudget::TooManyValues { .. }) => {
+            return Err(format!(
+                "the record cannot be read: it holds more than {MAX_RECORD_VALUES} values \
+                 (array elements and object members); it was not run"
+            ))
+        }
     }
     json_parse::from_str(text).map_err(|e| {
         format!("the record cannot be read: its JSON does not parse ({e}); it was not run")

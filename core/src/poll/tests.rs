@@ -860,6 +860,10 @@ fn an_unreadable_record_keeps_its_key_and_position() {
         ),
         (nested(200), "nested more than 125 levels deep"),
         ("not json".to_string(), "does not parse"),
+        (
+            format!(r#"{{"id":2,"samples":[{}0]}}"#, "0,".repeat(200_000)),
+            "holds more than 200000 values",
+        ),
     ] {
         let row = s.read_row(&text, Some("2"), None).unwrap();
         assert_eq!(row.new.dedup_key, "2");

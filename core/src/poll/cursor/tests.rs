@@ -271,6 +271,15 @@ fn an_item_without_id_among_readable_ones_is_a_failed_record_and_the_poll_moves_
         new[1].dedup_key
     );
     assert_eq!(new[1].record, json!({"meta": {}, "n": 2}));
+    // An id too long to be a key is such an item too, keyed by a digest of the item.
+    let long = "x".repeat(MAX_ID_BYTES + 1);
+    let with_long = json!([{"meta": {"id": 1}}, {"meta": {"id": long}}]);
+    let read = src.select_new(&cur, &with_long).unwrap();
+    assert_eq!(
+        read[1].unreadable.as_deref(),
+        Some("item [1] at pointer \"/meta/id\": the id is 4097 bytes long, more than 4096")
+    );
+    assert!(read[1].dedup_key.len() < 100, "{}", read[1].dedup_key);
     // The same item read again has the same key; once taken, it is not new again.
     let again = src.select_new(&cur, &page).unwrap();
     assert_eq!(again[1].dedup_key, new[1].dedup_key);
@@ -313,6 +322,20 @@ fn an_item_without_id_among_readable_ones_is_a_failed_record_and_the_poll_moves_
         .select_new(&gc, &json!([{"id": 1, "ts": 5}, {"id": 3, "ts": null}]))
         .unwrap();
     assert_ne!(other[0].dedup_key, new[0].dedup_key);
+    // So is one whose value could not be sent back in a header (a line break) or kept.
+    for (ts, why) in [
+        (json!("2024-05-01\n"), "holds a control character"),
+        (
+            json!("9".repeat(MAX_ID_BYTES + 1)),
+            "bytes long, more than 4096",
+        ),
+    ] {
+        let odd = g
+            .select_new(&gc, &json!([{"id": 1, "ts": 5}, {"id": 4, "ts": ts}]))
+            .unwrap();
+        let unreadable = odd[0].unreadable.as_deref().unwrap_or_default();
+        assert!(unreadable.contains(why), "{unreadable}");
+    }
     gc.advance(&new);
     assert_eq!(gc.mark(), Some(&json!(5)));
     // Once its value is filled in, the item is new under its id: it was not taken for good.
@@ -673,6 +696,24 @@ fn a_compacted_walk_advances_a_greatest_cursor_as_the_whole_walk_would() {
         advanced(start.clone(), &kept),
         advanced(start.clone(), &walk)
     );
+    // Fewer records than the mark remembers, but long ids: compacted too, by their size.
+    let long: Vec<Taken> = (0..5_000)
+        .map(|i| Taken {
+            key: format!("https://api.example.com/v1/resources/{i:0>120}"),
+            greatest: Some(json!(format!("2024-05-01T00:{:02}:00Z", i % 60))),
+        })
+        .collect();
+    let mut kept = long.clone();
+    start.compact_taken(&mut kept);
+    assert_eq!(kept.len(), 5_000 / 60, "the records at the greatest value");
+    assert_eq!(
+        advanced(start.clone(), &kept),
+        advanced(start.clone(), &long)
+    );
+    let short = long[..100].to_vec();
+    let mut kept = short.clone();
+    start.compact_taken(&mut kept);
+    assert_eq!(kept, short, "a short, small walk is kept whole");
     // Below the cursor's mark: nothing to keep that would move it.
     let low = taken(&[("x", Some(json!(1))), ("y", Some(json!(2)))]);
     let mut kept = low.clone();
