@@ -203,6 +203,17 @@ pub async fn create_link(mut req: Request, env: &Env, id: &WorkflowId) -> ApiRes
             ),
         ));
     }
+    // Its Sign-in URL answers 404 until it is deployed: a link would fail for its user.
+    if row.status != crate::store::workflows::WorkflowStatus::Deployed {
+        return Err(ApiError::new(
+            409,
+            "Conflict",
+            format!(
+                "workflow {id} is not deployed: its Sign-in URL answers 404, so a link would not \
+                 work; deploy it first"
+            ),
+        ));
+    }
     let body = crate::api::request::read_json(&mut req).await?;
     let mut errors = Errors::new();
     let mut r = tripline_core::kernel::reader::ObjectReader::new(&body, "body", &mut errors);
@@ -604,7 +615,7 @@ async fn finish_signin(
             Ok(v) => Some(v),
             Err(m) => {
                 // The failure is answered either way: a storage error here only keeps nothing.
-                let kept = keep_consent(&db, &key, &signed_in)
+                let kept = keep_consent(env, &db, &key, &signed_in)
                     .await
                     .unwrap_or_else(|e| {
                         worker::console_error!("oauth {id}: keeping the consent failed: {e:?}");
@@ -627,17 +638,54 @@ async fn finish_signin(
         None => None,
     };
 
+    // A failed read of the earlier connection keeps nothing of it (the code is spent: the
+    // sign-in goes on with what it got).
     let keep_refresh_token = tokens.refresh_token.is_none()
-        && may_keep_refresh_token(&db, &key, &signed_in, userinfo.as_ref()).await?;
+        && may_keep_refresh_token(&db, &key, &signed_in, userinfo.as_ref())
+            .await
+            .unwrap_or_else(|e| {
+                worker::console_error!("oauth {id}: reading the earlier connection failed: {e:?}");
+                false
+            });
     let userinfo_text = userinfo.as_ref().map(Value::to_string);
-    save_connection(
+    let saved = save_connection(
+        env,
         &db,
         &key,
         &signed_in,
         userinfo_text.as_deref(),
         keep_refresh_token,
     )
-    .await?;
+    .await;
+    match saved {
+        Ok(true) => {}
+        // Undeployed or deleted while the sign-in finished: nothing kept, no run.
+        Ok(false) => {
+            return failed(
+                &trigger,
+                &user_id,
+                "workflow_not_deployed",
+                "the workflow was undeployed or deleted while the sign-in finished: nothing was \
+                 kept and no run started",
+                409,
+                "Workflow not deployed",
+            )
+        }
+        Err(e) => {
+            worker::console_error!(
+                "oauth {id}: the connection of {user_id} could not be saved ({e:?}); its tokens \
+                 are lost and no run started"
+            );
+            return failed(
+                &trigger,
+                &user_id,
+                "connection_not_saved",
+                "the connection could not be saved (storage failed): sign in again",
+                503,
+                "Connection not saved",
+            );
+        }
+    }
 
     // The stored input never holds the token: the run carries it sealed (its secrets), so
     // executing it reads no connection (engine::oauth::hydrate reads one only when the run
@@ -724,13 +772,17 @@ struct SignedIn<'a> {
 
 /// Stores the end user's connection (tokens sealed), replacing an earlier one; its refresh
 /// token stays when this sign-in got none and `keep_refresh_token`.
+/// Stores the connection of a sign-in: `Ok(false)` when the workflow is no longer deployed
+/// (nothing is stored). The code is spent by now, so a failing write is tried again, 0.5, 1
+/// and 2 s apart, before its error is returned (the tokens are then lost).
 async fn save_connection(
+    env: &Env,
     db: &worker::D1Database,
     key: &SealKey,
     s: &SignedIn<'_>,
     userinfo: Option<&str>,
     keep_refresh_token: bool,
-) -> Result<(), ApiError> {
+) -> Result<bool, ApiError> {
     let (id, user_id, tokens) = (s.id, s.user_id, s.tokens);
     let access = flow::seal(
         key,
@@ -742,27 +794,53 @@ async fn save_connection(
         .as_deref()
         .map(|r| flow::seal(key, &flow::token_aad("refresh", id, user_id), r))
         .transpose()?;
-    connections::upsert(
-        db,
-        &connections::NewConnection {
-            workflow_id: id,
-            user_id,
-            version: s.version,
-            scopes: &json!(tokens.scopes).to_string(),
-            token_type: &tokens.token_type,
-            access_token: &access,
-            refresh_token: refresh.as_deref(),
-            keep_refresh_token,
-            expires_at: tokens.expires_at_ms,
-            refresh_at: tokens.refresh_at_ms,
-            userinfo,
-            now_iso: &iso_millis(now_ms()),
-            running_lease_before: now_ms() + flow::MAX_REFRESH_LEASE_MS,
-        },
-    )
-    .await?;
-    Ok(())
+    let scopes = json!(tokens.scopes).to_string();
+    let mut pause_ms = 500;
+    for attempt in 1..=SAVE_ATTEMPTS {
+        let result = if attempt == 1 && crate::platform::dev_fault::listed(env, "signin-save-once")
+        {
+            Err(worker::Error::RustError(
+                "injected fault signin-save-once".into(),
+            ))
+        } else {
+            connections::upsert(
+                db,
+                &connections::NewConnection {
+                    workflow_id: id,
+                    user_id,
+                    version: s.version,
+                    scopes: &scopes,
+                    token_type: &tokens.token_type,
+                    access_token: &access,
+                    refresh_token: refresh.as_deref(),
+                    keep_refresh_token,
+                    expires_at: tokens.expires_at_ms,
+                    refresh_at: tokens.refresh_at_ms,
+                    userinfo,
+                    now_iso: &iso_millis(now_ms()),
+                    running_lease_before: now_ms() + flow::MAX_REFRESH_LEASE_MS,
+                },
+            )
+            .await
+        };
+        match result {
+            Ok(saved) => return Ok(saved),
+            Err(e) if attempt < SAVE_ATTEMPTS => {
+                worker::console_error!(
+                    "oauth {id}: saving the connection of {user_id} failed ({e}); trying again \
+                     in {pause_ms} ms"
+                );
+                worker::Delay::from(std::time::Duration::from_millis(pause_ms)).await;
+                pause_ms *= 2;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(false)
 }
+
+/// How many times a sign-in's connection is written before it is given up.
+const SAVE_ATTEMPTS: u32 = 4;
 
 /// A sign-in whose userinfo call failed after its code was exchanged keeps the refresh token
 /// it got, in the end user's connection (without userinfo; no run starts): a provider that
@@ -773,6 +851,7 @@ async fn save_connection(
 /// keeps this refresh token only for the account it was issued to ([`may_keep_refresh_token`]
 /// asks the provider). `true` when it was kept.
 async fn keep_consent(
+    env: &Env,
     db: &worker::D1Database,
     key: &SealKey,
     s: &SignedIn<'_>,
@@ -785,8 +864,7 @@ async fn keep_consent(
             return Ok(false);
         }
     }
-    save_connection(db, key, s, None, false).await?;
-    Ok(true)
+    save_connection(env, db, key, s, None, false).await
 }
 
 /// Whether the user's earlier connection holds a refresh token a sign-in of `s`'s provider

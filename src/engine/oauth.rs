@@ -183,7 +183,13 @@ pub async fn exchange_code(
     let status = Cell::new(None);
     let http = |r| recording(r, &status);
     match req.request_async(&http).await {
-        Ok(resp) => Ok(token_set(&resp, &trigger.scopes, now_ms())),
+        Ok(resp) => match token_set(&resp, &trigger.scopes, now_ms()) {
+            // Nothing to call an API with: no connection is made of it.
+            set if set.access_token.trim().is_empty() => Err(config_failure(
+                "the token endpoint answered an empty `access_token`".into(),
+            )),
+            set => Ok(set),
+        },
         Err(e) => Err(classify(&e, status.get(), &sent)),
     }
 }

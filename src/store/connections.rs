@@ -325,11 +325,16 @@ fn opt_num(n: Option<i64>) -> wasm_bindgen::JsValue {
 /// it may be running, and its save is fenced on the lease; were the lease cleared, the
 /// refresh token a rotating provider returns would be dropped, while the kept one is spent.
 /// Only a running refresh's lease stays: a longer backoff is cut to that length.
-pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
-    db.prepare(
+///
+/// Only while the workflow is deployed (`false`: nothing written): a sign-in finishing while it
+/// is undeployed or deleted keeps no connection. A delete undeploys first, so a connection
+/// written before that is deleted with the workflow, and none can be written after it.
+pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<bool> {
+    let res = db.prepare(
         "INSERT INTO oauth_connections (workflow_id, user_id, version, scopes, token_type, access_token, \
            refresh_token, expires_at, refresh_at, userinfo, status, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?13, ?9, 'active', ?10, ?10) \
+         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?13, ?9, 'active', ?10, ?10 \
+         WHERE EXISTS (SELECT 1 FROM workflows WHERE id = ?1 AND status = 'deployed') \
          ON CONFLICT (workflow_id, user_id) DO UPDATE SET version = ?3, scopes = ?4, token_type = ?5, \
            access_token = ?6, refresh_token = CASE WHEN ?11 = 1 THEN COALESCE(?7, refresh_token) ELSE ?7 END, expires_at = ?8, \
            refresh_at = ?13, \
@@ -355,7 +360,7 @@ pub async fn upsert(db: &D1Database, c: &NewConnection<'_>) -> Result<()> {
     ])?
     .run()
     .await?;
-    Ok(())
+    Ok(super::workflows::changes(&res) > 0)
 }
 
 pub async fn get(

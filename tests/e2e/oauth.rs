@@ -1250,6 +1250,26 @@ fn one_time_links_from_the_api_work_once() {
         );
         assert_problem(&r, 400, Some("body.user_id"), "`.` or `..`");
     }
+    // A draft never deployed has no Sign-in URL yet (it answers 404): no link for it.
+    let draft = create(
+        dev,
+        &definition(&provider, "Not deployed", json!({}), log_steps()),
+    );
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{draft}/signin-links"),
+        Some(&json!({"user_id": "u"})),
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is not deployed"),
+        "{}",
+        r.text
+    );
     let hook = create(
         dev,
         &json!({"name": "h", "trigger": {"type": "endpoint"}, "steps": []}),
@@ -1268,6 +1288,45 @@ fn one_time_links_from_the_api_work_once() {
             .contains("no Sign-in links"),
         "{}",
         r.text
+    );
+}
+
+/// A sign-in that finishes while its workflow is deleted keeps no connection (it would outlive
+/// the workflow, unlisted, its refresh token refreshed for ever) and starts no run: the end
+/// user lands on the failure URL, told why.
+#[test]
+fn a_sign_in_finishing_while_its_workflow_is_deleted_keeps_nothing() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, 3600);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Deleted meanwhile", json!({}), log_steps()),
+    );
+    let back = authorize(dev, &provider, &wf, "late-user", "lee");
+    // The code's exchange takes 3 s; the workflow is deleted meanwhile.
+    provider.delay_token_endpoint(3_000);
+    let callback = std::thread::spawn(move || send("GET", &back, &[], None));
+    std::thread::sleep(std::time::Duration::from_millis(1_000));
+    let r = api(dev, "DELETE", &format!("/api/workflows/{wf}"), None);
+    assert!(r.status / 100 == 2, "{}", r.text);
+    let answer = callback.join().unwrap();
+    let q = failure_query(&answer, &provider);
+    assert_eq!(q["error"], "workflow_not_deployed", "{q:?}");
+    assert_eq!(q["user_id"], "late-user", "{q:?}");
+    assert_eq!(
+        d1_count(
+            dev,
+            &format!("SELECT count(*) AS n FROM oauth_connections WHERE workflow_id = '{wf}'")
+        ),
+        0
+    );
+    assert_eq!(
+        provider
+            .token_requests()
+            .iter()
+            .filter(|t| t.grant_type == "authorization_code")
+            .count(),
+        1
     );
 }
 
@@ -2073,9 +2132,10 @@ fn a_run_on_an_expired_token_whose_refresh_fails_says_so_before_any_step() {
     );
 }
 
-/// When storing a refresh's new tokens fails once (a passing database error), the save is
-/// tried again: the refresh token a rotating provider replaced the old one with is kept, and
-/// the next refresh works.
+/// When storing a sign-in's connection, or a refresh's new tokens, fails once (a passing
+/// database error), the save is tried again: the sign-in lands on its success URL with its
+/// connection stored, the refresh token a rotating provider replaced the old one with is kept,
+/// and the next refresh works.
 #[test]
 fn a_failed_save_of_a_rotated_refresh_token_is_tried_again() {
     let dev = &Dev::start(
@@ -2083,13 +2143,20 @@ fn a_failed_save_of_a_rotated_refresh_token_is_tried_again() {
         &[
             (SECRET_ENV, CLIENT_SECRET),
             ("RUN_LEASE_SECONDS", "3"),
-            ("TRIPLINE_DEV_FAULTS", "refresh-save-once"),
+            ("TRIPLINE_DEV_FAULTS", "refresh-save-once,signin-save-once"),
         ],
     );
     let provider = Provider::start(&dev.base, 120);
     let wf = create_deployed(dev, &definition(&provider, "Retry", json!({}), log_steps()));
     let callback = authorize(dev, &provider, &wf, "u1", "petra");
-    assert_eq!(send("GET", &callback, &[], None).status, 302);
+    let r = send("GET", &callback, &[], None);
+    assert_eq!(r.status, 302, "{}", r.text);
+    let to = r.header("location").unwrap_or_default();
+    assert!(
+        to.starts_with(&format!("{}/app/done", provider.base)),
+        "{to}"
+    );
+    assert_eq!(connections(dev, &wf).len(), 1);
     for r in runs(dev, &wf) {
         wait_run(dev, r["id"].as_str().unwrap(), 60);
     }

@@ -260,7 +260,11 @@ pub fn token_set(resp: &BasicTokenResponse, requested: &[String], now_ms: i64) -
     TokenSet {
         access_token: resp.access_token().secret().clone(),
         token_type: resp.token_type().as_ref().to_string(),
-        refresh_token: resp.refresh_token().map(|r| r.secret().clone()),
+        // An empty one is none (it would replace a working one with nothing to refresh with).
+        refresh_token: resp
+            .refresh_token()
+            .map(|r| r.secret().clone())
+            .filter(|r| !r.trim().is_empty()),
         expires_at_ms,
         refresh_at_ms: super::refresh::refresh_at(now_ms, expires_at_ms),
         scopes,

@@ -126,6 +126,8 @@ struct State {
     userinfo_failures: usize,
     /// Calls of the userinfo endpoint.
     userinfo_calls: usize,
+    /// The token endpoint answers this many milliseconds late.
+    token_delay_ms: u64,
     consented: HashSet<String>,
     authorize_requests: Vec<HashMap<String, String>>,
     pkce: Vec<PkceCheck>,
@@ -199,6 +201,10 @@ impl Provider {
                         .into(),
                 );
             }
+            if request.url.split('?').next() == Some("/token") {
+                let delay = st.lock().unwrap().token_delay_ms;
+                std::thread::sleep(std::time::Duration::from_millis(delay));
+            }
             handle(
                 &st,
                 &request.method,
@@ -243,6 +249,11 @@ impl Provider {
     /// Token answers send `expires_in` as a numeric string (`"3600"`) instead of a number.
     pub fn send_expires_in_as_text(&self, on: bool) {
         self.state.lock().unwrap().expires_in_as_text = on;
+    }
+
+    /// The token endpoint answers `ms` milliseconds late (0: at once).
+    pub fn delay_token_endpoint(&self, ms: u64) {
+        self.state.lock().unwrap().token_delay_ms = ms;
     }
 
     /// The userinfo endpoint answers 503 to the next `times` calls.

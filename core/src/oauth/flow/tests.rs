@@ -97,6 +97,11 @@ fn token_responses_become_token_sets() {
     assert_eq!(t.refresh_at_ms, None);
     assert_eq!(t.refresh_token, None);
     assert_eq!(t.scopes, ["a"]);
+    // An empty refresh token is none: it must not replace a working one.
+    let r =
+        parse_token_response(br#"{"access_token":"at","token_type":"bearer","refresh_token":" "}"#)
+            .unwrap();
+    assert_eq!(token_set(&r, &[], 0).refresh_token, None);
     // GitHub's comma-separated scopes, and its empty `scope` for a GitHub App's token.
     let scoped = |scope: &str| {
         let body = format!(r#"{{"access_token":"at","token_type":"bearer","scope":"{scope}"}}"#);
