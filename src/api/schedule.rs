@@ -39,18 +39,23 @@ pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         )
         .with_errors(errors)
     })?;
-    // A deployed schedule whose draft has another trigger: the schedule that fires.
-    let deployed = match (&definition.trigger, row.live(), row.deployed_version) {
-        (Trigger::Schedule(_), _, _) => None,
-        (_, Some(TriggerKind::Schedule), Some(version)) => {
+    // The deployed schedule: the one that fires while the draft has another trigger, and the
+    // one whose days a draft of the same schedule goes on counting from.
+    let deployed = match (row.live(), row.deployed_version) {
+        (Some(TriggerKind::Schedule), Some(version)) if row.status == WorkflowStatus::Deployed => {
             crate::engine::version(&crate::store::db(env)?, id.as_str(), version)
                 .await?
                 .ok()
         }
         _ => None,
     };
-    let trigger = match deployed.as_deref().map(|d| &d.trigger) {
-        Some(Trigger::Schedule(t)) => t,
+    let live = match deployed.as_deref().map(|d| &d.trigger) {
+        Some(Trigger::Schedule(t)) => Some(t),
+        _ => None,
+    };
+    let trigger = match (&definition.trigger, live) {
+        (Trigger::Schedule(t), _) => t,
+        (_, Some(t)) => t,
         _ => match &definition.trigger {
             Trigger::Schedule(t) => t,
             _ => {
@@ -66,14 +71,25 @@ pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
         },
     };
     let now = now_ms();
-    // `daily` with `every > 1` counts days from the deploy date: the live one when deployed,
-    // else today (a deploy now).
-    let anchor = row
-        .deployed_at
-        .as_deref()
-        .filter(|_| row.status == WorkflowStatus::Deployed)
-        .and_then(parse_millis)
-        .unwrap_or(now);
+    // `daily` with `every > 1` counts days from its anchor: the live schedule's (the workflow's
+    // object keeps it; the deploy date should it not answer) while the schedule and zone
+    // previewed are the live ones, as a deploy keeps it; else today (a deploy now).
+    let anchor = match live {
+        Some(l) if trigger.keeps_anchor_of(l) => {
+            let kept = match crate::objects::status(env, &row.id).await {
+                Ok(status) => status["schedule"]["anchor_ms"]
+                    .as_i64()
+                    .filter(|_| status["schedule"]["version"].as_i64() == row.deployed_version),
+                Err(e) => {
+                    worker::console_error!("schedule preview {id}: reading the anchor: {e}");
+                    None
+                }
+            };
+            kept.or_else(|| row.deployed_at.as_deref().and_then(parse_millis))
+                .unwrap_or(now)
+        }
+        _ => now,
+    };
     let after = after.unwrap_or_else(|| from_millis(now));
     let fire_times = trigger.preview(after, from_millis(anchor), count);
     json_response(

@@ -319,7 +319,8 @@ fn json_string<T: Serialize>(value: &T) -> Result<String> {
 }
 
 /// Arms the alarm at the next fire time of the deployed schedule. A deploy of a new version
-/// starts over from its deploy instant; a reconcile of the armed version keeps the marks and
+/// starts over from its deploy instant (its anchor too, unless its schedule and zone are the
+/// earlier version's: `ScheduleTrigger::anchor_after`); a reconcile of the armed version keeps the marks and
 /// applies the misfire policy to slots missed while nothing was running.
 pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> Result<()> {
     let Trigger::Schedule(trigger) = &deployed.definition.trigger else {
@@ -327,11 +328,20 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
     };
     let storage = obj.state().storage();
     // From here on only storage calls until the plan is written.
+    let earlier_trigger = storage
+        .get::<String>(KEY_TRIGGER)
+        .await?
+        .and_then(|s| json_parse::from_str::<StoredTrigger>(&s).ok())
+        .and_then(|s| ScheduleTrigger::from_json(&s.trigger));
     let armed = match load(&storage).await? {
         Some(a) if a.version == deployed.version => a,
         Some(old) => Armed {
             version: deployed.version,
-            anchor_ms: deployed.deployed_at_ms,
+            // An unchanged schedule keeps counting its days from where it did.
+            anchor_ms: trigger.anchor_after(
+                earlier_trigger.as_ref().map(|e| (e, old.anchor_ms)),
+                deployed.deployed_at_ms,
+            ),
             next_ms: None,
             // Kept across versions: slots already run are never due again, runs of the old
             // version still pending are tried (and refused, as not live), and the status
@@ -456,6 +466,7 @@ pub async fn status(obj: &WorkflowObject) -> Result<Value> {
         .and_then(|t| interval_ms(&t));
     Ok(json!({
         "version": armed.version,
+        "anchor_ms": armed.anchor_ms,
         "next_ms": armed.next_ms.filter(|_| armed_now),
         "interval_ms": interval,
         "skipped_slots": armed.skipped_slots,

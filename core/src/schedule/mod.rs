@@ -117,6 +117,23 @@ impl ScheduleTrigger {
         })
     }
 
+    /// The anchor (the instant `daily` with `every > 1` counts its days from) of a version
+    /// deployed at `deployed_at` after `earlier` (the version before it, anchored at
+    /// `earlier_anchor`): kept while the schedule and its zone stay the same (a redeploy for an
+    /// edited step does not move an every-7-days cadence), else the new deploy instant.
+    pub fn anchor_after(&self, earlier: Option<(&ScheduleTrigger, i64)>, deployed_at: i64) -> i64 {
+        match earlier {
+            Some((e, anchor)) if self.keeps_anchor_of(e) => anchor,
+            _ => deployed_at,
+        }
+    }
+
+    /// Whether this trigger, deployed after `earlier`, keeps its anchor: the same schedule in
+    /// the same zone (the misfire policy is no part of when it fires).
+    pub fn keeps_anchor_of(&self, earlier: &ScheduleTrigger) -> bool {
+        self.schedule == earlier.schedule && self.timezone == earlier.timezone
+    }
+
     /// The first fire instant strictly after `after`. `None` only when there is none (a cron
     /// date more than 50 years away, or the end of representable time).
     pub fn next_after(&self, after: DateTime<Utc>, anchor: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -398,9 +415,15 @@ fn parse_timezone(name: &str, location: &str, errors: &mut Errors) -> Option<Tz>
     }
     let hint = closest_zone(name)
         .map(|zone| format!("did you mean `{zone}`?"))
-        .unwrap_or_else(|| {
-            "use an IANA time zone name such as `UTC`, `Europe/London` or `America/New_York`"
-                .to_string()
+        .unwrap_or_else(|| match name.contains('/') {
+            true => {
+                "use an IANA time zone name such as `UTC`, `Europe/London` or `America/New_York`"
+                    .to_string()
+            }
+            false => "use an IANA time zone name such as `UTC`, `Europe/London` or \
+                      `America/New_York`; an abbreviation (`PST`, `IST`, `CEST`) or an offset \
+                      (`GMT+5`) names no zone here: name the place, `America/Los_Angeles`"
+                .to_string(),
         });
     errors.push(location, format!("unknown time zone `{name}`; {hint}"));
     None
@@ -408,7 +431,9 @@ fn parse_timezone(name: &str, location: &str, errors: &mut Errors) -> Option<Tz>
 
 /// The zone whose name is nearest `name` (ignoring case and surrounding spaces, a space read as
 /// `_`) by edit distance, when at most two edits away and the edits are at most a third of
-/// the name: `Europe/Berln` → `Europe/Berlin`.
+/// the name: `Europe/Berln` → `Europe/Berlin`. A name without `/` gets only the zone it spells
+/// in other case (`utc` → `UTC`): near abbreviations are other zones hours apart (`PST` is two
+/// edits from `EST`, `MSK` one from `MST`), which a suggestion would send the user to.
 pub fn closest_zone(name: &str) -> Option<&'static str> {
     // No zone name is longer than 32 characters: a text over 34 is more than two edits from
     // every zone (and the length filter below keeps the work small for the rest).
@@ -423,13 +448,14 @@ pub fn closest_zone(name: &str) -> Option<&'static str> {
             b => b.to_ascii_lowercase(),
         })
         .collect();
+    let located = want.contains(&b'/');
     Tz::all()
         .filter(|tz| tz.name().len().abs_diff(want.len()) <= 2)
         .map(|tz| {
             let have: Vec<u8> = tz.name().bytes().map(|b| b.to_ascii_lowercase()).collect();
             (edit_distance(&want, &have), tz.name())
         })
-        .filter(|(d, _)| *d <= 2 && d * 3 <= want.len())
+        .filter(|(d, _)| *d == 0 || (located && *d <= 2 && d * 3 <= want.len()))
         .min_by_key(|(d, _)| *d)
         .map(|(_, zone)| zone)
 }

@@ -320,6 +320,19 @@ fn timezone_errors_name_the_zone() {
     for far in ["Mars/Olympus", "Berlin", "", "Europe/Bxxxxx", long.as_str()] {
         assert_eq!(crate::schedule::closest_zone(far), None, "{far}");
     }
+    // Abbreviations and offsets are near other zones hours apart: none is suggested (only a
+    // zone spelled in other case is).
+    for abbreviation in ["PST", "EDT", "CDT", "IST", "MSK", "HKT", "GMT+5", "Jpan"] {
+        assert_eq!(
+            crate::schedule::closest_zone(abbreviation),
+            None,
+            "{abbreviation}"
+        );
+    }
+    assert_eq!(crate::schedule::closest_zone("utc"), Some("UTC"));
+    let (_, msg) = one_error(json!({"type": "schedule", "timezone": "PST",
+        "schedule": {"kind": "seconds", "every": 5}}));
+    assert!(msg.contains("an abbreviation (`PST`"), "{msg}");
     let (loc, msg) = one_error(json!({"type": "schedule", "timezone": 2,
         "schedule": {"kind": "seconds", "every": 5}}));
     assert_eq!(
@@ -971,4 +984,39 @@ fn far_dates_do_not_panic() {
             let _ = t.catch_up(None, DateTime::<Utc>::MAX_UTC, DateTime::<Utc>::MIN_UTC);
         }
     }
+}
+
+/// A redeploy keeps the days an every-7-days schedule fires on while its schedule and zone
+/// stay the same (an edited step); a changed schedule or zone counts from the new deploy.
+#[test]
+fn a_redeploy_keeps_the_anchor_of_an_unchanged_schedule() {
+    let weekly = trigger("UTC", json!({"kind": "daily", "every": 7, "at": "09:00"}));
+    let monday = utc("2026-01-05T10:00:00Z").timestamp_millis();
+    let wednesday = utc("2026-01-14T12:05:00Z").timestamp_millis();
+    let kept = weekly.anchor_after(Some((&weekly, monday)), wednesday);
+    assert_eq!(kept, monday);
+    assert_eq!(
+        fires(&weekly, "2026-01-14T12:05:00Z", "2026-01-05T10:00:00Z", 1),
+        ["2026-01-19T09:00:00+00:00"]
+    );
+    for other in [
+        trigger("UTC", json!({"kind": "daily", "every": 7, "at": "10:00"})),
+        trigger(
+            "Europe/Berlin",
+            json!({"kind": "daily", "every": 7, "at": "09:00"}),
+        ),
+    ] {
+        assert_eq!(
+            other.anchor_after(Some((&weekly, monday)), wednesday),
+            wednesday
+        );
+    }
+    assert_eq!(weekly.anchor_after(None, wednesday), wednesday);
+    // The misfire policy is no part of when it fires.
+    let mut caught_up = weekly.clone();
+    caught_up.misfire = Misfire::RunOnce;
+    assert_eq!(
+        caught_up.anchor_after(Some((&weekly, monday)), wednesday),
+        monday
+    );
 }
