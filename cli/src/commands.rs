@@ -527,12 +527,13 @@ fn perform(
                     .ok_or_else(|| Failure::Server(format!("{key} was not created")))?,
             };
             let path = format!("/api/workflows/{}", seg(&id)?);
-            // Only the file's draft is deployed: the one this apply saved, else the server's
-            // once it is read to be the file's. One saved elsewhere meanwhile (the dashboard,
-            // another apply) is refused by its revision tag rather than deployed unseen.
+            // Only the file's draft is deployed: the one this apply saved (by the tag its save
+            // answered), else the server's once it is read to be the file's. One saved
+            // elsewhere meanwhile (the dashboard, another apply) is refused by its revision
+            // tag rather than deployed unseen.
             let tag = match saved.iter().find(|(k, _)| k == key) {
-                Some((_, tag)) => tag.clone(),
-                None => {
+                Some((_, Some(tag))) => Some(tag.clone()),
+                _ => {
                     let answer = client.answer("GET", &path, None)?;
                     let workflow = client.checked("GET", &path, &answer)?;
                     if !plan::is_draft_of(&workflow["draft"], body) {

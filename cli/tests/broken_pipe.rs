@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-/// A fake management API on loopback: no workflows, creates answer an id, a deploy answers
-/// `deploy_status`. Requests wait until `go` is sent, so the reader is gone before any output.
+/// A fake management API on loopback: no workflows, creates answer an id (and, as every
+/// answer, an `ETag`), a deploy answers `deploy_status`. Requests wait until `go` is sent, so the reader is gone before any output.
 struct Fake {
     url: String,
     requests: Arc<Mutex<Vec<String>>>,
@@ -56,7 +56,7 @@ fn fake(deploy_status: u16) -> Fake {
             seen.lock().unwrap().push(request);
             let _ = write!(
                 stream,
-                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\netag: \"t1\"\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
             );
         }

@@ -126,3 +126,72 @@ fn a_draft_only_deployed_is_read_first_and_deployed_by_its_tag() {
         }
     }
 }
+
+#[test]
+fn a_created_workflow_is_deployed_by_the_tag_its_create_answered() {
+    let stub = Stub::start_tagged(move |request, if_match| match request {
+        r if r.starts_with("GET /api/workflows?") => {
+            (200, r#"{"workflows":[],"next_cursor":null}"#.into(), None)
+        }
+        "POST /api/workflows" => (
+            201,
+            format!(r#"{{"id":"{ID}","draft":{FILE_DRAFT}}}"#),
+            Some("\"created1\"".into()),
+        ),
+        r if r.ends_with("/deploy") && if_match == Some("\"created1\"") => (
+            200,
+            format!(r#"{{"id":"{ID}","deployed_version":1}}"#),
+            None,
+        ),
+        _ => (404, r#"{"detail":"not in the stub"}"#.into(), None),
+    });
+    let out = stub.tripline(&workflows("created"), &["apply", ".", "--deploy"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stub.requests(),
+        [
+            "GET /api/workflows?limit=100".to_string(),
+            "POST /api/workflows".to_string(),
+            format!("POST /api/workflows/{ID}/deploy"),
+        ]
+    );
+}
+
+#[test]
+fn without_a_tag_from_its_save_the_draft_is_read_and_compared_before_the_deploy() {
+    // A server (or a proxy) that sends no `ETag`: the saved draft is read back and compared.
+    for (read, code) in [(FILE_DRAFT, 0), (OTHER_DRAFT, 1)] {
+        let stub = Stub::start_tagged(move |request, _| match request {
+            r if r.starts_with("GET /api/workflows?") => (200, listed(OTHER_DRAFT, false), None),
+            r if r.starts_with("PUT ") => (
+                200,
+                format!(r#"{{"id":"{ID}","draft":{FILE_DRAFT}}}"#),
+                None,
+            ),
+            r if r == format!("GET /api/workflows/{ID}") => {
+                (200, format!(r#"{{"id":"{ID}","draft":{read}}}"#), None)
+            }
+            r if r.ends_with("/deploy") => (
+                200,
+                format!(r#"{{"id":"{ID}","deployed_version":2}}"#),
+                None,
+            ),
+            _ => (404, r#"{"detail":"not in the stub"}"#.into(), None),
+        });
+        let out = stub.tripline(&workflows("untagged"), &["apply", ".", "--deploy"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{read}: {stderr}");
+        let requests = stub.requests();
+        assert_eq!(
+            requests[2],
+            format!("GET /api/workflows/{ID}"),
+            "{requests:?}"
+        );
+        assert_eq!(
+            requests.iter().any(|r| r.ends_with("/deploy")),
+            code == 0,
+            "{requests:?}"
+        );
+    }
+}

@@ -638,15 +638,28 @@ async fn finish_signin(
         None => None,
     };
 
-    // A failed read of the earlier connection keeps nothing of it (the code is spent: the
-    // sign-in goes on with what it got).
-    let keep_refresh_token = tokens.refresh_token.is_none()
-        && may_keep_refresh_token(&db, &key, &signed_in, userinfo.as_ref())
-            .await
-            .unwrap_or_else(|e| {
-                worker::console_error!("oauth {id}: reading the earlier connection failed: {e:?}");
-                false
-            });
+    // A failed read of the earlier connection stores nothing: saved without it, the
+    // connection would lose the refresh token it holds (the provider sent none this time).
+    let keep_refresh_token = match tokens.refresh_token.is_none() {
+        false => false,
+        true => match may_keep_refresh_token(&db, &key, &signed_in, userinfo.as_ref()).await {
+            Ok(keep) => keep,
+            Err(e) => {
+                worker::console_error!(
+                    "oauth {id}: reading the earlier connection of {user_id} failed ({e:?}); \
+                     nothing stored, no run started"
+                );
+                return failed(
+                    &trigger,
+                    &user_id,
+                    "connection_not_saved",
+                    "the connection could not be saved (storage failed): sign in again",
+                    503,
+                    "Connection not saved",
+                );
+            }
+        },
+    };
     let userinfo_text = userinfo.as_ref().map(Value::to_string);
     let saved = save_connection(
         env,
@@ -771,10 +784,10 @@ struct SignedIn<'a> {
 }
 
 /// Stores the end user's connection (tokens sealed), replacing an earlier one; its refresh
-/// token stays when this sign-in got none and `keep_refresh_token`.
-/// Stores the connection of a sign-in: `Ok(false)` when the workflow is no longer deployed
-/// (nothing is stored). The code is spent by now, so a failing write is tried again, 0.5, 1
-/// and 2 s apart, before its error is returned (the tokens are then lost).
+/// token stays when this sign-in got none and `keep_refresh_token`. `Ok(false)`: the workflow
+/// is no longer deployed, and nothing is stored. The code is spent by now, so a failing write
+/// is tried again, 0.5, 1 and 2 s apart, before its error is returned (the tokens are then
+/// lost). (The fault `signin-save-once` of `TRIPLINE_DEV_FAULTS` fails each first attempt.)
 async fn save_connection(
     env: &Env,
     db: &worker::D1Database,

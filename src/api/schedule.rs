@@ -41,8 +41,15 @@ pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     })?;
     // The deployed schedule: the one that fires while the draft has another trigger, and the
     // one whose days a draft of the same schedule goes on counting from.
+    // (Read only when needed: a draft's schedule that does not count days is its own answer.)
+    let needs_live = match &definition.trigger {
+        Trigger::Schedule(t) => t.counts_days(),
+        _ => true,
+    };
     let deployed = match (row.live(), row.deployed_version) {
-        (Some(TriggerKind::Schedule), Some(version)) if row.status == WorkflowStatus::Deployed => {
+        (Some(TriggerKind::Schedule), Some(version))
+            if needs_live && row.status == WorkflowStatus::Deployed =>
+        {
             crate::engine::version(&crate::store::db(env)?, id.as_str(), version)
                 .await?
                 .ok()
@@ -75,6 +82,7 @@ pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     // object keeps it; the deploy date should it not answer) while the schedule and zone
     // previewed are the live ones, as a deploy keeps it; else today (a deploy now).
     let anchor = match live {
+        // Only a schedule that counts days reads it (`keeps_anchor_of`).
         Some(l) if trigger.keeps_anchor_of(l) => {
             let kept = match crate::objects::status(env, &row.id).await {
                 Ok(status) => status["schedule"]["anchor_ms"]

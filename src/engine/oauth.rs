@@ -588,6 +588,11 @@ async fn refresh_one(
             let current: Vec<String> = json_parse::from_str(&conn.scopes).unwrap_or_default();
             let now = now_ms();
             let mut set = token_set(&resp, &current, now);
+            // Nothing to call an API with: the refresh failed (tried again, as a passing
+            // failure), and the stored token stays.
+            if set.access_token.trim().is_empty() {
+                return failed("the token endpoint answered an empty `access_token`".into()).await;
+            }
             // The current token was obtained when the row last changed, unless a failed
             // refresh changed it since.
             let obtained = (conn.refresh_failures == 0)

@@ -169,6 +169,43 @@ fn misfire_pending(
     before - pending.len()
 }
 
+impl Armed {
+    /// What a deploy of `version` (of `trigger`, at `deployed_at`) keeps of the record armed
+    /// for an earlier one, whose trigger `earlier` stored: the slots already run are never due
+    /// again, runs of the old version still pending are tried (and refused, as not live), and
+    /// the status counts every version. An unchanged schedule that counts days keeps counting
+    /// them from where it did (`earlier` must be the armed version's: one written by an arm cut
+    /// short is not it); slots at or before the deploy instant never run, so with such an
+    /// earlier anchor they count as dealt with (the anchor is the floor otherwise).
+    fn for_version(
+        self,
+        version: i64,
+        deployed_at: i64,
+        trigger: &ScheduleTrigger,
+        earlier: Option<&StoredTrigger>,
+    ) -> Armed {
+        let anchor_ms = trigger.anchor_after(
+            earlier
+                .filter(|s| s.version == self.version)
+                .and_then(|s| ScheduleTrigger::from_json(&s.trigger))
+                .as_ref()
+                .map(|e| (e, self.anchor_ms)),
+            deployed_at,
+        );
+        let handled_ms = match anchor_ms < deployed_at {
+            true => Some(self.handled_ms.map_or(deployed_at, |h| h.max(deployed_at))),
+            false => self.handled_ms,
+        };
+        Armed {
+            version,
+            anchor_ms,
+            handled_ms,
+            next_ms: None,
+            ..self
+        }
+    }
+}
+
 /// The armed version's trigger, as stored with it.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredTrigger {
@@ -331,23 +368,15 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
     let earlier_trigger = storage
         .get::<String>(KEY_TRIGGER)
         .await?
-        .and_then(|s| json_parse::from_str::<StoredTrigger>(&s).ok())
-        .and_then(|s| ScheduleTrigger::from_json(&s.trigger));
+        .and_then(|s| json_parse::from_str::<StoredTrigger>(&s).ok());
     let armed = match load(&storage).await? {
         Some(a) if a.version == deployed.version => a,
-        Some(old) => Armed {
-            version: deployed.version,
-            // An unchanged schedule keeps counting its days from where it did.
-            anchor_ms: trigger.anchor_after(
-                earlier_trigger.as_ref().map(|e| (e, old.anchor_ms)),
-                deployed.deployed_at_ms,
-            ),
-            next_ms: None,
-            // Kept across versions: slots already run are never due again, runs of the old
-            // version still pending are tried (and refused, as not live), and the status
-            // counts every version.
-            ..old
-        },
+        Some(old) => old.for_version(
+            deployed.version,
+            deployed.deployed_at_ms,
+            trigger,
+            earlier_trigger.as_ref(),
+        ),
         // Never armed, or a record that no longer reads: then its slots up to now were run or
         // skipped, and none of them is due again (a slot whose run retention deleted would run
         // twice).
@@ -987,5 +1016,62 @@ mod tests {
         let t: StoredTrigger = json_parse::from_str(r#"{"version":2,"trigger":{"a":1}}"#).unwrap();
         assert_eq!((t.version, t.trigger), (2, json!({"a": 1})));
         assert!(json_parse::from_str::<StoredTrigger>(r#"{"version":2}"#).is_err());
+    }
+
+    /// A redeploy keeps the anchor of an unchanged every-N-days schedule (only the armed
+    /// version's trigger counts), and then counts the slots before the deploy as dealt with;
+    /// any other redeploy starts from its deploy instant, as before.
+    #[test]
+    fn a_redeploy_keeps_the_days_of_an_unchanged_schedule_and_runs_nothing_before_it() {
+        let trigger = |schedule: Value| {
+            ScheduleTrigger::from_json(&json!({"type": "schedule", "schedule": schedule}))
+                .expect("a trigger")
+        };
+        let every_7 = json!({"kind": "daily", "every": 7, "at": "09:00"});
+        let stored = |version: i64, schedule: &Value| StoredTrigger {
+            version,
+            trigger: trigger(schedule.clone()).to_json(),
+        };
+        let old = Armed {
+            version: 1,
+            anchor_ms: 1_000,
+            handled_ms: Some(5_000),
+            next_ms: Some(9_000),
+            pending: Vec::new(),
+            skipped_slots: 3,
+            last_misfire: None,
+            last_run_ms: Some(5_000),
+        };
+        let deployed_at = 20_000;
+        let weekly = trigger(every_7.clone());
+        let kept = old
+            .clone()
+            .for_version(2, deployed_at, &weekly, Some(&stored(1, &every_7)));
+        assert_eq!((kept.version, kept.anchor_ms), (2, 1_000));
+        assert_eq!(kept.handled_ms, Some(deployed_at));
+        assert_eq!((kept.next_ms, kept.skipped_slots), (None, 3));
+        // The stored trigger of another version (an arm cut short wrote it): from the deploy.
+        let other = old
+            .clone()
+            .for_version(2, deployed_at, &weekly, Some(&stored(2, &every_7)));
+        assert_eq!(
+            (other.anchor_ms, other.handled_ms),
+            (deployed_at, Some(5_000))
+        );
+        // Another schedule, or one that counts no days: from the deploy, marks as they were.
+        let every_2 = json!({"kind": "daily", "every": 2, "at": "09:00"});
+        let hourly = json!({"kind": "hourly", "minute": 5});
+        for (schedule, earlier) in [(every_2, &every_7), (hourly.clone(), &hourly)] {
+            let moved = old.clone().for_version(
+                2,
+                deployed_at,
+                &trigger(schedule),
+                Some(&stored(1, earlier)),
+            );
+            assert_eq!(
+                (moved.anchor_ms, moved.handled_ms),
+                (deployed_at, Some(5_000))
+            );
+        }
     }
 }

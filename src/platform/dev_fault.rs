@@ -44,6 +44,8 @@
 //! - `refresh-save-once`: the first attempt to store each refreshed connection's new tokens
 //!   fails, as on a passing database error (the save is tried again). Honoured wherever the
 //!   var is set.
+//! - `signin-save-once`: the first attempt to store each sign-in's connection fails, as on a
+//!   passing database error (the save is tried again). Honoured wherever the var is set.
 //! - `connection-read-once`: the first read of an end user's OAuth connection by a run in an
 //!   isolate fails, as on a passing database error (the run is tried again). Honoured
 //!   wherever the var is set.

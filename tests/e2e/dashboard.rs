@@ -634,6 +634,11 @@ fn test_shelf_fills_live_and_detected_schema_is_applied() {
         .collect();
     assert!(body.contains(&"plan") && body.contains(&"email"), "{saved}");
     assert_eq!(saved["trigger"]["verify"]["scheme"], "github", "{saved}");
+    assert_eq!(
+        text(&r["query_error_text"]),
+        "Query: query.n is not valid UTF-8 once percent-decoded",
+        "{r:#}"
+    );
     assert_eq!(r["csp_violations"], json!([]));
 }
 

@@ -1,4 +1,4 @@
-//! The event-based (poll) trigger end to end: a real `wrangler dev`, a real PostgreSQL 15 cluster
+//! The event-based (poll) trigger end to end: a real `wrangler dev`, a real PostgreSQL cluster
 //! started by the harness, and a real HTTP API served by the test.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

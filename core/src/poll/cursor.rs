@@ -296,6 +296,8 @@ impl HttpCursor {
         greatest_ptr: Option<&str>,
     ) -> Result<(Vec<NewRecord>, usize), PollError> {
         let mut seen_before = 0;
+        // Only a `greatest` cursor keeps the value (its mark) and may send it back.
+        let marks = matches!(self, HttpCursor::Greatest { .. });
         let order_ptr = match self {
             HttpCursor::Greatest { .. } => Some(greatest_ptr.unwrap_or(id_ptr)),
             HttpCursor::Unique(_) => greatest_ptr,
@@ -304,7 +306,7 @@ impl HttpCursor {
             |index: usize, item: &'a Value| -> Result<(String, Option<&'a Value>), PollError> {
                 let key = id_text(item, id_ptr, index)?;
                 let value = match order_ptr {
-                    Some(p) => Some(order_value(item, p, index)?),
+                    Some(p) => Some(order_value(item, p, index, marks)?),
                     None => None,
                 };
                 Ok((key, value))
@@ -589,7 +591,12 @@ fn inexact_whole(n: f64) -> bool {
 }
 
 /// The ordering value of an item: a string or a number.
-fn order_value<'a>(item: &'a Value, pointer: &str, index: usize) -> Result<&'a Value, PollError> {
+fn order_value<'a>(
+    item: &'a Value,
+    pointer: &str,
+    index: usize,
+    marks: bool,
+) -> Result<&'a Value, PollError> {
     let bad = |problem: String| PollError::BadItem {
         index,
         pointer: pointer.to_string(),
@@ -597,14 +604,16 @@ fn order_value<'a>(item: &'a Value, pointer: &str, index: usize) -> Result<&'a V
     };
     match item.pointer(pointer) {
         None | Some(Value::Null) => Err(bad("has no value to order by there".to_string())),
-        // Kept by the cursor, and sent back in the next poll's request (`{{cursor.greatest}}`,
-        // where a header cannot carry a line break).
-        Some(Value::String(s)) if s.len() > MAX_ID_BYTES => Err(bad(format!(
+        // A mark is kept by the cursor and sent back in the next poll's request
+        // (`{{cursor.greatest}}`, where a header cannot carry a line break).
+        Some(Value::String(s)) if marks && s.len() > MAX_ID_BYTES => Err(bad(format!(
             "the value to order by is {} bytes long, more than {MAX_ID_BYTES}",
             s.len()
         ))),
-        Some(Value::String(s)) if s.chars().any(char::is_control) => Err(bad(
-            "the value to order by holds a control character (a line break, say)".to_string(),
+        Some(Value::String(s)) if marks && s.contains(['\r', '\n', '\0']) => Err(bad(
+            "the value to order by holds a line break or a NUL, which it could not be sent \
+             back with"
+                .to_string(),
         )),
         Some(v @ (Value::String(_) | Value::Number(_))) => Ok(v),
         Some(other) => Err(bad(format!(

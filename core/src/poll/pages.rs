@@ -187,8 +187,8 @@ impl Pagination {
     /// After a page that names a next one: `None` to read it in this poll, else why the poll
     /// stops there. `pages_read`: pages read by this poll; `pages_before`: pages read by the
     /// polls before it that went on at once ([`PageWalk::pages_at_once`]): `max_pages` bounds
-    /// the pages read per interval, however many polls read them. `held_bytes`: the JSON size of
-    /// the new records it holds. A positioning walk (`start: "now"`) is not bound by
+    /// the pages read per interval, however many polls read them. `held_bytes`: what the new
+    /// records it holds weigh (`batch_budget::record_weight`: their JSON size, or their values). A positioning walk (`start: "now"`) is not bound by
     /// `max_pages`: what it has not read when the deploy answers would be taken as seen, records
     /// added meanwhile included. `out_of_time`: the poll has read pages for as long as one poll
     /// may (slow pages, a deploy waiting for it): unless the page bound stops it anyway, it keeps

@@ -128,10 +128,16 @@ impl ScheduleTrigger {
         }
     }
 
-    /// Whether this trigger, deployed after `earlier`, keeps its anchor: the same schedule in
-    /// the same zone (the misfire policy is no part of when it fires).
+    /// Whether this trigger, deployed after `earlier`, keeps its anchor: one that counts days
+    /// from it (`daily` with `every > 1`; no other kind reads it), the same schedule in the same
+    /// zone (the misfire policy is no part of when it fires).
     pub fn keeps_anchor_of(&self, earlier: &ScheduleTrigger) -> bool {
-        self.schedule == earlier.schedule && self.timezone == earlier.timezone
+        self.counts_days() && self.schedule == earlier.schedule && self.timezone == earlier.timezone
+    }
+
+    /// Whether its slots depend on the anchor: `daily` with `every > 1`.
+    pub fn counts_days(&self) -> bool {
+        matches!(self.schedule, Schedule::Daily { every, .. } if every > 1)
     }
 
     /// The first fire instant strictly after `after`. `None` only when there is none (a cron

@@ -1012,6 +1012,17 @@ fn a_redeploy_keeps_the_anchor_of_an_unchanged_schedule() {
         );
     }
     assert_eq!(weekly.anchor_after(None, wednesday), wednesday);
+    // No other kind counts from its anchor: each starts from its deploy, as before.
+    let hourly = trigger("UTC", json!({"kind": "hourly", "minute": 5}));
+    assert_eq!(
+        hourly.anchor_after(Some((&hourly, monday)), wednesday),
+        wednesday
+    );
+    let daily = trigger("UTC", json!({"kind": "daily", "at": "09:00"}));
+    assert_eq!(
+        daily.anchor_after(Some((&daily, monday)), wednesday),
+        wednesday
+    );
     // The misfire policy is no part of when it fires.
     let mut caught_up = weekly.clone();
     caught_up.misfire = Misfire::RunOnce;

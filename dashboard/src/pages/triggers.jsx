@@ -107,6 +107,7 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
           {shelf.map((t) => (
             <li class="test-request" key={t.id} data-id={t.id}>
               <div><strong>{t.method}</strong> <span class="mono">{t.path}</span> <Time iso={t.received_at} /> <Signature s={t.signature} /></div>
+              {t.query_error && <p class="bad">Query: {t.query_error}</p>}
               {t.body_error ? <p class="bad">Body: {t.body_error}</p> : <Json value={t.body} text={t.bodyText} />}
               <details><summary>Query and headers</summary><Json value={{ query: t.query, headers: t.headers }} /></details>
             </li>

@@ -55,4 +55,9 @@ await scenario(async (page, out) => {
   await page.getByRole('button', { name: /^Save/ }).click();
   await page.getByText('Draft saved.').waitFor();
   out.saved_draft = (await apiGet(`/api/workflows/${args.id}`)).draft;
+
+  // A query the live URL would refuse (not UTF-8 once decoded) is captured, and said so.
+  execFileSync('curl', ['-s', '-X', 'POST', `${args.base}/hooks/${args.id}/test?n=%FF`, '-d', '{}']);
+  await page.locator('.test-request').nth(3).waitFor();
+  out.query_error_text = await page.locator('.test-request').first().locator('p.bad').first().textContent();
 });

@@ -324,7 +324,7 @@ fn an_item_without_id_among_readable_ones_is_a_failed_record_and_the_poll_moves_
     assert_ne!(other[0].dedup_key, new[0].dedup_key);
     // So is one whose value could not be sent back in a header (a line break) or kept.
     for (ts, why) in [
-        (json!("2024-05-01\n"), "holds a control character"),
+        (json!("2024-05-01\n"), "holds a line break or a NUL"),
         (
             json!("9".repeat(MAX_ID_BYTES + 1)),
             "bytes long, more than 4096",
@@ -335,6 +335,15 @@ fn an_item_without_id_among_readable_ones_is_a_failed_record_and_the_poll_moves_
             .unwrap();
         let unreadable = odd[0].unreadable.as_deref().unwrap_or_default();
         assert!(unreadable.contains(why), "{unreadable}");
+        // A `unique` cursor only sorts by it: the item reads.
+        let u = source(json!({"greatest": "/ts"}));
+        let sorted = u
+            .select_new(
+                &HttpCursor::for_source(&u),
+                &json!([{"id": 4, "ts": ts.clone()}]),
+            )
+            .unwrap();
+        assert_eq!(sorted[0].unreadable, None, "{why}");
     }
     gc.advance(&new);
     assert_eq!(gc.mark(), Some(&json!(5)));
