@@ -595,8 +595,10 @@ impl WorkflowObject {
     async fn live_in_catalog(&self, workflow_id: &str) -> Result<String> {
         // Earlier versions' shard counts, while retention keeps their runs (the trigger URL
         // asks those shards for a repeated key).
+        // (Runs are kept a retention from their end, which comes after their version was
+        // replaced: the same slack as `earlier_until_ms` below.)
         let runs_since = tripline_core::kernel::time::iso_millis(
-            now_ms() - runs::limits::retention_ms(&self.env),
+            now_ms() - runs::limits::retention_ms(&self.env) - runs::EARLIER_SHARDS_SLACK_MS,
         );
         let db = store::db(&self.env)?;
         let served = self
@@ -614,9 +616,15 @@ impl WorkflowObject {
                     // An isolate that read the version this object served keeps it for a few
                     // seconds after this object answers with the new one: a changed `shards`
                     // settles from now (`runs::placement`, `runs::settling`).
+                    let shards = r
+                        .definition
+                        .as_deref()
+                        .and_then(|t| json_parse::from_str::<serde_json::Value>(t).ok())
+                        .map_or(1.0, |d| runs::shards_in(&d));
                     let (previous, since) = runs::settling(
                         served.as_ref(),
                         r.version.unwrap_or_default(),
+                        shards,
                         r.previous_shards,
                         now,
                     );

@@ -1021,6 +1021,42 @@ fn redeploys_that_change_shards_neither_lose_nor_duplicate_runs() {
     assert!(shards.len() >= 3, "{shards:?}");
 }
 
+/// A deploy of the same shard count within the settling window of a change (a retried deploy, a
+/// quick fix) goes on settling from the count before the change: isolates still holding that
+/// version create a new key's run in its shard, so the new version does too until the window
+/// ends (it created them in their 4-shard shard at once, and one key could make two runs).
+#[test]
+fn a_redeploy_of_the_same_count_while_shards_settle_goes_on_settling() {
+    let dev = dev();
+    let def = endpoint(1, json!([]));
+    let id = create(dev, &def);
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut four = def.clone();
+    four["shards"] = json!(4);
+    let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&four));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let deployed = std::time::Instant::now();
+    for _ in 0..2 {
+        let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let mut run_ids = Vec::new();
+    for i in 0..8 {
+        let (status, body, replayed) = post_keyed(dev, &id, &format!("again-{i}"), &json!({}));
+        assert_eq!((status, replayed), (202, false), "{body}");
+        run_ids.push(body["run_id"].as_str().unwrap().to_string());
+    }
+    assert!(
+        deployed.elapsed() < Duration::from_secs(7),
+        "the keys were sent within the settling window"
+    );
+    for run_id in &run_ids {
+        assert!(run_id.ends_with("00"), "{run_id} is in shard 0");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Storage limit
 

@@ -112,14 +112,18 @@ pub fn earlier_in_force(earlier: Option<&str>, current: u8, until_ms: i64, now_m
     parse_earlier_shards(earlier, current)
 }
 
-/// How a version about to go live settles a change of `shards` (`previous_shards` and
-/// `live_since_ms` of its live record): from what this object served until now (`served`, its
-/// live record), since the isolates that still hold a version read it here, whatever D1 says
-/// was deployed just before (`catalog_previous`, a deploy whose call never reached this
-/// object). The same version armed again keeps its settling as it was.
+/// How a version about to go live, with `shards`, settles a change of `shards`
+/// (`previous_shards` and `live_since_ms` of its live record): from what this object served
+/// until now (`served`, its live record), since the isolates that still hold a version read it
+/// here, whatever D1 says was deployed just before (`catalog_previous`, a deploy whose call
+/// never reached this object). The same version armed again keeps its settling as it was, and
+/// so does another version of the same count deployed while it settles (a deploy retried, a
+/// quick fix): the isolates holding the version before it still place keys by the previous
+/// count until its window ends.
 pub fn settling(
     served: Option<&serde_json::Value>,
     version: i64,
+    shards: f64,
     catalog_previous: Option<f64>,
     now_ms: i64,
 ) -> (Option<f64>, i64) {
@@ -132,14 +136,24 @@ pub fn settling(
             served["live_since_ms"].as_i64().unwrap_or(now_ms),
         );
     }
-    let shards = served["definition"]
+    let served_shards = served["definition"]
         .as_str()
         .and_then(|t| json_parse::from_str::<serde_json::Value>(t).ok())
-        .map(|d| d["shards"].as_f64().unwrap_or(1.0));
-    match shards {
-        Some(n) => (Some(n), now_ms),
-        None => (catalog_previous, now_ms),
+        .map(|d| shards_in(&d));
+    let still_settling = served["previous_shards"]
+        .as_f64()
+        .zip(served["live_since_ms"].as_i64())
+        .filter(|(_, since)| now_ms - since < SHARDS_SETTLE_MS);
+    match (served_shards, still_settling) {
+        (Some(n), Some((previous, since))) if n == shards => (Some(previous), since),
+        (Some(n), _) => (Some(n), now_ms),
+        (None, _) => (catalog_previous, now_ms),
     }
+}
+
+/// A definition's `shards` as its live record keeps it (no `shards`: one).
+pub fn shards_in(definition: &serde_json::Value) -> f64 {
+    definition["shards"].as_f64().unwrap_or(1.0)
 }
 
 /// The shard counts other than `current` in a live version's `earlier_shards` (the JSON array
@@ -290,18 +304,45 @@ mod tests {
         // deploy never reached the object: the settling starts from 1 shard.
         let served = json!({"version": 1, "definition": def(1), "previous_shards": null,
                             "live_since_ms": 10});
-        assert_eq!(settling(Some(&served), 3, Some(4.0), 500), (Some(1.0), 500));
+        assert_eq!(
+            settling(Some(&served), 3, 4.0, Some(4.0), 500),
+            (Some(1.0), 500)
+        );
         // No `shards`: one.
         let served = json!({"version": 1, "definition": "{\"name\": \"w\"}"});
-        assert_eq!(settling(Some(&served), 2, Some(8.0), 500), (Some(1.0), 500));
+        assert_eq!(
+            settling(Some(&served), 2, 8.0, Some(8.0), 500),
+            (Some(1.0), 500)
+        );
         // The same version armed again keeps its window.
         let served = json!({"version": 3, "definition": def(4), "previous_shards": 1.0,
                             "live_since_ms": 10});
-        assert_eq!(settling(Some(&served), 3, Some(4.0), 500), (Some(1.0), 10));
+        assert_eq!(
+            settling(Some(&served), 3, 4.0, Some(4.0), 500),
+            (Some(1.0), 10)
+        );
+        // So does another version of the same count deployed within the window (version 2
+        // went from 1 shard to 4 at 10; version 3, 4 shards again, at 500); after it, or with
+        // another count, the new version settles from the one served.
+        let served = json!({"version": 2, "definition": def(4), "previous_shards": 1.0,
+                            "live_since_ms": 10});
+        assert_eq!(
+            settling(Some(&served), 3, 4.0, Some(4.0), 500),
+            (Some(1.0), 10)
+        );
+        let late = SHARDS_SETTLE_MS + 10;
+        assert_eq!(
+            settling(Some(&served), 3, 4.0, Some(4.0), late),
+            (Some(4.0), late)
+        );
+        assert_eq!(
+            settling(Some(&served), 3, 8.0, Some(4.0), 500),
+            (Some(4.0), 500)
+        );
         // Nothing served (a first arming, or undeployed): what D1 says.
-        assert_eq!(settling(None, 3, Some(4.0), 500), (Some(4.0), 500));
+        assert_eq!(settling(None, 3, 4.0, Some(4.0), 500), (Some(4.0), 500));
         let undeployed = json!({"version": null});
-        assert_eq!(settling(Some(&undeployed), 3, None, 500), (None, 500));
+        assert_eq!(settling(Some(&undeployed), 3, 1.0, None, 500), (None, 500));
     }
 
     #[test]
