@@ -641,35 +641,16 @@ async fn finish_signin(
     // A failed read of the earlier connection stores nothing: saved without it, the
     // connection would lose the refresh token it holds (the provider sent none this time).
     let keep_refresh_token = match tokens.refresh_token.is_none() {
-        false => false,
-        true => match may_keep_refresh_token(&db, &key, &signed_in, userinfo.as_ref()).await {
-            Ok(keep) => keep,
-            Err(e) => {
-                worker::console_error!(
-                    "oauth {id}: reading the earlier connection of {user_id} failed ({e:?}); \
-                     nothing stored, no run started"
-                );
-                return failed(
-                    &trigger,
-                    &user_id,
-                    "connection_not_saved",
-                    "the connection could not be saved (storage failed): sign in again",
-                    503,
-                    "Connection not saved",
-                );
-            }
-        },
+        false => Ok(false),
+        true => may_keep_refresh_token(&db, &key, &signed_in, userinfo.as_ref()).await,
     };
     let userinfo_text = userinfo.as_ref().map(Value::to_string);
-    let saved = save_connection(
-        env,
-        &db,
-        &key,
-        &signed_in,
-        userinfo_text.as_deref(),
-        keep_refresh_token,
-    )
-    .await;
+    let saved = match keep_refresh_token {
+        Ok(keep) => {
+            save_connection(env, &db, &key, &signed_in, userinfo_text.as_deref(), keep).await
+        }
+        Err(e) => Err(e),
+    };
     match saved {
         Ok(true) => {}
         // Undeployed or deleted while the sign-in finished: nothing kept, no run.
@@ -686,8 +667,8 @@ async fn finish_signin(
         }
         Err(e) => {
             worker::console_error!(
-                "oauth {id}: the connection of {user_id} could not be saved ({e:?}); its tokens \
-                 are lost and no run started"
+                "oauth {id}: the connection of {user_id} could not be saved ({e:?}); nothing is \
+                 stored (its tokens are lost) and no run started"
             );
             return failed(
                 &trigger,
