@@ -2759,43 +2759,33 @@ fn unsigned_test_requests_are_not_parsed_and_json_has_a_budget() {
         ),
     );
     let test_url = dev.url(&format!("/hooks/{id}/test"));
+    // Sends an unsigned capture; the newest capture on the shelf.
+    let captured = |content_type: &str, body: &[u8]| -> Value {
+        let r = send(
+            "POST",
+            &test_url,
+            &[("content-type", content_type)],
+            Some(body),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        let shelf = api(
+            dev,
+            "GET",
+            &format!("/api/workflows/{id}/test-requests"),
+            None,
+        )
+        .json();
+        shelf["test_requests"][0].clone()
+    };
     let unsigned = format!("[{}1]", "1,".repeat(5_000));
-    let r = send(
-        "POST",
-        &test_url,
-        &[("content-type", "application/json")],
-        Some(unsigned.as_bytes()),
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
-    let shelf = api(
-        dev,
-        "GET",
-        &format!("/api/workflows/{id}/test-requests"),
-        None,
-    )
-    .json();
-    let got = &shelf["test_requests"][0];
+    let got = &captured("application/json", unsigned.as_bytes());
     assert_eq!(got["signature"]["valid"], false, "{got}");
     assert_eq!(got["body"], Value::Null, "{got}");
     assert_eq!(got["raw_body"].as_str().unwrap().len(), 1024, "{got}");
     assert_eq!(got["raw_body_truncated"], true, "{got}");
     // Its headers are kept to a budget, its Content-Type too (not only in `headers`).
     let long_type = format!("application/json; x={}", "a".repeat(20_000));
-    let r = send(
-        "POST",
-        &test_url,
-        &[("content-type", long_type.as_str())],
-        Some(b"{}"),
-    );
-    assert_eq!(r.status, 200, "{}", r.text);
-    let shelf = api(
-        dev,
-        "GET",
-        &format!("/api/workflows/{id}/test-requests"),
-        None,
-    )
-    .json();
-    let got = &shelf["test_requests"][0];
+    let got = &captured(&long_type, b"{}");
     assert_eq!(got["signature"]["valid"], false, "{got}");
     assert_eq!(got["headers_left_out"], 1, "{got}");
     assert_eq!(got["content_type"], long_type[..256], "{got}");

@@ -1250,45 +1250,32 @@ fn one_time_links_from_the_api_work_once() {
         );
         assert_problem(&r, 400, Some("body.user_id"), "`.` or `..`");
     }
-    // A draft never deployed has no Sign-in URL yet (it answers 404): no link for it.
+    // A workflow whose Sign-in URL answers 404 gets no link: 409, saying why.
+    let refused = |wf: &str, why: &str| {
+        let r = api(
+            dev,
+            "POST",
+            &format!("/api/workflows/{wf}/signin-links"),
+            Some(&json!({"user_id": "u"})),
+        );
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert!(
+            r.json()["detail"].as_str().unwrap().contains(why),
+            "{}",
+            r.text
+        );
+    };
+    // A draft never deployed has no Sign-in URL yet.
     let draft = create(
         dev,
         &definition(&provider, "Not deployed", json!({}), log_steps()),
     );
-    let r = api(
-        dev,
-        "POST",
-        &format!("/api/workflows/{draft}/signin-links"),
-        Some(&json!({"user_id": "u"})),
-    );
-    assert_eq!(r.status, 409, "{}", r.text);
-    assert!(
-        r.json()["detail"]
-            .as_str()
-            .unwrap()
-            .contains("is not deployed"),
-        "{}",
-        r.text
-    );
+    refused(&draft, "is not deployed");
     let hook = create(
         dev,
         &json!({"name": "h", "trigger": {"type": "endpoint"}, "steps": []}),
     );
-    let r = api(
-        dev,
-        "POST",
-        &format!("/api/workflows/{hook}/signin-links"),
-        Some(&json!({"user_id": "u"})),
-    );
-    assert_eq!(r.status, 409, "{}", r.text);
-    assert!(
-        r.json()["detail"]
-            .as_str()
-            .unwrap()
-            .contains("no Sign-in links"),
-        "{}",
-        r.text
-    );
+    refused(&hook, "no Sign-in links");
 }
 
 /// A sign-in that finishes while its workflow is deleted keeps no connection (it would outlive
