@@ -428,8 +428,8 @@ pub async fn execute_claimed(
                             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                             .collect();
                         let body = resp.body.as_deref().map(|b| {
-                            json_parse::from_str::<Value>(b)
-                                .unwrap_or_else(|_| Value::String(b.into()))
+                            json_parse::within_budget::<Value>(b)
+                                .unwrap_or_else(|| Value::String(b.into()))
                         });
                         let out =
                             json!({ "status": resp.status, "headers": headers, "body": body });
@@ -445,7 +445,7 @@ pub async fn execute_claimed(
                             .is_some_and(|c| c.to_ascii_lowercase().contains("json"));
                         let mut reply = stored.clone();
                         if let Some(b) = resp.body.as_deref() {
-                            if !json_reply || json_parse::from_str::<Value>(b).is_err() {
+                            if !json_reply || json_parse::within_budget::<Value>(b).is_none() {
                                 reply["body"] =
                                     Value::String(tripline_core::kernel::redact::redact_text(
                                         b,

@@ -108,8 +108,9 @@ const MAX_REDIRECTS: u32 = 5;
 
 /// Sends `out` as [`send`] does, but follows redirects itself and only within the URL's own
 /// origin, or to the same host over https (at most [`MAX_REDIRECTS`]): a request that carries a secret, a code or a token is
-/// never sent on to another host because its server answered with a redirect. A `303`, or a
-/// `301`/`302` to a `POST`, continues as a `GET` without the body. `timeout` covers the whole
+/// never sent on to another host because its server answered with a redirect. A `303` (to a
+/// method other than `GET` and `HEAD`), or a `301`/`302` to a `POST`, continues as a `GET`
+/// without the body and its `content-*` headers. `timeout` covers the whole
 /// chain, not each hop: a caller's lease counts one timeout per attempt.
 pub async fn send_within_origin(
     out: &Outbound<'_>,
@@ -126,7 +127,16 @@ pub async fn send_within_origin(
     let without_type: Vec<(String, String)> = out
         .headers
         .iter()
-        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-type"))
+        .filter(|(k, _)| {
+            ![
+                "content-type",
+                "content-encoding",
+                "content-language",
+                "content-location",
+            ]
+            .iter()
+            .any(|h| k.eq_ignore_ascii_case(h))
+        })
         .cloned()
         .collect();
     let mut headers = out.headers;
@@ -172,7 +182,10 @@ pub async fn send_within_origin(
                 resp.status
             )));
         }
-        if resp.status == 303 || (matches!(resp.status, 301 | 302) && method == "POST") {
+        let keeps_method = matches!(method.as_str(), "GET" | "HEAD");
+        if (resp.status == 303 && !keeps_method)
+            || (matches!(resp.status, 301 | 302) && method == "POST")
+        {
             method = "GET".to_string();
             body = None;
             headers = &without_type;

@@ -855,6 +855,60 @@ fn secrets_only_go_to_the_literal_host() {
     assert_eq!(up.received(&format!("/redirect/{tag}")).len(), 1);
 }
 
+/// A `303` to a `HEAD` that carries a secret (followed hop by hop, within its origin) stays a
+/// `HEAD`, as a browser's would: no body is asked for, and its output's body is null.
+#[test]
+fn a_head_step_redirected_with_303_stays_a_head() {
+    let (dev, up) = (dev(), upstream());
+    let tag = unique("seeother");
+    let target = up.url(&format!("/echo/{tag}/there"));
+    let encoded = target.replace(':', "%3A").replace('/', "%2F");
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "head redirected",
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "check", "method": "HEAD", "retries": 0,
+                       "url": up.url(&format!("/seeother/{tag}?to={encoded}")),
+                       "headers": {"x-api-key": "{{secrets.API_TOKEN}}"}}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["output"]["status"], 200, "{run}");
+    assert_eq!(run["steps"][0]["output"]["body"], Value::Null, "{run}");
+    let there = up.received(&format!("/echo/{tag}/there"));
+    assert_eq!(there.len(), 1, "{there:?}");
+    assert_eq!(there[0].method, "HEAD");
+    assert_eq!(up.received(&format!("/seeother/{tag}"))[0].method, "HEAD");
+}
+
+/// An answer with more values than are parsed (`[0,0,…]` as text: tens of MB once parsed) is
+/// never parsed for the record: the run ends, its record says the answer is not shown.
+#[test]
+fn an_answer_over_the_parse_budget_is_not_parsed_for_the_record() {
+    let (dev, up) = (dev(), upstream());
+    let tag = unique("zeros");
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "many values",
+            "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "list", "retries": 0,
+                       "url": up.url(&format!("/zeros/300000?{tag}"))}]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let size = 2 * 300_000 + 1;
+    assert_eq!(
+        run["steps"][0]["output"]["body"],
+        format!("[not shown: {size} bytes of JSON, more values or depth than a record reads]"),
+        "{}",
+        &run.to_string()[..2000.min(run.to_string().len())]
+    );
+}
+
 /// A step's timeout covers its whole redirect chain: a step that carries a secret follows
 /// redirects itself, hop by hop, and two slow hops within its origin add up past the timeout
 /// (each alone is within it). The lease that keeps a second executor away counts one timeout

@@ -7,3 +7,11 @@
 pub fn from_str<'a, T: serde::Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
     serde_json::from_slice(text.as_bytes())
 }
+
+/// [`from_str`], only for a text within the parse budget ([`super::json_budget::check`]): a
+/// larger one is not parsed at all (its values would take many times its size in memory), and
+/// reads as not JSON.
+pub fn within_budget<'a, T: serde::Deserialize<'a>>(text: &'a str) -> Option<T> {
+    super::json_budget::check(text.as_bytes()).ok()?;
+    from_str(text).ok()
+}

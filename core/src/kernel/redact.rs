@@ -201,7 +201,7 @@ pub fn scrub_secrets(s: &str, secret_values: &[String]) -> String {
 /// value) and, when that hid something, kept as the redacted JSON's text; secret values are
 /// scrubbed as written and as JSON writes them (escaped).
 pub fn redact_text(text: &str, secret_values: &[String]) -> String {
-    if let Ok(mut v) = json_parse::from_str::<Value>(text) {
+    if let Some(mut v) = json_parse::within_budget::<Value>(text) {
         let before = v.clone();
         redact(&mut v, secret_values);
         if v != before {
@@ -220,8 +220,18 @@ pub fn redact_text(text: &str, secret_values: &[String]) -> String {
 /// `text/plain`, form-encoded, too deep): read as JSON when it parses (credential names and
 /// credential-looking values hidden, as a JSON answer's are), else as a form when it reads as
 /// one (`access_token=…&scope=…`: the values of credential-named pairs hidden), with the
-/// secrets a step used scrubbed either way.
+/// secrets a step used scrubbed either way. An answer that looks like JSON but holds more
+/// values, or deeper ones, than are parsed ([`super::json_budget`]) is not shown: what it
+/// hides by name could not be found.
 pub fn redact_answer_text(text: &str, secret_values: &[String]) -> String {
+    if super::json_budget::check(text.as_bytes()).is_err()
+        && text.trim_start().starts_with(['{', '['])
+    {
+        return format!(
+            "[not shown: {} bytes of JSON, more values or depth than a record reads]",
+            text.len()
+        );
+    }
     if let Ok(mut v) = json_parse::from_str::<Value>(text) {
         if v.is_object() || v.is_array() {
             let before = v.clone();

@@ -95,8 +95,8 @@ impl PreparedRequest {
         let body = self.body.as_ref().map(|b| {
             let is_json = header(&self.headers, "content-type")
                 .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
-            match json_parse::from_str::<Value>(b) {
-                Ok(v) if is_json => v,
+            match is_json.then(|| json_parse::within_budget::<Value>(b)) {
+                Some(Some(v)) => v,
                 _ => Value::String(b.clone()),
             }
         });

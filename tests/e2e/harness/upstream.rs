@@ -6,7 +6,8 @@
 //! - `/status/{code}` answers with that status,
 //! - `/token/{value}` answers 200 `{"access_token": value, "token_type": "bearer"}`,
 //! - `/redirect?to=<url>` answers 302 to `<url>` (percent-encoded; `?wait=<ms>&to=…` first
-//!   waits that long),
+//!   waits that long); `/seeother?to=<url>` the same with 303,
+//! - `/zeros/{n}` answers 200 `[0,0,…]` (`n` values) as `text/plain`,
 //! - `/big/{bytes}` answers that many bytes of JSON with a Content-Length,
 //! - `/bigchunked/{bytes}` the same without a Content-Length (chunked),
 //! - `/typed/{content-type}` answers 200 `{"typed": true}` with that (percent-encoded)
@@ -30,6 +31,7 @@ use super::http_server::{Reply, Request, Server};
 /// One request the server received.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub method: String,
     pub path: String,
     pub headers: HashMap<String, String>,
     pub body: String,
@@ -79,6 +81,7 @@ fn answer(
     let n = {
         let mut r = received.lock().unwrap();
         r.push(Received {
+            method: request.method.to_string(),
             path: path.clone(),
             headers: headers.clone(),
             body: body.clone(),
@@ -128,7 +131,11 @@ fn answer(
                 ),
             };
         }
-        Some("redirect") => {
+        Some("zeros") => {
+            let n = bytes_of(2).max(1);
+            return Reply::new(200, "text/plain", format!("[{}0]", "0,".repeat(n - 1)));
+        }
+        Some(kind @ ("redirect" | "seeother")) => {
             let query = path.split_once('?').map_or("", |(_, q)| q);
             if let Some(ms) = query
                 .strip_prefix("wait=")
@@ -141,7 +148,10 @@ fn answer(
                 .split_once("to=")
                 .map(|(_, t)| percent_decode(t))
                 .unwrap_or_default();
-            return Reply::redirect(&to);
+            return match kind {
+                "seeother" => Reply::new(303, "text/plain", "").with_header("location", &to),
+                _ => Reply::redirect(&to),
+            };
         }
         Some(kind @ ("big" | "bigchunked" | "biggzip")) => {
             let n = bytes_of(2).max(2);

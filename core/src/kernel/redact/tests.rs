@@ -343,3 +343,31 @@ fn an_answer_kept_as_text_is_redacted_as_what_it_reads_as() {
     assert_eq!(redact_answer_text("ok=1&n=2", &secrets), "ok=1&n=2");
     assert_eq!(redact_answer_text("plain text", &secrets), "plain text");
 }
+
+/// A text over the parse budget is never parsed (millions of small values take many times their
+/// text's size in memory): a JSON-looking answer is not shown, other text is scrubbed as text.
+#[test]
+fn a_text_over_the_parse_budget_is_not_parsed() {
+    let secrets = vec!["s3cr3t-value".to_string()];
+    let many = format!("[{}0]", "0,".repeat(250_000));
+    assert_eq!(
+        redact_answer_text(&many, &secrets),
+        format!(
+            "[not shown: {} bytes of JSON, more values or depth than a record reads]",
+            many.len()
+        )
+    );
+    let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    assert!(redact_answer_text(&deep, &secrets).starts_with("[not shown: 200 bytes"));
+    // Not JSON-looking: scrubbed as text, whatever its commas.
+    let csv = format!("s3cr3t-value{}", ",1".repeat(250_000));
+    let scrubbed = redact_answer_text(&csv, &secrets);
+    assert!(
+        scrubbed.starts_with("[redacted],1,1"),
+        "{}",
+        &scrubbed[..40]
+    );
+    // As a reply's or a page's text: its secrets scrubbed, never parsed.
+    let with_secret = format!("[\"s3cr3t-value\",{}0]", "0,".repeat(250_000));
+    assert!(redact_text(&with_secret, &secrets).starts_with("[\"[redacted]\",0,0"));
+}
