@@ -115,6 +115,11 @@ export function apiIfMatch(method, path, body, tag) {
   return call(method, path, body, undefined, READ_TIMEOUT_MS, tag ? { 'if-match': tag } : {});
 }
 
+/** [`api`] with more request headers (`Idempotency-Key`). */
+export function apiWith(method, path, body, headers) {
+  return call(method, path, body, undefined, READ_TIMEOUT_MS, headers);
+}
+
 async function call(method, path, body, withToken, readTimeoutMs, extra) {
   const t = withToken ?? token.get();
   const headers = { accept: 'application/json', ...extra };
@@ -150,6 +155,8 @@ async function call(method, path, body, withToken, readTimeoutMs, extra) {
   }
   if (!resp.ok) {
     const err = new ApiError(resp.status, data, resp.statusText);
+    // A refusal that still stored a draft (a save whose test URL was not updated) tags it.
+    err.tag = resp.headers.get('etag');
     if (resp.status === 401 && withToken === undefined) onUnauthorized(err);
     throw err;
   }

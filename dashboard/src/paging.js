@@ -5,10 +5,14 @@
  * loaded items that sort after its last one (`sortsAfter(item, last)`), which the pages loaded
  * later hold. A loaded item the page no longer has, but that would sort within it, is gone
  * (deleted, or out of the filter). When the page is the whole list (`complete`: it has no next
- * cursor), nothing else is kept. */
+ * cursor), nothing else is kept. A page that holds none of the loaded items may not reach them
+ * (more new items came than a page holds): the list starts again from it, the pages below
+ * unloaded. The answer is `page` itself whenever it is the whole list shown: the caller then
+ * pages on from the page's own cursor. */
 export function refreshFirstPage(loaded, page, complete, keyOf, sortsAfter) {
   if (!loaded || complete || !page.length) return page;
   const fresh = new Set(page.map(keyOf));
+  if (!loaded.some((x) => fresh.has(keyOf(x)))) return page;
   const last = page[page.length - 1];
   return [...page, ...loaded.filter((x) => !fresh.has(keyOf(x)) && sortsAfter(x, last))];
 }

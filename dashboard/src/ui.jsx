@@ -109,7 +109,9 @@ export function Problem({ error, title }) {
   return (
     <div class="problem" role="alert">
       <strong>{title || e.title}</strong>
-      {e.detail ? <p>{e.detail}</p> : null}
+      {/* Under a title of the page's own, a problem without detail (Tripline not reached) says
+          its own title. */}
+      {e.detail ? <p>{e.detail}</p> : title && e.title !== title ? <p>{e.title}</p> : null}
       {e.errors.length > 0 && (
         <ul>{e.errors.map((x) => <li><code>{x.location}</code> {x.message}</li>)}</ul>
       )}

@@ -30,3 +30,15 @@ test('a page appended leaves out what is already loaded; any order works', () =>
   const after = (a, b) => a.id > b.id;
   assert.deepEqual(ids(refreshFirstPage(items('a', 'b', 'c', 'd'), items('a', 'c'), false, key, after)), ['a', 'c', 'd']);
 });
+
+test('a page that holds none of the loaded items starts the list again, the pages below unloaded', () => {
+  // 30 runs came while the tab was hidden: the fresh page of 20 ends at r111, above r100.
+  const loaded = items('r100', 'r99', 'r98');
+  const page = items('r130', 'r129', 'r111');
+  const merged = refreshFirstPage(loaded, page, false, key, older);
+  assert.equal(merged, page); // the page itself: the caller pages on from its cursor
+  assert.deepEqual(ids(merged), ['r130', 'r129', 'r111']);
+  // One loaded item in the page is enough to join them.
+  assert.deepEqual(ids(refreshFirstPage(loaded, items('r101', 'r100', 'r99'), false, key, older)), ['r101', 'r100', 'r99', 'r98']);
+  assert.notEqual(refreshFirstPage(loaded, items('r101', 'r100'), false, key, older), loaded);
+});

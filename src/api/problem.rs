@@ -89,8 +89,9 @@ impl ApiError {
     }
 
     /// 503 for a saved draft whose copy in the workflow's object, which the test URL follows,
-    /// could not be updated: the save stands, and saving the same draft again updates it.
-    pub fn object_unavailable_after_save(e: worker::Error) -> Self {
+    /// could not be updated: the save stands (its `ETag` is the saved `draft`'s, for the next
+    /// `If-Match`), and saving the same draft again updates it.
+    pub fn object_unavailable_after_save(e: worker::Error, draft: &str) -> Self {
         worker::console_error!("draft copy not handed to the object: {e}");
         ApiError::new(
             503,
@@ -99,6 +100,7 @@ impl ApiError {
              URL follows, could not be told; save the same draft again to update it",
         )
         .with_header("retry-after", "1")
+        .with_header("etag", tripline_core::kernel::revision::draft_tag(draft))
     }
 
     fn type_uri(&self) -> String {

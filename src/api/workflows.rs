@@ -318,7 +318,7 @@ pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     // The test URL follows the draft as the workflow's object holds it.
     test_shelf::keep_draft(env, id, &row)
         .await
-        .map_err(ApiError::object_unavailable_after_save)?;
+        .map_err(|e| ApiError::object_unavailable_after_save(e, &text))?;
     // The tag of the draft this request stored (the row read back may hold a later save's).
     tagged(json_response(200, &resource(&row, &origin(&req)))?, &text)
 }

@@ -1077,6 +1077,57 @@ fn text_typed_during_a_save_stays_unsaved() {
     assert_eq!(r["editor_has_late_edit"], true, "{r:#}");
     // The draft is what was sent.
     assert_eq!(r["stored_name"], "Sent with the save", "{r:#}");
+    // A refused save keeps the editor's text for "Restore my edit", the late edit with it.
+    let refused = &r["refused"];
+    assert_eq!(refused["editor_shows_theirs"], true, "{r:#}");
+    assert_eq!(refused["restored_late_edit"], true, "{r:#}");
+    assert_eq!(refused["stored_name"], "Saved in another tab", "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn a_write_done_whose_answer_or_reread_was_lost_says_so_and_makes_nothing_twice() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_lost_answers.mjs", json!({"id": id}));
+    // A save answered "test URL not updated" was stored: the page counts it saved, and saving
+    // again (as the answer asks) is no conflict with itself.
+    let after_503 = &r["after_503"];
+    assert_eq!(after_503["stored_name"], "Saved, copy not handed", "{r:#}");
+    assert!(!text(&after_503["note"]).contains("Unsaved"), "{r:#}");
+    assert_eq!(after_503["saved_again"], true, "{r:#}");
+    assert_eq!(after_503["stale_notice"], 0, "{r:#}");
+    // The deploy was done, its re-read failed: the page says both, not "not deployed".
+    let deploy = &r["deploy"];
+    assert!(deploy["failed_reads"].as_u64() >= Some(1), "{r:#}");
+    assert!(
+        text(&deploy["note"]).contains("Deployed version 1."),
+        "{r:#}"
+    );
+    assert!(
+        text(&deploy["problem"]).contains("Deployed, but the page could not be refreshed"),
+        "{r:#}"
+    );
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(wf["deployed_version"], 1, "{wf}");
+    // The replay's answer was lost after the server made it; pressed again, the same key
+    // answered with the same run: one replay, and the page shows it.
+    assert!(
+        text(&r["replay_problem"]).contains("could not be reached"),
+        "{r:#}"
+    );
+    let keys = r["replay_keys"].as_array().expect("replay_keys");
+    assert_eq!(keys.len(), 2, "{r:#}");
+    assert!(text(&keys[0]).starts_with("dashboard-"), "{r:#}");
+    assert_eq!(keys[0], keys[1], "{r:#}");
+    let answers = r["replay_answers"].as_array().expect("replay_answers");
+    assert_eq!(answers[0]["status"], 202, "{r:#}");
+    assert_eq!(answers[1]["status"], 202, "{r:#}");
+    assert_eq!(answers[1]["replayed"], "true", "{r:#}");
+    assert_eq!(answers[0]["run_id"], answers[1]["run_id"], "{r:#}");
+    assert_eq!(r["replay_page"], answers[0]["run_id"], "{r:#}");
+    let all = runs(dev, &id);
+    assert_eq!(all.len(), 2, "the run and one replay: {all:?}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

@@ -49,7 +49,12 @@ export function WorkflowList() {
       setNext(page.next_cursor);
     } else {
       // A refresh updates the first page and keeps the pages loaded below it.
-      setItems((old) => refreshFirstPage(old, page.workflows, !page.next_cursor, byId, olderThan));
+      setItems((old) => {
+        const merged = refreshFirstPage(old, page.workflows, !page.next_cursor, byId, olderThan);
+        // The list is this page alone again: paging goes on from its cursor.
+        if (merged === page.workflows) paged.current = false;
+        return merged;
+      });
       if (!paged.current || !page.next_cursor) setNext(page.next_cursor);
       setError(null);
     }

@@ -1,6 +1,6 @@
 // Runs of a workflow (status filter, paging, new runs appearing live) and one run's timeline.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, enc, exactPretty } from '../api.js';
+import { api, apiWith, enc, exactPretty } from '../api.js';
 import { Problem, Loading, Empty, Status, Time, Json, StaleNote, usePolling, duration, go, MoreButton } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 
@@ -56,7 +56,12 @@ export function RunsPage({ id }) {
     try {
       const r = await fetchPage(null);
       if (!r) return;
-      setList((prev) => refreshFirstPage(prev, r.runs, !r.next_cursor, byId, olderThan));
+      setList((prev) => {
+        const merged = refreshFirstPage(prev, r.runs, !r.next_cursor, byId, olderThan);
+        // The list is this page alone again: paging goes on from its cursor.
+        if (merged === r.runs) paged.current = false;
+        return merged;
+      });
       if (!paged.current || !r.next_cursor) setNext(r.next_cursor);
       setError(null);
     } catch (e) {
@@ -175,11 +180,16 @@ export function RunPage({ runId }) {
       setError(e);
     }
   }, 1000, [runId, run && run.status]);
+  // The replay's `Idempotency-Key`, kept until a replay is accepted: pressing Replay again
+  // after a lost answer makes no second run.
+  const replayKey = useRef(null);
   const replay = async () => {
     setBusy(true);
     setProblem(null);
     try {
-      const r = await api('POST', `/api/runs/${enc(runId)}/replay`);
+      if (!replayKey.current || replayKey.current.run !== runId) replayKey.current = { run: runId, key: `dashboard-${crypto.randomUUID()}` };
+      const r = await apiWith('POST', `/api/runs/${enc(runId)}/replay`, undefined, { 'idempotency-key': replayKey.current.key });
+      replayKey.current = null;
       go(`/runs/${r.run_id}`);
     } catch (e) {
       setProblem(e);

@@ -214,9 +214,16 @@ export function PollPanel({ wf, onChanged }) {
     try {
       const r = await api('POST', `/api/workflows/${enc(wf.id)}/poll/reset`, { start });
       setResult(`Poll reset (start: ${r.start}). New cursor: ${exactCompact(r, 'cursor')}`);
-      await onChanged();
     } catch (e) {
       setProblem(e);
+      setBusy(false);
+      return;
+    }
+    // The reset is done: a failed read of the workflow after it is said as such.
+    try {
+      await onChanged();
+    } catch (e) {
+      setProblem({ title: 'Poll reset, but the page could not be refreshed', detail: `${e.message}. The page reads it again within 10 s.`, errors: [] });
     } finally {
       setBusy(false);
     }
@@ -288,7 +295,12 @@ export function OAuthPanel({ wf }) {
   const load = async () => {
     try {
       const r = await page(null);
-      setConns((prev) => refreshFirstPage(prev, r.connections, !r.next_cursor, byUser, userAfter));
+      setConns((prev) => {
+        const merged = refreshFirstPage(prev, r.connections, !r.next_cursor, byUser, userAfter);
+        // The list is this page alone again: paging goes on from its cursor.
+        if (merged === r.connections) paged.current = false;
+        return merged;
+      });
       if (!paged.current || !r.next_cursor) setNext(r.next_cursor);
       setLoadError(null);
     } catch (e) {

@@ -149,8 +149,16 @@ export function WorkflowPage({ id, onDirty }) {
       setNote('Draft saved.');
       return true;
     } catch (e) {
-      if (e.status === 412) await savedElsewhere(sent, false);
-      else {
+      // The edit kept is the editor's text now: what was typed while the save was under way too.
+      if (e.status === 412) await savedElsewhere(editor.current.text(), false);
+      else if (e.tag) {
+        // Saved, though the answer is a problem (the test URL's copy was not updated): the
+        // draft sent is the saved one, and its tag is the next save's `If-Match`.
+        setSavedText(sent);
+        keepTag(e.tag);
+        setErrors([]);
+        setProblem(e);
+      } else {
         setErrors(e.errors || []);
         setProblem(e);
       }
@@ -187,6 +195,16 @@ export function WorkflowPage({ id, onDirty }) {
     }
   };
 
+  /** The workflow read again after a write that was done (`done` says which): a read that
+   * fails is said as such, never as the write's failure (the next refresh reads it again). */
+  const refreshAfter = async (done) => {
+    try {
+      await refresh();
+    } catch (e) {
+      setProblem({ title: `${done}, but the page could not be refreshed`, detail: `${e.message}. The page reads it again within 10 s.`, errors: [] });
+    }
+  };
+
   const deploy = async () => {
     if (dirty && !(await save())) return;
     setBusy('deploy');
@@ -196,9 +214,9 @@ export function WorkflowPage({ id, onDirty }) {
     const deploying = editor.current.text();
     try {
       // The draft the page shows, saved: not one saved elsewhere since (a 412 then).
-      await apiIfMatch('POST', `/api/workflows/${enc(id)}/deploy`, undefined, tagRef.current);
-      const w = await refresh();
-      setNote(`Deployed version ${w.deployed_version}.`);
+      const d = await apiIfMatch('POST', `/api/workflows/${enc(id)}/deploy`, undefined, tagRef.current);
+      setNote(`Deployed version ${d.deployed_version}.`);
+      await refreshAfter('Deployed');
     } catch (e) {
       if (e.status === 412) {
         const typed = editor.current.text();
@@ -218,8 +236,8 @@ export function WorkflowPage({ id, onDirty }) {
     setProblem(null);
     try {
       await api('POST', `/api/workflows/${enc(id)}/undeploy`);
-      await refresh();
       setNote('Undeployed: its triggers are stopped.');
+      await refreshAfter('Undeployed');
     } catch (e) {
       setErrors(e.errors || []);
       setProblem(e);

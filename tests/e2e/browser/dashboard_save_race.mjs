@@ -1,5 +1,9 @@
-// Text typed while a save is under way is not what was saved: it stays an unsaved change.
-import { args, scenario, signIn, setEditorText, editorText, apiGet } from './dashboard_lib.mjs';
+// Text typed while a save is under way is not what was saved: it stays an unsaved change; and
+// when that save is refused (the draft was saved elsewhere meanwhile), the edit kept for
+// "Restore my edit" is the editor's text, with what was typed during the save.
+import { args, scenario, signIn, setEditorText, editorText, apiGet, apiPut } from './dashboard_lib.mjs';
+
+const workflow = (url) => url.pathname === `/api/workflows/${args.id}`;
 
 await scenario(async (page, out) => {
   await signIn(page);
@@ -12,7 +16,7 @@ await scenario(async (page, out) => {
   const gate = new Promise((r) => { release = r; });
   let seen;
   const sent = new Promise((r) => { seen = r; });
-  await page.route((url) => url.pathname === `/api/workflows/${args.id}`, async (route) => {
+  await page.route(workflow, async (route) => {
     if (route.request().method() !== 'PUT') return route.continue();
     seen();
     await gate;
@@ -29,4 +33,29 @@ await scenario(async (page, out) => {
   out.save_button = await page.getByRole('button', { name: /^Save/ }).textContent();
   out.editor_has_late_edit = (await editorText(page)).includes('Typed during the save');
   out.stored_name = (await apiGet(`/api/workflows/${args.id}`)).draft.name;
+
+  // Saved again, held; saved elsewhere meanwhile; a late edit typed: the save gets a 412.
+  await page.unroute(workflow);
+  await setEditorText(page, JSON.stringify({ ...draft, name: 'Sent with the refused save' }, null, 2));
+  let releaseAgain;
+  const gateAgain = new Promise((r) => { releaseAgain = r; });
+  let seenAgain;
+  const sentAgain = new Promise((r) => { seenAgain = r; });
+  await page.route(workflow, async (route) => {
+    if (route.request().method() !== 'PUT') return route.continue();
+    seenAgain();
+    await gateAgain;
+    return route.continue();
+  });
+  await page.getByRole('button', { name: /^Save/ }).click();
+  await sentAgain;
+  await apiPut(`/api/workflows/${args.id}`, { ...draft, name: 'Saved in another tab' });
+  await setEditorText(page, JSON.stringify({ ...draft, name: 'Typed during the refused save' }, null, 2));
+  await page.waitForTimeout(300);
+  releaseAgain();
+  await page.locator('#stale-edit').waitFor({ timeout: 10_000 });
+  out.refused = { editor_shows_theirs: (await editorText(page)).includes('Saved in another tab') };
+  await page.getByRole('button', { name: 'Restore my edit', exact: true }).click();
+  out.refused.restored_late_edit = (await editorText(page)).includes('Typed during the refused save');
+  out.refused.stored_name = (await apiGet(`/api/workflows/${args.id}`)).draft.name;
 });
