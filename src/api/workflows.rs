@@ -59,7 +59,7 @@ fn tagged(mut resp: Response, draft: &str) -> ApiResult {
 /// one (it was saved again since the client read it); `Some(draft)` when it names this one,
 /// which must then still be the stored one when the request writes; `None` without `If-Match`,
 /// or with `*` (any draft).
-fn if_match<'a>(req: &Request, row: &'a WorkflowRow) -> ApiResult<Option<&'a str>> {
+pub(crate) fn if_match<'a>(req: &Request, row: &'a WorkflowRow) -> ApiResult<Option<&'a str>> {
     let Some(expected) = req.headers().get("if-match")? else {
         return Ok(None);
     };

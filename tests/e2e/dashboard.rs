@@ -639,6 +639,22 @@ fn test_shelf_fills_live_and_detected_schema_is_applied() {
         "Query: query.n is not valid UTF-8 once percent-decoded",
         "{r:#}"
     );
+    // Apply over a draft saved elsewhere: refused, that draft kept as saved and shown; applied
+    // again, the schema is in it.
+    let elsewhere = &r["elsewhere"];
+    assert_eq!(
+        elsewhere["stored"]["name"], "Shelf, saved elsewhere",
+        "{r:#}"
+    );
+    assert_eq!(
+        elsewhere["stored"]["trigger"]["request"],
+        json!({}),
+        "{r:#}"
+    );
+    assert_eq!(elsewhere["editor_shows_theirs"], true, "{r:#}");
+    let then = &elsewhere["then_stored"];
+    assert_eq!(then["name"], "Shelf, saved elsewhere", "{r:#}");
+    assert!(then["trigger"]["request"]["body"].is_array(), "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

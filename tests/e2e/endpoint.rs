@@ -2183,6 +2183,23 @@ fn test_url_detect_schema_deploy_then_validate() {
     let draft = api(dev, "GET", &format!("/api/workflows/{id}"), None).json()["draft"].clone();
     assert_eq!(draft["trigger"].get("request"), None);
 
+    // Applied only into the draft the client read: a stale `If-Match` is a 412, nothing written.
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let stale = send(
+        "POST",
+        &dev.url(&format!("/api/workflows/{id}/detect-schema")),
+        &[
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+            ("if-match", "\"not-the-draft\""),
+        ],
+        Some(br#"{"apply": true}"#),
+    );
+    assert_eq!(stale.status, 412, "{}", stale.text);
+    assert_eq!(stale.locations(), ["header.if-match"]);
+    let unchanged = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(unchanged["draft"]["trigger"].get("request"), None);
+
     // Apply (choosing the request explicitly), deploy, and the schema is live.
     let r = api(
         dev,

@@ -1,7 +1,7 @@
 // The trigger panels of a workflow page: endpoint (URLs, live test shelf, schema detection),
 // schedule (fire times with DST shifts), poll (status and reset), OAuth (URLs, connections).
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
-import { api, enc, exactCompact, exactPretty } from '../api.js';
+import { api, apiIfMatch, enc, exactCompact, exactPretty } from '../api.js';
 import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, usePolling, MoreButton } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 
@@ -20,7 +20,7 @@ function Signature({ s }) {
 /** Props: wf; dirty (the editor has unsaved changes); onApplied(answer) after the API wrote
  * the schema into the stored draft; applyInEditor(schema) puts it into the editor's text
  * instead (throws when it cannot). */
-export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
+export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEditor }) {
   const [shelf, setShelf] = useState(null);
   const [shelfError, setShelfError] = useState(null);
   const [proposal, setProposal] = useState(null);
@@ -80,11 +80,15 @@ export function EndpointPanel({ wf, dirty, onApplied, applyInEditor }) {
         closeProposal();
         return;
       }
-      const r = await api('POST', `/api/workflows/${enc(wf.id)}/detect-schema`, { test_request_id: proposal.test_request_id, apply: true });
+      // Into the draft this page shows only: one saved elsewhere since is a 412.
+      const r = await apiIfMatch('POST', `/api/workflows/${enc(wf.id)}/detect-schema`, { test_request_id: proposal.test_request_id, apply: true }, tag);
       onApplied(r);
       closeProposal();
     } catch (e) {
-      setProblem(e);
+      if (e.status === 412) {
+        await onRefused();
+        setProblem({ title: 'Not applied: the draft was changed elsewhere', detail: 'It was saved again since this page read it (in another tab, or with the CLI); the editor now shows it. Apply again to write the schema into it.', errors: [] });
+      } else setProblem(e);
     } finally {
       setBusy('');
     }

@@ -150,7 +150,7 @@ export function WorkflowPage({ id, onDirty }) {
       return true;
     } catch (e) {
       // The edit kept is the editor's text now: what was typed while the save was under way too.
-      if (e.status === 412) await savedElsewhere(editor.current.text(), false);
+      if (e.status === 412) await savedElsewhere(editor.current.text(), 'save');
       else if (e.tag) {
         // Saved, though the answer is a problem (the test URL's copy was not updated): the
         // draft sent is the saved one, and its tag is the next save's `If-Match`.
@@ -171,8 +171,9 @@ export function WorkflowPage({ id, onDirty }) {
   /** The draft was saved elsewhere since this page read it (another tab, the CLI), and a save
    * or deploy of the page's was refused: the editor shows that draft; `edit`, the text this page
    * would have saved (or had typed since its deploy started), is kept until one chooses (as an
-   * edit kept over a newer draft is). `deploying`: a deploy was refused, and says so. */
-  const savedElsewhere = async (edit, deploying) => {
+   * edit kept over a newer draft is). `refused`: what was refused (`save`, `deploy`, or
+   * `apply`, a detected schema, whose panel says so). */
+  const savedElsewhere = async (edit, refused) => {
     const readBefore = tagRef.current;
     try {
       const w = await refresh();
@@ -181,13 +182,13 @@ export function WorkflowPage({ id, onDirty }) {
       setSavedText(w.draftText);
       keepTag(w.tag);
       setErrors([]);
-      if (deploying) {
+      if (refused === 'deploy') {
         setProblem({ title: 'Not deployed: the draft was changed elsewhere', detail: 'It was saved again since this page read it (in another tab, or with the CLI); the editor now shows it. Review it, then deploy again.', errors: [] });
       }
       if (edit !== null && edit !== w.draftText) {
         unsaved.set(id, edit, readBefore);
         setStaleEdit(edit);
-      } else if (!deploying) {
+      } else if (refused === 'save') {
         setNote('The draft was saved elsewhere meanwhile, as you have it.');
       }
     } catch (e) {
@@ -220,7 +221,7 @@ export function WorkflowPage({ id, onDirty }) {
     } catch (e) {
       if (e.status === 412) {
         const typed = editor.current.text();
-        await savedElsewhere(typed !== deploying ? typed : null, true);
+        await savedElsewhere(typed !== deploying ? typed : null, 'deploy');
       }
       else {
         setErrors(e.errors || []);
@@ -367,7 +368,7 @@ export function WorkflowPage({ id, onDirty }) {
           </details>
         </div>
         <div class="col-side">
-          {kinds.includes('endpoint') && <EndpointPanel wf={wf} dirty={dirty} onApplied={adopt} applyInEditor={applyInEditor} />}
+          {kinds.includes('endpoint') && <EndpointPanel wf={wf} dirty={dirty} tag={tag} onApplied={adopt} onRefused={() => savedElsewhere(null, 'apply')} applyInEditor={applyInEditor} />}
           {kinds.includes('schedule') && <SchedulePanel wf={wf} dirty={dirty} />}
           {kinds.includes('poll') && <PollPanel wf={wf} onChanged={refresh} />}
           {kinds.includes('oauth') && <OAuthPanel wf={wf} />}

@@ -240,7 +240,7 @@ pub async fn list(env: &Env, id: &WorkflowId) -> ApiResult {
 /// `POST /api/workflows/{id}/detect-schema` with an optional body
 /// `{"test_request_id": "tr_…", "apply": false}`: the request schema the captured request
 /// (by default the newest) suggests; with `apply`, also written into the draft as
-/// `trigger.request`.
+/// `trigger.request` (with `If-Match`, only into the draft of that `ETag`: else `412`).
 pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = crate::api::catalog::load(env, id).await?;
     // Only an endpoint trigger has a test URL to capture from and a request schema to write.
@@ -277,6 +277,10 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     r.finish(&mut errors);
     if !errors.is_empty() {
         return Err(ApiError::validation("the options are invalid", errors));
+    }
+    // Applied only to the draft the client read, when it names one (`If-Match`).
+    if apply {
+        crate::api::workflows::if_match(&req, &row)?;
     }
     // An id no capture can have (`tr_` and a few dozen letters and digits) names none: it is
     // not sent to the object, nor quoted back.

@@ -1,9 +1,9 @@
 // Test shelf: a request to the test URL appears by itself; Detect schema proposes a schema;
 // Apply puts it into the draft (and the editor) — or, with unsaved edits, into the editor's text
-// beside them, stored with the next save.
+// beside them, stored with the next save; over a draft saved elsewhere since, nothing (412).
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { args, scenario, signIn, editorText, setEditorText, apiGet, shot } from './dashboard_lib.mjs';
+import { args, scenario, signIn, editorText, setEditorText, apiGet, apiPut, shot } from './dashboard_lib.mjs';
 
 await scenario(async (page, out) => {
   await signIn(page);
@@ -60,4 +60,21 @@ await scenario(async (page, out) => {
   execFileSync('curl', ['-s', '-X', 'POST', `${args.base}/hooks/${args.id}/test?n=%FF`, '-d', '{}']);
   await page.locator('.test-request').nth(3).waitFor();
   out.query_error_text = await page.locator('.test-request').first().locator('p.bad').first().textContent();
+
+  // Saved elsewhere (another tab, the CLI) while the page shows its draft: Apply is refused and
+  // the editor shows that draft; applied again, the schema goes into it.
+  const before = (await apiGet(`/api/workflows/${args.id}`)).draft;
+  await apiPut(`/api/workflows/${args.id}`, { ...before, name: 'Shelf, saved elsewhere', trigger: { ...before.trigger, request: {} } });
+  await page.getByRole('button', { name: 'Detect schema' }).click();
+  await page.locator('.proposal').waitFor();
+  await page.getByRole('button', { name: 'Apply' }).click();
+  const refused = page.locator('.problem', { hasText: 'Not applied: the draft was changed elsewhere' });
+  await refused.waitFor({ timeout: 10_000 });
+  out.elsewhere = {
+    stored: (await apiGet(`/api/workflows/${args.id}`)).draft,
+    editor_shows_theirs: (await editorText(page)).includes('Shelf, saved elsewhere'),
+  };
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.locator('.proposal').waitFor({ state: 'detached' });
+  out.elsewhere.then_stored = (await apiGet(`/api/workflows/${args.id}`)).draft;
 });
