@@ -167,6 +167,26 @@ async fn connect(
                          with an `@` is not percent-encoded: write it `%40` in the URL"
                     )));
                 }
+                // Two options the Worker cannot honour as written, said as such (the parser
+                // refuses the first as if the URL were malformed; the second fails later as
+                // if the server had done wrong).
+                let options = url.split_once('?').map_or("", |(_, q)| q);
+                for option in options.split('&') {
+                    let refusal = match option {
+                        "sslmode=verify-full" | "sslmode=verify-ca" => {
+                            "asks for `sslmode=verify-full` or `verify-ca`: write \
+                             `sslmode=require`, with which the platform verifies the server's \
+                             certificate and name"
+                        }
+                        "channel_binding=require" => {
+                            "asks for `channel_binding=require`, which a Worker's TLS cannot \
+                             give (it exposes no channel-binding data): leave it out, or write \
+                             `channel_binding=prefer`"
+                        }
+                        _ => continue,
+                    };
+                    return Err(ReadError(format!("the URL in secret `{name}` {refusal}")));
+                }
                 // The parser's own words are left out: they quote the option or text they
                 // could not read, which can be a piece of the password.
                 let config = Config::from_str(url).map_err(|_| {
@@ -440,8 +460,14 @@ async fn read_batch(
                         None
                     },
                 };
-                // Weighed by what the record takes once parsed, not only its bytes.
-                if !budget.take(row.record.as_deref().map_or(0, record_weight)) {
+                // Weighed by what the record takes once parsed, not only its bytes; a record
+                // left out by the size the server gave (so that the next fetch asks for fewer
+                // rows: each such row's JSON is built by the server only to be measured).
+                let weight = row
+                    .record
+                    .as_deref()
+                    .map_or(row.bytes as usize, record_weight);
+                if !budget.take(weight) {
                     return Ok((rows, true));
                 }
                 rows.push(row);

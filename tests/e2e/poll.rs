@@ -73,6 +73,18 @@ fn env() -> &'static Env {
                     "PG_KV_URL",
                     "host=127.0.0.1 user=reader password=ab secret-tail=ef",
                 ),
+                // Options a Worker cannot honour as written.
+                (
+                    "PG_VERIFY_URL",
+                    &format!("{}?sslmode=verify-full", pg.url("reader")),
+                ),
+                (
+                    "PG_BINDING_URL",
+                    &format!(
+                        "{}?sslmode=require&channel_binding=require",
+                        pg.url("reader")
+                    ),
+                ),
                 ("API_TOKEN", API_TOKEN),
             ],
         );
@@ -766,6 +778,27 @@ fn an_unreadable_row_is_a_failed_run_and_the_poll_moves_on() {
     assert_eq!(status["cursor"]["cursor"], "4", "{status}");
 }
 
+/// A `json` column keeps a string cut inside an emoji as written (an unpaired surrogate escape,
+/// which `jsonb` would refuse): the row runs, the half emoji read as U+FFFD.
+#[test]
+fn a_json_column_holding_half_an_emoji_runs() {
+    let e = env();
+    e.pg.sql("CREATE TABLE t_half (id serial PRIMARY KEY, doc json NOT NULL)");
+    e.pg.sql("GRANT SELECT ON t_half TO reader");
+    e.pg.sql(r#"INSERT INTO t_half (doc) VALUES ('{"t": "cut \ud83d"}')"#);
+    let id = create_deployed(
+        &e.dev,
+        &pg_def("half emoji", json!({"table": "t_half"}), "beginning", 5),
+    );
+    let runs = wait_runs(&e.dev, &id, 1, 90);
+    assert_eq!(runs[0]["status"], "succeeded", "{}", runs[0]);
+    assert_eq!(
+        runs[0]["input"]["event"]["record"]["doc"]["t"], "cut \u{FFFD}",
+        "{}",
+        runs[0]
+    );
+}
+
 /// A row far over what a run may hold (30 MB of text, all columns) is never sent by the
 /// PostgreSQL Worker: only its size is, and its run is a failed stub (`record_too_large`); the
 /// rows around it run and the cursor moves past it.
@@ -1252,6 +1285,17 @@ fn failing_sources_show_their_error_and_start_nothing() {
     let mut unreadable = pg_def("unreadable", json!({"table": "t_fail"}), "beginning", 5);
     unreadable["trigger"]["source"]["connection_env"] = json!("PG_KV_URL");
     let unreadable = create_deployed(&e.dev, &unreadable);
+    let mut verify = pg_def("verify full", json!({"table": "t_fail"}), "beginning", 5);
+    verify["trigger"]["source"]["connection_env"] = json!("PG_VERIFY_URL");
+    let verify = create_deployed(&e.dev, &verify);
+    let mut binding = pg_def(
+        "channel binding",
+        json!({"table": "t_fail"}),
+        "beginning",
+        5,
+    );
+    binding["trigger"]["source"]["connection_env"] = json!("PG_BINDING_URL");
+    let binding = create_deployed(&e.dev, &binding);
     // Not granted to the reader: permission denied.
     e.pg.sql("CREATE TABLE t_private (id serial PRIMARY KEY)");
     e.pg.sql("INSERT INTO t_private DEFAULT VALUES");
@@ -1270,6 +1314,8 @@ fn failing_sources_show_their_error_and_start_nothing() {
         (&at_sign, "holds more than one `@`"),
         (&slash_at, "holds more than one `@`"),
         (&unreadable, "is not a valid PostgreSQL connection URL"),
+        (&verify, "write `sslmode=require`"),
+        (&binding, "leave it out, or write `channel_binding=prefer`"),
     ] {
         let mut status = Value::Null;
         eventually(60, &format!("an error for {needle}"), || {

@@ -2,7 +2,6 @@
 //! accepts, and the read-only SQL a poll sends (values always bound, names always quoted).
 
 use super::*;
-use crate::kernel::json_parse;
 use crate::poll::state::MAX_RECORD_INPUT_BYTES;
 
 /// A PostgreSQL table read in cursor order.
@@ -688,7 +687,10 @@ fn read_record(text: &str) -> Result<Value, String> {
             ))
         }
     }
-    json_parse::from_str(text).map_err(|e| {
+    // A `json` column keeps what it was given: a string cut inside an emoji (an unpaired
+    // surrogate escape) reads as U+FFFD, as an HTTP source's page does.
+    let text = crate::kernel::lone_surrogates::replace_lone_surrogates(text.as_bytes());
+    serde_json::from_slice(&text).map_err(|e| {
         format!("the record cannot be read: its JSON does not parse ({e}); it was not run")
     })
 }

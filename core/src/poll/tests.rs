@@ -833,6 +833,18 @@ fn reads_rows_into_records() {
     assert!(plain.read_row("{}", None, None).is_err());
 }
 
+/// A `json` column holding a string cut inside an emoji (PostgreSQL's `json` keeps an unpaired
+/// surrogate escape as given) is read, the half emoji as U+FFFD, as an HTTP page's is.
+#[test]
+fn a_record_with_a_half_emoji_is_read() {
+    let plain = pg_source(json!({}));
+    let row = plain
+        .read_row(r#"{"id":1,"j":{"t":"cut \ud83d"}}"#, Some("1"), None)
+        .unwrap();
+    assert_eq!(row.new.unreadable, None);
+    assert_eq!(row.new.record, json!({"id": 1, "j": {"t": "cut \u{FFFD}"}}));
+}
+
 /// A record no run can hold keeps its place in the order: it is read as unreadable, with its
 /// dedup key and position, instead of failing the batch.
 #[test]
