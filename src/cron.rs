@@ -98,8 +98,12 @@ pub async fn reconcile_runs(env: &Env) -> Result<Report> {
     // Finished ones within retention follow, so that a repeat of their cause finds them.
     report.moved += move_legacy(env, LegacyRuns::Finished { cutoff: &cutoff }).await;
     // Notes of moved runs go by when their run moved, not by its creation: one moved in this
-    // pass stays while its run executes.
-    store::runs::delete_moves_older_than(&db, &cutoff, RETENTION_BATCH).await?;
+    // pass stays while its run executes. Its shard keeps it a retention from its end, later
+    // than its move: the note stays as long (the slack the shards' own bound has).
+    let notes_cutoff = iso_millis(
+        now - objects::runs::limits::retention_ms(env) - objects::runs::EARLIER_SHARDS_SLACK_MS,
+    );
+    store::runs::delete_moves_older_than(&db, &notes_cutoff, RETENTION_BATCH).await?;
     Ok(report)
 }
 
