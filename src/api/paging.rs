@@ -59,6 +59,23 @@ impl PageRequest {
             .map(|r| encode_cursor(&position(r)));
         (page, next)
     }
+
+    /// [`page`](Self::page) of rows a query may have ended early (`cut`: by their bytes): then
+    /// the next page starts after the last row read.
+    pub fn page_or_cut<'a, T>(
+        &self,
+        rows: &'a [T],
+        cut: bool,
+        position: impl Fn(&T) -> String,
+    ) -> (&'a [T], Option<String>) {
+        let (page, next) = self.page(rows, &position);
+        let next = next.or_else(|| {
+            cut.then(|| page.last())
+                .flatten()
+                .map(|r| encode_cursor(&position(r)))
+        });
+        (page, next)
+    }
 }
 
 /// Encodes a position (e.g. a run id, or `created_at|id`).

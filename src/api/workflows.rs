@@ -155,8 +155,13 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
         .after
         .as_deref()
         .map(|p| p.split_once('|').unwrap_or((p, "")));
-    let rows = store::workflows::list(&store::db(env)?, paging.rows_to_read(), after).await?;
-    let (page, next) = paging.page(&rows, |r| format!("{}|{}", r.created_at, r.id));
+    let read = paging.rows_to_read();
+    let rows = store::workflows::list(&store::db(env)?, read, after).await?;
+    // Fewer rows than asked for, that hold the most a page may: ended by their drafts' size.
+    let cut = rows.len() < read as usize
+        && rows.iter().map(|r| r.draft.len()).sum::<usize>()
+            >= store::workflows::LIST_MOST_DRAFT_CHARS;
+    let (page, next) = paging.page_or_cut(&rows, cut, |r| format!("{}|{}", r.created_at, r.id));
     let workflows = with_last_runs(env, page, &origin(&req)).await?;
     json_response(200, &json!({ "workflows": workflows, "next_cursor": next }))
 }

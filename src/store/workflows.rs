@@ -125,26 +125,38 @@ pub async fn get_by_key(db: &D1Database, key: &str) -> Result<Option<WorkflowRow
         .await
 }
 
-/// Newest first; `after` is the `created_at|id` of the last row of the previous page.
+/// Most characters of drafts one page of the list holds: the page ends after the row that
+/// passes them (a draft may be 1 MB: a hundred of them, parsed, are far over an isolate's
+/// memory).
+pub const LIST_MOST_DRAFT_CHARS: usize = 4 * 1024 * 1024;
+
+/// Newest first, at most `limit`, ending early after the draft that passes
+/// [`LIST_MOST_DRAFT_CHARS`]; `after` is the `created_at|id` of the last row of the previous
+/// page.
 pub async fn list(
     db: &D1Database,
     limit: u32,
     after: Option<(&str, &str)>,
 ) -> Result<Vec<WorkflowRow>> {
-    let stmt = match after {
-        None => db
-            .prepare(format!(
-                "SELECT {COLUMNS} FROM workflows ORDER BY created_at DESC, id DESC LIMIT ?1"
-            ))
-            .bind(&[num(limit as i64)])?,
-        Some((created_at, id)) => db
-            .prepare(format!(
-                "SELECT {COLUMNS} FROM workflows WHERE (created_at, id) < (?1, ?2) \
-                 ORDER BY created_at DESC, id DESC LIMIT ?3"
-            ))
-            .bind(&[text(created_at), text(id), num(limit as i64)])?,
+    let (filter, mut args) = match after {
+        None => ("", vec![]),
+        Some((created_at, id)) => (
+            "WHERE (created_at, id) < (?2, ?3)",
+            vec![text(created_at), text(id)],
+        ),
     };
-    stmt.all().await?.results::<WorkflowRow>()
+    args.insert(0, num(limit as i64));
+    db.prepare(format!(
+        "WITH page AS (SELECT {COLUMNS} FROM workflows {filter} \
+         ORDER BY created_at DESC, id DESC LIMIT ?1) \
+         SELECT * FROM (SELECT *, SUM(length(draft)) OVER (ORDER BY created_at DESC, id DESC) AS upto \
+         FROM page) WHERE upto - length(draft) < {LIST_MOST_DRAFT_CHARS} \
+         ORDER BY created_at DESC, id DESC"
+    ))
+    .bind(&args)?
+    .all()
+    .await?
+    .results::<WorkflowRow>()
 }
 
 /// A draft to store (see [`update_draft_if`]).

@@ -187,6 +187,49 @@ fn list_pages_with_a_cursor() {
     let bad = api(&dev, "GET", "/api/workflows?limit=1000", None);
     assert_eq!(bad.status, 400);
     assert_eq!(bad.locations(), ["query.limit"]);
+
+    // Six drafts of 900 KB: a page ends after the draft that passes 4 MiB (the fifth), and the
+    // next goes on from it; every workflow is listed once, newest first.
+    let mut big: Vec<String> = (0..6)
+        .map(|i| {
+            let mut def = endpoint_def(&format!("big{i}"));
+            def["steps"] = json!([{"type": "log", "name": "pad", "message": "x".repeat(900_000)}]);
+            create(&dev, &def)
+        })
+        .collect();
+    big.reverse();
+    let first = api(&dev, "GET", "/api/workflows?limit=100", None);
+    assert_eq!(first.status, 200);
+    let first = first.json();
+    let page: Vec<&str> = first["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        page,
+        big[..5].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a cursor after a page cut by size");
+    let rest = api(
+        &dev,
+        "GET",
+        &format!("/api/workflows?limit=100&cursor={cursor}"),
+        None,
+    )
+    .json();
+    let rest: Vec<&str> = rest["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    let mut expected: Vec<&str> = vec![big[5].as_str()];
+    expected.extend(ids.iter().map(String::as_str));
+    assert_eq!(rest, expected);
 }
 
 #[test]
