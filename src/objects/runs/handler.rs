@@ -199,8 +199,9 @@ pub async fn create(
     } else if created && runs.retention_due.get().is_none() {
         // A run that ended at its create never passes through the executor and needs no claim;
         // an executor runs here once anyway, so that retention learns of finished runs and
-        // keeps an alarm for them.
-        runs.start_for_retention(state).await?;
+        // keeps an alarm for them. An alarm not set only delays retention to the next create:
+        // the run is stored and done, and a failed create would be sent again (a second run).
+        runs.start_for_retention(state).await.ok();
     }
     if let Some(news) = news {
         let timeout = Delay::from(Duration::from_millis(u64::from(run.wait_ms)));
