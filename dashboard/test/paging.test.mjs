@@ -40,5 +40,6 @@ test('a page that holds none of the loaded items starts the list again, the page
   assert.deepEqual(ids(merged), ['r130', 'r129', 'r111']);
   // One loaded item in the page is enough to join them.
   assert.deepEqual(ids(refreshFirstPage(loaded, items('r101', 'r100', 'r99'), false, key, older)), ['r101', 'r100', 'r99', 'r98']);
-  assert.notEqual(refreshFirstPage(loaded, items('r101', 'r100'), false, key, older), loaded);
+  const joining = items('r101', 'r100');
+  assert.notEqual(refreshFirstPage(loaded, joining, false, key, older), joining);
 });

@@ -157,10 +157,11 @@ pub async fn list(req: Request, env: &Env) -> ApiResult {
         .map(|p| p.split_once('|').unwrap_or((p, "")));
     let read = paging.rows_to_read();
     let rows = store::workflows::list(&store::db(env)?, read, after).await?;
-    // Fewer rows than asked for, that hold the most a page may: ended by their drafts' size.
+    // Fewer rows than asked for, that hold the most a page may: ended by their drafts' bytes
+    // (or the list ended there: the next page is then empty).
     let cut = rows.len() < read as usize
         && rows.iter().map(|r| r.draft.len()).sum::<usize>()
-            >= store::workflows::LIST_MOST_DRAFT_CHARS;
+            >= store::workflows::LIST_MOST_DRAFT_BYTES;
     let (page, next) = paging.page_or_cut(&rows, cut, |r| format!("{}|{}", r.created_at, r.id));
     let workflows = with_last_runs(env, page, &origin(&req)).await?;
     json_response(200, &json!({ "workflows": workflows, "next_cursor": next }))

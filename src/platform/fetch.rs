@@ -110,7 +110,7 @@ const MAX_REDIRECTS: u32 = 5;
 /// origin, or to the same host over https (at most [`MAX_REDIRECTS`]): a request that carries a secret, a code or a token is
 /// never sent on to another host because its server answered with a redirect. A `303` (to a
 /// method other than `GET` and `HEAD`), or a `301`/`302` to a `POST`, continues as a `GET`
-/// without the body and its `content-*` headers. `timeout` covers the whole
+/// without the body and its `Content-*` headers. `timeout` covers the whole
 /// chain, not each hop: a caller's lease counts one timeout per attempt.
 pub async fn send_within_origin(
     out: &Outbound<'_>,
@@ -127,16 +127,7 @@ pub async fn send_within_origin(
     let without_type: Vec<(String, String)> = out
         .headers
         .iter()
-        .filter(|(k, _)| {
-            ![
-                "content-type",
-                "content-encoding",
-                "content-language",
-                "content-location",
-            ]
-            .iter()
-            .any(|h| k.eq_ignore_ascii_case(h))
-        })
+        .filter(|(k, _)| !k.to_ascii_lowercase().starts_with("content-"))
         .cloned()
         .collect();
     let mut headers = out.headers;

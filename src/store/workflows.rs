@@ -125,13 +125,12 @@ pub async fn get_by_key(db: &D1Database, key: &str) -> Result<Option<WorkflowRow
         .await
 }
 
-/// Most characters of drafts one page of the list holds: the page ends after the row that
-/// passes them (a draft may be 1 MB: a hundred of them, parsed, are far over an isolate's
-/// memory).
-pub const LIST_MOST_DRAFT_CHARS: usize = 4 * 1024 * 1024;
+/// Most bytes of drafts one page of the list holds: the page ends after the row that passes
+/// them (a draft may be 1 MB: a hundred of them, parsed, are far over an isolate's memory).
+pub const LIST_MOST_DRAFT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Newest first, at most `limit`, ending early after the draft that passes
-/// [`LIST_MOST_DRAFT_CHARS`]; `after` is the `created_at|id` of the last row of the previous
+/// [`LIST_MOST_DRAFT_BYTES`]; `after` is the `created_at|id` of the last row of the previous
 /// page.
 pub async fn list(
     db: &D1Database,
@@ -149,8 +148,8 @@ pub async fn list(
     db.prepare(format!(
         "WITH page AS (SELECT {COLUMNS} FROM workflows {filter} \
          ORDER BY created_at DESC, id DESC LIMIT ?1) \
-         SELECT * FROM (SELECT *, SUM(length(draft)) OVER (ORDER BY created_at DESC, id DESC) AS upto \
-         FROM page) WHERE upto - length(draft) < {LIST_MOST_DRAFT_CHARS} \
+         SELECT * FROM (SELECT *, SUM(length(CAST(draft AS BLOB))) OVER (ORDER BY created_at DESC, id DESC) AS upto \
+         FROM page) WHERE upto - length(CAST(draft AS BLOB)) < {LIST_MOST_DRAFT_BYTES} \
          ORDER BY created_at DESC, id DESC"
     ))
     .bind(&args)?

@@ -230,6 +230,45 @@ fn list_pages_with_a_cursor() {
     let mut expected: Vec<&str> = vec![big[5].as_str()];
     expected.extend(ids.iter().map(String::as_str));
     assert_eq!(rest, expected);
+
+    // A list that ends with more than 4 MiB of drafts on its last page: every workflow once, and
+    // the cursor after them (the page could have been cut there) leads to an empty last page.
+    for id in &ids {
+        assert_eq!(
+            api(&dev, "DELETE", &format!("/api/workflows/{id}"), None).status,
+            204
+        );
+    }
+    let one = api(&dev, "GET", "/api/workflows?limit=1", None).json();
+    let after_newest = one["next_cursor"].as_str().expect("a cursor after one");
+    let last = api(
+        &dev,
+        "GET",
+        &format!("/api/workflows?limit=100&cursor={after_newest}"),
+        None,
+    )
+    .json();
+    let listed: Vec<&str> = last["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        listed,
+        big[1..].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    if let Some(c) = last["next_cursor"].as_str() {
+        let empty = api(
+            &dev,
+            "GET",
+            &format!("/api/workflows?limit=100&cursor={c}"),
+            None,
+        )
+        .json();
+        assert_eq!(empty["workflows"], json!([]), "{empty}");
+        assert_eq!(empty["next_cursor"], Value::Null, "{empty}");
+    }
 }
 
 #[test]

@@ -216,21 +216,26 @@ pub fn redact_text(text: &str, secret_values: &[String]) -> String {
     scrub_secrets(text, &both)
 }
 
+/// What a record shows instead of `text` when it is one JSON document with more values, or
+/// deeper ones, than are parsed ([`super::json_budget`]): what it would hide by name could not
+/// be found. `None` for any other text (checked without building its values).
+pub fn not_shown(text: &str) -> Option<String> {
+    super::json_budget::check(text.as_bytes()).err()?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(text.as_bytes()).ok()?;
+    Some(format!(
+        "[not shown: {} bytes of JSON, more values or depth than a record reads]",
+        text.len()
+    ))
+}
+
 /// A text answer fit for a run record (an `http` step's body that is not read as JSON: sent as
 /// `text/plain`, form-encoded, too deep): read as JSON when it parses (credential names and
 /// credential-looking values hidden, as a JSON answer's are), else as a form when it reads as
 /// one (`access_token=…&scope=…`: the values of credential-named pairs hidden), with the
-/// secrets a step used scrubbed either way. An answer that looks like JSON but holds more
-/// values, or deeper ones, than are parsed ([`super::json_budget`]) is not shown: what it
-/// hides by name could not be found.
+/// secrets a step used scrubbed either way. JSON too large to parse is [`not_shown`].
 pub fn redact_answer_text(text: &str, secret_values: &[String]) -> String {
-    if super::json_budget::check(text.as_bytes()).is_err()
-        && text.trim_start().starts_with(['{', '['])
-    {
-        return format!(
-            "[not shown: {} bytes of JSON, more values or depth than a record reads]",
-            text.len()
-        );
+    if let Some(note) = not_shown(text) {
+        return note;
     }
     if let Ok(mut v) = json_parse::from_str::<Value>(text) {
         if v.is_object() || v.is_array() {

@@ -39,11 +39,16 @@ export function WorkflowList() {
 
   // Whether more pages were loaded: until then the paging cursor follows the first page.
   const paged = useRef(false);
+  // How often the list started again from a fresh first page: a page asked for before one is
+  // dropped (it would leave out the workflows between).
+  const restarts = useRef(0);
 
   /** The page after `cursor` (the first without) into the list; then its workflows' details. */
   const load = async (cursor) => {
+    const restart = restarts.current;
     const page = await api('GET', `/api/workflows?limit=50${cursor ? `&cursor=${enc(cursor)}` : ''}`);
     if (cursor) {
+      if (restart !== restarts.current) return;
       paged.current = true;
       setItems((old) => appendPage(old, page.workflows, byId));
       setNext(page.next_cursor);
@@ -52,7 +57,10 @@ export function WorkflowList() {
       setItems((old) => {
         const merged = refreshFirstPage(old, page.workflows, !page.next_cursor, byId, olderThan);
         // The list is this page alone again: paging goes on from its cursor.
-        if (merged === page.workflows) paged.current = false;
+        if (merged === page.workflows) {
+          paged.current = false;
+          restarts.current += 1;
+        }
         return merged;
       });
       if (!paged.current || !page.next_cursor) setNext(page.next_cursor);

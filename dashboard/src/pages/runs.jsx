@@ -7,6 +7,8 @@ import { appendPage, refreshFirstPage } from '../paging.js';
 const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
 
 const byId = (r) => r.id;
+/** 32 random hex digits (`crypto.randomUUID` exists only on https and localhost pages). */
+const randomKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) => b.toString(16).padStart(2, '0')).join('');
 /** Run ids sort by creation, as the API pages them (newest first). */
 const olderThan = (a, b) => a.id < b.id;
 
@@ -22,6 +24,9 @@ export function RunsPage({ id }) {
   const [loadingMore, setLoadingMore] = useState(false);
   // Whether older pages were loaded: until then the paging cursor follows the first page.
   const paged = useRef(false);
+  // How often the list started again from a fresh first page: older runs asked for before
+  // one are dropped (they would leave out the runs between).
+  const restarts = useRef(0);
   // What the list on screen is of: an answer to a request made for another workflow or status
   // filter (still in flight when the filter changed) is dropped.
   const shown = useRef('');
@@ -59,7 +64,10 @@ export function RunsPage({ id }) {
       setList((prev) => {
         const merged = refreshFirstPage(prev, r.runs, !r.next_cursor, byId, olderThan);
         // The list is this page alone again: paging goes on from its cursor.
-        if (merged === r.runs) paged.current = false;
+        if (merged === r.runs) {
+          paged.current = false;
+          restarts.current += 1;
+        }
         return merged;
       });
       if (!paged.current || !r.next_cursor) setNext(r.next_cursor);
@@ -70,11 +78,12 @@ export function RunsPage({ id }) {
   }, 1500, [id, status]);
   const more = async () => {
     const tag = shown.current;
+    const restart = restarts.current;
     setLoadingMore(true);
     setMoreError(null);
     try {
       const r = await fetchPage(next);
-      if (!r) return;
+      if (!r || restart !== restarts.current) return;
       paged.current = true;
       setList((prev) => appendPage(prev, r.runs, byId));
       setNext(r.next_cursor);
@@ -187,7 +196,7 @@ export function RunPage({ runId }) {
     setBusy(true);
     setProblem(null);
     try {
-      if (!replayKey.current || replayKey.current.run !== runId) replayKey.current = { run: runId, key: `dashboard-${crypto.randomUUID()}` };
+      if (!replayKey.current || replayKey.current.run !== runId) replayKey.current = { run: runId, key: `dashboard-${randomKey()}` };
       const r = await apiWith('POST', `/api/runs/${enc(runId)}/replay`, undefined, { 'idempotency-key': replayKey.current.key });
       replayKey.current = null;
       go(`/runs/${r.run_id}`);

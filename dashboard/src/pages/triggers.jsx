@@ -88,7 +88,12 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
       if (e.status === 412) {
         await onRefused();
         setProblem({ title: 'Not applied: the draft was changed elsewhere', detail: 'It was saved again since this page read it (in another tab, or with the CLI); the editor now shows it. Apply again to write the schema into it.', errors: [] });
-      } else setProblem(e);
+      } else {
+        // Written, though the answer is a problem (the test URL was not updated): the editor
+        // shows the draft as written.
+        if (e.tag) await onRefused();
+        setProblem(e);
+      }
     } finally {
       setBusy('');
     }
@@ -281,6 +286,7 @@ export function OAuthPanel({ wf }) {
   const [deleting, setDeleting] = useState(() => new Set());
   // Whether more pages were loaded: until then the paging cursor follows the first page.
   const paged = useRef(false);
+  const restarts = useRef(0);
   // After a delete, the focus goes to the next connection's Delete (the last one's when it was
   // the last), or to the Connections heading when none is left — unless the focus went
   // elsewhere while the delete was under way (the editor, another panel): it stays there.
@@ -302,7 +308,10 @@ export function OAuthPanel({ wf }) {
       setConns((prev) => {
         const merged = refreshFirstPage(prev, r.connections, !r.next_cursor, byUser, userAfter);
         // The list is this page alone again: paging goes on from its cursor.
-        if (merged === r.connections) paged.current = false;
+        if (merged === r.connections) {
+          paged.current = false;
+          restarts.current += 1;
+        }
         return merged;
       });
       if (!paged.current || !r.next_cursor) setNext(r.next_cursor);
@@ -314,8 +323,11 @@ export function OAuthPanel({ wf }) {
   usePolling(load, 5000, [wf.id]);
   const more = async () => {
     setProblem(null);
+    const restart = restarts.current;
     try {
       const r = await page(next);
+      // Asked for before the list started again: it would leave out the connections between.
+      if (restart !== restarts.current) return;
       paged.current = true;
       setConns((prev) => appendPage(prev, r.connections, byUser));
       setNext(r.next_cursor);

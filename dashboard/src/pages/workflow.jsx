@@ -158,6 +158,9 @@ export function WorkflowPage({ id, onDirty }) {
         keepTag(e.tag);
         setErrors([]);
         setProblem(e);
+        // The rest of the page (title, diff, panels) follows the saved draft; the periodic
+        // refresh reads it again if this read fails.
+        refresh().catch(() => {});
       } else {
         setErrors(e.errors || []);
         setProblem(e);
@@ -216,8 +219,8 @@ export function WorkflowPage({ id, onDirty }) {
     try {
       // The draft the page shows, saved: not one saved elsewhere since (a 412 then).
       const d = await apiIfMatch('POST', `/api/workflows/${enc(id)}/deploy`, undefined, tagRef.current);
-      setNote(`Deployed version ${d.deployed_version}.`);
       await refreshAfter('Deployed');
+      setNote(`Deployed version ${d.deployed_version}.`);
     } catch (e) {
       if (e.status === 412) {
         const typed = editor.current.text();
@@ -237,8 +240,8 @@ export function WorkflowPage({ id, onDirty }) {
     setProblem(null);
     try {
       await api('POST', `/api/workflows/${enc(id)}/undeploy`);
-      setNote('Undeployed: its triggers are stopped.');
       await refreshAfter('Undeployed');
+      setNote('Undeployed: its triggers are stopped.');
     } catch (e) {
       setErrors(e.errors || []);
       setProblem(e);

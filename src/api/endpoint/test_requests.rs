@@ -390,7 +390,7 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = crate::api::catalog::load(env, id).await?;
     test_shelf::keep_draft(env, id, &row)
         .await
-        .map_err(|e| ApiError::object_unavailable_after_save(e, &row.draft))?;
+        .map_err(|e| ApiError::object_unavailable_after_save(e, &text))?;
     let mut resp = json_response(
         200,
         &json!({

@@ -58,6 +58,7 @@ await scenario(async (page, out) => {
   });
   await page.getByRole('button', { name: 'Deploy', exact: true }).click();
   await page.locator('#save-problem').waitFor({ timeout: 15_000 });
+  await page.locator('p.note', { hasText: 'Deployed version' }).waitFor();
   out.deploy = {
     failed_reads: failedReads,
     note: await page.locator('p.note').first().textContent(),

@@ -359,6 +359,16 @@ fn a_text_over_the_parse_budget_is_not_parsed() {
     );
     let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
     assert!(redact_answer_text(&deep, &secrets).starts_with("[not shown: 200 bytes"));
+    // More than one document (NDJSON), or text that only starts like JSON: scrubbed as text.
+    let ndjson = format!(
+        "{{\"k\":\"s3cr3t-value\"}}\n{}",
+        "{\"a\":[0,0,0]}\n".repeat(60_000)
+    );
+    assert!(redact_answer_text(&ndjson, &secrets).starts_with("{\"k\":\"[redacted]\"}\n{\"a\""));
+    let log = format!("[INFO] s3cr3t-value{}", ",1".repeat(250_000));
+    assert!(redact_answer_text(&log, &secrets).starts_with("[INFO] [redacted],1"));
+    assert!(not_shown(&many).is_some());
+    assert_eq!(not_shown(&ndjson), None);
     // Not JSON-looking: scrubbed as text, whatever its commas.
     let csv = format!("s3cr3t-value{}", ",1".repeat(250_000));
     let scrubbed = redact_answer_text(&csv, &secrets);
