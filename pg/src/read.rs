@@ -14,7 +14,7 @@ use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, Config, GenericClient, IsolationLevel, Transaction};
 use worker::{postgres_tls::PassthroughTls, Delay, Env, SecureTransport, Socket};
 
-use tripline_core::poll::batch_budget::{record_weight, BatchBudget};
+use tripline_core::poll::batch_budget::{row_weight, BatchBudget};
 use tripline_core::poll::cursor::PgCursor;
 use tripline_core::poll::horizon::{Bound, Horizon, Reading, TxSnapshot};
 use tripline_core::poll::pg_service::{PgCall, PgOutcome, PgRead, PgRow, PgTarget};
@@ -460,13 +460,8 @@ async fn read_batch(
                         None
                     },
                 };
-                // Weighed by what the record takes once parsed, not only its bytes; a record
-                // left out by the size the server gave (so that the next fetch asks for fewer
-                // rows: each such row's JSON is built by the server only to be measured).
-                let weight = row
-                    .record
-                    .as_deref()
-                    .map_or(row.bytes as usize, record_weight);
+                // Weighed by what the record takes once parsed, or by its size when left out.
+                let weight = row_weight(row.record.as_deref(), row.bytes);
                 if !budget.take(weight) {
                     return Ok((rows, true));
                 }

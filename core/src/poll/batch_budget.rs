@@ -25,6 +25,14 @@ pub fn record_weight(json: &str) -> usize {
     json.len().max(values.saturating_mul(VALUE_WEIGHT))
 }
 
+/// What a row read from PostgreSQL weighs in its batch: its record's [`record_weight`], or,
+/// for a record left out for its size (`None`), the size the server gave (`bytes`): so that
+/// the next fetch asks for fewer rows, each such row's JSON being built by the server only to
+/// be measured, and so that such a row over the budget ends its batch.
+pub fn row_weight(record: Option<&str>, bytes: u64) -> usize {
+    record.map_or(usize::try_from(bytes).unwrap_or(usize::MAX), record_weight)
+}
+
 /// Rows asked for first, before any row's size is known.
 const FIRST_FETCH: usize = 16;
 
@@ -137,6 +145,22 @@ mod tests {
         let (taken, cut, _) = read(&mut budget, &sizes);
         assert_eq!((taken, cut), (44, true));
         assert_eq!(sizes[..44].iter().sum::<usize>(), 990);
+    }
+
+    /// Rows left out for their size (a 1 MB `bytea` each) weigh that size: the batch ends at
+    /// its bytes instead of asking for every row left (each built into JSON by the server only
+    /// to be measured), as it did while they weighed nothing.
+    #[test]
+    fn rows_left_out_for_their_size_weigh_it() {
+        assert_eq!(row_weight(None, 1_000_000), 1_000_000);
+        assert_eq!(
+            row_weight(Some("[0,0,0]"), 1_000_000),
+            record_weight("[0,0,0]")
+        );
+        let mut budget = BatchBudget::new(500);
+        let (taken, cut, fetches) = read(&mut budget, &[row_weight(None, 1_000_000); 600]);
+        assert_eq!((taken, cut), (4, true));
+        assert_eq!(fetches, [16]);
     }
 
     #[test]
