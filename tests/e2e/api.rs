@@ -4,6 +4,16 @@ use crate::harness::*;
 use serde_json::{json, Value};
 use tripline::api::routes::ROUTES;
 
+/// The ids of a page of `GET /api/workflows`, in order.
+fn workflow_ids(page: &Value) -> Vec<&str> {
+    page["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect()
+}
+
 fn endpoint_def(name: &str) -> Value {
     json!({"name": name, "trigger": {"type": "endpoint"}, "steps": [{"type": "log", "name": "hello", "message": "hi"}]})
 }
@@ -201,12 +211,7 @@ fn list_pages_with_a_cursor() {
     let first = api(&dev, "GET", "/api/workflows?limit=100", None);
     assert_eq!(first.status, 200);
     let first = first.json();
-    let page: Vec<&str> = first["workflows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["id"].as_str().unwrap())
-        .collect();
+    let page = workflow_ids(&first);
     assert_eq!(
         page,
         big[..5].iter().map(String::as_str).collect::<Vec<_>>()
@@ -221,12 +226,7 @@ fn list_pages_with_a_cursor() {
         None,
     )
     .json();
-    let rest: Vec<&str> = rest["workflows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["id"].as_str().unwrap())
-        .collect();
+    let rest = workflow_ids(&rest);
     let mut expected: Vec<&str> = vec![big[5].as_str()];
     expected.extend(ids.iter().map(String::as_str));
     assert_eq!(rest, expected);
@@ -248,12 +248,7 @@ fn list_pages_with_a_cursor() {
         None,
     )
     .json();
-    let listed: Vec<&str> = last["workflows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["id"].as_str().unwrap())
-        .collect();
+    let listed = workflow_ids(&last);
     assert_eq!(
         listed,
         big[1..].iter().map(String::as_str).collect::<Vec<_>>()

@@ -5,13 +5,10 @@ import { args, scenario, signIn, setEditorText, editorText, apiGet, apiPut } fro
 
 const workflow = (url) => url.pathname === `/api/workflows/${args.id}`;
 
-await scenario(async (page, out) => {
-  await signIn(page);
-  await page.goto(`${args.base}/#/w/${args.id}`);
-  await page.locator('.cm-content').waitFor();
-  const { draft } = await apiGet(`/api/workflows/${args.id}`);
-  await setEditorText(page, JSON.stringify({ ...draft, name: 'Sent with the save' }, null, 2));
-  // The PUT is held until the late edit is typed.
+/** Holds the page's next PUT of the workflow: `sent` resolves once it is made, `release()` lets
+ * it go on to the server. */
+async function holdSave(page) {
+  await page.unroute(workflow);
   let release;
   const gate = new Promise((r) => { release = r; });
   let seen;
@@ -22,11 +19,22 @@ await scenario(async (page, out) => {
     await gate;
     return route.continue();
   });
+  return { sent, release };
+}
+
+await scenario(async (page, out) => {
+  await signIn(page);
+  await page.goto(`${args.base}/#/w/${args.id}`);
+  await page.locator('.cm-content').waitFor();
+  const { draft } = await apiGet(`/api/workflows/${args.id}`);
+  await setEditorText(page, JSON.stringify({ ...draft, name: 'Sent with the save' }, null, 2));
+  // The PUT is held until the late edit is typed.
+  const first = await holdSave(page);
   await page.getByRole('button', { name: /^Save/ }).click();
-  await sent;
+  await first.sent;
   await setEditorText(page, JSON.stringify({ ...draft, name: 'Typed during the save' }, null, 2));
   await page.waitForTimeout(300);
-  release();
+  first.release();
   await page.getByText('Draft saved.').waitFor();
   await page.waitForTimeout(300);
   out.note = await page.locator('p.note').textContent();
@@ -35,24 +43,14 @@ await scenario(async (page, out) => {
   out.stored_name = (await apiGet(`/api/workflows/${args.id}`)).draft.name;
 
   // Saved again, held; saved elsewhere meanwhile; a late edit typed: the save gets a 412.
-  await page.unroute(workflow);
   await setEditorText(page, JSON.stringify({ ...draft, name: 'Sent with the refused save' }, null, 2));
-  let releaseAgain;
-  const gateAgain = new Promise((r) => { releaseAgain = r; });
-  let seenAgain;
-  const sentAgain = new Promise((r) => { seenAgain = r; });
-  await page.route(workflow, async (route) => {
-    if (route.request().method() !== 'PUT') return route.continue();
-    seenAgain();
-    await gateAgain;
-    return route.continue();
-  });
+  const second = await holdSave(page);
   await page.getByRole('button', { name: /^Save/ }).click();
-  await sentAgain;
+  await second.sent;
   await apiPut(`/api/workflows/${args.id}`, { ...draft, name: 'Saved in another tab' });
   await setEditorText(page, JSON.stringify({ ...draft, name: 'Typed during the refused save' }, null, 2));
   await page.waitForTimeout(300);
-  releaseAgain();
+  second.release();
   await page.locator('#stale-edit').waitFor({ timeout: 10_000 });
   out.refused = { editor_shows_theirs: (await editorText(page)).includes('Saved in another tab') };
   await page.getByRole('button', { name: 'Restore my edit', exact: true }).click();
