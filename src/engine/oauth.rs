@@ -2,7 +2,7 @@
 //! platform's `fetch`, the userinfo call, supplying the real access token to a run's steps,
 //! and the Cron pass that refreshes connections before they expire.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 use tripline_core::kernel::json_parse;
 
@@ -403,6 +403,7 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
     let batch = refresh_batch(env);
     let mut key: Option<SealKey> = None;
     let mut taken = 0usize;
+    let triggers = Triggers::default();
     // Batch after batch while connections are due: each refreshed, refused or failed one is no
     // longer due (a new `refresh_at`, `needs_reauth`, or its backoff), so every batch is new.
     while taken < REFRESH_PASS_MAX && now_ms() - now < REFRESH_PASS_MS {
@@ -421,12 +422,20 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
             },
         };
         taken += due.len();
+        // Each workflow's configuration read once, before the refreshes that run at once.
+        for (wf, _, version) in &due {
+            if known_trigger(&triggers, wf, *version).is_none() {
+                if let Ok(t) = trigger_for(&db, wf, *version).await {
+                    triggers.borrow_mut().push(((wf.clone(), *version), t));
+                }
+            }
+        }
         // A few at a time: each call's deadline starts when it is made, and the platform holds
         // calls past its open connections back, so a batch sent at once would let the last
         // ones time out unsent (and wait out a backoff they did not earn).
         let results: Vec<_> = stream::iter(
             due.iter()
-                .map(|(wf, user)| refresh_one(env, key, wf, user, now)),
+                .map(|(wf, user, _)| refresh_one(env, key, &triggers, wf, user, now)),
         )
         .buffer_unordered(REFRESH_CONCURRENCY)
         .collect()
@@ -500,10 +509,27 @@ fn next_attempt_at(pass_began: i64, wait: i64) -> i64 {
     pass_began + wait - PASS_SLACK_MS
 }
 
+/// The trigger configs a Cron pass has read, by workflow and version ([`trigger_for`]): the
+/// many connections of one workflow cost its reads once per pass.
+type Triggers = RefCell<Vec<((String, i64), Option<OAuthTrigger>)>>;
+
+fn known_trigger(
+    triggers: &Triggers,
+    workflow_id: &str,
+    version: i64,
+) -> Option<Option<OAuthTrigger>> {
+    let known = triggers.borrow();
+    let found = known
+        .iter()
+        .find(|((w, v), _)| w == workflow_id && *v == version);
+    found.map(|(_, t)| t.clone())
+}
+
 /// Refreshes one due connection, in the Cron pass that began at `pass_began`.
 async fn refresh_one(
     env: &Env,
     key: &SealKey,
+    triggers: &Triggers,
     workflow_id: &str,
     user_id: &str,
     pass_began: i64,
@@ -535,14 +561,20 @@ async fn refresh_one(
                 user_id,
                 lease,
                 &message,
-                next_attempt,
+                // Never already due: a failure late in a long pass still waits for the next.
+                next_attempt.max(now_ms() + PASS_SLACK_MS),
                 &iso_millis(now_ms()),
             )
             .await
             .map(|_| Outcome::Failed)
         }
     };
-    let Some(trigger) = trigger_for(&db, workflow_id, conn.version).await? else {
+    // Read before the batch, unless a sign-in moved the connection onto another version since.
+    let trigger = match known_trigger(triggers, workflow_id, conn.version) {
+        Some(t) => t,
+        None => trigger_for(&db, workflow_id, conn.version).await?,
+    };
+    let Some(trigger) = trigger else {
         return failed(format!(
             "the OAuth configuration of version {}, which this connection was made with, \
              cannot be read (it is gone or no longer validates): the end user must sign in \

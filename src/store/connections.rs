@@ -423,7 +423,8 @@ pub async fn delete_for_workflow(db: &D1Database, workflow_id: &str) -> Result<(
 /// Connections whose refresh is due (`refresh_at`, within the 10 minutes before expiry) and
 /// can be refreshed now (no refresh in progress,
 /// and not waiting out the backoff of earlier failures: `refresh_lease_until` holds the next
-/// attempt's time), soonest first, at most `limit`.
+/// attempt's time), soonest first, at most `limit`: workflow, user and the version the
+/// connection was made with.
 ///
 /// A connection refreshed at or after `pass_began` (ISO time) is left to the next pass: a token
 /// that lives 90 seconds or less is due again as soon as it is stored.
@@ -432,15 +433,16 @@ pub async fn due(
     now_ms: i64,
     limit: u32,
     pass_began: &str,
-) -> Result<Vec<(String, String)>> {
+) -> Result<Vec<(String, String, i64)>> {
     #[derive(Deserialize)]
     struct Key {
         workflow_id: String,
         user_id: String,
+        version: i64,
     }
     let rows = db
         .prepare(
-            "SELECT workflow_id, user_id FROM oauth_connections \
+            "SELECT workflow_id, user_id, version FROM oauth_connections \
              WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at <= ?1 + ?3 \
                AND COALESCE(refresh_at, expires_at - ?3) <= ?1 AND refresh_lease_until < ?1 \
                AND (refreshed_at IS NULL OR refreshed_at < ?4) \
@@ -457,7 +459,7 @@ pub async fn due(
         .results::<Key>()?;
     Ok(rows
         .into_iter()
-        .map(|k| (k.workflow_id, k.user_id))
+        .map(|k| (k.workflow_id, k.user_id, k.version))
         .collect())
 }
 

@@ -1763,6 +1763,48 @@ fn one_cron_pass_refreshes_every_due_connection_batch_after_batch() {
     assert_eq!(refreshes(&minute), 2, "{:?}", minute.token_requests());
 }
 
+/// A Cron pass reads a workflow's OAuth configuration once, however many of its connections
+/// it refreshes: a pass over five due connections makes as many D1 reads as a pass over one.
+#[test]
+fn a_cron_pass_reads_a_workflow_s_configuration_once_for_all_its_connections() {
+    let dev = &own_dev("oauth-refresh-reads");
+    let provider = Provider::start(&dev.base, 240);
+    let wf = create_deployed(dev, &definition(&provider, "Reads", json!({}), log_steps()));
+    for i in 0..5 {
+        let callback = authorize(dev, &provider, &wf, &format!("u{i}"), &format!("user{i}"));
+        assert_eq!(send("GET", &callback, &[], None).status, 302);
+    }
+    // The Cron pass's reads (statements that are not writes) so far, of every workflow.
+    let cron_reads = || {
+        let count =
+            |m: std::collections::BTreeMap<String, u64>| m.get("cron").copied().unwrap_or(0);
+        count(d1_statements(dev, "")) - count(d1_writes(dev, ""))
+    };
+    let refreshes = || {
+        provider
+            .token_requests()
+            .iter()
+            .filter(|r| r.grant_type == "refresh_token" && r.error.is_none())
+            .count()
+    };
+    let before = cron_reads();
+    cron_pass(dev);
+    assert_eq!(refreshes(), 5, "{:?}", provider.token_requests());
+    let five = cron_reads() - before;
+    dev.d1_write(&format!(
+        "UPDATE oauth_connections SET refresh_at = 0 WHERE workflow_id = '{wf}' AND user_id = 'u0'"
+    ));
+    let before = cron_reads();
+    dev.fire_cron();
+    assert_eq!(refreshes(), 6, "{:?}", provider.token_requests());
+    let one = cron_reads() - before;
+    assert!(
+        one > 0,
+        "a pass reads the due connections and the configuration"
+    );
+    assert_eq!(five, one, "reads of a pass over 5 connections, and over 1");
+}
+
 /// A sign-in whose version a later release can no longer read ends with a clear answer, not a
 /// 500: the deployed version's `failure_url` with `error=signin_outdated`, or without one a 409
 /// at `query.state`; no connection and no run. A sign-in started again goes through.
@@ -2443,12 +2485,14 @@ fn a_kept_consent_of_another_provider_is_neither_asked_about_nor_kept() {
 }
 
 /// A provider that sends `expires_in` as a numeric string (`"120"`, as Azure AD v1 and ADFS
-/// do): the sign-in succeeds with the token's expiry, and the token is refreshed.
+/// do) and `scope` as a list (as Twitch does): the sign-in succeeds with the token's expiry
+/// and scopes, and the token is refreshed.
 #[test]
-fn expires_in_sent_as_a_numeric_string_is_read_as_seconds() {
+fn expires_in_sent_as_a_numeric_string_and_scope_as_a_list_are_read() {
     let dev = &own_dev("oauth-expires-in-text");
     let provider = Provider::start(&dev.base, 120);
     provider.send_expires_in_as_text(true);
+    provider.send_scope_as_list(true);
     let wf = create_deployed(
         dev,
         &definition(&provider, "Text expiry", json!({}), log_steps()),
@@ -2465,6 +2509,7 @@ fn expires_in_sent_as_a_numeric_string_is_read_as_seconds() {
     assert_eq!(run["status"], "succeeded", "{run}");
     let c = connections(dev, &wf).remove(0);
     assert!(c["expires_at"].is_string(), "{c}");
+    assert_eq!(c["scopes"], json!(["read", "profile"]), "{c}");
     let left = d1_count(
         dev,
         &format!("SELECT expires_at AS n FROM oauth_connections WHERE workflow_id = '{wf}'"),

@@ -6,14 +6,14 @@
 /// The token response `body` as the `oauth2` crate reads it: a numeric-string `expires_in`
 /// written as a number, and a missing `token_type` next to an `access_token` written as
 /// `Bearer` (some providers leave it out of refresh answers, Duende IdentityServer for one;
-/// refused, the answer's rotated refresh token would be lost). `None` when there is nothing to
+/// refused, the answer's rotated refresh token would be lost), and a `scope` sent as a list of
+/// texts written as one space-separated text. `None` when there is nothing to
 /// rewrite (not JSON, nothing to change) or `expires_in` is text that is not a whole number of
 /// seconds (the crate then refuses it, saying which field is wrong).
 pub fn readable_token_response(body: &[u8]) -> Option<Vec<u8>> {
     let has = |key: &[u8]| body.windows(key.len()).any(|w| w == key);
-    // Most providers send both as the crate reads them: look before parsing anything.
-    let expires = has(b"\"expires_in\"");
-    if !expires && has(b"\"token_type\"") {
+    // Most providers send all three as the crate reads them: look before parsing anything.
+    if !has(b"\"expires_in\"") && !has(b"\"scope\"") && has(b"\"token_type\"") {
         return None;
     }
     let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
@@ -26,6 +26,12 @@ pub fn readable_token_response(body: &[u8]) -> Option<Vec<u8>> {
         }
         let seconds: u64 = text.parse().ok()?;
         object.insert("expires_in".into(), seconds.into());
+        changed = true;
+    }
+    // A list of scopes (Twitch sends `["chat:read", …]`): the crate reads a text only.
+    if let Some(list) = object.get("scope").and_then(|s| s.as_array()) {
+        let words: Vec<&str> = list.iter().filter_map(|w| w.as_str()).collect();
+        object.insert("scope".into(), words.join(" ").into());
         changed = true;
     }
     if !object.contains_key("token_type")
@@ -95,10 +101,30 @@ mod tests {
     }
 
     #[test]
+    fn a_list_of_scopes_is_read_as_one_text() {
+        let body = br#"{"access_token":"at","token_type":"bearer","expires_in":3600,"refresh_token":"rt","scope":["chat:read","user:read:email"]}"#;
+        assert!(
+            parse_token_response(body).is_err(),
+            "the crate alone refuses it"
+        );
+        let fixed = readable_token_response(body).expect("rewritten");
+        let set = token_set(&parse_token_response(&fixed).unwrap(), &[], 0);
+        assert_eq!(set.scopes, ["chat:read", "user:read:email"]);
+        assert_eq!(set.refresh_token.as_deref(), Some("rt"));
+        // An empty list grants what was asked for, as an empty text does.
+        let empty = br#"{"access_token":"at","token_type":"bearer","scope":[]}"#;
+        let fixed = readable_token_response(empty).expect("rewritten");
+        let asked = ["read".to_string()];
+        let set = token_set(&parse_token_response(&fixed).unwrap(), &asked, 0);
+        assert_eq!(set.scopes, asked);
+    }
+
+    #[test]
     fn anything_else_is_left_as_sent() {
         for body in [
             &br#"{"access_token":"at","token_type":"Bearer","expires_in":3600}"#[..],
             br#"{"access_token":"at","token_type":"Bearer"}"#,
+            br#"{"access_token":"at","token_type":"Bearer","scope":"read write"}"#,
             br#"{"access_token":"at","token_type":"Bearer","expires_in":"soon"}"#,
             br#"{"access_token":"at","token_type":"Bearer","expires_in":"-5"}"#,
             br#"{"access_token":"at","token_type":"Bearer","expires_in":"99999999999999999999999"}"#,

@@ -116,6 +116,8 @@ struct State {
     refresh_tokens_when: RefreshTokens,
     /// `expires_in` as a numeric string (`"3600"`), as Azure AD v1 and ADFS send it.
     expires_in_as_text: bool,
+    /// `scope` as a list of texts (`["read", "write"]`), as Twitch sends it.
+    scope_as_list: bool,
     /// Refreshes answer without `expires_in` (the standard only recommends it).
     refreshes_without_expires_in: bool,
     /// Refreshes answer without `token_type`, as `text/html` (as some providers do).
@@ -249,6 +251,11 @@ impl Provider {
     /// Token answers send `expires_in` as a numeric string (`"3600"`) instead of a number.
     pub fn send_expires_in_as_text(&self, on: bool) {
         self.state.lock().unwrap().expires_in_as_text = on;
+    }
+
+    /// Token answers send `scope` as a list of texts instead of one space-separated text.
+    pub fn send_scope_as_list(&self, on: bool) {
+        self.state.lock().unwrap().scope_as_list = on;
     }
 
     /// The token endpoint answers `ms` milliseconds late (0: at once).
@@ -666,6 +673,10 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
     let expires_in = match s.expires_in_as_text {
         true => json!(ttl.to_string()),
         false => json!(ttl),
+    };
+    let scope = match s.scope_as_list {
+        true => json!(scope.split_whitespace().collect::<Vec<_>>()),
+        false => json!(scope),
     };
     let mut answer = json!({"access_token": access, "token_type": "Bearer",
                             "expires_in": expires_in, "scope": scope});
