@@ -532,6 +532,7 @@ async fn wake<'a>(
         misfire_grace(obj.env()),
     );
     armed.handled_ms = plan.handled_through.map(|t| t.timestamp_millis());
+    let was_next = armed.next_ms;
     armed.next_ms = plan.next.map(|t| t.timestamp_millis());
     // The status the API shows, in the same write as the marks.
     if plan.skipped > 0 || plan.late {
@@ -613,8 +614,13 @@ async fn wake<'a>(
     kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
     obj.schedule_record().replace(Some(armed.clone()));
     match alarm_at(armed.next_ms, !armed.pending.is_empty(), now) {
+        // An alarm delivered before its slot (the object's clock behind) finds nothing due:
+        // set again to its own time, it would be taken as unchanged and dropped when it ends.
+        Some(at) if cause == Cause::Alarm && Some(at) == was_next => kv.set_alarm(at + 1)?,
         Some(at) => kv.set_alarm(at)?,
-        None => storage.delete_alarm().await?,
+        // No slot found (a zone the runtime cannot read): looked for again in a day, never
+        // left without an alarm.
+        None => kv.set_alarm(now + 86_400_000)?,
     }
 
     if runs.is_empty() {
@@ -731,13 +737,19 @@ impl Followup<'_> {
     async fn run(self) -> Result<()> {
         let kv = self.obj.kv()?;
         // The slot just fired first: older pending runs wait on shard calls that may be slow.
-        if let Some(p) = &self.here {
-            if !self.created_here(kv, p).await {
-                self.create_run(kv, p).await;
+        // A few shard calls per wake, and none after a failure: a shard that refuses is not
+        // sent every pending run on every wake (those of an earlier version are still given up).
+        let mut calls = 5;
+        let older = self.runs.iter().filter(|p| Some(*p) != self.here.as_ref());
+        for p in self.here.iter().chain(older) {
+            if Some(p) == self.here.as_ref() && self.created_here(kv, p).await {
+                continue;
             }
-        }
-        for p in self.runs.iter().filter(|p| Some(*p) != self.here.as_ref()) {
-            self.create_run(kv, p).await;
+            match self.create_run(kv, p, calls > 0).await {
+                Some(true) => calls -= 1,
+                Some(false) => calls = 0,
+                None => {}
+            }
         }
         Ok(())
     }
@@ -790,7 +802,9 @@ impl Followup<'_> {
 
     /// Creates a pending run in its shard object, unless this object is no longer armed at
     /// the run's version (an undeploy or redeploy came in meanwhile); the shard executes it.
-    async fn create_run(&self, kv: &SyncKv, p: &Pending) {
+    /// Whether the shard recorded it (`false`: it stays pending, retried soon); `None` when no
+    /// call was made (none needed, or `call` is false).
+    async fn create_run(&self, kv: &SyncKv, p: &Pending, call: bool) -> Option<bool> {
         let slot = from_millis(p.slot_ms);
         let input = run_input(slot, from_millis(p.fired_ms), p.late);
         let key = dedup_key(slot);
@@ -804,12 +818,15 @@ impl Followup<'_> {
         let Some(workflow_id) = WorkflowId::parse(&self.workflow_id).filter(|_| live) else {
             // Undeployed or redeployed meanwhile: the slot is given up, and counted so.
             self.forget(kv, p, true);
-            return;
+            return None;
         };
         // Created here already (its pending entry outlived the insert): nothing to send.
         if self.created_here_before(kv, &key) {
             self.forget(kv, p, false);
-            return;
+            return None;
+        }
+        if !call {
+            return None;
         }
         let started = runs::client::start(
             self.obj.env(),
@@ -822,6 +839,7 @@ impl Followup<'_> {
             None,
         )
         .await;
+        let recorded = started.is_ok();
         match started {
             // Recorded (now or by an earlier try): no longer pending.
             Ok(started) => {
@@ -850,6 +868,7 @@ impl Followup<'_> {
                 }
             }
         }
+        Some(recorded)
     }
 
     /// Whether this object's own run table holds the run of `key` (only an object that holds

@@ -50,11 +50,12 @@ pub fn max_attempts(env: &Env) -> i64 {
     env_number(env, "RUN_MAX_ATTEMPTS").map_or(10, |n| n.max(1.0) as i64)
 }
 
-/// `RUN_RETENTION_DAYS` (default 30, at most 36 500), in ms: finished runs older than this
-/// are deleted. (The cap keeps times a retention from now within an `i64`.)
+/// `RUN_RETENTION_DAYS` (default 30, at least an hour, at most 36 500), in ms: finished runs
+/// older than this are deleted. (A run's dedup key must outlive the retries that send it again,
+/// a schedule's for an hour; the cap keeps times a retention from now within an `i64`.)
 pub fn retention_ms(env: &Env) -> i64 {
     let days = env_number(env, "RUN_RETENTION_DAYS").unwrap_or(30.0);
-    (days.min(36_500.0) * 86_400_000.0) as i64
+    (days.clamp(1.0 / 24.0, 36_500.0) * 86_400_000.0) as i64
 }
 
 /// `RUN_IN_FLIGHT_BYTES` (default 24 MiB): most stored bytes (input and step records) of a
