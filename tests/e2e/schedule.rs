@@ -1334,7 +1334,8 @@ fn a_version_this_release_cannot_read_is_tried_again_not_disarmed() {
 /// A slot whose run its shard had not recorded when the schedule was redeployed (here the
 /// shard is full: every create answers 507, and the slots stay pending) is given up with its
 /// version, and counted: `skipped_slots` and `last_misfire` (cause `not_recorded`) say so. It
-/// vanished from the status before.
+/// vanished from the status before. Meanwhile a wake whose create fails sends no other pending
+/// run: one refused create a wake, not one for every pending run.
 #[test]
 fn a_pending_run_of_a_redeployed_version_counts_as_skipped() {
     let dev = Dev::start(
@@ -1349,10 +1350,20 @@ fn a_pending_run_of_a_redeployed_version_counts_as_skipped() {
     let mut def = schedule_def("pending at redeploy", every(1), "skip");
     def["steps"] = json!([{"type": "http", "name": "ping",
                            "url": up.url("/echo/pending-at-redeploy"), "retries": 0}]);
+    let deployed = Instant::now();
     let id = create_deployed(&dev, &def);
     eventually(60, "creates refused as full", || {
         dev.logs().matches("recording the run of").count() >= 2
     });
+    // A 1-second schedule wakes at most once a second: 20 s of refusals, each wake's pending
+    // runs sent again, would be over a hundred refused creates.
+    std::thread::sleep(Duration::from_secs(20));
+    let refused = dev.logs().matches("recording the run of").count() as u64;
+    let wakes = deployed.elapsed().as_secs() + 2;
+    assert!(
+        (5..=wakes).contains(&refused),
+        "{refused} refused creates in {wakes} s"
+    );
     let wf = workflow(&dev, &id);
     assert_eq!(wf["skipped_slots"], 0, "{wf}");
     def["name"] = json!("pending at redeploy, v2");
