@@ -169,12 +169,14 @@ pub async fn handle(
                 "INSERT INTO test_requests (id, record) VALUES (?, ?)",
                 vec![SqlStorageValue::from(id), SqlStorageValue::from(record)],
             )?;
-            // At most SHELF_FAILED_SIZE that failed the signature check, the newest kept.
+            // At most SHELF_FAILED_SIZE that failed the signature check or a gate, the newest
+            // kept.
             sql.exec(
                 "DELETE FROM test_requests WHERE id IN ( \
                    SELECT id FROM ( \
                      SELECT id, ROW_NUMBER() OVER (ORDER BY id DESC) AS n FROM test_requests \
-                     WHERE json_extract(record, '$.signature.valid') = 0) \
+                     WHERE json_extract(record, '$.signature.valid') = 0 \
+                        OR json_extract(record, '$.gate_error') IS NOT NULL) \
                    WHERE n > ?)",
                 vec![SqlStorageValue::from(SHELF_FAILED_SIZE as i64)],
             )?;
@@ -198,14 +200,17 @@ pub async fn handle(
             let rows = if id.is_empty() {
                 // The newest capture that passed the draft's `verify` (`signed`: one is
                 // required; else one that did not fail it): anyone may post to the test URL,
-                // and what a stranger sends unsigned must not become the schema.
+                // and what a stranger sends unsigned, or without a gate's secret, must not
+                // become the schema.
                 let passed = match param(url, "signed") == "1" {
                     true => "json_extract(record, '$.signature.valid') = 1",
                     false => "json_extract(record, '$.signature.valid') IS NOT 0",
                 };
                 sql.exec(
                     &format!(
-                        "SELECT record FROM test_requests WHERE {passed} ORDER BY id DESC LIMIT 1"
+                        "SELECT record FROM test_requests WHERE {passed} \
+                         AND json_extract(record, '$.gate_error') IS NULL \
+                         ORDER BY id DESC LIMIT 1"
                     ),
                     None,
                 )?

@@ -2914,6 +2914,87 @@ fn unsigned_test_requests_are_not_parsed_and_json_has_a_budget() {
     assert_problem(&r, 400);
 }
 
+/// On the test URL of a workflow gated by a header (`equals`), a request without the right
+/// value is kept as a stranger's unsigned one: not parsed, a short raw prefix, `gate_error`
+/// naming the gate, and never the source of a detected schema.
+#[test]
+fn test_requests_that_fail_a_gate_are_not_parsed_nor_detected_from() {
+    let dev = dev();
+    let gate =
+        json!({"request": {"headers": [{"name": "x-api-key", "equals": "k-gate-secret-1"}]}});
+    let id = create(dev, &endpoint(gate, json!([])));
+    let test_url = dev.url(&format!("/hooks/{id}/test"));
+    let newest = || {
+        let shelf = api(
+            dev,
+            "GET",
+            &format!("/api/workflows/{id}/test-requests"),
+            None,
+        );
+        assert_eq!(shelf.status, 200, "{}", shelf.text);
+        shelf.json()["test_requests"][0].clone()
+    };
+    let detect = || {
+        api(
+            dev,
+            "POST",
+            &format!("/api/workflows/{id}/detect-schema"),
+            None,
+        )
+    };
+    let body = format!(r#"{{"stranger": "{}"}}"#, "s".repeat(2_000));
+    for key in [None, Some("wrong")] {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(key.map(|k| ("x-api-key", k)));
+        let r = send("POST", &test_url, &headers, Some(body.as_bytes()));
+        assert_eq!(r.status, 200, "{}", r.text);
+        let got = newest();
+        assert_eq!(got["gate_error"], "header.x-api-key", "{got}");
+        assert_eq!(got["body"], Value::Null, "{got}");
+        assert!(
+            got["body_error"]
+                .as_str()
+                .unwrap()
+                .contains("gate at header.x-api-key"),
+            "{got}"
+        );
+        assert_eq!(got["raw_body"].as_str().unwrap().len(), 1024, "{got}");
+        assert_eq!(got["raw_body_truncated"], true, "{got}");
+        // Only strangers' captures so far: nothing to detect from.
+        let r = detect();
+        assert_eq!(r.status, 409, "{}", r.text);
+        assert!(r.text.contains("gates"), "{}", r.text);
+    }
+    let r = send(
+        "POST",
+        &test_url,
+        &[
+            ("content-type", "application/json"),
+            ("x-api-key", "k-gate-secret-1"),
+        ],
+        Some(br#"{"order": 7}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = newest();
+    assert_eq!(got["gate_error"], Value::Null, "{got}");
+    assert_eq!(got["body"], json!({"order": 7}), "{got}");
+    // A stranger's capture after it is not the one detected from.
+    let r = send(
+        "POST",
+        &test_url,
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = detect();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let schema = r.json()["schema"].to_string();
+    assert!(
+        schema.contains("order") && !schema.contains("stranger"),
+        "{schema}"
+    );
+}
+
 /// Unauthenticated traffic writes nothing to D1: a capture on the test URL makes no D1
 /// statement at all (the draft and the shelf are in the workflow's object), and a rejected
 /// signature is counted in the object; only the deployed version may be read (cached).

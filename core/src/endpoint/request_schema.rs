@@ -293,6 +293,19 @@ impl RequestSchema {
         }
     }
 
+    /// What a request's query and headers (names in lower case) break of this schema's gates
+    /// (`equals` on a query parameter or header: a shared secret, such as `x-api-key`).
+    pub fn gate_errors(&self, query: &Map<String, Value>, headers: &Map<String, Value>) -> Errors {
+        let mut sink = Sink::default();
+        for p in self.query.iter().filter(|p| p.constraints.equals.is_some()) {
+            validate_query_param(p, query, &mut sink);
+        }
+        for h in self.headers.iter().filter(|h| h.equals.is_some()) {
+            validate_header(h, headers, &mut sink);
+        }
+        sink.finish()
+    }
+
     /// Reads a definition's `request` object at `location` (e.g. `trigger.request`), reporting
     /// every problem; `None` when there was any.
     pub fn parse(value: &Value, location: &str, errors: &mut Errors) -> Option<RequestSchema> {
@@ -374,20 +387,14 @@ impl RequestSchema {
         body: &Value,
         body_is_form: bool,
     ) -> Errors {
+        // Gates first: a request that fails one is told only that, so it learns nothing of
+        // the rest of the schema, and its body is not checked.
+        let gates = self.gate_errors(query, headers);
+        if !gates.is_empty() {
+            return gates;
+        }
         let mut sink = Sink::default();
-        // Gates first (`equals` on a query parameter or header): a request that fails one is
-        // told only that, so it learns nothing of the rest of the schema, and its body is not
-        // checked.
         let gate = |p: &&QueryParam| p.constraints.equals.is_some();
-        for p in self.query.iter().filter(gate) {
-            validate_query_param(p, query, &mut sink);
-        }
-        for h in self.headers.iter().filter(|h| h.equals.is_some()) {
-            validate_header(h, headers, &mut sink);
-        }
-        if !sink.errors.is_empty() {
-            return sink.finish();
-        }
         for p in self.query.iter().filter(|p| !gate(p)) {
             validate_query_param(p, query, &mut sink);
         }

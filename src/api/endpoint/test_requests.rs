@@ -106,18 +106,29 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         }
     });
 
-    // A request that fails the draft's `verify` is not parsed, and only a short raw prefix is
-    // kept: an unsigned sender cannot make the Worker parse or store its payload.
-    let unsigned = signature
-        .as_ref()
-        .is_some_and(|s| s["valid"] == Value::Bool(false));
+    // A request that fails the draft's `verify`, or its gates (`equals` on a query parameter
+    // or header), is not parsed, and only a short raw prefix is kept: a sender without the
+    // secret cannot make the Worker parse or store its payload.
+    let gate = endpoint
+        .and_then(|e| {
+            e.request
+                .gate_errors(&incoming.query, &incoming.headers)
+                .0
+                .pop()
+        })
+        .map(|e| e.location);
+    let unsigned = gate.is_some()
+        || signature
+            .as_ref()
+            .is_some_and(|s| s["valid"] == Value::Bool(false));
     let parsed = if unsigned {
+        let why = match &gate {
+            Some(at) => format!("the request does not meet the gate at {at}"),
+            None => "the request's signature does not verify".into(),
+        };
         Err(ApiError::field(
             "body",
-            format!(
-                "not parsed: the request's signature does not verify (only the first \
-                 {UNSIGNED_RAW_PREFIX} bytes are kept)"
-            ),
+            format!("not parsed: {why} (only the first {UNSIGNED_RAW_PREFIX} bytes are kept)"),
         ))
     } else {
         parsed_body(&incoming)
@@ -188,6 +199,7 @@ pub async fn capture(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         "raw_body_bytes": incoming.raw_body.len(),
         "raw_body_truncated": truncated,
         "signature": signature,
+        "gate_error": gate,
     });
     let mut record = record;
     for (field, n) in [
@@ -327,7 +339,9 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                             "no request that passed the draft's signature check (`verify`) \
                              has been captured yet (a request is checked only while the draft \
                              is valid)",
-                        false => "no request has been sent to the test URL yet",
+                        false =>
+                            "no request that meets the draft's gates has been sent to \
+                                  the test URL yet",
                     },
                     origin(&req)
                 ),
