@@ -422,9 +422,16 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
             },
         };
         taken += due.len();
-        // Each workflow's configuration read once, before the refreshes that run at once.
+        // The configuration of a workflow with several connections in the batch read once,
+        // before the refreshes that run at once (one with a single connection reads its own,
+        // among them; a read that fails is made again by the refreshes).
         for (wf, _, version) in &due {
-            if known_trigger(&triggers, wf, *version).is_none() {
+            let many = due
+                .iter()
+                .filter(|(w, _, v)| w == wf && v == version)
+                .count()
+                > 1;
+            if many && known_trigger(&triggers, wf, *version).is_none() {
                 if let Ok(t) = trigger_for(&db, wf, *version).await {
                     triggers.borrow_mut().push(((wf.clone(), *version), t));
                 }
@@ -510,7 +517,8 @@ fn next_attempt_at(pass_began: i64, wait: i64) -> i64 {
 }
 
 /// The trigger configs a Cron pass has read, by workflow and version ([`trigger_for`]): the
-/// many connections of one workflow cost its reads once per pass.
+/// many connections of one workflow cost its reads once per pass. A redeploy during the pass
+/// (under a minute) reaches the connections it refreshes from the next pass on.
 type Triggers = RefCell<Vec<((String, i64), Option<OAuthTrigger>)>>;
 
 fn known_trigger(

@@ -2509,7 +2509,11 @@ fn expires_in_sent_as_a_numeric_string_and_scope_as_a_list_are_read() {
     assert_eq!(run["status"], "succeeded", "{run}");
     let c = connections(dev, &wf).remove(0);
     assert!(c["expires_at"].is_string(), "{c}");
-    assert_eq!(c["scopes"], json!(["read", "profile"]), "{c}");
+    assert_eq!(
+        c["scopes"],
+        json!(["read", "profile", "granted-extra"]),
+        "{c}"
+    );
     let left = d1_count(
         dev,
         &format!("SELECT expires_at AS n FROM oauth_connections WHERE workflow_id = '{wf}'"),

@@ -1,7 +1,7 @@
-//! A token response's `expires_in` sent as a numeric string (`"3600"`, as Azure AD v1 and ADFS
-//! send it): RFC 6749 asks for a number, and the `oauth2` crate refuses anything else, which
-//! would fail every sign-in with such a provider. The body is rewritten with the number before
-//! the crate reads it.
+//! Token responses the `oauth2` crate would refuse, failing every sign-in with such a
+//! provider: `expires_in` sent as a numeric string (`"3600"`, as Azure AD v1 and ADFS send it;
+//! RFC 6749 asks for a number), no `token_type`, or `scope` as a list (Twitch). The body is
+//! rewritten before the crate reads it.
 
 /// The token response `body` as the `oauth2` crate reads it: a numeric-string `expires_in`
 /// written as a number, and a missing `token_type` next to an `access_token` written as

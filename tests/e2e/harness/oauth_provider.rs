@@ -116,7 +116,8 @@ struct State {
     refresh_tokens_when: RefreshTokens,
     /// `expires_in` as a numeric string (`"3600"`), as Azure AD v1 and ADFS send it.
     expires_in_as_text: bool,
-    /// `scope` as a list of texts (`["read", "write"]`), as Twitch sends it.
+    /// `scope` as a list of texts (`["read", "write"]`), as Twitch sends it, granting one more
+    /// than was asked for (`granted-extra`), so that the list is seen to be read.
     scope_as_list: bool,
     /// Refreshes answer without `expires_in` (the standard only recommends it).
     refreshes_without_expires_in: bool,
@@ -675,7 +676,10 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
         false => json!(ttl),
     };
     let scope = match s.scope_as_list {
-        true => json!(scope.split_whitespace().collect::<Vec<_>>()),
+        true => json!(scope
+            .split_whitespace()
+            .chain(["granted-extra"])
+            .collect::<Vec<_>>()),
         false => json!(scope),
     };
     let mut answer = json!({"access_token": access, "token_type": "Bearer",
