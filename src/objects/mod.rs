@@ -204,10 +204,8 @@ impl WorkflowObject {
             return Ok(false);
         };
         let lost = match self.kind_now(kv)? {
-            Some(TriggerKind::Schedule) => {
-                self.state.storage().get_alarm().await?.is_none()
-                    && schedule::wants_alarm(self, kv)?
-            }
+            // An armed schedule always has an alarm: its next slot, a retry, or a look again.
+            Some(TriggerKind::Schedule) => self.state.storage().get_alarm().await?.is_none(),
             Some(TriggerKind::Poll) => poll::alarm_lost(self, &workflow_id).await?,
             None => deployed.is_some(),
             _ => false,

@@ -315,10 +315,11 @@ fn forget_pending(
     kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
     // Nothing left to retry: the alarm goes back to the next slot, if the object is still
     // armed for this schedule (an undeploy or another trigger's deploy may have come meanwhile,
-    // and set an alarm of its own).
+    // and set an alarm of its own). A slot within a retry's wait needs no move: the wake's
+    // alarm is already no later (and, after an early alarm, past the slot on purpose).
     let armed_here = obj.kind_now(kv)? == Some(TriggerKind::Schedule) && armed.version == version;
     if armed.pending.is_empty() && armed_here {
-        if let Some(next) = armed.next_ms {
+        if let Some(next) = armed.next_ms.filter(|n| *n > now_ms() + RETRY_MS) {
             kv.set_alarm(next)?;
         }
     }
@@ -419,12 +420,6 @@ fn record_now(obj: &WorkflowObject, kv: &SyncKv) -> Result<Option<Armed>> {
     Ok(kv
         .get_string(KEY_SCHEDULE)?
         .and_then(|s| json_parse::from_str(&s).ok()))
-}
-
-/// Whether an armed schedule needs an alarm: a slot to fire or a run to record (a record that
-/// does not read needs one too: arming again rebuilds it).
-pub fn wants_alarm(obj: &WorkflowObject, kv: &SyncKv) -> Result<bool> {
-    Ok(record_now(obj, kv)?.is_none_or(|a| a.next_ms.is_some() || !a.pending.is_empty()))
 }
 
 /// The alarm fired at `now`: re-arm at once, then create the slot's run (here or in shard 0).
@@ -549,7 +544,9 @@ async fn wake<'a>(
     }
 
     if armed.next_ms.is_none() {
-        worker::console_error!("schedule {workflow_id}: no slot after now; nothing more fires");
+        worker::console_error!(
+            "schedule {workflow_id}: no slot found after now; looking again in a day"
+        );
     }
 
     // Pending runs: give up those too old, try again those left behind, add the new one.
@@ -616,7 +613,11 @@ async fn wake<'a>(
     match alarm_at(armed.next_ms, !armed.pending.is_empty(), now) {
         // An alarm delivered before its slot (the object's clock behind) finds nothing due:
         // set again to its own time, it would be taken as unchanged and dropped when it ends.
-        Some(at) if cause == Cause::Alarm && Some(at) == was_next => kv.set_alarm(at + 1)?,
+        // As far past the slot as the clock was behind: a clock that stays behind by as much
+        // finds the slot due then.
+        Some(at) if cause == Cause::Alarm && Some(at) == was_next => {
+            kv.set_alarm(at + (at - now).max(1))?
+        }
         Some(at) => kv.set_alarm(at)?,
         // No slot found (a zone the runtime cannot read): looked for again in a day, never
         // left without an alarm.
