@@ -340,8 +340,8 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                              has been captured yet (a request is checked only while the draft \
                              is valid)",
                         false =>
-                            "no request that meets the draft's gates has been sent to \
-                                  the test URL yet",
+                            "no request has been sent to the test URL yet (a request \
+                             that fails one of the draft's gates is not used)",
                     },
                     origin(&req)
                 ),
