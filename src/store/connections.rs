@@ -420,6 +420,9 @@ pub async fn delete_for_workflow(db: &D1Database, workflow_id: &str) -> Result<(
     Ok(())
 }
 
+// The index `oauth_connections_due_at` (migration 0018) and `due`'s statement write the window.
+const _: () = assert!(REFRESH_WINDOW_MS == 600_000);
+
 /// Connections whose refresh is due (`refresh_at`, within the 10 minutes before expiry) and
 /// can be refreshed now (no refresh in progress,
 /// and not waiting out the backoff of earlier failures: `refresh_lease_until` holds the next
@@ -444,7 +447,7 @@ pub async fn due(
         .prepare(
             "SELECT workflow_id, user_id, version FROM oauth_connections \
              WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at <= ?1 + ?3 \
-               AND COALESCE(refresh_at, expires_at - ?3) <= ?1 AND refresh_lease_until < ?1 \
+               AND MAX(COALESCE(refresh_at, expires_at - 600000), refresh_lease_until + 1) <= ?1 \
                AND (refreshed_at IS NULL OR refreshed_at < ?4) \
              ORDER BY expires_at LIMIT ?2",
         )
