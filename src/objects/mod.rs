@@ -54,6 +54,9 @@ pub struct WorkflowObject {
     /// The slot whose run this instance is creating in place (`schedule::Followup`): no other
     /// wake sends it to its shard meanwhile.
     schedule_in_place: std::cell::Cell<Option<i64>>,
+    /// The alarm the schedule last set in this instance (epoch ms): during an alarm, the one
+    /// running, if this instance set it (see `schedule::wake`).
+    schedule_alarm: std::cell::Cell<Option<i64>>,
     /// A shard object's runs in memory (waiters, executor state).
     runs: runs::instance::RunsInstance,
     /// Counts the deploy, reconcile and undeploy calls this instance began: one that sees the
@@ -112,6 +115,11 @@ impl WorkflowObject {
     /// The slot whose run this instance is creating in place, if any (see `schedule`).
     pub fn schedule_in_place(&self) -> &std::cell::Cell<Option<i64>> {
         &self.schedule_in_place
+    }
+
+    /// The alarm the schedule last set in this instance, if any (see `schedule`).
+    pub fn schedule_alarm(&self) -> &std::cell::Cell<Option<i64>> {
+        &self.schedule_alarm
     }
 
     /// The workflow's deployed version from D1, `None` when not deployed.
@@ -383,6 +391,7 @@ impl DurableObject for WorkflowObject {
             workflow: RefCell::new(None),
             schedule: RefCell::new(None),
             schedule_in_place: Default::default(),
+            schedule_alarm: Default::default(),
             runs: Default::default(),
             arm_calls: Default::default(),
             kv: std::cell::OnceCell::new(),

@@ -315,12 +315,14 @@ fn forget_pending(
     kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
     // Nothing left to retry: the alarm goes back to the next slot, if the object is still
     // armed for this schedule (an undeploy or another trigger's deploy may have come meanwhile,
-    // and set an alarm of its own). A slot within a retry's wait needs no move: the wake's
-    // alarm is already no later (and, after an early alarm, past the slot on purpose).
+    // and set an alarm of its own); not before an alarm set past the slot on purpose (after an
+    // early alarm: the slot itself may be the alarm running).
     let armed_here = obj.kind_now(kv)? == Some(TriggerKind::Schedule) && armed.version == version;
     if armed.pending.is_empty() && armed_here {
-        if let Some(next) = armed.next_ms.filter(|n| *n > now_ms() + RETRY_MS) {
-            kv.set_alarm(next)?;
+        if let Some(next) = armed.next_ms {
+            let at = obj.schedule_alarm().get().map_or(next, |set| set.max(next));
+            kv.set_alarm(at)?;
+            obj.schedule_alarm().set(Some(at));
         }
     }
     obj.schedule_record().replace(Some(armed));
@@ -527,7 +529,6 @@ async fn wake<'a>(
         misfire_grace(obj.env()),
     );
     armed.handled_ms = plan.handled_through.map(|t| t.timestamp_millis());
-    let was_next = armed.next_ms;
     armed.next_ms = plan.next.map(|t| t.timestamp_millis());
     // The status the API shows, in the same write as the marks.
     if plan.skipped > 0 || plan.late {
@@ -610,19 +611,20 @@ async fn wake<'a>(
     obj.schedule_record().replace(None);
     kv.put_string(KEY_SCHEDULE, &json_string(&armed)?)?;
     obj.schedule_record().replace(Some(armed.clone()));
-    match alarm_at(armed.next_ms, !armed.pending.is_empty(), now) {
+    let running = obj.schedule_alarm().get().filter(|_| cause == Cause::Alarm);
+    let at = match alarm_at(armed.next_ms, !armed.pending.is_empty(), now) {
         // An alarm delivered before its slot (the object's clock behind) finds nothing due:
         // set again to its own time, it would be taken as unchanged and dropped when it ends.
         // As far past the slot as the clock was behind: a clock that stays behind by as much
         // finds the slot due then.
-        Some(at) if cause == Cause::Alarm && Some(at) == was_next => {
-            kv.set_alarm(at + (at - now).max(1))?
-        }
-        Some(at) => kv.set_alarm(at)?,
+        Some(at) if Some(at) == running => at + (at - now).max(1),
+        Some(at) => at,
         // No slot found (a zone the runtime cannot read): looked for again in a day, never
         // left without an alarm.
-        None => kv.set_alarm(now + 86_400_000)?,
-    }
+        None => now + 86_400_000,
+    };
+    kv.set_alarm(at)?;
+    obj.schedule_alarm().set(Some(at));
 
     if runs.is_empty() {
         return Ok(None);
@@ -917,6 +919,7 @@ impl Followup<'_> {
             .is_none_or(|current| current > at)
         {
             storage.set_alarm(from_millis(at)).await?;
+            self.obj.schedule_alarm().set(Some(at));
         }
         Ok(())
     }
