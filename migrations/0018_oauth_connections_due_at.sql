@@ -7,4 +7,4 @@
 CREATE INDEX oauth_connections_due_at ON oauth_connections
   (MAX(COALESCE(refresh_at, expires_at - 600000), refresh_lease_until + 1))
   WHERE status = 'active' AND refresh_token IS NOT NULL;
-DROP INDEX oauth_connections_due;
+DROP INDEX IF EXISTS oauth_connections_due;

@@ -580,7 +580,12 @@ async fn refresh_one(
     // Read before the batch, unless a sign-in moved the connection onto another version since.
     let trigger = match known_trigger(triggers, workflow_id, conn.version) {
         Some(t) => t,
-        None => trigger_for(&db, workflow_id, conn.version).await?,
+        None => {
+            let t = trigger_for(&db, workflow_id, conn.version).await?;
+            let key = (workflow_id.to_string(), conn.version);
+            triggers.borrow_mut().push((key, t.clone()));
+            t
+        }
     };
     let Some(trigger) = trigger else {
         return failed(format!(

@@ -426,8 +426,8 @@ const _: () = assert!(REFRESH_WINDOW_MS == 600_000);
 /// Connections whose refresh is due (`refresh_at`, within the 10 minutes before expiry) and
 /// can be refreshed now (no refresh in progress,
 /// and not waiting out the backoff of earlier failures: `refresh_lease_until` holds the next
-/// attempt's time), soonest first, at most `limit`: workflow, user and the version the
-/// connection was made with.
+/// attempt's time), the longest due first (an index range, read no further than `limit`):
+/// workflow, user and the version the connection was made with.
 ///
 /// A connection refreshed at or after `pass_began` (ISO time) is left to the next pass: a token
 /// that lives 90 seconds or less is due again as soon as it is stored.
@@ -449,7 +449,8 @@ pub async fn due(
              WHERE status = 'active' AND refresh_token IS NOT NULL AND expires_at <= ?1 + ?3 \
                AND MAX(COALESCE(refresh_at, expires_at - 600000), refresh_lease_until + 1) <= ?1 \
                AND (refreshed_at IS NULL OR refreshed_at < ?4) \
-             ORDER BY expires_at LIMIT ?2",
+             ORDER BY MAX(COALESCE(refresh_at, expires_at - 600000), refresh_lease_until + 1) \
+             LIMIT ?2",
         )
         .bind(&[
             num(now_ms),
