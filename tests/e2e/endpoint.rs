@@ -56,6 +56,18 @@ fn dev() -> &'static Dev {
     })
 }
 
+/// The newest request on workflow `id`'s test shelf (`Null` when the shelf is empty).
+fn newest_test_request(dev: &Dev, id: &str) -> Value {
+    let shelf = api(
+        dev,
+        "GET",
+        &format!("/api/workflows/{id}/test-requests"),
+        None,
+    );
+    assert_eq!(shelf.status, 200, "{}", shelf.text);
+    shelf.json()["test_requests"][0].clone()
+}
+
 fn hook(id: &str) -> String {
     dev().url(&format!("/hooks/{id}"))
 }
@@ -273,14 +285,7 @@ fn a_save_after_one_stamped_by_a_clock_ahead_is_still_newer() {
     // The object took that save: its test URL checks the signature the new draft asks for.
     let r = send("POST", &dev.url(&format!("/hooks/{id}/test")), &[], None);
     assert_eq!(r.status, 200, "{}", r.text);
-    let shelf = api(
-        dev,
-        "GET",
-        &format!("/api/workflows/{id}/test-requests"),
-        None,
-    );
-    assert_eq!(shelf.status, 200, "{}", shelf.text);
-    let got = &shelf.json()["test_requests"][0];
+    let got = &newest_test_request(dev, &id);
     assert_eq!(got["signature"]["valid"], false, "{got}");
 
     let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&signed));
@@ -2785,14 +2790,7 @@ fn unsigned_test_requests_are_not_parsed_and_json_has_a_budget() {
             Some(body),
         );
         assert_eq!(r.status, 200, "{}", r.text);
-        let shelf = api(
-            dev,
-            "GET",
-            &format!("/api/workflows/{id}/test-requests"),
-            None,
-        )
-        .json();
-        shelf["test_requests"][0].clone()
+        newest_test_request(dev, &id)
     };
     let unsigned = format!("[{}1]", "1,".repeat(5_000));
     let got = &captured("application/json", unsigned.as_bytes());
@@ -2924,16 +2922,7 @@ fn test_requests_that_fail_a_gate_are_not_parsed_nor_detected_from() {
         json!({"request": {"headers": [{"name": "x-api-key", "equals": "k-gate-secret-1"}]}});
     let id = create(dev, &endpoint(gate, json!([])));
     let test_url = dev.url(&format!("/hooks/{id}/test"));
-    let newest = || {
-        let shelf = api(
-            dev,
-            "GET",
-            &format!("/api/workflows/{id}/test-requests"),
-            None,
-        );
-        assert_eq!(shelf.status, 200, "{}", shelf.text);
-        shelf.json()["test_requests"][0].clone()
-    };
+    let newest = || newest_test_request(dev, &id);
     let detect = || {
         api(
             dev,
