@@ -431,10 +431,8 @@ pub async fn refresh_due(env: &Env) -> worker::Result<RefreshReport> {
                 .filter(|(w, _, v)| w == wf && v == version)
                 .count()
                 > 1;
-            if many && known_trigger(&triggers, wf, *version).is_none() {
-                if let Ok(t) = trigger_for(&db, wf, *version).await {
-                    triggers.borrow_mut().push(((wf.clone(), *version), t));
-                }
+            if many {
+                let _ = trigger_kept(&db, &triggers, wf, *version).await;
             }
         }
         // A few at a time: each call's deadline starts when it is made, and the platform holds
@@ -521,16 +519,25 @@ fn next_attempt_at(pass_began: i64, wait: i64) -> i64 {
 /// (under a minute) reaches the connections it refreshes from the next pass on.
 type Triggers = RefCell<Vec<((String, i64), Option<OAuthTrigger>)>>;
 
-fn known_trigger(
+/// [`trigger_for`], read once per pass and kept in `triggers`.
+async fn trigger_kept(
+    db: &worker::D1Database,
     triggers: &Triggers,
     workflow_id: &str,
     version: i64,
-) -> Option<Option<OAuthTrigger>> {
-    let known = triggers.borrow();
-    let found = known
+) -> worker::Result<Option<OAuthTrigger>> {
+    let known = triggers
+        .borrow()
         .iter()
-        .find(|((w, v), _)| w == workflow_id && *v == version);
-    found.map(|(_, t)| t.clone())
+        .find(|((w, v), _)| w == workflow_id && *v == version)
+        .map(|(_, t)| t.clone());
+    if let Some(t) = known {
+        return Ok(t);
+    }
+    let t = trigger_for(db, workflow_id, version).await?;
+    let key = (workflow_id.to_string(), version);
+    triggers.borrow_mut().push((key, t.clone()));
+    Ok(t)
 }
 
 /// Refreshes one due connection, in the Cron pass that began at `pass_began`.
@@ -577,17 +584,7 @@ async fn refresh_one(
             .map(|_| Outcome::Failed)
         }
     };
-    // Read before the batch, unless a sign-in moved the connection onto another version since.
-    let trigger = match known_trigger(triggers, workflow_id, conn.version) {
-        Some(t) => t,
-        None => {
-            let t = trigger_for(&db, workflow_id, conn.version).await?;
-            let key = (workflow_id.to_string(), conn.version);
-            triggers.borrow_mut().push((key, t.clone()));
-            t
-        }
-    };
-    let Some(trigger) = trigger else {
+    let Some(trigger) = trigger_kept(&db, triggers, workflow_id, conn.version).await? else {
         return failed(format!(
             "the OAuth configuration of version {}, which this connection was made with, \
              cannot be read (it is gone or no longer validates): the end user must sign in \
