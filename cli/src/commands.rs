@@ -617,14 +617,36 @@ fn runs(
     if follow {
         return follow_runs(client, key, &id, status, limit, json_out, style);
     }
-    // A page of large runs ends early with a cursor: pages are followed up to `limit`.
+    let list = newest_runs(client, &id, &filter, limit as usize)?;
+    if json_out {
+        out!("{}", json!({ "workflow_id": id, "runs": list }));
+    } else if list.is_empty() {
+        out!("no runs of {key} yet");
+    } else {
+        let rows: Vec<Vec<String>> = list.iter().map(run_row).collect();
+        out!(
+            "{}",
+            table(&RUN_HEADER, &rows, |i, c| paint_run_cell(style, i, c))
+        );
+    }
+    Ok(())
+}
+
+/// The newest `want` runs of workflow `id` (`filter`: a `&status=` or nothing): a page of large
+/// runs ends early with a cursor, so pages are followed up to `want`.
+fn newest_runs(
+    client: &Client,
+    id: &str,
+    filter: &str,
+    want: usize,
+) -> Result<Vec<Value>, Failure> {
     let mut list: Vec<Value> = Vec::new();
     let mut cursor: Option<String> = None;
-    while list.len() < limit as usize {
+    while list.len() < want {
         let mut path = format!(
             "/api/workflows/{}/runs?limit={}{filter}",
-            seg(&id)?,
-            limit as usize - list.len()
+            seg(id)?,
+            want - list.len()
         );
         if let Some(c) = &cursor {
             path.push_str(&format!(
@@ -646,18 +668,7 @@ fn runs(
             break;
         }
     }
-    if json_out {
-        out!("{}", json!({ "workflow_id": id, "runs": list }));
-    } else if list.is_empty() {
-        out!("no runs of {key} yet");
-    } else {
-        let rows: Vec<Vec<String>> = list.iter().map(run_row).collect();
-        out!(
-            "{}",
-            table(&RUN_HEADER, &rows, |i, c| paint_run_cell(style, i, c))
-        );
-    }
-    Ok(())
+    Ok(list)
 }
 
 /// `runs --follow`: the newest `limit` runs (oldest first), then every new run and every status
@@ -690,22 +701,10 @@ fn follow_runs(
         let _ = std::io::stdout().flush();
     };
     // The listings are not filtered by status (see `Follow`), except the first one shown.
-    let list = |filter: &str| {
-        client.api(
-            "GET",
-            &format!(
-                "/api/workflows/{}/runs?limit={}{filter}",
-                seg(id)?,
-                follow::PAGE
-            ),
-            None,
-        )
-    };
-    let first = list("")?;
-    let (mut state, mut shown) = Follow::start(&runs_of(&first), limit as usize, status);
+    let first = newest_runs(client, id, "", follow::PAGE as usize)?;
+    let (mut state, mut shown) = Follow::start(&first, limit as usize, status);
     if let Some(s) = status {
-        let mut of_status = runs_of(&list(&format!("&status={s}"))?);
-        of_status.truncate(limit as usize);
+        let mut of_status = newest_runs(client, id, &format!("&status={s}"), limit as usize)?;
         of_status.reverse();
         // Read after the first listing: a run new or changed in between is not printed again.
         state.printed(&of_status);
