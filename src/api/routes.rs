@@ -324,6 +324,67 @@ mod tests {
         assert_eq!(documented, served);
     }
 
+    /// The headers the API sends (`ApiError`'s `allow`, `retry-after` and `www-authenticate`,
+    /// the draft tag after deploy, the run's `location` and `idempotent-replayed`) are in the
+    /// document, for clients generated from it.
+    #[test]
+    fn openapi_documents_the_headers_the_api_sends() {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("openapi.json")).expect("openapi.json parses");
+        let headers = |response: &serde_json::Value| -> Vec<String> {
+            let response = match response["$ref"].as_str() {
+                Some(r) => &doc["components"]["responses"][r.rsplit('/').next().unwrap()],
+                None => response,
+            };
+            response["headers"]
+                .as_object()
+                .map(|h| h.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, op) in item.as_object().expect("path item") {
+                for (status, wants) in [
+                    ("405", "Allow"),
+                    ("503", "Retry-After"),
+                    ("401", "WWW-Authenticate"),
+                ] {
+                    let Some(response) = op["responses"].get(status) else {
+                        continue;
+                    };
+                    // The public pages' 401s (a sign-in link) send no challenge.
+                    if status == "401" && path.starts_with("/oauth/") {
+                        continue;
+                    }
+                    assert!(
+                        headers(response).iter().any(|h| h == wants),
+                        "{method} {path} {status} lacks {wants}"
+                    );
+                }
+            }
+        }
+        let op = |path: &str, method: &str, status: &str| {
+            headers(&doc["paths"][path][method]["responses"][status])
+        };
+        for path in ["/api/workflows/{id}/deploy", "/api/workflows/{id}/undeploy"] {
+            assert!(
+                op(path, "post", "200").contains(&"ETag".to_string()),
+                "{path}"
+            );
+        }
+        assert!(op("/api/workflows", "post", "201").contains(&"Location".to_string()));
+        for (path, method) in [
+            ("/hooks/{id}", "post"),
+            ("/api/runs/{run_id}/replay", "post"),
+        ] {
+            let sent = op(path, method, "202");
+            assert!(
+                sent.contains(&"Location".to_string())
+                    && sent.contains(&"Idempotent-Replayed".to_string()),
+                "{method} {path}: {sent:?}"
+            );
+        }
+    }
+
     #[test]
     fn openapi_refers_to_the_served_definition_schema() {
         let doc: serde_json::Value =
