@@ -1045,6 +1045,12 @@ fn sign(scheme: &str, key: &[u8], body: &[u8], ts: i64, msg_id: &str) -> Vec<(St
                 format!("sha256={}", hex(&hmac_bytes(key, &[body]))),
             ),
             h("x-github-delivery", msg_id.to_string()),
+            // GitHub's SHA-1 signature, sent alongside: not checked (its value here is not
+            // one), but a run keeps it no more than the other.
+            h(
+                "x-hub-signature",
+                format!("sha1={}", &hex(&hmac_bytes(key, &[body]))[..40]),
+            ),
         ],
         "stripe" => vec![h(
             "stripe-signature",
@@ -1203,6 +1209,9 @@ fn every_signature_scheme_accepts_valid_and_rejects_the_rest() {
         let stored = &run["input"]["request"]["headers"];
         let signature = sig_location.trim_start_matches("header.");
         assert_eq!(stored[signature], "[redacted]", "{scheme}: {stored}");
+        if scheme == "github" {
+            assert_eq!(stored["x-hub-signature"], "[redacted]", "{stored}");
+        }
         assert_eq!(stored["content-type"], "application/json", "{scheme}");
     }
 }

@@ -232,6 +232,8 @@ impl VerifyConfig {
     pub fn hide_signature(&self, headers: &mut Map<String, Value>) {
         let names: &[&str] = match self.scheme {
             Scheme::StandardWebhooks => &["webhook-signature", "svix-signature"],
+            // GitHub also signs with SHA-1 (`sha1=…`), with the same secret.
+            Scheme::Github => &["x-hub-signature-256", "x-hub-signature"],
             _ => &[self.signature_header()],
         };
         for name in names {

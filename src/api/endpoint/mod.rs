@@ -109,6 +109,16 @@ fn used_on_error(id: &str, now: i64) -> Option<Rc<Live>> {
     })
 }
 
+/// Whether the version cached for `id` was read from its object at most `ms` before `now` (as
+/// one used while reads fail may not be); true when none is cached (this request read it).
+fn read_within(id: &str, now: i64, ms: i64) -> bool {
+    CACHE.with(|c| {
+        c.borrow()
+            .get(id)
+            .is_none_or(|e| e.usable_until - STALE_ON_ERROR_MS >= now - ms)
+    })
+}
+
 /// The deployed version of an endpoint workflow: 404 when unknown, 404 naming the test URL
 /// when not deployed. Only positive answers are cached, so a fresh deploy is never a 404.
 /// `origin` (for the test URL in that message) is only computed on that path.
@@ -379,6 +389,17 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
             .unwrap_or_else(|_| live.clone()),
         false => live.clone(),
     };
+    // A keyed run is placed by a version read at most `SHARDS_SETTLE_MS` ago: one used longer
+    // while its object did not answer may predate a change of `shards` whose window has closed,
+    // and place the key where a repeat of it no longer looks.
+    if key.is_some() && !read_within(id, now_ms(), runs::SHARDS_SETTLE_MS) {
+        return Err(ApiError::new(
+            503,
+            "Workflow object unavailable",
+            "the workflow's object did not answer; the request changed nothing and may be retried",
+        )
+        .with_header("retry-after", "1"));
+    }
     let shards = runs::shards_of(&placed_by.definition);
     // After a redeploy changed `shards`, the key's run may be in another shard than the one it
     // is created in: those are asked first.
@@ -848,5 +869,20 @@ mod tests {
         assert_eq!(version(&used_on_error("wf_b", late)), (false, None));
         assert_eq!(version(&cached("wf_b", late)), (false, None));
         assert_eq!(version(&used_on_error("wf_unknown", late)), (false, None));
+    }
+
+    #[test]
+    fn a_version_used_while_its_object_cannot_be_read_places_keyed_runs_only_while_shards_settle() {
+        let settle = crate::objects::runs::SHARDS_SETTLE_MS;
+        assert!(read_within("wf_unknown", 0, settle));
+        put("wf_c", 10_000, 5);
+        assert!(read_within("wf_c", 10_000 + settle, settle));
+        // Used while reads fail, past the window: not for a keyed run.
+        let late = 10_000 + settle + 1;
+        assert_eq!(version(&used_on_error("wf_c", late)), (true, Some(5)));
+        assert!(!read_within("wf_c", late, settle));
+        // Read again: placed by it at once.
+        put("wf_c", late, 5);
+        assert!(read_within("wf_c", late, settle));
     }
 }

@@ -64,7 +64,9 @@ pub fn earlier_shards(dedup_key: &str, shards: u8, earlier: &[u8]) -> Vec<u8> {
 /// in the shard the previous count gives their key. An isolate reuses the version it read for
 /// up to 3 s (`api::endpoint`): a request it serves meanwhile creates the key's run where the
 /// previous version puts it, and both isolates must insert into the same object, whose unique
-/// dedup index keeps one run. Repeats after this look in the earlier counts' shards first.
+/// dedup index keeps one run. Repeats after this look in the earlier counts' shards first. (A
+/// version an isolate keeps using while its object does not answer places no keyed run once
+/// read longer ago than this.)
 pub const SHARDS_SETTLE_MS: i64 = 10_000;
 
 /// Where a new run of `dedup_key` is created, and the shards to ask for the key first:
