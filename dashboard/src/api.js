@@ -104,6 +104,12 @@ export function etagOf(answer) {
   return (answer && typeof answer === 'object' && answerTag.get(answer)) || null;
 }
 
+/** A tag without its weak mark (`W/`): the platform weakens the `ETag` of an answer it
+ * compresses, and the server takes both forms as the same revision. */
+export function strongTag(tag) {
+  return typeof tag === 'string' ? tag.replace(/^W\//, '') : tag;
+}
+
 /** Calls `path` with the stored token (or `withToken`); resolves to the parsed JSON body. */
 export function api(method, path, body, withToken, readTimeoutMs = READ_TIMEOUT_MS) {
   return call(method, path, body, withToken, readTimeoutMs, {});

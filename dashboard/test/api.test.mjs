@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 
 globalThis.sessionStorage = { getItem: () => 'tok', setItem() {}, removeItem() {} };
-const { api, apiIfMatch, etagOf, ApiError, JsonText, exactCompact, exactPretty } = await import('../src/api.js');
+const { api, apiIfMatch, etagOf, strongTag, ApiError, JsonText, exactCompact, exactPretty } = await import('../src/api.js');
 
 /** A server that answers `/slow` after `ms` and everything else at once, with the method. */
 async function server(ms) {
@@ -92,4 +92,11 @@ test('an answer keeps its ETag, and apiIfMatch sends one back', async () => {
     srv.closeAllConnections();
     srv.close();
   }
+});
+
+test('a weak tag is the same revision as its strong form', () => {
+  assert.equal(strongTag('W/"d-1a2b"'), '"d-1a2b"');
+  assert.equal(strongTag('"d-1a2b"'), '"d-1a2b"');
+  assert.notEqual(strongTag('W/"d-1a2b"'), strongTag('"d-3c4d"'));
+  assert.equal(strongTag(null), null);
 });

@@ -655,6 +655,13 @@ fn test_shelf_fills_live_and_detected_schema_is_applied() {
     let then = &elsewhere["then_stored"];
     assert_eq!(then["name"], "Shelf, saved elsewhere", "{r:#}");
     assert!(then["trigger"]["request"]["body"].is_array(), "{r:#}");
+    // Typed while an Apply was under way and refused: the draft saved elsewhere is shown, and
+    // the typed text comes back when asked.
+    assert_eq!(
+        r["typed_during_apply"],
+        json!({"editor_shows_theirs": true, "restored": true}),
+        "{r:#}"
+    );
     assert_eq!(r["csp_violations"], json!([]));
 }
 
@@ -718,6 +725,32 @@ fn schedule_preview_marks_the_dst_shift() {
     assert_eq!(rows[3]["mark"], "DST shift");
     assert_eq!(rows[2]["mark"], "");
     assert_eq!(r["csp_violations"], json!([]));
+
+    // "From" a date: a fire at 00:00 UTC that day is the first listed.
+    let midnight = create(
+        dev,
+        &json!({
+            "name": "UTC midnight",
+            "trigger": {"type": "schedule", "schedule": {"kind": "daily", "every": 1, "at": "00:00"},
+                        "timezone": "UTC"},
+            "steps": [{"type": "log", "name": "n", "message": "x"}]
+        }),
+    );
+    let r = browser(
+        "dashboard_schedule.mjs",
+        json!({"id": midnight, "from": "2027-03-28", "count": 2, "shot": false}),
+    );
+    let utc: Vec<&str> = r["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|x| text(&x["utc"]))
+        .collect();
+    assert_eq!(
+        utc,
+        ["2027-03-28T00:00:00Z", "2027-03-29T00:00:00Z"],
+        "{r:#}"
+    );
 }
 
 /// A deployed schedule whose draft was saved as an endpoint still shows its schedule (what
@@ -1255,6 +1288,31 @@ fn a_malformed_escape_in_the_route_shows_a_problem() {
         );
     }
     assert_eq!(r["csp_violations"], json!([]));
+}
+
+/// A run or a workflow that is not there is read once, not every second; a workflow page whose
+/// first read failed reads it again and shows it.
+#[test]
+fn what_is_gone_is_not_polled_and_a_failed_first_read_is_tried_again() {
+    let dev = dev();
+    let deleted = create_deployed(dev, &endpoint_example());
+    let run_id = send_lead(dev, &deleted, "gone@example.com");
+    let r = api(dev, "DELETE", &format!("/api/workflows/{deleted}"), None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(
+        api(dev, "GET", &format!("/api/runs/{run_id}"), None).status,
+        404
+    );
+    let mut def = endpoint_example();
+    def["name"] = json!("Read again");
+    let id = create(dev, &def);
+    let r = browser(
+        "dashboard_gone.mjs",
+        json!({"run_id": run_id, "deleted": deleted, "id": id, "name": "Read again"}),
+    );
+    assert_eq!(r["run_reads"], 1, "{r:#}");
+    assert_eq!(r["list_reads"], 1, "{r:#}");
+    assert_eq!(r["recovered_after"], 1, "{r:#}");
 }
 
 #[test]

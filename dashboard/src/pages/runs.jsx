@@ -27,6 +27,8 @@ export function RunsPage({ id }) {
   // How often the list started again from a fresh first page: older runs asked for before
   // one are dropped (they would leave out the runs between).
   const restarts = useRef(0);
+  // The workflow whose runs were answered 404 (deleted meanwhile).
+  const gone = useRef(null);
   // What the list on screen is of: an answer to a request made for another workflow or status
   // filter (still in flight when the filter changed) is dropped.
   const shown = useRef('');
@@ -58,6 +60,8 @@ export function RunsPage({ id }) {
   // Runs older than the fresh first page are kept below it (pushed down, not lost); newer ones
   // it no longer has (filtered out) go.
   usePolling(async () => {
+    // A workflow deleted meanwhile (404) is not asked for again.
+    if (gone.current === id) return;
     try {
       const r = await fetchPage(null);
       if (!r) return;
@@ -73,6 +77,7 @@ export function RunsPage({ id }) {
       if (!paged.current || !r.next_cursor) setNext(r.next_cursor);
       setError(null);
     } catch (e) {
+      if (e.status === 404) gone.current = id;
       setError(e);
     }
   }, 1500, [id, status]);
@@ -177,15 +182,19 @@ export function RunPage({ runId }) {
   // An answer that comes after the page was left does not set the title.
   const live = useRef(true);
   useEffect(() => () => { live.current = false; }, []);
-  // A run that is not finished is fetched again until it is.
+  // A run that is not finished is fetched again until it is; one that is not there (expired,
+  // or a wrong id) is not asked for again.
+  const gone = useRef(null);
   usePolling(async () => {
     if (run && (run.status === 'succeeded' || run.status === 'failed')) return;
+    if (gone.current === runId) return;
     try {
       const r = await api('GET', `/api/runs/${enc(runId)}`);
       setRun(r);
       setError(null);
       if (live.current) document.title = `Run ${r.id} · Tripline`;
     } catch (e) {
+      if (e.status === 404) gone.current = runId;
       setError(e);
     }
   }, 1000, [runId, run && run.status]);

@@ -44,7 +44,10 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
   // while it does not, less and less often, down to every 12 s. A saved draft (its `verify`
   // decides the signature column) fetches it at once.
   const seen = useRef(null);
+  // A workflow deleted meanwhile (404) is not asked for again; other failures back off.
+  const gone = useRef(null);
   usePolling(async () => {
+    if (gone.current === wf.id) return false;
     try {
       const r = await api('GET', `/api/workflows/${enc(wf.id)}/test-requests`);
       setShelfError(null);
@@ -54,7 +57,9 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
       // Each body's text with its numbers as received (see `exactPretty`).
       setShelf(r.test_requests.map((t, i) => ({ ...t, bodyText: exactPretty(r, 'test_requests', i, 'body') })));
     } catch (e) {
+      if (e.status === 404) gone.current = wf.id;
       setShelfError(e);
+      return false;
     }
     return true;
   }, 1500, [wf.id, wf.updated_at], 12000);
@@ -156,7 +161,10 @@ export function SchedulePanel({ wf, dirty }) {
     setProblem(null);
     try {
       let q = `count=${enc(count || '10')}`;
-      if (from) q += `&after=${enc(`${from}T00:00:00Z`)}`;
+      // Fire times strictly after it: a millisecond before the day, so a fire at 00:00 is listed.
+      // (A date the browser let through unread goes as typed: the API says what is wrong.)
+      const day = Date.parse(`${from}T00:00:00Z`);
+      if (from) q += `&after=${enc(Number.isNaN(day) ? `${from}T00:00:00Z` : new Date(day - 1).toISOString())}`;
       setPreview(await api('GET', `/api/workflows/${enc(wf.id)}/schedule/preview?${q}`));
     } catch (e) {
       setProblem(e);
@@ -302,9 +310,14 @@ export function OAuthPanel({ wf }) {
   }, [conns]);
   const page = (cursor) => api('GET', `/api/workflows/${enc(wf.id)}/connections${cursor ? `?cursor=${enc(cursor)}` : ''}`);
   // The first page is fetched again every 5 s and merged: the pages loaded below it stay.
+  // Deletes sent and ended: a first page asked for before a delete ended may still list its
+  // connection, and is dropped.
+  const deletes = useRef(0);
   const load = async () => {
+    const started = deletes.current;
     try {
       const r = await page(null);
+      if (started !== deletes.current) return;
       setConns((prev) => {
         const merged = refreshFirstPage(prev, r.connections, !r.next_cursor, byUser, userAfter);
         // The list is this page alone again: paging goes on from its cursor.
@@ -338,6 +351,7 @@ export function OAuthPanel({ wf }) {
   const remove = async (userId, index) => {
     setDeleting((d) => new Set(d).add(userId));
     setProblem(null);
+    deletes.current += 1;
     try {
       await api('DELETE', `/api/workflows/${enc(wf.id)}/connections/${enc(userId)}`);
       refocus.current = index;
@@ -346,6 +360,7 @@ export function OAuthPanel({ wf }) {
       setProblem(e);
       return;
     } finally {
+      deletes.current += 1;
       setDeleting((d) => {
         const left = new Set(d);
         left.delete(userId);

@@ -1,7 +1,7 @@
 // One workflow: the definition editor (errors at their place), save/deploy/undeploy, the draft's
 // diff against the deployed version, and the panel of its trigger kind.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { api, apiIfMatch, enc, etagOf, exactCompact, exactPretty, JsonText, unsaved } from '../api.js';
+import { api, apiIfMatch, enc, etagOf, strongTag, exactCompact, exactPretty, JsonText, unsaved } from '../api.js';
 import { Editor, placeErrors } from '../editor.jsx';
 import { setMember } from '../jsonpath.js';
 import { lineDiff } from '../diff.js';
@@ -69,18 +69,21 @@ export function WorkflowPage({ id, onDirty }) {
     setWf(w);
     return w;
   };
+  // The first read, made again by the periodic refresh (below) while it fails (but for a 404).
+  const firstLoad = useRef(null);
   useEffect(() => {
     // An answer that comes after the page was left changes nothing.
     let live = true;
-    refresh().then((w) => {
+    firstLoad.current = () => refresh().then((w) => {
       if (!live) return;
+      setLoadError(null);
       const t = w.draftText;
       // Unsaved changes kept in this tab (the token was refused meanwhile) come back — at once
       // when the saved draft is still the one they started from; when it was saved elsewhere
       // meanwhile, the page shows that draft and asks.
       const kept = unsaved.get(id);
       const edited = kept !== null && kept.text !== t;
-      const stale = edited && kept.base !== null && kept.base !== w.tag;
+      const stale = edited && kept.base !== null && strongTag(kept.base) !== strongTag(w.tag);
       setText(edited && !stale ? kept.text : t);
       setSavedText(t);
       keepTag(w.tag);
@@ -88,13 +91,17 @@ export function WorkflowPage({ id, onDirty }) {
       else if (edited) setNote('Your unsaved changes were restored.');
       document.title = `${w.name} · Tripline`;
     }).catch((e) => { if (live) setLoadError(e); });
+    firstLoad.current();
     return () => { live = false; };
   }, [id]);
 
   // The trigger's live facts (a poll's last error and next poll, a schedule's next fire, the
   // deploy state) are read again every 10 s; what the page shows of the draft it edits stays.
   usePolling(async () => {
-    if (!wf) return;
+    if (!wf) {
+      if (loadError && loadError.status !== 404) await firstLoad.current();
+      return;
+    }
     const started = changes.current;
     let fresh;
     try {
@@ -371,7 +378,11 @@ export function WorkflowPage({ id, onDirty }) {
           </details>
         </div>
         <div class="col-side">
-          {kinds.includes('endpoint') && <EndpointPanel wf={wf} dirty={dirty} tag={tag} onApplied={adopt} onRefused={() => savedElsewhere(null, 'apply')} applyInEditor={applyInEditor} />}
+          {kinds.includes('endpoint') && <EndpointPanel wf={wf} dirty={dirty} tag={tag} onApplied={adopt} onRefused={() => {
+            // Text typed while the schema was applied is kept, as a refused save's is.
+            const typed = editor.current.text();
+            return savedElsewhere(typed !== savedText ? typed : null, 'apply');
+          }} applyInEditor={applyInEditor} />}
           {kinds.includes('schedule') && <SchedulePanel wf={wf} dirty={dirty} />}
           {kinds.includes('poll') && <PollPanel wf={wf} onChanged={refresh} />}
           {kinds.includes('oauth') && <OAuthPanel wf={wf} />}

@@ -16,6 +16,7 @@ await scenario(async (page, out) => {
     dst: r.dataset.dst,
     mark: r.cells[2].textContent,
   })));
+  if (args.shot === false) return;
   await page.locator('tr[data-dst="shifted"]').first().scrollIntoViewIfNeeded();
   await shot(page, 'schedule-dst');
 });

@@ -77,4 +77,29 @@ await scenario(async (page, out) => {
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.locator('.proposal').waitFor({ state: 'detached' });
   out.elsewhere.then_stored = (await apiGet(`/api/workflows/${args.id}`)).draft;
+
+  // Text typed while an Apply is under way, refused as saved elsewhere: kept for "Restore my
+  // edit", as a refused save's is.
+  const again = (await apiGet(`/api/workflows/${args.id}`)).draft;
+  await page.getByRole('button', { name: 'Detect schema' }).click();
+  await page.locator('.proposal').waitFor();
+  let held;
+  const heldUp = new Promise((r) => { held = r; });
+  await page.route('**/detect-schema', async (route) => {
+    if (!(route.request().postData() || '').includes('"apply":true')) return route.continue();
+    held();
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+  });
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await heldUp;
+  await apiPut(`/api/workflows/${args.id}`, { ...again, name: 'Shelf, saved elsewhere again' });
+  await setEditorText(page, JSON.stringify({ ...again, name: 'Typed while applying' }, null, 2));
+  await page.locator('.problem', { hasText: 'Not applied: the draft was changed elsewhere' }).waitFor({ timeout: 10_000 });
+  await page.unroute('**/detect-schema');
+  const notice = page.locator('#stale-edit');
+  await notice.waitFor({ timeout: 10_000 });
+  out.typed_during_apply = { editor_shows_theirs: (await editorText(page)).includes('Shelf, saved elsewhere again') };
+  await page.getByRole('button', { name: 'Restore my edit', exact: true }).click();
+  out.typed_during_apply.restored = (await editorText(page)).includes('Typed while applying');
 });
