@@ -88,11 +88,19 @@ pub async fn reconcile_runs(env: &Env) -> Result<Report> {
     };
     // Read as the shard objects read it, so that runs of either layout are kept as long.
     let cutoff = iso_millis(now - objects::runs::limits::retention_ms(env));
+    // A failure here (a statement timed out) leaves the moves below to do.
     for _ in 0..RETENTION_ROUNDS {
-        let n = store::runs::delete_older_than(&db, &cutoff, RETENTION_BATCH).await?;
-        report.deleted += n;
-        if n < RETENTION_BATCH as usize {
-            break;
+        match store::runs::delete_older_than(&db, &cutoff, RETENTION_BATCH).await {
+            Ok(n) => {
+                report.deleted += n;
+                if n < RETENTION_BATCH as usize {
+                    break;
+                }
+            }
+            Err(e) => {
+                worker::console_error!("legacy run retention: {e}");
+                break;
+            }
         }
     }
     // Finished ones within retention follow, so that a repeat of their cause finds them.
