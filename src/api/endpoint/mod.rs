@@ -55,6 +55,15 @@ pub struct Live {
     /// changed count settles for `runs::SHARDS_SETTLE_MS` (`runs::placement`).
     pub previous_shards: Option<u8>,
     pub live_since_ms: i64,
+    /// When the workflow's object answered with it (epoch ms).
+    pub read_ms: i64,
+}
+
+/// Whether `live` may place a keyed run at `now`: read at most `SHARDS_SETTLE_MS` ago. One used
+/// longer while its object did not answer may predate a change of `shards` whose settling
+/// window has closed, and place the key where a repeat of it no longer looks.
+fn places_keyed_runs(live: &Live, now: i64) -> bool {
+    now - live.read_ms <= runs::SHARDS_SETTLE_MS
 }
 
 /// A cached version: when it was read, whether a request is reading it again, the version.
@@ -106,16 +115,6 @@ fn used_on_error(id: &str, now: i64) -> Option<Rc<Live>> {
         entry.read_at = now - CACHE_MS + ERROR_RETRY_MS;
         entry.refreshing = false;
         Some(entry.live.clone())
-    })
-}
-
-/// Whether the version cached for `id` was read from its object at most `ms` before `now` (as
-/// one used while reads fail may not be); true when none is cached (this request read it).
-fn read_within(id: &str, now: i64, ms: i64) -> bool {
-    CACHE.with(|c| {
-        c.borrow()
-            .get(id)
-            .is_none_or(|e| e.usable_until - STALE_ON_ERROR_MS >= now - ms)
     })
 }
 
@@ -205,6 +204,7 @@ async fn read_live(env: &Env, id: &str, origin: impl FnOnce() -> String) -> ApiR
         earlier_shards,
         previous_shards: previous.map(|n| n.clamp(1.0, 64.0) as u8),
         live_since_ms: since,
+        read_ms: now_ms(),
     }))
 }
 
@@ -389,10 +389,7 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
             .unwrap_or_else(|_| live.clone()),
         false => live.clone(),
     };
-    // A keyed run is placed by a version read at most `SHARDS_SETTLE_MS` ago: one used longer
-    // while its object did not answer may predate a change of `shards` whose window has closed,
-    // and place the key where a repeat of it no longer looks.
-    if key.is_some() && !read_within(id, now_ms(), runs::SHARDS_SETTLE_MS) {
+    if key.is_some() && !places_keyed_runs(&placed_by, now_ms()) {
         return Err(ApiError::new(
             503,
             "Workflow object unavailable",
@@ -815,6 +812,7 @@ mod tests {
                         earlier_shards: Vec::new(),
                         previous_shards: None,
                         live_since_ms: 0,
+                        read_ms: read_at,
                     }),
                 },
             )
@@ -874,15 +872,21 @@ mod tests {
     #[test]
     fn a_version_used_while_its_object_cannot_be_read_places_keyed_runs_only_while_shards_settle() {
         let settle = crate::objects::runs::SHARDS_SETTLE_MS;
-        assert!(read_within("wf_unknown", 0, settle));
         put("wf_c", 10_000, 5);
-        assert!(read_within("wf_c", 10_000 + settle, settle));
-        // Used while reads fail, past the window: not for a keyed run.
+        let fresh = cached("wf_c", 10_000).expect("cached");
+        assert!(places_keyed_runs(&fresh, 10_000 + settle));
+        // Used while reads fail, past the window: not for a keyed run (nor is the same version
+        // a request kept while the cache moved on).
         let late = 10_000 + settle + 1;
-        assert_eq!(version(&used_on_error("wf_c", late)), (true, Some(5)));
-        assert!(!read_within("wf_c", late, settle));
+        let stale = used_on_error("wf_c", late).expect("used on error");
+        assert_eq!(stale.version, 5);
+        assert!(!places_keyed_runs(&stale, late));
+        assert!(!places_keyed_runs(&fresh, late));
         // Read again: placed by it at once.
         put("wf_c", late, 5);
-        assert!(read_within("wf_c", late, settle));
+        assert!(places_keyed_runs(
+            &cached("wf_c", late).expect("cached"),
+            late
+        ));
     }
 }
