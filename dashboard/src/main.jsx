@@ -32,7 +32,7 @@ function SignIn({ onSignedIn, reason }) {
       <h1>Tripline</h1>
       <form onSubmit={submit}>
         <label for="admin-token">Admin token</label>
-        <input id="admin-token" name="admin-token" type="password" autocomplete="off"
+        <input id="admin-token" name="admin-token" type="password" autocomplete="current-password"
           required value={value} onInput={(e) => setValue(e.currentTarget.value)} />
         <button type="submit" disabled={busy || !value.trim()}>{busy ? 'Signing in…' : 'Sign in'}</button>
       </form>

@@ -430,12 +430,26 @@ fn workflow_list_keeps_the_pages_loaded_when_it_refreshes() {
         def["name"] = json!(format!("Paged {i:02}"));
         ids.push(create(dev, &def));
     }
+    // Ten schedules on the first page: the list reads each one's next fire, a few at a time.
+    for i in 0..10 {
+        ids.push(create(
+            dev,
+            &json!({
+                "name": format!("Scheduled {i}"),
+                "trigger": {"type": "schedule", "schedule": {"kind": "daily", "every": 1, "at": "02:30"},
+                            "timezone": "Europe/Berlin"},
+                "steps": [{"type": "log", "name": "n", "message": "x"}]
+            }),
+        ));
+    }
     let r = browser_at(
         dev,
         "dashboard_list_paging.mjs",
         json!({"oldest_name": "Paged 00"}),
     );
     assert_eq!(r["first_page"], 50, "{r:#}");
+    let most = r["most_detail_reads"].as_u64().expect("most_detail_reads");
+    assert!((2..=4).contains(&most), "{r:#}");
     // A failed "Load more workflows" stayed on screen through the refresh, until a try succeeded.
     assert_eq!(r["more_problem_after_refresh"], 1, "{r:#}");
     assert_eq!(r["more_problem_after_success"], 0, "{r:#}");

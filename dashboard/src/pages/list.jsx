@@ -5,6 +5,7 @@ import { Problem, ProblemMark, Loading, Empty, Status, Time, go, usePolling, Mor
 import { TEMPLATES } from '../templates.js';
 import { pollHealth } from '../poll.js';
 import { appendPage, refreshFirstPage } from '../paging.js';
+import { mapLimited } from '../limit.js';
 
 /** Newest first, as the API pages them: `a` comes after `b` when it was created earlier. */
 const olderThan = (a, b) => a.created_at < b.created_at || (a.created_at === b.created_at && a.id < b.id);
@@ -12,16 +13,30 @@ const byId = (w) => w.id;
 /** The trigger kind that runs (the deployed version's), else the draft's. */
 const kindOf = (w) => w.live_trigger_type || w.trigger_type;
 
+/** Whether the list shows details of `w` (a schedule's next fire, a poll's health). */
+const hasDetails = (w) => kindOf(w) === 'schedule' || kindOf(w) === 'poll';
+/** Reads of rows' details at once: each reads the workflow's object too. */
+const DETAIL_READS = 4;
+/** How long the details of a row below the first page are shown before they are read again
+ * (sooner when the next fire they show has gone by). */
+const DETAILS_FRESH_MS = 5 * 60 * 1000;
+
 /** What the list shows beyond the list's own fields (which carry the last run): a schedule's
  * next fire and a poll's health, from the workflow's own resource; or why that could not be
- * read (shown in the cell, so a failed read does not look like "nothing to show"). */
+ * read (shown in the cell, so a failed read does not look like "nothing to show"); and when. */
 async function details(w) {
-  if (kindOf(w) !== 'schedule' && kindOf(w) !== 'poll') return { full: null, error: null };
   try {
-    return { full: await api('GET', `/api/workflows/${enc(w.id)}`), error: null };
+    return { full: await api('GET', `/api/workflows/${enc(w.id)}`), error: null, at: Date.now() };
   } catch (e) {
-    return { full: null, error: e };
+    return { full: null, error: e, at: Date.now() };
   }
+}
+
+/** Whether details read as `x` are to be read again at `now`. */
+function stale(x, now) {
+  if (!x || x.error || now - x.at > DETAILS_FRESH_MS) return true;
+  const next = x.full && x.full.next_run_at;
+  return !!next && Date.parse(next) < now;
 }
 
 export function WorkflowList() {
@@ -42,6 +57,9 @@ export function WorkflowList() {
   // How often the list started again from a fresh first page: a page asked for before one is
   // dropped (it would leave out the workflows between).
   const restarts = useRef(0);
+  // What is on screen, for a refresh that reads the details of rows below the first page.
+  const shownNow = useRef({ items: null, extra: {} });
+  shownNow.current = { items, extra };
 
   /** The page after `cursor` (the first without) into the list; then its workflows' details. */
   const load = async (cursor) => {
@@ -66,7 +84,15 @@ export function WorkflowList() {
       if (!paged.current || !page.next_cursor) setNext(page.next_cursor);
       setError(null);
     }
-    const pairs = await Promise.all(page.workflows.filter((w) => kindOf(w) === 'schedule' || kindOf(w) === 'poll').map(async (w) => [w.id, await details(w)]));
+    // The page's rows; with a refresh, also the rows loaded below it whose details are stale.
+    let rows = page.workflows.filter(hasDetails);
+    if (!cursor) {
+      const now = Date.now();
+      const onPage = new Set(page.workflows.map(byId));
+      const { items: loaded, extra: known } = shownNow.current;
+      rows = rows.concat((loaded || []).filter((w) => hasDetails(w) && !onPage.has(w.id) && stale(known[w.id], now)));
+    }
+    const pairs = await mapLimited(rows, DETAIL_READS, async (w) => [w.id, await details(w)]);
     setExtra((old) => ({ ...old, ...Object.fromEntries(pairs) }));
   };
   useEffect(() => { document.title = 'Workflows · Tripline'; }, []);

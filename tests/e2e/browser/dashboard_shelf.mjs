@@ -83,18 +83,22 @@ await scenario(async (page, out) => {
   const again = (await apiGet(`/api/workflows/${args.id}`)).draft;
   await page.getByRole('button', { name: 'Detect schema' }).click();
   await page.locator('.proposal').waitFor();
+  // The Apply is held until the draft was saved elsewhere and text typed.
   let held;
   const heldUp = new Promise((r) => { held = r; });
+  let release;
+  const released = new Promise((r) => { release = r; });
   await page.route('**/detect-schema', async (route) => {
     if (!(route.request().postData() || '').includes('"apply":true')) return route.continue();
     held();
-    await new Promise((r) => setTimeout(r, 1500));
+    await released;
     await route.continue();
   });
   await page.getByRole('button', { name: 'Apply' }).click();
   await heldUp;
   await apiPut(`/api/workflows/${args.id}`, { ...again, name: 'Shelf, saved elsewhere again' });
   await setEditorText(page, JSON.stringify({ ...again, name: 'Typed while applying' }, null, 2));
+  release();
   await page.locator('.problem', { hasText: 'Not applied: the draft was changed elsewhere' }).waitFor({ timeout: 10_000 });
   await page.unroute('**/detect-schema');
   const notice = page.locator('#stale-edit');
