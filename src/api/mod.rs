@@ -42,6 +42,9 @@ pub async fn handle(req: Request, env: Env, _ctx: Context) -> Response {
     };
     if path.starts_with("/oauth/") {
         oauth::harden(&mut resp);
+    } else if path.starts_with("/api/") && !resp.headers().has("cache-control").unwrap_or(true) {
+        // Workflows, runs and connections are the admin's: no cache keeps a copy.
+        let _ = resp.headers_mut().set("cache-control", "no-store");
     }
     resp
 }

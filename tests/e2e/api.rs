@@ -126,6 +126,8 @@ fn crud_round_trip() {
     let got = api(dev, "GET", &format!("/api/workflows/{id}"), None);
     assert_eq!(got.status, 200);
     assert_eq!(got.json()["name"], "Lead created");
+    // An admin's answer is kept by no cache.
+    assert_eq!(got.header("cache-control"), Some("no-store"));
 
     let mut changed = def.clone();
     changed["name"] = json!("Lead created v2");
@@ -295,6 +297,7 @@ fn every_api_route_rejects_missing_and_wrong_tokens() {
             missing.header("content-type"),
             Some("application/problem+json")
         );
+        assert_eq!(missing.header("cache-control"), Some("no-store"));
         let wrong = send(
             method,
             &dev.url(&path),
