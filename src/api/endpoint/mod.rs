@@ -382,7 +382,8 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     // A body that took a while to arrive: a redeploy meanwhile may have changed `shards`, and
     // a repeat of the key sent after that change settled made its run where the new count
     // puts it. The run is placed by the version live now (it still runs the version it was
-    // validated by; should the version not be read now, it is placed as before).
+    // validated by; should the version not be read now, it is placed as before, but for a
+    // keyed run by a version too old to place it, which is refused: `places_keyed_runs`).
     let placed_by = match now_ms() - read_from > PLACE_AGAIN_AFTER_MS {
         true => self::live(env, id, || origin(&req))
             .await
@@ -393,7 +394,8 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         return Err(ApiError::new(
             503,
             "Workflow object unavailable",
-            "the workflow's object did not answer; the request changed nothing and may be retried",
+            "the workflow's deployed version could not be read again (its object did not answer, \
+             or the workflow changed meanwhile); the request changed nothing and may be retried",
         )
         .with_header("retry-after", "1"));
     }
