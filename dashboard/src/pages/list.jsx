@@ -17,9 +17,10 @@ const kindOf = (w) => w.live_trigger_type || w.trigger_type;
 const hasDetails = (w) => kindOf(w) === 'schedule' || kindOf(w) === 'poll';
 /** Reads of rows' details at once: each reads the workflow's object too. */
 const DETAIL_READS = 4;
-/** How long the details of a row below the first page are shown before they are read again
- * (sooner when the next fire they show has gone by). */
+/** How long the details of a row below the first page are shown before they are read again;
+ * a minute when the next fire they show has gone by, or their read failed. */
 const DETAILS_FRESH_MS = 5 * 60 * 1000;
+const DETAILS_SOON_MS = 60 * 1000;
 
 /** What the list shows beyond the list's own fields (which carry the last run): a schedule's
  * next fire and a poll's health, from the workflow's own resource; or why that could not be
@@ -32,11 +33,15 @@ async function details(w) {
   }
 }
 
-/** Whether details read as `x` are to be read again at `now`. */
+/** Whether details read as `x` are to be read again at `now`. A workflow not found (deleted
+ * meanwhile) is not asked for again. */
 function stale(x, now) {
-  if (!x || x.error || now - x.at > DETAILS_FRESH_MS) return true;
+  if (!x) return true;
+  if (x.error && x.error.status === 404) return false;
+  const age = now - x.at;
+  if (age > DETAILS_FRESH_MS) return true;
   const next = x.full && x.full.next_run_at;
-  return !!next && Date.parse(next) < now;
+  return age > DETAILS_SOON_MS && (!!x.error || (!!next && Date.parse(next) < now));
 }
 
 export function WorkflowList() {
@@ -84,16 +89,18 @@ export function WorkflowList() {
       if (!paged.current || !page.next_cursor) setNext(page.next_cursor);
       setError(null);
     }
-    // The page's rows; with a refresh, also the rows loaded below it whose details are stale.
-    let rows = page.workflows.filter(hasDetails);
+    const read = async (rows) => {
+      const pairs = await mapLimited(rows, DETAIL_READS, async (w) => [w.id, await details(w)]);
+      setExtra((old) => ({ ...old, ...Object.fromEntries(pairs) }));
+    };
+    // The page's rows; with a refresh, then the rows loaded below it whose details are stale.
+    await read(page.workflows.filter(hasDetails));
     if (!cursor) {
       const now = Date.now();
       const onPage = new Set(page.workflows.map(byId));
       const { items: loaded, extra: known } = shownNow.current;
-      rows = rows.concat((loaded || []).filter((w) => hasDetails(w) && !onPage.has(w.id) && stale(known[w.id], now)));
+      await read((loaded || []).filter((w) => hasDetails(w) && !onPage.has(w.id) && stale(known[w.id], now)));
     }
-    const pairs = await mapLimited(rows, DETAIL_READS, async (w) => [w.id, await details(w)]);
-    setExtra((old) => ({ ...old, ...Object.fromEntries(pairs) }));
   };
   useEffect(() => { document.title = 'Workflows · Tripline'; }, []);
   // Last runs and next fires move: refresh the first page now and then (merged into the list).
