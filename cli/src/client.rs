@@ -190,30 +190,44 @@ impl Client {
 
     /// Every workflow (all pages).
     pub fn workflows(&self) -> Result<Vec<Value>, Failure> {
+        self.pages("/api/workflows", "", "workflows", usize::MAX)
+    }
+
+    /// The first `want` items of the list at `path` (`query`: more parameters, each as
+    /// `&name=value`), in its answers' `field`: a page may end early (one of large items), so
+    /// each page's cursor is followed until there are `want` or none is left.
+    pub fn pages(
+        &self,
+        path: &str,
+        query: &str,
+        field: &str,
+        want: usize,
+    ) -> Result<Vec<Value>, Failure> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
-        loop {
-            let mut path = "/api/workflows?limit=100".to_string();
+        while out.len() < want {
+            let mut page_path = format!("{path}?limit={}{query}", (want - out.len()).min(100));
             if let Some(c) = &cursor {
-                path.push_str(&format!(
+                page_path.push_str(&format!(
                     "&cursor={}",
                     tripline_core::kernel::percent::encode(c)
                 ));
             }
-            let page = self.api("GET", &path, None)?;
-            let Some(workflows) = page["workflows"].as_array() else {
-                return Err(not_a_list(&self.base, &path, "workflows"));
+            let page = self.api("GET", &page_path, None)?;
+            let Some(items) = page[field].as_array() else {
+                return Err(not_a_list(&self.base, &page_path, field));
             };
-            out.extend(workflows.iter().cloned());
+            out.extend(items.iter().cloned());
             match page["next_cursor"].as_str() {
                 // A cursor answered twice (a cache in between) would page forever.
                 Some(c) if cursor.as_deref() == Some(c) => {
-                    return Err(repeated_cursor(&self.base, &path))
+                    return Err(repeated_cursor(&self.base, &page_path))
                 }
                 Some(c) => cursor = Some(c.to_string()),
-                None => return Ok(out),
+                None => break,
             }
         }
+        Ok(out)
     }
 
     /// The workflow with `key` (one indexed lookup on the server).

@@ -632,43 +632,19 @@ fn runs(
     Ok(())
 }
 
-/// The newest `want` runs of workflow `id` (`filter`: a `&status=` or nothing): a page of large
-/// runs ends early with a cursor, so pages are followed up to `want`.
+/// The newest `want` runs of workflow `id` (`filter`: a `&status=` or nothing).
 fn newest_runs(
     client: &Client,
     id: &str,
     filter: &str,
     want: usize,
 ) -> Result<Vec<Value>, Failure> {
-    let mut list: Vec<Value> = Vec::new();
-    let mut cursor: Option<String> = None;
-    while list.len() < want {
-        let mut path = format!(
-            "/api/workflows/{}/runs?limit={}{filter}",
-            seg(id)?,
-            want - list.len()
-        );
-        if let Some(c) = &cursor {
-            path.push_str(&format!(
-                "&cursor={}",
-                tripline_core::kernel::percent::encode(c)
-            ));
-        }
-        let page = client.api("GET", &path, None)?;
-        if !page["runs"].is_array() {
-            return Err(crate::client::not_a_list(&client.base, &path, "runs"));
-        }
-        list.extend(runs_of(&page));
-        let next = page["next_cursor"].as_str().map(str::to_string);
-        if next.is_some() && next == cursor {
-            return Err(crate::client::repeated_cursor(&client.base, &path));
-        }
-        cursor = next;
-        if cursor.is_none() {
-            break;
-        }
-    }
-    Ok(list)
+    client.pages(
+        &format!("/api/workflows/{}/runs", seg(id)?),
+        filter,
+        "runs",
+        want,
+    )
 }
 
 /// `runs --follow`: the newest `limit` runs (oldest first), then every new run and every status
