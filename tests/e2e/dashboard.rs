@@ -89,6 +89,16 @@ fn send_lead(dev: &Dev, id: &str, email: &str) -> String {
     text(&r.json()["run_id"]).to_string()
 }
 
+/// A schedule workflow that fires daily at `at` in `timezone`, with one `log` step.
+fn daily_schedule(name: &str, at: &str, timezone: &str) -> Value {
+    json!({
+        "name": name,
+        "trigger": {"type": "schedule", "schedule": {"kind": "daily", "every": 1, "at": at},
+                    "timezone": timezone},
+        "steps": [{"type": "log", "name": "n", "message": "x"}]
+    })
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap_or_else(|| panic!("not a list: {v}"))
@@ -434,12 +444,7 @@ fn workflow_list_keeps_the_pages_loaded_when_it_refreshes() {
     for i in 0..10 {
         ids.push(create(
             dev,
-            &json!({
-                "name": format!("Scheduled {i}"),
-                "trigger": {"type": "schedule", "schedule": {"kind": "daily", "every": 1, "at": "02:30"},
-                            "timezone": "Europe/Berlin"},
-                "steps": [{"type": "log", "name": "n", "message": "x"}]
-            }),
+            &daily_schedule(&format!("Scheduled {i}"), "02:30", "Europe/Berlin"),
         ));
     }
     let r = browser_at(
@@ -705,12 +710,7 @@ fn schedule_preview_marks_the_dst_shift() {
     let dev = dev();
     let id = create(
         dev,
-        &json!({
-            "name": "Berlin nightly",
-            "trigger": {"type": "schedule", "schedule": {"kind": "daily", "every": 1, "at": "02:30"},
-                        "timezone": "Europe/Berlin"},
-            "steps": [{"type": "log", "name": "n", "message": "x"}]
-        }),
+        &daily_schedule("Berlin nightly", "02:30", "Europe/Berlin"),
     );
     let r = browser(
         "dashboard_schedule.mjs",
@@ -741,15 +741,7 @@ fn schedule_preview_marks_the_dst_shift() {
     assert_eq!(r["csp_violations"], json!([]));
 
     // "From" a date: a fire at 00:00 UTC that day is the first listed.
-    let midnight = create(
-        dev,
-        &json!({
-            "name": "UTC midnight",
-            "trigger": {"type": "schedule", "schedule": {"kind": "daily", "every": 1, "at": "00:00"},
-                        "timezone": "UTC"},
-            "steps": [{"type": "log", "name": "n", "message": "x"}]
-        }),
-    );
+    let midnight = create(dev, &daily_schedule("UTC midnight", "00:00", "UTC"));
     let r = browser(
         "dashboard_schedule.mjs",
         json!({"id": midnight, "from": "2027-03-28", "count": 2, "shot": false}),

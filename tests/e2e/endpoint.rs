@@ -56,8 +56,8 @@ fn dev() -> &'static Dev {
     })
 }
 
-/// The newest request on workflow `id`'s test shelf (`Null` when the shelf is empty).
-fn newest_test_request(dev: &Dev, id: &str) -> Value {
+/// The requests on workflow `id`'s test shelf, newest first.
+fn test_shelf(dev: &Dev, id: &str) -> Vec<Value> {
     let shelf = api(
         dev,
         "GET",
@@ -65,7 +65,18 @@ fn newest_test_request(dev: &Dev, id: &str) -> Value {
         None,
     );
     assert_eq!(shelf.status, 200, "{}", shelf.text);
-    shelf.json()["test_requests"][0].clone()
+    shelf.json()["test_requests"]
+        .as_array()
+        .expect("test_requests")
+        .clone()
+}
+
+/// The newest request on workflow `id`'s test shelf (`Null` when the shelf is empty).
+fn newest_test_request(dev: &Dev, id: &str) -> Value {
+    test_shelf(dev, id)
+        .into_iter()
+        .next()
+        .unwrap_or(Value::Null)
 }
 
 fn hook(id: &str) -> String {
@@ -3011,13 +3022,7 @@ fn test_captures_and_signature_failures_make_no_d1_writes() {
         let r = post_json(&test_url, &json!({"n": i}), &[]);
         assert_eq!(r.status, 200, "{}", r.text);
     }
-    let shelf = api(
-        dev,
-        "GET",
-        &format!("/api/workflows/{id}/test-requests"),
-        None,
-    );
-    assert_eq!(shelf.json()["test_requests"].as_array().unwrap().len(), 3);
+    assert_eq!(test_shelf(dev, &id).len(), 3);
     assert_eq!(d1_statements(dev, &id).get("test_ingest"), None);
 
     // After a redeploy-free draft change, the test URL follows the new draft, still without D1.
