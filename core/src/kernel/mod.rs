@@ -16,6 +16,7 @@ pub mod problem;
 pub mod reader;
 pub mod redact;
 pub mod revision;
+pub mod rfc2822;
 pub mod shard;
 pub mod small_sort;
 pub mod step_records;

@@ -29,6 +29,7 @@ use serde_json::Value;
 
 use crate::kernel::columns::Bad;
 use crate::kernel::reader::type_name;
+use crate::kernel::rfc2822::parse_rfc2822;
 use crate::poll::pages::Taken;
 use crate::poll::{Dedupe, HttpSource, PollError, DEFAULT_UNIQUE_CAPACITY};
 
@@ -741,9 +742,7 @@ pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     if let Some(t) = as_rfc3339(s).and_then(|r| DateTime::parse_from_rfc3339(&r).ok()) {
         return Some(t.with_timezone(&Utc));
     }
-    DateTime::parse_from_rfc2822(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    parse_rfc2822(s).map(|t| t.with_timezone(&Utc))
 }
 
 /// The other ISO forms [`parse_instant`] reads, written as RFC 3339 (no strftime parser is

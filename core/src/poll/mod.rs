@@ -390,7 +390,7 @@ pub fn retry_after_seconds(value: &str, now_ms: i64) -> Option<u32> {
         // Digits past what a u64 holds: far more than the cap.
         Err(_) if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => u64::MAX,
         Err(_) => {
-            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            let at = crate::kernel::rfc2822::parse_rfc2822(value)?;
             u64::try_from((at.timestamp_millis() - now_ms).div_euclid(1000)).unwrap_or(0)
         }
     };

@@ -12,7 +12,7 @@
 //!   than the backoff. It is capped at 60 s: one Worker invocation cannot usefully wait longer;
 //!   use [`retry_after_ms`] to see the uncapped value and give up instead.
 
-use chrono::DateTime;
+use crate::kernel::rfc2822::parse_rfc2822;
 
 /// First retry waits about this long.
 pub const BASE_DELAY_MS: u64 = 500;
@@ -93,11 +93,7 @@ pub fn retry_after_ms(header: &str, now_unix: i64) -> Option<u64> {
 /// The two obsolete forms are rewritten as the first and read by the same parser (no strftime
 /// parser is carried for them).
 fn parse_http_date(s: &str) -> Option<i64> {
-    let imf = |t: &str| {
-        DateTime::parse_from_rfc2822(t)
-            .ok()
-            .map(|dt| dt.timestamp())
-    };
+    let imf = |t: &str| parse_rfc2822(t).map(|dt| dt.timestamp());
     if let Some(t) = imf(s) {
         return Some(t);
     }
