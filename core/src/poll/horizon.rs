@@ -192,7 +192,7 @@ impl Horizon {
             .iter()
             .rposition(|m| m.xmax <= snapshot.xmin)
             .and_then(|b| {
-                let before = self.marks[b].seen_ms - settle_ms;
+                let before = self.marks[b].seen_ms.saturating_sub(settle_ms);
                 self.marks[..=b].iter().rposition(|m| m.at_ms <= before)
             });
         if let Some(a) = proof {

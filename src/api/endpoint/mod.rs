@@ -505,7 +505,10 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
 
 /// The raw reply the executor handed over: `{status, headers: [[k, v]], body}`.
 fn raw_reply(reply: &Value) -> Option<runtime::StoredReply> {
-    let status = u16::try_from(reply.get("status")?.as_u64()?).ok()?;
+    // A status the platform's `Response` refuses is never answered (a Response step's is 200–599).
+    let status = u16::try_from(reply.get("status")?.as_u64()?)
+        .ok()
+        .filter(|s| (200..=599).contains(s))?;
     let headers = reply
         .get("headers")
         .and_then(Value::as_array)

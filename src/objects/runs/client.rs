@@ -273,8 +273,10 @@ fn runs_of(shards: &[u8], answers: Vec<Result<Answer>>) -> Result<Vec<Value>> {
         let mut page: Value = answer?.json()?;
         if let Some(page) = page["runs"].as_array_mut() {
             for mut run in page.drain(..) {
-                run["shard"] = Value::from(k);
-                runs.push(run);
+                if let Some(fields) = run.as_object_mut() {
+                    fields.insert("shard".into(), Value::from(k));
+                    runs.push(run);
+                }
             }
         }
     }
@@ -337,7 +339,7 @@ pub async fn list(
             total += r["bytes"].as_i64().unwrap_or(0);
             total > LIST_MOST_BYTES
         })
-        .map_or(limit as usize, |at| at.clamp(1, limit as usize));
+        .map_or(limit as usize, |at| at.min(limit as usize).max(1));
     let more_below = match fit < chosen.len() {
         true => {
             chosen.truncate(fit);
