@@ -105,6 +105,38 @@ fn the_test_upstream_answers_every_connection_of_a_burst_while_the_others_stay_o
     }
 }
 
+/// A workflow deleted while its shard's executor is still running (it waits a second for more
+/// runs after its last one) ends quietly: the executor finds the storage emptied and stops, rather
+/// than failing the alarm on a table that is gone.
+#[test]
+fn a_workflow_deleted_while_its_executor_runs_stops_it_quietly() {
+    let (dev, up) = (dev(), upstream());
+    let missing_table = |logs: &str| logs.matches("no such table").count();
+    let before = missing_table(&dev.logs());
+    for n in 0..3 {
+        let path = format!("/echo/{}", unique("deleted"));
+        let id = create_deployed(
+            dev,
+            &json!({
+                "name": format!("deleted while running {n}"),
+                "trigger": {"type": "endpoint"},
+                "steps": [{"type": "http", "name": "call", "url": up.url(&path)}]
+            }),
+        );
+        let run_id = hook(dev, &id, &json!({}));
+        // The run ends; the executor then waits a second for more runs.
+        assert_eq!(wait_run(dev, &run_id, 30)["status"], "succeeded");
+        assert_eq!(up.received(&path).len(), 1);
+        let r = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
+        assert_eq!(r.status, 204, "{}", r.text);
+        let r = api(dev, "GET", &format!("/api/runs/{run_id}"), None);
+        assert_eq!(r.status, 404, "{}", r.text);
+    }
+    // Past the executor's wait.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(missing_table(&dev.logs()), before, "{}", dev.logs());
+}
+
 #[test]
 fn templated_request_arrives_and_types_are_kept() {
     let (dev, up) = (dev(), upstream());

@@ -587,6 +587,10 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     }
 
     runs.set_room(0, 0, 0);
+    // The storage was emptied meanwhile (the workflow was deleted): nothing is left to keep.
+    if !runs.ready.get() {
+        return Ok(None);
+    }
     let now = now_ms();
     let retention_due = match runs.retention_due.get() {
         // Known and not yet due: a run finished since expires later, no need to look again.
