@@ -163,11 +163,15 @@ impl Definition {
             }
         }
         if to_save && every_step_parsed {
-            use crate::steps::http::{url_has_user_info, UNPINNED_URL_CREDENTIAL, URL_USER_INFO};
+            use crate::steps::http::{
+                literal_url_unparsable, url_has_user_info, UNPINNED_URL_CREDENTIAL, URL_USER_INFO,
+            };
             for (i, s) in steps.iter().enumerate() {
                 let Step::Http(h) = s else { continue };
                 if url_has_user_info(&h.url) {
                     errors.push(format!("steps[{i}].url"), URL_USER_INFO);
+                } else if let Some(problem) = literal_url_unparsable(&h.url) {
+                    errors.push(format!("steps[{i}].url"), problem);
                 } else if h.unpinned_url_credential {
                     errors.push(format!("steps[{i}].url"), UNPINNED_URL_CREDENTIAL);
                 }

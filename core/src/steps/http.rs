@@ -452,6 +452,19 @@ pub fn url_has_user_info(url: &str) -> bool {
         .is_some_and(|(_, rest)| rest.split('/').next().unwrap_or("").contains('@'))
 }
 
+/// Why a step's URL written without templates does not parse as a URL (`http://[::1`, a port
+/// past 65535): refused when it is saved, since every run would fail. A host outside ASCII is
+/// left to the platform, which maps it (the Worker's URL parser carries no IDNA tables).
+pub fn literal_url_unparsable(url: &str) -> Option<String> {
+    let url = url.trim();
+    if !url.is_ascii() || crate::template::is_templated(url) {
+        return None;
+    }
+    url::Url::parse(url)
+        .err()
+        .map(|e| format!("is not a valid URL: {e} (`{url}`)"))
+}
+
 /// Why a step whose URL has user information is refused when it is saved.
 pub const URL_USER_INFO: &str = "user information in a URL (`https://user:password@…`) is never \
     sent; send the credentials in an `Authorization` header instead, such as \
