@@ -144,14 +144,15 @@ impl Definition {
             None => (None, None),
         };
         let roots = roots_for_trigger(kind);
-        let steps = match r.raw("steps") {
+        let steps_given = r.raw("steps");
+        let steps = match steps_given {
             Some(v) => parse_steps(v, "steps", &roots, &mut errors),
             None => Vec::new(),
         };
         // Indexes name the right step only when every step parsed (a step that did not is
         // reported already).
         let every_step_parsed =
-            r.raw("steps").and_then(Value::as_array).map(Vec::len) == Some(steps.len());
+            steps_given.and_then(Value::as_array).map(Vec::len) == Some(steps.len());
         if every_step_parsed && kind.is_some() && kind != Some(TriggerKind::Endpoint) {
             for (i, s) in steps.iter().enumerate() {
                 if s.kind() == "response" {

@@ -75,11 +75,17 @@ pub async fn read_optional_json(req: &mut Request) -> ApiResult<Option<Value>> {
             .trim()
             .to_ascii_lowercase();
         if mime != "application/json" && !mime.ends_with("+json") {
+            let mut errors = tripline_core::kernel::problem::Errors::new();
+            errors.push(
+                "header.content-type",
+                format!("must be application/json (got {mime})"),
+            );
             return Err(ApiError::new(
                 415,
                 "Unsupported media type",
                 format!("send the body as application/json (got {mime})"),
-            ));
+            )
+            .with_errors(errors));
         }
     }
     let bytes = read_body(req, MAX_API_BODY).await?;

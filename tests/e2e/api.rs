@@ -496,6 +496,8 @@ fn http_errors_are_problem_json() {
         Some(b"{}"),
     );
     assert_eq!(r.status, 415);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(r.locations(), ["header.content-type"], "{}", r.text);
     let big = vec![b' '; 1024 * 1024 + 10];
     let r = send("POST", &dev.url("/api/workflows"), &h, Some(&big));
     assert_eq!(r.status, 413);

@@ -206,3 +206,16 @@ fn shards_default_to_one_and_are_checked() {
     v["shards"] = json!("4");
     assert_eq!(message(&v), "must be an integer, got string");
 }
+
+/// An unknown top-level field lists each field the format has once.
+#[test]
+fn an_unknown_field_lists_the_known_ones_once() {
+    let def = json!({"name": "n", "trigger": {"type": "endpoint"}, "steps": [], "stepz": []});
+    let errors = Definition::parse(&def).unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors:?}");
+    assert_eq!(errors.0[0].location, "stepz");
+    assert_eq!(
+        errors.0[0].message,
+        "unknown field `stepz`; expected one of: $schema, key, name, shards, trigger, steps"
+    );
+}

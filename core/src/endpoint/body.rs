@@ -312,7 +312,8 @@ fn utf8_text(raw: &[u8]) -> Result<String, BodyError> {
         .map(str::to_string)
         .map_err(|e| BodyError::InvalidText {
             message: format!(
-                "text body is not valid UTF-8 (first invalid byte at offset {})",
+                "is not valid UTF-8 (first invalid byte at offset {}): a text body is read as \
+                 UTF-8, whatever charset its Content-Type names",
                 e.valid_up_to()
             ),
         })

@@ -697,11 +697,11 @@ fn run_failed(run: &PriorRun) -> ApiError {
     let step = runtime::failed_step(&run.steps);
     let detail = match &step {
         Some(s) => format!(
-            "run {} failed at step `{s}` before reaching its response step; the run's record has the error",
+            "run {} failed at step `{s}` before it could reply; the run's record has the error",
             run.id
         ),
         None => format!(
-            "run {} failed before reaching its response step; the run's record has the error",
+            "run {} failed before it could reply; the run's record has the error",
             run.id
         ),
     };

@@ -388,7 +388,8 @@ fn text_types_become_strings() {
     let e = err(Some("text/plain"), b"ok\xC3(");
     assert_eq!(
         e.to_string(),
-        "text body is not valid UTF-8 (first invalid byte at offset 2)"
+        "is not valid UTF-8 (first invalid byte at offset 2): a text body is read as UTF-8, \
+         whatever charset its Content-Type names"
     );
 }
 
