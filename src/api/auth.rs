@@ -7,7 +7,11 @@ use worker::{Env, Request};
 use super::problem::ApiError;
 use crate::platform::env_string;
 
-/// Checks `Authorization: Bearer <ADMIN_TOKEN>`: 503 when the secret is not configured,
+/// The fewest characters `ADMIN_TOKEN` may have.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 16;
+
+/// Checks `Authorization: Bearer <ADMIN_TOKEN>`: 503 when the secret is not configured or
+/// shorter than [`MIN_ADMIN_TOKEN_CHARS`],
 /// 401 with `WWW-Authenticate` when missing or wrong.
 pub fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
     let Some(expected) = env_string(env, "ADMIN_TOKEN") else {
@@ -17,6 +21,19 @@ pub fn require_admin(req: &Request, env: &Env) -> Result<(), ApiError> {
             "set the ADMIN_TOKEN secret: `wrangler secret put ADMIN_TOKEN` (locally: put ADMIN_TOKEN=… in .dev.vars, then restart `wrangler dev`)",
         ));
     };
+    // A short token can be guessed by trying: the API stays closed until it is replaced.
+    let length = expected.chars().count();
+    if length < MIN_ADMIN_TOKEN_CHARS {
+        return Err(ApiError::new(
+            503,
+            "Admin token too short",
+            format!(
+                "ADMIN_TOKEN has {length} characters; use at least {MIN_ADMIN_TOKEN_CHARS}, such as \
+                 the output of `openssl rand -base64 24`: `wrangler secret put ADMIN_TOKEN` \
+                 (locally: in .dev.vars, then restart `wrangler dev`)"
+            ),
+        ));
+    }
     let given = req
         .headers()
         .get("authorization")

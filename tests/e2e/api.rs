@@ -714,6 +714,28 @@ fn without_an_admin_secret_the_api_says_how_to_set_it() {
     assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
 }
 
+/// A token short enough to guess keeps the API closed, even to a caller who sends it, and says
+/// how long one must be.
+#[test]
+fn a_short_admin_secret_keeps_the_api_closed_and_says_so() {
+    let token = "fifteen-chars-x";
+    let dev = Dev::start("short-token", &[("ADMIN_TOKEN", token)]);
+    let r = send(
+        "GET",
+        &dev.url("/api/workflows"),
+        &[("authorization", &format!("Bearer {token}"))],
+        None,
+    );
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let detail = r.json()["detail"].as_str().unwrap().to_string();
+    assert!(
+        detail.contains("ADMIN_TOKEN has 15 characters; use at least 16"),
+        "{detail}"
+    );
+    assert_eq!(send("GET", &dev.url("/healthz"), &[], None).status, 200);
+}
+
 #[test]
 fn poll_reset_names_a_secret_the_worker_lacks() {
     let dev = shared();
