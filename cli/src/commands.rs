@@ -100,6 +100,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             method.as_deref(),
             json_out,
         ),
+        Command::Pull { dir } => crate::pull::pull(&client()?, dir, json_out, style),
         Command::Schema => {
             out!("{}", tripline_core::schema::definition_schema_json());
             Ok(())
@@ -189,7 +190,7 @@ fn dev_var_line(line: &str, name: &str) -> Option<String> {
 
 /// Prints the problems found; the command then fails with exit 1, also when the reader of its
 /// output goes away while they are written.
-fn print_problems(problems: &[Problem], json_out: bool, style: Style) {
+pub(crate) fn print_problems(problems: &[Problem], json_out: bool, style: Style) {
     if !problems.is_empty() {
         output::exit_when_unread_with(Failure::Reported.code());
     }

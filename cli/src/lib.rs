@@ -23,6 +23,7 @@ pub mod follow;
 mod openapi_tests;
 pub mod output;
 pub mod plan;
+pub mod pull;
 #[cfg(test)]
 mod schema_tests;
 pub mod source;
@@ -187,6 +188,15 @@ pub enum Command {
         #[arg(long, value_name = "PREFIX", requires = "prune", value_parser = key_prefix)]
         prune_prefix: Option<String>,
     },
+    /// Write the server's keyed workflows into a folder, one file each (for workflows made or
+    /// edited in the dashboard); `apply` of the folder right after changes nothing.
+    #[command(
+        after_help = "Example:\n  tripline pull workflows/\n\nEach keyed workflow's draft goes to the file that has its key, or else to FOLDER/KEY.json\n(the folder is created when missing). A JSON file that differs is rewritten; a YAML one is\nleft as it is, with a warning. Files of workflows the server does not have are left alone.\nWorkflows without a key are not pulled: add a \"key\" to a draft to keep it as a file."
+    )]
+    Pull {
+        /// The folder to write the files into.
+        dir: String,
+    },
     /// List a workflow's runs, newest first; --follow keeps printing new runs and status changes.
     #[command(
         after_help = "Example:\n  tripline runs lead-created --status failed\n  tripline runs nightly --follow"
@@ -264,12 +274,16 @@ fn key_prefix(prefix: &str) -> Result<String, String> {
 }
 
 impl Command {
-    /// Whether the command changes the server: it then finishes its work, and exits with its
-    /// own code, when the reader of its output goes away (`tripline apply . --deploy | head`).
+    /// Whether the command changes the server (or, for `pull`, files): it then finishes its
+    /// work, and exits with its own code, when the reader of its output goes away
+    /// (`tripline apply . --deploy | head`).
     pub fn changes_the_server(&self) -> bool {
         matches!(
             self,
-            Command::Apply { .. } | Command::Replay { .. } | Command::Send { .. }
+            Command::Apply { .. }
+                | Command::Replay { .. }
+                | Command::Send { .. }
+                | Command::Pull { .. }
         )
     }
 }

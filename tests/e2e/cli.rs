@@ -1218,3 +1218,113 @@ fn preview_by_key_asks_the_server_and_agrees_with_the_file() {
 fn by_key_id(key: &str) -> String {
     by_key(key).unwrap()["id"].as_str().unwrap().to_string()
 }
+
+/// `pull` writes each keyed workflow's draft into the folder (a new file, or its JSON file
+/// rewritten), keeps a YAML file that differs with a warning, names the workflows without a
+/// key, and leaves a folder that `diff` finds unchanged.
+#[test]
+fn pull_writes_keyed_drafts_that_apply_then_finds_unchanged() {
+    let _turn = server_lock();
+    let repo = temp_dir("pull");
+    let pid = std::process::id();
+    let (a, b) = (format!("pull-a-{pid}"), format!("pull-b-{pid}"));
+    let create = |body: Value| {
+        let r = api(dev(), "POST", "/api/workflows", Some(&body));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    let endpoint = |key: Option<&str>, name: &str| {
+        let mut d = json!({"name": name, "trigger": {"type": "endpoint"},
+                           "steps": [{"type": "log", "name": "note", "message": "got {{request.body.n}}"}]});
+        if let Some(k) = key {
+            d["key"] = json!(k);
+        }
+        d
+    };
+    let id_a = create(endpoint(Some(&a), "Pulled A"));
+    let id_b = create(endpoint(Some(&b), "Pulled B"));
+    let id_c = create(endpoint(None, "Made by hand"));
+    // B has a YAML file here already, with another draft.
+    let wf = repo.join("wf");
+    std::fs::create_dir_all(&wf).unwrap();
+    let yaml = "name: Older B\ntrigger: {type: endpoint}\nsteps: []\n".to_string();
+    std::fs::write(wf.join(format!("{b}.yaml")), &yaml).unwrap();
+
+    let r = tripline(&repo, &["pull", "wf"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains(&format!("+ wrote {a}")), "{}", r.stdout);
+    assert!(r.stdout.contains(&format!("! kept {b}")), "{}", r.stdout);
+    assert!(r.stderr.contains("a YAML file differs"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("without a key") && r.stderr.contains(&id_c),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(wf.join(format!("{b}.yaml"))).unwrap(),
+        yaml
+    );
+    let written: Value =
+        serde_json::from_str(&std::fs::read_to_string(wf.join(format!("{a}.json"))).unwrap())
+            .unwrap();
+    let mut draft =
+        api(dev(), "GET", &format!("/api/workflows/{id_a}"), None).json()["draft"].clone();
+    draft.as_object_mut().unwrap().remove("key");
+    assert_eq!(written, draft);
+    // The folder is what the server has: `diff` would change nothing for A.
+    let r = tripline(&repo, &["--json", "diff", "wf"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let action_of = |v: &Value, key: &str| {
+        v["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["key"] == key)
+            .map(|x| x["action"].clone())
+    };
+    assert_eq!(action_of(&v, &a), Some(json!("unchanged")), "{v}");
+    assert_eq!(action_of(&v, &b), Some(json!("update")), "{v}");
+
+    // A changed on the server: the next pull rewrites its file, the one after finds it unchanged.
+    let mut edited = endpoint(Some(&a), "Pulled A, edited");
+    edited["steps"][0]["message"] = json!("edited {{request.body.n}}");
+    let r = api(
+        dev(),
+        "PUT",
+        &format!("/api/workflows/{id_a}"),
+        Some(&edited),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = tripline(&repo, &["--json", "pull", "wf"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(action_of(&v, &a), Some(json!("update")), "{v}");
+    assert!(
+        v["without_key"].as_array().unwrap().contains(&json!(id_c)),
+        "{v}"
+    );
+    let text = std::fs::read_to_string(wf.join(format!("{a}.json"))).unwrap();
+    assert!(text.contains("\"name\": \"Pulled A, edited\""), "{text}");
+    let r = tripline(&repo, &["pull", "wf"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!("= unchanged {a}")),
+        "{}",
+        r.stdout
+    );
+    let r = tripline(&repo, &["--json", "diff", "wf"]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(action_of(&v, &a), Some(json!("unchanged")), "{v}");
+    // A folder path that is a file is a usage error.
+    let r = tripline(&repo, &["pull", &format!("wf/{a}.json")]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("is not a folder"), "{}", r.stderr);
+
+    for id in [id_a, id_b, id_c] {
+        assert_eq!(
+            api(dev(), "DELETE", &format!("/api/workflows/{id}"), None).status,
+            204
+        );
+    }
+}

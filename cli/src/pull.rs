@@ -1,0 +1,327 @@
+//! `pull`: the server's keyed workflows written into a folder as files, so that workflows made or
+//! edited in the dashboard can be kept as code. `apply` of the folder right after changes
+//! nothing.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+
+use crate::client::Client;
+use crate::files;
+use crate::output::Style;
+use crate::plan::{is_draft_of, Local, Remote};
+use crate::Failure;
+
+/// What `pull` did with one workflow.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pulled {
+    /// A new file was written.
+    Created { key: String, file: String },
+    /// The workflow's file was rewritten with the server's draft.
+    Updated { key: String, file: String },
+    /// The file already holds the server's draft.
+    Unchanged { key: String, file: String },
+    /// The file was left as it is (`why` says so); nothing of it was written.
+    Kept {
+        key: String,
+        file: String,
+        why: String,
+    },
+}
+
+impl Pulled {
+    fn verb(&self) -> &'static str {
+        match self {
+            Pulled::Created { .. } => "create",
+            Pulled::Updated { .. } => "update",
+            Pulled::Unchanged { .. } => "unchanged",
+            Pulled::Kept { .. } => "kept",
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Pulled::Created { key, file }
+            | Pulled::Updated { key, file }
+            | Pulled::Unchanged { key, file } => {
+                json!({"action": self.verb(), "key": key, "file": file})
+            }
+            Pulled::Kept { key, file, why } => {
+                json!({"action": self.verb(), "key": key, "file": file, "reason": why})
+            }
+        }
+    }
+}
+
+/// A draft as its file holds it: the server's draft without `key` (the file name `KEY.json`
+/// gives it), as indented JSON with a final line break.
+pub fn file_text(draft: &Value) -> String {
+    let mut out = Map::new();
+    if let Value::Object(map) = draft {
+        for (k, v) in map {
+            if k != "key" {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let mut text = serde_json::to_string_pretty(&Value::Object(out)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// What to do with each keyed workflow on the server, given the folder's files: its file when
+/// one has the key (rewritten only when it is JSON and differs), else `DIR/KEY.json` (unless a
+/// file of that name holds another workflow). Ordered by key.
+pub fn plan(dir: &Path, locals: &[Local], remotes: &[Remote]) -> Vec<(Pulled, Option<String>)> {
+    let mut remotes: Vec<&Remote> = remotes.iter().collect();
+    remotes.sort_by(|a, b| a.key.cmp(&b.key));
+    remotes
+        .into_iter()
+        .map(|r| {
+            let key = r.key.clone();
+            let text = file_text(&r.draft);
+            match locals.iter().find(|l| l.key == r.key) {
+                Some(l) if is_draft_of(&r.draft, &l.body) => (
+                    Pulled::Unchanged {
+                        key,
+                        file: l.file.clone(),
+                    },
+                    None,
+                ),
+                Some(l) if l.file.ends_with(".json") => (
+                    Pulled::Updated {
+                        key,
+                        file: l.file.clone(),
+                    },
+                    Some(text),
+                ),
+                Some(l) => (
+                    Pulled::Kept {
+                        key,
+                        file: l.file.clone(),
+                        why: "a YAML file differs from the server's draft; pull writes JSON \
+                              only, so it is left as it is (`diff` shows how they differ)"
+                            .into(),
+                    },
+                    None,
+                ),
+                None => {
+                    let file = dir.join(format!("{}.json", r.key)).display().to_string();
+                    match locals.iter().find(|l| l.file == file) {
+                        Some(other) => (
+                            Pulled::Kept {
+                                key,
+                                file,
+                                why: format!(
+                                    "the file holds the workflow `{}` (its `key` field)",
+                                    other.key
+                                ),
+                            },
+                            None,
+                        ),
+                        None => (Pulled::Created { key, file }, Some(text)),
+                    }
+                }
+            }
+        })
+        .collect()
+}
+
+/// Writes `text` to `file` whole or not at all (a new file beside it, then renamed over it).
+fn write_whole(file: &str, text: &str) -> Result<(), Failure> {
+    let path = PathBuf::from(file);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let partial = path.with_file_name(format!(".{name}.pulling"));
+    std::fs::write(&partial, text)
+        .and_then(|()| std::fs::rename(&partial, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            Failure::Usage(format!("cannot write {file}: {e}"))
+        })
+}
+
+/// `pull DIR`: writes the server's keyed workflows into `dir` (created when missing).
+pub fn pull(client: &Client, dir: &str, json_out: bool, style: Style) -> Result<(), Failure> {
+    let path = Path::new(dir);
+    if path.exists() && !path.is_dir() {
+        return Err(Failure::Usage(format!(
+            "{dir} is not a folder: pull writes one file per workflow into a folder"
+        )));
+    }
+    let found = if path.is_dir() {
+        files::collect(&[dir.to_string()])?
+    } else {
+        Vec::new()
+    };
+    let (locals, problems) = files::load(&found);
+    if !problems.is_empty() {
+        crate::commands::print_problems(&problems, json_out, style);
+        if !json_out {
+            eprintln!(
+                "the folder's files have problems: fix them first (pull would not know which \
+                 workflow a file holds)"
+            );
+        }
+        return Err(Failure::Reported);
+    }
+    let all = client.workflows()?;
+    let remotes: Vec<Remote> = all.iter().filter_map(Remote::from_resource).collect();
+    let without_key: Vec<&str> = all
+        .iter()
+        .filter(|w| !w["key"].is_string())
+        .filter_map(|w| w["id"].as_str())
+        .collect();
+    let steps = plan(path, &locals, &remotes);
+    if steps.iter().any(|(_, text)| text.is_some()) {
+        std::fs::create_dir_all(path)
+            .map_err(|e| Failure::Usage(format!("cannot create folder {dir}: {e}")))?;
+    }
+    let mut done = Vec::new();
+    for (pulled, text) in steps {
+        if let Some(text) = text {
+            if let Err(e) = write_whole(pulled_file(&pulled), &text) {
+                if json_out {
+                    out!(
+                        "{}",
+                        json!({"pulled": false, "actions": done.iter().map(Pulled::json).collect::<Vec<_>>(),
+                               "failed": pulled.json(), "error": e.message()})
+                    );
+                }
+                return Err(e);
+            }
+        }
+        if !json_out {
+            print_pulled(&pulled, style);
+        }
+        done.push(pulled);
+    }
+    if json_out {
+        out!(
+            "{}",
+            json!({"pulled": true, "actions": done.iter().map(Pulled::json).collect::<Vec<_>>(),
+                   "without_key": without_key})
+        );
+        return Ok(());
+    }
+    let written = done
+        .iter()
+        .filter(|p| matches!(p, Pulled::Created { .. } | Pulled::Updated { .. }))
+        .count();
+    out!(
+        "{} {written} of {} keyed workflow{} written to {dir}",
+        style.green("pulled:"),
+        done.len(),
+        if done.len() == 1 { "" } else { "s" }
+    );
+    if !without_key.is_empty() {
+        eprintln!(
+            "note: {} workflow{} without a key {} not pulled ({}); add a \"key\" to a draft to keep it as a file",
+            without_key.len(),
+            if without_key.len() == 1 { "" } else { "s" },
+            if without_key.len() == 1 { "was" } else { "were" },
+            without_key.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn pulled_file(p: &Pulled) -> &str {
+    match p {
+        Pulled::Created { file, .. }
+        | Pulled::Updated { file, .. }
+        | Pulled::Unchanged { file, .. }
+        | Pulled::Kept { file, .. } => file,
+    }
+}
+
+fn print_pulled(p: &Pulled, style: Style) {
+    match p {
+        Pulled::Created { key, file } => {
+            out!("{} {key}  {}", style.green("+ wrote"), style.dim(file))
+        }
+        Pulled::Updated { key, file } => {
+            out!("{} {key}  {}", style.yellow("~ rewrote"), style.dim(file))
+        }
+        Pulled::Unchanged { key, file } => {
+            out!("{} {key}  {}", style.dim("= unchanged"), style.dim(file))
+        }
+        Pulled::Kept { key, file, why } => {
+            out!("{} {key}  {}", style.red("! kept"), style.dim(file));
+            eprintln!("warning: {file}: {why}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(key: &str, draft: Value) -> Remote {
+        Remote {
+            id: format!("wf_{key}"),
+            key: key.into(),
+            draft,
+            deployed: false,
+            draft_changed: false,
+        }
+    }
+
+    fn local(key: &str, file: &str, definition: Value) -> Local {
+        Local {
+            key: key.into(),
+            file: file.into(),
+            body: crate::plan::body_for(&definition, key),
+        }
+    }
+
+    #[test]
+    fn a_file_holds_the_draft_without_its_key() {
+        let draft = json!({"key": "a", "name": "A", "trigger": {"type": "endpoint"}, "steps": []});
+        assert_eq!(
+            file_text(&draft),
+            "{\n  \"name\": \"A\",\n  \"trigger\": {\n    \"type\": \"endpoint\"\n  },\n  \"steps\": []\n}\n"
+        );
+    }
+
+    #[test]
+    fn each_workflow_goes_to_its_file_or_a_new_one() {
+        let def = |name: &str| json!({"name": name, "trigger": {"type": "endpoint"}, "steps": []});
+        let with_key = |key: &str, name: &str| {
+            let mut d = def(name);
+            d["key"] = json!(key);
+            d
+        };
+        let dir = Path::new("w");
+        let locals = [
+            local("same", "w/same.json", def("Same")),
+            local("edited", "w/edited.json", def("Old")),
+            local("yaml", "w/yaml.yaml", def("Old")),
+            // `w/taken.json` holds the workflow `other`.
+            local("other", "w/taken.json", def("Other")),
+        ];
+        let remotes = [
+            remote("same", with_key("same", "Same")),
+            remote("edited", with_key("edited", "New")),
+            remote("yaml", with_key("yaml", "New")),
+            remote("taken", with_key("taken", "T")),
+            remote("fresh", with_key("fresh", "F")),
+        ];
+        let got: Vec<(String, bool)> = plan(dir, &locals, &remotes)
+            .into_iter()
+            .map(|(p, text)| (format!("{} {}", p.verb(), pulled_file(&p)), text.is_some()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("update w/edited.json".to_string(), true),
+                ("create w/fresh.json".to_string(), true),
+                ("unchanged w/same.json".to_string(), false),
+                ("kept w/taken.json".to_string(), false),
+                ("kept w/yaml.yaml".to_string(), false),
+            ]
+        );
+    }
+}
