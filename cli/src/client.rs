@@ -53,6 +53,14 @@ impl Client {
     /// A client of the Tripline at `base` (`--url`), checked before any request: a malformed
     /// URL is a usage error naming the option, not a server that cannot be reached.
     pub fn new(base: &str, token: &str) -> Result<Client, Failure> {
+        // Never echoed: what it holds would go to logs.
+        if url::Url::parse(base).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+            return Err(Failure::Usage(
+                "--url / TRIPLINE_URL holds a user name or password, which is never sent: give \
+                 the URL without it, and the admin token with --token or TRIPLINE_TOKEN"
+                    .into(),
+            ));
+        }
         check_base(base)
             .map_err(|why| Failure::Usage(format!("--url / TRIPLINE_URL `{base}`: {why}")))?;
         // Read from a file, a token may end with a line break; one holding any other character

@@ -36,7 +36,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             })
         })?;
         if let Some(host) = crate::client::plain_http_off_this_machine(&cli.url) {
-            eprintln!(
+            err_line!(
                 "warning: the admin token goes to {host} over plain http, readable by anyone on \
                  the way; use an https:// --url for a Tripline not on this machine"
             );
@@ -206,21 +206,26 @@ pub(crate) fn print_problems(problems: &[Problem], json_out: bool, style: Style)
     }
 }
 
+/// `N problems in M files`.
+pub(crate) fn problems_summary(problems: &[Problem]) -> String {
+    let files: std::collections::BTreeSet<&str> =
+        problems.iter().map(|p| p.file.as_str()).collect();
+    format!(
+        "{} problem{} in {} file{}",
+        problems.len(),
+        plural(problems.len()),
+        files.len(),
+        plural(files.len())
+    )
+}
+
 fn check(paths: &[String], json_out: bool, style: Style) -> Result<(), Failure> {
     let found = files::collect(paths)?;
     let (locals, problems) = files::load(&found);
     print_problems(&problems, json_out, style);
     if !problems.is_empty() {
         if !json_out {
-            let files: std::collections::BTreeSet<&str> =
-                problems.iter().map(|p| p.file.as_str()).collect();
-            eprintln!(
-                "{} problem{} in {} file{}",
-                problems.len(),
-                plural(problems.len()),
-                files.len(),
-                plural(files.len())
-            );
+            err_line!("{}", problems_summary(&problems));
         }
         return Err(Failure::Reported);
     }
@@ -298,6 +303,10 @@ fn apply(
             );
         } else {
             print_problems(&problems, json_out, style);
+            err_line!(
+                "{}: nothing was sent (fix them first)",
+                problems_summary(&problems)
+            );
         }
         return Err(Failure::Reported);
     }
@@ -622,7 +631,10 @@ fn runs(
     if json_out {
         out!("{}", json!({ "workflow_id": id, "runs": list }));
     } else if list.is_empty() {
-        out!("no runs of {key} yet");
+        match status {
+            Some(s) => out!("no {s} runs of {key}"),
+            None => out!("no runs of {key} yet"),
+        }
     } else {
         let rows: Vec<Vec<String>> = list.iter().map(run_row).collect();
         out!(
@@ -688,7 +700,7 @@ fn follow_runs(
         shown = of_status;
     }
     if !json_out {
-        eprintln!("following runs of {key} ({id}); Ctrl-C to stop");
+        err_line!("following runs of {key} ({id}); Ctrl-C to stop");
     }
     shown.iter().for_each(print);
     let get = |path: &str, gone_ok: bool| {
@@ -729,7 +741,7 @@ fn follow_runs(
             Ok(polled) => {
                 failures = 0;
                 if polled.skipped {
-                    eprintln!(
+                    err_line!(
                         "warning: more than {} new runs since the last poll; older ones are not shown",
                         follow::MAX_PAGES * follow::PAGE as usize
                     );
@@ -740,7 +752,7 @@ fn follow_runs(
             Err(Interrupted::Retry(f)) if failures < follow::MAX_FAILED_POLLS => {
                 failures += 1;
                 if failures == 1 {
-                    eprintln!("warning: {}; retrying", f.message());
+                    err_line!("warning: {}; retrying", f.message());
                 }
             }
             Err(Interrupted::Retry(f) | Interrupted::Stop(f)) => return Err(f),
@@ -866,6 +878,10 @@ fn preview(
     after: Option<&str>,
     json_out: bool,
 ) -> Result<(), Failure> {
+    // The same usage error for a key as for a file, before the server is asked.
+    let count_text = count.to_string();
+    let (count, after_instant) = parse_preview_query(Some(&count_text), after)
+        .map_err(|(loc, m)| Failure::Usage(format!("{}: {m}", loc.replace("query.", "--"))))?;
     let fire_times: Vec<Value> = if names_a_file(target) {
         if !Path::new(target).is_file() {
             return Err(Failure::Usage(format!("{target}: no such file")));
@@ -878,17 +894,14 @@ fn preview(
         let def = Definition::parse(&locals[0].body).map_err(|_| Failure::Reported)?;
         let Trigger::Schedule(trigger) = &def.trigger else {
             return Err(Failure::Invalid(format!(
-                "{target} has a `{}` trigger; only schedules have fire times",
+                "{target} has a trigger of type `{}`; only schedules have fire times",
                 def.trigger.kind()
             )));
         };
-        let count_text = count.to_string();
-        let (count, after) = parse_preview_query(Some(&count_text), after)
-            .map_err(|(loc, m)| Failure::Usage(format!("{}: {m}", loc.replace("query.", "--"))))?;
         let now = chrono::Utc::now();
         // Offline there is no deploy date: `daily` with `every > 1` counts days from now.
         trigger
-            .preview(after.unwrap_or(now), now, count)
+            .preview(after_instant.unwrap_or(now), now, count)
             .into_iter()
             .map(|f| json!(f))
             .collect()
@@ -1073,7 +1086,7 @@ fn send(
             serde_json::from_str(&answer.text).unwrap_or(Value::String(answer.text.clone()));
         out!("{}", json!({ "status": answer.status, "body": body }));
     } else {
-        eprintln!("{method} {full} → {}", answer.status);
+        err_line!("{method} {full} → {}", answer.status);
         out!("{}", answer.text.trim_end());
     }
     match answer.status {

@@ -27,19 +27,45 @@ pub struct Problem {
 
 impl Problem {
     /// `file:line:col: location: message` (position in bold, location in cyan on a terminal).
+    /// Control characters a file's text put there are shown escaped (`\u{1b}`), so that a file
+    /// cannot move the cursor or clear the terminal or a CI log that shows its problems.
     pub fn render(&self, style: Style) -> String {
         format!(
             "{}: {}: {}",
-            style.bold(&format!("{}:{}:{}", self.file, self.line, self.col)),
-            style.cyan(&self.location),
-            self.message
+            style.bold(&visible(&format!(
+                "{}:{}:{}",
+                self.file, self.line, self.col
+            ))),
+            style.cyan(&visible(&self.location)),
+            visible(&self.message)
         )
     }
 }
 
+/// `text` with its control characters escaped.
+fn visible(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_unicode().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
+}
+
 /// The workflow files named by `paths`: files as given, folders by extension (not recursive),
-/// sorted by name. A path that does not exist is a usage error.
+/// sorted by name, each file once however often it is named. A path that does not exist, and
+/// a file given by name that is not a workflow file (`.json`, `.yaml`, `.yml`: a shell's
+/// `workflows/*` also names the README), is a usage error.
 pub fn collect(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
+    let out = collect_all(paths)?;
+    let mut seen = std::collections::HashSet::new();
+    Ok(out
+        .into_iter()
+        .filter(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())))
+        .collect())
+}
+
+fn collect_all(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
     let mut out = Vec::new();
     for p in paths {
         let path = Path::new(p);
@@ -67,6 +93,11 @@ pub fn collect(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
             found.sort();
             out.extend(found);
         } else if path.is_file() {
+            if !source::is_workflow_file(path) {
+                return Err(Failure::Usage(format!(
+                    "{p} is not a workflow file: a workflow file is .json, .yaml or .yml"
+                )));
+            }
             out.push(path.to_path_buf());
         } else {
             return Err(Failure::Usage(format!("no such file or folder: {p}")));
@@ -309,6 +340,48 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn a_file_named_twice_is_read_once_and_a_named_file_must_be_a_workflow_file() {
+        let d = temp("named-twice");
+        write(
+            &d,
+            "a.json",
+            r#"{"name": "x", "trigger": {"type": "endpoint"}, "steps": []}"#,
+        );
+        write(&d, "notes.txt", "not a workflow");
+        let dir = d.display().to_string();
+        let file = d.join("a.json").display().to_string();
+        let paths = collect(&[dir.clone(), file.clone(), file]).unwrap();
+        assert_eq!(paths.len(), 1, "{paths:?}");
+        let (_, problems) = load(&paths);
+        assert_eq!(problems, []);
+        let notes = d.join("notes.txt").display().to_string();
+        match collect(&[dir, notes]) {
+            Err(Failure::Usage(m)) => assert!(
+                m.ends_with(
+                    "notes.txt is not a workflow file: a workflow file is .json, .yaml or .yml"
+                ),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn control_characters_from_a_file_are_shown_escaped() {
+        let p = Problem {
+            file: "w/a.json".into(),
+            line: 1,
+            col: 2,
+            location: "steps[0].\u{1b}[2J".into(),
+            message: "unknown field `\u{1b}[2J`".into(),
+        };
+        assert_eq!(
+            p.render(Style::plain()),
+            "w/a.json:1:2: steps[0].\\u{1b}[2J: unknown field `\\u{1b}[2J`"
+        );
     }
 
     #[test]

@@ -15,6 +15,15 @@ macro_rules! out {
     };
 }
 
+/// A line on standard error; one that cannot be written (a full disk) is dropped, never a panic
+/// as `eprintln!`'s would be.
+macro_rules! err_line {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod client;
 pub mod commands;
 pub mod files;
@@ -301,7 +310,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !matches!(f, Failure::Reported) {
-                eprintln!("error: {}", f.message());
+                err_line!("error: {}", f.message());
             }
             ExitCode::from(f.code())
         }

@@ -43,21 +43,26 @@ pub enum Written {
     Dropped,
     /// The reader went away: end the program (exit 0 unless [`exit_when_unread_with`]).
     Exit,
+    /// The output cannot be written (a full disk): end the program with exit 3.
+    Failed,
 }
 
 /// Writes one line to `w`; on failure, decides by `when` what comes next. A failure other than a
-/// broken pipe is said on standard error when finishing, and is a bug otherwise (a panic, as
-/// `println!` would).
+/// broken pipe is said on standard error: a command that only reads then ends (exit 3), one
+/// that changes the server drops the rest of its output and finishes.
 pub fn write_line(w: &mut impl Write, args: std::fmt::Arguments, when: WhenUnread) -> Written {
     let Err(e) = w.write_fmt(args).and_then(|()| w.write_all(b"\n")) else {
         return Written::Done;
     };
     match (when, e.kind()) {
         (WhenUnread::Exit, std::io::ErrorKind::BrokenPipe) => Written::Exit,
-        (WhenUnread::Exit, _) => panic!("writing to standard output: {e}"),
+        (WhenUnread::Exit, _) => {
+            err_line!("error: writing to standard output: {e}");
+            Written::Failed
+        }
         (WhenUnread::Finish, std::io::ErrorKind::BrokenPipe) => Written::Dropped,
         (WhenUnread::Finish, _) => {
-            eprintln!("warning: writing to standard output: {e}; the rest of it is dropped");
+            err_line!("warning: writing to standard output: {e}; the rest of it is dropped");
             Written::Dropped
         }
     }
@@ -78,6 +83,7 @@ pub fn line(args: std::fmt::Arguments) {
         Written::Done => {}
         Written::Dropped => DROPPED.store(true, Ordering::Relaxed),
         Written::Exit => std::process::exit(UNREAD_EXIT.load(Ordering::Relaxed).into()),
+        Written::Failed => std::process::exit(3),
     }
 }
 
@@ -236,6 +242,25 @@ mod tests {
         let when = [WhenUnread::Exit, WhenUnread::Finish];
         let written = when.map(|w| write_line(&mut Closed, format_args!("x"), w));
         assert_eq!(written, [Written::Exit, Written::Dropped]);
+    }
+
+    /// An output that cannot be written (a full disk).
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("No space left on device"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_full_output_fails_a_reading_command_and_is_dropped_by_one_that_changes_the_server() {
+        let when = [WhenUnread::Exit, WhenUnread::Finish];
+        let written = when.map(|w| write_line(&mut Full, format_args!("x"), w));
+        assert_eq!(written, [Written::Failed, Written::Dropped]);
     }
 
     #[test]

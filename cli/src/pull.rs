@@ -53,13 +53,23 @@ impl Pulled {
     }
 }
 
-/// A draft as its file holds it: the server's draft without `key` (the file name `KEY.json`
-/// gives it), as indented JSON with a final line break.
-pub fn file_text(draft: &Value) -> String {
+/// A draft as the file `file` holds it, as indented JSON with a final line break: the server's
+/// draft with the file's `$schema` first when it had one, and without `key` when the file's name
+/// gives it (`KEY.json`); a file named otherwise keeps its `key`, so that it still names the
+/// same workflow.
+pub fn file_text(draft: &Value, file: &str, schema: Option<&Value>) -> String {
+    let stem = Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("");
     let mut out = Map::new();
+    if let Some(schema) = schema {
+        out.insert("$schema".into(), schema.clone());
+    }
     if let Value::Object(map) = draft {
         for (k, v) in map {
-            if k != "key" {
+            let named_by_file = k == "key" && v.as_str() == Some(stem);
+            if !named_by_file && k != "$schema" {
                 out.insert(k.clone(), v.clone());
             }
         }
@@ -70,16 +80,21 @@ pub fn file_text(draft: &Value) -> String {
 }
 
 /// What to do with each keyed workflow on the server, given the folder's files: its file when
-/// one has the key (rewritten only when it is JSON and differs), else `DIR/KEY.json` (unless a
-/// file of that name holds another workflow). Ordered by key.
-pub fn plan(dir: &Path, locals: &[Local], remotes: &[Remote]) -> Vec<(Pulled, Option<String>)> {
+/// one has the key (rewritten only when it is JSON and differs, keeping its `$schema` as
+/// `schema_of` reads it), else `DIR/KEY.json` (unless a file of that name holds another
+/// workflow). Ordered by key; with each, the text to write.
+pub fn plan(
+    dir: &Path,
+    locals: &[Local],
+    remotes: &[Remote],
+    schema_of: impl Fn(&str) -> Option<Value>,
+) -> Vec<(Pulled, Option<String>)> {
     let mut remotes: Vec<&Remote> = remotes.iter().collect();
     remotes.sort_by(|a, b| a.key.cmp(&b.key));
     remotes
         .into_iter()
         .map(|r| {
             let key = r.key.clone();
-            let text = file_text(&r.draft);
             match locals.iter().find(|l| l.key == r.key) {
                 Some(l) if is_draft_of(&r.draft, &l.body) => (
                     Pulled::Unchanged {
@@ -93,7 +108,7 @@ pub fn plan(dir: &Path, locals: &[Local], remotes: &[Remote]) -> Vec<(Pulled, Op
                         key,
                         file: l.file.clone(),
                     },
-                    Some(text),
+                    Some(file_text(&r.draft, &l.file, schema_of(&l.file).as_ref())),
                 ),
                 Some(l) => (
                     Pulled::Kept {
@@ -119,7 +134,10 @@ pub fn plan(dir: &Path, locals: &[Local], remotes: &[Remote]) -> Vec<(Pulled, Op
                             },
                             None,
                         ),
-                        None => (Pulled::Created { key, file }, Some(text)),
+                        None => {
+                            let text = file_text(&r.draft, &file, None);
+                            (Pulled::Created { key, file }, Some(text))
+                        }
                     }
                 }
             }
@@ -160,9 +178,10 @@ pub fn pull(client: &Client, dir: &str, json_out: bool, style: Style) -> Result<
     if !problems.is_empty() {
         crate::commands::print_problems(&problems, json_out, style);
         if !json_out {
-            eprintln!(
-                "the folder's files have problems: fix them first (pull would not know which \
-                 workflow a file holds)"
+            err_line!(
+                "{}: nothing was written (fix them first: pull would not know which workflow a \
+                 file holds)",
+                crate::commands::problems_summary(&problems)
             );
         }
         return Err(Failure::Reported);
@@ -174,7 +193,7 @@ pub fn pull(client: &Client, dir: &str, json_out: bool, style: Style) -> Result<
         .filter(|w| !w["key"].is_string())
         .filter_map(|w| w["id"].as_str())
         .collect();
-    let steps = plan(path, &locals, &remotes);
+    let steps = plan(path, &locals, &remotes, schema_of);
     if steps.iter().any(|(_, text)| text.is_some()) {
         std::fs::create_dir_all(path)
             .map_err(|e| Failure::Usage(format!("cannot create folder {dir}: {e}")))?;
@@ -217,7 +236,7 @@ pub fn pull(client: &Client, dir: &str, json_out: bool, style: Style) -> Result<
         if done.len() == 1 { "" } else { "s" }
     );
     if !without_key.is_empty() {
-        eprintln!(
+        err_line!(
             "note: {} workflow{} without a key {} not pulled ({}); add a \"key\" to a draft to keep it as a file",
             without_key.len(),
             if without_key.len() == 1 { "" } else { "s" },
@@ -226,6 +245,13 @@ pub fn pull(client: &Client, dir: &str, json_out: bool, style: Style) -> Result<
         );
     }
     Ok(())
+}
+
+/// The `$schema` a JSON workflow file has, if it has one.
+fn schema_of(file: &str) -> Option<Value> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let doc: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
+    doc.get("$schema").cloned()
 }
 
 fn pulled_file(p: &Pulled) -> &str {
@@ -250,7 +276,7 @@ fn print_pulled(p: &Pulled, style: Style) {
         }
         Pulled::Kept { key, file, why } => {
             out!("{} {key}  {}", style.red("! kept"), style.dim(file));
-            eprintln!("warning: {file}: {why}");
+            err_line!("warning: {file}: {why}");
         }
     }
 }
@@ -278,12 +304,26 @@ mod tests {
     }
 
     #[test]
-    fn a_file_holds_the_draft_without_its_key() {
+    fn a_file_holds_the_draft_without_the_key_its_name_gives() {
         let draft = json!({"key": "a", "name": "A", "trigger": {"type": "endpoint"}, "steps": []});
         assert_eq!(
-            file_text(&draft),
+            file_text(&draft, "w/a.json", None),
             "{\n  \"name\": \"A\",\n  \"trigger\": {\n    \"type\": \"endpoint\"\n  },\n  \"steps\": []\n}\n"
         );
+        // A file named otherwise keeps the key, and its `$schema` comes first.
+        let text = file_text(
+            &draft,
+            "w/lead-file.json",
+            Some(&json!("https://t.example/s")),
+        );
+        let back: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back.as_object().unwrap().keys().collect::<Vec<_>>(),
+            ["$schema", "key", "name", "trigger", "steps"]
+        );
+        assert_eq!(back["key"], "a");
+        let local = local("a", "w/lead-file.json", back);
+        assert!(is_draft_of(&draft, &local.body));
     }
 
     #[test]
@@ -309,7 +349,7 @@ mod tests {
             remote("taken", with_key("taken", "T")),
             remote("fresh", with_key("fresh", "F")),
         ];
-        let got: Vec<(String, bool)> = plan(dir, &locals, &remotes)
+        let got: Vec<(String, bool)> = plan(dir, &locals, &remotes, |_| None)
             .into_iter()
             .map(|(p, text)| (format!("{} {}", p.verb(), pulled_file(&p)), text.is_some()))
             .collect();

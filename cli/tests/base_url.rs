@@ -33,6 +33,20 @@ fn a_malformed_url_is_exit_2_naming_the_option() {
     }
 }
 
+/// A user name or password in the URL is refused without being echoed (it would go to logs).
+#[test]
+fn a_url_with_credentials_is_exit_2_without_echoing_them() {
+    for url in [
+        "http://user:secretpw@127.0.0.1:1",
+        "https://secretpw@tripline.example",
+    ] {
+        let (code, stderr) = tripline(url, &["runs", "nightly"]);
+        assert_eq!(code, 2, "{url}: {stderr}");
+        assert!(stderr.contains("holds a user name or password"), "{stderr}");
+        assert!(!stderr.contains("secretpw"), "{stderr}");
+    }
+}
+
 #[test]
 fn offline_commands_do_not_read_the_url() {
     let (code, stderr) = tripline("localhost:8787", &["check", "../examples"]);

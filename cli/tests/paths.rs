@@ -76,8 +76,25 @@ fn an_id_from_the_server_is_sent_as_one_path_segment() {
 
 #[test]
 fn after_is_sent_as_one_query_value() {
+    // Refused before any request: not an instant (the same usage error as for a file).
     let stub = odd_id_server();
-    let after = "2027-03-13T12:00:00+01:00&count=100 #x";
+    let out = stub.tripline(
+        &folder("after-bad"),
+        &[
+            "preview",
+            "nightly",
+            "--after",
+            "2027-03-13T12:00:00+01:00&count=100 #x",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--after"),
+        "{out:?}"
+    );
+    assert_eq!(stub.requests(), Vec::<String>::new());
+    let stub = odd_id_server();
+    let after = "2027-03-13T12:00:00+01:00";
     let out = stub.tripline(
         &folder("after"),
         &["preview", "nightly", "--count", "2", "--after", after],
@@ -89,7 +106,7 @@ fn after_is_sent_as_one_query_value() {
             "GET /api/workflows?key=nightly".to_string(),
             format!(
                 "GET /api/workflows/{ODD_ID}/schedule/preview?count=2\
-                 &after=2027-03-13T12%3A00%3A00%2B01%3A00%26count%3D100%20%23x"
+                 &after=2027-03-13T12%3A00%3A00%2B01%3A00"
             ),
         ]
     );

@@ -1244,11 +1244,17 @@ fn pull_writes_keyed_drafts_that_apply_then_finds_unchanged() {
     let id_a = create(endpoint(Some(&a), "Pulled A"));
     let id_b = create(endpoint(Some(&b), "Pulled B"));
     let id_c = create(endpoint(None, "Made by hand"));
+    let d = format!("pull-d-{pid}");
+    let id_d = create(endpoint(Some(&d), "Pulled D"));
     // B has a YAML file here already, with another draft.
     let wf = repo.join("wf");
     std::fs::create_dir_all(&wf).unwrap();
     let yaml = "name: Older B\ntrigger: {type: endpoint}\nsteps: []\n".to_string();
     std::fs::write(wf.join(format!("{b}.yaml")), &yaml).unwrap();
+    // D's file is named otherwise: its `key` names it, and it points editors at the schema.
+    let mut older_d = endpoint(Some(&d), "Older D");
+    older_d["$schema"] = json!("https://tripline.example/api/definition.schema.json");
+    std::fs::write(wf.join("named-otherwise.json"), older_d.to_string()).unwrap();
 
     let r = tripline(&repo, &["pull", "wf"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
@@ -1285,6 +1291,14 @@ fn pull_writes_keyed_drafts_that_apply_then_finds_unchanged() {
     };
     assert_eq!(action_of(&v, &a), Some(json!("unchanged")), "{v}");
     assert_eq!(action_of(&v, &b), Some(json!("update")), "{v}");
+    // D's file was rewritten with its key and its `$schema` kept.
+    assert_eq!(action_of(&v, &d), Some(json!("unchanged")), "{v}");
+    let rewritten: Value =
+        serde_json::from_str(&std::fs::read_to_string(wf.join("named-otherwise.json")).unwrap())
+            .unwrap();
+    assert_eq!(rewritten["key"], json!(d));
+    assert_eq!(rewritten["name"], "Pulled D");
+    assert_eq!(rewritten["$schema"], older_d["$schema"]);
 
     // A changed on the server: the next pull rewrites its file, the one after finds it unchanged.
     let mut edited = endpoint(Some(&a), "Pulled A, edited");
@@ -1321,7 +1335,7 @@ fn pull_writes_keyed_drafts_that_apply_then_finds_unchanged() {
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("is not a folder"), "{}", r.stderr);
 
-    for id in [id_a, id_b, id_c] {
+    for id in [id_a, id_b, id_c, id_d] {
         assert_eq!(
             api(dev(), "DELETE", &format!("/api/workflows/{id}"), None).status,
             204
