@@ -101,6 +101,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             json_out,
         ),
         Command::Pull { dir } => crate::pull::pull(&client()?, dir, json_out, style),
+        Command::Undeploy { key } => undeploy(&client()?, key, json_out),
+        Command::Delete { key, yes } => {
+            if !yes {
+                return Err(Failure::Usage(format!(
+                    "deleting {key} removes it with its versions, runs and URLs, and cannot be \
+                     undone: pass --yes to confirm (or `undeploy` to stop it and keep them)"
+                )));
+            }
+            delete(&client()?, key, json_out)
+        }
         Command::Schema => {
             out!("{}", tripline_core::schema::definition_schema_json());
             Ok(())
@@ -855,6 +865,36 @@ fn shortened(v: &Value) -> String {
     } else {
         short
     }
+}
+
+/// `undeploy KEY`: the workflow's trigger stops; the API's answer (the workflow) with `--json`.
+fn undeploy(client: &Client, key: &str, json_out: bool) -> Result<(), Failure> {
+    let wf = client.by_key(key)?;
+    let id = wf["id"].as_str().unwrap_or("");
+    let v = client.api(
+        "POST",
+        &format!("/api/workflows/{}/undeploy", seg(id)?),
+        None,
+    )?;
+    if json_out {
+        out!("{v}");
+    } else {
+        out!("undeployed {key}  {id}");
+    }
+    Ok(())
+}
+
+/// `delete KEY --yes`: the workflow goes, with its versions and runs.
+fn delete(client: &Client, key: &str, json_out: bool) -> Result<(), Failure> {
+    let wf = client.by_key(key)?;
+    let id = wf["id"].as_str().unwrap_or("");
+    client.api("DELETE", &format!("/api/workflows/{}", seg(id)?), None)?;
+    if json_out {
+        out!("{}", json!({ "deleted": id, "key": key }));
+    } else {
+        out!("deleted {key}  {id}");
+    }
+    Ok(())
 }
 
 fn replay(client: &Client, run_id: &str, json_out: bool) -> Result<(), Failure> {

@@ -206,6 +206,24 @@ pub enum Command {
         /// The folder to write the files into.
         dir: String,
     },
+    /// Stop a workflow's trigger (its URL answers 404, its schedule or poll stops); its draft,
+    /// versions and runs stay, and `apply --deploy` or a deploy starts it again.
+    #[command(after_help = "Example:\n  tripline undeploy every-5-seconds")]
+    Undeploy {
+        /// The workflow's key.
+        key: String,
+    },
+    /// Delete a workflow with its versions, runs and URLs (asks for --yes).
+    #[command(
+        after_help = "Example:\n  tripline delete old-report --yes\n\nA workflow whose file is still in a folder that `apply` reads is created again by the next apply."
+    )]
+    Delete {
+        /// The workflow's key.
+        key: String,
+        /// Confirm: a delete cannot be undone.
+        #[arg(long)]
+        yes: bool,
+    },
     /// List a workflow's runs, newest first; --follow keeps printing new runs and status changes.
     #[command(
         after_help = "Example:\n  tripline runs lead-created --status failed\n  tripline runs nightly --follow"
@@ -293,6 +311,8 @@ impl Command {
                 | Command::Replay { .. }
                 | Command::Send { .. }
                 | Command::Pull { .. }
+                | Command::Undeploy { .. }
+                | Command::Delete { .. }
         )
     }
 }

@@ -1342,3 +1342,47 @@ fn pull_writes_keyed_drafts_that_apply_then_finds_unchanged() {
         );
     }
 }
+
+/// `undeploy KEY` stops a workflow and keeps it; `delete KEY` asks for `--yes`, then removes it;
+/// an unknown key is exit 1.
+#[test]
+fn undeploy_and_delete_by_key() {
+    let _turn = server_lock();
+    let repo = temp_dir("undeploy-delete");
+    let key = format!("gone-{}", std::process::id());
+    let body = json!({"key": key, "name": "To stop", "trigger": {"type": "endpoint"},
+                      "steps": [{"type": "log", "name": "note", "message": "hi"}]});
+    let r = api(dev(), "POST", "/api/workflows", Some(&body));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let r = api(dev(), "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let hook = |dev: &Dev| send("POST", &dev.url(&format!("/hooks/{id}")), &[], Some(b"{}")).status;
+    assert_eq!(hook(dev()), 202);
+
+    let r = tripline(&repo, &["undeploy", &key]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!("undeployed {key}  {id}")),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(by_key(&key).unwrap()["status"], "draft");
+    // Another isolate may take requests for a few seconds more (here there is one).
+    eventually(10, "the live URL answers 404", || hook(dev()) == 404);
+
+    let r = tripline(&repo, &["delete", &key]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("pass --yes to confirm"), "{}", r.stderr);
+    assert!(by_key(&key).is_some());
+    let r = tripline(&repo, &["--json", "delete", &key, "--yes"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v, json!({"deleted": id, "key": key}));
+    assert!(by_key(&key).is_none());
+    for args in [&["delete", &key, "--yes"][..], &["undeploy", &key]] {
+        let r = tripline(&repo, args);
+        assert_eq!(r.code, 1, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("no workflow with key"), "{}", r.stderr);
+    }
+}
