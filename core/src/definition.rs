@@ -178,6 +178,11 @@ impl Definition {
                 }
             }
         }
+        if to_save {
+            if let Some(Trigger::OAuth(t)) = &trigger {
+                t.refuse_at_save(&mut errors);
+            }
+        }
         r.finish(&mut errors);
         match (name, trigger) {
             (Some(name), Some(trigger)) if errors.is_empty() => Ok(Definition {

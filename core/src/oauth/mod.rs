@@ -33,6 +33,45 @@ pub struct OAuthTrigger {
     pub token_auth_method: String,
 }
 
+impl OAuthTrigger {
+    /// Rules for a trigger being saved, which one saved before them still passes (it was
+    /// accepted then): a `client_id` that is empty, a URL with a user name or password (a
+    /// browser or the token call would send it, or drop it), an extra parameter without a name.
+    pub fn refuse_at_save(&self, errors: &mut Errors) {
+        if self.client_id.trim().is_empty() {
+            errors.push("trigger.client_id", "must not be empty");
+        }
+        let urls = [
+            ("authorize_url", Some(&self.authorize_url)),
+            ("token_url", Some(&self.token_url)),
+            ("success_url", Some(&self.success_url)),
+            ("failure_url", self.failure_url.as_ref()),
+            ("userinfo_url", self.userinfo_url.as_ref()),
+        ];
+        for (field, url) in urls {
+            let credentials = url
+                .and_then(|u| oauth2::url::Url::parse(u).ok())
+                .is_some_and(|u| !u.username().is_empty() || u.password().is_some());
+            if credentials {
+                errors.push(
+                    format!("trigger.{field}"),
+                    "must not hold a user name or password (`https://user:password@…`)",
+                );
+            }
+        }
+        if self
+            .extra_authorize_params
+            .iter()
+            .any(|(k, _)| k.is_empty())
+        {
+            errors.push(
+                "trigger.extra_authorize_params",
+                "a parameter's name must not be empty",
+            );
+        }
+    }
+}
+
 /// The accepted `token_auth_method` values.
 pub const TOKEN_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
 
@@ -266,6 +305,37 @@ mod tests {
             t.extra_authorize_params,
             [("access_type".into(), "offline".into())]
         );
+    }
+
+    /// Refused when saved, still read when stored: an empty client id, credentials in a URL,
+    /// an extra parameter without a name.
+    #[test]
+    fn save_rules_refuse_what_cannot_work_and_spare_stored_triggers() {
+        let def = serde_json::json!({"name": "n", "steps": [], "trigger": {"type": "oauth",
+            "authorize_url": "https://user:pw@p.example/authorize", "token_url": "https://p.example/token",
+            "client_id": " ", "client_secret_env": "P_SECRET", "success_url": "https://app.example/done",
+            "extra_authorize_params": {"": "x", "prompt": "consent"}}});
+        let errors = crate::definition::Definition::parse(&def).unwrap_err();
+        let found: Vec<(&str, &str)> = errors
+            .0
+            .iter()
+            .map(|e| (e.location.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("trigger.client_id", "must not be empty"),
+                (
+                    "trigger.authorize_url",
+                    "must not hold a user name or password (`https://user:password@…`)"
+                ),
+                (
+                    "trigger.extra_authorize_params",
+                    "a parameter's name must not be empty"
+                ),
+            ]
+        );
+        assert!(crate::definition::Definition::parse_stored(&def).is_ok());
     }
 
     #[test]
