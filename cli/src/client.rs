@@ -54,7 +54,10 @@ impl Client {
     /// URL is a usage error naming the option, not a server that cannot be reached.
     pub fn new(base: &str, token: &str) -> Result<Client, Failure> {
         // Never echoed: what it holds would go to logs.
-        if url::Url::parse(base).is_ok_and(|u| !u.username().is_empty() || u.password().is_some()) {
+        let authority = base.split_once("://").map_or("", |(_, rest)| {
+            rest.split(['/', '?', '#']).next().unwrap_or("")
+        });
+        if authority.contains('@') {
             return Err(Failure::Usage(
                 "--url / TRIPLINE_URL holds a user name or password, which is never sent: give \
                  the URL without it, and the admin token with --token or TRIPLINE_TOKEN"

@@ -42,10 +42,12 @@ impl Problem {
     }
 }
 
-/// `text` with its control characters escaped.
+/// `text` with its control characters and bidirectional formatting characters (which reorder
+/// what a terminal shows) escaped.
 fn visible(text: &str) -> String {
+    let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     text.chars()
-        .map(|c| match c.is_control() {
+        .map(|c| match c.is_control() || bidi(c) {
             true => c.escape_unicode().to_string(),
             false => c.to_string(),
         })
@@ -59,9 +61,19 @@ fn visible(text: &str) -> String {
 pub fn collect(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
     let out = collect_all(paths)?;
     let mut seen = std::collections::HashSet::new();
+    // The same name in the same folder, however the folder is written. Not the file a link
+    // points to: a link is a file of its own, whose name may give another workflow's key.
+    let identity = |p: &PathBuf| {
+        let folder = p.parent().filter(|f| !f.as_os_str().is_empty());
+        let folder = folder.map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        (
+            std::fs::canonicalize(&folder).unwrap_or(folder),
+            p.file_name().map(|n| n.to_os_string()),
+        )
+    };
     Ok(out
         .into_iter()
-        .filter(|p| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())))
+        .filter(|p| seen.insert(identity(p)))
         .collect())
 }
 
@@ -355,6 +367,14 @@ mod tests {
         let file = d.join("a.json").display().to_string();
         let paths = collect(&[dir.clone(), file.clone(), file]).unwrap();
         assert_eq!(paths.len(), 1, "{paths:?}");
+        // A link is a file of its own (its name gives its key).
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink("a.json", d.join("b.json")).unwrap();
+            let paths = collect(std::slice::from_ref(&dir)).unwrap();
+            assert_eq!(paths.len(), 2, "{paths:?}");
+            std::fs::remove_file(d.join("b.json")).unwrap();
+        }
         let (_, problems) = load(&paths);
         assert_eq!(problems, []);
         let notes = d.join("notes.txt").display().to_string();
@@ -375,12 +395,12 @@ mod tests {
             file: "w/a.json".into(),
             line: 1,
             col: 2,
-            location: "steps[0].\u{1b}[2J".into(),
+            location: "steps[0].\u{1b}[2J\u{202e}".into(),
             message: "unknown field `\u{1b}[2J`".into(),
         };
         assert_eq!(
             p.render(Style::plain()),
-            "w/a.json:1:2: steps[0].\\u{1b}[2J: unknown field `\\u{1b}[2J`"
+            "w/a.json:1:2: steps[0].\\u{1b}[2J\\u{202e}: unknown field `\\u{1b}[2J`"
         );
     }
 

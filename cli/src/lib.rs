@@ -327,6 +327,8 @@ pub fn main() -> ExitCode {
         }
     };
     match commands::run(cli) {
+        // Its work done, a command whose output could not be written says so by its code.
+        Ok(()) if output::output_failed() => ExitCode::from(3),
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !matches!(f, Failure::Reported) {

@@ -19,6 +19,14 @@ pub enum WhenUnread {
 static FINISH_WHEN_UNREAD: AtomicBool = AtomicBool::new(false);
 /// Standard output failed while finishing: nothing more is written to it.
 static DROPPED: AtomicBool = AtomicBool::new(false);
+/// Standard output failed for another reason than its reader going away (a full disk): the
+/// command, once finished, exits 3.
+static FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Whether standard output failed for another reason than its reader going away.
+pub fn output_failed() -> bool {
+    FAILED.load(Ordering::Relaxed)
+}
 
 /// The exit code of [`WhenUnread::Exit`].
 static UNREAD_EXIT: AtomicU8 = AtomicU8::new(0);
@@ -63,6 +71,7 @@ pub fn write_line(w: &mut impl Write, args: std::fmt::Arguments, when: WhenUnrea
         (WhenUnread::Finish, std::io::ErrorKind::BrokenPipe) => Written::Dropped,
         (WhenUnread::Finish, _) => {
             err_line!("warning: writing to standard output: {e}; the rest of it is dropped");
+            FAILED.store(true, Ordering::Relaxed);
             Written::Dropped
         }
     }

@@ -103,7 +103,7 @@ pub fn plan(
                     },
                     None,
                 ),
-                Some(l) if l.file.ends_with(".json") => (
+                Some(l) if is_json(&l.file) => (
                     Pulled::Updated {
                         key,
                         file: l.file.clone(),
@@ -117,6 +117,15 @@ pub fn plan(
                         why: "a YAML file differs from the server's draft; pull writes JSON \
                               only, so it is left as it is (`diff` shows how they differ)"
                             .into(),
+                    },
+                    None,
+                ),
+                // Never a path from a key that is not one (an answer from something else).
+                None if !tripline_core::definition::is_workflow_key(&r.key) => (
+                    Pulled::Kept {
+                        file: String::new(),
+                        why: format!("the server's key `{}` is not a valid key", r.key),
+                        key,
                     },
                     None,
                 ),
@@ -145,20 +154,31 @@ pub fn plan(
         .collect()
 }
 
-/// Writes `text` to `file` whole or not at all (a new file beside it, then renamed over it).
-fn write_whole(file: &str, text: &str) -> Result<(), Failure> {
+/// Whether `file` is a JSON workflow file (its extension in any case, as `check` reads it).
+fn is_json(file: &str) -> bool {
+    Path::new(file)
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// Writes `text` to `file` whole or not at all: a new file beside it, then renamed over it, or,
+/// for a new file (`replace` false), linked to its name, which fails rather than replace a file
+/// there (one whose name differs only in case, on a file system that ignores case).
+fn write_whole(file: &str, text: &str, replace: bool) -> Result<(), Failure> {
     let path = PathBuf::from(file);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let partial = path.with_file_name(format!(".{name}.pulling"));
-    std::fs::write(&partial, text)
-        .and_then(|()| std::fs::rename(&partial, &path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&partial);
-            Failure::Usage(format!("cannot write {file}: {e}"))
-        })
+    let written = std::fs::write(&partial, text).and_then(|()| match replace {
+        true => std::fs::rename(&partial, &path),
+        false => std::fs::hard_link(&partial, &path).and_then(|()| std::fs::remove_file(&partial)),
+    });
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        Failure::Usage(format!("cannot write {file}: {e}"))
+    })
 }
 
 /// `pull DIR`: writes the server's keyed workflows into `dir` (created when missing).
@@ -199,9 +219,24 @@ pub fn pull(client: &Client, dir: &str, json_out: bool, style: Style) -> Result<
             .map_err(|e| Failure::Usage(format!("cannot create folder {dir}: {e}")))?;
     }
     let mut done = Vec::new();
-    for (pulled, text) in steps {
+    for (mut pulled, text) in steps {
+        // A new file's name taken meanwhile, or by a name that differs only in case.
+        if let (Pulled::Created { key, file }, Some(_)) = (&pulled, &text) {
+            if Path::new(file).exists() {
+                pulled = Pulled::Kept {
+                    key: key.clone(),
+                    file: file.clone(),
+                    why: "a file of that name is there already (its name may differ in case) and \
+                          holds another workflow"
+                        .into(),
+                };
+                print_or_keep(&pulled, json_out, style, &mut done);
+                continue;
+            }
+        }
         if let Some(text) = text {
-            if let Err(e) = write_whole(pulled_file(&pulled), &text) {
+            let replace = matches!(pulled, Pulled::Updated { .. });
+            if let Err(e) = write_whole(pulled_file(&pulled), &text, replace) {
                 if json_out {
                     out!(
                         "{}",
@@ -212,10 +247,7 @@ pub fn pull(client: &Client, dir: &str, json_out: bool, style: Style) -> Result<
                 return Err(e);
             }
         }
-        if !json_out {
-            print_pulled(&pulled, style);
-        }
-        done.push(pulled);
+        print_or_keep(&pulled, json_out, style, &mut done);
     }
     if json_out {
         out!(
@@ -252,6 +284,14 @@ fn schema_of(file: &str) -> Option<Value> {
     let text = std::fs::read_to_string(file).ok()?;
     let doc: Value = serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()?;
     doc.get("$schema").cloned()
+}
+
+/// Prints what was done with one workflow (unless `--json`) and keeps it for the summary.
+fn print_or_keep(pulled: &Pulled, json_out: bool, style: Style, done: &mut Vec<Pulled>) {
+    if !json_out {
+        print_pulled(pulled, style);
+    }
+    done.push(pulled.clone());
 }
 
 fn pulled_file(p: &Pulled) -> &str {

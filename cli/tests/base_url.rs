@@ -39,6 +39,8 @@ fn a_url_with_credentials_is_exit_2_without_echoing_them() {
     for url in [
         "http://user:secretpw@127.0.0.1:1",
         "https://secretpw@tripline.example",
+        // Not even a URL: still not echoed.
+        "https://admin:secretpw@host:99999",
     ] {
         let (code, stderr) = tripline(url, &["runs", "nightly"]);
         assert_eq!(code, 2, "{url}: {stderr}");
