@@ -453,11 +453,16 @@ pub fn url_has_user_info(url: &str) -> bool {
 }
 
 /// Why a step's URL written without templates does not parse as a URL (`http://[::1`, a port
-/// past 65535): refused when it is saved, since every run would fail. A host outside ASCII is
-/// left to the platform, which maps it (the Worker's URL parser carries no IDNA tables).
+/// past 65535): refused when it is saved, since every run would fail. A URL outside ASCII, or
+/// whose host is percent-encoded, is left to the platform, which maps such a host (the Worker's
+/// URL parser carries no IDNA tables).
 pub fn literal_url_unparsable(url: &str) -> Option<String> {
     let url = url.trim();
-    if !url.is_ascii() || crate::template::is_templated(url) {
+    // A host written percent-encoded is one outside ASCII too (`b%C3%BCcher.example`).
+    let host = url.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or("")
+    });
+    if !url.is_ascii() || host.contains('%') || crate::template::is_templated(url) {
         return None;
     }
     url::Url::parse(url)

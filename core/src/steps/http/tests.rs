@@ -303,6 +303,7 @@ fn a_credential_carrying_step_has_a_literal_host() {
         "http://[::1]:8080/x",
         "https://bücher.example/a",
         "https://xn--bcher-kva.example/a",
+        "http://b%C3%BCcher.example/",
         "http://x.example:{{request.body.port}}/",
         "https://api.example.com/v1/items?q=a b",
     ] {
