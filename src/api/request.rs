@@ -104,10 +104,15 @@ pub async fn read_optional_json(req: &mut Request) -> ApiResult<Option<Value>> {
         ApiError::new(status, "JSON over budget", over.to_string()).with_errors(errors)
     })?;
     let value = serde_json::from_slice(&bytes).map_err(|e| {
+        // Half of a UTF-16 surrogate pair (`"\ud83d"`, an emoji cut in two) is no text.
+        let pair = match e.to_string().contains("hex escape") {
+            true => "; an escape from \\ud800 to \\udfff must be half of a surrogate pair, followed by the other half",
+            false => "",
+        };
         ApiError::field(
             "body",
             format!(
-                "is not valid JSON: {} (line {}, column {})",
+                "is not valid JSON: {} (line {}, column {}){pair}",
                 e,
                 e.line(),
                 e.column()

@@ -474,6 +474,18 @@ fn http_errors_are_problem_json() {
         "{}",
         r.text
     );
+    // Half of a surrogate pair is no text: refused, saying so.
+    for half in [r#"{"name": "\ud83d"}"#, r#"{"name": "a\udfffb"}"#] {
+        let r = send(
+            "POST",
+            &dev.url("/api/workflows"),
+            &h,
+            Some(half.as_bytes()),
+        );
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.locations(), ["body"], "{}", r.text);
+        assert!(r.text.contains("half of a surrogate pair"), "{}", r.text);
+    }
     // A key written twice would keep only the last: refused, at `body`.
     for twice in [
         r#"{"name": "first", "trigger": {"type": "endpoint"}, "name": "second"}"#,
