@@ -51,8 +51,10 @@ pub enum Written {
     Dropped,
     /// The reader went away: end the program (exit 0 unless [`exit_when_unread_with`]).
     Exit,
-    /// The output cannot be written (a full disk): end the program with exit 3.
-    Failed,
+    /// The output cannot be written (a full disk; why): end the program with exit 3.
+    Failed(String),
+    /// The same while finishing: write nothing more to it, keep working, then exit 3.
+    Lost(String),
 }
 
 /// Writes one line to `w`; on failure, decides by `when` what comes next. A failure other than a
@@ -64,16 +66,9 @@ pub fn write_line(w: &mut impl Write, args: std::fmt::Arguments, when: WhenUnrea
     };
     match (when, e.kind()) {
         (WhenUnread::Exit, std::io::ErrorKind::BrokenPipe) => Written::Exit,
-        (WhenUnread::Exit, _) => {
-            err_line!("error: writing to standard output: {e}");
-            Written::Failed
-        }
+        (WhenUnread::Exit, _) => Written::Failed(e.to_string()),
         (WhenUnread::Finish, std::io::ErrorKind::BrokenPipe) => Written::Dropped,
-        (WhenUnread::Finish, _) => {
-            err_line!("warning: writing to standard output: {e}; the rest of it is dropped");
-            FAILED.store(true, Ordering::Relaxed);
-            Written::Dropped
-        }
+        (WhenUnread::Finish, _) => Written::Lost(e.to_string()),
     }
 }
 
@@ -92,7 +87,15 @@ pub fn line(args: std::fmt::Arguments) {
         Written::Done => {}
         Written::Dropped => DROPPED.store(true, Ordering::Relaxed),
         Written::Exit => std::process::exit(UNREAD_EXIT.load(Ordering::Relaxed).into()),
-        Written::Failed => std::process::exit(3),
+        Written::Failed(e) => {
+            err_line!("error: writing to standard output: {e}");
+            std::process::exit(3)
+        }
+        Written::Lost(e) => {
+            err_line!("warning: writing to standard output: {e}; the rest of it is dropped");
+            FAILED.store(true, Ordering::Relaxed);
+            DROPPED.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -269,7 +272,8 @@ mod tests {
     fn a_full_output_fails_a_reading_command_and_is_dropped_by_one_that_changes_the_server() {
         let when = [WhenUnread::Exit, WhenUnread::Finish];
         let written = when.map(|w| write_line(&mut Full, format_args!("x"), w));
-        assert_eq!(written, [Written::Failed, Written::Dropped]);
+        let why = "No space left on device".to_string();
+        assert_eq!(written, [Written::Failed(why.clone()), Written::Lost(why)]);
     }
 
     #[test]
