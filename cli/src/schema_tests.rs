@@ -631,6 +631,27 @@ fn both_reject_the_same_invalid_definitions() {
             ),
         ),
         (
+            "oauth blank client id",
+            with(
+                "/trigger",
+                json!({"type": "oauth", "authorize_url": "https://a", "token_url": "https://t", "client_id": " ", "client_secret_env": "S", "success_url": "https://s"}),
+            ),
+        ),
+        (
+            "oauth URL with a password",
+            with(
+                "/trigger",
+                json!({"type": "oauth", "authorize_url": "https://u:p@a.example/x", "token_url": "https://t", "client_id": "c", "client_secret_env": "S", "success_url": "https://s"}),
+            ),
+        ),
+        (
+            "oauth extra parameter without a name",
+            with(
+                "/trigger",
+                json!({"type": "oauth", "authorize_url": "https://a", "token_url": "https://t", "client_id": "c", "client_secret_env": "S", "success_url": "https://s", "extra_authorize_params": {"": "x"}}),
+            ),
+        ),
+        (
             "oauth token auth",
             with(
                 "/trigger",
@@ -770,6 +791,13 @@ fn rules_only_the_parser_checks() {
             with(
                 "/steps/0",
                 json!({"type": "http", "url": "https://{{request.body.host}}/x", "headers": {"authorization": "Bearer {{secrets.T}}"}}),
+            ),
+        ),
+        (
+            "a literal step URL that does not parse (a port past 65535)",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x.example:99999/"}),
             ),
         ),
         (

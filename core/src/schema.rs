@@ -456,6 +456,7 @@ pub struct OAuthSchema {
     authorize_url: String,
     #[schemars(schema_with = "url")]
     token_url: String,
+    #[schemars(schema_with = "client_id")]
     client_id: String,
     /// The Worker secret holding the client secret.
     #[schemars(schema_with = "env_name")]
@@ -893,9 +894,10 @@ const NOT_IN_URLS: &str =
     r"\s\x00-\x1f\x7f-\x9f\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 
 /// OAuth endpoints: `http://` or `https://` (lowercase), a host in ASCII (an international
-/// name in its `xn--` form), no whitespace or control characters anywhere.
+/// name in its `xn--` form) without a user name or password, no whitespace or control
+/// characters anywhere.
 fn url_pattern() -> String {
-    format!(r"^https?://[\x21\x22\x24-\x2e\x30-\x3e\x40-\x7e]+([/?#][^{NOT_IN_URLS}]*)?$")
+    format!(r"^https?://[\x21\x22\x24-\x2e\x30-\x3e\x41-\x7e]+([/?#][^{NOT_IN_URLS}]*)?$")
 }
 
 fn url(_: &mut SchemaGenerator) -> Schema {
@@ -1024,11 +1026,16 @@ fn step_url(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// Not empty or only whitespace.
+fn client_id(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "pattern": r"\S" })
+}
+
 fn extra_authorize_params(_: &mut SchemaGenerator) -> Schema {
     nullable(json_schema!({
         "type": "object",
         "additionalProperties": { "type": "string" },
-        "propertyNames": { "not": { "enum": [
+        "propertyNames": { "minLength": 1, "not": { "enum": [
             "state", "code_challenge", "code_challenge_method", "redirect_uri", "client_id",
             "response_type", "response_mode", "scope"
         ] } }
