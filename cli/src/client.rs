@@ -57,15 +57,22 @@ impl Client {
         let authority = base.split_once("://").map_or("", |(_, rest)| {
             rest.split(['/', '?', '#']).next().unwrap_or("")
         });
-        if authority.contains('@') {
+        let parsed_credentials =
+            url::Url::parse(base).is_ok_and(|u| !u.username().is_empty() || u.password().is_some());
+        if authority.contains('@') || parsed_credentials {
             return Err(Failure::Usage(
                 "--url / TRIPLINE_URL holds a user name or password, which is never sent: give \
                  the URL without it, and the admin token with --token or TRIPLINE_TOKEN"
                     .into(),
             ));
         }
+        // A URL with an `@` anywhere is not quoted: it may hold a password in a form not read above.
+        let shown = match base.contains('@') {
+            true => String::new(),
+            false => format!(" `{base}`"),
+        };
         check_base(base)
-            .map_err(|why| Failure::Usage(format!("--url / TRIPLINE_URL `{base}`: {why}")))?;
+            .map_err(|why| Failure::Usage(format!("--url / TRIPLINE_URL{shown}: {why}")))?;
         // Read from a file, a token may end with a line break; one holding any other character
         // a header cannot carry is refused here, never quoted (the HTTP client's own error
         // would print the whole header, token and all).

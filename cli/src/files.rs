@@ -44,7 +44,7 @@ impl Problem {
 
 /// `text` with its control characters and bidirectional formatting characters (which reorder
 /// what a terminal shows) escaped.
-fn visible(text: &str) -> String {
+pub(crate) fn visible(text: &str) -> String {
     let bidi = |c: char| matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     text.chars()
         .map(|c| match c.is_control() || bidi(c) {

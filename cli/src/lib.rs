@@ -206,7 +206,7 @@ pub enum Command {
         /// The folder to write the files into.
         dir: String,
     },
-    /// Stop a workflow's trigger (its URL answers 404, its schedule or poll stops); its draft,
+    /// Stop a workflow's trigger (its live URL answers 404, its schedule or poll stops); its draft,
     /// versions and runs stay, and `apply --deploy` or a deploy starts it again.
     #[command(after_help = "Example:\n  tripline undeploy every-5-seconds")]
     Undeploy {

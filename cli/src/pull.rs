@@ -123,8 +123,8 @@ pub fn plan(
                 // Never a path from a key that is not one (an answer from something else).
                 None if !tripline_core::definition::is_workflow_key(&r.key) => (
                     Pulled::Kept {
-                        file: String::new(),
-                        why: format!("the server's key `{}` is not a valid key", r.key),
+                        file: "(none)".into(),
+                        why: "the server's key is not a valid key, so it names no file".into(),
                         key,
                     },
                     None,
@@ -173,7 +173,17 @@ fn write_whole(file: &str, text: &str, replace: bool) -> Result<(), Failure> {
     let partial = path.with_file_name(format!(".{name}.pulling"));
     let written = std::fs::write(&partial, text).and_then(|()| match replace {
         true => std::fs::rename(&partial, &path),
-        false => std::fs::hard_link(&partial, &path).and_then(|()| std::fs::remove_file(&partial)),
+        // Where links cannot be made (FAT, some network mounts): created only if absent.
+        false => std::fs::hard_link(&partial, &path)
+            .or_else(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Err(e),
+                _ => std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .open(&path)
+                    .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes())),
+            })
+            .and_then(|()| std::fs::remove_file(&partial)),
     });
     written.map_err(|e| {
         let _ = std::fs::remove_file(&partial);
@@ -234,6 +244,19 @@ pub fn pull(client: &Client, dir: &str, json_out: bool, style: Style) -> Result<
                 continue;
             }
         }
+        // A file rewritten through a link, or that another file links to, would change what
+        // another name holds too.
+        if let (Pulled::Updated { key, file }, Some(_)) = (&pulled, &text) {
+            if let Some(why) = linked(file, &locals) {
+                pulled = Pulled::Kept {
+                    key: key.clone(),
+                    file: file.clone(),
+                    why,
+                };
+                print_or_keep(&pulled, json_out, style, &mut done);
+                continue;
+            }
+        }
         if let Some(text) = text {
             let replace = matches!(pulled, Pulled::Updated { .. });
             if let Err(e) = write_whole(pulled_file(&pulled), &text, replace) {
@@ -286,6 +309,23 @@ fn schema_of(file: &str) -> Option<Value> {
     doc.get("$schema").cloned()
 }
 
+/// Why `file` is not rewritten when it is a link, or another workflow file links to it.
+fn linked(file: &str, locals: &[Local]) -> Option<String> {
+    if std::fs::symlink_metadata(file).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Some("the file is a link: pull does not write through links".into());
+    }
+    let target = std::fs::canonicalize(file).ok()?;
+    locals
+        .iter()
+        .find(|l| l.file != file && std::fs::canonicalize(&l.file).ok() == Some(target.clone()))
+        .map(|l| {
+            format!(
+                "{} is a link to it: rewritten, it would change that workflow's file too",
+                l.file
+            )
+        })
+}
+
 /// Prints what was done with one workflow (unless `--json`) and keeps it for the summary.
 fn print_or_keep(pulled: &Pulled, json_out: bool, style: Style, done: &mut Vec<Pulled>) {
     if !json_out {
@@ -304,18 +344,40 @@ fn pulled_file(p: &Pulled) -> &str {
 }
 
 fn print_pulled(p: &Pulled, style: Style) {
+    // A key comes from the server: shown escaped, as a file's text is.
+    let shown = |key: &str| crate::files::visible(key);
     match p {
         Pulled::Created { key, file } => {
-            out!("{} {key}  {}", style.green("+ wrote"), style.dim(file))
+            out!(
+                "{} {}  {}",
+                style.green("+ wrote"),
+                shown(key),
+                style.dim(file)
+            )
         }
         Pulled::Updated { key, file } => {
-            out!("{} {key}  {}", style.yellow("~ rewrote"), style.dim(file))
+            out!(
+                "{} {}  {}",
+                style.yellow("~ rewrote"),
+                shown(key),
+                style.dim(file)
+            )
         }
         Pulled::Unchanged { key, file } => {
-            out!("{} {key}  {}", style.dim("= unchanged"), style.dim(file))
+            out!(
+                "{} {}  {}",
+                style.dim("= unchanged"),
+                shown(key),
+                style.dim(file)
+            )
         }
         Pulled::Kept { key, file, why } => {
-            out!("{} {key}  {}", style.red("! kept"), style.dim(file));
+            out!(
+                "{} {}  {}",
+                style.red("! kept"),
+                shown(key),
+                style.dim(file)
+            );
             err_line!("warning: {file}: {why}");
         }
     }

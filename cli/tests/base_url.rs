@@ -41,6 +41,9 @@ fn a_url_with_credentials_is_exit_2_without_echoing_them() {
         "https://secretpw@tripline.example",
         // Not even a URL: still not echoed.
         "https://admin:secretpw@host:99999",
+        // Read as an authority by the URL parser, without `://`.
+        "https:/admin:secretpw@host",
+        "https:admin:secretpw@host",
     ] {
         let (code, stderr) = tripline(url, &["runs", "nightly"]);
         assert_eq!(code, 2, "{url}: {stderr}");
