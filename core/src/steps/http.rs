@@ -453,21 +453,58 @@ pub fn url_has_user_info(url: &str) -> bool {
 }
 
 /// Why a step's URL written without templates does not parse as a URL (`http://[::1`, a port
-/// past 65535): refused when it is saved, since every run would fail. A URL outside ASCII, or
-/// whose host is percent-encoded, is left to the platform, which maps such a host (the Worker's
-/// URL parser carries no IDNA tables).
+/// past 65535): refused when it is saved, since every run would fail. A URL outside ASCII is
+/// left to the platform, and so is a host name percent-encoded outside ASCII, which it maps (the
+/// Worker's URL parser carries no IDNA tables).
 pub fn literal_url_unparsable(url: &str) -> Option<String> {
     let url = url.trim();
-    // A host written percent-encoded is one outside ASCII too (`b%C3%BCcher.example`).
-    let host = url.split_once("://").map_or("", |(_, rest)| {
-        rest.split(['/', '?', '#']).next().unwrap_or("")
-    });
-    if !url.is_ascii() || host.contains('%') || crate::template::is_templated(url) {
+    if !url.is_ascii() || crate::template::is_templated(url) {
         return None;
     }
-    url::Url::parse(url)
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    // A host name percent-encoded outside ASCII (`b%C3%BCcher.example`) is the platform's to
+    // map: the rest of the URL (the port, the path) is checked with a stand-in for it.
+    let (name, port) = match authority.rsplit_once(':') {
+        Some((name, port)) if !name.starts_with('[') => (name, Some(port)),
+        _ => (authority, None),
+    };
+    let decoded = percent_decoded(name);
+    let checked = match std::str::from_utf8(&decoded) {
+        Ok(text) if !text.is_ascii() => {
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{scheme}://x.invalid{port}{}", &rest[authority.len()..])
+        }
+        _ => url.to_string(),
+    };
+    url::Url::parse(&checked)
         .err()
         .map(|e| format!("is not a valid URL: {e} (`{url}`)"))
+}
+
+/// `text` with its `%XX` escapes decoded (others left as they are).
+fn percent_decoded(text: &str) -> Vec<u8> {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Why a step whose URL has user information is refused when it is saved.

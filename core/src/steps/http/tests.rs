@@ -283,6 +283,8 @@ fn a_credential_carrying_step_has_a_literal_host() {
         ("http://[::1", "invalid IPv6 address"),
         ("http://x.example:99999/", "invalid port number"),
         (" https://a b.example/ ", "(`https://a b.example/`)"),
+        ("http://b%C3%BCcher.example:99999/", "invalid port number"),
+        ("http://a%zz.example/", "(`http://a%zz.example/`)"),
     ] {
         let def = json!({"name": "n", "trigger": {"type": "endpoint"},
                          "steps": [{"type": "http", "name": "a", "url": url}]});
