@@ -106,7 +106,7 @@ pub async fn read_optional_json(req: &mut Request) -> ApiResult<Option<Value>> {
     let value = serde_json::from_slice(&bytes).map_err(|e| {
         // Half of a UTF-16 surrogate pair (`"\ud83d"`, an emoji cut in two) is no text.
         let pair = match e.to_string().contains("hex escape") {
-            true => "; an escape from \\ud800 to \\udfff must be half of a surrogate pair, followed by the other half",
+            true => "; an escape from \\ud800 to \\udbff must be followed by one from \\udc00 to \\udfff (the two halves of a surrogate pair)",
             false => "",
         };
         ApiError::field(

@@ -484,7 +484,7 @@ fn http_errors_are_problem_json() {
         );
         assert_eq!(r.status, 400, "{}", r.text);
         assert_eq!(r.locations(), ["body"], "{}", r.text);
-        assert!(r.text.contains("half of a surrogate pair"), "{}", r.text);
+        assert!(r.text.contains("halves of a surrogate pair"), "{}", r.text);
     }
     // A key written twice would keep only the last: refused, at `body`.
     for twice in [

@@ -126,6 +126,10 @@ pub fn migrate(state_dir: &Path) {
         (out.status.success(), text)
     };
     let (ok, text) = apply();
+    assert!(
+        ok || text.contains("false == true"),
+        "migrations failed: {text}"
+    );
     if ok {
         return;
     }
