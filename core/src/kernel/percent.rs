@@ -32,11 +32,21 @@ pub fn encode_as_url_parser(s: &str, in_query: bool) -> String {
 /// Form decoding (WHATWG urlencoded): `+` is a space, `%XX` a byte, and a `%` not followed
 /// by two hex digits stays literal.
 pub fn decode_form(input: &[u8]) -> Vec<u8> {
+    decode_with(input, true)
+}
+
+/// Percent-decoding of a URL component: `%XX` is a byte, everything else (`+`, a `%` not
+/// followed by two hex digits) stays as it is.
+pub fn decode(input: &[u8]) -> Vec<u8> {
+    decode_with(input, false)
+}
+
+fn decode_with(input: &[u8], plus_is_space: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while let Some(&b) = input.get(i) {
         match b {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => {
                 let hi = input.get(i + 1).and_then(|h| super::hex::digit(*h));
                 let lo = input.get(i + 2).and_then(|l| super::hex::digit(*l));
@@ -87,7 +97,15 @@ fn escape(s: &str, keep: impl Fn(u8) -> bool) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{decode_query, encode, encode_non_ascii};
+    use super::{decode, decode_form, decode_query, encode, encode_non_ascii};
+
+    #[test]
+    fn decodes_escapes_to_the_last_byte_and_plus_only_in_a_form() {
+        assert_eq!(decode(b"a+b%5F%4b"), b"a+b_K");
+        assert_eq!(decode_form(b"a+b%5F%4b"), b"a b_K");
+        assert_eq!(decode(b"%%4%G1%4"), b"%%4%G1%4");
+        assert_eq!(decode(b"%C3%BC"), "\u{fc}".as_bytes());
+    }
 
     #[test]
     fn a_query_decodes_as_a_form_and_refuses_what_is_not_utf8() {

@@ -445,26 +445,7 @@ fn redact_userinfo(base: &str) -> String {
 
 /// Percent-decodes a query parameter name well enough to recognise it (`api%5Fkey`).
 pub fn decode_lossy(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' && i + 2 < bytes.len() {
-            let (h, l) = (
-                super::hex::digit(bytes[i + 1]),
-                super::hex::digit(bytes[i + 2]),
-            );
-            if let (Some(h), Some(l)) = (h, l) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if b == b'+' { b' ' } else { b });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    String::from_utf8_lossy(&super::percent::decode_form(s.as_bytes())).into_owned()
 }
 
 /// Keeps `value` when its compact JSON is at most `cap_bytes`; otherwise replaces it by

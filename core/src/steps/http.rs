@@ -469,7 +469,7 @@ pub fn literal_url_unparsable(url: &str) -> Option<String> {
         Some((name, port)) if !name.starts_with('[') => (name, Some(port)),
         _ => (authority, None),
     };
-    let decoded = percent_decoded(name);
+    let decoded = crate::kernel::percent::decode(name.as_bytes());
     let checked = match std::str::from_utf8(&decoded) {
         Ok(text) if !text.is_ascii() => {
             let port = port.map(|p| format!(":{p}")).unwrap_or_default();
@@ -480,31 +480,6 @@ pub fn literal_url_unparsable(url: &str) -> Option<String> {
     url::Url::parse(&checked)
         .err()
         .map(|e| format!("is not a valid URL: {e} (`{url}`)"))
-}
-
-/// `text` with its `%XX` escapes decoded (others left as they are).
-fn percent_decoded(text: &str) -> Vec<u8> {
-    let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).copied().and_then(hex),
-            b.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// Why a step whose URL has user information is refused when it is saved.

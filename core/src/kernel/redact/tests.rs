@@ -112,10 +112,10 @@ fn longest_secret_wins_and_replacements_are_not_rescanned() {
 fn redacts_urls() {
     assert_eq!(
         redact_url(
-            "https://u:pw@api.example.com/v1?access_token=abc&page=2&api%5Fkey=z#frag",
+            "https://u:pw@api.example.com/v1?access_token=abc&page=2&api%5Fkey=z&api_ke%79=y#frag",
             &[]
         ),
-        "https://u:[redacted]@api.example.com/v1?access_token=[redacted]&page=2&api%5Fkey=[redacted]#frag"
+        "https://u:[redacted]@api.example.com/v1?access_token=[redacted]&page=2&api%5Fkey=[redacted]&api_ke%79=[redacted]#frag"
     );
     assert_eq!(
         redact_url(
