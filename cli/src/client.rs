@@ -168,7 +168,22 @@ impl Client {
                 ))
             });
         }
-        Err(Failure::from_problem(method, path, answer))
+        Err(match Failure::from_problem(method, path, answer) {
+            // Tripline answers at its root: a `--url` with a path reaches no route.
+            Failure::Invalid(text)
+                if answer.status == 404
+                    && answer.json()["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.starts_with("no route for "))
+                    && url::Url::parse(&self.base).is_ok_and(|u| u.path() != "/") =>
+            {
+                Failure::Invalid(format!(
+                    "{text}\n  --url {} has a path: Tripline answers at the Worker's root URL",
+                    self.base
+                ))
+            }
+            other => other,
+        })
     }
 
     /// A management API call with the token, answered with any status; `Err` only when the

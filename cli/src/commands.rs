@@ -491,7 +491,7 @@ fn print_action(action: &Action, style: Style, write: bool) {
             style.red(&format!("- {}", verb("delete"))),
             style.dim(id)
         ),
-        Action::Unchanged { key, file } => {
+        Action::Unchanged { key, file, .. } => {
             out!("{} {key}  {}", style.dim("= unchanged"), style.dim(file))
         }
     }
@@ -572,7 +572,7 @@ fn perform(
         Action::Delete { id, .. } => client
             .api("DELETE", &format!("/api/workflows/{}", seg(id)?), None)
             .map(|_| (json!({ "id": id }), None)),
-        Action::Unchanged { .. } => Ok((Value::Null, None)),
+        Action::Unchanged { id, .. } => Ok((json!({ "id": id }), None)),
     }
 }
 

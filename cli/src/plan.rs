@@ -69,6 +69,7 @@ pub enum Action {
     Unchanged {
         key: String,
         file: String,
+        id: String,
     },
 }
 
@@ -188,6 +189,7 @@ pub fn plan(
                     unchanged.push(Action::Unchanged {
                         key: local.key.clone(),
                         file: local.file.clone(),
+                        id: remote.id.clone(),
                     });
                 }
             }

@@ -241,6 +241,22 @@ fn apply_from_fresh_clones_is_idempotent_updates_one_and_prunes() {
     assert_eq!(v["changes"], 1, "{v}");
     assert_eq!(v["actions"][0]["action"], "delete", "{v}");
     assert_eq!(v["actions"][0]["key"], "nightly-report", "{v}");
+    // Unchanged workflows are named with their ids, as changed ones are.
+    let unchanged: Vec<(Value, Value)> = v["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "unchanged")
+        .map(|a| (a["key"].clone(), a["id"].clone()))
+        .collect();
+    assert_eq!(
+        unchanged,
+        [
+            (json!("lead-created"), json!(lead)),
+            (json!("signup"), json!(signup))
+        ],
+        "{v}"
+    );
     assert!(by_key("nightly-report").is_none());
     assert_eq!(
         api(dev, "GET", &format!("/api/workflows/{nightly}"), None).status,
@@ -445,6 +461,49 @@ fn exit_codes() {
     let r = tripline(&dir, &["--token", "wrong", "runs", "x"]);
     assert_eq!(r.code, 3, "{}", r.stderr);
     assert!(r.stderr.contains("401"), "{}", r.stderr);
+}
+
+/// A `--url` with a path (Tripline behind a path on a shared host) reaches no route: the error
+/// says that Tripline answers at the Worker's root.
+#[test]
+fn a_url_with_a_path_is_named_in_the_error() {
+    let _turn = server_lock();
+    let dir = temp_dir("url-path");
+    let run = |url: &str| {
+        let out = Command::new(binary())
+            .args(["runs", "no-such-key"])
+            .current_dir(&dir)
+            .env("TRIPLINE_URL", url)
+            .env("TRIPLINE_TOKEN", ADMIN_TOKEN)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        finish(out)
+    };
+    let r = run(&format!("{}/tripline", dev().base));
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("404 no route for /tripline/api/workflows"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("/tripline has a path: Tripline answers at the Worker's root URL"),
+        "{}",
+        r.stderr
+    );
+    // At the root, the same command only says the key is unknown.
+    let r = run(&dev().base);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no workflow with key `no-such-key`"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("has a path"), "{}", r.stderr);
 }
 
 /// With no token anywhere (no `--token`, no `TRIPLINE_TOKEN`, no `.dev.vars` in the folder or
