@@ -145,16 +145,17 @@ impl Definition {
         };
         let roots = roots_for_trigger(kind);
         let steps_given = r.raw("steps");
-        let steps = match steps_given {
-            Some(v) => parse_steps(v, "steps", &roots, &mut errors),
-            None => Vec::new(),
+        let (indexes, steps): (Vec<usize>, Vec<Step>) = match steps_given {
+            Some(v) => parse_steps(v, "steps", &roots, &mut errors)
+                .into_iter()
+                .unzip(),
+            None => (Vec::new(), Vec::new()),
         };
-        // Indexes name the right step only when every step parsed (a step that did not is
-        // reported already).
-        let every_step_parsed =
-            steps_given.and_then(Value::as_array).map(Vec::len) == Some(steps.len());
-        if every_step_parsed && kind.is_some() && kind != Some(TriggerKind::Endpoint) {
-            for (i, s) in steps.iter().enumerate() {
+        // Each check below covers the steps that parsed, by their own index, so a problem in
+        // one step hides none in another.
+        let parsed = || indexes.iter().copied().zip(&steps);
+        if kind.is_some() && kind != Some(TriggerKind::Endpoint) {
+            for (i, s) in parsed() {
                 if s.kind() == "response" {
                     errors.push(
                         format!("steps[{i}].type"),
@@ -163,11 +164,11 @@ impl Definition {
                 }
             }
         }
-        if to_save && every_step_parsed {
+        if to_save {
             use crate::steps::http::{
                 literal_url_unparsable, url_has_user_info, UNPINNED_URL_CREDENTIAL, URL_USER_INFO,
             };
-            for (i, s) in steps.iter().enumerate() {
+            for (i, s) in parsed() {
                 let Step::Http(h) = s else { continue };
                 if url_has_user_info(&h.url) {
                     errors.push(format!("steps[{i}].url"), URL_USER_INFO);

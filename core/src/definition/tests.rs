@@ -219,3 +219,23 @@ fn an_unknown_field_lists_the_known_ones_once() {
         "unknown field `stepz`; expected one of: $schema, key, name, shards, trigger, steps"
     );
 }
+
+/// A step that does not parse hides no problem of another: each is named by its own index.
+#[test]
+fn a_broken_step_hides_no_problem_of_another() {
+    let schedule = |steps: Value| json!({"name": "s", "trigger": {"type": "schedule", "schedule": {"kind": "seconds", "every": 5}}, "steps": steps});
+    assert_eq!(
+        locations(schedule(json!([
+            {"type": "log", "message": "{{steps.nope.x}}"},
+            {"type": "http", "url": "https://u:p@a.example/"},
+            {"type": "http", "url": "http://[::1"},
+            {"type": "response", "status": 200},
+        ]))),
+        [
+            "steps[0].message",
+            "steps[3].type",
+            "steps[1].url",
+            "steps[2].url"
+        ]
+    );
+}

@@ -150,14 +150,15 @@ impl Step {
 /// Parses a workflow's `steps` array at `location` (`"steps"`), reporting every problem: each
 /// step's own (see [`Step::parse`]), duplicate names (at `steps[i].name`), more than one
 /// `response` step, more than [`MAX_STEPS`] steps. Templates may use `allowed_roots` (plus
-/// `secrets`) and the results of earlier steps. Returns the steps that are valid; the list is
-/// only complete when no error was pushed.
+/// `secrets`) and the results of earlier steps. Returns the steps that are valid, each with
+/// its index in `value`, so that later checks name a step by its own index; the list is only
+/// complete when no error was pushed.
 pub fn parse_steps(
     value: &Value,
     location: &str,
     allowed_roots: &[&str],
     errors: &mut Errors,
-) -> Vec<Step> {
+) -> Vec<(usize, Step)> {
     let Value::Array(items) = value else {
         errors.push(
             location,
@@ -229,7 +230,7 @@ pub fn parse_steps(
             earlier_steps: &earlier,
         };
         if let Some(step) = Step::parse(item, &loc, i, &scope, errors) {
-            steps.push(step);
+            steps.push((i, step));
         }
     }
     steps

@@ -5,7 +5,10 @@ const ENDPOINT_ROOTS: [&str; 4] = ["request", "steps", "workflow", "run"];
 
 fn parse(v: Value) -> (Vec<Step>, Vec<(String, String)>) {
     let mut errors = Errors::new();
-    let steps = parse_steps(&v, "steps", &ENDPOINT_ROOTS, &mut errors);
+    let steps = parse_steps(&v, "steps", &ENDPOINT_ROOTS, &mut errors)
+        .into_iter()
+        .map(|(_, step)| step)
+        .collect();
     let errors = errors
         .0
         .into_iter()
