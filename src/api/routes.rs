@@ -199,7 +199,9 @@ pub fn match_route<'a>(method: &str, path: &'a str) -> RouteMatch<'a> {
             } else {
                 std::slice::from_ref(&route.method)
             };
-            for m in methods {
+            // A route that serves `HEAD` (as a `GET`) lists it too.
+            let head = (any || route.method == "GET") && head_as_get;
+            for m in methods.iter().chain(head.then_some(&"HEAD")) {
                 if !allow.contains(m) {
                     allow.push(m);
                 }
@@ -243,7 +245,7 @@ mod tests {
         assert_eq!(
             match_route("PATCH", "/api/workflows/wf_1"),
             RouteMatch::MethodNotAllowed {
-                allow: vec!["GET", "PUT", "DELETE"]
+                allow: vec!["GET", "HEAD", "PUT", "DELETE"]
             }
         );
         assert_eq!(match_route("GET", "/api/nope"), RouteMatch::NotFound);
@@ -263,7 +265,9 @@ mod tests {
         // A method no route lists is 405, also where any method is served.
         assert_eq!(
             match_route("QUERY", "/healthz"),
-            RouteMatch::MethodNotAllowed { allow: vec!["GET"] }
+            RouteMatch::MethodNotAllowed {
+                allow: vec!["GET", "HEAD"]
+            }
         );
         // A live URL answers every method itself: its 405 lists what its workflow takes.
         for method in ["QUERY", "OPTIONS"] {
@@ -275,7 +279,7 @@ mod tests {
         assert_eq!(
             match_route("QUERY", "/hooks/wf_1/test"),
             RouteMatch::MethodNotAllowed {
-                allow: ANY_METHODS.to_vec()
+                allow: [&ANY_METHODS[..], &["HEAD"]].concat()
             }
         );
         assert!(matches!(

@@ -32,7 +32,7 @@ fn unknown_methods_are_405_with_allow() {
     // The runtime would fold a method it does not know into GET; the router reads it as sent.
     let r = send("QUERY", &dev.url("/healthz"), &[], None);
     assert_eq!(r.status, 405, "{}", r.text);
-    assert_eq!(r.header("allow"), Some("GET"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD"));
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
 }
 
@@ -457,7 +457,7 @@ fn http_errors_are_problem_json() {
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
     let r = send("PATCH", &dev.url("/api/workflows"), &h, Some(b"{}"));
     assert_eq!(r.status, 405);
-    assert_eq!(r.header("allow"), Some("GET, POST"));
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST"));
     let r = send(
         "POST",
         &dev.url("/api/workflows"),

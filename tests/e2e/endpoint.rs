@@ -356,6 +356,16 @@ fn methods_default_to_post_and_others_get_405_with_allow() {
     assert_eq!(get_run(&a)["input"]["request"]["method"], "GET");
     assert_eq!(get_run(&b)["input"]["request"]["method"], "PUT");
     assert_eq!(run_count(&id), 2);
+    // The test URL takes every method but OPTIONS and the unknown, and says so.
+    for m in ["OPTIONS", "QUERY"] {
+        let r = send(m, &format!("{}/test", hook(&id)), &[], None);
+        assert_problem(&r, 405);
+        assert_eq!(
+            r.header("allow"),
+            Some("GET, POST, PUT, PATCH, DELETE, HEAD"),
+            "{m}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
