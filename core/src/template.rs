@@ -97,15 +97,19 @@ pub fn root_fields(root: &str) -> Option<&'static [&'static str]> {
 }
 
 /// The roots a workflow's steps may use for a trigger kind: the trigger's own root plus `steps`,
-/// `workflow` and `run` (only those three when the kind is unknown). `secrets` is always allowed.
+/// `workflow` and `run`. When the kind is unknown (a trigger that is missing or of no known
+/// type, reported already) every trigger's root is allowed, so that its steps get no follow-on
+/// problem. `secrets` is always allowed.
 pub fn roots_for_trigger(kind: Option<TriggerKind>) -> Vec<&'static str> {
-    let own = kind.map(|kind| match kind {
-        TriggerKind::Endpoint => "request",
-        TriggerKind::Schedule => "schedule",
-        TriggerKind::OAuth => "oauth",
-        TriggerKind::Poll => "event",
-    });
-    own.into_iter()
+    let own = match kind {
+        Some(TriggerKind::Endpoint) => &["request"][..],
+        Some(TriggerKind::Schedule) => &["schedule"],
+        Some(TriggerKind::OAuth) => &["oauth"],
+        Some(TriggerKind::Poll) => &["event"],
+        None => &["request", "schedule", "oauth", "event"],
+    };
+    own.iter()
+        .copied()
         .chain(["steps", "workflow", "run"])
         .collect()
 }

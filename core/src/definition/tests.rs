@@ -239,3 +239,22 @@ fn a_broken_step_hides_no_problem_of_another() {
         ]
     );
 }
+
+/// A trigger of no known type is one problem: its steps' templates are not also refused for
+/// using the root of the trigger meant.
+#[test]
+fn an_unknown_trigger_gives_its_steps_no_follow_on_problem() {
+    for path in [
+        "request.body",
+        "schedule.late",
+        "oauth.user_id",
+        "event.record",
+    ] {
+        let v = json!({"name": "b", "trigger": {"type": "endpointx"},
+                       "steps": [{"type": "log", "message": format!("{{{{{path}}}}}")}]});
+        assert_eq!(locations(v), ["trigger.type"], "{path}");
+    }
+    let v =
+        json!({"name": "b", "steps": [{"type": "log", "message": "{{request.body}} {{nope}}"}]});
+    assert_eq!(locations(v), ["trigger", "steps[0].message"]);
+}

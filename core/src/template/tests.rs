@@ -419,7 +419,10 @@ fn roots_per_trigger() {
         roots_for_trigger(Some(TriggerKind::Poll)),
         ["event", "steps", "workflow", "run"]
     );
-    assert_eq!(roots_for_trigger(None), ["steps", "workflow", "run"]);
+    assert_eq!(
+        roots_for_trigger(None),
+        ["request", "schedule", "oauth", "event", "steps", "workflow", "run"]
+    );
 }
 
 /// `ADMIN_TOKEN`, `TRIPLINE_ENCRYPTION_KEY`, `TRIPLINE_SIGNIN_KEY` (any `TRIPLINE_*`) are never
