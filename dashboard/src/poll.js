@@ -3,10 +3,12 @@
 /** An `all_new` gap cannot be caught up: the health line mentions it for a day. */
 const GAP_SHOWN_MS = 24 * 3600 * 1000;
 
-/** The health line: failing, not polled yet, or ok — with what holds runs back (a blocking
- * transaction, a walk over pages not read to the end yet, a recent possible gap). */
-export function pollHealth(poll, now = Date.now()) {
+/** The health line: not deployed, failing, not polled yet, or ok — with what holds runs back
+ * (a blocking transaction, a walk over pages not read to the end yet, a recent possible gap).
+ * `status` is the workflow's: an undeployed poll keeps its last state but polls no more. */
+export function pollHealth(poll, status = 'deployed', now = Date.now()) {
   if (!poll) return null;
+  if (status !== 'deployed') return { tone: 'muted', text: `not deployed (${poll.runs_created ?? 0} runs)` };
   if (poll.last_poll_error) return { tone: 'bad', text: `failing ×${poll.consecutive_failures}: ${poll.last_poll_error}` };
   if (!poll.last_poll_at) return { tone: 'muted', text: 'not polled yet' };
   const notes = [];

@@ -272,7 +272,14 @@ pub async fn get(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
             v["endpoint"] = super::endpoint::test_requests::stats(env, id).await?
         }
         TriggerKind::Schedule => super::schedule::add_status(env, &row, &mut v).await?,
-        TriggerKind::Poll => v["poll"] = super::poll::status_json(env, id).await?,
+        TriggerKind::Poll => {
+            let mut poll = super::poll::status_json(env, id).await?;
+            // An undeployed poll keeps its cursor and its last state, but polls no more.
+            if row.status != WorkflowStatus::Deployed {
+                poll["next_poll_at"] = Value::Null;
+            }
+            v["poll"] = poll;
+        }
         TriggerKind::OAuth => {}
     }
     tagged(json_response(200, &v)?, &row.draft)

@@ -869,6 +869,27 @@ fn poll_reset_and_oauth_connection_delete() {
     eventually(60, "two runs after the reset", || {
         runs(dev, &poll_id).len() == 2
     });
+    // Undeployed, the poll polls no more: the API has no next poll, and the dashboard says so.
+    let before = api(dev, "GET", &format!("/api/workflows/{poll_id}"), None).json();
+    assert!(before["poll"]["next_poll_at"].is_string(), "{before}");
+    let undeployed = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{poll_id}/undeploy"),
+        None,
+    );
+    assert_eq!(undeployed.status, 200, "{}", undeployed.text);
+    let after = api(dev, "GET", &format!("/api/workflows/{poll_id}"), None).json();
+    assert_eq!(after["poll"]["next_poll_at"], Value::Null, "{after}");
+    assert_eq!(after["poll"]["runs_created"], 2, "{after}");
+    let u = browser(
+        "dashboard_poll_undeployed.mjs",
+        json!({ "poll_id": poll_id }),
+    );
+    assert_eq!(text(&u["next_poll"]), "none (not deployed)", "{u:#}");
+    assert_eq!(text(&u["backoff"]), "none", "{u:#}");
+    assert_eq!(text(&u["list_health"]), "not deployed (2 runs)", "{u:#}");
+    assert_eq!(u["csp_violations"], json!([]));
     assert!(text(&r["connection_text"]).contains(user), "{r:#}");
     assert_eq!(
         text(&r["signin_url"]),

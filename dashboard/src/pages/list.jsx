@@ -166,7 +166,7 @@ export function WorkflowList() {
             <tbody>
               {shown.map((w) => {
                 const x = { ...(extra[w.id] || {}), lastRun: w.last_run };
-                const health = pollHealth(x.full && x.full.poll);
+                const health = pollHealth(x.full && x.full.poll, w.status);
                 return (
                   <tr key={w.id} data-id={w.id}>
                     <td data-label="Name"><div><a class="wf-name" href={`#/w/${enc(w.id)}`}>{w.name}</a><div class="muted mono">{w.id}</div></div></td>

@@ -223,6 +223,7 @@ export function PollPanel({ wf, onChanged }) {
   const [result, setResult] = useState('');
   const [busy, setBusy] = useState(false);
   const p = wf.poll || {};
+  const live = wf.status === 'deployed';
   const reset = async (ev) => {
     ev.preventDefault();
     setBusy(true);
@@ -251,10 +252,10 @@ export function PollPanel({ wf, onChanged }) {
       <dl class="facts">
         <dt>Last poll</dt><dd><Time iso={p.last_poll_at} /></dd>
         <dt>Last success</dt><dd><Time iso={p.last_success_at} /></dd>
-        <dt>Next poll</dt><dd><Time iso={p.next_poll_at} /></dd>
-        <dt>Error</dt><dd class={p.last_poll_error ? 'bad' : ''}>{p.last_poll_error || 'none'}</dd>
-        <dt>Backoff</dt><dd>{p.consecutive_failures ? `${p.consecutive_failures} failure(s) in a row; retrying with backoff` : 'none'}</dd>
-        <dt>Records seen (runs)</dt><dd>{p.runs_created ?? 0}</dd>
+        <dt>Next poll</dt><dd class="next-poll">{live ? <Time iso={p.next_poll_at} /> : <span class="muted">none (not deployed)</span>}</dd>
+        <dt>Error</dt><dd class={p.last_poll_error && live ? 'bad' : ''}>{p.last_poll_error || 'none'}</dd>
+        <dt>Backoff</dt><dd class="poll-backoff">{!p.consecutive_failures ? 'none' : live ? `${p.consecutive_failures} failure(s) in a row; retrying with backoff` : `${p.consecutive_failures} failure(s) in a row before it was undeployed`}</dd>
+        <dt>Runs created</dt><dd>{p.runs_created ?? 0}</dd>
         <dt>Cursor</dt><dd><code class="poll-cursor">{p.cursor === null || p.cursor === undefined ? 'none yet' : (wf.pollCursorText ?? JSON.stringify(p.cursor))}</code></dd>
         <dt>Waiting for</dt>
         <dd class={p.waiting ? 'warn poll-waiting' : 'poll-waiting'}>{p.waiting
