@@ -189,7 +189,7 @@ export function ConfirmButton({ label, confirmLabel, onConfirm, disabled, ms = 5
   };
   return (
     <span class="confirm" ref={group} onKeyDown={(e) => { if (e.key === 'Escape') back(); }}
-      onFocusOut={(e) => { if (!group.current.contains(e.relatedTarget)) setAsking(false); }}>
+      onFocusOut={(e) => { if (group.current && !group.current.contains(e.relatedTarget)) setAsking(false); }}>
       <button type="button" class="danger" ref={main} onClick={click} disabled={disabled}
         aria-label={asking ? confirmAriaLabel : ariaLabel}>{asking ? confirmLabel : label}</button>
       {asking && <button type="button" onClick={back}>Cancel</button>}

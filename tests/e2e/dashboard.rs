@@ -571,6 +571,7 @@ fn delete_asks_first_and_the_question_can_be_taken_back() {
     assert_eq!(buttons("after_cancel"), calm, "{r:#}");
     assert_eq!(buttons("after_click_elsewhere"), calm, "{r:#}");
     assert_eq!(buttons("after_waiting"), calm, "{r:#}");
+    assert_eq!(r["errors_after_leaving"], json!([]), "{r:#}");
     // The second click on "Really delete?" deleted it.
     assert_eq!(r["landed_on"], "#/", "{r:#}");
     let gone = api(dev, "GET", &format!("/api/workflows/{id}"), None);

@@ -1,5 +1,5 @@
 // Delete asks first; the question can be taken back (Cancel, a click elsewhere, waiting), and a
-// second click on "Really delete?" deletes.
+// second click on "Really delete?" deletes; leaving the page while it asks is no error.
 import { args, scenario, signIn } from './dashboard_lib.mjs';
 
 await scenario(async (page, out) => {
@@ -21,6 +21,15 @@ await scenario(async (page, out) => {
   await actions.getByRole('button', { name: 'Really delete?' }).waitFor();
   await actions.getByRole('button', { name: 'Delete', exact: true }).waitFor({ timeout: 10_000 });
   out.after_waiting = await state();
+  // Leaving the page while it asks (Back) takes the question away with the page, without an error.
+  await actions.getByRole('button', { name: 'Delete', exact: true }).click();
+  await actions.getByRole('button', { name: 'Really delete?' }).waitFor();
+  await page.goBack();
+  await page.getByRole('heading', { name: 'Workflows' }).waitFor();
+  await page.waitForTimeout(300);
+  out.errors_after_leaving = [...out.page_errors];
+  await page.goForward();
+  await page.locator('.cm-content').waitFor();
   await actions.getByRole('button', { name: 'Delete', exact: true }).click();
   await actions.getByRole('button', { name: 'Really delete?' }).click();
   await page.getByRole('heading', { name: 'Workflows' }).waitFor();
