@@ -1836,9 +1836,16 @@ async fn reset(obj: &WorkflowObject, start: PollStart) -> Result<Response> {
     };
     let mut status = store.status()?;
     status.cursor = Some(summary.clone());
+    // A poll that was failing goes on at once (a reset is how a fixed source is tried again,
+    // rather than at the next try, an hour away after an answer of 401): its first success
+    // clears the failures.
+    let at_once = start == PollStart::Beginning || go_on || status.consecutive_failures > 0;
+    if at_once {
+        status.next_poll_at = Some(iso_millis(now_ms()));
+    }
     store.put_status(&status)?;
     drop(lock);
-    if start == PollStart::Beginning || go_on {
+    if at_once {
         obj.state().storage().set_alarm(super::AT_ONCE).await?;
     }
     Response::from_json(&json!({

@@ -2109,6 +2109,34 @@ fn a_batch_read_again_after_a_redeploy_that_changed_shards_runs_each_item_once()
     assert_eq!(runs(&dev, &id).len(), 64);
 }
 
+/// A reset is how a fixed source is tried again: after a failed poll, a reset to `now` that
+/// reads the source polls at once instead of waiting for the next try, and the failure clears.
+#[test]
+fn a_reset_after_a_failure_polls_at_once_and_clears_it() {
+    let e = env();
+    let feed = "reset-after-failures";
+    // No such feed yet: every poll fails (404).
+    let mut def = http_def("reset fixes", json!({"url": e.api.url(feed)}), "beginning");
+    def["trigger"]["interval_seconds"] = json!(3600);
+    let id = create_deployed(&e.dev, &def);
+    eventually(90, "a failed poll", || {
+        poll_status(&e.dev, &id)["consecutive_failures"] == 1
+    });
+    e.api
+        .update(feed, |f| f.items = (1..=2).map(item).collect());
+    let path = format!("/api/workflows/{id}/poll/reset");
+    let r = api(&e.dev, "POST", &path, Some(&json!({"start": "now"})));
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Before, the next poll stayed where the failure had put it: an answer of 404 is polled
+    // again at the interval, an hour from then.
+    eventually(60, "the failures cleared by the reset's poll", || {
+        let s = poll_status(&e.dev, &id);
+        s["consecutive_failures"] == 0 && s["last_poll_error"].is_null()
+    });
+    // From now: the two items there at the reset start no run.
+    assert_eq!(runs_of(&e.dev, &id), 0);
+}
+
 /// A batch read again after one shard refused its part while another took it: the shard that
 /// took its part, full by then, holds every key of it and answers rather than refusing with
 /// 507; only the shard that refused holds the poll back.
