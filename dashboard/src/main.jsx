@@ -92,6 +92,12 @@ function App() {
     addEventListener('beforeunload', ask);
     return () => removeEventListener('beforeunload', ask);
   }, []);
+  // Signing in shows the page asked for: it takes the focus, as a page load would.
+  const wasSignedIn = useRef(signedIn);
+  useLayoutEffect(() => {
+    if (signedIn && !wasSignedIn.current) document.getElementById('main')?.focus();
+    wasSignedIn.current = signedIn;
+  }, [signedIn]);
   // A new page takes the focus, as a page load would (not the first one).
   const path = route.join('/');
   const shownPath = useRef(path);

@@ -230,7 +230,8 @@ export function UrlRow({ label, url }) {
 /** A value as pretty JSON text; `text`, when given, is that text with the value's numbers
  * exactly as the server sent them (see `exactPretty`). */
 export function Json({ value, text }) {
-  return <pre class="json">{text ?? (value === undefined ? '' : JSON.stringify(value, null, 2))}</pre>;
+  // Focusable, so that a box taller than its room scrolls from the keyboard too.
+  return <pre class="json" tabIndex={0}>{text ?? (value === undefined ? '' : JSON.stringify(value, null, 2))}</pre>;
 }
 
 export function duration(a, b) {

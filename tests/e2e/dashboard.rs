@@ -381,6 +381,51 @@ fn endpoint_workflow_from_template_to_replayed_run() {
 }
 
 #[test]
+fn narrow_pages_do_not_scroll_sideways() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint_example());
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}?source=website")),
+        &[("content-type", "application/json")],
+        Some(br#"{"email": "narrow@example.com"}"#),
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let first = r.json()["run_id"].as_str().expect("run_id").to_string();
+    wait_run(dev, &first, 60);
+    // A replay's dedup key (`replay:<run id>:<random>`) is long and has no space to wrap at.
+    let r = api(dev, "POST", &format!("/api/runs/{first}/replay"), None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let replayed = r.json()["run_id"].as_str().expect("run_id").to_string();
+    let schedule = create(
+        dev,
+        &daily_schedule("Berlin, narrow", "02:30", "Europe/Berlin"),
+    );
+    let r = browser(
+        "dashboard_narrow.mjs",
+        json!({"run": replayed, "workflow": id, "schedule": schedule}),
+    );
+    assert_eq!(r["focus_after_signin"], "main", "{r:#}");
+    for page in ["run_page", "runs_page", "schedule_page"] {
+        assert_eq!(r[page]["page"], 0, "{page}: {r:#}");
+        for b in r[page]["boxes"].as_array().expect("boxes") {
+            assert!(b.as_i64().expect("px") <= 0, "{page}: {r:#}");
+        }
+    }
+    assert_eq!(r["input_box_tabindex"], "0", "{r:#}");
+    // Stacked, a fire time not moved by DST shows no empty DST line.
+    assert!(
+        r["dst_cells"]
+            .as_array()
+            .expect("cells")
+            .iter()
+            .all(|c| c == "hidden" || c == "DST shift"),
+        "{r:#}"
+    );
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
 fn runs_page_pages_older_runs_and_keeps_showing_new_ones() {
     let dev = dev();
     let id = create_deployed(dev, &endpoint_example());
@@ -1374,12 +1419,15 @@ fn a_late_answer_for_a_page_left_does_not_set_the_title() {
     let a = create(dev, &def);
     def["name"] = json!("Title B");
     let b = create(dev, &def);
+    def["name"] = json!("Title B renamed");
+    let b_renamed = serde_json::to_string_pretty(&def).expect("text");
     let r = browser(
         "dashboard_titles.mjs",
-        json!({"a": a, "b": b, "b_name": "Title B"}),
+        json!({"a": a, "b": b, "b_name": "Title B", "b_renamed": b_renamed}),
     );
     assert_eq!(r["workflow_page_title"], "Title B · Tripline", "{r:#}");
     assert_eq!(r["list_title"], "Workflows · Tripline", "{r:#}");
+    assert_eq!(r["renamed_title"], "Title B renamed · Tripline", "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

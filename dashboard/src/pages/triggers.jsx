@@ -201,8 +201,8 @@ export function SchedulePanel({ wf, dirty }) {
             <tbody>
               {preview.fire_times.map((f) => (
                 <tr class={f.dst_shifted ? 'dst' : ''} data-dst={f.dst_shifted ? 'shifted' : 'no'}>
-                  <td class="mono">{f.at}</td><td class="mono">{f.utc}</td>
-                  <td>{f.dst_shifted ? <span class="badge s-dst" title="This local time does not exist or repeats on this day: the fire time moved with the DST change">DST shift</span> : ''}</td>
+                  <td class="mono" data-label="Local">{f.at}</td><td class="mono" data-label="UTC">{f.utc}</td>
+                  <td data-label="DST">{f.dst_shifted ? <span class="badge s-dst" title="This local time does not exist or repeats on this day: the fire time moved with the DST change">DST shift</span> : null}</td>
                 </tr>
               ))}
             </tbody>

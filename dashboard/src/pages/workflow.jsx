@@ -89,11 +89,13 @@ export function WorkflowPage({ id, onDirty }) {
       keepTag(w.tag);
       if (stale) setStaleEdit(kept.text);
       else if (edited) setNote('Your unsaved changes were restored.');
-      document.title = `${w.name} · Tripline`;
     }).catch((e) => { if (live) setLoadError(e); });
     firstLoad.current();
     return () => { live = false; };
   }, [id]);
+  // The tab's title follows the saved name (a save, a refresh after a rename elsewhere).
+  const name = wf && wf.name;
+  useEffect(() => { if (name) document.title = `${name} · Tripline`; }, [name]);
 
   // The trigger's live facts (a poll's last error and next poll, a schedule's next fire, the
   // deploy state) are read again every 10 s; what the page shows of the draft it edits stays.

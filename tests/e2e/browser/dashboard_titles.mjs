@@ -1,5 +1,6 @@
-// An answer that arrives after its page was left does not set the tab's title.
-import { args, scenario, signIn } from './dashboard_lib.mjs';
+// An answer that arrives after its page was left does not set the tab's title; a rename saved
+// in the editor does.
+import { args, scenario, signIn, setEditorText } from './dashboard_lib.mjs';
 
 await scenario(async (page, out) => {
   await signIn(page);
@@ -18,4 +19,13 @@ await scenario(async (page, out) => {
   await page.getByRole('heading', { name: 'Workflows' }).waitFor();
   await page.waitForTimeout(4000);
   out.list_title = await page.title();
+  // B renamed in its editor and saved: the title follows.
+  await page.goto(`${args.base}/#/w/${args.b}`);
+  await page.locator('.cm-content').waitFor();
+  await page.locator('.wf-title', { hasText: args.b_name }).waitFor();
+  await setEditorText(page, args.b_renamed);
+  await page.getByRole('button', { name: /^Save/ }).click();
+  await page.getByText('Draft saved.').or(page.locator('#save-problem')).waitFor();
+  await page.waitForFunction((t) => document.title === t, `${args.b_name} renamed · Tripline`, { timeout: 10_000 }).catch(() => {});
+  out.renamed_title = await page.title();
 });
