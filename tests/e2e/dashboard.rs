@@ -636,6 +636,15 @@ fn test_shelf_fills_live_and_detected_schema_is_applied() {
         "dashboard_shelf.mjs",
         json!({"id": id, "github_secret": GITHUB_SECRET}),
     );
+    // The empty shelf's example request uses the draft's method (POST here).
+    assert_eq!(
+        text(&r["example_curl"]),
+        format!(
+            "curl -X POST '{}' -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'",
+            dev.url(&format!("/hooks/{id}/test"))
+        ),
+        "{r:#}"
+    );
     assert_eq!(
         text(&r["test_url_shown"]),
         dev.url(&format!("/hooks/{id}/test"))

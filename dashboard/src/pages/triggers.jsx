@@ -4,6 +4,7 @@ import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, apiIfMatch, enc, exactCompact, exactPretty } from '../api.js';
 import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, usePolling, MoreButton } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
+import { exampleCurl } from '../curl.js';
 
 /** Whether the focus may be moved to a control of `panel`: it is on nothing (the control it was
  * on went away) or still inside the panel. */
@@ -115,7 +116,7 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
       <p class="muted">Requests sent to the test URL appear here by themselves. Nothing runs.</p>
       <Problem error={shelfError} />
       {shelf === null && !shelfError && <Loading what="the test shelf" />}
-      {shelf && shelf.length === 0 && <Empty>No test requests yet. Send one, e.g. <code>curl -X POST '{wf.urls.test}' -H 'content-type: application/json' -d '{`{"email":"ada@example.com"}`}'</code></Empty>}
+      {shelf && shelf.length === 0 && <Empty>No test requests yet. Send one, e.g. <code class="example-curl">{exampleCurl(wf)}</code></Empty>}
       {shelf && shelf.length > 0 && (
         <ol class="shelf" aria-live="polite">
           {shelf.map((t) => (

@@ -9,6 +9,7 @@ await scenario(async (page, out) => {
   await signIn(page);
   await page.goto(`${args.base}/#/w/${args.id}`);
   await page.getByText('No test requests yet').waitFor();
+  out.example_curl = await page.locator('code.example-curl').textContent();
   out.test_url_shown = await page.locator('code[data-url="Test URL"]').textContent();
   await page.getByRole('button', { name: 'Copy Test URL' }).click();
   await page.getByText('Copied').waitFor();
