@@ -11,14 +11,14 @@ const readRoute = () => (location.hash.replace(/^#\/?/, '').split('?')[0] || '')
 /** This history entry's place among the app's entries (kept in `history.state`), or null for
  * an entry the app has not seen yet. */
 const entryIndex = () => (history.state && typeof history.state.tripline === 'number' ? history.state.tripline : null);
-const markEntry = (n, url) => history.replaceState({ ...(history.state || {}), tripline: n }, '', url);
+const markEntry = (n) => history.replaceState({ ...(history.state || {}), tripline: n }, '');
 
 /** The current hash route, split: '#/w/wf_1/runs' → ['w', 'wf_1', 'runs']. `hold(hash, redo)` is
  * asked before a change of the hash is followed (`redo()` makes that change again): when it
  * returns true, the route stays and so does
- * the address: a new entry (a link, a typed address) is put back to the previous hash in place;
- * a step through history (Back, Forward) is stepped back, so the entries stay as they were and
- * the next Back still goes where it went before. */
+ * the address: from a new entry (a link, a typed address) the browser goes back to the entry
+ * shown, and a step through history (Back, Forward) is stepped back, so the next Back still
+ * goes where it went before. */
 export function useRoute(hold) {
   const [route, setRoute] = useState(readRoute);
   const holdRef = useRef(hold);
@@ -40,8 +40,11 @@ export function useRoute(hold) {
       const hash = location.hash;
       const redo = step ? () => history.go(step) : () => { location.hash = hash; };
       if (holdRef.current && holdRef.current(hash, redo)) {
+        // Back to the entry shown: a new entry is left as the one Forward reaches, so the
+        // next Back goes where it went before (replacing its address would add a second entry
+        // of the page shown, and that Back would seem to do nothing).
         if (step) history.go(-step);
-        else markEntry(at += 1, `${location.pathname}${location.search}${shown}`);
+        else history.back();
         return;
       }
       shown = location.hash;

@@ -1171,6 +1171,9 @@ fn leaving_a_workflow_with_unsaved_edits_asks_first() {
     assert_eq!(r["hash_while_asking"], here, "{r:#}");
     assert_eq!(r["hash_after_stay"], here, "{r:#}");
     assert_eq!(r["edit_kept_after_stay"], true, "{r:#}");
+    // After Stay, Back still leaves the page (it asks, and Stay keeps it).
+    assert_eq!(r["back_after_stay_asks"], true, "{r:#}");
+    assert_eq!(r["hash_after_back_stay"], here, "{r:#}");
     // Sign out asked the same way; Stay kept the session and the edit.
     assert_eq!(r["signed_in_after_stay"], true, "{r:#}");
     assert_eq!(r["edit_kept_after_signout_stay"], true, "{r:#}");

@@ -27,6 +27,14 @@ await scenario(async (page, out) => {
   await bar.waitFor({ state: 'detached' });
   out.hash_after_stay = await page.evaluate(() => location.hash);
   out.edit_kept_after_stay = (await editorText(page)).includes('Edited, not saved');
+  // The next Back goes where it went before the link was held: it asks (the list is a step away).
+  await page.goBack();
+  out.back_after_stay_asks = await bar.waitFor({ timeout: 10_000 }).then(() => true, () => false);
+  if (out.back_after_stay_asks) {
+    await bar.getByRole('button', { name: 'Stay' }).click();
+    await bar.waitFor({ state: 'detached' });
+  }
+  out.hash_after_back_stay = await page.evaluate(() => location.hash);
 
   // Sign out asks the same way.
   await page.getByRole('button', { name: 'Sign out' }).click();
