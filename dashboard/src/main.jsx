@@ -57,6 +57,17 @@ function LeaveBar({ onDiscard, onStay }) {
   );
 }
 
+/** A route no page has (a mistyped or cut link): said, with the way back. */
+function NoSuchPage() {
+  useEffect(() => { document.title = 'No such page · Tripline'; }, []);
+  return (
+    <div class="problem" role="alert">
+      <strong>No such page</strong>
+      <p>Nothing is at <code>{location.hash}</code>. See <a href="#/">the workflows</a>.</p>
+    </div>
+  );
+}
+
 function App() {
   const [signedIn, setSignedIn] = useState(!!token.get());
   const [reason, setReason] = useState(null);
@@ -126,10 +137,12 @@ function App() {
     if (leaving.from && leaving.from.isConnected) leaving.from.focus();
   };
   let page;
-  if (route[0] === 'w' && route[1] && route[2] === 'runs') page = <RunsPage id={route[1]} key={route[1]} />;
-  else if (route[0] === 'w' && route[1]) page = <WorkflowPage id={route[1]} key={route[1]} onDirty={onDirty} />;
-  else if (route[0] === 'runs' && route[1]) page = <RunPage runId={route[1]} key={route[1]} />;
-  else page = <WorkflowList />;
+  const [first, id, rest] = route;
+  if (route.length === 0) page = <WorkflowList />;
+  else if (first === 'w' && id && rest === 'runs' && route.length === 3) page = <RunsPage id={id} key={id} />;
+  else if (first === 'w' && id && route.length === 2) page = <WorkflowPage id={id} key={id} onDirty={onDirty} />;
+  else if (first === 'runs' && id && route.length === 2) page = <RunPage runId={id} key={id} />;
+  else page = <NoSuchPage />;
   return (
     <>
       <header class="top">

@@ -1372,6 +1372,12 @@ fn a_malformed_escape_in_the_route_shows_a_problem() {
             "{r:#}"
         );
     }
+    assert_eq!(
+        text(&r["unknown_route"]),
+        "No such pageNothing is at #/nonsense/route. See the workflows.",
+        "{r:#}"
+    );
+    assert_eq!(r["unknown_route_title"], "No such page · Tripline", "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 
@@ -1397,6 +1403,13 @@ fn what_is_gone_is_not_polled_and_a_failed_first_read_is_tried_again() {
     );
     assert_eq!(r["run_reads"], 1, "{r:#}");
     assert_eq!(r["list_reads"], 1, "{r:#}");
+    // The deleted workflow is said once (its runs' 404 says the same).
+    let problems = strings(&r["list_problems"]);
+    assert_eq!(problems.len(), 1, "{r:#}");
+    assert!(
+        problems[0].starts_with("The workflow could not be loaded"),
+        "{r:#}"
+    );
     assert_eq!(r["recovered_after"], 1, "{r:#}");
 }
 

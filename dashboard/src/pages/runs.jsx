@@ -116,7 +116,8 @@ export function RunsPage({ id }) {
         </div>
       </div>
       <Problem error={wfError} title="The workflow could not be loaded" />
-      {runs === null ? <Problem error={error} /> : <StaleNote error={error} />}
+      {/* A workflow not found is said once: its runs' 404 says the same. */}
+      {runs === null ? (wfError && wfError.status === 404 && error && error.status === 404 ? null : <Problem error={error} />) : <StaleNote error={error} />}
       {runs === null && !error && <Loading what="runs" />}
       {runs && all.length === 0 && <Empty>{status ? `No ${status} runs.` : 'No runs yet. They appear here as soon as a trigger starts one.'}</Empty>}
       {all.length > 0 && (

@@ -10,4 +10,9 @@ await scenario(async (page, out) => {
   await page.reload({ waitUntil: 'domcontentloaded' });
   await page.getByText('This run could not be loaded').waitFor();
   out.after_reload = await page.locator('main .problem').textContent();
+  // A route no page has says so, rather than showing the workflow list.
+  await page.goto(`${args.base}/#/nonsense/route`);
+  await page.getByText('No such page').waitFor({ timeout: 10_000 }).catch(() => {});
+  out.unknown_route = await page.locator('main').textContent();
+  out.unknown_route_title = await page.title();
 });

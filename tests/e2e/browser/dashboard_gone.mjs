@@ -21,6 +21,7 @@ await scenario(async (page, out) => {
   await page.locator('.problem').first().waitFor();
   await page.waitForTimeout(4500);
   out.list_reads = listReads;
+  out.list_problems = await page.locator('.problem').allTextContents();
 
   // The first read of the workflow answers 503; the later ones go through.
   let refused = 0;
