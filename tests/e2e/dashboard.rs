@@ -329,6 +329,12 @@ fn endpoint_workflow_from_template_to_replayed_run() {
     // The curl run appeared live and was opened; Replay made a second run.
     assert_eq!(r["live_without_reload"], true);
     assert_eq!(r["failed_filter_text"], "No failed runs.");
+    assert_eq!(
+        text(&r["filtered_hash"]),
+        format!("#/w/{}/runs?status=failed", text(&r["id"])),
+        "{r:#}"
+    );
+    assert_eq!(r["filter_after_reload"], "failed", "{r:#}");
     assert_eq!(r["succeeded_filter_rows"], 1);
     let run_id = text(&r["run_id"]);
     assert!(run_id.starts_with("run_"), "{run_id}");

@@ -12,9 +12,21 @@ const randomKey = () => [...crypto.getRandomValues(new Uint8Array(16))].map((b) 
 /** Run ids sort by creation, as the API pages them (newest first). */
 const olderThan = (a, b) => a.id < b.id;
 
+/** The status filter the address names (`#/w/{id}/runs?status=failed`), or '' for all. */
+const statusInAddress = () => {
+  const s = new URLSearchParams(location.hash.split('?')[1] || '').get('status');
+  return STATUSES.includes(s) ? s : '';
+};
+
 export function RunsPage({ id }) {
   const [wf, setWf] = useState(null);
-  const [status, setStatus] = useState('');
+  const [status, setStatusShown] = useState(statusInAddress);
+  // The filter is kept in the address (in place: no history entry, no route change), so that a
+  // reload or a shared link shows the same list.
+  const setStatus = (s) => {
+    setStatusShown(s);
+    history.replaceState(history.state, '', `#/w/${enc(id)}/runs${s ? `?status=${s}` : ''}`);
+  };
   const [list, setList] = useState(null);
   const [next, setNext] = useState(null);
   const [error, setError] = useState(null);

@@ -94,6 +94,11 @@ await scenario(async (page, out) => {
   // The status filter: no failed run; the succeeded one.
   await page.getByLabel('Status').selectOption('failed');
   out.failed_filter_text = await page.getByText('No failed runs.').textContent();
+  // The filter is in the address: a reload shows the same list.
+  out.filtered_hash = await page.evaluate(() => location.hash);
+  await page.reload({ waitUntil: 'domcontentloaded' });
+  await page.getByText('No failed runs.').waitFor();
+  out.filter_after_reload = await page.getByLabel('Status').inputValue();
   await page.getByLabel('Status').selectOption('succeeded');
   await row.waitFor();
   out.succeeded_filter_rows = await page.locator('tr[data-run]').count();
