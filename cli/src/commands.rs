@@ -719,6 +719,11 @@ fn follow_runs(
     let mut failures = 0;
     loop {
         std::thread::sleep(Duration::from_millis(1000));
+        // Nothing new may come for long: a reader gone (`| head -1`) ends it now, as a line
+        // written to it would.
+        if crate::output::reader_gone() {
+            return Ok(());
+        }
         let polled = state.poll(
             |cursor| {
                 let mut path = format!(

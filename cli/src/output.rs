@@ -38,6 +38,25 @@ pub fn exit_when_unread_with(code: u8) {
     UNREAD_EXIT.store(code, Ordering::Relaxed);
 }
 
+/// Whether standard output is a pipe whose reader went away (`runs --follow | head -1`): a
+/// command that waits between lines checks it, rather than noticing only at its next line.
+#[cfg(unix)]
+pub fn reader_gone() -> bool {
+    let mut fd = libc::pollfd {
+        fd: libc::STDOUT_FILENO,
+        events: 0,
+        revents: 0,
+    };
+    // SAFETY: one valid `pollfd`, no timeout; `poll` only writes its `revents`.
+    let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+    ready == 1 && fd.revents & libc::POLLERR != 0
+}
+
+#[cfg(not(unix))]
+pub fn reader_gone() -> bool {
+    false
+}
+
 /// Makes this run of the program finish its work when the reader of its output goes away.
 pub fn finish_when_unread() {
     FINISH_WHEN_UNREAD.store(true, Ordering::Relaxed);

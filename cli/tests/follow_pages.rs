@@ -134,3 +134,51 @@ fn follow_with_a_status_prints_the_newest_of_that_status_past_a_short_first_page
         ["run_02 failed", "run_04 failed"]
     );
 }
+
+/// `runs --follow | head -1`: once the reader is gone, following ends (exit 0) within a poll or
+/// two, though no new run comes to be printed (before, it went on until the next run).
+#[test]
+fn follow_ends_when_its_reader_goes_away_without_new_runs() {
+    // Two finished runs, and nothing new ever.
+    let stub = Stub::start(|request| match request {
+        r if r.starts_with("GET /api/workflows?key=") => (
+            200,
+            json!({"workflows": [{"id": WF, "key": "k"}], "next_cursor": null}).to_string(),
+        ),
+        r if r.starts_with(&format!("GET /api/workflows/{WF}/runs")) => (
+            200,
+            json!({"runs": [run(2, "succeeded"), run(1, "failed")], "next_cursor": null})
+                .to_string(),
+        ),
+        _ => (404, r#"{"detail":"not in the stub"}"#.into()),
+    });
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
+        .args(["runs", "k", "--follow", "--limit", "2"])
+        .env("TRIPLINE_URL", &stub.url)
+        .env("TRIPLINE_TOKEN", "t")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert!(first.contains("run_"), "{first}");
+    drop(out);
+    // Generous: it checks once a second.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "still following");
+}
