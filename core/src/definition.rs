@@ -139,7 +139,8 @@ impl Definition {
         let shards = r
             .opt_int("shards", MIN_SHARDS as i64, MAX_SHARDS as i64, &mut errors)
             .map_or(DEFAULT_SHARDS, |n| n as u8);
-        let (kind, trigger) = match r.required("trigger", &mut errors) {
+        let trigger_given = r.required("trigger", &mut errors);
+        let (kind, trigger) = match trigger_given {
             Some(t) => Trigger::parse(t, "trigger", &mut errors),
             None => (None, None),
         };
@@ -151,12 +152,17 @@ impl Definition {
                 .unzip(),
             None => (Vec::new(), Vec::new()),
         };
-        // Each check below covers the steps that parsed, by their own index, so a problem in
-        // one step hides none in another.
-        let parsed = || indexes.iter().copied().zip(&steps);
+        // The checks below read each step as written, by its own index, so that a problem in
+        // one step, or in another field of the same step, hides none of theirs.
+        let items = steps_given
+            .and_then(Value::as_array)
+            .map_or(&[][..], Vec::as_slice);
+        fn type_of(item: &Value) -> Option<&str> {
+            item.get("type").and_then(Value::as_str)
+        }
         if kind.is_some() && kind != Some(TriggerKind::Endpoint) {
-            for (i, s) in parsed() {
-                if s.kind() == "response" {
+            for (i, item) in items.iter().enumerate() {
+                if type_of(item) == Some("response") {
                     errors.push(
                         format!("steps[{i}].type"),
                         "a `response` step only makes sense with an endpoint trigger (it is the HTTP reply)",
@@ -168,20 +174,27 @@ impl Definition {
             use crate::steps::http::{
                 literal_url_unparsable, url_has_user_info, UNPINNED_URL_CREDENTIAL, URL_USER_INFO,
             };
-            for (i, s) in parsed() {
-                let Step::Http(h) = s else { continue };
-                if url_has_user_info(&h.url) {
-                    errors.push(format!("steps[{i}].url"), URL_USER_INFO);
-                } else if let Some(problem) = literal_url_unparsable(&h.url) {
-                    errors.push(format!("steps[{i}].url"), problem);
-                } else if h.unpinned_url_credential {
-                    errors.push(format!("steps[{i}].url"), UNPINNED_URL_CREDENTIAL);
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("steps[{i}].url");
+                let url = item.get("url").and_then(Value::as_str);
+                let Some(url) = url.filter(|_| type_of(item) == Some("http")) else {
+                    continue;
+                };
+                // A URL with a problem of its own (empty, a bad template) gets none here.
+                if errors.0.iter().any(|e| e.location == at) {
+                    continue;
+                }
+                let parsed = indexes.iter().position(|&j| j == i).map(|k| &steps[k]);
+                if url_has_user_info(url) {
+                    errors.push(at, URL_USER_INFO);
+                } else if let Some(problem) = literal_url_unparsable(url) {
+                    errors.push(at, problem);
+                } else if matches!(parsed, Some(Step::Http(h)) if h.unpinned_url_credential) {
+                    errors.push(at, UNPINNED_URL_CREDENTIAL);
                 }
             }
-        }
-        if to_save {
-            if let Some(Trigger::OAuth(t)) = &trigger {
-                t.refuse_at_save(&mut errors);
+            if let (Some(TriggerKind::OAuth), Some(t)) = (kind, trigger_given) {
+                crate::oauth::refuse_at_save(t, &mut errors);
             }
         }
         r.finish(&mut errors);

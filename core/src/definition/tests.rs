@@ -258,3 +258,70 @@ fn an_unknown_trigger_gives_its_steps_no_follow_on_problem() {
         json!({"name": "b", "steps": [{"type": "log", "message": "{{request.body}} {{nope}}"}]});
     assert_eq!(locations(v), ["trigger", "steps[0].message"]);
 }
+
+/// In a list of strings, an element that is no string leaves the others named by their own
+/// index.
+#[test]
+fn a_list_element_that_is_no_string_leaves_the_others_their_index() {
+    let oauth = json!({"name": "o", "trigger": {"type": "oauth", "authorize_url": "https://p.example/a",
+           "token_url": "https://p.example/t", "client_id": "c", "client_secret_env": "P_SECRET",
+           "success_url": "https://app.example/done", "scopes": [5, "read", "a b"]}, "steps": []});
+    assert_eq!(locations(oauth), ["trigger.scopes[0]", "trigger.scopes[2]"]);
+    let pg = json!({"name": "p", "trigger": {"type": "poll", "interval_seconds": 60,
+           "source": {"kind": "postgres", "connection_env": "PG_URL", "table": "public.t",
+                      "cursor": "id", "columns": [1, "a b", "ok", "ok"]}}, "steps": []});
+    assert_eq!(
+        locations(pg),
+        [
+            "trigger.source.columns[0]",
+            "trigger.source.columns[1]",
+            "trigger.source.columns[3]"
+        ]
+    );
+}
+
+/// The save rules read what is written: another problem in the same step or trigger hides none
+/// of theirs.
+#[test]
+fn save_rules_are_checked_beside_other_problems_of_the_same_part() {
+    let schedule = |steps: Value| json!({"name": "s", "trigger": {"type": "schedule", "schedule": {"kind": "seconds", "every": 5}}, "steps": steps});
+    assert_eq!(
+        locations(schedule(json!([
+            {"type": "http", "name": "a", "url": "https://a.example.com:99999/x", "retries": 11},
+            {"type": "http", "name": "b", "url": "https://u:pw@b.example/", "method": "FETCH"},
+            {"type": "response", "status": 99},
+        ]))),
+        [
+            "steps[0].retries",
+            "steps[1].method",
+            "steps[2].status",
+            "steps[2].type",
+            "steps[0].url",
+            "steps[1].url"
+        ]
+    );
+    // A URL with a problem of its own is said once.
+    assert_eq!(
+        locations(schedule(json!([{"type": "http", "url": ""}]))),
+        ["steps[0].url"]
+    );
+    let oauth = |more: Value| {
+        let mut t = json!({"type": "oauth", "authorize_url": "https://p.example/a",
+            "token_url": "https://p.example/t", "client_id": "c", "client_secret_env": "P_SECRET",
+            "success_url": "https://app.example/done"});
+        for (k, v) in more.as_object().unwrap() {
+            t[k] = v.clone();
+        }
+        json!({"name": "o", "trigger": t, "steps": []})
+    };
+    assert_eq!(
+        locations(oauth(json!({"client_id": "", "scopes": [1]}))),
+        ["trigger.scopes[0]", "trigger.client_id"]
+    );
+    assert_eq!(
+        locations(oauth(
+            json!({"pkce": "yes", "success_url": "https://u:pw@app.example/done"})
+        )),
+        ["trigger.pkce", "trigger.success_url"]
+    );
+}

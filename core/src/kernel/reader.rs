@@ -122,8 +122,13 @@ impl<'a> ObjectReader<'a> {
         as_int(v, &self.loc(key), min, max, errors)
     }
 
-    /// An optional array of strings.
-    pub fn opt_str_list(&mut self, key: &'static str, errors: &mut Errors) -> Option<Vec<String>> {
+    /// An optional array of strings, each with its index: an element that is no string is
+    /// reported and left out, so that checks of the others name them by their own index.
+    pub fn opt_str_list(
+        &mut self,
+        key: &'static str,
+        errors: &mut Errors,
+    ) -> Option<Vec<(usize, String)>> {
         let v = self.raw(key)?;
         let loc = self.loc(key);
         match v {
@@ -131,7 +136,7 @@ impl<'a> ObjectReader<'a> {
                 let mut out = Vec::new();
                 for (i, item) in items.iter().enumerate() {
                     if let Some(s) = as_str(item, &index(&loc, i), errors) {
-                        out.push(s);
+                        out.push((i, s));
                     }
                 }
                 Some(out)

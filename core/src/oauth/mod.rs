@@ -33,42 +33,47 @@ pub struct OAuthTrigger {
     pub token_auth_method: String,
 }
 
-impl OAuthTrigger {
-    /// Rules for a trigger being saved, which one saved before them still passes (it was
-    /// accepted then): a `client_id` that is empty, a URL with a user name or password (a
-    /// browser or the token call would send it, or drop it), an extra parameter without a name.
-    pub fn refuse_at_save(&self, errors: &mut Errors) {
-        if self.client_id.trim().is_empty() {
-            errors.push("trigger.client_id", "must not be empty");
-        }
-        let urls = [
-            ("authorize_url", Some(&self.authorize_url)),
-            ("token_url", Some(&self.token_url)),
-            ("success_url", Some(&self.success_url)),
-            ("failure_url", self.failure_url.as_ref()),
-            ("userinfo_url", self.userinfo_url.as_ref()),
-        ];
-        for (field, url) in urls {
-            let credentials = url
-                .and_then(|u| oauth2::url::Url::parse(u).ok())
-                .is_some_and(|u| !u.username().is_empty() || u.password().is_some());
-            if credentials {
-                errors.push(
-                    format!("trigger.{field}"),
-                    "must not hold a user name or password (`https://user:password@…`)",
-                );
-            }
-        }
-        if self
-            .extra_authorize_params
-            .iter()
-            .any(|(k, _)| k.is_empty())
-        {
+/// Rules for an OAuth trigger being saved (`trigger`, as written), which one saved before them
+/// still passes (it was accepted then): a `client_id` that is empty, a URL with a user name or
+/// password (a browser or the token call would send it, or drop it), an extra parameter without
+/// a name. Read from the JSON as written, so that they are checked also when another field of
+/// the trigger has a problem; a field with a problem of its own already gets none here.
+pub fn refuse_at_save(trigger: &Value, errors: &mut Errors) {
+    let has_problem = |errors: &Errors, at: &str| errors.0.iter().any(|e| e.location == at);
+    let text = |field: &str| trigger.get(field).and_then(Value::as_str);
+    if text("client_id").is_some_and(|id| id.trim().is_empty())
+        && !has_problem(errors, "trigger.client_id")
+    {
+        errors.push("trigger.client_id", "must not be empty");
+    }
+    for field in [
+        "authorize_url",
+        "token_url",
+        "success_url",
+        "failure_url",
+        "userinfo_url",
+    ] {
+        let at = format!("trigger.{field}");
+        let credentials = text(field)
+            .and_then(|u| oauth2::url::Url::parse(u).ok())
+            .is_some_and(|u| !u.username().is_empty() || u.password().is_some());
+        if credentials && !has_problem(errors, &at) {
             errors.push(
-                "trigger.extra_authorize_params",
-                "a parameter's name must not be empty",
+                at,
+                "must not hold a user name or password (`https://user:password@…`)",
             );
         }
+    }
+    let params = trigger
+        .get("extra_authorize_params")
+        .and_then(Value::as_object);
+    if params.is_some_and(|p| p.keys().any(String::is_empty))
+        && !has_problem(errors, "trigger.extra_authorize_params")
+    {
+        errors.push(
+            "trigger.extra_authorize_params",
+            "a parameter's name must not be empty",
+        );
     }
 }
 
@@ -146,7 +151,7 @@ impl OAuthTrigger {
             }
         }
         let scopes = r.opt_str_list("scopes", errors).unwrap_or_default();
-        for (i, s) in scopes.iter().enumerate() {
+        for (i, s) in &scopes {
             if s.is_empty() || s.contains(char::is_whitespace) {
                 errors.push(
                     format!("{}[{i}]", r.loc("scopes")),
@@ -209,7 +214,7 @@ impl OAuthTrigger {
             token_url: token_url?,
             client_id: client_id?,
             client_secret_env: client_secret_env?,
-            scopes,
+            scopes: scopes.into_iter().map(|(_, s)| s).collect(),
             pkce,
             extra_authorize_params: extra,
             success_url: success_url?,

@@ -94,9 +94,9 @@ pub(super) fn parse_pg(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option<P
                 "must name at least one column (leave it out for all columns)",
             );
         }
-        for (i, c) in cols.iter().enumerate() {
+        for (n, (i, c)) in cols.iter().enumerate() {
             let loc = format!("{columns_loc}[{i}]");
-            if check_identifier(c, &loc, errors) && cols[..i].contains(c) {
+            if check_identifier(c, &loc, errors) && cols[..n].iter().any(|(_, d)| d == c) {
                 errors.push(loc, format!("column \"{c}\" is listed twice"));
             }
         }
@@ -119,7 +119,7 @@ pub(super) fn parse_pg(mut r: ObjectReader<'_>, errors: &mut Errors) -> Option<P
         cursor: cursor?,
         tiebreak,
         cursor_unique,
-        columns,
+        columns: columns.map(|cols| cols.into_iter().map(|(_, c)| c).collect()),
         batch_size,
         settle_seconds,
     })
