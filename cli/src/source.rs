@@ -556,6 +556,13 @@ impl MarkedEventReceiver for YamlBuilder {
                         self.fail(pos, message);
                         return;
                     }
+                    if text == "<<" && style == TScalarStyle::Plain {
+                        let message = "merge keys (`<<: *name`) are not read: write the fields \
+                                       out in this mapping"
+                            .to_string();
+                        self.fail(pos, message);
+                        return;
+                    }
                     if let Some(Frame::Map {
                         pointer, map, key, ..
                     }) = self.stack.last_mut()
@@ -630,10 +637,21 @@ impl MarkedEventReceiver for YamlBuilder {
                     return;
                 }
                 if self.wants_key() {
-                    self.fail(
-                        pos,
-                        "a mapping key must be a plain string, not a list or mapping".into(),
-                    );
+                    // `message: {{run.id}}` unquoted: `{{` opens a mapping whose first key is
+                    // another mapping.
+                    let message = match (&ev, self.stack.last()) {
+                        (Event::MappingStart(..), Some(Frame::Map { pointer, map, .. }))
+                            if map.is_empty() =>
+                        {
+                            let field = pointer.rsplit('/').next().unwrap_or_default();
+                            format!(
+                                "`{{{{` starts a YAML mapping here: a template is text, so quote \
+                                 it (`{field}: \"{{{{…}}}}\"`)"
+                            )
+                        }
+                        _ => "a mapping key must be a plain string, not a list or mapping".into(),
+                    };
+                    self.fail(pos, message);
                     return;
                 }
                 if self.stack.len() >= MAX_DEPTH {

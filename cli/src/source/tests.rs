@@ -296,3 +296,30 @@ fn a_byte_order_mark_is_no_content() {
         assert_eq!(doc.value, json!({"name": "A"}), "{file}");
     }
 }
+
+/// Two YAML slips get a message that says what to write: a template without quotes (`{{`
+/// opens a mapping) and a merge key.
+#[test]
+fn yaml_unquoted_templates_and_merge_keys_say_what_to_write() {
+    let e = refused("steps:\n  - type: log\n    message: {{run.id}}\n");
+    assert_eq!(e.pos, Pos { line: 3, col: 15 });
+    assert_eq!(
+        e.message,
+        "`{{` starts a YAML mapping here: a template is text, so quote it (`message: \"{{…}}\"`)"
+    );
+    // A mapping as a key elsewhere keeps the general message.
+    let e = refused("a: {x: 1, {y: 2}: 3}\n");
+    assert!(
+        e.message.contains("a mapping key must be a plain string"),
+        "{e:?}"
+    );
+    let e = refused("h: &h {a: b}\nheaders:\n  <<: *h\n");
+    assert_eq!(e.pos, Pos { line: 3, col: 3 });
+    assert!(
+        e.message
+            .starts_with("merge keys (`<<: *name`) are not read"),
+        "{e:?}"
+    );
+    // A quoted `<<` is an ordinary key.
+    assert!(parse_yaml("headers:\n  \"<<\": x\n").is_ok());
+}
