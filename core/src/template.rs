@@ -360,9 +360,11 @@ fn parse(s: &str) -> Result<Vec<Piece>, String> {
             text.push_str(&s[literal_start..i]);
             let inner_start = i + 2;
             let Some(len) = find(&bytes[inner_start..], b"}}") else {
-                let at = s[..i].chars().count();
+                // Counted from 1, as a person counts.
+                let at = s[..i].chars().count() + 1;
                 return Err(format!(
-                    "unclosed `{{{{` at character {at}; close it with `}}}}`, or write `\\{{{{` for a literal `{{{{`"
+                    "unclosed `{{{{` at character {at}; close it with `}}}}`, or write `\\{{{{` for a \
+                     literal `{{{{` (in JSON and in a double-quoted YAML string: `\\\\{{{{`)"
                 ));
             };
             let path = parse_path(&s[inner_start..inner_start + len])?;

@@ -117,7 +117,7 @@ fn escaping_and_unclosed() {
     let e = r(json!({"x": "é {{run.id"})).unwrap_err();
     assert_eq!(e.location, "x");
     assert!(
-        e.message.starts_with("unclosed `{{` at character 2"),
+        e.message.starts_with("unclosed `{{` at character 3"),
         "{}",
         e.message
     );
@@ -523,4 +523,16 @@ fn a_secret_is_also_listed_trimmed() {
     let mut out = Vec::new();
     push_forms("abcd1234", &mut out);
     assert_eq!(out, ["abcd1234"]);
+}
+
+/// The escape an unclosed `{{` suggests is written as a JSON file needs it, and works there.
+#[test]
+fn the_suggested_escape_is_spelled_for_json() {
+    let e = parse("a {{ b").unwrap_err();
+    assert!(
+        e.ends_with("(in JSON and in a double-quoted YAML string: `\\\\{{`)"),
+        "{e}"
+    );
+    let written: Value = serde_json::from_str(r#""a \\{{ b""#).unwrap();
+    assert_eq!(parse(written.as_str().unwrap()).map(|_| ()), Ok(()));
 }
