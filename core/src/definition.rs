@@ -132,8 +132,14 @@ impl Definition {
         }
         let name = r.req_str("name", &mut errors);
         if let Some(n) = &name {
-            if n.trim().is_empty() || n.chars().count() > 200 {
-                errors.push("name", "must be 1 to 200 characters");
+            let count = n.chars().count();
+            if n.trim().is_empty() {
+                errors.push("name", "must not be empty or only spaces");
+            } else if count > 200 {
+                errors.push(
+                    "name",
+                    format!("must be at most 200 characters, got {count}"),
+                );
             }
         }
         let shards = r

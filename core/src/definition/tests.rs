@@ -325,3 +325,22 @@ fn save_rules_are_checked_beside_other_problems_of_the_same_part() {
         ["trigger.pkce", "trigger.success_url"]
     );
 }
+
+/// A name of spaces is said to be blank, a long one how long it is.
+#[test]
+fn a_blank_or_long_name_is_said_so() {
+    let with = |name: &str| {
+        let v = json!({"name": name, "trigger": {"type": "endpoint"}, "steps": []});
+        match Definition::parse(&v) {
+            Err(e) => e.0.into_iter().map(|e| e.message).collect::<Vec<_>>(),
+            Ok(_) => vec![],
+        }
+    };
+    assert_eq!(with("   "), ["must not be empty or only spaces"]);
+    assert_eq!(with(""), ["must not be empty or only spaces"]);
+    assert_eq!(
+        with(&"é".repeat(201)),
+        ["must be at most 200 characters, got 201"]
+    );
+    assert!(with(&"é".repeat(200)).is_empty());
+}

@@ -197,11 +197,15 @@ fn check_template(template: &str, loc: &str, errors: &mut Errors) {
     );
 }
 
-/// Whether a template reads the cursor.
+/// Whether a template reads `{{cursor.greatest}}` (another field of `cursor` is refused by
+/// its own check).
 fn uses_cursor(template: &str) -> bool {
     crate::template::referenced_paths(&Value::String(template.to_string()))
         .iter()
-        .any(|p| p.split(['.', '[']).next() == Some(CURSOR_ROOT))
+        .any(|p| {
+            p.strip_prefix(CURSOR_GREATEST)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        })
 }
 
 /// The text `{{cursor.greatest}}` stands for: the mark's text, `""` when there is none.

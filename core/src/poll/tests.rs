@@ -1193,3 +1193,19 @@ fn a_cursor_without_a_tiebreak_must_be_unique() {
     rows[1].2 = None;
     assert!(tied.column_types(&rows).is_ok());
 }
+
+/// `{{cursor.latest}}` under `unique` is one problem (the field is unknown), not also a
+/// `{{cursor.greatest}}` one; `{{cursor.greatest}}` itself needs `greatest`.
+#[test]
+fn a_cursor_field_is_refused_once() {
+    let with = |header: &str| {
+        json!({"type": "poll", "source": {"kind": "http", "url": "https://api.example.com/x",
+               "headers": {"y": header}}})
+    };
+    let e = errs(with("{{cursor.latest}}"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(!e[0].1.contains("cursor.greatest"), "{e:?}");
+    let e = errs(with("{{cursor.greatest}}"));
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].1.contains("needs `\"dedupe\": \"greatest\"`"), "{e:?}");
+}

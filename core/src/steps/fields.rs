@@ -110,20 +110,22 @@ pub fn read_headers(
     let mut headers: Vec<(String, String)> = Vec::new();
     for (name, v) in map {
         let loc = join(&location, name);
-        if !is_token(name) {
+        // A name refused still has its value checked: one problem hides no other.
+        let named = if !is_token(name) {
             errors.push(
                 &loc,
                 format!("`{name}` is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)"),
             );
-            continue;
-        }
-        if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            false
+        } else if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
             errors.push(
                 &loc,
                 format!("header `{name}` is set twice (header names ignore case)"),
             );
-            continue;
-        }
+            false
+        } else {
+            true
+        };
         match v {
             Value::String(s) => {
                 // A line break or NUL would split the header: never sendable, so refused here
@@ -132,7 +134,9 @@ pub fn read_headers(
                     errors.push(&loc, "must not contain a line break or NUL");
                 }
                 scope.validate(v, &loc, errors);
-                headers.push((name.clone(), s.clone()));
+                if named {
+                    headers.push((name.clone(), s.clone()));
+                }
             }
             other => errors.push(
                 &loc,

@@ -346,3 +346,23 @@ fn a_log_steps_result_is_read_as_message_and_an_http_steps_as_status_headers_bod
         "{message}"
     );
 }
+
+/// A header whose name is refused still has its value checked.
+#[test]
+fn a_refused_header_name_still_has_its_value_checked() {
+    let (_, errors) = parse(json!([{"type": "http", "url": "https://x.test",
+        "headers": {"bad name": "{{nope.a}}", "A": "1", "a": "{{nope.b}}\n"}}]));
+    let at: Vec<&str> = errors.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(
+        at,
+        [
+            "steps[0].headers.bad name",
+            "steps[0].headers.bad name",
+            "steps[0].headers.a",
+            "steps[0].headers.a",
+            "steps[0].headers.a"
+        ],
+        "{errors:#?}"
+    );
+    assert!(errors[1].1.contains("`nope`"), "{errors:#?}");
+}
