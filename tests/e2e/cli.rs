@@ -370,7 +370,7 @@ fn check_reports_file_line_and_location_and_exits_1() {
         [
             "./bad.yaml:4:29: trigger.schedule.every: must be between 1 and 3600, got 0",
             "./typo.json:5:5: steps[0].message: is required",
-            "./typo.json:5:21: steps[0].mesage: unknown field `mesage`; expected one of: type, name, message",
+            "./typo.json:5:21: steps[0].mesage: unknown field `mesage` (did you mean `message`?); expected one of: type, name, message",
         ],
         "{}",
         r.stdout

@@ -216,7 +216,7 @@ fn an_unknown_field_lists_the_known_ones_once() {
     assert_eq!(errors.0[0].location, "stepz");
     assert_eq!(
         errors.0[0].message,
-        "unknown field `stepz`; expected one of: $schema, key, name, shards, trigger, steps"
+        "unknown field `stepz` (did you mean `steps`?); expected one of: $schema, key, name, shards, trigger, steps"
     );
 }
 

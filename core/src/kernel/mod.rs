@@ -19,6 +19,7 @@ pub mod revision;
 pub mod rfc2822;
 pub mod shard;
 pub mod small_sort;
+pub mod spelling;
 pub mod step_records;
 pub mod time;
 pub mod trigger_kind;

@@ -179,10 +179,13 @@ impl<'a> ObjectReader<'a> {
         let Some(map) = self.map else { return };
         for key in map.keys() {
             if !self.known.iter().any(|k| k == key) {
+                let guess = super::spelling::closest(key, &self.known)
+                    .map(|k| format!(" (did you mean `{k}`?)"))
+                    .unwrap_or_default();
                 errors.push(
                     join(&self.location, key),
                     format!(
-                        "unknown field `{key}`; expected one of: {}",
+                        "unknown field `{key}`{guess}; expected one of: {}",
                         self.known.join(", ")
                     ),
                 );

@@ -459,28 +459,14 @@ pub fn closest_zone(name: &str) -> Option<&'static str> {
         .filter(|tz| tz.name().len().abs_diff(want.len()) <= 2)
         .map(|tz| {
             let have: Vec<u8> = tz.name().bytes().map(|b| b.to_ascii_lowercase()).collect();
-            (edit_distance(&want, &have), tz.name())
+            (
+                crate::kernel::spelling::edit_distance(&want, &have),
+                tz.name(),
+            )
         })
         .filter(|(d, _)| *d == 0 || (located && *d <= 2 && d * 3 <= want.len()))
         .min_by_key(|(d, _)| *d)
         .map(|(_, zone)| zone)
-}
-
-/// Levenshtein distance between two byte strings.
-fn edit_distance(a: &[u8], b: &[u8]) -> usize {
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != cb))
-                .min(above + 1)
-                .min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// The required `at` field: a local time of day `HH:MM` (24-hour).

@@ -156,9 +156,9 @@ fn rejects_unknown_fields_by_name() {
         errs[1].1,
         "unknown field `type`; expected one of: name, required, equals"
     );
-    assert!(errs[2]
-        .1
-        .starts_with("unknown field `typ`; expected one of: name, required, type"));
+    assert!(errs[2].1.starts_with(
+        "unknown field `typ` (did you mean `type`?); expected one of: name, required, type"
+    ));
     assert!(errs[3].1.contains("query, headers, body"));
 }
 
