@@ -232,9 +232,10 @@ export function UrlRow({ label, url }) {
 
 /** A value as pretty JSON text; `text`, when given, is that text with the value's numbers
  * exactly as the server sent them (see `exactPretty`). */
-export function Json({ value, text }) {
-  // Focusable, so that a box taller than its room scrolls from the keyboard too.
-  return <pre class="json" tabIndex={0}>{text ?? (value === undefined ? '' : JSON.stringify(value, null, 2))}</pre>;
+export function Json({ value, text, label }) {
+  // Focusable, so that a box taller than its room scrolls from the keyboard too; named for the
+  // screen reader that lands on it.
+  return <pre class="json" tabIndex={0} aria-label={label}>{text ?? (value === undefined ? '' : JSON.stringify(value, null, 2))}</pre>;
 }
 
 export function duration(a, b) {

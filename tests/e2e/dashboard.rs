@@ -432,6 +432,42 @@ fn narrow_pages_do_not_scroll_sideways() {
 }
 
 #[test]
+fn a_failed_run_says_its_error_in_words_and_a_deleted_workflow_is_said_so() {
+    let dev = dev();
+    let server = Server::bind();
+    let upstream = format!("{}/fails", server.base());
+    server.serve(|_| Reply::json(500, json!({"error": "down"})));
+    let id = create_deployed(
+        dev,
+        &json!({"name": "Fails", "trigger": {"type": "endpoint"},
+                "steps": [{"type": "http", "name": "bad_call", "url": upstream, "retries": 0}]}),
+    );
+    let r = send("POST", &dev.url(&format!("/hooks/{id}")), &[], None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let run = text(&r.json()["run_id"]).to_string();
+    let done = wait_run(dev, &run, 60);
+    assert_eq!(done["status"], "failed", "{done}");
+    let message = text(&done["error"]["message"]).to_string();
+    assert!(message.contains("bad_call"), "{done}");
+    let r = browser(
+        "dashboard_failed_run.mjs",
+        json!({"run": run, "workflow": id}),
+    );
+    // The error's message, not its JSON.
+    assert_eq!(text(&r["run_error"]), message, "{r:#}");
+    assert!(!text(&r["step_error"]).contains('{'), "{r:#}");
+    assert_eq!(r["input_label"], "Run input", "{r:#}");
+    assert_eq!(r["deleted"], 204, "{r:#}");
+    let problems = strings(&r["runs_page_problems"]);
+    assert_eq!(problems.len(), 1, "{r:#}");
+    assert!(
+        problems[0].starts_with("This workflow was deleted"),
+        "{r:#}"
+    );
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
 fn runs_page_pages_older_runs_and_keeps_showing_new_ones() {
     let dev = dev();
     let id = create_deployed(dev, &endpoint_example());
@@ -504,6 +540,11 @@ fn workflow_list_keeps_the_pages_loaded_when_it_refreshes() {
         json!({"oldest_name": "Paged 00"}),
     );
     assert_eq!(r["first_page"], 50, "{r:#}");
+    assert_eq!(
+        text(&r["filtered_before_more"]),
+        "None of the 50 workflows loaded matches “Paged 00”; Load more workflows to look further.",
+        "{r:#}"
+    );
     let most = r["most_detail_reads"].as_u64().expect("most_detail_reads");
     assert!((2..=4).contains(&most), "{r:#}");
     // A failed "Load more workflows" stayed on screen through the refresh, until a try succeeded.

@@ -155,7 +155,9 @@ export function WorkflowList() {
       {items === null ? <Problem error={error} /> : <StaleNote error={error} />}
       {items === null && !error ? <Loading what="workflows" /> : null}
       {items && items.length === 0 ? <Empty>No workflows yet. Pick a template and press “New workflow”.</Empty> : null}
-      {items && items.length > 0 && shown.length === 0 ? <Empty>No workflow matches “{filter}”.</Empty> : null}
+      {items && items.length > 0 && shown.length === 0
+        ? <Empty>{next ? `None of the ${items.length} workflows loaded matches “${filter}”; Load more workflows to look further.` : `No workflow matches “${filter}”.`}</Empty>
+        : null}
       {shown.length > 0 && (
         <div class="table-wrap">
           <table class="workflows">

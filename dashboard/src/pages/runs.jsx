@@ -18,6 +18,13 @@ const statusInAddress = () => {
   return STATUSES.includes(s) ? s : '';
 };
 
+/** A run's error in words: its `message` (the record's form), else the text or JSON given. */
+const errorText = (error) => {
+  if (typeof error === 'string') return error;
+  if (error && typeof error.message === 'string') return error.message;
+  return JSON.stringify(error);
+};
+
 export function RunsPage({ id }) {
   const [wf, setWf] = useState(null);
   const [status, setStatusShown] = useState(statusInAddress);
@@ -129,7 +136,10 @@ export function RunsPage({ id }) {
       </div>
       <Problem error={wfError} title="The workflow could not be loaded" />
       {/* A workflow not found is said once: its runs' 404 says the same. */}
-      {runs === null ? (wfError && wfError.status === 404 && error && error.status === 404 ? null : <Problem error={error} />) : <StaleNote error={error} />}
+      {runs === null ? (wfError && wfError.status === 404 && error && error.status === 404 ? null : <Problem error={error} />)
+        // Deleted while shown: said as such (the list is not read again), the runs shown kept.
+        : error && error.status === 404 ? <Problem error={{ title: 'This workflow was deleted', detail: 'Its runs were deleted with it; those shown were loaded before.', errors: [] }} />
+          : <StaleNote error={error} />}
       {runs === null && !error && <Loading what="runs" />}
       {runs && all.length === 0 && <Empty>{status ? `No ${status} runs.` : 'No runs yet. They appear here as soon as a trigger starts one.'}</Empty>}
       {all.length > 0 && (
@@ -178,8 +188,8 @@ function Timeline({ run }) {
               <span class="muted"> · {s.attempts ?? 1} attempt{(s.attempts ?? 1) === 1 ? '' : 's'} · {duration(s.started_at, s.finished_at) || '—'}</span>
             </div>
             <div class="bar-track" aria-hidden="true"><div class={`bar s-${s.status}`} style={{ marginLeft: `${left}%`, width: `${width}%` }} /></div>
-            {s.error ? <p class="bad">Error: {typeof s.error === 'string' ? s.error : JSON.stringify(s.error)}</p> : null}
-            {s.output !== undefined && s.output !== null ? <details open><summary>Output</summary><Json value={s.output} text={exactPretty(run, 'steps', i, 'output')} /></details> : null}
+            {s.error ? <p class="bad">Error: {errorText(s.error)}</p> : null}
+            {s.output !== undefined && s.output !== null ? <details open><summary>Output</summary><Json value={s.output} text={exactPretty(run, 'steps', i, 'output')} label={`Output of ${s.name}`} /></details> : null}
           </li>
         );
       })}
@@ -244,7 +254,7 @@ export function RunPage({ runId }) {
       </div>
       <StaleNote error={error} />
       <Problem error={problem} title="The run could not be replayed" />
-      {run.error ? <div class="problem"><strong>The run failed</strong><p>{typeof run.error === 'string' ? run.error : JSON.stringify(run.error)}</p></div> : null}
+      {run.error ? <div class="problem run-error"><strong>The run failed</strong><p>{errorText(run.error)}</p></div> : null}
       <div class="grid">
         <div>
           <h2>Steps</h2>
@@ -252,7 +262,7 @@ export function RunPage({ runId }) {
         </div>
         <div>
           <h2>Input</h2>
-          <Json value={run.input} text={exactPretty(run, 'input')} />
+          <Json value={run.input} text={exactPretty(run, 'input')} label="Run input" />
           {run.dedup_key ? <p class="muted">Dedup key: <code>{run.dedup_key}</code></p> : null}
         </div>
       </div>

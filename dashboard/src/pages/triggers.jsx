@@ -123,8 +123,8 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
             <li class="test-request" key={t.id} data-id={t.id}>
               <div><strong>{t.method}</strong> <span class="mono">{t.path}</span> <Time iso={t.received_at} /> <Signature s={t.signature} /></div>
               {t.query_error && <p class="bad">Query: {t.query_error}</p>}
-              {t.body_error ? <p class="bad">Body: {t.body_error}</p> : <Json value={t.body} text={t.bodyText} />}
-              <details><summary>Query and headers</summary><Json value={{ query: t.query, headers: t.headers }} /></details>
+              {t.body_error ? <p class="bad">Body: {t.body_error}</p> : <Json value={t.body} text={t.bodyText} label="Request body" />}
+              <details><summary>Query and headers</summary><Json value={{ query: t.query, headers: t.headers }} label="Query and headers" /></details>
             </li>
           ))}
         </ol>
@@ -139,7 +139,7 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
           <p class="muted">From test request {proposal.test_request_id}. {dirty
             ? <>Apply puts it into the editor as <code>trigger.request</code>, beside your unsaved changes; save to keep it.</>
             : <>Apply writes it into the draft as <code>trigger.request</code>.</>}</p>
-          <Json value={proposal.schema} />
+          <Json value={proposal.schema} label="Detected request schema" />
           <div class="row">
             <button type="button" class="primary" onClick={apply} disabled={!!busy}>{busy === 'apply' ? 'Applying…' : 'Apply'}</button>
             <button type="button" onClick={closeProposal}>Dismiss</button>
@@ -182,7 +182,7 @@ export function SchedulePanel({ wf, dirty }) {
         <dt>Next run</dt><dd><Time iso={wf.next_run_at} />{wf.next_run_at ? <span class="muted"> ({wf.next_run_at})</span> : wf.status !== 'deployed' ? <span class="muted"> (not deployed)</span> : null}</dd>
         <dt>Last run</dt><dd><Time iso={wf.last_run_at} /></dd>
         <dt>Skipped slots</dt><dd>{wf.skipped_slots ?? 0}</dd>
-        {wf.last_misfire ? <><dt>Last misfire</dt><dd><Json value={wf.last_misfire} /></dd></> : null}
+        {wf.last_misfire ? <><dt>Last misfire</dt><dd><Json value={wf.last_misfire} label="Last misfire" /></dd></> : null}
       </dl>
       <h3>Next fire times</h3>
       <form class="row" onSubmit={load}>

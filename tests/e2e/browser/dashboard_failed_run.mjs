@@ -1,0 +1,19 @@
+// A failed run's page says its error in words; its boxes of JSON are named. Its workflow's runs
+// page, when the workflow is deleted while shown, says so (not "trying again").
+import { args, scenario, signIn } from './dashboard_lib.mjs';
+
+await scenario(async (page, out) => {
+  await signIn(page);
+  await page.goto(`${args.base}/#/runs/${args.run}`);
+  await page.locator('.run-error').waitFor();
+  out.run_error = await page.locator('.run-error p').textContent();
+  out.step_error = await page.locator('.step[data-step="bad_call"] p.bad').textContent();
+  out.input_label = await page.locator('pre.json').last().getAttribute('aria-label');
+
+  await page.goto(`${args.base}/#/w/${args.workflow}/runs`);
+  await page.locator(`tr[data-run="${args.run}"]`).waitFor();
+  const r = await fetch(`${args.base}/api/workflows/${args.workflow}`, { method: 'DELETE', headers: { authorization: `Bearer ${args.token}` } });
+  out.deleted = r.status;
+  await page.locator('.problem', { hasText: 'This workflow was deleted' }).waitFor({ timeout: 15_000 }).catch(() => {});
+  out.runs_page_problems = await page.locator('.problem, .stale').allTextContents();
+});
