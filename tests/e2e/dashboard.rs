@@ -1335,6 +1335,13 @@ fn a_save_or_deploy_over_a_draft_saved_elsewhere_changes_nothing_and_says_so() {
     assert_eq!(deploy["deployed_version"], Value::Null, "{r:#}");
     assert_eq!(deploy["then_status"], "deployed", "{r:#}");
     assert_eq!(deploy["then_name"], "Saved again elsewhere", "{r:#}");
+    let dirty = &r["dirty_deploy"];
+    assert!(
+        text(&dirty["problem"]).contains("Not deployed: the draft was changed elsewhere"),
+        "{r:#}"
+    );
+    assert_eq!(dirty["deployed_version"], 1, "{r:#}");
+    assert_eq!(dirty["deployed_name"], "Saved again elsewhere", "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

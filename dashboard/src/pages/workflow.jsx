@@ -131,8 +131,9 @@ export function WorkflowPage({ id, onDirty }) {
   useLayoutEffect(() => { if (onDirty) onDirty(id, dirty); }, [dirty]);
   useEffect(() => () => { if (onDirty) onDirty(id, false); }, []);
 
-  /** Saves the editor's text as the draft; true when it was accepted. */
-  const save = async () => {
+  /** Saves the editor's text as the draft; true when it was accepted. `refused` names what a
+   * save refused for a draft saved elsewhere stops (a deploy that saves first says so). */
+  const save = async (refused = 'save') => {
     setProblem(null);
     setNote('');
     // What is sent is what counts as saved: text typed while the save is under way stays unsaved.
@@ -159,7 +160,7 @@ export function WorkflowPage({ id, onDirty }) {
       return true;
     } catch (e) {
       // The edit kept is the editor's text now: what was typed while the save was under way too.
-      if (e.status === 412) await savedElsewhere(editor.current.text(), 'save');
+      if (e.status === 412) await savedElsewhere(editor.current.text(), refused);
       else if (e.tag) {
         // Saved, though the answer is a problem (the test URL's copy was not updated): the
         // draft sent is the saved one, and its tag is the next save's `If-Match`.
@@ -219,7 +220,7 @@ export function WorkflowPage({ id, onDirty }) {
   };
 
   const deploy = async () => {
-    if (dirty && !(await save())) return;
+    if (dirty && !(await save('deploy'))) return;
     setBusy('deploy');
     setProblem(null);
     changes.current += 1;
@@ -339,7 +340,7 @@ export function WorkflowPage({ id, onDirty }) {
         </div>
         <nav class="actions" aria-label="Workflow actions">
           <a class="button" href={`#/w/${enc(id)}/runs`}>Runs</a>
-          <button type="button" onClick={save} disabled={!!busy}>{busy === 'save' ? 'Saving…' : dirty ? 'Save draft' : 'Save'}</button>
+          <button type="button" onClick={() => save()} disabled={!!busy}>{busy === 'save' ? 'Saving…' : dirty ? 'Save draft' : 'Save'}</button>
           <button type="button" class="primary" onClick={deploy} disabled={!!busy}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
           <button type="button" onClick={undeploy} disabled={wf.status !== 'deployed' || !!busy}>Undeploy</button>
           <ConfirmButton label={busy === 'delete' ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?" onConfirm={remove} disabled={!!busy} />

@@ -47,4 +47,19 @@ await scenario(async (page, out) => {
   const deployed = await apiGet(path);
   out.deploy.then_status = deployed.status;
   out.deploy.then_name = deployed.deployed_definition && deployed.deployed_definition.name;
+
+  // A deploy with unsaved edits saves first: that save refused, the deploy says it did not
+  // happen, and the edit is kept for "Restore my edit".
+  const current = (await apiGet(path)).draft;
+  await setEditorText(page, JSON.stringify({ ...current, name: 'Mine, to deploy' }, null, 2));
+  await page.locator('p.note', { hasText: 'Unsaved changes' }).waitFor();
+  await apiPut(path, { ...current, name: 'Saved a third time elsewhere' });
+  await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+  await page.locator('#stale-edit').waitFor({ timeout: 10_000 });
+  const last = await apiGet(path);
+  out.dirty_deploy = {
+    problem: await page.locator('#save-problem').count() ? await page.locator('#save-problem').textContent() : null,
+    deployed_version: last.deployed_version,
+    deployed_name: last.deployed_definition && last.deployed_definition.name,
+  };
 });
