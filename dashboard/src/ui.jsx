@@ -61,6 +61,22 @@ export function useRoute(hold) {
 
 export function go(path) { location.hash = `#${path}`; }
 
+/** Gives the focus back after a button's work: a button disabled while its request is under way
+ * loses the focus (to the page's body), and a keyboard or screen reader user their place. When
+ * `busy` ends and nothing else took the focus, the element the last click named gets it (the
+ * button itself, or the one that stands for it now: Deploy after Undeploy). Returns the
+ * function a click handler calls with a getter of that element. */
+export function useFocusAfter(busy) {
+  const target = useRef(null);
+  useEffect(() => {
+    if (busy || !target.current) return;
+    const el = target.current();
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (lost && el && el.isConnected && !el.disabled) el.focus();
+  }, [busy]);
+  return (getter) => { target.current = getter; };
+}
+
 /** Calls `f` now and then every `ms` while mounted and the tab is visible (no overlap). With
  * `maxMs`, a call that returns false (nothing changed) doubles the wait, up to `maxMs`; any
  * other result starts over at `ms`, and so does the tab shown again or the window focused,

@@ -1507,6 +1507,7 @@ fn a_late_answer_for_a_page_left_does_not_set_the_title() {
     assert_eq!(r["workflow_page_title"], "Title B · Tripline", "{r:#}");
     assert_eq!(r["list_title"], "Workflows · Tripline", "{r:#}");
     assert_eq!(r["renamed_title"], "Title B renamed · Tripline", "{r:#}");
+    assert_eq!(r["focus_after_save"], "Save", "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

@@ -1,7 +1,7 @@
 // Runs of a workflow (status filter, paging, new runs appearing live) and one run's timeline.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, apiWith, enc, exactPretty } from '../api.js';
-import { Problem, Loading, Empty, Status, Time, Json, StaleNote, usePolling, duration, go, MoreButton } from '../ui.jsx';
+import { Problem, Loading, Empty, Status, Time, Json, StaleNote, usePolling, duration, go, MoreButton, useFocusAfter } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
@@ -202,6 +202,7 @@ export function RunPage({ runId }) {
   const [error, setError] = useState(null);
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState(false);
+  const focusAfter = useFocusAfter(busy);
   // An answer that comes after the page was left does not set the title.
   const live = useRef(true);
   useEffect(() => () => { live.current = false; }, []);
@@ -249,7 +250,7 @@ export function RunPage({ runId }) {
           <p class="muted"><a href={`#/w/${enc(run.workflow_id)}/runs`}>all runs of this workflow</a> · v{run.version} · {run.trigger} · <Status status={run.status} /> · created <Time iso={run.created_at} /> · took {duration(run.started_at, run.finished_at) || '—'}</p>
         </div>
         <div class="actions">
-          <button type="button" class="primary" onClick={replay} disabled={busy}>{busy ? 'Replaying…' : 'Replay'}</button>
+          <button type="button" class="primary" onClick={(e) => { const self = e.currentTarget; focusAfter(() => self); replay(); }} disabled={busy}>{busy ? 'Replaying…' : 'Replay'}</button>
         </div>
       </div>
       <StaleNote error={error} />

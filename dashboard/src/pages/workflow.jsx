@@ -5,7 +5,7 @@ import { api, apiIfMatch, enc, etagOf, strongTag, exactCompact, exactPretty, Jso
 import { Editor, placeErrors } from '../editor.jsx';
 import { setMember } from '../jsonpath.js';
 import { lineDiff } from '../diff.js';
-import { Problem, Loading, Status, Time, UrlRow, ConfirmButton, go, usePolling } from '../ui.jsx';
+import { Problem, Loading, Status, Time, UrlRow, ConfirmButton, go, usePolling, useFocusAfter } from '../ui.jsx';
 import { EndpointPanel, SchedulePanel, PollPanel, OAuthPanel } from './triggers.jsx';
 
 /** A workflow as answered, with the texts the page shows of its draft, its deployed
@@ -53,6 +53,9 @@ export function WorkflowPage({ id, onDirty }) {
   const [errors, setErrors] = useState([]);
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState('');
+  const focusAfter = useFocusAfter(busy);
+  const saveButton = useRef(null);
+  const deployButton = useRef(null);
   const [note, setNote] = useState('');
   // An unsaved edit kept in this tab that started from an older draft: restored only when asked.
   const [staleEdit, setStaleEdit] = useState(null);
@@ -340,9 +343,10 @@ export function WorkflowPage({ id, onDirty }) {
         </div>
         <nav class="actions" aria-label="Workflow actions">
           <a class="button" href={`#/w/${enc(id)}/runs`}>Runs</a>
-          <button type="button" onClick={() => save()} disabled={!!busy}>{busy === 'save' ? 'Saving…' : dirty ? 'Save draft' : 'Save'}</button>
-          <button type="button" class="primary" onClick={deploy} disabled={!!busy}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
-          <button type="button" onClick={undeploy} disabled={wf.status !== 'deployed' || !!busy}>Undeploy</button>
+          <button type="button" ref={saveButton} onClick={() => { focusAfter(() => saveButton.current); save(); }} disabled={!!busy}>{busy === 'save' ? 'Saving…' : dirty ? 'Save draft' : 'Save'}</button>
+          <button type="button" class="primary" ref={deployButton} onClick={() => { focusAfter(() => deployButton.current); deploy(); }} disabled={!!busy}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
+          {/* Undeployed, its button is disabled: Deploy takes the focus. */}
+          <button type="button" onClick={(e) => { const self = e.currentTarget; focusAfter(() => (self.disabled ? deployButton.current : self)); undeploy(); }} disabled={wf.status !== 'deployed' || !!busy}>Undeploy</button>
           <ConfirmButton label={busy === 'delete' ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?" onConfirm={remove} disabled={!!busy} />
         </nav>
       </div>

@@ -28,4 +28,6 @@ await scenario(async (page, out) => {
   await page.getByText('Draft saved.').or(page.locator('#save-problem')).waitFor();
   await page.waitForFunction((t) => document.title === t, `${args.b_name} renamed · Tripline`, { timeout: 10_000 }).catch(() => {});
   out.renamed_title = await page.title();
+  // The Save button was disabled while it saved: the focus came back to it.
+  out.focus_after_save = await page.evaluate(() => document.activeElement && document.activeElement.textContent);
 });
