@@ -700,6 +700,14 @@ fn test_shelf_fills_live_and_detected_schema_is_applied() {
     let shelf = text(&r["shelf_text"]);
     assert!(shelf.contains("POST"), "{shelf}");
     assert!(shelf.contains("ada@example.com"), "{shelf}");
+    // The failing one's body, not parsed, is shown as the bytes kept.
+    let sent = json!({"email": "ada@example.com", "age": 36, "tags": ["a"]}).to_string();
+    assert_eq!(
+        text(&r["raw_summary"]),
+        format!("Raw body ({} bytes)", sent.len()),
+        "{r:#}"
+    );
+    assert_eq!(text(&r["raw_text"]), sent, "{r:#}");
     // Newest first: the right secret passes, the wrong one is reported as failing.
     assert_eq!(r["signatures"], json!(["valid", "invalid"]), "{r:#}");
     assert!(

@@ -116,7 +116,8 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
       <p class="muted">Requests sent to the test URL appear here by themselves. Nothing runs.</p>
       <Problem error={shelfError} />
       {shelf === null && !shelfError && <Loading what="the test shelf" />}
-      {shelf && shelf.length === 0 && <Empty>No test requests yet. Send one, e.g. <code class="example-curl">{exampleCurl(wf)}</code></Empty>}
+      {shelf && shelf.length === 0 && <Empty>No test requests yet. Send one, e.g. <code class="example-curl">{exampleCurl(wf)}</code>
+        {wf.draft && wf.draft.trigger && wf.draft.trigger.verify ? '; unsigned, it is captured but shown as failing the draft\'s signature check (verify).' : ''}</Empty>}
       {shelf && shelf.length > 0 && (
         <ol class="shelf" aria-live="polite">
           {shelf.map((t) => (
@@ -124,6 +125,12 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
               <div><strong>{t.method}</strong> <span class="mono">{t.path}</span> <Time iso={t.received_at} /> <Signature s={t.signature} /></div>
               {t.query_error && <p class="bad">Query: {t.query_error}</p>}
               {t.body_error ? <p class="bad">Body: {t.body_error}</p> : <Json value={t.body} text={t.bodyText} label="Request body" />}
+              {/* Not parsed (a signature that fails, a body that is no JSON): the bytes kept, to
+                  compare with what the sender signed. */}
+              {t.body_error && typeof t.raw_body === 'string' && t.raw_body !== '' && (
+                <details class="raw-body"><summary>Raw body ({t.raw_body_encoding === 'base64' ? 'base64, ' : ''}{t.raw_body_bytes} bytes{t.raw_body_truncated ? ', the start kept' : ''})</summary>
+                  <Json text={t.raw_body} label="Raw body" /></details>
+              )}
               <details><summary>Query and headers</summary><Json value={{ query: t.query, headers: t.headers }} label="Query and headers" /></details>
             </li>
           ))}

@@ -27,6 +27,10 @@ await scenario(async (page, out) => {
   await page.locator('.test-request').nth(1).waitFor();
   const req = page.locator('.test-request').first();
   out.shelf_text = await req.textContent();
+  // The request whose signature fails has no parsed body: its kept bytes are shown.
+  const failing = page.locator('.test-request').nth(1);
+  out.raw_summary = await failing.locator('.raw-body summary').textContent();
+  out.raw_text = await failing.locator('.raw-body pre').textContent();
   out.signatures = await page.locator('.test-request .sig').evaluateAll((els) => els.map((e) => e.dataset.sig));
   out.signature_texts = await page.locator('.test-request .sig').allTextContents();
   await shot(page, 'test-shelf');
