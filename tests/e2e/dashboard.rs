@@ -468,6 +468,33 @@ fn a_failed_run_says_its_error_in_words_and_a_deleted_workflow_is_said_so() {
 }
 
 #[test]
+fn a_workflow_deleted_elsewhere_is_said_once_and_nothing_more_is_sent() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_deleted_elsewhere.mjs", json!({ "id": id }));
+    assert_eq!(r["deleted"], 204, "{r:#}");
+    let problems = strings(&r["problems"]);
+    assert_eq!(problems.len(), 1, "{r:#}");
+    assert!(
+        problems[0].starts_with("This workflow was deleted"),
+        "{r:#}"
+    );
+    assert_eq!(
+        r["buttons"],
+        json!([
+            "Save draft (disabled)",
+            "Deploy (disabled)",
+            "Undeploy (disabled)",
+            "Delete"
+        ]),
+        "{r:#}"
+    );
+    assert_eq!(r["panels"], 0, "{r:#}");
+    assert_eq!(r["edit_kept"], true, "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
 fn runs_page_pages_older_runs_and_keeps_showing_new_ones() {
     let dev = dev();
     let id = create_deployed(dev, &endpoint_example());

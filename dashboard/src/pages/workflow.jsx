@@ -40,6 +40,8 @@ function Diff({ deployed, draft }) {
 export function WorkflowPage({ id, onDirty }) {
   const [wf, setWf] = useState(null);
   const [loadError, setLoadError] = useState(null);
+  // Deleted elsewhere while shown (a read or a write answered 404): said once, nothing more sent.
+  const [gone, setGone] = useState(false);
   const [text, setText] = useState(null);
   const [savedText, setSavedText] = useState(null);
   // The saved draft's revision (its ETag): a save or deploy is of that draft only.
@@ -107,12 +109,14 @@ export function WorkflowPage({ id, onDirty }) {
       if (loadError && loadError.status !== 404) await firstLoad.current();
       return;
     }
+    if (gone) return;
     const started = changes.current;
     let fresh;
     try {
       fresh = withTexts(await api('GET', `/api/workflows/${enc(id)}`));
-    } catch {
-      return; // the next tick tries again
+    } catch (e) {
+      if (e.status === 404) setGone(true);
+      return; // else the next tick tries again
     }
     if (changes.current !== started) return;
     setWf((old) => {
@@ -164,6 +168,7 @@ export function WorkflowPage({ id, onDirty }) {
     } catch (e) {
       // The edit kept is the editor's text now: what was typed while the save was under way too.
       if (e.status === 412) await savedElsewhere(editor.current.text(), refused);
+      else if (e.status === 404) setGone(true);
       else if (e.tag) {
         // Saved, though the answer is a problem (the test URL's copy was not updated): the
         // draft sent is the saved one, and its tag is the next save's `If-Match`.
@@ -239,6 +244,7 @@ export function WorkflowPage({ id, onDirty }) {
         const typed = editor.current.text();
         await savedElsewhere(typed !== deploying ? typed : null, 'deploy');
       }
+      else if (e.status === 404) setGone(true);
       else {
         setErrors(e.errors || []);
         setProblem(e);
@@ -256,8 +262,11 @@ export function WorkflowPage({ id, onDirty }) {
       await refreshAfter('Undeployed');
       setNote('Undeployed: its triggers are stopped.');
     } catch (e) {
-      setErrors(e.errors || []);
-      setProblem(e);
+      if (e.status === 404) setGone(true);
+      else {
+        setErrors(e.errors || []);
+        setProblem(e);
+      }
     } finally {
       setBusy('');
     }
@@ -343,13 +352,15 @@ export function WorkflowPage({ id, onDirty }) {
         </div>
         <nav class="actions" aria-label="Workflow actions">
           <a class="button" href={`#/w/${enc(id)}/runs`}>Runs</a>
-          <button type="button" ref={saveButton} onClick={() => { focusAfter(() => saveButton.current); save(); }} disabled={!!busy}>{busy === 'save' ? 'Saving…' : dirty ? 'Save draft' : 'Save'}</button>
-          <button type="button" class="primary" ref={deployButton} onClick={() => { focusAfter(() => deployButton.current); deploy(); }} disabled={!!busy}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
+          <button type="button" ref={saveButton} onClick={() => { focusAfter(() => saveButton.current); save(); }} disabled={!!busy || gone}>{busy === 'save' ? 'Saving…' : dirty ? 'Save draft' : 'Save'}</button>
+          <button type="button" class="primary" ref={deployButton} onClick={() => { focusAfter(() => deployButton.current); deploy(); }} disabled={!!busy || gone}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
           {/* Undeployed, its button is disabled: Deploy takes the focus. */}
-          <button type="button" onClick={(e) => { const self = e.currentTarget; focusAfter(() => (self.disabled ? deployButton.current : self)); undeploy(); }} disabled={wf.status !== 'deployed' || !!busy}>Undeploy</button>
+          <button type="button" onClick={(e) => { const self = e.currentTarget; focusAfter(() => (self.disabled ? deployButton.current : self)); undeploy(); }} disabled={wf.status !== 'deployed' || !!busy || gone}>Undeploy</button>
           <ConfirmButton label={busy === 'delete' ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?" onConfirm={remove} disabled={!!busy} />
         </nav>
       </div>
+      {gone && <div class="problem" role="alert" id="gone"><strong>This workflow was deleted</strong>
+        <p>It was deleted elsewhere (another tab, the CLI or the API): nothing can be saved to it. The editor keeps what it shows, to copy.</p></div>}
       <p class="note" role="status" aria-live="polite">{note}{dirty ? ' Unsaved changes.' : ''}</p>
       {staleEdit !== null && (
         <div class="problem" role="alert" id="stale-edit">
@@ -385,6 +396,7 @@ export function WorkflowPage({ id, onDirty }) {
           </details>
         </div>
         <div class="col-side">
+          {gone ? null : <>
           {kinds.includes('endpoint') && <EndpointPanel wf={wf} dirty={dirty} tag={tag} onApplied={adopt} onRefused={() => {
             // Text typed while the schema was applied is kept, as a refused save's is.
             const typed = editor.current.text();
@@ -394,6 +406,7 @@ export function WorkflowPage({ id, onDirty }) {
           {kinds.includes('poll') && <PollPanel wf={wf} onChanged={refresh} />}
           {kinds.includes('oauth') && <OAuthPanel wf={wf} />}
           {!kinds.some((k) => ['endpoint', 'schedule', 'poll', 'oauth'].includes(k)) && <UrlRow label="API" url={`/api/workflows/${wf.id}`} />}
+          </>}
         </div>
       </div>
     </section>
