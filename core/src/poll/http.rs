@@ -197,14 +197,17 @@ fn check_template(template: &str, loc: &str, errors: &mut Errors) {
     );
 }
 
-/// Whether a template reads `{{cursor.greatest}}` (another field of `cursor` is refused by
-/// its own check).
+/// Whether a template reads the cursor (`{{cursor.greatest}}`, `{{cursor}}`); a named field
+/// other than `greatest` is not counted, being refused by its own check.
 fn uses_cursor(template: &str) -> bool {
     crate::template::referenced_paths(&Value::String(template.to_string()))
         .iter()
-        .any(|p| {
-            p.strip_prefix(CURSOR_GREATEST)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        .any(|p| match p.strip_prefix(CURSOR_ROOT) {
+            Some(rest) => match rest.strip_prefix('.') {
+                Some(field) => field.split(['.', '[']).next() == Some("greatest"),
+                None => rest.is_empty() || rest.starts_with('['),
+            },
+            None => false,
         })
 }
 
