@@ -44,12 +44,13 @@ pub fn exit_when_unread_with(code: u8) {
 pub fn reader_gone() -> bool {
     let mut fd = libc::pollfd {
         fd: libc::STDOUT_FILENO,
-        events: 0,
+        events: libc::POLLOUT,
         revents: 0,
     };
     // SAFETY: one valid `pollfd`, no timeout; `poll` only writes its `revents`.
     let ready = unsafe { libc::poll(&mut fd, 1, 0) };
-    ready == 1 && fd.revents & libc::POLLERR != 0
+    // Linux says a pipe without a reader with POLLERR, the BSDs and macOS with POLLHUP.
+    ready == 1 && fd.revents & (libc::POLLERR | libc::POLLHUP) != 0
 }
 
 #[cfg(not(unix))]

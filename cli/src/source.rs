@@ -556,7 +556,7 @@ impl MarkedEventReceiver for YamlBuilder {
                         self.fail(pos, message);
                         return;
                     }
-                    if text == "<<" && style == TScalarStyle::Plain {
+                    if text == "<<" && style == TScalarStyle::Plain && tag.is_none() {
                         let message = "merge keys (`<<: *name`) are not read: write the fields \
                                        out in this mapping"
                             .to_string();
@@ -639,14 +639,25 @@ impl MarkedEventReceiver for YamlBuilder {
                 if self.wants_key() {
                     // `message: {{run.id}}` unquoted: `{{` opens a mapping whose first key is
                     // another mapping.
+                    let depth = self.stack.len();
                     let message = match (&ev, self.stack.last()) {
                         (Event::MappingStart(..), Some(Frame::Map { pointer, map, .. }))
                             if map.is_empty() =>
                         {
-                            let field = pointer.rsplit('/').next().unwrap_or_default();
+                            // Written as it stands: a list item, a field, or the whole file.
+                            let quoted = "\"{{…}}\"";
+                            let written = match depth.checked_sub(2).map(|i| &self.stack[i]) {
+                                Some(Frame::Seq { .. }) => format!("- {quoted}"),
+                                Some(Frame::Map { .. }) => {
+                                    let field = pointer.rsplit('/').next().unwrap_or_default();
+                                    let field = field.replace("~1", "/").replace("~0", "~");
+                                    format!("{field}: {quoted}")
+                                }
+                                None => quoted.to_string(),
+                            };
                             format!(
                                 "`{{{{` starts a YAML mapping here: a template is text, so quote \
-                                 it (`{field}: \"{{{{…}}}}\"`)"
+                                 it (`{written}`)"
                             )
                         }
                         _ => "a mapping key must be a plain string, not a list or mapping".into(),

@@ -320,6 +320,14 @@ fn yaml_unquoted_templates_and_merge_keys_say_what_to_write() {
             .starts_with("merge keys (`<<: *name`) are not read"),
         "{e:?}"
     );
-    // A quoted `<<` is an ordinary key.
+    // A quoted or tagged `<<` is an ordinary key.
     assert!(parse_yaml("headers:\n  \"<<\": x\n").is_ok());
+    assert!(parse_yaml("headers:\n  !!str <<: x\n").is_ok());
+    // In a list, at the top, under a key with `/`: written as it stands.
+    let e = refused("tags:\n  - {{run.id}}\n");
+    assert!(e.message.ends_with("(`- \"{{…}}\"`)"), "{e:?}");
+    let e = refused("{{run.id}}\n");
+    assert!(e.message.ends_with("(`\"{{…}}\"`)"), "{e:?}");
+    let e = refused("a/b: {{run.id}}\n");
+    assert!(e.message.ends_with("(`a/b: \"{{…}}\"`)"), "{e:?}");
 }
