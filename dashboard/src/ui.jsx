@@ -65,16 +65,25 @@ export function go(path) { location.hash = `#${path}`; }
  * loses the focus (to the page's body), and a keyboard or screen reader user their place. When
  * `busy` ends and nothing else took the focus, the element the last click named gets it (the
  * button itself, or the one that stands for it now: Deploy after Undeploy). Returns the
- * function a click handler calls with a getter of that element. */
+ * function a click handler calls with a getter of that element and the `busy` values its work
+ * takes. */
 export function useFocusAfter(busy) {
+  // { getter, kinds }: the element, and the `busy` values of the work the click started (a
+  // deploy that saves first is two); work of another kind (a delete) gives no focus back.
   const target = useRef(null);
+  const ended = useRef(busy);
   useEffect(() => {
-    if (busy || !target.current) return;
-    const el = target.current();
+    if (busy) {
+      ended.current = busy;
+      return;
+    }
+    const t = target.current;
+    if (!t || !t.kinds.includes(ended.current)) return;
+    const el = t.getter();
     const lost = !document.activeElement || document.activeElement === document.body;
     if (lost && el && el.isConnected && !el.disabled) el.focus();
   }, [busy]);
-  return (getter) => { target.current = getter; };
+  return (getter, ...kinds) => { target.current = { getter, kinds }; };
 }
 
 /** Calls `f` now and then every `ms` while mounted and the tab is visible (no overlap). With

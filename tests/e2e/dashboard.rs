@@ -335,6 +335,7 @@ fn endpoint_workflow_from_template_to_replayed_run() {
         "{r:#}"
     );
     assert_eq!(r["filter_after_reload"], "failed", "{r:#}");
+    assert_eq!(r["filter_after_link"], "succeeded", "{r:#}");
     assert_eq!(r["succeeded_filter_rows"], 1);
     let run_id = text(&r["run_id"]);
     assert!(run_id.starts_with("run_"), "{run_id}");

@@ -34,6 +34,13 @@ export function RunsPage({ id }) {
     setStatusShown(s);
     history.replaceState(history.state, '', `#/w/${enc(id)}/runs${s ? `?status=${s}` : ''}`);
   };
+  // An address of this page with another filter (a link, Back) is the same route: the filter
+  // follows it.
+  useEffect(() => {
+    const follow = () => setStatusShown(statusInAddress());
+    addEventListener('hashchange', follow);
+    return () => removeEventListener('hashchange', follow);
+  }, []);
   const [list, setList] = useState(null);
   const [next, setNext] = useState(null);
   const [error, setError] = useState(null);
@@ -250,7 +257,7 @@ export function RunPage({ runId }) {
           <p class="muted"><a href={`#/w/${enc(run.workflow_id)}/runs`}>all runs of this workflow</a> · v{run.version} · {run.trigger} · <Status status={run.status} /> · created <Time iso={run.created_at} /> · took {duration(run.started_at, run.finished_at) || '—'}</p>
         </div>
         <div class="actions">
-          <button type="button" class="primary" onClick={(e) => { const self = e.currentTarget; focusAfter(() => self); replay(); }} disabled={busy}>{busy ? 'Replaying…' : 'Replay'}</button>
+          <button type="button" class="primary" onClick={(e) => { const self = e.currentTarget; focusAfter(() => self, true); replay(); }} disabled={busy}>{busy ? 'Replaying…' : 'Replay'}</button>
         </div>
       </div>
       <StaleNote error={error} />

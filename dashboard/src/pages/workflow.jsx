@@ -352,10 +352,10 @@ export function WorkflowPage({ id, onDirty }) {
         </div>
         <nav class="actions" aria-label="Workflow actions">
           <a class="button" href={`#/w/${enc(id)}/runs`}>Runs</a>
-          <button type="button" ref={saveButton} onClick={() => { focusAfter(() => saveButton.current); save(); }} disabled={!!busy || gone}>{busy === 'save' ? 'Saving…' : dirty ? 'Save draft' : 'Save'}</button>
-          <button type="button" class="primary" ref={deployButton} onClick={() => { focusAfter(() => deployButton.current); deploy(); }} disabled={!!busy || gone}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
+          <button type="button" ref={saveButton} onClick={() => { focusAfter(() => saveButton.current, 'save'); save(); }} disabled={!!busy || gone}>{busy === 'save' ? 'Saving…' : dirty ? 'Save draft' : 'Save'}</button>
+          <button type="button" class="primary" ref={deployButton} onClick={() => { focusAfter(() => deployButton.current, 'save', 'deploy'); deploy(); }} disabled={!!busy || gone}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
           {/* Undeployed, its button is disabled: Deploy takes the focus. */}
-          <button type="button" onClick={(e) => { const self = e.currentTarget; focusAfter(() => (self.disabled ? deployButton.current : self)); undeploy(); }} disabled={wf.status !== 'deployed' || !!busy || gone}>Undeploy</button>
+          <button type="button" onClick={(e) => { const self = e.currentTarget; focusAfter(() => (self.disabled ? deployButton.current : self), 'undeploy'); undeploy(); }} disabled={wf.status !== 'deployed' || !!busy || gone}>Undeploy</button>
           <ConfirmButton label={busy === 'delete' ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?" onConfirm={remove} disabled={!!busy} />
         </nav>
       </div>

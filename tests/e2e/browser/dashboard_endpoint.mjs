@@ -99,6 +99,10 @@ await scenario(async (page, out) => {
   await page.reload({ waitUntil: 'domcontentloaded' });
   await page.getByText('No failed runs.').waitFor();
   out.filter_after_reload = await page.getByLabel('Status').inputValue();
+  // A link to the same page with another filter: the filter follows it.
+  await page.evaluate((h) => { location.hash = h; }, `#/w/${out.id}/runs?status=succeeded`);
+  await page.waitForFunction(() => document.getElementById('status-filter').value === 'succeeded', null, { timeout: 10_000 }).catch(() => {});
+  out.filter_after_link = await page.getByLabel('Status').inputValue();
   await page.getByLabel('Status').selectOption('succeeded');
   await row.waitFor();
   out.succeeded_filter_rows = await page.locator('tr[data-run]').count();
