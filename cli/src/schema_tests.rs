@@ -801,6 +801,13 @@ fn rules_only_the_parser_checks() {
             ),
         ),
         (
+            "a literal header value past U+00FF (a header carries bytes)",
+            with(
+                "/steps/0",
+                json!({"type": "http", "url": "https://x.example/", "headers": {"x-n": "\u{20ac}"}}),
+            ),
+        ),
+        (
             "duplicate step names",
             with(
                 "/steps",

@@ -199,6 +199,32 @@ impl Definition {
                     errors.push(at, UNPINNED_URL_CREDENTIAL);
                 }
             }
+            // A header carries bytes: a literal value past U+00FF would fail every run.
+            for (i, item) in items.iter().enumerate() {
+                if !matches!(type_of(item), Some("http" | "response")) {
+                    continue;
+                }
+                let Some(headers) = item.get("headers").and_then(Value::as_object) else {
+                    continue;
+                };
+                for (name, value) in headers {
+                    let at = crate::kernel::problem::join(&format!("steps[{i}].headers"), name);
+                    let Some(text) = value.as_str() else { continue };
+                    let wide = text.chars().find(|&c| c > '\u{ff}');
+                    let literal = !crate::template::is_templated(text);
+                    if let (Some(c), true) = (wide, literal) {
+                        if !errors.0.iter().any(|e| e.location == at) {
+                            errors.push(
+                                at,
+                                format!(
+                                    "contains `{c}`: a header carries only characters up to \
+                                     U+00FF (put such text in the body, or percent-encode it)"
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
             if let (Some(TriggerKind::OAuth), Some(t)) = (kind, trigger_given) {
                 crate::oauth::refuse_at_save(t, &mut errors);
             }

@@ -11,8 +11,8 @@
 //! step's rules (only with an endpoint trigger, at most one: the `allOf` of the root) are stated
 //! here too. What a JSON Schema cannot say, only the parser checks: template references
 //! (`{{steps.x}}` must name an earlier step), unique step names, a request field named twice
-//! (query, header or body) and body paths that contradict each other, and URLs beyond their
-//! shape.
+//! (query, header or body) and body paths that contradict each other, URLs beyond their
+//! shape, and a header value written out past U+00FF.
 //!
 //! Only native tools build this (feature `schema`); the Worker serves the generated file.
 

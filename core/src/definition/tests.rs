@@ -344,3 +344,23 @@ fn a_blank_or_long_name_is_said_so() {
     );
     assert!(with(&"é".repeat(200)).is_empty());
 }
+
+/// A literal header value past U+00FF fails every run: refused when saved, at the header
+/// (one that a template fills in is checked when it runs).
+#[test]
+fn a_literal_header_past_latin1_is_refused_at_save() {
+    let def = |headers: Value| {
+        json!({"name": "h", "trigger": {"type": "endpoint"}, "steps": [
+            {"type": "http", "url": "https://a.example/", "headers": headers},
+            {"type": "response", "headers": headers}
+        ]})
+    };
+    assert_eq!(
+        locations(def(json!({"x-name": "caf\u{e9} \u{20ac}"}))),
+        ["steps[0].headers.x-name", "steps[1].headers.x-name"]
+    );
+    assert!(locations(def(json!({"x-name": "caf\u{e9}"}))).is_empty());
+    assert!(locations(def(json!({"x-name": "\u{20ac}{{request.body.a}}"}))).is_empty());
+    // A definition stored before the rule still reads.
+    assert!(Definition::parse_stored(&def(json!({"x-name": "\u{20ac}"}))).is_ok());
+}
