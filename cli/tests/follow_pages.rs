@@ -61,10 +61,9 @@ fn server() -> Stub {
     })
 }
 
-/// The runs (`id status`) `tripline runs k --follow --json ARGS…` prints in its first seconds.
-fn printed(stub: &Stub, args: &[&str]) -> Vec<String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
-        .args(["--json", "runs", "k", "--follow"])
+/// `tripline ARGS…` against `stub`, its standard output piped to the test.
+fn follow(stub: &Stub, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tripline"))
         .args(args)
         .env("TRIPLINE_URL", &stub.url)
         .env("TRIPLINE_TOKEN", "t")
@@ -73,7 +72,15 @@ fn printed(stub: &Stub, args: &[&str]) -> Vec<String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// The runs (`id status`) `tripline runs k --follow --json ARGS…` prints in its first seconds.
+fn printed(stub: &Stub, args: &[&str]) -> Vec<String> {
+    let mut child = follow(
+        stub,
+        &[&["--json", "runs", "k", "--follow"][..], args].concat(),
+    );
     let out = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel::<String>();
     std::thread::spawn(move || {
@@ -152,16 +159,7 @@ fn follow_ends_when_its_reader_goes_away_without_new_runs() {
         ),
         _ => (404, r#"{"detail":"not in the stub"}"#.into()),
     });
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tripline"))
-        .args(["runs", "k", "--follow", "--limit", "2"])
-        .env("TRIPLINE_URL", &stub.url)
-        .env("TRIPLINE_TOKEN", "t")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = follow(&stub, &["runs", "k", "--follow", "--limit", "2"]);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     out.read_line(&mut first).unwrap();

@@ -187,7 +187,7 @@ impl Definition {
                     continue;
                 };
                 // A URL with a problem of its own (empty, a bad template) gets none here.
-                if errors.0.iter().any(|e| e.location == at) {
+                if errors.has(&at) {
                     continue;
                 }
                 let parsed = indexes.iter().position(|&j| j == i).map(|k| &steps[k]);
@@ -213,7 +213,7 @@ impl Definition {
                     let wide = text.chars().find(|&c| c > '\u{ff}');
                     let literal = !crate::template::is_templated(text);
                     if let (Some(c), true) = (wide, literal) {
-                        if !errors.0.iter().any(|e| e.location == at) {
+                        if !errors.has(&at) {
                             errors.push(
                                 at,
                                 format!(

@@ -34,6 +34,10 @@ impl Errors {
     pub fn new() -> Self {
         Errors(Vec::new())
     }
+    /// Whether a problem was reported at `location` already (a later rule then adds none).
+    pub fn has(&self, location: &str) -> bool {
+        self.0.iter().any(|e| e.location == location)
+    }
     pub fn push(&mut self, location: impl Into<String>, message: impl Into<String>) {
         match self.0.len() {
             n if n < MAX_ERRORS => self.0.push(FieldError::new(location, message)),

@@ -39,10 +39,8 @@ pub struct OAuthTrigger {
 /// a name. Read from the JSON as written, so that they are checked also when another field of
 /// the trigger has a problem; a field with a problem of its own already gets none here.
 pub fn refuse_at_save(trigger: &Value, errors: &mut Errors) {
-    let has_problem = |errors: &Errors, at: &str| errors.0.iter().any(|e| e.location == at);
     let text = |field: &str| trigger.get(field).and_then(Value::as_str);
-    if text("client_id").is_some_and(|id| id.trim().is_empty())
-        && !has_problem(errors, "trigger.client_id")
+    if text("client_id").is_some_and(|id| id.trim().is_empty()) && !errors.has("trigger.client_id")
     {
         errors.push("trigger.client_id", "must not be empty");
     }
@@ -57,7 +55,7 @@ pub fn refuse_at_save(trigger: &Value, errors: &mut Errors) {
         let credentials = text(field)
             .and_then(|u| oauth2::url::Url::parse(u).ok())
             .is_some_and(|u| !u.username().is_empty() || u.password().is_some());
-        if credentials && !has_problem(errors, &at) {
+        if credentials && !errors.has(&at) {
             errors.push(
                 at,
                 "must not hold a user name or password (`https://user:password@…`)",
@@ -68,7 +66,7 @@ pub fn refuse_at_save(trigger: &Value, errors: &mut Errors) {
         .get("extra_authorize_params")
         .and_then(Value::as_object);
     if params.is_some_and(|p| p.keys().any(String::is_empty))
-        && !has_problem(errors, "trigger.extra_authorize_params")
+        && !errors.has("trigger.extra_authorize_params")
     {
         errors.push(
             "trigger.extra_authorize_params",
