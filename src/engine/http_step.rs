@@ -16,6 +16,9 @@ use tripline_core::steps::retry::{backoff_ms, is_retryable_status, retry_fits, M
 pub struct CallResult {
     pub attempts: u32,
     pub outcome: Result<Value, String>,
+    /// The server's last answer when the step failed on it (a non-2xx without `allow_error`),
+    /// kept in the step's record to show what the server said.
+    pub failed_answer: Option<Value>,
 }
 
 enum Attempt {
@@ -118,11 +121,19 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
 }
 
 /// A final non-2xx answer: the step's result with `allow_error`, else its failure.
-fn final_answer(v: Value, status: u16, allow_error: bool) -> Result<Value, String> {
+fn final_answer(attempts: u32, v: Value, status: u16, allow_error: bool) -> CallResult {
     if allow_error {
-        Ok(v)
+        CallResult {
+            attempts,
+            outcome: Ok(v),
+            failed_answer: None,
+        }
     } else {
-        Err(format!("the server answered HTTP {status}"))
+        CallResult {
+            attempts,
+            outcome: Err(format!("the server answered HTTP {status}")),
+            failed_answer: Some(v),
+        }
     }
 }
 
@@ -147,14 +158,12 @@ pub async fn perform(
                 return CallResult {
                     attempts,
                     outcome: Ok(v),
+                    failed_answer: None,
                 }
             }
             Attempt::Response(v, status, retry_after) => {
                 if !is_retryable_status(status) {
-                    return CallResult {
-                        attempts,
-                        outcome: final_answer(v, status, allow_error),
-                    };
+                    return final_answer(attempts, v, status, allow_error);
                 }
                 (format!("HTTP {status}"), retry_after, Some((v, status)))
             }
@@ -163,29 +172,28 @@ pub async fn perform(
                 return CallResult {
                     attempts,
                     outcome: Err(reason),
+                    failed_answer: None,
                 }
             }
         };
-        // With `allow_error`, the last answer is the step's result once no retry is left.
-        let last = |response: Option<(Value, u16)>| {
-            response
-                .filter(|_| allow_error)
-                .map(|(v, status)| CallResult {
-                    attempts,
-                    outcome: final_answer(v, status, allow_error),
-                })
+        // With `allow_error`, the last answer is the step's result once no retry is left;
+        // without it, the answer is kept beside the failure.
+        let give_up = |response: Option<(Value, u16)>, reason: String| match response {
+            Some((v, status)) if allow_error => final_answer(attempts, v, status, allow_error),
+            response => CallResult {
+                attempts,
+                outcome: Err(reason),
+                failed_answer: response.map(|(v, _)| v),
+            },
         };
         if attempts > retries {
-            if let Some(result) = last(response) {
-                return result;
-            }
-            return CallResult {
-                attempts,
-                outcome: Err(format!(
+            return give_up(
+                response,
+                format!(
                     "{failure} (gave up after {attempts} attempt{})",
                     if attempts == 1 { "" } else { "s" }
-                )),
-            };
+                ),
+            );
         }
         let wait = backoff_ms(
             attempts,
@@ -195,18 +203,15 @@ pub async fn perform(
         );
         let elapsed = u64::try_from(now_ms() - started).unwrap_or(0);
         if !retry_fits(elapsed, wait, req.timeout_ms) {
-            if let Some(result) = last(response) {
-                return result;
-            }
-            return CallResult {
-                attempts,
-                outcome: Err(format!(
+            return give_up(
+                response,
+                format!(
                     "{failure} (gave up after {attempts} attempt{}: a step takes at most {} \
                      minutes in all)",
                     if attempts == 1 { "" } else { "s" },
                     MAX_STEP_MS / 60_000
-                )),
-            };
+                ),
+            );
         }
         Delay::from(Duration::from_millis(wait)).await;
     }

@@ -218,22 +218,16 @@ pub(crate) async fn run_step(
                 let result = http_step::perform(&req, h.retries, h.allow_error, on_retry).await;
                 record["attempts"] = json!(result.attempts);
                 record["request"] = req.to_record();
+                // The answer a failed step got is shown with it, as its output would be.
+                if let Some(mut answer) = result.failed_answer {
+                    redact_answer(&mut answer, &req.secrets_used);
+                    record["output"] = answer;
+                }
                 result
                     .outcome
                     .map(|mut out| {
                         run.add(step.name(), out.clone());
-                        redact(&mut out, &req.secrets_used);
-                        // A token the upstream answered under any name (`{"jwt": "eyJ…"}`) is
-                        // not shown either; later steps read the real value.
-                        redact_credential_values(&mut out);
-                        // Nor one in an answer kept as text (JSON sent as `text/plain`, a
-                        // form-encoded token answer).
-                        if let Some(Value::String(text)) = out.get_mut("body") {
-                            *text = tripline_core::kernel::redact::redact_answer_text(
-                                text,
-                                &req.secrets_used,
-                            );
-                        }
+                        redact_answer(&mut out, &req.secrets_used);
                         out
                     })
                     // The platform's error text may quote the URL, secrets and all: it is shown
@@ -256,7 +250,20 @@ pub(crate) async fn run_step(
     })
 }
 
-/// Completes a step's record with its outcome; `Err` carries the run's failure reason.
+/// Hides in an `http` step's answer what the record must not show: the secrets the request
+/// used, and a token the upstream answered under any name (`{"jwt": "eyJ…"}`) or in a body
+/// kept as text (JSON sent as `text/plain`, a form-encoded token answer). Later steps read the
+/// real value.
+fn redact_answer(answer: &mut Value, secrets_used: &[String]) {
+    redact(answer, secrets_used);
+    redact_credential_values(answer);
+    if let Some(Value::String(text)) = answer.get_mut("body") {
+        *text = tripline_core::kernel::redact::redact_answer_text(text, secrets_used);
+    }
+}
+
+/// Completes a step's record with its outcome; `Err` carries the run's failure reason (an
+/// `http` step's record keeps the answer it failed on as its output).
 pub(crate) fn close_record(
     step: &Step,
     mut record: Value,
@@ -272,7 +279,7 @@ pub(crate) fn close_record(
         }
         Err(reason) => {
             record["status"] = json!("failed");
-            record["output"] = Value::Null;
+            record["output"] = truncate_output(record["output"].take(), OUTPUT_CAP_BYTES);
             record["error"] = json!(reason);
             let reason = format!("step `{}` failed: {reason}", step.name());
             (record, Err(reason))

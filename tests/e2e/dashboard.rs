@@ -458,6 +458,12 @@ fn a_failed_run_says_its_error_in_words_and_a_deleted_workflow_is_said_so() {
     assert_eq!(text(&r["run_error"]), message, "{r:#}");
     assert!(!text(&r["step_error"]).contains('{'), "{r:#}");
     assert_eq!(r["input_label"], "Run input", "{r:#}");
+    assert_eq!(r["step_answer_title"], "The answer it failed on", "{r:#}");
+    let answer = text(&r["step_answer"]);
+    assert!(
+        answer.contains("500") && answer.contains("\"down\""),
+        "{r:#}"
+    );
     assert_eq!(r["deleted"], 204, "{r:#}");
     let problems = strings(&r["runs_page_problems"]);
     assert_eq!(problems.len(), 1, "{r:#}");

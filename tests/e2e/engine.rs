@@ -277,6 +277,13 @@ fn retries_exhausted_fail_the_run_with_the_step_and_reason() {
     assert_eq!(steps[0]["status"], "failed");
     assert_eq!(steps[0]["attempts"], 3);
     assert!(steps[0]["error"].as_str().unwrap().contains("503"), "{run}");
+    // The last answer is kept with the failure.
+    assert_eq!(steps[0]["output"]["status"], 503, "{run}");
+    assert_eq!(
+        steps[0]["output"]["body"],
+        json!({"error": "unavailable"}),
+        "{run}"
+    );
     let message = run["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("call") && message.contains("503"),
@@ -302,7 +309,43 @@ fn a_non_2xx_fails_unless_allowed_and_4xx_is_not_retried() {
     assert_eq!(run["steps"][0]["output"]["status"], 404);
     assert_eq!(run["steps"][1]["status"], "failed");
     assert_eq!(run["steps"][1]["attempts"], 1);
+    assert_eq!(run["steps"][1]["error"], "the server answered HTTP 404");
     assert_eq!(up.received(&format!("/status/404/{tag}b")).len(), 1);
+}
+
+/// A step that fails on the server's answer keeps that answer in its record, as its output
+/// would be shown: what the server said, with the secrets the request sent redacted.
+#[test]
+fn a_failed_step_keeps_the_answer_it_failed_on_redacted() {
+    let (dev, up) = (dev(), upstream());
+    let path = format!("/refuse/422/{}", unique("refused"));
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "refused", "trigger": {"type": "endpoint"},
+            "steps": [{"type": "http", "name": "call", "method": "POST", "url": up.url(&path),
+                       "headers": {"x-api-key": "{{secrets.API_TOKEN}}"},
+                       "json": {"email": "{{request.body.email}}", "note": "key {{secrets.API_TOKEN}}"}}]
+        }),
+    );
+    let run_id = hook(dev, &id, &json!({"email": "not-an-address"}));
+    let run = wait_run(dev, &run_id, 60);
+    assert_eq!(run["status"], "failed", "{run}");
+    let step = &run["steps"][0];
+    assert_eq!(step["status"], "failed", "{run}");
+    assert_eq!(step["error"], "the server answered HTTP 422", "{run}");
+    assert_eq!(step["attempts"], 1, "a 422 is not retried: {run}");
+    assert_eq!(step["output"]["status"], 422, "{run}");
+    // The server's body (here, the request as it got it), its secrets hidden.
+    let body = &step["output"]["body"];
+    assert_eq!(body["method"], "POST", "{run}");
+    assert_eq!(body["body"]["email"], "not-an-address", "{run}");
+    assert_eq!(body["body"]["note"], "key [redacted]", "{run}");
+    assert_eq!(body["headers"]["x-api-key"], "[redacted]", "{run}");
+    assert_eq!(up.received(&path)[0].headers["x-api-key"], SECRET);
+    let stored = api(dev, "GET", &format!("/api/runs/{run_id}"), None).text;
+    assert!(!stored.contains(SECRET), "the secret leaked: {stored}");
+    assert!(!state_contains(dev, SECRET));
 }
 
 /// With `allow_error`, a retryable answer (5xx, 429) is still retried; the answer the step keeps

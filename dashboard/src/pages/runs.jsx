@@ -196,11 +196,23 @@ function Timeline({ run }) {
             </div>
             <div class="bar-track" aria-hidden="true"><div class={`bar s-${s.status}`} style={{ marginLeft: `${left}%`, width: `${width}%` }} /></div>
             {s.error ? <p class="bad">Error: {errorText(s.error)}</p> : null}
-            {s.output !== undefined && s.output !== null ? <details open><summary>Output</summary><Json value={s.output} text={exactPretty(run, 'steps', i, 'output')} label={`Output of ${s.name}`} /></details> : null}
+            {s.output !== undefined && s.output !== null ? <StepOutput step={s} text={exactPretty(run, 'steps', i, 'output')} /> : null}
           </li>
         );
       })}
     </ol>
+  );
+}
+
+/** A step's output; a failed step's is the answer it failed on (an `http` step's server). */
+function StepOutput({ step, text }) {
+  const failed = step.status === 'failed';
+  const title = failed ? 'The answer it failed on' : 'Output';
+  return (
+    <details open>
+      <summary>{title}</summary>
+      <Json value={step.output} text={text} label={`${failed ? 'Answer' : 'Output'} of ${step.name}`} />
+    </details>
   );
 }
 

@@ -1,4 +1,4 @@
-// A failed run's page says its error in words; its boxes of JSON are named. Its workflow's runs
+// A failed run's page says its error in words and shows the answer its step failed on; its boxes of JSON are named. Its workflow's runs
 // page, when the workflow is deleted while shown, says so (not "trying again").
 import { args, scenario, signIn } from './dashboard_lib.mjs';
 
@@ -9,6 +9,10 @@ await scenario(async (page, out) => {
   out.run_error = await page.locator('.run-error p').textContent();
   out.step_error = await page.locator('.step[data-step="bad_call"] p.bad').textContent();
   out.input_label = await page.locator('pre.json').last().getAttribute('aria-label');
+  // The answer the step failed on, under its own title.
+  const step = page.locator('.step[data-step="bad_call"]');
+  out.step_answer_title = (await step.locator('summary').count()) ? await step.locator('summary').textContent() : null;
+  out.step_answer = (await step.locator('pre.json').count()) ? await step.locator('pre.json').textContent() : null;
 
   await page.goto(`${args.base}/#/w/${args.workflow}/runs`);
   await page.locator(`tr[data-run="${args.run}"]`).waitFor();

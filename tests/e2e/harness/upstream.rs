@@ -4,6 +4,8 @@
 //! - `/fail/{key}/{n}` answers 503 the first `n` times for `key`, then like `/echo`,
 //! - `/slow/{ms}` waits `ms` milliseconds, then answers like `/echo`,
 //! - `/status/{code}` answers with that status,
+//! - `/refuse/{code}` answers with that status and the echo `/echo` would answer (an API that
+//!   quotes the request in its error),
 //! - `/token/{value}` answers 200 `{"access_token": value, "token_type": "bearer"}`,
 //! - `/redirect?to=<url>` answers 302 to `<url>` (percent-encoded; `?wait=<ms>&to=…` first
 //!   waits that long); `/seeother?to=<url>` the same with 303,
@@ -201,6 +203,10 @@ fn answer(
             let code: u16 = parts.get(2).and_then(|s| s.parse().ok()).unwrap_or(500);
             (code, json!({"status": code}))
         }
+        Some("refuse") => (
+            parts.get(2).and_then(|s| s.parse().ok()).unwrap_or(422),
+            echo,
+        ),
         Some("lookalikes") => {
             let tokens: Vec<String> = (0..bytes_of(2))
                 .map(|i| format!("Bearer t{i:06}"))
