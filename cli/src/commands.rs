@@ -851,7 +851,13 @@ fn run_lines(run: &Value, style: Style) -> Vec<String> {
             ));
         }
         if !step["output"].is_null() {
-            let output = format!("output: {}", shortened(&step["output"]));
+            // A failed step's output is the answer it failed on.
+            let label = if step["status"] == "failed" {
+                "answer"
+            } else {
+                "output"
+            };
+            let output = format!("{label}: {}", shortened(&step["output"]));
             lines.push(format!("      {}", style.dim(&output)));
         }
     }
@@ -1249,5 +1255,19 @@ mod tests {
         let output = lines.last().unwrap();
         assert!(output.ends_with("xxx…"), "{output}");
         assert_eq!(output.trim_start().chars().count(), "output: ".len() + 201);
+    }
+
+    #[test]
+    fn a_failed_step_shows_the_answer_it_failed_on() {
+        let run = json!({
+            "id": "run_1", "status": "failed", "workflow_id": "wf_1", "version": 2,
+            "trigger": "endpoint", "created_at": "2026-01-01T00:00:00Z",
+            "steps": [{"name": "call", "status": "failed", "attempts": 1,
+                       "error": "the server answered HTTP 422",
+                       "output": {"status": 422, "body": {"error": "bad email"}}}],
+        });
+        let lines = run_lines(&run, Style::plain());
+        let answer = lines.iter().find(|l| l.contains("bad email")).unwrap();
+        assert!(answer.trim_start().starts_with("answer: {"), "{lines:#?}");
     }
 }
