@@ -5,6 +5,7 @@ import { api, apiIfMatch, enc, exactCompact, exactPretty } from '../api.js';
 import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, usePolling, MoreButton } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 import { exampleCurl } from '../curl.js';
+import { connectionState } from '../connection.js';
 
 /** Whether the focus may be moved to a control of `panel`: it is on nothing (the control it was
  * on went away) or still inside the panel. */
@@ -393,7 +394,7 @@ export function OAuthPanel({ wf }) {
         <ul class="connections" ref={list}>
           {conns.map((c, i) => (
             <li class="connection" key={c.user_id} data-user={c.user_id}>
-              <strong>{c.user_id}</strong> · {c.status}{c.needs_reauth ? <span class="bad"> · needs re-auth: {c.needs_reauth.reason}</span> : null}
+              <strong>{c.user_id}</strong> · <span class={connectionState(c).tone}>{connectionState(c).text}</span>
               <ConnectionHealth c={c} />
               <span class="muted"> · connected <Time iso={c.created_at} /></span>
               <ConfirmButton label={deleting.has(c.user_id) ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?"
