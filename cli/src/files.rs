@@ -54,10 +54,11 @@ pub(crate) fn visible(text: &str) -> String {
         .collect()
 }
 
-/// The workflow files named by `paths`: files as given, folders by extension (not recursive),
-/// sorted by name, each file once however often it is named. A path that does not exist, and
-/// a file given by name that is not a workflow file (`.json`, `.yaml`, `.yml`: a shell's
-/// `workflows/*` also names the README), is a usage error.
+/// The workflow files named by `paths`: files as given, folders by extension (not recursive,
+/// without the names starting with `.`), sorted by name, each file once however often it is
+/// named. A path that does not exist, a file given by name that is not a workflow file (`.json`,
+/// `.yaml`, `.yml`: a shell's `workflows/*` also names the README), and a workflow file in a
+/// folder that cannot be read (a link to nowhere), is a usage error.
 pub fn collect(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
     let out = collect_all(paths)?;
     let mut seen = std::collections::HashSet::new();
@@ -89,16 +90,19 @@ fn collect_all(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
                 let entry =
                     entry.map_err(|e| Failure::Usage(format!("cannot read folder {p}: {e}")))?;
                 let file = entry.path();
-                if !source::is_workflow_file(&file) {
+                // Names starting with `.` are an editor's lock and backup files (Emacs's
+                // `.#flow.json` is a link to nowhere), and subfolders are not searched, also
+                // one named like a workflow file (or a link to one).
+                if entry.file_name().as_encoded_bytes().starts_with(b".")
+                    || !source::is_workflow_file(&file)
+                    || file.is_dir()
+                {
                     continue;
                 }
-                // A workflow file that cannot be read (a broken link, a folder named like one)
-                // stops the command: left out, `--prune` would delete its workflow.
+                // A workflow file that cannot be read stops the command: left out, `--prune`
+                // would delete its workflow.
                 if !file.is_file() {
-                    return Err(Failure::Usage(format!(
-                        "{} is not a readable file (a broken link?); fix or remove it",
-                        file.display()
-                    )));
+                    return Err(Failure::Usage(unreadable(&file)));
                 }
                 found.push(file);
             }
@@ -116,6 +120,22 @@ fn collect_all(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
         }
     }
     Ok(out)
+}
+
+/// Why `file`, in a folder, named like a workflow file and neither a file nor a folder, cannot
+/// be read: a link to nowhere (a submodule not checked out), or a special file.
+fn unreadable(file: &Path) -> String {
+    let shown = file.display();
+    match (std::fs::read_link(file), std::fs::metadata(file)) {
+        (Ok(target), Err(e)) => format!(
+            "{shown} is a link to {}, which cannot be read ({e}); fix or remove the link",
+            target.display()
+        ),
+        (_, Err(e)) => format!("cannot read {shown}: {e}"),
+        (_, Ok(_)) => {
+            format!("{shown} is not a regular file (a pipe, socket or device); move or rename it")
+        }
+    }
 }
 
 /// The folders among `paths` that hold no workflow file (subfolders are not searched).
@@ -384,6 +404,56 @@ mod tests {
                     "notes.txt is not a workflow file: a workflow file is .json, .yaml or .yml"
                 ),
                 "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_folder_skips_its_subfolders_and_its_dotfiles() {
+        let d = temp("skips");
+        let def = r#"{"name": "x", "trigger": {"type": "endpoint"}, "steps": []}"#;
+        write(&d, "flow.json", def);
+        // A subfolder named like a workflow file, and a dotfile that is no workflow.
+        std::fs::create_dir_all(d.join("archive.json")).unwrap();
+        write(&d, ".hidden.json", r#"{"name": "x"}"#);
+        #[cfg(unix)]
+        {
+            // An editor's lock file: a link to nowhere, named with a leading `.`.
+            std::os::unix::fs::symlink("user@host.1234:1700000000", d.join(".#flow.json")).unwrap();
+            // A link to a folder is a folder.
+            std::os::unix::fs::symlink("archive.json", d.join("old.yaml")).unwrap();
+        }
+        let dir = d.display().to_string();
+        let paths = collect(std::slice::from_ref(&dir)).unwrap();
+        assert_eq!(paths, [d.join("flow.json")]);
+        let (locals, problems) = load(&paths);
+        assert_eq!(problems, [], "{problems:#?}");
+        assert_eq!(locals.len(), 1);
+        // Named on the command line, a dotfile is read.
+        let hidden = d.join(".hidden.json").display().to_string();
+        assert_eq!(collect(&[hidden]).unwrap(), [d.join(".hidden.json")]);
+        // A folder holding only what is skipped holds no workflow file.
+        std::fs::remove_file(d.join("flow.json")).unwrap();
+        assert_eq!(
+            folders_without_workflows(std::slice::from_ref(&dir)).unwrap(),
+            [dir]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_broken_link_in_a_folder_is_a_usage_error_that_says_so() {
+        let d = temp("broken-link");
+        std::os::unix::fs::symlink("missing/lead.json", d.join("lead.json")).unwrap();
+        match collect(&[d.display().to_string()]) {
+            Err(Failure::Usage(m)) => assert_eq!(
+                m,
+                format!(
+                    "{} is a link to missing/lead.json, which cannot be read (No such file or \
+                     directory (os error 2)); fix or remove the link",
+                    d.join("lead.json").display()
+                )
             ),
             other => panic!("{other:?}"),
         }
