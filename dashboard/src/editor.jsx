@@ -3,7 +3,7 @@
 // problem+json errors drawn at their location in the text.
 import { useEffect, useRef } from 'preact/hooks';
 import { EditorView, basicSetup } from 'codemirror';
-import { EditorState, StateEffect, StateField } from '@codemirror/state';
+import { Compartment, EditorState, StateEffect, StateField } from '@codemirror/state';
 import { json, jsonLanguage, jsonParseLinter } from '@codemirror/lang-json';
 import { linter, lintGutter, forceLinting } from '@codemirror/lint';
 import { syntaxHighlighting } from '@codemirror/language';
@@ -82,6 +82,22 @@ const apiLinter = linter((view) => {
   needsRefresh: (update) => update.transactions.some((tr) => tr.effects.some((e) => e.is(setServerErrors))),
 });
 
+// The editor's colours, from the page's (styles.css). A rule in styles.css loses to CodeMirror's
+// own base theme, whose light and dark variants are the more specific; a theme made here wins over
+// it. The theme also tells CodeMirror whether it is dark, so that what is left to its base theme
+// (the selection, the caret, the search panel) has the dark variant in dark mode.
+const colours = {
+  '.cm-gutters': { backgroundColor: 'var(--panel)', color: 'var(--muted)', borderRight: '1px solid var(--line)' },
+  '.cm-activeLine, .cm-activeLineGutter': { backgroundColor: 'color-mix(in srgb, var(--accent) 8%, transparent)' },
+  '.cm-cursor, .cm-dropCursor': { borderLeftColor: 'var(--fg)' },
+  '.cm-tooltip': { backgroundColor: 'var(--panel)', color: 'var(--fg)', border: '1px solid var(--line)' },
+  '.cm-tooltip-section:not(:first-child)': { borderTopColor: 'var(--line)' },
+  '.cm-tooltip-autocomplete ul li[aria-selected]': { background: 'var(--accent)', color: 'var(--accent-fg)' },
+};
+const themes = { light: EditorView.theme(colours), dark: EditorView.theme(colours, { dark: true }) };
+const darkScheme = matchMedia('(prefers-color-scheme: dark)');
+const themeOf = (dark) => (dark ? themes.dark : themes.light);
+
 /** Props: value (initial text), onChange(text), errors ([{location,message}]), apiRef (gets {view, setText, focusAt}). */
 export function Editor({ value, onChange, errors, apiRef, label }) {
   const host = useRef(null);
@@ -96,6 +112,7 @@ export function Editor({ value, onChange, errors, apiRef, label }) {
     const sheet = document.createElement('link');
     sheet.rel = 'stylesheet';
     sheet.href = '/app.css';
+    const theme = new Compartment();
     const parent = document.createElement('div');
     parent.className = 'editor-root';
     shadow.replaceChildren(sheet, parent);
@@ -106,6 +123,7 @@ export function Editor({ value, onChange, errors, apiRef, label }) {
         doc: value,
         extensions: [
           basicSetup,
+          theme.of(themeOf(darkScheme.matches)),
           json(),
           syntaxHighlighting(classHighlighter),
           serverErrors,
@@ -120,6 +138,9 @@ export function Editor({ value, onChange, errors, apiRef, label }) {
       }),
     });
     view.current = v;
+    // The colour scheme changed while the page is open (the system's dark mode at dusk).
+    const follow = (e) => v.dispatch({ effects: theme.reconfigure(themeOf(e.matches)) });
+    darkScheme.addEventListener('change', follow);
     let live = true;
     definitionSchema().then((schema) => { if (schema && live) updateSchema(v, schema); });
     if (apiRef) {
@@ -130,7 +151,7 @@ export function Editor({ value, onChange, errors, apiRef, label }) {
         focusAt(pos) { v.dispatch({ selection: { anchor: pos }, scrollIntoView: true }); v.focus(); },
       };
     }
-    return () => { live = false; v.destroy(); };
+    return () => { live = false; darkScheme.removeEventListener('change', follow); v.destroy(); };
   }, []);
 
   useEffect(() => {

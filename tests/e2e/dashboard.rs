@@ -1635,3 +1635,38 @@ fn a_run_and_a_test_request_show_their_large_numbers_as_stored() {
     let shelf_texts = strings(&r["shelf_texts"]);
     assert!(shelf_texts[0].contains(NUMBER), "{r:#}");
 }
+
+/// `r[key]["contrast"]`, failing when the scenario found no such element.
+fn contrast(r: &Value, key: &str) -> f64 {
+    r[key]["contrast"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} not measured: {r:#}"))
+}
+
+#[test]
+fn the_editor_in_dark_mode_draws_its_tooltips_and_gutter_dark_and_readable() {
+    let dev = dev();
+    let id = create(dev, &endpoint_example());
+    let r = browser("dashboard_dark_editor.mjs", json!({ "id": id }));
+    // WCAG AA for text: 4.5:1 against the background it is drawn on.
+    for key in [
+        "lint_tooltip",
+        "line_number",
+        "editor_text",
+        "completion_selected",
+        "completion_info",
+        "completion_other",
+    ] {
+        assert!(contrast(&r, key) >= 4.5, "{key}: {r:#}");
+    }
+    // Dark backgrounds, like the page's: the tooltips and the gutter too.
+    for key in ["lint_tooltip", "line_number", "completion_info", "completion_other"] {
+        let l = r[key]["background_luminance"].as_f64().expect("luminance");
+        assert!(l < 0.1, "{key}: {r:#}");
+    }
+    assert!(
+        strings(&r["completions"]).contains(&"shards".to_string()),
+        "{r:#}"
+    );
+    assert_eq!(r["csp_violations"], json!([]));
+}
