@@ -80,7 +80,7 @@ async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
         Op::CreateWorkflow => workflows::create(req, env).await?,
         Op::GetWorkflow => workflows::get(req, env, &wf()?).await?,
         Op::ReplaceWorkflow => workflows::replace(req, env, &wf()?).await?,
-        Op::DeleteWorkflow => workflows::delete(env, &wf()?).await?,
+        Op::DeleteWorkflow => workflows::delete(req, env, &wf()?).await?,
         Op::Deploy => workflows::deploy(req, env, &wf()?).await?,
         Op::Undeploy => workflows::undeploy(req, env, &wf()?).await?,
         Op::ListRuns => runs::list(req, env, &wf()?).await?,

@@ -336,8 +336,11 @@ pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
     tagged(json_response(200, &resource(&row, &origin(&req)))?, &text)
 }
 
-pub async fn delete(env: &Env, id: &WorkflowId) -> ApiResult {
+/// Deletes the workflow, its runs, connections and state; with `If-Match`, only while its
+/// draft is the one named (checked when the delete starts).
+pub async fn delete(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
+    if_match(&req, &row)?;
     let db = store::db(env)?;
     if row.status == WorkflowStatus::Deployed {
         let now = now_ms();

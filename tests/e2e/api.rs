@@ -687,6 +687,16 @@ fn if_match_saves_and_deploys_only_the_draft_that_was_read() {
     );
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(api(dev, "GET", &path, None).json()["draft"]["name"], "weak");
+    let weak_tag = r.header("etag").expect("an ETag").to_string();
+
+    // A delete with `If-Match` happens only while the draft is the one named.
+    let r = api_if_match(dev, "DELETE", &path, &tag, None);
+    assert_problem(&r, 412);
+    assert_eq!(r.locations(), ["header.if-match"], "{}", r.text);
+    assert_eq!(api(dev, "GET", &path, None).status, 200);
+    let r = api_if_match(dev, "DELETE", &path, &weak_tag, None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(api(dev, "GET", &path, None).status, 404);
 }
 
 #[test]
