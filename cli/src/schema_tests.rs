@@ -814,6 +814,14 @@ fn rules_only_the_parser_checks() {
                 json!([{"type": "log", "name": "a", "message": "m"}, {"type": "log", "name": "a", "message": "m"}]),
             ),
         ),
+        (
+            "a name with a control character",
+            with("/name", json!("a\u{0}b")),
+        ),
+        (
+            "an endpoint method listed twice (in any letter case)",
+            with("/trigger/method", json!(["POST", "post"])),
+        ),
     ];
     for (what, v) in &cases {
         assert!(schema_ok(v), "{what}: the schema should admit it");

@@ -140,6 +140,18 @@ impl Definition {
                     "name",
                     format!("must be at most 200 characters, got {count}"),
                 );
+            } else if let Some((i, c)) = n.chars().enumerate().find(|(_, c)| c.is_control()) {
+                // A save rule: a name stored with one still reads.
+                if to_save {
+                    errors.push(
+                        "name",
+                        format!(
+                            "must not contain control characters (U+{:04X} at character {})",
+                            c as u32,
+                            i + 1
+                        ),
+                    );
+                }
             }
         }
         let shards = r
@@ -222,6 +234,27 @@ impl Definition {
                                 ),
                             );
                         }
+                    }
+                }
+            }
+            // Each method once, in any letter case (a stored list is read with its repeats
+            // dropped).
+            if let (Some(TriggerKind::Endpoint), Some(t)) = (kind, trigger_given) {
+                let methods = t.get("method").and_then(Value::as_array);
+                let mut seen: Vec<(String, String)> = Vec::new();
+                for (i, m) in methods.into_iter().flatten().enumerate() {
+                    let at = crate::kernel::problem::index("trigger.method", i);
+                    // An unknown method (or no string) is said to be so, and nothing more.
+                    let Some(m) = m.as_str().filter(|_| !errors.has(&at)) else {
+                        continue;
+                    };
+                    let m = m.to_ascii_uppercase();
+                    match seen.iter().find(|(known, _)| *known == m) {
+                        Some((_, first)) => {
+                            let message = format!("repeats `{m}`, listed already at {first}");
+                            errors.push(at, message);
+                        }
+                        None => seen.push((m, at)),
                     }
                 }
             }

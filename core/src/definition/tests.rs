@@ -364,3 +364,77 @@ fn a_literal_header_past_latin1_is_refused_at_save() {
     // A definition stored before the rule still reads.
     assert!(Definition::parse_stored(&def(json!({"x-name": "\u{20ac}"}))).is_ok());
 }
+
+/// A name with a control character (a NUL, a line break, a tab) is refused when saved, saying
+/// which and at which character; one stored before the rule still reads.
+#[test]
+fn a_name_with_a_control_character_is_refused_at_save() {
+    let def = |name: &str| json!({"name": name, "trigger": {"type": "endpoint"}, "steps": []});
+    let with = |name: &str| match Definition::parse(&def(name)) {
+        Err(e) => {
+            e.0.into_iter()
+                .map(|e| format!("{}: {}", e.location, e.message))
+                .collect::<Vec<_>>()
+        }
+        Ok(_) => vec![],
+    };
+    assert_eq!(
+        with("a\u{0}b"),
+        ["name: must not contain control characters (U+0000 at character 2)"]
+    );
+    assert_eq!(
+        with("Caf\u{e9}\tdaily\n"),
+        ["name: must not contain control characters (U+0009 at character 5)"]
+    );
+    assert_eq!(
+        with("x\u{85}\u{1b}"),
+        ["name: must not contain control characters (U+0085 at character 2)"]
+    );
+    assert!(with("Lead \u{2014} cr\u{e9}\u{e9} \u{2713}").is_empty());
+    let stored = Definition::parse_stored(&def("a\u{0}b")).unwrap();
+    assert_eq!(stored.name, "a\u{0}b");
+}
+
+/// An endpoint trigger lists each method once, in any letter case: a repeat is refused when
+/// saved, at the repeat; one stored before the rule still reads, each method once.
+#[test]
+fn an_endpoint_method_listed_twice_is_refused_at_save() {
+    let def = |method: Value| json!({"name": "e", "trigger": {"type": "endpoint", "method": method}, "steps": []});
+    let problems = |method: Value| match Definition::parse(&def(method)) {
+        Err(e) => {
+            e.0.into_iter()
+                .map(|e| format!("{}: {}", e.location, e.message))
+                .collect::<Vec<_>>()
+        }
+        Ok(_) => vec![],
+    };
+    assert_eq!(
+        problems(json!(["POST", "POST"])),
+        ["trigger.method[1]: repeats `POST`, listed already at trigger.method[0]"]
+    );
+    assert_eq!(
+        problems(json!(["get", "PUT", "Get", "put"])),
+        [
+            "trigger.method[2]: repeats `GET`, listed already at trigger.method[0]",
+            "trigger.method[3]: repeats `PUT`, listed already at trigger.method[1]"
+        ]
+    );
+    // An unknown method is said to be unknown, at each place, and nothing more.
+    assert_eq!(
+        locations(def(json!(["FETCH", "fetch"]))),
+        ["trigger.method[0]", "trigger.method[1]"]
+    );
+    assert!(problems(json!(["GET", "POST"])).is_empty());
+    assert!(problems(json!("post")).is_empty());
+    let stored = Definition::parse_stored(&def(json!(["POST", "post"]))).unwrap();
+    assert_eq!(stored.endpoint().unwrap().methods, ["POST"]);
+}
+
+/// `"steps": null` is no steps, as `null` is for every optional field.
+#[test]
+fn null_steps_are_no_steps() {
+    let d =
+        Definition::parse(&json!({"name": "n", "trigger": {"type": "endpoint"}, "steps": null}))
+            .unwrap();
+    assert!(d.steps.is_empty());
+}
