@@ -1591,6 +1591,22 @@ fn standard_webhooks_ids_deduplicate() {
     let other = sign("standard-webhooks", SW_KEY, &body, now_unix(), "msg_dup_2");
     assert_ne!(run_of(&send_signed(&hook(&id), &other, &body)), run_id);
     assert_eq!(run_count(&id), 2);
+    // The same id for another message (a resource's id taken for the message id) is refused,
+    // not answered as a repeat while its message is dropped.
+    let refunded = b"{\"type\": \"invoice.refunded\"}".to_vec();
+    let reused = sign(
+        "standard-webhooks",
+        SW_KEY,
+        &refunded,
+        now_unix(),
+        "msg_dup_1",
+    );
+    let r = send_signed(&hook(&id), &reused, &refunded);
+    assert_problem(&r, 422);
+    assert_eq!(r.locations(), ["header.webhook-id"], "{}", r.text);
+    assert_eq!(r.json()["run_id"], run_id.as_str(), "{}", r.text);
+    assert_eq!(r.json()["title"], "Message id reused", "{}", r.text);
+    assert_eq!(run_count(&id), 2);
 }
 
 // ---------------------------------------------------------------------------------------------

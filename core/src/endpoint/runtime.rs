@@ -201,6 +201,15 @@ pub fn fingerprint(method: &str, path_and_query: &str, body: &[u8]) -> String {
     crate::kernel::hex::encode(&h.finalize())
 }
 
+/// What a Standard Webhooks message id promises stays the same: SHA-256 (hex) over the body,
+/// marked apart from a request's [`fingerprint`].
+pub fn message_fingerprint(body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(b"message\0");
+    h.update(body);
+    crate::kernel::hex::encode(&h.finalize())
+}
+
 /// A reply to send again: status, headers, body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredReply {

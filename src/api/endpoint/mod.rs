@@ -349,17 +349,26 @@ pub async fn trigger(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         .map_err(|m| ApiError::field("header.idempotency-key", m))?;
     // What an `Idempotency-Key` is compared by, to refuse its reuse for another request. A
     // message id or bytes the signature covers name the delivery themselves: a retry sent to
-    // an edited URL (`?source=…` added at the sender) is still that delivery.
-    let fingerprint = key
+    // an edited URL (`?source=…` added at the sender) is still that delivery. A Standard
+    // Webhooks message id is compared by the body it came with: a sender resends a message as
+    // it was, so an id used again for another body (a resource's id taken for a message id)
+    // is refused rather than its message dropped.
+    let standard_webhooks = verified
         .as_ref()
-        .filter(|k| k.key.starts_with("idempotency:"))
-        .map(|_| {
-            runtime::fingerprint(
+        .is_some_and(|v| v.scheme == signature::Scheme::StandardWebhooks);
+    let fingerprint = key.as_ref().and_then(|k| {
+        if k.key.starts_with("idempotency:") {
+            Some(runtime::fingerprint(
                 &incoming.method,
                 &incoming.path_and_query(),
                 &incoming.raw_body,
-            )
-        });
+            ))
+        } else if standard_webhooks && k.key.starts_with("webhook:") {
+            Some(runtime::message_fingerprint(&incoming.raw_body))
+        } else {
+            None
+        }
+    });
     // The query string is a request field like the headers: `?api_key=…`, `?token=…`,
     // credential-looking values and the values the schema gates with `equals` are never stored.
     let mut headers = runtime::redact_for_shelf(&incoming.headers);
@@ -632,17 +641,30 @@ fn repeat(
         if was != now {
             let name = location.strip_prefix("header.").unwrap_or(location);
             let mut errors = Errors::new();
-            errors.push(
-                location,
-                format!("was already used for a different request (run {}); use a new key for a new request", prior.id),
-            );
-            return Err(ApiError::new(
-                422,
-                "Idempotency key reused",
-                format!("`{name}` was already used with a different method, URL or body"),
-            )
-            .with_errors(errors)
-            .with_field("run_id", prior.id.clone()));
+            let problem = if location == "header.idempotency-key" {
+                errors.push(
+                    location,
+                    format!("was already used for a different request (run {}); use a new key for a new request", prior.id),
+                );
+                ApiError::new(
+                    422,
+                    "Idempotency key reused",
+                    format!("`{name}` was already used with a different method, URL or body"),
+                )
+            } else {
+                errors.push(
+                    location,
+                    format!("was already used for a message with a different body (run {}); give each message its own id", prior.id),
+                );
+                ApiError::new(
+                    422,
+                    "Message id reused",
+                    format!("`{name}` was already used for a message with a different body"),
+                )
+            };
+            return Err(problem
+                .with_errors(errors)
+                .with_field("run_id", prior.id.clone()));
         }
     }
     // A repeat that waited for the run's reply (it came while the first request still waited)

@@ -81,6 +81,15 @@ fn fingerprints_differ_by_part() {
 }
 
 #[test]
+fn a_message_fingerprint_follows_the_body_alone() {
+    let a = message_fingerprint(b"{\"type\":\"paid\"}");
+    assert_eq!(a.len(), 64);
+    assert_eq!(a, message_fingerprint(b"{\"type\":\"paid\"}"));
+    assert_ne!(a, message_fingerprint(b"{\"type\":\"refunded\"}"));
+    assert_ne!(a, fingerprint("", "", b"{\"type\":\"paid\"}"));
+}
+
+#[test]
 fn stored_replies() {
     let r = stored_reply(&json!({"status": 201, "headers": {"content-type": "application/json", "x-a": "1"}, "body": {"ok": true}})).unwrap();
     assert_eq!(r.status, 201);
