@@ -11,6 +11,7 @@ import { classHighlighter } from '@lezer/highlight';
 import { jsonCompletion, getJSONSchema, handleRefresh, stateExtensions, updateSchema } from 'codemirror-json-schema';
 import { Draft04 } from 'json-schema-library';
 import { locate } from './jsonpath.js';
+import { placeSchemaErrors } from './schema.js';
 
 const setServerErrors = StateEffect.define();
 const serverErrors = StateField.define({
@@ -35,7 +36,8 @@ export function definitionSchema() {
 // Checks the text against the definition schema as you type: an unknown step `type`, a missing
 // field, a value of the wrong kind, each drawn where `locate` puts the API's own errors (the
 // API's check on save stays the last word). The validator is the one codemirror-json-schema
-// uses; its own linter marks an array element at the token after it.
+// uses; its own linter marks an array element at the token after it. A trigger or a step is
+// checked as the kind its `type` names (`placeSchemaErrors`).
 let compiled = { schema: null, draft: null };
 const schemaLinter = linter((view) => {
   const schema = getJSONSchema(view.state);
@@ -44,20 +46,16 @@ const schemaLinter = linter((view) => {
   try { data = JSON.parse(view.state.doc.toString()); } catch { return []; } // the parse linter's
   if (compiled.schema !== schema) compiled = { schema, draft: new Draft04(schema) };
   let errors = [];
-  try { errors = compiled.draft.validate(data); } catch { return []; }
-  return errors.map((e) => {
-    let pointer = String(e.data?.pointer || '#').replace(/^#/, '');
-    // An unknown member is marked at its own name.
-    if (e.name === 'NoAdditionalPropertiesError' && e.data?.property !== undefined) {
-      pointer += `/${String(e.data.property).replace(/~/g, '~0').replace(/\//g, '~1')}`;
-    }
-    const r = locate(view.state, pointer) || { from: 0, to: Math.min(1, view.state.doc.length) };
+  try { errors = placeSchemaErrors(compiled.draft, compiled.draft.validate(data), data); } catch { return []; }
+  const seen = new Set();
+  return errors.filter((e) => !seen.has(`${e.pointer} ${e.message}`) && seen.add(`${e.pointer} ${e.message}`)).map((e) => {
+    const r = locate(view.state, e.pointer, { key: e.key }) || { from: 0, to: Math.min(1, view.state.doc.length) };
     return {
       from: r.from,
       to: Math.max(r.to, r.from),
       severity: 'error',
       source: 'definition schema',
-      message: `${pointer || '/'}: ${e.message}`,
+      message: `${e.pointer || '/'}: ${e.message}`,
     };
   });
 }, { delay: 300, needsRefresh: handleRefresh });

@@ -58,8 +58,9 @@ function topValue(state) {
   return node;
 }
 
-/** The range the location names, or the nearest existing parent's; null without a tree. */
-export function locate(state, location) {
+/** The range the location names, or the nearest existing parent's; null without a tree. With
+ * `key`, a member is named by its key (a field that should not be there) rather than its value. */
+export function locate(state, location, { key = false } = {}) {
   const doc = state.doc;
   let node = topValue(state);
   if (!node) return null;
@@ -80,6 +81,7 @@ export function locate(state, location) {
       return { from: node.from, to: Math.min(node.to, node.from + 1), exact: false };
     }
     node = next;
+    if (key && nameNode && i === path.length - 1) return { from: nameNode.from, to: nameNode.to, exact: true };
     // Scalars get the value underlined; containers get their key (or opening bracket).
     if (node.name === 'Object' || node.name === 'Array') {
       range = nameNode ? { from: nameNode.from, to: nameNode.to, exact: true }

@@ -39,6 +39,17 @@ test('an object or array is marked at its key, an array element at its bracket',
   assert.deepEqual(at('steps[0]'), { line: 5, text: '{', exact: true });
 });
 
+test('a member asked for by its key is marked at its key, scalar or not', () => {
+  const key = (loc) => {
+    const r = locate(state, loc, { key: true });
+    return { line: state.doc.lineAt(r.from).number, text: text.slice(r.from, r.to), exact: r.exact };
+  };
+  assert.deepEqual(key('/steps/1/url'), { line: 6, text: '"url"', exact: true });
+  assert.deepEqual(key('/trigger/schedule'), { line: 3, text: '"schedule"', exact: true });
+  // An array element has no key: its bracket, as without.
+  assert.deepEqual(key('/steps/0'), { line: 5, text: '{', exact: true });
+});
+
 test('a missing key or index points at the nearest container', () => {
   assert.deepEqual(at('steps[1].method'), { line: 6, text: '{', exact: false });
   assert.deepEqual(at('steps[7].url'), { line: 4, text: '[', exact: false });

@@ -272,20 +272,23 @@ fn endpoint_workflow_from_template_to_replayed_run() {
     let dev = dev();
     let r = browser("dashboard_endpoint.mjs", json!({}));
     let id = text(&r["id"]).to_string();
-    // The served definition schema flags an unknown step type as it is typed, at that step's
-    // opening brace, before anything is saved; the template itself has no schema error.
+    // The served definition schema flags an unknown step type as it is typed, at the type,
+    // naming the types there are, before anything is saved; the template itself has no schema
+    // error.
     let lint = r["schema_lint"].as_array().expect("schema_lint");
     let line = r["schema_expected_line"].as_u64().expect("line");
     assert!(
         lint.iter()
-            .any(|l| l["line"].as_u64() == Some(line) && text(&l["text"]) == "{"),
+            .any(|l| l["line"].as_u64() == Some(line) && text(&l["text"]) == "\"sms\""),
         "{r:#}"
     );
     let messages = r["schema_messages"].as_array().expect("schema_messages");
     assert!(
         messages
             .iter()
-            .any(|m| text(m).starts_with("/steps/0: ") && text(m).contains("oneof")),
+            .any(|m| text(m).starts_with("/steps/0/type: ")
+                && text(m).contains("\"sms\"")
+                && text(m).contains("\"http\"")),
         "{r:#}"
     );
     assert_eq!(r["schema_errors_listed"], 0, "no save, no API error: {r:#}");
@@ -1660,7 +1663,12 @@ fn the_editor_in_dark_mode_draws_its_tooltips_and_gutter_dark_and_readable() {
         assert!(contrast(&r, key) >= 4.5, "{key}: {r:#}");
     }
     // Dark backgrounds, like the page's: the tooltips and the gutter too.
-    for key in ["lint_tooltip", "line_number", "completion_info", "completion_other"] {
+    for key in [
+        "lint_tooltip",
+        "line_number",
+        "completion_info",
+        "completion_other",
+    ] {
         let l = r[key]["background_luminance"].as_f64().expect("luminance");
         assert!(l < 0.1, "{key}: {r:#}");
     }
@@ -1668,5 +1676,83 @@ fn the_editor_in_dark_mode_draws_its_tooltips_and_gutter_dark_and_readable() {
         strings(&r["completions"]).contains(&"shards".to_string()),
         "{r:#}"
     );
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn the_schema_check_marks_a_mistake_inside_a_trigger_or_a_step_where_it_is() {
+    let dev = dev();
+    let id = create(dev, &daily_schedule("Schema marks", "09:00", "UTC"));
+    let r = browser("dashboard_schema_lint.mjs", json!({ "id": id }));
+    // The mark on `line` whose text holds `text`, with a message holding each of `words`.
+    let marked = |list: &str, line: &str, text_has: &str, words: &[&str]| {
+        let want = r[format!("{list}_lines")][line].as_u64().expect("line");
+        r[list].as_array().expect("marks").iter().any(|d| {
+            d["line"].as_u64() == Some(want)
+                && text(&d["text"]).contains(text_has)
+                && strings(&d["messages"])
+                    .iter()
+                    .any(|m| words.iter().all(|w| m.contains(w)))
+        })
+    };
+    // A misspelled field: at its name, named.
+    assert!(
+        marked(
+            "misspelled",
+            "timezon",
+            "timezon",
+            &["/trigger/timezon", "timezon"]
+        ),
+        "{r:#}"
+    );
+    assert!(
+        marked(
+            "misspelled",
+            "mesage",
+            "mesage",
+            &["/steps/0/mesage", "mesage"]
+        ),
+        "{r:#}"
+    );
+    // An unknown type or kind: at it, with the ones there are.
+    assert!(
+        marked(
+            "unknown",
+            "sms",
+            "sms",
+            &["/steps/0/type", "sms", "http", "response", "log"]
+        ),
+        "{r:#}"
+    );
+    assert!(
+        marked(
+            "unknown",
+            "dayly",
+            "dayly",
+            &["/trigger/schedule/kind", "dayly", "daily"]
+        ),
+        "{r:#}"
+    );
+    // No mark is the whole trigger or step "matching no schema".
+    for list in ["misspelled", "unknown"] {
+        for d in r[list].as_array().expect("marks") {
+            for m in strings(&d["messages"]) {
+                assert!(!m.contains("oneof"), "{list}: {r:#}");
+            }
+        }
+    }
+    // Completion offers the fields of the trigger's and the step's own type.
+    let trigger = strings(&r["trigger_completions"]);
+    assert!(trigger.contains(&"timezone".to_string()), "{r:#}");
+    for other in ["method", "authorize_url", "interval_seconds"] {
+        assert!(!trigger.contains(&other.to_string()), "{other}: {r:#}");
+    }
+    let step = strings(&r["step_completions"]);
+    assert!(step.contains(&"message".to_string()), "{r:#}");
+    assert!(!step.contains(&"url".to_string()), "{r:#}");
+    let types = strings(&r["type_completions"]);
+    for kind in ["http", "log", "response"] {
+        assert!(types.iter().any(|c| c.contains(kind)), "{kind}: {r:#}");
+    }
     assert_eq!(r["csp_violations"], json!([]));
 }

@@ -14,12 +14,12 @@ await scenario(async (page, out) => {
   const wf = await apiGet(`/api/workflows/${out.id}`);
 
   // The definition schema (served by the API) checks as you type, before any save: a step of a
-  // type that does not exist is marked at that step (its opening brace, the line before its
-  // `type`), with the schema's message when the mark is hovered.
+  // type that does not exist is marked at that type, with the schema's message (the types there
+  // are) when the mark is hovered.
   const unknownType = structuredClone(wf.draft);
   unknownType.steps[0].type = 'sms';
   const unknownText = JSON.stringify(unknownType, null, 2);
-  out.schema_expected_line = unknownText.split('\n').findIndex((l) => l.includes('"sms"'));
+  out.schema_expected_line = unknownText.split('\n').findIndex((l) => l.includes('"sms"')) + 1;
   await setEditorText(page, unknownText);
   await page.locator('.cm-lintRange-error').first().waitFor();
   out.schema_lint = await page.evaluate(() => {
