@@ -259,7 +259,7 @@ pub fn load(paths: &[PathBuf]) -> (Vec<Local>, Vec<Problem>) {
                     file,
                     line: e.pos.line,
                     col: e.pos.col,
-                    location: "$".into(),
+                    location: e.location.unwrap_or_else(|| "$".into()),
                     message: e.message,
                 });
                 continue;
@@ -457,6 +457,40 @@ mod tests {
             ),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_member_given_twice_is_reported_at_its_own_location() {
+        let d = temp("twice");
+        write(
+            &d,
+            "a.json",
+            "{\"name\": \"x\",\n \"trigger\": {\"type\": \"endpoint\", \"type\": \"poll\"}}",
+        );
+        write(
+            &d,
+            "b.json",
+            r#"{"name": "x", "trigger": {"type": "endpoint"}, "steps": [{"type": "log", "message": "m", "message": "n"}]}"#,
+        );
+        write(&d, "c.json", r#"{"name": "x", "name": "y"}"#);
+        write(
+            &d,
+            "d.yaml",
+            "name: x\ntrigger: {type: endpoint}\nsteps:\n  - type: log\n    message: m\n  - type: http\n    headers:\n      a.b: 1\n      a.b: 2\n",
+        );
+        write(&d, "e.yaml", "name: x\nname: y\n");
+        let paths = collect(&[d.display().to_string()]).unwrap();
+        let (_, problems) = load(&paths);
+        assert_eq!(
+            rendered(&problems, &d),
+            [
+                "a.json:2:34: trigger.type: member `type` appears twice in this object",
+                "b.json:1:90: steps[0].message: member `message` appears twice in this object",
+                "c.json:1:15: name: member `name` appears twice in this object",
+                "d.yaml:9:7: steps[1].headers.a.b: key `a.b` appears twice in this mapping",
+                "e.yaml:2:1: name: key `name` appears twice in this mapping",
+            ]
+        );
     }
 
     #[test]

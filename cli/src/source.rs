@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Number, Value};
 use tripline_core::kernel::json_budget::{MAX_DEPTH, MAX_VALUES};
+use tripline_core::kernel::problem::{index, join};
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
@@ -44,6 +45,9 @@ pub struct Document {
 pub struct SyntaxError {
     pub pos: Pos,
     pub message: String,
+    /// The definition location the error is at (`trigger.type` for a member given twice),
+    /// `None` for the whole file.
+    pub location: Option<String>,
 }
 
 /// Parses `text` as JSON or YAML, chosen by the extension of `path`.
@@ -90,6 +94,7 @@ pub fn parse_json(text: &str) -> Result<(Value, Positions), SyntaxError> {
             col: e.column().max(1),
         },
         message: format!("not valid JSON: {e}"),
+        location: None,
     })?;
     let mut scan = JsonScan {
         text: text.as_bytes(),
@@ -99,7 +104,7 @@ pub fn parse_json(text: &str) -> Result<(Value, Positions), SyntaxError> {
         out: HashMap::new(),
         duplicate: None,
     };
-    scan.value(String::new(), None);
+    scan.value(String::new(), String::new(), None);
     if let Some(e) = scan.duplicate {
         return Err(e);
     }
@@ -164,7 +169,8 @@ impl JsonScan<'_> {
         serde_json::from_str::<String>(&raw).unwrap_or(raw)
     }
 
-    fn value(&mut self, pointer: String, key_pos: Option<Pos>) {
+    /// The value at `pointer`, whose definition location is `location` (`steps[0].url`).
+    fn value(&mut self, pointer: String, location: String, key_pos: Option<Pos>) {
         self.ws();
         self.out
             .insert(pointer.clone(), key_pos.unwrap_or(self.pos()));
@@ -178,15 +184,17 @@ impl JsonScan<'_> {
                         Some(b'"') => {
                             let at = self.pos();
                             let key = self.string();
+                            let member = join(&location, &key);
                             if !names.insert(key.clone()) && self.duplicate.is_none() {
                                 self.duplicate = Some(SyntaxError {
                                     pos: at,
                                     message: format!("member `{key}` appears twice in this object"),
+                                    location: Some(member.clone()),
                                 });
                             }
                             self.ws();
                             self.bump(); // ':'
-                            self.value(format!("{pointer}/{}", escape(&key)), Some(at));
+                            self.value(format!("{pointer}/{}", escape(&key)), member, Some(at));
                             self.ws();
                             if self.peek() == Some(b',') {
                                 self.bump();
@@ -211,7 +219,7 @@ impl JsonScan<'_> {
                             return;
                         }
                         Some(_) => {
-                            self.value(format!("{pointer}/{i}"), None);
+                            self.value(format!("{pointer}/{i}"), index(&location, i), None);
                             i += 1;
                             self.ws();
                             if self.peek() == Some(b',') {
@@ -261,6 +269,7 @@ pub fn parse_yaml(text: &str) -> Result<(Value, Positions), SyntaxError> {
                 col: e.marker().col() + 1,
             },
             message: format!("not valid YAML: {}", e.info()),
+            location: None,
         })?;
         let end = ev == Event::StreamEnd;
         b.on_event(ev, mark);
@@ -268,6 +277,7 @@ pub fn parse_yaml(text: &str) -> Result<(Value, Positions), SyntaxError> {
             return Err(SyntaxError {
                 pos: b.error_pos,
                 message,
+                location: b.error_location.take(),
             });
         }
         if end {
@@ -337,6 +347,8 @@ struct YamlBuilder {
     values: usize,
     error: Option<String>,
     error_pos: Pos,
+    /// The definition location of the error, when it is at one.
+    error_location: Option<String>,
 }
 
 impl Default for Pos {
@@ -358,6 +370,24 @@ impl YamlBuilder {
             self.error = Some(message);
             self.error_pos = pos;
         }
+    }
+
+    /// The definition location of the key `key` in the mapping on top (`steps[1].headers.a`).
+    fn key_location(&self, key: &str) -> String {
+        let mut location = String::new();
+        for (parent, child) in self.stack.iter().zip(self.stack.iter().skip(1)) {
+            let child = match child {
+                Frame::Seq { pointer, .. } | Frame::Map { pointer, .. } => pointer,
+            };
+            let segment = child.rsplit('/').next().unwrap_or_default();
+            location = match parent {
+                Frame::Seq { .. } => format!("{location}[{segment}]"),
+                Frame::Map { .. } => {
+                    join(&location, &segment.replace("~1", "/").replace("~0", "~"))
+                }
+            };
+        }
+        join(&location, key)
     }
 
     /// The pointer of the next value and, for a mapping, takes its pending key. `None` when the
@@ -569,6 +599,9 @@ impl MarkedEventReceiver for YamlBuilder {
                     {
                         if map.contains_key(&text) {
                             let message = format!("key `{text}` appears twice in this mapping");
+                            if self.error.is_none() {
+                                self.error_location = Some(self.key_location(&text));
+                            }
                             self.fail(pos, message);
                             return;
                         }

@@ -88,6 +88,7 @@ fn json_duplicate_members_are_errors_at_the_second() {
     let e = parse_json("{\"trigger\": {\"type\": \"endpoint\", \"typ\\u0065\": \"poll\"}}")
         .unwrap_err();
     assert_eq!(e.pos, Pos { line: 1, col: 34 });
+    assert_eq!(e.location.as_deref(), Some("trigger.type"));
     // The same name in two objects is fine.
     assert!(parse_json("[{\"a\": 1}, {\"a\": 2}]").is_ok());
     // Through `parse` for a .json file too.
