@@ -55,7 +55,7 @@ impl ApiError {
         let message = message.into();
         let mut errors = Errors::new();
         errors.push(location, message.clone());
-        ApiError::new(400, "Invalid request", format!("{location} {message}")).with_errors(errors)
+        ApiError::new(400, "Invalid request", format!("{location}: {message}")).with_errors(errors)
     }
 
     pub fn not_found(detail: impl Into<String>) -> Self {

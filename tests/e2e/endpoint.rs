@@ -854,6 +854,14 @@ fn text_json_and_unsupported_bodies() {
     assert_problem(&r, 400);
     assert_eq!(r.locations(), ["body"]);
     assert!(r.text.contains("line 2"), "{}", r.text);
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("body: invalid JSON at line 2"),
+        "{}",
+        r.text
+    );
     let r = send(
         "POST",
         &hook(&id),
@@ -862,6 +870,31 @@ fn text_json_and_unsupported_bodies() {
     );
     assert_problem(&r, 415);
     assert_eq!(r.locations(), ["header.content-type"]);
+    // A compressed body is not decoded: said at its encoding, not as invalid JSON; nor is
+    // one marked compressed that is not taken as it stands.
+    let before = run_count(&id);
+    for (encoding, body) in [
+        ("gzip", &[0x1f_u8, 0x8b, 8, 0, 0, 0, 0, 0][..]),
+        ("br", &b"{\"a\": 1}"[..]),
+    ] {
+        let r = send(
+            "POST",
+            &hook(&id),
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", encoding),
+            ],
+            Some(body),
+        );
+        assert_problem(&r, 415);
+        assert_eq!(r.locations(), ["header.content-encoding"], "{}", r.text);
+        assert!(
+            r.text.contains(&format!("`{encoding}` is not decoded")),
+            "{}",
+            r.text
+        );
+    }
+    assert_eq!(run_count(&id), before);
     let r = send(
         "POST",
         &hook(&id),

@@ -93,6 +93,8 @@ pub enum BodyError {
     /// Text (a text body, form values) that grows past [`MAX_BODY_AS_JSON`] when written as
     /// JSON, as a run keeps it: a control character takes six bytes there (`\u0001`). (413)
     TooLargeAsJson { bytes: usize },
+    /// A body sent compressed (`Content-Encoding: gzip`, …): bodies are read as sent. (415)
+    Encoded { encoding: String },
 }
 
 /// Most bytes a body that is not JSON may take written as JSON. Its copies while a run is
@@ -130,13 +132,16 @@ fn escapes(s: &str) -> usize {
 impl BodyError {
     /// Whether this is a 415 (unsupported media type) rather than a 400.
     pub fn is_unsupported(&self) -> bool {
-        matches!(self, BodyError::Unsupported { .. })
+        matches!(
+            self,
+            BodyError::Unsupported { .. } | BodyError::Encoded { .. }
+        )
     }
 
     /// The HTTP status to answer: 415 unsupported, 413 too many values, else 400.
     pub fn status(&self) -> u16 {
         match self {
-            BodyError::Unsupported { .. } => 415,
+            BodyError::Unsupported { .. } | BodyError::Encoded { .. } => 415,
             BodyError::OverBudget(crate::kernel::json_budget::OverBudget::TooManyValues {
                 ..
             })
@@ -146,12 +151,12 @@ impl BodyError {
         }
     }
 
-    /// The problem+json location: `header.content-type` for a 415, `body` otherwise.
+    /// The problem+json location: the header of a 415, `body` otherwise.
     pub fn location(&self) -> &'static str {
-        if self.is_unsupported() {
-            "header.content-type"
-        } else {
-            "body"
+        match self {
+            BodyError::Encoded { .. } => "header.content-encoding",
+            BodyError::Unsupported { .. } => "header.content-type",
+            _ => "body",
         }
     }
 }
@@ -185,6 +190,11 @@ impl fmt::Display for BodyError {
                 "Content-Type `{ct}` is not supported; send one of: {}",
                 SUPPORTED_CONTENT_TYPES.join(", ")
             ),
+            BodyError::Encoded { encoding } => write!(
+                f,
+                "Content-Encoding `{encoding}` is not decoded: bodies are read as sent; send \
+                 the body uncompressed, without Content-Encoding"
+            ),
             BodyError::Unsupported { content_type: None } => write!(
                 f,
                 "the body has no Content-Type and is neither JSON nor UTF-8 text; \
@@ -196,6 +206,20 @@ impl fmt::Display for BodyError {
 }
 
 impl std::error::Error for BodyError {}
+
+/// Refuses a body sent compressed: a `Content-Encoding` other than `identity` on a body that
+/// is not empty (its bytes would be read as the Content-Type's, and fail or, as text, be kept
+/// as garbage).
+pub fn refuse_encoded(content_encoding: Option<&str>, raw: &[u8]) -> Result<(), BodyError> {
+    match content_encoding.map(str::trim) {
+        Some(e) if !raw.is_empty() && !e.is_empty() && !e.eq_ignore_ascii_case("identity") => {
+            Err(BodyError::Encoded {
+                encoding: e.to_string(),
+            })
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Reads `raw` according to `content_type` (the request's Content-Type header, if any).
 pub fn parse_body(content_type: Option<&str>, raw: &[u8]) -> Result<ParsedBody, BodyError> {

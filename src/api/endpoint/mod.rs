@@ -23,7 +23,7 @@ use crate::platform::{now_ms, random_bytes, signing_secret};
 use crate::store::runs::PriorRun;
 use tripline_core::definition::Definition;
 use tripline_core::definition::TriggerKind;
-use tripline_core::endpoint::body::{parse_body, BodyKind};
+use tripline_core::endpoint::body::{parse_body, refuse_encoded, BodyKind};
 use tripline_core::endpoint::runtime;
 use tripline_core::endpoint::signature::{self, SignatureError, Verified, VerifyConfig};
 use tripline_core::endpoint::EndpointTrigger;
@@ -287,20 +287,22 @@ fn raw_query_of(url: &str) -> &str {
 
 /// Parses the body by its content type: 415 for one we do not read, 400 when malformed.
 pub fn parsed_body(incoming: &Incoming) -> ApiResult<(BodyKind, Value)> {
-    let parsed = parse_body(incoming.header("content-type"), &incoming.raw_body).map_err(|e| {
-        if e.is_unsupported() || e.status() == 413 {
-            let mut errors = Errors::new();
-            errors.push(e.location(), e.to_string());
-            let title = if e.is_unsupported() {
-                "Unsupported media type"
+    let parsed = refuse_encoded(incoming.header("content-encoding"), &incoming.raw_body)
+        .and_then(|()| parse_body(incoming.header("content-type"), &incoming.raw_body))
+        .map_err(|e| {
+            if e.is_unsupported() || e.status() == 413 {
+                let mut errors = Errors::new();
+                errors.push(e.location(), e.to_string());
+                let title = if e.is_unsupported() {
+                    "Unsupported media type"
+                } else {
+                    "Payload too large"
+                };
+                ApiError::new(e.status(), title, e.to_string()).with_errors(errors)
             } else {
-                "Payload too large"
-            };
-            ApiError::new(e.status(), title, e.to_string()).with_errors(errors)
-        } else {
-            ApiError::field(e.location(), e.to_string())
-        }
-    })?;
+                ApiError::field(e.location(), e.to_string())
+            }
+        })?;
     Ok((parsed.kind, parsed.value))
 }
 

@@ -619,3 +619,17 @@ fn text_that_grows_past_the_bound_as_json_is_refused_before_a_run_is_built() {
     let json = format!("\"{}\"", "\\u0001".repeat(1_700_000));
     assert!(parse_body(Some("application/json"), json.as_bytes()).is_ok());
 }
+
+#[test]
+fn a_compressed_body_is_refused_at_its_encoding() {
+    let gz = [0x1f_u8, 0x8b, 8, 0];
+    let e = refuse_encoded(Some("gzip"), &gz).unwrap_err();
+    assert_eq!((e.status(), e.location()), (415, "header.content-encoding"));
+    assert!(e.to_string().contains("`gzip` is not decoded"), "{e}");
+    assert!(refuse_encoded(Some(" br "), b"{}").is_err());
+    // Nothing encoded: no header, `identity`, or no body at all.
+    assert!(refuse_encoded(None, b"{}").is_ok());
+    assert!(refuse_encoded(Some("Identity"), b"{}").is_ok());
+    assert!(refuse_encoded(Some(""), b"{}").is_ok());
+    assert!(refuse_encoded(Some("gzip"), b"").is_ok());
+}
