@@ -258,9 +258,22 @@ export function UrlRow({ label, url }) {
 /** A value as pretty JSON text; `text`, when given, is that text with the value's numbers
  * exactly as the server sent them (see `exactPretty`). */
 export function Json({ value, text, label }) {
-  // Focusable, so that a box taller than its room scrolls from the keyboard too; named for the
-  // screen reader that lands on it.
-  return <pre class="json" tabIndex={0} aria-label={label}>{text ?? (value === undefined ? '' : JSON.stringify(value, null, 2))}</pre>;
+  // Focusable, so that a box taller than its room scrolls from the keyboard too; a named region
+  // for the screen reader that lands on it (a name alone on a `pre` is not read out).
+  return <pre class="json" tabIndex={0} role={label ? 'region' : undefined} aria-label={label}>{text ?? (value === undefined ? '' : JSON.stringify(value, null, 2))}</pre>;
+}
+
+/** A value stored cut to fit (`{"truncated": true, "size": N, "preview": "…"}`): its size and its
+ * start, as text; anything else as JSON. `what` names it ("Output"). */
+export function MaybeCut({ value, text, label, what }) {
+  const cut = value && typeof value === 'object' && value.truncated === true && typeof value.preview === 'string';
+  if (!cut) return <Json value={value} text={text} label={label} />;
+  return (
+    <>
+      <p class="cut">{what} cut to fit: {typeof value.size === 'number' ? `${value.size} bytes` : 'size unknown'}; its start:</p>
+      <pre class="json" tabIndex={0} role="region" aria-label={`${label} (its start)`}>{value.preview}</pre>
+    </>
+  );
 }
 
 export function duration(a, b) {

@@ -461,7 +461,11 @@ fn a_failed_run_says_its_error_in_words_and_a_deleted_workflow_is_said_so() {
     assert_eq!(text(&r["run_error"]), message, "{r:#}");
     assert!(!text(&r["step_error"]).contains('{'), "{r:#}");
     assert_eq!(r["input_label"], "Run input", "{r:#}");
-    assert_eq!(r["step_answer_title"], "The answer it failed on", "{r:#}");
+    assert_eq!(
+        r["step_answer_title"], "The answer bad_call failed on",
+        "{r:#}"
+    );
+    assert_eq!(r["step_request_line"], format!("GET {upstream}"), "{r:#}");
     let answer = text(&r["step_answer"]);
     assert!(
         answer.contains("500") && answer.contains("\"down\""),
@@ -1753,6 +1757,96 @@ fn the_schema_check_marks_a_mistake_inside_a_trigger_or_a_step_where_it_is() {
     let types = strings(&r["type_completions"]);
     for kind in ["http", "log", "response"] {
         assert!(types.iter().any(|c| c.contains(kind)), "{kind}: {r:#}");
+    }
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
+fn a_run_page_shows_requests_cut_outputs_and_the_run_a_replay_replays() {
+    let dev = dev();
+    let server = Server::bind();
+    let upstream = server.base();
+    // More than a step output keeps (32 KiB): stored cut, with its start.
+    let big = json!({"data": "x".repeat(40_000)});
+    server.serve(move |req| {
+        if req.url.starts_with("/big") {
+            Reply::json(200, &big)
+        } else {
+            Reply::json(200, json!({"ok": true}))
+        }
+    });
+    let id = create_deployed(
+        dev,
+        &json!({"name": "Run details", "trigger": {"type": "endpoint"},
+        "steps": [
+            {"type": "http", "name": "fetch_ok", "method": "GET",
+             "url": format!("{upstream}/ok?from=dashboard"),
+             "headers": {"x-test": "seen"}, "retries": 0},
+            {"type": "http", "name": "fetch_big", "method": "GET",
+             "url": format!("{upstream}/big"), "retries": 0}
+        ]}),
+    );
+    let r = send("POST", &dev.url(&format!("/hooks/{id}")), &[], None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let original = text(&r.json()["run_id"]).to_string();
+    let done = wait_run(dev, &original, 60);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let r = api(dev, "POST", &format!("/api/runs/{original}/replay"), None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let replay = text(&r.json()["run_id"]).to_string();
+    let done = wait_run(dev, &replay, 60);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let size = done["steps"][1]["output"]["size"]
+        .as_u64()
+        .expect("cut output");
+    let r = browser(
+        "dashboard_run_details.mjs",
+        json!({"run": replay, "original": original}),
+    );
+    // What it replays, a link to it.
+    assert_eq!(r["replay_of"], format!("Replay of {original}"), "{r:#}");
+    assert_eq!(r["replay_of_href"], format!("#/runs/{original}"), "{r:#}");
+    assert_eq!(r["opened"], format!("#/runs/{original}"), "{r:#}");
+    // The request: method and URL on a line, headers folded.
+    assert_eq!(
+        r["ok_request_line"],
+        format!("GET {upstream}/ok?from=dashboard"),
+        "{r:#}"
+    );
+    assert_eq!(r["ok_request_folded"], true, "{r:#}");
+    assert!(
+        strings(&r["ok_request_texts"])
+            .iter()
+            .any(|t| t.contains("x-test") && t.contains("seen")),
+        "{r:#}"
+    );
+    // Summaries name their step.
+    let ok = strings(&r["ok_summaries"]);
+    assert!(ok.contains(&"Output of fetch_ok".to_string()), "{r:#}");
+    assert!(
+        ok.contains(&"Headers and body sent by fetch_ok".to_string()),
+        "{r:#}"
+    );
+    assert!(
+        strings(&r["big_summaries"]).contains(&"Output of fetch_big".to_string()),
+        "{r:#}"
+    );
+    // The cut output: its size and its start as text, not escaped JSON.
+    assert_eq!(
+        r["big_cut"],
+        format!("Output cut to fit: {size} bytes; its start:"),
+        "{r:#}"
+    );
+    let start = &strings(&r["big_texts"])[0];
+    assert!(start.contains("xxxxxxxx"), "{r:#}");
+    assert!(!start.contains("\\\""), "{r:#}");
+    assert!(!start.contains("\"truncated\""), "{r:#}");
+    // Every box of JSON: a region with a name.
+    let boxes = r["boxes"].as_array().expect("boxes");
+    assert!(boxes.len() >= 4, "{r:#}");
+    for b in boxes {
+        assert_eq!(b["role"], "region", "{r:#}");
+        assert!(!text(&b["label"]).is_empty(), "{r:#}");
     }
     assert_eq!(r["csp_violations"], json!([]));
 }

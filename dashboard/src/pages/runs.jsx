@@ -1,7 +1,7 @@
 // Runs of a workflow (status filter, paging, new runs appearing live) and one run's timeline.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, apiWith, enc, exactPretty } from '../api.js';
-import { Problem, Loading, Empty, Status, Time, Json, StaleNote, usePolling, duration, go, MoreButton, useFocusAfter } from '../ui.jsx';
+import { Problem, Loading, Empty, Status, Time, Json, MaybeCut, StaleNote, usePolling, duration, go, MoreButton, useFocusAfter } from '../ui.jsx';
 import { appendPage, refreshFirstPage } from '../paging.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
@@ -196,6 +196,7 @@ function Timeline({ run }) {
             </div>
             <div class="bar-track" aria-hidden="true"><div class={`bar s-${s.status}`} style={{ marginLeft: `${left}%`, width: `${width}%` }} /></div>
             {s.error ? <p class="bad">Error: {errorText(s.error)}</p> : null}
+            {s.request ? <StepRequest step={s} run={run} i={i} /> : null}
             {s.output !== undefined && s.output !== null ? <StepOutput step={s} text={exactPretty(run, 'steps', i, 'output')} /> : null}
           </li>
         );
@@ -204,17 +205,48 @@ function Timeline({ run }) {
   );
 }
 
-/** A step's output; a failed step's is the answer it failed on (an `http` step's server). */
+/** What an `http` step sent (redacted): its method and URL on a line, its headers and body
+ * folded (a step that timed out or failed is read from them). */
+function StepRequest({ step, run, i }) {
+  const q = step.request;
+  const line = typeof q.method === 'string' && typeof q.url === 'string';
+  const has = (k) => q[k] !== undefined && q[k] !== null;
+  return (
+    <div class="step-request">
+      {line ? <p class="request-line"><code>{q.method} {q.url}</code></p> : null}
+      <details>
+        <summary>{line ? `Headers and body sent by ${step.name}` : `Request of ${step.name}`}</summary>
+        {!line ? <MaybeCut value={q} text={exactPretty(run, 'steps', i, 'request')} label={`Request of ${step.name}`} what="Request" />
+          : (
+            <>
+              {has('headers') ? <Json value={q.headers} text={exactPretty(run, 'steps', i, 'request', 'headers')} label={`Headers sent by ${step.name}`} /> : null}
+              {has('body') ? <MaybeCut value={q.body} text={exactPretty(run, 'steps', i, 'request', 'body')} label={`Body sent by ${step.name}`} what="Body" />
+                : <p class="muted">No body.</p>}
+            </>
+          )}
+      </details>
+    </div>
+  );
+}
+
+/** A step's output; a failed step's is the answer it failed on (an `http` step's server). A
+ * value stored cut to fit says so and shows its start. */
 function StepOutput({ step, text }) {
   const failed = step.status === 'failed';
-  const title = failed ? 'The answer it failed on' : 'Output';
+  const title = failed ? `The answer ${step.name} failed on` : `Output of ${step.name}`;
   return (
     <details open>
       <summary>{title}</summary>
-      <Json value={step.output} text={text} label={`${failed ? 'Answer' : 'Output'} of ${step.name}`} />
+      <MaybeCut value={step.output} text={text} label={`${failed ? 'Answer' : 'Output'} of ${step.name}`} what={failed ? 'Answer' : 'Output'} />
     </details>
   );
 }
+
+/** The run a replay replays: its dedup key is `replay:<original run id>:…`. */
+const replayOf = (run) => {
+  const m = /^replay:([^:]+):/.exec(typeof run.dedup_key === 'string' ? run.dedup_key : '');
+  return m ? m[1] : null;
+};
 
 export function RunPage({ runId }) {
   const [run, setRun] = useState(null);
@@ -272,6 +304,7 @@ export function RunPage({ runId }) {
           <button type="button" class="primary" onClick={(e) => { const self = e.currentTarget; focusAfter(() => self, true); replay(); }} disabled={busy}>{busy ? 'Replaying…' : 'Replay'}</button>
         </div>
       </div>
+      {replayOf(run) ? <p class="replay-of">Replay of <a class="mono" href={`#/runs/${enc(replayOf(run))}`}>{replayOf(run)}</a></p> : null}
       <StaleNote error={error} />
       <Problem error={problem} title="The run could not be replayed" />
       {run.error ? <div class="problem run-error"><strong>The run failed</strong><p>{errorText(run.error)}</p></div> : null}
@@ -282,7 +315,7 @@ export function RunPage({ runId }) {
         </div>
         <div>
           <h2>Input</h2>
-          <Json value={run.input} text={exactPretty(run, 'input')} label="Run input" />
+          <MaybeCut value={run.input} text={exactPretty(run, 'input')} label="Run input" what="Input" />
           {run.dedup_key ? <p class="muted">Dedup key: <code>{run.dedup_key}</code></p> : null}
         </div>
       </div>

@@ -1,4 +1,4 @@
-// A failed run's page says its error in words and shows the answer its step failed on; its boxes of JSON are named. Its workflow's runs
+// A failed run's page says its error in words and shows the request its step sent and the answer it failed on; its boxes of JSON are named. Its workflow's runs
 // page, when the workflow is deleted while shown, says so (not "trying again").
 import { args, scenario, signIn } from './dashboard_lib.mjs';
 
@@ -11,8 +11,10 @@ await scenario(async (page, out) => {
   out.input_label = await page.locator('pre.json').last().getAttribute('aria-label');
   // The answer the step failed on, under its own title.
   const step = page.locator('.step[data-step="bad_call"]');
-  out.step_answer_title = (await step.locator('summary').count()) ? await step.locator('summary').textContent() : null;
-  out.step_answer = (await step.locator('pre.json').count()) ? await step.locator('pre.json').textContent() : null;
+  out.step_answer_title = (await step.locator('details[open] summary').count()) ? await step.locator('details[open] summary').textContent() : null;
+  out.step_answer = (await step.locator('details[open] pre.json').count()) ? await step.locator('details[open] pre.json').textContent() : null;
+  // What it sent, to read why it failed.
+  out.step_request_line = (await step.locator('.request-line').count()) ? await step.locator('.request-line').textContent() : null;
 
   await page.goto(`${args.base}/#/w/${args.workflow}/runs`);
   await page.locator(`tr[data-run="${args.run}"]`).waitFor();
