@@ -129,6 +129,22 @@ pub async fn replay(req: Request, env: &Env, run_id: &str) -> ApiResult {
     };
     // An input stored cut (a truncation mark with a preview) would replay as its preview.
     let input = &original["input"];
+    // A run of another trigger than the deployed version's holds none of what its steps read
+    // (`schedule` for a schedule's, `request` for an endpoint's).
+    if let Some(kind) = workflow.live() {
+        let root = tripline_core::template::roots_for_trigger(Some(kind))[0];
+        if input.get(root).is_none() && input["truncated"] != true {
+            return Err(ApiError::new(
+                409,
+                "Trigger changed",
+                format!(
+                    "run {run_id} was not started by a `{}` trigger, which the deployed version                      (v{version}) has: its input holds no `{root}` for the steps to read;                      replay runs the deployed version's trigger started",
+                    kind.as_str()
+                ),
+            )
+            .with_field("run_id", run_id.to_string()));
+        }
+    }
     if input["truncated"] == true && input.get("preview").is_some() {
         return Err(at_input(
             409,

@@ -742,6 +742,28 @@ fn replay_creates_a_new_run_with_the_same_input() {
         .status,
         404
     );
+
+    // Deployed with another trigger, the workflow's steps read what the run's input never
+    // held: refused, nothing made.
+    let schedule = json!({
+        "name": "replay", "trigger": {"type": "schedule", "schedule": {"kind": "daily", "at": "03:00"}},
+        "steps": [{"type": "log", "name": "say", "message": "fired {{schedule.fired_at}}"}]
+    });
+    let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&schedule));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/runs/{}/replay", first["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.json()["title"], "Trigger changed", "{}", r.text);
+    assert!(r.text.contains("`schedule`"), "{}", r.text);
+    assert_eq!(runs(dev, &id).len(), 4);
+    api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
 }
 
 #[test]
