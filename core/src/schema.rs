@@ -12,7 +12,8 @@
 //! here too. What a JSON Schema cannot say, only the parser checks: template references
 //! (`{{steps.x}}` must name an earlier step), unique step names, a request field named twice
 //! (query, header or body) and body paths that contradict each other, URLs beyond their
-//! shape, and a header value written out past U+00FF.
+//! shape, a header value written out past U+00FF, a control character in the workflow's name,
+//! and an endpoint method listed twice (in any letter case).
 //!
 //! Only native tools build this (feature `schema`); the Worker serves the generated file.
 
