@@ -283,9 +283,10 @@ export function duration(a, b) {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
 }
 
-/** A "load more" button, shown while `more`. Pressed for the last page, it goes: the focus it
- * had then moves to the last element `lastItem()` finds (the last row's link), rather than to
- * the start of the page. */
+/** A "load more" button, shown while `more`. While `disabled` (its page loading) it says so
+ * (`aria-disabled`) and does nothing, but keeps the focus: a `disabled` button would drop it to
+ * the page's body. Pressed for the last page, it goes: the focus it had then moves to the last
+ * element `lastItem()` finds (the last row's link), rather than to the start of the page. */
 export function MoreButton({ more, onClick, disabled, lastItem, children }) {
   const pressed = useRef(false);
   useLayoutEffect(() => {
@@ -296,5 +297,8 @@ export function MoreButton({ more, onClick, disabled, lastItem, children }) {
     if (lost && target) target.focus();
   }, [more]);
   if (!more) return null;
-  return <button type="button" onClick={(e) => { pressed.current = true; onClick(e); }} disabled={disabled}>{children}</button>;
+  return (
+    <button type="button" aria-disabled={disabled ? 'true' : undefined}
+      onClick={(e) => { if (disabled) return; pressed.current = true; onClick(e); }}>{children}</button>
+  );
 }

@@ -548,6 +548,8 @@ fn runs_page_pages_older_runs_and_keeps_showing_new_ones() {
         shown.last().map(String::as_str),
         "{r:#}"
     );
+    // The button pressed for a page that is not the last keeps the focus.
+    assert_eq!(r["focus_after_failed_more"], "Older runs", "{r:#}");
     // A failed "Older runs" stayed on screen through the refreshes, until a try succeeded.
     assert_eq!(r["more_problem_after_refreshes"], 1, "{r:#}");
     assert_eq!(r["more_problem_after_success"], 0, "{r:#}");

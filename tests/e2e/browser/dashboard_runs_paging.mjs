@@ -30,9 +30,16 @@ await scenario(async (page, out) => {
     return route.fulfill({ status: 503, contentType: 'application/problem+json',
       body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'Older page refused by the test.' }) });
   });
-  await page.getByRole('button', { name: 'Older runs' }).click();
+  // Pressed from the keyboard: the focus stays on the button while the page loads and after
+  // (it is not the last page yet), not dropped to the page's body.
+  await page.getByRole('button', { name: 'Older runs' }).focus();
+  await page.keyboard.press('Enter');
   const problem = page.locator('.problem', { hasText: 'Older page refused by the test.' });
   await problem.waitFor();
+  out.focus_after_failed_more = await page.evaluate(() => {
+    const a = document.activeElement;
+    return a && a.tagName === 'BUTTON' ? a.textContent : a && a.tagName;
+  });
   await page.waitForTimeout(2500);
   out.more_problem_after_refreshes = await problem.count();
   await page.getByRole('button', { name: 'Older runs' }).click();
