@@ -1,6 +1,7 @@
 // Small shared pieces: routing, polling, errors in words, times, copy buttons.
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
+import { relative, everySecond } from './time.js';
 
 /** One segment of the route, decoded; one with a malformed escape (`%E0`) is kept as it is. */
 function decodeSegment(s) {
@@ -170,23 +171,23 @@ export function Empty({ children }) {
   return <p class="empty">{children}</p>;
 }
 
-const rtf = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
-/** '3 min ago' / 'in 2 h' for an ISO time; '—' for none. */
-export function relative(iso, now = Date.now()) {
-  if (!iso) return '—';
-  const t = Date.parse(iso);
-  if (Number.isNaN(t)) return String(iso);
-  const s = Math.round((t - now) / 1000);
-  const a = Math.abs(s);
-  if (a < 60) return rtf.format(s, 'second');
-  if (a < 3600) return rtf.format(Math.round(s / 60), 'minute');
-  if (a < 86400) return rtf.format(Math.round(s / 3600), 'hour');
-  return rtf.format(Math.round(s / 86400), 'day');
-}
-
-export function Time({ iso }) {
+/** A time as '3 minutes ago' / 'in 2 hours' (`relative`), the exact time as its title. It moves
+ * on by itself, checked every second on the shared clock and drawn again when its words
+ * change (each second while it is within a minute), not only when its page refreshes. `next`:
+ * a time something is due (see `relative`). */
+export function Time({ iso, next }) {
+  const text = relative(iso, Date.now(), { next });
+  const shown = useRef(text);
+  shown.current = text;
+  const [, redraw] = useState(0);
+  useEffect(() => {
+    if (!iso) return undefined;
+    return everySecond(() => {
+      if (relative(iso, Date.now(), { next }) !== shown.current) redraw((n) => n + 1);
+    });
+  }, [iso, next]);
   if (!iso) return <span>—</span>;
-  return <time datetime={iso} title={iso}>{relative(iso)}</time>;
+  return <time datetime={iso} title={iso}>{text}</time>;
 }
 
 export function Status({ status }) {

@@ -1805,6 +1805,9 @@ fn a_run_page_shows_requests_cut_outputs_and_the_run_a_replay_replays() {
         "dashboard_run_details.mjs",
         json!({"run": replay, "original": original}),
     );
+    // A relative time moves on between refreshes.
+    assert!(text(&r["created_first"]).contains("second"), "{r:#}");
+    assert_ne!(r["created_first"], r["created_later"], "{r:#}");
     // What it replays, a link to it.
     assert_eq!(r["replay_of"], format!("Replay of {original}"), "{r:#}");
     assert_eq!(r["replay_of_href"], format!("#/runs/{original}"), "{r:#}");

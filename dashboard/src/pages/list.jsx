@@ -178,7 +178,7 @@ export function WorkflowList() {
                     <td data-label="Last run" class="last-run">
                       {x.lastRun ? <a href={`#/runs/${enc(x.lastRun.id)}`}><Status status={x.lastRun.status} /> <Time iso={x.lastRun.created_at} /></a> : 'never'}
                     </td>
-                    <td data-label="Next fire" class="next-fire">{kindOf(w) !== 'schedule' ? '—' : !extra[w.id] ? '…' : x.error ? <ProblemMark error={x.error} /> : <Time iso={x.full && x.full.next_run_at} />}</td>
+                    <td data-label="Next fire" class="next-fire">{kindOf(w) !== 'schedule' ? '—' : !extra[w.id] ? '…' : x.error ? <ProblemMark error={x.error} /> : <Time iso={x.full && x.full.next_run_at} next />}</td>
                     <td data-label="Poll" class="poll-health">{kindOf(w) === 'poll' && !extra[w.id] ? '…' : kindOf(w) === 'poll' && x.error ? <ProblemMark error={x.error} /> : health ? <span class={health.tone}>{health.text}</span> : '—'}</td>
                   </tr>
                 );

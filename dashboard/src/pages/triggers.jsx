@@ -187,7 +187,7 @@ export function SchedulePanel({ wf, dirty }) {
     <section class="panel" aria-labelledby="schedule-h">
       <h2 id="schedule-h">Schedule</h2>
       <dl class="facts">
-        <dt>Next run</dt><dd><Time iso={wf.next_run_at} />{wf.next_run_at ? <span class="muted"> ({wf.next_run_at})</span> : wf.status !== 'deployed' ? <span class="muted"> (not deployed)</span> : null}</dd>
+        <dt>Next run</dt><dd><Time iso={wf.next_run_at} next />{wf.next_run_at ? <span class="muted"> ({wf.next_run_at})</span> : wf.status !== 'deployed' ? <span class="muted"> (not deployed)</span> : null}</dd>
         <dt>Last run</dt><dd><Time iso={wf.last_run_at} /></dd>
         <dt>Skipped slots</dt><dd>{wf.skipped_slots ?? 0}</dd>
         {wf.last_misfire ? <><dt>Last misfire</dt><dd><Json value={wf.last_misfire} label="Last misfire" /></dd></> : null}
@@ -261,7 +261,7 @@ export function PollPanel({ wf, onChanged }) {
       <dl class="facts">
         <dt>Last poll</dt><dd><Time iso={p.last_poll_at} /></dd>
         <dt>Last success</dt><dd><Time iso={p.last_success_at} /></dd>
-        <dt>Next poll</dt><dd class="next-poll">{live ? <Time iso={p.next_poll_at} /> : <span class="muted">none (not deployed)</span>}</dd>
+        <dt>Next poll</dt><dd class="next-poll">{live ? <Time iso={p.next_poll_at} next /> : <span class="muted">none (not deployed)</span>}</dd>
         <dt>Error</dt><dd class={p.last_poll_error && live ? 'bad' : ''}>{p.last_poll_error || 'none'}</dd>
         <dt>Backoff</dt><dd class="poll-backoff">{!p.consecutive_failures ? 'none' : live ? `${p.consecutive_failures} failure(s) in a row; retrying with backoff` : `${p.consecutive_failures} failure(s) in a row before it was undeployed`}</dd>
         <dt>Runs created</dt><dd>{p.runs_created ?? 0}</dd>
@@ -422,7 +422,7 @@ function ConnectionHealth({ c }) {
       {expired ? <span class="bad"> · access token expired <Time iso={c.expires_at} /></span> : null}
       {failing ? <span class="bad"> · last refresh failed: {c.last_refresh_error}</span> : null}
       {failing && retrying ? (
-        <span class="bad"> ({c.refresh_failures} in a row; next try <Time iso={c.next_refresh_attempt_at} />)</span>
+        <span class="bad"> ({c.refresh_failures} in a row; next try <Time iso={c.next_refresh_attempt_at} next />)</span>
       ) : null}
     </>
   );

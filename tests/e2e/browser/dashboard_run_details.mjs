@@ -7,6 +7,11 @@ await scenario(async (page, out) => {
   await signIn(page);
   await page.goto(`${args.base}/#/runs/${args.run}`);
   await page.locator('.step').first().waitFor();
+  // The run is finished (not fetched again): its "created" time still moves on.
+  const created = page.locator('.run .page-head time');
+  out.created_first = await created.textContent();
+  await page.waitForTimeout(2500);
+  out.created_later = await created.textContent();
   out.replay_of = await page.locator('.replay-of').textContent().catch(() => null);
   out.replay_of_href = await page.locator('.replay-of a').getAttribute('href', { timeout: 2000 }).catch(() => null);
   const step = (name) => page.locator(`.step[data-step="${name}"]`);

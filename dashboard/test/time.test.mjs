@@ -1,0 +1,44 @@
+// node --test dashboard/test: relative times, and the shared clock that keeps them current.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { relative, everySecond } from '../src/time.js';
+
+const now = Date.parse('2026-12-01T10:00:00Z');
+const at = (s) => new Date(now + s * 1000).toISOString();
+
+test('a time says how far it is, in the unit that fits', () => {
+  assert.equal(relative(null, now), '—');
+  assert.equal(relative(at(-4), now), '4 seconds ago');
+  assert.equal(relative(at(90), now), 'in 2 minutes');
+  assert.equal(relative(at(-7200), now), '2 hours ago');
+  assert.equal(relative('not a time', now), 'not a time');
+});
+
+test('a next time that has passed says now, not a time gone by', () => {
+  assert.equal(relative(at(4), now, { next: true }), 'in 4 seconds');
+  assert.equal(relative(at(0), now, { next: true }), 'now');
+  assert.equal(relative(at(-3), now, { next: true }), 'now');
+  assert.equal(relative(at(-59), now, { next: true }), 'now');
+  // Long past (not refreshed): how long.
+  assert.equal(relative(at(-600), now, { next: true }), '10 minutes ago');
+});
+
+test('a past event a little ahead of this clock (skew) says just now', () => {
+  assert.equal(relative(at(2), now), 'just now');
+  assert.equal(relative(at(0), now), 'just now');
+  assert.equal(relative(at(-1), now), '1 second ago');
+});
+
+test('one timer ticks every second for all that listen, and stops with the last', async () => {
+  let a = 0;
+  let b = 0;
+  const stopA = everySecond(() => { a += 1; });
+  const stopB = everySecond(() => { b += 1; });
+  await new Promise((r) => setTimeout(r, 2300));
+  stopA();
+  await new Promise((r) => setTimeout(r, 1100));
+  stopB();
+  assert.equal(a, 2);
+  assert.ok(b >= 3, `${b}`);
+  // Nothing left listening: no timer keeps the process alive (the test ends).
+});
