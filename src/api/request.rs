@@ -58,7 +58,7 @@ pub async fn read_body(req: &mut Request, max: usize) -> ApiResult<Vec<u8>> {
 }
 
 /// Reads a JSON body: 415 for another content type, 413 when too large, 400 with the
-/// parser's line and column when malformed.
+/// parser's line and column when malformed. A UTF-8 byte order mark before it is skipped.
 pub async fn read_json(req: &mut Request) -> ApiResult<Value> {
     read_optional_json(req)
         .await?
@@ -88,13 +88,16 @@ pub async fn read_optional_json(req: &mut Request) -> ApiResult<Option<Value>> {
             .with_errors(errors));
         }
     }
-    let bytes = read_body(req, MAX_API_BODY).await?;
+    let body = read_body(req, MAX_API_BODY).await?;
+    // A UTF-8 byte order mark (Notepad, PowerShell's `Out-File -Encoding utf8`) is no content,
+    // as at the trigger URLs and in `tripline` files.
+    let bytes = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     // Parsed within a budget, like every JSON body from outside.
     use tripline_core::kernel::json_budget::{check, counted_in, OverBudget};
-    let counted = check(&bytes).map_err(|over| {
+    let counted = check(bytes).map_err(|over| {
         let status = match over {
             OverBudget::TooManyValues { .. } => 413,
             OverBudget::TooDeep { .. } => 400,
@@ -103,7 +106,7 @@ pub async fn read_optional_json(req: &mut Request) -> ApiResult<Option<Value>> {
         errors.push("body", over.to_string());
         ApiError::new(status, "JSON over budget", over.to_string()).with_errors(errors)
     })?;
-    let value = serde_json::from_slice(&bytes).map_err(|e| {
+    let value = serde_json::from_slice(bytes).map_err(|e| {
         // Half of a UTF-16 surrogate pair (`"\ud83d"`, an emoji cut in two) is no text.
         let pair = match e.to_string().contains("hex escape") {
             true => "; an escape from \\ud800 to \\udbff must be followed by one from \\udc00 to \\udfff (the two halves of a surrogate pair)",

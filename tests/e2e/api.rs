@@ -445,6 +445,48 @@ fn invalid_definitions_list_every_error_with_its_location() {
 }
 
 #[test]
+fn a_json_body_may_start_with_a_byte_order_mark() {
+    let dev = shared();
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let h = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    // Notepad and PowerShell's `Out-File -Encoding utf8` write one before the text.
+    let with_mark = |def: &Value| {
+        let mut bytes = b"\xEF\xBB\xBF".to_vec();
+        bytes.extend(def.to_string().into_bytes());
+        bytes
+    };
+    let r = send(
+        "POST",
+        &dev.url("/api/workflows"),
+        &h,
+        Some(&with_mark(&endpoint_def("marked"))),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.json()["name"], "marked");
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let r = send(
+        "PUT",
+        &dev.url(&format!("/api/workflows/{id}")),
+        &h,
+        Some(&with_mark(&endpoint_def("marked again"))),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        api(dev, "GET", &format!("/api/workflows/{id}"), None).json()["name"],
+        "marked again"
+    );
+    // Only one, and only first: a mark inside the text is no JSON.
+    let mut twice = b"\xEF\xBB\xBF".to_vec();
+    twice.extend(with_mark(&endpoint_def("twice")));
+    let r = send("POST", &dev.url("/api/workflows"), &h, Some(&twice));
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.locations(), ["body"]);
+}
+
+#[test]
 fn http_errors_are_problem_json() {
     let dev = shared();
     let auth = format!("Bearer {ADMIN_TOKEN}");
