@@ -61,17 +61,17 @@ async fn route(req: Request, env: &Env, path: &str) -> ApiResult {
             params.into_iter().map(String::from).collect::<Vec<_>>(),
         ),
         RouteMatch::MethodNotAllowed { allow } => return Err(ApiError::method_not_allowed(&allow)),
-        RouteMatch::NotFound => return Err(ApiError::not_found(format!("no route for {path}"))),
+        RouteMatch::NotFound => {
+            let path = problem::echoed(path);
+            return Err(ApiError::not_found(format!("no route for {path}")));
+        }
     };
     if route.admin {
         auth::require_admin(&req, env)?;
     }
     let p = |i: usize| params.get(i).map(String::as_str).unwrap_or("");
     // A workflow id in the URL is checked once, here: a malformed one names no workflow.
-    let wf = || {
-        WorkflowId::parse(p(0))
-            .ok_or_else(|| ApiError::not_found(format!("no workflow with id {}", p(0))))
-    };
+    let wf = || WorkflowId::parse(p(0)).ok_or_else(|| ApiError::not_found_id("workflow", p(0)));
     let resp = match route.op {
         Op::Healthz => reply::json_response(200, &serde_json::json!({"ok": true}))?,
         Op::OpenApi => documents::serve(env, documents::OPENAPI).await?,

@@ -999,7 +999,8 @@ pub async fn delete(env: &Env, id: &WorkflowId, user_id: &str) -> ApiResult {
         .ok_or_else(|| ApiError::field("path.user_id", "is not valid percent-encoded UTF-8"))?;
     if !connections::delete(&store::db(env)?, id, &user_id).await? {
         return Err(ApiError::not_found(format!(
-            "workflow {id} has no connection for user `{user_id}`"
+            "workflow {id} has no connection for user `{}`",
+            super::problem::echoed(&user_id)
         )));
     }
     Ok(Response::empty()?.with_status(204))

@@ -5,6 +5,18 @@ use worker::{Headers, Response};
 
 use tripline_core::kernel::problem::Errors;
 
+/// Most characters of a request's text (an id, a path) a detail repeats.
+pub const MAX_ECHOED_CHARS: usize = 100;
+
+/// `text` as a detail repeats it: whole up to [`MAX_ECHOED_CHARS`] characters, else its first
+/// ones and `…`.
+pub fn echoed(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_ECHOED_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
+        None => text.into(),
+    }
+}
+
 /// An error a handler answers with.
 #[derive(Debug)]
 pub struct ApiError {
@@ -60,6 +72,12 @@ impl ApiError {
 
     pub fn not_found(detail: impl Into<String>) -> Self {
         ApiError::new(404, "Not found", detail)
+    }
+
+    /// 404 for an id that names no `kind` (`run`, `workflow`): `no run with id …`, the id
+    /// [`echoed`] (a URL may carry thousands of characters).
+    pub fn not_found_id(kind: &str, id: &str) -> Self {
+        ApiError::not_found(format!("no {kind} with id {}", echoed(id)))
     }
 
     pub fn method_not_allowed(allow: &[&str]) -> Self {

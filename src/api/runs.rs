@@ -60,7 +60,7 @@ pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResul
 
 /// A run's whole record: from its shard object, or from D1 for a run of an earlier version.
 async fn record(env: &Env, run_id: &str) -> ApiResult<Value> {
-    let not_found = || ApiError::not_found(format!("no run with id {run_id}"));
+    let not_found = || ApiError::not_found_id("run", run_id);
     let place = RunId::parse(run_id).ok_or_else(not_found)?;
     let found = match place.workflow_id {
         Some(wf) => runs::client::get(env, &wf, place.shard, run_id)
@@ -100,7 +100,7 @@ fn at_input(status: u16, title: &'static str, message: String) -> ApiError {
 
 /// `POST /api/runs/{run_id}/replay`: a new run with the same input on the deployed version.
 pub async fn replay(req: Request, env: &Env, run_id: &str) -> ApiResult {
-    let not_found = || ApiError::not_found(format!("no run with id {run_id}"));
+    let not_found = || ApiError::not_found_id("run", run_id);
     // With an `Idempotency-Key`, a replay sent again (after a 503, an answer lost) makes no
     // second run: the same key for the same run names the replay it made.
     let key = match req.headers().get("idempotency-key")? {

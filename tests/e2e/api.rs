@@ -487,6 +487,38 @@ fn a_json_body_may_start_with_a_byte_order_mark() {
 }
 
 #[test]
+fn a_not_found_detail_cuts_a_long_id() {
+    let dev = shared();
+    let long = "a".repeat(5000);
+    let id = create(dev, &endpoint_def("long ids"));
+    for (method, path) in [
+        ("GET", format!("/api/runs/run_{long}")),
+        ("POST", format!("/api/runs/run_{long}/replay")),
+        ("GET", format!("/api/workflows/wf_{long}")),
+        ("POST", format!("/hooks/{long}")),
+        ("GET", format!("/{long}")),
+        ("DELETE", format!("/api/workflows/{id}/connections/{long}")),
+    ] {
+        let r = if path.starts_with("/api/") {
+            api(dev, method, &path, None)
+        } else {
+            send(method, &dev.url(&path), &[], None)
+        };
+        assert_eq!(r.status, 404, "{method} {}: {}", &path[..40], r.text);
+        let detail = r.json()["detail"].as_str().unwrap().to_string();
+        assert!(
+            detail.chars().count() < 200 && detail.contains(&format!("{}…", &long[..90])),
+            "{method} {}: {detail}",
+            &path[..40]
+        );
+    }
+    // A short one is echoed whole.
+    let r = api(dev, "GET", "/api/runs/run_abc", None);
+    assert_eq!(r.status, 404, "{}", r.text);
+    assert_eq!(r.json()["detail"], "no run with id run_abc");
+}
+
+#[test]
 fn http_errors_are_problem_json() {
     let dev = shared();
     let auth = format!("Bearer {ADMIN_TOKEN}");
