@@ -20,9 +20,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     /// Reads `limit` (1..=`max`, default `default`) and `cursor` from a query string. A cursor
-    /// whose position fails `valid` (the shape of the positions this list gives: a tampered
-    /// cursor would otherwise read as the end of the list, or its first page) is refused like
-    /// one that does not decode.
+    /// whose position fails `valid` is refused like one that does not decode.
     pub fn from_query(
         query: &[(String, String)],
         default: u32,
@@ -31,16 +29,14 @@ impl PageRequest {
     ) -> Result<PageRequest, ApiError> {
         let limit = parse_limit(query_param(query, "limit"), default, max)
             .map_err(|m| ApiError::field("query.limit", m))?;
-        let after = match query_param(query, "cursor") {
-            // An empty cursor is the first page, as no cursor is.
-            None | Some("") => None,
-            Some(c) => Some(decode_cursor(c).filter(|p| valid(p)).ok_or_else(|| {
-                ApiError::field(
-                    "query.cursor",
-                    "is not a cursor this list gave; start again without it",
-                )
-            })?),
-        };
+        let after =
+            match query_param(query, "cursor") {
+                // An empty cursor is the first page, as no cursor is.
+                None | Some("") => None,
+                Some(c) => Some(decode_cursor(c).filter(|p| valid(p)).ok_or_else(|| {
+                    ApiError::field("query.cursor", "is not a cursor from this API")
+                })?),
+            };
         Ok(PageRequest { limit, after })
     }
 
@@ -82,29 +78,6 @@ impl PageRequest {
     }
 }
 
-/// Whether `position` is one the runs list gives: a run id.
-pub fn is_run_position(position: &str) -> bool {
-    tripline_core::kernel::ids::is_run_id(position)
-}
-
-/// Whether `position` is one the workflows list gives: `created_at|id`, an RFC 3339 instant
-/// and a workflow id.
-pub fn is_workflow_position(position: &str) -> bool {
-    position.split_once('|').is_some_and(|(at, id)| {
-        tripline_core::kernel::time::parse_millis(at).is_some()
-            && tripline_core::kernel::ids::is_workflow_id(id)
-    })
-}
-
-/// Whether `position` is one the connections list gives: a user id (1 to `MAX_USER_ID_CHARS`
-/// characters, none a control character; `.` too, which a connection stored before the
-/// Sign-in URL refused it may have).
-pub fn is_user_position(position: &str) -> bool {
-    !position.is_empty()
-        && position.chars().count() <= MAX_USER_ID_CHARS
-        && !position.chars().any(char::is_control)
-}
-
 /// Encodes a position (e.g. a run id, or `created_at|id`).
 pub fn encode_cursor(position: &str) -> String {
     URL_SAFE_NO_PAD.encode(position.as_bytes())
@@ -129,15 +102,15 @@ pub const MAX_POSITION_BYTES: usize = MAX_USER_ID_CHARS * 4;
 pub const MAX_CURSOR_LEN: usize = (MAX_POSITION_BYTES * 4).div_ceil(3);
 
 /// Decodes a cursor: the position it holds (a bound the next page starts after). `None` when it
-/// is not base64url text of a position of 1 to `MAX_POSITION_BYTES` bytes of UTF-8.
+/// is not base64url text of a position of 1 to `MAX_POSITION_BYTES` bytes.
 pub fn decode_cursor(cursor: &str) -> Option<String> {
     // Longer text cannot hold a position: refused before it is decoded.
     if cursor.len() > MAX_CURSOR_LEN {
         return None;
     }
     let bytes = LENIENT.decode(cursor.as_bytes()).ok()?;
-    let s = String::from_utf8(bytes).ok()?;
-    (!s.is_empty() && s.len() <= MAX_POSITION_BYTES).then_some(s)
+    let s = String::from_utf8_lossy(&bytes).into_owned();
+    (!s.is_empty() && bytes.len() <= MAX_POSITION_BYTES).then_some(s)
 }
 
 /// Reads `limit` from a query string value: 1..=max, default `default`.
@@ -167,32 +140,9 @@ mod tests {
         );
         assert!(
             decode_cursor("wr7DpRoR").is_some(),
-            "any base64url text of UTF-8 decodes"
+            "any base64url text is a position"
         );
-        assert_eq!(decode_cursor("__4"), None, "no UTF-8");
         assert_eq!(decode_cursor(""), None);
-    }
-
-    #[test]
-    fn each_list_takes_the_positions_it_gives() {
-        let run = "run_01jd0000000000000000000000";
-        assert!(is_run_position(run));
-        assert!(!is_run_position(&format!("{run}x")));
-        assert!(!is_run_position("\0\0\0"));
-        assert!(!is_run_position("{\"t\":1}"));
-        let workflow = "2026-01-01T00:00:00.000Z|wf_0123456789abcdefghjkmnpq";
-        assert!(is_workflow_position(workflow));
-        assert!(!is_workflow_position("|"));
-        assert!(!is_workflow_position(run));
-        assert!(!is_workflow_position(
-            "yesterday|wf_0123456789abcdefghjkmnpq"
-        ));
-        assert!(!is_workflow_position("2026-01-01T00:00:00.000Z|wf_x"));
-        assert!(is_user_position("user 42"));
-        assert!(!is_user_position("\0\0\0"));
-        let query = [("cursor".to_string(), encode_cursor("|"))];
-        let refused = PageRequest::from_query(&query, 20, 100, is_workflow_position);
-        assert_eq!(refused.err().map(|e| e.status), Some(400));
     }
 
     #[test]

@@ -15,8 +15,9 @@ use tripline_core::kernel::ids::RunId;
 pub async fn list(req: Request, env: &Env, workflow_id: &WorkflowId) -> ApiResult {
     crate::api::catalog::load(env, workflow_id).await?;
     let q = query_pairs(&req);
-    // A page ends on a run id: a cursor holding anything else is none this list gave.
-    let paging = PageRequest::from_query(&q, 20, 100, crate::api::paging::is_run_position)?;
+    // Any position is a bound: runs sort by id (which starts with the run's time), and a page
+    // holds those whose id sorts before it, as every cursor the document admits must be.
+    let paging = PageRequest::from_query(&q, 20, 100, |_| true)?;
     let status = query_param(&q, "status");
     if let Some(s) = status {
         if !STATUSES.contains(&s) {

@@ -146,8 +146,8 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
 
 pub async fn list(req: Request, env: &Env) -> ApiResult {
     let q = query_pairs(&req);
-    // A page ends on `created_at|id`: a cursor holding anything else is none this list gave.
-    let paging = PageRequest::from_query(&q, 20, 100, crate::api::paging::is_workflow_position)?;
+    // Any position is a bound for the keyset: one without `|` sorts by its time alone.
+    let paging = PageRequest::from_query(&q, 20, 100, |_| true)?;
     if let Some(key) = query_param(&q, "key") {
         return by_key(&req, env, key).await;
     }
