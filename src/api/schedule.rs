@@ -146,7 +146,7 @@ const TIMEZONES_ALL_MAX_DAYS: i64 = 31;
 /// `GET /api/timezones[?zone=…][&from=…][&to=…]`: the time zones schedules accept and, for each
 /// (or the one named), its UTC offset at `from` (default now) and every change of it up to `to`
 /// (one zone: default `from` + 366 days, at most 3660; every zone: default and at most 31 days;
-/// a later `to` is cut to that; a `to` not after `from` is refused),
+/// a later `to` is cut to that, one before `from` gives an empty window),
 /// from the zone rules the Worker uses (the platform's `Intl`).
 pub async fn timezones(req: Request) -> ApiResult {
     let q = query_pairs(&req);
@@ -178,24 +178,14 @@ pub async fn timezones(req: Request) -> ApiResult {
         (TIMEZONES_ALL_MAX_DAYS, TIMEZONES_ALL_MAX_DAYS)
     };
     let from = instant("from")?.unwrap_or_else(|| from_millis(now_ms()));
-    let asked = instant("to")?;
-    // A window that ends before it starts is a mistake (swapped instants), not an empty one.
-    if asked.is_some_and(|to| to <= from) {
-        return Err(ApiError::field(
-            "query.to",
-            format!(
-                "must be after `from` ({})",
-                iso_millis(from.timestamp_millis())
-            ),
-        ));
-    }
-    // One past the longest window is cut to it.
+    // Any `to` is answered: one past the longest window is cut to it, one before `from` is an
+    // empty window (every date-time the document admits is a valid request).
     let after = |days: i64| {
         from.checked_add_signed(TimeDelta::days(days))
             .unwrap_or(DateTime::<Utc>::MAX_UTC)
     };
     // Nor past the last instant RFC 3339 can write: every instant answered can be sent back.
-    let to = asked
+    let to = instant("to")?
         .unwrap_or_else(|| after(default_days))
         .min(after(max_days))
         .min(from_millis(LAST_WRITABLE_MS))
