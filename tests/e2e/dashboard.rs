@@ -1682,6 +1682,29 @@ fn the_editor_in_dark_mode_draws_its_tooltips_and_gutter_dark_and_readable() {
         strings(&r["completions"]).contains(&"shards".to_string()),
         "{r:#}"
     );
+    // Selected text is readable on its selection, dark, and light once the page turned light.
+    assert!(contrast(&r, "selection") >= 4.5, "{r:#}");
+    assert!(
+        r["selection"]["background_luminance"]
+            .as_f64()
+            .expect("luminance")
+            < 0.1,
+        "{r:#}"
+    );
+    assert!(
+        r["selection_light"]["background_luminance"]
+            .as_f64()
+            .expect("luminance")
+            > 0.5,
+        "{r:#}"
+    );
+    // Light again, with the page open: a light gutter, still readable.
+    let light = &r["line_number_light"];
+    assert!(
+        light["background_luminance"].as_f64().expect("luminance") > 0.8,
+        "{r:#}"
+    );
+    assert!(contrast(&r, "line_number_light") >= 4.5, "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

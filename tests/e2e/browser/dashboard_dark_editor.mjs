@@ -1,6 +1,6 @@
 // The editor in dark mode: the lint tooltip, the completion list and its info box, and the line
 // numbers are drawn in the dark colours, readable (each text's contrast against the background
-// it is drawn on, computed in the page as WCAG does).
+// it is drawn on, computed in the page as WCAG does); switched to light mode while open, it follows.
 import { args, scenario, signIn, setEditorText } from './dashboard_lib.mjs';
 
 /** In the page: the contrast of the text of the editor's first element matching `sel` against
@@ -45,6 +45,11 @@ await scenario(async (page, out) => {
   out.lint_tooltip = await inEditor('.cm-tooltip-lint .cm-diagnostic');
   out.line_number = await inEditor('.cm-lineNumbers .cm-gutterElement:not(:first-child)');
   out.editor_text = await inEditor('.cm-line');
+  // Selected text: on a selection background of the scheme's.
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('Control+a');
+  await page.locator('.cm-selectionBackground').first().waitFor();
+  out.selection = await inEditor('.cm-selectionBackground');
 
   // Completion of a top-level field: the list, its selected entry, and the entry's description.
   const text = '{\n  "name": "Dark",\n  "trigger": {"type": "endpoint"},\n  "steps": [],\n  "sha"\n}';
@@ -70,4 +75,13 @@ await scenario(async (page, out) => {
   await page.locator('.cm-tooltip-autocomplete').waitFor();
   out.completion_other = await inEditor('.cm-tooltip-autocomplete li:not([aria-selected]) .cm-completionLabel');
   await page.keyboard.press('Escape');
+
+  // The system turns to light mode while the page is open: the editor follows.
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.waitForTimeout(200);
+  out.line_number_light = await inEditor('.cm-lineNumbers .cm-gutterElement:not(:first-child)');
+  await page.locator('.cm-content').click();
+  await page.keyboard.press('Control+a');
+  await page.locator('.cm-selectionBackground').first().waitFor();
+  out.selection_light = await inEditor('.cm-selectionBackground');
 });
