@@ -1597,11 +1597,14 @@ fn large_inputs_of_queued_runs_of_an_earlier_version_run_whole_or_fail_saying_so
     use tripline_core::kernel::ids::new_legacy_run_id;
     use tripline_core::kernel::time::iso_millis;
     let dev = &Dev::start("engine-legacy-input", &[("RUN_LEASE_SECONDS", "3")]);
+    // A poll workflow, as the runs' trigger (a replay takes runs of the deployed trigger); its
+    // source answers nothing, so it makes no run of its own.
     let id = create_deployed(
         dev,
         &json!({
             "name": "legacy input",
-            "trigger": {"type": "endpoint"},
+            "trigger": {"type": "poll", "interval_seconds": 3600, "start": "beginning",
+                        "source": {"kind": "http", "url": "http://127.0.0.1:9/items", "items": "/data", "id": "/id"}},
             "steps": [{"type": "log", "name": "a", "message": "ran"}]
         }),
     );
