@@ -17,6 +17,27 @@ export function refreshFirstPage(loaded, page, complete, keyOf, sortsAfter) {
   return [...page, ...loaded.filter((x) => !fresh.has(keyOf(x)) && sortsAfter(x, last))];
 }
 
+/** The first page fetched again (`fetchPage(null)`), and as many pages after it as it takes to
+ * reach the items `loaded` (at most `extra` more): when more new items came since the last
+ * refresh than a page holds, the first page alone holds none of them, and the list would start
+ * again from it. `fetchPage(cursor)` answers `{ items, cursor }` (the next page's cursor, or
+ * null at the end of the list), or null when its answer is not wanted any more (then so is
+ * this). The answer is the pages' items, as one page for `refreshFirstPage`, and the cursor
+ * after them. */
+export async function fetchFirstPages(loaded, fetchPage, keyOf, extra = 5) {
+  let page = await fetchPage(null);
+  if (!page) return null;
+  let { items, cursor } = page;
+  const have = new Set((loaded || []).map(keyOf));
+  for (let n = 0; have.size && cursor && n < extra && !items.some((x) => have.has(keyOf(x))); n += 1) {
+    page = await fetchPage(cursor);
+    if (!page) return null;
+    items = appendPage(items, page.items, keyOf);
+    cursor = page.cursor;
+  }
+  return { items, cursor };
+}
+
 /** The next page appended to `loaded`, without the items already there. */
 export function appendPage(loaded, page, keyOf) {
   const seen = new Set((loaded || []).map(keyOf));

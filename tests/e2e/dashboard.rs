@@ -560,6 +560,35 @@ fn runs_page_pages_older_runs_and_keeps_showing_new_ones() {
 }
 
 #[test]
+fn runs_page_keeps_the_pages_loaded_when_more_new_runs_come_than_a_page_holds() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint_example());
+    let sent: Vec<String> = (0..43)
+        .map(|i| send_lead(dev, &id, &format!("b{i}@example.com")))
+        .collect();
+    // Three pages loaded (20 + 20 + 3), then 25 new runs between two refreshes.
+    let r = browser(
+        "dashboard_runs_burst.mjs",
+        json!({"id": id, "loaded": 43, "burst": 25}),
+    );
+    assert_eq!(r["loaded"], 43, "{r:#}");
+    let new_runs = strings(&r["new_runs"]);
+    assert_eq!(new_runs.len(), 25, "{r:#}");
+    let after = strings(&r["after"]);
+    // Every run once, the newest first: the 43 loaded were kept below the 25 new ones.
+    assert_eq!(after.len(), 68, "{r:#}");
+    assert_eq!(after.first(), new_runs.last(), "{r:#}");
+    let mut shown = after.clone();
+    shown.sort();
+    shown.dedup();
+    let mut all: Vec<String> = sent.iter().chain(&new_runs).cloned().collect();
+    all.sort();
+    assert_eq!(shown, all, "{r:#}");
+    assert_eq!(r["older_button"], 0, "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
 fn workflow_list_keeps_the_pages_loaded_when_it_refreshes() {
     // An instance of its own: the list is of every workflow, and 53 of them would push the
     // other scenarios' workflows off the first page.

@@ -2,7 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, apiWith, enc, exactPretty } from '../api.js';
 import { Problem, Loading, Empty, Status, Time, Json, MaybeCut, StaleNote, usePolling, duration, go, MoreButton, useFocusAfter } from '../ui.jsx';
-import { appendPage, refreshFirstPage } from '../paging.js';
+import { appendPage, fetchFirstPages, refreshFirstPage } from '../paging.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
 
@@ -42,6 +42,9 @@ export function RunsPage({ id }) {
     return () => removeEventListener('hashchange', follow);
   }, []);
   const [list, setList] = useState(null);
+  // The list as last rendered: a refresh fetches pages until it reaches these rows.
+  const listNow = useRef(null);
+  listNow.current = list;
   const [next, setNext] = useState(null);
   const [error, setError] = useState(null);
   // The workflow's name, and "Older runs": errors of their own, which the refresh does not clear.
@@ -84,23 +87,27 @@ export function RunsPage({ id }) {
   };
   // The first page is fetched again every 1.5 s: new runs and status changes show up live.
   // Runs older than the fresh first page are kept below it (pushed down, not lost); newer ones
-  // it no longer has (filtered out) go.
+  // it no longer has (filtered out) go. When more new runs came than a page holds, the pages
+  // after it are fetched too (up to 5 more), until they reach the runs shown.
   usePolling(async () => {
     // A workflow deleted meanwhile (404) is not asked for again.
     if (gone.current === id) return;
     try {
-      const r = await fetchPage(null);
+      const r = await fetchFirstPages(listNow.current, async (cursor) => {
+        const p = await fetchPage(cursor);
+        return p && { items: p.runs, cursor: p.next_cursor };
+      }, byId);
       if (!r) return;
       setList((prev) => {
-        const merged = refreshFirstPage(prev, r.runs, !r.next_cursor, byId, olderThan);
-        // The list is this page alone again: paging goes on from its cursor.
-        if (merged === r.runs) {
+        const merged = refreshFirstPage(prev, r.items, !r.cursor, byId, olderThan);
+        // The list is these pages alone again: paging goes on from their cursor.
+        if (merged === r.items) {
           paged.current = false;
           restarts.current += 1;
         }
         return merged;
       });
-      if (!paged.current || !r.next_cursor) setNext(r.next_cursor);
+      if (!paged.current || !r.cursor) setNext(r.cursor);
       setError(null);
     } catch (e) {
       if (e.status === 404) gone.current = id;
