@@ -1100,6 +1100,46 @@ fn poll_reset_and_oauth_connection_delete() {
     assert_eq!(r["csp_violations"], json!([]));
 }
 
+#[test]
+fn oauth_panel_creates_a_one_time_signin_link_that_works() {
+    let dev = dev();
+    let provider = Provider::start(&dev.base, 3600);
+    let def = json!({"name": "Link", "trigger": provider.trigger(OAUTH_SECRET_ENV, &["read"]),
+                     "steps": [{"type": "log", "name": "hello", "message": "connected {{oauth.user_id}}"}]});
+    let oauth_id = create_deployed(dev, &def);
+    let undeployed_id = create(dev, &def);
+    let r = browser(
+        "dashboard_signin_link.mjs",
+        json!({"oauth_id": oauth_id, "undeployed_id": undeployed_id, "user": "link-user"}),
+    );
+    // Not deployed: the API's 409 is shown, and no link.
+    assert!(
+        text(&r["undeployed_problem"]).contains("is not deployed"),
+        "{r:#}"
+    );
+    assert_eq!(r["undeployed_links"], 0, "{r:#}");
+    // The link is on the workflow's Sign-in URL, one-time (`?link=`), and Copy copies it.
+    let link = text(&r["link"]);
+    let prefix = dev.url(&format!("/oauth/{oauth_id}/signin?link="));
+    assert!(
+        link.starts_with(&prefix) && link.len() > prefix.len(),
+        "{r:#}"
+    );
+    assert_eq!(r["copied"], r["link"], "{r:#}");
+    assert!(text(&r["note"]).contains("link-user"), "{r:#}");
+    assert!(text(&r["note"]).contains("works once"), "{r:#}");
+    assert_eq!(r["problems"], 0, "{r:#}");
+    // It works: its first use sends the browser on to the provider.
+    let used = send("GET", link, &[], None);
+    assert!(matches!(used.status, 302 | 303), "{}", used.text);
+    let to = used.header("location").expect("location");
+    assert!(
+        to.starts_with(&format!("{}/authorize?", provider.base)),
+        "{to}"
+    );
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
 /// A whole sign-in over HTTP, as a browser makes it: the signed Sign-in link, the provider's
 /// form, the callback; the connection of `user` is stored.
 fn connect_over_http(dev: &Dev, provider: &Provider, wf: &str, user: &str) {

@@ -385,6 +385,7 @@ export function OAuthPanel({ wf }) {
       <UrlRow label="Sign-in URL" url={wf.urls.signin} />
       <UrlRow label="Redirect URL" url={wf.urls.redirect} />
       <p class="muted">Register the Redirect URL with the provider. Send users to a Sign-in link your backend signs for them (<code>?user_id=…&amp;expires=…&amp;signature=…</code>, see docs/oauth.md), or to a one-time link from <code>POST /api/workflows/{'{'}id{'}'}/signin-links</code>.</p>
+      <TestSigninLink wf={wf} />
       <h3 id="connections-h" ref={heading} tabIndex={-1}>Connections</h3>
       {conns === null ? <Problem error={loadError} /> : <StaleNote error={loadError} />}
       <Problem error={problem} />
@@ -406,6 +407,42 @@ export function OAuthPanel({ wf }) {
       )}
       <MoreButton more={!!next} onClick={more} lastItem={() => list.current && list.current.querySelector('li.connection:last-child button')}>Load more connections</MoreButton>
     </section>
+  );
+}
+
+/** A one-time Sign-in link for a user id, made with `POST /api/workflows/{id}/signin-links`: to
+ * try the sign-in (or hand it to one user) without a backend that signs links. */
+function TestSigninLink({ wf }) {
+  const [user, setUser] = useState('');
+  const [link, setLink] = useState(null);
+  const [problem, setProblem] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const create = async (ev) => {
+    ev.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    setLink(null);
+    try {
+      setLink(await api('POST', `/api/workflows/${enc(wf.id)}/signin-links`, { user_id: user }));
+    } catch (e) {
+      setProblem(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="signin-link" onSubmit={create}>
+      <label for="signin-link-user">User id</label>
+      <input id="signin-link-user" value={user} onInput={(e) => setUser(e.currentTarget.value)} autocomplete="off" spellcheck={false} />
+      <button type="submit" disabled={busy}>{busy ? 'Creating…' : 'Create a test sign-in link'}</button>
+      {link ? (
+        <div class="signin-link-made">
+          <UrlRow label="One-time sign-in link" url={link.url} />
+          <p class="muted">For <strong>{link.user_id}</strong>: it works once, until <Time iso={link.expires_at} next /> (10 minutes). Whoever opens it signs in as that user: give it to them only.</p>
+        </div>
+      ) : null}
+      <Problem error={problem} title="The sign-in link could not be created" />
+    </form>
   );
 }
 
