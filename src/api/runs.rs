@@ -134,11 +134,13 @@ pub async fn replay(req: Request, env: &Env, run_id: &str) -> ApiResult {
     if let Some(kind) = workflow.live() {
         let root = tripline_core::template::roots_for_trigger(Some(kind))[0];
         if input.get(root).is_none() && input["truncated"] != true {
-            return Err(ApiError::new(
+            return Err(at_input(
                 409,
                 "Trigger changed",
                 format!(
-                    "run {run_id} was not started by a `{}` trigger, which the deployed version                      (v{version}) has: its input holds no `{root}` for the steps to read;                      replay runs the deployed version's trigger started",
+                    "of run {run_id} holds no `{root}`, which the steps of the deployed version \
+                     (v{version}, a `{}` trigger) read: a replay takes runs of the deployed \
+                     version's trigger",
                     kind.as_str()
                 ),
             )

@@ -761,7 +761,17 @@ fn replay_creates_a_new_run_with_the_same_input() {
     );
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(r.json()["title"], "Trigger changed", "{}", r.text);
-    assert!(r.text.contains("`schedule`"), "{}", r.text);
+    assert_eq!(r.locations(), ["input"], "{}", r.text);
+    assert_eq!(
+        r.json()["detail"],
+        format!(
+            "input of run {} holds no `schedule`, which the steps of the deployed version (v2, \
+             a `schedule` trigger) read: a replay takes runs of the deployed version's trigger",
+            first["id"].as_str().unwrap()
+        ),
+        "{}",
+        r.text
+    );
     assert_eq!(runs(dev, &id).len(), 4);
     api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
 }
