@@ -207,18 +207,35 @@ impl fmt::Display for BodyError {
 
 impl std::error::Error for BodyError {}
 
-/// Refuses a body sent compressed: a `Content-Encoding` other than `identity` on a body that
-/// is not empty (its bytes would be read as the Content-Type's, and fail or, as text, be kept
-/// as garbage).
+/// The content codings a body may be compressed with (RFC 9110's registry and the common ones).
+const COMPRESSIONS: [&str; 7] = [
+    "gzip",
+    "x-gzip",
+    "deflate",
+    "br",
+    "zstd",
+    "compress",
+    "x-compress",
+];
+
+/// Refuses a body sent compressed: a `Content-Encoding` naming a compression on a body that is
+/// not empty (its bytes would be read as the Content-Type's, and fail or, as text, be kept as
+/// garbage). Other values (`identity`, or a charset some senders put there, `UTF-8`) say
+/// nothing of the bytes and are let through.
 pub fn refuse_encoded(content_encoding: Option<&str>, raw: &[u8]) -> Result<(), BodyError> {
-    match content_encoding.map(str::trim) {
-        Some(e) if !raw.is_empty() && !e.is_empty() && !e.eq_ignore_ascii_case("identity") => {
-            Err(BodyError::Encoded {
-                encoding: e.to_string(),
-            })
-        }
-        _ => Ok(()),
+    let Some(header) = content_encoding.filter(|_| !raw.is_empty()) else {
+        return Ok(());
+    };
+    let compressed = header
+        .split(',')
+        .map(str::trim)
+        .any(|c| COMPRESSIONS.iter().any(|k| c.eq_ignore_ascii_case(k)));
+    if compressed {
+        return Err(BodyError::Encoded {
+            encoding: header.trim().to_string(),
+        });
     }
+    Ok(())
 }
 
 /// Reads `raw` according to `content_type` (the request's Content-Type header, if any).

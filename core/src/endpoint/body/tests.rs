@@ -627,9 +627,11 @@ fn a_compressed_body_is_refused_at_its_encoding() {
     assert_eq!((e.status(), e.location()), (415, "header.content-encoding"));
     assert!(e.to_string().contains("`gzip` is not decoded"), "{e}");
     assert!(refuse_encoded(Some(" br "), b"{}").is_err());
-    // Nothing encoded: no header, `identity`, or no body at all.
+    assert!(refuse_encoded(Some("identity, GZIP"), b"{}").is_err());
+    // Nothing compressed: no header, `identity`, a charset put there by mistake, or no body.
     assert!(refuse_encoded(None, b"{}").is_ok());
     assert!(refuse_encoded(Some("Identity"), b"{}").is_ok());
+    assert!(refuse_encoded(Some("UTF-8"), b"{}").is_ok());
     assert!(refuse_encoded(Some(""), b"{}").is_ok());
     assert!(refuse_encoded(Some("gzip"), b"").is_ok());
 }
