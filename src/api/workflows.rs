@@ -74,7 +74,7 @@ pub(crate) fn if_match<'a>(req: &Request, row: &'a WorkflowRow) -> ApiResult<Opt
 
 fn draft_changed_since(id: &str) -> ApiError {
     let message = "names another draft than the saved one: the draft was saved again since \
-                   it was read; read it again (its ETag), then save or deploy";
+                   it was read; read it again (its ETag), then send the request again";
     let mut errors = Errors::new();
     errors.push("header.if-match", message);
     ApiError::new(
