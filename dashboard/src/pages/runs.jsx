@@ -72,7 +72,7 @@ export function RunsPage({ id }) {
     }).catch((e) => { if (live) setWfError(e); });
     return () => { live = false; };
   }, [id]);
-  useEffect(() => { setList(null); setNext(null); setMoreError(null); setLoadingMore(false); paged.current = false; }, [status]);
+  useEffect(() => { setList(null); listNow.current = null; setNext(null); setMoreError(null); setLoadingMore(false); paged.current = false; }, [status]);
   /** The page after `cursor` (the first without), or null when the filter changed meanwhile:
    * then its failure is not shown either (it was of another filter's list). */
   const fetchPage = async (cursor) => {
@@ -88,12 +88,13 @@ export function RunsPage({ id }) {
   // The first page is fetched again every 1.5 s: new runs and status changes show up live.
   // Runs older than the fresh first page are kept below it (pushed down, not lost); newer ones
   // it no longer has (filtered out) go. When more new runs came than a page holds, the pages
-  // after it are fetched too (up to 5 more), until they reach the runs shown.
+  // after it are fetched too (up to 5 more), until they reach the runs shown, when older pages
+  // were loaded (a first page alone is simply replaced by the fresh one).
   usePolling(async () => {
     // A workflow deleted meanwhile (404) is not asked for again.
     if (gone.current === id) return;
     try {
-      const r = await fetchFirstPages(listNow.current, async (cursor) => {
+      const r = await fetchFirstPages(paged.current ? listNow.current : null, async (cursor) => {
         const p = await fetchPage(cursor);
         return p && { items: p.runs, cursor: p.next_cursor };
       }, byId);
