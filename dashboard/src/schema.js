@@ -60,6 +60,16 @@ export function placeSchemaErrors(draft, errors, data) {
         continue;
       }
     }
+    // An object where one kind of object or nothing is allowed (`verify`: a `oneOf` or null) is
+    // checked against the object's schema, its errors at their places.
+    const anyOf = e.name === 'AnyOfError' && isObject(value) && ((e.data.schema && e.data.schema.anyOf) || e.data.anyOf);
+    if (Array.isArray(anyOf)) {
+      const objects = anyOf.map((b) => draft.resolveRef(b)).filter((b) => b && b.type !== 'null');
+      if (objects.length === 1) {
+        const inner = placeSchemaErrors(draft, draft.validate(value, objects[0], `#${pointer}`), data);
+        if (inner.length) { out.push(...inner); continue; }
+      }
+    }
     out.push({ pointer, message: e.message });
   }
   return out;

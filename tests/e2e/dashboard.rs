@@ -1824,6 +1824,24 @@ fn the_schema_check_marks_a_mistake_inside_a_trigger_or_a_step_where_it_is() {
     );
     assert!(
         marked(
+            "verify",
+            "tolerence",
+            "tolerence_seconds",
+            &["/trigger/verify/tolerence_seconds"]
+        ),
+        "{r:#}"
+    );
+    assert!(
+        marked(
+            "scheme",
+            "svix",
+            "svix",
+            &["/trigger/verify/scheme", "svix", "standard-webhooks"]
+        ),
+        "{r:#}"
+    );
+    assert!(
+        marked(
             "unknown",
             "dayly",
             "dayly",

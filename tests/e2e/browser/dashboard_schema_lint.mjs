@@ -69,6 +69,25 @@ await scenario(async (page, out) => {
   await setEditorText(page, unknown);
   out.unknown = await diagnostics(page);
 
+  // In an endpoint's `verify` (an object of one kind or null): a misspelled field, and a
+  // scheme that does not exist, each at its place.
+  const verify = JSON.stringify({
+    name: 'Schema marks',
+    trigger: { type: 'endpoint', verify: { scheme: 'standard-webhooks', secret_env: 'WH_SECRET', tolerence_seconds: 5 } },
+    steps: [],
+  }, null, 2);
+  out.verify_lines = { tolerence: lineOf(verify, '"tolerence_seconds"') };
+  await setEditorText(page, verify);
+  out.verify = await diagnostics(page);
+  const scheme = JSON.stringify({
+    name: 'Schema marks',
+    trigger: { type: 'endpoint', verify: { scheme: 'svix', secret_env: 'WH_SECRET' } },
+    steps: [],
+  }, null, 2);
+  out.scheme_lines = { svix: lineOf(scheme, '"svix"') };
+  await setEditorText(page, scheme);
+  out.scheme = await diagnostics(page);
+
   // Completion of a field name in a schedule trigger, and in a log step.
   out.trigger_completions = await completionsAt(page, '{\n  "name": "Schema marks",\n  "trigger": {\n    "type": "schedule",\n    "schedule": {"kind": "daily", "every": 1, "at": "09:00"},\n    ""\n  },\n  "steps": []\n}');
   out.step_completions = await completionsAt(page, '{\n  "name": "Schema marks",\n  "trigger": {"type": "endpoint"},\n  "steps": [\n    {\n      "type": "log",\n      ""\n    }\n  ]\n}');
