@@ -288,6 +288,13 @@ fn prune_scope<'a>(
              sent. Name the folder that holds the files, or leave out --prune"
         )));
     }
+    // Named like a workflow file but not read: a workflow applied from one earlier is pruned.
+    for (path, why) in files::left_out(paths) {
+        err_line!(
+            "warning: {} is not read ({why}): --prune deletes a workflow only it gives",
+            path.display()
+        );
+    }
     Ok(Some(prefix.unwrap_or("")))
 }
 

@@ -122,6 +122,38 @@ fn collect_all(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
     Ok(out)
 }
 
+/// What the folders among `paths` hold that is named like a workflow file but is left out, with
+/// why: a folder (`archive.json/`), or a name starting with `.` (but an editor's lock file,
+/// `.#flow.json`).
+pub fn left_out(paths: &[String]) -> Vec<(PathBuf, &'static str)> {
+    let mut out = Vec::new();
+    for p in paths.iter().map(Path::new).filter(|p| p.is_dir()) {
+        let Ok(entries) = std::fs::read_dir(p) else {
+            continue;
+        };
+        let mut found: Vec<(PathBuf, &'static str)> = entries
+            .filter_map(Result::ok)
+            .filter(|e| source::is_workflow_file(&e.path()))
+            .filter_map(|e| {
+                let name = e.file_name();
+                let name = name.as_encoded_bytes();
+                if name.starts_with(b".#") {
+                    None
+                } else if name.starts_with(b".") {
+                    Some((e.path(), "a name starting with `.`"))
+                } else if e.path().is_dir() {
+                    Some((e.path(), "a folder"))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        found.sort();
+        out.extend(found);
+    }
+    out
+}
+
 /// Why `file`, in a folder, named like a workflow file and neither a file nor a folder, cannot
 /// be read: a link to nowhere (a submodule not checked out), or a special file.
 fn unreadable(file: &Path) -> String {

@@ -193,3 +193,38 @@ fn a_broken_link_among_the_workflow_files_is_exit_2_and_sends_nothing() {
     let out = run(&["check", &whole]);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+/// A folder's entries named like workflow files but not read (a name starting with `.`, a
+/// subfolder) are named in a warning under `--prune`, which deletes a workflow only they give;
+/// an editor's lock file is not.
+#[test]
+fn prune_names_what_it_does_not_read() {
+    let dir = folder("left-out");
+    std::fs::write(dir.join("a.json"), DEF).unwrap();
+    std::fs::write(dir.join(".b.json"), DEF).unwrap();
+    std::fs::create_dir_all(dir.join("c.yaml")).unwrap();
+    std::fs::write(dir.join(".#a.json"), "").unwrap();
+    let path = dir.display().to_string();
+    let out = run(&["apply", &path, "--prune"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{stderr}");
+    assert!(
+        warnings[0].contains(".b.json is not read (a name starting with `.`)"),
+        "{stderr}"
+    );
+    assert!(
+        warnings[1].contains("c.yaml is not read (a folder)"),
+        "{stderr}"
+    );
+    // Without --prune nothing is said.
+    let out = run(&["apply", &path]);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("warning:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
