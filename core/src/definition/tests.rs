@@ -8,6 +8,18 @@ fn locations(v: Value) -> Vec<String> {
     }
 }
 
+/// The problems of saving `v`, as `location: message`.
+fn problems(v: Value) -> Vec<String> {
+    match Definition::parse(&v) {
+        Ok(_) => vec![],
+        Err(e) => {
+            e.0.into_iter()
+                .map(|e| format!("{}: {}", e.location, e.message))
+                .collect()
+        }
+    }
+}
+
 /// No field that names a trigger's secret may name a key Tripline holds (`ADMIN_TOKEN`, the
 /// encryption and sign-in keys): each is refused where it is written.
 #[test]
@@ -370,14 +382,7 @@ fn a_literal_header_past_latin1_is_refused_at_save() {
 #[test]
 fn a_name_with_a_control_character_is_refused_at_save() {
     let def = |name: &str| json!({"name": name, "trigger": {"type": "endpoint"}, "steps": []});
-    let with = |name: &str| match Definition::parse(&def(name)) {
-        Err(e) => {
-            e.0.into_iter()
-                .map(|e| format!("{}: {}", e.location, e.message))
-                .collect::<Vec<_>>()
-        }
-        Ok(_) => vec![],
-    };
+    let with = |name: &str| problems(def(name));
     assert_eq!(
         with("a\u{0}b"),
         ["name: must not contain control characters (U+0000 at character 2)"]
@@ -400,14 +405,7 @@ fn a_name_with_a_control_character_is_refused_at_save() {
 #[test]
 fn an_endpoint_method_listed_twice_is_refused_at_save() {
     let def = |method: Value| json!({"name": "e", "trigger": {"type": "endpoint", "method": method}, "steps": []});
-    let problems = |method: Value| match Definition::parse(&def(method)) {
-        Err(e) => {
-            e.0.into_iter()
-                .map(|e| format!("{}: {}", e.location, e.message))
-                .collect::<Vec<_>>()
-        }
-        Ok(_) => vec![],
-    };
+    let problems = |method: Value| problems(def(method));
     assert_eq!(
         problems(json!(["POST", "POST"])),
         ["trigger.method[1]: repeats `POST`, listed already at trigger.method[0]"]
