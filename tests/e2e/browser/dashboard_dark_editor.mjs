@@ -1,7 +1,7 @@
 // The editor in dark mode: the lint tooltip, the completion list and its info box, and the line
 // numbers are drawn in the dark colours, readable (each text's contrast against the background
 // it is drawn on, computed in the page as WCAG does); switched to light mode while open, it follows.
-import { args, scenario, signIn, setEditorText } from './dashboard_lib.mjs';
+import { args, scenario, signIn, setEditorText, completeAt } from './dashboard_lib.mjs';
 
 /** In the page: the contrast of the text of the editor's first element matching `sel` against
  * the colour behind it (its own background and its ancestors', across the shadow root,
@@ -67,12 +67,7 @@ await scenario(async (page, out) => {
   await page.keyboard.press('Escape');
   // An entry not selected: a list of two or more (the step kinds).
   const blank = JSON.stringify({ name: 'Dark', trigger: { type: 'endpoint' }, steps: [{ type: '' }] }, null, 2);
-  await setEditorText(page, blank);
-  const at = blank.indexOf('"type": ""') + '"type": "'.length;
-  await page.keyboard.press('Control+End');
-  for (let i = 0; i < blank.length - at; i++) await page.keyboard.press('ArrowLeft');
-  await page.keyboard.press('Control+Space');
-  await page.locator('.cm-tooltip-autocomplete').waitFor();
+  await completeAt(page, blank, '"type": ""', '"type": "'.length);
   out.completion_other = await inEditor('.cm-tooltip-autocomplete li:not([aria-selected]) .cm-completionLabel');
   await page.keyboard.press('Escape');
 

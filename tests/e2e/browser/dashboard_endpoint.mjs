@@ -2,7 +2,7 @@
 // save, deploy, send a request with curl, see the run appear live, open it, replay it, and see
 // the draft's diff against the deployed version.
 import { execFileSync } from 'node:child_process';
-import { args, scenario, signIn, setEditorText, editorText, shot, apiGet } from './dashboard_lib.mjs';
+import { args, scenario, signIn, setEditorText, editorText, shot, apiGet, completeAt } from './dashboard_lib.mjs';
 
 await scenario(async (page, out) => {
   await signIn(page);
@@ -36,12 +36,7 @@ await scenario(async (page, out) => {
   out.schema_errors_listed = await page.locator('.error-list li').count();
   // Completion from the schema: inside a step's empty `type`, the step kinds.
   const blank = JSON.stringify({ ...wf.draft, steps: [{ type: '' }] }, null, 2);
-  await setEditorText(page, blank);
-  const at = blank.indexOf('"type": ""') + '"type": "'.length;
-  await page.keyboard.press('Control+End');
-  for (let i = 0; i < blank.length - at; i++) await page.keyboard.press('ArrowLeft');
-  await page.keyboard.press('Control+Space');
-  await page.locator('.cm-tooltip-autocomplete').waitFor();
+  await completeAt(page, blank, '"type": ""', '"type": "'.length);
   out.schema_completions = await page.locator('.cm-tooltip-autocomplete .cm-completionLabel').allTextContents();
   await page.keyboard.press('Escape');
   // The template as it is: no schema error.

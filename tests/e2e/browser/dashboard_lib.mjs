@@ -71,6 +71,17 @@ export async function setEditorText(page, text) {
   await page.keyboard.insertText(text);
 }
 
+/** Sets the editor's text, puts the caret `into` characters into the first `needle` in it, and
+ * opens the completion there (Ctrl-Space), once its list is shown. */
+export async function completeAt(page, text, needle, into) {
+  await setEditorText(page, text);
+  const at = text.indexOf(needle) + into;
+  await page.keyboard.press('Control+End');
+  for (let i = 0; i < text.length - at; i++) await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('Control+Space');
+  await page.locator('.cm-tooltip-autocomplete').waitFor();
+}
+
 export async function editorText(page) {
   return page.evaluate(() => {
     const root = document.querySelector('.editor').shadowRoot;
