@@ -33,3 +33,39 @@ export function everySecond(f) {
     if (!listeners.size && timer) { clearInterval(timer); timer = null; }
   };
 }
+
+/** The instant (ms) the local date `date` (`YYYY-MM-DD`) starts in the IANA zone `zone`: its
+ * midnight, the first one where midnight repeats, or the end of the gap where the day starts in
+ * one (clocks going forward at 00:00). NaN for a date or a zone that does not read. */
+export function startOfDay(date, zone) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  if (!m) return NaN;
+  let fmt;
+  try {
+    fmt = new Intl.DateTimeFormat('en-US', {
+      timeZone: zone, hourCycle: 'h23', era: 'short', year: 'numeric', month: 'numeric',
+      day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric',
+    });
+  } catch {
+    return NaN;
+  }
+  const utc = (y, mo, d, h = 0, mi = 0, s = 0) => {
+    const t = new Date(Date.UTC(2000, mo - 1, d, h, mi, s));
+    t.setUTCFullYear(y);
+    return t.getTime();
+  };
+  const local = utc(+m[1], +m[2], +m[3]);
+  if (new Date(local).getUTCDate() !== +m[3]) return NaN;
+  // The zone's offset (ms) at an instant: its local reading, as if in UTC, minus the instant.
+  const offset = (t) => {
+    const p = Object.fromEntries(fmt.formatToParts(t).map((x) => [x.type, x.value]));
+    const year = p.era === 'BC' ? 1 - +p.year : +p.year;
+    return utc(year, +p.month, +p.day, +p.hour, +p.minute, +p.second) - Math.floor(t / 1000) * 1000;
+  };
+  // Midnight under each offset in force around that day; the earliest that reads as midnight,
+  // or else (a gap) the latest, where the new offset starts.
+  const day = 86400000;
+  const tried = [...new Set([local - day, local, local + day].map((t) => local - offset(t)))];
+  const midnights = tried.filter((t) => t + offset(t) === local);
+  return midnights.length ? Math.min(...midnights) : Math.max(...tried);
+}

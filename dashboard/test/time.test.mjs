@@ -1,7 +1,7 @@
 // node --test dashboard/test: relative times, and the shared clock that keeps them current.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { relative, everySecond } from '../src/time.js';
+import { relative, everySecond, startOfDay } from '../src/time.js';
 
 const now = Date.parse('2026-12-01T10:00:00Z');
 const at = (s) => new Date(now + s * 1000).toISOString();
@@ -48,4 +48,24 @@ test('one timer ticks every second for all that listen, and stops with the last'
   assert.equal(a, a1, 'a listener stopped is not called again');
   stopB();
   // Nothing left listening: no timer keeps the process alive (the test ends).
+});
+
+test('startOfDay is the local midnight of a date in a zone, also on days with a DST change', () => {
+  const iso = (d, z) => new Date(startOfDay(d, z)).toISOString();
+  assert.equal(iso('2027-03-28', 'UTC'), '2027-03-28T00:00:00.000Z');
+  assert.equal(iso('2027-03-28', 'America/New_York'), '2027-03-28T04:00:00.000Z');
+  assert.equal(iso('2027-01-15', 'America/New_York'), '2027-01-15T05:00:00.000Z');
+  assert.equal(iso('2027-07-01', 'Europe/London'), '2027-06-30T23:00:00.000Z');
+  assert.equal(iso('2027-01-01', 'Asia/Kolkata'), '2026-12-31T18:30:00.000Z');
+  // Changes later in the day leave its midnight alone.
+  assert.equal(iso('2027-03-14', 'America/New_York'), '2027-03-14T05:00:00.000Z');
+  assert.equal(iso('2027-11-07', 'America/New_York'), '2027-11-07T04:00:00.000Z');
+  // Clocks go from 00:00 to 01:00: the day starts at 01:00, the end of the gap.
+  assert.equal(iso('2026-09-06', 'America/Santiago'), '2026-09-06T04:00:00.000Z');
+  // Clocks go from 01:00 back to 00:00: the first of the two midnights.
+  assert.equal(iso('2026-11-01', 'America/Havana'), '2026-11-01T04:00:00.000Z');
+  assert.equal(iso('0001-01-01', 'UTC'), '0001-01-01T00:00:00.000Z');
+  for (const [d, z] of [['2027-02-30', 'UTC'], ['2027-3-1', 'UTC'], ['', 'UTC'], ['2027-01-01', 'Nowhere/Else']]) {
+    assert.ok(Number.isNaN(startOfDay(d, z)), `${d} ${z}`);
+  }
 });

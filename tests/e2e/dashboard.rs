@@ -899,6 +899,7 @@ fn schedule_preview_marks_the_dst_shift() {
         json!({"id": id, "from": "2027-03-25", "count": 5}),
     );
     assert!(text(&r["caption"]).contains("Europe/Berlin"), "{r:#}");
+    assert_eq!(r["fromLabel"], "From (date, in Europe/Berlin)", "{r:#}");
     let rows = r["rows"].as_array().expect("rows");
     let at: Vec<&str> = rows.iter().map(|x| text(&x["at"])).collect();
     assert_eq!(
@@ -937,6 +938,29 @@ fn schedule_preview_marks_the_dst_shift() {
     assert_eq!(
         utc,
         ["2027-03-28T00:00:00Z", "2027-03-29T00:00:00Z"],
+        "{r:#}"
+    );
+
+    // The date is a day in the schedule's zone: from 28 March in New York (04:00 UTC), the fire
+    // at 21:00 on 27 March there (01:00 UTC on the 28th) is not listed.
+    let evening = create(
+        dev,
+        &daily_schedule("New York evening", "21:00", "America/New_York"),
+    );
+    let r = browser(
+        "dashboard_schedule.mjs",
+        json!({"id": evening, "from": "2027-03-28", "count": 2, "shot": false}),
+    );
+    assert_eq!(r["fromLabel"], "From (date, in America/New_York)", "{r:#}");
+    let at: Vec<&str> = r["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|x| text(&x["at"]))
+        .collect();
+    assert_eq!(
+        at,
+        ["2027-03-28T21:00:00-04:00", "2027-03-29T21:00:00-04:00"],
         "{r:#}"
     );
 }

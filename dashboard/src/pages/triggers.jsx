@@ -6,6 +6,7 @@ import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, 
 import { appendPage, refreshFirstPage } from '../paging.js';
 import { exampleCurl } from '../curl.js';
 import { connectionState } from '../connection.js';
+import { startOfDay } from '../time.js';
 
 /** Whether the focus may be moved to a control of `panel`: it is on nothing (the control it was
  * on went away) or still inside the panel. */
@@ -158,21 +159,38 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
   );
 }
 
+/** The zone of the schedule a preview is of: the draft's, else the deployed one's; `UTC` when
+ * none is named or the browser does not know the name. */
+function scheduleZone(wf) {
+  const zone = (text) => {
+    try {
+      const t = JSON.parse(text)?.trigger;
+      return t?.type === 'schedule' ? (typeof t.timezone === 'string' ? t.timezone : 'UTC') : null;
+    } catch {
+      return null;
+    }
+  };
+  const z = zone(wf.draftText) ?? zone(wf.deployedText) ?? 'UTC';
+  return Number.isNaN(startOfDay('2000-01-01', z)) ? 'UTC' : z;
+}
+
 export function SchedulePanel({ wf, dirty }) {
   const [from, setFrom] = useState('');
   const [count, setCount] = useState('10');
   const [preview, setPreview] = useState(null);
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState(false);
+  const zone = scheduleZone(wf);
   const load = async (ev) => {
     if (ev) ev.preventDefault();
     setBusy(true);
     setProblem(null);
     try {
       let q = `count=${enc(count || '10')}`;
-      // Fire times strictly after it: a millisecond before the day, so a fire at 00:00 is listed.
-      // (A date the browser let through unread goes as typed: the API says what is wrong.)
-      const day = Date.parse(`${from}T00:00:00Z`);
+      // Fire times strictly after the day's start in the schedule's zone: a millisecond before
+      // it, so a fire at local midnight is listed. (A date the browser let through unread goes
+      // as typed: the API says what is wrong.)
+      const day = startOfDay(from, zone);
       if (from) q += `&after=${enc(Number.isNaN(day) ? `${from}T00:00:00Z` : new Date(day - 1).toISOString())}`;
       setPreview(await api('GET', `/api/workflows/${enc(wf.id)}/schedule/preview?${q}`));
     } catch (e) {
@@ -194,7 +212,7 @@ export function SchedulePanel({ wf, dirty }) {
       </dl>
       <h3>Next fire times</h3>
       <form class="row" onSubmit={load}>
-        <label for="preview-from">From (date, UTC)</label>
+        <label for="preview-from">From (date, in {zone})</label>
         <input id="preview-from" type="date" value={from} onInput={(e) => setFrom(e.currentTarget.value)} />
         <label for="preview-count">Count</label>
         <input id="preview-count" type="number" min="1" max="100" value={count} onInput={(e) => setCount(e.currentTarget.value)} />

@@ -5,7 +5,8 @@ await scenario(async (page, out) => {
   await signIn(page);
   await page.goto(`${args.base}/#/w/${args.id}`);
   await page.locator('table.preview').waitFor();
-  await page.getByLabel('From (date, UTC)').fill(args.from);
+  out.fromLabel = await page.locator('label[for="preview-from"]').textContent();
+  await page.getByLabel(/^From \(date, in /).fill(args.from);
   await page.getByLabel('Count').fill(String(args.count));
   await page.getByRole('button', { name: 'Preview' }).click();
   await page.locator(`table.preview tbody tr td:first-child >> text=/^${args.from}/`).waitFor();
