@@ -444,7 +444,9 @@ fn a_failed_run_says_its_error_in_words_and_a_deleted_workflow_is_said_so() {
     let id = create_deployed(
         dev,
         &json!({"name": "Fails", "trigger": {"type": "endpoint"},
-                "steps": [{"type": "http", "name": "bad_call", "url": upstream, "retries": 0}]}),
+                "steps": [{"type": "http", "name": "bad_call", "url": upstream, "retries": 0},
+                          {"type": "log", "name": "after", "message": "never"},
+                          {"type": "log", "name": "last", "message": "never"}]}),
     );
     let r = send("POST", &dev.url(&format!("/hooks/{id}")), &[], None);
     assert_eq!(r.status, 202, "{}", r.text);
@@ -471,6 +473,11 @@ fn a_failed_run_says_its_error_in_words_and_a_deleted_workflow_is_said_so() {
         answer.contains("500") && answer.contains("\"down\""),
         "{r:#}"
     );
+    assert_eq!(
+        r["unreached"],
+        json!(["after: not run", "last: not run"]),
+        "{r:#}"
+    );
     assert_eq!(r["deleted"], 204, "{r:#}");
     let problems = strings(&r["runs_page_problems"]);
     assert_eq!(problems.len(), 1, "{r:#}");
@@ -478,6 +485,59 @@ fn a_failed_run_says_its_error_in_words_and_a_deleted_workflow_is_said_so() {
         problems[0].starts_with("This workflow was deleted"),
         "{r:#}"
     );
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+/// While a run runs, its page lists the steps it has not recorded (the one in progress first,
+/// then those waiting), and drops them as the run records them.
+#[test]
+fn a_running_runs_page_lists_the_steps_still_to_come() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let dev = dev();
+    let server = Server::bind();
+    let base = server.base();
+    let released = Arc::new(AtomicBool::new(false));
+    let flag = released.clone();
+    // The step's call is answered once the scenario has seen it in progress (at most 50 s).
+    server.serve(move |req| {
+        if req.url.starts_with("/release") {
+            flag.store(true, Ordering::SeqCst);
+            return Reply::json(200, json!({}));
+        }
+        let until = Instant::now() + Duration::from_secs(50);
+        while !flag.load(Ordering::SeqCst) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Reply::json(200, json!({"ok": true}))
+    });
+    let id = create_deployed(
+        dev,
+        &json!({"name": "Slow call", "trigger": {"type": "endpoint"},
+                "steps": [{"type": "log", "name": "first", "message": "x"},
+                          {"type": "http", "name": "slow", "url": format!("{base}/slow"),
+                           "timeout_ms": 55000, "retries": 0},
+                          {"type": "log", "name": "done", "message": "y"}]}),
+    );
+    let r = send("POST", &dev.url(&format!("/hooks/{id}")), &[], None);
+    assert_eq!(r.status, 202, "{}", r.text);
+    let run = text(&r.json()["run_id"]).to_string();
+    let r = browser(
+        "dashboard_run_progress.mjs",
+        json!({"run": run, "release": format!("{base}/release")}),
+    );
+    assert!(released.load(Ordering::SeqCst), "{r:#}");
+    assert_eq!(
+        r["running"],
+        json!(["slow: in progress", "done: waiting"]),
+        "{r:#}"
+    );
+    assert!(text(&r["running_text"]).contains("http"), "{r:#}");
+    assert_eq!(r["done"], json!([]), "{r:#}");
+    assert_eq!(r["recorded"], json!(["first", "slow", "done"]), "{r:#}");
+    let done = wait_run(dev, &run, 60);
+    assert_eq!(done["status"], "succeeded", "{done}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

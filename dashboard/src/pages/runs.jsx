@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, apiWith, enc, exactPretty } from '../api.js';
 import { Problem, Loading, Empty, Status, Time, Json, MaybeCut, StaleNote, usePolling, duration, go, MoreButton, useFocusAfter } from '../ui.jsx';
 import { appendPage, fetchFirstPages, refreshFirstPage } from '../paging.js';
+import { unreachedSteps } from '../unreached.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
 
@@ -182,13 +183,14 @@ export function RunsPage({ id }) {
   );
 }
 
-function Timeline({ run }) {
+function Timeline({ run, planned }) {
   const steps = run.steps || [];
+  const rest = unreachedSteps(run, planned);
   const t0 = Date.parse(run.started_at || run.created_at);
   const ends = steps.map((s) => Date.parse(s.finished_at || s.started_at)).filter((x) => !Number.isNaN(x));
   const t1 = Math.max(Date.parse(run.finished_at || '') || 0, ...ends, t0 + 1);
   const span = Math.max(t1 - t0, 1);
-  if (!steps.length) return <Empty>No steps recorded yet.</Empty>;
+  if (!steps.length && !rest.length) return <Empty>No steps recorded yet.</Empty>;
   return (
     <ol class="timeline">
       {steps.map((s, i) => {
@@ -209,6 +211,14 @@ function Timeline({ run }) {
           </li>
         );
       })}
+      {rest.map((s) => (
+        <li class="step unreached" data-step={s.name} data-state={s.state}>
+          <div class="step-head">
+            <strong>{s.name}</strong> <span class="badge s-none">{s.state}</span>
+            <span class="muted"> · {s.type}</span>
+          </div>
+        </li>
+      ))}
     </ol>
   );
 }
@@ -283,6 +293,21 @@ export function RunPage({ runId }) {
   }, 1000, [runId, run && run.status]);
   // The replay's `Idempotency-Key`, kept until a replay is accepted: pressing Replay again
   // after a lost answer makes no second run.
+  // The steps of the run's version when it is the deployed one (the only definition the API
+  // gives besides the draft): the run page lists those the run has not reached.
+  const [planned, setPlanned] = useState(null);
+  const wfId = run ? run.workflow_id : null;
+  const version = run ? run.version : null;
+  useEffect(() => {
+    setPlanned(null);
+    if (!wfId) return undefined;
+    let live = true;
+    api('GET', `/api/workflows/${enc(wfId)}`).then((w) => {
+      const steps = w.deployed_definition?.steps;
+      if (live && w.deployed_version === version && Array.isArray(steps)) setPlanned(steps);
+    }).catch(() => {});
+    return () => { live = false; };
+  }, [wfId, version]);
   const replayKey = useRef(null);
   const replay = async () => {
     setBusy(true);
@@ -319,7 +344,7 @@ export function RunPage({ runId }) {
       <div class="grid">
         <div>
           <h2>Steps</h2>
-          <Timeline run={run} />
+          <Timeline run={run} planned={planned} />
         </div>
         <div>
           <h2>Input</h2>

@@ -1,4 +1,4 @@
-// A failed run's page says its error in words and shows the request its step sent and the answer it failed on; its boxes of JSON are named. Its workflow's runs
+// A failed run's page says its error in words and shows the request its step sent and the answer it failed on, and the steps it never reached; its boxes of JSON are named. Its workflow's runs
 // page, when the workflow is deleted while shown, says so (not "trying again").
 import { args, scenario, signIn } from './dashboard_lib.mjs';
 
@@ -15,6 +15,9 @@ await scenario(async (page, out) => {
   out.step_answer = (await step.locator('details[open] pre.json').count()) ? await step.locator('details[open] pre.json').textContent() : null;
   // What it sent, to read why it failed.
   out.step_request_line = (await step.locator('.request-line').count()) ? await step.locator('.request-line').textContent() : null;
+  // The steps after it, never reached.
+  await page.locator('.step.unreached').first().waitFor({ timeout: 10_000 }).catch(() => {});
+  out.unreached = await page.locator('.step.unreached').evaluateAll((els) => els.map((e) => `${e.dataset.step}: ${e.dataset.state}`));
 
   await page.goto(`${args.base}/#/w/${args.workflow}/runs`);
   await page.locator(`tr[data-run="${args.run}"]`).waitFor();
