@@ -314,5 +314,6 @@ pub fn key_rule(key: &str) -> String {
     )
 }
 
+pub mod secrets;
 #[cfg(test)]
 mod tests;

@@ -236,6 +236,22 @@ pub fn referenced_paths(template: &Value) -> Vec<String> {
     out
 }
 
+/// Calls `f` with (the string's location, NAME) for every `{{secrets.NAME}}` in the strings of
+/// `template` (at `location`), in order. Strings that do not parse give none.
+pub fn each_secret_reference(template: &Value, location: &str, f: &mut dyn FnMut(&str, &str)) {
+    for_each_string(template, location, &mut |s, loc| {
+        for piece in parse(s).unwrap_or_default() {
+            if let Piece::Placeholder(path) = piece {
+                if let [Segment::Key(root), Segment::Key(name)] = path.segments.as_slice() {
+                    if root == SECRETS_ROOT {
+                        f(loc, name);
+                    }
+                }
+            }
+        }
+    });
+}
+
 /// Whether the string contains at least one placeholder (an escaped `\{{` is not one).
 pub fn is_templated(s: &str) -> bool {
     match parse(s) {

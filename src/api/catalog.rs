@@ -10,6 +10,7 @@ use worker::Env;
 use super::problem::{ApiError, ApiResult};
 use crate::store::workflows::WorkflowRow;
 use crate::store::{self};
+use tripline_core::definition::secrets::each_secret_read;
 use tripline_core::definition::TriggerKind;
 
 /// Loads a workflow or answers 404.
@@ -56,4 +57,23 @@ pub fn resource(row: &WorkflowRow, origin: &str) -> Value {
         "created_at": row.created_at,
         "updated_at": row.updated_at,
     })
+}
+
+/// [`resource`] of one workflow, with `missing_secrets`: the Worker secrets and vars its draft
+/// reads that this Worker lacks (`[{name, location}]`): until they are set, its runs (or its
+/// signature checks, sign-ins, polls) fail.
+pub fn resource_of_one(env: &Env, row: &WorkflowRow, origin: &str) -> Value {
+    let mut v = resource(row, origin);
+    let mut missing = Vec::new();
+    each_secret_read(&v["draft"], &mut |location, name, signing| {
+        let set = match signing {
+            true => crate::platform::signing_secret(env, name),
+            false => crate::platform::env_string(env, name),
+        };
+        if set.is_none() {
+            missing.push(json!({"name": name, "location": location}));
+        }
+    });
+    v["missing_secrets"] = Value::Array(missing);
+    v
 }

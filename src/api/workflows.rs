@@ -10,7 +10,7 @@ use tripline_core::kernel::problem::Errors;
 use tripline_core::kernel::revision;
 use worker::{Env, Request, Response};
 
-use super::catalog::{load, resource};
+use super::catalog::{load, resource, resource_of_one};
 use super::problem::{ApiError, ApiResult};
 use super::reply::json_response;
 use super::request::{origin, query_pairs, query_param, read_json};
@@ -138,7 +138,7 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
             worker::console_error!("create {}: handing the draft to its object: {e}", row.id);
         }
     }
-    let mut resp = json_response(201, &resource(&row, &origin(&req)))?;
+    let mut resp = json_response(201, &resource_of_one(env, &row, &origin(&req)))?;
     resp.headers_mut()
         .set("location", &format!("/api/workflows/{}", row.id))?;
     tagged(resp, &row.draft)
@@ -264,7 +264,7 @@ fn key_conflict(e: worker::Error, key: Option<&str>) -> ApiError {
 
 pub async fn get(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     let row = load(env, id).await?;
-    let mut v = resource(&row, &origin(&req));
+    let mut v = resource_of_one(env, &row, &origin(&req));
     v["deployed_definition"] = deployed_definition(env, &row).await?;
     // The live state of what runs: the deployed version's trigger, else the draft's.
     match row.shown_kind() {
@@ -333,7 +333,10 @@ pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         .await
         .map_err(|e| ApiError::object_unavailable_after_save(e, &text))?;
     // The tag of the draft this request stored (the row read back may hold a later save's).
-    tagged(json_response(200, &resource(&row, &origin(&req)))?, &text)
+    tagged(
+        json_response(200, &resource_of_one(env, &row, &origin(&req)))?,
+        &text,
+    )
 }
 
 /// Deletes the workflow, its runs, connections and state; with `If-Match`, only while its
@@ -478,7 +481,7 @@ async fn told(req: Request, env: &Env, id: &WorkflowId, action: Action, now: i64
     super::endpoint::forget(id);
     let row = load(env, id).await?;
     tagged(
-        json_response(200, &resource(&row, &origin(&req)))?,
+        json_response(200, &resource_of_one(env, &row, &origin(&req)))?,
         &row.draft,
     )
 }

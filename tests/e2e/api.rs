@@ -876,3 +876,55 @@ fn poll_reset_names_a_secret_the_worker_lacks() {
         api(dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
     }
 }
+
+/// A workflow's answer lists the secrets and vars its draft reads that the Worker lacks, with
+/// where: a webhook signing secret, `{{secrets.NAME}}` in any step (a var that is set is not
+/// listed). The list of workflows does not carry it.
+#[test]
+fn a_workflow_names_the_secrets_its_draft_reads_that_are_not_set() {
+    let dev = shared();
+    let def = |message: &str| {
+        json!({"name": "Needs secrets",
+               "trigger": {"type": "endpoint",
+                           "verify": {"scheme": "github", "secret_env": "UNSET_HOOK_SECRET"}},
+               "steps": [{"type": "log", "name": "note", "message": message},
+                         {"type": "http", "name": "call", "url": "https://api.example.test/x",
+                          "headers": {"authorization": "Bearer {{secrets.UNSET_API_TOKEN}}"}}]})
+    };
+    let r = api(
+        dev,
+        "POST",
+        "/api/workflows",
+        Some(&def(
+            "{{secrets.RUN_LEASE_SECONDS}} and {{secrets.UNSET_API_TOKEN}}",
+        )),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let expected = json!([
+        {"name": "UNSET_HOOK_SECRET", "location": "trigger.verify.secret_env"},
+        {"name": "UNSET_API_TOKEN", "location": "steps[0].message"},
+        {"name": "UNSET_API_TOKEN", "location": "steps[1].headers.authorization"}
+    ]);
+    assert_eq!(r.json()["missing_secrets"], expected, "{}", r.text);
+    let id = r.json()["id"].as_str().expect("id").to_string();
+    let r = api(dev, "GET", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.json()["missing_secrets"], expected, "{}", r.text);
+    // Newest first: it is on the first page.
+    let r = api(dev, "GET", "/api/workflows?limit=100", None);
+    let items = r.json()["workflows"].as_array().expect("workflows").clone();
+    let listed = items
+        .iter()
+        .find(|w| w["id"] == id.as_str())
+        .expect("listed");
+    assert!(listed.get("missing_secrets").is_none(), "{listed}");
+    // The deploy's answer says it too; a draft that reads only a set var lists none.
+    let r = api(dev, "POST", &format!("/api/workflows/{id}/deploy"), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["missing_secrets"], expected, "{}", r.text);
+    let mut fixed = def("{{secrets.RUN_LEASE_SECONDS}}");
+    fixed["trigger"] = json!({"type": "endpoint"});
+    fixed["steps"][1]["headers"] = json!({});
+    let r = api(dev, "PUT", &format!("/api/workflows/{id}"), Some(&fixed));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["missing_secrets"], json!([]), "{}", r.text);
+}
