@@ -396,6 +396,27 @@ fn apply(
                 created.push((key.clone(), done["id"].as_str().unwrap_or("").to_string()));
             }
             result["id"] = done["id"].clone();
+            // Said, not refused: a secret may be set after the deploy. Once a key: from its
+            // deploy's answer when it is deployed, else from its save's.
+            let last = match action {
+                Action::Deploy { .. } => true,
+                Action::Create { .. } | Action::Update { .. } => !deploy,
+                _ => false,
+            };
+            let missing = done["missing_secrets"].as_array().filter(|m| !m.is_empty());
+            if let Some(missing) = missing.filter(|_| last) {
+                result["missing_secrets"] = json!(missing);
+                for m in missing.iter().filter(|_| !json_out) {
+                    let name = m["name"].as_str().unwrap_or_default();
+                    err_line!(
+                        "warning: {}: {} reads the secret {name}, which the Worker does not \
+                         have: its runs fail until it is set (`wrangler secret put {name}`; \
+                         locally, a line in .dev.vars)",
+                        action.key(),
+                        m["location"].as_str().unwrap_or_default()
+                    );
+                }
+            }
             if let Action::Deploy { .. } = action {
                 result["version"] = done["deployed_version"].clone();
                 if !json_out {

@@ -1445,3 +1445,52 @@ fn undeploy_and_delete_by_key() {
         assert!(r.stderr.contains("no workflow with key"), "{}", r.stderr);
     }
 }
+
+/// `apply` names each secret a workflow reads that the Worker lacks, once per workflow (from
+/// its deploy's answer), and applies all the same; `--json` carries the list.
+#[test]
+fn apply_warns_of_secrets_the_worker_lacks() {
+    let _turn = server_lock();
+    let repo = temp_dir("missing-secrets");
+    std::fs::write(
+        repo.join("needs-secret.json"),
+        json!({"key": "needs-secret", "name": "Needs a secret", "trigger": {"type": "endpoint"},
+               "steps": [{"type": "log", "name": "note", "message": "{{secrets.CLI_UNSET_TOKEN}}"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let r = tripline(&repo, &["apply", ".", "--deploy"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let warning = "warning: needs-secret: steps[0].message reads the secret CLI_UNSET_TOKEN, \
+                   which the Worker does not have";
+    assert_eq!(r.stderr.matches(warning).count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("`wrangler secret put CLI_UNSET_TOKEN`"),
+        "{}",
+        r.stderr
+    );
+    let id = by_key_id("needs-secret");
+    let w = api(dev(), "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(w["status"], "deployed", "{w}");
+    // Saved without a deploy: from the save's answer.
+    std::fs::write(
+        repo.join("needs-secret.json"),
+        json!({"key": "needs-secret", "name": "Needs it twice", "trigger": {"type": "endpoint"},
+               "steps": [{"type": "log", "name": "note", "message": "{{secrets.CLI_UNSET_TOKEN}}"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let r = tripline(&repo, &["--json", "apply", "."]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v["actions"][0]["missing_secrets"],
+        json!([{"name": "CLI_UNSET_TOKEN", "location": "steps[0].message"}]),
+        "{v}"
+    );
+    assert!(!r.stderr.contains("warning"), "{}", r.stderr);
+    assert_eq!(
+        api(dev(), "DELETE", &format!("/api/workflows/{id}"), None).status,
+        204
+    );
+}
