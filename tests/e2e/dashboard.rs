@@ -488,6 +488,41 @@ fn a_failed_run_says_its_error_in_words_and_a_deleted_workflow_is_said_so() {
     assert_eq!(r["csp_violations"], json!([]));
 }
 
+/// The workflow page names each secret its draft reads that the Worker lacks, with a link to
+/// where; saved without them, the note goes.
+#[test]
+fn a_workflow_page_names_the_secrets_the_worker_lacks() {
+    let dev = dev();
+    let def = json!({"name": "Reads secrets", "trigger": {"type": "endpoint"},
+                     "steps": [{"type": "log", "name": "first", "message": "x"},
+                               {"type": "log", "name": "note", "message": "{{secrets.DASH_UNSET_TOKEN}}"}]});
+    let id = create(dev, &def);
+    let mut fixed = def.clone();
+    fixed["steps"][1]["message"] = json!("no secret");
+    let r = browser(
+        "dashboard_missing_secrets.mjs",
+        json!({"id": id, "fixed": fixed}),
+    );
+    assert_eq!(
+        r["title"], "The draft reads a secret this Worker does not have",
+        "{r:#}"
+    );
+    let items = strings(&r["items"]);
+    assert_eq!(
+        items,
+        ["DASH_UNSET_TOKEN, read at steps[1].message"],
+        "{r:#}"
+    );
+    // Its location moved the editor's cursor to the line that reads it.
+    let lines = strings(&r["lines_with_secret"]);
+    assert_eq!(lines.len(), 1, "{r:#}");
+    assert_eq!(text(&r["focused_line"]).trim(), lines[0].trim(), "{r:#}");
+    assert_eq!(r["after_save"], 0, "{r:#}");
+    let w = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    assert_eq!(w["missing_secrets"], json!([]), "{w}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
 /// While a run runs, its page lists the steps it has not recorded (the one in progress first,
 /// then those waiting), and drops them as the run records them.
 #[test]

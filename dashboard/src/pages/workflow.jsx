@@ -337,6 +337,13 @@ export function WorkflowPage({ id, onDirty }) {
 
   // The problem's own errors, each at its line in the editor's text.
   const placed = problem && editor.current ? placeErrors(editor.current.view.state, problem.errors || []) : [];
+  // The secrets and vars the saved draft reads that the Worker lacks; each location moves the
+  // editor there.
+  const unset = Array.isArray(wf.missing_secrets) ? wf.missing_secrets : [];
+  const showIn = (e) => {
+    if (!editor.current) return;
+    editor.current.focusAt(placeErrors(editor.current.view.state, [e])[0].from);
+  };
   const deployedDef = wf.deployed_definition;
   // The trigger that runs (the deployed version's), then the draft's when a deploy would switch.
   const live = wf.live_trigger_type || wf.trigger_type;
@@ -384,6 +391,17 @@ export function WorkflowPage({ id, onDirty }) {
               ))}
             </ul>
           )}
+        </div>
+      )}
+      {unset.length > 0 && (
+        <div class="problem" role="status" id="missing-secrets">
+          <strong>The draft reads {unset.length === 1 ? 'a secret' : 'secrets'} this Worker does not have</strong>
+          <p>Until each is set, what reads it fails (a run's step, a signature check, a sign-in, a poll). Set it with <code>wrangler secret put NAME</code>; locally, add a <code>NAME=value</code> line to <code>.dev.vars</code> and restart <code>scripts/dev</code>.</p>
+          <ul class="error-list">
+            {unset.map((e) => (
+              <li data-secret={e.name}><code>{e.name}</code>, read at <button type="button" class="link" onClick={() => showIn(e)}><code>{e.location}</code></button></li>
+            ))}
+          </ul>
         </div>
       )}
       <div class="grid">
