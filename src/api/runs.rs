@@ -139,8 +139,8 @@ pub async fn replay(req: Request, env: &Env, run_id: &str) -> ApiResult {
                 "Trigger changed",
                 format!(
                     "of run {run_id} holds no `{root}`, which the steps of the deployed version \
-                     (v{version}, a `{}` trigger) read: a replay takes runs of the deployed \
-                     version's trigger",
+                     (v{version}, whose trigger is `{}`) read: a replay takes runs of the \
+                     deployed version's trigger",
                     kind.as_str()
                 ),
             )

@@ -70,7 +70,7 @@ pub async fn preview(req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                     409,
                     "Conflict",
                     format!(
-                        "workflow {id} has a `{}` trigger; only `schedule` workflows have fire times to preview",
+                        "workflow {id} is started by its `{}` trigger; only `schedule` workflows have fire times to preview",
                         definition.trigger.kind()
                     ),
                 ))

@@ -766,7 +766,8 @@ fn replay_creates_a_new_run_with_the_same_input() {
         r.json()["detail"],
         format!(
             "input of run {} holds no `schedule`, which the steps of the deployed version (v2, \
-             a `schedule` trigger) read: a replay takes runs of the deployed version's trigger",
+             whose trigger is `schedule`) read: a replay takes runs of the deployed version's \
+             trigger",
             first["id"].as_str().unwrap()
         ),
         "{}",

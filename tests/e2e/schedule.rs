@@ -798,10 +798,14 @@ fn preview_rejects_bad_input_with_a_problem() {
     );
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
-    let detail = r.json()["detail"].as_str().unwrap().to_string();
-    assert!(
-        detail.contains("endpoint") && detail.contains("schedule"),
-        "{detail}"
+    assert_eq!(
+        r.json()["detail"],
+        format!(
+            "workflow {hook} is started by its `endpoint` trigger; only `schedule` workflows \
+             have fire times to preview"
+        ),
+        "{}",
+        r.text
     );
 
     let r = api(
