@@ -801,6 +801,20 @@ fn rules_only_the_parser_checks() {
             ),
         ),
         (
+            "a literal poll source URL that does not parse (a port past 65535)",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://x.example:99999/"}}),
+            ),
+        ),
+        (
+            "a poll source URL with user information (never sent)",
+            with(
+                "/trigger",
+                json!({"type": "poll", "source": {"kind": "http", "url": "https://u:p@x.example/"}}),
+            ),
+        ),
+        (
             "a literal header value past U+00FF (a header carries bytes)",
             with(
                 "/steps/0",

@@ -211,6 +211,19 @@ impl Definition {
                     errors.push(at, UNPINNED_URL_CREDENTIAL);
                 }
             }
+            // A poll's HTTP source URL as a step's: user information is never sent, and a URL
+            // that does not parse fails every poll.
+            if let (Some(TriggerKind::Poll), Some(t)) = (kind, trigger_given) {
+                let (source, at) = (&t["source"], "trigger.source.url");
+                let url = source["url"].as_str().filter(|_| source["kind"] == "http");
+                if let Some(url) = url.filter(|_| !errors.has(at)) {
+                    if url_has_user_info(url) {
+                        errors.push(at, URL_USER_INFO);
+                    } else if let Some(problem) = literal_url_unparsable(url) {
+                        errors.push(at, problem);
+                    }
+                }
+            }
             // A header carries bytes: a literal value past U+00FF would fail every run.
             for (i, item) in items.iter().enumerate() {
                 if !matches!(type_of(item), Some("http" | "response")) {

@@ -436,3 +436,31 @@ fn null_steps_are_no_steps() {
             .unwrap();
     assert!(d.steps.is_empty());
 }
+
+/// A poll's HTTP source URL is held to a step URL's save rules: user information (never sent)
+/// and a URL that does not parse (every poll would fail) are refused at `trigger.source.url`;
+/// a stored one still reads.
+#[test]
+fn a_poll_source_url_is_refused_for_user_information_or_a_bad_port() {
+    let poll = |url: &str| {
+        json!({"name": "p", "trigger": {"type": "poll", "interval_seconds": 60,
+               "source": {"kind": "http", "url": url}}, "steps": []})
+    };
+    let user = problems(poll("http://apiuser:S3cret@api.example/items"));
+    assert_eq!(user.len(), 1, "{user:?}");
+    assert!(
+        user[0].starts_with("trigger.source.url: user information in a URL"),
+        "{user:?}"
+    );
+    let port = problems(poll("https://api.example:99999/items"));
+    assert_eq!(port.len(), 1, "{port:?}");
+    assert!(
+        port[0].starts_with("trigger.source.url: is not a valid URL:"),
+        "{port:?}"
+    );
+    // Templated or ordinary URLs pass; a URL with a problem of its own is said once.
+    assert!(problems(poll("https://api.example/items?page=1")).is_empty());
+    assert!(problems(poll("https://{{secrets.API_HOST}}/items")).is_empty());
+    assert_eq!(locations(poll("ftp://a:b@x")), ["trigger.source.url"]);
+    assert!(Definition::parse_stored(&poll("http://u:p@api.example/x")).is_ok());
+}
