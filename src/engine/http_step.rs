@@ -105,9 +105,10 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
         Value::Null
     } else if is_json && within_budget {
         // A string cut inside an emoji (`"\ud83d"`) reads as U+FFFD, not as text for the
-        // whole body.
+        // whole body; a UTF-8 byte order mark before the document is no content.
+        let json = text.strip_prefix('\u{feff}').unwrap_or(&text);
         let bytes =
-            tripline_core::kernel::lone_surrogates::replace_lone_surrogates(text.as_bytes());
+            tripline_core::kernel::lone_surrogates::replace_lone_surrogates(json.as_bytes());
         let parsed = serde_json::from_slice::<Value>(&bytes).ok();
         parsed.unwrap_or(Value::String(text))
     } else {

@@ -153,7 +153,9 @@ async fn fetch_page(
     // Parsed within a budget: a long array of small values would take far more memory as a
     // parsed document than as text. A page may nest deeper than a request may: its items are
     // run as deep as a PostgreSQL record may be, within what the parser reads.
-    // An empty answer (a 204, or nothing but white space) lists no items.
+    // An empty answer (a 204, or nothing but white space) lists no items. A UTF-8 byte order
+    // mark (some .NET services send one) is no content.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(FetchedPage {
             body: serde_json::Value::Null,
@@ -161,10 +163,10 @@ async fn fetch_page(
         });
     }
     use tripline_core::kernel::json_budget::{check_with, MAX_VALUES};
-    check_with(&bytes, PAGE_MAX_DEPTH, MAX_VALUES)
+    check_with(bytes, PAGE_MAX_DEPTH, MAX_VALUES)
         .map_err(|e| SourceError(format!("GET {shown}: {e}")))?;
     // A string cut inside an emoji by the API would stop the poll at this page for good.
-    let bytes = tripline_core::kernel::lone_surrogates::replace_lone_surrogates(&bytes);
+    let bytes = tripline_core::kernel::lone_surrogates::replace_lone_surrogates(bytes);
     let body = serde_json::from_slice(&bytes)
         .map_err(|e| SourceError(format!("GET {shown}: the response is not JSON ({e})")))?;
     Ok(FetchedPage { body, link })

@@ -229,6 +229,26 @@ fn a_json_answer_with_an_unpaired_surrogate_is_read_as_json() {
     assert_eq!(run["steps"][1]["output"]["message"], "id 7", "{run}");
 }
 
+/// A JSON answer starting with a UTF-8 byte order mark is JSON to the steps after it.
+#[test]
+fn a_json_answer_after_a_byte_order_mark_is_read_as_json() {
+    let (dev, up) = (dev(), upstream());
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "bom", "trigger": {"type": "endpoint"},
+            "steps": [
+                {"type": "http", "name": "call", "url": up.url("/bom")},
+                {"type": "log", "name": "id", "message": "id {{steps.call.body.id}}"}
+            ]
+        }),
+    );
+    let run = wait_run(dev, &hook(dev, &id, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert_eq!(run["steps"][0]["output"]["body"], json!({"id": 8}), "{run}");
+    assert_eq!(run["steps"][1]["output"]["message"], "id 8", "{run}");
+}
+
 /// Each of an answer's `set-cookie` headers reaches the steps after it.
 #[test]
 fn repeated_set_cookie_headers_are_a_list() {

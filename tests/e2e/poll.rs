@@ -2467,6 +2467,25 @@ fn http_item_without_an_id_is_a_failed_run_and_the_poll_goes_on() {
 /// writes one) is read, the character shown as U+FFFD: it used to make the page "not JSON" and
 /// stop the poll at it for good. An id that is a whole number past 2^53 (digits lost in reading,
 /// so neighbours would share a key and one record never run) stops the poll, saying so.
+/// A page starting with a UTF-8 byte order mark (some .NET services send one) is read as the
+/// JSON after it.
+#[test]
+fn http_page_with_a_byte_order_mark_runs() {
+    let e = env();
+    let feed = "byte-order-mark";
+    e.api.update(feed, |f| {
+        f.items = (1..=2).map(item).collect();
+        f.rewrite = vec![("{\"data\"", "\u{feff}{\"data\"")];
+    });
+    let id = create_deployed(
+        &e.dev,
+        &http_def("bom", json!({"url": e.api.url(feed)}), "beginning"),
+    );
+    let runs = wait_runs(&e.dev, &id, 2, 60);
+    assert_eq!(item_seqs(&runs), [1, 2]);
+    assert_eq!(poll_status(&e.dev, &id)["last_poll_error"], Value::Null);
+}
+
 #[test]
 fn http_page_with_a_cut_emoji_runs_and_ids_past_2_53_are_refused() {
     let e = env();

@@ -18,6 +18,7 @@
 //!   like credentials,
 //! - `/surrogate` answers 200 `{"text": "cut \ud83d", "id": 7}`: JSON whose string was cut
 //!   inside an emoji (an unpaired surrogate escape),
+//! - `/bom` answers 200 `{"id": 8}` after a UTF-8 byte order mark,
 //! - `/cookies` answers 200 with two `set-cookie` headers, `a=1` and `b=2; Path=/`.
 //!
 //! A HEAD gets the headers a GET would, its content-length too, and no body.
@@ -111,6 +112,9 @@ fn answer(
                 "application/json",
                 r#"{"text": "cut \ud83d", "id": 7}"#,
             );
+        }
+        Some("bom") => {
+            return Reply::new(200, "application/json", "\u{feff}{\"id\": 8}");
         }
         Some("typed") => {
             let content_type = percent_decode(parts.get(2).copied().unwrap_or(""));
