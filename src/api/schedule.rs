@@ -16,7 +16,7 @@ use crate::platform::now_ms;
 use crate::store::workflows::WorkflowRow;
 use tripline_core::definition::{Definition, Trigger, TriggerKind};
 use tripline_core::kernel::time::{
-    from_millis, iso_millis, parse_millis, writable, LAST_WRITABLE_MS,
+    from_millis, iso_millis, parse_millis, parse_query_instant, writable, LAST_WRITABLE_MS,
 };
 use tripline_core::schedule::preview::parse_preview_query;
 use tripline_core::schedule::timer::projected_next;
@@ -153,7 +153,8 @@ pub async fn timezones(req: Request) -> ApiResult {
     let instant = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
         query_param(&q, name)
             .map(|s| {
-                parse_millis(s)
+                parse_query_instant(s)
+                    .map(|t| t.timestamp_millis())
                     .filter(|ms| writable(*ms))
                     .map(from_millis)
                     .ok_or_else(|| {

@@ -784,6 +784,27 @@ fn preview_rejects_bad_input_with_a_problem() {
     );
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.locations(), ["query.after"]);
+    // An offset's `+` sent unencoded arrives as a space: read as the `+` it was.
+    for (after, utc) in [
+        ("2027-03-12T12:00:00+05:00", "2027-03-12T07:00:00.000Z"),
+        ("2027-03-12T12:00:00%2B05:00", "2027-03-12T07:00:00.000Z"),
+    ] {
+        let r = api(
+            dev,
+            "GET",
+            &format!("/api/workflows/{id}/schedule/preview?count=1&after={after}"),
+            None,
+        );
+        assert_eq!(r.status, 200, "{after}: {}", r.text);
+        assert_eq!(r.json()["after"], utc, "{}", r.text);
+    }
+    let r = api(
+        dev,
+        "GET",
+        "/api/timezones?zone=UTC&from=2027-03-12T12:00:00+05:00&to=2027-03-13T00:00:00Z",
+        None,
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
 
     let hook = create(
         dev,

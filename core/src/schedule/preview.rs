@@ -95,15 +95,15 @@ pub fn parse_preview_query(
     };
     let after = match after {
         None => None,
-        Some(text) => match DateTime::parse_from_rfc3339(text.trim()) {
-            Ok(t) if !writable(t.timestamp_millis()) => {
+        Some(text) => match crate::kernel::time::parse_query_instant(text.trim()) {
+            Some(t) if !writable(t.timestamp_millis()) => {
                 return Err((
                     "query.after",
                     format!("must be within the years 0000 to 9999 in UTC, got `{text}`"),
                 ))
             }
-            Ok(t) => Some(t.with_timezone(&Utc)),
-            Err(_) => {
+            Some(t) => Some(t.with_timezone(&Utc)),
+            None => {
                 return Err((
                     "query.after",
                     format!(
