@@ -8,8 +8,9 @@ use crate::template;
 /// Calls `f` with (location, NAME, whether it is a webhook signing secret) for each place in
 /// `definition` (as stored JSON) that names a Worker secret or var: the trigger's `*_env` fields
 /// (a signing secret, an OAuth client secret, a PostgreSQL connection), then every
-/// `{{secrets.NAME}}` in the trigger and the steps, in order. A signing secret's `NAME_PREVIOUS`
-/// alone also serves (a rotation's old secret).
+/// `{{secrets.NAME}}` where a template is rendered (a poll's HTTP source's URL and headers, the
+/// steps), in order. A signing secret's `NAME_PREVIOUS` alone also serves (a rotation's old
+/// secret).
 pub fn each_secret_read(definition: &Value, f: &mut dyn FnMut(&str, &str, bool)) {
     let trigger = &definition["trigger"];
     let fields = [
@@ -28,8 +29,13 @@ pub fn each_secret_read(definition: &Value, f: &mut dyn FnMut(&str, &str, bool))
             f(location, name, i == 0);
         }
     }
-    for part in ["trigger", "steps"] {
-        template::each_secret_reference(&definition[part], part, &mut |location, name| {
+    let templates = [
+        ("trigger.source.url", &trigger["source"]["url"]),
+        ("trigger.source.headers", &trigger["source"]["headers"]),
+        ("steps", &definition["steps"]),
+    ];
+    for (part, value) in templates {
+        template::each_secret_reference(value, part, &mut |location, name| {
             f(location, name, false)
         });
     }
@@ -53,7 +59,8 @@ mod tests {
         let def = json!({
             "name": "uses {{secrets.NOT_READ}}",
             "trigger": {"type": "endpoint",
-                        "verify": {"scheme": "github", "secret_env": "HOOK_SECRET"}},
+                        "verify": {"scheme": "github", "secret_env": "HOOK_SECRET"},
+                        "request": {"headers": [{"name": "x-key", "equals": "{{secrets.NOT_READ}}"}]}},
             "steps": [
                 {"type": "http", "name": "call", "url": "https://x.test/{{secrets.PATH_KEY}}",
                  "headers": {"Authorization": "Bearer {{ secrets.API_TOKEN }} {{request.body.a}}"}},
@@ -82,8 +89,9 @@ mod tests {
 
     #[test]
     fn reads_the_oauth_client_secret_and_a_poll_sources_secrets() {
-        let oauth =
-            json!({"trigger": {"type": "oauth", "client_secret_env": "GH_SECRET"}, "steps": []});
+        // `client_id` is no template: what it holds is sent as written.
+        let oauth = json!({"trigger": {"type": "oauth", "client_secret_env": "GH_SECRET",
+                                       "client_id": "{{secrets.NOT_A_TEMPLATE}}"}, "steps": []});
         assert_eq!(
             read(oauth),
             [(
