@@ -17,6 +17,14 @@ test('a failed run: the steps after the failed one were not run', () => {
   assert.deepEqual(states({ status: 'failed' }), ['call:http:not run', 'note:log:not run', 'answer:response:not run']);
 });
 
+test('a step written without a name is named as its records name it: <type>_<index>', () => {
+  const unnamed = [{ type: 'http', name: 'call' }, { type: 'log' }, { type: 'response' }];
+  const got = (run) => unreachedSteps(run, unnamed).map((s) => `${s.name}:${s.state}`);
+  assert.deepEqual(got({ status: 'failed', steps: [{ name: 'call', status: 'failed' }] }), ['log_1:not run', 'response_2:not run']);
+  assert.deepEqual(got({ status: 'running', steps: [{ name: 'call' }, { name: 'log_1' }] }), ['response_2:in progress']);
+  assert.deepEqual(got({ status: 'queued' }), ['call:waiting', 'log_1:waiting', 'response_2:waiting']);
+});
+
 test('nothing when the run succeeded, the definition is unknown, or the records are of another definition', () => {
   assert.deepEqual(states({ status: 'succeeded', steps: rec('call') }), []);
   assert.deepEqual(unreachedSteps({ status: 'running', steps: [] }, null), []);

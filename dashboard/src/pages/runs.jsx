@@ -291,8 +291,6 @@ export function RunPage({ runId }) {
       setError(e);
     }
   }, 1000, [runId, run && run.status]);
-  // The replay's `Idempotency-Key`, kept until a replay is accepted: pressing Replay again
-  // after a lost answer makes no second run.
   // The steps of the run's version when it is the deployed one (the only definition the API
   // gives besides the draft): the run page lists those the run has not reached.
   const [planned, setPlanned] = useState(null);
@@ -308,6 +306,8 @@ export function RunPage({ runId }) {
     }).catch(() => {});
     return () => { live = false; };
   }, [wfId, version]);
+  // The replay's `Idempotency-Key`, kept until a replay is accepted: pressing Replay again
+  // after a lost answer makes no second run.
   const replayKey = useRef(null);
   const replay = async () => {
     setBusy(true);
