@@ -35,8 +35,9 @@ export function everySecond(f) {
 }
 
 /** The instant (ms) the local date `date` (`YYYY-MM-DD`) starts in the IANA zone `zone`: its
- * midnight, the first one where midnight repeats, or the end of the gap where the day starts in
- * one (clocks going forward at 00:00). NaN for a date or a zone that does not read. */
+ * midnight, the first one where midnight repeats, or the end of the gap where midnight falls in
+ * one (clocks going forward over 00:00); for a day the zone skipped whole, the next day's start.
+ * NaN for a date or a zone that does not read. */
 export function startOfDay(date, zone) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
   if (!m) return NaN;
@@ -55,7 +56,8 @@ export function startOfDay(date, zone) {
     return t.getTime();
   };
   const local = utc(+m[1], +m[2], +m[3]);
-  if (new Date(local).getUTCDate() !== +m[3]) return NaN;
+  const read = new Date(local);
+  if (read.getUTCDate() !== +m[3] || read.getUTCMonth() + 1 !== +m[2]) return NaN;
   // The zone's offset (ms) at an instant: its local reading, as if in UTC, minus the instant.
   const offset = (t) => {
     const p = Object.fromEntries(fmt.formatToParts(t).map((x) => [x.type, x.value]));
@@ -67,5 +69,13 @@ export function startOfDay(date, zone) {
   const day = 86400000;
   const tried = [...new Set([local - day, local, local + day].map((t) => local - offset(t)))];
   const midnights = tried.filter((t) => t + offset(t) === local);
-  return midnights.length ? Math.min(...midnights) : Math.max(...tried);
+  if (midnights.length) return Math.min(...midnights);
+  // In a gap: the first second whose local reading is at or past midnight, between midnight
+  // under the earliest and under the latest offset.
+  let [lo, hi] = [Math.min(...tried), Math.max(...tried)];
+  while (hi - lo > 1000) {
+    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+    if (mid + offset(mid) >= local) hi = mid; else lo = mid;
+  }
+  return hi;
 }

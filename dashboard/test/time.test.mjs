@@ -64,8 +64,10 @@ test('startOfDay is the local midnight of a date in a zone, also on days with a 
   assert.equal(iso('2026-09-06', 'America/Santiago'), '2026-09-06T04:00:00.000Z');
   // Clocks go from 01:00 back to 00:00: the first of the two midnights.
   assert.equal(iso('2026-11-01', 'America/Havana'), '2026-11-01T04:00:00.000Z');
+  // Clocks go from 23:30 to 00:30: the day starts at 00:30.
+  assert.equal(iso('1919-03-31', 'America/Toronto'), '1919-03-31T04:30:00.000Z');
   assert.equal(iso('0001-01-01', 'UTC'), '0001-01-01T00:00:00.000Z');
-  for (const [d, z] of [['2027-02-30', 'UTC'], ['2027-3-1', 'UTC'], ['', 'UTC'], ['2027-01-01', 'Nowhere/Else']]) {
+  for (const [d, z] of [['2027-02-30', 'UTC'], ['2027-13-01', 'UTC'], ['2027-00-15', 'UTC'], ['2027-3-1', 'UTC'], ['', 'UTC'], ['2027-01-01', 'Nowhere/Else']]) {
     assert.ok(Number.isNaN(startOfDay(d, z)), `${d} ${z}`);
   }
 });
