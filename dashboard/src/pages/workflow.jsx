@@ -123,6 +123,9 @@ export function WorkflowPage({ id, onDirty }) {
       if (!old) return old;
       const kept = {};
       for (const k of DRAFT_FIELDS) if (k in old) kept[k] = old[k];
+      // What the draft reads that the Worker lacks is the fresh answer's while it is of the
+      // draft the page shows (a secret set since clears it), else the one read with that draft.
+      if (fresh.draftText !== old.draftText) kept.missing_secrets = old.missing_secrets;
       return { ...fresh, ...kept };
     });
   }, 10000, [id]);
@@ -395,7 +398,7 @@ export function WorkflowPage({ id, onDirty }) {
       )}
       {unset.length > 0 && (
         <div class="problem" role="status" id="missing-secrets">
-          <strong>The draft reads {unset.length === 1 ? 'a secret' : 'secrets'} this Worker does not have</strong>
+          <strong>The draft reads {new Set(unset.map((e) => e.name)).size === 1 ? 'a secret' : 'secrets'} this Worker does not have</strong>
           <p>Until each is set, what reads it fails (a run's step, a signature check, a sign-in, a poll). Set it with <code>wrangler secret put NAME</code>; locally, add a <code>NAME=value</code> line to <code>.dev.vars</code> and restart <code>scripts/dev</code>.</p>
           <ul class="error-list">
             {unset.map((e) => (
