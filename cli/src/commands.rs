@@ -821,14 +821,64 @@ fn show_run(client: &Client, run_id: &str, json_out: bool, style: Style) -> Resu
     let run = client.api("GET", &format!("/api/runs/{}", seg(run_id)?), None)?;
     if json_out {
         out!("{run}");
-    } else {
-        run_lines(&run, style).iter().for_each(|l| out!("{l}"));
+        return Ok(());
     }
+    // The steps of its version when that is the deployed one (the only definition the API gives
+    // besides the draft), for those the run has not reached; without them when it cannot be read.
+    let planned = match (run["status"].as_str(), run["workflow_id"].as_str()) {
+        (Some("succeeded") | None, _) | (_, None) => None,
+        (_, Some(wf)) => client
+            .api("GET", &format!("/api/workflows/{}", seg(wf)?), None)
+            .ok()
+            .filter(|w| w["deployed_version"] == run["version"])
+            .and_then(|w| w["deployed_definition"]["steps"].as_array().cloned()),
+    };
+    run_lines(&run, planned.as_deref(), style)
+        .iter()
+        .for_each(|l| out!("{l}"));
     Ok(())
 }
 
-/// A run as `run` shows it: a header, its input, then its steps as a timeline.
-fn run_lines(run: &Value, style: Style) -> Vec<String> {
+/// The steps of `planned` (the run's version's) a run has not recorded, each with what it is:
+/// `in progress` and `waiting` while the run is open, `not run` once it failed. None when the
+/// records are not the first of them, or the run succeeded.
+fn unreached(run: &Value, planned: &[Value]) -> Vec<(String, &'static str)> {
+    let status = run["status"].as_str().unwrap_or_default();
+    let open = matches!(status, "queued" | "running");
+    let names: Vec<String> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, s)| match s["name"].as_str() {
+            Some(name) => name.to_string(),
+            None => tripline_core::steps::default_name(s["type"].as_str(), i),
+        })
+        .collect();
+    let steps = run["steps"].as_array().map_or(&[][..], Vec::as_slice);
+    let matches = steps.len() <= names.len()
+        && steps
+            .iter()
+            .zip(&names)
+            .all(|(s, n)| s["name"] == n.as_str());
+    if !matches || !(open || status == "failed") {
+        return Vec::new();
+    }
+    names[steps.len()..]
+        .iter()
+        .enumerate()
+        .map(|(j, name)| {
+            let state = match (open, j == 0 && status == "running") {
+                (false, _) => "not run",
+                (true, true) => "in progress",
+                (true, false) => "waiting",
+            };
+            (name.clone(), state)
+        })
+        .collect()
+}
+
+/// A run as `run` shows it: a header, its input, then its steps as a timeline, and after them
+/// the steps of `planned` (its version's) it has not reached.
+fn run_lines(run: &Value, planned: Option<&[Value]>, style: Style) -> Vec<String> {
     let s = |v: &Value| v.as_str().unwrap_or("").to_string();
     let mut lines = vec![
         format!(
@@ -855,7 +905,8 @@ fn run_lines(run: &Value, style: Style) -> Vec<String> {
     let start = run["started_at"].as_str().or(run["created_at"].as_str());
     lines.push(style.bold("steps:"));
     let steps = run["steps"].as_array().cloned().unwrap_or_default();
-    if steps.is_empty() {
+    let rest = planned.map(|p| unreached(run, p)).unwrap_or_default();
+    if steps.is_empty() && rest.is_empty() {
         lines.push("  (none recorded yet)".into());
     }
     for step in &steps {
@@ -888,6 +939,9 @@ fn run_lines(run: &Value, style: Style) -> Vec<String> {
             let output = format!("{label}: {}", shortened(&step["output"]));
             lines.push(format!("      {}", style.dim(&output)));
         }
+    }
+    for (name, state) in rest {
+        lines.push(style.dim(&format!("  · {:<8} {name:<20} {state}", "")));
     }
     if !run["error"].is_null() {
         lines.push(style.red(&format!("error: {}", run["error"])));
@@ -1274,7 +1328,7 @@ mod tests {
             "input": {"request": {"body": {"email": "ada@example.com"}}},
             "steps": [{"name": "note", "status": "succeeded", "attempts": 1, "output": {"m": "x".repeat(300)}}],
         });
-        let lines = run_lines(&run, Style::plain());
+        let lines = run_lines(&run, None, Style::plain());
         assert_eq!(
             lines[2],
             r#"input: {"request":{"body":{"email":"ada@example.com"}}}"#
@@ -1286,6 +1340,50 @@ mod tests {
     }
 
     #[test]
+    fn a_run_lists_the_steps_it_has_not_reached() {
+        let planned = [
+            json!({"type": "http", "name": "call"}),
+            json!({"type": "log"}),
+            json!({"type": "response", "name": "answer"}),
+        ];
+        let run = |status: &str, names: &[&str]| {
+            let steps: Vec<Value> = names
+                .iter()
+                .map(|n| json!({"name": n, "status": "succeeded", "attempts": 1}))
+                .collect();
+            json!({"id": "run_1", "status": status, "workflow_id": "wf_1", "version": 2,
+                   "trigger": "endpoint", "created_at": "2026-01-01T00:00:00Z", "steps": steps})
+        };
+        let tail = |r: Value| -> Vec<String> {
+            run_lines(&r, Some(&planned), Style::plain())
+                .into_iter()
+                .filter(|l| l.starts_with("  · "))
+                .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+                .collect()
+        };
+        assert_eq!(
+            tail(run("failed", &["call"])),
+            ["log_1 not run", "answer not run"]
+        );
+        assert_eq!(
+            tail(run("running", &["call"])),
+            ["log_1 in progress", "answer waiting"]
+        );
+        assert_eq!(
+            tail(run("queued", &[])),
+            ["call waiting", "log_1 waiting", "answer waiting"]
+        );
+        assert!(tail(run("succeeded", &["call", "log_1", "answer"])).is_empty());
+        // Records of another definition: nothing is said.
+        assert!(tail(run("failed", &["other"])).is_empty());
+        let lines = run_lines(&run("queued", &[]), Some(&planned), Style::plain());
+        assert!(
+            !lines.iter().any(|l| l.contains("none recorded")),
+            "{lines:#?}"
+        );
+    }
+
+    #[test]
     fn a_failed_step_shows_the_answer_it_failed_on() {
         let run = json!({
             "id": "run_1", "status": "failed", "workflow_id": "wf_1", "version": 2,
@@ -1294,7 +1392,7 @@ mod tests {
                        "error": "the server answered HTTP 422",
                        "output": {"status": 422, "body": {"error": "bad email"}}}],
         });
-        let lines = run_lines(&run, Style::plain());
+        let lines = run_lines(&run, None, Style::plain());
         let answer = lines.iter().find(|l| l.contains("bad email")).unwrap();
         assert!(answer.trim_start().starts_with("answer: {"), "{lines:#?}");
     }

@@ -1455,7 +1455,8 @@ fn apply_warns_of_secrets_the_worker_lacks() {
     std::fs::write(
         repo.join("needs-secret.json"),
         json!({"key": "needs-secret", "name": "Needs a secret", "trigger": {"type": "endpoint"},
-               "steps": [{"type": "log", "name": "note", "message": "{{secrets.CLI_UNSET_TOKEN}}"}]})
+               "steps": [{"type": "log", "name": "note", "message": "{{secrets.CLI_UNSET_TOKEN}}"},
+                         {"type": "log", "message": "after"}]})
         .to_string(),
     )
     .unwrap();
@@ -1472,11 +1473,34 @@ fn apply_warns_of_secrets_the_worker_lacks() {
     let id = by_key_id("needs-secret");
     let w = api(dev(), "GET", &format!("/api/workflows/{id}"), None).json();
     assert_eq!(w["status"], "deployed", "{w}");
+    // A run fails at the step that reads it; `run` lists the step after it as not run.
+    let r = tripline(&repo, &["send", "needs-secret"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let run_id = serde_json::from_str::<Value>(&r.stdout).unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let run = wait_run(dev(), &run_id, 60);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        run["error"].to_string().contains("CLI_UNSET_TOKEN"),
+        "{run}"
+    );
+    let r = tripline(&repo, &["run", &run_id]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let not_run: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("  · ")).collect();
+    assert_eq!(not_run.len(), 1, "{}", r.stdout);
+    assert!(
+        not_run[0].contains("log_1") && not_run[0].ends_with("not run"),
+        "{}",
+        r.stdout
+    );
     // Saved without a deploy: from the save's answer.
     std::fs::write(
         repo.join("needs-secret.json"),
         json!({"key": "needs-secret", "name": "Needs it twice", "trigger": {"type": "endpoint"},
-               "steps": [{"type": "log", "name": "note", "message": "{{secrets.CLI_UNSET_TOKEN}}"}]})
+               "steps": [{"type": "log", "name": "note", "message": "{{secrets.CLI_UNSET_TOKEN}}"},
+                         {"type": "log", "message": "after"}]})
         .to_string(),
     )
     .unwrap();
