@@ -2568,6 +2568,24 @@ fn a_refresh_answer_without_token_type_sent_as_html_is_read_and_its_rotated_toke
     signs_in_and_refreshes_twice(dev, &provider, &wf);
 }
 
+/// A provider whose token answers have `expires_in` with a fraction (`120.0`) and `token_type:
+/// null`: the sign-in finishes with its lifetime read, and each refresh is read and the refresh
+/// token it rotates kept, so the next refresh works. (Such answers failed every sign-in, and a
+/// refresh lost its rotated token.)
+#[test]
+fn a_fractional_expires_in_and_a_null_token_type_are_read() {
+    let dev = &own_dev("oauth-fractional-expiry");
+    let provider = Provider::start(&dev.base, 120);
+    provider.send_fractional_expiry_and_null_type(true);
+    let wf = create_deployed(
+        dev,
+        &definition(&provider, "Fractional expiry", json!({}), log_steps()),
+    );
+    signs_in_and_refreshes_twice(dev, &provider, &wf);
+    let c = connections(dev, &wf).remove(0);
+    assert!(c["expires_at"].is_string(), "{c}");
+}
+
 /// A refresh answered `201 Created` with its tokens is a success like a `200`: the refresh
 /// token it rotates is kept, so the next refresh works. (The `oauth2` crate reads every status
 /// but 200 as an error: the rotated token was lost, and the next refresh, with the spent one,

@@ -1,10 +1,11 @@
 //! Token responses the `oauth2` crate would refuse, failing every sign-in with such a
 //! provider: `expires_in` sent as a numeric string (`"3600"`, as Azure AD v1 and ADFS send it;
-//! RFC 6749 asks for a number), no `token_type`, or `scope` as a list (Twitch). The body is
-//! rewritten before the crate reads it.
+//! RFC 6749 asks for a number) or with a fraction (`3600.0`), no `token_type` (or `null`), or
+//! `scope` as a list (Twitch). The body is rewritten before the crate reads it.
 
 /// The token response `body` as the `oauth2` crate reads it: a numeric-string `expires_in`
-/// written as a number, and a missing `token_type` next to an `access_token` written as
+/// written as a number, one with a fraction or an exponent (`3600.0`, `1e30`) as its whole
+/// seconds (a negative one as 0), and a missing or `null` `token_type` next to an `access_token` written as
 /// `Bearer` (some providers leave it out of refresh answers, Duende IdentityServer for one;
 /// refused, the answer's rotated refresh token would be lost), and a `scope` sent as a list of
 /// texts written as one space-separated text. `None` when there is nothing to
@@ -13,7 +14,7 @@
 pub fn readable_token_response(body: &[u8]) -> Option<Vec<u8>> {
     let has = |key: &[u8]| body.windows(key.len()).any(|w| w == key);
     // Most providers send all three as the crate reads them: look before parsing anything.
-    if !has(b"\"expires_in\"") && !has(b"\"scope\"") && has(b"\"token_type\"") {
+    if !has(b"\"expires_in\"") && !has(b"\"scope\"") && has(b"\"token_type\"") && !has(b"null") {
         return None;
     }
     let mut v: serde_json::Value = serde_json::from_slice(body).ok()?;
@@ -28,13 +29,22 @@ pub fn readable_token_response(body: &[u8]) -> Option<Vec<u8>> {
         object.insert("expires_in".into(), seconds.into());
         changed = true;
     }
+    let fraction = object
+        .get("expires_in")
+        .filter(|e| e.is_number() && !e.is_u64())
+        .and_then(serde_json::Value::as_f64);
+    if let Some(seconds) = fraction {
+        // `as` saturates: past u64 it is the largest, read as a token that never expires.
+        object.insert("expires_in".into(), (seconds.max(0.0) as u64).into());
+        changed = true;
+    }
     // A list of scopes (Twitch sends `["chat:read", …]`): the crate reads a text only.
     if let Some(list) = object.get("scope").and_then(|s| s.as_array()) {
         let words: Vec<&str> = list.iter().filter_map(|w| w.as_str()).collect();
         object.insert("scope".into(), words.join(" ").into());
         changed = true;
     }
-    if !object.contains_key("token_type")
+    if !object.get("token_type").is_some_and(|t| t.is_string())
         && !object.contains_key("error")
         && object
             .get("access_token")
@@ -97,6 +107,57 @@ mod tests {
             br#"{"access_token":""}"#,
         ] {
             assert_eq!(readable_token_response(body), None);
+        }
+    }
+
+    #[test]
+    fn a_fractional_expires_in_and_a_null_token_type_are_read() {
+        // A refresh answer the crate alone refuses, rotating the refresh token: refused, the
+        // rotated token would be lost and the connection would need a new sign-in.
+        let body = br#"{"access_token":"at","token_type":null,"expires_in":119.5,"refresh_token":"rt_new"}"#;
+        assert!(
+            parse_token_response(body).is_err(),
+            "the crate alone refuses it"
+        );
+        let fixed = readable_token_response(body).expect("rewritten");
+        let set = token_set(&parse_token_response(&fixed).unwrap(), &[], 0);
+        assert_eq!(set.expires_at_ms, Some(119_000));
+        assert_eq!(set.refresh_token.as_deref(), Some("rt_new"));
+        assert_eq!(set.token_type, "bearer");
+        let bare = br#"{"access_token":"at","token_type":null,"refresh_token":"rt"}"#;
+        let fixed = readable_token_response(bare).expect("rewritten");
+        assert_eq!(
+            token_set(&parse_token_response(&fixed).unwrap(), &[], 0).token_type,
+            "bearer"
+        );
+        let cases: [(&[u8], Option<i64>); 4] = [
+            (
+                br#"{"access_token":"at","token_type":"Bearer","expires_in":3600.0}"#,
+                Some(3_600_000),
+            ),
+            (
+                br#"{"access_token":"at","token_type":"Bearer","expires_in":2e2}"#,
+                Some(200_000),
+            ),
+            (
+                br#"{"access_token":"at","token_type":"Bearer","expires_in":-5}"#,
+                Some(0),
+            ),
+            // Past 100 years: never expires.
+            (
+                br#"{"access_token":"at","token_type":"Bearer","expires_in":1e30}"#,
+                None,
+            ),
+        ];
+        for (body, expires) in cases {
+            let fixed = readable_token_response(body).expect("rewritten");
+            let set = token_set(&parse_token_response(&fixed).unwrap(), &[], 0);
+            assert_eq!(
+                set.expires_at_ms,
+                expires,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 

@@ -123,6 +123,8 @@ struct State {
     refreshes_without_expires_in: bool,
     /// Refreshes answer without `token_type`, as `text/html` (as some providers do).
     refreshes_untyped_as_html: bool,
+    /// Token answers send `expires_in` with a fraction (`120.0`) and `token_type: null`.
+    fractional_expiry_null_type: bool,
     /// Refreshes answer with this status instead of 200 (a 201).
     refresh_status: Option<u16>,
     /// The userinfo endpoint answers 503 this many more times.
@@ -272,6 +274,11 @@ impl Provider {
     /// How many times the userinfo endpoint was called.
     pub fn userinfo_calls(&self) -> usize {
         self.state.lock().unwrap().userinfo_calls
+    }
+
+    /// Token answers send `expires_in` with a fraction (`120.0`) and `"token_type": null`.
+    pub fn send_fractional_expiry_and_null_type(&self, on: bool) {
+        self.state.lock().unwrap().fractional_expiry_null_type = on;
     }
 
     /// Refreshes answer without `expires_in`; sign-ins still send it.
@@ -686,6 +693,10 @@ fn token(st: &Mutex<State>, auth: Option<&str>, form: &HashMap<String, String>) 
                             "expires_in": expires_in, "scope": scope});
     if let Some(refresh) = refresh {
         answer["refresh_token"] = json!(refresh);
+    }
+    if s.fractional_expiry_null_type {
+        answer["expires_in"] = json!(ttl as f64);
+        answer["token_type"] = Value::Null;
     }
     if grant_type == "refresh_token" && s.refreshes_without_expires_in {
         answer.as_object_mut().unwrap().remove("expires_in");
