@@ -365,17 +365,22 @@ fn full_flow_over_http_stores_an_encrypted_connection_and_runs_once() {
 
 /// A sign-in's run carries its access token sealed in its shard object: executing it makes no
 /// D1 statement, its `http` step still sends the real token (the provider's userinfo endpoint
-/// only answers 200 to a valid one) and the stored run shows it redacted. A replay carries no
+/// only answers 200 to a valid one) and the stored run shows it redacted, also where an
+/// upstream echoed it and a later step wrote the echo. A replay carries no
 /// token and reads the connection's current one; so does a run whose token is already due
 /// for refresh.
 #[test]
 fn a_sign_in_run_executes_with_its_carried_token_and_no_d1_statement() {
     let dev = dev();
     let provider = Provider::start(&dev.base, 3600);
+    let echo = crate::harness::upstream::Upstream::start();
     let steps = json!([
         { "type": "log", "name": "hello", "message": "token={{oauth.access_token}}" },
         { "type": "http", "name": "me", "method": "GET", "url": format!("{}/userinfo", provider.base),
-          "headers": { "authorization": "Bearer {{oauth.access_token}}" }, "retries": 0 }
+          "headers": { "authorization": "Bearer {{oauth.access_token}}" }, "retries": 0 },
+        // An API that echoes what it got, written whole by a step that never read the token.
+        { "type": "http", "name": "landing", "url": echo.url("/echo?t={{oauth.access_token}}"), "retries": 0 },
+        { "type": "log", "name": "copy", "message": "got {{steps.landing.body}}" }
     ]);
     let wf = create_deployed(
         dev,
@@ -395,6 +400,10 @@ fn a_sign_in_run_executes_with_its_carried_token_and_no_d1_statement() {
         assert_eq!(me["output"]["status"], 200, "{run}");
         assert_eq!(me["output"]["body"]["sub"], "carol", "{run}");
         assert_eq!(me["request"]["headers"]["authorization"], "[redacted]");
+        let copy = run["steps"][3]["output"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(copy.contains("t=[redacted]"), "{run}");
         let text = run.to_string();
         for t in &provider.issued_tokens() {
             assert!(
