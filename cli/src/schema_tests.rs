@@ -808,6 +808,13 @@ fn rules_only_the_parser_checks() {
             ),
         ),
         (
+            "an oauth authorize_url whose query sets what Tripline sets (`state`)",
+            with(
+                "/trigger",
+                json!({"type": "oauth", "authorize_url": "https://a.example/auth?state=fixed", "token_url": "https://t", "client_id": "c", "client_secret_env": "S", "success_url": "https://s"}),
+            ),
+        ),
+        (
             "a poll source URL with user information (never sent)",
             with(
                 "/trigger",

@@ -464,3 +464,29 @@ fn a_poll_source_url_is_refused_for_user_information_or_a_bad_port() {
     assert_eq!(locations(poll("ftp://a:b@x")), ["trigger.source.url"]);
     assert!(Definition::parse_stored(&poll("http://u:p@api.example/x")).is_ok());
 }
+
+/// An `authorize_url` whose own query sets a parameter Tripline sets (`state`, `redirect_uri`,
+/// …) is refused when saved: a provider reading the first of two would take the written one.
+#[test]
+fn an_authorize_url_may_not_set_what_tripline_sets() {
+    let oauth = |url: &str| {
+        json!({"name": "o", "trigger": {"type": "oauth", "authorize_url": url,
+               "token_url": "https://p.example/t", "client_id": "c", "client_secret_env": "P_SECRET",
+               "success_url": "https://app.example/done"}, "steps": []})
+    };
+    assert_eq!(
+        problems(oauth(
+            "https://p.example/a?prompt=consent&redirect_uri=https://evil.example/cb"
+        )),
+        [
+            "trigger.authorize_url: its query sets `redirect_uri`, which Tripline sets: remove it \
+          (scopes go in `scopes`)"
+        ]
+    );
+    assert_eq!(
+        locations(oauth("https://p.example/a?state=fixed")),
+        ["trigger.authorize_url"]
+    );
+    assert!(problems(oauth("https://p.example/a?prompt=consent&audience=api")).is_empty());
+    assert!(Definition::parse_stored(&oauth("https://p.example/a?state=fixed")).is_ok());
+}

@@ -62,6 +62,19 @@ pub fn refuse_at_save(trigger: &Value, errors: &mut Errors) {
             );
         }
     }
+    // Kept in the authorization request before Tripline's own: a provider reading the first
+    // of two would take the written `state` or `redirect_uri`.
+    let authorize = text("authorize_url").and_then(|u| oauth2::url::Url::parse(u).ok());
+    let set = authorize.as_ref().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| RESERVED_AUTHORIZE_PARAMS.contains(&k.as_ref()))
+    });
+    if let Some((k, _)) = set.filter(|_| !errors.has("trigger.authorize_url")) {
+        errors.push(
+            "trigger.authorize_url",
+            format!("its query sets `{k}`, which Tripline sets: remove it (scopes go in `scopes`)"),
+        );
+    }
     let params = trigger
         .get("extra_authorize_params")
         .and_then(Value::as_object);
@@ -74,6 +87,20 @@ pub fn refuse_at_save(trigger: &Value, errors: &mut Errors) {
         );
     }
 }
+
+/// The authorization request's parameters Tripline sets, which a definition may not.
+const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "redirect_uri",
+    "client_id",
+    "response_type",
+    // The callback reads the code from its query string: a `form_post` or `fragment` answer
+    // would never reach it.
+    "response_mode",
+    "scope",
+];
 
 /// The accepted `token_auth_method` values.
 pub const TOKEN_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
@@ -164,19 +191,7 @@ impl OAuthTrigger {
             match v {
                 Value::Object(map) => {
                     for (k, v) in map {
-                        const RESERVED: &[&str] = &[
-                            "state",
-                            "code_challenge",
-                            "code_challenge_method",
-                            "redirect_uri",
-                            "client_id",
-                            "response_type",
-                            // The callback reads the code from its query string: a
-                            // `form_post` or `fragment` answer would never reach it.
-                            "response_mode",
-                            "scope",
-                        ];
-                        if RESERVED.contains(&k.as_str()) {
+                        if RESERVED_AUTHORIZE_PARAMS.contains(&k.as_str()) {
                             errors.push(
                                 format!("{loc}.{k}"),
                                 "is set by Tripline and cannot be overridden",
