@@ -211,13 +211,6 @@ pub(crate) async fn run_step(
     on_retry: &dyn Fn(),
 ) -> Option<std::result::Result<Value, String>> {
     let secrets = |name: &str| env_string(env, name);
-    // An OAuth run's access token is hidden from every step's record, also where an upstream
-    // echoed it to a step that never read it.
-    let token: Vec<String> = run.value()["oauth"]["access_token"]
-        .as_str()
-        .map(str::to_string)
-        .into_iter()
-        .collect();
     Some(match step {
         Step::Http(h) => match h.prepare(run.value(), &secrets) {
             Err(e) => Err(e.to_string()),
@@ -225,7 +218,8 @@ pub(crate) async fn run_step(
                 let result = http_step::perform(&req, h.retries, h.allow_error, on_retry).await;
                 record["attempts"] = json!(result.attempts);
                 record["request"] = req.to_record();
-                let hidden = [&req.secrets_used[..], &token].concat();
+                let mut hidden = req.secrets_used.clone();
+                hidden.extend(run.access_token());
                 // The answer a failed step got is shown with it, as its output would be.
                 if let Some(mut answer) = result.failed_answer {
                     redact_answer(&mut answer, &hidden);
@@ -250,7 +244,8 @@ pub(crate) async fn run_step(
             .prepare(run.value(), &secrets)
             .map_err(|e| e.to_string())
             .map(|m| {
-                let out = json!({ "message": scrub_secrets(&m, &token) });
+                let mut out = json!({ "message": m });
+                redact(&mut out, &run.access_token());
                 run.add(step.name(), out.clone());
                 out
             }),

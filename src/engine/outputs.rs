@@ -32,6 +32,13 @@ impl RunContext {
         &self.ctx
     }
 
+    /// An OAuth run's access token (as one secret value, or none): hidden from every step's
+    /// record, also where an upstream echoed it to a step that never read it.
+    pub fn access_token(&self) -> Vec<String> {
+        let token = self.ctx["oauth"]["access_token"].as_str();
+        token.map(str::to_string).into_iter().collect()
+    }
+
     /// An OAuth run's `oauth` variables, to give later steps a fresher token.
     pub fn oauth_mut(&mut self) -> Option<&mut Value> {
         self.ctx.get_mut("oauth")
