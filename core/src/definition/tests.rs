@@ -488,5 +488,14 @@ fn an_authorize_url_may_not_set_what_tripline_sets() {
         ["trigger.authorize_url"]
     );
     assert!(problems(oauth("https://p.example/a?prompt=consent&audience=api")).is_empty());
+    // A `scope` written there is the one sent while `scopes` is empty; `response_mode` is not
+    // one Tripline sends.
+    assert!(problems(oauth(
+        "https://p.example/a?scope=openid%20email&response_mode=query"
+    ))
+    .is_empty());
+    let mut with_scopes = oauth("https://p.example/a?scope=openid");
+    with_scopes["trigger"]["scopes"] = json!(["email"]);
+    assert_eq!(locations(with_scopes), ["trigger.authorize_url"]);
     assert!(Definition::parse_stored(&oauth("https://p.example/a?state=fixed")).is_ok());
 }

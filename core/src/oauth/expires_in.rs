@@ -5,7 +5,7 @@
 
 /// The token response `body` as the `oauth2` crate reads it: a numeric-string `expires_in`
 /// written as a number, one with a fraction or an exponent (`3600.0`, `1e30`) as its whole
-/// seconds (a negative one as 0), and a missing or `null` `token_type` next to an `access_token` written as
+/// seconds (a negative one as none), and a missing or `null` `token_type` next to an `access_token` written as
 /// `Bearer` (some providers leave it out of refresh answers, Duende IdentityServer for one;
 /// refused, the answer's rotated refresh token would be lost), and a `scope` sent as a list of
 /// texts written as one space-separated text. `None` when there is nothing to
@@ -34,8 +34,12 @@ pub fn readable_token_response(body: &[u8]) -> Option<Vec<u8>> {
         .filter(|e| e.is_number() && !e.is_u64())
         .and_then(serde_json::Value::as_f64);
     if let Some(seconds) = fraction {
-        // `as` saturates: past u64 it is the largest, read as a token that never expires.
-        object.insert("expires_in".into(), (seconds.max(0.0) as u64).into());
+        // `as` saturates: past u64 it is the largest, read as a token that never expires. A
+        // negative one says nothing: read as none.
+        match seconds < 0.0 {
+            true => object.remove("expires_in"),
+            false => object.insert("expires_in".into(), (seconds as u64).into()),
+        };
         changed = true;
     }
     // A list of scopes (Twitch sends `["chat:read", …]`): the crate reads a text only.
@@ -141,7 +145,7 @@ mod tests {
             ),
             (
                 br#"{"access_token":"at","token_type":"Bearer","expires_in":-5}"#,
-                Some(0),
+                None,
             ),
             // Past 100 years: never expires.
             (

@@ -63,12 +63,15 @@ pub fn refuse_at_save(trigger: &Value, errors: &mut Errors) {
         }
     }
     // Kept in the authorization request before Tripline's own: a provider reading the first
-    // of two would take the written `state` or `redirect_uri`.
+    // of two would take the written `state` or `redirect_uri`. A `scope` there is one only
+    // while `scopes` is empty (Tripline then sends none).
+    let scopes = trigger["scopes"].as_array().is_some_and(|s| !s.is_empty());
+    let sent_by_tripline =
+        |k: &str| RESERVED_AUTHORIZE_PARAMS[..6].contains(&k) || (k == "scope" && scopes);
     let authorize = text("authorize_url").and_then(|u| oauth2::url::Url::parse(u).ok());
-    let set = authorize.as_ref().and_then(|u| {
-        u.query_pairs()
-            .find(|(k, _)| RESERVED_AUTHORIZE_PARAMS.contains(&k.as_ref()))
-    });
+    let set = authorize
+        .as_ref()
+        .and_then(|u| u.query_pairs().find(|(k, _)| sent_by_tripline(k)));
     if let Some((k, _)) = set.filter(|_| !errors.has("trigger.authorize_url")) {
         errors.push(
             "trigger.authorize_url",
@@ -88,7 +91,8 @@ pub fn refuse_at_save(trigger: &Value, errors: &mut Errors) {
     }
 }
 
-/// The authorization request's parameters Tripline sets, which a definition may not.
+/// The authorization request's parameters a definition may not set: the first six Tripline
+/// always sets.
 const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
     "state",
     "code_challenge",
