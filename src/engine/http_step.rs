@@ -100,13 +100,14 @@ async fn attempt(req: &PreparedRequest) -> Attempt {
     // The body's bytes become its text without a copy when they are UTF-8.
     let text = String::from_utf8(resp.body)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    // No body (HEAD, 204) is `null`, whatever the content type says.
-    let body = if text.is_empty() {
+    // No body (HEAD, 204) is `null`, whatever the content type says; a UTF-8 byte order mark
+    // before the document is no content.
+    let json = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let body = if json.is_empty() {
         Value::Null
     } else if is_json && within_budget {
         // A string cut inside an emoji (`"\ud83d"`) reads as U+FFFD, not as text for the
-        // whole body; a UTF-8 byte order mark before the document is no content.
-        let json = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        // whole body.
         let bytes =
             tripline_core::kernel::lone_surrogates::replace_lone_surrogates(json.as_bytes());
         let parsed = serde_json::from_slice::<Value>(&bytes).ok();

@@ -217,9 +217,10 @@ pub(crate) async fn run_step(
             Ok(req) => {
                 let result = http_step::perform(&req, h.retries, h.allow_error, on_retry).await;
                 record["attempts"] = json!(result.attempts);
-                record["request"] = req.to_record();
                 let mut hidden = req.secrets_used.clone();
                 hidden.extend(run.access_token());
+                record["request"] = req.to_record();
+                redact(&mut record["request"], &hidden);
                 // The answer a failed step got is shown with it, as its output would be.
                 if let Some(mut answer) = result.failed_answer {
                     redact_answer(&mut answer, &hidden);

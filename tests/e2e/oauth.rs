@@ -380,7 +380,9 @@ fn a_sign_in_run_executes_with_its_carried_token_and_no_d1_statement() {
           "headers": { "authorization": "Bearer {{oauth.access_token}}" }, "retries": 0 },
         // An API that echoes what it got, written whole by a step that never read the token.
         { "type": "http", "name": "landing", "url": echo.url("/echo?t={{oauth.access_token}}"), "retries": 0 },
-        { "type": "log", "name": "copy", "message": "got {{steps.landing.body}}" }
+        { "type": "log", "name": "copy", "message": "got {{steps.landing.body}}" },
+        { "type": "http", "name": "forward", "method": "POST", "url": echo.url("/echo"),
+          "json": { "seen": "{{steps.landing.body.path}}" }, "retries": 0 }
     ]);
     let wf = create_deployed(
         dev,
@@ -404,6 +406,9 @@ fn a_sign_in_run_executes_with_its_carried_token_and_no_d1_statement() {
             .as_str()
             .unwrap_or_default();
         assert!(copy.contains("t=[redacted]"), "{run}");
+        // What a later step sent, holding the echo, is recorded without it too.
+        let sent = &run["steps"][4]["request"]["body"]["seen"];
+        assert_eq!(sent, "/echo?t=[redacted]", "{run}");
         let text = run.to_string();
         for t in &provider.issued_tokens() {
             assert!(
