@@ -5,12 +5,12 @@
 
 /// The token response `body` as the `oauth2` crate reads it: a numeric-string `expires_in`
 /// written as a number, one with a fraction or an exponent (`3600.0`, `1e30`) as its whole
-/// seconds (a negative one as none), and a missing or `null` `token_type` next to an `access_token` written as
-/// `Bearer` (some providers leave it out of refresh answers, Duende IdentityServer for one;
-/// refused, the answer's rotated refresh token would be lost), and a `scope` sent as a list of
-/// texts written as one space-separated text. `None` when there is nothing to
-/// rewrite (not JSON, nothing to change) or `expires_in` is text that is not a whole number of
-/// seconds (the crate then refuses it, saying which field is wrong).
+/// seconds (a negative one as none), and a missing or `null` `token_type` next to an
+/// `access_token` written as `Bearer` (some providers leave it out of refresh answers, Duende
+/// IdentityServer for one; refused, the answer's rotated refresh token would be lost), and a
+/// `scope` sent as a list of texts written as one space-separated text. `None` when there is
+/// nothing to rewrite (not JSON, nothing to change) or `expires_in` is text that is not a whole
+/// number of seconds (the crate then refuses it, saying which field is wrong).
 pub fn readable_token_response(body: &[u8]) -> Option<Vec<u8>> {
     let has = |key: &[u8]| body.windows(key.len()).any(|w| w == key);
     // Most providers send all three as the crate reads them: look before parsing anything.
