@@ -1255,13 +1255,13 @@ fn a_schedule_whose_draft_is_now_an_endpoint_stays_a_schedule_until_deployed() {
         }
         assert!(attempt < 3, "the alarm could not be lost");
     }
+    // Nothing fired without an alarm; after the Cron pass the slots run again. (Which wake
+    // arms it is not asserted: under load, an alarm the object's runs set for their retention
+    // may wake it first and arm the slot, without the Cron pass's log line.)
     dev.fire_cron();
     eventually(30, "runs again after the Cron pass", || {
         slots(&dev, &id).len() >= n + 2
     });
-    assert!(dev.logs().contains(&format!(
-        "workflow {id}: its trigger's alarm was lost; armed again from the catalog"
-    )));
     assert_unique(&slots(&dev, &id));
     // Undeployed, nothing runs: no live kind.
     let r = api(&dev, "POST", &format!("/api/workflows/{id}/undeploy"), None);
