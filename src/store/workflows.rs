@@ -329,7 +329,8 @@ impl<'de> Deserialize<'de> for LiveVersion {
 }
 
 /// A version's shard count in SQL (`shards` absent: 1), an integer even when the definition
-/// wrote it as `4.0` (which the definition accepts).
+/// wrote it as `4.0` (which the definition accepts). The index `workflow_versions_shards`
+/// (migration 0019) holds this expression: a change here needs a new index.
 const SHARDS_SQL: &str = "CAST(COALESCE(json_extract(p.definition, '$.shards'), 1) AS INTEGER)";
 
 /// `None` when the workflow does not exist; `status` says whether it is deployed.
@@ -466,4 +467,26 @@ pub fn changes(res: &worker::D1Result) -> usize {
         .flatten()
         .and_then(|m| m.changes)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SHARDS_SQL;
+
+    /// SQLite reads an expression from an index only when the statement writes it as the index
+    /// does.
+    #[test]
+    fn the_shards_index_holds_the_expression_the_statements_read() {
+        let migration = include_str!("../../migrations/0019_workflow_versions_shards.sql");
+        let indexed = SHARDS_SQL.replace("p.", "");
+        let statement: String = migration
+            .lines()
+            .filter(|l| !l.starts_with("--"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            statement.contains(&format!("(workflow_id, {indexed})")),
+            "{statement}"
+        );
+    }
 }
