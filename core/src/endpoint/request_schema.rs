@@ -1071,10 +1071,7 @@ fn is_integral(n: &Number) -> bool {
 }
 
 fn parse_number(s: &str) -> Option<Num> {
-    s.parse::<f64>()
-        .ok()
-        .filter(|f| f.is_finite())
-        .map(Num::Float)
+    crate::kernel::json_parse::decimal(s).map(Num::Float)
 }
 
 fn parse_integer(s: &str) -> Option<Num> {

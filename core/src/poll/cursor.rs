@@ -652,7 +652,8 @@ impl Num {
         if !digits(int) || !frac.is_none_or(digits) {
             return None;
         }
-        let approx: f64 = s.parse().ok()?;
+        // As JSON reads the same number written bare: `"12.5"` and `12.5` are one value.
+        let approx = crate::kernel::json_parse::decimal(s)?;
         let exact = if frac.is_none() { s.parse().ok() } else { None };
         Some(Num::new(approx, exact))
     }

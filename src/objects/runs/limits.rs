@@ -32,11 +32,7 @@ const _: () = assert!(tripline_core::poll::state::MAX_RECORD_INPUT_BYTES <= INPU
 /// a value set but not used says so in the log, once a minute).
 pub(crate) fn env_number(env: &Env, name: &str) -> Option<f64> {
     let text = env_string(env, name)?;
-    let n = text
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite() && *n > 0.0);
+    let n = tripline_core::kernel::json_parse::decimal(text.trim()).filter(|n| *n > 0.0);
     if n.is_none() {
         crate::platform::config_errors::log_config_error(&format!(
             "{name} is `{text}`, not a number above 0: its default is used"
