@@ -928,3 +928,65 @@ fn a_workflow_names_the_secrets_its_draft_reads_that_are_not_set() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["missing_secrets"], json!([]), "{}", r.text);
 }
+
+#[test]
+fn numbers_are_kept_to_their_last_digit() {
+    let dev = shared();
+    // Each as JSON writes it (its shortest form); read only to within a unit in the last place,
+    // such numbers came back one digit off.
+    let numbers = [
+        "9.571162814602269e-296",
+        "2.54458609934608e+252",
+        "3.7052266664574674e-271",
+        "0.30000000000000004",
+    ];
+    let list = numbers.join(",");
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let definition = format!(
+        r#"{{"name": "numbers", "trigger": {{"type": "endpoint"}}, "steps": [
+            {{"type": "http", "name": "h", "method": "POST", "url": "https://example.com/x",
+              "json": {{"values": [{list}]}}}}]}}"#
+    );
+    let r = send(
+        "POST",
+        &dev.url("/api/workflows"),
+        &headers,
+        Some(definition.as_bytes()),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let got = api(dev, "GET", &format!("/api/workflows/{id}"), None);
+    for n in numbers {
+        assert!(r.text.contains(n), "{n}: {}", r.text);
+        assert!(got.text.contains(n), "{n}: {}", got.text);
+    }
+    // What a webhook sends is kept as sent in its run's input, and given to steps so.
+    let id = create_deployed(
+        dev,
+        &json!({"name": "numbers sent", "trigger": {"type": "endpoint"},
+                "steps": [{"type": "log", "name": "said", "message": "{{request.body.values}}"}]}),
+    );
+    let body = format!(r#"{{"values": [{list}]}}"#);
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}")),
+        &[("content-type", "application/json")],
+        Some(body.as_bytes()),
+    );
+    assert_eq!(r.status, 202, "{}", r.text);
+    let run_id = r.json()["run_id"].as_str().unwrap().to_string();
+    let run = wait_run(dev, &run_id, 30);
+    let text = api(dev, "GET", &format!("/api/runs/{run_id}"), None).text;
+    let said = run["steps"][0]["output"]["message"].as_str().unwrap();
+    for n in numbers {
+        assert!(
+            text.contains(&format!("{n},")) || text.contains(&format!("{n}]")),
+            "{n}: {text}"
+        );
+        assert!(said.contains(n), "{n}: {said}");
+    }
+}

@@ -43,7 +43,26 @@ pub fn decimal(s: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::decimal;
+    use super::{decimal, from_str};
+
+    #[test]
+    fn numbers_read_back_as_written() {
+        // Shortest forms, which JSON writes: each reads back to the same number (a reader that
+        // is only close would change stored definitions and run inputs in their last digit).
+        for s in [
+            "9.571162814602269e-296",
+            "2.54458609934608e+252",
+            "3.7052266664574674e-271",
+            "0.30000000000000004",
+            "37.77492912345679",
+            "1.7976931348623157e+308",
+            "5e-324",
+        ] {
+            let v: serde_json::Value = from_str(s).unwrap();
+            assert_eq!(v.to_string(), s);
+            assert_eq!(v.as_f64(), s.parse::<f64>().ok(), "{s}");
+        }
+    }
 
     #[test]
     fn decimals_read_as_rust_reads_them() {
