@@ -105,6 +105,9 @@ pub struct Definition {
     pub steps: Vec<Step>,
     /// How many shard objects hold this workflow's runs ([`MIN_SHARDS`]..=[`MAX_SHARDS`]).
     shards: u8,
+    /// The Worker secrets and vars it reads ([`secrets::each_secret_read`]), each once: a
+    /// run hides their values from every step's record, wherever an upstream echoes them.
+    pub secrets_read: Vec<String>,
 }
 
 impl Definition {
@@ -276,6 +279,12 @@ impl Definition {
             }
         }
         r.finish(&mut errors);
+        let mut secrets_read: Vec<String> = Vec::new();
+        secrets::each_secret_read(value, &mut |_, name, _| {
+            if !secrets_read.iter().any(|n| n == name) {
+                secrets_read.push(name.to_string());
+            }
+        });
         match (name, trigger) {
             (Some(name), Some(trigger)) if errors.is_empty() => Ok(Definition {
                 key,
@@ -283,6 +292,7 @@ impl Definition {
                 trigger,
                 steps,
                 shards,
+                secrets_read,
             }),
             _ => Err(errors),
         }

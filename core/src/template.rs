@@ -218,6 +218,45 @@ pub fn render_string(
     result
 }
 
+/// Renders a URL template. Past the URL's literal scheme and host, a value read from the
+/// context is written as data ([`percent::encode_url_data`](crate::kernel::percent)): what a
+/// request, an answer or a record holds cannot end the path, climb out of it with a `.` or `..`
+/// segment (an error) or add a query parameter; a `/` in it stays (`{{…full_name}}` fills
+/// `owner/repo`). A secret is written as it is, as the definition's author chose it, and so is
+/// every value of a URL that starts with a template (`{{secrets.SLACK_WEBHOOK_URL}}`).
+pub fn render_url(
+    template: &str,
+    context: &Value,
+    secrets: &dyn Fn(&str) -> Option<String>,
+    used: &mut Vec<String>,
+) -> Result<String, TemplateError> {
+    let pieces = parse(template).map_err(|m| TemplateError::new("", None, m))?;
+    let mut renderer = Renderer {
+        context,
+        secrets,
+        used: std::mem::take(used),
+    };
+    let result = renderer.url(&pieces);
+    *used = renderer.used;
+    result
+}
+
+/// Where literal URL text ends: 0 before its literal host has ended (or with no literal
+/// `http(s)://`), 1 in the path, 2 in the query or fragment.
+fn url_part(literal: &str) -> u8 {
+    let lower = literal.get(..8).unwrap_or(literal).to_ascii_lowercase();
+    let scheme = match () {
+        _ if lower.starts_with("https://") => 8,
+        _ if lower.starts_with("http://") => 7,
+        _ => return 0,
+    };
+    match literal[scheme..].find(['/', '?', '#']) {
+        None => 0,
+        Some(i) if literal[scheme + i..].contains(['?', '#']) => 2,
+        Some(_) => 1,
+    }
+}
+
 /// Every placeholder path in `template` (strings anywhere inside it), as written, in order,
 /// without duplicates. Strings that do not parse contribute nothing.
 pub fn referenced_paths(template: &Value) -> Vec<String> {
@@ -638,6 +677,53 @@ impl Renderer<'_> {
             }
         }
         Ok(Value::String(out))
+    }
+
+    /// See [`render_url`].
+    fn url(&mut self, pieces: &[Piece]) -> Result<String, TemplateError> {
+        let literal_host = matches!(pieces.first(), Some(Piece::Text(t)) if url_part(t) > 0);
+        let mut out = String::new();
+        let mut literal = String::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(t) => {
+                    out.push_str(t);
+                    literal.push_str(t);
+                }
+                Piece::Placeholder(path) => {
+                    let first = self.used.len();
+                    let value = self.lookup(path, "")?;
+                    let text = stringify(&value);
+                    let secret =
+                        matches!(path.segments.first(), Some(Segment::Key(r)) if r == SECRETS_ROOT);
+                    if !literal_host || secret {
+                        out.push_str(&text);
+                        continue;
+                    }
+                    let in_query = url_part(&literal) == 2;
+                    if !in_query && text.split('/').any(|s| s == "." || s == "..") {
+                        return Err(TemplateError::new(
+                            "",
+                            Some(&path.text),
+                            format!(
+                                "`{{{{{}}}}}` puts a `.` or `..` segment in the URL's path, which \
+                                 would take the request to another path",
+                                path.text
+                            ),
+                        ));
+                    }
+                    // A credential read here is sent in this form: it is scrubbed in it too.
+                    for i in first..self.used.len() {
+                        let sent = crate::kernel::percent::encode_url_data(&self.used[i], in_query);
+                        if sent != self.used[i] {
+                            self.note(&sent);
+                        }
+                    }
+                    out.push_str(&crate::kernel::percent::encode_url_data(&text, in_query));
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn lookup(&mut self, path: &Path, location: &str) -> Result<Value, TemplateError> {

@@ -209,16 +209,20 @@ pub(crate) async fn run_step(
     run: &mut RunContext,
     record: &mut Value,
     on_retry: &dyn Fn(),
+    run_secrets: &[String],
 ) -> Option<std::result::Result<Value, String>> {
     let secrets = |name: &str| env_string(env, name);
+    // The workflow's secrets and the run's token, hidden from every step's record: an upstream
+    // may echo one to a step that never read it ("invalid key sk_…").
+    let mut hidden = run_secrets.to_vec();
+    hidden.extend(run.access_token());
     Some(match step {
-        Step::Http(h) => match h.prepare(run.value(), &secrets) {
+        Step::Http(h) => match h.prepare(run.value(), &secrets, &hidden) {
             Err(e) => Err(e.to_string()),
             Ok(req) => {
                 let result = http_step::perform(&req, h.retries, h.allow_error, on_retry).await;
                 record["attempts"] = json!(result.attempts);
-                let mut hidden = req.secrets_used.clone();
-                hidden.extend(run.access_token());
+                hidden.extend(req.secrets_used.iter().cloned());
                 record["request"] = req.to_record();
                 redact(&mut record["request"], &hidden);
                 // The answer a failed step got is shown with it, as its output would be.
@@ -246,7 +250,7 @@ pub(crate) async fn run_step(
             .map_err(|e| e.to_string())
             .map(|m| {
                 let mut out = json!({ "message": m });
-                redact(&mut out, &run.access_token());
+                redact(&mut out, &hidden);
                 run.add(step.name(), out.clone());
                 out
             }),
@@ -371,6 +375,12 @@ pub async fn execute_claimed(
     }
 
     let secrets = |name: &str| env_string(env, name);
+    let mut run_secrets = Vec::new();
+    for name in &definition.secrets_read {
+        if let Some(value) = secrets(name) {
+            tripline_core::template::push_forms(&value, &mut run_secrets);
+        }
+    }
     // The template context, built once: each step sees the outputs of the steps before it,
     // added as they finish.
     let mut run_ctx = RunContext::new(context, step_results);
@@ -424,7 +434,16 @@ pub async fn execute_claimed(
         }
         let mut record = step_record(step, started);
         let on_retry = || writer.retrying();
-        let outcome = match run_step(env, step, &mut run_ctx, &mut record, &on_retry).await {
+        let outcome = match run_step(
+            env,
+            step,
+            &mut run_ctx,
+            &mut record,
+            &on_retry,
+            &run_secrets,
+        )
+        .await
+        {
             Some(outcome) => outcome,
             None => {
                 let Step::Response(r) = step else {
@@ -446,7 +465,10 @@ pub async fn execute_claimed(
                             json!({ "status": resp.status, "headers": headers, "body": body });
                         run_ctx.add(step.name(), out.clone());
                         let mut stored = out.clone();
-                        redact(&mut stored, &resp.secrets_used);
+                        let mut hidden = resp.secrets_used.clone();
+                        hidden.extend(run_secrets.iter().cloned());
+                        hidden.extend(run_ctx.access_token());
+                        redact(&mut stored, &hidden);
                         // Kept so that a repeated (idempotent) request gets the same reply: a
                         // body sent as anything but JSON (a text `null`, NDJSON) as its text,
                         // marked so (`runtime::stored_reply`).
@@ -457,11 +479,9 @@ pub async fn execute_claimed(
                         let mut reply = stored.clone();
                         if let Some(b) = resp.body.as_deref() {
                             if !json_reply || json_parse::within_budget::<Value>(b).is_none() {
-                                reply["body"] =
-                                    Value::String(tripline_core::kernel::redact::redact_text(
-                                        b,
-                                        &resp.secrets_used,
-                                    ));
+                                reply["body"] = Value::String(
+                                    tripline_core::kernel::redact::redact_text(b, &hidden),
+                                );
                                 reply["text"] = Value::Bool(true);
                             }
                         }

@@ -9,6 +9,8 @@ use serde_json::{json, Value};
 
 const SECRET: &str = "sk_live_very_secret_value_42";
 /// A secret JSON writes escaped (a quote, a line break).
+/// A secret that looks like no credential: only knowing it finds it.
+const PLAIN_SECRET: &str = "plainkey0123456789";
 const QUOTED_SECRET: &str = "sk_quoted\"part\nline_secret_77";
 /// A secret a query writes percent-encoded.
 const QUERY_SECRET: &str = "qk_secret a+b/c=d&e_99";
@@ -23,6 +25,7 @@ fn dev() -> &'static Dev {
                 ("API_TOKEN", SECRET),
                 ("QUOTED_TOKEN", QUOTED_SECRET),
                 ("QUERY_TOKEN", QUERY_SECRET),
+                ("PLAIN_KEY", PLAIN_SECRET),
             ],
         )
     })
@@ -2152,4 +2155,110 @@ fn a_run_longer_than_a_wake_goes_on_in_the_next_without_counting_an_attempt() {
         let path = format!("/slow/2000/{tag}/{i}");
         assert_eq!(up.received(&path).len(), 1, "step {i} sent once");
     }
+}
+
+/// An upstream that quotes the key it was sent (`"invalid key …"`) hands it to the steps after
+/// it: hidden from their records too, and sent to no host a webhook sender chose.
+#[test]
+fn a_secret_an_upstream_echoed_stays_hidden_and_goes_to_no_other_host() {
+    let (dev, up) = (dev(), upstream());
+    let elsewhere = Upstream::start();
+    let tag = unique("echoed");
+    let steps = |notify_url: &str| {
+        json!([
+            {"type": "http", "name": "call", "retries": 0,
+             "url": up.url(&format!("/echo/{tag}?k={{{{secrets.PLAIN_KEY}}}}"))},
+            {"type": "log", "name": "said", "message": "upstream said {{steps.call.body.path}}"},
+            {"type": "http", "name": "notify", "retries": 0, "method": "POST",
+             "url": notify_url, "json": {"said": "{{steps.call.body.path}}"}}
+        ])
+    };
+    let chosen = create_deployed(
+        dev,
+        &json!({"name": "echo to a chosen host", "trigger": {"type": "endpoint"},
+                "steps": steps("{{request.body.callback}}")}),
+    );
+    let callback = elsewhere.url("/attacker");
+    let run = wait_run(dev, &hook(dev, &chosen, &json!({"callback": callback})), 60);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert_eq!(run["steps"][2]["name"], "notify", "{run}");
+    let error = run["steps"][2]["error"].as_str().unwrap();
+    assert!(error.contains("literal scheme and host"), "{run}");
+    assert!(
+        elsewhere.received("/").is_empty(),
+        "{:?}",
+        elsewhere.received("/")
+    );
+    // The log step read the echo: its record hides the key.
+    assert_eq!(
+        run["steps"][1]["output"]["message"],
+        format!("upstream said /echo/{tag}?k=[redacted]"),
+        "{run}"
+    );
+    assert!(!run.to_string().contains(PLAIN_SECRET), "{run}");
+
+    // Sent to the step's literal host, as the author wrote: its record hides the key too.
+    let literal = create_deployed(
+        dev,
+        &json!({"name": "echo to a literal host", "trigger": {"type": "endpoint"},
+                "steps": steps(&up.url(&format!("/echo/{tag}/notes")))}),
+    );
+    let run = wait_run(dev, &hook(dev, &literal, &json!({})), 60);
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let notes = up.received(&format!("/echo/{tag}/notes"));
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].body.contains(PLAIN_SECRET), "{notes:?}");
+    assert!(!run.to_string().contains(PLAIN_SECRET), "{run}");
+    assert!(
+        !state_contains(dev, PLAIN_SECRET),
+        "the key is stored in plain text"
+    );
+}
+
+/// A value a webhook sends into a URL's path fills its place and goes no further: it cannot end
+/// the path, climb out of it or add a query parameter to a step that sends a secret.
+#[test]
+fn a_value_filled_into_a_url_stays_in_its_place() {
+    let (dev, up) = (dev(), upstream());
+    let tag = unique("pathdata");
+    let id = create_deployed(
+        dev,
+        &json!({"name": "path from data", "trigger": {"type": "endpoint"},
+                "steps": [{"type": "http", "name": "comment", "retries": 0, "method": "POST",
+                           "url": up.url(&format!(
+                               "/echo/{tag}/repos/{{{{request.body.n}}}}/comments?scope=limited&q={{{{request.body.q}}}}")),
+                           "headers": {"x-api-key": "{{secrets.API_TOKEN}}"},
+                           "json": {"body": "hi"}}]}),
+    );
+    let send_n = |n: &str, q: &str| wait_run(dev, &hook(dev, &id, &json!({"n": n, "q": q})), 60);
+    let run = send_n("../../../../user/repos#", "x");
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        run["steps"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("`..` segment"),
+        "{run}"
+    );
+    assert!(
+        up.received("/user").is_empty(),
+        "{:?}",
+        up.received("/user")
+    );
+    let run = send_n("a?b#c%2e", "x&scope=all");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let run = send_n("org/repo", "y");
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let got: Vec<String> = up
+        .received(&format!("/echo/{tag}/"))
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            format!("/echo/{tag}/repos/a%3Fb%23c%252e/comments?scope=limited&q=x%26scope=all"),
+            format!("/echo/{tag}/repos/org/repo/comments?scope=limited&q=y"),
+        ]
+    );
 }

@@ -499,3 +499,18 @@ fn an_authorize_url_may_not_set_what_tripline_sets() {
     assert_eq!(locations(with_scopes), ["trigger.authorize_url"]);
     assert!(Definition::parse_stored(&oauth("https://p.example/a?state=fixed")).is_ok());
 }
+
+#[test]
+fn a_definition_knows_each_secret_it_reads_once() {
+    let def = Definition::parse(&json!({
+        "name": "secrets",
+        "trigger": {"type": "endpoint", "verify": {"scheme": "github", "secret_env": "HOOK_SECRET"}},
+        "steps": [
+            {"type": "http", "url": "https://api.example.com/{{secrets.API_KEY}}",
+             "headers": {"x-api-key": "{{secrets.API_KEY}}", "x-other": "{{ secrets.OTHER }}"}},
+            {"type": "log", "message": "{{secrets.API_KEY}} and {{request.body.x}}"}
+        ]
+    }))
+    .unwrap();
+    assert_eq!(def.secrets_read, ["HOOK_SECRET", "API_KEY", "OTHER"]);
+}

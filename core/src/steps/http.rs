@@ -31,7 +31,7 @@ use crate::kernel::redact::{
     carries_credentials, is_sensitive_key, looks_like_secret, must_hide, redact, redact_url,
 };
 use crate::template::{
-    is_templated, literal_prefix, reads_credentials, render_string, render_tracked, TemplateError,
+    is_templated, literal_prefix, reads_credentials, render_tracked, render_url, TemplateError,
 };
 
 /// Methods an `http` step may use.
@@ -209,14 +209,16 @@ impl HttpStep {
 
     /// Fills in every template from `context` (and `secrets`): the request to send.
     /// Errors are located by field: `url`, `query.page`, `headers.authorization`, `json.email`.
+    /// `hidden`: the run's secrets, in their forms; one that the request holds (an upstream
+    /// echoed it to an earlier step, whose answer this one reads) counts as one it sends.
     pub fn prepare(
         &self,
         context: &Value,
         secrets: &dyn Fn(&str) -> Option<String>,
+        hidden: &[String],
     ) -> Result<PreparedRequest, TemplateError> {
         let mut used = Vec::new();
-        let url =
-            render_string(&self.url, context, secrets, &mut used).map_err(|e| e.under("url"))?;
+        let url = render_url(&self.url, context, secrets, &mut used).map_err(|e| e.under("url"))?;
         let url = url.trim();
         if let Some(problem) = rendered_url_problem(url) {
             return Err(TemplateError {
@@ -255,6 +257,16 @@ impl HttpStep {
             }
             None => None,
         };
+        let holds = |s: &str| {
+            url.contains(s)
+                || headers.iter().any(|(_, v)| v.contains(s))
+                || body.as_deref().is_some_and(|b| b.contains(s))
+        };
+        for s in hidden {
+            if holds(s) {
+                used.push(s.clone());
+            }
+        }
         // A credential can also come inside data a template reads whole (`{{oauth}}`,
         // `{{steps.login.body}}`): the request then goes only to the URL's literal host too.
         let pinned_origin = match &self.pinned_origin {

@@ -61,7 +61,7 @@ fn prepares_a_full_request() {
         "timeout_ms": 5000, "retries": 0, "allow_error": true
     }));
     assert!(errors.is_empty(), "{errors:?}");
-    let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+    let req = step.unwrap().prepare(&context(), &secrets, &[]).unwrap();
     assert_eq!(req.method, "POST");
     assert_eq!(
         req.url,
@@ -93,14 +93,14 @@ fn text_body_and_explicit_content_type() {
         "type": "http", "method": "PUT", "url": "https://x.test/",
         "headers": {"Content-Type": "text/csv"}, "body": "id\n{{steps.a.body.id}}"
     }));
-    let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+    let req = step.unwrap().prepare(&context(), &secrets, &[]).unwrap();
     assert_eq!(req.body.as_deref(), Some("id\n7"));
     assert_eq!(
         req.headers,
         vec![("Content-Type".to_string(), "text/csv".to_string())]
     );
     let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test/", "body": "hi"}));
-    let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+    let req = step.unwrap().prepare(&context(), &secrets, &[]).unwrap();
     assert_eq!(
         header(&req.headers, "Content-Type"),
         Some("text/plain; charset=utf-8")
@@ -110,25 +110,34 @@ fn text_body_and_explicit_content_type() {
 #[test]
 fn prepare_errors_are_located_by_field() {
     let (step, _) = parse_http(json!({"type": "http", "url": "{{request.body.email}}"}));
-    let e = step.unwrap().prepare(&context(), &secrets).unwrap_err();
+    let e = step
+        .unwrap()
+        .prepare(&context(), &secrets, &[])
+        .unwrap_err();
     assert_eq!(e.location, "url");
     assert!(e.message.contains("http:// or https://"));
 
     let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test",
         "json": {"items": [{"id": "{{steps.a.body.missing}}"}]}}));
-    let e = step.unwrap().prepare(&context(), &secrets).unwrap_err();
+    let e = step
+        .unwrap()
+        .prepare(&context(), &secrets, &[])
+        .unwrap_err();
     assert_eq!(e.location, "json.items[0].id");
     assert!(e.message.contains("`steps.a.body` has no field `missing`"));
 
     let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test",
         "headers": {"X-Key": "{{secrets.NOPE}}"}}));
-    let e = step.unwrap().prepare(&context(), &secrets).unwrap_err();
+    let e = step
+        .unwrap()
+        .prepare(&context(), &secrets, &[])
+        .unwrap_err();
     assert_eq!(e.location, "headers.X-Key");
 
     let ctx = json!({"request": {"body": {"evil": "a\r\nX-Injected: 1"}}});
     let (step, _) = parse_http(json!({"type": "http", "url": "https://x.test",
         "headers": {"X-V": "{{request.body.evil}}"}}));
-    let e = step.unwrap().prepare(&ctx, &secrets).unwrap_err();
+    let e = step.unwrap().prepare(&ctx, &secrets, &[]).unwrap_err();
     assert!(e.message.contains("line break"));
 }
 
@@ -343,7 +352,7 @@ fn a_credential_carrying_step_has_a_literal_host() {
                                            "json": {"r": "{{steps.a.body}}"}}));
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(step.as_ref().unwrap().pinned_origin, None);
-    let e = step.unwrap().prepare(&ctx, &secrets).unwrap_err();
+    let e = step.unwrap().prepare(&ctx, &secrets, &[]).unwrap_err();
     assert_eq!(e.location, "url");
     assert!(
         e.message.contains("secret or token found in the data"),
@@ -351,7 +360,7 @@ fn a_credential_carrying_step_has_a_literal_host() {
     );
     let (step, _) = parse_http(json!({"type": "http", "url": "https://api.example.com/in",
                                       "json": {"r": "{{steps.a.body}}"}}));
-    let req = step.unwrap().prepare(&ctx, &secrets).unwrap();
+    let req = step.unwrap().prepare(&ctx, &secrets, &[]).unwrap();
     assert_eq!(
         req.pinned_origin.as_deref(),
         Some("https://api.example.com")
@@ -366,7 +375,7 @@ fn a_credential_carrying_step_has_a_literal_host() {
     ] {
         let (step, _) = parse_http(json!({"type": "http", "url": "{{request.body.callback}}",
                                           "json": template}));
-        let e = step.unwrap().prepare(&ctx, &secrets).unwrap_err();
+        let e = step.unwrap().prepare(&ctx, &secrets, &[]).unwrap_err();
         assert_eq!(e.location, "url", "{template}");
     }
     // Request data is stored with such values redacted; what is left is not held back.
@@ -374,20 +383,23 @@ fn a_credential_carrying_step_has_a_literal_host() {
     let (step, _) = parse_http(json!({"type": "http", "url": "{{request.body.callback}}",
                                       "json": {"n": "{{request.body.note}}"}}));
     assert_eq!(
-        step.unwrap().prepare(&ctx, &secrets).unwrap().pinned_origin,
+        step.unwrap()
+            .prepare(&ctx, &secrets, &[])
+            .unwrap()
+            .pinned_origin,
         None
     );
     // A value already redacted in the stored input is no credential.
     ctx["steps"]["a"]["body"] = json!({"id": 7, "password": "[redacted]"});
     let (step, _) = parse_http(json!({"type": "http", "url": "{{request.body.callback}}",
                                       "json": {"r": "{{steps.a.body}}"}}));
-    let req = step.unwrap().prepare(&ctx, &secrets).unwrap();
+    let req = step.unwrap().prepare(&ctx, &secrets, &[]).unwrap();
     assert_eq!(req.pinned_origin, None);
     // Even `p=@evil.example/` in a later part cannot move the host.
     let (step, _) = parse_http(json!({"type": "http",
         "url": "https://api.example.com/{{request.body.email}}",
         "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}));
-    let req = step.unwrap().prepare(&context(), &secrets).unwrap();
+    let req = step.unwrap().prepare(&context(), &secrets, &[]).unwrap();
     assert_eq!(
         req.pinned_origin.as_deref(),
         Some("https://api.example.com")
@@ -409,13 +421,15 @@ fn a_filled_in_url_with_braces_in_a_value_still_calls_its_pinned_host() {
             "url": "https://api.example.com/search?q={{request.body.q}}",
             "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}));
         assert!(errors.is_empty(), "{errors:?}");
-        let req = step.unwrap().prepare(&ctx, &secrets).unwrap();
+        let req = step.unwrap().prepare(&ctx, &secrets, &[]).unwrap();
         assert_eq!(
             req.pinned_origin.as_deref(),
             Some("https://api.example.com"),
             "{q}"
         );
-        assert_eq!(req.url, format!("https://api.example.com/search?q={q}"));
+        // Written as data: `{{a b}}` is sent `{{a%20b}}`, as the URL parser would write it.
+        let sent = crate::kernel::percent::encode_url_data(q, true);
+        assert_eq!(req.url, format!("https://api.example.com/search?q={sent}"));
     }
     // A value after the literal host cannot move it, whatever it holds.
     ctx["request"]["body"]["q"] = json!("@evil.example/{{");
@@ -423,7 +437,7 @@ fn a_filled_in_url_with_braces_in_a_value_still_calls_its_pinned_host() {
         "url": "https://api.example.com/{{request.body.q}}",
         "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}));
     assert!(errors.is_empty(), "{errors:?}");
-    let req = step.unwrap().prepare(&ctx, &secrets).unwrap();
+    let req = step.unwrap().prepare(&ctx, &secrets, &[]).unwrap();
     assert_eq!(
         req.pinned_origin.as_deref(),
         Some("https://api.example.com")
@@ -433,4 +447,114 @@ fn a_filled_in_url_with_braces_in_a_value_still_calls_its_pinned_host() {
         "{}",
         req.url
     );
+}
+
+#[test]
+fn a_value_in_the_url_cannot_change_its_path_or_query() {
+    let step = |url: &str| {
+        let (step, errors) = parse_http(json!({"type": "http", "method": "POST", "url": url,
+            "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}));
+        assert!(errors.is_empty(), "{errors:?}");
+        step.unwrap()
+    };
+    let with = |n: &str| {
+        let mut ctx = context();
+        ctx["request"]["body"]["n"] = json!(n);
+        ctx
+    };
+    let path = step("https://api.example.com/repos/{{request.body.n}}/comments?scope=limited");
+    // `?`, `#`, `%` and `\` are written as data; a `/` fills more segments.
+    let req = path.prepare(&with("a?b#c%2e\\d"), &secrets, &[]).unwrap();
+    assert_eq!(
+        req.url,
+        "https://api.example.com/repos/a%3Fb%23c%252e%5Cd/comments?scope=limited"
+    );
+    let req = path.prepare(&with("org/repo"), &secrets, &[]).unwrap();
+    assert_eq!(
+        req.url,
+        "https://api.example.com/repos/org/repo/comments?scope=limited"
+    );
+    // A `.` or `..` segment would climb out of the path: refused before anything is sent.
+    for n in ["..", "../../../user/repos#", "a/./b", "."] {
+        let e = path.prepare(&with(n), &secrets, &[]).unwrap_err();
+        assert_eq!(e.location, "url", "{n}");
+        assert!(e.message.contains("`..` segment"), "{n}: {}", e.message);
+    }
+    // `..` inside a segment is a name like any other.
+    assert!(path.prepare(&with("a..b"), &secrets, &[]).is_ok());
+    // In the query, `&`, `+`, `#` and `%` are data too: no parameter is added.
+    let query = step("https://api.example.com/search?q={{request.body.n}}&scope=limited");
+    let req = query
+        .prepare(&with("x&scope=all#+%"), &secrets, &[])
+        .unwrap();
+    assert_eq!(
+        req.url,
+        "https://api.example.com/search?q=x%26scope=all%23%2B%25&scope=limited"
+    );
+    // Secrets are written as the author chose; a URL that starts with a template takes its
+    // values as they are.
+    let (open, errors) = parse_http(json!({"type": "http",
+        "url": "{{request.body.n}}/x?k={{request.body.n}}"}));
+    assert!(errors.is_empty(), "{errors:?}");
+    let req = open
+        .unwrap()
+        .prepare(&with("https://hooks.example.com/a?b=1"), &secrets, &[])
+        .unwrap();
+    assert_eq!(
+        req.url,
+        "https://hooks.example.com/a?b=1/x?k=https://hooks.example.com/a?b=1"
+    );
+    let raw = step("https://api.example.com/{{secrets.TOKEN}}?x=y");
+    let req = raw.prepare(&context(), &secrets, &[]).unwrap();
+    assert_eq!(req.url, "https://api.example.com/tok_secret_value?x=y");
+}
+
+#[test]
+fn a_credential_read_into_the_url_is_scrubbed_in_the_form_sent() {
+    let (step, errors) = parse_http(json!({"type": "http",
+        "url": "https://api.example.com/x?t={{steps.a.body.token}}"}));
+    assert!(errors.is_empty(), "{errors:?}");
+    let mut ctx = context();
+    ctx["steps"]["a"]["body"]["token"] = json!("ab+cd/ef==gh");
+    let req = step.unwrap().prepare(&ctx, &secrets, &[]).unwrap();
+    assert_eq!(req.url, "https://api.example.com/x?t=ab%2Bcd/ef==gh");
+    assert!(req.secrets_used.iter().any(|s| s == "ab%2Bcd/ef==gh"));
+    assert_eq!(
+        redact_url(&req.url, &req.secrets_used),
+        "https://api.example.com/x?t=[redacted]"
+    );
+}
+
+#[test]
+fn a_secret_an_earlier_answer_echoed_counts_as_one_the_request_sends() {
+    let mut ctx = context();
+    ctx["steps"]["a"]["body"]["msg"] = json!("invalid key tok_secret_value");
+    ctx["request"]["body"]["host"] = json!("https://hooks.example.com/x");
+    let hidden = vec!["tok_secret_value".to_string()];
+    // Sent on to a host the request chose: refused before anything is sent.
+    let (open, errors) = parse_http(json!({"type": "http", "method": "POST",
+        "url": "{{request.body.host}}", "json": {"status": "{{steps.a.body.msg}}"}}));
+    assert!(errors.is_empty(), "{errors:?}");
+    let open = open.unwrap();
+    let e = open.prepare(&ctx, &secrets, &hidden).unwrap_err();
+    assert_eq!(e.location, "url");
+    assert!(
+        e.message.contains("literal scheme and host"),
+        "{}",
+        e.message
+    );
+    // Without the run's secrets to look for, the echo is not known.
+    assert!(open.prepare(&ctx, &secrets, &[]).is_ok());
+    // To a literal host: sent there only, and scrubbed from the record.
+    let (pinned, errors) = parse_http(json!({"type": "http", "method": "POST",
+        "url": "https://api.example.com/notes", "json": {"said": "{{steps.a.body.msg}}"}}));
+    assert!(errors.is_empty(), "{errors:?}");
+    let req = pinned.unwrap().prepare(&ctx, &secrets, &hidden).unwrap();
+    assert_eq!(
+        req.pinned_origin.as_deref(),
+        Some("https://api.example.com")
+    );
+    let mut record = req.to_record();
+    redact(&mut record, &req.secrets_used);
+    assert!(!record.to_string().contains("tok_secret_value"), "{record}");
 }
