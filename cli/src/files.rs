@@ -115,6 +115,10 @@ fn collect_all(paths: &[String]) -> Result<Vec<PathBuf>, Failure> {
                 )));
             }
             out.push(path.to_path_buf());
+        } else if path.exists() {
+            return Err(Failure::Usage(format!(
+                "{p} is neither a file nor a folder (a device, a pipe or a socket)"
+            )));
         } else {
             return Err(Failure::Usage(format!("no such file or folder: {p}")));
         }
@@ -404,6 +408,19 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn a_path_that_is_no_file_or_folder_says_what_it_is() {
+        let e = collect(&["/dev/null".to_string()]).unwrap_err();
+        assert_eq!(e.code(), 2);
+        assert!(
+            e.message().contains("neither a file nor a folder"),
+            "{}",
+            e.message()
+        );
+        let e = collect(&["/no/such/place.json".to_string()]).unwrap_err();
+        assert_eq!(e.message(), "no such file or folder: /no/such/place.json");
     }
 
     #[test]

@@ -78,15 +78,15 @@ impl Failure {
     pub fn from_problem(method: &str, path: &str, answer: &Answer) -> Failure {
         let v = answer.json();
         let said = match v["detail"].as_str().or(v["title"].as_str()) {
-            Some(said) => said.to_string(),
-            None => not_a_problem(answer),
+            Some(said) => printable(said),
+            None => printable(&not_a_problem(answer)),
         };
         let mut text = format!("{method} {path}: {} {said}", answer.status);
         for e in v["errors"].as_array().into_iter().flatten() {
             text.push_str(&format!(
                 "\n  {}: {}",
-                e["location"].as_str().unwrap_or("?"),
-                e["message"].as_str().unwrap_or("")
+                printable(e["location"].as_str().unwrap_or("?")),
+                printable(e["message"].as_str().unwrap_or(""))
             ));
         }
         match answer.status {
@@ -94,6 +94,18 @@ impl Failure {
             _ => Failure::Server(text),
         }
     }
+}
+
+/// Text a server sent, fit for a terminal: its control characters (an escape sequence, a line
+/// break that would fake a line of our own) written as escapes (`\u{1b}`, `\n`). A proxy or a
+/// wrong `--url` chooses this text.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 /// What an answer that is no problem document says: a redirect's target (redirects are not
@@ -363,6 +375,38 @@ mod tests {
                 sub.get_name()
             );
         }
+    }
+
+    #[test]
+    fn a_server_s_text_cannot_drive_the_terminal() {
+        let answer = |content_type: &str, text: &str| Answer {
+            status: 400,
+            content_type: content_type.into(),
+            text: text.into(),
+            location: None,
+            etag: None,
+        };
+        let f = Failure::from_problem(
+            "POST",
+            "/api/workflows",
+            &answer(
+                "application/problem+json",
+                r#"{"detail":"bad \u001b[31mred\u001b[0m thing","errors":[{"location":"a\nb","message":"x\ry"}]}"#,
+            ),
+        );
+        assert_eq!(
+            f.message(),
+            "POST /api/workflows: 400 bad \\u{1b}[31mred\\u{1b}[0m thing\n  a\\nb: x\\ry"
+        );
+        let f = Failure::from_problem(
+            "GET",
+            "/x",
+            &answer("text/plain", "\u{7}ring\u{1b}]0;title"),
+        );
+        assert_eq!(
+            f.message(),
+            "GET /x: 400 (text/plain) \\u{7}ring\\u{1b}]0;title"
+        );
     }
 
     #[test]
