@@ -334,11 +334,21 @@ fn apply(
         }
         return Err(Failure::Reported);
     }
-    let remotes: Vec<Remote> = client
-        .workflows()?
-        .iter()
-        .filter_map(Remote::from_resource)
-        .collect();
+    let listed = match client.workflows() {
+        Ok(listed) => listed,
+        Err(f) => {
+            // The shape `apply --json` always prints: nothing applied, and why.
+            if json_out {
+                output::exit_when_unread_with(f.code());
+                out!(
+                    "{}",
+                    json!({ "applied": false, "changes": 0, "error": f.message() })
+                );
+            }
+            return Err(f);
+        }
+    };
+    let remotes: Vec<Remote> = listed.iter().filter_map(Remote::from_resource).collect();
     let actions = plan::plan(&locals, &remotes, deploy, prune);
     let changes = actions.iter().filter(|a| a.changes_something()).count();
     let mut created: Vec<(String, String)> = Vec::new(); // key → id

@@ -98,3 +98,26 @@ fn apply_says_under_the_action_that_failed_that_it_failed() {
         );
     }
 }
+
+#[test]
+fn apply_json_says_why_when_the_workflows_cannot_be_listed() {
+    let dir = workflows("json-list");
+    for (status, code) in [(401, 3), (503, 3)] {
+        let stub = Stub::start(move |request| match request {
+            r if r.starts_with("GET /api/workflows") => {
+                (status, r#"{"detail":"the stub refuses the list"}"#.into())
+            }
+            _ => (404, r#"{"detail":"not in the stub"}"#.into()),
+        });
+        let out = stub.tripline(&dir, &["--json", "apply", "."]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{status}: {stderr}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("{status}: {e}: {:?}", String::from_utf8_lossy(&out.stdout))
+        });
+        assert_eq!(v["applied"], false, "{v}");
+        assert_eq!(v["changes"], 0, "{v}");
+        let error = v["error"].as_str().unwrap();
+        assert!(error.contains("the stub refuses the list"), "{v}");
+    }
+}
