@@ -449,9 +449,33 @@ pub async fn execute_claimed(
                 let Step::Response(r) = step else {
                     unreachable!("run_step handles every other kind")
                 };
-                match r.prepare(run_ctx.value(), &secrets) {
+                // The secrets the reply names itself (`{{secrets.NAME}}`), in their forms.
+                let named = RefCell::new(Vec::new());
+                let naming = |name: &str| {
+                    let value = secrets(name);
+                    if let Some(v) = &value {
+                        tripline_core::template::push_forms(v, &mut named.borrow_mut());
+                    }
+                    value
+                };
+                match r.prepare(run_ctx.value(), &naming) {
                     Err(e) => Err(e.to_string()),
-                    Ok(resp) => {
+                    Ok(mut resp) => {
+                        // A secret an upstream echoed into an answer the reply is built from
+                        // (`{{steps.call.body}}`) does not go back to the caller: only those
+                        // the reply names do.
+                        let named = named.take();
+                        let echoed: Vec<String> = run_secrets
+                            .iter()
+                            .filter(|s| !named.contains(s))
+                            .cloned()
+                            .collect();
+                        if let Some(body) = &mut resp.body {
+                            *body = scrub_secrets(body, &echoed);
+                        }
+                        for (_, value) in &mut resp.headers {
+                            *value = scrub_secrets(value, &echoed);
+                        }
                         let headers: Map<String, Value> = resp
                             .headers
                             .iter()

@@ -2262,3 +2262,40 @@ fn a_value_filled_into_a_url_stays_in_its_place() {
         ]
     );
 }
+
+/// A reply built from an upstream's answer (`{{steps.call.body}}`) that quotes the key it was
+/// sent does not hand the key to the webhook's caller; a secret the reply names itself is sent.
+#[test]
+fn a_reply_does_not_return_a_secret_an_upstream_echoed() {
+    let (dev, up) = (dev(), upstream());
+    let tag = unique("replyecho");
+    let id = create_deployed(
+        dev,
+        &json!({
+            "name": "reply with an echo", "trigger": {"type": "endpoint"},
+            "steps": [
+                {"type": "http", "name": "call", "retries": 0,
+                 "url": up.url(&format!("/echo/{tag}?k={{{{secrets.PLAIN_KEY}}}}"))},
+                {"type": "response", "status": 200, "headers": {"x-run": "{{run.id}}"},
+                 "json": {"upstream": "{{steps.call.body}}", "named": "{{secrets.API_TOKEN}}"}}
+            ]
+        }),
+    );
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}")),
+        &[("content-type", "application/json")],
+        Some(b"{}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let reply = r.json();
+    assert_eq!(
+        reply["upstream"]["path"],
+        format!("/echo/{tag}?k=[redacted]"),
+        "{reply}"
+    );
+    assert!(!r.text.contains(PLAIN_SECRET), "{}", r.text);
+    assert_eq!(reply["named"], SECRET, "{reply}");
+    let run = wait_run(dev, r.header("x-run").unwrap(), 60);
+    assert!(!run.to_string().contains(PLAIN_SECRET), "{run}");
+}
