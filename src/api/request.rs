@@ -89,6 +89,13 @@ pub async fn read_optional_json(req: &mut Request) -> ApiResult<Option<Value>> {
         }
     }
     let body = read_body(req, MAX_API_BODY).await?;
+    // A compressed body would read as malformed JSON: say what is wrong with it instead.
+    let encoding = req.headers().get("content-encoding")?;
+    if let Err(e) = tripline_core::endpoint::body::refuse_encoded(encoding.as_deref(), &body) {
+        let mut errors = tripline_core::kernel::problem::Errors::new();
+        errors.push(e.location(), e.to_string());
+        return Err(ApiError::new(415, "Unsupported media type", e.to_string()).with_errors(errors));
+    }
     // A UTF-8 byte order mark (Notepad, PowerShell's `Out-File -Encoding utf8`) is no content,
     // as at the trigger URLs and in `tripline` files.
     let bytes = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
@@ -112,15 +119,8 @@ pub async fn read_optional_json(req: &mut Request) -> ApiResult<Option<Value>> {
             true => "; an escape from \\ud800 to \\udbff must be followed by one from \\udc00 to \\udfff (the two halves of a surrogate pair)",
             false => "",
         };
-        ApiError::field(
-            "body",
-            format!(
-                "is not valid JSON: {} (line {}, column {}){pair}",
-                e,
-                e.line(),
-                e.column()
-            ),
-        )
+        // The parser's message ends with the line and column ("… at line 1 column 2").
+        ApiError::field("body", format!("is not valid JSON: {e}{pair}"))
     })?;
     // The parser keeps the last of a key written twice: a typo must not pass silently.
     if counted_in(&value) != counted {

@@ -990,3 +990,40 @@ fn numbers_are_kept_to_their_last_digit() {
         assert!(said.contains(n), "{n}: {said}");
     }
 }
+
+#[test]
+fn a_compressed_or_malformed_management_body_says_what_is_wrong() {
+    let dev = shared();
+    let auth = format!("Bearer {ADMIN_TOKEN}");
+    let post = |headers: &[(&str, &str)], body: &[u8]| {
+        let mut all = vec![
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        all.extend_from_slice(headers);
+        send("POST", &dev.url("/api/workflows"), &all, Some(body))
+    };
+    // Not decoded: a compressed body is refused at its header, not read as broken JSON.
+    let r = post(
+        &[("content-encoding", "gzip")],
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00",
+    );
+    assert_eq!(r.status, 415, "{}", r.text);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        r.json()["errors"][0]["location"],
+        "header.content-encoding",
+        "{}",
+        r.text
+    );
+    // A syntax error names its line and column once.
+    let r = post(&[], b"{1: 2}");
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.json()["errors"][0]["location"], "body", "{}", r.text);
+    assert_eq!(
+        r.json()["errors"][0]["message"],
+        "is not valid JSON: key must be a string at line 1 column 2",
+        "{}",
+        r.text
+    );
+}

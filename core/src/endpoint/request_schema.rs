@@ -510,7 +510,9 @@ fn parse_header(v: &Value, loc: &str, errors: &mut Errors) -> Option<HeaderRule>
         if check_name_len(n, &nloc, errors) && !n.bytes().all(is_token_byte) {
             errors.push(
                 nloc,
-                format!("`{n}` is not a valid header name: use letters, digits and `-` (e.g. `x-api-key`)"),
+                format!(
+                    "`{n}` is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)"
+                ),
             );
         }
     }

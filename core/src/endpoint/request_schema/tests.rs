@@ -386,11 +386,17 @@ fn header_rules_are_checked() {
         [
             e(
                 "trigger.request.headers[0].name",
-                "`x api` is not a valid header name: use letters, digits and `-` (e.g. `x-api-key`)"
+                "`x api` is not a valid header name (letters, digits and !#$%&'*+-.^_`|~ only)"
             ),
             e("trigger.request.headers[1].name", "is required"),
-            e("trigger.request.headers[2].equals", "must be a string, got integer"),
-            e("trigger.request.headers[3].required", "must be a boolean, got string"),
+            e(
+                "trigger.request.headers[2].equals",
+                "must be a string, got integer"
+            ),
+            e(
+                "trigger.request.headers[3].required",
+                "must be a boolean, got string"
+            ),
         ]
     );
 }
