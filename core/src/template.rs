@@ -223,7 +223,8 @@ pub fn render_string(
 /// request, an answer or a record holds cannot end the path, climb out of it with a `.` or `..`
 /// segment (an error) or add a query parameter; a `/` in it stays (`{{…full_name}}` fills
 /// `owner/repo`). A secret is written as it is, as the definition's author chose it, and so is
-/// every value of a URL that starts with a template (`{{secrets.SLACK_WEBHOOK_URL}}`).
+/// every value of a URL that starts with a template (`{{request.body.callback}}`, which sends no
+/// secret).
 pub fn render_url(
     template: &str,
     context: &Value,
@@ -241,9 +242,11 @@ pub fn render_url(
     result
 }
 
-/// Where literal URL text ends: 0 before its literal host has ended (or with no literal
-/// `http(s)://`), 1 in the path, 2 in the query or fragment.
-fn url_part(literal: &str) -> u8 {
+/// Where URL text so far ends: 0 before its host has ended (or with no `http(s)://`), 1 in the
+/// path, 2 in the query or fragment.
+fn url_part(text: &str) -> u8 {
+    // A URL is sent trimmed, and checked so.
+    let literal = text.trim_start();
     let lower = literal.get(..8).unwrap_or(literal).to_ascii_lowercase();
     let scheme = match () {
         _ if lower.starts_with("https://") => 8,
@@ -683,13 +686,9 @@ impl Renderer<'_> {
     fn url(&mut self, pieces: &[Piece]) -> Result<String, TemplateError> {
         let literal_host = matches!(pieces.first(), Some(Piece::Text(t)) if url_part(t) > 0);
         let mut out = String::new();
-        let mut literal = String::new();
         for piece in pieces {
             match piece {
-                Piece::Text(t) => {
-                    out.push_str(t);
-                    literal.push_str(t);
-                }
+                Piece::Text(t) => out.push_str(t),
                 Piece::Placeholder(path) => {
                     let first = self.used.len();
                     let value = self.lookup(path, "")?;
@@ -700,7 +699,8 @@ impl Renderer<'_> {
                         out.push_str(&text);
                         continue;
                     }
-                    let in_query = url_part(&literal) == 2;
+                    // Where the URL written so far ends (a secret may have ended its path).
+                    let in_query = url_part(&out) == 2;
                     if !in_query && text.split('/').any(|s| s == "." || s == "..") {
                         return Err(TemplateError::new(
                             "",
@@ -843,11 +843,15 @@ pub fn push_forms(s: &str, out: &mut Vec<String>) {
     }
     // As a URL parser writes it, rendered into a URL's path or query as written (`p@ss word`
     // is sent `p@ss%20word`).
+    // As a template writes a value into a URL past its host (`render_url`), too.
     for in_query in [false, true] {
-        let parsed = crate::kernel::percent::encode_as_url_parser(s, in_query);
-        if parsed != s && parsed != escaped && parsed != encoded && !out[first..].contains(&parsed)
-        {
-            out.push(parsed);
+        for sent in [
+            crate::kernel::percent::encode_as_url_parser(s, in_query),
+            crate::kernel::percent::encode_url_data(s, in_query),
+        ] {
+            if sent != s && sent != escaped && sent != encoded && !out[first..].contains(&sent) {
+                out.push(sent);
+            }
         }
     }
     // Without the space or line break around it (`echo … | wrangler secret put` keeps the

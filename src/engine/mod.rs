@@ -20,7 +20,8 @@ use crate::store;
 use outputs::{RawOutputs, RunContext};
 use tripline_core::definition::Definition;
 use tripline_core::kernel::redact::{
-    redact, redact_credential_values, redact_url, scrub_secrets, truncate_output, OUTPUT_CAP_BYTES,
+    hidden_in_every_step, redact, redact_credential_values, redact_url, scrub_secrets,
+    scrub_strings, truncate_output, OUTPUT_CAP_BYTES,
 };
 use tripline_core::kernel::time::iso_millis;
 use tripline_core::oauth::run_token;
@@ -377,7 +378,8 @@ pub async fn execute_claimed(
     let secrets = |name: &str| env_string(env, name);
     let mut run_secrets = Vec::new();
     for name in &definition.secrets_read {
-        if let Some(value) = secrets(name) {
+        let value = secrets(name).filter(|v| hidden_in_every_step(v));
+        if let Some(value) = value {
             tripline_core::template::push_forms(&value, &mut run_secrets);
         }
     }
@@ -471,7 +473,16 @@ pub async fn execute_claimed(
                             .cloned()
                             .collect();
                         if let Some(body) = &mut resp.body {
-                            *body = scrub_secrets(body, &echoed);
+                            // JSON as JSON: only its strings (a key or a number is no echo).
+                            if echoed.iter().any(|e| body.contains(e.as_str())) {
+                                *body = match json_parse::within_budget::<Value>(body) {
+                                    Some(mut json) => {
+                                        scrub_strings(&mut json, &echoed);
+                                        json.to_string()
+                                    }
+                                    None => scrub_secrets(body, &echoed),
+                                };
+                            }
                         }
                         for (_, value) in &mut resp.headers {
                             *value = scrub_secrets(value, &echoed);

@@ -80,13 +80,14 @@ pub fn decode_query(query: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 /// `s` as data placed in a URL's path or query (`in_query`): what the URL parser encodes
-/// ([`encode_as_url_parser`]), and also `%`, `?`, `#` and `\`, in a query `&` and `+` too, so
-/// that the value cannot change the URL's shape (end its path, add a parameter).
+/// ([`encode_as_url_parser`]), and also `%`, `?`, `#`, `\` and `;`, in a query `&` and `+` too,
+/// so that the value cannot change the URL's shape (end its path, add a parameter; `..;` is a
+/// parent segment to some servers, `;` a parameter separator to some query parsers).
 pub fn encode_url_data(s: &str, in_query: bool) -> String {
     escape(s, |b| {
         let refused = match in_query {
-            true => b"\"<>'%?#\\&+".as_slice(),
-            false => b"\"<>`{}%?#\\".as_slice(),
+            true => b"\"<>'%?#\\;&+".as_slice(),
+            false => b"\"<>`{}%?#\\;".as_slice(),
         };
         b > b' ' && b < 0x7f && !refused.contains(&b)
     })

@@ -80,10 +80,17 @@ fn contains_short(haystack: &str, needle: &str) -> bool {
 /// Object keys themselves are left as they are.
 pub fn redact(value: &mut Value, secret_values: &[String]) {
     let secrets = usable_secrets(secret_values);
-    redact_inner(value, &secrets);
+    redact_inner(value, &secrets, true);
 }
 
-fn redact_inner(value: &mut Value, secrets: &[&str]) {
+/// Only the second half of [`redact`]: each occurrence of one of `secret_values` in the strings
+/// of `value` becomes `[redacted]`; what sensitive keys hold is kept.
+pub fn scrub_strings(value: &mut Value, secret_values: &[String]) {
+    let secrets = usable_secrets(secret_values);
+    redact_inner(value, &secrets, false);
+}
+
+fn redact_inner(value: &mut Value, secrets: &[&str], by_key: bool) {
     match value {
         Value::String(s) => {
             if let Some(scrubbed) = scrub_with(s, secrets) {
@@ -92,15 +99,15 @@ fn redact_inner(value: &mut Value, secrets: &[&str]) {
         }
         Value::Array(items) => {
             for item in items {
-                redact_inner(item, secrets);
+                redact_inner(item, secrets, by_key);
             }
         }
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
-                if is_sensitive_key(key) && must_hide(key, v) {
+                if by_key && is_sensitive_key(key) && must_hide(key, v) {
                     *v = Value::String(REDACTED.to_string());
                 } else {
-                    redact_inner(v, secrets);
+                    redact_inner(v, secrets, by_key);
                 }
             }
         }
@@ -129,6 +136,17 @@ pub fn redact_credential_values(value: &mut Value) {
         Value::Object(map) => map.values_mut().for_each(redact_credential_values),
         _ => {}
     }
+}
+
+/// Whether a Worker secret's value is hidden from every step of a run and looked for in every
+/// request it sends, not only in the step that reads it: a value that can be a key (8 bytes or
+/// more, with letters and digits, or 20 bytes or more). A var read with `{{secrets.NAME}}` that
+/// holds a word or a number (`production`, `1000`) would otherwise hide ordinary data and hold
+/// ordinary calls to a literal host.
+pub fn hidden_in_every_step(value: &str) -> bool {
+    let v = value.trim();
+    let has = |f: fn(&u8) -> bool| v.as_bytes().iter().any(f);
+    v.len() >= 20 || (v.len() >= 8 && has(u8::is_ascii_digit) && has(u8::is_ascii_alphabetic))
 }
 
 /// Whether a header or query value looks like a credential whatever its name: an HTTP

@@ -11,9 +11,10 @@
 //!
 //! - `method` defaults to `POST` when there is a `json`/`body`, else `GET`; `GET` and `HEAD`
 //!   cannot have a body (the Fetch API refuses one). Any letter case is accepted.
-//! - `url` must be `http://` or `https://`; a templated URL is checked once filled in. Templates
-//!   inside the URL are inserted as they are (not percent-encoded): put values in `query` to
-//!   have them encoded.
+//! - `url` must be `http://` or `https://`; a templated URL is checked once filled in. Past a
+//!   literal host, a value a template places in it is written as data
+//!   ([`render_url`](crate::template::render_url)): it cannot end the path or add a parameter.
+//!   Put values in `query` to have each encoded whole.
 //! - `query` values may be strings (templates), numbers, booleans, or arrays of those (the
 //!   parameter is repeated). A value that renders to `null` is left out; objects are sent as
 //!   compact JSON.

@@ -381,3 +381,40 @@ fn a_text_over_the_parse_budget_is_not_parsed() {
     let with_secret = format!("[\"s3cr3t-value\",{}0]", "0,".repeat(250_000));
     assert!(redact_text(&with_secret, &secrets).starts_with("[\"[redacted]\",0,0"));
 }
+
+#[test]
+fn only_values_that_can_be_keys_are_hidden_in_every_step() {
+    for key in [
+        "plainkey0123456789",
+        "sk_live_0123456789",
+        "a1b2c3d4",
+        "https://hooks.example.com/services/T0/B0/x",
+        "correct horse battery staple",
+    ] {
+        assert!(hidden_in_every_step(key), "{key}");
+    }
+    // Vars read with `{{secrets.NAME}}` that hold a word, a number or a short value.
+    for var in [
+        "production",
+        "1000",
+        "true",
+        "eu-west",
+        "12345678",
+        "abc123",
+        " a1b2 ",
+    ] {
+        assert!(!hidden_in_every_step(var), "{var}");
+    }
+}
+
+#[test]
+fn scrubbing_strings_keeps_what_sensitive_keys_hold() {
+    let mut v = json!({"msg": "invalid key plainkey0123456789", "access_token": "at_1",
+                       "plainkey0123456789": 1, "n": [ "x plainkey0123456789" ]});
+    scrub_strings(&mut v, &["plainkey0123456789".to_string()]);
+    assert_eq!(
+        v,
+        json!({"msg": "invalid key [redacted]", "access_token": "at_1",
+               "plainkey0123456789": 1, "n": ["x [redacted]"]})
+    );
+}

@@ -558,3 +558,37 @@ fn a_secret_an_earlier_answer_echoed_counts_as_one_the_request_sends() {
     redact(&mut record, &req.secrets_used);
     assert!(!record.to_string().contains("tok_secret_value"), "{record}");
 }
+
+#[test]
+fn a_url_s_shape_is_read_as_it_is_sent() {
+    let step = |url: &str| {
+        let (step, errors) = parse_http(json!({"type": "http", "method": "POST", "url": url,
+            "headers": {"authorization": "Bearer {{secrets.TOKEN}}"}}));
+        assert!(errors.is_empty(), "{errors:?}");
+        step.unwrap()
+    };
+    let mut ctx = context();
+    ctx["request"]["body"]["n"] = json!("../../admin?x=");
+    // Sent trimmed, so read trimmed: a leading space does not make the values raw.
+    let spaced = step(" https://api.example.com/repos/{{request.body.n}}/comments");
+    let e = spaced.prepare(&ctx, &secrets, &[]).unwrap_err();
+    assert!(e.message.contains("`..` segment"), "{}", e.message);
+    // `;` is data too: `..;` is a parent segment to some servers, `;` a separator to some
+    // query parsers.
+    ctx["request"]["body"]["n"] = json!("..;x");
+    let req = step("https://api.example.com/a/{{request.body.n}}?q={{request.body.n}}")
+        .prepare(&ctx, &secrets, &[])
+        .unwrap();
+    assert_eq!(req.url, "https://api.example.com/a/..%3Bx?q=..%3Bx");
+    // A secret that ends the path: a value after it is in the query.
+    let ends_path = |name: &str| match name {
+        "TOKEN" => Some("tok_secret_value".to_string()),
+        "BASE" => Some("v1?key=k".to_string()),
+        _ => None,
+    };
+    ctx["request"]["body"]["n"] = json!("a&admin=1");
+    let req = step("https://api.example.com/{{secrets.BASE}}/{{request.body.n}}")
+        .prepare(&ctx, &ends_path, &[])
+        .unwrap();
+    assert_eq!(req.url, "https://api.example.com/v1?key=k/a%26admin=1");
+}
