@@ -330,7 +330,8 @@ impl<'de> Deserialize<'de> for LiveVersion {
 
 /// A version's shard count in SQL (`shards` absent: 1), an integer even when the definition
 /// wrote it as `4.0` (which the definition accepts). The index `workflow_versions_shards`
-/// (migration 0019) holds this expression: a change here needs a new index.
+/// (migration 0019) holds this expression: a change here needs a new index. (SQLite looks a
+/// version up by its primary key rather than by that index unless told: `INDEXED BY`.)
 const SHARDS_SQL: &str = "CAST(COALESCE(json_extract(p.definition, '$.shards'), 1) AS INTEGER)";
 
 /// `None` when the workflow does not exist; `status` says whether it is deployed.
@@ -354,7 +355,8 @@ pub async fn live_version_since(
              WHERE p.workflow_id = w.id AND p.version = w.deployed_version - 1) END \
              AS previous_shards, \
            (SELECT json_group_array(DISTINCT {SHARDS_SQL}) FROM workflow_versions p \
-              JOIN workflow_versions n ON n.workflow_id = p.workflow_id AND n.version = p.version + 1 \
+              JOIN workflow_versions n INDEXED BY workflow_versions_shards \
+                ON n.workflow_id = p.workflow_id AND n.version = p.version + 1 \
              WHERE p.workflow_id = w.id AND n.created_at >= ?2) AS earlier_shards \
          FROM workflows w LEFT JOIN workflow_versions v \
            ON v.workflow_id = w.id AND v.version = w.deployed_version \
@@ -485,7 +487,7 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         assert!(
-            statement.contains(&format!("(workflow_id, {indexed})")),
+            statement.contains(&format!("(workflow_id, version, created_at, {indexed})")),
             "{statement}"
         );
     }
