@@ -231,13 +231,7 @@ pub(crate) fn problems_summary(problems: &[Problem]) -> String {
 
 fn check(paths: &[String], json_out: bool, style: Style) -> Result<(), Failure> {
     let found = files::collect(paths)?;
-    // A mistyped or emptied folder in a CI step would otherwise pass with nothing checked.
-    if let Some(folder) = files::folders_without_workflows(paths)?.first() {
-        return Err(Failure::Usage(format!(
-            "{folder} holds no workflow file (.json, .yaml or .yml; subfolders are not \
-             searched): nothing was checked"
-        )));
-    }
+    files::refuse_empty_folders(paths, "nothing was checked")?;
     let (locals, problems) = files::load(&found);
     print_problems(&problems, json_out, style);
     if !problems.is_empty() {
@@ -316,6 +310,7 @@ fn apply(
     style: Style,
 ) -> Result<(), Failure> {
     let found = files::collect(paths)?;
+    files::refuse_empty_folders(paths, "nothing was sent")?;
     let (locals, problems) = files::load(&found);
     if !problems.is_empty() {
         if json_out {

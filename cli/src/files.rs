@@ -174,6 +174,18 @@ fn unreadable(file: &Path) -> String {
     }
 }
 
+/// A usage error for the first folder given that holds no workflow file (`done` says what was
+/// not done): a mistyped or emptied folder in a CI step does not pass with nothing done.
+pub fn refuse_empty_folders(paths: &[String], done: &str) -> Result<(), Failure> {
+    match folders_without_workflows(paths)?.first() {
+        Some(folder) => Err(Failure::Usage(format!(
+            "{folder} holds no workflow file (.json, .yaml or .yml; subfolders are not \
+             searched): {done}"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The folders among `paths` that hold no workflow file (subfolders are not searched).
 pub fn folders_without_workflows(paths: &[String]) -> Result<Vec<String>, Failure> {
     let mut out = Vec::new();
@@ -410,6 +422,7 @@ mod tests {
         d
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_path_that_is_no_file_or_folder_says_what_it_is() {
         let e = collect(&["/dev/null".to_string()]).unwrap_err();

@@ -96,16 +96,11 @@ impl Failure {
     }
 }
 
-/// Text a server sent, fit for a terminal: its control characters (an escape sequence, a line
-/// break that would fake a line of our own) written as escapes (`\u{1b}`, `\n`). A proxy or a
+/// Text a server sent, fit for a terminal: its control and direction characters (an escape
+/// sequence, a line break that would fake a line of our own) written as escapes. A proxy or a
 /// wrong `--url` chooses this text.
 fn printable(text: &str) -> String {
-    text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_default().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
+    files::visible(text)
 }
 
 /// What an answer that is no problem document says: a redirect's target (redirects are not
@@ -396,7 +391,7 @@ mod tests {
         );
         assert_eq!(
             f.message(),
-            "POST /api/workflows: 400 bad \\u{1b}[31mred\\u{1b}[0m thing\n  a\\nb: x\\ry"
+            "POST /api/workflows: 400 bad \\u{1b}[31mred\\u{1b}[0m thing\n  a\\u{a}b: x\\u{d}y"
         );
         let f = Failure::from_problem(
             "GET",
@@ -407,6 +402,9 @@ mod tests {
             f.message(),
             "GET /x: 400 (text/plain) \\u{7}ring\\u{1b}]0;title"
         );
+        // Direction overrides too: a name shown reversed could pass for another.
+        let f = Failure::from_problem("GET", "/x", &answer("text/plain", "a\u{202e}b"));
+        assert_eq!(f.message(), "GET /x: 400 (text/plain) a\\u{202e}b");
     }
 
     #[test]

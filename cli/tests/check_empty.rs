@@ -1,5 +1,5 @@
-//! `check` of a folder that holds no workflow file is a usage error (exit 2): a mistyped or
-//! emptied folder in a CI step does not pass with nothing checked.
+//! `check`, `diff` or `apply` of a folder that holds no workflow file is a usage error (exit
+//! 2): a mistyped or emptied folder in a CI step does not pass with nothing done.
 
 use std::process::Command;
 
@@ -17,6 +17,21 @@ fn a_folder_without_workflow_files_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("holds no workflow file"), "{stderr}");
     assert!(out.stdout.is_empty(), "{out:?}");
+    // `diff` and `apply` alike, before any request (no server is listening at this URL).
+    for command in ["diff", "apply"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_tripline"))
+            .args([command, dir.to_str().unwrap()])
+            .env("TRIPLINE_URL", "http://127.0.0.1:9")
+            .env("TRIPLINE_TOKEN", "t")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        assert!(
+            stderr.contains("holds no workflow file") && stderr.contains("nothing was sent"),
+            "{command}: {stderr}"
+        );
+    }
     // With a workflow file in it, the folder is checked.
     std::fs::write(
         dir.join("a.json"),

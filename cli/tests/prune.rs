@@ -59,10 +59,10 @@ fn prune_with_a_folder_without_workflow_files_is_exit_2_and_sends_nothing() {
             );
         }
     }
-    // Without --prune no file is fine: nothing to delete (here the server is then asked, and
-    // is not there: exit 3).
+    // Without --prune too, before the server is asked: a folder with nothing to apply is a
+    // mistake, not a no-op.
     let out = run(&["apply", &empty]);
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
 #[test]
