@@ -649,7 +649,8 @@ fn check_run_id(run_id: &str) -> Result<(), Failure> {
 }
 
 fn run_row(r: &Value) -> Vec<String> {
-    let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+    // What the server sent, its control and direction characters escaped (a proxy's answer).
+    let s = |k: &str| files::visible(r[k].as_str().unwrap_or(""));
     vec![
         s("id"),
         s("status"),
@@ -891,7 +892,8 @@ fn unreached(run: &Value, planned: &[Value]) -> Vec<(String, &'static str)> {
 /// A run as `run` shows it: a header, its input, then its steps as a timeline, and after them
 /// the steps of `planned` (its version's) it has not reached.
 fn run_lines(run: &Value, planned: Option<&[Value]>, style: Style) -> Vec<String> {
-    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    // What the server sent, its control and direction characters escaped (a proxy's answer).
+    let s = |v: &Value| files::visible(v.as_str().unwrap_or(""));
     let mut lines = vec![
         format!(
             "{}  {}  workflow {} v{}  trigger {}",
@@ -1330,6 +1332,24 @@ mod tests {
         ] {
             assert_eq!(token(text), None, "{text:?}");
         }
+    }
+
+    #[test]
+    fn a_run_s_text_from_the_server_cannot_drive_the_terminal() {
+        let run = json!({
+            "id": "run_1\u{1b}[2J", "status": "succeeded", "workflow_id": "wf_1", "version": 2,
+            "trigger": "endpoint\n\u{202e}", "created_at": "2026-01-01T00:00:00Z",
+            "steps": [{"name": "no\u{1b}]0;te", "status": "succeeded", "attempts": 1}],
+        });
+        let lines = run_lines(&run, None, Style::plain()).join("\n");
+        assert!(
+            !lines.contains('\u{1b}') && !lines.contains('\u{202e}'),
+            "{lines}"
+        );
+        assert!(lines.contains("run_1\\u{1b}[2J"), "{lines}");
+        assert!(lines.contains("endpoint\\u{a}\\u{202e}"), "{lines}");
+        let row = run_row(&run).join(" ");
+        assert!(!row.contains('\u{1b}') && !row.contains('\n'), "{row}");
     }
 
     #[test]
