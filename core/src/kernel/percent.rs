@@ -20,13 +20,7 @@ pub fn encode_non_ascii(s: &str) -> String {
 /// `{`, `}` are percent-encoded (the WHATWG URL standard's sets for http and https), so a
 /// value rendered into a URL as written is sent in this form.
 pub fn encode_as_url_parser(s: &str, in_query: bool) -> String {
-    escape(s, |b| {
-        let refused = match in_query {
-            true => b"\"<>'".as_slice(),
-            false => b"\"<>`{}".as_slice(),
-        };
-        b > b' ' && b < 0x7f && !refused.contains(&b)
-    })
+    escape_in_url(s, in_query, b"")
 }
 
 /// Form decoding (WHATWG urlencoded): `+` is a space, `%XX` a byte, and a `%` not followed
@@ -84,12 +78,15 @@ pub fn decode_query(query: &str) -> Result<Vec<(String, String)>, String> {
 /// so that the value cannot change the URL's shape (end its path, add a parameter; `..;` is a
 /// parent segment to some servers, `;` a parameter separator to some query parsers).
 pub fn encode_url_data(s: &str, in_query: bool) -> String {
+    let also: &[u8] = if in_query { b"%?#\\;&+" } else { b"%?#\\;" };
+    escape_in_url(s, in_query, also)
+}
+
+/// `s` encoded as the URL parser does in a query or a path, with the bytes of `also` too.
+fn escape_in_url(s: &str, in_query: bool, also: &[u8]) -> String {
+    let parser: &[u8] = if in_query { b"\"<>'" } else { b"\"<>`{}" };
     escape(s, |b| {
-        let refused = match in_query {
-            true => b"\"<>'%?#\\;&+".as_slice(),
-            false => b"\"<>`{}%?#\\;".as_slice(),
-        };
-        b > b' ' && b < 0x7f && !refused.contains(&b)
+        b > b' ' && b < 0x7f && !parser.contains(&b) && !also.contains(&b)
     })
 }
 
