@@ -1,11 +1,14 @@
 // Tripline dashboard: sign in, then workflows, their editor and triggers, and runs.
-import { render } from 'preact';
+import { options, render } from 'preact';
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, token, unsaved, setUnauthorizedHandler } from './api.js';
 import { useRoute, go, Problem } from './ui.jsx';
 import { WorkflowList } from './pages/list.jsx';
 import { WorkflowPage } from './pages/workflow.jsx';
 import { RunsPage, RunPage } from './pages/runs.jsx';
+import { showDirectionControls } from './visible.js';
+
+showDirectionControls(options);
 
 function SignIn({ onSignedIn, reason }) {
   const [value, setValue] = useState('');

@@ -23,6 +23,12 @@ export function relative(iso, now = Date.now(), { next = false } = {}) {
 
 const listeners = new Set();
 let timer = null;
+/** Whether the ISO time `iso` is at or before `now` (a time that cannot be read has not). */
+export function hasPassed(iso, now = Date.now()) {
+  const t = Date.parse(iso);
+  return !Number.isNaN(t) && t <= now;
+}
+
 /** Calls `f` every second, on one timer shared by all (it runs while someone listens); returns
  * the function that stops. */
 export function everySecond(f) {

@@ -1,7 +1,7 @@
 // node --test dashboard/test: relative times, and the shared clock that keeps them current.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { relative, everySecond, startOfDay } from '../src/time.js';
+import { relative, everySecond, startOfDay, hasPassed } from '../src/time.js';
 
 const now = Date.parse('2026-12-01T10:00:00Z');
 const at = (s) => new Date(now + s * 1000).toISOString();
@@ -70,4 +70,12 @@ test('startOfDay is the local midnight of a date in a zone, also on days with a 
   for (const [d, z] of [['2027-02-30', 'UTC'], ['2027-13-01', 'UTC'], ['2027-00-15', 'UTC'], ['2027-3-1', 'UTC'], ['', 'UTC'], ['2027-01-01', 'Nowhere/Else']]) {
     assert.ok(Number.isNaN(startOfDay(d, z)), `${d} ${z}`);
   }
+});
+
+test('a time has passed at its instant and after, never when it cannot be read', () => {
+  assert.equal(hasPassed(at(1), now), false);
+  assert.equal(hasPassed(at(0), now), true);
+  assert.equal(hasPassed(at(-600), now), true);
+  assert.equal(hasPassed(null, now), false);
+  assert.equal(hasPassed('not a time', now), false);
 });

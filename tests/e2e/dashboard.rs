@@ -416,7 +416,15 @@ fn narrow_pages_do_not_scroll_sideways() {
         json!({"run": replayed, "workflow": id, "schedule": schedule}),
     );
     assert_eq!(r["focus_after_signin"], "main", "{r:#}");
-    for page in ["run_page", "runs_page", "schedule_page"] {
+    for page in [
+        "run_page",
+        "runs_page",
+        "schedule_page",
+        "list_page_375",
+        "workflow_page_375",
+        "list_page_320",
+        "workflow_page_320",
+    ] {
         assert_eq!(r[page]["page"], 0, "{page}: {r:#}");
         for b in r[page]["boxes"].as_array().expect("boxes") {
             assert!(b.as_i64().expect("px") <= 0, "{page}: {r:#}");
@@ -1377,6 +1385,37 @@ fn a_connection_delete_stays_with_its_connection_through_refreshes() {
 }
 
 #[test]
+fn direction_controls_in_data_are_shown_written_out() {
+    let dev = dev();
+    let mut def = endpoint_example();
+    def["name"] = json!("Pay \u{202e}exe.sllabddo\u{202c} ok");
+    let id = create_deployed(dev, &def);
+    let reply = send(
+        "POST",
+        &dev.url(&format!("/hooks/{id}?source=website")),
+        &[("content-type", "application/json")],
+        Some("{\"email\": \"a@b.c\", \"note\": \"x \u{202e}evil\u{202c} y\"}".as_bytes()),
+    );
+    assert_eq!(reply.status, 202, "{}", reply.text);
+    let run = wait_run(dev, text(&reply.json()["run_id"]), 60);
+    assert_eq!(run["input"]["request"]["body"]["note"], "x \u{202e}evil\u{202c} y");
+    let r = browser(
+        "dashboard_direction.mjs",
+        json!({"id": id, "run": run["id"]}),
+    );
+    let shown = "Pay \\u202eexe.sllabddo\\u202c ok";
+    assert_eq!(r["list_name"], shown, "{r:#}");
+    assert_eq!(r["title_name"], shown, "{r:#}");
+    assert!(text(&r["document_title"]).starts_with(shown), "{r:#}");
+    assert!(
+        text(&r["run_input"]).contains("x \\u202eevil\\u202c y"),
+        "{r:#}"
+    );
+    assert_eq!(r["page_text_has_controls"], false, "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
+#[test]
 fn hostile_workflow_name_is_shown_as_text_and_no_script_runs() {
     let dev = dev();
     let mut def = endpoint_example();
@@ -1552,7 +1591,7 @@ fn a_write_done_whose_answer_or_reread_was_lost_says_so_and_makes_nothing_twice(
 }
 
 #[test]
-fn a_save_or_deploy_over_a_draft_saved_elsewhere_changes_nothing_and_says_so() {
+fn a_save_deploy_or_delete_over_a_draft_saved_elsewhere_changes_nothing_and_says_so() {
     let dev = dev();
     let id = create(dev, &endpoint_example());
     let r = browser("dashboard_saved_elsewhere.mjs", json!({"id": id}));
@@ -1581,6 +1620,14 @@ fn a_save_or_deploy_over_a_draft_saved_elsewhere_changes_nothing_and_says_so() {
     );
     assert_eq!(dirty["deployed_version"], 1, "{r:#}");
     assert_eq!(dirty["deployed_name"], "Saved again elsewhere", "{r:#}");
+    let delete = &r["delete"];
+    assert!(
+        text(&delete["problem"]).contains("Not deleted: the workflow was changed elsewhere"),
+        "{r:#}"
+    );
+    assert_eq!(delete["editor_shows_theirs"], true, "{r:#}");
+    assert_eq!(delete["stored_name"], "Saved before the delete", "{r:#}");
+    assert_eq!(delete["then_status"], 404, "{r:#}");
     assert_eq!(r["csp_violations"], json!([]));
 }
 

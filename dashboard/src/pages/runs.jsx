@@ -4,6 +4,7 @@ import { api, apiWith, enc, exactPretty } from '../api.js';
 import { Problem, Loading, Empty, Status, Time, Json, MaybeCut, StaleNote, usePolling, duration, go, MoreButton, useFocusAfter } from '../ui.jsx';
 import { appendPage, fetchFirstPages, refreshFirstPage } from '../paging.js';
 import { unreachedSteps } from '../unreached.js';
+import { visible } from '../visible.js';
 
 const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
 
@@ -69,7 +70,7 @@ export function RunsPage({ id }) {
     api('GET', `/api/workflows/${enc(id)}`).then((w) => {
       if (!live) return;
       setWf(w);
-      document.title = `Runs of ${w.name} · Tripline`;
+      document.title = `Runs of ${visible(w.name)} · Tripline`;
     }).catch((e) => { if (live) setWfError(e); });
     return () => { live = false; };
   }, [id]);

@@ -6,7 +6,7 @@ import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, 
 import { appendPage, refreshFirstPage } from '../paging.js';
 import { exampleCurl } from '../curl.js';
 import { connectionState } from '../connection.js';
-import { startOfDay } from '../time.js';
+import { everySecond, hasPassed, startOfDay } from '../time.js';
 
 /** Whether the focus may be moved to a control of `panel`: it is on nothing (the control it was
  * on went away) or still inside the panel. */
@@ -126,7 +126,7 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
             <li class="test-request" key={t.id} data-id={t.id}>
               <div><strong>{t.method}</strong> <span class="mono">{t.path}</span> <Time iso={t.received_at} /> <Signature s={t.signature} /></div>
               {t.query_error && <p class="bad">Query: {t.query_error}</p>}
-              {t.body_error ? <p class="bad">Body: {t.body_error}</p> : <Json value={t.body} text={t.bodyText} label="Request body" />}
+              {t.body_error ? <p class="bad">Body: {t.body_error.replace(/^body: /, '')}</p> : <Json value={t.body} text={t.bodyText} label="Request body" />}
               {/* Not parsed (a signature that fails, a body that is no JSON): the bytes kept, to
                   compare with what the sender signed. */}
               {t.body_error && typeof t.raw_body === 'string' && t.raw_body !== '' && (
@@ -244,6 +244,9 @@ export function SchedulePanel({ wf, dirty }) {
   );
 }
 
+/** "1 failure", "3 failures". */
+const failures = (n) => (n === 1 ? '1 failure' : `${n} failures`);
+
 export function PollPanel({ wf, onChanged }) {
   const [start, setStart] = useState('now');
   const [problem, setProblem] = useState(null);
@@ -281,7 +284,7 @@ export function PollPanel({ wf, onChanged }) {
         <dt>Last success</dt><dd><Time iso={p.last_success_at} /></dd>
         <dt>Next poll</dt><dd class="next-poll">{live ? <Time iso={p.next_poll_at} next /> : <span class="muted">none (not deployed)</span>}</dd>
         <dt>Error</dt><dd class={p.last_poll_error && live ? 'bad' : ''}>{p.last_poll_error || 'none'}</dd>
-        <dt>Backoff</dt><dd class="poll-backoff">{!p.consecutive_failures ? 'none' : live ? `${p.consecutive_failures} failure(s) in a row; retrying with backoff` : `${p.consecutive_failures} failure(s) in a row before it was undeployed`}</dd>
+        <dt>Backoff</dt><dd class="poll-backoff">{!p.consecutive_failures ? 'none' : live ? `${failures(p.consecutive_failures)} in a row; retrying with backoff` : `${failures(p.consecutive_failures)} in a row before it was undeployed`}</dd>
         <dt>Runs created</dt><dd>{p.runs_created ?? 0}</dd>
         <dt>Cursor</dt><dd><code class="poll-cursor">{p.cursor === null || p.cursor === undefined ? 'none yet' : (wf.pollCursorText ?? JSON.stringify(p.cursor))}</code></dd>
         <dt>Waiting for</dt>
@@ -453,14 +456,27 @@ function TestSigninLink({ wf }) {
       <label for="signin-link-user">User id</label>
       <input id="signin-link-user" value={user} onInput={(e) => setUser(e.currentTarget.value)} autocomplete="off" spellcheck={false} />
       <button type="submit" disabled={busy}>{busy ? 'Creating…' : 'Create a test sign-in link'}</button>
-      {link ? (
-        <div class="signin-link-made">
-          <UrlRow label="One-time sign-in link" url={link.url} />
-          <p class="muted">For <strong>{link.user_id}</strong>: it works once, until <Time iso={link.expires_at} next /> (10 minutes). Whoever opens it signs in as that user: give it to them only.</p>
-        </div>
-      ) : null}
+      {link ? <SigninLinkMade link={link} /> : null}
       <Problem error={problem} title="The sign-in link could not be created" />
     </form>
+  );
+}
+
+/** A sign-in link just made, with when it expires; once it has, only that (no link to copy). */
+function SigninLinkMade({ link }) {
+  const [expired, setExpired] = useState(() => hasPassed(link.expires_at));
+  useEffect(() => {
+    setExpired(hasPassed(link.expires_at));
+    return everySecond(() => { if (hasPassed(link.expires_at)) setExpired(true); });
+  }, [link.expires_at]);
+  if (expired) {
+    return <div class="signin-link-made"><p class="bad">The link for <strong>{link.user_id}</strong> has expired (a link works for 10 minutes): create a new one.</p></div>;
+  }
+  return (
+    <div class="signin-link-made">
+      <UrlRow label="One-time sign-in link" url={link.url} />
+      <p class="muted">For <strong>{link.user_id}</strong>: it works once, and expires <Time iso={link.expires_at} next />. Whoever opens it signs in as that user: give it to them only.</p>
+    </div>
   );
 }
 

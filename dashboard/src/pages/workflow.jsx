@@ -7,6 +7,7 @@ import { setMember } from '../jsonpath.js';
 import { lineDiff } from '../diff.js';
 import { Problem, Loading, Status, Time, UrlRow, ConfirmButton, go, usePolling, useFocusAfter } from '../ui.jsx';
 import { EndpointPanel, SchedulePanel, PollPanel, OAuthPanel } from './triggers.jsx';
+import { visible } from '../visible.js';
 
 /** A workflow as answered, with the texts the page shows of its draft, its deployed
  * definition and its poll's cursor: their numbers exactly as stored (see `exactPretty`). */
@@ -100,7 +101,7 @@ export function WorkflowPage({ id, onDirty }) {
   }, [id]);
   // The tab's title follows the saved name (a save, a refresh after a rename elsewhere).
   const name = wf && wf.name;
-  useEffect(() => { if (name) document.title = `${name} · Tripline`; }, [name]);
+  useEffect(() => { if (name) document.title = `${visible(name)} · Tripline`; }, [name]);
 
   // The trigger's live facts (a poll's last error and next poll, a schedule's next fire, the
   // deploy state) are read again every 10 s; what the page shows of the draft it edits stays.
@@ -195,8 +196,8 @@ export function WorkflowPage({ id, onDirty }) {
   /** The draft was saved elsewhere since this page read it (another tab, the CLI), and a save
    * or deploy of the page's was refused: the editor shows that draft; `edit`, the text this page
    * would have saved (or had typed since its deploy started), is kept until one chooses (as an
-   * edit kept over a newer draft is). `refused`: what was refused (`save`, `deploy`, or
-   * `apply`, a detected schema, whose panel says so). */
+   * edit kept over a newer draft is). `refused`: what was refused (`save`, `deploy`, `delete`,
+   * or `apply`, a detected schema, whose panel says so). */
   const savedElsewhere = async (edit, refused) => {
     const readBefore = tagRef.current;
     try {
@@ -208,6 +209,8 @@ export function WorkflowPage({ id, onDirty }) {
       setErrors([]);
       if (refused === 'deploy') {
         setProblem({ title: 'Not deployed: the draft was changed elsewhere', detail: 'It was saved again since this page read it (in another tab, or with the CLI); the editor now shows it. Review it, then deploy again.', errors: [] });
+      } else if (refused === 'delete') {
+        setProblem({ title: 'Not deleted: the workflow was changed elsewhere', detail: 'Its draft was saved again since this page read it (in another tab, or with the CLI); the editor now shows it. Review it, then delete again if you still mean to.', errors: [] });
       }
       if (edit !== null && edit !== w.draftText) {
         unsaved.set(id, edit, readBefore);
@@ -279,15 +282,20 @@ export function WorkflowPage({ id, onDirty }) {
     setBusy('delete');
     setProblem(null);
     try {
-      await api('DELETE', `/api/workflows/${enc(id)}`);
+      // Only the draft the page shows: not one saved elsewhere since (a 412 then).
+      await apiIfMatch('DELETE', `/api/workflows/${enc(id)}`, undefined, tagRef.current);
       // Deleted: its unsaved changes go with it.
       unsaved.clear(id);
       if (onDirty) onDirty(id, false);
       go('/');
     } catch (e) {
-      setErrors(e.errors || []);
-      setProblem(e);
       setBusy('');
+      if (e.status === 412) await savedElsewhere(dirty ? editor.current.text() : null, 'delete');
+      else if (e.status === 404) setGone(true);
+      else {
+        setErrors(e.errors || []);
+        setProblem(e);
+      }
     }
   };
 

@@ -1,5 +1,5 @@
 // At 375 px wide no page scrolls sideways, nor does a table's box: a run with a long dedup key,
-// the runs list, a schedule's preview. Signing in gives the page the focus; a run's input box
+// the runs list, a schedule's preview; the list and a workflow page at 320 px too. Signing in gives the page the focus; a run's input box
 // takes it too, so that it scrolls from the keyboard.
 import { args, scenario, signIn } from './dashboard_lib.mjs';
 
@@ -22,4 +22,14 @@ await scenario(async (page, out) => {
   await page.locator('table.preview tbody tr').first().waitFor();
   out.schedule_page = await overflow();
   out.dst_cells = await page.locator('table.preview td[data-label="DST"]').evaluateAll((tds) => tds.map((td) => getComputedStyle(td).display === 'none' ? 'hidden' : td.textContent));
+  // The list (its template picker) and a workflow page (its id), at 375 px and at 320 px.
+  for (const width of [375, 320]) {
+    await page.setViewportSize({ width, height: 800 });
+    await page.goto(`${args.base}/#/`);
+    await page.locator(`tr[data-id="${args.workflow}"]`).waitFor();
+    out[`list_page_${width}`] = await overflow();
+    await page.goto(`${args.base}/#/w/${args.workflow}`);
+    await page.locator('.cm-content').waitFor();
+    out[`workflow_page_${width}`] = await overflow();
+  }
 });

@@ -1,6 +1,6 @@
-// A save and a deploy of a draft saved elsewhere since the page read it (another tab, the CLI):
-// the server refuses both (`If-Match`, 412); the page shows the newer draft and keeps the
-// save's text for "Restore my edit", and says the deploy did not happen.
+// A save, a deploy and a delete of a draft saved elsewhere since the page read it (another tab,
+// the CLI): the server refuses each (`If-Match`, 412); the page shows the newer draft and keeps
+// the save's text for "Restore my edit", and says the deploy or delete did not happen.
 import { args, scenario, signIn, setEditorText, editorText, apiGet, apiPut } from './dashboard_lib.mjs';
 
 const path = `/api/workflows/${args.id}`;
@@ -62,4 +62,24 @@ await scenario(async (page, out) => {
     deployed_version: last.deployed_version,
     deployed_name: last.deployed_definition && last.deployed_definition.name,
   };
+
+  // A delete from the page after a save elsewhere: refused, the workflow kept and shown as it
+  // is now; asked again, it is deleted.
+  await page.getByRole('button', { name: 'Discard it', exact: true }).click();
+  const before = (await apiGet(path)).draft;
+  await apiPut(path, { ...before, name: 'Saved before the delete' });
+  const actions = page.getByRole('navigation', { name: 'Workflow actions' });
+  await actions.getByRole('button', { name: 'Delete', exact: true }).click();
+  await actions.getByRole('button', { name: 'Really delete?' }).click();
+  await page.locator('#save-problem', { hasText: 'Not deleted' }).waitFor({ timeout: 10_000 });
+  out.delete = {
+    problem: await page.locator('#save-problem').textContent(),
+    editor_shows_theirs: (await editorText(page)).includes('Saved before the delete'),
+    stored_name: (await apiGet(path)).draft.name,
+  };
+  await actions.getByRole('button', { name: 'Delete', exact: true }).click();
+  await actions.getByRole('button', { name: 'Really delete?' }).click();
+  await page.getByRole('heading', { name: 'Workflows' }).waitFor();
+  const gone = await fetch(`${args.base}${path}`, { headers: { authorization: `Bearer ${args.token}` } });
+  out.delete.then_status = gone.status;
 });
