@@ -3,6 +3,7 @@
 // problem+json errors drawn at their location in the text.
 import { useEffect, useRef } from 'preact/hooks';
 import { EditorView, basicSetup } from 'codemirror';
+import { highlightSpecialChars } from '@codemirror/view';
 import { Compartment, EditorState, StateEffect, StateField } from '@codemirror/state';
 import { json, jsonLanguage, jsonParseLinter } from '@codemirror/lang-json';
 import { linter, lintGutter, forceLinting } from '@codemirror/lint';
@@ -121,6 +122,8 @@ export function Editor({ value, onChange, errors, apiRef, label }) {
         doc: value,
         extensions: [
           basicSetup,
+          // The direction controls CodeMirror does not mark by default, marked like the others.
+          highlightSpecialChars({ addSpecialChars: /[\u202a-\u202c\u2068]/ }),
           theme.of(themeOf(darkScheme.matches)),
           json(),
           syntaxHighlighting(classHighlighter),

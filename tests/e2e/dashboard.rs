@@ -1407,6 +1407,7 @@ fn direction_controls_in_data_are_shown_written_out() {
     assert_eq!(r["list_name"], shown, "{r:#}");
     assert_eq!(r["title_name"], shown, "{r:#}");
     assert!(text(&r["document_title"]).starts_with(shown), "{r:#}");
+    assert_eq!(r["editor_marks"], 2, "{r:#}");
     assert!(
         text(&r["run_input"]).contains("x \\u202eevil\\u202c y"),
         "{r:#}"

@@ -11,6 +11,9 @@ await scenario(async (page, out) => {
   await page.locator('.wf-title').waitFor();
   out.title_name = await page.locator('.wf-title').textContent();
   out.document_title = await page.title();
+  // The editor marks each of them (the name holds U+202E and U+202C).
+  await page.locator('.cm-content').waitFor();
+  out.editor_marks = await page.evaluate(() => document.querySelector('.editor').shadowRoot.querySelectorAll('.cm-specialChar').length);
   await page.goto(`${args.base}/#/runs/${args.run}`);
   const input = page.getByRole('region', { name: 'Run input' });
   await input.waitFor();
