@@ -1,12 +1,72 @@
-// The example request the test shelf shows while it is empty.
+// The example request the test shelf shows while it is empty: one the draft's request schema
+// accepts, so that the first capture looks like the real thing.
 
-/** A curl command for the test URL with the draft's first method (`POST` unless it says): a
- * JSON body for the methods that carry one. */
+/** A curl command for the test URL with the draft's first method (`POST` unless it says), the
+ * query parameters and headers its schema requires and, for the methods that carry one, a JSON
+ * body with every field its schema declares (`{"hello":"world"}` when it declares none). */
 export function exampleCurl(wf) {
-  const given = wf.draft && wf.draft.trigger && wf.draft.trigger.method;
+  const trigger = (wf.draft && wf.draft.trigger) || {};
+  const given = trigger.method;
   const method = String((Array.isArray(given) ? given[0] : given) || 'POST').toUpperCase();
-  const url = `'${wf.urls.test}'`;
-  if (method === 'GET') return `curl ${url}`;
-  if (method === 'DELETE') return `curl -X DELETE ${url}`;
-  return `curl -X ${method} ${url} -H 'content-type: application/json' -d '{"hello":"world"}'`;
+  const request = isObject(trigger.request) ? trigger.request : {};
+  const needed = (rules) => (Array.isArray(rules) ? rules : [])
+    .filter((r) => isObject(r) && typeof r.name === 'string' && (r.required === true || r.equals !== undefined));
+  const query = needed(request.query)
+    .map((r) => `${encodeURIComponent(r.name)}=${encodeURIComponent(String(sample(r)))}`).join('&');
+  const url = quote(query ? `${wf.urls.test}?${query}` : wf.urls.test);
+  const headers = needed(request.headers).map((r) => ` -H ${quote(`${r.name}: ${sample(r)}`)}`).join('');
+  if (method === 'GET') return `curl ${url}${headers}`;
+  if (method === 'DELETE') return `curl -X DELETE ${url}${headers}`;
+  const rules = (Array.isArray(request.body) ? request.body : []).filter((r) => isObject(r) && typeof r.name === 'string');
+  const body = {};
+  for (const r of rules) place(body, r.name, sample(r));
+  const text = rules.length ? JSON.stringify(body) : '{"hello":"world"}';
+  return `curl -X ${method} ${url}${headers} -H 'content-type: application/json' -d ${quote(text)}`;
 }
+
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A value a rule accepts: its `equals`, its first `enum` value, or one of its type. */
+function sample(rule) {
+  if (rule.equals !== undefined) return rule.equals;
+  if (Array.isArray(rule.enum) && rule.enum.length) return rule.enum[0];
+  switch (rule.type) {
+    case 'integer': return 1;
+    case 'number': return 1.5;
+    case 'boolean': return true;
+    case 'object': return {};
+    case 'array': return [];
+    case 'null': return null;
+    default: return 'example';
+  }
+}
+
+/** `value` put at a body path (`customer.email`, `items[].sku`: one element per array) in
+ * `body`, with the objects and arrays on the way; a place already taken is kept. */
+function place(body, path, value) {
+  const parts = path.split('.').map((p) => {
+    const [, key, arrays] = /^(.*?)((?:\[\])*)$/.exec(p);
+    return { key, depth: arrays.length / 2 };
+  });
+  let at = body;
+  for (let i = 0; i < parts.length; i += 1) {
+    if (!isObject(at)) return;
+    let holder = at;
+    let slot = parts[i].key;
+    for (let d = 0; d < parts[i].depth; d += 1) {
+      if (holder[slot] === undefined) holder[slot] = [];
+      if (!Array.isArray(holder[slot])) return;
+      holder = holder[slot];
+      slot = 0;
+    }
+    if (i === parts.length - 1) {
+      if (holder[slot] === undefined) holder[slot] = value;
+      return;
+    }
+    if (holder[slot] === undefined) holder[slot] = {};
+    at = holder[slot];
+  }
+}
+
+/** `s` as one single-quoted shell word. */
+const quote = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;

@@ -12,3 +12,32 @@ test('the first method of the draft, with a JSON body only where one is sent', (
   assert.match(exampleCurl(wf('PATCH')), /^curl -X PATCH 'http:\/\/x\/hooks\/wf_1\/test' -H 'content-type: application\/json' -d /);
   assert.match(exampleCurl({ urls: { test: 'u' } }), /^curl -X POST 'u'/);
 });
+
+const withSchema = (request, method) => ({ urls: { test: 'http://x/hooks/wf_1/test' }, draft: { trigger: { type: 'endpoint', method, request } } });
+
+test('what the schema requires: query, headers and every body field, one of their type', () => {
+  const request = {
+    query: [{ name: 'source', required: true, enum: ['website', 'partner'] }, { name: 'page', type: 'integer' }, { name: 'k y', equals: 'a&b' }],
+    headers: [{ name: 'x-api-key', equals: "it's" }, { name: 'x-trace' }],
+    body: [
+      { name: 'email', type: 'string', required: true },
+      { name: 'address.city', type: 'string' },
+      { name: 'items[].qty', type: 'integer', required: true },
+      { name: 'items', type: 'array', required: true },
+      { name: 'matrix[][]', type: 'number' },
+      { name: 'kind', equals: 'order.created', enum: ['x'] },
+      { name: 'ok', type: 'boolean' },
+      { name: 'meta', type: 'object' },
+      { name: 'gone', type: 'null' },
+      { name: 'email.bad', type: 'string' },
+    ],
+  };
+  assert.equal(exampleCurl(withSchema(request)),
+    `curl -X POST 'http://x/hooks/wf_1/test?source=website&k%20y=a%26b' -H 'x-api-key: it'\\''s' -H 'content-type: application/json' -d '`
+    + `{"email":"example","address":{"city":"example"},"items":[{"qty":1}],"matrix":[[1.5]],"kind":"order.created","ok":true,"meta":{},"gone":null}'`);
+  assert.equal(exampleCurl(withSchema(request, 'GET')),
+    `curl 'http://x/hooks/wf_1/test?source=website&k%20y=a%26b' -H 'x-api-key: it'\\''s'`);
+  // Declared but nothing in it, or not lists: the plain example.
+  assert.match(exampleCurl(withSchema({ body: [] })), /-d '\{"hello":"world"\}'$/);
+  assert.match(exampleCurl(withSchema({ query: 'x', body: {} })), /^curl -X POST 'http:\/\/x\/hooks\/wf_1\/test' -H 'content-type: application\/json' -d '\{"hello":"world"\}'$/);
+});

@@ -846,6 +846,48 @@ fn delete_asks_first_and_the_question_can_be_taken_back() {
     assert_eq!(r["csp_violations"], json!([]));
 }
 
+/// The empty shelf's example request is one the draft's schema accepts: run as shown, it is
+/// captured; sent to the production URL once deployed, it starts a run.
+#[test]
+fn the_example_request_meets_the_drafts_schema() {
+    let dev = dev();
+    let id = create_deployed(dev, &endpoint_example());
+    let r = browser("dashboard_example_curl.mjs", json!({"id": id}));
+    let example = text(&r["example_curl"]).to_string();
+    let test_url = dev.url(&format!("/hooks/{id}/test"));
+    assert!(
+        example.contains(&format!("'{test_url}?source=website'")),
+        "{example}"
+    );
+    let run = |command: &str| {
+        let out = Command::new("sh")
+            .args(["-c", &format!("{command} -s -w '\\n%{{http_code}}'")])
+            .output()
+            .expect("run curl");
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = out.rsplit_once('\n').expect("status line");
+        (status.to_string(), body.to_string())
+    };
+    let (status, body) = run(&example);
+    assert_eq!(status, "200", "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["captured"],
+        true,
+        "{body}"
+    );
+    let (status, body) = run(&example.replacen("/test?", "?", 1));
+    assert_eq!(status, "202", "{body}");
+    let reply: Value = serde_json::from_str(&body).unwrap();
+    let done = wait_run(dev, text(&reply["run_id"]), 60);
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        done["input"]["request"]["body"],
+        json!({"email": "example", "address": {"city": "example"}}),
+        "{done}"
+    );
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
 #[test]
 fn test_shelf_fills_live_and_detected_schema_is_applied() {
     let dev = dev();
@@ -1398,7 +1440,10 @@ fn direction_controls_in_data_are_shown_written_out() {
     );
     assert_eq!(reply.status, 202, "{}", reply.text);
     let run = wait_run(dev, text(&reply.json()["run_id"]), 60);
-    assert_eq!(run["input"]["request"]["body"]["note"], "x \u{202e}evil\u{202c} y");
+    assert_eq!(
+        run["input"]["request"]["body"]["note"],
+        "x \u{202e}evil\u{202c} y"
+    );
     let r = browser(
         "dashboard_direction.mjs",
         json!({"id": id, "run": run["id"]}),
