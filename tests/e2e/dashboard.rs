@@ -1500,6 +1500,12 @@ fn hostile_workflow_name_is_shown_as_text_and_no_script_runs() {
         "Not loaded: Not configured (the store is not bound)"
     );
     assert_eq!(r["filtered_rows"], json!([id]));
+    let succeeded = r["succeeded_rows"].as_array().expect("rows");
+    assert!(succeeded.contains(&json!(with_run)), "{r:#}");
+    assert!(
+        !succeeded.contains(&json!(id)) && !succeeded.contains(&json!(schedule)),
+        "{r:#}"
+    );
     assert_eq!(r["list_name"], HOSTILE);
     assert_eq!(r["title_name"], HOSTILE);
     assert_eq!(r["img_elements"], 0);

@@ -132,7 +132,13 @@ export function WorkflowList() {
   };
 
   const f = filter.trim().toLowerCase();
-  const shown = (items || []).filter((w) => !f || [w.name, w.id, kindOf(w), w.status].some((s) => String(s).toLowerCase().includes(f)));
+  // What a row says: its name, id, trigger, status, last run's status and poll health.
+  const said = (w) => {
+    const x = extra[w.id] || {};
+    const health = pollHealth(x.full && x.full.poll, w.status);
+    return [w.name, w.id, kindOf(w), w.status, w.last_run && w.last_run.status, health && health.text];
+  };
+  const shown = (items || []).filter((w) => !f || said(w).some((s) => s != null && String(s).toLowerCase().includes(f)));
 
   return (
     <section>
@@ -149,7 +155,7 @@ export function WorkflowList() {
       <Problem error={createError} title="The workflow could not be created" />
       <div class="filter">
         <label for="filter">Filter</label>
-        <input id="filter" type="search" placeholder="name, id, trigger or status" value={filter}
+        <input id="filter" type="search" placeholder="name, id, trigger, status, last run or poll health" value={filter}
           onInput={(e) => setFilter(e.currentTarget.value)} />
       </div>
       {items === null ? <Problem error={error} /> : <StaleNote error={error} />}

@@ -17,6 +17,9 @@ await scenario(async (page, out) => {
   out.schedule_next_fire = await page.locator(`tr[data-id="${args.schedule}"] td.next-fire`).textContent();
   await page.getByLabel('Filter').fill('onerror');
   out.filtered_rows = await page.locator('tr[data-id]').evaluateAll((rows) => rows.map((r) => r.dataset.id));
+  // A last run's status is matched too.
+  await page.getByLabel('Filter').fill('succeeded');
+  out.succeeded_rows = await page.locator('tr[data-id]').evaluateAll((rows) => rows.map((r) => r.dataset.id));
   await page.getByLabel('Filter').fill('');
   await shot(page, 'workflows');
   await link.click();
