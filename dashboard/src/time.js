@@ -85,3 +85,19 @@ export function startOfDay(date, zone) {
   }
   return hi;
 }
+
+/** The ISO time `iso` as a wall-clock reading in the IANA zone `zone` (`2026-03-29 03:00:00`);
+ * null for a time or a zone that does not read. */
+export function wallClock(iso, zone) {
+  const t = Date.parse(iso);
+  if (Number.isNaN(t)) return null;
+  try {
+    const p = Object.fromEntries(new Intl.DateTimeFormat('en-US', {
+      timeZone: zone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit',
+      hour: '2-digit', minute: '2-digit', second: '2-digit',
+    }).formatToParts(t).map((x) => [x.type, x.value]));
+    return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
+  } catch {
+    return null;
+  }
+}

@@ -1,7 +1,7 @@
 // node --test dashboard/test: relative times, and the shared clock that keeps them current.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { relative, everySecond, startOfDay, hasPassed } from '../src/time.js';
+import { relative, everySecond, startOfDay, hasPassed, wallClock } from '../src/time.js';
 
 const now = Date.parse('2026-12-01T10:00:00Z');
 const at = (s) => new Date(now + s * 1000).toISOString();
@@ -78,4 +78,13 @@ test('a time has passed at its instant and after, never when it cannot be read',
   assert.equal(hasPassed(at(-600), now), true);
   assert.equal(hasPassed(null, now), false);
   assert.equal(hasPassed('not a time', now), false);
+});
+
+test('a time reads as the wall clock of a zone, across its DST change', () => {
+  assert.equal(wallClock('2026-03-29T00:59:59Z', 'Europe/Berlin'), '2026-03-29 01:59:59');
+  assert.equal(wallClock('2026-03-29T01:00:00Z', 'Europe/Berlin'), '2026-03-29 03:00:00');
+  assert.equal(wallClock('2026-12-07T20:12:30.000Z', 'UTC'), '2026-12-07 20:12:30');
+  assert.equal(wallClock('2026-12-07T00:30:00Z', 'America/New_York'), '2026-12-06 19:30:00');
+  assert.equal(wallClock('not a time', 'UTC'), null);
+  assert.equal(wallClock('2026-12-07T00:30:00Z', 'Not/AZone'), null);
 });

@@ -888,6 +888,28 @@ fn the_example_request_meets_the_drafts_schema() {
     assert_eq!(r["csp_violations"], json!([]));
 }
 
+/// A deployed schedule's next run is shown on the wall clock of its zone, not in UTC.
+#[test]
+fn the_next_run_is_shown_in_the_schedules_zone() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &daily_schedule("Berlin next run", "02:30", "Europe/Berlin"),
+    );
+    let r = browser("dashboard_next_run.mjs", json!({"id": id}));
+    let shown = text(&r["next_run_local"]);
+    assert!(shown.ends_with(" 02:30:00 Europe/Berlin)"), "{r:#}");
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    let next = text(&wf["next_run_at"]);
+    // 02:30 in Berlin is 01:30 UTC in winter, 00:30 in summer: the same date.
+    assert!(
+        next.ends_with("T01:30:00.000Z") || next.ends_with("T00:30:00.000Z"),
+        "{wf}"
+    );
+    assert!(shown.starts_with(&format!(" ({}", &next[..10])), "{r:#}");
+    assert_eq!(r["csp_violations"], json!([]));
+}
+
 #[test]
 fn test_shelf_fills_live_and_detected_schema_is_applied() {
     let dev = dev();

@@ -6,7 +6,7 @@ import { Problem, Loading, Empty, Time, UrlRow, Json, StaleNote, ConfirmButton, 
 import { appendPage, refreshFirstPage } from '../paging.js';
 import { exampleCurl } from '../curl.js';
 import { connectionState } from '../connection.js';
-import { everySecond, hasPassed, startOfDay } from '../time.js';
+import { everySecond, hasPassed, startOfDay, wallClock } from '../time.js';
 
 /** Whether the focus may be moved to a control of `panel`: it is on nothing (the control it was
  * on went away) or still inside the panel. */
@@ -159,9 +159,10 @@ export function EndpointPanel({ wf, dirty, tag, onApplied, onRefused, applyInEdi
   );
 }
 
-/** The zone of the schedule a preview is of: the draft's, else the deployed one's; `UTC` when
- * none is named or the browser does not know the name. */
-function scheduleZone(wf) {
+/** The zone of the schedule a preview is of: the draft's, else the deployed one's (with
+ * `deployedFirst`, the zone of what fires: the other way round); `UTC` when none is named or
+ * the browser does not know the name. */
+function scheduleZone(wf, deployedFirst = false) {
   const zone = (text) => {
     try {
       const t = JSON.parse(text)?.trigger;
@@ -170,7 +171,7 @@ function scheduleZone(wf) {
       return null;
     }
   };
-  const z = zone(wf.draftText) ?? zone(wf.deployedText) ?? 'UTC';
+  const z = (deployedFirst ? zone(wf.deployedText) ?? zone(wf.draftText) : zone(wf.draftText) ?? zone(wf.deployedText)) ?? 'UTC';
   return Number.isNaN(startOfDay('2000-01-01', z)) ? 'UTC' : z;
 }
 
@@ -181,6 +182,7 @@ export function SchedulePanel({ wf, dirty }) {
   const [problem, setProblem] = useState(null);
   const [busy, setBusy] = useState(false);
   const zone = scheduleZone(wf);
+  const firesIn = scheduleZone(wf, true);
   const load = async (ev) => {
     if (ev) ev.preventDefault();
     setBusy(true);
@@ -205,7 +207,7 @@ export function SchedulePanel({ wf, dirty }) {
     <section class="panel" aria-labelledby="schedule-h">
       <h2 id="schedule-h">Schedule</h2>
       <dl class="facts">
-        <dt>Next run</dt><dd><Time iso={wf.next_run_at} next />{wf.next_run_at ? <span class="muted"> ({wf.next_run_at})</span> : wf.status !== 'deployed' ? <span class="muted"> (not deployed)</span> : null}</dd>
+        <dt>Next run</dt><dd><Time iso={wf.next_run_at} next />{wf.next_run_at ? <span class="muted next-run-local"> ({wallClock(wf.next_run_at, firesIn) ?? wf.next_run_at} {firesIn})</span> : wf.status !== 'deployed' ? <span class="muted"> (not deployed)</span> : null}</dd>
         <dt>Last run</dt><dd><Time iso={wf.last_run_at} /></dd>
         <dt>Skipped slots</dt><dd>{wf.skipped_slots ?? 0}</dd>
         {wf.last_misfire ? <><dt>Last misfire</dt><dd><Json value={wf.last_misfire} label="Last misfire" /></dd></> : null}
