@@ -1,5 +1,5 @@
 // Small shared pieces: routing, polling, errors in words, times, copy buttons.
-import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { ApiError } from './api.js';
 import { relative, everySecond } from './time.js';
 
@@ -197,8 +197,10 @@ export function Status({ status }) {
 /** A button that acts on its second click: the first one asks (`confirmLabel`) and shows Cancel.
  * The question goes away on Cancel or Escape, when the focus leaves both buttons, and after `ms`;
  * the focus then goes back to the button. `ariaLabel`/`confirmAriaLabel` name it for assistive
- * technology when its text alone is not enough (one of many in a list). */
-export function ConfirmButton({ label, confirmLabel, onConfirm, disabled, ms = 5000, ariaLabel, confirmAriaLabel }) {
+ * technology when its text alone is not enough (one of many in a list); `warning`, shown while
+ * it asks (and read with the question), says what else goes. */
+export function ConfirmButton({ label, confirmLabel, onConfirm, disabled, ms = 5000, ariaLabel, confirmAriaLabel, warning }) {
+  const warningId = useId();
   const [asking, setAsking] = useState(false);
   const group = useRef(null);
   const main = useRef(null);
@@ -220,8 +222,10 @@ export function ConfirmButton({ label, confirmLabel, onConfirm, disabled, ms = 5
     <span class="confirm" ref={group} onKeyDown={(e) => { if (e.key === 'Escape') back(); }}
       onFocusOut={(e) => { if (group.current && !group.current.contains(e.relatedTarget)) setAsking(false); }}>
       <button type="button" class="danger" ref={main} onClick={click} disabled={disabled}
-        aria-label={asking ? confirmAriaLabel : ariaLabel}>{asking ? confirmLabel : label}</button>
+        aria-label={asking ? confirmAriaLabel : ariaLabel}
+        aria-describedby={asking && warning ? warningId : undefined}>{asking ? confirmLabel : label}</button>
       {asking && <button type="button" onClick={back}>Cancel</button>}
+      {asking && warning ? <span class="confirm-warning" id={warningId}>{warning}</span> : null}
     </span>
   );
 }

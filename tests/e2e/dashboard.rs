@@ -834,6 +834,10 @@ fn delete_asks_first_and_the_question_can_be_taken_back() {
         ]),
         "{r:#}"
     );
+    // Not deployed: what goes with it.
+    let warning = "Its runs, connections and test requests go with it.";
+    assert_eq!(r["warning"], warning, "{r:#}");
+    assert_eq!(r["described"], warning, "{r:#}");
     let calm = json!(["Save", "Deploy", "Undeploy (disabled)", "Delete"]);
     assert_eq!(buttons("after_cancel"), calm, "{r:#}");
     assert_eq!(buttons("after_click_elsewhere"), calm, "{r:#}");
@@ -1695,6 +1699,10 @@ fn a_save_deploy_or_delete_over_a_draft_saved_elsewhere_changes_nothing_and_says
     assert_eq!(dirty["deployed_version"], 1, "{r:#}");
     assert_eq!(dirty["deployed_name"], "Saved again elsewhere", "{r:#}");
     let delete = &r["delete"];
+    assert!(
+        text(&delete["warning"]).starts_with("It is deployed: its triggers stop"),
+        "{r:#}"
+    );
     assert!(
         text(&delete["problem"]).contains("Not deleted: the workflow was changed elsewhere"),
         "{r:#}"

@@ -374,7 +374,10 @@ export function WorkflowPage({ id, onDirty }) {
           <button type="button" class="primary" ref={deployButton} onClick={() => { focusAfter(() => deployButton.current, 'save', 'deploy'); deploy(); }} disabled={!!busy || gone}>{busy === 'deploy' ? 'Deploying…' : 'Deploy'}</button>
           {/* Undeployed, its button is disabled: Deploy takes the focus. */}
           <button type="button" onClick={(e) => { const self = e.currentTarget; focusAfter(() => (self.disabled ? deployButton.current : self), 'undeploy'); undeploy(); }} disabled={wf.status !== 'deployed' || !!busy || gone}>Undeploy</button>
-          <ConfirmButton label={busy === 'delete' ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?" onConfirm={remove} disabled={!!busy} />
+          <ConfirmButton label={busy === 'delete' ? 'Deleting…' : 'Delete'} confirmLabel="Really delete?" onConfirm={remove} disabled={!!busy}
+            warning={wf.status === 'deployed'
+              ? 'It is deployed: its triggers stop, and its runs, connections and test requests go with it.'
+              : 'Its runs, connections and test requests go with it.'} />
         </nav>
       </div>
       {gone && <div class="problem" role="alert" id="gone"><strong>This workflow was deleted</strong>

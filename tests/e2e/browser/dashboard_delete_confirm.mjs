@@ -12,6 +12,8 @@ await scenario(async (page, out) => {
   });
   await actions.getByRole('button', { name: 'Delete', exact: true }).click();
   out.asking = await state();
+  out.warning = await actions.locator('.confirm-warning').textContent();
+  out.described = await actions.getByRole('button', { name: 'Really delete?' }).evaluate((b) => document.getElementById(b.getAttribute('aria-describedby'))?.textContent);
   await actions.getByRole('button', { name: 'Cancel' }).click();
   out.after_cancel = await state();
   await actions.getByRole('button', { name: 'Delete', exact: true }).click();

@@ -70,9 +70,11 @@ await scenario(async (page, out) => {
   await apiPut(path, { ...before, name: 'Saved before the delete' });
   const actions = page.getByRole('navigation', { name: 'Workflow actions' });
   await actions.getByRole('button', { name: 'Delete', exact: true }).click();
+  const warning = await actions.locator('.confirm-warning').textContent();
   await actions.getByRole('button', { name: 'Really delete?' }).click();
   await page.locator('#save-problem', { hasText: 'Not deleted' }).waitFor({ timeout: 10_000 });
   out.delete = {
+    warning,
     problem: await page.locator('#save-problem').textContent(),
     editor_shows_theirs: (await editorText(page)).includes('Saved before the delete'),
     stored_name: (await apiGet(path)).draft.name,
