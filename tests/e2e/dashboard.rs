@@ -469,6 +469,8 @@ fn a_failed_run_says_its_error_in_words_and_a_deleted_workflow_is_said_so() {
     );
     // The error's message, not its JSON.
     assert_eq!(text(&r["run_error"]), message, "{r:#}");
+    // The runs list says it too.
+    assert_eq!(text(&r["list_error"]), message, "{r:#}");
     assert!(!text(&r["step_error"]).contains('{'), "{r:#}");
     assert_eq!(r["input_label"], "Run input", "{r:#}");
     assert_eq!(

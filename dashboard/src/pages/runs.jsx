@@ -162,7 +162,7 @@ export function RunsPage({ id }) {
       {all.length > 0 && (
         <div class="table-wrap">
           <table class="runs">
-            <thead><tr><th scope="col">Run</th><th scope="col">Status</th><th scope="col">Trigger</th><th scope="col">Version</th><th scope="col">Created</th><th scope="col">Duration</th></tr></thead>
+            <thead><tr><th scope="col">Run</th><th scope="col">Status</th><th scope="col">Trigger</th><th scope="col">Version</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Error</th></tr></thead>
             <tbody>
               {all.map((r) => (
                 <tr key={r.id} data-run={r.id}>
@@ -172,6 +172,7 @@ export function RunsPage({ id }) {
                   <td data-label="Version">v{r.version}</td>
                   <td data-label="Created"><Time iso={r.created_at} /></td>
                   <td data-label="Duration">{duration(r.started_at, r.finished_at) || '—'}</td>
+                  <td data-label="Error" class="run-list-error">{r.error ? <span title={errorText(r.error)}>{errorText(r.error)}</span> : null}</td>
                 </tr>
               ))}
             </tbody>

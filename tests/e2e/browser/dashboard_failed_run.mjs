@@ -21,6 +21,7 @@ await scenario(async (page, out) => {
 
   await page.goto(`${args.base}/#/w/${args.workflow}/runs`);
   await page.locator(`tr[data-run="${args.run}"]`).waitFor();
+  out.list_error = await page.locator(`tr[data-run="${args.run}"] td.run-list-error`).textContent();
   const r = await fetch(`${args.base}/api/workflows/${args.workflow}`, { method: 'DELETE', headers: { authorization: `Bearer ${args.token}` } });
   out.deleted = r.status;
   await page.locator('.problem', { hasText: 'This workflow was deleted' }).waitFor({ timeout: 15_000 }).catch(() => {});
