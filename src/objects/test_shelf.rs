@@ -201,7 +201,8 @@ pub async fn handle(
                 // The newest capture that passed the draft's `verify` (`signed`: one is
                 // required; else one that did not fail it): anyone may post to the test URL,
                 // and what a stranger sends unsigned, or without a gate's secret, must not
-                // become the schema.
+                // become the schema. Nor one whose body or query could not be read: it would
+                // propose no rules for them.
                 let passed = match param(url, "signed") == "1" {
                     true => "json_extract(record, '$.signature.valid') = 1",
                     false => "json_extract(record, '$.signature.valid') IS NOT 0",
@@ -210,6 +211,8 @@ pub async fn handle(
                     &format!(
                         "SELECT record FROM test_requests WHERE {passed} \
                          AND json_extract(record, '$.gate_error') IS NULL \
+                         AND json_extract(record, '$.body_error') IS NULL \
+                         AND json_extract(record, '$.query_error') IS NULL \
                          ORDER BY id DESC LIMIT 1"
                     ),
                     None,

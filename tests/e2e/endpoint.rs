@@ -3063,6 +3063,75 @@ fn test_requests_that_fail_a_gate_are_not_parsed_nor_detected_from() {
     );
 }
 
+/// A capture whose body could not be read proposes no body rules: detection passes over it for
+/// the newest readable one, and named by its id it is a 422 saying why, so applying never
+/// drops the draft's body rules.
+#[test]
+fn detection_passes_over_a_capture_whose_body_could_not_be_read() {
+    let dev = dev();
+    let rules =
+        json!({"request": {"body": [{"name": "email", "type": "string", "required": true}]}});
+    let id = create(dev, &endpoint(rules, json!([])));
+    let test_url = dev.url(&format!("/hooks/{id}/test"));
+    let capture = |body: &[u8]| {
+        let r = send(
+            "POST",
+            &test_url,
+            &[("content-type", "application/json")],
+            Some(body),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.json()["id"].as_str().unwrap().to_string()
+    };
+    let readable = capture(br#"{"email": "a@b.c", "plan": "pro"}"#);
+    let malformed = capture(br#"{"email": "a@b.c","#);
+    let got = newest_test_request(dev, &id);
+    assert_eq!(got["id"], malformed.as_str(), "{got}");
+    assert!(got["body_error"].is_string(), "{got}");
+
+    let detect = |body: Value| {
+        api(
+            dev,
+            "POST",
+            &format!("/api/workflows/{id}/detect-schema"),
+            Some(&body),
+        )
+    };
+    let r = detect(json!({"test_request_id": malformed}));
+    assert_problem(&r, 422);
+    assert_eq!(r.locations(), ["body.test_request_id"], "{}", r.text);
+    assert!(r.text.contains("invalid JSON"), "{}", r.text);
+    let r = detect(json!({"apply": true}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["test_request_id"], readable.as_str(), "{}", r.text);
+    let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
+    let names: Vec<&str> = wf["draft"]["trigger"]["request"]["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["email", "plan"], "{wf}");
+
+    // With only unreadable captures, nothing is captured yet.
+    let other = create(dev, &endpoint(json!({}), json!([])));
+    let r = send(
+        "POST",
+        &dev.url(&format!("/hooks/{other}/test")),
+        &[("content-type", "application/json")],
+        Some(b"not json"),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = api(
+        dev,
+        "POST",
+        &format!("/api/workflows/{other}/detect-schema"),
+        None,
+    );
+    assert_problem(&r, 409);
+    assert!(r.text.contains("could not be read"), "{}", r.text);
+}
+
 /// Unauthenticated traffic writes nothing to D1: a capture on the test URL makes no D1
 /// statement at all (the draft and the shelf are in the workflow's object), and a rejected
 /// signature is counted in the object; only the deployed version may be read (cached).

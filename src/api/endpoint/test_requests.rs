@@ -341,13 +341,28 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                              is valid)",
                         false =>
                             "no request has been sent to the test URL yet (a request \
-                             that fails one of the draft's gates is not used)",
+                             that fails one of the draft's gates, or whose body or query \
+                             could not be read, is not used)",
                     },
                     origin(&req)
                 ),
             ),
         });
     };
+    // A capture named by its id whose body or query could not be read would propose no rules
+    // for them: applied, it would drop the draft's.
+    for (part, error) in [("body", "body_error"), ("query", "query_error")] {
+        if let Some(why) = captured[error].as_str() {
+            let message = format!(
+                "test request {} has no readable {part} ({why}); detect from a capture whose \
+                 {part} could be read",
+                captured["id"].as_str().unwrap_or("")
+            );
+            let mut errors = Errors::new();
+            errors.push("body.test_request_id", message.clone());
+            return Err(ApiError::new(422, "Capture not readable", message).with_errors(errors));
+        }
+    }
     let object = |v: &Value| v.as_object().cloned().unwrap_or_default();
     let mut schema = detect::detect(
         &object(&captured["query"]),
