@@ -740,6 +740,9 @@ async fn finish_signin(
                 "the sign-in was kept (the connection is stored), but the workflow's run was not \
                  started: its input (the provider's userinfo answer) is too large for a run"
             }
+            CreateError::Deleted(_) => {
+                "the workflow was deleted while its run started: the run was deleted with it"
+            }
         };
         let e = ApiError::from(e);
         worker::console_error!("oauth {id}: the sign-in's run did not start: {}", e.detail);

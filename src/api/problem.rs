@@ -179,6 +179,7 @@ impl From<crate::objects::runs::client::CreateError> for ApiError {
         use crate::objects::runs::client::CreateError;
         match e {
             CreateError::Full(detail) => ApiError::new(507, "Insufficient storage", detail),
+            CreateError::Deleted(detail) => ApiError::not_found(detail),
             CreateError::TooLarge(message) => {
                 let mut errors = Errors::new();
                 errors.push("body", message.clone());

@@ -856,9 +856,9 @@ impl Followup<'_> {
             }
             Err(e) => {
                 let e = match e {
-                    runs::client::CreateError::Full(d) | runs::client::CreateError::TooLarge(d) => {
-                        d
-                    }
+                    runs::client::CreateError::Full(d)
+                    | runs::client::CreateError::TooLarge(d)
+                    | runs::client::CreateError::Deleted(d) => d,
                     runs::client::CreateError::Failed(e) => e.to_string(),
                 };
                 worker::console_error!(

@@ -2299,3 +2299,89 @@ fn a_reply_does_not_return_a_secret_an_upstream_echoed() {
     let run = wait_run(dev, r.header("x-run").unwrap(), 60);
     assert!(!run.to_string().contains(PLAIN_SECRET), "{run}");
 }
+
+/// A workflow deleted while its runs wait for a free slot (six execute at once per shard)
+/// sends nothing more: the runs executing finish the call they made, and those held go with
+/// the workflow.
+#[test]
+fn a_deleted_workflows_waiting_runs_make_no_more_calls() {
+    use crate::harness::http_server::{Reply, Server};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let dev = dev();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let server = Server::bind();
+    let url = format!("{}/held", server.base());
+    let counted = calls.clone();
+    server.serve(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        Reply::json(200, json!({"ok": true}))
+    });
+    let id = create_deployed(
+        dev,
+        &json!({"name": "Held", "trigger": {"type": "endpoint", "method": "POST"},
+                "steps": [{"type": "http", "name": "call", "method": "POST", "url": url,
+                           "json": {"n": "{{request.body.n}}"}, "retries": 0}]}),
+    );
+    for n in 0..20 {
+        hook(dev, &id, &json!({ "n": n }));
+    }
+    // The first six calls are out (each takes 1 s, well within the runs' leases of 3 s: a
+    // held run starts without renewing its lease); the other runs wait for their slots.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while calls.load(Ordering::SeqCst) < 6 {
+        assert!(std::time::Instant::now() < deadline, "no calls yet");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let r = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    let at_delete = calls.load(Ordering::SeqCst);
+    assert!(
+        at_delete < 20,
+        "{at_delete} calls: the runs ended before the delete"
+    );
+    // Long enough for the other waves had the runs gone on.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        at_delete,
+        "calls after the delete"
+    );
+}
+
+/// A request waiting for a Response step's reply whose workflow is deleted meanwhile is told
+/// so (404), rather than waiting out its timeout for a 503.
+#[test]
+fn a_reply_awaited_from_a_deleted_workflow_is_a_404() {
+    let dev = dev();
+    let id = create_deployed(
+        dev,
+        &json!({"name": "Awaited", "trigger": {"type": "endpoint", "method": "POST",
+                "response_timeout_ms": 20000},
+                "steps": [{"type": "http", "name": "slow", "method": "GET",
+                           "url": upstream().url("/slow/5000"), "retries": 0},
+                          {"type": "response", "status": 200, "json": {"ok": true}}]}),
+    );
+    let url = dev.url(&format!("/hooks/{id}"));
+    let waiting = std::thread::spawn(move || {
+        send(
+            "POST",
+            &url,
+            &[("content-type", "application/json")],
+            Some(b"{}"),
+        )
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let r = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
+    assert_eq!(r.status, 204, "{}", r.text);
+    let answer = waiting.join().expect("the request");
+    assert_eq!(answer.status, 404, "{}", answer.text);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/problem+json"),
+        "{}",
+        answer.text
+    );
+    assert!(answer.text.contains("deleted"), "{}", answer.text);
+}

@@ -44,6 +44,8 @@ pub enum CreateError {
     Full(String),
     /// The run is larger than one call to its shard object can carry (a message for a person).
     TooLarge(String),
+    /// The workflow was deleted while the request waited for its run's reply (410).
+    Deleted(String),
     Failed(worker::Error),
 }
 
@@ -167,6 +169,13 @@ pub async fn create(
         let problem: Value = answer.json().unwrap_or(Value::Null);
         let detail = problem["detail"].as_str().unwrap_or("run storage is full");
         return Err(CreateError::Full(detail.to_string()));
+    }
+    if answer.status == 410 {
+        let problem: Value = answer.json().unwrap_or(Value::Null);
+        let detail = problem["detail"]
+            .as_str()
+            .unwrap_or("the workflow was deleted");
+        return Err(CreateError::Deleted(detail.to_string()));
     }
     if answer.status >= 400 {
         let text = answer.text;

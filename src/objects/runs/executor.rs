@@ -60,9 +60,17 @@ struct ObjectWriter<'a> {
     secrets: bool,
     /// The run's input in bytes, a body kept in pieces included.
     input_bytes: usize,
+    /// `RunsInstance::emptied` when the execution began: once it moved, the workflow was
+    /// deleted, and the run starts no step and writes nothing.
+    generation: u64,
 }
 
 impl ObjectWriter<'_> {
+    /// The workflow was deleted since the execution began (its storage emptied).
+    fn deleted(&self) -> bool {
+        self.runs.emptied.get() != self.generation
+    }
+
     fn fence(&self) -> Fence<'_> {
         Fence {
             id: self.id,
@@ -104,6 +112,9 @@ impl RunWriter for ObjectWriter<'_> {
     }
 
     fn reaches_out(&self, worst_case_ms: i64) -> bool {
+        if self.deleted() {
+            return false;
+        }
         self.runs.reaches_out(worst_case_ms);
         now_ms() + worst_case_ms <= self.runs.wake_started.get() + wake_ms(self.env).wall
             && self.runs.take_call()
@@ -227,6 +238,10 @@ impl ObjectWriter<'_> {
         response: Option<&str>,
         raw: RawOutputs<'_>,
     ) -> Result<bool> {
+        // Deleted: nothing is left to write to, as for a run fenced out.
+        if self.deleted() {
+            return Ok(false);
+        }
         let private = sealed::seal_outputs(self.env, self.id, raw);
         let response = response.map(|r| limits::fit_text(r.to_string(), VALUE_CAP_BYTES));
         self.runs.grew(
@@ -244,6 +259,9 @@ impl ObjectWriter<'_> {
     }
 
     fn end(&self, status: &str, steps: &str, error: Option<&str>) -> Result<bool> {
+        if self.deleted() {
+            return Ok(false);
+        }
         let error = error.map(|e| limits::fit_error(e.to_string(), ERROR_CAP_BYTES));
         self.runs
             .grew(steps.len() + error.as_ref().map_or(0, String::len));
@@ -271,6 +289,8 @@ struct Shared<'a> {
     sql: &'a SqlStorage,
     runs: &'a RunsInstance,
     max_attempts: i64,
+    /// `RunsInstance::emptied` when the wake began.
+    generation: u64,
 }
 
 impl<'a> Shared<'a> {
@@ -280,7 +300,13 @@ impl<'a> Shared<'a> {
             sql,
             runs,
             max_attempts: limits::max_attempts(env),
+            generation: runs.emptied.get(),
         })
+    }
+
+    /// The workflow was deleted since the wake began (its storage emptied).
+    fn deleted(&self) -> bool {
+        self.runs.emptied.get() != self.generation
     }
 }
 
@@ -293,6 +319,7 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) -> (i64, bool) {
         sql,
         runs,
         max_attempts: max,
+        generation,
     } = *shared;
     let run = &claimed.row;
     let writer = ObjectWriter {
@@ -303,6 +330,7 @@ async fn execute_one(shared: &Shared<'_>, claimed: Claimed) -> (i64, bool) {
         attempts: run.attempts,
         secrets: run.trigger == "oauth",
         input_bytes: run.input.len(),
+        generation,
     };
     let result = if run.attempts > max {
         let error = json!({ "message": format!("gave up after {max} attempts") }).to_string();
@@ -438,6 +466,12 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         for handed in runs.take_handed() {
             held.push_back(handed);
         }
+        // The workflow was deleted meanwhile: the runs held go with it, none is started or
+        // claimed, and the wake ends once those executing have stopped.
+        let deleted = shared.deleted();
+        if deleted {
+            held.clear();
+        }
         // A wake whose outbound calls or runs are spent starts no held run (with no call left,
         // one would stop before its first): they go back to the queue, due at once, for the
         // next wake.
@@ -490,7 +524,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
         // The free slots are filled by one claim, which also takes up to `HELD` more.
         // A wake whose time, outbound calls or runs are spent takes no more runs: the next wake
         // goes on once the runs in flight have ended.
-        let taking = now - started < budget && !runs.spent();
+        let taking = !deleted && now - started < budget && !runs.spent();
         // Never more than the wake may still start.
         let runs_left = usize::try_from(runs.runs_left()).unwrap_or(usize::MAX);
         if claim_due && held.is_empty() && in_flight.len() < IN_FLIGHT && taking {
@@ -588,7 +622,7 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
 
     runs.set_room(0, 0, 0);
     // The storage was emptied meanwhile (the workflow was deleted): nothing is left to keep.
-    if !runs.ready.get() {
+    if !runs.ready.get() || shared.deleted() {
         return Ok(None);
     }
     let now = now_ms();

@@ -91,6 +91,7 @@ pub async fn create(
 ) -> Result<Answer> {
     let sql = sql(state, runs)?;
     let table = Table { sql: &sql };
+    let generation = runs.emptied.get();
     let input = limits::fit_text(std::mem::take(&mut run.input), limits::INPUT_CAP_BYTES);
     let pieces = &run.pieces;
     let now = now_ms();
@@ -209,6 +210,18 @@ pub async fn create(
             reply = r;
         }
         runs.prune(&current.id);
+        // The workflow was deleted while this request waited: its run went with it.
+        if runs.emptied.get() != generation {
+            return Ok(json_answer(
+                410,
+                &json!({
+                    "type": "about:blank",
+                    "title": "Workflow deleted",
+                    "status": 410,
+                    "detail": "the workflow was deleted while this request waited for its run's reply; the run was deleted with it",
+                }),
+            ));
+        }
         if let Some(p) = table.prior(&current.id)? {
             current = p;
         }

@@ -22,6 +22,9 @@ const ALARM_LATE_MS: i64 = 60_000;
 pub struct RunsInstance {
     /// The tables were created by this instance.
     pub ready: Cell<bool>,
+    /// How often this instance's storage was emptied (the workflow was deleted, see
+    /// [`Self::reset`]): an execution begun before then starts no step and writes nothing.
+    pub emptied: Cell<u64>,
     /// Whether the object holds runs (its storage's mark, see `WorkflowObject::holds_runs`):
     /// `None` until this instance read or wrote the mark.
     pub holds: Cell<Option<bool>>,
@@ -250,8 +253,15 @@ impl RunsInstance {
         Ok(())
     }
 
-    /// Forgets what this instance knew of its storage (the storage was emptied).
+    /// Forgets what this instance knew of its storage (the storage was emptied): the runs
+    /// handed over are dropped, and every request waiting for a run is told it ended.
     pub fn reset(&self) {
+        self.emptied.set(self.emptied.get() + 1);
+        self.handed.borrow_mut().clear();
+        let waiting = std::mem::take(&mut *self.waiting.borrow_mut());
+        for tx in waiting.into_values().flatten() {
+            let _ = tx.send(None);
+        }
         self.ready.set(false);
         self.holds.set(None);
         self.alarm_due.set(None);
