@@ -66,6 +66,13 @@ pub(crate) fn if_match<'a>(req: &Request, row: &'a WorkflowRow) -> ApiResult<Opt
     if expected.trim() == "*" {
         return Ok(None);
     }
+    if !revision::if_match_is_well_formed(&expected) {
+        return Err(ApiError::field(
+            "header.if-match",
+            "is not an entity tag: send the workflow's ETag as it was read, with its quotes \
+             (\"…\"), or `*`",
+        ));
+    }
     match revision::if_match_allows(&expected, &revision::draft_tag(&row.draft)) {
         true => Ok(Some(&row.draft)),
         false => Err(draft_changed_since(&row.id)),
@@ -127,9 +134,9 @@ pub async fn create(mut req: Request, env: &Env) -> ApiResult {
         updated_at: now,
         draft_changed: false,
     };
-    store::workflows::insert(&db, &row)
-        .await
-        .map_err(|e| key_conflict(e, def.key.as_deref()))?;
+    if let Err(e) = store::workflows::insert(&db, &row).await {
+        return Err(key_conflict(&db, e, def.key.as_deref()).await);
+    }
     if row.trigger_type == TriggerKind::Endpoint {
         // Its test URL reads the draft from the workflow's object, not from D1. The workflow is
         // created either way: an object that was not told reads the draft from the catalog at
@@ -235,16 +242,17 @@ async fn key_is_free(
 ) -> ApiResult<()> {
     let Some(key) = key else { return Ok(()) };
     match store::workflows::get_by_key(db, key).await? {
-        Some(other) if Some(other.id.as_str()) != this => Err(key_taken(key, &other.id)),
+        Some(other) if Some(other.id.as_str()) != this => Err(key_taken(key, Some(&other.id))),
         _ => Ok(()),
     }
 }
 
-fn key_taken(key: &str, other: &str) -> ApiError {
+fn key_taken(key: &str, other: Option<&str>) -> ApiError {
+    let other = other.map(|id| format!(" ({id})")).unwrap_or_default();
     ApiError::new(
         409,
         "Conflict",
-        format!("another workflow ({other}) already has key `{key}`"),
+        format!("another workflow{other} already has key `{key}`"),
     )
     .with_errors(tripline_core::kernel::problem::Errors(vec![
         tripline_core::kernel::problem::FieldError::new(
@@ -254,10 +262,16 @@ fn key_taken(key: &str, other: &str) -> ApiError {
     ]))
 }
 
-/// A write that lost a race for a key: 409 instead of a storage error.
-fn key_conflict(e: worker::Error, key: Option<&str>) -> ApiError {
+/// A write that lost a race for a key: 409 naming the workflow that won it, instead of a
+/// storage error.
+async fn key_conflict(db: &worker::D1Database, e: worker::Error, key: Option<&str>) -> ApiError {
     match key {
-        Some(key) if e.to_string().contains("UNIQUE") => key_taken(key, "another"),
+        Some(key) if e.to_string().contains("UNIQUE") => {
+            match store::workflows::get_by_key(db, key).await {
+                Ok(Some(other)) => key_taken(key, Some(&other.id)),
+                _ => key_taken(key, None),
+            }
+        }
         _ => e.into(),
     }
 }
@@ -317,10 +331,11 @@ pub async fn replace(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult 
         Some(text) => store::workflows::Over::Draft(text),
         None => store::workflows::Over::Any,
     };
-    if !store::workflows::update_draft_if(&db, id, &draft, &now, only_over)
-        .await
-        .map_err(|e| key_conflict(e, def.key.as_deref()))?
-    {
+    let written = match store::workflows::update_draft_if(&db, id, &draft, &now, only_over).await {
+        Ok(written) => written,
+        Err(e) => return Err(key_conflict(&db, e, def.key.as_deref()).await),
+    };
+    if !written {
         load(env, id).await?;
         return Err(match condition {
             Some(_) => draft_changed_since(id.as_str()),

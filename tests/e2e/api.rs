@@ -763,6 +763,16 @@ fn if_match_saves_and_deploys_only_the_draft_that_was_read() {
     assert_eq!(api(dev, "GET", &path, None).json()["draft"]["name"], "weak");
     let weak_tag = r.header("etag").expect("an ETag").to_string();
 
+    // A tag without its quotes names no draft: a 400 that says so, nothing changed.
+    for method in ["PUT", "DELETE"] {
+        let bare = weak_tag.trim_matches('"');
+        let r = api_if_match(dev, method, &path, bare, Some(&endpoint_def("bare")));
+        assert_problem(&r, 400);
+        assert_eq!(r.locations(), ["header.if-match"], "{}", r.text);
+        assert!(r.text.contains("with its quotes"), "{}", r.text);
+    }
+    assert_eq!(api(dev, "GET", &path, None).json()["draft"]["name"], "weak");
+
     // A delete with `If-Match` happens only while the draft is the one named.
     let r = api_if_match(dev, "DELETE", &path, &tag, None);
     assert_problem(&r, 412);
@@ -1026,4 +1036,51 @@ fn a_compressed_or_malformed_management_body_says_what_is_wrong() {
         "{}",
         r.text
     );
+}
+
+/// A key belongs to one workflow: of creates racing for it, one wins, and every other is a
+/// `409` at `key` that names the workflow holding it.
+#[test]
+fn creates_racing_for_a_key_name_the_winner() {
+    let dev = shared();
+    let key = format!("race-{}", std::process::id());
+    let def = |n: usize| {
+        let mut d = endpoint_def(&format!("racer {n}"));
+        d["key"] = json!(key);
+        d
+    };
+    let answers: Vec<Resp> = std::thread::scope(|s| {
+        let racers: Vec<_> = (0..8)
+            .map(|n| {
+                let body = def(n);
+                s.spawn(move || api(dev, "POST", "/api/workflows", Some(&body)))
+            })
+            .collect();
+        racers
+            .into_iter()
+            .map(|r| r.join().expect("racer"))
+            .collect()
+    });
+    let won: Vec<&Resp> = answers.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        answers.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    let winner = won[0].json()["id"].as_str().expect("id").to_string();
+    for r in answers.iter().filter(|r| r.status != 201) {
+        assert_problem(r, 409);
+        assert_eq!(r.locations(), ["key"], "{}", r.text);
+        assert!(
+            r.json()["detail"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("({winner})")),
+            "{}",
+            r.text
+        );
+    }
+    let listed = api(dev, "GET", &format!("/api/workflows?key={key}"), None).json();
+    assert_eq!(listed["workflows"][0]["id"], winner.as_str(), "{listed}");
 }

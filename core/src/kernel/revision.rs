@@ -23,9 +23,58 @@ pub fn if_match_allows(header: &str, tag: &str) -> bool {
         })
 }
 
+/// Whether an `If-Match` value is `*` or a list of entity tags (`"…"` or `W/"…"`, visible
+/// characters but `"` inside the quotes): one that is not (a tag without its quotes) names no
+/// draft, and is a mistake to say, not a draft saved since.
+pub fn if_match_is_well_formed(header: &str) -> bool {
+    let header = header.trim();
+    header == "*"
+        || header
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .all(|t| {
+                let t = t.strip_prefix("W/").unwrap_or(t);
+                t.len() >= 2
+                    && t.starts_with('"')
+                    && t.ends_with('"')
+                    && t[1..t.len() - 1]
+                        .bytes()
+                        .all(|b| b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80)
+            })
+            && header.split(',').any(|t| !t.trim().is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn if_match_is_a_star_or_a_list_of_quoted_tags() {
+        let tag = draft_tag("x");
+        for good in [
+            "*",
+            " * ",
+            &tag,
+            &format!("W/{tag}"),
+            &format!("\"0\", {tag},"),
+        ] {
+            assert!(if_match_is_well_formed(good), "{good}");
+        }
+        for bad in [
+            "",
+            " ",
+            ",",
+            tag.trim_matches('"'),
+            "\"",
+            "\"a\"b\"",
+            "W/abc",
+            "\"a b\"",
+            "*, \"a\"",
+        ] {
+            assert!(!if_match_is_well_formed(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn a_draft_tag_is_strong_and_follows_the_text() {
