@@ -367,8 +367,11 @@ impl WorkflowObject {
         };
         match deployed.definition.trigger.kind() {
             TriggerKind::Schedule => {
+                // Whether an alarm of the schedule was armed until now (a redeploy may overtake
+                // it, see `schedule::arm`).
+                let was_armed = self.kind_now(self.kv()?)? == Some(TriggerKind::Schedule);
                 self.set_kind(Some(TriggerKind::Schedule)).await?;
-                schedule::arm(self, &deployed, reconcile).await?;
+                schedule::arm(self, &deployed, reconcile, was_armed).await?;
             }
             TriggerKind::Poll => {
                 self.set_kind(Some(TriggerKind::Poll)).await?;

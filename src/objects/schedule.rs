@@ -176,24 +176,38 @@ impl Armed {
     /// the status counts every version. An unchanged schedule that counts days keeps counting
     /// them from where it did (`earlier` must be the armed version's: one written by an arm cut
     /// short is not it); slots at or before the deploy instant never run, so with such an
-    /// earlier anchor they count as dealt with (the anchor is the floor otherwise).
+    /// earlier anchor they count as dealt with (the anchor is the floor otherwise). But the
+    /// slot the earlier version's alarm was armed for, due at or before the deploy and not run
+    /// yet (its alarm not delivered: a redeploy a few milliseconds after 09:00), still runs,
+    /// with this version, when the schedule and zone are the same: a redeploy must not drop it.
+    /// Only while that alarm was still armed (`overtaken_within`: the object served the
+    /// schedule until this deploy, not undeployed or serving another trigger) and the slot is at
+    /// most that many milliseconds (the misfire grace) before the deploy.
     fn for_version(
         self,
         version: i64,
         deployed_at: i64,
         trigger: &ScheduleTrigger,
         earlier: Option<&StoredTrigger>,
+        overtaken_within: Option<i64>,
     ) -> Armed {
-        let anchor_ms = trigger.anchor_after(
-            earlier
-                .filter(|s| s.version == self.version)
-                .and_then(|s| ScheduleTrigger::from_json(&s.trigger))
-                .as_ref()
-                .map(|e| (e, self.anchor_ms)),
-            deployed_at,
-        );
-        let handled_ms = match anchor_ms < deployed_at {
-            true => Some(self.handled_ms.map_or(deployed_at, |h| h.max(deployed_at))),
+        let earlier = earlier
+            .filter(|s| s.version == self.version)
+            .and_then(|s| ScheduleTrigger::from_json(&s.trigger));
+        let same_slots = earlier
+            .as_ref()
+            .is_some_and(|e| e.schedule == trigger.schedule && e.timezone == trigger.timezone);
+        let unrun = self.next_ms.filter(|&n| {
+            same_slots
+                && n <= deployed_at
+                && overtaken_within.is_some_and(|within| deployed_at - n <= within)
+                && self.handled_ms.is_none_or(|h| n > h)
+        });
+        // Slots at or before this never run.
+        let floor = unrun.map_or(deployed_at, |n| n - 1);
+        let anchor_ms = trigger.anchor_after(earlier.as_ref().map(|e| (e, self.anchor_ms)), floor);
+        let handled_ms = match anchor_ms < floor {
+            true => Some(self.handled_ms.map_or(floor, |h| h.max(floor))),
             false => self.handled_ms,
         };
         Armed {
@@ -362,7 +376,14 @@ fn json_string<T: Serialize>(value: &T) -> Result<String> {
 /// starts over from its deploy instant (its anchor too, unless its schedule and zone are the
 /// earlier version's: `ScheduleTrigger::anchor_after`); a reconcile of the armed version keeps the marks and
 /// applies the misfire policy to slots missed while nothing was running.
-pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> Result<()> {
+///
+/// `was_armed`: the object served a schedule until this call (see [`Armed::for_version`]).
+pub async fn arm(
+    obj: &WorkflowObject,
+    deployed: &Deployed,
+    reconcile: bool,
+    was_armed: bool,
+) -> Result<()> {
     let Trigger::Schedule(trigger) = &deployed.definition.trigger else {
         return Ok(());
     };
@@ -379,6 +400,7 @@ pub async fn arm(obj: &WorkflowObject, deployed: &Deployed, reconcile: bool) -> 
             deployed.deployed_at_ms,
             trigger,
             earlier_trigger.as_ref(),
+            was_armed.then(|| misfire_grace(obj.env()).num_milliseconds()),
         ),
         // Never armed, or a record that no longer reads: then its slots up to now were run or
         // skipped, and none of them is due again (a slot whose run retention deleted would run
@@ -1059,7 +1081,7 @@ mod tests {
             version: 1,
             anchor_ms: 1_000,
             handled_ms: Some(5_000),
-            next_ms: Some(9_000),
+            next_ms: Some(29_000),
             pending: Vec::new(),
             skipped_slots: 3,
             last_misfire: None,
@@ -1067,16 +1089,24 @@ mod tests {
         };
         let deployed_at = 20_000;
         let weekly = trigger(every_7.clone());
-        let kept = old
-            .clone()
-            .for_version(2, deployed_at, &weekly, Some(&stored(1, &every_7)));
+        let kept = old.clone().for_version(
+            2,
+            deployed_at,
+            &weekly,
+            Some(&stored(1, &every_7)),
+            Some(60_000),
+        );
         assert_eq!((kept.version, kept.anchor_ms), (2, 1_000));
         assert_eq!(kept.handled_ms, Some(deployed_at));
         assert_eq!((kept.next_ms, kept.skipped_slots), (None, 3));
         // The stored trigger of another version (an arm cut short wrote it): from the deploy.
-        let other = old
-            .clone()
-            .for_version(2, deployed_at, &weekly, Some(&stored(2, &every_7)));
+        let other = old.clone().for_version(
+            2,
+            deployed_at,
+            &weekly,
+            Some(&stored(2, &every_7)),
+            Some(60_000),
+        );
         assert_eq!(
             (other.anchor_ms, other.handled_ms),
             (deployed_at, Some(5_000))
@@ -1090,11 +1120,138 @@ mod tests {
                 deployed_at,
                 &trigger(schedule),
                 Some(&stored(1, earlier)),
+                Some(60_000),
             );
             assert_eq!(
                 (moved.anchor_ms, moved.handled_ms),
                 (deployed_at, Some(5_000))
             );
         }
+    }
+
+    /// The slot the earlier version's alarm was armed for, due before the deploy but not run
+    /// (its alarm came after the deploy), runs after a redeploy of the same schedule and zone:
+    /// the floor is just below it. Of another schedule, it is left, as before.
+    #[test]
+    fn a_redeploy_runs_the_slot_whose_alarm_it_overtook() {
+        let trigger = |schedule: Value, zone: &str| {
+            ScheduleTrigger::from_json(
+                &json!({"type": "schedule", "schedule": schedule, "timezone": zone}),
+            )
+            .expect("a trigger")
+        };
+        let seconds = json!({"kind": "seconds", "every": 1});
+        let every_7 = json!({"kind": "daily", "every": 7, "at": "09:00"});
+        let stored = |t: &ScheduleTrigger| StoredTrigger {
+            version: 1,
+            trigger: t.to_json(),
+        };
+        let old = |next_ms: i64| Armed {
+            version: 1,
+            anchor_ms: 1_000,
+            handled_ms: Some(18_000),
+            next_ms: Some(next_ms),
+            pending: Vec::new(),
+            skipped_slots: 0,
+            last_misfire: None,
+            last_run_ms: Some(18_000),
+        };
+        let deployed_at = 19_003;
+        let each_second = trigger(seconds.clone(), "UTC");
+        let again = old(19_000).for_version(
+            2,
+            deployed_at,
+            &each_second,
+            Some(&stored(&each_second)),
+            Some(60_000),
+        );
+        assert_eq!((again.anchor_ms, again.handled_ms), (18_999, Some(18_000)));
+        let plan = each_second.wake(
+            again.handled_ms.map(from_millis),
+            from_millis(deployed_at),
+            from_millis(again.anchor_ms),
+            TimeDelta::seconds(60),
+        );
+        assert_eq!(plan.run, Some(from_millis(19_000)));
+        // Every 7 days, unchanged: its days are kept, the slot still due.
+        let weekly = trigger(every_7.clone(), "UTC");
+        let kept = old(19_000).for_version(
+            2,
+            deployed_at,
+            &weekly,
+            Some(&stored(&weekly)),
+            Some(60_000),
+        );
+        assert_eq!((kept.anchor_ms, kept.handled_ms), (1_000, Some(18_999)));
+        // Its slot not due yet, or already run: nothing before the deploy.
+        let later = old(20_000).for_version(
+            2,
+            deployed_at,
+            &each_second,
+            Some(&stored(&each_second)),
+            Some(60_000),
+        );
+        assert_eq!(
+            (later.anchor_ms, later.handled_ms),
+            (deployed_at, Some(18_000))
+        );
+        let mut handled = old(19_000);
+        handled.handled_ms = Some(19_000);
+        let run = handled.for_version(
+            2,
+            deployed_at,
+            &each_second,
+            Some(&stored(&each_second)),
+            Some(60_000),
+        );
+        assert_eq!(run.anchor_ms, deployed_at);
+        // Another zone or schedule: from the deploy.
+        let berlin = trigger(seconds, "Europe/Berlin");
+        let moved = old(19_000).for_version(
+            2,
+            deployed_at,
+            &berlin,
+            Some(&stored(&each_second)),
+            Some(60_000),
+        );
+        assert_eq!(
+            (moved.anchor_ms, moved.handled_ms),
+            (deployed_at, Some(18_000))
+        );
+        let daily = trigger(every_7, "UTC");
+        let moved = old(19_000).for_version(
+            2,
+            deployed_at,
+            &daily,
+            Some(&stored(&each_second)),
+            Some(60_000),
+        );
+        assert_eq!(moved.anchor_ms, deployed_at);
+        // Not armed until the deploy (undeployed, or serving another trigger), or the slot
+        // older than the grace: its alarm was not overtaken, and the slot stays dropped.
+        let off = old(19_000).for_version(
+            2,
+            deployed_at,
+            &each_second,
+            Some(&stored(&each_second)),
+            None,
+        );
+        assert_eq!((off.anchor_ms, off.handled_ms), (deployed_at, Some(18_000)));
+        let within = old(19_000).for_version(
+            2,
+            deployed_at,
+            &each_second,
+            Some(&stored(&each_second)),
+            Some(3),
+        );
+        assert_eq!(within.anchor_ms, 18_999);
+        let too_old = old(19_000).for_version(
+            2,
+            deployed_at,
+            &each_second,
+            Some(&stored(&each_second)),
+            Some(2),
+        );
+        assert_eq!(too_old.anchor_ms, deployed_at);
     }
 }
