@@ -18,7 +18,8 @@ export function exampleCurl(wf) {
   if (method === 'GET') return `curl ${url}${headers}`;
   if (method === 'DELETE') return `curl -X DELETE ${url}${headers}`;
   const rules = (Array.isArray(request.body) ? request.body : []).filter((r) => isObject(r) && typeof r.name === 'string');
-  const body = {};
+  // Objects without a prototype: a field named `__proto__` or `constructor` is a field.
+  const body = Object.create(null);
   for (const r of rules) place(body, r.name, sample(r));
   const text = rules.length ? JSON.stringify(body) : '{"hello":"world"}';
   return `curl -X ${method} ${url}${headers} -H 'content-type: application/json' -d ${quote(text)}`;
@@ -34,7 +35,7 @@ function sample(rule) {
     case 'integer': return 1;
     case 'number': return 1.5;
     case 'boolean': return true;
-    case 'object': return {};
+    case 'object': return Object.create(null);
     case 'array': return [];
     case 'null': return null;
     default: return 'example';
@@ -54,16 +55,16 @@ function place(body, path, value) {
     let holder = at;
     let slot = parts[i].key;
     for (let d = 0; d < parts[i].depth; d += 1) {
-      if (holder[slot] === undefined) holder[slot] = [];
+      if (!Object.hasOwn(holder, slot)) holder[slot] = [];
       if (!Array.isArray(holder[slot])) return;
       holder = holder[slot];
       slot = 0;
     }
     if (i === parts.length - 1) {
-      if (holder[slot] === undefined) holder[slot] = value;
+      if (!Object.hasOwn(holder, slot)) holder[slot] = value;
       return;
     }
-    if (holder[slot] === undefined) holder[slot] = {};
+    if (!Object.hasOwn(holder, slot)) holder[slot] = Object.create(null);
     at = holder[slot];
   }
 }

@@ -1,7 +1,7 @@
 // Direction controls in what the page shows: data a webhook sender, an upstream or another
 // user chose could otherwise reorder the text around it ("evil" shown as "live", a name shown
-// backwards). Every text the page renders has them written out as `\u202e`, the form JSON
-// gives them; the editor marks them itself.
+// backwards). Every text the page renders has them written out as escapes (`\u202e`); the
+// editor marks them itself.
 
 const DIRECTION_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 

@@ -41,3 +41,15 @@ test('what the schema requires: query, headers and every body field, one of thei
   assert.match(exampleCurl(withSchema({ body: [] })), /-d '\{"hello":"world"\}'$/);
   assert.match(exampleCurl(withSchema({ query: 'x', body: {} })), /^curl -X POST 'http:\/\/x\/hooks\/wf_1\/test' -H 'content-type: application\/json' -d '\{"hello":"world"\}'$/);
 });
+
+test('a field named like a prototype key is a field, and nothing else changes', () => {
+  const request = { body: [
+    { name: '__proto__.polluted', type: 'string', required: true },
+    { name: 'constructor.prototype.x', type: 'integer' },
+    { name: 'toString', type: 'boolean' },
+  ] };
+  assert.equal(exampleCurl(withSchema(request)),
+    `curl -X POST 'http://x/hooks/wf_1/test' -H 'content-type: application/json' -d '{"__proto__":{"polluted":"example"},"constructor":{"prototype":{"x":1}},"toString":true}'`);
+  assert.equal({}.polluted, undefined);
+  assert.equal(Object.prototype.x, undefined);
+});

@@ -172,7 +172,7 @@ export function RunsPage({ id }) {
                   <td data-label="Version">v{r.version}</td>
                   <td data-label="Created"><Time iso={r.created_at} /></td>
                   <td data-label="Duration">{duration(r.started_at, r.finished_at) || '—'}</td>
-                  <td data-label="Error" class="run-list-error">{r.error ? <span title={errorText(r.error)}>{errorText(r.error)}</span> : null}</td>
+                  <td data-label="Error" class="run-list-error">{r.error ? <span title={visible(errorText(r.error))}>{errorText(r.error)}</span> : null}</td>
                 </tr>
               ))}
             </tbody>
