@@ -900,16 +900,16 @@ fn the_next_run_is_shown_in_the_schedules_zone() {
     let dev = dev();
     let id = create_deployed(
         dev,
-        &daily_schedule("Berlin next run", "02:30", "Europe/Berlin"),
+        &daily_schedule("Berlin next run", "12:30", "Europe/Berlin"),
     );
     let r = browser("dashboard_next_run.mjs", json!({"id": id}));
     let shown = text(&r["next_run_local"]);
-    assert!(shown.ends_with(" 02:30:00 Europe/Berlin)"), "{r:#}");
+    assert!(shown.ends_with(" 12:30:00 Europe/Berlin)"), "{r:#}");
     let wf = api(dev, "GET", &format!("/api/workflows/{id}"), None).json();
     let next = text(&wf["next_run_at"]);
-    // 02:30 in Berlin is 01:30 UTC in winter, 00:30 in summer: the same date.
+    // 12:30 in Berlin is 11:30 UTC in winter, 10:30 in summer: the same date.
     assert!(
-        next.ends_with("T01:30:00.000Z") || next.ends_with("T00:30:00.000Z"),
+        next.ends_with("T11:30:00.000Z") || next.ends_with("T10:30:00.000Z"),
         "{wf}"
     );
     assert!(shown.starts_with(&format!(" ({}", &next[..10])), "{r:#}");

@@ -2306,16 +2306,22 @@ fn a_reply_does_not_return_a_secret_an_upstream_echoed() {
 #[test]
 fn a_deleted_workflows_waiting_runs_make_no_more_calls() {
     use crate::harness::http_server::{Reply, Server};
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
     let dev = dev();
     let calls = Arc::new(AtomicUsize::new(0));
+    // Each call is answered once the test lets the calls go (after the delete), or after 1 s:
+    // well within the runs' leases of 3 s, so that a held run starts without renewing its lease.
+    let released = Arc::new(AtomicBool::new(false));
     let server = Server::bind();
     let url = format!("{}/held", server.base());
-    let counted = calls.clone();
+    let (counted, release) = (calls.clone(), released.clone());
     server.serve(move |_| {
         counted.fetch_add(1, Ordering::SeqCst);
-        std::thread::sleep(std::time::Duration::from_secs(1));
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        while !release.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         Reply::json(200, json!({"ok": true}))
     });
     let id = create_deployed(
@@ -2327,8 +2333,7 @@ fn a_deleted_workflows_waiting_runs_make_no_more_calls() {
     for n in 0..20 {
         hook(dev, &id, &json!({ "n": n }));
     }
-    // The first six calls are out (each takes 1 s, well within the runs' leases of 3 s: a
-    // held run starts without renewing its lease); the other runs wait for their slots.
+    // The first six calls are out; the other runs wait for their slots.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while calls.load(Ordering::SeqCst) < 6 {
         assert!(std::time::Instant::now() < deadline, "no calls yet");
@@ -2337,6 +2342,7 @@ fn a_deleted_workflows_waiting_runs_make_no_more_calls() {
     let r = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
     assert_eq!(r.status, 204, "{}", r.text);
     let at_delete = calls.load(Ordering::SeqCst);
+    released.store(true, Ordering::SeqCst);
     assert!(
         at_delete < 20,
         "{at_delete} calls: the runs ended before the delete"
@@ -2372,7 +2378,16 @@ fn a_reply_awaited_from_a_deleted_workflow_is_a_404() {
             Some(b"{}"),
         )
     });
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Its run is stored and executing (its step takes 5 s) before the delete.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let runs = api(dev, "GET", &format!("/api/workflows/{id}/runs"), None).json();
+        if runs["runs"].as_array().is_some_and(|r| !r.is_empty()) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no run: {runs}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let r = api(dev, "DELETE", &format!("/api/workflows/{id}"), None);
     assert_eq!(r.status, 204, "{}", r.text);
     let answer = waiting.join().expect("the request");

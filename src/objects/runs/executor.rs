@@ -621,9 +621,14 @@ pub async fn run(env: &Env, sql: &SqlStorage, runs: &RunsInstance) -> Result<Opt
     }
 
     runs.set_room(0, 0, 0);
-    // The storage was emptied meanwhile (the workflow was deleted): nothing is left to keep.
-    if !runs.ready.get() || shared.deleted() {
+    // The storage was emptied meanwhile (the workflow was deleted): nothing is left to keep,
+    // unless a request made the tables again since (a create after a delete cut short, then a
+    // redeploy): a run it stored may be waiting, and the next wake looks at once.
+    if !runs.ready.get() {
         return Ok(None);
+    }
+    if shared.deleted() {
+        return Ok(Some(now_ms()));
     }
     let now = now_ms();
     let retention_due = match runs.retention_due.get() {
