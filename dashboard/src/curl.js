@@ -14,7 +14,11 @@ export function exampleCurl(wf) {
   const query = needed(request.query)
     .map((r) => `${encodeURIComponent(r.name)}=${encodeURIComponent(String(sample(r)))}`).join('&');
   const url = quote(query ? `${wf.urls.test}?${query}` : wf.urls.test);
-  const headers = needed(request.headers).map((r) => ` -H ${quote(`${r.name}: ${sample(r)}`)}`).join('');
+  const headerRules = needed(request.headers);
+  // A content type the schema requires is the one sent (JSON unless it names one).
+  const isType = (r) => r.name.toLowerCase() === 'content-type';
+  const headerValue = (r) => (isType(r) && r.equals === undefined && !Array.isArray(r.enum) ? 'application/json' : sample(r));
+  const headers = headerRules.map((r) => ` -H ${quote(`${r.name}: ${headerValue(r)}`)}`).join('');
   if (method === 'GET') return `curl ${url}${headers}`;
   if (method === 'DELETE') return `curl -X DELETE ${url}${headers}`;
   const rules = (Array.isArray(request.body) ? request.body : []).filter((r) => isObject(r) && typeof r.name === 'string');
@@ -22,7 +26,8 @@ export function exampleCurl(wf) {
   const body = Object.create(null);
   for (const r of rules) place(body, r.name, sample(r));
   const text = rules.length ? JSON.stringify(body) : '{"hello":"world"}';
-  return `curl -X ${method} ${url}${headers} -H 'content-type: application/json' -d ${quote(text)}`;
+  const type = headerRules.some(isType) ? '' : ` -H 'content-type: application/json'`;
+  return `curl -X ${method} ${url}${headers}${type} -d ${quote(text)}`;
 }
 
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);

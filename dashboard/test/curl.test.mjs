@@ -53,3 +53,13 @@ test('a field named like a prototype key is a field, and nothing else changes', 
   assert.equal({}.polluted, undefined);
   assert.equal(Object.prototype.x, undefined);
 });
+
+test('a content type the schema requires is sent once: its own value, or JSON', () => {
+  const typed = (rule) => withSchema({ headers: [rule], body: [{ name: 'a', type: 'integer' }] });
+  assert.equal(exampleCurl(typed({ name: 'Content-Type', required: true })),
+    `curl -X POST 'http://x/hooks/wf_1/test' -H 'Content-Type: application/json' -d '{"a":1}'`);
+  assert.equal(exampleCurl(typed({ name: 'content-type', equals: 'application/vnd.api+json' })),
+    `curl -X POST 'http://x/hooks/wf_1/test' -H 'content-type: application/vnd.api+json' -d '{"a":1}'`);
+  assert.equal(exampleCurl(typed({ name: 'content-type', required: true, enum: ['application/json; charset=utf-8'] })),
+    `curl -X POST 'http://x/hooks/wf_1/test' -H 'content-type: application/json; charset=utf-8' -d '{"a":1}'`);
+});
