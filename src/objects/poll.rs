@@ -1234,6 +1234,8 @@ async fn poll_http(
         cursor.compact_taken(&mut walk.taken);
         new_count += fresh.len();
         if !walk.positioning {
+            let mut fresh = fresh;
+            request.scrub_records(&mut fresh);
             // Weighed as a batch of PostgreSQL rows is: many small values count what they
             // take once parsed.
             held_bytes += fresh

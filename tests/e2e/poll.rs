@@ -2791,6 +2791,51 @@ fn http_link_paginated_newest_first_api_runs_every_new_item_once() {
     stop(&e.dev, &id);
 }
 
+/// A newest-first list asked for what is at or after the mark (`since`, inclusive), whose items
+/// share the mark's time: the item taken before sits on the first page with a newer one, and
+/// two more at the same time are on the second. The walk reads on past the seen tie and runs
+/// all three new items.
+#[test]
+fn http_newest_first_walk_reads_past_a_tie_at_the_mark() {
+    let e = env();
+    let feed = "ties-newest";
+    let at = |id: &str, seq: u64, second: u32| json!({"id": id, "seq": seq, "created_at": format!("2024-05-01T10:00:{second:02}Z")});
+    e.api.update(feed, |f| {
+        f.items = vec![at("a", 1, 0)];
+        f.newest_first = true;
+        f.page_size = Some(2);
+        f.since = true;
+        f.since_inclusive = true;
+    });
+    let def = http_def(
+        "ties newest first",
+        json!({"url": format!("{}?since={{{{cursor.greatest}}}}", e.api.url(feed)),
+               "dedupe": "greatest", "greatest": "/created_at",
+               "pagination": {"order": "newest_first"}}),
+        "now",
+    );
+    let id = create_deployed(&e.dev, &def);
+    assert_eq!(
+        poll_status(&e.dev, &id)["cursor"]["mark"],
+        "2024-05-01T10:00:00Z"
+    );
+    // Listed newest first: [x, a] on page 1, [c, b] on page 2.
+    e.api.update(feed, |f| {
+        f.items = vec![at("b", 2, 0), at("c", 3, 0), at("a", 1, 0), at("x", 4, 1)]
+    });
+    let runs = wait_runs(&e.dev, &id, 3, 90);
+    let mut seqs = item_seqs(&runs);
+    seqs.sort_unstable();
+    assert_eq!(seqs, [2, 3, 4]);
+    assert_unique_keys(&runs);
+    wait_polls(&e.dev, &id, 1, 60);
+    assert_eq!(runs_of(&e.dev, &id), 3);
+    let status = poll_status(&e.dev, &id);
+    assert_eq!(status["last_gap"], Value::Null, "{status}");
+    assert_eq!(status["cursor"]["mark"], "2024-05-01T10:00:01Z", "{status}");
+    stop(&e.dev, &id);
+}
+
 /// Stripe's style: a token in the body (`meta.next_cursor`) sent back as `?after=`; the list is
 /// oldest first, so every poll reads to its end.
 #[test]
@@ -3450,6 +3495,44 @@ fn http_walk_ends_where_the_links_come_back_to_a_page_read() {
     stop(&e.dev, &id);
 }
 
+/// An API that echoes the request in its items (the URL with its key, the Authorization
+/// header): the run's stored input, and what its steps see, hold the credential redacted.
+#[test]
+fn http_records_echoing_the_credential_are_stored_without_it() {
+    let e = env();
+    let feed = "echo-request";
+    e.api.update(feed, |f| {
+        f.items = (1..=2).map(item).collect();
+        f.echo_request = true;
+    });
+    let def = http_def(
+        "echo request",
+        json!({"url": format!("{}?key={{{{secrets.API_TOKEN}}}}&v=3", e.api.url(feed))}),
+        "beginning",
+    );
+    let id = create_deployed(&e.dev, &def);
+    let runs = wait_runs(&e.dev, &id, 2, 60);
+    assert_eq!(item_seqs(&runs), [1, 2]);
+    for run in &runs {
+        let request = &run["input"]["event"]["record"]["request"];
+        assert_eq!(
+            request["url"], "/feed/echo-request?key=[redacted]&v=3",
+            "{run}"
+        );
+        assert_eq!(request["auth"], "[redacted]", "{run}");
+        let detail = api(
+            &e.dev,
+            "GET",
+            &format!("/api/runs/{}", run["id"].as_str().unwrap()),
+            None,
+        );
+        assert_eq!(detail.status, 200, "{}", detail.text);
+        assert!(!detail.text.contains(API_TOKEN), "{}", detail.text);
+        assert!(detail.text.contains("v=3"), "{}", detail.text);
+    }
+    stop(&e.dev, &id);
+}
+
 /// Waits for the workflow's first failed poll; its error, which never holds the token, after
 /// which no run was made.
 fn first_poll_error(dev: &Dev, id: &str) -> String {
@@ -3626,6 +3709,9 @@ struct Feed {
     fail_page: Option<usize>,
     /// This page answers `200 {}` (no list).
     listless_page: Option<usize>,
+    /// Each item gets `request`: the URL and `Authorization` header it was asked with (an API
+    /// that echoes what it was sent).
+    echo_request: bool,
 }
 
 /// A request the API received.
@@ -3807,6 +3893,14 @@ impl FeedServer {
                     format!("invalid key {API_TOKEN} (Bearer {API_TOKEN})"),
                     None,
                 ),
+                Some(feed) if feed.echo_request => {
+                    let (status, body, link) = answer(&feed, &name, &query, port);
+                    let mut body: Value = serde_json::from_str(&body).unwrap();
+                    for item in body["data"].as_array_mut().into_iter().flatten() {
+                        item["request"] = json!({"url": req.url, "auth": auth});
+                    }
+                    (status, body.to_string(), link)
+                }
                 Some(feed) => answer(&feed, &name, &query, port),
             };
             let reply = Reply::json(status, body);

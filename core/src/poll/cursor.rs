@@ -100,6 +100,15 @@ pub fn dedup_key(cursor_value: &str, tiebreak_value: Option<&str>) -> String {
     tiebreak_value.unwrap_or(cursor_value).to_string()
 }
 
+/// How many of a page's items were seen before (a new id repeated on the page is not counted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub before: usize,
+    /// Of those, the ties at a `greatest` cursor's mark: the items listed after them may be
+    /// ties not seen yet, so they do not end a newest-first walk.
+    pub at_mark: usize,
+}
+
 /// A record that should start a run.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewRecord {
@@ -288,15 +297,14 @@ impl HttpCursor {
             .map(|(new, _)| new)
     }
 
-    /// [`HttpCursor::select_new`], and how many items were seen before (not new; a new id
-    /// repeated on the page is not counted).
+    /// [`HttpCursor::select_new`], and how many items were seen before.
     pub fn select_page<'a>(
         &self,
         items: &'a [Value],
         id_ptr: &str,
         greatest_ptr: Option<&str>,
-    ) -> Result<(Vec<NewRecord>, usize), PollError> {
-        let mut seen_before = 0;
+    ) -> Result<(Vec<NewRecord>, Seen), PollError> {
+        let mut seen_before = Seen::default();
         // Only a `greatest` cursor keeps the value (its mark) and may send it back.
         let marks = matches!(self, HttpCursor::Greatest { .. });
         let order_ptr = match self {
@@ -329,26 +337,28 @@ impl HttpCursor {
             let (key, value, unreadable) = match read(index, item) {
                 Ok((key, value)) => (key, value, None),
                 // Not keyed as its id: once the item reads (its ordering value filled in), it is
-                // a new record under its id and runs.
+                // a new record under its id and runs (with a `greatest` cursor, if that value is
+                // not below the mark by then).
                 Err(e) => (
                     unreadable_key(item, id_text(item, id_ptr, index).ok().as_deref()),
                     None,
                     Some(e.to_string()),
                 ),
             };
-            let is_new = match self {
-                HttpCursor::Unique(ids) => !ids.contains(&key),
+            let (is_new, tie) = match self {
+                HttpCursor::Unique(ids) => (!ids.contains(&key), false),
                 HttpCursor::Greatest { mark, at_mark, .. } => match (mark, value) {
-                    (None, _) | (_, None) => true,
+                    (None, _) | (_, None) => (true, false),
                     (Some(m), Some(v)) => match compare_values(v, m) {
-                        Ordering::Greater => true,
-                        Ordering::Equal => !at_mark.contains(&key),
-                        Ordering::Less => false,
+                        Ordering::Greater => (true, false),
+                        Ordering::Equal => (!at_mark.contains(&key), true),
+                        Ordering::Less => (false, false),
                     },
                 },
             };
             if !is_new {
-                seen_before += 1;
+                seen_before.before += 1;
+                seen_before.at_mark += usize::from(tie);
             }
             if is_new && seen.insert(key.clone()) {
                 picked.push(NewRecord {

@@ -260,6 +260,18 @@ impl HttpPollRequest {
         crate::kernel::redact::redact_text(text, &self.hidden)
     }
 
+    /// `records` with every credential this request sent replaced in their strings (an API
+    /// that echoes the request's URL or headers in its items): runs and their stored inputs
+    /// never hold the source's secrets.
+    pub fn scrub_records(&self, records: &mut [NewRecord]) {
+        if self.hidden.is_empty() {
+            return;
+        }
+        for r in records {
+            crate::kernel::redact::scrub_strings(&mut r.record, &self.hidden);
+        }
+    }
+
     /// The start of a refused answer for an error: scrubbed before it is cut, so that no part
     /// of a credential is left at the cut.
     pub fn quote_answer(&self, body: &[u8]) -> String {

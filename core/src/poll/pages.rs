@@ -16,7 +16,8 @@
 //!   that links to it is refused: the poll fails, so the source's headers and secrets are never
 //!   sent elsewhere.
 //! - **Order.** `newest_first`: the poll stops at the first page holding an item seen before
-//!   (every later page is older). `oldest_first` (the default, right for either order): it reads
+//!   (every later page is older), ties at a `greatest` mark excepted (the next page may hold
+//!   more ties). `oldest_first` (the default, right for either order): it reads
 //!   to the end.
 //! - **Page bound.** At most `max_pages` pages per poll (default 10, 1 to 100; 1 = one
 //!   page a poll). A poll that hits it keeps where it stopped ([`PageWalk`]) and the next poll goes on
@@ -38,7 +39,7 @@ use crate::kernel::columns::{self, read_with, Bad, Columns};
 use crate::kernel::problem::Errors;
 use crate::kernel::reader::{type_name, ObjectReader};
 use crate::poll::batch_budget::MAX_BATCH_BYTES;
-use crate::poll::cursor::NewRecord;
+use crate::poll::cursor::{NewRecord, Seen};
 use crate::poll::{check_json_pointer, PollError};
 
 /// Default and largest number of pages one poll reads.
@@ -356,7 +357,7 @@ pub struct Page {
     /// Items on the page.
     pub items: usize,
     /// Items seen before the walk began.
-    pub seen: usize,
+    pub seen: Seen,
     /// The next page, if the page names one.
     pub next: Option<NextRequest>,
 }
@@ -456,13 +457,14 @@ impl PageWalk {
             }
             Order::OldestFirst => self.taken.extend(entries),
         }
-        let all_new = page.items > 0 && page.seen == 0;
+        let all_new = page.items > 0 && page.seen.before == 0;
         if first {
             self.first_page_all_new = all_new;
         }
-        self.reached_seen |= page.seen > 0;
+        self.reached_seen |= page.seen.before > 0;
         let last_all_new = match order {
-            Order::NewestFirst if page.seen > 0 => Some(false),
+            // Ties at the mark go on: the next page may hold more of them.
+            Order::NewestFirst if page.seen.before > page.seen.at_mark => Some(false),
             // Positioning a newest-first list: its first page holds the newest items.
             Order::NewestFirst if self.positioning => Some(all_new),
             _ => None,

@@ -981,6 +981,37 @@ fn a_request_scrubs_its_credentials_from_an_error() {
     assert!(json.contains("bad"), "{json}");
 }
 
+/// An API that echoes the request in its items (its URL, a header) gets the credentials it
+/// was sent replaced in the records that run; the rest of each record, and its key, stay.
+#[test]
+fn records_echoing_the_request_lose_its_credentials() {
+    let s = http_source(
+        json!({"url": "https://api.example.com/items?api_key={{secrets.K}}&v=3",
+        "headers": {"authorization": "Bearer {{secrets.T}}"}}),
+    );
+    let request = s
+        .request(|n| Some(format!("{}-value-0123456789", n.to_lowercase())))
+        .unwrap();
+    let items = json!([{"id": 7, "url": "/items?api_key=k-value-0123456789&v=3",
+                        "echo": {"auth": ["Bearer t-value-0123456789"]}, "n": 1}]);
+    let cursor = crate::poll::cursor::HttpCursor::for_source(&s);
+    let mut new = s.select_new(&cursor, &items).unwrap();
+    request.scrub_records(&mut new);
+    assert_eq!(new[0].dedup_key, "7");
+    assert_eq!(
+        new[0].record,
+        json!({"id": 7, "url": "/items?api_key=[redacted]&v=3", "echo": {"auth": ["[redacted]"]},
+               "n": 1})
+    );
+    // Nothing sent as a credential: the records are as read.
+    let plain = http_source(json!({"url": "https://api.example.com/items"}))
+        .request(|_| None)
+        .unwrap();
+    let mut kept = s.select_new(&cursor, &items).unwrap();
+    plain.scrub_records(&mut kept);
+    assert_eq!(kept[0].record, items[0]);
+}
+
 /// A refused answer is quoted up to 200 characters, scrubbed before the cut: a credential
 /// that straddles the cut leaves no part of it; a pagination token is no credential.
 #[test]

@@ -314,7 +314,14 @@ fn url(n: u32) -> Option<NextRequest> {
 }
 
 fn page(items: usize, seen: usize, next: Option<NextRequest>) -> Page {
-    Page { items, seen, next }
+    Page {
+        items,
+        seen: Seen {
+            before: seen,
+            at_mark: 0,
+        },
+        next,
+    }
 }
 
 #[test]
@@ -333,6 +340,50 @@ fn newest_first_stops_at_the_first_page_with_a_seen_item() {
     );
     assert_eq!(w.pages, 2);
     assert_eq!(w.taken.len(), 2);
+}
+
+/// A newest-first list with ties at the mark split over pages: a tie seen before does not end
+/// the walk (the next page may hold ties not seen yet); an older item does.
+#[test]
+fn newest_first_reads_on_past_ties_at_the_mark_and_stops_at_an_older_item() {
+    let src = source(json!({"dedupe": "greatest", "greatest": "/ts",
+                            "pagination": {"order": "newest_first"}}));
+    let (mut cur, _) = HttpCursor::resume(None, &src);
+    let at = |id: &str, ts: &str| json!({"id": id, "ts": format!("2024-05-01T10:00:{ts}Z")});
+    cur.advance(
+        &cur.select_new(&[at("a", "00")], "/id", Some("/ts"))
+            .unwrap(),
+    );
+    let mut w = PageWalk::new(false);
+    let read = |w: &mut PageWalk, items: &[Value], next| {
+        let (fresh, seen) = cur.select_page(items, "/id", Some("/ts")).unwrap();
+        let page = Page {
+            items: items.len(),
+            seen,
+            next,
+        };
+        let keys: Vec<String> = fresh.iter().map(|r| r.dedup_key.clone()).collect();
+        (w.after_page(Order::NewestFirst, page, &fresh), keys)
+    };
+    let (after, keys) = read(&mut w, &[at("x", "01"), at("a", "00")], url(2));
+    assert_eq!(
+        (after, keys),
+        (AfterPage::Next(url(2).unwrap()), vec!["x".to_string()])
+    );
+    let (after, keys) = read(&mut w, &[at("c", "00"), at("b", "00")], url(3));
+    assert_eq!(after, AfterPage::Next(url(3).unwrap()));
+    assert_eq!(keys, ["c", "b"], "ties keep the list's order");
+    // A page reaching an item older than the mark ends the walk, with no gap.
+    let older = json!({"id": "o", "ts": "2024-05-01T09:59:59Z"});
+    let (after, keys) = read(&mut w, &[at("d", "00"), older], url(4));
+    assert_eq!(keys, ["d"]);
+    assert_eq!(
+        after,
+        AfterPage::End {
+            reached_seen: true,
+            boundary_all_new: false
+        }
+    );
 }
 
 #[test]
