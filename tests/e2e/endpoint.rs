@@ -2082,6 +2082,44 @@ fn a_run_failing_before_its_response_step_is_502_naming_the_step() {
     assert_eq!(run_count(&id), 1);
 }
 
+/// Headers too large to deliver: written so, the definition is refused at the header; filled in
+/// so by a request, the run fails at the response step with a 502 naming the header (the reply
+/// broke its connection with a 503 "worker restarted", and the run counted as a success).
+#[test]
+fn a_reply_header_too_large_to_deliver_is_refused_at_that_header() {
+    let dev = dev();
+    let r = api(
+        dev,
+        "POST",
+        "/api/workflows",
+        Some(&endpoint(
+            json!({}),
+            json!([{"type": "response", "name": "reply",
+                    "headers": {"x-small": "ok", "x-big": "a".repeat(40_000)}}]),
+        )),
+    );
+    assert_problem(&r, 400);
+    assert_eq!(r.locations(), ["steps[0].headers.x-big"]);
+    assert!(r.text.contains("32768 bytes"), "{}", r.text);
+
+    let id = replying(
+        dev,
+        json!({"type": "response", "name": "reply", "headers": {"x-echo": "{{request.body.s}}"},
+               "body": "ok"}),
+    );
+    let fits = post_json(&hook(&id), &json!({"s": "a".repeat(30_000)}), &[]);
+    assert_eq!(fits.status, 200, "{}", fits.text);
+    assert_eq!(fits.header("x-echo").map(str::len), Some(30_000));
+    let r = post_json(&hook(&id), &json!({"s": "a".repeat(140_000)}), &[]);
+    assert_problem(&r, 502);
+    assert_eq!(r.json()["failed_step"], "reply", "{}", r.text);
+    let run_id = r.json()["run_id"].as_str().unwrap().to_string();
+    let run = get_run(&run_id);
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(run.to_string().contains("headers.x-echo"), "{run}");
+    assert_eq!(run_count(&id), 2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Test URL and schema detection
 

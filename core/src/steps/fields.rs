@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::Scope;
 use crate::kernel::problem::{join, Errors};
 use crate::kernel::reader::{type_name, ObjectReader};
-use crate::template::{render_string, render_tracked, TemplateError};
+use crate::template::{is_templated, render_string, render_tracked, TemplateError};
 
 /// `Content-Type` sent with a `json` body unless the step sets one.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
@@ -108,6 +108,8 @@ pub fn read_headers(
         return Vec::new();
     };
     let mut headers: Vec<(String, String)> = Vec::new();
+    // What the headers written without templates take; those with them are weighed once filled in.
+    let mut literal = Weight::default();
     for (name, v) in map {
         let loc = join(&location, name);
         // A name refused still has its value checked: one problem hides no other.
@@ -134,6 +136,9 @@ pub fn read_headers(
                     errors.push(&loc, "must not contain a line break or NUL");
                 }
                 scope.validate(v, &loc, errors);
+                if !is_templated(s) && literal.add(name, s) {
+                    errors.push(&loc, TOO_LARGE);
+                }
                 if named {
                     headers.push((name.clone(), s.clone()));
                 }
@@ -159,6 +164,7 @@ pub fn render_headers(
     used: &mut Vec<String>,
 ) -> Result<Vec<(String, String)>, TemplateError> {
     let mut out = Vec::with_capacity(headers.len());
+    let mut weight = Weight::default();
     for (name, template) in headers {
         let location = join("headers", name);
         let value =
@@ -185,9 +191,37 @@ pub fn render_headers(
                 ),
             });
         }
-        out.push((name.clone(), value.trim().to_string()));
+        let value = value.trim().to_string();
+        if weight.add(name, &value) {
+            return Err(TemplateError {
+                location,
+                path: None,
+                message: format!("once its templates are filled in, {TOO_LARGE}"),
+            });
+        }
+        out.push((name.clone(), value));
     }
     Ok(out)
+}
+
+/// Most bytes a step's headers take together, names and values: larger ones are not delivered
+/// (a reply's break its connection; servers refuse a request's).
+pub const MAX_HEADERS_BYTES: usize = 32 * 1024;
+
+const TOO_LARGE: &str = "the headers come to more than 32768 bytes (names and values \
+                         together), more than can be delivered";
+
+/// Header bytes counted against [`MAX_HEADERS_BYTES`].
+#[derive(Default)]
+struct Weight(usize);
+
+impl Weight {
+    /// Counts a header; `true` the first time the total passes the limit.
+    fn add(&mut self, name: &str, value: &str) -> bool {
+        let before = self.0;
+        self.0 += name.len() + value.len() + 4;
+        before <= MAX_HEADERS_BYTES && self.0 > MAX_HEADERS_BYTES
+    }
 }
 
 /// The value of header `name` (any case), if set.

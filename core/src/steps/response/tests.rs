@@ -196,3 +196,42 @@ fn only_a_written_sandbox_replaces_the_replys() {
         "frame-ancestors https://a; sandbox allow-scripts"
     );
 }
+
+#[test]
+fn headers_too_large_to_deliver_are_refused_where_they_pass_the_limit() {
+    let big = "a".repeat(20_000);
+    let (_, errors) = parse_response(json!({
+        "type": "response", "headers": {"x-a": big, "x-t": "{{run.id}}", "x-b": big, "x-c": big}
+    }));
+    let at: Vec<&str> = errors.0.iter().map(|e| e.location.as_str()).collect();
+    assert_eq!(at, ["steps[1].headers.x-b"], "{errors:?}");
+    assert!(errors.0[0].message.contains("32768 bytes"), "{errors:?}");
+    let mut ctx = context();
+    ctx["steps"]["call"]["body"]["id"] = json!(big);
+    let (step, errors) = parse_response(json!({
+        "type": "response",
+        "headers": {"x-a": "{{steps.call.body.id}}", "x-b": "{{steps.call.body.id}}"}
+    }));
+    assert!(errors.is_empty(), "{errors:?}");
+    let e = step.unwrap().prepare(&ctx, &no_secrets).unwrap_err();
+    assert_eq!(e.location, "headers.x-b");
+    assert!(
+        e.message.starts_with(
+            "once its templates are filled in, the headers come to more than 32768 bytes"
+        ),
+        "{e:?}"
+    );
+    ctx["steps"]["call"]["body"]["id"] = json!("a".repeat(16_000));
+    let (step, _) = parse_response(json!({
+        "type": "response",
+        "headers": {"x-a": "{{steps.call.body.id}}", "x-b": "{{steps.call.body.id}}"}
+    }));
+    assert_eq!(
+        step.unwrap()
+            .prepare(&ctx, &no_secrets)
+            .unwrap()
+            .headers
+            .len(),
+        2
+    );
+}
