@@ -1,9 +1,12 @@
 //! Cron expressions (5 fields: minute hour day-of-month month day-of-week).
 //!
-//! Each field is parsed by the `cron-parser` crate (`parse_field`). Finding fire times is done
-//! here, not by `cron_parser::parse`, because that function does not follow Tripline's DST rules:
-//! it skips a local time that falls in a spring-forward gap instead of running it at the end of
-//! the gap (see the test `cron_parser_skips_the_gap`), and it only searches four years ahead.
+//! Each field is read as the `cron-parser` crate's `parse_field` reads it (a property test holds
+//! the two equal), but here: that crate's day names go through `str::to_uppercase`, which links
+//! the Unicode case tables (about 5 KiB of the Worker's gzip) for three ASCII letters. Finding
+//! fire times is done here too, not by `cron_parser::parse`, because that function does not
+//! follow Tripline's DST rules: it skips a local time that falls in a spring-forward gap instead
+//! of running it at the end of the gap (see the test `cron_parser_skips_the_gap`), and it only
+//! searches four years ahead.
 //!
 //! Semantics follow crontab(5) (Vixie cron), which is what users of other tools expect:
 //! - when day-of-month and day-of-week are both restricted (neither starts with `*`), a day
@@ -12,8 +15,6 @@
 //! - `@yearly`, `@annually`, `@monthly`, `@weekly`, `@daily`, `@midnight`, `@hourly`.
 //!
 //! Not supported (rejected with a message): seconds fields, `?`, `L`, `W`, `#`.
-
-use cron_parser::ParseError;
 
 use crate::schedule::wall_clock::{CronDays, Days, TimesOfDay, WallClockPlan};
 
@@ -180,7 +181,7 @@ impl CronSchedule {
     }
 }
 
-/// One field to a bit set (bit `v` for value `v`), via `cron_parser::parse_field`.
+/// One field to a bit set (bit `v` for value `v`).
 fn parse_field(field: Field, text: &str) -> Result<u64, String> {
     let (min, max) = field.range();
     let problem = |why: &str| {
@@ -211,14 +212,7 @@ fn parse_field(field: Field, text: &str) -> Result<u64, String> {
     } else {
         text.to_string()
     };
-    let values = cron_parser::parse_field(&text_numeric, min, max).map_err(|e| {
-        problem(match e {
-            ParseError::InvalidValue => "has a value or step out of range",
-            ParseError::InvalidRange => "has a malformed range (write start-end with start <= end)",
-            ParseError::ParseIntError(_) => "is not a number, name or pattern",
-            _ => "is not understood",
-        })
-    })?;
+    let values = field_values(&text_numeric, min, max).map_err(problem)?;
     let mut bits = 0u64;
     for v in values {
         if v < min || v > max {
@@ -235,6 +229,49 @@ fn parse_field(field: Field, text: &str) -> Result<u64, String> {
         return Err(problem("selects nothing"));
     }
     Ok(bits)
+}
+
+/// The values a field selects, in crontab's syntax: lists `a,b` of `*`, `n`, `a-b`, each with
+/// an optional step `/s` (`n/s` runs from `n` to the field's end); day names `sun`–`sat` (any
+/// case) are 0–6. Why not, when it cannot be read.
+pub(crate) fn field_values(text: &str, min: u32, max: u32) -> Result<Vec<u32>, &'static str> {
+    const OUT_OF_RANGE: &str = "has a value or step out of range";
+    const BAD_RANGE: &str = "has a malformed range (write start-end with start <= end)";
+    const NOT_A_NUMBER: &str = "is not a number, name or pattern";
+    let value = |s: &str| -> Result<u32, &'static str> {
+        if let Some(day) = DAY_NAMES.iter().position(|d| d.eq_ignore_ascii_case(s)) {
+            return Ok(day as u32);
+        }
+        match s.parse::<u32>() {
+            Ok(v) if v < min || v > max => Err(OUT_OF_RANGE),
+            Ok(v) => Ok(v),
+            Err(_) => Err(NOT_A_NUMBER),
+        }
+    };
+    let mut values = Vec::new();
+    for item in text.split(',').filter(|s| !s.is_empty()) {
+        let (range, step) = match item.split_once('/') {
+            Some((range, step)) => match step.parse::<u32>() {
+                Ok(0) => return Err(OUT_OF_RANGE),
+                Ok(s) if s > max => return Err(OUT_OF_RANGE),
+                Ok(s) => (range, s),
+                Err(_) => return Err(NOT_A_NUMBER),
+            },
+            None => (item, 1),
+        };
+        let (start, end) = match range.split_once('-') {
+            _ if range == "*" => (min, max),
+            Some((_, b)) if b.contains('-') => return Err(BAD_RANGE),
+            Some((a, b)) => match (value(a)?, value(b)?) {
+                (a, b) if a > b => return Err(BAD_RANGE),
+                ends => ends,
+            },
+            None if item.contains('/') => (value(range)?, max),
+            None => (value(range)?, value(range)?),
+        };
+        values.extend((start..=end).step_by(step as usize));
+    }
+    Ok(values)
 }
 
 /// `jan`..`dec` (any case) to `1`..`12` where a value is written; `None` for another word, a

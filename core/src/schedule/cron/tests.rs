@@ -228,3 +228,79 @@ fn an_item_has_one_step() {
         );
     }
 }
+
+/// The reading `cron_parser::parse_field` gives, as `field_values` words its errors.
+fn cron_parser_reading(text: &str, min: u32, max: u32) -> Result<Vec<u32>, &'static str> {
+    use cron_parser::ParseError;
+    cron_parser::parse_field(text, min, max)
+        .map(|set| set.into_iter().collect())
+        .map_err(|e| match e {
+            ParseError::InvalidValue => "has a value or step out of range",
+            ParseError::InvalidRange => "has a malformed range (write start-end with start <= end)",
+            _ => "is not a number, name or pattern",
+        })
+}
+
+proptest::proptest! {
+    /// Fields as the caller passes them (an item has at most one `/`): the same values, or the
+    /// same problem, as `cron_parser::parse_field`.
+    #[test]
+    fn fields_read_as_cron_parser_reads_them(
+        items in proptest::collection::vec(
+            "(\\*|[0-9]{0,2}|mon|SUN|Fri|x)(-(\\*|[0-9]{0,2}|tue|SaT)){0,2}(/[0-9]{0,2}|/\\*)?",
+            1..4,
+        ),
+        range in proptest::sample::select(vec![(0u32, 59u32), (0, 23), (1, 31), (1, 12), (0, 7)]),
+    ) {
+        let text = items.join(",");
+        let (min, max) = range;
+        let mut ours = field_values(&text, min, max);
+        if let Ok(values) = &mut ours {
+            values.sort_unstable();
+            values.dedup();
+        }
+        proptest::prop_assert_eq!(ours, cron_parser_reading(&text, min, max), "{}", text);
+    }
+}
+
+#[test]
+fn fields_read_as_cron_parser_reads_them_at_the_edges() {
+    for text in [
+        "*", "*/5", "*/0", "*/60", "5/15", "1-5", "5-1", "1-2-3", "-5", "5-", "", ",", "1,,2",
+        "mon-fri", "MON", "sun/2", "*-5", "1-5/2", "1-5/0", "7", "60", "/5", "5/", "x",
+    ] {
+        for (min, max) in [(0, 59), (0, 7), (1, 12), (1, 31)] {
+            let mut ours = field_values(text, min, max);
+            if let Ok(v) = &mut ours {
+                v.sort_unstable();
+                v.dedup();
+            }
+            assert_eq!(
+                ours,
+                cron_parser_reading(text, min, max),
+                "{text} in {min}-{max}"
+            );
+        }
+    }
+}
+
+#[test]
+fn field_values_of_each_form() {
+    assert_eq!(field_values("1-5/2", 0, 59), Ok(vec![1, 3, 5]));
+    assert_eq!(field_values("50/4", 0, 59), Ok(vec![50, 54, 58]));
+    assert_eq!(field_values("*/6", 0, 23), Ok(vec![0, 6, 12, 18]));
+    assert_eq!(field_values("Mon-wed,SUN", 0, 7), Ok(vec![1, 2, 3, 0]));
+    assert_eq!(field_values("3,1", 1, 12), Ok(vec![3, 1]));
+    assert_eq!(
+        field_values("13", 1, 12),
+        Err("has a value or step out of range")
+    );
+    assert_eq!(
+        field_values("5-1", 0, 59),
+        Err("has a malformed range (write start-end with start <= end)")
+    );
+    assert_eq!(
+        field_values("1-x", 0, 59),
+        Err("is not a number, name or pattern")
+    );
+}
