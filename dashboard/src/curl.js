@@ -17,7 +17,7 @@ export function exampleCurl(wf) {
   const headerRules = needed(request.headers);
   // A content type the schema requires is the one sent (JSON unless it names one).
   const isType = (r) => r.name.toLowerCase() === 'content-type';
-  const headerValue = (r) => (isType(r) && r.equals === undefined && !Array.isArray(r.enum) ? 'application/json' : sample(r));
+  const headerValue = (r) => (isType(r) && r.equals === undefined && !(Array.isArray(r.enum) && r.enum.length) ? 'application/json' : sample(r));
   const headers = headerRules.map((r) => ` -H ${quote(`${r.name}: ${headerValue(r)}`)}`).join('');
   if (method === 'GET') return `curl ${url}${headers}`;
   if (method === 'DELETE') return `curl -X DELETE ${url}${headers}`;

@@ -60,6 +60,8 @@ test('a content type the schema requires is sent once: its own value, or JSON', 
     `curl -X POST 'http://x/hooks/wf_1/test' -H 'Content-Type: application/json' -d '{"a":1}'`);
   assert.equal(exampleCurl(typed({ name: 'content-type', equals: 'application/vnd.api+json' })),
     `curl -X POST 'http://x/hooks/wf_1/test' -H 'content-type: application/vnd.api+json' -d '{"a":1}'`);
+  assert.equal(exampleCurl(typed({ name: 'content-type', required: true, enum: [] })),
+    `curl -X POST 'http://x/hooks/wf_1/test' -H 'content-type: application/json' -d '{"a":1}'`);
   assert.equal(exampleCurl(typed({ name: 'content-type', required: true, enum: ['application/json; charset=utf-8'] })),
     `curl -X POST 'http://x/hooks/wf_1/test' -H 'content-type: application/json; charset=utf-8' -d '{"a":1}'`);
 });

@@ -3496,7 +3496,8 @@ fn http_walk_ends_where_the_links_come_back_to_a_page_read() {
 }
 
 /// An API that echoes the request in its items (the URL with its key, the Authorization
-/// header): the run's stored input, and what its steps see, hold the credential redacted.
+/// header, the token alone): the run's stored input, and what its steps see, hold the
+/// credential redacted.
 #[test]
 fn http_records_echoing_the_credential_are_stored_without_it() {
     let e = env();
@@ -3520,6 +3521,8 @@ fn http_records_echoing_the_credential_are_stored_without_it() {
             "{run}"
         );
         assert_eq!(request["auth"], "[redacted]", "{run}");
+        // The token alone, under a name that is no credential's.
+        assert_eq!(request["seen"], "[redacted]", "{run}");
         let detail = api(
             &e.dev,
             "GET",
@@ -3897,7 +3900,8 @@ impl FeedServer {
                     let (status, body, link) = answer(&feed, &name, &query, port);
                     let mut body: Value = serde_json::from_str(&body).unwrap();
                     for item in body["data"].as_array_mut().into_iter().flatten() {
-                        item["request"] = json!({"url": req.url, "auth": auth});
+                        let bare = auth.and_then(|a| a.strip_prefix("Bearer "));
+                        item["request"] = json!({"url": req.url, "auth": auth, "seen": bare});
                     }
                     (status, body.to_string(), link)
                 }

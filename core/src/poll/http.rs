@@ -244,6 +244,10 @@ pub struct HttpPollRequest {
     pub headers: Vec<(String, String)>,
     /// What an error about this request must not quote ([`HttpPollRequest::scrub`]).
     pub hidden: Vec<String>,
+    /// What the records it reads must not hold ([`HttpPollRequest::scrub_records`]): as
+    /// `hidden`, but of the secrets only those that can be keys (a word or an id kept in a
+    /// secret is ordinary data there).
+    pub credentials: Vec<String>,
 }
 
 /// Most characters of a refused answer an error quotes.
@@ -264,11 +268,11 @@ impl HttpPollRequest {
     /// that echoes the request's URL or headers in its items): runs and their stored inputs
     /// never hold the source's secrets.
     pub fn scrub_records(&self, records: &mut [NewRecord]) {
-        if self.hidden.is_empty() {
+        if self.credentials.is_empty() {
             return;
         }
         for r in records {
-            crate::kernel::redact::scrub_strings(&mut r.record, &self.hidden);
+            crate::kernel::redact::scrub_strings(&mut r.record, &self.credentials);
         }
     }
 
@@ -363,12 +367,17 @@ impl HttpSource {
             })
             .collect::<Result<Vec<_>, PollError>>()?;
         let mut hidden = hidden_values(&secrets_used, &headers, &source_url);
+        secrets_used.retain(|s| crate::kernel::redact::hidden_in_every_step(s));
+        let mut credentials = hidden_values(&secrets_used, &headers, &source_url);
         // A page the API linked to may carry a credential of its own (`access_token=` in its
         // next links, or one kept from before a secret was rotated).
         if let Some(NextRequest::Url { .. }) = next {
             for value in hidden_values(&[], &[], &url) {
                 if !hidden.contains(&value) {
-                    hidden.push(value);
+                    hidden.push(value.clone());
+                }
+                if !credentials.contains(&value) {
+                    credentials.push(value);
                 }
             }
         }
@@ -376,6 +385,7 @@ impl HttpSource {
             url,
             headers,
             hidden,
+            credentials,
         })
     }
 

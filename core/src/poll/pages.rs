@@ -266,7 +266,7 @@ pub struct Taken {
 }
 
 /// One walk over the pages, from the first page to the end of the list (or, newest first, to
-/// the first page with a seen item). It may span several polls when the page bound is hit.
+/// the first page with a seen item: with `greatest`, one below the mark). It may span several polls when the page bound is hit.
 /// Every field may be missing when read (its default).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct PageWalk {

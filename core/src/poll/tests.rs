@@ -1010,6 +1010,36 @@ fn records_echoing_the_request_lose_its_credentials() {
     let mut kept = s.select_new(&cursor, &items).unwrap();
     plain.scrub_records(&mut kept);
     assert_eq!(kept[0].record, items[0]);
+    // A secret that cannot be a key (a word, a short id) is ordinary data in a record; a
+    // record's key and ordering value are read before the scrub.
+    let s = http_source(
+        json!({"url": "https://{{secrets.HOST}}/v1/{{secrets.ACCOUNT}}/items?key={{secrets.K}}",
+        "dedupe": "greatest", "greatest": "/at"}),
+    );
+    let request = s
+        .request(|n| {
+            Some(
+                match n {
+                    "HOST" => "api.example.com",
+                    "ACCOUNT" => "acct_12",
+                    _ => "k-value-0123456789",
+                }
+                .to_string(),
+            )
+        })
+        .unwrap();
+    let items = json!([{"id": "k-value-0123456789", "at": "k-value-0123456789",
+                        "self": "https://api.example.com/v1/acct_12/items?key=k-value-0123456789"}]);
+    let cursor = crate::poll::cursor::HttpCursor::for_source(&s);
+    let mut new = s.select_new(&cursor, &items).unwrap();
+    request.scrub_records(&mut new);
+    assert_eq!(new[0].dedup_key, "k-value-0123456789");
+    assert_eq!(new[0].greatest, Some(json!("k-value-0123456789")));
+    assert_eq!(
+        new[0].record,
+        json!({"id": "[redacted]", "at": "[redacted]",
+               "self": "https://api.example.com/v1/acct_12/items?key=[redacted]"})
+    );
 }
 
 /// A refused answer is quoted up to 200 characters, scrubbed before the cut: a credential

@@ -136,7 +136,7 @@ pub fn read_headers(
                     errors.push(&loc, "must not contain a line break or NUL");
                 }
                 scope.validate(v, &loc, errors);
-                if !is_templated(s) && literal.add(name, s) {
+                if !is_templated(s) && literal.add(name, s.trim()) {
                     errors.push(&loc, TOO_LARGE);
                 }
                 if named {

@@ -386,6 +386,78 @@ fn newest_first_reads_on_past_ties_at_the_mark_and_stops_at_an_older_item() {
     );
 }
 
+/// Ties seen at the mark on the last page: the list ends there, with no gap. A `unique`
+/// cursor has no mark: any item seen ends the walk, as before.
+#[test]
+fn ties_at_the_mark_on_the_last_page_end_the_walk_and_unique_cursors_have_none() {
+    let greatest = source(json!({"dedupe": "greatest", "greatest": "/ts"}));
+    let (mut cur, _) = HttpCursor::resume(None, &greatest);
+    let a = json!({"id": "a", "ts": 5});
+    cur.advance(
+        &cur.select_new(std::slice::from_ref(&a), "/id", Some("/ts"))
+            .unwrap(),
+    );
+    let (fresh, seen) = cur
+        .select_page(
+            &[json!({"id": "b", "ts": 5}), a.clone()],
+            "/id",
+            Some("/ts"),
+        )
+        .unwrap();
+    assert_eq!(
+        seen,
+        Seen {
+            before: 1,
+            at_mark: 1
+        }
+    );
+    let mut w = PageWalk::new(false);
+    let page = Page {
+        items: 2,
+        seen,
+        next: None,
+    };
+    assert_eq!(
+        w.after_page(Order::NewestFirst, page, &fresh),
+        AfterPage::End {
+            reached_seen: true,
+            boundary_all_new: false
+        }
+    );
+    let unique = source(json!({"greatest": "/ts"}));
+    let mut cur = HttpCursor::for_source(&unique);
+    cur.advance(
+        &cur.select_new(std::slice::from_ref(&a), "/id", Some("/ts"))
+            .unwrap(),
+    );
+    let (_, seen) = cur
+        .select_page(&[json!({"id": "b", "ts": 5}), a], "/id", Some("/ts"))
+        .unwrap();
+    assert_eq!(
+        seen,
+        Seen {
+            before: 1,
+            at_mark: 0
+        }
+    );
+    let mut w = PageWalk::new(false);
+    assert_eq!(
+        w.after_page(
+            Order::NewestFirst,
+            Page {
+                items: 2,
+                seen,
+                next: url(2)
+            },
+            &[]
+        ),
+        AfterPage::End {
+            reached_seen: true,
+            boundary_all_new: false
+        }
+    );
+}
+
 #[test]
 fn newest_first_without_a_seen_item_reads_to_the_end_and_the_last_page_is_the_boundary() {
     let mut w = PageWalk::new(false);

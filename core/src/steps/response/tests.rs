@@ -1,4 +1,5 @@
 use super::*;
+use crate::steps::fields::MAX_HEADERS_BYTES;
 use crate::steps::Step;
 use serde_json::json;
 
@@ -233,5 +234,23 @@ fn headers_too_large_to_deliver_are_refused_where_they_pass_the_limit() {
             .headers
             .len(),
         2
+    );
+}
+
+/// The limit counts each header's name, value and 4 bytes (`: ` and the line break): a set of
+/// exactly 32 768 bytes is sent, one byte more is refused.
+#[test]
+fn headers_of_exactly_the_limit_pass() {
+    let value = |n: usize| "v".repeat(n);
+    let at_limit = MAX_HEADERS_BYTES - "x-a".len() - 4;
+    let (_, errors) =
+        parse_response(json!({"type": "response", "headers": {"x-a": value(at_limit)}}));
+    assert!(errors.is_empty(), "{errors:?}");
+    let (_, errors) =
+        parse_response(json!({"type": "response", "headers": {"x-a": value(at_limit + 1)}}));
+    assert_eq!(errors.0.len(), 1);
+    assert!(
+        errors.0[0].message.contains(&MAX_HEADERS_BYTES.to_string()),
+        "{errors:?}"
     );
 }
