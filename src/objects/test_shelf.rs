@@ -201,21 +201,35 @@ pub async fn handle(
                 // The newest capture that passed the draft's `verify` (`signed`: one is
                 // required; else one that did not fail it): anyone may post to the test URL,
                 // and what a stranger sends unsigned, or without a gate's secret, must not
-                // become the schema. Nor one whose body or query could not be read: it would
-                // propose no rules for them.
+                // become the schema. Nor one whose body or query could not be read, or sent
+                // with a method the draft does not accept (a browser's GET, a link checker's
+                // HEAD): it would propose no rules for them.
                 let passed = match param(url, "signed") == "1" {
                     true => "json_extract(record, '$.signature.valid') = 1",
                     false => "json_extract(record, '$.signature.valid') IS NOT 0",
+                };
+                let methods = param(url, "methods");
+                let methods: Vec<SqlStorageValue> = methods
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(|m| SqlStorageValue::from(m.to_string()))
+                    .collect();
+                let accepted = match methods.len() {
+                    0 => String::new(),
+                    n => format!(
+                        "AND json_extract(record, '$.method') IN ({}) ",
+                        vec!["?"; n].join(",")
+                    ),
                 };
                 sql.exec(
                     &format!(
                         "SELECT record FROM test_requests WHERE {passed} \
                          AND json_extract(record, '$.gate_error') IS NULL \
                          AND json_extract(record, '$.body_error') IS NULL \
-                         AND json_extract(record, '$.query_error') IS NULL \
+                         AND json_extract(record, '$.query_error') IS NULL {accepted}\
                          ORDER BY id DESC LIMIT 1"
                     ),
-                    None,
+                    (!methods.is_empty()).then_some(methods),
                 )?
             } else {
                 sql.exec(
@@ -297,6 +311,7 @@ pub async fn get(
     workflow_id: &str,
     id: Option<&str>,
     signed: bool,
+    methods: &[String],
 ) -> Result<Option<Value>> {
     let mut url = Action::TestGet.url(workflow_id);
     if let Some(id) = id {
@@ -305,6 +320,10 @@ pub async fn get(
     }
     if signed {
         url.push_str("&signed=1");
+    }
+    if !methods.is_empty() {
+        url.push_str("&methods=");
+        url.push_str(&tripline_core::kernel::percent::encode(&methods.join(",")));
     }
     super::call_url(env, workflow_id, &url, None)
         .await?

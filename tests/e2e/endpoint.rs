@@ -3170,6 +3170,74 @@ fn detection_passes_over_a_capture_whose_body_could_not_be_read() {
     assert!(r.text.contains("could not be read"), "{}", r.text);
 }
 
+/// A browser opening the test URL (`GET`) or a link checker (`HEAD`) leaves a capture with no
+/// body: detection passes over captures sent with a method the draft does not accept, so
+/// applying it keeps the body rules; a draft that accepts `GET` detects from its `GET`.
+#[test]
+fn detection_passes_over_a_capture_sent_with_a_method_the_draft_does_not_accept() {
+    let dev = dev();
+    let id = create(dev, &endpoint(json!({}), json!([])));
+    let test_url = dev.url(&format!("/hooks/{id}/test"));
+    let r = send(
+        "POST",
+        &test_url,
+        &[("content-type", "application/json")],
+        Some(br#"{"email": "a@b.c"}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let posted = r.json()["id"].as_str().unwrap().to_string();
+    for method in ["GET", "HEAD"] {
+        let r = send(method, &format!("{test_url}?visit=1"), &[], None);
+        assert_eq!(r.status, 200, "{method}: {}", r.text);
+    }
+    assert_eq!(newest_test_request(dev, &id)["method"], "HEAD");
+    let detect = |id: &str| {
+        api(
+            dev,
+            "POST",
+            &format!("/api/workflows/{id}/detect-schema"),
+            Some(&json!({"apply": true})),
+        )
+    };
+    let r = detect(&id);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["test_request_id"], posted.as_str(), "{}", r.text);
+    assert_eq!(r.json()["schema"]["body"][0]["name"], "email", "{}", r.text);
+
+    // A draft that accepts GET: its GET is the sample.
+    let gets = create(
+        dev,
+        &endpoint(json!({"method": ["get", "POST"]}), json!([])),
+    );
+    let gets_url = dev.url(&format!("/hooks/{gets}/test"));
+    let r = send("GET", &format!("{gets_url}?visit=1"), &[], None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = r.json()["id"].as_str().unwrap().to_string();
+    let r = send("HEAD", &gets_url, &[], None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = detect(&gets);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["test_request_id"], got.as_str(), "{}", r.text);
+    assert_eq!(
+        r.json()["schema"]["query"][0]["name"],
+        "visit",
+        "{}",
+        r.text
+    );
+
+    // Only captures of other methods: nothing captured yet, and the answer says why.
+    let other = create(dev, &endpoint(json!({}), json!([])));
+    let r = send("GET", &dev.url(&format!("/hooks/{other}/test")), &[], None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = detect(&other);
+    assert_problem(&r, 409);
+    assert!(
+        r.text.contains("method the draft does not accept"),
+        "{}",
+        r.text
+    );
+}
+
 /// Unauthenticated traffic writes nothing to D1: a capture on the test URL makes no D1
 /// statement at all (the draft and the shelf are in the workflow's object), and a rejected
 /// signature is counted in the object; only the deployed version may be read (cached).

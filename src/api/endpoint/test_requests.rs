@@ -314,7 +314,18 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     // `verify` was never checked). Read from the draft's JSON, so that a draft the rules no
     // longer accept still counts as signed.
     let signed = !draft["trigger"]["verify"].is_null();
-    let captured = test_shelf::get(env, id, test_request_id.as_deref(), signed)
+    // The methods the draft accepts (`POST` unless it says): another capture is no sample of it.
+    let methods: Vec<String> = match &draft["trigger"]["method"] {
+        Value::Null => vec!["POST".to_string()],
+        Value::String(m) => vec![m.to_ascii_uppercase()],
+        Value::Array(ms) => ms
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_ascii_uppercase)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let captured = test_shelf::get(env, id, test_request_id.as_deref(), signed, &methods)
         .await
         .map_err(ApiError::object_unavailable)?;
     let Some(captured) = captured else {
@@ -341,8 +352,9 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
                              is valid)",
                         false =>
                             "no request has been sent to the test URL yet (a request \
-                             that fails one of the draft's gates, or whose body or query \
-                             could not be read, is not used)",
+                             that fails one of the draft's gates, whose body or query could \
+                             not be read, or sent with a method the draft does not accept, \
+                             is not used)",
                     },
                     origin(&req)
                 ),
