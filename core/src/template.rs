@@ -31,8 +31,8 @@ use crate::kernel::names::is_platform_secret;
 fn platform_secret_message(name: &str) -> String {
     format!(
         "`{{{{secrets.{name}}}}}`: `{name}` is Tripline's own configuration and is never readable \
-         by templates (`ADMIN_TOKEN` and names starting with `TRIPLINE_` are reserved); store the \
-         value a step needs under another name"
+         by templates (`ADMIN_TOKEN` and names starting with `ADMIN_TOKEN_` or `TRIPLINE_` are \
+         reserved); store the value a step needs under another name"
     )
 }
 use crate::kernel::problem::{index, join, Errors};
