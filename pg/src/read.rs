@@ -137,6 +137,22 @@ fn describe(e: &tokio_postgres::Error) -> String {
     s
 }
 
+/// A failed connection's error. The platform words a failed TLS handshake (most often a
+/// certificate it does not trust) as a bare "internal error; reference = …": said so, with what
+/// to do.
+fn connect_failed(error: &str, host: &str, port: u16, tls: bool) -> String {
+    let hint = match tls && error.contains("internal error") {
+        true => {
+            "; over TLS this is most often a server certificate the platform does not trust \
+             (self-signed or from a private CA, as PostgreSQL's default one is): it verifies \
+             every certificate, whatever `sslmode` asks but `disable`. Use a publicly trusted \
+             certificate, Hyperdrive, or `sslmode=disable` on a private network"
+        }
+        false => "",
+    };
+    format!("{error} (connecting to {host}:{port}){hint}")
+}
+
 fn pg_err(e: tokio_postgres::Error) -> ReadError {
     ReadError(describe(&e))
 }
@@ -254,7 +270,7 @@ async fn connect(
         let (client, connection) = config
             .connect_raw(socket, PassthroughTls)
             .await
-            .map_err(|e| ReadError(format!("{} (connecting to {host}:{port})", describe(&e))))?;
+            .map_err(|e| ReadError(connect_failed(&describe(&e), &host, port, tls)))?;
         Ok((client, connection))
     })
     .await
@@ -473,4 +489,32 @@ async fn read_batch(
         }
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::connect_failed;
+
+    #[test]
+    fn a_failed_tls_handshake_says_what_to_do() {
+        let platform = "PostgreSQL: error communicating with the server: Error: internal error; reference = f88k";
+        let e = connect_failed(platform, "db.internal", 5432, true);
+        assert!(
+            e.starts_with(&format!(
+                "{platform} (connecting to db.internal:5432); over TLS"
+            )),
+            "{e}"
+        );
+        assert!(e.contains("`sslmode=disable`"), "{e}");
+        // Without TLS, or another error: as it was.
+        assert_eq!(
+            connect_failed(platform, "h", 1, false),
+            format!("{platform} (connecting to h:1)")
+        );
+        let refused = "PostgreSQL: error connecting to server: connection refused";
+        assert_eq!(
+            connect_failed(refused, "h", 1, true),
+            format!("{refused} (connecting to h:1)")
+        );
+    }
 }
