@@ -17,8 +17,7 @@
 //!   sent elsewhere.
 //! - **Order.** `newest_first`: the poll stops at the first page holding an item seen before
 //!   (every later page is older), ties at a `greatest` mark excepted (the next page may hold
-//!   more ties). `oldest_first` (the default, right for either order): it reads
-//!   to the end.
+//!   more ties). `oldest_first` (the default, right for either order): it reads to the end.
 //! - **Page bound.** At most `max_pages` pages per poll (default 10, 1 to 100; 1 = one
 //!   page a poll). A poll that hits it keeps where it stopped ([`PageWalk`]) and the next poll goes on
 //!   from there. The records taken on the way are remembered by the walk, not by the cursor,
@@ -266,8 +265,8 @@ pub struct Taken {
 }
 
 /// One walk over the pages, from the first page to the end of the list (or, newest first, to
-/// the first page with a seen item: with `greatest`, one below the mark). It may span several polls when the page bound is hit.
-/// Every field may be missing when read (its default).
+/// the first page with a seen item: with `greatest`, one below the mark). It may span several
+/// polls when the page bound is hit. Every field may be missing when read (its default).
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct PageWalk {
     /// The page to read next; `None`: the first page (the source's URL).
