@@ -314,17 +314,15 @@ pub async fn detect(mut req: Request, env: &Env, id: &WorkflowId) -> ApiResult {
     // `verify` was never checked). Read from the draft's JSON, so that a draft the rules no
     // longer accept still counts as signed.
     let signed = !draft["trigger"]["verify"].is_null();
-    // The methods the draft accepts (`POST` unless it says): another capture is no sample of it.
-    let methods: Vec<String> = match &draft["trigger"]["method"] {
-        Value::Null => vec!["POST".to_string()],
-        Value::String(m) => vec![m.to_ascii_uppercase()],
-        Value::Array(ms) => ms
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_ascii_uppercase)
-            .collect(),
-        _ => Vec::new(),
-    };
+    // The methods the draft accepts, as its trigger reads them: another capture is no sample
+    // of it (a draft whose trigger does not read filters none).
+    let methods = tripline_core::endpoint::EndpointTrigger::parse(
+        &draft["trigger"],
+        "trigger",
+        &mut Errors::new(),
+    )
+    .map(|t| t.methods)
+    .unwrap_or_default();
     let captured = test_shelf::get(env, id, test_request_id.as_deref(), signed, &methods)
         .await
         .map_err(ApiError::object_unavailable)?;
